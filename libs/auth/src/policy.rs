@@ -1,0 +1,73 @@
+use std::collections::HashMap;
+
+use crate::principal::{Principal, Role};
+
+/// Who may call one RPC.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Anyone, without a token (health checks, reflection).
+    Public,
+    /// Any authenticated principal; the handler applies record rules.
+    Authenticated,
+    /// Principals holding at least one of these roles.
+    Roles(Vec<Role>),
+}
+
+/// A service's access table: RPC path (`/package.Service/Method`) to [`Access`].
+///
+/// Paths not in the table are refused, so a new RPC is closed until it is declared.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    rules: HashMap<String, Access>,
+    public_prefixes: Vec<String>,
+}
+
+impl Policy {
+    /// An empty policy with the gRPC health and reflection services public.
+    pub fn new() -> Self {
+        Self {
+            rules: HashMap::new(),
+            public_prefixes: vec![
+                "/grpc.health.v1.Health/".into(),
+                "/grpc.reflection.v1.ServerReflection/".into(),
+                "/grpc.reflection.v1alpha.ServerReflection/".into(),
+            ],
+        }
+    }
+
+    /// Declares that `method` of `service` (e.g. `crm.customers.v1.CustomersService`) may be
+    /// called with `access`.
+    pub fn rpc(mut self, service: &str, method: &str, access: Access) -> Self {
+        self.rules.insert(format!("/{service}/{method}"), access);
+        self
+    }
+
+    /// Declares several methods of `service` with the same roles.
+    pub fn rpcs(mut self, service: &str, methods: &[&str], roles: &[Role]) -> Self {
+        for method in methods {
+            self = self.rpc(service, method, Access::Roles(roles.to_vec()));
+        }
+        self
+    }
+
+    /// The access rule of a request path, if declared.
+    pub fn access(&self, path: &str) -> Option<&Access> {
+        if self
+            .public_prefixes
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+        {
+            return Some(&Access::Public);
+        }
+        self.rules.get(path)
+    }
+
+    /// Whether `principal` may call `path`.
+    pub fn allows(&self, path: &str, principal: &Principal) -> bool {
+        match self.access(path) {
+            Some(Access::Public | Access::Authenticated) => true,
+            Some(Access::Roles(roles)) => principal.has_any_role(roles),
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Durable event consumers with exactly-once effects.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, AckKind, consumer::pull, message::PublishMessage};
+use crm_storage::{Db, Tx};
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::cloudevents::{CloudEvent, headers};
+use crate::outbox::parent_context;
+use crate::streams::{StreamSpec, dlq_subject, ensure_stream};
+
+/// Applies events of one kind of consumer.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `event` inside `tx`, which also records the event in the inbox. An error rolls
+    /// both back; the message is delivered again later, and dead-lettered after the last attempt.
+    fn handle(
+        &self,
+        tx: &mut Tx,
+        event: &CloudEvent,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// What a consumer reads and how it retries.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Durable consumer name, also the inbox key and the dead-letter subject suffix:
+    /// `<service>-<purpose>`, e.g. `customers-sales-orders`.
+    pub durable: String,
+    /// The producing domain's stream.
+    pub stream: StreamSpec,
+    /// Subjects to receive (empty: the whole stream).
+    pub filter_subjects: Vec<String>,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliver: i64,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Delay before a failed message is retried, multiplied by the attempt number.
+    pub retry_delay: Duration,
+}
+
+impl ConsumerOptions {
+    /// Defaults for a consumer named `durable` of `domain`'s stream: 5 deliveries, 30 s ack wait.
+    pub fn new(durable: &str, domain: &str) -> Self {
+        Self {
+            durable: durable.to_string(),
+            stream: StreamSpec::new(domain),
+            filter_subjects: Vec::new(),
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+
+    /// Only these subjects.
+    pub fn subjects(mut self, subjects: &[&str]) -> Self {
+        self.filter_subjects = subjects.iter().map(|s| s.to_string()).collect();
+        self
+    }
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied and acknowledged.
+    Applied,
+    /// Already in the inbox: acknowledged without applying again.
+    Duplicate,
+    /// Failed; will be delivered again.
+    Retry,
+    /// Failed for the last time (or cannot be read): parked on the dead-letter subject.
+    DeadLettered,
+}
+
+/// A durable pull consumer feeding an [`EventHandler`].
+#[derive(Debug)]
+pub struct Consumer<H> {
+    db: Db,
+    js: jetstream::Context,
+    options: ConsumerOptions,
+    handler: Arc<H>,
+}
+
+impl<H: EventHandler> Consumer<H> {
+    /// A consumer applying events to `db` through `handler`.
+    pub fn new(db: Db, client: async_nats::Client, options: ConsumerOptions, handler: H) -> Self {
+        Self {
+            db,
+            js: jetstream::new(client),
+            options,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Runs until `stop` is cancelled, re-subscribing after NATS outages.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(100);
+        while !stop.is_cancelled() {
+            match self.subscribe().await {
+                Ok(mut messages) => {
+                    backoff = Duration::from_millis(100);
+                    loop {
+                        let next = tokio::select! {
+                            () = stop.cancelled() => return Ok(()),
+                            next = messages.next() => next,
+                        };
+                        match next {
+                            Some(Ok(message)) => {
+                                self.process(message).await;
+                            }
+                            Some(Err(err)) => {
+                                tracing::warn!(consumer = %self.options.durable, "receiving events: {err}");
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(consumer = %self.options.durable, retry_in_ms = backoff.as_millis() as u64, "subscribing: {err:#}");
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> anyhow::Result<pull::Stream> {
+        ensure_stream(&self.js, &self.options.stream).await?;
+        let stream = self.js.get_stream(self.options.stream.name()).await?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &self.options.durable,
+                pull::Config {
+                    durable_name: Some(self.options.durable.clone()),
+                    filter_subjects: self.options.filter_subjects.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.options.ack_wait,
+                    max_deliver: self.options.max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(consumer.messages().await?)
+    }
+
+    /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
+    pub async fn process(&self, message: jetstream::Message) -> Outcome {
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let event =
+            match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
+                Ok(event) => event,
+                Err(err) => return self.dead_letter(&message, &err).await,
+            };
+        let span = tracing::info_span!(
+            "event.consume",
+            otel.name = %format!("{} process", message.subject),
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.consumer = %self.options.durable,
+            messaging.message.id = %event.id,
+            event.r#type = %event.event_type,
+            delivery = delivered,
+        );
+        if let Some(cx) = event.traceparent.as_deref().and_then(parent_context) {
+            let _ = span.set_parent(cx);
+        }
+        let result = self.apply(&event).instrument(span.clone()).await;
+        let _enter = span.enter();
+        match result {
+            Ok(outcome) => {
+                if let Err(err) = message.ack().await {
+                    // Committed but not acked: the redelivery will be recognised by the inbox.
+                    tracing::warn!("ack failed: {err}");
+                }
+                outcome
+            }
+            Err(err) if delivered >= self.options.max_deliver => {
+                self.dead_letter(&message, &err).await
+            }
+            Err(err) => {
+                tracing::warn!(
+                    attempt = delivered,
+                    "event handling failed, will retry: {err:#}"
+                );
+                let delay = self.options.retry_delay * u32::try_from(delivered.max(1)).unwrap_or(1);
+                if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
+                    tracing::warn!("nak failed: {err}");
+                }
+                Outcome::Retry
+            }
+        }
+    }
+
+    async fn apply(&self, event: &CloudEvent) -> anyhow::Result<Outcome> {
+        let mut tx = self.db.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO crm_inbox (consumer, event_id, event_type, handled_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.options.durable)
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(crate::now_micros())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            tx.rollback().await?;
+            tracing::debug!(event_id = %event.id, "duplicate event ignored");
+            return Ok(Outcome::Duplicate);
+        }
+        self.handler.handle(&mut tx, event).await?;
+        tx.commit().await.context("committing event effects")?;
+        Ok(Outcome::Applied)
+    }
+
+    async fn dead_letter(&self, message: &jetstream::Message, err: &anyhow::Error) -> Outcome {
+        tracing::error!(consumer = %self.options.durable, subject = %message.subject, "dead-lettering event: {err:#}");
+        let mut h = message.headers.clone().unwrap_or_default();
+        h.insert(
+            headers::DLQ_ERROR,
+            format!("{err:#}").replace(['\r', '\n'], " ").as_str(),
+        );
+        h.insert(headers::DLQ_SUBJECT, message.subject.as_str());
+        let publish = async {
+            self.js
+                .send_publish(
+                    dlq_subject(&self.options.durable),
+                    PublishMessage::build()
+                        .payload(message.payload.clone())
+                        .headers(h),
+                )
+                .await?
+                .await?;
+            anyhow::Ok(())
+        };
+        match publish.await {
+            Ok(()) => {
+                if let Err(err) = message.ack_with(AckKind::Term).await {
+                    tracing::warn!("term failed: {err}");
+                }
+                Outcome::DeadLettered
+            }
+            Err(err) => {
+                // Not parked: let the server deliver it again rather than lose it.
+                tracing::warn!("dead-letter publish failed: {err:#}");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(self.options.retry_delay)))
+                    .await;
+                Outcome::Retry
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Events between services, the same way for every service:
+//!
+//! - [`outbox::enqueue`] writes an event in the transaction of the change it announces;
+//! - [`Relay`] publishes outbox rows to the domain's JetStream stream with the event id as
+//!   `Nats-Msg-Id`, marks them sent only after the publish ack, and retries with backoff while
+//!   NATS is unreachable;
+//! - [`Consumer`] runs a durable pull consumer with explicit acks, records each handled event id
+//!   in the inbox table in the handler's own transaction (exactly-once effects), and parks a
+//!   message that keeps failing on the dead-letter subject `crm.dlq.<consumer>`;
+//! - events are CloudEvents in binary mode: attributes in NATS headers (`ce-*`), a protobuf
+//!   payload, and `traceparent` so the consumer's span joins the producer's trace.
+
+mod cloudevents;
+mod config;
+mod consumer;
+pub mod outbox;
+mod relay;
+mod streams;
+
+pub use cloudevents::{CloudEvent, headers as ce_headers};
+pub use config::{NatsConfig, connect};
+pub use consumer::{Consumer, ConsumerOptions, EventHandler};
+pub use outbox::NewEvent;
+pub use relay::{Relay, RelayOptions};
+pub use streams::{DLQ_STREAM, StreamSpec, dlq_subject, ensure_stream};
+
+/// Migrations of the shared event tables (`crm_outbox`, `crm_inbox`), applied to every service's
+/// database beside the service's own.
+pub static MIGRATIONS: crm_storage::Migrations = crm_storage::Migrations {
+    table: "_crm_events_migrations",
+    postgres: sqlx::migrate!("migrations/postgres"),
+    sqlite: sqlx::migrate!("migrations/sqlite"),
+};
+
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,114 @@
+//! Writing events into the outbox, inside the caller's transaction.
+
+use crm_storage::Tx;
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// An event to publish once the surrounding transaction commits.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// NATS subject, `crm.<domain>.<entity>.<action>`.
+    pub nats_subject: String,
+    /// CloudEvents type: the subject plus a version suffix.
+    pub event_type: String,
+    /// The entity the event is about (CloudEvents `subject`), e.g. a party id.
+    pub key: String,
+    /// Protobuf payload.
+    pub payload: Vec<u8>,
+}
+
+impl NewEvent {
+    /// An event `crm.<domain>.<name>` (type `crm.<domain>.<name>.v1`) about `key`.
+    pub fn new(
+        domain: &str,
+        name: &str,
+        key: impl Into<String>,
+        payload: &impl prost::Message,
+    ) -> Self {
+        let nats_subject = format!("crm.{domain}.{name}");
+        Self {
+            event_type: format!("{nats_subject}.v1"),
+            nats_subject,
+            key: key.into(),
+            payload: payload.encode_to_vec(),
+        }
+    }
+}
+
+/// Writes `event` to the outbox in `tx`; it is published only if `tx` commits. Returns the
+/// event id. Write it after the state change it announces, so that events about one entity get
+/// increasing sequence numbers in commit order.
+pub async fn enqueue(tx: &mut Tx, source: &str, event: NewEvent) -> sqlx::Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = chrono::Utc::now();
+    sqlx::query(
+        "INSERT INTO crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(event.nats_subject)
+    .bind(event.event_type)
+    .bind(source)
+    .bind(event.key)
+    .bind(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    .bind(event.payload)
+    .bind(current_traceparent())
+    .bind(now.timestamp_micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// The W3C `traceparent` of the current span, if it is part of a trace.
+pub fn current_traceparent() -> Option<String> {
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
+}
+
+/// The remote parent context described by a `traceparent` header.
+pub fn parent_context(traceparent: &str) -> Option<opentelemetry::Context> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if version != "00" || trace.len() != 32 || span.len() != 16 {
+        return None;
+    }
+    let sc = SpanContext::new(
+        TraceId::from_hex(trace).ok()?,
+        SpanId::from_hex(span).ok()?,
+        TraceFlags::new(u8::from_str_radix(flags, 16).ok()?),
+        true,
+        TraceState::default(),
+    );
+    sc.is_valid()
+        .then(|| opentelemetry::Context::new().with_remote_span_context(sc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_traceparent() {
+        let cx = parent_context("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").unwrap();
+        assert_eq!(
+            cx.span().span_context().trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert!(parent_context("garbage").is_none());
+        assert!(
+            parent_context("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none()
+        );
+    }
+}

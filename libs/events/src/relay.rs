@@ -1,0 +1,271 @@
+//! The outbox relay: publishes committed outbox rows to JetStream, in order, at least once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, message::PublishMessage};
+use crm_storage::{Backend, Db};
+use sqlx::Row as _;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::cloudevents::CloudEvent;
+use crate::outbox::{current_traceparent, parent_context};
+use crate::streams::{StreamSpec, ensure_stream};
+
+/// Tuning of a [`Relay`].
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Rows published per pass.
+    pub batch_size: i64,
+    /// How often to look for new rows when nobody wakes the relay.
+    pub poll_interval: Duration,
+    /// First retry delay after a failure; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+    /// How long to wait for a publish ack.
+    pub publish_timeout: Duration,
+    /// Sent rows older than this are deleted.
+    pub retention: Duration,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            poll_interval: Duration::from_millis(200),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            publish_timeout: Duration::from_secs(5),
+            retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+/// Publishes a service's outbox to its domain stream.
+///
+/// Rows are published one by one in sequence order with the event id as `Nats-Msg-Id`, and
+/// marked sent only after JetStream acknowledged them; the first failure stops the pass, so a
+/// later event never overtakes an earlier one. On PostgreSQL, where several replicas may run,
+/// an advisory lock lets one relay publish at a time.
+#[derive(Debug)]
+pub struct Relay {
+    db: Db,
+    js: jetstream::Context,
+    spec: StreamSpec,
+    options: RelayOptions,
+    wake: Arc<Notify>,
+}
+
+/// Advisory-lock key of the relay (any constant; one database per service).
+const RELAY_LOCK_KEY: i64 = 0x00C2_4D0B_7E1A_7001;
+
+impl Relay {
+    /// A relay for `db`'s outbox into the stream of `spec`.
+    pub fn new(db: Db, client: async_nats::Client, spec: StreamSpec) -> Self {
+        Self {
+            db,
+            js: jetstream::new(client),
+            spec,
+            options: RelayOptions::default(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Overrides the tuning.
+    pub fn with_options(mut self, options: RelayOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// A handle that wakes the relay right away (call it after committing an event) instead of
+    /// waiting for the next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Runs until `stop` is cancelled, retrying with backoff while NATS or the database fails.
+    pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let mut streams_ready = false;
+        let mut backoff = self.options.min_backoff;
+        let mut leader: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
+        let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+        while !stop.is_cancelled() {
+            let pass = async {
+                if self.db.backend() == Backend::Postgres
+                    && !self.hold_leadership(&mut leader).await?
+                {
+                    return Ok(None);
+                }
+                if !streams_ready {
+                    ensure_stream(&self.js, &self.spec)
+                        .await
+                        .context("creating streams")?;
+                    streams_ready = true;
+                }
+                if last_purge.elapsed() > Duration::from_secs(600) {
+                    self.purge_sent().await?;
+                    last_purge = std::time::Instant::now();
+                }
+                self.publish_pending().await.map(Some)
+            };
+            match pass.await {
+                Ok(Some(n)) if n > 0 => {
+                    backoff = self.options.min_backoff;
+                    continue;
+                }
+                Ok(_) => {
+                    backoff = self.options.min_backoff;
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(self.options.poll_interval) => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(stream = %self.spec.name(), retry_in_ms = backoff.as_millis() as u64, "outbox relay: {err:#}");
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a connection holding the relay's advisory lock; false while another replica holds it.
+    async fn hold_leadership(
+        &self,
+        leader: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    ) -> anyhow::Result<bool> {
+        if let Some(conn) = leader.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
+                return Ok(true);
+            }
+            *leader = None;
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RELAY_LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked {
+            *leader = Some(conn);
+        }
+        Ok(locked)
+    }
+
+    /// One pass: publishes up to a batch of pending rows in order. Returns how many were sent.
+    pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        let rows = sqlx::query(
+            "SELECT seq, event_id, subject, event_type, source, event_subject, event_time, payload, traceparent \
+             FROM crm_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(self.options.batch_size)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut sent = Vec::with_capacity(rows.len());
+        let mut failure = None;
+        for row in &rows {
+            let seq: i64 = row.try_get("seq")?;
+            let subject: String = row.try_get("subject")?;
+            let event = CloudEvent {
+                id: row.try_get("event_id")?,
+                event_type: row.try_get("event_type")?,
+                source: row.try_get("source")?,
+                subject: row.try_get("event_subject")?,
+                time: row.try_get("event_time")?,
+                traceparent: row.try_get("traceparent")?,
+                data: row.try_get::<Vec<u8>, _>("payload")?.into(),
+            };
+            match self.publish(&subject, event).await {
+                Ok(()) => sent.push(seq),
+                Err(err) => {
+                    failure = Some((seq, err));
+                    break;
+                }
+            }
+        }
+        self.mark_sent(&sent).await?;
+        if let Some((seq, err)) = failure {
+            sqlx::query(
+                "UPDATE crm_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2",
+            )
+            .bind(format!("{err:#}"))
+            .bind(seq)
+            .execute(self.db.pool())
+            .await?;
+            return Err(err.context(format!("publishing outbox row {seq}")));
+        }
+        Ok(sent.len())
+    }
+
+    async fn publish(&self, subject: &str, mut event: CloudEvent) -> anyhow::Result<()> {
+        let span = tracing::info_span!(
+            "event.publish",
+            otel.name = %format!("{subject} publish"),
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.destination = %subject,
+            messaging.message.id = %event.id,
+        );
+        if let Some(cx) = event.traceparent.as_deref().and_then(parent_context) {
+            let _ = span.set_parent(cx);
+        }
+        async {
+            // Pass on this publish span, so the consumer's span is its child; keep the producer's
+            // own context when tracing is not installed.
+            if let Some(tp) = current_traceparent() {
+                event.traceparent = Some(tp);
+            }
+            let ack = self
+                .js
+                .send_publish(
+                    subject.to_string(),
+                    PublishMessage::build()
+                        .payload(event.data.clone())
+                        .headers(event.to_headers()),
+                )
+                .await?;
+            tokio::time::timeout(self.options.publish_timeout, ack)
+                .await
+                .context("timed out waiting for the publish ack")??;
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn mark_sent(&self, seqs: &[i64]) -> anyhow::Result<()> {
+        let now = crate::now_micros();
+        for chunk in seqs.chunks(100) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "UPDATE crm_outbox SET sent_at = $1 WHERE seq IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for seq in chunk {
+                query = query.bind(*seq);
+            }
+            query.execute(self.db.pool()).await?;
+        }
+        Ok(())
+    }
+
+    async fn purge_sent(&self) -> anyhow::Result<()> {
+        let cutoff = crate::now_micros() - self.options.retention.as_micros() as i64;
+        sqlx::query("DELETE FROM crm_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(cutoff)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Configuration blocks shared by every service, composed into the `crm` command line with
+//! `#[command(flatten)]`. Every flag has an environment variable and a default that works on one
+//! machine.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// gRPC server settings of one service.
+#[derive(Debug, Clone, Args)]
+pub struct ServerConfig {
+    /// Longest a call may run when the client sets no shorter deadline.
+    #[arg(long = "request-timeout", env = "CRM_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Largest request or response message, in bytes.
+    #[arg(long = "max-message-bytes", env = "CRM_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// How long to wait for in-flight calls after a stop signal before closing connections.
+    #[arg(long = "drain-timeout", env = "CRM_DRAIN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_message_bytes: 4 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Logging and tracing settings.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryConfig {
+    /// Log filter (tracing-subscriber `EnvFilter` syntax).
+    #[arg(long = "log-filter", env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+    /// Log format: `text` or `json`.
+    #[arg(long = "log-format", env = "CRM_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// OTLP/gRPC endpoint for traces (e.g. http://otel-collector:4317); empty disables export.
+    #[arg(
+        long = "otlp-endpoint",
+        env = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        default_value = ""
+    )]
+    pub otlp_endpoint: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info".into(),
+            log_format: "text".into(),
+            otlp_endpoint: String::new(),
+        }
+    }
+}
+
+/// Parses durations such as `500ms`, `30s`, `5m`, `2h`, `365d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {s:?} (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(
+            parse_duration("365d").unwrap(),
+            Duration::from_secs(365 * 86_400)
+        );
+        assert!(parse_duration("3 weeks").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The runtime every service shares: configuration blocks, telemetry, one way to assemble a
+//! gRPC server (health, reflection, tracing, authentication, deadlines, message limits), and one
+//! way to stop it (signal -> NOT_SERVING -> drain in-flight calls -> stop background workers).
+
+pub mod config;
+pub mod server;
+pub mod shutdown;
+pub mod tasks;
+pub mod telemetry;
+
+pub use config::{ServerConfig, TelemetryConfig};
+pub use server::{GrpcServer, ServerHandle};
+pub use tasks::Supervisor;

@@ -1,0 +1,148 @@
+//! One way to assemble and run a service's gRPC server.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use crm_auth::AuthLayer;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::config::ServerConfig;
+use crate::telemetry::GrpcTraceLayer;
+
+/// A gRPC server under construction: the domain services, plus health (`grpc.health.v1`),
+/// reflection (`v1` and `v1alpha`, so older clients such as grpcurl work), tracing,
+/// authentication and the default deadline, all added the same way for every service.
+pub struct GrpcServer {
+    name: &'static str,
+    config: ServerConfig,
+    auth: AuthLayer,
+    routes: Routes,
+    service_names: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for GrpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcServer")
+            .field("name", &self.name)
+            .field("services", &self.service_names)
+            .finish()
+    }
+}
+
+/// A running server's handle: where it listens.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerHandle {
+    /// The bound address (port 0 resolved).
+    pub addr: std::net::SocketAddr,
+}
+
+impl GrpcServer {
+    /// A server for the service called `name` (used in logs and spans).
+    pub fn new(name: &'static str, config: ServerConfig, auth: AuthLayer) -> Self {
+        Self {
+            name,
+            config,
+            auth,
+            routes: Routes::default(),
+            service_names: Vec::new(),
+        }
+    }
+
+    /// Adds a generated gRPC service. Its name is reported through the health service.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes = self.routes.add_service(svc);
+        self
+    }
+
+    /// Serves on `listener` until `stop` is cancelled; then reports NOT_SERVING, stops accepting
+    /// connections and lets in-flight calls finish (up to the drain timeout).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        stop: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        for name in &self.service_names {
+            reporter
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building reflection v1")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("building reflection v1alpha")?;
+        let routes = self
+            .routes
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        let addr = listener.local_addr()?;
+        tracing::info!(service = self.name, %addr, "serving gRPC");
+        let names = self.service_names.clone();
+        let on_stop = {
+            let stop = stop.clone();
+            let reporter = reporter.clone();
+            async move {
+                stop.cancelled().await;
+                for name in names.iter().copied().chain([""]) {
+                    reporter
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                tracing::info!("draining in-flight calls");
+            }
+        };
+        let server = Server::builder()
+            .timeout(self.config.request_timeout)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(GrpcTraceLayer::new(self.name))
+            .layer(self.auth)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                on_stop,
+            );
+        let drain_timeout = self.config.drain_timeout;
+        tokio::select! {
+            result = server => result.context("gRPC server failed")?,
+            () = async { stop.cancelled().await; tokio::time::sleep(drain_timeout).await } => {
+                tracing::warn!(service = self.name, "drain timeout reached; closing remaining calls");
+            }
+        }
+        tracing::info!(service = self.name, "gRPC server stopped");
+        Ok(())
+    }
+}
+
+/// Binds a TCP listener (`port 0` picks a free port).
+pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))
+}

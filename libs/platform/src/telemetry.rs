@@ -1,0 +1,235 @@
+//! Tracing and OpenTelemetry: log output, OTLP export when configured, and W3C trace context
+//! carried in gRPC metadata so that one request is one trace across services.
+
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::TelemetryConfig;
+
+/// Flushes exported spans when dropped.
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("flushing traces failed: {err}");
+        }
+    }
+}
+
+/// Installs the global subscriber: logs to stderr, spans to OTLP when an endpoint is set, and the
+/// W3C trace-context propagator.
+pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<TelemetryGuard> {
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(service_name.to_string())
+            .build(),
+    );
+    let exporting = !config.otlp_endpoint.is_empty();
+    if exporting {
+        use opentelemetry_otlp::WithExportConfig as _;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(config.otlp_endpoint.clone())
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    install(
+        provider.clone(),
+        &config.log_filter,
+        config.log_format == "json",
+    )?;
+    Ok(TelemetryGuard {
+        provider: exporting.then_some(provider),
+    })
+}
+
+/// Installs a subscriber whose spans go to `provider` (tests pass one with an in-memory
+/// exporter). Logs go to stderr, filtered by `filter`.
+pub fn install(provider: SdkTracerProvider, filter: &str, json: bool) -> anyhow::Result<()> {
+    set_propagator();
+    let tracer = provider.tracer("crm");
+    opentelemetry::global::set_tracer_provider(provider);
+    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let filter = EnvFilter::try_new(filter)?;
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    if json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()?;
+    } else {
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init()?;
+    }
+    Ok(())
+}
+
+/// Installs the W3C trace-context propagator (idempotent).
+pub fn set_propagator() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new())
+    });
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// The trace context carried by request headers (`traceparent`, `tracestate`).
+pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
+    TraceContextPropagator::new().extract(&HeaderExtractor(headers))
+}
+
+/// Writes the current span's trace context into outgoing gRPC metadata.
+pub fn inject_current_context(metadata: &mut tonic::metadata::MetadataMap) {
+    let cx = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&cx, &mut MetadataInjector(metadata));
+}
+
+/// A client interceptor that propagates the current trace to the called service.
+pub fn propagate_trace(
+    mut request: tonic::Request<()>,
+) -> Result<tonic::Request<()>, tonic::Status> {
+    inject_current_context(request.metadata_mut());
+    Ok(request)
+}
+
+/// Tower layer giving every incoming call a span (child of the caller's trace when the request
+/// carries `traceparent`) and a log line with its outcome and duration.
+#[derive(Debug, Clone)]
+pub struct GrpcTraceLayer {
+    service: &'static str,
+}
+
+impl GrpcTraceLayer {
+    /// A layer for the service named `service` (used as a span attribute).
+    pub fn new(service: &'static str) -> Self {
+        Self { service }
+    }
+}
+
+impl<S> tower::Layer<S> for GrpcTraceLayer {
+    type Service = GrpcTrace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcTrace {
+            inner,
+            service: self.service,
+        }
+    }
+}
+
+/// The service produced by [`GrpcTraceLayer`].
+#[derive(Debug, Clone)]
+pub struct GrpcTrace<S> {
+    inner: S,
+    service: &'static str,
+}
+
+impl<S, B, ResBody> tower::Service<http::Request<B>> for GrpcTrace<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_string();
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            crm.service = self.service,
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        if let Err(err) = span.set_parent(extract_context(request.headers())) {
+            tracing::debug!("ignoring trace context: {err:?}");
+        }
+        let started = std::time::Instant::now();
+        let fut = self.inner.call(request);
+        Box::pin(
+            async move {
+                let result = fut.await;
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                match &result {
+                    Ok(response) => {
+                        // Unary errors are "trailers-only" responses: the status is in the headers.
+                        let code = response
+                            .headers()
+                            .get("grpc-status")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("0")
+                            .to_string();
+                        tracing::Span::current().record("rpc.grpc.status_code", code.as_str());
+                        if is_server_fault(&code) {
+                            tracing::warn!(%path, grpc_status = %code, elapsed_ms, "call failed");
+                        } else {
+                            tracing::info!(%path, grpc_status = %code, elapsed_ms, "call");
+                        }
+                    }
+                    Err(err) => tracing::warn!(%path, elapsed_ms, "call error: {err}"),
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn is_server_fault(code: &str) -> bool {
+    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
+    matches!(code, "2" | "4" | "12" | "13" | "14" | "15")
+}

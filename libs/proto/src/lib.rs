@@ -1,0 +1,25 @@
+//! Generated code for the crm proto tree (`proto/`): message types, gRPC clients and servers, and
+//! the file descriptor set that servers register with gRPC reflection.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// Encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
+
+/// Types shared by every domain.
+pub mod common {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.common.v1.rs"));
+    }
+}
+
+/// The customers domain.
+#[cfg(feature = "customers")]
+pub mod customers {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.customers.v1.rs"));
+    }
+}

@@ -1,0 +1,189 @@
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::{Any, AnyPool, Executor};
+
+/// A transaction on either backend.
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, the production backend.
+    Postgres,
+    /// SQLite, the embedded default.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a URL names.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            anyhow::bail!("unsupported database URL (expected postgres:// or sqlite:): {url}")
+        }
+    }
+}
+
+/// One component's migrations, one set per backend where their SQL differs.
+#[derive(Debug)]
+pub struct Migrations {
+    /// The table recording which versions were applied. Each component that owns tables in a
+    /// service's database (the service itself, the shared event tables) keeps its own.
+    pub table: &'static str,
+    /// Applied on PostgreSQL.
+    pub postgres: Migrator,
+    /// Applied on SQLite.
+    pub sqlite: Migrator,
+}
+
+/// A connection pool plus the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url`, creating the database (or SQLite file) when it does not exist.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        if backend == Backend::Sqlite {
+            if let Some(dir) = std::path::Path::new(
+                url.trim_start_matches("sqlite:")
+                    .split('?')
+                    .next()
+                    .unwrap_or(""),
+            )
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        if !Any::database_exists(url).await.unwrap_or(false) {
+            Any::create_database(url)
+                .await
+                .with_context(|| format!("creating database {}", redact(url)))?;
+        }
+        let options: AnyConnectOptions = url
+            .parse()
+            .with_context(|| format!("parsing {}", redact(url)))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes a second
+                        // writer wait instead of failing; foreign keys are off by default in SQLite.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 15000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to {}", redact(url)))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The pool, for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a read-write transaction.
+    ///
+    /// On SQLite this is `BEGIN IMMEDIATE`: a deferred transaction that reads before it writes
+    /// fails with SQLITE_BUSY when another connection committed in between, whatever the timeout.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Applies the migrations for this backend.
+    pub async fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
+        let source = match self.backend {
+            Backend::Postgres => &migrations.postgres,
+            Backend::Sqlite => &migrations.sqlite,
+        };
+        let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
+        migrator.dangerous_set_table_name(migrations.table);
+        migrator
+            .run(&self.pool)
+            .await
+            .with_context(|| format!("applying migrations ({})", migrations.table))?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when `err` is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| matches!(e.kind(), sqlx::error::ErrorKind::UniqueViolation))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite:x.db"), "sqlite:x.db");
+    }
+
+    #[test]
+    fn backend_from_url() {
+        assert_eq!(
+            Backend::from_url("postgres://x/y").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(Backend::from_url("sqlite:a.db").unwrap(), Backend::Sqlite);
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
+}

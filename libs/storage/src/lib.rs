@@ -1,0 +1,14 @@
+//! Storage shared by every service: a database chosen by URL (`postgres://...` or `sqlite:...`),
+//! migrations embedded per backend, and transactions that behave the same on both backends.
+//!
+//! Queries are written once against sqlx's `Any` driver with `$1`-style placeholders, which both
+//! PostgreSQL and SQLite accept. Column types are limited to what both backends share: `BIGINT`
+//! integers, `TEXT` (ids, JSON, RFC 3339 dates) and `DOUBLE PRECISION`/`REAL`. Timestamps are stored
+//! as microseconds since the Unix epoch in `BIGINT` columns.
+
+mod config;
+mod db;
+
+pub use config::DatabaseConfig;
+pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};
+pub use sqlx;

@@ -1,0 +1,123 @@
+//! Test helpers: a nats-server with its own JetStream store per test, a fresh database per test
+//! (a temporary SQLite file, or a uuid-named PostgreSQL database when `CRM_TEST_POSTGRES_URL` is
+//! set), development tokens, and the [`backend_tests!`] macro that runs a test on both backends.
+//!
+//! Logs are printed only when `TEST_LOG` is set.
+
+mod db;
+mod nats;
+
+use std::time::Duration;
+
+pub use crm_storage::Backend;
+pub use db::TestDb;
+pub use nats::TestNats;
+
+/// The HS256 secret test services verify tokens with.
+pub const TEST_SECRET: &str = "crm-test-secret";
+
+/// Installs a log subscriber when `TEST_LOG` is set (once per test binary).
+pub fn init_logging() {
+    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into()))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// Auth settings matching the tokens this kit mints.
+pub fn auth_config() -> crm_auth::AuthConfig {
+    crm_auth::AuthConfig::with_secret(TEST_SECRET)
+}
+
+/// A token for `user` with `roles`, valid for an hour.
+pub fn token(user: &str, roles: &[crm_auth::Role]) -> String {
+    token_with(crm_auth::Claims::new(
+        user,
+        roles,
+        Duration::from_secs(3600),
+    ))
+}
+
+/// A token with the given claims.
+pub fn token_with(claims: crm_auth::Claims) -> String {
+    crm_auth::Signer::hs256(TEST_SECRET.as_bytes())
+        .sign(&claims)
+        .expect("signing a test token")
+}
+
+/// A request carrying `token` as a bearer token.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Generates, for each named `async fn name(backend: Backend)`, a test on SQLite and one on
+/// PostgreSQL. The PostgreSQL variant needs `CRM_TEST_POSTGRES_URL`; without it the test is
+/// reported and returns, unless `CRM_TEST_REQUIRE_POSTGRES` is set, in which case it fails.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::init_logging();
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::init_logging();
+                    if $crate::postgres_available() {
+                        super::$name($crate::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL tests can run: `CRM_TEST_POSTGRES_URL` is set. Panics when it is not but
+/// `CRM_TEST_REQUIRE_POSTGRES` is, so CI cannot silently skip a backend.
+pub fn postgres_available() -> bool {
+    if std::env::var_os("CRM_TEST_POSTGRES_URL").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CRM_TEST_REQUIRE_POSTGRES").is_none(),
+        "CRM_TEST_REQUIRE_POSTGRES is set but CRM_TEST_POSTGRES_URL is not"
+    );
+    eprintln!("CRM_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
+    false
+}

@@ -1,0 +1,92 @@
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A nats-server with JetStream for one test: a random port and its own store directory, so
+/// tests never see each other's streams. The binary comes from `PATH` (or `CRM_NATS_SERVER`).
+#[derive(Debug)]
+pub struct TestNats {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl TestNats {
+    /// Starts a server and waits until it accepts connections.
+    pub fn start() -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut nats = Self {
+            port,
+            dir,
+            child: None,
+        };
+        nats.restart();
+        nats
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Connects a client (reconnecting forever, like the services do).
+    pub async fn client(&self) -> async_nats::Client {
+        crm_events::connect(&self.url(), "test")
+            .await
+            .expect("connecting to nats")
+    }
+
+    /// Stops the server (simulating an outage); its store is kept for [`TestNats::restart`].
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts the server on the same port and store.
+    pub fn restart(&mut self) {
+        self.stop();
+        let binary = std::env::var("CRM_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+        let child = Command::new(&binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e} (is nats-server on PATH?)"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
