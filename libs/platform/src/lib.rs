@@ -3,11 +3,15 @@
 //! way to stop it (signal -> NOT_SERVING -> drain in-flight calls -> stop background workers).
 
 pub mod config;
+pub mod errors;
+pub mod paging;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
 
 pub use config::{ServerConfig, TelemetryConfig};
-pub use server::{GrpcServer, ServerHandle};
+pub use errors::Violations;
+pub use server::{GrpcServer, ServerHandle, bind, run};
 pub use tasks::Supervisor;

@@ -146,3 +146,30 @@ pub async fn bind(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
         .await
         .with_context(|| format!("binding {addr}"))
 }
+
+/// Runs a service: its gRPC server and its background workers, until `stop` is cancelled.
+///
+/// On stop the server reports NOT_SERVING and drains in-flight calls first; the workers (outbox
+/// relay, consumers) stop after that, so events of the last calls are still published. A worker
+/// that dies stops the server and makes this return the error.
+pub async fn run(
+    server: GrpcServer,
+    listener: tokio::net::TcpListener,
+    mut workers: crate::Supervisor,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let server_stop = stop.child_token();
+    let serve = server.serve(listener, server_stop.clone());
+    tokio::pin!(serve);
+    let outcome = tokio::select! {
+        result = &mut serve => result,
+        err = workers.died() => {
+            tracing::error!(error = ?err, "stopping: a background worker died");
+            server_stop.cancel();
+            let _ = serve.await;
+            Err(err)
+        }
+    };
+    let stopped = workers.shutdown().await;
+    outcome.and(stopped)
+}

@@ -8,7 +8,12 @@
 
 mod config;
 mod db;
+mod sql;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};
+pub use sql::{Arg, SqlBuilder, escape_like};
+
+/// A connection of either backend (a transaction or a pooled connection dereferences to it).
+pub type Conn = sqlx::AnyConnection;
 pub use sqlx;

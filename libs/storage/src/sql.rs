@@ -1,0 +1,113 @@
+//! Building SQL with a variable number of conditions and arguments, with `$n` placeholders that
+//! both backends accept.
+
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AssertSqlSafe};
+
+/// An argument of a built query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    /// A text value.
+    Text(String),
+    /// An integer value.
+    Int(i64),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+/// SQL text plus its arguments, numbered in the order they are added.
+#[derive(Debug, Clone, Default)]
+pub struct SqlBuilder {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl SqlBuilder {
+    /// Starts with `sql`.
+    pub fn new(sql: &str) -> Self {
+        Self { sql: sql.to_string(), args: Vec::new() }
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Registers an argument and returns its placeholder (`$n`).
+    pub fn arg(&mut self, value: impl Into<Arg>) -> String {
+        self.args.push(value.into());
+        format!("${}", self.args.len())
+    }
+
+    /// Appends ` AND <condition>` where `{}` in `condition` is replaced by a new argument's
+    /// placeholder.
+    pub fn and(&mut self, condition: &str, value: impl Into<Arg>) -> &mut Self {
+        let placeholder = self.arg(value);
+        self.sql.push_str(" AND ");
+        self.sql.push_str(&condition.replace("{}", &placeholder));
+        self
+    }
+
+    /// A comma-separated list of new placeholders for `values` (for `IN (...)`).
+    pub fn list<I, T>(&mut self, values: I) -> String
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Arg>,
+    {
+        values.into_iter().map(|v| self.arg(v)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The SQL text so far.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The query, ready to run.
+    pub fn build(&self) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.sql.clone()));
+        for arg in &self.args {
+            query = match arg {
+                Arg::Text(v) => query.bind(v.clone()),
+                Arg::Int(v) => query.bind(*v),
+            };
+        }
+        query
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_placeholders_in_order() {
+        let mut b = SqlBuilder::new("SELECT 1 FROM t WHERE 1 = 1");
+        b.and("a = {}", "x").and("b > {}", 3);
+        let list = b.list(["p", "q"]);
+        b.push(&format!(" AND c IN ({list})"));
+        assert_eq!(b.sql(), "SELECT 1 FROM t WHERE 1 = 1 AND a = $1 AND b > $2 AND c IN ($3, $4)");
+        assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+}

@@ -1,0 +1,209 @@
+//! Value figures, the pyramid tiers and the Pareto figure.
+
+use crm_auth::Principal;
+use crm_platform::Violations;
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as pb;
+use serde_json::json;
+
+use super::{CustomersApi, party_for_write};
+use crate::domain::pyramid::{self, Contribution, TierSpec};
+use crate::error::{Error, Result, invalid};
+use crate::events;
+use crate::storage::{audit, parties, settings};
+
+fn check_money(money: &Option<Money>, field: &str, currency: &str, v: &mut Violations) -> i64 {
+    match money {
+        None => {
+            v.add(field, "required");
+            0
+        }
+        Some(m) => {
+            v.check(m.amount_minor < 0, format!("{field}.amount_minor"), "must not be negative");
+            v.check(
+                m.currency_code != currency,
+                format!("{field}.currency_code"),
+                format!("value figures are kept in {currency}"),
+            );
+            m.amount_minor
+        }
+    }
+}
+
+fn config_proto(tiers: &[TierSpec]) -> pb::ValueTierConfig {
+    pb::ValueTierConfig {
+        tiers: tiers.iter().map(|t| pb::ValueTier { name: t.name.clone(), customer_share_bps: t.customer_share_bps }).collect(),
+    }
+}
+
+impl CustomersApi {
+    pub(super) async fn handle_set_party_value(
+        &self,
+        principal: &Principal,
+        req: pb::SetPartyValueRequest,
+    ) -> Result<pb::SetPartyValueResponse> {
+        let currency = &self.config.reporting_currency;
+        let mut v = Violations::new();
+        v.check(req.party_id.is_empty(), "party_id", "required");
+        let lifetime = check_money(&req.lifetime_revenue, "lifetime_revenue", currency, &mut v);
+        let trailing = check_money(&req.trailing_12m_revenue, "trailing_12m_revenue", currency, &mut v);
+        v.check(trailing > lifetime, "trailing_12m_revenue", "cannot exceed the lifetime revenue");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        party_for_write(&mut tx, principal, &req.party_id, None).await?;
+        parties::set_value(&mut tx, &req.party_id, lifetime, trailing).await?;
+        let party = parties::get(&mut tx, &req.party_id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "party",
+            &party.id,
+            "value_set",
+            json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing, "currency": currency}),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "party.value_changed",
+            &party.id,
+            &pb::PartyValueChanged { party_id: party.id.clone(), value: party.value.clone() },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(pb::SetPartyValueResponse { party: Some(party) })
+    }
+
+    pub(super) async fn handle_recompute_value_tiers(
+        &self,
+        principal: &Principal,
+        _req: pb::RecomputeValueTiersRequest,
+    ) -> Result<pb::RecomputeValueTiersResponse> {
+        let mut tx = self.begin().await?;
+        let tiers = settings::value_tiers(&mut tx).await?;
+        let current = parties::contributions(&mut tx).await?;
+        let before: std::collections::HashMap<String, String> =
+            current.iter().map(|(id, _, tier)| (id.clone(), tier.clone())).collect();
+        let contributions: Vec<Contribution> =
+            current.into_iter().map(|(party_id, revenue_minor, _)| Contribution { party_id, revenue_minor }).collect();
+        let ranked = pyramid::rank(&contributions, &tiers);
+        let mut tier_changes = 0;
+        for r in &ranked {
+            parties::set_rank(&mut tx, &r.party_id, r.rank, &r.tier).await?;
+            let previous = before.get(&r.party_id).cloned().unwrap_or_default();
+            if previous != r.tier {
+                tier_changes += 1;
+                self.tier_changed(&mut tx, principal, &r.party_id, &previous, &r.tier, r.rank).await?;
+            }
+        }
+        let ranked_ids: Vec<String> = ranked.iter().map(|r| r.party_id.clone()).collect();
+        for (id, previous) in &before {
+            if !previous.is_empty() && !ranked_ids.contains(id) {
+                tier_changes += 1;
+                self.tier_changed(&mut tx, principal, id, previous, "", 0).await?;
+            }
+        }
+        parties::clear_unranked(&mut tx, &ranked_ids).await?;
+        self.commit(tx).await?;
+        Ok(pb::RecomputeValueTiersResponse { ranked: ranked.len() as i64, tier_changes })
+    }
+
+    async fn tier_changed(
+        &self,
+        tx: &mut crm_storage::Tx,
+        principal: &Principal,
+        party_id: &str,
+        previous: &str,
+        tier: &str,
+        rank: i64,
+    ) -> Result<()> {
+        audit::record(tx, &principal.user_id, "party", party_id, "tier_changed", json!({"tier": tier, "contribution_rank": rank}))
+            .await?;
+        events::publish(
+            tx,
+            "party.tier_changed",
+            party_id,
+            &pb::PartyTierChanged {
+                party_id: party_id.to_string(),
+                previous_tier: previous.to_string(),
+                tier: tier.to_string(),
+                contribution_rank: rank,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn handle_get_value_pyramid(
+        &self,
+        _principal: &Principal,
+        _req: pb::GetValuePyramidRequest,
+    ) -> Result<pb::GetValuePyramidResponse> {
+        let mut conn = self.conn().await?;
+        let tiers = settings::value_tiers(&mut conn).await?;
+        let contributions: Vec<Contribution> = parties::contributions(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(party_id, revenue_minor, _)| Contribution { party_id, revenue_minor })
+            .collect();
+        let p = pyramid::pyramid(&contributions, &tiers);
+        let money = |amount_minor| Some(Money { amount_minor, currency_code: self.config.reporting_currency.clone() });
+        Ok(pb::GetValuePyramidResponse {
+            levels: p
+                .levels
+                .iter()
+                .map(|l| pb::PyramidLevel {
+                    name: l.name.clone(),
+                    customers: l.customers,
+                    revenue: money(l.revenue_minor),
+                    revenue_share_bps: l.revenue_share_bps,
+                })
+                .collect(),
+            ranked_customers: p.ranked_customers,
+            total_revenue: money(p.total_revenue_minor),
+            top_20_percent_revenue_share_bps: p.top_20_percent_revenue_share_bps,
+            customers_for_80_percent_revenue_bps: p.customers_for_80_percent_revenue_bps,
+        })
+    }
+
+    pub(super) async fn handle_get_value_tier_config(
+        &self,
+        _principal: &Principal,
+        _req: pb::GetValueTierConfigRequest,
+    ) -> Result<pb::GetValueTierConfigResponse> {
+        let mut conn = self.conn().await?;
+        let tiers = settings::value_tiers(&mut conn).await?;
+        Ok(pb::GetValueTierConfigResponse { config: Some(config_proto(&tiers)) })
+    }
+
+    pub(super) async fn handle_update_value_tier_config(
+        &self,
+        principal: &Principal,
+        req: pb::UpdateValueTierConfigRequest,
+    ) -> Result<pb::UpdateValueTierConfigResponse> {
+        let config = req.config.ok_or_else(|| invalid("config", "required"))?;
+        let tiers: Vec<TierSpec> = config
+            .tiers
+            .iter()
+            .map(|t| TierSpec { name: t.name.clone(), customer_share_bps: t.customer_share_bps })
+            .collect();
+        let mut v = Violations::new();
+        v.extend_prefixed("config", pyramid::validate_tiers(&tiers).into());
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        settings::set_value_tiers(&mut tx, &tiers).await?;
+        let stored = config_proto(&tiers);
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "config",
+            "value_tiers",
+            "updated",
+            json!(tiers.iter().map(|t| json!({"name": t.name, "customer_share_bps": t.customer_share_bps})).collect::<Vec<_>>()),
+        )
+        .await?;
+        events::publish(&mut tx, "value_tiers.changed", "value_tiers", &pb::ValueTierConfigChanged { config: Some(stored.clone()) })
+            .await?;
+        self.commit(tx).await?;
+        Ok(pb::UpdateValueTierConfigResponse { config: Some(stored) })
+    }
+}

@@ -1,0 +1,589 @@
+//! Duplicate detection for parties: normalization of emails, phones and names, and grouping of
+//! candidates that probably describe the same party.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+/// Organization suffixes dropped from the end of a name, so "Acme Ltd" and "Acme" share a key.
+const ORG_SUFFIXES: [&str; 12] = [
+    "inc",
+    "ltd",
+    "llc",
+    "corp",
+    "corporation",
+    "co",
+    "gmbh",
+    "ag",
+    "sa",
+    "plc",
+    "limited",
+    "company",
+];
+
+/// Characters in a blocking key: the first two of each name token.
+const BLOCK_PREFIX_CHARS: usize = 2;
+
+/// Lower-cases and trims an email; for gmail.com/googlemail.com also removes dots and a +tag in the local
+/// part (and writes the domain as gmail.com, since both domains reach the same mailbox). Returns None when
+/// it is not a plausible email (exactly one '@', non-empty local part, domain with a dot, no spaces).
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_lowercase();
+    let (local, domain) = split_email(&email)?;
+    if domain != "gmail.com" && domain != "googlemail.com" {
+        return Some(email);
+    }
+    let local = gmail_local_part(local);
+    // "+tag@gmail.com" or "..@gmail.com" leave nothing that names a mailbox.
+    (!local.is_empty()).then(|| format!("{local}@gmail.com"))
+}
+
+/// Splits a lower-cased, trimmed email into local part and domain when it looks plausible.
+fn split_email(email: &str) -> Option<(&str, &str)> {
+    if email.chars().any(char::is_whitespace) {
+        return None;
+    }
+    let (local, domain) = email.split_once('@')?;
+    let domain_ok =
+        !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
+    (!local.is_empty() && domain_ok).then_some((local, domain))
+}
+
+/// Gmail ignores dots and everything from '+' on, so all those spellings are one mailbox.
+fn gmail_local_part(local: &str) -> String {
+    let base = local.split_once('+').map_or(local, |(base, _tag)| base);
+    base.replace('.', "")
+}
+
+/// Digits only, a leading '+' or '00' international prefix dropped (so "+886 2 1234-5678", "00886212345678"
+/// and "886-2-12345678" are equal). Full-width digits count as digits. Returns None when fewer than 7 digits
+/// remain or more than 15.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let digits: String = raw.chars().filter_map(ascii_digit).collect();
+    let has_plus = raw.trim_start().starts_with(['+', '＋']);
+    let number = if has_plus {
+        digits.as_str()
+    } else {
+        digits.strip_prefix("00").unwrap_or(&digits)
+    };
+    (7..=15).contains(&number.len()).then(|| number.to_string())
+}
+
+/// The ASCII digit for an ASCII or full-width digit (the latter is common in CJK input methods).
+fn ascii_digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(u32::from(c) - u32::from('０') + u32::from('0')),
+        _ => None,
+    }
+}
+
+/// Name key for fuzzy matching: lower-case, accents folded for common Latin letters (é->e, ü->u, ñ->n,
+/// ç->c, ...), punctuation removed, whitespace collapsed, and common organization suffixes removed as whole
+/// trailing words (inc, ltd, llc, corp, corporation, co, gmbh, ag, sa, plc, limited, company). Tokens are
+/// sorted alphabetically so "Smith John" == "John Smith". Apostrophes and dots join their neighbours
+/// ("O'Brien" -> "obrien", "A.C.M.E." -> "acme"); other punctuation separates words ("Smith,John").
+pub fn normalize_name(raw: &str) -> String {
+    let cleaned = clean_name(raw);
+    let mut tokens: Vec<&str> = cleaned.split_whitespace().collect();
+    strip_org_suffixes(&mut tokens);
+    tokens.sort_unstable();
+    tokens.join(" ")
+}
+
+/// Lower-cases, folds accents and turns punctuation into nothing or a word break.
+fn clean_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars().flat_map(char::to_lowercase) {
+        if let Some(folded) = fold_accent(c) {
+            out.push_str(folded);
+        } else if c.is_alphanumeric() {
+            out.push(c);
+        } else if !joins_words(c) {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Characters dropped without a word break: apostrophes, dots, and combining accents (decomposed input).
+fn joins_words(c: char) -> bool {
+    matches!(c, '\'' | '’' | '`' | '.' | '\u{0300}'..='\u{036f}')
+}
+
+/// ASCII spelling of a common accented lower-case Latin letter.
+fn fold_accent(c: char) -> Option<&'static str> {
+    let folded = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'ğ' => "g",
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => "i",
+        'ł' | 'ľ' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' => "r",
+        'ś' | 'š' | 'ş' => "s",
+        'ß' => "ss",
+        'ť' | 'ţ' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'ų' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    };
+    Some(folded)
+}
+
+/// Drops trailing organization suffixes ("Acme Co. Ltd" -> "acme"), but keeps the last token so a name
+/// made only of a suffix ("Company") still has a key.
+fn strip_org_suffixes(tokens: &mut Vec<&str>) {
+    while tokens.len() > 1 && tokens.last().is_some_and(|t| ORG_SUFFIXES.contains(t)) {
+        tokens.pop();
+    }
+}
+
+/// One party as seen by duplicate detection.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The party's id.
+    pub id: String,
+    /// The party's display name, as entered (normalized here with `normalize_name`).
+    pub name: String,
+    /// Emails, already normalized with `normalize_email`.
+    pub emails: Vec<String>,
+    /// Phones, already normalized with `normalize_phone`.
+    pub phones: Vec<String>,
+}
+
+/// Why two candidates were linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// They share a normalized email.
+    SameEmail,
+    /// They share a normalized phone.
+    SamePhone,
+    /// Their name keys are similar enough.
+    SimilarName,
+}
+
+/// A group of candidates that look like one party.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// Ids of the members, sorted.
+    pub ids: Vec<String>,
+    /// Sorted, de-duplicated reasons of the links inside the group.
+    pub reasons: Vec<Reason>,
+    /// The highest link score inside the group (1.0 for a shared email or phone).
+    pub score: f64,
+}
+
+/// A link between two candidates (indices into the candidate slice).
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    a: usize,
+    b: usize,
+    reason: Reason,
+    score: f64,
+}
+
+/// Groups candidates: any two sharing a normalized email or phone are linked (score 1.0); any two whose
+/// `normalize_name` keys have Jaro-Winkler similarity >= `min_similarity` are linked (score = similarity).
+/// Linked candidates are merged transitively into groups of >= 2. A group's reasons are the sorted,
+/// de-duplicated reasons of its links; its score is the maximum link score. Ids are sorted within a group;
+/// groups are sorted by score descending, then by first id. Empty names never match by name.
+///
+/// Names are compared only within blocks (candidates whose keys share a token prefix), so two names
+/// with no token starting with the same two characters are never linked by name.
+pub fn find_groups(candidates: &[Candidate], min_similarity: f64) -> Vec<Group> {
+    let links = find_links(candidates, min_similarity);
+    build_groups(candidates, &links)
+}
+
+/// Same links as `find_groups`, but only the group containing `target_id` (None when it has no duplicates).
+pub fn group_of(candidates: &[Candidate], target_id: &str, min_similarity: f64) -> Option<Group> {
+    find_groups(candidates, min_similarity)
+        .into_iter()
+        .find(|g| g.ids.iter().any(|id| id == target_id))
+}
+
+/// All links: shared emails, shared phones and similar names.
+fn find_links(candidates: &[Candidate], min_similarity: f64) -> Vec<Link> {
+    let mut links = exact_links(candidates, emails_of, Reason::SameEmail);
+    links.extend(exact_links(candidates, phones_of, Reason::SamePhone));
+    let keys: Vec<String> = candidates.iter().map(|c| normalize_name(&c.name)).collect();
+    links.extend(name_links(&keys, min_similarity));
+    links
+}
+
+/// The candidate's emails.
+fn emails_of(c: &Candidate) -> &[String] {
+    &c.emails
+}
+
+/// The candidate's phones.
+fn phones_of(c: &Candidate) -> &[String] {
+    &c.phones
+}
+
+/// Links every candidate holding a value to the first candidate seen with it; that is enough for the
+/// transitive merge and stays linear instead of linking every pair.
+fn exact_links(candidates: &[Candidate], values: fn(&Candidate) -> &[String], reason: Reason) -> Vec<Link> {
+    let mut first_holder: HashMap<&str, usize> = HashMap::new();
+    let mut links = Vec::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        for value in values(candidate).iter().filter(|v| !v.is_empty()) {
+            match first_holder.entry(value.as_str()) {
+                Entry::Occupied(e) if *e.get() != index => links.push(Link {
+                    a: *e.get(),
+                    b: index,
+                    reason,
+                    score: 1.0,
+                }),
+                Entry::Occupied(_) => {}
+                Entry::Vacant(e) => {
+                    e.insert(index);
+                }
+            }
+        }
+    }
+    links
+}
+
+/// Links pairs of similar name keys, comparing only pairs that share a blocking key.
+fn name_links(keys: &[String], min_similarity: f64) -> Vec<Link> {
+    let mut links = Vec::new();
+    // A pair sharing several blocks is scored once.
+    let mut compared: HashSet<(usize, usize)> = HashSet::new();
+    for members in name_blocks(keys).values() {
+        for (pos, &a) in members.iter().enumerate() {
+            for &b in &members[pos + 1..] {
+                if !compared.insert((a, b)) {
+                    continue;
+                }
+                let score = strsim::jaro_winkler(&keys[a], &keys[b]);
+                if score >= min_similarity {
+                    links.push(Link {
+                        a,
+                        b,
+                        reason: Reason::SimilarName,
+                        score,
+                    });
+                }
+            }
+        }
+    }
+    links
+}
+
+/// Token-prefix blocking: comparing every pair of names is O(n^2), so each candidate goes into one block
+/// per distinct first-two-characters of its name tokens ("john smith" -> "jo", "sm"), and only members of
+/// a block are compared. Typos late in a word still match; a typo in the first two characters of every
+/// token does not, which is the accepted price. Members are listed in ascending index order, once each.
+fn name_blocks(keys: &[String]) -> HashMap<String, Vec<usize>> {
+    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    for (index, key) in keys.iter().enumerate() {
+        let prefixes: HashSet<String> = key
+            .split_whitespace()
+            .map(|t| t.chars().take(BLOCK_PREFIX_CHARS).collect())
+            .collect();
+        for prefix in prefixes {
+            blocks.entry(prefix).or_default().push(index);
+        }
+    }
+    blocks
+}
+
+/// Merges linked candidates and turns each merged set of two or more into a `Group`.
+fn build_groups(candidates: &[Candidate], links: &[Link]) -> Vec<Group> {
+    let mut sets = DisjointSets::new(candidates.len());
+    for link in links {
+        sets.union(link.a, link.b);
+    }
+    let mut by_root: HashMap<usize, Group> = HashMap::new();
+    for link in links {
+        let group = by_root.entry(sets.find(link.a)).or_insert_with(|| Group {
+            ids: Vec::new(),
+            reasons: Vec::new(),
+            score: f64::NEG_INFINITY,
+        });
+        group.reasons.push(link.reason);
+        group.score = group.score.max(link.score);
+    }
+    for (index, candidate) in candidates.iter().enumerate() {
+        if let Some(group) = by_root.get_mut(&sets.find(index)) {
+            group.ids.push(candidate.id.clone());
+        }
+    }
+    let mut groups: Vec<Group> = by_root.into_values().map(finish_group).collect();
+    groups.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then_with(|| x.ids.first().cmp(&y.ids.first()))
+    });
+    groups
+}
+
+/// Sorts ids and de-duplicates reasons.
+fn finish_group(mut group: Group) -> Group {
+    group.ids.sort_unstable();
+    group.reasons.sort_unstable();
+    group.reasons.dedup();
+    group
+}
+
+/// Union-find over candidate indices, with path halving and union by size.
+struct DisjointSets {
+    parent: Vec<usize>,
+    size: Vec<usize>,
+}
+
+impl DisjointSets {
+    /// `n` singleton sets.
+    fn new(n: usize) -> Self {
+        Self {
+            parent: (0..n).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    /// Representative of the set holding `x`.
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.parent[x] != x {
+            self.parent[x] = self.parent[self.parent[x]];
+            x = self.parent[x];
+        }
+        x
+    }
+
+    /// Merges the sets holding `a` and `b`.
+    fn union(&mut self, a: usize, b: usize) {
+        let (mut ra, mut rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        if self.size[ra] < self.size[rb] {
+            std::mem::swap(&mut ra, &mut rb);
+        }
+        self.parent[rb] = ra;
+        self.size[ra] += self.size[rb];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(id: &str, name: &str, emails: &[&str], phones: &[&str]) -> Candidate {
+        Candidate {
+            id: id.to_string(),
+            name: name.to_string(),
+            emails: emails.iter().map(|s| s.to_string()).collect(),
+            phones: phones.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn ids(group: &Group) -> Vec<&str> {
+        group.ids.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            normalize_email("  John.Doe@Example.COM "),
+            Some("john.doe@example.com".to_string())
+        );
+        assert_eq!(
+            normalize_email("a+b@example.org"),
+            Some("a+b@example.org".to_string())
+        );
+    }
+
+    #[test]
+    fn gmail_dots_and_tags_are_removed() {
+        assert_eq!(
+            normalize_email("J.O.H.N+crm@Gmail.com"),
+            Some("john@gmail.com".to_string())
+        );
+        assert_eq!(
+            normalize_email("john.doe@googlemail.com"),
+            Some("johndoe@gmail.com".to_string())
+        );
+        assert_eq!(normalize_email("+tag@gmail.com"), None);
+    }
+
+    #[test]
+    fn implausible_emails_are_rejected() {
+        for bad in [
+            "",
+            "john",
+            "@example.com",
+            "john@",
+            "john@example",
+            "a@b@c.com",
+            "jo hn@x.com",
+            "a@.com",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn phone_prefixes_are_equivalent() {
+        let expected = Some("886212345678".to_string());
+        assert_eq!(normalize_phone("+886 2 1234-5678"), expected);
+        assert_eq!(normalize_phone("00886212345678"), expected);
+        assert_eq!(normalize_phone("886-2-12345678"), expected);
+        assert_eq!(normalize_phone("＋８８６ ２ １２３４ ５６７８"), expected);
+        assert_eq!(normalize_phone("(02) 1234.5678"), Some("0212345678".to_string()));
+    }
+
+    #[test]
+    fn phone_length_limits() {
+        assert_eq!(normalize_phone("123-456"), None);
+        assert_eq!(normalize_phone("1234567"), Some("1234567".to_string()));
+        assert_eq!(
+            normalize_phone("123456789012345"),
+            Some("123456789012345".to_string())
+        );
+        assert_eq!(normalize_phone("1234567890123456"), None);
+        assert_eq!(normalize_phone("00123456"), None);
+        assert_eq!(normalize_phone("n/a"), None);
+    }
+
+    #[test]
+    fn name_key_folds_case_accents_and_order() {
+        assert_eq!(normalize_name("  José   MÜLLER "), "jose muller");
+        assert_eq!(normalize_name("Smith, John"), normalize_name("john smith"));
+        assert_eq!(normalize_name("François Ñúñez"), "francois nunez");
+        assert_eq!(normalize_name("O'Brien"), "obrien");
+        assert_eq!(normalize_name("Jose\u{301}"), "jose");
+        assert_eq!(normalize_name(""), "");
+        assert_eq!(normalize_name(" .,- "), "");
+    }
+
+    #[test]
+    fn name_key_drops_trailing_org_suffixes() {
+        assert_eq!(normalize_name("ACME Inc."), "acme");
+        assert_eq!(normalize_name("Acme Co., Ltd."), "acme");
+        assert_eq!(normalize_name("Müller GmbH"), "muller");
+        assert_eq!(normalize_name("Grupo Bimbo S.A."), "bimbo grupo");
+        // Only trailing words: "company" inside the name stays.
+        assert_eq!(normalize_name("The Company Store"), "company store the");
+        // A name made only of a suffix keeps it.
+        assert_eq!(normalize_name("Company"), "company");
+    }
+
+    #[test]
+    fn similar_person_names_are_grouped() {
+        let groups = find_groups(
+            &[
+                cand("1", "Jon Smith", &[], &[]),
+                cand("2", "John Smith", &[], &[]),
+            ],
+            0.92,
+        );
+        assert_eq!(groups.len(), 1);
+        assert_eq!(ids(&groups[0]), ["1", "2"]);
+        assert_eq!(groups[0].reasons, [Reason::SimilarName]);
+        assert!(groups[0].score >= 0.92 && groups[0].score < 1.0);
+    }
+
+    #[test]
+    fn org_suffix_does_not_prevent_grouping() {
+        let groups = find_groups(
+            &[cand("b", "ACME Inc.", &[], &[]), cand("a", "Acme", &[], &[])],
+            0.92,
+        );
+        assert_eq!(groups.len(), 1);
+        assert_eq!(ids(&groups[0]), ["a", "b"]);
+        assert_eq!(groups[0].score, 1.0);
+    }
+
+    #[test]
+    fn shared_email_groups_different_names() {
+        let shared = "team@example.com";
+        let candidates = [
+            cand("1", "Alice Wong", &[shared], &[]),
+            cand("2", "Bob Chen", &[shared], &[]),
+        ];
+        let groups = find_groups(&candidates, 0.92);
+        assert_eq!(
+            groups,
+            [Group {
+                ids: vec!["1".into(), "2".into()],
+                reasons: vec![Reason::SameEmail],
+                score: 1.0
+            }]
+        );
+    }
+
+    #[test]
+    fn links_merge_transitively() {
+        let candidates = [
+            cand("c", "Carol Diaz", &[], &["886212345678"]),
+            cand("a", "Alice Wong", &["a@example.com"], &[]),
+            cand("b", "Bob Chen", &["a@example.com"], &["886212345678"]),
+            cand("d", "Dave Evans", &[], &[]),
+        ];
+        let groups = find_groups(&candidates, 0.92);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(ids(&groups[0]), ["a", "b", "c"]);
+        assert_eq!(groups[0].reasons, [Reason::SameEmail, Reason::SamePhone]);
+    }
+
+    #[test]
+    fn unrelated_names_are_not_grouped() {
+        let candidates = [
+            cand("1", "John Smith", &[], &[]),
+            cand("2", "Mary Jones", &[], &[]),
+            cand("3", "Globex Corporation", &[], &[]),
+        ];
+        assert!(find_groups(&candidates, 0.92).is_empty());
+    }
+
+    #[test]
+    fn empty_names_never_match() {
+        let candidates = [cand("1", "", &[], &[]), cand("2", " - ", &[], &[])];
+        assert!(find_groups(&candidates, 0.0).is_empty());
+    }
+
+    #[test]
+    fn names_in_different_blocks_are_not_compared() {
+        // Jaro-Winkler("abcd", "xbcd") is about 0.83, but the keys share no token prefix.
+        assert!(strsim::jaro_winkler("abcd", "xbcd") >= 0.8);
+        assert!(find_groups(&[cand("1", "abcd", &[], &[]), cand("2", "xbcd", &[], &[])], 0.8).is_empty());
+    }
+
+    #[test]
+    fn groups_sorted_by_score_then_first_id() {
+        let candidates = [
+            cand("z1", "Jon Smith", &[], &[]),
+            cand("z2", "John Smith", &[], &[]),
+            cand("m1", "Initech", &[], &["1234567"]),
+            cand("m2", "Other", &[], &["1234567"]),
+            cand("a1", "Umbrella", &["x@y.com"], &[]),
+            cand("a2", "Someone", &["x@y.com"], &[]),
+        ];
+        let groups = find_groups(&candidates, 0.92);
+        let firsts: Vec<&str> = groups.iter().map(|g| g.ids[0].as_str()).collect();
+        assert_eq!(firsts, ["a1", "m1", "z1"]);
+    }
+
+    #[test]
+    fn group_of_returns_only_the_target_group() {
+        let candidates = [
+            cand("1", "Jon Smith", &[], &[]),
+            cand("2", "John Smith", &[], &[]),
+            cand("3", "Initech", &["x@y.com"], &[]),
+            cand("4", "Initech Ltd", &["x@y.com"], &[]),
+            cand("5", "Loner", &[], &[]),
+        ];
+        let group = group_of(&candidates, "4", 0.92).map(|g| g.ids);
+        assert_eq!(group, Some(vec!["3".to_string(), "4".to_string()]));
+        assert_eq!(group_of(&candidates, "5", 0.92), None);
+        assert_eq!(group_of(&candidates, "missing", 0.92), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! The customers domain rules, free of I/O.
+
+pub mod duplicates;
+pub mod graph;
+pub mod party;
+pub mod pyramid;
+pub mod relationship;

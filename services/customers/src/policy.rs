@@ -1,0 +1,95 @@
+//! Who may call which RPC. Record and field rules are applied by the handlers (see
+//! [`crate::api::rules`]).
+
+use crm_auth::{Access, Policy, Role};
+
+/// The gRPC service name.
+pub const SERVICE: &str = "crm.customers.v1.CustomersService";
+
+/// Roles of the staff who work with customer records.
+pub const STAFF: &[Role] = &[
+    Role::Admin,
+    Role::Auditor,
+    Role::SalesRep,
+    Role::SalesManager,
+    Role::Marketer,
+    Role::ServiceAgent,
+    Role::ServiceManager,
+    Role::Service,
+];
+
+/// Roles that create and change parties and relationships (record rules narrow them further).
+pub const WRITERS: &[Role] = &[
+    Role::Admin,
+    Role::SalesRep,
+    Role::SalesManager,
+    Role::Marketer,
+    Role::ServiceAgent,
+    Role::ServiceManager,
+    Role::Service,
+];
+
+/// The access table of the customers service.
+pub fn policy() -> Policy {
+    let readers_and_customers: Vec<Role> = STAFF.iter().copied().chain([Role::Customer]).collect();
+    Policy::new()
+        .rpcs(SERVICE, &["GetParty", "ExportParty"], &readers_and_customers)
+        .rpcs(
+            SERVICE,
+            &[
+                "ListParties",
+                "SearchParties",
+                "ListRelationships",
+                "ListNeighbours",
+                "FindShortestPath",
+                "GetGroupTree",
+                "GetValuePyramid",
+                "GetValueTierConfig",
+                "ListRegions",
+            ],
+            STAFF,
+        )
+        .rpcs(SERVICE, &["CreateParty", "UpdateParty", "VerifyParty", "CreateRelationship", "DeleteRelationship"], WRITERS)
+        .rpcs(
+            SERVICE,
+            &["ListVerificationDue"],
+            &[Role::Admin, Role::SalesManager, Role::SalesRep, Role::ServiceManager, Role::ServiceAgent],
+        )
+        .rpcs(SERVICE, &["FindDuplicates", "MergeParties"], &[Role::Admin, Role::SalesManager])
+        .rpcs(
+            SERVICE,
+            &["SetPartyValue", "RecomputeValueTiers", "UpdateValueTierConfig", "UpsertRegion"],
+            &[Role::Admin, Role::Service],
+        )
+        .rpcs(SERVICE, &["EraseParty"], &[Role::Admin])
+        .rpcs(
+            SERVICE,
+            &["CreateCompetitor", "GetCompetitor", "ListCompetitors", "UpdateCompetitor", "DeleteCompetitor"],
+            &[Role::Admin],
+        )
+        .rpcs(SERVICE, &["ListAuditEntries"], &[Role::Admin, Role::Auditor])
+        .rpc("grpc.health.v1.Health", "Check", Access::Public)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every RPC of the service is declared (undeclared ones are refused to everybody).
+    #[test]
+    fn every_rpc_is_declared() {
+        let policy = policy();
+        let descriptor = <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let service = descriptor
+            .file
+            .iter()
+            .flat_map(|f| f.service.iter().map(move |s| (f.package(), s)))
+            .find(|(package, s)| format!("{package}.{}", s.name()) == SERVICE)
+            .unwrap()
+            .1;
+        for method in &service.method {
+            let path = format!("/{SERVICE}/{}", method.name());
+            assert!(policy.access(&path).is_some(), "{path} has no access rule");
+        }
+    }
+}

@@ -1,0 +1,500 @@
+//! Parties with their contact points and tags.
+
+use std::collections::HashMap;
+
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1::{self as pb, PartyStatus};
+use crm_storage::{Conn, SqlBuilder, escape_like};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{new_id, now_micros, timestamp};
+use crate::domain::duplicates::Candidate;
+use crate::domain::party as rules;
+
+const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organization_name, industry, company_size, \
+    region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, merged_into_id, \
+    lifetime_revenue_minor, trailing_12m_revenue_minor, currency_code, contribution_rank, tier, version, \
+    created_at, updated_at, verified_at";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
+    let currency: String = row.try_get("currency_code")?;
+    let attributes: String = row.try_get("attributes")?;
+    let money = |amount: i64| Some(Money { amount_minor: amount, currency_code: currency.clone() });
+    Ok(pb::Party {
+        id: row.try_get("id")?,
+        kind: row.try_get::<i64, _>("kind")? as i32,
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        organization_name: row.try_get("organization_name")?,
+        contact_points: Vec::new(),
+        industry: row.try_get("industry")?,
+        company_size: row.try_get::<i64, _>("company_size")? as i32,
+        region_code: row.try_get("region_code")?,
+        tags: Vec::new(),
+        attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+        owner_id: row.try_get("owner_id")?,
+        team_id: row.try_get("team_id")?,
+        source: row.try_get("source")?,
+        lifecycle_stage: row.try_get::<i64, _>("lifecycle_stage")? as i32,
+        value: Some(pb::PartyValue {
+            lifetime_revenue: money(row.try_get("lifetime_revenue_minor")?),
+            trailing_12m_revenue: money(row.try_get("trailing_12m_revenue_minor")?),
+            contribution_rank: row.try_get("contribution_rank")?,
+            tier: row.try_get("tier")?,
+        }),
+        status: row.try_get::<i64, _>("status")? as i32,
+        merged_into_id: row.try_get::<Option<String>, _>("merged_into_id")?.unwrap_or_default(),
+        create_time: Some(timestamp(row.try_get("created_at")?)),
+        update_time: Some(timestamp(row.try_get("updated_at")?)),
+        verify_time: Some(timestamp(row.try_get("verified_at")?)),
+        etag: row.try_get::<i64, _>("version")?.to_string(),
+        birth_date: row.try_get("birth_date")?,
+    })
+}
+
+/// Inserts a new party (id, version and timestamps are set here) with its contact points and tags.
+pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str) -> sqlx::Result<()> {
+    let now = now_micros();
+    let name_key = rules::name_key(party);
+    party.id = new_id();
+    party.status = PartyStatus::Active as i32;
+    sqlx::query(
+        "INSERT INTO parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
+         company_size, region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, \
+         currency_code, version, created_at, updated_at, verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $19)",
+    )
+    .bind(&party.id)
+    .bind(i64::from(party.kind))
+    .bind(&party.display_name)
+    .bind(&name_key)
+    .bind(&party.given_name)
+    .bind(&party.family_name)
+    .bind(&party.organization_name)
+    .bind(&party.industry)
+    .bind(i64::from(party.company_size))
+    .bind(&party.region_code)
+    .bind(attributes_json(party))
+    .bind(&party.owner_id)
+    .bind(&party.team_id)
+    .bind(&party.source)
+    .bind(&party.birth_date)
+    .bind(i64::from(party.lifecycle_stage))
+    .bind(i64::from(party.status))
+    .bind(currency)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    replace_children(conn, party).await
+}
+
+fn attributes_json(party: &pb::Party) -> String {
+    let sorted: std::collections::BTreeMap<_, _> = party.attributes.iter().collect();
+    serde_json::to_string(&sorted).unwrap_or_else(|_| "{}".into())
+}
+
+/// Replaces a party's contact points and tags with those of `party`, keeping known ids.
+async fn replace_children(conn: &mut Conn, party: &mut pb::Party) -> sqlx::Result<()> {
+    let existing: Vec<String> = sqlx::query_scalar("SELECT id FROM contact_points WHERE party_id = $1")
+        .bind(&party.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM contact_points WHERE party_id = $1").bind(&party.id).execute(&mut *conn).await?;
+    for (position, cp) in party.contact_points.iter_mut().enumerate() {
+        if cp.id.is_empty() || !existing.contains(&cp.id) {
+            cp.id = new_id();
+        }
+        sqlx::query(
+            "INSERT INTO contact_points (id, party_id, kind, value, normalized, label, is_primary, position) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&cp.id)
+        .bind(&party.id)
+        .bind(i64::from(cp.kind))
+        .bind(&cp.value)
+        .bind(&cp.normalized)
+        .bind(&cp.label)
+        .bind(i64::from(cp.primary))
+        .bind(position as i64)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(&party.id).execute(&mut *conn).await?;
+    for tag in &party.tags {
+        sqlx::query("INSERT INTO party_tags (party_id, tag) VALUES ($1, $2)")
+            .bind(&party.id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes the client-settable fields of `party` if its stored version is still
+/// `expected_version`; returns false when it is not (a concurrent change). Bumps the version.
+pub async fn update(conn: &mut Conn, party: &mut pb::Party, expected_version: i64) -> sqlx::Result<bool> {
+    let now = now_micros();
+    let name_key = rules::name_key(party);
+    let updated = sqlx::query(
+        "UPDATE parties SET display_name = $1, name_key = $2, given_name = $3, family_name = $4, \
+         organization_name = $5, industry = $6, company_size = $7, region_code = $8, attributes = $9, owner_id = $10, \
+         team_id = $11, source = $12, birth_date = $13, lifecycle_stage = $14, version = version + 1, updated_at = $15 \
+         WHERE id = $16 AND version = $17",
+    )
+    .bind(&party.display_name)
+    .bind(&name_key)
+    .bind(&party.given_name)
+    .bind(&party.family_name)
+    .bind(&party.organization_name)
+    .bind(&party.industry)
+    .bind(i64::from(party.company_size))
+    .bind(&party.region_code)
+    .bind(attributes_json(party))
+    .bind(&party.owner_id)
+    .bind(&party.team_id)
+    .bind(&party.source)
+    .bind(&party.birth_date)
+    .bind(i64::from(party.lifecycle_stage))
+    .bind(now)
+    .bind(&party.id)
+    .bind(expected_version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if updated {
+        replace_children(conn, party).await?;
+    }
+    Ok(updated)
+}
+
+/// Bumps the version and update time (for changes made by other statements).
+pub async fn touch(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE parties SET version = version + 1, updated_at = $1 WHERE id = $2")
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// One party with its contact points and tags, whatever its status.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Party>> {
+    Ok(load(conn, &[id.to_string()]).await?.pop())
+}
+
+/// Parties by id (any status), in the order asked; unknown ids are skipped.
+pub async fn load(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<pb::Party>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_id: HashMap<String, pb::Party> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM parties WHERE id IN ("));
+        let list = q.list(chunk.iter().cloned());
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let party = from_row(&row)?;
+            by_id.insert(party.id.clone(), party);
+        }
+        let mut q = SqlBuilder::new(
+            "SELECT id, party_id, kind, value, normalized, label, is_primary FROM contact_points WHERE party_id IN (",
+        );
+        let list = q.list(chunk.iter().cloned());
+        q.push(&list).push(") ORDER BY party_id, position");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let party_id: String = row.try_get("party_id")?;
+            if let Some(party) = by_id.get_mut(&party_id) {
+                party.contact_points.push(pb::ContactPoint {
+                    id: row.try_get("id")?,
+                    kind: row.try_get::<i64, _>("kind")? as i32,
+                    value: row.try_get("value")?,
+                    label: row.try_get("label")?,
+                    primary: row.try_get::<i64, _>("is_primary")? != 0,
+                    normalized: row.try_get("normalized")?,
+                });
+            }
+        }
+        let mut q = SqlBuilder::new("SELECT party_id, tag FROM party_tags WHERE party_id IN (");
+        let list = q.list(chunk.iter().cloned());
+        q.push(&list).push(") ORDER BY party_id, tag");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let party_id: String = row.try_get("party_id")?;
+            if let Some(party) = by_id.get_mut(&party_id) {
+                party.tags.push(row.try_get("tag")?);
+            }
+        }
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Filters of [`list`]; empty values match everything.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Party kind.
+    pub kind: i32,
+    /// Tag (lower case).
+    pub tag: String,
+    /// Region code.
+    pub region_code: String,
+    /// Industry.
+    pub industry: String,
+    /// Owner.
+    pub owner_id: String,
+    /// Team.
+    pub team_id: String,
+    /// Lifecycle stage.
+    pub lifecycle_stage: i32,
+    /// Value tier.
+    pub tier: String,
+    /// Only the party with this id (a customer listing their own record).
+    pub only_id: Option<String>,
+}
+
+/// Active parties matching `filter` with ids after `after`, ordered by id.
+pub async fn list(conn: &mut Conn, filter: &ListFilter, after: &str, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
+    let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
+    q.and("status = {}", PartyStatus::Active as i64);
+    q.and("id > {}", after);
+    if filter.kind != 0 {
+        q.and("kind = {}", i64::from(filter.kind));
+    }
+    for (column, value) in [
+        ("region_code", &filter.region_code),
+        ("industry", &filter.industry),
+        ("owner_id", &filter.owner_id),
+        ("team_id", &filter.team_id),
+        ("tier", &filter.tier),
+    ] {
+        if !value.is_empty() {
+            q.and(&format!("{column} = {{}}"), value.as_str());
+        }
+    }
+    if filter.lifecycle_stage != 0 {
+        q.and("lifecycle_stage = {}", i64::from(filter.lifecycle_stage));
+    }
+    if !filter.tag.is_empty() {
+        q.and("EXISTS (SELECT 1 FROM party_tags t WHERE t.party_id = parties.id AND t.tag = {})", filter.tag.as_str());
+    }
+    if let Some(id) = &filter.only_id {
+        q.and("id = {}", id.as_str());
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY id LIMIT {limit}"));
+    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    load(conn, &ids).await
+}
+
+/// Active parties whose name contains `name_fragment` (lower case), or with a contact point
+/// whose normalised value equals `normalized`.
+pub async fn search(conn: &mut Conn, name_fragment: Option<&str>, normalized: Option<&str>, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
+    let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
+    q.and("status = {}", PartyStatus::Active as i64);
+    let mut alternatives = Vec::new();
+    if let Some(fragment) = name_fragment {
+        let p = q.arg(format!("%{}%", escape_like(fragment)));
+        alternatives.push(format!("name_key LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(normalized) = normalized {
+        let p = q.arg(normalized);
+        alternatives.push(format!("id IN (SELECT party_id FROM contact_points WHERE normalized = {p})"));
+    }
+    if alternatives.is_empty() {
+        return Ok(Vec::new());
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" AND ({}) ORDER BY name_key, id LIMIT {limit}", alternatives.join(" OR ")));
+    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    load(conn, &ids).await
+}
+
+/// Active parties last verified before `cutoff`, oldest first, after the (verified_at, id) key.
+pub async fn verification_due(
+    conn: &mut Conn,
+    cutoff: i64,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Party>> {
+    let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
+    q.and("status = {}", PartyStatus::Active as i64);
+    q.and("verified_at < {}", cutoff);
+    if let Some((verified_at, id)) = after {
+        let a = q.arg(verified_at);
+        let b = q.arg(verified_at);
+        let c = q.arg(id);
+        q.push(&format!(" AND (verified_at > {a} OR (verified_at = {b} AND id > {c}))"));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY verified_at, id LIMIT {limit}"));
+    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    load(conn, &ids).await
+}
+
+/// Marks a party verified now; false when the version did not match.
+pub async fn verify(conn: &mut Conn, id: &str, expected_version: i64) -> sqlx::Result<bool> {
+    let now = now_micros();
+    Ok(sqlx::query(
+        "UPDATE parties SET verified_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND version = $3",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(expected_version)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Sets the revenue figures of a party.
+pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE parties SET lifetime_revenue_minor = $1, trailing_12m_revenue_minor = $2, version = version + 1, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(lifetime)
+    .bind(trailing)
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// (party id, lifetime revenue, current tier) of every active party.
+pub async fn contributions(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64, String)>> {
+    let rows = sqlx::query("SELECT id, lifetime_revenue_minor, tier FROM parties WHERE status = $1 ORDER BY id")
+        .bind(PartyStatus::Active as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("lifetime_revenue_minor")?, r.try_get("tier")?))).collect()
+}
+
+/// Sets rank and tier of a party.
+pub async fn set_rank(conn: &mut Conn, id: &str, rank: i64, tier: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE parties SET contribution_rank = $1, tier = $2 WHERE id = $3")
+        .bind(rank)
+        .bind(tier)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Clears rank and tier of active parties not in the ranking (no revenue).
+pub async fn clear_unranked(conn: &mut Conn, ranked_ids: &[String]) -> sqlx::Result<()> {
+    let rows = sqlx::query("SELECT id FROM parties WHERE status = $1 AND (contribution_rank <> 0 OR tier <> '')")
+        .bind(PartyStatus::Active as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    let ranked: std::collections::HashSet<&String> = ranked_ids.iter().collect();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        if !ranked.contains(&id) {
+            set_rank(conn, &id, 0, "").await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every active party as a duplicate-detection candidate.
+pub async fn candidates(conn: &mut Conn) -> sqlx::Result<Vec<Candidate>> {
+    let rows = sqlx::query("SELECT id, display_name FROM parties WHERE status = $1 ORDER BY id")
+        .bind(PartyStatus::Active as i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_id: HashMap<String, Candidate> = HashMap::new();
+    let mut order = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        order.push(id.clone());
+        by_id.insert(id.clone(), Candidate { id, name: row.try_get("display_name")?, emails: vec![], phones: vec![] });
+    }
+    let points = sqlx::query("SELECT party_id, kind, normalized FROM contact_points WHERE normalized <> ''")
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in points {
+        let party_id: String = row.try_get("party_id")?;
+        let kind: i64 = row.try_get("kind")?;
+        if let Some(c) = by_id.get_mut(&party_id) {
+            match pb::ContactPointKind::try_from(kind as i32) {
+                Ok(pb::ContactPointKind::Email) => c.emails.push(row.try_get("normalized")?),
+                Ok(pb::ContactPointKind::Phone) => c.phones.push(row.try_get("normalized")?),
+                _ => {}
+            }
+        }
+    }
+    Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
+}
+
+/// Turns `id` into a redirect to `survivor`.
+pub async fn mark_merged(conn: &mut Conn, id: &str, survivor: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE parties SET status = $1, merged_into_id = $2, version = version + 1, updated_at = $3 WHERE id = $4",
+    )
+    .bind(PartyStatus::Merged as i64)
+    .bind(survivor)
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    // Earlier redirects to the merged party now point at the survivor.
+    sqlx::query("UPDATE parties SET merged_into_id = $1 WHERE merged_into_id = $2")
+        .bind(survivor)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves contact points and tags of `from` to `to`, skipping ones `to` already has.
+pub async fn move_children(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM contact_points WHERE party_id = $1 AND normalized <> '' AND EXISTS \
+         (SELECT 1 FROM contact_points s WHERE s.party_id = $2 AND s.kind = contact_points.kind \
+          AND s.normalized = contact_points.normalized)",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE contact_points SET party_id = $1, is_primary = 0, position = position + 1000 WHERE party_id = $2")
+        .bind(to)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO party_tags (party_id, tag) SELECT $1, tag FROM party_tags WHERE party_id = $2 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(to)
+    .bind(from)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(from).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Removes personal data and leaves a tombstone.
+pub async fn erase(conn: &mut Conn, id: &str) -> sqlx::Result<i64> {
+    let now = now_micros();
+    sqlx::query("DELETE FROM contact_points WHERE party_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query(
+        "UPDATE parties SET display_name = '', name_key = '', given_name = '', family_name = '', \
+         organization_name = '', industry = '', attributes = '{}', source = '', birth_date = '', status = $1, \
+         erased_at = $2, updated_at = $2, version = version + 1 WHERE id = $3",
+    )
+    .bind(PartyStatus::Erased as i64)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(now)
+}
+
+/// Ids of parties merged into `id`.
+pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM parties WHERE merged_into_id = $1 ORDER BY id").bind(id).fetch_all(&mut *conn).await
+}

@@ -1,0 +1,154 @@
+//! Relationship edges.
+
+use crm_proto::customers::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{new_id, now_micros, timestamp};
+use crate::domain::graph::Edge;
+
+const COLUMNS: &str = "id, from_party_id, to_party_id, type, custom_type, role, since, until, created_at";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<pb::Relationship> {
+    Ok(pb::Relationship {
+        id: row.try_get("id")?,
+        from_party_id: row.try_get("from_party_id")?,
+        to_party_id: row.try_get("to_party_id")?,
+        r#type: row.try_get::<i64, _>("type")? as i32,
+        custom_type: row.try_get("custom_type")?,
+        role: row.try_get("role")?,
+        since: row.try_get("since")?,
+        until: row.try_get("until")?,
+        create_time: Some(timestamp(row.try_get("created_at")?)),
+    })
+}
+
+/// Inserts an edge (id and time set here).
+pub async fn insert(conn: &mut Conn, r: &mut pb::Relationship) -> sqlx::Result<()> {
+    r.id = new_id();
+    let now = now_micros();
+    r.create_time = Some(timestamp(now));
+    sqlx::query(
+        "INSERT INTO relationships (id, from_party_id, to_party_id, type, custom_type, role, since, until, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.id)
+    .bind(&r.from_party_id)
+    .bind(&r.to_party_id)
+    .bind(i64::from(r.r#type))
+    .bind(&r.custom_type)
+    .bind(&r.role)
+    .bind(&r.since)
+    .bind(&r.until)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the same edge (from, to, type, custom type) exists.
+pub async fn exists(conn: &mut Conn, r: &pb::Relationship) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM relationships WHERE from_party_id = $1 AND to_party_id = $2 AND type = $3 \
+         AND custom_type = $4",
+    )
+    .bind(&r.from_party_id)
+    .bind(&r.to_party_id)
+    .bind(i64::from(r.r#type))
+    .bind(&r.custom_type)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// One edge.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Relationship>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE 1 = 1"));
+    q.and("id = {}", id);
+    q.build().fetch_optional(&mut *conn).await?.as_ref().map(from_row).transpose()
+}
+
+/// Deletes an edge.
+pub async fn delete(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM relationships WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Edges touching any of `parties` (outgoing, incoming or both), optionally of some types,
+/// ordered by id.
+pub async fn touching(
+    conn: &mut Conn,
+    parties: &[String],
+    outgoing: bool,
+    incoming: bool,
+    types: &[i32],
+) -> sqlx::Result<Vec<pb::Relationship>> {
+    let mut out = Vec::new();
+    for chunk in parties.chunks(300) {
+        let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE ("));
+        let mut sides = Vec::new();
+        if outgoing {
+            let list = q.list(chunk.iter().cloned());
+            sides.push(format!("from_party_id IN ({list})"));
+        }
+        if incoming {
+            let list = q.list(chunk.iter().cloned());
+            sides.push(format!("to_party_id IN ({list})"));
+        }
+        q.push(&sides.join(" OR ")).push(")");
+        if !types.is_empty() {
+            let list = q.list(types.iter().map(|t| i64::from(*t)));
+            q.push(&format!(" AND type IN ({list})"));
+        }
+        q.push(" ORDER BY id");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            out.push(from_row(&row)?);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
+/// The search view of an edge.
+pub fn edge(r: &pb::Relationship) -> Edge {
+    Edge { id: r.id.clone(), from: r.from_party_id.clone(), to: r.to_party_id.clone(), kind: r.r#type }
+}
+
+/// Re-points every edge of `from` to `to`, dropping edges that would become self-loops or
+/// duplicates of edges `to` already has. Returns the ids of dropped edges.
+pub async fn repoint(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<Vec<String>> {
+    let edges = touching(conn, &[from.to_string()], true, true, &[]).await?;
+    let mut dropped = Vec::new();
+    for mut r in edges {
+        if r.from_party_id == from {
+            r.from_party_id = to.to_string();
+        }
+        if r.to_party_id == from {
+            r.to_party_id = to.to_string();
+        }
+        if r.from_party_id == r.to_party_id || exists(conn, &r).await? {
+            delete(conn, &r.id).await?;
+            dropped.push(r.id);
+        } else {
+            sqlx::query("UPDATE relationships SET from_party_id = $1, to_party_id = $2 WHERE id = $3")
+                .bind(&r.from_party_id)
+                .bind(&r.to_party_id)
+                .bind(&r.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(dropped)
+}
+
+/// Deletes every edge of a party (erasure). Returns them.
+pub async fn delete_all_of(conn: &mut Conn, party: &str) -> sqlx::Result<Vec<pb::Relationship>> {
+    let edges = touching(conn, &[party.to_string()], true, true, &[]).await?;
+    sqlx::query("DELETE FROM relationships WHERE from_party_id = $1 OR to_party_id = $1")
+        .bind(party)
+        .execute(&mut *conn)
+        .await?;
+    Ok(edges)
+}
