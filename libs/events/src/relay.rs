@@ -136,6 +136,13 @@ impl Relay {
                 }
             }
         }
+        // A last pass, so that events of the calls drained just before the stop go out now
+        // rather than at the next start.
+        if streams_ready
+            && let Ok(Err(err)) = tokio::time::timeout(self.options.publish_timeout, self.publish_pending()).await
+        {
+            tracing::info!("outbox relay stopped with events pending: {err:#}");
+        }
         Ok(())
     }
 

@@ -1,1 +1,22 @@
-fn main() {}
+//! `crm`: runs one service (`crm serve <service>`, what a Kubernetes Deployment runs), the whole
+//! suite on one machine (`crm up`), migrations (`crm migrate`), or mints a development token
+//! (`crm token`).
+
+mod cli;
+mod local_nats;
+mod services;
+
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = ?err, "crm failed");
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

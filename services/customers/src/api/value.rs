@@ -47,7 +47,8 @@ impl CustomersApi {
         v.check(req.party_id.is_empty(), "party_id", "required");
         let lifetime = check_money(&req.lifetime_revenue, "lifetime_revenue", currency, &mut v);
         let trailing = check_money(&req.trailing_12m_revenue, "trailing_12m_revenue", currency, &mut v);
-        v.check(trailing > lifetime, "trailing_12m_revenue", "cannot exceed the lifetime revenue");
+        let both_valid = req.lifetime_revenue.is_some() && req.trailing_12m_revenue.is_some() && lifetime >= 0;
+        v.check(both_valid && trailing > lifetime, "trailing_12m_revenue", "cannot exceed the lifetime revenue");
         v.finish()?;
         let mut tx = self.begin().await?;
         party_for_write(&mut tx, principal, &req.party_id, None).await?;

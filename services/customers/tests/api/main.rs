@@ -1,0 +1,13 @@
+//! The customers service through its gRPC API, on SQLite and PostgreSQL, with a real
+//! nats-server: every capability, bad input, auth, events and graceful shutdown.
+
+mod admin;
+mod auth;
+mod events;
+mod helpers;
+mod network;
+mod parties;
+mod privacy;
+mod quality;
+mod shutdown;
+mod value;

@@ -1,0 +1,128 @@
+use crm_proto::customers::v1::{self as pb, Direction, RelationshipType as T};
+use crm_testkit::{Backend, backend_tests};
+use tonic::Code;
+
+use crate::helpers::{TestApp, organization, person, violated};
+
+async fn relate(app: &TestApp, from: &pb::Party, to: &pb::Party, t: T) -> pb::Relationship {
+    app.client
+        .clone()
+        .create_relationship(app.req(pb::CreateRelationshipRequest {
+            relationship: Some(pb::Relationship { from_party_id: from.id.clone(), to_party_id: to.id.clone(), r#type: t as i32, ..Default::default() }),
+        }))
+        .await
+        .expect("create relationship")
+        .into_inner()
+        .relationship
+        .unwrap()
+}
+
+/// alice -employee_of-> sales -department_of-> acme -subsidiary_of-> group <-subsidiary_of- beta <-employee_of- bob
+async fn network_queries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create(person("Alice", "A", "")).await;
+    let bob = app.create(person("Bob", "B", "")).await;
+    let sales = app.create(organization("Acme Sales Dept")).await;
+    let acme = app.create(organization("Acme")).await;
+    let beta = app.create(organization("Beta")).await;
+    let group = app.create(organization("Holding Group")).await;
+    let e1 = relate(&app, &alice, &sales, T::EmployeeOf).await;
+    relate(&app, &sales, &acme, T::DepartmentOf).await;
+    relate(&app, &acme, &group, T::SubsidiaryOf).await;
+    relate(&app, &beta, &group, T::SubsidiaryOf).await;
+    relate(&app, &bob, &beta, T::EmployeeOf).await;
+
+    // Who do we know at Beta, starting from Alice?
+    let path = app
+        .client
+        .clone()
+        .find_shortest_path(app.req(pb::FindShortestPathRequest { from_party_id: alice.id.clone(), to_party_id: bob.id.clone(), ..Default::default() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(path.found);
+    let via: Vec<String> = path.steps.iter().map(|s| s.party.as_ref().unwrap().display_name.clone()).collect();
+    assert_eq!(via, vec!["Acme Sales Dept", "Acme", "Holding Group", "Beta", "Bob B"]);
+    assert_eq!(path.steps[0].relationship.as_ref().unwrap().id, e1.id);
+    let too_short = app
+        .client
+        .clone()
+        .find_shortest_path(app.req(pb::FindShortestPathRequest { from_party_id: alice.id.clone(), to_party_id: bob.id.clone(), max_hops: 3, ..Default::default() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!too_short.found);
+
+    let neighbours = app
+        .client
+        .clone()
+        .list_neighbours(app.req(pb::ListNeighboursRequest { party_id: alice.id.clone(), max_hops: 2, ..Default::default() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .neighbours;
+    let got: Vec<(String, i32)> = neighbours.iter().map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.hops)).collect();
+    assert_eq!(got, vec![("Acme Sales Dept".into(), 1), ("Acme".into(), 2)]);
+    let employees_of_beta = app
+        .client
+        .clone()
+        .list_neighbours(app.req(pb::ListNeighboursRequest {
+            party_id: beta.id.clone(),
+            max_hops: 1,
+            types: vec![T::EmployeeOf as i32],
+            direction: Direction::Incoming as i32,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .neighbours;
+    assert_eq!(employees_of_beta.len(), 1);
+    assert_eq!(employees_of_beta[0].party.as_ref().unwrap().id, bob.id);
+
+    let tree = app.client.clone().get_group_tree(app.req(pb::GetGroupTreeRequest { party_id: sales.id.clone() })).await.unwrap().into_inner();
+    assert_eq!(tree.root_id, group.id);
+    let nodes: Vec<(String, i32)> = tree.nodes.iter().map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.depth)).collect();
+    let mut expected = vec![("Holding Group".to_string(), 0), ("Acme".into(), 1), ("Acme Sales Dept".into(), 2), ("Beta".into(), 1)];
+    if beta.id < acme.id {
+        expected = vec![("Holding Group".to_string(), 0), ("Beta".into(), 1), ("Acme".into(), 1), ("Acme Sales Dept".into(), 2)];
+    }
+    assert_eq!(nodes, expected, "the whole group, depth first; employees are not part of the corporate tree");
+
+    let listed = app
+        .client
+        .clone()
+        .list_relationships(app.req(pb::ListRelationshipsRequest { party_id: group.id.clone(), direction: Direction::Incoming as i32, types: vec![] }))
+        .await
+        .unwrap()
+        .into_inner()
+        .relationships;
+    assert_eq!(listed.len(), 2);
+}
+
+async fn relationship_rules(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app.create(person("A", "A", "")).await;
+    let b = app.create(organization("B")).await;
+    let rel = |from: &str, to: &str, t: i32, custom: &str| pb::CreateRelationshipRequest {
+        relationship: Some(pb::Relationship { from_party_id: from.into(), to_party_id: to.into(), r#type: t, custom_type: custom.into(), ..Default::default() }),
+    };
+    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &a.id, 0, ""))).await.unwrap_err();
+    assert_eq!(violated(&err), vec!["relationship.to_party_id", "relationship.type"]);
+    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "Bad Name"))).await.unwrap_err();
+    assert_eq!(violated(&err), vec!["relationship.custom_type"]);
+    let err = app.client.clone().create_relationship(app.req(rel(&a.id, "0192f0c0-0000-7000-8000-000000000000", T::Knows as i32, ""))).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let created = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of"))).await.unwrap().into_inner();
+    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of"))).await.unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let id = created.relationship.unwrap().id;
+    app.client.clone().delete_relationship(app.req(pb::DeleteRelationshipRequest { id: id.clone() })).await.unwrap();
+    let err = app.client.clone().delete_relationship(app.req(pb::DeleteRelationshipRequest { id })).await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = app.client.clone().list_neighbours(app.req(pb::ListNeighboursRequest { party_id: a.id.clone(), max_hops: 9, ..Default::default() })).await.unwrap_err();
+    assert_eq!(violated(&err), vec!["max_hops"]);
+    let types: Vec<String> = app.event_types().await.into_iter().filter(|t| t.starts_with("relationship")).collect();
+    assert_eq!(types, vec!["relationship.created", "relationship.deleted"]);
+}
+
+backend_tests!(network_queries, relationship_rules);
