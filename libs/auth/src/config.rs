@@ -65,8 +65,7 @@ impl AuthConfig {
     /// Builds the verifier, reading the JWKS document when one is configured.
     pub async fn verifier(&self) -> anyhow::Result<Arc<Verifier>> {
         let verifier = if let Some(path) = &self.jwks_file {
-            let doc = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let doc = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             Verifier::rs256_jwks(&doc)?
         } else if let Some(url) = &self.jwks_url {
             Verifier::rs256_jwks(&crate::config::fetch_http(url).await?)?
@@ -126,9 +125,7 @@ async fn fetch_http(url: &str) -> anyhow::Result<String> {
         head.lines().next().unwrap_or("")
     );
     anyhow::ensure!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
         "chunked JWKS responses are not supported"
     );
     Ok(body.to_string())

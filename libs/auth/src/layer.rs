@@ -52,10 +52,8 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures_util::future::Either<
-        S::Future,
-        std::future::Ready<Result<Self::Response, Self::Error>>,
-    >;
+    type Future =
+        futures_util::future::Either<S::Future, std::future::Ready<Result<Self::Response, Self::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -75,10 +73,7 @@ where
 }
 
 impl<S> AuthService<S> {
-    fn authorize<B>(
-        &self,
-        request: &http::Request<B>,
-    ) -> Result<Option<crate::Principal>, tonic::Status> {
+    fn authorize<B>(&self, request: &http::Request<B>) -> Result<Option<crate::Principal>, tonic::Status> {
         let path = request.uri().path();
         let access = self.policy.access(path);
         if matches!(access, Some(Access::Public)) {

@@ -52,11 +52,7 @@ impl Policy {
 
     /// The access rule of a request path, if declared.
     pub fn access(&self, path: &str) -> Option<&Access> {
-        if self
-            .public_prefixes
-            .iter()
-            .any(|p| path.starts_with(p.as_str()))
-        {
+        if self.public_prefixes.iter().any(|p| path.starts_with(p.as_str())) {
             return Some(&Access::Public);
         }
         self.rules.get(path)

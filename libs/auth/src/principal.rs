@@ -130,15 +130,12 @@ impl Principal {
     /// sales manager sees the team's records, a sales rep their own and their territories', a
     /// partner user its partner's, and a customer only records about themselves.
     pub fn may_see(&self, record: &RecordScope<'_>, see_all: &[Role]) -> bool {
-        if self.has_any_role(&[Role::Admin, Role::Auditor, Role::Service])
-            || self.has_any_role(see_all)
-        {
+        if self.has_any_role(&[Role::Admin, Role::Auditor, Role::Service]) || self.has_any_role(see_all) {
             return true;
         }
         let eq = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if !a.is_empty() && a == b);
         let own = eq(record.owner_id, Some(self.user_id.as_str()));
-        if self.has_role(Role::SalesManager) && (own || eq(record.team_id, self.team_id.as_deref()))
-        {
+        if self.has_role(Role::SalesManager) && (own || eq(record.team_id, self.team_id.as_deref())) {
             return true;
         }
         if self.has_role(Role::SalesRep)

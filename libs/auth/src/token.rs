@@ -158,8 +158,7 @@ impl Verifier {
 
     /// Verifies `token` and returns its principal.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
         let (key, algorithm) = match &self.keys {
             Keys::Hs256(key) => (key, Algorithm::HS256),
             Keys::Rs256(keys) => {
@@ -181,9 +180,7 @@ impl Verifier {
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e
-            .kind()
-        {
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
             _ => AuthError::Invalid(e.to_string()),
         })?;
@@ -240,18 +237,12 @@ mod tests {
         assert_eq!(principal.team_id.as_deref(), Some("north"));
 
         let forged = Signer::hs256(b"other").sign(&claims).unwrap();
-        assert!(matches!(
-            verifier.verify(&forged),
-            Err(AuthError::Invalid(_))
-        ));
+        assert!(matches!(verifier.verify(&forged), Err(AuthError::Invalid(_))));
 
         claims.exp = now_secs() - 3600;
         let expired = signer.sign(&claims).unwrap();
         assert!(matches!(verifier.verify(&expired), Err(AuthError::Expired)));
-        assert!(matches!(
-            verifier.verify("garbage"),
-            Err(AuthError::Invalid(_))
-        ));
+        assert!(matches!(verifier.verify("garbage"), Err(AuthError::Invalid(_))));
     }
 
     #[test]

@@ -68,10 +68,7 @@ impl CloudEvent {
     }
 
     /// Reads an event from a NATS message's headers and payload.
-    pub fn from_message(
-        headers: Option<&async_nats::HeaderMap>,
-        payload: Bytes,
-    ) -> anyhow::Result<Self> {
+    pub fn from_message(headers: Option<&async_nats::HeaderMap>, payload: Bytes) -> anyhow::Result<Self> {
         let h = headers.context("message has no headers")?;
         let get = |name: &str| h.get(name).map(|v| v.as_str().to_string());
         let required = |name: &str| {
@@ -96,8 +93,7 @@ impl CloudEvent {
 
     /// Decodes the payload as `M`.
     pub fn decode<M: prost::Message + Default>(&self) -> anyhow::Result<M> {
-        M::decode(self.data.clone())
-            .with_context(|| format!("decoding {} payload", self.event_type))
+        M::decode(self.data.clone()).with_context(|| format!("decoding {} payload", self.event_type))
     }
 }
 
@@ -118,10 +114,7 @@ mod tests {
         };
         let headers = event.to_headers();
         assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), "0192-id");
-        assert_eq!(
-            headers.get("ce-datacontenttype").unwrap().as_str(),
-            PROTOBUF
-        );
+        assert_eq!(headers.get("ce-datacontenttype").unwrap().as_str(), PROTOBUF);
         let back = CloudEvent::from_message(Some(&headers), event.data.clone()).unwrap();
         assert_eq!(back, event);
         assert!(CloudEvent::from_message(None, Bytes::new()).is_err());

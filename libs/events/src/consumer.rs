@@ -20,11 +20,7 @@ use crate::streams::{StreamSpec, dlq_subject, ensure_stream};
 pub trait EventHandler: Send + Sync + 'static {
     /// Applies `event` inside `tx`, which also records the event in the inbox. An error rolls
     /// both back; the message is delivered again later, and dead-lettered after the last attempt.
-    fn handle(
-        &self,
-        tx: &mut Tx,
-        event: &CloudEvent,
-    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// What a consumer reads and how it retries.
@@ -157,11 +153,10 @@ impl<H: EventHandler> Consumer<H> {
     /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
     pub async fn process(&self, message: jetstream::Message) -> Outcome {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        let event =
-            match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
-                Ok(event) => event,
-                Err(err) => return self.dead_letter(&message, &err).await,
-            };
+        let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
+            Ok(event) => event,
+            Err(err) => return self.dead_letter(&message, &err).await,
+        };
         let span = tracing::info_span!(
             "event.consume",
             otel.name = %format!("{} process", message.subject),
@@ -185,14 +180,9 @@ impl<H: EventHandler> Consumer<H> {
                 }
                 outcome
             }
-            Err(err) if delivered >= self.options.max_deliver => {
-                self.dead_letter(&message, &err).await
-            }
+            Err(err) if delivered >= self.options.max_deliver => self.dead_letter(&message, &err).await,
             Err(err) => {
-                tracing::warn!(
-                    attempt = delivered,
-                    "event handling failed, will retry: {err:#}"
-                );
+                tracing::warn!(attempt = delivered, "event handling failed, will retry: {err:#}");
                 let delay = self.options.retry_delay * u32::try_from(delivered.max(1)).unwrap_or(1);
                 if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
                     tracing::warn!("nak failed: {err}");

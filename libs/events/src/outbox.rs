@@ -1,9 +1,7 @@
 //! Writing events into the outbox, inside the caller's transaction.
 
 use crm_storage::Tx;
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// An event to publish once the surrounding transaction commits.
@@ -21,12 +19,7 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// An event `crm.<domain>.<name>` (type `crm.<domain>.<name>.v1`) about `key`.
-    pub fn new(
-        domain: &str,
-        name: &str,
-        key: impl Into<String>,
-        payload: &impl prost::Message,
-    ) -> Self {
+    pub fn new(domain: &str, name: &str, key: impl Into<String>, payload: &impl prost::Message) -> Self {
         let nats_subject = format!("crm.{domain}.{name}");
         Self {
             event_type: format!("{nats_subject}.v1"),
@@ -79,8 +72,7 @@ pub fn current_traceparent() -> Option<String> {
 /// The remote parent context described by a `traceparent` header.
 pub fn parent_context(traceparent: &str) -> Option<opentelemetry::Context> {
     let mut parts = traceparent.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if version != "00" || trace.len() != 32 || span.len() != 16 {
         return None;
     }
@@ -107,8 +99,6 @@ mod tests {
             "0af7651916cd43dd8448eb211c80319c"
         );
         assert!(parent_context("garbage").is_none());
-        assert!(
-            parent_context("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none()
-        );
+        assert!(parent_context("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none());
     }
 }

@@ -96,9 +96,7 @@ impl Relay {
         let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
         while !stop.is_cancelled() {
             let pass = async {
-                if self.db.backend() == Backend::Postgres
-                    && !self.hold_leadership(&mut leader).await?
-                {
+                if self.db.backend() == Backend::Postgres && !self.hold_leadership(&mut leader).await? {
                     return Ok(None);
                 }
                 if !streams_ready {
@@ -139,7 +137,8 @@ impl Relay {
         // A last pass, so that events of the calls drained just before the stop go out now
         // rather than at the next start.
         if streams_ready
-            && let Ok(Err(err)) = tokio::time::timeout(self.options.publish_timeout, self.publish_pending()).await
+            && let Ok(Err(err)) =
+                tokio::time::timeout(self.options.publish_timeout, self.publish_pending()).await
         {
             tracing::info!("outbox relay stopped with events pending: {err:#}");
         }
@@ -201,13 +200,11 @@ impl Relay {
         }
         self.mark_sent(&sent).await?;
         if let Some((seq, err)) = failure {
-            sqlx::query(
-                "UPDATE crm_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2",
-            )
-            .bind(format!("{err:#}"))
-            .bind(seq)
-            .execute(self.db.pool())
-            .await?;
+            sqlx::query("UPDATE crm_outbox SET attempts = attempts + 1, last_error = $1 WHERE seq = $2")
+                .bind(format!("{err:#}"))
+                .bind(seq)
+                .execute(self.db.pool())
+                .await?;
             return Err(err.context(format!("publishing outbox row {seq}")));
         }
         Ok(sent.len())
@@ -252,8 +249,7 @@ impl Relay {
     async fn mark_sent(&self, seqs: &[i64]) -> anyhow::Result<()> {
         let now = crate::now_micros();
         for chunk in seqs.chunks(100) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "UPDATE crm_outbox SET sent_at = $1 WHERE seq IN ({})",
                 placeholders.join(", ")

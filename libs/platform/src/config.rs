@@ -71,9 +71,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600,
         "d" => n * 86_400,
         _ => {
-            return Err(format!(
-                "invalid duration unit in {s:?} (use ms, s, m, h or d)"
-            ));
+            return Err(format!("invalid duration unit in {s:?} (use ms, s, m, h or d)"));
         }
     };
     Ok(Duration::from_secs(secs))
@@ -88,10 +86,7 @@ mod tests {
         assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(
-            parse_duration("365d").unwrap(),
-            Duration::from_secs(365 * 86_400)
-        );
+        assert_eq!(parse_duration("365d").unwrap(), Duration::from_secs(365 * 86_400));
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("").is_err());
     }

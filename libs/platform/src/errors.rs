@@ -50,7 +50,11 @@ impl Violations {
 
     /// `Ok(())` when empty, otherwise the `INVALID_ARGUMENT` status.
     pub fn into_result(self) -> Result<(), Status> {
-        if self.is_empty() { Ok(()) } else { Err(self.into_status()) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_status())
+        }
     }
 
     /// The `INVALID_ARGUMENT` status: the message lists the fields, the details carry them.
@@ -61,8 +65,11 @@ impl Violations {
             .map(|(field, description)| format!("{field}: {description}"))
             .collect::<Vec<_>>()
             .join("; ");
-        let violations: Vec<FieldViolation> =
-            self.0.into_iter().map(|(field, description)| FieldViolation::new(field, description)).collect();
+        let violations: Vec<FieldViolation> = self
+            .0
+            .into_iter()
+            .map(|(field, description)| FieldViolation::new(field, description))
+            .collect();
         Status::with_error_details(
             Code::InvalidArgument,
             format!("invalid request: {message}"),

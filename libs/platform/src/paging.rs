@@ -12,7 +12,11 @@ pub fn page_size(requested: i32, default: i64, max: i64, v: &mut Violations) -> 
         v.add("page_size", "must not be negative");
         return default;
     }
-    if requested == 0 { default } else { i64::from(requested).min(max) }
+    if requested == 0 {
+        default
+    } else {
+        i64::from(requested).min(max)
+    }
 }
 
 /// An opaque token for `position`.

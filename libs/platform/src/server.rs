@@ -82,9 +82,7 @@ impl GrpcServer {
     ) -> anyhow::Result<()> {
         let (reporter, health) = tonic_health::server::health_reporter();
         for name in &self.service_names {
-            reporter
-                .set_service_status(name, ServingStatus::Serving)
-                .await;
+            reporter.set_service_status(name, ServingStatus::Serving).await;
         }
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
@@ -111,9 +109,7 @@ impl GrpcServer {
             async move {
                 stop.cancelled().await;
                 for name in names.iter().copied().chain([""]) {
-                    reporter
-                        .set_service_status(name, ServingStatus::NotServing)
-                        .await;
+                    reporter.set_service_status(name, ServingStatus::NotServing).await;
                 }
                 tracing::info!("draining in-flight calls");
             }
@@ -124,10 +120,7 @@ impl GrpcServer {
             .layer(GrpcTraceLayer::new(self.name))
             .layer(self.auth)
             .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                on_stop,
-            );
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), on_stop);
         let drain_timeout = self.config.drain_timeout;
         tokio::select! {
             result = server => result.context("gRPC server failed")?,

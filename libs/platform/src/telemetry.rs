@@ -50,11 +50,7 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
-    install(
-        provider.clone(),
-        &config.log_filter,
-        config.log_format == "json",
-    )?;
+    install(provider.clone(), &config.log_filter, config.log_format == "json")?;
     Ok(TelemetryGuard {
         provider: exporting.then_some(provider),
     })
@@ -88,9 +84,7 @@ pub fn install(provider: SdkTracerProvider, filter: &str, json: bool) -> anyhow:
 /// Installs the W3C trace-context propagator (idempotent).
 pub fn set_propagator() {
     static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new())
-    });
+    ONCE.get_or_init(|| opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new()));
 }
 
 struct HeaderExtractor<'a>(&'a http::HeaderMap);
@@ -130,9 +124,7 @@ pub fn inject_current_context(metadata: &mut tonic::metadata::MetadataMap) {
 }
 
 /// A client interceptor that propagates the current trace to the called service.
-pub fn propagate_trace(
-    mut request: tonic::Request<()>,
-) -> Result<tonic::Request<()>, tonic::Status> {
+pub fn propagate_trace(mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
     inject_current_context(request.metadata_mut());
     Ok(request)
 }
@@ -177,9 +169,8 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -4,8 +4,7 @@
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 /// Encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/crm_descriptor.bin"));
 
 /// Types shared by every domain.
 pub mod common {

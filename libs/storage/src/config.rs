@@ -20,10 +20,7 @@ impl DatabaseConfig {
     /// The configured URL, or a SQLite file named after the service under `data_dir`.
     pub fn url_or_default(&self, data_dir: &std::path::Path, service: &str) -> String {
         if self.url.is_empty() {
-            format!(
-                "sqlite:{}",
-                data_dir.join(format!("{service}.db")).display()
-            )
+            format!("sqlite:{}", data_dir.join(format!("{service}.db")).display())
         } else {
             self.url.clone()
         }

@@ -54,28 +54,19 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        if backend == Backend::Sqlite {
-            if let Some(dir) = std::path::Path::new(
-                url.trim_start_matches("sqlite:")
-                    .split('?')
-                    .next()
-                    .unwrap_or(""),
-            )
-            .parent()
+        let sqlite_path = url.strip_prefix("sqlite:").map(|rest| rest.trim_start_matches("//"));
+        if let Some(dir) = sqlite_path
+            .and_then(|p| std::path::Path::new(p.split('?').next().unwrap_or("")).parent())
             .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         if !Any::database_exists(url).await.unwrap_or(false) {
             Any::create_database(url)
                 .await
                 .with_context(|| format!("creating database {}", redact(url)))?;
         }
-        let options: AnyConnectOptions = url
-            .parse()
-            .with_context(|| format!("parsing {}", redact(url)))?;
+        let options: AnyConnectOptions = url.parse().with_context(|| format!("parsing {}", redact(url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
@@ -153,12 +144,7 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
                 None => url.to_string(),
             }
         }
@@ -179,10 +165,7 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(
-            Backend::from_url("postgres://x/y").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(Backend::from_url("postgres://x/y").unwrap(), Backend::Postgres);
         assert_eq!(Backend::from_url("sqlite:a.db").unwrap(), Backend::Sqlite);
         assert!(Backend::from_url("mysql://x").is_err());
     }

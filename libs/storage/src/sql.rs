@@ -41,7 +41,10 @@ pub struct SqlBuilder {
 impl SqlBuilder {
     /// Starts with `sql`.
     pub fn new(sql: &str) -> Self {
-        Self { sql: sql.to_string(), args: Vec::new() }
+        Self {
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
     }
 
     /// Appends SQL text.
@@ -71,7 +74,11 @@ impl SqlBuilder {
         I: IntoIterator<Item = T>,
         T: Into<Arg>,
     {
-        values.into_iter().map(|v| self.arg(v)).collect::<Vec<_>>().join(", ")
+        values
+            .into_iter()
+            .map(|v| self.arg(v))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The SQL text so far.
@@ -107,7 +114,10 @@ mod tests {
         b.and("a = {}", "x").and("b > {}", 3);
         let list = b.list(["p", "q"]);
         b.push(&format!(" AND c IN ({list})"));
-        assert_eq!(b.sql(), "SELECT 1 FROM t WHERE 1 = 1 AND a = $1 AND b > $2 AND c IN ($3, $4)");
+        assert_eq!(
+            b.sql(),
+            "SELECT 1 FROM t WHERE 1 = 1 AND a = $1 AND b > $2 AND c IN ($3, $4)"
+        );
         assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
     }
 }

@@ -36,11 +36,7 @@ pub fn auth_config() -> crm_auth::AuthConfig {
 
 /// A token for `user` with `roles`, valid for an hour.
 pub fn token(user: &str, roles: &[crm_auth::Role]) -> String {
-    token_with(crm_auth::Claims::new(
-        user,
-        roles,
-        Duration::from_secs(3600),
-    ))
+    token_with(crm_auth::Claims::new(user, roles, Duration::from_secs(3600)))
 }
 
 /// A token with the given claims.

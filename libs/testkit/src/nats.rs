@@ -50,14 +50,7 @@ impl TestNats {
         self.stop();
         let binary = std::env::var("CRM_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
         let child = Command::new(&binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

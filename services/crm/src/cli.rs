@@ -18,7 +18,11 @@ use crate::services::{self, Service};
 
 /// The crm suite.
 #[derive(Debug, Parser)]
-#[command(name = "crm", version, about = "CRM suite: customers and the services built on them")]
+#[command(
+    name = "crm",
+    version,
+    about = "CRM suite: customers and the services built on them"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -157,7 +161,11 @@ struct TokenArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Token(args) => {
-            let mut claims = Claims::new(args.user, &args.roles.into_iter().map(Role::from).collect::<Vec<_>>(), args.ttl);
+            let mut claims = Claims::new(
+                args.user,
+                &args.roles.into_iter().map(Role::from).collect::<Vec<_>>(),
+                args.ttl,
+            );
             claims.team = args.team;
             claims.territories = args.territories;
             claims.partner_id = args.partner_id;
@@ -166,7 +174,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(args) => {
-            let targets: Vec<Service> = args.service.map(|s| vec![s]).unwrap_or_else(|| Service::ALL.to_vec());
+            let targets: Vec<Service> = args
+                .service
+                .map(|s| vec![s])
+                .unwrap_or_else(|| Service::ALL.to_vec());
             for service in targets {
                 let url = args.database.url_or_default(&args.data_dir, service.name());
                 services::migrate(service, &url).await?;
@@ -175,11 +186,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let _telemetry = crm_platform::telemetry::init(&cli.telemetry, &format!("crm-{}", args.service.name()))?;
+            let _telemetry =
+                crm_platform::telemetry::init(&cli.telemetry, &format!("crm-{}", args.service.name()))?;
             let stop = crm_platform::shutdown::signal_token();
-            let nats_url = args.common.nats.url.clone().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+            let nats_url = args
+                .common
+                .nats
+                .url
+                .clone()
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
             let nats = crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?;
-            let url = args.database.url_or_default(&args.common.data_dir, args.service.name());
+            let url = args
+                .database
+                .url_or_default(&args.common.data_dir, args.service.name());
             let settings = services::ServiceSettings {
                 listen: args.listen,
                 database_url: url,
@@ -200,7 +219,8 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let _telemetry = crm_platform::telemetry::init(telemetry, "crm")?;
     let stop = crm_platform::shutdown::signal_token();
     let common = args.common;
-    std::fs::create_dir_all(&common.data_dir).with_context(|| format!("creating {}", common.data_dir.display()))?;
+    std::fs::create_dir_all(&common.data_dir)
+        .with_context(|| format!("creating {}", common.data_dir.display()))?;
     let (_local_nats, nats_url) = match &common.nats.url {
         Some(url) => (None, url.clone()),
         None => {
@@ -213,8 +233,13 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let mut running = Vec::new();
     for (i, service) in Service::ALL.iter().enumerate() {
         let database_url = match service {
-            Service::Customers if !args.customers_database_url.is_empty() => args.customers_database_url.clone(),
-            _ => format!("sqlite:{}", common.data_dir.join(format!("{}.db", service.name())).display()),
+            Service::Customers if !args.customers_database_url.is_empty() => {
+                args.customers_database_url.clone()
+            }
+            _ => format!(
+                "sqlite:{}",
+                common.data_dir.join(format!("{}.db", service.name())).display()
+            ),
         };
         let settings = services::ServiceSettings {
             listen: format!("{}:{}", args.host, args.port_base + i as u16),
@@ -229,7 +254,10 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let mut claims = Claims::new("dev-admin", &[Role::Admin], Duration::from_secs(12 * 3600));
     claims.team = Some("dev".into());
     let token = common.auth.signer().sign(&claims)?;
-    println!("crm suite is up (NATS {nats_url}, data in {})", common.data_dir.display());
+    println!(
+        "crm suite is up (NATS {nats_url}, data in {})",
+        common.data_dir.display()
+    );
     for (service, r) in &running {
         println!("  {:<12} grpc://{}", service.name(), r.addr);
     }

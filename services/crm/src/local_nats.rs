@@ -35,7 +35,10 @@ impl LocalNats {
             .with_context(|| format!("starting {binary} (install it or pass --nats-url)"))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "nats-server did not start on port {port}");
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server did not start on port {port}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tracing::info!(port, store = %store.display(), "started local nats-server");

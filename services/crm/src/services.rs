@@ -65,7 +65,11 @@ impl Running {
 }
 
 /// Builds `service` (connects, migrates, binds).
-pub async fn build(service: Service, s: ServiceSettings, nats: async_nats::Client) -> anyhow::Result<Running> {
+pub async fn build(
+    service: Service,
+    s: ServiceSettings,
+    nats: async_nats::Client,
+) -> anyhow::Result<Running> {
     match service {
         Service::Customers => {
             let config = crm_customers::CustomersConfig {
@@ -78,7 +82,10 @@ pub async fn build(service: Service, s: ServiceSettings, nats: async_nats::Clien
                 reporting_currency: s.domain.reporting_currency.to_ascii_uppercase(),
             };
             let app = crm_customers::Application::build(config, nats).await?;
-            Ok(Running { addr: app.local_addr(), app })
+            Ok(Running {
+                addr: app.local_addr(),
+                app,
+            })
         }
     }
 }

@@ -17,7 +17,15 @@ pub async fn publish(tx: &mut Tx, name: &str, key: &str, payload: &impl prost::M
 
 /// `party.created`.
 pub async fn party_created(tx: &mut Tx, party: &pb::Party) -> sqlx::Result<()> {
-    publish(tx, "party.created", &party.id, &pb::PartyCreated { party: Some(party.clone()) }).await
+    publish(
+        tx,
+        "party.created",
+        &party.id,
+        &pb::PartyCreated {
+            party: Some(party.clone()),
+        },
+    )
+    .await
 }
 
 /// `party.updated`, plus `party.lifecycle_changed` when the stage moved.
@@ -27,7 +35,16 @@ pub async fn party_updated(
     after: &pb::Party,
     changed_fields: Vec<String>,
 ) -> sqlx::Result<()> {
-    publish(tx, "party.updated", &after.id, &pb::PartyUpdated { party: Some(after.clone()), changed_fields }).await?;
+    publish(
+        tx,
+        "party.updated",
+        &after.id,
+        &pb::PartyUpdated {
+            party: Some(after.clone()),
+            changed_fields,
+        },
+    )
+    .await?;
     if before.lifecycle_stage != after.lifecycle_stage {
         publish(
             tx,

@@ -52,7 +52,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("addr", &self.listener.local_addr().ok()).finish()
+        f.debug_struct("Application")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish()
     }
 }
 
@@ -72,7 +74,12 @@ impl Application {
                 .max_encoding_message_size(config.server.max_message_bytes),
         );
         let listener = crm_platform::bind(&config.listen).await?;
-        Ok(Self { listener, db, server, relay })
+        Ok(Self {
+            listener,
+            db,
+            server,
+            relay,
+        })
     }
 
     /// The bound address.

@@ -49,22 +49,53 @@ pub fn policy() -> Policy {
             ],
             STAFF,
         )
-        .rpcs(SERVICE, &["CreateParty", "UpdateParty", "VerifyParty", "CreateRelationship", "DeleteRelationship"], WRITERS)
+        .rpcs(
+            SERVICE,
+            &[
+                "CreateParty",
+                "UpdateParty",
+                "VerifyParty",
+                "CreateRelationship",
+                "DeleteRelationship",
+            ],
+            WRITERS,
+        )
         .rpcs(
             SERVICE,
             &["ListVerificationDue"],
-            &[Role::Admin, Role::SalesManager, Role::SalesRep, Role::ServiceManager, Role::ServiceAgent],
+            &[
+                Role::Admin,
+                Role::SalesManager,
+                Role::SalesRep,
+                Role::ServiceManager,
+                Role::ServiceAgent,
+            ],
         )
-        .rpcs(SERVICE, &["FindDuplicates", "MergeParties"], &[Role::Admin, Role::SalesManager])
         .rpcs(
             SERVICE,
-            &["SetPartyValue", "RecomputeValueTiers", "UpdateValueTierConfig", "UpsertRegion"],
+            &["FindDuplicates", "MergeParties"],
+            &[Role::Admin, Role::SalesManager],
+        )
+        .rpcs(
+            SERVICE,
+            &[
+                "SetPartyValue",
+                "RecomputeValueTiers",
+                "UpdateValueTierConfig",
+                "UpsertRegion",
+            ],
             &[Role::Admin, Role::Service],
         )
         .rpcs(SERVICE, &["EraseParty"], &[Role::Admin])
         .rpcs(
             SERVICE,
-            &["CreateCompetitor", "GetCompetitor", "ListCompetitors", "UpdateCompetitor", "DeleteCompetitor"],
+            &[
+                "CreateCompetitor",
+                "GetCompetitor",
+                "ListCompetitors",
+                "UpdateCompetitor",
+                "DeleteCompetitor",
+            ],
             &[Role::Admin],
         )
         .rpcs(SERVICE, &["ListAuditEntries"], &[Role::Admin, Role::Auditor])
@@ -79,7 +110,9 @@ mod tests {
     #[test]
     fn every_rpc_is_declared() {
         let policy = policy();
-        let descriptor = <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let descriptor =
+            <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
         let service = descriptor
             .file
             .iter()

@@ -62,16 +62,10 @@ fn fast_relay(db: &Db, client: async_nats::Client) -> Relay {
 }
 
 /// Reads every message of the test stream from the start.
-async fn read_all(
-    client: &async_nats::Client,
-    expected: usize,
-) -> Vec<async_nats::jetstream::Message> {
+async fn read_all(client: &async_nats::Client, expected: usize) -> Vec<async_nats::jetstream::Message> {
     let js = jetstream::new(client.clone());
     let stream = js.get_stream("CRM_TEST").await.unwrap();
-    let consumer = stream
-        .create_consumer(pull::Config::default())
-        .await
-        .unwrap();
+    let consumer = stream.create_consumer(pull::Config::default()).await.unwrap();
     let mut messages = consumer.messages().await.unwrap();
     let mut out = Vec::new();
     while out.len() < expected {
@@ -133,10 +127,7 @@ async fn relay_publishes_committed_events_in_order_with_cloudevents_headers(back
     assert_eq!(got.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), ids);
     let h = messages[0].headers.as_ref().unwrap();
     assert_eq!(h.get("Nats-Msg-Id").unwrap().as_str(), ids[0]);
-    assert_eq!(
-        h.get("ce-type").unwrap().as_str(),
-        "crm.test.thing.happened.v1"
-    );
+    assert_eq!(h.get("ce-type").unwrap().as_str(), "crm.test.thing.happened.v1");
     assert_eq!(h.get("ce-source").unwrap().as_str(), "/crm/test");
     assert_eq!(h.get("ce-subject").unwrap().as_str(), "p1");
     assert_eq!(h.get("ce-specversion").unwrap().as_str(), "1.0");
@@ -169,11 +160,7 @@ async fn events_written_while_nats_is_down_arrive_in_order_after_restart(backend
         ids.push(enqueue(&db, "p1", &format!("during outage {i}")).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        unsent(&db).await,
-        5,
-        "nothing is marked sent while NATS is down"
-    );
+    assert_eq!(unsent(&db).await, 5, "nothing is marked sent while NATS is down");
 
     nats.restart();
     eventually(WAIT, "backlog published", || async {
@@ -183,14 +170,7 @@ async fn events_written_while_nats_is_down_arrive_in_order_after_restart(backend
     let messages = read_all(&client, 6).await;
     let got: Vec<String> = messages
         .iter()
-        .map(|m| {
-            m.headers
-                .as_ref()
-                .unwrap()
-                .get("ce-id")
-                .unwrap()
-                .to_string()
-        })
+        .map(|m| m.headers.as_ref().unwrap().get("ce-id").unwrap().to_string())
         .collect();
     assert_eq!(got, ids);
     stop.cancel();
@@ -270,13 +250,7 @@ async fn a_redelivered_event_is_applied_once(backend: Backend) {
     let recorder = Recorder::default();
     let stop = CancellationToken::new();
     let task = tokio::spawn(
-        Consumer::new(
-            db.clone(),
-            client.clone(),
-            consumer_options(),
-            recorder.clone(),
-        )
-        .run(stop.clone()),
+        Consumer::new(db.clone(), client.clone(), consumer_options(), recorder.clone()).run(stop.clone()),
     );
     eventually(WAIT, "both copies delivered", || async {
         let info = js
@@ -311,13 +285,7 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     let recorder = Recorder::default();
     let stop = CancellationToken::new();
     let task = tokio::spawn(
-        Consumer::new(
-            db.clone(),
-            client.clone(),
-            consumer_options(),
-            recorder.clone(),
-        )
-        .run(stop.clone()),
+        Consumer::new(db.clone(), client.clone(), consumer_options(), recorder.clone()).run(stop.clone()),
     );
 
     let js = jetstream::new(client.clone());
@@ -331,13 +299,7 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     .await;
     let headers = dlq.headers;
     assert_eq!(headers.get("ce-id").unwrap().as_str(), poison);
-    assert!(
-        headers
-            .get("crm-dlq-error")
-            .unwrap()
-            .as_str()
-            .contains("poison")
-    );
+    assert!(headers.get("crm-dlq-error").unwrap().as_str().contains("poison"));
     assert_eq!(
         headers.get("crm-dlq-original-subject").unwrap().as_str(),
         "crm.test.thing.happened"
@@ -403,22 +365,14 @@ async fn the_consumer_span_joins_the_producer_trace() {
     let relay = fast_relay(&db, client.clone());
     relay.publish_pending().await.unwrap();
     let recorder = Recorder::default();
-    let consumer = Consumer::new(
-        db.clone(),
-        client.clone(),
-        consumer_options(),
-        recorder.clone(),
-    );
+    let consumer = Consumer::new(db.clone(), client.clone(), consumer_options(), recorder.clone());
     let stop = CancellationToken::new();
     let task = tokio::spawn(consumer.run(stop.clone()));
     eventually(WAIT, "event handled", || async {
         (!effects(&db).await.is_empty()).then_some(())
     })
     .await;
-    assert_eq!(
-        recorder.traces.lock().unwrap().clone(),
-        vec![producer_trace]
-    );
+    assert_eq!(recorder.traces.lock().unwrap().clone(), vec![producer_trace]);
     stop.cancel();
     task.await.unwrap().unwrap();
 }

@@ -15,19 +15,36 @@ use crate::storage::{audit, competitors, regions};
 
 fn validate_competitor(c: &pb::Competitor) -> Violations {
     let mut v = Violations::new();
-    v.check(c.name.trim().is_empty() || c.name.len() > 200, "competitor.name", "1 to 200 characters");
     v.check(
-        !c.website.is_empty() && !(c.website.starts_with("https://") || c.website.starts_with("http://")) || c.website.len() > 500,
+        c.name.trim().is_empty() || c.name.len() > 200,
+        "competitor.name",
+        "1 to 200 characters",
+    );
+    let is_url = c.website.starts_with("https://") || c.website.starts_with("http://");
+    v.check(
+        !(c.website.is_empty() || is_url) || c.website.len() > 500,
         "competitor.website",
         "an http(s) URL up to 500 characters",
     );
     for (field, list) in [("strengths", &c.strengths), ("weaknesses", &c.weaknesses)] {
-        v.check(list.len() > 20, format!("competitor.{field}"), "at most 20 entries");
+        v.check(
+            list.len() > 20,
+            format!("competitor.{field}"),
+            "at most 20 entries",
+        );
         for (i, item) in list.iter().enumerate() {
-            v.check(item.trim().is_empty() || item.len() > 500, format!("competitor.{field}[{i}]"), "1 to 500 characters");
+            v.check(
+                item.trim().is_empty() || item.len() > 500,
+                format!("competitor.{field}[{i}]"),
+                "1 to 500 characters",
+            );
         }
     }
-    v.check(c.notes.len() > 10_000, "competitor.notes", "at most 10000 characters");
+    v.check(
+        c.notes.len() > 10_000,
+        "competitor.notes",
+        "at most 10000 characters",
+    );
     v
 }
 
@@ -54,10 +71,28 @@ impl CustomersApi {
         c.name = c.name.trim().to_string();
         validate_competitor(&c).finish()?;
         let mut tx = self.begin().await?;
-        competitors::insert(&mut tx, &mut c).await.map_err(|e| name_taken(e, &c.name))?;
-        audit::record(&mut tx, &principal.user_id, "competitor", &c.id, "created", competitor_json(&c)).await?;
-        events::publish(&mut tx, "competitor.changed", &c.id, &pb::CompetitorChanged { competitor: Some(c.clone()), deleted: false })
-            .await?;
+        competitors::insert(&mut tx, &mut c)
+            .await
+            .map_err(|e| name_taken(e, &c.name))?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "competitor",
+            &c.id,
+            "created",
+            competitor_json(&c),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "competitor.changed",
+            &c.id,
+            &pb::CompetitorChanged {
+                competitor: Some(c.clone()),
+                deleted: false,
+            },
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(pb::CreateCompetitorResponse { competitor: Some(c) })
     }
@@ -68,7 +103,9 @@ impl CustomersApi {
         req: pb::GetCompetitorRequest,
     ) -> Result<pb::GetCompetitorResponse> {
         let mut conn = self.conn().await?;
-        let c = competitors::get(&mut conn, &req.id).await?.ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
+        let c = competitors::get(&mut conn, &req.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
         Ok(pb::GetCompetitorResponse { competitor: Some(c) })
     }
 
@@ -84,7 +121,10 @@ impl CustomersApi {
         let mut conn = self.conn().await?;
         let found = competitors::list(&mut conn, &after, size).await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|c| c.id.clone()));
-        Ok(pb::ListCompetitorsResponse { competitors: found, next_page_token })
+        Ok(pb::ListCompetitorsResponse {
+            competitors: found,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_update_competitor(
@@ -100,7 +140,9 @@ impl CustomersApi {
         v.check(paths.is_empty(), "update_mask", "name at least one field");
         v.finish()?;
         let mut tx = self.begin().await?;
-        let mut c = competitors::get(&mut tx, &patch.id).await?.ok_or_else(|| Error::NotFound(format!("competitor {}", patch.id)))?;
+        let mut c = competitors::get(&mut tx, &patch.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("competitor {}", patch.id)))?;
         if Some(c.etag.parse::<i64>().unwrap_or_default()) != version {
             return Err(Error::Stale(format!("competitor {}", c.id)));
         }
@@ -117,20 +159,38 @@ impl CustomersApi {
         }
         v.finish()?;
         validate_competitor(&c).finish()?;
-        if !competitors::update(&mut tx, &c, version.unwrap_or_default()).await.map_err(|e| name_taken(e, &c.name))? {
+        if !competitors::update(&mut tx, &c, version.unwrap_or_default())
+            .await
+            .map_err(|e| name_taken(e, &c.name))?
+        {
             return Err(Error::Stale(format!("competitor {}", c.id)));
         }
-        let stored = competitors::get(&mut tx, &c.id).await?.ok_or_else(|| Error::NotFound("competitor".into()))?;
-        audit::record(&mut tx, &principal.user_id, "competitor", &c.id, "updated", competitor_json(&stored)).await?;
+        let stored = competitors::get(&mut tx, &c.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("competitor".into()))?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "competitor",
+            &c.id,
+            "updated",
+            competitor_json(&stored),
+        )
+        .await?;
         events::publish(
             &mut tx,
             "competitor.changed",
             &c.id,
-            &pb::CompetitorChanged { competitor: Some(stored.clone()), deleted: false },
+            &pb::CompetitorChanged {
+                competitor: Some(stored.clone()),
+                deleted: false,
+            },
         )
         .await?;
         self.commit(tx).await?;
-        Ok(pb::UpdateCompetitorResponse { competitor: Some(stored) })
+        Ok(pb::UpdateCompetitorResponse {
+            competitor: Some(stored),
+        })
     }
 
     pub(super) async fn handle_delete_competitor(
@@ -139,11 +199,29 @@ impl CustomersApi {
         req: pb::DeleteCompetitorRequest,
     ) -> Result<pb::DeleteCompetitorResponse> {
         let mut tx = self.begin().await?;
-        let c = competitors::get(&mut tx, &req.id).await?.ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
+        let c = competitors::get(&mut tx, &req.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
         competitors::delete(&mut tx, &req.id).await?;
-        audit::record(&mut tx, &principal.user_id, "competitor", &req.id, "deleted", json!({})).await?;
-        events::publish(&mut tx, "competitor.changed", &req.id, &pb::CompetitorChanged { competitor: Some(c), deleted: true })
-            .await?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "competitor",
+            &req.id,
+            "deleted",
+            json!({}),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "competitor.changed",
+            &req.id,
+            &pb::CompetitorChanged {
+                competitor: Some(c),
+                deleted: true,
+            },
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(pb::DeleteCompetitorResponse {})
     }
@@ -156,9 +234,21 @@ impl CustomersApi {
         let mut r = req.region.ok_or_else(|| invalid("region", "required"))?;
         r.name = r.name.trim().to_string();
         let mut v = Violations::new();
-        v.check(!is_region_code(&r.code), "region.code", "upper-case letters, digits and '-', up to 16");
-        v.check(r.name.is_empty() || r.name.len() > 200, "region.name", "1 to 200 characters");
-        v.check(!r.parent_code.is_empty() && r.parent_code == r.code, "region.parent_code", "a region cannot contain itself");
+        v.check(
+            !is_region_code(&r.code),
+            "region.code",
+            "upper-case letters, digits and '-', up to 16",
+        );
+        v.check(
+            r.name.is_empty() || r.name.len() > 200,
+            "region.name",
+            "1 to 200 characters",
+        );
+        v.check(
+            !r.parent_code.is_empty() && r.parent_code == r.code,
+            "region.parent_code",
+            "a region cannot contain itself",
+        );
         v.finish()?;
         let mut tx = self.begin().await?;
         // The parent must exist and must not lie below this region.
@@ -175,9 +265,24 @@ impl CustomersApi {
             steps += 1;
         }
         regions::upsert(&mut tx, &r).await?;
-        audit::record(&mut tx, &principal.user_id, "region", &r.code, "upserted", json!({"name": r.name, "parent_code": r.parent_code}))
-            .await?;
-        events::publish(&mut tx, "region.upserted", &r.code, &pb::RegionUpserted { region: Some(r.clone()) }).await?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "region",
+            &r.code,
+            "upserted",
+            json!({"name": r.name, "parent_code": r.parent_code}),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "region.upserted",
+            &r.code,
+            &pb::RegionUpserted {
+                region: Some(r.clone()),
+            },
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(pb::UpsertRegionResponse { region: Some(r) })
     }
@@ -188,7 +293,9 @@ impl CustomersApi {
         _req: pb::ListRegionsRequest,
     ) -> Result<pb::ListRegionsResponse> {
         let mut conn = self.conn().await?;
-        Ok(pb::ListRegionsResponse { regions: regions::list(&mut conn).await? })
+        Ok(pb::ListRegionsResponse {
+            regions: regions::list(&mut conn).await?,
+        })
     }
 
     pub(super) async fn handle_list_audit_entries(
@@ -199,12 +306,23 @@ impl CustomersApi {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let token = decode_token(&req.page_token, &mut v);
-        let after = if token.is_empty() { 0 } else { token.parse().unwrap_or(-1) };
+        let after = if token.is_empty() {
+            0
+        } else {
+            token.parse().unwrap_or(-1)
+        };
         v.check(after < 0, "page_token", "not a token returned by this list");
         v.finish()?;
         let mut conn = self.conn().await?;
         let entries = audit::list(&mut conn, &req.entity_id, after, size).await?;
-        let next_page_token = next_token(entries.len(), size, entries.last().map(|e| e.sequence.to_string()));
-        Ok(pb::ListAuditEntriesResponse { entries, next_page_token })
+        let next_page_token = next_token(
+            entries.len(),
+            size,
+            entries.last().map(|e| e.sequence.to_string()),
+        );
+        Ok(pb::ListAuditEntriesResponse {
+            entries,
+            next_page_token,
+        })
     }
 }

@@ -71,7 +71,9 @@ async fn party_for_write(
     id: &str,
     etag: Option<i64>,
 ) -> Result<pb::Party> {
-    let party = crate::storage::parties::get(conn, id).await?.ok_or_else(|| Error::NotFound(format!("party {id}")))?;
+    let party = crate::storage::parties::get(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("party {id}")))?;
     match PartyStatus::try_from(party.status) {
         Ok(PartyStatus::Merged) => {
             return Err(Error::FailedPrecondition(format!(
@@ -83,7 +85,10 @@ async fn party_for_write(
         _ => {}
     }
     if !rules::may_write(principal, &party) {
-        return Err(Error::PermissionDenied(format!("{} may not change party {id}", principal.user_id)));
+        return Err(Error::PermissionDenied(format!(
+            "{} may not change party {id}",
+            principal.user_id
+        )));
     }
     if let Some(expected) = etag
         && party.etag != expected.to_string()
@@ -95,9 +100,14 @@ async fn party_for_write(
 
 /// A party `principal` may read (any status), or NOT_FOUND / PERMISSION_DENIED.
 async fn party_for_read(conn: &mut crm_storage::Conn, principal: &Principal, id: &str) -> Result<pb::Party> {
-    let mut party = crate::storage::parties::get(conn, id).await?.ok_or_else(|| Error::NotFound(format!("party {id}")))?;
+    let mut party = crate::storage::parties::get(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("party {id}")))?;
     if !rules::may_read(principal, &party) {
-        return Err(Error::PermissionDenied(format!("{} may not read party {id}", principal.user_id)));
+        return Err(Error::PermissionDenied(format!(
+            "{} may not read party {id}",
+            principal.user_id
+        )));
     }
     rules::redact_for(principal, &mut party);
     Ok(party)

@@ -29,7 +29,10 @@ fn follow(direction: i32) -> Follow {
 fn check_types(types: &[i32], v: &mut Violations) {
     for (i, t) in types.iter().enumerate() {
         v.check(
-            matches!(RelationshipType::try_from(*t), Err(_) | Ok(RelationshipType::Unspecified)),
+            matches!(
+                RelationshipType::try_from(*t),
+                Err(_) | Ok(RelationshipType::Unspecified)
+            ),
             format!("types[{i}]"),
             "unknown relationship type",
         );
@@ -51,10 +54,16 @@ impl CustomersApi {
         let mut bfs = Bfs::new(start, follow);
         let mut edges_by_id = HashMap::new();
         for _ in 0..max_hops {
-            if bfs.frontier().is_empty() || target.is_some_and(|t| bfs.reached(t)) || edges_by_id.len() > MAX_REACHED * 4 {
+            if bfs.frontier().is_empty()
+                || target.is_some_and(|t| bfs.reached(t))
+                || edges_by_id.len() > MAX_REACHED * 4
+            {
                 break;
             }
-            let (out, inc) = (matches!(follow, Follow::Outgoing | Follow::Both), matches!(follow, Follow::Incoming | Follow::Both));
+            let (out, inc) = (
+                matches!(follow, Follow::Outgoing | Follow::Both),
+                matches!(follow, Follow::Incoming | Follow::Both),
+            );
             let layer = relationships::touching(conn, bfs.frontier(), out, inc, types).await?;
             let edges: Vec<_> = layer.iter().map(relationships::edge).collect();
             for r in layer {
@@ -70,7 +79,9 @@ impl CustomersApi {
         principal: &Principal,
         req: pb::CreateRelationshipRequest,
     ) -> Result<pb::CreateRelationshipResponse> {
-        let mut r = req.relationship.ok_or_else(|| invalid("relationship", "required"))?;
+        let mut r = req
+            .relationship
+            .ok_or_else(|| invalid("relationship", "required"))?;
         prefixed("relationship", rel_rules::validate(&r)).finish()?;
         r.role = r.role.trim().to_string();
         let mut tx = self.begin().await?;
@@ -80,7 +91,10 @@ impl CustomersApi {
             .filter(|p| p.status == PartyStatus::Active as i32)
             .ok_or_else(|| Error::NotFound(format!("party {}", r.to_party_id)))?;
         if relationships::exists(&mut tx, &r).await? {
-            return Err(Error::AlreadyExists(format!("relationship {} -> {}", r.from_party_id, to.id)));
+            return Err(Error::AlreadyExists(format!(
+                "relationship {} -> {}",
+                r.from_party_id, to.id
+            )));
         }
         relationships::insert(&mut tx, &mut r).await?;
         audit::record(
@@ -93,10 +107,19 @@ impl CustomersApi {
                    "custom_type": r.custom_type, "role": r.role, "since": r.since, "until": r.until}),
         )
         .await?;
-        events::publish(&mut tx, "relationship.created", &r.from_party_id, &pb::RelationshipCreated { relationship: Some(r.clone()) })
-            .await?;
+        events::publish(
+            &mut tx,
+            "relationship.created",
+            &r.from_party_id,
+            &pb::RelationshipCreated {
+                relationship: Some(r.clone()),
+            },
+        )
+        .await?;
         self.commit(tx).await?;
-        Ok(pb::CreateRelationshipResponse { relationship: Some(r) })
+        Ok(pb::CreateRelationshipResponse {
+            relationship: Some(r),
+        })
     }
 
     pub(super) async fn handle_delete_relationship(
@@ -108,13 +131,30 @@ impl CustomersApi {
             return Err(invalid("id", "required"));
         }
         let mut tx = self.begin().await?;
-        let r = relationships::get(&mut tx, &req.id).await?.ok_or_else(|| Error::NotFound(format!("relationship {}", req.id)))?;
+        let r = relationships::get(&mut tx, &req.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("relationship {}", req.id)))?;
         party_for_write(&mut tx, principal, &r.from_party_id, None).await?;
         relationships::delete(&mut tx, &r.id).await?;
-        audit::record(&mut tx, &principal.user_id, "relationship", &r.id, "deleted", json!({})).await?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "relationship",
+            &r.id,
+            "deleted",
+            json!({}),
+        )
+        .await?;
         let key = r.from_party_id.clone();
-        events::publish(&mut tx, "relationship.deleted", &key, &pb::RelationshipDeleted { relationship: Some(r) })
-            .await?;
+        events::publish(
+            &mut tx,
+            "relationship.deleted",
+            &key,
+            &pb::RelationshipDeleted {
+                relationship: Some(r),
+            },
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(pb::DeleteRelationshipResponse {})
     }
@@ -154,13 +194,24 @@ impl CustomersApi {
         v.finish()?;
         let mut conn = self.conn().await?;
         party_for_read(&mut conn, principal, &req.party_id).await?;
-        let (bfs, edges) =
-            self.search_graph(&mut conn, &req.party_id, follow(req.direction), &req.types, req.max_hops.max(1), None).await?;
+        let (bfs, edges) = self
+            .search_graph(
+                &mut conn,
+                &req.party_id,
+                follow(req.direction),
+                &req.types,
+                req.max_hops.max(1),
+                None,
+            )
+            .await?;
         let mut reached = bfs.neighbours();
         reached.truncate(MAX_REACHED);
         let ids: Vec<String> = reached.iter().map(|(id, _, _)| id.clone()).collect();
-        let mut by_id: HashMap<String, pb::Party> =
-            parties::load(&mut conn, &ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let mut by_id: HashMap<String, pb::Party> = parties::load(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let neighbours = reached
             .into_iter()
             .filter_map(|(id, hops, via)| {
@@ -169,7 +220,11 @@ impl CustomersApi {
                     return None;
                 }
                 rules::redact_for(principal, &mut party);
-                Some(pb::Neighbour { party: Some(party), hops, via: edges.get(&via).cloned() })
+                Some(pb::Neighbour {
+                    party: Some(party),
+                    hops,
+                    via: edges.get(&via).cloned(),
+                })
             })
             .collect();
         Ok(pb::ListNeighboursResponse { neighbours })
@@ -190,14 +245,29 @@ impl CustomersApi {
         let mut conn = self.conn().await?;
         let start = party_for_read(&mut conn, principal, &req.from_party_id).await?;
         party_for_read(&mut conn, principal, &req.to_party_id).await?;
-        let (bfs, edges) =
-            self.search_graph(&mut conn, &req.from_party_id, Follow::Both, &req.types, max_hops, Some(&req.to_party_id)).await?;
+        let (bfs, edges) = self
+            .search_graph(
+                &mut conn,
+                &req.from_party_id,
+                Follow::Both,
+                &req.types,
+                max_hops,
+                Some(&req.to_party_id),
+            )
+            .await?;
         let Some(path) = bfs.path_to(&req.to_party_id) else {
-            return Ok(pb::FindShortestPathResponse { found: false, start: Some(start), steps: vec![] });
+            return Ok(pb::FindShortestPathResponse {
+                found: false,
+                start: Some(start),
+                steps: vec![],
+            });
         };
         let ids: Vec<String> = path.iter().map(|(_, party)| party.clone()).collect();
-        let mut by_id: HashMap<String, pb::Party> =
-            parties::load(&mut conn, &ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let mut by_id: HashMap<String, pb::Party> = parties::load(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let steps = path
             .into_iter()
             .map(|(edge, party)| {
@@ -205,10 +275,17 @@ impl CustomersApi {
                 if let Some(p) = party.as_mut() {
                     rules::redact_for(principal, p);
                 }
-                pb::PathStep { relationship: edges.get(&edge).cloned(), party }
+                pb::PathStep {
+                    relationship: edges.get(&edge).cloned(),
+                    party,
+                }
             })
             .collect();
-        Ok(pb::FindShortestPathResponse { found: true, start: Some(start), steps })
+        Ok(pb::FindShortestPathResponse {
+            found: true,
+            start: Some(start),
+            steps,
+        })
     }
 
     pub(super) async fn handle_get_group_tree(
@@ -226,8 +303,14 @@ impl CustomersApi {
         let mut root = req.party_id.clone();
         let mut climbed = vec![root.clone()];
         loop {
-            let ups = relationships::touching(&mut conn, std::slice::from_ref(&root), true, false, &hierarchy).await?;
-            match ups.into_iter().map(|r| r.to_party_id).find(|p| !climbed.contains(p)) {
+            let ups =
+                relationships::touching(&mut conn, std::slice::from_ref(&root), true, false, &hierarchy)
+                    .await?;
+            match ups
+                .into_iter()
+                .map(|r| r.to_party_id)
+                .find(|p| !climbed.contains(p))
+            {
                 Some(parent) if climbed.len() < 64 => {
                     climbed.push(parent.clone());
                     root = parent;
@@ -244,15 +327,21 @@ impl CustomersApi {
             frontier.clear();
             for r in downs {
                 if seen.insert(r.from_party_id.clone()) {
-                    children.entry(r.to_party_id.clone()).or_default().push((r.from_party_id.clone(), r.r#type));
+                    children
+                        .entry(r.to_party_id.clone())
+                        .or_default()
+                        .push((r.from_party_id.clone(), r.r#type));
                     frontier.push(r.from_party_id);
                 }
             }
         }
         let nodes = tree(&root, &children);
         let ids: Vec<String> = nodes.iter().map(|n| n.party.clone()).collect();
-        let mut by_id: HashMap<String, pb::Party> =
-            parties::load(&mut conn, &ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let mut by_id: HashMap<String, pb::Party> = parties::load(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let nodes = nodes
             .into_iter()
             .map(|n| {
@@ -260,7 +349,12 @@ impl CustomersApi {
                 if let Some(p) = party.as_mut() {
                     rules::redact_for(principal, p);
                 }
-                pb::GroupTreeNode { party, parent_id: n.parent.unwrap_or_default(), depth: n.depth, relationship_type: n.kind }
+                pb::GroupTreeNode {
+                    party,
+                    parent_id: n.parent.unwrap_or_default(),
+                    depth: n.depth,
+                    relationship_type: n.kind,
+                }
             })
             .collect();
         Ok(pb::GetGroupTreeResponse { root_id: root, nodes })

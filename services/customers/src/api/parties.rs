@@ -24,7 +24,15 @@ pub(super) fn fields_json(party: &pb::Party, fields: &[String]) -> Value {
             "given_name" => json!(party.given_name),
             "family_name" => json!(party.family_name),
             "organization_name" => json!(party.organization_name),
-            "contact_points" => json!(party.contact_points.iter().map(|c| json!({"kind": c.kind, "value": c.value, "label": c.label, "primary": c.primary})).collect::<Vec<_>>()),
+            "contact_points" => json!(
+                party
+                    .contact_points
+                    .iter()
+                    .map(
+                        |c| json!({"kind": c.kind, "value": c.value, "label": c.label, "primary": c.primary})
+                    )
+                    .collect::<Vec<_>>()
+            ),
             "industry" => json!(party.industry),
             "company_size" => json!(party.company_size),
             "region_code" => json!(party.region_code),
@@ -43,11 +51,19 @@ pub(super) fn fields_json(party: &pb::Party, fields: &[String]) -> Value {
 }
 
 fn all_fields() -> Vec<String> {
-    std::iter::once("kind").chain(rules::UPDATABLE_FIELDS.iter().copied()).map(str::to_string).collect()
+    std::iter::once("kind")
+        .chain(rules::UPDATABLE_FIELDS.iter().copied())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Checks that a region code names a configured region.
-async fn check_region(conn: &mut crm_storage::Conn, code: &str, field: &str, v: &mut Violations) -> Result<()> {
+async fn check_region(
+    conn: &mut crm_storage::Conn,
+    code: &str,
+    field: &str,
+    v: &mut Violations,
+) -> Result<()> {
     if !code.is_empty() && rules::is_region_code(code) && !regions::exists(conn, code).await? {
         v.add(field, format!("unknown region {code:?}"));
     }
@@ -79,15 +95,28 @@ impl CustomersApi {
         v.finish()?;
         rules::normalise(&mut party);
         parties::insert(&mut tx, &mut party, &self.config.reporting_currency).await?;
-        let stored = parties::get(&mut tx, &party.id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
-        audit::record(&mut tx, &principal.user_id, "party", &stored.id, "created", fields_json(&stored, &all_fields()))
-            .await?;
+        let stored = parties::get(&mut tx, &party.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("party".into()))?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "party",
+            &stored.id,
+            "created",
+            fields_json(&stored, &all_fields()),
+        )
+        .await?;
         events::party_created(&mut tx, &stored).await?;
         self.commit(tx).await?;
         Ok(pb::CreatePartyResponse { party: Some(stored) })
     }
 
-    pub(super) async fn handle_get_party(&self, principal: &Principal, req: pb::GetPartyRequest) -> Result<pb::GetPartyResponse> {
+    pub(super) async fn handle_get_party(
+        &self,
+        principal: &Principal,
+        req: pb::GetPartyRequest,
+    ) -> Result<pb::GetPartyResponse> {
         if req.id.is_empty() {
             return Err(invalid("id", "required"));
         }
@@ -104,7 +133,10 @@ impl CustomersApi {
             }
             party = party_for_read(&mut conn, principal, &party.merged_into_id.clone()).await?;
         }
-        Ok(pb::GetPartyResponse { party: Some(party), redirected_from_id })
+        Ok(pb::GetPartyResponse {
+            party: Some(party),
+            redirected_from_id,
+        })
     }
 
     pub(super) async fn handle_update_party(
@@ -141,8 +173,18 @@ impl CustomersApi {
         if !parties::update(&mut tx, &mut next, expected).await? {
             return Err(Error::Stale(format!("party {}", next.id)));
         }
-        let stored = parties::get(&mut tx, &next.id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
-        audit::record(&mut tx, &principal.user_id, "party", &stored.id, "updated", fields_json(&stored, &changed)).await?;
+        let stored = parties::get(&mut tx, &next.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("party".into()))?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "party",
+            &stored.id,
+            "updated",
+            fields_json(&stored, &changed),
+        )
+        .await?;
         events::party_updated(&mut tx, &current, &stored, changed).await?;
         self.commit(tx).await?;
         Ok(pb::UpdatePartyResponse { party: Some(stored) })
@@ -172,7 +214,10 @@ impl CustomersApi {
         let mut found = parties::list(&mut conn, &filter, &after, size).await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|p| p.id.clone()));
         found.retain(|p| rules::may_read(principal, p));
-        Ok(pb::ListPartiesResponse { parties: found, next_page_token })
+        Ok(pb::ListPartiesResponse {
+            parties: found,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_search_parties(
@@ -214,8 +259,24 @@ impl CustomersApi {
         if !parties::verify(&mut tx, &req.id, current.etag.parse().unwrap_or_default()).await? {
             return Err(Error::Stale(format!("party {}", req.id)));
         }
-        audit::record(&mut tx, &principal.user_id, "party", &req.id, "verified", json!({})).await?;
-        events::publish(&mut tx, "party.verified", &req.id, &pb::PartyVerified { party_id: req.id.clone() }).await?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "party",
+            &req.id,
+            "verified",
+            json!({}),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "party.verified",
+            &req.id,
+            &pb::PartyVerified {
+                party_id: req.id.clone(),
+            },
+        )
+        .await?;
         let stored = parties::get(&mut tx, &req.id).await?;
         self.commit(tx).await?;
         Ok(pb::VerifyPartyResponse { party: stored })
@@ -240,7 +301,10 @@ impl CustomersApi {
         let after = if token.is_empty() {
             None
         } else {
-            match token.split_once(':').and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_string()))) {
+            match token
+                .split_once(':')
+                .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.to_string())))
+            {
                 Some(key) => Some(key),
                 None => {
                     v.add("page_token", "not a token returned by this list");
@@ -258,6 +322,9 @@ impl CustomersApi {
         });
         let next_page_token = next_token(due.len(), size, last);
         due.retain(|p| rules::may_read(principal, p));
-        Ok(pb::ListVerificationDueResponse { parties: due, next_page_token })
+        Ok(pb::ListVerificationDueResponse {
+            parties: due,
+            next_page_token,
+        })
     }
 }

@@ -20,7 +20,8 @@ impl CustomersApi {
         }
         let mut conn = self.conn().await?;
         let party = party_for_read(&mut conn, principal, &req.id).await?;
-        let relationships = relationships::touching(&mut conn, std::slice::from_ref(&req.id), true, true, &[]).await?;
+        let relationships =
+            relationships::touching(&mut conn, std::slice::from_ref(&req.id), true, true, &[]).await?;
         let mut audit_entries = Vec::new();
         let mut after = 0;
         loop {
@@ -30,7 +31,12 @@ impl CustomersApi {
             audit_entries.extend(page);
         }
         let merged_party_ids = parties::merged_into(&mut conn, &req.id).await?;
-        Ok(pb::ExportPartyResponse { party: Some(party), relationships, audit_entries, merged_party_ids })
+        Ok(pb::ExportPartyResponse {
+            party: Some(party),
+            relationships,
+            audit_entries,
+            merged_party_ids,
+        })
     }
 
     pub(super) async fn handle_erase_party(
@@ -42,17 +48,40 @@ impl CustomersApi {
             return Err(invalid("id", "required"));
         }
         let mut tx = self.begin().await?;
-        let party = parties::get(&mut tx, &req.id).await?.ok_or_else(|| Error::NotFound(format!("party {}", req.id)))?;
+        let party = parties::get(&mut tx, &req.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("party {}", req.id)))?;
         if party.status == PartyStatus::Erased as i32 {
-            return Err(Error::FailedPrecondition(format!("party {} is already erased", req.id)));
+            return Err(Error::FailedPrecondition(format!(
+                "party {} is already erased",
+                req.id
+            )));
         }
         relationships::delete_all_of(&mut tx, &req.id).await?;
         let erased_at = parties::erase(&mut tx, &req.id).await?;
         // The trail keeps who did what and when, not the erased data itself.
         audit::scrub(&mut tx, &req.id).await?;
-        audit::record(&mut tx, &principal.user_id, "party", &req.id, "erased", json!({"reason": req.reason})).await?;
-        events::publish(&mut tx, "party.erased", &req.id, &pb::PartyErased { party_id: req.id.clone() }).await?;
+        audit::record(
+            &mut tx,
+            &principal.user_id,
+            "party",
+            &req.id,
+            "erased",
+            json!({"reason": req.reason}),
+        )
+        .await?;
+        events::publish(
+            &mut tx,
+            "party.erased",
+            &req.id,
+            &pb::PartyErased {
+                party_id: req.id.clone(),
+            },
+        )
+        .await?;
         self.commit(tx).await?;
-        Ok(pb::ErasePartyResponse { erase_time: Some(timestamp(erased_at)) })
+        Ok(pb::ErasePartyResponse {
+            erase_time: Some(timestamp(erased_at)),
+        })
     }
 }

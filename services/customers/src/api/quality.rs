@@ -36,10 +36,22 @@ impl CustomersApi {
             "min_name_similarity",
             "between 0 and 1 (0 means 0.92)",
         );
-        v.check(!(0..=1000).contains(&req.max_groups), "max_groups", "0 to 1000 (0 means 100)");
+        v.check(
+            !(0..=1000).contains(&req.max_groups),
+            "max_groups",
+            "0 to 1000 (0 means 100)",
+        );
         v.finish()?;
-        let min = if req.min_name_similarity == 0.0 { 0.92 } else { req.min_name_similarity };
-        let max_groups = if req.max_groups == 0 { 100 } else { req.max_groups as usize };
+        let min = if req.min_name_similarity == 0.0 {
+            0.92
+        } else {
+            req.min_name_similarity
+        };
+        let max_groups = if req.max_groups == 0 {
+            100
+        } else {
+            req.max_groups as usize
+        };
         let mut conn = self.conn().await?;
         if !req.party_id.is_empty() && parties::get(&mut conn, &req.party_id).await?.is_none() {
             return Err(Error::NotFound(format!("party {}", req.party_id)));
@@ -48,12 +60,17 @@ impl CustomersApi {
         let mut groups = if req.party_id.is_empty() {
             duplicates::find_groups(&candidates, min)
         } else {
-            duplicates::group_of(&candidates, &req.party_id, min).into_iter().collect()
+            duplicates::group_of(&candidates, &req.party_id, min)
+                .into_iter()
+                .collect()
         };
         groups.truncate(max_groups);
         let ids: Vec<String> = groups.iter().flat_map(|g| g.ids.iter().cloned()).collect();
-        let by_id: HashMap<String, pb::Party> =
-            parties::load(&mut conn, &ids).await?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        let by_id: HashMap<String, pb::Party> = parties::load(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let groups = groups
             .into_iter()
             .map(|g| pb::DuplicateGroup {
@@ -72,12 +89,24 @@ impl CustomersApi {
     ) -> Result<pb::MergePartiesResponse> {
         let mut v = Violations::new();
         v.check(req.survivor_id.is_empty(), "survivor_id", "required");
-        v.check(req.merged_ids.is_empty(), "merged_ids", "name at least one party to merge");
-        v.check(req.merged_ids.len() > MAX_MERGED, "merged_ids", format!("at most {MAX_MERGED}"));
+        v.check(
+            req.merged_ids.is_empty(),
+            "merged_ids",
+            "name at least one party to merge",
+        );
+        v.check(
+            req.merged_ids.len() > MAX_MERGED,
+            "merged_ids",
+            format!("at most {MAX_MERGED}"),
+        );
         let mut seen = HashSet::new();
         for (i, id) in req.merged_ids.iter().enumerate() {
             v.check(id.is_empty(), format!("merged_ids[{i}]"), "required");
-            v.check(*id == req.survivor_id, format!("merged_ids[{i}]"), "the survivor cannot be merged into itself");
+            v.check(
+                *id == req.survivor_id,
+                format!("merged_ids[{i}]"),
+                "the survivor cannot be merged into itself",
+            );
             v.check(!seen.insert(id), format!("merged_ids[{i}]"), "listed twice");
         }
         v.finish()?;
@@ -94,11 +123,21 @@ impl CustomersApi {
             parties::move_children(&mut tx, id, &survivor.id).await?;
             relationships::repoint(&mut tx, id, &survivor.id).await?;
             parties::mark_merged(&mut tx, id, &survivor.id).await?;
-            audit::record(&mut tx, &principal.user_id, "party", id, "merged", json!({"survivor_id": survivor.id})).await?;
+            audit::record(
+                &mut tx,
+                &principal.user_id,
+                "party",
+                id,
+                "merged",
+                json!({"survivor_id": survivor.id}),
+            )
+            .await?;
         }
         // The survivor keeps its own values and fills its gaps from the merged records; its
         // contact points and tags now include theirs.
-        let moved = parties::get(&mut tx, &survivor.id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
+        let moved = parties::get(&mut tx, &survivor.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("party".into()))?;
         next.contact_points = moved.contact_points;
         next.tags = moved.tags;
         rules::normalise(&mut next);
@@ -107,7 +146,9 @@ impl CustomersApi {
             return Err(Error::Stale(format!("party {}", survivor.id)));
         }
         parties::set_value(&mut tx, &survivor.id, lifetime, trailing).await?;
-        let stored = parties::get(&mut tx, &survivor.id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
+        let stored = parties::get(&mut tx, &survivor.id)
+            .await?
+            .ok_or_else(|| Error::NotFound("party".into()))?;
         audit::record(
             &mut tx,
             &principal.user_id,
@@ -121,11 +162,16 @@ impl CustomersApi {
             &mut tx,
             "party.merged",
             &survivor.id,
-            &pb::PartyMerged { survivor_id: survivor.id.clone(), merged_ids: req.merged_ids.clone() },
+            &pb::PartyMerged {
+                survivor_id: survivor.id.clone(),
+                merged_ids: req.merged_ids.clone(),
+            },
         )
         .await?;
         self.commit(tx).await?;
-        Ok(pb::MergePartiesResponse { survivor: Some(stored) })
+        Ok(pb::MergePartiesResponse {
+            survivor: Some(stored),
+        })
     }
 }
 
@@ -156,6 +202,9 @@ fn absorb(survivor: &mut pb::Party, merged: &pb::Party) {
         }
     }
     for (key, value) in &merged.attributes {
-        survivor.attributes.entry(key.clone()).or_insert_with(|| value.clone());
+        survivor
+            .attributes
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
     }
 }

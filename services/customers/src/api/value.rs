@@ -19,7 +19,11 @@ fn check_money(money: &Option<Money>, field: &str, currency: &str, v: &mut Viola
             0
         }
         Some(m) => {
-            v.check(m.amount_minor < 0, format!("{field}.amount_minor"), "must not be negative");
+            v.check(
+                m.amount_minor < 0,
+                format!("{field}.amount_minor"),
+                "must not be negative",
+            );
             v.check(
                 m.currency_code != currency,
                 format!("{field}.currency_code"),
@@ -32,7 +36,13 @@ fn check_money(money: &Option<Money>, field: &str, currency: &str, v: &mut Viola
 
 fn config_proto(tiers: &[TierSpec]) -> pb::ValueTierConfig {
     pb::ValueTierConfig {
-        tiers: tiers.iter().map(|t| pb::ValueTier { name: t.name.clone(), customer_share_bps: t.customer_share_bps }).collect(),
+        tiers: tiers
+            .iter()
+            .map(|t| pb::ValueTier {
+                name: t.name.clone(),
+                customer_share_bps: t.customer_share_bps,
+            })
+            .collect(),
     }
 }
 
@@ -46,14 +56,26 @@ impl CustomersApi {
         let mut v = Violations::new();
         v.check(req.party_id.is_empty(), "party_id", "required");
         let lifetime = check_money(&req.lifetime_revenue, "lifetime_revenue", currency, &mut v);
-        let trailing = check_money(&req.trailing_12m_revenue, "trailing_12m_revenue", currency, &mut v);
-        let both_valid = req.lifetime_revenue.is_some() && req.trailing_12m_revenue.is_some() && lifetime >= 0;
-        v.check(both_valid && trailing > lifetime, "trailing_12m_revenue", "cannot exceed the lifetime revenue");
+        let trailing = check_money(
+            &req.trailing_12m_revenue,
+            "trailing_12m_revenue",
+            currency,
+            &mut v,
+        );
+        let both_valid =
+            req.lifetime_revenue.is_some() && req.trailing_12m_revenue.is_some() && lifetime >= 0;
+        v.check(
+            both_valid && trailing > lifetime,
+            "trailing_12m_revenue",
+            "cannot exceed the lifetime revenue",
+        );
         v.finish()?;
         let mut tx = self.begin().await?;
         party_for_write(&mut tx, principal, &req.party_id, None).await?;
         parties::set_value(&mut tx, &req.party_id, lifetime, trailing).await?;
-        let party = parties::get(&mut tx, &req.party_id).await?.ok_or_else(|| Error::NotFound("party".into()))?;
+        let party = parties::get(&mut tx, &req.party_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("party".into()))?;
         audit::record(
             &mut tx,
             &principal.user_id,
@@ -67,7 +89,10 @@ impl CustomersApi {
             &mut tx,
             "party.value_changed",
             &party.id,
-            &pb::PartyValueChanged { party_id: party.id.clone(), value: party.value.clone() },
+            &pb::PartyValueChanged {
+                party_id: party.id.clone(),
+                value: party.value.clone(),
+            },
         )
         .await?;
         self.commit(tx).await?;
@@ -82,10 +107,17 @@ impl CustomersApi {
         let mut tx = self.begin().await?;
         let tiers = settings::value_tiers(&mut tx).await?;
         let current = parties::contributions(&mut tx).await?;
-        let before: std::collections::HashMap<String, String> =
-            current.iter().map(|(id, _, tier)| (id.clone(), tier.clone())).collect();
-        let contributions: Vec<Contribution> =
-            current.into_iter().map(|(party_id, revenue_minor, _)| Contribution { party_id, revenue_minor }).collect();
+        let before: std::collections::HashMap<String, String> = current
+            .iter()
+            .map(|(id, _, tier)| (id.clone(), tier.clone()))
+            .collect();
+        let contributions: Vec<Contribution> = current
+            .into_iter()
+            .map(|(party_id, revenue_minor, _)| Contribution {
+                party_id,
+                revenue_minor,
+            })
+            .collect();
         let ranked = pyramid::rank(&contributions, &tiers);
         let mut tier_changes = 0;
         for r in &ranked {
@@ -93,7 +125,8 @@ impl CustomersApi {
             let previous = before.get(&r.party_id).cloned().unwrap_or_default();
             if previous != r.tier {
                 tier_changes += 1;
-                self.tier_changed(&mut tx, principal, &r.party_id, &previous, &r.tier, r.rank).await?;
+                self.tier_changed(&mut tx, principal, &r.party_id, &previous, &r.tier, r.rank)
+                    .await?;
             }
         }
         let ranked_ids: Vec<String> = ranked.iter().map(|r| r.party_id.clone()).collect();
@@ -105,7 +138,10 @@ impl CustomersApi {
         }
         parties::clear_unranked(&mut tx, &ranked_ids).await?;
         self.commit(tx).await?;
-        Ok(pb::RecomputeValueTiersResponse { ranked: ranked.len() as i64, tier_changes })
+        Ok(pb::RecomputeValueTiersResponse {
+            ranked: ranked.len() as i64,
+            tier_changes,
+        })
     }
 
     async fn tier_changed(
@@ -117,8 +153,15 @@ impl CustomersApi {
         tier: &str,
         rank: i64,
     ) -> Result<()> {
-        audit::record(tx, &principal.user_id, "party", party_id, "tier_changed", json!({"tier": tier, "contribution_rank": rank}))
-            .await?;
+        audit::record(
+            tx,
+            &principal.user_id,
+            "party",
+            party_id,
+            "tier_changed",
+            json!({"tier": tier, "contribution_rank": rank}),
+        )
+        .await?;
         events::publish(
             tx,
             "party.tier_changed",
@@ -144,10 +187,18 @@ impl CustomersApi {
         let contributions: Vec<Contribution> = parties::contributions(&mut conn)
             .await?
             .into_iter()
-            .map(|(party_id, revenue_minor, _)| Contribution { party_id, revenue_minor })
+            .map(|(party_id, revenue_minor, _)| Contribution {
+                party_id,
+                revenue_minor,
+            })
             .collect();
         let p = pyramid::pyramid(&contributions, &tiers);
-        let money = |amount_minor| Some(Money { amount_minor, currency_code: self.config.reporting_currency.clone() });
+        let money = |amount_minor| {
+            Some(Money {
+                amount_minor,
+                currency_code: self.config.reporting_currency.clone(),
+            })
+        };
         Ok(pb::GetValuePyramidResponse {
             levels: p
                 .levels
@@ -173,7 +224,9 @@ impl CustomersApi {
     ) -> Result<pb::GetValueTierConfigResponse> {
         let mut conn = self.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
-        Ok(pb::GetValueTierConfigResponse { config: Some(config_proto(&tiers)) })
+        Ok(pb::GetValueTierConfigResponse {
+            config: Some(config_proto(&tiers)),
+        })
     }
 
     pub(super) async fn handle_update_value_tier_config(
@@ -185,7 +238,10 @@ impl CustomersApi {
         let tiers: Vec<TierSpec> = config
             .tiers
             .iter()
-            .map(|t| TierSpec { name: t.name.clone(), customer_share_bps: t.customer_share_bps })
+            .map(|t| TierSpec {
+                name: t.name.clone(),
+                customer_share_bps: t.customer_share_bps,
+            })
             .collect();
         let mut v = Violations::new();
         v.extend_prefixed("config", pyramid::validate_tiers(&tiers).into());
@@ -199,11 +255,23 @@ impl CustomersApi {
             "config",
             "value_tiers",
             "updated",
-            json!(tiers.iter().map(|t| json!({"name": t.name, "customer_share_bps": t.customer_share_bps})).collect::<Vec<_>>()),
+            json!(
+                tiers
+                    .iter()
+                    .map(|t| json!({"name": t.name, "customer_share_bps": t.customer_share_bps}))
+                    .collect::<Vec<_>>()
+            ),
         )
         .await?;
-        events::publish(&mut tx, "value_tiers.changed", "value_tiers", &pb::ValueTierConfigChanged { config: Some(stored.clone()) })
-            .await?;
+        events::publish(
+            &mut tx,
+            "value_tiers.changed",
+            "value_tiers",
+            &pb::ValueTierConfigChanged {
+                config: Some(stored.clone()),
+            },
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(pb::UpdateValueTierConfigResponse { config: Some(stored) })
     }

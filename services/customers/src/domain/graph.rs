@@ -43,7 +43,13 @@ impl Bfs {
     pub fn new(start: &str, follow: Follow) -> Self {
         let mut reached = HashMap::new();
         reached.insert(start.to_string(), (0, None, None));
-        Self { reached, order: Vec::new(), frontier: vec![start.to_string()], hops: 0, follow }
+        Self {
+            reached,
+            order: Vec::new(),
+            frontier: vec![start.to_string()],
+            hops: 0,
+            follow,
+        }
     }
 
     /// The parties whose edges the next layer needs.
@@ -67,7 +73,10 @@ impl Bfs {
             }
             for (prev, party) in candidates {
                 if !self.reached.contains_key(party) {
-                    self.reached.insert(party.clone(), (self.hops, Some(edge.id.clone()), Some(prev.clone())));
+                    self.reached.insert(
+                        party.clone(),
+                        (self.hops, Some(edge.id.clone()), Some(prev.clone())),
+                    );
                     self.order.push(party.clone());
                     next.push(party.clone());
                 }
@@ -129,7 +138,12 @@ pub struct TreeNode {
 pub fn tree(root: &str, children: &HashMap<String, Vec<(String, i32)>>) -> Vec<TreeNode> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    let mut stack = vec![TreeNode { party: root.to_string(), parent: None, depth: 0, kind: 0 }];
+    let mut stack = vec![TreeNode {
+        party: root.to_string(),
+        parent: None,
+        depth: 0,
+        kind: 0,
+    }];
     while let Some(node) = stack.pop() {
         if !seen.insert(node.party.clone()) {
             continue;
@@ -138,7 +152,12 @@ pub fn tree(root: &str, children: &HashMap<String, Vec<(String, i32)>>) -> Vec<T
             let mut kids = kids.clone();
             kids.sort();
             for (child, kind) in kids.into_iter().rev() {
-                stack.push(TreeNode { party: child, parent: Some(node.party.clone()), depth: node.depth + 1, kind });
+                stack.push(TreeNode {
+                    party: child,
+                    parent: Some(node.party.clone()),
+                    depth: node.depth + 1,
+                    kind,
+                });
             }
         }
         out.push(node);
@@ -151,13 +170,22 @@ mod tests {
     use super::*;
 
     fn edge(id: &str, from: &str, to: &str) -> Edge {
-        Edge { id: id.into(), from: from.into(), to: to.into(), kind: 1 }
+        Edge {
+            id: id.into(),
+            from: from.into(),
+            to: to.into(),
+            kind: 1,
+        }
     }
 
     #[test]
     fn finds_shortest_path_across_directions() {
         // alice -> dept -> acme <- bob
-        let edges = [edge("e1", "alice", "dept"), edge("e2", "dept", "acme"), edge("e3", "bob", "acme")];
+        let edges = [
+            edge("e1", "alice", "dept"),
+            edge("e2", "dept", "acme"),
+            edge("e3", "bob", "acme"),
+        ];
         let mut bfs = Bfs::new("alice", Follow::Both);
         for _ in 0..3 {
             let layer: Vec<Edge> = edges
@@ -168,8 +196,18 @@ mod tests {
             bfs.expand(&layer);
         }
         let path = bfs.path_to("bob").unwrap();
-        assert_eq!(path, vec![("e1".into(), "dept".into()), ("e2".into(), "acme".into()), ("e3".into(), "bob".into())]);
-        assert_eq!(bfs.neighbours().iter().map(|n| n.1).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            path,
+            vec![
+                ("e1".into(), "dept".into()),
+                ("e2".into(), "acme".into()),
+                ("e3".into(), "bob".into())
+            ]
+        );
+        assert_eq!(
+            bfs.neighbours().iter().map(|n| n.1).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert_eq!(bfs.path_to("alice").unwrap(), vec![]);
         assert!(bfs.path_to("nobody").is_none());
     }
@@ -184,8 +222,14 @@ mod tests {
     #[test]
     fn trees_are_depth_first_and_cycle_safe() {
         let mut children = HashMap::new();
-        children.insert("group".to_string(), vec![("acme".to_string(), 3), ("beta".to_string(), 3)]);
-        children.insert("acme".to_string(), vec![("sales".to_string(), 2), ("group".to_string(), 3)]);
+        children.insert(
+            "group".to_string(),
+            vec![("acme".to_string(), 3), ("beta".to_string(), 3)],
+        );
+        children.insert(
+            "acme".to_string(),
+            vec![("sales".to_string(), 2), ("group".to_string(), 3)],
+        );
         let nodes = tree("group", &children);
         let names: Vec<&str> = nodes.iter().map(|n| n.party.as_str()).collect();
         assert_eq!(names, vec!["group", "acme", "sales", "beta"]);

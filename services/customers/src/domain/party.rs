@@ -6,7 +6,7 @@ use crm_auth::{Principal, RecordScope, Role};
 use crm_platform::Violations;
 use crm_proto::customers::v1::{self as pb, ContactPointKind, LifecycleStage, PartyKind};
 
-use super::duplicates::{normalize_email, normalize_phone, normalize_name};
+use super::duplicates::{normalize_email, normalize_name, normalize_phone};
 
 /// Field paths an update mask may name.
 pub const UPDATABLE_FIELDS: &[&str] = &[
@@ -43,13 +43,29 @@ pub fn validate(party: &pb::Party) -> Violations {
                 "given_name",
                 "a person needs a given or a family name",
             );
-            v.check(!party.organization_name.is_empty(), "organization_name", "only organizations have one");
-            v.check(party.company_size != 0, "company_size", "only organizations have a size");
+            v.check(
+                !party.organization_name.is_empty(),
+                "organization_name",
+                "only organizations have one",
+            );
+            v.check(
+                party.company_size != 0,
+                "company_size",
+                "only organizations have a size",
+            );
         }
         Ok(PartyKind::Organization) => {
-            v.check(party.organization_name.trim().is_empty(), "organization_name", "required for an organization");
+            v.check(
+                party.organization_name.trim().is_empty(),
+                "organization_name",
+                "required for an organization",
+            );
             v.check(!party.given_name.is_empty(), "given_name", "only people have one");
-            v.check(!party.family_name.is_empty(), "family_name", "only people have one");
+            v.check(
+                !party.family_name.is_empty(),
+                "family_name",
+                "only people have one",
+            );
             v.check(!party.birth_date.is_empty(), "birth_date", "only people have one");
         }
         _ => v.add("kind", "must be PERSON or ORGANIZATION"),
@@ -63,11 +79,23 @@ pub fn validate(party: &pb::Party) -> Violations {
         ("owner_id", &party.owner_id),
         ("team_id", &party.team_id),
     ] {
-        v.check(value.chars().count() > MAX_NAME, field, format!("at most {MAX_NAME} characters"));
+        v.check(
+            value.chars().count() > MAX_NAME,
+            field,
+            format!("at most {MAX_NAME} characters"),
+        );
     }
-    v.check(pb::CompanySize::try_from(party.company_size).is_err(), "company_size", "unknown size");
+    v.check(
+        pb::CompanySize::try_from(party.company_size).is_err(),
+        "company_size",
+        "unknown size",
+    );
     if !party.region_code.is_empty() {
-        v.check(!is_region_code(&party.region_code), "region_code", "upper-case letters, digits and '-', up to 16");
+        v.check(
+            !is_region_code(&party.region_code),
+            "region_code",
+            "upper-case letters, digits and '-', up to 16",
+        );
     }
     v.check(
         !party.birth_date.is_empty() && !is_date(&party.birth_date),
@@ -86,23 +114,45 @@ pub fn validate(party: &pb::Party) -> Violations {
 }
 
 fn validate_contact_points(points: &[pb::ContactPoint], v: &mut Violations) {
-    v.check(points.len() > MAX_CONTACT_POINTS, "contact_points", format!("at most {MAX_CONTACT_POINTS}"));
+    v.check(
+        points.len() > MAX_CONTACT_POINTS,
+        "contact_points",
+        format!("at most {MAX_CONTACT_POINTS}"),
+    );
     let mut primaries = HashSet::new();
     for (i, cp) in points.iter().enumerate() {
         let field = format!("contact_points[{i}].value");
         match ContactPointKind::try_from(cp.kind) {
-            Ok(ContactPointKind::Email) => v.check(normalize_email(&cp.value).is_none(), field, "not an email address"),
-            Ok(ContactPointKind::Phone) => {
-                v.check(normalize_phone(&cp.value).is_none(), field, "not a phone number (7 to 15 digits)")
-            }
-            Ok(ContactPointKind::Address) => {
-                v.check(cp.value.trim().is_empty() || cp.value.len() > 1000, field, "1 to 1000 characters")
-            }
-            _ => v.add(format!("contact_points[{i}].kind"), "must be EMAIL, PHONE or ADDRESS"),
+            Ok(ContactPointKind::Email) => v.check(
+                normalize_email(&cp.value).is_none(),
+                field,
+                "not an email address",
+            ),
+            Ok(ContactPointKind::Phone) => v.check(
+                normalize_phone(&cp.value).is_none(),
+                field,
+                "not a phone number (7 to 15 digits)",
+            ),
+            Ok(ContactPointKind::Address) => v.check(
+                cp.value.trim().is_empty() || cp.value.len() > 1000,
+                field,
+                "1 to 1000 characters",
+            ),
+            _ => v.add(
+                format!("contact_points[{i}].kind"),
+                "must be EMAIL, PHONE or ADDRESS",
+            ),
         }
-        v.check(cp.label.len() > 64, format!("contact_points[{i}].label"), "at most 64 characters");
+        v.check(
+            cp.label.len() > 64,
+            format!("contact_points[{i}].label"),
+            "at most 64 characters",
+        );
         if cp.primary && !primaries.insert(cp.kind) {
-            v.add(format!("contact_points[{i}].primary"), "only one primary contact point per kind");
+            v.add(
+                format!("contact_points[{i}].primary"),
+                "only one primary contact point per kind",
+            );
         }
     }
 }
@@ -119,11 +169,19 @@ fn validate_tags(tags: &[String], v: &mut Violations) {
 }
 
 fn validate_attributes(attributes: &std::collections::HashMap<String, String>, v: &mut Violations) {
-    v.check(attributes.len() > MAX_ATTRIBUTES, "attributes", format!("at most {MAX_ATTRIBUTES}"));
+    v.check(
+        attributes.len() > MAX_ATTRIBUTES,
+        "attributes",
+        format!("at most {MAX_ATTRIBUTES}"),
+    );
     let mut keys: Vec<&String> = attributes.keys().collect();
     keys.sort();
     for key in keys {
-        v.check(!is_snake_identifier(key, 64), format!("attributes[{key}]"), "keys are lower_snake_case, up to 64");
+        v.check(
+            !is_snake_identifier(key, 64),
+            format!("attributes[{key}]"),
+            "keys are lower_snake_case, up to 64",
+        );
         v.check(
             attributes[key].len() > MAX_ATTRIBUTE_VALUE,
             format!("attributes[{key}]"),
@@ -144,7 +202,8 @@ pub fn is_snake_identifier(s: &str, max: usize) -> bool {
 pub fn is_region_code(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 16
-        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A calendar date `YYYY-MM-DD`.
@@ -245,13 +304,19 @@ pub fn changed_fields(before: &pb::Party, after: &pb::Party) -> Vec<String> {
     };
     diff("given_name", before.given_name != after.given_name);
     diff("family_name", before.family_name != after.family_name);
-    diff("organization_name", before.organization_name != after.organization_name);
+    diff(
+        "organization_name",
+        before.organization_name != after.organization_name,
+    );
     diff("contact_points", contact_key(before) != contact_key(after));
     diff("industry", before.industry != after.industry);
     diff("company_size", before.company_size != after.company_size);
     diff("region_code", before.region_code != after.region_code);
     diff("tags", before.tags != after.tags);
-    diff("attributes", sorted(&before.attributes) != sorted(&after.attributes));
+    diff(
+        "attributes",
+        sorted(&before.attributes) != sorted(&after.attributes),
+    );
     diff("owner_id", before.owner_id != after.owner_id);
     diff("team_id", before.team_id != after.team_id);
     diff("source", before.source != after.source);
@@ -261,7 +326,10 @@ pub fn changed_fields(before: &pb::Party, after: &pb::Party) -> Vec<String> {
 }
 
 fn contact_key(p: &pb::Party) -> Vec<(i32, String, String, bool)> {
-    p.contact_points.iter().map(|c| (c.kind, c.value.clone(), c.label.clone(), c.primary)).collect()
+    p.contact_points
+        .iter()
+        .map(|c| (c.kind, c.value.clone(), c.label.clone(), c.primary))
+        .collect()
 }
 
 fn sorted(m: &std::collections::HashMap<String, String>) -> BTreeMap<&String, &String> {
@@ -302,7 +370,13 @@ pub fn may_write(principal: &Principal, party: &pb::Party) -> bool {
     }
     let unowned = party.owner_id.is_empty() && party.team_id.is_empty();
     (unowned && principal.has_any_role(crate::policy::WRITERS))
-        || principal.may_see(&RecordScope { customer_id: None, ..scope(party) }, &[Role::ServiceManager])
+        || principal.may_see(
+            &RecordScope {
+                customer_id: None,
+                ..scope(party)
+            },
+            &[Role::ServiceManager],
+        )
 }
 
 /// Field rules: a customer reading their own record does not see internal fields (owner, team,
@@ -329,8 +403,16 @@ mod tests {
             given_name: " Ada ".into(),
             family_name: "Lovelace".into(),
             contact_points: vec![
-                pb::ContactPoint { kind: ContactPointKind::Email as i32, value: "Ada@Example.com".into(), ..Default::default() },
-                pb::ContactPoint { kind: ContactPointKind::Phone as i32, value: "+44 20 7946 0000".into(), ..Default::default() },
+                pb::ContactPoint {
+                    kind: ContactPointKind::Email as i32,
+                    value: "Ada@Example.com".into(),
+                    ..Default::default()
+                },
+                pb::ContactPoint {
+                    kind: ContactPointKind::Phone as i32,
+                    value: "+44 20 7946 0000".into(),
+                    ..Default::default()
+                },
             ],
             tags: vec!["VIP".into(), "vip".into(), "math".into()],
             ..Default::default()
@@ -345,7 +427,10 @@ mod tests {
         assert_eq!(p.display_name, "Ada Lovelace");
         assert_eq!(p.contact_points[0].normalized, "ada@example.com");
         assert_eq!(p.contact_points[1].normalized, "442079460000");
-        assert!(p.contact_points.iter().all(|c| c.primary), "first of each kind becomes primary");
+        assert!(
+            p.contact_points.iter().all(|c| c.primary),
+            "first of each kind becomes primary"
+        );
         assert_eq!(p.tags, vec!["math", "vip"]);
     }
 
@@ -359,10 +444,22 @@ mod tests {
         p.attributes.insert("Bad Key".into(), "x".into());
         p.region_code = "eu west".into();
         let fields: Vec<String> = validate(&p).iter().map(|(f, _)| f.clone()).collect();
-        for expected in ["given_name", "contact_points[0].value", "birth_date", "attributes[Bad Key]", "region_code"] {
-            assert!(fields.contains(&expected.to_string()), "{expected} missing from {fields:?}");
+        for expected in [
+            "given_name",
+            "contact_points[0].value",
+            "birth_date",
+            "attributes[Bad Key]",
+            "region_code",
+        ] {
+            assert!(
+                fields.contains(&expected.to_string()),
+                "{expected} missing from {fields:?}"
+            );
         }
-        let org = pb::Party { kind: PartyKind::Organization as i32, ..Default::default() };
+        let org = pb::Party {
+            kind: PartyKind::Organization as i32,
+            ..Default::default()
+        };
         assert!(validate(&org).iter().any(|(f, _)| f == "organization_name"));
         assert!(validate(&pb::Party::default()).iter().any(|(f, _)| f == "kind"));
     }
@@ -370,7 +467,11 @@ mod tests {
     #[test]
     fn masks_apply_only_named_fields() {
         let current = person();
-        let patch = pb::Party { industry: "Computing".into(), family_name: "Byron".into(), ..Default::default() };
+        let patch = pb::Party {
+            industry: "Computing".into(),
+            family_name: "Byron".into(),
+            ..Default::default()
+        };
         let next = apply_mask(&current, &patch, &["industry".into()]).unwrap();
         assert_eq!(next.industry, "Computing");
         assert_eq!(next.family_name, "Lovelace");
@@ -385,8 +486,16 @@ mod tests {
         let mut p = person();
         p.id = "c1".into();
         p.owner_id = "rep".into();
-        let me = Principal { user_id: "u".into(), roles: vec![Role::Customer], customer_id: Some("c1".into()), ..Default::default() };
-        let other = Principal { customer_id: Some("c2".into()), ..me.clone() };
+        let me = Principal {
+            user_id: "u".into(),
+            roles: vec![Role::Customer],
+            customer_id: Some("c1".into()),
+            ..Default::default()
+        };
+        let other = Principal {
+            customer_id: Some("c2".into()),
+            ..me.clone()
+        };
         assert!(may_read(&me, &p));
         assert!(!may_read(&other, &p));
         assert!(!may_write(&me, &p));
@@ -399,13 +508,25 @@ mod tests {
         let mut p = person();
         p.owner_id = "alice".into();
         p.team_id = "north".into();
-        let rep = |user: &str| Principal { user_id: user.into(), roles: vec![Role::SalesRep], ..Default::default() };
+        let rep = |user: &str| Principal {
+            user_id: user.into(),
+            roles: vec![Role::SalesRep],
+            ..Default::default()
+        };
         assert!(may_write(&rep("alice"), &p));
         assert!(!may_write(&rep("bob"), &p));
-        let manager = Principal { user_id: "m".into(), roles: vec![Role::SalesManager], team_id: Some("north".into()), ..Default::default() };
+        let manager = Principal {
+            user_id: "m".into(),
+            roles: vec![Role::SalesManager],
+            team_id: Some("north".into()),
+            ..Default::default()
+        };
         assert!(may_write(&manager, &p));
         p.owner_id.clear();
         p.team_id.clear();
-        assert!(may_write(&rep("bob"), &p), "unowned parties can be worked by any writer");
+        assert!(
+            may_write(&rep("bob"), &p),
+            "unowned parties can be worked by any writer"
+        );
     }
 }

@@ -17,14 +17,28 @@ pub fn validate(r: &pb::Relationship) -> Violations {
     );
     match RelationshipType::try_from(r.r#type) {
         Ok(RelationshipType::Unspecified) | Err(_) => v.add("type", "required"),
-        Ok(RelationshipType::Custom) => {
-            v.check(!is_snake_identifier(&r.custom_type, 64), "custom_type", "lower_snake_case name, up to 64")
-        }
-        Ok(_) => v.check(!r.custom_type.is_empty(), "custom_type", "only for CUSTOM relationships"),
+        Ok(RelationshipType::Custom) => v.check(
+            !is_snake_identifier(&r.custom_type, 64),
+            "custom_type",
+            "lower_snake_case name, up to 64",
+        ),
+        Ok(_) => v.check(
+            !r.custom_type.is_empty(),
+            "custom_type",
+            "only for CUSTOM relationships",
+        ),
     }
     v.check(r.role.len() > 200, "role", "at most 200 characters");
-    v.check(!r.since.is_empty() && !is_date(&r.since), "since", "must be a date YYYY-MM-DD");
-    v.check(!r.until.is_empty() && !is_date(&r.until), "until", "must be a date YYYY-MM-DD");
+    v.check(
+        !r.since.is_empty() && !is_date(&r.since),
+        "since",
+        "must be a date YYYY-MM-DD",
+    );
+    v.check(
+        !r.until.is_empty() && !is_date(&r.until),
+        "until",
+        "must be a date YYYY-MM-DD",
+    );
     v.check(
         is_date(&r.since) && is_date(&r.until) && r.until < r.since,
         "until",

@@ -30,8 +30,15 @@ pub async fn record(
 }
 
 /// Entries after sequence `after`, optionally for one entity.
-pub async fn list(conn: &mut Conn, entity_id: &str, after: i64, limit: i64) -> sqlx::Result<Vec<pb::AuditEntry>> {
-    let mut q = SqlBuilder::new("SELECT seq, entity_type, entity_id, action, actor_id, at, changes FROM audit_log WHERE 1 = 1");
+pub async fn list(
+    conn: &mut Conn,
+    entity_id: &str,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::AuditEntry>> {
+    let mut q = SqlBuilder::new(
+        "SELECT seq, entity_type, entity_id, action, actor_id, at, changes FROM audit_log WHERE 1 = 1",
+    );
     q.and("seq > {}", after);
     if !entity_id.is_empty() {
         q.and("entity_id = {}", entity_id);

@@ -52,22 +52,26 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Competitor) -> sqlx::Result<()>
 
 /// One competitor.
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Competitor>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM competitors WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM competitors WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
 /// Competitors after `after` by id.
 pub async fn list(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<pb::Competitor>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM competitors WHERE id > $1 ORDER BY id LIMIT $2")))
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM competitors WHERE id > $1 ORDER BY id LIMIT $2"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -94,5 +98,10 @@ pub async fn update(conn: &mut Conn, c: &pb::Competitor, expected_version: i64) 
 
 /// Deletes a competitor; false when it did not exist.
 pub async fn delete(conn: &mut Conn, id: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM competitors WHERE id = $1").bind(id).execute(&mut *conn).await?.rows_affected() == 1)
+    Ok(sqlx::query("DELETE FROM competitors WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
 }

@@ -20,7 +20,12 @@ const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organiza
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
     let currency: String = row.try_get("currency_code")?;
     let attributes: String = row.try_get("attributes")?;
-    let money = |amount: i64| Some(Money { amount_minor: amount, currency_code: currency.clone() });
+    let money = |amount: i64| {
+        Some(Money {
+            amount_minor: amount,
+            currency_code: currency.clone(),
+        })
+    };
     Ok(pb::Party {
         id: row.try_get("id")?,
         kind: row.try_get::<i64, _>("kind")? as i32,
@@ -45,7 +50,9 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
             tier: row.try_get("tier")?,
         }),
         status: row.try_get::<i64, _>("status")? as i32,
-        merged_into_id: row.try_get::<Option<String>, _>("merged_into_id")?.unwrap_or_default(),
+        merged_into_id: row
+            .try_get::<Option<String>, _>("merged_into_id")?
+            .unwrap_or_default(),
         create_time: Some(timestamp(row.try_get("created_at")?)),
         update_time: Some(timestamp(row.try_get("updated_at")?)),
         verify_time: Some(timestamp(row.try_get("verified_at")?)),
@@ -101,7 +108,10 @@ async fn replace_children(conn: &mut Conn, party: &mut pb::Party) -> sqlx::Resul
         .bind(&party.id)
         .fetch_all(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM contact_points WHERE party_id = $1").bind(&party.id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM contact_points WHERE party_id = $1")
+        .bind(&party.id)
+        .execute(&mut *conn)
+        .await?;
     for (position, cp) in party.contact_points.iter_mut().enumerate() {
         if cp.id.is_empty() || !existing.contains(&cp.id) {
             cp.id = new_id();
@@ -121,7 +131,10 @@ async fn replace_children(conn: &mut Conn, party: &mut pb::Party) -> sqlx::Resul
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(&party.id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1")
+        .bind(&party.id)
+        .execute(&mut *conn)
+        .await?;
     for tag in &party.tags {
         sqlx::query("INSERT INTO party_tags (party_id, tag) VALUES ($1, $2)")
             .bind(&party.id)
@@ -254,7 +267,12 @@ pub struct ListFilter {
 }
 
 /// Active parties matching `filter` with ids after `after`, ordered by id.
-pub async fn list(conn: &mut Conn, filter: &ListFilter, after: &str, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
+pub async fn list(
+    conn: &mut Conn,
+    filter: &ListFilter,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Party>> {
     let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
     q.and("status = {}", PartyStatus::Active as i64);
     q.and("id > {}", after);
@@ -276,20 +294,34 @@ pub async fn list(conn: &mut Conn, filter: &ListFilter, after: &str, limit: i64)
         q.and("lifecycle_stage = {}", i64::from(filter.lifecycle_stage));
     }
     if !filter.tag.is_empty() {
-        q.and("EXISTS (SELECT 1 FROM party_tags t WHERE t.party_id = parties.id AND t.tag = {})", filter.tag.as_str());
+        q.and(
+            "EXISTS (SELECT 1 FROM party_tags t WHERE t.party_id = parties.id AND t.tag = {})",
+            filter.tag.as_str(),
+        );
     }
     if let Some(id) = &filter.only_id {
         q.and("id = {}", id.as_str());
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY id LIMIT {limit}"));
-    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
     load(conn, &ids).await
 }
 
 /// Active parties whose name contains `name_fragment` (lower case), or with a contact point
 /// whose normalised value equals `normalized`.
-pub async fn search(conn: &mut Conn, name_fragment: Option<&str>, normalized: Option<&str>, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
+pub async fn search(
+    conn: &mut Conn,
+    name_fragment: Option<&str>,
+    normalized: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Party>> {
     let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
     q.and("status = {}", PartyStatus::Active as i64);
     let mut alternatives = Vec::new();
@@ -299,14 +331,25 @@ pub async fn search(conn: &mut Conn, name_fragment: Option<&str>, normalized: Op
     }
     if let Some(normalized) = normalized {
         let p = q.arg(normalized);
-        alternatives.push(format!("id IN (SELECT party_id FROM contact_points WHERE normalized = {p})"));
+        alternatives.push(format!(
+            "id IN (SELECT party_id FROM contact_points WHERE normalized = {p})"
+        ));
     }
     if alternatives.is_empty() {
         return Ok(Vec::new());
     }
     let limit = q.arg(limit);
-    q.push(&format!(" AND ({}) ORDER BY name_key, id LIMIT {limit}", alternatives.join(" OR ")));
-    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    q.push(&format!(
+        " AND ({}) ORDER BY name_key, id LIMIT {limit}",
+        alternatives.join(" OR ")
+    ));
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
     load(conn, &ids).await
 }
 
@@ -324,11 +367,19 @@ pub async fn verification_due(
         let a = q.arg(verified_at);
         let b = q.arg(verified_at);
         let c = q.arg(id);
-        q.push(&format!(" AND (verified_at > {a} OR (verified_at = {b} AND id > {c}))"));
+        q.push(&format!(
+            " AND (verified_at > {a} OR (verified_at = {b} AND id > {c}))"
+        ));
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY verified_at, id LIMIT {limit}"));
-    let ids: Vec<String> = q.build().fetch_all(&mut *conn).await?.iter().map(|r| r.get("id")).collect();
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
     load(conn, &ids).await
 }
 
@@ -364,11 +415,20 @@ pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) 
 
 /// (party id, lifetime revenue, current tier) of every active party.
 pub async fn contributions(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64, String)>> {
-    let rows = sqlx::query("SELECT id, lifetime_revenue_minor, tier FROM parties WHERE status = $1 ORDER BY id")
-        .bind(PartyStatus::Active as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("lifetime_revenue_minor")?, r.try_get("tier")?))).collect()
+    let rows =
+        sqlx::query("SELECT id, lifetime_revenue_minor, tier FROM parties WHERE status = $1 ORDER BY id")
+            .bind(PartyStatus::Active as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("lifetime_revenue_minor")?,
+                r.try_get("tier")?,
+            ))
+        })
+        .collect()
 }
 
 /// Sets rank and tier of a party.
@@ -384,10 +444,11 @@ pub async fn set_rank(conn: &mut Conn, id: &str, rank: i64, tier: &str) -> sqlx:
 
 /// Clears rank and tier of active parties not in the ranking (no revenue).
 pub async fn clear_unranked(conn: &mut Conn, ranked_ids: &[String]) -> sqlx::Result<()> {
-    let rows = sqlx::query("SELECT id FROM parties WHERE status = $1 AND (contribution_rank <> 0 OR tier <> '')")
-        .bind(PartyStatus::Active as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT id FROM parties WHERE status = $1 AND (contribution_rank <> 0 OR tier <> '')")
+            .bind(PartyStatus::Active as i64)
+            .fetch_all(&mut *conn)
+            .await?;
     let ranked: std::collections::HashSet<&String> = ranked_ids.iter().collect();
     for row in rows {
         let id: String = row.try_get("id")?;
@@ -409,7 +470,15 @@ pub async fn candidates(conn: &mut Conn) -> sqlx::Result<Vec<Candidate>> {
     for row in rows {
         let id: String = row.try_get("id")?;
         order.push(id.clone());
-        by_id.insert(id.clone(), Candidate { id, name: row.try_get("display_name")?, emails: vec![], phones: vec![] });
+        by_id.insert(
+            id.clone(),
+            Candidate {
+                id,
+                name: row.try_get("display_name")?,
+                emails: vec![],
+                phones: vec![],
+            },
+        );
     }
     let points = sqlx::query("SELECT party_id, kind, normalized FROM contact_points WHERE normalized <> ''")
         .fetch_all(&mut *conn)
@@ -472,15 +541,24 @@ pub async fn move_children(conn: &mut Conn, from: &str, to: &str) -> sqlx::Resul
     .bind(from)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(from).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Removes personal data and leaves a tombstone.
 pub async fn erase(conn: &mut Conn, id: &str) -> sqlx::Result<i64> {
     let now = now_micros();
-    sqlx::query("DELETE FROM contact_points WHERE party_id = $1").bind(id).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM party_tags WHERE party_id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM contact_points WHERE party_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM party_tags WHERE party_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "UPDATE parties SET display_name = '', name_key = '', given_name = '', family_name = '', \
          organization_name = '', industry = '', attributes = '{}', source = '', birth_date = '', status = $1, \
@@ -496,5 +574,8 @@ pub async fn erase(conn: &mut Conn, id: &str) -> sqlx::Result<i64> {
 
 /// Ids of parties merged into `id`.
 pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT id FROM parties WHERE merged_into_id = $1 ORDER BY id").bind(id).fetch_all(&mut *conn).await
+    sqlx::query_scalar("SELECT id FROM parties WHERE merged_into_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
 }

@@ -20,19 +20,33 @@ pub async fn upsert(conn: &mut Conn, r: &pb::Region) -> sqlx::Result<()> {
 
 /// Whether a region exists.
 pub async fn exists(conn: &mut Conn, code: &str) -> sqlx::Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM regions WHERE code = $1").bind(code).fetch_one(&mut *conn).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM regions WHERE code = $1")
+        .bind(code)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(n > 0)
 }
 
 /// The parent code of a region ("" for a top region, None when unknown).
 pub async fn parent_of(conn: &mut Conn, code: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT parent_code FROM regions WHERE code = $1").bind(code).fetch_optional(&mut *conn).await
+    sqlx::query_scalar("SELECT parent_code FROM regions WHERE code = $1")
+        .bind(code)
+        .fetch_optional(&mut *conn)
+        .await
 }
 
 /// Every region, by code.
 pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<pb::Region>> {
-    let rows = sqlx::query("SELECT code, name, parent_code FROM regions ORDER BY code").fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT code, name, parent_code FROM regions ORDER BY code")
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
-        .map(|r| Ok(pb::Region { code: r.try_get("code")?, name: r.try_get("name")?, parent_code: r.try_get("parent_code")? }))
+        .map(|r| {
+            Ok(pb::Region {
+                code: r.try_get("code")?,
+                name: r.try_get("name")?,
+                parent_code: r.try_get("parent_code")?,
+            })
+        })
         .collect()
 }

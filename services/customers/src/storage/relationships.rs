@@ -66,12 +66,20 @@ pub async fn exists(conn: &mut Conn, r: &pb::Relationship) -> sqlx::Result<bool>
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Relationship>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE 1 = 1"));
     q.and("id = {}", id);
-    q.build().fetch_optional(&mut *conn).await?.as_ref().map(from_row).transpose()
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Deletes an edge.
 pub async fn delete(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM relationships WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM relationships WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -113,7 +121,12 @@ pub async fn touching(
 
 /// The search view of an edge.
 pub fn edge(r: &pb::Relationship) -> Edge {
-    Edge { id: r.id.clone(), from: r.from_party_id.clone(), to: r.to_party_id.clone(), kind: r.r#type }
+    Edge {
+        id: r.id.clone(),
+        from: r.from_party_id.clone(),
+        to: r.to_party_id.clone(),
+        kind: r.r#type,
+    }
 }
 
 /// Re-points every edge of `from` to `to`, dropping edges that would become self-loops or

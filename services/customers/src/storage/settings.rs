@@ -14,16 +14,23 @@ pub async fn value_tiers(conn: &mut Conn) -> sqlx::Result<Vec<TierSpec>> {
         .await?;
     let parsed = stored.and_then(|s| serde_json::from_str::<Vec<(String, i32)>>(&s).ok());
     Ok(match parsed {
-        Some(tiers) if !tiers.is_empty() => {
-            tiers.into_iter().map(|(name, customer_share_bps)| TierSpec { name, customer_share_bps }).collect()
-        }
+        Some(tiers) if !tiers.is_empty() => tiers
+            .into_iter()
+            .map(|(name, customer_share_bps)| TierSpec {
+                name,
+                customer_share_bps,
+            })
+            .collect(),
         _ => default_tiers(),
     })
 }
 
 /// Stores the value pyramid's tiers.
 pub async fn set_value_tiers(conn: &mut Conn, tiers: &[TierSpec]) -> sqlx::Result<()> {
-    let json: Vec<(&str, i32)> = tiers.iter().map(|t| (t.name.as_str(), t.customer_share_bps)).collect();
+    let json: Vec<(&str, i32)> = tiers
+        .iter()
+        .map(|t| (t.name.as_str(), t.customer_share_bps))
+        .collect();
     sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(VALUE_TIERS)
         .bind(serde_json::to_string(&json).unwrap_or_default())

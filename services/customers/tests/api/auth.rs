@@ -10,25 +10,63 @@ use crate::helpers::{TestApp, mask, person, token_for};
 async fn tokens_are_checked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let req = || pb::ListPartiesRequest::default();
-    let no_token = app.client.clone().list_parties(tonic::Request::new(req())).await.unwrap_err();
+    let no_token = app
+        .client
+        .clone()
+        .list_parties(tonic::Request::new(req()))
+        .await
+        .unwrap_err();
     assert_eq!(no_token.code(), Code::Unauthenticated);
     let mut expired = Claims::new("alice", &[Role::Admin], Duration::from_secs(60));
     expired.exp = expired.iat - 3600;
-    let err = app.client.clone().list_parties(authed(req(), &token_with(expired))).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_parties(authed(req(), &token_with(expired)))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert!(err.message().contains("expired"), "{}", err.message());
-    let forged = Signer::hs256(b"not-the-secret").sign(&Claims::new("mallory", &[Role::Admin], Duration::from_secs(60))).unwrap();
-    let err = app.client.clone().list_parties(authed(req(), &forged)).await.unwrap_err();
+    let forged = Signer::hs256(b"not-the-secret")
+        .sign(&Claims::new("mallory", &[Role::Admin], Duration::from_secs(60)))
+        .unwrap();
+    let err = app
+        .client
+        .clone()
+        .list_parties(authed(req(), &forged))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let err = app.client.clone().list_parties(authed(req(), "not.a.jwt")).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_parties(authed(req(), "not.a.jwt"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
     // Wrong role for the call.
     let marketer = token("mark", &[Role::Marketer]);
-    let err = app.client.clone().erase_party(authed(pb::ErasePartyRequest { id: "x".into(), reason: String::new() }, &marketer)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .erase_party(authed(
+            pb::ErasePartyRequest {
+                id: "x".into(),
+                reason: String::new(),
+            },
+            &marketer,
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let partner = token("p", &[Role::PartnerUser]);
-    let err = app.client.clone().list_parties(authed(req(), &partner)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_parties(authed(req(), &partner))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(app.party_rows().await, 0);
 }
@@ -40,37 +78,105 @@ async fn record_and_field_rules(backend: Backend) {
     let mine = app
         .client
         .clone()
-        .create_party(authed(pb::CreatePartyRequest { party: Some(person("Own", "Customer", "own@example.com")) }, &alice_token))
+        .create_party(authed(
+            pb::CreatePartyRequest {
+                party: Some(person("Own", "Customer", "own@example.com")),
+            },
+            &alice_token,
+        ))
         .await
         .unwrap()
         .into_inner()
         .party
         .unwrap();
-    assert_eq!((mine.owner_id.as_str(), mine.team_id.as_str()), ("alice", "north"));
+    assert_eq!(
+        (mine.owner_id.as_str(), mine.team_id.as_str()),
+        ("alice", "north")
+    );
     let mut theirs = person("Bobs", "Customer", "");
     theirs.owner_id = "bob".into();
     theirs.team_id = "south".into();
     let theirs = app.create(theirs).await;
     let update = |p: &pb::Party| pb::UpdatePartyRequest {
-        party: Some(pb::Party { id: p.id.clone(), etag: p.etag.clone(), lifecycle_stage: LifecycleStage::Customer as i32, ..Default::default() }),
+        party: Some(pb::Party {
+            id: p.id.clone(),
+            etag: p.etag.clone(),
+            lifecycle_stage: LifecycleStage::Customer as i32,
+            ..Default::default()
+        }),
         update_mask: mask(&["lifecycle_stage"]),
     };
-    app.client.clone().update_party(authed(update(&mine), &alice_token)).await.unwrap();
-    let err = app.client.clone().update_party(authed(update(&theirs), &alice_token)).await.unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied, "a rep cannot change another rep's customer");
+    app.client
+        .clone()
+        .update_party(authed(update(&mine), &alice_token))
+        .await
+        .unwrap();
+    let err = app
+        .client
+        .clone()
+        .update_party(authed(update(&theirs), &alice_token))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "a rep cannot change another rep's customer"
+    );
     let south_manager = token_for("sam", &[Role::SalesManager], |c| c.team = Some("south".into()));
-    app.client.clone().update_party(authed(update(&theirs), &south_manager)).await.unwrap();
+    app.client
+        .clone()
+        .update_party(authed(update(&theirs), &south_manager))
+        .await
+        .unwrap();
 
     // A customer sees their own record without internal fields, and nobody else's.
-    let me = token_for("self-service", &[Role::Customer], |c| c.customer_id = Some(mine.id.clone()));
-    let own = app.client.clone().get_party(authed(pb::GetPartyRequest { id: mine.id.clone() }, &me)).await.unwrap().into_inner().party.unwrap();
+    let me = token_for("self-service", &[Role::Customer], |c| {
+        c.customer_id = Some(mine.id.clone())
+    });
+    let own = app
+        .client
+        .clone()
+        .get_party(authed(pb::GetPartyRequest { id: mine.id.clone() }, &me))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
     assert_eq!(own.display_name, "Own Customer");
-    assert!(own.owner_id.is_empty() && own.value.is_none(), "internal fields are hidden from customers");
-    let err = app.client.clone().get_party(authed(pb::GetPartyRequest { id: theirs.id.clone() }, &me)).await.unwrap_err();
+    assert!(
+        own.owner_id.is_empty() && own.value.is_none(),
+        "internal fields are hidden from customers"
+    );
+    let err = app
+        .client
+        .clone()
+        .get_party(authed(
+            pb::GetPartyRequest {
+                id: theirs.id.clone(),
+            },
+            &me,
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let err = app.client.clone().export_party(authed(pb::ExportPartyRequest { id: theirs.id.clone() }, &me)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .export_party(authed(
+            pb::ExportPartyRequest {
+                id: theirs.id.clone(),
+            },
+            &me,
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let err = app.client.clone().list_parties(authed(pb::ListPartiesRequest::default(), &me)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_parties(authed(pb::ListPartiesRequest::default(), &me))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
@@ -81,29 +187,61 @@ backend_tests!(tokens_are_checked, record_and_field_rules);
 async fn health_and_reflection_are_public() {
     use futures::StreamExt as _;
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr)).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "crm.customers.v1.CustomersService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "crm.customers.v1.CustomersService".into(),
+        })
         .await
         .unwrap()
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     use tonic_reflection::pb::v1 as r1;
     let mut v1 = r1::server_reflection_client::ServerReflectionClient::new(channel.clone());
-    let request = r1::ServerReflectionRequest { host: String::new(), message_request: Some(r1::server_reflection_request::MessageRequest::ListServices(String::new())) };
-    let mut responses = v1.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
-    let Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response else {
+    let request = r1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(r1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut responses = v1
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        responses.next().await.unwrap().unwrap().message_response
+    else {
         panic!("expected a service list")
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"crm.customers.v1.CustomersService".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"crm.customers.v1.CustomersService".to_string()),
+        "{names:?}"
+    );
 
     use tonic_reflection::pb::v1alpha as ra;
     let mut alpha = ra::server_reflection_client::ServerReflectionClient::new(channel);
-    let request = ra::ServerReflectionRequest { host: String::new(), message_request: Some(ra::server_reflection_request::MessageRequest::ListServices(String::new())) };
-    let mut responses = alpha.server_reflection_info(futures::stream::iter([request])).await.unwrap().into_inner();
+    let request = ra::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(ra::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut responses = alpha
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(responses.next().await.unwrap().is_ok());
 }

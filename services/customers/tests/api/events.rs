@@ -8,7 +8,12 @@ async fn update(app: &TestApp, party: &pb::Party, industry: &str) -> Result<pb::
         .client
         .clone()
         .update_party(app.req(pb::UpdatePartyRequest {
-            party: Some(pb::Party { id: party.id.clone(), etag: party.etag.clone(), industry: industry.into(), ..Default::default() }),
+            party: Some(pb::Party {
+                id: party.id.clone(),
+                etag: party.etag.clone(),
+                industry: industry.into(),
+                ..Default::default()
+            }),
             update_mask: mask(&["industry"]),
         }))
         .await?
@@ -22,12 +27,25 @@ async fn one_event_per_committed_change_and_none_for_rejected_ones(backend: Back
     let p = app.create(person("Evan", "Events", "evan@example.com")).await;
     let p2 = update(&app, &p, "Retail").await.unwrap();
     update(&app, &p, "Stale").await.unwrap_err(); // stale etag
-    app.client.clone().create_party(app.req(pb::CreatePartyRequest { party: Some(person("", "", "bad")) })).await.unwrap_err();
+    app.client
+        .clone()
+        .create_party(app.req(pb::CreatePartyRequest {
+            party: Some(person("", "", "bad")),
+        }))
+        .await
+        .unwrap_err();
     update(&app, &p2, "Retail").await.unwrap(); // no change: nothing to announce
     let events = app.events().await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(types, vec!["crm.customers.party.created.v1", "crm.customers.party.updated.v1"]);
-    assert!(events.iter().all(|e| e.subject == p.id && e.source == "/crm/customers"));
+    assert_eq!(
+        types,
+        vec!["crm.customers.party.created.v1", "crm.customers.party.updated.v1"]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.subject == p.id && e.source == "/crm/customers")
+    );
     let updated: pb::PartyUpdated = events[1].decode().unwrap();
     assert_eq!(updated.changed_fields, vec!["industry"]);
     assert_eq!(updated.party.unwrap().industry, "Retail");
@@ -39,7 +57,9 @@ async fn changes_made_while_nats_is_down_are_published_in_order_after_it_returns
     assert_eq!(app.events().await.len(), 1);
     app.nats.stop();
     for industry in ["A", "B", "C"] {
-        p = update(&app, &p, industry).await.expect("the API keeps working while NATS is down");
+        p = update(&app, &p, industry)
+            .await
+            .expect("the API keeps working while NATS is down");
     }
     app.nats.restart();
     let events = app.events().await;

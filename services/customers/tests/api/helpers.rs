@@ -37,12 +37,16 @@ impl TestApp {
         let nats = TestNats::start();
         let mut config = CustomersConfig::new(test_db.url.clone(), crm_testkit::auth_config());
         configure(&mut config);
-        let app = Application::build(config, nats.client().await).await.expect("building the service");
+        let app = Application::build(config, nats.client().await)
+            .await
+            .expect("building the service");
         let addr = app.local_addr();
         let db = app.db().clone();
         let stop = CancellationToken::new();
         let handle = tokio::spawn(app.run_until_stopped(stop.clone()));
-        let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
         Self {
             client: CustomersServiceClient::new(channel),
             db,
@@ -85,7 +89,14 @@ impl TestApp {
     }
 
     pub async fn get(&self, id: &str) -> Result<pb::Party, tonic::Status> {
-        Ok(self.client.clone().get_party(self.req(pb::GetPartyRequest { id: id.into() })).await?.into_inner().party.unwrap())
+        Ok(self
+            .client
+            .clone()
+            .get_party(self.req(pb::GetPartyRequest { id: id.into() }))
+            .await?
+            .into_inner()
+            .party
+            .unwrap())
     }
 
     /// Every event the service published, once its outbox is drained.
@@ -99,7 +110,9 @@ impl TestApp {
         })
         .await;
         let js = jetstream::new(self.nats.client().await);
-        let Ok(mut stream) = js.get_stream("CRM_CUSTOMERS").await else { return Vec::new() };
+        let Ok(mut stream) = js.get_stream("CRM_CUSTOMERS").await else {
+            return Vec::new();
+        };
         let count = stream.info().await.unwrap().state.messages as usize;
         if count == 0 {
             return Vec::new();
@@ -108,7 +121,11 @@ impl TestApp {
         let mut messages = consumer.messages().await.unwrap();
         let mut out = Vec::new();
         while out.len() < count {
-            let m = tokio::time::timeout(Duration::from_secs(10), messages.next()).await.unwrap().unwrap().unwrap();
+            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             out.push(CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).unwrap());
         }
         out
@@ -116,12 +133,24 @@ impl TestApp {
 
     /// The event types published, in order.
     pub async fn event_types(&self) -> Vec<String> {
-        self.events().await.into_iter().map(|e| e.event_type.trim_start_matches("crm.customers.").trim_end_matches(".v1").to_string()).collect()
+        self.events()
+            .await
+            .into_iter()
+            .map(|e| {
+                e.event_type
+                    .trim_start_matches("crm.customers.")
+                    .trim_end_matches(".v1")
+                    .to_string()
+            })
+            .collect()
     }
 
     /// Number of parties stored (any status).
     pub async fn party_rows(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM parties").fetch_one(self.db.pool()).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM parties")
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap()
     }
 }
 
@@ -139,22 +168,36 @@ pub fn person(given: &str, family: &str, email: &str) -> pb::Party {
         contact_points: if email.is_empty() {
             vec![]
         } else {
-            vec![pb::ContactPoint { kind: ContactPointKind::Email as i32, value: email.into(), ..Default::default() }]
+            vec![pb::ContactPoint {
+                kind: ContactPointKind::Email as i32,
+                value: email.into(),
+                ..Default::default()
+            }]
         },
         ..Default::default()
     }
 }
 
 pub fn organization(name: &str) -> pb::Party {
-    pb::Party { kind: PartyKind::Organization as i32, organization_name: name.into(), ..Default::default() }
+    pb::Party {
+        kind: PartyKind::Organization as i32,
+        organization_name: name.into(),
+        ..Default::default()
+    }
 }
 
 pub fn phone(value: &str) -> pb::ContactPoint {
-    pb::ContactPoint { kind: ContactPointKind::Phone as i32, value: value.into(), ..Default::default() }
+    pb::ContactPoint {
+        kind: ContactPointKind::Phone as i32,
+        value: value.into(),
+        ..Default::default()
+    }
 }
 
 pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
 }
 
 /// The fields named in an INVALID_ARGUMENT status.

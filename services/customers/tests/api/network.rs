@@ -8,7 +8,12 @@ async fn relate(app: &TestApp, from: &pb::Party, to: &pb::Party, t: T) -> pb::Re
     app.client
         .clone()
         .create_relationship(app.req(pb::CreateRelationshipRequest {
-            relationship: Some(pb::Relationship { from_party_id: from.id.clone(), to_party_id: to.id.clone(), r#type: t as i32, ..Default::default() }),
+            relationship: Some(pb::Relationship {
+                from_party_id: from.id.clone(),
+                to_party_id: to.id.clone(),
+                r#type: t as i32,
+                ..Default::default()
+            }),
         }))
         .await
         .expect("create relationship")
@@ -36,18 +41,34 @@ async fn network_queries(backend: Backend) {
     let path = app
         .client
         .clone()
-        .find_shortest_path(app.req(pb::FindShortestPathRequest { from_party_id: alice.id.clone(), to_party_id: bob.id.clone(), ..Default::default() }))
+        .find_shortest_path(app.req(pb::FindShortestPathRequest {
+            from_party_id: alice.id.clone(),
+            to_party_id: bob.id.clone(),
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();
     assert!(path.found);
-    let via: Vec<String> = path.steps.iter().map(|s| s.party.as_ref().unwrap().display_name.clone()).collect();
-    assert_eq!(via, vec!["Acme Sales Dept", "Acme", "Holding Group", "Beta", "Bob B"]);
+    let via: Vec<String> = path
+        .steps
+        .iter()
+        .map(|s| s.party.as_ref().unwrap().display_name.clone())
+        .collect();
+    assert_eq!(
+        via,
+        vec!["Acme Sales Dept", "Acme", "Holding Group", "Beta", "Bob B"]
+    );
     assert_eq!(path.steps[0].relationship.as_ref().unwrap().id, e1.id);
     let too_short = app
         .client
         .clone()
-        .find_shortest_path(app.req(pb::FindShortestPathRequest { from_party_id: alice.id.clone(), to_party_id: bob.id.clone(), max_hops: 3, ..Default::default() }))
+        .find_shortest_path(app.req(pb::FindShortestPathRequest {
+            from_party_id: alice.id.clone(),
+            to_party_id: bob.id.clone(),
+            max_hops: 3,
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();
@@ -56,12 +77,19 @@ async fn network_queries(backend: Backend) {
     let neighbours = app
         .client
         .clone()
-        .list_neighbours(app.req(pb::ListNeighboursRequest { party_id: alice.id.clone(), max_hops: 2, ..Default::default() }))
+        .list_neighbours(app.req(pb::ListNeighboursRequest {
+            party_id: alice.id.clone(),
+            max_hops: 2,
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner()
         .neighbours;
-    let got: Vec<(String, i32)> = neighbours.iter().map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.hops)).collect();
+    let got: Vec<(String, i32)> = neighbours
+        .iter()
+        .map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.hops))
+        .collect();
     assert_eq!(got, vec![("Acme Sales Dept".into(), 1), ("Acme".into(), 2)]);
     let employees_of_beta = app
         .client
@@ -79,19 +107,48 @@ async fn network_queries(backend: Backend) {
     assert_eq!(employees_of_beta.len(), 1);
     assert_eq!(employees_of_beta[0].party.as_ref().unwrap().id, bob.id);
 
-    let tree = app.client.clone().get_group_tree(app.req(pb::GetGroupTreeRequest { party_id: sales.id.clone() })).await.unwrap().into_inner();
+    let tree = app
+        .client
+        .clone()
+        .get_group_tree(app.req(pb::GetGroupTreeRequest {
+            party_id: sales.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(tree.root_id, group.id);
-    let nodes: Vec<(String, i32)> = tree.nodes.iter().map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.depth)).collect();
-    let mut expected = vec![("Holding Group".to_string(), 0), ("Acme".into(), 1), ("Acme Sales Dept".into(), 2), ("Beta".into(), 1)];
+    let nodes: Vec<(String, i32)> = tree
+        .nodes
+        .iter()
+        .map(|n| (n.party.as_ref().unwrap().display_name.clone(), n.depth))
+        .collect();
+    let mut expected = vec![
+        ("Holding Group".to_string(), 0),
+        ("Acme".into(), 1),
+        ("Acme Sales Dept".into(), 2),
+        ("Beta".into(), 1),
+    ];
     if beta.id < acme.id {
-        expected = vec![("Holding Group".to_string(), 0), ("Beta".into(), 1), ("Acme".into(), 1), ("Acme Sales Dept".into(), 2)];
+        expected = vec![
+            ("Holding Group".to_string(), 0),
+            ("Beta".into(), 1),
+            ("Acme".into(), 1),
+            ("Acme Sales Dept".into(), 2),
+        ];
     }
-    assert_eq!(nodes, expected, "the whole group, depth first; employees are not part of the corporate tree");
+    assert_eq!(
+        nodes, expected,
+        "the whole group, depth first; employees are not part of the corporate tree"
+    );
 
     let listed = app
         .client
         .clone()
-        .list_relationships(app.req(pb::ListRelationshipsRequest { party_id: group.id.clone(), direction: Direction::Incoming as i32, types: vec![] }))
+        .list_relationships(app.req(pb::ListRelationshipsRequest {
+            party_id: group.id.clone(),
+            direction: Direction::Incoming as i32,
+            types: vec![],
+        }))
         .await
         .unwrap()
         .into_inner()
@@ -104,24 +161,87 @@ async fn relationship_rules(backend: Backend) {
     let a = app.create(person("A", "A", "")).await;
     let b = app.create(organization("B")).await;
     let rel = |from: &str, to: &str, t: i32, custom: &str| pb::CreateRelationshipRequest {
-        relationship: Some(pb::Relationship { from_party_id: from.into(), to_party_id: to.into(), r#type: t, custom_type: custom.into(), ..Default::default() }),
+        relationship: Some(pb::Relationship {
+            from_party_id: from.into(),
+            to_party_id: to.into(),
+            r#type: t,
+            custom_type: custom.into(),
+            ..Default::default()
+        }),
     };
-    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &a.id, 0, ""))).await.unwrap_err();
-    assert_eq!(violated(&err), vec!["relationship.to_party_id", "relationship.type"]);
-    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "Bad Name"))).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .create_relationship(app.req(rel(&a.id, &a.id, 0, "")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        vec!["relationship.to_party_id", "relationship.type"]
+    );
+    let err = app
+        .client
+        .clone()
+        .create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "Bad Name")))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["relationship.custom_type"]);
-    let err = app.client.clone().create_relationship(app.req(rel(&a.id, "0192f0c0-0000-7000-8000-000000000000", T::Knows as i32, ""))).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .create_relationship(app.req(rel(
+            &a.id,
+            "0192f0c0-0000-7000-8000-000000000000",
+            T::Knows as i32,
+            "",
+        )))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let created = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of"))).await.unwrap().into_inner();
-    let err = app.client.clone().create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of"))).await.unwrap_err();
+    let created = app
+        .client
+        .clone()
+        .create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of")))
+        .await
+        .unwrap()
+        .into_inner();
+    let err = app
+        .client
+        .clone()
+        .create_relationship(app.req(rel(&a.id, &b.id, T::Custom as i32, "mentor_of")))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
     let id = created.relationship.unwrap().id;
-    app.client.clone().delete_relationship(app.req(pb::DeleteRelationshipRequest { id: id.clone() })).await.unwrap();
-    let err = app.client.clone().delete_relationship(app.req(pb::DeleteRelationshipRequest { id })).await.unwrap_err();
+    app.client
+        .clone()
+        .delete_relationship(app.req(pb::DeleteRelationshipRequest { id: id.clone() }))
+        .await
+        .unwrap();
+    let err = app
+        .client
+        .clone()
+        .delete_relationship(app.req(pb::DeleteRelationshipRequest { id }))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = app.client.clone().list_neighbours(app.req(pb::ListNeighboursRequest { party_id: a.id.clone(), max_hops: 9, ..Default::default() })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_neighbours(app.req(pb::ListNeighboursRequest {
+            party_id: a.id.clone(),
+            max_hops: 9,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["max_hops"]);
-    let types: Vec<String> = app.event_types().await.into_iter().filter(|t| t.starts_with("relationship")).collect();
+    let types: Vec<String> = app
+        .event_types()
+        .await
+        .into_iter()
+        .filter(|t| t.starts_with("relationship"))
+        .collect();
     assert_eq!(types, vec!["relationship.created", "relationship.deleted"]);
 }
 

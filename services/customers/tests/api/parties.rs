@@ -9,33 +9,50 @@ async fn create_get_update_round_trip(backend: Backend) {
     let mut ada = person(" Ada ", "Lovelace", "Ada@Example.com");
     ada.contact_points.push(phone("+44 20 7946 0000"));
     ada.tags = vec!["VIP".into(), "math".into()];
-    ada.attributes.insert("favourite_engine".into(), "analytical".into());
+    ada.attributes
+        .insert("favourite_engine".into(), "analytical".into());
     ada.birth_date = "1815-12-10".into();
     ada.owner_id = "rep-1".into();
     let created = app.create(ada).await;
     assert!(!created.id.is_empty());
     assert_eq!(created.display_name, "Ada Lovelace");
     assert_eq!(created.status, PartyStatus::Active as i32);
-    assert_eq!(created.lifecycle_stage, LifecycleStage::Prospect as i32, "new parties are prospects");
+    assert_eq!(
+        created.lifecycle_stage,
+        LifecycleStage::Prospect as i32,
+        "new parties are prospects"
+    );
     assert_eq!(created.tags, vec!["math", "vip"]);
     assert_eq!(created.contact_points[0].normalized, "ada@example.com");
     assert!(created.contact_points.iter().all(|c| c.primary));
     assert_eq!(created.etag, "1");
     assert_eq!(app.get(&created.id).await.unwrap(), created);
 
-    let patch = pb::Party { id: created.id.clone(), etag: created.etag.clone(), industry: "Computing".into(),
-        lifecycle_stage: LifecycleStage::Customer as i32, family_name: "ignored".into(), ..Default::default() };
+    let patch = pb::Party {
+        id: created.id.clone(),
+        etag: created.etag.clone(),
+        industry: "Computing".into(),
+        lifecycle_stage: LifecycleStage::Customer as i32,
+        family_name: "ignored".into(),
+        ..Default::default()
+    };
     let updated = app
         .client
         .clone()
-        .update_party(app.req(pb::UpdatePartyRequest { party: Some(patch.clone()), update_mask: mask(&["industry", "lifecycle_stage"]) }))
+        .update_party(app.req(pb::UpdatePartyRequest {
+            party: Some(patch.clone()),
+            update_mask: mask(&["industry", "lifecycle_stage"]),
+        }))
         .await
         .unwrap()
         .into_inner()
         .party
         .unwrap();
     assert_eq!(updated.industry, "Computing");
-    assert_eq!(updated.family_name, "Lovelace", "fields outside the mask are kept");
+    assert_eq!(
+        updated.family_name, "Lovelace",
+        "fields outside the mask are kept"
+    );
     assert_eq!(updated.etag, "2");
 
     // The same etag again is stale: rejected, and nothing changes.
@@ -43,14 +60,20 @@ async fn create_get_update_round_trip(backend: Backend) {
         .client
         .clone()
         .update_party(app.req(pb::UpdatePartyRequest {
-            party: Some(pb::Party { industry: "Poetry".into(), ..patch }),
+            party: Some(pb::Party {
+                industry: "Poetry".into(),
+                ..patch
+            }),
             update_mask: mask(&["industry"]),
         }))
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::FailedPrecondition);
     assert_eq!(app.get(&created.id).await.unwrap().industry, "Computing");
-    assert_eq!(app.event_types().await, vec!["party.created", "party.updated", "party.lifecycle_changed"]);
+    assert_eq!(
+        app.event_types().await,
+        vec!["party.created", "party.updated", "party.lifecycle_changed"]
+    );
 }
 
 async fn bad_input_names_each_field_and_changes_nothing(backend: Backend) {
@@ -59,33 +82,89 @@ async fn bad_input_names_each_field_and_changes_nothing(backend: Backend) {
     bad.birth_date = "1815-13-45".into();
     bad.attributes.insert("Bad Key".into(), "x".into());
     bad.contact_points.push(phone("12"));
-    let err = app.client.clone().create_party(app.req(pb::CreatePartyRequest { party: Some(bad) })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .create_party(app.req(pb::CreatePartyRequest { party: Some(bad) }))
+        .await
+        .unwrap_err();
     let fields = violated(&err);
-    for expected in ["party.given_name", "party.contact_points[0].value", "party.contact_points[1].value", "party.birth_date", "party.attributes[Bad Key]"] {
-        assert!(fields.contains(&expected.to_string()), "{expected} not in {fields:?}");
+    for expected in [
+        "party.given_name",
+        "party.contact_points[0].value",
+        "party.contact_points[1].value",
+        "party.birth_date",
+        "party.attributes[Bad Key]",
+    ] {
+        assert!(
+            fields.contains(&expected.to_string()),
+            "{expected} not in {fields:?}"
+        );
     }
-    let err = app.client.clone().create_party(app.req(pb::CreatePartyRequest { party: None })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .create_party(app.req(pb::CreatePartyRequest { party: None }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["party"]);
     let mut unknown_region = organization("Acme");
     unknown_region.region_code = "MARS".into();
-    let err = app.client.clone().create_party(app.req(pb::CreatePartyRequest { party: Some(unknown_region) })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .create_party(app.req(pb::CreatePartyRequest {
+            party: Some(unknown_region),
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["party.region_code"]);
 
     let acme = app.create(organization("Acme")).await;
     let bad_update = pb::UpdatePartyRequest {
-        party: Some(pb::Party { id: acme.id.clone(), etag: "1".into(), organization_name: String::new(), ..Default::default() }),
+        party: Some(pb::Party {
+            id: acme.id.clone(),
+            etag: "1".into(),
+            organization_name: String::new(),
+            ..Default::default()
+        }),
         update_mask: mask(&["organization_name", "id"]),
     };
-    let err = app.client.clone().update_party(app.req(bad_update)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .update_party(app.req(bad_update))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["update_mask"]);
     let blank_name = pb::UpdatePartyRequest {
-        party: Some(pb::Party { id: acme.id.clone(), etag: "1".into(), ..Default::default() }),
+        party: Some(pb::Party {
+            id: acme.id.clone(),
+            etag: "1".into(),
+            ..Default::default()
+        }),
         update_mask: mask(&["organization_name"]),
     };
-    let err = app.client.clone().update_party(app.req(blank_name)).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .update_party(app.req(blank_name))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["party.organization_name"]);
-    let no_etag = pb::UpdatePartyRequest { party: Some(pb::Party { id: acme.id.clone(), ..Default::default() }), update_mask: None };
-    let err = app.client.clone().update_party(app.req(no_etag)).await.unwrap_err();
+    let no_etag = pb::UpdatePartyRequest {
+        party: Some(pb::Party {
+            id: acme.id.clone(),
+            ..Default::default()
+        }),
+        update_mask: None,
+    };
+    let err = app
+        .client
+        .clone()
+        .update_party(app.req(no_etag))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["update_mask", "party.etag"]);
 
     assert_eq!(app.party_rows().await, 1, "only the valid create stored a party");
@@ -111,7 +190,12 @@ async fn list_filters_and_pages(backend: Backend) {
         let page = app
             .client
             .clone()
-            .list_parties(app.req(pb::ListPartiesRequest { page_size: 2, page_token: token.clone(), kind: PartyKind::Person as i32, ..Default::default() }))
+            .list_parties(app.req(pb::ListPartiesRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                kind: PartyKind::Person as i32,
+                ..Default::default()
+            }))
             .await
             .unwrap()
             .into_inner();
@@ -123,11 +207,38 @@ async fn list_filters_and_pages(backend: Backend) {
         token = page.next_page_token;
     }
     assert_eq!(seen, ids, "every person once, in id order");
-    let tagged = app.client.clone().list_parties(app.req(pb::ListPartiesRequest { tag: "EVEN".into(), ..Default::default() })).await.unwrap().into_inner();
+    let tagged = app
+        .client
+        .clone()
+        .list_parties(app.req(pb::ListPartiesRequest {
+            tag: "EVEN".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(tagged.parties.len(), 3);
-    let retail = app.client.clone().list_parties(app.req(pb::ListPartiesRequest { industry: "Retail".into(), ..Default::default() })).await.unwrap().into_inner();
+    let retail = app
+        .client
+        .clone()
+        .list_parties(app.req(pb::ListPartiesRequest {
+            industry: "Retail".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(retail.parties.len(), 5);
-    let err = app.client.clone().list_parties(app.req(pb::ListPartiesRequest { page_token: "garbage!".into(), page_size: -1, ..Default::default() })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .list_parties(app.req(pb::ListPartiesRequest {
+            page_token: "garbage!".into(),
+            page_size: -1,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["page_size", "page_token"]);
 }
 
@@ -141,15 +252,42 @@ async fn search_by_name_email_and_phone(backend: Backend) {
         let app = &app;
         let q = q.to_string();
         async move {
-            app.client.clone().search_parties(app.req(pb::SearchPartiesRequest { query: q, page_size: 0 })).await.unwrap().into_inner().parties
+            app.client
+                .clone()
+                .search_parties(app.req(pb::SearchPartiesRequest {
+                    query: q,
+                    page_size: 0,
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .parties
         }
     };
-    assert_eq!(search("hopp").await.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![grace.id.clone()]);
+    assert_eq!(
+        search("hopp")
+            .await
+            .iter()
+            .map(|p| p.id.clone())
+            .collect::<Vec<_>>(),
+        vec![grace.id.clone()]
+    );
     assert_eq!(search("GRACE.HOPPER@NAVY.EXAMPLE").await[0].id, grace.id);
     assert_eq!(search("001-202-555-0147").await[0].id, grace.id);
     assert!(search("nobody at all").await.is_empty());
-    assert!(search("50%_").await.is_empty(), "LIKE wildcards in the query are literal");
-    let err = app.client.clone().search_parties(app.req(pb::SearchPartiesRequest { query: "x".into(), page_size: 0 })).await.unwrap_err();
+    assert!(
+        search("50%_").await.is_empty(),
+        "LIKE wildcards in the query are literal"
+    );
+    let err = app
+        .client
+        .clone()
+        .search_parties(app.req(pb::SearchPartiesRequest {
+            query: "x".into(),
+            page_size: 0,
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["query"]);
 }
 
@@ -162,32 +300,85 @@ async fn verification_due_lists_stale_records(backend: Backend) {
     let day: i64 = 86_400_000_000;
     let now = chrono::Utc::now().timestamp_micros();
     for (id, age_days) in [(&old.id, 400), (&older.id, 500)] {
-        sqlx::query("UPDATE parties SET verified_at = $1 WHERE id = $2").bind(now - age_days * day).bind(id).execute(app.db.pool()).await.unwrap();
+        sqlx::query("UPDATE parties SET verified_at = $1 WHERE id = $2")
+            .bind(now - age_days * day)
+            .bind(id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
     }
     let due = |app: &TestApp| {
         let mut client = app.client.clone();
         let req = app.req(pb::ListVerificationDueRequest::default());
-        async move { client.list_verification_due(req).await.unwrap().into_inner().parties.into_iter().map(|p| p.id).collect::<Vec<_>>() }
+        async move {
+            client
+                .list_verification_due(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .parties
+                .into_iter()
+                .map(|p| p.id)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(due(&app).await, vec![older.id.clone(), old.id.clone()], "oldest first, fresh records not due");
-    let verified = app.client.clone().verify_party(app.req(pb::VerifyPartyRequest { id: older.id.clone(), etag: older.etag.clone() })).await.unwrap().into_inner().party.unwrap();
+    assert_eq!(
+        due(&app).await,
+        vec![older.id.clone(), old.id.clone()],
+        "oldest first, fresh records not due"
+    );
+    let verified = app
+        .client
+        .clone()
+        .verify_party(app.req(pb::VerifyPartyRequest {
+            id: older.id.clone(),
+            etag: older.etag.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
     assert_eq!(verified.etag, "2");
     assert_eq!(due(&app).await, vec![old.id.clone()]);
-    let stale = app.client.clone().verify_party(app.req(pb::VerifyPartyRequest { id: older.id.clone(), etag: "1".into() })).await.unwrap_err();
+    let stale = app
+        .client
+        .clone()
+        .verify_party(app.req(pb::VerifyPartyRequest {
+            id: older.id.clone(),
+            etag: "1".into(),
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(stale.code(), Code::FailedPrecondition);
     let shorter = app
         .client
         .clone()
-        .list_verification_due(app.req(pb::ListVerificationDueRequest { not_verified_for: Some(prost_types::Duration { seconds: 450 * 86_400, nanos: 0 }), ..Default::default() }))
+        .list_verification_due(app.req(pb::ListVerificationDueRequest {
+            not_verified_for: Some(prost_types::Duration {
+                seconds: 450 * 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner();
-    assert!(shorter.parties.is_empty(), "nothing unverified for 450 days any more");
+    assert!(
+        shorter.parties.is_empty(),
+        "nothing unverified for 450 days any more"
+    );
     let _ = fresh;
     let err = app
         .client
         .clone()
-        .list_verification_due(app.req(pb::ListVerificationDueRequest { not_verified_for: Some(prost_types::Duration { seconds: -5, nanos: 0 }), ..Default::default() }))
+        .list_verification_due(app.req(pb::ListVerificationDueRequest {
+            not_verified_for: Some(prost_types::Duration {
+                seconds: -5,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }))
         .await
         .unwrap_err();
     assert_eq!(violated(&err), vec!["not_verified_for"]);

@@ -19,44 +19,92 @@ async fn duplicates_are_found_and_merged(backend: Backend) {
     app.client
         .clone()
         .create_relationship(app.req(pb::CreateRelationshipRequest {
-            relationship: Some(pb::Relationship { from_party_id: john.id.clone(), to_party_id: acme.id.clone(), r#type: RelationshipType::EmployeeOf as i32, ..Default::default() }),
+            relationship: Some(pb::Relationship {
+                from_party_id: john.id.clone(),
+                to_party_id: acme.id.clone(),
+                r#type: RelationshipType::EmployeeOf as i32,
+                ..Default::default()
+            }),
         }))
         .await
         .unwrap();
 
-    let groups = app.client.clone().find_duplicates(app.req(pb::FindDuplicatesRequest::default())).await.unwrap().into_inner().groups;
+    let groups = app
+        .client
+        .clone()
+        .find_duplicates(app.req(pb::FindDuplicatesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .groups;
     assert_eq!(groups.len(), 1);
     let ids: Vec<&str> = groups[0].parties.iter().map(|p| p.id.as_str()).collect();
     assert!(ids.contains(&jon.id.as_str()) && ids.contains(&john.id.as_str()));
     assert!(groups[0].reasons.contains(&(DuplicateReason::SameEmail as i32)));
     assert!(groups[0].reasons.contains(&(DuplicateReason::SimilarName as i32)));
-    let for_jon = app.client.clone().find_duplicates(app.req(pb::FindDuplicatesRequest { party_id: jon.id.clone(), ..Default::default() })).await.unwrap().into_inner();
+    let for_jon = app
+        .client
+        .clone()
+        .find_duplicates(app.req(pb::FindDuplicatesRequest {
+            party_id: jon.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(for_jon.groups.len(), 1);
 
     let survivor = app
         .client
         .clone()
-        .merge_parties(app.req(pb::MergePartiesRequest { survivor_id: jon.id.clone(), merged_ids: vec![john.id.clone()] }))
+        .merge_parties(app.req(pb::MergePartiesRequest {
+            survivor_id: jon.id.clone(),
+            merged_ids: vec![john.id.clone()],
+        }))
         .await
         .unwrap()
         .into_inner()
         .survivor
         .unwrap();
     assert_eq!(survivor.industry, "Finance", "gaps filled from the merged record");
-    assert_eq!(survivor.attributes.get("shoe_size").map(String::as_str), Some("44"));
-    let kinds: Vec<String> = survivor.contact_points.iter().map(|c| c.normalized.clone()).collect();
-    assert_eq!(kinds, vec!["j.smith@example.com", "12025550100"], "the duplicate email is not copied, the phone is");
-    assert_eq!(survivor.contact_points.iter().filter(|c| c.primary).count(), 2, "one primary per kind");
+    assert_eq!(
+        survivor.attributes.get("shoe_size").map(String::as_str),
+        Some("44")
+    );
+    let kinds: Vec<String> = survivor
+        .contact_points
+        .iter()
+        .map(|c| c.normalized.clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["j.smith@example.com", "12025550100"],
+        "the duplicate email is not copied, the phone is"
+    );
+    assert_eq!(
+        survivor.contact_points.iter().filter(|c| c.primary).count(),
+        2,
+        "one primary per kind"
+    );
 
     // The merged party redirects to the survivor.
-    let got = app.client.clone().get_party(app.req(pb::GetPartyRequest { id: john.id.clone() })).await.unwrap().into_inner();
+    let got = app
+        .client
+        .clone()
+        .get_party(app.req(pb::GetPartyRequest { id: john.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.redirected_from_id, john.id);
     assert_eq!(got.party.unwrap().id, jon.id);
     // Its relationships now belong to the survivor.
     let rels = app
         .client
         .clone()
-        .list_relationships(app.req(pb::ListRelationshipsRequest { party_id: jon.id.clone(), ..Default::default() }))
+        .list_relationships(app.req(pb::ListRelationshipsRequest {
+            party_id: jon.id.clone(),
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner()
@@ -67,17 +115,35 @@ async fn duplicates_are_found_and_merged(backend: Backend) {
     let err = app
         .client
         .clone()
-        .merge_parties(app.req(pb::MergePartiesRequest { survivor_id: jon.id.clone(), merged_ids: vec![john.id.clone()] }))
+        .merge_parties(app.req(pb::MergePartiesRequest {
+            survivor_id: jon.id.clone(),
+            merged_ids: vec![john.id.clone()],
+        }))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let merged_row: i64 = sqlx::query_scalar("SELECT status FROM parties WHERE id = $1").bind(&john.id).fetch_one(app.db.pool()).await.unwrap();
+    let merged_row: i64 = sqlx::query_scalar("SELECT status FROM parties WHERE id = $1")
+        .bind(&john.id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
     assert_eq!(merged_row, PartyStatus::Merged as i64);
 
-    let merged_events: Vec<_> = app.events().await.into_iter().filter(|e| e.event_type == "crm.customers.party.merged.v1").collect();
+    let merged_events: Vec<_> = app
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "crm.customers.party.merged.v1")
+        .collect();
     assert_eq!(merged_events.len(), 1);
     let payload: pb::PartyMerged = merged_events[0].decode().unwrap();
-    assert_eq!(payload, pb::PartyMerged { survivor_id: jon.id.clone(), merged_ids: vec![john.id.clone()] });
+    assert_eq!(
+        payload,
+        pb::PartyMerged {
+            survivor_id: jon.id.clone(),
+            merged_ids: vec![john.id.clone()]
+        }
+    );
 }
 
 async fn merge_input_is_checked(backend: Backend) {
@@ -86,19 +152,37 @@ async fn merge_input_is_checked(backend: Backend) {
     let err = app
         .client
         .clone()
-        .merge_parties(app.req(pb::MergePartiesRequest { survivor_id: a.id.clone(), merged_ids: vec![a.id.clone(), String::new()] }))
+        .merge_parties(app.req(pb::MergePartiesRequest {
+            survivor_id: a.id.clone(),
+            merged_ids: vec![a.id.clone(), String::new()],
+        }))
         .await
         .unwrap_err();
     assert_eq!(violated(&err), vec!["merged_ids[0]", "merged_ids[1]"]);
     let err = app
         .client
         .clone()
-        .merge_parties(app.req(pb::MergePartiesRequest { survivor_id: a.id.clone(), merged_ids: vec!["0192f0c0-0000-7000-8000-000000000000".into()] }))
+        .merge_parties(app.req(pb::MergePartiesRequest {
+            survivor_id: a.id.clone(),
+            merged_ids: vec!["0192f0c0-0000-7000-8000-000000000000".into()],
+        }))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert_eq!(app.get(&a.id).await.unwrap().etag, "1", "a failed merge changes nothing");
-    let err = app.client.clone().find_duplicates(app.req(pb::FindDuplicatesRequest { min_name_similarity: 1.5, ..Default::default() })).await.unwrap_err();
+    assert_eq!(
+        app.get(&a.id).await.unwrap().etag,
+        "1",
+        "a failed merge changes nothing"
+    );
+    let err = app
+        .client
+        .clone()
+        .find_duplicates(app.req(pb::FindDuplicatesRequest {
+            min_name_similarity: 1.5,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
     assert_eq!(violated(&err), vec!["min_name_similarity"]);
 }
 

