@@ -54,7 +54,9 @@ impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let sqlite_path = url.strip_prefix("sqlite:").map(|rest| rest.trim_start_matches("//"));
+        let sqlite_path = url
+            .strip_prefix("sqlite:")
+            .map(|rest| rest.trim_start_matches("//"));
         if let Some(dir) = sqlite_path
             .and_then(|p| std::path::Path::new(p.split('?').next().unwrap_or("")).parent())
             .filter(|p| !p.as_os_str().is_empty())
