@@ -4,7 +4,7 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct NatsConfig {
     /// NATS server URL. `crm up` starts a local nats-server when this is not set.
-    #[arg(long = "nats-url", env = "CRM_NATS_URL")]
+    #[arg(id = "nats_url", long = "nats-url", env = "CRM_NATS_URL")]
     pub url: Option<String>,
 }
 

@@ -5,7 +5,12 @@ use clap::Args;
 pub struct DatabaseConfig {
     /// Database URL: `postgres://user@host/db` or `sqlite:path/to/file.db`.
     /// Empty means a SQLite file under the data directory.
-    #[arg(long = "database-url", env = "CRM_DATABASE_URL", default_value = "")]
+    #[arg(
+        id = "database_url",
+        long = "database-url",
+        env = "CRM_DATABASE_URL",
+        default_value = ""
+    )]
     pub url: String,
     /// Maximum connections in the pool.
     #[arg(

@@ -16,16 +16,24 @@ pub use nats::TestNats;
 /// The HS256 secret test services verify tokens with.
 pub const TEST_SECRET: &str = "crm-test-secret";
 
-/// Installs a log subscriber when `TEST_LOG` is set (once per test binary).
+/// Installs the test binary's subscriber (once): spans get OpenTelemetry contexts, so trace
+/// propagation can be checked, and logs are printed only when `TEST_LOG` is set (its value is
+/// the filter, e.g. `debug`).
 pub fn init_logging() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
-        if std::env::var_os("TEST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "info".into()))
-                .with_test_writer()
-                .try_init();
-        }
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let logs = std::env::var("TEST_LOG").ok().map(|filter| {
+            tracing_subscriber::fmt::layer().with_test_writer().with_filter(
+                tracing_subscriber::EnvFilter::new(if filter.is_empty() { "info".into() } else { filter }),
+            )
+        });
+        let _ = tracing_subscriber::registry().with(otel).with(logs).try_init();
     });
 }
 

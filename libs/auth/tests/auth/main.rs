@@ -17,7 +17,10 @@ struct KeyPair {
 impl KeyPair {
     fn new(kid: &str) -> Self {
         let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).expect("generating an RSA key");
-        Self { kid: kid.into(), private }
+        Self {
+            kid: kid.into(),
+            private,
+        }
     }
 
     fn jwk(&self) -> serde_json::Value {
@@ -65,11 +68,17 @@ async fn rs256_tokens_verify_against_a_jwks_file() {
         assert_eq!(principal.roles, vec![Role::SalesManager]);
     }
     // Same key id, different key: the signature does not verify.
-    assert!(matches!(verifier.verify(&stranger.sign(&claims())), Err(AuthError::Invalid(_))));
+    assert!(matches!(
+        verifier.verify(&stranger.sign(&claims())),
+        Err(AuthError::Invalid(_))
+    ));
     // Wrong issuer.
     let mut other = claims();
     other.iss = Some("https://evil.example".into());
-    assert!(matches!(verifier.verify(&k1.sign(&other)), Err(AuthError::Invalid(_))));
+    assert!(matches!(
+        verifier.verify(&k1.sign(&other)),
+        Err(AuthError::Invalid(_))
+    ));
     // An HS256 token is not accepted by an RS256 verifier.
     let hs = crm_auth::Signer::hs256(b"whatever").sign(&claims()).unwrap();
     assert!(verifier.verify(&hs).is_err());
@@ -93,11 +102,20 @@ async fn rs256_keys_are_fetched_from_a_jwks_url() {
         );
         socket.write_all(response.as_bytes()).await.unwrap();
     });
-    let config = AuthConfig { jwks_url: Some(format!("http://{addr}/.well-known/jwks.json")), ..AuthConfig::default() };
+    let config = AuthConfig {
+        jwks_url: Some(format!("http://{addr}/.well-known/jwks.json")),
+        ..AuthConfig::default()
+    };
     let verifier = config.verifier().await.unwrap();
     server.await.unwrap();
     assert_eq!(verifier.verify(&key.sign(&claims())).unwrap().user_id, "idp-user");
 
-    let https = AuthConfig { jwks_url: Some("https://idp.example/jwks".into()), ..AuthConfig::default() };
-    assert!(https.verifier().await.is_err(), "HTTPS sources are configured as files");
+    let https = AuthConfig {
+        jwks_url: Some("https://idp.example/jwks".into()),
+        ..AuthConfig::default()
+    };
+    assert!(
+        https.verifier().await.is_err(),
+        "HTTPS sources are configured as files"
+    );
 }

@@ -10,4 +10,5 @@ mod parties;
 mod privacy;
 mod quality;
 mod shutdown;
+mod trace_context;
 mod value;

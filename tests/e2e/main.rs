@@ -1,0 +1,234 @@
+//! End-to-end tests of the `crm` binary: the suite started as a user starts it, stopped with
+//! SIGTERM.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crm_proto::customers::v1 as pb;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_testkit::{TestNats, authed};
+
+const CRM: &str = env!("CARGO_BIN_EXE_crm");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `crm` process, killed if the test fails before stopping it.
+struct Process(Child);
+
+impl Process {
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "crm did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_serving(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let url = format!("http://127.0.0.1:{port}");
+        if let Ok(channel) = tonic::transport::Channel::from_shared(url)
+            .unwrap()
+            .connect()
+            .await
+        {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            if let Ok(r) = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                && r.into_inner().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service on port {port} never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn create_party(port: u16, token: &str) -> pb::Party {
+    let mut client = CustomersServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let party = pb::Party {
+        kind: pb::PartyKind::Organization as i32,
+        organization_name: "E2E Corp".into(),
+        ..Default::default()
+    };
+    client
+        .create_party(authed(pb::CreatePartyRequest { party: Some(party) }, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap()
+}
+
+/// `crm up` starts its own nats-server and every service, prints a working admin token, and
+/// stops cleanly (taking its nats-server with it) on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let (port, nats_port) = (free_port(), free_port());
+    let mut child = Command::new(CRM)
+        .args([
+            "up",
+            "--port-base",
+            &port.to_string(),
+            "--local-nats-port",
+            &nats_port.to_string(),
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("CRM_NATS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut process = Process(child);
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("press Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("customers    grpc://127.0.0.1:{port}"))),
+        "{lines:?}"
+    );
+    let token = lines
+        .iter()
+        .find(|l| l.starts_with("eyJ"))
+        .expect("an admin token")
+        .clone();
+    wait_serving(port).await;
+    let party = create_party(port, &token).await;
+    assert_eq!(party.display_name, "E2E Corp");
+    assert!(data.path().join("customers.db").exists());
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_ok(),
+        "the local nats-server runs"
+    );
+
+    let status = process.terminate();
+    assert!(status.success(), "crm up exited with {status}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the service port is closed"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_err(),
+        "the local nats-server stopped with crm"
+    );
+}
+
+/// `crm migrate`, `crm token` and `crm serve customers` against an external NATS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_serve_one_service() {
+    let data = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite:{}", data.path().join("c.db").display());
+    let migrate = Command::new(CRM)
+        .args(["migrate", "customers", "--database-url", &db_url])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("migrated customers"));
+
+    let secret = "e2e-secret";
+    let token = Command::new(CRM)
+        .args([
+            "token",
+            "--role",
+            "admin,auditor",
+            "--user",
+            "ops",
+            "--jwt-secret",
+            secret,
+        ])
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+
+    let nats = TestNats::start();
+    let port = free_port();
+    let child = Command::new(CRM)
+        .args([
+            "serve",
+            "customers",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db_url,
+        ])
+        .args(["--nats-url", &nats.url(), "--jwt-secret", secret])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut process = Process(child);
+    wait_serving(port).await;
+    create_party(port, &token).await;
+    let other = Command::new(CRM)
+        .args(["token", "--role", "admin", "--user", "x"])
+        .output()
+        .unwrap();
+    let signed_with_another_secret = String::from_utf8(other.stdout).unwrap().trim().to_string();
+    let mut client = CustomersServiceClient::connect(format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let err = client
+        .list_parties(authed(
+            pb::ListPartiesRequest::default(),
+            &signed_with_another_secret,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(process.terminate().success());
+}
