@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -18,7 +19,8 @@ pub struct AuthConfig {
     /// JWKS document of an identity provider (RS256), as a file path.
     #[arg(long = "jwks-file", env = "CRM_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// JWKS document of an identity provider (RS256), as an http:// URL fetched at start-up.
+    /// JWKS URL of an identity provider (RS256, http or https): fetched at start-up, hourly, and
+    /// when a token names an unknown key id.
     #[arg(long = "jwks-url", env = "CRM_JWKS_URL")]
     pub jwks_url: Option<String>,
     /// Required `iss` claim.
@@ -68,7 +70,7 @@ impl AuthConfig {
             let doc = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             Verifier::rs256_jwks(&doc)?
         } else if let Some(url) = &self.jwks_url {
-            Verifier::rs256_jwks(&crate::config::fetch_http(url).await?)?
+            Verifier::rs256_jwks_url(url, Duration::from_secs(3600), Duration::from_secs(60)).await?
         } else {
             anyhow::ensure!(!self.jwt_secret.is_empty(), "CRM_JWT_SECRET is empty");
             Verifier::hs256(self.jwt_secret.as_bytes())
@@ -84,49 +86,4 @@ impl AuthConfig {
     pub fn signer(&self) -> Signer {
         Signer::hs256(self.jwt_secret.as_bytes())
     }
-}
-
-/// Fetches a document over plain HTTP/1.1 (in-cluster identity providers; TLS-terminating
-/// providers are configured with a JWKS file mounted from a secret).
-async fn fetch_http(url: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("http://")
-        .context("only http:// JWKS URLs are supported; use --jwks-file for others")?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map(|(a, p)| (a, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let addr = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let mut stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .with_context(|| format!("connecting to {addr}"))?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut response),
-    )
-    .await??;
-    let response = String::from_utf8(response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    anyhow::ensure!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "JWKS fetch failed: {}",
-        head.lines().next().unwrap_or("")
-    );
-    anyhow::ensure!(
-        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
-        "chunked JWKS responses are not supported"
-    );
-    Ok(body.to_string())
 }

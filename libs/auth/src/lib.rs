@@ -11,6 +11,7 @@
 //!   partner, own customer record) a service applies to the rows it returns or changes.
 
 mod config;
+mod jwks;
 mod layer;
 mod policy;
 mod principal;

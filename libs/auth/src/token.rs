@@ -1,10 +1,10 @@
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::jwks::KeyStore;
 use crate::principal::{Principal, Role};
 
 /// Why a token was refused.
@@ -95,7 +95,7 @@ fn now_secs() -> u64 {
 enum Keys {
     Hs256(DecodingKey),
     /// RS256 keys by key id.
-    Rs256(HashMap<String, DecodingKey>),
+    Rs256(Arc<KeyStore>),
 }
 
 /// Verifies bearer tokens and turns them into principals.
@@ -109,7 +109,7 @@ impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let keys = match &self.keys {
             Keys::Hs256(_) => "hs256".to_string(),
-            Keys::Rs256(keys) => format!("rs256 ({} keys)", keys.len()),
+            Keys::Rs256(store) => format!("rs256 ({} keys)", store.len()),
         };
         f.debug_struct("Verifier")
             .field("keys", &keys)
@@ -130,15 +130,25 @@ impl Verifier {
 
     /// A verifier for RS256 tokens signed by one of the keys of a JWKS document.
     pub fn rs256_jwks(jwks_json: &str) -> anyhow::Result<Self> {
-        let set: JwkSet = serde_json::from_str(jwks_json)?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let kid = jwk.common.key_id.clone().unwrap_or_default();
-            keys.insert(kid, DecodingKey::from_jwk(jwk)?);
-        }
-        anyhow::ensure!(!keys.is_empty(), "the JWKS document has no keys");
         Ok(Self {
-            keys: Keys::Rs256(keys),
+            keys: Keys::Rs256(Arc::new(KeyStore::new(jwks_json, None)?)),
+            issuer: None,
+            audience: None,
+        })
+    }
+
+    /// A verifier for RS256 tokens whose keys are fetched from `url` (HTTP or HTTPS), and
+    /// fetched again when a token names an unknown key id (at most once per `min_refetch`) or
+    /// when they are older than `refresh_interval`.
+    pub async fn rs256_jwks_url(
+        url: &str,
+        refresh_interval: Duration,
+        min_refetch: Duration,
+    ) -> anyhow::Result<Self> {
+        let doc = crate::jwks::fetch(url).await?;
+        let store = KeyStore::new(&doc, Some(url.to_string()))?.with_intervals(refresh_interval, min_refetch);
+        Ok(Self {
+            keys: Keys::Rs256(Arc::new(store)),
             issuer: None,
             audience: None,
         })
@@ -159,15 +169,15 @@ impl Verifier {
     /// Verifies `token` and returns its principal.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let rs_key;
         let (key, algorithm) = match &self.keys {
             Keys::Hs256(key) => (key, Algorithm::HS256),
-            Keys::Rs256(keys) => {
+            Keys::Rs256(store) => {
                 let kid = header.kid.clone().unwrap_or_default();
-                let key = keys
-                    .get(&kid)
-                    .or_else(|| (keys.len() == 1).then(|| keys.values().next()).flatten())
+                rs_key = store
+                    .key(&kid)
                     .ok_or_else(|| AuthError::Invalid(format!("unknown key id {kid:?}")))?;
-                (key, Algorithm::RS256)
+                (&rs_key, Algorithm::RS256)
             }
         };
         let mut validation = Validation::new(algorithm);

@@ -1,5 +1,7 @@
 //! RS256 verification with keys from a JWKS document, read from a file or fetched over HTTP.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -84,38 +86,76 @@ async fn rs256_tokens_verify_against_a_jwks_file() {
     assert!(verifier.verify(&hs).is_err());
 }
 
-#[tokio::test]
-async fn rs256_keys_are_fetched_from_a_jwks_url() {
+/// Serves the current JWKS document to every GET, counting requests.
+async fn jwks_server(doc: Arc<Mutex<String>>, hits: Arc<AtomicUsize>) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let key = KeyPair::new("only");
-    let body = jwks(&[&key]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = vec![0u8; 4096];
-        let n = socket.read(&mut request).await.unwrap();
-        assert!(String::from_utf8_lossy(&request[..n]).starts_with("GET /.well-known/jwks.json HTTP/1.1"));
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(response.as_bytes()).await.unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let n = socket.read(&mut request).await.unwrap();
+            assert!(String::from_utf8_lossy(&request[..n]).starts_with("GET /.well-known/jwks.json HTTP/1."));
+            hits.fetch_add(1, Ordering::SeqCst);
+            let body = doc.lock().unwrap().clone();
+            let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{body}");
+            socket.write_all(response.as_bytes()).await.unwrap();
+        }
     });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_keys_are_fetched_from_a_jwks_url_and_follow_rotation() {
+    let (old, new) = (KeyPair::new("old"), KeyPair::new("new"));
+    let doc = Arc::new(Mutex::new(jwks(&[&old])));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let addr = jwks_server(doc.clone(), hits.clone()).await;
     let config = AuthConfig {
         jwks_url: Some(format!("http://{addr}/.well-known/jwks.json")),
         ..AuthConfig::default()
     };
     let verifier = config.verifier().await.unwrap();
-    server.await.unwrap();
-    assert_eq!(verifier.verify(&key.sign(&claims())).unwrap().user_id, "idp-user");
+    assert_eq!(verifier.verify(&old.sign(&claims())).unwrap().user_id, "idp-user");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
 
-    let https = AuthConfig {
-        jwks_url: Some("https://idp.example/jwks".into()),
+    let eager = crm_auth::Verifier::rs256_jwks_url(
+        &format!("http://{addr}/.well-known/jwks.json"),
+        Duration::from_secs(3600),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert!(eager.verify(&old.sign(&claims())).is_ok());
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+    // The provider rotates its key. With the default one-minute guard, an unknown key id does
+    // not make the first verifier fetch again yet; the unguarded one fetches at once.
+    *doc.lock().unwrap() = jwks(&[&new]);
+    let token = new.sign(&claims());
+    assert!(verifier.verify(&token).is_err());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while eager.verify(&token).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotated key was never fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        3,
+        "one fetch for the rotation, none from the guarded verifier"
+    );
+    assert!(
+        eager.verify(&old.sign(&claims())).is_err(),
+        "the retired key no longer verifies"
+    );
+
+    let ftp = AuthConfig {
+        jwks_url: Some("ftp://idp.example/jwks".into()),
         ..AuthConfig::default()
     };
-    assert!(
-        https.verifier().await.is_err(),
-        "HTTPS sources are configured as files"
-    );
+    assert!(ftp.verifier().await.is_err());
 }
