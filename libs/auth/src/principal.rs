@@ -2,7 +2,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A role carried in a token's `roles` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including competitor records and configuration.
     Admin,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use crm_auth::{AuthConfig, Claims, Role};
 use crm_events::NatsConfig;
 use crm_platform::config::parse_duration;
@@ -99,42 +99,11 @@ struct MigrateArgs {
     database: DatabaseConfig,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Admin,
-    SalesRep,
-    SalesManager,
-    Marketer,
-    ServiceAgent,
-    ServiceManager,
-    PartnerUser,
-    Customer,
-    Auditor,
-    Service,
-}
-
-impl From<RoleArg> for Role {
-    fn from(r: RoleArg) -> Self {
-        match r {
-            RoleArg::Admin => Role::Admin,
-            RoleArg::SalesRep => Role::SalesRep,
-            RoleArg::SalesManager => Role::SalesManager,
-            RoleArg::Marketer => Role::Marketer,
-            RoleArg::ServiceAgent => Role::ServiceAgent,
-            RoleArg::ServiceManager => Role::ServiceManager,
-            RoleArg::PartnerUser => Role::PartnerUser,
-            RoleArg::Customer => Role::Customer,
-            RoleArg::Auditor => Role::Auditor,
-            RoleArg::Service => Role::Service,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 struct TokenArgs {
     /// Roles (repeat or separate with commas).
     #[arg(long = "role", value_delimiter = ',', required = true)]
-    roles: Vec<RoleArg>,
+    roles: Vec<Role>,
     /// User id (the token subject).
     #[arg(long)]
     user: String,
