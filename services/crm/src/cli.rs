@@ -130,11 +130,7 @@ struct TokenArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Token(args) => {
-            let mut claims = Claims::new(
-                args.user,
-                &args.roles.into_iter().map(Role::from).collect::<Vec<_>>(),
-                args.ttl,
-            );
+            let mut claims = Claims::new(args.user, &args.roles, args.ttl);
             claims.team = args.team;
             claims.territories = args.territories;
             claims.partner_id = args.partner_id;
