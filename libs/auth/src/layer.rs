@@ -80,7 +80,8 @@ impl<S> AuthService<S> {
             return Ok(None);
         }
         let token = bearer(request.headers()).ok_or(AuthError::Missing)?;
-        let principal = self.verifier.verify(token)?;
+        let mut principal = self.verifier.verify(token)?;
+        principal.bearer = Some(token.to_string());
         if !self.policy.allows(path, &principal) {
             tracing::info!(user = %principal.user_id, path, "permission denied");
             return Err(tonic::Status::permission_denied(format!(

@@ -91,6 +91,9 @@ pub struct Principal {
     pub partner_id: Option<String>,
     /// Set for customers (the party id of their own record).
     pub customer_id: Option<String>,
+    /// The bearer token the principal authenticated with, forwarded on calls to other services
+    /// so that each applies its own rules to the same caller.
+    pub bearer: Option<String>,
 }
 
 /// Who a record belongs to, for record rules. Empty fields do not match anything.
@@ -169,6 +172,7 @@ mod tests {
             territories: vec!["north".into()],
             partner_id: Some("p1".into()),
             customer_id: Some("c1".into()),
+            bearer: None,
         }
     }
 

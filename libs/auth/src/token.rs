@@ -81,6 +81,7 @@ impl Claims {
             territories: self.territories,
             partner_id: self.partner_id.filter(|s| !s.is_empty()),
             customer_id: self.customer_id.filter(|s| !s.is_empty()),
+            bearer: None,
         }
     }
 }

@@ -22,3 +22,12 @@ pub mod customers {
         include!(concat!(env!("OUT_DIR"), "/crm.customers.v1.rs"));
     }
 }
+
+/// The sales domain.
+#[cfg(feature = "sales")]
+pub mod sales {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.sales.v1.rs"));
+    }
+}

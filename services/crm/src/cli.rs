@@ -74,6 +74,9 @@ struct UpArgs {
     /// Database of the customers service (default: a SQLite file in the data directory).
     #[arg(long, env = "CRM_CUSTOMERS_DATABASE_URL", default_value = "")]
     customers_database_url: String,
+    /// Database of the sales service (default: a SQLite file in the data directory).
+    #[arg(long, env = "CRM_SALES_DATABASE_URL", default_value = "")]
+    sales_database_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -197,22 +200,28 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let nats = crm_events::connect(&nats_url, "crm-up").await?;
     let mut running = Vec::new();
     for (i, service) in Service::ALL.iter().enumerate() {
-        let database_url = match service {
-            Service::Customers if !args.customers_database_url.is_empty() => {
-                args.customers_database_url.clone()
-            }
-            _ => format!(
+        let configured = match service {
+            Service::Customers => &args.customers_database_url,
+            Service::Sales => &args.sales_database_url,
+        };
+        let database_url = if configured.is_empty() {
+            format!(
                 "sqlite:{}",
                 common.data_dir.join(format!("{}.db", service.name())).display()
-            ),
+            )
+        } else {
+            configured.clone()
         };
+        // Services find each other on the suite's own ports.
+        let mut domain = common.domain.clone();
+        domain.customers_url = format!("http://{}:{}", args.host, args.port_base);
         let settings = services::ServiceSettings {
             listen: format!("{}:{}", args.host, args.port_base + i as u16),
             database_url,
             database_max_connections: 10,
             server: common.server.clone(),
             auth: common.auth.clone(),
-            domain: common.domain.clone(),
+            domain,
         };
         running.push((*service, services::build(*service, settings, nats.clone()).await?));
     }

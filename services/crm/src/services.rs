@@ -14,16 +14,19 @@ use tokio_util::sync::CancellationToken;
 pub enum Service {
     /// Parties, relationships, value, data quality, privacy.
     Customers,
+    /// Catalog, leads, pipeline, quotes, orders, activities.
+    Sales,
 }
 
 impl Service {
     /// Every service, in port order for `crm up`.
-    pub const ALL: [Service; 1] = [Service::Customers];
+    pub const ALL: [Service; 2] = [Service::Customers, Service::Sales];
 
     /// The service's name (database file, logs).
     pub fn name(self) -> &'static str {
         match self {
             Service::Customers => "customers",
+            Service::Sales => "sales",
         }
     }
 }
@@ -37,6 +40,15 @@ pub struct DomainSettings {
     /// Currency of value figures (lifetime revenue etc.).
     #[arg(long, env = "CRM_REPORTING_CURRENCY", default_value = "USD")]
     pub reporting_currency: String,
+    /// customers: orders within twelve months that make a customer loyal.
+    #[arg(long, env = "CRM_LOYAL_MIN_ORDERS", default_value_t = 3)]
+    pub loyal_min_orders: i64,
+    /// customers: silence after the last order after which a customer is lost.
+    #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_duration)]
+    pub lost_after: Duration,
+    /// sales: the customers service's gRPC URL (`crm up` sets it).
+    #[arg(long, env = "CRM_CUSTOMERS_URL", default_value = "http://127.0.0.1:50051")]
+    pub customers_url: String,
 }
 
 /// What building a service needs.
@@ -54,13 +66,21 @@ pub struct ServiceSettings {
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
-    app: crm_customers::Application,
+    app: App,
+}
+
+enum App {
+    Customers(Box<crm_customers::Application>),
+    Sales(Box<crm_sales::Application>),
 }
 
 impl Running {
     /// Serves until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
-        self.app.run_until_stopped(stop).await
+        match self.app {
+            App::Customers(app) => app.run_until_stopped(stop).await,
+            App::Sales(app) => app.run_until_stopped(stop).await,
+        }
     }
 }
 
@@ -77,14 +97,31 @@ pub async fn build(
                 database_url: s.database_url,
                 database_max_connections: s.database_max_connections,
                 server: s.server,
-                auth: s.auth,
                 verification_period: s.domain.verification_period,
                 reporting_currency: s.domain.reporting_currency.to_ascii_uppercase(),
+                loyal_min_orders: s.domain.loyal_min_orders,
+                lost_after: s.domain.lost_after,
+                ..crm_customers::CustomersConfig::new("", s.auth)
             };
             let app = crm_customers::Application::build(config, nats).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app,
+                app: App::Customers(Box::new(app)),
+            })
+        }
+        Service::Sales => {
+            let config = crm_sales::SalesConfig {
+                listen: s.listen,
+                database_url: s.database_url,
+                database_max_connections: s.database_max_connections,
+                server: s.server,
+                auth: s.auth,
+                customers_url: s.domain.customers_url,
+            };
+            let app = crm_sales::Application::build(config, nats).await?;
+            Ok(Running {
+                addr: app.local_addr(),
+                app: App::Sales(Box::new(app)),
             })
         }
     }
@@ -95,6 +132,7 @@ pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
     let db = crm_storage::Db::connect(url, 2).await?;
     match service {
         Service::Customers => crm_customers::migrate(&db).await?,
+        Service::Sales => crm_sales::migrate(&db).await?,
     }
     db.close().await;
     Ok(())

@@ -13,12 +13,13 @@ pub mod error;
 pub mod events;
 pub mod policy;
 pub mod storage;
+pub mod value;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use crm_events::{Relay, StreamSpec};
+use crm_events::{Consumer, Relay, StreamSpec};
 use crm_platform::{GrpcServer, Supervisor};
 use crm_proto::customers::v1::customers_service_server::CustomersServiceServer;
 use crm_storage::{Db, Migrations};
@@ -48,6 +49,8 @@ pub struct Application {
     db: Db,
     server: GrpcServer,
     relay: Relay,
+    nats: async_nats::Client,
+    config: CustomersConfig,
 }
 
 impl std::fmt::Debug for Application {
@@ -64,10 +67,11 @@ impl Application {
     pub async fn build(config: CustomersConfig, nats: async_nats::Client) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url, config.database_max_connections).await?;
         migrate(&db).await.context("migrating the customers database")?;
-        let relay = Relay::new(db.clone(), nats, StreamSpec::new(DOMAIN));
+        let relay = Relay::new(db.clone(), nats.clone(), StreamSpec::new(DOMAIN));
         let verifier = config.auth.verifier().await?;
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
         let service = api::CustomersApi::new(db.clone(), Arc::new(config.clone()), relay.waker());
+        let config = config.clone();
         let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(
             CustomersServiceServer::new(service)
                 .max_decoding_message_size(config.server.max_message_bytes)
@@ -79,6 +83,8 @@ impl Application {
             db,
             server,
             relay,
+            nats,
+            config,
         })
     }
 
@@ -101,7 +107,29 @@ impl Application {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let mut workers = Supervisor::new();
         let relay = self.relay;
+        let waker = relay.waker();
         workers.spawn("customers-outbox-relay", move |stop| relay.run(stop));
+        let config = self.config;
+        let orders = value::OrderEvents {
+            currency: config.reporting_currency.clone(),
+            rules: config.lifecycle_rules(),
+        };
+        let consumer = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            value::order_consumer_options(),
+            orders,
+        );
+        workers.spawn("customers-sales-orders", move |stop| consumer.run(stop));
+        let (db, currency, rules) = (
+            self.db.clone(),
+            config.reporting_currency.clone(),
+            config.lifecycle_rules(),
+        );
+        let (interval, full) = (config.value_refresh_interval, config.full_value_sweep_interval);
+        workers.spawn("customers-value-sweeper", move |stop| {
+            value::run_sweeper(db, currency, rules, interval, full, waker, stop)
+        });
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;
         result

@@ -7,7 +7,9 @@ use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::customers::v1 as pb;
 use serde_json::json;
 
-use super::{CustomersApi, etag_version};
+use crm_platform::errors::etag_version;
+
+use super::CustomersApi;
 use crate::domain::party::is_region_code;
 use crate::error::{Error, Result, invalid};
 use crate::events;

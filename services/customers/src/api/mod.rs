@@ -52,18 +52,6 @@ impl CustomersApi {
     }
 }
 
-/// The stored version an etag names; a missing (when `required`) or malformed etag is a
-/// violation of `field`.
-fn etag_version(etag: &str, field: &str, required: bool, v: &mut Violations) -> Option<i64> {
-    if etag.is_empty() {
-        v.check(required, field, "required (the etag of the version you read)");
-        return None;
-    }
-    let parsed = etag.trim_matches('"').parse().ok();
-    v.check(parsed.is_none(), field, "not an etag returned by this service");
-    parsed
-}
-
 /// A party that `principal` may change, at the version named by `etag` (when given).
 async fn party_for_write(
     conn: &mut crm_storage::Conn,

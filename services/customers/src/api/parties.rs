@@ -8,7 +8,9 @@ use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
-use super::{CustomersApi, etag_version, party_for_read, party_for_write, prefixed, require_id};
+use crm_platform::errors::etag_version;
+
+use super::{CustomersApi, party_for_read, party_for_write, prefixed, require_id};
 use crate::domain::duplicates::{normalize_email, normalize_phone};
 use crate::domain::party as rules;
 use crate::error::{Error, Result, invalid};

@@ -122,6 +122,7 @@ impl CustomersApi {
             trailing += t;
             parties::move_children(&mut tx, id, &survivor.id).await?;
             relationships::repoint(&mut tx, id, &survivor.id).await?;
+            crate::storage::orders::rekey(&mut tx, id, &survivor.id).await?;
             parties::mark_merged(&mut tx, id, &survivor.id).await?;
             audit::record(
                 &mut tx,

@@ -105,76 +105,9 @@ impl CustomersApi {
         _req: pb::RecomputeValueTiersRequest,
     ) -> Result<pb::RecomputeValueTiersResponse> {
         let mut tx = self.begin().await?;
-        let tiers = settings::value_tiers(&mut tx).await?;
-        let current = parties::contributions(&mut tx).await?;
-        let before: std::collections::HashMap<String, String> = current
-            .iter()
-            .map(|(id, _, tier)| (id.clone(), tier.clone()))
-            .collect();
-        let contributions: Vec<Contribution> = current
-            .into_iter()
-            .map(|(party_id, revenue_minor, _)| Contribution {
-                party_id,
-                revenue_minor,
-            })
-            .collect();
-        let ranked = pyramid::rank(&contributions, &tiers);
-        let mut tier_changes = 0;
-        for r in &ranked {
-            parties::set_rank(&mut tx, &r.party_id, r.rank, &r.tier).await?;
-            let previous = before.get(&r.party_id).cloned().unwrap_or_default();
-            if previous != r.tier {
-                tier_changes += 1;
-                self.tier_changed(&mut tx, principal, &r.party_id, &previous, &r.tier, r.rank)
-                    .await?;
-            }
-        }
-        let ranked_ids: Vec<String> = ranked.iter().map(|r| r.party_id.clone()).collect();
-        for (id, previous) in &before {
-            if !previous.is_empty() && !ranked_ids.contains(id) {
-                tier_changes += 1;
-                self.tier_changed(&mut tx, principal, id, previous, "", 0).await?;
-            }
-        }
-        parties::clear_unranked(&mut tx, &ranked_ids).await?;
+        let (ranked, tier_changes) = crate::value::recompute_tiers(&mut tx, &principal.user_id).await?;
         self.commit(tx).await?;
-        Ok(pb::RecomputeValueTiersResponse {
-            ranked: ranked.len() as i64,
-            tier_changes,
-        })
-    }
-
-    async fn tier_changed(
-        &self,
-        tx: &mut crm_storage::Tx,
-        principal: &Principal,
-        party_id: &str,
-        previous: &str,
-        tier: &str,
-        rank: i64,
-    ) -> Result<()> {
-        audit::record(
-            tx,
-            &principal.user_id,
-            "party",
-            party_id,
-            "tier_changed",
-            json!({"tier": tier, "contribution_rank": rank}),
-        )
-        .await?;
-        events::publish(
-            tx,
-            "party.tier_changed",
-            party_id,
-            &pb::PartyTierChanged {
-                party_id: party_id.to_string(),
-                previous_tier: previous.to_string(),
-                tier: tier.to_string(),
-                contribution_rank: rank,
-            },
-        )
-        .await?;
-        Ok(())
+        Ok(pb::RecomputeValueTiersResponse { ranked, tier_changes })
     }
 
     pub(super) async fn handle_get_value_pyramid(
@@ -187,7 +120,7 @@ impl CustomersApi {
         let contributions: Vec<Contribution> = parties::contributions(&mut conn)
             .await?
             .into_iter()
-            .map(|(party_id, revenue_minor, _)| Contribution {
+            .map(|(party_id, revenue_minor, _, _)| Contribution {
                 party_id,
                 revenue_minor,
             })

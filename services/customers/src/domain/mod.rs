@@ -2,6 +2,7 @@
 
 pub mod duplicates;
 pub mod graph;
+pub mod lifecycle;
 pub mod party;
 pub mod pyramid;
 pub mod relationship;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod competitors;
+pub mod orders;
 pub mod parties;
 pub mod regions;
 pub mod relationships;
@@ -19,6 +20,11 @@ pub fn timestamp(micros: i64) -> prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
+}
+
+/// Microseconds since the epoch of a protobuf timestamp.
+pub fn micros_of(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1000
 }
 
 /// A new UUIDv7 id.

@@ -413,22 +413,37 @@ pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) 
     Ok(())
 }
 
-/// (party id, lifetime revenue, current tier) of every active party.
-pub async fn contributions(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64, String)>> {
-    let rows =
-        sqlx::query("SELECT id, lifetime_revenue_minor, tier FROM parties WHERE status = $1 ORDER BY id")
-            .bind(PartyStatus::Active as i64)
-            .fetch_all(&mut *conn)
-            .await?;
+/// (party id, lifetime revenue, current rank, current tier) of every active party.
+pub async fn contributions(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64, i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, lifetime_revenue_minor, contribution_rank, tier FROM parties WHERE status = $1 ORDER BY id",
+    )
+    .bind(PartyStatus::Active as i64)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok((
                 r.try_get("id")?,
                 r.try_get("lifetime_revenue_minor")?,
+                r.try_get("contribution_rank")?,
                 r.try_get("tier")?,
             ))
         })
         .collect()
+}
+
+/// Sets the lifecycle stage (derived from orders) and bumps the version.
+pub async fn set_lifecycle(conn: &mut Conn, id: &str, stage: i32) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE parties SET lifecycle_stage = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(i64::from(stage))
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Sets rank and tier of a party.
@@ -439,23 +454,6 @@ pub async fn set_rank(conn: &mut Conn, id: &str, rank: i64, tier: &str) -> sqlx:
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
-
-/// Clears rank and tier of active parties not in the ranking (no revenue).
-pub async fn clear_unranked(conn: &mut Conn, ranked_ids: &[String]) -> sqlx::Result<()> {
-    let rows =
-        sqlx::query("SELECT id FROM parties WHERE status = $1 AND (contribution_rank <> 0 OR tier <> '')")
-            .bind(PartyStatus::Active as i64)
-            .fetch_all(&mut *conn)
-            .await?;
-    let ranked: std::collections::HashSet<&String> = ranked_ids.iter().collect();
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        if !ranked.contains(&id) {
-            set_rank(conn, &id, 0, "").await?;
-        }
-    }
     Ok(())
 }
 

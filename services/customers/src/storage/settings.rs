@@ -38,3 +38,26 @@ pub async fn set_value_tiers(conn: &mut Conn, tiers: &[TierSpec]) -> sqlx::Resul
         .await?;
     Ok(())
 }
+
+const TIERS_DIRTY: &str = "value_tiers_dirty";
+
+/// Notes that value figures changed since the tiers were last computed.
+pub async fn mark_tiers_dirty(conn: &mut Conn) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO UPDATE SET value = '1'",
+    )
+    .bind(TIERS_DIRTY)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Clears the flag; true when it was set.
+pub async fn take_tiers_dirty(conn: &mut Conn) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM settings WHERE key = $1")
+        .bind(TIERS_DIRTY)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        > 0)
+}

@@ -1,0 +1,279 @@
+//! Value figures, tiers and lifecycle kept current from sales order events, by the event
+//! consumer and a periodic sweep (trailing revenue decays and silence makes customers lost even
+//! when no event arrives).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
+use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
+use crm_proto::sales::v1 as sales;
+use crm_storage::{Db, Tx};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::lifecycle::{self, LifecycleRules};
+use crate::domain::pyramid::{self, Contribution};
+use crate::events;
+use crate::storage::{audit, micros_of, now_micros, orders, parties, settings};
+
+/// The actor recorded in the audit trail for changes made from sales events.
+pub const SYSTEM_ACTOR: &str = "system:value";
+
+/// The durable consumer of sales order events.
+pub fn order_consumer_options() -> ConsumerOptions {
+    ConsumerOptions::new("customers-sales-orders", "sales").subjects(&[
+        "crm.sales.order.placed",
+        "crm.sales.order.fulfilled",
+        "crm.sales.order.cancelled",
+        "crm.sales.order.returned",
+    ])
+}
+
+/// Applies order events: the ledger, then the party's value and lifecycle.
+#[derive(Debug, Clone)]
+pub struct OrderEvents {
+    /// Currency of value figures.
+    pub currency: String,
+    /// Lifecycle settings.
+    pub rules: LifecycleRules,
+}
+
+impl EventHandler for OrderEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        let (order, status) = match event.event_type.as_str() {
+            "crm.sales.order.placed.v1" => (event.decode::<sales::OrderPlaced>()?.order, "placed"),
+            "crm.sales.order.fulfilled.v1" => (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled"),
+            "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
+            "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
+            other => {
+                tracing::debug!(event_type = other, "ignored");
+                return Ok(());
+            }
+        };
+        let order = order.ok_or_else(|| anyhow::anyhow!("{} without an order", event.event_type))?;
+        // Orders of a merged party belong to its survivor; an erased party keeps no figures.
+        let Some(party) = live_party(tx, &order.party_id).await? else {
+            tracing::info!(party = %order.party_id, order = %order.id, "order for an unknown or erased party ignored");
+            return Ok(());
+        };
+        let total = order.total.unwrap_or_default();
+        let placed_at = order
+            .place_time
+            .as_ref()
+            .map(micros_of)
+            .unwrap_or_else(now_micros);
+        orders::record(
+            tx,
+            &order.id,
+            &party.id,
+            placed_at,
+            total.amount_minor,
+            &total.currency_code,
+            status,
+        )
+        .await?;
+        refresh_party(tx, &party, &self.currency, &self.rules, now_micros()).await?;
+        settings::mark_tiers_dirty(tx).await?;
+        Ok(())
+    }
+}
+
+/// The live party for `id`, following merge redirects.
+async fn live_party(tx: &mut Tx, id: &str) -> sqlx::Result<Option<pb::Party>> {
+    let mut id = id.to_string();
+    for _ in 0..8 {
+        let Some(party) = parties::get(tx, &id).await? else {
+            return Ok(None);
+        };
+        match PartyStatus::try_from(party.status) {
+            Ok(PartyStatus::Merged) if !party.merged_into_id.is_empty() => id = party.merged_into_id,
+            Ok(PartyStatus::Active) => return Ok(Some(party)),
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// Recomputes a party's revenue and stage from its orders; writes and announces what changed.
+pub async fn refresh_party(
+    tx: &mut Tx,
+    party: &pb::Party,
+    currency: &str,
+    rules: &LifecycleRules,
+    now: i64,
+) -> anyhow::Result<()> {
+    let facts = orders::facts(tx, &party.id, currency).await?;
+    let (lifetime, trailing) = lifecycle::revenue(&facts, now);
+    let value = party.value.clone().unwrap_or_default();
+    let old = (
+        value
+            .lifetime_revenue
+            .as_ref()
+            .map(|m| m.amount_minor)
+            .unwrap_or_default(),
+        value
+            .trailing_12m_revenue
+            .as_ref()
+            .map(|m| m.amount_minor)
+            .unwrap_or_default(),
+    );
+    if old != (lifetime, trailing) {
+        parties::set_value(tx, &party.id, lifetime, trailing).await?;
+        let updated = parties::get(tx, &party.id).await?;
+        audit::record(
+            tx,
+            SYSTEM_ACTOR,
+            "party",
+            &party.id,
+            "value_set",
+            json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing}),
+        )
+        .await?;
+        events::publish(
+            tx,
+            "party.value_changed",
+            &party.id,
+            &pb::PartyValueChanged {
+                party_id: party.id.clone(),
+                value: updated.and_then(|p| p.value),
+            },
+        )
+        .await?;
+    }
+    let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
+    let next = lifecycle::stage(current, &facts, now, rules);
+    if next != current {
+        parties::set_lifecycle(tx, &party.id, next as i32).await?;
+        audit::record(
+            tx,
+            SYSTEM_ACTOR,
+            "party",
+            &party.id,
+            "lifecycle_changed",
+            json!({"lifecycle_stage": next as i32}),
+        )
+        .await?;
+        events::publish(
+            tx,
+            "party.lifecycle_changed",
+            &party.id,
+            &pb::PartyLifecycleChanged {
+                party_id: party.id.clone(),
+                previous_stage: current as i32,
+                stage: next as i32,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Re-ranks every party by lifetime revenue and assigns tiers; announces each tier change.
+/// Returns (ranked, tier changes).
+pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i64)> {
+    let tiers = settings::value_tiers(tx).await?;
+    let current = parties::contributions(tx).await?;
+    let before: HashMap<String, (i64, String)> = current
+        .iter()
+        .map(|(id, _, rank, tier)| (id.clone(), (*rank, tier.clone())))
+        .collect();
+    let contributions: Vec<Contribution> = current
+        .into_iter()
+        .map(|(party_id, revenue_minor, _, _)| Contribution {
+            party_id,
+            revenue_minor,
+        })
+        .collect();
+    let ranked = pyramid::rank(&contributions, &tiers);
+    let mut next: HashMap<&str, (i64, &str)> = HashMap::new();
+    for r in &ranked {
+        next.insert(r.party_id.as_str(), (r.rank, r.tier.as_str()));
+    }
+    let mut changes = 0;
+    for (id, (old_rank, old_tier)) in &before {
+        let (rank, tier) = next.get(id.as_str()).copied().unwrap_or((0, ""));
+        if (rank, tier) == (*old_rank, old_tier.as_str()) {
+            continue;
+        }
+        parties::set_rank(tx, id, rank, tier).await?;
+        if tier != old_tier {
+            changes += 1;
+            audit::record(
+                tx,
+                actor,
+                "party",
+                id,
+                "tier_changed",
+                json!({"tier": tier, "contribution_rank": rank}),
+            )
+            .await?;
+            events::publish(
+                tx,
+                "party.tier_changed",
+                id,
+                &pb::PartyTierChanged {
+                    party_id: id.clone(),
+                    previous_tier: old_tier.clone(),
+                    tier: tier.to_string(),
+                    contribution_rank: rank,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok((ranked.len() as i64, changes))
+}
+
+/// The periodic worker: re-ranks tiers when order events changed values, and refreshes every
+/// party with orders once per `full_sweep` (decaying trailing revenue, lost customers).
+pub async fn run_sweeper(
+    db: Db,
+    currency: String,
+    rules: LifecycleRules,
+    interval: Duration,
+    full_sweep: Duration,
+    relay: std::sync::Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut last_full = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        let full = last_full.elapsed() >= full_sweep;
+        match sweep(&db, &currency, &rules, full).await {
+            Ok(()) => {
+                relay.notify_one();
+                if full {
+                    last_full = tokio::time::Instant::now();
+                }
+            }
+            // A failed sweep is retried at the next tick; the flag stays set.
+            Err(err) => tracing::warn!("value sweep failed: {err:#}"),
+        }
+    }
+}
+
+async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> anyhow::Result<()> {
+    if full {
+        let mut conn = db.pool().acquire().await?;
+        let ids = orders::parties_with_orders(&mut conn).await?;
+        drop(conn);
+        for id in ids {
+            let mut tx = db.begin().await?;
+            if let Some(party) = live_party(&mut tx, &id).await? {
+                refresh_party(&mut tx, &party, currency, rules, now_micros()).await?;
+                settings::mark_tiers_dirty(&mut tx).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    let mut tx = db.begin().await?;
+    if settings::take_tiers_dirty(&mut tx).await? {
+        recompute_tiers(&mut tx, SYSTEM_ACTOR).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The gRPC API of the sales services: validation, record rules, mapping. Each handler writes
+//! its changes and events in one transaction.
+
+mod activities;
+mod catalog;
+mod leads;
+mod opportunities;
+mod orders;
+mod quotes;
+
+use std::sync::Arc;
+
+use crm_auth::Principal;
+use crm_platform::client::forwarded;
+use crm_proto::customers::v1 as customers;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::sales::v1 as pb;
+use crm_proto::sales::v1::catalog_service_server::CatalogService;
+use crm_proto::sales::v1::order_service_server::OrderService;
+use crm_proto::sales::v1::pipeline_service_server::PipelineService;
+use crm_storage::{Conn, Db, Tx};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+
+use crate::config::SalesConfig;
+use crate::error::{Error, Result};
+use crate::storage::accounts;
+
+/// The sales gRPC services (catalog, pipeline, orders) over one database.
+#[derive(Debug, Clone)]
+pub struct SalesApi {
+    db: Db,
+    #[allow(dead_code)]
+    config: Arc<SalesConfig>,
+    relay: Arc<Notify>,
+    customers: Channel,
+}
+
+impl SalesApi {
+    /// The services on `db`; `relay` is woken after each commit; `customers` reaches the
+    /// customers service.
+    pub fn new(db: Db, config: Arc<SalesConfig>, relay: Arc<Notify>, customers: Channel) -> Self {
+        Self {
+            db,
+            config,
+            relay,
+            customers,
+        }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.db.begin().await?)
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.db.pool().acquire().await?)
+    }
+
+    fn customers(&self) -> CustomersServiceClient<Channel> {
+        CustomersServiceClient::new(self.customers.clone())
+    }
+
+    /// Checks that `party_id` is a live customer party: from the read copy, or else by asking
+    /// the customers service as the caller (and keeping the answer).
+    async fn ensure_party(
+        &self,
+        conn: &mut Conn,
+        principal: &Principal,
+        party_id: &str,
+        field: &str,
+    ) -> Result<()> {
+        if let Some(account) = accounts::get(conn, party_id).await? {
+            return match account.status.as_str() {
+                "active" => Ok(()),
+                status => Err(Error::FailedPrecondition(format!("party {party_id} is {status}"))),
+            };
+        }
+        let reply = self
+            .customers()
+            .get_party(forwarded(
+                principal,
+                customers::GetPartyRequest { id: party_id.into() },
+            ))
+            .await;
+        match reply {
+            Ok(reply) => {
+                let reply = reply.into_inner();
+                let party = reply
+                    .party
+                    .ok_or_else(|| Error::NotFound(format!("party {party_id}")))?;
+                if !reply.redirected_from_id.is_empty() {
+                    return Err(Error::FailedPrecondition(format!(
+                        "party {party_id} was merged into {}",
+                        party.id
+                    )));
+                }
+                let account = accounts::Account::from_party(&party);
+                accounts::upsert(conn, &account).await?;
+                if account.status != "active" {
+                    return Err(Error::FailedPrecondition(format!(
+                        "party {party_id} is {}",
+                        account.status
+                    )));
+                }
+                Ok(())
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                Err(crate::error::invalid(field, &format!("no party {party_id}")))
+            }
+            Err(status) if status.code() == tonic::Code::PermissionDenied => Err(Error::PermissionDenied(
+                format!("party {party_id}: {}", status.message()),
+            )),
+            Err(status) => Err(Error::Unavailable(format!(
+                "customers service: {}",
+                status.message()
+            ))),
+        }
+    }
+}
+
+/// The version an etag names, or the violation.
+fn version(etag: &str, field: &str) -> Result<i64> {
+    let mut v = crm_platform::Violations::new();
+    let version = crm_platform::errors::etag_version(etag, field, true, &mut v);
+    v.finish()?;
+    Ok(version.unwrap_or_default())
+}
+
+crm_platform::grpc_handlers! {
+    impl CatalogService for SalesApi {
+        create_product(pb::CreateProductRequest) -> pb::CreateProductResponse => handle_create_product;
+        get_product(pb::GetProductRequest) -> pb::GetProductResponse => handle_get_product;
+        update_product(pb::UpdateProductRequest) -> pb::UpdateProductResponse => handle_update_product;
+        list_products(pb::ListProductsRequest) -> pb::ListProductsResponse => handle_list_products;
+        create_price_book(pb::CreatePriceBookRequest) -> pb::CreatePriceBookResponse => handle_create_price_book;
+        list_price_books(pb::ListPriceBooksRequest) -> pb::ListPriceBooksResponse => handle_list_price_books;
+        set_price(pb::SetPriceRequest) -> pb::SetPriceResponse => handle_set_price;
+        list_prices(pb::ListPricesRequest) -> pb::ListPricesResponse => handle_list_prices;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl PipelineService for SalesApi {
+        create_lead(pb::CreateLeadRequest) -> pb::CreateLeadResponse => handle_create_lead;
+        get_lead(pb::GetLeadRequest) -> pb::GetLeadResponse => handle_get_lead;
+        list_leads(pb::ListLeadsRequest) -> pb::ListLeadsResponse => handle_list_leads;
+        qualify_lead(pb::QualifyLeadRequest) -> pb::QualifyLeadResponse => handle_qualify_lead;
+        convert_lead(pb::ConvertLeadRequest) -> pb::ConvertLeadResponse => handle_convert_lead;
+        get_pipeline(pb::GetPipelineRequest) -> pb::GetPipelineResponse => handle_get_pipeline;
+        update_pipeline(pb::UpdatePipelineRequest) -> pb::UpdatePipelineResponse => handle_update_pipeline;
+        create_opportunity(pb::CreateOpportunityRequest) -> pb::CreateOpportunityResponse => handle_create_opportunity;
+        get_opportunity(pb::GetOpportunityRequest) -> pb::GetOpportunityResponse => handle_get_opportunity;
+        update_opportunity(pb::UpdateOpportunityRequest) -> pb::UpdateOpportunityResponse => handle_update_opportunity;
+        list_opportunities(pb::ListOpportunitiesRequest) -> pb::ListOpportunitiesResponse => handle_list_opportunities;
+        move_opportunity_stage(pb::MoveOpportunityStageRequest) -> pb::MoveOpportunityStageResponse => handle_move_opportunity_stage;
+        set_stage_plan(pb::SetStagePlanRequest) -> pb::SetStagePlanResponse => handle_set_stage_plan;
+        close_opportunity(pb::CloseOpportunityRequest) -> pb::CloseOpportunityResponse => handle_close_opportunity;
+        log_activity(pb::LogActivityRequest) -> pb::LogActivityResponse => handle_log_activity;
+        list_activities(pb::ListActivitiesRequest) -> pb::ListActivitiesResponse => handle_list_activities;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl OrderService for SalesApi {
+        create_quote(pb::CreateQuoteRequest) -> pb::CreateQuoteResponse => handle_create_quote;
+        get_quote(pb::GetQuoteRequest) -> pb::GetQuoteResponse => handle_get_quote;
+        list_quotes(pb::ListQuotesRequest) -> pb::ListQuotesResponse => handle_list_quotes;
+        revise_quote(pb::ReviseQuoteRequest) -> pb::ReviseQuoteResponse => handle_revise_quote;
+        set_quote_status(pb::SetQuoteStatusRequest) -> pb::SetQuoteStatusResponse => handle_set_quote_status;
+        accept_quote(pb::AcceptQuoteRequest) -> pb::AcceptQuoteResponse => handle_accept_quote;
+        place_order(pb::PlaceOrderRequest) -> pb::PlaceOrderResponse => handle_place_order;
+        get_order(pb::GetOrderRequest) -> pb::GetOrderResponse => handle_get_order;
+        list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse => handle_list_orders;
+        update_order_status(pb::UpdateOrderStatusRequest) -> pb::UpdateOrderStatusResponse => handle_update_order_status;
+    }
+}

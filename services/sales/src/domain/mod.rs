@@ -1,0 +1,8 @@
+//! The sales domain rules, free of I/O.
+
+pub mod alerts;
+pub mod periods;
+pub mod pricing;
+pub mod reports;
+pub mod rules;
+pub mod territory;

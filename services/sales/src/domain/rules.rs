@@ -1,0 +1,320 @@
+//! Validation of sales records and the record rules.
+
+use std::collections::HashSet;
+
+use crm_auth::{Principal, RecordScope, Role};
+use crm_platform::Violations;
+use crm_proto::common::v1::Money;
+use crm_proto::sales::v1 as pb;
+
+/// A calendar date `YYYY-MM-DD`.
+pub fn is_date(s: &str) -> bool {
+    s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
+/// An ISO 4217-shaped currency code.
+pub fn is_currency(s: &str) -> bool {
+    s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase())
+}
+
+/// `[a-z][a-z0-9_]*`, up to 32 characters.
+pub fn is_code(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn text(v: &mut Violations, field: &str, value: &str, required: bool, max: usize) {
+    if required && value.trim().is_empty() {
+        v.add(field, "required");
+    } else if value.chars().count() > max {
+        v.add(field, format!("at most {max} characters"));
+    }
+}
+
+/// Checks a product. Field paths are prefixed with `product.`.
+pub fn validate_product(p: &pb::Product) -> Violations {
+    let mut v = Violations::new();
+    let sku_ok = !p.sku.is_empty()
+        && p.sku.len() <= 64
+        && p.sku
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    v.check(
+        !sku_ok,
+        "product.sku",
+        "upper-case letters, digits, '-' and '_', up to 64",
+    );
+    text(&mut v, "product.name", &p.name, true, 200);
+    text(&mut v, "product.description", &p.description, false, 4000);
+    text(&mut v, "product.product_line", &p.product_line, false, 64);
+    text(&mut v, "product.category", &p.category, false, 64);
+    text(&mut v, "product.unit", &p.unit, false, 32);
+    v
+}
+
+/// Checks a money amount: present, non-negative, with a currency code.
+pub fn check_money(v: &mut Violations, field: &str, m: &Option<Money>) {
+    match m {
+        None => v.add(field, "required"),
+        Some(m) => {
+            v.check(
+                m.amount_minor < 0,
+                format!("{field}.amount_minor"),
+                "must not be negative",
+            );
+            v.check(
+                !is_currency(&m.currency_code),
+                format!("{field}.currency_code"),
+                "an ISO 4217 code such as USD",
+            );
+        }
+    }
+}
+
+/// Checks a lead. Field paths are prefixed with `lead.`.
+pub fn validate_lead(l: &pb::Lead) -> Violations {
+    let mut v = Violations::new();
+    v.check(
+        matches!(
+            pb::LeadSource::try_from(l.source),
+            Err(_) | Ok(pb::LeadSource::Unspecified)
+        ),
+        "lead.source",
+        "CAMPAIGN, PARTNER, WEB or MANUAL",
+    );
+    v.check(
+        l.party_id.is_empty() && l.company_name.trim().is_empty() && l.contact_name.trim().is_empty(),
+        "lead.contact_name",
+        "a lead needs a party, a company name or a contact name",
+    );
+    text(&mut v, "lead.company_name", &l.company_name, false, 200);
+    text(&mut v, "lead.contact_name", &l.contact_name, false, 200);
+    text(&mut v, "lead.source_ref", &l.source_ref, false, 200);
+    text(&mut v, "lead.notes", &l.notes, false, 4000);
+    v.check(
+        !l.email.is_empty()
+            && (l.email.matches('@').count() != 1 || l.email.contains(' ') || l.email.len() > 254),
+        "lead.email",
+        "not an email address",
+    );
+    v.check(
+        !l.phone.is_empty() && !(7..=15).contains(&l.phone.chars().filter(char::is_ascii_digit).count()),
+        "lead.phone",
+        "not a phone number",
+    );
+    v.check(!(0..=100).contains(&l.score), "lead.score", "0 to 100");
+    v
+}
+
+/// Checks the pipeline: unique lower_snake codes, names, probabilities 0..=10000, at least one
+/// open stage, exactly one won and one lost stage, and closing stages after the open ones.
+pub fn validate_pipeline(stages: &[pb::PipelineStage]) -> Violations {
+    let mut v = Violations::new();
+    let mut codes = HashSet::new();
+    for (i, s) in stages.iter().enumerate() {
+        v.check(
+            !is_code(&s.code),
+            format!("stages[{i}].code"),
+            "lower_snake_case, up to 32",
+        );
+        v.check(
+            !codes.insert(s.code.as_str()),
+            format!("stages[{i}].code"),
+            "used twice",
+        );
+        text(&mut v, &format!("stages[{i}].name"), &s.name, true, 100);
+        v.check(
+            !(0..=10_000).contains(&s.win_probability_bps),
+            format!("stages[{i}].win_probability_bps"),
+            "0 to 10000",
+        );
+        v.check(
+            s.is_won && s.is_lost,
+            format!("stages[{i}]"),
+            "a stage cannot be both won and lost",
+        );
+    }
+    let won = stages.iter().filter(|s| s.is_won).count();
+    let lost = stages.iter().filter(|s| s.is_lost).count();
+    let open = stages.len() - won - lost;
+    v.check(
+        won != 1 || lost != 1,
+        "stages",
+        "exactly one won and one lost stage",
+    );
+    v.check(open == 0, "stages", "at least one open stage");
+    let first_closed = stages
+        .iter()
+        .position(|s| s.is_won || s.is_lost)
+        .unwrap_or(stages.len());
+    v.check(
+        stages[first_closed..].iter().any(|s| !s.is_won && !s.is_lost),
+        "stages",
+        "open stages come before the won and lost stages",
+    );
+    v
+}
+
+/// Checks the client-settable fields of an opportunity. Field paths are prefixed with
+/// `opportunity.`.
+pub fn validate_opportunity(o: &pb::Opportunity) -> Violations {
+    let mut v = Violations::new();
+    text(&mut v, "opportunity.name", &o.name, true, 200);
+    v.check(o.party_id.is_empty(), "opportunity.party_id", "required");
+    check_money(&mut v, "opportunity.amount", &o.amount);
+    v.check(
+        !is_date(&o.expected_close_date),
+        "opportunity.expected_close_date",
+        "a date YYYY-MM-DD",
+    );
+    text(&mut v, "opportunity.next_step", &o.next_step, false, 500);
+    v.check(
+        o.competitor_ids.len() > 20,
+        "opportunity.competitor_ids",
+        "at most 20",
+    );
+    for (i, p) in o.products.iter().enumerate() {
+        v.check(
+            p.product_id.is_empty(),
+            format!("opportunity.products[{i}].product_id"),
+            "required",
+        );
+        v.check(
+            !(1..=1_000_000).contains(&p.quantity),
+            format!("opportunity.products[{i}].quantity"),
+            "1 to 1000000",
+        );
+    }
+    v
+}
+
+/// Checks an activity. Field paths are prefixed with `activity.`.
+pub fn validate_activity(a: &pb::Activity) -> Violations {
+    let mut v = Violations::new();
+    v.check(
+        matches!(
+            pb::ActivityKind::try_from(a.kind),
+            Err(_) | Ok(pb::ActivityKind::Unspecified)
+        ),
+        "activity.kind",
+        "CALL, MEETING, VISIT or EMAIL",
+    );
+    text(&mut v, "activity.subject", &a.subject, true, 200);
+    text(&mut v, "activity.notes", &a.notes, false, 4000);
+    text(&mut v, "activity.outcome", &a.outcome, false, 500);
+    v.check(
+        a.party_id.is_empty() && a.opportunity_id.is_empty(),
+        "activity.party_id",
+        "an activity concerns a party, an opportunity or both",
+    );
+    v.check(
+        !(0..=24 * 60).contains(&a.duration_minutes),
+        "activity.duration_minutes",
+        "0 to 1440",
+    );
+    v
+}
+
+/// Roles that read every sales record.
+pub const READ_ALL: &[Role] = &[Role::Marketer, Role::ServiceAgent, Role::ServiceManager];
+
+/// The record rules: administrators, auditors and services see every record; a sales manager the
+/// team's; a rep their own and their territories'.
+pub fn may_read(principal: &Principal, owner_id: &str, team_id: &str, territory: &str) -> bool {
+    principal.may_see(
+        &RecordScope {
+            owner_id: Some(owner_id),
+            team_id: Some(team_id),
+            territory: Some(territory),
+            ..Default::default()
+        },
+        READ_ALL,
+    )
+}
+
+/// Whether `principal` may change a record: as reading, minus the read-only roles; records
+/// nobody owns yet can be worked by any seller.
+pub fn may_write(principal: &Principal, owner_id: &str, team_id: &str, territory: &str) -> bool {
+    if owner_id.is_empty() && team_id.is_empty() {
+        return principal.has_any_role(crate::policy::SELLERS);
+    }
+    principal.may_see(
+        &RecordScope {
+            owner_id: Some(owner_id),
+            team_id: Some(team_id),
+            territory: Some(territory),
+            ..Default::default()
+        },
+        &[],
+    ) && !principal.has_role(Role::Auditor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(code: &str, won: bool, lost: bool) -> pb::PipelineStage {
+        pb::PipelineStage {
+            code: code.into(),
+            name: code.into(),
+            win_probability_bps: 0,
+            is_won: won,
+            is_lost: lost,
+        }
+    }
+
+    #[test]
+    fn pipeline_rules() {
+        let good = [
+            stage("a", false, false),
+            stage("won", true, false),
+            stage("lost", false, true),
+        ];
+        assert!(validate_pipeline(&good).is_empty());
+        let closed_first = [
+            stage("won", true, false),
+            stage("a", false, false),
+            stage("lost", false, true),
+        ];
+        assert!(
+            validate_pipeline(&closed_first)
+                .iter()
+                .any(|(f, _)| f == "stages")
+        );
+        let dup = [
+            stage("a", false, false),
+            stage("a", true, false),
+            stage("lost", false, true),
+        ];
+        assert!(validate_pipeline(&dup).iter().any(|(f, _)| f == "stages[1].code"));
+        assert!(validate_pipeline(&[]).iter().any(|(f, _)| f == "stages"));
+    }
+
+    #[test]
+    fn record_rules() {
+        let rep = Principal {
+            user_id: "alice".into(),
+            roles: vec![Role::SalesRep],
+            ..Default::default()
+        };
+        assert!(may_write(&rep, "alice", "", ""));
+        assert!(!may_write(&rep, "bob", "north", ""));
+        assert!(!may_read(&rep, "bob", "north", ""));
+        let manager = Principal {
+            user_id: "m".into(),
+            roles: vec![Role::SalesManager],
+            team_id: Some("north".into()),
+            ..Default::default()
+        };
+        assert!(may_write(&manager, "bob", "north", ""));
+        let auditor = Principal {
+            user_id: "a".into(),
+            roles: vec![Role::Auditor],
+            ..Default::default()
+        };
+        assert!(may_read(&auditor, "bob", "north", ""));
+        assert!(!may_write(&auditor, "bob", "north", ""));
+    }
+}

@@ -1,0 +1,112 @@
+//! Who may call which sales RPC. Record rules (own, team) are applied by the handlers.
+
+use crm_auth::{Policy, Role};
+
+/// The catalog service.
+pub const CATALOG: &str = "crm.sales.v1.CatalogService";
+/// The pipeline service.
+pub const PIPELINE: &str = "crm.sales.v1.PipelineService";
+/// The order service.
+pub const ORDERS: &str = "crm.sales.v1.OrderService";
+
+/// Roles that sell.
+pub const SELLERS: &[Role] = &[Role::Admin, Role::SalesRep, Role::SalesManager, Role::Service];
+
+/// Roles that read sales records (record rules narrow what sellers see).
+pub const READERS: &[Role] = &[
+    Role::Admin,
+    Role::SalesRep,
+    Role::SalesManager,
+    Role::Auditor,
+    Role::Marketer,
+    Role::ServiceAgent,
+    Role::ServiceManager,
+    Role::Service,
+];
+
+/// The access table of the sales service.
+pub fn policy() -> Policy {
+    let catalog_readers: Vec<Role> = READERS.iter().copied().chain([Role::PartnerUser]).collect();
+    let lead_writers: Vec<Role> = SELLERS.iter().copied().chain([Role::Marketer]).collect();
+    Policy::new()
+        .rpcs(
+            CATALOG,
+            &["GetProduct", "ListProducts", "ListPriceBooks", "ListPrices"],
+            &catalog_readers,
+        )
+        .rpcs(
+            CATALOG,
+            &["CreateProduct", "UpdateProduct", "CreatePriceBook", "SetPrice"],
+            &[Role::Admin, Role::SalesManager, Role::Service],
+        )
+        .rpcs(PIPELINE, &["CreateLead"], &lead_writers)
+        .rpcs(
+            PIPELINE,
+            &[
+                "GetLead",
+                "ListLeads",
+                "GetPipeline",
+                "GetOpportunity",
+                "ListOpportunities",
+                "ListActivities",
+            ],
+            READERS,
+        )
+        .rpcs(
+            PIPELINE,
+            &[
+                "QualifyLead",
+                "ConvertLead",
+                "CreateOpportunity",
+                "UpdateOpportunity",
+                "MoveOpportunityStage",
+                "SetStagePlan",
+                "CloseOpportunity",
+                "LogActivity",
+            ],
+            SELLERS,
+        )
+        .rpcs(PIPELINE, &["UpdatePipeline"], &[Role::Admin])
+        .rpcs(
+            ORDERS,
+            &["GetQuote", "ListQuotes", "GetOrder", "ListOrders"],
+            READERS,
+        )
+        .rpcs(
+            ORDERS,
+            &[
+                "CreateQuote",
+                "ReviseQuote",
+                "SetQuoteStatus",
+                "AcceptQuote",
+                "PlaceOrder",
+                "UpdateOrderStatus",
+            ],
+            SELLERS,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every RPC of the sales services is declared (undeclared ones are refused to everybody).
+    #[test]
+    fn every_rpc_is_declared() {
+        let policy = policy();
+        let descriptor =
+            <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let mut checked = 0;
+        for file in descriptor.file.iter().filter(|f| f.package() == "crm.sales.v1") {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/crm.sales.v1.{}/{}", service.name(), method.name());
+                    assert!(policy.access(&path).is_some(), "{path} has no access rule");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20);
+    }
+}

@@ -1,0 +1,117 @@
+//! The read copy of customer parties, and re-keying on merge / anonymising on erasure.
+
+use crm_proto::customers::v1 as customers;
+use crm_storage::Conn;
+use sqlx::Row as _;
+
+/// What sales keeps about a party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Party id.
+    pub party_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Industry.
+    pub industry: String,
+    /// Region code.
+    pub region_code: String,
+    /// `active`, `merged` or `erased`.
+    pub status: String,
+}
+
+impl Account {
+    /// The copy of a party.
+    pub fn from_party(p: &customers::Party) -> Self {
+        let status = match customers::PartyStatus::try_from(p.status) {
+            Ok(customers::PartyStatus::Merged) => "merged",
+            Ok(customers::PartyStatus::Erased) => "erased",
+            _ => "active",
+        };
+        Self {
+            party_id: p.id.clone(),
+            display_name: p.display_name.clone(),
+            industry: p.industry.clone(),
+            region_code: p.region_code.clone(),
+            status: status.into(),
+        }
+    }
+}
+
+/// Inserts or refreshes an account.
+pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO accounts (party_id, display_name, industry, region_code, status) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
+         region_code = excluded.region_code, status = excluded.status",
+    )
+    .bind(&a.party_id)
+    .bind(&a.display_name)
+    .bind(&a.industry)
+    .bind(&a.region_code)
+    .bind(&a.status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The account of a party, if known.
+pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Account>> {
+    let row = sqlx::query(
+        "SELECT party_id, display_name, industry, region_code, status FROM accounts WHERE party_id = $1",
+    )
+    .bind(party_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Account {
+            party_id: r.try_get("party_id")?,
+            display_name: r.try_get("display_name")?,
+            industry: r.try_get("industry")?,
+            region_code: r.try_get("region_code")?,
+            status: r.try_get("status")?,
+        })
+    })
+    .transpose()
+}
+
+/// Every sales record of `merged` now belongs to `survivor`.
+pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str) -> sqlx::Result<()> {
+    for table in ["leads", "opportunities", "activities", "quotes", "orders"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET party_id = $1 WHERE party_id = $2"
+        )))
+        .bind(survivor)
+        .bind(merged)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE accounts SET status = 'merged' WHERE party_id = $1")
+        .bind(merged)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes personal data held about an erased party: the account's name and the contact
+/// details and notes of its leads. Orders and opportunities keep their amounts (business records)
+/// under the tombstone id.
+pub async fn anonymise(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO accounts (party_id, status) VALUES ($1, 'erased') \
+         ON CONFLICT (party_id) DO UPDATE SET display_name = '', industry = '', region_code = '', status = 'erased'",
+    )
+    .bind(party_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE leads SET contact_name = '', email = '', phone = '', notes = '', company_name = '' WHERE party_id = $1",
+    )
+    .bind(party_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE activities SET notes = '', subject = 'erased' WHERE party_id = $1")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Activities.
+
+use crm_proto::sales::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use super::{micros, new_id, timestamp};
+
+/// Inserts an activity (id set here).
+pub async fn insert(conn: &mut Conn, a: &mut pb::Activity) -> sqlx::Result<()> {
+    a.id = new_id();
+    sqlx::query(
+        "INSERT INTO activities (id, kind, subject, notes, party_id, opportunity_id, owner_id, occurred_at, \
+         duration_minutes, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&a.id)
+    .bind(i64::from(a.kind))
+    .bind(&a.subject)
+    .bind(&a.notes)
+    .bind(&a.party_id)
+    .bind(&a.opportunity_id)
+    .bind(&a.owner_id)
+    .bind(a.occur_time.as_ref().map(micros).unwrap_or_default())
+    .bind(i64::from(a.duration_minutes))
+    .bind(&a.outcome)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Activities of a party and/or opportunity, newest first, after the (time, id) key.
+pub async fn list(
+    conn: &mut Conn,
+    party_id: &str,
+    opportunity_id: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Activity>> {
+    let mut q = SqlBuilder::new(
+        "SELECT id, kind, subject, notes, party_id, opportunity_id, owner_id, occurred_at, duration_minutes, outcome \
+         FROM activities WHERE 1 = 1",
+    );
+    if !party_id.is_empty() {
+        q.and("party_id = {}", party_id);
+    }
+    if !opportunity_id.is_empty() {
+        q.and("opportunity_id = {}", opportunity_id);
+    }
+    if let Some((at, id)) = after {
+        let (a, b, c) = (q.arg(at), q.arg(at), q.arg(id));
+        q.push(&format!(
+            " AND (occurred_at < {a} OR (occurred_at = {b} AND id < {c}))"
+        ));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY occurred_at DESC, id DESC LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(pb::Activity {
+                id: r.try_get("id")?,
+                kind: r.try_get::<i64, _>("kind")? as i32,
+                subject: r.try_get("subject")?,
+                notes: r.try_get("notes")?,
+                party_id: r.try_get("party_id")?,
+                opportunity_id: r.try_get("opportunity_id")?,
+                owner_id: r.try_get("owner_id")?,
+                occur_time: Some(timestamp(r.try_get("occurred_at")?)),
+                duration_minutes: r.try_get::<i64, _>("duration_minutes")? as i32,
+                outcome: r.try_get("outcome")?,
+            })
+        })
+        .collect()
+}

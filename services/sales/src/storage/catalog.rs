@@ -1,0 +1,210 @@
+//! Products, price books and prices.
+
+use crm_proto::common::v1::Money;
+use crm_proto::sales::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{new_id, now_micros, timestamp};
+
+const PRODUCT_COLUMNS: &str =
+    "id, sku, name, description, product_line, category, unit, active, version, updated_at";
+
+fn product(row: &AnyRow) -> sqlx::Result<pb::Product> {
+    Ok(pb::Product {
+        id: row.try_get("id")?,
+        sku: row.try_get("sku")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        product_line: row.try_get("product_line")?,
+        category: row.try_get("category")?,
+        unit: row.try_get("unit")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        update_time: Some(timestamp(row.try_get("updated_at")?)),
+        etag: row.try_get::<i64, _>("version")?.to_string(),
+    })
+}
+
+/// Inserts a product (id set here); a duplicate SKU is a unique violation.
+pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product) -> sqlx::Result<()> {
+    p.id = new_id();
+    sqlx::query(
+        "INSERT INTO products (id, sku, name, description, product_line, category, unit, active, version, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
+    )
+    .bind(&p.id)
+    .bind(&p.sku)
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.product_line)
+    .bind(&p.category)
+    .bind(&p.unit)
+    .bind(i64::from(p.active))
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a product if its version is still `expected`.
+pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE products SET name = $1, description = $2, product_line = $3, category = $4, unit = $5, active = $6, \
+         version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
+    )
+    .bind(&p.name)
+    .bind(&p.description)
+    .bind(&p.product_line)
+    .bind(&p.category)
+    .bind(&p.unit)
+    .bind(i64::from(p.active))
+    .bind(now_micros())
+    .bind(&p.id)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// One product.
+pub async fn product_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Product>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
+    q.and("id = {}", id);
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(product)
+        .transpose()
+}
+
+/// Products after `after` by id, filtered.
+pub async fn list_products(
+    conn: &mut Conn,
+    product_line: &str,
+    category: &str,
+    active_only: bool,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Product>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
+    q.and("id > {}", after);
+    if !product_line.is_empty() {
+        q.and("product_line = {}", product_line);
+    }
+    if !category.is_empty() {
+        q.and("category = {}", category);
+    }
+    if active_only {
+        q.push(" AND active = 1");
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(product)
+        .collect()
+}
+
+fn price_book(row: &AnyRow) -> sqlx::Result<pb::PriceBook> {
+    Ok(pb::PriceBook {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        currency_code: row.try_get("currency_code")?,
+        is_default: row.try_get::<i64, _>("is_default")? != 0,
+    })
+}
+
+/// Inserts a price book; a default book replaces the previous default of its currency.
+pub async fn insert_price_book(conn: &mut Conn, b: &mut pb::PriceBook) -> sqlx::Result<()> {
+    b.id = new_id();
+    if b.is_default {
+        sqlx::query("UPDATE price_books SET is_default = 0 WHERE currency_code = $1")
+            .bind(&b.currency_code)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("INSERT INTO price_books (id, name, currency_code, is_default) VALUES ($1, $2, $3, $4)")
+        .bind(&b.id)
+        .bind(&b.name)
+        .bind(&b.currency_code)
+        .bind(i64::from(b.is_default))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// One price book.
+pub async fn price_book_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::PriceBook>> {
+    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(price_book)
+        .transpose()
+}
+
+/// Every price book by name.
+pub async fn list_price_books(conn: &mut Conn) -> sqlx::Result<Vec<pb::PriceBook>> {
+    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(price_book)
+        .collect()
+}
+
+/// Sets a product's price in a book.
+pub async fn set_price(
+    conn: &mut Conn,
+    book: &str,
+    product: &str,
+    unit_price_minor: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO prices (price_book_id, product_id, unit_price_minor) VALUES ($1, $2, $3) \
+         ON CONFLICT (price_book_id, product_id) DO UPDATE SET unit_price_minor = excluded.unit_price_minor",
+    )
+    .bind(book)
+    .bind(product)
+    .bind(unit_price_minor)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A product's unit price in a book.
+pub async fn price(conn: &mut Conn, book: &str, product: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT unit_price_minor FROM prices WHERE price_book_id = $1 AND product_id = $2")
+        .bind(book)
+        .bind(product)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+/// The prices of a book, by product id.
+pub async fn list_prices(conn: &mut Conn, book: &pb::PriceBook) -> sqlx::Result<Vec<pb::Price>> {
+    let rows = sqlx::query(
+        "SELECT product_id, unit_price_minor FROM prices WHERE price_book_id = $1 ORDER BY product_id",
+    )
+    .bind(&book.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::Price {
+                price_book_id: book.id.clone(),
+                product_id: r.try_get("product_id")?,
+                unit_price: Some(Money {
+                    amount_minor: r.try_get("unit_price_minor")?,
+                    currency_code: book.currency_code.clone(),
+                }),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! SQL for the sales database, the same statements on PostgreSQL and SQLite. Functions take
+//! the connection (or transaction) they run in.
+
+pub mod accounts;
+pub mod activities;
+pub mod catalog;
+pub mod leads;
+pub mod opportunities;
+pub mod orders;
+pub mod quotes;
+pub mod stages;
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// A protobuf timestamp from microseconds since the epoch.
+pub fn timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
+    }
+}
+
+/// Microseconds since the epoch of a protobuf timestamp.
+pub fn micros(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1000
+}
+
+/// A new UUIDv7 id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Line items stored as JSON (always read and written whole with their quote or order).
+pub mod lines {
+    use crm_proto::common::v1::Money;
+    use crm_proto::sales::v1 as pb;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct Line {
+        product_id: String,
+        quantity: i64,
+        unit_price_minor: i64,
+        discount_bps: i32,
+        net_minor: i64,
+        product_line: String,
+        description: String,
+    }
+
+    /// JSON of `lines`.
+    pub fn to_json(lines: &[pb::LineItem]) -> String {
+        let rows: Vec<Line> = lines
+            .iter()
+            .map(|l| Line {
+                product_id: l.product_id.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price.as_ref().map(|m| m.amount_minor).unwrap_or_default(),
+                discount_bps: l.discount_bps,
+                net_minor: l.net.as_ref().map(|m| m.amount_minor).unwrap_or_default(),
+                product_line: l.product_line.clone(),
+                description: l.description.clone(),
+            })
+            .collect();
+        serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// Lines from JSON, with amounts in `currency`.
+    pub fn from_json(json: &str, currency: &str) -> Vec<pb::LineItem> {
+        let rows: Vec<Line> = serde_json::from_str(json).unwrap_or_default();
+        let money = |amount_minor| {
+            Some(Money {
+                amount_minor,
+                currency_code: currency.to_string(),
+            })
+        };
+        rows.into_iter()
+            .map(|l| pb::LineItem {
+                product_id: l.product_id,
+                quantity: l.quantity,
+                unit_price: money(l.unit_price_minor),
+                discount_bps: l.discount_bps,
+                net: money(l.net_minor),
+                product_line: l.product_line,
+                description: l.description,
+            })
+            .collect()
+    }
+}

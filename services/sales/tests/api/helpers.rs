@@ -1,0 +1,247 @@
+//! A sales service and a customers service on port 0, each with its own database, sharing one
+//! nats-server, and real clients.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull};
+use crm_auth::Role;
+use crm_events::CloudEvent;
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::sales::v1 as pb;
+use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
+use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_storage::Db;
+use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub struct Suite {
+    pub catalog: CatalogServiceClient<Channel>,
+    pub pipeline: PipelineServiceClient<Channel>,
+    pub orders: OrderServiceClient<Channel>,
+    pub customers: CustomersServiceClient<Channel>,
+    pub sales_db: Db,
+    pub customers_db: Db,
+    pub nats: TestNats,
+    pub admin: String,
+    _dbs: (TestDb, TestDb),
+    stop: CancellationToken,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+impl Suite {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut crm_customers::CustomersConfig),
+    ) -> Self {
+        let nats = TestNats::start();
+        let stop = CancellationToken::new();
+        let customers_db = TestDb::new(backend);
+        let mut config =
+            crm_customers::CustomersConfig::new(customers_db.url.clone(), crm_testkit::auth_config());
+        configure(&mut config);
+        let customers = crm_customers::Application::build(config, nats.client().await)
+            .await
+            .unwrap();
+        let customers_addr = customers.local_addr();
+        let customers_pool = customers.db().clone();
+        tokio::spawn(customers.run_until_stopped(stop.clone()));
+
+        let sales_db = TestDb::new(backend);
+        let config = crm_sales::SalesConfig::new(
+            sales_db.url.clone(),
+            crm_testkit::auth_config(),
+            format!("http://{customers_addr}"),
+        );
+        let sales = crm_sales::Application::build(config, nats.client().await)
+            .await
+            .unwrap();
+        let sales_addr = sales.local_addr();
+        let sales_pool = sales.db().clone();
+        tokio::spawn(sales.run_until_stopped(stop.clone()));
+        Self {
+            catalog: CatalogServiceClient::new(channel(sales_addr)),
+            pipeline: PipelineServiceClient::new(channel(sales_addr)),
+            orders: OrderServiceClient::new(channel(sales_addr)),
+            customers: CustomersServiceClient::new(channel(customers_addr)),
+            sales_db: sales_pool,
+            customers_db: customers_pool,
+            nats,
+            admin: token("admin-1", &[Role::Admin]),
+            _dbs: (customers_db, sales_db),
+            stop,
+        }
+    }
+
+    pub fn req<T>(&self, message: T) -> tonic::Request<T> {
+        authed(message, &self.admin)
+    }
+
+    pub async fn organization(&self, name: &str) -> cpb::Party {
+        let party = cpb::Party {
+            kind: cpb::PartyKind::Organization as i32,
+            organization_name: name.into(),
+            ..Default::default()
+        };
+        self.customers
+            .clone()
+            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .party
+            .unwrap()
+    }
+
+    pub async fn product(&self, sku: &str, line: &str) -> pb::Product {
+        let product = pb::Product {
+            sku: sku.into(),
+            name: format!("Product {sku}"),
+            product_line: line.into(),
+            active: true,
+            ..Default::default()
+        };
+        self.catalog
+            .clone()
+            .create_product(self.req(pb::CreateProductRequest {
+                product: Some(product),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap()
+    }
+
+    pub async fn price_book(&self, name: &str, currency: &str) -> pb::PriceBook {
+        let book = pb::PriceBook {
+            name: name.into(),
+            currency_code: currency.into(),
+            is_default: true,
+            ..Default::default()
+        };
+        self.catalog
+            .clone()
+            .create_price_book(self.req(pb::CreatePriceBookRequest {
+                price_book: Some(book),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .price_book
+            .unwrap()
+    }
+
+    pub async fn set_price(&self, book: &pb::PriceBook, product: &pb::Product, amount: i64) {
+        let price = pb::Price {
+            price_book_id: book.id.clone(),
+            product_id: product.id.clone(),
+            unit_price: money(amount, &book.currency_code),
+        };
+        self.catalog
+            .clone()
+            .set_price(self.req(pb::SetPriceRequest { price: Some(price) }))
+            .await
+            .unwrap();
+    }
+
+    pub async fn opportunity(&self, party: &cpb::Party, amount: i64) -> pb::Opportunity {
+        let o = pb::Opportunity {
+            name: format!("Deal with {}", party.display_name),
+            party_id: party.id.clone(),
+            amount: money(amount, "USD"),
+            expected_close_date: "2030-06-30".into(),
+            ..Default::default()
+        };
+        self.pipeline
+            .clone()
+            .create_opportunity(self.req(pb::CreateOpportunityRequest { opportunity: Some(o) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .opportunity
+            .unwrap()
+    }
+
+    /// Every event of a stream (`CRM_SALES`, `CRM_CUSTOMERS`) once `db`'s outbox is drained.
+    pub async fn events(&self, stream: &str, db: &Db) -> Vec<CloudEvent> {
+        eventually(Duration::from_secs(20), "outbox drained", || async {
+            let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
+                .fetch_one(db.pool())
+                .await
+                .ok()?;
+            (unsent == 0).then_some(())
+        })
+        .await;
+        let js = jetstream::new(self.nats.client().await);
+        let Ok(mut stream) = js.get_stream(stream).await else {
+            return Vec::new();
+        };
+        let count = stream.info().await.unwrap().state.messages as usize;
+        if count == 0 {
+            return Vec::new();
+        }
+        let consumer = stream.create_consumer(pull::Config::default()).await.unwrap();
+        let mut messages = consumer.messages().await.unwrap();
+        let mut out = Vec::new();
+        while out.len() < count {
+            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            out.push(CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).unwrap());
+        }
+        out
+    }
+
+    pub async fn sales_event_types(&self) -> Vec<String> {
+        self.events("CRM_SALES", &self.sales_db)
+            .await
+            .into_iter()
+            .map(|e| {
+                e.event_type
+                    .trim_start_matches("crm.sales.")
+                    .trim_end_matches(".v1")
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+pub fn money(amount_minor: i64, currency: &str) -> Option<Money> {
+    Some(Money {
+        amount_minor,
+        currency_code: currency.into(),
+    })
+}
+
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+pub fn violated(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    crm_platform::errors::violated_fields(status)
+}
