@@ -49,6 +49,9 @@ pub struct DomainSettings {
     /// sales: the customers service's gRPC URL (`crm up` sets it).
     #[arg(long, env = "CRM_CUSTOMERS_URL", default_value = "http://127.0.0.1:50051")]
     pub customers_url: String,
+    /// sales: how often the alert rules (stalled deals, pile-ups, falling rates, overdue closes) run.
+    #[arg(long, env = "CRM_ALERT_INTERVAL", default_value = "1h", value_parser = parse_duration)]
+    pub alert_interval: Duration,
 }
 
 /// What building a service needs.
@@ -117,6 +120,7 @@ pub async fn build(
                 server: s.server,
                 auth: s.auth,
                 customers_url: s.domain.customers_url,
+                alert_interval: s.domain.alert_interval,
             };
             let app = crm_sales::Application::build(config, nats).await?;
             Ok(Running {

@@ -18,6 +18,8 @@ pub struct SalesConfig {
     pub auth: AuthConfig,
     /// The customers service (parties are looked up and created there).
     pub customers_url: String,
+    /// How often the alert rules are evaluated.
+    pub alert_interval: std::time::Duration,
 }
 
 impl SalesConfig {
@@ -30,6 +32,7 @@ impl SalesConfig {
             server: ServerConfig::default(),
             auth,
             customers_url: customers_url.into(),
+            alert_interval: std::time::Duration::from_secs(3600),
         }
     }
 }

@@ -28,12 +28,14 @@ impl EventHandler for CustomerEvents {
                 let e: customers::PartyCreated = event.decode()?;
                 if let Some(p) = e.party {
                     accounts::upsert(tx, &accounts::Account::from_party(&p)).await?;
+                    crate::assignment::reassign(tx, Some(&p.id)).await?;
                 }
             }
             "crm.customers.party.updated.v1" => {
                 let e: customers::PartyUpdated = event.decode()?;
                 if let Some(p) = e.party {
                     accounts::upsert(tx, &accounts::Account::from_party(&p)).await?;
+                    crate::assignment::reassign(tx, Some(&p.id)).await?;
                 }
             }
             "crm.customers.party.merged.v1" => {

@@ -6,6 +6,7 @@
 //! PostgreSQL and SQLite), [`events`] (published) and [`consumers`] (customers events consumed).
 
 pub mod api;
+pub mod assignment;
 pub mod config;
 pub mod consumers;
 pub mod domain;
@@ -24,6 +25,8 @@ use crm_platform::{GrpcServer, Supervisor};
 use crm_proto::sales::v1::catalog_service_server::CatalogServiceServer;
 use crm_proto::sales::v1::order_service_server::OrderServiceServer;
 use crm_proto::sales::v1::pipeline_service_server::PipelineServiceServer;
+use crm_proto::sales::v1::sales_org_service_server::SalesOrgServiceServer;
+use crm_proto::sales::v1::sales_report_service_server::SalesReportServiceServer;
 use crm_storage::{Db, Migrations};
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +55,7 @@ pub struct Application {
     server: GrpcServer,
     relay: Relay,
     nats: async_nats::Client,
+    alert_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -85,7 +89,17 @@ impl Application {
                     .max_encoding_message_size(max),
             )
             .add_service(
-                OrderServiceServer::new(api)
+                OrderServiceServer::new(api.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                SalesOrgServiceServer::new(api.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                SalesReportServiceServer::new(api)
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             );
@@ -96,6 +110,7 @@ impl Application {
             server,
             relay,
             nats,
+            alert_interval: config.alert_interval,
         })
     }
 
@@ -121,8 +136,23 @@ impl Application {
             consumers::CustomerEvents,
         );
         workers.spawn("sales-customer-events", move |stop| consumer.run(stop));
+        let (db, interval) = (self.db.clone(), self.alert_interval);
+        workers.spawn("sales-alerts", move |stop| alert_loop(db, interval, stop));
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;
         result
+    }
+}
+
+/// Evaluates the alert rules every `interval` (each condition is raised once).
+async fn alert_loop(db: Db, interval: std::time::Duration, stop: CancellationToken) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(err) = api::evaluate_alerts(&db, chrono::Utc::now().naive_utc()).await {
+            tracing::warn!("evaluating sales alerts: {err:#}");
+        }
     }
 }

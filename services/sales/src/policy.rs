@@ -8,6 +8,10 @@ pub const CATALOG: &str = "crm.sales.v1.CatalogService";
 pub const PIPELINE: &str = "crm.sales.v1.PipelineService";
 /// The order service.
 pub const ORDERS: &str = "crm.sales.v1.OrderService";
+/// The organisation service.
+pub const ORG: &str = "crm.sales.v1.SalesOrgService";
+/// The report service.
+pub const REPORTS: &str = "crm.sales.v1.SalesReportService";
 
 /// Roles that sell.
 pub const SELLERS: &[Role] = &[Role::Admin, Role::SalesRep, Role::SalesManager, Role::Service];
@@ -83,6 +87,48 @@ pub fn policy() -> Policy {
                 "UpdateOrderStatus",
             ],
             SELLERS,
+        )
+        .rpcs(
+            ORG,
+            &[
+                "GetOrganization",
+                "ListTerritories",
+                "GetAccountAssignment",
+                "ListQuotas",
+            ],
+            READERS,
+        )
+        .rpcs(
+            ORG,
+            &[
+                "CreateDepartment",
+                "CreateTeam",
+                "UpsertRep",
+                "CreateTerritory",
+                "UpdateTerritory",
+                "DeleteTerritory",
+                "ReassignAccounts",
+                "SetQuota",
+            ],
+            &[Role::Admin, Role::SalesManager, Role::Service],
+        )
+        .rpcs(
+            REPORTS,
+            &[
+                "GetFunnel",
+                "GetForecast",
+                "GetWinRate",
+                "GetQuotaAttainment",
+                "ListAlerts",
+                "GetAlertSettings",
+            ],
+            READERS,
+        )
+        .rpcs(REPORTS, &["ResolveAlert"], SELLERS)
+        .rpcs(
+            REPORTS,
+            &["EvaluateAlerts", "UpdateAlertSettings"],
+            &[Role::Admin, Role::SalesManager, Role::Service],
         )
 }
 

@@ -6,7 +6,11 @@ mod catalog;
 mod leads;
 mod opportunities;
 mod orders;
+mod org;
 mod quotes;
+mod reports;
+
+pub use reports::evaluate_alerts;
 
 use std::sync::Arc;
 
@@ -18,6 +22,8 @@ use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::catalog_service_server::CatalogService;
 use crm_proto::sales::v1::order_service_server::OrderService;
 use crm_proto::sales::v1::pipeline_service_server::PipelineService;
+use crm_proto::sales::v1::sales_org_service_server::SalesOrgService;
+use crm_proto::sales::v1::sales_report_service_server::SalesReportService;
 use crm_storage::{Conn, Db, Tx};
 use tokio::sync::Notify;
 use tonic::transport::Channel;
@@ -178,5 +184,36 @@ crm_platform::grpc_handlers! {
         get_order(pb::GetOrderRequest) -> pb::GetOrderResponse => handle_get_order;
         list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse => handle_list_orders;
         update_order_status(pb::UpdateOrderStatusRequest) -> pb::UpdateOrderStatusResponse => handle_update_order_status;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl SalesOrgService for SalesApi {
+        create_department(pb::CreateDepartmentRequest) -> pb::CreateDepartmentResponse => handle_create_department;
+        create_team(pb::CreateTeamRequest) -> pb::CreateTeamResponse => handle_create_team;
+        upsert_rep(pb::UpsertRepRequest) -> pb::UpsertRepResponse => handle_upsert_rep;
+        get_organization(pb::GetOrganizationRequest) -> pb::GetOrganizationResponse => handle_get_organization;
+        create_territory(pb::CreateTerritoryRequest) -> pb::CreateTerritoryResponse => handle_create_territory;
+        update_territory(pb::UpdateTerritoryRequest) -> pb::UpdateTerritoryResponse => handle_update_territory;
+        delete_territory(pb::DeleteTerritoryRequest) -> pb::DeleteTerritoryResponse => handle_delete_territory;
+        list_territories(pb::ListTerritoriesRequest) -> pb::ListTerritoriesResponse => handle_list_territories;
+        reassign_accounts(pb::ReassignAccountsRequest) -> pb::ReassignAccountsResponse => handle_reassign_accounts;
+        get_account_assignment(pb::GetAccountAssignmentRequest) -> pb::GetAccountAssignmentResponse => handle_get_account_assignment;
+        set_quota(pb::SetQuotaRequest) -> pb::SetQuotaResponse => handle_set_quota;
+        list_quotas(pb::ListQuotasRequest) -> pb::ListQuotasResponse => handle_list_quotas;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl SalesReportService for SalesApi {
+        get_funnel(pb::GetFunnelRequest) -> pb::GetFunnelResponse => handle_get_funnel;
+        get_forecast(pb::GetForecastRequest) -> pb::GetForecastResponse => handle_get_forecast;
+        get_win_rate(pb::GetWinRateRequest) -> pb::GetWinRateResponse => handle_get_win_rate;
+        get_quota_attainment(pb::GetQuotaAttainmentRequest) -> pb::GetQuotaAttainmentResponse => handle_get_quota_attainment;
+        evaluate_alerts(pb::EvaluateAlertsRequest) -> pb::EvaluateAlertsResponse => handle_evaluate_alerts;
+        list_alerts(pb::ListAlertsRequest) -> pb::ListAlertsResponse => handle_list_alerts;
+        resolve_alert(pb::ResolveAlertRequest) -> pb::ResolveAlertResponse => handle_resolve_alert;
+        get_alert_settings(pb::GetAlertSettingsRequest) -> pb::GetAlertSettingsResponse => handle_get_alert_settings;
+        update_alert_settings(pb::UpdateAlertSettingsRequest) -> pb::UpdateAlertSettingsResponse => handle_update_alert_settings;
     }
 }

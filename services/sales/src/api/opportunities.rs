@@ -134,6 +134,11 @@ impl SalesApi {
         self.ensure_party(&mut tx, principal, &o.party_id, "opportunity.party_id")
             .await?;
         self.check_products(&mut tx, &o).await?;
+        if o.territory_id.is_empty() {
+            o.territory_id = crate::storage::org::assignment(&mut tx, &o.party_id)
+                .await?
+                .unwrap_or_default();
+        }
         let first = stages::list(&mut tx)
             .await?
             .into_iter()

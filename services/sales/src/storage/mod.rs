@@ -3,11 +3,14 @@
 
 pub mod accounts;
 pub mod activities;
+pub mod alerts;
 pub mod catalog;
 pub mod leads;
 pub mod opportunities;
 pub mod orders;
+pub mod org;
 pub mod quotes;
+pub mod reporting;
 pub mod stages;
 
 /// Microseconds since the Unix epoch, now.

@@ -13,6 +13,8 @@ use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
+use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_storage::Db;
 use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
 use futures::StreamExt as _;
@@ -23,6 +25,8 @@ pub struct Suite {
     pub catalog: CatalogServiceClient<Channel>,
     pub pipeline: PipelineServiceClient<Channel>,
     pub orders: OrderServiceClient<Channel>,
+    pub org: SalesOrgServiceClient<Channel>,
+    pub reports: SalesReportServiceClient<Channel>,
     pub customers: CustomersServiceClient<Channel>,
     pub sales_db: Db,
     pub customers_db: Db,
@@ -82,6 +86,8 @@ impl Suite {
             catalog: CatalogServiceClient::new(channel(sales_addr)),
             pipeline: PipelineServiceClient::new(channel(sales_addr)),
             orders: OrderServiceClient::new(channel(sales_addr)),
+            org: SalesOrgServiceClient::new(channel(sales_addr)),
+            reports: SalesReportServiceClient::new(channel(sales_addr)),
             customers: CustomersServiceClient::new(channel(customers_addr)),
             sales_db: sales_pool,
             customers_db: customers_pool,

@@ -6,6 +6,7 @@ mod helpers;
 mod leads;
 mod opportunities;
 mod orders;
+mod org_reports;
 mod value_flow;
 
 /// A token for a rep or manager in a team.

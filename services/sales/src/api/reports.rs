@@ -1,0 +1,529 @@
+//! Pipeline reports, quota attainment and alerts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use crm_auth::{Principal, Role};
+use crm_platform::Violations;
+use crm_proto::common::v1::Money;
+use crm_proto::sales::v1::{self as pb, OpportunityStatus, QuotaOwnerKind};
+
+use super::SalesApi;
+use crate::domain::alerts::{self, AlertKind, AlertSettings, OpenDeal};
+use crate::domain::periods::Period;
+use crate::domain::reports::{self, Opp, Stage, StageVisit};
+use crate::error::{Error, Result, invalid};
+use crate::events;
+use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
+
+fn at(micros: i64) -> NaiveDateTime {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+fn ts(t: &Option<prost_types::Timestamp>) -> Option<NaiveDateTime> {
+    t.as_ref().map(|t| at(micros(t)))
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+}
+
+fn report_stages(stages: &[pb::PipelineStage]) -> Vec<Stage> {
+    stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Stage {
+            code: s.code.clone(),
+            position: i as i32 + 1,
+            probability_bps: s.win_probability_bps,
+            is_won: s.is_won,
+            is_lost: s.is_lost,
+        })
+        .collect()
+}
+
+fn report_opp(o: &pb::Opportunity) -> Opp {
+    Opp {
+        id: o.id.clone(),
+        owner_id: o.owner_id.clone(),
+        amount_minor: o.amount.as_ref().map(|m| m.amount_minor).unwrap_or_default(),
+        stage_code: o.stage_code.clone(),
+        created_at: ts(&o.create_time).unwrap_or_default(),
+        expected_close: date(&o.expected_close_date),
+        closed_at: ts(&o.close_time),
+        history: o
+            .stage_history
+            .iter()
+            .map(|h| StageVisit {
+                stage_code: h.stage_code.clone(),
+                entered_at: ts(&h.enter_time).unwrap_or_default(),
+                left_at: ts(&h.leave_time),
+            })
+            .collect(),
+    }
+}
+
+fn kind_of(k: AlertKind) -> i32 {
+    match k {
+        AlertKind::StalledDeal => pb::AlertKind::StalledDeal as i32,
+        AlertKind::EarlyStagePileUp => pb::AlertKind::EarlyStagePileUp as i32,
+        AlertKind::FallingNewOpportunities => pb::AlertKind::FallingNewOpportunities as i32,
+        AlertKind::OverdueClose => pb::AlertKind::OverdueClose as i32,
+    }
+}
+
+/// Teams of a department and its sub-departments.
+fn department_teams(departments: &[pb::Department], teams: &[pb::Team], root: &str) -> Vec<String> {
+    let mut included = HashSet::from([root.to_string()]);
+    loop {
+        let before = included.len();
+        for d in departments {
+            if included.contains(&d.parent_id) {
+                included.insert(d.id.clone());
+            }
+        }
+        if included.len() == before {
+            break;
+        }
+    }
+    teams
+        .iter()
+        .filter(|t| included.contains(&t.department_id))
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+impl SalesApi {
+    /// The scope a principal may report on: reps see their own records, managers their team's.
+    async fn scope(
+        &self,
+        conn: &mut crm_storage::Conn,
+        principal: &Principal,
+        s: Option<pb::ReportScope>,
+    ) -> Result<(reporting::Scope, String)> {
+        let s = s.unwrap_or_default();
+        let currency = if s.currency_code.is_empty() {
+            "USD".to_string()
+        } else {
+            s.currency_code.clone()
+        };
+        let mut scope = reporting::Scope {
+            owner_id: s.owner_id,
+            team_ids: None,
+            territory_id: s.territory_id,
+        };
+        if !s.team_id.is_empty() {
+            scope.team_ids = Some(vec![s.team_id]);
+        }
+        if !s.department_id.is_empty() {
+            let teams = department_teams(
+                &org::departments(conn).await?,
+                &org::teams(conn).await?,
+                &s.department_id,
+            );
+            scope.team_ids = Some(match scope.team_ids {
+                Some(given) => given.into_iter().filter(|t| teams.contains(t)).collect(),
+                None => teams,
+            });
+        }
+        let sees_all = principal.has_any_role(&[
+            Role::Admin,
+            Role::Auditor,
+            Role::Service,
+            Role::Marketer,
+            Role::ServiceManager,
+        ]);
+        if !sees_all {
+            if principal.has_role(Role::SalesManager) {
+                let own = principal.team_id.clone().unwrap_or_default();
+                scope.team_ids = Some(scope.team_ids.map_or(vec![own.clone()], |t| {
+                    t.into_iter().filter(|t| *t == own).collect()
+                }));
+            } else {
+                scope.owner_id = principal.user_id.clone();
+            }
+        }
+        Ok((scope, currency))
+    }
+
+    async fn scoped_opportunities(
+        &self,
+        principal: &Principal,
+        s: Option<pb::ReportScope>,
+    ) -> Result<(Vec<pb::Opportunity>, Vec<pb::PipelineStage>, String)> {
+        let mut conn = self.conn().await?;
+        let (scope, currency) = self.scope(&mut conn, principal, s).await?;
+        let mut opps = reporting::opportunities(&mut conn, &scope).await?;
+        opps.retain(|o| o.amount.as_ref().is_some_and(|m| m.currency_code == currency));
+        Ok((opps, stages::list(&mut conn).await?, currency))
+    }
+
+    pub(super) async fn handle_get_funnel(
+        &self,
+        principal: &Principal,
+        req: pb::GetFunnelRequest,
+    ) -> Result<pb::GetFunnelResponse> {
+        let (mut opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
+        let (from, to) = (ts(&req.from), ts(&req.to));
+        opps.retain(|o| {
+            let created = ts(&o.create_time).unwrap_or_default();
+            from.is_none_or(|f| created >= f) && to.is_none_or(|t| created < t)
+        });
+        let rows = reports::funnel(
+            &report_stages(&stages),
+            &opps.iter().map(report_opp).collect::<Vec<_>>(),
+            Utc::now().naive_utc(),
+        );
+        Ok(pb::GetFunnelResponse {
+            stages: rows
+                .into_iter()
+                .map(|r| pb::FunnelStage {
+                    stage_code: r.stage_code,
+                    count: r.count,
+                    amount: Some(Money {
+                        amount_minor: r.amount_minor,
+                        currency_code: currency.clone(),
+                    }),
+                    reached: r.reached,
+                    conversion_to_next_bps: r.conversion_to_next_bps,
+                    average_seconds_in_stage: r.avg_seconds_in_stage,
+                })
+                .collect(),
+        })
+    }
+
+    pub(super) async fn handle_get_forecast(
+        &self,
+        principal: &Principal,
+        req: pb::GetForecastRequest,
+    ) -> Result<pb::GetForecastResponse> {
+        let (opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
+        let rows = reports::forecast(
+            &report_stages(&stages),
+            &opps.iter().map(report_opp).collect::<Vec<_>>(),
+        );
+        let money = |amount_minor| {
+            Some(Money {
+                amount_minor,
+                currency_code: currency.clone(),
+            })
+        };
+        Ok(pb::GetForecastResponse {
+            months: rows
+                .into_iter()
+                .map(|r| pb::ForecastMonth {
+                    month: r.month,
+                    count: r.count,
+                    pipeline: money(r.pipeline_minor),
+                    weighted: money(r.weighted_minor),
+                })
+                .collect(),
+        })
+    }
+
+    pub(super) async fn handle_get_win_rate(
+        &self,
+        principal: &Principal,
+        req: pb::GetWinRateRequest,
+    ) -> Result<pb::GetWinRateResponse> {
+        let (opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
+        let from = ts(&req.from).unwrap_or_default();
+        let to = ts(&req.to).unwrap_or(NaiveDateTime::MAX);
+        let w = reports::win_stats(
+            &report_stages(&stages),
+            &opps.iter().map(report_opp).collect::<Vec<_>>(),
+            from,
+            to,
+        );
+        Ok(pb::GetWinRateResponse {
+            won: w.won,
+            lost: w.lost,
+            win_rate_bps: w.win_rate_bps,
+            average_cycle_days: w.avg_cycle_days,
+            won_amount: Some(Money {
+                amount_minor: w.won_amount_minor,
+                currency_code: currency,
+            }),
+        })
+    }
+
+    pub(super) async fn handle_get_quota_attainment(
+        &self,
+        principal: &Principal,
+        req: pb::GetQuotaAttainmentRequest,
+    ) -> Result<pb::GetQuotaAttainmentResponse> {
+        let period =
+            Period::parse(&req.period).ok_or_else(|| invalid("period", "YYYY, YYYY-Qn or YYYY-MM"))?;
+        let mut conn = self.conn().await?;
+        let departments = org::departments(&mut conn).await?;
+        let teams = org::teams(&mut conn).await?;
+        let rep_team: HashMap<String, String> = org::reps(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.user_id, r.team_id))
+            .collect();
+        let mut quotas = org::quotas(&mut conn, req.owner_kind, &req.owner_id, &period.code()).await?;
+        // Record rules: a rep sees their own quotas, a manager their team's and its reps'.
+        let sees_all = principal.has_any_role(&[Role::Admin, Role::Auditor, Role::Service]);
+        if !sees_all {
+            let own_team = principal.team_id.clone().unwrap_or_default();
+            let manager = principal.has_role(Role::SalesManager);
+            quotas.retain(|q| match QuotaOwnerKind::try_from(q.owner_kind) {
+                Ok(QuotaOwnerKind::Rep) => {
+                    q.owner_id == principal.user_id
+                        || (manager && rep_team.get(&q.owner_id) == Some(&own_team))
+                }
+                Ok(QuotaOwnerKind::Team) => manager && q.owner_id == own_team,
+                _ => false,
+            });
+        }
+        let start = period
+            .start
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_micros();
+        let end = period
+            .end_exclusive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_micros();
+        let orders = reporting::won_orders(&mut conn, start, end).await?;
+        let expected_bps = period.elapsed_bps(Utc::now().date_naive());
+        let rows = quotas
+            .into_iter()
+            .map(|q| {
+                let team_set: Vec<String> = match QuotaOwnerKind::try_from(q.owner_kind) {
+                    Ok(QuotaOwnerKind::Team) => vec![q.owner_id.clone()],
+                    Ok(QuotaOwnerKind::Department) => department_teams(&departments, &teams, &q.owner_id),
+                    _ => Vec::new(),
+                };
+                let amount = q.amount.clone().unwrap_or_default();
+                let attained: i64 = orders
+                    .iter()
+                    .filter(|o| o.currency_code == amount.currency_code)
+                    .filter(|o| {
+                        let team = if o.team_id.is_empty() {
+                            rep_team.get(&o.owner_id).cloned().unwrap_or_default()
+                        } else {
+                            o.team_id.clone()
+                        };
+                        match QuotaOwnerKind::try_from(q.owner_kind) {
+                            Ok(QuotaOwnerKind::Rep) => o.owner_id == q.owner_id,
+                            _ => team_set.contains(&team),
+                        }
+                    })
+                    .map(|o| {
+                        if q.product_line.is_empty() {
+                            o.total_minor
+                        } else {
+                            o.by_product_line
+                                .get(&q.product_line)
+                                .copied()
+                                .unwrap_or_default()
+                        }
+                    })
+                    .sum();
+                let attainment_bps = if amount.amount_minor > 0 {
+                    (i128::from(attained) * 10_000 / i128::from(amount.amount_minor))
+                        .min(i128::from(i32::MAX)) as i32
+                } else {
+                    0
+                };
+                pb::QuotaAttainment {
+                    attained: Some(Money {
+                        amount_minor: attained,
+                        currency_code: amount.currency_code.clone(),
+                    }),
+                    quota: Some(q),
+                    attainment_bps,
+                    expected_bps,
+                }
+            })
+            .collect();
+        Ok(pb::GetQuotaAttainmentResponse { rows })
+    }
+
+    pub(super) async fn handle_evaluate_alerts(
+        &self,
+        _p: &Principal,
+        _req: pb::EvaluateAlertsRequest,
+    ) -> Result<pb::EvaluateAlertsResponse> {
+        let raised = evaluate_alerts(&self.db, Utc::now().naive_utc())
+            .await
+            .map_err(Error::Internal)?;
+        self.relay.notify_one();
+        Ok(pb::EvaluateAlertsResponse { raised })
+    }
+
+    pub(super) async fn handle_list_alerts(
+        &self,
+        principal: &Principal,
+        req: pb::ListAlertsRequest,
+    ) -> Result<pb::ListAlertsResponse> {
+        let mut conn = self.conn().await?;
+        let owner =
+            if principal.has_any_role(&[Role::Admin, Role::Auditor, Role::SalesManager, Role::Service]) {
+                req.owner_id
+            } else {
+                principal.user_id.clone()
+            };
+        Ok(pb::ListAlertsResponse {
+            alerts: alert_store::list(&mut conn, &owner, req.kind, req.include_resolved).await?,
+        })
+    }
+
+    pub(super) async fn handle_resolve_alert(
+        &self,
+        principal: &Principal,
+        req: pb::ResolveAlertRequest,
+    ) -> Result<pb::ResolveAlertResponse> {
+        let mut tx = self.begin().await?;
+        let alert = alert_store::list(&mut tx, "", 0, true)
+            .await?
+            .into_iter()
+            .find(|a| a.id == req.id)
+            .ok_or_else(|| Error::NotFound(format!("alert {}", req.id)))?;
+        if alert.owner_id != principal.user_id && !principal.has_any_role(&[Role::Admin, Role::SalesManager])
+        {
+            return Err(Error::PermissionDenied(format!(
+                "{} may not resolve alert {}",
+                principal.user_id, alert.id
+            )));
+        }
+        alert_store::resolve(&mut tx, &alert.id).await?;
+        let resolved = alert_store::list(&mut tx, "", 0, true)
+            .await?
+            .into_iter()
+            .find(|a| a.id == req.id);
+        self.commit(tx).await?;
+        Ok(pb::ResolveAlertResponse { alert: resolved })
+    }
+
+    pub(super) async fn handle_get_alert_settings(
+        &self,
+        _p: &Principal,
+        _req: pb::GetAlertSettingsRequest,
+    ) -> Result<pb::GetAlertSettingsResponse> {
+        let mut conn = self.conn().await?;
+        let s = alert_store::settings(&mut conn).await?;
+        Ok(pb::GetAlertSettingsResponse {
+            settings: Some(settings_proto(&s)),
+        })
+    }
+
+    pub(super) async fn handle_update_alert_settings(
+        &self,
+        _p: &Principal,
+        req: pb::UpdateAlertSettingsRequest,
+    ) -> Result<pb::UpdateAlertSettingsResponse> {
+        let s = req.settings.ok_or_else(|| invalid("settings", "required"))?;
+        let mut v = Violations::new();
+        v.check(
+            !(1..=365).contains(&s.default_stage_days),
+            "settings.default_stage_days",
+            "1 to 365",
+        );
+        v.check(
+            !(1..=10_000).contains(&s.pile_up_threshold),
+            "settings.pile_up_threshold",
+            "1 to 10000",
+        );
+        v.check(
+            !(1..=50).contains(&s.early_stage_max_position),
+            "settings.early_stage_max_position",
+            "1 to 50",
+        );
+        v.check(
+            !(1..=10_000).contains(&s.falling_rate_bps),
+            "settings.falling_rate_bps",
+            "1 to 10000",
+        );
+        v.finish()?;
+        let settings = AlertSettings {
+            default_stage_days: i64::from(s.default_stage_days),
+            pile_up_threshold: i64::from(s.pile_up_threshold),
+            early_stage_max_position: s.early_stage_max_position,
+            falling_rate_bps: s.falling_rate_bps,
+        };
+        let mut tx = self.begin().await?;
+        alert_store::set_settings(&mut tx, &settings).await?;
+        self.commit(tx).await?;
+        Ok(pb::UpdateAlertSettingsResponse { settings: Some(s) })
+    }
+}
+
+fn settings_proto(s: &AlertSettings) -> pb::AlertSettings {
+    pb::AlertSettings {
+        default_stage_days: s.default_stage_days as i32,
+        pile_up_threshold: s.pile_up_threshold as i32,
+        early_stage_max_position: s.early_stage_max_position,
+        falling_rate_bps: s.falling_rate_bps,
+    }
+}
+
+/// Evaluates the alert rules over every open opportunity at `now`; records and announces the
+/// alerts not raised before.
+pub async fn evaluate_alerts(db: &crm_storage::Db, now: NaiveDateTime) -> anyhow::Result<Vec<pb::Alert>> {
+    let mut tx = db.begin().await?;
+    let settings = alert_store::settings(&mut tx).await?;
+    let stages = stages::list(&mut tx).await?;
+    let positions: HashMap<&str, i32> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.code.as_str(), i as i32 + 1))
+        .collect();
+    let opps = reporting::opportunities(&mut tx, &reporting::Scope::default()).await?;
+    let mut created: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
+    let mut deals = Vec::new();
+    for o in &opps {
+        created
+            .entry(o.owner_id.clone())
+            .or_default()
+            .push(ts(&o.create_time).unwrap_or_default());
+        if o.status != OpportunityStatus::Open as i32 {
+            continue;
+        }
+        let current = o.stage_history.last();
+        deals.push(OpenDeal {
+            id: o.id.clone(),
+            owner_id: o.owner_id.clone(),
+            stage_code: o.stage_code.clone(),
+            stage_position: positions.get(o.stage_code.as_str()).copied().unwrap_or(1),
+            entered_stage_at: current.and_then(|h| ts(&h.enter_time)).unwrap_or_default(),
+            planned_leave_date: current
+                .and_then(|h| NaiveDate::parse_from_str(&h.planned_leave_date, "%Y-%m-%d").ok()),
+            expected_close: date(&o.expected_close_date),
+        });
+    }
+    let mut raised = Vec::new();
+    for alert in alerts::evaluate(&deals, &created, &settings, now) {
+        let kind = kind_of(alert.kind);
+        if let Some(stored) = alert_store::raise(
+            &mut tx,
+            kind,
+            &alert.subject_id,
+            &alert.owner_id,
+            &alert.message,
+            &alert.dedupe_key,
+        )
+        .await?
+        {
+            events::publish(
+                &mut tx,
+                "alert.raised",
+                &stored.subject_id,
+                &pb::AlertRaised {
+                    alert: Some(stored.clone()),
+                },
+            )
+            .await?;
+            raised.push(stored);
+        }
+    }
+    tx.commit().await?;
+    Ok(raised)
+}

@@ -1,0 +1,61 @@
+//! Rule-based assignment of accounts to territories: when an account arrives or changes, and
+//! for every account when the rules change.
+
+use crm_proto::sales::v1 as pb;
+use crm_storage::Tx;
+
+use crate::domain::territory::{self, Account, TerritoryRule};
+use crate::events;
+use crate::storage::org;
+
+fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
+    territories
+        .iter()
+        .map(|t| TerritoryRule {
+            id: t.id.clone(),
+            priority: t.priority,
+            industries: t.industries.clone(),
+            regions: t.region_codes.clone(),
+            product_lines: t.product_lines.clone(),
+        })
+        .collect()
+}
+
+/// Re-evaluates accounts (all, or one) against the current rules; writes and announces every
+/// change. Returns (accounts evaluated, accounts reassigned).
+pub async fn reassign(tx: &mut Tx, only: Option<&str>) -> anyhow::Result<(i64, i64)> {
+    let rules = rules(&org::territories(tx).await?);
+    let accounts = org::accounts_for_assignment(tx).await?;
+    let mut evaluated = 0;
+    let mut changed = 0;
+    for (party_id, industry, region_code, current) in accounts {
+        if only.is_some_and(|id| id != party_id) {
+            continue;
+        }
+        evaluated += 1;
+        let next = territory::assign(
+            &Account {
+                industry,
+                region_code,
+            },
+            &rules,
+        )
+        .unwrap_or_default();
+        if next != current {
+            changed += 1;
+            org::assign(tx, &party_id, &next).await?;
+            events::publish(
+                tx,
+                "account.assigned",
+                &party_id,
+                &pb::AccountAssigned {
+                    party_id: party_id.clone(),
+                    territory_id: next,
+                    previous_territory_id: current,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok((evaluated, changed))
+}

@@ -1,0 +1,135 @@
+//! Raised alerts and the alert settings.
+
+use crm_proto::sales::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use super::{new_id, now_micros, timestamp};
+use crate::domain::alerts::AlertSettings;
+
+/// Records an alert unless its condition was raised before; returns it when new.
+pub async fn raise(
+    conn: &mut Conn,
+    kind: i32,
+    subject: &str,
+    owner: &str,
+    message: &str,
+    dedupe_key: &str,
+) -> sqlx::Result<Option<pb::Alert>> {
+    let id = new_id();
+    let now = now_micros();
+    let inserted = sqlx::query(
+        "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(i64::from(kind))
+    .bind(subject)
+    .bind(owner)
+    .bind(message)
+    .bind(dedupe_key)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(inserted.then(|| pb::Alert {
+        id,
+        kind,
+        subject_id: subject.into(),
+        owner_id: owner.into(),
+        message: message.into(),
+        raise_time: Some(timestamp(now)),
+        resolve_time: None,
+    }))
+}
+
+/// Alerts, newest first.
+pub async fn list(
+    conn: &mut Conn,
+    owner_id: &str,
+    kind: i32,
+    include_resolved: bool,
+) -> sqlx::Result<Vec<pb::Alert>> {
+    let mut q = SqlBuilder::new(
+        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at FROM alerts WHERE 1 = 1",
+    );
+    if !owner_id.is_empty() {
+        q.and("owner_id = {}", owner_id);
+    }
+    if kind != 0 {
+        q.and("kind = {}", i64::from(kind));
+    }
+    if !include_resolved {
+        q.push(" AND resolved_at IS NULL");
+    }
+    q.push(" ORDER BY raised_at DESC, id DESC LIMIT 1000");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(pb::Alert {
+                id: r.try_get("id")?,
+                kind: r.try_get::<i64, _>("kind")? as i32,
+                subject_id: r.try_get("subject_id")?,
+                owner_id: r.try_get("owner_id")?,
+                message: r.try_get("message")?,
+                raise_time: Some(timestamp(r.try_get("raised_at")?)),
+                resolve_time: r.try_get::<Option<i64>, _>("resolved_at")?.map(timestamp),
+            })
+        })
+        .collect()
+}
+
+/// Marks an alert resolved; false when unknown.
+pub async fn resolve(conn: &mut Conn, id: &str) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE alerts SET resolved_at = COALESCE(resolved_at, $1) WHERE id = $2")
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+const SETTINGS_KEY: &str = "alert_settings";
+
+/// The alert thresholds (defaults until changed).
+pub async fn settings(conn: &mut Conn) -> sqlx::Result<AlertSettings> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM sales_settings WHERE key = $1")
+        .bind(SETTINGS_KEY)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let parsed = stored.and_then(|s| serde_json::from_str::<(i64, i64, i32, i32)>(&s).ok());
+    Ok(match parsed {
+        Some((default_stage_days, pile_up_threshold, early_stage_max_position, falling_rate_bps)) => {
+            AlertSettings {
+                default_stage_days,
+                pile_up_threshold,
+                early_stage_max_position,
+                falling_rate_bps,
+            }
+        }
+        None => AlertSettings::default(),
+    })
+}
+
+/// Stores the alert thresholds.
+pub async fn set_settings(conn: &mut Conn, s: &AlertSettings) -> sqlx::Result<()> {
+    let value = serde_json::to_string(&(
+        s.default_stage_days,
+        s.pile_up_threshold,
+        s.early_stage_max_position,
+        s.falling_rate_bps,
+    ))
+    .unwrap_or_default();
+    sqlx::query("INSERT INTO sales_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(SETTINGS_KEY)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! Organisation, territories, quotas, reports and alerts.
+
+use std::time::Duration;
+
+use crm_auth::Role;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::sales::v1::{self as pb, AlertKind, QuotaOwnerKind};
+use crm_testkit::{Backend, authed, backend_tests, eventually};
+use tonic::Code;
+
+use crate::helpers::{Suite, mask, money, violated};
+
+async fn org(suite: &Suite) -> (pb::Department, pb::Team, pb::Team) {
+    let dept = suite
+        .org
+        .clone()
+        .create_department(suite.req(pb::CreateDepartmentRequest {
+            department: Some(pb::Department {
+                name: "Enterprise".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .department
+        .unwrap();
+    let team = |name: &str| pb::CreateTeamRequest {
+        team: Some(pb::Team {
+            name: name.into(),
+            department_id: dept.id.clone(),
+            manager_user_id: "mia".into(),
+            ..Default::default()
+        }),
+    };
+    let north = suite
+        .org
+        .clone()
+        .create_team(suite.req(team("North")))
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    let south = suite
+        .org
+        .clone()
+        .create_team(suite.req(team("South")))
+        .await
+        .unwrap()
+        .into_inner()
+        .team
+        .unwrap();
+    for (user, team) in [("alice", &north), ("bob", &south)] {
+        suite
+            .org
+            .clone()
+            .upsert_rep(suite.req(pb::UpsertRepRequest {
+                rep: Some(pb::Rep {
+                    user_id: user.into(),
+                    display_name: user.into(),
+                    team_id: team.id.clone(),
+                    active: true,
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    (dept, north, south)
+}
+
+async fn territories_assign_accounts_by_rules(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (_, north, _) = org(&suite).await;
+    let mut party = cpb::Party {
+        kind: cpb::PartyKind::Organization as i32,
+        organization_name: "Taipei Bank".into(),
+        industry: "Banking".into(),
+        ..Default::default()
+    };
+    let bank = suite
+        .customers
+        .clone()
+        .create_party(suite.req(cpb::CreatePartyRequest {
+            party: Some(party.clone()),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    party.organization_name = "Corner Shop".into();
+    party.industry = "Retail".into();
+    let shop = suite
+        .customers
+        .clone()
+        .create_party(suite.req(cpb::CreatePartyRequest { party: Some(party) }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    // Wait until sales has the accounts from customers' events.
+    let db = suite.sales_db.clone();
+    eventually(Duration::from_secs(20), "accounts copied", || {
+        let db = db.clone();
+        async move {
+            (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM accounts")
+                .fetch_one(db.pool())
+                .await
+                .ok()?
+                == 2)
+                .then_some(())
+        }
+    })
+    .await;
+
+    let bad = suite
+        .org
+        .clone()
+        .create_territory(suite.req(pb::CreateTerritoryRequest {
+            territory: Some(pb::Territory {
+                name: " ".into(),
+                industries: vec!["".into()],
+                priority: 5000,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&bad),
+        vec!["territory.name", "territory.priority", "territory.industries[0]"]
+    );
+    let finance = suite
+        .org
+        .clone()
+        .create_territory(suite.req(pb::CreateTerritoryRequest {
+            territory: Some(pb::Territory {
+                name: "Finance".into(),
+                industries: vec!["banking".into(), "insurance".into()],
+                priority: 10,
+                team_id: north.id.clone(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(finance.reassigned, 1, "the bank moves into the new territory");
+    let finance = finance.territory.unwrap();
+    let catch_all = suite
+        .org
+        .clone()
+        .create_territory(suite.req(pb::CreateTerritoryRequest {
+            territory: Some(pb::Territory {
+                name: "Everyone else".into(),
+                priority: 100,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(catch_all.reassigned, 1);
+    let catch_all = catch_all.territory.unwrap();
+    let assigned = |id: String| {
+        let mut org = suite.org.clone();
+        let req = suite.req(pb::GetAccountAssignmentRequest { party_id: id });
+        async move {
+            org.get_account_assignment(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .territory_id
+        }
+    };
+    assert_eq!(assigned(bank.id.clone()).await, finance.id);
+    assert_eq!(assigned(shop.id.clone()).await, catch_all.id);
+
+    // Changing the rules reassigns: retail joins the finance territory.
+    let updated = suite
+        .org
+        .clone()
+        .update_territory(suite.req(pb::UpdateTerritoryRequest {
+            territory: Some(pb::Territory {
+                id: finance.id.clone(),
+                etag: finance.etag.clone(),
+                industries: vec!["banking".into(), "retail".into()],
+                ..Default::default()
+            }),
+            update_mask: mask(&["industries"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.reassigned, 1);
+    assert_eq!(assigned(shop.id.clone()).await, finance.id);
+    let stale = suite
+        .org
+        .clone()
+        .update_territory(suite.req(pb::UpdateTerritoryRequest {
+            territory: Some(pb::Territory {
+                id: finance.id.clone(),
+                etag: finance.etag.clone(),
+                priority: 1,
+                ..Default::default()
+            }),
+            update_mask: mask(&["priority"]),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition);
+
+    // New opportunities take the account's territory; a rep of that territory sees them.
+    let o = suite.opportunity(&shop, 1_000_00).await;
+    assert_eq!(o.territory_id, finance.id);
+    let mut claims = crm_auth::Claims::new("carol", &[Role::SalesRep], Duration::from_secs(600));
+    claims.territories = vec![finance.id.clone()];
+    let carol = crm_testkit::token_with(claims);
+    suite
+        .pipeline
+        .clone()
+        .get_opportunity(authed(pb::GetOpportunityRequest { id: o.id.clone() }, &carol))
+        .await
+        .unwrap();
+
+    let deleted = suite
+        .org
+        .clone()
+        .delete_territory(suite.req(pb::DeleteTerritoryRequest {
+            id: finance.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deleted.reassigned, 2);
+    assert_eq!(assigned(bank.id.clone()).await, catch_all.id);
+    let assigned: Vec<pb::AccountAssigned> = suite
+        .events("CRM_SALES", &suite.sales_db)
+        .await
+        .iter()
+        .filter(|e| e.event_type == "crm.sales.account.assigned.v1")
+        .map(|e| e.decode().unwrap())
+        .collect();
+    assert_eq!(assigned.len(), 5, "bank, shop, shop again, then both on deletion");
+}
+
+async fn quotas_attainment_reports_and_alerts(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (dept, north, _) = org(&suite).await;
+    let acme = suite.organization("Acme").await;
+    let laptop = suite.product("LAP-14", "hardware").await;
+    let usd = suite.price_book("List USD", "USD").await;
+    suite.set_price(&usd, &laptop, 1_000_00).await;
+    let period = chrono::Utc::now().format("%Y").to_string();
+    for (kind, owner, amount) in [
+        (QuotaOwnerKind::Rep, "alice", 4_000_00),
+        (QuotaOwnerKind::Team, north.id.as_str(), 10_000_00),
+        (QuotaOwnerKind::Department, dept.id.as_str(), 50_000_00),
+    ] {
+        suite
+            .org
+            .clone()
+            .set_quota(suite.req(pb::SetQuotaRequest {
+                quota: Some(pb::Quota {
+                    owner_kind: kind as i32,
+                    owner_id: owner.into(),
+                    period: period.clone(),
+                    product_line: String::new(),
+                    amount: money(amount, "USD"),
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let bad = suite
+        .org
+        .clone()
+        .set_quota(suite.req(pb::SetQuotaRequest {
+            quota: Some(pb::Quota {
+                owner_kind: 0,
+                owner_id: String::new(),
+                period: "2026-Q5".into(),
+                product_line: String::new(),
+                amount: None,
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&bad),
+        vec![
+            "quota.owner_kind",
+            "quota.owner_id",
+            "quota.period",
+            "quota.amount"
+        ]
+    );
+
+    // Alice (team north) sells 2 laptops; 1 more order is cancelled and does not count.
+    let alice = crate::helpers_token("alice", Role::SalesRep, &north.id);
+    let place = |quantity: i64| pb::PlaceOrderRequest {
+        order: Some(pb::Order {
+            party_id: acme.id.clone(),
+            lines: vec![pb::LineItem {
+                product_id: laptop.id.clone(),
+                quantity,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        price_book_id: usd.id.clone(),
+    };
+    suite
+        .orders
+        .clone()
+        .place_order(authed(place(2), &alice))
+        .await
+        .unwrap();
+    let cancelled = suite
+        .orders
+        .clone()
+        .place_order(authed(place(5), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    suite
+        .orders
+        .clone()
+        .update_order_status(authed(
+            pb::UpdateOrderStatusRequest {
+                id: cancelled.id,
+                etag: cancelled.etag,
+                status: pb::OrderStatus::Cancelled as i32,
+                reason: "duplicate".into(),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap();
+    let rows = suite
+        .reports
+        .clone()
+        .get_quota_attainment(suite.req(pb::GetQuotaAttainmentRequest {
+            period: period.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    let got: Vec<(i32, i64, i32)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.quota.as_ref().unwrap().owner_kind,
+                r.attained.as_ref().unwrap().amount_minor,
+                r.attainment_bps,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, 2_000_00, 5000), (2, 2_000_00, 2000), (3, 2_000_00, 400)],
+        "rolled up rep -> team -> department"
+    );
+    assert!(rows[0].expected_bps > 0 && rows[0].expected_bps <= 10_000);
+    // A rep sees only their own quota.
+    let mine = suite
+        .reports
+        .clone()
+        .get_quota_attainment(authed(
+            pb::GetQuotaAttainmentRequest {
+                period: period.clone(),
+                ..Default::default()
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert_eq!(mine.len(), 1);
+    let err = suite
+        .reports
+        .clone()
+        .get_quota_attainment(suite.req(pb::GetQuotaAttainmentRequest {
+            period: "last year".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["period"]);
+
+    // Pipeline: three open deals (one moved to proposal), one won, one lost.
+    let mut opps = Vec::new();
+    for amount in [1_000_00, 2_000_00, 3_000_00, 4_000_00, 5_000_00] {
+        opps.push(suite.opportunity(&acme, amount).await);
+    }
+    let moved = suite
+        .pipeline
+        .clone()
+        .move_opportunity_stage(suite.req(pb::MoveOpportunityStageRequest {
+            id: opps[1].id.clone(),
+            etag: opps[1].etag.clone(),
+            stage_code: "proposal".into(),
+            planned_leave_date: "2000-01-01".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    suite
+        .pipeline
+        .clone()
+        .close_opportunity(suite.req(pb::CloseOpportunityRequest {
+            id: opps[3].id.clone(),
+            etag: opps[3].etag.clone(),
+            won: true,
+            lost_reason: String::new(),
+        }))
+        .await
+        .unwrap();
+    suite
+        .pipeline
+        .clone()
+        .close_opportunity(suite.req(pb::CloseOpportunityRequest {
+            id: opps[4].id.clone(),
+            etag: opps[4].etag.clone(),
+            won: false,
+            lost_reason: "budget".into(),
+        }))
+        .await
+        .unwrap();
+
+    let funnel = suite
+        .reports
+        .clone()
+        .get_funnel(suite.req(pb::GetFunnelRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .stages;
+    let counts: Vec<(&str, i64, i64)> = funnel
+        .iter()
+        .map(|s| {
+            (
+                s.stage_code.as_str(),
+                s.count,
+                s.amount.as_ref().unwrap().amount_minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("prospecting", 2, 4_000_00),
+            ("qualification", 0, 0),
+            ("proposal", 1, 2_000_00),
+            ("negotiation", 0, 0),
+            ("closed_won", 1, 4_000_00),
+            ("closed_lost", 1, 5_000_00)
+        ]
+    );
+    assert_eq!(funnel[0].reached, 5);
+    let forecast = suite
+        .reports
+        .clone()
+        .get_forecast(suite.req(pb::GetForecastRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .months;
+    assert_eq!(forecast.len(), 1);
+    assert_eq!(forecast[0].month, "2030-06");
+    assert_eq!(forecast[0].pipeline.as_ref().unwrap().amount_minor, 6_000_00);
+    // 1000*10% + 3000*10% + 2000*50% = 1400.00
+    assert_eq!(forecast[0].weighted.as_ref().unwrap().amount_minor, 1_400_00);
+    let win = suite
+        .reports
+        .clone()
+        .get_win_rate(suite.req(pb::GetWinRateRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((win.won, win.lost, win.win_rate_bps), (1, 1, 5000));
+
+    // Alerts: the deal past its planned date is stalled; raised once however often evaluated.
+    let raised = suite
+        .reports
+        .clone()
+        .evaluate_alerts(suite.req(pb::EvaluateAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .raised;
+    let stalled: Vec<&pb::Alert> = raised
+        .iter()
+        .filter(|a| a.kind == AlertKind::StalledDeal as i32)
+        .collect();
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(stalled[0].subject_id, moved.id);
+    let again = suite
+        .reports
+        .clone()
+        .evaluate_alerts(suite.req(pb::EvaluateAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .raised;
+    assert!(again.is_empty());
+    let listed = suite
+        .reports
+        .clone()
+        .list_alerts(suite.req(pb::ListAlertsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(listed.len(), raised.len());
+    let resolved = suite
+        .reports
+        .clone()
+        .resolve_alert(suite.req(pb::ResolveAlertRequest {
+            id: stalled[0].id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+    assert!(resolved.resolve_time.is_some());
+    let open = suite
+        .reports
+        .clone()
+        .list_alerts(suite.req(pb::ListAlertsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(open.len(), raised.len() - 1);
+    let types = suite.sales_event_types().await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "alert.raised").count(),
+        raised.len()
+    );
+
+    let settings = pb::AlertSettings {
+        default_stage_days: 0,
+        pile_up_threshold: 1,
+        early_stage_max_position: 2,
+        falling_rate_bps: 5000,
+    };
+    let err = suite
+        .reports
+        .clone()
+        .update_alert_settings(suite.req(pb::UpdateAlertSettingsRequest {
+            settings: Some(settings),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["settings.default_stage_days"]);
+    // With a pile-up threshold of 1 the two early-stage deals of the owner raise a pile-up.
+    let settings = pb::AlertSettings {
+        default_stage_days: 30,
+        pile_up_threshold: 1,
+        early_stage_max_position: 2,
+        falling_rate_bps: 5000,
+    };
+    suite
+        .reports
+        .clone()
+        .update_alert_settings(suite.req(pb::UpdateAlertSettingsRequest {
+            settings: Some(settings),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        suite
+            .reports
+            .clone()
+            .get_alert_settings(suite.req(pb::GetAlertSettingsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .settings
+            .unwrap(),
+        settings
+    );
+    let raised = suite
+        .reports
+        .clone()
+        .evaluate_alerts(suite.req(pb::EvaluateAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .raised;
+    assert_eq!(
+        raised.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        vec![AlertKind::EarlyStagePileUp as i32]
+    );
+}
+
+backend_tests!(
+    territories_assign_accounts_by_rules,
+    quotas_attainment_reports_and_alerts
+);
