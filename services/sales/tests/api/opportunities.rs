@@ -345,7 +345,81 @@ async fn opportunity_rules(backend: Backend) {
     );
 }
 
+async fn activity_input_is_checked(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let err = suite
+        .pipeline
+        .clone()
+        .log_activity(suite.req(pb::LogActivityRequest {
+            activity: Some(pb::Activity {
+                duration_minutes: -5,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        vec![
+            "activity.kind",
+            "activity.subject",
+            "activity.party_id",
+            "activity.duration_minutes"
+        ]
+    );
+    let err = suite
+        .pipeline
+        .clone()
+        .list_activities(suite.req(pb::ListActivitiesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["party_id"]);
+    let acme = suite.organization("Acme").await;
+    for subject in ["First call", "Second call", "Visit"] {
+        suite
+            .pipeline
+            .clone()
+            .log_activity(suite.req(pb::LogActivityRequest {
+                activity: Some(pb::Activity {
+                    kind: ActivityKind::Visit as i32,
+                    subject: subject.into(),
+                    party_id: acme.id.clone(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = suite
+            .pipeline
+            .clone()
+            .list_activities(suite.req(pb::ListActivitiesRequest {
+                party_id: acme.id.clone(),
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.activities.into_iter().map(|a| a.subject));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        seen,
+        vec!["Visit", "Second call", "First call"],
+        "newest first, each once"
+    );
+}
+
 backend_tests!(
     opportunities_move_through_the_pipeline_with_plans,
-    opportunity_rules
+    opportunity_rules,
+    activity_input_is_checked
 );
