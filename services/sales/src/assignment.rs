@@ -59,3 +59,21 @@ pub async fn reassign(tx: &mut Tx, only: Option<&str>) -> anyhow::Result<(i64, i
     }
     Ok((evaluated, changed))
 }
+
+/// The territory of a new opportunity: among the territories matching its account, one that
+/// sells the opportunity's product lines.
+pub async fn territory_for_opportunity(
+    conn: &mut crm_storage::Conn,
+    party_id: &str,
+    product_lines: &[String],
+) -> anyhow::Result<String> {
+    let Some(account) = crate::storage::accounts::get(conn, party_id).await? else {
+        return Ok(String::new());
+    };
+    let rules = rules(&org::territories(conn).await?);
+    let account = Account {
+        industry: account.industry,
+        region_code: account.region_code,
+    };
+    Ok(territory::assign_for_products(&account, product_lines, &rules).unwrap_or_default())
+}

@@ -135,9 +135,14 @@ impl SalesApi {
             .await?;
         self.check_products(&mut tx, &o).await?;
         if o.territory_id.is_empty() {
-            o.territory_id = crate::storage::org::assignment(&mut tx, &o.party_id)
-                .await?
-                .unwrap_or_default();
+            let mut lines = Vec::new();
+            for p in &o.products {
+                if let Some(product) = crate::storage::catalog::product_by_id(&mut tx, &p.product_id).await? {
+                    lines.push(product.product_line);
+                }
+            }
+            o.territory_id =
+                crate::assignment::territory_for_opportunity(&mut tx, &o.party_id, &lines).await?;
         }
         let first = stages::list(&mut tx)
             .await?

@@ -51,6 +51,33 @@ pub fn assign(account: &Account, rules: &[TerritoryRule]) -> Option<String> {
         .map(|rule| rule.id.clone())
 }
 
+/// Like [`assign`], among the territories that sell at least one of `product_lines` (a
+/// territory with no product lines sells everything); when none of those matches the account,
+/// the account's territory by [`assign`].
+pub fn assign_for_products(
+    account: &Account,
+    product_lines: &[String],
+    rules: &[TerritoryRule],
+) -> Option<String> {
+    let selling: Vec<TerritoryRule> = rules
+        .iter()
+        .filter(|r| r.product_lines.is_empty() || r.product_lines.iter().any(|l| product_lines.contains(l)))
+        .cloned()
+        .collect();
+    if product_lines.is_empty() {
+        return assign(account, rules);
+    }
+    // Prefer territories that name one of the lines over catch-alls.
+    let naming: Vec<TerritoryRule> = selling
+        .iter()
+        .filter(|r| !r.product_lines.is_empty())
+        .cloned()
+        .collect();
+    assign(account, &naming)
+        .or_else(|| assign(account, &selling))
+        .or_else(|| assign(account, rules))
+}
+
 /// Problems with one rule as (field, message): id non-empty; priority 0..=1000; at most 100 entries
 /// per list; entries non-empty and at most 64 chars; no duplicates within a list.
 ///
@@ -123,6 +150,54 @@ fn validate_list(problems: &mut Vec<(String, String)>, name: &str, entries: &[St
                 seen.insert(normalised, index);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod product_line_tests {
+    use super::*;
+
+    fn rule(id: &str, industries: &[&str], lines: &[&str]) -> TerritoryRule {
+        TerritoryRule {
+            id: id.into(),
+            priority: 10,
+            industries: industries.iter().map(|s| s.to_string()).collect(),
+            regions: Vec::new(),
+            product_lines: lines.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn product_lines_pick_the_selling_territory() {
+        let rules = [
+            rule("banking", &["banking"], &[]),
+            rule("banking-hw", &["banking"], &["hardware"]),
+            rule("all", &[], &[]),
+        ];
+        let bank = Account {
+            industry: "Banking".into(),
+            region_code: String::new(),
+        };
+        assert_eq!(
+            assign_for_products(&bank, &["hardware".into()], &rules).as_deref(),
+            Some("banking-hw")
+        );
+        assert_eq!(
+            assign_for_products(&bank, &["services".into()], &rules).as_deref(),
+            Some("banking")
+        );
+        assert_eq!(
+            assign_for_products(&bank, &[], &rules).as_deref(),
+            Some("banking")
+        );
+        let shop = Account {
+            industry: "Retail".into(),
+            region_code: String::new(),
+        };
+        assert_eq!(
+            assign_for_products(&shop, &["hardware".into()], &rules).as_deref(),
+            Some("all")
+        );
     }
 }
 

@@ -605,7 +605,96 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
     );
 }
 
+async fn opportunities_route_to_the_territory_selling_their_product_line(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let territory = |name: &str, lines: &[&str], priority: i32| pb::CreateTerritoryRequest {
+        territory: Some(pb::Territory {
+            name: name.into(),
+            industries: vec!["retail".into()],
+            product_lines: lines.iter().map(|l| l.to_string()).collect(),
+            priority,
+            ..Default::default()
+        }),
+    };
+    let retail = suite
+        .org
+        .clone()
+        .create_territory(suite.req(territory("Retail", &[], 10)))
+        .await
+        .unwrap()
+        .into_inner()
+        .territory
+        .unwrap();
+    let hardware = suite
+        .org
+        .clone()
+        .create_territory(suite.req(territory("Retail hardware", &["hardware"], 20)))
+        .await
+        .unwrap()
+        .into_inner()
+        .territory
+        .unwrap();
+    let party = cpb::Party {
+        kind: cpb::PartyKind::Organization as i32,
+        organization_name: "Shop".into(),
+        industry: "Retail".into(),
+        ..Default::default()
+    };
+    let shop = suite
+        .customers
+        .clone()
+        .create_party(suite.req(cpb::CreatePartyRequest { party: Some(party) }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    let db = suite.sales_db.clone();
+    eventually(Duration::from_secs(20), "account assigned", || {
+        let db = db.clone();
+        async move {
+            (!sqlx::query_scalar::<_, String>("SELECT territory_id FROM accounts")
+                .fetch_one(db.pool())
+                .await
+                .ok()?
+                .is_empty())
+            .then_some(())
+        }
+    })
+    .await;
+    let laptop = suite.product("LAP-14", "hardware").await;
+    let plain = suite.opportunity(&shop, 1_00).await;
+    assert_eq!(plain.territory_id, retail.id, "the account's territory");
+    let with_laptops = pb::Opportunity {
+        name: "Laptops".into(),
+        party_id: shop.id.clone(),
+        amount: money(1_00, "USD"),
+        expected_close_date: "2030-01-01".into(),
+        products: vec![pb::OpportunityProduct {
+            product_id: laptop.id.clone(),
+            quantity: 3,
+        }],
+        ..Default::default()
+    };
+    let routed = suite
+        .pipeline
+        .clone()
+        .create_opportunity(suite.req(pb::CreateOpportunityRequest {
+            opportunity: Some(with_laptops),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(
+        routed.territory_id, hardware.id,
+        "the territory selling hardware to retail"
+    );
+}
+
 backend_tests!(
     territories_assign_accounts_by_rules,
-    quotas_attainment_reports_and_alerts
+    quotas_attainment_reports_and_alerts,
+    opportunities_route_to_the_territory_selling_their_product_line,
 );
