@@ -32,6 +32,13 @@ pub static MIGRATIONS: crm_storage::Migrations = crm_storage::Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
+/// Applies the shared event tables' migrations and then a service's own (what every service runs
+/// at start-up and `crm migrate` runs on demand).
+pub async fn migrate_service(db: &crm_storage::Db, own: &crm_storage::Migrations) -> anyhow::Result<()> {
+    db.migrate(&MIGRATIONS).await?;
+    db.migrate(own).await
+}
+
 /// Microseconds since the Unix epoch.
 pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()

@@ -44,8 +44,7 @@ pub static MIGRATIONS: Migrations = Migrations {
 
 /// Applies the shared event tables' and this service's migrations.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    db.migrate(&crm_events::MIGRATIONS).await?;
-    db.migrate(&MIGRATIONS).await
+    crm_events::migrate_service(db, &MIGRATIONS).await
 }
 
 /// A built, not yet running, sales service.
