@@ -31,3 +31,12 @@ pub mod sales {
         include!(concat!(env!("OUT_DIR"), "/crm.sales.v1.rs"));
     }
 }
+
+/// The partner channels domain.
+#[cfg(feature = "partners")]
+pub mod partners {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.partners.v1.rs"));
+    }
+}

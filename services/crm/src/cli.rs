@@ -77,6 +77,9 @@ struct UpArgs {
     /// Database of the sales service (default: a SQLite file in the data directory).
     #[arg(long, env = "CRM_SALES_DATABASE_URL", default_value = "")]
     sales_database_url: String,
+    /// Database of the partners service (default: a SQLite file in the data directory).
+    #[arg(long, env = "CRM_PARTNERS_DATABASE_URL", default_value = "")]
+    partners_database_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +206,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         let configured = match service {
             Service::Customers => &args.customers_database_url,
             Service::Sales => &args.sales_database_url,
+            Service::Partners => &args.partners_database_url,
         };
         let database_url = if configured.is_empty() {
             format!(

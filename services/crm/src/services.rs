@@ -16,17 +16,20 @@ pub enum Service {
     Customers,
     /// Catalog, leads, pipeline, quotes, orders, activities.
     Sales,
+    /// Channel hierarchy, targets, sell-through, performance.
+    Partners,
 }
 
 impl Service {
     /// Every service, in port order for `crm up`.
-    pub const ALL: [Service; 2] = [Service::Customers, Service::Sales];
+    pub const ALL: [Service; 3] = [Service::Customers, Service::Sales, Service::Partners];
 
     /// The service's name (database file, logs).
     pub fn name(self) -> &'static str {
         match self {
             Service::Customers => "customers",
             Service::Sales => "sales",
+            Service::Partners => "partners",
         }
     }
 }
@@ -75,6 +78,7 @@ pub struct Running {
 enum App {
     Customers(Box<crm_customers::Application>),
     Sales(Box<crm_sales::Application>),
+    Partners(Box<crm_partners::Application>),
 }
 
 impl Running {
@@ -83,6 +87,7 @@ impl Running {
         match self.app {
             App::Customers(app) => app.run_until_stopped(stop).await,
             App::Sales(app) => app.run_until_stopped(stop).await,
+            App::Partners(app) => app.run_until_stopped(stop).await,
         }
     }
 }
@@ -128,6 +133,20 @@ pub async fn build(
                 app: App::Sales(Box::new(app)),
             })
         }
+        Service::Partners => {
+            let config = crm_partners::PartnersConfig {
+                listen: s.listen,
+                database_url: s.database_url,
+                database_max_connections: s.database_max_connections,
+                server: s.server,
+                ..crm_partners::PartnersConfig::new("", s.auth)
+            };
+            let app = crm_partners::Application::build(config, nats).await?;
+            Ok(Running {
+                addr: app.local_addr(),
+                app: App::Partners(Box::new(app)),
+            })
+        }
     }
 }
 
@@ -137,6 +156,7 @@ pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
     match service {
         Service::Customers => crm_customers::migrate(&db).await?,
         Service::Sales => crm_sales::migrate(&db).await?,
+        Service::Partners => crm_partners::migrate(&db).await?,
     }
     db.close().await;
     Ok(())

@@ -6,11 +6,11 @@ use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::{SalesApi, version};
 use crate::assignment;
-use crate::domain::periods::Period;
 use crate::domain::rules::check_money;
 use crate::domain::territory::{self, TerritoryRule};
 use crate::error::{Error, Result, invalid};
 use crate::storage::org;
+use crm_calendar::Period;
 
 fn name(v: &mut Violations, field: &str, value: &str) {
     v.check(

@@ -10,11 +10,11 @@ use crm_proto::sales::v1::{self as pb, OpportunityStatus, QuotaOwnerKind};
 
 use super::SalesApi;
 use crate::domain::alerts::{self, AlertKind, AlertSettings, OpenDeal};
-use crate::domain::periods::Period;
 use crate::domain::reports::{self, Opp, Stage, StageVisit};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
+use crm_calendar::Period;
 
 fn at(micros: i64) -> NaiveDateTime {
     DateTime::<Utc>::from_timestamp_micros(micros)

@@ -1,7 +1,6 @@
 //! The sales domain rules, free of I/O.
 
 pub mod alerts;
-pub mod periods;
 pub mod pricing;
 pub mod reports;
 pub mod rules;

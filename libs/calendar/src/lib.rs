@@ -1,4 +1,4 @@
-//! Quota periods: calendar months, quarters and years.
+//! Calendar periods: months, quarters and years, as quotas, targets and reports use them.
 //!
 //! A [`Period`] is identified by its kind and its first day. Its fields are public, so a
 //! `start` that is not the first day of its period is tolerated: every method treats it as the

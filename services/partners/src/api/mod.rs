@@ -1,0 +1,134 @@
+//! The gRPC API of the partners service: validation, partner scoping, mapping. Each handler
+//! writes its changes and events in one transaction.
+
+mod partners;
+mod performance;
+mod sales;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crm_auth::{Principal, Role};
+use crm_proto::partners::v1 as pb;
+use crm_proto::partners::v1::partner_service_server::PartnerService;
+use crm_storage::{Conn, Db, Tx};
+use tokio::sync::Notify;
+
+use crate::config::PartnersConfig;
+use crate::error::{Error, Result};
+use crate::storage::partners as store;
+
+/// The partners gRPC service.
+#[derive(Debug, Clone)]
+pub struct PartnersApi {
+    db: Db,
+    config: Arc<PartnersConfig>,
+    relay: Arc<Notify>,
+}
+
+impl PartnersApi {
+    /// A service on `db`; `relay` is woken after each commit.
+    pub fn new(db: Db, config: Arc<PartnersConfig>, relay: Arc<Notify>) -> Self {
+        Self { db, config, relay }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.db.begin().await?)
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.db.pool().acquire().await?)
+    }
+}
+
+/// Children of each partner.
+fn children(all: &[pb::Partner]) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for p in all {
+        map.entry(p.parent_id.clone()).or_default().push(p.id.clone());
+    }
+    map
+}
+
+/// A partner and everything below it.
+fn subtree(all: &[pb::Partner], root: &str) -> HashSet<String> {
+    let kids = children(all);
+    let mut out = HashSet::from([root.to_string()]);
+    let mut stack = vec![root.to_string()];
+    while let Some(id) = stack.pop() {
+        for child in kids.get(&id).into_iter().flatten() {
+            if out.insert(child.clone()) {
+                stack.push(child.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The partners a principal may see: all for staff, its own partner and sub-partners for a
+/// partner user (none when the token names no partner).
+fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>> {
+    let staff = principal.has_any_role(&[
+        Role::Admin,
+        Role::SalesManager,
+        Role::SalesRep,
+        Role::Auditor,
+        Role::Marketer,
+        Role::ServiceManager,
+        Role::Service,
+    ]);
+    if staff {
+        return None;
+    }
+    Some(
+        principal
+            .partner_id
+            .as_deref()
+            .map(|p| subtree(all, p))
+            .unwrap_or_default(),
+    )
+}
+
+/// Loads every partner and checks that `id` exists and is visible to the principal.
+async fn visible_partner(
+    conn: &mut Conn,
+    principal: &Principal,
+    id: &str,
+) -> Result<(pb::Partner, Vec<pb::Partner>)> {
+    let all = store::all(conn).await?;
+    if let Some(allowed) = visible(principal, &all)
+        && !allowed.contains(id)
+    {
+        return Err(Error::PermissionDenied(format!(
+            "{} may not see partner {id}",
+            principal.user_id
+        )));
+    }
+    let partner = store::get(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("partner {id}")))?;
+    Ok((partner, all))
+}
+
+crm_platform::grpc_handlers! {
+    impl PartnerService for PartnersApi {
+        create_partner(pb::CreatePartnerRequest) -> pb::CreatePartnerResponse => handle_create_partner;
+        get_partner(pb::GetPartnerRequest) -> pb::GetPartnerResponse => handle_get_partner;
+        update_partner(pb::UpdatePartnerRequest) -> pb::UpdatePartnerResponse => handle_update_partner;
+        list_partners(pb::ListPartnersRequest) -> pb::ListPartnersResponse => handle_list_partners;
+        get_partner_tree(pb::GetPartnerTreeRequest) -> pb::GetPartnerTreeResponse => handle_get_partner_tree;
+        change_partner_status(pb::ChangePartnerStatusRequest) -> pb::ChangePartnerStatusResponse => handle_change_partner_status;
+        set_target(pb::SetTargetRequest) -> pb::SetTargetResponse => handle_set_target;
+        list_targets(pb::ListTargetsRequest) -> pb::ListTargetsResponse => handle_list_targets;
+        report_sales(pb::ReportSalesRequest) -> pb::ReportSalesResponse => handle_report_sales;
+        list_sell_through(pb::ListSellThroughRequest) -> pb::ListSellThroughResponse => handle_list_sell_through;
+        get_performance(pb::GetPerformanceRequest) -> pb::GetPerformanceResponse => handle_get_performance;
+        list_exceptions(pb::ListExceptionsRequest) -> pb::ListExceptionsResponse => handle_list_exceptions;
+    }
+}

@@ -1,0 +1,92 @@
+//! Sales events consumed by partners: the catalog copy, and sell-through from orders placed on a
+//! partner's channel (removed again when the order is cancelled or returned).
+
+use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
+use crm_proto::partners::v1 as pb;
+use crm_proto::sales::v1 as sales;
+use crm_storage::Tx;
+
+use crate::storage::{catalog, partners, sales as sell};
+
+/// The durable consumer of sales events.
+pub fn options() -> ConsumerOptions {
+    ConsumerOptions::new("partners-sales-events", "sales").subjects(&[
+        "crm.sales.product.changed",
+        "crm.sales.order.placed",
+        "crm.sales.order.cancelled",
+        "crm.sales.order.returned",
+    ])
+}
+
+/// Applies sales events to the partners database.
+#[derive(Debug, Clone, Copy)]
+pub struct SalesEvents;
+
+impl EventHandler for SalesEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        match event.event_type.as_str() {
+            "crm.sales.product.changed.v1" => {
+                if let Some(p) = event.decode::<sales::ProductChanged>()?.product {
+                    catalog::upsert(tx, &p).await?;
+                }
+            }
+            "crm.sales.order.placed.v1" => {
+                if let Some(order) = event.decode::<sales::OrderPlaced>()?.order {
+                    record_order(tx, &order).await?;
+                }
+            }
+            "crm.sales.order.cancelled.v1" => {
+                if let Some(order) = event.decode::<sales::OrderCancelled>()?.order {
+                    sell::remove_order(tx, &order.id).await?;
+                }
+            }
+            "crm.sales.order.returned.v1" => {
+                if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
+                    sell::remove_order(tx, &order.id).await?;
+                }
+            }
+            other => tracing::debug!(event_type = other, "ignored"),
+        }
+        Ok(())
+    }
+}
+
+/// The lines of an order on a partner channel become sell-through of that partner.
+async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
+    if partner_id.is_empty() {
+        return Ok(());
+    }
+    let Some(partner) = partners::get(tx, &partner_id).await? else {
+        tracing::warn!(partner = %partner_id, order = %order.id, "order on an unknown partner channel");
+        return Ok(());
+    };
+    let products = catalog::all(tx).await?;
+    let sold_on = order
+        .place_time
+        .as_ref()
+        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y-%m-%d")
+        .to_string();
+    for (i, line) in order.lines.iter().enumerate() {
+        let category = products
+            .iter()
+            .find(|p| p.id == line.product_id)
+            .map(|p| p.category.clone())
+            .unwrap_or_default();
+        let record = pb::SellThrough {
+            partner_id: partner.id.clone(),
+            product_id: line.product_id.clone(),
+            product_category: category,
+            region_code: partner.region_codes.first().cloned().unwrap_or_default(),
+            quantity: line.quantity,
+            amount: Some(line.net.clone().unwrap_or_default()),
+            sold_on: sold_on.clone(),
+            source: pb::SaleSource::Order as i32,
+            source_ref: order.id.clone(),
+        };
+        sell::record(tx, &format!("order:{}:{i}", order.id), &record).await?;
+    }
+    Ok(())
+}

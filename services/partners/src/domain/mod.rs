@@ -1,0 +1,4 @@
+//! The partner-channel domain rules, free of I/O.
+
+pub mod performance;
+pub mod rules;

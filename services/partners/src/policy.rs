@@ -1,0 +1,78 @@
+//! Who may call which partners RPC. Partner users are further limited to their own partner and
+//! its sub-partners by the handlers.
+
+use crm_auth::{Policy, Role};
+
+/// The gRPC service name.
+pub const SERVICE: &str = "crm.partners.v1.PartnerService";
+
+/// Channel managers.
+pub const MANAGERS: &[Role] = &[Role::Admin, Role::SalesManager, Role::Service];
+
+/// The access table of the partners service.
+pub fn policy() -> Policy {
+    let readers = [
+        Role::Admin,
+        Role::SalesManager,
+        Role::SalesRep,
+        Role::Auditor,
+        Role::Marketer,
+        Role::ServiceManager,
+        Role::Service,
+        Role::PartnerUser,
+    ];
+    let reporters: Vec<Role> = MANAGERS.iter().copied().chain([Role::PartnerUser]).collect();
+    Policy::new()
+        .rpcs(
+            SERVICE,
+            &[
+                "GetPartner",
+                "ListPartners",
+                "GetPartnerTree",
+                "ListTargets",
+                "ListSellThrough",
+                "GetPerformance",
+                "ListExceptions",
+            ],
+            &readers,
+        )
+        .rpcs(
+            SERVICE,
+            &[
+                "CreatePartner",
+                "UpdatePartner",
+                "ChangePartnerStatus",
+                "SetTarget",
+            ],
+            MANAGERS,
+        )
+        .rpcs(SERVICE, &["ReportSales"], &reporters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rpc_is_declared() {
+        let policy = policy();
+        let descriptor =
+            <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let mut checked = 0;
+        for file in descriptor
+            .file
+            .iter()
+            .filter(|f| f.package() == "crm.partners.v1")
+        {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/crm.partners.v1.{}/{}", service.name(), method.name());
+                    assert!(policy.access(&path).is_some(), "{path} has no access rule");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10, "only {checked} RPCs found");
+    }
+}

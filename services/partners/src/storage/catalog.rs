@@ -1,0 +1,59 @@
+//! The read copy of the sales catalog.
+
+use crm_proto::sales::v1 as sales;
+use crm_storage::Conn;
+use sqlx::Row as _;
+
+/// What partners keep about a product.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Product {
+    /// Id.
+    pub id: String,
+    /// SKU.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Category (targets and drill-down).
+    pub category: String,
+    /// Product line.
+    pub product_line: String,
+    /// Sellable.
+    pub active: bool,
+}
+
+/// Inserts or refreshes a product from a sales event.
+pub async fn upsert(conn: &mut Conn, p: &sales::Product) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO products (id, sku, name, category, product_line, active) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET sku = excluded.sku, name = excluded.name, category = excluded.category, \
+         product_line = excluded.product_line, active = excluded.active",
+    )
+    .bind(&p.id)
+    .bind(&p.sku)
+    .bind(&p.name)
+    .bind(&p.category)
+    .bind(&p.product_line)
+    .bind(i64::from(p.active))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every product, by id.
+pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<Product>> {
+    let rows = sqlx::query("SELECT id, sku, name, category, product_line, active FROM products ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Product {
+                id: r.try_get("id")?,
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                category: r.try_get("category")?,
+                product_line: r.try_get("product_line")?,
+                active: r.try_get::<i64, _>("active")? != 0,
+            })
+        })
+        .collect()
+}

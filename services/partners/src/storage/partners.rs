@@ -1,0 +1,184 @@
+//! Partners and their status history.
+
+use crm_proto::partners::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{now_micros, timestamp};
+
+const COLUMNS: &str = "id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
+    agreement_start, agreement_end, manager_id, version";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Contact {
+    name: String,
+    role: String,
+    email: String,
+    phone: String,
+}
+
+fn from_row(r: &AnyRow) -> sqlx::Result<pb::Partner> {
+    let contacts: Vec<Contact> =
+        serde_json::from_str(&r.try_get::<String, _>("contacts")?).unwrap_or_default();
+    Ok(pb::Partner {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        r#type: r.try_get::<i64, _>("type")? as i32,
+        parent_id: r.try_get("parent_id")?,
+        region_codes: serde_json::from_str(&r.try_get::<String, _>("region_codes")?).unwrap_or_default(),
+        tier: r.try_get("tier")?,
+        status: r.try_get::<i64, _>("status")? as i32,
+        operating_model: r.try_get::<i64, _>("operating_model")? as i32,
+        contacts: contacts
+            .into_iter()
+            .map(|c| pb::PartnerContact {
+                name: c.name,
+                role: c.role,
+                email: c.email,
+                phone: c.phone,
+            })
+            .collect(),
+        agreement_start: r.try_get("agreement_start")?,
+        agreement_end: r.try_get("agreement_end")?,
+        manager_id: r.try_get("manager_id")?,
+        status_history: Vec::new(),
+        etag: r.try_get::<i64, _>("version")?.to_string(),
+    })
+}
+
+fn contacts_json(p: &pb::Partner) -> String {
+    let list: Vec<Contact> = p
+        .contacts
+        .iter()
+        .map(|c| Contact {
+            name: c.name.clone(),
+            role: c.role.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+/// Inserts a partner (id set here).
+pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
+    p.id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO partners (id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
+         agreement_start, agreement_end, manager_id, version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13)",
+    )
+    .bind(&p.id)
+    .bind(&p.name)
+    .bind(i64::from(p.r#type))
+    .bind(&p.parent_id)
+    .bind(serde_json::to_string(&p.region_codes).unwrap_or_default())
+    .bind(&p.tier)
+    .bind(i64::from(p.status))
+    .bind(i64::from(p.operating_model))
+    .bind(contacts_json(p))
+    .bind(&p.agreement_start)
+    .bind(&p.agreement_end)
+    .bind(&p.manager_id)
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a partner (including status) if its version is still `expected`.
+pub async fn update(conn: &mut Conn, p: &pb::Partner, expected: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE partners SET name = $1, type = $2, parent_id = $3, region_codes = $4, tier = $5, status = $6, \
+         operating_model = $7, contacts = $8, agreement_start = $9, agreement_end = $10, manager_id = $11, \
+         version = version + 1 WHERE id = $12 AND version = $13",
+    )
+    .bind(&p.name)
+    .bind(i64::from(p.r#type))
+    .bind(&p.parent_id)
+    .bind(serde_json::to_string(&p.region_codes).unwrap_or_default())
+    .bind(&p.tier)
+    .bind(i64::from(p.status))
+    .bind(i64::from(p.operating_model))
+    .bind(contacts_json(p))
+    .bind(&p.agreement_start)
+    .bind(&p.agreement_end)
+    .bind(&p.manager_id)
+    .bind(&p.id)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// One partner with its history.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Partner>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners WHERE 1 = 1"));
+    q.and("id = {}", id);
+    let Some(row) = q.build().fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let mut p = from_row(&row)?;
+    p.status_history = history(conn, id).await?;
+    Ok(Some(p))
+}
+
+/// Every partner (without histories), by name.
+pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Partner>> {
+    let q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners ORDER BY name"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Records a status change.
+pub async fn record_change(conn: &mut Conn, id: &str, c: &pb::StatusChange, at: i64) -> sqlx::Result<()> {
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM partner_status_history WHERE partner_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO partner_status_history (partner_id, seq, from_status, to_status, reason, effective_date, actor_id, changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(next)
+    .bind(i64::from(c.from_status))
+    .bind(i64::from(c.to_status))
+    .bind(&c.reason)
+    .bind(&c.effective_date)
+    .bind(&c.actor_id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn history(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<pb::StatusChange>> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, reason, effective_date, actor_id, changed_at FROM partner_status_history \
+         WHERE partner_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::StatusChange {
+                from_status: r.try_get::<i64, _>("from_status")? as i32,
+                to_status: r.try_get::<i64, _>("to_status")? as i32,
+                reason: r.try_get("reason")?,
+                effective_date: r.try_get("effective_date")?,
+                actor_id: r.try_get("actor_id")?,
+                change_time: Some(timestamp(r.try_get("changed_at")?)),
+            })
+        })
+        .collect()
+}

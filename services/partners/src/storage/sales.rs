@@ -1,0 +1,113 @@
+//! Sell-through records and received partner reports.
+
+use crm_proto::common::v1::Money;
+use crm_proto::partners::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use super::now_micros;
+
+/// Records a sale once per `source_key` (an order line or a report line).
+pub async fn record(conn: &mut Conn, source_key: &str, s: &pb::SellThrough) -> sqlx::Result<bool> {
+    let amount = s.amount.clone().unwrap_or_default();
+    Ok(sqlx::query(
+        "INSERT INTO sell_through (source_key, partner_id, product_id, product_category, region_code, quantity, \
+         amount_minor, currency_code, sold_on, source, source_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (source_key) DO NOTHING",
+    )
+    .bind(source_key)
+    .bind(&s.partner_id)
+    .bind(&s.product_id)
+    .bind(&s.product_category)
+    .bind(&s.region_code)
+    .bind(s.quantity)
+    .bind(amount.amount_minor)
+    .bind(&amount.currency_code)
+    .bind(&s.sold_on)
+    .bind(i64::from(s.source))
+    .bind(&s.source_ref)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Removes the sell-through of an order (cancelled or returned).
+pub async fn remove_order(conn: &mut Conn, order_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sell_through WHERE source = $1 AND source_ref = $2")
+        .bind(pb::SaleSource::Order as i64)
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a report id; false when it was received before.
+pub async fn receive_report(
+    conn: &mut Conn,
+    report_id: &str,
+    partner_id: &str,
+    lines: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO sales_reports (report_id, partner_id, lines, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (report_id) DO NOTHING",
+    )
+    .bind(report_id)
+    .bind(partner_id)
+    .bind(lines)
+    .bind(now_micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Sell-through sold in [from, to) (dates as YYYY-MM-DD), optionally of one partner.
+pub async fn list(
+    conn: &mut Conn,
+    partner_id: &str,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<Vec<pb::SellThrough>> {
+    let mut q = SqlBuilder::new(
+        "SELECT partner_id, product_id, product_category, region_code, quantity, amount_minor, currency_code, sold_on, \
+         source, source_ref FROM sell_through WHERE 1 = 1",
+    );
+    if !partner_id.is_empty() {
+        q.and("partner_id = {}", partner_id);
+    }
+    q.and("sold_on >= {}", from).and("sold_on < {}", to);
+    q.push(" ORDER BY sold_on, source_key");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(pb::SellThrough {
+                partner_id: r.try_get("partner_id")?,
+                product_id: r.try_get("product_id")?,
+                product_category: r.try_get("product_category")?,
+                region_code: r.try_get("region_code")?,
+                quantity: r.try_get("quantity")?,
+                amount: Some(Money {
+                    amount_minor: r.try_get("amount_minor")?,
+                    currency_code: r.try_get("currency_code")?,
+                }),
+                sold_on: r.try_get("sold_on")?,
+                source: r.try_get::<i64, _>("source")? as i32,
+                source_ref: r.try_get("source_ref")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks an exception cell announced; false when it was before.
+pub async fn mark_exception(conn: &mut Conn, key: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("INSERT INTO exceptions_raised (cell_key, raised_at) VALUES ($1, $2) ON CONFLICT (cell_key) DO NOTHING")
+        .bind(key)
+        .bind(now_micros())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -1,0 +1,58 @@
+//! Targets.
+
+use crm_proto::common::v1::Money;
+use crm_proto::partners::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+/// Inserts or replaces a target.
+pub async fn set(conn: &mut Conn, t: &pb::Target) -> sqlx::Result<()> {
+    let amount = t.amount.clone().unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO targets (partner_id, period, product_category, product_id, amount_minor, currency_code, quantity) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (partner_id, period, product_category, product_id) \
+         DO UPDATE SET amount_minor = excluded.amount_minor, currency_code = excluded.currency_code, quantity = excluded.quantity",
+    )
+    .bind(&t.partner_id)
+    .bind(&t.period)
+    .bind(&t.product_category)
+    .bind(&t.product_id)
+    .bind(amount.amount_minor)
+    .bind(&amount.currency_code)
+    .bind(t.quantity)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Targets, optionally of one partner / period.
+pub async fn list(conn: &mut Conn, partner_id: &str, period: &str) -> sqlx::Result<Vec<pb::Target>> {
+    let mut q = SqlBuilder::new(
+        "SELECT partner_id, period, product_category, product_id, amount_minor, currency_code, quantity FROM targets WHERE 1 = 1",
+    );
+    if !partner_id.is_empty() {
+        q.and("partner_id = {}", partner_id);
+    }
+    if !period.is_empty() {
+        q.and("period = {}", period);
+    }
+    q.push(" ORDER BY partner_id, period, product_category, product_id");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(pb::Target {
+                partner_id: r.try_get("partner_id")?,
+                period: r.try_get("period")?,
+                product_category: r.try_get("product_category")?,
+                product_id: r.try_get("product_id")?,
+                amount: Some(Money {
+                    amount_minor: r.try_get("amount_minor")?,
+                    currency_code: r.try_get("currency_code")?,
+                }),
+                quantity: r.try_get("quantity")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,190 @@
+//! Customers, sales and partners on port 0, each with its own database, sharing a nats-server.
+
+use std::time::Duration;
+
+use crm_auth::Role;
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::partners::v1 as pb;
+use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
+use crm_proto::sales::v1 as spb;
+use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
+use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_storage::Db;
+use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub struct Suite {
+    pub partners: PartnerServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Channel>,
+    pub orders: OrderServiceClient<Channel>,
+    pub customers: CustomersServiceClient<Channel>,
+    pub partners_db: Db,
+    pub admin: String,
+    _nats: TestNats,
+    _dbs: Vec<TestDb>,
+    stop: CancellationToken,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+impl Suite {
+    pub async fn start(backend: Backend) -> Self {
+        let nats = TestNats::start();
+        let stop = CancellationToken::new();
+        let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
+        let customers = crm_customers::Application::build(
+            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let customers_addr = customers.local_addr();
+        tokio::spawn(customers.run_until_stopped(stop.clone()));
+        let sales = crm_sales::Application::build(
+            crm_sales::SalesConfig::new(
+                dbs[1].url.clone(),
+                crm_testkit::auth_config(),
+                format!("http://{customers_addr}"),
+            ),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let sales_addr = sales.local_addr();
+        tokio::spawn(sales.run_until_stopped(stop.clone()));
+        let partners = crm_partners::Application::build(
+            crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let partners_addr = partners.local_addr();
+        let partners_db = partners.db().clone();
+        tokio::spawn(partners.run_until_stopped(stop.clone()));
+        Self {
+            partners: PartnerServiceClient::new(channel(partners_addr)),
+            catalog: CatalogServiceClient::new(channel(sales_addr)),
+            orders: OrderServiceClient::new(channel(sales_addr)),
+            customers: CustomersServiceClient::new(channel(customers_addr)),
+            partners_db,
+            admin: token("admin-1", &[Role::Admin]),
+            _nats: nats,
+            _dbs: dbs,
+            stop,
+        }
+    }
+
+    pub fn req<T>(&self, message: T) -> tonic::Request<T> {
+        authed(message, &self.admin)
+    }
+
+    pub async fn partner(
+        &self,
+        name: &str,
+        t: pb::PartnerType,
+        parent: &str,
+        regions: &[&str],
+    ) -> pb::Partner {
+        let p = pb::Partner {
+            name: name.into(),
+            r#type: t as i32,
+            parent_id: parent.into(),
+            region_codes: regions.iter().map(|r| r.to_string()).collect(),
+            operating_model: pb::OperatingModel::BuySell as i32,
+            ..Default::default()
+        };
+        self.partners
+            .clone()
+            .create_partner(self.req(pb::CreatePartnerRequest { partner: Some(p) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .partner
+            .unwrap()
+    }
+
+    /// A product in the sales catalog, once the partners service has its copy.
+    pub async fn product(&self, sku: &str, category: &str) -> spb::Product {
+        let product = spb::Product {
+            sku: sku.into(),
+            name: format!("Product {sku}"),
+            category: category.into(),
+            active: true,
+            ..Default::default()
+        };
+        let product = self
+            .catalog
+            .clone()
+            .create_product(self.req(spb::CreateProductRequest {
+                product: Some(product),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap();
+        let db = self.partners_db.clone();
+        let id = product.id.clone();
+        eventually(Duration::from_secs(20), "product copied to partners", || {
+            let (db, id) = (db.clone(), id.clone());
+            async move {
+                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(&id)
+                    .fetch_one(db.pool())
+                    .await
+                    .ok()?
+                    == 1)
+                    .then_some(())
+            }
+        })
+        .await;
+        product
+    }
+
+    pub async fn organization(&self, name: &str) -> cpb::Party {
+        let party = cpb::Party {
+            kind: cpb::PartyKind::Organization as i32,
+            organization_name: name.into(),
+            ..Default::default()
+        };
+        self.customers
+            .clone()
+            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .party
+            .unwrap()
+    }
+}
+
+pub fn money(amount_minor: i64) -> Option<Money> {
+    Some(Money {
+        amount_minor,
+        currency_code: "USD".into(),
+    })
+}
+
+pub fn violated(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    crm_platform::errors::violated_fields(status)
+}
+
+pub fn partner_user(user: &str, partner_id: &str) -> String {
+    let mut claims = crm_auth::Claims::new(user, &[Role::PartnerUser], Duration::from_secs(3600));
+    claims.partner_id = Some(partner_id.into());
+    crm_testkit::token_with(claims)
+}

@@ -1,0 +1,363 @@
+use std::time::Duration;
+
+use crm_proto::partners::v1::{self as pb, Dimension, PartnerType};
+use crm_proto::sales::v1 as spb;
+use crm_testkit::{Backend, backend_tests, eventually};
+
+use crate::helpers::{Suite, money, violated};
+
+async fn sell_through(suite: &Suite, expected: i64) {
+    let db = suite.partners_db.clone();
+    eventually(Duration::from_secs(20), "sell-through recorded", || {
+        let db = db.clone();
+        async move {
+            (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sell_through")
+                .fetch_one(db.pool())
+                .await
+                .ok()?
+                == expected)
+                .then_some(())
+        }
+    })
+    .await;
+}
+
+async fn performance_against_target_with_drill_down_and_exceptions(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let master = suite
+        .partner("Master North", PartnerType::MasterDistributor, "", &["TW"])
+        .await;
+    let dealer = suite
+        .partner("Dealer Xinyi", PartnerType::Dealer, &master.id, &["TW-TPE"])
+        .await;
+    let laptop = suite.product("LAP-14", "laptops").await;
+    let phone = suite.product("PHN-1", "phones").await;
+    let book = suite
+        .catalog
+        .clone()
+        .create_price_book(suite.req(spb::CreatePriceBookRequest {
+            price_book: Some(spb::PriceBook {
+                name: "USD".into(),
+                currency_code: "USD".into(),
+                is_default: true,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .price_book
+        .unwrap();
+    suite
+        .catalog
+        .clone()
+        .set_price(suite.req(spb::SetPriceRequest {
+            price: Some(spb::Price {
+                price_book_id: book.id.clone(),
+                product_id: laptop.id.clone(),
+                unit_price: money(1_000_00),
+            }),
+        }))
+        .await
+        .unwrap();
+    let acme = suite.organization("Acme").await;
+    let today = chrono::Utc::now().date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let year = today.format("%Y").to_string();
+
+    let err = suite
+        .partners
+        .clone()
+        .set_target(suite.req(pb::SetTargetRequest {
+            target: Some(pb::Target {
+                partner_id: dealer.id.clone(),
+                period: "2026-13".into(),
+                product_category: "x".into(),
+                product_id: "y".into(),
+                amount: None,
+                quantity: -1,
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        vec![
+            "target.period",
+            "target.amount",
+            "target.quantity",
+            "target.product_id"
+        ]
+    );
+    suite
+        .partners
+        .clone()
+        .set_target(suite.req(pb::SetTargetRequest {
+            target: Some(pb::Target {
+                partner_id: dealer.id.clone(),
+                period: month.clone(),
+                product_category: "laptops".into(),
+                product_id: String::new(),
+                amount: money(100_000_00),
+                quantity: 100,
+            }),
+        }))
+        .await
+        .unwrap();
+
+    // Sales orders on the dealer's channel become its sell-through; a cancelled one does not count.
+    let place = |quantity: i64, reference: &str| spb::PlaceOrderRequest {
+        order: Some(spb::Order {
+            party_id: acme.id.clone(),
+            channel: Some(spb::Channel {
+                partner_id: dealer.id.clone(),
+            }),
+            lines: vec![spb::LineItem {
+                product_id: laptop.id.clone(),
+                quantity,
+                ..Default::default()
+            }],
+            external_ref: reference.into(),
+            ..Default::default()
+        }),
+        price_book_id: book.id.clone(),
+    };
+    suite
+        .orders
+        .clone()
+        .place_order(suite.req(place(2, "PO-1")))
+        .await
+        .unwrap();
+    let cancelled = suite
+        .orders
+        .clone()
+        .place_order(suite.req(place(1, "PO-2")))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    sell_through(&suite, 2).await;
+    suite
+        .orders
+        .clone()
+        .update_order_status(suite.req(spb::UpdateOrderStatusRequest {
+            id: cancelled.id.clone(),
+            etag: cancelled.etag.clone(),
+            status: spb::OrderStatus::Cancelled as i32,
+            reason: "duplicate".into(),
+        }))
+        .await
+        .unwrap();
+    sell_through(&suite, 1).await;
+
+    // The dealer reports a phone sale; the same report again is not counted twice.
+    let report = pb::ReportSalesRequest {
+        report_id: "weekly-1".into(),
+        partner_id: dealer.id.clone(),
+        lines: vec![pb::SellThrough {
+            product_id: phone.id.clone(),
+            quantity: 1,
+            amount: money(500_00),
+            sold_on: today.format("%Y-%m-%d").to_string(),
+            ..Default::default()
+        }],
+    };
+    let first = suite
+        .partners
+        .clone()
+        .report_sales(suite.req(report.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.recorded, first.duplicate), (1, false));
+    let again = suite
+        .partners
+        .clone()
+        .report_sales(suite.req(report))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.recorded, again.duplicate), (0, true));
+    let bad = suite
+        .partners
+        .clone()
+        .report_sales(suite.req(pb::ReportSalesRequest {
+            report_id: String::new(),
+            partner_id: dealer.id.clone(),
+            lines: vec![pb::SellThrough::default()],
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&bad),
+        vec![
+            "report_id",
+            "lines[0].product_id",
+            "lines[0].quantity",
+            "lines[0].sold_on",
+            "lines[0].amount"
+        ]
+    );
+
+    let perf =
+        |partner: &str, period: &str, dimension: Dimension, category: &str| pb::GetPerformanceRequest {
+            partner_id: partner.into(),
+            period: period.into(),
+            dimension: dimension as i32,
+            product_category: category.into(),
+            ..Default::default()
+        };
+    let channels = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf("", &month, Dimension::Partner, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<(&str, i64, i64)> = channels
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.label.as_str(),
+                r.target.as_ref().unwrap().amount_minor,
+                r.actual.as_ref().unwrap().amount_minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("Master North", 100_000_00, 2_500_00)],
+        "the dealer rolls up into its master distributor"
+    );
+    assert_eq!(channels.rows[0].attainment_bps, 250);
+    assert!(channels.rows[0].expected.as_ref().unwrap().amount_minor > 0);
+    let below_master = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&master.id, &month, Dimension::Partner, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    let keys: Vec<(&str, i64)> = below_master
+        .rows
+        .iter()
+        .map(|r| (r.label.as_str(), r.actual.as_ref().unwrap().amount_minor))
+        .collect();
+    assert!(keys.contains(&("Dealer Xinyi", 2_500_00)), "{keys:?}");
+    let categories = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&dealer.id, &month, Dimension::ProductCategory, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<(&str, i64, i64)> = categories
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.target.as_ref().unwrap().amount_minor,
+                r.actual.as_ref().unwrap().amount_minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("laptops", 100_000_00, 2_000_00), ("phones", 0, 500_00)]
+    );
+    let products = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&dealer.id, &month, Dimension::Product, "laptops")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(products.rows.len(), 1);
+    assert_eq!(products.rows[0].label, "Product LAP-14");
+    assert_eq!(
+        products.rows[0].path,
+        vec![
+            "Dealer Xinyi".to_string(),
+            month.clone(),
+            "laptops".into(),
+            "Product LAP-14".into()
+        ]
+    );
+    let quarters = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&dealer.id, &year, Dimension::Period, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(quarters.rows.len(), 4);
+    assert_eq!(
+        quarters
+            .total
+            .as_ref()
+            .unwrap()
+            .actual
+            .as_ref()
+            .unwrap()
+            .amount_minor,
+        2_500_00
+    );
+    let regions = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&dealer.id, &month, Dimension::Region, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        regions.rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        vec!["TW-TPE"]
+    );
+    let err = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf("", "someday", Dimension::Unspecified, "")))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["period"]);
+
+    // The dealer's laptops are far under the pro-rated target: an exception with its path,
+    // announced once.
+    let exceptions = suite
+        .partners
+        .clone()
+        .list_exceptions(suite.req(pb::ListExceptionsRequest {
+            period: year.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .exceptions;
+    assert_eq!(exceptions.len(), 1);
+    assert_eq!(
+        exceptions[0].path,
+        vec!["Dealer Xinyi".to_string(), month.clone(), "laptops".into()]
+    );
+    suite
+        .partners
+        .clone()
+        .list_exceptions(suite.req(pb::ListExceptionsRequest {
+            period: year.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let announced: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM crm_outbox WHERE event_type = 'crm.partners.performance.exception.v1'",
+    )
+    .fetch_one(suite.partners_db.pool())
+    .await
+    .unwrap();
+    assert_eq!(announced, 1);
+}
+
+backend_tests!(performance_against_target_with_drill_down_and_exceptions);
