@@ -134,18 +134,17 @@ impl<H: EventHandler> Consumer<H> {
     async fn subscribe(&self) -> anyhow::Result<pull::Stream> {
         ensure_stream(&self.js, &self.options.stream).await?;
         let stream = self.js.get_stream(self.options.stream.name()).await?;
-        let consumer = stream
-            .get_or_create_consumer(
-                &self.options.durable,
-                pull::Config {
-                    durable_name: Some(self.options.durable.clone()),
-                    filter_subjects: self.options.filter_subjects.clone(),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.options.ack_wait,
-                    max_deliver: self.options.max_deliver,
-                    ..Default::default()
-                },
-            )
+        // Create or update: a new release that listens to more subjects updates the durable
+        // consumer instead of keeping its old filter.
+        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(self.options.durable.clone()),
+                filter_subjects: self.options.filter_subjects.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: self.options.ack_wait,
+                max_deliver: self.options.max_deliver,
+                ..Default::default()
+            })
             .await?;
         Ok(consumer.messages().await?)
     }

@@ -6,7 +6,7 @@ use crm_proto::partners::v1 as pb;
 use crm_proto::sales::v1 as sales;
 use crm_storage::Tx;
 
-use crate::storage::{catalog, partners, sales as sell};
+use crate::storage::{catalog, partners, portal, sales as sell, scorecards};
 
 /// The durable consumer of sales events.
 pub fn options() -> ConsumerOptions {
@@ -15,6 +15,7 @@ pub fn options() -> ConsumerOptions {
         "crm.sales.order.placed",
         "crm.sales.order.cancelled",
         "crm.sales.order.returned",
+        "crm.sales.order.rejected",
     ])
 }
 
@@ -43,7 +44,34 @@ impl EventHandler for SalesEvents {
             "crm.sales.order.returned.v1" => {
                 if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
                     sell::remove_order(tx, &order.id).await?;
+                    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
+                    if !partner_id.is_empty() {
+                        let total = order.total.clone().unwrap_or_default();
+                        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+                        scorecards::record_return(
+                            tx,
+                            &order.id,
+                            &partner_id,
+                            total.amount_minor,
+                            &total.currency_code,
+                            &today,
+                        )
+                        .await?;
+                    }
                 }
+            }
+            "crm.sales.order.rejected.v1" => {
+                let e: sales::OrderRejected = event.decode()?;
+                portal::settle_order(
+                    tx,
+                    &e.partner_id,
+                    &e.external_ref,
+                    pb::PartnerOrderStatus::Rejected as i32,
+                    "",
+                    0,
+                    &e.reason,
+                )
+                .await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }
@@ -56,6 +84,20 @@ async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
     let partner_id = order.channel.clone().unwrap_or_default().partner_id;
     if partner_id.is_empty() {
         return Ok(());
+    }
+    // An e-order of ours: it is now a sales order.
+    if !order.external_ref.is_empty() {
+        let total = order.total.clone().unwrap_or_default().amount_minor;
+        portal::settle_order(
+            tx,
+            &partner_id,
+            &order.external_ref,
+            pb::PartnerOrderStatus::Placed as i32,
+            &order.id,
+            total,
+            "",
+        )
+        .await?;
     }
     let Some(partner) = partners::get(tx, &partner_id).await? else {
         tracing::warn!(partner = %partner_id, order = %order.id, "order on an unknown partner channel");

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use crm_events::{Consumer, Relay, StreamSpec};
 use crm_platform::{GrpcServer, Supervisor};
+use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalServiceServer;
 use crm_proto::partners::v1::partner_service_server::PartnerServiceServer;
+use crm_proto::partners::v1::scorecard_service_server::ScorecardServiceServer;
 use crm_storage::{Db, Migrations};
 use tokio_util::sync::CancellationToken;
 
@@ -70,11 +72,22 @@ impl Application {
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
         let api = api::PartnersApi::new(db.clone(), Arc::new(config.clone()), relay.waker());
         let max = config.server.max_message_bytes;
-        let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(
-            PartnerServiceServer::new(api)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        );
+        let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+            .add_service(
+                PartnerServiceServer::new(api.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                PartnerPortalServiceServer::new(api.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                ScorecardServiceServer::new(api)
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            );
         let listener = crm_platform::bind(&config.listen).await?;
         Ok(Self {
             listener,

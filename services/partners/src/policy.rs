@@ -5,6 +5,10 @@ use crm_auth::{Policy, Role};
 
 /// The gRPC service name.
 pub const SERVICE: &str = "crm.partners.v1.PartnerService";
+/// The portal service.
+pub const PORTAL: &str = "crm.partners.v1.PartnerPortalService";
+/// The scorecard service.
+pub const SCORECARDS: &str = "crm.partners.v1.ScorecardService";
 
 /// Channel managers.
 pub const MANAGERS: &[Role] = &[Role::Admin, Role::SalesManager, Role::Service];
@@ -47,6 +51,28 @@ pub fn policy() -> Policy {
             MANAGERS,
         )
         .rpcs(SERVICE, &["ReportSales"], &reporters)
+        .rpcs(
+            PORTAL,
+            &[
+                "GetPortalCatalog",
+                "SubmitOrder",
+                "ListPartnerOrders",
+                "RegisterDeal",
+                "ListDealRegistrations",
+            ],
+            &readers,
+        )
+        .rpcs(
+            PORTAL,
+            &["UpsertRoadmapEntry", "SetAvailability", "ReviewDealRegistration"],
+            MANAGERS,
+        )
+        .rpcs(SCORECARDS, &["ListScorecards", "GetScorecardSettings"], &readers)
+        .rpcs(
+            SCORECARDS,
+            &["EvaluateScorecard", "RecordComplaint", "UpdateScorecardSettings"],
+            MANAGERS,
+        )
 }
 
 #[cfg(test)]

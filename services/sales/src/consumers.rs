@@ -3,6 +3,8 @@
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::customers::v1 as customers;
+use crm_proto::partners::v1 as partners;
+use crm_proto::sales::v1 as sales;
 use crm_storage::Tx;
 
 use crate::storage::accounts;
@@ -52,4 +54,160 @@ impl EventHandler for CustomerEvents {
         }
         Ok(())
     }
+}
+
+/// The durable consumer of partners events: e-orders and approved deal registrations.
+pub fn partner_options() -> ConsumerOptions {
+    ConsumerOptions::new("sales-partner-events", "partners").subjects(&[
+        "crm.partners.partner_order.submitted",
+        "crm.partners.deal_registration.approved",
+    ])
+}
+
+/// Turns partner e-orders into sales orders on the partner's channel and approved deal
+/// registrations into leads, each exactly once (by the partner's reference and the registration
+/// id).
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerEvents;
+
+impl EventHandler for PartnerEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        match event.event_type.as_str() {
+            "crm.partners.partner_order.submitted.v1" => {
+                let e: partners::PartnerOrderSubmitted = event.decode()?;
+                if let Some(order) = e.order {
+                    partner_order(tx, &order, &e.party_id).await?;
+                }
+            }
+            "crm.partners.deal_registration.approved.v1" => {
+                if let Some(r) = event.decode::<partners::DealRegistrationApproved>()?.registration {
+                    registration_lead(tx, &r).await?;
+                }
+            }
+            other => tracing::debug!(event_type = other, "ignored"),
+        }
+        Ok(())
+    }
+}
+
+async fn partner_order(
+    tx: &mut Tx,
+    submitted: &partners::PartnerOrder,
+    party_id: &str,
+) -> anyhow::Result<()> {
+    use crate::storage::{catalog, orders};
+    let partner_id = submitted.partner_id.clone();
+    if orders::by_external_ref(tx, &partner_id, &submitted.external_ref)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let reject = |reason: String| sales::OrderRejected {
+        partner_id: partner_id.clone(),
+        external_ref: submitted.external_ref.clone(),
+        reason,
+    };
+    let account_ok = accounts::get(tx, party_id)
+        .await?
+        .is_some_and(|a| a.status == "active");
+    let book = catalog::list_price_books(tx)
+        .await?
+        .into_iter()
+        .find(|b| b.is_default && b.currency_code == submitted.currency_code);
+    let problem = match (&book, account_ok) {
+        (_, false) => Some(format!("party {party_id} is not a live customer")),
+        (None, _) => Some(format!("no default price book in {}", submitted.currency_code)),
+        _ => None,
+    };
+    if let Some(reason) = problem {
+        return Ok(crate::events::publish(tx, "order.rejected", &partner_id, &reject(reason)).await?);
+    }
+    let book = book.unwrap_or_default();
+    let mut lines: Vec<sales::LineItem> = submitted
+        .lines
+        .iter()
+        .map(|l| sales::LineItem {
+            product_id: l.product_id.clone(),
+            quantity: l.quantity,
+            ..Default::default()
+        })
+        .collect();
+    let totals = match crate::api::price_lines(tx, &book, &mut lines, 0, false).await {
+        Ok(totals) => totals,
+        Err(crate::error::Error::Invalid(v)) => {
+            let reason = v
+                .iter()
+                .map(|(f, d)| format!("{f}: {d}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Ok(crate::events::publish(tx, "order.rejected", &partner_id, &reject(reason)).await?);
+        }
+        Err(err) => return Err(anyhow::anyhow!("pricing a partner order: {err}")),
+    };
+    let mut order = sales::Order {
+        party_id: party_id.to_string(),
+        channel: Some(sales::Channel {
+            partner_id: partner_id.clone(),
+        }),
+        lines,
+        total: Some(crm_proto::common::v1::Money {
+            amount_minor: totals.total_minor,
+            currency_code: book.currency_code.clone(),
+        }),
+        status: sales::OrderStatus::Placed as i32,
+        external_ref: submitted.external_ref.clone(),
+        owner_id: format!("partner:{partner_id}"),
+        ..Default::default()
+    };
+    orders::insert(tx, &mut order).await?;
+    let stored = orders::get(tx, &order.id).await?.unwrap_or(order);
+    crate::events::publish(
+        tx,
+        "order.placed",
+        &stored.party_id,
+        &sales::OrderPlaced {
+            order: Some(stored.clone()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyhow::Result<()> {
+    use crate::storage::leads;
+    let source = sales::LeadSource::Partner as i32;
+    if leads::by_source_ref(tx, source, &r.id).await?.is_some() {
+        return Ok(());
+    }
+    let estimate = r
+        .estimated_amount
+        .as_ref()
+        .map(|m| format!(" Estimated {} {}.", m.amount_minor, m.currency_code))
+        .unwrap_or_default();
+    let mut lead = sales::Lead {
+        source,
+        source_ref: r.id.clone(),
+        company_name: r.company_name.clone(),
+        contact_name: r.contact_name.clone(),
+        email: r.email.to_lowercase(),
+        phone: r.phone.clone(),
+        status: sales::LeadStatus::New as i32,
+        notes: format!("Registered by partner {}.{estimate} {}", r.partner_id, r.notes)
+            .trim()
+            .to_string(),
+        ..Default::default()
+    };
+    leads::insert(tx, &mut lead).await?;
+    let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
+    crate::events::publish(
+        tx,
+        "lead.created",
+        &stored.id,
+        &sales::LeadCreated {
+            lead: Some(stored.clone()),
+        },
+    )
+    .await?;
+    Ok(())
 }

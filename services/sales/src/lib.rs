@@ -135,6 +135,13 @@ impl Application {
             consumers::CustomerEvents,
         );
         workers.spawn("sales-customer-events", move |stop| consumer.run(stop));
+        let partner_orders = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            consumers::partner_options(),
+            consumers::PartnerEvents,
+        );
+        workers.spawn("sales-partner-events", move |stop| partner_orders.run(stop));
         let (db, interval) = (self.db.clone(), self.alert_interval);
         workers.spawn("sales-alerts", move |stop| alert_loop(db, interval, stop));
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;

@@ -3,14 +3,18 @@
 
 mod partners;
 mod performance;
+mod portal;
 mod sales;
+mod scorecards;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crm_auth::{Principal, Role};
 use crm_proto::partners::v1 as pb;
+use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalService;
 use crm_proto::partners::v1::partner_service_server::PartnerService;
+use crm_proto::partners::v1::scorecard_service_server::ScorecardService;
 use crm_storage::{Conn, Db, Tx};
 use tokio::sync::Notify;
 
@@ -130,5 +134,28 @@ crm_platform::grpc_handlers! {
         list_sell_through(pb::ListSellThroughRequest) -> pb::ListSellThroughResponse => handle_list_sell_through;
         get_performance(pb::GetPerformanceRequest) -> pb::GetPerformanceResponse => handle_get_performance;
         list_exceptions(pb::ListExceptionsRequest) -> pb::ListExceptionsResponse => handle_list_exceptions;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl PartnerPortalService for PartnersApi {
+        get_portal_catalog(pb::GetPortalCatalogRequest) -> pb::GetPortalCatalogResponse => handle_get_portal_catalog;
+        upsert_roadmap_entry(pb::UpsertRoadmapEntryRequest) -> pb::UpsertRoadmapEntryResponse => handle_upsert_roadmap_entry;
+        set_availability(pb::SetAvailabilityRequest) -> pb::SetAvailabilityResponse => handle_set_availability;
+        submit_order(pb::SubmitOrderRequest) -> pb::SubmitOrderResponse => handle_submit_order;
+        list_partner_orders(pb::ListPartnerOrdersRequest) -> pb::ListPartnerOrdersResponse => handle_list_partner_orders;
+        register_deal(pb::RegisterDealRequest) -> pb::RegisterDealResponse => handle_register_deal;
+        review_deal_registration(pb::ReviewDealRegistrationRequest) -> pb::ReviewDealRegistrationResponse => handle_review_deal_registration;
+        list_deal_registrations(pb::ListDealRegistrationsRequest) -> pb::ListDealRegistrationsResponse => handle_list_deal_registrations;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl ScorecardService for PartnersApi {
+        evaluate_scorecard(pb::EvaluateScorecardRequest) -> pb::EvaluateScorecardResponse => handle_evaluate_scorecard;
+        list_scorecards(pb::ListScorecardsRequest) -> pb::ListScorecardsResponse => handle_list_scorecards;
+        record_complaint(pb::RecordComplaintRequest) -> pb::RecordComplaintResponse => handle_record_complaint;
+        get_scorecard_settings(pb::GetScorecardSettingsRequest) -> pb::GetScorecardSettingsResponse => handle_get_scorecard_settings;
+        update_scorecard_settings(pb::UpdateScorecardSettingsRequest) -> pb::UpdateScorecardSettingsResponse => handle_update_scorecard_settings;
     }
 }

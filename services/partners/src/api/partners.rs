@@ -23,6 +23,7 @@ const UPDATABLE: &[&str] = &[
     "agreement_start",
     "agreement_end",
     "manager_id",
+    "party_id",
 ];
 
 /// Checks that `parent` exists and is not `id` or below it.
@@ -130,6 +131,7 @@ impl PartnersApi {
                 "contacts" => p.contacts.clone_from(&patch.contacts),
                 "agreement_start" => p.agreement_start.clone_from(&patch.agreement_start),
                 "agreement_end" => p.agreement_end.clone_from(&patch.agreement_end),
+                "party_id" => p.party_id.clone_from(&patch.party_id),
                 _ => p.manager_id.clone_from(&patch.manager_id),
             }
         }

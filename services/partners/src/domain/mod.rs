@@ -2,3 +2,4 @@
 
 pub mod performance;
 pub mod rules;
+pub mod scorecard;

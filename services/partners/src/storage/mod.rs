@@ -2,7 +2,9 @@
 
 pub mod catalog;
 pub mod partners;
+pub mod portal;
 pub mod sales;
+pub mod scorecards;
 pub mod targets;
 
 /// Microseconds since the Unix epoch, now.

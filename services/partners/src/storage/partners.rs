@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{now_micros, timestamp};
 
 const COLUMNS: &str = "id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
-    agreement_start, agreement_end, manager_id, version";
+    agreement_start, agreement_end, manager_id, party_id, version";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Contact {
@@ -42,6 +42,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Partner> {
         agreement_start: r.try_get("agreement_start")?,
         agreement_end: r.try_get("agreement_end")?,
         manager_id: r.try_get("manager_id")?,
+        party_id: r.try_get("party_id")?,
         status_history: Vec::new(),
         etag: r.try_get::<i64, _>("version")?.to_string(),
     })
@@ -66,8 +67,8 @@ pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
     p.id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO partners (id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
-         agreement_start, agreement_end, manager_id, version, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13)",
+         agreement_start, agreement_end, manager_id, party_id, version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14)",
     )
     .bind(&p.id)
     .bind(&p.name)
@@ -81,6 +82,7 @@ pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
     .bind(&p.agreement_start)
     .bind(&p.agreement_end)
     .bind(&p.manager_id)
+    .bind(&p.party_id)
     .bind(now_micros())
     .execute(&mut *conn)
     .await?;
@@ -92,7 +94,7 @@ pub async fn update(conn: &mut Conn, p: &pb::Partner, expected: i64) -> sqlx::Re
     Ok(sqlx::query(
         "UPDATE partners SET name = $1, type = $2, parent_id = $3, region_codes = $4, tier = $5, status = $6, \
          operating_model = $7, contacts = $8, agreement_start = $9, agreement_end = $10, manager_id = $11, \
-         version = version + 1 WHERE id = $12 AND version = $13",
+         party_id = $12, version = version + 1 WHERE id = $13 AND version = $14",
     )
     .bind(&p.name)
     .bind(i64::from(p.r#type))
@@ -105,6 +107,7 @@ pub async fn update(conn: &mut Conn, p: &pb::Partner, expected: i64) -> sqlx::Re
     .bind(&p.agreement_start)
     .bind(&p.agreement_end)
     .bind(&p.manager_id)
+    .bind(&p.party_id)
     .bind(&p.id)
     .bind(expected)
     .execute(&mut *conn)

@@ -7,10 +7,13 @@ use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::partners::v1 as pb;
+use crm_proto::partners::v1::partner_portal_service_client::PartnerPortalServiceClient;
 use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
+use crm_proto::partners::v1::scorecard_service_client::ScorecardServiceClient;
 use crm_proto::sales::v1 as spb;
 use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
 use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
 use tokio_util::sync::CancellationToken;
@@ -18,12 +21,16 @@ use tonic::transport::Channel;
 
 pub struct Suite {
     pub partners: PartnerServiceClient<Channel>,
+    pub portal: PartnerPortalServiceClient<Channel>,
+    pub scorecards: ScorecardServiceClient<Channel>,
+    pub pipeline: PipelineServiceClient<Channel>,
+    pub sales_db: Db,
     pub catalog: CatalogServiceClient<Channel>,
     pub orders: OrderServiceClient<Channel>,
     pub customers: CustomersServiceClient<Channel>,
     pub partners_db: Db,
     pub admin: String,
-    _nats: TestNats,
+    pub nats: TestNats,
     _dbs: Vec<TestDb>,
     stop: CancellationToken,
 }
@@ -64,6 +71,7 @@ impl Suite {
         .await
         .unwrap();
         let sales_addr = sales.local_addr();
+        let sales_db = sales.db().clone();
         tokio::spawn(sales.run_until_stopped(stop.clone()));
         let partners = crm_partners::Application::build(
             crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
@@ -76,12 +84,16 @@ impl Suite {
         tokio::spawn(partners.run_until_stopped(stop.clone()));
         Self {
             partners: PartnerServiceClient::new(channel(partners_addr)),
+            portal: PartnerPortalServiceClient::new(channel(partners_addr)),
+            scorecards: ScorecardServiceClient::new(channel(partners_addr)),
+            pipeline: PipelineServiceClient::new(channel(sales_addr)),
+            sales_db,
             catalog: CatalogServiceClient::new(channel(sales_addr)),
             orders: OrderServiceClient::new(channel(sales_addr)),
             customers: CustomersServiceClient::new(channel(customers_addr)),
             partners_db,
             admin: token("admin-1", &[Role::Admin]),
-            _nats: nats,
+            nats,
             _dbs: dbs,
             stop,
         }

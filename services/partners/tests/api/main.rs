@@ -4,3 +4,4 @@
 mod channel;
 mod helpers;
 mod performance;
+mod portal;

@@ -10,6 +10,7 @@ mod org;
 mod quotes;
 mod reports;
 
+pub(crate) use quotes::price_lines;
 pub use reports::evaluate_alerts;
 
 use std::sync::Arc;

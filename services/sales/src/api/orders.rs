@@ -48,8 +48,7 @@ impl SalesApi {
         let book = catalog::price_book_by_id(&mut tx, &req.price_book_id)
             .await?
             .ok_or_else(|| invalid("price_book_id", "no such price book"))?;
-        let totals = self
-            .price_lines(&mut tx, &book, &mut order.lines, 0, true)
+        let totals = super::quotes::price_lines(&mut tx, &book, &mut order.lines, 0, true)
             .await
             .map_err(|e| match e {
                 Error::Invalid(v) => {

@@ -12,75 +12,72 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, orders, quotes};
 
-impl SalesApi {
-    /// Prices `lines` from `book`: unit prices from the book (or the given override in the
-    /// book's currency), line nets, and the quote totals after `discount_bps`.
-    pub(super) async fn price_lines(
-        &self,
-        conn: &mut crm_storage::Conn,
-        book: &pb::PriceBook,
-        lines: &mut [pb::LineItem],
-        discount_bps: i32,
-        allow_override: bool,
-    ) -> Result<pricing::QuoteTotals> {
-        let mut v = Violations::new();
-        let mut inputs = Vec::with_capacity(lines.len());
-        for (i, line) in lines.iter_mut().enumerate() {
-            let product = catalog::product_by_id(conn, &line.product_id).await?;
-            let price = match &product {
-                Some(p) if p.active => catalog::price(conn, &book.id, &p.id).await?,
-                _ => None,
-            };
-            let unit = match (&line.unit_price, price) {
-                (Some(given), _) if allow_override => {
-                    v.check(
-                        given.currency_code != book.currency_code,
-                        format!("lines[{i}].unit_price.currency_code"),
-                        format!("the price book is in {}", book.currency_code),
-                    );
-                    Some(given.amount_minor)
-                }
-                (_, Some(price)) => Some(price),
-                _ => None,
-            };
-            match (&product, unit) {
-                (None, _) => v.add(format!("lines[{i}].product_id"), "no such product"),
-                (Some(p), _) if !p.active => {
-                    v.add(format!("lines[{i}].product_id"), "the product is not active")
-                }
-                (Some(_), None) => v.add(
-                    format!("lines[{i}].product_id"),
-                    format!("no price in price book {}", book.name),
-                ),
-                (Some(p), Some(unit)) => {
-                    line.unit_price = Some(Money {
-                        amount_minor: unit,
-                        currency_code: book.currency_code.clone(),
-                    });
-                    line.product_line.clone_from(&p.product_line);
-                    line.description.clone_from(&p.name);
-                }
+/// Prices `lines` from `book`: unit prices from the book (or the given override in the
+/// book's currency), line nets, and the quote totals after `discount_bps`.
+pub(crate) async fn price_lines(
+    conn: &mut crm_storage::Conn,
+    book: &pb::PriceBook,
+    lines: &mut [pb::LineItem],
+    discount_bps: i32,
+    allow_override: bool,
+) -> Result<pricing::QuoteTotals> {
+    let mut v = Violations::new();
+    let mut inputs = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter_mut().enumerate() {
+        let product = catalog::product_by_id(conn, &line.product_id).await?;
+        let price = match &product {
+            Some(p) if p.active => catalog::price(conn, &book.id, &p.id).await?,
+            _ => None,
+        };
+        let unit = match (&line.unit_price, price) {
+            (Some(given), _) if allow_override => {
+                v.check(
+                    given.currency_code != book.currency_code,
+                    format!("lines[{i}].unit_price.currency_code"),
+                    format!("the price book is in {}", book.currency_code),
+                );
+                Some(given.amount_minor)
             }
-            inputs.push(LineInput {
-                quantity: line.quantity,
-                unit_price_minor: unit.unwrap_or_default(),
-                discount_bps: line.discount_bps,
-            });
+            (_, Some(price)) => Some(price),
+            _ => None,
+        };
+        match (&product, unit) {
+            (None, _) => v.add(format!("lines[{i}].product_id"), "no such product"),
+            (Some(p), _) if !p.active => v.add(format!("lines[{i}].product_id"), "the product is not active"),
+            (Some(_), None) => v.add(
+                format!("lines[{i}].product_id"),
+                format!("no price in price book {}", book.name),
+            ),
+            (Some(p), Some(unit)) => {
+                line.unit_price = Some(Money {
+                    amount_minor: unit,
+                    currency_code: book.currency_code.clone(),
+                });
+                line.product_line.clone_from(&p.product_line);
+                line.description.clone_from(&p.name);
+            }
         }
-        for (field, message) in pricing::validate(&inputs, discount_bps) {
-            v.add(field, message);
-        }
-        v.finish()?;
-        for (line, input) in lines.iter_mut().zip(&inputs) {
-            let total = pricing::line_total(input);
-            line.net = Some(Money {
-                amount_minor: total.net_minor,
-                currency_code: book.currency_code.clone(),
-            });
-        }
-        Ok(pricing::quote_totals(&inputs, discount_bps))
+        inputs.push(LineInput {
+            quantity: line.quantity,
+            unit_price_minor: unit.unwrap_or_default(),
+            discount_bps: line.discount_bps,
+        });
     }
+    for (field, message) in pricing::validate(&inputs, discount_bps) {
+        v.add(field, message);
+    }
+    v.finish()?;
+    for (line, input) in lines.iter_mut().zip(&inputs) {
+        let total = pricing::line_total(input);
+        line.net = Some(Money {
+            amount_minor: total.net_minor,
+            currency_code: book.currency_code.clone(),
+        });
+    }
+    Ok(pricing::quote_totals(&inputs, discount_bps))
+}
 
+impl SalesApi {
     fn set_totals(quote: &mut pb::Quote, totals: &pricing::QuoteTotals, currency: &str) {
         let money = |amount_minor| {
             Some(Money {
@@ -119,8 +116,7 @@ impl SalesApi {
         let book = catalog::price_book_by_id(&mut tx, &quote.price_book_id)
             .await?
             .ok_or_else(|| invalid("quote.price_book_id", "no such price book"))?;
-        let totals = self
-            .price_lines(&mut tx, &book, &mut quote.lines, quote.discount_bps, false)
+        let totals = price_lines(&mut tx, &book, &mut quote.lines, quote.discount_bps, false)
             .await
             .map_err(prefix_quote)?;
         Self::set_totals(&mut quote, &totals, &book.currency_code);
@@ -245,9 +241,7 @@ impl SalesApi {
             status: QuoteStatus::Draft as i32,
             ..Default::default()
         };
-        let totals = self
-            .price_lines(&mut tx, &book, &mut next.lines, next.discount_bps, false)
-            .await?;
+        let totals = price_lines(&mut tx, &book, &mut next.lines, next.discount_bps, false).await?;
         Self::set_totals(&mut next, &totals, &book.currency_code);
         if !quotes::set_status(
             &mut tx,

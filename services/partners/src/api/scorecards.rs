@@ -1,0 +1,194 @@
+//! Partner scorecards.
+
+use crm_auth::Principal;
+use crm_proto::partners::v1::{self as pb, TierRecommendation};
+
+use super::sales::period_range;
+use super::{PartnersApi, subtree, visible_partner};
+use crate::domain::performance::target_share;
+use crate::domain::rules::is_date;
+use crate::domain::scorecard::{self, Inputs, Recommendation, Settings};
+use crate::error::{Result, invalid};
+use crate::events;
+use crate::storage::{sales, scorecards, targets};
+
+impl PartnersApi {
+    pub(super) async fn handle_evaluate_scorecard(
+        &self,
+        principal: &Principal,
+        req: pb::EvaluateScorecardRequest,
+    ) -> Result<pb::EvaluateScorecardResponse> {
+        let (period, from, to) = period_range(&req.period, "period")?;
+        let currency = if req.currency_code.is_empty() {
+            "USD".to_string()
+        } else {
+            req.currency_code.clone()
+        };
+        let mut tx = self.begin().await?;
+        let (partner, all) = visible_partner(&mut tx, principal, &req.partner_id).await?;
+        let members = subtree(&all, &partner.id);
+        // Same period a year earlier.
+        let last_year = crm_calendar::Period::parse(&format!(
+            "{}{}",
+            period.start.format("%Y").to_string().parse::<i32>().unwrap_or(0) - 1,
+            &period.code()[4..]
+        ))
+        .ok_or_else(|| invalid("period", "no previous year"))?;
+        let (ly_from, ly_to) = (
+            last_year.start.format("%Y-%m-%d").to_string(),
+            last_year.end_exclusive().format("%Y-%m-%d").to_string(),
+        );
+        let mut inputs = Inputs::default();
+        for t in targets::list(&mut tx, "", "").await? {
+            if !members.contains(&t.partner_id)
+                || t.amount.as_ref().is_none_or(|m| m.currency_code != currency)
+            {
+                continue;
+            }
+            let Some(tp) = crm_calendar::Period::parse(&t.period) else {
+                continue;
+            };
+            let fact = crate::domain::performance::TargetFact {
+                partner_id: t.partner_id.clone(),
+                period: tp,
+                category: t.product_category.clone(),
+                product_id: t.product_id.clone(),
+                regions: Vec::new(),
+                amount_minor: t.amount.map(|m| m.amount_minor).unwrap_or_default(),
+                quantity: t.quantity,
+            };
+            inputs.target_minor += target_share(&fact, period.start, period.end_exclusive()).0;
+        }
+        let sum = |records: Vec<pb::SellThrough>| -> i64 {
+            records
+                .into_iter()
+                .filter(|s| members.contains(&s.partner_id))
+                .filter_map(|s| {
+                    s.amount
+                        .filter(|m| m.currency_code == currency)
+                        .map(|m| m.amount_minor)
+                })
+                .sum()
+        };
+        inputs.actual_minor = sum(sales::list(&mut tx, "", &from, &to).await?);
+        inputs.last_year_minor = sum(sales::list(&mut tx, "", &ly_from, &ly_to).await?);
+        for member in &members {
+            inputs.complaints += scorecards::complaints(&mut tx, member, &from, &to).await?;
+            inputs.returned_minor += scorecards::returned(&mut tx, member, &from, &to, &currency).await?;
+        }
+        let settings = scorecards::settings(&mut tx).await?;
+        let (kpis, score, recommendation) = scorecard::evaluate(&inputs, &settings);
+        let card = pb::Scorecard {
+            partner_id: partner.id.clone(),
+            period: period.code(),
+            kpis: kpis
+                .into_iter()
+                .map(|k| pb::Kpi {
+                    name: k.name.into(),
+                    value: k.value,
+                    score: k.score,
+                    weight_bps: k.weight_bps,
+                })
+                .collect(),
+            score,
+            recommendation: match recommendation {
+                Recommendation::Promote => TierRecommendation::Promote,
+                Recommendation::Keep => TierRecommendation::Keep,
+                Recommendation::Demote => TierRecommendation::Demote,
+            } as i32,
+            evaluate_time: Some(crate::storage::timestamp(crate::storage::now_micros())),
+            evaluator_id: principal.user_id.clone(),
+        };
+        scorecards::insert(&mut tx, &card).await?;
+        events::publish(
+            &mut tx,
+            "scorecard.evaluated",
+            &partner.id,
+            &pb::ScorecardEvaluated {
+                scorecard: Some(card.clone()),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(pb::EvaluateScorecardResponse {
+            scorecard: Some(card),
+        })
+    }
+
+    pub(super) async fn handle_list_scorecards(
+        &self,
+        principal: &Principal,
+        req: pb::ListScorecardsRequest,
+    ) -> Result<pb::ListScorecardsResponse> {
+        let mut conn = self.conn().await?;
+        visible_partner(&mut conn, principal, &req.partner_id).await?;
+        Ok(pb::ListScorecardsResponse {
+            scorecards: scorecards::history(&mut conn, &req.partner_id).await?,
+        })
+    }
+
+    pub(super) async fn handle_record_complaint(
+        &self,
+        principal: &Principal,
+        req: pb::RecordComplaintRequest,
+    ) -> Result<pb::RecordComplaintResponse> {
+        let mut v = crm_platform::Violations::new();
+        v.check(
+            req.reference.trim().is_empty() || req.reference.len() > 200,
+            "reference",
+            "1 to 200 characters",
+        );
+        v.check(!is_date(&req.occurred_on), "occurred_on", "a date YYYY-MM-DD");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        visible_partner(&mut tx, principal, &req.partner_id).await?;
+        let recorded =
+            scorecards::record_complaint(&mut tx, &req.partner_id, req.reference.trim(), &req.occurred_on)
+                .await?;
+        self.commit(tx).await?;
+        Ok(pb::RecordComplaintResponse { recorded })
+    }
+
+    pub(super) async fn handle_get_scorecard_settings(
+        &self,
+        _p: &Principal,
+        _req: pb::GetScorecardSettingsRequest,
+    ) -> Result<pb::GetScorecardSettingsResponse> {
+        let mut conn = self.conn().await?;
+        Ok(pb::GetScorecardSettingsResponse {
+            settings: Some(settings_proto(&scorecards::settings(&mut conn).await?)),
+        })
+    }
+
+    pub(super) async fn handle_update_scorecard_settings(
+        &self,
+        _p: &Principal,
+        req: pb::UpdateScorecardSettingsRequest,
+    ) -> Result<pb::UpdateScorecardSettingsResponse> {
+        let s = req.settings.ok_or_else(|| invalid("settings", "required"))?;
+        let settings = Settings {
+            attainment_weight_bps: s.attainment_weight_bps,
+            growth_weight_bps: s.growth_weight_bps,
+            complaints_weight_bps: s.complaints_weight_bps,
+            returns_weight_bps: s.returns_weight_bps,
+            promote_at: s.promote_at,
+            demote_below: s.demote_below,
+        };
+        scorecard::validate(&settings).finish()?;
+        let mut tx = self.begin().await?;
+        scorecards::set_settings(&mut tx, &settings).await?;
+        self.commit(tx).await?;
+        Ok(pb::UpdateScorecardSettingsResponse { settings: Some(s) })
+    }
+}
+
+fn settings_proto(s: &Settings) -> pb::ScorecardSettings {
+    pb::ScorecardSettings {
+        attainment_weight_bps: s.attainment_weight_bps,
+        growth_weight_bps: s.growth_weight_bps,
+        complaints_weight_bps: s.complaints_weight_bps,
+        returns_weight_bps: s.returns_weight_bps,
+        promote_at: s.promote_at,
+        demote_below: s.demote_below,
+    }
+}

@@ -1,0 +1,195 @@
+//! Scorecard inputs (complaints, returns), evaluations and settings.
+
+use crm_proto::partners::v1 as pb;
+use crm_storage::Conn;
+use sqlx::Row as _;
+
+use super::{now_micros, timestamp};
+use crate::domain::scorecard::Settings;
+
+/// Records a complaint once per reference.
+pub async fn record_complaint(
+    conn: &mut Conn,
+    partner_id: &str,
+    reference: &str,
+    on: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query("INSERT INTO complaints (partner_id, reference, occurred_on) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(partner_id)
+        .bind(reference)
+        .bind(on)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Complaints about a partner in [from, to).
+pub async fn complaints(conn: &mut Conn, partner_id: &str, from: &str, to: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM complaints WHERE partner_id = $1 AND occurred_on >= $2 AND occurred_on < $3",
+    )
+    .bind(partner_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Records a returned order on a partner's channel.
+pub async fn record_return(
+    conn: &mut Conn,
+    order_id: &str,
+    partner_id: &str,
+    amount: i64,
+    currency: &str,
+    on: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO partner_returns (order_id, partner_id, amount_minor, currency_code, returned_on) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(partner_id)
+    .bind(amount)
+    .bind(currency)
+    .bind(on)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Returned amount of a partner in [from, to) in `currency`.
+pub async fn returned(
+    conn: &mut Conn,
+    partner_id: &str,
+    from: &str,
+    to: &str,
+    currency: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM partner_returns \
+         WHERE partner_id = $1 AND returned_on >= $2 AND returned_on < $3 AND currency_code = $4",
+    )
+    .bind(partner_id)
+    .bind(from)
+    .bind(to)
+    .bind(currency)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredKpi {
+    name: String,
+    value: i64,
+    score: i32,
+    weight_bps: i32,
+}
+
+/// Keeps an evaluation in the history.
+pub async fn insert(conn: &mut Conn, s: &pb::Scorecard) -> sqlx::Result<()> {
+    let next: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM scorecards WHERE partner_id = $1")
+            .bind(&s.partner_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let kpis: Vec<StoredKpi> = s
+        .kpis
+        .iter()
+        .map(|k| StoredKpi {
+            name: k.name.clone(),
+            value: k.value,
+            score: k.score,
+            weight_bps: k.weight_bps,
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO scorecards (partner_id, seq, period, kpis, score, recommendation, evaluated_at, evaluator_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&s.partner_id)
+    .bind(next)
+    .bind(&s.period)
+    .bind(serde_json::to_string(&kpis).unwrap_or_default())
+    .bind(i64::from(s.score))
+    .bind(i64::from(s.recommendation))
+    .bind(now_micros())
+    .bind(&s.evaluator_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A partner's evaluations, newest first.
+pub async fn history(conn: &mut Conn, partner_id: &str) -> sqlx::Result<Vec<pb::Scorecard>> {
+    let rows = sqlx::query(
+        "SELECT partner_id, period, kpis, score, recommendation, evaluated_at, evaluator_id FROM scorecards \
+         WHERE partner_id = $1 ORDER BY seq DESC",
+    )
+    .bind(partner_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kpis: Vec<StoredKpi> =
+                serde_json::from_str(&r.try_get::<String, _>("kpis")?).unwrap_or_default();
+            Ok(pb::Scorecard {
+                partner_id: r.try_get("partner_id")?,
+                period: r.try_get("period")?,
+                kpis: kpis
+                    .into_iter()
+                    .map(|k| pb::Kpi {
+                        name: k.name,
+                        value: k.value,
+                        score: k.score,
+                        weight_bps: k.weight_bps,
+                    })
+                    .collect(),
+                score: r.try_get::<i64, _>("score")? as i32,
+                recommendation: r.try_get::<i64, _>("recommendation")? as i32,
+                evaluate_time: Some(timestamp(r.try_get("evaluated_at")?)),
+                evaluator_id: r.try_get("evaluator_id")?,
+            })
+        })
+        .collect()
+}
+
+const SETTINGS_KEY: &str = "scorecard_settings";
+
+/// The scorecard settings (defaults until changed).
+pub async fn settings(conn: &mut Conn) -> sqlx::Result<Settings> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM partner_settings WHERE key = $1")
+        .bind(SETTINGS_KEY)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(stored
+        .and_then(|s| serde_json::from_str::<[i32; 6]>(&s).ok())
+        .map(|[a, g, c, r, p, d]| Settings {
+            attainment_weight_bps: a,
+            growth_weight_bps: g,
+            complaints_weight_bps: c,
+            returns_weight_bps: r,
+            promote_at: p,
+            demote_below: d,
+        })
+        .unwrap_or_default())
+}
+
+/// Stores the scorecard settings.
+pub async fn set_settings(conn: &mut Conn, s: &Settings) -> sqlx::Result<()> {
+    let value = [
+        s.attainment_weight_bps,
+        s.growth_weight_bps,
+        s.complaints_weight_bps,
+        s.returns_weight_bps,
+        s.promote_at,
+        s.demote_below,
+    ];
+    sqlx::query("INSERT INTO partner_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(SETTINGS_KEY)
+        .bind(serde_json::to_string(&value).unwrap_or_default())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
