@@ -18,6 +18,8 @@ pub struct PartnersConfig {
     pub auth: AuthConfig,
     /// Default exception threshold: cells under this share of their pro-rated target.
     pub exception_threshold_bps: i32,
+    /// How often exceptions are evaluated (and new ones announced) without anyone asking.
+    pub exception_interval: std::time::Duration,
 }
 
 impl PartnersConfig {
@@ -30,6 +32,7 @@ impl PartnersConfig {
             server: ServerConfig::default(),
             auth,
             exception_threshold_bps: 8_000,
+            exception_interval: std::time::Duration::from_secs(3600),
         }
     }
 }

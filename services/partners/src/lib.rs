@@ -52,6 +52,7 @@ pub struct Application {
     server: GrpcServer,
     relay: Relay,
     nats: async_nats::Client,
+    config: PartnersConfig,
 }
 
 impl std::fmt::Debug for Application {
@@ -71,6 +72,7 @@ impl Application {
         let verifier = config.auth.verifier().await?;
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
         let api = api::PartnersApi::new(db.clone(), Arc::new(config.clone()), relay.waker());
+        let config = config.clone();
         let max = config.server.max_message_bytes;
         let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
             .add_service(
@@ -95,6 +97,7 @@ impl Application {
             server,
             relay,
             nats,
+            config,
         })
     }
 
@@ -112,7 +115,16 @@ impl Application {
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let mut workers = Supervisor::new();
         let relay = self.relay;
+        let waker = relay.waker();
         workers.spawn("partners-outbox-relay", move |stop| relay.run(stop));
+        let (db, threshold, interval) = (
+            self.db.clone(),
+            self.config.exception_threshold_bps,
+            self.config.exception_interval,
+        );
+        workers.spawn("partners-exceptions", move |stop| {
+            api::run_exception_evaluator(db, threshold, interval, waker, stop)
+        });
         let consumer = Consumer::new(
             self.db.clone(),
             self.nats.clone(),

@@ -7,6 +7,8 @@ mod portal;
 mod sales;
 mod scorecards;
 
+pub use performance::run_exception_evaluator;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

@@ -28,74 +28,68 @@ struct Facts {
     product_names: HashMap<String, String>,
 }
 
-impl PartnersApi {
-    async fn facts(
-        &self,
-        conn: &mut crm_storage::Conn,
-        from: &str,
-        to: &str,
-        currency: &str,
-    ) -> Result<Facts> {
-        let partners = store::all(conn).await?;
-        let regions: HashMap<String, Vec<String>> = partners
-            .iter()
-            .map(|p| (p.id.clone(), p.region_codes.clone()))
-            .collect();
-        let products = catalog::all(conn).await?;
-        let category_of: HashMap<&str, &str> = products
-            .iter()
-            .map(|p| (p.id.as_str(), p.category.as_str()))
-            .collect();
-        let targets = targets::list(conn, "", "")
-            .await?
-            .into_iter()
-            .filter(|t| t.amount.as_ref().is_some_and(|m| m.currency_code == currency))
-            .filter_map(|t| {
-                let period = crm_calendar::Period::parse(&t.period)?;
-                let category = if t.product_category.is_empty() && !t.product_id.is_empty() {
-                    category_of
-                        .get(t.product_id.as_str())
-                        .map(|c| c.to_string())
-                        .unwrap_or_default()
-                } else {
-                    t.product_category.clone()
-                };
-                Some(TargetFact {
-                    regions: regions.get(&t.partner_id).cloned().unwrap_or_default(),
-                    partner_id: t.partner_id,
-                    period,
-                    category,
-                    product_id: t.product_id,
-                    amount_minor: t.amount.map(|m| m.amount_minor).unwrap_or_default(),
-                    quantity: t.quantity,
-                })
+async fn load_facts(conn: &mut crm_storage::Conn, from: &str, to: &str, currency: &str) -> Result<Facts> {
+    let partners = store::all(conn).await?;
+    let regions: HashMap<String, Vec<String>> = partners
+        .iter()
+        .map(|p| (p.id.clone(), p.region_codes.clone()))
+        .collect();
+    let products = catalog::all(conn).await?;
+    let category_of: HashMap<&str, &str> = products
+        .iter()
+        .map(|p| (p.id.as_str(), p.category.as_str()))
+        .collect();
+    let targets = targets::list(conn, "", "")
+        .await?
+        .into_iter()
+        .filter(|t| t.amount.as_ref().is_some_and(|m| m.currency_code == currency))
+        .filter_map(|t| {
+            let period = crm_calendar::Period::parse(&t.period)?;
+            let category = if t.product_category.is_empty() && !t.product_id.is_empty() {
+                category_of
+                    .get(t.product_id.as_str())
+                    .map(|c| c.to_string())
+                    .unwrap_or_default()
+            } else {
+                t.product_category.clone()
+            };
+            Some(TargetFact {
+                regions: regions.get(&t.partner_id).cloned().unwrap_or_default(),
+                partner_id: t.partner_id,
+                period,
+                category,
+                product_id: t.product_id,
+                amount_minor: t.amount.map(|m| m.amount_minor).unwrap_or_default(),
+                quantity: t.quantity,
             })
-            .collect();
-        let sales = sales::list(conn, "", from, to)
-            .await?
-            .into_iter()
-            .filter(|s| s.amount.as_ref().is_some_and(|m| m.currency_code == currency))
-            .filter_map(|s| {
-                Some(SaleFact {
-                    sold_on: chrono::NaiveDate::parse_from_str(&s.sold_on, "%Y-%m-%d").ok()?,
-                    partner_id: s.partner_id,
-                    product_id: s.product_id,
-                    category: s.product_category,
-                    region: s.region_code,
-                    quantity: s.quantity,
-                    amount_minor: s.amount.map(|m| m.amount_minor).unwrap_or_default(),
-                })
-            })
-            .collect();
-        let product_names = products.into_iter().map(|p| (p.id, p.name)).collect();
-        Ok(Facts {
-            partners,
-            targets,
-            sales,
-            product_names,
         })
-    }
+        .collect();
+    let sales = sales::list(conn, "", from, to)
+        .await?
+        .into_iter()
+        .filter(|s| s.amount.as_ref().is_some_and(|m| m.currency_code == currency))
+        .filter_map(|s| {
+            Some(SaleFact {
+                sold_on: chrono::NaiveDate::parse_from_str(&s.sold_on, "%Y-%m-%d").ok()?,
+                partner_id: s.partner_id,
+                product_id: s.product_id,
+                category: s.product_category,
+                region: s.region_code,
+                quantity: s.quantity,
+                amount_minor: s.amount.map(|m| m.amount_minor).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let product_names = products.into_iter().map(|p| (p.id, p.name)).collect();
+    Ok(Facts {
+        partners,
+        targets,
+        sales,
+        product_names,
+    })
+}
 
+impl PartnersApi {
     pub(super) async fn handle_get_performance(
         &self,
         principal: &Principal,
@@ -121,7 +115,7 @@ impl PartnersApi {
             req.currency_code.clone()
         };
         let mut conn = self.conn().await?;
-        let mut facts = self.facts(&mut conn, &from, &to, &currency).await?;
+        let mut facts = load_facts(&mut conn, &from, &to, &currency).await?;
         // The scope: one partner and its sub-partners, or everything the principal may see.
         let allowed = visible(principal, &facts.partners);
         let (scope, scope_label): (Option<HashSet<String>>, String) = if req.partner_id.is_empty() {
@@ -262,7 +256,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListExceptionsRequest,
     ) -> Result<pb::ListExceptionsResponse> {
-        let (period, from, to) = period_range(&req.period, "period")?;
+        let (period, _, _) = period_range(&req.period, "period")?;
         if !(0..=10_000).contains(&req.threshold_bps) {
             return Err(invalid(
                 "threshold_bps",
@@ -280,70 +274,123 @@ impl PartnersApi {
             req.currency_code.clone()
         };
         let mut tx = self.begin().await?;
-        let mut facts = self.facts(&mut tx, &from, &to, &currency).await?;
-        if let Some(allowed) = visible(principal, &facts.partners) {
-            facts.targets.retain(|t| allowed.contains(&t.partner_id));
-        }
-        let found = performance::exceptions(
-            &facts.targets,
-            &facts.sales,
-            &period,
-            chrono::Utc::now().date_naive(),
-            threshold,
-        );
-        let names: HashMap<&str, &str> = facts
-            .partners
-            .iter()
-            .map(|p| (p.id.as_str(), p.name.as_str()))
-            .collect();
-        let mut exceptions = Vec::new();
-        for e in found {
-            let mut path = vec![
-                names
-                    .get(e.partner_id.as_str())
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-                e.month.code(),
-            ];
-            if !e.category.is_empty() {
-                path.push(e.category.clone());
-            }
-            if !e.product_id.is_empty() {
-                path.push(
-                    facts
-                        .product_names
-                        .get(&e.product_id)
-                        .cloned()
-                        .unwrap_or_else(|| e.product_id.clone()),
-                );
-            }
-            let row = pb::PerformanceRow {
-                key: e.key(),
-                label: path.join(" -> "),
-                target: money(e.target_minor, &currency),
-                actual: money(e.actual_minor, &currency),
-                target_quantity: 0,
-                actual_quantity: 0,
-                attainment_bps: performance::ratio_bps(e.actual_minor, e.target_minor),
-                expected: money(e.expected_minor, &currency),
-                path,
-            };
-            // A cell is announced once, when it first falls under.
-            if sales::mark_exception(&mut tx, &format!("{threshold}|{}", e.key())).await? {
-                events::publish(
-                    &mut tx,
-                    "performance.exception",
-                    &e.partner_id,
-                    &pb::PerformanceException {
-                        cell: Some(row.clone()),
-                        threshold_bps: threshold,
-                    },
-                )
-                .await?;
-            }
-            exceptions.push(row);
-        }
+        let all = store::all(&mut tx).await?;
+        let allowed = visible(principal, &all);
+        let exceptions = exceptions(&mut tx, &period, threshold, &currency, allowed.as_ref()).await?;
         self.commit(tx).await?;
         Ok(pb::ListExceptionsResponse { exceptions })
+    }
+}
+
+/// The exception cells of `period` (partners limited to `allowed` when given), announcing each
+/// cell the first time it falls under `threshold`.
+pub async fn exceptions(
+    tx: &mut crm_storage::Tx,
+    period: &crm_calendar::Period,
+    threshold: i32,
+    currency: &str,
+    allowed: Option<&HashSet<String>>,
+) -> Result<Vec<pb::PerformanceRow>> {
+    let from = period.start.format("%Y-%m-%d").to_string();
+    let to = period.end_exclusive().format("%Y-%m-%d").to_string();
+    let mut facts = load_facts(tx, &from, &to, currency).await?;
+    if let Some(allowed) = allowed {
+        facts.targets.retain(|t| allowed.contains(&t.partner_id));
+    }
+    let found = performance::exceptions(
+        &facts.targets,
+        &facts.sales,
+        period,
+        chrono::Utc::now().date_naive(),
+        threshold,
+    );
+    let names: HashMap<&str, &str> = facts
+        .partners
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    let mut rows = Vec::new();
+    for e in found {
+        let mut path = vec![
+            names
+                .get(e.partner_id.as_str())
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            e.month.code(),
+        ];
+        if !e.category.is_empty() {
+            path.push(e.category.clone());
+        }
+        if !e.product_id.is_empty() {
+            path.push(
+                facts
+                    .product_names
+                    .get(&e.product_id)
+                    .cloned()
+                    .unwrap_or_else(|| e.product_id.clone()),
+            );
+        }
+        let row = pb::PerformanceRow {
+            key: e.key(),
+            label: path.join(" -> "),
+            target: money(e.target_minor, currency),
+            actual: money(e.actual_minor, currency),
+            target_quantity: 0,
+            actual_quantity: 0,
+            attainment_bps: performance::ratio_bps(e.actual_minor, e.target_minor),
+            expected: money(e.expected_minor, currency),
+            path,
+        };
+        // A cell is announced once, when it first falls under.
+        if sales::mark_exception(tx, &format!("{threshold}|{currency}|{}", e.key())).await? {
+            events::publish(
+                tx,
+                "performance.exception",
+                &e.partner_id,
+                &pb::PerformanceException {
+                    cell: Some(row.clone()),
+                    threshold_bps: threshold,
+                },
+            )
+            .await?;
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Evaluates this year's exceptions in every target currency every `interval`, so that cells
+/// are announced when they fall under even if nobody is looking.
+pub async fn run_exception_evaluator(
+    db: crm_storage::Db,
+    threshold: i32,
+    interval: std::time::Duration,
+    relay: std::sync::Arc<tokio::sync::Notify>,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        let year =
+            crm_calendar::Period::containing(crm_calendar::PeriodKind::Year, chrono::Utc::now().date_naive());
+        let pass = async {
+            let mut tx = db.begin().await?;
+            let currencies: HashSet<String> = targets::list(&mut tx, "", "")
+                .await?
+                .into_iter()
+                .filter_map(|t| t.amount.map(|m| m.currency_code))
+                .collect();
+            for currency in currencies {
+                exceptions(&mut tx, &year, threshold, &currency, None).await?;
+            }
+            tx.commit().await?;
+            anyhow::Ok(())
+        };
+        match pass.await {
+            Ok(()) => relay.notify_one(),
+            Err(err) => tracing::warn!("evaluating partner exceptions: {err:#}"),
+        }
     }
 }

@@ -73,12 +73,12 @@ impl Suite {
         let sales_addr = sales.local_addr();
         let sales_db = sales.db().clone();
         tokio::spawn(sales.run_until_stopped(stop.clone()));
-        let partners = crm_partners::Application::build(
-            crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
-            nats.client().await,
-        )
-        .await
-        .unwrap();
+        let mut partners_config =
+            crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config());
+        partners_config.exception_interval = Duration::from_millis(200);
+        let partners = crm_partners::Application::build(partners_config, nats.client().await)
+            .await
+            .unwrap();
         let partners_addr = partners.local_addr();
         let partners_db = partners.db().clone();
         tokio::spawn(partners.run_until_stopped(stop.clone()));

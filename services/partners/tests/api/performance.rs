@@ -324,8 +324,23 @@ async fn performance_against_target_with_drill_down_and_exceptions(backend: Back
         .unwrap_err();
     assert_eq!(violated(&err), vec!["period"]);
 
-    // The dealer's laptops are far under the pro-rated target: an exception with its path,
-    // announced once.
+    // The dealer's laptops are far under the pro-rated target: the periodic evaluator announces
+    // the cell without anyone asking...
+    let db = suite.partners_db.clone();
+    eventually(Duration::from_secs(20), "exception announced", || {
+        let db = db.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM crm_outbox WHERE event_type = 'crm.partners.performance.exception.v1'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .ok()?;
+            (n > 0).then_some(())
+        }
+    })
+    .await;
+    // ...and listing shows it with its path, without announcing it again.
     let exceptions = suite
         .partners
         .clone()
