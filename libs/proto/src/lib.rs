@@ -40,3 +40,12 @@ pub mod partners {
         include!(concat!(env!("OUT_DIR"), "/crm.partners.v1.rs"));
     }
 }
+
+/// The marketing domain.
+#[cfg(feature = "marketing")]
+pub mod marketing {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.marketing.v1.rs"));
+    }
+}

@@ -80,6 +80,9 @@ struct UpArgs {
     /// Database of the partners service (default: a SQLite file in the data directory).
     #[arg(long, env = "CRM_PARTNERS_DATABASE_URL", default_value = "")]
     partners_database_url: String,
+    /// Database of the marketing service (default: a SQLite file in the data directory).
+    #[arg(long, env = "CRM_MARKETING_DATABASE_URL", default_value = "")]
+    marketing_database_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +210,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
             Service::Customers => &args.customers_database_url,
             Service::Sales => &args.sales_database_url,
             Service::Partners => &args.partners_database_url,
+            Service::Marketing => &args.marketing_database_url,
         };
         let database_url = if configured.is_empty() {
             format!(

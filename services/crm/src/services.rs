@@ -18,11 +18,18 @@ pub enum Service {
     Sales,
     /// Channel hierarchy, targets, sell-through, performance.
     Partners,
+    /// Marketing view, RFM, segments, campaigns.
+    Marketing,
 }
 
 impl Service {
     /// Every service, in port order for `crm up`.
-    pub const ALL: [Service; 3] = [Service::Customers, Service::Sales, Service::Partners];
+    pub const ALL: [Service; 4] = [
+        Service::Customers,
+        Service::Sales,
+        Service::Partners,
+        Service::Marketing,
+    ];
 
     /// The service's name (database file, logs).
     pub fn name(self) -> &'static str {
@@ -30,6 +37,7 @@ impl Service {
             Service::Customers => "customers",
             Service::Sales => "sales",
             Service::Partners => "partners",
+            Service::Marketing => "marketing",
         }
     }
 }
@@ -79,6 +87,7 @@ enum App {
     Customers(Box<crm_customers::Application>),
     Sales(Box<crm_sales::Application>),
     Partners(Box<crm_partners::Application>),
+    Marketing(Box<crm_marketing::Application>),
 }
 
 impl Running {
@@ -88,6 +97,7 @@ impl Running {
             App::Customers(app) => app.run_until_stopped(stop).await,
             App::Sales(app) => app.run_until_stopped(stop).await,
             App::Partners(app) => app.run_until_stopped(stop).await,
+            App::Marketing(app) => app.run_until_stopped(stop).await,
         }
     }
 }
@@ -147,6 +157,21 @@ pub async fn build(
                 app: App::Partners(Box::new(app)),
             })
         }
+        Service::Marketing => {
+            let config = crm_marketing::MarketingConfig {
+                listen: s.listen,
+                database_url: s.database_url,
+                database_max_connections: s.database_max_connections,
+                server: s.server,
+                currency: s.domain.reporting_currency.to_ascii_uppercase(),
+                ..crm_marketing::MarketingConfig::new("", s.auth)
+            };
+            let app = crm_marketing::Application::build(config, nats).await?;
+            Ok(Running {
+                addr: app.local_addr(),
+                app: App::Marketing(Box::new(app)),
+            })
+        }
     }
 }
 
@@ -157,6 +182,7 @@ pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
         Service::Customers => crm_customers::migrate(&db).await?,
         Service::Sales => crm_sales::migrate(&db).await?,
         Service::Partners => crm_partners::migrate(&db).await?,
+        Service::Marketing => crm_marketing::migrate(&db).await?,
     }
     db.close().await;
     Ok(())

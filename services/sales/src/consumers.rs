@@ -211,3 +211,48 @@ async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyho
     .await?;
     Ok(())
 }
+
+/// The durable consumer of marketing events: campaign responses.
+pub fn marketing_options() -> ConsumerOptions {
+    ConsumerOptions::new("sales-marketing-events", "marketing").subjects(&["crm.marketing.campaign.response"])
+}
+
+/// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response).
+#[derive(Debug, Clone, Copy)]
+pub struct MarketingEvents;
+
+impl EventHandler for MarketingEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        use crate::storage::leads;
+        if event.event_type != "crm.marketing.campaign.response.v1" {
+            return Ok(());
+        }
+        let r: crm_proto::marketing::v1::CampaignResponse = event.decode()?;
+        let source = sales::LeadSource::Campaign as i32;
+        let reference = format!("{}:{}", r.campaign_id, r.response_id);
+        if leads::by_source_ref(tx, source, &reference).await?.is_some() {
+            return Ok(());
+        }
+        let mut lead = sales::Lead {
+            source,
+            source_ref: reference,
+            party_id: r.party_id.clone(),
+            contact_name: r.display_name.clone(),
+            status: sales::LeadStatus::New as i32,
+            notes: format!("Responded to campaign {}.", r.campaign_name),
+            ..Default::default()
+        };
+        leads::insert(tx, &mut lead).await?;
+        let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
+        crate::events::publish(
+            tx,
+            "lead.created",
+            &stored.id,
+            &sales::LeadCreated {
+                lead: Some(stored.clone()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -142,6 +142,13 @@ impl Application {
             consumers::PartnerEvents,
         );
         workers.spawn("sales-partner-events", move |stop| partner_orders.run(stop));
+        let responses = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            consumers::marketing_options(),
+            consumers::MarketingEvents,
+        );
+        workers.spawn("sales-marketing-events", move |stop| responses.run(stop));
         let (db, interval) = (self.db.clone(), self.alert_interval);
         workers.spawn("sales-alerts", move |stop| alert_loop(db, interval, stop));
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;

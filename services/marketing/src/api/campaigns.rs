@@ -1,0 +1,515 @@
+//! Campaigns and the test-cell method.
+
+use std::collections::BTreeMap;
+
+use crm_auth::Principal;
+use crm_platform::Violations;
+use crm_proto::common::v1::Money;
+use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
+
+use super::MarketingApi;
+use crate::domain::test_cell;
+use crate::error::{Error, Result, invalid};
+use crate::events;
+use crate::storage::{campaigns, consent, profiles, segments, timestamp};
+use crate::view;
+
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+fn minor(m: &Option<Money>) -> i64 {
+    m.as_ref().map(|m| m.amount_minor).unwrap_or_default()
+}
+
+fn with_break_even(mut c: pb::Campaign) -> pb::Campaign {
+    c.break_even_bps =
+        test_cell::break_even_bps(minor(&c.cost_per_contact), minor(&c.net_profit_per_response))
+            .unwrap_or_default();
+    c
+}
+
+impl MarketingApi {
+    async fn campaign(&self, conn: &mut crm_storage::Conn, id: &str) -> Result<pb::Campaign> {
+        campaigns::get(conn, id)
+            .await?
+            .map(with_break_even)
+            .ok_or_else(|| Error::NotFound(format!("campaign {id}")))
+    }
+
+    async fn move_campaign(
+        &self,
+        tx: &mut crm_storage::Tx,
+        c: &pb::Campaign,
+        from: CampaignStatus,
+        to: CampaignStatus,
+    ) -> Result<pb::Campaign> {
+        if !campaigns::transition(tx, &c.id, from as i32, to as i32).await? {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} is not {}",
+                c.id,
+                status_name(from)
+            )));
+        }
+        let moved = self.campaign(tx, &c.id).await?;
+        events::publish(
+            tx,
+            "campaign.changed",
+            &moved.id,
+            &pb::CampaignChanged {
+                campaign: Some(moved.clone()),
+            },
+        )
+        .await?;
+        Ok(moved)
+    }
+
+    pub(super) async fn handle_create_campaign(
+        &self,
+        _p: &Principal,
+        req: pb::CreateCampaignRequest,
+    ) -> Result<pb::CreateCampaignResponse> {
+        let mut c = req.campaign.ok_or_else(|| invalid("campaign", "required"))?;
+        c.name = c.name.trim().to_string();
+        if c.attribution_window_days == 0 {
+            c.attribution_window_days = 30;
+        }
+        let mut v = Violations::new();
+        v.check(
+            c.name.is_empty() || c.name.len() > 200,
+            "campaign.name",
+            "1 to 200 characters",
+        );
+        v.check(
+            matches!(Channel::try_from(c.channel), Err(_) | Ok(Channel::Unspecified)),
+            "campaign.channel",
+            "MAIL, EMAIL, SMS, PHONE or WEB",
+        );
+        let currency = c
+            .cost_per_contact
+            .as_ref()
+            .map(|m| m.currency_code.clone())
+            .unwrap_or_default();
+        for (field, m, positive) in [
+            ("budget", &c.budget, false),
+            ("cost_per_contact", &c.cost_per_contact, false),
+            ("net_profit_per_response", &c.net_profit_per_response, true),
+        ] {
+            match m {
+                None => v.add(format!("campaign.{field}"), "required"),
+                Some(m) => {
+                    v.check(
+                        m.amount_minor < 0 || (positive && m.amount_minor == 0),
+                        format!("campaign.{field}.amount_minor"),
+                        if positive {
+                            "must be positive"
+                        } else {
+                            "must not be negative"
+                        },
+                    );
+                    v.check(
+                        m.currency_code.len() != 3 || m.currency_code != currency,
+                        format!("campaign.{field}.currency_code"),
+                        "one ISO 4217 currency for all amounts",
+                    );
+                }
+            }
+        }
+        v.check(c.segment_id.is_empty(), "campaign.segment_id", "required");
+        v.check(
+            !(1..=1000).contains(&c.test_every_n),
+            "campaign.test_every_n",
+            "1 to 1000",
+        );
+        v.check(
+            !(1..=365).contains(&c.attribution_window_days),
+            "campaign.attribution_window_days",
+            "1 to 365",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        if segments::get(&mut tx, &c.segment_id).await?.is_none() {
+            return Err(invalid("campaign.segment_id", "no such segment"));
+        }
+        c.status = CampaignStatus::Draft as i32;
+        campaigns::insert(&mut tx, &mut c).await?;
+        let stored = self.campaign(&mut tx, &c.id).await?;
+        events::publish(
+            &mut tx,
+            "campaign.changed",
+            &stored.id,
+            &pb::CampaignChanged {
+                campaign: Some(stored.clone()),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(pb::CreateCampaignResponse {
+            campaign: Some(stored),
+        })
+    }
+
+    pub(super) async fn handle_get_campaign(
+        &self,
+        _p: &Principal,
+        req: pb::GetCampaignRequest,
+    ) -> Result<pb::GetCampaignResponse> {
+        let mut conn = self.conn().await?;
+        Ok(pb::GetCampaignResponse {
+            campaign: Some(self.campaign(&mut conn, &req.id).await?),
+        })
+    }
+
+    pub(super) async fn handle_list_campaigns(
+        &self,
+        _p: &Principal,
+        req: pb::ListCampaignsRequest,
+    ) -> Result<pb::ListCampaignsResponse> {
+        let mut conn = self.conn().await?;
+        Ok(pb::ListCampaignsResponse {
+            campaigns: campaigns::list(&mut conn, req.status)
+                .await?
+                .into_iter()
+                .map(with_break_even)
+                .collect(),
+        })
+    }
+
+    pub(super) async fn handle_select_members(
+        &self,
+        _p: &Principal,
+        req: pb::SelectMembersRequest,
+    ) -> Result<pb::SelectMembersResponse> {
+        let mut tx = self.begin().await?;
+        let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        if c.status != CampaignStatus::Draft as i32 {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} is no longer a draft",
+                c.id
+            )));
+        }
+        let segment = segments::get(&mut tx, &c.segment_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
+        let view = view::load(&mut tx, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        // Opt-outs and do-not-contact on the campaign's channel are honoured here, so no later
+        // step can contact them.
+        let suppressed = consent::suppressed(&mut tx, c.channel).await?;
+        let target = view.members(&segment);
+        let members: Vec<(String, String)> = target
+            .iter()
+            .filter(|id| !suppressed.contains(*id))
+            .map(|id| (id.clone(), view.cell(id)))
+            .collect();
+        campaigns::set_members(&mut tx, &c.id, &members).await?;
+        self.commit(tx).await?;
+        Ok(pb::SelectMembersResponse {
+            selected: members.len() as i64,
+            suppressed: (target.len() - members.len()) as i64,
+        })
+    }
+
+    pub(super) async fn handle_start_test(
+        &self,
+        _p: &Principal,
+        req: pb::StartTestRequest,
+    ) -> Result<pb::StartTestResponse> {
+        let mut tx = self.begin().await?;
+        let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        let members = campaigns::members(&mut tx, &c.id).await?;
+        if members.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} has no members; select them first",
+                c.id
+            )));
+        }
+        let mut by_cell: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in &members {
+            by_cell
+                .entry(m.cell.clone())
+                .or_default()
+                .push(m.party_id.clone());
+        }
+        let mut contacted = 0;
+        for ids in by_cell.values() {
+            let test = test_cell::test_group(ids, c.test_every_n.max(1) as usize);
+            contacted += test.len() as i64;
+            campaigns::contact(&mut tx, &c.id, &test, true).await?;
+        }
+        self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
+            .await?;
+        self.commit(tx).await?;
+        Ok(pb::StartTestResponse { contacted })
+    }
+
+    pub(super) async fn handle_record_response(
+        &self,
+        _p: &Principal,
+        req: pb::RecordResponseRequest,
+    ) -> Result<pb::RecordResponseResponse> {
+        let mut v = Violations::new();
+        v.check(req.party_id.is_empty(), "party_id", "required");
+        v.check(
+            req.response_id.trim().is_empty() || req.response_id.len() > 200,
+            "response_id",
+            "1 to 200 characters",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        if !matches!(
+            CampaignStatus::try_from(c.status),
+            Ok(CampaignStatus::Testing | CampaignStatus::RolledOut)
+        ) {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} is not running",
+                c.id
+            )));
+        }
+        let member = campaigns::members(&mut tx, &c.id)
+            .await?
+            .into_iter()
+            .find(|m| m.party_id == req.party_id);
+        match member.map(|m| m.status) {
+            None => {
+                return Err(Error::NotFound(format!(
+                    "member {} of campaign {}",
+                    req.party_id, c.id
+                )));
+            }
+            Some(s) if s == "selected" => {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} was not contacted",
+                    req.party_id
+                )));
+            }
+            _ => {}
+        }
+        let recorded = campaigns::respond(&mut tx, &c.id, &req.party_id, req.response_id.trim()).await?;
+        if recorded {
+            let name = profiles::get(&mut tx, &req.party_id)
+                .await?
+                .map(|p| p.display_name)
+                .unwrap_or_default();
+            events::publish(
+                &mut tx,
+                "campaign.response",
+                &req.party_id,
+                &pb::CampaignResponse {
+                    campaign_id: c.id.clone(),
+                    campaign_name: c.name.clone(),
+                    party_id: req.party_id.clone(),
+                    response_id: req.response_id.trim().to_string(),
+                    display_name: name,
+                },
+            )
+            .await?;
+        }
+        self.commit(tx).await?;
+        Ok(pb::RecordResponseResponse { recorded })
+    }
+
+    async fn results(
+        &self,
+        conn: &mut crm_storage::Conn,
+        c: &pb::Campaign,
+    ) -> Result<(i64, Vec<pb::CellResult>)> {
+        let break_even = c.break_even_bps;
+        let mut cells: BTreeMap<String, pb::CellResult> = BTreeMap::new();
+        for m in campaigns::members(conn, &c.id).await? {
+            let cell = cells.entry(m.cell.clone()).or_insert_with(|| pb::CellResult {
+                cell: m.cell.clone(),
+                ..Default::default()
+            });
+            cell.members += 1;
+            if m.test_group {
+                cell.tested += 1;
+                if m.status == "responded" || m.status == "converted" {
+                    cell.responses += 1;
+                }
+            }
+        }
+        let results = cells
+            .into_values()
+            .map(|mut r| {
+                r.response_rate_bps = test_cell::response_rate_bps(r.responses, r.tested);
+                r.selected = test_cell::roll_out(r.response_rate_bps, break_even);
+                r
+            })
+            .collect();
+        Ok((break_even, results))
+    }
+
+    pub(super) async fn handle_get_test_results(
+        &self,
+        _p: &Principal,
+        req: pb::GetTestResultsRequest,
+    ) -> Result<pb::GetTestResultsResponse> {
+        let mut conn = self.conn().await?;
+        let c = self.campaign(&mut conn, &req.campaign_id).await?;
+        let (break_even_bps, cells) = self.results(&mut conn, &c).await?;
+        Ok(pb::GetTestResultsResponse {
+            break_even_bps,
+            cells,
+        })
+    }
+
+    pub(super) async fn handle_roll_out(
+        &self,
+        _p: &Principal,
+        req: pb::RollOutRequest,
+    ) -> Result<pb::RollOutResponse> {
+        let mut tx = self.begin().await?;
+        let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        let (_, results) = self.results(&mut tx, &c).await?;
+        let chosen: Vec<String> = results
+            .iter()
+            .filter(|r| r.selected)
+            .map(|r| r.cell.clone())
+            .collect();
+        let remaining: Vec<String> = campaigns::members(&mut tx, &c.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.status == "selected" && chosen.contains(&m.cell))
+            .map(|m| m.party_id)
+            .collect();
+        campaigns::contact(&mut tx, &c.id, &remaining, false).await?;
+        self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
+            .await?;
+        self.commit(tx).await?;
+        Ok(pb::RollOutResponse {
+            contacted: remaining.len() as i64,
+            cells: chosen,
+        })
+    }
+
+    pub(super) async fn handle_close_campaign(
+        &self,
+        _p: &Principal,
+        req: pb::CloseCampaignRequest,
+    ) -> Result<pb::CloseCampaignResponse> {
+        let mut tx = self.begin().await?;
+        let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        let from = CampaignStatus::try_from(c.status).unwrap_or(CampaignStatus::Unspecified);
+        if !matches!(from, CampaignStatus::Testing | CampaignStatus::RolledOut) {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} is not running",
+                c.id
+            )));
+        }
+        let closed = self
+            .move_campaign(&mut tx, &c, from, CampaignStatus::Closed)
+            .await?;
+        self.commit(tx).await?;
+        Ok(pb::CloseCampaignResponse {
+            campaign: Some(closed),
+        })
+    }
+
+    pub(super) async fn handle_list_campaign_members(
+        &self,
+        _p: &Principal,
+        req: pb::ListCampaignMembersRequest,
+    ) -> Result<pb::ListCampaignMembersResponse> {
+        let mut conn = self.conn().await?;
+        let c = self.campaign(&mut conn, &req.campaign_id).await?;
+        let members = campaigns::members(&mut conn, &c.id)
+            .await?
+            .into_iter()
+            .map(|m| pb::CampaignMember {
+                party_id: m.party_id,
+                cell: m.cell,
+                test_group: m.test_group,
+                status: m.status,
+                contact_time: m.contacted_at.map(timestamp),
+            })
+            .collect();
+        Ok(pb::ListCampaignMembersResponse { members })
+    }
+
+    pub(super) async fn handle_get_campaign_performance(
+        &self,
+        _p: &Principal,
+        req: pb::GetCampaignPerformanceRequest,
+    ) -> Result<pb::GetCampaignPerformanceResponse> {
+        let mut conn = self.conn().await?;
+        let c = self.campaign(&mut conn, &req.campaign_id).await?;
+        let currency = c
+            .cost_per_contact
+            .as_ref()
+            .map(|m| m.currency_code.clone())
+            .unwrap_or_default();
+        let purchases = profiles::purchases(&mut conn).await?;
+        let window = i64::from(c.attribution_window_days) * DAY_MICROS;
+        let cost_per_contact = minor(&c.cost_per_contact);
+        let mut cells: BTreeMap<String, pb::Performance> = BTreeMap::new();
+        for m in campaigns::members(&mut conn, &c.id).await? {
+            let Some(contacted_at) = m.contacted_at else {
+                continue;
+            };
+            let perf = cells.entry(m.cell.clone()).or_insert_with(|| pb::Performance {
+                cell: m.cell.clone(),
+                ..Default::default()
+            });
+            perf.contacted += 1;
+            if m.status == "responded" || m.status == "converted" {
+                perf.responses += 1;
+            }
+            // Orders within the window after contact are attributed to the campaign.
+            let revenue: i64 = purchases
+                .iter()
+                .filter(|p| p.party_id == m.party_id && p.counts() && p.currency_code == currency)
+                .filter(|p| p.placed_at >= contacted_at && p.placed_at < contacted_at + window)
+                .map(|p| p.amount_minor)
+                .sum();
+            if revenue > 0 {
+                perf.conversions += 1;
+                perf.revenue = Some(Money {
+                    amount_minor: minor(&perf.revenue) + revenue,
+                    currency_code: currency.clone(),
+                });
+            }
+        }
+        let finish = |mut p: pb::Performance| {
+            let cost = p.contacted * cost_per_contact;
+            let revenue = minor(&p.revenue);
+            p.revenue = Some(Money {
+                amount_minor: revenue,
+                currency_code: currency.clone(),
+            });
+            p.cost = Some(Money {
+                amount_minor: cost,
+                currency_code: currency.clone(),
+            });
+            p.response_rate_bps = test_cell::response_rate_bps(p.responses, p.contacted);
+            p.roi_bps = if cost > 0 {
+                (revenue - cost) * 10_000 / cost
+            } else {
+                0
+            };
+            p
+        };
+        let overall = cells.values().fold(pb::Performance::default(), |mut acc, p| {
+            acc.contacted += p.contacted;
+            acc.responses += p.responses;
+            acc.conversions += p.conversions;
+            acc.revenue = Some(Money {
+                amount_minor: minor(&acc.revenue) + minor(&p.revenue),
+                currency_code: currency.clone(),
+            });
+            acc
+        });
+        Ok(pb::GetCampaignPerformanceResponse {
+            overall: Some(finish(overall)),
+            cells: cells.into_values().map(finish).collect(),
+        })
+    }
+}
+
+fn status_name(s: CampaignStatus) -> &'static str {
+    match s {
+        CampaignStatus::Draft => "a draft",
+        CampaignStatus::Testing => "testing",
+        CampaignStatus::RolledOut => "rolled out",
+        CampaignStatus::Closed => "closed",
+        CampaignStatus::Unspecified => "in that state",
+    }
+}

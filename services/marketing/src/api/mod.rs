@@ -1,0 +1,83 @@
+//! The gRPC API of the marketing service.
+
+mod campaigns;
+mod profiles;
+
+use std::sync::Arc;
+
+use crm_proto::marketing::v1 as pb;
+use crm_proto::marketing::v1::campaign_service_server::CampaignService;
+use crm_proto::marketing::v1::marketing_service_server::MarketingService;
+use crm_storage::{Db, Tx};
+use tokio::sync::Notify;
+
+use crate::config::MarketingConfig;
+use crate::error::{Result, invalid};
+
+/// The marketing gRPC services.
+#[derive(Debug, Clone)]
+pub struct MarketingApi {
+    db: Db,
+    config: Arc<MarketingConfig>,
+    relay: Arc<Notify>,
+}
+
+impl MarketingApi {
+    /// Services on `db`; `relay` is woken after each commit.
+    pub fn new(db: Db, config: Arc<MarketingConfig>, relay: Arc<Notify>) -> Self {
+        Self { db, config, relay }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.db.begin().await?)
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.db.pool().acquire().await?)
+    }
+}
+
+/// An as-of date (empty: today).
+fn as_of(s: &str) -> Result<chrono::NaiveDate> {
+    if s.is_empty() {
+        return Ok(chrono::Utc::now().date_naive());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid("as_of", "a date YYYY-MM-DD"))
+}
+
+crm_platform::grpc_handlers! {
+    impl MarketingService for MarketingApi {
+        get_profile(pb::GetProfileRequest) -> pb::GetProfileResponse => handle_get_profile;
+        recompute_profiles(pb::RecomputeProfilesRequest) -> pb::RecomputeProfilesResponse => handle_recompute_profiles;
+        list_rfm_scores(pb::ListRfmScoresRequest) -> pb::ListRfmScoresResponse => handle_list_rfm_scores;
+        get_rfm_cells(pb::GetRfmCellsRequest) -> pb::GetRfmCellsResponse => handle_get_rfm_cells;
+        preview_segment(pb::PreviewSegmentRequest) -> pb::PreviewSegmentResponse => handle_preview_segment;
+        create_segment(pb::CreateSegmentRequest) -> pb::CreateSegmentResponse => handle_create_segment;
+        list_segments(pb::ListSegmentsRequest) -> pb::ListSegmentsResponse => handle_list_segments;
+        list_segment_members(pb::ListSegmentMembersRequest) -> pb::ListSegmentMembersResponse => handle_list_segment_members;
+        set_consent(pb::SetConsentRequest) -> pb::SetConsentResponse => handle_set_consent;
+        get_consent(pb::GetConsentRequest) -> pb::GetConsentResponse => handle_get_consent;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl CampaignService for MarketingApi {
+        create_campaign(pb::CreateCampaignRequest) -> pb::CreateCampaignResponse => handle_create_campaign;
+        get_campaign(pb::GetCampaignRequest) -> pb::GetCampaignResponse => handle_get_campaign;
+        list_campaigns(pb::ListCampaignsRequest) -> pb::ListCampaignsResponse => handle_list_campaigns;
+        select_members(pb::SelectMembersRequest) -> pb::SelectMembersResponse => handle_select_members;
+        start_test(pb::StartTestRequest) -> pb::StartTestResponse => handle_start_test;
+        record_response(pb::RecordResponseRequest) -> pb::RecordResponseResponse => handle_record_response;
+        get_test_results(pb::GetTestResultsRequest) -> pb::GetTestResultsResponse => handle_get_test_results;
+        roll_out(pb::RollOutRequest) -> pb::RollOutResponse => handle_roll_out;
+        close_campaign(pb::CloseCampaignRequest) -> pb::CloseCampaignResponse => handle_close_campaign;
+        list_campaign_members(pb::ListCampaignMembersRequest) -> pb::ListCampaignMembersResponse => handle_list_campaign_members;
+        get_campaign_performance(pb::GetCampaignPerformanceRequest) -> pb::GetCampaignPerformanceResponse => handle_get_campaign_performance;
+    }
+}

@@ -1,0 +1,266 @@
+//! Profiles, RFM, segments and consent.
+
+use std::collections::BTreeMap;
+
+use crm_auth::Principal;
+use crm_platform::Violations;
+use crm_proto::common::v1::Money;
+use crm_proto::marketing::v1::{self as pb, Channel};
+
+use super::{MarketingApi, as_of};
+use crate::domain::segment;
+use crate::error::{Error, Result, invalid};
+use crate::storage::{campaigns, consent, profiles, segments, timestamp};
+use crate::view::{self, View};
+
+impl MarketingApi {
+    fn money(&self, amount_minor: i64) -> Option<Money> {
+        Some(Money {
+            amount_minor,
+            currency_code: self.config.currency.clone(),
+        })
+    }
+
+    fn rfm_score(&self, view: &View, party_id: &str) -> Option<pb::RfmScore> {
+        let s = view.scores.get(party_id)?;
+        let f = view.figures.get(party_id).cloned().unwrap_or_default();
+        Some(pb::RfmScore {
+            party_id: party_id.into(),
+            recency: i32::from(s.r),
+            frequency: i32::from(s.f),
+            monetary: i32::from(s.m),
+            cell: s.cell(),
+            recency_days: f.recency_days.unwrap_or_default(),
+            order_count: f.orders,
+            total_spend: self.money(f.total_minor),
+            average_spend: self.money(if f.orders > 0 { f.total_minor / f.orders } else { 0 }),
+        })
+    }
+
+    pub(super) async fn handle_get_profile(
+        &self,
+        _p: &Principal,
+        req: pb::GetProfileRequest,
+    ) -> Result<pb::GetProfileResponse> {
+        let mut conn = self.conn().await?;
+        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let p = view
+            .profiles
+            .iter()
+            .find(|p| p.party_id == req.party_id)
+            .ok_or_else(|| Error::NotFound(format!("profile {}", req.party_id)))?;
+        let f = view.figures.get(&p.party_id).cloned().unwrap_or_default();
+        let segment_ids = segments::all(&mut conn)
+            .await?
+            .into_iter()
+            .filter(|s| view.members(s).contains(&p.party_id))
+            .map(|s| s.id)
+            .collect();
+        let campaigns = campaigns::history(&mut conn, &p.party_id)
+            .await?
+            .into_iter()
+            .map(|(campaign_id, campaign_name, status)| pb::CampaignHistoryEntry {
+                campaign_id,
+                campaign_name,
+                status,
+            })
+            .collect();
+        Ok(pb::GetProfileResponse {
+            profile: Some(pb::Profile {
+                party_id: p.party_id.clone(),
+                display_name: p.display_name.clone(),
+                industry: p.industry.clone(),
+                region_code: p.region_code.clone(),
+                attributes: p.attributes.clone(),
+                tags: p.tags.clone(),
+                birth_date: p.birth_date.clone(),
+                first_purchase_time: f.first_at.map(timestamp),
+                last_purchase_time: f.last_at.map(timestamp),
+                order_count: f.orders,
+                total_spend: self.money(f.total_minor),
+                rfm: self.rfm_score(&view, &p.party_id),
+                segment_ids,
+                campaigns,
+            }),
+        })
+    }
+
+    pub(super) async fn handle_recompute_profiles(
+        &self,
+        _p: &Principal,
+        _req: pb::RecomputeProfilesRequest,
+    ) -> Result<pb::RecomputeProfilesResponse> {
+        // Profiles are derived on read from the recorded purchases; recomputing re-reads them all.
+        let mut conn = self.conn().await?;
+        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        Ok(pb::RecomputeProfilesResponse {
+            profiles: view.profiles.len() as i64,
+        })
+    }
+
+    pub(super) async fn handle_list_rfm_scores(
+        &self,
+        _p: &Principal,
+        req: pb::ListRfmScoresRequest,
+    ) -> Result<pb::ListRfmScoresResponse> {
+        let date = as_of(&req.as_of)?;
+        let mut conn = self.conn().await?;
+        let view = view::load(&mut conn, date, &self.config.currency).await?;
+        let mut scores: Vec<pb::RfmScore> = view
+            .scores
+            .keys()
+            .filter_map(|id| self.rfm_score(&view, id))
+            .collect();
+        scores.retain(|s| req.cell.is_empty() || s.cell == req.cell);
+        scores.sort_by(|a, b| a.party_id.cmp(&b.party_id));
+        Ok(pb::ListRfmScoresResponse { scores })
+    }
+
+    pub(super) async fn handle_get_rfm_cells(
+        &self,
+        _p: &Principal,
+        req: pb::GetRfmCellsRequest,
+    ) -> Result<pb::GetRfmCellsResponse> {
+        let date = as_of(&req.as_of)?;
+        let mut conn = self.conn().await?;
+        let view = view::load(&mut conn, date, &self.config.currency).await?;
+        let mut cells: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for r in 1..=5 {
+            for f in 1..=5 {
+                for m in 1..=5 {
+                    cells.insert(format!("{r}-{f}-{m}"), (0, 0));
+                }
+            }
+        }
+        for (id, s) in &view.scores {
+            let entry = cells.entry(s.cell()).or_default();
+            entry.0 += 1;
+            entry.1 += view.figures.get(id).map(|f| f.total_minor).unwrap_or_default();
+        }
+        Ok(pb::GetRfmCellsResponse {
+            cells: cells
+                .into_iter()
+                .map(|(cell, (customers, revenue))| pb::RfmCell {
+                    cell,
+                    customers,
+                    revenue: self.money(revenue),
+                })
+                .collect(),
+        })
+    }
+
+    pub(super) async fn handle_preview_segment(
+        &self,
+        _p: &Principal,
+        req: pb::PreviewSegmentRequest,
+    ) -> Result<pb::PreviewSegmentResponse> {
+        let mut v = segment::validate(&req.conditions, "conditions");
+        v.check(req.conditions.is_empty(), "conditions", "at least one condition");
+        v.finish()?;
+        let mut conn = self.conn().await?;
+        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let selected = view.select(&req.conditions);
+        Ok(pb::PreviewSegmentResponse {
+            count: selected.len() as i64,
+            sample_party_ids: selected.into_iter().take(20).collect(),
+        })
+    }
+
+    pub(super) async fn handle_create_segment(
+        &self,
+        _p: &Principal,
+        req: pb::CreateSegmentRequest,
+    ) -> Result<pb::CreateSegmentResponse> {
+        let mut s = req.segment.ok_or_else(|| invalid("segment", "required"))?;
+        s.name = s.name.trim().to_string();
+        let mut v = segment::validate(&s.conditions, "segment.conditions");
+        v.check(
+            s.name.is_empty() || s.name.len() > 200,
+            "segment.name",
+            "1 to 200 characters",
+        );
+        v.check(
+            s.conditions.is_empty() == s.party_ids.is_empty(),
+            "segment",
+            "give either conditions (a rule) or party ids (a static list)",
+        );
+        v.check(s.party_ids.len() > 100_000, "segment.party_ids", "at most 100000");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        segments::insert(&mut tx, &mut s).await.map_err(|e| {
+            if crm_storage::is_unique_violation(&e) {
+                Error::AlreadyExists(format!("segment {:?}", s.name))
+            } else {
+                e.into()
+            }
+        })?;
+        let view = view::load(&mut tx, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let count = view.members(&s).len() as i64;
+        self.commit(tx).await?;
+        Ok(pb::CreateSegmentResponse {
+            segment: Some(s),
+            count,
+        })
+    }
+
+    pub(super) async fn handle_list_segments(
+        &self,
+        _p: &Principal,
+        _req: pb::ListSegmentsRequest,
+    ) -> Result<pb::ListSegmentsResponse> {
+        let mut conn = self.conn().await?;
+        Ok(pb::ListSegmentsResponse {
+            segments: segments::all(&mut conn).await?,
+        })
+    }
+
+    pub(super) async fn handle_list_segment_members(
+        &self,
+        _p: &Principal,
+        req: pb::ListSegmentMembersRequest,
+    ) -> Result<pb::ListSegmentMembersResponse> {
+        let mut conn = self.conn().await?;
+        let s = segments::get(&mut conn, &req.segment_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
+        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        Ok(pb::ListSegmentMembersResponse {
+            party_ids: view.members(&s),
+        })
+    }
+
+    pub(super) async fn handle_set_consent(
+        &self,
+        _p: &Principal,
+        req: pb::SetConsentRequest,
+    ) -> Result<pb::SetConsentResponse> {
+        let mut c = req.consent.ok_or_else(|| invalid("consent", "required"))?;
+        let mut v = Violations::new();
+        v.check(c.party_id.is_empty(), "consent.party_id", "required");
+        v.check(
+            matches!(Channel::try_from(c.channel), Err(_) | Ok(Channel::Unspecified)),
+            "consent.channel",
+            "MAIL, EMAIL, SMS, PHONE or WEB",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        if profiles::get(&mut tx, &c.party_id).await?.is_none() {
+            return Err(Error::NotFound(format!("profile {}", c.party_id)));
+        }
+        let at = consent::set(&mut tx, &c).await?;
+        c.update_time = Some(timestamp(at));
+        self.commit(tx).await?;
+        Ok(pb::SetConsentResponse { consent: Some(c) })
+    }
+
+    pub(super) async fn handle_get_consent(
+        &self,
+        _p: &Principal,
+        req: pb::GetConsentRequest,
+    ) -> Result<pb::GetConsentResponse> {
+        let mut conn = self.conn().await?;
+        Ok(pb::GetConsentResponse {
+            consents: consent::of(&mut conn, &req.party_id).await?,
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! The marketing domain rules and statistics, free of I/O.
+
+pub mod affinity;
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod optimize;
+pub mod rfm;
+pub mod segment;
+pub mod test_cell;

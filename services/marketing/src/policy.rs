@@ -1,0 +1,95 @@
+//! Who may call which marketing RPC.
+
+use crm_auth::{Policy, Role};
+
+/// The marketing service.
+pub const MARKETING: &str = "crm.marketing.v1.MarketingService";
+/// The campaign service.
+pub const CAMPAIGNS: &str = "crm.marketing.v1.CampaignService";
+
+/// The access table of the marketing service.
+pub fn policy() -> Policy {
+    let marketers = [Role::Admin, Role::Marketer, Role::Service];
+    let readers = [
+        Role::Admin,
+        Role::Marketer,
+        Role::Service,
+        Role::Auditor,
+        Role::SalesManager,
+        Role::ServiceManager,
+    ];
+    let consent_writers = [
+        Role::Admin,
+        Role::Marketer,
+        Role::Service,
+        Role::ServiceAgent,
+        Role::ServiceManager,
+    ];
+    Policy::new()
+        .rpcs(
+            MARKETING,
+            &[
+                "GetProfile",
+                "ListRfmScores",
+                "GetRfmCells",
+                "ListSegments",
+                "ListSegmentMembers",
+                "GetConsent",
+                "PreviewSegment",
+            ],
+            &readers,
+        )
+        .rpcs(MARKETING, &["RecomputeProfiles", "CreateSegment"], &marketers)
+        .rpcs(MARKETING, &["SetConsent"], &consent_writers)
+        .rpcs(
+            CAMPAIGNS,
+            &[
+                "GetCampaign",
+                "ListCampaigns",
+                "GetTestResults",
+                "ListCampaignMembers",
+                "GetCampaignPerformance",
+            ],
+            &readers,
+        )
+        .rpcs(
+            CAMPAIGNS,
+            &[
+                "CreateCampaign",
+                "SelectMembers",
+                "StartTest",
+                "RecordResponse",
+                "RollOut",
+                "CloseCampaign",
+            ],
+            &marketers,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rpc_is_declared() {
+        let policy = policy();
+        let descriptor =
+            <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let mut checked = 0;
+        for file in descriptor
+            .file
+            .iter()
+            .filter(|f| f.package() == "crm.marketing.v1")
+        {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/crm.marketing.v1.{}/{}", service.name(), method.name());
+                    assert!(policy.access(&path).is_some(), "{path} has no access rule");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 15, "only {checked} RPCs found");
+    }
+}

@@ -1,0 +1,226 @@
+//! Campaigns and their members.
+
+use crm_proto::common::v1::Money;
+use crm_proto::marketing::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{now_micros, timestamp};
+
+const COLUMNS: &str = "id, name, channel, currency_code, budget_minor, cost_per_contact_minor, net_profit_per_response_minor, \
+    segment_id, status, test_every_n, attribution_window_days, created_at";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
+    let currency: String = r.try_get("currency_code")?;
+    let money = |v: i64| {
+        Some(Money {
+            amount_minor: v,
+            currency_code: currency.clone(),
+        })
+    };
+    Ok(pb::Campaign {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        channel: r.try_get::<i64, _>("channel")? as i32,
+        budget: money(r.try_get("budget_minor")?),
+        cost_per_contact: money(r.try_get("cost_per_contact_minor")?),
+        net_profit_per_response: money(r.try_get("net_profit_per_response_minor")?),
+        segment_id: r.try_get("segment_id")?,
+        status: r.try_get::<i64, _>("status")? as i32,
+        test_every_n: r.try_get::<i64, _>("test_every_n")? as i32,
+        attribution_window_days: r.try_get::<i64, _>("attribution_window_days")? as i32,
+        break_even_bps: 0,
+        create_time: Some(timestamp(r.try_get("created_at")?)),
+    })
+}
+
+fn minor(m: &Option<Money>) -> i64 {
+    m.as_ref().map(|m| m.amount_minor).unwrap_or_default()
+}
+
+/// Inserts a campaign (id and time set here).
+pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign) -> sqlx::Result<()> {
+    c.id = uuid::Uuid::now_v7().to_string();
+    let now = now_micros();
+    c.create_time = Some(timestamp(now));
+    let currency = c
+        .cost_per_contact
+        .as_ref()
+        .map(|m| m.currency_code.clone())
+        .unwrap_or_default();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    )))
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(i64::from(c.channel))
+    .bind(currency)
+    .bind(minor(&c.budget))
+    .bind(minor(&c.cost_per_contact))
+    .bind(minor(&c.net_profit_per_response))
+    .bind(&c.segment_id)
+    .bind(i64::from(c.status))
+    .bind(i64::from(c.test_every_n))
+    .bind(i64::from(c.attribution_window_days))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One campaign.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Campaign>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
+    q.and("id = {}", id);
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Campaigns, optionally in one status, newest first.
+pub async fn list(conn: &mut Conn, status: i32) -> sqlx::Result<Vec<pb::Campaign>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
+    if status != 0 {
+        q.and("status = {}", i64::from(status));
+    }
+    q.push(" ORDER BY created_at DESC, id DESC");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Moves a campaign from `from` to `to`; false when it was not in `from`.
+pub async fn transition(conn: &mut Conn, id: &str, from: i32, to: i32) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE campaigns SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(i64::from(to))
+            .bind(id)
+            .bind(i64::from(from))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// A member row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Customer.
+    pub party_id: String,
+    /// RFM cell at selection.
+    pub cell: String,
+    /// In the test group.
+    pub test_group: bool,
+    /// selected, contacted, responded, converted.
+    pub status: String,
+    /// When contacted (µs).
+    pub contacted_at: Option<i64>,
+}
+
+/// Replaces the members of a campaign.
+pub async fn set_members(
+    conn: &mut Conn,
+    campaign_id: &str,
+    members: &[(String, String)],
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM campaign_members WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .execute(&mut *conn)
+        .await?;
+    for (party_id, cell) in members {
+        sqlx::query("INSERT INTO campaign_members (campaign_id, party_id, cell, status) VALUES ($1, $2, $3, 'selected')")
+            .bind(campaign_id)
+            .bind(party_id)
+            .bind(cell)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The members of a campaign, by cell then party.
+pub async fn members(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<Vec<Member>> {
+    let rows = sqlx::query(
+        "SELECT party_id, cell, test_group, status, contacted_at FROM campaign_members WHERE campaign_id = $1 ORDER BY cell, party_id",
+    )
+    .bind(campaign_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Member {
+                party_id: r.try_get("party_id")?,
+                cell: r.try_get("cell")?,
+                test_group: r.try_get::<i64, _>("test_group")? != 0,
+                status: r.try_get("status")?,
+                contacted_at: r.try_get("contacted_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks members contacted (and, for the test, in the test group).
+pub async fn contact(
+    conn: &mut Conn,
+    campaign_id: &str,
+    party_ids: &[String],
+    test_group: bool,
+) -> sqlx::Result<()> {
+    let now = now_micros();
+    for party_id in party_ids {
+        sqlx::query(
+            "UPDATE campaign_members SET status = 'contacted', contacted_at = $1, test_group = $2 \
+             WHERE campaign_id = $3 AND party_id = $4 AND status = 'selected'",
+        )
+        .bind(now)
+        .bind(i64::from(test_group))
+        .bind(campaign_id)
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records a contacted member's response; false when not contacted or already responded.
+pub async fn respond(
+    conn: &mut Conn,
+    campaign_id: &str,
+    party_id: &str,
+    response_id: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE campaign_members SET status = 'responded', responded_at = $1, response_id = $2 \
+         WHERE campaign_id = $3 AND party_id = $4 AND status = 'contacted'",
+    )
+    .bind(now_micros())
+    .bind(response_id)
+    .bind(campaign_id)
+    .bind(party_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// (campaign id, name, status) of every campaign a customer is a member of.
+pub async fn history(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.name, m.status FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id \
+         WHERE m.party_id = $1 ORDER BY c.created_at DESC",
+    )
+    .bind(party_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("status")?)))
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! Profiles (from customers events) and purchases (from sales order events).
+
+use std::collections::HashMap;
+
+use crm_proto::customers::v1 as customers;
+use crm_storage::Conn;
+use sqlx::Row as _;
+
+/// A customer as marketing sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// Party id.
+    pub party_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Industry.
+    pub industry: String,
+    /// Region.
+    pub region_code: String,
+    /// Custom attributes.
+    pub attributes: HashMap<String, String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Birthday.
+    pub birth_date: String,
+    /// active, merged or erased.
+    pub status: String,
+}
+
+/// A purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// Sales order.
+    pub order_id: String,
+    /// Buyer.
+    pub party_id: String,
+    /// µs since the epoch.
+    pub placed_at: i64,
+    /// Total.
+    pub amount_minor: i64,
+    /// Its currency.
+    pub currency_code: String,
+    /// placed, fulfilled, cancelled or returned.
+    pub status: String,
+    /// Products on it.
+    pub product_ids: Vec<String>,
+}
+
+impl Purchase {
+    /// Whether it counts (not cancelled or returned).
+    pub fn counts(&self) -> bool {
+        self.status == "placed" || self.status == "fulfilled"
+    }
+}
+
+/// Inserts or refreshes a profile from a customer record.
+pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
+    let status = match customers::PartyStatus::try_from(p.status) {
+        Ok(customers::PartyStatus::Merged) => "merged",
+        Ok(customers::PartyStatus::Erased) => "erased",
+        _ => "active",
+    };
+    let attributes: std::collections::BTreeMap<_, _> = p.attributes.iter().collect();
+    sqlx::query(
+        "INSERT INTO profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, \
+         industry = excluded.industry, region_code = excluded.region_code, attributes = excluded.attributes, \
+         tags = excluded.tags, birth_date = excluded.birth_date, status = excluded.status",
+    )
+    .bind(&p.id)
+    .bind(&p.display_name)
+    .bind(&p.industry)
+    .bind(&p.region_code)
+    .bind(serde_json::to_string(&attributes).unwrap_or_default())
+    .bind(serde_json::to_string(&p.tags).unwrap_or_default())
+    .bind(&p.birth_date)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every active profile, by id.
+pub async fn active(conn: &mut Conn) -> sqlx::Result<Vec<Profile>> {
+    let rows = sqlx::query(
+        "SELECT party_id, display_name, industry, region_code, attributes, tags, birth_date, status FROM profiles \
+         WHERE status = 'active' ORDER BY party_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Profile {
+                party_id: r.try_get("party_id")?,
+                display_name: r.try_get("display_name")?,
+                industry: r.try_get("industry")?,
+                region_code: r.try_get("region_code")?,
+                attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?).unwrap_or_default(),
+                tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
+                birth_date: r.try_get("birth_date")?,
+                status: r.try_get("status")?,
+            })
+        })
+        .collect()
+}
+
+/// The profile of a party (any status).
+pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Profile>> {
+    let row = sqlx::query(
+        "SELECT party_id, display_name, industry, region_code, attributes, tags, birth_date, status FROM profiles WHERE party_id = $1",
+    )
+    .bind(party_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Profile {
+            party_id: r.try_get("party_id")?,
+            display_name: r.try_get("display_name")?,
+            industry: r.try_get("industry")?,
+            region_code: r.try_get("region_code")?,
+            attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?).unwrap_or_default(),
+            tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
+            birth_date: r.try_get("birth_date")?,
+            status: r.try_get("status")?,
+        })
+    })
+    .transpose()
+}
+
+/// Moves everything of a merged party to the survivor.
+pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+    for sql in [
+        "UPDATE purchases SET party_id = $1 WHERE party_id = $2",
+        "UPDATE campaign_members SET party_id = $1 WHERE party_id = $2 AND NOT EXISTS \
+         (SELECT 1 FROM campaign_members s WHERE s.campaign_id = campaign_members.campaign_id AND s.party_id = $1)",
+    ] {
+        sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
+    }
+    sqlx::query("DELETE FROM campaign_members WHERE party_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE profiles SET status = 'merged' WHERE party_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes an erased customer from marketing: profile data, purchases, consent, campaign
+/// membership.
+pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    for sql in [
+        "DELETE FROM purchases WHERE party_id = $1",
+        "DELETE FROM campaign_members WHERE party_id = $1",
+        "DELETE FROM consent WHERE party_id = $1",
+    ] {
+        sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;
+    }
+    sqlx::query(
+        "INSERT INTO profiles (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
+         display_name = '', industry = '', region_code = '', attributes = '{}', tags = '[]', birth_date = '', status = 'erased'",
+    )
+    .bind(party_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a purchase or its new status.
+pub async fn record_purchase(conn: &mut Conn, p: &Purchase) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status",
+    )
+    .bind(&p.order_id)
+    .bind(&p.party_id)
+    .bind(p.placed_at)
+    .bind(p.amount_minor)
+    .bind(&p.currency_code)
+    .bind(&p.status)
+    .bind(serde_json::to_string(&p.product_ids).unwrap_or_default())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every purchase, by party then time.
+pub async fn purchases(conn: &mut Conn) -> sqlx::Result<Vec<Purchase>> {
+    let rows = sqlx::query(
+        "SELECT order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids FROM purchases ORDER BY party_id, placed_at",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Purchase {
+                order_id: r.try_get("order_id")?,
+                party_id: r.try_get("party_id")?,
+                placed_at: r.try_get("placed_at")?,
+                amount_minor: r.try_get("amount_minor")?,
+                currency_code: r.try_get("currency_code")?,
+                status: r.try_get("status")?,
+                product_ids: serde_json::from_str(&r.try_get::<String, _>("product_ids")?)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}

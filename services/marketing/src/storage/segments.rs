@@ -1,0 +1,82 @@
+//! Segments.
+
+use crm_proto::marketing::v1 as pb;
+use crm_storage::Conn;
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use super::{now_micros, timestamp};
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCondition {
+    field: String,
+    operator: i32,
+    value: String,
+}
+
+fn from_row(r: &AnyRow) -> sqlx::Result<pb::Segment> {
+    let conditions: Vec<StoredCondition> =
+        serde_json::from_str(&r.try_get::<String, _>("conditions")?).unwrap_or_default();
+    Ok(pb::Segment {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        conditions: conditions
+            .into_iter()
+            .map(|c| pb::Condition {
+                field: c.field,
+                operator: c.operator,
+                value: c.value,
+            })
+            .collect(),
+        party_ids: serde_json::from_str(&r.try_get::<String, _>("party_ids")?).unwrap_or_default(),
+        create_time: Some(timestamp(r.try_get("created_at")?)),
+    })
+}
+
+/// Inserts a segment (id and time set here).
+pub async fn insert(conn: &mut Conn, s: &mut pb::Segment) -> sqlx::Result<()> {
+    s.id = uuid::Uuid::now_v7().to_string();
+    let now = now_micros();
+    s.create_time = Some(timestamp(now));
+    let conditions: Vec<StoredCondition> = s
+        .conditions
+        .iter()
+        .map(|c| StoredCondition {
+            field: c.field.clone(),
+            operator: c.operator,
+            value: c.value.clone(),
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO segments (id, name, conditions, party_ids, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&s.id)
+    .bind(&s.name)
+    .bind(serde_json::to_string(&conditions).unwrap_or_default())
+    .bind(serde_json::to_string(&s.party_ids).unwrap_or_default())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One segment.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Segment>> {
+    sqlx::query("SELECT id, name, conditions, party_ids, created_at FROM segments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Every segment by name.
+pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
+    sqlx::query("SELECT id, name, conditions, party_ids, created_at FROM segments ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

@@ -1,0 +1,482 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, Condition, Operator};
+use crm_proto::sales::v1 as spb;
+use crm_testkit::{Backend, backend_tests, eventually};
+use tonic::Code;
+
+use crate::helpers::{Suite, money, violated};
+
+/// The documented quintile rule, computed here independently: worst first, ties by id,
+/// score = 1 + position * 5 / n.
+fn quintiles(mut ranked: Vec<(i64, String)>) -> HashMap<String, i32> {
+    ranked.sort();
+    let n = ranked.len();
+    ranked
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, id))| (id, 1 + (i * 5 / n) as i32))
+        .collect()
+}
+
+async fn rfm_scores_and_segments(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (widget, book) = suite.shop(10_00).await;
+    // Twenty customers; customer i buys (i % 4) + 1 orders of (i + 1) widgets.
+    let mut people = Vec::new();
+    for i in 0..20 {
+        let city = if i % 2 == 0 { "Taipei" } else { "Kaohsiung" };
+        let income = if i < 10 { "400000" } else { "650000" };
+        people.push(suite.person(&format!("P{i:02}"), city, income).await);
+    }
+    let never = suite.person("Never", "Taipei", "900000").await;
+    let mut expected_orders = 0;
+    let mut frequency = Vec::new();
+    let mut monetary = Vec::new();
+    for (i, p) in people.iter().enumerate() {
+        let orders = (i % 4) as i64 + 1;
+        for _ in 0..orders {
+            suite.order(&p.id, &widget, &book, i as i64 + 1).await;
+        }
+        expected_orders += orders;
+        frequency.push((orders, p.id.clone()));
+        monetary.push((orders * (i as i64 + 1) * 10_00, p.id.clone()));
+    }
+    suite.profiles(21).await;
+    suite.purchases(expected_orders).await;
+
+    // RFM against an independent computation. Every order is from today, so recency ties and
+    // the id decides.
+    let f = quintiles(frequency);
+    let m = quintiles(monetary);
+    let r = quintiles(people.iter().map(|p| (0, p.id.clone())).collect());
+    let scores = suite
+        .marketing
+        .clone()
+        .list_rfm_scores(suite.req(pb::ListRfmScoresRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .scores;
+    assert_eq!(scores.len(), 20, "customers without purchases have no RFM score");
+    for s in &scores {
+        assert_eq!(
+            (s.recency, s.frequency, s.monetary),
+            (r[&s.party_id], f[&s.party_id], m[&s.party_id]),
+            "{}",
+            s.party_id
+        );
+    }
+    let cells = suite
+        .marketing
+        .clone()
+        .get_rfm_cells(suite.req(pb::GetRfmCellsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .cells;
+    assert_eq!(cells.len(), 125);
+    assert_eq!(cells.iter().map(|c| c.customers).sum::<i64>(), 20);
+    let total: i64 = scores
+        .iter()
+        .map(|s| s.total_spend.as_ref().unwrap().amount_minor)
+        .sum();
+    assert_eq!(
+        cells
+            .iter()
+            .map(|c| c.revenue.as_ref().unwrap().amount_minor)
+            .sum::<i64>(),
+        total
+    );
+
+    // Segment: city = Taipei AND F >= 1 AND income > 500000 (the customer who never bought has no
+    // RFM score and is not selected).
+    let rule = vec![
+        Condition {
+            field: "attributes.city".into(),
+            operator: Operator::Equals as i32,
+            value: "Taipei".into(),
+        },
+        Condition {
+            field: "f".into(),
+            operator: Operator::GreaterOrEqual as i32,
+            value: "1".into(),
+        },
+        Condition {
+            field: "attributes.income".into(),
+            operator: Operator::GreaterThan as i32,
+            value: "500000".into(),
+        },
+    ];
+    let preview = suite
+        .marketing
+        .clone()
+        .preview_segment(suite.req(pb::PreviewSegmentRequest {
+            conditions: rule.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let expected: Vec<String> = people
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0 && *i >= 10)
+        .map(|(_, p)| p.id.clone())
+        .collect();
+    assert_eq!(preview.count, expected.len() as i64);
+    assert!(!preview.sample_party_ids.contains(&never.id));
+    let bad = suite
+        .marketing
+        .clone()
+        .preview_segment(suite.req(pb::PreviewSegmentRequest {
+            conditions: vec![Condition {
+                field: "shoe".into(),
+                operator: 0,
+                value: "x".into(),
+            }],
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&bad),
+        vec!["conditions[0].field", "conditions[0].operator"]
+    );
+    let profile = suite
+        .marketing
+        .clone()
+        .get_profile(suite.req(pb::GetProfileRequest {
+            party_id: people[12].id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(profile.order_count, 1);
+    assert_eq!(
+        profile.rfm.unwrap().cell,
+        format!(
+            "{}-{}-{}",
+            r[&people[12].id], f[&people[12].id], m[&people[12].id]
+        )
+    );
+}
+
+/// Twenty customers who bought the same: the id tie-break puts them in the cells 1-1-1 ... 5-5-5,
+/// four in each, which makes the test-cell method visible.
+async fn the_test_cell_method_end_to_end(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (widget, book) = suite.shop(10_00).await;
+    let mut people = Vec::new();
+    for i in 0..20 {
+        let p = suite.person(&format!("P{i:02}"), "Taipei", "500000").await;
+        suite.order(&p.id, &widget, &book, 1).await;
+        people.push(p);
+    }
+    let expected_orders = 20;
+    suite.profiles(20).await;
+    suite.purchases(expected_orders).await;
+
+    // The campaign targets everybody who bought: a rule over frequency.
+    let buyers = pb::Segment {
+        name: "Buyers".into(),
+        conditions: vec![Condition {
+            field: "order_count".into(),
+            operator: Operator::GreaterOrEqual as i32,
+            value: "1".into(),
+        }],
+        ..Default::default()
+    };
+    let buyers = suite
+        .marketing
+        .clone()
+        .create_segment(suite.req(pb::CreateSegmentRequest {
+            segment: Some(buyers),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(buyers.count, 20);
+    let segment_id = buyers.segment.unwrap().id;
+
+    // One customer opted out of email: never selected.
+    let opted_out = people[3].id.clone();
+    suite
+        .marketing
+        .clone()
+        .set_consent(suite.req(pb::SetConsentRequest {
+            consent: Some(pb::Consent {
+                party_id: opted_out.clone(),
+                channel: Channel::Email as i32,
+                opted_out: true,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap();
+
+    let err = suite
+        .campaigns
+        .clone()
+        .create_campaign(suite.req(pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                name: "x".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        vec![
+            "campaign.channel",
+            "campaign.budget",
+            "campaign.cost_per_contact",
+            "campaign.net_profit_per_response",
+            "campaign.segment_id",
+            "campaign.test_every_n"
+        ]
+    );
+    let campaign = suite
+        .campaigns
+        .clone()
+        .create_campaign(suite.req(pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                name: "Spring mailing".into(),
+                channel: Channel::Email as i32,
+                budget: money(1_000_00),
+                cost_per_contact: money(62),
+                net_profit_per_response: money(35_00),
+                segment_id: segment_id.clone(),
+                test_every_n: 2,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    assert_eq!(campaign.break_even_bps, 178, "0.62 / 35 = 1.77%");
+    let selection = suite
+        .campaigns
+        .clone()
+        .select_members(suite.req(pb::SelectMembersRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((selection.selected, selection.suppressed), (19, 1));
+    let started = suite
+        .campaigns
+        .clone()
+        .start_test(suite.req(pb::StartTestRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let members = suite
+        .campaigns
+        .clone()
+        .list_campaign_members(suite.req(pb::ListCampaignMembersRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    assert!(!members.iter().any(|m| m.party_id == opted_out));
+    // Independently: in every cell, members sorted by id, positions 1, 3, 5... are tested.
+    let mut by_cell: HashMap<String, Vec<String>> = HashMap::new();
+    for m in &members {
+        by_cell
+            .entry(m.cell.clone())
+            .or_default()
+            .push(m.party_id.clone());
+    }
+    let mut expected_test = Vec::new();
+    for ids in by_cell.values_mut() {
+        ids.sort();
+        expected_test.extend(ids.iter().step_by(2).cloned());
+    }
+    let mut tested: Vec<String> = members
+        .iter()
+        .filter(|m| m.test_group)
+        .map(|m| m.party_id.clone())
+        .collect();
+    tested.sort();
+    expected_test.sort();
+    assert_eq!(tested, expected_test);
+    assert_eq!(started.contacted, tested.len() as i64);
+
+    // Responses from the test group of one cell only.
+    let responding_cell = members.iter().find(|m| m.test_group).unwrap().cell.clone();
+    let responders: Vec<String> = members
+        .iter()
+        .filter(|m| m.test_group && m.cell == responding_cell)
+        .map(|m| m.party_id.clone())
+        .collect();
+    for (i, party) in responders.iter().enumerate() {
+        let recorded = suite
+            .campaigns
+            .clone()
+            .record_response(suite.req(pb::RecordResponseRequest {
+                campaign_id: campaign.id.clone(),
+                party_id: party.clone(),
+                response_id: format!("coupon-{i}"),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .recorded;
+        assert!(recorded);
+    }
+    let again = suite
+        .campaigns
+        .clone()
+        .record_response(suite.req(pb::RecordResponseRequest {
+            campaign_id: campaign.id.clone(),
+            party_id: responders[0].clone(),
+            response_id: "coupon-0".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.recorded, "a response is recorded once");
+    let untested = members.iter().find(|m| !m.test_group).unwrap().party_id.clone();
+    let err = suite
+        .campaigns
+        .clone()
+        .record_response(suite.req(pb::RecordResponseRequest {
+            campaign_id: campaign.id.clone(),
+            party_id: untested,
+            response_id: "x".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "not contacted yet");
+
+    let results = suite
+        .campaigns
+        .clone()
+        .get_test_results(suite.req(pb::GetTestResultsRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(results.break_even_bps, 178);
+    let selected: Vec<&str> = results
+        .cells
+        .iter()
+        .filter(|c| c.selected)
+        .map(|c| c.cell.as_str())
+        .collect();
+    assert_eq!(selected, vec![responding_cell.as_str()]);
+    let rolled = suite
+        .campaigns
+        .clone()
+        .roll_out(suite.req(pb::RollOutRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rolled.cells, vec![responding_cell.clone()]);
+    let members = suite
+        .campaigns
+        .clone()
+        .list_campaign_members(suite.req(pb::ListCampaignMembersRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    for m in &members {
+        let contacted = m.status != "selected";
+        assert_eq!(
+            contacted,
+            m.test_group || m.cell == responding_cell,
+            "{m:?}: only the chosen cell is rolled out"
+        );
+    }
+    assert_eq!(
+        rolled.contacted,
+        members
+            .iter()
+            .filter(|m| !m.test_group && m.cell == responding_cell)
+            .count() as i64
+    );
+
+    // Each response became one lead in sales.
+    let leads = eventually(Duration::from_secs(20), "leads from responses", || {
+        let mut pipeline = suite.pipeline.clone();
+        let req = suite.req(spb::ListLeadsRequest {
+            source: spb::LeadSource::Campaign as i32,
+            ..Default::default()
+        });
+        let n = responders.len();
+        async move {
+            let leads = pipeline.list_leads(req).await.ok()?.into_inner().leads;
+            (leads.len() == n).then_some(leads)
+        }
+    })
+    .await;
+    assert!(leads.iter().all(|l| responders.contains(&l.party_id)));
+
+    // A responder orders after the contact: a conversion with its revenue.
+    suite.order(&responders[0], &widget, &book, 50).await;
+    suite.purchases(expected_orders + 1).await;
+    let perf = suite
+        .campaigns
+        .clone()
+        .get_campaign_performance(suite.req(pb::GetCampaignPerformanceRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let overall = perf.overall.unwrap();
+    assert_eq!(overall.responses, responders.len() as i64);
+    assert_eq!(overall.conversions, 1);
+    assert_eq!(overall.revenue.as_ref().unwrap().amount_minor, 500_00);
+    assert_eq!(
+        overall.cost.as_ref().unwrap().amount_minor,
+        overall.contacted * 62
+    );
+    assert_eq!(
+        overall.roi_bps,
+        (500_00 - overall.contacted * 62) * 10_000 / (overall.contacted * 62)
+    );
+    let closed = suite
+        .campaigns
+        .clone()
+        .close_campaign(suite.req(pb::CloseCampaignRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    assert_eq!(closed.status, CampaignStatus::Closed as i32);
+    let profile = suite
+        .marketing
+        .clone()
+        .get_profile(suite.req(pb::GetProfileRequest {
+            party_id: responders[0].clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(profile.campaigns.len(), 1);
+    assert!(profile.segment_ids.contains(&segment_id));
+}
+
+backend_tests!(rfm_scores_and_segments, the_test_cell_method_end_to_end);

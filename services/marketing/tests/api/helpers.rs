@@ -1,0 +1,232 @@
+//! Customers, sales and marketing on port 0, each with its own database, sharing a nats-server.
+
+use std::time::Duration;
+
+use crm_auth::Role;
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::marketing::v1::campaign_service_client::CampaignServiceClient;
+use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
+use crm_proto::sales::v1 as spb;
+use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
+use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_storage::Db;
+use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub struct Suite {
+    pub marketing: MarketingServiceClient<Channel>,
+    pub campaigns: CampaignServiceClient<Channel>,
+    pub customers: CustomersServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Channel>,
+    pub orders: OrderServiceClient<Channel>,
+    pub pipeline: PipelineServiceClient<Channel>,
+    pub marketing_db: Db,
+    pub admin: String,
+    _nats: TestNats,
+    _dbs: Vec<TestDb>,
+    stop: CancellationToken,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+impl Suite {
+    pub async fn start(backend: Backend) -> Self {
+        let nats = TestNats::start();
+        let stop = CancellationToken::new();
+        let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
+        let customers = crm_customers::Application::build(
+            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let customers_addr = customers.local_addr();
+        tokio::spawn(customers.run_until_stopped(stop.clone()));
+        let sales = crm_sales::Application::build(
+            crm_sales::SalesConfig::new(
+                dbs[1].url.clone(),
+                crm_testkit::auth_config(),
+                format!("http://{customers_addr}"),
+            ),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let sales_addr = sales.local_addr();
+        tokio::spawn(sales.run_until_stopped(stop.clone()));
+        let marketing = crm_marketing::Application::build(
+            crm_marketing::MarketingConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let marketing_addr = marketing.local_addr();
+        let marketing_db = marketing.db().clone();
+        tokio::spawn(marketing.run_until_stopped(stop.clone()));
+        Self {
+            marketing: MarketingServiceClient::new(channel(marketing_addr)),
+            campaigns: CampaignServiceClient::new(channel(marketing_addr)),
+            customers: CustomersServiceClient::new(channel(customers_addr)),
+            catalog: CatalogServiceClient::new(channel(sales_addr)),
+            orders: OrderServiceClient::new(channel(sales_addr)),
+            pipeline: PipelineServiceClient::new(channel(sales_addr)),
+            marketing_db,
+            admin: token("admin-1", &[Role::Admin]),
+            _nats: nats,
+            _dbs: dbs,
+            stop,
+        }
+    }
+
+    pub fn req<T>(&self, message: T) -> tonic::Request<T> {
+        authed(message, &self.admin)
+    }
+
+    pub async fn person(&self, given: &str, city: &str, income: &str) -> cpb::Party {
+        let mut party = cpb::Party {
+            kind: cpb::PartyKind::Person as i32,
+            given_name: given.into(),
+            family_name: "Test".into(),
+            ..Default::default()
+        };
+        party.attributes.insert("city".into(), city.into());
+        party.attributes.insert("income".into(), income.into());
+        self.customers
+            .clone()
+            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .party
+            .unwrap()
+    }
+
+    /// A product priced at `price` in a default USD price book; returns the book id.
+    pub async fn shop(&self, price: i64) -> (spb::Product, String) {
+        let product = spb::Product {
+            sku: "WIDGET".into(),
+            name: "Widget".into(),
+            active: true,
+            ..Default::default()
+        };
+        let product = self
+            .catalog
+            .clone()
+            .create_product(self.req(spb::CreateProductRequest {
+                product: Some(product),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap();
+        let book = spb::PriceBook {
+            name: "USD".into(),
+            currency_code: "USD".into(),
+            is_default: true,
+            ..Default::default()
+        };
+        let book = self
+            .catalog
+            .clone()
+            .create_price_book(self.req(spb::CreatePriceBookRequest {
+                price_book: Some(book),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .price_book
+            .unwrap();
+        let price = spb::Price {
+            price_book_id: book.id.clone(),
+            product_id: product.id.clone(),
+            unit_price: money(price),
+        };
+        self.catalog
+            .clone()
+            .set_price(self.req(spb::SetPriceRequest { price: Some(price) }))
+            .await
+            .unwrap();
+        (product, book.id)
+    }
+
+    pub async fn order(&self, party: &str, product: &spb::Product, book: &str, quantity: i64) {
+        let order = spb::Order {
+            party_id: party.into(),
+            lines: vec![spb::LineItem {
+                product_id: product.id.clone(),
+                quantity,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        self.orders
+            .clone()
+            .place_order(self.req(spb::PlaceOrderRequest {
+                order: Some(order),
+                price_book_id: book.into(),
+            }))
+            .await
+            .unwrap();
+    }
+
+    /// Waits until marketing has `n` purchases.
+    pub async fn purchases(&self, n: i64) {
+        let db = self.marketing_db.clone();
+        eventually(Duration::from_secs(30), "purchases recorded", || {
+            let db = db.clone();
+            async move {
+                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM purchases")
+                    .fetch_one(db.pool())
+                    .await
+                    .ok()?
+                    == n)
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+
+    /// Waits until marketing has `n` profiles.
+    pub async fn profiles(&self, n: i64) {
+        let db = self.marketing_db.clone();
+        eventually(Duration::from_secs(30), "profiles recorded", || {
+            let db = db.clone();
+            async move {
+                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM profiles")
+                    .fetch_one(db.pool())
+                    .await
+                    .ok()?
+                    == n)
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+pub fn money(amount_minor: i64) -> Option<Money> {
+    Some(Money {
+        amount_minor,
+        currency_code: "USD".into(),
+    })
+}
+
+pub fn violated(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    crm_platform::errors::violated_fields(status)
+}

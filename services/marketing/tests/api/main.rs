@@ -1,0 +1,5 @@
+//! The marketing service through its gRPC API, on SQLite and PostgreSQL, fed by real customers
+//! and sales services over one nats-server.
+
+mod campaigns;
+mod helpers;
