@@ -120,6 +120,13 @@ impl Application {
             orders,
         );
         workers.spawn("customers-sales-orders", move |stop| consumer.run(stop));
+        let at_risk = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            value::at_risk_consumer_options(),
+            value::AtRiskEvents,
+        );
+        workers.spawn("customers-at-risk", move |stop| at_risk.run(stop));
         let (db, currency, rules) = (
             self.db.clone(),
             config.reporting_currency.clone(),

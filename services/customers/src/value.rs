@@ -277,3 +277,48 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
     tx.commit().await?;
     Ok(())
 }
+
+/// The durable consumer of marketing's at-risk announcements.
+pub fn at_risk_consumer_options() -> ConsumerOptions {
+    ConsumerOptions::new("customers-at-risk", "marketing").subjects(&["crm.marketing.customer.at_risk"])
+}
+
+/// Moves customers marketing predicts are lapsing to the at-risk stage (customers and loyal
+/// customers only: prospects have nothing to lose and lost customers are already gone).
+#[derive(Debug, Clone, Copy)]
+pub struct AtRiskEvents;
+
+impl EventHandler for AtRiskEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
+        let Some(party) = live_party(tx, &e.party_id).await? else {
+            return Ok(());
+        };
+        let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
+        if !matches!(current, LifecycleStage::Customer | LifecycleStage::Loyal) {
+            return Ok(());
+        }
+        parties::set_lifecycle(tx, &party.id, LifecycleStage::AtRisk as i32).await?;
+        audit::record(
+            tx,
+            "system:marketing",
+            "party",
+            &party.id,
+            "lifecycle_changed",
+            json!({"lifecycle_stage": LifecycleStage::AtRisk as i32, "probability_alive_bps": e.probability_alive_bps}),
+        )
+        .await?;
+        events::publish(
+            tx,
+            "party.lifecycle_changed",
+            &party.id,
+            &pb::PartyLifecycleChanged {
+                party_id: party.id.clone(),
+                previous_stage: current as i32,
+                stage: LifecycleStage::AtRisk as i32,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -24,6 +24,7 @@ use crm_events::{Consumer, Relay, StreamSpec};
 use crm_platform::{GrpcServer, Supervisor};
 use crm_proto::marketing::v1::campaign_service_server::CampaignServiceServer;
 use crm_proto::marketing::v1::marketing_service_server::MarketingServiceServer;
+use crm_proto::marketing::v1::prediction_service_server::PredictionServiceServer;
 use crm_storage::{Db, Migrations};
 use tokio_util::sync::CancellationToken;
 
@@ -78,7 +79,12 @@ impl Application {
                     .max_encoding_message_size(max),
             )
             .add_service(
-                CampaignServiceServer::new(api)
+                CampaignServiceServer::new(api.clone())
+                    .max_decoding_message_size(max)
+                    .max_encoding_message_size(max),
+            )
+            .add_service(
+                PredictionServiceServer::new(api)
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             );

@@ -6,6 +6,8 @@ use crm_auth::{Policy, Role};
 pub const MARKETING: &str = "crm.marketing.v1.MarketingService";
 /// The campaign service.
 pub const CAMPAIGNS: &str = "crm.marketing.v1.CampaignService";
+/// The prediction service.
+pub const PREDICTIONS: &str = "crm.marketing.v1.PredictionService";
 
 /// The access table of the marketing service.
 pub fn policy() -> Policy {
@@ -64,6 +66,18 @@ pub fn policy() -> Policy {
             ],
             &marketers,
         )
+        .rpcs(
+            PREDICTIONS,
+            &[
+                "GetPrediction",
+                "ListChurnRisks",
+                "ListKeyCustomers",
+                "ListProductAffinities",
+                "GetRecommendations",
+            ],
+            &readers,
+        )
+        .rpcs(PREDICTIONS, &["FitModels"], &marketers)
 }
 
 #[cfg(test)]

@@ -27,6 +27,18 @@ fn with_break_even(mut c: pb::Campaign) -> pb::Campaign {
     c
 }
 
+/// Refuses contacts that would take the campaign over its budget.
+fn within_budget(c: &pb::Campaign, already_contacted: i64, more: i64) -> Result<()> {
+    let cost = (already_contacted + more) * minor(&c.cost_per_contact);
+    if cost > minor(&c.budget) {
+        return Err(Error::FailedPrecondition(format!(
+            "contacting {more} more would cost {cost} against a budget of {} (minor units)",
+            minor(&c.budget)
+        )));
+    }
+    Ok(())
+}
+
 impl MarketingApi {
     async fn campaign(&self, conn: &mut crm_storage::Conn, id: &str) -> Result<pb::Campaign> {
         campaigns::get(conn, id)
@@ -228,11 +240,14 @@ impl MarketingApi {
                 .or_default()
                 .push(m.party_id.clone());
         }
-        let mut contacted = 0;
-        for ids in by_cell.values() {
-            let test = test_cell::test_group(ids, c.test_every_n.max(1) as usize);
-            contacted += test.len() as i64;
-            campaigns::contact(&mut tx, &c.id, &test, true).await?;
+        let groups: Vec<Vec<String>> = by_cell
+            .values()
+            .map(|ids| test_cell::test_group(ids, c.test_every_n.max(1) as usize))
+            .collect();
+        let contacted: i64 = groups.iter().map(|g| g.len() as i64).sum();
+        within_budget(&c, 0, contacted)?;
+        for test in &groups {
+            campaigns::contact(&mut tx, &c.id, test, true).await?;
         }
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
@@ -365,12 +380,14 @@ impl MarketingApi {
             .filter(|r| r.selected)
             .map(|r| r.cell.clone())
             .collect();
-        let remaining: Vec<String> = campaigns::members(&mut tx, &c.id)
-            .await?
+        let members = campaigns::members(&mut tx, &c.id).await?;
+        let already = members.iter().filter(|m| m.contacted_at.is_some()).count() as i64;
+        let remaining: Vec<String> = members
             .into_iter()
             .filter(|m| m.status == "selected" && chosen.contains(&m.cell))
             .map(|m| m.party_id)
             .collect();
+        within_budget(&c, already, remaining.len() as i64)?;
         campaigns::contact(&mut tx, &c.id, &remaining, false).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;

@@ -1,6 +1,7 @@
 //! The gRPC API of the marketing service.
 
 mod campaigns;
+mod predictions;
 mod profiles;
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use crm_proto::marketing::v1 as pb;
 use crm_proto::marketing::v1::campaign_service_server::CampaignService;
 use crm_proto::marketing::v1::marketing_service_server::MarketingService;
+use crm_proto::marketing::v1::prediction_service_server::PredictionService;
 use crm_storage::{Db, Tx};
 use tokio::sync::Notify;
 
@@ -79,5 +81,16 @@ crm_platform::grpc_handlers! {
         close_campaign(pb::CloseCampaignRequest) -> pb::CloseCampaignResponse => handle_close_campaign;
         list_campaign_members(pb::ListCampaignMembersRequest) -> pb::ListCampaignMembersResponse => handle_list_campaign_members;
         get_campaign_performance(pb::GetCampaignPerformanceRequest) -> pb::GetCampaignPerformanceResponse => handle_get_campaign_performance;
+    }
+}
+
+crm_platform::grpc_handlers! {
+    impl PredictionService for MarketingApi {
+        fit_models(pb::FitModelsRequest) -> pb::FitModelsResponse => handle_fit_models;
+        get_prediction(pb::GetPredictionRequest) -> pb::GetPredictionResponse => handle_get_prediction;
+        list_churn_risks(pb::ListChurnRisksRequest) -> pb::ListChurnRisksResponse => handle_list_churn_risks;
+        list_key_customers(pb::ListKeyCustomersRequest) -> pb::ListKeyCustomersResponse => handle_list_key_customers;
+        list_product_affinities(pb::ListProductAffinitiesRequest) -> pb::ListProductAffinitiesResponse => handle_list_product_affinities;
+        get_recommendations(pb::GetRecommendationsRequest) -> pb::GetRecommendationsResponse => handle_get_recommendations;
     }
 }

@@ -477,6 +477,46 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .unwrap();
     assert_eq!(profile.campaigns.len(), 1);
     assert!(profile.segment_ids.contains(&segment_id));
+
+    // A campaign cannot contact more than its budget pays for.
+    let tiny = suite
+        .campaigns
+        .clone()
+        .create_campaign(suite.req(pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                name: "Tiny budget".into(),
+                channel: Channel::Mail as i32,
+                budget: money(1_00),
+                cost_per_contact: money(62),
+                net_profit_per_response: money(35_00),
+                segment_id: segment_id.clone(),
+                test_every_n: 2,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    suite
+        .campaigns
+        .clone()
+        .select_members(suite.req(pb::SelectMembersRequest {
+            campaign_id: tiny.id.clone(),
+        }))
+        .await
+        .unwrap();
+    let err = suite
+        .campaigns
+        .clone()
+        .start_test(suite.req(pb::StartTestRequest {
+            campaign_id: tiny.id.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("budget"), "{}", err.message());
 }
 
 backend_tests!(rfm_scores_and_segments, the_test_cell_method_end_to_end);

@@ -8,6 +8,7 @@ use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::marketing::v1::campaign_service_client::CampaignServiceClient;
 use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
+use crm_proto::marketing::v1::prediction_service_client::PredictionServiceClient;
 use crm_proto::sales::v1 as spb;
 use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
@@ -20,13 +21,14 @@ use tonic::transport::Channel;
 pub struct Suite {
     pub marketing: MarketingServiceClient<Channel>,
     pub campaigns: CampaignServiceClient<Channel>,
+    pub predictions: PredictionServiceClient<Channel>,
     pub customers: CustomersServiceClient<Channel>,
     pub catalog: CatalogServiceClient<Channel>,
     pub orders: OrderServiceClient<Channel>,
     pub pipeline: PipelineServiceClient<Channel>,
     pub marketing_db: Db,
     pub admin: String,
-    _nats: TestNats,
+    pub nats: TestNats,
     _dbs: Vec<TestDb>,
     stop: CancellationToken,
 }
@@ -80,13 +82,14 @@ impl Suite {
         Self {
             marketing: MarketingServiceClient::new(channel(marketing_addr)),
             campaigns: CampaignServiceClient::new(channel(marketing_addr)),
+            predictions: PredictionServiceClient::new(channel(marketing_addr)),
             customers: CustomersServiceClient::new(channel(customers_addr)),
             catalog: CatalogServiceClient::new(channel(sales_addr)),
             orders: OrderServiceClient::new(channel(sales_addr)),
             pipeline: PipelineServiceClient::new(channel(sales_addr)),
             marketing_db,
             admin: token("admin-1", &[Role::Admin]),
-            _nats: nats,
+            nats,
             _dbs: dbs,
             stop,
         }

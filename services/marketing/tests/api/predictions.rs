@@ -1,0 +1,223 @@
+use std::time::Duration;
+
+use async_nats::jetstream;
+use crm_events::CloudEvent;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::marketing::v1 as pb;
+use crm_proto::sales::v1 as spb;
+use crm_testkit::{Backend, backend_tests, eventually};
+use tonic::Code;
+
+use crate::helpers::{Suite, money};
+
+/// Publishes an order.placed event as sales would, placed `weeks_ago`.
+async fn order(suite: &Suite, party: &str, products: &[&str], amount: i64, weeks_ago: i64) {
+    let order = spb::Order {
+        id: uuid::Uuid::now_v7().to_string(),
+        party_id: party.into(),
+        lines: products
+            .iter()
+            .map(|p| spb::LineItem {
+                product_id: p.to_string(),
+                quantity: 1,
+                ..Default::default()
+            })
+            .collect(),
+        total: money(amount),
+        status: spb::OrderStatus::Placed as i32,
+        place_time: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() - weeks_ago * 7 * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let event = CloudEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: "crm.sales.order.placed.v1".into(),
+        source: "/crm/sales".into(),
+        subject: party.into(),
+        time: chrono::Utc::now().to_rfc3339(),
+        traceparent: None,
+        data: prost::Message::encode_to_vec(&spb::OrderPlaced { order: Some(order) }).into(),
+    };
+    let js = jetstream::new(suite.nats.client().await);
+    crm_events::ensure_stream(&js, &crm_events::StreamSpec::new("sales"))
+        .await
+        .unwrap();
+    js.publish_with_headers("crm.sales.order.placed", event.to_headers(), event.data.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+async fn predictions_churn_risk_and_cross_sell(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let err = suite
+        .predictions
+        .clone()
+        .get_prediction(suite.req(pb::GetPredictionRequest {
+            party_id: "x".into(),
+            horizon_weeks: 0,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "nothing fitted yet");
+    let mut regular = Vec::new();
+    let mut lapsed = Vec::new();
+    let mut once = Vec::new();
+    for i in 0..8 {
+        regular.push(suite.person(&format!("Regular{i}"), "Taipei", "1").await);
+        lapsed.push(suite.person(&format!("Lapsed{i}"), "Taipei", "1").await);
+        once.push(suite.person(&format!("Once{i}"), "Taipei", "1").await);
+    }
+    suite.profiles(24).await;
+    let mut orders = 0;
+    for (i, p) in regular.iter().enumerate() {
+        for w in (1..=30).step_by(2) {
+            order(&suite, &p.id, &["coffee", "filter"], 20_00 + i as i64 * 100, w).await;
+            orders += 1;
+        }
+    }
+    for p in &lapsed {
+        for w in (42..=52).step_by(2) {
+            order(&suite, &p.id, &["coffee", "grinder"], 30_00, w).await;
+            orders += 1;
+        }
+    }
+    for p in &once {
+        order(&suite, &p.id, &["coffee"], 15_00, 20).await;
+        orders += 1;
+    }
+    suite.purchases(orders).await;
+
+    let fit = suite
+        .predictions
+        .clone()
+        .fit_models(suite.req(pb::FitModelsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fit.customers, 24);
+    let params = fit.bg_nbd.unwrap();
+    assert!(
+        params.r > 0.0 && params.alpha > 0.0 && params.a > 0.0 && params.b > 0.0,
+        "{params:?}"
+    );
+    assert!(fit.gamma_gamma.is_some());
+    // The lapsed customers, and only they, are at risk.
+    let risks = suite
+        .predictions
+        .clone()
+        .list_churn_risks(suite.req(pb::ListChurnRisksRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .predictions;
+    let mut at_risk: Vec<String> = risks.iter().map(|p| p.party_id.clone()).collect();
+    at_risk.sort();
+    let mut expected: Vec<String> = lapsed.iter().map(|p| p.id.clone()).collect();
+    expected.sort();
+    assert_eq!(at_risk, expected);
+    assert_eq!(fit.newly_at_risk, 8);
+    let regular_prediction = suite
+        .predictions
+        .clone()
+        .get_prediction(suite.req(pb::GetPredictionRequest {
+            party_id: regular[0].id.clone(),
+            horizon_weeks: 26,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .prediction
+        .unwrap();
+    assert!(
+        regular_prediction.probability_alive_bps > 9000,
+        "{regular_prediction:?}"
+    );
+    assert!(
+        regular_prediction.expected_purchases > 5.0,
+        "a customer buying every other week keeps buying"
+    );
+    let key = suite
+        .predictions
+        .clone()
+        .list_key_customers(suite.req(pb::ListKeyCustomersRequest {
+            limit: 8,
+            horizon_weeks: 52,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .predictions;
+    assert!(
+        key.iter().all(|p| regular.iter().any(|r| r.id == p.party_id)),
+        "the key customers are the regulars"
+    );
+    // Fitting again announces nobody twice.
+    let again = suite
+        .predictions
+        .clone()
+        .fit_models(suite.req(pb::FitModelsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.newly_at_risk, 0);
+
+    // The customers service moved the lapsed customers to at risk.
+    eventually(Duration::from_secs(20), "at-risk customers in customers", || {
+        let mut customers = suite.customers.clone();
+        let req = suite.req(cpb::GetPartyRequest {
+            id: lapsed[0].id.clone(),
+        });
+        async move {
+            (customers
+                .get_party(req)
+                .await
+                .ok()?
+                .into_inner()
+                .party?
+                .lifecycle_stage
+                == cpb::LifecycleStage::AtRisk as i32)
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Cross-sell: coffee buyers buy filters or a grinder; a one-time coffee buyer is offered
+    // those, never coffee again.
+    let affinities = suite
+        .predictions
+        .clone()
+        .list_product_affinities(suite.req(pb::ListProductAffinitiesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .affinities;
+    let filter_to_coffee = affinities
+        .iter()
+        .find(|a| a.from_product_id == "filter" && a.to_product_id == "coffee")
+        .unwrap();
+    assert!((filter_to_coffee.confidence - 1.0).abs() < 1e-9);
+    assert!((filter_to_coffee.support - 8.0 / 24.0).abs() < 1e-9);
+    let recommendations = suite
+        .predictions
+        .clone()
+        .get_recommendations(suite.req(pb::GetRecommendationsRequest {
+            party_id: once[0].id.clone(),
+            limit: 5,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .recommendations;
+    let products: Vec<&str> = recommendations.iter().map(|r| r.product_id.as_str()).collect();
+    assert!(!products.contains(&"coffee"));
+    assert!(
+        products.contains(&"filter") && products.contains(&"grinder"),
+        "{products:?}"
+    );
+}
+
+backend_tests!(predictions_churn_risk_and_cross_sell);
