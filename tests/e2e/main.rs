@@ -146,6 +146,15 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     let party = create_party(port, &token).await;
     assert_eq!(party.display_name, "E2E Corp");
     assert!(data.path().join("customers.db").exists());
+    let desk_port = port + 4;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("servicedesk  grpc://127.0.0.1:{desk_port}"))),
+        "{lines:?}"
+    );
+    wait_serving(desk_port).await;
+    assert!(data.path().join("servicedesk.db").exists());
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_ok(),
         "the local nats-server runs"

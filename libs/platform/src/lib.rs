@@ -3,6 +3,7 @@
 //! way to stop it (signal -> NOT_SERVING -> drain in-flight calls -> stop background workers).
 
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod errors;
 pub mod paging;

@@ -49,3 +49,12 @@ pub mod marketing {
         include!(concat!(env!("OUT_DIR"), "/crm.marketing.v1.rs"));
     }
 }
+
+/// The service desk domain.
+#[cfg(feature = "servicedesk")]
+pub mod servicedesk {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.servicedesk.v1.rs"));
+    }
+}

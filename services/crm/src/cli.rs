@@ -83,6 +83,9 @@ struct UpArgs {
     /// Database of the marketing service (default: a SQLite file in the data directory).
     #[arg(long, env = "CRM_MARKETING_DATABASE_URL", default_value = "")]
     marketing_database_url: String,
+    /// Database of the service desk (default: a SQLite file in the data directory).
+    #[arg(long, env = "CRM_SERVICEDESK_DATABASE_URL", default_value = "")]
+    servicedesk_database_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +214,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
             Service::Sales => &args.sales_database_url,
             Service::Partners => &args.partners_database_url,
             Service::Marketing => &args.marketing_database_url,
+            Service::Servicedesk => &args.servicedesk_database_url,
         };
         let database_url = if configured.is_empty() {
             format!(

@@ -20,15 +20,18 @@ pub enum Service {
     Partners,
     /// Marketing view, RFM, segments, campaigns.
     Marketing,
+    /// Cases, queues and agents, SLAs, escalation, knowledge base, call centre.
+    Servicedesk,
 }
 
 impl Service {
     /// Every service, in port order for `crm up`.
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Customers,
         Service::Sales,
         Service::Partners,
         Service::Marketing,
+        Service::Servicedesk,
     ];
 
     /// The service's name (database file, logs).
@@ -38,6 +41,7 @@ impl Service {
             Service::Sales => "sales",
             Service::Partners => "partners",
             Service::Marketing => "marketing",
+            Service::Servicedesk => "servicedesk",
         }
     }
 }
@@ -63,6 +67,13 @@ pub struct DomainSettings {
     /// sales: how often the alert rules (stalled deals, pile-ups, falling rates, overdue closes) run.
     #[arg(long, env = "CRM_ALERT_INTERVAL", default_value = "1h", value_parser = parse_duration)]
     pub alert_interval: Duration,
+    /// servicedesk: how often overdue cases are escalated.
+    #[arg(long, env = "CRM_ESCALATION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
+    pub escalation_interval: Duration,
+    /// servicedesk: working days and hours (UTC) the SLA clocks run in, e.g. `mon-fri 09:00-17:00`.
+    #[arg(long, env = "CRM_BUSINESS_HOURS", default_value = "mon-fri 09:00-17:00",
+          value_parser = crm_servicedesk::domain::calendar::BusinessCalendar::parse)]
+    pub business_hours: crm_servicedesk::domain::calendar::BusinessCalendar,
 }
 
 /// What building a service needs.
@@ -88,6 +99,7 @@ enum App {
     Sales(Box<crm_sales::Application>),
     Partners(Box<crm_partners::Application>),
     Marketing(Box<crm_marketing::Application>),
+    Servicedesk(Box<crm_servicedesk::Application>),
 }
 
 impl Running {
@@ -98,6 +110,7 @@ impl Running {
             App::Sales(app) => app.run_until_stopped(stop).await,
             App::Partners(app) => app.run_until_stopped(stop).await,
             App::Marketing(app) => app.run_until_stopped(stop).await,
+            App::Servicedesk(app) => app.run_until_stopped(stop).await,
         }
     }
 }
@@ -172,6 +185,22 @@ pub async fn build(
                 app: App::Marketing(Box::new(app)),
             })
         }
+        Service::Servicedesk => {
+            let config = crm_servicedesk::ServicedeskConfig {
+                listen: s.listen,
+                database_url: s.database_url,
+                database_max_connections: s.database_max_connections,
+                server: s.server,
+                escalation_interval: s.domain.escalation_interval,
+                calendar: s.domain.business_hours,
+                ..crm_servicedesk::ServicedeskConfig::new("", s.auth)
+            };
+            let app = crm_servicedesk::Application::build(config, nats).await?;
+            Ok(Running {
+                addr: app.local_addr(),
+                app: App::Servicedesk(Box::new(app)),
+            })
+        }
     }
 }
 
@@ -183,6 +212,7 @@ pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
         Service::Sales => crm_sales::migrate(&db).await?,
         Service::Partners => crm_partners::migrate(&db).await?,
         Service::Marketing => crm_marketing::migrate(&db).await?,
+        Service::Servicedesk => crm_servicedesk::migrate(&db).await?,
     }
     db.close().await;
     Ok(())

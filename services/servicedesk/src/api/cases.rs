@@ -1,0 +1,515 @@
+//! Cases: opening (prioritised, routed and given SLA due times), reading, assignment, the status
+//! workflow, comments and satisfaction ratings.
+
+use chrono::{DateTime, NaiveDateTime};
+use crm_auth::{Principal, Role};
+use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
+use crm_storage::{Conn, Tx};
+
+use super::{DESK, ServiceDeskApi, case_view, may_see, visible_case};
+use crate::domain::priority::{priority, sla_minutes};
+use crate::domain::workflow::may_move;
+use crate::error::{Error, Result, Violations, etag_version};
+use crate::events;
+use crate::storage::cases::{self, CaseFilter, CaseRecord};
+use crate::storage::{customers, org};
+
+const MAX_SUBJECT: usize = 200;
+const MAX_TEXT: usize = 20_000;
+
+fn naive(micros: i64) -> NaiveDateTime {
+    DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+fn micros(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_micros()
+}
+
+fn is_customer(p: &Principal) -> bool {
+    p.has_role(Role::Customer) && !p.has_any_role(DESK) && !p.is_admin()
+}
+
+fn status_of(case: &CaseRecord) -> CaseStatus {
+    CaseStatus::try_from(case.case.status).unwrap_or_default()
+}
+
+/// The agent of `queue_id` to route a case to: free capacity first, then the category among
+/// the agent's skills, then the lowest load relative to capacity.
+async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option<String>> {
+    let category = category.trim().to_lowercase();
+    let mut candidates: Vec<pb::Agent> = org::agents(conn)
+        .await?
+        .into_iter()
+        .filter(|a| a.queue_ids.iter().any(|q| q == queue_id) && a.load < a.capacity)
+        .collect();
+    candidates.sort_by(|a, b| {
+        let skilled = |x: &pb::Agent| !x.skills.contains(&category);
+        (skilled(a), f64::from(a.load) / f64::from(a.capacity), &a.user_id)
+            .partial_cmp(&(skilled(b), f64::from(b.load) / f64::from(b.capacity), &b.user_id))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(candidates.into_iter().next().map(|a| a.user_id))
+}
+
+impl ServiceDeskApi {
+    /// Stores `record` (at its read version) or fails as stale; bumps the version.
+    async fn save(&self, tx: &mut Tx, record: &mut CaseRecord) -> Result<()> {
+        if !cases::update(tx, record).await? {
+            return Err(Error::Stale(format!(
+                "case {} was changed by someone else; read it again",
+                record.case.id
+            )));
+        }
+        record.version += 1;
+        Ok(())
+    }
+
+    async fn status_changed(&self, tx: &mut Tx, record: &CaseRecord, previous: CaseStatus) -> Result<()> {
+        events::publish(
+            tx,
+            "case.status_changed",
+            &record.case.id,
+            &pb::CaseStatusChanged {
+                case: Some(record.to_proto(Vec::new())),
+                previous_status: previous as i32,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a case to `to`, keeping the SLA clock: paused while waiting on the customer (the
+    /// due times move out by the business minutes paused), stopped when resolved.
+    fn transition(&self, record: &mut CaseRecord, to: CaseStatus) {
+        let now = self.now();
+        let calendar = &self.config.calendar;
+        if let Some(paused) = record.paused_at.take() {
+            let paused_minutes = calendar.minutes_between(naive(paused), naive(now));
+            record.resolution_due_at =
+                micros(calendar.add_minutes(naive(record.resolution_due_at), paused_minutes));
+            if record.first_response_at.is_none() {
+                record.response_due_at =
+                    micros(calendar.add_minutes(naive(record.response_due_at), paused_minutes));
+            }
+        }
+        match to {
+            CaseStatus::WaitingOnCustomer => record.paused_at = Some(now),
+            CaseStatus::Resolved => record.resolved_at = Some(now),
+            CaseStatus::InProgress | CaseStatus::Assigned => record.resolved_at = None,
+            _ => {}
+        }
+        record.case.status = to as i32;
+    }
+
+    pub(super) async fn handle_open_case(
+        &self,
+        p: &Principal,
+        req: pb::OpenCaseRequest,
+    ) -> Result<pb::OpenCaseResponse> {
+        let mut c = req.case.unwrap_or_default();
+        c.subject = c.subject.trim().to_string();
+        c.category = c.category.trim().to_lowercase();
+        if is_customer(p) {
+            let own = p.customer_id.clone().unwrap_or_default();
+            if !c.party_id.is_empty() && c.party_id != own {
+                return Err(Error::PermissionDenied(
+                    "a customer opens cases for themselves only".into(),
+                ));
+            }
+            c.party_id = own;
+            // Customers do not pick who works their case.
+            c.agent_id.clear();
+        }
+        let mut tx = self.begin().await?;
+        let queues = org::queues(&mut tx).await?;
+        let mut v = Violations::new();
+        v.check(
+            matches!(CaseType::try_from(c.r#type), Ok(CaseType::Unspecified) | Err(_)),
+            "case.type",
+            "required: inquiry, complaint, request or incident",
+        );
+        v.check(
+            matches!(
+                CaseChannel::try_from(c.channel),
+                Ok(CaseChannel::Unspecified) | Err(_)
+            ),
+            "case.channel",
+            "required: the channel the case came in through",
+        );
+        v.check(
+            !(1..=4).contains(&c.severity),
+            "case.severity",
+            "1 (critical) to 4 (low)",
+        );
+        v.check(c.subject.is_empty(), "case.subject", "required");
+        v.check(
+            c.subject.chars().count() > MAX_SUBJECT,
+            "case.subject",
+            "at most 200 characters",
+        );
+        v.check(
+            c.description.chars().count() > MAX_TEXT,
+            "case.description",
+            "at most 20000 characters",
+        );
+        v.check(
+            c.party_id.is_empty(),
+            "case.party_id",
+            "required: the customer the case is about",
+        );
+        v.check(
+            !queues.iter().any(|q| q.id == c.queue_id),
+            "case.queue_id",
+            "no such queue",
+        );
+        if !c.agent_id.is_empty() {
+            let agent = org::agents(&mut tx)
+                .await?
+                .into_iter()
+                .find(|a| a.user_id == c.agent_id);
+            v.check(
+                !agent.is_some_and(|a| a.queue_ids.contains(&c.queue_id)),
+                "case.agent_id",
+                "not an agent of the queue",
+            );
+        }
+        v.finish()?;
+
+        let now = self.now();
+        let tier = customers::get(&mut tx, &c.party_id)
+            .await?
+            .map(|x| x.tier)
+            .unwrap_or_default();
+        c.id = uuid::Uuid::now_v7().to_string();
+        c.customer_tier = tier.clone();
+        c.priority = priority(c.r#type, c.severity, &tier);
+        if c.agent_id.is_empty() {
+            c.agent_id = route(&mut tx, &c.queue_id, &c.category)
+                .await?
+                .unwrap_or_default();
+        }
+        c.status = if c.agent_id.is_empty() {
+            CaseStatus::New
+        } else {
+            CaseStatus::Assigned
+        } as i32;
+        c.resolution.clear();
+        c.satisfaction = 0;
+        let (response, resolution) = sla_minutes(c.priority, &tier);
+        let calendar = &self.config.calendar;
+        let record = CaseRecord {
+            opened_at: now,
+            response_due_at: micros(calendar.add_minutes(naive(now), response)),
+            resolution_due_at: micros(calendar.add_minutes(naive(now), resolution)),
+            version: 1,
+            case: c,
+            ..Default::default()
+        };
+        cases::insert(&mut tx, &record).await?;
+        let id = record.case.id.clone();
+        cases::add_timeline(
+            &mut tx,
+            &id,
+            now,
+            &p.user_id,
+            "opened",
+            &record.case.subject,
+            false,
+        )
+        .await?;
+        if !record.case.agent_id.is_empty() {
+            let text = format!("assigned to {}", record.case.agent_id);
+            cases::add_timeline(&mut tx, &id, now, "system", "assigned", &text, true).await?;
+        }
+        let case = case_view(&mut tx, p, &record).await?;
+        events::publish(
+            &mut tx,
+            "case.opened",
+            &id,
+            &pb::CaseOpened {
+                case: Some(record.to_proto(Vec::new())),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(pb::OpenCaseResponse { case: Some(case) })
+    }
+
+    pub(super) async fn handle_get_case(
+        &self,
+        p: &Principal,
+        req: pb::GetCaseRequest,
+    ) -> Result<pb::GetCaseResponse> {
+        let mut conn = self.conn().await?;
+        let record = visible_case(&mut conn, p, &req.id).await?;
+        Ok(pb::GetCaseResponse {
+            case: Some(case_view(&mut conn, p, &record).await?),
+        })
+    }
+
+    pub(super) async fn handle_list_cases(
+        &self,
+        p: &Principal,
+        req: pb::ListCasesRequest,
+    ) -> Result<pb::ListCasesResponse> {
+        let mut filter = CaseFilter {
+            status: req.status,
+            queue_id: req.queue_id,
+            agent_id: req.agent_id,
+            party_id: req.party_id,
+            open_only: req.open_only,
+        };
+        if is_customer(p) {
+            filter.party_id = p.customer_id.clone().unwrap_or_default();
+            if filter.party_id.is_empty() {
+                return Ok(pb::ListCasesResponse::default());
+            }
+        }
+        let mut conn = self.conn().await?;
+        let records = cases::list(&mut conn, &filter).await?;
+        let mut out = Vec::new();
+        for r in records.iter().filter(|r| may_see(p, r)) {
+            // Lists carry no timelines; GetCase has them.
+            out.push(r.to_proto(Vec::new()));
+        }
+        Ok(pb::ListCasesResponse { cases: out })
+    }
+
+    pub(super) async fn handle_assign_case(
+        &self,
+        p: &Principal,
+        req: pb::AssignCaseRequest,
+    ) -> Result<pb::AssignCaseResponse> {
+        let mut v = Violations::new();
+        let version = etag_version(&req.etag, "etag", true, &mut v);
+        v.check(req.agent_id.trim().is_empty(), "agent_id", "required");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let mut record = visible_case(&mut tx, p, &req.id).await?;
+        let agent = org::agents(&mut tx)
+            .await?
+            .into_iter()
+            .find(|a| a.user_id == req.agent_id);
+        let Some(agent) = agent else {
+            return Err(crate::error::invalid("agent_id", "no such agent"));
+        };
+        if Some(record.version) != version {
+            return Err(Error::Stale(format!(
+                "case {} has changed since you read it",
+                req.id
+            )));
+        }
+        if !record.is_open() {
+            return Err(Error::FailedPrecondition(format!(
+                "case {} is {:?}",
+                req.id,
+                status_of(&record)
+            )));
+        }
+        let previous = status_of(&record);
+        record.case.agent_id = agent.user_id.clone();
+        if agent.queue_ids.contains(&record.case.queue_id) {
+            // Same queue.
+        } else if let Some(q) = agent.queue_ids.first() {
+            // Handing over to another team moves the case to that team's queue.
+            record.case.queue_id = q.clone();
+        }
+        if previous == CaseStatus::New {
+            self.transition(&mut record, CaseStatus::Assigned);
+        }
+        self.save(&mut tx, &mut record).await?;
+        let text = format!("assigned to {} by {}", agent.user_id, p.user_id);
+        cases::add_timeline(
+            &mut tx,
+            &record.case.id,
+            self.now(),
+            &p.user_id,
+            "assigned",
+            &text,
+            true,
+        )
+        .await?;
+        if previous != status_of(&record) {
+            self.status_changed(&mut tx, &record, previous).await?;
+        }
+        let case = case_view(&mut tx, p, &record).await?;
+        self.commit(tx).await?;
+        Ok(pb::AssignCaseResponse { case: Some(case) })
+    }
+
+    pub(super) async fn handle_change_case_status(
+        &self,
+        p: &Principal,
+        req: pb::ChangeCaseStatusRequest,
+    ) -> Result<pb::ChangeCaseStatusResponse> {
+        let to = CaseStatus::try_from(req.status).unwrap_or_default();
+        let resolution = req.resolution.trim().to_string();
+        let mut v = Violations::new();
+        let version = etag_version(&req.etag, "etag", true, &mut v);
+        v.check(
+            matches!(to, CaseStatus::Unspecified | CaseStatus::New),
+            "status",
+            "a status to move to",
+        );
+        v.check(
+            to == CaseStatus::Resolved && resolution.is_empty(),
+            "resolution",
+            "required to resolve a case",
+        );
+        v.check(
+            resolution.chars().count() > MAX_TEXT,
+            "resolution",
+            "at most 20000 characters",
+        );
+        v.finish()?;
+        if is_customer(p) && !matches!(to, CaseStatus::Closed | CaseStatus::InProgress) {
+            return Err(Error::PermissionDenied(
+                "a customer may only close or reopen a resolved case".into(),
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let mut record = visible_case(&mut tx, p, &req.id).await?;
+        if Some(record.version) != version {
+            return Err(Error::Stale(format!(
+                "case {} has changed since you read it",
+                req.id
+            )));
+        }
+        let from = status_of(&record);
+        if is_customer(p) && from != CaseStatus::Resolved {
+            return Err(Error::PermissionDenied(
+                "a customer may only close or reopen a resolved case".into(),
+            ));
+        }
+        if !may_move(from, to) {
+            return Err(Error::FailedPrecondition(format!(
+                "a {from:?} case cannot move to {to:?}"
+            )));
+        }
+        if to == CaseStatus::Resolved {
+            record.case.resolution = resolution;
+        }
+        self.transition(&mut record, to);
+        self.save(&mut tx, &mut record).await?;
+        let text = format!("{from:?} -> {to:?}");
+        cases::add_timeline(
+            &mut tx,
+            &record.case.id,
+            self.now(),
+            &p.user_id,
+            "status",
+            &text,
+            false,
+        )
+        .await?;
+        self.status_changed(&mut tx, &record, from).await?;
+        let case = case_view(&mut tx, p, &record).await?;
+        self.commit(tx).await?;
+        Ok(pb::ChangeCaseStatusResponse { case: Some(case) })
+    }
+
+    pub(super) async fn handle_add_comment(
+        &self,
+        p: &Principal,
+        req: pb::AddCommentRequest,
+    ) -> Result<pb::AddCommentResponse> {
+        let text = req.text.trim().to_string();
+        let mut v = Violations::new();
+        v.check(text.is_empty(), "text", "required");
+        v.check(
+            text.chars().count() > MAX_TEXT,
+            "text",
+            "at most 20000 characters",
+        );
+        v.check(
+            req.internal && is_customer(p),
+            "internal",
+            "customers cannot write internal notes",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let mut record = visible_case(&mut tx, p, &req.id).await?;
+        if status_of(&record) == CaseStatus::Closed {
+            return Err(Error::FailedPrecondition(format!("case {} is closed", req.id)));
+        }
+        let now = self.now();
+        let previous = status_of(&record);
+        let mut changed = false;
+        if is_customer(p) {
+            // The customer answered: the case is back with the desk.
+            if previous == CaseStatus::WaitingOnCustomer {
+                self.transition(&mut record, CaseStatus::InProgress);
+                changed = true;
+            }
+        } else if !req.internal && record.first_response_at.is_none() {
+            record.first_response_at = Some(now);
+            changed = true;
+        }
+        if changed {
+            self.save(&mut tx, &mut record).await?;
+        }
+        cases::add_timeline(
+            &mut tx,
+            &record.case.id,
+            now,
+            &p.user_id,
+            "comment",
+            &text,
+            req.internal,
+        )
+        .await?;
+        if previous != status_of(&record) {
+            self.status_changed(&mut tx, &record, previous).await?;
+        }
+        let case = case_view(&mut tx, p, &record).await?;
+        self.commit(tx).await?;
+        Ok(pb::AddCommentResponse { case: Some(case) })
+    }
+
+    pub(super) async fn handle_rate_case(
+        &self,
+        p: &Principal,
+        req: pb::RateCaseRequest,
+    ) -> Result<pb::RateCaseResponse> {
+        let mut v = Violations::new();
+        v.check(
+            !(1..=5).contains(&req.rating),
+            "rating",
+            "1 (very dissatisfied) to 5 (very satisfied)",
+        );
+        v.check(
+            req.comment.chars().count() > MAX_TEXT,
+            "comment",
+            "at most 20000 characters",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let mut record = visible_case(&mut tx, p, &req.id).await?;
+        if record.is_open() {
+            return Err(Error::FailedPrecondition(format!(
+                "case {} is not resolved yet",
+                req.id
+            )));
+        }
+        record.case.satisfaction = req.rating;
+        self.save(&mut tx, &mut record).await?;
+        let text = format!("rated {}/5 {}", req.rating, req.comment.trim())
+            .trim()
+            .to_string();
+        cases::add_timeline(
+            &mut tx,
+            &record.case.id,
+            self.now(),
+            &p.user_id,
+            "rating",
+            &text,
+            false,
+        )
+        .await?;
+        let case = case_view(&mut tx, p, &record).await?;
+        self.commit(tx).await?;
+        Ok(pb::RateCaseResponse { case: Some(case) })
+    }
+}

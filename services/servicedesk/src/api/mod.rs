@@ -1,0 +1,106 @@
+//! The gRPC API of the service desk.
+
+mod calls;
+mod cases;
+mod kb;
+mod org;
+
+use std::sync::Arc;
+
+use crm_auth::{Principal, RecordScope, Role};
+use crm_proto::servicedesk::v1 as pb;
+use crm_proto::servicedesk::v1::service_desk_service_server::ServiceDeskService;
+use crm_storage::{Conn, Db, Tx};
+use tokio::sync::Notify;
+
+use crate::config::ServicedeskConfig;
+use crate::error::{Error, Result};
+use crate::storage::cases::{self as case_store, CaseRecord};
+
+/// The service-desk gRPC service.
+#[derive(Debug, Clone)]
+pub struct ServiceDeskApi {
+    db: Db,
+    config: Arc<ServicedeskConfig>,
+    relay: Arc<Notify>,
+}
+
+/// Roles that work every case.
+const DESK: &[Role] = &[Role::ServiceAgent, Role::ServiceManager];
+
+impl ServiceDeskApi {
+    /// The service on `db`; `relay` is woken after each commit.
+    pub fn new(db: Db, config: Arc<ServicedeskConfig>, relay: Arc<Notify>) -> Self {
+        Self { db, config, relay }
+    }
+
+    async fn begin(&self) -> Result<Tx> {
+        Ok(self.db.begin().await?)
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        Ok(self.db.pool().acquire().await?)
+    }
+
+    fn now(&self) -> i64 {
+        self.config.clock.now_micros()
+    }
+}
+
+/// Whether `p` may see the case: desk staff see every case, a customer only their own.
+fn may_see(p: &Principal, case: &CaseRecord) -> bool {
+    p.may_see(
+        &RecordScope {
+            customer_id: Some(&case.case.party_id),
+            ..Default::default()
+        },
+        DESK,
+    )
+}
+
+/// A case `p` may see, or NOT_FOUND (a customer does not learn that another's case exists).
+async fn visible_case(conn: &mut Conn, p: &Principal, id: &str) -> Result<CaseRecord> {
+    match case_store::get(conn, id).await? {
+        Some(c) if may_see(p, &c) => Ok(c),
+        _ => Err(Error::NotFound(format!("case {id}"))),
+    }
+}
+
+/// The API form of a case with its timeline; internal notes are hidden from customers.
+async fn case_view(conn: &mut Conn, p: &Principal, case: &CaseRecord) -> Result<pb::Case> {
+    let staff = !p.has_role(Role::Customer) || p.has_any_role(DESK) || p.is_admin();
+    let timeline = case_store::timeline(conn, &case.case.id)
+        .await?
+        .into_iter()
+        .filter(|t| staff || !t.internal)
+        .collect();
+    Ok(case.to_proto(timeline))
+}
+
+crm_platform::grpc_handlers! {
+    impl ServiceDeskService for ServiceDeskApi {
+        create_queue(pb::CreateQueueRequest) -> pb::CreateQueueResponse => handle_create_queue;
+        list_queues(pb::ListQueuesRequest) -> pb::ListQueuesResponse => handle_list_queues;
+        upsert_agent(pb::UpsertAgentRequest) -> pb::UpsertAgentResponse => handle_upsert_agent;
+        list_agents(pb::ListAgentsRequest) -> pb::ListAgentsResponse => handle_list_agents;
+        open_case(pb::OpenCaseRequest) -> pb::OpenCaseResponse => handle_open_case;
+        get_case(pb::GetCaseRequest) -> pb::GetCaseResponse => handle_get_case;
+        list_cases(pb::ListCasesRequest) -> pb::ListCasesResponse => handle_list_cases;
+        assign_case(pb::AssignCaseRequest) -> pb::AssignCaseResponse => handle_assign_case;
+        change_case_status(pb::ChangeCaseStatusRequest) -> pb::ChangeCaseStatusResponse => handle_change_case_status;
+        add_comment(pb::AddCommentRequest) -> pb::AddCommentResponse => handle_add_comment;
+        rate_case(pb::RateCaseRequest) -> pb::RateCaseResponse => handle_rate_case;
+        run_escalations(pb::RunEscalationsRequest) -> pb::RunEscalationsResponse => handle_run_escalations;
+        list_escalations(pb::ListEscalationsRequest) -> pb::ListEscalationsResponse => handle_list_escalations;
+        upsert_article(pb::UpsertArticleRequest) -> pb::UpsertArticleResponse => handle_upsert_article;
+        search_articles(pb::SearchArticlesRequest) -> pb::SearchArticlesResponse => handle_search_articles;
+        suggest_articles(pb::SuggestArticlesRequest) -> pb::SuggestArticlesResponse => handle_suggest_articles;
+        identify_caller(pb::IdentifyCallerRequest) -> pb::IdentifyCallerResponse => handle_identify_caller;
+    }
+}

@@ -1,0 +1,92 @@
+//! Queues and agents.
+
+use crm_auth::Principal;
+use crm_proto::servicedesk::v1 as pb;
+use crm_storage::is_unique_violation;
+
+use super::ServiceDeskApi;
+use crate::error::{Error, Result, Violations};
+use crate::storage::org;
+
+impl ServiceDeskApi {
+    pub(super) async fn handle_create_queue(
+        &self,
+        _p: &Principal,
+        req: pb::CreateQueueRequest,
+    ) -> Result<pb::CreateQueueResponse> {
+        let mut queue = req.queue.unwrap_or_default();
+        queue.name = queue.name.trim().to_string();
+        let mut v = Violations::new();
+        v.check(queue.name.is_empty(), "queue.name", "required");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        match org::insert_queue(&mut tx, &mut queue).await {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists(format!("queue {}", queue.name)));
+            }
+            other => other?,
+        }
+        self.commit(tx).await?;
+        Ok(pb::CreateQueueResponse { queue: Some(queue) })
+    }
+
+    pub(super) async fn handle_list_queues(
+        &self,
+        _p: &Principal,
+        _req: pb::ListQueuesRequest,
+    ) -> Result<pb::ListQueuesResponse> {
+        Ok(pb::ListQueuesResponse {
+            queues: org::queues(&mut *self.conn().await?).await?,
+        })
+    }
+
+    pub(super) async fn handle_upsert_agent(
+        &self,
+        _p: &Principal,
+        req: pb::UpsertAgentRequest,
+    ) -> Result<pb::UpsertAgentResponse> {
+        let mut agent = req.agent.unwrap_or_default();
+        let mut tx = self.begin().await?;
+        let known: Vec<String> = org::queues(&mut tx).await?.into_iter().map(|q| q.id).collect();
+        let mut v = Violations::new();
+        v.check(agent.user_id.trim().is_empty(), "agent.user_id", "required");
+        v.check(agent.name.trim().is_empty(), "agent.name", "required");
+        v.check(agent.capacity < 1, "agent.capacity", "at least 1 open case");
+        v.check(
+            agent.queue_ids.is_empty(),
+            "agent.queue_ids",
+            "at least one queue",
+        );
+        for (i, q) in agent.queue_ids.iter().enumerate() {
+            v.check(
+                !known.contains(q),
+                format!("agent.queue_ids[{i}]"),
+                "no such queue",
+            );
+        }
+        v.finish()?;
+        agent.skills = agent
+            .skills
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        org::upsert_agent(&mut tx, &agent).await?;
+        let stored = org::agents(&mut tx)
+            .await?
+            .into_iter()
+            .find(|a| a.user_id == agent.user_id);
+        self.commit(tx).await?;
+        Ok(pb::UpsertAgentResponse { agent: stored })
+    }
+
+    pub(super) async fn handle_list_agents(
+        &self,
+        _p: &Principal,
+        _req: pb::ListAgentsRequest,
+    ) -> Result<pb::ListAgentsResponse> {
+        Ok(pb::ListAgentsResponse {
+            agents: org::agents(&mut *self.conn().await?).await?,
+        })
+    }
+}

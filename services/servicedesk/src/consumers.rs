@@ -1,0 +1,127 @@
+//! Customers events consumed by the service desk: the read copy of names, phones and tiers, and
+//! re-prioritising open cases when a customer's tier changes.
+
+use std::sync::Arc;
+
+use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
+use crm_platform::clock::Clock;
+use crm_proto::customers::v1 as customers;
+use crm_proto::servicedesk::v1 as pb;
+use crm_storage::Tx;
+
+use crate::domain::priority::priority;
+use crate::events;
+use crate::storage::cases::{self, CaseFilter};
+use crate::storage::customers as copy;
+
+/// The durable consumer of customers events.
+pub fn customer_options() -> ConsumerOptions {
+    ConsumerOptions::new("servicedesk-customer-events", "customers").subjects(&[
+        "crm.customers.party.created",
+        "crm.customers.party.updated",
+        "crm.customers.party.tier_changed",
+        "crm.customers.party.merged",
+        "crm.customers.party.erased",
+    ])
+}
+
+/// Keeps the customer copy current and open cases prioritised by the latest tier.
+#[derive(Debug, Clone)]
+pub struct CustomerEvents {
+    /// Stamps timeline entries.
+    pub clock: Arc<dyn Clock>,
+}
+
+fn phones(p: &customers::Party) -> Vec<String> {
+    p.contact_points
+        .iter()
+        .filter(|c| c.kind == customers::ContactPointKind::Phone as i32)
+        .map(|c| {
+            if c.normalized.is_empty() {
+                crate::domain::workflow::phone_digits(&c.value)
+            } else {
+                c.normalized.clone()
+            }
+        })
+        .collect()
+}
+
+impl EventHandler for CustomerEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        let party = match event.event_type.as_str() {
+            "crm.customers.party.created.v1" => event.decode::<customers::PartyCreated>()?.party,
+            "crm.customers.party.updated.v1" => event.decode::<customers::PartyUpdated>()?.party,
+            "crm.customers.party.tier_changed.v1" => {
+                let e: customers::PartyTierChanged = event.decode()?;
+                copy::set_tier(tx, &e.party_id, &e.tier).await?;
+                self.reprioritise(tx, &e.party_id, &e.tier).await?;
+                return Ok(());
+            }
+            "crm.customers.party.merged.v1" => {
+                let e: customers::PartyMerged = event.decode()?;
+                for merged in &e.merged_ids {
+                    copy::rekey(tx, merged, &e.survivor_id).await?;
+                }
+                return Ok(());
+            }
+            "crm.customers.party.erased.v1" => {
+                copy::erase(tx, &event.decode::<customers::PartyErased>()?.party_id).await?;
+                return Ok(());
+            }
+            other => {
+                tracing::debug!(event_type = other, "ignored");
+                return Ok(());
+            }
+        };
+        if let Some(p) = party {
+            copy::upsert(tx, &p.id, &p.display_name, &phones(&p), "active").await?;
+        }
+        Ok(())
+    }
+}
+
+impl CustomerEvents {
+    /// Recomputes the priority of the customer's open cases under `tier`.
+    async fn reprioritise(&self, tx: &mut Tx, party_id: &str, tier: &str) -> anyhow::Result<()> {
+        let now = self.clock.now_micros();
+        let open = cases::list(
+            tx,
+            &CaseFilter {
+                party_id: party_id.into(),
+                open_only: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        for mut record in open {
+            let previous = record.case.priority;
+            record.case.customer_tier = tier.into();
+            record.case.priority = priority(record.case.r#type, record.case.severity, tier);
+            anyhow::ensure!(
+                cases::update(tx, &record).await?,
+                "case {} changed concurrently",
+                record.case.id
+            );
+            if record.case.priority != previous {
+                let text = format!(
+                    "priority {previous} -> {} (customer tier {tier})",
+                    record.case.priority
+                );
+                cases::add_timeline(tx, &record.case.id, now, "system", "priority", &text, true).await?;
+                record.version += 1;
+                let case = record.to_proto(Vec::new());
+                events::publish(
+                    tx,
+                    "case.priority_changed",
+                    &record.case.id,
+                    &pb::CasePriorityChanged {
+                        case: Some(case),
+                        previous_priority: previous,
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The service-desk domain rules, free of I/O.
+
+pub mod calendar;
+pub mod escalation;
+pub mod priority;
+pub mod search;
+pub mod workflow;

@@ -1,0 +1,88 @@
+//! The overdue-case job: raises each due level of the escalation chain once per case, on a
+//! timer and on demand (`RunEscalations`).
+
+use std::sync::Arc;
+
+use crm_proto::servicedesk::v1 as pb;
+use crm_storage::Db;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServicedeskConfig;
+use crate::domain::escalation::{default_chain, due_levels};
+use crate::error::Result;
+use crate::events;
+use crate::storage::cases::{self, CaseFilter};
+
+/// Raises the escalations due now; returns the ones raised by this run. Levels raised before
+/// are not raised again, so concurrent or repeated runs are harmless.
+pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Result<Vec<pb::Escalation>> {
+    let now = config.clock.now_micros();
+    let chain = default_chain();
+    let mut tx = db.begin().await?;
+    let open = cases::list(
+        &mut tx,
+        &CaseFilter {
+            open_only: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut raised = Vec::new();
+    // The clock is stopped while a case waits on the customer.
+    for case in open.iter().filter(|c| c.paused_at.is_none()) {
+        for level in due_levels(&chain, case.opened_at, case.resolution_due_at, now) {
+            let reason = match level.after_hours {
+                None => "resolution overdue".to_string(),
+                Some(h) => format!("unresolved after {} days", h / 24),
+            };
+            let escalation = pb::Escalation {
+                case_id: case.case.id.clone(),
+                level: level.name.into(),
+                raise_time: Some(crate::storage::timestamp(now)),
+                reason,
+            };
+            if cases::insert_escalation(&mut tx, &escalation, now).await? {
+                let text = format!("escalated to {}: {}", escalation.level, escalation.reason);
+                cases::add_timeline(&mut tx, &case.case.id, now, "system", "escalation", &text, true).await?;
+                events::publish(
+                    &mut tx,
+                    "case.escalated",
+                    &case.case.id,
+                    &pb::CaseEscalated {
+                        escalation: Some(escalation.clone()),
+                    },
+                )
+                .await?;
+                raised.push(escalation);
+            }
+        }
+    }
+    tx.commit().await?;
+    if !raised.is_empty() {
+        relay.notify_one();
+        tracing::info!(raised = raised.len(), "cases escalated");
+    }
+    Ok(raised)
+}
+
+/// Runs [`run_once`] every `config.escalation_interval` until `stop`.
+pub async fn run(
+    db: Db,
+    config: Arc<ServicedeskConfig>,
+    relay: Arc<Notify>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(config.escalation_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                if let Err(err) = run_once(&db, &config, &relay).await {
+                    tracing::warn!(error = %err, "escalation run failed; retrying next tick");
+                }
+            }
+        }
+    }
+}

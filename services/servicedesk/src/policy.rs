@@ -1,0 +1,94 @@
+//! Who may call which service-desk RPC. Customers reach their own cases only; the handlers
+//! enforce that record rule.
+
+use crm_auth::{Policy, Role};
+
+/// The service-desk service.
+pub const SERVICEDESK: &str = "crm.servicedesk.v1.ServiceDeskService";
+
+/// The access table of the service desk.
+pub fn policy() -> Policy {
+    let managers = [Role::Admin, Role::ServiceManager, Role::Service];
+    let staff = [
+        Role::Admin,
+        Role::ServiceManager,
+        Role::ServiceAgent,
+        Role::Service,
+    ];
+    let readers = [
+        Role::Admin,
+        Role::ServiceManager,
+        Role::ServiceAgent,
+        Role::Service,
+        Role::Auditor,
+    ];
+    let with_customers = [
+        Role::Admin,
+        Role::ServiceManager,
+        Role::ServiceAgent,
+        Role::Service,
+        Role::Customer,
+    ];
+    let readers_and_customers = [
+        Role::Admin,
+        Role::ServiceManager,
+        Role::ServiceAgent,
+        Role::Service,
+        Role::Auditor,
+        Role::Customer,
+    ];
+    Policy::new()
+        .rpcs(
+            SERVICEDESK,
+            &["CreateQueue", "UpsertAgent", "UpsertArticle", "RunEscalations"],
+            &managers,
+        )
+        .rpcs(
+            SERVICEDESK,
+            &["ListQueues", "ListAgents", "ListEscalations"],
+            &readers,
+        )
+        .rpcs(
+            SERVICEDESK,
+            &["AssignCase", "IdentifyCaller", "SuggestArticles"],
+            &staff,
+        )
+        .rpcs(
+            SERVICEDESK,
+            &["OpenCase", "AddComment", "RateCase", "ChangeCaseStatus"],
+            &with_customers,
+        )
+        .rpcs(
+            SERVICEDESK,
+            &["GetCase", "ListCases", "SearchArticles"],
+            &readers_and_customers,
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rpc_is_declared() {
+        let policy = policy();
+        let descriptor =
+            <prost_types::FileDescriptorSet as prost::Message>::decode(crm_proto::FILE_DESCRIPTOR_SET)
+                .unwrap();
+        let mut checked = 0;
+        for file in descriptor
+            .file
+            .iter()
+            .filter(|f| f.package() == "crm.servicedesk.v1")
+        {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/crm.servicedesk.v1.{}/{}", service.name(), method.name());
+                    assert!(policy.access(&path).is_some(), "{path} has no access rule");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 17);
+    }
+}

@@ -1,0 +1,289 @@
+//! Cases, their timelines and escalations.
+
+use crm_proto::servicedesk::v1 as pb;
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use super::timestamp;
+
+/// A case as stored; times in µs since the epoch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseRecord {
+    /// The case as the API shows it (times and timeline filled by [`CaseRecord::to_proto`]).
+    pub case: pb::Case,
+    /// Opened.
+    pub opened_at: i64,
+    /// First response due.
+    pub response_due_at: i64,
+    /// Resolution due (moved out while the case waits on the customer).
+    pub resolution_due_at: i64,
+    /// First response by staff.
+    pub first_response_at: Option<i64>,
+    /// Resolved.
+    pub resolved_at: Option<i64>,
+    /// Since when the SLA clock is paused (waiting on the customer).
+    pub paused_at: Option<i64>,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+}
+
+impl CaseRecord {
+    /// The API form with `timeline`.
+    pub fn to_proto(&self, timeline: Vec<pb::TimelineEntry>) -> pb::Case {
+        pb::Case {
+            open_time: Some(timestamp(self.opened_at)),
+            response_due_time: Some(timestamp(self.response_due_at)),
+            resolution_due_time: Some(timestamp(self.resolution_due_at)),
+            first_response_time: self.first_response_at.map(timestamp),
+            resolve_time: self.resolved_at.map(timestamp),
+            timeline,
+            etag: self.version.to_string(),
+            ..self.case.clone()
+        }
+    }
+
+    /// Whether the case is still being worked on.
+    pub fn is_open(&self) -> bool {
+        !matches!(
+            pb::CaseStatus::try_from(self.case.status),
+            Ok(pb::CaseStatus::Resolved | pb::CaseStatus::Closed)
+        )
+    }
+}
+
+const COLUMNS: &str = "id, type, channel, category, severity, subject, description, party_id, contact, queue_id, \
+     agent_id, priority, customer_tier, status, resolution, satisfaction, opened_at, response_due_at, \
+     resolution_due_at, first_response_at, resolved_at, paused_at, version";
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
+    let int = |c: &str| -> sqlx::Result<i32> { Ok(r.try_get::<i64, _>(c)? as i32) };
+    Ok(CaseRecord {
+        case: pb::Case {
+            id: r.try_get("id")?,
+            r#type: int("type")?,
+            channel: int("channel")?,
+            category: r.try_get("category")?,
+            severity: int("severity")?,
+            subject: r.try_get("subject")?,
+            description: r.try_get("description")?,
+            party_id: r.try_get("party_id")?,
+            contact: r.try_get("contact")?,
+            queue_id: r.try_get("queue_id")?,
+            agent_id: r.try_get("agent_id")?,
+            priority: int("priority")?,
+            customer_tier: r.try_get("customer_tier")?,
+            status: int("status")?,
+            resolution: r.try_get("resolution")?,
+            satisfaction: int("satisfaction")?,
+            ..Default::default()
+        },
+        opened_at: r.try_get("opened_at")?,
+        response_due_at: r.try_get("response_due_at")?,
+        resolution_due_at: r.try_get("resolution_due_at")?,
+        first_response_at: r.try_get("first_response_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+        paused_at: r.try_get("paused_at")?,
+        version: r.try_get("version")?,
+    })
+}
+
+/// Inserts a new case (version 1).
+pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
+    let k = &c.case;
+    // COLUMNS is a constant: nothing user-supplied is formatted in.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         $16, $17, $18, $19, $20, $21, $22, 1)"
+    )))
+    .bind(&k.id)
+    .bind(i64::from(k.r#type))
+    .bind(i64::from(k.channel))
+    .bind(&k.category)
+    .bind(i64::from(k.severity))
+    .bind(&k.subject)
+    .bind(&k.description)
+    .bind(&k.party_id)
+    .bind(&k.contact)
+    .bind(&k.queue_id)
+    .bind(&k.agent_id)
+    .bind(i64::from(k.priority))
+    .bind(&k.customer_tier)
+    .bind(i64::from(k.status))
+    .bind(&k.resolution)
+    .bind(i64::from(k.satisfaction))
+    .bind(c.opened_at)
+    .bind(c.response_due_at)
+    .bind(c.resolution_due_at)
+    .bind(c.first_response_at)
+    .bind(c.resolved_at)
+    .bind(c.paused_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the mutable fields if the case is still at `c.version`; bumps the version. False when
+/// someone else changed it first.
+pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
+    let k = &c.case;
+    let done = sqlx::query(
+        "UPDATE cases SET agent_id = $1, priority = $2, customer_tier = $3, status = $4, resolution = $5, \
+         satisfaction = $6, response_due_at = $7, resolution_due_at = $8, first_response_at = $9, resolved_at = $10, \
+         paused_at = $11, party_id = $12, queue_id = $13, version = version + 1 WHERE id = $14 AND version = $15",
+    )
+    .bind(&k.agent_id)
+    .bind(i64::from(k.priority))
+    .bind(&k.customer_tier)
+    .bind(i64::from(k.status))
+    .bind(&k.resolution)
+    .bind(i64::from(k.satisfaction))
+    .bind(c.response_due_at)
+    .bind(c.resolution_due_at)
+    .bind(c.first_response_at)
+    .bind(c.resolved_at)
+    .bind(c.paused_at)
+    .bind(&k.party_id)
+    .bind(&k.queue_id)
+    .bind(&k.id)
+    .bind(c.version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One case.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<CaseRecord>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM cases WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Filters of [`list`]; empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Status (0: any).
+    pub status: i32,
+    /// Queue.
+    pub queue_id: String,
+    /// Assigned agent.
+    pub agent_id: String,
+    /// Customer.
+    pub party_id: String,
+    /// Only cases not resolved or closed.
+    pub open_only: bool,
+}
+
+/// Cases matching `f`, most urgent first (priority, then resolution due time).
+pub async fn list(conn: &mut Conn, f: &CaseFilter) -> sqlx::Result<Vec<CaseRecord>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE 1 = 1"));
+    if f.status != 0 {
+        q.and("status = {}", i64::from(f.status));
+    }
+    if !f.queue_id.is_empty() {
+        q.and("queue_id = {}", f.queue_id.clone());
+    }
+    if !f.agent_id.is_empty() {
+        q.and("agent_id = {}", f.agent_id.clone());
+    }
+    if !f.party_id.is_empty() {
+        q.and("party_id = {}", f.party_id.clone());
+    }
+    if f.open_only {
+        q.push(" AND status NOT IN (5, 6)");
+    }
+    q.push(" ORDER BY priority, resolution_due_at, id");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The timeline of a case, oldest first.
+pub async fn timeline(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::TimelineEntry>> {
+    let rows = sqlx::query(
+        "SELECT at, actor_id, kind, text, internal FROM case_timeline WHERE case_id = $1 ORDER BY seq",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::TimelineEntry {
+                time: Some(timestamp(r.try_get("at")?)),
+                actor_id: r.try_get("actor_id")?,
+                kind: r.try_get("kind")?,
+                text: r.try_get("text")?,
+                internal: r.try_get::<i64, _>("internal")? != 0,
+            })
+        })
+        .collect()
+}
+
+/// Appends to the timeline of a case.
+pub async fn add_timeline(
+    conn: &mut Conn,
+    case_id: &str,
+    at: i64,
+    actor_id: &str,
+    kind: &str,
+    text: &str,
+    internal: bool,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO case_timeline (case_id, seq, at, actor_id, kind, text, internal) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM case_timeline WHERE case_id = $1",
+    )
+    .bind(case_id)
+    .bind(at)
+    .bind(actor_id)
+    .bind(kind)
+    .bind(text)
+    .bind(i64::from(internal))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records an escalation level of a case; false when that level was raised before.
+pub async fn insert_escalation(conn: &mut Conn, e: &pb::Escalation, at: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO escalations (case_id, level, raised_at, reason) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (case_id, level) DO NOTHING",
+    )
+    .bind(&e.case_id)
+    .bind(&e.level)
+    .bind(at)
+    .bind(&e.reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Escalations, of one case or (empty id) of all, newest first.
+pub async fn escalations(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::Escalation>> {
+    let rows = sqlx::query(
+        "SELECT case_id, level, raised_at, reason FROM escalations WHERE $1 = '' OR case_id = $1 \
+         ORDER BY raised_at DESC, case_id, level",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(pb::Escalation {
+                case_id: r.try_get("case_id")?,
+                level: r.try_get("level")?,
+                raise_time: Some(timestamp(r.try_get("raised_at")?)),
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect()
+}

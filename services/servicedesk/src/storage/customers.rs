@@ -1,0 +1,114 @@
+//! The read copy of customers: name, tier and phone numbers.
+
+use crm_storage::Conn;
+use sqlx::Row as _;
+
+/// What the desk keeps about a customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Customer {
+    /// Party id.
+    pub party_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Value tier.
+    pub tier: String,
+    /// Normalised phone numbers.
+    pub phones: Vec<String>,
+}
+
+/// Inserts or refreshes name and phones (keeping the tier).
+pub async fn upsert(
+    conn: &mut Conn,
+    party_id: &str,
+    display_name: &str,
+    phones: &[String],
+    status: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO customers (party_id, display_name, phones, status) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, status = excluded.status",
+    )
+    .bind(party_id)
+    .bind(display_name)
+    .bind(serde_json::to_string(phones).unwrap_or_default())
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a customer's tier.
+pub async fn set_tier(conn: &mut Conn, party_id: &str, tier: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO customers (party_id, tier) VALUES ($1, $2) ON CONFLICT (party_id) DO UPDATE SET tier = excluded.tier")
+        .bind(party_id)
+        .bind(tier)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Customer> {
+    Ok(Customer {
+        party_id: r.try_get("party_id")?,
+        display_name: r.try_get("display_name")?,
+        tier: r.try_get("tier")?,
+        phones: serde_json::from_str(&r.try_get::<String, _>("phones")?).unwrap_or_default(),
+    })
+}
+
+/// A live customer.
+pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Customer>> {
+    sqlx::query("SELECT party_id, display_name, tier, phones FROM customers WHERE party_id = $1 AND status = 'active'")
+        .bind(party_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The live customer with a phone number (normalised).
+pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Customer>> {
+    let pattern = format!("%\"{phone}\"%");
+    sqlx::query("SELECT party_id, display_name, tier, phones FROM customers WHERE status = 'active' AND phones LIKE $1 ORDER BY party_id")
+        .bind(pattern)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Anonymises an erased customer's copy and case texts.
+pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO customers (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
+         display_name = '', phones = '[]', status = 'erased'",
+    )
+    .bind(party_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE cases SET contact = '', description = '' WHERE party_id = $1")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE case_timeline SET text = '' WHERE kind = 'comment' AND case_id IN (SELECT id FROM cases WHERE party_id = $1)")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves a merged customer's cases to the survivor.
+pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE cases SET party_id = $1 WHERE party_id = $2")
+        .bind(to)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE customers SET status = 'merged' WHERE party_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

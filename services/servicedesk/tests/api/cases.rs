@@ -1,0 +1,462 @@
+use crm_auth::Role;
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType};
+use crm_testkit::{Backend, authed, backend_tests, token};
+use tonic::Code;
+
+use crate::helpers::{MINUTE, MONDAY_10AM, Suite, agent_token, case, customer_token, micros, violated};
+
+async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "+886 2 1234 5678").await;
+    let queue = suite.queue("Billing").await;
+    suite.agent("amy", &queue, &["billing"], 2).await;
+    suite.agent("bob", &queue, &[], 2).await;
+
+    // A billing complaint of severity 3: one step more urgent (priority 2) and routed to the
+    // agent with the skill.
+    let mut complaint = case(&ada.id, &queue, CaseType::Complaint, 3, "Charged twice");
+    complaint.category = "Billing".into();
+    let c = suite.open(&suite.admin, complaint).await.unwrap();
+    assert_eq!(
+        (c.priority, c.status, c.agent_id.as_str()),
+        (2, CaseStatus::Assigned as i32, "amy")
+    );
+    // Priority 2: first response within 60 and resolution within 960 business minutes
+    // (two working days of 09:00-17:00), counted from Monday 10:00.
+    assert_eq!(micros(&c.open_time), MONDAY_10AM);
+    assert_eq!(micros(&c.response_due_time), MONDAY_10AM + 60 * MINUTE);
+    assert_eq!(micros(&c.resolution_due_time), MONDAY_10AM + 2 * 24 * 60 * MINUTE);
+
+    // The next billing case goes to amy again (free capacity and the skill), the third to bob
+    // (amy is full).
+    let mut second = case(&ada.id, &queue, CaseType::Inquiry, 3, "Invoice copy");
+    second.category = "billing".into();
+    assert_eq!(
+        suite.open(&suite.admin, second.clone()).await.unwrap().agent_id,
+        "amy"
+    );
+    assert_eq!(
+        suite.open(&suite.admin, second.clone()).await.unwrap().agent_id,
+        "bob"
+    );
+    assert_eq!(
+        suite.open(&suite.admin, second.clone()).await.unwrap().agent_id,
+        "bob"
+    );
+    // Everyone is at capacity: the case waits in the queue.
+    let waiting = suite.open(&suite.admin, second).await.unwrap();
+    assert_eq!(
+        (waiting.status, waiting.agent_id.as_str()),
+        (CaseStatus::New as i32, "")
+    );
+    let agents = suite
+        .desk()
+        .list_agents(suite.req(pb::ListAgentsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .agents;
+    assert_eq!(agents.iter().map(|a| a.load).collect::<Vec<_>>(), vec![2, 2]);
+
+    // The queue lists the most urgent first.
+    let listed = suite
+        .desk()
+        .list_cases(suite.req(pb::ListCasesRequest {
+            queue_id: queue.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(listed.len(), 5);
+    assert_eq!(listed[0].id, c.id);
+    assert!(listed.windows(2).all(|w| w[0].priority <= w[1].priority));
+
+    // A case opened on Friday at 16:30 is due for first response on Monday at 09:30.
+    suite.clock.set(MONDAY_10AM - 3 * 24 * 60 * MINUTE + 390 * MINUTE);
+    let late = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Inquiry, 2, "Late call"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(micros(&late.response_due_time), MONDAY_10AM - 30 * MINUTE);
+}
+
+async fn the_workflow_guards_status_changes_and_versions(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0912345678").await;
+    let queue = suite.queue("General").await;
+    suite.agent("amy", &queue, &[], 5).await;
+    let agent = agent_token("amy");
+    let c = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Request, 3, "New SIM card"),
+        )
+        .await
+        .unwrap();
+    let desk = suite.desk();
+
+    let change = |etag: &str, status: CaseStatus, resolution: &str| pb::ChangeCaseStatusRequest {
+        id: c.id.clone(),
+        etag: etag.into(),
+        status: status as i32,
+        resolution: resolution.into(),
+    };
+    // Closing an unresolved case and resolving without a resolution are refused.
+    let err = desk
+        .clone()
+        .change_case_status(authed(change(&c.etag, CaseStatus::Closed, ""), &agent))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let err = desk
+        .clone()
+        .change_case_status(authed(change(&c.etag, CaseStatus::Resolved, ""), &agent))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["resolution"]);
+
+    // Waiting on the customer stops the SLA clock; the customer's reply restarts it and the due
+    // time moves out by the business minutes waited.
+    let waiting = desk
+        .clone()
+        .change_case_status(authed(change(&c.etag, CaseStatus::WaitingOnCustomer, ""), &agent))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    // A stale etag changes nothing.
+    let err = desk
+        .clone()
+        .change_case_status(authed(change(&c.etag, CaseStatus::InProgress, ""), &agent))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    suite.clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let replied = desk
+        .clone()
+        .add_comment(authed(
+            pb::AddCommentRequest {
+                id: c.id.clone(),
+                text: "Here is my ID number".into(),
+                internal: false,
+            },
+            &customer_token(&ada.id),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(replied.status, CaseStatus::InProgress as i32);
+    assert_eq!(
+        micros(&replied.resolution_due_time),
+        micros(&waiting.resolution_due_time) + 120 * MINUTE
+    );
+
+    // The agent's first public reply is the first response.
+    let answered = desk
+        .clone()
+        .add_comment(authed(
+            pb::AddCommentRequest {
+                id: c.id.clone(),
+                text: "Card posted".into(),
+                internal: false,
+            },
+            &agent,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(micros(&answered.first_response_time), MONDAY_10AM + 120 * MINUTE);
+
+    // Rating waits for the resolution.
+    let rate = pb::RateCaseRequest {
+        id: c.id.clone(),
+        rating: 5,
+        comment: "Quick".into(),
+    };
+    let err = desk
+        .clone()
+        .rate_case(authed(rate.clone(), &customer_token(&ada.id)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let resolved = desk
+        .clone()
+        .change_case_status(authed(
+            change(&answered.etag, CaseStatus::Resolved, "SIM posted"),
+            &agent,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert!(resolved.resolve_time.is_some());
+    let err = desk
+        .clone()
+        .rate_case(authed(
+            pb::RateCaseRequest {
+                rating: 6,
+                ..rate.clone()
+            },
+            &customer_token(&ada.id),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["rating"]);
+    let rated = desk
+        .clone()
+        .rate_case(authed(rate, &customer_token(&ada.id)))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(rated.satisfaction, 5);
+    // The customer accepts the resolution; a closed case is final.
+    let closed = desk
+        .clone()
+        .change_case_status(authed(
+            change(&rated.etag, CaseStatus::Closed, ""),
+            &customer_token(&ada.id),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    let err = desk
+        .clone()
+        .change_case_status(authed(change(&closed.etag, CaseStatus::InProgress, ""), &agent))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let kinds: Vec<String> = suite
+        .get(&c.id)
+        .await
+        .timeline
+        .into_iter()
+        .map(|t| t.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "opened", "assigned", "status", "comment", "comment", "status", "rating", "status"
+        ]
+    );
+}
+
+async fn customers_reach_only_their_own_cases(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0911111111").await;
+    let bob = suite.customer("Bob", "0922222222").await;
+    let queue = suite.queue("General").await;
+    let (ada_token, bob_token) = (customer_token(&ada.id), customer_token(&bob.id));
+
+    // A customer opens cases for themselves: the party is theirs whatever they send.
+    let mut own = case("", &queue, CaseType::Inquiry, 4, "Opening hours?");
+    own.channel = pb::CaseChannel::Web as i32;
+    let adas = suite.open(&ada_token, own.clone()).await.unwrap();
+    assert_eq!(adas.party_id, ada.id);
+    let err = suite
+        .open(
+            &ada_token,
+            case(&bob.id, &queue, CaseType::Inquiry, 4, "Bob's case"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    suite.open(&bob_token, own).await.unwrap();
+
+    // Another customer's case does not exist for them, not even to comment on.
+    let err = suite
+        .desk()
+        .get_case(authed(pb::GetCaseRequest { id: adas.id.clone() }, &bob_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let comment = pb::AddCommentRequest {
+        id: adas.id.clone(),
+        text: "hi".into(),
+        internal: false,
+    };
+    let err = suite
+        .desk()
+        .add_comment(authed(comment, &bob_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // Asking for someone else's list still returns only one's own cases.
+    let listed = suite
+        .desk()
+        .list_cases(authed(
+            pb::ListCasesRequest {
+                party_id: ada.id.clone(),
+                ..Default::default()
+            },
+            &bob_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(listed.iter().all(|c| c.party_id == bob.id) && listed.len() == 1);
+
+    // Internal notes stay internal, and customers cannot write them or assign cases.
+    let note = pb::AddCommentRequest {
+        id: adas.id.clone(),
+        text: "VIP, be kind".into(),
+        internal: true,
+    };
+    suite
+        .desk()
+        .add_comment(authed(note.clone(), &agent_token("amy")))
+        .await
+        .unwrap();
+    let err = suite
+        .desk()
+        .add_comment(authed(note, &ada_token))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["internal"]);
+    let seen = suite
+        .desk()
+        .get_case(authed(pb::GetCaseRequest { id: adas.id.clone() }, &ada_token))
+        .await
+        .unwrap();
+    assert!(
+        seen.into_inner()
+            .case
+            .unwrap()
+            .timeline
+            .iter()
+            .all(|t| !t.internal)
+    );
+    assert_eq!(
+        suite
+            .get(&adas.id)
+            .await
+            .timeline
+            .iter()
+            .filter(|t| t.internal)
+            .count(),
+        1
+    );
+    let assign = pb::AssignCaseRequest {
+        id: adas.id.clone(),
+        etag: adas.etag.clone(),
+        agent_id: "amy".into(),
+    };
+    let err = suite
+        .desk()
+        .assign_case(authed(assign, &ada_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // Marketers have no business in the desk.
+    let err = suite
+        .desk()
+        .list_cases(authed(
+            pb::ListCasesRequest::default(),
+            &token("m", &[Role::Marketer]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+}
+
+async fn bad_input_names_the_fields_and_changes_nothing(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let queue = suite.queue("General").await;
+    let err = suite
+        .open(
+            &suite.admin,
+            pb::Case {
+                severity: 7,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    let mut fields = violated(&err);
+    fields.sort();
+    fields.dedup();
+    assert_eq!(
+        fields,
+        [
+            "case.channel",
+            "case.party_id",
+            "case.queue_id",
+            "case.severity",
+            "case.subject",
+            "case.type"
+        ]
+    );
+    let mut with_stranger = case("p-1", &queue, CaseType::Inquiry, 3, "Hello");
+    with_stranger.agent_id = "nobody".into();
+    assert_eq!(
+        violated(&suite.open(&suite.admin, with_stranger).await.unwrap_err()),
+        ["case.agent_id"]
+    );
+    let agent = pb::Agent {
+        user_id: "amy".into(),
+        name: "Amy".into(),
+        queue_ids: vec!["nope".into()],
+        ..Default::default()
+    };
+    let err = suite
+        .desk()
+        .upsert_agent(suite.req(pb::UpsertAgentRequest { agent: Some(agent) }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["agent.capacity", "agent.queue_ids[0]"]);
+    let err = suite
+        .desk()
+        .create_queue(suite.req(pb::CreateQueueRequest {
+            queue: Some(pb::Queue {
+                name: "General".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    let err = suite
+        .desk()
+        .get_case(suite.req(pb::GetCaseRequest { id: "missing".into() }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let all = suite
+        .desk()
+        .list_cases(suite.req(pb::ListCasesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(all.is_empty());
+    let agents = suite
+        .desk()
+        .list_agents(suite.req(pb::ListAgentsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .agents;
+    assert!(agents.is_empty());
+}
+
+backend_tests!(
+    cases_are_prioritised_routed_and_given_sla_due_times,
+    the_workflow_guards_status_changes_and_versions,
+    customers_reach_only_their_own_cases,
+    bad_input_names_the_fields_and_changes_nothing,
+);

@@ -1,0 +1,217 @@
+//! Customers and the service desk on port 0, each with its own database, sharing a nats-server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_auth::{Claims, Role};
+use crm_platform::clock::ManualClock;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
+use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseType};
+use crm_storage::Db;
+use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token, token_with};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Monday 2026-11-30 10:00 UTC, in µs.
+pub const MONDAY_10AM: i64 = 1_796_032_800_000_000;
+/// One minute in µs.
+pub const MINUTE: i64 = 60_000_000;
+
+pub struct Suite {
+    pub desk: ServiceDeskServiceClient<Channel>,
+    pub customers: CustomersServiceClient<Channel>,
+    pub desk_db: Db,
+    pub clock: Arc<ManualClock>,
+    pub admin: String,
+    pub nats: TestNats,
+    _dbs: Vec<TestDb>,
+    stop: CancellationToken,
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy()
+}
+
+impl Suite {
+    pub async fn start(backend: Backend) -> Self {
+        let nats = TestNats::start();
+        let stop = CancellationToken::new();
+        let dbs = vec![TestDb::new(backend), TestDb::new(backend)];
+        let customers = crm_customers::Application::build(
+            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
+            nats.client().await,
+        )
+        .await
+        .unwrap();
+        let customers_addr = customers.local_addr();
+        tokio::spawn(customers.run_until_stopped(stop.clone()));
+        let clock = ManualClock::at(MONDAY_10AM);
+        let mut config =
+            crm_servicedesk::ServicedeskConfig::new(dbs[1].url.clone(), crm_testkit::auth_config());
+        config.clock = clock.clone();
+        // Escalations run on demand in these tests.
+        config.escalation_interval = Duration::from_secs(3600);
+        let desk = crm_servicedesk::Application::build(config, nats.client().await)
+            .await
+            .unwrap();
+        let desk_addr = desk.local_addr();
+        let desk_db = desk.db().clone();
+        tokio::spawn(desk.run_until_stopped(stop.clone()));
+        Self {
+            desk: ServiceDeskServiceClient::new(channel(desk_addr)),
+            customers: CustomersServiceClient::new(channel(customers_addr)),
+            desk_db,
+            clock,
+            admin: token("admin-1", &[Role::Admin]),
+            nats,
+            _dbs: dbs,
+            stop,
+        }
+    }
+
+    pub fn req<T>(&self, message: T) -> tonic::Request<T> {
+        authed(message, &self.admin)
+    }
+
+    pub fn desk(&self) -> ServiceDeskServiceClient<Channel> {
+        self.desk.clone()
+    }
+
+    /// A customer with a phone number, known to the desk once its event arrived.
+    pub async fn customer(&self, given: &str, phone: &str) -> cpb::Party {
+        let party = cpb::Party {
+            kind: cpb::PartyKind::Person as i32,
+            given_name: given.into(),
+            family_name: "Chen".into(),
+            contact_points: vec![cpb::ContactPoint {
+                kind: cpb::ContactPointKind::Phone as i32,
+                value: phone.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let party = self
+            .customers
+            .clone()
+            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .await
+            .unwrap()
+            .into_inner()
+            .party
+            .unwrap();
+        let db = self.desk_db.clone();
+        let id = party.id.clone();
+        eventually(Duration::from_secs(30), "customer copied", || {
+            let (db, id) = (db.clone(), id.clone());
+            async move {
+                sqlx::query_scalar::<_, String>("SELECT party_id FROM customers WHERE party_id = $1")
+                    .bind(id)
+                    .fetch_optional(db.pool())
+                    .await
+                    .ok()?
+                    .map(|_| ())
+            }
+        })
+        .await;
+        party
+    }
+
+    pub async fn queue(&self, name: &str) -> String {
+        self.desk()
+            .create_queue(self.req(pb::CreateQueueRequest {
+                queue: Some(pb::Queue {
+                    name: name.into(),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .queue
+            .unwrap()
+            .id
+    }
+
+    pub async fn agent(&self, user: &str, queue: &str, skills: &[&str], capacity: i32) {
+        let agent = pb::Agent {
+            user_id: user.into(),
+            name: user.to_uppercase(),
+            queue_ids: vec![queue.into()],
+            skills: skills.iter().map(|s| s.to_string()).collect(),
+            capacity,
+            load: 0,
+        };
+        self.desk()
+            .upsert_agent(self.req(pb::UpsertAgentRequest { agent: Some(agent) }))
+            .await
+            .unwrap();
+    }
+
+    pub async fn open(&self, token: &str, case: pb::Case) -> Result<pb::Case, tonic::Status> {
+        self.desk()
+            .open_case(authed(pb::OpenCaseRequest { case: Some(case) }, token))
+            .await
+            .map(|r| r.into_inner().case.unwrap())
+    }
+
+    pub async fn get(&self, id: &str) -> pb::Case {
+        self.desk()
+            .get_case(self.req(pb::GetCaseRequest { id: id.into() }))
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap()
+    }
+}
+
+/// A case about `party` in `queue`.
+pub fn case(party: &str, queue: &str, kind: CaseType, severity: i32, subject: &str) -> pb::Case {
+    pb::Case {
+        r#type: kind as i32,
+        channel: CaseChannel::Phone as i32,
+        severity,
+        subject: subject.into(),
+        party_id: party.into(),
+        queue_id: queue.into(),
+        ..Default::default()
+    }
+}
+
+/// A token for a service agent.
+pub fn agent_token(user: &str) -> String {
+    token(user, &[Role::ServiceAgent])
+}
+
+/// A token for the customer `party`.
+pub fn customer_token(party: &str) -> String {
+    let mut claims = Claims::new(
+        format!("user-{party}"),
+        &[Role::Customer],
+        Duration::from_secs(3600),
+    );
+    claims.customer_id = Some(party.into());
+    token_with(claims)
+}
+
+/// µs of a timestamp.
+pub fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
+    let t = t.as_ref().expect("timestamp");
+    t.seconds * 1_000_000 + i64::from(t.nanos) / 1000
+}
+
+/// The fields named in an INVALID_ARGUMENT status.
+pub fn violated(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    crm_platform::errors::violated_fields(status)
+}

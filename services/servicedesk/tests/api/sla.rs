@@ -1,0 +1,227 @@
+use std::time::Duration;
+
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as cpb;
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType};
+use crm_testkit::{Backend, authed, backend_tests, eventually};
+use futures::StreamExt as _;
+
+use crate::helpers::{MINUTE, Suite, agent_token, case, violated};
+
+async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0933333333").await;
+    let queue = suite.queue("General").await;
+    let mut events = suite
+        .nats
+        .client()
+        .await
+        .subscribe("crm.servicedesk.case.escalated")
+        .await
+        .unwrap();
+    // Priority 1: resolution due in 240 business minutes, Monday 14:00.
+    let urgent = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Line down"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(urgent.priority, 1);
+    let resolved = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Fixed fast"),
+        )
+        .await
+        .unwrap();
+    suite
+        .desk()
+        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+            id: resolved.id.clone(),
+            etag: resolved.etag,
+            status: CaseStatus::Resolved as i32,
+            resolution: "Rebooted".into(),
+        }))
+        .await
+        .unwrap();
+    let run = || async {
+        let raised = suite
+            .desk()
+            .run_escalations(suite.req(pb::RunEscalationsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .raised;
+        raised
+            .into_iter()
+            .map(|e| (e.case_id, e.level))
+            .collect::<Vec<_>>()
+    };
+    assert!(run().await.is_empty(), "nothing is overdue yet");
+    suite
+        .clock
+        .advance(Duration::from_micros((4 * 60 + 1) as u64 * MINUTE as u64));
+    assert_eq!(run().await, [(urgent.id.clone(), "supervisor".to_string())]);
+    assert!(run().await.is_empty(), "a level is raised once");
+    // Three days after opening the director hears of it; ten days in, everyone has.
+    suite.clock.advance(Duration::from_secs(3 * 24 * 3600));
+    assert_eq!(run().await, [(urgent.id.clone(), "director".to_string())]);
+    suite.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    let levels: Vec<String> = run().await.into_iter().map(|(_, l)| l).collect();
+    assert_eq!(levels, ["vp", "general_manager"]);
+    let log = suite
+        .desk()
+        .list_escalations(suite.req(pb::ListEscalationsRequest {
+            case_id: urgent.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .escalations;
+    assert_eq!(log.len(), 4);
+    // Each escalation is published once.
+    let mut published = Vec::new();
+    while published.len() < 4 {
+        let msg = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("escalation event")
+            .unwrap();
+        let e: pb::CaseEscalated = prost::Message::decode(msg.payload).unwrap();
+        published.push(e.escalation.unwrap().level);
+    }
+    assert_eq!(published, ["supervisor", "director", "vp", "general_manager"]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), events.next())
+            .await
+            .is_err()
+    );
+}
+
+async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "+886 2 2345 6789").await;
+    let queue = suite.queue("General").await;
+    let inquiry = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Inquiry, 3, "Plan change"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((inquiry.priority, inquiry.customer_tier.as_str()), (3, ""));
+
+    // Ada becomes a top customer: her open case moves up.
+    let usd = |amount_minor| {
+        Some(Money {
+            amount_minor,
+            currency_code: "USD".into(),
+        })
+    };
+    suite
+        .customers
+        .clone()
+        .set_party_value(suite.req(cpb::SetPartyValueRequest {
+            party_id: ada.id.clone(),
+            lifetime_revenue: usd(5_000_000),
+            trailing_12m_revenue: usd(1_000_000),
+        }))
+        .await
+        .unwrap();
+    suite
+        .customers
+        .clone()
+        .recompute_value_tiers(suite.req(cpb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "case reprioritised", || async {
+        let c = suite.get(&inquiry.id).await;
+        (c.priority == 2 && c.customer_tier == "top").then_some(())
+    })
+    .await;
+    // New cases of a top customer get the tier's shorter SLA: priority 2 halves to 30 minutes.
+    let next = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Inquiry, 3, "Roaming"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.priority, 2);
+    let response_minutes = (next.response_due_time.unwrap().seconds - next.open_time.unwrap().seconds) / 60;
+    assert_eq!(response_minutes, 30);
+
+    // The call centre recognises her number however it is written, with her open cases and
+    // where they stand against their SLAs.
+    suite.clock.advance(Duration::from_secs(3600));
+    let call = suite
+        .desk()
+        .identify_caller(authed(
+            pb::IdentifyCallerRequest {
+                phone: "00886-2-2345-6789".into(),
+            },
+            &agent_token("amy"),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(call.identified);
+    assert_eq!(
+        (
+            call.party_id.as_str(),
+            call.display_name.as_str(),
+            call.tier.as_str()
+        ),
+        (ada.id.as_str(), "Ada Chen", "top")
+    );
+    assert_eq!(call.open_cases.len(), 2);
+    let sla = call.sla.iter().find(|s| s.case_id == next.id).unwrap();
+    assert!(sla.response_breached, "no reply within 30 minutes");
+    assert!(!sla.resolution_breached);
+    // Priority 2 for a top customer: 480 minutes to resolve, 60 of them gone.
+    assert_eq!(sla.minutes_to_resolution_due, 420);
+
+    let unknown = suite
+        .desk()
+        .identify_caller(suite.req(pb::IdentifyCallerRequest {
+            phone: "+1 555 0100 999".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!unknown.identified && unknown.open_cases.is_empty());
+    let err = suite
+        .desk()
+        .identify_caller(suite.req(pb::IdentifyCallerRequest { phone: "12".into() }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["phone"]);
+
+    // An erased customer's case texts are wiped and the number no longer identifies them.
+    suite
+        .customers
+        .clone()
+        .erase_party(suite.req(cpb::ErasePartyRequest {
+            id: ada.id.clone(),
+            reason: "data subject request".into(),
+        }))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(30), "customer erased", || async {
+        let call = suite
+            .desk()
+            .identify_caller(suite.req(pb::IdentifyCallerRequest {
+                phone: "+886 2 2345 6789".into(),
+            }))
+            .await
+            .ok()?
+            .into_inner();
+        (!call.identified).then_some(())
+    })
+    .await;
+}
+
+backend_tests!(
+    overdue_cases_climb_the_escalation_chain_once,
+    a_tier_change_reprioritises_open_cases_and_callers_are_identified,
+);
