@@ -25,6 +25,26 @@ pub fn customer_options() -> ConsumerOptions {
     ])
 }
 
+/// The durable consumer of marketing's at-risk announcements.
+pub fn marketing_options() -> ConsumerOptions {
+    ConsumerOptions::new("servicedesk-marketing-events", "marketing")
+        .subjects(&["crm.marketing.customer.at_risk"])
+}
+
+/// Flags customers at risk of leaving, for outbound call lists.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketingEvents;
+
+impl EventHandler for MarketingEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        if event.event_type == "crm.marketing.customer.at_risk.v1" {
+            let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
+            copy::mark_at_risk(tx, &e.party_id).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Keeps the customer copy current and open cases prioritised by the latest tier.
 #[derive(Debug, Clone)]
 pub struct CustomerEvents {

@@ -116,6 +116,13 @@ impl Application {
             },
         );
         workers.spawn("servicedesk-customer-events", move |stop| customers.run(stop));
+        let marketing = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            consumers::marketing_options(),
+            consumers::MarketingEvents,
+        );
+        workers.spawn("servicedesk-marketing-events", move |stop| marketing.run(stop));
         let (db, config) = (self.db.clone(), self.config.clone());
         workers.spawn("servicedesk-escalations", move |stop| {
             escalations::run(db, config, waker, stop)

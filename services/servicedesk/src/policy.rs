@@ -45,12 +45,19 @@ pub fn policy() -> Policy {
         )
         .rpcs(
             SERVICEDESK,
-            &["ListQueues", "ListAgents", "ListEscalations"],
+            &["ListQueues", "ListAgents", "ListEscalations", "GetServiceReport"],
             &readers,
         )
         .rpcs(
             SERVICEDESK,
-            &["AssignCase", "IdentifyCaller", "SuggestArticles"],
+            &[
+                "AssignCase",
+                "IdentifyCaller",
+                "SuggestArticles",
+                "CreateCallList",
+                "GetCallList",
+                "RecordCallOutcome",
+            ],
             &staff,
         )
         .rpcs(
@@ -89,6 +96,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 17);
+        assert_eq!(checked, 21);
     }
 }

@@ -1,5 +1,5 @@
 //! The call centre and escalation desk: identifying a caller with their open cases and SLA
-//! state, and the escalation log.
+//! state, outbound call lists with their outcomes, and the escalation log.
 
 use chrono::DateTime;
 use crm_auth::Principal;
@@ -7,10 +7,10 @@ use crm_proto::servicedesk::v1 as pb;
 
 use super::ServiceDeskApi;
 use crate::domain::workflow::phone_digits;
-use crate::error::{Result, Violations};
+use crate::error::{Error, Result, Violations};
 use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::customers;
+use crate::storage::{calls, customers};
 
 impl ServiceDeskApi {
     /// Where a case stands against its SLA at `now`.
@@ -87,5 +87,98 @@ impl ServiceDeskApi {
         Ok(pb::ListEscalationsResponse {
             escalations: cases::escalations(&mut *self.conn().await?, &req.case_id).await?,
         })
+    }
+}
+
+impl ServiceDeskApi {
+    pub(super) async fn handle_create_call_list(
+        &self,
+        _p: &Principal,
+        req: pb::CreateCallListRequest,
+    ) -> Result<pb::CreateCallListResponse> {
+        let source = pb::CallListSource::try_from(req.source).unwrap_or_default();
+        let mut v = Violations::new();
+        v.check(req.name.trim().is_empty(), "name", "required");
+        v.check(
+            source == pb::CallListSource::Unspecified,
+            "source",
+            "follow-ups due, at risk or parties",
+        );
+        v.check(
+            source == pb::CallListSource::Parties && req.party_ids.is_empty(),
+            "party_ids",
+            "required for a list of parties",
+        );
+        v.check(req.party_ids.len() > 10_000, "party_ids", "at most 10000");
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let callees = match source {
+            pb::CallListSource::FollowUpsDue => calls::follow_ups_due(&mut tx).await?,
+            pb::CallListSource::AtRisk => calls::at_risk(&mut tx).await?,
+            _ => {
+                let mut ids = req.party_ids.clone();
+                ids.sort();
+                ids.dedup();
+                calls::parties(&mut tx, &ids).await?
+            }
+        };
+        let list = pb::CallList {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: req.name.trim().to_string(),
+            source: source as i32,
+            ..Default::default()
+        };
+        calls::insert(&mut tx, &list, self.now(), &callees).await?;
+        let stored = calls::get(&mut tx, &list.id).await?;
+        self.commit(tx).await?;
+        Ok(pb::CreateCallListResponse { call_list: stored })
+    }
+
+    pub(super) async fn handle_get_call_list(
+        &self,
+        _p: &Principal,
+        req: pb::GetCallListRequest,
+    ) -> Result<pb::GetCallListResponse> {
+        let list = calls::get(&mut *self.conn().await?, &req.id).await?;
+        let list = list.ok_or_else(|| Error::NotFound(format!("call list {}", req.id)))?;
+        Ok(pb::GetCallListResponse {
+            call_list: Some(list),
+        })
+    }
+
+    pub(super) async fn handle_record_call_outcome(
+        &self,
+        p: &Principal,
+        req: pb::RecordCallOutcomeRequest,
+    ) -> Result<pb::RecordCallOutcomeResponse> {
+        let mut v = Violations::new();
+        v.check(
+            matches!(
+                pb::CallOutcome::try_from(req.outcome),
+                Ok(pb::CallOutcome::Unspecified) | Err(_)
+            ),
+            "outcome",
+            "reached, no answer, call back, wrong number or declined",
+        );
+        v.check(
+            req.note.chars().count() > 20_000,
+            "note",
+            "at most 20000 characters",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        let entry = calls::record_outcome(
+            &mut tx,
+            &req.call_list_id,
+            &req.party_id,
+            req.outcome,
+            req.note.trim(),
+            &p.user_id,
+            self.now(),
+        )
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{} on call list {}", req.party_id, req.call_list_id)))?;
+        self.commit(tx).await?;
+        Ok(pb::RecordCallOutcomeResponse { entry: Some(entry) })
     }
 }

@@ -103,6 +103,43 @@ impl ServiceDeskApi {
         record.case.status = to as i32;
     }
 
+    /// Gives `agent_id` the most urgent unassigned cases of their queues while they have free
+    /// capacity (after a case of theirs is resolved, or their capacity grew).
+    pub(super) async fn pull_work(&self, tx: &mut Tx, agent_id: &str) -> Result<()> {
+        let Some(agent) = org::agents(tx).await?.into_iter().find(|a| a.user_id == agent_id) else {
+            return Ok(());
+        };
+        let free = usize::try_from(agent.capacity - agent.load).unwrap_or(0);
+        if free == 0 {
+            return Ok(());
+        }
+        let mut waiting = Vec::new();
+        for queue_id in &agent.queue_ids {
+            let filter = CaseFilter {
+                status: CaseStatus::New as i32,
+                queue_id: queue_id.clone(),
+                ..Default::default()
+            };
+            waiting.extend(cases::list(tx, &filter).await?);
+        }
+        waiting.sort_by(|a, b| {
+            (a.case.priority, a.resolution_due_at, &a.case.id).cmp(&(
+                b.case.priority,
+                b.resolution_due_at,
+                &b.case.id,
+            ))
+        });
+        for mut record in waiting.into_iter().take(free) {
+            record.case.agent_id = agent.user_id.clone();
+            self.transition(&mut record, CaseStatus::Assigned);
+            self.save(tx, &mut record).await?;
+            let text = format!("assigned to {}", agent.user_id);
+            cases::add_timeline(tx, &record.case.id, self.now(), "system", "assigned", &text, true).await?;
+            self.status_changed(tx, &record, CaseStatus::New).await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn handle_open_case(
         &self,
         p: &Principal,
@@ -405,6 +442,10 @@ impl ServiceDeskApi {
         )
         .await?;
         self.status_changed(&mut tx, &record, from).await?;
+        if matches!(to, CaseStatus::Resolved | CaseStatus::Closed) && !record.case.agent_id.is_empty() {
+            let agent_id = record.case.agent_id.clone();
+            self.pull_work(&mut tx, &agent_id).await?;
+        }
         let case = case_view(&mut tx, p, &record).await?;
         self.commit(tx).await?;
         Ok(pb::ChangeCaseStatusResponse { case: Some(case) })

@@ -4,6 +4,7 @@ mod calls;
 mod cases;
 mod kb;
 mod org;
+mod reports;
 
 use std::sync::Arc;
 
@@ -102,5 +103,9 @@ crm_platform::grpc_handlers! {
         search_articles(pb::SearchArticlesRequest) -> pb::SearchArticlesResponse => handle_search_articles;
         suggest_articles(pb::SuggestArticlesRequest) -> pb::SuggestArticlesResponse => handle_suggest_articles;
         identify_caller(pb::IdentifyCallerRequest) -> pb::IdentifyCallerResponse => handle_identify_caller;
+        create_call_list(pb::CreateCallListRequest) -> pb::CreateCallListResponse => handle_create_call_list;
+        get_call_list(pb::GetCallListRequest) -> pb::GetCallListResponse => handle_get_call_list;
+        record_call_outcome(pb::RecordCallOutcomeRequest) -> pb::RecordCallOutcomeResponse => handle_record_call_outcome;
+        get_service_report(pb::GetServiceReportRequest) -> pb::GetServiceReportResponse => handle_get_service_report;
     }
 }

@@ -72,6 +72,7 @@ impl ServiceDeskApi {
             .filter(|s| !s.is_empty())
             .collect();
         org::upsert_agent(&mut tx, &agent).await?;
+        self.pull_work(&mut tx, &agent.user_id).await?;
         let stored = org::agents(&mut tx)
             .await?
             .into_iter()

@@ -3,5 +3,6 @@
 pub mod calendar;
 pub mod escalation;
 pub mod priority;
+pub mod report;
 pub mod search;
 pub mod workflow;

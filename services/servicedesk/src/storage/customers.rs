@@ -112,3 +112,12 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Marks a customer at risk of leaving (from marketing).
+pub async fn mark_at_risk(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO customers (party_id, at_risk) VALUES ($1, 1) ON CONFLICT (party_id) DO UPDATE SET at_risk = 1")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

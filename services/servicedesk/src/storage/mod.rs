@@ -1,5 +1,6 @@
 //! SQL for the service-desk database, the same statements on PostgreSQL and SQLite.
 
+pub mod calls;
 pub mod cases;
 pub mod customers;
 pub mod kb;

@@ -73,6 +73,39 @@ async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) 
     assert_eq!(listed[0].id, c.id);
     assert!(listed.windows(2).all(|w| w[0].priority <= w[1].priority));
 
+    // An incident arrives while everyone is busy; when amy resolves a case she takes the most
+    // urgent waiting case, not the oldest.
+    let incident = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 1, "Outage"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((incident.priority, incident.status), (1, CaseStatus::New as i32));
+    suite
+        .desk()
+        .change_case_status(authed(
+            pb::ChangeCaseStatusRequest {
+                id: c.id.clone(),
+                etag: c.etag.clone(),
+                status: CaseStatus::Resolved as i32,
+                resolution: "Refunded".into(),
+            },
+            &agent_token("amy"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(suite.get(&incident.id).await.agent_id, "amy");
+    assert_eq!(suite.get(&waiting.id).await.status, CaseStatus::New as i32);
+    // More capacity for bob: he takes the waiting case at once.
+    suite.agent("bob", &queue, &[], 3).await;
+    let taken = suite.get(&waiting.id).await;
+    assert_eq!(
+        (taken.agent_id.as_str(), taken.status),
+        ("bob", CaseStatus::Assigned as i32)
+    );
+
     // A case opened on Friday at 16:30 is due for first response on Monday at 09:30.
     suite.clock.set(MONDAY_10AM - 3 * 24 * 60 * MINUTE + 390 * MINUTE);
     let late = suite
