@@ -74,6 +74,13 @@ pub struct DomainSettings {
     #[arg(long, env = "CRM_BUSINESS_HOURS", default_value = "mon-fri 09:00-17:00",
           value_parser = crm_servicedesk::domain::calendar::BusinessCalendar::parse)]
     pub business_hours: crm_servicedesk::domain::calendar::BusinessCalendar,
+    /// servicedesk: the messaging gateway's webhook (`http://...`) notifications are posted to;
+    /// unset, they stay queued.
+    #[arg(long, env = "CRM_NOTIFICATION_WEBHOOK_URL")]
+    pub notification_webhook_url: Option<String>,
+    /// servicedesk: how often due notifications are delivered.
+    #[arg(long, env = "CRM_NOTIFICATION_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub notification_interval: Duration,
 }
 
 /// What building a service needs.
@@ -193,6 +200,8 @@ pub async fn build(
                 server: s.server,
                 escalation_interval: s.domain.escalation_interval,
                 calendar: s.domain.business_hours,
+                webhook_url: s.domain.notification_webhook_url,
+                notification_interval: s.domain.notification_interval,
                 ..crm_servicedesk::ServicedeskConfig::new("", s.auth)
             };
             let app = crm_servicedesk::Application::build(config, nats).await?;

@@ -26,6 +26,11 @@ pub struct ServicedeskConfig {
     pub calendar: BusinessCalendar,
     /// How often overdue cases are escalated (besides `RunEscalations`).
     pub escalation_interval: Duration,
+    /// Where notifications are delivered (a messaging gateway's webhook, `http://`); none:
+    /// they stay queued.
+    pub webhook_url: Option<String>,
+    /// How often special days are queued and due notifications delivered.
+    pub notification_interval: Duration,
     /// The time source (a manual clock in tests).
     pub clock: Arc<dyn Clock>,
 }
@@ -41,6 +46,8 @@ impl ServicedeskConfig {
             auth,
             calendar: BusinessCalendar::default(),
             escalation_interval: Duration::from_secs(60),
+            webhook_url: None,
+            notification_interval: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
         }
     }

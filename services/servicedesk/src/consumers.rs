@@ -13,6 +13,7 @@ use crate::domain::priority::priority;
 use crate::events;
 use crate::storage::cases::{self, CaseFilter};
 use crate::storage::customers as copy;
+use crate::storage::notifications;
 
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
@@ -31,15 +32,29 @@ pub fn marketing_options() -> ConsumerOptions {
         .subjects(&["crm.marketing.customer.at_risk"])
 }
 
-/// Flags customers at risk of leaving, for outbound call lists.
-#[derive(Debug, Clone, Copy)]
-pub struct MarketingEvents;
+/// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice.
+#[derive(Debug, Clone)]
+pub struct MarketingEvents {
+    /// Stamps notifications.
+    pub clock: Arc<dyn Clock>,
+}
 
 impl EventHandler for MarketingEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         if event.event_type == "crm.marketing.customer.at_risk.v1" {
             let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
             copy::mark_at_risk(tx, &e.party_id).await?;
+            let payload = serde_json::json!({ "probability_alive_bps": e.probability_alive_bps });
+            let key = format!("at_risk:{}:{}", e.party_id, event.id);
+            notifications::enqueue(
+                tx,
+                &key,
+                "at_risk_outreach",
+                &e.party_id,
+                &payload,
+                self.clock.now_micros(),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -94,7 +109,13 @@ impl EventHandler for CustomerEvents {
             }
         };
         if let Some(p) = party {
-            copy::upsert(tx, &p.id, &p.display_name, &phones(&p), "active").await?;
+            let customer = copy::Customer {
+                party_id: p.id.clone(),
+                display_name: p.display_name.clone(),
+                tier: String::new(),
+                phones: phones(&p),
+            };
+            copy::upsert(tx, &customer, &p.birth_date).await?;
         }
         Ok(())
     }

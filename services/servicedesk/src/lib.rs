@@ -4,7 +4,7 @@
 //! caller identification for the call centre.
 //!
 //! Layers: [`api`], [`domain`] (rules, no I/O), [`storage`], [`escalations`] (the overdue-case
-//! job), [`events`] and [`consumers`].
+//! job), [`notifications`] (proactive service and its delivery), [`events`] and [`consumers`].
 
 pub mod api;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod consumers;
 pub mod domain;
 pub mod escalations;
 pub mod events;
+pub mod notifications;
 pub mod policy;
 pub mod storage;
 
@@ -120,12 +121,18 @@ impl Application {
             self.db.clone(),
             self.nats.clone(),
             consumers::marketing_options(),
-            consumers::MarketingEvents,
+            consumers::MarketingEvents {
+                clock: self.config.clock.clone(),
+            },
         );
         workers.spawn("servicedesk-marketing-events", move |stop| marketing.run(stop));
         let (db, config) = (self.db.clone(), self.config.clone());
         workers.spawn("servicedesk-escalations", move |stop| {
             escalations::run(db, config, waker, stop)
+        });
+        let (db, config) = (self.db.clone(), self.config.clone());
+        workers.spawn("servicedesk-notifications", move |stop| {
+            notifications::run(db, config, stop)
         });
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;

@@ -40,12 +40,24 @@ pub fn policy() -> Policy {
     Policy::new()
         .rpcs(
             SERVICEDESK,
-            &["CreateQueue", "UpsertAgent", "UpsertArticle", "RunEscalations"],
+            &[
+                "CreateQueue",
+                "UpsertAgent",
+                "UpsertArticle",
+                "RunEscalations",
+                "DeliverNotifications",
+            ],
             &managers,
         )
         .rpcs(
             SERVICEDESK,
-            &["ListQueues", "ListAgents", "ListEscalations", "GetServiceReport"],
+            &[
+                "ListQueues",
+                "ListAgents",
+                "ListEscalations",
+                "GetServiceReport",
+                "ListNotifications",
+            ],
             &readers,
         )
         .rpcs(
@@ -96,6 +108,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 21);
+        assert_eq!(checked, 23);
     }
 }

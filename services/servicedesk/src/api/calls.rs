@@ -1,5 +1,6 @@
 //! The call centre and escalation desk: identifying a caller with their open cases and SLA
-//! state, outbound call lists with their outcomes, and the escalation log.
+//! state, outbound call lists with their outcomes, the escalation log and proactive
+//! notifications.
 
 use chrono::DateTime;
 use crm_auth::Principal;
@@ -10,7 +11,7 @@ use crate::domain::workflow::phone_digits;
 use crate::error::{Error, Result, Violations};
 use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::{calls, customers};
+use crate::storage::{calls, customers, notifications};
 
 impl ServiceDeskApi {
     /// Where a case stands against its SLA at `now`.
@@ -180,5 +181,31 @@ impl ServiceDeskApi {
         .ok_or_else(|| Error::NotFound(format!("{} on call list {}", req.party_id, req.call_list_id)))?;
         self.commit(tx).await?;
         Ok(pb::RecordCallOutcomeResponse { entry: Some(entry) })
+    }
+}
+
+impl ServiceDeskApi {
+    pub(super) async fn handle_list_notifications(
+        &self,
+        _p: &Principal,
+        req: pb::ListNotificationsRequest,
+    ) -> Result<pb::ListNotificationsResponse> {
+        let notifications =
+            notifications::list(&mut *self.conn().await?, req.recipient.trim(), req.status).await?;
+        Ok(pb::ListNotificationsResponse { notifications })
+    }
+
+    pub(super) async fn handle_deliver_notifications(
+        &self,
+        _p: &Principal,
+        _req: pb::DeliverNotificationsRequest,
+    ) -> Result<pb::DeliverNotificationsResponse> {
+        crate::notifications::queue_special_days(&self.db, &self.config).await?;
+        let (delivered, retrying, failed) = self.deliverer.deliver_due(&self.db, &self.config).await?;
+        Ok(pb::DeliverNotificationsResponse {
+            delivered,
+            retrying,
+            failed,
+        })
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
 use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::{customers, org};
+use crate::storage::{customers, notifications, org};
 
 const MAX_SUBJECT: usize = 200;
 const MAX_TEXT: usize = 20_000;
@@ -77,6 +77,21 @@ impl ServiceDeskApi {
             },
         )
         .await?;
+        // The customer hears of every move of their case; the version keys the notice once.
+        let status = status_of(record);
+        let template = if status == CaseStatus::Resolved {
+            "case_resolved"
+        } else {
+            "case_status_changed"
+        };
+        let payload = serde_json::json!({
+            "case_id": record.case.id,
+            "subject": record.case.subject,
+            "status": status.as_str_name().trim_start_matches("CASE_STATUS_").to_lowercase(),
+            "resolution": record.case.resolution,
+        });
+        let key = format!("case:{}:v{}", record.case.id, record.version);
+        notifications::enqueue(tx, &key, template, &record.case.party_id, &payload, self.now()).await?;
         Ok(())
     }
 

@@ -24,6 +24,7 @@ pub struct ServiceDeskApi {
     db: Db,
     config: Arc<ServicedeskConfig>,
     relay: Arc<Notify>,
+    deliverer: crate::notifications::Deliverer,
 }
 
 /// Roles that work every case.
@@ -32,7 +33,12 @@ const DESK: &[Role] = &[Role::ServiceAgent, Role::ServiceManager];
 impl ServiceDeskApi {
     /// The service on `db`; `relay` is woken after each commit.
     pub fn new(db: Db, config: Arc<ServicedeskConfig>, relay: Arc<Notify>) -> Self {
-        Self { db, config, relay }
+        Self {
+            db,
+            config,
+            relay,
+            deliverer: crate::notifications::Deliverer::default(),
+        }
     }
 
     async fn begin(&self) -> Result<Tx> {
@@ -107,5 +113,7 @@ crm_platform::grpc_handlers! {
         get_call_list(pb::GetCallListRequest) -> pb::GetCallListResponse => handle_get_call_list;
         record_call_outcome(pb::RecordCallOutcomeRequest) -> pb::RecordCallOutcomeResponse => handle_record_call_outcome;
         get_service_report(pb::GetServiceReportRequest) -> pb::GetServiceReportResponse => handle_get_service_report;
+        list_notifications(pb::ListNotificationsRequest) -> pb::ListNotificationsResponse => handle_list_notifications;
+        deliver_notifications(pb::DeliverNotificationsRequest) -> pb::DeliverNotificationsResponse => handle_deliver_notifications;
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod calendar;
 pub mod escalation;
+pub mod notify;
 pub mod priority;
 pub mod report;
 pub mod search;

@@ -16,22 +16,17 @@ pub struct Customer {
     pub phones: Vec<String>,
 }
 
-/// Inserts or refreshes name and phones (keeping the tier).
-pub async fn upsert(
-    conn: &mut Conn,
-    party_id: &str,
-    display_name: &str,
-    phones: &[String],
-    status: &str,
-) -> sqlx::Result<()> {
+/// Inserts or refreshes name, phones and birth date (keeping the tier).
+pub async fn upsert(conn: &mut Conn, c: &Customer, birth_date: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO customers (party_id, display_name, phones, status) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, status = excluded.status",
+        "INSERT INTO customers (party_id, display_name, phones, birth_date, status) VALUES ($1, $2, $3, $4, 'active') \
+         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, \
+         birth_date = excluded.birth_date, status = 'active'",
     )
-    .bind(party_id)
-    .bind(display_name)
-    .bind(serde_json::to_string(phones).unwrap_or_default())
-    .bind(status)
+    .bind(&c.party_id)
+    .bind(&c.display_name)
+    .bind(serde_json::to_string(&c.phones).unwrap_or_default())
+    .bind(birth_date)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -83,7 +78,7 @@ pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Custo
 pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO customers (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
-         display_name = '', phones = '[]', status = 'erased'",
+         display_name = '', phones = '[]', birth_date = '', status = 'erased'",
     )
     .bind(party_id)
     .execute(&mut *conn)

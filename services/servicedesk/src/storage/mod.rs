@@ -4,6 +4,7 @@ pub mod calls;
 pub mod cases;
 pub mod customers;
 pub mod kb;
+pub mod notifications;
 pub mod org;
 
 /// A protobuf timestamp from microseconds since the epoch.

@@ -139,6 +139,20 @@ async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) 
         .call_list
         .unwrap();
     assert_eq!(at_risk.entries.len(), 1);
+    let notices = suite
+        .desk()
+        .list_notifications(suite.req(pb::ListNotificationsRequest {
+            recipient: cyd.id.clone(),
+            status: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert_eq!(
+        notices.iter().map(|n| n.template.as_str()).collect::<Vec<_>>(),
+        ["at_risk_outreach"]
+    );
     assert_eq!(at_risk.entries[0].party_id, cyd.id);
 
     // A list of given parties skips unknown ones; outcomes are recorded per call.

@@ -1,6 +1,7 @@
 //! Customers and the service desk on port 0, each with its own database, sharing a nats-server.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crm_auth::{Claims, Role};
@@ -20,6 +21,7 @@ pub const MONDAY_10AM: i64 = 1_796_032_800_000_000;
 pub const MINUTE: i64 = 60_000_000;
 
 pub struct Suite {
+    pub webhook: Webhook,
     pub desk: ServiceDeskServiceClient<Channel>,
     pub customers: CustomersServiceClient<Channel>,
     pub desk_db: Db,
@@ -61,6 +63,10 @@ impl Suite {
         config.clock = clock.clone();
         // Escalations run on demand in these tests.
         config.escalation_interval = Duration::from_secs(3600);
+        // Notifications, too, are delivered on demand here.
+        config.notification_interval = Duration::from_secs(3600);
+        let webhook = Webhook::start().await;
+        config.webhook_url = Some(webhook.url.clone());
         let desk = crm_servicedesk::Application::build(config, nats.client().await)
             .await
             .unwrap();
@@ -68,6 +74,7 @@ impl Suite {
         let desk_db = desk.db().clone();
         tokio::spawn(desk.run_until_stopped(stop.clone()));
         Self {
+            webhook,
             desk: ServiceDeskServiceClient::new(channel(desk_addr)),
             customers: CustomersServiceClient::new(channel(customers_addr)),
             desk_db,
@@ -214,4 +221,90 @@ pub fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
 pub fn violated(status: &tonic::Status) -> Vec<String> {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     crm_platform::errors::violated_fields(status)
+}
+
+/// A messaging gateway's webhook: records each request and answers 503 while `fail` is above
+/// zero (counting it down), then 200.
+pub struct Webhook {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+    pub fail: Arc<AtomicUsize>,
+}
+
+impl Webhook {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/notify", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let fail = Arc::new(AtomicUsize::new(0));
+        let (r, f) = (received.clone(), fail.clone());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (r, f) = (r.clone(), f.clone());
+                tokio::spawn(async move {
+                    let _ = serve(socket, r, f).await;
+                });
+            }
+        });
+        Self { url, received, fail }
+    }
+
+    /// (idempotency key, body) of every request so far.
+    pub fn requests(&self) -> Vec<(String, serde_json::Value)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn serve(
+    mut socket: tokio::net::TcpStream,
+    received: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+    fail: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let (head_len, length) = loop {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (end + 4, length);
+        }
+    };
+    while buf.len() < head_len + length {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf[..head_len]).to_lowercase();
+    let key = head
+        .lines()
+        .find_map(|l| l.strip_prefix("idempotency-key:"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let body = serde_json::from_slice(&buf[head_len..]).unwrap_or(serde_json::Value::Null);
+    received.lock().unwrap().push((key, body));
+    let failing = fail
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if failing {
+        "503 Service Unavailable"
+    } else {
+        "200 OK"
+    };
+    socket
+        .write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes())
+        .await?;
+    socket.shutdown().await
 }

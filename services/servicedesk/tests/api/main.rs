@@ -5,4 +5,5 @@ mod calls;
 mod cases;
 mod helpers;
 mod knowledge;
+mod notifications;
 mod sla;

@@ -1,0 +1,52 @@
+//! Notification rules: retry back-off and special days.
+
+use chrono::{Datelike as _, NaiveDate};
+
+/// Deliveries tried before a notification is given up.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Seconds to wait after the `attempts`-th failed delivery: 10 s doubling, at most an hour.
+pub fn retry_delay_secs(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    (10_i64 << exp).min(3600)
+}
+
+/// Whether `today` is the birthday of someone born on `birth_date` (YYYY-MM-DD); those born on
+/// 29 February celebrate on the 28th in common years.
+pub fn is_birthday(birth_date: &str, today: NaiveDate) -> bool {
+    let Ok(born) = NaiveDate::parse_from_str(birth_date, "%Y-%m-%d") else {
+        return false;
+    };
+    let leap = NaiveDate::from_ymd_opt(today.year(), 2, 29).is_some();
+    let (month, day) = if born.month() == 2 && born.day() == 29 && !leap {
+        (2, 28)
+    } else {
+        (born.month(), born.day())
+    };
+    today.month() == month && today.day() == day
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_up_to_an_hour() {
+        assert_eq!(
+            (1..=5).map(retry_delay_secs).collect::<Vec<_>>(),
+            [10, 20, 40, 80, 160]
+        );
+        assert_eq!(retry_delay_secs(12), 3600);
+    }
+
+    #[test]
+    fn birthdays_include_leap_day_people() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert!(is_birthday("1990-11-30", d("2026-11-30")));
+        assert!(!is_birthday("1990-11-29", d("2026-11-30")));
+        assert!(is_birthday("2000-02-29", d("2026-02-28")));
+        assert!(is_birthday("2000-02-29", d("2028-02-29")));
+        assert!(!is_birthday("2000-02-29", d("2028-02-28")));
+        assert!(!is_birthday("", d("2026-11-30")));
+    }
+}

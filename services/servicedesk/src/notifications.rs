@@ -1,0 +1,142 @@
+//! Proactive service: queues birthday greetings and delivers queued notifications to a webhook
+//! (a messaging gateway), retrying with back-off. Delivery is at least once: each request
+//! carries the notification id as `Idempotency-Key` so the receiver can drop repeats.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
+use crm_storage::Db;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServicedeskConfig;
+use crate::domain::notify::{MAX_ATTEMPTS, is_birthday, retry_delay_secs};
+use crate::error::Result;
+use crate::storage::notifications as queue;
+
+/// Notifications delivered per run.
+const BATCH: i64 = 100;
+/// How long a webhook may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts notifications to the configured webhook.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    client: Client<HttpConnector, Full<bytes::Bytes>>,
+}
+
+impl Default for Deliverer {
+    fn default() -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl Deliverer {
+    async fn post(&self, url: &str, n: &pb::Notification) -> std::result::Result<(), String> {
+        let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap_or(serde_json::Value::Null);
+        let body = serde_json::json!({
+            "id": n.id, "channel": n.channel, "template": n.template, "recipient": n.recipient, "payload": payload,
+        });
+        let request = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", &n.id)
+            .body(Full::new(bytes::Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
+        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
+            Err(_) => Err("timed out".into()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Ok(response)) if response.status().is_success() => Ok(()),
+            Ok(Ok(response)) => Err(format!("webhook answered {}", response.status())),
+        }
+    }
+
+    /// Delivers the notifications due now: (delivered, to retry, given up). Without a webhook
+    /// nothing is sent and notifications stay pending.
+    pub async fn deliver_due(&self, db: &Db, config: &ServicedeskConfig) -> Result<(i32, i32, i32)> {
+        let Some(url) = config.webhook_url.as_deref() else {
+            return Ok((0, 0, 0));
+        };
+        let now = config.clock.now_micros();
+        let due = queue::due(&mut *db.pool().acquire().await?, now, BATCH).await?;
+        let (mut delivered, mut retrying, mut failed) = (0, 0, 0);
+        for n in due {
+            let outcome = self.post(url, &n).await;
+            let attempts = i64::from(n.attempts) + 1;
+            let (status, error, next) = match outcome {
+                Ok(()) => {
+                    delivered += 1;
+                    (NotificationStatus::Delivered, String::new(), now)
+                }
+                Err(e) if attempts >= MAX_ATTEMPTS => {
+                    failed += 1;
+                    (NotificationStatus::Failed, e, now)
+                }
+                Err(e) => {
+                    retrying += 1;
+                    (
+                        NotificationStatus::Pending,
+                        e,
+                        now + retry_delay_secs(attempts) * 1_000_000,
+                    )
+                }
+            };
+            if !error.is_empty() {
+                tracing::warn!(notification = %n.id, attempts, error = %error, "notification not delivered");
+            }
+            queue::record_attempt(&mut *db.pool().acquire().await?, &n.id, status, &error, now, next).await?;
+        }
+        Ok((delivered, retrying, failed))
+    }
+}
+
+/// Queues today's birthday greetings (once per customer and year).
+pub async fn queue_special_days(db: &Db, config: &ServicedeskConfig) -> Result<()> {
+    let now = config.clock.now_micros();
+    let today = DateTime::from_timestamp_micros(now)
+        .unwrap_or_default()
+        .date_naive();
+    let mut tx = db.begin().await?;
+    for (party, name, born) in queue::birth_dates(&mut tx).await? {
+        if is_birthday(&born, today) {
+            let key = format!("birthday:{party}:{}", today.format("%Y"));
+            queue::enqueue(
+                &mut tx,
+                &key,
+                "birthday",
+                &party,
+                &serde_json::json!({ "name": name }),
+                now,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues special days and delivers due notifications every `config.notification_interval`.
+pub async fn run(db: Db, config: Arc<ServicedeskConfig>, stop: CancellationToken) -> anyhow::Result<()> {
+    let deliverer = Deliverer::default();
+    let mut tick = tokio::time::interval(config.notification_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                if let Err(err) = queue_special_days(&db, &config).await {
+                    tracing::warn!(error = %err, "queueing special days failed; retrying next tick");
+                }
+                if let Err(err) = deliverer.deliver_due(&db, &config).await {
+                    tracing::warn!(error = %err, "notification delivery failed; retrying next tick");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The notification queue.
+
+use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
+use crm_storage::{Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use super::timestamp;
+
+/// Queues a notification to `recipient` unless one with `dedupe_key` exists; the channel is
+/// SMS when the desk knows a phone number of the recipient, else the self-service portal.
+pub async fn enqueue(
+    conn: &mut Conn,
+    dedupe_key: &str,
+    template: &str,
+    recipient: &str,
+    payload: &serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
+    let phones: Option<String> = sqlx::query_scalar("SELECT phones FROM customers WHERE party_id = $1")
+        .bind(recipient)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let has_phone =
+        phones.is_some_and(|p| serde_json::from_str::<Vec<String>>(&p).is_ok_and(|v| !v.is_empty()));
+    sqlx::query(
+        "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, payload, status, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(dedupe_key)
+    .bind(if has_phone { "sms" } else { "portal" })
+    .bind(template)
+    .bind(recipient)
+    .bind(payload.to_string())
+    .bind(NotificationStatus::Pending as i64)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, channel, template, recipient, payload, status, attempts, last_error, created_at, delivered_at FROM notifications";
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Notification> {
+    Ok(pb::Notification {
+        id: r.try_get("id")?,
+        channel: r.try_get("channel")?,
+        template: r.try_get("template")?,
+        recipient: r.try_get("recipient")?,
+        payload: r.try_get("payload")?,
+        status: r.try_get::<i64, _>("status")? as i32,
+        attempts: r.try_get::<i64, _>("attempts")? as i32,
+        last_error: r.try_get("last_error")?,
+        create_time: Some(timestamp(r.try_get("created_at")?)),
+        deliver_time: r.try_get::<Option<i64>, _>("delivered_at")?.map(timestamp),
+    })
+}
+
+/// Pending notifications due at `now`, oldest first.
+pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Result<Vec<pb::Notification>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} WHERE status = $1 AND next_attempt_at <= $2 ORDER BY created_at, id LIMIT $3"
+    )))
+    .bind(NotificationStatus::Pending as i64)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Notifications by recipient and status (empty / unspecified: all), newest first.
+pub async fn list(conn: &mut Conn, recipient: &str, status: i32) -> sqlx::Result<Vec<pb::Notification>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} WHERE 1 = 1"));
+    if !recipient.is_empty() {
+        q.and("recipient = {}", recipient.to_string());
+    }
+    if status != 0 {
+        q.and("status = {}", i64::from(status));
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT 1000");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Records a delivery attempt: delivered, to be retried at `next_attempt_at`, or failed.
+pub async fn record_attempt(
+    conn: &mut Conn,
+    id: &str,
+    status: NotificationStatus,
+    error: &str,
+    now: i64,
+    next_attempt_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE notifications SET status = $1, attempts = attempts + 1, last_error = $2, next_attempt_at = $3, \
+         delivered_at = CASE WHEN $1 = $4 THEN $5 ELSE delivered_at END WHERE id = $6",
+    )
+    .bind(status as i64)
+    .bind(error)
+    .bind(next_attempt_at)
+    .bind(NotificationStatus::Delivered as i64)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Live customers with a birth date: (party id, name, birth date).
+pub async fn birth_dates(conn: &mut Conn) -> sqlx::Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT party_id, display_name, birth_date FROM customers WHERE status = 'active' AND birth_date <> ''",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("party_id")?,
+                r.try_get("display_name")?,
+                r.try_get("birth_date")?,
+            ))
+        })
+        .collect()
+}

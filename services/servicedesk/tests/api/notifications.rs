@@ -1,0 +1,155 @@
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crm_proto::customers::v1 as cpb;
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
+use crm_testkit::{Backend, backend_tests};
+
+use crate::helpers::{Suite, case};
+
+async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    // Ada was born on 30 November, today in the suite's clock.
+    let ada = suite.customer("Ada", "0955000001").await;
+    let mut with_birthday = ada.clone();
+    with_birthday.birth_date = "1990-11-30".into();
+    suite
+        .customers
+        .clone()
+        .update_party(suite.req(cpb::UpdatePartyRequest {
+            party: Some(with_birthday),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["birth_date".into()],
+            }),
+        }))
+        .await
+        .unwrap();
+    let db = suite.desk_db.clone();
+    crm_testkit::eventually(Duration::from_secs(30), "birth date copied", || {
+        let (db, id) = (db.clone(), ada.id.clone());
+        async move {
+            let born: String = sqlx::query_scalar("SELECT birth_date FROM customers WHERE party_id = $1")
+                .bind(id)
+                .fetch_one(db.pool())
+                .await
+                .ok()?;
+            (born == "1990-11-30").then_some(())
+        }
+    })
+    .await;
+
+    let queue = suite.queue("General").await;
+    let c = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Request, 3, "New router"),
+        )
+        .await
+        .unwrap();
+    let moved = suite
+        .desk()
+        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+            id: c.id.clone(),
+            etag: c.etag.clone(),
+            status: CaseStatus::InProgress as i32,
+            resolution: String::new(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+
+    // The gateway is down for two requests: both notices are retried after back-off.
+    suite.webhook.fail.store(2, Ordering::SeqCst);
+    let deliver = || async {
+        let r = suite
+            .desk()
+            .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        (r.delivered, r.retrying, r.failed)
+    };
+    assert_eq!(deliver().await, (0, 2, 0));
+    assert_eq!(deliver().await, (0, 0, 0), "not due again before the back-off");
+    suite.clock.advance(Duration::from_secs(10));
+    assert_eq!(deliver().await, (2, 0, 0));
+    assert_eq!(
+        deliver().await,
+        (0, 0, 0),
+        "the birthday greeting is queued once a year"
+    );
+
+    let requests = suite.webhook.requests();
+    assert_eq!(requests.len(), 4);
+    let mut templates: Vec<String> = requests[2..]
+        .iter()
+        .map(|(_, body)| body["template"].as_str().unwrap().to_string())
+        .collect();
+    templates.sort();
+    assert_eq!(templates, ["birthday", "case_status_changed"]);
+    // Retries carry the same idempotency key.
+    let mut keys: Vec<&str> = requests.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 2);
+    let status_notice = requests
+        .iter()
+        .find(|(_, b)| b["template"] == "case_status_changed")
+        .unwrap();
+    assert_eq!(status_notice.1["payload"]["status"], "in_progress");
+    assert_eq!(status_notice.1["recipient"], ada.id.as_str());
+    assert_eq!(status_notice.1["channel"], "sms");
+
+    // A gateway that never recovers: the resolution notice is given up after the last retry.
+    suite.webhook.fail.store(usize::MAX, Ordering::SeqCst);
+    suite
+        .desk()
+        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+            id: c.id.clone(),
+            etag: moved.etag,
+            status: CaseStatus::Resolved as i32,
+            resolution: "Router sent".into(),
+        }))
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        outcomes.push(deliver().await);
+        suite.clock.advance(Duration::from_secs(3600));
+    }
+    assert_eq!(outcomes[..7], [(0, 1, 0); 7]);
+    assert_eq!(outcomes[7], (0, 0, 1));
+    let list = |status: NotificationStatus| {
+        let desk = suite.desk();
+        let req = suite.req(pb::ListNotificationsRequest {
+            recipient: ada.id.clone(),
+            status: status as i32,
+        });
+        async move {
+            desk.clone()
+                .list_notifications(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .notifications
+        }
+    };
+    let failed = list(NotificationStatus::Failed).await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (failed[0].template.as_str(), failed[0].attempts),
+        ("case_resolved", 8)
+    );
+    assert!(failed[0].last_error.contains("503"), "{}", failed[0].last_error);
+    let delivered = list(NotificationStatus::Delivered).await;
+    assert_eq!(delivered.len(), 2);
+    assert!(
+        delivered
+            .iter()
+            .all(|n| n.attempts == 2 && n.deliver_time.is_some())
+    );
+}
+
+backend_tests!(notifications_reach_the_webhook_once_with_retries);
