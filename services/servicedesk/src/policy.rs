@@ -46,6 +46,7 @@ pub fn policy() -> Policy {
                 "UpsertArticle",
                 "RunEscalations",
                 "DeliverNotifications",
+                "SetSlaPolicy",
             ],
             &managers,
         )
@@ -57,6 +58,7 @@ pub fn policy() -> Policy {
                 "ListEscalations",
                 "GetServiceReport",
                 "ListNotifications",
+                "ListSlaPolicies",
             ],
             &readers,
         )
@@ -108,6 +110,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 23);
+        assert_eq!(checked, 25);
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
 use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::{customers, notifications, org};
+use crate::storage::{customers, notifications, org, sla};
 
 const MAX_SUBJECT: usize = 200;
 const MAX_TEXT: usize = 20_000;
@@ -249,7 +249,10 @@ impl ServiceDeskApi {
         } as i32;
         c.resolution.clear();
         c.satisfaction = 0;
-        let (response, resolution) = sla_minutes(c.priority, &tier);
+        let (response, resolution) = match sla::targets(&mut tx, &tier, c.priority).await? {
+            Some(targets) => targets,
+            None => sla_minutes(c.priority, &tier),
+        };
         let calendar = &self.config.calendar;
         let record = CaseRecord {
             opened_at: now,

@@ -103,6 +103,8 @@ crm_platform::grpc_handlers! {
         change_case_status(pb::ChangeCaseStatusRequest) -> pb::ChangeCaseStatusResponse => handle_change_case_status;
         add_comment(pb::AddCommentRequest) -> pb::AddCommentResponse => handle_add_comment;
         rate_case(pb::RateCaseRequest) -> pb::RateCaseResponse => handle_rate_case;
+        set_sla_policy(pb::SetSlaPolicyRequest) -> pb::SetSlaPolicyResponse => handle_set_sla_policy;
+        list_sla_policies(pb::ListSlaPoliciesRequest) -> pb::ListSlaPoliciesResponse => handle_list_sla_policies;
         run_escalations(pb::RunEscalationsRequest) -> pb::RunEscalationsResponse => handle_run_escalations;
         list_escalations(pb::ListEscalationsRequest) -> pb::ListEscalationsResponse => handle_list_escalations;
         upsert_article(pb::UpsertArticleRequest) -> pb::UpsertArticleResponse => handle_upsert_article;

@@ -5,8 +5,11 @@ use crm_proto::servicedesk::v1 as pb;
 use crm_storage::is_unique_violation;
 
 use super::ServiceDeskApi;
+
+/// A year of minutes: the longest SLA target.
+const MAX_MINUTES: i64 = 525_600;
 use crate::error::{Error, Result, Violations};
-use crate::storage::org;
+use crate::storage::{org, sla};
 
 impl ServiceDeskApi {
     pub(super) async fn handle_create_queue(
@@ -88,6 +91,42 @@ impl ServiceDeskApi {
     ) -> Result<pb::ListAgentsResponse> {
         Ok(pb::ListAgentsResponse {
             agents: org::agents(&mut *self.conn().await?).await?,
+        })
+    }
+
+    pub(super) async fn handle_set_sla_policy(
+        &self,
+        _p: &Principal,
+        req: pb::SetSlaPolicyRequest,
+    ) -> Result<pb::SetSlaPolicyResponse> {
+        let mut policy = req.policy.unwrap_or_default();
+        policy.tier = policy.tier.trim().to_string();
+        let mut v = Violations::new();
+        v.check(!(1..=4).contains(&policy.priority), "policy.priority", "1 to 4");
+        v.check(
+            !(1..=MAX_MINUTES).contains(&policy.response_minutes),
+            "policy.response_minutes",
+            "1 minute to a year",
+        );
+        v.check(
+            policy.resolution_minutes < policy.response_minutes || policy.resolution_minutes > MAX_MINUTES,
+            "policy.resolution_minutes",
+            "at least the response target, at most a year",
+        );
+        v.finish()?;
+        let mut tx = self.begin().await?;
+        sla::upsert(&mut tx, &policy).await?;
+        self.commit(tx).await?;
+        Ok(pb::SetSlaPolicyResponse { policy: Some(policy) })
+    }
+
+    pub(super) async fn handle_list_sla_policies(
+        &self,
+        _p: &Principal,
+        _req: pb::ListSlaPoliciesRequest,
+    ) -> Result<pb::ListSlaPoliciesResponse> {
+        Ok(pb::ListSlaPoliciesResponse {
+            policies: sla::all(&mut *self.conn().await?).await?,
         })
     }
 }

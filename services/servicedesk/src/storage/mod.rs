@@ -6,6 +6,7 @@ pub mod customers;
 pub mod kb;
 pub mod notifications;
 pub mod org;
+pub mod sla;
 
 /// A protobuf timestamp from microseconds since the epoch.
 pub fn timestamp(micros: i64) -> prost_types::Timestamp {

@@ -487,7 +487,95 @@ async fn bad_input_names_the_fields_and_changes_nothing(backend: Backend) {
     assert!(agents.is_empty());
 }
 
+async fn sla_policies_set_the_targets_per_tier_and_priority(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let queue = suite.queue("General").await;
+    let policy =
+        |tier: &str, priority: i32, response_minutes: i64, resolution_minutes: i64| pb::SetSlaPolicyRequest {
+            policy: Some(pb::SlaPolicy {
+                tier: tier.into(),
+                priority,
+                response_minutes,
+                resolution_minutes,
+            }),
+        };
+    suite
+        .desk()
+        .set_sla_policy(suite.req(policy("", 3, 120, 600)))
+        .await
+        .unwrap();
+    suite
+        .desk()
+        .set_sla_policy(suite.req(policy("gold", 3, 30, 240)))
+        .await
+        .unwrap();
+    let err = suite
+        .desk()
+        .set_sla_policy(suite.req(policy("gold", 0, 0, -1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        [
+            "policy.priority",
+            "policy.response_minutes",
+            "policy.resolution_minutes"
+        ]
+    );
+    let policies = suite
+        .desk()
+        .list_sla_policies(suite.req(pb::ListSlaPoliciesRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .policies;
+    assert_eq!(
+        policies
+            .iter()
+            .map(|p| (p.tier.as_str(), p.response_minutes))
+            .collect::<Vec<_>>(),
+        [("", 120), ("gold", 30)]
+    );
+
+    // Any tier: 600 business minutes from Monday 10:00 end on Tuesday at 12:00.
+    let plain = suite
+        .open(
+            &suite.admin,
+            case("p-plain", &queue, CaseType::Inquiry, 3, "Hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(micros(&plain.response_due_time), MONDAY_10AM + 120 * MINUTE);
+    assert_eq!(micros(&plain.resolution_due_time), MONDAY_10AM + 26 * 60 * MINUTE);
+    // A gold customer (the tier as customers' events leave it in the desk's copy) has their own.
+    sqlx::query("INSERT INTO customers (party_id, display_name, tier) VALUES ('p-gold', 'Gold Ltd', 'gold')")
+        .execute(suite.desk_db.pool())
+        .await
+        .unwrap();
+    let gold = suite
+        .open(
+            &suite.admin,
+            case("p-gold", &queue, CaseType::Inquiry, 3, "Hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((gold.priority, gold.customer_tier.as_str()), (3, "gold"));
+    assert_eq!(micros(&gold.response_due_time), MONDAY_10AM + 30 * MINUTE);
+    assert_eq!(micros(&gold.resolution_due_time), MONDAY_10AM + 240 * MINUTE);
+    // Priorities without a policy keep the defaults (priority 4: 480 minutes to respond).
+    let low = suite
+        .open(
+            &suite.admin,
+            case("p-plain", &queue, CaseType::Inquiry, 4, "Later"),
+        )
+        .await
+        .unwrap();
+    // (420 minutes on Monday, 60 on Tuesday).
+    assert_eq!(micros(&low.response_due_time), MONDAY_10AM + 24 * 60 * MINUTE);
+}
+
 backend_tests!(
+    sla_policies_set_the_targets_per_tier_and_priority,
     cases_are_prioritised_routed_and_given_sla_due_times,
     the_workflow_guards_status_changes_and_versions,
     customers_reach_only_their_own_cases,
