@@ -31,6 +31,31 @@ impl TestNats {
     }
 
     /// Connects a client (reconnecting forever, like the services do).
+    /// Publishes an event as another service would: a CloudEvent `crm.<domain>.<name>.v1` about
+    /// `key` on the domain's stream (created if missing). For feeding a service events of a
+    /// producer the test does not run.
+    pub async fn publish_event(&self, domain: &str, name: &str, key: &str, payload: &impl prost::Message) {
+        let js = async_nats::jetstream::new(self.client().await);
+        crm_events::ensure_stream(&js, &crm_events::StreamSpec::new(domain))
+            .await
+            .expect("stream");
+        let new = crm_events::NewEvent::new(domain, name, key, payload);
+        let event = crm_events::CloudEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            event_type: new.event_type.clone(),
+            source: format!("/crm/{domain}"),
+            subject: key.into(),
+            time: chrono::Utc::now().to_rfc3339(),
+            traceparent: None,
+            data: new.payload.clone().into(),
+        };
+        js.publish_with_headers(new.nats_subject.clone(), event.to_headers(), event.data.clone())
+            .await
+            .expect("publish")
+            .await
+            .expect("stream ack");
+    }
+
     pub async fn client(&self) -> async_nats::Client {
         crm_events::connect(&self.url(), "test")
             .await

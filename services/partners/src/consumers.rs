@@ -1,9 +1,11 @@
-//! Sales events consumed by partners: the catalog copy, and sell-through from orders placed on a
-//! partner's channel (removed again when the order is cancelled or returned).
+//! Events consumed by partners: from sales, the catalog copy and sell-through from orders placed
+//! on a partner's channel (removed again when the order is cancelled or returned); from the
+//! service desk, complaints about a partner for its scorecard.
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::partners::v1 as pb;
 use crm_proto::sales::v1 as sales;
+use crm_proto::servicedesk::v1 as servicedesk;
 use crm_storage::Tx;
 
 use crate::storage::{catalog, partners, portal, sales as sell, scorecards};
@@ -17,6 +19,47 @@ pub fn options() -> ConsumerOptions {
         "crm.sales.order.returned",
         "crm.sales.order.rejected",
     ])
+}
+
+/// The durable consumer of service-desk events.
+pub fn servicedesk_options() -> ConsumerOptions {
+    ConsumerOptions::new("partners-servicedesk-events", "servicedesk")
+        .subjects(&["crm.servicedesk.case.opened"])
+}
+
+/// Counts complaint cases about a known partner, once per case.
+#[derive(Debug, Clone, Copy)]
+pub struct ServicedeskEvents;
+
+impl EventHandler for ServicedeskEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        if event.event_type != "crm.servicedesk.case.opened.v1" {
+            return Ok(());
+        }
+        let Some(case) = event.decode::<servicedesk::CaseOpened>()?.case else {
+            return Ok(());
+        };
+        if case.r#type != servicedesk::CaseType::Complaint as i32 || case.partner_id.is_empty() {
+            return Ok(());
+        }
+        if partners::get(tx, &case.partner_id).await?.is_none() {
+            tracing::warn!(case = %case.id, partner = %case.partner_id, "complaint about an unknown partner");
+            return Ok(());
+        }
+        let opened = case.open_time.unwrap_or_default();
+        let on = chrono::DateTime::from_timestamp(opened.seconds, 0)
+            .unwrap_or_default()
+            .date_naive();
+        let reference = format!("case:{}", case.id);
+        scorecards::record_complaint(
+            tx,
+            &case.partner_id,
+            &reference,
+            &on.format("%Y-%m-%d").to_string(),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Applies sales events to the partners database.

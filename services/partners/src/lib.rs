@@ -132,6 +132,13 @@ impl Application {
             consumers::SalesEvents,
         );
         workers.spawn("partners-sales-events", move |stop| consumer.run(stop));
+        let complaints = Consumer::new(
+            self.db.clone(),
+            self.nats.clone(),
+            consumers::servicedesk_options(),
+            consumers::ServicedeskEvents,
+        );
+        workers.spawn("partners-servicedesk-events", move |stop| complaints.run(stop));
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;
         result

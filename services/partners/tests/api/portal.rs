@@ -5,6 +5,7 @@ use crm_proto::partners::v1::{
     self as pb, PartnerOrderStatus, PartnerStatus, PartnerType, RegistrationStatus,
 };
 use crm_proto::sales::v1 as spb;
+use crm_proto::servicedesk::v1 as sdpb;
 use crm_testkit::{Backend, authed, backend_tests, eventually};
 use futures::StreamExt as _;
 use tonic::Code;
@@ -593,7 +594,57 @@ async fn scorecards_weigh_kpis_and_recommend_tiers(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
+async fn complaint_cases_from_the_service_desk_count_against_the_partner(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let dealer = suite.partner("Dealer Co", PartnerType::Dealer, "", &["TW"]).await;
+    let case = |id: &str, kind: sdpb::CaseType, partner: &str| sdpb::CaseOpened {
+        case: Some(sdpb::Case {
+            id: id.into(),
+            r#type: kind as i32,
+            partner_id: partner.into(),
+            open_time: Some(prost_types::Timestamp {
+                seconds: 1_746_403_200,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }),
+    };
+    // A complaint about the dealer (announced twice), an inquiry mentioning it, and a complaint
+    // about a partner partners does not know.
+    for (id, kind, partner) in [
+        ("case-1", sdpb::CaseType::Complaint, dealer.id.as_str()),
+        ("case-1", sdpb::CaseType::Complaint, dealer.id.as_str()),
+        ("case-2", sdpb::CaseType::Inquiry, dealer.id.as_str()),
+        ("case-3", sdpb::CaseType::Complaint, "unknown"),
+        ("case-4", sdpb::CaseType::Complaint, dealer.id.as_str()),
+    ] {
+        suite
+            .nats
+            .publish_event("servicedesk", "case.opened", id, &case(id, kind, partner))
+            .await;
+    }
+    let db = suite.partners_db.clone();
+    let counted = |db: crm_storage::Db| async move {
+        sqlx::query_scalar::<_, String>("SELECT reference FROM complaints ORDER BY reference")
+            .fetch_all(db.pool())
+            .await
+            .unwrap_or_default()
+    };
+    eventually(Duration::from_secs(30), "complaints recorded", || {
+        let db = db.clone();
+        async move { (counted(db).await.len() == 2).then_some(()) }
+    })
+    .await;
+    assert_eq!(counted(db.clone()).await, ["case:case-1", "case:case-4"]);
+    let on: Vec<String> = sqlx::query_scalar("SELECT DISTINCT occurred_on FROM complaints")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(on, ["2025-05-05"]);
+}
+
 backend_tests!(
     e_orders_and_deal_registrations_reach_sales_once,
-    scorecards_weigh_kpis_and_recommend_tiers
+    scorecards_weigh_kpis_and_recommend_tiers,
+    complaint_cases_from_the_service_desk_count_against_the_partner
 );

@@ -211,6 +211,12 @@ impl ServiceDeskApi {
             "case.party_id",
             "required: the customer the case is about",
         );
+        c.partner_id = c.partner_id.trim().to_string();
+        v.check(
+            c.partner_id.len() > 100,
+            "case.partner_id",
+            "at most 100 characters",
+        );
         v.check(
             !queues.iter().any(|q| q.id == c.queue_id),
             "case.queue_id",

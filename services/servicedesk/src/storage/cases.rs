@@ -53,7 +53,7 @@ impl CaseRecord {
 
 const COLUMNS: &str = "id, type, channel, category, severity, subject, description, party_id, contact, queue_id, \
      agent_id, priority, customer_tier, status, resolution, satisfaction, opened_at, response_due_at, \
-     resolution_due_at, first_response_at, resolved_at, paused_at, version";
+     resolution_due_at, first_response_at, resolved_at, paused_at, version, partner_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
     let int = |c: &str| -> sqlx::Result<i32> { Ok(r.try_get::<i64, _>(c)? as i32) };
@@ -75,6 +75,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
             status: int("status")?,
             resolution: r.try_get("resolution")?,
             satisfaction: int("satisfaction")?,
+            partner_id: r.try_get("partner_id")?,
             ..Default::default()
         },
         opened_at: r.try_get("opened_at")?,
@@ -93,7 +94,7 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     // COLUMNS is a constant: nothing user-supplied is formatted in.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19, $20, $21, $22, 1)"
+         $16, $17, $18, $19, $20, $21, $22, 1, $23)"
     )))
     .bind(&k.id)
     .bind(i64::from(k.r#type))
@@ -117,6 +118,7 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     .bind(c.first_response_at)
     .bind(c.resolved_at)
     .bind(c.paused_at)
+    .bind(&k.partner_id)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -74,7 +74,7 @@ pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Custo
         .transpose()
 }
 
-/// Anonymises an erased customer's copy and case texts.
+/// Anonymises an erased customer's copy, case texts, notifications and call-list entries.
 pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO customers (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
@@ -87,10 +87,17 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
         .bind(party_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE case_timeline SET text = '' WHERE kind = 'comment' AND case_id IN (SELECT id FROM cases WHERE party_id = $1)")
-        .bind(party_id)
-        .execute(&mut *conn)
-        .await?;
+    // Comments and ratings may quote the customer; the rest of the timeline is the desk's own.
+    for sql in [
+        "UPDATE case_timeline SET text = '' WHERE kind IN ('comment', 'rating') \
+         AND case_id IN (SELECT id FROM cases WHERE party_id = $1)",
+        // Nothing more is sent to an erased customer, and what was sent keeps no content.
+        "DELETE FROM notifications WHERE recipient = $1 AND status = 1",
+        "UPDATE notifications SET payload = '{}' WHERE recipient = $1",
+        "UPDATE call_list_entries SET display_name = '', phone = '', note = '' WHERE party_id = $1",
+    ] {
+        sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

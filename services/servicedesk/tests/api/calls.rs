@@ -1,41 +1,11 @@
 use std::time::Duration;
 
-use crm_events::{CloudEvent, StreamSpec, ensure_stream};
 use crm_proto::marketing::v1::CustomerAtRisk;
 use crm_proto::servicedesk::v1::{self as pb, CallListSource, CallOutcome, CaseStatus, CaseType};
 use crm_testkit::{Backend, authed, backend_tests, eventually};
 use tonic::Code;
 
 use crate::helpers::{MINUTE, MONDAY_10AM, Suite, agent_token, case, violated};
-
-/// Announces `party` at risk the way marketing does: a CloudEvent on the marketing stream.
-async fn announce_at_risk(suite: &Suite, party: &str) {
-    let client = suite.nats.client().await;
-    let js = async_nats::jetstream::new(client);
-    ensure_stream(&js, &StreamSpec::new("marketing")).await.unwrap();
-    let event = CloudEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        event_type: "crm.marketing.customer.at_risk.v1".into(),
-        source: "/crm/marketing".into(),
-        subject: party.into(),
-        time: chrono::Utc::now().to_rfc3339(),
-        traceparent: None,
-        data: prost::Message::encode_to_vec(&CustomerAtRisk {
-            party_id: party.into(),
-            probability_alive_bps: 1200,
-        })
-        .into(),
-    };
-    js.publish_with_headers(
-        "crm.marketing.customer.at_risk",
-        event.to_headers(),
-        event.data.clone(),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-}
 
 async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) {
     let suite = Suite::start(backend).await;
@@ -113,7 +83,14 @@ async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) 
     assert_eq!(entries, expected);
 
     // Marketing says Cyd is at risk: Cyd is on the at-risk list.
-    announce_at_risk(&suite, &cyd.id).await;
+    let at_risk = CustomerAtRisk {
+        party_id: cyd.id.clone(),
+        probability_alive_bps: 1200,
+    };
+    suite
+        .nats
+        .publish_event("marketing", "customer.at_risk", &cyd.id, &at_risk)
+        .await;
     let db = suite.desk_db.clone();
     eventually(Duration::from_secs(30), "at-risk flag copied", || {
         let (db, id) = (db.clone(), cyd.id.clone());

@@ -16,6 +16,7 @@ async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) 
     // agent with the skill.
     let mut complaint = case(&ada.id, &queue, CaseType::Complaint, 3, "Charged twice");
     complaint.category = "Billing".into();
+    complaint.partner_id = " dealer-7 ".into();
     let c = suite.open(&suite.admin, complaint).await.unwrap();
     assert_eq!(
         (c.priority, c.status, c.agent_id.as_str()),
@@ -23,6 +24,10 @@ async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) 
     );
     // Priority 2: first response within 60 and resolution within 960 business minutes
     // (two working days of 09:00-17:00), counted from Monday 10:00.
+    assert_eq!(
+        c.partner_id, "dealer-7",
+        "the partner complained about, for partners' scorecards"
+    );
     assert_eq!(micros(&c.open_time), MONDAY_10AM);
     assert_eq!(micros(&c.response_due_time), MONDAY_10AM + 60 * MINUTE);
     assert_eq!(micros(&c.resolution_due_time), MONDAY_10AM + 2 * 24 * 60 * MINUTE);

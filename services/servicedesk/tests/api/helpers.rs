@@ -171,6 +171,24 @@ impl Suite {
             .map(|r| r.into_inner().case.unwrap())
     }
 
+    /// The notifications to `recipient` in `status` (unspecified: any).
+    pub async fn notifications(
+        &self,
+        recipient: &str,
+        status: pb::NotificationStatus,
+    ) -> Vec<pb::Notification> {
+        let req = pb::ListNotificationsRequest {
+            recipient: recipient.into(),
+            status: status as i32,
+        };
+        self.desk()
+            .list_notifications(self.req(req))
+            .await
+            .unwrap()
+            .into_inner()
+            .notifications
+    }
+
     pub async fn get(&self, id: &str) -> pb::Case {
         self.desk()
             .get_case(self.req(pb::GetCaseRequest { id: id.into() }))

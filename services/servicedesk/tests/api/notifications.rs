@@ -121,29 +121,14 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     }
     assert_eq!(outcomes[..7], [(0, 1, 0); 7]);
     assert_eq!(outcomes[7], (0, 0, 1));
-    let list = |status: NotificationStatus| {
-        let desk = suite.desk();
-        let req = suite.req(pb::ListNotificationsRequest {
-            recipient: ada.id.clone(),
-            status: status as i32,
-        });
-        async move {
-            desk.clone()
-                .list_notifications(req)
-                .await
-                .unwrap()
-                .into_inner()
-                .notifications
-        }
-    };
-    let failed = list(NotificationStatus::Failed).await;
+    let failed = suite.notifications(&ada.id, NotificationStatus::Failed).await;
     assert_eq!(failed.len(), 1);
     assert_eq!(
         (failed[0].template.as_str(), failed[0].attempts),
         ("case_resolved", 8)
     );
     assert!(failed[0].last_error.contains("503"), "{}", failed[0].last_error);
-    let delivered = list(NotificationStatus::Delivered).await;
+    let delivered = suite.notifications(&ada.id, NotificationStatus::Delivered).await;
     assert_eq!(delivered.len(), 2);
     assert!(
         delivered

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
-use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType};
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
 use crm_testkit::{Backend, authed, backend_tests, eventually};
 use futures::StreamExt as _;
 
@@ -199,6 +199,34 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
 
     // An erased customer's case texts are wiped and the number no longer identifies them.
     suite
+        .desk()
+        .add_comment(suite.req(pb::AddCommentRequest {
+            id: next.id.clone(),
+            text: "Ada asked us to call her at home".into(),
+            internal: false,
+        }))
+        .await
+        .unwrap();
+    let etag = suite.get(&next.id).await.etag;
+    suite
+        .desk()
+        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+            id: next.id.clone(),
+            etag,
+            status: CaseStatus::InProgress as i32,
+            resolution: String::new(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        suite
+            .notifications(&ada.id, NotificationStatus::Unspecified)
+            .await
+            .len(),
+        1,
+        "a pending status notice"
+    );
+    suite
         .customers
         .clone()
         .erase_party(suite.req(cpb::ErasePartyRequest {
@@ -219,6 +247,21 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         (!call.identified).then_some(())
     })
     .await;
+    let wiped = suite.get(&next.id).await;
+    assert!(
+        wiped
+            .timeline
+            .iter()
+            .filter(|t| t.kind == "comment")
+            .all(|t| t.text.is_empty())
+    );
+    assert!(
+        suite
+            .notifications(&ada.id, NotificationStatus::Unspecified)
+            .await
+            .is_empty(),
+        "nothing more is sent to an erased customer"
+    );
 }
 
 backend_tests!(
