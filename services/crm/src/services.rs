@@ -70,6 +70,12 @@ pub struct DomainSettings {
     /// servicedesk: how often overdue cases are escalated.
     #[arg(long, env = "CRM_ESCALATION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub escalation_interval: Duration,
+    /// servicedesk: who hears of an overdue case and when, as `level=trigger,...` with triggers
+    /// `response`, `resolution` (SLA overdue) or hours unresolved such as `72h`.
+    #[arg(long, env = "CRM_ESCALATION_CHAIN",
+          default_value = "supervisor=resolution,director=72h,vp=120h,general_manager=240h",
+          value_parser = crm_servicedesk::domain::escalation::Chain::parse)]
+    pub escalation_chain: crm_servicedesk::domain::escalation::Chain,
     /// servicedesk: working days and hours (UTC) the SLA clocks run in, e.g. `mon-fri 09:00-17:00`.
     #[arg(long, env = "CRM_BUSINESS_HOURS", default_value = "mon-fri 09:00-17:00",
           value_parser = crm_servicedesk::domain::calendar::BusinessCalendar::parse)]
@@ -199,6 +205,7 @@ pub async fn build(
                 database_max_connections: s.database_max_connections,
                 server: s.server,
                 escalation_interval: s.domain.escalation_interval,
+                escalation_chain: s.domain.escalation_chain,
                 calendar: s.domain.business_hours,
                 webhook_url: s.domain.notification_webhook_url,
                 notification_interval: s.domain.notification_interval,

@@ -8,6 +8,7 @@ use crm_platform::ServerConfig;
 use crm_platform::clock::{Clock, SystemClock};
 
 use crate::domain::calendar::BusinessCalendar;
+use crate::domain::escalation::Chain;
 
 /// Everything the service desk needs to run.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct ServicedeskConfig {
     pub auth: AuthConfig,
     /// Working hours the SLA clocks run in.
     pub calendar: BusinessCalendar,
+    /// Who hears of an overdue case, and when.
+    pub escalation_chain: Chain,
     /// How often overdue cases are escalated (besides `RunEscalations`).
     pub escalation_interval: Duration,
     /// Where notifications are delivered (a messaging gateway's webhook, `http://`); none:
@@ -45,6 +48,7 @@ impl ServicedeskConfig {
             server: ServerConfig::default(),
             auth,
             calendar: BusinessCalendar::default(),
+            escalation_chain: Chain::default(),
             escalation_interval: Duration::from_secs(60),
             webhook_url: None,
             notification_interval: Duration::from_secs(5),

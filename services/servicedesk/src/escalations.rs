@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServicedeskConfig;
-use crate::domain::escalation::{default_chain, due_levels};
+use crate::domain::escalation::{CaseClock, Trigger, due_levels};
 use crate::error::Result;
 use crate::events;
 use crate::storage::cases::{self, CaseFilter};
@@ -18,7 +18,7 @@ use crate::storage::cases::{self, CaseFilter};
 /// are not raised again, so concurrent or repeated runs are harmless.
 pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Result<Vec<pb::Escalation>> {
     let now = config.clock.now_micros();
-    let chain = default_chain();
+    let chain = &config.escalation_chain;
     let mut tx = db.begin().await?;
     let open = cases::list(
         &mut tx,
@@ -31,14 +31,22 @@ pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Re
     let mut raised = Vec::new();
     // The clock is stopped while a case waits on the customer.
     for case in open.iter().filter(|c| c.paused_at.is_none()) {
-        for level in due_levels(&chain, case.opened_at, case.resolution_due_at, now) {
-            let reason = match level.after_hours {
-                None => "resolution overdue".to_string(),
-                Some(h) => format!("unresolved after {} days", h / 24),
+        let clock = CaseClock {
+            opened_at: case.opened_at,
+            response_due_at: case.response_due_at,
+            first_response_at: case.first_response_at,
+            resolution_due_at: case.resolution_due_at,
+        };
+        for level in due_levels(chain, &clock, now) {
+            let reason = match level.trigger {
+                Trigger::ResponseOverdue => "first response overdue".to_string(),
+                Trigger::ResolutionOverdue => "resolution overdue".to_string(),
+                Trigger::OpenFor(h) if h % 24 == 0 => format!("unresolved after {} days", h / 24),
+                Trigger::OpenFor(h) => format!("unresolved after {h} hours"),
             };
             let escalation = pb::Escalation {
                 case_id: case.case.id.clone(),
-                level: level.name.into(),
+                level: level.name.clone(),
                 raise_time: Some(crate::storage::timestamp(now)),
                 reason,
             };

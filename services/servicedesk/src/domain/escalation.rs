@@ -1,46 +1,95 @@
-//! The escalation chain: supervisor -> director -> VP -> general manager.
+//! The escalation chain: by default supervisor -> director -> VP -> general manager.
+
+/// When a level is raised for an unresolved case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// No first response by its due time.
+    ResponseOverdue,
+    /// Not resolved by its due time.
+    ResolutionOverdue,
+    /// Still unresolved this many hours after opening.
+    OpenFor(i64),
+}
 
 /// One level of the chain and when it is raised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Level {
-    /// supervisor, director, vp, general_manager.
-    pub name: &'static str,
-    /// Raised when the case is unresolved this many hours after it was opened; None: when the
-    /// resolution due time has passed.
-    pub after_hours: Option<i64>,
+    /// Who hears of it, e.g. supervisor, director, vp, general_manager.
+    pub name: String,
+    /// When.
+    pub trigger: Trigger,
 }
 
-/// The default chain: the supervisor when the resolution SLA is breached, then the director
-/// after 3 days, the VP after 5 and the general manager after 10, unresolved.
-pub fn default_chain() -> Vec<Level> {
-    vec![
-        Level {
-            name: "supervisor",
-            after_hours: None,
-        },
-        Level {
-            name: "director",
-            after_hours: Some(72),
-        },
-        Level {
-            name: "vp",
-            after_hours: Some(120),
-        },
-        Level {
-            name: "general_manager",
-            after_hours: Some(240),
-        },
-    ]
+/// A parsed chain such as `supervisor=resolution,director=72h,vp=120h,general_manager=240h`
+/// (triggers: `response`, `resolution` or hours open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain(pub Vec<Level>);
+
+impl Default for Chain {
+    /// The supervisor when the resolution SLA is breached, then the director after 3 days, the
+    /// VP after 5 and the general manager after 10, unresolved.
+    fn default() -> Self {
+        Self::parse("supervisor=resolution,director=72h,vp=120h,general_manager=240h")
+            .expect("valid default chain")
+    }
 }
 
-/// The levels due for an unresolved case at `now` (µs): opened at `opened_at`, resolution due
-/// at `resolution_due_at`.
-pub fn due_levels(chain: &[Level], opened_at: i64, resolution_due_at: i64, now: i64) -> Vec<&Level> {
+impl Chain {
+    /// Parses `name=trigger,...`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut levels: Vec<Level> = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, trigger) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected name=trigger"))?;
+            let name = name.trim().to_lowercase();
+            if name.is_empty() || levels.iter().any(|l| l.name == name) {
+                return Err(format!("{part:?}: level names must be present and distinct"));
+            }
+            let trigger = match trigger.trim() {
+                "response" => Trigger::ResponseOverdue,
+                "resolution" => Trigger::ResolutionOverdue,
+                hours => Trigger::OpenFor(
+                    hours
+                        .strip_suffix('h')
+                        .and_then(|h| h.parse().ok())
+                        .filter(|h| *h > 0)
+                        .ok_or_else(|| {
+                            format!("{part:?}: trigger is response, resolution or hours such as 72h")
+                        })?,
+                ),
+            };
+            levels.push(Level { name, trigger });
+        }
+        if levels.is_empty() {
+            return Err("an escalation chain needs at least one level".into());
+        }
+        Ok(Self(levels))
+    }
+}
+
+/// Where an unresolved case stands; times in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseClock {
+    /// Opened.
+    pub opened_at: i64,
+    /// First response due.
+    pub response_due_at: i64,
+    /// First response, if any.
+    pub first_response_at: Option<i64>,
+    /// Resolution due.
+    pub resolution_due_at: i64,
+}
+
+/// The levels due for an unresolved case at `now`, in chain order.
+pub fn due_levels<'a>(chain: &'a Chain, case: &CaseClock, now: i64) -> Vec<&'a Level> {
     chain
+        .0
         .iter()
-        .filter(|l| match l.after_hours {
-            None => now > resolution_due_at,
-            Some(h) => now >= opened_at + h * 3_600_000_000,
+        .filter(|l| match l.trigger {
+            Trigger::ResponseOverdue => case.first_response_at.is_none() && now > case.response_due_at,
+            Trigger::ResolutionOverdue => now > case.resolution_due_at,
+            Trigger::OpenFor(h) => now >= case.opened_at + h * 3_600_000_000,
         })
         .collect()
 }
@@ -49,22 +98,46 @@ pub fn due_levels(chain: &[Level], opened_at: i64, resolution_due_at: i64, now: 
 mod tests {
     use super::*;
 
+    const HOUR: i64 = 3_600_000_000;
+
     #[test]
     fn levels_come_due_in_order() {
-        let chain = default_chain();
-        let hour = 3_600_000_000;
+        let chain = Chain::default();
+        let case = CaseClock {
+            opened_at: 0,
+            response_due_at: HOUR,
+            first_response_at: None,
+            resolution_due_at: 8 * HOUR,
+        };
         let names = |now: i64| {
-            due_levels(&chain, 0, 8 * hour, now)
+            due_levels(&chain, &case, now)
                 .iter()
-                .map(|l| l.name)
+                .map(|l| l.name.as_str())
                 .collect::<Vec<_>>()
         };
-        assert!(names(hour).is_empty());
-        assert_eq!(names(9 * hour), vec!["supervisor"]);
-        assert_eq!(names(73 * hour), vec!["supervisor", "director"]);
+        assert!(names(HOUR).is_empty());
+        assert_eq!(names(9 * HOUR), vec!["supervisor"]);
+        assert_eq!(names(73 * HOUR), vec!["supervisor", "director"]);
         assert_eq!(
-            names(241 * hour),
+            names(241 * HOUR),
             vec!["supervisor", "director", "vp", "general_manager"]
         );
+    }
+
+    #[test]
+    fn a_response_level_waits_for_the_first_reply() {
+        let chain = Chain::parse("team_lead=response, manager=resolution").unwrap();
+        let mut case = CaseClock {
+            opened_at: 0,
+            response_due_at: HOUR,
+            first_response_at: None,
+            resolution_due_at: 8 * HOUR,
+        };
+        assert_eq!(due_levels(&chain, &case, 2 * HOUR)[0].name, "team_lead");
+        case.first_response_at = Some(HOUR / 2);
+        assert!(due_levels(&chain, &case, 2 * HOUR).is_empty());
+        for bad in ["", "a=1d", "a=resolution,a=72h", "=72h", "a=0h"] {
+            assert!(Chain::parse(bad).is_err(), "{bad}");
+        }
     }
 }

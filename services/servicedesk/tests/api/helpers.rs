@@ -46,6 +46,14 @@ fn channel(addr: std::net::SocketAddr) -> Channel {
 
 impl Suite {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// A suite whose service desk runs with `adjust`ed settings.
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut crm_servicedesk::ServicedeskConfig),
+    ) -> Self {
         let nats = TestNats::start();
         let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend)];
@@ -67,6 +75,7 @@ impl Suite {
         config.notification_interval = Duration::from_secs(3600);
         let webhook = Webhook::start().await;
         config.webhook_url = Some(webhook.url.clone());
+        adjust(&mut config);
         let desk = crm_servicedesk::Application::build(config, nats.client().await)
             .await
             .unwrap();

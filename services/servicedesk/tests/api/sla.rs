@@ -3,6 +3,7 @@ use std::time::Duration;
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
+use crm_servicedesk::domain::escalation::Chain;
 use crm_testkit::{Backend, authed, backend_tests, eventually};
 use futures::StreamExt as _;
 
@@ -264,7 +265,74 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
     );
 }
 
+async fn the_escalation_chain_is_configurable(backend: Backend) {
+    let suite = Suite::start_with(backend, |config| {
+        config.escalation_chain = Chain::parse("team_lead=response,manager=2h").unwrap();
+    })
+    .await;
+    let queue = suite.queue("General").await;
+    // Priority 3: first response due in 240 business minutes.
+    let silent = suite
+        .open(&suite.admin, case("p-1", &queue, CaseType::Inquiry, 3, "Silent"))
+        .await
+        .unwrap();
+    let answered = suite
+        .open(
+            &suite.admin,
+            case("p-2", &queue, CaseType::Inquiry, 3, "Answered"),
+        )
+        .await
+        .unwrap();
+    let reply = pb::AddCommentRequest {
+        id: answered.id.clone(),
+        text: "Looking into it".into(),
+        internal: false,
+    };
+    suite
+        .desk()
+        .add_comment(authed(reply, &agent_token("amy")))
+        .await
+        .unwrap();
+    let run = || async {
+        let raised = suite
+            .desk()
+            .run_escalations(suite.req(pb::RunEscalationsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .raised;
+        let mut raised: Vec<(String, String)> = raised.into_iter().map(|e| (e.case_id, e.level)).collect();
+        raised.sort();
+        raised
+    };
+    suite.clock.advance(Duration::from_secs(2 * 3600));
+    let mut expected = vec![
+        (silent.id.clone(), "manager".to_string()),
+        (answered.id.clone(), "manager".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(run().await, expected);
+    suite.clock.advance(Duration::from_secs(2 * 3600 + 60));
+    assert_eq!(
+        run().await,
+        [(silent.id.clone(), "team_lead".to_string())],
+        "answered cases skip the response level"
+    );
+    let log = suite
+        .desk()
+        .list_escalations(suite.req(pb::ListEscalationsRequest {
+            case_id: silent.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .escalations;
+    let reasons: Vec<&str> = log.iter().map(|e| e.reason.as_str()).collect();
+    assert_eq!(reasons, ["first response overdue", "unresolved after 2 hours"]);
+}
+
 backend_tests!(
+    the_escalation_chain_is_configurable,
     overdue_cases_climb_the_escalation_chain_once,
     a_tier_change_reprioritises_open_cases_and_callers_are_identified,
 );
