@@ -101,17 +101,18 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Moves a merged customer's cases to the survivor.
+/// Moves a merged customer's cases and notifications to the survivor, who inherits an at-risk
+/// flag.
 pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE cases SET party_id = $1 WHERE party_id = $2")
-        .bind(to)
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE customers SET status = 'merged' WHERE party_id = $1")
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
+    for sql in [
+        "UPDATE cases SET party_id = $1 WHERE party_id = $2",
+        "UPDATE notifications SET recipient = $1 WHERE recipient = $2",
+        "UPDATE customers SET at_risk = 1 WHERE party_id = $1 \
+         AND EXISTS (SELECT 1 FROM customers m WHERE m.party_id = $2 AND m.at_risk = 1)",
+        "UPDATE customers SET status = 'merged' WHERE party_id = $2 AND $1 <> ''",
+    ] {
+        sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

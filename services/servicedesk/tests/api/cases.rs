@@ -579,7 +579,47 @@ async fn sla_policies_set_the_targets_per_tier_and_priority(backend: Backend) {
     assert_eq!(micros(&low.response_due_time), MONDAY_10AM + 24 * 60 * MINUTE);
 }
 
+async fn merged_customers_bring_their_cases_along(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0966000001").await;
+    let twin = suite.customer("Ada", "0966000002").await;
+    let queue = suite.queue("General").await;
+    let c = suite
+        .open(
+            &suite.admin,
+            case(&twin.id, &queue, CaseType::Inquiry, 3, "Duplicate me"),
+        )
+        .await
+        .unwrap();
+    suite
+        .customers
+        .clone()
+        .merge_parties(suite.req(crm_proto::customers::v1::MergePartiesRequest {
+            survivor_id: ada.id.clone(),
+            merged_ids: vec![twin.id.clone()],
+        }))
+        .await
+        .unwrap();
+    crm_testkit::eventually(std::time::Duration::from_secs(30), "case re-keyed", || async {
+        (suite.get(&c.id).await.party_id == ada.id).then_some(())
+    })
+    .await;
+    // The survivor sees the case in self-service.
+    let own = suite
+        .desk()
+        .list_cases(authed(pb::ListCasesRequest::default(), &customer_token(&ada.id)))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(
+        own.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [c.id.as_str()]
+    );
+}
+
 backend_tests!(
+    merged_customers_bring_their_cases_along,
     sla_policies_set_the_targets_per_tier_and_priority,
     cases_are_prioritised_routed_and_given_sla_due_times,
     the_workflow_guards_status_changes_and_versions,
