@@ -490,6 +490,94 @@ async fn bad_input_names_the_fields_and_changes_nothing(backend: Backend) {
         .into_inner()
         .agents;
     assert!(agents.is_empty());
+    // Every other write names its offending fields too, and changes nothing.
+    let desk = suite.desk();
+    let err = desk
+        .clone()
+        .create_queue(suite.req(pb::CreateQueueRequest {
+            queue: Some(pb::Queue {
+                name: "  ".into(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["queue.name"]);
+    let err = desk
+        .clone()
+        .upsert_article(suite.req(pb::UpsertArticleRequest {
+            article: Some(pb::Article::default()),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated(&err),
+        ["article.title", "article.body", "article.language"]
+    );
+    let open = suite
+        .open(&suite.admin, case("p-1", &queue, CaseType::Inquiry, 3, "Valid"))
+        .await
+        .unwrap();
+    let assign = pb::AssignCaseRequest {
+        id: open.id.clone(),
+        etag: String::new(),
+        agent_id: String::new(),
+    };
+    assert_eq!(
+        violated(&desk.clone().assign_case(suite.req(assign)).await.unwrap_err()),
+        ["etag", "agent_id"]
+    );
+    let assign = pb::AssignCaseRequest {
+        id: open.id.clone(),
+        etag: open.etag.clone(),
+        agent_id: "ghost".into(),
+    };
+    assert_eq!(
+        violated(&desk.clone().assign_case(suite.req(assign)).await.unwrap_err()),
+        ["agent_id"]
+    );
+    let change = pb::ChangeCaseStatusRequest {
+        id: open.id.clone(),
+        etag: "x".into(),
+        status: 0,
+        resolution: String::new(),
+    };
+    assert_eq!(
+        violated(
+            &desk
+                .clone()
+                .change_case_status(suite.req(change))
+                .await
+                .unwrap_err()
+        ),
+        ["etag", "status"]
+    );
+    let comment = pb::AddCommentRequest {
+        id: open.id.clone(),
+        text: " ".into(),
+        internal: false,
+    };
+    assert_eq!(
+        violated(&desk.clone().add_comment(suite.req(comment)).await.unwrap_err()),
+        ["text"]
+    );
+    let unchanged = suite.get(&open.id).await;
+    assert_eq!(
+        (
+            unchanged.etag.as_str(),
+            unchanged.status,
+            unchanged.timeline.len()
+        ),
+        (open.etag.as_str(), open.status, 1)
+    );
+    let queues = desk
+        .clone()
+        .list_queues(suite.req(pb::ListQueuesRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .queues;
+    assert_eq!(queues.len(), 1);
 }
 
 async fn sla_policies_set_the_targets_per_tier_and_priority(backend: Backend) {
