@@ -67,6 +67,10 @@ impl Deliverer {
         let due = queue::due(&mut *db.pool().acquire().await?, now, BATCH).await?;
         let (mut delivered, mut retrying, mut failed) = (0, 0, 0);
         for n in due {
+            let lease_until = now + 2 * TIMEOUT.as_micros() as i64;
+            if !queue::claim(&mut *db.pool().acquire().await?, &n.id, now, lease_until).await? {
+                continue;
+            }
             let outcome = self.post(url, &n).await;
             let attempts = i64::from(n.attempts) + 1;
             let (status, error, next) = match outcome {

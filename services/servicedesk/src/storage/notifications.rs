@@ -87,6 +87,21 @@ pub async fn list(conn: &mut Conn, recipient: &str, status: i32) -> sqlx::Result
         .collect()
 }
 
+/// Claims a due notification for one delivery attempt until `lease_until`, so that replicas
+/// running the delivery job do not post it twice; false when another got it first.
+pub async fn claim(conn: &mut Conn, id: &str, now: i64, lease_until: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE notifications SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND next_attempt_at <= $4",
+    )
+    .bind(lease_until)
+    .bind(id)
+    .bind(NotificationStatus::Pending as i64)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records a delivery attempt: delivered, to be retried at `next_attempt_at`, or failed.
 pub async fn record_attempt(
     conn: &mut Conn,

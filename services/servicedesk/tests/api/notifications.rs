@@ -74,7 +74,9 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     assert_eq!(deliver().await, (0, 2, 0));
     assert_eq!(deliver().await, (0, 0, 0), "not due again before the back-off");
     suite.clock.advance(Duration::from_secs(10));
-    assert_eq!(deliver().await, (2, 0, 0));
+    // Two delivery runs at once (e.g. two replicas) post each notice once between them.
+    let (a, b) = tokio::join!(deliver(), deliver());
+    assert_eq!((a.0 + b.0, a.1 + b.1, a.2 + b.2), (2, 0, 0));
     assert_eq!(
         deliver().await,
         (0, 0, 0),
