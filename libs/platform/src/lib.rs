@@ -5,6 +5,7 @@
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod contact;
 pub mod errors;
 pub mod paging;
 pub mod server;

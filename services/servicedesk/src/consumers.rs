@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_platform::clock::Clock;
+use crm_platform::contact::normalize_phone;
 use crm_proto::customers::v1 as customers;
 use crm_proto::servicedesk::v1 as pb;
 use crm_storage::Tx;
@@ -71,11 +72,11 @@ fn phones(p: &customers::Party) -> Vec<String> {
     p.contact_points
         .iter()
         .filter(|c| c.kind == customers::ContactPointKind::Phone as i32)
-        .map(|c| {
+        .filter_map(|c| {
             if c.normalized.is_empty() {
-                crate::domain::workflow::phone_digits(&c.value)
+                normalize_phone(&c.value)
             } else {
-                c.normalized.clone()
+                Some(c.normalized.clone())
             }
         })
         .collect()

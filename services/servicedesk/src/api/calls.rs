@@ -7,11 +7,11 @@ use crm_auth::Principal;
 use crm_proto::servicedesk::v1 as pb;
 
 use super::ServiceDeskApi;
-use crate::domain::workflow::phone_digits;
 use crate::error::{Error, Result, Violations};
 use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{calls, customers, notifications};
+use crm_platform::contact::normalize_phone;
 
 impl ServiceDeskApi {
     /// Where a case stands against its SLA at `now`.
@@ -38,14 +38,9 @@ impl ServiceDeskApi {
         _p: &Principal,
         req: pb::IdentifyCallerRequest,
     ) -> Result<pb::IdentifyCallerResponse> {
-        let digits = phone_digits(&req.phone);
-        let mut v = Violations::new();
-        v.check(
-            !(7..=15).contains(&digits.len()),
-            "phone",
-            "a phone number of 7 to 15 digits",
-        );
-        v.finish()?;
+        let Some(digits) = normalize_phone(&req.phone) else {
+            return Err(crate::error::invalid("phone", "a phone number of 7 to 15 digits"));
+        };
         let mut conn = self.conn().await?;
         let Some(customer) = customers::by_phone(&mut conn, &digits).await? else {
             return Ok(pb::IdentifyCallerResponse::default());
