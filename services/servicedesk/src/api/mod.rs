@@ -71,11 +71,13 @@ fn may_see(p: &Principal, case: &CaseRecord) -> bool {
     )
 }
 
-/// A case `p` may see, or NOT_FOUND (a customer does not learn that another's case exists).
+/// A case `p` may see: NOT_FOUND when there is none, PERMISSION_DENIED when it is another
+/// customer's (the same record rule as every other service).
 async fn visible_case(conn: &mut Conn, p: &Principal, id: &str) -> Result<CaseRecord> {
     match case_store::get(conn, id).await? {
         Some(c) if may_see(p, &c) => Ok(c),
-        _ => Err(Error::NotFound(format!("case {id}"))),
+        Some(_) => Err(Error::PermissionDenied(format!("case {id} is not yours"))),
+        None => Err(Error::NotFound(format!("case {id}"))),
     }
 }
 

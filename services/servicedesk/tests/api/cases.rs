@@ -315,13 +315,13 @@ async fn customers_reach_only_their_own_cases(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     suite.open(&bob_token, own).await.unwrap();
 
-    // Another customer's case does not exist for them, not even to comment on.
+    // Another customer's case is refused, to read or to comment on.
     let err = suite
         .desk()
         .get_case(authed(pb::GetCaseRequest { id: adas.id.clone() }, &bob_token))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let comment = pb::AddCommentRequest {
         id: adas.id.clone(),
         text: "hi".into(),
@@ -332,7 +332,7 @@ async fn customers_reach_only_their_own_cases(backend: Backend) {
         .add_comment(authed(comment, &bob_token))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     // Asking for someone else's list still returns only one's own cases.
     let listed = suite
         .desk()
