@@ -5,6 +5,7 @@
 //! the mean spend of a customer is p/ν and the population mean is v p / (q − 1).
 
 use super::optimize::nelder_mead;
+use super::special::ln_gamma;
 
 /// Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,49 +135,10 @@ fn population_mean(p: &Params) -> Option<f64> {
     (p.q > 1.0).then(|| p.v * p.p / (p.q - 1.0))
 }
 
-/// Lanczos coefficients for g = 7, n = 9.
-const LANCZOS_G: f64 = 7.0;
-/// Lanczos series coefficients (g = 7, n = 9).
-const LANCZOS_COEF: [f64; 9] = [
-    0.999_999_999_999_809_9,
-    676.520_368_121_885_1,
-    -1_259.139_216_722_402_8,
-    771.323_428_777_653_1,
-    -176.615_029_162_140_6,
-    12.507_343_278_686_905,
-    -0.138_571_095_265_720_12,
-    9.984_369_578_019_572e-6,
-    1.505_632_735_149_311_6e-7,
-];
-
-/// ln|Γ(x)| via the Lanczos approximation (g = 7, n = 9), accurate to about 1e-13 for x > 0;
-/// the reflection formula handles x < 0.5. Returns +inf at the poles (0, −1, −2, …).
-fn ln_gamma(x: f64) -> f64 {
-    if x <= 0.0 && x == x.floor() {
-        // Poles; sin(πx) is not exactly zero there in floating point.
-        return f64::INFINITY;
-    }
-    if x < 0.5 {
-        // Γ(x) Γ(1−x) = π / sin(πx).
-        let s = (std::f64::consts::PI * x).sin().abs();
-        return (std::f64::consts::PI / s).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut acc = LANCZOS_COEF[0];
-    for (i, coef) in LANCZOS_COEF.iter().enumerate().skip(1) {
-        acc += coef / (x + i as f64);
-    }
-    let t = x + LANCZOS_G + 0.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + acc.ln()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The CDNOW summary shipped by the `lifetimes` PyPI package, converted by
-    /// `scripts/fixtures/cdnow.py`.
-    const CDNOW_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdnow_summary.csv");
+    use crate::domain::cdnow;
 
     /// Published estimates (Fader & Hardie 2013).
     const PUBLISHED: Params = Params {
@@ -185,36 +147,17 @@ mod tests {
         v: 15.44,
     };
 
-    /// Reads `ID,x,t_x,T,zbar` rows by hand, keeping customers with repeat purchases.
+    /// The CDNOW customers with repeat purchases.
     fn load_cdnow_spenders() -> Vec<Spender> {
-        let path = CDNOW_PATH.to_string();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-        text.lines()
-            .skip(1)
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let cols: Vec<f64> = line
-                    .split(',')
-                    .map(|v| v.trim().parse().expect("number"))
-                    .collect();
-                Spender {
-                    x: cols[1],
-                    mean: cols[4],
-                }
-            })
+        cdnow::rows()
+            .into_iter()
+            .map(|r| Spender { x: r.x, mean: r.zbar })
             .filter(|s| s.x > 0.0)
             .collect()
     }
 
     fn close(actual: f64, expected: f64, tol: f64) -> bool {
         (actual - expected).abs() <= tol
-    }
-
-    #[test]
-    fn ln_gamma_matches_known_values() {
-        assert!(close(ln_gamma(1.0), 0.0, 1e-14));
-        assert!(close(ln_gamma(0.5), 0.5 * std::f64::consts::PI.ln(), 1e-14));
-        assert!(close(ln_gamma(101.0), 363.739_375_555_563_47, 1e-10));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 pub mod affinity;
 pub mod bgnbd;
+#[cfg(test)]
+mod cdnow;
 pub mod gamma_gamma;
 pub mod optimize;
 pub mod rfm;
 pub mod segment;
+pub mod special;
 pub mod test_cell;
