@@ -125,3 +125,16 @@ pub fn postgres_available() -> bool {
     eprintln!("CRM_TEST_POSTGRES_URL not set: PostgreSQL variant not run");
     false
 }
+
+/// A lazily connecting channel to a service listening on `addr`.
+pub fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("valid URI")
+        .connect_lazy()
+}
+
+/// The fields named in an INVALID_ARGUMENT status (asserting that it is one).
+pub fn violated(status: &tonic::Status) -> Vec<String> {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    crm_platform::errors::violated_fields(status)
+}

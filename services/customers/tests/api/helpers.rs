@@ -1,5 +1,6 @@
 //! A customers service on port 0 with its own database and nats-server, and real clients.
 
+pub use crm_testkit::violated;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -198,12 +199,6 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
         paths: paths.iter().map(|p| p.to_string()).collect(),
     })
-}
-
-/// The fields named in an INVALID_ARGUMENT status.
-pub fn violated(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    crm_platform::errors::violated_fields(status)
 }
 
 /// A token with extra claims.

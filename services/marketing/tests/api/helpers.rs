@@ -1,5 +1,7 @@
 //! Customers, sales and marketing on port 0, each with its own database, sharing a nats-server.
 
+use crm_testkit::channel;
+pub use crm_testkit::violated;
 use std::time::Duration;
 
 use crm_auth::Role;
@@ -37,12 +39,6 @@ impl Drop for Suite {
     fn drop(&mut self) {
         self.stop.cancel();
     }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
 }
 
 impl Suite {
@@ -227,9 +223,4 @@ pub fn money(amount_minor: i64) -> Option<Money> {
         amount_minor,
         currency_code: "USD".into(),
     })
-}
-
-pub fn violated(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    crm_platform::errors::violated_fields(status)
 }

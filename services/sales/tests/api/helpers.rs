@@ -1,6 +1,8 @@
 //! A sales service and a customers service on port 0, each with its own database, sharing one
 //! nats-server, and real clients.
 
+use crm_testkit::channel;
+pub use crm_testkit::violated;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
@@ -40,12 +42,6 @@ impl Drop for Suite {
     fn drop(&mut self) {
         self.stop.cancel();
     }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
 }
 
 impl Suite {
@@ -245,9 +241,4 @@ pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
         paths: paths.iter().map(|p| p.to_string()).collect(),
     })
-}
-
-pub fn violated(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    crm_platform::errors::violated_fields(status)
 }

@@ -1,5 +1,7 @@
 //! Customers and the service desk on port 0, each with its own database, sharing a nats-server.
 
+use crm_testkit::channel;
+pub use crm_testkit::violated;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,12 +38,6 @@ impl Drop for Suite {
     fn drop(&mut self) {
         self.stop.cancel();
     }
-}
-
-fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_lazy()
 }
 
 impl Suite {
@@ -242,12 +238,6 @@ pub fn customer_token(party: &str) -> String {
 pub fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
     let t = t.as_ref().expect("timestamp");
     t.seconds * 1_000_000 + i64::from(t.nanos) / 1000
-}
-
-/// The fields named in an INVALID_ARGUMENT status.
-pub fn violated(status: &tonic::Status) -> Vec<String> {
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    crm_platform::errors::violated_fields(status)
 }
 
 /// A messaging gateway's webhook: records each request and answers 503 while `fail` is above
