@@ -111,12 +111,7 @@ impl ServiceDeskApi {
         let callees = match source {
             pb::CallListSource::FollowUpsDue => calls::follow_ups_due(&mut tx).await?,
             pb::CallListSource::AtRisk => calls::at_risk(&mut tx).await?,
-            _ => {
-                let mut ids = req.party_ids.clone();
-                ids.sort();
-                ids.dedup();
-                calls::parties(&mut tx, &ids).await?
-            }
+            _ => calls::parties(&mut tx, &req.party_ids).await?,
         };
         let list = pb::CallList {
             id: uuid::Uuid::now_v7().to_string(),

@@ -2,11 +2,11 @@
 //! workflow, comments and satisfaction ratings.
 
 use chrono::{DateTime, NaiveDateTime};
-use crm_auth::{Principal, Role};
+use crm_auth::Principal;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
 use crm_storage::{Conn, Tx};
 
-use super::{DESK, ServiceDeskApi, case_view, may_see, visible_case};
+use super::{ServiceDeskApi, case_view, is_customer, may_see, visible_case};
 use crate::domain::priority::{priority, sla_minutes};
 use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
@@ -25,10 +25,6 @@ fn naive(micros: i64) -> NaiveDateTime {
 
 fn micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
-}
-
-fn is_customer(p: &Principal) -> bool {
-    p.has_role(Role::Customer) && !p.has_any_role(DESK) && !p.is_admin()
 }
 
 fn status_of(case: &CaseRecord) -> CaseStatus {

@@ -60,6 +60,11 @@ impl ServiceDeskApi {
     }
 }
 
+/// Whether `p` acts as a customer (self-service) rather than as desk staff.
+fn is_customer(p: &Principal) -> bool {
+    p.has_role(Role::Customer) && !p.has_any_role(DESK) && !p.is_admin()
+}
+
 /// Whether `p` may see the case: desk staff see every case, a customer only their own.
 fn may_see(p: &Principal, case: &CaseRecord) -> bool {
     p.may_see(
@@ -83,7 +88,7 @@ async fn visible_case(conn: &mut Conn, p: &Principal, id: &str) -> Result<CaseRe
 
 /// The API form of a case with its timeline; internal notes are hidden from customers.
 async fn case_view(conn: &mut Conn, p: &Principal, case: &CaseRecord) -> Result<pb::Case> {
-    let staff = !p.has_role(Role::Customer) || p.has_any_role(DESK) || p.is_admin();
+    let staff = !is_customer(p);
     let timeline = case_store::timeline(conn, &case.case.id)
         .await?
         .into_iter()

@@ -1,7 +1,7 @@
 //! Outbound call lists.
 
 use crm_proto::servicedesk::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use super::timestamp;
@@ -28,7 +28,6 @@ pub async fn follow_ups_due(conn: &mut Conn) -> sqlx::Result<Vec<Callee>> {
          FROM customers c JOIN cases k ON k.party_id = c.party_id \
          WHERE c.status = 'active' AND (k.status = 4 OR (k.status = 5 AND k.satisfaction = 0)) \
          GROUP BY c.party_id, c.display_name, c.phones ORDER BY c.party_id",
-        &[],
     )
     .await
 }
@@ -39,34 +38,28 @@ pub async fn at_risk(conn: &mut Conn) -> sqlx::Result<Vec<Callee>> {
         conn,
         "SELECT party_id, display_name, phones, 'at risk of leaving' AS reason FROM customers \
          WHERE status = 'active' AND at_risk = 1 ORDER BY party_id",
-        &[],
     )
     .await
 }
 
 /// The live customers among `ids`.
 pub async fn parties(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<Callee>> {
-    let mut out = Vec::new();
-    for id in ids {
-        out.extend(
-            callees(
-                conn,
-                "SELECT party_id, display_name, phones, 'listed' AS reason FROM customers \
-                 WHERE status = 'active' AND party_id = $1",
-                std::slice::from_ref(id),
-            )
-            .await?,
-        );
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let mut q = SqlBuilder::new(
+        "SELECT party_id, display_name, phones, 'listed' AS reason FROM customers WHERE status = 'active'",
+    );
+    let placeholders = q.list(ids.iter().cloned());
+    q.push(&format!(" AND party_id IN ({placeholders}) ORDER BY party_id"));
+    rows_to_callees(&q.build().fetch_all(&mut *conn).await?)
 }
 
-async fn callees(conn: &mut Conn, sql: &'static str, args: &[String]) -> sqlx::Result<Vec<Callee>> {
-    let mut q = sqlx::query(sql);
-    for a in args {
-        q = q.bind(a.clone());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+async fn callees(conn: &mut Conn, sql: &'static str) -> sqlx::Result<Vec<Callee>> {
+    rows_to_callees(&sqlx::query(sql).fetch_all(&mut *conn).await?)
+}
+
+fn rows_to_callees(rows: &[sqlx::any::AnyRow]) -> sqlx::Result<Vec<Callee>> {
     rows.iter()
         .map(|r| {
             let phones: Vec<String> =
