@@ -1,5 +1,9 @@
-//! End-to-end tests of the `crm` binary: the suite started as a user starts it, stopped with
-//! SIGTERM.
+//! End-to-end tests: the `crm` binary started as a user starts it and stopped with SIGTERM;
+//! the gateway as clients meet it; a customer's whole journey across the suite.
+
+mod gateway;
+mod journey;
+mod support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -155,6 +159,22 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     );
     wait_serving(desk_port).await;
     assert!(data.path().join("servicedesk.db").exists());
+    // The gateway follows the services and reaches all of them.
+    let gateway_port = port + 5;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("gateway      grpc://127.0.0.1:{gateway_port}"))),
+        "{lines:?}"
+    );
+    wait_serving(gateway_port).await;
+    let through_gateway =
+        CustomersServiceClient::new(crm_testkit::channel(([127, 0, 0, 1], gateway_port).into()))
+            .get_party(authed(pb::GetPartyRequest { id: party.id.clone() }, &token))
+            .await
+            .expect("the party through the gateway")
+            .into_inner();
+    assert_eq!(through_gateway.party.unwrap().id, party.id);
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_ok(),
         "the local nats-server runs"

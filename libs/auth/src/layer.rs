@@ -63,6 +63,8 @@ where
         use futures_util::future::Either;
         match self.authorize(&request) {
             Ok(Some(principal)) => {
+                // The server's span for this call declares the field; the access log shows it.
+                tracing::Span::current().record("enduser.id", principal.user_id.as_str());
                 request.extensions_mut().insert(principal);
                 Either::Left(self.inner.call(request))
             }

@@ -20,6 +20,7 @@ pub enum Access {
 pub struct Policy {
     rules: HashMap<String, Access>,
     public_prefixes: Vec<String>,
+    prefixes: Vec<(String, Access)>,
 }
 
 impl Policy {
@@ -32,6 +33,7 @@ impl Policy {
                 "/grpc.reflection.v1.ServerReflection/".into(),
                 "/grpc.reflection.v1alpha.ServerReflection/".into(),
             ],
+            prefixes: Vec::new(),
         }
     }
 
@@ -50,12 +52,24 @@ impl Policy {
         self
     }
 
+    /// Declares `access` for every path starting with `prefix` that has no rule of its own (a
+    /// gateway forwarding whole packages, e.g. `/crm.sales.v1.`, whose services decide the rest).
+    pub fn prefix(mut self, prefix: &str, access: Access) -> Self {
+        self.prefixes.push((prefix.to_string(), access));
+        self
+    }
+
     /// The access rule of a request path, if declared.
     pub fn access(&self, path: &str) -> Option<&Access> {
         if self.public_prefixes.iter().any(|p| path.starts_with(p.as_str())) {
             return Some(&Access::Public);
         }
-        self.rules.get(path)
+        self.rules.get(path).or_else(|| {
+            self.prefixes
+                .iter()
+                .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+                .map(|(_, access)| access)
+        })
     }
 
     /// Whether `principal` may call `path`.

@@ -23,3 +23,131 @@ pub fn forwarded<T>(principal: &Principal, message: T) -> tonic::Request<T> {
     crate::telemetry::inject_current_context(request.metadata_mut());
     request
 }
+
+/// A channel to a service that may run as several instances: `urls` are its addresses
+/// (`http://host:port`), and every host name is resolved again every `refresh`, so the pods
+/// behind a headless Kubernetes service are all used and pods that come and go are followed.
+/// Each refresh also probes every address with a TCP connect and takes the unreachable ones
+/// out of rotation until they answer again (a crashed pod still listed by DNS). Calls are
+/// balanced over the addresses in rotation (least loaded of two picked at random); broken
+/// connections are re-established. Needs a Tokio runtime.
+pub fn balanced_channel(urls: &[String], refresh: std::time::Duration) -> anyhow::Result<Channel> {
+    let targets = urls
+        .iter()
+        .map(|url| Target::parse(url))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(!targets.is_empty(), "no address given");
+    let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
+    tokio::spawn(follow_addresses(targets, refresh, changes));
+    Ok(channel)
+}
+
+/// One configured address: scheme, host to resolve and port.
+#[derive(Debug, Clone)]
+struct Target {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn parse(url: &str) -> anyhow::Result<Self> {
+        let uri: http::Uri = url.trim().parse()?;
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri
+            .host()
+            .ok_or_else(|| anyhow::anyhow!("{url}: no host"))?
+            .trim_matches(['[', ']'])
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        Ok(Self { scheme, host, port })
+    }
+}
+
+/// Keeps the balanced channel's endpoint set equal to what the targets resolve to. A failed
+/// lookup keeps the addresses known so far; the task ends when the channel is dropped.
+async fn follow_addresses(
+    targets: Vec<Target>,
+    refresh: std::time::Duration,
+    changes: tokio::sync::mpsc::Sender<tonic::transport::channel::Change<std::net::SocketAddr, Endpoint>>,
+) {
+    use std::collections::BTreeMap;
+    use tonic::transport::channel::Change;
+    let mut current: BTreeMap<std::net::SocketAddr, ()> = BTreeMap::new();
+    loop {
+        let mut resolved = BTreeMap::new();
+        let mut complete = true;
+        for target in &targets {
+            match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+                Ok(addrs) => {
+                    for addr in addrs {
+                        resolved.insert(addr, target.scheme.clone());
+                    }
+                }
+                Err(err) => {
+                    complete = false;
+                    tracing::warn!(host = %target.host, error = %err, "resolving an upstream failed");
+                }
+            }
+        }
+        // Unreachable addresses leave the rotation, unless none answers: then calls should fail
+        // fast with the connection error rather than wait for an address to appear.
+        let reachable = probe(resolved.keys().copied()).await;
+        if !reachable.is_empty() {
+            resolved.retain(|addr, _| reachable.contains(addr));
+        }
+        for (addr, scheme) in &resolved {
+            if current.contains_key(addr) {
+                continue;
+            }
+            let Ok(endpoint) = Endpoint::from_shared(format!("{scheme}://{addr}")) else {
+                continue;
+            };
+            let endpoint = endpoint
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .tcp_nodelay(true);
+            if changes.send(Change::Insert(*addr, endpoint)).await.is_err() {
+                return;
+            }
+            tracing::debug!(%addr, "upstream address added");
+            current.insert(*addr, ());
+        }
+        if complete || !reachable.is_empty() {
+            let gone: Vec<_> = current
+                .keys()
+                .filter(|a| !resolved.contains_key(a))
+                .copied()
+                .collect();
+            for addr in gone {
+                if changes.send(Change::Remove(addr)).await.is_err() {
+                    return;
+                }
+                tracing::debug!(%addr, "upstream address removed");
+                current.remove(&addr);
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(refresh) => {}
+            () = changes.closed() => return,
+        }
+    }
+}
+
+/// The addresses among `addrs` that accept a TCP connection within a second.
+async fn probe(
+    addrs: impl Iterator<Item = std::net::SocketAddr>,
+) -> std::collections::BTreeSet<std::net::SocketAddr> {
+    let attempts = addrs.map(|addr| async move {
+        let connect = tokio::net::TcpStream::connect(addr);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(1), connect).await,
+            Ok(Ok(_))
+        )
+        .then_some(addr)
+    });
+    futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}

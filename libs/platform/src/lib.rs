@@ -8,11 +8,13 @@ pub mod config;
 pub mod contact;
 pub mod errors;
 pub mod paging;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
+pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};
 pub use errors::Violations;

@@ -11,6 +11,7 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tower::util::option_layer;
 
 use crate::config::ServerConfig;
 use crate::telemetry::GrpcTraceLayer;
@@ -24,7 +25,17 @@ pub struct GrpcServer {
     auth: AuthLayer,
     routes: Routes,
     service_names: Vec<&'static str>,
+    fallback: Option<Fallback>,
+    cors: Option<crate::web::CorsOrigins>,
+    rate_limiter: Option<crate::rate_limit::RateLimiter>,
 }
+
+/// Where calls to paths no service here answers go (the gateway forwards them upstream).
+type Fallback = tower::util::BoxCloneSyncService<
+    http::Request<axum::body::Body>,
+    http::Response<tonic::body::Body>,
+    Infallible,
+>;
 
 impl std::fmt::Debug for GrpcServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,7 +62,40 @@ impl GrpcServer {
             auth,
             routes: Routes::default(),
             service_names: Vec::new(),
+            fallback: None,
+            cors: None,
+            rate_limiter: None,
         }
+    }
+
+    /// Sends calls to paths no added service answers to `service` instead of answering
+    /// UNIMPLEMENTED (authentication and rate limits still apply first).
+    pub fn fallback<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<axum::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.fallback = Some(tower::util::BoxCloneSyncService::new(service));
+        self
+    }
+
+    /// Also serves gRPC-Web (HTTP/1.1 and HTTP/2) on the same port, to browsers of `origins`.
+    pub fn grpc_web(mut self, origins: crate::web::CorsOrigins) -> Self {
+        self.cors = Some(origins);
+        self
+    }
+
+    /// Limits each principal's calls (checked after authentication).
+    pub fn rate_limit(mut self, limit: crate::rate_limit::RateLimit) -> Self {
+        self.rate_limiter = Some(crate::rate_limit::RateLimiter::new(limit));
+        self
     }
 
     /// Adds a generated gRPC service. Its name is reported through the health service.
@@ -94,11 +138,14 @@ impl GrpcServer {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()
             .context("building reflection v1alpha")?;
-        let routes = self
+        let mut routes = self
             .routes
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
+        if let Some(fallback) = self.fallback {
+            routes = Routes::from(routes.into_axum_router().fallback_service(fallback));
+        }
 
         let addr = listener.local_addr()?;
         tracing::info!(service = self.name, %addr, "serving gRPC");
@@ -114,11 +161,16 @@ impl GrpcServer {
                 tracing::info!("draining in-flight calls");
             }
         };
+        let web = self.cors.is_some();
         let server = Server::builder()
+            .accept_http1(web)
             .timeout(self.config.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(option_layer(self.cors.map(|origins| origins.layer())))
+            .layer(option_layer(web.then(tonic_web::GrpcWebLayer::new)))
             .layer(GrpcTraceLayer::new(self.name))
             .layer(self.auth)
+            .layer(option_layer(self.rate_limiter))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), on_stop);
         let drain_timeout = self.config.drain_timeout;

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -112,6 +113,25 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// Writes the current span's trace context into outgoing HTTP headers (a forwarded call).
+pub fn inject_current_context_headers(headers: &mut http::HeaderMap) {
+    let cx = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+}
+
 /// The trace context carried by request headers (`traceparent`, `tracestate`).
 pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     TraceContextPropagator::new().extract(&HeaderExtractor(headers))
@@ -176,27 +196,35 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
+        let request_id = request_id(request.headers_mut());
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = %path.trim_start_matches('/'),
             otel.kind = "server",
             rpc.system = "grpc",
             crm.service = self.service,
+            request_id = %request_id,
+            enduser.id = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
         );
         if let Err(err) = span.set_parent(extract_context(request.headers())) {
             tracing::debug!("ignoring trace context: {err:?}");
         }
+        let trace_id = span.context().span().span_context().trace_id().to_string();
         let started = std::time::Instant::now();
-        let fut = self.inner.call(request);
+        // Inner layers (authentication) run inside the span and record the caller on it.
+        let fut = span.in_scope(|| self.inner.call(request));
         Box::pin(
             async move {
-                let result = fut.await;
+                let mut result = fut.await;
                 let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-                match &result {
+                match &mut result {
                     Ok(response) => {
+                        if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+                            response.headers_mut().insert(REQUEST_ID, value);
+                        }
                         // Unary errors are "trailers-only" responses: the status is in the headers.
                         let code = response
                             .headers()
@@ -206,18 +234,39 @@ where
                             .to_string();
                         tracing::Span::current().record("rpc.grpc.status_code", code.as_str());
                         if is_server_fault(&code) {
-                            tracing::warn!(%path, grpc_status = %code, elapsed_ms, "call failed");
+                            tracing::warn!(target: "access", %path, grpc_status = %code, elapsed_ms, %trace_id, "call failed");
                         } else {
-                            tracing::info!(%path, grpc_status = %code, elapsed_ms, "call");
+                            tracing::info!(target: "access", %path, grpc_status = %code, elapsed_ms, %trace_id, "call");
                         }
                     }
-                    Err(err) => tracing::warn!(%path, elapsed_ms, "call error: {err}"),
+                    Err(err) => tracing::warn!(target: "access", %path, elapsed_ms, %trace_id, "call error: {err}"),
                 }
                 result
             }
             .instrument(span),
         )
     }
+}
+
+/// The header carrying a call's request id, echoed in the response and passed on to the
+/// services a call reaches.
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// The caller's request id when it sent a sensible one, else a new one (written into the
+/// request, so that forwarded calls carry it on).
+fn request_id(headers: &mut http::HeaderMap) -> String {
+    let given = headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    if let Some(id) = given {
+        return id.to_string();
+    }
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    if let Ok(value) = http::HeaderValue::from_str(&id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    id
 }
 
 fn is_server_fault(code: &str) -> bool {

@@ -58,3 +58,12 @@ pub mod servicedesk {
         include!(concat!(env!("OUT_DIR"), "/crm.servicedesk.v1.rs"));
     }
 }
+
+/// The gateway: customer 360 and screen pop.
+#[cfg(feature = "gateway")]
+pub mod gateway {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.gateway.v1.rs"));
+    }
+}

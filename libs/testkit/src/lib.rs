@@ -16,25 +16,44 @@ pub use nats::TestNats;
 /// The HS256 secret test services verify tokens with.
 pub const TEST_SECRET: &str = "crm-test-secret";
 
-/// Installs the test binary's subscriber (once): spans get OpenTelemetry contexts, so trace
-/// propagation can be checked, and logs are printed only when `TEST_LOG` is set (its value is
-/// the filter, e.g. `debug`).
+/// Installs the test binary's subscriber (once): spans get OpenTelemetry contexts and are kept
+/// in memory (see [`finished_spans`]), so trace propagation can be checked, and logs are
+/// printed only when `TEST_LOG` is set (its value is the filter, e.g. `debug`).
 pub fn init_logging() {
+    spans();
+}
+
+fn spans() -> &'static opentelemetry_sdk::trace::InMemorySpanExporter {
     use opentelemetry::trace::TracerProvider as _;
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    static ONCE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    static EXPORTER: std::sync::OnceLock<opentelemetry_sdk::trace::InMemorySpanExporter> =
+        std::sync::OnceLock::new();
+    EXPORTER.get_or_init(|| {
+        crm_platform::telemetry::set_propagator();
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
         let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
         let logs = std::env::var("TEST_LOG").ok().map(|filter| {
             tracing_subscriber::fmt::layer().with_test_writer().with_filter(
                 tracing_subscriber::EnvFilter::new(if filter.is_empty() { "info".into() } else { filter }),
             )
         });
-        let _ = tracing_subscriber::registry().with(otel).with(logs).try_init();
-    });
+        let _ = tracing_subscriber::registry()
+            .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .with(logs)
+            .try_init();
+        exporter
+    })
+}
+
+/// Every span finished so far in this test process (each test runs in its own process under
+/// nextest), as an OpenTelemetry exporter received it.
+pub fn finished_spans() -> Vec<opentelemetry_sdk::trace::SpanData> {
+    spans().get_finished_spans().unwrap_or_default()
 }
 
 /// Auth settings matching the tokens this kit mints.

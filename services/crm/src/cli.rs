@@ -2,19 +2,21 @@
 //! one machine.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use crm_auth::{AuthConfig, Claims, Role};
 use crm_events::NatsConfig;
+use crm_platform::clock::SystemClock;
 use crm_platform::config::parse_duration;
 use crm_platform::{ServerConfig, TelemetryConfig};
 use crm_storage::DatabaseConfig;
-use tokio_util::sync::CancellationToken;
 
 use crate::local_nats::LocalNats;
 use crate::services::{self, Service};
+use crate::suite::{Suite, SuiteConfig};
 
 /// The crm suite.
 #[derive(Debug, Parser)]
@@ -56,6 +58,8 @@ struct Common {
     server: ServerConfig,
     #[command(flatten)]
     domain: services::DomainSettings,
+    #[command(flatten)]
+    gateway: services::GatewaySettings,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +69,7 @@ struct UpArgs {
     /// Interface the services listen on.
     #[arg(long, env = "CRM_HOST", default_value = "127.0.0.1")]
     host: String,
-    /// Port of the first service; the others follow (customers = base).
+    /// Port of the first service; the others follow (customers = base, gateway = base + 5).
     #[arg(long, env = "CRM_PORT_BASE", default_value_t = 50051)]
     port_base: u16,
     /// Port of the nats-server `crm up` starts when no --nats-url is given.
@@ -154,8 +158,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let targets: Vec<Service> = args
                 .service
                 .map(|s| vec![s])
-                .unwrap_or_else(|| Service::ALL.to_vec());
+                .unwrap_or_else(|| Service::DOMAINS.to_vec());
             for service in targets {
+                if service == Service::Gateway {
+                    println!("the gateway has no database");
+                    continue;
+                }
                 let url = args.database.url_or_default(&args.data_dir, service.name());
                 services::migrate(service, &url).await?;
                 println!("migrated {} ({})", service.name(), redact(&url));
@@ -166,13 +174,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let _telemetry =
                 crm_platform::telemetry::init(&cli.telemetry, &format!("crm-{}", args.service.name()))?;
             let stop = crm_platform::shutdown::signal_token();
-            let nats_url = args
-                .common
-                .nats
-                .url
-                .clone()
-                .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
-            let nats = crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?;
             let url = args
                 .database
                 .url_or_default(&args.common.data_dir, args.service.name());
@@ -183,6 +184,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 server: args.common.server.clone(),
                 auth: args.common.auth.clone(),
                 domain: args.common.domain.clone(),
+                gateway: args.common.gateway.clone(),
+                clock: Arc::new(SystemClock),
+            };
+            let nats = if args.service == Service::Gateway {
+                // The gateway only calls services; it neither publishes nor consumes events.
+                None
+            } else {
+                let nats_url = args
+                    .common
+                    .nats
+                    .url
+                    .clone()
+                    .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+                Some(crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?)
             };
             let running = services::build(args.service, settings, nats).await?;
             tracing::info!(service = args.service.name(), addr = %running.addr, "started");
@@ -207,36 +222,38 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         }
     };
     let nats = crm_events::connect(&nats_url, "crm-up").await?;
-    let mut running = Vec::new();
-    for (i, service) in Service::ALL.iter().enumerate() {
-        let configured = match service {
-            Service::Customers => &args.customers_database_url,
-            Service::Sales => &args.sales_database_url,
-            Service::Partners => &args.partners_database_url,
-            Service::Marketing => &args.marketing_database_url,
-            Service::Servicedesk => &args.servicedesk_database_url,
-        };
-        let database_url = if configured.is_empty() {
-            format!(
-                "sqlite:{}",
-                common.data_dir.join(format!("{}.db", service.name())).display()
-            )
-        } else {
-            configured.clone()
-        };
-        // Services find each other on the suite's own ports.
-        let mut domain = common.domain.clone();
-        domain.customers_url = format!("http://{}:{}", args.host, args.port_base);
-        let settings = services::ServiceSettings {
-            listen: format!("{}:{}", args.host, args.port_base + i as u16),
-            database_url,
-            database_max_connections: 10,
-            server: common.server.clone(),
-            auth: common.auth.clone(),
-            domain,
-        };
-        running.push((*service, services::build(*service, settings, nats.clone()).await?));
-    }
+    let database_urls = Service::DOMAINS
+        .into_iter()
+        .map(|service| {
+            let configured = match service {
+                Service::Customers => &args.customers_database_url,
+                Service::Sales => &args.sales_database_url,
+                Service::Partners => &args.partners_database_url,
+                Service::Marketing => &args.marketing_database_url,
+                Service::Servicedesk | Service::Gateway => &args.servicedesk_database_url,
+            };
+            let url = if configured.is_empty() {
+                format!(
+                    "sqlite:{}",
+                    common.data_dir.join(format!("{}.db", service.name())).display()
+                )
+            } else {
+                configured.clone()
+            };
+            (service, url)
+        })
+        .collect();
+    let config = SuiteConfig {
+        host: args.host.clone(),
+        port_base: Some(args.port_base),
+        database_urls,
+        server: common.server.clone(),
+        auth: common.auth.clone(),
+        domain: common.domain.clone(),
+        gateway: common.gateway.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let suite = Suite::start(config, nats).await?;
     let mut claims = Claims::new("dev-admin", &[Role::Admin], Duration::from_secs(12 * 3600));
     claims.team = Some("dev".into());
     let token = common.auth.signer().sign(&claims)?;
@@ -244,33 +261,12 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         "crm suite is up (NATS {nats_url}, data in {})",
         common.data_dir.display()
     );
-    for (service, r) in &running {
-        println!("  {:<12} grpc://{}", service.name(), r.addr);
+    for (service, addr) in suite.endpoints() {
+        println!("  {:<12} grpc://{addr}", service.name());
     }
     println!("development admin token (12h):\n{token}");
     println!("press Ctrl-C to stop");
-    let mut tasks = tokio::task::JoinSet::new();
-    let suite_stop = CancellationToken::new();
-    for (service, r) in running {
-        let stop = suite_stop.clone();
-        tasks.spawn(async move { (service, r.run(stop).await) });
-    }
-    let mut first_error = None;
-    tokio::select! {
-        () = stop.cancelled() => {}
-        Some(Ok((service, result))) = tasks.join_next() => {
-            // A service stopping on its own is a failure of the suite.
-            first_error = Some(result.err().unwrap_or_else(|| anyhow::anyhow!("{} stopped", service.name())));
-        }
-    }
-    suite_stop.cancel();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((service, Err(err))) = joined {
-            tracing::error!(service = service.name(), error = ?err, "service failed");
-            first_error.get_or_insert(err);
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    suite.run_until(stop).await
 }
 
 fn redact(url: &str) -> String {

@@ -2,11 +2,8 @@
 //! suite on one machine (`crm up`), migrations (`crm migrate`), or mints a development token
 //! (`crm token`).
 
-mod cli;
-mod local_nats;
-mod services;
-
 use clap::Parser as _;
+use crm::cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -1,16 +1,18 @@
 //! The services the binary can run, and how each is built from shared settings.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use crm_auth::AuthConfig;
 use crm_platform::ServerConfig;
+use crm_platform::clock::Clock;
 use crm_platform::config::parse_duration;
 use tokio_util::sync::CancellationToken;
 
 /// A service of the suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Service {
     /// Parties, relationships, value, data quality, privacy.
     Customers,
@@ -22,11 +24,14 @@ pub enum Service {
     Marketing,
     /// Cases, queues and agents, SLAs, escalation, knowledge base, call centre.
     Servicedesk,
+    /// The single entry point: customer 360, screen pop, every domain API forwarded.
+    Gateway,
 }
 
 impl Service {
-    /// Every service, in port order for `crm up`.
-    pub const ALL: [Service; 5] = [
+    /// Every domain service (each with its own database), in port order for `crm up`; the
+    /// gateway follows them.
+    pub const DOMAINS: [Service; 5] = [
         Service::Customers,
         Service::Sales,
         Service::Partners,
@@ -42,6 +47,7 @@ impl Service {
             Service::Partners => "partners",
             Service::Marketing => "marketing",
             Service::Servicedesk => "servicedesk",
+            Service::Gateway => "gateway",
         }
     }
 }
@@ -61,7 +67,8 @@ pub struct DomainSettings {
     /// customers: silence after the last order after which a customer is lost.
     #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_duration)]
     pub lost_after: Duration,
-    /// sales: the customers service's gRPC URL (`crm up` sets it).
+    /// sales and gateway: the customers service's gRPC URL (the gateway takes several,
+    /// comma-separated; `crm up` sets it).
     #[arg(long, env = "CRM_CUSTOMERS_URL", default_value = "http://127.0.0.1:50051")]
     pub customers_url: String,
     /// sales: how often the alert rules (stalled deals, pile-ups, falling rates, overdue closes) run.
@@ -89,6 +96,84 @@ pub struct DomainSettings {
     pub notification_interval: Duration,
 }
 
+impl Default for DomainSettings {
+    /// The documented defaults (and whatever the environment sets).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            domain: DomainSettings,
+        }
+        <Defaults as clap::Parser>::parse_from(["crm"]).domain
+    }
+}
+
+/// Gateway settings.
+#[derive(Debug, Clone, Args)]
+pub struct GatewaySettings {
+    /// gateway: the sales service's gRPC URLs (comma-separated; every address a name resolves
+    /// to is used). The customers service is `--customers-url`.
+    #[arg(
+        long,
+        env = "CRM_SALES_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub sales_url: Vec<String>,
+    /// gateway: the partners service's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_PARTNERS_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub partners_url: Vec<String>,
+    /// gateway: the marketing service's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_MARKETING_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub marketing_url: Vec<String>,
+    /// gateway: the service desk's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_SERVICEDESK_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub servicedesk_url: Vec<String>,
+    /// gateway: how often upstream host names are resolved again and their addresses probed
+    /// (pods come and go).
+    #[arg(long, env = "CRM_RESOLVE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub resolve_interval: Duration,
+    /// gateway: sustained calls per second per principal (0: unlimited).
+    #[arg(long, env = "CRM_RATE_LIMIT", default_value_t = 50.0)]
+    pub rate_limit: f64,
+    /// gateway: calls a principal may make at once after a quiet spell.
+    #[arg(long, env = "CRM_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// gateway: browser origins allowed to call through gRPC-Web (comma-separated, `*` for any).
+    #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
+    /// gateway: the longest the customer 360 and screen pop wait for their sections.
+    #[arg(long, env = "CRM_VIEW_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub view_timeout: Duration,
+}
+
+impl Default for GatewaySettings {
+    /// The documented defaults (and whatever the environment sets).
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            gateway: GatewaySettings,
+        }
+        <Defaults as clap::Parser>::parse_from(["crm"]).gateway
+    }
+}
+
 /// What building a service needs.
 #[derive(Debug)]
 pub struct ServiceSettings {
@@ -98,6 +183,9 @@ pub struct ServiceSettings {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub domain: DomainSettings,
+    pub gateway: GatewaySettings,
+    /// The time source of services with time-based rules (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// A built service, ready to run.
@@ -113,6 +201,7 @@ enum App {
     Partners(Box<crm_partners::Application>),
     Marketing(Box<crm_marketing::Application>),
     Servicedesk(Box<crm_servicedesk::Application>),
+    Gateway(Box<crm_gateway::Application>),
 }
 
 impl Running {
@@ -124,6 +213,7 @@ impl Running {
             App::Partners(app) => app.run_until_stopped(stop).await,
             App::Marketing(app) => app.run_until_stopped(stop).await,
             App::Servicedesk(app) => app.run_until_stopped(stop).await,
+            App::Gateway(app) => app.run_until_stopped(stop).await,
         }
     }
 }
@@ -132,8 +222,13 @@ impl Running {
 pub async fn build(
     service: Service,
     s: ServiceSettings,
-    nats: async_nats::Client,
+    nats: impl Into<Option<async_nats::Client>>,
 ) -> anyhow::Result<Running> {
+    let nats = nats.into();
+    let nats = || {
+        nats.clone()
+            .ok_or_else(|| anyhow::anyhow!("{} needs NATS", service.name()))
+    };
     match service {
         Service::Customers => {
             let config = crm_customers::CustomersConfig {
@@ -147,7 +242,7 @@ pub async fn build(
                 lost_after: s.domain.lost_after,
                 ..crm_customers::CustomersConfig::new("", s.auth)
             };
-            let app = crm_customers::Application::build(config, nats).await?;
+            let app = crm_customers::Application::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
                 app: App::Customers(Box::new(app)),
@@ -163,7 +258,7 @@ pub async fn build(
                 customers_url: s.domain.customers_url,
                 alert_interval: s.domain.alert_interval,
             };
-            let app = crm_sales::Application::build(config, nats).await?;
+            let app = crm_sales::Application::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
                 app: App::Sales(Box::new(app)),
@@ -177,7 +272,7 @@ pub async fn build(
                 server: s.server,
                 ..crm_partners::PartnersConfig::new("", s.auth)
             };
-            let app = crm_partners::Application::build(config, nats).await?;
+            let app = crm_partners::Application::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
                 app: App::Partners(Box::new(app)),
@@ -192,7 +287,7 @@ pub async fn build(
                 currency: s.domain.reporting_currency.to_ascii_uppercase(),
                 ..crm_marketing::MarketingConfig::new("", s.auth)
             };
-            let app = crm_marketing::Application::build(config, nats).await?;
+            let app = crm_marketing::Application::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
                 app: App::Marketing(Box::new(app)),
@@ -209,19 +304,50 @@ pub async fn build(
                 calendar: s.domain.business_hours,
                 webhook_url: s.domain.notification_webhook_url,
                 notification_interval: s.domain.notification_interval,
+                clock: s.clock,
                 ..crm_servicedesk::ServicedeskConfig::new("", s.auth)
             };
-            let app = crm_servicedesk::Application::build(config, nats).await?;
+            let app = crm_servicedesk::Application::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
                 app: App::Servicedesk(Box::new(app)),
             })
         }
+        Service::Gateway => {
+            let g = s.gateway;
+            let urls = crm_gateway::UpstreamUrls {
+                customers: s.domain.customers_url.split(',').map(str::to_string).collect(),
+                sales: g.sales_url,
+                partners: g.partners_url,
+                marketing: g.marketing_url,
+                servicedesk: g.servicedesk_url,
+            };
+            let config = crm_gateway::GatewayConfig {
+                listen: s.listen,
+                server: s.server,
+                resolve_interval: g.resolve_interval,
+                rate_limit: (g.rate_limit > 0.0).then_some(crm_platform::rate_limit::RateLimit {
+                    per_second: g.rate_limit,
+                    burst: g.rate_limit_burst,
+                }),
+                cors_origins: g.cors_origins,
+                view_timeout: g.view_timeout,
+                ..crm_gateway::GatewayConfig::new(urls, s.auth)
+            };
+            let app = crm_gateway::Application::build(config).await?;
+            Ok(Running {
+                addr: app.local_addr(),
+                app: App::Gateway(Box::new(app)),
+            })
+        }
     }
 }
 
-/// Migrates `service`'s database at `url`.
+/// Migrates `service`'s database at `url` (the gateway has none).
 pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
+    if service == Service::Gateway {
+        return Ok(());
+    }
     let db = crm_storage::Db::connect(url, 2).await?;
     match service {
         Service::Customers => crm_customers::migrate(&db).await?,
@@ -229,6 +355,7 @@ pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
         Service::Partners => crm_partners::migrate(&db).await?,
         Service::Marketing => crm_marketing::migrate(&db).await?,
         Service::Servicedesk => crm_servicedesk::migrate(&db).await?,
+        Service::Gateway => {}
     }
     db.close().await;
     Ok(())

@@ -14,6 +14,24 @@ use crate::storage::{calls, customers, notifications};
 use crm_platform::contact::normalize_phone;
 
 impl ServiceDeskApi {
+    /// Where each case stands against its SLA now, with the escalations raised for it.
+    pub(super) async fn sla_states(
+        &self,
+        conn: &mut crm_storage::Conn,
+        records: &[&CaseRecord],
+    ) -> Result<Vec<pb::SlaState>> {
+        let now = self.now();
+        let mut out = Vec::with_capacity(records.len());
+        for c in records {
+            let mut state = self.sla_state(c, now);
+            let mut raised = cases::escalations(conn, &c.case.id).await?;
+            raised.reverse();
+            state.escalated_to = raised.into_iter().map(|e| e.level).collect();
+            out.push(state);
+        }
+        Ok(out)
+    }
+
     /// Where a case stands against its SLA at `now`.
     fn sla_state(&self, c: &CaseRecord, now: i64) -> pb::SlaState {
         let at = |m: i64| DateTime::from_timestamp_micros(m).unwrap_or_default().naive_utc();
@@ -30,6 +48,7 @@ impl ServiceDeskApi {
             response_breached: c.first_response_at.unwrap_or(clock) > c.response_due_at,
             resolution_breached: c.resolved_at.unwrap_or(clock) > c.resolution_due_at,
             minutes_to_resolution_due: minutes,
+            escalated_to: Vec::new(),
         }
     }
 
@@ -54,13 +73,15 @@ impl ServiceDeskApi {
             },
         )
         .await?;
-        let now = self.now();
+        let sla = self
+            .sla_states(&mut conn, &open.iter().collect::<Vec<_>>())
+            .await?;
         Ok(pb::IdentifyCallerResponse {
             identified: true,
             party_id: customer.party_id,
             display_name: customer.display_name,
             tier: customer.tier,
-            sla: open.iter().map(|c| self.sla_state(c, now)).collect(),
+            sla,
             open_cases: open.iter().map(|c| c.to_proto(Vec::new())).collect(),
         })
     }

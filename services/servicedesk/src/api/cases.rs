@@ -326,12 +326,17 @@ impl ServiceDeskApi {
         }
         let mut conn = self.conn().await?;
         let records = cases::list(&mut conn, &filter).await?;
-        let mut out = Vec::new();
-        for r in records.iter().filter(|r| may_see(p, r)) {
+        let visible: Vec<&CaseRecord> = records.iter().filter(|r| may_see(p, r)).collect();
+        let sla = if req.with_sla {
+            self.sla_states(&mut conn, &visible).await?
+        } else {
+            Vec::new()
+        };
+        Ok(pb::ListCasesResponse {
             // Lists carry no timelines; GetCase has them.
-            out.push(r.to_proto(Vec::new()));
-        }
-        Ok(pb::ListCasesResponse { cases: out })
+            cases: visible.iter().map(|r| r.to_proto(Vec::new())).collect(),
+            sla,
+        })
     }
 
     pub(super) async fn handle_assign_case(

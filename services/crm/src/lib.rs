@@ -1,0 +1,7 @@
+//! The `crm` binary's library: the command line, the services it can run, and the whole suite
+//! in one process (used by `crm up` and by the end-to-end tests).
+
+pub mod cli;
+mod local_nats;
+pub mod services;
+pub mod suite;

@@ -1,0 +1,172 @@
+//! The whole suite in one process: every domain service on its own port with its own
+//! database, and the gateway in front of them, talking only over gRPC and NATS. `crm up` runs
+//! it; end-to-end tests start it the same way.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crm_auth::AuthConfig;
+use crm_platform::ServerConfig;
+use crm_platform::clock::Clock;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::services::{self, DomainSettings, GatewaySettings, Service, ServiceSettings};
+
+/// How to start the suite.
+pub struct SuiteConfig {
+    /// Interface every service listens on.
+    pub host: String,
+    /// Port of the first service, the others following in [`Service::DOMAINS`] order and the
+    /// gateway last; none: each picks a free port.
+    pub port_base: Option<u16>,
+    /// Each domain service's database URL.
+    pub database_urls: HashMap<Service, String>,
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub domain: DomainSettings,
+    pub gateway: GatewaySettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+struct Member {
+    service: Service,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// The running suite.
+pub struct Suite {
+    members: Vec<Member>,
+}
+
+impl std::fmt::Debug for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.members.iter().map(|m| (m.service, m.addr)))
+            .finish()
+    }
+}
+
+impl Suite {
+    /// Builds (connects, migrates, binds) and starts every service, the gateway last so that
+    /// it knows where the others listen.
+    pub async fn start(config: SuiteConfig, nats: async_nats::Client) -> anyhow::Result<Self> {
+        let mut suite = Self { members: Vec::new() };
+        let listen = |i: usize| match config.port_base {
+            Some(base) => format!("{}:{}", config.host, base as usize + i),
+            None => format!("{}:0", config.host),
+        };
+        let url = |addr: SocketAddr| format!("http://{addr}");
+        let mut domain = config.domain.clone();
+        let mut gateway = config.gateway.clone();
+        for (i, service) in Service::DOMAINS.into_iter().chain([Service::Gateway]).enumerate() {
+            if service == Service::Gateway {
+                gateway.sales_url = vec![url(suite.addr(Service::Sales))];
+                gateway.partners_url = vec![url(suite.addr(Service::Partners))];
+                gateway.marketing_url = vec![url(suite.addr(Service::Marketing))];
+                gateway.servicedesk_url = vec![url(suite.addr(Service::Servicedesk))];
+            }
+            let settings = ServiceSettings {
+                listen: listen(i),
+                database_url: config.database_urls.get(&service).cloned().unwrap_or_default(),
+                database_max_connections: 10,
+                server: config.server.clone(),
+                auth: config.auth.clone(),
+                domain: domain.clone(),
+                gateway: gateway.clone(),
+                clock: config.clock.clone(),
+            };
+            let running = services::build(service, settings, nats.clone()).await?;
+            let addr = running.addr;
+            if service == Service::Customers {
+                // Services find each other on the suite's own ports.
+                domain.customers_url = url(addr);
+            }
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(running.run(stop.clone()));
+            suite.members.push(Member {
+                service,
+                addr,
+                stop,
+                task,
+            });
+        }
+        Ok(suite)
+    }
+
+    /// Where `service` listens.
+    pub fn addr(&self, service: Service) -> SocketAddr {
+        self.members
+            .iter()
+            .find(|m| m.service == service)
+            .map(|m| m.addr)
+            .unwrap_or_else(|| panic!("{} is not part of the suite", service.name()))
+    }
+
+    /// Every service and where it listens, in start order.
+    pub fn endpoints(&self) -> impl Iterator<Item = (Service, SocketAddr)> + '_ {
+        self.members.iter().map(|m| (m.service, m.addr))
+    }
+
+    /// Stops one service (as if its pod went away), letting its in-flight calls finish.
+    pub async fn stop_service(&mut self, service: Service) -> anyhow::Result<()> {
+        let Some(i) = self.members.iter().position(|m| m.service == service) else {
+            return Ok(());
+        };
+        let member = self.members.remove(i);
+        member.stop.cancel();
+        member.task.await?
+    }
+
+    /// Runs until `stop` is cancelled or a service stops on its own (a failure of the
+    /// suite), then stops every service; returns the first failure.
+    pub async fn run_until(mut self, stop: CancellationToken) -> anyhow::Result<()> {
+        let first = {
+            let tasks = self
+                .members
+                .iter_mut()
+                .map(|m| Box::pin(async { (m.service, (&mut m.task).await) }));
+            tokio::select! {
+                () = stop.cancelled() => None,
+                ((service, joined), _, _) = futures::future::select_all(tasks) => {
+                    Some(match joined {
+                        Ok(Ok(())) => anyhow::anyhow!("{} stopped", service.name()),
+                        Ok(Err(err)) => err.context(format!("{} failed", service.name())),
+                        Err(err) => anyhow::anyhow!("{} panicked: {err}", service.name()),
+                    })
+                }
+            }
+        };
+        let rest = self.shutdown().await;
+        match first {
+            Some(err) => Err(err),
+            None => rest,
+        }
+    }
+
+    /// Stops every service still running (the gateway first), and waits for them.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        for member in self.members.into_iter().rev() {
+            member.stop.cancel();
+            // A task that already finished was reported by `run_until`.
+            if member.task.is_finished() {
+                continue;
+            }
+            match member.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(service = member.service.name(), error = ?err, "service failed");
+                    first_error.get_or_insert(err);
+                }
+                Err(err) => {
+                    first_error.get_or_insert(anyhow::anyhow!("{} panicked: {err}", member.service.name()));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}

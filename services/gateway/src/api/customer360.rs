@@ -1,0 +1,287 @@
+//! GetCustomer360: the five sections fetched at once, each degrading on its own.
+
+use crm_platform::Violations;
+use crm_proto::customers::v1 as customers;
+use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::gateway::v1::{self as pb, Section};
+use crm_proto::marketing::v1 as marketing;
+use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
+use crm_proto::marketing::v1::prediction_service_client::PredictionServiceClient;
+use crm_proto::partners::v1 as partners;
+use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
+use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
+use crm_proto::servicedesk::v1 as servicedesk;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
+use futures::FutureExt as _;
+use tonic::{Code, Status};
+
+use super::{Call, GatewayApi, recent_orders_wanted};
+use crate::domain::{sales as figures, sections};
+
+/// Orders read for the sales and channel sections: pages of this size...
+const ORDERS_PAGE: i32 = 200;
+/// ...up to this many pages (the customer's most recent business).
+const ORDERS_PAGES: usize = 5;
+
+impl GatewayApi {
+    pub(super) async fn customer360(
+        &self,
+        call: &Call,
+        req: pb::GetCustomer360Request,
+    ) -> Result<pb::GetCustomer360Response, Status> {
+        let mut v = Violations::new();
+        v.check(req.party_id.trim().is_empty(), "party_id", "required");
+        v.check(
+            sections::unknown(&req.sections),
+            "sections",
+            "known sections only",
+        );
+        let recent = recent_orders_wanted(req.recent_orders, 10, &mut v);
+        v.into_result()?;
+        let wanted = sections::requested(&req.sections);
+        let wants = |s: Section| wanted.contains(&s);
+        let party_id = req.party_id.trim();
+
+        // The channel section reads the partners off the customer's orders, which the sales
+        // section reads too: one fetch, shared.
+        let orders = self
+            .orders_of(call, party_id)
+            .map(|r| r.map_err(|s| (s.code(), s.message().to_string())))
+            .shared();
+        let orders_for = || {
+            let orders = orders.clone();
+            async move { orders.await.map_err(|(code, message)| Status::new(code, message)) }
+        };
+
+        let (profile, sales, channel, marketing, service) = tokio::join!(
+            when(
+                wants(Section::Profile),
+                call.section(Section::Profile, self.profile(call, party_id))
+            ),
+            when(
+                wants(Section::Sales),
+                call.section(Section::Sales, self.sales(call, party_id, orders_for(), recent))
+            ),
+            when(
+                wants(Section::Channel),
+                call.section(Section::Channel, self.channel(call, orders_for()))
+            ),
+            when(
+                wants(Section::Marketing),
+                call.section(Section::Marketing, self.marketing(call, party_id))
+            ),
+            when(
+                wants(Section::Service),
+                call.section(Section::Service, self.service(call, party_id))
+            ),
+        );
+        let mut out = pb::GetCustomer360Response {
+            party_id: party_id.to_string(),
+            ..Default::default()
+        };
+        if let Some((status, section)) = profile {
+            out.statuses.push(status);
+            out.profile = section;
+        }
+        if let Some((status, section)) = sales {
+            out.statuses.push(status);
+            out.sales = section;
+        }
+        if let Some((status, section)) = channel {
+            out.statuses.push(status);
+            out.channel = section;
+        }
+        if let Some((status, section)) = marketing {
+            out.statuses.push(status);
+            out.marketing = section;
+        }
+        if let Some((status, section)) = service {
+            out.statuses.push(status);
+            out.service = section;
+        }
+        Ok(out)
+    }
+
+    async fn profile(&self, call: &Call, party_id: &str) -> Result<pb::ProfileSection, Status> {
+        let mut client = CustomersServiceClient::new(self.upstreams.customers.clone());
+        let mut edges = client.clone();
+        let relationships = async {
+            match edges
+                .list_relationships(call.request(customers::ListRelationshipsRequest {
+                    party_id: party_id.to_string(),
+                    ..Default::default()
+                }))
+                .await
+            {
+                Ok(r) => Ok(r.into_inner().relationships),
+                // The caller may see the party but not its network (a customer's own view).
+                Err(s) if s.code() == Code::PermissionDenied => Ok(Vec::new()),
+                Err(s) => Err(s),
+            }
+        };
+        let (party, relationships) = tokio::try_join!(
+            client.get_party(call.request(customers::GetPartyRequest {
+                id: party_id.to_string(),
+            })),
+            relationships,
+        )?;
+        Ok(pb::ProfileSection {
+            party: party.into_inner().party,
+            relationships,
+        })
+    }
+
+    /// The customer's orders, newest first (the most recent pages).
+    pub(super) async fn orders_of(&self, call: &Call, party_id: &str) -> Result<Vec<sales::Order>, Status> {
+        let mut client = OrderServiceClient::new(self.upstreams.sales.clone());
+        let mut orders = Vec::new();
+        let mut page_token = String::new();
+        for _ in 0..ORDERS_PAGES {
+            let page = client
+                .list_orders(call.request(sales::ListOrdersRequest {
+                    party_id: party_id.to_string(),
+                    page_size: ORDERS_PAGE,
+                    page_token,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            orders.extend(page.orders);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        Ok(figures::newest_first(orders))
+    }
+
+    async fn sales(
+        &self,
+        call: &Call,
+        party_id: &str,
+        orders: impl Future<Output = Result<Vec<sales::Order>, Status>>,
+        recent: usize,
+    ) -> Result<pb::SalesSection, Status> {
+        let mut pipeline = PipelineServiceClient::new(self.upstreams.sales.clone());
+        let mut org = SalesOrgServiceClient::new(self.upstreams.sales.clone());
+        let opportunities = async {
+            pipeline
+                .list_opportunities(call.request(sales::ListOpportunitiesRequest {
+                    party_id: party_id.to_string(),
+                    page_size: 200,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().opportunities)
+        };
+        let territory = async {
+            match org
+                .get_account_assignment(call.request(sales::GetAccountAssignmentRequest {
+                    party_id: party_id.to_string(),
+                }))
+                .await
+            {
+                Ok(r) => Ok(r.into_inner().territory_id),
+                // Not assigned yet.
+                Err(s) if s.code() == Code::NotFound => Ok(String::new()),
+                Err(s) => Err(s),
+            }
+        };
+        let (orders, opportunities, territory_id) = tokio::try_join!(orders, opportunities, territory)?;
+        let quota_owner_id = figures::quota_owner(&orders, &opportunities);
+        let (open, closed) = figures::split_opportunities(opportunities);
+        Ok(pb::SalesSection {
+            lifetime_value: figures::lifetime_value(&orders),
+            order_count: figures::order_count(&orders),
+            quota_owner_id,
+            territory_id,
+            open_opportunities: open,
+            recently_closed: closed.into_iter().take(10).collect(),
+            recent_orders: orders.into_iter().take(recent).collect(),
+        })
+    }
+
+    async fn channel(
+        &self,
+        call: &Call,
+        orders: impl Future<Output = Result<Vec<sales::Order>, Status>>,
+    ) -> Result<pb::ChannelSection, Status> {
+        let orders = orders.await.map_err(|s| {
+            Status::new(
+                s.code(),
+                format!("the customer's orders (sales) are not available: {}", s.message()),
+            )
+        })?;
+        let client = PartnerServiceClient::new(self.upstreams.partners.clone());
+        let lookups = figures::partner_ids(&orders).into_iter().map(|id| {
+            let mut client = client.clone();
+            async move {
+                match client
+                    .get_partner(call.request(partners::GetPartnerRequest { id }))
+                    .await
+                {
+                    Ok(r) => Ok(r.into_inner().partner),
+                    // Not the caller's to see (a partner user's view), or gone.
+                    Err(s) if matches!(s.code(), Code::NotFound | Code::PermissionDenied) => Ok(None),
+                    Err(s) => Err(s),
+                }
+            }
+        });
+        let partners = futures::future::try_join_all(lookups).await?;
+        Ok(pb::ChannelSection {
+            partners: partners.into_iter().flatten().collect(),
+        })
+    }
+
+    async fn marketing(&self, call: &Call, party_id: &str) -> Result<pb::MarketingSection, Status> {
+        let mut profiles = MarketingServiceClient::new(self.upstreams.marketing.clone());
+        let mut predictions = PredictionServiceClient::new(self.upstreams.marketing.clone());
+        let profile = profiles.get_profile(call.request(marketing::GetProfileRequest {
+            party_id: party_id.to_string(),
+        }));
+        let prediction = async {
+            match predictions
+                .get_prediction(call.request(marketing::GetPredictionRequest {
+                    party_id: party_id.to_string(),
+                    horizon_weeks: 0,
+                }))
+                .await
+            {
+                Ok(r) => Ok(r.into_inner().prediction),
+                // No purchase history, or too little data to fit the model yet.
+                Err(s) if matches!(s.code(), Code::NotFound | Code::FailedPrecondition) => Ok(None),
+                Err(s) => Err(s),
+            }
+        };
+        let (profile, prediction) = tokio::try_join!(profile, prediction)?;
+        Ok(pb::MarketingSection {
+            profile: profile.into_inner().profile,
+            prediction,
+        })
+    }
+
+    async fn service(&self, call: &Call, party_id: &str) -> Result<pb::ServiceSection, Status> {
+        let mut client = ServiceDeskServiceClient::new(self.upstreams.servicedesk.clone());
+        let cases = client
+            .list_cases(call.request(servicedesk::ListCasesRequest {
+                party_id: party_id.to_string(),
+                open_only: true,
+                with_sla: true,
+                ..Default::default()
+            }))
+            .await?
+            .into_inner();
+        Ok(pb::ServiceSection {
+            open_cases: cases.cases,
+            sla: cases.sla,
+        })
+    }
+}
+
+/// Runs `section` only when it was asked for.
+async fn when<T>(wanted: bool, section: impl Future<Output = T>) -> Option<T> {
+    if wanted { Some(section.await) } else { None }
+}

@@ -1,0 +1,133 @@
+//! Starting the whole suite inside a test: real nats-server, one fresh database per service on
+//! the chosen backend, every service and the gateway on free ports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crm::services::{self, DomainSettings, GatewaySettings, Service, ServiceSettings};
+use crm::suite::{Suite, SuiteConfig};
+use crm_platform::clock::ManualClock;
+use crm_testkit::{Backend, TestDb, TestNats};
+
+/// Monday 2026-11-23, 10:00 UTC: inside the service desk's default business hours.
+pub const MONDAY_10AM_MICROS: i64 = 1_795_428_000_000_000;
+
+/// The gateway's name in traces.
+pub const GATEWAY: &str = "gateway";
+
+/// The running suite and what it needs kept alive.
+pub struct TestSuite {
+    pub suite: Suite,
+    pub nats: TestNats,
+    /// The service desk's clock.
+    pub clock: Arc<ManualClock>,
+    database_urls: HashMap<Service, String>,
+    _databases: Vec<TestDb>,
+}
+
+impl TestSuite {
+    /// A channel to the gateway, the one address clients need.
+    pub fn gateway(&self) -> tonic::transport::Channel {
+        crm_testkit::channel(self.suite.addr(Service::Gateway))
+    }
+}
+
+/// Gateway settings for tests: no rate limit unless a test sets one.
+pub fn gateway_settings() -> GatewaySettings {
+    GatewaySettings {
+        rate_limit: 0.0,
+        ..GatewaySettings::default()
+    }
+}
+
+/// Starts the suite on `backend` with `gateway` settings (the upstream addresses are the
+/// suite's own).
+pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
+    let nats = TestNats::start();
+    let clock = ManualClock::at(MONDAY_10AM_MICROS);
+    let mut databases = Vec::new();
+    let mut database_urls = HashMap::new();
+    for service in Service::DOMAINS {
+        let db = TestDb::new(backend);
+        database_urls.insert(service, db.url.clone());
+        databases.push(db);
+    }
+    let config = SuiteConfig {
+        host: "127.0.0.1".into(),
+        port_base: None,
+        database_urls: database_urls.clone(),
+        server: crm_platform::ServerConfig::default(),
+        auth: crm_testkit::auth_config(),
+        domain: DomainSettings::default(),
+        gateway,
+        clock: clock.clone(),
+    };
+    let suite = Suite::start(config, nats.client().await)
+        .await
+        .expect("starting the suite");
+    TestSuite {
+        suite,
+        nats,
+        clock,
+        database_urls,
+        _databases: databases,
+    }
+}
+
+/// Starts another instance of a domain service of `suite` on the same database, as a second
+/// pod of the same Deployment would be.
+pub async fn second_instance(
+    suite: &TestSuite,
+    service: Service,
+) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+    let settings = ServiceSettings {
+        listen: "127.0.0.1:0".into(),
+        database_url: suite.database_urls[&service].clone(),
+        database_max_connections: 5,
+        server: crm_platform::ServerConfig::default(),
+        auth: crm_testkit::auth_config(),
+        domain: DomainSettings::default(),
+        gateway: gateway_settings(),
+        clock: suite.clock.clone(),
+    };
+    let running = services::build(service, settings, suite.nats.client().await)
+        .await
+        .expect("building a second instance");
+    let addr = running.addr;
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(running.run(stop.clone()));
+    (addr, stop)
+}
+
+/// Builds and starts one more gateway in front of `upstreams` (URL lists per service), for
+/// tests that need a gateway wired differently from the suite's.
+pub async fn extra_gateway(
+    customers: Vec<String>,
+    upstreams: GatewaySettings,
+) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+    let settings = ServiceSettings {
+        listen: "127.0.0.1:0".into(),
+        database_url: String::new(),
+        database_max_connections: 1,
+        server: crm_platform::ServerConfig::default(),
+        auth: crm_testkit::auth_config(),
+        domain: DomainSettings {
+            customers_url: customers.join(","),
+            ..DomainSettings::default()
+        },
+        gateway: upstreams,
+        clock: Arc::new(crm_platform::clock::SystemClock),
+    };
+    let running = services::build(Service::Gateway, settings, None)
+        .await
+        .expect("building a gateway");
+    let addr = running.addr;
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(running.run(stop.clone()));
+    (addr, stop)
+}
+
+/// The URL of a service of `suite`.
+pub fn url(suite: &Suite, service: Service) -> String {
+    format!("http://{}", suite.addr(service))
+}
