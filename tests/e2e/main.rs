@@ -259,5 +259,29 @@ async fn crm_serve_one_service() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unauthenticated);
+
+    // A gateway in front of it: no database, no NATS, only the service's address.
+    let gateway_port = free_port();
+    let gateway = Command::new(CRM)
+        .args([
+            "serve",
+            "gateway",
+            "--listen",
+            &format!("127.0.0.1:{gateway_port}"),
+            "--customers-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--jwt-secret",
+            secret,
+        ])
+        .env_remove("CRM_NATS_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut gateway = Process(gateway);
+    wait_serving(gateway_port).await;
+    let through_gateway = create_party(gateway_port, &token).await;
+    assert_eq!(through_gateway.display_name, "E2E Corp");
+    assert!(gateway.terminate().success());
     assert!(process.terminate().success());
 }

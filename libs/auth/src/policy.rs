@@ -81,3 +81,27 @@ impl Policy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_covers_a_package_but_declared_rpcs_and_public_paths_win() {
+        let policy = Policy::new()
+            .prefix("/crm.sales.v1.", Access::Authenticated)
+            .rpcs("crm.sales.v1.CatalogService", &["SetPrice"], &[Role::Admin]);
+        let rep = Principal {
+            user_id: "rep".into(),
+            roles: vec![Role::SalesRep],
+            ..Default::default()
+        };
+        assert!(policy.allows("/crm.sales.v1.OrderService/ListOrders", &rep));
+        assert!(!policy.allows("/crm.sales.v1.CatalogService/SetPrice", &rep));
+        assert!(!policy.allows("/crm.customers.v1.CustomersService/GetParty", &rep));
+        assert!(matches!(
+            policy.access("/grpc.health.v1.Health/Check"),
+            Some(Access::Public)
+        ));
+    }
+}

@@ -78,31 +78,16 @@ impl GatewayApi {
                 call.section(Section::Service, self.service(call, party_id))
             ),
         );
-        let mut out = pb::GetCustomer360Response {
+        let mut s = Vec::new();
+        Ok(pb::GetCustomer360Response {
             party_id: party_id.to_string(),
-            ..Default::default()
-        };
-        if let Some((status, section)) = profile {
-            out.statuses.push(status);
-            out.profile = section;
-        }
-        if let Some((status, section)) = sales {
-            out.statuses.push(status);
-            out.sales = section;
-        }
-        if let Some((status, section)) = channel {
-            out.statuses.push(status);
-            out.channel = section;
-        }
-        if let Some((status, section)) = marketing {
-            out.statuses.push(status);
-            out.marketing = section;
-        }
-        if let Some((status, section)) = service {
-            out.statuses.push(status);
-            out.service = section;
-        }
-        Ok(out)
+            profile: collect(&mut s, profile),
+            sales: collect(&mut s, sales),
+            channel: collect(&mut s, channel),
+            marketing: collect(&mut s, marketing),
+            service: collect(&mut s, service),
+            statuses: s,
+        })
     }
 
     async fn profile(&self, call: &Call, party_id: &str) -> Result<pb::ProfileSection, Status> {
@@ -279,6 +264,16 @@ impl GatewayApi {
             sla: cases.sla,
         })
     }
+}
+
+/// A section's content, its status added to `statuses` (when the section was asked for).
+fn collect<T>(
+    statuses: &mut Vec<pb::SectionStatus>,
+    section: Option<(pb::SectionStatus, Option<T>)>,
+) -> Option<T> {
+    let (status, content) = section?;
+    statuses.push(status);
+    content
 }
 
 /// Runs `section` only when it was asked for.
