@@ -153,6 +153,27 @@ async fn every_domain_api_is_reachable_through_one_address(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(crm_testkit::violated(&unknown), ["party_id"]);
+
+    // Operators see every call where it was served, with its outcome: rate, errors, durations.
+    let points = crm_testkit::metric_points("rpc.server.duration");
+    let served = |service: &str, code: &str| {
+        points.iter().any(|p| {
+            p.value >= 1.0
+                && p.attributes.get("crm.service").map(String::as_str) == Some(service)
+                && p.attributes.get("rpc.method").map(String::as_str)
+                    == Some("/crm.customers.v1.CustomersService/GetParty")
+                && p.attributes.get("rpc.grpc.status_code").map(String::as_str) == Some(code)
+        })
+    };
+    assert!(served("gateway", "0") && served("customers", "0"), "{points:?}");
+    assert!(
+        served("gateway", "16"),
+        "the unauthenticated call, refused at the gateway"
+    );
+    assert!(
+        served("customers", "7"),
+        "the forbidden read, refused by customers"
+    );
     gw.suite.shutdown().await.unwrap();
 }
 

@@ -152,6 +152,9 @@ impl<H: EventHandler> Consumer<H> {
     /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
     pub async fn process(&self, message: jetstream::Message) -> Outcome {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        if let Ok(info) = message.info() {
+            crate::metrics::consumer_lag(&self.options.durable, info.pending);
+        }
         let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
             Ok(event) => event,
             Err(err) => return self.dead_letter(&message, &err).await,

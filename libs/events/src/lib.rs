@@ -13,6 +13,7 @@
 mod cloudevents;
 mod config;
 mod consumer;
+mod metrics;
 pub mod outbox;
 mod relay;
 mod streams;

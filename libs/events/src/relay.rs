@@ -31,6 +31,8 @@ pub struct RelayOptions {
     pub publish_timeout: Duration,
     /// Sent rows older than this are deleted.
     pub retention: Duration,
+    /// How often the backlog (unsent rows, oldest age) is reported as metrics.
+    pub backlog_interval: Duration,
 }
 
 impl Default for RelayOptions {
@@ -42,6 +44,7 @@ impl Default for RelayOptions {
             max_backoff: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(5),
             retention: Duration::from_secs(7 * 86_400),
+            backlog_interval: Duration::from_secs(5),
         }
     }
 }
@@ -94,7 +97,12 @@ impl Relay {
         let mut backoff = self.options.min_backoff;
         let mut leader: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
         let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_measure: Option<std::time::Instant> = None;
         while !stop.is_cancelled() {
+            if last_measure.is_none_or(|at| at.elapsed() >= self.options.backlog_interval) {
+                self.measure_backlog().await;
+                last_measure = Some(std::time::Instant::now());
+            }
             let pass = async {
                 if self.db.backend() == Backend::Postgres && !self.hold_leadership(&mut leader).await? {
                     return Ok(None);
@@ -165,6 +173,22 @@ impl Relay {
             *leader = Some(conn);
         }
         Ok(locked)
+    }
+
+    /// Reports the unsent rows and the age of the oldest (a failed query is skipped: the
+    /// database being away is reported elsewhere).
+    async fn measure_backlog(&self) {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM crm_outbox WHERE sent_at IS NULL",
+        )
+        .fetch_one(self.db.pool())
+        .await;
+        let Ok(row) = row else { return };
+        let pending: i64 = row.try_get("pending").unwrap_or(0);
+        let oldest: Option<i64> = row.try_get("oldest").unwrap_or(None);
+        let now = chrono::Utc::now().timestamp_micros();
+        let age = oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1e6);
+        crate::metrics::outbox(&self.spec.name(), pending.max(0) as u64, age);
     }
 
     /// One pass: publishes up to a batch of pending rows in order. Returns how many were sent.

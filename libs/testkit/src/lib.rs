@@ -21,6 +21,81 @@ pub const TEST_SECRET: &str = "crm-test-secret";
 /// printed only when `TEST_LOG` is set (its value is the filter, e.g. `debug`).
 pub fn init_logging() {
     spans();
+    meters();
+}
+
+struct Meters {
+    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    exporter: opentelemetry_sdk::metrics::InMemoryMetricExporter,
+}
+
+fn meters() -> &'static Meters {
+    static METERS: std::sync::OnceLock<Meters> = std::sync::OnceLock::new();
+    METERS.get_or_init(|| {
+        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        opentelemetry::global::set_meter_provider(provider.clone());
+        Meters { provider, exporter }
+    })
+}
+
+/// One recorded data point of a metric: its attributes and its value (a histogram's count).
+#[derive(Debug, Clone)]
+pub struct MetricPoint {
+    /// Attribute key to value, as text.
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The gauge's last value, the sum's total or the histogram's count of recordings.
+    pub value: f64,
+}
+
+/// The current data points of the metric called `name`, as an OpenTelemetry exporter receives
+/// them after a flush (needs [`init_logging`] first, which every test of [`backend_tests!`]
+/// does).
+pub fn metric_points(name: &str) -> Vec<MetricPoint> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let m = meters();
+    m.exporter.reset();
+    let _ = m.provider.force_flush();
+    let mut out = Vec::new();
+    let attributes = |kvs: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+        kvs.map(|kv| (kv.key.to_string(), kv.value.to_string())).collect()
+    };
+    for resource in m.exporter.get_finished_metrics().unwrap_or_default() {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                match metric.data() {
+                    AggregatedMetrics::U64(MetricData::Gauge(g)) => {
+                        out.extend(g.data_points().map(|p| MetricPoint {
+                            attributes: attributes(&mut p.attributes()),
+                            value: p.value() as f64,
+                        }))
+                    }
+                    AggregatedMetrics::F64(MetricData::Gauge(g)) => {
+                        out.extend(g.data_points().map(|p| MetricPoint {
+                            attributes: attributes(&mut p.attributes()),
+                            value: p.value(),
+                        }))
+                    }
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                        out.extend(h.data_points().map(|p| MetricPoint {
+                            attributes: attributes(&mut p.attributes()),
+                            value: p.count() as f64,
+                        }))
+                    }
+                    AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                        out.extend(s.data_points().map(|p| MetricPoint {
+                            attributes: attributes(&mut p.attributes()),
+                            value: p.value() as f64,
+                        }))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
 }
 
 fn spans() -> &'static opentelemetry_sdk::trace::InMemorySpanExporter {

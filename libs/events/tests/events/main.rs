@@ -57,8 +57,23 @@ fn fast_relay(db: &Db, client: async_nats::Client) -> Relay {
         poll_interval: Duration::from_millis(20),
         max_backoff: Duration::from_millis(300),
         publish_timeout: Duration::from_secs(1),
+        backlog_interval: Duration::from_millis(50),
         ..Default::default()
     })
+}
+
+/// The outbox backlog of the test stream as last reported: (unsent rows, oldest age in s).
+fn reported_backlog() -> Option<(f64, f64)> {
+    let of_test_stream = |name: &str| {
+        crm_testkit::metric_points(name)
+            .into_iter()
+            .find(|p| p.attributes.get("messaging.destination").map(String::as_str) == Some("CRM_TEST"))
+            .map(|p| p.value)
+    };
+    Some((
+        of_test_stream("crm.outbox.pending")?,
+        of_test_stream("crm.outbox.oldest_age")?,
+    ))
 }
 
 /// Reads every message of the test stream from the start.
@@ -161,10 +176,19 @@ async fn events_written_while_nats_is_down_arrive_in_order_after_restart(backend
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(unsent(&db).await, 5, "nothing is marked sent while NATS is down");
+    // Operators see the backlog grow and age.
+    eventually(WAIT, "the backlog reported", || async {
+        reported_backlog().filter(|(pending, age)| *pending == 5.0 && *age > 0.0)
+    })
+    .await;
 
     nats.restart();
     eventually(WAIT, "backlog published", || async {
         (unsent(&db).await == 0).then_some(())
+    })
+    .await;
+    eventually(WAIT, "the empty backlog reported", || async {
+        reported_backlog().filter(|(pending, age)| *pending == 0.0 && *age == 0.0)
     })
     .await;
     let messages = read_all(&client, 6).await;
@@ -269,6 +293,12 @@ async fn a_redelivered_event_is_applied_once(backend: Backend) {
         1,
         "the duplicate never reached the handler"
     );
+    // The consumer reports how far behind it is: nothing left after the second copy.
+    let lag = crm_testkit::metric_points("crm.consumer.lag")
+        .into_iter()
+        .find(|p| p.attributes.get("messaging.consumer").map(String::as_str) == Some("test-recorder"))
+        .expect("the consumer's lag reported");
+    assert_eq!(lag.value, 0.0);
     stop.cancel();
     task.await.unwrap().unwrap();
 }

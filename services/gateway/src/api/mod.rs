@@ -71,8 +71,12 @@ impl Call {
     where
         F: std::future::Future<Output = Result<T, Status>>,
     {
+        use tracing::Instrument as _;
         let started = Instant::now();
         let budget = self.remaining();
+        // One span per section, so a trace shows the fan-out and which section took the time.
+        let span = tracing::info_span!("gateway.section", otel.name = %format!("section {section:?}"));
+        let calls = calls.instrument(span);
         let out_of_time = || Status::deadline_exceeded(format!("no answer within {} ms", budget.as_millis()));
         let outcome = match tokio::time::timeout(budget, calls).await {
             // The client side of a call gives up at the same deadline, reporting CANCELLED.
