@@ -67,7 +67,7 @@ pub struct DomainSettings {
     /// customers: silence after the last order after which a customer is lost.
     #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_duration)]
     pub lost_after: Duration,
-    /// sales and gateway: the customers service's gRPC URL (the gateway takes several,
+    /// sales and gateway: the customers service's gRPC URLs (several may be given,
     /// comma-separated; `crm up` sets it).
     #[arg(long, env = "CRM_CUSTOMERS_URL", default_value = "http://127.0.0.1:50051")]
     pub customers_url: String,

@@ -73,7 +73,10 @@ impl Application {
         let relay = Relay::new(db.clone(), nats.clone(), StreamSpec::new(DOMAIN));
         let verifier = config.auth.verifier().await?;
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
-        let customers = crm_platform::client::lazy_channel(&config.customers_url)?;
+        // Every pod of the customers service, followed as it scales.
+        let customer_urls: Vec<String> = config.customers_url.split(',').map(str::to_string).collect();
+        let customers =
+            crm_platform::client::balanced_channel(&customer_urls, std::time::Duration::from_secs(5))?;
         let api = api::SalesApi::new(db.clone(), Arc::new(config.clone()), relay.waker(), customers);
         let max = config.server.max_message_bytes;
         let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
