@@ -4,14 +4,28 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let root = root.canonicalize()?;
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.join("../../proto").canonicalize()?;
     let files = proto_files(&root)?;
     // tonic-prost-build prints no rerun-if-changed directives; without these every build would
-    // regenerate the code and rebuild every crate that depends on it.
-    println!("cargo:rerun-if-changed={}", root.display());
+    // regenerate the code and rebuild every crate that depends on it. The paths are relative to
+    // this package, so that two checkouts sharing a target directory (a CI clone beside a
+    // working copy) each compare their own files.
+    let canonical_dir = manifest_dir.canonicalize()?;
+    let relative = |path: &Path| -> PathBuf {
+        match path.strip_prefix(
+            canonical_dir
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(&canonical_dir),
+        ) {
+            Ok(inside_workspace) => Path::new("../..").join(inside_workspace),
+            Err(_) => path.to_path_buf(),
+        }
+    };
+    println!("cargo:rerun-if-changed={}", relative(&root).display());
     for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
+        println!("cargo:rerun-if-changed={}", relative(file).display());
     }
 
     let descriptors = protox::compile(&files, [&root])?;
