@@ -33,7 +33,10 @@ async fn create_person(gw: &TestSuite, name: &str) -> customers::Party {
     };
     client
         .create_party(authed(
-            customers::CreatePartyRequest { party: Some(party) },
+            customers::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            },
             &admin(),
         ))
         .await
@@ -120,6 +123,7 @@ async fn every_domain_api_is_reachable_through_one_address(backend: Backend) {
                     kind: customers::PartyKind::Person as i32,
                     ..Default::default()
                 }),
+                request_id: String::new(),
             },
             &token,
         ))
@@ -429,7 +433,9 @@ async fn upstreams_balance_and_fail_over(backend: Backend) {
         client.get_party(get()).await.expect("through either instance");
     }
     second_stop.cancel();
-    // Once the gateway's probe notices, every call goes to the remaining instance.
+    // Calls that meet the stopped instance before the gateway's probe notices fail UNAVAILABLE
+    // (clients retry those); a few probe rounds later every call goes to the remaining one.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     crm_testkit::eventually(
         Duration::from_secs(10),
         "calls to succeed after fail-over",

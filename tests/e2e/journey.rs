@@ -228,7 +228,13 @@ async fn create_party(
     what: &str,
 ) -> cpb::Party {
     customers
-        .create_party(authed(cpb::CreatePartyRequest { party: Some(party) }, token))
+        .create_party(authed(
+            cpb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            },
+            token,
+        ))
         .await
         .unwrap_or_else(|status| panic!("CreateParty ({what}): {status:?}"))
         .into_inner()

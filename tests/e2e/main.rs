@@ -90,7 +90,13 @@ async fn create_party(port: u16, token: &str) -> pb::Party {
         ..Default::default()
     };
     client
-        .create_party(authed(pb::CreatePartyRequest { party: Some(party) }, token))
+        .create_party(authed(
+            pb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            },
+            token,
+        ))
         .await
         .unwrap()
         .into_inner()

@@ -15,7 +15,7 @@ use crate::domain::duplicates::{normalize_email, normalize_phone};
 use crate::domain::party as rules;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{audit, now_micros, parties, regions};
+use crate::storage::{audit, now_micros, parties, regions, requests};
 
 /// The audit view of some fields of a party.
 pub(super) fn fields_json(party: &pb::Party, fields: &[String]) -> Value {
@@ -92,11 +92,30 @@ impl CustomersApi {
             party.team_id = principal.team_id.clone().unwrap_or_default();
         }
         let mut v = prefixed("party", rules::validate(&party));
+        v.check(req.request_id.len() > 128, "request_id", "at most 128 characters");
         let mut tx = self.begin().await?;
+        if !req.request_id.is_empty()
+            && let Some(id) = requests::party_of(&mut tx, &req.request_id).await?
+        {
+            return self.created_before(principal, &id).await;
+        }
         check_region(&mut tx, &party.region_code, "party.region_code", &mut v).await?;
         v.finish()?;
         rules::normalise(&mut party);
         parties::insert(&mut tx, &mut party, &self.config.reporting_currency).await?;
+        if !req.request_id.is_empty()
+            && let Err(err) = requests::record(&mut tx, &req.request_id, &party.id, now_micros()).await
+        {
+            // The same request, sent twice at once: the other one created the party.
+            if crm_storage::is_unique_violation(&err) {
+                drop(tx);
+                let mut conn = self.conn().await?;
+                if let Some(id) = requests::party_of(&mut conn, &req.request_id).await? {
+                    return self.created_before(principal, &id).await;
+                }
+            }
+            return Err(err.into());
+        }
         let stored = parties::get(&mut tx, &party.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
@@ -112,6 +131,13 @@ impl CustomersApi {
         events::party_created(&mut tx, &stored).await?;
         self.commit(tx).await?;
         Ok(pb::CreatePartyResponse { party: Some(stored) })
+    }
+
+    /// The answer to a repeated creation request: the party as it is now, read as the caller.
+    async fn created_before(&self, principal: &Principal, id: &str) -> Result<pb::CreatePartyResponse> {
+        let mut conn = self.conn().await?;
+        let party = party_for_read(&mut conn, principal, id).await?;
+        Ok(pb::CreatePartyResponse { party: Some(party) })
     }
 
     pub(super) async fn handle_get_party(

@@ -7,6 +7,7 @@ pub mod orders;
 pub mod parties;
 pub mod regions;
 pub mod relationships;
+pub mod requests;
 pub mod settings;
 
 /// Microseconds since the Unix epoch, now.

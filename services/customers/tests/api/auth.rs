@@ -81,6 +81,7 @@ async fn record_and_field_rules(backend: Backend) {
         .create_party(authed(
             pb::CreatePartyRequest {
                 party: Some(person("Own", "Customer", "own@example.com")),
+                ..Default::default()
             },
             &alice_token,
         ))

@@ -31,6 +31,7 @@ async fn one_event_per_committed_change_and_none_for_rejected_ones(backend: Back
         .clone()
         .create_party(app.req(pb::CreatePartyRequest {
             party: Some(person("", "", "bad")),
+            ..Default::default()
         }))
         .await
         .unwrap_err();

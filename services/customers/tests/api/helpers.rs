@@ -81,7 +81,10 @@ impl TestApp {
     pub async fn create(&self, party: pb::Party) -> pb::Party {
         self.client
             .clone()
-            .create_party(self.req(pb::CreatePartyRequest { party: Some(party) }))
+            .create_party(self.req(pb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            }))
             .await
             .expect("create party")
             .into_inner()

@@ -85,7 +85,10 @@ async fn bad_input_names_each_field_and_changes_nothing(backend: Backend) {
     let err = app
         .client
         .clone()
-        .create_party(app.req(pb::CreatePartyRequest { party: Some(bad) }))
+        .create_party(app.req(pb::CreatePartyRequest {
+            party: Some(bad),
+            ..Default::default()
+        }))
         .await
         .unwrap_err();
     let fields = violated(&err);
@@ -104,7 +107,10 @@ async fn bad_input_names_each_field_and_changes_nothing(backend: Backend) {
     let err = app
         .client
         .clone()
-        .create_party(app.req(pb::CreatePartyRequest { party: None }))
+        .create_party(app.req(pb::CreatePartyRequest {
+            party: None,
+            ..Default::default()
+        }))
         .await
         .unwrap_err();
     assert_eq!(violated(&err), vec!["party"]);
@@ -115,6 +121,7 @@ async fn bad_input_names_each_field_and_changes_nothing(backend: Backend) {
         .clone()
         .create_party(app.req(pb::CreatePartyRequest {
             party: Some(unknown_region),
+            ..Default::default()
         }))
         .await
         .unwrap_err();
@@ -384,7 +391,55 @@ async fn verification_due_lists_stale_records(backend: Backend) {
     assert_eq!(violated(&err), vec!["not_verified_for"]);
 }
 
+/// A creation sent again with the same request id (a retry after a lost answer, a lead
+/// converted again) returns the first party and creates nothing; the id is checked.
+async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let create = |name: &str, request_id: &str| {
+        app.req(pb::CreatePartyRequest {
+            party: Some(organization(name)),
+            request_id: request_id.into(),
+        })
+    };
+    let mut client = app.client.clone();
+    let first = client
+        .create_party(create("Acme", "lead-conversion:42"))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    // The retry's body does not matter: the request was already carried out.
+    let again = client
+        .create_party(create("Acme Corporation", "lead-conversion:42"))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.display_name, "Acme");
+    let other = client
+        .create_party(create("Acme", "lead-conversion:43"))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    assert_ne!(other.id, first.id, "another request id is another request");
+    assert_eq!(app.party_rows().await, 2);
+    assert_eq!(app.event_types().await, ["party.created", "party.created"]);
+
+    let err = client
+        .create_party(create("Too long", &"x".repeat(129)))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["request_id"]);
+    assert_eq!(app.party_rows().await, 2);
+}
+
 backend_tests!(
+    a_repeated_creation_request_returns_the_first_party,
     create_get_update_round_trip,
     bad_input_names_each_field_and_changes_nothing,
     list_filters_and_pages,

@@ -51,6 +51,7 @@ async fn in_flight_calls_complete_on_shutdown(backend: Backend) {
     let mut client = app.client.clone();
     let request = app.req(pb::CreatePartyRequest {
         party: Some(person("In", "Flight", "")),
+        ..Default::default()
     });
     let call = tokio::spawn(async move { client.create_party(request).await });
     tokio::time::sleep(Duration::from_millis(300)).await;

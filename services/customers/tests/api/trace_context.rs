@@ -10,6 +10,7 @@ async fn trace_context_flows_from_the_caller_into_events(backend: Backend) {
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let mut request = app.req(pb::CreatePartyRequest {
         party: Some(person("Tracy", "Trace", "")),
+        ..Default::default()
     });
     request.metadata_mut().insert(
         "traceparent",

@@ -106,7 +106,10 @@ impl Suite {
         party.attributes.insert("income".into(), income.into());
         self.customers
             .clone()
-            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .create_party(self.req(cpb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            }))
             .await
             .unwrap()
             .into_inner()

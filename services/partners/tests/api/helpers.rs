@@ -170,7 +170,10 @@ impl Suite {
         };
         self.customers
             .clone()
-            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .create_party(self.req(cpb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            }))
             .await
             .unwrap()
             .into_inner()

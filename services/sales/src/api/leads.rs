@@ -340,7 +340,11 @@ impl SalesApi {
             .customers()
             .create_party(forwarded(
                 principal,
-                customers::CreatePartyRequest { party: Some(party) },
+                customers::CreatePartyRequest {
+                    party: Some(party),
+                    // Converting the lead again after a failure finds the party made the first time.
+                    request_id: format!("lead-conversion:{}", lead.id),
+                },
             ))
             .await
             .map_err(|status| match status.code() {

@@ -83,6 +83,7 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .clone()
         .create_party(suite.req(cpb::CreatePartyRequest {
             party: Some(party.clone()),
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -94,7 +95,10 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
     let shop = suite
         .customers
         .clone()
-        .create_party(suite.req(cpb::CreatePartyRequest { party: Some(party) }))
+        .create_party(suite.req(cpb::CreatePartyRequest {
+            party: Some(party),
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner()
@@ -643,7 +647,10 @@ async fn opportunities_route_to_the_territory_selling_their_product_line(backend
     let shop = suite
         .customers
         .clone()
-        .create_party(suite.req(cpb::CreatePartyRequest { party: Some(party) }))
+        .create_party(suite.req(cpb::CreatePartyRequest {
+            party: Some(party),
+            ..Default::default()
+        }))
         .await
         .unwrap()
         .into_inner()

@@ -115,7 +115,10 @@ impl Suite {
         let party = self
             .customers
             .clone()
-            .create_party(self.req(cpb::CreatePartyRequest { party: Some(party) }))
+            .create_party(self.req(cpb::CreatePartyRequest {
+                party: Some(party),
+                ..Default::default()
+            }))
             .await
             .unwrap()
             .into_inner()
