@@ -54,18 +54,24 @@ impl tower::Service<http::Request<axum::body::Body>> for Forwarder {
         let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
         Box::pin(async move {
             use tower::ServiceExt as _;
-            match channel.ready().await {
-                Ok(ready) => match ready.call(request).await {
+            // With no address in rotation (a name that does not resolve yet), say so rather
+            // than hold the call until its deadline.
+            match tokio::time::timeout(NO_UPSTREAM_WAIT, channel.ready()).await {
+                Ok(Ok(ready)) => match ready.call(request).await {
                     Ok(response) => Ok(response),
-                    Err(err) => Ok(unavailable(&path, &err)),
+                    Err(err) => Ok(unavailable(&path, &err.to_string())),
                 },
-                Err(err) => Ok(unavailable(&path, &err)),
+                Ok(Err(err)) => Ok(unavailable(&path, &err.to_string())),
+                Err(_) => Ok(unavailable(&path, "no address of the service is reachable")),
             }
         })
     }
 }
 
-fn unavailable(path: &str, err: &tonic::transport::Error) -> http::Response<tonic::body::Body> {
+/// How long a call waits for an upstream address to come into rotation.
+const NO_UPSTREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn unavailable(path: &str, err: &str) -> http::Response<tonic::body::Body> {
     tracing::warn!(%path, error = %err, "upstream unreachable");
     tonic::Status::unavailable(format!("the service answering {path} is unreachable")).into_http()
 }
