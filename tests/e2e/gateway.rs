@@ -93,6 +93,19 @@ async fn every_domain_api_is_reachable_through_one_address(backend: Backend) {
         "req-from-client-1"
     );
     assert_eq!(response.into_inner().party.unwrap().id, party.id);
+    // The request id and the caller are on the call's span at the gateway and at the service
+    // (the access log line of each is written inside that span, with the trace id).
+    crm_testkit::eventually(Duration::from_secs(5), "the request id at both hops", || async {
+        let spans = crm_testkit::finished_spans();
+        let hops: Vec<String> = spans
+            .iter()
+            .filter(|s| support::attribute(s, "request_id").as_deref() == Some("req-from-client-1"))
+            .filter(|s| support::attribute(s, "enduser.id").as_deref() == Some("admin-1"))
+            .filter_map(|s| support::attribute(s, "crm.service"))
+            .collect();
+        (hops.iter().any(|h| h == "gateway") && hops.iter().any(|h| h == "customers")).then_some(())
+    })
+    .await;
 
     let orders = OrderServiceClient::new(gw.gateway())
         .list_orders(authed(Default::default(), &token))

@@ -34,6 +34,8 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::servicedesk::v1 as dpb;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_testkit::{authed, eventually};
+
+use crate::support::attribute;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -1276,14 +1278,6 @@ async fn seed_purchase_history(nats: &crm_testkit::TestNats) {
             .await;
         }
     }
-}
-
-/// The value of a span attribute, as text.
-fn attribute(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option<String> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| kv.value.to_string())
 }
 
 /// The gateway's span for the call to `method` is the root of one trace that also holds a

@@ -131,3 +131,11 @@ pub async fn extra_gateway(
 pub fn url(suite: &Suite, service: Service) -> String {
     format!("http://{}", suite.addr(service))
 }
+
+/// The value of a span attribute, as text.
+pub fn attribute(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.to_string())
+}
