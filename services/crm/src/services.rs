@@ -87,10 +87,13 @@ pub struct DomainSettings {
     #[arg(long, env = "CRM_BUSINESS_HOURS", default_value = "mon-fri 09:00-17:00",
           value_parser = crm_servicedesk::domain::calendar::BusinessCalendar::parse)]
     pub business_hours: crm_servicedesk::domain::calendar::BusinessCalendar,
-    /// servicedesk: the messaging gateway's webhook (`http://...`) notifications are posted to;
-    /// unset, they stay queued.
+    /// servicedesk: the messaging gateway's webhook (`https://...` or `http://...`)
+    /// notifications are posted to; unset, they stay queued.
     #[arg(long, env = "CRM_NOTIFICATION_WEBHOOK_URL")]
     pub notification_webhook_url: Option<String>,
+    /// servicedesk: extra trust roots (a PEM file, e.g. a private CA) for an `https://` webhook.
+    #[arg(long, env = "CRM_NOTIFICATION_CA_FILE")]
+    pub notification_ca_file: Option<std::path::PathBuf>,
     /// servicedesk: how often due notifications are delivered.
     #[arg(long, env = "CRM_NOTIFICATION_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub notification_interval: Duration,
@@ -303,6 +306,7 @@ pub async fn build(
                 escalation_chain: s.domain.escalation_chain,
                 calendar: s.domain.business_hours,
                 webhook_url: s.domain.notification_webhook_url,
+                webhook_ca_file: s.domain.notification_ca_file,
                 notification_interval: s.domain.notification_interval,
                 clock: s.clock,
                 ..crm_servicedesk::ServicedeskConfig::new("", s.auth)

@@ -32,6 +32,8 @@ pub struct ServicedeskConfig {
     /// Where notifications are delivered (a messaging gateway's webhook, `http://`); none:
     /// they stay queued.
     pub webhook_url: Option<String>,
+    /// Extra trust roots (PEM) for an `https://` webhook, beside the system's (a private CA).
+    pub webhook_ca_file: Option<std::path::PathBuf>,
     /// How often special days are queued and due notifications delivered.
     pub notification_interval: Duration,
     /// The time source (a manual clock in tests).
@@ -51,6 +53,7 @@ impl ServicedeskConfig {
             escalation_chain: Chain::default(),
             escalation_interval: Duration::from_secs(60),
             webhook_url: None,
+            webhook_ca_file: None,
             notification_interval: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
         }

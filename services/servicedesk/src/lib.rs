@@ -53,6 +53,7 @@ pub struct Application {
     relay: Relay,
     nats: async_nats::Client,
     config: Arc<ServicedeskConfig>,
+    deliverer: notifications::Deliverer,
 }
 
 impl std::fmt::Debug for Application {
@@ -74,7 +75,10 @@ impl Application {
         let verifier = config.auth.verifier().await?;
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
         let config = Arc::new(config);
-        let api = api::ServiceDeskApi::new(db.clone(), config.clone(), relay.waker());
+        // A bad CA file is a configuration error: said at start, not at the first delivery.
+        let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())
+            .context("the notification webhook's trust roots")?;
+        let api = api::ServiceDeskApi::new(db.clone(), config.clone(), relay.waker(), deliverer.clone());
         let max = config.server.max_message_bytes;
         let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(
             ServiceDeskServiceServer::new(api)
@@ -89,6 +93,7 @@ impl Application {
             relay,
             nats,
             config,
+            deliverer,
         })
     }
 
@@ -131,8 +136,9 @@ impl Application {
             escalations::run(db, config, waker, stop)
         });
         let (db, config) = (self.db.clone(), self.config.clone());
+        let deliverer = self.deliverer;
         workers.spawn("servicedesk-notifications", move |stop| {
-            notifications::run(db, config, stop)
+            notifications::run(db, config, deliverer, stop)
         });
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;

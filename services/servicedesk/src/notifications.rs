@@ -9,6 +9,7 @@ use chrono::DateTime;
 use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
 use crm_storage::Db;
 use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -24,21 +25,47 @@ const BATCH: i64 = 100;
 /// How long a webhook may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Posts notifications to the configured webhook.
+/// Posts notifications to the configured webhook, over HTTP or HTTPS.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
-}
-
-impl Default for Deliverer {
-    fn default() -> Self {
-        Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
-    }
+    client: Client<HttpsConnector<HttpConnector>, Full<bytes::Bytes>>,
 }
 
 impl Deliverer {
+    /// A deliverer trusting the system's roots and those in `ca_file` (PEM), if given.
+    pub fn new(ca_file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            // An unusable system certificate should not stop delivery to the others.
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = ca_file {
+            let certs =
+                CertificateDer::pem_file_iter(path).with_context(|| format!("reading {}", path.display()))?;
+            for cert in certs {
+                roots
+                    .add(cert.with_context(|| format!("reading {}", path.display()))?)
+                    .with_context(|| format!("a certificate of {}", path.display()))?;
+            }
+        }
+        let tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
     async fn post(&self, url: &str, n: &pb::Notification) -> std::result::Result<(), String> {
         let payload: serde_json::Value = serde_json::from_str(&n.payload).unwrap_or(serde_json::Value::Null);
         let body = serde_json::json!({
@@ -51,7 +78,7 @@ impl Deliverer {
             .map_err(|e| e.to_string())?;
         match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
             Err(_) => Err("timed out".into()),
-            Ok(Err(e)) => Err(e.to_string()),
+            Ok(Err(e)) => Err(chain(&e)),
             Ok(Ok(response)) if response.status().is_success() => Ok(()),
             Ok(Ok(response)) => Err(format!("webhook answered {}", response.status())),
         }
@@ -125,9 +152,26 @@ pub async fn queue_special_days(db: &Db, config: &ServicedeskConfig) -> Result<(
     Ok(())
 }
 
+/// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`),
+/// so that the stored reason says what went wrong.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
 /// Queues special days and delivers due notifications every `config.notification_interval`.
-pub async fn run(db: Db, config: Arc<ServicedeskConfig>, stop: CancellationToken) -> anyhow::Result<()> {
-    let deliverer = Deliverer::default();
+pub async fn run(
+    db: Db,
+    config: Arc<ServicedeskConfig>,
+    deliverer: Deliverer,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(config.notification_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -31,13 +31,19 @@ pub struct ServiceDeskApi {
 const DESK: &[Role] = &[Role::ServiceAgent, Role::ServiceManager];
 
 impl ServiceDeskApi {
-    /// The service on `db`; `relay` is woken after each commit.
-    pub fn new(db: Db, config: Arc<ServicedeskConfig>, relay: Arc<Notify>) -> Self {
+    /// The service on `db`; `relay` is woken after each commit; `deliverer` posts
+    /// notifications when asked to.
+    pub fn new(
+        db: Db,
+        config: Arc<ServicedeskConfig>,
+        relay: Arc<Notify>,
+        deliverer: crate::notifications::Deliverer,
+    ) -> Self {
         Self {
             db,
             config,
             relay,
-            deliverer: crate::notifications::Deliverer::default(),
+            deliverer,
         }
     }
 

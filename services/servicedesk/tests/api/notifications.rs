@@ -5,7 +5,7 @@ use crm_proto::customers::v1 as cpb;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
 use crm_testkit::{Backend, backend_tests};
 
-use crate::helpers::{Suite, case};
+use crate::helpers::{Suite, Webhook, case};
 
 async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     let suite = Suite::start(backend).await;
@@ -139,4 +139,90 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     );
 }
 
-backend_tests!(notifications_reach_the_webhook_once_with_retries);
+/// A case status change notified to a messaging gateway over HTTPS whose certificate comes
+/// from a private CA: delivered when the CA file is configured, refused (and retried later)
+/// when it is not; an unreadable CA file stops the service at start.
+async fn notifications_go_over_https_to_a_webhook_of_a_private_ca(backend: Backend) {
+    let (webhook, ca_pem) = Webhook::start_tls().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let url = webhook.url.clone();
+    let trusting = Suite::start_with(backend, |c| {
+        c.webhook_url = Some(url.clone());
+        c.webhook_ca_file = Some(ca_file.clone());
+    })
+    .await;
+    let not_trusting = Suite::start_with(backend, |c| c.webhook_url = Some(url.clone())).await;
+
+    for (suite, name) in [(&trusting, "Grace"), (&not_trusting, "Linus")] {
+        let party = suite.customer(name, "0955000002").await;
+        let queue = suite.queue("General").await;
+        let c = suite
+            .open(
+                &suite.admin,
+                case(&party.id, &queue, CaseType::Request, 3, "New router"),
+            )
+            .await
+            .unwrap();
+        suite
+            .desk()
+            .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+                id: c.id.clone(),
+                etag: c.etag.clone(),
+                status: CaseStatus::InProgress as i32,
+                resolution: String::new(),
+            }))
+            .await
+            .unwrap();
+    }
+    let deliver = |suite: &Suite| {
+        let mut desk = suite.desk();
+        let request = suite.req(pb::DeliverNotificationsRequest {});
+        async move {
+            let r = desk.deliver_notifications(request).await.unwrap().into_inner();
+            (r.delivered, r.retrying, r.failed)
+        }
+    };
+    assert_eq!(deliver(&trusting).await, (1, 0, 0));
+    let posted = webhook.requests();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(
+        !posted[0].0.is_empty(),
+        "the idempotency key travels over TLS too"
+    );
+
+    assert_eq!(deliver(&not_trusting).await, (0, 1, 0));
+    assert_eq!(
+        webhook.requests().len(),
+        1,
+        "nothing reaches an untrusted webhook"
+    );
+    let pending = not_trusting
+        .desk()
+        .list_notifications(not_trusting.req(pb::ListNotificationsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert!(
+        pending
+            .iter()
+            .any(|n| n.last_error.to_lowercase().contains("certificate")),
+        "{pending:?}"
+    );
+
+    // A CA file that cannot be read is a configuration error at start.
+    let db = crm_testkit::TestDb::new(backend);
+    let mut config = crm_servicedesk::ServicedeskConfig::new(db.url.clone(), crm_testkit::auth_config());
+    config.webhook_ca_file = Some(dir.path().join("missing.pem"));
+    let err = crm_servicedesk::Application::build(config, trusting.nats.client().await)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
+}
+
+backend_tests!(
+    notifications_reach_the_webhook_once_with_retries,
+    notifications_go_over_https_to_a_webhook_of_a_private_ca,
+);
