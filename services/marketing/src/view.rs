@@ -2,6 +2,7 @@
 //! reporting currency, RFM scores, and what segment rules see.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use crm_proto::marketing::v1 as pb;
@@ -95,6 +96,39 @@ pub async fn load(conn: &mut Conn, as_of: NaiveDate, currency: &str) -> sqlx::Re
         scores,
         purchases,
     })
+}
+
+/// Computed views, reused until the data under them changes (its version in the database) or
+/// another date is asked for. Loading the whole base for every profile read would make each
+/// customer 360 cost as much as the base is large.
+#[derive(Debug, Default)]
+pub struct Cache {
+    views: tokio::sync::Mutex<HashMap<NaiveDate, (i64, Arc<View>)>>,
+}
+
+/// Dates kept at once (today's view, the fitted model's date, a report's).
+const CACHED_DATES: usize = 4;
+
+impl Cache {
+    /// The view at `as_of` in `currency`, computed again only when profiles or purchases changed
+    /// since it was last computed.
+    pub async fn get(&self, conn: &mut Conn, as_of: NaiveDate, currency: &str) -> sqlx::Result<Arc<View>> {
+        // Held while loading, so concurrent readers wait for one load instead of each doing it.
+        let mut views = self.views.lock().await;
+        let version = profiles::view_version(conn).await?;
+        if let Some((at, view)) = views.get(&as_of)
+            && *at == version
+        {
+            return Ok(view.clone());
+        }
+        let view = Arc::new(load(conn, as_of, currency).await?);
+        views.retain(|_, (at, _)| *at == version);
+        if views.len() >= CACHED_DATES {
+            views.clear();
+        }
+        views.insert(as_of, (version, view.clone()));
+        Ok(view)
+    }
 }
 
 impl View {

@@ -12,7 +12,6 @@ use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{campaigns, consent, profiles, segments, timestamp};
-use crate::view;
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -201,7 +200,7 @@ impl MarketingApi {
         let segment = segments::get(&mut tx, &c.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
-        let view = view::load(&mut tx, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut tx, chrono::Utc::now().date_naive()).await?;
         // Opt-outs and do-not-contact on the campaign's channel are honoured here, so no later
         // step can contact them.
         let suppressed = consent::suppressed(&mut tx, c.channel).await?;

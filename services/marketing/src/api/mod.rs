@@ -22,12 +22,27 @@ pub struct MarketingApi {
     db: Db,
     config: Arc<MarketingConfig>,
     relay: Arc<Notify>,
+    views: Arc<crate::view::Cache>,
 }
 
 impl MarketingApi {
     /// Services on `db`; `relay` is woken after each commit.
     pub fn new(db: Db, config: Arc<MarketingConfig>, relay: Arc<Notify>) -> Self {
-        Self { db, config, relay }
+        Self {
+            db,
+            config,
+            relay,
+            views: Arc::default(),
+        }
+    }
+
+    /// The marketing view at `as_of` (reused while the data under it is unchanged).
+    async fn view(
+        &self,
+        conn: &mut crm_storage::Conn,
+        as_of: chrono::NaiveDate,
+    ) -> Result<Arc<crate::view::View>> {
+        Ok(self.views.get(conn, as_of, &self.config.currency).await?)
     }
 
     async fn begin(&self) -> Result<Tx> {

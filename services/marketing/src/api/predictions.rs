@@ -11,6 +11,7 @@ use super::{MarketingApi, as_of};
 use crate::domain::{affinity, bgnbd, gamma_gamma};
 use crate::error::{Error, Result, invalid};
 use crate::events;
+use crate::storage::profiles::Purchase;
 use crate::storage::{models, now_micros, profiles, timestamp};
 use crate::view;
 
@@ -29,38 +30,37 @@ fn day(micros: i64) -> NaiveDate {
         .date_naive()
 }
 
-/// Histories of every customer with purchases up to `as_of`: repeat purchases are counted by
-/// distinct days after the first, as in the CDNOW data the models were published on.
+/// Histories of every customer with purchases up to `as_of`.
 fn histories(v: &view::View, as_of: NaiveDate) -> BTreeMap<String, History> {
-    let mut out = BTreeMap::new();
-    for (party, purchases) in &v.purchases {
-        let mut by_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-        for p in purchases {
-            *by_day.entry(day(p.placed_at)).or_default() += p.amount_minor;
-        }
-        let Some((&first, _)) = by_day.iter().next() else {
-            continue;
-        };
-        let last = by_day.keys().next_back().copied().unwrap_or(first);
-        let repeats: Vec<i64> = by_day.iter().skip(1).map(|(_, amount)| *amount).collect();
-        let weeks = |a: NaiveDate, b: NaiveDate| (b - a).num_days().max(0) as f64 / 7.0;
-        out.insert(
-            party.clone(),
-            History {
-                customer: bgnbd::Customer {
-                    x: repeats.len() as f64,
-                    t_x: weeks(first, last),
-                    t: weeks(first, as_of),
-                },
-                repeat_mean_minor: if repeats.is_empty() {
-                    0.0
-                } else {
-                    repeats.iter().sum::<i64>() as f64 / repeats.len() as f64
-                },
-            },
-        );
+    v.purchases
+        .iter()
+        .filter_map(|(party, purchases)| Some((party.clone(), history(purchases, as_of)?)))
+        .collect()
+}
+
+/// One customer's history: repeat purchases are counted by distinct days after the first, as
+/// in the CDNOW data the models were published on. None without purchases.
+fn history(purchases: &[Purchase], as_of: NaiveDate) -> Option<History> {
+    let mut by_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for p in purchases {
+        *by_day.entry(day(p.placed_at)).or_default() += p.amount_minor;
     }
-    out
+    let (&first, _) = by_day.iter().next()?;
+    let last = by_day.keys().next_back().copied().unwrap_or(first);
+    let repeats: Vec<i64> = by_day.iter().skip(1).map(|(_, amount)| *amount).collect();
+    let weeks = |a: NaiveDate, b: NaiveDate| (b - a).num_days().max(0) as f64 / 7.0;
+    Some(History {
+        customer: bgnbd::Customer {
+            x: repeats.len() as f64,
+            t_x: weeks(first, last),
+            t: weeks(first, as_of),
+        },
+        repeat_mean_minor: if repeats.is_empty() {
+            0.0
+        } else {
+            repeats.iter().sum::<i64>() as f64 / repeats.len() as f64
+        },
+    })
 }
 
 impl MarketingApi {
@@ -102,7 +102,7 @@ impl MarketingApi {
         let fit = models::latest(&mut conn)
             .await?
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
-        let v = view::load(&mut conn, day(fit.fitted_at), &self.config.currency).await?;
+        let v = self.view(&mut conn, day(fit.fitted_at)).await?;
         Ok(histories(&v, day(fit.fitted_at))
             .iter()
             .map(|(party, h)| self.predict(&fit, party, h, horizon_weeks))
@@ -124,7 +124,7 @@ impl MarketingApi {
             req.at_risk_threshold_bps
         };
         let mut tx = self.begin().await?;
-        let v = view::load(&mut tx, date, &self.config.currency).await?;
+        let v = self.view(&mut tx, date).await?;
         let histories = histories(&v, date);
         let customers: Vec<bgnbd::Customer> = histories.values().map(|h| h.customer).collect();
         if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
@@ -214,14 +214,20 @@ impl MarketingApi {
         if !(1..=520).contains(&horizon) {
             return Err(invalid("horizon_weeks", "1 to 520 (0 means 52)"));
         }
-        let prediction = self
-            .all_predictions(horizon)
+        // One customer's prediction: the fitted model and their own history only.
+        let mut conn = self.conn().await?;
+        let fit = models::latest(&mut conn)
             .await?
-            .into_iter()
-            .find(|p| p.party_id == req.party_id)
+            .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
+        let as_of = day(fit.fitted_at);
+        let v = self.view(&mut conn, as_of).await?;
+        let h = v
+            .purchases
+            .get(&req.party_id)
+            .and_then(|purchases| history(purchases, as_of))
             .ok_or_else(|| Error::NotFound(format!("purchase history of {}", req.party_id)))?;
         Ok(pb::GetPredictionResponse {
-            prediction: Some(prediction),
+            prediction: Some(self.predict(&fit, &req.party_id, &h, horizon)),
         })
     }
 

@@ -11,7 +11,7 @@ use super::{MarketingApi, as_of};
 use crate::domain::segment;
 use crate::error::{Error, Result, invalid};
 use crate::storage::{campaigns, consent, profiles, segments, timestamp};
-use crate::view::{self, View};
+use crate::view::View;
 
 impl MarketingApi {
     fn money(&self, amount_minor: i64) -> Option<Money> {
@@ -43,7 +43,7 @@ impl MarketingApi {
         req: pb::GetProfileRequest,
     ) -> Result<pb::GetProfileResponse> {
         let mut conn = self.conn().await?;
-        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         let p = view
             .profiles
             .iter()
@@ -92,7 +92,7 @@ impl MarketingApi {
     ) -> Result<pb::RecomputeProfilesResponse> {
         // Profiles are derived on read from the recorded purchases; recomputing re-reads them all.
         let mut conn = self.conn().await?;
-        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         Ok(pb::RecomputeProfilesResponse {
             profiles: view.profiles.len() as i64,
         })
@@ -105,7 +105,7 @@ impl MarketingApi {
     ) -> Result<pb::ListRfmScoresResponse> {
         let date = as_of(&req.as_of)?;
         let mut conn = self.conn().await?;
-        let view = view::load(&mut conn, date, &self.config.currency).await?;
+        let view = self.view(&mut conn, date).await?;
         let mut scores: Vec<pb::RfmScore> = view
             .scores
             .keys()
@@ -123,7 +123,7 @@ impl MarketingApi {
     ) -> Result<pb::GetRfmCellsResponse> {
         let date = as_of(&req.as_of)?;
         let mut conn = self.conn().await?;
-        let view = view::load(&mut conn, date, &self.config.currency).await?;
+        let view = self.view(&mut conn, date).await?;
         let mut cells: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for r in 1..=5 {
             for f in 1..=5 {
@@ -158,7 +158,7 @@ impl MarketingApi {
         v.check(req.conditions.is_empty(), "conditions", "at least one condition");
         v.finish()?;
         let mut conn = self.conn().await?;
-        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         let selected = view.select(&req.conditions);
         Ok(pb::PreviewSegmentResponse {
             count: selected.len() as i64,
@@ -194,7 +194,7 @@ impl MarketingApi {
                 e.into()
             }
         })?;
-        let view = view::load(&mut tx, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut tx, chrono::Utc::now().date_naive()).await?;
         let count = view.members(&s).len() as i64;
         self.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
@@ -223,7 +223,7 @@ impl MarketingApi {
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let view = view::load(&mut conn, chrono::Utc::now().date_naive(), &self.config.currency).await?;
+        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         Ok(pb::ListSegmentMembersResponse {
             party_ids: view.members(&s),
         })

@@ -77,7 +77,7 @@ pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
     .bind(status)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    bump_version(conn).await
 }
 
 /// Every active profile, by id.
@@ -144,7 +144,7 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
         .bind(from)
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    bump_version(conn).await
 }
 
 /// Removes an erased customer from marketing: profile data, purchases, consent, campaign
@@ -164,7 +164,7 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     .bind(party_id)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    bump_version(conn).await
 }
 
 /// Records a purchase or its new status.
@@ -182,7 +182,7 @@ pub async fn record_purchase(conn: &mut Conn, p: &Purchase) -> sqlx::Result<()> 
     .bind(serde_json::to_string(&p.product_ids).unwrap_or_default())
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    bump_version(conn).await
 }
 
 /// Every purchase, by party then time.
@@ -206,4 +206,19 @@ pub async fn purchases(conn: &mut Conn) -> sqlx::Result<Vec<Purchase>> {
             })
         })
         .collect()
+}
+
+/// Marks the view's data as changed (in the caller's transaction).
+async fn bump_version(conn: &mut Conn) -> sqlx::Result<()> {
+    sqlx::query("UPDATE view_version SET version = version + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The version of the view's data: changes whenever a profile or purchase does.
+pub async fn view_version(conn: &mut Conn) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT version FROM view_version WHERE id = 1")
+        .fetch_one(conn)
+        .await
 }
