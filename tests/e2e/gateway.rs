@@ -445,6 +445,23 @@ async fn upstreams_balance_and_fail_over(backend: Backend) {
     for _ in 0..20 {
         client.get_party(get()).await.expect("through either instance");
     }
+    // Both instances served some of them.
+    let first_port = gw.suite.addr(Service::Customers).port().to_string();
+    let second_port = second.port().to_string();
+    crm_testkit::eventually(
+        Duration::from_secs(5),
+        "calls spread over both instances",
+        || async {
+            let ports: Vec<String> = crm_testkit::finished_spans()
+                .iter()
+                .filter(|s| s.name == "crm.customers.v1.CustomersService/GetParty")
+                .filter(|s| support::attribute(s, "crm.service").as_deref() == Some("customers"))
+                .filter_map(|s| support::attribute(s, "server.port"))
+                .collect();
+            (ports.contains(&first_port) && ports.contains(&second_port)).then_some(())
+        },
+    )
+    .await;
     second_stop.cancel();
     // Calls that meet the stopped instance before the gateway's probe notices fail UNAVAILABLE
     // (clients retry those); a few probe rounds later every call goes to the remaining one.

@@ -222,6 +222,12 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
         let request_id = request_id(request.headers_mut());
+        // Which instance served the call, when several run behind one name.
+        let port = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.local_addr())
+            .map_or(0, |addr| addr.port());
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = %path.trim_start_matches('/'),
@@ -229,6 +235,7 @@ where
             rpc.system = "grpc",
             crm.service = self.service,
             request_id = %request_id,
+            server.port = port,
             enduser.id = tracing::field::Empty,
             rpc.grpc.status_code = tracing::field::Empty,
         );
