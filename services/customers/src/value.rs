@@ -79,10 +79,11 @@ impl EventHandler for OrderEvents {
     }
 }
 
-/// The live party for `id`, following merge redirects.
+/// The live party for `id`, following merge redirects, its row locked for the transaction.
 async fn live_party(tx: &mut Tx, id: &str) -> sqlx::Result<Option<pb::Party>> {
     let mut id = id.to_string();
     for _ in 0..8 {
+        parties::lock(tx, &id).await?;
         let Some(party) = parties::get(tx, &id).await? else {
             return Ok(None);
         };

@@ -577,3 +577,16 @@ pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>>
         .fetch_all(&mut *conn)
         .await
 }
+
+/// Locks the party's row until the transaction ends, so that two writers deriving a change
+/// from what they read (the order consumer and the value sweeper) take turns instead of both
+/// announcing it. SQLite write transactions are exclusive already.
+pub async fn lock(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
