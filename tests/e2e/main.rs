@@ -15,6 +15,21 @@ use crm_testkit::{TestNats, authed};
 
 const CRM: &str = env!("CARGO_BIN_EXE_crm");
 
+/// A port base with `n` consecutive free ports (for `crm up`, which listens on base..base+n).
+fn free_ports(n: u16) -> u16 {
+    for _ in 0..200 {
+        let base = free_port();
+        if base.checked_add(n).is_none() {
+            continue;
+        }
+        let all_free = (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -109,7 +124,14 @@ async fn create_party(port: u16, token: &str) -> pb::Party {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let (port, nats_port) = (free_port(), free_port());
+    let port = free_ports(6);
+    let nats_port = loop {
+        let p = free_port();
+        if !(port..port + 6).contains(&p) {
+            break p;
+        }
+    };
+    let stderr_path = data.path().join("stderr.log");
     let mut child = Command::new(CRM)
         .args([
             "up",
@@ -122,7 +144,7 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
         .arg(data.path())
         .env_remove("CRM_NATS_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -145,7 +167,8 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
         lines
             .iter()
             .any(|l| l.contains(&format!("customers    grpc://127.0.0.1:{port}"))),
-        "{lines:?}"
+        "{lines:?}\n{}",
+        std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
     let token = lines
         .iter()
