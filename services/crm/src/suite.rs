@@ -152,10 +152,6 @@ impl Suite {
         let mut first_error = None;
         for member in self.members.into_iter().rev() {
             member.stop.cancel();
-            // A task that already finished was reported by `run_until`.
-            if member.task.is_finished() {
-                continue;
-            }
             match member.task.await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => {

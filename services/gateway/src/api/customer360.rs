@@ -47,14 +47,8 @@ impl GatewayApi {
 
         // The channel section reads the partners off the customer's orders, which the sales
         // section reads too: one fetch, shared.
-        let orders = self
-            .orders_of(call, party_id)
-            .map(|r| r.map_err(|s| (s.code(), s.message().to_string())))
-            .shared();
-        let orders_for = || {
-            let orders = orders.clone();
-            async move { orders.await.map_err(|(code, message)| Status::new(code, message)) }
-        };
+        let orders = self.orders_of(call, party_id).shared();
+        let orders_for = || orders.clone();
 
         let (profile, sales, channel, marketing, service) = tokio::join!(
             when(

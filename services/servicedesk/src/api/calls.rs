@@ -21,15 +21,15 @@ impl ServiceDeskApi {
         records: &[&CaseRecord],
     ) -> Result<Vec<pb::SlaState>> {
         let now = self.now();
-        let mut out = Vec::with_capacity(records.len());
-        for c in records {
-            let mut state = self.sla_state(c, now);
-            let mut raised = cases::escalations(conn, &c.case.id).await?;
-            raised.reverse();
-            state.escalated_to = raised.into_iter().map(|e| e.level).collect();
-            out.push(state);
-        }
-        Ok(out)
+        let ids: Vec<&str> = records.iter().map(|c| c.case.id.as_str()).collect();
+        let mut raised = cases::escalation_levels(conn, &ids).await?;
+        Ok(records
+            .iter()
+            .map(|c| pb::SlaState {
+                escalated_to: raised.remove(&c.case.id).unwrap_or_default(),
+                ..self.sla_state(c, now)
+            })
+            .collect())
     }
 
     /// Where a case stands against its SLA at `now`.

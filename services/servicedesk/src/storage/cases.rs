@@ -270,6 +270,26 @@ pub async fn insert_escalation(conn: &mut Conn, e: &pb::Escalation, at: i64) -> 
 }
 
 /// Escalations, of one case or (empty id) of all, newest first.
+/// The levels raised for each of `case_ids`, in the order they were raised (one query).
+pub async fn escalation_levels(
+    conn: &mut Conn,
+    case_ids: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, Vec<String>>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    if case_ids.is_empty() {
+        return Ok(out);
+    }
+    let mut q = crm_storage::SqlBuilder::new("SELECT case_id, level FROM escalations WHERE case_id IN (");
+    let list = q.list(case_ids.iter().map(|id| id.to_string()));
+    q.push(&list).push(") ORDER BY raised_at, level DESC");
+    for row in q.build().fetch_all(&mut *conn).await? {
+        out.entry(row.try_get("case_id")?)
+            .or_default()
+            .push(row.try_get("level")?);
+    }
+    Ok(out)
+}
+
 pub async fn escalations(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::Escalation>> {
     let rows = sqlx::query(
         "SELECT case_id, level, raised_at, reason FROM escalations WHERE $1 = '' OR case_id = $1 \
