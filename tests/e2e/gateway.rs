@@ -170,6 +170,27 @@ async fn every_domain_api_is_reachable_through_one_address(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(crm_testkit::violated(&unknown), ["party_id"]);
+    // The screen pop: a number is required and must look like one; an unknown one is no match.
+    let pop = |phone: &str| {
+        let mut client = GatewayServiceClient::new(gw.gateway());
+        let request = authed(
+            pb::ScreenPopRequest {
+                phone: phone.into(),
+                ..Default::default()
+            },
+            &token,
+        );
+        async move { client.screen_pop(request).await.map(tonic::Response::into_inner) }
+    };
+    assert_eq!(crm_testkit::violated(&pop("").await.unwrap_err()), ["phone"]);
+    assert_eq!(pop("12").await.unwrap_err().code(), Code::InvalidArgument);
+    let nobody = pop("+1 555 010 9999").await.expect("an unknown caller");
+    assert!(!nobody.identified && nobody.party_id.is_empty(), "{nobody:?}");
+    assert_eq!(
+        nobody.statuses.len(),
+        1,
+        "only the service desk was asked: {nobody:?}"
+    );
 
     // Operators see every call where it was served, with its outcome: rate, errors, durations.
     let points = crm_testkit::metric_points("rpc.server.duration");
