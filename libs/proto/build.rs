@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs: a script binary reused by another checkout sharing the target
+    // directory must compile that checkout's protos.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let manifest_dir = manifest_dir.as_path();
     let root = manifest_dir.join("../../proto").canonicalize()?;
     let files = proto_files(&root)?;
     // tonic-prost-build prints no rerun-if-changed directives; without these every build would
