@@ -55,6 +55,7 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
     let config = SuiteConfig {
         host: "127.0.0.1".into(),
         port_base: None,
+        ports_pinned: false,
         database_urls: database_urls.clone(),
         server: crm_platform::ServerConfig::default(),
         auth: crm_testkit::auth_config(),

@@ -25,11 +25,13 @@ pub enum Role {
     Auditor,
     /// Another service of the suite calling on its own behalf.
     Service,
+    /// Brings data in and out in bulk (imports, exports); reads every record.
+    DataSteward,
 }
 
 impl Role {
     /// Every role, for help texts and validation.
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::Admin,
         Role::SalesRep,
         Role::SalesManager,
@@ -40,6 +42,7 @@ impl Role {
         Role::Customer,
         Role::Auditor,
         Role::Service,
+        Role::DataSteward,
     ];
 
     /// The name used in tokens.
@@ -55,6 +58,7 @@ impl Role {
             Role::Customer => "customer",
             Role::Auditor => "auditor",
             Role::Service => "service",
+            Role::DataSteward => "data_steward",
         }
     }
 }
@@ -129,12 +133,14 @@ impl Principal {
 
     /// The record rules: may this principal see (and, with a write role, change) a record?
     ///
-    /// Administrators, auditors and services see everything; `see_all` lists further roles that
+    /// Administrators, auditors, data stewards and services see everything; `see_all` lists further roles that
     /// see every record of this kind (e.g. service agents reading any customer). Otherwise a
     /// sales manager sees the team's records, a sales rep their own and their territories', a
     /// partner user its partner's, and a customer only records about themselves.
     pub fn may_see(&self, record: &RecordScope<'_>, see_all: &[Role]) -> bool {
-        if self.has_any_role(&[Role::Admin, Role::Auditor, Role::Service]) || self.has_any_role(see_all) {
+        if self.has_any_role(&[Role::Admin, Role::Auditor, Role::Service, Role::DataSteward])
+            || self.has_any_role(see_all)
+        {
             return true;
         }
         let eq = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if !a.is_empty() && a == b);

@@ -19,7 +19,7 @@ mod relay;
 mod streams;
 
 pub use cloudevents::{CloudEvent, headers as ce_headers};
-pub use config::{NatsConfig, connect};
+pub use config::{MIN_NATS_VERSION, NatsConfig, check_server, connect};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler};
 pub use outbox::NewEvent;
 pub use relay::{Relay, RelayOptions};
@@ -33,10 +33,11 @@ pub static MIGRATIONS: crm_storage::Migrations = crm_storage::Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' migrations and then a service's own (what every service runs
-/// at start-up and `crm migrate` runs on demand).
+/// Applies the shared tables' migrations (events, import keys) and then a service's own (what
+/// every service runs at start-up and `crm migrate` runs on demand).
 pub async fn migrate_service(db: &crm_storage::Db, own: &crm_storage::Migrations) -> anyhow::Result<()> {
     db.migrate(&MIGRATIONS).await?;
+    db.migrate(&crm_storage::imports::MIGRATIONS).await?;
     db.migrate(own).await
 }
 

@@ -1,6 +1,6 @@
 //! Writing events into the outbox, inside the caller's transaction.
 
-use crm_storage::Tx;
+use crm_storage::{Arg, Tx};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -52,6 +52,35 @@ pub async fn enqueue(tx: &mut Tx, source: &str, event: NewEvent) -> sqlx::Result
     .execute(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Writes `events` to the outbox in `tx` with multi-row inserts (bulk imports), in order.
+pub async fn enqueue_many(tx: &mut Tx, source: &str, events: Vec<NewEvent>) -> sqlx::Result<()> {
+    let now = chrono::Utc::now();
+    let time = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let traceparent = current_traceparent();
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<NewEvent> = events.by_ref().take(500).collect();
+        let q = crm_storage::SqlBuilder::insert_rows(
+            "crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at)",
+            chunk.into_iter().map(|e| {
+                [
+                    Arg::from(uuid::Uuid::now_v7().to_string()),
+                    Arg::from(e.nats_subject),
+                    Arg::from(e.event_type),
+                    Arg::from(source),
+                    Arg::from(e.key),
+                    Arg::from(time.as_str()),
+                    Arg::from(e.payload),
+                    Arg::from(traceparent.clone()),
+                    Arg::from(now.timestamp_micros()),
+                ]
+            }),
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// The W3C `traceparent` of the current span, if it is part of a trace.

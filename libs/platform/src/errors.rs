@@ -124,6 +124,9 @@ pub enum Error {
     /// A service this call depends on cannot be reached.
     #[error("{0}")]
     Unavailable(String),
+    /// The client ended or broke its request stream.
+    #[error("{0}")]
+    Cancelled(String),
     /// Anything unexpected (database failure...). Logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -151,6 +154,7 @@ impl From<Error> for Status {
             Error::FailedPrecondition(msg) => Status::failed_precondition(msg),
             Error::PermissionDenied(msg) => Status::permission_denied(msg),
             Error::Unavailable(msg) => Status::unavailable(msg),
+            Error::Cancelled(msg) => Status::cancelled(msg),
             Error::Internal(err) => internal(err),
         }
     }

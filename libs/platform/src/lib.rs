@@ -7,6 +7,8 @@ pub mod clock;
 pub mod config;
 pub mod contact;
 pub mod errors;
+pub mod import;
+pub mod money;
 pub mod paging;
 pub mod rate_limit;
 pub mod server;

@@ -8,6 +8,7 @@
 
 mod config;
 mod db;
+pub mod imports;
 mod sql;
 
 pub use config::DatabaseConfig;

@@ -11,6 +11,10 @@ pub enum Arg {
     Text(String),
     /// An integer value.
     Int(i64),
+    /// A binary value.
+    Bytes(Vec<u8>),
+    /// A text value or NULL.
+    OptText(Option<String>),
 }
 
 impl From<&str> for Arg {
@@ -22,6 +26,18 @@ impl From<&str> for Arg {
 impl From<String> for Arg {
     fn from(v: String) -> Self {
         Arg::Text(v)
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::OptText(v)
     }
 }
 
@@ -81,6 +97,26 @@ impl SqlBuilder {
             .join(", ")
     }
 
+    /// Appends `INSERT INTO <head> VALUES (..), (..)` with one tuple of placeholders per row
+    /// (a multi-row insert). `head` is `table (col, ...)`; each row has one value per column.
+    pub fn insert_rows<R, V>(head: &str, rows: R) -> Self
+    where
+        R: IntoIterator<Item = V>,
+        V: IntoIterator<Item = Arg>,
+    {
+        let mut b = Self::new(&format!("INSERT INTO {head} VALUES "));
+        for (i, row) in rows.into_iter().enumerate() {
+            if i > 0 {
+                b.sql.push_str(", ");
+            }
+            let tuple = b.list(row);
+            b.sql.push('(');
+            b.sql.push_str(&tuple);
+            b.sql.push(')');
+        }
+        b
+    }
+
     /// The SQL text so far.
     pub fn sql(&self) -> &str {
         &self.sql
@@ -93,6 +129,8 @@ impl SqlBuilder {
             query = match arg {
                 Arg::Text(v) => query.bind(v.clone()),
                 Arg::Int(v) => query.bind(*v),
+                Arg::Bytes(v) => query.bind(v.clone()),
+                Arg::OptText(v) => query.bind(v.clone()),
             };
         }
         query

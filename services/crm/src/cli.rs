@@ -42,6 +42,11 @@ enum Command {
     Migrate(MigrateArgs),
     /// Prints a development token signed with the configured HS256 secret.
     Token(TokenArgs),
+    /// Imports a CSV or JSON-lines file through the import API (idempotent per source and
+    /// external id; refused rows go to FILE.rejected.csv).
+    Import(crate::transfer::ImportArgs),
+    /// Exports records the caller may read as CSV or JSON lines.
+    Export(crate::transfer::ExportArgs),
 }
 
 /// Settings every service shares.
@@ -70,11 +75,13 @@ struct UpArgs {
     #[arg(long, env = "CRM_HOST", default_value = "127.0.0.1")]
     host: String,
     /// Port of the first service; the others follow (customers = base, gateway = base + 5).
-    #[arg(long, env = "CRM_PORT_BASE", default_value_t = 50051)]
-    port_base: u16,
-    /// Port of the nats-server `crm up` starts when no --nats-url is given.
-    #[arg(long, env = "CRM_LOCAL_NATS_PORT", default_value_t = 4222)]
-    local_nats_port: u16,
+    /// Default 50051; without this flag a port already taken is replaced by a free one.
+    #[arg(long, env = "CRM_PORT_BASE")]
+    port_base: Option<u16>,
+    /// Port of the nats-server `crm up` starts when no --nats-url is given. Default 4222;
+    /// without this flag a free port is used when 4222 is taken.
+    #[arg(long, env = "CRM_LOCAL_NATS_PORT")]
+    local_nats_port: Option<u16>,
     /// Database of the customers service (default: a SQLite file in the data directory).
     #[arg(long, env = "CRM_CUSTOMERS_DATABASE_URL", default_value = "")]
     customers_database_url: String,
@@ -142,6 +149,9 @@ struct TokenArgs {
     auth: AuthConfig,
 }
 
+/// The first service port of `crm up` when none is given.
+const DEFAULT_PORT_BASE: u16 = 50051;
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -197,13 +207,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .url
                     .clone()
                     .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
-                Some(crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?)
+                let client = crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?;
+                // A service starts while NATS is away (its outbox keeps the events); an old
+                // server that answers is refused.
+                if let Err(err) = crm_events::check_server(&client, &nats_url, Duration::from_secs(5)).await {
+                    if client.connection_state() == async_nats::connection::State::Connected {
+                        return Err(err);
+                    }
+                    tracing::warn!("{err:#}; starting anyway, events wait in the outbox");
+                }
+                Some(client)
             };
             let running = services::build(args.service, settings, nats).await?;
             tracing::info!(service = args.service.name(), addr = %running.addr, "started");
             running.run(stop).await
         }
         Command::Up(args) => up(args, &cli.telemetry).await,
+        Command::Import(args) => crate::transfer::run_import(args).await,
+        Command::Export(args) => crate::transfer::run_export(args).await,
     }
 }
 
@@ -222,6 +243,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         }
     };
     let nats = crm_events::connect(&nats_url, "crm-up").await?;
+    crm_events::check_server(&nats, &nats_url, Duration::from_secs(10)).await?;
     let database_urls = Service::DOMAINS
         .into_iter()
         .map(|service| {
@@ -245,7 +267,8 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         .collect();
     let config = SuiteConfig {
         host: args.host.clone(),
-        port_base: Some(args.port_base),
+        port_base: Some(args.port_base.unwrap_or(DEFAULT_PORT_BASE)),
+        ports_pinned: args.port_base.is_some(),
         database_urls,
         server: common.server.clone(),
         auth: common.auth.clone(),

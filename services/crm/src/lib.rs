@@ -5,3 +5,4 @@ pub mod cli;
 mod local_nats;
 pub mod services;
 pub mod suite;
+pub mod transfer;

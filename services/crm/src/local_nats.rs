@@ -6,6 +6,21 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::process::{Child, Command};
 
+/// The local nats-server's port unless it is taken.
+const DEFAULT_PORT: u16 = 4222;
+
+/// Whether nothing listens on 127.0.0.1:`port` (a bind succeeds).
+fn port_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A port the system says is free now.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
 /// A nats-server child process with JetStream, stopped when dropped.
 #[derive(Debug)]
 pub struct LocalNats {
@@ -15,14 +30,19 @@ pub struct LocalNats {
 
 impl LocalNats {
     /// Starts `nats-server` (from PATH, or `CRM_NATS_SERVER`) on 127.0.0.1:`port` with its store
-    /// in `store`, and waits until it accepts connections.
-    pub async fn start(store: &Path, port: u16) -> anyhow::Result<Self> {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            anyhow::bail!(
+    /// in `store`, and waits until it accepts connections. Without a pinned port it uses 4222, or
+    /// a free port when 4222 is taken (another nats-server, say); a pinned port that is taken is
+    /// an error.
+    pub async fn start(store: &Path, pinned: Option<u16>) -> anyhow::Result<Self> {
+        let port = match pinned {
+            Some(port) if !port_free(port) => anyhow::bail!(
                 "port {port} is already in use: pass --nats-url nats://127.0.0.1:{port} to use that server, \
-                 or --local-nats-port for another port"
-            );
-        }
+                 or another --local-nats-port"
+            ),
+            Some(port) => port,
+            None if port_free(DEFAULT_PORT) => DEFAULT_PORT,
+            None => free_port()?,
+        };
         std::fs::create_dir_all(store)?;
         let binary = std::env::var("CRM_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
         let child = Command::new(&binary)
@@ -33,8 +53,12 @@ impl LocalNats {
             .stderr(std::process::Stdio::null())
             .spawn()
             .with_context(|| format!("starting {binary} (install it or pass --nats-url)"))?;
+        let mut child = child;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                anyhow::bail!("{binary} exited ({status}) instead of listening on port {port}");
+            }
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
                 "nats-server did not start on port {port}"

@@ -11,7 +11,8 @@ async fn main() -> std::process::ExitCode {
     match cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = ?err, "crm failed");
+            // One line a person can act on (port taken, bad flag, unreachable database); the
+            // cause chain is part of it.
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }

@@ -21,6 +21,9 @@ pub struct SuiteConfig {
     /// Port of the first service, the others following in [`Service::DOMAINS`] order and the
     /// gateway last; none: each picks a free port.
     pub port_base: Option<u16>,
+    /// Whether `port_base` was asked for: a taken port is then an error; otherwise a service
+    /// whose port is taken listens on a free one.
+    pub ports_pinned: bool,
     /// Each domain service's database URL.
     pub database_urls: HashMap<Service, String>,
     pub server: ServerConfig,
@@ -56,7 +59,14 @@ impl Suite {
     pub async fn start(config: SuiteConfig, nats: async_nats::Client) -> anyhow::Result<Self> {
         let mut suite = Self { members: Vec::new() };
         let listen = |i: usize| match config.port_base {
-            Some(base) => format!("{}:{}", config.host, base as usize + i),
+            Some(base) => {
+                let addr = format!("{}:{}", config.host, base as usize + i);
+                if config.ports_pinned || std::net::TcpListener::bind(&addr).is_ok() {
+                    addr
+                } else {
+                    format!("{}:0", config.host)
+                }
+            }
             None => format!("{}:0", config.host),
         };
         let url = |addr: SocketAddr| format!("http://{addr}");

@@ -16,7 +16,11 @@ pub const STAFF: &[Role] = &[
     Role::ServiceAgent,
     Role::ServiceManager,
     Role::Service,
+    Role::DataSteward,
 ];
+
+/// Roles that bring data in and out in bulk.
+pub const BULK: &[Role] = &[Role::Admin, Role::DataSteward];
 
 /// Roles that create and change parties and relationships (record rules narrow them further).
 pub const WRITERS: &[Role] = &[
@@ -99,6 +103,13 @@ pub fn policy() -> Policy {
             &[Role::Admin],
         )
         .rpcs(SERVICE, &["ListAuditEntries"], &[Role::Admin, Role::Auditor])
+        .rpcs(SERVICE, &["ImportParties", "ImportRelationships"], BULK)
+        .rpcs(
+            SERVICE,
+            &["ResolveExternalIds"],
+            &[Role::Admin, Role::DataSteward, Role::Service],
+        )
+        .rpcs(SERVICE, &["ExportParties"], STAFF)
         .rpc("grpc.health.v1.Health", "Check", Access::Public)
 }
 

@@ -25,13 +25,10 @@ fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
 /// change. Returns (accounts evaluated, accounts reassigned).
 pub async fn reassign(tx: &mut Tx, only: Option<&str>) -> anyhow::Result<(i64, i64)> {
     let rules = rules(&org::territories(tx).await?);
-    let accounts = org::accounts_for_assignment(tx).await?;
+    let accounts = org::accounts_for_assignment(tx, only).await?;
     let mut evaluated = 0;
     let mut changed = 0;
     for (party_id, industry, region_code, current) in accounts {
-        if only.is_some_and(|id| id != party_id) {
-            continue;
-        }
         evaluated += 1;
         let next = territory::assign(
             &Account {

@@ -26,6 +26,7 @@ pub const READERS: &[Role] = &[
     Role::ServiceAgent,
     Role::ServiceManager,
     Role::Service,
+    Role::DataSteward,
 ];
 
 /// The access table of the sales service.
@@ -73,9 +74,10 @@ pub fn policy() -> Policy {
         .rpcs(PIPELINE, &["UpdatePipeline"], &[Role::Admin])
         .rpcs(
             ORDERS,
-            &["GetQuote", "ListQuotes", "GetOrder", "ListOrders"],
+            &["GetQuote", "ListQuotes", "GetOrder", "ListOrders", "ExportOrders"],
             READERS,
         )
+        .rpcs(ORDERS, &["ImportOrders"], &[Role::Admin, Role::DataSteward])
         .rpcs(
             ORDERS,
             &[

@@ -3,6 +3,7 @@
 //! transaction.
 
 mod admin;
+mod import;
 mod network;
 mod parties;
 mod privacy;
@@ -145,5 +146,11 @@ crm_platform::grpc_handlers! {
         upsert_region(pb::UpsertRegionRequest) -> pb::UpsertRegionResponse => handle_upsert_region;
         list_regions(pb::ListRegionsRequest) -> pb::ListRegionsResponse => handle_list_regions;
         list_audit_entries(pb::ListAuditEntriesRequest) -> pb::ListAuditEntriesResponse => handle_list_audit_entries;
+        resolve_external_ids(pb::ResolveExternalIdsRequest) -> pb::ResolveExternalIdsResponse => handle_resolve_external_ids;
+    }
+    streaming {
+        client import_parties(pb::ImportPartiesRequest) -> pb::ImportPartiesResponse => handle_import_parties;
+        client import_relationships(pb::ImportRelationshipsRequest) -> pb::ImportRelationshipsResponse => handle_import_relationships;
+        server export_parties(pb::ExportPartiesRequest) -> pb::ExportPartiesResponse as ExportPartiesStream => handle_export_parties;
     }
 }

@@ -52,7 +52,7 @@ pub(super) fn fields_json(party: &pb::Party, fields: &[String]) -> Value {
     Value::Object(map)
 }
 
-fn all_fields() -> Vec<String> {
+pub(super) fn all_fields() -> Vec<String> {
     std::iter::once("kind")
         .chain(rules::UPDATABLE_FIELDS.iter().copied())
         .map(str::to_string)

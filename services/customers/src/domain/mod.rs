@@ -2,6 +2,7 @@
 
 pub mod duplicates;
 pub mod graph;
+pub mod import;
 pub mod lifecycle;
 pub mod party;
 pub mod pyramid;

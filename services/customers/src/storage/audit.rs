@@ -1,7 +1,7 @@
 //! The audit trail, written in the same transaction as each change.
 
 use crm_proto::customers::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use super::{now_micros, timestamp};
@@ -26,6 +26,36 @@ pub async fn record(
     .bind(changes.to_string())
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Records one entry per `(entity id, action, changes)` of `entity_type` by `actor`, with
+/// multi-row inserts (bulk imports).
+pub async fn record_many(
+    conn: &mut Conn,
+    actor: &str,
+    entity_type: &str,
+    entries: &[(String, String, serde_json::Value)],
+) -> sqlx::Result<()> {
+    let now = now_micros();
+    for chunk in entries.chunks(500) {
+        SqlBuilder::insert_rows(
+            "audit_log (entity_type, entity_id, action, actor_id, at, changes)",
+            chunk.iter().map(|(id, action, changes)| {
+                [
+                    Arg::from(entity_type),
+                    Arg::from(id.as_str()),
+                    Arg::from(action.as_str()),
+                    Arg::from(actor),
+                    Arg::Int(now),
+                    Arg::from(changes.to_string()),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

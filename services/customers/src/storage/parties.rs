@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
-use crm_storage::{Conn, SqlBuilder, escape_like};
+use crm_storage::{Arg, Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -15,7 +15,7 @@ use crate::domain::party as rules;
 const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organization_name, industry, company_size, \
     region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, merged_into_id, \
     lifetime_revenue_minor, trailing_12m_revenue_minor, currency_code, contribution_rank, tier, version, \
-    created_at, updated_at, verified_at";
+    created_at, updated_at, verified_at, external_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
     let currency: String = row.try_get("currency_code")?;
@@ -58,43 +58,112 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
         verify_time: Some(timestamp(row.try_get("verified_at")?)),
         etag: row.try_get::<i64, _>("version")?.to_string(),
         birth_date: row.try_get("birth_date")?,
+        external_id: row.try_get("external_id")?,
     })
 }
 
 /// Inserts a new party (id, version and timestamps are set here) with its contact points and tags.
 pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str) -> sqlx::Result<()> {
-    let now = now_micros();
-    let name_key = rules::name_key(party);
-    party.id = new_id();
-    party.status = PartyStatus::Active as i32;
-    sqlx::query(
-        "INSERT INTO parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
-         company_size, region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, \
-         currency_code, version, created_at, updated_at, verified_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19, $19)",
-    )
-    .bind(&party.id)
-    .bind(i64::from(party.kind))
-    .bind(&party.display_name)
-    .bind(&name_key)
-    .bind(&party.given_name)
-    .bind(&party.family_name)
-    .bind(&party.organization_name)
-    .bind(&party.industry)
-    .bind(i64::from(party.company_size))
-    .bind(&party.region_code)
-    .bind(attributes_json(party))
-    .bind(&party.owner_id)
-    .bind(&party.team_id)
-    .bind(&party.source)
-    .bind(&party.birth_date)
-    .bind(i64::from(party.lifecycle_stage))
-    .bind(i64::from(party.status))
-    .bind(currency)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    replace_children(conn, party).await
+    insert_many(conn, std::slice::from_mut(party), &[now_micros()], currency).await
+}
+
+/// Inserts new parties with multi-row statements; `created_at[i]` is the creation time of
+/// `parties[i]` (an import keeps the source system's). Ids, status and versions are set here.
+pub async fn insert_many(
+    conn: &mut Conn,
+    parties: &mut [pb::Party],
+    created_at: &[i64],
+    currency: &str,
+) -> sqlx::Result<()> {
+    for party in parties.iter_mut() {
+        party.id = new_id();
+        party.status = PartyStatus::Active as i32;
+        for cp in &mut party.contact_points {
+            cp.id = new_id();
+        }
+    }
+    let rows: Vec<(&pb::Party, i64)> = parties.iter().zip(created_at.iter().copied()).collect();
+    for chunk in rows.chunks(500) {
+        SqlBuilder::insert_rows(
+            "parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
+             company_size, region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, \
+             currency_code, version, created_at, updated_at, verified_at, external_id)",
+            chunk.iter().map(|(party, at)| {
+                [
+                    Arg::from(party.id.as_str()),
+                    Arg::Int(i64::from(party.kind)),
+                    Arg::from(party.display_name.as_str()),
+                    Arg::from(rules::name_key(party)),
+                    Arg::from(party.given_name.as_str()),
+                    Arg::from(party.family_name.as_str()),
+                    Arg::from(party.organization_name.as_str()),
+                    Arg::from(party.industry.as_str()),
+                    Arg::Int(i64::from(party.company_size)),
+                    Arg::from(party.region_code.as_str()),
+                    Arg::from(attributes_json(party)),
+                    Arg::from(party.owner_id.as_str()),
+                    Arg::from(party.team_id.as_str()),
+                    Arg::from(party.source.as_str()),
+                    Arg::from(party.birth_date.as_str()),
+                    Arg::Int(i64::from(party.lifecycle_stage)),
+                    Arg::Int(i64::from(party.status)),
+                    Arg::from(currency),
+                    Arg::Int(1),
+                    Arg::Int(*at),
+                    Arg::Int(*at),
+                    Arg::Int(*at),
+                    Arg::from(party.external_id.as_str()),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+        let points: Vec<(&str, usize, &pb::ContactPoint)> = chunk
+            .iter()
+            .flat_map(|(p, _)| {
+                p.contact_points
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, cp)| (p.id.as_str(), i, cp))
+            })
+            .collect();
+        for points in points.chunks(1000) {
+            SqlBuilder::insert_rows(
+                "contact_points (id, party_id, kind, value, normalized, label, is_primary, position)",
+                points.iter().map(|(party_id, position, cp)| {
+                    [
+                        Arg::from(cp.id.as_str()),
+                        Arg::from(*party_id),
+                        Arg::Int(i64::from(cp.kind)),
+                        Arg::from(cp.value.as_str()),
+                        Arg::from(cp.normalized.as_str()),
+                        Arg::from(cp.label.as_str()),
+                        Arg::Int(i64::from(cp.primary)),
+                        Arg::Int(*position as i64),
+                    ]
+                }),
+            )
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
+        let tags: Vec<(&str, &str)> = chunk
+            .iter()
+            .flat_map(|(p, _)| p.tags.iter().map(move |t| (p.id.as_str(), t.as_str())))
+            .collect();
+        for tags in tags.chunks(1000) {
+            SqlBuilder::insert_rows(
+                "party_tags (party_id, tag)",
+                tags.iter()
+                    .map(|(party_id, tag)| [Arg::from(*party_id), Arg::from(*tag)]),
+            )
+            .build()
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn attributes_json(party: &pb::Party) -> String {

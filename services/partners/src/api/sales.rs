@@ -10,10 +10,7 @@ use crate::domain::rules::is_date;
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, sales, targets};
-
-fn is_currency(s: &str) -> bool {
-    s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase())
-}
+use crm_platform::money::is_currency;
 
 /// The [from, to) date range of a period code, or a violation of `field`.
 pub(super) fn period_range(code: &str, field: &str) -> Result<(Period, String, String)> {

@@ -3,6 +3,7 @@
 
 mod activities;
 mod catalog;
+mod import;
 mod leads;
 mod opportunities;
 mod orders;
@@ -10,6 +11,7 @@ mod org;
 mod quotes;
 mod reports;
 
+use orders::readable as readable_order;
 pub(crate) use quotes::price_lines;
 pub use reports::evaluate_alerts;
 
@@ -185,6 +187,10 @@ crm_platform::grpc_handlers! {
         get_order(pb::GetOrderRequest) -> pb::GetOrderResponse => handle_get_order;
         list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse => handle_list_orders;
         update_order_status(pb::UpdateOrderStatusRequest) -> pb::UpdateOrderStatusResponse => handle_update_order_status;
+    }
+    streaming {
+        client import_orders(pb::ImportOrdersRequest) -> pb::ImportOrdersResponse => handle_import_orders;
+        server export_orders(pb::ExportOrdersRequest) -> pb::ExportOrdersResponse as ExportOrdersStream => handle_export_orders;
     }
 }
 

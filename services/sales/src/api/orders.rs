@@ -12,7 +12,8 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, orders};
 
-fn readable(principal: &Principal, o: &pb::Order) -> bool {
+/// Whether `principal` may read order `o` (record rules).
+pub(super) fn readable(principal: &Principal, o: &pb::Order) -> bool {
     rules::may_read(principal, &o.owner_id, &o.team_id, "")
 }
 

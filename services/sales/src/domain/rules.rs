@@ -12,10 +12,8 @@ pub fn is_date(s: &str) -> bool {
     s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
-/// An ISO 4217-shaped currency code.
-pub fn is_currency(s: &str) -> bool {
-    s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase())
-}
+/// An active ISO 4217 currency code.
+pub use crm_platform::money::is_currency;
 
 /// `[a-z][a-z0-9_]*`, up to 32 characters.
 pub fn is_code(s: &str) -> bool {

@@ -17,6 +17,10 @@ pub struct Account {
     pub region_code: String,
     /// `active`, `merged` or `erased`.
     pub status: String,
+    /// The system the party was imported from ("" when created in the suite).
+    pub source: String,
+    /// The party's id in that system.
+    pub external_id: String,
 }
 
 impl Account {
@@ -33,6 +37,12 @@ impl Account {
             industry: p.industry.clone(),
             region_code: p.region_code.clone(),
             status: status.into(),
+            source: if p.external_id.is_empty() {
+                String::new()
+            } else {
+                p.source.clone()
+            },
+            external_id: p.external_id.clone(),
         }
     }
 }
@@ -40,15 +50,19 @@ impl Account {
 /// Inserts or refreshes an account.
 pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO accounts (party_id, display_name, industry, region_code, status) VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO accounts (party_id, display_name, industry, region_code, status, source, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
-         region_code = excluded.region_code, status = excluded.status",
+         region_code = excluded.region_code, status = excluded.status, source = excluded.source, \
+         external_id = excluded.external_id",
     )
     .bind(&a.party_id)
     .bind(&a.display_name)
     .bind(&a.industry)
     .bind(&a.region_code)
     .bind(&a.status)
+    .bind(&a.source)
+    .bind(&a.external_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -56,22 +70,47 @@ pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
 
 /// The account of a party, if known.
 pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Account>> {
-    let row = sqlx::query(
-        "SELECT party_id, display_name, industry, region_code, status FROM accounts WHERE party_id = $1",
-    )
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM accounts WHERE party_id = $1"
+    )))
     .bind(party_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| {
-        Ok(Account {
-            party_id: r.try_get("party_id")?,
-            display_name: r.try_get("display_name")?,
-            industry: r.try_get("industry")?,
-            region_code: r.try_get("region_code")?,
-            status: r.try_get("status")?,
-        })
+    row.as_ref().map(from_row).transpose()
+}
+
+const COLUMNS: &str = "party_id, display_name, industry, region_code, status, source, external_id";
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Account> {
+    Ok(Account {
+        party_id: r.try_get("party_id")?,
+        display_name: r.try_get("display_name")?,
+        industry: r.try_get("industry")?,
+        region_code: r.try_get("region_code")?,
+        status: r.try_get("status")?,
+        source: r.try_get("source")?,
+        external_id: r.try_get("external_id")?,
     })
-    .transpose()
+}
+
+/// The accounts of parties imported from `source` with these external ids, by external id.
+pub async fn by_external_ids(
+    conn: &mut Conn,
+    source: &str,
+    external_ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, Account>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in external_ids.chunks(1000) {
+        let mut q = crm_storage::SqlBuilder::new(&format!("SELECT {COLUMNS} FROM accounts WHERE 1 = 1"));
+        q.and("source = {}", source).and("external_id <> {}", "");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND external_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let account = from_row(&row)?;
+            found.insert(account.external_id.clone(), account);
+        }
+    }
+    Ok(found)
 }
 
 /// Every sales record of `merged` now belongs to `survivor`.

@@ -2,14 +2,14 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{lines, new_id, now_micros, timestamp};
+use super::{lines, micros as micros_of, new_id, now_micros, timestamp};
 
 const COLUMNS: &str = "id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-    total_minor, status, status_reason, owner_id, team_id, placed_at, version";
+    total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
     let currency: String = row.try_get("currency_code")?;
@@ -33,42 +33,92 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
         place_time: Some(timestamp(row.try_get("placed_at")?)),
         status_reason: row.try_get("status_reason")?,
         etag: row.try_get::<i64, _>("version")?.to_string(),
+        status_time: Some(timestamp(match row.try_get::<i64, _>("status_at")? {
+            0 => row.try_get("placed_at")?,
+            at => at,
+        })),
+        external_id: row.try_get("external_id")?,
     })
 }
 
 /// Inserts an order (id and time set here). A repeated (partner, external_ref) is a unique
 /// violation.
 pub async fn insert(conn: &mut Conn, o: &mut pb::Order) -> sqlx::Result<()> {
-    o.id = new_id();
     let now = now_micros();
     o.place_time = Some(timestamp(now));
-    let (total, currency) = o
-        .total
-        .as_ref()
-        .map(|m| (m.amount_minor, m.currency_code.clone()))
-        .unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-         total_minor, status, owner_id, team_id, placed_at, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1)",
-    )
-    .bind(&o.id)
-    .bind(&o.party_id)
-    .bind(&o.quote_id)
-    .bind(&o.opportunity_id)
-    .bind(o.channel.as_ref().map(|c| c.partner_id.clone()).unwrap_or_default())
-    .bind(&o.external_ref)
-    .bind(lines::to_json(&o.lines))
-    .bind(currency)
-    .bind(total)
-    .bind(i64::from(o.status))
-    .bind(&o.owner_id)
-    .bind(&o.team_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    o.etag = "1".into();
+    o.status_time = o.place_time;
+    insert_many(conn, std::slice::from_mut(o)).await
+}
+
+/// Inserts orders with multi-row statements, keeping their place and status times (an import's
+/// history). Ids and versions are set here.
+pub async fn insert_many(conn: &mut Conn, orders: &mut [pb::Order]) -> sqlx::Result<()> {
+    for o in orders.iter_mut() {
+        o.id = new_id();
+        o.etag = "1".into();
+    }
+    for chunk in orders.chunks(500) {
+        SqlBuilder::insert_rows(
+            "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
+             total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id)",
+            chunk.iter().map(|o| {
+                let (total, currency) = o
+                    .total
+                    .as_ref()
+                    .map(|m| (m.amount_minor, m.currency_code.clone()))
+                    .unwrap_or_default();
+                let placed_at = o.place_time.as_ref().map_or(0, micros_of);
+                [
+                    Arg::from(o.id.as_str()),
+                    Arg::from(o.party_id.as_str()),
+                    Arg::from(o.quote_id.as_str()),
+                    Arg::from(o.opportunity_id.as_str()),
+                    Arg::from(o.channel.as_ref().map(|c| c.partner_id.clone()).unwrap_or_default()),
+                    Arg::from(o.external_ref.as_str()),
+                    Arg::from(lines::to_json(&o.lines)),
+                    Arg::from(currency),
+                    Arg::Int(total),
+                    Arg::Int(i64::from(o.status)),
+                    Arg::from(o.status_reason.as_str()),
+                    Arg::from(o.owner_id.as_str()),
+                    Arg::from(o.team_id.as_str()),
+                    Arg::Int(placed_at),
+                    Arg::Int(1),
+                    Arg::Int(o.status_time.as_ref().map_or(placed_at, micros_of)),
+                    Arg::from(o.external_id.as_str()),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
+}
+
+/// Moves an imported order to a later status with its historical time, if the version is still
+/// `expected`.
+pub async fn set_imported_status(
+    conn: &mut Conn,
+    id: &str,
+    status: i32,
+    reason: &str,
+    status_at: i64,
+    expected: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE orders SET status = $1, status_reason = $2, status_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5",
+    )
+    .bind(i64::from(status))
+    .bind(reason)
+    .bind(status_at)
+    .bind(id)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// One order.
@@ -139,10 +189,12 @@ pub async fn set_status(
     expected: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(
-        "UPDATE orders SET status = $1, status_reason = $2, version = version + 1 WHERE id = $3 AND version = $4",
+        "UPDATE orders SET status = $1, status_reason = $2, status_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5",
     )
     .bind(i64::from(status))
     .bind(reason)
+    .bind(now_micros())
     .bind(id)
     .bind(expected)
     .execute(&mut *conn)

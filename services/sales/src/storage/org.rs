@@ -200,10 +200,18 @@ pub async fn territories(conn: &mut Conn) -> sqlx::Result<Vec<pb::Territory>> {
 }
 
 /// (party id, industry, region code, territory id) of every active account.
-pub async fn accounts_for_assignment(conn: &mut Conn) -> sqlx::Result<Vec<(String, String, String, String)>> {
-    let rows = sqlx::query("SELECT party_id, industry, region_code, territory_id FROM accounts WHERE status = 'active' ORDER BY party_id")
-        .fetch_all(&mut *conn)
-        .await?;
+pub async fn accounts_for_assignment(
+    conn: &mut Conn,
+    only: Option<&str>,
+) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT party_id, industry, region_code, territory_id FROM accounts WHERE status = 'active'",
+    );
+    if let Some(id) = only {
+        q.and("party_id = {}", id);
+    }
+    q.push(" ORDER BY party_id");
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok((

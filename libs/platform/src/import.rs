@@ -1,0 +1,296 @@
+//! Bulk imports, the same way in every service: a client stream whose first message carries the
+//! options and every message a batch of rows; rows keyed per (source, external id) in
+//! [`crm_storage::imports`]; bad rows refused with their row number, field and reason; one
+//! summary at the end.
+
+use std::collections::HashMap;
+
+use crm_proto::common::v1::{ImportOptions, ImportRejection, ImportSummary};
+use crm_storage::imports::ImportKey;
+use futures::StreamExt as _;
+
+use crate::Violations;
+use crate::errors::{Error, Result, invalid};
+
+/// Rows one message may carry.
+pub const MAX_BATCH: usize = 1000;
+
+/// Rejections listed in a summary; more are counted but not listed (memory stays bounded).
+pub const MAX_LISTED_REJECTIONS: usize = 100_000;
+
+/// An import's request stream: `split` takes a message apart into its options (first message
+/// only) and its rows.
+pub struct ImportStream<M, R> {
+    stream: tonic::Streaming<M>,
+    split: fn(M) -> (Option<ImportOptions>, Vec<R>),
+}
+
+impl<M, R> std::fmt::Debug for ImportStream<M, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ImportStream")
+    }
+}
+
+impl<M, R> ImportStream<M, R> {
+    /// Wraps a client stream.
+    pub fn new(stream: tonic::Streaming<M>, split: fn(M) -> (Option<ImportOptions>, Vec<R>)) -> Self {
+        Self { stream, split }
+    }
+
+    async fn message(&mut self) -> Result<Option<(Option<ImportOptions>, Vec<R>)>> {
+        match self.stream.next().await {
+            None => Ok(None),
+            Some(Err(status)) => Err(Error::Cancelled(format!(
+                "import stream broken: {}",
+                status.message()
+            ))),
+            Some(Ok(message)) => {
+                let (options, rows) = (self.split)(message);
+                if rows.len() > MAX_BATCH {
+                    return Err(invalid("rows", &format!("at most {MAX_BATCH} rows per message")));
+                }
+                Ok(Some((options, rows)))
+            }
+        }
+    }
+
+    /// Reads the first message: the options and the first batch. A missing or bad source is
+    /// `INVALID_ARGUMENT`.
+    pub async fn open(&mut self) -> Result<(ImportRun, Vec<R>)> {
+        let Some((Some(options), rows)) = self.message().await? else {
+            return Err(invalid("options", "the first message must carry the options"));
+        };
+        let mut v = Violations::new();
+        v.check(
+            !is_source_name(&options.source),
+            "options.source",
+            "required: lower_snake_case, up to 64 characters",
+        );
+        v.finish()?;
+        Ok((
+            ImportRun {
+                source: options.source,
+                validate_only: options.validate_only,
+                run_id: crm_storage::imports::new_run_id(),
+                summary: ImportSummary::default(),
+                dry_seen: HashMap::new(),
+            },
+            rows,
+        ))
+    }
+
+    /// The next batch of rows, or None at the end of the stream.
+    pub async fn next(&mut self) -> Result<Option<Vec<R>>> {
+        match self.message().await? {
+            Some((Some(_), _)) => Err(invalid("options", "only the first message carries options")),
+            Some((None, rows)) => Ok(Some(rows)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// What an accepted row does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// A new record.
+    Create,
+    /// The record with this id changes.
+    Update(String),
+    /// The record with this id already holds this content.
+    Unchanged(String),
+    /// The same external id came earlier in this import, at this row.
+    Duplicate(i64),
+}
+
+/// One running import: its options, the summary so far and what it has seen.
+#[derive(Debug)]
+pub struct ImportRun {
+    /// The source system.
+    pub source: String,
+    /// Check only; store nothing.
+    pub validate_only: bool,
+    /// Recorded with every key this import writes.
+    pub run_id: String,
+    summary: ImportSummary,
+    // Keys seen by a validate-only run, which records none (a hash keeps memory small).
+    dry_seen: HashMap<u64, i64>,
+}
+
+impl ImportRun {
+    /// Refuses a row: one rejection per violated field (named without a prefix).
+    pub fn reject(&mut self, row: i64, external_id: &str, violations: &Violations) {
+        self.summary.rejected += 1;
+        for (field, reason) in violations.iter() {
+            if self.summary.rejections.len() < MAX_LISTED_REJECTIONS {
+                self.summary.rejections.push(ImportRejection {
+                    row,
+                    external_id: external_id.to_string(),
+                    field: field.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
+    /// Refuses a row for one reason.
+    pub fn reject_one(&mut self, row: i64, external_id: &str, field: &str, reason: impl Into<String>) {
+        let mut v = Violations::new();
+        v.add(field, reason);
+        self.reject(row, external_id, &v);
+    }
+
+    /// What an accepted row with content `hash` does, given the key stored for its external id
+    /// and the keys accepted earlier in this batch (`batch_seen`, external id -> row).
+    pub fn classify(
+        &mut self,
+        external_id: &str,
+        row: i64,
+        hash: &str,
+        stored: Option<&ImportKey>,
+        batch_seen: &mut HashMap<String, i64>,
+    ) -> Disposition {
+        if let Some(first) = batch_seen.get(external_id) {
+            return Disposition::Duplicate(*first);
+        }
+        if let Some(key) = stored
+            && key.run_id == self.run_id
+        {
+            return Disposition::Duplicate(key.row);
+        }
+        if self.validate_only {
+            let digest = crm_storage::imports::content_hash(external_id.as_bytes());
+            let short = u64::from_str_radix(&digest[..16], 16).unwrap_or_default();
+            if let Some(first) = self.dry_seen.insert(short, row) {
+                self.dry_seen.insert(short, first);
+                return Disposition::Duplicate(first);
+            }
+        }
+        batch_seen.insert(external_id.to_string(), row);
+        match stored {
+            None => Disposition::Create,
+            Some(key) if key.content_hash == hash => Disposition::Unchanged(key.record_id.clone()),
+            Some(key) => Disposition::Update(key.record_id.clone()),
+        }
+    }
+
+    /// Counts an accepted row.
+    pub fn count(&mut self, disposition: &Disposition) {
+        match disposition {
+            Disposition::Create => self.summary.created += 1,
+            Disposition::Update(_) => self.summary.updated += 1,
+            Disposition::Unchanged(_) => self.summary.unchanged += 1,
+            Disposition::Duplicate(_) => {}
+        }
+    }
+
+    /// The summary so far.
+    pub fn summary(&self) -> &ImportSummary {
+        &self.summary
+    }
+
+    /// The final summary.
+    pub fn finish(self) -> ImportSummary {
+        self.summary
+    }
+}
+
+/// `[a-z][a-z0-9_]*`, up to 64 characters.
+pub fn is_source_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Checks an external id: required, at most 200 characters.
+pub fn check_external_id(v: &mut Violations, field: &str, value: &str) {
+    v.check(value.trim().is_empty(), field, "required");
+    v.check(value.chars().count() > 200, field, "at most 200 characters");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(validate_only: bool) -> ImportRun {
+        ImportRun {
+            source: "erp".into(),
+            validate_only,
+            run_id: "run-2".into(),
+            summary: ImportSummary::default(),
+            dry_seen: HashMap::new(),
+        }
+    }
+
+    fn key(hash: &str, run_id: &str) -> ImportKey {
+        ImportKey {
+            record_id: "r1".into(),
+            content_hash: hash.into(),
+            run_id: run_id.into(),
+            row: 7,
+        }
+    }
+
+    #[test]
+    fn classifies_new_changed_unchanged_and_repeated_rows() {
+        let mut r = run(false);
+        let mut seen = HashMap::new();
+        assert_eq!(r.classify("a", 2, "h", None, &mut seen), Disposition::Create);
+        assert_eq!(
+            r.classify("a", 3, "h", None, &mut seen),
+            Disposition::Duplicate(2)
+        );
+        let old = key("h", "run-1");
+        assert_eq!(
+            r.classify("b", 4, "h", Some(&old), &mut seen),
+            Disposition::Unchanged("r1".into())
+        );
+        assert_eq!(
+            r.classify("c", 5, "other", Some(&old), &mut seen),
+            Disposition::Update("r1".into())
+        );
+        // Recorded by an earlier batch of the same run.
+        let this_run = key("h", "run-2");
+        assert_eq!(
+            r.classify("d", 9, "h", Some(&this_run), &mut HashMap::new()),
+            Disposition::Duplicate(7)
+        );
+    }
+
+    #[test]
+    fn validate_only_remembers_keys_across_batches() {
+        let mut r = run(true);
+        assert_eq!(
+            r.classify("a", 2, "h", None, &mut HashMap::new()),
+            Disposition::Create
+        );
+        assert_eq!(
+            r.classify("a", 9, "h", None, &mut HashMap::new()),
+            Disposition::Duplicate(2)
+        );
+    }
+
+    #[test]
+    fn rejections_name_row_and_field() {
+        let mut r = run(false);
+        let mut v = Violations::new();
+        v.add("email", "not an email address");
+        v.add("birth_date", "must be a date");
+        r.reject(5, "x", &v);
+        let s = r.finish();
+        assert_eq!(s.rejected, 1);
+        assert_eq!(s.rejections.len(), 2);
+        assert_eq!(
+            (s.rejections[0].row, s.rejections[0].field.as_str()),
+            (5, "email")
+        );
+    }
+
+    #[test]
+    fn source_names() {
+        assert!(is_source_name("cdnow"));
+        assert!(is_source_name("erp_2"));
+        assert!(!is_source_name(""));
+        assert!(!is_source_name("ERP"));
+    }
+}

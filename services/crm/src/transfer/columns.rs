@@ -1,0 +1,395 @@
+//! The documented columns of each entity, and turning a row into the import message (and a
+//! field the service refused back into the column it came from).
+
+use crm_proto::common::v1::Money;
+use crm_proto::customers::v1 as customers;
+use crm_proto::sales::v1 as sales;
+
+use super::records::Record;
+
+/// What can be imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportEntity {
+    /// People and organizations (customers service).
+    Parties,
+    /// Relationships between imported parties (customers service).
+    Relationships,
+    /// Historical orders of imported parties (sales service).
+    Orders,
+}
+
+impl ImportEntity {
+    /// The columns the importer reads (`attributes.<key>` columns set custom attributes of
+    /// parties).
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            ImportEntity::Parties => &[
+                "external_id",
+                "kind",
+                "given_name",
+                "family_name",
+                "organization_name",
+                "email",
+                "phone",
+                "address",
+                "industry",
+                "region_code",
+                "birth_date",
+                "created_at",
+                "tags",
+                "owner_id",
+                "team_id",
+            ],
+            ImportEntity::Relationships => &[
+                "external_id",
+                "from_external_id",
+                "to_external_id",
+                "type",
+                "custom_type",
+                "role",
+                "since",
+                "until",
+            ],
+            ImportEntity::Orders => &[
+                "external_id",
+                "party_external_id",
+                "placed_at",
+                "currency",
+                "amount",
+                "status",
+                "status_at",
+                "status_reason",
+                "partner_id",
+                "owner_id",
+                "team_id",
+            ],
+        }
+    }
+
+    /// Whether the importer reads `column`.
+    pub fn knows(self, column: &str) -> bool {
+        self.columns().contains(&column)
+            || (self == ImportEntity::Parties
+                && column.strip_prefix("attributes.").is_some_and(|k| !k.is_empty()))
+    }
+}
+
+/// A column at fault and why.
+pub type Problem = (String, String);
+
+/// A time in ISO 8601 (`2024-05-01T10:00:00Z`, with an offset, or without one as UTC) or a
+/// date `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(value: &str) -> Result<prost_types::Timestamp, String> {
+    let value = value.trim();
+    let utc = if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
+        t.with_timezone(&chrono::Utc)
+    } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f") {
+        t.and_utc()
+    } else if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f") {
+        t.and_utc()
+    } else if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+    } else {
+        return Err(format!("not a time (ISO 8601 or YYYY-MM-DD): {value:?}"));
+    };
+    Ok(prost_types::Timestamp {
+        seconds: utc.timestamp(),
+        nanos: utc.timestamp_subsec_nanos() as i32,
+    })
+}
+
+fn enum_value(value: &str, prefix: &str, from_name: fn(&str) -> Option<i32>) -> Option<i32> {
+    if value.is_empty() {
+        return Some(0);
+    }
+    from_name(&format!(
+        "{prefix}{}",
+        value.trim().to_uppercase().replace([' ', '-'], "_")
+    ))
+}
+
+/// A party row.
+pub fn party_row(r: &Record) -> Result<customers::PartyImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let kind = match r.get("kind").to_lowercase().as_str() {
+        "person" => customers::PartyKind::Person as i32,
+        "organization" | "organisation" => customers::PartyKind::Organization as i32,
+        "" if !r.get("organization_name").is_empty()
+            && r.get("given_name").is_empty()
+            && r.get("family_name").is_empty() =>
+        {
+            customers::PartyKind::Organization as i32
+        }
+        "" => customers::PartyKind::Person as i32,
+        other => {
+            problems.push(("kind".into(), format!("person or organization, not {other:?}")));
+            0
+        }
+    };
+    let create_time = match r.get("created_at") {
+        "" => None,
+        t => parse_time(t)
+            .map_err(|e| problems.push(("created_at".into(), e)))
+            .ok(),
+    };
+    let mut contact_points = Vec::new();
+    for (column, kind) in contact_columns() {
+        if !r.get(column).is_empty() {
+            contact_points.push(customers::ContactPoint {
+                kind: kind as i32,
+                value: r.get(column).to_string(),
+                label: String::new(),
+                primary: true,
+                ..Default::default()
+            });
+        }
+    }
+    let attributes = r
+        .fields
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("attributes.")
+                .map(|k| (k.to_string(), v.trim().to_string()))
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(customers::PartyImportRow {
+        row: r.line,
+        external_id: r.get("external_id").to_string(),
+        party: Some(customers::Party {
+            kind,
+            given_name: r.get("given_name").into(),
+            family_name: r.get("family_name").into(),
+            organization_name: r.get("organization_name").into(),
+            contact_points,
+            industry: r.get("industry").into(),
+            region_code: r.get("region_code").into(),
+            tags: r
+                .get("tags")
+                .split(';')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect(),
+            attributes,
+            owner_id: r.get("owner_id").into(),
+            team_id: r.get("team_id").into(),
+            birth_date: r.get("birth_date").into(),
+            ..Default::default()
+        }),
+        create_time,
+    })
+}
+
+fn contact_columns() -> [(&'static str, customers::ContactPointKind); 3] {
+    [
+        ("email", customers::ContactPointKind::Email),
+        ("phone", customers::ContactPointKind::Phone),
+        ("address", customers::ContactPointKind::Address),
+    ]
+}
+
+/// A relationship row.
+pub fn relationship_row(r: &Record) -> Result<customers::RelationshipImportRow, Vec<Problem>> {
+    let Some(kind) = enum_value(r.get("type"), "RELATIONSHIP_TYPE_", |n| {
+        customers::RelationshipType::from_str_name(n).map(|t| t as i32)
+    }) else {
+        return Err(vec![(
+            "type".into(),
+            format!("unknown relationship type {:?}", r.get("type")),
+        )]);
+    };
+    Ok(customers::RelationshipImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        from_party_external_id: r.get("from_external_id").into(),
+        to_party_external_id: r.get("to_external_id").into(),
+        r#type: kind,
+        custom_type: r.get("custom_type").into(),
+        role: r.get("role").into(),
+        since: r.get("since").into(),
+        until: r.get("until").into(),
+    })
+}
+
+/// An order row (`amount` in major units of `currency`).
+pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let currency = r.get("currency").to_uppercase();
+    let mut time = |column: &str| match r.get(column) {
+        "" => None,
+        t => parse_time(t).map_err(|e| problems.push((column.into(), e))).ok(),
+    };
+    let place_time = time("placed_at");
+    let status_time = time("status_at");
+    let amount = if currency.is_empty() {
+        problems.push(("currency".into(), "required".into()));
+        0
+    } else if r.get("amount").is_empty() {
+        problems.push(("amount".into(), "required".into()));
+        0
+    } else {
+        match crm_platform::money::parse_major_units(r.get("amount"), &currency) {
+            Ok(a) => a,
+            Err(e) if e.starts_with("unknown currency") => {
+                problems.push(("currency".into(), e));
+                0
+            }
+            Err(e) => {
+                problems.push(("amount".into(), e));
+                0
+            }
+        }
+    };
+    let status = enum_value(r.get("status"), "ORDER_STATUS_", |n| {
+        sales::OrderStatus::from_str_name(n).map(|s| s as i32)
+    });
+    let status = match status {
+        Some(s) => s,
+        None => {
+            problems.push((
+                "status".into(),
+                format!(
+                    "placed, fulfilled, cancelled or returned, not {:?}",
+                    r.get("status")
+                ),
+            ));
+            0
+        }
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(sales::OrderImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        party_external_id: r.get("party_external_id").into(),
+        place_time,
+        total: Some(Money {
+            amount_minor: amount,
+            currency_code: currency,
+        }),
+        status,
+        status_time,
+        status_reason: r.get("status_reason").into(),
+        partner_id: r.get("partner_id").into(),
+        owner_id: r.get("owner_id").into(),
+        team_id: r.get("team_id").into(),
+    })
+}
+
+/// The column a field the service refused came from (`record` is the row as read).
+pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> String {
+    let field = field.trim_start_matches("party.");
+    match entity {
+        ImportEntity::Parties => {
+            if let Some(rest) = field.strip_prefix("contact_points[") {
+                // Contact points are made from the email, phone and address columns, in order.
+                let index: usize = rest
+                    .split(']')
+                    .next()
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(usize::MAX);
+                if let Some(record) = record {
+                    let present: Vec<&str> = contact_columns()
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .filter(|c| !record.get(c).is_empty())
+                        .collect();
+                    if let Some(column) = present.get(index) {
+                        return (*column).to_string();
+                    }
+                }
+                return "contact_points".into();
+            }
+            if let Some(key) = field.strip_prefix("attributes[") {
+                return format!("attributes.{}", key.trim_end_matches(']'));
+            }
+            match field {
+                "create_time" => "created_at".into(),
+                other => other.into(),
+            }
+        }
+        ImportEntity::Relationships => match field {
+            "from_party_external_id" => "from_external_id".into(),
+            "to_party_external_id" => "to_external_id".into(),
+            other => other.into(),
+        },
+        ImportEntity::Orders => match field {
+            "place_time" => "placed_at".into(),
+            "status_time" => "status_at".into(),
+            "total.currency_code" => "currency".into(),
+            "total.amount_minor" | "total" => "amount".into(),
+            other => other.into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(pairs: &[(&str, &str)]) -> Record {
+        Record {
+            line: 2,
+            fields: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn times_in_iso_8601_or_dates() {
+        assert_eq!(parse_time("1997-01-01").unwrap().seconds, 852_076_800);
+        assert_eq!(parse_time("1997-01-01T00:00:00Z").unwrap().seconds, 852_076_800);
+        assert_eq!(
+            parse_time("1997-01-01T08:00:00+08:00").unwrap().seconds,
+            852_076_800
+        );
+        assert_eq!(parse_time("1997-01-01 00:00:00").unwrap().seconds, 852_076_800);
+        assert!(parse_time("01/02/1997").is_err());
+    }
+
+    #[test]
+    fn an_order_row_in_major_units() {
+        let row = order_row(&record(&[
+            ("external_id", "o1"),
+            ("party_external_id", "c1"),
+            ("placed_at", "1997-01-01"),
+            ("currency", "usd"),
+            ("amount", "12.99"),
+            ("status", "returned"),
+        ]))
+        .unwrap();
+        assert_eq!(row.total.unwrap().amount_minor, 1299);
+        assert_eq!(row.status, sales::OrderStatus::Returned as i32);
+        let problems = order_row(&record(&[
+            ("currency", "XYZ"),
+            ("amount", "1"),
+            ("placed_at", "soon"),
+        ]))
+        .unwrap_err();
+        let columns: Vec<&str> = problems.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(columns, ["placed_at", "currency"]);
+    }
+
+    #[test]
+    fn refused_fields_name_their_columns() {
+        let r = record(&[("phone", "x"), ("address", "y")]);
+        assert_eq!(
+            column_of(ImportEntity::Parties, "contact_points[0].value", Some(&r)),
+            "phone"
+        );
+        assert_eq!(
+            column_of(ImportEntity::Parties, "create_time", None),
+            "created_at"
+        );
+        assert_eq!(
+            column_of(ImportEntity::Orders, "total.currency_code", None),
+            "currency"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Bulk import of historical orders and export of orders.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crm_auth::Principal;
+use crm_events::{NewEvent, outbox};
+use crm_platform::client::forwarded;
+use crm_platform::import::{Disposition, ImportRun, ImportStream};
+use crm_platform::service::ResponseStream;
+use crm_proto::customers::v1 as customers;
+use crm_proto::sales::v1::{self as pb, OrderStatus};
+use crm_storage::imports::{self, NewImportKey};
+
+use super::{SalesApi, readable_order};
+use crate::DOMAIN;
+use crate::domain::import::{self as import_rules, PreparedOrder};
+use crate::error::{Error, Result};
+use crate::events::SOURCE;
+use crate::storage::{accounts, now_micros, orders};
+
+/// Import-key entity name of orders.
+const ORDER: &str = "order";
+
+/// Orders per page of an export.
+const EXPORT_PAGE: i64 = 500;
+
+/// The event announcing that an order reached `status`.
+fn status_event(order: &pb::Order) -> NewEvent {
+    let key = order.party_id.clone();
+    let o = Some(order.clone());
+    match OrderStatus::try_from(order.status) {
+        Ok(OrderStatus::Fulfilled) => {
+            NewEvent::new(DOMAIN, "order.fulfilled", key, &pb::OrderFulfilled { order: o })
+        }
+        Ok(OrderStatus::Cancelled) => {
+            NewEvent::new(DOMAIN, "order.cancelled", key, &pb::OrderCancelled { order: o })
+        }
+        Ok(OrderStatus::Returned) => {
+            NewEvent::new(DOMAIN, "order.returned", key, &pb::OrderReturned { order: o })
+        }
+        _ => NewEvent::new(DOMAIN, "order.placed", key, &pb::OrderPlaced { order: o }),
+    }
+}
+
+impl SalesApi {
+    pub(super) async fn handle_import_orders(
+        &self,
+        principal: &Principal,
+        stream: tonic::Streaming<pb::ImportOrdersRequest>,
+    ) -> Result<pb::ImportOrdersResponse> {
+        let mut stream = ImportStream::new(stream, |m: pb::ImportOrdersRequest| (m.options, m.rows));
+        let (mut run, mut rows) = stream.open().await?;
+        loop {
+            self.import_order_batch(principal, &mut run, rows).await?;
+            match stream.next().await? {
+                Some(next) => rows = next,
+                None => break,
+            }
+        }
+        Ok(pb::ImportOrdersResponse {
+            summary: Some(run.finish()),
+        })
+    }
+
+    /// The party ids of customers imported from `source`, by external id: from the account copy,
+    /// else asked of the customers service as the caller (outside any transaction) and kept.
+    async fn resolve_parties(
+        &self,
+        principal: &Principal,
+        source: &str,
+        external_ids: Vec<String>,
+    ) -> Result<HashMap<String, accounts::Account>> {
+        let mut conn = self.conn().await?;
+        let mut found = accounts::by_external_ids(&mut conn, source, &external_ids).await?;
+        let missing: Vec<String> = external_ids
+            .into_iter()
+            .filter(|e| !found.contains_key(e))
+            .collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let reply = self
+            .customers()
+            .resolve_external_ids(forwarded(
+                principal,
+                customers::ResolveExternalIdsRequest {
+                    source: source.to_string(),
+                    external_ids: missing,
+                },
+            ))
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::PermissionDenied => {
+                    Error::PermissionDenied(format!("customers: {}", status.message()))
+                }
+                _ => Error::Unavailable(format!("customers service: {}", status.message())),
+            })?
+            .into_inner();
+        for party in reply.parties {
+            let account = accounts::Account::from_party(&party);
+            accounts::upsert(&mut conn, &account).await?;
+            found.insert(account.external_id.clone(), account);
+        }
+        Ok(found)
+    }
+
+    async fn import_order_batch(
+        &self,
+        principal: &Principal,
+        run: &mut ImportRun,
+        rows: Vec<pb::OrderImportRow>,
+    ) -> Result<()> {
+        let now = now_micros();
+        let mut prepared = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (number, external_id) = (row.row, row.external_id.clone());
+            match import_rules::prepare(row, now) {
+                Ok(p) => prepared.push(p),
+                Err(v) => run.reject(number, &external_id, &v),
+            }
+        }
+        let wanted: Vec<String> = prepared
+            .iter()
+            .map(|p| p.party_external_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let parties = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            self.resolve_parties(principal, &run.source, wanted).await?
+        };
+        let mut tx = self.begin().await?;
+        let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
+        let stored = imports::lookup(&mut tx, ORDER, &run.source, &external_ids).await?;
+        let mut seen = HashMap::new();
+        let mut creates: Vec<PreparedOrder> = Vec::new();
+        let mut changes = Vec::new();
+        let mut keys = Vec::new();
+        for mut p in prepared {
+            match parties.get(&p.party_external_id) {
+                Some(account) if account.status == "active" => p.order.party_id = account.party_id.clone(),
+                Some(account) => {
+                    let reason = format!("party {} is {}", account.party_id, account.status);
+                    run.reject_one(p.row, &p.external_id, "party_external_id", reason);
+                    continue;
+                }
+                None => {
+                    let reason = format!("no party {:?} imported from {}", p.party_external_id, run.source);
+                    run.reject_one(p.row, &p.external_id, "party_external_id", reason);
+                    continue;
+                }
+            }
+            let disposition = run.classify(
+                &p.external_id,
+                p.row,
+                &p.hash,
+                stored.get(&p.external_id),
+                &mut seen,
+            );
+            match disposition {
+                Disposition::Duplicate(first) => run.reject_one(
+                    p.row,
+                    &p.external_id,
+                    "external_id",
+                    format!("appears again in this import (first in row {first})"),
+                ),
+                Disposition::Create => creates.push(p),
+                Disposition::Update(id) => changes.push((id, p)),
+                Disposition::Unchanged(ref id) => {
+                    run.count(&disposition);
+                    keys.push(key(&p, id));
+                }
+            }
+        }
+        if run.validate_only {
+            for _ in &creates {
+                run.count(&Disposition::Create);
+            }
+            for (id, _) in changes {
+                run.count(&Disposition::Update(id));
+            }
+            return Ok(());
+        }
+        let mut events = Vec::new();
+        for (id, p) in changes {
+            match self.update_imported(&mut tx, &id, &p).await? {
+                Ok(order) => {
+                    run.count(&Disposition::Update(id.clone()));
+                    events.push(status_event(&order));
+                    keys.push(key(&p, &id));
+                }
+                Err((field, reason)) => run.reject_one(p.row, &p.external_id, field, reason),
+            }
+        }
+        if !creates.is_empty() {
+            let mut new_orders: Vec<pb::Order> = creates.iter().map(|p| p.order.clone()).collect();
+            orders::insert_many(&mut tx, &mut new_orders).await?;
+            for (p, order) in creates.iter().zip(&new_orders) {
+                run.count(&Disposition::Create);
+                keys.push(key(p, &order.id));
+                // The history as it happened: placed, then the status it reached.
+                let mut placed = order.clone();
+                placed.status = OrderStatus::Placed as i32;
+                placed.status_time = placed.place_time;
+                placed.status_reason.clear();
+                events.push(status_event(&placed));
+                if order.status != OrderStatus::Placed as i32 {
+                    events.push(status_event(order));
+                }
+            }
+        }
+        outbox::enqueue_many(&mut tx, SOURCE, events).await?;
+        imports::record(&mut tx, ORDER, &run.source, &run.run_id, &keys).await?;
+        self.commit(tx).await?;
+        Ok(())
+    }
+
+    /// Moves an imported order to the status a changed row gives it. Refused (field, reason)
+    /// when the row changes what an order keeps for good, or moves its status backwards.
+    async fn update_imported(
+        &self,
+        tx: &mut crm_storage::Tx,
+        id: &str,
+        p: &PreparedOrder,
+    ) -> Result<std::result::Result<pb::Order, (&'static str, String)>> {
+        let Some(stored) = orders::get(tx, id).await? else {
+            return Ok(Err(("external_id", format!("order {id} no longer exists"))));
+        };
+        let frozen = import_rules::frozen_changes(&stored, &p.order);
+        if let Some(field) = frozen.first() {
+            return Ok(Err((
+                field,
+                format!("order {id} was imported with another value; only its status may change"),
+            )));
+        }
+        let from = OrderStatus::try_from(stored.status).unwrap_or(OrderStatus::Unspecified);
+        let to = OrderStatus::try_from(p.order.status).unwrap_or(OrderStatus::Unspecified);
+        if from != to && !import_rules::may_move(from, to) {
+            return Ok(Err((
+                "status",
+                format!("order {id} cannot go from {from:?} to {to:?}"),
+            )));
+        }
+        let status_at = p.order.status_time.as_ref().map_or(0, crate::storage::micros);
+        let expected: i64 = stored.etag.parse().unwrap_or_default();
+        if !orders::set_imported_status(
+            tx,
+            id,
+            p.order.status,
+            &p.order.status_reason,
+            status_at,
+            expected,
+        )
+        .await?
+        {
+            return Err(Error::Stale(format!("order {id}")));
+        }
+        orders::get(tx, id)
+            .await?
+            .map(Ok)
+            .ok_or_else(|| Error::NotFound(format!("order {id}")))
+    }
+
+    pub(super) async fn handle_export_orders(
+        &self,
+        principal: Principal,
+        req: pb::ExportOrdersRequest,
+    ) -> Result<ResponseStream<pb::ExportOrdersResponse>> {
+        let db = self.db.clone();
+        let pages = futures::stream::try_unfold(Some(String::new()), move |after: Option<String>| {
+            let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
+            async move {
+                let Some(after) = after else { return Ok(None) };
+                let mut conn = db.pool().acquire().await.map_err(Error::from)?;
+                let mut page = orders::list(
+                    &mut conn,
+                    &req.party_id,
+                    req.status,
+                    &req.partner_id,
+                    &after,
+                    EXPORT_PAGE,
+                )
+                .await
+                .map_err(Error::from)?;
+                let next = (page.len() as i64 == EXPORT_PAGE)
+                    .then(|| page.last().map(|o| o.id.clone()))
+                    .flatten();
+                page.retain(|o| readable_order(&principal, o));
+                Ok::<_, tonic::Status>(Some((pb::ExportOrdersResponse { orders: page }, next)))
+            }
+        });
+        use futures::StreamExt as _;
+        Ok(Box::pin(pages.filter(|page| {
+            std::future::ready(page.as_ref().map_or(true, |p| !p.orders.is_empty()))
+        })))
+    }
+}
+
+fn key(p: &PreparedOrder, record_id: &str) -> NewImportKey {
+    NewImportKey {
+        external_id: p.external_id.clone(),
+        record_id: record_id.to_string(),
+        content_hash: p.hash.clone(),
+        row: p.row,
+    }
+}
