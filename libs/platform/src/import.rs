@@ -188,8 +188,9 @@ impl ImportRun {
         &self.summary
     }
 
-    /// The final summary.
-    pub fn finish(self) -> ImportSummary {
+    /// The final summary, rejections in row order.
+    pub fn finish(mut self) -> ImportSummary {
+        self.summary.rejections.sort_by_key(|r| r.row);
         self.summary
     }
 }

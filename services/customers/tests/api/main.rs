@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod events;
 mod helpers;
+mod import;
 mod lifecycle;
 mod network;
 mod parties;

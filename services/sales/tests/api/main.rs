@@ -3,6 +3,7 @@
 
 mod catalog;
 mod helpers;
+mod import;
 mod leads;
 mod opportunities;
 mod orders;

@@ -1,0 +1,322 @@
+//! Bulk import of parties and relationships, and the party export.
+
+use crm_auth::Role;
+use crm_proto::common::v1::{ImportOptions, ImportSummary};
+use crm_proto::customers::v1::{self as pb, ContactPointKind, PartyKind, RelationshipType};
+use crm_testkit::{Backend, authed, backend_tests, eventually, token};
+use futures::StreamExt as _;
+use tonic::Code;
+
+use crate::helpers::{TestApp, person, token_for};
+
+fn options(source: &str, validate_only: bool) -> Option<ImportOptions> {
+    Some(ImportOptions {
+        source: source.into(),
+        validate_only,
+    })
+}
+
+fn row(line: i64, external_id: &str, given: &str, email: &str) -> pb::PartyImportRow {
+    let mut party = person(given, "Import", email);
+    party.tags = vec!["imported".into()];
+    pb::PartyImportRow {
+        row: line,
+        external_id: external_id.into(),
+        party: Some(party),
+        create_time: Some(prost_types::Timestamp {
+            seconds: 852_076_800, // 1997-01-01
+            nanos: 0,
+        }),
+    }
+}
+
+/// Sends `batches` as one import stream (options with the first) as `token`.
+async fn import(
+    app: &TestApp,
+    token: &str,
+    source: &str,
+    validate_only: bool,
+    batches: Vec<Vec<pb::PartyImportRow>>,
+) -> Result<ImportSummary, tonic::Status> {
+    let messages: Vec<pb::ImportPartiesRequest> = batches
+        .into_iter()
+        .enumerate()
+        .map(|(i, rows)| pb::ImportPartiesRequest {
+            options: if i == 0 { options(source, validate_only) } else { None },
+            rows,
+        })
+        .collect();
+    Ok(app
+        .client
+        .clone()
+        .import_parties(authed(futures::stream::iter(messages), token))
+        .await?
+        .into_inner()
+        .summary
+        .unwrap())
+}
+
+fn rejected(summary: &ImportSummary) -> Vec<(i64, String)> {
+    summary
+        .rejections
+        .iter()
+        .map(|r| (r.row, r.field.clone()))
+        .collect()
+}
+
+async fn bad_rows_are_refused_with_row_and_field_and_store_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut long = row(4, "c-4", &"x".repeat(201), "");
+    long.party.as_mut().unwrap().family_name.clear();
+    let mut region = row(5, "c-5", "Reg", "");
+    region.party.as_mut().unwrap().region_code = "NOWHERE".into();
+    let mut future = row(6, "c-6", "Fut", "");
+    future.create_time = Some(prost_types::Timestamp {
+        seconds: 4_102_444_800, // 2100
+        nanos: 0,
+    });
+    let mut no_id = row(7, "", "NoId", "");
+    no_id.external_id.clear();
+    let summary = import(
+        &app,
+        &app.admin,
+        "legacy",
+        false,
+        vec![
+            vec![row(2, "c-2", "Ann", "ann@example.com"), row(3, "c-3", "Bad", "not-an-email"), long],
+            // The same external id as row 2, in a later message of the same import.
+            vec![region, future, no_id, row(8, "c-2", "Ann", "again@example.com"), row(9, "c-9", "Bo", "")],
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.created, summary.updated, summary.unchanged), (2, 0, 0));
+    assert_eq!(summary.rejected, 6);
+    assert_eq!(
+        rejected(&summary),
+        [
+            (3, "contact_points[0].value".to_string()),
+            (4, "given_name".into()),
+            (5, "region_code".into()),
+            (6, "create_time".into()),
+            (7, "external_id".into()),
+            (8, "external_id".into()),
+        ]
+    );
+    assert!(summary.rejections[5].reason.contains("row 2"), "{:?}", summary.rejections[5]);
+    assert_eq!(app.party_rows().await, 2);
+    let types = app.event_types().await;
+    assert_eq!(types, ["party.created", "party.created"]);
+
+    // The imported party keeps the source's creation time, source and external id.
+    let found = app
+        .client
+        .clone()
+        .resolve_external_ids(app.req(pb::ResolveExternalIdsRequest {
+            source: "legacy".into(),
+            external_ids: vec!["c-2".into(), "c-404".into()],
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .parties;
+    assert_eq!(found.len(), 1);
+    let ann = &found[0];
+    assert_eq!((ann.external_id.as_str(), ann.source.as_str()), ("c-2", "legacy"));
+    assert_eq!(ann.create_time.unwrap().seconds, 852_076_800);
+    assert_eq!(ann.contact_points[0].kind, ContactPointKind::Email as i32);
+    assert_eq!(ann.kind, PartyKind::Person as i32);
+}
+
+async fn reimport_changes_only_what_changed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let file = || vec![vec![row(2, "c-1", "Ann", "ann@example.com"), row(3, "c-2", "Bo", "")], vec![row(4, "c-3", "Cy", "")]];
+    let first = import(&app, &app.admin, "erp", false, file()).await.unwrap();
+    assert_eq!((first.created, first.updated, first.unchanged, first.rejected), (3, 0, 0, 0));
+    assert_eq!(app.event_types().await.len(), 3);
+
+    // The same file again: nothing changes, nothing is announced.
+    let again = import(&app, &app.admin, "erp", false, file()).await.unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged, again.rejected), (0, 0, 3, 0));
+    assert_eq!(app.party_rows().await, 3);
+    assert_eq!(app.event_types().await.len(), 3);
+
+    // One changed row: one update, one event.
+    let mut changed = file();
+    changed[0][1] = row(3, "c-2", "Bob", "");
+    let third = import(&app, &app.admin, "erp", false, changed).await.unwrap();
+    assert_eq!((third.created, third.updated, third.unchanged), (0, 1, 2));
+    assert_eq!(app.event_types().await[3..], ["party.updated"]);
+
+    // The same external ids from another source are other records.
+    let other = import(&app, &app.admin, "crm_b", false, file()).await.unwrap();
+    assert_eq!(other.created, 3);
+    assert_eq!(app.party_rows().await, 6);
+}
+
+async fn an_interrupted_import_run_again_leaves_no_duplicates(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rows: Vec<pb::PartyImportRow> = (0..6)
+        .map(|i| row(i + 2, &format!("c-{i}"), &format!("P{i}"), ""))
+        .collect();
+    // The client sends the first half, then dies while the service waits for more.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::ImportPartiesRequest {
+        options: options("erp", false),
+        rows: rows[..3].to_vec(),
+    })
+    .await
+    .unwrap();
+    let mut client = app.client.clone();
+    let call = tokio::spawn({
+        let admin = app.admin.clone();
+        async move {
+            client
+                .import_parties(authed(tokio_stream::wrappers::ReceiverStream::new(rx), &admin))
+                .await
+        }
+    });
+    eventually(std::time::Duration::from_secs(20), "first half stored", || async {
+        (app.party_rows().await == 3).then_some(())
+    })
+    .await;
+    call.abort();
+    drop(tx);
+
+    let summary = import(&app, &app.admin, "erp", false, vec![rows.clone()]).await.unwrap();
+    assert_eq!((summary.created, summary.unchanged, summary.rejected), (3, 3, 0));
+    assert_eq!(app.party_rows().await, 6);
+    assert_eq!(
+        app.event_types().await,
+        vec!["party.created"; 6],
+        "one event per party, none repeated"
+    );
+}
+
+async fn validate_only_checks_and_stores_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let summary = import(
+        &app,
+        &app.admin,
+        "erp",
+        true,
+        vec![vec![row(2, "c-1", "Ann", ""), row(3, "c-2", "Bad", "nope")], vec![row(4, "c-1", "Ann", "")]],
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.created, summary.rejected), (1, 2));
+    assert_eq!(rejected(&summary)[1], (4, "external_id".into()));
+    assert_eq!(app.party_rows().await, 0);
+    assert!(app.event_types().await.is_empty());
+}
+
+async fn only_administrators_and_data_stewards_import(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for role in [Role::SalesRep, Role::Marketer, Role::Auditor, Role::Customer] {
+        let err = import(&app, &token("u", &[role]), "erp", false, vec![vec![row(2, "c-1", "Ann", "")]])
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role:?}");
+    }
+    let steward = token("steward", &[Role::DataSteward]);
+    let summary = import(&app, &steward, "erp", false, vec![vec![row(2, "c-1", "Ann", "")]])
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 1);
+    // The first message must name the source.
+    let err = import(&app, &steward, "", false, vec![vec![row(2, "c-1", "Ann", "")]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(crm_testkit::violated(&err), ["options.source"]);
+}
+
+async fn relationships_name_their_parties_by_external_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    import(&app, &app.admin, "erp", false, vec![vec![row(2, "p-1", "Ann", ""), row(3, "p-2", "Bo", "")]])
+        .await
+        .unwrap();
+    let edge = |line: i64, id: &str, from: &str, to: &str| pb::RelationshipImportRow {
+        row: line,
+        external_id: id.into(),
+        from_party_external_id: from.into(),
+        to_party_external_id: to.into(),
+        r#type: RelationshipType::Knows as i32,
+        ..Default::default()
+    };
+    let send = |rows: Vec<pb::RelationshipImportRow>| {
+        let mut client = app.client.clone();
+        let admin = app.admin.clone();
+        async move {
+            client
+                .import_relationships(authed(
+                    futures::stream::iter([pb::ImportRelationshipsRequest {
+                        options: options("erp", false),
+                        rows,
+                    }]),
+                    &admin,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .summary
+                .unwrap()
+        }
+    };
+    let summary = send(vec![edge(2, "r-1", "p-1", "p-2"), edge(3, "r-2", "p-1", "p-9"), edge(4, "r-3", "p-1", "p-1")]).await;
+    assert_eq!((summary.created, summary.rejected), (1, 2));
+    assert_eq!(
+        rejected(&summary),
+        [(3, "to_party_external_id".to_string()), (4, "to_party_external_id".into())]
+    );
+    let again = send(vec![edge(2, "r-1", "p-1", "p-2")]).await;
+    assert_eq!(again.unchanged, 1);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM relationships")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+async fn exports_are_for_staff_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut mine = person("Mine", "Rep", "");
+    mine.owner_id = "rep-1".into();
+    let mut theirs = person("Theirs", "Rep", "");
+    theirs.owner_id = "rep-2".into();
+    app.create(mine).await;
+    app.create(theirs).await;
+    app.create(person("Nobody", "Owns", "")).await;
+    let export = |token: String| {
+        let mut client = app.client.clone();
+        async move {
+            let mut stream = client
+                .export_parties(authed(pb::ExportPartiesRequest::default(), &token))
+                .await?
+                .into_inner();
+            let mut names = Vec::new();
+            while let Some(page) = stream.next().await {
+                names.extend(page?.parties.into_iter().map(|p| p.display_name));
+            }
+            names.sort();
+            Ok::<_, tonic::Status>(names)
+        }
+    };
+    assert_eq!(export(app.admin.clone()).await.unwrap().len(), 3);
+    // Staff read every party (sales records are where reps are narrowed to their own).
+    assert_eq!(export(token("rep-1", &[Role::SalesRep])).await.unwrap().len(), 3);
+    let partner = token_for("p", &[Role::PartnerUser], |c| c.partner_id = Some("x".into()));
+    assert_eq!(export(partner).await.unwrap_err().code(), Code::PermissionDenied);
+    let customer = token_for("c", &[Role::Customer], |c| c.customer_id = Some("x".into()));
+    assert_eq!(export(customer).await.unwrap_err().code(), Code::PermissionDenied);
+}
+
+backend_tests!(
+    bad_rows_are_refused_with_row_and_field_and_store_nothing,
+    reimport_changes_only_what_changed,
+    an_interrupted_import_run_again_leaves_no_duplicates,
+    validate_only_checks_and_stores_nothing,
+    only_administrators_and_data_stewards_import,
+    relationships_name_their_parties_by_external_id,
+    exports_are_for_staff_only,
+);

@@ -1,0 +1,252 @@
+//! Bulk import of historical orders (their customers imported into the customers service
+//! first), and the order export.
+
+use std::time::Duration;
+
+use crm_auth::Role;
+use crm_proto::common::v1::{ImportOptions, ImportSummary, Money};
+use crm_proto::customers::v1 as cpb;
+use crm_proto::sales::v1::{self as pb, OrderStatus};
+use crm_testkit::{Backend, authed, backend_tests, eventually, token};
+use futures::StreamExt as _;
+use tonic::Code;
+
+use crate::helpers::Suite;
+
+const DAY: i64 = 86_400;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+async fn import_parties(suite: &Suite, ids: &[&str]) {
+    let rows = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| cpb::PartyImportRow {
+            row: i as i64 + 2,
+            external_id: id.to_string(),
+            party: Some(cpb::Party {
+                kind: cpb::PartyKind::Person as i32,
+                given_name: format!("Customer {id}"),
+                ..Default::default()
+            }),
+            create_time: at(now() - 1000 * DAY),
+        })
+        .collect();
+    let summary = suite
+        .customers
+        .clone()
+        .import_parties(suite.req(futures::stream::iter([cpb::ImportPartiesRequest {
+            options: Some(ImportOptions {
+                source: "shop".into(),
+                validate_only: false,
+            }),
+            rows,
+        }])))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!(summary.created, ids.len() as i64);
+}
+
+fn order(line: i64, id: &str, party: &str, placed: i64, amount: i64) -> pb::OrderImportRow {
+    pb::OrderImportRow {
+        row: line,
+        external_id: id.into(),
+        party_external_id: party.into(),
+        place_time: at(placed),
+        total: Some(Money {
+            amount_minor: amount,
+            currency_code: "USD".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn import_orders(suite: &Suite, token: &str, rows: Vec<pb::OrderImportRow>) -> Result<ImportSummary, tonic::Status> {
+    Ok(suite
+        .orders
+        .clone()
+        .import_orders(authed(
+            futures::stream::iter([pb::ImportOrdersRequest {
+                options: Some(ImportOptions {
+                    source: "shop".into(),
+                    validate_only: false,
+                }),
+                rows,
+            }]),
+            token,
+        ))
+        .await?
+        .into_inner()
+        .summary
+        .unwrap())
+}
+
+async fn sales_events(suite: &Suite) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_type FROM crm_outbox ORDER BY seq")
+        .fetch_all(suite.sales_db.pool())
+        .await
+        .unwrap()
+}
+
+async fn history_is_imported_as_history(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1", "c-2"]).await;
+    let two_years_ago = now() - 730 * DAY;
+    let returned_at = now() - 390 * DAY;
+    let mut returned = order(3, "o-2", "c-2", now() - 400 * DAY, 5_000);
+    returned.status = OrderStatus::Returned as i32;
+    returned.status_time = at(returned_at);
+    returned.status_reason = "damaged".into();
+    let mut unknown_currency = order(5, "o-4", "c-1", two_years_ago, 100);
+    unknown_currency.total.as_mut().unwrap().currency_code = "XYZ".into();
+    let summary = import_orders(
+        &suite,
+        &suite.admin,
+        vec![
+            order(2, "o-1", "c-1", two_years_ago, 12_999),
+            returned,
+            order(4, "o-3", "nobody", two_years_ago, 100),
+            unknown_currency,
+            order(6, "o-5", "c-1", two_years_ago, -1),
+            order(7, "o-6", "c-1", now() + 10 * DAY, 100),
+            order(8, "o-1", "c-1", two_years_ago, 12_999),
+            order(9, "o-7", "c-1", two_years_ago, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.created, summary.rejected), (3, 5), "{summary:?}");
+    let refused: Vec<(i64, &str)> = summary.rejections.iter().map(|r| (r.row, r.field.as_str())).collect();
+    assert_eq!(
+        refused,
+        [
+            (4, "party_external_id"),
+            (5, "total.currency_code"),
+            (6, "total.amount_minor"),
+            (7, "place_time"),
+            (8, "external_id"),
+        ]
+    );
+    assert_eq!(
+        sales_events(&suite).await,
+        [
+            "crm.sales.order.placed.v1",
+            "crm.sales.order.placed.v1",
+            "crm.sales.order.returned.v1",
+            "crm.sales.order.placed.v1",
+        ]
+    );
+
+    // The orders keep their history.
+    let mut stream = suite
+        .orders
+        .clone()
+        .export_orders(suite.req(pb::ExportOrdersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut orders = Vec::new();
+    while let Some(page) = stream.next().await {
+        orders.extend(page.unwrap().orders);
+    }
+    orders.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    assert_eq!(orders.len(), 3);
+    assert_eq!(orders[0].place_time.unwrap().seconds, two_years_ago);
+    assert_eq!(orders[1].status, OrderStatus::Returned as i32);
+    assert_eq!(orders[1].status_time.unwrap().seconds, returned_at);
+
+    // Customers derives value and lifecycle from the history: c-1 has not bought for two years,
+    // longer than the default one-year silence, so it is lost with its lifetime revenue.
+    let c1 = orders[0].party_id.clone();
+    let party = eventually(Duration::from_secs(20), "order history applied", || async {
+        let p = suite
+            .customers
+            .clone()
+            .get_party(suite.req(cpb::GetPartyRequest { id: c1.clone() }))
+            .await
+            .ok()?
+            .into_inner()
+            .party?;
+        (p.value.as_ref()?.lifetime_revenue.as_ref()?.amount_minor == 12_999).then_some(p)
+    })
+    .await;
+    assert_eq!(party.lifecycle_stage, cpb::LifecycleStage::Lost as i32);
+}
+
+async fn reimport_moves_status_forward_and_keeps_the_rest(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1"]).await;
+    let placed = now() - 30 * DAY;
+    let rows = || vec![order(2, "o-1", "c-1", placed, 1_000), order(3, "o-2", "c-1", placed, 2_000)];
+    assert_eq!(import_orders(&suite, &suite.admin, rows()).await.unwrap().created, 2);
+    let events = sales_events(&suite).await.len();
+
+    let again = import_orders(&suite, &suite.admin, rows()).await.unwrap();
+    assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
+    assert_eq!(sales_events(&suite).await.len(), events, "an unchanged file announces nothing");
+
+    let mut changed = rows();
+    changed[0].status = OrderStatus::Cancelled as i32;
+    changed[0].status_time = at(placed + DAY);
+    changed[1].total.as_mut().unwrap().amount_minor = 9_999;
+    let third = import_orders(&suite, &suite.admin, changed).await.unwrap();
+    assert_eq!((third.updated, third.rejected), (1, 1));
+    assert_eq!(third.rejections[0].field, "total.amount_minor");
+    let all = sales_events(&suite).await;
+    assert_eq!(all[events..], ["crm.sales.order.cancelled.v1"]);
+
+    // Backwards is refused.
+    let mut back = rows();
+    back[0].status = OrderStatus::Placed as i32;
+    let fourth = import_orders(&suite, &suite.admin, back).await.unwrap();
+    assert_eq!(fourth.rejections[0].field, "status");
+}
+
+async fn only_administrators_and_data_stewards_import_and_reps_export_their_own(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1"]).await;
+    let err = import_orders(&suite, &token("rep-1", &[Role::SalesRep]), vec![order(2, "o-1", "c-1", now() - DAY, 1)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let steward = token("steward", &[Role::DataSteward]);
+    let mut mine = order(2, "o-1", "c-1", now() - DAY, 1);
+    mine.owner_id = "rep-1".into();
+    let mut theirs = order(3, "o-2", "c-1", now() - DAY, 1);
+    theirs.owner_id = "rep-2".into();
+    assert_eq!(import_orders(&suite, &steward, vec![mine, theirs]).await.unwrap().created, 2);
+
+    let export = |token: String| {
+        let mut client = suite.orders.clone();
+        async move {
+            let mut stream = client
+                .export_orders(authed(pb::ExportOrdersRequest::default(), &token))
+                .await?
+                .into_inner();
+            let mut ids = Vec::new();
+            while let Some(page) = stream.next().await {
+                ids.extend(page?.orders.into_iter().map(|o| o.external_id));
+            }
+            Ok::<_, tonic::Status>(ids)
+        }
+    };
+    assert_eq!(export(token("rep-1", &[Role::SalesRep])).await.unwrap(), ["o-1"]);
+    assert_eq!(export(steward).await.unwrap().len(), 2);
+    let customer = token("c", &[Role::Customer]);
+    assert_eq!(export(customer).await.unwrap_err().code(), Code::PermissionDenied);
+}
+
+backend_tests!(
+    history_is_imported_as_history,
+    reimport_moves_status_forward_and_keeps_the_rest,
+    only_administrators_and_data_stewards_import_and_reps_export_their_own,
+);
