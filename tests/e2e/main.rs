@@ -4,6 +4,7 @@
 mod gateway;
 mod journey;
 mod support;
+mod transfer;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -18,7 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::client::{Connection, status_line};
 use super::columns::{self, ImportEntity, Problem};
-use super::records::{Format, Reader, Record, raw_rows};
+use super::records::{Format, RawRows, Reader, Record, raw_rows};
 
 /// Arguments of `crm import`.
 #[derive(Debug, Args)]
@@ -120,8 +120,10 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 args.entity,
                 options,
                 batch,
-                columns::party_row,
-                |options, rows| customers::ImportPartiesRequest { options, rows },
+                Messages {
+                    parse: columns::party_row,
+                    make: |options, rows| customers::ImportPartiesRequest { options, rows },
+                },
                 |requests| async move {
                     client
                         .import_parties(requests)
@@ -139,8 +141,10 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 args.entity,
                 options,
                 batch,
-                columns::relationship_row,
-                |options, rows| customers::ImportRelationshipsRequest { options, rows },
+                Messages {
+                    parse: columns::relationship_row,
+                    make: |options, rows| customers::ImportRelationshipsRequest { options, rows },
+                },
                 |requests| async move {
                     client
                         .import_relationships(requests)
@@ -158,8 +162,10 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 args.entity,
                 options,
                 batch,
-                columns::order_row,
-                |options, rows| sales::ImportOrdersRequest { options, rows },
+                Messages {
+                    parse: columns::order_row,
+                    make: |options, rows| sales::ImportOrdersRequest { options, rows },
+                },
                 |requests| async move {
                     client
                         .import_orders(requests)
@@ -210,6 +216,13 @@ fn rejected_path(file: &Path) -> PathBuf {
     file.with_file_name(format!("{stem}.rejected.csv"))
 }
 
+/// How rows of one entity are read and sent: a row from a record, a message from rows (and the
+/// options, in the first).
+struct Messages<Row, Req> {
+    parse: fn(&Record) -> Result<Row, Vec<Problem>>,
+    make: fn(Option<ImportOptions>, Vec<Row>) -> Req,
+}
+
 /// Reads rows in a blocking thread and sends them in batches (the options with the first);
 /// returns the service's summary and the rows refused before sending.
 async fn stream_rows<Row, Req, Call, Fut>(
@@ -218,8 +231,7 @@ async fn stream_rows<Row, Req, Call, Fut>(
     entity: ImportEntity,
     options: ImportOptions,
     batch: usize,
-    parse: fn(&Record) -> Result<Row, Vec<Problem>>,
-    make: fn(Option<ImportOptions>, Vec<Row>) -> Req,
+    messages: Messages<Row, Req>,
     call: Call,
 ) -> anyhow::Result<(ImportSummary, Vec<LocalRejection>)>
 where
@@ -242,6 +254,7 @@ where
         let local = local.clone();
         let rows_sent = rows_sent.clone();
         tokio::task::spawn_blocking(move || {
+            let Messages { parse, make } = messages;
             let mut options = Some(options);
             let mut rows = Vec::with_capacity(batch);
             let mut warned: HashSet<String> = HashSet::new();
@@ -326,7 +339,7 @@ fn write_rejections(
 ) -> anyhow::Result<()> {
     let mut lines: BTreeSet<i64> = reasons.keys().copied().collect();
     lines.extend(summary.rejections.iter().map(|r| r.row));
-    let (header, rows) = raw_rows(file, format, &lines)?;
+    let RawRows { header, rows } = raw_rows(file, format, &lines)?;
     let mapping: std::collections::HashMap<String, String> = map.iter().cloned().collect();
     for rejection in &summary.rejections {
         let record = rows.get(&rejection.row).map(|values| Record {

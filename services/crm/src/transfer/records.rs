@@ -346,13 +346,22 @@ fn split_fields(bytes: &[u8]) -> Result<Vec<Vec<u8>>, csv::Error> {
     Ok(record.iter().map(<[u8]>::to_vec).collect())
 }
 
+/// Rows of a file as written: the header's columns and the fields of some rows by line.
+#[derive(Debug, Default)]
+pub struct RawRows {
+    /// The header (CSV) or `["line"]` (JSON lines, whose rows are kept whole).
+    pub header: Vec<String>,
+    /// Line -> fields.
+    pub rows: HashMap<i64, Vec<String>>,
+}
+
 /// Rows of the original file, by line, for the rejected-rows file: the header (CSV) and the
 /// raw text of every row whose line is in `lines`.
 pub fn raw_rows(
     path: &Path,
     format: Format,
     lines_wanted: &std::collections::BTreeSet<i64>,
-) -> anyhow::Result<(Vec<String>, HashMap<i64, Vec<String>>)> {
+) -> anyhow::Result<RawRows> {
     let file = File::open(path)?;
     let mut rows = HashMap::new();
     match format {
@@ -393,7 +402,7 @@ pub fn raw_rows(
                     rows.insert(line, lossy(fields));
                 }
             }
-            Ok((header, rows))
+            Ok(RawRows { header, rows })
         }
         Format::Jsonl => {
             let reader = BufReader::new(file);
@@ -403,7 +412,10 @@ pub fn raw_rows(
                     rows.insert(n, vec![String::from_utf8_lossy(&line?).to_string()]);
                 }
             }
-            Ok((vec!["line".into()], rows))
+            Ok(RawRows {
+                header: vec!["line".into()],
+                rows,
+            })
         }
     }
 }

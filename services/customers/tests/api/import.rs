@@ -42,7 +42,11 @@ async fn import(
         .into_iter()
         .enumerate()
         .map(|(i, rows)| pb::ImportPartiesRequest {
-            options: if i == 0 { options(source, validate_only) } else { None },
+            options: if i == 0 {
+                options(source, validate_only)
+            } else {
+                None
+            },
             rows,
         })
         .collect();
@@ -83,9 +87,19 @@ async fn bad_rows_are_refused_with_row_and_field_and_store_nothing(backend: Back
         "legacy",
         false,
         vec![
-            vec![row(2, "c-2", "Ann", "ann@example.com"), row(3, "c-3", "Bad", "not-an-email"), long],
+            vec![
+                row(2, "c-2", "Ann", "ann@example.com"),
+                row(3, "c-3", "Bad", "not-an-email"),
+                long,
+            ],
             // The same external id as row 2, in a later message of the same import.
-            vec![region, future, no_id, row(8, "c-2", "Ann", "again@example.com"), row(9, "c-9", "Bo", "")],
+            vec![
+                region,
+                future,
+                no_id,
+                row(8, "c-2", "Ann", "again@example.com"),
+                row(9, "c-9", "Bo", ""),
+            ],
         ],
     )
     .await
@@ -103,7 +117,11 @@ async fn bad_rows_are_refused_with_row_and_field_and_store_nothing(backend: Back
             (8, "external_id".into()),
         ]
     );
-    assert!(summary.rejections[5].reason.contains("row 2"), "{:?}", summary.rejections[5]);
+    assert!(
+        summary.rejections[5].reason.contains("row 2"),
+        "{:?}",
+        summary.rejections[5]
+    );
     assert_eq!(app.party_rows().await, 2);
     let types = app.event_types().await;
     assert_eq!(types, ["party.created", "party.created"]);
@@ -130,14 +148,25 @@ async fn bad_rows_are_refused_with_row_and_field_and_store_nothing(backend: Back
 
 async fn reimport_changes_only_what_changed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let file = || vec![vec![row(2, "c-1", "Ann", "ann@example.com"), row(3, "c-2", "Bo", "")], vec![row(4, "c-3", "Cy", "")]];
+    let file = || {
+        vec![
+            vec![row(2, "c-1", "Ann", "ann@example.com"), row(3, "c-2", "Bo", "")],
+            vec![row(4, "c-3", "Cy", "")],
+        ]
+    };
     let first = import(&app, &app.admin, "erp", false, file()).await.unwrap();
-    assert_eq!((first.created, first.updated, first.unchanged, first.rejected), (3, 0, 0, 0));
+    assert_eq!(
+        (first.created, first.updated, first.unchanged, first.rejected),
+        (3, 0, 0, 0)
+    );
     assert_eq!(app.event_types().await.len(), 3);
 
     // The same file again: nothing changes, nothing is announced.
     let again = import(&app, &app.admin, "erp", false, file()).await.unwrap();
-    assert_eq!((again.created, again.updated, again.unchanged, again.rejected), (0, 0, 3, 0));
+    assert_eq!(
+        (again.created, again.updated, again.unchanged, again.rejected),
+        (0, 0, 3, 0)
+    );
     assert_eq!(app.party_rows().await, 3);
     assert_eq!(app.event_types().await.len(), 3);
 
@@ -176,14 +205,18 @@ async fn an_interrupted_import_run_again_leaves_no_duplicates(backend: Backend) 
                 .await
         }
     });
-    eventually(std::time::Duration::from_secs(20), "first half stored", || async {
-        (app.party_rows().await == 3).then_some(())
-    })
+    eventually(
+        std::time::Duration::from_secs(20),
+        "first half stored",
+        || async { (app.party_rows().await == 3).then_some(()) },
+    )
     .await;
     call.abort();
     drop(tx);
 
-    let summary = import(&app, &app.admin, "erp", false, vec![rows.clone()]).await.unwrap();
+    let summary = import(&app, &app.admin, "erp", false, vec![rows.clone()])
+        .await
+        .unwrap();
     assert_eq!((summary.created, summary.unchanged, summary.rejected), (3, 3, 0));
     assert_eq!(app.party_rows().await, 6);
     assert_eq!(
@@ -200,7 +233,10 @@ async fn validate_only_checks_and_stores_nothing(backend: Backend) {
         &app.admin,
         "erp",
         true,
-        vec![vec![row(2, "c-1", "Ann", ""), row(3, "c-2", "Bad", "nope")], vec![row(4, "c-1", "Ann", "")]],
+        vec![
+            vec![row(2, "c-1", "Ann", ""), row(3, "c-2", "Bad", "nope")],
+            vec![row(4, "c-1", "Ann", "")],
+        ],
     )
     .await
     .unwrap();
@@ -213,9 +249,15 @@ async fn validate_only_checks_and_stores_nothing(backend: Backend) {
 async fn only_administrators_and_data_stewards_import(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for role in [Role::SalesRep, Role::Marketer, Role::Auditor, Role::Customer] {
-        let err = import(&app, &token("u", &[role]), "erp", false, vec![vec![row(2, "c-1", "Ann", "")]])
-            .await
-            .unwrap_err();
+        let err = import(
+            &app,
+            &token("u", &[role]),
+            "erp",
+            false,
+            vec![vec![row(2, "c-1", "Ann", "")]],
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{role:?}");
     }
     let steward = token("steward", &[Role::DataSteward]);
@@ -233,9 +275,15 @@ async fn only_administrators_and_data_stewards_import(backend: Backend) {
 
 async fn relationships_name_their_parties_by_external_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    import(&app, &app.admin, "erp", false, vec![vec![row(2, "p-1", "Ann", ""), row(3, "p-2", "Bo", "")]])
-        .await
-        .unwrap();
+    import(
+        &app,
+        &app.admin,
+        "erp",
+        false,
+        vec![vec![row(2, "p-1", "Ann", ""), row(3, "p-2", "Bo", "")]],
+    )
+    .await
+    .unwrap();
     let edge = |line: i64, id: &str, from: &str, to: &str| pb::RelationshipImportRow {
         row: line,
         external_id: id.into(),
@@ -263,11 +311,19 @@ async fn relationships_name_their_parties_by_external_id(backend: Backend) {
                 .unwrap()
         }
     };
-    let summary = send(vec![edge(2, "r-1", "p-1", "p-2"), edge(3, "r-2", "p-1", "p-9"), edge(4, "r-3", "p-1", "p-1")]).await;
+    let summary = send(vec![
+        edge(2, "r-1", "p-1", "p-2"),
+        edge(3, "r-2", "p-1", "p-9"),
+        edge(4, "r-3", "p-1", "p-1"),
+    ])
+    .await;
     assert_eq!((summary.created, summary.rejected), (1, 2));
     assert_eq!(
         rejected(&summary),
-        [(3, "to_party_external_id".to_string()), (4, "to_party_external_id".into())]
+        [
+            (3, "to_party_external_id".to_string()),
+            (4, "to_party_external_id".into())
+        ]
     );
     let again = send(vec![edge(2, "r-1", "p-1", "p-2")]).await;
     assert_eq!(again.unchanged, 1);

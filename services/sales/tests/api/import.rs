@@ -70,7 +70,11 @@ fn order(line: i64, id: &str, party: &str, placed: i64, amount: i64) -> pb::Orde
     }
 }
 
-async fn import_orders(suite: &Suite, token: &str, rows: Vec<pb::OrderImportRow>) -> Result<ImportSummary, tonic::Status> {
+async fn import_orders(
+    suite: &Suite,
+    token: &str,
+    rows: Vec<pb::OrderImportRow>,
+) -> Result<ImportSummary, tonic::Status> {
     Ok(suite
         .orders
         .clone()
@@ -125,7 +129,11 @@ async fn history_is_imported_as_history(backend: Backend) {
     .await
     .unwrap();
     assert_eq!((summary.created, summary.rejected), (3, 5), "{summary:?}");
-    let refused: Vec<(i64, &str)> = summary.rejections.iter().map(|r| (r.row, r.field.as_str())).collect();
+    let refused: Vec<(i64, &str)> = summary
+        .rejections
+        .iter()
+        .map(|r| (r.row, r.field.as_str()))
+        .collect();
     assert_eq!(
         refused,
         [
@@ -186,13 +194,25 @@ async fn reimport_moves_status_forward_and_keeps_the_rest(backend: Backend) {
     let suite = Suite::start(backend).await;
     import_parties(&suite, &["c-1"]).await;
     let placed = now() - 30 * DAY;
-    let rows = || vec![order(2, "o-1", "c-1", placed, 1_000), order(3, "o-2", "c-1", placed, 2_000)];
-    assert_eq!(import_orders(&suite, &suite.admin, rows()).await.unwrap().created, 2);
+    let rows = || {
+        vec![
+            order(2, "o-1", "c-1", placed, 1_000),
+            order(3, "o-2", "c-1", placed, 2_000),
+        ]
+    };
+    assert_eq!(
+        import_orders(&suite, &suite.admin, rows()).await.unwrap().created,
+        2
+    );
     let events = sales_events(&suite).await.len();
 
     let again = import_orders(&suite, &suite.admin, rows()).await.unwrap();
     assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 2));
-    assert_eq!(sales_events(&suite).await.len(), events, "an unchanged file announces nothing");
+    assert_eq!(
+        sales_events(&suite).await.len(),
+        events,
+        "an unchanged file announces nothing"
+    );
 
     let mut changed = rows();
     changed[0].status = OrderStatus::Cancelled as i32;
@@ -214,16 +234,26 @@ async fn reimport_moves_status_forward_and_keeps_the_rest(backend: Backend) {
 async fn only_administrators_and_data_stewards_import_and_reps_export_their_own(backend: Backend) {
     let suite = Suite::start(backend).await;
     import_parties(&suite, &["c-1"]).await;
-    let err = import_orders(&suite, &token("rep-1", &[Role::SalesRep]), vec![order(2, "o-1", "c-1", now() - DAY, 1)])
-        .await
-        .unwrap_err();
+    let err = import_orders(
+        &suite,
+        &token("rep-1", &[Role::SalesRep]),
+        vec![order(2, "o-1", "c-1", now() - DAY, 1)],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let steward = token("steward", &[Role::DataSteward]);
     let mut mine = order(2, "o-1", "c-1", now() - DAY, 1);
     mine.owner_id = "rep-1".into();
     let mut theirs = order(3, "o-2", "c-1", now() - DAY, 1);
     theirs.owner_id = "rep-2".into();
-    assert_eq!(import_orders(&suite, &steward, vec![mine, theirs]).await.unwrap().created, 2);
+    assert_eq!(
+        import_orders(&suite, &steward, vec![mine, theirs])
+            .await
+            .unwrap()
+            .created,
+        2
+    );
 
     let export = |token: String| {
         let mut client = suite.orders.clone();

@@ -1,0 +1,147 @@
+//! `crm up` on a machine where its default ports are taken, and `crm import` / `crm export`
+//! against it as a user runs them.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::{CRM, Process, wait_serving};
+
+/// Holds `port` on 127.0.0.1 if nothing listens there yet (so it is taken either way).
+fn occupy(port: u16) -> Option<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).ok()
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/fixtures/import")
+        .join(name)
+}
+
+fn crm(args: &[&str], url: &str, token: &str) -> std::process::Output {
+    Command::new(CRM)
+        .args(args)
+        .args(["--url", url, "--token", token])
+        .output()
+        .unwrap()
+}
+
+/// With 4222 and the customers port already taken, `crm up` picks free ports, prints them and
+/// serves; the documented example files import through its gateway, a second run changes
+/// nothing, bad rows are written beside the input with their reasons, and the export returns
+/// what was imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_up_beside_another_nats_server_imports_and_exports() {
+    let _nats = occupy(4222);
+    let _customers = occupy(50051);
+    let data = tempfile::tempdir().unwrap();
+    let child = Command::new(CRM)
+        .arg("up")
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("CRM_NATS_URL")
+        .env_remove("CRM_PORT_BASE")
+        .env_remove("CRM_LOCAL_NATS_PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    let stdout = child.stdout.take().unwrap();
+    let mut process = Process(child);
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let done = line.starts_with("press Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    let port_of = |name: &str| -> u16 {
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|rest| rest.trim().rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} line in {lines:?}"))
+    };
+    let customers = port_of("customers");
+    assert_ne!(customers, 50051, "the taken port was not used");
+    assert!(
+        !lines[0].contains("127.0.0.1:4222,") && !lines[0].contains(":4222 "),
+        "{lines:?}"
+    );
+    let gateway = port_of("gateway");
+    wait_serving(customers).await;
+    wait_serving(gateway).await;
+    let token = lines
+        .iter()
+        .find(|l| l.starts_with("eyJ"))
+        .expect("a token")
+        .clone();
+    let url = format!("http://127.0.0.1:{gateway}");
+
+    for (entity, file, created) in [
+        ("parties", "parties.csv", "3 rows created"),
+        ("relationships", "relationships.csv", "1 rows created"),
+        ("orders", "orders.csv", "4 rows created"),
+    ] {
+        let out = crm(&["import", entity, fixture(file).to_str().unwrap()], &url, &token);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(created),
+            "{entity}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let again = crm(
+        &["import", "parties", fixture("parties.csv").to_str().unwrap()],
+        &url,
+        &token,
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 rows created, 0 updated, 3 unchanged, 0 rejected")
+    );
+
+    // A file with bad rows: the good row goes in, the command fails, the rest is explained.
+    let bad = data.path().join("people.csv");
+    std::fs::write(
+        &bad,
+        b"external_id,given_name,email,created_at,shoe_size\nN-1,Nia,nia@example.com,2020-02-02,41\nN-2,Bad,nope,2020-02-02,\nN-3,Old,,02/02/2020,\nN-4,\"Open,x,2020-01-01,\nN-5,Utf\xff,,2020-01-01,\n",
+    )
+    .unwrap();
+    let out = crm(&["import", "parties", bad.to_str().unwrap()], &url, &token);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 rows created, 0 updated, 0 unchanged, 4 rejected")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shoe_size"), "unknown column named: {stderr}");
+    let rejected = std::fs::read_to_string(data.path().join("people.rejected.csv")).unwrap();
+    for expected in [
+        "email: not an email address",
+        "created_at: not a time",
+        "broken quoting",
+        "not valid UTF-8",
+    ] {
+        assert!(rejected.contains(expected), "{expected} missing from {rejected}");
+    }
+
+    let out = crm(&["export", "parties"], &url, &token);
+    assert!(out.status.success());
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert!(csv.starts_with("id,external_id,kind,given_name"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+    assert!(csv.contains("C-1001,person,Ada,Lovelace"));
+    let out = crm(&["export", "orders", "--format", "jsonl"], &url, &token);
+    let orders = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(orders.lines().count(), 4, "{orders}");
+    assert!(orders.contains(r#""amount":"15400.00""#) && orders.contains(r#""status":"returned""#));
+
+    assert!(process.terminate().success());
+}
