@@ -90,14 +90,15 @@ impl EventHandler for SalesEvents {
                     let partner_id = order.channel.clone().unwrap_or_default().partner_id;
                     if !partner_id.is_empty() {
                         let total = order.total.clone().unwrap_or_default();
-                        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+                        // The day it was returned (an imported return keeps its history).
+                        let returned_on = day_of(order.status_time.as_ref());
                         scorecards::record_return(
                             tx,
                             &order.id,
                             &partner_id,
                             total.amount_minor,
                             &total.currency_code,
-                            &today,
+                            &returned_on,
                         )
                         .await?;
                     }
@@ -123,6 +124,14 @@ impl EventHandler for SalesEvents {
 }
 
 /// The lines of an order on a partner channel become sell-through of that partner.
+/// The UTC day of a time (today when absent), `YYYY-MM-DD`.
+fn day_of(time: Option<&prost_types::Timestamp>) -> String {
+    time.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+        .unwrap_or_else(chrono::Utc::now)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
     let partner_id = order.channel.clone().unwrap_or_default().partner_id;
     if partner_id.is_empty() {
@@ -147,13 +156,21 @@ async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
         return Ok(());
     };
     let products = catalog::all(tx).await?;
-    let sold_on = order
-        .place_time
-        .as_ref()
-        .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .unwrap_or_else(chrono::Utc::now)
-        .format("%Y-%m-%d")
-        .to_string();
+    let sold_on = day_of(order.place_time.as_ref());
+    if order.lines.is_empty() {
+        // An order known by its total only (an imported one): one record without a product.
+        let record = pb::SellThrough {
+            partner_id: partner.id.clone(),
+            region_code: partner.region_codes.first().cloned().unwrap_or_default(),
+            amount: order.total.clone(),
+            sold_on,
+            source: pb::SaleSource::Order as i32,
+            source_ref: order.id.clone(),
+            ..Default::default()
+        };
+        sell::record(tx, &format!("order:{}:total", order.id), &record).await?;
+        return Ok(());
+    }
     for (i, line) in order.lines.iter().enumerate() {
         let category = products
             .iter()

@@ -52,6 +52,11 @@ pub fn policy() -> Policy {
         )
         .rpcs(SERVICE, &["ReportSales"], &reporters)
         .rpcs(
+            SERVICE,
+            &["ImportPartners", "ImportTargets"],
+            &[Role::Admin, Role::DataSteward],
+        )
+        .rpcs(
             PORTAL,
             &[
                 "GetPortalCatalog",

@@ -59,20 +59,26 @@ impl EventHandler for CustomerEvents {
 /// The durable consumer of partners events: e-orders and approved deal registrations.
 pub fn partner_options() -> ConsumerOptions {
     ConsumerOptions::new("sales-partner-events", "partners").subjects(&[
+        "crm.partners.partner.changed",
         "crm.partners.partner_order.submitted",
         "crm.partners.deal_registration.approved",
     ])
 }
 
-/// Turns partner e-orders into sales orders on the partner's channel and approved deal
-/// registrations into leads, each exactly once (by the partner's reference and the registration
-/// id).
+/// Keeps the copy of channel partners; turns partner e-orders into sales orders on the
+/// partner's channel and approved deal registrations into leads, each exactly once (by the
+/// partner's reference and the registration id).
 #[derive(Debug, Clone, Copy)]
 pub struct PartnerEvents;
 
 impl EventHandler for PartnerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         match event.event_type.as_str() {
+            "crm.partners.partner.changed.v1" => {
+                if let Some(p) = event.decode::<partners::PartnerChanged>()?.partner {
+                    crate::storage::channel_partners::upsert(tx, &p).await?;
+                }
+            }
             "crm.partners.partner_order.submitted.v1" => {
                 let e: partners::PartnerOrderSubmitted = event.decode()?;
                 if let Some(order) = e.order {

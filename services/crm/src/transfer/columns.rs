@@ -3,6 +3,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as customers;
+use crm_proto::partners::v1 as partners;
 use crm_proto::sales::v1 as sales;
 
 use super::records::Record;
@@ -16,6 +17,10 @@ pub enum ImportEntity {
     Relationships,
     /// Historical orders of imported parties (sales service).
     Orders,
+    /// Channel partners with their hierarchy (partners service).
+    Partners,
+    /// Targets of imported partners (partners service).
+    Targets,
 }
 
 impl ImportEntity {
@@ -60,8 +65,34 @@ impl ImportEntity {
                 "status_at",
                 "status_reason",
                 "partner_id",
+                "partner_external_id",
                 "owner_id",
                 "team_id",
+            ],
+            ImportEntity::Partners => &[
+                "external_id",
+                "name",
+                "type",
+                "parent_external_id",
+                "region_codes",
+                "tier",
+                "status",
+                "operating_model",
+                "agreement_start",
+                "agreement_end",
+                "manager_id",
+                "contact_name",
+                "contact_email",
+                "contact_phone",
+            ],
+            ImportEntity::Targets => &[
+                "partner_external_id",
+                "period",
+                "product_category",
+                "product_id",
+                "amount",
+                "currency",
+                "quantity",
             ],
         }
     }
@@ -166,13 +197,7 @@ pub fn party_row(r: &Record) -> Result<customers::PartyImportRow, Vec<Problem>> 
             contact_points,
             industry: r.get("industry").into(),
             region_code: r.get("region_code").into(),
-            tags: r
-                .get("tags")
-                .split(';')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
+            tags: list(r.get("tags")),
             attributes,
             owner_id: r.get("owner_id").into(),
             team_id: r.get("team_id").into(),
@@ -217,32 +242,13 @@ pub fn relationship_row(r: &Record) -> Result<customers::RelationshipImportRow, 
 /// An order row (`amount` in major units of `currency`).
 pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let currency = r.get("currency").to_uppercase();
     let mut time = |column: &str| match r.get(column) {
         "" => None,
         t => parse_time(t).map_err(|e| problems.push((column.into(), e))).ok(),
     };
     let place_time = time("placed_at");
     let status_time = time("status_at");
-    let amount = if currency.is_empty() {
-        problems.push(("currency".into(), "required".into()));
-        0
-    } else if r.get("amount").is_empty() {
-        problems.push(("amount".into(), "required".into()));
-        0
-    } else {
-        match crm_platform::money::parse_major_units(r.get("amount"), &currency) {
-            Ok(a) => a,
-            Err(e) if e.starts_with("unknown currency") => {
-                problems.push(("currency".into(), e));
-                0
-            }
-            Err(e) => {
-                problems.push(("amount".into(), e));
-                0
-            }
-        }
-    };
+    let total = money(r, &mut problems);
     let status = enum_value(r.get("status"), "ORDER_STATUS_", |n| {
         sales::OrderStatus::from_str_name(n).map(|s| s as i32)
     });
@@ -267,17 +273,137 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
         external_id: r.get("external_id").into(),
         party_external_id: r.get("party_external_id").into(),
         place_time,
-        total: Some(Money {
-            amount_minor: amount,
-            currency_code: currency,
-        }),
+        total: Some(total),
         status,
         status_time,
         status_reason: r.get("status_reason").into(),
         partner_id: r.get("partner_id").into(),
         owner_id: r.get("owner_id").into(),
         team_id: r.get("team_id").into(),
+        partner_external_id: r.get("partner_external_id").into(),
     })
+}
+
+/// Minor units of `amount` (major units of `currency`), or the column at fault.
+fn money(r: &Record, problems: &mut Vec<Problem>) -> Money {
+    let currency = r.get("currency").to_uppercase();
+    let amount = if currency.is_empty() {
+        problems.push(("currency".into(), "required".into()));
+        0
+    } else if r.get("amount").is_empty() {
+        problems.push(("amount".into(), "required".into()));
+        0
+    } else {
+        match crm_platform::money::parse_major_units(r.get("amount"), &currency) {
+            Ok(a) => a,
+            Err(e) if e.starts_with("unknown currency") => {
+                problems.push(("currency".into(), e));
+                0
+            }
+            Err(e) => {
+                problems.push(("amount".into(), e));
+                0
+            }
+        }
+    };
+    Money {
+        amount_minor: amount,
+        currency_code: currency,
+    }
+}
+
+/// A partner row.
+pub fn partner_row(r: &Record) -> Result<partners::PartnerImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut pick = |column: &str, prefix: &str, from_name: fn(&str) -> Option<i32>| match enum_value(
+        r.get(column),
+        prefix,
+        from_name,
+    ) {
+        Some(v) => v,
+        None => {
+            problems.push((column.to_string(), format!("unknown value {:?}", r.get(column))));
+            0
+        }
+    };
+    let kind = pick("type", "PARTNER_TYPE_", |n| {
+        partners::PartnerType::from_str_name(n).map(|t| t as i32)
+    });
+    let status = pick("status", "PARTNER_STATUS_", |n| {
+        partners::PartnerStatus::from_str_name(n).map(|t| t as i32)
+    });
+    let model = pick("operating_model", "OPERATING_MODEL_", |n| {
+        partners::OperatingModel::from_str_name(n).map(|t| t as i32)
+    });
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let contacts = if r.get("contact_name").is_empty() {
+        Vec::new()
+    } else {
+        vec![partners::PartnerContact {
+            name: r.get("contact_name").into(),
+            role: String::new(),
+            email: r.get("contact_email").into(),
+            phone: r.get("contact_phone").into(),
+        }]
+    };
+    Ok(partners::PartnerImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        parent_external_id: r.get("parent_external_id").into(),
+        partner: Some(partners::Partner {
+            name: r.get("name").into(),
+            r#type: kind,
+            region_codes: list(r.get("region_codes")),
+            tier: r.get("tier").into(),
+            operating_model: model,
+            contacts,
+            agreement_start: r.get("agreement_start").into(),
+            agreement_end: r.get("agreement_end").into(),
+            manager_id: r.get("manager_id").into(),
+            ..Default::default()
+        }),
+        status,
+    })
+}
+
+/// A target row.
+pub fn target_row(r: &Record) -> Result<partners::TargetImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let amount = money(r, &mut problems);
+    let quantity = match r.get("quantity") {
+        "" => 0,
+        q => q.parse().unwrap_or_else(|_| {
+            problems.push(("quantity".into(), format!("not a whole number: {q:?}")));
+            0
+        }),
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(partners::TargetImportRow {
+        row: r.line,
+        partner_external_id: r.get("partner_external_id").into(),
+        target: Some(partners::Target {
+            partner_id: String::new(),
+            period: r.get("period").into(),
+            product_category: r.get("product_category").into(),
+            product_id: r.get("product_id").into(),
+            amount: Some(amount),
+            quantity,
+        }),
+    })
+}
+
+/// Values separated by `;`.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The column a field the service refused came from (`record` is the row as read).
@@ -315,6 +441,17 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
         ImportEntity::Relationships => match field {
             "from_party_external_id" => "from_external_id".into(),
             "to_party_external_id" => "to_external_id".into(),
+            other => other.into(),
+        },
+        ImportEntity::Partners => match field.trim_start_matches("partner.") {
+            "contacts[0].name" => "contact_name".into(),
+            "contacts[0].email" => "contact_email".into(),
+            other if other.starts_with("region_codes") => "region_codes".into(),
+            other => other.into(),
+        },
+        ImportEntity::Targets => match field.trim_start_matches("target.") {
+            "amount.currency_code" => "currency".into(),
+            "amount.amount_minor" | "amount" => "amount".into(),
             other => other.into(),
         },
         ImportEntity::Orders => match field {

@@ -11,6 +11,8 @@ use clap::Args;
 use crm_proto::common::v1::{ImportOptions, ImportSummary};
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::partners::v1 as partners;
+use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
 use crm_proto::sales::v1 as sales;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -148,6 +150,48 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 |requests| async move {
                     client
                         .import_relationships(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Partners => {
+            let mut client = PartnerServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::partner_row,
+                    make: |options, rows| partners::ImportPartnersRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_partners(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Targets => {
+            let mut client = PartnerServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::target_row,
+                    make: |options, rows| partners::ImportTargetsRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_targets(requests)
                         .await
                         .map(|r| r.into_inner().summary.unwrap_or_default())
                 },

@@ -1,6 +1,7 @@
 //! The gRPC API of the partners service: validation, partner scoping, mapping. Each handler
 //! writes its changes and events in one transaction.
 
+mod import;
 mod partners;
 mod performance;
 mod portal;
@@ -136,6 +137,10 @@ crm_platform::grpc_handlers! {
         list_sell_through(pb::ListSellThroughRequest) -> pb::ListSellThroughResponse => handle_list_sell_through;
         get_performance(pb::GetPerformanceRequest) -> pb::GetPerformanceResponse => handle_get_performance;
         list_exceptions(pb::ListExceptionsRequest) -> pb::ListExceptionsResponse => handle_list_exceptions;
+    }
+    streaming {
+        client import_partners(pb::ImportPartnersRequest) -> pb::ImportPartnersResponse => handle_import_partners;
+        client import_targets(pb::ImportTargetsRequest) -> pb::ImportTargetsResponse => handle_import_targets;
     }
 }
 

@@ -6,7 +6,7 @@ use crm_platform::Violations;
 use crm_proto::partners::v1::{self as pb, SaleSource};
 
 use super::{PartnersApi, visible_partner};
-use crate::domain::rules::is_date;
+use crate::domain::rules::{is_date, validate_target};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, sales, targets};
@@ -31,31 +31,7 @@ impl PartnersApi {
         let mut t = req.target.ok_or_else(|| invalid("target", "required"))?;
         let mut v = Violations::new();
         v.check(t.partner_id.is_empty(), "target.partner_id", "required");
-        match Period::parse(&t.period) {
-            Some(p) => t.period = p.code(),
-            None => v.add("target.period", "YYYY, YYYY-Qn or YYYY-MM"),
-        }
-        match &t.amount {
-            None => v.add("target.amount", "required"),
-            Some(m) => {
-                v.check(
-                    m.amount_minor < 0,
-                    "target.amount.amount_minor",
-                    "must not be negative",
-                );
-                v.check(
-                    !is_currency(&m.currency_code),
-                    "target.amount.currency_code",
-                    "an ISO 4217 code",
-                );
-            }
-        }
-        v.check(t.quantity < 0, "target.quantity", "must not be negative");
-        v.check(
-            !t.product_category.is_empty() && !t.product_id.is_empty(),
-            "target.product_id",
-            "a target is for a category or a product, not both",
-        );
+        v.extend_prefixed("target", validate_target(&mut t));
         v.finish()?;
         let mut tx = self.begin().await?;
         visible_partner(&mut tx, principal, &t.partner_id).await?;

@@ -76,6 +76,33 @@ pub fn validate_partner(p: &pb::Partner) -> Violations {
     v
 }
 
+/// Checks a target's fields (paths relative to the target) and normalises its period code.
+pub fn validate_target(t: &mut pb::Target) -> Violations {
+    let mut v = Violations::new();
+    match crm_calendar::Period::parse(&t.period) {
+        Some(p) => t.period = p.code(),
+        None => v.add("period", "YYYY, YYYY-Qn or YYYY-MM"),
+    }
+    match &t.amount {
+        None => v.add("amount", "required"),
+        Some(m) => {
+            v.check(m.amount_minor < 0, "amount.amount_minor", "must not be negative");
+            v.check(
+                !crm_platform::money::is_currency(&m.currency_code),
+                "amount.currency_code",
+                "an ISO 4217 code",
+            );
+        }
+    }
+    v.check(t.quantity < 0, "quantity", "must not be negative");
+    v.check(
+        !t.product_category.is_empty() && !t.product_id.is_empty(),
+        "product_id",
+        "a target is for a category or a product, not both",
+    );
+    v
+}
+
 /// Whether a partner may move from `from` to `to`: onboarding -> active; active <-> probation;
 /// any live status -> terminated. Terminated is final.
 pub fn allowed_transition(from: PartnerStatus, to: PartnerStatus) -> bool {

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{now_micros, timestamp};
 
 const COLUMNS: &str = "id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
-    agreement_start, agreement_end, manager_id, party_id, version";
+    agreement_start, agreement_end, manager_id, party_id, version, external_id, source";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Contact {
@@ -45,6 +45,8 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Partner> {
         party_id: r.try_get("party_id")?,
         status_history: Vec::new(),
         etag: r.try_get::<i64, _>("version")?.to_string(),
+        external_id: r.try_get("external_id")?,
+        source: r.try_get("source")?,
     })
 }
 
@@ -67,8 +69,8 @@ pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
     p.id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO partners (id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
-         agreement_start, agreement_end, manager_id, party_id, version, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14)",
+         agreement_start, agreement_end, manager_id, party_id, version, created_at, external_id, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16)",
     )
     .bind(&p.id)
     .bind(&p.name)
@@ -84,6 +86,8 @@ pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
     .bind(&p.manager_id)
     .bind(&p.party_id)
     .bind(now_micros())
+    .bind(&p.external_id)
+    .bind(&p.source)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -3,5 +3,6 @@
 
 mod channel;
 mod helpers;
+mod import;
 mod performance;
 mod portal;

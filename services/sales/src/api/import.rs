@@ -16,7 +16,7 @@ use crate::DOMAIN;
 use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
 use crate::events::SOURCE;
-use crate::storage::{accounts, now_micros, orders};
+use crate::storage::{accounts, channel_partners, now_micros, orders};
 
 /// Import-key entity name of orders.
 const ORDER: &str = "order";
@@ -130,7 +130,15 @@ impl SalesApi {
         } else {
             self.resolve_parties(principal, &run.source, wanted).await?
         };
+        let channel_ids: Vec<String> = prepared
+            .iter()
+            .map(|p| p.partner_external_id.clone())
+            .filter(|e| !e.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut tx = self.begin().await?;
+        let channels = channel_partners::by_external_ids(&mut tx, &run.source, &channel_ids).await?;
         let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
         let stored = imports::lookup(&mut tx, ORDER, &run.source, &external_ids).await?;
         let mut seen = HashMap::new();
@@ -149,6 +157,23 @@ impl SalesApi {
                     let reason = format!("no party {:?} imported from {}", p.party_external_id, run.source);
                     run.reject_one(p.row, &p.external_id, "party_external_id", reason);
                     continue;
+                }
+            }
+            if !p.partner_external_id.is_empty() {
+                match channels.get(&p.partner_external_id) {
+                    Some(id) => {
+                        p.order.channel = Some(pb::Channel {
+                            partner_id: id.clone(),
+                        })
+                    }
+                    None => {
+                        let reason = format!(
+                            "no partner {:?} imported from {} (known once the partners service has announced it)",
+                            p.partner_external_id, run.source
+                        );
+                        run.reject_one(p.row, &p.external_id, "partner_external_id", reason);
+                        continue;
+                    }
                 }
             }
             let disposition = run.classify(

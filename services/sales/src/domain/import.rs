@@ -17,6 +17,8 @@ pub struct PreparedOrder {
     pub external_id: String,
     /// The customer's id in the same source.
     pub party_external_id: String,
+    /// The channel partner's id in the same source ("" when named by id or direct).
+    pub partner_external_id: String,
     /// The order as it stands now (status and status time included); `party_id` unset.
     pub order: pb::Order,
     /// Hash of the imported content.
@@ -82,6 +84,7 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
     for (field, value, max) in [
         ("status_reason", &row.status_reason, 500),
         ("partner_id", &row.partner_id, 64),
+        ("partner_external_id", &row.partner_external_id, 200),
         ("owner_id", &row.owner_id, 200),
         ("team_id", &row.team_id, 200),
     ] {
@@ -91,6 +94,11 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
             format!("at most {max} characters"),
         );
     }
+    v.check(
+        !row.partner_id.trim().is_empty() && !row.partner_external_id.trim().is_empty(),
+        "partner_external_id",
+        "name the partner by id or by external id, not both",
+    );
     v.finish()?;
     let placed = placed.unwrap_or_default();
     let order = pb::Order {
@@ -111,7 +119,7 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         ..Default::default()
     };
     let canonical = format!(
-        "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+        "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
         row.party_external_id.trim(),
         placed,
         total.amount_minor,
@@ -122,11 +130,13 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         row.partner_id.trim(),
         order.owner_id,
         order.team_id,
+        row.partner_external_id.trim(),
     );
     Ok(PreparedOrder {
         row: row.row,
         external_id: order.external_id.clone(),
         party_external_id: row.party_external_id.trim().to_string(),
+        partner_external_id: row.partner_external_id.trim().to_string(),
         hash: crm_storage::imports::content_hash(canonical.as_bytes()),
         order,
     })

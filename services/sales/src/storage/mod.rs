@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activities;
 pub mod alerts;
 pub mod catalog;
+pub mod channel_partners;
 pub mod leads;
 pub mod opportunities;
 pub mod orders;
