@@ -17,6 +17,11 @@ use crate::view;
 
 const DEFAULT_THRESHOLD_BPS: i32 = 3000;
 
+/// Customers silent for longer than this are lost, not at risk: the customers service moves
+/// them to lost by itself, and outreach to them is no at-risk call (an imported purchase history
+/// from years ago announces nobody).
+const AT_RISK_MAX_SILENCE_WEEKS: f64 = 52.0;
+
 /// A customer's history in the models' terms (weeks), and their repeat spend.
 #[derive(Debug, Clone)]
 struct History {
@@ -163,7 +168,8 @@ impl MarketingApi {
         let mut newly_at_risk = 0;
         for (party, h) in &histories {
             let alive_bps = (bgnbd::prob_alive(&bg_nbd, &h.customer) * 10_000.0).round() as i64;
-            if alive_bps < i64::from(threshold) {
+            let silent_weeks = h.customer.t - h.customer.t_x;
+            if alive_bps < i64::from(threshold) && silent_weeks <= AT_RISK_MAX_SILENCE_WEEKS {
                 if models::mark_at_risk(&mut tx, party).await? {
                     newly_at_risk += 1;
                     events::publish(

@@ -220,4 +220,58 @@ async fn predictions_churn_risk_and_cross_sell(backend: Backend) {
     );
 }
 
-backend_tests!(predictions_churn_risk_and_cross_sell);
+/// A purchase history that ended years ago (an imported one) makes lost customers, not at-risk
+/// ones: fitting the models announces nobody of them.
+async fn customers_silent_for_years_are_not_announced_at_risk(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let mut regular = Vec::new();
+    let mut long_gone = Vec::new();
+    for i in 0..6 {
+        regular.push(suite.person(&format!("Regular{i}"), "Taipei", "1").await);
+        long_gone.push(suite.person(&format!("Gone{i}"), "Taipei", "1").await);
+    }
+    suite.profiles(12).await;
+    let mut orders = 0;
+    for p in &regular {
+        for w in (1..=30).step_by(2) {
+            order(&suite, &p.id, &["coffee"], 20_00, w).await;
+            orders += 1;
+        }
+    }
+    for p in &long_gone {
+        // Weekly buyers until two and a half years ago.
+        for w in (130..=160).step_by(2) {
+            order(&suite, &p.id, &["coffee"], 30_00, w).await;
+            orders += 1;
+        }
+    }
+    suite.purchases(orders).await;
+    let fit = suite
+        .predictions
+        .clone()
+        .fit_models(suite.req(pb::FitModelsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fit.customers, 12);
+    // Their predicted chance of being alive is low, as it should be ...
+    let risks = suite
+        .predictions
+        .clone()
+        .list_churn_risks(suite.req(pb::ListChurnRisksRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .predictions;
+    assert!(
+        long_gone.iter().all(|p| risks.iter().any(|r| r.party_id == p.id)),
+        "{risks:?}"
+    );
+    // ... but nobody is announced at risk for outreach.
+    assert_eq!(fit.newly_at_risk, 0);
+}
+
+backend_tests!(
+    predictions_churn_risk_and_cross_sell,
+    customers_silent_for_years_are_not_announced_at_risk,
+);
