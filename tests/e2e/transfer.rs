@@ -4,6 +4,10 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
+use crm_proto::servicedesk::v1 as sd;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
+use crm_testkit::authed;
+
 use crate::{CRM, Process, wait_serving};
 
 /// Holds `port` on 127.0.0.1 if nothing listens there yet (so it is taken either way).
@@ -125,6 +129,45 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
         out.status.success() && stdout.contains("5 rows created"),
         "{stdout}"
     );
+    // The service desk: a queue to put cases in, then the knowledge base and the cases, which
+    // name their customers by external id (known to the desk once customers announced them).
+    ServiceDeskServiceClient::new(crm_testkit::channel(([127, 0, 0, 1], gateway).into()))
+        .create_queue(authed(
+            sd::CreateQueueRequest {
+                queue: Some(sd::Queue {
+                    name: "Support".into(),
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+    let out = crm(
+        &["import", "articles", fixture("articles.csv").to_str().unwrap()],
+        &url,
+        &token,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rows created"));
+    let cases = fixture("cases.csv");
+    crm_testkit::eventually(std::time::Duration::from_secs(30), "cases validate", || async {
+        crm(
+            &["import", "cases", cases.to_str().unwrap(), "--dry-run"],
+            &url,
+            &token,
+        )
+        .status
+        .success()
+        .then_some(())
+    })
+    .await;
+    let out = crm(&["import", "cases", cases.to_str().unwrap()], &url, &token);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 rows created"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     let again = crm(
         &["import", "parties", fixture("parties.csv").to_str().unwrap()],
         &url,

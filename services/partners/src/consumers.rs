@@ -24,19 +24,22 @@ pub fn options() -> ConsumerOptions {
 /// The durable consumer of service-desk events.
 pub fn servicedesk_options() -> ConsumerOptions {
     ConsumerOptions::new("partners-servicedesk-events", "servicedesk")
-        .subjects(&["crm.servicedesk.case.opened"])
+        .subjects(&["crm.servicedesk.case.opened", "crm.servicedesk.case.imported"])
 }
 
-/// Counts complaint cases about a known partner, once per case.
+/// Counts complaint cases about a known partner, once per case, on the day they were opened
+/// (imported ones included).
 #[derive(Debug, Clone, Copy)]
 pub struct ServicedeskEvents;
 
 impl EventHandler for ServicedeskEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
-        if event.event_type != "crm.servicedesk.case.opened.v1" {
-            return Ok(());
-        }
-        let Some(case) = event.decode::<servicedesk::CaseOpened>()?.case else {
+        let case = match event.event_type.as_str() {
+            "crm.servicedesk.case.opened.v1" => event.decode::<servicedesk::CaseOpened>()?.case,
+            "crm.servicedesk.case.imported.v1" => event.decode::<servicedesk::CaseImported>()?.case,
+            _ => None,
+        };
+        let Some(case) = case else {
             return Ok(());
         };
         if case.r#type != servicedesk::CaseType::Complaint as i32 || case.partner_id.is_empty() {

@@ -117,6 +117,9 @@ impl EventHandler for CustomerEvents {
                 phones: phones(&p),
             };
             copy::upsert(tx, &customer, &p.birth_date).await?;
+            if !p.external_id.is_empty() {
+                copy::set_external_id(tx, &p.id, &p.source, &p.external_id).await?;
+            }
         }
         Ok(())
     }

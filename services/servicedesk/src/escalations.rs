@@ -32,7 +32,7 @@ pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Re
     // The clock is stopped while a case waits on the customer.
     for case in open.iter().filter(|c| c.paused_at.is_none()) {
         let clock = CaseClock {
-            opened_at: case.opened_at,
+            opened_at: case.clock_from.unwrap_or(case.opened_at),
             response_due_at: case.response_due_at,
             first_response_at: case.first_response_at,
             resolution_due_at: case.resolution_due_at,

@@ -84,6 +84,11 @@ pub fn policy() -> Policy {
             &["GetCase", "ListCases", "SearchArticles"],
             &readers_and_customers,
         )
+        .rpcs(
+            SERVICEDESK,
+            &["ImportCases", "ImportArticles"],
+            &[Role::Admin, Role::DataSteward],
+        )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as customers;
 use crm_proto::partners::v1 as partners;
 use crm_proto::sales::v1 as sales;
+use crm_proto::servicedesk::v1 as servicedesk;
 
 use super::records::Record;
 
@@ -21,6 +22,10 @@ pub enum ImportEntity {
     Partners,
     /// Targets of imported partners (partners service).
     Targets,
+    /// Service cases with their history (service desk).
+    Cases,
+    /// Knowledge-base articles (service desk).
+    Articles,
 }
 
 impl ImportEntity {
@@ -94,6 +99,30 @@ impl ImportEntity {
                 "currency",
                 "quantity",
             ],
+            ImportEntity::Cases => &[
+                "external_id",
+                "party_external_id",
+                "type",
+                "channel",
+                "category",
+                "severity",
+                "subject",
+                "description",
+                "contact",
+                "queue",
+                "agent_id",
+                "partner_id",
+                "status",
+                "opened_at",
+                "first_response_at",
+                "resolved_at",
+                "resolution",
+                "satisfaction",
+                "comment",
+                "comment_at",
+                "comment_author",
+            ],
+            ImportEntity::Articles => &["external_id", "title", "body", "language", "tags"],
         }
     }
 
@@ -396,6 +425,105 @@ pub fn target_row(r: &Record) -> Result<partners::TargetImportRow, Vec<Problem>>
     })
 }
 
+/// A whole number in a column (0 when empty).
+fn number(r: &Record, column: &str, problems: &mut Vec<Problem>) -> i32 {
+    match r.get(column) {
+        "" => 0,
+        n => n.parse().unwrap_or_else(|_| {
+            problems.push((column.into(), format!("not a whole number: {n:?}")));
+            0
+        }),
+    }
+}
+
+/// A case row (one comment at most, from `comment`, `comment_at` and `comment_author`).
+pub fn case_row(r: &Record) -> Result<servicedesk::CaseImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut pick = |column: &str, prefix: &str, from_name: fn(&str) -> Option<i32>| match enum_value(
+        r.get(column),
+        prefix,
+        from_name,
+    ) {
+        Some(v) => v,
+        None => {
+            problems.push((column.to_string(), format!("unknown value {:?}", r.get(column))));
+            0
+        }
+    };
+    let kind = pick("type", "CASE_TYPE_", |n| {
+        servicedesk::CaseType::from_str_name(n).map(|t| t as i32)
+    });
+    let channel = pick("channel", "CASE_CHANNEL_", |n| {
+        servicedesk::CaseChannel::from_str_name(n).map(|t| t as i32)
+    });
+    let status = pick("status", "CASE_STATUS_", |n| {
+        servicedesk::CaseStatus::from_str_name(n).map(|t| t as i32)
+    });
+    let severity = number(r, "severity", &mut problems);
+    let satisfaction = number(r, "satisfaction", &mut problems);
+    let mut time = |column: &str| match r.get(column) {
+        "" => None,
+        t => parse_time(t).map_err(|e| problems.push((column.into(), e))).ok(),
+    };
+    let open_time = time("opened_at");
+    let first_response_time = time("first_response_at");
+    let resolve_time = time("resolved_at");
+    let comment_time = time("comment_at");
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let comments = if r.get("comment").is_empty() {
+        Vec::new()
+    } else {
+        vec![servicedesk::ImportedComment {
+            time: comment_time.or(open_time),
+            author: r.get("comment_author").into(),
+            text: r.get("comment").into(),
+            internal: false,
+        }]
+    };
+    Ok(servicedesk::CaseImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        party_external_id: r.get("party_external_id").into(),
+        case: Some(servicedesk::Case {
+            r#type: kind,
+            channel,
+            category: r.get("category").into(),
+            severity,
+            subject: r.get("subject").into(),
+            description: r.get("description").into(),
+            contact: r.get("contact").into(),
+            agent_id: r.get("agent_id").into(),
+            partner_id: r.get("partner_id").into(),
+            ..Default::default()
+        }),
+        queue_name: r.get("queue").into(),
+        status,
+        open_time,
+        first_response_time,
+        resolve_time,
+        resolution: r.get("resolution").into(),
+        satisfaction,
+        comments,
+    })
+}
+
+/// An article row.
+pub fn article_row(r: &Record) -> Result<servicedesk::ArticleImportRow, Vec<Problem>> {
+    Ok(servicedesk::ArticleImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        article: Some(servicedesk::Article {
+            title: r.get("title").into(),
+            body: r.get("body").into(),
+            language: r.get("language").into(),
+            tags: list(r.get("tags")),
+            ..Default::default()
+        }),
+    })
+}
+
 /// Values separated by `;`.
 fn list(value: &str) -> Vec<String> {
     value
@@ -454,6 +582,15 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
             "amount.amount_minor" | "amount" => "amount".into(),
             other => other.into(),
         },
+        ImportEntity::Cases => match field.trim_start_matches("case.") {
+            "open_time" => "opened_at".into(),
+            "first_response_time" => "first_response_at".into(),
+            "resolve_time" => "resolved_at".into(),
+            "queue_id" | "queue_name" => "queue".into(),
+            other if other.starts_with("comments[") => "comment".into(),
+            other => other.into(),
+        },
+        ImportEntity::Articles => field.trim_start_matches("article.").into(),
         ImportEntity::Orders => match field {
             "place_time" => "placed_at".into(),
             "status_time" => "status_at".into(),

@@ -15,6 +15,8 @@ use crm_proto::partners::v1 as partners;
 use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
 use crm_proto::sales::v1 as sales;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::servicedesk::v1 as servicedesk;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -192,6 +194,48 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 |requests| async move {
                     client
                         .import_targets(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Cases => {
+            let mut client = ServiceDeskServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::case_row,
+                    make: |options, rows| servicedesk::ImportCasesRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_cases(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Articles => {
+            let mut client = ServiceDeskServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::article_row,
+                    make: |options, rows| servicedesk::ImportArticlesRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_articles(requests)
                         .await
                         .map(|r| r.into_inner().summary.unwrap_or_default())
                 },

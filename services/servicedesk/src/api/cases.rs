@@ -49,7 +49,91 @@ async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option
     Ok(candidates.into_iter().next().map(|a| a.user_id))
 }
 
+/// Checks a new case's fields against the desk's queues and agents (paths prefixed `case.`);
+/// trims its partner id.
+pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<Violations> {
+    let queues = org::queues(conn).await?;
+    let mut v = Violations::new();
+    v.check(
+        matches!(CaseType::try_from(c.r#type), Ok(CaseType::Unspecified) | Err(_)),
+        "case.type",
+        "required: inquiry, complaint, request or incident",
+    );
+    v.check(
+        matches!(
+            CaseChannel::try_from(c.channel),
+            Ok(CaseChannel::Unspecified) | Err(_)
+        ),
+        "case.channel",
+        "required: the channel the case came in through",
+    );
+    v.check(
+        !(1..=4).contains(&c.severity),
+        "case.severity",
+        "1 (critical) to 4 (low)",
+    );
+    v.check(c.subject.is_empty(), "case.subject", "required");
+    v.check(
+        c.subject.chars().count() > MAX_SUBJECT,
+        "case.subject",
+        "at most 200 characters",
+    );
+    v.check(
+        c.description.chars().count() > MAX_TEXT,
+        "case.description",
+        "at most 20000 characters",
+    );
+    v.check(
+        c.party_id.is_empty(),
+        "case.party_id",
+        "required: the customer the case is about",
+    );
+    c.partner_id = c.partner_id.trim().to_string();
+    v.check(
+        c.partner_id.len() > 100,
+        "case.partner_id",
+        "at most 100 characters",
+    );
+    v.check(
+        !queues.iter().any(|q| q.id == c.queue_id),
+        "case.queue_id",
+        "no such queue",
+    );
+    if !c.agent_id.is_empty() {
+        let agent = org::agents(conn)
+            .await?
+            .into_iter()
+            .find(|a| a.user_id == c.agent_id);
+        v.check(
+            !agent.is_some_and(|a| a.queue_ids.contains(&c.queue_id)),
+            "case.agent_id",
+            "not an agent of the queue",
+        );
+    }
+    Ok(v)
+}
+
 impl ServiceDeskApi {
+    /// The first-response and resolution due times of a case of `priority` for a customer of
+    /// `tier` whose clock starts at `from` (business hours of the desk's calendar).
+    pub(super) async fn due_times(
+        &self,
+        conn: &mut Conn,
+        tier: &str,
+        priority: i32,
+        from: i64,
+    ) -> Result<(i64, i64)> {
+        let (response, resolution) = match sla::targets(conn, tier, priority).await? {
+            Some(targets) => targets,
+            None => sla_minutes(priority, tier),
+        };
+        let calendar = &self.config.calendar;
+        Ok((
+            micros(calendar.add_minutes(naive(from), response)),
+            micros(calendar.add_minutes(naive(from), resolution)),
+        ))
+    }
+
     /// Stores `record` (at its read version) or fails as stale; bumps the version.
     async fn save(&self, tx: &mut Tx, record: &mut CaseRecord) -> Result<()> {
         if !cases::update(tx, record).await? {
@@ -171,64 +255,7 @@ impl ServiceDeskApi {
             c.agent_id.clear();
         }
         let mut tx = self.begin().await?;
-        let queues = org::queues(&mut tx).await?;
-        let mut v = Violations::new();
-        v.check(
-            matches!(CaseType::try_from(c.r#type), Ok(CaseType::Unspecified) | Err(_)),
-            "case.type",
-            "required: inquiry, complaint, request or incident",
-        );
-        v.check(
-            matches!(
-                CaseChannel::try_from(c.channel),
-                Ok(CaseChannel::Unspecified) | Err(_)
-            ),
-            "case.channel",
-            "required: the channel the case came in through",
-        );
-        v.check(
-            !(1..=4).contains(&c.severity),
-            "case.severity",
-            "1 (critical) to 4 (low)",
-        );
-        v.check(c.subject.is_empty(), "case.subject", "required");
-        v.check(
-            c.subject.chars().count() > MAX_SUBJECT,
-            "case.subject",
-            "at most 200 characters",
-        );
-        v.check(
-            c.description.chars().count() > MAX_TEXT,
-            "case.description",
-            "at most 20000 characters",
-        );
-        v.check(
-            c.party_id.is_empty(),
-            "case.party_id",
-            "required: the customer the case is about",
-        );
-        c.partner_id = c.partner_id.trim().to_string();
-        v.check(
-            c.partner_id.len() > 100,
-            "case.partner_id",
-            "at most 100 characters",
-        );
-        v.check(
-            !queues.iter().any(|q| q.id == c.queue_id),
-            "case.queue_id",
-            "no such queue",
-        );
-        if !c.agent_id.is_empty() {
-            let agent = org::agents(&mut tx)
-                .await?
-                .into_iter()
-                .find(|a| a.user_id == c.agent_id);
-            v.check(
-                !agent.is_some_and(|a| a.queue_ids.contains(&c.queue_id)),
-                "case.agent_id",
-                "not an agent of the queue",
-            );
-        }
+        let v = check_new_case(&mut tx, &mut c).await?;
         v.finish()?;
 
         let now = self.now();
@@ -251,15 +278,11 @@ impl ServiceDeskApi {
         } as i32;
         c.resolution.clear();
         c.satisfaction = 0;
-        let (response, resolution) = match sla::targets(&mut tx, &tier, c.priority).await? {
-            Some(targets) => targets,
-            None => sla_minutes(c.priority, &tier),
-        };
-        let calendar = &self.config.calendar;
+        let (response_due_at, resolution_due_at) = self.due_times(&mut tx, &tier, c.priority, now).await?;
         let record = CaseRecord {
             opened_at: now,
-            response_due_at: micros(calendar.add_minutes(naive(now), response)),
-            resolution_due_at: micros(calendar.add_minutes(naive(now), resolution)),
+            response_due_at,
+            resolution_due_at,
             version: 1,
             case: c,
             ..Default::default()

@@ -39,6 +39,25 @@ fn rank(articles: Vec<pb::Article>, query: &str, limit: usize) -> Vec<pb::Articl
     hits
 }
 
+/// Checks an article's fields (paths prefixed `article.`); title and language trimmed first.
+pub(super) fn check_article(a: &pb::Article) -> Violations {
+    let mut v = Violations::new();
+    v.check(a.title.is_empty(), "article.title", "required");
+    v.check(
+        a.title.chars().count() > 500,
+        "article.title",
+        "at most 500 characters",
+    );
+    v.check(a.body.trim().is_empty(), "article.body", "required");
+    v.check(
+        a.language.is_empty(),
+        "article.language",
+        "required: a language tag such as en or zh-TW",
+    );
+    v.check(a.body.len() > 1_000_000, "article.body", "at most 1 MB");
+    v
+}
+
 impl ServiceDeskApi {
     pub(super) async fn handle_upsert_article(
         &self,
@@ -48,16 +67,7 @@ impl ServiceDeskApi {
         let mut a = req.article.unwrap_or_default();
         a.title = a.title.trim().to_string();
         a.language = a.language.trim().to_string();
-        let mut v = Violations::new();
-        v.check(a.title.is_empty(), "article.title", "required");
-        v.check(a.body.trim().is_empty(), "article.body", "required");
-        v.check(
-            a.language.is_empty(),
-            "article.language",
-            "required: a language tag such as en or zh-TW",
-        );
-        v.check(a.body.len() > 1_000_000, "article.body", "at most 1 MB");
-        v.finish()?;
+        check_article(&a).finish()?;
         let mut tx = self.begin().await?;
         kb::upsert(&mut tx, &mut a).await?;
         self.commit(tx).await?;

@@ -2,6 +2,7 @@
 
 mod calls;
 mod cases;
+mod import;
 mod kb;
 mod org;
 mod reports;
@@ -130,5 +131,9 @@ crm_platform::grpc_handlers! {
         get_service_report(pb::GetServiceReportRequest) -> pb::GetServiceReportResponse => handle_get_service_report;
         list_notifications(pb::ListNotificationsRequest) -> pb::ListNotificationsResponse => handle_list_notifications;
         deliver_notifications(pb::DeliverNotificationsRequest) -> pb::DeliverNotificationsResponse => handle_deliver_notifications;
+    }
+    streaming {
+        client import_cases(pb::ImportCasesRequest) -> pb::ImportCasesResponse => handle_import_cases;
+        client import_articles(pb::ImportArticlesRequest) -> pb::ImportArticlesResponse => handle_import_articles;
     }
 }

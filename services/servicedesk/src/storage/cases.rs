@@ -25,6 +25,8 @@ pub struct CaseRecord {
     pub paused_at: Option<i64>,
     /// Optimistic-concurrency version.
     pub version: i64,
+    /// When the escalation clock started, if not at opening (an imported open case: its import).
+    pub clock_from: Option<i64>,
 }
 
 impl CaseRecord {
@@ -53,7 +55,7 @@ impl CaseRecord {
 
 const COLUMNS: &str = "id, type, channel, category, severity, subject, description, party_id, contact, queue_id, \
      agent_id, priority, customer_tier, status, resolution, satisfaction, opened_at, response_due_at, \
-     resolution_due_at, first_response_at, resolved_at, paused_at, version, partner_id";
+     resolution_due_at, first_response_at, resolved_at, paused_at, version, partner_id, external_id, clock_from";
 
 fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
     let int = |c: &str| -> sqlx::Result<i32> { Ok(r.try_get::<i64, _>(c)? as i32) };
@@ -76,6 +78,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
             resolution: r.try_get("resolution")?,
             satisfaction: int("satisfaction")?,
             partner_id: r.try_get("partner_id")?,
+            external_id: r.try_get("external_id")?,
             ..Default::default()
         },
         opened_at: r.try_get("opened_at")?,
@@ -85,6 +88,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
         resolved_at: r.try_get("resolved_at")?,
         paused_at: r.try_get("paused_at")?,
         version: r.try_get("version")?,
+        clock_from: r.try_get("clock_from")?,
     })
 }
 
@@ -94,7 +98,7 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     // COLUMNS is a constant: nothing user-supplied is formatted in.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19, $20, $21, $22, 1, $23)"
+         $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25)"
     )))
     .bind(&k.id)
     .bind(i64::from(k.r#type))
@@ -119,6 +123,8 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     .bind(c.resolved_at)
     .bind(c.paused_at)
     .bind(&k.partner_id)
+    .bind(&k.external_id)
+    .bind(c.clock_from)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -32,6 +32,43 @@ pub async fn upsert(conn: &mut Conn, c: &Customer, birth_date: &str) -> sqlx::Re
     Ok(())
 }
 
+/// Records the system a customer was imported from and its id there.
+pub async fn set_external_id(
+    conn: &mut Conn,
+    party_id: &str,
+    source: &str,
+    external_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE customers SET source = $1, external_id = $2 WHERE party_id = $3")
+        .bind(source)
+        .bind(external_id)
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Party ids by external id, for live customers imported from `source`.
+pub async fn by_external_ids(
+    conn: &mut Conn,
+    source: &str,
+    external_ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in external_ids.chunks(1000) {
+        let mut q = crm_storage::SqlBuilder::new(
+            "SELECT party_id, external_id FROM customers WHERE status = 'active'",
+        );
+        q.and("source = {}", source).and("external_id <> {}", "");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND external_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("external_id")?, row.try_get("party_id")?);
+        }
+    }
+    Ok(found)
+}
+
 /// Sets a customer's tier.
 pub async fn set_tier(conn: &mut Conn, party_id: &str, tier: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO customers (party_id, tier) VALUES ($1, $2) ON CONFLICT (party_id) DO UPDATE SET tier = excluded.tier")

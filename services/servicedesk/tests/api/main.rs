@@ -4,6 +4,7 @@
 mod calls;
 mod cases;
 mod helpers;
+mod import;
 mod knowledge;
 mod notifications;
 mod sla;

@@ -1,0 +1,439 @@
+//! Bulk import of cases with their history and of knowledge-base articles, idempotent per
+//! (source, external id). An imported case is history, not activity: it notifies nobody and
+//! announces itself as `case.imported`; one still open is escalated from its import on.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crm_auth::Principal;
+use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus};
+use crm_storage::Tx;
+use crm_storage::imports::{self, NewImportKey};
+use prost::Message as _;
+
+use super::ServiceDeskApi;
+use super::cases::check_new_case;
+use crate::domain::priority::priority;
+use crate::error::{Error, Result, Violations};
+use crate::events;
+use crate::storage::cases::{self, CaseRecord};
+use crate::storage::{customers, kb, org};
+
+/// Import-key entity names.
+const CASE: &str = "case";
+const ARTICLE: &str = "article";
+
+/// The actor of imported timeline entries without an author.
+const IMPORT_ACTOR: &str = "import";
+
+fn micros(t: &prost_types::Timestamp) -> i64 {
+    t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos) / 1000
+}
+
+/// A case row that passed validation.
+struct PreparedCase {
+    row: i64,
+    external_id: String,
+    record: CaseRecord,
+    comments: Vec<pb::ImportedComment>,
+    hash: String,
+}
+
+/// Checks the history of a row: times in order and not in the future, what its status needs.
+fn check_history(row: &pb::CaseImportRow, status: CaseStatus, now: i64, v: &mut Violations) {
+    let opened = row.open_time.as_ref().map(micros);
+    match opened {
+        None => v.add("open_time", "required"),
+        Some(at) => v.check(at > now, "open_time", "in the future"),
+    }
+    for (field, time) in [
+        ("first_response_time", &row.first_response_time),
+        ("resolve_time", &row.resolve_time),
+    ] {
+        if let Some(at) = time.as_ref().map(micros) {
+            v.check(at > now, field, "in the future");
+            v.check(opened.is_some_and(|o| at < o), field, "before the open time");
+        }
+    }
+    let done = matches!(status, CaseStatus::Resolved | CaseStatus::Closed);
+    v.check(
+        done && row.resolve_time.is_none(),
+        "resolve_time",
+        "required for a resolved or closed case",
+    );
+    v.check(
+        !done && row.resolve_time.is_some(),
+        "resolve_time",
+        "only a resolved or closed case has one",
+    );
+    v.check(
+        !(0..=5).contains(&row.satisfaction),
+        "satisfaction",
+        "1 to 5, or 0 for none",
+    );
+    v.check(
+        row.resolution.chars().count() > 20_000,
+        "resolution",
+        "at most 20000 characters",
+    );
+    v.check(row.comments.len() > 1_000, "comments", "at most 1000");
+    for (i, c) in row.comments.iter().enumerate() {
+        v.check(
+            c.text.trim().is_empty() || c.text.chars().count() > 20_000,
+            format!("comments[{i}].text"),
+            "1 to 20000 characters",
+        );
+        match c.time.as_ref().map(micros) {
+            None => v.add(format!("comments[{i}].time"), "required"),
+            Some(at) => v.check(
+                at > now || opened.is_some_and(|o| at < o),
+                format!("comments[{i}].time"),
+                "between the open time and now",
+            ),
+        }
+    }
+}
+
+impl ServiceDeskApi {
+    pub(super) async fn handle_import_cases(
+        &self,
+        _principal: &Principal,
+        stream: tonic::Streaming<pb::ImportCasesRequest>,
+    ) -> Result<pb::ImportCasesResponse> {
+        let mut stream = ImportStream::new(stream, |m: pb::ImportCasesRequest| (m.options, m.rows));
+        let (mut run, mut rows) = stream.open().await?;
+        loop {
+            self.import_case_batch(&mut run, rows).await?;
+            match stream.next().await? {
+                Some(next) => rows = next,
+                None => break,
+            }
+        }
+        Ok(pb::ImportCasesResponse {
+            summary: Some(run.finish()),
+        })
+    }
+
+    async fn import_case_batch(&self, run: &mut ImportRun, rows: Vec<pb::CaseImportRow>) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let wanted: Vec<String> = rows
+            .iter()
+            .map(|r| r.party_external_id.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let parties = customers::by_external_ids(&mut tx, &run.source, &wanted).await?;
+        let queues: HashMap<String, String> = org::queues(&mut tx)
+            .await?
+            .into_iter()
+            .map(|q| (q.name.to_lowercase(), q.id))
+            .collect();
+        let mut prepared = Vec::new();
+        for row in rows {
+            let external_id = row.external_id.trim().to_string();
+            match self
+                .prepare_case(&mut tx, run, &parties, &queues, row, now)
+                .await?
+            {
+                Ok(p) => prepared.push(p),
+                Err((number, v)) => run.reject(number, &external_id, &v),
+            }
+        }
+        let ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
+        let stored = imports::lookup(&mut tx, CASE, &run.source, &ids).await?;
+        let mut seen = HashMap::new();
+        let mut keys = Vec::new();
+        for mut p in prepared {
+            let disposition = run.classify(
+                &p.external_id,
+                p.row,
+                &p.hash,
+                stored.get(&p.external_id),
+                &mut seen,
+            );
+            let record_id = match disposition {
+                Disposition::Duplicate(first) => {
+                    run.reject_one(
+                        p.row,
+                        &p.external_id,
+                        "external_id",
+                        format!("appears again in this import (first in row {first})"),
+                    );
+                    continue;
+                }
+                Disposition::Unchanged(ref id) => id.clone(),
+                _ if run.validate_only => {
+                    run.count(&disposition);
+                    continue;
+                }
+                Disposition::Create => {
+                    p.record.case.id = uuid::Uuid::now_v7().to_string();
+                    cases::insert(&mut tx, &p.record).await?;
+                    let id = p.record.case.id.clone();
+                    let subject = p.record.case.subject.clone();
+                    cases::add_timeline(
+                        &mut tx,
+                        &id,
+                        p.record.opened_at,
+                        IMPORT_ACTOR,
+                        "opened",
+                        &subject,
+                        false,
+                    )
+                    .await?;
+                    for c in &p.comments {
+                        let author = if c.author.trim().is_empty() {
+                            IMPORT_ACTOR
+                        } else {
+                            c.author.trim()
+                        };
+                        let at = c.time.as_ref().map_or(p.record.opened_at, micros);
+                        cases::add_timeline(&mut tx, &id, at, author, "comment", c.text.trim(), c.internal)
+                            .await?;
+                    }
+                    if let Some(at) = p.record.resolved_at {
+                        let text = p.record.case.resolution.clone();
+                        cases::add_timeline(&mut tx, &id, at, IMPORT_ACTOR, "resolved", &text, false).await?;
+                    }
+                    self.announce_imported(&mut tx, &p.record).await?;
+                    id
+                }
+                Disposition::Update(ref id) => {
+                    let Some(current) = cases::get(&mut tx, id).await? else {
+                        run.reject_one(
+                            p.row,
+                            &p.external_id,
+                            "external_id",
+                            format!("case {id} no longer exists"),
+                        );
+                        continue;
+                    };
+                    // The case's story so far stays; what it says now is taken from the row.
+                    let mut next = p.record.clone();
+                    next.case.id = id.clone();
+                    next.version = current.version;
+                    if !cases::update(&mut tx, &next).await? {
+                        return Err(Error::Stale(format!("case {id}")));
+                    }
+                    self.announce_imported(&mut tx, &next).await?;
+                    id.clone()
+                }
+            };
+            run.count(&disposition);
+            keys.push(NewImportKey {
+                external_id: p.external_id.clone(),
+                record_id,
+                content_hash: p.hash.clone(),
+                row: p.row,
+            });
+        }
+        if !run.validate_only {
+            imports::record(&mut tx, CASE, &run.source, &run.run_id, &keys).await?;
+            self.commit(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Validates one row and builds the case it becomes: priority from the customer's tier, SLA
+    /// due times from when it was opened (or, still open, from now), the escalation clock
+    /// starting now for an open case.
+    async fn prepare_case(
+        &self,
+        tx: &mut Tx,
+        run: &ImportRun,
+        parties: &HashMap<String, String>,
+        queues: &HashMap<String, String>,
+        row: pb::CaseImportRow,
+        now: i64,
+    ) -> Result<std::result::Result<PreparedCase, (i64, Violations)>> {
+        let mut v = Violations::new();
+        let external_id = row.external_id.trim().to_string();
+        check_external_id(&mut v, "external_id", &external_id);
+        let mut c = row.case.clone().unwrap_or_default();
+        c.subject = c.subject.trim().to_string();
+        c.category = c.category.trim().to_lowercase();
+        let party = row.party_external_id.trim();
+        if !party.is_empty() {
+            match parties.get(party) {
+                Some(id) => c.party_id = id.clone(),
+                None => v.add(
+                    "party_external_id",
+                    format!(
+                        "no customer {party:?} imported from {} (known once customers has announced it)",
+                        run.source
+                    ),
+                ),
+            }
+        }
+        if !row.queue_name.trim().is_empty() {
+            match queues.get(&row.queue_name.trim().to_lowercase()) {
+                Some(id) => c.queue_id = id.clone(),
+                None => v.add(
+                    "queue_name",
+                    format!("no queue named {:?}", row.queue_name.trim()),
+                ),
+            }
+        }
+        let status = match CaseStatus::try_from(row.status) {
+            Ok(CaseStatus::Unspecified) => CaseStatus::New,
+            Ok(s) => s,
+            Err(_) => {
+                v.add(
+                    "status",
+                    "NEW, ASSIGNED, IN_PROGRESS, WAITING_ON_CUSTOMER, RESOLVED or CLOSED",
+                );
+                CaseStatus::New
+            }
+        };
+        let checked = check_new_case(tx, &mut c).await?;
+        for (field, reason) in checked.iter() {
+            // The party was named by external id: report the column the row used.
+            let field = match field.as_str() {
+                "case.party_id" if party.is_empty() => "party_external_id".to_string(),
+                "case.party_id" => continue,
+                "case.queue_id" if !row.queue_name.trim().is_empty() => continue,
+                other => other.to_string(),
+            };
+            v.add(field, reason.clone());
+        }
+        check_history(&row, status, now, &mut v);
+        if !v.is_empty() {
+            return Ok(Err((row.row, v)));
+        }
+        let opened_at = row.open_time.as_ref().map_or(now, micros);
+        let open = !matches!(status, CaseStatus::Resolved | CaseStatus::Closed);
+        let tier = customers::get(tx, &c.party_id)
+            .await?
+            .map(|x| x.tier)
+            .unwrap_or_default();
+        c.customer_tier = tier.clone();
+        c.priority = priority(c.r#type, c.severity, &tier);
+        c.status = status as i32;
+        c.resolution = row.resolution.trim().to_string();
+        c.satisfaction = row.satisfaction;
+        c.external_id = external_id.clone();
+        // Due times as the desk would have set them; a case still open is due from its import.
+        let clock_from = open.then_some(now);
+        let (response_due_at, resolution_due_at) = self
+            .due_times(tx, &tier, c.priority, clock_from.unwrap_or(opened_at))
+            .await?;
+        let record = CaseRecord {
+            opened_at,
+            response_due_at,
+            resolution_due_at,
+            first_response_at: row.first_response_time.as_ref().map(micros),
+            resolved_at: row.resolve_time.as_ref().map(micros),
+            paused_at: (status == CaseStatus::WaitingOnCustomer).then_some(now),
+            version: 1,
+            clock_from,
+            case: c,
+        };
+        // What the row says (neither its line in the file nor the time of import).
+        let number = row.row;
+        let mut canonical = row;
+        canonical.row = 0;
+        let hash = imports::content_hash(&canonical.encode_to_vec());
+        Ok(Ok(PreparedCase {
+            row: number,
+            external_id,
+            comments: canonical.comments,
+            record,
+            hash,
+        }))
+    }
+
+    async fn announce_imported(&self, tx: &mut Tx, record: &CaseRecord) -> Result<()> {
+        events::publish(
+            tx,
+            "case.imported",
+            &record.case.id,
+            &pb::CaseImported {
+                case: Some(record.to_proto(Vec::new())),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn handle_import_articles(
+        &self,
+        _principal: &Principal,
+        stream: tonic::Streaming<pb::ImportArticlesRequest>,
+    ) -> Result<pb::ImportArticlesResponse> {
+        let mut stream = ImportStream::new(stream, |m: pb::ImportArticlesRequest| (m.options, m.rows));
+        let (mut run, mut rows) = stream.open().await?;
+        loop {
+            self.import_article_batch(&mut run, rows).await?;
+            match stream.next().await? {
+                Some(next) => rows = next,
+                None => break,
+            }
+        }
+        Ok(pb::ImportArticlesResponse {
+            summary: Some(run.finish()),
+        })
+    }
+
+    async fn import_article_batch(&self, run: &mut ImportRun, rows: Vec<pb::ArticleImportRow>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
+        let stored = imports::lookup(&mut tx, ARTICLE, &run.source, &ids).await?;
+        let mut seen = HashMap::new();
+        let mut keys = Vec::new();
+        for row in rows {
+            let external_id = row.external_id.trim().to_string();
+            let mut a = row.article.unwrap_or_default();
+            a.id.clear();
+            a.usage_count = 0;
+            a.title = a.title.trim().to_string();
+            a.language = a.language.trim().to_string();
+            let mut v = super::kb::check_article(&a);
+            check_external_id(&mut v, "external_id", &external_id);
+            if !v.is_empty() {
+                let mut out = Violations::new();
+                for (field, reason) in v.iter() {
+                    out.add(field.trim_start_matches("article."), reason.clone());
+                }
+                run.reject(row.row, &external_id, &out);
+                continue;
+            }
+            let hash = imports::content_hash(&a.encode_to_vec());
+            let disposition = run.classify(&external_id, row.row, &hash, stored.get(&external_id), &mut seen);
+            match &disposition {
+                Disposition::Duplicate(first) => {
+                    run.reject_one(
+                        row.row,
+                        &external_id,
+                        "external_id",
+                        format!("appears again in this import (first in row {first})"),
+                    );
+                    continue;
+                }
+                Disposition::Update(id) => a.id = id.clone(),
+                _ => {}
+            }
+            run.count(&disposition);
+            if run.validate_only {
+                continue;
+            }
+            if let Disposition::Unchanged(id) = &disposition {
+                a.id = id.clone();
+            } else {
+                kb::upsert(&mut tx, &mut a).await?;
+            }
+            keys.push(NewImportKey {
+                external_id,
+                record_id: a.id.clone(),
+                content_hash: hash,
+                row: row.row,
+            });
+        }
+        if !run.validate_only {
+            imports::record(&mut tx, ARTICLE, &run.source, &run.run_id, &keys).await?;
+            self.commit(tx).await?;
+        }
+        Ok(())
+    }
+}
