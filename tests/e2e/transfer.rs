@@ -168,6 +168,29 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    let consents = fixture("consents.csv");
+    crm_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "consents validate",
+        || async {
+            crm(
+                &["import", "consents", consents.to_str().unwrap(), "--dry-run"],
+                &url,
+                &token,
+            )
+            .status
+            .success()
+            .then_some(())
+        },
+    )
+    .await;
+    let out = crm(&["import", "consents", consents.to_str().unwrap()], &url, &token);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rows created"));
+    let out = crm(&["export", "cases"], &url, &token);
+    let cases_csv = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(cases_csv.lines().count(), 1 + 2, "{cases_csv}");
+    assert!(cases_csv.contains("T-9001") && cases_csv.contains("closed"));
+
     let again = crm(
         &["import", "parties", fixture("parties.csv").to_str().unwrap()],
         &url,

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod contact;
 pub mod errors;
+pub mod export;
 pub mod import;
 pub mod money;
 pub mod paging;

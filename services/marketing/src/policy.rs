@@ -78,6 +78,18 @@ pub fn policy() -> Policy {
             &readers,
         )
         .rpcs(PREDICTIONS, &["FitModels"], &marketers)
+        .rpcs(MARKETING, &["ImportConsents"], &[Role::Admin, Role::DataSteward])
+        // Member lists leave the suite for mailers: marketers and data stewards take them out.
+        .rpcs(
+            MARKETING,
+            &["ExportSegmentMembers"],
+            &[Role::Admin, Role::Marketer, Role::DataSteward],
+        )
+        .rpcs(
+            CAMPAIGNS,
+            &["ExportCampaignMembers"],
+            &[Role::Admin, Role::Marketer, Role::DataSteward],
+        )
 }
 
 #[cfg(test)]

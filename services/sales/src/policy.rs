@@ -53,6 +53,7 @@ pub fn policy() -> Policy {
                 "GetPipeline",
                 "GetOpportunity",
                 "ListOpportunities",
+                "ExportOpportunities",
                 "ListActivities",
             ],
             READERS,

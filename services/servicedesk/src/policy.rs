@@ -89,6 +89,17 @@ pub fn policy() -> Policy {
             &["ImportCases", "ImportArticles"],
             &[Role::Admin, Role::DataSteward],
         )
+        .rpcs(
+            SERVICEDESK,
+            &["ExportCases"],
+            &[
+                Role::Admin,
+                Role::ServiceManager,
+                Role::ServiceAgent,
+                Role::Auditor,
+                Role::DataSteward,
+            ],
+        )
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as customers;
+use crm_proto::marketing::v1 as marketing;
 use crm_proto::partners::v1 as partners;
 use crm_proto::sales::v1 as sales;
 use crm_proto::servicedesk::v1 as servicedesk;
@@ -26,6 +27,8 @@ pub enum ImportEntity {
     Cases,
     /// Knowledge-base articles (service desk).
     Articles,
+    /// Consent per customer and channel (marketing).
+    Consents,
 }
 
 impl ImportEntity {
@@ -123,6 +126,7 @@ impl ImportEntity {
                 "comment_author",
             ],
             ImportEntity::Articles => &["external_id", "title", "body", "language", "tags"],
+            ImportEntity::Consents => &["party_external_id", "channel", "opted_out", "do_not_contact"],
         }
     }
 
@@ -524,6 +528,50 @@ pub fn article_row(r: &Record) -> Result<servicedesk::ArticleImportRow, Vec<Prob
     })
 }
 
+/// A yes/no column (`true`/`false`, `yes`/`no`, `1`/`0`; empty is no).
+fn flag(r: &Record, column: &str, problems: &mut Vec<Problem>) -> bool {
+    match r.get(column).to_lowercase().as_str() {
+        "" | "false" | "no" | "0" | "n" => false,
+        "true" | "yes" | "1" | "y" => true,
+        other => {
+            problems.push((column.into(), format!("yes or no, not {other:?}")));
+            false
+        }
+    }
+}
+
+/// A consent row.
+pub fn consent_row(r: &Record) -> Result<marketing::ConsentImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let channel = match enum_value(r.get("channel"), "CHANNEL_", |n| {
+        marketing::Channel::from_str_name(n).map(|c| c as i32)
+    }) {
+        Some(c) => c,
+        None => {
+            problems.push((
+                "channel".into(),
+                format!("mail, email, sms, phone or web, not {:?}", r.get("channel")),
+            ));
+            0
+        }
+    };
+    let opted_out = flag(r, "opted_out", &mut problems);
+    let do_not_contact = flag(r, "do_not_contact", &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(marketing::ConsentImportRow {
+        row: r.line,
+        party_external_id: r.get("party_external_id").into(),
+        consent: Some(marketing::Consent {
+            channel,
+            opted_out,
+            do_not_contact,
+            ..Default::default()
+        }),
+    })
+}
+
 /// Values separated by `;`.
 fn list(value: &str) -> Vec<String> {
     value
@@ -591,6 +639,7 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
             other => other.into(),
         },
         ImportEntity::Articles => field.trim_start_matches("article.").into(),
+        ImportEntity::Consents => field.trim_start_matches("consent.").into(),
         ImportEntity::Orders => match field {
             "place_time" => "placed_at".into(),
             "status_time" => "status_at".into(),

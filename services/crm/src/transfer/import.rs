@@ -11,6 +11,8 @@ use clap::Args;
 use crm_proto::common::v1::{ImportOptions, ImportSummary};
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::marketing::v1 as marketing;
+use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
 use crm_proto::partners::v1 as partners;
 use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
 use crm_proto::sales::v1 as sales;
@@ -236,6 +238,27 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 |requests| async move {
                     client
                         .import_articles(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Consents => {
+            let mut client = MarketingServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::consent_row,
+                    make: |options, rows| marketing::ImportConsentsRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_consents(requests)
                         .await
                         .map(|r| r.into_inner().summary.unwrap_or_default())
                 },

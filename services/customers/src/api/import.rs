@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use crm_auth::Principal;
 use crm_events::{NewEvent, outbox};
 use crm_platform::Violations;
+use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
@@ -25,9 +26,6 @@ use crate::storage::{audit, now_micros, parties, regions, relationships};
 /// Import-key entity names.
 const PARTY: &str = "party";
 const RELATIONSHIP: &str = "relationship";
-
-/// Parties per page of an export.
-const EXPORT_PAGE: i64 = 500;
 
 impl CustomersApi {
     pub(super) async fn handle_import_parties(
@@ -469,30 +467,21 @@ impl CustomersApi {
             only_id: None,
         };
         let db = self.db.clone();
-        let pages = futures::stream::try_unfold(Some(String::new()), move |after: Option<String>| {
+        Ok(export::keyset_pages(String::new(), move |after: String| {
             let (db, filter, principal) = (db.clone(), filter.clone(), principal.clone());
             async move {
-                let Some(after) = after else { return Ok(None) };
-                let mut conn = db.pool().acquire().await.map_err(Error::from)?;
-                // Pages are read by id; the record rules then drop what the caller may not see,
-                // so a page may come out short (or be skipped when nothing in it is visible).
-                let mut page = parties::list(&mut conn, &filter, &after, EXPORT_PAGE)
-                    .await
-                    .map_err(Error::from)?;
-                let next = (page.len() as i64 == EXPORT_PAGE)
-                    .then(|| page.last().map(|p| p.id.clone()))
-                    .flatten();
+                let mut conn = db.pool().acquire().await?;
+                let mut page = parties::list(&mut conn, &filter, &after, export::PAGE).await?;
+                let next = export::next_key(page.len(), export::PAGE, page.last().map(|p| p.id.clone()));
+                // Read by id; the record rules then drop what the caller may not see.
                 page.retain(|p| rules::may_read(&principal, p));
                 for p in &mut page {
                     rules::redact_for(&principal, p);
                 }
-                Ok::<_, tonic::Status>(Some((pb::ExportPartiesResponse { parties: page }, next)))
+                let message = (!page.is_empty()).then_some(pb::ExportPartiesResponse { parties: page });
+                Ok((message, next))
             }
-        });
-        use futures::StreamExt as _;
-        Ok(Box::pin(pages.filter(|page| {
-            std::future::ready(page.as_ref().map_or(true, |p| !p.parties.is_empty()))
-        })))
+        }))
     }
 }
 

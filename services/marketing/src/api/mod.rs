@@ -3,6 +3,7 @@
 mod campaigns;
 mod predictions;
 mod profiles;
+mod transfer;
 
 use std::sync::Arc;
 
@@ -81,6 +82,10 @@ crm_platform::grpc_handlers! {
         set_consent(pb::SetConsentRequest) -> pb::SetConsentResponse => handle_set_consent;
         get_consent(pb::GetConsentRequest) -> pb::GetConsentResponse => handle_get_consent;
     }
+    streaming {
+        client import_consents(pb::ImportConsentsRequest) -> pb::ImportConsentsResponse => handle_import_consents;
+        server export_segment_members(pb::ExportSegmentMembersRequest) -> pb::ExportSegmentMembersResponse as ExportSegmentMembersStream => handle_export_segment_members;
+    }
 }
 
 crm_platform::grpc_handlers! {
@@ -96,6 +101,9 @@ crm_platform::grpc_handlers! {
         close_campaign(pb::CloseCampaignRequest) -> pb::CloseCampaignResponse => handle_close_campaign;
         list_campaign_members(pb::ListCampaignMembersRequest) -> pb::ListCampaignMembersResponse => handle_list_campaign_members;
         get_campaign_performance(pb::GetCampaignPerformanceRequest) -> pb::GetCampaignPerformanceResponse => handle_get_campaign_performance;
+    }
+    streaming {
+        server export_campaign_members(pb::ExportCampaignMembersRequest) -> pb::ExportCampaignMembersResponse as ExportCampaignMembersStream => handle_export_campaign_members;
     }
 }
 

@@ -13,6 +13,17 @@ use crate::error::{Error, Result, invalid};
 use crate::storage::{campaigns, consent, profiles, segments, timestamp};
 use crate::view::View;
 
+/// Checks a consent's channel.
+pub(super) fn check_channel(c: &pb::Consent) -> Violations {
+    let mut v = Violations::new();
+    v.check(
+        matches!(Channel::try_from(c.channel), Err(_) | Ok(Channel::Unspecified)),
+        "channel",
+        "MAIL, EMAIL, SMS, PHONE or WEB",
+    );
+    v
+}
+
 impl MarketingApi {
     fn money(&self, amount_minor: i64) -> Option<Money> {
         Some(Money {
@@ -237,11 +248,7 @@ impl MarketingApi {
         let mut c = req.consent.ok_or_else(|| invalid("consent", "required"))?;
         let mut v = Violations::new();
         v.check(c.party_id.is_empty(), "consent.party_id", "required");
-        v.check(
-            matches!(Channel::try_from(c.channel), Err(_) | Ok(Channel::Unspecified)),
-            "consent.channel",
-            "MAIL, EMAIL, SMS, PHONE or WEB",
-        );
+        v.extend_prefixed("consent", check_channel(&c));
         v.finish()?;
         let mut tx = self.begin().await?;
         if profiles::get(&mut tx, &c.party_id).await?.is_none() {

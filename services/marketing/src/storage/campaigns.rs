@@ -148,13 +148,30 @@ pub async fn set_members(
 
 /// The members of a campaign, by cell then party.
 pub async fn members(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<Vec<Member>> {
-    let rows = sqlx::query(
-        "SELECT party_id, cell, test_group, status, contacted_at FROM campaign_members WHERE campaign_id = $1 ORDER BY cell, party_id",
-    )
-    .bind(campaign_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+    members_after(conn, campaign_id, None, i64::MAX).await
+}
+
+/// Up to `limit` members of a campaign after the (cell, party) key `after`, by cell then party.
+pub async fn members_after(
+    conn: &mut Conn,
+    campaign_id: &str,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Member>> {
+    let mut q = crm_storage::SqlBuilder::new(
+        "SELECT party_id, cell, test_group, status, contacted_at FROM campaign_members WHERE 1 = 1",
+    );
+    q.and("campaign_id = {}", campaign_id);
+    if let Some((cell, party)) = after {
+        let (c1, c2, p) = (q.arg(cell), q.arg(cell), q.arg(party));
+        q.push(&format!(" AND (cell > {c1} OR (cell = {c2} AND party_id > {p}))"));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY cell, party_id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
         .map(|r| {
             Ok(Member {
                 party_id: r.try_get("party_id")?,

@@ -62,10 +62,11 @@ pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
     };
     let attributes: std::collections::BTreeMap<_, _> = p.attributes.iter().collect();
     sqlx::query(
-        "INSERT INTO profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, \
-         industry = excluded.industry, region_code = excluded.region_code, attributes = excluded.attributes, \
-         tags = excluded.tags, birth_date = excluded.birth_date, status = excluded.status",
+        "INSERT INTO profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status, \
+         source, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (party_id) DO UPDATE SET \
+         display_name = excluded.display_name, industry = excluded.industry, region_code = excluded.region_code, \
+         attributes = excluded.attributes, tags = excluded.tags, birth_date = excluded.birth_date, \
+         status = excluded.status, source = excluded.source, external_id = excluded.external_id",
     )
     .bind(&p.id)
     .bind(&p.display_name)
@@ -75,6 +76,8 @@ pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
     .bind(serde_json::to_string(&p.tags).unwrap_or_default())
     .bind(&p.birth_date)
     .bind(status)
+    .bind(if p.external_id.is_empty() { "" } else { p.source.as_str() })
+    .bind(&p.external_id)
     .execute(&mut *conn)
     .await?;
     bump_version(conn).await
@@ -221,4 +224,51 @@ pub async fn view_version(conn: &mut Conn) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT version FROM view_version WHERE id = 1")
         .fetch_one(conn)
         .await
+}
+
+/// Party ids by external id, for live customers imported from `source`.
+pub async fn by_external_ids(
+    conn: &mut Conn,
+    source: &str,
+    external_ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in external_ids.chunks(1000) {
+        let mut q = crm_storage::SqlBuilder::new(
+            "SELECT party_id, external_id FROM profiles WHERE status = 'active'",
+        );
+        q.and("source = {}", source).and("external_id <> {}", "");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND external_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("external_id")?, row.try_get("party_id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// Name, region and external id of each of `party_ids` (for exports), by party id.
+pub async fn summaries(
+    conn: &mut Conn,
+    party_ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, (String, String, String)>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in party_ids.chunks(1000) {
+        let mut q = crm_storage::SqlBuilder::new(
+            "SELECT party_id, display_name, region_code, external_id FROM profiles WHERE 1 = 1",
+        );
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(
+                row.try_get("party_id")?,
+                (
+                    row.try_get("display_name")?,
+                    row.try_get("region_code")?,
+                    row.try_get("external_id")?,
+                ),
+            );
+        }
+    }
+    Ok(found)
 }

@@ -4,3 +4,4 @@
 mod campaigns;
 mod helpers;
 mod predictions;
+mod transfer;

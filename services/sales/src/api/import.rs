@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use crm_auth::Principal;
 use crm_events::{NewEvent, outbox};
 use crm_platform::client::forwarded;
+use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, ImportStream};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1 as customers;
@@ -20,9 +21,6 @@ use crate::storage::{accounts, channel_partners, now_micros, orders};
 
 /// Import-key entity name of orders.
 const ORDER: &str = "order";
-
-/// Orders per page of an export.
-const EXPORT_PAGE: i64 = 500;
 
 /// The event announcing that an order reached `status`.
 fn status_event(order: &pb::Order) -> NewEvent {
@@ -293,32 +291,27 @@ impl SalesApi {
         req: pb::ExportOrdersRequest,
     ) -> Result<ResponseStream<pb::ExportOrdersResponse>> {
         let db = self.db.clone();
-        let pages = futures::stream::try_unfold(Some(String::new()), move |after: Option<String>| {
+        Ok(export::keyset_pages(String::new(), move |after: String| {
             let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
             async move {
-                let Some(after) = after else { return Ok(None) };
-                let mut conn = db.pool().acquire().await.map_err(Error::from)?;
+                let mut conn = db.pool().acquire().await?;
                 let mut page = orders::list(
                     &mut conn,
                     &req.party_id,
                     req.status,
                     &req.partner_id,
                     &after,
-                    EXPORT_PAGE,
+                    export::PAGE,
                 )
-                .await
-                .map_err(Error::from)?;
-                let next = (page.len() as i64 == EXPORT_PAGE)
-                    .then(|| page.last().map(|o| o.id.clone()))
-                    .flatten();
+                .await?;
+                let next = export::next_key(page.len(), export::PAGE, page.last().map(|o| o.id.clone()));
                 page.retain(|o| readable_order(&principal, o));
-                Ok::<_, tonic::Status>(Some((pb::ExportOrdersResponse { orders: page }, next)))
+                Ok((
+                    (!page.is_empty()).then_some(pb::ExportOrdersResponse { orders: page }),
+                    next,
+                ))
             }
-        });
-        use futures::StreamExt as _;
-        Ok(Box::pin(pages.filter(|page| {
-            std::future::ready(page.as_ref().map_or(true, |p| !p.orders.is_empty()))
-        })))
+        }))
     }
 }
 

@@ -173,6 +173,9 @@ crm_platform::grpc_handlers! {
         log_activity(pb::LogActivityRequest) -> pb::LogActivityResponse => handle_log_activity;
         list_activities(pb::ListActivitiesRequest) -> pb::ListActivitiesResponse => handle_list_activities;
     }
+    streaming {
+        server export_opportunities(pb::ExportOpportunitiesRequest) -> pb::ExportOpportunitiesResponse as ExportOpportunitiesStream => handle_export_opportunities;
+    }
 }
 
 crm_platform::grpc_handlers! {

@@ -2,7 +2,9 @@
 
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
+use crm_platform::export;
 use crm_platform::paging::{decode_token, next_token, page_size};
+use crm_platform::service::ResponseStream;
 use crm_proto::sales::v1::{self as pb, OpportunityStatus};
 
 use super::{SalesApi, version};
@@ -245,6 +247,40 @@ impl SalesApi {
         Ok(pb::UpdateOpportunityResponse {
             opportunity: Some(stored),
         })
+    }
+
+    pub(super) async fn handle_export_opportunities(
+        &self,
+        principal: Principal,
+        req: pb::ExportOpportunitiesRequest,
+    ) -> Result<ResponseStream<pb::ExportOpportunitiesResponse>> {
+        let db = self.db.clone();
+        Ok(export::keyset_pages(String::new(), move |after: String| {
+            let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
+            async move {
+                let mut conn = db.pool().acquire().await?;
+                let page = opportunities::list(
+                    &mut conn,
+                    &req.party_id,
+                    &req.owner_id,
+                    &req.stage_code,
+                    req.status,
+                    &after,
+                    export::PAGE,
+                )
+                .await?;
+                let next = export::next_key(page.len(), export::PAGE, page.last().map(|o| o.id.clone()));
+                let stages = stages::list(&mut conn).await?;
+                let opportunities: Vec<pb::Opportunity> = page
+                    .into_iter()
+                    .filter(|o| readable(&principal, o))
+                    .map(|o| with_probability(o, &stages))
+                    .collect();
+                let message =
+                    (!opportunities.is_empty()).then_some(pb::ExportOpportunitiesResponse { opportunities });
+                Ok((message, next))
+            }
+        }))
     }
 
     pub(super) async fn handle_list_opportunities(

@@ -275,8 +275,61 @@ async fn only_administrators_and_data_stewards_import_and_reps_export_their_own(
     assert_eq!(export(customer).await.unwrap_err().code(), Code::PermissionDenied);
 }
 
+/// Opportunities go out under the same record rules as they are read.
+async fn reps_export_their_own_opportunities(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let acme = suite.organization("Acme").await;
+    for (user, team) in [("alice", "north"), ("bob", "south")] {
+        suite
+            .pipeline
+            .clone()
+            .create_opportunity(authed(
+                pb::CreateOpportunityRequest {
+                    opportunity: Some(pb::Opportunity {
+                        name: format!("{user}'s deal"),
+                        party_id: acme.id.clone(),
+                        amount: Some(Money {
+                            amount_minor: 1_000,
+                            currency_code: "USD".into(),
+                        }),
+                        expected_close_date: "2030-01-01".into(),
+                        ..Default::default()
+                    }),
+                },
+                &crate::helpers_token(user, Role::SalesRep, team),
+            ))
+            .await
+            .unwrap();
+    }
+    let export = |token: String| {
+        let mut client = suite.pipeline.clone();
+        async move {
+            let mut stream = client
+                .export_opportunities(authed(pb::ExportOpportunitiesRequest::default(), &token))
+                .await?
+                .into_inner();
+            let mut names = Vec::new();
+            while let Some(page) = stream.next().await {
+                names.extend(page?.opportunities.into_iter().map(|o| o.name));
+            }
+            names.sort();
+            Ok::<_, tonic::Status>(names)
+        }
+    };
+    assert_eq!(
+        export(crate::helpers_token("alice", Role::SalesRep, "north"))
+            .await
+            .unwrap(),
+        ["alice's deal"]
+    );
+    assert_eq!(export(suite.admin.clone()).await.unwrap().len(), 2);
+    let err = export(token("c", &[Role::Customer])).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
 backend_tests!(
     history_is_imported_as_history,
+    reps_export_their_own_opportunities,
     reimport_moves_status_forward_and_keeps_the_rest,
     only_administrators_and_data_stewards_import_and_reps_export_their_own,
 );

@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crm_auth::Principal;
+use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_platform::service::ResponseStream;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus};
 use crm_storage::Tx;
 use crm_storage::imports::{self, NewImportKey};
@@ -16,7 +18,7 @@ use super::cases::check_new_case;
 use crate::domain::priority::priority;
 use crate::error::{Error, Result, Violations};
 use crate::events;
-use crate::storage::cases::{self, CaseRecord};
+use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{customers, kb, org};
 
 /// Import-key entity names.
@@ -355,6 +357,36 @@ impl ServiceDeskApi {
         )
         .await?;
         Ok(())
+    }
+
+    pub(super) async fn handle_export_cases(
+        &self,
+        principal: Principal,
+        req: pb::ExportCasesRequest,
+    ) -> Result<ResponseStream<pb::ExportCasesResponse>> {
+        let db = self.db.clone();
+        let filter = CaseFilter {
+            status: req.status,
+            queue_id: req.queue_id,
+            ..Default::default()
+        };
+        Ok(export::keyset_pages(String::new(), move |after: String| {
+            let (db, filter, principal) = (db.clone(), filter.clone(), principal.clone());
+            async move {
+                let mut conn = db.pool().acquire().await?;
+                let page = cases::list_after(&mut conn, &filter, &after, export::PAGE).await?;
+                let next = export::next_key(page.len(), export::PAGE, page.last().map(|c| c.case.id.clone()));
+                let cases: Vec<pb::Case> = page
+                    .iter()
+                    .filter(|r| super::may_see(&principal, r))
+                    .map(|r| r.to_proto(Vec::new()))
+                    .collect();
+                Ok((
+                    (!cases.is_empty()).then_some(pb::ExportCasesResponse { cases }),
+                    next,
+                ))
+            }
+        }))
     }
 
     pub(super) async fn handle_import_articles(

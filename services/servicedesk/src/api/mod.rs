@@ -135,5 +135,6 @@ crm_platform::grpc_handlers! {
     streaming {
         client import_cases(pb::ImportCasesRequest) -> pb::ImportCasesResponse => handle_import_cases;
         client import_articles(pb::ImportArticlesRequest) -> pb::ImportArticlesResponse => handle_import_articles;
+        server export_cases(pb::ExportCasesRequest) -> pb::ExportCasesResponse as ExportCasesStream => handle_export_cases;
     }
 }

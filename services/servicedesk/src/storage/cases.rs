@@ -188,6 +188,31 @@ pub struct CaseFilter {
 }
 
 /// Cases matching `f`, most urgent first (priority, then resolution due time).
+/// Up to `limit` cases with ids after `after` matching `f` (status and queue), by id.
+pub async fn list_after(
+    conn: &mut Conn,
+    f: &CaseFilter,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<CaseRecord>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE 1 = 1"));
+    q.and("id > {}", after);
+    if f.status != 0 {
+        q.and("status = {}", i64::from(f.status));
+    }
+    if !f.queue_id.is_empty() {
+        q.and("queue_id = {}", f.queue_id.clone());
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 pub async fn list(conn: &mut Conn, f: &CaseFilter) -> sqlx::Result<Vec<CaseRecord>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE 1 = 1"));
     if f.status != 0 {

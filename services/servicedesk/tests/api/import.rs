@@ -5,9 +5,10 @@ use std::time::Duration;
 use crm_proto::common::v1::{ImportOptions, ImportSummary};
 use crm_proto::customers::v1 as cpb;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
-use crm_testkit::{Backend, backend_tests, eventually};
+use crm_testkit::{Backend, authed, backend_tests, eventually};
+use futures::StreamExt as _;
 
-use crate::helpers::{MINUTE, MONDAY_10AM, Suite, micros};
+use crate::helpers::{MINUTE, MONDAY_10AM, Suite, agent_token, customer_token, micros};
 
 const DAY: i64 = 24 * 60 * MINUTE;
 
@@ -211,6 +212,29 @@ async fn imported_cases_are_history_not_activity(backend: Backend) {
     assert!(
         !raised.is_empty() && raised.iter().all(|e| e.case_id == open_id),
         "{raised:?}"
+    );
+
+    // Staff export them; a customer may not.
+    let export = |token: String| {
+        let mut client = suite.desk();
+        async move {
+            let mut stream = client
+                .export_cases(authed(pb::ExportCasesRequest::default(), &token))
+                .await?
+                .into_inner();
+            let mut ids = Vec::new();
+            while let Some(page) = stream.next().await {
+                ids.extend(page?.cases.into_iter().map(|c| c.external_id));
+            }
+            ids.sort();
+            Ok::<_, tonic::Status>(ids)
+        }
+    };
+    assert_eq!(export(agent_token("amy")).await.unwrap(), ["T-1", "T-2"]);
+    let customer = customer_token(&old.party_id);
+    assert_eq!(
+        export(customer).await.unwrap_err().code(),
+        tonic::Code::PermissionDenied
     );
 
     // The same file again changes nothing and announces nothing.

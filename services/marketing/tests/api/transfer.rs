@@ -1,0 +1,210 @@
+//! Consent imported per customer and channel, and the member lists exported for mailers.
+
+use crm_auth::Role;
+use crm_proto::common::v1::{ImportOptions, ImportSummary};
+use crm_proto::customers::v1 as cpb;
+use crm_proto::marketing::v1::{self as pb, Channel};
+use crm_testkit::{Backend, authed, backend_tests, token};
+use futures::StreamExt as _;
+use tonic::Code;
+
+use crate::helpers::{Suite, money};
+
+fn options() -> Option<ImportOptions> {
+    Some(ImportOptions {
+        source: "erp".into(),
+        validate_only: false,
+    })
+}
+
+fn consent(line: i64, customer: &str, channel: Channel, opted_out: bool) -> pb::ConsentImportRow {
+    pb::ConsentImportRow {
+        row: line,
+        party_external_id: customer.into(),
+        consent: Some(pb::Consent {
+            channel: channel as i32,
+            opted_out,
+            ..Default::default()
+        }),
+    }
+}
+
+async fn import(suite: &Suite, rows: Vec<pb::ConsentImportRow>) -> ImportSummary {
+    suite
+        .marketing
+        .clone()
+        .import_consents(suite.req(futures::stream::iter([pb::ImportConsentsRequest {
+            options: options(),
+            rows,
+        }])))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap()
+}
+
+async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let rows = ["C-1", "C-2", "C-3"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| cpb::PartyImportRow {
+            row: i as i64 + 2,
+            external_id: id.to_string(),
+            party: Some(cpb::Party {
+                kind: cpb::PartyKind::Person as i32,
+                given_name: format!("Person {id}"),
+                ..Default::default()
+            }),
+            create_time: None,
+        })
+        .collect();
+    let parties = suite
+        .customers
+        .clone()
+        .import_parties(suite.req(futures::stream::iter([cpb::ImportPartiesRequest {
+            options: options(),
+            rows,
+        }])))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!(parties.created, 3);
+    suite.profiles(3).await;
+
+    let file = || {
+        vec![
+            consent(2, "C-1", Channel::Email, true),
+            consent(3, "C-2", Channel::Sms, true),
+            consent(4, "C-404", Channel::Email, true),
+            consent(5, "C-1", Channel::Unspecified, true),
+            consent(6, "C-1", Channel::Email, false),
+        ]
+    };
+    let summary = import(&suite, file()).await;
+    assert_eq!((summary.created, summary.rejected), (2, 3), "{summary:?}");
+    let refused: Vec<(i64, &str)> = summary
+        .rejections
+        .iter()
+        .map(|r| (r.row, r.field.as_str()))
+        .collect();
+    assert_eq!(
+        refused,
+        [(4, "party_external_id"), (5, "channel"), (6, "channel")]
+    );
+    assert_eq!(import(&suite, file()).await.unchanged, 2);
+
+    // Everybody in one list; the email campaign leaves out the customer who opted out.
+    let ids: Vec<String> = {
+        let mut stream = suite
+            .customers
+            .clone()
+            .export_parties(suite.req(cpb::ExportPartiesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut ids = Vec::new();
+        while let Some(page) = stream.next().await {
+            ids.extend(page.unwrap().parties.into_iter().map(|p| p.id));
+        }
+        ids
+    };
+    let segment = suite
+        .marketing
+        .clone()
+        .create_segment(suite.req(pb::CreateSegmentRequest {
+            segment: Some(pb::Segment {
+                name: "Imported".into(),
+                party_ids: ids.clone(),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .segment
+        .unwrap();
+    let mut stream = suite
+        .marketing
+        .clone()
+        .export_segment_members(suite.req(pb::ExportSegmentMembersRequest {
+            segment_id: segment.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut members = Vec::new();
+    while let Some(page) = stream.next().await {
+        members.extend(page.unwrap().members);
+    }
+    let mut external: Vec<&str> = members.iter().map(|m| m.external_id.as_str()).collect();
+    external.sort();
+    assert_eq!(external, ["C-1", "C-2", "C-3"]);
+    assert!(members.iter().all(|m| m.display_name.starts_with("Person ")));
+    let members_of_segment = members;
+
+    let campaign = suite
+        .campaigns
+        .clone()
+        .create_campaign(suite.req(pb::CreateCampaignRequest {
+            campaign: Some(pb::Campaign {
+                name: "Welcome back".into(),
+                channel: Channel::Email as i32,
+                budget: money(1_000_00),
+                cost_per_contact: money(50),
+                net_profit_per_response: money(20_00),
+                segment_id: segment.id,
+                test_every_n: 2,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    suite
+        .campaigns
+        .clone()
+        .select_members(suite.req(pb::SelectMembersRequest {
+            campaign_id: campaign.id.clone(),
+        }))
+        .await
+        .unwrap();
+    let export = |token: String| {
+        let mut client = suite.campaigns.clone();
+        let id = campaign.id.clone();
+        async move {
+            let mut stream = client
+                .export_campaign_members(authed(
+                    pb::ExportCampaignMembersRequest { campaign_id: id },
+                    &token,
+                ))
+                .await?
+                .into_inner();
+            let mut members = Vec::new();
+            while let Some(page) = stream.next().await {
+                members.extend(page?.members);
+            }
+            Ok::<_, tonic::Status>(members)
+        }
+    };
+    let members = export(suite.admin.clone()).await.unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
+    let opted_out = members_of_segment
+        .iter()
+        .find(|m| m.external_id == "C-1")
+        .map(|m| m.party_id.clone())
+        .unwrap();
+    assert!(
+        members.iter().all(|m| m.party_id != opted_out),
+        "C-1 opted out of email"
+    );
+    let err = export(token("rep", &[Role::SalesRep])).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+backend_tests!(consent_comes_in_and_member_lists_go_out);
