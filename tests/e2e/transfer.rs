@@ -100,6 +100,10 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
         ("relationships", "relationships.csv", "1 rows created"),
         ("partners", "partners.csv", "3 rows created"),
         ("targets", "targets.csv", "2 rows created"),
+        ("products", "products.csv", "3 rows created"),
+        ("opportunities", "opportunities.csv", "3 rows created"),
+        ("leads", "leads.csv", "2 rows created"),
+        ("activities", "activities.csv", "2 rows created"),
     ] {
         let out = crm(&["import", entity, fixture(file).to_str().unwrap()], &url, &token);
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -80,6 +80,12 @@ pub fn policy() -> Policy {
         )
         .rpcs(ORDERS, &["ImportOrders"], &[Role::Admin, Role::DataSteward])
         .rpcs(
+            PIPELINE,
+            &["ImportLeads", "ImportOpportunities", "ImportActivities"],
+            &[Role::Admin, Role::DataSteward],
+        )
+        .rpcs(CATALOG, &["ImportProducts"], &[Role::Admin, Role::DataSteward])
+        .rpcs(
             ORDERS,
             &[
                 "CreateQuote",

@@ -29,6 +29,14 @@ pub enum ImportEntity {
     Articles,
     /// Consent per customer and channel (marketing).
     Consents,
+    /// Products with a price (sales catalog), keyed by SKU.
+    Products,
+    /// Leads (sales).
+    Leads,
+    /// Opportunities with their stage and close (sales).
+    Opportunities,
+    /// Calls, meetings, visits and e-mails (sales).
+    Activities,
 }
 
 impl ImportEntity {
@@ -127,6 +135,61 @@ impl ImportEntity {
             ],
             ImportEntity::Articles => &["external_id", "title", "body", "language", "tags"],
             ImportEntity::Consents => &["party_external_id", "channel", "opted_out", "do_not_contact"],
+            ImportEntity::Products => &[
+                "sku",
+                "name",
+                "description",
+                "product_line",
+                "category",
+                "unit",
+                "active",
+                "price_book",
+                "unit_price",
+                "currency",
+            ],
+            ImportEntity::Leads => &[
+                "external_id",
+                "party_external_id",
+                "source",
+                "source_ref",
+                "company_name",
+                "contact_name",
+                "email",
+                "phone",
+                "owner_id",
+                "team_id",
+                "status",
+                "score",
+                "notes",
+                "created_at",
+            ],
+            ImportEntity::Opportunities => &[
+                "external_id",
+                "party_external_id",
+                "name",
+                "stage",
+                "amount",
+                "currency",
+                "expected_close_date",
+                "owner_id",
+                "team_id",
+                "next_step",
+                "created_at",
+                "closed_at",
+                "lost_reason",
+            ],
+            ImportEntity::Activities => &[
+                "external_id",
+                "party_external_id",
+                "opportunity_external_id",
+                "kind",
+                "subject",
+                "notes",
+                "owner_id",
+                "occurred_at",
+                "duration_minutes",
+                "outcome",
+            ],
         }
     }
 
@@ -572,6 +635,175 @@ pub fn consent_row(r: &Record) -> Result<marketing::ConsentImportRow, Vec<Proble
     })
 }
 
+/// An optional time column.
+fn optional_time(r: &Record, column: &str, problems: &mut Vec<Problem>) -> Option<prost_types::Timestamp> {
+    match r.get(column) {
+        "" => None,
+        t => parse_time(t).map_err(|e| problems.push((column.into(), e))).ok(),
+    }
+}
+
+/// A product row (active unless `active` says no; a price when `unit_price` is given).
+pub fn product_row(r: &Record) -> Result<sales::ProductImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let active = r.get("active").is_empty() || flag(r, "active", &mut problems);
+    let unit_price = if r.get("unit_price").is_empty() {
+        None
+    } else {
+        let mut price_record = r.clone();
+        price_record
+            .fields
+            .insert("amount".into(), r.get("unit_price").to_string());
+        Some(money(&price_record, &mut problems))
+    };
+    if !problems.is_empty() {
+        return Err(problems
+            .into_iter()
+            .map(|(c, e)| (if c == "amount" { "unit_price".into() } else { c }, e))
+            .collect());
+    }
+    Ok(sales::ProductImportRow {
+        row: r.line,
+        product: Some(sales::Product {
+            sku: r.get("sku").into(),
+            name: r.get("name").into(),
+            description: r.get("description").into(),
+            product_line: r.get("product_line").into(),
+            category: r.get("category").into(),
+            unit: r.get("unit").into(),
+            active,
+            ..Default::default()
+        }),
+        price_book_name: r.get("price_book").into(),
+        unit_price,
+    })
+}
+
+/// A lead row.
+pub fn lead_row(r: &Record) -> Result<sales::LeadImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let source = match enum_value(r.get("source"), "LEAD_SOURCE_", |n| {
+        sales::LeadSource::from_str_name(n).map(|s| s as i32)
+    }) {
+        Some(0) => sales::LeadSource::Manual as i32,
+        Some(s) => s,
+        None => {
+            problems.push((
+                "source".into(),
+                format!("campaign, partner, web or manual, not {:?}", r.get("source")),
+            ));
+            0
+        }
+    };
+    let status = match enum_value(r.get("status"), "LEAD_STATUS_", |n| {
+        sales::LeadStatus::from_str_name(n).map(|s| s as i32)
+    }) {
+        Some(s) => s,
+        None => {
+            problems.push((
+                "status".into(),
+                format!(
+                    "new, working, qualified or disqualified, not {:?}",
+                    r.get("status")
+                ),
+            ));
+            0
+        }
+    };
+    let score = number(r, "score", &mut problems);
+    let create_time = optional_time(r, "created_at", &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(sales::LeadImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        party_external_id: r.get("party_external_id").into(),
+        lead: Some(sales::Lead {
+            source,
+            source_ref: r.get("source_ref").into(),
+            company_name: r.get("company_name").into(),
+            contact_name: r.get("contact_name").into(),
+            email: r.get("email").into(),
+            phone: r.get("phone").into(),
+            owner_id: r.get("owner_id").into(),
+            team_id: r.get("team_id").into(),
+            score,
+            notes: r.get("notes").into(),
+            ..Default::default()
+        }),
+        status,
+        create_time,
+    })
+}
+
+/// An opportunity row.
+pub fn opportunity_row(r: &Record) -> Result<sales::OpportunityImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let amount = money(r, &mut problems);
+    let create_time = optional_time(r, "created_at", &mut problems);
+    let close_time = optional_time(r, "closed_at", &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(sales::OpportunityImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        party_external_id: r.get("party_external_id").into(),
+        opportunity: Some(sales::Opportunity {
+            name: r.get("name").into(),
+            amount: Some(amount),
+            expected_close_date: r.get("expected_close_date").into(),
+            owner_id: r.get("owner_id").into(),
+            team_id: r.get("team_id").into(),
+            next_step: r.get("next_step").into(),
+            ..Default::default()
+        }),
+        stage_code: r.get("stage").into(),
+        create_time,
+        close_time,
+        lost_reason: r.get("lost_reason").into(),
+    })
+}
+
+/// An activity row.
+pub fn activity_row(r: &Record) -> Result<sales::ActivityImportRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let kind = match enum_value(r.get("kind"), "ACTIVITY_KIND_", |n| {
+        sales::ActivityKind::from_str_name(n).map(|k| k as i32)
+    }) {
+        Some(k) => k,
+        None => {
+            problems.push((
+                "kind".into(),
+                format!("call, meeting, visit or email, not {:?}", r.get("kind")),
+            ));
+            0
+        }
+    };
+    let duration = number(r, "duration_minutes", &mut problems);
+    let occur_time = optional_time(r, "occurred_at", &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(sales::ActivityImportRow {
+        row: r.line,
+        external_id: r.get("external_id").into(),
+        party_external_id: r.get("party_external_id").into(),
+        opportunity_external_id: r.get("opportunity_external_id").into(),
+        activity: Some(sales::Activity {
+            kind,
+            subject: r.get("subject").into(),
+            notes: r.get("notes").into(),
+            owner_id: r.get("owner_id").into(),
+            occur_time,
+            duration_minutes: duration,
+            outcome: r.get("outcome").into(),
+            ..Default::default()
+        }),
+    })
+}
+
 /// Values separated by `;`.
 fn list(value: &str) -> Vec<String> {
     value
@@ -640,6 +872,28 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
         },
         ImportEntity::Articles => field.trim_start_matches("article.").into(),
         ImportEntity::Consents => field.trim_start_matches("consent.").into(),
+        ImportEntity::Products => match field.trim_start_matches("product.") {
+            "price_book_name" => "price_book".into(),
+            "unit_price.currency_code" => "currency".into(),
+            "unit_price.amount_minor" => "unit_price".into(),
+            other => other.into(),
+        },
+        ImportEntity::Leads => match field {
+            "create_time" => "created_at".into(),
+            other => other.into(),
+        },
+        ImportEntity::Opportunities => match field {
+            "stage_code" => "stage".into(),
+            "create_time" => "created_at".into(),
+            "close_time" => "closed_at".into(),
+            "amount.currency_code" => "currency".into(),
+            "amount.amount_minor" => "amount".into(),
+            other => other.into(),
+        },
+        ImportEntity::Activities => match field {
+            "occur_time" => "occurred_at".into(),
+            other => other.into(),
+        },
         ImportEntity::Orders => match field {
             "place_time" => "placed_at".into(),
             "status_time" => "status_at".into(),

@@ -16,7 +16,9 @@ use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
 use crm_proto::partners::v1 as partners;
 use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::servicedesk::v1 as servicedesk;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -259,6 +261,90 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
                 |requests| async move {
                     client
                         .import_consents(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Products => {
+            let mut client = CatalogServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::product_row,
+                    make: |options, rows| sales::ImportProductsRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_products(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Leads => {
+            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::lead_row,
+                    make: |options, rows| sales::ImportLeadsRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_leads(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Opportunities => {
+            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::opportunity_row,
+                    make: |options, rows| sales::ImportOpportunitiesRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_opportunities(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }
+        ImportEntity::Activities => {
+            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                Messages {
+                    parse: columns::activity_row,
+                    make: |options, rows| sales::ImportActivitiesRequest { options, rows },
+                },
+                |requests| async move {
+                    client
+                        .import_activities(requests)
                         .await
                         .map(|r| r.into_inner().summary.unwrap_or_default())
                 },

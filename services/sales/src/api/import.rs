@@ -62,7 +62,7 @@ impl SalesApi {
 
     /// The party ids of customers imported from `source`, by external id: from the account copy,
     /// else asked of the customers service as the caller (outside any transaction) and kept.
-    async fn resolve_parties(
+    pub(super) async fn resolve_parties(
         &self,
         principal: &Principal,
         source: &str,

@@ -4,6 +4,7 @@
 mod activities;
 mod catalog;
 mod import;
+mod import_pipeline;
 mod leads;
 mod opportunities;
 mod orders;
@@ -152,6 +153,9 @@ crm_platform::grpc_handlers! {
         set_price(pb::SetPriceRequest) -> pb::SetPriceResponse => handle_set_price;
         list_prices(pb::ListPricesRequest) -> pb::ListPricesResponse => handle_list_prices;
     }
+    streaming {
+        client import_products(pb::ImportProductsRequest) -> pb::ImportProductsResponse => handle_import_products;
+    }
 }
 
 crm_platform::grpc_handlers! {
@@ -174,6 +178,9 @@ crm_platform::grpc_handlers! {
         list_activities(pb::ListActivitiesRequest) -> pb::ListActivitiesResponse => handle_list_activities;
     }
     streaming {
+        client import_leads(pb::ImportLeadsRequest) -> pb::ImportLeadsResponse => handle_import_leads;
+        client import_opportunities(pb::ImportOpportunitiesRequest) -> pb::ImportOpportunitiesResponse => handle_import_opportunities;
+        client import_activities(pb::ImportActivitiesRequest) -> pb::ImportActivitiesResponse => handle_import_activities;
         server export_opportunities(pb::ExportOpportunitiesRequest) -> pb::ExportOpportunitiesResponse as ExportOpportunitiesStream => handle_export_opportunities;
     }
 }

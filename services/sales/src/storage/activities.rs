@@ -28,6 +28,27 @@ pub async fn insert(conn: &mut Conn, a: &mut pb::Activity) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Rewrites an activity (an import's changed row).
+pub async fn replace(conn: &mut Conn, a: &pb::Activity) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE activities SET kind = $1, subject = $2, notes = $3, party_id = $4, opportunity_id = $5, owner_id = $6, \
+         occurred_at = $7, duration_minutes = $8, outcome = $9 WHERE id = $10",
+    )
+    .bind(i64::from(a.kind))
+    .bind(&a.subject)
+    .bind(&a.notes)
+    .bind(&a.party_id)
+    .bind(&a.opportunity_id)
+    .bind(&a.owner_id)
+    .bind(a.occur_time.as_ref().map(micros).unwrap_or_default())
+    .bind(i64::from(a.duration_minutes))
+    .bind(&a.outcome)
+    .bind(&a.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Activities of a party and/or opportunity, newest first, after the (time, id) key.
 pub async fn list(
     conn: &mut Conn,

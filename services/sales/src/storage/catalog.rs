@@ -80,6 +80,18 @@ pub async fn product_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb:
         .transpose()
 }
 
+/// The product with a SKU.
+pub async fn product_by_sku(conn: &mut Conn, sku: &str) -> sqlx::Result<Option<pb::Product>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
+    q.and("sku = {}", sku);
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(product)
+        .transpose()
+}
+
 /// Products after `after` by id, filtered.
 pub async fn list_products(
     conn: &mut Conn,

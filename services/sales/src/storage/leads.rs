@@ -34,6 +34,11 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Lead> {
 
 /// Inserts a lead (id set here). A repeated (source, source_ref) is a unique violation.
 pub async fn insert(conn: &mut Conn, l: &mut pb::Lead) -> sqlx::Result<()> {
+    insert_at(conn, l, now_micros()).await
+}
+
+/// Inserts a lead recorded at `created_at` (an import keeps the source's time).
+pub async fn insert_at(conn: &mut Conn, l: &mut pb::Lead, created_at: i64) -> sqlx::Result<()> {
     l.id = new_id();
     sqlx::query(
         "INSERT INTO leads (id, source, source_ref, party_id, company_name, contact_name, email, phone, owner_id, \
@@ -53,10 +58,38 @@ pub async fn insert(conn: &mut Conn, l: &mut pb::Lead) -> sqlx::Result<()> {
     .bind(i64::from(l.status))
     .bind(i64::from(l.score))
     .bind(&l.notes)
-    .bind(now_micros())
+    .bind(created_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Writes every field a lead import sets (contact details, owner, status, score, notes) if the
+/// version is still `expected`.
+pub async fn replace(conn: &mut Conn, l: &pb::Lead, expected: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE leads SET source = $1, source_ref = $2, party_id = $3, company_name = $4, contact_name = $5, \
+         email = $6, phone = $7, owner_id = $8, team_id = $9, status = $10, score = $11, notes = $12, \
+         version = version + 1 WHERE id = $13 AND version = $14",
+    )
+    .bind(i64::from(l.source))
+    .bind(&l.source_ref)
+    .bind(&l.party_id)
+    .bind(&l.company_name)
+    .bind(&l.contact_name)
+    .bind(&l.email)
+    .bind(&l.phone)
+    .bind(&l.owner_id)
+    .bind(&l.team_id)
+    .bind(i64::from(l.status))
+    .bind(i64::from(l.score))
+    .bind(&l.notes)
+    .bind(&l.id)
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// One lead.

@@ -64,13 +64,25 @@ fn amount(o: &pb::Opportunity) -> (i64, String) {
 
 /// Inserts an opportunity in `o.stage_code` (id set here) and opens its first stage visit.
 pub async fn insert(conn: &mut Conn, o: &mut pb::Opportunity) -> sqlx::Result<()> {
-    o.id = new_id();
     let now = now_micros();
+    insert_at(conn, o, now, now).await
+}
+
+/// Inserts an opportunity created at `created_at` (an import keeps the source's time) with its
+/// status, close time and lost reason, in a stage visit entered at `stage_entered_at`.
+pub async fn insert_at(
+    conn: &mut Conn,
+    o: &mut pb::Opportunity,
+    created_at: i64,
+    stage_entered_at: i64,
+) -> sqlx::Result<()> {
+    o.id = new_id();
     let (amount_minor, currency) = amount(o);
     sqlx::query(
         "INSERT INTO opportunities (id, name, party_id, stage_code, amount_minor, currency_code, expected_close_date, \
-         owner_id, team_id, territory_id, next_step, competitor_ids, products, status, lead_id, version, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16)",
+         owner_id, team_id, territory_id, next_step, competitor_ids, products, status, lead_id, version, created_at, \
+         lost_reason, closed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1, $16, $17, $18)",
     )
     .bind(&o.id)
     .bind(&o.name)
@@ -87,10 +99,12 @@ pub async fn insert(conn: &mut Conn, o: &mut pb::Opportunity) -> sqlx::Result<()
     .bind(products_json(o))
     .bind(i64::from(o.status))
     .bind(&o.lead_id)
-    .bind(now)
+    .bind(created_at)
+    .bind(&o.lost_reason)
+    .bind(o.close_time.as_ref().map(super::micros))
     .execute(&mut *conn)
     .await?;
-    enter_stage(conn, &o.id, &o.stage_code, "", now).await
+    enter_stage(conn, &o.id, &o.stage_code, "", stage_entered_at).await
 }
 
 /// One opportunity with its history.

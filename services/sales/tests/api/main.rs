@@ -4,6 +4,7 @@
 mod catalog;
 mod helpers;
 mod import;
+mod import_pipeline;
 mod leads;
 mod opportunities;
 mod orders;
