@@ -26,6 +26,11 @@ pub struct TestSuite {
 }
 
 impl TestSuite {
+    /// The database URL of a domain service.
+    pub fn database_url(&self, service: Service) -> &str {
+        &self.database_urls[&service]
+    }
+
     /// A channel to the gateway, the one address clients need.
     pub fn gateway(&self) -> tonic::transport::Channel {
         crm_testkit::channel(self.suite.addr(Service::Gateway))

@@ -9,7 +9,8 @@ use clap::Args;
 /// gRPC server settings of one service.
 #[derive(Debug, Clone, Args)]
 pub struct ServerConfig {
-    /// Longest a call may run when the client sets no shorter deadline.
+    /// Longest a unary call may run when the client sets no shorter deadline (streaming calls,
+    /// such as bulk imports and exports, run as long as the client allows).
     #[arg(long = "request-timeout", env = "CRM_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// Largest request or response message, in bytes.

@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod contact;
+pub mod deadline;
 pub mod errors;
 pub mod export;
 pub mod import;

@@ -164,11 +164,11 @@ impl GrpcServer {
         let web = self.cors.is_some();
         let server = Server::builder()
             .accept_http1(web)
-            .timeout(self.config.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(option_layer(self.cors.map(|origins| origins.layer())))
             .layer(option_layer(web.then(tonic_web::GrpcWebLayer::new)))
             .layer(GrpcTraceLayer::new(self.name))
+            .layer(crate::deadline::DeadlineLayer::new(self.config.request_timeout))
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))
             .add_routes(routes)

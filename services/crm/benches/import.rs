@@ -1,0 +1,485 @@
+//! Bulk import at volume, against loading the same rows into the same tables with multi-row
+//! INSERTs, measured in one run:
+//!
+//! - a synthetic base (seeded): parties with realistic name frequencies (many share a surname,
+//!   Chinese and Latin names), e-mail and phone, three years of creation dates; orders over three
+//!   years with a long-tailed number of orders per customer, some cancelled or returned;
+//! - the baseline: those parties written to a fresh customers database, and those orders to a
+//!   fresh sales database, 500 rows per INSERT, nothing else;
+//! - the import: `crm import parties` then `crm import orders` (the CLI's code, parsing the CSV
+//!   files and streaming them to the services of a running suite);
+//! - catching up: how long after the import every consumer (sales' accounts, the order ledger,
+//!   marketing, partners, the service desk) had applied every event.
+//!
+//! `cargo bench -p crm --bench import`. Environment: `CRM_BENCH_BACKEND` (`sqlite`, the default,
+//! or `postgres` with `CRM_TEST_POSTGRES_URL`), `CRM_BENCH_PARTIES` and `CRM_BENCH_ORDERS`
+//! (defaults 100,000 / 500,000 on SQLite, 1,000,000 / 5,000,000 on PostgreSQL).
+
+#[path = "../../../tests/e2e/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::Parser as _;
+use crm::services::Service;
+use crm_auth::Role;
+use crm_storage::{Arg, Db, SqlBuilder};
+use crm_testkit::{Backend, TestDb};
+
+const BATCH: usize = 500;
+const DAY: i64 = 86_400;
+const NOW: i64 = 1_796_000_000;
+
+const SURNAMES: &[(&str, u32)] = &[
+    ("陳", 110),
+    ("林", 83),
+    ("黃", 60),
+    ("張", 53),
+    ("李", 51),
+    ("王", 41),
+    ("吳", 40),
+    ("劉", 32),
+    ("蔡", 29),
+    ("楊", 26),
+    ("Smith", 20),
+    ("Johnson", 16),
+    ("García", 12),
+    ("Müller", 9),
+    ("Nguyen", 9),
+    ("Lee", 8),
+];
+const GIVEN: &[&str] = &[
+    "美玲", "志明", "淑芬", "俊傑", "雅婷", "家豪", "怡君", "建宏", "Anna", "James", "Maria", "Wei", "Chen",
+    "Sofia", "Lucas", "Mei",
+];
+
+/// A small deterministic generator (xorshift), so every run builds the same base.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn surname(rng: &mut Rng) -> &'static str {
+    let total: u32 = SURNAMES.iter().map(|(_, w)| w).sum();
+    let mut pick = rng.below(u64::from(total)) as u32;
+    for (name, weight) in SURNAMES {
+        if pick < *weight {
+            return name;
+        }
+        pick -= weight;
+    }
+    SURNAMES[0].0
+}
+
+fn date(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// One party of the synthetic base.
+struct Party {
+    external_id: String,
+    given: &'static str,
+    family: &'static str,
+    email: String,
+    phone: String,
+    created: i64,
+    vip: bool,
+}
+
+fn party(rng: &mut Rng, n: usize) -> Party {
+    Party {
+        external_id: format!("P{n:07}"),
+        given: GIVEN[rng.below(GIVEN.len() as u64) as usize],
+        family: surname(rng),
+        email: if rng.below(10) < 7 {
+            format!("customer{n}@example.com")
+        } else {
+            String::new()
+        },
+        phone: if rng.below(2) == 0 {
+            format!("+886 9{:08}", n)
+        } else {
+            String::new()
+        },
+        created: NOW - 3 * 365 * DAY - rng.below(3 * 365 * DAY as u64) as i64,
+        vip: rng.below(5) == 0,
+    }
+}
+
+/// One order: (external id, party external id, placed, amount in cents, status, status time).
+fn order(rng: &mut Rng, n: usize, parties: usize) -> (String, String, i64, i64, &'static str, i64) {
+    // Long tail: a few customers buy very often, most rarely.
+    let who = ((rng.unit().powf(3.0)) * parties as f64) as usize % parties.max(1);
+    let placed = NOW - rng.below(3 * 365 * DAY as u64) as i64;
+    let amount = 500 + rng.below(50_000) as i64;
+    let (status, at) = match rng.below(20) {
+        0 => ("cancelled", placed + DAY),
+        1 => ("returned", (placed + 10 * DAY).min(NOW)),
+        _ => ("fulfilled", (placed + 2 * DAY).min(NOW)),
+    };
+    (
+        format!("O{n:08}"),
+        format!("P{who:07}"),
+        placed,
+        amount,
+        status,
+        at,
+    )
+}
+
+fn write_files(dir: &Path, parties: usize, orders: usize) {
+    let mut rng = Rng(0x5eed_cafe_f00d);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("parties.csv")).unwrap());
+    writeln!(
+        out,
+        "external_id,kind,given_name,family_name,email,phone,created_at,tags"
+    )
+    .unwrap();
+    for n in 0..parties {
+        let p = party(&mut rng, n);
+        let tags = if p.vip { "vip" } else { "" };
+        writeln!(
+            out,
+            "{},person,{},{},{},{},{},{tags}",
+            p.external_id,
+            p.given,
+            p.family,
+            p.email,
+            p.phone,
+            date(p.created)
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+    let mut rng = Rng(0x0bad_5eed_1234);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("orders.csv")).unwrap());
+    writeln!(
+        out,
+        "external_id,party_external_id,placed_at,currency,amount,status,status_at"
+    )
+    .unwrap();
+    for n in 0..orders {
+        let (id, who, placed, amount, status, at) = order(&mut rng, n, parties);
+        writeln!(
+            out,
+            "{id},{who},{},USD,{}.{:02},{status},{}",
+            date(placed),
+            amount / 100,
+            amount % 100,
+            date(at)
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// The baseline: the same parties written with multi-row INSERTs into a fresh customers
+/// database (parties, contact points, tags), nothing else. Rows per second.
+async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
+    let db = TestDb::new(backend);
+    crm::services::migrate(Service::Customers, &db.url).await.unwrap();
+    let pool = Db::connect(&db.url, 2).await.unwrap();
+    let mut rng = Rng(0x5eed_cafe_f00d);
+    let started = Instant::now();
+    let mut n = 0;
+    while n < parties {
+        let chunk: Vec<(String, Party)> = (n..(n + BATCH).min(parties))
+            .map(|i| (uuid::Uuid::now_v7().to_string(), party(&mut rng, i)))
+            .collect();
+        n += chunk.len();
+        let mut tx = pool.begin().await.unwrap();
+        SqlBuilder::insert_rows(
+            "parties (id, kind, display_name, name_key, given_name, family_name, source, lifecycle_stage, status, \
+             currency_code, version, created_at, updated_at, verified_at, external_id)",
+            chunk.iter().map(|(id, p)| {
+                let name = format!("{} {}", p.given, p.family);
+                [
+                    Arg::from(id.as_str()),
+                    Arg::Int(1),
+                    Arg::from(name.clone()),
+                    Arg::from(name.to_lowercase()),
+                    Arg::from(p.given),
+                    Arg::from(p.family),
+                    Arg::from("bench"),
+                    Arg::Int(1),
+                    Arg::Int(1),
+                    Arg::from("USD"),
+                    Arg::Int(1),
+                    Arg::Int(p.created * 1_000_000),
+                    Arg::Int(p.created * 1_000_000),
+                    Arg::Int(p.created * 1_000_000),
+                    Arg::from(p.external_id.as_str()),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let points: Vec<(String, &str, i64, String)> = chunk
+            .iter()
+            .flat_map(|(id, p)| {
+                [(1, &p.email), (2, &p.phone)]
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(move |(kind, v)| (uuid::Uuid::now_v7().to_string(), id.as_str(), kind, v.clone()))
+            })
+            .collect();
+        if !points.is_empty() {
+            SqlBuilder::insert_rows(
+                "contact_points (id, party_id, kind, value, normalized, label, is_primary, position)",
+                points.iter().map(|(id, party, kind, value)| {
+                    [
+                        Arg::from(id.as_str()),
+                        Arg::from(*party),
+                        Arg::Int(*kind),
+                        Arg::from(value.as_str()),
+                        Arg::from(value.to_lowercase()),
+                        Arg::from(""),
+                        Arg::Int(1),
+                        Arg::Int(*kind - 1),
+                    ]
+                }),
+            )
+            .build()
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        let tags: Vec<&str> = chunk
+            .iter()
+            .filter(|(_, p)| p.vip)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if !tags.is_empty() {
+            SqlBuilder::insert_rows(
+                "party_tags (party_id, tag)",
+                tags.iter().map(|id| [Arg::from(*id), Arg::from("vip")]),
+            )
+            .build()
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let rate = parties as f64 / started.elapsed().as_secs_f64();
+    pool.close().await;
+    rate
+}
+
+/// The baseline for orders: the same orders written with multi-row INSERTs into a fresh sales
+/// database. Rows per second.
+async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64 {
+    let db = TestDb::new(backend);
+    crm::services::migrate(Service::Sales, &db.url).await.unwrap();
+    let pool = Db::connect(&db.url, 2).await.unwrap();
+    let mut rng = Rng(0x0bad_5eed_1234);
+    let started = Instant::now();
+    let mut n = 0;
+    while n < orders {
+        let chunk: Vec<_> = (n..(n + BATCH).min(orders))
+            .map(|i| order(&mut rng, i, parties))
+            .collect();
+        n += chunk.len();
+        let mut tx = pool.begin().await.unwrap();
+        SqlBuilder::insert_rows(
+            "orders (id, party_id, lines, currency_code, total_minor, status, placed_at, version, status_at, external_id)",
+            chunk.iter().map(|(id, who, placed, amount, status, at)| {
+                let status = match *status {
+                    "cancelled" => 3,
+                    "returned" => 4,
+                    _ => 2,
+                };
+                [
+                    Arg::from(uuid::Uuid::now_v7().to_string()),
+                    Arg::from(who.as_str()),
+                    Arg::from("[]"),
+                    Arg::from("USD"),
+                    Arg::Int(*amount),
+                    Arg::Int(status),
+                    Arg::Int(placed * 1_000_000),
+                    Arg::Int(1),
+                    Arg::Int(at * 1_000_000),
+                    Arg::from(id.as_str()),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let rate = orders as f64 / started.elapsed().as_secs_f64();
+    pool.close().await;
+    rate
+}
+
+/// Runs `crm import <entity> FILE` against `url`; its duration.
+async fn import(entity: &str, file: &Path, url: &str, token: &str) -> Duration {
+    let cli = crm::cli::Cli::parse_from([
+        "crm",
+        "import",
+        entity,
+        file.to_str().unwrap(),
+        "--url",
+        url,
+        "--token",
+        token,
+        "--source",
+        "bench",
+    ]);
+    let started = Instant::now();
+    crm::cli::run(cli).await.unwrap();
+    started.elapsed()
+}
+
+/// Waits until every outbox is drained and every durable consumer of the suite has nothing
+/// pending or unacknowledged.
+async fn caught_up(suite: &support::TestSuite) {
+    let js = async_nats::jetstream::new(suite.nats.client().await);
+    loop {
+        let mut pending = 0u64;
+        for stream in ["CRM_CUSTOMERS", "CRM_SALES"] {
+            let Ok(mut s) = js.get_stream(stream).await else {
+                continue;
+            };
+            let names: Vec<String> = {
+                use futures::StreamExt as _;
+                s.consumer_names()
+                    .filter_map(|n| async { n.ok() })
+                    .collect()
+                    .await
+            };
+            for name in names {
+                if let Ok(mut c) = s
+                    .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
+                    .await
+                    && let Ok(info) = c.info().await
+                {
+                    pending += info.num_pending + info.num_ack_pending as u64;
+                }
+            }
+            let _ = s.info().await;
+        }
+        let mut unsent = 0i64;
+        for service in [Service::Customers, Service::Sales] {
+            let db = Db::connect(suite_db(suite, service), 1).await.unwrap();
+            unsent += sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            db.close().await;
+        }
+        if pending == 0 && unsent == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn suite_db(suite: &support::TestSuite, service: Service) -> &str {
+    suite.database_url(service)
+}
+
+/// Peak resident memory of this process (the suite and the importer), MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    let (default_parties, default_orders) = match backend {
+        Backend::Postgres => (1_000_000, 5_000_000),
+        Backend::Sqlite => (100_000, 500_000),
+    };
+    let size = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let parties = size("CRM_BENCH_PARTIES", default_parties);
+    let orders = size("CRM_BENCH_ORDERS", default_orders);
+    println!("bulk import on {backend:?}: {parties} parties, {orders} orders");
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    write_files(dir.path(), parties, orders);
+    println!("files written in {:.1} s", started.elapsed().as_secs_f64());
+
+    let base_parties = baseline_parties(backend, parties).await;
+    println!("baseline parties: {base_parties:.0} rows/s");
+    let base_orders = baseline_orders(backend, parties, orders).await;
+    println!("baseline orders:  {base_orders:.0} rows/s");
+
+    let suite = support::start(backend, support::gateway_settings()).await;
+    let token = crm_testkit::token("bench", &[Role::DataSteward]);
+    let customers = format!("http://{}", suite.suite.addr(Service::Customers));
+    let sales = format!("http://{}", suite.suite.addr(Service::Sales));
+    let rss_before = peak_rss_mb();
+    let parties_took = import("parties", &dir.path().join("parties.csv"), &customers, &token).await;
+    let rss_parties = peak_rss_mb();
+    let orders_took = import("orders", &dir.path().join("orders.csv"), &sales, &token).await;
+    let rss_orders = peak_rss_mb();
+    let import_took = parties_took + orders_took;
+    let catching = Instant::now();
+    caught_up(&suite).await;
+    let caught = catching.elapsed();
+
+    let parties_rate = parties as f64 / parties_took.as_secs_f64();
+    let orders_rate = orders as f64 / orders_took.as_secs_f64();
+    println!();
+    println!("| figure | import | baseline (multi-row INSERT) | ratio | target |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| parties | {parties_rate:.0} rows/s ({:.1} s) | {base_parties:.0} rows/s | {:.0}% | >= 50% |",
+        parties_took.as_secs_f64(),
+        100.0 * parties_rate / base_parties
+    );
+    println!(
+        "| orders | {orders_rate:.0} rows/s ({:.1} s) | {base_orders:.0} rows/s | {:.0}% | >= 50% |",
+        orders_took.as_secs_f64(),
+        100.0 * orders_rate / base_orders
+    );
+    println!(
+        "| consumers caught up after the import | {:.1} s | import {:.1} s | {:.2}x | <= 2x |",
+        caught.as_secs_f64(),
+        import_took.as_secs_f64(),
+        caught.as_secs_f64() / import_took.as_secs_f64()
+    );
+    println!(
+        "| peak resident memory (suite + importer) | {rss_before:.0} MB before, {rss_parties:.0} MB after parties, {rss_orders:.0} MB after orders | | | flat |"
+    );
+}
