@@ -126,6 +126,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 25);
+        assert_eq!(checked, 28);
     }
 }
