@@ -23,6 +23,9 @@ pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
+/// Most messages applied in one transaction.
+const MAX_BATCH: usize = 100;
+
 /// What a consumer reads and how it retries.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
@@ -108,7 +111,29 @@ impl<H: EventHandler> Consumer<H> {
                         };
                         match next {
                             Some(Ok(message)) => {
-                                self.process(message).await;
+                                // Whatever else has arrived is applied with it in one
+                                // transaction (a backlog drains with one commit per batch).
+                                let mut batch = vec![message];
+                                let mut broken = false;
+                                while batch.len() < MAX_BATCH {
+                                    match futures::FutureExt::now_or_never(messages.next()) {
+                                        Some(Some(Ok(more))) => batch.push(more),
+                                        Some(Some(Err(err))) => {
+                                            tracing::warn!(consumer = %self.options.durable, "receiving events: {err}");
+                                            broken = true;
+                                            break;
+                                        }
+                                        Some(None) => {
+                                            broken = true;
+                                            break;
+                                        }
+                                        None => break,
+                                    }
+                                }
+                                self.process_batch(batch).await;
+                                if broken {
+                                    break;
+                                }
                             }
                             Some(Err(err)) => {
                                 tracing::warn!(consumer = %self.options.durable, "receiving events: {err}");
@@ -149,16 +174,75 @@ impl<H: EventHandler> Consumer<H> {
         Ok(consumer.messages().await?)
     }
 
-    /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
-    pub async fn process(&self, message: jetstream::Message) -> Outcome {
-        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        if let Ok(info) = message.info() {
+    /// Applies messages that arrived together in one transaction and acks them after the
+    /// commit. Each event runs under a savepoint: one that fails is rolled back alone and then
+    /// retried or dead-lettered as on its own, the others keep their effects.
+    pub async fn process_batch(&self, batch: Vec<jetstream::Message>) {
+        let events: Vec<CloudEvent> = batch
+            .iter()
+            .map_while(|m| CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).ok())
+            .collect();
+        if batch.len() == 1 || events.len() < batch.len() {
+            for message in batch {
+                self.process(message).await;
+            }
+            return;
+        }
+        if let Some(info) = batch.last().and_then(|m| m.info().ok()) {
             crate::metrics::consumer_lag(&self.options.durable, info.pending);
         }
-        let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
-            Ok(event) => event,
-            Err(err) => return self.dead_letter(&message, &err).await,
-        };
+        match self.apply_all(&batch, &events).await {
+            Ok(mut failures) => {
+                for (i, message) in batch.iter().enumerate() {
+                    match failures.remove(&i) {
+                        None => {
+                            if let Err(err) = message.ack().await {
+                                // Committed but not acked: the redelivery will be recognised by
+                                // the inbox.
+                                tracing::warn!("ack failed: {err}");
+                            }
+                        }
+                        Some(err) => {
+                            let span = self.span(message, &events[i]);
+                            self.settle_failure(message, &err).instrument(span).await;
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                // The transaction itself failed (the database went away): nothing was applied,
+                // every message comes again.
+                tracing::warn!(consumer = %self.options.durable, "applying a batch of events failed, will retry: {err:#}");
+                for message in &batch {
+                    if let Err(err) = message
+                        .ack_with(AckKind::Nak(Some(self.options.retry_delay)))
+                        .await
+                    {
+                        tracing::warn!("nak failed: {err}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A failed message: retried later with a growing delay, or dead-lettered after its last
+    /// delivery.
+    async fn settle_failure(&self, message: &jetstream::Message, err: &anyhow::Error) -> Outcome {
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        if delivered >= self.options.max_deliver {
+            return self.dead_letter(message, err).await;
+        }
+        tracing::warn!(attempt = delivered, "event handling failed, will retry: {err:#}");
+        let delay = self.options.retry_delay * u32::try_from(delivered.max(1)).unwrap_or(1);
+        if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
+            tracing::warn!("nak failed: {err}");
+        }
+        Outcome::Retry
+    }
+
+    /// The consumer span of one event, a child of its producer's trace.
+    fn span(&self, message: &jetstream::Message, event: &CloudEvent) -> tracing::Span {
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
         let span = tracing::info_span!(
             "event.consume",
             otel.name = %format!("{} process", message.subject),
@@ -172,6 +256,76 @@ impl<H: EventHandler> Consumer<H> {
         if let Some(cx) = event.traceparent.as_deref().and_then(parent_context) {
             let _ = span.set_parent(cx);
         }
+        span
+    }
+
+    /// Applies every event of a batch (duplicates skipped) in one transaction, each under a
+    /// savepoint; returns the events that failed (rolled back alone), by position.
+    async fn apply_all(
+        &self,
+        batch: &[jetstream::Message],
+        events: &[CloudEvent],
+    ) -> anyhow::Result<std::collections::HashMap<usize, anyhow::Error>> {
+        let mut failures = std::collections::HashMap::new();
+        let mut tx = self.db.begin().await?;
+        for (i, (message, event)) in batch.iter().zip(events).enumerate() {
+            sqlx::query("SAVEPOINT crm_event").execute(&mut *tx).await?;
+            let span = self.span(message, event);
+            let result = async {
+                if self.record_in_inbox(&mut tx, event).await? {
+                    self.handler.handle(&mut tx, event).await?;
+                }
+                anyhow::Ok(())
+            }
+            .instrument(span)
+            .await;
+            match result {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT crm_event")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Err(err) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT crm_event")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT crm_event")
+                        .execute(&mut *tx)
+                        .await?;
+                    failures.insert(i, err);
+                }
+            }
+        }
+        tx.commit().await.context("committing event effects")?;
+        Ok(failures)
+    }
+
+    /// Records a handled event in the inbox of `tx`; false when it was handled before.
+    async fn record_in_inbox(&self, tx: &mut Tx, event: &CloudEvent) -> sqlx::Result<bool> {
+        Ok(sqlx::query(
+            "INSERT INTO crm_inbox (consumer, event_id, event_type, handled_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.options.durable)
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(crate::now_micros())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
+    pub async fn process(&self, message: jetstream::Message) -> Outcome {
+        if let Ok(info) = message.info() {
+            crate::metrics::consumer_lag(&self.options.durable, info.pending);
+        }
+        let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
+            Ok(event) => event,
+            Err(err) => return self.dead_letter(&message, &err).await,
+        };
+        let span = self.span(&message, &event);
         let result = self.apply(&event).instrument(span.clone()).await;
         let _enter = span.enter();
         match result {
@@ -182,33 +336,13 @@ impl<H: EventHandler> Consumer<H> {
                 }
                 outcome
             }
-            Err(err) if delivered >= self.options.max_deliver => self.dead_letter(&message, &err).await,
-            Err(err) => {
-                tracing::warn!(attempt = delivered, "event handling failed, will retry: {err:#}");
-                let delay = self.options.retry_delay * u32::try_from(delivered.max(1)).unwrap_or(1);
-                if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
-                    tracing::warn!("nak failed: {err}");
-                }
-                Outcome::Retry
-            }
+            Err(err) => self.settle_failure(&message, &err).await,
         }
     }
 
     async fn apply(&self, event: &CloudEvent) -> anyhow::Result<Outcome> {
         let mut tx = self.db.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO crm_inbox (consumer, event_id, event_type, handled_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.options.durable)
-        .bind(&event.id)
-        .bind(&event.event_type)
-        .bind(crate::now_micros())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
+        if !self.record_in_inbox(&mut tx, event).await? {
             tx.rollback().await?;
             tracing::debug!(event_id = %event.id, "duplicate event ignored");
             return Ok(Outcome::Duplicate);

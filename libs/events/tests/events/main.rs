@@ -350,7 +350,59 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     relay.await.unwrap().unwrap();
 }
 
+/// A backlog is applied in batches of whatever has arrived, each event under its own
+/// savepoint: the one that fails is rolled back alone and retried on its own, the others are
+/// applied once and never run again.
+async fn a_backlog_is_applied_in_batches_and_a_failure_stays_alone(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    for i in 0..40 {
+        let text = if i == 20 {
+            "poison".to_string()
+        } else {
+            format!("fine-{i:02}")
+        };
+        enqueue(&db, &format!("k{i}"), &text).await;
+    }
+    // The whole backlog is in the stream before the consumer starts.
+    let js = jetstream::new(client.clone());
+    eventually(WAIT, "the backlog published", || async {
+        let mut stream = js.get_stream("CRM_TEST").await.ok()?;
+        (stream.info().await.ok()?.state.messages == 40).then_some(())
+    })
+    .await;
+    let recorder = Recorder::default();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(
+        Consumer::new(db.clone(), client.clone(), consumer_options(), recorder.clone()).run(stop.clone()),
+    );
+    eventually(WAIT, "the poison dead-lettered", || async {
+        let stream = js.get_stream(crm_events::DLQ_STREAM).await.ok()?;
+        stream
+            .get_last_raw_message_by_subject("crm.dlq.test-recorder")
+            .await
+            .ok()
+    })
+    .await;
+    let applied = effects(&db).await;
+    assert_eq!(applied.len(), 39);
+    assert!(applied.iter().all(|e| e.starts_with("fine-")));
+    assert_eq!(
+        recorder.calls.load(Ordering::SeqCst),
+        39 + 3,
+        "every good event once, the poison one max_deliver times"
+    );
+    stop.cancel();
+    relay_stop.cancel();
+    task.await.unwrap().unwrap();
+    relay.await.unwrap().unwrap();
+}
+
 backend_tests!(
+    a_backlog_is_applied_in_batches_and_a_failure_stays_alone,
     relay_publishes_committed_events_in_order_with_cloudevents_headers,
     events_written_while_nats_is_down_arrive_in_order_after_restart,
     a_redelivered_event_is_applied_once,

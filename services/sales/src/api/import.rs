@@ -94,9 +94,14 @@ impl SalesApi {
                 _ => Error::Unavailable(format!("customers service: {}", status.message())),
             })?
             .into_inner();
-        for party in reply.parties {
-            let account = accounts::Account::from_party(&party);
-            accounts::upsert(&mut conn, &account).await?;
+        drop(conn);
+        // Kept in one statement: sales may be far behind customers' events during an import.
+        let fetched: Vec<accounts::Account> =
+            reply.parties.iter().map(accounts::Account::from_party).collect();
+        let mut tx = self.begin().await?;
+        accounts::upsert_many(&mut tx, &fetched).await?;
+        tx.commit().await?;
+        for account in fetched {
             found.insert(account.external_id.clone(), account);
         }
         Ok(found)

@@ -68,6 +68,33 @@ pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Inserts or refreshes accounts with multi-row statements (distinct parties).
+pub async fn upsert_many(conn: &mut Conn, accounts: &[Account]) -> sqlx::Result<()> {
+    for chunk in accounts.chunks(500) {
+        let mut q = crm_storage::SqlBuilder::insert_rows(
+            "accounts (party_id, display_name, industry, region_code, status, source, external_id)",
+            chunk.iter().map(|a| {
+                [
+                    crm_storage::Arg::from(a.party_id.as_str()),
+                    crm_storage::Arg::from(a.display_name.as_str()),
+                    crm_storage::Arg::from(a.industry.as_str()),
+                    crm_storage::Arg::from(a.region_code.as_str()),
+                    crm_storage::Arg::from(a.status.as_str()),
+                    crm_storage::Arg::from(a.source.as_str()),
+                    crm_storage::Arg::from(a.external_id.as_str()),
+                ]
+            }),
+        );
+        q.push(
+            " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
+             region_code = excluded.region_code, status = excluded.status, source = excluded.source, \
+             external_id = excluded.external_id",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The account of a party, if known.
 pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Account>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
