@@ -450,15 +450,20 @@ async fn main() {
     let customers = format!("http://{}", suite.suite.addr(Service::Customers));
     let sales = format!("http://{}", suite.suite.addr(Service::Sales));
     let rss_before = peak_rss_mb();
+    // Each figure is printed as soon as it is known, so a run stopped early still reports.
     let parties_took = import("parties", &dir.path().join("parties.csv"), &customers, &token).await;
+    println!("parties imported in {:.1} s", parties_took.as_secs_f64());
     let catching = Instant::now();
     caught_up(&suite).await;
     let parties_caught = catching.elapsed();
+    println!("consumers caught up {:.1} s later", parties_caught.as_secs_f64());
     let rss_parties = peak_rss_mb();
     let orders_took = import("orders", &dir.path().join("orders.csv"), &sales, &token).await;
+    println!("orders imported in {:.1} s", orders_took.as_secs_f64());
     let catching = Instant::now();
     caught_up(&suite).await;
     let orders_caught = catching.elapsed();
+    println!("consumers caught up {:.1} s later", orders_caught.as_secs_f64());
     let rss_orders = peak_rss_mb();
 
     let parties_rate = parties as f64 / parties_took.as_secs_f64();
