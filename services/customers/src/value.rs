@@ -104,8 +104,8 @@ pub async fn refresh_party(
     rules: &LifecycleRules,
     now: i64,
 ) -> anyhow::Result<()> {
-    let facts = orders::facts(tx, &party.id, currency).await?;
-    let (lifetime, trailing) = lifecycle::revenue(&facts, now);
+    let summary = orders::summary(tx, &party.id, currency, now).await?;
+    let (lifetime, trailing) = (summary.lifetime_minor, summary.trailing_minor);
     let value = party.value.clone().unwrap_or_default();
     let old = (
         value
@@ -143,7 +143,7 @@ pub async fn refresh_party(
         .await?;
     }
     let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
-    let next = lifecycle::stage(current, &facts, now, rules);
+    let next = lifecycle::stage_of(current, &summary, now, rules);
     if next != current {
         parties::set_lifecycle(tx, &party.id, next as i32).await?;
         audit::record(

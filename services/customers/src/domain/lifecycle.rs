@@ -26,15 +26,41 @@ const YEAR_MICROS: i64 = 365 * 86_400 * 1_000_000;
 /// An at-risk customer stays at risk unless they ordered within this window.
 const AT_RISK_RECOVERY_MICROS: i64 = 90 * 86_400 * 1_000_000;
 
+/// What the value rules need of a party's orders at a moment: the storage layer computes it in
+/// SQL, so applying one more order does not read all the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderSummary {
+    /// Revenue of the orders that count.
+    pub lifetime_minor: i64,
+    /// Revenue of the orders that count placed in the twelve months before the moment.
+    pub trailing_minor: i64,
+    /// When the latest order that counts was placed.
+    pub last_placed_at: Option<i64>,
+    /// Orders that count placed in the twelve months before the moment.
+    pub recent_orders: i64,
+}
+
+/// The start of the trailing twelve months at `now` (orders after it are recent).
+pub fn trailing_start(now: i64) -> i64 {
+    now - YEAR_MICROS
+}
+
+/// The summary of `orders` at `now` (what the SQL computes).
+pub fn summarise(orders: &[OrderFact], now: i64) -> OrderSummary {
+    let counted: Vec<&OrderFact> = orders.iter().filter(|o| o.counts).collect();
+    let recent = || counted.iter().filter(|o| o.placed_at > trailing_start(now));
+    OrderSummary {
+        lifetime_minor: counted.iter().map(|o| o.amount_minor).sum(),
+        trailing_minor: recent().map(|o| o.amount_minor).sum(),
+        last_placed_at: counted.iter().map(|o| o.placed_at).max(),
+        recent_orders: recent().count() as i64,
+    }
+}
+
 /// Lifetime and trailing-12-month revenue at `now`.
 pub fn revenue(orders: &[OrderFact], now: i64) -> (i64, i64) {
-    let counted = orders.iter().filter(|o| o.counts);
-    let lifetime = counted.clone().map(|o| o.amount_minor).sum();
-    let trailing = counted
-        .filter(|o| o.placed_at > now - YEAR_MICROS)
-        .map(|o| o.amount_minor)
-        .sum();
-    (lifetime, trailing)
+    let s = summarise(orders, now);
+    (s.lifetime_minor, s.trailing_minor)
 }
 
 /// The stage the orders justify: no orders keep a prospect a prospect (and send a customer with
@@ -47,8 +73,17 @@ pub fn stage(
     now: i64,
     rules: &LifecycleRules,
 ) -> LifecycleStage {
-    let counted: Vec<&OrderFact> = orders.iter().filter(|o| o.counts).collect();
-    let Some(last) = counted.iter().map(|o| o.placed_at).max() else {
+    stage_of(current, &summarise(orders, now), now, rules)
+}
+
+/// [`stage`] from the summary of the orders.
+pub fn stage_of(
+    current: LifecycleStage,
+    orders: &OrderSummary,
+    now: i64,
+    rules: &LifecycleRules,
+) -> LifecycleStage {
+    let Some(last) = orders.last_placed_at else {
         return match current {
             LifecycleStage::Customer | LifecycleStage::Loyal => LifecycleStage::Prospect,
             other => other,
@@ -60,8 +95,7 @@ pub fn stage(
     if current == LifecycleStage::AtRisk && last <= now - AT_RISK_RECOVERY_MICROS {
         return LifecycleStage::AtRisk;
     }
-    let recent = counted.iter().filter(|o| o.placed_at > now - YEAR_MICROS).count() as i64;
-    if recent >= rules.loyal_min_orders {
+    if orders.recent_orders >= rules.loyal_min_orders {
         LifecycleStage::Loyal
     } else {
         LifecycleStage::Customer

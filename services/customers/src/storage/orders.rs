@@ -3,7 +3,7 @@
 use crm_storage::Conn;
 use sqlx::Row as _;
 
-use crate::domain::lifecycle::OrderFact;
+use crate::domain::lifecycle::{OrderSummary, trailing_start};
 
 /// Records an order or its new status. Returns false for an order not seen placed (a status
 /// event that overtook nothing we know of is ignored).
@@ -31,25 +31,33 @@ pub async fn record(
     Ok(())
 }
 
-/// The orders of a party in `currency` (others cannot be added up without exchange rates).
-pub async fn facts(conn: &mut Conn, party_id: &str, currency: &str) -> sqlx::Result<Vec<OrderFact>> {
-    let rows = sqlx::query(
-        "SELECT placed_at, amount_minor, status FROM party_orders WHERE party_id = $1 AND currency_code = $2",
+/// The summary of a party's orders in `currency` (others cannot be added up without exchange
+/// rates) at `now`, computed in SQL.
+pub async fn summary(
+    conn: &mut Conn,
+    party_id: &str,
+    currency: &str,
+    now: i64,
+) -> sqlx::Result<OrderSummary> {
+    let row = sqlx::query(
+        "SELECT \
+           CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS lifetime, \
+           CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > $3 THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS trailing, \
+           MAX(CASE WHEN status IN ('placed', 'fulfilled') THEN placed_at END) AS last_placed_at, \
+           COUNT(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > $3 THEN 1 END) AS recent \
+         FROM party_orders WHERE party_id = $1 AND currency_code = $2",
     )
     .bind(party_id)
     .bind(currency)
-    .fetch_all(&mut *conn)
+    .bind(trailing_start(now))
+    .fetch_one(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let status: String = r.try_get("status")?;
-            Ok(OrderFact {
-                placed_at: r.try_get("placed_at")?,
-                amount_minor: r.try_get("amount_minor")?,
-                counts: status == "placed" || status == "fulfilled",
-            })
-        })
-        .collect()
+    Ok(OrderSummary {
+        lifetime_minor: row.try_get("lifetime")?,
+        trailing_minor: row.try_get("trailing")?,
+        last_placed_at: row.try_get("last_placed_at")?,
+        recent_orders: row.try_get("recent")?,
+    })
 }
 
 /// Parties that have orders.
