@@ -89,6 +89,36 @@ impl<M, R> ImportStream<M, R> {
     }
 }
 
+/// Runs a whole import inside a handler returning the service `Result`: reads the options and
+/// every batch of the client stream `$stream` of `$request` messages (with `options` and `rows`
+/// fields) and runs `$batch` for each, with `$run` (the [`ImportRun`]) and `$rows` bound; the
+/// value is the final summary.
+///
+/// ```ignore
+/// let summary = crm_platform::run_import!(stream, pb::ImportPartiesRequest, |run, rows| {
+///     self.import_party_batch(principal, run, rows)
+/// });
+/// ```
+#[macro_export]
+macro_rules! run_import {
+    ($stream:expr, $request:ty, |$run:ident, $rows:ident| $batch:expr) => {{
+        let mut stream = $crate::import::ImportStream::new($stream, |m: $request| (m.options, m.rows));
+        let (mut import_run, mut batch_rows) = stream.open().await?;
+        loop {
+            {
+                let $run = &mut import_run;
+                let $rows = batch_rows;
+                $batch.await?;
+            }
+            match stream.next().await? {
+                Some(next) => batch_rows = next,
+                None => break,
+            }
+        }
+        import_run.finish()
+    }};
+}
+
 /// What an accepted row does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {

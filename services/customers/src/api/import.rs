@@ -7,7 +7,7 @@ use crm_auth::Principal;
 use crm_events::{NewEvent, outbox};
 use crm_platform::Violations;
 use crm_platform::export;
-use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 use crm_storage::imports::{self, NewImportKey};
@@ -33,17 +33,11 @@ impl CustomersApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportPartiesRequest>,
     ) -> Result<pb::ImportPartiesResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportPartiesRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_party_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportPartiesRequest, |run, rows| {
+            self.import_party_batch(principal, run, rows)
+        });
         Ok(pb::ImportPartiesResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
@@ -240,17 +234,11 @@ impl CustomersApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportRelationshipsRequest>,
     ) -> Result<pb::ImportRelationshipsResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportRelationshipsRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_relationship_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportRelationshipsRequest, |run, rows| {
+            self.import_relationship_batch(principal, run, rows)
+        });
         Ok(pb::ImportRelationshipsResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 

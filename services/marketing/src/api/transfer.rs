@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::export;
-use crm_platform::import::{Disposition, ImportRun, ImportStream};
+use crm_platform::import::{Disposition, ImportRun};
 use crm_platform::service::ResponseStream;
 use crm_proto::marketing::v1 as pb;
 use crm_storage::imports::{self, NewImportKey};
@@ -28,17 +28,11 @@ impl MarketingApi {
         _p: &Principal,
         stream: tonic::Streaming<pb::ImportConsentsRequest>,
     ) -> Result<pb::ImportConsentsResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportConsentsRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_consent_batch(&mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportConsentsRequest, |run, rows| {
+            self.import_consent_batch(run, rows)
+        });
         Ok(pb::ImportConsentsResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 

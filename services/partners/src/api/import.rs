@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_proto::partners::v1::{self as pb, PartnerStatus};
 use crm_storage::imports::{self, NewImportKey};
 use prost::Message as _;
@@ -49,17 +49,11 @@ impl PartnersApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportPartnersRequest>,
     ) -> Result<pb::ImportPartnersResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportPartnersRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_partner_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportPartnersRequest, |run, rows| {
+            self.import_partner_batch(principal, run, rows)
+        });
         Ok(pb::ImportPartnersResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
@@ -280,17 +274,11 @@ impl PartnersApi {
         _principal: &Principal,
         stream: tonic::Streaming<pb::ImportTargetsRequest>,
     ) -> Result<pb::ImportTargetsResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportTargetsRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_target_batch(&mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportTargetsRequest, |run, rows| {
+            self.import_target_batch(run, rows)
+        });
         Ok(pb::ImportTargetsResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 

@@ -6,7 +6,7 @@ use crm_auth::Principal;
 use crm_events::{NewEvent, outbox};
 use crm_platform::client::forwarded;
 use crm_platform::export;
-use crm_platform::import::{Disposition, ImportRun, ImportStream};
+use crm_platform::import::{Disposition, ImportRun};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1 as customers;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
@@ -46,17 +46,11 @@ impl SalesApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportOrdersRequest>,
     ) -> Result<pb::ImportOrdersResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportOrdersRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_order_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportOrdersRequest, |run, rows| {
+            self.import_order_batch(principal, run, rows)
+        });
         Ok(pb::ImportOrdersResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_proto::sales::v1::{self as pb, LeadStatus, OpportunityStatus};
 use crm_storage::Tx;
 use crm_storage::imports::{self, ImportKey, NewImportKey};
@@ -85,25 +85,25 @@ impl SalesApi {
         _principal: &Principal,
         stream: tonic::Streaming<pb::ImportProductsRequest>,
     ) -> Result<pb::ImportProductsResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportProductsRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            let mut tx = self.begin().await?;
-            let mut seen = HashMap::new();
-            for row in rows {
-                self.import_product(&mut tx, &mut run, row, &mut seen).await?;
-            }
-            if !run.validate_only {
-                self.commit(tx).await?;
-            }
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportProductsRequest, |run, rows| {
+            self.import_product_batch(run, rows)
+        });
         Ok(pb::ImportProductsResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
+    }
+
+    /// One message of products in one transaction, row by row (a catalog is small).
+    async fn import_product_batch(&self, run: &mut ImportRun, rows: Vec<pb::ProductImportRow>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut seen = HashMap::new();
+        for row in rows {
+            self.import_product(&mut tx, run, row, &mut seen).await?;
+        }
+        if !run.validate_only {
+            self.commit(tx).await?;
+        }
+        Ok(())
     }
 
     /// One product row: created or changed by SKU, its price set in the named book.
@@ -248,17 +248,11 @@ impl SalesApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportLeadsRequest>,
     ) -> Result<pb::ImportLeadsResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportLeadsRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_lead_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportLeadsRequest, |run, rows| {
+            self.import_lead_batch(principal, run, rows)
+        });
         Ok(pb::ImportLeadsResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
@@ -374,17 +368,11 @@ impl SalesApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportOpportunitiesRequest>,
     ) -> Result<pb::ImportOpportunitiesResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportOpportunitiesRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_opportunity_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportOpportunitiesRequest, |run, rows| {
+            self.import_opportunity_batch(principal, run, rows)
+        });
         Ok(pb::ImportOpportunitiesResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
@@ -575,17 +563,11 @@ impl SalesApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportActivitiesRequest>,
     ) -> Result<pb::ImportActivitiesResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportActivitiesRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_activity_batch(principal, &mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportActivitiesRequest, |run, rows| {
+            self.import_activity_batch(principal, run, rows)
+        });
         Ok(pb::ImportActivitiesResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 

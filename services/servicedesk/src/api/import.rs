@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crm_auth::Principal;
 use crm_platform::export;
-use crm_platform::import::{Disposition, ImportRun, ImportStream, check_external_id};
+use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_platform::service::ResponseStream;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus};
 use crm_storage::Tx;
@@ -102,17 +102,11 @@ impl ServiceDeskApi {
         _principal: &Principal,
         stream: tonic::Streaming<pb::ImportCasesRequest>,
     ) -> Result<pb::ImportCasesResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportCasesRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_case_batch(&mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportCasesRequest, |run, rows| {
+            self.import_case_batch(run, rows)
+        });
         Ok(pb::ImportCasesResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
@@ -394,17 +388,11 @@ impl ServiceDeskApi {
         _principal: &Principal,
         stream: tonic::Streaming<pb::ImportArticlesRequest>,
     ) -> Result<pb::ImportArticlesResponse> {
-        let mut stream = ImportStream::new(stream, |m: pb::ImportArticlesRequest| (m.options, m.rows));
-        let (mut run, mut rows) = stream.open().await?;
-        loop {
-            self.import_article_batch(&mut run, rows).await?;
-            match stream.next().await? {
-                Some(next) => rows = next,
-                None => break,
-            }
-        }
+        let summary = crm_platform::run_import!(stream, pb::ImportArticlesRequest, |run, rows| {
+            self.import_article_batch(run, rows)
+        });
         Ok(pb::ImportArticlesResponse {
-            summary: Some(run.finish()),
+            summary: Some(summary),
         })
     }
 
