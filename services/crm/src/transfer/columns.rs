@@ -225,6 +225,22 @@ pub fn parse_time(value: &str) -> Result<prost_types::Timestamp, String> {
     })
 }
 
+/// An enum column (`PREFIX_` + the value upper-cased), 0 when empty; an unknown value is a
+/// problem naming what is `expected`.
+fn enum_column(
+    r: &Record,
+    column: &str,
+    prefix: &str,
+    from_name: fn(&str) -> Option<i32>,
+    expected: &str,
+    problems: &mut Vec<Problem>,
+) -> i32 {
+    enum_value(r.get(column), prefix, from_name).unwrap_or_else(|| {
+        problems.push((column.into(), format!("{expected}, not {:?}", r.get(column))));
+        0
+    })
+}
+
 fn enum_value(value: &str, prefix: &str, from_name: fn(&str) -> Option<i32>) -> Option<i32> {
     if value.is_empty() {
         return Some(0);
@@ -345,22 +361,14 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
     let place_time = time("placed_at");
     let status_time = time("status_at");
     let total = money(r, &mut problems);
-    let status = enum_value(r.get("status"), "ORDER_STATUS_", |n| {
-        sales::OrderStatus::from_str_name(n).map(|s| s as i32)
-    });
-    let status = match status {
-        Some(s) => s,
-        None => {
-            problems.push((
-                "status".into(),
-                format!(
-                    "placed, fulfilled, cancelled or returned, not {:?}",
-                    r.get("status")
-                ),
-            ));
-            0
-        }
-    };
+    let status = enum_column(
+        r,
+        "status",
+        "ORDER_STATUS_",
+        |n| sales::OrderStatus::from_str_name(n).map(|s| s as i32),
+        "placed, fulfilled, cancelled or returned",
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -411,26 +419,30 @@ fn money(r: &Record, problems: &mut Vec<Problem>) -> Money {
 /// A partner row.
 pub fn partner_row(r: &Record) -> Result<partners::PartnerImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut pick = |column: &str, prefix: &str, from_name: fn(&str) -> Option<i32>| match enum_value(
-        r.get(column),
-        prefix,
-        from_name,
-    ) {
-        Some(v) => v,
-        None => {
-            problems.push((column.to_string(), format!("unknown value {:?}", r.get(column))));
-            0
-        }
-    };
-    let kind = pick("type", "PARTNER_TYPE_", |n| {
-        partners::PartnerType::from_str_name(n).map(|t| t as i32)
-    });
-    let status = pick("status", "PARTNER_STATUS_", |n| {
-        partners::PartnerStatus::from_str_name(n).map(|t| t as i32)
-    });
-    let model = pick("operating_model", "OPERATING_MODEL_", |n| {
-        partners::OperatingModel::from_str_name(n).map(|t| t as i32)
-    });
+    let kind = enum_column(
+        r,
+        "type",
+        "PARTNER_TYPE_",
+        |n| partners::PartnerType::from_str_name(n).map(|t| t as i32),
+        "branch, business_unit, master_distributor, distributor, dealer or retailer",
+        &mut problems,
+    );
+    let status = enum_column(
+        r,
+        "status",
+        "PARTNER_STATUS_",
+        |n| partners::PartnerStatus::from_str_name(n).map(|t| t as i32),
+        "onboarding, active, probation or terminated",
+        &mut problems,
+    );
+    let model = enum_column(
+        r,
+        "operating_model",
+        "OPERATING_MODEL_",
+        |n| partners::OperatingModel::from_str_name(n).map(|t| t as i32),
+        "consignment or buy_sell",
+        &mut problems,
+    );
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -506,26 +518,30 @@ fn number(r: &Record, column: &str, problems: &mut Vec<Problem>) -> i32 {
 /// A case row (one comment at most, from `comment`, `comment_at` and `comment_author`).
 pub fn case_row(r: &Record) -> Result<servicedesk::CaseImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut pick = |column: &str, prefix: &str, from_name: fn(&str) -> Option<i32>| match enum_value(
-        r.get(column),
-        prefix,
-        from_name,
-    ) {
-        Some(v) => v,
-        None => {
-            problems.push((column.to_string(), format!("unknown value {:?}", r.get(column))));
-            0
-        }
-    };
-    let kind = pick("type", "CASE_TYPE_", |n| {
-        servicedesk::CaseType::from_str_name(n).map(|t| t as i32)
-    });
-    let channel = pick("channel", "CASE_CHANNEL_", |n| {
-        servicedesk::CaseChannel::from_str_name(n).map(|t| t as i32)
-    });
-    let status = pick("status", "CASE_STATUS_", |n| {
-        servicedesk::CaseStatus::from_str_name(n).map(|t| t as i32)
-    });
+    let kind = enum_column(
+        r,
+        "type",
+        "CASE_TYPE_",
+        |n| servicedesk::CaseType::from_str_name(n).map(|t| t as i32),
+        "inquiry, complaint, request or incident",
+        &mut problems,
+    );
+    let channel = enum_column(
+        r,
+        "channel",
+        "CASE_CHANNEL_",
+        |n| servicedesk::CaseChannel::from_str_name(n).map(|t| t as i32),
+        "phone, email, web, ivr, chat or walk_in",
+        &mut problems,
+    );
+    let status = enum_column(
+        r,
+        "status",
+        "CASE_STATUS_",
+        |n| servicedesk::CaseStatus::from_str_name(n).map(|t| t as i32),
+        "new, assigned, in_progress, waiting_on_customer, resolved or closed",
+        &mut problems,
+    );
     let severity = number(r, "severity", &mut problems);
     let satisfaction = number(r, "satisfaction", &mut problems);
     let mut time = |column: &str| match r.get(column) {
@@ -606,18 +622,14 @@ fn flag(r: &Record, column: &str, problems: &mut Vec<Problem>) -> bool {
 /// A consent row.
 pub fn consent_row(r: &Record) -> Result<marketing::ConsentImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let channel = match enum_value(r.get("channel"), "CHANNEL_", |n| {
-        marketing::Channel::from_str_name(n).map(|c| c as i32)
-    }) {
-        Some(c) => c,
-        None => {
-            problems.push((
-                "channel".into(),
-                format!("mail, email, sms, phone or web, not {:?}", r.get("channel")),
-            ));
-            0
-        }
-    };
+    let channel = enum_column(
+        r,
+        "channel",
+        "CHANNEL_",
+        |n| marketing::Channel::from_str_name(n).map(|c| c as i32),
+        "mail, email, sms, phone or web",
+        &mut problems,
+    );
     let opted_out = flag(r, "opted_out", &mut problems);
     let do_not_contact = flag(r, "do_not_contact", &mut problems);
     if !problems.is_empty() {
@@ -682,34 +694,25 @@ pub fn product_row(r: &Record) -> Result<sales::ProductImportRow, Vec<Problem>> 
 /// A lead row.
 pub fn lead_row(r: &Record) -> Result<sales::LeadImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let source = match enum_value(r.get("source"), "LEAD_SOURCE_", |n| {
-        sales::LeadSource::from_str_name(n).map(|s| s as i32)
-    }) {
-        Some(0) => sales::LeadSource::Manual as i32,
-        Some(s) => s,
-        None => {
-            problems.push((
-                "source".into(),
-                format!("campaign, partner, web or manual, not {:?}", r.get("source")),
-            ));
-            0
-        }
+    let source = match enum_column(
+        r,
+        "source",
+        "LEAD_SOURCE_",
+        |n| sales::LeadSource::from_str_name(n).map(|s| s as i32),
+        "campaign, partner, web or manual",
+        &mut problems,
+    ) {
+        0 => sales::LeadSource::Manual as i32,
+        s => s,
     };
-    let status = match enum_value(r.get("status"), "LEAD_STATUS_", |n| {
-        sales::LeadStatus::from_str_name(n).map(|s| s as i32)
-    }) {
-        Some(s) => s,
-        None => {
-            problems.push((
-                "status".into(),
-                format!(
-                    "new, working, qualified or disqualified, not {:?}",
-                    r.get("status")
-                ),
-            ));
-            0
-        }
-    };
+    let status = enum_column(
+        r,
+        "status",
+        "LEAD_STATUS_",
+        |n| sales::LeadStatus::from_str_name(n).map(|s| s as i32),
+        "new, working, qualified or disqualified",
+        &mut problems,
+    );
     let score = number(r, "score", &mut problems);
     let create_time = optional_time(r, "created_at", &mut problems);
     if !problems.is_empty() {
@@ -769,18 +772,14 @@ pub fn opportunity_row(r: &Record) -> Result<sales::OpportunityImportRow, Vec<Pr
 /// An activity row.
 pub fn activity_row(r: &Record) -> Result<sales::ActivityImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
-    let kind = match enum_value(r.get("kind"), "ACTIVITY_KIND_", |n| {
-        sales::ActivityKind::from_str_name(n).map(|k| k as i32)
-    }) {
-        Some(k) => k,
-        None => {
-            problems.push((
-                "kind".into(),
-                format!("call, meeting, visit or email, not {:?}", r.get("kind")),
-            ));
-            0
-        }
-    };
+    let kind = enum_column(
+        r,
+        "kind",
+        "ACTIVITY_KIND_",
+        |n| sales::ActivityKind::from_str_name(n).map(|k| k as i32),
+        "call, meeting, visit or email",
+        &mut problems,
+    );
     let duration = number(r, "duration_minutes", &mut problems);
     let occur_time = optional_time(r, "occurred_at", &mut problems);
     if !problems.is_empty() {

@@ -119,259 +119,104 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<Outcome> {
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
     let channel = args.connection.connect().await?;
     let batch = usize::from(args.batch_size);
+    // One arm per entity: its client, row parser, request message and RPC.
+    macro_rules! send {
+        ($client:ident, $parse:ident, $module:ident :: $request:ident, $rpc:ident) => {{
+            let mut client = $client::new(channel).max_encoding_message_size(64 << 20);
+            let messages = Messages {
+                parse: columns::$parse,
+                make: |options, rows| $module::$request { options, rows },
+            };
+            stream_rows(
+                reader,
+                size,
+                args.entity,
+                options,
+                batch,
+                messages,
+                |requests| async move {
+                    client
+                        .$rpc(requests)
+                        .await
+                        .map(|r| r.into_inner().summary.unwrap_or_default())
+                },
+            )
+            .await?
+        }};
+    }
     let (summary, local) = match args.entity {
-        ImportEntity::Parties => {
-            let mut client = CustomersServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::party_row,
-                    make: |options, rows| customers::ImportPartiesRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_parties(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Relationships => {
-            let mut client = CustomersServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::relationship_row,
-                    make: |options, rows| customers::ImportRelationshipsRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_relationships(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Partners => {
-            let mut client = PartnerServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::partner_row,
-                    make: |options, rows| partners::ImportPartnersRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_partners(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Targets => {
-            let mut client = PartnerServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::target_row,
-                    make: |options, rows| partners::ImportTargetsRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_targets(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Cases => {
-            let mut client = ServiceDeskServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::case_row,
-                    make: |options, rows| servicedesk::ImportCasesRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_cases(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Articles => {
-            let mut client = ServiceDeskServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::article_row,
-                    make: |options, rows| servicedesk::ImportArticlesRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_articles(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Consents => {
-            let mut client = MarketingServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::consent_row,
-                    make: |options, rows| marketing::ImportConsentsRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_consents(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Products => {
-            let mut client = CatalogServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::product_row,
-                    make: |options, rows| sales::ImportProductsRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_products(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Leads => {
-            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::lead_row,
-                    make: |options, rows| sales::ImportLeadsRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_leads(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Opportunities => {
-            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::opportunity_row,
-                    make: |options, rows| sales::ImportOpportunitiesRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_opportunities(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Activities => {
-            let mut client = PipelineServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::activity_row,
-                    make: |options, rows| sales::ImportActivitiesRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_activities(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
-        ImportEntity::Orders => {
-            let mut client = OrderServiceClient::new(channel).max_encoding_message_size(64 << 20);
-            stream_rows(
-                reader,
-                size,
-                args.entity,
-                options,
-                batch,
-                Messages {
-                    parse: columns::order_row,
-                    make: |options, rows| sales::ImportOrdersRequest { options, rows },
-                },
-                |requests| async move {
-                    client
-                        .import_orders(requests)
-                        .await
-                        .map(|r| r.into_inner().summary.unwrap_or_default())
-                },
-            )
-            .await?
-        }
+        ImportEntity::Parties => send!(
+            CustomersServiceClient,
+            party_row,
+            customers::ImportPartiesRequest,
+            import_parties
+        ),
+        ImportEntity::Relationships => send!(
+            CustomersServiceClient,
+            relationship_row,
+            customers::ImportRelationshipsRequest,
+            import_relationships
+        ),
+        ImportEntity::Partners => send!(
+            PartnerServiceClient,
+            partner_row,
+            partners::ImportPartnersRequest,
+            import_partners
+        ),
+        ImportEntity::Targets => send!(
+            PartnerServiceClient,
+            target_row,
+            partners::ImportTargetsRequest,
+            import_targets
+        ),
+        ImportEntity::Cases => send!(
+            ServiceDeskServiceClient,
+            case_row,
+            servicedesk::ImportCasesRequest,
+            import_cases
+        ),
+        ImportEntity::Articles => send!(
+            ServiceDeskServiceClient,
+            article_row,
+            servicedesk::ImportArticlesRequest,
+            import_articles
+        ),
+        ImportEntity::Consents => send!(
+            MarketingServiceClient,
+            consent_row,
+            marketing::ImportConsentsRequest,
+            import_consents
+        ),
+        ImportEntity::Products => send!(
+            CatalogServiceClient,
+            product_row,
+            sales::ImportProductsRequest,
+            import_products
+        ),
+        ImportEntity::Leads => send!(
+            PipelineServiceClient,
+            lead_row,
+            sales::ImportLeadsRequest,
+            import_leads
+        ),
+        ImportEntity::Opportunities => send!(
+            PipelineServiceClient,
+            opportunity_row,
+            sales::ImportOpportunitiesRequest,
+            import_opportunities
+        ),
+        ImportEntity::Activities => send!(
+            PipelineServiceClient,
+            activity_row,
+            sales::ImportActivitiesRequest,
+            import_activities
+        ),
+        ImportEntity::Orders => send!(
+            OrderServiceClient,
+            order_row,
+            sales::ImportOrdersRequest,
+            import_orders
+        ),
     };
     // Every refused row once, with each of its reasons as "column: reason".
     let mut reasons: BTreeMap<i64, Vec<Problem>> = BTreeMap::new();
