@@ -125,45 +125,56 @@ async fn create_party(port: u16, token: &str) -> pb::Party {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let port = free_ports(6);
-    let nats_port = loop {
-        let p = free_port();
-        if !(port..port + 6).contains(&p) {
-            break p;
-        }
-    };
     let stderr_path = data.path().join("stderr.log");
-    let mut child = Command::new(CRM)
-        .args([
-            "up",
-            "--port-base",
-            &port.to_string(),
-            "--local-nats-port",
-            &nats_port.to_string(),
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("CRM_NATS_URL")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut process = Process(child);
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            let done = line.starts_with("press Ctrl-C");
-            lines.push(line);
-            if done {
-                break;
+    // Ports found free can be taken by another test before crm binds them: a start that fails
+    // on a taken port is tried again on others.
+    let mut attempt = 0;
+    let (port, nats_port, mut process, lines) = loop {
+        attempt += 1;
+        let port = free_ports(6);
+        let nats_port = loop {
+            let p = free_port();
+            if !(port..port + 6).contains(&p) {
+                break p;
             }
+        };
+        let mut child = Command::new(CRM)
+            .args([
+                "up",
+                "--port-base",
+                &port.to_string(),
+                "--local-nats-port",
+                &nats_port.to_string(),
+            ])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("CRM_NATS_URL")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let process = Process(child);
+        let lines = tokio::task::spawn_blocking(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                let done = line.starts_with("press Ctrl-C");
+                lines.push(line);
+                if done {
+                    break;
+                }
+            }
+            lines
+        })
+        .await
+        .unwrap();
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if attempt < 3 && lines.is_empty() && stderr.contains("Address already in use") {
+            continue;
         }
-        lines
-    })
-    .await
-    .unwrap();
+        break (port, nats_port, process, lines);
+    };
     assert!(
         lines
             .iter()
