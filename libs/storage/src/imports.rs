@@ -109,7 +109,7 @@ pub async fn record(
             }),
         );
         q.push(
-            " ON CONFLICT (entity, source, external_id) DO UPDATE SET record_id = excluded.record_id, \
+            " ON CONFLICT (external_id, entity, source) DO UPDATE SET record_id = excluded.record_id, \
              content_hash = excluded.content_hash, run_id = excluded.run_id, row_number = excluded.row_number",
         );
         q.build().execute(&mut *conn).await?;

@@ -32,7 +32,8 @@ pub async fn by_external_ids(
     let mut found = HashMap::new();
     for chunk in external_ids.chunks(1000) {
         let mut q = SqlBuilder::new("SELECT partner_id, external_id FROM channel_partners WHERE 1 = 1");
-        q.and("source = {}", source).and("external_id <> {}", "");
+        // A literal, so that the partial index on external ids applies to a generic plan too.
+        q.and("source = {}", source).push(" AND external_id <> ''");
         let list = q.list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {

@@ -59,7 +59,8 @@ pub async fn by_external_ids(
         let mut q = crm_storage::SqlBuilder::new(
             "SELECT party_id, external_id FROM customers WHERE status = 'active'",
         );
-        q.and("source = {}", source).and("external_id <> {}", "");
+        // A literal, so that the partial index on external ids applies to a generic plan too.
+        q.and("source = {}", source).push(" AND external_id <> ''");
         let list = q.list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
