@@ -7,7 +7,7 @@ use crm_proto::customers::v1 as pb;
 use serde_json::json;
 
 use super::{CustomersApi, party_for_write};
-use crate::domain::pyramid::{self, Contribution, TierSpec};
+use crate::domain::pyramid::{self, TierSpec};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{audit, parties, settings};
@@ -117,15 +117,20 @@ impl CustomersApi {
     ) -> Result<pb::GetValuePyramidResponse> {
         let mut conn = self.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
-        let contributions: Vec<Contribution> = parties::contributions(&mut conn)
-            .await?
-            .into_iter()
-            .map(|(party_id, revenue_minor, _, _)| Contribution {
-                party_id,
-                revenue_minor,
-            })
-            .collect();
-        let p = pyramid::pyramid(&contributions, &tiers);
+        // Aggregated in SQL: the pyramid reads no party rows.
+        let ranked = usize::try_from(parties::ranked_count(&mut conn).await?).unwrap_or_default();
+        let placement = pyramid::placement(ranked, &tiers);
+        let top = i64::try_from(pyramid::top_20_percent(ranked)).unwrap_or(i64::MAX);
+        let sums = parties::ranking_totals(&mut conn, &placement, top).await?;
+        let p = pyramid::from_totals(
+            &pyramid::Totals {
+                ranked,
+                tier_revenue: sums.tier_revenue.into_iter().map(i128::from).collect(),
+                top_20_percent_revenue: i128::from(sums.top_revenue),
+                rank_reaching_80_percent: usize::try_from(sums.rank_reaching_80_percent).unwrap_or_default(),
+            },
+            &tiers,
+        );
         let money = |amount_minor| {
             Some(Money {
                 amount_minor,

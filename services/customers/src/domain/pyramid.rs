@@ -179,6 +179,15 @@ fn tier_bounds(n: usize, tiers: &[TierSpec]) -> Vec<usize> {
     bounds
 }
 
+/// Each tier's last rank among `n` ranked customers, with its name (what SQL ranks by).
+pub fn placement(n: usize, tiers: &[TierSpec]) -> Vec<(i64, &str)> {
+    tier_bounds(n, tiers)
+        .into_iter()
+        .zip(tiers)
+        .map(|(last, tier)| (to_i64(last), tier.name.as_str()))
+        .collect()
+}
+
 /// ceil(n * bps / 10000), with bps clamped to 0..=10000 so invalid configs cannot go out of range.
 fn ceil_share(n: usize, bps: i64) -> usize {
     let scaled = to_i128(n) * i128::from(bps.clamp(0, FULL_BPS));
@@ -223,50 +232,81 @@ pub fn pyramid(contributions: &[Contribution], tiers: &[TierSpec]) -> Pyramid {
     let ordered = ranked_order(contributions);
     let revenues: Vec<i128> = ordered.iter().map(|c| i128::from(c.revenue_minor)).collect();
     let total: i128 = revenues.iter().sum();
-    Pyramid {
-        levels: levels(&revenues, total, tiers),
-        ranked_customers: to_i64(revenues.len()),
-        total_revenue_minor: saturate_i64(total),
-        top_20_percent_revenue_share_bps: top_20_percent_share_bps(&revenues, total),
-        customers_for_80_percent_revenue_bps: customers_for_80_percent_bps(&revenues, total),
-    }
-}
-
-/// One level per tier from the ranked revenues (largest first).
-fn levels(revenues: &[i128], total: i128, tiers: &[TierSpec]) -> Vec<Level> {
     let bounds = tier_bounds(revenues.len(), tiers);
     let mut start = 0;
-    let mut levels = Vec::with_capacity(tiers.len());
-    for (tier, &end) in tiers.iter().zip(&bounds) {
-        let revenue: i128 = revenues[start..end].iter().sum();
-        levels.push(Level {
-            name: tier.name.clone(),
-            customers: to_i64(end - start),
-            revenue_minor: saturate_i64(revenue),
-            revenue_share_bps: share_bps(revenue, total),
-        });
+    let mut tier_revenue = Vec::with_capacity(tiers.len());
+    for &end in &bounds {
+        tier_revenue.push(revenues[start..end].iter().sum());
         start = end;
     }
-    levels
-}
-
-/// Revenue share of the top ceil(n * 20%) customers.
-fn top_20_percent_share_bps(revenues: &[i128], total: i128) -> i32 {
-    let top = revenues.len().div_ceil(5);
-    share_bps(revenues[..top].iter().sum(), total)
-}
-
-/// Share of customers, from the top, needed to reach 80% of total revenue.
-fn customers_for_80_percent_bps(revenues: &[i128], total: i128) -> i32 {
     let mut cumulative = 0_i128;
     // cumulative >= 0.8 * total, kept in integers so no rounding decides the cut.
-    let needed = revenues.iter().position(|&r| {
+    let reaching = revenues.iter().position(|&r| {
         cumulative += r;
         cumulative * 10 >= total * 8
     });
-    match needed {
-        Some(index) if total > 0 => share_bps(to_i128(index + 1), to_i128(revenues.len())),
-        _ => 0,
+    let totals = Totals {
+        ranked: revenues.len(),
+        tier_revenue,
+        top_20_percent_revenue: revenues[..top_20_percent(revenues.len())].iter().sum(),
+        rank_reaching_80_percent: if total > 0 {
+            reaching.map_or(0, |i| i + 1)
+        } else {
+            0
+        },
+    };
+    from_totals(&totals, tiers)
+}
+
+/// The figures of a ranking the pyramid is built from, as the database aggregates them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Customers with positive revenue.
+    pub ranked: usize,
+    /// Revenue of each configured tier, in configuration order (tier boundaries of [`rank`]).
+    pub tier_revenue: Vec<i128>,
+    /// Revenue of the best [`top_20_percent`] ranks.
+    pub top_20_percent_revenue: i128,
+    /// The smallest rank by which cumulative revenue reaches 80% of the total (0 when none).
+    pub rank_reaching_80_percent: usize,
+}
+
+/// How many of `n` ranked customers make the top 20%: ceil(n * 20%).
+pub fn top_20_percent(n: usize) -> usize {
+    n.div_ceil(5)
+}
+
+/// The pyramid from aggregated [`Totals`].
+pub fn from_totals(totals: &Totals, tiers: &[TierSpec]) -> Pyramid {
+    let total: i128 = totals.tier_revenue.iter().sum();
+    let bounds = tier_bounds(totals.ranked, tiers);
+    let mut start = 0;
+    let levels = tiers
+        .iter()
+        .zip(&bounds)
+        .enumerate()
+        .map(|(i, (tier, &end))| {
+            let revenue = totals.tier_revenue.get(i).copied().unwrap_or(0);
+            let level = Level {
+                name: tier.name.clone(),
+                customers: to_i64(end - start),
+                revenue_minor: saturate_i64(revenue),
+                revenue_share_bps: share_bps(revenue, total),
+            };
+            start = end;
+            level
+        })
+        .collect();
+    Pyramid {
+        levels,
+        ranked_customers: to_i64(totals.ranked),
+        total_revenue_minor: saturate_i64(total),
+        top_20_percent_revenue_share_bps: share_bps(totals.top_20_percent_revenue, total),
+        customers_for_80_percent_revenue_bps: if totals.rank_reaching_80_percent > 0 {
+            share_bps(to_i128(totals.rank_reaching_80_percent), to_i128(totals.ranked))
+        } else {
+            0
+        },
     }
 }
 

@@ -76,3 +76,25 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Notes that `party_id`'s figures are to be refreshed when the current batch of events ends.
+pub async fn mark_for_refresh(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO value_refresh_pending (party_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The parties noted by [`mark_for_refresh`], removed from the list.
+pub async fn take_marked_for_refresh(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT party_id FROM value_refresh_pending ORDER BY party_id")
+        .fetch_all(&mut *conn)
+        .await?;
+    if !ids.is_empty() {
+        sqlx::query("DELETE FROM value_refresh_pending")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(ids)
+}

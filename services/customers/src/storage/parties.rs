@@ -482,24 +482,142 @@ pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) 
     Ok(())
 }
 
-/// (party id, lifetime revenue, current rank, current tier) of every active party.
-pub async fn contributions(conn: &mut Conn) -> sqlx::Result<Vec<(String, i64, i64, String)>> {
-    let rows = sqlx::query(
-        "SELECT id, lifetime_revenue_minor, contribution_rank, tier FROM parties WHERE status = $1 ORDER BY id",
-    )
-    .bind(PartyStatus::Active as i64)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+/// Active parties with positive lifetime revenue: the ones the value pyramid ranks.
+pub async fn ranked_count(conn: &mut Conn) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0")
+        .bind(PartyStatus::Active as i64)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// A party whose tier a re-ranking changes.
+#[derive(Debug, Clone)]
+pub struct TierChange {
+    /// The party.
+    pub party_id: String,
+    /// Its tier before (empty when unranked).
+    pub previous: String,
+    /// Its tier now (empty when no longer ranked).
+    pub tier: String,
+    /// Its new rank (0 when unranked).
+    pub rank: i64,
+}
+
+/// `SELECT id, tier, contribution_rank, revenue, rn, new_tier` over every active party: its rank by
+/// lifetime revenue (largest first, ties by id; 0 without revenue) and the tier that rank falls
+/// in, given each tier's last rank in `placement` (the last tier takes the rest).
+fn ranking(q: &mut SqlBuilder, placement: &[(i64, &str)]) {
+    let active = q.arg(PartyStatus::Active as i64);
+    let mut case = String::from("CASE WHEN rn = 0 THEN ''");
+    for (i, (last, name)) in placement.iter().enumerate() {
+        let name = q.arg(*name);
+        if i + 1 == placement.len() {
+            case.push_str(&format!(" ELSE {name} END"));
+        } else {
+            let last = q.arg(*last);
+            case.push_str(&format!(" WHEN rn <= {last} THEN {name}"));
+        }
+    }
+    if placement.is_empty() {
+        case.push_str(" ELSE '' END");
+    }
+    q.push(&format!(
+        "SELECT id, tier, contribution_rank, revenue, rn, {case} AS new_tier FROM (\
+         SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, \
+         ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn \
+         FROM parties WHERE status = {active} AND lifetime_revenue_minor > 0 \
+         UNION ALL SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, 0 AS rn \
+         FROM parties WHERE status = {active} AND lifetime_revenue_minor <= 0) ranked"
+    ));
+}
+
+/// The parties whose tier the ranking under `placement` (see [`ranking`]) changes.
+pub async fn tier_changes(conn: &mut Conn, placement: &[(i64, &str)]) -> sqlx::Result<Vec<TierChange>> {
+    let mut q = SqlBuilder::new("SELECT id, tier, rn, new_tier FROM (");
+    ranking(&mut q, placement);
+    q.push(") target WHERE tier <> new_tier ORDER BY id");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
         .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                r.try_get("lifetime_revenue_minor")?,
-                r.try_get("contribution_rank")?,
-                r.try_get("tier")?,
-            ))
+            Ok(TierChange {
+                party_id: r.try_get("id")?,
+                previous: r.try_get("tier")?,
+                tier: r.try_get("new_tier")?,
+                rank: r.try_get("rn")?,
+            })
         })
         .collect()
+}
+
+/// Revenue figures of the ranking under `placement` (see [`ranking`]), aggregated in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct RankingTotals {
+    /// Revenue of each tier of `placement`, in its order.
+    pub tier_revenue: Vec<i64>,
+    /// Revenue of the parties ranked `top` or better.
+    pub top_revenue: i64,
+    /// The smallest rank by which the cumulative revenue reaches 80% of the total; 0 when nobody
+    /// has revenue.
+    pub rank_reaching_80_percent: i64,
+}
+
+/// Revenue per tier, of the best `top` ranks and the rank reaching 80% of all revenue.
+pub async fn ranking_totals(
+    conn: &mut Conn,
+    placement: &[(i64, &str)],
+    top: i64,
+) -> sqlx::Result<RankingTotals> {
+    let mut q = SqlBuilder::new("SELECT new_tier, ");
+    let top_arg = q.arg(top);
+    q.push(&format!(
+        "CAST(SUM(revenue) AS BIGINT) AS revenue, \
+         CAST(SUM(CASE WHEN rn <= {top_arg} THEN revenue ELSE 0 END) AS BIGINT) AS top FROM ("
+    ));
+    ranking(&mut q, placement);
+    q.push(") target WHERE rn > 0 GROUP BY new_tier");
+    let mut by_tier = HashMap::new();
+    let mut totals = RankingTotals::default();
+    let mut all = 0_i64;
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let revenue: i64 = row.try_get("revenue")?;
+        totals.top_revenue = totals.top_revenue.saturating_add(row.try_get("top")?);
+        all = all.saturating_add(revenue);
+        by_tier.insert(row.try_get::<String, _>("new_tier")?, revenue);
+    }
+    totals.tier_revenue = placement
+        .iter()
+        .map(|(_, name)| by_tier.get(*name).copied().unwrap_or(0))
+        .collect();
+    if all > 0 {
+        // cumulative >= 80% of the total, in integers so that no rounding decides the cut.
+        let reached: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(rn) FROM (SELECT ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn, \
+             SUM(lifetime_revenue_minor) OVER (ORDER BY lifetime_revenue_minor DESC, id ROWS UNBOUNDED PRECEDING) AS cumulative \
+             FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0) c WHERE cumulative * 10 >= $2",
+        )
+        .bind(PartyStatus::Active as i64)
+        .bind(all.saturating_mul(8))
+        .fetch_one(&mut *conn)
+        .await?;
+        totals.rank_reaching_80_percent = reached.unwrap_or(0);
+    }
+    Ok(totals)
+}
+
+/// Stores rank and tier of every active party under `placement` in one statement, writing only
+/// the rows that change.
+pub async fn apply_ranking(conn: &mut Conn, placement: &[(i64, &str)]) -> sqlx::Result<()> {
+    let mut q =
+        SqlBuilder::new("UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM (");
+    ranking(&mut q, placement);
+    q.push(
+        ") target WHERE parties.id = target.id \
+         AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)",
+    );
+    q.build().execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Sets the lifecycle stage (derived from orders) and bumps the version.
@@ -512,17 +630,6 @@ pub async fn set_lifecycle(conn: &mut Conn, id: &str, stage: i32) -> sqlx::Resul
     .bind(id)
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Sets rank and tier of a party.
-pub async fn set_rank(conn: &mut Conn, id: &str, rank: i64, tier: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE parties SET contribution_rank = $1, tier = $2 WHERE id = $3")
-        .bind(rank)
-        .bind(tier)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
@@ -650,6 +757,25 @@ pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>>
 /// Locks the party's row until the transaction ends, so that two writers deriving a change
 /// from what they read (the order consumer and the value sweeper) take turns instead of both
 /// announcing it. SQLite write transactions are exclusive already.
+/// Status and merge target of a party, its row locked for the transaction (PostgreSQL; SQLite
+/// has one writer at a time).
+pub async fn lock_status(conn: &mut Conn, id: &str) -> sqlx::Result<Option<(i32, String)>> {
+    let sql = if conn.backend_name() == "PostgreSQL" {
+        "SELECT status, merged_into_id FROM parties WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT status, merged_into_id FROM parties WHERE id = $1"
+    };
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    row.map(|r| {
+        Ok((
+            i32::try_from(r.try_get::<i64, _>("status")?).unwrap_or_default(),
+            r.try_get::<Option<String>, _>("merged_into_id")?
+                .unwrap_or_default(),
+        ))
+    })
+    .transpose()
+}
+
 pub async fn lock(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE")

@@ -161,15 +161,17 @@ async fn orders_drive_customer_value_tier_and_lifecycle(backend: Backend) {
             .filter(|e| e.event_type == t && e.subject == a.id)
             .count()
     };
-    assert_eq!(
-        count("crm.customers.party.value_changed.v1"),
-        4,
-        "three orders and one cancellation"
+    // Order events applied in one batch refresh the party once: the three orders may come
+    // together (one change) or apart (three), the cancellation comes alone.
+    let value_changes = count("crm.customers.party.value_changed.v1");
+    assert!(
+        (2..=4).contains(&value_changes),
+        "three orders and one cancellation: {value_changes}"
     );
-    assert_eq!(
-        count("crm.customers.party.lifecycle_changed.v1"),
-        3,
-        "prospect -> customer -> loyal -> customer"
+    let stage_changes = count("crm.customers.party.lifecycle_changed.v1");
+    assert!(
+        (2..=3).contains(&stage_changes),
+        "prospect -> (customer ->) loyal -> customer: {stage_changes}"
     );
     assert_eq!(count("crm.customers.party.tier_changed.v1"), 1);
 }
