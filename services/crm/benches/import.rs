@@ -357,9 +357,12 @@ async fn import(entity: &str, file: &Path, url: &str, token: &str) -> Duration {
 }
 
 /// Waits until every outbox is drained and every durable consumer of the suite has nothing
-/// pending or unacknowledged.
+/// pending or unacknowledged; prints when each of them first had nothing left, so the slowest
+/// consumer is named.
 async fn caught_up(suite: &support::TestSuite) {
     let js = async_nats::jetstream::new(suite.nats.client().await);
+    let started = Instant::now();
+    let mut done: std::collections::BTreeMap<String, Option<Duration>> = Default::default();
     loop {
         let mut pending = 0u64;
         for stream in ["CRM_CUSTOMERS", "CRM_SALES"] {
@@ -379,7 +382,14 @@ async fn caught_up(suite: &support::TestSuite) {
                     .await
                     && let Ok(info) = c.info().await
                 {
-                    pending += info.num_pending + info.num_ack_pending as u64;
+                    let left = info.num_pending + info.num_ack_pending as u64;
+                    pending += left;
+                    let entry = done.entry(format!("{stream}/{name}")).or_default();
+                    match (left, *entry) {
+                        (0, None) => *entry = Some(started.elapsed()),
+                        (1.., Some(_)) => *entry = None,
+                        _ => {}
+                    }
                 }
             }
             let _ = s.info().await;
@@ -394,6 +404,17 @@ async fn caught_up(suite: &support::TestSuite) {
             db.close().await;
         }
         if pending == 0 && unsent == 0 {
+            let mut times: Vec<(Duration, String)> = done
+                .into_iter()
+                .map(|(name, at)| (at.unwrap_or_default(), name))
+                .collect();
+            times.sort();
+            let line: Vec<String> = times
+                .iter()
+                .rev()
+                .map(|(at, name)| format!("{name} {:.1} s", at.as_secs_f64()))
+                .collect();
+            println!("  each consumer done after: {}", line.join(", "));
             return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
