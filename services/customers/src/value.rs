@@ -17,6 +17,9 @@ use crate::domain::pyramid;
 use crate::events;
 use crate::storage::{audit, micros_of, now_micros, orders, parties, settings};
 
+/// Parties refreshed per transaction by the full sweep.
+const SWEEP_BATCH: usize = 100;
+
 /// The actor recorded in the audit trail for changes made from sales events.
 pub const SYSTEM_ACTOR: &str = "system:value";
 
@@ -83,12 +86,8 @@ impl EventHandler for OrderEvents {
         if ids.is_empty() {
             return Ok(());
         }
-        let now = now_micros();
-        for id in ids {
-            if let Some(party) = live_party(tx, &id).await? {
-                refresh_party(tx, &party, &self.currency, &self.rules, now).await?;
-            }
-        }
+        // The parties were locked when their orders were recorded.
+        refresh_parties(tx, &ids, &self.currency, &self.rules, now_micros()).await?;
         settings::mark_tiers_dirty(tx).await?;
         Ok(())
     }
@@ -128,83 +127,89 @@ async fn live_party(tx: &mut Tx, id: &str) -> sqlx::Result<Option<pb::Party>> {
     Ok(None)
 }
 
-/// Recomputes a party's revenue and stage from its orders; writes and announces what changed.
-pub async fn refresh_party(
+/// Recomputes the revenue and stage of the active parties among `ids` from their orders (one
+/// aggregate query for all of them); writes and announces what changed with multi-row
+/// statements. The caller holds their rows locked.
+pub async fn refresh_parties(
     tx: &mut Tx,
-    party: &pb::Party,
+    ids: &[String],
     currency: &str,
     rules: &LifecycleRules,
     now: i64,
 ) -> anyhow::Result<()> {
-    let summary = orders::summary(tx, &party.id, currency, now).await?;
-    let (lifetime, trailing) = (summary.lifetime_minor, summary.trailing_minor);
-    let value = party.value.clone().unwrap_or_default();
-    let old = (
-        value
-            .lifetime_revenue
-            .as_ref()
-            .map(|m| m.amount_minor)
-            .unwrap_or_default(),
-        value
-            .trailing_12m_revenue
-            .as_ref()
-            .map(|m| m.amount_minor)
-            .unwrap_or_default(),
-    );
-    if old != (lifetime, trailing) {
-        parties::set_value(tx, &party.id, lifetime, trailing).await?;
-        let mut updated = value.clone();
-        for (money, amount) in [
-            (&mut updated.lifetime_revenue, lifetime),
-            (&mut updated.trailing_12m_revenue, trailing),
-        ] {
-            money.get_or_insert_with(Default::default).amount_minor = amount;
-        }
-        audit::record(
-            tx,
-            SYSTEM_ACTOR,
-            "party",
-            &party.id,
-            "value_set",
-            json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing}),
-        )
-        .await?;
-        events::publish(
-            tx,
-            "party.value_changed",
-            &party.id,
-            &pb::PartyValueChanged {
+    let active: Vec<pb::Party> = parties::load(tx, ids)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == PartyStatus::Active as i32)
+        .collect();
+    let active_ids: Vec<String> = active.iter().map(|p| p.id.clone()).collect();
+    let summaries = orders::summaries(tx, &active_ids, currency, now).await?;
+    let mut values = Vec::new();
+    let mut stages = Vec::new();
+    let mut entries = Vec::new();
+    let mut announcements = Vec::new();
+    for party in active {
+        let summary = summaries.get(&party.id).cloned().unwrap_or_default();
+        let (lifetime, trailing) = (summary.lifetime_minor, summary.trailing_minor);
+        let mut value = party.value.clone().unwrap_or_default();
+        let amount =
+            |m: &Option<crm_proto::common::v1::Money>| m.as_ref().map(|m| m.amount_minor).unwrap_or_default();
+        if (
+            amount(&value.lifetime_revenue),
+            amount(&value.trailing_12m_revenue),
+        ) != (lifetime, trailing)
+        {
+            values.push((party.id.clone(), lifetime, trailing));
+            for (money, amount) in [
+                (&mut value.lifetime_revenue, lifetime),
+                (&mut value.trailing_12m_revenue, trailing),
+            ] {
+                money.get_or_insert_with(Default::default).amount_minor = amount;
+            }
+            entries.push((
+                party.id.clone(),
+                "value_set".to_string(),
+                json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing}),
+            ));
+            let changed = pb::PartyValueChanged {
                 party_id: party.id.clone(),
-                value: Some(updated),
-            },
-        )
-        .await?;
-    }
-    let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
-    let next = lifecycle::stage_of(current, &summary, now, rules);
-    if next != current {
-        parties::set_lifecycle(tx, &party.id, next as i32).await?;
-        audit::record(
-            tx,
-            SYSTEM_ACTOR,
-            "party",
-            &party.id,
-            "lifecycle_changed",
-            json!({"lifecycle_stage": next as i32}),
-        )
-        .await?;
-        events::publish(
-            tx,
-            "party.lifecycle_changed",
-            &party.id,
-            &pb::PartyLifecycleChanged {
+                value: Some(value),
+            };
+            announcements.push(NewEvent::new(
+                DOMAIN,
+                "party.value_changed",
+                party.id.clone(),
+                &changed,
+            ));
+        }
+        let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
+        let next = lifecycle::stage_of(current, &summary, now, rules);
+        if next != current {
+            stages.push((party.id.clone(), next as i32));
+            entries.push((
+                party.id.clone(),
+                "lifecycle_changed".to_string(),
+                json!({"lifecycle_stage": next as i32}),
+            ));
+            let changed = pb::PartyLifecycleChanged {
                 party_id: party.id.clone(),
                 previous_stage: current as i32,
                 stage: next as i32,
-            },
-        )
-        .await?;
+            };
+            announcements.push(NewEvent::new(
+                DOMAIN,
+                "party.lifecycle_changed",
+                party.id.clone(),
+                &changed,
+            ));
+        }
     }
+    parties::set_values(tx, &values).await?;
+    for (id, stage) in stages {
+        parties::set_lifecycle(tx, &id, stage).await?;
+    }
+    audit::record_many(tx, SYSTEM_ACTOR, "party", &entries).await?;
+    outbox::enqueue_many(tx, events::SOURCE, announcements).await?;
     Ok(())
 }
 
@@ -283,12 +288,11 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
         let mut conn = db.pool().acquire().await?;
         let ids = orders::parties_with_orders(&mut conn).await?;
         drop(conn);
-        for id in ids {
+        for chunk in ids.chunks(SWEEP_BATCH) {
             let mut tx = db.begin().await?;
-            if let Some(party) = live_party(&mut tx, &id).await? {
-                refresh_party(&mut tx, &party, currency, rules, now_micros()).await?;
-                settings::mark_tiers_dirty(&mut tx).await?;
-            }
+            parties::lock_many(&mut tx, chunk).await?;
+            refresh_parties(&mut tx, chunk, currency, rules, now_micros()).await?;
+            settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
         }
     }

@@ -1,6 +1,8 @@
 //! The ledger of orders learned from sales events.
 
-use crm_storage::Conn;
+use std::collections::HashMap;
+
+use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use crate::domain::lifecycle::{OrderSummary, trailing_start};
@@ -31,33 +33,42 @@ pub async fn record(
     Ok(())
 }
 
-/// The summary of a party's orders in `currency` (others cannot be added up without exchange
-/// rates) at `now`, computed in SQL.
-pub async fn summary(
+/// The summary of the orders of each of `party_ids` that has orders in `currency` (others cannot
+/// be added up without exchange rates) at `now`, computed in SQL: one grouped query per 500
+/// parties.
+pub async fn summaries(
     conn: &mut Conn,
-    party_id: &str,
+    party_ids: &[String],
     currency: &str,
     now: i64,
-) -> sqlx::Result<OrderSummary> {
-    let row = sqlx::query(
-        "SELECT \
-           CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS lifetime, \
-           CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > $3 THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS trailing, \
-           MAX(CASE WHEN status IN ('placed', 'fulfilled') THEN placed_at END) AS last_placed_at, \
-           COUNT(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > $3 THEN 1 END) AS recent \
-         FROM party_orders WHERE party_id = $1 AND currency_code = $2",
-    )
-    .bind(party_id)
-    .bind(currency)
-    .bind(trailing_start(now))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(OrderSummary {
-        lifetime_minor: row.try_get("lifetime")?,
-        trailing_minor: row.try_get("trailing")?,
-        last_placed_at: row.try_get("last_placed_at")?,
-        recent_orders: row.try_get("recent")?,
-    })
+) -> sqlx::Result<HashMap<String, OrderSummary>> {
+    let mut found = HashMap::with_capacity(party_ids.len());
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT party_id, ");
+        let since = q.arg(trailing_start(now));
+        q.push(&format!(
+            "CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS lifetime, \
+             CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > {since} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS trailing, \
+             MAX(CASE WHEN status IN ('placed', 'fulfilled') THEN placed_at END) AS last_placed_at, \
+             COUNT(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > {since} THEN 1 END) AS recent \
+             FROM party_orders WHERE 1 = 1"
+        ));
+        q.and("currency_code = {}", currency);
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(
+                row.try_get("party_id")?,
+                OrderSummary {
+                    lifetime_minor: row.try_get("lifetime")?,
+                    trailing_minor: row.try_get("trailing")?,
+                    last_placed_at: row.try_get("last_placed_at")?,
+                    recent_orders: row.try_get("recent")?,
+                },
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Parties that have orders.

@@ -482,6 +482,41 @@ pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) 
     Ok(())
 }
 
+/// Sets lifetime and trailing revenue of parties, `(id, lifetime, trailing)`, with one statement
+/// per 300 parties; bumps their versions.
+pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)]) -> sqlx::Result<()> {
+    for chunk in values.chunks(300) {
+        let mut q = SqlBuilder::new(
+            "UPDATE parties SET lifetime_revenue_minor = v.column2, \
+             trailing_12m_revenue_minor = v.column3, version = version + 1, updated_at = ",
+        );
+        let now = q.arg(now_micros());
+        q.push(&now).push(" FROM (VALUES ");
+        for (i, (id, lifetime, trailing)) in chunk.iter().enumerate() {
+            let tuple = q.list([Arg::from(id.as_str()), Arg::Int(*lifetime), Arg::Int(*trailing)]);
+            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
+        }
+        q.push(") AS v WHERE parties.id = v.column1");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Locks the rows of `ids` for the transaction, in id order (PostgreSQL; SQLite has one writer
+/// at a time).
+pub async fn lock_many(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
+    if conn.backend_name() != "PostgreSQL" || ids.is_empty() {
+        return Ok(());
+    }
+    for chunk in ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT id FROM parties WHERE id IN (");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&list).push(") ORDER BY id FOR UPDATE");
+        q.build().fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Active parties with positive lifetime revenue: the ones the value pyramid ranks.
 pub async fn ranked_count(conn: &mut Conn) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0")
