@@ -2,6 +2,7 @@
 //! consumer and a periodic sweep (trailing revenue decays and silence makes customers lost even
 //! when no event arrives).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler, NewEvent, outbox};
@@ -30,6 +31,7 @@ pub fn order_consumer_options() -> ConsumerOptions {
         "crm.sales.order.fulfilled",
         "crm.sales.order.cancelled",
         "crm.sales.order.returned",
+        "crm.sales.orders.imported",
     ])
 }
 
@@ -49,36 +51,17 @@ impl EventHandler for OrderEvents {
             "crm.sales.order.fulfilled.v1" => (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled"),
             "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
             "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
+            "crm.sales.orders.imported.v1" => {
+                return record_orders(tx, &event.decode::<sales::OrdersImported>()?.orders).await;
+            }
             other => {
                 tracing::debug!(event_type = other, "ignored");
                 return Ok(());
             }
         };
-        let order = order.ok_or_else(|| anyhow::anyhow!("{} without an order", event.event_type))?;
-        // Orders of a merged party belong to its survivor; an erased party keeps no figures.
-        let Some(party_id) = live_party_id(tx, &order.party_id).await? else {
-            tracing::info!(party = %order.party_id, order = %order.id, "order for an unknown or erased party ignored");
-            return Ok(());
-        };
-        let total = order.total.unwrap_or_default();
-        let placed_at = order
-            .place_time
-            .as_ref()
-            .map(micros_of)
-            .unwrap_or_else(now_micros);
-        orders::record(
-            tx,
-            &order.id,
-            &party_id,
-            placed_at,
-            total.amount_minor,
-            &total.currency_code,
-            status,
-        )
-        .await?;
-        // The figures follow once per party when the batch ends (see `finish`).
-        orders::mark_for_refresh(tx, &party_id).await?;
-        Ok(())
+        let mut order = order.ok_or_else(|| anyhow::anyhow!("{} without an order", event.event_type))?;
+        order.status = status_of(status) as i32;
+        record_orders(tx, std::slice::from_ref(&order)).await
     }
 
     async fn finish(&self, tx: &mut Tx) -> anyhow::Result<()> {
@@ -93,21 +76,85 @@ impl EventHandler for OrderEvents {
     }
 }
 
-/// The id of the live party for `id`, following merge redirects, its row locked for the
-/// transaction (reads no more of the party than its status).
-async fn live_party_id(tx: &mut Tx, id: &str) -> sqlx::Result<Option<String>> {
-    let mut id = id.to_string();
-    for _ in 0..8 {
-        let Some((status, merged_into)) = parties::lock_status(tx, &id).await? else {
-            return Ok(None);
-        };
-        match PartyStatus::try_from(status) {
-            Ok(PartyStatus::Merged) if !merged_into.is_empty() => id = merged_into,
-            Ok(PartyStatus::Active) => return Ok(Some(id)),
-            _ => return Ok(None),
-        }
+/// The status an order event announces.
+fn status_of(name: &str) -> sales::OrderStatus {
+    match name {
+        "fulfilled" => sales::OrderStatus::Fulfilled,
+        "cancelled" => sales::OrderStatus::Cancelled,
+        "returned" => sales::OrderStatus::Returned,
+        _ => sales::OrderStatus::Placed,
     }
-    Ok(None)
+}
+
+/// Records orders (each in the status it reached) in the ledger of their live parties and notes
+/// those parties for the refresh when the batch ends (see `finish`).
+async fn record_orders(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<()> {
+    let asked: Vec<String> = orders.iter().map(|o| o.party_id.clone()).collect();
+    let live = live_party_ids(tx, &asked).await?;
+    let mut rows = Vec::with_capacity(orders.len());
+    for order in orders {
+        // Orders of a merged party belong to its survivor; an erased party keeps no figures.
+        let Some(party_id) = live.get(&order.party_id) else {
+            tracing::info!(party = %order.party_id, order = %order.id, "order for an unknown or erased party ignored");
+            continue;
+        };
+        let total = order.total.clone().unwrap_or_default();
+        let status = match sales::OrderStatus::try_from(order.status) {
+            Ok(sales::OrderStatus::Fulfilled) => "fulfilled",
+            Ok(sales::OrderStatus::Cancelled) => "cancelled",
+            Ok(sales::OrderStatus::Returned) => "returned",
+            _ => "placed",
+        };
+        rows.push(orders::LedgerEntry {
+            order_id: order.id.clone(),
+            party_id: party_id.clone(),
+            placed_at: order
+                .place_time
+                .as_ref()
+                .map(micros_of)
+                .unwrap_or_else(now_micros),
+            amount_minor: total.amount_minor,
+            currency_code: total.currency_code,
+            status,
+        });
+    }
+    orders::record(tx, &rows).await?;
+    let mut touched: Vec<String> = rows.into_iter().map(|r| r.party_id).collect();
+    touched.sort();
+    touched.dedup();
+    orders::mark_for_refresh(tx, &touched).await?;
+    Ok(())
+}
+
+/// The live party of each of `ids`, following merge redirects, their rows locked for the
+/// transaction (reads no more of a party than its status). Unknown and erased ones are absent.
+async fn live_party_ids(tx: &mut Tx, ids: &[String]) -> sqlx::Result<HashMap<String, String>> {
+    let mut live = HashMap::new();
+    // (asked, current) pairs still being followed.
+    let mut following: Vec<(String, String)> = ids.iter().map(|id| (id.clone(), id.clone())).collect();
+    following.sort();
+    following.dedup();
+    for _ in 0..8 {
+        if following.is_empty() {
+            break;
+        }
+        let current: Vec<String> = following.iter().map(|(_, c)| c.clone()).collect();
+        let statuses = parties::lock_statuses(tx, &current).await?;
+        let mut next = Vec::new();
+        for (asked, id) in following {
+            match statuses.get(&id).map(|(s, m)| (PartyStatus::try_from(*s), m)) {
+                Some((Ok(PartyStatus::Active), _)) => {
+                    live.insert(asked, id);
+                }
+                Some((Ok(PartyStatus::Merged), merged_into)) if !merged_into.is_empty() => {
+                    next.push((asked, merged_into.clone()));
+                }
+                _ => {}
+            }
+        }
+        following = next;
+    }
+    Ok(live)
 }
 
 /// The live party for `id`, following merge redirects, its row locked for the transaction.
@@ -290,7 +337,7 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
         drop(conn);
         for chunk in ids.chunks(SWEEP_BATCH) {
             let mut tx = db.begin().await?;
-            parties::lock_many(&mut tx, chunk).await?;
+            parties::lock_statuses(&mut tx, chunk).await?;
             refresh_parties(&mut tx, chunk, currency, rules, now_micros()).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;

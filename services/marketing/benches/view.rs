@@ -50,7 +50,7 @@ async fn main() {
                 status: "placed".into(),
                 product_ids: vec![format!("product-{}", (i + j) % 50)],
             };
-            profiles::record_purchase(&mut tx, &purchase)
+            profiles::record_purchases(&mut tx, &[purchase])
                 .await
                 .expect("a purchase");
         }
@@ -76,9 +76,9 @@ async fn main() {
     }
     // A purchase arrives: the next read computes the view again, once.
     let mut tx = db.begin().await.expect("a transaction");
-    profiles::record_purchase(
+    profiles::record_purchases(
         &mut tx,
-        &Purchase {
+        &[Purchase {
             order_id: "order-new".into(),
             party_id: "party-000042".into(),
             placed_at: now,
@@ -86,7 +86,7 @@ async fn main() {
             currency_code: "USD".into(),
             status: "placed".into(),
             product_ids: Vec::new(),
-        },
+        }],
     )
     .await
     .expect("a new purchase");

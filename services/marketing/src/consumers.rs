@@ -24,6 +24,7 @@ pub fn order_options() -> ConsumerOptions {
         "crm.sales.order.fulfilled",
         "crm.sales.order.cancelled",
         "crm.sales.order.returned",
+        "crm.sales.orders.imported",
     ])
 }
 
@@ -70,27 +71,47 @@ impl EventHandler for OrderEvents {
             "crm.sales.order.fulfilled.v1" => (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled"),
             "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
             "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
+            "crm.sales.orders.imported.v1" => {
+                let imported = event.decode::<sales::OrdersImported>()?.orders;
+                let purchases: Vec<Purchase> = imported
+                    .iter()
+                    .map(|o| purchase(o, status_name(o.status)))
+                    .collect();
+                profiles::record_purchases(tx, &purchases).await?;
+                return Ok(());
+            }
             _ => return Ok(()),
         };
         let Some(order) = order else { return Ok(()) };
-        let total = order.total.clone().unwrap_or_default();
-        profiles::record_purchase(
-            tx,
-            &Purchase {
-                order_id: order.id.clone(),
-                party_id: order.party_id.clone(),
-                placed_at: order
-                    .place_time
-                    .as_ref()
-                    .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
-                    .unwrap_or_default(),
-                amount_minor: total.amount_minor,
-                currency_code: total.currency_code,
-                status: status.into(),
-                product_ids: order.lines.iter().map(|l| l.product_id.clone()).collect(),
-            },
-        )
-        .await?;
+        profiles::record_purchases(tx, &[purchase(&order, status)]).await?;
         Ok(())
+    }
+}
+
+/// The status an imported order reached, as purchases name it.
+fn status_name(status: i32) -> &'static str {
+    match sales::OrderStatus::try_from(status) {
+        Ok(sales::OrderStatus::Fulfilled) => "fulfilled",
+        Ok(sales::OrderStatus::Cancelled) => "cancelled",
+        Ok(sales::OrderStatus::Returned) => "returned",
+        _ => "placed",
+    }
+}
+
+/// The purchase an order in `status` is.
+fn purchase(order: &sales::Order, status: &str) -> Purchase {
+    let total = order.total.clone().unwrap_or_default();
+    Purchase {
+        order_id: order.id.clone(),
+        party_id: order.party_id.clone(),
+        placed_at: order
+            .place_time
+            .as_ref()
+            .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+            .unwrap_or_default(),
+        amount_minor: total.amount_minor,
+        currency_code: total.currency_code,
+        status: status.into(),
+        product_ids: order.lines.iter().map(|l| l.product_id.clone()).collect(),
     }
 }

@@ -18,6 +18,7 @@ pub fn options() -> ConsumerOptions {
         "crm.sales.order.cancelled",
         "crm.sales.order.returned",
         "crm.sales.order.rejected",
+        "crm.sales.orders.imported",
     ])
 }
 
@@ -89,21 +90,21 @@ impl EventHandler for SalesEvents {
             }
             "crm.sales.order.returned.v1" => {
                 if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
-                    sell::remove_order(tx, &order.id).await?;
-                    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
-                    if !partner_id.is_empty() {
-                        let total = order.total.clone().unwrap_or_default();
-                        // The day it was returned (an imported return keeps its history).
-                        let returned_on = day_of(order.status_time.as_ref());
-                        scorecards::record_return(
-                            tx,
-                            &order.id,
-                            &partner_id,
-                            total.amount_minor,
-                            &total.currency_code,
-                            &returned_on,
-                        )
-                        .await?;
+                    record_return(tx, &order).await?;
+                }
+            }
+            "crm.sales.orders.imported.v1" => {
+                // As if each order's order.placed, then its status event, had arrived; orders
+                // sold direct leave nothing here.
+                for order in event.decode::<sales::OrdersImported>()?.orders {
+                    if order.channel.as_ref().is_none_or(|c| c.partner_id.is_empty()) {
+                        continue;
+                    }
+                    record_order(tx, &order).await?;
+                    match sales::OrderStatus::try_from(order.status) {
+                        Ok(sales::OrderStatus::Cancelled) => sell::remove_order(tx, &order.id).await?,
+                        Ok(sales::OrderStatus::Returned) => record_return(tx, &order).await?,
+                        _ => {}
                     }
                 }
             }
@@ -124,6 +125,27 @@ impl EventHandler for SalesEvents {
         }
         Ok(())
     }
+}
+
+/// A returned order is no longer sell-through; its partner's scorecard counts the return on the
+/// day it happened (an imported return keeps its history).
+async fn record_return(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+    sell::remove_order(tx, &order.id).await?;
+    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
+    if !partner_id.is_empty() {
+        let total = order.total.clone().unwrap_or_default();
+        let returned_on = day_of(order.status_time.as_ref());
+        scorecards::record_return(
+            tx,
+            &order.id,
+            &partner_id,
+            total.amount_minor,
+            &total.currency_code,
+            &returned_on,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The lines of an order on a partner channel become sell-through of that partner.
@@ -158,7 +180,6 @@ async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
         tracing::warn!(partner = %partner_id, order = %order.id, "order on an unknown partner channel");
         return Ok(());
     };
-    let products = catalog::all(tx).await?;
     let sold_on = day_of(order.place_time.as_ref());
     if order.lines.is_empty() {
         // An order known by its total only (an imported one): one record without a product.
@@ -174,12 +195,10 @@ async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
         sell::record(tx, &format!("order:{}:total", order.id), &record).await?;
         return Ok(());
     }
+    let ids: Vec<String> = order.lines.iter().map(|l| l.product_id.clone()).collect();
+    let categories = catalog::categories(tx, &ids).await?;
     for (i, line) in order.lines.iter().enumerate() {
-        let category = products
-            .iter()
-            .find(|p| p.id == line.product_id)
-            .map(|p| p.category.clone())
-            .unwrap_or_default();
+        let category = categories.get(&line.product_id).cloned().unwrap_or_default();
         let record = pb::SellThrough {
             partner_id: partner.id.clone(),
             product_id: line.product_id.clone(),

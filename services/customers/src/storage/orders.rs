@@ -2,34 +2,54 @@
 
 use std::collections::HashMap;
 
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use crate::domain::lifecycle::{OrderSummary, trailing_start};
 
-/// Records an order or its new status. Returns false for an order not seen placed (a status
-/// event that overtook nothing we know of is ignored).
-pub async fn record(
-    conn: &mut Conn,
-    order_id: &str,
-    party_id: &str,
-    placed_at: i64,
-    amount_minor: i64,
-    currency: &str,
-    status: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status",
-    )
-    .bind(order_id)
-    .bind(party_id)
-    .bind(placed_at)
-    .bind(amount_minor)
-    .bind(currency)
-    .bind(status)
-    .execute(&mut *conn)
-    .await?;
+/// One order as the ledger keeps it.
+#[derive(Debug, Clone)]
+pub struct LedgerEntry {
+    /// The order.
+    pub order_id: String,
+    /// Its (live) party.
+    pub party_id: String,
+    /// When it was placed, microseconds.
+    pub placed_at: i64,
+    /// Its total, minor units.
+    pub amount_minor: i64,
+    /// Currency of the total.
+    pub currency_code: String,
+    /// `placed`, `fulfilled`, `cancelled` or `returned`.
+    pub status: &'static str,
+}
+
+/// Records orders, or the new status of orders already known, with multi-row inserts.
+pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()> {
+    // One row per order in a statement (an upsert may not touch a row twice): the last wins.
+    let mut latest: HashMap<&str, &LedgerEntry> = HashMap::with_capacity(entries.len());
+    for e in entries {
+        latest.insert(e.order_id.as_str(), e);
+    }
+    let mut unique: Vec<&LedgerEntry> = latest.into_values().collect();
+    unique.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    for chunk in unique.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status)",
+            chunk.iter().map(|e| {
+                [
+                    Arg::from(e.order_id.as_str()),
+                    Arg::from(e.party_id.as_str()),
+                    Arg::Int(e.placed_at),
+                    Arg::Int(e.amount_minor),
+                    Arg::from(e.currency_code.as_str()),
+                    Arg::from(e.status),
+                ]
+            }),
+        );
+        q.push(" ON CONFLICT (order_id) DO UPDATE SET status = excluded.status");
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -88,12 +108,17 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Notes that `party_id`'s figures are to be refreshed when the current batch of events ends.
-pub async fn mark_for_refresh(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO value_refresh_pending (party_id) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(party_id)
-        .execute(&mut *conn)
-        .await?;
+/// Notes that the figures of `party_ids` are to be refreshed when the current batch of events
+/// ends.
+pub async fn mark_for_refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "value_refresh_pending (party_id)",
+            chunk.iter().map(|id| [Arg::from(id.as_str())]),
+        );
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

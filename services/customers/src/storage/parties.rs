@@ -502,21 +502,6 @@ pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)]) -> sqlx:
     Ok(())
 }
 
-/// Locks the rows of `ids` for the transaction, in id order (PostgreSQL; SQLite has one writer
-/// at a time).
-pub async fn lock_many(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
-    if conn.backend_name() != "PostgreSQL" || ids.is_empty() {
-        return Ok(());
-    }
-    for chunk in ids.chunks(500) {
-        let mut q = SqlBuilder::new("SELECT id FROM parties WHERE id IN (");
-        let list = q.list(chunk.iter().map(String::as_str));
-        q.push(&list).push(") ORDER BY id FOR UPDATE");
-        q.build().fetch_all(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 /// Active parties with positive lifetime revenue: the ones the value pyramid ranks.
 pub async fn ranked_count(conn: &mut Conn) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0")
@@ -792,23 +777,31 @@ pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>>
 /// Locks the party's row until the transaction ends, so that two writers deriving a change
 /// from what they read (the order consumer and the value sweeper) take turns instead of both
 /// announcing it. SQLite write transactions are exclusive already.
-/// Status and merge target of a party, its row locked for the transaction (PostgreSQL; SQLite
-/// has one writer at a time).
-pub async fn lock_status(conn: &mut Conn, id: &str) -> sqlx::Result<Option<(i32, String)>> {
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        "SELECT status, merged_into_id FROM parties WHERE id = $1 FOR UPDATE"
+/// Status and merge target of each of `ids` that exists, their rows locked for the transaction
+/// in id order (PostgreSQL; SQLite has one writer at a time).
+pub async fn lock_statuses(conn: &mut Conn, ids: &[String]) -> sqlx::Result<HashMap<String, (i32, String)>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        " ORDER BY id FOR UPDATE"
     } else {
-        "SELECT status, merged_into_id FROM parties WHERE id = $1"
+        ""
     };
-    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
-    row.map(|r| {
-        Ok((
-            i32::try_from(r.try_get::<i64, _>("status")?).unwrap_or_default(),
-            r.try_get::<Option<String>, _>("merged_into_id")?
-                .unwrap_or_default(),
-        ))
-    })
-    .transpose()
+    for chunk in ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT id, status, merged_into_id FROM parties WHERE id IN (");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")").push(lock);
+        for r in q.build().fetch_all(&mut *conn).await? {
+            found.insert(
+                r.try_get("id")?,
+                (
+                    i32::try_from(r.try_get::<i64, _>("status")?).unwrap_or_default(),
+                    r.try_get::<Option<String>, _>("merged_into_id")?
+                        .unwrap_or_default(),
+                ),
+            );
+        }
+    }
+    Ok(found)
 }
 
 pub async fn lock(conn: &mut Conn, id: &str) -> sqlx::Result<()> {

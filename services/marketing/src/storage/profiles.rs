@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crm_proto::customers::v1 as customers;
-use crm_storage::Conn;
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 /// A customer as marketing sees it.
@@ -170,22 +170,38 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     bump_version(conn).await
 }
 
-/// Records a purchase or its new status.
-pub async fn record_purchase(conn: &mut Conn, p: &Purchase) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status",
-    )
-    .bind(&p.order_id)
-    .bind(&p.party_id)
-    .bind(p.placed_at)
-    .bind(p.amount_minor)
-    .bind(&p.currency_code)
-    .bind(&p.status)
-    .bind(serde_json::to_string(&p.product_ids).unwrap_or_default())
-    .execute(&mut *conn)
-    .await?;
-    bump_version(conn).await
+/// Records purchases, or the new status of purchases already known, with multi-row inserts;
+/// the view's version moves once.
+pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
+    // One row per order in a statement (an upsert may not touch a row twice): the last wins.
+    let mut latest: HashMap<&str, &Purchase> = HashMap::with_capacity(purchases.len());
+    for p in purchases {
+        latest.insert(p.order_id.as_str(), p);
+    }
+    let mut unique: Vec<&Purchase> = latest.into_values().collect();
+    unique.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    for chunk in unique.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids)",
+            chunk.iter().map(|p| {
+                [
+                    Arg::from(p.order_id.as_str()),
+                    Arg::from(p.party_id.as_str()),
+                    Arg::Int(p.placed_at),
+                    Arg::Int(p.amount_minor),
+                    Arg::from(p.currency_code.as_str()),
+                    Arg::from(p.status.as_str()),
+                    Arg::from(serde_json::to_string(&p.product_ids).unwrap_or_default()),
+                ]
+            }),
+        );
+        q.push(" ON CONFLICT (order_id) DO UPDATE SET status = excluded.status");
+        q.build().execute(&mut *conn).await?;
+    }
+    if !unique.is_empty() {
+        bump_version(conn).await?;
+    }
+    Ok(())
 }
 
 /// Every purchase, by party then time.

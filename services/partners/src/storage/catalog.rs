@@ -57,3 +57,20 @@ pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<Product>> {
         })
         .collect()
 }
+
+/// The category of each of `ids` that is known.
+pub async fn categories(
+    conn: &mut Conn,
+    ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut q = crm_storage::SqlBuilder::new("SELECT id, category FROM products WHERE id IN (");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("id")?, row.try_get("category")?);
+        }
+    }
+    Ok(found)
+}

@@ -197,20 +197,29 @@ async fn orders_name_their_channel_by_the_partners_external_id(backend: Backend)
         partner_external_id: "R-1".into(),
         ..Default::default()
     };
-    // Sales learns of the partner from its event; until then the row is refused.
+    // A second one was returned: it is no sell-through.
+    let mut returned = order.clone();
+    returned.row = 3;
+    returned.external_id = "O-2".into();
+    returned.status = spb::OrderStatus::Returned as i32;
+    returned.status_time = Some(prost_types::Timestamp {
+        seconds: sold + 86_400,
+        nanos: 0,
+    });
+    // Sales learns of the partner from its event; until then the rows are refused.
     let summary = eventually(Duration::from_secs(20), "sales knows the partner", || async {
         let s = suite
             .orders
             .clone()
             .import_orders(suite.req(futures::stream::iter([spb::ImportOrdersRequest {
                 options: options(),
-                rows: vec![order.clone()],
+                rows: vec![order.clone(), returned.clone()],
             }])))
             .await
             .ok()?
             .into_inner()
             .summary?;
-        (s.created == 1).then_some(s)
+        (s.created == 2).then_some(s)
     })
     .await;
     assert_eq!(summary.rejected, 0);

@@ -22,6 +22,9 @@ use crate::storage::{accounts, channel_partners, now_micros, orders};
 /// Import-key entity name of orders.
 const ORDER: &str = "order";
 
+/// Most orders one `orders.imported` event carries (an order is a few hundred bytes).
+const IMPORTED_PER_EVENT: usize = 500;
+
 /// The event announcing that an order reached `status`.
 fn status_event(order: &pb::Order) -> NewEvent {
     let key = order.party_id.clone();
@@ -221,15 +224,18 @@ impl SalesApi {
             for (p, order) in creates.iter().zip(&new_orders) {
                 run.count(&Disposition::Create);
                 keys.push(key(p, &order.id));
-                // The history as it happened: placed, then the status it reached.
-                let mut placed = order.clone();
-                placed.status = OrderStatus::Placed as i32;
-                placed.status_time = placed.place_time;
-                placed.status_reason.clear();
-                events.push(status_event(&placed));
-                if order.status != OrderStatus::Placed as i32 {
-                    events.push(status_event(order));
-                }
+            }
+            // New orders are announced in bulk, so that consumers apply them in bulk.
+            for chunk in new_orders.chunks(IMPORTED_PER_EVENT) {
+                let imported = pb::OrdersImported {
+                    orders: chunk.to_vec(),
+                };
+                events.push(NewEvent::new(
+                    DOMAIN,
+                    "orders.imported",
+                    run.run_id.clone(),
+                    &imported,
+                ));
             }
         }
         outbox::enqueue_many(&mut tx, SOURCE, events).await?;

@@ -144,13 +144,25 @@ async fn history_is_imported_as_history(backend: Backend) {
             (8, "external_id"),
         ]
     );
+    // One event announces the batch's orders, each in the status it reached.
+    assert_eq!(sales_events(&suite).await, ["crm.sales.orders.imported.v1"]);
+    let payload: Vec<u8> = sqlx::query_scalar("SELECT payload FROM crm_outbox")
+        .fetch_one(suite.sales_db.pool())
+        .await
+        .unwrap();
+    let mut announced: Vec<(String, i32)> = <pb::OrdersImported as prost::Message>::decode(&payload[..])
+        .unwrap()
+        .orders
+        .into_iter()
+        .map(|o| (o.external_id, o.status))
+        .collect();
+    announced.sort();
     assert_eq!(
-        sales_events(&suite).await,
+        announced,
         [
-            "crm.sales.order.placed.v1",
-            "crm.sales.order.placed.v1",
-            "crm.sales.order.returned.v1",
-            "crm.sales.order.placed.v1",
+            ("o-1".to_string(), OrderStatus::Placed as i32),
+            ("o-2".to_string(), OrderStatus::Returned as i32),
+            ("o-7".to_string(), OrderStatus::Placed as i32),
         ]
     );
 
