@@ -112,6 +112,7 @@ impl Application {
         let orders = value::OrderEvents {
             currency: config.reporting_currency.clone(),
             rules: config.lifecycle_rules(),
+            analyzed: Default::default(),
         };
         let consumer = Consumer::new(
             self.db.clone(),

@@ -42,7 +42,12 @@ pub struct OrderEvents {
     pub currency: String,
     /// Lifecycle settings.
     pub rules: LifecycleRules,
+    /// When the ledger's planner statistics were last refreshed during an import.
+    pub analyzed: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// Least time between two refreshes of the ledger's statistics while imports stream in.
+const ANALYZE_EVERY: Duration = Duration::from_secs(60);
 
 impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -52,7 +57,24 @@ impl EventHandler for OrderEvents {
             "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
             "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
             "crm.sales.orders.imported.v1" => {
-                return record_orders(tx, &event.decode::<sales::OrdersImported>()?.orders).await;
+                record_orders(tx, &event.decode::<sales::OrdersImported>()?.orders).await?;
+                // A bulk load outruns the database's own statistics (its autovacuum is busy
+                // with the same load); without them the ledger is scanned for every refresh.
+                let due = {
+                    let mut last = self
+                        .analyzed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let due = last.is_none_or(|at| at.elapsed() >= ANALYZE_EVERY);
+                    if due {
+                        *last = Some(std::time::Instant::now());
+                    }
+                    due
+                };
+                if due {
+                    orders::refresh_statistics(tx).await?;
+                }
+                return Ok(());
             }
             other => {
                 tracing::debug!(event_type = other, "ignored");
