@@ -35,6 +35,10 @@ pub trait EventHandler: Send + Sync + 'static {
 /// Most messages applied in one transaction.
 const MAX_BATCH: usize = 100;
 
+/// Payload bytes after which no more messages join a transaction: a batch event (500 imported
+/// orders) is worth hundreds of single ones, and what a transaction holds stays bounded.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
 /// What a consumer reads and how it retries.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {
@@ -122,11 +126,15 @@ impl<H: EventHandler> Consumer<H> {
                             Some(Ok(message)) => {
                                 // Whatever else has arrived is applied with it in one
                                 // transaction (a backlog drains with one commit per batch).
+                                let mut bytes = message.payload.len();
                                 let mut batch = vec![message];
                                 let mut broken = false;
-                                while batch.len() < MAX_BATCH {
+                                while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
                                     match futures::FutureExt::now_or_never(messages.next()) {
-                                        Some(Some(Ok(more))) => batch.push(more),
+                                        Some(Some(Ok(more))) => {
+                                            bytes += more.payload.len();
+                                            batch.push(more);
+                                        }
                                         Some(Some(Err(err))) => {
                                             tracing::warn!(consumer = %self.options.durable, "receiving events: {err}");
                                             broken = true;
