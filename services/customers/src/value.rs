@@ -288,9 +288,7 @@ pub async fn refresh_parties(
 pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
-    let placement = pyramid::placement(usize::try_from(ranked).unwrap_or_default(), &tiers);
-    let changes = parties::tier_changes(tx, &placement).await?;
-    parties::apply_ranking(tx, &placement).await?;
+    let changes = parties::rerank(tx, &pyramid::cumulative_shares(&tiers)).await?;
     let entries: Vec<(String, String, serde_json::Value)> = changes
         .iter()
         .map(|c| {
@@ -323,6 +321,16 @@ pub async fn run_sweeper(
     relay: std::sync::Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    // A flag taken by a run that stopped before re-ranking is not lost: every start re-ranks.
+    if let Err(err) = async {
+        let mut tx = db.begin().await?;
+        settings::mark_tiers_dirty(&mut tx).await?;
+        tx.commit().await
+    }
+    .await
+    {
+        tracing::warn!("marking tiers for re-ranking failed: {err}");
+    }
     let mut last_full = tokio::time::Instant::now();
     let mut pause = interval;
     loop {
@@ -346,7 +354,7 @@ pub async fn run_sweeper(
                     last_full = tokio::time::Instant::now();
                 }
             }
-            // A failed sweep is retried at the next tick; the flag stays set.
+            // A failed sweep is retried at the next tick; the flag is set again.
             Err(err) => tracing::warn!("value sweep failed: {err:#}"),
         }
     }
@@ -365,11 +373,28 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
             tx.commit().await?;
         }
     }
+    // The flag is taken in a transaction of its own: order events set it, and holding its row
+    // while re-ranking would stall them for as long as the re-ranking takes.
     let mut tx = db.begin().await?;
-    if settings::take_tiers_dirty(&mut tx).await? {
-        recompute_tiers(&mut tx, SYSTEM_ACTOR).await?;
-    }
+    let dirty = settings::take_tiers_dirty(&mut tx).await?;
     tx.commit().await?;
+    if !dirty {
+        return Ok(());
+    }
+    let ranked: anyhow::Result<()> = async {
+        let mut tx = db.begin().await?;
+        recompute_tiers(&mut tx, SYSTEM_ACTOR).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(err) = ranked {
+        // Not re-ranked: the next tick tries again.
+        let mut tx = db.begin().await?;
+        settings::mark_tiers_dirty(&mut tx).await?;
+        tx.commit().await?;
+        return Err(err);
+    }
     Ok(())
 }
 

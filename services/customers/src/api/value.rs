@@ -117,16 +117,13 @@ impl CustomersApi {
     ) -> Result<pb::GetValuePyramidResponse> {
         let mut conn = self.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
-        // Aggregated in SQL: the pyramid reads no party rows.
-        let ranked = usize::try_from(parties::ranked_count(&mut conn).await?).unwrap_or_default();
-        let placement = pyramid::placement(ranked, &tiers);
-        let top = i64::try_from(pyramid::top_20_percent(ranked)).unwrap_or(i64::MAX);
-        let sums = parties::ranking_totals(&mut conn, &placement, top).await?;
+        // Aggregated in SQL from one snapshot: the pyramid reads no party rows.
+        let sums = parties::ranking_totals(&mut conn, &pyramid::cumulative_shares(&tiers)).await?;
         let p = pyramid::from_totals(
             &pyramid::Totals {
-                ranked,
+                ranked: usize::try_from(sums.ranked).unwrap_or_default(),
                 tier_revenue: sums.tier_revenue.into_iter().map(i128::from).collect(),
-                top_20_percent_revenue: i128::from(sums.top_revenue),
+                top_20_percent_revenue: i128::from(sums.top_20_percent_revenue),
                 rank_reaching_80_percent: usize::try_from(sums.rank_reaching_80_percent).unwrap_or_default(),
             },
             &tiers,

@@ -179,12 +179,16 @@ fn tier_bounds(n: usize, tiers: &[TierSpec]) -> Vec<usize> {
     bounds
 }
 
-/// Each tier's last rank among `n` ranked customers, with its name (what SQL ranks by).
-pub fn placement(n: usize, tiers: &[TierSpec]) -> Vec<(i64, &str)> {
-    tier_bounds(n, tiers)
-        .into_iter()
-        .zip(tiers)
-        .map(|(last, tier)| (to_i64(last), tier.name.as_str()))
+/// Each tier's name with the customer share, in bps, of it and the tiers above it (clamped to
+/// 0..=10000): what SQL ranks by, with the boundaries of [`rank`].
+pub fn cumulative_shares(tiers: &[TierSpec]) -> Vec<(i64, &str)> {
+    let mut cumulative = 0_i64;
+    tiers
+        .iter()
+        .map(|tier| {
+            cumulative += i64::from(tier.customer_share_bps);
+            (cumulative.clamp(0, FULL_BPS), tier.name.as_str())
+        })
         .collect()
 }
 

@@ -523,42 +523,73 @@ pub struct TierChange {
     pub rank: i64,
 }
 
-/// `SELECT id, tier, contribution_rank, revenue, rn, new_tier` over every active party: its rank by
-/// lifetime revenue (largest first, ties by id; 0 without revenue) and the tier that rank falls
-/// in, given each tier's last rank in `placement` (the last tier takes the rest).
-fn ranking(q: &mut SqlBuilder, placement: &[(i64, &str)]) {
+/// `SELECT id, tier, contribution_rank, revenue, rn, n, cumulative, total, new_tier` over every
+/// active party: its rank by lifetime revenue (largest first, ties by id; 0 without revenue),
+/// how many are ranked, the revenue up to its rank and in all, and the tier its rank falls in.
+/// `tiers` gives each tier's cumulative customer share in bps: a tier ends at rank
+/// ceil(n * share / 10000), the last takes the rest (as `domain::pyramid::rank`). Everything is
+/// computed in the one statement, so what it reads is one snapshot.
+fn ranking(q: &mut SqlBuilder, tiers: &[(i64, &str)]) {
     let active = q.arg(PartyStatus::Active as i64);
     let mut case = String::from("CASE WHEN rn = 0 THEN ''");
-    for (i, (last, name)) in placement.iter().enumerate() {
+    for (i, (cumulative_bps, name)) in tiers.iter().enumerate() {
         let name = q.arg(*name);
-        if i + 1 == placement.len() {
+        if i + 1 == tiers.len() {
             case.push_str(&format!(" ELSE {name} END"));
         } else {
-            let last = q.arg(*last);
-            case.push_str(&format!(" WHEN rn <= {last} THEN {name}"));
+            let bps = q.arg(*cumulative_bps);
+            case.push_str(&format!(" WHEN rn <= (n * {bps} + 9999) / 10000 THEN {name}"));
         }
     }
-    if placement.is_empty() {
+    if tiers.is_empty() {
         case.push_str(" ELSE '' END");
     }
     q.push(&format!(
-        "SELECT id, tier, contribution_rank, revenue, rn, {case} AS new_tier FROM (\
+        "SELECT id, tier, contribution_rank, revenue, rn, n, cumulative, total, {case} AS new_tier FROM (\
          SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, \
-         ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn \
+         ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn, \
+         COUNT(*) OVER () AS n, \
+         SUM(lifetime_revenue_minor) OVER (ORDER BY lifetime_revenue_minor DESC, id ROWS UNBOUNDED PRECEDING) AS cumulative, \
+         SUM(lifetime_revenue_minor) OVER () AS total \
          FROM parties WHERE status = {active} AND lifetime_revenue_minor > 0 \
-         UNION ALL SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, 0 AS rn \
+         UNION ALL SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, 0, 0, 0, 0 \
          FROM parties WHERE status = {active} AND lifetime_revenue_minor <= 0) ranked"
     ));
 }
 
-/// The parties whose tier the ranking under `placement` (see [`ranking`]) changes.
-pub async fn tier_changes(conn: &mut Conn, placement: &[(i64, &str)]) -> sqlx::Result<Vec<TierChange>> {
-    let mut q = SqlBuilder::new("SELECT id, tier, rn, new_tier FROM (");
-    ranking(&mut q, placement);
-    q.push(") target WHERE tier <> new_tier ORDER BY id");
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
+/// Re-ranks every active party under `tiers` (see [`ranking`]): stores rank and tier where they
+/// change and returns the parties whose tier changed, both from one snapshot.
+pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<Vec<TierChange>> {
+    let update = |q: &mut SqlBuilder, target: &str| {
+        q.push(&format!(
+            "UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM {target} \
+             WHERE parties.id = target.id \
+             AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)"
+        ));
+    };
+    let changes = if conn.backend_name() == "PostgreSQL" {
+        // Statements of a PostgreSQL transaction each read their own snapshot: the changes and
+        // the update come from one statement, so what is announced is what is written.
+        let mut q = SqlBuilder::new("WITH target AS MATERIALIZED (");
+        ranking(&mut q, tiers);
+        q.push("), written AS (");
+        update(&mut q, "target");
+        q.push(") SELECT id, tier, rn, new_tier FROM target WHERE tier <> new_tier ORDER BY id");
+        q.build().fetch_all(&mut *conn).await?
+    } else {
+        // A SQLite transaction writes alone from its start (BEGIN IMMEDIATE).
+        let mut q = SqlBuilder::new("SELECT id, tier, rn, new_tier FROM (");
+        ranking(&mut q, tiers);
+        q.push(") target WHERE tier <> new_tier ORDER BY id");
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let mut q = SqlBuilder::new("WITH target AS (");
+        ranking(&mut q, tiers);
+        q.push(") ");
+        update(&mut q, "target");
+        q.build().execute(&mut *conn).await?;
+        rows
+    };
+    changes
         .iter()
         .map(|r| {
             Ok(TierChange {
@@ -571,73 +602,51 @@ pub async fn tier_changes(conn: &mut Conn, placement: &[(i64, &str)]) -> sqlx::R
         .collect()
 }
 
-/// Revenue figures of the ranking under `placement` (see [`ranking`]), aggregated in SQL.
+/// Revenue figures of the ranking under `tiers` (see [`ranking`]), aggregated in SQL from one
+/// snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct RankingTotals {
-    /// Revenue of each tier of `placement`, in its order.
+    /// Parties ranked (with revenue).
+    pub ranked: i64,
+    /// Revenue of each tier of `tiers`, in its order.
     pub tier_revenue: Vec<i64>,
-    /// Revenue of the parties ranked `top` or better.
-    pub top_revenue: i64,
+    /// Revenue of the top 20% of ranks (ceil(n / 5)).
+    pub top_20_percent_revenue: i64,
     /// The smallest rank by which the cumulative revenue reaches 80% of the total; 0 when nobody
     /// has revenue.
     pub rank_reaching_80_percent: i64,
 }
 
-/// Revenue per tier, of the best `top` ranks and the rank reaching 80% of all revenue.
-pub async fn ranking_totals(
-    conn: &mut Conn,
-    placement: &[(i64, &str)],
-    top: i64,
-) -> sqlx::Result<RankingTotals> {
-    let mut q = SqlBuilder::new("SELECT new_tier, ");
-    let top_arg = q.arg(top);
-    q.push(&format!(
-        "CAST(SUM(revenue) AS BIGINT) AS revenue, \
-         CAST(SUM(CASE WHEN rn <= {top_arg} THEN revenue ELSE 0 END) AS BIGINT) AS top FROM ("
-    ));
-    ranking(&mut q, placement);
+/// Ranked parties, revenue per tier and of the top 20%, and the rank reaching 80% of all
+/// revenue, in one statement.
+pub async fn ranking_totals(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<RankingTotals> {
+    // cumulative >= 80% of the total, in integers so that no rounding decides the cut.
+    let mut q = SqlBuilder::new(
+        "SELECT new_tier, COUNT(*) AS customers, CAST(SUM(revenue) AS BIGINT) AS revenue, \
+         CAST(SUM(CASE WHEN rn <= (n + 4) / 5 THEN revenue ELSE 0 END) AS BIGINT) AS top, \
+         MIN(CASE WHEN cumulative * 10 >= total * 8 THEN rn END) AS reaching FROM (",
+    );
+    ranking(&mut q, tiers);
     q.push(") target WHERE rn > 0 GROUP BY new_tier");
     let mut by_tier = HashMap::new();
     let mut totals = RankingTotals::default();
-    let mut all = 0_i64;
     for row in q.build().fetch_all(&mut *conn).await? {
-        let revenue: i64 = row.try_get("revenue")?;
-        totals.top_revenue = totals.top_revenue.saturating_add(row.try_get("top")?);
-        all = all.saturating_add(revenue);
-        by_tier.insert(row.try_get::<String, _>("new_tier")?, revenue);
+        totals.ranked += row.try_get::<i64, _>("customers")?;
+        totals.top_20_percent_revenue = totals.top_20_percent_revenue.saturating_add(row.try_get("top")?);
+        if let Some(rank) = row.try_get::<Option<i64>, _>("reaching")? {
+            let best = totals.rank_reaching_80_percent;
+            totals.rank_reaching_80_percent = if best == 0 { rank } else { best.min(rank) };
+        }
+        by_tier.insert(
+            row.try_get::<String, _>("new_tier")?,
+            row.try_get::<i64, _>("revenue")?,
+        );
     }
-    totals.tier_revenue = placement
+    totals.tier_revenue = tiers
         .iter()
         .map(|(_, name)| by_tier.get(*name).copied().unwrap_or(0))
         .collect();
-    if all > 0 {
-        // cumulative >= 80% of the total, in integers so that no rounding decides the cut.
-        let reached: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(rn) FROM (SELECT ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn, \
-             SUM(lifetime_revenue_minor) OVER (ORDER BY lifetime_revenue_minor DESC, id ROWS UNBOUNDED PRECEDING) AS cumulative \
-             FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0) c WHERE cumulative * 10 >= $2",
-        )
-        .bind(PartyStatus::Active as i64)
-        .bind(all.saturating_mul(8))
-        .fetch_one(&mut *conn)
-        .await?;
-        totals.rank_reaching_80_percent = reached.unwrap_or(0);
-    }
     Ok(totals)
-}
-
-/// Stores rank and tier of every active party under `placement` in one statement, writing only
-/// the rows that change.
-pub async fn apply_ranking(conn: &mut Conn, placement: &[(i64, &str)]) -> sqlx::Result<()> {
-    let mut q =
-        SqlBuilder::new("UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM (");
-    ranking(&mut q, placement);
-    q.push(
-        ") target WHERE parties.id = target.id \
-         AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)",
-    );
-    q.build().execute(&mut *conn).await?;
-    Ok(())
 }
 
 /// Sets the lifecycle stage (derived from orders) and bumps the version.

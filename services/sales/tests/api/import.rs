@@ -339,7 +339,42 @@ async fn reps_export_their_own_opportunities(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
+/// Orders with long texts are announced in several `orders.imported` events, each well below
+/// the broker's 1 MiB message limit.
+async fn long_orders_are_announced_below_the_message_limit(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1"]).await;
+    let placed = now() - 30 * DAY;
+    let rows: Vec<pb::OrderImportRow> = (0..200)
+        .map(|i| {
+            let mut row = order(i + 2, &format!("o-{i}"), "c-1", placed, 1_000);
+            row.status = OrderStatus::Cancelled as i32;
+            row.status_time = at(placed + DAY);
+            // 500 characters of three bytes each.
+            row.status_reason = "語".repeat(500);
+            row
+        })
+        .collect();
+    let summary = import_orders(&suite, &suite.admin, rows).await.unwrap();
+    assert_eq!(summary.created, 200, "{summary:?}");
+    let payloads: Vec<Vec<u8>> = sqlx::query_scalar("SELECT payload FROM crm_outbox ORDER BY seq")
+        .fetch_all(suite.sales_db.pool())
+        .await
+        .unwrap();
+    assert!(payloads.len() >= 2, "one event would weigh about 300 KiB");
+    let mut announced = 0;
+    for payload in &payloads {
+        assert!(payload.len() < 300 * 1024, "{} bytes", payload.len());
+        announced += <pb::OrdersImported as prost::Message>::decode(&payload[..])
+            .unwrap()
+            .orders
+            .len();
+    }
+    assert_eq!(announced, 200);
+}
+
 backend_tests!(
+    long_orders_are_announced_below_the_message_limit,
     history_is_imported_as_history,
     reps_export_their_own_opportunities,
     reimport_moves_status_forward_and_keeps_the_rest,
