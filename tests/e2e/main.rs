@@ -6,7 +6,6 @@ mod journey;
 mod support;
 mod transfer;
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,20 +154,7 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let process = Process(child);
-        let lines = tokio::task::spawn_blocking(move || {
-            let mut lines = Vec::new();
-            for line in BufReader::new(stdout).lines() {
-                let line = line.unwrap();
-                let done = line.starts_with("press Ctrl-C");
-                lines.push(line);
-                if done {
-                    break;
-                }
-            }
-            lines
-        })
-        .await
-        .unwrap();
+        let lines = support::startup_lines(stdout).await;
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         if attempt < 3 && lines.is_empty() && stderr.contains("Address already in use") {
             continue;

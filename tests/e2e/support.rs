@@ -146,3 +146,22 @@ pub fn attribute(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option
         .find(|kv| kv.key.as_str() == key)
         .map(|kv| kv.value.to_string())
 }
+
+/// The lines `crm up` prints up to its `press Ctrl-C` line (all it printed if it stopped first).
+pub async fn startup_lines(stdout: std::process::ChildStdout) -> Vec<String> {
+    use std::io::BufRead as _;
+    tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let done = line.starts_with("press Ctrl-C");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .unwrap()
+}

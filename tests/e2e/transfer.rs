@@ -1,7 +1,6 @@
 //! `crm up` on a machine where its default ports are taken, and `crm import` / `crm export`
 //! against it as a user runs them.
 
-use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
 use crm_proto::servicedesk::v1 as sd;
@@ -56,20 +55,7 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
     let mut child = child;
     let stdout = child.stdout.take().unwrap();
     let mut process = Process(child);
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let done = line.starts_with("press Ctrl-C");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    })
-    .await
-    .unwrap();
+    let lines = crate::support::startup_lines(stdout).await;
     let port_of = |name: &str| -> u16 {
         lines
             .iter()

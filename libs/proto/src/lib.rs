@@ -29,6 +29,20 @@ pub mod sales {
     /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/crm.sales.v1.rs"));
+
+        impl OrderStatus {
+            /// The lower-case name order events and the other services' copies use for the
+            /// status `value`: `placed`, `fulfilled`, `cancelled` or `returned` (anything else is
+            /// `placed`).
+            pub fn name_of(value: i32) -> &'static str {
+                match Self::try_from(value) {
+                    Ok(Self::Fulfilled) => "fulfilled",
+                    Ok(Self::Cancelled) => "cancelled",
+                    Ok(Self::Returned) => "returned",
+                    _ => "placed",
+                }
+            }
+        }
     }
 }
 

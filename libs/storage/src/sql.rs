@@ -142,9 +142,26 @@ pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// The last of `rows` for each key, in key order: the rows of one multi-row upsert, which may
+/// not touch a row twice.
+pub fn last_per_key<T>(rows: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut latest: std::collections::BTreeMap<&str, &T> = std::collections::BTreeMap::new();
+    for row in rows {
+        latest.insert(key(row), row);
+    }
+    latest.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_row_per_key_wins_in_key_order() {
+        let rows = [("b", 1), ("a", 2), ("b", 3)];
+        let kept: Vec<_> = last_per_key(&rows, |r| r.0).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 2), ("b", 3)]);
+    }
 
     #[test]
     fn numbers_placeholders_in_order() {

@@ -51,11 +51,18 @@ const ANALYZE_EVERY: Duration = Duration::from_secs(60);
 
 impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        use sales::OrderStatus as Status;
         let (order, status) = match event.event_type.as_str() {
-            "crm.sales.order.placed.v1" => (event.decode::<sales::OrderPlaced>()?.order, "placed"),
-            "crm.sales.order.fulfilled.v1" => (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled"),
-            "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
-            "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
+            "crm.sales.order.placed.v1" => (event.decode::<sales::OrderPlaced>()?.order, Status::Placed),
+            "crm.sales.order.fulfilled.v1" => {
+                (event.decode::<sales::OrderFulfilled>()?.order, Status::Fulfilled)
+            }
+            "crm.sales.order.cancelled.v1" => {
+                (event.decode::<sales::OrderCancelled>()?.order, Status::Cancelled)
+            }
+            "crm.sales.order.returned.v1" => {
+                (event.decode::<sales::OrderReturned>()?.order, Status::Returned)
+            }
             "crm.sales.orders.imported.v1" => {
                 record_orders(tx, &event.decode::<sales::OrdersImported>()?.orders).await?;
                 // A bulk load outruns the database's own statistics (its autovacuum is busy
@@ -82,7 +89,7 @@ impl EventHandler for OrderEvents {
             }
         };
         let mut order = order.ok_or_else(|| anyhow::anyhow!("{} without an order", event.event_type))?;
-        order.status = status_of(status) as i32;
+        order.status = status as i32;
         record_orders(tx, std::slice::from_ref(&order)).await
     }
 
@@ -95,16 +102,6 @@ impl EventHandler for OrderEvents {
         refresh_parties(tx, &ids, &self.currency, &self.rules, now_micros()).await?;
         settings::mark_tiers_dirty(tx).await?;
         Ok(())
-    }
-}
-
-/// The status an order event announces.
-fn status_of(name: &str) -> sales::OrderStatus {
-    match name {
-        "fulfilled" => sales::OrderStatus::Fulfilled,
-        "cancelled" => sales::OrderStatus::Cancelled,
-        "returned" => sales::OrderStatus::Returned,
-        _ => sales::OrderStatus::Placed,
     }
 }
 
@@ -121,12 +118,6 @@ async fn record_orders(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<(
             continue;
         };
         let total = order.total.clone().unwrap_or_default();
-        let status = match sales::OrderStatus::try_from(order.status) {
-            Ok(sales::OrderStatus::Fulfilled) => "fulfilled",
-            Ok(sales::OrderStatus::Cancelled) => "cancelled",
-            Ok(sales::OrderStatus::Returned) => "returned",
-            _ => "placed",
-        };
         rows.push(orders::LedgerEntry {
             order_id: order.id.clone(),
             party_id: party_id.clone(),
@@ -137,7 +128,7 @@ async fn record_orders(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<(
                 .unwrap_or_else(now_micros),
             amount_minor: total.amount_minor,
             currency_code: total.currency_code,
-            status,
+            status: sales::OrderStatus::name_of(order.status),
         });
     }
     orders::record(tx, &rows).await?;

@@ -75,7 +75,7 @@ impl EventHandler for OrderEvents {
                 let imported = event.decode::<sales::OrdersImported>()?.orders;
                 let purchases: Vec<Purchase> = imported
                     .iter()
-                    .map(|o| purchase(o, status_name(o.status)))
+                    .map(|o| purchase(o, sales::OrderStatus::name_of(o.status)))
                     .collect();
                 profiles::record_purchases(tx, &purchases).await?;
                 return Ok(());
@@ -85,16 +85,6 @@ impl EventHandler for OrderEvents {
         let Some(order) = order else { return Ok(()) };
         profiles::record_purchases(tx, &[purchase(&order, status)]).await?;
         Ok(())
-    }
-}
-
-/// The status an imported order reached, as purchases name it.
-fn status_name(status: i32) -> &'static str {
-    match sales::OrderStatus::try_from(status) {
-        Ok(sales::OrderStatus::Fulfilled) => "fulfilled",
-        Ok(sales::OrderStatus::Cancelled) => "cancelled",
-        Ok(sales::OrderStatus::Returned) => "returned",
-        _ => "placed",
     }
 }
 

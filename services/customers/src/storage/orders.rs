@@ -26,13 +26,7 @@ pub struct LedgerEntry {
 
 /// Records orders, or the new status of orders already known, with multi-row inserts.
 pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()> {
-    // One row per order in a statement (an upsert may not touch a row twice): the last wins.
-    let mut latest: HashMap<&str, &LedgerEntry> = HashMap::with_capacity(entries.len());
-    for e in entries {
-        latest.insert(e.order_id.as_str(), e);
-    }
-    let mut unique: Vec<&LedgerEntry> = latest.into_values().collect();
-    unique.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    let unique = crm_storage::last_per_key(entries, |e| e.order_id.as_str());
     for chunk in unique.chunks(500) {
         let mut q = SqlBuilder::insert_rows(
             "party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status)",

@@ -173,13 +173,7 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
 /// Records purchases, or the new status of purchases already known, with multi-row inserts;
 /// the view's version moves once.
 pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
-    // One row per order in a statement (an upsert may not touch a row twice): the last wins.
-    let mut latest: HashMap<&str, &Purchase> = HashMap::with_capacity(purchases.len());
-    for p in purchases {
-        latest.insert(p.order_id.as_str(), p);
-    }
-    let mut unique: Vec<&Purchase> = latest.into_values().collect();
-    unique.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    let unique = crm_storage::last_per_key(purchases, |p| p.order_id.as_str());
     for chunk in unique.chunks(500) {
         let mut q = SqlBuilder::insert_rows(
             "purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids)",
