@@ -54,6 +54,49 @@ pub async fn enqueue(tx: &mut Tx, source: &str, event: NewEvent) -> sqlx::Result
     Ok(id)
 }
 
+/// Most records one batch event carries (a bulk import announces what it created this way).
+pub const RECORDS_PER_BATCH_EVENT: usize = 500;
+
+/// Payload bytes after which a batch event takes no more records: long texts must not push it
+/// past the broker's message size limit (1 MiB by default).
+pub const BYTES_PER_BATCH_EVENT: usize = 256 * 1024;
+
+/// Batch events `crm.<domain>.<name>` about `key` (an import run) announcing `records`, at most
+/// [`RECORDS_PER_BATCH_EVENT`] records or [`BYTES_PER_BATCH_EVENT`] payload bytes each, in
+/// order; `wrap` makes the payload of one batch.
+pub fn batch_events<T, M>(
+    domain: &str,
+    name: &str,
+    key: &str,
+    records: impl IntoIterator<Item = T>,
+    wrap: impl Fn(Vec<T>) -> M,
+) -> Vec<NewEvent>
+where
+    T: prost::Message,
+    M: prost::Message,
+{
+    let mut events = Vec::new();
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for record in records {
+        bytes += record.encoded_len();
+        batch.push(record);
+        if batch.len() >= RECORDS_PER_BATCH_EVENT || bytes >= BYTES_PER_BATCH_EVENT {
+            events.push(NewEvent::new(
+                domain,
+                name,
+                key,
+                &wrap(std::mem::take(&mut batch)),
+            ));
+            bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        events.push(NewEvent::new(domain, name, key, &wrap(batch)));
+    }
+    events
+}
+
 /// Writes `events` to the outbox in `tx` with multi-row inserts (bulk imports), in order.
 pub async fn enqueue_many(tx: &mut Tx, source: &str, events: Vec<NewEvent>) -> sqlx::Result<()> {
     let now = chrono::Utc::now();

@@ -11,6 +11,7 @@ use crate::storage::profiles::{self, Purchase};
 pub fn customer_options() -> ConsumerOptions {
     ConsumerOptions::new("marketing-customer-events", "customers").subjects(&[
         "crm.customers.party.created",
+        "crm.customers.parties.imported",
         "crm.customers.party.updated",
         "crm.customers.party.merged",
         "crm.customers.party.erased",
@@ -39,6 +40,9 @@ impl EventHandler for CustomerEvents {
                 if let Some(p) = event.decode::<customers::PartyCreated>()?.party {
                     profiles::upsert(tx, &p).await?;
                 }
+            }
+            "crm.customers.parties.imported.v1" => {
+                profiles::upsert_many(tx, &event.decode::<customers::PartiesImported>()?.parties).await?;
             }
             "crm.customers.party.updated.v1" => {
                 if let Some(p) = event.decode::<customers::PartyUpdated>()?.party {

@@ -21,9 +21,9 @@ fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
         .collect()
 }
 
-/// Re-evaluates accounts (all, or one) against the current rules; writes and announces every
-/// change. Returns (accounts evaluated, accounts reassigned).
-pub async fn reassign(tx: &mut Tx, only: Option<&str>) -> anyhow::Result<(i64, i64)> {
+/// Re-evaluates accounts (all, or those of some parties) against the current rules; writes and
+/// announces every change. Returns (accounts evaluated, accounts reassigned).
+pub async fn reassign(tx: &mut Tx, only: Option<&[String]>) -> anyhow::Result<(i64, i64)> {
     let rules = rules(&org::territories(tx).await?);
     let accounts = org::accounts_for_assignment(tx, only).await?;
     let mut evaluated = 0;

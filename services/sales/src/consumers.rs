@@ -13,6 +13,7 @@ use crate::storage::accounts;
 pub fn options() -> ConsumerOptions {
     ConsumerOptions::new("sales-customer-events", "customers").subjects(&[
         "crm.customers.party.created",
+        "crm.customers.parties.imported",
         "crm.customers.party.updated",
         "crm.customers.party.merged",
         "crm.customers.party.erased",
@@ -28,17 +29,15 @@ impl EventHandler for CustomerEvents {
         match event.event_type.as_str() {
             "crm.customers.party.created.v1" => {
                 let e: customers::PartyCreated = event.decode()?;
-                if let Some(p) = e.party {
-                    accounts::upsert(tx, &accounts::Account::from_party(&p)).await?;
-                    crate::assignment::reassign(tx, Some(&p.id)).await?;
-                }
+                copy_accounts(tx, e.party.as_slice()).await?;
+            }
+            "crm.customers.parties.imported.v1" => {
+                let e: customers::PartiesImported = event.decode()?;
+                copy_accounts(tx, &e.parties).await?;
             }
             "crm.customers.party.updated.v1" => {
                 let e: customers::PartyUpdated = event.decode()?;
-                if let Some(p) = e.party {
-                    accounts::upsert(tx, &accounts::Account::from_party(&p)).await?;
-                    crate::assignment::reassign(tx, Some(&p.id)).await?;
-                }
+                copy_accounts(tx, e.party.as_slice()).await?;
             }
             "crm.customers.party.merged.v1" => {
                 let e: customers::PartyMerged = event.decode()?;
@@ -54,6 +53,18 @@ impl EventHandler for CustomerEvents {
         }
         Ok(())
     }
+}
+
+/// Stores the account copies of `parties` (distinct) and assigns them their territories.
+async fn copy_accounts(tx: &mut Tx, parties: &[customers::Party]) -> anyhow::Result<()> {
+    if parties.is_empty() {
+        return Ok(());
+    }
+    let copies: Vec<accounts::Account> = parties.iter().map(accounts::Account::from_party).collect();
+    accounts::upsert_many(tx, &copies).await?;
+    let ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
+    crate::assignment::reassign(tx, Some(&ids)).await?;
+    Ok(())
 }
 
 /// The durable consumer of partners events: e-orders and approved deal registrations.

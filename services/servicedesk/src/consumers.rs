@@ -20,6 +20,7 @@ use crate::storage::notifications;
 pub fn customer_options() -> ConsumerOptions {
     ConsumerOptions::new("servicedesk-customer-events", "customers").subjects(&[
         "crm.customers.party.created",
+        "crm.customers.parties.imported",
         "crm.customers.party.updated",
         "crm.customers.party.tier_changed",
         "crm.customers.party.merged",
@@ -84,9 +85,14 @@ fn phones(p: &customers::Party) -> Vec<String> {
 
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
-        let party = match event.event_type.as_str() {
-            "crm.customers.party.created.v1" => event.decode::<customers::PartyCreated>()?.party,
-            "crm.customers.party.updated.v1" => event.decode::<customers::PartyUpdated>()?.party,
+        let parties = match event.event_type.as_str() {
+            "crm.customers.party.created.v1" => {
+                Vec::from_iter(event.decode::<customers::PartyCreated>()?.party)
+            }
+            "crm.customers.parties.imported.v1" => event.decode::<customers::PartiesImported>()?.parties,
+            "crm.customers.party.updated.v1" => {
+                Vec::from_iter(event.decode::<customers::PartyUpdated>()?.party)
+            }
             "crm.customers.party.tier_changed.v1" => {
                 let e: customers::PartyTierChanged = event.decode()?;
                 copy::set_tier(tx, &e.party_id, &e.tier).await?;
@@ -109,18 +115,18 @@ impl EventHandler for CustomerEvents {
                 return Ok(());
             }
         };
-        if let Some(p) = party {
-            let customer = copy::Customer {
+        let copies: Vec<copy::PartyCopy> = parties
+            .iter()
+            .map(|p| copy::PartyCopy {
                 party_id: p.id.clone(),
                 display_name: p.display_name.clone(),
-                tier: String::new(),
-                phones: phones(&p),
-            };
-            copy::upsert(tx, &customer, &p.birth_date).await?;
-            if !p.external_id.is_empty() {
-                copy::set_external_id(tx, &p.id, &p.source, &p.external_id).await?;
-            }
-        }
+                phones: phones(p),
+                birth_date: p.birth_date.clone(),
+                source: p.source.clone(),
+                external_id: p.external_id.clone(),
+            })
+            .collect();
+        copy::upsert_many(tx, &copies).await?;
         Ok(())
     }
 }

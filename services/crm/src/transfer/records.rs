@@ -108,8 +108,8 @@ impl Reader {
                     .next_record()
                     .ok_or_else(|| anyhow::anyhow!("{}: no header row", path.display()))?
                     .map_err(|e| anyhow::anyhow!("{}: cannot read the header row: {e}", path.display()))?;
-                let headers = split_fields(&header)
-                    .map_err(|e| anyhow::anyhow!("{}: cannot read the header row: {e}", path.display()))?
+                let headers = lines
+                    .fields(&header)
                     .iter()
                     .map(|h| {
                         String::from_utf8_lossy(h)
@@ -165,10 +165,10 @@ impl Reader {
                 if bytes.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let fields = match split_fields(&bytes) {
-                    Ok(fields) if fields.len() == headers.len() => fields,
-                    result => {
-                        let found = result.map(|f| f.len()).unwrap_or(0);
+                let fields = match lines.fields(&bytes) {
+                    fields if fields.len() == headers.len() => fields,
+                    fields => {
+                        let found = fields.len();
                         let spans = bytes.iter().filter(|b| **b == b'\n').count() > 1;
                         if spans {
                             // A quote left open swallowed the lines after it: refuse the line
@@ -274,6 +274,8 @@ impl Reader {
 /// is open (an odd number of quotes so far), as CSV allows line breaks inside quotes.
 struct Lines {
     reader: BufReader<Counting<File>>,
+    /// Splits a record into fields; kept, as building one costs more than parsing a short row.
+    parser: Box<csv_core::Reader>,
     /// Lines read so far.
     line: i64,
     /// Lines to read again (after a record with an unclosed quote), with their numbers.
@@ -284,6 +286,7 @@ impl Lines {
     fn new(reader: BufReader<Counting<File>>) -> Self {
         Self {
             reader,
+            parser: Box::new(csv_core::Reader::new()),
             line: 0,
             pending: std::collections::VecDeque::new(),
         }
@@ -320,6 +323,30 @@ impl Lines {
         Some(Ok((start, bytes)))
     }
 
+    /// The fields of one CSV record (the parser is lenient: any bytes make fields).
+    fn fields(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        self.parser.reset();
+        let (mut fields, mut field) = (Vec::new(), Vec::new());
+        let mut input = bytes;
+        let mut out = [0u8; 1024];
+        loop {
+            // Empty input after the record's bytes tells the parser the record ends there.
+            let (result, read, written) = self.parser.read_field(input, &mut out);
+            input = &input[read..];
+            field.extend_from_slice(&out[..written]);
+            match result {
+                csv_core::ReadFieldResult::InputEmpty | csv_core::ReadFieldResult::OutputFull => {}
+                csv_core::ReadFieldResult::Field { record_end } => {
+                    fields.push(std::mem::take(&mut field));
+                    if record_end {
+                        return fields;
+                    }
+                }
+                csv_core::ReadFieldResult::End => return fields,
+            }
+        }
+    }
+
     /// Queues every line of `bytes` but the first (which starts on `line`) to be read again.
     fn put_back_after_first(&mut self, line: i64, bytes: Vec<u8>) {
         let mut parts: Vec<Vec<u8>> = bytes
@@ -331,19 +358,6 @@ impl Lines {
             self.pending.push_front((line + 1 + i as i64, part));
         }
     }
-}
-
-/// The fields of one CSV record.
-fn split_fields(bytes: &[u8]) -> Result<Vec<Vec<u8>>, csv::Error> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record)? {
-        return Ok(Vec::new());
-    }
-    Ok(record.iter().map(<[u8]>::to_vec).collect())
 }
 
 /// Rows of a file as written: the header's columns and the fields of some rows by line.
@@ -378,12 +392,12 @@ pub fn raw_rows(
                     .collect()
             };
             let header = match lines.next_record() {
-                Some(Ok((_, bytes))) => lossy(split_fields(&bytes).unwrap_or_default()),
+                Some(Ok((_, bytes))) => lossy(lines.fields(&bytes)),
                 _ => Vec::new(),
             };
             while let Some(next) = lines.next_record() {
                 let (line, bytes) = next?;
-                let fields = split_fields(&bytes).unwrap_or_default();
+                let fields = lines.fields(&bytes);
                 let spans = bytes.iter().filter(|b| **b == b'\n').count() > 1;
                 if fields.len() != header.len() && spans {
                     // As the reader does: the line that opened the quote alone, the rest again.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crm_auth::Principal;
-use crm_events::{NewEvent, outbox};
+use crm_events::outbox;
 use crm_platform::Violations;
 use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
@@ -139,12 +139,8 @@ impl CustomersApi {
                 &self.config.reporting_currency,
             )
             .await?;
-            let stored = parties::load(
-                &mut tx,
-                &new_parties.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-            )
-            .await?;
-            let entries: Vec<(String, String, serde_json::Value)> = stored
+            // insert_many leaves each party as stored: no need to read them back.
+            let entries: Vec<(String, String, serde_json::Value)> = new_parties
                 .iter()
                 .map(|p| {
                     (
@@ -155,24 +151,16 @@ impl CustomersApi {
                 })
                 .collect();
             audit::record_many(&mut tx, &principal.user_id, "party", &entries).await?;
-            let events: Vec<NewEvent> = stored
-                .iter()
-                .map(|p| {
-                    NewEvent::new(
-                        DOMAIN,
-                        "party.created",
-                        p.id.clone(),
-                        &pb::PartyCreated {
-                            party: Some(p.clone()),
-                        },
-                    )
-                })
-                .collect();
-            outbox::enqueue_many(&mut tx, SOURCE, events).await?;
-            for (p, party) in creates.iter().zip(&stored) {
+            for (p, party) in creates.iter().zip(&new_parties) {
                 run.count(&Disposition::Create);
                 keys.push(key(p, &party.id));
             }
+            // New parties are announced in bulk, so that consumers apply them in bulk.
+            let events =
+                outbox::batch_events(DOMAIN, "parties.imported", &run.run_id, new_parties, |parties| {
+                    pb::PartiesImported { parties }
+                });
+            outbox::enqueue_many(&mut tx, SOURCE, events).await?;
         }
         imports::record(&mut tx, PARTY, &run.source, &run.run_id, &keys).await?;
         self.commit(tx).await?;

@@ -68,19 +68,34 @@ pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str) -> s
 }
 
 /// Inserts new parties with multi-row statements; `created_at[i]` is the creation time of
-/// `parties[i]` (an import keeps the source system's). Ids, status and versions are set here.
+/// `parties[i]` (an import keeps the source system's). Ids, status, versions, times and the
+/// (empty) value are set here, so that each party is left as [`load`] would read it back.
 pub async fn insert_many(
     conn: &mut Conn,
     parties: &mut [pb::Party],
     created_at: &[i64],
     currency: &str,
 ) -> sqlx::Result<()> {
-    for party in parties.iter_mut() {
+    for (party, at) in parties.iter_mut().zip(created_at) {
         party.id = new_id();
         party.status = PartyStatus::Active as i32;
+        party.merged_into_id.clear();
         for cp in &mut party.contact_points {
             cp.id = new_id();
         }
+        let zero = Some(Money {
+            amount_minor: 0,
+            currency_code: currency.to_string(),
+        });
+        party.value = Some(pb::PartyValue {
+            lifetime_revenue: zero.clone(),
+            trailing_12m_revenue: zero,
+            contribution_rank: 0,
+            tier: String::new(),
+        });
+        let time = Some(timestamp(*at));
+        (party.create_time, party.update_time, party.verify_time) = (time, time, time);
+        party.etag = "1".into();
     }
     let rows: Vec<(&pb::Party, i64)> = parties.iter().zip(created_at.iter().copied()).collect();
     for chunk in rows.chunks(500) {

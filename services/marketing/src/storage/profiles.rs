@@ -55,31 +55,51 @@ impl Purchase {
 
 /// Inserts or refreshes a profile from a customer record.
 pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
-    let status = match customers::PartyStatus::try_from(p.status) {
-        Ok(customers::PartyStatus::Merged) => "merged",
-        Ok(customers::PartyStatus::Erased) => "erased",
-        _ => "active",
-    };
-    let attributes: std::collections::BTreeMap<_, _> = p.attributes.iter().collect();
-    sqlx::query(
-        "INSERT INTO profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status, \
-         source, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (party_id) DO UPDATE SET \
-         display_name = excluded.display_name, industry = excluded.industry, region_code = excluded.region_code, \
-         attributes = excluded.attributes, tags = excluded.tags, birth_date = excluded.birth_date, \
-         status = excluded.status, source = excluded.source, external_id = excluded.external_id",
-    )
-    .bind(&p.id)
-    .bind(&p.display_name)
-    .bind(&p.industry)
-    .bind(&p.region_code)
-    .bind(serde_json::to_string(&attributes).unwrap_or_default())
-    .bind(serde_json::to_string(&p.tags).unwrap_or_default())
-    .bind(&p.birth_date)
-    .bind(status)
-    .bind(if p.external_id.is_empty() { "" } else { p.source.as_str() })
-    .bind(&p.external_id)
-    .execute(&mut *conn)
-    .await?;
+    upsert_many(conn, std::slice::from_ref(p)).await
+}
+
+/// Inserts or refreshes the profiles of distinct customer records with multi-row statements.
+pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx::Result<()> {
+    if parties.is_empty() {
+        return Ok(());
+    }
+    for chunk in parties.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status, source, \
+             external_id)",
+            chunk.iter().map(|p| {
+                let status = match customers::PartyStatus::try_from(p.status) {
+                    Ok(customers::PartyStatus::Merged) => "merged",
+                    Ok(customers::PartyStatus::Erased) => "erased",
+                    _ => "active",
+                };
+                let attributes: std::collections::BTreeMap<_, _> = p.attributes.iter().collect();
+                [
+                    Arg::from(p.id.as_str()),
+                    Arg::from(p.display_name.as_str()),
+                    Arg::from(p.industry.as_str()),
+                    Arg::from(p.region_code.as_str()),
+                    Arg::from(serde_json::to_string(&attributes).unwrap_or_default()),
+                    Arg::from(serde_json::to_string(&p.tags).unwrap_or_default()),
+                    Arg::from(p.birth_date.as_str()),
+                    Arg::from(status),
+                    Arg::from(if p.external_id.is_empty() {
+                        ""
+                    } else {
+                        p.source.as_str()
+                    }),
+                    Arg::from(p.external_id.as_str()),
+                ]
+            }),
+        );
+        q.push(
+            " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
+             region_code = excluded.region_code, attributes = excluded.attributes, tags = excluded.tags, \
+             birth_date = excluded.birth_date, status = excluded.status, source = excluded.source, \
+             external_id = excluded.external_id",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
     bump_version(conn).await
 }
 

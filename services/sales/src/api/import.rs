@@ -22,13 +22,6 @@ use crate::storage::{accounts, channel_partners, now_micros, orders};
 /// Import-key entity name of orders.
 const ORDER: &str = "order";
 
-/// Most orders one `orders.imported` event carries (an order is a few hundred bytes).
-const IMPORTED_PER_EVENT: usize = 500;
-
-/// Payload bytes after which an `orders.imported` event takes no more orders: long texts must
-/// not push it past the broker's message size limit (1 MiB by default).
-const IMPORTED_BYTES_PER_EVENT: usize = 256 * 1024;
-
 /// The event announcing that an order reached `status`.
 fn status_event(order: &pb::Order) -> NewEvent {
     let key = order.party_id.clone();
@@ -230,30 +223,13 @@ impl SalesApi {
                 keys.push(key(p, &order.id));
             }
             // New orders are announced in bulk, so that consumers apply them in bulk.
-            let mut imported = pb::OrdersImported::default();
-            let mut bytes = 0;
-            for order in new_orders {
-                bytes += prost::Message::encoded_len(&order);
-                imported.orders.push(order);
-                if imported.orders.len() >= IMPORTED_PER_EVENT || bytes >= IMPORTED_BYTES_PER_EVENT {
-                    let full = std::mem::take(&mut imported);
-                    events.push(NewEvent::new(
-                        DOMAIN,
-                        "orders.imported",
-                        run.run_id.clone(),
-                        &full,
-                    ));
-                    bytes = 0;
-                }
-            }
-            if !imported.orders.is_empty() {
-                events.push(NewEvent::new(
-                    DOMAIN,
-                    "orders.imported",
-                    run.run_id.clone(),
-                    &imported,
-                ));
-            }
+            events.extend(outbox::batch_events(
+                DOMAIN,
+                "orders.imported",
+                &run.run_id,
+                new_orders,
+                |orders| pb::OrdersImported { orders },
+            ));
         }
         outbox::enqueue_many(&mut tx, SOURCE, events).await?;
         imports::record(&mut tx, ORDER, &run.source, &run.run_id, &keys).await?;

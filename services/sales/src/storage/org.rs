@@ -199,16 +199,21 @@ pub async fn territories(conn: &mut Conn) -> sqlx::Result<Vec<pb::Territory>> {
         .collect()
 }
 
-/// (party id, industry, region code, territory id) of every active account.
+/// (party id, industry, region code, territory id) of the active accounts: all, or those of the
+/// parties `only` names.
 pub async fn accounts_for_assignment(
     conn: &mut Conn,
-    only: Option<&str>,
+    only: Option<&[String]>,
 ) -> sqlx::Result<Vec<(String, String, String, String)>> {
     let mut q = SqlBuilder::new(
         "SELECT party_id, industry, region_code, territory_id FROM accounts WHERE status = 'active'",
     );
-    if let Some(id) = only {
-        q.and("party_id = {}", id);
+    if let Some(ids) = only {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = q.list(ids.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list})"));
     }
     q.push(" ORDER BY party_id");
     let rows = q.build().fetch_all(&mut *conn).await?;

@@ -1,6 +1,6 @@
 //! The read copy of customers: name, tier and phone numbers.
 
-use crm_storage::Conn;
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 /// What the desk keeps about a customer.
@@ -16,35 +16,51 @@ pub struct Customer {
     pub phones: Vec<String>,
 }
 
-/// Inserts or refreshes name, phones and birth date (keeping the tier).
-pub async fn upsert(conn: &mut Conn, c: &Customer, birth_date: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO customers (party_id, display_name, phones, birth_date, status) VALUES ($1, $2, $3, $4, 'active') \
-         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, \
-         birth_date = excluded.birth_date, status = 'active'",
-    )
-    .bind(&c.party_id)
-    .bind(&c.display_name)
-    .bind(serde_json::to_string(&c.phones).unwrap_or_default())
-    .bind(birth_date)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// What a customers event says of a party: the fields the copy keeps from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyCopy {
+    /// Party id.
+    pub party_id: String,
+    /// Name.
+    pub display_name: String,
+    /// Normalised phone numbers.
+    pub phones: Vec<String>,
+    /// `YYYY-MM-DD`, or empty.
+    pub birth_date: String,
+    /// The system the party was imported from (empty when it was not).
+    pub source: String,
+    /// The party's id in that system (empty when it was not imported).
+    pub external_id: String,
 }
 
-/// Records the system a customer was imported from and its id there.
-pub async fn set_external_id(
-    conn: &mut Conn,
-    party_id: &str,
-    source: &str,
-    external_id: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE customers SET source = $1, external_id = $2 WHERE party_id = $3")
-        .bind(source)
-        .bind(external_id)
-        .bind(party_id)
-        .execute(&mut *conn)
-        .await?;
+/// Inserts or refreshes name, phones and birth date of distinct parties with multi-row
+/// statements, keeping each tier; the source and external id are recorded when the event
+/// carries them and kept when it does not.
+pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<()> {
+    for chunk in copies.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "customers (party_id, display_name, phones, birth_date, status, source, external_id)",
+            chunk.iter().map(|c| {
+                let imported = !c.external_id.is_empty();
+                [
+                    Arg::from(c.party_id.as_str()),
+                    Arg::from(c.display_name.as_str()),
+                    Arg::from(serde_json::to_string(&c.phones).unwrap_or_default()),
+                    Arg::from(c.birth_date.as_str()),
+                    Arg::from("active"),
+                    Arg::from(if imported { c.source.as_str() } else { "" }),
+                    Arg::from(c.external_id.as_str()),
+                ]
+            }),
+        );
+        q.push(
+            " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, \
+             birth_date = excluded.birth_date, status = 'active', \
+             source = CASE WHEN excluded.external_id <> '' THEN excluded.source ELSE customers.source END, \
+             external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE customers.external_id END",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
