@@ -31,6 +31,10 @@ use crm_proto::servicedesk::v1 as servicedesk;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_testkit::authed;
 
+/// The allocator of the `crm` binary, so that the figures are those of the suite as shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CALLS: usize = 2_000;
 const VIEWS: usize = 300;
 

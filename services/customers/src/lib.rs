@@ -113,12 +113,13 @@ impl Application {
             currency: config.reporting_currency.clone(),
             rules: config.lifecycle_rules(),
             analyzed: Default::default(),
+            imports: Default::default(),
         };
         let consumer = Consumer::new(
             self.db.clone(),
             self.nats.clone(),
             value::order_consumer_options(),
-            orders,
+            orders.clone(),
         );
         workers.spawn("customers-sales-orders", move |stop| consumer.run(stop));
         let at_risk = Consumer::new(
@@ -128,14 +129,10 @@ impl Application {
             value::AtRiskEvents,
         );
         workers.spawn("customers-at-risk", move |stop| at_risk.run(stop));
-        let (db, currency, rules) = (
-            self.db.clone(),
-            config.reporting_currency.clone(),
-            config.lifecycle_rules(),
-        );
+        let db = self.db.clone();
         let (interval, full) = (config.value_refresh_interval, config.full_value_sweep_interval);
         workers.spawn("customers-value-sweeper", move |stop| {
-            value::run_sweeper(db, currency, rules, interval, full, waker, stop)
+            value::run_sweeper(db, orders, interval, full, waker, stop)
         });
         let result = crm_platform::run(self.server, self.listener, workers, stop).await;
         self.db.close().await;

@@ -21,6 +21,39 @@ use crate::storage::{audit, micros_of, now_micros, orders, parties, settings};
 /// Parties refreshed per transaction by the full sweep.
 const SWEEP_BATCH: usize = 100;
 
+/// Parties refreshed per transaction when the parties an import named are refreshed.
+const DEFERRED_BATCH: i64 = 500;
+
+/// How long imported orders must have stopped arriving before the parties they named are
+/// refreshed: an import names most customers again and again, and each refresh is audited and
+/// announced.
+const IMPORT_SETTLE: Duration = Duration::from_secs(3);
+
+/// The longest a party named by imported orders waits for its refresh while imports go on.
+const IMPORT_MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// How often the sweeper looks for parties whose deferred refresh is due.
+const DEFERRED_TICK: Duration = Duration::from_secs(1);
+
+/// When this process last applied imported orders (microseconds since the epoch; 0: never).
+#[derive(Debug, Default)]
+pub struct ImportActivity(std::sync::atomic::AtomicI64);
+
+impl ImportActivity {
+    fn touch(&self, now: i64) {
+        self.0.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn quiet_at(&self, now: i64) -> bool {
+        let last = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        now.saturating_sub(last) >= micros(IMPORT_SETTLE)
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// The actor recorded in the audit trail for changes made from sales events.
 pub const SYSTEM_ACTOR: &str = "system:value";
 
@@ -44,6 +77,9 @@ pub struct OrderEvents {
     pub rules: LifecycleRules,
     /// When the ledger's planner statistics were last refreshed during an import.
     pub analyzed: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// When imported orders last arrived (shared with the sweeper, which refreshes the parties
+    /// they named once they stop).
+    pub imports: std::sync::Arc<ImportActivity>,
 }
 
 /// Least time between two refreshes of the ledger's statistics while imports stream in.
@@ -64,7 +100,10 @@ impl EventHandler for OrderEvents {
                 (event.decode::<sales::OrderReturned>()?.order, Status::Returned)
             }
             "crm.sales.orders.imported.v1" => {
-                record_orders(tx, &event.decode::<sales::OrdersImported>()?.orders).await?;
+                let now = now_micros();
+                let orders = event.decode::<sales::OrdersImported>()?.orders;
+                record_orders(tx, &orders, Refresh::Deferred(now)).await?;
+                self.imports.touch(now);
                 // A bulk load outruns the database's own statistics (its autovacuum is busy
                 // with the same load); without them the ledger is scanned for every refresh.
                 let due = {
@@ -90,7 +129,7 @@ impl EventHandler for OrderEvents {
         };
         let mut order = order.ok_or_else(|| anyhow::anyhow!("{} without an order", event.event_type))?;
         order.status = status as i32;
-        record_orders(tx, std::slice::from_ref(&order)).await
+        record_orders(tx, std::slice::from_ref(&order), Refresh::AtBatchEnd).await
     }
 
     async fn finish(&self, tx: &mut Tx) -> anyhow::Result<()> {
@@ -105,9 +144,17 @@ impl EventHandler for OrderEvents {
     }
 }
 
+/// When the figures of parties whose ledger changed are refreshed.
+enum Refresh {
+    /// When the batch of events ends (see `finish`): a live order shows at once.
+    AtBatchEnd,
+    /// Once imports go quiet (see [`refresh_deferred`]); the time is now.
+    Deferred(i64),
+}
+
 /// Records orders (each in the status it reached) in the ledger of their live parties and notes
-/// those parties for the refresh when the batch ends (see `finish`).
-async fn record_orders(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<()> {
+/// those parties for a refresh.
+async fn record_orders(tx: &mut Tx, orders: &[sales::Order], refresh: Refresh) -> anyhow::Result<()> {
     let asked: Vec<String> = orders.iter().map(|o| o.party_id.clone()).collect();
     let live = live_party_ids(tx, &asked).await?;
     let mut rows = Vec::with_capacity(orders.len());
@@ -135,7 +182,10 @@ async fn record_orders(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<(
     let mut touched: Vec<String> = rows.into_iter().map(|r| r.party_id).collect();
     touched.sort();
     touched.dedup();
-    orders::mark_for_refresh(tx, &touched).await?;
+    match refresh {
+        Refresh::AtBatchEnd => orders::mark_for_refresh(tx, &touched).await?,
+        Refresh::Deferred(now) => orders::defer_refresh(tx, &touched, now).await?,
+    }
     Ok(())
 }
 
@@ -301,18 +351,19 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i
     Ok((ranked, i64::try_from(changes.len()).unwrap_or(i64::MAX)))
 }
 
-/// The periodic worker: re-ranks tiers when order events changed values, and refreshes every
-/// party with orders once per `full_sweep` (decaying trailing revenue, lost customers).
+/// The periodic worker: refreshes the parties imported orders named once the import goes quiet,
+/// re-ranks tiers when order events changed values, and refreshes every party with orders once
+/// per `full_sweep` (decaying trailing revenue, lost customers).
 pub async fn run_sweeper(
     db: Db,
-    currency: String,
-    rules: LifecycleRules,
+    ledger: OrderEvents,
     interval: Duration,
     full_sweep: Duration,
     relay: std::sync::Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    // A flag taken by a run that stopped before re-ranking is not lost: every start re-ranks.
+    // A flag taken by a run that stopped before re-ranking is not lost: every start re-ranks,
+    // at its first tick.
     if let Err(err) = async {
         let mut tx = db.begin().await?;
         settings::mark_tiers_dirty(&mut tx).await?;
@@ -323,21 +374,36 @@ pub async fn run_sweeper(
         tracing::warn!("marking tiers for re-ranking failed: {err}");
     }
     let mut last_full = tokio::time::Instant::now();
-    let mut pause = interval;
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
-            () = tokio::time::sleep(pause) => {}
+            () = tokio::time::sleep(DEFERRED_TICK.min(interval)) => {}
+        }
+        match refresh_deferred(&db, &ledger, &stop).await {
+            Ok(0) => {}
+            // An import's figures are in: re-rank now rather than at the next sweep.
+            Ok(_) => {
+                relay.notify_one();
+                next_sweep = tokio::time::Instant::now();
+            }
+            Err(err) => tracing::warn!("refreshing the parties of imported orders failed: {err:#}"),
+        }
+        if tokio::time::Instant::now() < next_sweep {
+            continue;
         }
         let full = last_full.elapsed() >= full_sweep;
         let started = tokio::time::Instant::now();
-        let swept = sweep(&db, &currency, &rules, full).await;
+        let swept = sweep(&db, &ledger.currency, &ledger.rules, full).await;
         // Re-ranking reads every party: on a large base, while orders stream in, it is kept to
         // about a tenth of the time (and of the database's work) by waiting ten times as long as
         // it took. (A full sweep is rare and says nothing about the re-ranking's cost.)
-        if !full {
-            pause = interval.max(started.elapsed() * 10);
-        }
+        let pause = if full {
+            interval
+        } else {
+            interval.max(started.elapsed() * 10)
+        };
+        next_sweep = tokio::time::Instant::now() + pause;
         match swept {
             Ok(()) => {
                 relay.notify_one();
@@ -349,6 +415,41 @@ pub async fn run_sweeper(
             Err(err) => tracing::warn!("value sweep failed: {err:#}"),
         }
     }
+}
+
+/// Refreshes the parties imported orders named: all of them once imports have been quiet for
+/// [`IMPORT_SETTLE`], or those that waited [`IMPORT_MAX_WAIT`] while imports go on. Returns how
+/// many were refreshed.
+async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToken) -> anyhow::Result<usize> {
+    let now = now_micros();
+    let noted_by = if ledger.imports.quiet_at(now) {
+        None
+    } else {
+        let cutoff = now - micros(IMPORT_MAX_WAIT);
+        let mut conn = db.pool().acquire().await?;
+        match orders::oldest_deferred(&mut conn).await? {
+            Some(oldest) if oldest <= cutoff => Some(cutoff),
+            _ => return Ok(0),
+        }
+    };
+    let mut after = String::new();
+    let mut refreshed = 0;
+    // Stops early when imports resume: their parties would be refreshed again at their end.
+    while !stop.is_cancelled() && (noted_by.is_some() || ledger.imports.quiet_at(now_micros())) {
+        let mut tx = db.begin().await?;
+        let ids = orders::deferred(&mut tx, &after, noted_by, DEFERRED_BATCH).await?;
+        let Some(last) = ids.last().cloned() else {
+            break;
+        };
+        parties::lock_statuses(&mut tx, &ids).await?;
+        refresh_parties(&mut tx, &ids, &ledger.currency, &ledger.rules, now_micros()).await?;
+        orders::clear_deferred(&mut tx, &ids).await?;
+        settings::mark_tiers_dirty(&mut tx).await?;
+        tx.commit().await?;
+        refreshed += ids.len();
+        after = last;
+    }
+    Ok(refreshed)
 }
 
 async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> anyhow::Result<()> {

@@ -111,6 +111,61 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// Notes that the figures of `party_ids` are due for a refresh once the import naming them goes
+/// quiet; a party already noted keeps its first time.
+pub async fn defer_refresh(conn: &mut Conn, party_ids: &[String], now: i64) -> sqlx::Result<()> {
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "value_refresh_due (party_id, marked_at)",
+            chunk.iter().map(|id| [Arg::from(id.as_str()), Arg::Int(now)]),
+        );
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// When the longest-waiting party of [`defer_refresh`] was noted, if any is.
+pub async fn oldest_deferred(conn: &mut Conn) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(marked_at) FROM value_refresh_due")
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Up to `limit` parties noted by [`defer_refresh`] after `after` in id order, only those noted
+/// at or before `noted_by` when given.
+pub async fn deferred(
+    conn: &mut Conn,
+    after: &str,
+    noted_by: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut q = SqlBuilder::new("SELECT party_id FROM value_refresh_due WHERE 1 = 1");
+    q.and("party_id > {}", after);
+    if let Some(at) = noted_by {
+        q.and("marked_at <= {}", at);
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY party_id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("party_id"))
+        .collect()
+}
+
+/// Forgets the deferred refresh of `party_ids` (they were just refreshed).
+pub async fn clear_deferred(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
+    for chunk in party_ids.chunks(1000) {
+        let mut q = SqlBuilder::new("DELETE FROM value_refresh_due WHERE 1 = 1");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list})"));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Notes that the figures of `party_ids` are to be refreshed when the current batch of events
 /// ends.
 pub async fn mark_for_refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
