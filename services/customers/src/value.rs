@@ -247,7 +247,7 @@ pub async fn refresh_parties(
     rules: &LifecycleRules,
     now: i64,
 ) -> anyhow::Result<()> {
-    let active: Vec<pb::Party> = parties::load(tx, ids)
+    let active: Vec<pb::Party> = parties::load_figures(tx, ids)
         .await?
         .into_iter()
         .filter(|p| p.status == PartyStatus::Active as i32)
@@ -315,16 +315,14 @@ pub async fn refresh_parties(
         }
     }
     parties::set_values(tx, &values).await?;
-    for (id, stage) in stages {
-        parties::set_lifecycle(tx, &id, stage).await?;
-    }
+    parties::set_lifecycles(tx, &stages).await?;
     audit::record_many(tx, SYSTEM_ACTOR, "party", &entries).await?;
     outbox::enqueue_many(tx, events::SOURCE, announcements).await?;
     Ok(())
 }
 
 /// Re-ranks every party by lifetime revenue and assigns tiers, in SQL (one pass over the active
-/// parties, writing only the ranks that move); announces each tier change. Returns (ranked, tier
+/// parties, writing only the ranks that move); announces the tier changes in batches. Returns (ranked, tier
 /// changes).
 pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
@@ -338,16 +336,21 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i
         })
         .collect();
     audit::record_many(tx, actor, "party", &entries).await?;
-    let announcements = changes.iter().map(|c| {
-        let changed = pb::PartyTierChanged {
-            party_id: c.party_id.clone(),
-            previous_tier: c.previous.clone(),
-            tier: c.tier.clone(),
-            contribution_rank: c.rank,
-        };
-        NewEvent::new(DOMAIN, "party.tier_changed", c.party_id.clone(), &changed)
+    // One re-ranking is one decision about many parties: its moves are announced together.
+    let moves = changes.iter().map(|c| pb::PartyTierChanged {
+        party_id: c.party_id.clone(),
+        previous_tier: c.previous.clone(),
+        tier: c.tier.clone(),
+        contribution_rank: c.rank,
     });
-    outbox::enqueue_many(tx, events::SOURCE, announcements.collect()).await?;
+    let announcements = outbox::batch_events(
+        DOMAIN,
+        "parties.tier_changed",
+        &crate::storage::new_id(),
+        moves,
+        |changes| pb::PartiesTierChanged { changes },
+    );
+    outbox::enqueue_many(tx, events::SOURCE, announcements).await?;
     Ok((ranked, i64::try_from(changes.len()).unwrap_or(i64::MAX)))
 }
 

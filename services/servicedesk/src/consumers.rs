@@ -12,7 +12,7 @@ use crm_storage::Tx;
 
 use crate::domain::priority::priority;
 use crate::events;
-use crate::storage::cases::{self, CaseFilter};
+use crate::storage::cases;
 use crate::storage::customers as copy;
 use crate::storage::notifications;
 
@@ -23,6 +23,7 @@ pub fn customer_options() -> ConsumerOptions {
         "crm.customers.parties.imported",
         "crm.customers.party.updated",
         "crm.customers.party.tier_changed",
+        "crm.customers.parties.tier_changed",
         "crm.customers.party.merged",
         "crm.customers.party.erased",
     ])
@@ -95,8 +96,13 @@ impl EventHandler for CustomerEvents {
             }
             "crm.customers.party.tier_changed.v1" => {
                 let e: customers::PartyTierChanged = event.decode()?;
-                copy::set_tier(tx, &e.party_id, &e.tier).await?;
-                self.reprioritise(tx, &e.party_id, &e.tier).await?;
+                self.apply_tiers(tx, vec![(e.party_id, e.tier)]).await?;
+                return Ok(());
+            }
+            "crm.customers.parties.tier_changed.v1" => {
+                let e: customers::PartiesTierChanged = event.decode()?;
+                let moves = e.changes.into_iter().map(|c| (c.party_id, c.tier)).collect();
+                self.apply_tiers(tx, moves).await?;
                 return Ok(());
             }
             "crm.customers.party.merged.v1" => {
@@ -132,19 +138,24 @@ impl EventHandler for CustomerEvents {
 }
 
 impl CustomerEvents {
-    /// Recomputes the priority of the customer's open cases under `tier`.
-    async fn reprioritise(&self, tx: &mut Tx, party_id: &str, tier: &str) -> anyhow::Result<()> {
+    /// Records the customers' new tiers, (party id, tier) each, and recomputes the priority of
+    /// their open cases.
+    async fn apply_tiers(&self, tx: &mut Tx, tiers: Vec<(String, String)>) -> anyhow::Result<()> {
         let now = self.clock.now_micros();
-        let open = cases::list(
-            tx,
-            &CaseFilter {
-                party_id: party_id.into(),
-                open_only: true,
-                ..Default::default()
-            },
-        )
-        .await?;
+        let tiers: Vec<(String, String)> = crm_storage::last_per_key(&tiers, |(party, _)| party.as_str())
+            .into_iter()
+            .cloned()
+            .collect();
+        copy::set_tiers(tx, &tiers).await?;
+        let ids: Vec<String> = tiers.iter().map(|(party, _)| party.clone()).collect();
+        let tier_of: std::collections::HashMap<&str, &str> =
+            tiers.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        let open = cases::open_of_parties(tx, &ids).await?;
         for mut record in open {
+            let tier = tier_of
+                .get(record.case.party_id.as_str())
+                .copied()
+                .unwrap_or_default();
             let previous = record.case.priority;
             record.case.customer_tier = tier.into();
             record.case.priority = priority(record.case.r#type, record.case.severity, tier);

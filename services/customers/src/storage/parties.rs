@@ -284,6 +284,16 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Party>> {
 
 /// Parties by id (any status), in the order asked; unknown ids are skipped.
 pub async fn load(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<pb::Party>> {
+    load_with(conn, ids, true).await
+}
+
+/// The parties among `ids` without their contact points and tags (for their figures), in the
+/// order of `ids`.
+pub async fn load_figures(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<pb::Party>> {
+    load_with(conn, ids, false).await
+}
+
+async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Result<Vec<pb::Party>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -295,6 +305,9 @@ pub async fn load(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<pb::Party
         for row in q.build().fetch_all(&mut *conn).await? {
             let party = from_row(&row)?;
             by_id.insert(party.id.clone(), party);
+        }
+        if !children {
+            continue;
         }
         let mut q = SqlBuilder::new(
             "SELECT id, party_id, kind, value, normalized, label, is_primary FROM contact_points WHERE party_id IN (",
@@ -662,6 +675,24 @@ pub async fn ranking_totals(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Res
         .map(|(_, name)| by_tier.get(*name).copied().unwrap_or(0))
         .collect();
     Ok(totals)
+}
+
+/// Sets the lifecycle stages of distinct parties, (id, stage) each, with multi-row statements.
+pub async fn set_lifecycles(conn: &mut Conn, stages: &[(String, i32)]) -> sqlx::Result<()> {
+    for chunk in stages.chunks(300) {
+        let mut q = SqlBuilder::new(
+            "UPDATE parties SET lifecycle_stage = v.column2, version = version + 1, updated_at = ",
+        );
+        let now = q.arg(now_micros());
+        q.push(&now).push(" FROM (VALUES ");
+        for (i, (id, stage)) in chunk.iter().enumerate() {
+            let tuple = q.list([Arg::from(id.as_str()), Arg::Int(i64::from(*stage))]);
+            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
+        }
+        q.push(") AS v WHERE parties.id = v.column1");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Sets the lifecycle stage (derived from orders) and bumps the version.

@@ -113,7 +113,15 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         .into_inner();
     assert_eq!(again.tier_changes, 0);
     let types = app.event_types().await;
-    assert_eq!(types.iter().filter(|t| *t == "party.tier_changed").count(), 10);
+    // The moves of a re-ranking are announced together.
+    let moves: usize = app
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.event_type == "crm.customers.parties.tier_changed.v1")
+        .map(|e| e.decode::<pb::PartiesTierChanged>().unwrap().changes.len())
+        .sum();
+    assert_eq!(moves, 10);
     assert_eq!(types.iter().filter(|t| *t == "party.value_changed").count(), 10);
     assert_eq!(types.iter().filter(|t| *t == "value_tiers.changed").count(), 1);
 }

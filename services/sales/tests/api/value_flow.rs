@@ -173,7 +173,17 @@ async fn orders_drive_customer_value_tier_and_lifecycle(backend: Backend) {
         (2..=3).contains(&stage_changes),
         "prospect -> (customer ->) loyal -> customer: {stage_changes}"
     );
-    assert_eq!(count("crm.customers.party.tier_changed.v1"), 1);
+    let moves = events
+        .iter()
+        .filter(|e| e.event_type == "crm.customers.parties.tier_changed.v1")
+        .flat_map(|e| {
+            e.decode::<crm_proto::customers::v1::PartiesTierChanged>()
+                .unwrap()
+                .changes
+        })
+        .filter(|c| c.party_id == a.id)
+        .count();
+    assert_eq!(moves, 1, "one move into the top tier");
 }
 
 backend_tests!(orders_drive_customer_value_tier_and_lifecycle);

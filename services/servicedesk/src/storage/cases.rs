@@ -239,6 +239,20 @@ pub async fn list(conn: &mut Conn, f: &CaseFilter) -> sqlx::Result<Vec<CaseRecor
         .collect()
 }
 
+/// The cases not resolved or closed of any of `party_ids`.
+pub async fn open_of_parties(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<Vec<CaseRecord>> {
+    let mut open = Vec::new();
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE status NOT IN (5, 6)"));
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list}) ORDER BY id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            open.push(from_row(&row)?);
+        }
+    }
+    Ok(open)
+}
+
 /// The timeline of a case, oldest first.
 pub async fn timeline(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::TimelineEntry>> {
     let rows = sqlx::query(

@@ -86,13 +86,18 @@ pub async fn by_external_ids(
     Ok(found)
 }
 
-/// Sets a customer's tier.
-pub async fn set_tier(conn: &mut Conn, party_id: &str, tier: &str) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO customers (party_id, tier) VALUES ($1, $2) ON CONFLICT (party_id) DO UPDATE SET tier = excluded.tier")
-        .bind(party_id)
-        .bind(tier)
-        .execute(&mut *conn)
-        .await?;
+/// Sets the tiers of distinct customers, (party id, tier) each, with multi-row statements.
+pub async fn set_tiers(conn: &mut Conn, tiers: &[(String, String)]) -> sqlx::Result<()> {
+    for chunk in tiers.chunks(500) {
+        let mut q = SqlBuilder::insert_rows(
+            "customers (party_id, tier)",
+            chunk
+                .iter()
+                .map(|(party, tier)| [Arg::from(party.as_str()), Arg::from(tier.as_str())]),
+        );
+        q.push(" ON CONFLICT (party_id) DO UPDATE SET tier = excluded.tier");
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
