@@ -114,6 +114,9 @@ pub async fn record(
         );
         q.build().execute(&mut *conn).await?;
     }
+    // Every batch of an import looks its keys up: the lookup must not keep a plan made when the
+    // table was small.
+    crate::statistics::analyze_if_grown(conn, "crm_import_keys").await?;
     Ok(())
 }
 

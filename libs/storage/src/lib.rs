@@ -10,6 +10,7 @@ mod config;
 mod db;
 pub mod imports;
 mod sql;
+pub mod statistics;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};

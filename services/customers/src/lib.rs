@@ -112,7 +112,6 @@ impl Application {
         let orders = value::OrderEvents {
             currency: config.reporting_currency.clone(),
             rules: config.lifecycle_rules(),
-            analyzed: Default::default(),
             imports: Default::default(),
         };
         let consumer = Consumer::new(

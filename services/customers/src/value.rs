@@ -35,17 +35,34 @@ const IMPORT_MAX_WAIT: Duration = Duration::from_secs(600);
 /// How often the sweeper looks for parties whose deferred refresh is due.
 const DEFERRED_TICK: Duration = Duration::from_secs(1);
 
-/// When this process last applied imported orders (microseconds since the epoch; 0: never).
-#[derive(Debug, Default)]
-pub struct ImportActivity(std::sync::atomic::AtomicI64);
+/// Imported orders seen by this process: when they last arrived, and whether parties they named
+/// may still wait for their refresh.
+#[derive(Debug)]
+pub struct ImportActivity {
+    /// Microseconds since the epoch (0: never).
+    last: std::sync::atomic::AtomicI64,
+    /// Set when orders arrive; cleared by the sweeper before it refreshes. Set at start, as
+    /// parties may have been left waiting by the process before.
+    pending: std::sync::atomic::AtomicBool,
+}
+
+impl Default for ImportActivity {
+    fn default() -> Self {
+        Self {
+            last: std::sync::atomic::AtomicI64::new(0),
+            pending: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+}
 
 impl ImportActivity {
     fn touch(&self, now: i64) {
-        self.0.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.last.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.pending.store(true, std::sync::atomic::Ordering::Release);
     }
 
     fn quiet_at(&self, now: i64) -> bool {
-        let last = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let last = self.last.load(std::sync::atomic::Ordering::Relaxed);
         now.saturating_sub(last) >= micros(IMPORT_SETTLE)
     }
 }
@@ -75,15 +92,10 @@ pub struct OrderEvents {
     pub currency: String,
     /// Lifecycle settings.
     pub rules: LifecycleRules,
-    /// When the ledger's planner statistics were last refreshed during an import.
-    pub analyzed: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// When imported orders last arrived (shared with the sweeper, which refreshes the parties
     /// they named once they stop).
     pub imports: std::sync::Arc<ImportActivity>,
 }
-
-/// Least time between two refreshes of the ledger's statistics while imports stream in.
-const ANALYZE_EVERY: Duration = Duration::from_secs(60);
 
 impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -104,22 +116,10 @@ impl EventHandler for OrderEvents {
                 let orders = event.decode::<sales::OrdersImported>()?.orders;
                 record_orders(tx, &orders, Refresh::Deferred(now)).await?;
                 self.imports.touch(now);
-                // A bulk load outruns the database's own statistics (its autovacuum is busy
-                // with the same load); without them the ledger is scanned for every refresh.
-                let due = {
-                    let mut last = self
-                        .analyzed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let due = last.is_none_or(|at| at.elapsed() >= ANALYZE_EVERY);
-                    if due {
-                        *last = Some(std::time::Instant::now());
-                    }
-                    due
-                };
-                if due {
-                    orders::refresh_statistics(tx).await?;
-                }
+                // A bulk load outruns the database's own statistics; without them the ledger
+                // is scanned for every refresh.
+                crm_storage::statistics::analyze_if_grown(tx, "party_orders").await?;
+                crm_storage::statistics::analyze_if_grown(tx, "value_refresh_due").await?;
                 return Ok(());
             }
             other => {
@@ -426,6 +426,14 @@ pub async fn run_sweeper(
 async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToken) -> anyhow::Result<usize> {
     let now = now_micros();
     let noted_by = if ledger.imports.quiet_at(now) {
+        // Cleared before reading, so that orders arriving meanwhile set it again.
+        if !ledger
+            .imports
+            .pending
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            return Ok(0);
+        }
         None
     } else {
         let cutoff = now - micros(IMPORT_MAX_WAIT);
@@ -437,21 +445,33 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     };
     let mut after = String::new();
     let mut refreshed = 0;
-    // Stops early when imports resume: their parties would be refreshed again at their end.
-    while !stop.is_cancelled() && (noted_by.is_some() || ledger.imports.quiet_at(now_micros())) {
-        let mut tx = db.begin().await?;
-        let ids = orders::deferred(&mut tx, &after, noted_by, DEFERRED_BATCH).await?;
-        let Some(last) = ids.last().cloned() else {
-            break;
-        };
-        parties::lock_statuses(&mut tx, &ids).await?;
-        refresh_parties(&mut tx, &ids, &ledger.currency, &ledger.rules, now_micros()).await?;
-        orders::clear_deferred(&mut tx, &ids).await?;
-        settings::mark_tiers_dirty(&mut tx).await?;
-        tx.commit().await?;
-        refreshed += ids.len();
-        after = last;
+    let drained = async {
+        // Stops early when imports resume: their parties would be refreshed again at their end.
+        while !stop.is_cancelled() && (noted_by.is_some() || ledger.imports.quiet_at(now_micros())) {
+            let mut tx = db.begin().await?;
+            let ids = orders::deferred(&mut tx, &after, noted_by, DEFERRED_BATCH).await?;
+            let Some(last) = ids.last().cloned() else {
+                return Ok(true);
+            };
+            parties::lock_statuses(&mut tx, &ids).await?;
+            refresh_parties(&mut tx, &ids, &ledger.currency, &ledger.rules, now_micros()).await?;
+            orders::clear_deferred(&mut tx, &ids).await?;
+            settings::mark_tiers_dirty(&mut tx).await?;
+            tx.commit().await?;
+            refreshed += ids.len();
+            after = last;
+        }
+        anyhow::Ok(false)
     }
+    .await;
+    // Not all drained (stopped, imports resumed, or failed): look again at the next tick.
+    if noted_by.is_none() && !matches!(drained, Ok(true)) {
+        ledger
+            .imports
+            .pending
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+    drained?;
     Ok(refreshed)
 }
 

@@ -43,6 +43,8 @@ impl EventHandler for CustomerEvents {
             }
             "crm.customers.parties.imported.v1" => {
                 profiles::upsert_many(tx, &event.decode::<customers::PartiesImported>()?.parties).await?;
+                // Imports of consents look profiles up by external id.
+                crm_storage::statistics::analyze_if_grown(tx, "profiles").await?;
             }
             "crm.customers.party.updated.v1" => {
                 if let Some(p) = event.decode::<customers::PartyUpdated>()?.party {

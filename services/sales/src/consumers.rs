@@ -34,6 +34,8 @@ impl EventHandler for CustomerEvents {
             "crm.customers.parties.imported.v1" => {
                 let e: customers::PartiesImported = event.decode()?;
                 copy_accounts(tx, &e.parties).await?;
+                // Imports look accounts up by external id.
+                crm_storage::statistics::analyze_if_grown(tx, "accounts").await?;
             }
             "crm.customers.party.updated.v1" => {
                 let e: customers::PartyUpdated = event.decode()?;

@@ -90,7 +90,13 @@ impl EventHandler for CustomerEvents {
             "crm.customers.party.created.v1" => {
                 Vec::from_iter(event.decode::<customers::PartyCreated>()?.party)
             }
-            "crm.customers.parties.imported.v1" => event.decode::<customers::PartiesImported>()?.parties,
+            "crm.customers.parties.imported.v1" => {
+                let parties = event.decode::<customers::PartiesImported>()?.parties;
+                copy::upsert_many(tx, &copies_of(&parties)).await?;
+                // Imports of cases look customers up by external id.
+                crm_storage::statistics::analyze_if_grown(tx, "customers").await?;
+                return Ok(());
+            }
             "crm.customers.party.updated.v1" => {
                 Vec::from_iter(event.decode::<customers::PartyUpdated>()?.party)
             }
@@ -121,20 +127,24 @@ impl EventHandler for CustomerEvents {
                 return Ok(());
             }
         };
-        let copies: Vec<copy::PartyCopy> = parties
-            .iter()
-            .map(|p| copy::PartyCopy {
-                party_id: p.id.clone(),
-                display_name: p.display_name.clone(),
-                phones: phones(p),
-                birth_date: p.birth_date.clone(),
-                source: p.source.clone(),
-                external_id: p.external_id.clone(),
-            })
-            .collect();
-        copy::upsert_many(tx, &copies).await?;
+        copy::upsert_many(tx, &copies_of(&parties)).await?;
         Ok(())
     }
+}
+
+/// What the desk's copy keeps of `parties`.
+fn copies_of(parties: &[customers::Party]) -> Vec<copy::PartyCopy> {
+    parties
+        .iter()
+        .map(|p| copy::PartyCopy {
+            party_id: p.id.clone(),
+            display_name: p.display_name.clone(),
+            phones: phones(p),
+            birth_date: p.birth_date.clone(),
+            source: p.source.clone(),
+            external_id: p.external_id.clone(),
+        })
+        .collect()
 }
 
 impl CustomerEvents {

@@ -85,15 +85,6 @@ pub async fn summaries(
     Ok(found)
 }
 
-/// Refreshes the planner statistics of the ledger (PostgreSQL; SQLite's planner uses the
-/// index without them).
-pub async fn refresh_statistics(conn: &mut Conn) -> sqlx::Result<()> {
-    if conn.backend_name() == "PostgreSQL" {
-        sqlx::query("ANALYZE party_orders").execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 /// Parties that have orders.
 pub async fn parties_with_orders(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT DISTINCT party_id FROM party_orders ORDER BY party_id")
