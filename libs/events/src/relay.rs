@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
 use crm_storage::{Backend, Db};
 use sqlx::Row as _;
 use tokio::sync::Notify;
@@ -202,6 +202,10 @@ impl Relay {
         .await?;
         let mut sent = Vec::with_capacity(rows.len());
         let mut failure = None;
+        // The whole batch is sent before its acks are awaited: one round trip per batch, not per
+        // event. Only the rows up to the first failure count as sent; a later row the broker
+        // stored anyway is sent again with the same `Nats-Msg-Id`, which the stream drops.
+        let mut acks = Vec::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = row.try_get("seq")?;
             let subject: String = row.try_get("subject")?;
@@ -214,10 +218,23 @@ impl Relay {
                 traceparent: row.try_get("traceparent")?,
                 data: row.try_get::<Vec<u8>, _>("payload")?.into(),
             };
-            match self.publish(&subject, event).await {
-                Ok(()) => sent.push(seq),
+            match self.send(&subject, event).await {
+                Ok(ack) => acks.push((seq, ack)),
                 Err(err) => {
                     failure = Some((seq, err));
+                    break;
+                }
+            }
+        }
+        for (seq, ack) in acks {
+            match tokio::time::timeout(self.options.publish_timeout, ack).await {
+                Ok(Ok(_)) => sent.push(seq),
+                Ok(Err(err)) => {
+                    failure = Some((seq, err.into()));
+                    break;
+                }
+                Err(_) => {
+                    failure = Some((seq, anyhow::anyhow!("timed out waiting for the publish ack")));
                     break;
                 }
             }
@@ -234,7 +251,8 @@ impl Relay {
         Ok(sent.len())
     }
 
-    async fn publish(&self, subject: &str, mut event: CloudEvent) -> anyhow::Result<()> {
+    /// Sends one event; the future it returns resolves to the stream's ack.
+    async fn send(&self, subject: &str, mut event: CloudEvent) -> anyhow::Result<PublishAckFuture> {
         let span = tracing::info_span!(
             "event.publish",
             otel.name = %format!("{subject} publish"),
@@ -257,14 +275,11 @@ impl Relay {
                 .send_publish(
                     subject.to_string(),
                     PublishMessage::build()
-                        .payload(event.data.clone())
-                        .headers(event.to_headers()),
+                        .headers(event.to_headers())
+                        .payload(event.data),
                 )
                 .await?;
-            tokio::time::timeout(self.options.publish_timeout, ack)
-                .await
-                .context("timed out waiting for the publish ack")??;
-            Ok(())
+            Ok(ack)
         }
         .instrument(span)
         .await
