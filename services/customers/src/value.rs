@@ -322,36 +322,44 @@ pub async fn refresh_parties(
 }
 
 /// Re-ranks every party by lifetime revenue and assigns tiers, in SQL (one pass over the active
-/// parties, writing only the ranks that move); announces the tier changes in batches. Returns (ranked, tier
-/// changes).
+/// parties, writing only the ranks that move); then announces the tier moves not yet announced,
+/// a page at a time (memory stays bounded when most customers move). Returns (ranked, tier
+/// changes announced).
 pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
-    let changes = parties::rerank(tx, &pyramid::cumulative_shares(&tiers)).await?;
-    let entries: Vec<(String, String, serde_json::Value)> = changes
-        .iter()
-        .map(|c| {
-            let changes = json!({"tier": c.tier, "contribution_rank": c.rank});
-            (c.party_id.clone(), "tier_changed".to_string(), changes)
-        })
-        .collect();
-    audit::record_many(tx, actor, "party", &entries).await?;
+    parties::rerank(tx, &pyramid::cumulative_shares(&tiers)).await?;
     // One re-ranking is one decision about many parties: its moves are announced together.
-    let moves = changes.iter().map(|c| pb::PartyTierChanged {
-        party_id: c.party_id.clone(),
-        previous_tier: c.previous.clone(),
-        tier: c.tier.clone(),
-        contribution_rank: c.rank,
-    });
-    let announcements = outbox::batch_events(
-        DOMAIN,
-        "parties.tier_changed",
-        &crate::storage::new_id(),
-        moves,
-        |changes| pb::PartiesTierChanged { changes },
-    );
-    outbox::enqueue_many(tx, events::SOURCE, announcements).await?;
-    Ok((ranked, i64::try_from(changes.len()).unwrap_or(i64::MAX)))
+    let run = crate::storage::new_id();
+    let mut announced = 0i64;
+    loop {
+        let page = parties::unannounced_tiers(tx, outbox::RECORDS_PER_BATCH_EVENT as i64).await?;
+        if page.is_empty() {
+            break;
+        }
+        let entries: Vec<(String, String, serde_json::Value)> = page
+            .iter()
+            .map(|c| {
+                let changes = json!({"tier": c.tier, "contribution_rank": c.rank});
+                (c.party_id.clone(), "tier_changed".to_string(), changes)
+            })
+            .collect();
+        audit::record_many(tx, actor, "party", &entries).await?;
+        let ids: Vec<String> = page.iter().map(|c| c.party_id.clone()).collect();
+        let moves = page.into_iter().map(|c| pb::PartyTierChanged {
+            party_id: c.party_id,
+            previous_tier: c.previous,
+            tier: c.tier,
+            contribution_rank: c.rank,
+        });
+        let events = outbox::batch_events(DOMAIN, "parties.tier_changed", &run, moves, |changes| {
+            pb::PartiesTierChanged { changes }
+        });
+        outbox::enqueue_many(tx, events::SOURCE, events).await?;
+        parties::mark_tiers_announced(tx, &ids).await?;
+        announced += i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    }
+    Ok((ranked, announced))
 }
 
 /// The periodic worker: refreshes the parties imported orders named once the import goes quiet,

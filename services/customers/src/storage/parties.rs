@@ -585,49 +585,50 @@ fn ranking(q: &mut SqlBuilder, tiers: &[(i64, &str)]) {
     ));
 }
 
-/// Re-ranks every active party under `tiers` (see [`ranking`]): stores rank and tier where they
-/// change and returns the parties whose tier changed, both from one snapshot.
-pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<Vec<TierChange>> {
-    let update = |q: &mut SqlBuilder, target: &str| {
-        q.push(&format!(
-            "UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM {target} \
-             WHERE parties.id = target.id \
-             AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)"
-        ));
-    };
-    let changes = if conn.backend_name() == "PostgreSQL" {
-        // Statements of a PostgreSQL transaction each read their own snapshot: the changes and
-        // the update come from one statement, so what is announced is what is written.
-        let mut q = SqlBuilder::new("WITH target AS MATERIALIZED (");
-        ranking(&mut q, tiers);
-        q.push("), written AS (");
-        update(&mut q, "target");
-        q.push(") SELECT id, tier, rn, new_tier FROM target WHERE tier <> new_tier ORDER BY id");
-        q.build().fetch_all(&mut *conn).await?
-    } else {
-        // A SQLite transaction writes alone from its start (BEGIN IMMEDIATE).
-        let mut q = SqlBuilder::new("SELECT id, tier, rn, new_tier FROM (");
-        ranking(&mut q, tiers);
-        q.push(") target WHERE tier <> new_tier ORDER BY id");
-        let rows = q.build().fetch_all(&mut *conn).await?;
-        let mut q = SqlBuilder::new("WITH target AS (");
-        ranking(&mut q, tiers);
-        q.push(") ");
-        update(&mut q, "target");
-        q.build().execute(&mut *conn).await?;
-        rows
-    };
-    changes
-        .iter()
-        .map(|r| {
-            Ok(TierChange {
-                party_id: r.try_get("id")?,
-                previous: r.try_get("tier")?,
-                tier: r.try_get("new_tier")?,
-                rank: r.try_get("rn")?,
-            })
+/// Re-ranks every active party under `tiers` (see [`ranking`]) in one statement: stores rank and
+/// tier where they change. The moves are then read with [`unannounced_tiers`].
+pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<()> {
+    let mut q = SqlBuilder::new("WITH target AS (");
+    ranking(&mut q, tiers);
+    q.push(
+        ") UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM target \
+         WHERE parties.id = target.id \
+         AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)",
+    );
+    q.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Up to `limit` parties whose tier moved since it was last announced, by id.
+pub async fn unannounced_tiers(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<TierChange>> {
+    sqlx::query(
+        "SELECT id, announced_tier, tier, contribution_rank FROM parties WHERE tier <> announced_tier \
+         ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(TierChange {
+            party_id: r.try_get("id")?,
+            previous: r.try_get("announced_tier")?,
+            tier: r.try_get("tier")?,
+            rank: r.try_get("contribution_rank")?,
         })
-        .collect()
+    })
+    .collect()
+}
+
+/// Notes that the tiers of `ids` were announced.
+pub async fn mark_tiers_announced(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
+    for chunk in ids.chunks(1000) {
+        let mut q = SqlBuilder::new("UPDATE parties SET announced_tier = tier WHERE 1 = 1");
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND id IN ({list})"));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Revenue figures of the ranking under `tiers` (see [`ranking`]), aggregated in SQL from one

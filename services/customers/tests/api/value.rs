@@ -205,4 +205,97 @@ async fn value_input_is_checked(backend: Backend) {
     );
 }
 
-backend_tests!(value_tiers_pyramid_and_pareto, value_input_is_checked);
+/// A re-ranking that moves more customers than one event carries announces them in several
+/// events, each move once.
+async fn many_tier_moves_are_announced_in_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let rows: Vec<pb::PartyImportRow> = (0..600)
+        .map(|i| pb::PartyImportRow {
+            row: i + 2,
+            external_id: format!("c-{i}"),
+            party: Some(person(&format!("P{i}"), "Many", "")),
+            create_time: None,
+        })
+        .collect();
+    let request = pb::ImportPartiesRequest {
+        options: Some(crm_proto::common::v1::ImportOptions {
+            source: "legacy".into(),
+            validate_only: false,
+        }),
+        rows,
+    };
+    let summary = app
+        .client
+        .clone()
+        .import_parties(crm_testkit::authed(futures::stream::iter([request]), &app.admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!(summary.created, 600);
+    let ids: Vec<String> = app
+        .client
+        .clone()
+        .resolve_external_ids(app.req(pb::ResolveExternalIdsRequest {
+            source: "legacy".into(),
+            external_ids: (0..600).map(|i| format!("c-{i}")).collect(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .parties
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        app.client
+            .clone()
+            .set_party_value(app.req(pb::SetPartyValueRequest {
+                party_id: id.clone(),
+                lifetime_revenue: usd((i as i64 + 1) * 100),
+                trailing_12m_revenue: usd(0),
+            }))
+            .await
+            .unwrap();
+    }
+    app.client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap();
+    // The periodic re-ranking may also have moved customers while values were being set: every
+    // move is announced once, in order, so each customer's moves chain from no tier to its tier.
+    let mut moves: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    let mut events = 0;
+    for e in app.events().await {
+        if e.event_type == "crm.customers.parties.tier_changed.v1" {
+            let changes = e.decode::<pb::PartiesTierChanged>().unwrap().changes;
+            assert!(changes.len() <= 500, "{} moves in one event", changes.len());
+            events += 1;
+            for c in changes {
+                moves
+                    .entry(c.party_id)
+                    .or_default()
+                    .push((c.previous_tier, c.tier));
+            }
+        }
+    }
+    assert!(events >= 2, "600 moves in {events} events");
+    assert_eq!(moves.len(), 600);
+    for id in &ids {
+        let mut tier = String::new();
+        for (previous, next) in &moves[id] {
+            assert_eq!(previous, &tier, "moves of {id}: {:?}", moves[id]);
+            tier = next.clone();
+        }
+        let stored = app.get(id).await.unwrap().value.unwrap().tier;
+        assert_eq!(tier, stored, "moves of {id}: {:?}", moves[id]);
+    }
+}
+
+backend_tests!(
+    value_tiers_pyramid_and_pareto,
+    value_input_is_checked,
+    many_tier_moves_are_announced_in_pages
+);
