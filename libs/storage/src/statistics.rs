@@ -29,7 +29,6 @@ pub async fn analyze_if_grown(conn: &mut Conn, table: &'static str) -> sqlx::Res
     let Some((changed, rows)) = row else {
         return Ok(false);
     };
-    #[allow(clippy::cast_precision_loss)]
     let changed = changed as f64;
     if changed < MIN_CHANGES.max(rows) {
         return Ok(false);

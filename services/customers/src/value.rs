@@ -58,12 +58,22 @@ impl Default for ImportActivity {
 impl ImportActivity {
     fn touch(&self, now: i64) {
         self.last.store(now, std::sync::atomic::Ordering::Relaxed);
-        self.pending.store(true, std::sync::atomic::Ordering::Release);
+        self.set_pending();
     }
 
     fn quiet_at(&self, now: i64) -> bool {
         let last = self.last.load(std::sync::atomic::Ordering::Relaxed);
         now.saturating_sub(last) >= micros(IMPORT_SETTLE)
+    }
+
+    /// Whether parties may be waiting; clears the flag (orders arriving later set it again).
+    fn take_pending(&self) -> bool {
+        self.pending.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Notes that parties may still be waiting.
+    fn set_pending(&self) {
+        self.pending.store(true, std::sync::atomic::Ordering::Release);
     }
 }
 
@@ -435,11 +445,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     let now = now_micros();
     let noted_by = if ledger.imports.quiet_at(now) {
         // Cleared before reading, so that orders arriving meanwhile set it again.
-        if !ledger
-            .imports
-            .pending
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
-        {
+        if !ledger.imports.take_pending() {
             return Ok(0);
         }
         None
@@ -474,10 +480,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     .await;
     // Not all drained (stopped, imports resumed, or failed): look again at the next tick.
     if noted_by.is_none() && !matches!(drained, Ok(true)) {
-        ledger
-            .imports
-            .pending
-            .store(true, std::sync::atomic::Ordering::Release);
+        ledger.imports.set_pending();
     }
     drained?;
     Ok(refreshed)
