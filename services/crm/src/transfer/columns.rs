@@ -84,6 +84,7 @@ impl ImportEntity {
                 "partner_external_id",
                 "owner_id",
                 "team_id",
+                "lines",
             ],
             ImportEntity::Partners => &[
                 "external_id",
@@ -360,7 +361,10 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
     };
     let place_time = time("placed_at");
     let status_time = time("status_at");
-    let total = money(r, &mut problems);
+    let lines = order_lines(r, &mut problems);
+    // With lines the amount may be left to them.
+    let total =
+        (r.get("lines").trim().is_empty() || !r.get("amount").is_empty()).then(|| money(r, &mut problems));
     let status = enum_column(
         r,
         "status",
@@ -377,7 +381,8 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
         external_id: r.get("external_id").into(),
         party_external_id: r.get("party_external_id").into(),
         place_time,
-        total: Some(total),
+        total,
+        lines,
         status,
         status_time,
         status_reason: r.get("status_reason").into(),
@@ -386,6 +391,63 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
         team_id: r.get("team_id").into(),
         partner_external_id: r.get("partner_external_id").into(),
     })
+}
+
+/// The `lines` column: items separated by `;`, each `SKU:QUANTITY:UNIT_PRICE` with an optional
+/// `:DISCOUNT_BPS`, the price in major units of `currency` (a SKU may itself contain `:`).
+fn order_lines(r: &Record, problems: &mut Vec<Problem>) -> Vec<sales::OrderImportLine> {
+    let currency = r.get("currency").to_uppercase();
+    let mut lines = Vec::new();
+    for (i, item) in r
+        .get("lines")
+        .split(';')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .enumerate()
+    {
+        let mut bad = |reason: String| problems.push(("lines".into(), format!("item {}: {reason}", i + 1)));
+        let parts: Vec<&str> = item.rsplitn(4, ':').collect();
+        let (sku, quantity, price, discount) = match parts.as_slice() {
+            [price, quantity, sku] => (*sku, *quantity, *price, "0"),
+            [discount, price, quantity, sku] if discount.trim().parse::<i32>().is_ok() => {
+                (*sku, *quantity, *price, *discount)
+            }
+            // The fourth part is not a discount: it belongs to the SKU.
+            [price, quantity, _, _] => {
+                let sku = &item[..item.len() - price.len() - quantity.len() - 2];
+                (sku, *quantity, *price, "0")
+            }
+            _ => {
+                bad(format!("{item:?} is not SKU:QUANTITY:UNIT_PRICE[:DISCOUNT_BPS]"));
+                continue;
+            }
+        };
+        let Ok(quantity) = quantity.trim().parse::<i64>() else {
+            bad(format!("quantity {quantity:?} is not a whole number"));
+            continue;
+        };
+        if currency.is_empty() {
+            bad("the currency column is required with lines".into());
+            continue;
+        }
+        let amount_minor = match crm_platform::money::parse_major_units(price.trim(), &currency) {
+            Ok(a) => a,
+            Err(e) => {
+                bad(format!("unit price {price:?}: {e}"));
+                continue;
+            }
+        };
+        lines.push(sales::OrderImportLine {
+            sku: sku.trim().to_string(),
+            quantity,
+            unit_price: Some(Money {
+                amount_minor,
+                currency_code: currency.clone(),
+            }),
+            discount_bps: discount.trim().parse().unwrap_or_default(),
+        });
+    }
+    lines
 }
 
 /// Minor units of `amount` (major units of `currency`), or the column at fault.
@@ -950,6 +1012,44 @@ mod tests {
         .unwrap_err();
         let columns: Vec<&str> = problems.iter().map(|(c, _)| c.as_str()).collect();
         assert_eq!(columns, ["placed_at", "currency"]);
+    }
+
+    #[test]
+    fn order_lines_in_one_column() {
+        let row = order_row(&record(&[
+            ("external_id", "o1"),
+            ("party_external_id", "c1"),
+            ("placed_at", "1997-01-01"),
+            ("currency", "usd"),
+            ("lines", "BOOK-1:2:12.99; CD:7:1:5.00 ;A:1:0.5:1000"),
+        ]))
+        .unwrap();
+        assert_eq!(row.total, None);
+        let lines: Vec<(&str, i64, i64, i32)> = row
+            .lines
+            .iter()
+            .map(|l| {
+                let price = l.unit_price.as_ref().unwrap();
+                assert_eq!(price.currency_code, "USD");
+                (l.sku.as_str(), l.quantity, price.amount_minor, l.discount_bps)
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [("BOOK-1", 2, 1299, 0), ("CD:7", 1, 500, 0), ("A", 1, 50, 1000)]
+        );
+        let problems = order_row(&record(&[
+            ("currency", "USD"),
+            ("placed_at", "1997-01-01"),
+            ("lines", "BOOK-1:two:1.00;BOOK-2;BOOK-3:1:x"),
+        ]))
+        .unwrap_err();
+        let reasons: Vec<String> = problems.iter().map(|(c, r)| format!("{c}: {r}")).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(
+            reasons.iter().all(|r| r.starts_with("lines: item ")),
+            "{reasons:?}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::DOMAIN;
 use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
 use crate::events::SOURCE;
-use crate::storage::{accounts, channel_partners, now_micros, orders};
+use crate::storage::{accounts, catalog, channel_partners, now_micros, orders};
 
 /// Import-key entity name of orders.
 const ORDER: &str = "order";
@@ -134,8 +134,15 @@ impl SalesApi {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let skus: Vec<String> = prepared
+            .iter()
+            .flat_map(|p| p.line_skus.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut tx = self.begin().await?;
         let channels = channel_partners::by_external_ids(&mut tx, &run.source, &channel_ids).await?;
+        let products = catalog::products_by_skus(&mut tx, &skus).await?;
         let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
         let stored = imports::lookup(&mut tx, ORDER, &run.source, &external_ids).await?;
         let mut seen = HashMap::new();
@@ -172,6 +179,10 @@ impl SalesApi {
                         continue;
                     }
                 }
+            }
+            if let Err((field, reason)) = import_rules::attach_products(&mut p, &products) {
+                run.reject_one(p.row, &p.external_id, &field, reason);
+                continue;
             }
             let disposition = run.classify(
                 &p.external_id,

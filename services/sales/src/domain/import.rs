@@ -1,11 +1,14 @@
 //! Rules for imported orders: historical times, totals without price books, statuses reached in
 //! the order their life cycle allows.
 
+use std::collections::HashMap;
+
 use crm_platform::Violations;
 use crm_platform::import::check_external_id;
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
 
+use super::pricing::{self, LineInput};
 use super::rules::is_currency;
 
 /// An order row that passed validation (its party not resolved yet).
@@ -19,8 +22,11 @@ pub struct PreparedOrder {
     pub party_external_id: String,
     /// The channel partner's id in the same source ("" when named by id or direct).
     pub partner_external_id: String,
-    /// The order as it stands now (status and status time included); `party_id` unset.
+    /// The order as it stands now (status and status time included, lines priced); `party_id`
+    /// and the lines' product ids unset.
     pub order: pb::Order,
+    /// The SKU of each line of `order`, in order.
+    pub line_skus: Vec<String>,
     /// Hash of the imported content.
     pub hash: String,
 }
@@ -39,21 +45,39 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         None => v.add("place_time", "required"),
         Some(at) => v.check(at > now, "place_time", "in the future"),
     }
-    let total = row.total.clone().unwrap_or_default();
-    if row.total.is_none() {
-        v.add("total", "required");
-    } else {
-        v.check(
-            !is_currency(&total.currency_code),
-            "total.currency_code",
-            format!("unknown currency {:?}", total.currency_code),
-        );
-        v.check(
-            total.amount_minor < 0,
-            "total.amount_minor",
-            "must not be negative",
-        );
-    }
+    let lines = prepare_lines(&row, &mut v);
+    let total = match (&row.total, &lines) {
+        (None, None) => {
+            v.add("total", "required (or lines)");
+            Money::default()
+        }
+        (Some(total), _) => {
+            v.check(
+                !is_currency(&total.currency_code),
+                "total.currency_code",
+                format!("unknown currency {:?}", total.currency_code),
+            );
+            v.check(
+                total.amount_minor < 0,
+                "total.amount_minor",
+                "must not be negative",
+            );
+            if let Some(lines) = &lines {
+                v.check(
+                    total.amount_minor != lines.total.amount_minor,
+                    "total.amount_minor",
+                    format!("the lines add up to {}", lines.total.amount_minor),
+                );
+                v.check(
+                    total.currency_code != lines.total.currency_code,
+                    "total.currency_code",
+                    format!("the lines are in {}", lines.total.currency_code),
+                );
+            }
+            total.clone()
+        }
+        (None, Some(lines)) => lines.total.clone(),
+    };
     let status = match OrderStatus::try_from(row.status) {
         Ok(OrderStatus::Unspecified) => OrderStatus::Placed,
         Ok(s) => s,
@@ -101,7 +125,9 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
     );
     v.finish()?;
     let placed = placed.unwrap_or_default();
+    let (items, line_skus) = lines.map(|l| (l.items, l.skus)).unwrap_or_default();
     let order = pb::Order {
+        lines: items,
         channel: Some(pb::Channel {
             partner_id: row.partner_id.trim().to_string(),
         }),
@@ -118,7 +144,7 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         external_id: row.external_id.trim().to_string(),
         ..Default::default()
     };
-    let canonical = format!(
+    let mut canonical = format!(
         "{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
         row.party_external_id.trim(),
         placed,
@@ -132,7 +158,16 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         order.team_id,
         row.partner_external_id.trim(),
     );
+    // Total-only orders hash as they did before lines could be imported.
+    for (sku, line) in line_skus.iter().zip(&order.lines) {
+        let unit = line.unit_price.as_ref().map_or(0, |m| m.amount_minor);
+        canonical.push_str(&format!(
+            "\0{sku}\0{}\0{unit}\0{}",
+            line.quantity, line.discount_bps
+        ));
+    }
     Ok(PreparedOrder {
+        line_skus,
         row: row.row,
         external_id: order.external_id.clone(),
         party_external_id: row.party_external_id.trim().to_string(),
@@ -142,11 +177,111 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
     })
 }
 
+/// The lines of a row, priced, and what they add up to.
+struct Lines {
+    items: Vec<pb::LineItem>,
+    skus: Vec<String>,
+    total: Money,
+}
+
+/// Validates and prices the lines of a row (`None` when it has none). The lines share one
+/// currency, the total's when the row has one.
+fn prepare_lines(row: &pb::OrderImportRow, v: &mut Violations) -> Option<Lines> {
+    if row.lines.is_empty() {
+        return None;
+    }
+    let currency = row
+        .total
+        .as_ref()
+        .map(|t| t.currency_code.clone())
+        .or_else(|| {
+            row.lines
+                .iter()
+                .find_map(|l| l.unit_price.as_ref())
+                .map(|m| m.currency_code.clone())
+        })
+        .unwrap_or_default();
+    let mut inputs = Vec::with_capacity(row.lines.len());
+    let mut skus = Vec::with_capacity(row.lines.len());
+    for (i, line) in row.lines.iter().enumerate() {
+        let sku = line.sku.trim();
+        v.check(sku.is_empty(), format!("lines[{i}].sku"), "required");
+        v.check(
+            sku.chars().count() > 100,
+            format!("lines[{i}].sku"),
+            "at most 100 characters",
+        );
+        match &line.unit_price {
+            None => v.add(format!("lines[{i}].unit_price"), "required (the price paid)"),
+            Some(price) if price.currency_code != currency => v.add(
+                format!("lines[{i}].unit_price.currency_code"),
+                format!("the order is in {currency:?}"),
+            ),
+            Some(_) => {}
+        }
+        skus.push(sku.to_string());
+        inputs.push(LineInput {
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price.as_ref().map_or(0, |m| m.amount_minor),
+            discount_bps: line.discount_bps,
+        });
+    }
+    if row.total.is_none() && !is_currency(&currency) {
+        v.add(
+            "lines[0].unit_price.currency_code",
+            format!("unknown currency {currency:?}"),
+        );
+    }
+    for (field, message) in pricing::validate(&inputs, 0) {
+        // The arithmetic names the unit price by its minor units.
+        let field = field.replace(".unit_price_minor", ".unit_price.amount_minor");
+        v.add(field, message);
+    }
+    let money = |amount_minor| Money {
+        amount_minor,
+        currency_code: currency.clone(),
+    };
+    let items = row
+        .lines
+        .iter()
+        .zip(&inputs)
+        .map(|(line, input)| pb::LineItem {
+            quantity: line.quantity,
+            unit_price: Some(money(input.unit_price_minor)),
+            discount_bps: line.discount_bps,
+            net: Some(money(pricing::line_total(input).net_minor)),
+            ..Default::default()
+        })
+        .collect();
+    Some(Lines {
+        items,
+        skus,
+        total: money(pricing::quote_totals(&inputs, 0).total_minor),
+    })
+}
+
 fn timestamp(micros: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: micros.div_euclid(1_000_000),
         nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
     }
+}
+
+/// Names each line's product (found by its SKU in `catalog`), or the line whose SKU is
+/// unknown as (field, reason). A discontinued product still names a historical line.
+pub fn attach_products(
+    p: &mut PreparedOrder,
+    catalog: &HashMap<String, pb::Product>,
+) -> Result<(), (String, String)> {
+    for (i, (line, sku)) in p.order.lines.iter_mut().zip(&p.line_skus).enumerate() {
+        let product = catalog
+            .get(sku)
+            .ok_or_else(|| (format!("lines[{i}].sku"), format!("no product with SKU {sku:?}")))?;
+        line.product_id.clone_from(&product.id);
+        line.product_line.clone_from(&product.product_line);
+        line.description.clone_from(&product.name);
+    }
+    Ok(())
 }
 
 /// Whether an order may move from `from` to `to` (possibly over several steps: placed ->
@@ -178,6 +313,18 @@ pub fn frozen_changes(stored: &pb::Order, next: &pb::Order) -> Vec<&'static str>
     }
     if stored.channel.clone().unwrap_or_default() != next.channel.clone().unwrap_or_default() {
         changed.push("partner_id");
+    }
+    let sold = |o: &pb::Order| -> Vec<(String, i64, i64, i32)> {
+        o.lines
+            .iter()
+            .map(|l| {
+                let unit = l.unit_price.as_ref().map_or(0, |m| m.amount_minor);
+                (l.product_id.clone(), l.quantity, unit, l.discount_bps)
+            })
+            .collect()
+    };
+    if sold(stored) != sold(next) {
+        changed.push("lines");
     }
     changed
 }
@@ -232,6 +379,72 @@ mod tests {
                 "total.currency_code",
                 "total.amount_minor",
                 "status"
+            ]
+        );
+    }
+
+    fn line(sku: &str, quantity: i64, unit: i64, currency: &str) -> pb::OrderImportLine {
+        pb::OrderImportLine {
+            sku: sku.into(),
+            quantity,
+            unit_price: Some(Money {
+                amount_minor: unit,
+                currency_code: currency.into(),
+            }),
+            discount_bps: 0,
+        }
+    }
+
+    #[test]
+    fn lines_make_the_total() {
+        let mut r = row();
+        r.total = None;
+        r.lines = vec![line(" BOOK-1 ", 2, 1299, "EUR"), line("CD-7", 1, 500, "EUR")];
+        r.lines[1].discount_bps = 1000;
+        let p = prepare(r.clone(), 2_000_000_000).unwrap();
+        let total = p.order.total.clone().unwrap();
+        assert_eq!(
+            (total.amount_minor, total.currency_code.as_str()),
+            (2598 + 450, "EUR")
+        );
+        assert_eq!(p.line_skus, ["BOOK-1", "CD-7"]);
+        assert_eq!(p.order.lines[1].net.as_ref().unwrap().amount_minor, 450);
+        // The same order with its total given hashes alike only if the total agrees.
+        r.total = total.into();
+        assert_eq!(
+            prepare(r.clone(), 2_000_000_000).unwrap().order.total,
+            p.order.total
+        );
+        r.lines[0].quantity = 3;
+        assert_ne!(
+            prepare(r.clone(), 2_000_000_000).map(|p| p.hash).ok(),
+            Some(p.hash)
+        );
+    }
+
+    #[test]
+    fn bad_lines_name_their_fields() {
+        let mut r = row();
+        r.lines = vec![
+            line("", 0, 100, "USD"),
+            line("X", 1, -5, "EUR"),
+            pb::OrderImportLine {
+                sku: "Y".into(),
+                quantity: 1,
+                ..Default::default()
+            },
+        ];
+        let v = prepare(r, 2_000_000_000).unwrap_err();
+        let fields: Vec<&str> = v.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "lines[0].sku",
+                "lines[1].unit_price.currency_code",
+                "lines[2].unit_price",
+                "lines[0].quantity",
+                "lines[1].unit_price.amount_minor",
+                "total.amount_minor",
             ]
         );
     }

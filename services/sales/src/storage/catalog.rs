@@ -92,6 +92,24 @@ pub async fn product_by_sku(conn: &mut Conn, sku: &str) -> sqlx::Result<Option<p
         .transpose()
 }
 
+/// Products by SKU, for the SKUs that exist.
+pub async fn products_by_skus(
+    conn: &mut Conn,
+    skus: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, pb::Product>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in skus.chunks(1000) {
+        let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
+        let list = q.list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND sku IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let p = product(&row)?;
+            found.insert(p.sku.clone(), p);
+        }
+    }
+    Ok(found)
+}
+
 /// Products after `after` by id, filtered.
 pub async fn list_products(
     conn: &mut Conn,

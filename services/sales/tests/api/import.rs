@@ -373,7 +373,115 @@ async fn long_orders_are_announced_below_the_message_limit(backend: Backend) {
     assert_eq!(announced, 200);
 }
 
+fn sold(sku: &str, quantity: i64, unit: i64) -> pb::OrderImportLine {
+    pb::OrderImportLine {
+        sku: sku.into(),
+        quantity,
+        unit_price: Some(Money {
+            amount_minor: unit,
+            currency_code: "USD".into(),
+        }),
+        discount_bps: 0,
+    }
+}
+
+/// Orders imported line by line: products named by SKU (a discontinued one too), the total
+/// from the lines, an unknown SKU or a total that disagrees refused; a line is part of what an
+/// order keeps for good.
+async fn orders_are_imported_with_their_lines(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1"]).await;
+    let book = suite.product("BOOK-1", "books").await;
+    let old = suite.product("CD-7", "music").await;
+    let mut retired = old.clone();
+    retired.active = false;
+    suite
+        .catalog
+        .clone()
+        .update_product(suite.req(pb::UpdateProductRequest {
+            product: Some(retired),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["active".into()],
+            }),
+        }))
+        .await
+        .unwrap();
+    let placed = now() - 100 * DAY;
+    let mut with_lines = order(2, "o-1", "c-1", placed, 0);
+    with_lines.total = None;
+    with_lines.lines = vec![sold("BOOK-1", 2, 1_299), sold("CD-7", 1, 500)];
+    with_lines.lines[1].discount_bps = 1_000;
+    let mut unknown = order(3, "o-2", "c-1", placed, 0);
+    unknown.total = None;
+    unknown.lines = vec![sold("BOOK-1", 1, 1_299), sold("NOPE", 1, 1)];
+    let mut disagrees = order(4, "o-3", "c-1", placed, 1_000);
+    disagrees.lines = vec![sold("BOOK-1", 1, 1_299)];
+    let mut agrees = order(5, "o-4", "c-1", placed, 1_299);
+    agrees.lines = vec![sold("BOOK-1", 1, 1_299)];
+    let rows = vec![with_lines.clone(), unknown, disagrees, agrees];
+    let summary = import_orders(&suite, &suite.admin, rows.clone()).await.unwrap();
+    assert_eq!((summary.created, summary.rejected), (2, 2), "{summary:?}");
+    let refused: Vec<(i64, &str)> = summary
+        .rejections
+        .iter()
+        .map(|r| (r.row, r.field.as_str()))
+        .collect();
+    assert_eq!(refused, [(3, "lines[1].sku"), (4, "total.amount_minor")]);
+
+    let payload: Vec<u8> = sqlx::query_scalar(
+        "SELECT payload FROM crm_outbox WHERE event_type = 'crm.sales.orders.imported.v1'",
+    )
+    .fetch_one(suite.sales_db.pool())
+    .await
+    .unwrap();
+    let announced = <pb::OrdersImported as prost::Message>::decode(&payload[..]).unwrap();
+    let o1 = announced.orders.iter().find(|o| o.external_id == "o-1").unwrap();
+    assert_eq!(o1.total.as_ref().unwrap().amount_minor, 2 * 1_299 + 450);
+    let lines: Vec<(&str, i64, i64, &str)> = o1
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.product_id.as_str(),
+                l.quantity,
+                l.net.as_ref().unwrap().amount_minor,
+                l.product_line.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (book.id.as_str(), 2, 2_598, "books"),
+            (old.id.as_str(), 1, 450, "music"),
+        ]
+    );
+    let stored = suite
+        .orders
+        .clone()
+        .get_order(suite.req(pb::GetOrderRequest { id: o1.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(stored.lines, o1.lines);
+
+    // The same lines again change nothing; other lines are refused.
+    let again = import_orders(&suite, &suite.admin, vec![with_lines.clone()])
+        .await
+        .unwrap();
+    assert_eq!(again.unchanged, 1, "{again:?}");
+    let mut changed = with_lines;
+    // Another product at the same price: the total agrees, the lines do not.
+    changed.lines[0].sku = "CD-7".into();
+    let third = import_orders(&suite, &suite.admin, vec![changed]).await.unwrap();
+    let fields: Vec<&str> = third.rejections.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(fields, ["lines"], "{third:?}");
+}
+
 backend_tests!(
+    orders_are_imported_with_their_lines,
     long_orders_are_announced_below_the_message_limit,
     history_is_imported_as_history,
     reps_export_their_own_opportunities,
