@@ -12,16 +12,17 @@ const THREE_DIGITS: &str = "BHD IQD JOD KWD LYD OMR TND";
 
 /// The number of minor-unit digits of an ISO 4217 currency, or None for an unknown code.
 pub fn minor_digits(code: &str) -> Option<u32> {
-    let known = |list: &str| code.len() == 3 && list.split_whitespace().any(|c| c == code);
-    if known(ZERO_DIGITS) {
-        Some(0)
-    } else if known(THREE_DIGITS) {
-        Some(3)
-    } else if known(CURRENCIES) {
-        Some(2)
-    } else {
-        None
-    }
+    // Asked for every amount of a bulk import: a table, not a scan of the lists.
+    static DIGITS: std::sync::LazyLock<std::collections::HashMap<&'static str, u32>> =
+        std::sync::LazyLock::new(|| {
+            let codes = |list: &'static str, digits| list.split_whitespace().map(move |c| (c, digits));
+            // Later lists override the two-digit default of the full list.
+            codes(CURRENCIES, 2)
+                .chain(codes(ZERO_DIGITS, 0))
+                .chain(codes(THREE_DIGITS, 3))
+                .collect()
+        });
+    DIGITS.get(code).copied()
 }
 
 /// True for an active ISO 4217 currency code (upper case).
@@ -90,6 +91,7 @@ mod tests {
         assert!(is_currency("USD") && is_currency("TWD") && is_currency("JPY"));
         assert!(!is_currency("XYZ") && !is_currency("usd") && !is_currency("US"));
         assert_eq!(minor_digits("KWD"), Some(3));
+        assert_eq!((minor_digits("JPY"), minor_digits("EUR")), (Some(0), Some(2)));
     }
 
     #[test]

@@ -75,6 +75,14 @@ impl SqlBuilder {
         format!("${}", self.args.len())
     }
 
+    /// Registers an argument and appends its placeholder to the SQL text (no intermediate
+    /// string: a bulk statement has thousands).
+    fn push_arg(&mut self, value: Arg) {
+        use std::fmt::Write as _;
+        self.args.push(value);
+        let _ = write!(self.sql, "${}", self.args.len());
+    }
+
     /// Appends ` AND <condition>` where `{}` in `condition` is replaced by a new argument's
     /// placeholder.
     pub fn and(&mut self, condition: &str, value: impl Into<Arg>) -> &mut Self {
@@ -90,11 +98,13 @@ impl SqlBuilder {
         I: IntoIterator<Item = T>,
         T: Into<Arg>,
     {
-        values
-            .into_iter()
-            .map(|v| self.arg(v))
-            .collect::<Vec<_>>()
-            .join(", ")
+        use std::fmt::Write as _;
+        let mut list = String::new();
+        for (i, v) in values.into_iter().enumerate() {
+            self.args.push(v.into());
+            let _ = write!(list, "{}${}", if i > 0 { ", " } else { "" }, self.args.len());
+        }
+        list
     }
 
     /// Appends `INSERT INTO <head> VALUES (..), (..)` with one tuple of placeholders per row
@@ -106,12 +116,13 @@ impl SqlBuilder {
     {
         let mut b = Self::new(&format!("INSERT INTO {head} VALUES "));
         for (i, row) in rows.into_iter().enumerate() {
-            if i > 0 {
-                b.sql.push_str(", ");
+            b.sql.push_str(if i > 0 { ", (" } else { "(" });
+            for (j, value) in row.into_iter().enumerate() {
+                if j > 0 {
+                    b.sql.push_str(", ");
+                }
+                b.push_arg(value);
             }
-            let tuple = b.list(row);
-            b.sql.push('(');
-            b.sql.push_str(&tuple);
             b.sql.push(')');
         }
         b
@@ -122,15 +133,16 @@ impl SqlBuilder {
         &self.sql
     }
 
-    /// The query, ready to run.
-    pub fn build(&self) -> sqlx::query::Query<'static, Any, AnyArguments> {
-        let mut query = sqlx::query(AssertSqlSafe(self.sql.clone()));
-        for arg in &self.args {
+    /// The query, ready to run; the text and arguments move into it (a bulk statement's
+    /// payloads are not copied).
+    pub fn build(self) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        let mut query = sqlx::query(AssertSqlSafe(self.sql));
+        for arg in self.args {
             query = match arg {
-                Arg::Text(v) => query.bind(v.clone()),
-                Arg::Int(v) => query.bind(*v),
-                Arg::Bytes(v) => query.bind(v.clone()),
-                Arg::OptText(v) => query.bind(v.clone()),
+                Arg::Text(v) => query.bind(v),
+                Arg::Int(v) => query.bind(v),
+                Arg::Bytes(v) => query.bind(v),
+                Arg::OptText(v) => query.bind(v),
             };
         }
         query
@@ -174,5 +186,15 @@ mod tests {
             "SELECT 1 FROM t WHERE 1 = 1 AND a = $1 AND b > $2 AND c IN ($3, $4)"
         );
         assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+
+    #[test]
+    fn numbers_multi_row_inserts_row_by_row() {
+        let b = SqlBuilder::insert_rows(
+            "t (a, b)",
+            [[Arg::Int(1), Arg::from("x")], [Arg::Int(2), Arg::from("y")]],
+        );
+        assert_eq!(b.sql(), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(b.args[3], Arg::from("y"));
     }
 }
