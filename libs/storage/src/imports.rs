@@ -120,6 +120,120 @@ pub async fn record(
     Ok(())
 }
 
+/// The import key a new record is written with (see [`RowKeys`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewRowKey<'a> {
+    /// The source system.
+    pub source: &'a str,
+    /// The import run.
+    pub run_id: &'a str,
+    /// See [`content_hash`].
+    pub content_hash: &'a str,
+    /// Row number in the import.
+    pub row: i64,
+}
+
+/// Import keys kept on the records' own rows, for the entities imported by the million (parties,
+/// orders): an imported row then writes one row, not two, and its key needs no second index.
+/// The table has `external_id` and the columns of [`RowKeys::COLUMNS`], unique on
+/// `(external_id, import_source) WHERE import_source <> ''`, and its records' ids in `id`.
+#[derive(Debug, Clone, Copy)]
+pub struct RowKeys {
+    table: &'static str,
+}
+
+impl RowKeys {
+    /// The key columns a new record is inserted with, in the order of [`RowKeys::args`].
+    pub const COLUMNS: &'static str = "import_source, import_hash, import_run, import_row";
+
+    /// The keys of `table`.
+    pub const fn new(table: &'static str) -> Self {
+        Self { table }
+    }
+
+    /// The values of [`RowKeys::COLUMNS`] for a new record (all empty for one that was not
+    /// imported).
+    pub fn args(key: Option<&NewRowKey<'_>>) -> [Arg; 4] {
+        match key {
+            Some(k) => [
+                Arg::from(k.source),
+                Arg::from(k.content_hash),
+                Arg::from(k.run_id),
+                Arg::Int(k.row),
+            ],
+            None => [Arg::from(""), Arg::from(""), Arg::from(""), Arg::Int(0)],
+        }
+    }
+
+    /// The stored keys among `external_ids` from `source`.
+    pub async fn lookup(
+        &self,
+        conn: &mut Conn,
+        source: &str,
+        external_ids: &[String],
+    ) -> sqlx::Result<HashMap<String, ImportKey>> {
+        let mut found = HashMap::with_capacity(external_ids.len());
+        for chunk in external_ids.chunks(1000) {
+            let mut q = SqlBuilder::new(&format!(
+                "SELECT external_id, id, import_hash, import_run, import_row FROM {} WHERE import_source <> ''",
+                self.table
+            ));
+            let list = q.list(chunk.iter().map(String::as_str));
+            q.push(&format!(" AND external_id IN ({list})"));
+            q.and("import_source = {}", source);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                found.insert(
+                    row.try_get("external_id")?,
+                    ImportKey {
+                        record_id: row.try_get("id")?,
+                        content_hash: row.try_get("import_hash")?,
+                        run_id: row.try_get("import_run")?,
+                        row: row.try_get("import_row")?,
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// Keeps the table's planner statistics current while an import grows it (every batch
+    /// looks its keys up; see [`crate::statistics`]).
+    pub async fn analyze_if_grown(&self, conn: &mut Conn) -> sqlx::Result<()> {
+        crate::statistics::analyze_if_grown(conn, self.table).await?;
+        Ok(())
+    }
+
+    /// Moves the keys of existing records (rows seen again, changed or not) to `run_id` with
+    /// their content hash and row, 500 records per statement.
+    pub async fn record(
+        &self,
+        conn: &mut Conn,
+        source: &str,
+        run_id: &str,
+        rows: &[NewImportKey],
+    ) -> sqlx::Result<()> {
+        for chunk in rows.chunks(500) {
+            let mut q = SqlBuilder::new(&format!("UPDATE {} SET import_source = ", self.table));
+            let source = q.arg(source);
+            let run = q.arg(run_id);
+            q.push(&format!("{source}, import_run = {run}, import_hash = CASE id"));
+            for k in chunk {
+                let (id, hash) = (q.arg(k.record_id.as_str()), q.arg(k.content_hash.as_str()));
+                q.push(&format!(" WHEN {id} THEN {hash}"));
+            }
+            q.push(" END, import_row = CASE id");
+            for k in chunk {
+                let (id, row) = (q.arg(k.record_id.as_str()), q.arg(k.row));
+                q.push(&format!(" WHEN {id} THEN {row}"));
+            }
+            let ids = q.list(chunk.iter().map(|k| k.record_id.as_str()));
+            q.push(&format!(" END WHERE id IN ({ids})"));
+            q.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// The (source, external id) of each of `record_ids` of `entity` that came from an import.
 pub async fn external_ids(
     conn: &mut Conn,

@@ -10,7 +10,7 @@ use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
-use crm_storage::imports::{self, NewImportKey};
+use crm_storage::imports::{self, NewImportKey, NewRowKey};
 use serde_json::json;
 
 use super::CustomersApi;
@@ -23,8 +23,7 @@ use crate::error::{Error, Result};
 use crate::events::{self, SOURCE};
 use crate::storage::{audit, now_micros, parties, regions, relationships};
 
-/// Import-key entity names.
-const PARTY: &str = "party";
+/// Import-key entity name of relationships (parties keep their keys on their rows).
 const RELATIONSHIP: &str = "relationship";
 
 impl CustomersApi {
@@ -71,7 +70,9 @@ impl CustomersApi {
             }
         }
         let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
-        let stored = imports::lookup(&mut tx, PARTY, &run.source, &external_ids).await?;
+        let stored = parties::IMPORT_KEYS
+            .lookup(&mut tx, &run.source, &external_ids)
+            .await?;
         let mut seen = HashMap::new();
         let mut creates: Vec<PreparedParty> = Vec::new();
         let mut keys = Vec::new();
@@ -132,10 +133,20 @@ impl CustomersApi {
         if !creates.is_empty() {
             let created_at: Vec<i64> = creates.iter().map(|p| p.created_at).collect();
             let mut new_parties: Vec<pb::Party> = creates.iter().map(|p| p.party.clone()).collect();
+            let new_keys: Vec<NewRowKey> = creates
+                .iter()
+                .map(|p| NewRowKey {
+                    source: &run.source,
+                    run_id: &run.run_id,
+                    content_hash: &p.hash,
+                    row: p.row,
+                })
+                .collect();
             parties::insert_many(
                 &mut tx,
                 &mut new_parties,
                 &created_at,
+                &new_keys,
                 &self.config.reporting_currency,
             )
             .await?;
@@ -151,9 +162,8 @@ impl CustomersApi {
                 })
                 .collect();
             audit::record_many(&mut tx, &principal.user_id, "party", &entries).await?;
-            for (p, party) in creates.iter().zip(&new_parties) {
+            for _ in &creates {
                 run.count(&Disposition::Create);
-                keys.push(key(p, &party.id));
             }
             // New parties are announced in bulk, so that consumers apply them in bulk.
             let events =
@@ -162,7 +172,11 @@ impl CustomersApi {
                 });
             outbox::enqueue_many(&mut tx, SOURCE, events).await?;
         }
-        imports::record(&mut tx, PARTY, &run.source, &run.run_id, &keys).await?;
+        // Parties seen again (changed or not) move to this run; new ones carry their key.
+        parties::IMPORT_KEYS
+            .record(&mut tx, &run.source, &run.run_id, &keys)
+            .await?;
+        parties::IMPORT_KEYS.analyze_if_grown(&mut tx).await?;
         self.commit(tx).await?;
         Ok(())
     }
@@ -249,7 +263,9 @@ impl CustomersApi {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let party_keys = imports::lookup(&mut tx, PARTY, &run.source, &endpoints).await?;
+        let party_keys = parties::IMPORT_KEYS
+            .lookup(&mut tx, &run.source, &endpoints)
+            .await?;
         let ids: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
         let stored = imports::lookup(&mut tx, RELATIONSHIP, &run.source, &ids).await?;
         let mut seen = HashMap::new();
@@ -412,7 +428,9 @@ impl CustomersApi {
         v.check(req.external_ids.len() > 1000, "external_ids", "at most 1000");
         v.finish()?;
         let mut conn = self.conn().await?;
-        let keys = imports::lookup(&mut conn, PARTY, &req.source, &req.external_ids).await?;
+        let keys = parties::IMPORT_KEYS
+            .lookup(&mut conn, &req.source, &req.external_ids)
+            .await?;
         let ids: Vec<String> = req
             .external_ids
             .iter()

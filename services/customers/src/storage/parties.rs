@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
+use crm_storage::imports::{NewRowKey, RowKeys};
 use crm_storage::{Arg, Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
@@ -64,16 +65,21 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
 
 /// Inserts a new party (id, version and timestamps are set here) with its contact points and tags.
 pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str) -> sqlx::Result<()> {
-    insert_many(conn, std::slice::from_mut(party), &[now_micros()], currency).await
+    insert_many(conn, std::slice::from_mut(party), &[now_micros()], &[], currency).await
 }
 
+/// The import keys of parties (kept on their rows).
+pub const IMPORT_KEYS: RowKeys = RowKeys::new("parties");
+
 /// Inserts new parties with multi-row statements; `created_at[i]` is the creation time of
-/// `parties[i]` (an import keeps the source system's). Ids, status, versions, times and the
-/// (empty) value are set here, so that each party is left as [`load`] would read it back.
+/// `parties[i]` (an import keeps the source system's) and `keys[i]`, when given, its import key.
+/// Ids, status, versions, times and the (empty) value are set here, so that each party is left
+/// as [`load`] would read it back.
 pub async fn insert_many(
     conn: &mut Conn,
     parties: &mut [pb::Party],
     created_at: &[i64],
+    keys: &[NewRowKey<'_>],
     currency: &str,
 ) -> sqlx::Result<()> {
     for (party, at) in parties.iter_mut().zip(created_at) {
@@ -98,12 +104,16 @@ pub async fn insert_many(
         party.etag = "1".into();
     }
     let rows: Vec<(&pb::Party, i64)> = parties.iter().zip(created_at.iter().copied()).collect();
-    for chunk in rows.chunks(500) {
+    for (n, chunk) in rows.chunks(500).enumerate() {
+        let keys = keys.get(n * 500..).unwrap_or_default();
         SqlBuilder::insert_rows(
-            "parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
-             company_size, region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, \
-             currency_code, version, created_at, updated_at, verified_at, external_id)",
-            chunk.iter().map(|(party, at)| {
+            &format!(
+                "parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
+                 company_size, region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, \
+                 status, currency_code, version, created_at, updated_at, verified_at, external_id, {})",
+                RowKeys::COLUMNS
+            ),
+            chunk.iter().enumerate().map(|(i, (party, at))| {
                 [
                     Arg::from(party.id.as_str()),
                     Arg::Int(i64::from(party.kind)),
@@ -129,6 +139,8 @@ pub async fn insert_many(
                     Arg::Int(*at),
                     Arg::from(party.external_id.as_str()),
                 ]
+                .into_iter()
+                .chain(RowKeys::args(keys.get(i)))
             }),
         )
         .build()

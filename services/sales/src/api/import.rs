@@ -10,7 +10,7 @@ use crm_platform::import::{Disposition, ImportRun};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1 as customers;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
-use crm_storage::imports::{self, NewImportKey};
+use crm_storage::imports::{NewImportKey, NewRowKey};
 
 use super::{SalesApi, readable_order};
 use crate::DOMAIN;
@@ -18,9 +18,6 @@ use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
 use crate::events::SOURCE;
 use crate::storage::{accounts, catalog, channel_partners, now_micros, orders};
-
-/// Import-key entity name of orders.
-const ORDER: &str = "order";
 
 /// The event announcing that an order reached `status`.
 fn status_event(order: &pb::Order) -> NewEvent {
@@ -144,7 +141,9 @@ impl SalesApi {
         let channels = channel_partners::by_external_ids(&mut tx, &run.source, &channel_ids).await?;
         let products = catalog::products_by_skus(&mut tx, &skus).await?;
         let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
-        let stored = imports::lookup(&mut tx, ORDER, &run.source, &external_ids).await?;
+        let stored = orders::IMPORT_KEYS
+            .lookup(&mut tx, &run.source, &external_ids)
+            .await?;
         let mut seen = HashMap::new();
         let mut creates: Vec<PreparedOrder> = Vec::new();
         let mut changes = Vec::new();
@@ -228,10 +227,18 @@ impl SalesApi {
         }
         if !creates.is_empty() {
             let mut new_orders: Vec<pb::Order> = creates.iter().map(|p| p.order.clone()).collect();
-            orders::insert_many(&mut tx, &mut new_orders).await?;
-            for (p, order) in creates.iter().zip(&new_orders) {
+            let new_keys: Vec<NewRowKey> = creates
+                .iter()
+                .map(|p| NewRowKey {
+                    source: &run.source,
+                    run_id: &run.run_id,
+                    content_hash: &p.hash,
+                    row: p.row,
+                })
+                .collect();
+            orders::insert_many(&mut tx, &mut new_orders, &new_keys).await?;
+            for _ in &creates {
                 run.count(&Disposition::Create);
-                keys.push(key(p, &order.id));
             }
             // New orders are announced in bulk, so that consumers apply them in bulk.
             events.extend(outbox::batch_events(
@@ -243,7 +250,11 @@ impl SalesApi {
             ));
         }
         outbox::enqueue_many(&mut tx, SOURCE, events).await?;
-        imports::record(&mut tx, ORDER, &run.source, &run.run_id, &keys).await?;
+        // Orders seen again (changed or not) move to this run; new ones carry their key.
+        orders::IMPORT_KEYS
+            .record(&mut tx, &run.source, &run.run_id, &keys)
+            .await?;
+        orders::IMPORT_KEYS.analyze_if_grown(&mut tx).await?;
         self.commit(tx).await?;
         Ok(())
     }

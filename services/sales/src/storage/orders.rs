@@ -2,6 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1 as pb;
+use crm_storage::imports::{NewRowKey, RowKeys};
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
@@ -47,21 +48,33 @@ pub async fn insert(conn: &mut Conn, o: &mut pb::Order) -> sqlx::Result<()> {
     let now = now_micros();
     o.place_time = Some(timestamp(now));
     o.status_time = o.place_time;
-    insert_many(conn, std::slice::from_mut(o)).await
+    insert_many(conn, std::slice::from_mut(o), &[]).await
 }
 
+/// The import keys of orders (kept on their rows).
+pub const IMPORT_KEYS: RowKeys = RowKeys::new("orders");
+
 /// Inserts orders with multi-row statements, keeping their place and status times (an import's
-/// history). Ids and versions are set here.
-pub async fn insert_many(conn: &mut Conn, orders: &mut [pb::Order]) -> sqlx::Result<()> {
+/// history), each with its import key when `keys` (one per order) are given. Ids and versions
+/// are set here.
+pub async fn insert_many(
+    conn: &mut Conn,
+    orders: &mut [pb::Order],
+    keys: &[NewRowKey<'_>],
+) -> sqlx::Result<()> {
     for o in orders.iter_mut() {
         o.id = new_id();
         o.etag = "1".into();
     }
-    for chunk in orders.chunks(500) {
+    for (n, chunk) in orders.chunks(500).enumerate() {
+        let keys = keys.get(n * 500..).unwrap_or_default();
         SqlBuilder::insert_rows(
-            "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-             total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id)",
-            chunk.iter().map(|o| {
+            &format!(
+                "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
+                 total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, {})",
+                RowKeys::COLUMNS
+            ),
+            chunk.iter().enumerate().map(|(i, o)| {
                 let (total, currency) = o
                     .total
                     .as_ref()
@@ -87,6 +100,8 @@ pub async fn insert_many(conn: &mut Conn, orders: &mut [pb::Order]) -> sqlx::Res
                     Arg::Int(o.status_time.as_ref().map_or(placed_at, micros_of)),
                     Arg::from(o.external_id.as_str()),
                 ]
+                .into_iter()
+                .chain(RowKeys::args(keys.get(i)))
             }),
         )
         .build()

@@ -480,7 +480,40 @@ async fn orders_are_imported_with_their_lines(backend: Backend) {
     assert_eq!(fields, ["lines"], "{third:?}");
 }
 
+/// An order's key is kept on its row: the same external id in a later message of the same
+/// import is refused, naming the first row.
+async fn an_order_repeated_in_a_later_message_is_refused(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    import_parties(&suite, &["c-1"]).await;
+    let placed = now() - 30 * DAY;
+    let message = |rows| pb::ImportOrdersRequest { options: None, rows };
+    let mut first = message(vec![order(2, "o-1", "c-1", placed, 100)]);
+    first.options = Some(ImportOptions {
+        source: "shop".into(),
+        validate_only: false,
+    });
+    let summary = suite
+        .orders
+        .clone()
+        .import_orders(suite.req(futures::stream::iter([
+            first,
+            message(vec![
+                order(3, "o-1", "c-1", placed, 100),
+                order(4, "o-2", "c-1", placed, 5),
+            ]),
+        ])))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!((summary.created, summary.rejected), (2, 1), "{summary:?}");
+    assert_eq!(summary.rejections[0].row, 3);
+    assert!(summary.rejections[0].reason.contains("row 2"), "{summary:?}");
+}
+
 backend_tests!(
+    an_order_repeated_in_a_later_message_is_refused,
     orders_are_imported_with_their_lines,
     long_orders_are_announced_below_the_message_limit,
     history_is_imported_as_history,
