@@ -119,6 +119,127 @@ macro_rules! run_import {
     }};
 }
 
+/// Runs a whole import inside a handler like [`run_import!`], with up to `$concurrency` batches
+/// in flight at once (each in its own transaction): while one batch writes, the next is
+/// validated and written beside it. `|$row| $key` names a row's external id; a batch that shares
+/// an external id with a batch still in flight waits for it, so that a key repeated across
+/// messages is still found (and refused) by the later one. Counts and rejections are those of a
+/// serial run; a validate-only run is serial.
+///
+/// Meant for the imports of records by the million whose batches do not depend on each other
+/// (parties, orders); a batch that fails ends the import, batches after it may have committed
+/// (an import is idempotent: run it again).
+#[macro_export]
+macro_rules! run_import_concurrently {
+    ($stream:expr, $request:ty, $concurrency:expr, |$row:ident| $key:expr, |$run:ident, $rows:ident| $batch:expr) => {{
+        let mut stream = $crate::import::ImportStream::new($stream, |m: $request| (m.options, m.rows));
+        let (import_run, first) = stream.open().await?;
+        $crate::import::run_batches(
+            stream,
+            import_run,
+            first,
+            $concurrency,
+            |$row| $key,
+            |mut child: $crate::import::ImportRun, $rows| async move {
+                let result = {
+                    let $run = &mut child;
+                    $batch.await
+                };
+                (child, result)
+            },
+        )
+        .await?
+    }};
+}
+
+/// The engine of [`run_import_concurrently!`].
+pub async fn run_batches<M, R, E, K, B, F>(
+    mut stream: ImportStream<M, R>,
+    mut run: ImportRun,
+    first: Vec<R>,
+    concurrency: usize,
+    key: K,
+    mut batch: B,
+) -> std::result::Result<ImportSummary, E>
+where
+    E: From<Error>,
+    K: Fn(&R) -> &str,
+    B: FnMut(ImportRun, Vec<R>) -> F,
+    F: std::future::Future<Output = (ImportRun, std::result::Result<(), E>)>,
+{
+    use futures::stream::FuturesOrdered;
+    use std::collections::{HashSet, VecDeque};
+
+    if run.validate_only || concurrency <= 1 {
+        // Serial: every batch on the import's own run (a validate-only run remembers the keys
+        // it saw across batches).
+        let mut rows = first;
+        loop {
+            let (back, result) = batch(run, rows).await;
+            run = back;
+            result?;
+            match stream.next().await? {
+                Some(next) => rows = next,
+                None => return Ok(run.finish()),
+            }
+        }
+    }
+    let mut in_flight = FuturesOrdered::new();
+    // The external ids of each batch in flight, oldest first.
+    let mut in_flight_keys: VecDeque<HashSet<String>> = VecDeque::new();
+    let mut waiting: Option<(Vec<R>, HashSet<String>)> = None;
+    let mut next = Some(first);
+    let mut ended = false;
+    loop {
+        if waiting.is_none()
+            && let Some(rows) = next.take()
+        {
+            let keys = rows.iter().map(|r| key(r).trim().to_string()).collect();
+            waiting = Some((rows, keys));
+        }
+        let startable = waiting.as_ref().is_some_and(|(_, keys)| {
+            in_flight.len() < concurrency && in_flight_keys.iter().all(|k| k.is_disjoint(keys))
+        });
+        if startable && let Some((rows, keys)) = waiting.take() {
+            in_flight.push_back(batch(run.child(), rows));
+            in_flight_keys.push_back(keys);
+            continue;
+        }
+        if waiting.is_none() && !ended {
+            // Read the next message while the batches in flight run.
+            if in_flight.is_empty() {
+                match stream.next().await? {
+                    Some(rows) => next = Some(rows),
+                    None => ended = true,
+                }
+                continue;
+            }
+            tokio::select! {
+                message = stream.next() => match message? {
+                    Some(rows) => next = Some(rows),
+                    None => ended = true,
+                },
+                Some((child, result)) = futures::StreamExt::next(&mut in_flight) => {
+                    result?;
+                    run.absorb(child);
+                    in_flight_keys.pop_front();
+                }
+            }
+            continue;
+        }
+        match futures::StreamExt::next(&mut in_flight).await {
+            Some((child, result)) => {
+                result?;
+                run.absorb(child);
+                in_flight_keys.pop_front();
+            }
+            None if waiting.is_none() && ended => break,
+            None => {}
+        }
+    }
+    Ok(run.finish())
+}
+
 /// What an accepted row does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -211,6 +332,31 @@ impl ImportRun {
             Disposition::Unchanged(_) => self.summary.unchanged += 1,
             Disposition::Duplicate(_) => {}
         }
+    }
+
+    /// A run for one more batch of the same import (same source, run id and mode, nothing
+    /// counted yet), to be merged back with [`ImportRun::absorb`].
+    fn child(&self) -> ImportRun {
+        ImportRun {
+            source: self.source.clone(),
+            validate_only: self.validate_only,
+            run_id: self.run_id.clone(),
+            summary: ImportSummary::default(),
+            dry_seen: HashMap::new(),
+        }
+    }
+
+    /// Adds what a batch's run counted and refused.
+    fn absorb(&mut self, batch: ImportRun) {
+        let s = batch.summary;
+        self.summary.created += s.created;
+        self.summary.updated += s.updated;
+        self.summary.unchanged += s.unchanged;
+        self.summary.rejected += s.rejected;
+        let room = MAX_LISTED_REJECTIONS.saturating_sub(self.summary.rejections.len());
+        self.summary
+            .rejections
+            .extend(s.rejections.into_iter().take(room));
     }
 
     /// The summary so far.

@@ -102,6 +102,16 @@ impl Db {
         self.backend
     }
 
+    /// How many bulk write transactions are worth running at once: two on PostgreSQL (one
+    /// writes while the next is prepared and sent), one on SQLite, which has a single writer
+    /// (a second would only wait on its lock).
+    pub fn bulk_write_concurrency(&self) -> usize {
+        match self.backend {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        }
+    }
+
     /// Begins a read-write transaction.
     ///
     /// On SQLite this is `BEGIN IMMEDIATE`: a deferred transaction that reads before it writes

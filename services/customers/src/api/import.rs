@@ -32,9 +32,13 @@ impl CustomersApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportPartiesRequest>,
     ) -> Result<pb::ImportPartiesResponse> {
-        let summary = crm_platform::run_import!(stream, pb::ImportPartiesRequest, |run, rows| {
-            self.import_party_batch(principal, run, rows)
-        });
+        let summary = crm_platform::run_import_concurrently!(
+            stream,
+            pb::ImportPartiesRequest,
+            self.db.bulk_write_concurrency(),
+            |row| &row.external_id,
+            |run, rows| self.import_party_batch(principal, run, rows)
+        );
         Ok(pb::ImportPartiesResponse {
             summary: Some(summary),
         })

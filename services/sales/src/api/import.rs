@@ -43,9 +43,13 @@ impl SalesApi {
         principal: &Principal,
         stream: tonic::Streaming<pb::ImportOrdersRequest>,
     ) -> Result<pb::ImportOrdersResponse> {
-        let summary = crm_platform::run_import!(stream, pb::ImportOrdersRequest, |run, rows| {
-            self.import_order_batch(principal, run, rows)
-        });
+        let summary = crm_platform::run_import_concurrently!(
+            stream,
+            pb::ImportOrdersRequest,
+            self.db.bulk_write_concurrency(),
+            |row| &row.external_id,
+            |run, rows| self.import_order_batch(principal, run, rows)
+        );
         Ok(pb::ImportOrdersResponse {
             summary: Some(summary),
         })
