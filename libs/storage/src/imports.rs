@@ -68,7 +68,7 @@ pub async fn lookup(
             "SELECT external_id, record_id, content_hash, run_id, row_number FROM crm_import_keys WHERE 1 = 1",
         );
         q.and("entity = {}", entity).and("source = {}", source);
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(
@@ -93,7 +93,7 @@ pub async fn record(
     run_id: &str,
     rows: &[NewImportKey],
 ) -> sqlx::Result<()> {
-    for chunk in rows.chunks(500) {
+    for chunk in crate::insert_chunks(rows, 500) {
         let mut q = SqlBuilder::insert_rows(
             "crm_import_keys (entity, source, external_id, record_id, content_hash, run_id, row_number)",
             chunk.iter().map(|k| {
@@ -178,7 +178,7 @@ impl RowKeys {
                 "SELECT external_id, id, import_hash, import_run, import_row FROM {} WHERE import_source <> ''",
                 self.table
             ));
-            let list = q.list(chunk.iter().map(String::as_str));
+            let list = q.in_list(chunk.iter().map(String::as_str));
             q.push(&format!(" AND external_id IN ({list})"));
             q.and("import_source = {}", source);
             for row in q.build().fetch_all(&mut *conn).await? {
@@ -212,7 +212,7 @@ impl RowKeys {
         run_id: &str,
         rows: &[NewImportKey],
     ) -> sqlx::Result<()> {
-        for chunk in rows.chunks(500) {
+        for chunk in crate::insert_chunks(rows, 500) {
             let mut q = SqlBuilder::new(&format!("UPDATE {} SET import_source = ", self.table));
             let source = q.arg(source);
             let run = q.arg(run_id);
@@ -226,7 +226,7 @@ impl RowKeys {
                 let (id, row) = (q.arg(k.record_id.as_str()), q.arg(k.row));
                 q.push(&format!(" WHEN {id} THEN {row}"));
             }
-            let ids = q.list(chunk.iter().map(|k| k.record_id.as_str()));
+            let ids = q.in_list(chunk.iter().map(|k| k.record_id.as_str()));
             q.push(&format!(" END WHERE id IN ({ids})"));
             q.build().execute(&mut *conn).await?;
         }
@@ -244,7 +244,7 @@ pub async fn external_ids(
     for chunk in record_ids.chunks(1000) {
         let mut q = SqlBuilder::new("SELECT record_id, source, external_id FROM crm_import_keys WHERE 1 = 1");
         q.and("entity = {}", entity);
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND record_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(

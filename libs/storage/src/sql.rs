@@ -92,7 +92,8 @@ impl SqlBuilder {
         self
     }
 
-    /// A comma-separated list of new placeholders for `values` (for `IN (...)`).
+    /// A comma-separated list of new placeholders for `values` (a tuple; `IN` lists take
+    /// [`SqlBuilder::in_list`]).
     pub fn list<I, T>(&mut self, values: I) -> String
     where
         I: IntoIterator<Item = T>,
@@ -105,6 +106,23 @@ impl SqlBuilder {
             let _ = write!(list, "{}${}", if i > 0 { ", " } else { "" }, self.args.len());
         }
         list
+    }
+
+    /// The placeholders of an `IN (...)` list of `values`, their number rounded up to a power
+    /// of two by repeating the last value (which `IN` ignores): lists of every length would
+    /// each be another prepared statement, and connections keep up to a hundred of them
+    /// (SQLite compiled in the process), so lookups of a few hundred ids grew memory by the
+    /// hundreds of megabytes.
+    pub fn in_list<I, T>(&mut self, values: I) -> String
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Arg>,
+    {
+        let mut values: Vec<Arg> = values.into_iter().map(Into::into).collect();
+        if let Some(last) = values.last().cloned() {
+            values.resize(values.len().next_power_of_two(), last);
+        }
+        self.list(values)
     }
 
     /// Appends `INSERT INTO <head> VALUES (..), (..)` with one tuple of placeholders per row
@@ -149,6 +167,26 @@ impl SqlBuilder {
     }
 }
 
+/// `rows` cut into the chunks of one multi-row insert each: as many of `max` rows as there are,
+/// then the rest in descending powers of two, so that a few statement shapes serve every count
+/// (see [`SqlBuilder::in_list`] for why shapes matter).
+pub fn insert_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
+    let max = max.max(1);
+    let mut chunks = Vec::new();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let take = if rest.len() >= max {
+            max
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(take);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -186,6 +224,19 @@ mod tests {
             "SELECT 1 FROM t WHERE 1 = 1 AND a = $1 AND b > $2 AND c IN ($3, $4)"
         );
         assert_eq!(escape_like("50%_a\\"), "50\\%\\_a\\\\");
+    }
+
+    #[test]
+    fn in_lists_and_insert_chunks_come_in_few_shapes() {
+        let mut b = SqlBuilder::new("SELECT 1 FROM t WHERE a IN (");
+        let list = b.in_list(["p", "q", "r"]);
+        assert_eq!(list, "$1, $2, $3, $4");
+        assert_eq!(b.args[3], Arg::from("r"));
+        let rows: Vec<usize> = (0..1237).collect();
+        let sizes: Vec<usize> = insert_chunks(&rows, 500).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [500, 500, 128, 64, 32, 8, 4, 1]);
+        let all: Vec<usize> = insert_chunks(&rows, 500).concat();
+        assert_eq!(all, rows);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub async fn record_many(
     entries: &[(String, String, serde_json::Value)],
 ) -> sqlx::Result<()> {
     let now = now_micros();
-    for chunk in entries.chunks(500) {
+    for chunk in crm_storage::insert_chunks(entries, 500) {
         SqlBuilder::insert_rows(
             "audit_log (entity_type, entity_id, action, actor_id, at, changes)",
             chunk.iter().map(|(id, action, changes)| {

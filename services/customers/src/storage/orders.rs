@@ -27,7 +27,7 @@ pub struct LedgerEntry {
 /// Records orders, or the new status of orders already known, with multi-row inserts.
 pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()> {
     let unique = crm_storage::last_per_key(entries, |e| e.order_id.as_str());
-    for chunk in unique.chunks(500) {
+    for chunk in crm_storage::insert_chunks(&unique, 500) {
         let mut q = SqlBuilder::insert_rows(
             "party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status)",
             chunk.iter().map(|e| {
@@ -57,7 +57,7 @@ pub async fn summaries(
     now: i64,
 ) -> sqlx::Result<HashMap<String, OrderSummary>> {
     let mut found = HashMap::with_capacity(party_ids.len());
-    for chunk in party_ids.chunks(500) {
+    for chunk in crm_storage::insert_chunks(party_ids, 500) {
         let mut q = SqlBuilder::new("SELECT party_id, ");
         let since = q.arg(trailing_start(now));
         q.push(&format!(
@@ -68,7 +68,7 @@ pub async fn summaries(
              FROM party_orders WHERE 1 = 1"
         ));
         q.and("currency_code = {}", currency);
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(
@@ -105,7 +105,7 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
 /// Notes that the figures of `party_ids` are due for a refresh once the import naming them goes
 /// quiet; a party already noted keeps its first time.
 pub async fn defer_refresh(conn: &mut Conn, party_ids: &[String], now: i64) -> sqlx::Result<()> {
-    for chunk in party_ids.chunks(500) {
+    for chunk in crm_storage::insert_chunks(party_ids, 500) {
         let mut q = SqlBuilder::insert_rows(
             "value_refresh_due (party_id, marked_at)",
             chunk.iter().map(|id| [Arg::from(id.as_str()), Arg::Int(now)]),
@@ -150,7 +150,7 @@ pub async fn deferred(
 pub async fn clear_deferred(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
     for chunk in party_ids.chunks(1000) {
         let mut q = SqlBuilder::new("DELETE FROM value_refresh_due WHERE 1 = 1");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list})"));
         q.build().execute(&mut *conn).await?;
     }
@@ -160,7 +160,7 @@ pub async fn clear_deferred(conn: &mut Conn, party_ids: &[String]) -> sqlx::Resu
 /// Notes that the figures of `party_ids` are to be refreshed when the current batch of events
 /// ends.
 pub async fn mark_for_refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
-    for chunk in party_ids.chunks(500) {
+    for chunk in crm_storage::insert_chunks(party_ids, 500) {
         let mut q = SqlBuilder::insert_rows(
             "value_refresh_pending (party_id)",
             chunk.iter().map(|id| [Arg::from(id.as_str())]),

@@ -104,8 +104,10 @@ pub async fn insert_many(
         party.etag = "1".into();
     }
     let rows: Vec<(&pb::Party, i64)> = parties.iter().zip(created_at.iter().copied()).collect();
-    for (n, chunk) in rows.chunks(500).enumerate() {
-        let keys = keys.get(n * 500..).unwrap_or_default();
+    let mut offset = 0;
+    for chunk in crm_storage::insert_chunks(&rows, 500) {
+        let keys = keys.get(offset..).unwrap_or_default();
+        offset += chunk.len();
         SqlBuilder::insert_rows(
             &format!(
                 "parties (id, kind, display_name, name_key, given_name, family_name, organization_name, industry, \
@@ -155,7 +157,7 @@ pub async fn insert_many(
                     .map(move |(i, cp)| (p.id.as_str(), i, cp))
             })
             .collect();
-        for points in points.chunks(1000) {
+        for points in crm_storage::insert_chunks(&points, 1000) {
             SqlBuilder::insert_rows(
                 "contact_points (id, party_id, kind, value, normalized, label, is_primary, position)",
                 points.iter().map(|(party_id, position, cp)| {
@@ -179,7 +181,7 @@ pub async fn insert_many(
             .iter()
             .flat_map(|(p, _)| p.tags.iter().map(move |t| (p.id.as_str(), t.as_str())))
             .collect();
-        for tags in tags.chunks(1000) {
+        for tags in crm_storage::insert_chunks(&tags, 1000) {
             SqlBuilder::insert_rows(
                 "party_tags (party_id, tag)",
                 tags.iter()
@@ -312,7 +314,7 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
     let mut by_id: HashMap<String, pb::Party> = HashMap::new();
     for chunk in ids.chunks(500) {
         let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM parties WHERE id IN ("));
-        let list = q.list(chunk.iter().cloned());
+        let list = q.in_list(chunk.iter().cloned());
         q.push(&list).push(")");
         for row in q.build().fetch_all(&mut *conn).await? {
             let party = from_row(&row)?;
@@ -324,7 +326,7 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
         let mut q = SqlBuilder::new(
             "SELECT id, party_id, kind, value, normalized, label, is_primary FROM contact_points WHERE party_id IN (",
         );
-        let list = q.list(chunk.iter().cloned());
+        let list = q.in_list(chunk.iter().cloned());
         q.push(&list).push(") ORDER BY party_id, position");
         for row in q.build().fetch_all(&mut *conn).await? {
             let party_id: String = row.try_get("party_id")?;
@@ -340,7 +342,7 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
             }
         }
         let mut q = SqlBuilder::new("SELECT party_id, tag FROM party_tags WHERE party_id IN (");
-        let list = q.list(chunk.iter().cloned());
+        let list = q.in_list(chunk.iter().cloned());
         q.push(&list).push(") ORDER BY party_id, tag");
         for row in q.build().fetch_all(&mut *conn).await? {
             let party_id: String = row.try_get("party_id")?;
@@ -636,7 +638,7 @@ pub async fn unannounced_tiers(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<
 pub async fn mark_tiers_announced(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
     for chunk in ids.chunks(1000) {
         let mut q = SqlBuilder::new("UPDATE parties SET announced_tier = tier WHERE 1 = 1");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND id IN ({list})"));
         q.build().execute(&mut *conn).await?;
     }
@@ -856,7 +858,7 @@ pub async fn lock_statuses(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Hash
     };
     for chunk in ids.chunks(500) {
         let mut q = SqlBuilder::new("SELECT id, status, merged_into_id FROM parties WHERE id IN (");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&list).push(")").push(lock);
         for r in q.build().fetch_all(&mut *conn).await? {
             found.insert(

@@ -97,16 +97,16 @@ pub async fn touching(
         let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE ("));
         let mut sides = Vec::new();
         if outgoing {
-            let list = q.list(chunk.iter().cloned());
+            let list = q.in_list(chunk.iter().cloned());
             sides.push(format!("from_party_id IN ({list})"));
         }
         if incoming {
-            let list = q.list(chunk.iter().cloned());
+            let list = q.in_list(chunk.iter().cloned());
             sides.push(format!("to_party_id IN ({list})"));
         }
         q.push(&sides.join(" OR ")).push(")");
         if !types.is_empty() {
-            let list = q.list(types.iter().map(|t| i64::from(*t)));
+            let list = q.in_list(types.iter().map(|t| i64::from(*t)));
             q.push(&format!(" AND type IN ({list})"));
         }
         q.push(" ORDER BY id");

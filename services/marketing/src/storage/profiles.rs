@@ -63,7 +63,7 @@ pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx:
     if parties.is_empty() {
         return Ok(());
     }
-    for chunk in parties.chunks(500) {
+    for chunk in crm_storage::insert_chunks(parties, 500) {
         let mut q = SqlBuilder::insert_rows(
             "profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status, source, \
              external_id)",
@@ -194,7 +194,7 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
 /// the view's version moves once.
 pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
     let unique = crm_storage::last_per_key(purchases, |p| p.order_id.as_str());
-    for chunk in unique.chunks(500) {
+    for chunk in crm_storage::insert_chunks(&unique, 500) {
         let mut q = SqlBuilder::insert_rows(
             "purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids)",
             chunk.iter().map(|p| {
@@ -269,7 +269,7 @@ pub async fn by_external_ids(
         );
         // A literal, so that the partial index on external ids applies to a generic plan too.
         q.and("source = {}", source).push(" AND external_id <> ''");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(row.try_get("external_id")?, row.try_get("party_id")?);
@@ -288,7 +288,7 @@ pub async fn summaries(
         let mut q = crm_storage::SqlBuilder::new(
             "SELECT party_id, display_name, region_code, external_id FROM profiles WHERE 1 = 1",
         );
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(

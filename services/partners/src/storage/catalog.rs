@@ -66,7 +66,7 @@ pub async fn categories(
     let mut found = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
         let mut q = crm_storage::SqlBuilder::new("SELECT id, category FROM products WHERE id IN (");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&list).push(")");
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(row.try_get("id")?, row.try_get("category")?);

@@ -70,7 +70,7 @@ pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
 
 /// Inserts or refreshes accounts with multi-row statements (distinct parties).
 pub async fn upsert_many(conn: &mut Conn, accounts: &[Account]) -> sqlx::Result<()> {
-    for chunk in accounts.chunks(500) {
+    for chunk in crm_storage::insert_chunks(accounts, 500) {
         let mut q = crm_storage::SqlBuilder::insert_rows(
             "accounts (party_id, display_name, industry, region_code, status, source, external_id)",
             chunk.iter().map(|a| {
@@ -131,7 +131,7 @@ pub async fn by_external_ids(
         let mut q = crm_storage::SqlBuilder::new(&format!("SELECT {COLUMNS} FROM accounts WHERE 1 = 1"));
         // A literal, so that the partial index on external ids applies to a generic plan too.
         q.and("source = {}", source).push(" AND external_id <> ''");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             let account = from_row(&row)?;

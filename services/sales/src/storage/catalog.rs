@@ -100,7 +100,7 @@ pub async fn products_by_skus(
     let mut found = std::collections::HashMap::new();
     for chunk in skus.chunks(1000) {
         let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND sku IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             let p = product(&row)?;

@@ -34,7 +34,7 @@ pub async fn by_external_ids(
         let mut q = SqlBuilder::new("SELECT partner_id, external_id FROM channel_partners WHERE 1 = 1");
         // A literal, so that the partial index on external ids applies to a generic plan too.
         q.and("source = {}", source).push(" AND external_id <> ''");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(row.try_get("external_id")?, row.try_get("partner_id")?);

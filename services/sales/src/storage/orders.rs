@@ -66,8 +66,10 @@ pub async fn insert_many(
         o.id = new_id();
         o.etag = "1".into();
     }
-    for (n, chunk) in orders.chunks(500).enumerate() {
-        let keys = keys.get(n * 500..).unwrap_or_default();
+    let mut offset = 0;
+    for chunk in crm_storage::insert_chunks(orders, 500) {
+        let keys = keys.get(offset..).unwrap_or_default();
+        offset += chunk.len();
         SqlBuilder::insert_rows(
             &format!(
                 "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \

@@ -212,7 +212,7 @@ pub async fn accounts_for_assignment(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = q.list(ids.iter().map(String::as_str));
+        let list = q.in_list(ids.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list})"));
     }
     q.push(" ORDER BY party_id");

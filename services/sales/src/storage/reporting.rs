@@ -44,7 +44,7 @@ pub async fn opportunities(conn: &mut Conn, scope: &Scope) -> sqlx::Result<Vec<p
         let mut q = SqlBuilder::new(
             "SELECT opportunity_id, stage_code, entered_at, left_at, planned_leave_date FROM stage_history WHERE opportunity_id IN (",
         );
-        let list = q.list(chunk.iter().map(|o| o.id.clone()));
+        let list = q.in_list(chunk.iter().map(|o| o.id.clone()));
         q.push(&list).push(") ORDER BY opportunity_id, seq");
         for r in q.build().fetch_all(&mut *conn).await? {
             histories

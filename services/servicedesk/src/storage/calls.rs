@@ -50,7 +50,7 @@ pub async fn parties(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<Callee
     let mut q = SqlBuilder::new(
         "SELECT party_id, display_name, phones, 'listed' AS reason FROM customers WHERE status = 'active'",
     );
-    let placeholders = q.list(ids.iter().cloned());
+    let placeholders = q.in_list(ids.iter().cloned());
     q.push(&format!(" AND party_id IN ({placeholders}) ORDER BY party_id"));
     rows_to_callees(&q.build().fetch_all(&mut *conn).await?)
 }

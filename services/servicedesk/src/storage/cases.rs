@@ -244,7 +244,7 @@ pub async fn open_of_parties(conn: &mut Conn, party_ids: &[String]) -> sqlx::Res
     let mut open = Vec::new();
     for chunk in party_ids.chunks(500) {
         let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE status NOT IN (5, 6)"));
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list}) ORDER BY id"));
         for row in q.build().fetch_all(&mut *conn).await? {
             open.push(from_row(&row)?);
@@ -325,7 +325,7 @@ pub async fn escalation_levels(
         return Ok(out);
     }
     let mut q = crm_storage::SqlBuilder::new("SELECT case_id, level FROM escalations WHERE case_id IN (");
-    let list = q.list(case_ids.iter().map(|id| id.to_string()));
+    let list = q.in_list(case_ids.iter().map(|id| id.to_string()));
     q.push(&list).push(") ORDER BY raised_at, level DESC");
     for row in q.build().fetch_all(&mut *conn).await? {
         out.entry(row.try_get("case_id")?)

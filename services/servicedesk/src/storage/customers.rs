@@ -37,7 +37,7 @@ pub struct PartyCopy {
 /// statements, keeping each tier; the source and external id are recorded when the event
 /// carries them and kept when it does not.
 pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<()> {
-    for chunk in copies.chunks(500) {
+    for chunk in crm_storage::insert_chunks(copies, 500) {
         let mut q = SqlBuilder::insert_rows(
             "customers (party_id, display_name, phones, birth_date, status, source, external_id)",
             chunk.iter().map(|c| {
@@ -77,7 +77,7 @@ pub async fn by_external_ids(
         );
         // A literal, so that the partial index on external ids applies to a generic plan too.
         q.and("source = {}", source).push(" AND external_id <> ''");
-        let list = q.list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
             found.insert(row.try_get("external_id")?, row.try_get("party_id")?);
@@ -88,7 +88,7 @@ pub async fn by_external_ids(
 
 /// Sets the tiers of distinct customers, (party id, tier) each, with multi-row statements.
 pub async fn set_tiers(conn: &mut Conn, tiers: &[(String, String)]) -> sqlx::Result<()> {
-    for chunk in tiers.chunks(500) {
+    for chunk in crm_storage::insert_chunks(tiers, 500) {
         let mut q = SqlBuilder::insert_rows(
             "customers (party_id, tier)",
             chunk
