@@ -359,6 +359,16 @@ impl ImportRun {
             .extend(s.rejections.into_iter().take(room));
     }
 
+    /// The import key a record created from a row of this run is written with.
+    pub fn row_key<'a>(&'a self, content_hash: &'a str, row: i64) -> crm_storage::imports::NewRowKey<'a> {
+        crm_storage::imports::NewRowKey {
+            source: &self.source,
+            run_id: &self.run_id,
+            content_hash,
+            row,
+        }
+    }
+
     /// The summary so far.
     pub fn summary(&self) -> &ImportSummary {
         &self.summary

@@ -137,15 +137,7 @@ impl CustomersApi {
         if !creates.is_empty() {
             let created_at: Vec<i64> = creates.iter().map(|p| p.created_at).collect();
             let mut new_parties: Vec<pb::Party> = creates.iter().map(|p| p.party.clone()).collect();
-            let new_keys: Vec<NewRowKey> = creates
-                .iter()
-                .map(|p| NewRowKey {
-                    source: &run.source,
-                    run_id: &run.run_id,
-                    content_hash: &p.hash,
-                    row: p.row,
-                })
-                .collect();
+            let new_keys: Vec<NewRowKey> = creates.iter().map(|p| run.row_key(&p.hash, p.row)).collect();
             parties::insert_many(
                 &mut tx,
                 &mut new_parties,

@@ -231,15 +231,7 @@ impl SalesApi {
         }
         if !creates.is_empty() {
             let mut new_orders: Vec<pb::Order> = creates.iter().map(|p| p.order.clone()).collect();
-            let new_keys: Vec<NewRowKey> = creates
-                .iter()
-                .map(|p| NewRowKey {
-                    source: &run.source,
-                    run_id: &run.run_id,
-                    content_hash: &p.hash,
-                    row: p.row,
-                })
-                .collect();
+            let new_keys: Vec<NewRowKey> = creates.iter().map(|p| run.row_key(&p.hash, p.row)).collect();
             orders::insert_many(&mut tx, &mut new_orders, &new_keys).await?;
             for _ in &creates {
                 run.count(&Disposition::Create);
