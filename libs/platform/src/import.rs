@@ -219,25 +219,31 @@ where
                     Some(rows) => next = Some(rows),
                     None => ended = true,
                 },
-                Some((child, result)) = futures::StreamExt::next(&mut in_flight) => {
-                    result?;
-                    run.absorb(child);
-                    in_flight_keys.pop_front();
+                Some(done) = futures::StreamExt::next(&mut in_flight) => {
+                    settle(&mut run, &mut in_flight_keys, done)?;
                 }
             }
             continue;
         }
         match futures::StreamExt::next(&mut in_flight).await {
-            Some((child, result)) => {
-                result?;
-                run.absorb(child);
-                in_flight_keys.pop_front();
-            }
+            Some(done) => settle(&mut run, &mut in_flight_keys, done)?,
             None if waiting.is_none() && ended => break,
             None => {}
         }
     }
     Ok(run.finish())
+}
+
+/// Merges the oldest batch in flight, once it is done, into the import's run.
+fn settle<E>(
+    run: &mut ImportRun,
+    in_flight_keys: &mut std::collections::VecDeque<std::collections::HashSet<String>>,
+    (child, result): (ImportRun, std::result::Result<(), E>),
+) -> std::result::Result<(), E> {
+    result?;
+    run.absorb(child);
+    in_flight_keys.pop_front();
+    Ok(())
 }
 
 /// What an accepted row does.
