@@ -212,7 +212,41 @@ async fn every_domain_api_is_reachable_through_one_address(backend: Backend) {
         served("customers", "7"),
         "the forbidden read, refused by customers"
     );
+    // Reflection on the gateway lists what one can call there: its own API and every
+    // forwarded one.
+    let names = reflected_services(gw.gateway()).await;
+    for name in [
+        "crm.gateway.v1.GatewayService",
+        "crm.customers.v1.CustomersService",
+        "crm.sales.v1.OrderService",
+        "crm.servicedesk.v1.ServiceDeskService",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
     gw.suite.shutdown().await.unwrap();
+}
+
+/// The service names reflection (v1) lists at `channel`.
+async fn reflected_services(channel: tonic::transport::Channel) -> Vec<String> {
+    use futures::StreamExt as _;
+    use tonic_reflection::pb::v1 as r1;
+    let request = r1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(r1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut responses = r1::server_reflection_client::ServerReflectionClient::new(channel)
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    match responses.next().await.unwrap().unwrap().message_response {
+        Some(r1::server_reflection_response::MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("expected a service list, got {other:?}"),
+    }
 }
 
 /// Each section has its own status: a stopped service costs its section (UNAVAILABLE), a

@@ -13,6 +13,7 @@ pub mod import;
 pub mod money;
 pub mod paging;
 pub mod rate_limit;
+pub mod served;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -25,6 +25,7 @@ pub struct GrpcServer {
     auth: AuthLayer,
     routes: Routes,
     service_names: Vec<&'static str>,
+    served: crate::served::Served,
     fallback: Option<Fallback>,
     cors: Option<crate::web::CorsOrigins>,
     rate_limiter: Option<crate::rate_limit::RateLimiter>,
@@ -62,15 +63,18 @@ impl GrpcServer {
             auth,
             routes: Routes::default(),
             service_names: Vec::new(),
+            served: crate::served::Served::default(),
             fallback: None,
             cors: None,
             rate_limiter: None,
         }
     }
 
-    /// Sends calls to paths no added service answers to `service` instead of answering
-    /// UNIMPLEMENTED (authentication and rate limits still apply first).
-    pub fn fallback<S>(mut self, service: S) -> Self
+    /// Sends calls to the packages of `prefixes` (path prefixes such as `/crm.customers.v1.`)
+    /// that no added service answers to `service` (authentication and rate limits still apply
+    /// first). Reflection advertises the services of those packages; calls to any other service
+    /// are UNIMPLEMENTED.
+    pub fn fallback<S>(mut self, prefixes: &[&str], service: S) -> Self
     where
         S: tower::Service<
                 http::Request<axum::body::Body>,
@@ -82,6 +86,9 @@ impl GrpcServer {
             + 'static,
         S::Future: Send + 'static,
     {
+        for prefix in prefixes {
+            self.served.add_prefix(prefix);
+        }
         self.fallback = Some(tower::util::BoxCloneSyncService::new(service));
         self
     }
@@ -113,6 +120,7 @@ impl GrpcServer {
         S::Future: Send + 'static,
     {
         self.service_names.push(S::NAME);
+        self.served.add_service(S::NAME);
         self.routes = self.routes.add_service(svc);
         self
     }
@@ -128,14 +136,18 @@ impl GrpcServer {
         for name in &self.service_names {
             reporter.set_service_status(name, ServingStatus::Serving).await;
         }
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building reflection v1")?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // Reflection describes this port only: the services it serves, not the whole suite.
+        let advertised = self.served.advertised(crm_proto::FILE_DESCRIPTOR_SET);
+        let reflection = || {
+            advertised.iter().fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(crm_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |builder, name| builder.with_service_name(name),
+            )
+        };
+        let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+        let reflection_v1alpha = reflection()
             .build_v1alpha()
             .context("building reflection v1alpha")?;
         let mut routes = self
@@ -169,6 +181,7 @@ impl GrpcServer {
             .layer(option_layer(web.then(tonic_web::GrpcWebLayer::new)))
             .layer(GrpcTraceLayer::new(self.name))
             .layer(crate::deadline::DeadlineLayer::new(self.config.request_timeout))
+            .layer(self.served.layer())
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))
             .add_routes(routes)

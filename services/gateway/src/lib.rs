@@ -56,7 +56,7 @@ impl Application {
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
             )
-            .fallback(forward::Forwarder::new(upstreams.routes()))
+            .fallback(&upstream::FORWARDED, forward::Forwarder::new(upstreams.routes()))
             .grpc_web(CorsOrigins::new(config.cors_origins.clone()));
         if let Some(limit) = config.rate_limit {
             server = server.rate_limit(limit);

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+mod migrations;
+
 use crm_storage::{Arg, SqlBuilder, statistics};
 use crm_testkit::{Backend, TestDb, backend_tests};
 

@@ -230,6 +230,11 @@ async fn health_and_reflection_are_public() {
         names.contains(&"crm.customers.v1.CustomersService".to_string()),
         "{names:?}"
     );
+    // This port describes itself, not the rest of the suite.
+    assert!(
+        !names.iter().any(|n| n.starts_with("crm.marketing.")),
+        "{names:?}"
+    );
 
     use tonic_reflection::pb::v1alpha as ra;
     let mut alpha = ra::server_reflection_client::ServerReflectionClient::new(channel);
@@ -245,4 +250,29 @@ async fn health_and_reflection_are_public() {
         .unwrap()
         .into_inner();
     assert!(responses.next().await.unwrap().is_ok());
+}
+
+/// A call to another service of the suite at this port is a wrong address: UNIMPLEMENTED naming
+/// the service, even for an administrator, rather than a permission error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_not_served_here_is_unimplemented() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    use crm_proto::marketing::v1 as marketing;
+    let err = marketing::marketing_service_client::MarketingServiceClient::new(channel)
+        .get_rfm_cells(authed(
+            marketing::GetRfmCellsRequest::default(),
+            &token("admin", &[Role::Admin]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented, "{err:?}");
+    assert!(
+        err.message().contains("crm.marketing.v1.MarketingService"),
+        "{err:?}"
+    );
 }
