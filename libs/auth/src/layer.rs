@@ -22,6 +22,11 @@ impl AuthLayer {
             policy: Arc::new(policy),
         }
     }
+
+    /// The policy this layer enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
 }
 
 impl<S> Layer<S> for AuthLayer {

@@ -74,6 +74,41 @@ impl Served {
     }
 }
 
+/// How much of the suite's API under one path prefix a policy declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyCoverage {
+    /// RPCs under the prefix.
+    pub rpcs: usize,
+    /// Paths of those RPCs without an access rule (refused to everybody).
+    pub undeclared: Vec<String>,
+}
+
+/// The RPCs of the suite's descriptor set whose paths start with `prefix` (a package such as
+/// `/crm.sales.v1.`, or a service such as `/crm.customers.v1.CustomersService/`), and those of
+/// them `policy` declares no access for.
+pub fn policy_coverage(policy: &crm_auth::Policy, prefix: &str) -> PolicyCoverage {
+    let set = prost_types::FileDescriptorSet::decode(crm_proto::FILE_DESCRIPTOR_SET).unwrap_or_default();
+    let mut coverage = PolicyCoverage {
+        rpcs: 0,
+        undeclared: Vec::new(),
+    };
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                if !path.starts_with(prefix) {
+                    continue;
+                }
+                coverage.rpcs += 1;
+                if policy.access(&path).is_none() {
+                    coverage.undeclared.push(path);
+                }
+            }
+        }
+    }
+    coverage
+}
+
 /// `crm.customers.v1.CustomersService` of `/crm.customers.v1.CustomersService/GetParty`.
 fn service_of(path: &str) -> &str {
     let path = path.strip_prefix('/').unwrap_or(path);
@@ -176,5 +211,21 @@ mod tests {
             names,
             ["crm.customers.v1.CustomersService", "grpc.health.v1.Health"]
         );
+    }
+
+    #[test]
+    fn policy_coverage_names_the_rpcs_without_a_rule() {
+        let service = "/crm.customers.v1.CustomersService/";
+        let none = policy_coverage(&crm_auth::Policy::new(), service);
+        assert!(none.rpcs > 10, "{none:?}");
+        assert_eq!(none.undeclared.len(), none.rpcs);
+        let one = crm_auth::Policy::new().rpc(
+            "crm.customers.v1.CustomersService",
+            "GetParty",
+            crm_auth::Access::Authenticated,
+        );
+        let coverage = policy_coverage(&one, service);
+        assert_eq!(coverage.undeclared.len(), coverage.rpcs - 1);
+        assert!(!coverage.undeclared.iter().any(|p| p.ends_with("/GetParty")));
     }
 }

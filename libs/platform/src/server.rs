@@ -132,6 +132,18 @@ impl GrpcServer {
         listener: tokio::net::TcpListener,
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
+        // An RPC without an access rule is refused to everybody: a server that would serve one
+        // is a release mistake, caught at start-up.
+        for name in &self.service_names {
+            let coverage = crate::served::policy_coverage(self.auth.policy(), &format!("/{name}/"));
+            if !coverage.undeclared.is_empty() {
+                anyhow::bail!(
+                    "{}: no access rule for {}",
+                    self.name,
+                    coverage.undeclared.join(", ")
+                );
+            }
+        }
         let (reporter, health) = tonic_health::server::health_reporter();
         for name in &self.service_names {
             reporter.set_service_status(name, ServingStatus::Serving).await;
