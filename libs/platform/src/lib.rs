@@ -19,6 +19,7 @@ pub mod service;
 pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
+pub mod time;
 pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};

@@ -7,15 +7,4 @@ pub mod sales;
 pub mod scorecards;
 pub mod targets;
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-/// A protobuf timestamp from microseconds since the epoch.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
+pub use crm_platform::time::{now_micros, timestamp};

@@ -10,6 +10,7 @@ use crm_proto::sales::v1::{self as pb, OrderStatus};
 
 use super::pricing::{self, LineInput};
 use super::rules::is_currency;
+use crm_platform::time::{micros, timestamp};
 
 /// An order row that passed validation (its party not resolved yet).
 #[derive(Debug, Clone)]
@@ -29,10 +30,6 @@ pub struct PreparedOrder {
     pub line_skus: Vec<String>,
     /// Hash of the imported content.
     pub hash: String,
-}
-
-fn micros(t: &prost_types::Timestamp) -> i64 {
-    t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos) / 1000
 }
 
 /// Validates one row; `now` bounds its times. Field names are the row's.
@@ -258,13 +255,6 @@ fn prepare_lines(row: &pb::OrderImportRow, v: &mut Violations) -> Option<Lines> 
         skus,
         total: money(pricing::quote_totals(&inputs, 0).total_minor),
     })
-}
-
-fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
 }
 
 /// Names each line's product (found by its SKU in `catalog`), or the line whose SKU is

@@ -14,28 +14,7 @@ pub mod quotes;
 pub mod reporting;
 pub mod stages;
 
-/// Microseconds since the Unix epoch, now.
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
-/// A protobuf timestamp from microseconds since the epoch.
-pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
-/// Microseconds since the epoch of a protobuf timestamp.
-pub fn micros(ts: &prost_types::Timestamp) -> i64 {
-    ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1000
-}
-
-/// A new UUIDv7 id.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub use crm_platform::time::{micros, new_id, now_micros, timestamp};
 
 /// Line items stored as JSON (always read and written whole with their quote or order).
 pub mod lines {

@@ -20,6 +20,7 @@ use crate::error::{Error, Result, Violations};
 use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{customers, kb, org};
+use crm_platform::time::micros;
 
 /// Import-key entity names.
 const CASE: &str = "case";
@@ -27,10 +28,6 @@ const ARTICLE: &str = "article";
 
 /// The actor of imported timeline entries without an author.
 const IMPORT_ACTOR: &str = "import";
-
-fn micros(t: &prost_types::Timestamp) -> i64 {
-    t.seconds.saturating_mul(1_000_000) + i64::from(t.nanos) / 1000
-}
 
 /// A case row that passed validation.
 struct PreparedCase {
