@@ -10,6 +10,7 @@ pub mod deadline;
 pub mod errors;
 pub mod export;
 pub mod import;
+pub mod kernel;
 pub mod money;
 pub mod paging;
 pub mod rate_limit;
@@ -24,5 +25,6 @@ pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};
 pub use errors::Violations;
+pub use kernel::{App, Foundation};
 pub use server::{GrpcServer, ServerHandle, bind, run};
 pub use tasks::Supervisor;

@@ -199,11 +199,7 @@ pub struct Running {
 }
 
 enum App {
-    Customers(Box<crm_customers::Application>),
-    Sales(Box<crm_sales::Application>),
-    Partners(Box<crm_partners::Application>),
-    Marketing(Box<crm_marketing::Application>),
-    Servicedesk(Box<crm_servicedesk::Application>),
+    Domain(Box<crm_platform::App>),
     Gateway(Box<crm_gateway::Application>),
 }
 
@@ -211,11 +207,7 @@ impl Running {
     /// Serves until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         match self.app {
-            App::Customers(app) => app.run_until_stopped(stop).await,
-            App::Sales(app) => app.run_until_stopped(stop).await,
-            App::Partners(app) => app.run_until_stopped(stop).await,
-            App::Marketing(app) => app.run_until_stopped(stop).await,
-            App::Servicedesk(app) => app.run_until_stopped(stop).await,
+            App::Domain(app) => app.run_until_stopped(stop).await,
             App::Gateway(app) => app.run_until_stopped(stop).await,
         }
     }
@@ -245,10 +237,10 @@ pub async fn build(
                 lost_after: s.domain.lost_after,
                 ..crm_customers::CustomersConfig::new("", s.auth)
             };
-            let app = crm_customers::Application::build(config, nats()?).await?;
+            let app = crm_customers::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app: App::Customers(Box::new(app)),
+                app: App::Domain(Box::new(app)),
             })
         }
         Service::Sales => {
@@ -261,10 +253,10 @@ pub async fn build(
                 customers_url: s.domain.customers_url,
                 alert_interval: s.domain.alert_interval,
             };
-            let app = crm_sales::Application::build(config, nats()?).await?;
+            let app = crm_sales::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app: App::Sales(Box::new(app)),
+                app: App::Domain(Box::new(app)),
             })
         }
         Service::Partners => {
@@ -275,10 +267,10 @@ pub async fn build(
                 server: s.server,
                 ..crm_partners::PartnersConfig::new("", s.auth)
             };
-            let app = crm_partners::Application::build(config, nats()?).await?;
+            let app = crm_partners::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app: App::Partners(Box::new(app)),
+                app: App::Domain(Box::new(app)),
             })
         }
         Service::Marketing => {
@@ -290,10 +282,10 @@ pub async fn build(
                 currency: s.domain.reporting_currency.to_ascii_uppercase(),
                 ..crm_marketing::MarketingConfig::new("", s.auth)
             };
-            let app = crm_marketing::Application::build(config, nats()?).await?;
+            let app = crm_marketing::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app: App::Marketing(Box::new(app)),
+                app: App::Domain(Box::new(app)),
             })
         }
         Service::Servicedesk => {
@@ -311,10 +303,10 @@ pub async fn build(
                 clock: s.clock,
                 ..crm_servicedesk::ServicedeskConfig::new("", s.auth)
             };
-            let app = crm_servicedesk::Application::build(config, nats()?).await?;
+            let app = crm_servicedesk::build(config, nats()?).await?;
             Ok(Running {
                 addr: app.local_addr(),
-                app: App::Servicedesk(Box::new(app)),
+                app: App::Domain(Box::new(app)),
             })
         }
         Service::Gateway => {

@@ -16,17 +16,13 @@ pub mod storage;
 
 pub use crm_platform::errors as error;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use crm_events::{Consumer, Relay, StreamSpec};
-use crm_platform::{GrpcServer, Supervisor};
+use crm_platform::{App, Foundation, GrpcServer, limited};
 use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalServiceServer;
 use crm_proto::partners::v1::partner_service_server::PartnerServiceServer;
 use crm_proto::partners::v1::scorecard_service_server::ScorecardServiceServer;
 use crm_storage::{Db, Migrations};
-use tokio_util::sync::CancellationToken;
 
 pub use config::PartnersConfig;
 
@@ -45,102 +41,33 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     crm_events::migrate_service(db, &MIGRATIONS).await
 }
 
-/// A built, not yet running, partners service.
-pub struct Application {
-    listener: tokio::net::TcpListener,
-    db: Db,
-    server: GrpcServer,
-    relay: Relay,
-    nats: async_nats::Client,
-    config: PartnersConfig,
-}
-
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("addr", &self.listener.local_addr().ok())
-            .finish()
-    }
-}
-
-impl Application {
-    /// Connects to the database (migrating it) and NATS, and binds `config.listen`.
-    pub async fn build(config: PartnersConfig, nats: async_nats::Client) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url, config.database_max_connections).await?;
-        migrate(&db).await.context("migrating the partners database")?;
-        let relay = Relay::new(db.clone(), nats.clone(), StreamSpec::new(DOMAIN));
-        let verifier = config.auth.verifier().await?;
-        let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
-        let api = api::PartnersApi::new(db.clone(), Arc::new(config.clone()), relay.waker());
-        let config = config.clone();
-        let max = config.server.max_message_bytes;
-        let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
-            .add_service(
-                PartnerServiceServer::new(api.clone())
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
-            )
-            .add_service(
-                PartnerPortalServiceServer::new(api.clone())
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
-            )
-            .add_service(
-                ScorecardServiceServer::new(api)
-                    .max_decoding_message_size(max)
-                    .max_encoding_message_size(max),
-            );
-        let listener = crm_platform::bind(&config.listen).await?;
-        Ok(Self {
-            listener,
-            db,
-            server,
-            relay,
-            nats,
-            config,
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener")
-    }
-
-    /// The database (tests inspect it).
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// Serves until `stop` is cancelled; then drains calls and stops the workers.
-    pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
-        let mut workers = Supervisor::new();
-        let relay = self.relay;
-        let waker = relay.waker();
-        workers.spawn("partners-outbox-relay", move |stop| relay.run(stop));
-        let (db, threshold, interval) = (
-            self.db.clone(),
-            self.config.exception_threshold_bps,
-            self.config.exception_interval,
-        );
-        workers.spawn("partners-exceptions", move |stop| {
+/// Builds the partners service: connects to its database (migrating it) and NATS, binds
+/// `config.listen`, and declares its consumers and the exception evaluator.
+pub async fn build(config: PartnersConfig, nats: async_nats::Client) -> anyhow::Result<App> {
+    let base = Foundation::connect(
+        DOMAIN,
+        &config.database_url,
+        config.database_max_connections,
+        &MIGRATIONS,
+        nats,
+    )
+    .await?;
+    let verifier = config.auth.verifier().await?;
+    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
+    let api = api::PartnersApi::new(base.db().clone(), Arc::new(config.clone()), base.relay_waker());
+    let max = config.server.max_message_bytes;
+    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+        .add_service(limited!(PartnerServiceServer::new(api.clone()), max))
+        .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
+        .add_service(limited!(ScorecardServiceServer::new(api), max));
+    let (db, waker) = (base.db().clone(), base.relay_waker());
+    let (threshold, interval) = (config.exception_threshold_bps, config.exception_interval);
+    Ok(base
+        .bind(&config.listen, server)
+        .await?
+        .worker("partners-exceptions", move |stop| {
             api::run_exception_evaluator(db, threshold, interval, waker, stop)
-        });
-        let consumer = Consumer::new(
-            self.db.clone(),
-            self.nats.clone(),
-            consumers::options(),
-            consumers::SalesEvents,
-        );
-        workers.spawn("partners-sales-events", move |stop| consumer.run(stop));
-        let complaints = Consumer::new(
-            self.db.clone(),
-            self.nats.clone(),
-            consumers::servicedesk_options(),
-            consumers::ServicedeskEvents,
-        );
-        workers.spawn("partners-servicedesk-events", move |stop| complaints.run(stop));
-        let result = crm_platform::run(self.server, self.listener, workers, stop).await;
-        self.db.close().await;
-        result
-    }
+        })
+        .consumer(consumers::options(), consumers::SalesEvents)
+        .consumer(consumers::servicedesk_options(), consumers::ServicedeskEvents))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use crm_auth::{Claims, Role};
-use crm_customers::{Application, CustomersConfig};
+use crm_customers::CustomersConfig;
 use crm_events::CloudEvent;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::customers::v1::{self as pb, ContactPointKind, PartyKind};
@@ -38,7 +38,7 @@ impl TestApp {
         let nats = TestNats::start();
         let mut config = CustomersConfig::new(test_db.url.clone(), crm_testkit::auth_config());
         configure(&mut config);
-        let app = Application::build(config, nats.client().await)
+        let app = crm_customers::build(config, nats.client().await)
             .await
             .expect("building the service");
         let addr = app.local_addr();

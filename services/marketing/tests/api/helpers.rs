@@ -46,7 +46,7 @@ impl Suite {
         let nats = TestNats::start();
         let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::Application::build(
+        let customers = crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
@@ -54,7 +54,7 @@ impl Suite {
         .unwrap();
         let customers_addr = customers.local_addr();
         tokio::spawn(customers.run_until_stopped(stop.clone()));
-        let sales = crm_sales::Application::build(
+        let sales = crm_sales::build(
             crm_sales::SalesConfig::new(
                 dbs[1].url.clone(),
                 crm_testkit::auth_config(),
@@ -66,7 +66,7 @@ impl Suite {
         .unwrap();
         let sales_addr = sales.local_addr();
         tokio::spawn(sales.run_until_stopped(stop.clone()));
-        let marketing = crm_marketing::Application::build(
+        let marketing = crm_marketing::build(
             crm_marketing::MarketingConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )

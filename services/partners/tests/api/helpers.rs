@@ -48,7 +48,7 @@ impl Suite {
         let nats = TestNats::start();
         let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::Application::build(
+        let customers = crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
@@ -56,7 +56,7 @@ impl Suite {
         .unwrap();
         let customers_addr = customers.local_addr();
         tokio::spawn(customers.run_until_stopped(stop.clone()));
-        let sales = crm_sales::Application::build(
+        let sales = crm_sales::build(
             crm_sales::SalesConfig::new(
                 dbs[1].url.clone(),
                 crm_testkit::auth_config(),
@@ -72,7 +72,7 @@ impl Suite {
         let mut partners_config =
             crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config());
         partners_config.exception_interval = Duration::from_millis(200);
-        let partners = crm_partners::Application::build(partners_config, nats.client().await)
+        let partners = crm_partners::build(partners_config, nats.client().await)
             .await
             .unwrap();
         let partners_addr = partners.local_addr();

@@ -59,9 +59,7 @@ impl Suite {
         let mut config =
             crm_customers::CustomersConfig::new(customers_db.url.clone(), crm_testkit::auth_config());
         configure(&mut config);
-        let customers = crm_customers::Application::build(config, nats.client().await)
-            .await
-            .unwrap();
+        let customers = crm_customers::build(config, nats.client().await).await.unwrap();
         let customers_addr = customers.local_addr();
         let customers_pool = customers.db().clone();
         tokio::spawn(customers.run_until_stopped(stop.clone()));
@@ -72,9 +70,7 @@ impl Suite {
             crm_testkit::auth_config(),
             format!("http://{customers_addr}"),
         );
-        let sales = crm_sales::Application::build(config, nats.client().await)
-            .await
-            .unwrap();
+        let sales = crm_sales::build(config, nats.client().await).await.unwrap();
         let sales_addr = sales.local_addr();
         let sales_pool = sales.db().clone();
         tokio::spawn(sales.run_until_stopped(stop.clone()));

@@ -53,7 +53,7 @@ impl Suite {
         let nats = TestNats::start();
         let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::Application::build(
+        let customers = crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
@@ -72,9 +72,7 @@ impl Suite {
         let webhook = Webhook::start().await;
         config.webhook_url = Some(webhook.url.clone());
         adjust(&mut config);
-        let desk = crm_servicedesk::Application::build(config, nats.client().await)
-            .await
-            .unwrap();
+        let desk = crm_servicedesk::build(config, nats.client().await).await.unwrap();
         let desk_addr = desk.local_addr();
         let desk_db = desk.db().clone();
         tokio::spawn(desk.run_until_stopped(stop.clone()));

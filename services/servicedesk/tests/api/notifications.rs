@@ -216,7 +216,7 @@ async fn notifications_go_over_https_to_a_webhook_of_a_private_ca(backend: Backe
     let db = crm_testkit::TestDb::new(backend);
     let mut config = crm_servicedesk::ServicedeskConfig::new(db.url.clone(), crm_testkit::auth_config());
     config.webhook_ca_file = Some(dir.path().join("missing.pem"));
-    let err = crm_servicedesk::Application::build(config, trusting.nats.client().await)
+    let err = crm_servicedesk::build(config, trusting.nats.client().await)
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
