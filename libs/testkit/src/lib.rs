@@ -6,12 +6,14 @@
 
 mod db;
 mod nats;
+mod running;
 
 use std::time::Duration;
 
 pub use crm_storage::Backend;
 pub use db::TestDb;
 pub use nats::TestNats;
+pub use running::{Running, run};
 
 /// The HS256 secret test services verify tokens with.
 pub const TEST_SECRET: &str = "crm-test-secret";

@@ -10,7 +10,7 @@ use crm_events::CloudEvent;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::customers::v1::{self as pb, ContactPointKind, PartyKind};
 use crm_storage::Db;
-use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token, token_with};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token, token_with};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -23,9 +23,8 @@ pub struct TestApp {
     pub nats: TestNats,
     pub admin: String,
     pub addr: std::net::SocketAddr,
+    service: Option<Running>,
     pub test_db: TestDb,
-    stop: CancellationToken,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestApp {
@@ -38,25 +37,17 @@ impl TestApp {
         let nats = TestNats::start();
         let mut config = CustomersConfig::new(test_db.url.clone(), crm_testkit::auth_config());
         configure(&mut config);
-        let app = crm_customers::build(config, nats.client().await)
+        let service = run(crm_customers::build(config, nats.client().await)
             .await
-            .expect("building the service");
-        let addr = app.local_addr();
-        let db = app.db().clone();
-        let stop = CancellationToken::new();
-        let handle = tokio::spawn(app.run_until_stopped(stop.clone()));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+            .expect("building the service"));
         Self {
-            client: CustomersServiceClient::new(channel),
-            db,
+            client: CustomersServiceClient::new(service.channel()),
+            db: service.db.clone(),
             nats,
             admin: token("admin-1", &[Role::Admin]),
-            addr,
+            addr: service.addr,
+            service: Some(service),
             test_db,
-            stop,
-            handle: Some(handle),
         }
     }
 
@@ -67,15 +58,14 @@ impl TestApp {
 
     /// Stops the service and waits for it, returning how it ended.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        match self.handle.take() {
-            Some(handle) => handle.await.expect("service task"),
+        match self.service.take() {
+            Some(service) => service.stop().await,
             None => Ok(()),
         }
     }
 
     pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
+        self.service.as_ref().expect("running").stop_token()
     }
 
     pub async fn create(&self, party: pb::Party) -> pb::Party {
@@ -155,12 +145,6 @@ impl TestApp {
             .fetch_one(self.db.pool())
             .await
             .unwrap()
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.stop.cancel();
     }
 }
 

@@ -1,6 +1,5 @@
 //! Customers, sales and marketing on port 0, each with its own database, sharing a nats-server.
 
-use crm_testkit::channel;
 pub use crm_testkit::violated;
 use std::time::Duration;
 
@@ -16,8 +15,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
-use tokio_util::sync::CancellationToken;
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -31,63 +29,46 @@ pub struct Suite {
     pub marketing_db: Db,
     pub admin: String,
     pub nats: TestNats,
+    // Services first: they stop before their databases go.
+    _services: [Running; 3],
     _dbs: Vec<TestDb>,
-    stop: CancellationToken,
-}
-
-impl Drop for Suite {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Suite {
     pub async fn start(backend: Backend) -> Self {
         let nats = TestNats::start();
-        let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::build(
+        let customers = run(crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let customers_addr = customers.local_addr();
-        tokio::spawn(customers.run_until_stopped(stop.clone()));
-        let sales = crm_sales::build(
-            crm_sales::SalesConfig::new(
-                dbs[1].url.clone(),
-                crm_testkit::auth_config(),
-                format!("http://{customers_addr}"),
-            ),
+        .unwrap());
+        let sales = run(crm_sales::build(
+            crm_sales::SalesConfig::new(dbs[1].url.clone(), crm_testkit::auth_config(), customers.url()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let sales_addr = sales.local_addr();
-        tokio::spawn(sales.run_until_stopped(stop.clone()));
-        let marketing = crm_marketing::build(
+        .unwrap());
+        let marketing = run(crm_marketing::build(
             crm_marketing::MarketingConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let marketing_addr = marketing.local_addr();
-        let marketing_db = marketing.db().clone();
-        tokio::spawn(marketing.run_until_stopped(stop.clone()));
+        .unwrap());
         Self {
-            marketing: MarketingServiceClient::new(channel(marketing_addr)),
-            campaigns: CampaignServiceClient::new(channel(marketing_addr)),
-            predictions: PredictionServiceClient::new(channel(marketing_addr)),
-            customers: CustomersServiceClient::new(channel(customers_addr)),
-            catalog: CatalogServiceClient::new(channel(sales_addr)),
-            orders: OrderServiceClient::new(channel(sales_addr)),
-            pipeline: PipelineServiceClient::new(channel(sales_addr)),
-            marketing_db,
+            marketing: MarketingServiceClient::new(marketing.channel()),
+            campaigns: CampaignServiceClient::new(marketing.channel()),
+            predictions: PredictionServiceClient::new(marketing.channel()),
+            customers: CustomersServiceClient::new(customers.channel()),
+            catalog: CatalogServiceClient::new(sales.channel()),
+            orders: OrderServiceClient::new(sales.channel()),
+            pipeline: PipelineServiceClient::new(sales.channel()),
+            marketing_db: marketing.db.clone(),
             admin: token("admin-1", &[Role::Admin]),
             nats,
+            _services: [customers, sales, marketing],
             _dbs: dbs,
-            stop,
         }
     }
 

@@ -1,6 +1,5 @@
 //! Customers, sales and partners on port 0, each with its own database, sharing a nats-server.
 
-use crm_testkit::channel;
 pub use crm_testkit::violated;
 use std::time::Duration;
 
@@ -17,8 +16,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
-use tokio_util::sync::CancellationToken;
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -33,65 +31,47 @@ pub struct Suite {
     pub partners_db: Db,
     pub admin: String,
     pub nats: TestNats,
+    // Services first: they stop before their databases go.
+    _services: [Running; 3],
     _dbs: Vec<TestDb>,
-    stop: CancellationToken,
-}
-
-impl Drop for Suite {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Suite {
     pub async fn start(backend: Backend) -> Self {
         let nats = TestNats::start();
-        let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::build(
+        let customers = run(crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let customers_addr = customers.local_addr();
-        tokio::spawn(customers.run_until_stopped(stop.clone()));
-        let sales = crm_sales::build(
-            crm_sales::SalesConfig::new(
-                dbs[1].url.clone(),
-                crm_testkit::auth_config(),
-                format!("http://{customers_addr}"),
-            ),
+        .unwrap());
+        let sales = run(crm_sales::build(
+            crm_sales::SalesConfig::new(dbs[1].url.clone(), crm_testkit::auth_config(), customers.url()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let sales_addr = sales.local_addr();
-        let sales_db = sales.db().clone();
-        tokio::spawn(sales.run_until_stopped(stop.clone()));
+        .unwrap());
         let mut partners_config =
             crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config());
         partners_config.exception_interval = Duration::from_millis(200);
-        let partners = crm_partners::build(partners_config, nats.client().await)
+        let partners = run(crm_partners::build(partners_config, nats.client().await)
             .await
-            .unwrap();
-        let partners_addr = partners.local_addr();
-        let partners_db = partners.db().clone();
-        tokio::spawn(partners.run_until_stopped(stop.clone()));
+            .unwrap());
         Self {
-            partners: PartnerServiceClient::new(channel(partners_addr)),
-            portal: PartnerPortalServiceClient::new(channel(partners_addr)),
-            scorecards: ScorecardServiceClient::new(channel(partners_addr)),
-            pipeline: PipelineServiceClient::new(channel(sales_addr)),
-            sales_db,
-            catalog: CatalogServiceClient::new(channel(sales_addr)),
-            orders: OrderServiceClient::new(channel(sales_addr)),
-            customers: CustomersServiceClient::new(channel(customers_addr)),
-            partners_db,
+            partners: PartnerServiceClient::new(partners.channel()),
+            portal: PartnerPortalServiceClient::new(partners.channel()),
+            scorecards: ScorecardServiceClient::new(partners.channel()),
+            pipeline: PipelineServiceClient::new(sales.channel()),
+            sales_db: sales.db.clone(),
+            catalog: CatalogServiceClient::new(sales.channel()),
+            orders: OrderServiceClient::new(sales.channel()),
+            customers: CustomersServiceClient::new(customers.channel()),
+            partners_db: partners.db.clone(),
             admin: token("admin-1", &[Role::Admin]),
             nats,
+            _services: [customers, sales, partners],
             _dbs: dbs,
-            stop,
         }
     }
 

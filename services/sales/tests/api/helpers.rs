@@ -1,7 +1,6 @@
 //! A sales service and a customers service on port 0, each with its own database, sharing one
 //! nats-server, and real clients.
 
-use crm_testkit::channel;
 pub use crm_testkit::violated;
 use std::time::Duration;
 
@@ -18,9 +17,8 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
 use futures::StreamExt as _;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -34,14 +32,9 @@ pub struct Suite {
     pub customers_db: Db,
     pub nats: TestNats,
     pub admin: String,
+    // Services first: they stop before their databases go.
+    _services: [Running; 2],
     _dbs: (TestDb, TestDb),
-    stop: CancellationToken,
-}
-
-impl Drop for Suite {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Suite {
@@ -54,39 +47,28 @@ impl Suite {
         configure: impl FnOnce(&mut crm_customers::CustomersConfig),
     ) -> Self {
         let nats = TestNats::start();
-        let stop = CancellationToken::new();
         let customers_db = TestDb::new(backend);
         let mut config =
             crm_customers::CustomersConfig::new(customers_db.url.clone(), crm_testkit::auth_config());
         configure(&mut config);
-        let customers = crm_customers::build(config, nats.client().await).await.unwrap();
-        let customers_addr = customers.local_addr();
-        let customers_pool = customers.db().clone();
-        tokio::spawn(customers.run_until_stopped(stop.clone()));
-
+        let customers = run(crm_customers::build(config, nats.client().await).await.unwrap());
         let sales_db = TestDb::new(backend);
-        let config = crm_sales::SalesConfig::new(
-            sales_db.url.clone(),
-            crm_testkit::auth_config(),
-            format!("http://{customers_addr}"),
-        );
-        let sales = crm_sales::build(config, nats.client().await).await.unwrap();
-        let sales_addr = sales.local_addr();
-        let sales_pool = sales.db().clone();
-        tokio::spawn(sales.run_until_stopped(stop.clone()));
+        let config =
+            crm_sales::SalesConfig::new(sales_db.url.clone(), crm_testkit::auth_config(), customers.url());
+        let sales = run(crm_sales::build(config, nats.client().await).await.unwrap());
         Self {
-            catalog: CatalogServiceClient::new(channel(sales_addr)),
-            pipeline: PipelineServiceClient::new(channel(sales_addr)),
-            orders: OrderServiceClient::new(channel(sales_addr)),
-            org: SalesOrgServiceClient::new(channel(sales_addr)),
-            reports: SalesReportServiceClient::new(channel(sales_addr)),
-            customers: CustomersServiceClient::new(channel(customers_addr)),
-            sales_db: sales_pool,
-            customers_db: customers_pool,
+            catalog: CatalogServiceClient::new(sales.channel()),
+            pipeline: PipelineServiceClient::new(sales.channel()),
+            orders: OrderServiceClient::new(sales.channel()),
+            org: SalesOrgServiceClient::new(sales.channel()),
+            reports: SalesReportServiceClient::new(sales.channel()),
+            customers: CustomersServiceClient::new(customers.channel()),
+            sales_db: sales.db.clone(),
+            customers_db: customers.db.clone(),
             nats,
             admin: token("admin-1", &[Role::Admin]),
+            _services: [customers, sales],
             _dbs: (customers_db, sales_db),
-            stop,
         }
     }
 

@@ -1,6 +1,5 @@
 //! Customers and the service desk on port 0, each with its own database, sharing a nats-server.
 
-use crm_testkit::channel;
 pub use crm_testkit::violated;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,8 +12,7 @@ use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseType};
 use crm_storage::Db;
-use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token, token_with};
-use tokio_util::sync::CancellationToken;
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token, token_with};
 use tonic::transport::Channel;
 
 /// Monday 2026-11-30 10:00 UTC, in µs.
@@ -30,14 +28,9 @@ pub struct Suite {
     pub clock: Arc<ManualClock>,
     pub admin: String,
     pub nats: TestNats,
+    // Services first: they stop before their databases go.
+    _services: [Running; 2],
     _dbs: Vec<TestDb>,
-    stop: CancellationToken,
-}
-
-impl Drop for Suite {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Suite {
@@ -51,16 +44,13 @@ impl Suite {
         adjust: impl FnOnce(&mut crm_servicedesk::ServicedeskConfig),
     ) -> Self {
         let nats = TestNats::start();
-        let stop = CancellationToken::new();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend)];
-        let customers = crm_customers::build(
+        let customers = run(crm_customers::build(
             crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
             nats.client().await,
         )
         .await
-        .unwrap();
-        let customers_addr = customers.local_addr();
-        tokio::spawn(customers.run_until_stopped(stop.clone()));
+        .unwrap());
         let clock = ManualClock::at(MONDAY_10AM);
         let mut config =
             crm_servicedesk::ServicedeskConfig::new(dbs[1].url.clone(), crm_testkit::auth_config());
@@ -72,20 +62,17 @@ impl Suite {
         let webhook = Webhook::start().await;
         config.webhook_url = Some(webhook.url.clone());
         adjust(&mut config);
-        let desk = crm_servicedesk::build(config, nats.client().await).await.unwrap();
-        let desk_addr = desk.local_addr();
-        let desk_db = desk.db().clone();
-        tokio::spawn(desk.run_until_stopped(stop.clone()));
+        let desk = run(crm_servicedesk::build(config, nats.client().await).await.unwrap());
         Self {
             webhook,
-            desk: ServiceDeskServiceClient::new(channel(desk_addr)),
-            customers: CustomersServiceClient::new(channel(customers_addr)),
-            desk_db,
+            desk: ServiceDeskServiceClient::new(desk.channel()),
+            customers: CustomersServiceClient::new(customers.channel()),
+            desk_db: desk.db.clone(),
             clock,
             admin: token("admin-1", &[Role::Admin]),
             nats,
+            _services: [customers, desk],
             _dbs: dbs,
-            stop,
         }
     }
 
