@@ -82,9 +82,36 @@ pub fn format_major_units(minor: i64, currency: &str) -> String {
     )
 }
 
+/// Integer division rounding half away from zero (money shares, percentages of amounts); a
+/// non-positive `den` yields 0.
+pub fn div_round(num: i128, den: i128) -> i128 {
+    if den <= 0 {
+        return 0;
+    }
+    let quotient = num / den;
+    let remainder = num % den;
+    // Compare 2|r| with den instead of r with den/2 to avoid losing the odd half.
+    if 2 * remainder.abs() >= den {
+        quotient + num.signum()
+    } else {
+        quotient
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn div_round_rounds_half_away_from_zero() {
+        assert_eq!(div_round(5, 2), 3);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(div_round(4, 3), 1);
+        assert_eq!(div_round(-4, 3), -1);
+        assert_eq!(div_round(1, 3), 0);
+        assert_eq!(div_round(7, 0), 0);
+        assert_eq!(div_round(7, -2), 0);
+    }
 
     #[test]
     fn currencies() {

@@ -4,6 +4,8 @@
 //! Products are computed in `i128` so that no input can overflow; results that do not fit
 //! an `i64` saturate (such inputs are rejected by [`validate`] anyway).
 
+use crm_platform::money::div_round;
+
 /// Smallest allowed line quantity.
 const MIN_QUANTITY: i64 = 1;
 /// Largest allowed line quantity.
@@ -156,21 +158,6 @@ fn exact_net(line: &LineInput) -> i128 {
 fn apply_bps(amount: i128, bps: i32) -> i128 {
     // Only absurd unvalidated inputs can exceed i128 here; they saturate like every other result.
     div_round(amount.saturating_mul(i128::from(bps)), i128::from(FULL_BPS))
-}
-
-/// Integer division rounding half away from zero; `den` must be positive (0 yields 0).
-fn div_round(num: i128, den: i128) -> i128 {
-    if den <= 0 {
-        return 0;
-    }
-    let quotient = num / den;
-    let remainder = num % den;
-    // Compare 2|r| with den instead of r with den/2 to avoid losing the odd half.
-    if 2 * remainder.abs() >= den {
-        quotient + num.signum()
-    } else {
-        quotient
-    }
 }
 
 /// Clamps an exact amount into `i64`.

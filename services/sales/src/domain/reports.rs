@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use crm_platform::money::div_round;
 
 /// 100% in basis points.
 const FULL_BPS: i128 = 10_000;
@@ -292,20 +293,6 @@ fn ratio_bps(numerator: i64, denominator: i64) -> i32 {
 /// Counts items as `i64`.
 fn count_i64<T>(items: impl Iterator<Item = T>) -> i64 {
     i64::try_from(items.count()).unwrap_or(i64::MAX)
-}
-
-/// Integer division rounding half away from zero; a non-positive `den` yields 0.
-fn div_round(num: i128, den: i128) -> i128 {
-    if den <= 0 {
-        return 0;
-    }
-    let quotient = num / den;
-    let remainder = num % den;
-    if 2 * remainder.abs() >= den {
-        quotient + num.signum()
-    } else {
-        quotient
-    }
 }
 
 /// Clamps an exact amount into `i64`.
