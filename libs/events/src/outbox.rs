@@ -1,5 +1,6 @@
 //! Writing events into the outbox, inside the caller's transaction.
 
+use crm_proto::events::EventKind;
 use crm_storage::{Arg, Tx};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -18,7 +19,18 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// An event `crm.<domain>.<name>` (type `crm.<domain>.<name>.v1`) about `key`.
+    /// An event of `kind` about `key`.
+    pub fn of<M: prost::Message>(kind: EventKind<M>, key: impl Into<String>, payload: &M) -> Self {
+        Self {
+            nats_subject: kind.subject.to_string(),
+            event_type: kind.event_type.to_string(),
+            key: key.into(),
+            payload: payload.encode_to_vec(),
+        }
+    }
+
+    /// An event `crm.<domain>.<name>` (type `crm.<domain>.<name>.v1`) about `key`, for an event
+    /// without a definition in `crm_proto` (tests of the mechanism itself).
     pub fn new(domain: &str, name: &str, key: impl Into<String>, payload: &impl prost::Message) -> Self {
         let nats_subject = format!("crm.{domain}.{name}");
         Self {
@@ -28,6 +40,22 @@ impl NewEvent {
             payload: payload.encode_to_vec(),
         }
     }
+}
+
+/// The CloudEvents source of the events a domain publishes (`/crm/sales`).
+pub fn source_of<M>(kind: &EventKind<M>) -> String {
+    format!("/crm/{}", kind.domain)
+}
+
+/// Writes an event of `kind` about `key` into the outbox of `tx`, from its domain's source.
+pub async fn publish<M: prost::Message>(
+    tx: &mut Tx,
+    kind: EventKind<M>,
+    key: &str,
+    payload: &M,
+) -> sqlx::Result<()> {
+    enqueue(tx, &source_of(&kind), NewEvent::of(kind, key, payload)).await?;
+    Ok(())
 }
 
 /// Writes `event` to the outbox in `tx`; it is published only if `tx` commits. Returns the
@@ -61,12 +89,11 @@ pub const RECORDS_PER_BATCH_EVENT: usize = 500;
 /// past the broker's message size limit (1 MiB by default).
 pub const BYTES_PER_BATCH_EVENT: usize = 256 * 1024;
 
-/// Batch events `crm.<domain>.<name>` about `key` (an import run) announcing `records`, at most
+/// Batch events of `kind` about `key` (an import run) announcing `records`, at most
 /// [`RECORDS_PER_BATCH_EVENT`] records or [`BYTES_PER_BATCH_EVENT`] payload bytes each, in
 /// order; `wrap` makes the payload of one batch.
 pub fn batch_events<T, M>(
-    domain: &str,
-    name: &str,
+    kind: EventKind<M>,
     key: &str,
     records: impl IntoIterator<Item = T>,
     wrap: impl Fn(Vec<T>) -> M,
@@ -82,17 +109,12 @@ where
         bytes += record.encoded_len();
         batch.push(record);
         if batch.len() >= RECORDS_PER_BATCH_EVENT || bytes >= BYTES_PER_BATCH_EVENT {
-            events.push(NewEvent::new(
-                domain,
-                name,
-                key,
-                &wrap(std::mem::take(&mut batch)),
-            ));
+            events.push(NewEvent::of(kind, key, &wrap(std::mem::take(&mut batch))));
             bytes = 0;
         }
     }
     if !batch.is_empty() {
-        events.push(NewEvent::new(domain, name, key, &wrap(batch)));
+        events.push(NewEvent::of(kind, key, &wrap(batch)));
     }
     events
 }

@@ -1,25 +1,19 @@
 //! Events the customers service publishes (payloads in `crm/customers/v1/events.proto`).
 
-use crm_events::{NewEvent, outbox};
 use crm_proto::customers::v1 as pb;
+use crm_proto::customers::v1::events as ev;
 use crm_storage::Tx;
-
-use crate::DOMAIN;
 
 /// CloudEvents source of this service.
 pub const SOURCE: &str = "/crm/customers";
 
-/// Writes an event about `key` into the outbox of `tx`; `name` is `<entity>.<action>`.
-pub async fn publish(tx: &mut Tx, name: &str, key: &str, payload: &impl prost::Message) -> sqlx::Result<()> {
-    outbox::enqueue(tx, SOURCE, NewEvent::new(DOMAIN, name, key, payload)).await?;
-    Ok(())
-}
+pub use crm_events::outbox::publish;
 
 /// `party.created`.
 pub async fn party_created(tx: &mut Tx, party: &pb::Party) -> sqlx::Result<()> {
     publish(
         tx,
-        "party.created",
+        ev::PARTY_CREATED,
         &party.id,
         &pb::PartyCreated {
             party: Some(party.clone()),
@@ -37,7 +31,7 @@ pub async fn party_updated(
 ) -> sqlx::Result<()> {
     publish(
         tx,
-        "party.updated",
+        ev::PARTY_UPDATED,
         &after.id,
         &pb::PartyUpdated {
             party: Some(after.clone()),
@@ -48,7 +42,7 @@ pub async fn party_updated(
     if before.lifecycle_stage != after.lifecycle_stage {
         publish(
             tx,
-            "party.lifecycle_changed",
+            ev::PARTY_LIFECYCLE_CHANGED,
             &after.id,
             &pb::PartyLifecycleChanged {
                 party_id: after.id.clone(),

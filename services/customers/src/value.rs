@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler, NewEvent, outbox};
+use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
+use crm_proto::marketing::v1::events as marketing_events;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::events as sales_events;
 use crm_storage::{Db, Tx};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::DOMAIN;
 use crate::domain::lifecycle::{self, LifecycleRules};
 use crate::domain::pyramid;
 use crate::events;
@@ -87,11 +89,11 @@ pub const SYSTEM_ACTOR: &str = "system:value";
 /// The durable consumer of sales order events.
 pub fn order_consumer_options() -> ConsumerOptions {
     ConsumerOptions::new("customers-sales-orders", "sales").subjects(&[
-        "crm.sales.order.placed",
-        "crm.sales.order.fulfilled",
-        "crm.sales.order.cancelled",
-        "crm.sales.order.returned",
-        "crm.sales.orders.imported",
+        sales_events::ORDER_PLACED.subject,
+        sales_events::ORDER_FULFILLED.subject,
+        sales_events::ORDER_CANCELLED.subject,
+        sales_events::ORDER_RETURNED.subject,
+        sales_events::ORDERS_IMPORTED.subject,
     ])
 }
 
@@ -111,17 +113,19 @@ impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         use sales::OrderStatus as Status;
         let (order, status) = match event.event_type.as_str() {
-            "crm.sales.order.placed.v1" => (event.decode::<sales::OrderPlaced>()?.order, Status::Placed),
-            "crm.sales.order.fulfilled.v1" => {
+            sales_events::types::ORDER_PLACED => {
+                (event.decode::<sales::OrderPlaced>()?.order, Status::Placed)
+            }
+            sales_events::types::ORDER_FULFILLED => {
                 (event.decode::<sales::OrderFulfilled>()?.order, Status::Fulfilled)
             }
-            "crm.sales.order.cancelled.v1" => {
+            sales_events::types::ORDER_CANCELLED => {
                 (event.decode::<sales::OrderCancelled>()?.order, Status::Cancelled)
             }
-            "crm.sales.order.returned.v1" => {
+            sales_events::types::ORDER_RETURNED => {
                 (event.decode::<sales::OrderReturned>()?.order, Status::Returned)
             }
-            "crm.sales.orders.imported.v1" => {
+            sales_events::types::ORDERS_IMPORTED => {
                 let now = now_micros();
                 let orders = event.decode::<sales::OrdersImported>()?.orders;
                 record_orders(tx, &orders, Refresh::Deferred(now)).await?;
@@ -295,12 +299,7 @@ pub async fn refresh_parties(
                 party_id: party.id.clone(),
                 value: Some(value),
             };
-            announcements.push(NewEvent::new(
-                DOMAIN,
-                "party.value_changed",
-                party.id.clone(),
-                &changed,
-            ));
+            announcements.push(NewEvent::of(ev::PARTY_VALUE_CHANGED, party.id.clone(), &changed));
         }
         let current = LifecycleStage::try_from(party.lifecycle_stage).unwrap_or(LifecycleStage::Prospect);
         let next = lifecycle::stage_of(current, &summary, now, rules);
@@ -316,9 +315,8 @@ pub async fn refresh_parties(
                 previous_stage: current as i32,
                 stage: next as i32,
             };
-            announcements.push(NewEvent::new(
-                DOMAIN,
-                "party.lifecycle_changed",
+            announcements.push(NewEvent::of(
+                ev::PARTY_LIFECYCLE_CHANGED,
                 party.id.clone(),
                 &changed,
             ));
@@ -362,7 +360,7 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i
             tier: c.tier,
             contribution_rank: c.rank,
         });
-        let events = outbox::batch_events(DOMAIN, "parties.tier_changed", &run, moves, |changes| {
+        let events = outbox::batch_events(ev::PARTIES_TIER_CHANGED, &run, moves, |changes| {
             pb::PartiesTierChanged { changes }
         });
         outbox::enqueue_many(tx, events::SOURCE, events).await?;
@@ -526,7 +524,8 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
 
 /// The durable consumer of marketing's at-risk announcements.
 pub fn at_risk_consumer_options() -> ConsumerOptions {
-    ConsumerOptions::new("customers-at-risk", "marketing").subjects(&["crm.marketing.customer.at_risk"])
+    ConsumerOptions::new("customers-at-risk", "marketing")
+        .subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
 }
 
 /// Moves customers marketing predicts are lapsing to the at-risk stage (customers and loyal
@@ -556,7 +555,7 @@ impl EventHandler for AtRiskEvents {
         .await?;
         events::publish(
             tx,
-            "party.lifecycle_changed",
+            ev::PARTY_LIFECYCLE_CHANGED,
             &party.id,
             &pb::PartyLifecycleChanged {
                 party_id: party.id.clone(),

@@ -2,7 +2,9 @@
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::customers::v1 as customers;
+use crm_proto::customers::v1::events as customers_events;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::events as sales_events;
 use crm_storage::Tx;
 
 use crate::storage::profiles::{self, Purchase};
@@ -10,22 +12,22 @@ use crate::storage::profiles::{self, Purchase};
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
     ConsumerOptions::new("marketing-customer-events", "customers").subjects(&[
-        "crm.customers.party.created",
-        "crm.customers.parties.imported",
-        "crm.customers.party.updated",
-        "crm.customers.party.merged",
-        "crm.customers.party.erased",
+        customers_events::PARTY_CREATED.subject,
+        customers_events::PARTIES_IMPORTED.subject,
+        customers_events::PARTY_UPDATED.subject,
+        customers_events::PARTY_MERGED.subject,
+        customers_events::PARTY_ERASED.subject,
     ])
 }
 
 /// The durable consumer of sales order events.
 pub fn order_options() -> ConsumerOptions {
     ConsumerOptions::new("marketing-order-events", "sales").subjects(&[
-        "crm.sales.order.placed",
-        "crm.sales.order.fulfilled",
-        "crm.sales.order.cancelled",
-        "crm.sales.order.returned",
-        "crm.sales.orders.imported",
+        sales_events::ORDER_PLACED.subject,
+        sales_events::ORDER_FULFILLED.subject,
+        sales_events::ORDER_CANCELLED.subject,
+        sales_events::ORDER_RETURNED.subject,
+        sales_events::ORDERS_IMPORTED.subject,
     ])
 }
 
@@ -36,28 +38,28 @@ pub struct CustomerEvents;
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         match event.event_type.as_str() {
-            "crm.customers.party.created.v1" => {
+            customers_events::types::PARTY_CREATED => {
                 if let Some(p) = event.decode::<customers::PartyCreated>()?.party {
                     profiles::upsert(tx, &p).await?;
                 }
             }
-            "crm.customers.parties.imported.v1" => {
+            customers_events::types::PARTIES_IMPORTED => {
                 profiles::upsert_many(tx, &event.decode::<customers::PartiesImported>()?.parties).await?;
                 // Imports of consents look profiles up by external id.
                 crm_storage::statistics::analyze_if_grown(tx, "profiles").await?;
             }
-            "crm.customers.party.updated.v1" => {
+            customers_events::types::PARTY_UPDATED => {
                 if let Some(p) = event.decode::<customers::PartyUpdated>()?.party {
                     profiles::upsert(tx, &p).await?;
                 }
             }
-            "crm.customers.party.merged.v1" => {
+            customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
                     profiles::rekey(tx, merged, &e.survivor_id).await?;
                 }
             }
-            "crm.customers.party.erased.v1" => {
+            customers_events::types::PARTY_ERASED => {
                 profiles::erase(tx, &event.decode::<customers::PartyErased>()?.party_id).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
@@ -73,11 +75,17 @@ pub struct OrderEvents;
 impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         let (order, status) = match event.event_type.as_str() {
-            "crm.sales.order.placed.v1" => (event.decode::<sales::OrderPlaced>()?.order, "placed"),
-            "crm.sales.order.fulfilled.v1" => (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled"),
-            "crm.sales.order.cancelled.v1" => (event.decode::<sales::OrderCancelled>()?.order, "cancelled"),
-            "crm.sales.order.returned.v1" => (event.decode::<sales::OrderReturned>()?.order, "returned"),
-            "crm.sales.orders.imported.v1" => {
+            sales_events::types::ORDER_PLACED => (event.decode::<sales::OrderPlaced>()?.order, "placed"),
+            sales_events::types::ORDER_FULFILLED => {
+                (event.decode::<sales::OrderFulfilled>()?.order, "fulfilled")
+            }
+            sales_events::types::ORDER_CANCELLED => {
+                (event.decode::<sales::OrderCancelled>()?.order, "cancelled")
+            }
+            sales_events::types::ORDER_RETURNED => {
+                (event.decode::<sales::OrderReturned>()?.order, "returned")
+            }
+            sales_events::types::ORDERS_IMPORTED => {
                 let imported = event.decode::<sales::OrdersImported>()?.orders;
                 let purchases: Vec<Purchase> = imported
                     .iter()

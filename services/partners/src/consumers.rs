@@ -5,7 +5,9 @@
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::partners::v1 as pb;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::events as sales_events;
 use crm_proto::servicedesk::v1 as servicedesk;
+use crm_proto::servicedesk::v1::events as servicedesk_events;
 use crm_storage::Tx;
 
 use crate::storage::{catalog, partners, portal, sales as sell, scorecards};
@@ -13,19 +15,21 @@ use crate::storage::{catalog, partners, portal, sales as sell, scorecards};
 /// The durable consumer of sales events.
 pub fn options() -> ConsumerOptions {
     ConsumerOptions::new("partners-sales-events", "sales").subjects(&[
-        "crm.sales.product.changed",
-        "crm.sales.order.placed",
-        "crm.sales.order.cancelled",
-        "crm.sales.order.returned",
-        "crm.sales.order.rejected",
-        "crm.sales.orders.imported",
+        sales_events::PRODUCT_CHANGED.subject,
+        sales_events::ORDER_PLACED.subject,
+        sales_events::ORDER_CANCELLED.subject,
+        sales_events::ORDER_RETURNED.subject,
+        sales_events::ORDER_REJECTED.subject,
+        sales_events::ORDERS_IMPORTED.subject,
     ])
 }
 
 /// The durable consumer of service-desk events.
 pub fn servicedesk_options() -> ConsumerOptions {
-    ConsumerOptions::new("partners-servicedesk-events", "servicedesk")
-        .subjects(&["crm.servicedesk.case.opened", "crm.servicedesk.case.imported"])
+    ConsumerOptions::new("partners-servicedesk-events", "servicedesk").subjects(&[
+        servicedesk_events::CASE_OPENED.subject,
+        servicedesk_events::CASE_IMPORTED.subject,
+    ])
 }
 
 /// Counts complaint cases about a known partner, once per case, on the day they were opened
@@ -36,8 +40,8 @@ pub struct ServicedeskEvents;
 impl EventHandler for ServicedeskEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         let case = match event.event_type.as_str() {
-            "crm.servicedesk.case.opened.v1" => event.decode::<servicedesk::CaseOpened>()?.case,
-            "crm.servicedesk.case.imported.v1" => event.decode::<servicedesk::CaseImported>()?.case,
+            servicedesk_events::types::CASE_OPENED => event.decode::<servicedesk::CaseOpened>()?.case,
+            servicedesk_events::types::CASE_IMPORTED => event.decode::<servicedesk::CaseImported>()?.case,
             _ => None,
         };
         let Some(case) = case else {
@@ -73,27 +77,27 @@ pub struct SalesEvents;
 impl EventHandler for SalesEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         match event.event_type.as_str() {
-            "crm.sales.product.changed.v1" => {
+            sales_events::types::PRODUCT_CHANGED => {
                 if let Some(p) = event.decode::<sales::ProductChanged>()?.product {
                     catalog::upsert(tx, &p).await?;
                 }
             }
-            "crm.sales.order.placed.v1" => {
+            sales_events::types::ORDER_PLACED => {
                 if let Some(order) = event.decode::<sales::OrderPlaced>()?.order {
                     record_order(tx, &order).await?;
                 }
             }
-            "crm.sales.order.cancelled.v1" => {
+            sales_events::types::ORDER_CANCELLED => {
                 if let Some(order) = event.decode::<sales::OrderCancelled>()?.order {
                     sell::remove_order(tx, &order.id).await?;
                 }
             }
-            "crm.sales.order.returned.v1" => {
+            sales_events::types::ORDER_RETURNED => {
                 if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
                     record_return(tx, &order).await?;
                 }
             }
-            "crm.sales.orders.imported.v1" => {
+            sales_events::types::ORDERS_IMPORTED => {
                 // As if each order's order.placed, then its status event, had arrived; orders
                 // sold direct leave nothing here.
                 for order in event.decode::<sales::OrdersImported>()?.orders {
@@ -108,7 +112,7 @@ impl EventHandler for SalesEvents {
                     }
                 }
             }
-            "crm.sales.order.rejected.v1" => {
+            sales_events::types::ORDER_REJECTED => {
                 let e: sales::OrderRejected = event.decode()?;
                 portal::settle_order(
                     tx,

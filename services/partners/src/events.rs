@@ -1,15 +1,7 @@
-//! Events the partners service publishes (payloads in `crm/partners/v1/events.proto`).
+//! Events the partners service publishes: each defined once in `crm_proto::partners::v1::events` (payloads in
+//! `crm/partners/v1/events.proto`) and written with [`publish`] in the transaction of its change.
 
-use crm_events::{NewEvent, outbox};
-use crm_storage::Tx;
-
-use crate::DOMAIN;
+pub use crm_events::outbox::publish;
 
 /// CloudEvents source of this service.
 pub const SOURCE: &str = "/crm/partners";
-
-/// Writes an event about `key` into the outbox of `tx`; `name` is `<entity>.<action>`.
-pub async fn publish(tx: &mut Tx, name: &str, key: &str, payload: &impl prost::Message) -> sqlx::Result<()> {
-    outbox::enqueue(tx, SOURCE, NewEvent::new(DOMAIN, name, key, payload)).await?;
-    Ok(())
-}

@@ -2,6 +2,7 @@
 //! for every account when the rules change.
 
 use crm_proto::sales::v1 as pb;
+use crm_proto::sales::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::domain::territory::{self, Account, TerritoryRule};
@@ -43,7 +44,7 @@ pub async fn reassign(tx: &mut Tx, only: Option<&[String]>) -> anyhow::Result<(i
             org::assign(tx, &party_id, &next).await?;
             events::publish(
                 tx,
-                "account.assigned",
+                ev::ACCOUNT_ASSIGNED,
                 &party_id,
                 &pb::AccountAssigned {
                     party_id: party_id.clone(),

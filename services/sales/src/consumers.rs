@@ -3,8 +3,12 @@
 
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::customers::v1 as customers;
+use crm_proto::customers::v1::events as customers_events;
+use crm_proto::marketing::v1::events as marketing_events;
 use crm_proto::partners::v1 as partners;
+use crm_proto::partners::v1::events as partners_events;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::storage::accounts;
@@ -12,11 +16,11 @@ use crate::storage::accounts;
 /// The durable consumer of customers events.
 pub fn options() -> ConsumerOptions {
     ConsumerOptions::new("sales-customer-events", "customers").subjects(&[
-        "crm.customers.party.created",
-        "crm.customers.parties.imported",
-        "crm.customers.party.updated",
-        "crm.customers.party.merged",
-        "crm.customers.party.erased",
+        customers_events::PARTY_CREATED.subject,
+        customers_events::PARTIES_IMPORTED.subject,
+        customers_events::PARTY_UPDATED.subject,
+        customers_events::PARTY_MERGED.subject,
+        customers_events::PARTY_ERASED.subject,
     ])
 }
 
@@ -27,27 +31,27 @@ pub struct CustomerEvents;
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         match event.event_type.as_str() {
-            "crm.customers.party.created.v1" => {
+            customers_events::types::PARTY_CREATED => {
                 let e: customers::PartyCreated = event.decode()?;
                 copy_accounts(tx, e.party.as_slice()).await?;
             }
-            "crm.customers.parties.imported.v1" => {
+            customers_events::types::PARTIES_IMPORTED => {
                 let e: customers::PartiesImported = event.decode()?;
                 copy_accounts(tx, &e.parties).await?;
                 // Imports look accounts up by external id.
                 crm_storage::statistics::analyze_if_grown(tx, "accounts").await?;
             }
-            "crm.customers.party.updated.v1" => {
+            customers_events::types::PARTY_UPDATED => {
                 let e: customers::PartyUpdated = event.decode()?;
                 copy_accounts(tx, e.party.as_slice()).await?;
             }
-            "crm.customers.party.merged.v1" => {
+            customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
                     accounts::rekey(tx, merged, &e.survivor_id).await?;
                 }
             }
-            "crm.customers.party.erased.v1" => {
+            customers_events::types::PARTY_ERASED => {
                 let e: customers::PartyErased = event.decode()?;
                 accounts::anonymise(tx, &e.party_id).await?;
             }
@@ -72,9 +76,9 @@ async fn copy_accounts(tx: &mut Tx, parties: &[customers::Party]) -> anyhow::Res
 /// The durable consumer of partners events: e-orders and approved deal registrations.
 pub fn partner_options() -> ConsumerOptions {
     ConsumerOptions::new("sales-partner-events", "partners").subjects(&[
-        "crm.partners.partner.changed",
-        "crm.partners.partner_order.submitted",
-        "crm.partners.deal_registration.approved",
+        partners_events::PARTNER_CHANGED.subject,
+        partners_events::PARTNER_ORDER_SUBMITTED.subject,
+        partners_events::DEAL_REGISTRATION_APPROVED.subject,
     ])
 }
 
@@ -87,18 +91,18 @@ pub struct PartnerEvents;
 impl EventHandler for PartnerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         match event.event_type.as_str() {
-            "crm.partners.partner.changed.v1" => {
+            partners_events::types::PARTNER_CHANGED => {
                 if let Some(p) = event.decode::<partners::PartnerChanged>()?.partner {
                     crate::storage::channel_partners::upsert(tx, &p).await?;
                 }
             }
-            "crm.partners.partner_order.submitted.v1" => {
+            partners_events::types::PARTNER_ORDER_SUBMITTED => {
                 let e: partners::PartnerOrderSubmitted = event.decode()?;
                 if let Some(order) = e.order {
                     partner_order(tx, &order, &e.party_id).await?;
                 }
             }
-            "crm.partners.deal_registration.approved.v1" => {
+            partners_events::types::DEAL_REGISTRATION_APPROVED => {
                 if let Some(r) = event.decode::<partners::DealRegistrationApproved>()?.registration {
                     registration_lead(tx, &r).await?;
                 }
@@ -140,7 +144,7 @@ async fn partner_order(
         _ => None,
     };
     if let Some(reason) = problem {
-        return Ok(crate::events::publish(tx, "order.rejected", &partner_id, &reject(reason)).await?);
+        return Ok(crate::events::publish(tx, ev::ORDER_REJECTED, &partner_id, &reject(reason)).await?);
     }
     let book = book.unwrap_or_default();
     let mut lines: Vec<sales::LineItem> = submitted
@@ -160,7 +164,7 @@ async fn partner_order(
                 .map(|(f, d)| format!("{f}: {d}"))
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Ok(crate::events::publish(tx, "order.rejected", &partner_id, &reject(reason)).await?);
+            return Ok(crate::events::publish(tx, ev::ORDER_REJECTED, &partner_id, &reject(reason)).await?);
         }
         Err(err) => return Err(anyhow::anyhow!("pricing a partner order: {err}")),
     };
@@ -183,7 +187,7 @@ async fn partner_order(
     let stored = orders::get(tx, &order.id).await?.unwrap_or(order);
     crate::events::publish(
         tx,
-        "order.placed",
+        ev::ORDER_PLACED,
         &stored.party_id,
         &sales::OrderPlaced {
             order: Some(stored.clone()),
@@ -221,7 +225,7 @@ async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyho
     let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
     crate::events::publish(
         tx,
-        "lead.created",
+        ev::LEAD_CREATED,
         &stored.id,
         &sales::LeadCreated {
             lead: Some(stored.clone()),
@@ -233,7 +237,8 @@ async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyho
 
 /// The durable consumer of marketing events: campaign responses.
 pub fn marketing_options() -> ConsumerOptions {
-    ConsumerOptions::new("sales-marketing-events", "marketing").subjects(&["crm.marketing.campaign.response"])
+    ConsumerOptions::new("sales-marketing-events", "marketing")
+        .subjects(&[marketing_events::CAMPAIGN_RESPONSE.subject])
 }
 
 /// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response).
@@ -243,7 +248,7 @@ pub struct MarketingEvents;
 impl EventHandler for MarketingEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         use crate::storage::leads;
-        if event.event_type != "crm.marketing.campaign.response.v1" {
+        if event.event_type != marketing_events::types::CAMPAIGN_RESPONSE {
             return Ok(());
         }
         let r: crm_proto::marketing::v1::CampaignResponse = event.decode()?;
@@ -265,7 +270,7 @@ impl EventHandler for MarketingEvents {
         let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
         crate::events::publish(
             tx,
-            "lead.created",
+            ev::LEAD_CREATED,
             &stored.id,
             &sales::LeadCreated {
                 lead: Some(stored.clone()),

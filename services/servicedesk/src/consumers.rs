@@ -7,7 +7,10 @@ use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_platform::clock::Clock;
 use crm_platform::contact::normalize_phone;
 use crm_proto::customers::v1 as customers;
+use crm_proto::customers::v1::events as customers_events;
+use crm_proto::marketing::v1::events as marketing_events;
 use crm_proto::servicedesk::v1 as pb;
+use crm_proto::servicedesk::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::domain::priority::priority;
@@ -19,20 +22,20 @@ use crate::storage::notifications;
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
     ConsumerOptions::new("servicedesk-customer-events", "customers").subjects(&[
-        "crm.customers.party.created",
-        "crm.customers.parties.imported",
-        "crm.customers.party.updated",
-        "crm.customers.party.tier_changed",
-        "crm.customers.parties.tier_changed",
-        "crm.customers.party.merged",
-        "crm.customers.party.erased",
+        customers_events::PARTY_CREATED.subject,
+        customers_events::PARTIES_IMPORTED.subject,
+        customers_events::PARTY_UPDATED.subject,
+        customers_events::PARTY_TIER_CHANGED.subject,
+        customers_events::PARTIES_TIER_CHANGED.subject,
+        customers_events::PARTY_MERGED.subject,
+        customers_events::PARTY_ERASED.subject,
     ])
 }
 
 /// The durable consumer of marketing's at-risk announcements.
 pub fn marketing_options() -> ConsumerOptions {
     ConsumerOptions::new("servicedesk-marketing-events", "marketing")
-        .subjects(&["crm.marketing.customer.at_risk"])
+        .subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
 }
 
 /// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice.
@@ -44,7 +47,7 @@ pub struct MarketingEvents {
 
 impl EventHandler for MarketingEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
-        if event.event_type == "crm.marketing.customer.at_risk.v1" {
+        if event.event_type == marketing_events::types::CUSTOMER_AT_RISK {
             let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
             copy::mark_at_risk(tx, &e.party_id).await?;
             let payload = serde_json::json!({ "probability_alive_bps": e.probability_alive_bps });
@@ -87,38 +90,38 @@ fn phones(p: &customers::Party) -> Vec<String> {
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         let parties = match event.event_type.as_str() {
-            "crm.customers.party.created.v1" => {
+            customers_events::types::PARTY_CREATED => {
                 Vec::from_iter(event.decode::<customers::PartyCreated>()?.party)
             }
-            "crm.customers.parties.imported.v1" => {
+            customers_events::types::PARTIES_IMPORTED => {
                 let parties = event.decode::<customers::PartiesImported>()?.parties;
                 copy::upsert_many(tx, &copies_of(&parties)).await?;
                 // Imports of cases look customers up by external id.
                 crm_storage::statistics::analyze_if_grown(tx, "customers").await?;
                 return Ok(());
             }
-            "crm.customers.party.updated.v1" => {
+            customers_events::types::PARTY_UPDATED => {
                 Vec::from_iter(event.decode::<customers::PartyUpdated>()?.party)
             }
-            "crm.customers.party.tier_changed.v1" => {
+            customers_events::types::PARTY_TIER_CHANGED => {
                 let e: customers::PartyTierChanged = event.decode()?;
                 self.apply_tiers(tx, vec![(e.party_id, e.tier)]).await?;
                 return Ok(());
             }
-            "crm.customers.parties.tier_changed.v1" => {
+            customers_events::types::PARTIES_TIER_CHANGED => {
                 let e: customers::PartiesTierChanged = event.decode()?;
                 let moves = e.changes.into_iter().map(|c| (c.party_id, c.tier)).collect();
                 self.apply_tiers(tx, moves).await?;
                 return Ok(());
             }
-            "crm.customers.party.merged.v1" => {
+            customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
                     copy::rekey(tx, merged, &e.survivor_id).await?;
                 }
                 return Ok(());
             }
-            "crm.customers.party.erased.v1" => {
+            customers_events::types::PARTY_ERASED => {
                 copy::erase(tx, &event.decode::<customers::PartyErased>()?.party_id).await?;
                 return Ok(());
             }
@@ -184,7 +187,7 @@ impl CustomerEvents {
                 let case = record.to_proto(Vec::new());
                 events::publish(
                     tx,
-                    "case.priority_changed",
+                    ev::CASE_PRIORITY_CHANGED,
                     &record.case.id,
                     &pb::CasePriorityChanged {
                         case: Some(case),

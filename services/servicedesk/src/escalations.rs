@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crm_proto::servicedesk::v1 as pb;
+use crm_proto::servicedesk::v1::events as ev;
 use crm_storage::Db;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -55,7 +56,7 @@ pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Re
                 cases::add_timeline(&mut tx, &case.case.id, now, "system", "escalation", &text, true).await?;
                 events::publish(
                     &mut tx,
-                    "case.escalated",
+                    ev::CASE_ESCALATED,
                     &case.case.id,
                     &pb::CaseEscalated {
                         escalation: Some(escalation.clone()),

@@ -8,6 +8,7 @@ use crm_proto::customers::v1 as pb;
 use serde_json::json;
 
 use crm_platform::errors::etag_version;
+use crm_proto::customers::v1::events as ev;
 
 use super::CustomersApi;
 use crate::domain::party::is_region_code;
@@ -87,7 +88,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "competitor.changed",
+            ev::COMPETITOR_CHANGED,
             &c.id,
             &pb::CompetitorChanged {
                 competitor: Some(c.clone()),
@@ -181,7 +182,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "competitor.changed",
+            ev::COMPETITOR_CHANGED,
             &c.id,
             &pb::CompetitorChanged {
                 competitor: Some(stored.clone()),
@@ -216,7 +217,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "competitor.changed",
+            ev::COMPETITOR_CHANGED,
             &req.id,
             &pb::CompetitorChanged {
                 competitor: Some(c),
@@ -278,7 +279,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "region.upserted",
+            ev::REGION_UPSERTED,
             &r.code,
             &pb::RegionUpserted {
                 region: Some(r.clone()),

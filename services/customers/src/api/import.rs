@@ -9,13 +9,13 @@ use crm_platform::Violations;
 use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_platform::service::ResponseStream;
+use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 use crm_storage::imports::{self, NewImportKey, NewRowKey};
 use serde_json::json;
 
 use super::CustomersApi;
 use super::parties::{all_fields, fields_json};
-use crate::DOMAIN;
 use crate::domain::import::{self as import_rules, PreparedParty};
 use crate::domain::party as rules;
 use crate::domain::relationship as rel_rules;
@@ -162,10 +162,9 @@ impl CustomersApi {
                 run.count(&Disposition::Create);
             }
             // New parties are announced in bulk, so that consumers apply them in bulk.
-            let events =
-                outbox::batch_events(DOMAIN, "parties.imported", &run.run_id, new_parties, |parties| {
-                    pb::PartiesImported { parties }
-                });
+            let events = outbox::batch_events(ev::PARTIES_IMPORTED, &run.run_id, new_parties, |parties| {
+                pb::PartiesImported { parties }
+            });
             outbox::enqueue_many(&mut tx, SOURCE, events).await?;
         }
         // Parties seen again (changed or not) move to this run; new ones carry their key.
@@ -351,7 +350,7 @@ impl CustomersApi {
                         .await?;
                         events::publish(
                             &mut tx,
-                            "relationship.deleted",
+                            ev::RELATIONSHIP_DELETED,
                             &previous.from_party_id,
                             &pb::RelationshipDeleted {
                                 relationship: Some(previous.clone()),
@@ -400,7 +399,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             tx,
-            "relationship.created",
+            ev::RELATIONSHIP_CREATED,
             &r.from_party_id,
             &pb::RelationshipCreated {
                 relationship: Some(r.clone()),

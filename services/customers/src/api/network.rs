@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, Direction, PartyStatus, RelationshipType};
 use serde_json::json;
 
@@ -109,7 +110,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "relationship.created",
+            ev::RELATIONSHIP_CREATED,
             &r.from_party_id,
             &pb::RelationshipCreated {
                 relationship: Some(r.clone()),
@@ -148,7 +149,7 @@ impl CustomersApi {
         let key = r.from_party_id.clone();
         events::publish(
             &mut tx,
-            "relationship.deleted",
+            ev::RELATIONSHIP_DELETED,
             &key,
             &pb::RelationshipDeleted {
                 relationship: Some(r),

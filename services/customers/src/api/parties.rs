@@ -9,6 +9,7 @@ use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
 use crm_platform::errors::etag_version;
+use crm_proto::customers::v1::events as ev;
 
 use super::{CustomersApi, party_for_read, party_for_write, prefixed, require_id};
 use crate::domain::duplicates::{normalize_email, normalize_phone};
@@ -298,7 +299,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "party.verified",
+            ev::PARTY_VERIFIED,
             &req.id,
             &pb::PartyVerified {
                 party_id: req.id.clone(),

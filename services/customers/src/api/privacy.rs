@@ -1,6 +1,7 @@
 //! Privacy: export everything held about a party, and erase it.
 
 use crm_auth::Principal;
+use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 use serde_json::json;
 
@@ -72,7 +73,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "party.erased",
+            ev::PARTY_ERASED,
             &req.id,
             &pb::PartyErased {
                 party_id: req.id.clone(),

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, DuplicateReason};
 use serde_json::json;
 
@@ -161,7 +162,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "party.merged",
+            ev::PARTY_MERGED,
             &survivor.id,
             &pb::PartyMerged {
                 survivor_id: survivor.id.clone(),

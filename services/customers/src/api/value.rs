@@ -4,6 +4,7 @@ use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as pb;
+use crm_proto::customers::v1::events as ev;
 use serde_json::json;
 
 use super::{CustomersApi, party_for_write};
@@ -87,7 +88,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "party.value_changed",
+            ev::PARTY_VALUE_CHANGED,
             &party.id,
             &pb::PartyValueChanged {
                 party_id: party.id.clone(),
@@ -200,7 +201,7 @@ impl CustomersApi {
         .await?;
         events::publish(
             &mut tx,
-            "value_tiers.changed",
+            ev::VALUE_TIERS_CHANGED,
             "value_tiers",
             &pb::ValueTierConfigChanged {
                 config: Some(stored.clone()),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_proto::common::v1::Money;
+use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
 
 use super::MarketingApi;
@@ -63,7 +64,7 @@ impl MarketingApi {
         let moved = self.campaign(tx, &c.id).await?;
         events::publish(
             tx,
-            "campaign.changed",
+            ev::CAMPAIGN_CHANGED,
             &moved.id,
             &pb::CampaignChanged {
                 campaign: Some(moved.clone()),
@@ -145,7 +146,7 @@ impl MarketingApi {
         let stored = self.campaign(&mut tx, &c.id).await?;
         events::publish(
             &mut tx,
-            "campaign.changed",
+            ev::CAMPAIGN_CHANGED,
             &stored.id,
             &pb::CampaignChanged {
                 campaign: Some(stored.clone()),
@@ -305,7 +306,7 @@ impl MarketingApi {
                 .unwrap_or_default();
             events::publish(
                 &mut tx,
-                "campaign.response",
+                ev::CAMPAIGN_RESPONSE,
                 &req.party_id,
                 &pb::CampaignResponse {
                     campaign_id: c.id.clone(),

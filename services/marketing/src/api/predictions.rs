@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use crm_auth::Principal;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1 as pb;
+use crm_proto::marketing::v1::events as ev;
 
 use super::{MarketingApi, as_of};
 use crate::domain::{affinity, bgnbd, gamma_gamma};
@@ -174,7 +175,7 @@ impl MarketingApi {
                     newly_at_risk += 1;
                     events::publish(
                         &mut tx,
-                        "customer.at_risk",
+                        ev::CUSTOMER_AT_RISK,
                         party,
                         &pb::CustomerAtRisk {
                             party_id: party.clone(),

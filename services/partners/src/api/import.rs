@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
+use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerStatus};
 use crm_storage::imports::{self, NewImportKey};
 use prost::Message as _;
@@ -259,7 +260,7 @@ impl PartnersApi {
             .ok_or_else(|| Error::NotFound(format!("partner {id}")))?;
         events::publish(
             tx,
-            "partner.changed",
+            ev::PARTNER_CHANGED,
             &stored.id,
             &pb::PartnerChanged {
                 partner: Some(stored.clone()),

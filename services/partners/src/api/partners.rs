@@ -4,6 +4,7 @@ use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::errors::etag_version;
 use crm_platform::paging::{decode_token, next_token, page_size};
+use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerStatus};
 
 use super::{PartnersApi, children, visible, visible_partner};
@@ -70,7 +71,7 @@ impl PartnersApi {
             .ok_or_else(|| Error::NotFound("partner".into()))?;
         events::publish(
             &mut tx,
-            "partner.changed",
+            ev::PARTNER_CHANGED,
             &stored.id,
             &pb::PartnerChanged {
                 partner: Some(stored.clone()),
@@ -147,7 +148,7 @@ impl PartnersApi {
             .ok_or_else(|| Error::NotFound("partner".into()))?;
         events::publish(
             &mut tx,
-            "partner.changed",
+            ev::PARTNER_CHANGED,
             &stored.id,
             &pb::PartnerChanged {
                 partner: Some(stored.clone()),
@@ -298,7 +299,7 @@ impl PartnersApi {
             .ok_or_else(|| Error::NotFound("partner".into()))?;
         events::publish(
             &mut tx,
-            "partner.status_changed",
+            ev::PARTNER_STATUS_CHANGED,
             &stored.id,
             &pb::PartnerStatusChanged {
                 partner: Some(stored.clone()),

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crm_auth::Principal;
 use crm_proto::common::v1::Money;
+use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, Dimension};
 
 use super::sales::period_range;
@@ -345,7 +346,7 @@ pub async fn exceptions(
         if sales::mark_exception(tx, &format!("{threshold}|{currency}|{}", e.key())).await? {
             events::publish(
                 tx,
-                "performance.exception",
+                ev::PERFORMANCE_EXCEPTION,
                 &e.partner_id,
                 &pb::PerformanceException {
                     cell: Some(row.clone()),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerOrderStatus, RegistrationStatus};
 
 use super::{PartnersApi, visible_partner};
@@ -186,7 +187,7 @@ impl PartnersApi {
         portal::insert_order(&mut tx, &mut order).await?;
         events::publish(
             &mut tx,
-            "partner_order.submitted",
+            ev::PARTNER_ORDER_SUBMITTED,
             &partner.id,
             &pb::PartnerOrderSubmitted {
                 order: Some(order.clone()),
@@ -305,7 +306,7 @@ impl PartnersApi {
         if req.approve {
             events::publish(
                 &mut tx,
-                "deal_registration.approved",
+                ev::DEAL_REGISTRATION_APPROVED,
                 &stored.partner_id,
                 &pb::DealRegistrationApproved {
                     registration: Some(stored.clone()),

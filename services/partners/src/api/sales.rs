@@ -11,6 +11,7 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, sales, targets};
 use crm_platform::money::is_currency;
+use crm_proto::partners::v1::events as ev;
 
 /// The [from, to) date range of a period code, or a violation of `field`.
 pub(super) fn period_range(code: &str, field: &str) -> Result<(Period, String, String)> {
@@ -149,7 +150,7 @@ impl PartnersApi {
         }
         events::publish(
             &mut tx,
-            "sales.reported",
+            ev::SALES_REPORTED,
             &partner.id,
             &pb::SalesReported {
                 report_id: req.report_id.trim().to_string(),

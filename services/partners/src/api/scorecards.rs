@@ -1,6 +1,7 @@
 //! Partner scorecards.
 
 use crm_auth::Principal;
+use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, TierRecommendation};
 
 use super::sales::period_range;
@@ -102,7 +103,7 @@ impl PartnersApi {
         scorecards::insert(&mut tx, &card).await?;
         events::publish(
             &mut tx,
-            "scorecard.evaluated",
+            ev::SCORECARD_EVALUATED,
             &partner.id,
             &pb::ScorecardEvaluated {
                 scorecard: Some(card.clone()),

@@ -4,6 +4,7 @@ use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::sales::v1 as pb;
+use crm_proto::sales::v1::events as ev;
 
 use super::{SalesApi, version};
 use crate::domain::rules::{is_currency, validate_product};
@@ -35,7 +36,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("product".into()))?;
         events::publish(
             &mut tx,
-            "product.changed",
+            ev::PRODUCT_CHANGED,
             &stored.id,
             &pb::ProductChanged {
                 product: Some(stored.clone()),
@@ -99,7 +100,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("product".into()))?;
         events::publish(
             &mut tx,
-            "product.changed",
+            ev::PRODUCT_CHANGED,
             &stored.id,
             &pb::ProductChanged {
                 product: Some(stored.clone()),

@@ -9,11 +9,11 @@ use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun};
 use crm_platform::service::ResponseStream;
 use crm_proto::customers::v1 as customers;
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
 use crm_storage::imports::{NewImportKey, NewRowKey};
 
 use super::{SalesApi, readable_order};
-use crate::DOMAIN;
 use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
 use crate::events::SOURCE;
@@ -25,15 +25,13 @@ fn status_event(order: &pb::Order) -> NewEvent {
     let o = Some(order.clone());
     match OrderStatus::try_from(order.status) {
         Ok(OrderStatus::Fulfilled) => {
-            NewEvent::new(DOMAIN, "order.fulfilled", key, &pb::OrderFulfilled { order: o })
+            NewEvent::of(ev::ORDER_FULFILLED, key, &pb::OrderFulfilled { order: o })
         }
         Ok(OrderStatus::Cancelled) => {
-            NewEvent::new(DOMAIN, "order.cancelled", key, &pb::OrderCancelled { order: o })
+            NewEvent::of(ev::ORDER_CANCELLED, key, &pb::OrderCancelled { order: o })
         }
-        Ok(OrderStatus::Returned) => {
-            NewEvent::new(DOMAIN, "order.returned", key, &pb::OrderReturned { order: o })
-        }
-        _ => NewEvent::new(DOMAIN, "order.placed", key, &pb::OrderPlaced { order: o }),
+        Ok(OrderStatus::Returned) => NewEvent::of(ev::ORDER_RETURNED, key, &pb::OrderReturned { order: o }),
+        _ => NewEvent::of(ev::ORDER_PLACED, key, &pb::OrderPlaced { order: o }),
     }
 }
 
@@ -238,8 +236,7 @@ impl SalesApi {
             }
             // New orders are announced in bulk, so that consumers apply them in bulk.
             events.extend(outbox::batch_events(
-                DOMAIN,
-                "orders.imported",
+                ev::ORDERS_IMPORTED,
                 &run.run_id,
                 new_orders,
                 |orders| pb::OrdersImported { orders },

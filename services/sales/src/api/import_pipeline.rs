@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, LeadStatus, OpportunityStatus};
 use crm_storage::Tx;
 use crm_storage::imports::{self, ImportKey, NewImportKey};
@@ -223,7 +224,7 @@ impl SalesApi {
                 .ok_or_else(|| Error::NotFound(format!("product {id}")))?;
             events::publish(
                 tx,
-                "product.changed",
+                ev::PRODUCT_CHANGED,
                 &id,
                 &pb::ProductChanged {
                     product: Some(stored),
@@ -334,8 +335,13 @@ impl SalesApi {
                         return Err(err.into());
                     }
                     let stored = leads::get(&mut tx, &l.id).await?;
-                    events::publish(&mut tx, "lead.created", &l.id, &pb::LeadCreated { lead: stored })
-                        .await?;
+                    events::publish(
+                        &mut tx,
+                        ev::LEAD_CREATED,
+                        &l.id,
+                        &pb::LeadCreated { lead: stored },
+                    )
+                    .await?;
                     l.id.clone()
                 }
                 Disposition::Update(ref id) => {
@@ -488,7 +494,7 @@ impl SalesApi {
                     let stored = self.opportunity(&mut tx, &o.id).await?;
                     events::publish(
                         &mut tx,
-                        "opportunity.created",
+                        ev::OPPORTUNITY_CREATED,
                         &o.id,
                         &pb::OpportunityCreated {
                             opportunity: Some(stored.clone()),
@@ -498,7 +504,7 @@ impl SalesApi {
                     if o.status == OpportunityStatus::Won as i32 {
                         events::publish(
                             &mut tx,
-                            "opportunity.won",
+                            ev::OPPORTUNITY_WON,
                             &o.id,
                             &pb::OpportunityWon {
                                 opportunity: Some(stored),
@@ -508,7 +514,7 @@ impl SalesApi {
                     } else if o.status == OpportunityStatus::Lost as i32 {
                         events::publish(
                             &mut tx,
-                            "opportunity.lost",
+                            ev::OPPORTUNITY_LOST,
                             &o.id,
                             &pb::OpportunityLost {
                                 opportunity: Some(stored),

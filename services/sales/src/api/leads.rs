@@ -5,6 +5,7 @@ use crm_platform::Violations;
 use crm_platform::client::forwarded;
 use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::customers::v1 as customers;
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, LeadStatus, OpportunityStatus};
 
 use super::{SalesApi, version};
@@ -50,7 +51,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("lead".into()))?;
         events::publish(
             &mut tx,
-            "lead.created",
+            ev::LEAD_CREATED,
             &stored.id,
             &pb::LeadCreated {
                 lead: Some(stored.clone()),
@@ -175,7 +176,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("lead".into()))?;
         events::publish(
             &mut tx,
-            "lead.qualified",
+            ev::LEAD_QUALIFIED,
             &stored.id,
             &pb::LeadQualified {
                 lead: Some(stored.clone()),
@@ -275,7 +276,7 @@ impl SalesApi {
         let opportunity = self.opportunity(&mut tx, &opportunity.id).await?;
         events::publish(
             &mut tx,
-            "opportunity.created",
+            ev::OPPORTUNITY_CREATED,
             &opportunity.id,
             &pb::OpportunityCreated {
                 opportunity: Some(opportunity.clone()),
@@ -284,7 +285,7 @@ impl SalesApi {
         .await?;
         events::publish(
             &mut tx,
-            "lead.converted",
+            ev::LEAD_CONVERTED,
             &lead.id,
             &pb::LeadConverted {
                 lead: Some(lead.clone()),

@@ -5,6 +5,7 @@ use crm_platform::Violations;
 use crm_platform::export;
 use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_platform::service::ResponseStream;
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OpportunityStatus};
 
 use super::{SalesApi, version};
@@ -159,7 +160,7 @@ impl SalesApi {
         let stored = self.opportunity(&mut tx, &o.id).await?;
         events::publish(
             &mut tx,
-            "opportunity.created",
+            ev::OPPORTUNITY_CREATED,
             &stored.id,
             &pb::OpportunityCreated {
                 opportunity: Some(stored.clone()),
@@ -362,7 +363,7 @@ impl SalesApi {
         let stored = self.opportunity(&mut tx, &o.id).await?;
         events::publish(
             &mut tx,
-            "opportunity.stage_changed",
+            ev::OPPORTUNITY_STAGE_CHANGED,
             &stored.id,
             &pb::OpportunityStageChanged {
                 opportunity: Some(stored.clone()),
@@ -468,7 +469,7 @@ impl SalesApi {
         if won {
             events::publish(
                 tx,
-                "opportunity.won",
+                ev::OPPORTUNITY_WON,
                 &stored.id,
                 &pb::OpportunityWon {
                     opportunity: Some(stored.clone()),
@@ -478,7 +479,7 @@ impl SalesApi {
         } else {
             events::publish(
                 tx,
-                "opportunity.lost",
+                ev::OPPORTUNITY_LOST,
                 &stored.id,
                 &pb::OpportunityLost {
                     opportunity: Some(stored.clone()),

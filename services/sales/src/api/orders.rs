@@ -4,6 +4,7 @@ use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::common::v1::Money;
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
 
 use super::{SalesApi, version};
@@ -90,7 +91,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("order".into()))?;
         events::publish(
             &mut tx,
-            "order.placed",
+            ev::ORDER_PLACED,
             &stored.party_id,
             &pb::OrderPlaced {
                 order: Some(stored.clone()),
@@ -209,7 +210,7 @@ impl SalesApi {
             OrderStatus::Fulfilled => {
                 events::publish(
                     &mut tx,
-                    "order.fulfilled",
+                    ev::ORDER_FULFILLED,
                     &key,
                     &pb::OrderFulfilled {
                         order: Some(stored.clone()),
@@ -220,7 +221,7 @@ impl SalesApi {
             OrderStatus::Cancelled => {
                 events::publish(
                     &mut tx,
-                    "order.cancelled",
+                    ev::ORDER_CANCELLED,
                     &key,
                     &pb::OrderCancelled {
                         order: Some(stored.clone()),
@@ -231,7 +232,7 @@ impl SalesApi {
             _ => {
                 events::publish(
                     &mut tx,
-                    "order.returned",
+                    ev::ORDER_RETURNED,
                     &key,
                     &pb::OrderReturned {
                         order: Some(stored.clone()),

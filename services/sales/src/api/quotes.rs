@@ -3,6 +3,7 @@
 use crm_auth::Principal;
 use crm_platform::Violations;
 use crm_proto::common::v1::Money;
+use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OrderStatus, QuoteStatus};
 
 use super::{SalesApi, version};
@@ -131,7 +132,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("quote".into()))?;
         events::publish(
             &mut tx,
-            "quote.changed",
+            ev::QUOTE_CHANGED,
             &stored.id,
             &pb::QuoteChanged {
                 quote: Some(stored.clone()),
@@ -260,7 +261,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("quote".into()))?;
         events::publish(
             &mut tx,
-            "quote.changed",
+            ev::QUOTE_CHANGED,
             &stored.id,
             &pb::QuoteChanged {
                 quote: Some(stored.clone()),
@@ -307,7 +308,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("quote".into()))?;
         events::publish(
             &mut tx,
-            "quote.changed",
+            ev::QUOTE_CHANGED,
             &stored.id,
             &pb::QuoteChanged {
                 quote: Some(stored.clone()),
@@ -367,7 +368,7 @@ impl SalesApi {
             .ok_or_else(|| Error::NotFound("order".into()))?;
         events::publish(
             &mut tx,
-            "quote.changed",
+            ev::QUOTE_CHANGED,
             &quote.id,
             &pb::QuoteChanged {
                 quote: Some(quote.clone()),
@@ -376,7 +377,7 @@ impl SalesApi {
         .await?;
         events::publish(
             &mut tx,
-            "order.placed",
+            ev::ORDER_PLACED,
             &order.party_id,
             &pb::OrderPlaced {
                 order: Some(order.clone()),

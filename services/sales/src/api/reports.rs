@@ -15,6 +15,7 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
 use crm_calendar::Period;
+use crm_proto::sales::v1::events as ev;
 
 fn at(micros: i64) -> NaiveDateTime {
     DateTime::<Utc>::from_timestamp_micros(micros)
@@ -514,7 +515,7 @@ pub async fn evaluate_alerts(db: &crm_storage::Db, now: NaiveDateTime) -> anyhow
         {
             events::publish(
                 &mut tx,
-                "alert.raised",
+                ev::ALERT_RAISED,
                 &stored.subject_id,
                 &pb::AlertRaised {
                     alert: Some(stored.clone()),

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime};
 use crm_auth::Principal;
+use crm_proto::servicedesk::v1::events as ev;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
 use crm_storage::{Conn, Tx};
 
@@ -149,7 +150,7 @@ impl ServiceDeskApi {
     async fn status_changed(&self, tx: &mut Tx, record: &CaseRecord, previous: CaseStatus) -> Result<()> {
         events::publish(
             tx,
-            "case.status_changed",
+            ev::CASE_STATUS_CHANGED,
             &record.case.id,
             &pb::CaseStatusChanged {
                 case: Some(record.to_proto(Vec::new())),
@@ -306,7 +307,7 @@ impl ServiceDeskApi {
         let case = case_view(&mut tx, p, &record).await?;
         events::publish(
             &mut tx,
-            "case.opened",
+            ev::CASE_OPENED,
             &id,
             &pb::CaseOpened {
                 case: Some(record.to_proto(Vec::new())),

@@ -21,6 +21,7 @@ use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{customers, kb, org};
 use crm_platform::time::micros;
+use crm_proto::servicedesk::v1::events as ev;
 
 /// Import-key entity names.
 const CASE: &str = "case";
@@ -340,7 +341,7 @@ impl ServiceDeskApi {
     async fn announce_imported(&self, tx: &mut Tx, record: &CaseRecord) -> Result<()> {
         events::publish(
             tx,
-            "case.imported",
+            ev::CASE_IMPORTED,
             &record.case.id,
             &pb::CaseImported {
                 case: Some(record.to_proto(Vec::new())),
