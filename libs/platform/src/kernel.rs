@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! let base = Foundation::connect(DOMAIN, &config.database, &MIGRATIONS, nats).await?;
-//! let api = api::MarketingApi::new(base.db().clone(), config, base.relay_waker());
+//! let api = api::MarketingApi::new(base.store(), config);
 //! let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
 //!     .add_service(limited!(MarketingServiceServer::new(api), max));
 //! Ok(base
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSpec};
-use crm_storage::{Db, Migrations};
+use crm_storage::{Db, Migrations, Tx};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,12 @@ impl Foundation {
         self.relay.waker()
     }
 
+    /// What the service's handlers write through: the database, and the relay woken after
+    /// each commit.
+    pub fn store(&self) -> Store {
+        Store::new(self.db.clone(), self.relay.waker())
+    }
+
     /// Binds `listen` (port 0 picks a free port) for `server`: a built service, ready to run.
     pub async fn bind(self, listen: &str, server: GrpcServer) -> anyhow::Result<App> {
         let listener = crate::bind(listen).await?;
@@ -99,6 +105,48 @@ impl Foundation {
             server,
             workers: Vec::new(),
         })
+    }
+}
+
+/// A service's database and the relay of its outbox: what its handlers read and write through.
+/// A commit wakes the relay, so the events a transaction wrote go out at once.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+    relay: Arc<Notify>,
+}
+
+impl Store {
+    /// A store on `db` waking `relay` after commits.
+    pub fn new(db: Db, relay: Arc<Notify>) -> Self {
+        Self { db, relay }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The relay's wake-up handle (for jobs that commit on their own).
+    pub fn relay(&self) -> &Arc<Notify> {
+        &self.relay
+    }
+
+    /// Begins a transaction.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        self.db.begin().await
+    }
+
+    /// Commits `tx` and wakes the outbox relay.
+    pub async fn commit(&self, tx: Tx) -> sqlx::Result<()> {
+        tx.commit().await?;
+        self.relay.notify_one();
+        Ok(())
+    }
+
+    /// A pooled connection, for reads outside a transaction.
+    pub async fn conn(&self) -> sqlx::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
+        self.db.pool().acquire().await
     }
 }
 

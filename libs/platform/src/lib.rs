@@ -25,6 +25,6 @@ pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};
 pub use errors::Violations;
-pub use kernel::{App, Foundation};
+pub use kernel::{App, Foundation, Store};
 pub use server::{GrpcServer, ServerHandle, bind, run};
 pub use tasks::Supervisor;

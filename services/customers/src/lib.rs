@@ -51,7 +51,7 @@ pub async fn build(config: CustomersConfig, nats: async_nats::Client) -> anyhow:
     .await?;
     let verifier = config.auth.verifier().await?;
     let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
-    let api = api::CustomersApi::new(base.db().clone(), Arc::new(config.clone()), base.relay_waker());
+    let api = api::CustomersApi::new(base.store(), Arc::new(config.clone()));
     let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(limited!(
         CustomersServiceServer::new(api),
         config.server.max_message_bytes

@@ -54,7 +54,7 @@ pub async fn build(config: PartnersConfig, nats: async_nats::Client) -> anyhow::
     .await?;
     let verifier = config.auth.verifier().await?;
     let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
-    let api = api::PartnersApi::new(base.db().clone(), Arc::new(config.clone()), base.relay_waker());
+    let api = api::PartnersApi::new(base.store(), Arc::new(config.clone()));
     let max = config.server.max_message_bytes;
     let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
         .add_service(limited!(PartnerServiceServer::new(api.clone()), max))

@@ -61,12 +61,7 @@ pub async fn build(config: SalesConfig, nats: async_nats::Client) -> anyhow::Res
     let customer_urls: Vec<String> = config.customers_url.split(',').map(str::to_string).collect();
     let customers =
         crm_platform::client::balanced_channel(&customer_urls, std::time::Duration::from_secs(5))?;
-    let api = api::SalesApi::new(
-        base.db().clone(),
-        Arc::new(config.clone()),
-        base.relay_waker(),
-        customers,
-    );
+    let api = api::SalesApi::new(base.store(), Arc::new(config.clone()), customers);
     let max = config.server.max_message_bytes;
     let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
         .add_service(limited!(CatalogServiceServer::new(api.clone()), max))

@@ -59,12 +59,7 @@ pub async fn build(config: ServicedeskConfig, nats: async_nats::Client) -> anyho
     // A bad CA file is a configuration error: said at start, not at the first delivery.
     let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())
         .context("the notification webhook's trust roots")?;
-    let api = api::ServiceDeskApi::new(
-        base.db().clone(),
-        config.clone(),
-        base.relay_waker(),
-        deliverer.clone(),
-    );
+    let api = api::ServiceDeskApi::new(base.store(), config.clone(), deliverer.clone());
     let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(limited!(
         ServiceDeskServiceServer::new(api),
         config.server.max_message_bytes

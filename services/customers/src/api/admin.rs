@@ -73,7 +73,7 @@ impl CustomersApi {
         let mut c = req.competitor.ok_or_else(|| invalid("competitor", "required"))?;
         c.name = c.name.trim().to_string();
         validate_competitor(&c).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         competitors::insert(&mut tx, &mut c)
             .await
             .map_err(|e| name_taken(e, &c.name))?;
@@ -96,7 +96,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateCompetitorResponse { competitor: Some(c) })
     }
 
@@ -105,7 +105,7 @@ impl CustomersApi {
         _principal: &Principal,
         req: pb::GetCompetitorRequest,
     ) -> Result<pb::GetCompetitorResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let c = competitors::get(&mut conn, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
@@ -121,7 +121,7 @@ impl CustomersApi {
         let size = page_size(req.page_size, 50, 500, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let found = competitors::list(&mut conn, &after, size).await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|c| c.id.clone()));
         Ok(pb::ListCompetitorsResponse {
@@ -142,7 +142,7 @@ impl CustomersApi {
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         v.check(paths.is_empty(), "update_mask", "name at least one field");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut c = competitors::get(&mut tx, &patch.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("competitor {}", patch.id)))?;
@@ -190,7 +190,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateCompetitorResponse {
             competitor: Some(stored),
         })
@@ -201,7 +201,7 @@ impl CustomersApi {
         principal: &Principal,
         req: pb::DeleteCompetitorRequest,
     ) -> Result<pb::DeleteCompetitorResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = competitors::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("competitor {}", req.id)))?;
@@ -225,7 +225,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::DeleteCompetitorResponse {})
     }
 
@@ -253,7 +253,7 @@ impl CustomersApi {
             "a region cannot contain itself",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         // The parent must exist and must not lie below this region.
         let mut ancestor = r.parent_code.clone();
         let mut steps = 0;
@@ -286,7 +286,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpsertRegionResponse { region: Some(r) })
     }
 
@@ -295,7 +295,7 @@ impl CustomersApi {
         _principal: &Principal,
         _req: pb::ListRegionsRequest,
     ) -> Result<pb::ListRegionsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListRegionsResponse {
             regions: regions::list(&mut conn).await?,
         })
@@ -316,7 +316,7 @@ impl CustomersApi {
         };
         v.check(after < 0, "page_token", "not a token returned by this list");
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let entries = audit::list(&mut conn, &req.entity_id, after, size).await?;
         let next_page_token = next_token(
             entries.len(),

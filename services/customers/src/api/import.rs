@@ -35,7 +35,7 @@ impl CustomersApi {
         let summary = crm_platform::run_import_concurrently!(
             stream,
             pb::ImportPartiesRequest,
-            self.db.bulk_write_concurrency(),
+            self.store.db().bulk_write_concurrency(),
             |row| &row.external_id,
             |run, rows| self.import_party_batch(principal, run, rows)
         );
@@ -60,7 +60,7 @@ impl CustomersApi {
                 Err(v) => run.reject(number, &external_id, &v),
             }
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         // Region codes must name configured regions, as on create.
         let codes: BTreeSet<String> = prepared
             .iter()
@@ -172,7 +172,7 @@ impl CustomersApi {
             .record(&mut tx, &run.source, &run.run_id, &keys)
             .await?;
         parties::IMPORT_KEYS.analyze_if_grown(&mut tx).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(())
     }
 
@@ -245,7 +245,7 @@ impl CustomersApi {
         run: &mut ImportRun,
         rows: Vec<pb::RelationshipImportRow>,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let endpoints: Vec<String> = rows
             .iter()
             .flat_map(|r| {
@@ -376,7 +376,7 @@ impl CustomersApi {
             });
         }
         imports::record(&mut tx, RELATIONSHIP, &run.source, &run.run_id, &keys).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(())
     }
 
@@ -422,7 +422,7 @@ impl CustomersApi {
         );
         v.check(req.external_ids.len() > 1000, "external_ids", "at most 1000");
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let keys = parties::IMPORT_KEYS
             .lookup(&mut conn, &req.source, &req.external_ids)
             .await?;
@@ -455,7 +455,7 @@ impl CustomersApi {
             tier: req.tier,
             only_id: None,
         };
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         Ok(export::keyset_pages(String::new(), move |after: String| {
             let (db, filter, principal) = (db.clone(), filter.clone(), principal.clone());
             async move {

@@ -13,11 +13,10 @@ mod value;
 use std::sync::Arc;
 
 use crm_auth::Principal;
+use crm_platform::Store;
 use crm_platform::Violations;
 use crm_proto::customers::v1::customers_service_server::CustomersService;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
-use crm_storage::{Db, Tx};
-use tokio::sync::Notify;
 
 use crate::config::CustomersConfig;
 use crate::domain::party as rules;
@@ -26,30 +25,14 @@ use crate::error::{Error, Result};
 /// The customers gRPC service.
 #[derive(Debug, Clone)]
 pub struct CustomersApi {
-    db: Db,
+    store: Store,
     config: Arc<CustomersConfig>,
-    relay: Arc<Notify>,
 }
 
 impl CustomersApi {
-    /// A service on `db`; `relay` is woken after each commit that wrote events.
-    pub fn new(db: Db, config: Arc<CustomersConfig>, relay: Arc<Notify>) -> Self {
-        Self { db, config, relay }
-    }
-
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.db.begin().await?)
-    }
-
-    /// Commits and wakes the outbox relay.
-    async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay.notify_one();
-        Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.db.pool().acquire().await?)
+    /// The service on `store`.
+    pub fn new(store: Store, config: Arc<CustomersConfig>) -> Self {
+        Self { store, config }
     }
 }
 

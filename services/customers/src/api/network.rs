@@ -85,7 +85,7 @@ impl CustomersApi {
             .ok_or_else(|| invalid("relationship", "required"))?;
         prefixed("relationship", rel_rules::validate(&r)).finish()?;
         r.role = r.role.trim().to_string();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         party_for_write(&mut tx, principal, &r.from_party_id, None).await?;
         let to = parties::get(&mut tx, &r.to_party_id)
             .await?
@@ -117,7 +117,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateRelationshipResponse {
             relationship: Some(r),
         })
@@ -131,7 +131,7 @@ impl CustomersApi {
         if req.id.is_empty() {
             return Err(invalid("id", "required"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let r = relationships::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("relationship {}", req.id)))?;
@@ -156,7 +156,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::DeleteRelationshipResponse {})
     }
 
@@ -169,7 +169,7 @@ impl CustomersApi {
         v.check(req.party_id.is_empty(), "party_id", "required");
         check_types(&req.types, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         party_for_read(&mut conn, principal, &req.party_id).await?;
         let f = follow(req.direction);
         let relationships = relationships::touching(
@@ -193,7 +193,7 @@ impl CustomersApi {
         v.check(!(0..=6).contains(&req.max_hops), "max_hops", "1 to 6 (0 means 1)");
         check_types(&req.types, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         party_for_read(&mut conn, principal, &req.party_id).await?;
         let (bfs, edges) = self
             .search_graph(
@@ -243,7 +243,7 @@ impl CustomersApi {
         check_types(&req.types, &mut v);
         v.finish()?;
         let max_hops = if req.max_hops == 0 { 6 } else { req.max_hops };
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let start = party_for_read(&mut conn, principal, &req.from_party_id).await?;
         party_for_read(&mut conn, principal, &req.to_party_id).await?;
         let (bfs, edges) = self
@@ -298,7 +298,7 @@ impl CustomersApi {
             return Err(invalid("party_id", "required"));
         }
         let hierarchy: Vec<i32> = HIERARCHY.iter().map(|t| *t as i32).collect();
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         party_for_read(&mut conn, principal, &req.party_id).await?;
         // Climb to the top: follow the first parent edge (by id) until none, guarding cycles.
         let mut root = req.party_id.clone();

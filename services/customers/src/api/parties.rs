@@ -94,7 +94,7 @@ impl CustomersApi {
         }
         let mut v = prefixed("party", rules::validate(&party));
         v.check(req.request_id.len() > 128, "request_id", "at most 128 characters");
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !req.request_id.is_empty()
             && let Some(id) = requests::party_of(&mut tx, &req.request_id).await?
         {
@@ -110,7 +110,7 @@ impl CustomersApi {
             // The same request, sent twice at once: the other one created the party.
             if crm_storage::is_unique_violation(&err) {
                 drop(tx);
-                let mut conn = self.conn().await?;
+                let mut conn = self.store.conn().await?;
                 if let Some(id) = requests::party_of(&mut conn, &req.request_id).await? {
                     return self.created_before(principal, &id).await;
                 }
@@ -130,13 +130,13 @@ impl CustomersApi {
         )
         .await?;
         events::party_created(&mut tx, &stored).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreatePartyResponse { party: Some(stored) })
     }
 
     /// The answer to a repeated creation request: the party as it is now, read as the caller.
     async fn created_before(&self, principal: &Principal, id: &str) -> Result<pb::CreatePartyResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let party = party_for_read(&mut conn, principal, id).await?;
         Ok(pb::CreatePartyResponse { party: Some(party) })
     }
@@ -149,7 +149,7 @@ impl CustomersApi {
         if req.id.is_empty() {
             return Err(invalid("id", "required"));
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut party = party_for_read(&mut conn, principal, &req.id).await?;
         let mut redirected_from_id = String::new();
         // Follow redirects left by merges (chains are flattened on merge; the bound is a guard).
@@ -185,7 +185,7 @@ impl CustomersApi {
         };
         let version = etag_version(&patch.etag, "party.etag", true, &mut v);
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let current = party_for_write(&mut tx, principal, &patch.id, version).await?;
         let mut next = rules::apply_mask(&current, &patch, &paths)?;
         let mut v = prefixed("party", rules::validate(&next));
@@ -215,7 +215,7 @@ impl CustomersApi {
         )
         .await?;
         events::party_updated(&mut tx, &current, &stored, changed).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdatePartyResponse { party: Some(stored) })
     }
 
@@ -239,7 +239,7 @@ impl CustomersApi {
             tier: req.tier,
             only_id: None,
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut found = parties::list(&mut conn, &filter, &after, size).await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|p| p.id.clone()));
         found.retain(|p| rules::may_read(principal, p));
@@ -266,7 +266,7 @@ impl CustomersApi {
             None
         };
         let name = (email.is_none() && phone.is_none()).then(|| query.to_lowercase());
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut found = parties::search(&mut conn, name.as_deref(), email.or(phone).as_deref(), size).await?;
         found.retain(|p| rules::may_read(principal, p));
         Ok(pb::SearchPartiesResponse { parties: found })
@@ -283,7 +283,7 @@ impl CustomersApi {
         let mut v = Violations::new();
         let etag = etag_version(&req.etag, "etag", false, &mut v);
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let current = party_for_write(&mut tx, principal, &req.id, etag).await?;
         if !parties::verify(&mut tx, &req.id, current.etag.parse().unwrap_or_default()).await? {
             return Err(Error::Stale(format!("party {}", req.id)));
@@ -307,7 +307,7 @@ impl CustomersApi {
         )
         .await?;
         let stored = parties::get(&mut tx, &req.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::VerifyPartyResponse { party: stored })
     }
 
@@ -343,7 +343,7 @@ impl CustomersApi {
         };
         v.finish()?;
         let cutoff = now_micros() - period.as_micros() as i64;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut due = parties::verification_due(&mut conn, cutoff, after, size).await?;
         let last = due.last().map(|p| {
             let t = p.verify_time.unwrap_or_default();

@@ -19,7 +19,7 @@ impl CustomersApi {
         if req.id.is_empty() {
             return Err(invalid("id", "required"));
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let party = party_for_read(&mut conn, principal, &req.id).await?;
         let relationships =
             relationships::touching(&mut conn, std::slice::from_ref(&req.id), true, true, &[]).await?;
@@ -48,7 +48,7 @@ impl CustomersApi {
         if req.id.is_empty() {
             return Err(invalid("id", "required"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let party = parties::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("party {}", req.id)))?;
@@ -80,7 +80,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ErasePartyResponse {
             erase_time: Some(timestamp(erased_at)),
         })

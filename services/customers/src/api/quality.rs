@@ -53,7 +53,7 @@ impl CustomersApi {
         } else {
             req.max_groups as usize
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         if !req.party_id.is_empty() && parties::get(&mut conn, &req.party_id).await?.is_none() {
             return Err(Error::NotFound(format!("party {}", req.party_id)));
         }
@@ -111,7 +111,7 @@ impl CustomersApi {
             v.check(!seen.insert(id), format!("merged_ids[{i}]"), "listed twice");
         }
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let survivor = party_for_write(&mut tx, principal, &req.survivor_id, None).await?;
         let mut next = survivor.clone();
         let (mut lifetime, mut trailing) = value_of(&survivor);
@@ -170,7 +170,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::MergePartiesResponse {
             survivor: Some(stored),
         })

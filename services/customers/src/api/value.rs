@@ -71,7 +71,7 @@ impl CustomersApi {
             "cannot exceed the lifetime revenue",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         party_for_write(&mut tx, principal, &req.party_id, None).await?;
         parties::set_value(&mut tx, &req.party_id, lifetime, trailing).await?;
         let party = parties::get(&mut tx, &req.party_id)
@@ -96,7 +96,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetPartyValueResponse { party: Some(party) })
     }
 
@@ -105,9 +105,9 @@ impl CustomersApi {
         principal: &Principal,
         _req: pb::RecomputeValueTiersRequest,
     ) -> Result<pb::RecomputeValueTiersResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (ranked, tier_changes) = crate::value::recompute_tiers(&mut tx, &principal.user_id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RecomputeValueTiersResponse { ranked, tier_changes })
     }
 
@@ -116,7 +116,7 @@ impl CustomersApi {
         _principal: &Principal,
         _req: pb::GetValuePyramidRequest,
     ) -> Result<pb::GetValuePyramidResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
         // Aggregated in SQL from one snapshot: the pyramid reads no party rows.
         let sums = parties::ranking_totals(&mut conn, &pyramid::cumulative_shares(&tiers)).await?;
@@ -158,7 +158,7 @@ impl CustomersApi {
         _principal: &Principal,
         _req: pb::GetValueTierConfigRequest,
     ) -> Result<pb::GetValueTierConfigResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
         Ok(pb::GetValueTierConfigResponse {
             config: Some(config_proto(&tiers)),
@@ -182,7 +182,7 @@ impl CustomersApi {
         let mut v = Violations::new();
         v.extend_prefixed("config", pyramid::validate_tiers(&tiers).into());
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         settings::set_value_tiers(&mut tx, &tiers).await?;
         let stored = config_proto(&tiers);
         audit::record(
@@ -208,7 +208,7 @@ impl CustomersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateValueTierConfigResponse { config: Some(stored) })
     }
 }

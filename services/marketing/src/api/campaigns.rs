@@ -137,7 +137,7 @@ impl MarketingApi {
             "1 to 365",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if segments::get(&mut tx, &c.segment_id).await?.is_none() {
             return Err(invalid("campaign.segment_id", "no such segment"));
         }
@@ -153,7 +153,7 @@ impl MarketingApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateCampaignResponse {
             campaign: Some(stored),
         })
@@ -164,7 +164,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetCampaignRequest,
     ) -> Result<pb::GetCampaignResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::GetCampaignResponse {
             campaign: Some(self.campaign(&mut conn, &req.id).await?),
         })
@@ -175,7 +175,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListCampaignsRequest,
     ) -> Result<pb::ListCampaignsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListCampaignsResponse {
             campaigns: campaigns::list(&mut conn, req.status)
                 .await?
@@ -190,7 +190,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::SelectMembersRequest,
     ) -> Result<pb::SelectMembersResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         if c.status != CampaignStatus::Draft as i32 {
             return Err(Error::FailedPrecondition(format!(
@@ -212,7 +212,7 @@ impl MarketingApi {
             .map(|id| (id.clone(), view.cell(id)))
             .collect();
         campaigns::set_members(&mut tx, &c.id, &members).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SelectMembersResponse {
             selected: members.len() as i64,
             suppressed: (target.len() - members.len()) as i64,
@@ -224,7 +224,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::StartTestRequest,
     ) -> Result<pb::StartTestResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         let members = campaigns::members(&mut tx, &c.id).await?;
         if members.is_empty() {
@@ -251,7 +251,7 @@ impl MarketingApi {
         }
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::StartTestResponse { contacted })
     }
 
@@ -268,7 +268,7 @@ impl MarketingApi {
             "1 to 200 characters",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         if !matches!(
             CampaignStatus::try_from(c.status),
@@ -318,7 +318,7 @@ impl MarketingApi {
             )
             .await?;
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RecordResponseResponse { recorded })
     }
 
@@ -358,7 +358,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetTestResultsRequest,
     ) -> Result<pb::GetTestResultsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let c = self.campaign(&mut conn, &req.campaign_id).await?;
         let (break_even_bps, cells) = self.results(&mut conn, &c).await?;
         Ok(pb::GetTestResultsResponse {
@@ -372,7 +372,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::RollOutRequest,
     ) -> Result<pb::RollOutResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         let (_, results) = self.results(&mut tx, &c).await?;
         let chosen: Vec<String> = results
@@ -391,7 +391,7 @@ impl MarketingApi {
         campaigns::contact(&mut tx, &c.id, &remaining, false).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RollOutResponse {
             contacted: remaining.len() as i64,
             cells: chosen,
@@ -403,7 +403,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::CloseCampaignRequest,
     ) -> Result<pb::CloseCampaignResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         let from = CampaignStatus::try_from(c.status).unwrap_or(CampaignStatus::Unspecified);
         if !matches!(from, CampaignStatus::Testing | CampaignStatus::RolledOut) {
@@ -415,7 +415,7 @@ impl MarketingApi {
         let closed = self
             .move_campaign(&mut tx, &c, from, CampaignStatus::Closed)
             .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CloseCampaignResponse {
             campaign: Some(closed),
         })
@@ -426,7 +426,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListCampaignMembersRequest,
     ) -> Result<pb::ListCampaignMembersResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let c = self.campaign(&mut conn, &req.campaign_id).await?;
         let members = campaigns::members(&mut conn, &c.id)
             .await?
@@ -447,7 +447,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetCampaignPerformanceRequest,
     ) -> Result<pb::GetCampaignPerformanceResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let c = self.campaign(&mut conn, &req.campaign_id).await?;
         let currency = c
             .cost_per_contact

@@ -7,12 +7,11 @@ mod transfer;
 
 use std::sync::Arc;
 
+use crm_platform::Store;
 use crm_proto::marketing::v1 as pb;
 use crm_proto::marketing::v1::campaign_service_server::CampaignService;
 use crm_proto::marketing::v1::marketing_service_server::MarketingService;
 use crm_proto::marketing::v1::prediction_service_server::PredictionService;
-use crm_storage::{Db, Tx};
-use tokio::sync::Notify;
 
 use crate::config::MarketingConfig;
 use crate::error::{Result, invalid};
@@ -20,19 +19,17 @@ use crate::error::{Result, invalid};
 /// The marketing gRPC services.
 #[derive(Debug, Clone)]
 pub struct MarketingApi {
-    db: Db,
+    store: Store,
     config: Arc<MarketingConfig>,
-    relay: Arc<Notify>,
     views: Arc<crate::view::Cache>,
 }
 
 impl MarketingApi {
-    /// Services on `db`; `relay` is woken after each commit.
-    pub fn new(db: Db, config: Arc<MarketingConfig>, relay: Arc<Notify>) -> Self {
+    /// The services on `store`.
+    pub fn new(store: Store, config: Arc<MarketingConfig>) -> Self {
         Self {
-            db,
+            store,
             config,
-            relay,
             views: Arc::default(),
         }
     }
@@ -44,20 +41,6 @@ impl MarketingApi {
         as_of: chrono::NaiveDate,
     ) -> Result<Arc<crate::view::View>> {
         Ok(self.views.get(conn, as_of, &self.config.currency).await?)
-    }
-
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.db.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay.notify_one();
-        Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.db.pool().acquire().await?)
     }
 }
 

@@ -104,7 +104,7 @@ impl MarketingApi {
     }
 
     async fn all_predictions(&self, horizon_weeks: i32) -> Result<Vec<pb::Prediction>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let fit = models::latest(&mut conn)
             .await?
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
@@ -129,7 +129,7 @@ impl MarketingApi {
         } else {
             req.at_risk_threshold_bps
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let v = self.view(&mut tx, date).await?;
         let histories = histories(&v, date);
         let customers: Vec<bgnbd::Customer> = histories.values().map(|h| h.customer).collect();
@@ -188,7 +188,7 @@ impl MarketingApi {
                 models::clear_at_risk(&mut tx, party).await?;
             }
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::FitModelsResponse {
             bg_nbd: Some(pb::BgNbdParams {
                 r: bg_nbd.r,
@@ -222,7 +222,7 @@ impl MarketingApi {
             return Err(invalid("horizon_weeks", "1 to 520 (0 means 52)"));
         }
         // One customer's prediction: the fitted model and their own history only.
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let fit = models::latest(&mut conn)
             .await?
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
@@ -288,7 +288,7 @@ impl MarketingApi {
     }
 
     async fn baskets(&self) -> Result<Vec<affinity::Basket>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut by_party: HashMap<String, Vec<String>> = HashMap::new();
         for p in profiles::purchases(&mut conn)
             .await?

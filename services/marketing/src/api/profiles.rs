@@ -53,7 +53,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetProfileRequest,
     ) -> Result<pb::GetProfileResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         let p = view
             .profiles
@@ -102,7 +102,7 @@ impl MarketingApi {
         _req: pb::RecomputeProfilesRequest,
     ) -> Result<pb::RecomputeProfilesResponse> {
         // Profiles are derived on read from the recorded purchases; recomputing re-reads them all.
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         Ok(pb::RecomputeProfilesResponse {
             profiles: view.profiles.len() as i64,
@@ -115,7 +115,7 @@ impl MarketingApi {
         req: pb::ListRfmScoresRequest,
     ) -> Result<pb::ListRfmScoresResponse> {
         let date = as_of(&req.as_of)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, date).await?;
         let mut scores: Vec<pb::RfmScore> = view
             .scores
@@ -133,7 +133,7 @@ impl MarketingApi {
         req: pb::GetRfmCellsRequest,
     ) -> Result<pb::GetRfmCellsResponse> {
         let date = as_of(&req.as_of)?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, date).await?;
         let mut cells: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for r in 1..=5 {
@@ -168,7 +168,7 @@ impl MarketingApi {
         let mut v = segment::validate(&req.conditions, "conditions");
         v.check(req.conditions.is_empty(), "conditions", "at least one condition");
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         let selected = view.select(&req.conditions);
         Ok(pb::PreviewSegmentResponse {
@@ -197,7 +197,7 @@ impl MarketingApi {
         );
         v.check(s.party_ids.len() > 100_000, "segment.party_ids", "at most 100000");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         segments::insert(&mut tx, &mut s).await.map_err(|e| {
             if crm_storage::is_unique_violation(&e) {
                 Error::AlreadyExists(format!("segment {:?}", s.name))
@@ -207,7 +207,7 @@ impl MarketingApi {
         })?;
         let view = self.view(&mut tx, chrono::Utc::now().date_naive()).await?;
         let count = view.members(&s).len() as i64;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
             segment: Some(s),
             count,
@@ -219,7 +219,7 @@ impl MarketingApi {
         _p: &Principal,
         _req: pb::ListSegmentsRequest,
     ) -> Result<pb::ListSegmentsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListSegmentsResponse {
             segments: segments::all(&mut conn).await?,
         })
@@ -230,7 +230,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListSegmentMembersRequest,
     ) -> Result<pb::ListSegmentMembersResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
@@ -250,13 +250,13 @@ impl MarketingApi {
         v.check(c.party_id.is_empty(), "consent.party_id", "required");
         v.extend_prefixed("consent", check_channel(&c));
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if profiles::get(&mut tx, &c.party_id).await?.is_none() {
             return Err(Error::NotFound(format!("profile {}", c.party_id)));
         }
         let at = consent::set(&mut tx, &c).await?;
         c.update_time = Some(timestamp(at));
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetConsentResponse { consent: Some(c) })
     }
 
@@ -265,7 +265,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetConsentRequest,
     ) -> Result<pb::GetConsentResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::GetConsentResponse {
             consents: consent::of(&mut conn, &req.party_id).await?,
         })

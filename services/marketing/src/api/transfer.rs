@@ -37,7 +37,7 @@ impl MarketingApi {
     }
 
     async fn import_consent_batch(&self, run: &mut ImportRun, rows: Vec<pb::ConsentImportRow>) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let wanted: Vec<String> = rows
             .iter()
             .map(|r| r.party_external_id.trim().to_string())
@@ -107,7 +107,7 @@ impl MarketingApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, CONSENT, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -117,14 +117,14 @@ impl MarketingApi {
         _p: Principal,
         req: pb::ExportSegmentMembersRequest,
     ) -> Result<ResponseStream<pb::ExportSegmentMembersResponse>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
         let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
         let members = view.members(&s);
         drop(conn);
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         let pages = futures::stream::try_unfold(0usize, move |start| {
             let (db, members) = (db.clone(), members.clone());
             async move {
@@ -161,12 +161,12 @@ impl MarketingApi {
         _p: Principal,
         req: pb::ExportCampaignMembersRequest,
     ) -> Result<ResponseStream<pb::ExportCampaignMembersResponse>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         if campaigns::get(&mut conn, &req.campaign_id).await?.is_none() {
             return Err(Error::NotFound(format!("campaign {}", req.campaign_id)));
         }
         drop(conn);
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         let campaign = req.campaign_id;
         Ok(export::keyset_pages(
             None,

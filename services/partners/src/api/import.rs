@@ -65,7 +65,7 @@ impl PartnersApi {
         run: &mut ImportRun,
         rows: Vec<pb::PartnerImportRow>,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut wanted: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
         wanted.extend(rows.iter().map(|r| r.parent_external_id.trim().to_string()));
         wanted.retain(|e| !e.is_empty());
@@ -228,7 +228,7 @@ impl PartnersApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, PARTNER, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -284,7 +284,7 @@ impl PartnersApi {
     }
 
     async fn import_target_batch(&self, run: &mut ImportRun, rows: Vec<pb::TargetImportRow>) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let partners: Vec<String> = rows
             .iter()
             .map(|r| r.partner_external_id.trim().to_string())
@@ -346,7 +346,7 @@ impl PartnersApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, TARGET, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }

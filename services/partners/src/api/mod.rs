@@ -14,12 +14,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crm_auth::{Principal, Role};
+use crm_platform::Store;
 use crm_proto::partners::v1 as pb;
 use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalService;
 use crm_proto::partners::v1::partner_service_server::PartnerService;
 use crm_proto::partners::v1::scorecard_service_server::ScorecardService;
-use crm_storage::{Conn, Db, Tx};
-use tokio::sync::Notify;
+use crm_storage::Conn;
 
 use crate::config::PartnersConfig;
 use crate::error::{Error, Result};
@@ -28,29 +28,14 @@ use crate::storage::partners as store;
 /// The partners gRPC service.
 #[derive(Debug, Clone)]
 pub struct PartnersApi {
-    db: Db,
+    store: Store,
     config: Arc<PartnersConfig>,
-    relay: Arc<Notify>,
 }
 
 impl PartnersApi {
     /// A service on `db`; `relay` is woken after each commit.
-    pub fn new(db: Db, config: Arc<PartnersConfig>, relay: Arc<Notify>) -> Self {
-        Self { db, config, relay }
-    }
-
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.db.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay.notify_one();
-        Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.db.pool().acquire().await?)
+    pub fn new(store: Store, config: Arc<PartnersConfig>) -> Self {
+        Self { store, config }
     }
 }
 

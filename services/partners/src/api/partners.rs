@@ -55,7 +55,7 @@ impl PartnersApi {
             p.manager_id = principal.user_id.clone();
         }
         let mut v = validate_partner(&p);
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let all = store::all(&mut tx).await?;
         check_parent(&all, "", &p.parent_id, &mut v);
         v.finish()?;
@@ -78,7 +78,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreatePartnerResponse {
             partner: Some(stored),
         })
@@ -89,7 +89,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::GetPartnerRequest,
     ) -> Result<pb::GetPartnerResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let (partner, _) = visible_partner(&mut conn, principal, &req.id).await?;
         Ok(pb::GetPartnerResponse {
             partner: Some(partner),
@@ -114,7 +114,7 @@ impl PartnersApi {
             );
         }
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut p = store::get(&mut tx, &patch.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("partner {}", patch.id)))?;
@@ -155,7 +155,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdatePartnerResponse {
             partner: Some(stored),
         })
@@ -170,7 +170,7 @@ impl PartnersApi {
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let all = store::all(&mut conn).await?;
         let allowed = visible(principal, &all);
         let mut matching: Vec<pb::Partner> = all
@@ -196,7 +196,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::GetPartnerTreeRequest,
     ) -> Result<pb::GetPartnerTreeResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let all = store::all(&mut conn).await?;
         let allowed = visible(principal, &all);
         let roots: Vec<String> = if req.root_id.is_empty() {
@@ -262,7 +262,7 @@ impl PartnersApi {
             "a date YYYY-MM-DD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut p = store::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("partner {}", req.id)))?;
@@ -307,7 +307,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ChangePartnerStatusResponse {
             partner: Some(stored),
         })

@@ -115,7 +115,7 @@ impl PartnersApi {
         } else {
             req.currency_code.clone()
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut facts = load_facts(&mut conn, &from, &to, &currency).await?;
         // The scope: one partner and its sub-partners, or everything the principal may see.
         let allowed = visible(principal, &facts.partners);
@@ -274,11 +274,11 @@ impl PartnersApi {
         } else {
             req.currency_code.clone()
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let all = store::all(&mut tx).await?;
         let allowed = visible(principal, &all);
         let exceptions = exceptions(&mut tx, &period, threshold, &currency, allowed.as_ref()).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ListExceptionsResponse { exceptions })
     }
 }

@@ -19,7 +19,7 @@ impl PartnersApi {
         _p: &Principal,
         req: pb::GetPortalCatalogRequest,
     ) -> Result<pb::GetPortalCatalogResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let products = catalog::all(&mut conn).await?;
         let availability: HashMap<String, pb::Availability> = portal::availability(&mut conn)
             .await?
@@ -73,9 +73,9 @@ impl PartnersApi {
             "a date YYYY-MM-DD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         portal::upsert_roadmap(&mut tx, &mut e).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpsertRoadmapEntryResponse { entry: Some(e) })
     }
 
@@ -101,7 +101,7 @@ impl PartnersApi {
             "must not be negative",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !catalog::all(&mut tx).await?.iter().any(|p| p.id == a.product_id) {
             return Err(invalid(
                 "availability.product_id",
@@ -110,7 +110,7 @@ impl PartnersApi {
         }
         let at = portal::set_availability(&mut tx, &a).await?;
         a.update_time = Some(timestamp(at));
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetAvailabilityResponse {
             availability: Some(a),
         })
@@ -151,7 +151,7 @@ impl PartnersApi {
             );
         }
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (partner, _) = visible_partner(&mut tx, principal, &order.partner_id).await?;
         // The same reference again is the same order.
         if let Some(existing) = portal::order_by_ref(&mut tx, &partner.id, &order.external_ref).await? {
@@ -195,7 +195,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SubmitOrderResponse {
             order: Some(order),
             created: true,
@@ -207,7 +207,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListPartnerOrdersRequest,
     ) -> Result<pb::ListPartnerOrdersResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
         Ok(pb::ListPartnerOrdersResponse {
             orders: portal::orders(&mut conn, &req.partner_id).await?,
@@ -258,14 +258,14 @@ impl PartnersApi {
             "at most 4000 characters",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         visible_partner(&mut tx, principal, &d.partner_id).await?;
         d.status = RegistrationStatus::Pending as i32;
         d.review_reason.clear();
         d.reviewer_id.clear();
         portal::insert_registration(&mut tx, &mut d).await?;
         let stored = portal::registration_by_id(&mut tx, &d.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RegisterDealResponse { registration: stored })
     }
 
@@ -277,7 +277,7 @@ impl PartnersApi {
         if !req.approve && req.reason.trim().is_empty() {
             return Err(invalid("reason", "required when rejecting"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let d = portal::registration_by_id(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("deal registration {}", req.id)))?;
@@ -314,7 +314,7 @@ impl PartnersApi {
             )
             .await?;
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ReviewDealRegistrationResponse {
             registration: Some(stored),
         })
@@ -325,7 +325,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListDealRegistrationsRequest,
     ) -> Result<pb::ListDealRegistrationsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let all = crate::storage::partners::all(&mut conn).await?;
         let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {

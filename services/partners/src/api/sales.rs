@@ -34,13 +34,13 @@ impl PartnersApi {
         v.check(t.partner_id.is_empty(), "target.partner_id", "required");
         v.extend_prefixed("target", validate_target(&mut t));
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         visible_partner(&mut tx, principal, &t.partner_id).await?;
         if !t.product_id.is_empty() && !catalog::all(&mut tx).await?.iter().any(|p| p.id == t.product_id) {
             return Err(invalid("target.product_id", "no such product in the catalog"));
         }
         targets::set(&mut tx, &t).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetTargetResponse { target: Some(t) })
     }
 
@@ -49,7 +49,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListTargetsRequest,
     ) -> Result<pb::ListTargetsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let all = crate::storage::partners::all(&mut conn).await?;
         let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {
@@ -110,7 +110,7 @@ impl PartnersApi {
             }
         }
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (partner, _) = visible_partner(&mut tx, principal, &req.partner_id).await?;
         if principal.has_role(Role::PartnerUser)
             && principal.partner_id.as_deref() != Some(partner.id.as_str())
@@ -159,7 +159,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ReportSalesResponse {
             recorded,
             duplicate: false,
@@ -175,7 +175,7 @@ impl PartnersApi {
             return Err(invalid("partner_id", "required"));
         }
         let (_, from, to) = period_range(&req.period, "period")?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
         Ok(pb::ListSellThroughResponse {
             records: sales::list(&mut conn, &req.partner_id, &from, &to).await?,

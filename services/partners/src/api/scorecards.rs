@@ -25,7 +25,7 @@ impl PartnersApi {
         } else {
             req.currency_code.clone()
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (partner, all) = visible_partner(&mut tx, principal, &req.partner_id).await?;
         let members = subtree(&all, &partner.id);
         // Same period a year earlier.
@@ -110,7 +110,7 @@ impl PartnersApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::EvaluateScorecardResponse {
             scorecard: Some(card),
         })
@@ -121,7 +121,7 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListScorecardsRequest,
     ) -> Result<pb::ListScorecardsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
         Ok(pb::ListScorecardsResponse {
             scorecards: scorecards::history(&mut conn, &req.partner_id).await?,
@@ -141,12 +141,12 @@ impl PartnersApi {
         );
         v.check(!is_date(&req.occurred_on), "occurred_on", "a date YYYY-MM-DD");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         visible_partner(&mut tx, principal, &req.partner_id).await?;
         let recorded =
             scorecards::record_complaint(&mut tx, &req.partner_id, req.reference.trim(), &req.occurred_on)
                 .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RecordComplaintResponse { recorded })
     }
 
@@ -155,7 +155,7 @@ impl PartnersApi {
         _p: &Principal,
         _req: pb::GetScorecardSettingsRequest,
     ) -> Result<pb::GetScorecardSettingsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::GetScorecardSettingsResponse {
             settings: Some(settings_proto(&scorecards::settings(&mut conn).await?)),
         })
@@ -176,9 +176,9 @@ impl PartnersApi {
             demote_below: s.demote_below,
         };
         scorecard::validate(&settings).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         scorecards::set_settings(&mut tx, &settings).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateScorecardSettingsResponse { settings: Some(s) })
     }
 }

@@ -23,7 +23,7 @@ impl SalesApi {
         if a.occur_time.is_none() {
             a.occur_time = Some(timestamp(now_micros()));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !a.opportunity_id.is_empty() {
             let o = self.opportunity(&mut tx, &a.opportunity_id).await?;
             if !rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id) {
@@ -41,7 +41,7 @@ impl SalesApi {
         self.ensure_party(&mut tx, principal, &a.party_id, "activity.party_id")
             .await?;
         activities::insert(&mut tx, &mut a).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::LogActivityResponse { activity: Some(a) })
     }
 
@@ -68,7 +68,7 @@ impl SalesApi {
             key
         };
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let found = activities::list(&mut conn, &req.party_id, &req.opportunity_id, after, size).await?;
         let last = found.last().map(|a| {
             format!(

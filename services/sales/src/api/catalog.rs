@@ -21,7 +21,7 @@ impl SalesApi {
         let mut product = req.product.ok_or_else(|| invalid("product", "required"))?;
         product.name = product.name.trim().to_string();
         validate_product(&product).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         catalog::insert_product(&mut tx, &mut product)
             .await
             .map_err(|e| {
@@ -43,7 +43,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateProductResponse {
             product: Some(stored),
         })
@@ -54,7 +54,7 @@ impl SalesApi {
         _p: &Principal,
         req: pb::GetProductRequest,
     ) -> Result<pb::GetProductResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let product = catalog::product_by_id(&mut conn, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("product {}", req.id)))?;
@@ -71,7 +71,7 @@ impl SalesApi {
         let patch = req.product.ok_or_else(|| invalid("product", "required"))?;
         let expected = version(&patch.etag, "product.etag")?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut product = catalog::product_by_id(&mut tx, &patch.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("product {}", patch.id)))?;
@@ -107,7 +107,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateProductResponse {
             product: Some(stored),
         })
@@ -122,7 +122,7 @@ impl SalesApi {
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let products = catalog::list_products(
             &mut conn,
             &req.product_line,
@@ -158,7 +158,7 @@ impl SalesApi {
             "an ISO 4217 code such as USD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         catalog::insert_price_book(&mut tx, &mut book)
             .await
             .map_err(|e| {
@@ -168,7 +168,7 @@ impl SalesApi {
                     e.into()
                 }
             })?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreatePriceBookResponse {
             price_book: Some(book),
         })
@@ -179,7 +179,7 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::ListPriceBooksRequest,
     ) -> Result<pb::ListPriceBooksResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListPriceBooksResponse {
             price_books: catalog::list_price_books(&mut conn).await?,
         })
@@ -197,7 +197,7 @@ impl SalesApi {
         crate::domain::rules::check_money(&mut v, "price.unit_price", &price.unit_price);
         v.finish()?;
         let unit = price.unit_price.clone().unwrap_or_default();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let book = catalog::price_book_by_id(&mut tx, &price.price_book_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("price book {}", price.price_book_id)))?;
@@ -211,7 +211,7 @@ impl SalesApi {
             .await?
             .ok_or_else(|| Error::NotFound(format!("product {}", price.product_id)))?;
         catalog::set_price(&mut tx, &book.id, &price.product_id, unit.amount_minor).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetPriceResponse { price: Some(price) })
     }
 
@@ -220,7 +220,7 @@ impl SalesApi {
         _p: &Principal,
         req: pb::ListPricesRequest,
     ) -> Result<pb::ListPricesResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let book = catalog::price_book_by_id(&mut conn, &req.price_book_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("price book {}", req.price_book_id)))?;

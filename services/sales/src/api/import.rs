@@ -44,7 +44,7 @@ impl SalesApi {
         let summary = crm_platform::run_import_concurrently!(
             stream,
             pb::ImportOrdersRequest,
-            self.db.bulk_write_concurrency(),
+            self.store.db().bulk_write_concurrency(),
             |row| &row.external_id,
             |run, rows| self.import_order_batch(principal, run, rows)
         );
@@ -61,7 +61,7 @@ impl SalesApi {
         source: &str,
         external_ids: Vec<String>,
     ) -> Result<HashMap<String, accounts::Account>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut found = accounts::by_external_ids(&mut conn, source, &external_ids).await?;
         let missing: Vec<String> = external_ids
             .into_iter()
@@ -91,7 +91,7 @@ impl SalesApi {
         // Kept in one statement: sales may be far behind customers' events during an import.
         let fetched: Vec<accounts::Account> =
             reply.parties.iter().map(accounts::Account::from_party).collect();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         accounts::upsert_many(&mut tx, &fetched).await?;
         tx.commit().await?;
         for account in fetched {
@@ -139,7 +139,7 @@ impl SalesApi {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let channels = channel_partners::by_external_ids(&mut tx, &run.source, &channel_ids).await?;
         let products = catalog::products_by_skus(&mut tx, &skus).await?;
         let external_ids: Vec<String> = prepared.iter().map(|p| p.external_id.clone()).collect();
@@ -248,7 +248,7 @@ impl SalesApi {
             .record(&mut tx, &run.source, &run.run_id, &keys)
             .await?;
         orders::IMPORT_KEYS.analyze_if_grown(&mut tx).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(())
     }
 
@@ -303,7 +303,7 @@ impl SalesApi {
         principal: Principal,
         req: pb::ExportOrdersRequest,
     ) -> Result<ResponseStream<pb::ExportOrdersResponse>> {
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         Ok(export::keyset_pages(String::new(), move |after: String| {
             let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
             async move {

@@ -96,13 +96,13 @@ impl SalesApi {
 
     /// One message of products in one transaction, row by row (a catalog is small).
     async fn import_product_batch(&self, run: &mut ImportRun, rows: Vec<pb::ProductImportRow>) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut seen = HashMap::new();
         for row in rows {
             self.import_product(&mut tx, run, row, &mut seen).await?;
         }
         if !run.validate_only {
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -271,7 +271,7 @@ impl SalesApi {
                 rows.iter().map(|r| r.party_external_id.trim().to_string()),
             )
             .await?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let ids: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
         let stored = imports::lookup(&mut tx, LEAD, &run.source, &ids).await?;
         let mut seen = HashMap::new();
@@ -364,7 +364,7 @@ impl SalesApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, LEAD, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -396,7 +396,7 @@ impl SalesApi {
                 rows.iter().map(|r| r.party_external_id.trim().to_string()),
             )
             .await?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let pipeline = stages::list(&mut tx).await?;
         let ids: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
         let stored = imports::lookup(&mut tx, OPPORTUNITY, &run.source, &ids).await?;
@@ -559,7 +559,7 @@ impl SalesApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, OPPORTUNITY, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -590,7 +590,7 @@ impl SalesApi {
                 rows.iter().map(|r| r.party_external_id.trim().to_string()),
             )
             .await?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let deals: Vec<String> = rows
             .iter()
             .map(|r| r.opportunity_external_id.trim().to_string())
@@ -666,7 +666,7 @@ impl SalesApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, ACTIVITY, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }

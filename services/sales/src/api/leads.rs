@@ -34,7 +34,7 @@ impl SalesApi {
             lead.team_id = principal.team_id.clone().unwrap_or_default();
         }
         validate_lead(&lead).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         // A campaign response or deal registration delivered again is the same lead.
         if !lead.source_ref.is_empty()
             && let Some(existing) = leads::by_source_ref(&mut tx, lead.source, &lead.source_ref).await?
@@ -58,7 +58,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateLeadResponse { lead: Some(stored) })
     }
 
@@ -67,7 +67,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetLeadRequest,
     ) -> Result<pb::GetLeadResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let lead = leads::get(&mut conn, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("lead {}", req.id)))?;
@@ -89,7 +89,7 @@ impl SalesApi {
         let size = page_size(req.page_size, 50, 500, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut found = leads::list(&mut conn, req.status, req.source, &req.owner_id, &after, size).await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|l| l.id.clone()));
         found.retain(|l| readable(principal, l));
@@ -149,7 +149,7 @@ impl SalesApi {
             "0 to 100, or -1 to keep",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (mut lead, expected) = self
             .lead_for_write(&mut tx, principal, &req.id, &req.etag)
             .await?;
@@ -183,7 +183,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::QualifyLeadResponse { lead: Some(stored) })
     }
 
@@ -206,7 +206,7 @@ impl SalesApi {
         );
         v.finish()?;
         // Check the lead before creating anything in the customers service.
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let (lead, _) = self
             .lead_for_write(&mut conn, principal, &req.id, &req.etag)
             .await?;
@@ -222,7 +222,7 @@ impl SalesApi {
         } else {
             (lead.party_id.clone(), false)
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (mut lead, expected) = self
             .lead_for_write(&mut tx, principal, &req.id, &req.etag)
             .await?;
@@ -293,7 +293,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ConvertLeadResponse {
             lead: Some(lead),
             opportunity: Some(opportunity),
@@ -359,7 +359,7 @@ impl SalesApi {
             .into_inner()
             .party
             .ok_or_else(|| Error::Unavailable("customers service returned no party".into()))?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         accounts::upsert(&mut conn, &accounts::Account::from_party(&created)).await?;
         Ok(created.id)
     }

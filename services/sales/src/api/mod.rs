@@ -19,6 +19,7 @@ pub use reports::evaluate_alerts;
 use std::sync::Arc;
 
 use crm_auth::Principal;
+use crm_platform::Store;
 use crm_platform::client::forwarded;
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
@@ -28,8 +29,7 @@ use crm_proto::sales::v1::order_service_server::OrderService;
 use crm_proto::sales::v1::pipeline_service_server::PipelineService;
 use crm_proto::sales::v1::sales_org_service_server::SalesOrgService;
 use crm_proto::sales::v1::sales_report_service_server::SalesReportService;
-use crm_storage::{Conn, Db, Tx};
-use tokio::sync::Notify;
+use crm_storage::Conn;
 use tonic::transport::Channel;
 
 use crate::config::SalesConfig;
@@ -39,37 +39,21 @@ use crate::storage::accounts;
 /// The sales gRPC services (catalog, pipeline, orders) over one database.
 #[derive(Debug, Clone)]
 pub struct SalesApi {
-    db: Db,
+    store: Store,
     #[allow(dead_code)]
     config: Arc<SalesConfig>,
-    relay: Arc<Notify>,
     customers: Channel,
 }
 
 impl SalesApi {
     /// The services on `db`; `relay` is woken after each commit; `customers` reaches the
     /// customers service.
-    pub fn new(db: Db, config: Arc<SalesConfig>, relay: Arc<Notify>, customers: Channel) -> Self {
+    pub fn new(store: Store, config: Arc<SalesConfig>, customers: Channel) -> Self {
         Self {
-            db,
+            store,
             config,
-            relay,
             customers,
         }
-    }
-
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.db.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay.notify_one();
-        Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.db.pool().acquire().await?)
     }
 
     fn customers(&self) -> CustomersServiceClient<Channel> {

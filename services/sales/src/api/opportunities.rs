@@ -85,7 +85,7 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::GetPipelineRequest,
     ) -> Result<pb::GetPipelineResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::GetPipelineResponse {
             stages: stages::list(&mut conn).await?,
         })
@@ -97,7 +97,7 @@ impl SalesApi {
         req: pb::UpdatePipelineRequest,
     ) -> Result<pb::UpdatePipelineResponse> {
         validate_pipeline(&req.stages).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         // Stages in use by open opportunities must survive.
         let kept: Vec<&str> = req.stages.iter().map(|s| s.code.as_str()).collect();
         for stage in stages::list(&mut tx).await? {
@@ -113,7 +113,7 @@ impl SalesApi {
             }
         }
         stages::replace(&mut tx, &req.stages).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdatePipelineResponse { stages: req.stages })
     }
 
@@ -133,7 +133,7 @@ impl SalesApi {
         if o.team_id.is_empty() {
             o.team_id = principal.team_id.clone().unwrap_or_default();
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         self.ensure_party(&mut tx, principal, &o.party_id, "opportunity.party_id")
             .await?;
         self.check_products(&mut tx, &o).await?;
@@ -167,7 +167,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateOpportunityResponse {
             opportunity: Some(stored),
         })
@@ -191,7 +191,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetOpportunityRequest,
     ) -> Result<pb::GetOpportunityResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let o = self.opportunity(&mut conn, &req.id).await?;
         if !readable(principal, &o) {
             return Err(Error::PermissionDenied(format!(
@@ -221,7 +221,7 @@ impl SalesApi {
             );
         }
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (mut o, expected) = self
             .opportunity_for_write(&mut tx, principal, &patch.id, Some(&patch.etag))
             .await?;
@@ -244,7 +244,7 @@ impl SalesApi {
             return Err(Error::Stale(format!("opportunity {}", o.id)));
         }
         let stored = self.opportunity(&mut tx, &o.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateOpportunityResponse {
             opportunity: Some(stored),
         })
@@ -255,7 +255,7 @@ impl SalesApi {
         principal: Principal,
         req: pb::ExportOpportunitiesRequest,
     ) -> Result<ResponseStream<pb::ExportOpportunitiesResponse>> {
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         Ok(export::keyset_pages(String::new(), move |after: String| {
             let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
             async move {
@@ -293,7 +293,7 @@ impl SalesApi {
         let size = page_size(req.page_size, 50, 500, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let found = opportunities::list(
             &mut conn,
             &req.party_id,
@@ -330,7 +330,7 @@ impl SalesApi {
             "a date YYYY-MM-DD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (mut o, expected) = self
             .opportunity_for_write(&mut tx, principal, &req.id, Some(&req.etag))
             .await?;
@@ -371,7 +371,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::MoveOpportunityStageResponse {
             opportunity: Some(stored),
         })
@@ -382,7 +382,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::SetStagePlanRequest,
     ) -> Result<pb::SetStagePlanResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (o, expected) = self
             .opportunity_for_write(&mut tx, principal, &req.id, Some(&req.etag))
             .await?;
@@ -412,7 +412,7 @@ impl SalesApi {
             return Err(Error::Stale(format!("opportunity {}", o.id)));
         }
         let stored = self.opportunity(&mut tx, &o.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetStagePlanResponse {
             opportunity: Some(stored),
         })
@@ -426,14 +426,14 @@ impl SalesApi {
         if !req.won && req.lost_reason.trim().is_empty() {
             return Err(invalid("lost_reason", "required when an opportunity is lost"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (o, expected) = self
             .opportunity_for_write(&mut tx, principal, &req.id, Some(&req.etag))
             .await?;
         let stored = self
             .close(&mut tx, o, expected, req.won, req.lost_reason.trim())
             .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CloseOpportunityResponse {
             opportunity: Some(stored),
         })

@@ -35,7 +35,7 @@ impl SalesApi {
         );
         v.finish()?;
         let partner_id = order.channel.clone().unwrap_or_default().partner_id;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         // A retried placement returns the order it placed the first time.
         if !order.external_ref.is_empty()
             && let Some(existing) = orders::by_external_ref(&mut tx, &partner_id, &order.external_ref).await?
@@ -76,7 +76,7 @@ impl SalesApi {
             if crm_storage::is_unique_violation(&err) {
                 // Placed concurrently by a retry of the same request.
                 drop(tx);
-                let mut conn = self.conn().await?;
+                let mut conn = self.store.conn().await?;
                 let partner = order.channel.clone().unwrap_or_default().partner_id;
                 let existing = orders::by_external_ref(&mut conn, &partner, &order.external_ref).await?;
                 return Ok(pb::PlaceOrderResponse {
@@ -98,7 +98,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::PlaceOrderResponse {
             order: Some(stored),
             created: true,
@@ -110,7 +110,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetOrderRequest,
     ) -> Result<pb::GetOrderResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let order = orders::get(&mut conn, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("order {}", req.id)))?;
@@ -132,7 +132,7 @@ impl SalesApi {
         let size = page_size(req.page_size, 50, 500, &mut v);
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let mut found = orders::list(
             &mut conn,
             &req.party_id,
@@ -172,7 +172,7 @@ impl SalesApi {
         );
         v.finish()?;
         let expected = version(&req.etag, "etag")?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let order = orders::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("order {}", req.id)))?;
@@ -241,7 +241,7 @@ impl SalesApi {
                 .await?
             }
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateOrderStatusResponse { order: Some(stored) })
     }
 }

@@ -58,7 +58,7 @@ impl SalesApi {
         let mut v = Violations::new();
         name(&mut v, "department.name", &d.name);
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !d.parent_id.is_empty()
             && !org::departments(&mut tx)
                 .await?
@@ -70,7 +70,7 @@ impl SalesApi {
         org::insert_department(&mut tx, &mut d)
             .await
             .map_err(|e| unique(e, format!("department {:?}", d.name)))?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateDepartmentResponse { department: Some(d) })
     }
 
@@ -85,7 +85,7 @@ impl SalesApi {
         name(&mut v, "team.name", &t.name);
         v.check(t.department_id.is_empty(), "team.department_id", "required");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !org::departments(&mut tx)
             .await?
             .iter()
@@ -96,7 +96,7 @@ impl SalesApi {
         org::insert_team(&mut tx, &mut t)
             .await
             .map_err(|e| unique(e, format!("team {:?}", t.name)))?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateTeamResponse { team: Some(t) })
     }
 
@@ -115,12 +115,12 @@ impl SalesApi {
         name(&mut v, "rep.display_name", &rep.display_name);
         v.check(rep.team_id.is_empty(), "rep.team_id", "required");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !org::teams(&mut tx).await?.iter().any(|t| t.id == rep.team_id) {
             return Err(invalid("rep.team_id", "no such team"));
         }
         org::upsert_rep(&mut tx, &rep).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpsertRepResponse { rep: Some(rep) })
     }
 
@@ -129,7 +129,7 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::GetOrganizationRequest,
     ) -> Result<pb::GetOrganizationResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::GetOrganizationResponse {
             departments: org::departments(&mut conn).await?,
             teams: org::teams(&mut conn).await?,
@@ -145,13 +145,13 @@ impl SalesApi {
         let mut t = req.territory.ok_or_else(|| invalid("territory", "required"))?;
         t.name = t.name.trim().to_string();
         validate_territory(&t).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         org::insert_territory(&mut tx, &mut t)
             .await
             .map_err(|e| unique(e, format!("territory {:?}", t.name)))?;
         let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
         let stored = org::territory_by_id(&mut tx, &t.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateTerritoryResponse {
             territory: stored,
             reassigned,
@@ -166,7 +166,7 @@ impl SalesApi {
         let patch = req.territory.ok_or_else(|| invalid("territory", "required"))?;
         let expected = version(&patch.etag, "territory.etag")?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut t = org::territory_by_id(&mut tx, &patch.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("territory {}", patch.id)))?;
@@ -190,7 +190,7 @@ impl SalesApi {
         }
         let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
         let stored = org::territory_by_id(&mut tx, &t.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateTerritoryResponse {
             territory: stored,
             reassigned,
@@ -202,12 +202,12 @@ impl SalesApi {
         _p: &Principal,
         req: pb::DeleteTerritoryRequest,
     ) -> Result<pb::DeleteTerritoryResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !org::delete_territory(&mut tx, &req.id).await? {
             return Err(Error::NotFound(format!("territory {}", req.id)));
         }
         let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::DeleteTerritoryResponse { reassigned })
     }
 
@@ -216,7 +216,7 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::ListTerritoriesRequest,
     ) -> Result<pb::ListTerritoriesResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListTerritoriesResponse {
             territories: org::territories(&mut conn).await?,
         })
@@ -227,9 +227,9 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::ReassignAccountsRequest,
     ) -> Result<pb::ReassignAccountsResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (accounts, reassigned) = assignment::reassign(&mut tx, None).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ReassignAccountsResponse { accounts, reassigned })
     }
 
@@ -238,7 +238,7 @@ impl SalesApi {
         _p: &Principal,
         req: pb::GetAccountAssignmentRequest,
     ) -> Result<pb::GetAccountAssignmentResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let territory_id = org::assignment(&mut conn, &req.party_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("account {}", req.party_id)))?;
@@ -275,7 +275,7 @@ impl SalesApi {
             "at most 64 characters",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let known = match QuotaOwnerKind::try_from(quota.owner_kind) {
             Ok(QuotaOwnerKind::Rep) => org::reps(&mut tx)
                 .await?
@@ -294,7 +294,7 @@ impl SalesApi {
             ));
         }
         org::set_quota(&mut tx, &quota).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetQuotaResponse { quota: Some(quota) })
     }
 
@@ -303,7 +303,7 @@ impl SalesApi {
         _p: &Principal,
         req: pb::ListQuotasRequest,
     ) -> Result<pb::ListQuotasResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::ListQuotasResponse {
             quotas: org::quotas(&mut conn, req.owner_kind, &req.owner_id, &req.period).await?,
         })

@@ -110,7 +110,7 @@ impl SalesApi {
             "a date YYYY-MM-DD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (opportunity, _) = self
             .opportunity_for_write(&mut tx, principal, &quote.opportunity_id, None)
             .await?;
@@ -139,7 +139,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateQuoteResponse { quote: Some(stored) })
     }
 
@@ -148,7 +148,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetQuoteRequest,
     ) -> Result<pb::GetQuoteResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let quote = quotes::get(&mut conn, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("quote {}", req.id)))?;
@@ -170,7 +170,7 @@ impl SalesApi {
         if req.opportunity_id.is_empty() {
             return Err(invalid("opportunity_id", "required"));
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let o = self.opportunity(&mut conn, &req.opportunity_id).await?;
         if !rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id) {
             return Err(Error::PermissionDenied(format!(
@@ -225,7 +225,7 @@ impl SalesApi {
             "a date YYYY-MM-DD",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (previous, _, _) = self.open_quote(&mut tx, principal, &req.id, &req.etag).await?;
         let book = catalog::price_book_by_id(&mut tx, &previous.price_book_id)
             .await?
@@ -268,7 +268,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ReviseQuoteResponse { quote: Some(stored) })
     }
 
@@ -284,7 +284,7 @@ impl SalesApi {
                 "PRESENTED or REJECTED (accept with AcceptQuote)",
             ));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (quote, _, _) = self.open_quote(&mut tx, principal, &req.id, &req.etag).await?;
         if target == QuoteStatus::Presented && quote.status != QuoteStatus::Draft as i32 {
             return Err(Error::FailedPrecondition(format!(
@@ -315,7 +315,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetQuoteStatusResponse { quote: Some(stored) })
     }
 
@@ -324,7 +324,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::AcceptQuoteRequest,
     ) -> Result<pb::AcceptQuoteResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let (quote, opportunity, opportunity_version) =
             self.open_quote(&mut tx, principal, &req.id, &req.etag).await?;
         let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
@@ -384,7 +384,7 @@ impl SalesApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::AcceptQuoteResponse {
             quote: Some(quote),
             order: Some(order),

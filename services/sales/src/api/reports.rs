@@ -154,7 +154,7 @@ impl SalesApi {
         principal: &Principal,
         s: Option<pb::ReportScope>,
     ) -> Result<(Vec<pb::Opportunity>, Vec<pb::PipelineStage>, String)> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let (scope, currency) = self.scope(&mut conn, principal, s).await?;
         let mut opps = reporting::opportunities(&mut conn, &scope).await?;
         opps.retain(|o| o.amount.as_ref().is_some_and(|m| m.currency_code == currency));
@@ -257,7 +257,7 @@ impl SalesApi {
     ) -> Result<pb::GetQuotaAttainmentResponse> {
         let period =
             Period::parse(&req.period).ok_or_else(|| invalid("period", "YYYY, YYYY-Qn or YYYY-MM"))?;
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let departments = org::departments(&mut conn).await?;
         let teams = org::teams(&mut conn).await?;
         let rep_team: HashMap<String, String> = org::reps(&mut conn)
@@ -353,10 +353,10 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::EvaluateAlertsRequest,
     ) -> Result<pb::EvaluateAlertsResponse> {
-        let raised = evaluate_alerts(&self.db, Utc::now().naive_utc())
+        let raised = evaluate_alerts(self.store.db(), Utc::now().naive_utc())
             .await
             .map_err(Error::Internal)?;
-        self.relay.notify_one();
+        self.store.relay().notify_one();
         Ok(pb::EvaluateAlertsResponse { raised })
     }
 
@@ -365,7 +365,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::ListAlertsRequest,
     ) -> Result<pb::ListAlertsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let owner =
             if principal.has_any_role(&[Role::Admin, Role::Auditor, Role::SalesManager, Role::Service]) {
                 req.owner_id
@@ -382,7 +382,7 @@ impl SalesApi {
         principal: &Principal,
         req: pb::ResolveAlertRequest,
     ) -> Result<pb::ResolveAlertResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let alert = alert_store::list(&mut tx, "", 0, true)
             .await?
             .into_iter()
@@ -400,7 +400,7 @@ impl SalesApi {
             .await?
             .into_iter()
             .find(|a| a.id == req.id);
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ResolveAlertResponse { alert: resolved })
     }
 
@@ -409,7 +409,7 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::GetAlertSettingsRequest,
     ) -> Result<pb::GetAlertSettingsResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let s = alert_store::settings(&mut conn).await?;
         Ok(pb::GetAlertSettingsResponse {
             settings: Some(settings_proto(&s)),
@@ -450,9 +450,9 @@ impl SalesApi {
             early_stage_max_position: s.early_stage_max_position,
             falling_rate_bps: s.falling_rate_bps,
         };
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         alert_store::set_settings(&mut tx, &settings).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpdateAlertSettingsResponse { settings: Some(s) })
     }
 }

@@ -60,7 +60,7 @@ impl ServiceDeskApi {
         let Some(digits) = normalize_phone(&req.phone) else {
             return Err(crate::error::invalid("phone", "a phone number of 7 to 15 digits"));
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let Some(customer) = customers::by_phone(&mut conn, &digits).await? else {
             return Ok(pb::IdentifyCallerResponse::default());
         };
@@ -92,7 +92,7 @@ impl ServiceDeskApi {
         _req: pb::RunEscalationsRequest,
     ) -> Result<pb::RunEscalationsResponse> {
         Ok(pb::RunEscalationsResponse {
-            raised: escalations::run_once(&self.db, &self.config, &self.relay).await?,
+            raised: escalations::run_once(self.store.db(), &self.config, self.store.relay()).await?,
         })
     }
 
@@ -102,7 +102,7 @@ impl ServiceDeskApi {
         req: pb::ListEscalationsRequest,
     ) -> Result<pb::ListEscalationsResponse> {
         Ok(pb::ListEscalationsResponse {
-            escalations: cases::escalations(&mut *self.conn().await?, &req.case_id).await?,
+            escalations: cases::escalations(&mut *self.store.conn().await?, &req.case_id).await?,
         })
     }
 }
@@ -128,7 +128,7 @@ impl ServiceDeskApi {
         );
         v.check(req.party_ids.len() > 10_000, "party_ids", "at most 10000");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let callees = match source {
             pb::CallListSource::FollowUpsDue => calls::follow_ups_due(&mut tx).await?,
             pb::CallListSource::AtRisk => calls::at_risk(&mut tx).await?,
@@ -142,7 +142,7 @@ impl ServiceDeskApi {
         };
         calls::insert(&mut tx, &list, self.now(), &callees).await?;
         let stored = calls::get(&mut tx, &list.id).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateCallListResponse { call_list: stored })
     }
 
@@ -151,7 +151,7 @@ impl ServiceDeskApi {
         _p: &Principal,
         req: pb::GetCallListRequest,
     ) -> Result<pb::GetCallListResponse> {
-        let list = calls::get(&mut *self.conn().await?, &req.id).await?;
+        let list = calls::get(&mut *self.store.conn().await?, &req.id).await?;
         let list = list.ok_or_else(|| Error::NotFound(format!("call list {}", req.id)))?;
         Ok(pb::GetCallListResponse {
             call_list: Some(list),
@@ -178,7 +178,7 @@ impl ServiceDeskApi {
             "at most 20000 characters",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let entry = calls::record_outcome(
             &mut tx,
             &req.call_list_id,
@@ -190,7 +190,7 @@ impl ServiceDeskApi {
         )
         .await?
         .ok_or_else(|| Error::NotFound(format!("{} on call list {}", req.party_id, req.call_list_id)))?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RecordCallOutcomeResponse { entry: Some(entry) })
     }
 }
@@ -202,7 +202,7 @@ impl ServiceDeskApi {
         req: pb::ListNotificationsRequest,
     ) -> Result<pb::ListNotificationsResponse> {
         let notifications =
-            notifications::list(&mut *self.conn().await?, req.recipient.trim(), req.status).await?;
+            notifications::list(&mut *self.store.conn().await?, req.recipient.trim(), req.status).await?;
         Ok(pb::ListNotificationsResponse { notifications })
     }
 
@@ -211,8 +211,8 @@ impl ServiceDeskApi {
         _p: &Principal,
         _req: pb::DeliverNotificationsRequest,
     ) -> Result<pb::DeliverNotificationsResponse> {
-        crate::notifications::queue_special_days(&self.db, &self.config).await?;
-        let (delivered, retrying, failed) = self.deliverer.deliver_due(&self.db, &self.config).await?;
+        crate::notifications::queue_special_days(self.store.db(), &self.config).await?;
+        let (delivered, retrying, failed) = self.deliverer.deliver_due(self.store.db(), &self.config).await?;
         Ok(pb::DeliverNotificationsResponse {
             delivered,
             retrying,

@@ -255,7 +255,7 @@ impl ServiceDeskApi {
             // Customers do not pick who works their case.
             c.agent_id.clear();
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let v = check_new_case(&mut tx, &mut c).await?;
         v.finish()?;
 
@@ -314,7 +314,7 @@ impl ServiceDeskApi {
             },
         )
         .await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::OpenCaseResponse { case: Some(case) })
     }
 
@@ -323,7 +323,7 @@ impl ServiceDeskApi {
         p: &Principal,
         req: pb::GetCaseRequest,
     ) -> Result<pb::GetCaseResponse> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let record = visible_case(&mut conn, p, &req.id).await?;
         Ok(pb::GetCaseResponse {
             case: Some(case_view(&mut conn, p, &record).await?),
@@ -348,7 +348,7 @@ impl ServiceDeskApi {
                 return Ok(pb::ListCasesResponse::default());
             }
         }
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let records = cases::list(&mut conn, &filter).await?;
         let visible: Vec<&CaseRecord> = records.iter().filter(|r| may_see(p, r)).collect();
         let sla = if req.with_sla {
@@ -372,7 +372,7 @@ impl ServiceDeskApi {
         let version = etag_version(&req.etag, "etag", true, &mut v);
         v.check(req.agent_id.trim().is_empty(), "agent_id", "required");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut record = visible_case(&mut tx, p, &req.id).await?;
         let agent = org::agents(&mut tx)
             .await?
@@ -421,7 +421,7 @@ impl ServiceDeskApi {
             self.status_changed(&mut tx, &record, previous).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::AssignCaseResponse { case: Some(case) })
     }
 
@@ -455,7 +455,7 @@ impl ServiceDeskApi {
                 "a customer may only close or reopen a resolved case".into(),
             ));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut record = visible_case(&mut tx, p, &req.id).await?;
         if Some(record.version) != version {
             return Err(Error::Stale(format!(
@@ -496,7 +496,7 @@ impl ServiceDeskApi {
             self.pull_work(&mut tx, &agent_id).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::ChangeCaseStatusResponse { case: Some(case) })
     }
 
@@ -519,7 +519,7 @@ impl ServiceDeskApi {
             "customers cannot write internal notes",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut record = visible_case(&mut tx, p, &req.id).await?;
         if status_of(&record) == CaseStatus::Closed {
             return Err(Error::FailedPrecondition(format!("case {} is closed", req.id)));
@@ -554,7 +554,7 @@ impl ServiceDeskApi {
             self.status_changed(&mut tx, &record, previous).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::AddCommentResponse { case: Some(case) })
     }
 
@@ -575,7 +575,7 @@ impl ServiceDeskApi {
             "at most 20000 characters",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut record = visible_case(&mut tx, p, &req.id).await?;
         if record.is_open() {
             return Err(Error::FailedPrecondition(format!(
@@ -599,7 +599,7 @@ impl ServiceDeskApi {
         )
         .await?;
         let case = case_view(&mut tx, p, &record).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::RateCaseResponse { case: Some(case) })
     }
 }

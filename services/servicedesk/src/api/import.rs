@@ -110,7 +110,7 @@ impl ServiceDeskApi {
 
     async fn import_case_batch(&self, run: &mut ImportRun, rows: Vec<pb::CaseImportRow>) -> Result<()> {
         let now = self.now();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let wanted: Vec<String> = rows
             .iter()
             .map(|r| r.party_external_id.trim().to_string())
@@ -225,7 +225,7 @@ impl ServiceDeskApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, CASE, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }
@@ -356,7 +356,7 @@ impl ServiceDeskApi {
         principal: Principal,
         req: pb::ExportCasesRequest,
     ) -> Result<ResponseStream<pb::ExportCasesResponse>> {
-        let db = self.db.clone();
+        let db = self.store.db().clone();
         let filter = CaseFilter {
             status: req.status,
             queue_id: req.queue_id,
@@ -395,7 +395,7 @@ impl ServiceDeskApi {
     }
 
     async fn import_article_batch(&self, run: &mut ImportRun, rows: Vec<pb::ArticleImportRow>) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let ids: Vec<String> = rows.iter().map(|r| r.external_id.trim().to_string()).collect();
         let stored = imports::lookup(&mut tx, ARTICLE, &run.source, &ids).await?;
         let mut seen = HashMap::new();
@@ -450,7 +450,7 @@ impl ServiceDeskApi {
         }
         if !run.validate_only {
             imports::record(&mut tx, ARTICLE, &run.source, &run.run_id, &keys).await?;
-            self.commit(tx).await?;
+            self.store.commit(tx).await?;
         }
         Ok(())
     }

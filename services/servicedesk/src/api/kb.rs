@@ -68,9 +68,9 @@ impl ServiceDeskApi {
         a.title = a.title.trim().to_string();
         a.language = a.language.trim().to_string();
         check_article(&a).finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         kb::upsert(&mut tx, &mut a).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpsertArticleResponse { article: Some(a) })
     }
 
@@ -88,7 +88,7 @@ impl ServiceDeskApi {
         );
         v.finish()?;
         let limit = if req.limit == 0 { DEFAULT_LIMIT } else { req.limit } as usize;
-        let articles = kb::in_language(&mut *self.conn().await?, req.language.trim()).await?;
+        let articles = kb::in_language(&mut *self.store.conn().await?, req.language.trim()).await?;
         Ok(pb::SearchArticlesResponse {
             hits: rank(articles, &req.query, limit),
         })
@@ -99,7 +99,7 @@ impl ServiceDeskApi {
         p: &Principal,
         req: pb::SuggestArticlesRequest,
     ) -> Result<pb::SuggestArticlesResponse> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let case = visible_case(&mut tx, p, &req.case_id).await?;
         let query = format!(
             "{} {} {}",
@@ -111,7 +111,7 @@ impl ServiceDeskApi {
                 kb::count_use(&mut tx, &a.id).await?;
             }
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SuggestArticlesResponse { hits })
     }
 }

@@ -10,10 +10,10 @@ mod reports;
 use std::sync::Arc;
 
 use crm_auth::{Principal, RecordScope, Role};
+use crm_platform::Store;
 use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::service_desk_service_server::ServiceDeskService;
-use crm_storage::{Conn, Db, Tx};
-use tokio::sync::Notify;
+use crm_storage::Conn;
 
 use crate::config::ServicedeskConfig;
 use crate::error::{Error, Result};
@@ -22,9 +22,8 @@ use crate::storage::cases::{self as case_store, CaseRecord};
 /// The service-desk gRPC service.
 #[derive(Debug, Clone)]
 pub struct ServiceDeskApi {
-    db: Db,
+    store: Store,
     config: Arc<ServicedeskConfig>,
-    relay: Arc<Notify>,
     deliverer: crate::notifications::Deliverer,
 }
 
@@ -35,31 +34,15 @@ impl ServiceDeskApi {
     /// The service on `db`; `relay` is woken after each commit; `deliverer` posts
     /// notifications when asked to.
     pub fn new(
-        db: Db,
+        store: Store,
         config: Arc<ServicedeskConfig>,
-        relay: Arc<Notify>,
         deliverer: crate::notifications::Deliverer,
     ) -> Self {
         Self {
-            db,
+            store,
             config,
-            relay,
             deliverer,
         }
-    }
-
-    async fn begin(&self) -> Result<Tx> {
-        Ok(self.db.begin().await?)
-    }
-
-    async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay.notify_one();
-        Ok(())
-    }
-
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.db.pool().acquire().await?)
     }
 
     fn now(&self) -> i64 {

@@ -22,14 +22,14 @@ impl ServiceDeskApi {
         let mut v = Violations::new();
         v.check(queue.name.is_empty(), "queue.name", "required");
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         match org::insert_queue(&mut tx, &mut queue).await {
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::AlreadyExists(format!("queue {}", queue.name)));
             }
             other => other?,
         }
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::CreateQueueResponse { queue: Some(queue) })
     }
 
@@ -39,7 +39,7 @@ impl ServiceDeskApi {
         _req: pb::ListQueuesRequest,
     ) -> Result<pb::ListQueuesResponse> {
         Ok(pb::ListQueuesResponse {
-            queues: org::queues(&mut *self.conn().await?).await?,
+            queues: org::queues(&mut *self.store.conn().await?).await?,
         })
     }
 
@@ -49,7 +49,7 @@ impl ServiceDeskApi {
         req: pb::UpsertAgentRequest,
     ) -> Result<pb::UpsertAgentResponse> {
         let mut agent = req.agent.unwrap_or_default();
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let known: Vec<String> = org::queues(&mut tx).await?.into_iter().map(|q| q.id).collect();
         let mut v = Violations::new();
         v.check(agent.user_id.trim().is_empty(), "agent.user_id", "required");
@@ -80,7 +80,7 @@ impl ServiceDeskApi {
             .await?
             .into_iter()
             .find(|a| a.user_id == agent.user_id);
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::UpsertAgentResponse { agent: stored })
     }
 
@@ -90,7 +90,7 @@ impl ServiceDeskApi {
         _req: pb::ListAgentsRequest,
     ) -> Result<pb::ListAgentsResponse> {
         Ok(pb::ListAgentsResponse {
-            agents: org::agents(&mut *self.conn().await?).await?,
+            agents: org::agents(&mut *self.store.conn().await?).await?,
         })
     }
 
@@ -114,9 +114,9 @@ impl ServiceDeskApi {
             "at least the response target, at most a year",
         );
         v.finish()?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         sla::upsert(&mut tx, &policy).await?;
-        self.commit(tx).await?;
+        self.store.commit(tx).await?;
         Ok(pb::SetSlaPolicyResponse { policy: Some(policy) })
     }
 
@@ -126,7 +126,7 @@ impl ServiceDeskApi {
         _req: pb::ListSlaPoliciesRequest,
     ) -> Result<pb::ListSlaPoliciesResponse> {
         Ok(pb::ListSlaPoliciesResponse {
-            policies: sla::all(&mut *self.conn().await?).await?,
+            policies: sla::all(&mut *self.store.conn().await?).await?,
         })
     }
 }

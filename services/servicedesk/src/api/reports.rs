@@ -39,7 +39,7 @@ impl ServiceDeskApi {
                 .timestamp_micros()
         };
         let (start, end) = (micros(period.start), micros(period.end_exclusive()));
-        let mut conn = self.conn().await?;
+        let mut conn = self.store.conn().await?;
         let all = cases::list(
             &mut conn,
             &CaseFilter {
