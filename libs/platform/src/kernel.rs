@@ -5,7 +5,8 @@
 //! A service declares only what is its own:
 //!
 //! ```ignore
-//! let base = Foundation::connect(DOMAIN, &config.database, &MIGRATIONS, nats).await?;
+//! let base = Foundation::connect(DOMAIN, &config.database_url, config.database_max_connections,
+//!     &MIGRATIONS, nats).await?;
 //! let api = api::MarketingApi::new(base.store(), config);
 //! let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
 //!     .add_service(limited!(MarketingServiceServer::new(api), max));
