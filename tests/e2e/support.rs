@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crm::services::{self, DomainSettings, GatewaySettings, Service, ServiceSettings};
 use crm::suite::{Suite, SuiteConfig};
 use crm_platform::clock::ManualClock;
-use crm_testkit::{Backend, TestDb, TestNats};
+use crm_testkit::{Backend, TestDb, TestNats, Watched};
 
 /// Monday 2026-11-23, 10:00 UTC: inside the service desk's default business hours.
 pub const MONDAY_10AM_MICROS: i64 = 1_795_428_000_000_000;
@@ -83,10 +83,7 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
 
 /// Starts another instance of a domain service of `suite` on the same database, as a second
 /// pod of the same Deployment would be.
-pub async fn second_instance(
-    suite: &TestSuite,
-    service: Service,
-) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+pub async fn second_instance(suite: &TestSuite, service: Service) -> (std::net::SocketAddr, Watched) {
     let settings = ServiceSettings {
         listen: "127.0.0.1:0".into(),
         database_url: suite.database_urls[&service].clone(),
@@ -101,9 +98,8 @@ pub async fn second_instance(
         .await
         .expect("building a second instance");
     let addr = running.addr;
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(running.run(stop.clone()));
-    (addr, stop)
+    let task = Watched::spawn(format!("{} at {addr}", service.name()), |stop| running.run(stop));
+    (addr, task)
 }
 
 /// Builds and starts one more gateway in front of `upstreams` (URL lists per service), for
@@ -111,7 +107,7 @@ pub async fn second_instance(
 pub async fn extra_gateway(
     customers: Vec<String>,
     upstreams: GatewaySettings,
-) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+) -> (std::net::SocketAddr, Watched) {
     let settings = ServiceSettings {
         listen: "127.0.0.1:0".into(),
         database_url: String::new(),
@@ -129,9 +125,8 @@ pub async fn extra_gateway(
         .await
         .expect("building a gateway");
     let addr = running.addr;
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(running.run(stop.clone()));
-    (addr, stop)
+    let task = Watched::spawn(format!("the gateway at {addr}"), |stop| running.run(stop));
+    (addr, task)
 }
 
 /// The URL of a service of `suite`.

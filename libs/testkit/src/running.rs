@@ -1,6 +1,7 @@
 //! A service of the suite started for a test: built by its crate's `build` (on the test's own
 //! database and nats-server), run in the background, stopped when the test lets go of it.
 
+use std::future::Future;
 use std::net::SocketAddr;
 
 use crm_storage::Db;
@@ -8,33 +9,94 @@ use futures::FutureExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// A background task a test started (a service, a second instance of one): cancelling it or
+/// dropping the handle stops it, and a task that already ended with an error fails the test
+/// when the handle is dropped, instead of the error vanishing with the task.
+pub struct Watched {
+    what: String,
+    stop: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl std::fmt::Debug for Watched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watched").field("what", &self.what).finish()
+    }
+}
+
+impl Watched {
+    /// Spawns `run` with a stop token; `what` names it in a failure.
+    pub fn spawn<F>(what: impl Into<String>, run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(stop.clone()));
+        Self {
+            what: what.into(),
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Asks the task to stop (it drains and ends on its own).
+    pub fn cancel(&self) {
+        self.stop.cancel();
+    }
+
+    /// The token that stops the task.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Stops the task and returns how it ended.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        let Some(task) = self.task.take() else { return };
+        // Only a task that already ended can be asked how; one still draining is left to it.
+        if task.is_finished()
+            && !std::thread::panicking()
+            && let Some(ended) = task.now_or_never()
+        {
+            match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => panic!("{} stopped with an error: {err:#}", self.what),
+                Err(join) => panic!("{} panicked: {join}", self.what),
+            }
+        }
+    }
+}
+
 /// A running service: where it listens and its database. Dropping it stops the service; a
 /// service that stopped with an error while the test ran fails the test then.
+#[derive(Debug)]
 pub struct Running {
     /// Where the service listens.
     pub addr: SocketAddr,
     /// The service's database.
     pub db: Db,
-    stop: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl std::fmt::Debug for Running {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).finish()
-    }
+    task: Watched,
 }
 
 /// Runs a built service in the background until the returned handle is dropped or stopped.
 pub fn run(app: crm_platform::App) -> Running {
     let (addr, db) = (app.local_addr(), app.db().clone());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until_stopped(stop.clone()));
     Running {
         addr,
         db,
-        stop,
-        task: Some(task),
+        task: Watched::spawn(format!("the service at {addr}"), |stop| {
+            app.run_until_stopped(stop)
+        }),
     }
 }
 
@@ -52,33 +114,11 @@ impl Running {
     /// The token that stops the service (a test may cancel it and keep the handle to await the
     /// end with [`Running::stop`]).
     pub fn stop_token(&self) -> CancellationToken {
-        self.stop.clone()
+        self.task.stop_token()
     }
 
     /// Stops the service (draining calls and workers) and returns how it ended.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        match self.task.take() {
-            Some(task) => task.await?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-        let Some(task) = self.task.take() else { return };
-        // Only a service that already ended can be asked how; one still draining is left to it.
-        if task.is_finished()
-            && !std::thread::panicking()
-            && let Some(ended) = task.now_or_never()
-        {
-            match ended {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => panic!("the service at {} stopped with an error: {err:#}", self.addr),
-                Err(join) => panic!("the service at {} panicked: {join}", self.addr),
-            }
-        }
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.task.stop().await
     }
 }
