@@ -16,6 +16,8 @@ pub struct NewEvent {
     pub key: String,
     /// Protobuf payload.
     pub payload: Vec<u8>,
+    /// CloudEvents source: the publishing domain's, `/crm/<domain>`.
+    pub source: String,
 }
 
 impl NewEvent {
@@ -26,6 +28,7 @@ impl NewEvent {
             event_type: kind.event_type.to_string(),
             key: key.into(),
             payload: payload.encode_to_vec(),
+            source: format!("/crm/{}", kind.domain),
         }
     }
 
@@ -38,30 +41,26 @@ impl NewEvent {
             nats_subject,
             key: key.into(),
             payload: payload.encode_to_vec(),
+            source: format!("/crm/{domain}"),
         }
     }
 }
 
-/// The CloudEvents source of the events a domain publishes (`/crm/sales`).
-pub fn source_of<M>(kind: &EventKind<M>) -> String {
-    format!("/crm/{}", kind.domain)
-}
-
-/// Writes an event of `kind` about `key` into the outbox of `tx`, from its domain's source.
+/// Writes an event of `kind` about `key` into the outbox of `tx`.
 pub async fn publish<M: prost::Message>(
     tx: &mut Tx,
     kind: EventKind<M>,
     key: &str,
     payload: &M,
 ) -> sqlx::Result<()> {
-    enqueue(tx, &source_of(&kind), NewEvent::of(kind, key, payload)).await?;
+    enqueue(tx, NewEvent::of(kind, key, payload)).await?;
     Ok(())
 }
 
 /// Writes `event` to the outbox in `tx`; it is published only if `tx` commits. Returns the
 /// event id. Write it after the state change it announces, so that events about one entity get
 /// increasing sequence numbers in commit order.
-pub async fn enqueue(tx: &mut Tx, source: &str, event: NewEvent) -> sqlx::Result<String> {
+pub async fn enqueue(tx: &mut Tx, event: NewEvent) -> sqlx::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = chrono::Utc::now();
     sqlx::query(
@@ -71,7 +70,7 @@ pub async fn enqueue(tx: &mut Tx, source: &str, event: NewEvent) -> sqlx::Result
     .bind(&id)
     .bind(event.nats_subject)
     .bind(event.event_type)
-    .bind(source)
+    .bind(event.source)
     .bind(event.key)
     .bind(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
     .bind(event.payload)
@@ -120,7 +119,7 @@ where
 }
 
 /// Writes `events` to the outbox in `tx` with multi-row inserts (bulk imports), in order.
-pub async fn enqueue_many(tx: &mut Tx, source: &str, events: Vec<NewEvent>) -> sqlx::Result<()> {
+pub async fn enqueue_many(tx: &mut Tx, events: Vec<NewEvent>) -> sqlx::Result<()> {
     let now = chrono::Utc::now();
     let time = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let traceparent = current_traceparent();
@@ -134,7 +133,7 @@ pub async fn enqueue_many(tx: &mut Tx, source: &str, events: Vec<NewEvent>) -> s
                     Arg::from(uuid::Uuid::now_v7().to_string()),
                     Arg::from(e.nats_subject),
                     Arg::from(e.event_type),
-                    Arg::from(source),
+                    Arg::from(e.source),
                     Arg::from(e.key),
                     Arg::from(time.as_str()),
                     Arg::from(e.payload),

@@ -8,7 +8,7 @@
 //! let base = Foundation::connect(DOMAIN, &config.database_url, config.database_max_connections,
 //!     &MIGRATIONS, nats).await?;
 //! let api = api::MarketingApi::new(base.store(), config);
-//! let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+//! let server = base.server(config.server.clone(), &config.auth, policy::policy()).await?
 //!     .add_service(limited!(MarketingServiceServer::new(api), max));
 //! Ok(base
 //!     .bind(&config.listen, server)
@@ -86,6 +86,22 @@ impl Foundation {
     /// Wakes the relay at once: call it after committing an event.
     pub fn relay_waker(&self) -> Arc<Notify> {
         self.relay.waker()
+    }
+
+    /// The service's gRPC server: `server` settings, tokens verified as `auth` says, every call
+    /// authorized by `policy`.
+    pub async fn server(
+        &self,
+        server: crate::ServerConfig,
+        auth: &crm_auth::AuthConfig,
+        policy: crm_auth::Policy,
+    ) -> anyhow::Result<GrpcServer> {
+        let verifier = auth.verifier().await?;
+        Ok(GrpcServer::new(
+            self.name,
+            server,
+            crm_auth::AuthLayer::new(verifier, policy),
+        ))
     }
 
     /// What the service's handlers write through: the database, and the relay woken after

@@ -243,3 +243,58 @@ pub async fn run(
     let stopped = workers.shutdown().await;
     outcome.and(stopped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stands for a generated server of the customers API; never called.
+    #[derive(Clone)]
+    struct Customers;
+
+    impl NamedService for Customers {
+        const NAME: &'static str = "crm.customers.v1.CustomersService";
+    }
+
+    impl tower::Service<http::Request<tonic::body::Body>> for Customers {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+            std::future::ready(Ok(tonic::Status::unimplemented("").into_http()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_refuses_to_serve_an_rpc_without_an_access_rule() {
+        let verifier = crm_auth::AuthConfig::with_secret("a test secret of thirty-two bytes!")
+            .verifier()
+            .await
+            .unwrap();
+        let only_get_party =
+            crm_auth::Policy::new().rpc(Customers::NAME, "GetParty", crm_auth::Access::Authenticated);
+        let server = GrpcServer::new(
+            "customers",
+            ServerConfig::default(),
+            AuthLayer::new(verifier, only_get_party),
+        )
+        .add_service(Customers);
+        let listener = bind("127.0.0.1:0").await.unwrap();
+        let err = server
+            .serve(listener, CancellationToken::new())
+            .await
+            .expect_err("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains("no access rule for"), "{message}");
+        assert!(
+            message.contains("/crm.customers.v1.CustomersService/UpdateParty"),
+            "{message}"
+        );
+        assert!(!message.contains("/GetParty"), "{message}");
+    }
+}

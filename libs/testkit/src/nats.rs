@@ -43,7 +43,7 @@ impl TestNats {
         let event = crm_events::CloudEvent {
             id: uuid::Uuid::now_v7().to_string(),
             event_type: new.event_type.clone(),
-            source: format!("/crm/{domain}"),
+            source: new.source.clone(),
             subject: key.into(),
             time: chrono::Utc::now().to_rfc3339(),
             traceparent: None,

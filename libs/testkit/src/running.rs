@@ -122,3 +122,44 @@ impl Running {
         self.task.stop().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ended(watched: &Watched) {
+        while !watched.task.as_ref().is_some_and(JoinHandle::is_finished) {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_failed_fails_the_test_when_dropped() {
+        let failed = Watched::spawn("a failing service", |_| async { anyhow::bail!("database gone") });
+        ended(&failed).await;
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(failed)))
+            .expect_err("dropping a failed task panics");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(
+            message.contains("a failing service stopped with an error: database gone"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ended_well_or_still_runs_is_dropped_quietly() {
+        let fine = Watched::spawn("a service", |_| async { Ok(()) });
+        ended(&fine).await;
+        drop(fine);
+        let running = Watched::spawn("a service", |stop| async move {
+            stop.cancelled().await;
+            Ok(())
+        });
+        drop(running);
+        let stopped = Watched::spawn("a service", |stop| async move {
+            stop.cancelled().await;
+            Ok(())
+        });
+        stopped.stop().await.expect("a clean stop");
+    }
+}

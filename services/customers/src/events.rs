@@ -4,9 +4,6 @@ use crm_proto::customers::v1 as pb;
 use crm_proto::customers::v1::events as ev;
 use crm_storage::Tx;
 
-/// CloudEvents source of this service.
-pub const SOURCE: &str = "/crm/customers";
-
 pub use crm_events::outbox::publish;
 
 /// `party.created`.

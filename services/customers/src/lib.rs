@@ -17,7 +17,7 @@ pub mod value;
 
 use std::sync::Arc;
 
-use crm_platform::{App, Foundation, GrpcServer, limited};
+use crm_platform::{App, Foundation, limited};
 use crm_proto::customers::v1::customers_service_server::CustomersServiceServer;
 use crm_storage::{Db, Migrations};
 
@@ -49,13 +49,14 @@ pub async fn build(config: CustomersConfig, nats: async_nats::Client) -> anyhow:
         nats,
     )
     .await?;
-    let verifier = config.auth.verifier().await?;
-    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
     let api = api::CustomersApi::new(base.store(), Arc::new(config.clone()));
-    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(limited!(
-        CustomersServiceServer::new(api),
-        config.server.max_message_bytes
-    ));
+    let server = base
+        .server(config.server.clone(), &config.auth, policy::policy())
+        .await?
+        .add_service(limited!(
+            CustomersServiceServer::new(api),
+            config.server.max_message_bytes
+        ));
     // The order consumer and the sweeper share what the consumer knows of running imports.
     let orders = value::OrderEvents {
         currency: config.reporting_currency.clone(),

@@ -325,7 +325,7 @@ pub async fn refresh_parties(
     parties::set_values(tx, &values).await?;
     parties::set_lifecycles(tx, &stages).await?;
     audit::record_many(tx, SYSTEM_ACTOR, "party", &entries).await?;
-    outbox::enqueue_many(tx, events::SOURCE, announcements).await?;
+    outbox::enqueue_many(tx, announcements).await?;
     Ok(())
 }
 
@@ -363,7 +363,7 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i
         let events = outbox::batch_events(ev::PARTIES_TIER_CHANGED, &run, moves, |changes| {
             pb::PartiesTierChanged { changes }
         });
-        outbox::enqueue_many(tx, events::SOURCE, events).await?;
+        outbox::enqueue_many(tx, events).await?;
         parties::mark_tiers_announced(tx, &ids).await?;
         announced += i64::try_from(ids.len()).unwrap_or(i64::MAX);
     }

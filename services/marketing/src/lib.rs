@@ -18,7 +18,7 @@ pub use crm_platform::errors as error;
 
 use std::sync::Arc;
 
-use crm_platform::{App, Foundation, GrpcServer, limited};
+use crm_platform::{App, Foundation, limited};
 use crm_proto::marketing::v1::campaign_service_server::CampaignServiceServer;
 use crm_proto::marketing::v1::marketing_service_server::MarketingServiceServer;
 use crm_proto::marketing::v1::prediction_service_server::PredictionServiceServer;
@@ -52,11 +52,11 @@ pub async fn build(config: MarketingConfig, nats: async_nats::Client) -> anyhow:
         nats,
     )
     .await?;
-    let verifier = config.auth.verifier().await?;
-    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
     let api = api::MarketingApi::new(base.store(), Arc::new(config.clone()));
     let max = config.server.max_message_bytes;
-    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+    let server = base
+        .server(config.server.clone(), &config.auth, policy::policy())
+        .await?
         .add_service(limited!(MarketingServiceServer::new(api.clone()), max))
         .add_service(limited!(CampaignServiceServer::new(api.clone()), max))
         .add_service(limited!(PredictionServiceServer::new(api), max));

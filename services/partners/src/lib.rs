@@ -18,7 +18,7 @@ pub use crm_platform::errors as error;
 
 use std::sync::Arc;
 
-use crm_platform::{App, Foundation, GrpcServer, limited};
+use crm_platform::{App, Foundation, limited};
 use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalServiceServer;
 use crm_proto::partners::v1::partner_service_server::PartnerServiceServer;
 use crm_proto::partners::v1::scorecard_service_server::ScorecardServiceServer;
@@ -52,11 +52,11 @@ pub async fn build(config: PartnersConfig, nats: async_nats::Client) -> anyhow::
         nats,
     )
     .await?;
-    let verifier = config.auth.verifier().await?;
-    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
     let api = api::PartnersApi::new(base.store(), Arc::new(config.clone()));
     let max = config.server.max_message_bytes;
-    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+    let server = base
+        .server(config.server.clone(), &config.auth, policy::policy())
+        .await?
         .add_service(limited!(PartnerServiceServer::new(api.clone()), max))
         .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
         .add_service(limited!(ScorecardServiceServer::new(api), max));

@@ -2,6 +2,3 @@
 //! `crm/sales/v1/events.proto`) and written with [`publish`] in the transaction of its change.
 
 pub use crm_events::outbox::publish;
-
-/// CloudEvents source of this service.
-pub const SOURCE: &str = "/crm/sales";

@@ -18,7 +18,7 @@ pub use crm_platform::errors as error;
 
 use std::sync::Arc;
 
-use crm_platform::{App, Foundation, GrpcServer, limited};
+use crm_platform::{App, Foundation, limited};
 use crm_proto::sales::v1::catalog_service_server::CatalogServiceServer;
 use crm_proto::sales::v1::order_service_server::OrderServiceServer;
 use crm_proto::sales::v1::pipeline_service_server::PipelineServiceServer;
@@ -55,15 +55,15 @@ pub async fn build(config: SalesConfig, nats: async_nats::Client) -> anyhow::Res
         nats,
     )
     .await?;
-    let verifier = config.auth.verifier().await?;
-    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
     // Every pod of the customers service, followed as it scales.
     let customer_urls: Vec<String> = config.customers_url.split(',').map(str::to_string).collect();
     let customers =
         crm_platform::client::balanced_channel(&customer_urls, std::time::Duration::from_secs(5))?;
     let api = api::SalesApi::new(base.store(), Arc::new(config.clone()), customers);
     let max = config.server.max_message_bytes;
-    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth)
+    let server = base
+        .server(config.server.clone(), &config.auth, policy::policy())
+        .await?
         .add_service(limited!(CatalogServiceServer::new(api.clone()), max))
         .add_service(limited!(PipelineServiceServer::new(api.clone()), max))
         .add_service(limited!(OrderServiceServer::new(api.clone()), max))

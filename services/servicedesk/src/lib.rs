@@ -21,7 +21,7 @@ pub use crm_platform::errors as error;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use crm_platform::{App, Foundation, GrpcServer, limited};
+use crm_platform::{App, Foundation, limited};
 use crm_proto::servicedesk::v1::service_desk_service_server::ServiceDeskServiceServer;
 use crm_storage::{Db, Migrations};
 
@@ -53,17 +53,18 @@ pub async fn build(config: ServicedeskConfig, nats: async_nats::Client) -> anyho
         nats,
     )
     .await?;
-    let verifier = config.auth.verifier().await?;
-    let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
     let config = Arc::new(config);
     // A bad CA file is a configuration error: said at start, not at the first delivery.
     let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())
         .context("the notification webhook's trust roots")?;
     let api = api::ServiceDeskApi::new(base.store(), config.clone(), deliverer.clone());
-    let server = GrpcServer::new(DOMAIN, config.server.clone(), auth).add_service(limited!(
-        ServiceDeskServiceServer::new(api),
-        config.server.max_message_bytes
-    ));
+    let server = base
+        .server(config.server.clone(), &config.auth, policy::policy())
+        .await?
+        .add_service(limited!(
+            ServiceDeskServiceServer::new(api),
+            config.server.max_message_bytes
+        ));
     let customers = consumers::CustomerEvents {
         clock: config.clock.clone(),
     };

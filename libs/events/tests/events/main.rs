@@ -43,7 +43,6 @@ async fn enqueue(db: &Db, key: &str, text: &str) -> String {
     let mut tx = db.begin().await.unwrap();
     let id = outbox::enqueue(
         &mut tx,
-        "/crm/test",
         NewEvent::new("test", "thing.happened", key, &payload(text)),
     )
     .await
@@ -119,7 +118,6 @@ async fn relay_publishes_committed_events_in_order_with_cloudevents_headers(back
     let mut tx = db.begin().await.unwrap();
     outbox::enqueue(
         &mut tx,
-        "/crm/test",
         NewEvent::new("test", "thing.happened", "p1", &payload("rolled back")),
     )
     .await

@@ -20,7 +20,7 @@ use crate::domain::import::{self as import_rules, PreparedParty};
 use crate::domain::party as rules;
 use crate::domain::relationship as rel_rules;
 use crate::error::{Error, Result};
-use crate::events::{self, SOURCE};
+use crate::events;
 use crate::storage::{audit, now_micros, parties, regions, relationships};
 
 /// Import-key entity name of relationships (parties keep their keys on their rows).
@@ -165,7 +165,7 @@ impl CustomersApi {
             let events = outbox::batch_events(ev::PARTIES_IMPORTED, &run.run_id, new_parties, |parties| {
                 pb::PartiesImported { parties }
             });
-            outbox::enqueue_many(&mut tx, SOURCE, events).await?;
+            outbox::enqueue_many(&mut tx, events).await?;
         }
         // Parties seen again (changed or not) move to this run; new ones carry their key.
         parties::IMPORT_KEYS

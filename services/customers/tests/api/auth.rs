@@ -256,13 +256,9 @@ async fn health_and_reflection_are_public() {
 /// the service, even for an administrator, rather than a permission error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_not_served_here_is_unimplemented() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     use crm_proto::marketing::v1 as marketing;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let channel = crm_testkit::channel(app.addr);
     let err = marketing::marketing_service_client::MarketingServiceClient::new(channel)
         .get_rfm_cells(authed(
             marketing::GetRfmCellsRequest::default(),

@@ -16,7 +16,6 @@ use crm_storage::imports::{NewImportKey, NewRowKey};
 use super::{SalesApi, readable_order};
 use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
-use crate::events::SOURCE;
 use crate::storage::{accounts, catalog, channel_partners, now_micros, orders};
 
 /// The event announcing that an order reached `status`.
@@ -242,7 +241,7 @@ impl SalesApi {
                 |orders| pb::OrdersImported { orders },
             ));
         }
-        outbox::enqueue_many(&mut tx, SOURCE, events).await?;
+        outbox::enqueue_many(&mut tx, events).await?;
         // Orders seen again (changed or not) move to this run; new ones carry their key.
         orders::IMPORT_KEYS
             .record(&mut tx, &run.source, &run.run_id, &keys)
