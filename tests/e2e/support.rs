@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crm::services::{self, DomainSettings, GatewaySettings, Service, ServiceSettings};
+use crm::services::{self, GatewaySettings, Running, Service, SuiteSettings};
 use crm::suite::{Suite, SuiteConfig};
 use crm_platform::clock::ManualClock;
 use crm_testkit::{Backend, TestDb, TestNats, Watched};
@@ -65,8 +65,10 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
         database_urls: database_urls.clone(),
         server: crm_platform::ServerConfig::default(),
         auth: crm_testkit::auth_config(),
-        domain: DomainSettings::default(),
-        gateway,
+        settings: SuiteSettings {
+            gateway,
+            ..SuiteSettings::default()
+        },
         clock: clock.clone(),
     };
     let suite = Suite::start(config, nats.client().await)
@@ -84,19 +86,19 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
 /// Starts another instance of a domain service of `suite` on the same database, as a second
 /// pod of the same Deployment would be.
 pub async fn second_instance(suite: &TestSuite, service: Service) -> (std::net::SocketAddr, Watched) {
-    let settings = ServiceSettings {
-        listen: "127.0.0.1:0".into(),
-        database_url: suite.database_urls[&service].clone(),
-        database_max_connections: 5,
-        server: crm_platform::ServerConfig::default(),
-        auth: crm_testkit::auth_config(),
-        domain: DomainSettings::default(),
-        gateway: gateway_settings(),
+    let instance = crm_platform::Instance {
         clock: suite.clock.clone(),
+        ..crm_platform::Instance::new(&suite.database_urls[&service], crm_testkit::auth_config())
     };
-    let running = services::build(service, settings, suite.nats.client().await)
-        .await
-        .expect("building a second instance");
+    let app = services::build_domain(
+        service,
+        instance,
+        &SuiteSettings::default(),
+        suite.nats.client().await,
+    )
+    .await
+    .expect("building a second instance");
+    let running = Running::domain(app);
     let addr = running.addr;
     let task = Watched::spawn(format!("{} at {addr}", service.name()), |stop| running.run(stop));
     (addr, task)
@@ -108,22 +110,18 @@ pub async fn extra_gateway(
     customers: Vec<String>,
     upstreams: GatewaySettings,
 ) -> (std::net::SocketAddr, Watched) {
-    let settings = ServiceSettings {
-        listen: "127.0.0.1:0".into(),
-        database_url: String::new(),
-        database_max_connections: 1,
-        server: crm_platform::ServerConfig::default(),
-        auth: crm_testkit::auth_config(),
-        domain: DomainSettings {
-            customers_url: customers.join(","),
-            ..DomainSettings::default()
-        },
-        gateway: upstreams,
-        clock: Arc::new(crm_platform::clock::SystemClock),
+    let settings = GatewaySettings {
+        customers_url: customers,
+        ..upstreams
     };
-    let running = services::build(Service::Gateway, settings, None)
-        .await
-        .expect("building a gateway");
+    let running = services::build_gateway(
+        "127.0.0.1:0".into(),
+        crm_platform::ServerConfig::default(),
+        crm_testkit::auth_config(),
+        settings,
+    )
+    .await
+    .expect("building a gateway");
     let addr = running.addr;
     let task = Watched::spawn(format!("the gateway at {addr}"), |stop| running.run(stop));
     (addr, task)

@@ -59,6 +59,40 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// A settings block as its flags' defaults make it, the environment not read: what tests and
+/// embeddings start from.
+pub fn defaults<S: clap::Args + clap::FromArgMatches>() -> S {
+    let command = S::augment_args(clap::Command::new("defaults"))
+        .mut_args(|arg| arg.env(clap::builder::Resettable::Reset));
+    let matches = command.get_matches_from(["defaults"]);
+    S::from_arg_matches(&matches).expect("every setting has a default")
+}
+
+/// Adds `S`'s flags to `command`, but not those it already has: a setting several services
+/// read (the same id, flag and variable, such as `--reporting-currency`) appears once, and each
+/// service's block reads it from there.
+pub fn augment_once<S: clap::Args>(mut command: clap::Command) -> clap::Command {
+    let own = S::augment_args(clap::Command::new("block"));
+    for arg in own.get_arguments() {
+        if !command.get_arguments().any(|a| a.get_id() == arg.get_id()) {
+            command = command.arg(arg.clone());
+        }
+    }
+    command
+}
+
+/// Parses an ISO 4217 currency code (any case) into upper case.
+pub fn parse_currency(s: &str) -> Result<String, String> {
+    let code = s.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{s:?} is not a currency code (three letters, such as USD)"
+        ))
+    }
+}
+
 /// Parses durations such as `500ms`, `30s`, `5m`, `2h`, `365d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -90,5 +124,12 @@ mod tests {
         assert_eq!(parse_duration("365d").unwrap(), Duration::from_secs(365 * 86_400));
         assert!(parse_duration("3 weeks").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn currencies() {
+        assert_eq!(parse_currency(" eur").unwrap(), "EUR");
+        assert!(parse_currency("EURO").is_err());
+        assert!(parse_currency("U$D").is_err());
     }
 }

@@ -2,32 +2,113 @@
 //! the relay of its outbox, bind its listener, then run its gRPC server beside its background
 //! workers (the relay, its event consumers, its jobs) under one supervisor.
 //!
-//! A service declares only what is its own:
+//! A service declares only what is its own: its name, migrations and settings block, and how
+//! its API, consumers and jobs are built on the [`Foundation`]:
 //!
 //! ```ignore
-//! let base = Foundation::connect(DOMAIN, &config.database_url, config.database_max_connections,
-//!     &MIGRATIONS, nats).await?;
-//! let api = api::MarketingApi::new(base.store(), config);
-//! let server = base.server(config.server.clone(), &config.auth, policy::policy()).await?
-//!     .add_service(limited!(MarketingServiceServer::new(api), max));
-//! Ok(base
-//!     .bind(&config.listen, server)
-//!     .await?
-//!     .consumer(consumers::order_options(), consumers::OrderEvents))
+//! pub struct Marketing;
+//!
+//! impl crm_platform::Service for Marketing {
+//!     const NAME: &'static str = "marketing";
+//!     type Settings = MarketingSettings;
+//!
+//!     fn migrations() -> &'static Migrations {
+//!         &MIGRATIONS
+//!     }
+//!
+//!     async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {
+//!         let api = api::MarketingApi::new(base.store(), Arc::new(settings));
+//!         let server = base.server(policy::policy()).await?
+//!             .add_service(limited!(MarketingServiceServer::new(api), base.max_message_bytes()));
+//!         Ok(base.bind(server).await?
+//!             .consumer(consumers::order_options(), consumers::OrderEvents))
+//!     }
+//! }
 //! ```
+//!
+//! [`build`] runs it: `crm serve marketing`, `crm up` and the tests all start a service so.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use crm_auth::AuthConfig;
 use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSpec};
-use crm_storage::{Db, Migrations, Tx};
+use crm_storage::{DatabaseConfig, Db, Migrations, Tx};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{GrpcServer, Supervisor};
+use crate::clock::{Clock, SystemClock};
+use crate::{GrpcServer, ServerConfig, Supervisor};
+
+/// A domain service of the suite, as it declares itself to the platform.
+pub trait Service: Send + Sync + 'static {
+    /// Its domain: stream `CRM_<NAME>`, subjects `crm.<name>.>`, its SQLite file, its logs.
+    const NAME: &'static str;
+    /// Its own settings: the flags (and environment variables) `crm serve <name>` adds to
+    /// those every service has.
+    type Settings: clap::Args + Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    /// Its migrations.
+    fn migrations() -> &'static Migrations;
+
+    /// Builds its API, consumers and jobs on `base` (connected and migrated).
+    fn build(base: Foundation, settings: Self::Settings) -> impl Future<Output = anyhow::Result<App>> + Send;
+}
+
+/// Builds service `S` as `instance` says: connects to its database (migrating it) and NATS,
+/// binds its listener, and declares its consumers and jobs. Run it with
+/// [`App::run_until_stopped`].
+pub async fn build<S: Service>(
+    instance: Instance,
+    settings: S::Settings,
+    nats: async_nats::Client,
+) -> anyhow::Result<App> {
+    let base = Foundation::connect(S::NAME, instance, S::migrations(), nats).await?;
+    S::build(base, settings).await
+}
+
+/// Applies the shared event tables' and service `S`'s migrations to `db`.
+pub async fn migrate<S: Service>(db: &Db) -> anyhow::Result<()> {
+    crm_events::migrate_service(db, S::migrations())
+        .await
+        .with_context(|| format!("migrating the {} database", S::NAME))
+}
+
+/// How one instance of a domain service runs, the same for every service: where it listens,
+/// its database, its gRPC server's limits, whose tokens it trusts and the clock its rules read.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Its database.
+    pub database: DatabaseConfig,
+    /// gRPC server settings.
+    pub server: ServerConfig,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// The time source (a manual clock in tests).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Instance {
+    /// An instance on the database at `database_url`: a free loopback port, 10 connections,
+    /// the default server limits and the system clock.
+    pub fn new(database_url: impl Into<String>, auth: AuthConfig) -> Self {
+        Self {
+            listen: "127.0.0.1:0".into(),
+            database: DatabaseConfig {
+                url: database_url.into(),
+                max_connections: 10,
+            },
+            server: ServerConfig::default(),
+            auth,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
 
 /// A generated gRPC server with the message size limit `max` both ways.
 #[macro_export]
@@ -44,6 +125,7 @@ macro_rules! limited {
 /// and consumers are built on.
 pub struct Foundation {
     name: &'static str,
+    instance: Instance,
     db: Db,
     nats: async_nats::Client,
     relay: Relay,
@@ -56,22 +138,22 @@ impl std::fmt::Debug for Foundation {
 }
 
 impl Foundation {
-    /// Connects to `database_url` with up to `max_connections`, applies the shared tables' and
-    /// the service's `migrations`, and prepares the relay into the stream of the domain `name`.
-    pub async fn connect(
+    /// Connects to the database `instance` names, applies the shared tables' and the service's
+    /// `migrations`, and prepares the relay into the stream of the domain `name`.
+    async fn connect(
         name: &'static str,
-        database_url: &str,
-        max_connections: u32,
+        instance: Instance,
         migrations: &Migrations,
         nats: async_nats::Client,
     ) -> anyhow::Result<Self> {
-        let db = Db::connect(database_url, max_connections).await?;
+        let db = Db::connect(&instance.database.url, instance.database.max_connections).await?;
         crm_events::migrate_service(&db, migrations)
             .await
             .with_context(|| format!("migrating the {name} database"))?;
         let relay = Relay::new(db.clone(), nats.clone(), StreamSpec::new(name));
         Ok(Self {
             name,
+            instance,
             db,
             nats,
             relay,
@@ -88,31 +170,37 @@ impl Foundation {
         self.relay.waker()
     }
 
-    /// The service's gRPC server: `server` settings, tokens verified as `auth` says, every call
-    /// authorized by `policy`.
-    pub async fn server(
-        &self,
-        server: crate::ServerConfig,
-        auth: &crm_auth::AuthConfig,
-        policy: crm_auth::Policy,
-    ) -> anyhow::Result<GrpcServer> {
-        let verifier = auth.verifier().await?;
+    /// The clock the service's rules read.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.instance.clock.clone()
+    }
+
+    /// The largest message the service's gRPC services take or give (see [`limited!`]).
+    pub fn max_message_bytes(&self) -> usize {
+        self.instance.server.max_message_bytes
+    }
+
+    /// The service's gRPC server: tokens verified as the instance's auth settings say, every
+    /// call authorized by `policy`.
+    pub async fn server(&self, policy: crm_auth::Policy) -> anyhow::Result<GrpcServer> {
+        let verifier = self.instance.auth.verifier().await?;
         Ok(GrpcServer::new(
             self.name,
-            server,
+            self.instance.server.clone(),
             crm_auth::AuthLayer::new(verifier, policy),
         ))
     }
 
-    /// What the service's handlers write through: the database, and the relay woken after
-    /// each commit.
+    /// What the service's handlers read and write through: the database, the relay woken
+    /// after each commit, and the clock.
     pub fn store(&self) -> Store {
-        Store::new(self.db.clone(), self.relay.waker())
+        Store::new(self.db.clone(), self.relay.waker(), self.clock())
     }
 
-    /// Binds `listen` (port 0 picks a free port) for `server`: a built service, ready to run.
-    pub async fn bind(self, listen: &str, server: GrpcServer) -> anyhow::Result<App> {
-        let listener = crate::bind(listen).await?;
+    /// Binds the instance's address (port 0 picks a free port) for `server`: a built service,
+    /// ready to run.
+    pub async fn bind(self, server: GrpcServer) -> anyhow::Result<App> {
+        let listener = crate::bind(&self.instance.listen).await?;
         Ok(App {
             name: self.name,
             listener,
@@ -125,18 +213,29 @@ impl Foundation {
     }
 }
 
-/// A service's database and the relay of its outbox: what its handlers read and write through.
-/// A commit wakes the relay, so the events a transaction wrote go out at once.
+/// A service's database, the relay of its outbox and its clock: what its handlers read and
+/// write through. A commit wakes the relay, so the events a transaction wrote go out at once.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
     relay: Arc<Notify>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Store {
-    /// A store on `db` waking `relay` after commits.
-    pub fn new(db: Db, relay: Arc<Notify>) -> Self {
-        Self { db, relay }
+    /// A store on `db` waking `relay` after commits, its time read from `clock`.
+    pub fn new(db: Db, relay: Arc<Notify>, clock: Arc<dyn Clock>) -> Self {
+        Self { db, relay, clock }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Now by the clock, in µs since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.clock.now_micros()
     }
 
     /// The database.

@@ -25,6 +25,6 @@ pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};
 pub use errors::Violations;
-pub use kernel::{App, Foundation, Store};
+pub use kernel::{App, Foundation, Instance, Service, Store};
 pub use server::{GrpcServer, ServerHandle, bind, run};
 pub use tasks::Supervisor;

@@ -46,8 +46,14 @@ pub struct NewImportKey {
 /// A stable hash of an imported row's canonical bytes (the caller makes them canonical, e.g. with
 /// sorted maps), as 32 hex digits.
 pub fn content_hash(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(32);
+    for b in &digest[..16] {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 /// A fresh import run id.

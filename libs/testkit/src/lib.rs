@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use crm_storage::Backend;
 pub use db::TestDb;
 pub use nats::TestNats;
-pub use running::{Running, Watched, run};
+pub use running::{Running, Watched, run, start};
 
 /// The HS256 secret test services verify tokens with.
 pub const TEST_SECRET: &str = "crm-test-secret";

@@ -100,6 +100,23 @@ pub fn run(app: crm_platform::App) -> Running {
     }
 }
 
+/// Builds and runs service `S` on the database at `database_url` and the NATS of `nats`: on a
+/// free port, trusting the test issuer's tokens, with its settings' defaults; `configure` may
+/// adjust the instance (the clock, server limits) and the settings first.
+pub async fn start<S: crm_platform::Service>(
+    database_url: &str,
+    nats: async_nats::Client,
+    configure: impl FnOnce(&mut crm_platform::Instance, &mut S::Settings),
+) -> Running {
+    let mut instance = crm_platform::Instance::new(database_url, crate::auth_config());
+    let mut settings = crm_platform::config::defaults::<S::Settings>();
+    configure(&mut instance, &mut settings);
+    let app = crm_platform::kernel::build::<S>(instance, settings, nats)
+        .await
+        .unwrap_or_else(|err| panic!("building the {} service: {err:#}", S::NAME));
+    run(app)
+}
+
 impl Running {
     /// The service's URL (`http://127.0.0.1:port`), as another service is configured with it.
     pub fn url(&self) -> String {

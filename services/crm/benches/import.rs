@@ -5,7 +5,8 @@
 //!   Chinese and Latin names), e-mail and phone, three years of creation dates; orders over three
 //!   years with a long-tailed number of orders per customer, some cancelled or returned;
 //! - the baseline: those parties written to a fresh customers database, and those orders to a
-//!   fresh sales database, 500 rows per INSERT, nothing else;
+//!   fresh sales database, 500 rows per INSERT, each row with the (source, external id) key the
+//!   import stores on it (so both fill the same unique index), nothing else;
 //! - the import: `crm import parties` then `crm import orders` (the CLI's code, parsing the CSV
 //!   files and streaming them to the services of a running suite);
 //! - catching up: how long after each import every consumer (sales' accounts, the order ledger,
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 use clap::Parser as _;
 use crm::services::Service;
 use crm_auth::Role;
+use crm_storage::imports::{NewRowKey, RowKeys};
 use crm_storage::{Arg, Db, SqlBuilder};
 use crm_testkit::{Backend, TestDb};
 
@@ -198,6 +200,21 @@ fn write_files(dir: &Path, parties: usize, orders: usize) {
     out.flush().unwrap();
 }
 
+/// The import key a loaded row carries: its source, run, a content hash of the import's length
+/// and its row number.
+fn row_key(run: &str, row: usize) -> [Arg; 4] {
+    let hash = format!(
+        "{:032x}",
+        (row as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)
+    );
+    RowKeys::args(Some(&NewRowKey {
+        source: "bench",
+        run_id: run,
+        content_hash: &hash,
+        row: row as i64 + 1,
+    }))
+}
+
 /// The baseline: the same parties written with multi-row INSERTs into a fresh customers
 /// database (parties, contact points, tags), nothing else. Rows per second.
 async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
@@ -205,6 +222,7 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
     crm::services::migrate(Service::Customers, &db.url).await.unwrap();
     let pool = Db::connect(&db.url, 2).await.unwrap();
     let mut rng = Rng(0x5eed_cafe_f00d);
+    let run = crm_storage::imports::new_run_id();
     let started = Instant::now();
     let mut n = 0;
     while n < parties {
@@ -214,9 +232,11 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
         n += chunk.len();
         let mut tx = pool.begin().await.unwrap();
         SqlBuilder::insert_rows(
-            "parties (id, kind, display_name, name_key, given_name, family_name, source, lifecycle_stage, status, \
-             currency_code, version, created_at, updated_at, verified_at, external_id)",
-            chunk.iter().map(|(id, p)| {
+            &format!("parties (id, kind, display_name, name_key, given_name, family_name, source, lifecycle_stage, status, \
+             currency_code, version, created_at, updated_at, verified_at, external_id, {})",
+            RowKeys::COLUMNS
+        ),
+            chunk.iter().enumerate().map(|(i, (id, p))| {
                 let name = format!("{} {}", p.given, p.family);
                 [
                     Arg::from(id.as_str()),
@@ -235,6 +255,8 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
                     Arg::Int(p.created * 1_000_000),
                     Arg::from(p.external_id.as_str()),
                 ]
+                .into_iter()
+                .chain(row_key(&run, n - chunk.len() + i))
             }),
         )
         .build()
@@ -300,6 +322,7 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
     crm::services::migrate(Service::Sales, &db.url).await.unwrap();
     let pool = Db::connect(&db.url, 2).await.unwrap();
     let mut rng = Rng(0x0bad_5eed_1234);
+    let run = crm_storage::imports::new_run_id();
     let started = Instant::now();
     let mut n = 0;
     while n < orders {
@@ -309,8 +332,12 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
         n += chunk.len();
         let mut tx = pool.begin().await.unwrap();
         SqlBuilder::insert_rows(
-            "orders (id, party_id, lines, currency_code, total_minor, status, placed_at, version, status_at, external_id)",
-            chunk.iter().map(|(id, who, placed, amount, status, at)| {
+            &format!(
+                "orders (id, party_id, lines, currency_code, total_minor, status, placed_at, version, status_at, \
+                 external_id, {})",
+                RowKeys::COLUMNS
+            ),
+            chunk.iter().enumerate().map(|(i, (id, who, placed, amount, status, at))| {
                 let status = match *status {
                     "cancelled" => 3,
                     "returned" => 4,
@@ -328,6 +355,8 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
                     Arg::Int(at * 1_000_000),
                     Arg::from(id.as_str()),
                 ]
+                .into_iter()
+                .chain(row_key(&run, n - chunk.len() + i))
             }),
         )
         .build()

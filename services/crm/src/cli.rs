@@ -35,9 +35,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the whole suite in one process: each service on its own port with its own database.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Runs one service.
-    Serve(ServeArgs),
+    #[command(subcommand)]
+    Serve(services::ServeCommand),
     /// Applies database migrations and exits.
     Migrate(MigrateArgs),
     /// Prints a development token signed with the configured HS256 secret.
@@ -51,7 +52,7 @@ enum Command {
 
 /// Settings every service shares.
 #[derive(Debug, Args)]
-struct Common {
+pub struct Common {
     /// Directory for SQLite files and the local nats-server's store.
     #[arg(long, env = "CRM_DATA_DIR", default_value = ".crm")]
     data_dir: PathBuf,
@@ -61,16 +62,14 @@ struct Common {
     auth: AuthConfig,
     #[command(flatten)]
     server: ServerConfig,
-    #[command(flatten)]
-    domain: services::DomainSettings,
-    #[command(flatten)]
-    gateway: services::GatewaySettings,
 }
 
 #[derive(Debug, Args)]
 struct UpArgs {
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    settings: services::SuiteSettings,
     /// Interface the services listen on.
     #[arg(long, env = "CRM_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -99,10 +98,9 @@ struct UpArgs {
     servicedesk_database_url: String,
 }
 
+/// `crm serve <domain service>`: what every service has, its database, and its own settings.
 #[derive(Debug, Args)]
-struct ServeArgs {
-    /// The service to run.
-    service: Service,
+pub struct Serve<S: Args> {
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -110,6 +108,20 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CRM_LISTEN", default_value = "0.0.0.0:50051")]
     listen: String,
+    #[command(flatten)]
+    settings: S,
+}
+
+/// `crm serve gateway`: what every service has and the gateway's own settings.
+#[derive(Debug, Args)]
+pub struct ServeGateway {
+    #[command(flatten)]
+    common: Common,
+    /// Address to listen on.
+    #[arg(long, env = "CRM_LISTEN", default_value = "0.0.0.0:50051")]
+    listen: String,
+    #[command(flatten)]
+    settings: services::GatewaySettings,
 }
 
 #[derive(Debug, Args)]
@@ -180,52 +192,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve(args) => {
-            let _telemetry =
-                crm_platform::telemetry::init(&cli.telemetry, &format!("crm-{}", args.service.name()))?;
-            let stop = crm_platform::shutdown::signal_token();
-            let url = args
-                .database
-                .url_or_default(&args.common.data_dir, args.service.name());
-            let settings = services::ServiceSettings {
-                listen: args.listen,
-                database_url: url,
-                database_max_connections: args.database.max_connections,
-                server: args.common.server.clone(),
-                auth: args.common.auth.clone(),
-                domain: args.common.domain.clone(),
-                gateway: args.common.gateway.clone(),
-                clock: Arc::new(SystemClock),
-            };
-            let nats = if args.service == Service::Gateway {
-                // The gateway only calls services; it neither publishes nor consumes events.
-                None
-            } else {
-                let nats_url = args
-                    .common
-                    .nats
-                    .url
-                    .clone()
-                    .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
-                let client = crm_events::connect(&nats_url, &format!("crm-{}", args.service.name())).await?;
-                // A service starts while NATS is away (its outbox keeps the events); an old
-                // server that answers is refused.
-                if let Err(err) = crm_events::check_server(&client, &nats_url, Duration::from_secs(5)).await {
-                    if client.connection_state() == async_nats::connection::State::Connected {
-                        return Err(err);
-                    }
-                    tracing::warn!("{err:#}; starting anyway, events wait in the outbox");
-                }
-                Some(client)
-            };
-            let running = services::build(args.service, settings, nats).await?;
-            tracing::info!(service = args.service.name(), addr = %running.addr, "started");
-            running.run(stop).await
-        }
-        Command::Up(args) => up(args, &cli.telemetry).await,
+        Command::Serve(command) => command.run(&cli.telemetry).await,
+        Command::Up(args) => up(*args, &cli.telemetry).await,
         Command::Import(args) => crate::transfer::run_import(args).await,
         Command::Export(args) => crate::transfer::run_export(args).await,
     }
+}
+
+/// Runs domain service `S` as `args` say until a stop signal.
+pub(crate) async fn serve_domain<S: crm_platform::Service>(
+    args: Serve<S::Settings>,
+    telemetry: &TelemetryConfig,
+) -> anyhow::Result<()> {
+    let common = args.common;
+    let _telemetry = crm_platform::telemetry::init(telemetry, &format!("crm-{}", S::NAME))?;
+    let stop = crm_platform::shutdown::signal_token();
+    let database = DatabaseConfig {
+        url: args.database.url_or_default(&common.data_dir, S::NAME),
+        ..args.database
+    };
+    let nats_url = common
+        .nats
+        .url
+        .clone()
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+    let nats = crm_events::connect(&nats_url, &format!("crm-{}", S::NAME)).await?;
+    // A service starts while NATS is away (its outbox keeps the events); an old server that
+    // answers is refused.
+    if let Err(err) = crm_events::check_server(&nats, &nats_url, Duration::from_secs(5)).await {
+        if nats.connection_state() == async_nats::connection::State::Connected {
+            return Err(err);
+        }
+        tracing::warn!("{err:#}; starting anyway, events wait in the outbox");
+    }
+    let instance = crm_platform::Instance {
+        listen: args.listen,
+        database,
+        server: common.server,
+        auth: common.auth,
+        clock: Arc::new(SystemClock),
+    };
+    let app = crm_platform::kernel::build::<S>(instance, args.settings, nats).await?;
+    tracing::info!(service = S::NAME, addr = %app.local_addr(), "started");
+    app.run_until_stopped(stop).await
+}
+
+/// Runs the gateway as `args` say until a stop signal. It only calls services: it neither
+/// publishes nor consumes events.
+pub(crate) async fn serve_gateway(args: ServeGateway, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
+    let common = args.common;
+    let _telemetry = crm_platform::telemetry::init(telemetry, "crm-gateway")?;
+    let stop = crm_platform::shutdown::signal_token();
+    let running = services::build_gateway(args.listen, common.server, common.auth, args.settings).await?;
+    tracing::info!(service = "gateway", addr = %running.addr, "started");
+    running.run(stop).await
 }
 
 async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
@@ -245,8 +265,8 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let nats = crm_events::connect(&nats_url, "crm-up").await?;
     crm_events::check_server(&nats, &nats_url, Duration::from_secs(10)).await?;
     let database_urls = Service::DOMAINS
-        .into_iter()
-        .map(|service| {
+        .iter()
+        .map(|&service| {
             let configured = match service {
                 Service::Customers => &args.customers_database_url,
                 Service::Sales => &args.sales_database_url,
@@ -272,8 +292,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         database_urls,
         server: common.server.clone(),
         auth: common.auth.clone(),
-        domain: common.domain.clone(),
-        gateway: common.gateway.clone(),
+        settings: args.settings,
         clock: Arc::new(SystemClock),
     };
     let suite = Suite::start(config, nats).await?;
@@ -310,5 +329,71 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    fn flags(path: &[&str]) -> Vec<String> {
+        let mut command = super::Cli::command();
+        command.build();
+        let mut at = &command;
+        for name in path {
+            at = at.find_subcommand(name).unwrap();
+        }
+        at.get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn each_service_lists_only_its_own_settings_besides_the_common_ones() {
+        let marketing = flags(&["serve", "marketing"]);
+        for common in [
+            "listen",
+            "database-url",
+            "nats-url",
+            "jwt-secret",
+            "request-timeout",
+        ] {
+            assert!(marketing.iter().any(|f| f == common), "{common} in {marketing:?}");
+        }
+        assert!(marketing.iter().any(|f| f == "reporting-currency"));
+        for other in [
+            "escalation-chain",
+            "sales-url",
+            "alert-interval",
+            "lost-after",
+            "rate-limit",
+        ] {
+            assert!(!marketing.iter().any(|f| f == other), "{other} in {marketing:?}");
+        }
+        let gateway = flags(&["serve", "gateway"]);
+        assert!(gateway.iter().any(|f| f == "sales-url"));
+        assert!(
+            !gateway
+                .iter()
+                .any(|f| f == "database-url" || f == "business-hours")
+        );
+        let desk = flags(&["serve", "servicedesk"]);
+        assert!(desk.iter().any(|f| f == "business-hours"));
+        assert!(
+            !desk
+                .iter()
+                .any(|f| f == "reporting-currency" || f == "customers-url")
+        );
+    }
+
+    #[test]
+    fn the_suite_reads_a_setting_several_services_share_once() {
+        let up = flags(&["up"]);
+        assert_eq!(up.iter().filter(|f| *f == "reporting-currency").count(), 1);
+        // Where the services listen is the suite's own business.
+        assert!(!up.iter().any(|f| f == "customers-url" || f == "sales-url"));
+        assert!(up.iter().any(|f| f == "escalation-chain"));
+        let cli = <super::Cli as clap::Parser>::parse_from(["crm", "up", "--reporting-currency", "eur"]);
+        let super::Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert_eq!(args.settings.customers.reporting_currency, "EUR");
+        assert_eq!(args.settings.marketing.reporting_currency, "EUR");
     }
 }

@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crm_auth::AuthConfig;
-use crm_platform::ServerConfig;
 use crm_platform::clock::Clock;
+use crm_platform::{Instance, ServerConfig};
+use crm_storage::DatabaseConfig;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::services::{self, DomainSettings, GatewaySettings, Service, ServiceSettings};
+use crate::services::{self, Running, Service, SuiteSettings};
 
 /// How to start the suite.
 pub struct SuiteConfig {
@@ -26,10 +27,13 @@ pub struct SuiteConfig {
     pub ports_pinned: bool,
     /// Each domain service's database URL.
     pub database_urls: HashMap<Service, String>,
+    /// gRPC server settings of every service.
     pub server: ServerConfig,
+    /// Token verification of every service.
     pub auth: AuthConfig,
-    pub domain: DomainSettings,
-    pub gateway: GatewaySettings,
+    /// Each service's own settings (where the services find each other is set here).
+    pub settings: SuiteSettings,
+    /// The clock of every service.
     pub clock: Arc<dyn Clock>,
 }
 
@@ -69,31 +73,40 @@ impl Suite {
             }
             None => format!("{}:0", config.host),
         };
-        let url = |addr: SocketAddr| format!("http://{addr}");
-        let mut domain = config.domain.clone();
-        let mut gateway = config.gateway.clone();
-        for (i, service) in Service::DOMAINS.into_iter().chain([Service::Gateway]).enumerate() {
-            if service == Service::Gateway {
-                gateway.sales_url = vec![url(suite.addr(Service::Sales))];
-                gateway.partners_url = vec![url(suite.addr(Service::Partners))];
-                gateway.marketing_url = vec![url(suite.addr(Service::Marketing))];
-                gateway.servicedesk_url = vec![url(suite.addr(Service::Servicedesk))];
-            }
-            let settings = ServiceSettings {
-                listen: listen(i),
-                database_url: config.database_urls.get(&service).cloned().unwrap_or_default(),
-                database_max_connections: 10,
-                server: config.server.clone(),
-                auth: config.auth.clone(),
-                domain: domain.clone(),
-                gateway: gateway.clone(),
-                clock: config.clock.clone(),
+        let url = |addr: SocketAddr| vec![format!("http://{addr}")];
+        let mut settings = config.settings.clone();
+        for (i, &service) in Service::DOMAINS.iter().chain([&Service::Gateway]).enumerate() {
+            let running = if service == Service::Gateway {
+                let gateway = &mut settings.gateway;
+                gateway.customers_url = url(suite.addr(Service::Customers));
+                gateway.sales_url = url(suite.addr(Service::Sales));
+                gateway.partners_url = url(suite.addr(Service::Partners));
+                gateway.marketing_url = url(suite.addr(Service::Marketing));
+                gateway.servicedesk_url = url(suite.addr(Service::Servicedesk));
+                services::build_gateway(
+                    listen(i),
+                    config.server.clone(),
+                    config.auth.clone(),
+                    settings.gateway.clone(),
+                )
+                .await?
+            } else {
+                let instance = Instance {
+                    listen: listen(i),
+                    database: DatabaseConfig {
+                        url: config.database_urls.get(&service).cloned().unwrap_or_default(),
+                        max_connections: 10,
+                    },
+                    server: config.server.clone(),
+                    auth: config.auth.clone(),
+                    clock: config.clock.clone(),
+                };
+                Running::domain(services::build_domain(service, instance, &settings, nats.clone()).await?)
             };
-            let running = services::build(service, settings, nats.clone()).await?;
             let addr = running.addr;
             if service == Service::Customers {
                 // Services find each other on the suite's own ports.
-                domain.customers_url = url(addr);
+                settings.sales.customers_url = url(addr);
             }
             let stop = CancellationToken::new();
             let task = tokio::spawn(running.run(stop.clone()));

@@ -2,57 +2,43 @@
 
 use std::time::Duration;
 
-use crm_auth::AuthConfig;
-use crm_platform::ServerConfig;
+use clap::Args;
+use crm_platform::config::{parse_currency, parse_duration};
 
-/// Everything the customers service needs to run.
-#[derive(Debug, Clone)]
-pub struct CustomersConfig {
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
-    pub listen: String,
-    /// Database URL (`postgres://...` or `sqlite:...`).
-    pub database_url: String,
-    /// Pool size.
-    pub database_max_connections: u32,
-    /// gRPC server settings.
-    pub server: ServerConfig,
-    /// Token verification.
-    pub auth: AuthConfig,
+/// The customers service's own settings (`crm serve customers --help`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Customers")]
+pub struct CustomersSettings {
     /// Records not verified for this long are due for verification.
+    #[arg(long, env = "CRM_VERIFICATION_PERIOD", default_value = "365d", value_parser = parse_duration)]
     pub verification_period: Duration,
-    /// Currency of the value figures (lifetime and trailing-12-month revenue). Orders in other
-    /// currencies are recorded but not added up.
+    /// Currency of the value figures (lifetime and trailing-12-month revenue) and of marketing's
+    /// monetary figures. Orders in other currencies are recorded but not added up.
+    #[arg(long, env = "CRM_REPORTING_CURRENCY", default_value = "USD", value_parser = parse_currency)]
     pub reporting_currency: String,
     /// Orders within twelve months that make a customer loyal.
+    #[arg(long, env = "CRM_LOYAL_MIN_ORDERS", default_value_t = 3)]
     pub loyal_min_orders: i64,
     /// Silence after the last order after which a customer is lost.
+    #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_duration)]
     pub lost_after: Duration,
     /// How often tiers are re-ranked after order events changed values.
+    #[arg(long, env = "CRM_VALUE_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub value_refresh_interval: Duration,
     /// How often every party with orders is refreshed (trailing revenue decays with time).
+    #[arg(long = "value-sweep-interval", env = "CRM_VALUE_SWEEP_INTERVAL", default_value = "6h",
+          value_parser = parse_duration)]
     pub full_value_sweep_interval: Duration,
 }
 
-impl CustomersConfig {
-    /// Defaults for `database_url`: a free port on loopback, a one-year verification period, USD.
-    pub fn new(database_url: impl Into<String>, auth: AuthConfig) -> Self {
-        Self {
-            listen: "127.0.0.1:0".into(),
-            database_url: database_url.into(),
-            database_max_connections: 10,
-            server: ServerConfig::default(),
-            auth,
-            verification_period: Duration::from_secs(365 * 86_400),
-            reporting_currency: "USD".into(),
-            loyal_min_orders: 3,
-            lost_after: Duration::from_secs(365 * 86_400),
-            value_refresh_interval: Duration::from_secs(30),
-            full_value_sweep_interval: Duration::from_secs(6 * 3600),
-        }
+impl Default for CustomersSettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        crm_platform::config::defaults()
     }
 }
 
-impl CustomersConfig {
+impl CustomersSettings {
     /// The lifecycle rules.
     pub fn lifecycle_rules(&self) -> crate::domain::lifecycle::LifecycleRules {
         crate::domain::lifecycle::LifecycleRules {

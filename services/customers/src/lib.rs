@@ -19,12 +19,9 @@ use std::sync::Arc;
 
 use crm_platform::{App, Foundation, limited};
 use crm_proto::customers::v1::customers_service_server::CustomersServiceServer;
-use crm_storage::{Db, Migrations};
+use crm_storage::Migrations;
 
-pub use config::CustomersConfig;
-
-/// The domain name: stream `CRM_CUSTOMERS`, subjects `crm.customers.>`.
-pub const DOMAIN: &str = "customers";
+pub use config::CustomersSettings;
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -33,44 +30,44 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' and this service's migrations.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, &MIGRATIONS).await
-}
+/// The customers service, as the platform runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Customers;
 
-/// Builds the customers service: connects to its database (migrating it) and NATS, binds
-/// `config.listen` (port 0 picks a free port), and declares its consumers and the value sweeper.
-pub async fn build(config: CustomersConfig, nats: async_nats::Client) -> anyhow::Result<App> {
-    let base = Foundation::connect(
-        DOMAIN,
-        &config.database_url,
-        config.database_max_connections,
-        &MIGRATIONS,
-        nats,
-    )
-    .await?;
-    let api = api::CustomersApi::new(base.store(), Arc::new(config.clone()));
-    let server = base
-        .server(config.server.clone(), &config.auth, policy::policy())
-        .await?
-        .add_service(limited!(
+impl crm_platform::Service for Customers {
+    /// Stream `CRM_CUSTOMERS`, subjects `crm.customers.>`.
+    const NAME: &'static str = "customers";
+    type Settings = CustomersSettings;
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    /// Its API, the order and at-risk consumers, and the value sweeper.
+    async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {
+        let api = api::CustomersApi::new(base.store(), Arc::new(settings.clone()));
+        let server = base.server(policy::policy()).await?.add_service(limited!(
             CustomersServiceServer::new(api),
-            config.server.max_message_bytes
+            base.max_message_bytes()
         ));
-    // The order consumer and the sweeper share what the consumer knows of running imports.
-    let orders = value::OrderEvents {
-        currency: config.reporting_currency.clone(),
-        rules: config.lifecycle_rules(),
-        imports: Default::default(),
-    };
-    let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
-    let (interval, full) = (config.value_refresh_interval, config.full_value_sweep_interval);
-    Ok(base
-        .bind(&config.listen, server)
-        .await?
-        .consumer(value::order_consumer_options(), orders)
-        .consumer(value::at_risk_consumer_options(), value::AtRiskEvents)
-        .worker("customers-value-sweeper", move |stop| {
-            value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
-        }))
+        // The order consumer and the sweeper share what the consumer knows of running imports.
+        let orders = value::OrderEvents {
+            currency: settings.reporting_currency.clone(),
+            rules: settings.lifecycle_rules(),
+            imports: Default::default(),
+        };
+        let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
+        let (interval, full) = (
+            settings.value_refresh_interval,
+            settings.full_value_sweep_interval,
+        );
+        Ok(base
+            .bind(server)
+            .await?
+            .consumer(value::order_consumer_options(), orders)
+            .consumer(value::at_risk_consumer_options(), value::AtRiskEvents)
+            .worker("customers-value-sweeper", move |stop| {
+                value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
+            }))
+    }
 }

@@ -2,9 +2,107 @@
 
 use std::time::Duration;
 
+use clap::Args;
 use crm_auth::AuthConfig;
 use crm_platform::ServerConfig;
+use crm_platform::config::parse_duration;
 use crm_platform::rate_limit::RateLimit;
+
+/// The gateway's own settings (`crm serve gateway --help`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Gateway")]
+pub struct GatewaySettings {
+    /// The customers service's gRPC URLs (several may be given, comma-separated; every address a
+    /// name resolves to is used; `crm up` sets it).
+    #[arg(
+        long,
+        env = "CRM_CUSTOMERS_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub customers_url: Vec<String>,
+    /// The sales service's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_SALES_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub sales_url: Vec<String>,
+    /// The partners service's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_PARTNERS_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub partners_url: Vec<String>,
+    /// The marketing service's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_MARKETING_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub marketing_url: Vec<String>,
+    /// The service desk's gRPC URLs.
+    #[arg(
+        long,
+        env = "CRM_SERVICEDESK_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub servicedesk_url: Vec<String>,
+    /// How often upstream host names are resolved again and their addresses probed (pods come
+    /// and go).
+    #[arg(long, env = "CRM_RESOLVE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub resolve_interval: Duration,
+    /// Sustained calls per second per principal (0: unlimited).
+    #[arg(long, env = "CRM_RATE_LIMIT", default_value_t = 50.0)]
+    pub rate_limit: f64,
+    /// Calls a principal may make at once after a quiet spell.
+    #[arg(long, env = "CRM_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Browser origins allowed to call through gRPC-Web (comma-separated, `*` for any).
+    #[arg(long, env = "CRM_CORS_ORIGINS", value_delimiter = ',', default_value = "*")]
+    pub cors_origins: Vec<String>,
+    /// The longest the customer 360 and screen pop wait for their sections.
+    #[arg(long, env = "CRM_VIEW_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub view_timeout: Duration,
+}
+
+impl Default for GatewaySettings {
+    /// The documented defaults.
+    fn default() -> Self {
+        crm_platform::config::defaults()
+    }
+}
+
+impl GatewaySettings {
+    /// The gateway these settings describe, listening on `listen` with `server` settings and
+    /// verifying tokens as `auth` says.
+    pub fn config(self, listen: String, server: ServerConfig, auth: AuthConfig) -> GatewayConfig {
+        let upstreams = UpstreamUrls {
+            customers: self.customers_url,
+            sales: self.sales_url,
+            partners: self.partners_url,
+            marketing: self.marketing_url,
+            servicedesk: self.servicedesk_url,
+        };
+        GatewayConfig {
+            listen,
+            server,
+            resolve_interval: self.resolve_interval,
+            rate_limit: (self.rate_limit > 0.0).then_some(RateLimit {
+                per_second: self.rate_limit,
+                burst: self.rate_limit_burst,
+            }),
+            cors_origins: self.cors_origins,
+            view_timeout: self.view_timeout,
+            ..GatewayConfig::new(upstreams, auth)
+        }
+    }
+}
 
 /// Where each domain service is reached: one or more `http://host:port` addresses per service
 /// (every address a host name resolves to is used).

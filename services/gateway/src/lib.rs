@@ -22,7 +22,7 @@ use crm_platform::web::CorsOrigins;
 use crm_proto::gateway::v1::gateway_service_server::GatewayServiceServer;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{GatewayConfig, UpstreamUrls};
+pub use config::{GatewayConfig, GatewaySettings, UpstreamUrls};
 
 /// The gateway's name in logs and traces.
 pub const NAME: &str = "gateway";

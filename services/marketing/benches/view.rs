@@ -28,7 +28,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn main() {
     let test_db = crm_testkit::TestDb::new(crm_testkit::Backend::Sqlite);
     let db = test_db.connect().await;
-    crm_marketing::migrate(&db).await.expect("migrating");
+    crm_platform::kernel::migrate::<crm_marketing::Marketing>(&db)
+        .await
+        .expect("migrating");
     let today = chrono::Utc::now().date_naive();
     let now = chrono::Utc::now().timestamp_micros();
     let mut tx = db.begin().await.expect("a transaction");

@@ -22,12 +22,9 @@ use crm_platform::{App, Foundation, limited};
 use crm_proto::marketing::v1::campaign_service_server::CampaignServiceServer;
 use crm_proto::marketing::v1::marketing_service_server::MarketingServiceServer;
 use crm_proto::marketing::v1::prediction_service_server::PredictionServiceServer;
-use crm_storage::{Db, Migrations};
+use crm_storage::Migrations;
 
-pub use config::MarketingConfig;
-
-/// The domain name: stream `CRM_MARKETING`, subjects `crm.marketing.>`.
-pub const DOMAIN: &str = "marketing";
+pub use config::MarketingSettings;
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -36,33 +33,33 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' and this service's migrations.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, &MIGRATIONS).await
-}
+/// The marketing service, as the platform runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Marketing;
 
-/// Builds the marketing service: connects to its database (migrating it) and NATS, binds
-/// `config.listen`, and declares its consumers.
-pub async fn build(config: MarketingConfig, nats: async_nats::Client) -> anyhow::Result<App> {
-    let base = Foundation::connect(
-        DOMAIN,
-        &config.database_url,
-        config.database_max_connections,
-        &MIGRATIONS,
-        nats,
-    )
-    .await?;
-    let api = api::MarketingApi::new(base.store(), Arc::new(config.clone()));
-    let max = config.server.max_message_bytes;
-    let server = base
-        .server(config.server.clone(), &config.auth, policy::policy())
-        .await?
-        .add_service(limited!(MarketingServiceServer::new(api.clone()), max))
-        .add_service(limited!(CampaignServiceServer::new(api.clone()), max))
-        .add_service(limited!(PredictionServiceServer::new(api), max));
-    Ok(base
-        .bind(&config.listen, server)
-        .await?
-        .consumer(consumers::customer_options(), consumers::CustomerEvents)
-        .consumer(consumers::order_options(), consumers::OrderEvents))
+impl crm_platform::Service for Marketing {
+    /// Stream `CRM_MARKETING`, subjects `crm.marketing.>`.
+    const NAME: &'static str = "marketing";
+    type Settings = MarketingSettings;
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    /// Its APIs and the customer and order consumers.
+    async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {
+        let api = api::MarketingApi::new(base.store(), Arc::new(settings));
+        let max = base.max_message_bytes();
+        let server = base
+            .server(policy::policy())
+            .await?
+            .add_service(limited!(MarketingServiceServer::new(api.clone()), max))
+            .add_service(limited!(CampaignServiceServer::new(api.clone()), max))
+            .add_service(limited!(PredictionServiceServer::new(api), max));
+        Ok(base
+            .bind(server)
+            .await?
+            .consumer(consumers::customer_options(), consumers::CustomerEvents)
+            .consumer(consumers::order_options(), consumers::OrderEvents))
+    }
 }

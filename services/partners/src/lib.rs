@@ -22,12 +22,9 @@ use crm_platform::{App, Foundation, limited};
 use crm_proto::partners::v1::partner_portal_service_server::PartnerPortalServiceServer;
 use crm_proto::partners::v1::partner_service_server::PartnerServiceServer;
 use crm_proto::partners::v1::scorecard_service_server::ScorecardServiceServer;
-use crm_storage::{Db, Migrations};
+use crm_storage::Migrations;
 
-pub use config::PartnersConfig;
-
-/// The domain name: stream `CRM_PARTNERS`, subjects `crm.partners.>`.
-pub const DOMAIN: &str = "partners";
+pub use config::PartnersSettings;
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -36,38 +33,38 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' and this service's migrations.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, &MIGRATIONS).await
-}
+/// The partners service, as the platform runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Partners;
 
-/// Builds the partners service: connects to its database (migrating it) and NATS, binds
-/// `config.listen`, and declares its consumers and the exception evaluator.
-pub async fn build(config: PartnersConfig, nats: async_nats::Client) -> anyhow::Result<App> {
-    let base = Foundation::connect(
-        DOMAIN,
-        &config.database_url,
-        config.database_max_connections,
-        &MIGRATIONS,
-        nats,
-    )
-    .await?;
-    let api = api::PartnersApi::new(base.store(), Arc::new(config.clone()));
-    let max = config.server.max_message_bytes;
-    let server = base
-        .server(config.server.clone(), &config.auth, policy::policy())
-        .await?
-        .add_service(limited!(PartnerServiceServer::new(api.clone()), max))
-        .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
-        .add_service(limited!(ScorecardServiceServer::new(api), max));
-    let (db, waker) = (base.db().clone(), base.relay_waker());
-    let (threshold, interval) = (config.exception_threshold_bps, config.exception_interval);
-    Ok(base
-        .bind(&config.listen, server)
-        .await?
-        .worker("partners-exceptions", move |stop| {
-            api::run_exception_evaluator(db, threshold, interval, waker, stop)
-        })
-        .consumer(consumers::options(), consumers::SalesEvents)
-        .consumer(consumers::servicedesk_options(), consumers::ServicedeskEvents))
+impl crm_platform::Service for Partners {
+    /// Stream `CRM_PARTNERS`, subjects `crm.partners.>`.
+    const NAME: &'static str = "partners";
+    type Settings = PartnersSettings;
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    /// Its APIs, the sales and service desk consumers, and the exception evaluator.
+    async fn build(base: Foundation, settings: PartnersSettings) -> anyhow::Result<App> {
+        let api = api::PartnersApi::new(base.store(), Arc::new(settings.clone()));
+        let max = base.max_message_bytes();
+        let server = base
+            .server(policy::policy())
+            .await?
+            .add_service(limited!(PartnerServiceServer::new(api.clone()), max))
+            .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
+            .add_service(limited!(ScorecardServiceServer::new(api), max));
+        let (db, waker) = (base.db().clone(), base.relay_waker());
+        let (threshold, interval) = (settings.exception_threshold_bps, settings.exception_interval);
+        Ok(base
+            .bind(server)
+            .await?
+            .worker("partners-exceptions", move |stop| {
+                api::run_exception_evaluator(db, threshold, interval, waker, stop)
+            })
+            .consumer(consumers::options(), consumers::SalesEvents)
+            .consumer(consumers::servicedesk_options(), consumers::ServicedeskEvents))
+    }
 }

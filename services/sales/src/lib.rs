@@ -18,6 +18,7 @@ pub use crm_platform::errors as error;
 
 use std::sync::Arc;
 
+use crm_platform::clock::Clock;
 use crm_platform::{App, Foundation, limited};
 use crm_proto::sales::v1::catalog_service_server::CatalogServiceServer;
 use crm_proto::sales::v1::order_service_server::OrderServiceServer;
@@ -27,10 +28,7 @@ use crm_proto::sales::v1::sales_report_service_server::SalesReportServiceServer;
 use crm_storage::{Db, Migrations};
 use tokio_util::sync::CancellationToken;
 
-pub use config::SalesConfig;
-
-/// The domain name: stream `CRM_SALES`, subjects `crm.sales.>`.
-pub const DOMAIN: &str = "sales";
+pub use config::SalesSettings;
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -39,54 +37,63 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' and this service's migrations.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, &MIGRATIONS).await
-}
+/// The sales service, as the platform runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sales;
 
-/// Builds the sales service: connects to its database (migrating it) and NATS, binds
-/// `config.listen`, and declares its consumers and the alert job.
-pub async fn build(config: SalesConfig, nats: async_nats::Client) -> anyhow::Result<App> {
-    let base = Foundation::connect(
-        DOMAIN,
-        &config.database_url,
-        config.database_max_connections,
-        &MIGRATIONS,
-        nats,
-    )
-    .await?;
-    // Every pod of the customers service, followed as it scales.
-    let customer_urls: Vec<String> = config.customers_url.split(',').map(str::to_string).collect();
-    let customers =
-        crm_platform::client::balanced_channel(&customer_urls, std::time::Duration::from_secs(5))?;
-    let api = api::SalesApi::new(base.store(), Arc::new(config.clone()), customers);
-    let max = config.server.max_message_bytes;
-    let server = base
-        .server(config.server.clone(), &config.auth, policy::policy())
-        .await?
-        .add_service(limited!(CatalogServiceServer::new(api.clone()), max))
-        .add_service(limited!(PipelineServiceServer::new(api.clone()), max))
-        .add_service(limited!(OrderServiceServer::new(api.clone()), max))
-        .add_service(limited!(SalesOrgServiceServer::new(api.clone()), max))
-        .add_service(limited!(SalesReportServiceServer::new(api), max));
-    let (db, interval) = (base.db().clone(), config.alert_interval);
-    Ok(base
-        .bind(&config.listen, server)
-        .await?
-        .consumer(consumers::options(), consumers::CustomerEvents)
-        .consumer(consumers::partner_options(), consumers::PartnerEvents)
-        .consumer(consumers::marketing_options(), consumers::MarketingEvents)
-        .worker("sales-alerts", move |stop| alert_loop(db, interval, stop)))
+impl crm_platform::Service for Sales {
+    /// Stream `CRM_SALES`, subjects `crm.sales.>`.
+    const NAME: &'static str = "sales";
+    type Settings = SalesSettings;
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    /// Its APIs, the customer, partner and marketing consumers, and the alert job.
+    async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {
+        // Every pod of the customers service, followed as it scales.
+        let customers = crm_platform::client::balanced_channel(
+            &settings.customers_url,
+            std::time::Duration::from_secs(5),
+        )?;
+        let api = api::SalesApi::new(base.store(), Arc::new(settings.clone()), customers);
+        let max = base.max_message_bytes();
+        let server = base
+            .server(policy::policy())
+            .await?
+            .add_service(limited!(CatalogServiceServer::new(api.clone()), max))
+            .add_service(limited!(PipelineServiceServer::new(api.clone()), max))
+            .add_service(limited!(OrderServiceServer::new(api.clone()), max))
+            .add_service(limited!(SalesOrgServiceServer::new(api.clone()), max))
+            .add_service(limited!(SalesReportServiceServer::new(api), max));
+        let (db, clock, interval) = (base.db().clone(), base.clock(), settings.alert_interval);
+        Ok(base
+            .bind(server)
+            .await?
+            .consumer(consumers::options(), consumers::CustomerEvents)
+            .consumer(consumers::partner_options(), consumers::PartnerEvents)
+            .consumer(consumers::marketing_options(), consumers::MarketingEvents)
+            .worker("sales-alerts", move |stop| alert_loop(db, clock, interval, stop)))
+    }
 }
 
 /// Evaluates the alert rules every `interval` (each condition is raised once).
-async fn alert_loop(db: Db, interval: std::time::Duration, stop: CancellationToken) -> anyhow::Result<()> {
+async fn alert_loop(
+    db: Db,
+    clock: Arc<dyn Clock>,
+    interval: std::time::Duration,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
-        if let Err(err) = api::evaluate_alerts(&db, chrono::Utc::now().naive_utc()).await {
+        let now = chrono::DateTime::from_timestamp_micros(clock.now_micros())
+            .unwrap_or_default()
+            .naive_utc();
+        if let Err(err) = api::evaluate_alerts(&db, now).await {
             tracing::warn!("evaluating sales alerts: {err:#}");
         }
     }

@@ -1,61 +1,54 @@
 //! Settings of the service desk.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crm_auth::AuthConfig;
-use crm_platform::ServerConfig;
-use crm_platform::clock::{Clock, SystemClock};
+use clap::Args;
+use crm_platform::config::parse_duration;
 
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::escalation::Chain;
 
-/// Everything the service desk needs to run.
-#[derive(Debug, Clone)]
-pub struct ServicedeskConfig {
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
-    pub listen: String,
-    /// Database URL (`postgres://...` or `sqlite:...`).
-    pub database_url: String,
-    /// Pool size.
-    pub database_max_connections: u32,
-    /// gRPC server settings.
-    pub server: ServerConfig,
-    /// Token verification.
-    pub auth: AuthConfig,
-    /// Working hours the SLA clocks run in.
+/// The service desk's own settings (`crm serve servicedesk --help`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Service desk")]
+pub struct ServicedeskSettings {
+    /// Working days and hours (UTC) the SLA clocks run in, e.g. `mon-fri 09:00-17:00`.
+    #[arg(id = "business_hours", long = "business-hours", env = "CRM_BUSINESS_HOURS",
+          default_value = "mon-fri 09:00-17:00", value_parser = BusinessCalendar::parse)]
     pub calendar: BusinessCalendar,
-    /// Who hears of an overdue case, and when.
+    /// Who hears of an overdue case and when, as `level=trigger,...` with triggers `response`,
+    /// `resolution` (SLA overdue) or hours unresolved such as `72h`.
+    #[arg(long, env = "CRM_ESCALATION_CHAIN",
+          default_value = "supervisor=resolution,director=72h,vp=120h,general_manager=240h",
+          value_parser = Chain::parse)]
     pub escalation_chain: Chain,
     /// How often overdue cases are escalated (besides `RunEscalations`).
+    #[arg(long, env = "CRM_ESCALATION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub escalation_interval: Duration,
-    /// Where notifications are delivered (a messaging gateway's webhook, `http://`); none:
-    /// they stay queued.
+    /// The messaging gateway's webhook (`https://...` or `http://...`) notifications are posted
+    /// to; unset, they stay queued.
+    #[arg(
+        id = "notification_webhook_url",
+        long = "notification-webhook-url",
+        env = "CRM_NOTIFICATION_WEBHOOK_URL"
+    )]
     pub webhook_url: Option<String>,
-    /// Extra trust roots (PEM) for an `https://` webhook, beside the system's (a private CA).
+    /// Extra trust roots (a PEM file, e.g. a private CA) for an `https://` webhook, beside the
+    /// system's.
+    #[arg(
+        id = "notification_ca_file",
+        long = "notification-ca-file",
+        env = "CRM_NOTIFICATION_CA_FILE"
+    )]
     pub webhook_ca_file: Option<std::path::PathBuf>,
     /// How often special days are queued and due notifications delivered.
+    #[arg(long, env = "CRM_NOTIFICATION_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub notification_interval: Duration,
-    /// The time source (a manual clock in tests).
-    pub clock: Arc<dyn Clock>,
 }
 
-impl ServicedeskConfig {
-    /// Defaults for `database_url`: Monday–Friday 09:00–17:00 UTC, escalations every minute.
-    pub fn new(database_url: impl Into<String>, auth: AuthConfig) -> Self {
-        Self {
-            listen: "127.0.0.1:0".into(),
-            database_url: database_url.into(),
-            database_max_connections: 10,
-            server: ServerConfig::default(),
-            auth,
-            calendar: BusinessCalendar::default(),
-            escalation_chain: Chain::default(),
-            escalation_interval: Duration::from_secs(60),
-            webhook_url: None,
-            webhook_ca_file: None,
-            notification_interval: Duration::from_secs(5),
-            clock: Arc::new(SystemClock),
-        }
+impl Default for ServicedeskSettings {
+    /// The documented defaults: Monday–Friday 09:00–17:00 UTC, escalations every minute.
+    fn default() -> Self {
+        crm_platform::config::defaults()
     }
 }

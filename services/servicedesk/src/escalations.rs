@@ -3,13 +3,12 @@
 
 use std::sync::Arc;
 
+use crm_platform::Store;
 use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::events as ev;
-use crm_storage::Db;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServicedeskConfig;
+use crate::config::ServicedeskSettings;
 use crate::domain::escalation::{CaseClock, Trigger, due_levels};
 use crate::error::Result;
 use crate::events;
@@ -17,8 +16,9 @@ use crate::storage::cases::{self, CaseFilter};
 
 /// Raises the escalations due now; returns the ones raised by this run. Levels raised before
 /// are not raised again, so concurrent or repeated runs are harmless.
-pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Result<Vec<pb::Escalation>> {
-    let now = config.clock.now_micros();
+pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec<pb::Escalation>> {
+    let (db, relay) = (store.db(), store.relay());
+    let now = store.now_micros();
     let chain = &config.escalation_chain;
     let mut tx = db.begin().await?;
     let open = cases::list(
@@ -77,9 +77,8 @@ pub async fn run_once(db: &Db, config: &ServicedeskConfig, relay: &Notify) -> Re
 
 /// Runs [`run_once`] every `config.escalation_interval` until `stop`.
 pub async fn run(
-    db: Db,
-    config: Arc<ServicedeskConfig>,
-    relay: Arc<Notify>,
+    store: Store,
+    config: Arc<ServicedeskSettings>,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(config.escalation_interval);
@@ -88,7 +87,7 @@ pub async fn run(
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {
-                if let Err(err) = run_once(&db, &config, &relay).await {
+                if let Err(err) = run_once(&store, &config).await {
                     tracing::warn!(error = %err, "escalation run failed; retrying next tick");
                 }
             }

@@ -23,12 +23,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use crm_platform::{App, Foundation, limited};
 use crm_proto::servicedesk::v1::service_desk_service_server::ServiceDeskServiceServer;
-use crm_storage::{Db, Migrations};
+use crm_storage::Migrations;
 
-pub use config::ServicedeskConfig;
-
-/// The domain name: stream `CRM_SERVICEDESK`, subjects `crm.servicedesk.>`.
-pub const DOMAIN: &str = "servicedesk";
+pub use config::ServicedeskSettings;
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = Migrations {
@@ -37,51 +34,45 @@ pub static MIGRATIONS: Migrations = Migrations {
     sqlite: sqlx::migrate!("migrations/sqlite"),
 };
 
-/// Applies the shared event tables' and this service's migrations.
-pub async fn migrate(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, &MIGRATIONS).await
-}
+/// The service desk, as the platform runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Servicedesk;
 
-/// Builds the service desk: connects to its database (migrating it) and NATS, binds
-/// `config.listen`, and declares its consumers, the escalation job and notification delivery.
-pub async fn build(config: ServicedeskConfig, nats: async_nats::Client) -> anyhow::Result<App> {
-    let base = Foundation::connect(
-        DOMAIN,
-        &config.database_url,
-        config.database_max_connections,
-        &MIGRATIONS,
-        nats,
-    )
-    .await?;
-    let config = Arc::new(config);
-    // A bad CA file is a configuration error: said at start, not at the first delivery.
-    let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())
-        .context("the notification webhook's trust roots")?;
-    let api = api::ServiceDeskApi::new(base.store(), config.clone(), deliverer.clone());
-    let server = base
-        .server(config.server.clone(), &config.auth, policy::policy())
-        .await?
-        .add_service(limited!(
+impl crm_platform::Service for Servicedesk {
+    /// Stream `CRM_SERVICEDESK`, subjects `crm.servicedesk.>`.
+    const NAME: &'static str = "servicedesk";
+    type Settings = ServicedeskSettings;
+
+    fn migrations() -> &'static Migrations {
+        &MIGRATIONS
+    }
+
+    /// Its API, the customer and marketing consumers, the escalation job and notification
+    /// delivery.
+    async fn build(base: Foundation, settings: ServicedeskSettings) -> anyhow::Result<App> {
+        let config = Arc::new(settings);
+        // A bad CA file is a configuration error: said at start, not at the first delivery.
+        let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())
+            .context("the notification webhook's trust roots")?;
+        let store = base.store();
+        let api = api::ServiceDeskApi::new(store.clone(), config.clone(), deliverer.clone());
+        let server = base.server(policy::policy()).await?.add_service(limited!(
             ServiceDeskServiceServer::new(api),
-            config.server.max_message_bytes
+            base.max_message_bytes()
         ));
-    let customers = consumers::CustomerEvents {
-        clock: config.clock.clone(),
-    };
-    let marketing = consumers::MarketingEvents {
-        clock: config.clock.clone(),
-    };
-    let (db, waker) = (base.db().clone(), base.relay_waker());
-    let (escalation_db, escalation_config) = (db.clone(), config.clone());
-    Ok(base
-        .bind(&config.listen, server)
-        .await?
-        .consumer(consumers::customer_options(), customers)
-        .consumer(consumers::marketing_options(), marketing)
-        .worker("servicedesk-escalations", move |stop| {
-            escalations::run(escalation_db, escalation_config, waker, stop)
-        })
-        .worker("servicedesk-notifications", move |stop| {
-            notifications::run(db, config, deliverer, stop)
-        }))
+        let customers = consumers::CustomerEvents { clock: base.clock() };
+        let marketing = consumers::MarketingEvents { clock: base.clock() };
+        let (escalation_store, escalation_config) = (store.clone(), config.clone());
+        Ok(base
+            .bind(server)
+            .await?
+            .consumer(consumers::customer_options(), customers)
+            .consumer(consumers::marketing_options(), marketing)
+            .worker("servicedesk-escalations", move |stop| {
+                escalations::run(escalation_store, escalation_config, stop)
+            })
+            .worker("servicedesk-notifications", move |stop| {
+                notifications::run(store, config, deliverer, stop)
+            }))
+    }
 }

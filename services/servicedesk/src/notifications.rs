@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
+use crm_platform::Store;
 use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
-use crm_storage::Db;
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServicedeskConfig;
+use crate::config::ServicedeskSettings;
 use crate::domain::notify::{MAX_ATTEMPTS, is_birthday, retry_delay_secs};
 use crate::error::Result;
 use crate::storage::notifications as queue;
@@ -86,11 +86,11 @@ impl Deliverer {
 
     /// Delivers the notifications due now: (delivered, to retry, given up). Without a webhook
     /// nothing is sent and notifications stay pending.
-    pub async fn deliver_due(&self, db: &Db, config: &ServicedeskConfig) -> Result<(i32, i32, i32)> {
+    pub async fn deliver_due(&self, store: &Store, config: &ServicedeskSettings) -> Result<(i32, i32, i32)> {
         let Some(url) = config.webhook_url.as_deref() else {
             return Ok((0, 0, 0));
         };
-        let now = config.clock.now_micros();
+        let (db, now) = (store.db(), store.now_micros());
         let due = queue::due(&mut *db.pool().acquire().await?, now, BATCH).await?;
         let (mut delivered, mut retrying, mut failed) = (0, 0, 0);
         for n in due {
@@ -128,8 +128,8 @@ impl Deliverer {
 }
 
 /// Queues today's birthday greetings (once per customer and year).
-pub async fn queue_special_days(db: &Db, config: &ServicedeskConfig) -> Result<()> {
-    let now = config.clock.now_micros();
+pub async fn queue_special_days(store: &Store) -> Result<()> {
+    let (db, now) = (store.db(), store.now_micros());
     let today = DateTime::from_timestamp_micros(now)
         .unwrap_or_default()
         .date_naive();
@@ -167,8 +167,8 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 /// Queues special days and delivers due notifications every `config.notification_interval`.
 pub async fn run(
-    db: Db,
-    config: Arc<ServicedeskConfig>,
+    store: Store,
+    config: Arc<ServicedeskSettings>,
     deliverer: Deliverer,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -178,10 +178,10 @@ pub async fn run(
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             _ = tick.tick() => {
-                if let Err(err) = queue_special_days(&db, &config).await {
+                if let Err(err) = queue_special_days(&store).await {
                     tracing::warn!(error = %err, "queueing special days failed; retrying next tick");
                 }
-                if let Err(err) = deliverer.deliver_due(&db, &config).await {
+                if let Err(err) = deliverer.deliver_due(&store, &config).await {
                     tracing::warn!(error = %err, "notification delivery failed; retrying next tick");
                 }
             }

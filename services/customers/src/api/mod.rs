@@ -18,7 +18,7 @@ use crm_platform::Violations;
 use crm_proto::customers::v1::customers_service_server::CustomersService;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 
-use crate::config::CustomersConfig;
+use crate::config::CustomersSettings;
 use crate::domain::party as rules;
 use crate::error::{Error, Result};
 
@@ -26,12 +26,12 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct CustomersApi {
     store: Store,
-    config: Arc<CustomersConfig>,
+    config: Arc<CustomersSettings>,
 }
 
 impl CustomersApi {
     /// The service on `store`.
-    pub fn new(store: Store, config: Arc<CustomersConfig>) -> Self {
+    pub fn new(store: Store, config: Arc<CustomersSettings>) -> Self {
         Self { store, config }
     }
 }

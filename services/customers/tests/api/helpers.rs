@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
 use crm_auth::{Claims, Role};
-use crm_customers::CustomersConfig;
+use crm_customers::{Customers, CustomersSettings};
 use crm_events::CloudEvent;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::customers::v1::{self as pb, ContactPointKind, PartyKind};
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token, token_with};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token, token_with};
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -32,14 +32,13 @@ impl TestApp {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut CustomersConfig)) -> Self {
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut CustomersSettings)) -> Self {
         let test_db = TestDb::new(backend);
         let nats = TestNats::start();
-        let mut config = CustomersConfig::new(test_db.url.clone(), crm_testkit::auth_config());
-        configure(&mut config);
-        let service = run(crm_customers::build(config, nats.client().await)
-            .await
-            .expect("building the service"));
+        let service = start::<Customers>(&test_db.url, nats.client().await, |_, settings| {
+            configure(settings)
+        })
+        .await;
         Self {
             client: CustomersServiceClient::new(service.channel()),
             db: service.db.clone(),

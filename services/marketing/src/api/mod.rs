@@ -13,20 +13,20 @@ use crm_proto::marketing::v1::campaign_service_server::CampaignService;
 use crm_proto::marketing::v1::marketing_service_server::MarketingService;
 use crm_proto::marketing::v1::prediction_service_server::PredictionService;
 
-use crate::config::MarketingConfig;
+use crate::config::MarketingSettings;
 use crate::error::{Result, invalid};
 
 /// The marketing gRPC services.
 #[derive(Debug, Clone)]
 pub struct MarketingApi {
     store: Store,
-    config: Arc<MarketingConfig>,
+    config: Arc<MarketingSettings>,
     views: Arc<crate::view::Cache>,
 }
 
 impl MarketingApi {
     /// The services on `store`.
-    pub fn new(store: Store, config: Arc<MarketingConfig>) -> Self {
+    pub fn new(store: Store, config: Arc<MarketingSettings>) -> Self {
         Self {
             store,
             config,
@@ -40,7 +40,10 @@ impl MarketingApi {
         conn: &mut crm_storage::Conn,
         as_of: chrono::NaiveDate,
     ) -> Result<Arc<crate::view::View>> {
-        Ok(self.views.get(conn, as_of, &self.config.currency).await?)
+        Ok(self
+            .views
+            .get(conn, as_of, &self.config.reporting_currency)
+            .await?)
     }
 }
 

@@ -86,7 +86,7 @@ impl MarketingApi {
         let money = |v: f64| {
             Some(Money {
                 amount_minor: v.round() as i64,
-                currency_code: self.config.currency.clone(),
+                currency_code: self.config.reporting_currency.clone(),
             })
         };
         pb::Prediction {

@@ -28,7 +28,7 @@ impl MarketingApi {
     fn money(&self, amount_minor: i64) -> Option<Money> {
         Some(Money {
             amount_minor,
-            currency_code: self.config.currency.clone(),
+            currency_code: self.config.reporting_currency.clone(),
         })
     }
 

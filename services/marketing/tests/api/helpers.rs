@@ -15,7 +15,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -38,24 +38,12 @@ impl Suite {
     pub async fn start(backend: Backend) -> Self {
         let nats = TestNats::start();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = run(crm_customers::build(
-            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
-        let sales = run(crm_sales::build(
-            crm_sales::SalesConfig::new(dbs[1].url.clone(), crm_testkit::auth_config(), customers.url()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
-        let marketing = run(crm_marketing::build(
-            crm_marketing::MarketingConfig::new(dbs[2].url.clone(), crm_testkit::auth_config()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
+        let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
+        let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |_, s| {
+            s.customers_url = vec![customers.url()]
+        })
+        .await;
+        let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |_, _| {}).await;
         Self {
             marketing: MarketingServiceClient::new(marketing.channel()),
             campaigns: CampaignServiceClient::new(marketing.channel()),

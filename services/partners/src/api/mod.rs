@@ -21,7 +21,7 @@ use crm_proto::partners::v1::partner_service_server::PartnerService;
 use crm_proto::partners::v1::scorecard_service_server::ScorecardService;
 use crm_storage::Conn;
 
-use crate::config::PartnersConfig;
+use crate::config::PartnersSettings;
 use crate::error::{Error, Result};
 use crate::storage::partners as store;
 
@@ -29,12 +29,12 @@ use crate::storage::partners as store;
 #[derive(Debug, Clone)]
 pub struct PartnersApi {
     store: Store,
-    config: Arc<PartnersConfig>,
+    config: Arc<PartnersSettings>,
 }
 
 impl PartnersApi {
     /// A service on `db`; `relay` is woken after each commit.
-    pub fn new(store: Store, config: Arc<PartnersConfig>) -> Self {
+    pub fn new(store: Store, config: Arc<PartnersSettings>) -> Self {
         Self { store, config }
     }
 }

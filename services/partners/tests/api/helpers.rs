@@ -16,7 +16,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -40,24 +40,15 @@ impl Suite {
     pub async fn start(backend: Backend) -> Self {
         let nats = TestNats::start();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
-        let customers = run(crm_customers::build(
-            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
-        let sales = run(crm_sales::build(
-            crm_sales::SalesConfig::new(dbs[1].url.clone(), crm_testkit::auth_config(), customers.url()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
-        let mut partners_config =
-            crm_partners::PartnersConfig::new(dbs[2].url.clone(), crm_testkit::auth_config());
-        partners_config.exception_interval = Duration::from_millis(200);
-        let partners = run(crm_partners::build(partners_config, nats.client().await)
-            .await
-            .unwrap());
+        let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
+        let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |_, s| {
+            s.customers_url = vec![customers.url()]
+        })
+        .await;
+        let partners = start::<crm_partners::Partners>(&dbs[2].url, nats.client().await, |_, s| {
+            s.exception_interval = Duration::from_millis(200)
+        })
+        .await;
         Self {
             partners: PartnerServiceClient::new(partners.channel()),
             portal: PartnerPortalServiceClient::new(partners.channel()),

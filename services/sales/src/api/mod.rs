@@ -32,7 +32,7 @@ use crm_proto::sales::v1::sales_report_service_server::SalesReportService;
 use crm_storage::Conn;
 use tonic::transport::Channel;
 
-use crate::config::SalesConfig;
+use crate::config::SalesSettings;
 use crate::error::{Error, Result};
 use crate::storage::accounts;
 
@@ -41,14 +41,14 @@ use crate::storage::accounts;
 pub struct SalesApi {
     store: Store,
     #[allow(dead_code)]
-    config: Arc<SalesConfig>,
+    config: Arc<SalesSettings>,
     customers: Channel,
 }
 
 impl SalesApi {
     /// The services on `db`; `relay` is woken after each commit; `customers` reaches the
     /// customers service.
-    pub fn new(store: Store, config: Arc<SalesConfig>, customers: Channel) -> Self {
+    pub fn new(store: Store, config: Arc<SalesSettings>, customers: Channel) -> Self {
         Self {
             store,
             config,

@@ -17,7 +17,7 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
 use futures::StreamExt as _;
 use tonic::transport::Channel;
 
@@ -44,18 +44,18 @@ impl Suite {
 
     pub async fn start_with(
         backend: Backend,
-        configure: impl FnOnce(&mut crm_customers::CustomersConfig),
+        configure: impl FnOnce(&mut crm_customers::CustomersSettings),
     ) -> Self {
         let nats = TestNats::start();
         let customers_db = TestDb::new(backend);
-        let mut config =
-            crm_customers::CustomersConfig::new(customers_db.url.clone(), crm_testkit::auth_config());
-        configure(&mut config);
-        let customers = run(crm_customers::build(config, nats.client().await).await.unwrap());
+        let customers =
+            start::<crm_customers::Customers>(&customers_db.url, nats.client().await, |_, s| configure(s))
+                .await;
         let sales_db = TestDb::new(backend);
-        let config =
-            crm_sales::SalesConfig::new(sales_db.url.clone(), crm_testkit::auth_config(), customers.url());
-        let sales = run(crm_sales::build(config, nats.client().await).await.unwrap());
+        let sales = start::<crm_sales::Sales>(&sales_db.url, nats.client().await, |_, s| {
+            s.customers_url = vec![customers.url()]
+        })
+        .await;
         Self {
             catalog: CatalogServiceClient::new(sales.channel()),
             pipeline: PipelineServiceClient::new(sales.channel()),

@@ -92,7 +92,7 @@ impl ServiceDeskApi {
         _req: pb::RunEscalationsRequest,
     ) -> Result<pb::RunEscalationsResponse> {
         Ok(pb::RunEscalationsResponse {
-            raised: escalations::run_once(self.store.db(), &self.config, self.store.relay()).await?,
+            raised: escalations::run_once(&self.store, &self.config).await?,
         })
     }
 
@@ -211,8 +211,8 @@ impl ServiceDeskApi {
         _p: &Principal,
         _req: pb::DeliverNotificationsRequest,
     ) -> Result<pb::DeliverNotificationsResponse> {
-        crate::notifications::queue_special_days(self.store.db(), &self.config).await?;
-        let (delivered, retrying, failed) = self.deliverer.deliver_due(self.store.db(), &self.config).await?;
+        crate::notifications::queue_special_days(&self.store).await?;
+        let (delivered, retrying, failed) = self.deliverer.deliver_due(&self.store, &self.config).await?;
         Ok(pb::DeliverNotificationsResponse {
             delivered,
             retrying,

@@ -15,7 +15,7 @@ use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::service_desk_service_server::ServiceDeskService;
 use crm_storage::Conn;
 
-use crate::config::ServicedeskConfig;
+use crate::config::ServicedeskSettings;
 use crate::error::{Error, Result};
 use crate::storage::cases::{self as case_store, CaseRecord};
 
@@ -23,7 +23,7 @@ use crate::storage::cases::{self as case_store, CaseRecord};
 #[derive(Debug, Clone)]
 pub struct ServiceDeskApi {
     store: Store,
-    config: Arc<ServicedeskConfig>,
+    config: Arc<ServicedeskSettings>,
     deliverer: crate::notifications::Deliverer,
 }
 
@@ -35,7 +35,7 @@ impl ServiceDeskApi {
     /// notifications when asked to.
     pub fn new(
         store: Store,
-        config: Arc<ServicedeskConfig>,
+        config: Arc<ServicedeskSettings>,
         deliverer: crate::notifications::Deliverer,
     ) -> Self {
         Self {
@@ -46,7 +46,7 @@ impl ServiceDeskApi {
     }
 
     fn now(&self) -> i64 {
-        self.config.clock.now_micros()
+        self.store.now_micros()
     }
 }
 

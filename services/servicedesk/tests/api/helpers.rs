@@ -12,7 +12,7 @@ use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseType};
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, run, token, token_with};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token, token_with};
 use tonic::transport::Channel;
 
 /// Monday 2026-11-30 10:00 UTC, in µs.
@@ -41,28 +41,24 @@ impl Suite {
     /// A suite whose service desk runs with `adjust`ed settings.
     pub async fn start_with(
         backend: Backend,
-        adjust: impl FnOnce(&mut crm_servicedesk::ServicedeskConfig),
+        adjust: impl FnOnce(&mut crm_servicedesk::ServicedeskSettings),
     ) -> Self {
         let nats = TestNats::start();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend)];
-        let customers = run(crm_customers::build(
-            crm_customers::CustomersConfig::new(dbs[0].url.clone(), crm_testkit::auth_config()),
-            nats.client().await,
-        )
-        .await
-        .unwrap());
+        let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
         let clock = ManualClock::at(MONDAY_10AM);
-        let mut config =
-            crm_servicedesk::ServicedeskConfig::new(dbs[1].url.clone(), crm_testkit::auth_config());
-        config.clock = clock.clone();
-        // Escalations run on demand in these tests.
-        config.escalation_interval = Duration::from_secs(3600);
-        // Notifications, too, are delivered on demand here.
-        config.notification_interval = Duration::from_secs(3600);
         let webhook = Webhook::start().await;
-        config.webhook_url = Some(webhook.url.clone());
-        adjust(&mut config);
-        let desk = run(crm_servicedesk::build(config, nats.client().await).await.unwrap());
+        let desk =
+            start::<crm_servicedesk::Servicedesk>(&dbs[1].url, nats.client().await, |instance, config| {
+                instance.clock = clock.clone();
+                // Escalations run on demand in these tests.
+                config.escalation_interval = Duration::from_secs(3600);
+                // Notifications, too, are delivered on demand here.
+                config.notification_interval = Duration::from_secs(3600);
+                config.webhook_url = Some(webhook.url.clone());
+                adjust(config);
+            })
+            .await;
         Self {
             webhook,
             desk: ServiceDeskServiceClient::new(desk.channel()),

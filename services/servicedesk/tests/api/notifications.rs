@@ -214,11 +214,18 @@ async fn notifications_go_over_https_to_a_webhook_of_a_private_ca(backend: Backe
 
     // A CA file that cannot be read is a configuration error at start.
     let db = crm_testkit::TestDb::new(backend);
-    let mut config = crm_servicedesk::ServicedeskConfig::new(db.url.clone(), crm_testkit::auth_config());
-    config.webhook_ca_file = Some(dir.path().join("missing.pem"));
-    let err = crm_servicedesk::build(config, trusting.nats.client().await)
-        .await
-        .unwrap_err();
+    let config = crm_servicedesk::ServicedeskSettings {
+        webhook_ca_file: Some(dir.path().join("missing.pem")),
+        ..Default::default()
+    };
+    let instance = crm_platform::Instance::new(&db.url, crm_testkit::auth_config());
+    let err = crm_platform::kernel::build::<crm_servicedesk::Servicedesk>(
+        instance,
+        config,
+        trusting.nats.client().await,
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
 }
 
