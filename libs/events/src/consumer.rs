@@ -333,7 +333,7 @@ impl<H: EventHandler> Consumer<H> {
         );
         q.push(" ON CONFLICT DO NOTHING RETURNING event_id");
         q.build()
-            .fetch_all(&mut **tx)
+            .fetch_all(tx)
             .await?
             .iter()
             .map(|row| row.try_get("event_id"))

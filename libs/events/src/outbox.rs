@@ -142,7 +142,7 @@ pub async fn enqueue_many(tx: &mut Tx, events: Vec<NewEvent>) -> sqlx::Result<()
                 ]
             }),
         );
-        q.build().execute(&mut **tx).await?;
+        q.build().execute(tx).await?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ pub mod statistics;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};
-pub use sql::{Arg, SqlBuilder, escape_like, insert_chunks, last_per_key};
+pub use sql::{Arg, SqlBuilder, Statement, escape_like, insert_chunks, last_per_key};
 
 /// A connection of either backend (a transaction or a pooled connection dereferences to it).
 pub type Conn = sqlx::AnyConnection;

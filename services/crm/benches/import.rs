@@ -260,7 +260,7 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
             }),
         )
         .build()
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap();
         let points: Vec<(String, &str, i64, String)> = chunk
@@ -289,7 +289,7 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
                 }),
             )
             .build()
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .unwrap();
         }
@@ -304,7 +304,7 @@ async fn baseline_parties(backend: Backend, parties: usize) -> f64 {
                 tags.iter().map(|id| [Arg::from(*id), Arg::from("vip")]),
             )
             .build()
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .unwrap();
         }
@@ -360,7 +360,7 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
             }),
         )
         .build()
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .unwrap();
         tx.commit().await.unwrap();

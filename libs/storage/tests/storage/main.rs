@@ -20,7 +20,7 @@ async fn a_grown_table_is_analysed(backend: Backend) {
     for chunk in (0..2000i64).collect::<Vec<_>>().chunks(500) {
         SqlBuilder::insert_rows("items (id)", chunk.iter().map(|id| [Arg::Int(*id)]))
             .build()
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .unwrap();
     }
