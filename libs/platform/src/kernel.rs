@@ -31,6 +31,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_auth::AuthConfig;
@@ -213,6 +214,31 @@ impl Foundation {
     }
 }
 
+/// Runs `run_once` every `interval` until `stop`; a failed run is logged.
+async fn every<F, Fut>(
+    name: &'static str,
+    interval: Duration,
+    run_once: F,
+    stop: CancellationToken,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                if let Err(err) = run_once().await {
+                    tracing::warn!(job = name, error = %format!("{err:#}"), "job failed; it runs again at the next tick");
+                }
+            }
+        }
+    }
+}
+
 /// A service's database, the relay of its outbox and its clock: what its handlers read and
 /// write through. A commit wakes the relay, so the events a transaction wrote go out at once.
 #[derive(Debug, Clone)]
@@ -313,6 +339,17 @@ impl App {
         self
     }
 
+    /// Declares a job: `run_once` every `interval` (the first run one interval after the start)
+    /// until the service stops. A failed run is logged and the job runs again at the next tick.
+    /// The same `run_once` is what an RPC or a test calls to run the job at once.
+    pub fn job<F, Fut>(self, name: &'static str, interval: Duration, run_once: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.worker(name, move |stop| every(name, interval, run_once, stop))
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener")
@@ -341,5 +378,36 @@ impl App {
         let result = crate::run(self.server, self.listener, supervisor, stop).await;
         self.db.close().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_runs_at_every_tick_goes_on_after_a_failed_run_and_stops_when_told() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let stop = CancellationToken::new();
+        let counted = runs.clone();
+        let job = tokio::spawn(every(
+            "test-job",
+            Duration::from_millis(5),
+            move || {
+                let run = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    anyhow::ensure!(run > 0, "the first run fails");
+                    Ok(())
+                }
+            },
+            stop.clone(),
+        ));
+        while runs.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.cancel();
+        job.await.unwrap().unwrap();
     }
 }

@@ -23,6 +23,14 @@ pub fn micros(ts: &prost_types::Timestamp) -> i64 {
         .saturating_add(i64::from(ts.nanos) / 1000)
 }
 
+/// The UTC date and time of microseconds since the epoch (the epoch itself for one out of
+/// range).
+pub fn naive_utc(micros: i64) -> chrono::NaiveDateTime {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
 /// A new UUIDv7 id (time-ordered, so new rows land at the end of their index).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

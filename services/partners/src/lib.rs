@@ -11,6 +11,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod events;
+pub mod exceptions;
 pub mod policy;
 pub mod storage;
 
@@ -56,13 +57,13 @@ impl crm_platform::Service for Partners {
             .add_service(limited!(PartnerServiceServer::new(api.clone()), max))
             .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
             .add_service(limited!(ScorecardServiceServer::new(api), max));
-        let (db, waker) = (base.db().clone(), base.relay_waker());
-        let (threshold, interval) = (settings.exception_threshold_bps, settings.exception_interval);
+        let (store, threshold) = (base.store(), settings.exception_threshold_bps);
         Ok(base
             .bind(server)
             .await?
-            .worker("partners-exceptions", move |stop| {
-                api::run_exception_evaluator(db, threshold, interval, waker, stop)
+            .job("partners-exceptions", settings.exception_interval, move || {
+                let store = store.clone();
+                async move { exceptions::run_once(&store, threshold).await }
             })
             .consumer(consumers::options(), consumers::SalesEvents)
             .consumer(consumers::servicedesk_options(), consumers::ServicedeskEvents))

@@ -5,6 +5,7 @@
 //! Layers: [`api`] (validation, rules, mapping), [`domain`] (rules, no I/O), [`storage`] (SQL for
 //! PostgreSQL and SQLite), [`events`] (published) and [`consumers`] (customers events consumed).
 
+pub mod alerts;
 pub mod api;
 pub mod assignment;
 pub mod config;
@@ -18,15 +19,13 @@ pub use crm_platform::errors as error;
 
 use std::sync::Arc;
 
-use crm_platform::clock::Clock;
 use crm_platform::{App, Foundation, limited};
 use crm_proto::sales::v1::catalog_service_server::CatalogServiceServer;
 use crm_proto::sales::v1::order_service_server::OrderServiceServer;
 use crm_proto::sales::v1::pipeline_service_server::PipelineServiceServer;
 use crm_proto::sales::v1::sales_org_service_server::SalesOrgServiceServer;
 use crm_proto::sales::v1::sales_report_service_server::SalesReportServiceServer;
-use crm_storage::{Db, Migrations};
-use tokio_util::sync::CancellationToken;
+use crm_storage::Migrations;
 
 pub use config::SalesSettings;
 
@@ -67,34 +66,16 @@ impl crm_platform::Service for Sales {
             .add_service(limited!(OrderServiceServer::new(api.clone()), max))
             .add_service(limited!(SalesOrgServiceServer::new(api.clone()), max))
             .add_service(limited!(SalesReportServiceServer::new(api), max));
-        let (db, clock, interval) = (base.db().clone(), base.clock(), settings.alert_interval);
+        let store = base.store();
         Ok(base
             .bind(server)
             .await?
             .consumer(consumers::options(), consumers::CustomerEvents)
             .consumer(consumers::partner_options(), consumers::PartnerEvents)
             .consumer(consumers::marketing_options(), consumers::MarketingEvents)
-            .worker("sales-alerts", move |stop| alert_loop(db, clock, interval, stop)))
-    }
-}
-
-/// Evaluates the alert rules every `interval` (each condition is raised once).
-async fn alert_loop(
-    db: Db,
-    clock: Arc<dyn Clock>,
-    interval: std::time::Duration,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            () = tokio::time::sleep(interval) => {}
-        }
-        let now = chrono::DateTime::from_timestamp_micros(clock.now_micros())
-            .unwrap_or_default()
-            .naive_utc();
-        if let Err(err) = api::evaluate_alerts(&db, now).await {
-            tracing::warn!("evaluating sales alerts: {err:#}");
-        }
+            .job("sales-alerts", settings.alert_interval, move || {
+                let store = store.clone();
+                async move { alerts::run_once(&store).await.map(drop) }
+            }))
     }
 }

@@ -1,12 +1,9 @@
 //! The overdue-case job: raises each due level of the escalation chain once per case, on a
 //! timer and on demand (`RunEscalations`).
 
-use std::sync::Arc;
-
 use crm_platform::Store;
 use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::events as ev;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::ServicedeskSettings;
 use crate::domain::escalation::{CaseClock, Trigger, due_levels};
@@ -73,24 +70,4 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
         tracing::info!(raised = raised.len(), "cases escalated");
     }
     Ok(raised)
-}
-
-/// Runs [`run_once`] every `config.escalation_interval` until `stop`.
-pub async fn run(
-    store: Store,
-    config: Arc<ServicedeskSettings>,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(config.escalation_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            _ = tick.tick() => {
-                if let Err(err) = run_once(&store, &config).await {
-                    tracing::warn!(error = %err, "escalation run failed; retrying next tick");
-                }
-            }
-        }
-    }
 }

@@ -63,16 +63,24 @@ impl crm_platform::Service for Servicedesk {
         let customers = consumers::CustomerEvents { clock: base.clock() };
         let marketing = consumers::MarketingEvents { clock: base.clock() };
         let (escalation_store, escalation_config) = (store.clone(), config.clone());
+        let (escalations, notifications) = (config.escalation_interval, config.notification_interval);
         Ok(base
             .bind(server)
             .await?
             .consumer(consumers::customer_options(), customers)
             .consumer(consumers::marketing_options(), marketing)
-            .worker("servicedesk-escalations", move |stop| {
-                escalations::run(escalation_store, escalation_config, stop)
+            .job("servicedesk-escalations", escalations, move || {
+                let (store, config) = (escalation_store.clone(), escalation_config.clone());
+                async move {
+                    escalations::run_once(&store, &config)
+                        .await
+                        .map(drop)
+                        .map_err(Into::into)
+                }
             })
-            .worker("servicedesk-notifications", move |stop| {
-                notifications::run(store, config, deliverer, stop)
+            .job("servicedesk-notifications", notifications, move || {
+                let (store, config, deliverer) = (store.clone(), config.clone(), deliverer.clone());
+                async move { notifications::run_once(&store, &config, &deliverer).await }
             }))
     }
 }

@@ -13,7 +13,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::ServicedeskSettings;
 use crate::domain::notify::{MAX_ATTEMPTS, is_birthday, retry_delay_secs};
@@ -165,26 +164,13 @@ fn chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Queues special days and delivers due notifications every `config.notification_interval`.
-pub async fn run(
-    store: Store,
-    config: Arc<ServicedeskSettings>,
-    deliverer: Deliverer,
-    stop: CancellationToken,
+/// Queues today's special days and delivers the notifications due (the notification job).
+pub async fn run_once(
+    store: &Store,
+    config: &ServicedeskSettings,
+    deliverer: &Deliverer,
 ) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(config.notification_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            _ = tick.tick() => {
-                if let Err(err) = queue_special_days(&store).await {
-                    tracing::warn!(error = %err, "queueing special days failed; retrying next tick");
-                }
-                if let Err(err) = deliverer.deliver_due(&store, &config).await {
-                    tracing::warn!(error = %err, "notification delivery failed; retrying next tick");
-                }
-            }
-        }
-    }
+    queue_special_days(store).await?;
+    deliverer.deliver_due(store, config).await?;
+    Ok(())
 }

@@ -3,12 +3,10 @@
 
 mod import;
 mod partners;
-mod performance;
+pub(crate) mod performance;
 mod portal;
 mod sales;
 mod scorecards;
-
-pub use performance::run_exception_evaluator;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -36,6 +34,11 @@ impl PartnersApi {
     /// A service on `db`; `relay` is woken after each commit.
     pub fn new(store: Store, config: Arc<PartnersSettings>) -> Self {
         Self { store, config }
+    }
+
+    /// Today (UTC) by the service's clock.
+    fn today(&self) -> chrono::NaiveDate {
+        crm_platform::time::naive_utc(self.store.now_micros()).date()
     }
 }
 

@@ -184,7 +184,7 @@ impl PartnersApi {
             })
         };
         let cells = performance::cells(&facts.targets, &facts.sales, dimension, &period, &partner_key);
-        let today = chrono::Utc::now().date_naive();
+        let today = self.today();
         let names: HashMap<&str, &str> = facts
             .partners
             .iter()
@@ -277,17 +277,19 @@ impl PartnersApi {
         let mut tx = self.store.begin().await?;
         let all = store::all(&mut tx).await?;
         let allowed = visible(principal, &all);
-        let exceptions = exceptions(&mut tx, &period, threshold, &currency, allowed.as_ref()).await?;
+        let today = self.today();
+        let exceptions = exceptions(&mut tx, &period, today, threshold, &currency, allowed.as_ref()).await?;
         self.store.commit(tx).await?;
         Ok(pb::ListExceptionsResponse { exceptions })
     }
 }
 
-/// The exception cells of `period` (partners limited to `allowed` when given), announcing each
-/// cell the first time it falls under `threshold`.
+/// The exception cells of `period` as of `today` (partners limited to `allowed` when given),
+/// announcing each cell the first time it falls under `threshold`.
 pub async fn exceptions(
     tx: &mut crm_storage::Tx,
     period: &crm_calendar::Period,
+    today: chrono::NaiveDate,
     threshold: i32,
     currency: &str,
     allowed: Option<&HashSet<String>>,
@@ -298,13 +300,7 @@ pub async fn exceptions(
     if let Some(allowed) = allowed {
         facts.targets.retain(|t| allowed.contains(&t.partner_id));
     }
-    let found = performance::exceptions(
-        &facts.targets,
-        &facts.sales,
-        period,
-        chrono::Utc::now().date_naive(),
-        threshold,
-    );
+    let found = performance::exceptions(&facts.targets, &facts.sales, period, today, threshold);
     let names: HashMap<&str, &str> = facts
         .partners
         .iter()
@@ -358,40 +354,4 @@ pub async fn exceptions(
         rows.push(row);
     }
     Ok(rows)
-}
-
-/// Evaluates this year's exceptions in every target currency every `interval`, so that cells
-/// are announced when they fall under even if nobody is looking.
-pub async fn run_exception_evaluator(
-    db: crm_storage::Db,
-    threshold: i32,
-    interval: std::time::Duration,
-    relay: std::sync::Arc<tokio::sync::Notify>,
-    stop: tokio_util::sync::CancellationToken,
-) -> anyhow::Result<()> {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            () = tokio::time::sleep(interval) => {}
-        }
-        let year =
-            crm_calendar::Period::containing(crm_calendar::PeriodKind::Year, chrono::Utc::now().date_naive());
-        let pass = async {
-            let mut tx = db.begin().await?;
-            let currencies: HashSet<String> = targets::list(&mut tx, "", "")
-                .await?
-                .into_iter()
-                .filter_map(|t| t.amount.map(|m| m.currency_code))
-                .collect();
-            for currency in currencies {
-                exceptions(&mut tx, &year, threshold, &currency, None).await?;
-            }
-            tx.commit().await?;
-            anyhow::Ok(())
-        };
-        match pass.await {
-            Ok(()) => relay.notify_one(),
-            Err(err) => tracing::warn!("evaluating partner exceptions: {err:#}"),
-        }
-    }
 }

@@ -10,11 +10,10 @@ mod opportunities;
 mod orders;
 mod org;
 mod quotes;
-mod reports;
+pub(crate) mod reports;
 
 use orders::readable as readable_order;
 pub(crate) use quotes::price_lines;
-pub use reports::evaluate_alerts;
 
 use std::sync::Arc;
 

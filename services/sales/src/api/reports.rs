@@ -2,32 +2,26 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
 use crm_proto::common::v1::Money;
-use crm_proto::sales::v1::{self as pb, OpportunityStatus, QuotaOwnerKind};
+use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::SalesApi;
-use crate::domain::alerts::{self, AlertKind, AlertSettings, OpenDeal};
+use crate::domain::alerts::AlertSettings;
 use crate::domain::reports::{self, Opp, Stage, StageVisit};
 use crate::error::{Error, Result, invalid};
-use crate::events;
 use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
 use crm_calendar::Period;
-use crm_proto::sales::v1::events as ev;
 
-fn at(micros: i64) -> NaiveDateTime {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .naive_utc()
+/// The UTC date and time of a timestamp.
+pub(crate) fn ts(t: &Option<prost_types::Timestamp>) -> Option<NaiveDateTime> {
+    t.as_ref().map(|t| crm_platform::time::naive_utc(micros(t)))
 }
 
-fn ts(t: &Option<prost_types::Timestamp>) -> Option<NaiveDateTime> {
-    t.as_ref().map(|t| at(micros(t)))
-}
-
-fn date(s: &str) -> NaiveDate {
+/// A `YYYY-MM-DD` date (the epoch's for an empty or malformed one).
+pub(crate) fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
 }
 
@@ -63,15 +57,6 @@ fn report_opp(o: &pb::Opportunity) -> Opp {
                 left_at: ts(&h.leave_time),
             })
             .collect(),
-    }
-}
-
-fn kind_of(k: AlertKind) -> i32 {
-    match k {
-        AlertKind::StalledDeal => pb::AlertKind::StalledDeal as i32,
-        AlertKind::EarlyStagePileUp => pb::AlertKind::EarlyStagePileUp as i32,
-        AlertKind::FallingNewOpportunities => pb::AlertKind::FallingNewOpportunities as i32,
-        AlertKind::OverdueClose => pb::AlertKind::OverdueClose as i32,
     }
 }
 
@@ -175,7 +160,7 @@ impl SalesApi {
         let rows = reports::funnel(
             &report_stages(&stages),
             &opps.iter().map(report_opp).collect::<Vec<_>>(),
-            Utc::now().naive_utc(),
+            crm_platform::time::naive_utc(self.store.now_micros()),
         );
         Ok(pb::GetFunnelResponse {
             stages: rows
@@ -293,7 +278,7 @@ impl SalesApi {
             .and_utc()
             .timestamp_micros();
         let orders = reporting::won_orders(&mut conn, start, end).await?;
-        let expected_bps = period.elapsed_bps(Utc::now().date_naive());
+        let expected_bps = period.elapsed_bps(crm_platform::time::naive_utc(self.store.now_micros()).date());
         let rows = quotas
             .into_iter()
             .map(|q| {
@@ -353,10 +338,9 @@ impl SalesApi {
         _p: &Principal,
         _req: pb::EvaluateAlertsRequest,
     ) -> Result<pb::EvaluateAlertsResponse> {
-        let raised = evaluate_alerts(self.store.db(), Utc::now().naive_utc())
+        let raised = crate::alerts::run_once(&self.store)
             .await
             .map_err(Error::Internal)?;
-        self.store.relay().notify_one();
         Ok(pb::EvaluateAlertsResponse { raised })
     }
 
@@ -464,67 +448,4 @@ fn settings_proto(s: &AlertSettings) -> pb::AlertSettings {
         early_stage_max_position: s.early_stage_max_position,
         falling_rate_bps: s.falling_rate_bps,
     }
-}
-
-/// Evaluates the alert rules over every open opportunity at `now`; records and announces the
-/// alerts not raised before.
-pub async fn evaluate_alerts(db: &crm_storage::Db, now: NaiveDateTime) -> anyhow::Result<Vec<pb::Alert>> {
-    let mut tx = db.begin().await?;
-    let settings = alert_store::settings(&mut tx).await?;
-    let stages = stages::list(&mut tx).await?;
-    let positions: HashMap<&str, i32> = stages
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.code.as_str(), i as i32 + 1))
-        .collect();
-    let opps = reporting::opportunities(&mut tx, &reporting::Scope::default()).await?;
-    let mut created: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
-    let mut deals = Vec::new();
-    for o in &opps {
-        created
-            .entry(o.owner_id.clone())
-            .or_default()
-            .push(ts(&o.create_time).unwrap_or_default());
-        if o.status != OpportunityStatus::Open as i32 {
-            continue;
-        }
-        let current = o.stage_history.last();
-        deals.push(OpenDeal {
-            id: o.id.clone(),
-            owner_id: o.owner_id.clone(),
-            stage_code: o.stage_code.clone(),
-            stage_position: positions.get(o.stage_code.as_str()).copied().unwrap_or(1),
-            entered_stage_at: current.and_then(|h| ts(&h.enter_time)).unwrap_or_default(),
-            planned_leave_date: current
-                .and_then(|h| NaiveDate::parse_from_str(&h.planned_leave_date, "%Y-%m-%d").ok()),
-            expected_close: date(&o.expected_close_date),
-        });
-    }
-    let mut raised = Vec::new();
-    for alert in alerts::evaluate(&deals, &created, &settings, now) {
-        let kind = kind_of(alert.kind);
-        if let Some(stored) = alert_store::raise(
-            &mut tx,
-            kind,
-            &alert.subject_id,
-            &alert.owner_id,
-            &alert.message,
-            &alert.dedupe_key,
-        )
-        .await?
-        {
-            events::publish(
-                &mut tx,
-                ev::ALERT_RAISED,
-                &stored.subject_id,
-                &pb::AlertRaised {
-                    alert: Some(stored.clone()),
-                },
-            )
-            .await?;
-            raised.push(stored);
-        }
-    }
-    tx.commit().await?;
-    Ok(raised)
 }

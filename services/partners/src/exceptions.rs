@@ -1,0 +1,29 @@
+//! The exception job: this year's exception cells in every target currency, evaluated on a
+//! timer so that a cell is announced when it falls under its target even if nobody looks
+//! (`ListExceptions` evaluates them on demand).
+
+use std::collections::HashSet;
+
+use crm_calendar::{Period, PeriodKind};
+use crm_platform::Store;
+
+use crate::api::performance::exceptions;
+use crate::storage::targets;
+
+/// Evaluates this year's exceptions under `threshold` (basis points) in every currency a target
+/// is set in, announcing the cells that fell under since the last run.
+pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
+    let today = crm_platform::time::naive_utc(store.now_micros()).date();
+    let year = Period::containing(PeriodKind::Year, today);
+    let mut tx = store.begin().await?;
+    let currencies: HashSet<String> = targets::list(&mut tx, "", "")
+        .await?
+        .into_iter()
+        .filter_map(|t| t.amount.map(|m| m.currency_code))
+        .collect();
+    for currency in currencies {
+        exceptions(&mut tx, &year, today, threshold, &currency, None).await?;
+    }
+    store.commit(tx).await?;
+    Ok(())
+}
