@@ -67,6 +67,7 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
             &alert.owner_id,
             &alert.message,
             &alert.dedupe_key,
+            store.now_micros(),
         )
         .await?
         {

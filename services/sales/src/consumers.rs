@@ -1,7 +1,10 @@
 //! Customers events consumed by sales: the read copy of accounts, merges (re-keying every sales
 //! record of the merged parties) and erasures (anonymising the sales copy).
 
+use std::sync::Arc;
+
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
+use crm_platform::clock::Clock;
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::events as customers_events;
 use crm_proto::marketing::v1::events as marketing_events;
@@ -85,8 +88,11 @@ pub fn partner_options() -> ConsumerOptions {
 /// Keeps the copy of channel partners; turns partner e-orders into sales orders on the
 /// partner's channel and approved deal registrations into leads, each exactly once (by the
 /// partner's reference and the registration id).
-#[derive(Debug, Clone, Copy)]
-pub struct PartnerEvents;
+#[derive(Debug, Clone)]
+pub struct PartnerEvents {
+    /// When the orders and leads made here are recorded.
+    pub clock: Arc<dyn Clock>,
+}
 
 impl EventHandler for PartnerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -99,12 +105,12 @@ impl EventHandler for PartnerEvents {
             partners_events::types::PARTNER_ORDER_SUBMITTED => {
                 let e: partners::PartnerOrderSubmitted = event.decode()?;
                 if let Some(order) = e.order {
-                    partner_order(tx, &order, &e.party_id).await?;
+                    partner_order(tx, &order, &e.party_id, self.clock.now_micros()).await?;
                 }
             }
             partners_events::types::DEAL_REGISTRATION_APPROVED => {
                 if let Some(r) = event.decode::<partners::DealRegistrationApproved>()?.registration {
-                    registration_lead(tx, &r).await?;
+                    registration_lead(tx, &r, self.clock.now_micros()).await?;
                 }
             }
             other => tracing::debug!(event_type = other, "ignored"),
@@ -117,6 +123,7 @@ async fn partner_order(
     tx: &mut Tx,
     submitted: &partners::PartnerOrder,
     party_id: &str,
+    now: i64,
 ) -> anyhow::Result<()> {
     use crate::storage::{catalog, orders};
     let partner_id = submitted.partner_id.clone();
@@ -183,7 +190,7 @@ async fn partner_order(
         owner_id: format!("partner:{partner_id}"),
         ..Default::default()
     };
-    orders::insert(tx, &mut order).await?;
+    orders::insert(tx, &mut order, now).await?;
     let stored = orders::get(tx, &order.id).await?.unwrap_or(order);
     crate::events::publish(
         tx,
@@ -197,7 +204,7 @@ async fn partner_order(
     Ok(())
 }
 
-async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyhow::Result<()> {
+async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration, now: i64) -> anyhow::Result<()> {
     use crate::storage::leads;
     let source = sales::LeadSource::Partner as i32;
     if leads::by_source_ref(tx, source, &r.id).await?.is_some() {
@@ -221,7 +228,7 @@ async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration) -> anyho
             .to_string(),
         ..Default::default()
     };
-    leads::insert(tx, &mut lead).await?;
+    leads::insert(tx, &mut lead, now).await?;
     let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
     crate::events::publish(
         tx,
@@ -242,8 +249,11 @@ pub fn marketing_options() -> ConsumerOptions {
 }
 
 /// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response).
-#[derive(Debug, Clone, Copy)]
-pub struct MarketingEvents;
+#[derive(Debug, Clone)]
+pub struct MarketingEvents {
+    /// When the leads made here are recorded.
+    pub clock: Arc<dyn Clock>,
+}
 
 impl EventHandler for MarketingEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -266,7 +276,7 @@ impl EventHandler for MarketingEvents {
             notes: format!("Responded to campaign {}.", r.campaign_name),
             ..Default::default()
         };
-        leads::insert(tx, &mut lead).await?;
+        leads::insert(tx, &mut lead, self.clock.now_micros()).await?;
         let stored = leads::get(tx, &lead.id).await?.unwrap_or(lead);
         crate::events::publish(
             tx,

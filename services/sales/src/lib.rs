@@ -66,13 +66,21 @@ impl crm_platform::Service for Sales {
             .add_service(limited!(OrderServiceServer::new(api.clone()), max))
             .add_service(limited!(SalesOrgServiceServer::new(api.clone()), max))
             .add_service(limited!(SalesReportServiceServer::new(api), max));
-        let store = base.store();
+        let (store, base_clock) = (base.store(), base.clock());
         Ok(base
             .bind(server)
             .await?
             .consumer(consumers::options(), consumers::CustomerEvents)
-            .consumer(consumers::partner_options(), consumers::PartnerEvents)
-            .consumer(consumers::marketing_options(), consumers::MarketingEvents)
+            .consumer(
+                consumers::partner_options(),
+                consumers::PartnerEvents {
+                    clock: base_clock.clone(),
+                },
+            )
+            .consumer(
+                consumers::marketing_options(),
+                consumers::MarketingEvents { clock: base_clock },
+            )
             .job("sales-alerts", settings.alert_interval, move || {
                 let store = store.clone();
                 async move { alerts::run_once(&store).await.map(drop) }

@@ -8,7 +8,7 @@ use crm_proto::sales::v1 as pb;
 use super::SalesApi;
 use crate::domain::rules::{self, validate_activity};
 use crate::error::{Error, Result, invalid};
-use crate::storage::{activities, micros, now_micros, timestamp};
+use crate::storage::{activities, micros, timestamp};
 
 impl SalesApi {
     pub(super) async fn handle_log_activity(
@@ -21,7 +21,7 @@ impl SalesApi {
         validate_activity(&a).finish()?;
         a.owner_id = principal.user_id.clone();
         if a.occur_time.is_none() {
-            a.occur_time = Some(timestamp(now_micros()));
+            a.occur_time = Some(timestamp(self.store.now_micros()));
         }
         let mut tx = self.store.begin().await?;
         if !a.opportunity_id.is_empty() {

@@ -22,7 +22,7 @@ impl SalesApi {
         product.name = product.name.trim().to_string();
         validate_product(&product).finish()?;
         let mut tx = self.store.begin().await?;
-        catalog::insert_product(&mut tx, &mut product)
+        catalog::insert_product(&mut tx, &mut product, self.store.now_micros())
             .await
             .map_err(|e| {
                 if crm_storage::is_unique_violation(&e) {
@@ -91,7 +91,7 @@ impl SalesApi {
         v.finish()?;
         validate_product(&product).finish()?;
         if product.etag != expected.to_string()
-            || !catalog::update_product(&mut tx, &product, expected).await?
+            || !catalog::update_product(&mut tx, &product, expected, self.store.now_micros()).await?
         {
             return Err(Error::Stale(format!("product {}", product.id)));
         }

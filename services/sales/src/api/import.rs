@@ -16,7 +16,7 @@ use crm_storage::imports::{NewImportKey, NewRowKey};
 use super::{SalesApi, readable_order};
 use crate::domain::import::{self as import_rules, PreparedOrder};
 use crate::error::{Error, Result};
-use crate::storage::{accounts, catalog, channel_partners, now_micros, orders};
+use crate::storage::{accounts, catalog, channel_partners, orders};
 
 /// The event announcing that an order reached `status`.
 fn status_event(order: &pb::Order) -> NewEvent {
@@ -105,7 +105,7 @@ impl SalesApi {
         run: &mut ImportRun,
         rows: Vec<pb::OrderImportRow>,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.store.now_micros();
         let mut prepared = Vec::with_capacity(rows.len());
         for row in rows {
             let (number, external_id) = (row.row, row.external_id.clone());

@@ -19,7 +19,7 @@ use crate::domain::rules::{
 };
 use crate::error::{Error, Result};
 use crate::events;
-use crate::storage::{activities, catalog, leads, micros, now_micros, opportunities, stages};
+use crate::storage::{activities, catalog, leads, micros, opportunities, stages};
 
 /// Import-key entity names.
 const PRODUCT: &str = "product";
@@ -177,7 +177,7 @@ impl SalesApi {
                 return Ok(());
             }
             Disposition::Create => {
-                catalog::insert_product(tx, &mut p).await?;
+                catalog::insert_product(tx, &mut p, self.store.now_micros()).await?;
                 p.id.clone()
             }
             Disposition::Update(ref id) => {
@@ -190,7 +190,7 @@ impl SalesApi {
                 next.unit.clone_from(&p.unit);
                 next.active = p.active;
                 let expected: i64 = current.etag.parse().unwrap_or_default();
-                if !catalog::update_product(tx, &next, expected).await? {
+                if !catalog::update_product(tx, &next, expected, self.store.now_micros()).await? {
                     return Err(Error::Stale(format!("product {id}")));
                 }
                 id.clone()
@@ -263,7 +263,7 @@ impl SalesApi {
         run: &mut ImportRun,
         rows: Vec<pb::LeadImportRow>,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.store.now_micros();
         let parties = self
             .imported_parties(
                 principal,
@@ -388,7 +388,7 @@ impl SalesApi {
         run: &mut ImportRun,
         rows: Vec<pb::OpportunityImportRow>,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.store.now_micros();
         let parties = self
             .imported_parties(
                 principal,

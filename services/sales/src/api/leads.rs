@@ -45,7 +45,7 @@ impl SalesApi {
             self.ensure_party(&mut tx, principal, &lead.party_id, "lead.party_id")
                 .await?;
         }
-        leads::insert(&mut tx, &mut lead).await?;
+        leads::insert(&mut tx, &mut lead, self.store.now_micros()).await?;
         let stored = leads::get(&mut tx, &lead.id)
             .await?
             .ok_or_else(|| Error::NotFound("lead".into()))?;
@@ -263,7 +263,7 @@ impl SalesApi {
             lead_id: lead.id.clone(),
             ..Default::default()
         };
-        opportunities::insert(&mut tx, &mut opportunity).await?;
+        opportunities::insert(&mut tx, &mut opportunity, self.store.now_micros()).await?;
         lead.status = LeadStatus::Converted as i32;
         lead.party_id = party_id;
         lead.opportunity_id = opportunity.id.clone();

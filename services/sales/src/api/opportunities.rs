@@ -12,7 +12,7 @@ use super::{SalesApi, version};
 use crate::domain::rules::{self, validate_opportunity, validate_pipeline};
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{now_micros, opportunities, stages};
+use crate::storage::{opportunities, stages};
 
 /// Field paths UpdateOpportunity accepts.
 const UPDATABLE: &[&str] = &[
@@ -156,7 +156,7 @@ impl SalesApi {
         o.status = OpportunityStatus::Open as i32;
         o.lost_reason.clear();
         o.lead_id.clear();
-        opportunities::insert(&mut tx, &mut o).await?;
+        opportunities::insert(&mut tx, &mut o, self.store.now_micros()).await?;
         let stored = self.opportunity(&mut tx, &o.id).await?;
         events::publish(
             &mut tx,
@@ -359,7 +359,7 @@ impl SalesApi {
         } else {
             req.planned_leave_date.clone()
         };
-        opportunities::enter_stage(&mut tx, &o.id, &stage.code, &planned, now_micros()).await?;
+        opportunities::enter_stage(&mut tx, &o.id, &stage.code, &planned, self.store.now_micros()).await?;
         let stored = self.opportunity(&mut tx, &o.id).await?;
         events::publish(
             &mut tx,
@@ -453,7 +453,7 @@ impl SalesApi {
             .into_iter()
             .find(|s| if won { s.is_won } else { s.is_lost })
             .ok_or_else(|| Error::FailedPrecondition("the pipeline has no closing stage".into()))?;
-        let now = now_micros();
+        let now = self.store.now_micros();
         o.stage_code = stage.code.clone();
         o.status = if won {
             OpportunityStatus::Won

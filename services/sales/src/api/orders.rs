@@ -72,7 +72,7 @@ impl SalesApi {
             order.owner_id = principal.user_id.clone();
             order.team_id = principal.team_id.clone().unwrap_or_default();
         }
-        if let Err(err) = orders::insert(&mut tx, &mut order).await {
+        if let Err(err) = orders::insert(&mut tx, &mut order, self.store.now_micros()).await {
             if crm_storage::is_unique_violation(&err) {
                 // Placed concurrently by a retry of the same request.
                 drop(tx);
@@ -199,7 +199,16 @@ impl SalesApi {
                 order.id
             )));
         }
-        if !orders::set_status(&mut tx, &order.id, target as i32, req.reason.trim(), expected).await? {
+        if !orders::set_status(
+            &mut tx,
+            &order.id,
+            target as i32,
+            req.reason.trim(),
+            expected,
+            self.store.now_micros(),
+        )
+        .await?
+        {
             return Err(Error::Stale(format!("order {}", order.id)));
         }
         let stored = orders::get(&mut tx, &order.id)

@@ -126,7 +126,7 @@ impl SalesApi {
         quote.party_id = opportunity.party_id;
         quote.status = QuoteStatus::Draft as i32;
         quote.order_id.clear();
-        quotes::insert(&mut tx, &mut quote, &book.currency_code).await?;
+        quotes::insert(&mut tx, &mut quote, &book.currency_code, self.store.now_micros()).await?;
         let stored = quotes::get(&mut tx, &quote.id)
             .await?
             .ok_or_else(|| Error::NotFound("quote".into()))?;
@@ -255,7 +255,7 @@ impl SalesApi {
         {
             return Err(Error::Stale(format!("quote {}", previous.id)));
         }
-        quotes::insert(&mut tx, &mut next, &book.currency_code).await?;
+        quotes::insert(&mut tx, &mut next, &book.currency_code, self.store.now_micros()).await?;
         let stored = quotes::get(&mut tx, &next.id)
             .await?
             .ok_or_else(|| Error::NotFound("quote".into()))?;
@@ -327,7 +327,10 @@ impl SalesApi {
         let mut tx = self.store.begin().await?;
         let (quote, opportunity, opportunity_version) =
             self.open_quote(&mut tx, principal, &req.id, &req.etag).await?;
-        let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
+        let today = crm_platform::time::naive_utc(self.store.now_micros())
+            .date()
+            .format("%Y-%m-%d")
+            .to_string();
         if !quote.valid_until.is_empty() && quote.valid_until < today {
             return Err(Error::FailedPrecondition(format!(
                 "quote {} expired on {}",
@@ -346,7 +349,7 @@ impl SalesApi {
             team_id: opportunity.team_id.clone(),
             ..Default::default()
         };
-        orders::insert(&mut tx, &mut order).await?;
+        orders::insert(&mut tx, &mut order, self.store.now_micros()).await?;
         if !quotes::set_status(
             &mut tx,
             &quote.id,

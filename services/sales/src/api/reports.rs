@@ -379,7 +379,7 @@ impl SalesApi {
                 principal.user_id, alert.id
             )));
         }
-        alert_store::resolve(&mut tx, &alert.id).await?;
+        alert_store::resolve(&mut tx, &alert.id, self.store.now_micros()).await?;
         let resolved = alert_store::list(&mut tx, "", 0, true)
             .await?
             .into_iter()

@@ -4,7 +4,7 @@ use crm_proto::sales::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 use crate::domain::alerts::AlertSettings;
 
 /// Records an alert unless its condition was raised before; returns it when new.
@@ -15,9 +15,9 @@ pub async fn raise(
     owner: &str,
     message: &str,
     dedupe_key: &str,
+    now: i64,
 ) -> sqlx::Result<Option<pb::Alert>> {
     let id = new_id();
-    let now = now_micros();
     let inserted = sqlx::query(
         "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (dedupe_key) DO NOTHING",
@@ -83,10 +83,10 @@ pub async fn list(
 }
 
 /// Marks an alert resolved; false when unknown.
-pub async fn resolve(conn: &mut Conn, id: &str) -> sqlx::Result<bool> {
+pub async fn resolve(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<bool> {
     Ok(
         sqlx::query("UPDATE alerts SET resolved_at = COALESCE(resolved_at, $1) WHERE id = $2")
-            .bind(now_micros())
+            .bind(now)
             .bind(id)
             .execute(&mut *conn)
             .await?

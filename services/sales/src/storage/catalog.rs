@@ -6,7 +6,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 
 const PRODUCT_COLUMNS: &str =
     "id, sku, name, description, product_line, category, unit, active, version, updated_at";
@@ -27,7 +27,7 @@ fn product(row: &AnyRow) -> sqlx::Result<pb::Product> {
 }
 
 /// Inserts a product (id set here); a duplicate SKU is a unique violation.
-pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product) -> sqlx::Result<()> {
+pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product, now: i64) -> sqlx::Result<()> {
     p.id = new_id();
     sqlx::query(
         "INSERT INTO products (id, sku, name, description, product_line, category, unit, active, version, updated_at) \
@@ -41,14 +41,14 @@ pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product) -> sqlx::Resul
     .bind(&p.category)
     .bind(&p.unit)
     .bind(i64::from(p.active))
-    .bind(now_micros())
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Writes a product if its version is still `expected`.
-pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64) -> sqlx::Result<bool> {
+pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64, now: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE products SET name = $1, description = $2, product_line = $3, category = $4, unit = $5, active = $6, \
          version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
@@ -59,7 +59,7 @@ pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64) -> 
     .bind(&p.category)
     .bind(&p.unit)
     .bind(i64::from(p.active))
-    .bind(now_micros())
+    .bind(now)
     .bind(&p.id)
     .bind(expected)
     .execute(&mut *conn)

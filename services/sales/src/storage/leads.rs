@@ -5,7 +5,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 
 const COLUMNS: &str = "id, source, source_ref, party_id, company_name, contact_name, email, phone, owner_id, team_id, \
     status, score, notes, opportunity_id, disqualified_reason, version, created_at";
@@ -33,8 +33,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Lead> {
 }
 
 /// Inserts a lead (id set here). A repeated (source, source_ref) is a unique violation.
-pub async fn insert(conn: &mut Conn, l: &mut pb::Lead) -> sqlx::Result<()> {
-    insert_at(conn, l, now_micros()).await
+pub async fn insert(conn: &mut Conn, l: &mut pb::Lead, now: i64) -> sqlx::Result<()> {
+    insert_at(conn, l, now).await
 }
 
 /// Inserts a lead recorded at `created_at` (an import keeps the source's time).

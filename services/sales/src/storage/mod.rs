@@ -14,7 +14,7 @@ pub mod quotes;
 pub mod reporting;
 pub mod stages;
 
-pub use crm_platform::time::{micros, new_id, now_micros, timestamp};
+pub use crm_platform::time::{micros, new_id, timestamp};
 
 /// Line items stored as JSON (always read and written whole with their quote or order).
 pub mod lines {

@@ -6,7 +6,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 
 const COLUMNS: &str = "id, name, party_id, stage_code, amount_minor, currency_code, expected_close_date, owner_id, \
     team_id, territory_id, next_step, competitor_ids, products, status, lost_reason, lead_id, version, created_at, \
@@ -63,8 +63,7 @@ fn amount(o: &pb::Opportunity) -> (i64, String) {
 }
 
 /// Inserts an opportunity in `o.stage_code` (id set here) and opens its first stage visit.
-pub async fn insert(conn: &mut Conn, o: &mut pb::Opportunity) -> sqlx::Result<()> {
-    let now = now_micros();
+pub async fn insert(conn: &mut Conn, o: &mut pb::Opportunity, now: i64) -> sqlx::Result<()> {
     insert_at(conn, o, now, now).await
 }
 

@@ -7,7 +7,7 @@ use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{lines, micros as micros_of, new_id, now_micros, timestamp};
+use super::{lines, micros as micros_of, new_id, timestamp};
 
 const COLUMNS: &str = "id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
     total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id";
@@ -44,8 +44,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
 
 /// Inserts an order (id and time set here). A repeated (partner, external_ref) is a unique
 /// violation.
-pub async fn insert(conn: &mut Conn, o: &mut pb::Order) -> sqlx::Result<()> {
-    let now = now_micros();
+pub async fn insert(conn: &mut Conn, o: &mut pb::Order, now: i64) -> sqlx::Result<()> {
     o.place_time = Some(timestamp(now));
     o.status_time = o.place_time;
     insert_many(conn, std::slice::from_mut(o), &[]).await
@@ -204,6 +203,7 @@ pub async fn set_status(
     status: i32,
     reason: &str,
     expected: i64,
+    now: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE orders SET status = $1, status_reason = $2, status_at = $3, version = version + 1 \
@@ -211,7 +211,7 @@ pub async fn set_status(
     )
     .bind(i64::from(status))
     .bind(reason)
-    .bind(now_micros())
+    .bind(now)
     .bind(id)
     .bind(expected)
     .execute(&mut *conn)

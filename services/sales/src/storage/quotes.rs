@@ -6,7 +6,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{lines, new_id, now_micros, timestamp};
+use super::{lines, new_id, timestamp};
 
 const COLUMNS: &str = "id, number, revision, opportunity_id, party_id, price_book_id, currency_code, lines, discount_bps, \
     subtotal_minor, discount_minor, total_minor, valid_until, status, order_id, version, created_at";
@@ -44,7 +44,7 @@ fn minor(m: &Option<Money>) -> i64 {
 }
 
 /// Inserts a quote revision (id set here; a new quote also gets its number).
-pub async fn insert(conn: &mut Conn, q: &mut pb::Quote, currency: &str) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, q: &mut pb::Quote, currency: &str, now: i64) -> sqlx::Result<()> {
     q.id = new_id();
     if q.number.is_empty() {
         q.number = format!("Q-{}", &q.id[..8].to_uppercase());
@@ -68,7 +68,7 @@ pub async fn insert(conn: &mut Conn, q: &mut pb::Quote, currency: &str) -> sqlx:
     .bind(minor(&q.total))
     .bind(&q.valid_until)
     .bind(i64::from(q.status))
-    .bind(now_micros())
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(())
