@@ -55,8 +55,10 @@ impl crm_platform::Service for Customers {
             currency: settings.reporting_currency.clone(),
             rules: settings.lifecycle_rules(),
             imports: Default::default(),
+            clock: base.clock(),
         };
         let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
+        let at_risk_clock = base.clock();
         let (interval, full) = (
             settings.value_refresh_interval,
             settings.full_value_sweep_interval,
@@ -65,7 +67,10 @@ impl crm_platform::Service for Customers {
             .bind(server)
             .await?
             .consumer(value::order_consumer_options(), orders)
-            .consumer(value::at_risk_consumer_options(), value::AtRiskEvents)
+            .consumer(
+                value::at_risk_consumer_options(),
+                value::AtRiskEvents { clock: at_risk_clock },
+            )
             .worker("customers-value-sweeper", move |stop| {
                 value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
             }))

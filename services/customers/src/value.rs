@@ -107,6 +107,8 @@ pub struct OrderEvents {
     /// When imported orders last arrived (shared with the sweeper, which refreshes the parties
     /// they named once they stop).
     pub imports: std::sync::Arc<ImportActivity>,
+    /// The time figures are computed at.
+    pub clock: std::sync::Arc<dyn crm_platform::clock::Clock>,
 }
 
 impl EventHandler for OrderEvents {
@@ -126,7 +128,8 @@ impl EventHandler for OrderEvents {
                 (event.decode::<sales::OrderReturned>()?.order, Status::Returned)
             }
             sales_events::types::ORDERS_IMPORTED => {
-                let now = now_micros();
+                // When an import goes quiet is a matter of elapsed time, not of business time.
+                let now = crm_platform::time::now_micros();
                 let orders = event.decode::<sales::OrdersImported>()?.orders;
                 record_orders(tx, &orders, Refresh::Deferred(now)).await?;
                 self.imports.touch(now);
@@ -152,7 +155,7 @@ impl EventHandler for OrderEvents {
             return Ok(());
         }
         // The parties were locked when their orders were recorded.
-        refresh_parties(tx, &ids, &self.currency, &self.rules, now_micros()).await?;
+        refresh_parties(tx, &ids, &self.currency, &self.rules, self.clock.now_micros()).await?;
         settings::mark_tiers_dirty(tx).await?;
         Ok(())
     }
@@ -322,9 +325,9 @@ pub async fn refresh_parties(
             ));
         }
     }
-    parties::set_values(tx, &values).await?;
-    parties::set_lifecycles(tx, &stages).await?;
-    audit::record_many(tx, SYSTEM_ACTOR, "party", &entries).await?;
+    parties::set_values(tx, &values, now).await?;
+    parties::set_lifecycles(tx, &stages, now).await?;
+    audit::record_many(tx, SYSTEM_ACTOR, "party", &entries, now).await?;
     outbox::enqueue_many(tx, announcements).await?;
     Ok(())
 }
@@ -333,7 +336,7 @@ pub async fn refresh_parties(
 /// parties, writing only the ranks that move); then announces the tier moves not yet announced,
 /// a page at a time (memory stays bounded when most customers move). Returns (ranked, tier
 /// changes announced).
-pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i64)> {
+pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
     parties::rerank(tx, &pyramid::cumulative_shares(&tiers)).await?;
@@ -352,7 +355,7 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str) -> anyhow::Result<(i64, i
                 (c.party_id.clone(), "tier_changed".to_string(), changes)
             })
             .collect();
-        audit::record_many(tx, actor, "party", &entries).await?;
+        audit::record_many(tx, actor, "party", &entries, now).await?;
         let ids: Vec<String> = page.iter().map(|c| c.party_id.clone()).collect();
         let moves = page.into_iter().map(|c| pb::PartyTierChanged {
             party_id: c.party_id,
@@ -413,7 +416,14 @@ pub async fn run_sweeper(
         }
         let full = last_full.elapsed() >= full_sweep;
         let started = tokio::time::Instant::now();
-        let swept = sweep(&db, &ledger.currency, &ledger.rules, full).await;
+        let swept = sweep(
+            &db,
+            &ledger.currency,
+            &ledger.rules,
+            full,
+            ledger.clock.now_micros(),
+        )
+        .await;
         // Re-ranking reads every party: on a large base, while orders stream in, it is kept to
         // about a tenth of the time (and of the database's work) by waiting ten times as long as
         // it took. (A full sweep is rare and says nothing about the re-ranking's cost.)
@@ -440,7 +450,7 @@ pub async fn run_sweeper(
 /// [`IMPORT_SETTLE`], or those that waited [`IMPORT_MAX_WAIT`] while imports go on. Returns how
 /// many were refreshed.
 async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToken) -> anyhow::Result<usize> {
-    let now = now_micros();
+    let now = crm_platform::time::now_micros();
     let noted_by = if ledger.imports.quiet_at(now) {
         // Cleared before reading, so that orders arriving meanwhile set it again.
         if !ledger.imports.take_pending() {
@@ -459,14 +469,23 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     let mut refreshed = 0;
     let drained = async {
         // Stops early when imports resume: their parties would be refreshed again at their end.
-        while !stop.is_cancelled() && (noted_by.is_some() || ledger.imports.quiet_at(now_micros())) {
+        while !stop.is_cancelled()
+            && (noted_by.is_some() || ledger.imports.quiet_at(crm_platform::time::now_micros()))
+        {
             let mut tx = db.begin().await?;
             let ids = orders::deferred(&mut tx, &after, noted_by, DEFERRED_BATCH).await?;
             let Some(last) = ids.last().cloned() else {
                 return Ok(true);
             };
             parties::lock_statuses(&mut tx, &ids).await?;
-            refresh_parties(&mut tx, &ids, &ledger.currency, &ledger.rules, now_micros()).await?;
+            refresh_parties(
+                &mut tx,
+                &ids,
+                &ledger.currency,
+                &ledger.rules,
+                ledger.clock.now_micros(),
+            )
+            .await?;
             orders::clear_deferred(&mut tx, &ids).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
@@ -484,7 +503,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     Ok(refreshed)
 }
 
-async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> anyhow::Result<()> {
+async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now: i64) -> anyhow::Result<()> {
     if full {
         let mut conn = db.pool().acquire().await?;
         let ids = orders::parties_with_orders(&mut conn).await?;
@@ -492,7 +511,7 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
         for chunk in ids.chunks(SWEEP_BATCH) {
             let mut tx = db.begin().await?;
             parties::lock_statuses(&mut tx, chunk).await?;
-            refresh_parties(&mut tx, chunk, currency, rules, now_micros()).await?;
+            refresh_parties(&mut tx, chunk, currency, rules, now).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
         }
@@ -507,7 +526,7 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool) -> a
     }
     let ranked: anyhow::Result<()> = async {
         let mut tx = db.begin().await?;
-        recompute_tiers(&mut tx, SYSTEM_ACTOR).await?;
+        recompute_tiers(&mut tx, SYSTEM_ACTOR, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -530,12 +549,16 @@ pub fn at_risk_consumer_options() -> ConsumerOptions {
 
 /// Moves customers marketing predicts are lapsing to the at-risk stage (customers and loyal
 /// customers only: prospects have nothing to lose and lost customers are already gone).
-#[derive(Debug, Clone, Copy)]
-pub struct AtRiskEvents;
+#[derive(Debug, Clone)]
+pub struct AtRiskEvents {
+    /// When the moves are recorded.
+    pub clock: std::sync::Arc<dyn crm_platform::clock::Clock>,
+}
 
 impl EventHandler for AtRiskEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
+        let now = self.clock.now_micros();
         let Some(party) = live_party(tx, &e.party_id).await? else {
             return Ok(());
         };
@@ -543,14 +566,14 @@ impl EventHandler for AtRiskEvents {
         if !matches!(current, LifecycleStage::Customer | LifecycleStage::Loyal) {
             return Ok(());
         }
-        parties::set_lifecycle(tx, &party.id, LifecycleStage::AtRisk as i32).await?;
+        parties::set_lifecycle(tx, &party.id, LifecycleStage::AtRisk as i32, now).await?;
         audit::record(
             tx,
             "system:marketing",
             "party",
             &party.id,
             "lifecycle_changed",
-            json!({"lifecycle_stage": LifecycleStage::AtRisk as i32, "probability_alive_bps": e.probability_alive_bps}),
+            json!({"lifecycle_stage": LifecycleStage::AtRisk as i32, "probability_alive_bps": e.probability_alive_bps}), now,
         )
         .await?;
         events::publish(

@@ -74,7 +74,7 @@ impl CustomersApi {
         c.name = c.name.trim().to_string();
         validate_competitor(&c).finish()?;
         let mut tx = self.store.begin().await?;
-        competitors::insert(&mut tx, &mut c)
+        competitors::insert(&mut tx, &mut c, self.store.now_micros())
             .await
             .map_err(|e| name_taken(e, &c.name))?;
         audit::record(
@@ -84,6 +84,7 @@ impl CustomersApi {
             &c.id,
             "created",
             competitor_json(&c),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -162,7 +163,7 @@ impl CustomersApi {
         }
         v.finish()?;
         validate_competitor(&c).finish()?;
-        if !competitors::update(&mut tx, &c, version.unwrap_or_default())
+        if !competitors::update(&mut tx, &c, version.unwrap_or_default(), self.store.now_micros())
             .await
             .map_err(|e| name_taken(e, &c.name))?
         {
@@ -178,6 +179,7 @@ impl CustomersApi {
             &c.id,
             "updated",
             competitor_json(&stored),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -213,6 +215,7 @@ impl CustomersApi {
             &req.id,
             "deleted",
             json!({}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -275,6 +278,7 @@ impl CustomersApi {
             &r.code,
             "upserted",
             json!({"name": r.name, "parent_code": r.parent_code}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(

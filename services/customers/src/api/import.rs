@@ -21,7 +21,7 @@ use crate::domain::party as rules;
 use crate::domain::relationship as rel_rules;
 use crate::error::{Error, Result};
 use crate::events;
-use crate::storage::{audit, now_micros, parties, regions, relationships};
+use crate::storage::{audit, parties, regions, relationships};
 
 /// Import-key entity name of relationships (parties keep their keys on their rows).
 const RELATIONSHIP: &str = "relationship";
@@ -51,7 +51,7 @@ impl CustomersApi {
         run: &mut ImportRun,
         rows: Vec<pb::PartyImportRow>,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.store.now_micros();
         let mut prepared = Vec::with_capacity(rows.len());
         for row in rows {
             let (number, external_id) = (row.row, row.external_id.clone());
@@ -157,7 +157,14 @@ impl CustomersApi {
                     )
                 })
                 .collect();
-            audit::record_many(&mut tx, &principal.user_id, "party", &entries).await?;
+            audit::record_many(
+                &mut tx,
+                &principal.user_id,
+                "party",
+                &entries,
+                self.store.now_micros(),
+            )
+            .await?;
             for _ in &creates {
                 run.count(&Disposition::Create);
             }
@@ -207,7 +214,7 @@ impl CustomersApi {
             return Ok(Ok(false));
         }
         let expected: i64 = current.etag.parse().unwrap_or_default();
-        if !parties::update(tx, &mut next, expected).await? {
+        if !parties::update(tx, &mut next, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {id}")));
         }
         let stored = parties::get(tx, id)
@@ -220,6 +227,7 @@ impl CustomersApi {
             id,
             "updated",
             fields_json(&stored, &changed),
+            self.store.now_micros(),
         )
         .await?;
         events::party_updated(tx, &current, &stored, changed).await?;
@@ -346,6 +354,7 @@ impl CustomersApi {
                             &old,
                             "deleted",
                             json!({}),
+                            self.store.now_micros(),
                         )
                         .await?;
                         events::publish(
@@ -386,7 +395,7 @@ impl CustomersApi {
         principal: &Principal,
         r: &mut pb::Relationship,
     ) -> Result<()> {
-        relationships::insert(tx, r).await?;
+        relationships::insert(tx, r, self.store.now_micros()).await?;
         audit::record(
             tx,
             &principal.user_id,
@@ -395,6 +404,7 @@ impl CustomersApi {
             "imported",
             json!({"from_party_id": r.from_party_id, "to_party_id": r.to_party_id, "type": r.r#type,
                    "custom_type": r.custom_type, "role": r.role, "since": r.since, "until": r.until}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(

@@ -97,7 +97,7 @@ impl CustomersApi {
                 r.from_party_id, to.id
             )));
         }
-        relationships::insert(&mut tx, &mut r).await?;
+        relationships::insert(&mut tx, &mut r, self.store.now_micros()).await?;
         audit::record(
             &mut tx,
             &principal.user_id,
@@ -106,6 +106,7 @@ impl CustomersApi {
             "created",
             json!({"from_party_id": r.from_party_id, "to_party_id": r.to_party_id, "type": r.r#type,
                    "custom_type": r.custom_type, "role": r.role, "since": r.since, "until": r.until}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -144,6 +145,7 @@ impl CustomersApi {
             &r.id,
             "deleted",
             json!({}),
+            self.store.now_micros(),
         )
         .await?;
         let key = r.from_party_id.clone();

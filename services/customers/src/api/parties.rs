@@ -16,7 +16,7 @@ use crate::domain::duplicates::{normalize_email, normalize_phone};
 use crate::domain::party as rules;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{audit, now_micros, parties, regions, requests};
+use crate::storage::{audit, parties, regions, requests};
 
 /// The audit view of some fields of a party.
 pub(super) fn fields_json(party: &pb::Party, fields: &[String]) -> Value {
@@ -103,9 +103,16 @@ impl CustomersApi {
         check_region(&mut tx, &party.region_code, "party.region_code", &mut v).await?;
         v.finish()?;
         rules::normalise(&mut party);
-        parties::insert(&mut tx, &mut party, &self.config.reporting_currency).await?;
+        parties::insert(
+            &mut tx,
+            &mut party,
+            &self.config.reporting_currency,
+            self.store.now_micros(),
+        )
+        .await?;
         if !req.request_id.is_empty()
-            && let Err(err) = requests::record(&mut tx, &req.request_id, &party.id, now_micros()).await
+            && let Err(err) =
+                requests::record(&mut tx, &req.request_id, &party.id, self.store.now_micros()).await
         {
             // The same request, sent twice at once: the other one created the party.
             if crm_storage::is_unique_violation(&err) {
@@ -127,6 +134,7 @@ impl CustomersApi {
             &stored.id,
             "created",
             fields_json(&stored, &all_fields()),
+            self.store.now_micros(),
         )
         .await?;
         events::party_created(&mut tx, &stored).await?;
@@ -199,7 +207,7 @@ impl CustomersApi {
             return Ok(pb::UpdatePartyResponse { party: Some(current) });
         }
         let expected: i64 = current.etag.parse().unwrap_or_default();
-        if !parties::update(&mut tx, &mut next, expected).await? {
+        if !parties::update(&mut tx, &mut next, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {}", next.id)));
         }
         let stored = parties::get(&mut tx, &next.id)
@@ -212,6 +220,7 @@ impl CustomersApi {
             &stored.id,
             "updated",
             fields_json(&stored, &changed),
+            self.store.now_micros(),
         )
         .await?;
         events::party_updated(&mut tx, &current, &stored, changed).await?;
@@ -285,7 +294,14 @@ impl CustomersApi {
         v.finish()?;
         let mut tx = self.store.begin().await?;
         let current = party_for_write(&mut tx, principal, &req.id, etag).await?;
-        if !parties::verify(&mut tx, &req.id, current.etag.parse().unwrap_or_default()).await? {
+        if !parties::verify(
+            &mut tx,
+            &req.id,
+            current.etag.parse().unwrap_or_default(),
+            self.store.now_micros(),
+        )
+        .await?
+        {
             return Err(Error::Stale(format!("party {}", req.id)));
         }
         audit::record(
@@ -295,6 +311,7 @@ impl CustomersApi {
             &req.id,
             "verified",
             json!({}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -342,7 +359,7 @@ impl CustomersApi {
             }
         };
         v.finish()?;
-        let cutoff = now_micros() - period.as_micros() as i64;
+        let cutoff = self.store.now_micros() - period.as_micros() as i64;
         let mut conn = self.store.conn().await?;
         let mut due = parties::verification_due(&mut conn, cutoff, after, size).await?;
         let last = due.last().map(|p| {

@@ -59,7 +59,7 @@ impl CustomersApi {
             )));
         }
         relationships::delete_all_of(&mut tx, &req.id).await?;
-        let erased_at = parties::erase(&mut tx, &req.id).await?;
+        let erased_at = parties::erase(&mut tx, &req.id, self.store.now_micros()).await?;
         // The trail keeps who did what and when, not the erased data itself.
         audit::scrub(&mut tx, &req.id).await?;
         audit::record(
@@ -69,6 +69,7 @@ impl CustomersApi {
             &req.id,
             "erased",
             json!({"reason": req.reason}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(

@@ -124,7 +124,7 @@ impl CustomersApi {
             parties::move_children(&mut tx, id, &survivor.id).await?;
             relationships::repoint(&mut tx, id, &survivor.id).await?;
             crate::storage::orders::rekey(&mut tx, id, &survivor.id).await?;
-            parties::mark_merged(&mut tx, id, &survivor.id).await?;
+            parties::mark_merged(&mut tx, id, &survivor.id, self.store.now_micros()).await?;
             audit::record(
                 &mut tx,
                 &principal.user_id,
@@ -132,6 +132,7 @@ impl CustomersApi {
                 id,
                 "merged",
                 json!({"survivor_id": survivor.id}),
+                self.store.now_micros(),
             )
             .await?;
         }
@@ -144,10 +145,10 @@ impl CustomersApi {
         next.tags = moved.tags;
         rules::normalise(&mut next);
         let version: i64 = moved.etag.parse().unwrap_or_default();
-        if !parties::update(&mut tx, &mut next, version).await? {
+        if !parties::update(&mut tx, &mut next, version, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {}", survivor.id)));
         }
-        parties::set_value(&mut tx, &survivor.id, lifetime, trailing).await?;
+        parties::set_value(&mut tx, &survivor.id, lifetime, trailing, self.store.now_micros()).await?;
         let stored = parties::get(&mut tx, &survivor.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
@@ -158,6 +159,7 @@ impl CustomersApi {
             &survivor.id,
             "merged",
             json!({"merged_ids": req.merged_ids}),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(

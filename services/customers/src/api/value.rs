@@ -73,7 +73,14 @@ impl CustomersApi {
         v.finish()?;
         let mut tx = self.store.begin().await?;
         party_for_write(&mut tx, principal, &req.party_id, None).await?;
-        parties::set_value(&mut tx, &req.party_id, lifetime, trailing).await?;
+        parties::set_value(
+            &mut tx,
+            &req.party_id,
+            lifetime,
+            trailing,
+            self.store.now_micros(),
+        )
+        .await?;
         let party = parties::get(&mut tx, &req.party_id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
@@ -83,7 +90,7 @@ impl CustomersApi {
             "party",
             &party.id,
             "value_set",
-            json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing, "currency": currency}),
+            json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing, "currency": currency}), self.store.now_micros(),
         )
         .await?;
         events::publish(
@@ -106,7 +113,8 @@ impl CustomersApi {
         _req: pb::RecomputeValueTiersRequest,
     ) -> Result<pb::RecomputeValueTiersResponse> {
         let mut tx = self.store.begin().await?;
-        let (ranked, tier_changes) = crate::value::recompute_tiers(&mut tx, &principal.user_id).await?;
+        let (ranked, tier_changes) =
+            crate::value::recompute_tiers(&mut tx, &principal.user_id, self.store.now_micros()).await?;
         self.store.commit(tx).await?;
         Ok(pb::RecomputeValueTiersResponse { ranked, tier_changes })
     }
@@ -197,6 +205,7 @@ impl CustomersApi {
                     .map(|t| json!({"name": t.name, "customer_share_bps": t.customer_share_bps}))
                     .collect::<Vec<_>>()
             ),
+            self.store.now_micros(),
         )
         .await?;
         events::publish(

@@ -4,7 +4,7 @@ use crm_proto::customers::v1 as pb;
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 /// Records that `actor` did `action` to an entity; `changes` is a JSON object.
 pub async fn record(
@@ -14,6 +14,7 @@ pub async fn record(
     entity_id: &str,
     action: &str,
     changes: serde_json::Value,
+    now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (entity_type, entity_id, action, actor_id, at, changes) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -22,7 +23,7 @@ pub async fn record(
     .bind(entity_id)
     .bind(action)
     .bind(actor)
-    .bind(now_micros())
+    .bind(now)
     .bind(changes.to_string())
     .execute(&mut *conn)
     .await?;
@@ -36,8 +37,8 @@ pub async fn record_many(
     actor: &str,
     entity_type: &str,
     entries: &[(String, String, serde_json::Value)],
+    now: i64,
 ) -> sqlx::Result<()> {
-    let now = now_micros();
     for chunk in crm_storage::insert_chunks(entries, 500) {
         SqlBuilder::insert_rows(
             "audit_log (entity_type, entity_id, action, actor_id, at, changes)",

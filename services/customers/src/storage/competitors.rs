@@ -5,7 +5,7 @@ use crm_storage::Conn;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 
 const COLUMNS: &str = "id, name, website, strengths, weaknesses, notes, version, updated_at";
 
@@ -28,9 +28,8 @@ fn json(list: &[String]) -> String {
 }
 
 /// Inserts a competitor (a unique-name violation surfaces as the database error).
-pub async fn insert(conn: &mut Conn, c: &mut pb::Competitor) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, c: &mut pb::Competitor, now: i64) -> sqlx::Result<()> {
     c.id = new_id();
-    let now = now_micros();
     sqlx::query(
         "INSERT INTO competitors (id, name, name_key, website, strengths, weaknesses, notes, version, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)",
@@ -76,7 +75,12 @@ pub async fn list(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<
 }
 
 /// Writes a competitor if its version is still `expected_version`.
-pub async fn update(conn: &mut Conn, c: &pb::Competitor, expected_version: i64) -> sqlx::Result<bool> {
+pub async fn update(
+    conn: &mut Conn,
+    c: &pb::Competitor,
+    expected_version: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE competitors SET name = $1, name_key = $2, website = $3, strengths = $4, weaknesses = $5, notes = $6, \
          version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
@@ -87,7 +91,7 @@ pub async fn update(conn: &mut Conn, c: &pb::Competitor, expected_version: i64) 
     .bind(json(&c.strengths))
     .bind(json(&c.weaknesses))
     .bind(&c.notes)
-    .bind(now_micros())
+    .bind(now)
     .bind(&c.id)
     .bind(expected_version)
     .execute(&mut *conn)

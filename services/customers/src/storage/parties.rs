@@ -9,7 +9,7 @@ use crm_storage::{Arg, Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 use crate::domain::duplicates::Candidate;
 use crate::domain::party as rules;
 
@@ -64,8 +64,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
 }
 
 /// Inserts a new party (id, version and timestamps are set here) with its contact points and tags.
-pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str) -> sqlx::Result<()> {
-    insert_many(conn, std::slice::from_mut(party), &[now_micros()], &[], currency).await
+pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str, now: i64) -> sqlx::Result<()> {
+    insert_many(conn, std::slice::from_mut(party), &[now], &[], currency).await
 }
 
 /// The import keys of parties (kept on their rows).
@@ -245,8 +245,12 @@ async fn replace_children(conn: &mut Conn, party: &mut pb::Party) -> sqlx::Resul
 
 /// Writes the client-settable fields of `party` if its stored version is still
 /// `expected_version`; returns false when it is not (a concurrent change). Bumps the version.
-pub async fn update(conn: &mut Conn, party: &mut pb::Party, expected_version: i64) -> sqlx::Result<bool> {
-    let now = now_micros();
+pub async fn update(
+    conn: &mut Conn,
+    party: &mut pb::Party,
+    expected_version: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
     let name_key = rules::name_key(party);
     let updated = sqlx::query(
         "UPDATE parties SET display_name = $1, name_key = $2, given_name = $3, family_name = $4, \
@@ -282,9 +286,9 @@ pub async fn update(conn: &mut Conn, party: &mut pb::Party, expected_version: i6
 }
 
 /// Bumps the version and update time (for changes made by other statements).
-pub async fn touch(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
+pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE parties SET version = version + 1, updated_at = $1 WHERE id = $2")
-        .bind(now_micros())
+        .bind(now)
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -495,8 +499,7 @@ pub async fn verification_due(
 }
 
 /// Marks a party verified now; false when the version did not match.
-pub async fn verify(conn: &mut Conn, id: &str, expected_version: i64) -> sqlx::Result<bool> {
-    let now = now_micros();
+pub async fn verify(conn: &mut Conn, id: &str, expected_version: i64, now: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE parties SET verified_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND version = $3",
     )
@@ -510,14 +513,20 @@ pub async fn verify(conn: &mut Conn, id: &str, expected_version: i64) -> sqlx::R
 }
 
 /// Sets the revenue figures of a party.
-pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) -> sqlx::Result<()> {
+pub async fn set_value(
+    conn: &mut Conn,
+    id: &str,
+    lifetime: i64,
+    trailing: i64,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE parties SET lifetime_revenue_minor = $1, trailing_12m_revenue_minor = $2, version = version + 1, \
          updated_at = $3 WHERE id = $4",
     )
     .bind(lifetime)
     .bind(trailing)
-    .bind(now_micros())
+    .bind(now)
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -526,13 +535,13 @@ pub async fn set_value(conn: &mut Conn, id: &str, lifetime: i64, trailing: i64) 
 
 /// Sets lifetime and trailing revenue of parties, `(id, lifetime, trailing)`, with one statement
 /// per 300 parties; bumps their versions.
-pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)]) -> sqlx::Result<()> {
+pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)], now: i64) -> sqlx::Result<()> {
     for chunk in values.chunks(300) {
         let mut q = SqlBuilder::new(
             "UPDATE parties SET lifetime_revenue_minor = v.column2, \
              trailing_12m_revenue_minor = v.column3, version = version + 1, updated_at = ",
         );
-        let now = q.arg(now_micros());
+        let now = q.arg(now);
         q.push(&now).push(" FROM (VALUES ");
         for (i, (id, lifetime, trailing)) in chunk.iter().enumerate() {
             let tuple = q.list([Arg::from(id.as_str()), Arg::Int(*lifetime), Arg::Int(*trailing)]);
@@ -693,12 +702,12 @@ pub async fn ranking_totals(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Res
 }
 
 /// Sets the lifecycle stages of distinct parties, (id, stage) each, with multi-row statements.
-pub async fn set_lifecycles(conn: &mut Conn, stages: &[(String, i32)]) -> sqlx::Result<()> {
+pub async fn set_lifecycles(conn: &mut Conn, stages: &[(String, i32)], now: i64) -> sqlx::Result<()> {
     for chunk in stages.chunks(300) {
         let mut q = SqlBuilder::new(
             "UPDATE parties SET lifecycle_stage = v.column2, version = version + 1, updated_at = ",
         );
-        let now = q.arg(now_micros());
+        let now = q.arg(now);
         q.push(&now).push(" FROM (VALUES ");
         for (i, (id, stage)) in chunk.iter().enumerate() {
             let tuple = q.list([Arg::from(id.as_str()), Arg::Int(i64::from(*stage))]);
@@ -711,12 +720,12 @@ pub async fn set_lifecycles(conn: &mut Conn, stages: &[(String, i32)]) -> sqlx::
 }
 
 /// Sets the lifecycle stage (derived from orders) and bumps the version.
-pub async fn set_lifecycle(conn: &mut Conn, id: &str, stage: i32) -> sqlx::Result<()> {
+pub async fn set_lifecycle(conn: &mut Conn, id: &str, stage: i32, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE parties SET lifecycle_stage = $1, version = version + 1, updated_at = $2 WHERE id = $3",
     )
     .bind(i64::from(stage))
-    .bind(now_micros())
+    .bind(now)
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -762,13 +771,13 @@ pub async fn candidates(conn: &mut Conn) -> sqlx::Result<Vec<Candidate>> {
 }
 
 /// Turns `id` into a redirect to `survivor`.
-pub async fn mark_merged(conn: &mut Conn, id: &str, survivor: &str) -> sqlx::Result<()> {
+pub async fn mark_merged(conn: &mut Conn, id: &str, survivor: &str, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE parties SET status = $1, merged_into_id = $2, version = version + 1, updated_at = $3 WHERE id = $4",
     )
     .bind(PartyStatus::Merged as i64)
     .bind(survivor)
-    .bind(now_micros())
+    .bind(now)
     .bind(id)
     .execute(&mut *conn)
     .await?;
@@ -813,8 +822,7 @@ pub async fn move_children(conn: &mut Conn, from: &str, to: &str) -> sqlx::Resul
 }
 
 /// Removes personal data and leaves a tombstone.
-pub async fn erase(conn: &mut Conn, id: &str) -> sqlx::Result<i64> {
-    let now = now_micros();
+pub async fn erase(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<i64> {
     sqlx::query("DELETE FROM contact_points WHERE party_id = $1")
         .bind(id)
         .execute(&mut *conn)

@@ -5,7 +5,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, now_micros, timestamp};
+use super::{new_id, timestamp};
 use crate::domain::graph::Edge;
 
 const COLUMNS: &str = "id, from_party_id, to_party_id, type, custom_type, role, since, until, created_at";
@@ -25,9 +25,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Relationship> {
 }
 
 /// Inserts an edge (id and time set here).
-pub async fn insert(conn: &mut Conn, r: &mut pb::Relationship) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, r: &mut pb::Relationship, now: i64) -> sqlx::Result<()> {
     r.id = new_id();
-    let now = now_micros();
     r.create_time = Some(timestamp(now));
     sqlx::query(
         "INSERT INTO relationships (id, from_party_id, to_party_id, type, custom_type, role, since, until, created_at) \
