@@ -71,8 +71,11 @@ impl EventHandler for ServicedeskEvents {
 }
 
 /// Applies sales events to the partners database.
-#[derive(Debug, Clone, Copy)]
-pub struct SalesEvents;
+#[derive(Debug, Clone)]
+pub struct SalesEvents {
+    /// The day a sale without a time is counted on.
+    pub clock: std::sync::Arc<dyn crm_platform::clock::Clock>,
+}
 
 impl EventHandler for SalesEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -84,7 +87,7 @@ impl EventHandler for SalesEvents {
             }
             sales_events::types::ORDER_PLACED => {
                 if let Some(order) = event.decode::<sales::OrderPlaced>()?.order {
-                    record_order(tx, &order).await?;
+                    record_order(tx, &order, self.clock.now_micros()).await?;
                 }
             }
             sales_events::types::ORDER_CANCELLED => {
@@ -94,7 +97,7 @@ impl EventHandler for SalesEvents {
             }
             sales_events::types::ORDER_RETURNED => {
                 if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
-                    record_return(tx, &order).await?;
+                    record_return(tx, &order, self.clock.now_micros()).await?;
                 }
             }
             sales_events::types::ORDERS_IMPORTED => {
@@ -104,10 +107,12 @@ impl EventHandler for SalesEvents {
                     if order.channel.as_ref().is_none_or(|c| c.partner_id.is_empty()) {
                         continue;
                     }
-                    record_order(tx, &order).await?;
+                    record_order(tx, &order, self.clock.now_micros()).await?;
                     match sales::OrderStatus::try_from(order.status) {
                         Ok(sales::OrderStatus::Cancelled) => sell::remove_order(tx, &order.id).await?,
-                        Ok(sales::OrderStatus::Returned) => record_return(tx, &order).await?,
+                        Ok(sales::OrderStatus::Returned) => {
+                            record_return(tx, &order, self.clock.now_micros()).await?
+                        }
                         _ => {}
                     }
                 }
@@ -133,12 +138,12 @@ impl EventHandler for SalesEvents {
 
 /// A returned order is no longer sell-through; its partner's scorecard counts the return on the
 /// day it happened (an imported return keeps its history).
-async fn record_return(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+async fn record_return(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
     sell::remove_order(tx, &order.id).await?;
     let partner_id = order.channel.clone().unwrap_or_default().partner_id;
     if !partner_id.is_empty() {
         let total = order.total.clone().unwrap_or_default();
-        let returned_on = day_of(order.status_time.as_ref());
+        let returned_on = day_of(order.status_time.as_ref(), now);
         scorecards::record_return(
             tx,
             &order.id,
@@ -153,15 +158,15 @@ async fn record_return(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> 
 }
 
 /// The lines of an order on a partner channel become sell-through of that partner.
-/// The UTC day of a time (today when absent), `YYYY-MM-DD`.
-fn day_of(time: Option<&prost_types::Timestamp>) -> String {
-    time.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
-        .unwrap_or_else(chrono::Utc::now)
+/// The UTC day of a time (of `now` when absent), `YYYY-MM-DD`.
+fn day_of(time: Option<&prost_types::Timestamp>, now: i64) -> String {
+    let micros = time.map_or(now, crm_platform::time::micros);
+    crm_platform::time::naive_utc(micros)
         .format("%Y-%m-%d")
         .to_string()
 }
 
-async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+async fn record_order(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
     let partner_id = order.channel.clone().unwrap_or_default().partner_id;
     if partner_id.is_empty() {
         return Ok(());
@@ -184,7 +189,7 @@ async fn record_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
         tracing::warn!(partner = %partner_id, order = %order.id, "order on an unknown partner channel");
         return Ok(());
     };
-    let sold_on = day_of(order.place_time.as_ref());
+    let sold_on = day_of(order.place_time.as_ref(), now);
     if order.lines.is_empty() {
         // An order known by its total only (an imported one): one record without a product.
         let record = pb::SellThrough {

@@ -13,8 +13,8 @@ use crate::storage::targets;
 /// Evaluates this year's exceptions under `threshold` (basis points) in every currency a target
 /// is set in, announcing the cells that fell under since the last run.
 pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
-    let today = crm_platform::time::naive_utc(store.now_micros()).date();
-    let year = Period::containing(PeriodKind::Year, today);
+    let now = store.now_micros();
+    let year = Period::containing(PeriodKind::Year, crm_platform::time::naive_utc(now).date());
     let mut tx = store.begin().await?;
     let currencies: HashSet<String> = targets::list(&mut tx, "", "")
         .await?
@@ -22,7 +22,7 @@ pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
         .filter_map(|t| t.amount.map(|m| m.currency_code))
         .collect();
     for currency in currencies {
-        exceptions(&mut tx, &year, today, threshold, &currency, None).await?;
+        exceptions(&mut tx, &year, now, threshold, &currency, None).await?;
     }
     store.commit(tx).await?;
     Ok(())

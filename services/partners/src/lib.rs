@@ -58,6 +58,7 @@ impl crm_platform::Service for Partners {
             .add_service(limited!(PartnerPortalServiceServer::new(api.clone()), max))
             .add_service(limited!(ScorecardServiceServer::new(api), max));
         let (store, threshold) = (base.store(), settings.exception_threshold_bps);
+        let sales_clock = base.clock();
         Ok(base
             .bind(server)
             .await?
@@ -65,7 +66,10 @@ impl crm_platform::Service for Partners {
                 let store = store.clone();
                 async move { exceptions::run_once(&store, threshold).await }
             })
-            .consumer(consumers::options(), consumers::SalesEvents)
+            .consumer(
+                consumers::options(),
+                consumers::SalesEvents { clock: sales_clock },
+            )
             .consumer(consumers::servicedesk_options(), consumers::ServicedeskEvents))
     }
 }

@@ -142,7 +142,7 @@ impl MarketingApi {
             return Err(invalid("campaign.segment_id", "no such segment"));
         }
         c.status = CampaignStatus::Draft as i32;
-        campaigns::insert(&mut tx, &mut c).await?;
+        campaigns::insert(&mut tx, &mut c, self.store.now_micros()).await?;
         let stored = self.campaign(&mut tx, &c.id).await?;
         events::publish(
             &mut tx,
@@ -201,7 +201,7 @@ impl MarketingApi {
         let segment = segments::get(&mut tx, &c.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
-        let view = self.view(&mut tx, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut tx, self.today()).await?;
         // Opt-outs and do-not-contact on the campaign's channel are honoured here, so no later
         // step can contact them.
         let suppressed = consent::suppressed(&mut tx, c.channel).await?;
@@ -247,7 +247,7 @@ impl MarketingApi {
         let contacted: i64 = groups.iter().map(|g| g.len() as i64).sum();
         within_budget(&c, 0, contacted)?;
         for test in &groups {
-            campaigns::contact(&mut tx, &c.id, test, true).await?;
+            campaigns::contact(&mut tx, &c.id, test, true, self.store.now_micros()).await?;
         }
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
@@ -298,7 +298,14 @@ impl MarketingApi {
             }
             _ => {}
         }
-        let recorded = campaigns::respond(&mut tx, &c.id, &req.party_id, req.response_id.trim()).await?;
+        let recorded = campaigns::respond(
+            &mut tx,
+            &c.id,
+            &req.party_id,
+            req.response_id.trim(),
+            self.store.now_micros(),
+        )
+        .await?;
         if recorded {
             let name = profiles::get(&mut tx, &req.party_id)
                 .await?
@@ -388,7 +395,7 @@ impl MarketingApi {
             .map(|m| m.party_id)
             .collect();
         within_budget(&c, already, remaining.len() as i64)?;
-        campaigns::contact(&mut tx, &c.id, &remaining, false).await?;
+        campaigns::contact(&mut tx, &c.id, &remaining, false, self.store.now_micros()).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;
         self.store.commit(tx).await?;

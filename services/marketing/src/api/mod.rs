@@ -25,6 +25,19 @@ pub struct MarketingApi {
 }
 
 impl MarketingApi {
+    /// Today (UTC) by the service's clock.
+    fn today(&self) -> chrono::NaiveDate {
+        crm_platform::time::naive_utc(self.store.now_micros()).date()
+    }
+
+    /// An as-of date (empty: today).
+    fn as_of(&self, s: &str) -> Result<chrono::NaiveDate> {
+        if s.is_empty() {
+            return Ok(self.today());
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid("as_of", "a date YYYY-MM-DD"))
+    }
+
     /// The services on `store`.
     pub fn new(store: Store, config: Arc<MarketingSettings>) -> Self {
         Self {
@@ -45,14 +58,6 @@ impl MarketingApi {
             .get(conn, as_of, &self.config.reporting_currency)
             .await?)
     }
-}
-
-/// An as-of date (empty: today).
-fn as_of(s: &str) -> Result<chrono::NaiveDate> {
-    if s.is_empty() {
-        return Ok(chrono::Utc::now().date_naive());
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid("as_of", "a date YYYY-MM-DD"))
 }
 
 crm_platform::grpc_handlers! {

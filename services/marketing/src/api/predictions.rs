@@ -8,12 +8,12 @@ use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1 as pb;
 use crm_proto::marketing::v1::events as ev;
 
-use super::{MarketingApi, as_of};
+use super::MarketingApi;
 use crate::domain::{affinity, bgnbd, gamma_gamma};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::profiles::Purchase;
-use crate::storage::{models, now_micros, profiles, timestamp};
+use crate::storage::{models, profiles, timestamp};
 use crate::view;
 
 const DEFAULT_THRESHOLD_BPS: i32 = 3000;
@@ -120,7 +120,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::FitModelsRequest,
     ) -> Result<pb::FitModelsResponse> {
-        let date = as_of(&req.as_of)?;
+        let date = self.as_of(&req.as_of)?;
         if !(0..=10_000).contains(&req.at_risk_threshold_bps) {
             return Err(invalid("at_risk_threshold_bps", "0 to 10000 (0 means 3000)"));
         }
@@ -171,7 +171,7 @@ impl MarketingApi {
             let alive_bps = (bgnbd::prob_alive(&bg_nbd, &h.customer) * 10_000.0).round() as i64;
             let silent_weeks = h.customer.t - h.customer.t_x;
             if alive_bps < i64::from(threshold) && silent_weeks <= AT_RISK_MAX_SILENCE_WEEKS {
-                if models::mark_at_risk(&mut tx, party).await? {
+                if models::mark_at_risk(&mut tx, party, self.store.now_micros()).await? {
                     newly_at_risk += 1;
                     events::publish(
                         &mut tx,
@@ -204,7 +204,7 @@ impl MarketingApi {
             }),
             customers: customers.len() as i64,
             newly_at_risk,
-            fit_time: Some(timestamp(now_micros())),
+            fit_time: Some(timestamp(self.store.now_micros())),
         })
     }
 

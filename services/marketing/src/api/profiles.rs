@@ -7,7 +7,7 @@ use crm_platform::Violations;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
-use super::{MarketingApi, as_of};
+use super::MarketingApi;
 use crate::domain::segment;
 use crate::error::{Error, Result, invalid};
 use crate::storage::{campaigns, consent, profiles, segments, timestamp};
@@ -54,7 +54,7 @@ impl MarketingApi {
         req: pb::GetProfileRequest,
     ) -> Result<pb::GetProfileResponse> {
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut conn, self.today()).await?;
         let p = view
             .profiles
             .iter()
@@ -103,7 +103,7 @@ impl MarketingApi {
     ) -> Result<pb::RecomputeProfilesResponse> {
         // Profiles are derived on read from the recorded purchases; recomputing re-reads them all.
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut conn, self.today()).await?;
         Ok(pb::RecomputeProfilesResponse {
             profiles: view.profiles.len() as i64,
         })
@@ -114,7 +114,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListRfmScoresRequest,
     ) -> Result<pb::ListRfmScoresResponse> {
-        let date = as_of(&req.as_of)?;
+        let date = self.as_of(&req.as_of)?;
         let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, date).await?;
         let mut scores: Vec<pb::RfmScore> = view
@@ -132,7 +132,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::GetRfmCellsRequest,
     ) -> Result<pb::GetRfmCellsResponse> {
-        let date = as_of(&req.as_of)?;
+        let date = self.as_of(&req.as_of)?;
         let mut conn = self.store.conn().await?;
         let view = self.view(&mut conn, date).await?;
         let mut cells: BTreeMap<String, (i64, i64)> = BTreeMap::new();
@@ -169,7 +169,7 @@ impl MarketingApi {
         v.check(req.conditions.is_empty(), "conditions", "at least one condition");
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut conn, self.today()).await?;
         let selected = view.select(&req.conditions);
         Ok(pb::PreviewSegmentResponse {
             count: selected.len() as i64,
@@ -198,14 +198,16 @@ impl MarketingApi {
         v.check(s.party_ids.len() > 100_000, "segment.party_ids", "at most 100000");
         v.finish()?;
         let mut tx = self.store.begin().await?;
-        segments::insert(&mut tx, &mut s).await.map_err(|e| {
-            if crm_storage::is_unique_violation(&e) {
-                Error::AlreadyExists(format!("segment {:?}", s.name))
-            } else {
-                e.into()
-            }
-        })?;
-        let view = self.view(&mut tx, chrono::Utc::now().date_naive()).await?;
+        segments::insert(&mut tx, &mut s, self.store.now_micros())
+            .await
+            .map_err(|e| {
+                if crm_storage::is_unique_violation(&e) {
+                    Error::AlreadyExists(format!("segment {:?}", s.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        let view = self.view(&mut tx, self.today()).await?;
         let count = view.members(&s).len() as i64;
         self.store.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
@@ -234,7 +236,7 @@ impl MarketingApi {
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut conn, self.today()).await?;
         Ok(pb::ListSegmentMembersResponse {
             party_ids: view.members(&s),
         })
@@ -254,7 +256,7 @@ impl MarketingApi {
         if profiles::get(&mut tx, &c.party_id).await?.is_none() {
             return Err(Error::NotFound(format!("profile {}", c.party_id)));
         }
-        let at = consent::set(&mut tx, &c).await?;
+        let at = consent::set(&mut tx, &c, self.store.now_micros()).await?;
         c.update_time = Some(timestamp(at));
         self.store.commit(tx).await?;
         Ok(pb::SetConsentResponse { consent: Some(c) })

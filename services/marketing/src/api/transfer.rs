@@ -96,7 +96,7 @@ impl MarketingApi {
                 continue;
             }
             if !matches!(disposition, Disposition::Unchanged(_)) {
-                consent::set(&mut tx, &c).await?;
+                consent::set(&mut tx, &c, self.store.now_micros()).await?;
             }
             keys.push(NewImportKey {
                 external_id: key.clone(),
@@ -121,7 +121,7 @@ impl MarketingApi {
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let view = self.view(&mut conn, chrono::Utc::now().date_naive()).await?;
+        let view = self.view(&mut conn, self.today()).await?;
         let members = view.members(&s);
         drop(conn);
         let db = self.store.db().clone();

@@ -6,7 +6,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 const COLUMNS: &str = "id, name, channel, currency_code, budget_minor, cost_per_contact_minor, net_profit_per_response_minor, \
     segment_id, status, test_every_n, attribution_window_days, created_at";
@@ -40,9 +40,8 @@ fn minor(m: &Option<Money>) -> i64 {
 }
 
 /// Inserts a campaign (id and time set here).
-pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Result<()> {
     c.id = uuid::Uuid::now_v7().to_string();
-    let now = now_micros();
     c.create_time = Some(timestamp(now));
     let currency = c
         .cost_per_contact
@@ -190,8 +189,8 @@ pub async fn contact(
     campaign_id: &str,
     party_ids: &[String],
     test_group: bool,
+    now: i64,
 ) -> sqlx::Result<()> {
-    let now = now_micros();
     for party_id in party_ids {
         sqlx::query(
             "UPDATE campaign_members SET status = 'contacted', contacted_at = $1, test_group = $2 \
@@ -213,12 +212,13 @@ pub async fn respond(
     campaign_id: &str,
     party_id: &str,
     response_id: &str,
+    now: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE campaign_members SET status = 'responded', responded_at = $1, response_id = $2 \
          WHERE campaign_id = $3 AND party_id = $4 AND status = 'contacted'",
     )
-    .bind(now_micros())
+    .bind(now)
     .bind(response_id)
     .bind(campaign_id)
     .bind(party_id)

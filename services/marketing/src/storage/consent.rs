@@ -6,11 +6,10 @@ use crm_proto::marketing::v1 as pb;
 use crm_storage::Conn;
 use sqlx::Row as _;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 /// Sets a customer's consent for a channel.
-pub async fn set(conn: &mut Conn, c: &pb::Consent) -> sqlx::Result<i64> {
-    let now = now_micros();
+pub async fn set(conn: &mut Conn, c: &pb::Consent, now: i64) -> sqlx::Result<i64> {
     sqlx::query(
         "INSERT INTO consent (party_id, channel, opted_out, do_not_contact, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (party_id, channel) DO UPDATE SET opted_out = excluded.opted_out, do_not_contact = excluded.do_not_contact, \

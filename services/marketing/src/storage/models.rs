@@ -3,7 +3,6 @@
 use crm_storage::Conn;
 use sqlx::Row as _;
 
-use super::now_micros;
 use crate::domain::{bgnbd, gamma_gamma};
 
 /// The latest fit.
@@ -69,12 +68,12 @@ pub async fn latest(conn: &mut Conn) -> sqlx::Result<Option<Fit>> {
 }
 
 /// Notes a customer announced as at risk; false when it already was.
-pub async fn mark_at_risk(conn: &mut Conn, party_id: &str) -> sqlx::Result<bool> {
+pub async fn mark_at_risk(conn: &mut Conn, party_id: &str, now: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "INSERT INTO at_risk (party_id, announced_at) VALUES ($1, $2) ON CONFLICT (party_id) DO NOTHING",
     )
     .bind(party_id)
-    .bind(now_micros())
+    .bind(now)
     .execute(&mut *conn)
     .await?
     .rows_affected()

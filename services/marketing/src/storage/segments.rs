@@ -5,7 +5,7 @@ use crm_storage::Conn;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredCondition {
@@ -34,9 +34,8 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Segment> {
 }
 
 /// Inserts a segment (id and time set here).
-pub async fn insert(conn: &mut Conn, s: &mut pb::Segment) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, s: &mut pb::Segment, now: i64) -> sqlx::Result<()> {
     s.id = uuid::Uuid::now_v7().to_string();
-    let now = now_micros();
     s.create_time = Some(timestamp(now));
     let conditions: Vec<StoredCondition> = s
         .conditions

@@ -15,7 +15,7 @@ use super::PartnersApi;
 use crate::domain::rules::{validate_partner, validate_target};
 use crate::error::{Error, Result};
 use crate::events;
-use crate::storage::{now_micros, partners as store, targets};
+use crate::storage::{partners as store, targets};
 
 /// Import-key entity names.
 const PARTNER: &str = "partner";
@@ -179,7 +179,7 @@ impl PartnersApi {
                     if new.manager_id.is_empty() {
                         new.manager_id = principal.user_id.clone();
                     }
-                    if let Err(err) = store::insert(&mut tx, &mut new).await {
+                    if let Err(err) = store::insert(&mut tx, &mut new, self.store.now_micros()).await {
                         if crm_storage::is_unique_violation(&err) {
                             run.reject_one(
                                 row.row,
@@ -245,11 +245,11 @@ impl PartnersApi {
             from_status: from,
             to_status: to,
             reason: "imported".into(),
-            effective_date: chrono::Utc::now().date_naive().to_string(),
+            effective_date: self.today().to_string(),
             actor_id: principal.user_id.clone(),
             change_time: None,
         };
-        store::record_change(tx, id, &change, now_micros()).await?;
+        store::record_change(tx, id, &change, self.store.now_micros()).await?;
         Ok(())
     }
 

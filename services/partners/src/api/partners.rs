@@ -11,7 +11,7 @@ use super::{PartnersApi, children, visible, visible_partner};
 use crate::domain::rules::{allowed_transition, is_date, validate_partner};
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{now_micros, partners as store, timestamp};
+use crate::storage::{partners as store, timestamp};
 
 const UPDATABLE: &[&str] = &[
     "name",
@@ -59,13 +59,15 @@ impl PartnersApi {
         let all = store::all(&mut tx).await?;
         check_parent(&all, "", &p.parent_id, &mut v);
         v.finish()?;
-        store::insert(&mut tx, &mut p).await.map_err(|e| {
-            if crm_storage::is_unique_violation(&e) {
-                Error::AlreadyExists(format!("partner {:?}", p.name))
-            } else {
-                e.into()
-            }
-        })?;
+        store::insert(&mut tx, &mut p, self.store.now_micros())
+            .await
+            .map_err(|e| {
+                if crm_storage::is_unique_violation(&e) {
+                    Error::AlreadyExists(format!("partner {:?}", p.name))
+                } else {
+                    e.into()
+                }
+            })?;
         let stored = store::get(&mut tx, &p.id)
             .await?
             .ok_or_else(|| Error::NotFound("partner".into()))?;
@@ -276,13 +278,13 @@ impl PartnersApi {
                 p.id
             )));
         }
-        let now = now_micros();
+        let now = self.store.now_micros();
         let change = pb::StatusChange {
             from_status: current as i32,
             to_status: target as i32,
             reason: req.reason.trim().to_string(),
             effective_date: if req.effective_date.is_empty() {
-                chrono::Utc::now().format("%Y-%m-%d").to_string()
+                self.today().format("%Y-%m-%d").to_string()
             } else {
                 req.effective_date
             },

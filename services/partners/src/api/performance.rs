@@ -277,23 +277,24 @@ impl PartnersApi {
         let mut tx = self.store.begin().await?;
         let all = store::all(&mut tx).await?;
         let allowed = visible(principal, &all);
-        let today = self.today();
-        let exceptions = exceptions(&mut tx, &period, today, threshold, &currency, allowed.as_ref()).await?;
+        let now = self.store.now_micros();
+        let exceptions = exceptions(&mut tx, &period, now, threshold, &currency, allowed.as_ref()).await?;
         self.store.commit(tx).await?;
         Ok(pb::ListExceptionsResponse { exceptions })
     }
 }
 
-/// The exception cells of `period` as of `today` (partners limited to `allowed` when given),
+/// The exception cells of `period` as of `now` (partners limited to `allowed` when given),
 /// announcing each cell the first time it falls under `threshold`.
 pub async fn exceptions(
     tx: &mut crm_storage::Tx,
     period: &crm_calendar::Period,
-    today: chrono::NaiveDate,
+    now: i64,
     threshold: i32,
     currency: &str,
     allowed: Option<&HashSet<String>>,
 ) -> Result<Vec<pb::PerformanceRow>> {
+    let today = crm_platform::time::naive_utc(now).date();
     let from = period.start.format("%Y-%m-%d").to_string();
     let to = period.end_exclusive().format("%Y-%m-%d").to_string();
     let mut facts = load_facts(tx, &from, &to, currency).await?;
@@ -339,7 +340,7 @@ pub async fn exceptions(
             path,
         };
         // A cell is announced once, when it first falls under.
-        if sales::mark_exception(tx, &format!("{threshold}|{currency}|{}", e.key())).await? {
+        if sales::mark_exception(tx, &format!("{threshold}|{currency}|{}", e.key()), now).await? {
             events::publish(
                 tx,
                 ev::PERFORMANCE_EXCEPTION,

@@ -108,7 +108,7 @@ impl PartnersApi {
                 "no such product in the catalog",
             ));
         }
-        let at = portal::set_availability(&mut tx, &a).await?;
+        let at = portal::set_availability(&mut tx, &a, self.store.now_micros()).await?;
         a.update_time = Some(timestamp(at));
         self.store.commit(tx).await?;
         Ok(pb::SetAvailabilityResponse {
@@ -184,7 +184,7 @@ impl PartnersApi {
         v.finish()?;
         order.status = PartnerOrderStatus::Submitted as i32;
         order.sales_order_id.clear();
-        portal::insert_order(&mut tx, &mut order).await?;
+        portal::insert_order(&mut tx, &mut order, self.store.now_micros()).await?;
         events::publish(
             &mut tx,
             ev::PARTNER_ORDER_SUBMITTED,
@@ -263,7 +263,7 @@ impl PartnersApi {
         d.status = RegistrationStatus::Pending as i32;
         d.review_reason.clear();
         d.reviewer_id.clear();
-        portal::insert_registration(&mut tx, &mut d).await?;
+        portal::insert_registration(&mut tx, &mut d, self.store.now_micros()).await?;
         let stored = portal::registration_by_id(&mut tx, &d.id).await?;
         self.store.commit(tx).await?;
         Ok(pb::RegisterDealResponse { registration: stored })

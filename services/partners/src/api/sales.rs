@@ -119,7 +119,15 @@ impl PartnersApi {
             return Err(Error::PermissionDenied("a partner reports its own sales".into()));
         }
         let report_key = format!("{}:{}", partner.id, req.report_id.trim());
-        if !sales::receive_report(&mut tx, &report_key, &partner.id, req.lines.len() as i64).await? {
+        if !sales::receive_report(
+            &mut tx,
+            &report_key,
+            &partner.id,
+            req.lines.len() as i64,
+            self.store.now_micros(),
+        )
+        .await?
+        {
             return Ok(pb::ReportSalesResponse {
                 recorded: 0,
                 duplicate: true,

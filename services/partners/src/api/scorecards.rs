@@ -97,10 +97,10 @@ impl PartnersApi {
                 Recommendation::Keep => TierRecommendation::Keep,
                 Recommendation::Demote => TierRecommendation::Demote,
             } as i32,
-            evaluate_time: Some(crate::storage::timestamp(crate::storage::now_micros())),
+            evaluate_time: Some(crate::storage::timestamp(self.store.now_micros())),
             evaluator_id: principal.user_id.clone(),
         };
-        scorecards::insert(&mut tx, &card).await?;
+        scorecards::insert(&mut tx, &card, self.store.now_micros()).await?;
         events::publish(
             &mut tx,
             ev::SCORECARD_EVALUATED,

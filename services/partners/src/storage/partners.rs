@@ -5,7 +5,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 const COLUMNS: &str = "id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
     agreement_start, agreement_end, manager_id, party_id, version, external_id, source";
@@ -65,7 +65,7 @@ fn contacts_json(p: &pb::Partner) -> String {
 }
 
 /// Inserts a partner (id set here).
-pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, p: &mut pb::Partner, now: i64) -> sqlx::Result<()> {
     p.id = uuid::Uuid::now_v7().to_string();
     sqlx::query(
         "INSERT INTO partners (id, name, type, parent_id, region_codes, tier, status, operating_model, contacts, \
@@ -85,7 +85,7 @@ pub async fn insert(conn: &mut Conn, p: &mut pb::Partner) -> sqlx::Result<()> {
     .bind(&p.agreement_end)
     .bind(&p.manager_id)
     .bind(&p.party_id)
-    .bind(now_micros())
+    .bind(now)
     .bind(&p.external_id)
     .bind(&p.source)
     .execute(&mut *conn)

@@ -6,7 +6,7 @@ use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 
 /// Inserts or replaces a roadmap entry (id set here when empty).
 pub async fn upsert_roadmap(conn: &mut Conn, e: &mut pb::RoadmapEntry) -> sqlx::Result<()> {
@@ -49,8 +49,7 @@ pub async fn roadmap(conn: &mut Conn) -> sqlx::Result<Vec<pb::RoadmapEntry>> {
 }
 
 /// Sets a product's availability.
-pub async fn set_availability(conn: &mut Conn, a: &pb::Availability) -> sqlx::Result<i64> {
-    let now = now_micros();
+pub async fn set_availability(conn: &mut Conn, a: &pb::Availability, now: i64) -> sqlx::Result<i64> {
     sqlx::query(
         "INSERT INTO availability (product_id, in_stock, lead_time_days, weekly_capacity, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (product_id) DO UPDATE SET in_stock = excluded.in_stock, lead_time_days = excluded.lead_time_days, \
@@ -113,9 +112,8 @@ fn order(r: &AnyRow) -> sqlx::Result<pb::PartnerOrder> {
 }
 
 /// Inserts an e-order (id set here); a repeated (partner, reference) is a unique violation.
-pub async fn insert_order(conn: &mut Conn, o: &mut pb::PartnerOrder) -> sqlx::Result<()> {
+pub async fn insert_order(conn: &mut Conn, o: &mut pb::PartnerOrder, now: i64) -> sqlx::Result<()> {
     o.id = uuid::Uuid::now_v7().to_string();
-    let now = now_micros();
     o.submit_time = Some(timestamp(now));
     let lines: Vec<(&str, i64)> = o
         .lines
@@ -214,7 +212,11 @@ fn registration(r: &AnyRow) -> sqlx::Result<pb::DealRegistration> {
 }
 
 /// Inserts a registration (id set here).
-pub async fn insert_registration(conn: &mut Conn, d: &mut pb::DealRegistration) -> sqlx::Result<()> {
+pub async fn insert_registration(
+    conn: &mut Conn,
+    d: &mut pb::DealRegistration,
+    now: i64,
+) -> sqlx::Result<()> {
     d.id = uuid::Uuid::now_v7().to_string();
     let amount = d.estimated_amount.clone().unwrap_or_default();
     sqlx::query(
@@ -232,7 +234,7 @@ pub async fn insert_registration(conn: &mut Conn, d: &mut pb::DealRegistration) 
     .bind(&d.expected_close_date)
     .bind(&d.notes)
     .bind(i64::from(d.status))
-    .bind(now_micros())
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -5,8 +5,6 @@ use crm_proto::partners::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use super::now_micros;
-
 /// Records a sale once per `source_key` (an order line or a report line).
 pub async fn record(conn: &mut Conn, source_key: &str, s: &pb::SellThrough) -> sqlx::Result<bool> {
     let amount = s.amount.clone().unwrap_or_default();
@@ -48,6 +46,7 @@ pub async fn receive_report(
     report_id: &str,
     partner_id: &str,
     lines: i64,
+    now: i64,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "INSERT INTO sales_reports (report_id, partner_id, lines, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (report_id) DO NOTHING",
@@ -55,7 +54,7 @@ pub async fn receive_report(
     .bind(report_id)
     .bind(partner_id)
     .bind(lines)
-    .bind(now_micros())
+    .bind(now)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -102,10 +101,10 @@ pub async fn list(
 }
 
 /// Marks an exception cell announced; false when it was before.
-pub async fn mark_exception(conn: &mut Conn, key: &str) -> sqlx::Result<bool> {
+pub async fn mark_exception(conn: &mut Conn, key: &str, now: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query("INSERT INTO exceptions_raised (cell_key, raised_at) VALUES ($1, $2) ON CONFLICT (cell_key) DO NOTHING")
         .bind(key)
-        .bind(now_micros())
+        .bind(now)
         .execute(&mut *conn)
         .await?
         .rows_affected()

@@ -4,7 +4,7 @@ use crm_proto::partners::v1 as pb;
 use crm_storage::Conn;
 use sqlx::Row as _;
 
-use super::{now_micros, timestamp};
+use super::timestamp;
 use crate::domain::scorecard::Settings;
 
 /// Records a complaint once per reference.
@@ -88,7 +88,7 @@ struct StoredKpi {
 }
 
 /// Keeps an evaluation in the history.
-pub async fn insert(conn: &mut Conn, s: &pb::Scorecard) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut Conn, s: &pb::Scorecard, now: i64) -> sqlx::Result<()> {
     let next: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM scorecards WHERE partner_id = $1")
             .bind(&s.partner_id)
@@ -114,7 +114,7 @@ pub async fn insert(conn: &mut Conn, s: &pb::Scorecard) -> sqlx::Result<()> {
     .bind(serde_json::to_string(&kpis).unwrap_or_default())
     .bind(i64::from(s.score))
     .bind(i64::from(s.recommendation))
-    .bind(now_micros())
+    .bind(now)
     .bind(&s.evaluator_id)
     .execute(&mut *conn)
     .await?;
