@@ -33,9 +33,21 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut CustomersSettings)) -> Self {
+        Self::spawn_at(backend, None, configure).await
+    }
+
+    /// A service whose time is `clock`'s (the system's when none).
+    pub async fn spawn_at(
+        backend: Backend,
+        clock: Option<std::sync::Arc<dyn crm_platform::clock::Clock>>,
+        configure: impl FnOnce(&mut CustomersSettings),
+    ) -> Self {
         let test_db = TestDb::new(backend);
         let nats = TestNats::start();
-        let service = start::<Customers>(&test_db.url, nats.client().await, |_, settings| {
+        let service = start::<Customers>(&test_db.url, nats.client().await, |instance, settings| {
+            if let Some(clock) = clock {
+                instance.clock = clock;
+            }
             configure(settings)
         })
         .await;
