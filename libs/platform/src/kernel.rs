@@ -11,10 +11,7 @@
 //! impl crm_platform::Service for Marketing {
 //!     const NAME: &'static str = "marketing";
 //!     type Settings = MarketingSettings;
-//!
-//!     fn migrations() -> &'static Migrations {
-//!         &MIGRATIONS
-//!     }
+//!     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 //!
 //!     async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {
 //!         let api = api::MarketingApi::new(base.store(), Arc::new(settings));
@@ -53,7 +50,7 @@ pub trait Service: Send + Sync + 'static {
     type Settings: clap::Args + Clone + std::fmt::Debug + Send + Sync + 'static;
 
     /// Its migrations.
-    fn migrations() -> &'static Migrations;
+    const MIGRATIONS: &'static Migrations;
 
     /// Builds its API, consumers and jobs on `base` (connected and migrated).
     fn build(base: Foundation, settings: Self::Settings) -> impl Future<Output = anyhow::Result<App>> + Send;
@@ -67,13 +64,13 @@ pub async fn build<S: Service>(
     settings: S::Settings,
     nats: async_nats::Client,
 ) -> anyhow::Result<App> {
-    let base = Foundation::connect(S::NAME, instance, S::migrations(), nats).await?;
+    let base = Foundation::connect(S::NAME, instance, S::MIGRATIONS, nats).await?;
     S::build(base, settings).await
 }
 
 /// Applies the shared event tables' and service `S`'s migrations to `db`.
 pub async fn migrate<S: Service>(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, S::migrations())
+    crm_events::migrate_service(db, S::MIGRATIONS)
         .await
         .with_context(|| format!("migrating the {} database", S::NAME))
 }

@@ -30,6 +30,19 @@ impl Backend {
     }
 }
 
+/// A service's migrations: the files under its crate's `migrations/postgres` and
+/// `migrations/sqlite`, recorded in `_sqlx_migrations`.
+#[macro_export]
+macro_rules! service_migrations {
+    () => {
+        $crate::Migrations {
+            table: "_sqlx_migrations",
+            postgres: $crate::sqlx::migrate!("migrations/postgres"),
+            sqlite: $crate::sqlx::migrate!("migrations/sqlite"),
+        }
+    };
+}
+
 /// One component's migrations, one set per backend where their SQL differs.
 #[derive(Debug)]
 pub struct Migrations {

@@ -24,11 +24,7 @@ use crm_storage::Migrations;
 pub use config::CustomersSettings;
 
 /// This service's migrations.
-pub static MIGRATIONS: Migrations = Migrations {
-    table: "_sqlx_migrations",
-    postgres: sqlx::migrate!("migrations/postgres"),
-    sqlite: sqlx::migrate!("migrations/sqlite"),
-};
+pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
 
 /// The customers service, as the platform runs it.
 #[derive(Debug, Clone, Copy)]
@@ -38,10 +34,7 @@ impl crm_platform::Service for Customers {
     /// Stream `CRM_CUSTOMERS`, subjects `crm.customers.>`.
     const NAME: &'static str = "customers";
     type Settings = CustomersSettings;
-
-    fn migrations() -> &'static Migrations {
-        &MIGRATIONS
-    }
+    const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {

@@ -27,11 +27,7 @@ use crm_storage::Migrations;
 pub use config::MarketingSettings;
 
 /// This service's migrations.
-pub static MIGRATIONS: Migrations = Migrations {
-    table: "_sqlx_migrations",
-    postgres: sqlx::migrate!("migrations/postgres"),
-    sqlite: sqlx::migrate!("migrations/sqlite"),
-};
+pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
 
 /// The marketing service, as the platform runs it.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +37,7 @@ impl crm_platform::Service for Marketing {
     /// Stream `CRM_MARKETING`, subjects `crm.marketing.>`.
     const NAME: &'static str = "marketing";
     type Settings = MarketingSettings;
-
-    fn migrations() -> &'static Migrations {
-        &MIGRATIONS
-    }
+    const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     /// Its APIs and the customer and order consumers.
     async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {

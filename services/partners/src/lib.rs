@@ -28,11 +28,7 @@ use crm_storage::Migrations;
 pub use config::PartnersSettings;
 
 /// This service's migrations.
-pub static MIGRATIONS: Migrations = Migrations {
-    table: "_sqlx_migrations",
-    postgres: sqlx::migrate!("migrations/postgres"),
-    sqlite: sqlx::migrate!("migrations/sqlite"),
-};
+pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
 
 /// The partners service, as the platform runs it.
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +38,7 @@ impl crm_platform::Service for Partners {
     /// Stream `CRM_PARTNERS`, subjects `crm.partners.>`.
     const NAME: &'static str = "partners";
     type Settings = PartnersSettings;
-
-    fn migrations() -> &'static Migrations {
-        &MIGRATIONS
-    }
+    const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     /// Its APIs, the sales and service desk consumers, and the exception evaluator.
     async fn build(base: Foundation, settings: PartnersSettings) -> anyhow::Result<App> {

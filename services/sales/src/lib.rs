@@ -30,11 +30,7 @@ use crm_storage::Migrations;
 pub use config::SalesSettings;
 
 /// This service's migrations.
-pub static MIGRATIONS: Migrations = Migrations {
-    table: "_sqlx_migrations",
-    postgres: sqlx::migrate!("migrations/postgres"),
-    sqlite: sqlx::migrate!("migrations/sqlite"),
-};
+pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
 
 /// The sales service, as the platform runs it.
 #[derive(Debug, Clone, Copy)]
@@ -44,10 +40,7 @@ impl crm_platform::Service for Sales {
     /// Stream `CRM_SALES`, subjects `crm.sales.>`.
     const NAME: &'static str = "sales";
     type Settings = SalesSettings;
-
-    fn migrations() -> &'static Migrations {
-        &MIGRATIONS
-    }
+    const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     /// Its APIs, the customer, partner and marketing consumers, and the alert job.
     async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {

@@ -28,11 +28,7 @@ use crm_storage::Migrations;
 pub use config::ServicedeskSettings;
 
 /// This service's migrations.
-pub static MIGRATIONS: Migrations = Migrations {
-    table: "_sqlx_migrations",
-    postgres: sqlx::migrate!("migrations/postgres"),
-    sqlite: sqlx::migrate!("migrations/sqlite"),
-};
+pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
 
 /// The service desk, as the platform runs it.
 #[derive(Debug, Clone, Copy)]
@@ -42,10 +38,7 @@ impl crm_platform::Service for Servicedesk {
     /// Stream `CRM_SERVICEDESK`, subjects `crm.servicedesk.>`.
     const NAME: &'static str = "servicedesk";
     type Settings = ServicedeskSettings;
-
-    fn migrations() -> &'static Migrations {
-        &MIGRATIONS
-    }
+    const MIGRATIONS: &'static Migrations = &MIGRATIONS;
 
     /// Its API, the customer and marketing consumers, the escalation job and notification
     /// delivery.
