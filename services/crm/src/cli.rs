@@ -81,21 +81,8 @@ struct UpArgs {
     /// without this flag a free port is used when 4222 is taken.
     #[arg(long, env = "CRM_LOCAL_NATS_PORT")]
     local_nats_port: Option<u16>,
-    /// Database of the customers service (default: a SQLite file in the data directory).
-    #[arg(long, env = "CRM_CUSTOMERS_DATABASE_URL", default_value = "")]
-    customers_database_url: String,
-    /// Database of the sales service (default: a SQLite file in the data directory).
-    #[arg(long, env = "CRM_SALES_DATABASE_URL", default_value = "")]
-    sales_database_url: String,
-    /// Database of the partners service (default: a SQLite file in the data directory).
-    #[arg(long, env = "CRM_PARTNERS_DATABASE_URL", default_value = "")]
-    partners_database_url: String,
-    /// Database of the marketing service (default: a SQLite file in the data directory).
-    #[arg(long, env = "CRM_MARKETING_DATABASE_URL", default_value = "")]
-    marketing_database_url: String,
-    /// Database of the service desk (default: a SQLite file in the data directory).
-    #[arg(long, env = "CRM_SERVICEDESK_DATABASE_URL", default_value = "")]
-    servicedesk_database_url: String,
+    #[command(flatten)]
+    databases: services::DatabaseUrls,
 }
 
 /// `crm serve <domain service>`: what every service has, its database, and its own settings.
@@ -264,16 +251,11 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     };
     let nats = crm_events::connect(&nats_url, "crm-up").await?;
     crm_events::check_server(&nats, &nats_url, Duration::from_secs(10)).await?;
-    let database_urls = Service::DOMAINS
+    let database_urls = args
+        .databases
+        .0
         .iter()
-        .map(|&service| {
-            let configured = match service {
-                Service::Customers => &args.customers_database_url,
-                Service::Sales => &args.sales_database_url,
-                Service::Partners => &args.partners_database_url,
-                Service::Marketing => &args.marketing_database_url,
-                Service::Servicedesk | Service::Gateway => &args.servicedesk_database_url,
-            };
+        .map(|(&service, configured)| {
             let url = if configured.is_empty() {
                 format!(
                     "sqlite:{}",
@@ -395,5 +377,16 @@ mod tests {
         };
         assert_eq!(args.settings.customers.reporting_currency, "EUR");
         assert_eq!(args.settings.marketing.reporting_currency, "EUR");
+        let cli = <super::Cli as clap::Parser>::parse_from([
+            "crm",
+            "up",
+            "--sales-database-url",
+            "postgres://db/sales",
+        ]);
+        let super::Command::Up(args) = cli.command else {
+            panic!("not up")
+        };
+        assert_eq!(args.databases.0[&super::Service::Sales], "postgres://db/sales");
+        assert_eq!(args.databases.0[&super::Service::Customers], "");
     }
 }

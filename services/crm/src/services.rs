@@ -130,6 +130,63 @@ domains! {
     servicedesk: Servicedesk => crm_servicedesk::Servicedesk, "Cases, queues and agents, SLAs, escalation, knowledge base, call centre.";
 }
 
+/// Each domain service's database, as `crm up` is told them: `--<service>-database-url` (env
+/// `CRM_<SERVICE>_DATABASE_URL`), a SQLite file in the data directory when empty.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseUrls(pub std::collections::HashMap<Service, String>);
+
+impl DatabaseUrls {
+    fn id(service: Service) -> String {
+        format!("{}_database_url", service.name())
+    }
+}
+
+impl clap::FromArgMatches for DatabaseUrls {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(Self(
+            Service::DOMAINS
+                .iter()
+                .map(|&s| {
+                    (
+                        s,
+                        matches
+                            .get_one::<String>(&Self::id(s))
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for DatabaseUrls {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        Service::DOMAINS.iter().fold(command, |command, &service| {
+            let name = service.name();
+            command.arg(
+                clap::Arg::new(Self::id(service))
+                    .long(format!("{name}-database-url"))
+                    .value_name("URL")
+                    .env(format!("CRM_{}_DATABASE_URL", name.to_ascii_uppercase()))
+                    .default_value("")
+                    .help(format!(
+                        "Database of the {name} service (default: a SQLite file in the data directory)"
+                    )),
+            )
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
 /// A built service, ready to run.
 pub struct Running {
     /// Where it listens.
