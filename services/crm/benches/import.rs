@@ -141,7 +141,7 @@ fn order(rng: &mut Rng, n: usize, parties: usize) -> (String, String, i64, i64, 
     let placed = NOW - rng.below(3 * 365 * DAY as u64) as i64;
     let amount = 500 + rng.below(50_000) as i64;
     let (status, at) = match rng.below(20) {
-        0 => ("cancelled", placed + DAY),
+        0 => ("cancelled", (placed + DAY).min(NOW)),
         1 => ("returned", (placed + 10 * DAY).min(NOW)),
         _ => ("fulfilled", (placed + 2 * DAY).min(NOW)),
     };
