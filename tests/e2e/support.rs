@@ -111,7 +111,7 @@ pub async fn extra_gateway(
     upstreams: GatewaySettings,
 ) -> (std::net::SocketAddr, Watched) {
     let settings = GatewaySettings {
-        customers_url: customers,
+        customers: crm_platform::config::CustomersUpstream { urls: customers },
         ..upstreams
     };
     let running = services::build_gateway(

@@ -31,6 +31,21 @@ impl Default for ServerConfig {
     }
 }
 
+/// Where the customers service answers, for a service that calls it (sales looks parties up
+/// there, the gateway routes to it).
+#[derive(Debug, Clone, Args)]
+pub struct CustomersUpstream {
+    /// The customers service's gRPC URLs (several may be given, comma-separated; every address a
+    /// name resolves to is used; `crm up` sets it).
+    #[arg(
+        long = "customers-url",
+        env = "CRM_CUSTOMERS_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub urls: Vec<String>,
+}
+
 /// Logging and tracing settings.
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryConfig {

@@ -5,6 +5,7 @@
 //! Logs are printed only when `TEST_LOG` is set.
 
 mod db;
+pub mod fixtures;
 mod nats;
 mod running;
 

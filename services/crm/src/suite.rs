@@ -78,7 +78,7 @@ impl Suite {
         for (i, &service) in Service::DOMAINS.iter().chain([&Service::Gateway]).enumerate() {
             let running = if service == Service::Gateway {
                 let gateway = &mut settings.gateway;
-                gateway.customers_url = url(suite.addr(Service::Customers));
+                gateway.customers.urls = url(suite.addr(Service::Customers));
                 gateway.sales_url = url(suite.addr(Service::Sales));
                 gateway.partners_url = url(suite.addr(Service::Partners));
                 gateway.marketing_url = url(suite.addr(Service::Marketing));
@@ -106,7 +106,7 @@ impl Suite {
             let addr = running.addr;
             if service == Service::Customers {
                 // Services find each other on the suite's own ports.
-                settings.sales.customers_url = url(addr);
+                settings.sales.customers.urls = url(addr);
             }
             let stop = CancellationToken::new();
             let task = tokio::spawn(running.run(stop.clone()));

@@ -5,22 +5,16 @@ use std::time::Duration;
 use clap::Args;
 use crm_auth::AuthConfig;
 use crm_platform::ServerConfig;
-use crm_platform::config::parse_duration;
+use crm_platform::config::{CustomersUpstream, parse_duration};
 use crm_platform::rate_limit::RateLimit;
 
 /// The gateway's own settings (`crm serve gateway --help`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Gateway")]
 pub struct GatewaySettings {
-    /// The customers service's gRPC URLs (several may be given, comma-separated; every address a
-    /// name resolves to is used; `crm up` sets it).
-    #[arg(
-        long,
-        env = "CRM_CUSTOMERS_URL",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub customers_url: Vec<String>,
+    /// The customers service.
+    #[command(flatten)]
+    pub customers: CustomersUpstream,
     /// The sales service's gRPC URLs.
     #[arg(
         long,
@@ -83,7 +77,7 @@ impl GatewaySettings {
     /// verifying tokens as `auth` says.
     pub fn config(self, listen: String, server: ServerConfig, auth: AuthConfig) -> GatewayConfig {
         let upstreams = UpstreamUrls {
-            customers: self.customers_url,
+            customers: self.customers.urls,
             sales: self.sales_url,
             partners: self.partners_url,
             marketing: self.marketing_url,

@@ -46,7 +46,7 @@ impl crm_platform::Service for Sales {
     async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {
         // Every pod of the customers service, followed as it scales.
         let customers = crm_platform::client::balanced_channel(
-            &settings.customers_url,
+            &settings.customers.urls,
             std::time::Duration::from_secs(5),
         )?;
         let api = api::SalesApi::new(base.store(), Arc::new(settings.clone()), customers);

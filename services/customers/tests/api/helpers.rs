@@ -3,15 +3,13 @@
 pub use crm_testkit::violated;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull};
 use crm_auth::{Claims, Role};
 use crm_customers::{Customers, CustomersSettings};
 use crm_events::CloudEvent;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use crm_proto::customers::v1::{self as pb, ContactPointKind, PartyKind};
+use crm_proto::customers::v1::{self as pb, ContactPointKind};
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token, token_with};
-use futures::StreamExt as _;
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token, token_with};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -80,17 +78,7 @@ impl TestApp {
     }
 
     pub async fn create(&self, party: pb::Party) -> pb::Party {
-        self.client
-            .clone()
-            .create_party(self.req(pb::CreatePartyRequest {
-                party: Some(party),
-                ..Default::default()
-            }))
-            .await
-            .expect("create party")
-            .into_inner()
-            .party
-            .unwrap()
+        fixtures::create_party(self.client.clone(), &self.admin, party).await
     }
 
     pub async fn get(&self, id: &str) -> Result<pb::Party, tonic::Status> {
@@ -106,48 +94,12 @@ impl TestApp {
 
     /// Every event the service published, once its outbox is drained.
     pub async fn events(&self) -> Vec<CloudEvent> {
-        eventually(Duration::from_secs(20), "outbox drained", || async {
-            let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
-                .fetch_one(self.db.pool())
-                .await
-                .ok()?;
-            (unsent == 0).then_some(())
-        })
-        .await;
-        let js = jetstream::new(self.nats.client().await);
-        let Ok(mut stream) = js.get_stream("CRM_CUSTOMERS").await else {
-            return Vec::new();
-        };
-        let count = stream.info().await.unwrap().state.messages as usize;
-        if count == 0 {
-            return Vec::new();
-        }
-        let consumer = stream.create_consumer(pull::Config::default()).await.unwrap();
-        let mut messages = consumer.messages().await.unwrap();
-        let mut out = Vec::new();
-        while out.len() < count {
-            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            out.push(CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).unwrap());
-        }
-        out
+        fixtures::published_events(&self.nats, &self.db, "CRM_CUSTOMERS").await
     }
 
     /// The event types published, in order.
     pub async fn event_types(&self) -> Vec<String> {
-        self.events()
-            .await
-            .into_iter()
-            .map(|e| {
-                e.event_type
-                    .trim_start_matches("crm.customers.")
-                    .trim_end_matches(".v1")
-                    .to_string()
-            })
-            .collect()
+        fixtures::short_types(self.events().await, "customers")
     }
 
     /// Number of parties stored (any status).
@@ -161,43 +113,20 @@ impl TestApp {
 
 pub fn person(given: &str, family: &str, email: &str) -> pb::Party {
     pb::Party {
-        kind: PartyKind::Person as i32,
-        given_name: given.into(),
-        family_name: family.into(),
         contact_points: if email.is_empty() {
             vec![]
         } else {
-            vec![pb::ContactPoint {
-                kind: ContactPointKind::Email as i32,
-                value: email.into(),
-                ..Default::default()
-            }]
+            vec![fixtures::contact(ContactPointKind::Email, email)]
         },
-        ..Default::default()
-    }
-}
-
-pub fn organization(name: &str) -> pb::Party {
-    pb::Party {
-        kind: PartyKind::Organization as i32,
-        organization_name: name.into(),
-        ..Default::default()
+        ..fixtures::person(given, family)
     }
 }
 
 pub fn phone(value: &str) -> pb::ContactPoint {
-    pb::ContactPoint {
-        kind: ContactPointKind::Phone as i32,
-        value: value.into(),
-        ..Default::default()
-    }
+    fixtures::contact(ContactPointKind::Phone, value)
 }
 
-pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    })
-}
+pub use fixtures::{mask, organization};
 
 /// A token with extra claims.
 pub fn token_for(user: &str, roles: &[Role], edit: impl FnOnce(&mut Claims)) -> String {

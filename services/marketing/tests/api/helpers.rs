@@ -1,7 +1,6 @@
 //! Customers, sales and marketing on port 0, each with its own database, sharing a nats-server.
 
 pub use crm_testkit::violated;
-use std::time::Duration;
 
 use crm_auth::Role;
 use crm_proto::common::v1::Money;
@@ -15,7 +14,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -40,7 +39,7 @@ impl Suite {
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
         let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
         let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |_, s| {
-            s.customers_url = vec![customers.url()]
+            s.customers.urls = vec![customers.url()]
         })
         .await;
         let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |_, _| {}).await;
@@ -65,73 +64,21 @@ impl Suite {
     }
 
     pub async fn person(&self, given: &str, city: &str, income: &str) -> cpb::Party {
-        let mut party = cpb::Party {
-            kind: cpb::PartyKind::Person as i32,
-            given_name: given.into(),
-            family_name: "Test".into(),
-            ..Default::default()
-        };
+        let mut party = fixtures::person(given, "Test");
         party.attributes.insert("city".into(), city.into());
         party.attributes.insert("income".into(), income.into());
-        self.customers
-            .clone()
-            .create_party(self.req(cpb::CreatePartyRequest {
-                party: Some(party),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .party
-            .unwrap()
+        fixtures::create_party(self.customers.clone(), &self.admin, party).await
     }
 
     /// A product priced at `price` in a default USD price book; returns the book id.
     pub async fn shop(&self, price: i64) -> (spb::Product, String) {
         let product = spb::Product {
-            sku: "WIDGET".into(),
             name: "Widget".into(),
-            active: true,
-            ..Default::default()
+            ..fixtures::product("WIDGET")
         };
-        let product = self
-            .catalog
-            .clone()
-            .create_product(self.req(spb::CreateProductRequest {
-                product: Some(product),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap();
-        let book = spb::PriceBook {
-            name: "USD".into(),
-            currency_code: "USD".into(),
-            is_default: true,
-            ..Default::default()
-        };
-        let book = self
-            .catalog
-            .clone()
-            .create_price_book(self.req(spb::CreatePriceBookRequest {
-                price_book: Some(book),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .price_book
-            .unwrap();
-        let price = spb::Price {
-            price_book_id: book.id.clone(),
-            product_id: product.id.clone(),
-            unit_price: money(price),
-        };
-        self.catalog
-            .clone()
-            .set_price(self.req(spb::SetPriceRequest { price: Some(price) }))
-            .await
-            .unwrap();
+        let product = fixtures::create_product(self.catalog.clone(), &self.admin, product).await;
+        let book = fixtures::create_price_book(self.catalog.clone(), &self.admin, "USD", "USD").await;
+        fixtures::set_price(self.catalog.clone(), &self.admin, &book, &product, price).await;
         (product, book.id)
     }
 
@@ -157,42 +104,18 @@ impl Suite {
 
     /// Waits until marketing has `n` purchases.
     pub async fn purchases(&self, n: i64) {
-        let db = self.marketing_db.clone();
-        eventually(Duration::from_secs(30), "purchases recorded", || {
-            let db = db.clone();
-            async move {
-                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM purchases")
-                    .fetch_one(db.pool())
-                    .await
-                    .ok()?
-                    == n)
-                    .then_some(())
-            }
-        })
-        .await;
+        let count = "SELECT COUNT(*) FROM purchases";
+        fixtures::rows_reach(&self.marketing_db, count, None, n, "purchases recorded").await;
     }
 
     /// Waits until marketing has `n` profiles.
     pub async fn profiles(&self, n: i64) {
-        let db = self.marketing_db.clone();
-        eventually(Duration::from_secs(30), "profiles recorded", || {
-            let db = db.clone();
-            async move {
-                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM profiles")
-                    .fetch_one(db.pool())
-                    .await
-                    .ok()?
-                    == n)
-                    .then_some(())
-            }
-        })
-        .await;
+        let count = "SELECT COUNT(*) FROM profiles";
+        fixtures::rows_reach(&self.marketing_db, count, None, n, "profiles recorded").await;
     }
 }
 
+/// `amount_minor` US cents.
 pub fn money(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency_code: "USD".into(),
-    })
+    fixtures::money(amount_minor, "USD")
 }

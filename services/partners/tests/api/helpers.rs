@@ -16,7 +16,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -42,7 +42,7 @@ impl Suite {
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
         let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
         let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |_, s| {
-            s.customers_url = vec![customers.url()]
+            s.customers.urls = vec![customers.url()]
         })
         .await;
         let partners = start::<crm_partners::Partners>(&dbs[2].url, nats.client().await, |_, s| {
@@ -98,66 +98,30 @@ impl Suite {
     /// A product in the sales catalog, once the partners service has its copy.
     pub async fn product(&self, sku: &str, category: &str) -> spb::Product {
         let product = spb::Product {
-            sku: sku.into(),
-            name: format!("Product {sku}"),
             category: category.into(),
-            active: true,
-            ..Default::default()
+            ..fixtures::product(sku)
         };
-        let product = self
-            .catalog
-            .clone()
-            .create_product(self.req(spb::CreateProductRequest {
-                product: Some(product),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap();
-        let db = self.partners_db.clone();
-        let id = product.id.clone();
-        eventually(Duration::from_secs(20), "product copied to partners", || {
-            let (db, id) = (db.clone(), id.clone());
-            async move {
-                (sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(&id)
-                    .fetch_one(db.pool())
-                    .await
-                    .ok()?
-                    == 1)
-                    .then_some(())
-            }
-        })
+        let product = fixtures::create_product(self.catalog.clone(), &self.admin, product).await;
+        let copied = "SELECT COUNT(*) FROM products WHERE id = $1";
+        fixtures::rows_reach(
+            &self.partners_db,
+            copied,
+            Some(&product.id),
+            1,
+            "product copied to partners",
+        )
         .await;
         product
     }
 
     pub async fn organization(&self, name: &str) -> cpb::Party {
-        let party = cpb::Party {
-            kind: cpb::PartyKind::Organization as i32,
-            organization_name: name.into(),
-            ..Default::default()
-        };
-        self.customers
-            .clone()
-            .create_party(self.req(cpb::CreatePartyRequest {
-                party: Some(party),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .party
-            .unwrap()
+        fixtures::create_party(self.customers.clone(), &self.admin, fixtures::organization(name)).await
     }
 }
 
+/// `amount_minor` US cents.
 pub fn money(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency_code: "USD".into(),
-    })
+    fixtures::money(amount_minor, "USD")
 }
 
 pub fn partner_user(user: &str, partner_id: &str) -> String {

@@ -2,12 +2,9 @@
 //! nats-server, and real clients.
 
 pub use crm_testkit::violated;
-use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull};
 use crm_auth::Role;
 use crm_events::CloudEvent;
-use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::sales::v1 as pb;
@@ -17,8 +14,7 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token};
-use futures::StreamExt as _;
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -53,7 +49,7 @@ impl Suite {
                 .await;
         let sales_db = TestDb::new(backend);
         let sales = start::<crm_sales::Sales>(&sales_db.url, nats.client().await, |_, s| {
-            s.customers_url = vec![customers.url()]
+            s.customers.urls = vec![customers.url()]
         })
         .await;
         Self {
@@ -77,74 +73,23 @@ impl Suite {
     }
 
     pub async fn organization(&self, name: &str) -> cpb::Party {
-        let party = cpb::Party {
-            kind: cpb::PartyKind::Organization as i32,
-            organization_name: name.into(),
-            ..Default::default()
-        };
-        self.customers
-            .clone()
-            .create_party(self.req(cpb::CreatePartyRequest {
-                party: Some(party),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .party
-            .unwrap()
+        fixtures::create_party(self.customers.clone(), &self.admin, fixtures::organization(name)).await
     }
 
     pub async fn product(&self, sku: &str, line: &str) -> pb::Product {
         let product = pb::Product {
-            sku: sku.into(),
-            name: format!("Product {sku}"),
             product_line: line.into(),
-            active: true,
-            ..Default::default()
+            ..fixtures::product(sku)
         };
-        self.catalog
-            .clone()
-            .create_product(self.req(pb::CreateProductRequest {
-                product: Some(product),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .product
-            .unwrap()
+        fixtures::create_product(self.catalog.clone(), &self.admin, product).await
     }
 
     pub async fn price_book(&self, name: &str, currency: &str) -> pb::PriceBook {
-        let book = pb::PriceBook {
-            name: name.into(),
-            currency_code: currency.into(),
-            is_default: true,
-            ..Default::default()
-        };
-        self.catalog
-            .clone()
-            .create_price_book(self.req(pb::CreatePriceBookRequest {
-                price_book: Some(book),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .price_book
-            .unwrap()
+        fixtures::create_price_book(self.catalog.clone(), &self.admin, name, currency).await
     }
 
     pub async fn set_price(&self, book: &pb::PriceBook, product: &pb::Product, amount: i64) {
-        let price = pb::Price {
-            price_book_id: book.id.clone(),
-            product_id: product.id.clone(),
-            unit_price: money(amount, &book.currency_code),
-        };
-        self.catalog
-            .clone()
-            .set_price(self.req(pb::SetPriceRequest { price: Some(price) }))
-            .await
-            .unwrap();
+        fixtures::set_price(self.catalog.clone(), &self.admin, book, product, amount).await
     }
 
     pub async fn opportunity(&self, party: &cpb::Party, amount: i64) -> pb::Opportunity {
@@ -167,59 +112,12 @@ impl Suite {
 
     /// Every event of a stream (`CRM_SALES`, `CRM_CUSTOMERS`) once `db`'s outbox is drained.
     pub async fn events(&self, stream: &str, db: &Db) -> Vec<CloudEvent> {
-        eventually(Duration::from_secs(20), "outbox drained", || async {
-            let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
-                .fetch_one(db.pool())
-                .await
-                .ok()?;
-            (unsent == 0).then_some(())
-        })
-        .await;
-        let js = jetstream::new(self.nats.client().await);
-        let Ok(mut stream) = js.get_stream(stream).await else {
-            return Vec::new();
-        };
-        let count = stream.info().await.unwrap().state.messages as usize;
-        if count == 0 {
-            return Vec::new();
-        }
-        let consumer = stream.create_consumer(pull::Config::default()).await.unwrap();
-        let mut messages = consumer.messages().await.unwrap();
-        let mut out = Vec::new();
-        while out.len() < count {
-            let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            out.push(CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).unwrap());
-        }
-        out
+        fixtures::published_events(&self.nats, db, stream).await
     }
 
     pub async fn sales_event_types(&self) -> Vec<String> {
-        self.events("CRM_SALES", &self.sales_db)
-            .await
-            .into_iter()
-            .map(|e| {
-                e.event_type
-                    .trim_start_matches("crm.sales.")
-                    .trim_end_matches(".v1")
-                    .to_string()
-            })
-            .collect()
+        fixtures::short_types(self.events("CRM_SALES", &self.sales_db).await, "sales")
     }
 }
 
-pub fn money(amount_minor: i64, currency: &str) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency_code: currency.into(),
-    })
-}
-
-pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.iter().map(|p| p.to_string()).collect(),
-    })
-}
+pub use fixtures::{mask, money};

@@ -12,7 +12,7 @@ use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseType};
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, start, token, token_with};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token, token_with};
 use tonic::transport::Channel;
 
 /// Monday 2026-11-30 10:00 UTC, in µs.
@@ -83,42 +83,12 @@ impl Suite {
     /// A customer with a phone number, known to the desk once its event arrived.
     pub async fn customer(&self, given: &str, phone: &str) -> cpb::Party {
         let party = cpb::Party {
-            kind: cpb::PartyKind::Person as i32,
-            given_name: given.into(),
-            family_name: "Chen".into(),
-            contact_points: vec![cpb::ContactPoint {
-                kind: cpb::ContactPointKind::Phone as i32,
-                value: phone.into(),
-                ..Default::default()
-            }],
-            ..Default::default()
+            contact_points: vec![fixtures::contact(cpb::ContactPointKind::Phone, phone)],
+            ..fixtures::person(given, "Chen")
         };
-        let party = self
-            .customers
-            .clone()
-            .create_party(self.req(cpb::CreatePartyRequest {
-                party: Some(party),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .party
-            .unwrap();
-        let db = self.desk_db.clone();
-        let id = party.id.clone();
-        eventually(Duration::from_secs(30), "customer copied", || {
-            let (db, id) = (db.clone(), id.clone());
-            async move {
-                sqlx::query_scalar::<_, String>("SELECT party_id FROM customers WHERE party_id = $1")
-                    .bind(id)
-                    .fetch_optional(db.pool())
-                    .await
-                    .ok()?
-                    .map(|_| ())
-            }
-        })
-        .await;
+        let party = fixtures::create_party(self.customers.clone(), &self.admin, party).await;
+        let copied = "SELECT COUNT(*) FROM customers WHERE party_id = $1";
+        fixtures::rows_reach(&self.desk_db, copied, Some(&party.id), 1, "customer copied").await;
         party
     }
 
