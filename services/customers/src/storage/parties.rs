@@ -562,15 +562,18 @@ pub async fn ranked_count(conn: &mut Conn) -> sqlx::Result<i64> {
 }
 
 /// A party whose tier a re-ranking changes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TierChange {
     /// The party.
+    #[sqlx(rename = "id")]
     pub party_id: String,
     /// Its tier before (empty when unranked).
+    #[sqlx(rename = "announced_tier")]
     pub previous: String,
     /// Its tier now (empty when no longer ranked).
     pub tier: String,
     /// Its new rank (0 when unranked).
+    #[sqlx(rename = "contribution_rank")]
     pub rank: i64,
 }
 
@@ -624,23 +627,13 @@ pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<()> 
 
 /// Up to `limit` parties whose tier moved since it was last announced, by id.
 pub async fn unannounced_tiers(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<TierChange>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT id, announced_tier, tier, contribution_rank FROM parties WHERE tier <> announced_tier \
          ORDER BY id LIMIT $1",
     )
     .bind(limit)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(TierChange {
-            party_id: r.try_get("id")?,
-            previous: r.try_get("announced_tier")?,
-            tier: r.try_get("tier")?,
-            rank: r.try_get("contribution_rank")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Notes that the tiers of `ids` were announced.

@@ -2,10 +2,10 @@
 
 use crm_proto::customers::v1 as customers;
 use crm_storage::Conn;
-use sqlx::Row as _;
+use sqlx::FromRow as _;
 
-/// What sales keeps about a party.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What sales keeps about a party (a row of `accounts`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Account {
     /// Party id.
     pub party_id: String,
@@ -103,22 +103,10 @@ pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Account
     .bind(party_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(Account::from_row).transpose()
 }
 
 const COLUMNS: &str = "party_id, display_name, industry, region_code, status, source, external_id";
-
-fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Account> {
-    Ok(Account {
-        party_id: r.try_get("party_id")?,
-        display_name: r.try_get("display_name")?,
-        industry: r.try_get("industry")?,
-        region_code: r.try_get("region_code")?,
-        status: r.try_get("status")?,
-        source: r.try_get("source")?,
-        external_id: r.try_get("external_id")?,
-    })
-}
 
 /// The accounts of parties imported from `source` with these external ids, by external id.
 pub async fn by_external_ids(
@@ -134,7 +122,7 @@ pub async fn by_external_ids(
         let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&format!(" AND external_id IN ({list})"));
         for row in q.build().fetch_all(&mut *conn).await? {
-            let account = from_row(&row)?;
+            let account = Account::from_row(&row)?;
             found.insert(account.external_id.clone(), account);
         }
     }
