@@ -29,6 +29,9 @@ pub struct CustomersSettings {
     #[arg(long = "value-sweep-interval", env = "CRM_VALUE_SWEEP_INTERVAL", default_value = "6h",
           value_parser = parse_duration)]
     pub full_value_sweep_interval: Duration,
+    /// How often parties written in bulk (imports) are checked for duplicates.
+    #[arg(long, env = "CRM_DUPLICATE_CHECK_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub duplicate_check_interval: Duration,
 }
 
 impl Default for CustomersSettings {

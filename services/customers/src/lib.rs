@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod duplicates;
 pub mod error;
 pub mod events;
 pub mod policy;
@@ -52,6 +53,7 @@ impl crm_platform::Service for Customers {
         };
         let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
         let at_risk_clock = base.clock();
+        let store = base.store();
         let (interval, full) = (
             settings.value_refresh_interval,
             settings.full_value_sweep_interval,
@@ -66,6 +68,14 @@ impl crm_platform::Service for Customers {
             )
             .worker("customers-value-sweeper", move |stop| {
                 value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
-            }))
+            })
+            .job(
+                "customers-duplicate-check",
+                settings.duplicate_check_interval,
+                move || {
+                    let store = store.clone();
+                    async move { duplicates::check_due(&store).await.map(drop) }
+                },
+            ))
     }
 }

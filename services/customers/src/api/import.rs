@@ -146,6 +146,9 @@ impl CustomersApi {
                 &self.config.reporting_currency,
             )
             .await?;
+            // Checked for duplicates by the job, a batch at a time, not row by row here.
+            let ids: Vec<String> = new_parties.iter().map(|p| p.id.clone()).collect();
+            crate::storage::duplicates::mark_due(&mut tx, &ids).await?;
             // insert_many leaves each party as stored: no need to read them back.
             let entries: Vec<(String, String, serde_json::Value)> = new_parties
                 .iter()
@@ -217,6 +220,7 @@ impl CustomersApi {
         if !parties::update(tx, &mut next, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {id}")));
         }
+        crate::storage::duplicates::mark_due(tx, std::slice::from_ref(&next.id)).await?;
         let stored = parties::get(tx, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("party {id}")))?;

@@ -124,6 +124,7 @@ impl CustomersApi {
             }
             return Err(err.into());
         }
+        crate::duplicates::check(&mut tx, std::slice::from_ref(&party.id)).await?;
         let stored = parties::get(&mut tx, &party.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
@@ -210,6 +211,7 @@ impl CustomersApi {
         if !parties::update(&mut tx, &mut next, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {}", next.id)));
         }
+        crate::duplicates::check(&mut tx, std::slice::from_ref(&next.id)).await?;
         let stored = parties::get(&mut tx, &next.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;

@@ -60,6 +60,7 @@ impl CustomersApi {
         }
         relationships::delete_all_of(&mut tx, &req.id).await?;
         let erased_at = parties::erase(&mut tx, &req.id, self.store.now_micros()).await?;
+        crate::duplicates::check(&mut tx, std::slice::from_ref(&req.id)).await?;
         // The trail keeps who did what and when, not the erased data itself.
         audit::scrub(&mut tx, &req.id).await?;
         audit::record(

@@ -9,10 +9,11 @@ use crm_proto::customers::v1::{self as pb, DuplicateReason};
 use serde_json::json;
 
 use super::{CustomersApi, party_for_write};
-use crate::domain::duplicates::{self, Reason};
+use crate::domain::duplicates::{self, Link, MIN_STORED_SIMILARITY, Reason};
 use crate::domain::party as rules;
 use crate::error::{Error, Result};
 use crate::events;
+use crate::storage::duplicates as index;
 use crate::storage::{audit, parties, relationships};
 
 const MAX_MERGED: usize = 20;
@@ -33,9 +34,11 @@ impl CustomersApi {
     ) -> Result<pb::FindDuplicatesResponse> {
         let mut v = Violations::new();
         v.check(
-            req.min_name_similarity.is_nan() || !(0.0..=1.0).contains(&req.min_name_similarity),
+            req.min_name_similarity.is_nan()
+                || !(req.min_name_similarity == 0.0
+                    || (MIN_STORED_SIMILARITY..=1.0).contains(&req.min_name_similarity)),
             "min_name_similarity",
-            "between 0 and 1 (0 means 0.92)",
+            "0 (meaning 0.92) or between 0.85 and 1",
         );
         v.check(
             !(0..=1000).contains(&req.max_groups),
@@ -54,17 +57,21 @@ impl CustomersApi {
             req.max_groups as usize
         };
         let mut conn = self.store.conn().await?;
-        if !req.party_id.is_empty() && parties::get(&mut conn, &req.party_id).await?.is_none() {
-            return Err(Error::NotFound(format!("party {}", req.party_id)));
-        }
-        let candidates = parties::candidates(&mut conn).await?;
-        let mut groups = if req.party_id.is_empty() {
-            duplicates::find_groups(&candidates, min)
+        let links = if req.party_id.is_empty() {
+            // The strongest links seed the groups; one more round brings in their other members.
+            let seeds = index::strongest_links(&mut conn, min, (max_groups * 4) as i64).await?;
+            let ids: Vec<String> = seeds.iter().flat_map(|l| [l.a.clone(), l.b.clone()]).collect();
+            index::links_touching(&mut conn, &ids, min).await?
         } else {
-            duplicates::group_of(&candidates, &req.party_id, min)
-                .into_iter()
-                .collect()
+            if parties::get(&mut conn, &req.party_id).await?.is_none() {
+                return Err(Error::NotFound(format!("party {}", req.party_id)));
+            }
+            linked_to(&mut conn, &req.party_id, min).await?
         };
+        let mut groups = duplicates::group_links(&links, min);
+        if !req.party_id.is_empty() {
+            groups.retain(|g| g.ids.contains(&req.party_id));
+        }
         groups.truncate(max_groups);
         let ids: Vec<String> = groups.iter().flat_map(|g| g.ids.iter().cloned()).collect();
         let by_id: HashMap<String, pb::Party> = parties::load(&mut conn, &ids)
@@ -149,6 +156,10 @@ impl CustomersApi {
             return Err(Error::Stale(format!("party {}", survivor.id)));
         }
         parties::set_value(&mut tx, &survivor.id, lifetime, trailing, self.store.now_micros()).await?;
+        // The merged records leave the index; the survivor, with their contact points, is checked.
+        let mut rechecked = req.merged_ids.clone();
+        rechecked.push(survivor.id.clone());
+        crate::duplicates::check(&mut tx, &rechecked).await?;
         let stored = parties::get(&mut tx, &survivor.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
@@ -211,4 +222,27 @@ fn absorb(survivor: &mut pb::Party, merged: &pb::Party) {
             .entry(key.clone())
             .or_insert_with(|| value.clone());
     }
+}
+
+/// The most parties one duplicate group is followed to.
+const MAX_GROUP: usize = 200;
+
+/// The links of the group holding `party_id`, followed link by link up to [`MAX_GROUP`] parties.
+async fn linked_to(conn: &mut crm_storage::Conn, party_id: &str, min: f64) -> Result<Vec<Link>> {
+    let mut seen: HashSet<String> = HashSet::from([party_id.to_string()]);
+    let mut frontier = vec![party_id.to_string()];
+    let mut links = Vec::new();
+    while !frontier.is_empty() && seen.len() < MAX_GROUP {
+        let found = index::links_touching(conn, &frontier, min).await?;
+        frontier = found
+            .iter()
+            .flat_map(|l| [&l.a, &l.b])
+            .filter(|id| seen.insert((*id).clone()))
+            .cloned()
+            .collect();
+        links.extend(found);
+    }
+    links.sort_by(|x, y| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));
+    links.dedup();
+    Ok(links)
 }

@@ -1,7 +1,6 @@
 //! Duplicate detection for parties: normalization of emails, phones and names, and grouping of
 //! candidates that probably describe the same party.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 /// Organization suffixes dropped from the end of a name, so "Acme Ltd" and "Acme" share a key.
@@ -19,9 +18,6 @@ const ORG_SUFFIXES: [&str; 12] = [
     "limited",
     "company",
 ];
-
-/// Characters in a blocking key: the first two of each name token.
-const BLOCK_PREFIX_CHARS: usize = 2;
 
 /// Lower-cases and trims an email; for gmail.com/googlemail.com also removes dots and a +tag in the local
 /// part (and writes the domain as gmail.com, since both domains reach the same mailbox). Returns None when
@@ -124,6 +120,20 @@ fn strip_org_suffixes(tokens: &mut Vec<&str>) {
     }
 }
 
+/// Name links less similar than this are not kept, so no search may ask for less.
+pub const MIN_STORED_SIMILARITY: f64 = 0.85;
+
+/// A blocking key, email or phone shared by more parties than this identifies nobody (a common
+/// name, a switchboard number): nothing is compared through it, so a base where a tenth of the
+/// customers are called 陳 still compares each new party with a few hundred others at most.
+pub const MAX_BLOCK: usize = 500;
+
+/// Tokens of a name that make blocking keys (their pairs do, so the count grows quadratically).
+const MAX_KEY_TOKENS: usize = 4;
+
+/// Characters of a single-token name in its key: typos after them still meet.
+const SINGLE_TOKEN_KEY_CHARS: usize = 4;
+
 /// One party as seen by duplicate detection.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -148,6 +158,27 @@ pub enum Reason {
     SimilarName,
 }
 
+impl Reason {
+    /// The stored code (the API's `DuplicateReason` number).
+    pub fn code(self) -> i64 {
+        match self {
+            Self::SameEmail => 1,
+            Self::SamePhone => 2,
+            Self::SimilarName => 3,
+        }
+    }
+
+    /// The reason stored as `code`.
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(Self::SameEmail),
+            2 => Some(Self::SamePhone),
+            3 => Some(Self::SimilarName),
+            _ => None,
+        }
+    }
+}
+
 /// A group of candidates that look like one party.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
@@ -159,141 +190,132 @@ pub struct Group {
     pub score: f64,
 }
 
-/// A link between two candidates (indices into the candidate slice).
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    a: usize,
-    b: usize,
-    reason: Reason,
-    score: f64,
+/// Why two parties look alike: `a` < `b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The smaller id.
+    pub a: String,
+    /// The larger id.
+    pub b: String,
+    /// What they share.
+    pub reason: Reason,
+    /// 1.0 for a shared email or phone, the name similarity otherwise.
+    pub score: f64,
 }
 
-/// Groups candidates: any two sharing a normalized email or phone are linked (score 1.0); any two whose
-/// `normalize_name` keys have Jaro-Winkler similarity >= `min_similarity` are linked (score = similarity).
-/// Linked candidates are merged transitively into groups of >= 2. A group's reasons are the sorted,
-/// de-duplicated reasons of its links; its score is the maximum link score. Ids are sorted within a group;
-/// groups are sorted by score descending, then by first id. Empty names never match by name.
+impl Link {
+    fn new(x: &str, y: &str, reason: Reason, score: f64) -> Self {
+        let (a, b) = if x < y { (x, y) } else { (y, x) };
+        Self {
+            a: a.to_string(),
+            b: b.to_string(),
+            reason,
+            score,
+        }
+    }
+}
+
+/// The blocking keys of a display name: only parties sharing one have their names compared.
 ///
-/// Names are compared only within blocks (candidates whose keys share a token prefix), so two names
-/// with no token starting with the same two characters are never linked by name.
-pub fn find_groups(candidates: &[Candidate], min_similarity: f64) -> Vec<Group> {
-    let links = find_links(candidates, min_similarity);
-    build_groups(candidates, &links)
+/// Of a name of several tokens (sorted, at most four), each token joined with the first two
+/// characters of each other token: "John Smith" gives `john|sm` and `smith|jo`, so "Jon Smith"
+/// (`smith|jo`) and "John Smyth" (`john|sm`) meet it, while the block of every Smith does not
+/// exist. A single-token name ("Acme", "陳大文") gives its first four characters. A typo in the
+/// first two characters of every token is the accepted price.
+pub fn blocking_keys(name: &str) -> Vec<String> {
+    let key = normalize_name(name);
+    let tokens: Vec<&str> = key.split_whitespace().take(MAX_KEY_TOKENS).collect();
+    let mut keys: Vec<String> = match tokens.as_slice() {
+        [] => Vec::new(),
+        [only] => vec![prefix(only, SINGLE_TOKEN_KEY_CHARS).to_string()],
+        _ => tokens
+            .iter()
+            .enumerate()
+            .flat_map(|(i, token)| {
+                tokens
+                    .iter()
+                    .enumerate()
+                    .filter(move |(j, _)| *j != i)
+                    .map(move |(_, other)| format!("{token}|{}", prefix(other, 2)))
+            })
+            .collect(),
+    };
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
-/// Same links as `find_groups`, but only the group containing `target_id` (None when it has no duplicates).
-pub fn group_of(candidates: &[Candidate], target_id: &str, min_similarity: f64) -> Option<Group> {
-    find_groups(candidates, min_similarity)
-        .into_iter()
-        .find(|g| g.ids.iter().any(|id| id == target_id))
+/// The first `chars` characters of `s`.
+fn prefix(s: &str, chars: usize) -> &str {
+    s.char_indices().nth(chars).map_or(s, |(at, _)| &s[..at])
 }
 
-/// All links: shared emails, shared phones and similar names.
-fn find_links(candidates: &[Candidate], min_similarity: f64) -> Vec<Link> {
-    let mut links = exact_links(candidates, emails_of, Reason::SameEmail);
-    links.extend(exact_links(candidates, phones_of, Reason::SamePhone));
-    let keys: Vec<String> = candidates.iter().map(|c| normalize_name(&c.name)).collect();
-    links.extend(name_links(&keys, min_similarity));
-    links
-}
-
-/// The candidate's emails.
-fn emails_of(c: &Candidate) -> &[String] {
-    &c.emails
-}
-
-/// The candidate's phones.
-fn phones_of(c: &Candidate) -> &[String] {
-    &c.phones
-}
-
-/// Links every candidate holding a value to the first candidate seen with it; that is enough for the
-/// transitive merge and stays linear instead of linking every pair.
-fn exact_links(candidates: &[Candidate], values: fn(&Candidate) -> &[String], reason: Reason) -> Vec<Link> {
-    let mut first_holder: HashMap<&str, usize> = HashMap::new();
+/// The links of `party` to each of `others` (parties found through its keys, emails and
+/// phones): a shared email or phone (score 1.0), and a name similarity (Jaro-Winkler of the
+/// `normalize_name` keys) of at least `min_similarity` for names sharing a blocking key. Empty
+/// names never match.
+pub fn links_between(party: &Candidate, others: &[Candidate], min_similarity: f64) -> Vec<Link> {
+    let name = normalize_name(&party.name);
+    let keys = blocking_keys(&party.name);
     let mut links = Vec::new();
-    for (index, candidate) in candidates.iter().enumerate() {
-        for value in values(candidate).iter().filter(|v| !v.is_empty()) {
-            match first_holder.entry(value.as_str()) {
-                Entry::Occupied(e) if *e.get() != index => links.push(Link {
-                    a: *e.get(),
-                    b: index,
-                    reason,
-                    score: 1.0,
-                }),
-                Entry::Occupied(_) => {}
-                Entry::Vacant(e) => {
-                    e.insert(index);
-                }
-            }
+    for other in others.iter().filter(|o| o.id != party.id) {
+        if shares(&party.emails, &other.emails) {
+            links.push(Link::new(&party.id, &other.id, Reason::SameEmail, 1.0));
+        }
+        if shares(&party.phones, &other.phones) {
+            links.push(Link::new(&party.id, &other.id, Reason::SamePhone, 1.0));
+        }
+        if name.is_empty() || !blocking_keys(&other.name).iter().any(|k| keys.contains(k)) {
+            continue;
+        }
+        let score = strsim::jaro_winkler(&name, &normalize_name(&other.name));
+        if score >= min_similarity {
+            links.push(Link::new(&party.id, &other.id, Reason::SimilarName, score));
         }
     }
     links
 }
 
-/// Links pairs of similar name keys, comparing only pairs that share a blocking key.
-fn name_links(keys: &[String], min_similarity: f64) -> Vec<Link> {
-    let mut links = Vec::new();
-    // A pair sharing several blocks is scored once.
-    let mut compared: HashSet<(usize, usize)> = HashSet::new();
-    for members in name_blocks(keys).values() {
-        for (pos, &a) in members.iter().enumerate() {
-            for &b in &members[pos + 1..] {
-                if !compared.insert((a, b)) {
-                    continue;
-                }
-                let score = strsim::jaro_winkler(&keys[a], &keys[b]);
-                if score >= min_similarity {
-                    links.push(Link {
-                        a,
-                        b,
-                        reason: Reason::SimilarName,
-                        score,
-                    });
-                }
-            }
-        }
-    }
-    links
+/// Whether the lists share a non-empty value.
+fn shares(mine: &[String], theirs: &[String]) -> bool {
+    mine.iter().any(|v| !v.is_empty() && theirs.contains(v))
 }
 
-/// Token-prefix blocking: comparing every pair of names is O(n^2), so each candidate goes into one block
-/// per distinct first-two-characters of its name tokens ("john smith" -> "jo", "sm"), and only members of
-/// a block are compared. Typos late in a word still match; a typo in the first two characters of every
-/// token does not, which is the accepted price. Members are listed in ascending index order, once each.
-fn name_blocks(keys: &[String]) -> HashMap<String, Vec<usize>> {
-    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
-    for (index, key) in keys.iter().enumerate() {
-        let prefixes: HashSet<String> = key
-            .split_whitespace()
-            .map(|t| t.chars().take(BLOCK_PREFIX_CHARS).collect())
-            .collect();
-        for prefix in prefixes {
-            blocks.entry(prefix).or_default().push(index);
+/// Groups linked parties: links of at least `min_score` merge their parties transitively into
+/// groups of two or more. A group's reasons are the sorted, de-duplicated reasons of its links;
+/// its score is the maximum link score. Ids are sorted within a group; groups are sorted by
+/// score descending, then by first id.
+pub fn group_links(links: &[Link], min_score: f64) -> Vec<Group> {
+    let links: Vec<&Link> = links.iter().filter(|l| l.score >= min_score).collect();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut ids: Vec<&str> = Vec::new();
+    for link in &links {
+        for id in [link.a.as_str(), link.b.as_str()] {
+            index.entry(id).or_insert_with(|| {
+                ids.push(id);
+                ids.len() - 1
+            });
         }
     }
-    blocks
-}
-
-/// Merges linked candidates and turns each merged set of two or more into a `Group`.
-fn build_groups(candidates: &[Candidate], links: &[Link]) -> Vec<Group> {
-    let mut sets = DisjointSets::new(candidates.len());
-    for link in links {
-        sets.union(link.a, link.b);
+    let mut sets = DisjointSets::new(ids.len());
+    for link in &links {
+        sets.union(index[link.a.as_str()], index[link.b.as_str()]);
     }
     let mut by_root: HashMap<usize, Group> = HashMap::new();
-    for link in links {
-        let group = by_root.entry(sets.find(link.a)).or_insert_with(|| Group {
-            ids: Vec::new(),
-            reasons: Vec::new(),
-            score: f64::NEG_INFINITY,
-        });
+    for link in &links {
+        let group = by_root
+            .entry(sets.find(index[link.a.as_str()]))
+            .or_insert_with(|| Group {
+                ids: Vec::new(),
+                reasons: Vec::new(),
+                score: f64::NEG_INFINITY,
+            });
         group.reasons.push(link.reason);
         group.score = group.score.max(link.score);
     }
-    for (index, candidate) in candidates.iter().enumerate() {
-        if let Some(group) = by_root.get_mut(&sets.find(index)) {
-            group.ids.push(candidate.id.clone());
+    for (position, id) in ids.iter().enumerate() {
+        if let Some(group) = by_root.get_mut(&sets.find(position)) {
+            group.ids.push(id.to_string());
         }
     }
     let mut groups: Vec<Group> = by_root.into_values().map(finish_group).collect();
@@ -305,6 +327,44 @@ fn build_groups(candidates: &[Candidate], links: &[Link]) -> Vec<Group> {
     groups
 }
 
+/// Groups `candidates` held in memory the way the stored index does: each is compared with
+/// those sharing a blocking key, email or phone held by at most [`MAX_BLOCK`] of them.
+pub fn find_groups(candidates: &[Candidate], min_similarity: f64) -> Vec<Group> {
+    let mut blocks: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let values = blocking_keys(&c.name)
+            .into_iter()
+            .map(|k| format!("n:{k}"))
+            .chain(c.emails.iter().map(|e| format!("e:{e}")))
+            .chain(c.phones.iter().map(|p| format!("p:{p}")));
+        for value in values.collect::<HashSet<_>>() {
+            blocks.entry(value).or_default().push(i);
+        }
+    }
+    let mut others: Vec<HashSet<usize>> = vec![HashSet::new(); candidates.len()];
+    for members in blocks.values().filter(|m| m.len() <= MAX_BLOCK) {
+        for &i in members {
+            others[i].extend(members.iter().copied().filter(|&j| j < i));
+        }
+    }
+    let links: Vec<Link> = candidates
+        .iter()
+        .zip(&others)
+        .flat_map(|(c, earlier)| {
+            let earlier: Vec<Candidate> = earlier.iter().map(|&j| candidates[j].clone()).collect();
+            links_between(c, &earlier, min_similarity)
+        })
+        .collect();
+    group_links(&links, min_similarity)
+}
+
+/// Same links as `find_groups`, but only the group containing `target_id` (None when it has no duplicates).
+pub fn group_of(candidates: &[Candidate], target_id: &str, min_similarity: f64) -> Option<Group> {
+    find_groups(candidates, min_similarity)
+        .into_iter()
+        .find(|g| g.ids.iter().any(|id| id == target_id))
+}
+
 /// Sorts ids and de-duplicates reasons.
 fn finish_group(mut group: Group) -> Group {
     group.ids.sort_unstable();
@@ -313,7 +373,7 @@ fn finish_group(mut group: Group) -> Group {
     group
 }
 
-/// Union-find over candidate indices, with path halving and union by size.
+/// Union-find over indices, with path halving and union by size.
 struct DisjointSets {
     parent: Vec<usize>,
     size: Vec<usize>,
@@ -564,5 +624,45 @@ mod tests {
         assert_eq!(group, Some(vec!["3".to_string(), "4".to_string()]));
         assert_eq!(group_of(&candidates, "5", 0.92), None);
         assert_eq!(group_of(&candidates, "missing", 0.92), None);
+    }
+
+    #[test]
+    fn blocking_keys_pair_each_token_with_the_start_of_the_others() {
+        assert_eq!(blocking_keys("John Smith"), ["john|sm", "smith|jo"]);
+        assert_eq!(blocking_keys("ACME Inc."), ["acme"]);
+        assert_eq!(blocking_keys("陳大文"), ["陳大文"]);
+        assert_eq!(blocking_keys("Alexandria"), ["alex"]);
+        assert!(blocking_keys(" - ").is_empty());
+        // Typos late in a token still meet.
+        let shared = |a: &str, b: &str| blocking_keys(a).iter().any(|k| blocking_keys(b).contains(k));
+        assert!(shared("Jon Smith", "John Smith"));
+        assert!(shared("John Smyth", "John Smith"));
+        assert!(shared("John A. Smith", "John Smith"));
+        assert!(
+            !shared("Mary Smith", "John Smith"),
+            "sharing a surname is not enough"
+        );
+    }
+
+    #[test]
+    fn a_name_held_by_more_than_a_block_is_compared_with_nobody() {
+        let mut candidates: Vec<Candidate> = (0..=MAX_BLOCK)
+            .map(|i| cand(&format!("c{i:04}"), "Chen Wei", &[], &[]))
+            .collect();
+        assert!(find_groups(&candidates, 0.92).is_empty());
+        candidates.truncate(3);
+        assert_eq!(
+            find_groups(&candidates, 0.92).len(),
+            1,
+            "a small block is compared"
+        );
+    }
+
+    #[test]
+    fn reasons_keep_their_codes() {
+        for reason in [Reason::SameEmail, Reason::SamePhone, Reason::SimilarName] {
+            assert_eq!(Reason::from_code(reason.code()), Some(reason));
+        }
+        assert_eq!(Reason::from_code(0), None);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod competitors;
+pub mod duplicates;
 pub mod orders;
 pub mod parties;
 pub mod regions;

@@ -10,7 +10,6 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{new_id, timestamp};
-use crate::domain::duplicates::Candidate;
 use crate::domain::party as rules;
 
 const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organization_name, industry, company_size, \
@@ -723,44 +722,6 @@ pub async fn set_lifecycle(conn: &mut Conn, id: &str, stage: i32, now: i64) -> s
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Every active party as a duplicate-detection candidate.
-pub async fn candidates(conn: &mut Conn) -> sqlx::Result<Vec<Candidate>> {
-    let rows = sqlx::query("SELECT id, display_name FROM parties WHERE status = $1 ORDER BY id")
-        .bind(PartyStatus::Active as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut by_id: HashMap<String, Candidate> = HashMap::new();
-    let mut order = Vec::new();
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        order.push(id.clone());
-        by_id.insert(
-            id.clone(),
-            Candidate {
-                id,
-                name: row.try_get("display_name")?,
-                emails: vec![],
-                phones: vec![],
-            },
-        );
-    }
-    let points = sqlx::query("SELECT party_id, kind, normalized FROM contact_points WHERE normalized <> ''")
-        .fetch_all(&mut *conn)
-        .await?;
-    for row in points {
-        let party_id: String = row.try_get("party_id")?;
-        let kind: i64 = row.try_get("kind")?;
-        if let Some(c) = by_id.get_mut(&party_id) {
-            match pb::ContactPointKind::try_from(kind as i32) {
-                Ok(pb::ContactPointKind::Email) => c.emails.push(row.try_get("normalized")?),
-                Ok(pb::ContactPointKind::Phone) => c.phones.push(row.try_get("normalized")?),
-                _ => {}
-            }
-        }
-    }
-    Ok(order.into_iter().filter_map(|id| by_id.remove(&id)).collect())
 }
 
 /// Turns `id` into a redirect to `survivor`.

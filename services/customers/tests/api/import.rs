@@ -422,7 +422,87 @@ async fn many_messages_count_like_one(backend: Backend) {
     assert_eq!(app.party_rows().await, 298);
 }
 
+/// Imported parties are checked for duplicates by the job; a name held by more parties than a
+/// block compares nobody, while their shared e-mails and the rarer names still match.
+async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.duplicate_check_interval = std::time::Duration::from_millis(100)
+    })
+    .await;
+    let named = |line: i64, given: &str, family: &str, email: &str| {
+        let mut r = row(line, &format!("x-{line}"), given, email);
+        r.party.as_mut().unwrap().family_name = family.into();
+        r
+    };
+    // One more "Wei Chen" than a block holds.
+    let mut rows: Vec<pb::PartyImportRow> = (0..=500)
+        .map(|i| named(i + 2, "Wei", "Chen", &format!("wei{i}@example.com")))
+        .collect();
+    rows.push(named(600, "Meiling", "Lin", ""));
+    rows.push(named(601, "Meiling", "Lim", ""));
+    rows.push(named(602, "Vivian", "Wu", "wei7@example.com"));
+    let summary = import(
+        &app,
+        &app.admin,
+        "erp",
+        false,
+        rows.chunks(200).map(<[_]>::to_vec).collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.created, 504);
+
+    let find = || async {
+        app.client
+            .clone()
+            .find_duplicates(app.req(pb::FindDuplicatesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .groups
+    };
+    eventually(std::time::Duration::from_secs(60), "imports checked", || async {
+        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
+            .fetch_one(app.db.pool())
+            .await
+            .ok()?;
+        (due == 0).then_some(())
+    })
+    .await;
+    let groups = find().await;
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    let names = |g: &pb::DuplicateGroup| -> Vec<String> {
+        let mut names: Vec<String> = g.parties.iter().map(|p| p.display_name.clone()).collect();
+        names.sort();
+        names
+    };
+    let by_email = groups
+        .iter()
+        .find(|g| g.reasons == [pb::DuplicateReason::SameEmail as i32])
+        .expect("the shared e-mail");
+    assert_eq!(names(by_email), ["Vivian Wu", "Wei Chen"]);
+    let by_name = groups
+        .iter()
+        .find(|g| g.reasons == [pb::DuplicateReason::SimilarName as i32])
+        .expect("the similar names");
+    assert_eq!(names(by_name), ["Meiling Lim", "Meiling Lin"]);
+
+    // An erased party leaves the index at once.
+    app.client
+        .clone()
+        .erase_party(app.req(pb::ErasePartyRequest {
+            id: by_name.parties[0].id.clone(),
+            reason: "request 17".into(),
+        }))
+        .await
+        .unwrap();
+    let left = find().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(names(&left[0]), ["Vivian Wu", "Wei Chen"]);
+}
+
 backend_tests!(
+    imported_parties_are_checked_for_duplicates_without_giant_blocks,
     many_messages_count_like_one,
     bad_rows_are_refused_with_row_and_field_and_store_nothing,
     reimport_changes_only_what_changed,
