@@ -1,7 +1,9 @@
 //! Settings of the marketing service.
 
+use std::time::Duration;
+
 use clap::Args;
-use crm_platform::config::parse_currency;
+use crm_platform::config::{parse_currency, parse_duration};
 
 /// The marketing service's own settings (`crm serve marketing --help`).
 #[derive(Debug, Clone, Args)]
@@ -11,6 +13,10 @@ pub struct MarketingSettings {
     /// customers service's reporting currency.
     #[arg(long, env = "CRM_REPORTING_CURRENCY", default_value = "USD", value_parser = parse_currency)]
     pub reporting_currency: String,
+    /// How often the RFM quintile boundaries are recomputed when purchases or profiles changed
+    /// (each customer's own figures are always current).
+    #[arg(long, env = "CRM_RFM_REFRESH_INTERVAL", default_value = "1m", value_parser = parse_duration)]
+    pub rfm_refresh_interval: Duration,
 }
 
 impl Default for MarketingSettings {

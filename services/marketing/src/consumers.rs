@@ -7,6 +7,7 @@ use crm_proto::sales::v1 as sales;
 use crm_proto::sales::v1::events as sales_events;
 use crm_storage::Tx;
 
+use crate::storage::figures;
 use crate::storage::profiles::{self, Purchase};
 
 /// The durable consumer of customers events.
@@ -58,9 +59,14 @@ impl EventHandler for CustomerEvents {
                 for merged in &e.merged_ids {
                     profiles::rekey(tx, merged, &e.survivor_id).await?;
                 }
+                let mut moved = e.merged_ids.clone();
+                moved.push(e.survivor_id.clone());
+                figures::refresh(tx, &moved).await?;
             }
             customers_events::types::PARTY_ERASED => {
-                profiles::erase(tx, &event.decode::<customers::PartyErased>()?.party_id).await?;
+                let id = event.decode::<customers::PartyErased>()?.party_id;
+                profiles::erase(tx, &id).await?;
+                figures::refresh(tx, std::slice::from_ref(&id)).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }
@@ -91,15 +97,23 @@ impl EventHandler for OrderEvents {
                     .iter()
                     .map(|o| purchase(o, sales::OrderStatus::name_of(o.status)))
                     .collect();
-                profiles::record_purchases(tx, &purchases).await?;
+                record(tx, &purchases).await?;
                 return Ok(());
             }
             _ => return Ok(()),
         };
         let Some(order) = order else { return Ok(()) };
-        profiles::record_purchases(tx, &[purchase(&order, status)]).await?;
-        Ok(())
+        record(tx, &[purchase(&order, status)]).await
     }
+}
+
+/// Records purchases and adds up their customers' figures again (each customer's own purchases,
+/// not the base).
+async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
+    profiles::record_purchases(tx, purchases).await?;
+    let parties: Vec<String> = purchases.iter().map(|p| p.party_id.clone()).collect();
+    figures::refresh(tx, &parties).await?;
+    Ok(())
 }
 
 /// The purchase an order in `status` is.

@@ -11,6 +11,7 @@ pub mod consumers;
 pub mod domain;
 pub mod events;
 pub mod policy;
+pub mod scores;
 pub mod storage;
 pub mod view;
 
@@ -41,6 +42,11 @@ impl crm_platform::Service for Marketing {
 
     /// Its APIs and the customer and order consumers.
     async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {
+        let (store, currency, interval) = (
+            base.store(),
+            settings.reporting_currency.clone(),
+            settings.rfm_refresh_interval,
+        );
         let api = api::MarketingApi::new(base.store(), Arc::new(settings));
         let max = base.max_message_bytes();
         let server = base
@@ -53,6 +59,10 @@ impl crm_platform::Service for Marketing {
             .bind(server)
             .await?
             .consumer(consumers::customer_options(), consumers::CustomerEvents)
-            .consumer(consumers::order_options(), consumers::OrderEvents))
+            .consumer(consumers::order_options(), consumers::OrderEvents)
+            .job("marketing-rfm-boundaries", interval, move || {
+                let (store, currency) = (store.clone(), currency.clone());
+                async move { scores::refresh_cuts(&store, &currency).await.map(drop) }
+            }))
     }
 }

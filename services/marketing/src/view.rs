@@ -40,7 +40,8 @@ pub struct View {
     pub purchases: HashMap<String, Vec<Purchase>>,
 }
 
-fn day_of(micros: i64) -> NaiveDate {
+/// The UTC day of a time in µs.
+pub fn day_of(micros: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_micros(micros)
         .unwrap_or_default()
         .date_naive()

@@ -22,6 +22,8 @@ pub struct MarketingApi {
     store: Store,
     config: Arc<MarketingSettings>,
     views: Arc<crate::view::Cache>,
+    /// Held while the first RFM boundaries are computed.
+    first_cuts: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl MarketingApi {
@@ -44,7 +46,13 @@ impl MarketingApi {
             store,
             config,
             views: Arc::default(),
+            first_cuts: Arc::default(),
         }
+    }
+
+    /// The RFM boundaries in the reporting currency.
+    async fn cuts(&self) -> Result<crate::domain::rfm::Cuts> {
+        Ok(crate::scores::cuts(&self.store, &self.first_cuts, &self.config.reporting_currency).await?)
     }
 
     /// The marketing view at `as_of` (reused while the data under it is unchanged).

@@ -227,11 +227,17 @@ impl MarketingApi {
             .await?
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
         let as_of = day(fit.fitted_at);
-        let v = self.view(&mut conn, as_of).await?;
-        let h = v
-            .purchases
-            .get(&req.party_id)
-            .and_then(|purchases| history(purchases, as_of))
+        let end = (as_of + chrono::Days::new(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
+            .timestamp_micros();
+        let counted: Vec<Purchase> = profiles::purchases_of(&mut conn, &req.party_id)
+            .await?
+            .into_iter()
+            .filter(|p| p.counts() && p.currency_code == self.config.reporting_currency && p.placed_at < end)
+            .collect();
+        let h = history(&counted, as_of)
             .ok_or_else(|| Error::NotFound(format!("purchase history of {}", req.party_id)))?;
         Ok(pb::GetPredictionResponse {
             prediction: Some(self.predict(&fit, &req.party_id, &h, horizon)),

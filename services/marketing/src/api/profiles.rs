@@ -8,10 +8,11 @@ use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
 use super::MarketingApi;
-use crate::domain::segment;
+use crate::domain::rfm::Scored;
+use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
-use crate::storage::{campaigns, consent, profiles, segments, timestamp};
-use crate::view::View;
+use crate::storage::{campaigns, consent, figures, profiles, segments, timestamp};
+use crate::view::{View, day_of};
 
 /// Checks a consent's channel.
 pub(super) fn check_channel(c: &pb::Consent) -> Violations {
@@ -35,36 +36,64 @@ impl MarketingApi {
     fn rfm_score(&self, view: &View, party_id: &str) -> Option<pb::RfmScore> {
         let s = view.scores.get(party_id)?;
         let f = view.figures.get(party_id).cloned().unwrap_or_default();
-        Some(pb::RfmScore {
-            party_id: party_id.into(),
+        Some(self.rfm_message(s, f.orders, f.total_minor, f.recency_days.unwrap_or_default()))
+    }
+
+    fn rfm_message(&self, s: &Scored, orders: i64, total_minor: i64, recency_days: i64) -> pb::RfmScore {
+        pb::RfmScore {
+            party_id: s.id.clone(),
             recency: i32::from(s.r),
             frequency: i32::from(s.f),
             monetary: i32::from(s.m),
             cell: s.cell(),
-            recency_days: f.recency_days.unwrap_or_default(),
-            order_count: f.orders,
-            total_spend: self.money(f.total_minor),
-            average_spend: self.money(if f.orders > 0 { f.total_minor / f.orders } else { 0 }),
-        })
+            recency_days,
+            order_count: orders,
+            total_spend: self.money(total_minor),
+            average_spend: self.money(if orders > 0 { total_minor / orders } else { 0 }),
+        }
     }
 
+    /// One customer's profile: their own row, figures and campaign history, scored against the
+    /// stored RFM boundaries and matched against each segment's rule; nothing of the rest of
+    /// the base is read.
     pub(super) async fn handle_get_profile(
         &self,
         _p: &Principal,
         req: pb::GetProfileRequest,
     ) -> Result<pb::GetProfileResponse> {
+        let cuts = self.cuts().await?;
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, self.today()).await?;
-        let p = view
-            .profiles
-            .iter()
-            .find(|p| p.party_id == req.party_id)
+        let p = profiles::get(&mut conn, &req.party_id)
+            .await?
+            .filter(|p| p.status == "active")
             .ok_or_else(|| Error::NotFound(format!("profile {}", req.party_id)))?;
-        let f = view.figures.get(&p.party_id).cloned().unwrap_or_default();
+        let f = figures::of(&mut conn, &p.party_id, &self.config.reporting_currency).await?;
+        let scored = f
+            .as_ref()
+            .map(|f| cuts.score(&p.party_id, f.last_day, f.orders, f.total_minor));
+        let recency_days = f
+            .as_ref()
+            .map(|f| (self.today() - day_of(f.last_at)).num_days().max(0));
+        let facts = Facts {
+            rfm: scored.as_ref().map(|s| (s.r, s.f, s.m)),
+            order_count: f.as_ref().map_or(0, |f| f.orders),
+            total_spend_minor: f.as_ref().map_or(0, |f| f.total_minor),
+            recency_days,
+            industry: &p.industry,
+            region_code: &p.region_code,
+            tags: &p.tags,
+            attributes: &p.attributes,
+        };
         let segment_ids = segments::all(&mut conn)
             .await?
             .into_iter()
-            .filter(|s| view.members(s).contains(&p.party_id))
+            .filter(|s| {
+                if s.conditions.is_empty() {
+                    s.party_ids.contains(&p.party_id)
+                } else {
+                    segment::matches(&s.conditions, &facts)
+                }
+            })
             .map(|s| s.id)
             .collect();
         let campaigns = campaigns::history(&mut conn, &p.party_id)
@@ -76,20 +105,22 @@ impl MarketingApi {
                 status,
             })
             .collect();
+        let f = f.unwrap_or_default();
         Ok(pb::GetProfileResponse {
             profile: Some(pb::Profile {
-                party_id: p.party_id.clone(),
-                display_name: p.display_name.clone(),
-                industry: p.industry.clone(),
-                region_code: p.region_code.clone(),
-                attributes: p.attributes.clone(),
-                tags: p.tags.clone(),
-                birth_date: p.birth_date.clone(),
-                first_purchase_time: f.first_at.map(timestamp),
-                last_purchase_time: f.last_at.map(timestamp),
+                rfm: scored
+                    .map(|s| self.rfm_message(&s, f.orders, f.total_minor, recency_days.unwrap_or_default())),
+                party_id: p.party_id,
+                display_name: p.display_name,
+                industry: p.industry,
+                region_code: p.region_code,
+                attributes: p.attributes,
+                tags: p.tags,
+                birth_date: p.birth_date,
+                first_purchase_time: (f.orders > 0).then(|| timestamp(f.first_at)),
+                last_purchase_time: (f.orders > 0).then(|| timestamp(f.last_at)),
                 order_count: f.orders,
                 total_spend: self.money(f.total_minor),
-                rfm: self.rfm_score(&view, &p.party_id),
                 segment_ids,
                 campaigns,
             }),

@@ -78,6 +78,50 @@ pub fn score(customers: &[Purchaser]) -> Vec<Scored> {
     out
 }
 
+/// Where scores begin in each dimension, so that one customer is scored without ranking the
+/// base: in the worst-first order of `n` customers, score `k` (2 to 5) begins at position
+/// `ceil((k - 1) * n / 5)`, the same bins [`score`] gives. Each boundary is the (value, id) of
+/// the customer at that position; recency's value is the day of the last purchase (older is
+/// worse), frequency's the number of orders, monetary's the total spend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cuts {
+    /// Recency boundaries, (score, last purchase day, id).
+    pub r: Vec<(u8, i64, String)>,
+    /// Frequency boundaries, (score, orders, id).
+    pub f: Vec<(u8, i64, String)>,
+    /// Monetary boundaries, (score, total spend, id).
+    pub m: Vec<(u8, i64, String)>,
+}
+
+/// The positions (0-based, in the worst-first order of `n` customers) at which scores 2 to 5
+/// begin, as (score, position); positions past the end are left out.
+pub fn cut_positions(n: usize) -> Vec<(u8, usize)> {
+    (2u8..=5)
+        .map(|k| (k, (usize::from(k - 1) * n).div_ceil(5)))
+        .filter(|(_, position)| *position < n)
+        .collect()
+}
+
+impl Cuts {
+    /// The scores of customer `id` with its last purchase on day `last_day`, `orders` orders and
+    /// `total_minor` spent.
+    pub fn score(&self, id: &str, last_day: i64, orders: i64, total_minor: i64) -> Scored {
+        let at = |cuts: &[(u8, i64, String)], value: i64| {
+            cuts.iter()
+                .filter(|(_, v, cut_id)| (value, id) >= (*v, cut_id.as_str()))
+                .map(|(k, _, _)| *k)
+                .max()
+                .unwrap_or(1)
+        };
+        Scored {
+            id: id.to_string(),
+            r: at(&self.r, last_day),
+            f: at(&self.f, orders),
+            m: at(&self.m, total_minor),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +161,44 @@ mod tests {
             vec![("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)]
         );
         assert!(score(&[]).is_empty());
+    }
+
+    /// Cuts taken from the worst-first orders give every customer the score ranking gives.
+    #[test]
+    fn cuts_score_like_ranking() {
+        for n in [1usize, 2, 3, 5, 7, 10, 23, 100] {
+            let customers: Vec<Purchaser> = (0..n as i64)
+                .map(|i| {
+                    p(
+                        &format!("c{:03}", (i * 37) % n as i64),
+                        (i * 7) % 13,
+                        (i * 5) % 4 + 1,
+                        (i * 11) % 9 * 100,
+                    )
+                })
+                .collect();
+            let by = |key: &dyn Fn(&Purchaser) -> i64| {
+                let mut order: Vec<&Purchaser> = customers.iter().collect();
+                order.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id)));
+                cut_positions(n)
+                    .into_iter()
+                    .map(|(k, at)| (k, key(order[at]), order[at].id.clone()))
+                    .collect::<Vec<_>>()
+            };
+            // The day of the last purchase orders like minus the days since it.
+            let cuts = Cuts {
+                r: by(&|c| -c.recency_days),
+                f: by(&|c| c.frequency),
+                m: by(&|c| c.monetary_minor),
+            };
+            for expected in score(&customers) {
+                let c = customers.iter().find(|c| c.id == expected.id).unwrap();
+                assert_eq!(
+                    cuts.score(&c.id, -c.recency_days, c.frequency, c.monetary_minor),
+                    expected,
+                    "n = {n}"
+                );
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod campaigns;
 pub mod consent;
+pub mod figures;
 pub mod models;
 pub mod profiles;
 pub mod segments;

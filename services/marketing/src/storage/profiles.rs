@@ -225,6 +225,22 @@ pub async fn purchases(conn: &mut Conn) -> sqlx::Result<Vec<Purchase>> {
     )
     .fetch_all(&mut *conn)
     .await?;
+    to_purchases(&rows)
+}
+
+/// One customer's purchases, by time.
+pub async fn purchases_of(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<Purchase>> {
+    let rows = sqlx::query(
+        "SELECT order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids FROM purchases \
+         WHERE party_id = $1 ORDER BY placed_at",
+    )
+    .bind(party_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    to_purchases(&rows)
+}
+
+fn to_purchases(rows: &[sqlx::any::AnyRow]) -> sqlx::Result<Vec<Purchase>> {
     rows.iter()
         .map(|r| {
             Ok(Purchase {

@@ -519,4 +519,58 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
     assert!(err.message().contains("budget"), "{}", err.message());
 }
 
-backend_tests!(rfm_scores_and_segments, the_test_cell_method_end_to_end);
+/// A customer's own figures are current at once; their scores move once the quintile
+/// boundaries are recomputed from the new purchases.
+async fn a_profile_follows_new_purchases(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (widget, book) = suite.shop(10_00).await;
+    let mut people = Vec::new();
+    for i in 0..10 {
+        let p = suite.person(&format!("Q{i}"), "Taipei", "1").await;
+        suite.order(&p.id, &widget, &book, i + 1).await;
+        people.push(p);
+    }
+    suite.profiles(10).await;
+    suite.purchases(10).await;
+    let profile = |id: String| {
+        let mut client = suite.marketing.clone();
+        let req = suite.req(pb::GetProfileRequest { party_id: id });
+        async move {
+            client
+                .get_profile(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .profile
+                .unwrap()
+        }
+    };
+    let first = profile(people[0].id.clone()).await;
+    assert_eq!((first.order_count, first.rfm.unwrap().monetary), (1, 1));
+
+    suite.order(&people[0].id, &widget, &book, 100).await;
+    suite.purchases(11).await;
+    let now = profile(people[0].id.clone()).await;
+    assert_eq!(now.order_count, 2, "the customer's own figures at once");
+    assert_eq!(now.total_spend.unwrap().amount_minor, 101 * 10_00);
+    let rfm = eventually(Duration::from_secs(20), "boundaries recomputed", || async {
+        let rfm = profile(people[0].id.clone()).await.rfm.unwrap();
+        (rfm.monetary == 5).then_some(rfm)
+    })
+    .await;
+    assert_eq!((rfm.frequency, rfm.order_count), (5, 2));
+    // Those the customer overtook moved down a bin.
+    let overtaken = profile(people[9].id.clone()).await.rfm.unwrap();
+    assert_eq!(
+        overtaken.monetary, 5,
+        "customer 9 still among the top two by spend"
+    );
+    let pushed = profile(people[7].id.clone()).await.rfm.unwrap();
+    assert_eq!(pushed.monetary, 4, "customer 7 is now third by spend");
+}
+
+backend_tests!(
+    a_profile_follows_new_purchases,
+    rfm_scores_and_segments,
+    the_test_cell_method_end_to_end
+);

@@ -42,7 +42,11 @@ impl Suite {
             s.customers.urls = vec![customers.url()]
         })
         .await;
-        let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |_, _| {}).await;
+        let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |_, s| {
+            // Quintile boundaries follow new purchases within a fifth of a second here.
+            s.rfm_refresh_interval = std::time::Duration::from_millis(200)
+        })
+        .await;
         Self {
             marketing: MarketingServiceClient::new(marketing.channel()),
             campaigns: CampaignServiceClient::new(marketing.channel()),
@@ -102,10 +106,13 @@ impl Suite {
             .unwrap();
     }
 
-    /// Waits until marketing has `n` purchases.
+    /// Waits until marketing has `n` purchases and its RFM boundaries have caught up with them.
     pub async fn purchases(&self, n: i64) {
         let count = "SELECT COUNT(*) FROM purchases";
         fixtures::rows_reach(&self.marketing_db, count, None, n, "purchases recorded").await;
+        let stale = "SELECT COUNT(*) FROM view_version v WHERE NOT EXISTS \
+            (SELECT 1 FROM rfm_cut_versions c WHERE c.version = v.version)";
+        fixtures::rows_reach(&self.marketing_db, stale, None, 0, "RFM boundaries recomputed").await;
     }
 
     /// Waits until marketing has `n` profiles.

@@ -1,0 +1,182 @@
+//! Customers' purchase figures per currency, and the RFM boundaries computed from them.
+
+use crm_storage::{Arg, Conn, SqlBuilder};
+use sqlx::Row as _;
+
+use crate::domain::rfm::{Cuts, cut_positions};
+
+/// One customer's counted purchases (placed or fulfilled) in one currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Figures {
+    /// Orders that count.
+    pub orders: i64,
+    /// Their total, minor units.
+    pub total_minor: i64,
+    /// The first (µs).
+    pub first_at: i64,
+    /// The last (µs).
+    pub last_at: i64,
+    /// Day of the last, since the epoch.
+    pub last_day: i64,
+}
+
+/// The parties whose figures are re-added per statement.
+const PARTIES_PER_STATEMENT: usize = 500;
+
+/// Adds up the figures of `party_ids` again from their purchases (after purchases of theirs
+/// arrived, changed status, moved on a merge or were erased).
+pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
+    let mut ids: Vec<&str> = party_ids.iter().map(String::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(PARTIES_PER_STATEMENT) {
+        let mut q = SqlBuilder::new("DELETE FROM customer_figures WHERE party_id IN (");
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!("{list})"));
+        q.build().execute(&mut *conn).await?;
+        let mut q = SqlBuilder::new(
+            "INSERT INTO customer_figures (party_id, currency_code, orders, total_minor, first_at, last_at, last_day) \
+             SELECT party_id, currency_code, COUNT(*), SUM(amount_minor), MIN(placed_at), MAX(placed_at), \
+             MAX(placed_at) / 86400000000 FROM purchases WHERE status IN ('placed', 'fulfilled') AND party_id IN (",
+        );
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!("{list}) GROUP BY party_id, currency_code"));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A customer's figures in `currency` (None without counted purchases in it).
+pub async fn of(conn: &mut Conn, party_id: &str, currency: &str) -> sqlx::Result<Option<Figures>> {
+    sqlx::query_as(
+        "SELECT orders, total_minor, first_at, last_at, last_day FROM customer_figures \
+         WHERE party_id = $1 AND currency_code = $2",
+    )
+    .bind(party_id)
+    .bind(currency)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// The customers scored in `currency`: active ones with counted purchases in it.
+const SCORED: &str = "FROM customer_figures f WHERE f.currency_code = $1 AND EXISTS \
+    (SELECT 1 FROM profiles p WHERE p.party_id = f.party_id AND p.status = 'active')";
+
+/// Computes the RFM boundaries of the customers scored in `currency`, one ordered pass per
+/// dimension; returns them with the number of customers scored.
+pub async fn compute_cuts(conn: &mut Conn, currency: &str) -> sqlx::Result<(Cuts, i64)> {
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {SCORED}")))
+        .bind(currency)
+        .fetch_one(&mut *conn)
+        .await?;
+    let positions = cut_positions(usize::try_from(n).unwrap_or_default());
+    let mut cuts = Cuts::default();
+    if positions.is_empty() {
+        return Ok((cuts, n));
+    }
+    for (column, into) in [
+        ("last_day", &mut cuts.r),
+        ("orders", &mut cuts.f),
+        ("total_minor", &mut cuts.m),
+    ] {
+        let mut q = SqlBuilder::new(&format!(
+            "SELECT v, party_id, position FROM (SELECT f.{column} AS v, f.party_id, \
+             ROW_NUMBER() OVER (ORDER BY f.{column}, f.party_id) - 1 AS position "
+        ));
+        let currency_arg = q.arg(currency);
+        q.push(&SCORED.replace("$1", &currency_arg));
+        q.push(") AS ranked WHERE position IN (");
+        let list = q.list(positions.iter().map(|(_, at)| Arg::Int(*at as i64)));
+        q.push(&format!("{list})"));
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        for (score, at) in &positions {
+            if let Some(row) = rows
+                .iter()
+                .find(|r| r.try_get::<i64, _>("position").ok() == Some(*at as i64))
+            {
+                into.push((*score, row.try_get("v")?, row.try_get("party_id")?));
+            }
+        }
+    }
+    Ok((cuts, n))
+}
+
+/// Stores the boundaries of `currency` computed at view version `version`.
+pub async fn save_cuts(
+    conn: &mut Conn,
+    currency: &str,
+    version: i64,
+    cuts: &Cuts,
+    customers: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM rfm_cuts WHERE currency_code = $1")
+        .bind(currency)
+        .execute(&mut *conn)
+        .await?;
+    let rows: Vec<[Arg; 5]> = [("r", &cuts.r), ("f", &cuts.f), ("m", &cuts.m)]
+        .into_iter()
+        .flat_map(|(dimension, list)| {
+            list.iter().map(move |(score, value, id)| {
+                [
+                    Arg::from(currency),
+                    Arg::from(dimension),
+                    Arg::Int(i64::from(*score)),
+                    Arg::Int(*value),
+                    Arg::from(id.as_str()),
+                ]
+            })
+        })
+        .collect();
+    if !rows.is_empty() {
+        SqlBuilder::insert_rows(
+            "rfm_cuts (currency_code, dimension, score, value, party_id)",
+            rows,
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO rfm_cut_versions (currency_code, version, customers) VALUES ($1, $2, $3) \
+         ON CONFLICT (currency_code) DO UPDATE SET version = excluded.version, customers = excluded.customers",
+    )
+    .bind(currency)
+    .bind(version)
+    .bind(customers)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored boundaries of `currency` and the view version they were computed at (None
+/// before the first computation).
+pub async fn cuts(conn: &mut Conn, currency: &str) -> sqlx::Result<Option<(i64, Cuts)>> {
+    let Some(version) =
+        sqlx::query_scalar::<_, i64>("SELECT version FROM rfm_cut_versions WHERE currency_code = $1")
+            .bind(currency)
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let rows = sqlx::query(
+        "SELECT dimension, score, value, party_id FROM rfm_cuts WHERE currency_code = $1 ORDER BY score",
+    )
+    .bind(currency)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut cuts = Cuts::default();
+    for row in rows {
+        let entry = (
+            u8::try_from(row.try_get::<i64, _>("score")?).unwrap_or(1),
+            row.try_get("value")?,
+            row.try_get("party_id")?,
+        );
+        match row.try_get::<String, _>("dimension")?.as_str() {
+            "r" => cuts.r.push(entry),
+            "f" => cuts.f.push(entry),
+            _ => cuts.m.push(entry),
+        }
+    }
+    Ok(Some((version, cuts)))
+}
