@@ -55,6 +55,29 @@ impl MarketingApi {
         Ok(crate::scores::cuts(&self.store, &self.first_cuts, &self.config.reporting_currency).await?)
     }
 
+    /// The boundaries scoring at `date` needs: the stored ones from today on, none before.
+    async fn scoring_cuts(&self, date: chrono::NaiveDate) -> Result<crate::domain::rfm::Cuts> {
+        if date >= self.today() {
+            self.cuts().await
+        } else {
+            Ok(crate::domain::rfm::Cuts::default())
+        }
+    }
+
+    /// How the base is scored at `date`: today (or later) against the stored boundaries, a past
+    /// date by ranking the purchases up to its end.
+    fn scoring<'a>(
+        &self,
+        date: chrono::NaiveDate,
+        cuts: &'a crate::domain::rfm::Cuts,
+    ) -> crate::storage::rfm::Scoring<'a> {
+        if date >= self.today() {
+            crate::storage::rfm::Scoring::Current(cuts)
+        } else {
+            crate::storage::rfm::Scoring::Before(end_of(date))
+        }
+    }
+
     /// The marketing view at `as_of` (reused while the data under it is unchanged).
     async fn view(
         &self,
@@ -115,4 +138,13 @@ crm_platform::grpc_handlers! {
         list_product_affinities(pb::ListProductAffinitiesRequest) -> pb::ListProductAffinitiesResponse => handle_list_product_affinities;
         get_recommendations(pb::GetRecommendationsRequest) -> pb::GetRecommendationsResponse => handle_get_recommendations;
     }
+}
+
+/// The end of `date` (UTC), in µs.
+pub(crate) fn end_of(date: chrono::NaiveDate) -> i64 {
+    (date + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp_micros()
 }

@@ -227,11 +227,7 @@ impl MarketingApi {
             .await?
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
         let as_of = day(fit.fitted_at);
-        let end = (as_of + chrono::Days::new(1))
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_micros();
+        let end = super::end_of(as_of);
         let counted: Vec<Purchase> = profiles::purchases_of(&mut conn, &req.party_id)
             .await?
             .into_iter()

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_token, encode_token, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
@@ -11,8 +12,8 @@ use super::MarketingApi;
 use crate::domain::rfm::Scored;
 use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
-use crate::storage::{campaigns, consent, figures, profiles, segments, timestamp};
-use crate::view::{View, day_of};
+use crate::storage::{campaigns, consent, figures, profiles, rfm, segments, timestamp};
+use crate::view::day_of;
 
 /// Checks a consent's channel.
 pub(super) fn check_channel(c: &pb::Consent) -> Violations {
@@ -31,12 +32,6 @@ impl MarketingApi {
             amount_minor,
             currency_code: self.config.reporting_currency.clone(),
         })
-    }
-
-    fn rfm_score(&self, view: &View, party_id: &str) -> Option<pb::RfmScore> {
-        let s = view.scores.get(party_id)?;
-        let f = view.figures.get(party_id).cloned().unwrap_or_default();
-        Some(self.rfm_message(s, f.orders, f.total_minor, f.recency_days.unwrap_or_default()))
     }
 
     fn rfm_message(&self, s: &Scored, orders: i64, total_minor: i64, recency_days: i64) -> pb::RfmScore {
@@ -146,16 +141,50 @@ impl MarketingApi {
         req: pb::ListRfmScoresRequest,
     ) -> Result<pb::ListRfmScoresResponse> {
         let date = self.as_of(&req.as_of)?;
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
+        let cell = (!req.cell.is_empty()).then(|| parse_cell(&req.cell));
+        v.check(
+            matches!(cell, Some(None)),
+            "cell",
+            "r-f-m, each 1 to 5, e.g. 5-5-5",
+        );
+        v.finish()?;
+        let cuts = self.scoring_cuts(date).await?;
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, date).await?;
-        let mut scores: Vec<pb::RfmScore> = view
-            .scores
-            .keys()
-            .filter_map(|id| self.rfm_score(&view, id))
+        let rows = rfm::page(
+            &mut conn,
+            &self.config.reporting_currency,
+            self.scoring(date, &cuts),
+            cell.flatten(),
+            &after,
+            size + 1,
+        )
+        .await?;
+        let more = rows.len() as i64 > size;
+        let scores: Vec<pb::RfmScore> = rows
+            .into_iter()
+            .take(size as usize)
+            .map(|row| {
+                let scored = Scored {
+                    id: row.party_id,
+                    r: u8::try_from(row.r).unwrap_or(1),
+                    f: u8::try_from(row.f).unwrap_or(1),
+                    m: u8::try_from(row.m).unwrap_or(1),
+                };
+                let recency_days = (date - day_of(row.last_at)).num_days().max(0);
+                self.rfm_message(&scored, row.orders, row.total_minor, recency_days)
+            })
             .collect();
-        scores.retain(|s| req.cell.is_empty() || s.cell == req.cell);
-        scores.sort_by(|a, b| a.party_id.cmp(&b.party_id));
-        Ok(pb::ListRfmScoresResponse { scores })
+        let next_page_token = match scores.last() {
+            Some(last) if more => encode_token(&last.party_id),
+            _ => String::new(),
+        };
+        Ok(pb::ListRfmScoresResponse {
+            scores,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_get_rfm_cells(
@@ -164,8 +193,15 @@ impl MarketingApi {
         req: pb::GetRfmCellsRequest,
     ) -> Result<pb::GetRfmCellsResponse> {
         let date = self.as_of(&req.as_of)?;
+        let cuts = self.scoring_cuts(date).await?;
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, date).await?;
+        // Aggregated in SQL: one row per occupied cell.
+        let occupied = rfm::cells(
+            &mut conn,
+            &self.config.reporting_currency,
+            self.scoring(date, &cuts),
+        )
+        .await?;
         let mut cells: BTreeMap<String, (i64, i64)> = BTreeMap::new();
         for r in 1..=5 {
             for f in 1..=5 {
@@ -174,10 +210,8 @@ impl MarketingApi {
                 }
             }
         }
-        for (id, s) in &view.scores {
-            let entry = cells.entry(s.cell()).or_default();
-            entry.0 += 1;
-            entry.1 += view.figures.get(id).map(|f| f.total_minor).unwrap_or_default();
+        for ((r, f, m), customers, revenue) in occupied {
+            cells.insert(format!("{r}-{f}-{m}"), (customers, revenue));
         }
         Ok(pb::GetRfmCellsResponse {
             cells: cells
@@ -302,5 +336,17 @@ impl MarketingApi {
         Ok(pb::GetConsentResponse {
             consents: consent::of(&mut conn, &req.party_id).await?,
         })
+    }
+}
+
+/// An "r-f-m" cell's scores (None when malformed).
+fn parse_cell(cell: &str) -> Option<(i64, i64, i64)> {
+    let scores: Vec<i64> = cell
+        .split('-')
+        .map(|s| s.parse::<i64>().ok().filter(|n| (1..=5).contains(n)))
+        .collect::<Option<_>>()?;
+    match scores.as_slice() {
+        [r, f, m] => Some((*r, *f, *m)),
+        _ => None,
     }
 }

@@ -5,6 +5,7 @@ pub mod consent;
 pub mod figures;
 pub mod models;
 pub mod profiles;
+pub mod rfm;
 pub mod segments;
 
 pub use crm_platform::time::{now_micros, timestamp};

@@ -569,7 +569,82 @@ async fn a_profile_follows_new_purchases(backend: Backend) {
     assert_eq!(pushed.monetary, 4, "customer 7 is now third by spend");
 }
 
+/// Scores page by party id, a cell filters them, and a past date ranks the purchases placed up
+/// to its end.
+async fn rfm_scores_page_and_look_back(backend: Backend) {
+    // Monday 2026-11-23 10:00 UTC.
+    let clock = crm_platform::clock::ManualClock::at(1_795_428_000_000_000);
+    let suite = Suite::start_at(backend, Some(clock.clone())).await;
+    let (widget, book) = suite.shop(10_00).await;
+    let mut monetary = Vec::new();
+    for i in 0..12i64 {
+        let p = suite.person(&format!("R{i:02}"), "Taipei", "1").await;
+        suite.order(&p.id, &widget, &book, (i * 7) % 5 + 1).await;
+        monetary.push((((i * 7) % 5 + 1) * 10_00, p.id.clone()));
+    }
+    suite.profiles(12).await;
+    suite.purchases(12).await;
+    let list = |as_of: &str, cell: &str, page_size: i32, page_token: String| {
+        let mut client = suite.marketing.clone();
+        let req = suite.req(pb::ListRfmScoresRequest {
+            as_of: as_of.into(),
+            cell: cell.into(),
+            page_size,
+            page_token,
+        });
+        async move { client.list_rfm_scores(req).await.map(|r| r.into_inner()) }
+    };
+    let whole = list("", "", 0, String::new()).await.unwrap();
+    assert_eq!((whole.scores.len(), whole.next_page_token.as_str()), (12, ""));
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list("", "", 5, token).await.unwrap();
+        assert!(page.scores.len() <= 5);
+        paged.extend(page.scores);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(paged, whole.scores, "pages of five give the whole list, in order");
+    let cell = whole.scores[3].cell.clone();
+    let in_cell = list("", &cell, 0, String::new()).await.unwrap().scores;
+    assert!(!in_cell.is_empty() && in_cell.iter().all(|s| s.cell == cell));
+    assert_eq!(
+        in_cell.len(),
+        whole.scores.iter().filter(|s| s.cell == cell).count()
+    );
+    let bad = list("", "6-1-1", 0, String::new()).await.unwrap_err();
+    assert_eq!(violated(&bad), vec!["cell"]);
+
+    // Two days on, the Monday ranks the same purchases in SQL and gives the same scores.
+    clock.advance(Duration::from_secs(2 * 86_400));
+    let monday = list("2026-11-23", "", 0, String::new()).await.unwrap().scores;
+    let m = quintiles(monetary);
+    assert_eq!(monday.len(), 12);
+    for s in &monday {
+        assert_eq!(s.monetary, m[&s.party_id], "{s:?}");
+        assert_eq!(s.recency_days, 0);
+    }
+    let sunday = list("2026-11-22", "", 0, String::new()).await.unwrap().scores;
+    assert!(sunday.is_empty(), "nothing was bought before the Monday");
+    let cells = suite
+        .marketing
+        .clone()
+        .get_rfm_cells(suite.req(pb::GetRfmCellsRequest {
+            as_of: "2026-11-22".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .cells;
+    assert_eq!(cells.len(), 125);
+    assert!(cells.iter().all(|c| c.customers == 0));
+}
+
 backend_tests!(
+    rfm_scores_page_and_look_back,
     a_profile_follows_new_purchases,
     rfm_scores_and_segments,
     the_test_cell_method_end_to_end

@@ -35,14 +35,29 @@ pub struct Suite {
 
 impl Suite {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_at(backend, None).await
+    }
+
+    /// A suite whose sales and marketing read time from `clock` (the system's when none).
+    pub async fn start_at(
+        backend: Backend,
+        clock: Option<std::sync::Arc<crm_platform::clock::ManualClock>>,
+    ) -> Self {
         let nats = TestNats::start();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
         let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
-        let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |_, s| {
+        let on_clock = |instance: &mut crm_platform::Instance| {
+            if let Some(clock) = &clock {
+                instance.clock = clock.clone();
+            }
+        };
+        let sales = start::<crm_sales::Sales>(&dbs[1].url, nats.client().await, |instance, s| {
+            on_clock(instance);
             s.customers.urls = vec![customers.url()]
         })
         .await;
-        let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |_, s| {
+        let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |instance, s| {
+            on_clock(instance);
             // Quintile boundaries follow new purchases within a fifth of a second here.
             s.rfm_refresh_interval = std::time::Duration::from_millis(200)
         })
