@@ -12,7 +12,7 @@ use super::MarketingApi;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{campaigns, consent, profiles, segments, timestamp};
+use crate::storage::{audience, campaigns, profiles, segments, timestamp};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -190,6 +190,9 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::SelectMembersRequest,
     ) -> Result<pb::SelectMembersResponse> {
+        // Before the transaction: computing the first boundaries writes them (one writer on
+        // SQLite).
+        let cuts = self.cuts().await?;
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
         if c.status != CampaignStatus::Draft as i32 {
@@ -201,21 +204,16 @@ impl MarketingApi {
         let segment = segments::get(&mut tx, &c.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
-        let view = self.view(&mut tx, self.today()).await?;
+        let audience = super::profiles::of_segment(&segment);
+        let target = audience::count(&mut tx, audience, &self.audience(&cuts, None)).await?;
         // Opt-outs and do-not-contact on the campaign's channel are honoured here, so no later
         // step can contact them.
-        let suppressed = consent::suppressed(&mut tx, c.channel).await?;
-        let target = view.members(&segment);
-        let members: Vec<(String, String)> = target
-            .iter()
-            .filter(|id| !suppressed.contains(*id))
-            .map(|id| (id.clone(), view.cell(id)))
-            .collect();
-        campaigns::set_members(&mut tx, &c.id, &members).await?;
+        let cx = self.audience(&cuts, Some(i64::from(c.channel)));
+        let selected = audience::select_into_campaign(&mut tx, &c.id, audience, &cx).await? as i64;
         self.store.commit(tx).await?;
         Ok(pb::SelectMembersResponse {
-            selected: members.len() as i64,
-            suppressed: (target.len() - members.len()) as i64,
+            selected,
+            suppressed: target - selected,
         })
     }
 

@@ -78,6 +78,22 @@ impl MarketingApi {
         }
     }
 
+    /// What selecting an audience needs today, leaving out those suppressed on a channel when
+    /// given.
+    fn audience<'a>(
+        &'a self,
+        cuts: &'a crate::domain::rfm::Cuts,
+        suppressed_on: Option<i64>,
+    ) -> crate::storage::audience::Context<'a> {
+        crate::storage::audience::Context {
+            backend: self.store.db().backend(),
+            currency: &self.config.reporting_currency,
+            cuts,
+            today: (self.today() - chrono::NaiveDate::default()).num_days(),
+            suppressed_on,
+        }
+    }
+
     /// The marketing view at `as_of` (reused while the data under it is unchanged).
     async fn view(
         &self,

@@ -12,6 +12,7 @@ use super::MarketingApi;
 use crate::domain::rfm::Scored;
 use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
+use crate::storage::audience::{self, Audience};
 use crate::storage::{campaigns, consent, figures, profiles, rfm, segments, timestamp};
 use crate::view::day_of;
 
@@ -127,11 +128,11 @@ impl MarketingApi {
         _p: &Principal,
         _req: pb::RecomputeProfilesRequest,
     ) -> Result<pb::RecomputeProfilesResponse> {
-        // Profiles are derived on read from the recorded purchases; recomputing re-reads them all.
+        // Figures are kept as purchases arrive; recomputing refreshes the RFM boundaries now.
+        crate::scores::refresh_cuts(&self.store, &self.config.reporting_currency).await?;
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, self.today()).await?;
         Ok(pb::RecomputeProfilesResponse {
-            profiles: view.profiles.len() as i64,
+            profiles: profiles::active_count(&mut conn).await?,
         })
     }
 
@@ -233,12 +234,13 @@ impl MarketingApi {
         let mut v = segment::validate(&req.conditions, "conditions");
         v.check(req.conditions.is_empty(), "conditions", "at least one condition");
         v.finish()?;
+        let cuts = self.cuts().await?;
+        let cx = self.audience(&cuts, None);
+        let rule = Audience::Rule(&req.conditions);
         let mut conn = self.store.conn().await?;
-        let view = self.view(&mut conn, self.today()).await?;
-        let selected = view.select(&req.conditions);
         Ok(pb::PreviewSegmentResponse {
-            count: selected.len() as i64,
-            sample_party_ids: selected.into_iter().take(20).collect(),
+            count: audience::count(&mut conn, rule, &cx).await?,
+            sample_party_ids: audience::page(&mut conn, rule, &cx, "", 20).await?,
         })
     }
 
@@ -262,6 +264,9 @@ impl MarketingApi {
         );
         v.check(s.party_ids.len() > 100_000, "segment.party_ids", "at most 100000");
         v.finish()?;
+        // Before the transaction: computing the first boundaries writes them (one writer on
+        // SQLite).
+        let cuts = self.cuts().await?;
         let mut tx = self.store.begin().await?;
         segments::insert(&mut tx, &mut s, self.store.now_micros())
             .await
@@ -272,8 +277,7 @@ impl MarketingApi {
                     e.into()
                 }
             })?;
-        let view = self.view(&mut tx, self.today()).await?;
-        let count = view.members(&s).len() as i64;
+        let count = audience::count(&mut tx, of_segment(&s), &self.audience(&cuts, None)).await?;
         self.store.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
             segment: Some(s),
@@ -297,13 +301,32 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListSegmentMembersRequest,
     ) -> Result<pb::ListSegmentMembersResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 1000, 10_000, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
+        v.finish()?;
+        let cuts = self.cuts().await?;
         let mut conn = self.store.conn().await?;
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let view = self.view(&mut conn, self.today()).await?;
+        let mut party_ids = audience::page(
+            &mut conn,
+            of_segment(&s),
+            &self.audience(&cuts, None),
+            &after,
+            size + 1,
+        )
+        .await?;
+        let more = party_ids.len() as i64 > size;
+        party_ids.truncate(size as usize);
+        let next_page_token = match party_ids.last() {
+            Some(last) if more => encode_token(last),
+            _ => String::new(),
+        };
         Ok(pb::ListSegmentMembersResponse {
-            party_ids: view.members(&s),
+            party_ids,
+            next_page_token,
         })
     }
 
@@ -348,5 +371,14 @@ fn parse_cell(cell: &str) -> Option<(i64, i64, i64)> {
     match scores.as_slice() {
         [r, f, m] => Some((*r, *f, *m)),
         _ => None,
+    }
+}
+
+/// Whom a stored segment selects: its rule, or its static list.
+pub(super) fn of_segment(s: &pb::Segment) -> Audience<'_> {
+    if s.conditions.is_empty() {
+        Audience::List(&s.id)
+    } else {
+        Audience::Rule(&s.conditions)
     }
 }

@@ -14,7 +14,7 @@ use crm_storage::imports::{self, NewImportKey};
 use super::MarketingApi;
 use super::profiles::check_channel;
 use crate::error::{Error, Result};
-use crate::storage::{campaigns, consent, profiles, segments, timestamp};
+use crate::storage::{audience, campaigns, consent, profiles, segments, timestamp};
 
 /// Import-key entity name of consent rows.
 const CONSENT: &str = "consent";
@@ -121,19 +121,31 @@ impl MarketingApi {
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let view = self.view(&mut conn, self.today()).await?;
-        let members = view.members(&s);
         drop(conn);
-        let db = self.store.db().clone();
-        let pages = futures::stream::try_unfold(0usize, move |start| {
-            let (db, members) = (db.clone(), members.clone());
+        let cuts = self.cuts().await?;
+        let api = self.clone();
+        let pages = futures::stream::try_unfold(Some(String::new()), move |after| {
+            let (api, s, cuts) = (api.clone(), s.clone(), cuts.clone());
             async move {
-                if start >= members.len() {
+                let Some(after) = after else {
+                    return Ok(None);
+                };
+                let mut conn = api.store.conn().await.map_err(Error::from)?;
+                let cx = api.audience(&cuts, None);
+                let page = audience::page(
+                    &mut conn,
+                    super::profiles::of_segment(&s),
+                    &cx,
+                    &after,
+                    EXPORT_PAGE as i64,
+                )
+                .await
+                .map_err(Error::from)?;
+                if page.is_empty() {
                     return Ok(None);
                 }
-                let page = &members[start..(start + EXPORT_PAGE).min(members.len())];
-                let mut conn = db.pool().acquire().await.map_err(Error::from)?;
-                let found = profiles::summaries(&mut conn, page).await.map_err(Error::from)?;
+                let found = profiles::summaries(&mut conn, &page).await.map_err(Error::from)?;
+                let next = (page.len() == EXPORT_PAGE).then(|| page[page.len() - 1].clone());
                 let members = page
                     .iter()
                     .map(|id| {
@@ -147,10 +159,7 @@ impl MarketingApi {
                         }
                     })
                     .collect();
-                Ok::<_, tonic::Status>(Some((
-                    pb::ExportSegmentMembersResponse { members },
-                    start + page.len(),
-                )))
+                Ok::<_, tonic::Status>(Some((pb::ExportSegmentMembersResponse { members }, next)))
             }
         });
         Ok(Box::pin(pages))

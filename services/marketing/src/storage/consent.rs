@@ -1,7 +1,5 @@
 //! Opt-outs and do-not-contact flags per channel.
 
-use std::collections::HashSet;
-
 use crm_proto::marketing::v1 as pb;
 use crm_storage::Conn;
 use sqlx::Row as _;
@@ -42,15 +40,4 @@ pub async fn of(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<pb::Consent
             })
         })
         .collect()
-}
-
-/// Customers who may not be contacted on `channel`.
-pub async fn suppressed(conn: &mut Conn, channel: i32) -> sqlx::Result<HashSet<String>> {
-    let rows = sqlx::query(
-        "SELECT party_id FROM consent WHERE channel = $1 AND (opted_out = 1 OR do_not_contact = 1)",
-    )
-    .bind(i64::from(channel))
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| r.try_get("party_id")).collect()
 }

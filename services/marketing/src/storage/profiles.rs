@@ -127,6 +127,13 @@ pub async fn active(conn: &mut Conn) -> sqlx::Result<Vec<Profile>> {
         .collect()
 }
 
+/// How many profiles are active.
+pub async fn active_count(conn: &mut Conn) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM profiles WHERE status = 'active'")
+        .fetch_one(&mut *conn)
+        .await
+}
+
 /// The profile of a party (any status).
 pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Profile>> {
     let row = sqlx::query(

@@ -1,0 +1,222 @@
+//! The customers a segment selects, in SQL: its rule's conditions (or its static list) over the
+//! active profiles and their current scores, so counting, paging and selecting a campaign's
+//! members read the base in the database instead of building it in memory. The conditions mean
+//! what `domain::segment::matches` says of one customer.
+
+use crm_proto::marketing::v1::{Condition, Operator};
+use crm_storage::{Backend, Conn, SqlBuilder, escape_like};
+use sqlx::Row as _;
+
+use super::rfm::{self, Scoring};
+use crate::domain::rfm::Cuts;
+
+/// Whom a segment selects.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// Everyone every condition holds for.
+    Rule(&'a [Condition]),
+    /// The active customers of a static list: the stored segment's ids.
+    List(&'a str),
+}
+
+/// What selecting needs besides the audience.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The database's dialect (JSON and pattern functions differ).
+    pub backend: Backend,
+    /// The reporting currency.
+    pub currency: &'a str,
+    /// The RFM boundaries.
+    pub cuts: &'a Cuts,
+    /// Today, as days since the epoch (recency is counted to it).
+    pub today: i64,
+    /// Leave out customers opted out of, or not to be contacted on, this channel.
+    pub suppressed_on: Option<i64>,
+}
+
+/// Appends the arguments and returns `FROM ... WHERE ...` over `p` (the profile) and `s` (its
+/// scores, NULL without counted purchases).
+fn from_where(q: &mut SqlBuilder, audience: Audience<'_>, cx: &Context<'_>) -> String {
+    let scored = rfm::scored(q, cx.currency, Scoring::Current(cx.cuts));
+    let mut sql = format!(
+        "FROM profiles p LEFT JOIN ({scored}) s ON s.party_id = p.party_id WHERE p.status = 'active'"
+    );
+    match audience {
+        Audience::Rule(conditions) => {
+            for c in conditions {
+                let condition = condition(q, c, cx);
+                sql.push_str(&format!(" AND ({condition})"));
+            }
+        }
+        Audience::List(segment_id) => {
+            let id = q.arg(segment_id);
+            let ids = match cx.backend {
+                Backend::Postgres => {
+                    format!(
+                        "SELECT jsonb_array_elements_text(party_ids::jsonb) FROM segments WHERE id = {id}"
+                    )
+                }
+                Backend::Sqlite => {
+                    format!("SELECT j.value FROM segments g, json_each(g.party_ids) j WHERE g.id = {id}")
+                }
+            };
+            sql.push_str(&format!(" AND p.party_id IN ({ids})"));
+        }
+    }
+    if let Some(channel) = cx.suppressed_on {
+        let channel = q.arg(channel);
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM consent c WHERE c.party_id = p.party_id AND c.channel = {channel} \
+             AND (c.opted_out = 1 OR c.do_not_contact = 1))"
+        ));
+    }
+    sql
+}
+
+/// One condition as an SQL boolean.
+fn condition(q: &mut SqlBuilder, c: &Condition, cx: &Context<'_>) -> String {
+    let op = Operator::try_from(c.operator).unwrap_or(Operator::Unspecified);
+    let numeric = |column: &str| match (comparison(op), c.value.trim().parse::<i64>()) {
+        (Some(cmp), Ok(value)) => format!("{column} {cmp} {value}"),
+        _ => "1 = 0".to_string(),
+    };
+    match c.field.as_str() {
+        "r" => numeric("s.r"),
+        "f" => numeric("s.f"),
+        "m" => numeric("s.m"),
+        "order_count" => numeric("COALESCE(s.orders, 0)"),
+        "total_spend_minor" => numeric("COALESCE(s.total_minor, 0)"),
+        "recency_days" => numeric(&format!(
+            "(CASE WHEN {today} - s.last_day < 0 THEN 0 ELSE {today} - s.last_day END)",
+            today = cx.today
+        )),
+        "industry" => text(q, "p.industry", op, &c.value, cx.backend),
+        "region_code" => text(q, "p.region_code", op, &c.value, cx.backend),
+        "tag" => {
+            // Tags are a JSON array of strings: a tag is present when its JSON string is.
+            let quoted = serde_json::to_string(&c.value.to_lowercase()).unwrap_or_default();
+            let pattern = q.arg(format!("%{}%", escape_like(&quoted)));
+            let not = if op == Operator::NotEquals { "NOT " } else { "" };
+            format!("LOWER(p.tags) {not}LIKE {pattern} ESCAPE '\\'")
+        }
+        field => {
+            let Some(key) = field.strip_prefix("attributes.") else {
+                return "1 = 0".into();
+            };
+            let value = match cx.backend {
+                Backend::Postgres => format!("(p.attributes::jsonb ->> {})", q.arg(key)),
+                Backend::Sqlite => {
+                    let path = q.arg(format!("$.\"{}\"", key.replace('"', "")));
+                    format!("json_extract(p.attributes, {path})")
+                }
+            };
+            let missing = if op == Operator::NotEquals {
+                "1 = 1"
+            } else {
+                "1 = 0"
+            };
+            let compared = text(q, &value, op, &c.value, cx.backend);
+            format!("CASE WHEN {value} IS NULL THEN {missing} ELSE {compared} END")
+        }
+    }
+}
+
+/// The SQL comparison of a numeric operator.
+fn comparison(op: Operator) -> Option<&'static str> {
+    Some(match op {
+        Operator::Equals => "=",
+        Operator::NotEquals => "<>",
+        Operator::GreaterThan => ">",
+        Operator::GreaterOrEqual => ">=",
+        Operator::LessThan => "<",
+        Operator::LessOrEqual => "<=",
+        _ => return None,
+    })
+}
+
+/// A text comparison: equality ignoring case, containment, or, for the ordering operators, a
+/// numeric comparison when both sides are numbers (income > 500000) and false otherwise.
+fn text(q: &mut SqlBuilder, column: &str, op: Operator, value: &str, backend: Backend) -> String {
+    match op {
+        Operator::Equals | Operator::NotEquals => {
+            let value = q.arg(value.to_lowercase());
+            let cmp = if op == Operator::Equals { "=" } else { "<>" };
+            format!("LOWER({column}) {cmp} {value}")
+        }
+        Operator::Contains => {
+            let pattern = q.arg(format!("%{}%", escape_like(&value.to_lowercase())));
+            format!("LOWER({column}) LIKE {pattern} ESCAPE '\\'")
+        }
+        other => match (comparison(other), value.trim().parse::<f64>()) {
+            (Some(cmp), Ok(number)) if number.is_finite() => {
+                let looks_numeric = match backend {
+                    Backend::Postgres => {
+                        format!("TRIM({column}) ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'")
+                    }
+                    Backend::Sqlite => format!(
+                        "(TRIM({column}) <> '' AND TRIM({column}) NOT GLOB '*[^0-9.eE+-]*' \
+                         AND TRIM({column}) GLOB '*[0-9]*')"
+                    ),
+                };
+                format!(
+                    "CASE WHEN {looks_numeric} THEN CAST(TRIM({column}) AS DOUBLE PRECISION) {cmp} {number:?} \
+                     ELSE 1 = 0 END"
+                )
+            }
+            _ => "1 = 0".into(),
+        },
+    }
+}
+
+/// How many customers the audience holds.
+pub async fn count(conn: &mut Conn, audience: Audience<'_>, cx: &Context<'_>) -> sqlx::Result<i64> {
+    let mut q = SqlBuilder::new("");
+    let from = from_where(&mut q, audience, cx);
+    q.push(&format!("SELECT COUNT(*) AS n {from}"));
+    q.build().fetch_one(&mut *conn).await?.try_get("n")
+}
+
+/// Up to `limit` members after `after`, by id.
+pub async fn page(
+    conn: &mut Conn,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut q = SqlBuilder::new("");
+    let from = from_where(&mut q, audience, cx);
+    q.push(&format!("SELECT p.party_id {from}"));
+    q.and("p.party_id > {}", after);
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY p.party_id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("party_id"))
+        .collect()
+}
+
+/// Makes the audience the members of a campaign, each with its RFM cell ("0-0-0" without
+/// purchases), in one statement; returns how many.
+pub async fn select_into_campaign(
+    conn: &mut Conn,
+    campaign_id: &str,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+) -> sqlx::Result<u64> {
+    sqlx::query("DELETE FROM campaign_members WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .execute(&mut *conn)
+        .await?;
+    let mut q = SqlBuilder::new("");
+    let campaign = q.arg(campaign_id);
+    let from = from_where(&mut q, audience, cx);
+    q.push(&format!(
+        "INSERT INTO campaign_members (campaign_id, party_id, cell, status) \
+         SELECT {campaign}, p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0'), \
+         'selected' {from}"
+    ));
+    Ok(q.build().execute(&mut *conn).await?.rows_affected())
+}
