@@ -15,6 +15,8 @@ pub enum Arg {
     Bytes(Vec<u8>),
     /// A text value or NULL.
     OptText(Option<String>),
+    /// A floating-point value.
+    Float(f64),
 }
 
 impl From<&str> for Arg {
@@ -38,6 +40,12 @@ impl From<Vec<u8>> for Arg {
 impl From<Option<String>> for Arg {
     fn from(v: Option<String>) -> Self {
         Arg::OptText(v)
+    }
+}
+
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::Float(v)
     }
 }
 
@@ -186,6 +194,7 @@ impl Statement {
                 Arg::Int(v) => query.bind(v),
                 Arg::Bytes(v) => query.bind(v),
                 Arg::OptText(v) => query.bind(v),
+                Arg::Float(v) => query.bind(v),
             };
         }
         query

@@ -13,7 +13,6 @@ pub mod events;
 pub mod policy;
 pub mod scores;
 pub mod storage;
-pub mod view;
 
 pub use crm_platform::errors as error;
 

@@ -21,7 +21,6 @@ use crate::error::{Result, invalid};
 pub struct MarketingApi {
     store: Store,
     config: Arc<MarketingSettings>,
-    views: Arc<crate::view::Cache>,
     /// Held while the first RFM boundaries are computed.
     first_cuts: Arc<tokio::sync::Mutex<()>>,
 }
@@ -45,7 +44,6 @@ impl MarketingApi {
         Self {
             store,
             config,
-            views: Arc::default(),
             first_cuts: Arc::default(),
         }
     }
@@ -92,18 +90,6 @@ impl MarketingApi {
             today: (self.today() - chrono::NaiveDate::default()).num_days(),
             suppressed_on,
         }
-    }
-
-    /// The marketing view at `as_of` (reused while the data under it is unchanged).
-    async fn view(
-        &self,
-        conn: &mut crm_storage::Conn,
-        as_of: chrono::NaiveDate,
-    ) -> Result<Arc<crate::view::View>> {
-        Ok(self
-            .views
-            .get(conn, as_of, &self.config.reporting_currency)
-            .await?)
     }
 }
 
@@ -163,4 +149,11 @@ pub(crate) fn end_of(date: chrono::NaiveDate) -> i64 {
         .unwrap_or_default()
         .and_utc()
         .timestamp_micros()
+}
+
+/// The UTC day of a time in µs.
+pub(crate) fn day_of(micros: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .date_naive()
 }

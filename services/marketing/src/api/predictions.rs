@@ -1,6 +1,6 @@
 //! Predictions per customer and cross-selling.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 
 use chrono::NaiveDate;
 use crm_auth::Principal;
@@ -9,12 +9,12 @@ use crm_proto::marketing::v1 as pb;
 use crm_proto::marketing::v1::events as ev;
 
 use super::MarketingApi;
+use crate::domain::history::History;
 use crate::domain::{affinity, bgnbd, gamma_gamma};
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::profiles::Purchase;
-use crate::storage::{models, profiles, timestamp};
-use crate::view;
+use crate::storage::models::{self, ModelCustomer};
+use crate::storage::{profiles, timestamp};
 
 const DEFAULT_THRESHOLD_BPS: i32 = 3000;
 
@@ -23,66 +23,48 @@ const DEFAULT_THRESHOLD_BPS: i32 = 3000;
 /// from years ago announces nobody).
 const AT_RISK_MAX_SILENCE_WEEKS: f64 = 52.0;
 
-/// A customer's history in the models' terms (weeks), and their repeat spend.
-#[derive(Debug, Clone)]
-struct History {
-    customer: bgnbd::Customer,
-    repeat_mean_minor: f64,
+/// The horizon whose value is kept per customer at a fit (the default one).
+const KEPT_HORIZON_WEEKS: i32 = 52;
+
+/// Customers written (and announced) per transaction after a fit.
+const SAVE_BATCH: usize = 1000;
+
+/// Customers read per page when a horizon other than the kept one ranks them.
+const RANK_PAGE: i64 = 5000;
+
+/// Days since the epoch of `date`.
+fn day_number(date: NaiveDate) -> i64 {
+    (date - NaiveDate::default()).num_days()
 }
 
-fn day(micros: i64) -> NaiveDate {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .date_naive()
+/// What a fit predicts of one customer over `horizon_weeks`: (probability alive, expected
+/// purchases, expected spend per purchase).
+fn forecast(fit: &models::Fit, h: &History, horizon_weeks: i32) -> (f64, f64, f64) {
+    let alive = bgnbd::prob_alive(&fit.bg_nbd, &h.customer);
+    let purchases = bgnbd::expected_purchases(&fit.bg_nbd, &h.customer, f64::from(horizon_weeks));
+    let spend = match &fit.gamma_gamma {
+        Some(gg) => gamma_gamma::expected_spend(
+            gg,
+            &gamma_gamma::Spender {
+                x: h.customer.x,
+                mean: h.repeat_mean_minor,
+            },
+        ),
+        None => h.repeat_mean_minor,
+    };
+    let purchases = if purchases.is_finite() { purchases } else { 0.0 };
+    (alive, purchases, spend)
 }
 
-/// Histories of every customer with purchases up to `as_of`.
-fn histories(v: &view::View, as_of: NaiveDate) -> BTreeMap<String, History> {
-    v.purchases
-        .iter()
-        .filter_map(|(party, purchases)| Some((party.clone(), history(purchases, as_of)?)))
-        .collect()
-}
-
-/// One customer's history: repeat purchases are counted by distinct days after the first, as
-/// in the CDNOW data the models were published on. None without purchases.
-fn history(purchases: &[Purchase], as_of: NaiveDate) -> Option<History> {
-    let mut by_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-    for p in purchases {
-        *by_day.entry(day(p.placed_at)).or_default() += p.amount_minor;
-    }
-    let (&first, _) = by_day.iter().next()?;
-    let last = by_day.keys().next_back().copied().unwrap_or(first);
-    let repeats: Vec<i64> = by_day.iter().skip(1).map(|(_, amount)| *amount).collect();
-    let weeks = |a: NaiveDate, b: NaiveDate| (b - a).num_days().max(0) as f64 / 7.0;
-    Some(History {
-        customer: bgnbd::Customer {
-            x: repeats.len() as f64,
-            t_x: weeks(first, last),
-            t: weeks(first, as_of),
-        },
-        repeat_mean_minor: if repeats.is_empty() {
-            0.0
-        } else {
-            repeats.iter().sum::<i64>() as f64 / repeats.len() as f64
-        },
-    })
+/// Expected value over the horizon, minor units.
+fn value_minor(fit: &models::Fit, h: &History, horizon_weeks: i32) -> i64 {
+    let (_, purchases, spend) = forecast(fit, h, horizon_weeks);
+    (purchases * spend).round() as i64
 }
 
 impl MarketingApi {
     fn predict(&self, fit: &models::Fit, party: &str, h: &History, horizon_weeks: i32) -> pb::Prediction {
-        let alive = bgnbd::prob_alive(&fit.bg_nbd, &h.customer);
-        let purchases = bgnbd::expected_purchases(&fit.bg_nbd, &h.customer, f64::from(horizon_weeks));
-        let spend = match &fit.gamma_gamma {
-            Some(gg) => gamma_gamma::expected_spend(
-                gg,
-                &gamma_gamma::Spender {
-                    x: h.customer.x,
-                    mean: h.repeat_mean_minor,
-                },
-            ),
-            None => h.repeat_mean_minor,
-        };
+        let (alive, purchases, spend) = forecast(fit, h, horizon_weeks);
         let money = |v: f64| {
             Some(Money {
                 amount_minor: v.round() as i64,
@@ -92,29 +74,23 @@ impl MarketingApi {
         pb::Prediction {
             party_id: party.to_string(),
             probability_alive_bps: (alive * 10_000.0).round() as i64,
-            expected_purchases: if purchases.is_finite() { purchases } else { 0.0 },
+            expected_purchases: purchases,
             expected_spend: money(spend),
-            lifetime_value: money(if purchases.is_finite() {
-                purchases * spend
-            } else {
-                0.0
-            }),
+            lifetime_value: money(purchases * spend),
             horizon_weeks,
         }
     }
 
-    async fn all_predictions(&self, horizon_weeks: i32) -> Result<Vec<pb::Prediction>> {
-        let mut conn = self.store.conn().await?;
-        let fit = models::latest(&mut conn)
+    async fn latest_fit(&self, conn: &mut crm_storage::Conn) -> Result<models::Fit> {
+        models::latest(conn)
             .await?
-            .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
-        let v = self.view(&mut conn, day(fit.fitted_at)).await?;
-        Ok(histories(&v, day(fit.fitted_at))
-            .iter()
-            .map(|(party, h)| self.predict(&fit, party, h, horizon_weeks))
-            .collect())
+            .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))
     }
 
+    /// Fits the models on every customer's history at the as-of date. The histories are added
+    /// up in SQL, the fit runs off the async runtime and holds no transaction, and what it
+    /// predicts of each customer is then kept (and the newly at-risk announced) a batch per
+    /// transaction.
     pub(super) async fn handle_fit_models(
         &self,
         _p: &Principal,
@@ -129,80 +105,111 @@ impl MarketingApi {
         } else {
             req.at_risk_threshold_bps
         };
-        let mut tx = self.store.begin().await?;
-        let v = self.view(&mut tx, date).await?;
-        let histories = histories(&v, date);
-        let customers: Vec<bgnbd::Customer> = histories.values().map(|h| h.customer).collect();
-        if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
-            return Err(Error::FailedPrecondition(
-                "too little history to fit: need 10 customers and some repeat purchases".into(),
-            ));
-        }
-        let bg_nbd = bgnbd::fit(&customers)
-            .ok_or_else(|| Error::FailedPrecondition("the BG/NBD fit did not converge".into()))?;
-        let spenders: Vec<gamma_gamma::Spender> = histories
-            .values()
-            .filter(|h| h.customer.x > 0.0 && h.repeat_mean_minor > 0.0)
-            .map(|h| gamma_gamma::Spender {
-                x: h.customer.x,
-                mean: h.repeat_mean_minor,
-            })
-            .collect();
-        let gamma_gamma = if spenders.len() >= 2 {
-            gamma_gamma::fit(&spenders)
-        } else {
-            None
-        };
+        let mut conn = self.store.conn().await?;
+        let histories = models::histories(
+            &mut conn,
+            &self.config.reporting_currency,
+            super::end_of(date),
+            day_number(date),
+        )
+        .await?;
+        drop(conn);
         let fitted_at = date
             .and_hms_opt(12, 0, 0)
             .unwrap_or_default()
             .and_utc()
             .timestamp_micros();
-        let fit = models::Fit {
-            bg_nbd,
-            gamma_gamma,
-            fitted_at,
-            customers: customers.len() as i64,
-        };
-        models::save(&mut tx, &fit).await?;
-        // Announce customers newly under the threshold; customers.at_risk moves them in customers.
-        let mut newly_at_risk = 0;
-        for (party, h) in &histories {
-            let alive_bps = (bgnbd::prob_alive(&bg_nbd, &h.customer) * 10_000.0).round() as i64;
-            let silent_weeks = h.customer.t - h.customer.t_x;
-            if alive_bps < i64::from(threshold) && silent_weeks <= AT_RISK_MAX_SILENCE_WEEKS {
-                if models::mark_at_risk(&mut tx, party, self.store.now_micros()).await? {
-                    newly_at_risk += 1;
-                    events::publish(
-                        &mut tx,
-                        ev::CUSTOMER_AT_RISK,
-                        party,
-                        &pb::CustomerAtRisk {
-                            party_id: party.clone(),
-                            probability_alive_bps: alive_bps,
-                        },
-                    )
-                    .await?;
-                }
-            } else {
-                models::clear_at_risk(&mut tx, party).await?;
+        let (histories, fit, log_likelihood) = tokio::task::spawn_blocking(move || {
+            let customers: Vec<bgnbd::Customer> = histories.iter().map(|(_, h)| h.customer).collect();
+            if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
+                return Err(Error::FailedPrecondition(
+                    "too little history to fit: need 10 customers and some repeat purchases".into(),
+                ));
             }
+            let bg_nbd = bgnbd::fit(&customers)
+                .ok_or_else(|| Error::FailedPrecondition("the BG/NBD fit did not converge".into()))?;
+            let spenders: Vec<gamma_gamma::Spender> = histories
+                .iter()
+                .filter(|(_, h)| h.customer.x > 0.0 && h.repeat_mean_minor > 0.0)
+                .map(|(_, h)| gamma_gamma::Spender {
+                    x: h.customer.x,
+                    mean: h.repeat_mean_minor,
+                })
+                .collect();
+            let gamma_gamma = if spenders.len() >= 2 {
+                gamma_gamma::fit(&spenders)
+            } else {
+                None
+            };
+            let fit = models::Fit {
+                bg_nbd,
+                gamma_gamma,
+                fitted_at,
+                customers: customers.len() as i64,
+            };
+            let log_likelihood = bgnbd::log_likelihood(&bg_nbd, &customers);
+            Ok((histories, fit, log_likelihood))
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
+        let now = self.store.now_micros();
+        let mut newly_at_risk = 0;
+        for batch in histories.chunks(SAVE_BATCH) {
+            let fit_ref = &fit;
+            let seen: Vec<ModelCustomer> = batch
+                .iter()
+                .map(|(party, h)| ModelCustomer {
+                    party_id: party.clone(),
+                    history: *h,
+                    alive_bps: (bgnbd::prob_alive(&fit_ref.bg_nbd, &h.customer) * 10_000.0).round() as i64,
+                    value_52w_minor: value_minor(fit_ref, h, KEPT_HORIZON_WEEKS),
+                })
+                .collect();
+            let (at_risk, recovered): (Vec<&ModelCustomer>, Vec<&ModelCustomer>) =
+                seen.iter().partition(|c| {
+                    c.alive_bps < i64::from(threshold)
+                        && c.history.silent_weeks() <= AT_RISK_MAX_SILENCE_WEEKS
+                });
+            let ids = |list: &[&ModelCustomer]| list.iter().map(|c| c.party_id.clone()).collect::<Vec<_>>();
+            let mut tx = self.store.begin().await?;
+            models::save_customers(&mut tx, fitted_at, &seen).await?;
+            // Announce customers newly under the threshold; customers.at_risk moves them in customers.
+            let announced = models::mark_many_at_risk(&mut tx, &ids(&at_risk), now).await?;
+            for c in at_risk.iter().filter(|c| announced.contains(&c.party_id)) {
+                events::publish(
+                    &mut tx,
+                    ev::CUSTOMER_AT_RISK,
+                    &c.party_id,
+                    &pb::CustomerAtRisk {
+                        party_id: c.party_id.clone(),
+                        probability_alive_bps: c.alive_bps,
+                    },
+                )
+                .await?;
+            }
+            newly_at_risk += announced.len() as i64;
+            models::clear_many_at_risk(&mut tx, &ids(&recovered)).await?;
+            self.store.commit(tx).await?;
         }
+        let mut tx = self.store.begin().await?;
+        models::forget_other_fits(&mut tx, fitted_at).await?;
+        models::save(&mut tx, &fit).await?;
         self.store.commit(tx).await?;
+        let (bg_nbd, gamma_gamma) = (fit.bg_nbd, fit.gamma_gamma);
         Ok(pb::FitModelsResponse {
             bg_nbd: Some(pb::BgNbdParams {
                 r: bg_nbd.r,
                 alpha: bg_nbd.alpha,
                 a: bg_nbd.a,
                 b: bg_nbd.b,
-                log_likelihood: bgnbd::log_likelihood(&bg_nbd, &customers),
+                log_likelihood,
             }),
             gamma_gamma: gamma_gamma.map(|g| pb::GammaGammaParams {
                 p: g.p,
                 q: g.q,
                 v: g.v,
             }),
-            customers: customers.len() as i64,
+            customers: fit.customers,
             newly_at_risk,
             fit_time: Some(timestamp(self.store.now_micros())),
         })
@@ -223,17 +230,9 @@ impl MarketingApi {
         }
         // One customer's prediction: the fitted model and their own history only.
         let mut conn = self.store.conn().await?;
-        let fit = models::latest(&mut conn)
+        let fit = self.latest_fit(&mut conn).await?;
+        let h = models::customer(&mut conn, &req.party_id)
             .await?
-            .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))?;
-        let as_of = day(fit.fitted_at);
-        let end = super::end_of(as_of);
-        let counted: Vec<Purchase> = profiles::purchases_of(&mut conn, &req.party_id)
-            .await?
-            .into_iter()
-            .filter(|p| p.counts() && p.currency_code == self.config.reporting_currency && p.placed_at < end)
-            .collect();
-        let h = history(&counted, as_of)
             .ok_or_else(|| Error::NotFound(format!("purchase history of {}", req.party_id)))?;
         Ok(pb::GetPredictionResponse {
             prediction: Some(self.predict(&fit, &req.party_id, &h, horizon)),
@@ -254,16 +253,16 @@ impl MarketingApi {
             100
         } else {
             req.limit.min(10_000)
-        } as usize;
-        let mut all = self.all_predictions(52).await?;
-        all.retain(|p| p.probability_alive_bps < i64::from(threshold));
-        all.sort_by(|a, b| {
-            a.probability_alive_bps
-                .cmp(&b.probability_alive_bps)
-                .then_with(|| a.party_id.cmp(&b.party_id))
-        });
-        all.truncate(limit);
-        Ok(pb::ListChurnRisksResponse { predictions: all })
+        };
+        let mut conn = self.store.conn().await?;
+        let fit = self.latest_fit(&mut conn).await?;
+        let risks = models::least_alive(&mut conn, i64::from(threshold), i64::from(limit)).await?;
+        Ok(pb::ListChurnRisksResponse {
+            predictions: risks
+                .iter()
+                .map(|(party, h)| self.predict(&fit, party, h, KEPT_HORIZON_WEEKS))
+                .collect(),
+        })
     }
 
     pub(super) async fn handle_list_key_customers(
@@ -277,16 +276,48 @@ impl MarketingApi {
             req.horizon_weeks.min(520)
         };
         let limit = if req.limit <= 0 { 20 } else { req.limit.min(10_000) } as usize;
-        let mut all = self.all_predictions(horizon).await?;
-        let value = |p: &pb::Prediction| {
-            p.lifetime_value
-                .as_ref()
-                .map(|m| m.amount_minor)
-                .unwrap_or_default()
+        let mut conn = self.store.conn().await?;
+        let fit = self.latest_fit(&mut conn).await?;
+        let top: Vec<(String, History)> = if horizon == KEPT_HORIZON_WEEKS {
+            models::most_valuable(&mut conn, limit as i64).await?
+        } else {
+            // Another horizon ranks differently: the customers are read a page at a time and
+            // only the best `limit` are kept.
+            let mut best: BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<String>)>> = BinaryHeap::new();
+            let mut kept: HashMap<String, History> = HashMap::new();
+            let mut after = String::new();
+            loop {
+                let page = models::customers_after(&mut conn, &after, RANK_PAGE).await?;
+                let Some((last, _)) = page.last() else { break };
+                after = last.clone();
+                for (party, h) in page {
+                    best.push(std::cmp::Reverse((
+                        value_minor(&fit, &h, horizon),
+                        std::cmp::Reverse(party.clone()),
+                    )));
+                    kept.insert(party, h);
+                    if best.len() > limit
+                        && let Some(std::cmp::Reverse((_, std::cmp::Reverse(dropped)))) = best.pop()
+                    {
+                        kept.remove(&dropped);
+                    }
+                }
+            }
+            let mut top: Vec<(i64, String)> = best
+                .into_iter()
+                .map(|std::cmp::Reverse((value, std::cmp::Reverse(party)))| (value, party))
+                .collect();
+            top.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            top.into_iter()
+                .filter_map(|(_, party)| kept.remove(&party).map(|h| (party, h)))
+                .collect()
         };
-        all.sort_by(|a, b| value(b).cmp(&value(a)).then_with(|| a.party_id.cmp(&b.party_id)));
-        all.truncate(limit);
-        Ok(pb::ListKeyCustomersResponse { predictions: all })
+        Ok(pb::ListKeyCustomersResponse {
+            predictions: top
+                .iter()
+                .map(|(party, h)| self.predict(&fit, party, h, horizon))
+                .collect(),
+        })
     }
 
     async fn baskets(&self) -> Result<Vec<affinity::Basket>> {

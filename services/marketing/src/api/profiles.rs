@@ -8,13 +8,12 @@ use crm_platform::paging::{decode_token, encode_token, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
-use super::MarketingApi;
+use super::{MarketingApi, day_of};
 use crate::domain::rfm::Scored;
 use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
 use crate::storage::audience::{self, Audience};
 use crate::storage::{campaigns, consent, figures, profiles, rfm, segments, timestamp};
-use crate::view::day_of;
 
 /// Checks a consent's channel.
 pub(super) fn check_channel(c: &pb::Consent) -> Violations {

@@ -5,6 +5,7 @@ pub mod bgnbd;
 #[cfg(test)]
 mod cdnow;
 pub mod gamma_gamma;
+pub mod history;
 pub mod optimize;
 pub mod rfm;
 pub mod segment;

@@ -103,30 +103,6 @@ pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx:
     bump_version(conn).await
 }
 
-/// Every active profile, by id.
-pub async fn active(conn: &mut Conn) -> sqlx::Result<Vec<Profile>> {
-    let rows = sqlx::query(
-        "SELECT party_id, display_name, industry, region_code, attributes, tags, birth_date, status FROM profiles \
-         WHERE status = 'active' ORDER BY party_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Profile {
-                party_id: r.try_get("party_id")?,
-                display_name: r.try_get("display_name")?,
-                industry: r.try_get("industry")?,
-                region_code: r.try_get("region_code")?,
-                attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?).unwrap_or_default(),
-                tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or_default(),
-                birth_date: r.try_get("birth_date")?,
-                status: r.try_get("status")?,
-            })
-        })
-        .collect()
-}
-
 /// How many profiles are active.
 pub async fn active_count(conn: &mut Conn) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM profiles WHERE status = 'active'")
