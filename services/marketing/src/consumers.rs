@@ -7,8 +7,8 @@ use crm_proto::sales::v1 as sales;
 use crm_proto::sales::v1::events as sales_events;
 use crm_storage::Tx;
 
-use crate::storage::figures;
 use crate::storage::profiles::{self, Purchase};
+use crate::storage::{affinity, figures};
 
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
@@ -62,11 +62,13 @@ impl EventHandler for CustomerEvents {
                 let mut moved = e.merged_ids.clone();
                 moved.push(e.survivor_id.clone());
                 figures::refresh(tx, &moved).await?;
+                affinity::refresh(tx, &moved).await?;
             }
             customers_events::types::PARTY_ERASED => {
                 let id = event.decode::<customers::PartyErased>()?.party_id;
                 profiles::erase(tx, &id).await?;
                 figures::refresh(tx, std::slice::from_ref(&id)).await?;
+                affinity::refresh(tx, std::slice::from_ref(&id)).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }
@@ -113,6 +115,7 @@ async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
     profiles::record_purchases(tx, purchases).await?;
     let parties: Vec<String> = purchases.iter().map(|p| p.party_id.clone()).collect();
     figures::refresh(tx, &parties).await?;
+    affinity::refresh(tx, &parties).await?;
     Ok(())
 }
 

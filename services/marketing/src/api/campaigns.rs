@@ -459,36 +459,25 @@ impl MarketingApi {
             .as_ref()
             .map(|m| m.currency_code.clone())
             .unwrap_or_default();
-        let purchases = profiles::purchases(&mut conn).await?;
         let window = i64::from(c.attribution_window_days) * DAY_MICROS;
         let cost_per_contact = minor(&c.cost_per_contact);
+        // Orders within the window after contact are attributed to the campaign.
         let mut cells: BTreeMap<String, pb::Performance> = BTreeMap::new();
-        for m in campaigns::members(&mut conn, &c.id).await? {
-            let Some(contacted_at) = m.contacted_at else {
-                continue;
-            };
-            let perf = cells.entry(m.cell.clone()).or_insert_with(|| pb::Performance {
-                cell: m.cell.clone(),
-                ..Default::default()
-            });
-            perf.contacted += 1;
-            if m.status == "responded" || m.status == "converted" {
-                perf.responses += 1;
-            }
-            // Orders within the window after contact are attributed to the campaign.
-            let revenue: i64 = purchases
-                .iter()
-                .filter(|p| p.party_id == m.party_id && p.counts() && p.currency_code == currency)
-                .filter(|p| p.placed_at >= contacted_at && p.placed_at < contacted_at + window)
-                .map(|p| p.amount_minor)
-                .sum();
-            if revenue > 0 {
-                perf.conversions += 1;
-                perf.revenue = Some(Money {
-                    amount_minor: minor(&perf.revenue) + revenue,
-                    currency_code: currency.clone(),
-                });
-            }
+        for o in campaigns::performance_by_cell(&mut conn, &c.id, &currency, window).await? {
+            cells.insert(
+                o.cell.clone(),
+                pb::Performance {
+                    cell: o.cell,
+                    contacted: o.contacted,
+                    responses: o.responses,
+                    conversions: o.conversions,
+                    revenue: Some(Money {
+                        amount_minor: o.revenue,
+                        currency_code: currency.clone(),
+                    }),
+                    ..Default::default()
+                },
+            );
         }
         let finish = |mut p: pb::Performance| {
             let cost = p.contacted * cost_per_contact;

@@ -13,8 +13,9 @@ use crate::domain::history::History;
 use crate::domain::{affinity, bgnbd, gamma_gamma};
 use crate::error::{Error, Result, invalid};
 use crate::events;
+use crate::storage::affinity as affinity_counts;
 use crate::storage::models::{self, ModelCustomer};
-use crate::storage::{profiles, timestamp};
+use crate::storage::timestamp;
 
 const DEFAULT_THRESHOLD_BPS: i32 = 3000;
 
@@ -320,26 +321,15 @@ impl MarketingApi {
         })
     }
 
-    async fn baskets(&self) -> Result<Vec<affinity::Basket>> {
-        let mut conn = self.store.conn().await?;
-        let mut by_party: HashMap<String, Vec<String>> = HashMap::new();
-        for p in profiles::purchases(&mut conn)
-            .await?
+    /// The rules of counted pairs, over the customers with counted purchases.
+    fn rules(customers: i64, pairs: Vec<(String, String, i64, i64, i64)>) -> Vec<affinity::Rule> {
+        let n = |v: i64| u64::try_from(v).unwrap_or_default();
+        pairs
             .into_iter()
-            .filter(|p| p.counts())
-        {
-            by_party
-                .entry(p.party_id.clone())
-                .or_default()
-                .extend(p.product_ids);
-        }
-        Ok(by_party
-            .into_iter()
-            .map(|(customer_id, products)| affinity::Basket {
-                customer_id,
-                products,
+            .filter_map(|(a, b, n_ab, n_a, n_b)| {
+                affinity::rule(&a, &b, n(n_ab), n(n_a), n(n_b), n(customers))
             })
-            .collect())
+            .collect()
     }
 
     pub(super) async fn handle_list_product_affinities(
@@ -350,9 +340,19 @@ impl MarketingApi {
         let min = if req.min_customers <= 0 {
             2
         } else {
-            req.min_customers as usize
+            req.min_customers
         };
-        let rules = affinity::rules(&self.baskets().await?, min);
+        let limit = if req.limit <= 0 { 100 } else { req.limit.min(1000) };
+        let mut conn = self.store.conn().await?;
+        let customers = affinity_counts::customers(&mut conn).await?;
+        let pairs = affinity_counts::strongest(&mut conn, i64::from(min), i64::from(limit)).await?;
+        let mut rules = Self::rules(customers, pairs);
+        rules.sort_by(|x, y| {
+            y.lift
+                .total_cmp(&x.lift)
+                .then(y.confidence.total_cmp(&x.confidence))
+                .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
+        });
         Ok(pb::ListProductAffinitiesResponse {
             affinities: rules
                 .into_iter()
@@ -373,13 +373,19 @@ impl MarketingApi {
         req: pb::GetRecommendationsRequest,
     ) -> Result<pb::GetRecommendationsResponse> {
         let limit = if req.limit <= 0 { 5 } else { req.limit.min(100) } as usize;
-        let baskets = self.baskets().await?;
-        let owned = baskets
-            .iter()
-            .find(|b| b.customer_id == req.party_id)
-            .map(|b| b.products.clone())
-            .unwrap_or_default();
-        let rules = affinity::rules(&baskets, 2);
+        // The customer's products and the pairs leading from them: nothing else is read.
+        let mut conn = self.store.conn().await?;
+        let owned: Vec<String> = affinity_counts::kept(&mut conn, std::slice::from_ref(&req.party_id))
+            .await?
+            .remove(&req.party_id)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let customers = affinity_counts::customers(&mut conn).await?;
+        let rules = Self::rules(
+            customers,
+            affinity_counts::from_products(&mut conn, &owned, 2).await?,
+        );
         Ok(pb::GetRecommendationsResponse {
             recommendations: affinity::recommend(&rules, &owned, limit)
                 .into_iter()

@@ -88,19 +88,52 @@ fn count(baskets: &[Basket]) -> Counts {
 fn make_rule(counts: &Counts, a: &str, b: &str, n_ab: usize) -> Option<Rule> {
     let n_a = *counts.single.get(a)?;
     let n_b = *counts.single.get(b)?;
-    let n = counts.customers;
-    if n == 0 || n_a == 0 || n_b == 0 {
+    rule(a, b, n_ab as u64, n_a as u64, n_b as u64, counts.customers as u64)
+}
+
+/// The rule A -> B of `n_ab` customers buying both, `n_a` buying A and `n_b` buying B, among
+/// `customers`; `None` when a count is zero.
+pub fn rule(a: &str, b: &str, n_ab: u64, n_a: u64, n_b: u64, customers: u64) -> Option<Rule> {
+    if customers == 0 || n_a == 0 || n_b == 0 {
         return None;
     }
     // Lift from exact integer products, so A -> B and B -> A get bit-identical lifts.
-    let lift = (n_ab as f64 * n as f64) / (n_a as f64 * n_b as f64);
+    let lift = (n_ab as f64 * customers as f64) / (n_a as f64 * n_b as f64);
     Some(Rule {
         from: a.to_string(),
         to: b.to_string(),
-        support: n_ab as f64 / n as f64,
+        support: n_ab as f64 / customers as f64,
         confidence: n_ab as f64 / n_a as f64,
         lift,
     })
+}
+
+/// Changes to co-purchase counts: (product, +1 or -1) for buyers, ((from, to), +1 or -1) for
+/// ordered pairs.
+pub type BasketDelta = (Vec<(String, i64)>, Vec<((String, String), i64)>);
+
+/// How one customer's products moving from `before` to `after` change the co-purchase counts:
+/// +1 or -1 per product whose buyers changed, and per ordered pair bought together. Only the
+/// pairs touching a product that came or went change, so the work follows the change, not
+/// the basket's square.
+pub fn basket_delta(before: &BTreeSet<String>, after: &BTreeSet<String>) -> BasketDelta {
+    let added: Vec<&String> = after.difference(before).collect();
+    let removed: Vec<&String> = before.difference(after).collect();
+    let mut buyers: Vec<(String, i64)> = added.iter().map(|p| ((*p).clone(), 1)).collect();
+    buyers.extend(removed.iter().map(|p| ((*p).clone(), -1)));
+    let mut pairs = Vec::new();
+    for (changed, set, sign) in [(&added, after, 1), (&removed, before, -1)] {
+        for &p in changed.iter() {
+            for q in set.iter().filter(|q| *q != p) {
+                pairs.push(((p.clone(), q.clone()), sign));
+                pairs.push(((q.clone(), p.clone()), sign));
+            }
+        }
+    }
+    // A pair of two changed products was pushed from both: it counts once.
+    pairs.sort();
+    pairs.dedup();
+    (buyers, pairs)
 }
 
 /// Top `k` products for a customer who owns `owned`: for each candidate not owned, the best lift
@@ -260,5 +293,46 @@ mod tests {
         assert!(recommend(&r, &owned(&["A"]), 0).is_empty());
         assert!(recommend(&r, &owned(&["A", "B", "C", "D"]), 3).is_empty());
         assert!(recommend(&[], &owned(&["A"]), 3).is_empty());
+    }
+
+    #[test]
+    fn basket_deltas_add_up_to_the_counts() {
+        let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
+        let steps = [
+            set(&[]),
+            set(&["a"]),
+            set(&["a", "b", "c"]),
+            set(&["a", "c", "d"]),
+            set(&["d"]),
+            set(&[]),
+        ];
+        let mut buyers: BTreeMap<String, i64> = BTreeMap::new();
+        let mut pairs: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for window in steps.windows(2) {
+            let (b, p) = basket_delta(&window[0], &window[1]);
+            for (k, v) in b {
+                *buyers.entry(k).or_default() += v;
+            }
+            for (k, v) in p {
+                *pairs.entry(k).or_default() += v;
+            }
+            // After each step the counts are those of the basket now.
+            let now = &window[1];
+            for (product, n) in &buyers {
+                assert_eq!(*n, i64::from(now.contains(product)), "{product} after {now:?}");
+            }
+            for ((a, b), n) in &pairs {
+                assert_eq!(
+                    *n,
+                    i64::from(now.contains(a) && now.contains(b)),
+                    "{a}-{b} after {now:?}"
+                );
+            }
+            for a in now {
+                for b in now.iter().filter(|b| *b != a) {
+                    assert_eq!(pairs.get(&(a.clone(), b.clone())), Some(&1));
+                }
+            }
+        }
     }
 }

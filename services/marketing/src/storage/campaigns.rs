@@ -241,3 +241,45 @@ pub async fn history(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<(Strin
         .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("status")?)))
         .collect()
 }
+
+/// A cell's contacts and what they brought, as `performance_by_cell` adds them up.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CellOutcome {
+    /// The RFM cell.
+    pub cell: String,
+    /// Members contacted.
+    pub contacted: i64,
+    /// Of them, those who responded (or converted).
+    pub responses: i64,
+    /// Of them, those who ordered within the window after their contact.
+    pub conversions: i64,
+    /// What those orders came to.
+    pub revenue: i64,
+}
+
+/// Per cell of a campaign: members contacted, responses, and the orders (counted, in
+/// `currency`) each contacted member placed within `window` µs after their contact; one
+/// statement reading the campaign's members and their purchases in the window.
+pub async fn performance_by_cell(
+    conn: &mut Conn,
+    campaign_id: &str,
+    currency: &str,
+    window: i64,
+) -> sqlx::Result<Vec<CellOutcome>> {
+    sqlx::query_as(
+        "SELECT cell, COUNT(*) AS contacted, CAST(SUM(responded) AS BIGINT) AS responses, \
+         CAST(SUM(CASE WHEN revenue > 0 THEN 1 ELSE 0 END) AS BIGINT) AS conversions, \
+         CAST(SUM(revenue) AS BIGINT) AS revenue FROM (SELECT m.cell, \
+         CASE WHEN m.status IN ('responded', 'converted') THEN 1 ELSE 0 END AS responded, \
+         COALESCE((SELECT SUM(p.amount_minor) FROM purchases p WHERE p.party_id = m.party_id \
+         AND p.status IN ('placed', 'fulfilled') AND p.currency_code = $1 \
+         AND p.placed_at >= m.contacted_at AND p.placed_at < m.contacted_at + $2), 0) AS revenue \
+         FROM campaign_members m WHERE m.campaign_id = $3 AND m.contacted_at IS NOT NULL) x \
+         GROUP BY cell ORDER BY cell",
+    )
+    .bind(currency)
+    .bind(window)
+    .bind(campaign_id)
+    .fetch_all(&mut *conn)
+    .await
+}

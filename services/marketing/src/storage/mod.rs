@@ -1,5 +1,6 @@
 //! SQL for the marketing database, the same statements on PostgreSQL and SQLite.
 
+pub mod affinity;
 pub mod audience;
 pub mod campaigns;
 pub mod consent;
