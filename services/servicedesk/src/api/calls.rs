@@ -12,6 +12,10 @@ use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{calls, customers, notifications};
 use crm_platform::contact::normalize_phone;
+use crm_platform::paging::{decode_token, encode_token, page_size};
+
+/// Open cases an identified caller comes with, most urgent first.
+const MAX_CALLER_CASES: i64 = 100;
 
 impl ServiceDeskApi {
     /// Where each case stands against its SLA now, with the escalations raised for it.
@@ -71,6 +75,8 @@ impl ServiceDeskApi {
                 open_only: true,
                 ..Default::default()
             },
+            None,
+            MAX_CALLER_CASES,
         )
         .await?;
         let sla = self
@@ -201,9 +207,37 @@ impl ServiceDeskApi {
         _p: &Principal,
         req: pb::ListNotificationsRequest,
     ) -> Result<pb::ListNotificationsResponse> {
-        let notifications =
-            notifications::list(&mut *self.store.conn().await?, req.recipient.trim(), req.status).await?;
-        Ok(pb::ListNotificationsResponse { notifications })
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let before = decode_token(&req.page_token, &mut v);
+        let before = (!before.is_empty()).then(|| {
+            let (at, id) = before.split_once('|')?;
+            Some((at.parse::<i64>().ok()?, id.to_string()))
+        });
+        v.check(
+            matches!(before, Some(None)),
+            "page_token",
+            "a token from the previous page",
+        );
+        v.finish()?;
+        let mut page = notifications::list(
+            &mut *self.store.conn().await?,
+            req.recipient.trim(),
+            req.status,
+            before.flatten().as_ref(),
+            size + 1,
+        )
+        .await?;
+        let more = page.len() as i64 > size;
+        page.truncate(size as usize);
+        let next_page_token = match page.last() {
+            Some((at, n)) if more => encode_token(&format!("{at}|{}", n.id)),
+            _ => String::new(),
+        };
+        Ok(pb::ListNotificationsResponse {
+            notifications: page.into_iter().map(|(_, n)| n).collect(),
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_deliver_notifications(

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime};
 use crm_auth::Principal;
+use crm_platform::paging::{decode_token, encode_token, page_size};
 use crm_proto::servicedesk::v1::events as ev;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
 use crm_storage::{Conn, Tx};
@@ -216,7 +217,8 @@ impl ServiceDeskApi {
                 queue_id: queue_id.clone(),
                 ..Default::default()
             };
-            waiting.extend(cases::list(tx, &filter).await?);
+            // The most urgent `free` of each queue are all the most urgent `free` can be.
+            waiting.extend(cases::list(tx, &filter, None, free as i64).await?);
         }
         waiting.sort_by(|a, b| {
             (a.case.priority, a.resolution_due_at, &a.case.id).cmp(&(
@@ -335,6 +337,16 @@ impl ServiceDeskApi {
         p: &Principal,
         req: pb::ListCasesRequest,
     ) -> Result<pb::ListCasesResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
+        let after = (!after.is_empty()).then(|| urgency_key(&after));
+        v.check(
+            matches!(after, Some(None)),
+            "page_token",
+            "a token from the previous page",
+        );
+        v.finish()?;
         let mut filter = CaseFilter {
             status: req.status,
             queue_id: req.queue_id,
@@ -349,7 +361,16 @@ impl ServiceDeskApi {
             }
         }
         let mut conn = self.store.conn().await?;
-        let records = cases::list(&mut conn, &filter).await?;
+        let mut records = cases::list(&mut conn, &filter, after.flatten().as_ref(), size + 1).await?;
+        let more = records.len() as i64 > size;
+        records.truncate(size as usize);
+        let next_page_token = match records.last() {
+            Some(last) if more => encode_token(&format!(
+                "{}|{}|{}",
+                last.case.priority, last.resolution_due_at, last.case.id
+            )),
+            _ => String::new(),
+        };
         let visible: Vec<&CaseRecord> = records.iter().filter(|r| may_see(p, r)).collect();
         let sla = if req.with_sla {
             self.sla_states(&mut conn, &visible).await?
@@ -360,6 +381,7 @@ impl ServiceDeskApi {
             // Lists carry no timelines; GetCase has them.
             cases: visible.iter().map(|r| r.to_proto(Vec::new())).collect(),
             sla,
+            next_page_token,
         })
     }
 
@@ -602,4 +624,13 @@ impl ServiceDeskApi {
         self.store.commit(tx).await?;
         Ok(pb::RateCaseResponse { case: Some(case) })
     }
+}
+
+/// The urgency key a page token carries: "priority|resolution due|id".
+fn urgency_key(token: &str) -> Option<cases::UrgencyKey> {
+    let mut parts = token.splitn(3, '|');
+    let priority = parts.next()?.parse().ok()?;
+    let due = parts.next()?.parse().ok()?;
+    let id = parts.next()?.to_string();
+    Some((priority, due, id))
 }

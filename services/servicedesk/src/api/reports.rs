@@ -5,24 +5,9 @@ use crm_calendar::Period;
 use crm_proto::servicedesk::v1 as pb;
 
 use super::ServiceDeskApi;
-use crate::domain::report::{CaseFacts, report};
+use crate::domain::report::report;
 use crate::error::{Result, invalid};
-use crate::storage::cases::{self, CaseFilter, CaseRecord};
-
-fn facts(c: &CaseRecord) -> CaseFacts {
-    CaseFacts {
-        channel: c.case.channel,
-        case_type: c.case.r#type,
-        status: c.case.status,
-        agent_id: c.case.agent_id.clone(),
-        opened_at: c.opened_at,
-        response_due_at: c.response_due_at,
-        resolution_due_at: c.resolution_due_at,
-        first_response_at: c.first_response_at,
-        resolved_at: c.resolved_at,
-        satisfaction: c.case.satisfaction,
-    }
-}
+use crate::storage::cases;
 
 impl ServiceDeskApi {
     pub(super) async fn handle_get_service_report(
@@ -40,20 +25,7 @@ impl ServiceDeskApi {
         };
         let (start, end) = (micros(period.start), micros(period.end_exclusive()));
         let mut conn = self.store.conn().await?;
-        let all = cases::list(
-            &mut conn,
-            &CaseFilter {
-                queue_id: req.queue_id,
-                ..Default::default()
-            },
-        )
-        .await?;
-        let in_period: Vec<CaseFacts> = all
-            .iter()
-            .filter(|c| (start..end).contains(&c.opened_at))
-            .map(facts)
-            .collect();
-        let open: Vec<CaseFacts> = all.iter().filter(|c| c.is_open()).map(facts).collect();
-        Ok(report(&in_period, &open, self.now()))
+        let totals = cases::report_totals(&mut conn, &req.queue_id, start, end, self.now()).await?;
+        Ok(report(&totals))
     }
 }

@@ -2,41 +2,47 @@
 
 use std::collections::BTreeMap;
 
-use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
+use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseType};
 
-/// What the report needs of a case; times in µs.
+/// What the report adds up over the cases opened in the period and the cases open now (the
+/// storage computes it in SQL; see `storage::cases::report_totals` for what counts). Times in µs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CaseFacts {
-    /// CaseChannel.
-    pub channel: i32,
-    /// CaseType.
-    pub case_type: i32,
-    /// CaseStatus.
-    pub status: i32,
-    /// Assigned agent.
-    pub agent_id: String,
-    /// Opened.
-    pub opened_at: i64,
-    /// First response due.
-    pub response_due_at: i64,
-    /// Resolution due.
-    pub resolution_due_at: i64,
-    /// First response.
-    pub first_response_at: Option<i64>,
-    /// Resolved.
-    pub resolved_at: Option<i64>,
-    /// Rating 1-5, 0 when not rated.
-    pub satisfaction: i32,
+pub struct Totals {
+    /// Cases opened in the period.
+    pub opened: i64,
+    /// Of them, resolved.
+    pub resolved: i64,
+    /// Of them, whose response target was met or missed (responded, or past due).
+    pub response_due: i64,
+    /// Of those, responded in time.
+    pub response_met: i64,
+    /// Of them, whose resolution target was met or missed.
+    pub resolution_due: i64,
+    /// Of those, resolved in time.
+    pub resolution_met: i64,
+    /// Total time to first response, and over how many cases.
+    pub response_time: (i64, i64),
+    /// Total time to resolution, and over how many cases.
+    pub resolution_time: (i64, i64),
+    /// Sum of ratings, and how many were rated.
+    pub ratings: (i64, i64),
+    /// Cases per CaseChannel number.
+    pub by_channel: Vec<(i32, i64)>,
+    /// Cases per CaseType number.
+    pub by_type: Vec<(i32, i64)>,
+    /// Open cases by age: under a day, 1-3 days, 3-7 days, over 7 days.
+    pub backlog: [i64; 4],
+    /// Open cases per assigned agent.
+    pub open_by_agent: Vec<(String, i64)>,
+    /// Cases of the period resolved, per assigned agent.
+    pub resolved_by_agent: Vec<(String, i64)>,
 }
 
-impl CaseFacts {
-    fn is_open(&self) -> bool {
-        !matches!(
-            CaseStatus::try_from(self.status),
-            Ok(CaseStatus::Resolved | CaseStatus::Closed)
-        )
-    }
-}
+/// The backlog's age buckets, in the order of [`Totals::backlog`].
+pub const BACKLOG_AGES: [&str; 4] = ["<1d", "1-3d", "3-7d", ">7d"];
+
+/// Where each backlog bucket ends, in µs of age (the last is open-ended).
+pub const BACKLOG_ENDS: [i64; 3] = [DAY, 3 * DAY, 7 * DAY];
 
 const DAY: i64 = 86_400_000_000;
 const MINUTE: i64 = 60_000_000;
@@ -45,10 +51,10 @@ fn short(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix).unwrap_or(name).to_lowercase()
 }
 
-fn counts(keys: impl Iterator<Item = String>) -> Vec<pb::CountRow> {
+fn counts(rows: impl Iterator<Item = (String, i64)>) -> Vec<pb::CountRow> {
     let mut map = BTreeMap::new();
-    for k in keys {
-        *map.entry(k).or_insert(0) += 1;
+    for (key, n) in rows {
+        *map.entry(key).or_insert(0) += n;
     }
     map.into_iter()
         .map(|(key, count)| pb::CountRow { key, count })
@@ -59,106 +65,63 @@ fn bps(met: i64, of: i64) -> i32 {
     if of == 0 { 0 } else { (met * 10_000 / of) as i32 }
 }
 
-fn mean_minutes(spans: &[i64]) -> i64 {
-    if spans.is_empty() {
-        0
-    } else {
-        spans.iter().sum::<i64>() / spans.len() as i64 / MINUTE
-    }
+fn mean_minutes((total, n): (i64, i64)) -> i64 {
+    if n == 0 { 0 } else { total / n / MINUTE }
 }
 
-fn workload_row<'a>(
-    rows: &'a mut BTreeMap<String, pb::AgentWorkload>,
-    agent: &str,
-) -> &'a mut pb::AgentWorkload {
-    rows.entry(agent.to_string())
-        .or_insert_with(|| pb::AgentWorkload {
-            agent_id: agent.to_string(),
-            ..Default::default()
-        })
-}
-
-/// The report over `period` (cases opened in the period) and `open` (every open case now, for
-/// backlog and workload) at `now`. A target counts once it is met or missed: responded or past
-/// due, resolved or past due.
-pub fn report(period: &[CaseFacts], open: &[CaseFacts], now: i64) -> pb::GetServiceReportResponse {
-    let (mut response_due, mut response_met, mut resolution_due, mut resolution_met) = (0, 0, 0, 0);
-    let (mut response_spans, mut resolution_spans) = (Vec::new(), Vec::new());
-    for c in period {
-        if c.first_response_at.is_some() || now > c.response_due_at {
-            response_due += 1;
-            response_met += i64::from(c.first_response_at.is_some_and(|t| t <= c.response_due_at));
-        }
-        if c.resolved_at.is_some() || now > c.resolution_due_at {
-            resolution_due += 1;
-            resolution_met += i64::from(c.resolved_at.is_some_and(|t| t <= c.resolution_due_at));
-        }
-        response_spans.extend(c.first_response_at.map(|t| t - c.opened_at));
-        resolution_spans.extend(c.resolved_at.map(|t| t - c.opened_at));
+/// The report from its totals: compliance in bps of the targets met or missed, mean handling
+/// times in whole minutes, satisfaction as a mean x 100, channels and types by name.
+pub fn report(t: &Totals) -> pb::GetServiceReportResponse {
+    let mut workload: BTreeMap<String, pb::AgentWorkload> = BTreeMap::new();
+    for (agent, n) in &t.open_by_agent {
+        workload
+            .entry(agent.clone())
+            .or_insert_with(|| pb::AgentWorkload {
+                agent_id: agent.clone(),
+                ..Default::default()
+            })
+            .open_cases += n;
     }
-    let rated: Vec<i64> = period
-        .iter()
-        .filter(|c| c.satisfaction > 0)
-        .map(|c| i64::from(c.satisfaction))
-        .collect();
-    let ages = ["<1d", "1-3d", "3-7d", ">7d"];
-    let mut backlog: Vec<pb::CountRow> = ages
-        .iter()
-        .map(|k| pb::CountRow {
-            key: k.to_string(),
-            count: 0,
-        })
-        .collect();
-    for c in open.iter().filter(|c| c.is_open()) {
-        let age = now - c.opened_at;
-        let bucket = if age < DAY {
-            0
-        } else if age < 3 * DAY {
-            1
-        } else if age < 7 * DAY {
-            2
-        } else {
-            3
-        };
-        backlog[bucket].count += 1;
+    for (agent, n) in &t.resolved_by_agent {
+        workload
+            .entry(agent.clone())
+            .or_insert_with(|| pb::AgentWorkload {
+                agent_id: agent.clone(),
+                ..Default::default()
+            })
+            .resolved_cases += n;
     }
-    let mut rows: BTreeMap<String, pb::AgentWorkload> = BTreeMap::new();
-    for c in open.iter().filter(|c| c.is_open() && !c.agent_id.is_empty()) {
-        workload_row(&mut rows, &c.agent_id).open_cases += 1;
-    }
-    for c in period
-        .iter()
-        .filter(|c| c.resolved_at.is_some() && !c.agent_id.is_empty())
-    {
-        workload_row(&mut rows, &c.agent_id).resolved_cases += 1;
-    }
+    let (rating_total, rated) = t.ratings;
     pb::GetServiceReportResponse {
-        opened: period.len() as i64,
-        resolved: period.iter().filter(|c| c.resolved_at.is_some()).count() as i64,
-        by_channel: counts(period.iter().map(|c| {
-            short(
-                CaseChannel::try_from(c.channel).unwrap_or_default().as_str_name(),
-                "CASE_CHANNEL_",
-            )
+        opened: t.opened,
+        resolved: t.resolved,
+        by_channel: counts(t.by_channel.iter().map(|(channel, n)| {
+            let name = CaseChannel::try_from(*channel).unwrap_or_default().as_str_name();
+            (short(name, "CASE_CHANNEL_"), *n)
         })),
-        by_type: counts(period.iter().map(|c| {
-            short(
-                CaseType::try_from(c.case_type).unwrap_or_default().as_str_name(),
-                "CASE_TYPE_",
-            )
+        by_type: counts(t.by_type.iter().map(|(kind, n)| {
+            let name = CaseType::try_from(*kind).unwrap_or_default().as_str_name();
+            (short(name, "CASE_TYPE_"), *n)
         })),
-        response_compliance_bps: bps(response_met, response_due),
-        resolution_compliance_bps: bps(resolution_met, resolution_due),
-        mean_response_minutes: mean_minutes(&response_spans),
-        mean_resolution_minutes: mean_minutes(&resolution_spans),
-        backlog_ageing: backlog,
-        workload: rows.into_values().collect(),
-        mean_satisfaction_x100: if rated.is_empty() {
+        response_compliance_bps: bps(t.response_met, t.response_due),
+        resolution_compliance_bps: bps(t.resolution_met, t.resolution_due),
+        mean_response_minutes: mean_minutes(t.response_time),
+        mean_resolution_minutes: mean_minutes(t.resolution_time),
+        backlog_ageing: BACKLOG_AGES
+            .iter()
+            .zip(t.backlog)
+            .map(|(key, count)| pb::CountRow {
+                key: key.to_string(),
+                count,
+            })
+            .collect(),
+        workload: workload.into_values().collect(),
+        mean_satisfaction_x100: if rated == 0 {
             0
         } else {
-            (rated.iter().sum::<i64>() * 100 / rated.len() as i64) as i32
+            (rating_total * 100 / rated) as i32
         },
-        rated: rated.len() as i64,
+        rated,
     }
 }
 
@@ -167,36 +130,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_count_once_met_or_missed() {
+    fn totals_become_rates_means_and_names() {
         let hour = 60 * MINUTE;
-        let base = CaseFacts {
-            channel: CaseChannel::Phone as i32,
-            case_type: CaseType::Inquiry as i32,
-            status: CaseStatus::InProgress as i32,
-            agent_id: "amy".into(),
-            response_due_at: hour,
-            resolution_due_at: 8 * hour,
-            ..Default::default()
-        };
-        let fast = CaseFacts {
-            first_response_at: Some(hour / 2),
-            resolved_at: Some(2 * hour),
-            status: CaseStatus::Resolved as i32,
-            satisfaction: 5,
-            ..base.clone()
-        };
-        let late = CaseFacts {
-            first_response_at: Some(2 * hour),
-            channel: CaseChannel::Email as i32,
-            satisfaction: 2,
-            ..base.clone()
-        };
-        let pending = base.clone();
-        let r = report(&[fast, late.clone(), pending.clone()], &[late, pending], 3 * hour);
+        let r = report(&Totals {
+            opened: 3,
+            resolved: 1,
+            response_due: 3,
+            response_met: 1,
+            resolution_due: 1,
+            resolution_met: 1,
+            response_time: (hour / 2 + 2 * hour, 2),
+            resolution_time: (2 * hour, 1),
+            ratings: (7, 2),
+            by_channel: vec![(CaseChannel::Phone as i32, 2), (CaseChannel::Email as i32, 1)],
+            by_type: vec![(CaseType::Inquiry as i32, 3)],
+            backlog: [2, 0, 0, 0],
+            open_by_agent: vec![("amy".into(), 2)],
+            resolved_by_agent: vec![("amy".into(), 1)],
+        });
         assert_eq!((r.opened, r.resolved), (3, 1));
-        // Response: fast met, late missed, pending past due (missed).
         assert_eq!(r.response_compliance_bps, 3333);
-        // Resolution: only the resolved case counts yet.
         assert_eq!(r.resolution_compliance_bps, 10_000);
         assert_eq!((r.mean_response_minutes, r.mean_resolution_minutes), (75, 120));
         assert_eq!(
@@ -209,5 +162,6 @@ mod tests {
         assert_eq!(r.backlog_ageing[0].count, 2);
         assert_eq!((r.workload[0].open_cases, r.workload[0].resolved_cases), (2, 1));
         assert_eq!((r.mean_satisfaction_x100, r.rated), (350, 2));
+        assert_eq!(report(&Totals::default()).backlog_ageing.len(), 4);
     }
 }

@@ -4,6 +4,8 @@ use crm_proto::servicedesk::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
+use crate::domain::report::Totals;
+
 use super::timestamp;
 
 /// A case as stored; times in µs since the epoch.
@@ -213,7 +215,17 @@ pub async fn list_after(
         .collect()
 }
 
-pub async fn list(conn: &mut Conn, f: &CaseFilter) -> sqlx::Result<Vec<CaseRecord>> {
+/// A case's place in urgency order: (priority, resolution due, id).
+pub type UrgencyKey = (i64, i64, String);
+
+/// Up to `limit` cases matching `f`, most urgent first (priority, then resolution due, then
+/// id), after `after` in that order.
+pub async fn list(
+    conn: &mut Conn,
+    f: &CaseFilter,
+    after: Option<&UrgencyKey>,
+    limit: i64,
+) -> sqlx::Result<Vec<CaseRecord>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM cases WHERE 1 = 1"));
     if f.status != 0 {
         q.and("status = {}", i64::from(f.status));
@@ -230,7 +242,16 @@ pub async fn list(conn: &mut Conn, f: &CaseFilter) -> sqlx::Result<Vec<CaseRecor
     if f.open_only {
         q.push(" AND status NOT IN (5, 6)");
     }
-    q.push(" ORDER BY priority, resolution_due_at, id");
+    if let Some((priority, due, id)) = after {
+        let (priority, due, id) = (q.arg(*priority), q.arg(*due), q.arg(id.as_str()));
+        q.push(&format!(
+            " AND (priority, resolution_due_at, id) > ({priority}, {due}, {id})"
+        ));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(
+        " ORDER BY priority, resolution_due_at, id LIMIT {limit}"
+    ));
     q.build()
         .fetch_all(&mut *conn)
         .await?
@@ -314,7 +335,6 @@ pub async fn insert_escalation(conn: &mut Conn, e: &pb::Escalation, at: i64) -> 
     Ok(done.rows_affected() == 1)
 }
 
-/// Escalations, of one case or (empty id) of all, newest first.
 /// The levels raised for each of `case_ids`, in the order they were raised (one query).
 pub async fn escalation_levels(
     conn: &mut Conn,
@@ -335,6 +355,7 @@ pub async fn escalation_levels(
     Ok(out)
 }
 
+/// Escalations, of one case or (empty id) of all, newest first.
 pub async fn escalations(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::Escalation>> {
     let rows = sqlx::query(
         "SELECT case_id, level, raised_at, reason FROM escalations WHERE $1 = '' OR case_id = $1 \
@@ -353,4 +374,114 @@ pub async fn escalations(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb:
             })
         })
         .collect()
+}
+
+/// Appends `AND queue_id = ..` when a queue is given.
+fn in_queue(q: &mut SqlBuilder, queue_id: &str) {
+    if !queue_id.is_empty() {
+        q.and("queue_id = {}", queue_id.to_string());
+    }
+}
+
+/// Runs a `key, n` grouping and returns its rows.
+async fn grouped<K>(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Vec<(K, i64)>>
+where
+    K: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("k")?, row.try_get("n")?)))
+        .collect()
+}
+
+/// What the service report adds up, in SQL: over the cases of `queue_id` (any when empty) opened
+/// in `[start, end)`, and over those open at `now`. A target counts once it is met or missed:
+/// responded (resolved) or past due; it is met when that happened by its due time.
+pub async fn report_totals(
+    conn: &mut Conn,
+    queue_id: &str,
+    start: i64,
+    end: i64,
+    now: i64,
+) -> sqlx::Result<Totals> {
+    let period = |q: &mut SqlBuilder| {
+        q.and("opened_at >= {}", start).and("opened_at < {}", end);
+        in_queue(q, queue_id);
+    };
+    let mut q = SqlBuilder::new("SELECT COUNT(*) AS opened, ");
+    let (response_now, resolution_now) = (q.arg(now), q.arg(now));
+    q.push(&format!(
+        "CAST(COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolved, \
+         CAST(COALESCE(SUM(CASE WHEN first_response_at IS NOT NULL OR {response_now} > response_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS response_due, \
+         CAST(COALESCE(SUM(CASE WHEN first_response_at <= response_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS response_met, \
+         CAST(COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL OR {resolution_now} > resolution_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolution_due, \
+         CAST(COALESCE(SUM(CASE WHEN resolved_at <= resolution_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolution_met, \
+         CAST(COALESCE(SUM(first_response_at - opened_at), 0) AS BIGINT) AS response_total, COUNT(first_response_at) AS responses, \
+         CAST(COALESCE(SUM(resolved_at - opened_at), 0) AS BIGINT) AS resolution_total, COUNT(resolved_at) AS resolutions, \
+         CAST(COALESCE(SUM(CASE WHEN satisfaction > 0 THEN satisfaction ELSE 0 END), 0) AS BIGINT) AS rating_total, \
+         CAST(COALESCE(SUM(CASE WHEN satisfaction > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS rated \
+         FROM cases WHERE 1 = 1"
+    ));
+    period(&mut q);
+    let row = q.build().fetch_one(&mut *conn).await?;
+    let mut totals = Totals {
+        opened: row.try_get("opened")?,
+        resolved: row.try_get("resolved")?,
+        response_due: row.try_get("response_due")?,
+        response_met: row.try_get("response_met")?,
+        resolution_due: row.try_get("resolution_due")?,
+        resolution_met: row.try_get("resolution_met")?,
+        response_time: (row.try_get("response_total")?, row.try_get("responses")?),
+        resolution_time: (row.try_get("resolution_total")?, row.try_get("resolutions")?),
+        ratings: (row.try_get("rating_total")?, row.try_get("rated")?),
+        ..Default::default()
+    };
+    for (column, into) in [("channel", &mut totals.by_channel), ("type", &mut totals.by_type)] {
+        let mut q = SqlBuilder::new(&format!(
+            "SELECT {column} AS k, COUNT(*) AS n FROM cases WHERE 1 = 1"
+        ));
+        period(&mut q);
+        q.push(&format!(" GROUP BY {column}"));
+        *into = grouped::<i64>(conn, q)
+            .await?
+            .into_iter()
+            .map(|(k, n)| (i32::try_from(k).unwrap_or_default(), n))
+            .collect();
+    }
+    let mut q = SqlBuilder::new("SELECT ");
+    let ages: Vec<String> = crate::domain::report::BACKLOG_ENDS
+        .iter()
+        .map(|end| {
+            let now = q.arg(now);
+            format!("CAST(COALESCE(SUM(CASE WHEN {now} - opened_at < {end} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+        })
+        .collect();
+    q.push(&format!(
+        "{} AS under_1d, {} AS under_3d, {} AS under_7d, COUNT(*) AS open FROM cases WHERE status NOT IN (5, 6)",
+        ages[0], ages[1], ages[2]
+    ));
+    in_queue(&mut q, queue_id);
+    let row = q.build().fetch_one(&mut *conn).await?;
+    let (d1, d3, d7, open): (i64, i64, i64, i64) = (
+        row.try_get("under_1d")?,
+        row.try_get("under_3d")?,
+        row.try_get("under_7d")?,
+        row.try_get("open")?,
+    );
+    totals.backlog = [d1, d3 - d1, d7 - d3, open - d7];
+    let mut q = SqlBuilder::new(
+        "SELECT agent_id AS k, COUNT(*) AS n FROM cases WHERE status NOT IN (5, 6) AND agent_id <> ''",
+    );
+    in_queue(&mut q, queue_id);
+    q.push(" GROUP BY agent_id");
+    totals.open_by_agent = grouped(conn, q).await?;
+    let mut q = SqlBuilder::new(
+        "SELECT agent_id AS k, COUNT(*) AS n FROM cases WHERE resolved_at IS NOT NULL AND agent_id <> ''",
+    );
+    period(&mut q);
+    q.push(" GROUP BY agent_id");
+    totals.resolved_by_agent = grouped(conn, q).await?;
+    Ok(totals)
 }

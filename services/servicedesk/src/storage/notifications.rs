@@ -70,20 +70,31 @@ pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Result<Vec<pb::
 }
 
 /// Notifications by recipient and status (empty / unspecified: all), newest first.
-pub async fn list(conn: &mut Conn, recipient: &str, status: i32) -> sqlx::Result<Vec<pb::Notification>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} WHERE 1 = 1"));
+pub async fn list(
+    conn: &mut Conn,
+    recipient: &str,
+    status: i32,
+    before: Option<&(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, pb::Notification)>> {
+    let mut q = SqlBuilder::new(&format!("SELECT created_at AS listed_at, {COLUMNS} WHERE 1 = 1"));
     if !recipient.is_empty() {
         q.and("recipient = {}", recipient.to_string());
     }
     if status != 0 {
         q.and("status = {}", i64::from(status));
     }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT 1000");
+    if let Some((at, id)) = before {
+        let (at, id) = (q.arg(*at), q.arg(id.as_str()));
+        q.push(&format!(" AND (created_at, id) < ({at}, {id})"));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
     q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(from_row)
+        .map(|row| Ok((row.try_get("listed_at")?, from_row(row)?)))
         .collect()
 }
 

@@ -121,6 +121,7 @@ async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) 
         .list_notifications(suite.req(pb::ListNotificationsRequest {
             recipient: cyd.id.clone(),
             status: 0,
+            ..Default::default()
         }))
         .await
         .unwrap()

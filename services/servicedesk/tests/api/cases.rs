@@ -77,6 +77,42 @@ async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) 
     assert_eq!(listed.len(), 5);
     assert_eq!(listed[0].id, c.id);
     assert!(listed.windows(2).all(|w| w[0].priority <= w[1].priority));
+    // Pages of two give the same list in the same order.
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .desk()
+            .list_cases(suite.req(pb::ListCasesRequest {
+                queue_id: queue.clone(),
+                page_size: 2,
+                page_token,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.cases.len() <= 2);
+        paged.extend(page.cases);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        paged.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        listed.iter().map(|c| &c.id).collect::<Vec<_>>()
+    );
+    let err = suite
+        .desk()
+        .list_cases(suite.req(pb::ListCasesRequest {
+            page_size: -1,
+            page_token: "not a token".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["page_size", "page_token"]);
 
     // An incident arrives while everyone is busy; when amy resolves a case she takes the most
     // urgent waiting case, not the oldest.

@@ -139,6 +139,7 @@ impl Suite {
         let req = pb::ListNotificationsRequest {
             recipient: recipient.into(),
             status: status as i32,
+            ..Default::default()
         };
         self.desk()
             .list_notifications(self.req(req))

@@ -137,6 +137,32 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
             .iter()
             .all(|n| n.attempts == 2 && n.deliver_time.is_some())
     );
+    // Newest first, a page at a time: three pages of one give the whole list.
+    let whole = suite
+        .notifications(&ada.id, NotificationStatus::Unspecified)
+        .await;
+    assert_eq!(whole.len(), 3);
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .desk()
+            .list_notifications(suite.req(pb::ListNotificationsRequest {
+                recipient: ada.id.clone(),
+                page_size: 1,
+                page_token,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        paged.extend(page.notifications);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(paged, whole);
 }
 
 /// A case status change notified to a messaging gateway over HTTPS whose certificate comes
