@@ -22,25 +22,56 @@ fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
         .collect()
 }
 
+/// Accounts evaluated per read when all are: memory follows the page, not the base.
+const PAGE: i64 = 1000;
+
 /// Re-evaluates accounts (all, or those of some parties) against the current rules; writes and
 /// announces every change. Returns (accounts evaluated, accounts reassigned).
 pub async fn reassign(tx: &mut Tx, only: Option<&[String]>) -> anyhow::Result<(i64, i64)> {
     let rules = rules(&org::territories(tx).await?);
-    let accounts = org::accounts_for_assignment(tx, only).await?;
-    let mut evaluated = 0;
-    let mut changed = 0;
+    let mut totals = (0, 0);
+    match only {
+        Some(ids) => {
+            let accounts = org::accounts_for_assignment(tx, Some(ids), "", i64::MAX).await?;
+            apply(tx, &rules, accounts, &mut totals).await?;
+        }
+        None => {
+            let mut after = String::new();
+            loop {
+                let page = org::accounts_for_assignment(tx, None, &after, PAGE).await?;
+                let Some((last, ..)) = page.last() else { break };
+                after = last.clone();
+                let full = page.len() as i64 == PAGE;
+                apply(tx, &rules, page, &mut totals).await?;
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// Assigns `accounts` (party, industry, region, current territory) by `rules`, counting into
+/// `totals` (evaluated, reassigned).
+async fn apply(
+    tx: &mut Tx,
+    rules: &[TerritoryRule],
+    accounts: Vec<(String, String, String, String)>,
+    totals: &mut (i64, i64),
+) -> anyhow::Result<()> {
     for (party_id, industry, region_code, current) in accounts {
-        evaluated += 1;
+        totals.0 += 1;
         let next = territory::assign(
             &Account {
                 industry,
                 region_code,
             },
-            &rules,
+            rules,
         )
         .unwrap_or_default();
         if next != current {
-            changed += 1;
+            totals.1 += 1;
             org::assign(tx, &party_id, &next).await?;
             events::publish(
                 tx,
@@ -55,7 +86,7 @@ pub async fn reassign(tx: &mut Tx, only: Option<&[String]>) -> anyhow::Result<(i
             .await?;
         }
     }
-    Ok((evaluated, changed))
+    Ok(())
 }
 
 /// The territory of a new opportunity: among the territories matching its account, one that

@@ -10,7 +10,7 @@ use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::SalesApi;
 use crate::domain::alerts::AlertSettings;
-use crate::domain::reports::{self, Opp, Stage, StageVisit};
+use crate::domain::reports::{self, Stage};
 use crate::error::{Error, Result, invalid};
 use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
 use crm_calendar::Period;
@@ -37,27 +37,6 @@ fn report_stages(stages: &[pb::PipelineStage]) -> Vec<Stage> {
             is_lost: s.is_lost,
         })
         .collect()
-}
-
-fn report_opp(o: &pb::Opportunity) -> Opp {
-    Opp {
-        id: o.id.clone(),
-        owner_id: o.owner_id.clone(),
-        amount_minor: o.amount.as_ref().map(|m| m.amount_minor).unwrap_or_default(),
-        stage_code: o.stage_code.clone(),
-        created_at: ts(&o.create_time).unwrap_or_default(),
-        expected_close: date(&o.expected_close_date),
-        closed_at: ts(&o.close_time),
-        history: o
-            .stage_history
-            .iter()
-            .map(|h| StageVisit {
-                stage_code: h.stage_code.clone(),
-                entered_at: ts(&h.enter_time).unwrap_or_default(),
-                left_at: ts(&h.leave_time),
-            })
-            .collect(),
-    }
 }
 
 /// Teams of a department and its sub-departments.
@@ -134,36 +113,44 @@ impl SalesApi {
         Ok((scope, currency))
     }
 
-    async fn scoped_opportunities(
-        &self,
-        principal: &Principal,
-        s: Option<pb::ReportScope>,
-    ) -> Result<(Vec<pb::Opportunity>, Vec<pb::PipelineStage>, String)> {
-        let mut conn = self.store.conn().await?;
-        let (scope, currency) = self.scope(&mut conn, principal, s).await?;
-        let mut opps = reporting::opportunities(&mut conn, &scope).await?;
-        opps.retain(|o| o.amount.as_ref().is_some_and(|m| m.currency_code == currency));
-        Ok((opps, stages::list(&mut conn).await?, currency))
-    }
-
+    /// The funnel, forecast and win rate add up in SQL the opportunities of the scope in its
+    /// currency; nothing is read per opportunity.
     pub(super) async fn handle_get_funnel(
         &self,
         principal: &Principal,
         req: pb::GetFunnelRequest,
     ) -> Result<pb::GetFunnelResponse> {
-        let (mut opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
-        let (from, to) = (ts(&req.from), ts(&req.to));
-        opps.retain(|o| {
-            let created = ts(&o.create_time).unwrap_or_default();
-            from.is_none_or(|f| created >= f) && to.is_none_or(|t| created < t)
-        });
-        let rows = reports::funnel(
-            &report_stages(&stages),
-            &opps.iter().map(report_opp).collect::<Vec<_>>(),
-            crm_platform::time::naive_utc(self.store.now_micros()),
-        );
+        let mut conn = self.store.conn().await?;
+        let (scope, currency) = self.scope(&mut conn, principal, req.scope).await?;
+        let stages = report_stages(&stages::list(&mut conn).await?);
+        let c = reporting::Covered {
+            scope: &scope,
+            currency: &currency,
+            created_from: req.from.as_ref().map(micros),
+            created_to: req.to.as_ref().map(micros),
+        };
+        let implied: Vec<(String, Vec<String>)> = stages
+            .iter()
+            .map(|s| (s.code.clone(), reports::implied_by(s, &stages)))
+            .collect();
+        let current = reporting::current_by_stage(&mut conn, &c).await?;
+        let reached = reporting::reached_by_stage(&mut conn, &c, &implied).await?;
+        let visits = reporting::visits_by_stage(&mut conn, &c, self.store.now_micros()).await?;
+        let totals: HashMap<String, reports::StageTotals> = stages
+            .iter()
+            .map(|s| {
+                (
+                    s.code.clone(),
+                    reports::StageTotals {
+                        current: current.get(&s.code).copied().unwrap_or_default(),
+                        reached: reached.get(&s.code).copied().unwrap_or_default(),
+                        visits: visits.get(&s.code).copied().unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
         Ok(pb::GetFunnelResponse {
-            stages: rows
+            stages: reports::funnel(&stages, &totals)
                 .into_iter()
                 .map(|r| pb::FunnelStage {
                     stage_code: r.stage_code,
@@ -185,11 +172,14 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetForecastRequest,
     ) -> Result<pb::GetForecastResponse> {
-        let (opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
-        let rows = reports::forecast(
-            &report_stages(&stages),
-            &opps.iter().map(report_opp).collect::<Vec<_>>(),
-        );
+        let mut conn = self.store.conn().await?;
+        let (scope, currency) = self.scope(&mut conn, principal, req.scope).await?;
+        let c = reporting::Covered {
+            scope: &scope,
+            currency: &currency,
+            created_from: None,
+            created_to: None,
+        };
         let money = |amount_minor| {
             Some(Money {
                 amount_minor,
@@ -197,13 +187,14 @@ impl SalesApi {
             })
         };
         Ok(pb::GetForecastResponse {
-            months: rows
+            months: reporting::forecast_by_month(&mut conn, &c)
+                .await?
                 .into_iter()
-                .map(|r| pb::ForecastMonth {
-                    month: r.month,
-                    count: r.count,
-                    pipeline: money(r.pipeline_minor),
-                    weighted: money(r.weighted_minor),
+                .map(|(month, count, pipeline, weighted)| pb::ForecastMonth {
+                    month,
+                    count,
+                    pipeline: money(pipeline),
+                    weighted: money(weighted),
                 })
                 .collect(),
         })
@@ -214,15 +205,18 @@ impl SalesApi {
         principal: &Principal,
         req: pb::GetWinRateRequest,
     ) -> Result<pb::GetWinRateResponse> {
-        let (opps, stages, currency) = self.scoped_opportunities(principal, req.scope).await?;
-        let from = ts(&req.from).unwrap_or_default();
-        let to = ts(&req.to).unwrap_or(NaiveDateTime::MAX);
-        let w = reports::win_stats(
-            &report_stages(&stages),
-            &opps.iter().map(report_opp).collect::<Vec<_>>(),
-            from,
-            to,
-        );
+        let mut conn = self.store.conn().await?;
+        let (scope, currency) = self.scope(&mut conn, principal, req.scope).await?;
+        let c = reporting::Covered {
+            scope: &scope,
+            currency: &currency,
+            created_from: None,
+            created_to: None,
+        };
+        let from = req.from.as_ref().map_or(i64::MIN, micros);
+        let to = req.to.as_ref().map_or(i64::MAX, micros);
+        let (won, lost, won_amount, cycle) = reporting::closed_totals(&mut conn, &c, from, to).await?;
+        let w = reports::win_stats(won, lost, won_amount, cycle);
         Ok(pb::GetWinRateResponse {
             won: w.won,
             lost: w.lost,

@@ -199,11 +199,13 @@ pub async fn territories(conn: &mut Conn) -> sqlx::Result<Vec<pb::Territory>> {
         .collect()
 }
 
-/// (party id, industry, region code, territory id) of the active accounts: all, or those of the
-/// parties `only` names.
+/// (party id, industry, region code, territory id) of up to `limit` active accounts after
+/// `after`, by party id: all, or those of the parties `only` names.
 pub async fn accounts_for_assignment(
     conn: &mut Conn,
     only: Option<&[String]>,
+    after: &str,
+    limit: i64,
 ) -> sqlx::Result<Vec<(String, String, String, String)>> {
     let mut q = SqlBuilder::new(
         "SELECT party_id, industry, region_code, territory_id FROM accounts WHERE status = 'active'",
@@ -215,7 +217,9 @@ pub async fn accounts_for_assignment(
         let list = q.in_list(ids.iter().map(String::as_str));
         q.push(&format!(" AND party_id IN ({list})"));
     }
-    q.push(" ORDER BY party_id");
+    q.and("party_id > {}", after);
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY party_id LIMIT {limit}"));
     let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {

@@ -19,6 +19,173 @@ pub struct Scope {
     pub territory_id: String,
 }
 
+/// The opportunities a report adds up: in scope, in the report's currency, created in
+/// `[from, to)` when given.
+#[derive(Debug, Clone, Copy)]
+pub struct Covered<'a> {
+    /// Whose.
+    pub scope: &'a Scope,
+    /// Amounts in this currency only.
+    pub currency: &'a str,
+    /// Created at or after (µs).
+    pub created_from: Option<i64>,
+    /// Created before (µs).
+    pub created_to: Option<i64>,
+}
+
+/// Appends the conditions on `o` (opportunities) that `c` sets.
+fn covered(q: &mut SqlBuilder, c: &Covered<'_>) {
+    q.and("o.currency_code = {}", c.currency.to_string());
+    if !c.scope.owner_id.is_empty() {
+        q.and("o.owner_id = {}", c.scope.owner_id.clone());
+    }
+    if !c.scope.territory_id.is_empty() {
+        q.and("o.territory_id = {}", c.scope.territory_id.clone());
+    }
+    match &c.scope.team_ids {
+        Some(teams) if teams.is_empty() => {
+            q.push(" AND 1 = 0");
+        }
+        Some(teams) => {
+            let list = q.in_list(teams.iter().map(String::as_str));
+            q.push(&format!(" AND o.team_id IN ({list})"));
+        }
+        None => {}
+    }
+    if let Some(from) = c.created_from {
+        q.and("o.created_at >= {}", from);
+    }
+    if let Some(to) = c.created_to {
+        q.and("o.created_at < {}", to);
+    }
+}
+
+/// Per stage code: the covered opportunities now in it and their amount.
+pub async fn current_by_stage(conn: &mut Conn, c: &Covered<'_>) -> sqlx::Result<HashMap<String, (i64, i64)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT o.stage_code, COUNT(*) AS n, CAST(SUM(o.amount_minor) AS BIGINT) AS amount FROM opportunities o WHERE 1 = 1",
+    );
+    covered(&mut q, c);
+    q.push(" GROUP BY o.stage_code");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("stage_code")?, (r.try_get("n")?, r.try_get("amount")?))))
+        .collect()
+}
+
+/// Per stage code: the covered opportunities that reached it, by a visit in their history or by
+/// being now in one of the stages `implied_by` names for it; one statement.
+pub async fn reached_by_stage(
+    conn: &mut Conn,
+    c: &Covered<'_>,
+    implied_by: &[(String, Vec<String>)],
+) -> sqlx::Result<HashMap<String, i64>> {
+    if implied_by.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = SqlBuilder::new("SELECT ");
+    for (i, (stage, current)) in implied_by.iter().enumerate() {
+        let now_in = q.list(current.iter().map(String::as_str));
+        let visited = q.arg(stage.as_str());
+        q.push(&format!(
+            "{}CAST(COALESCE(SUM(CASE WHEN o.stage_code IN ({now_in}) OR EXISTS (SELECT 1 FROM stage_history h \
+             WHERE h.opportunity_id = o.id AND h.stage_code = {visited}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS r{i}",
+            if i > 0 { ", " } else { "" }
+        ));
+    }
+    q.push(" FROM opportunities o WHERE 1 = 1");
+    covered(&mut q, c);
+    let row = q.build().fetch_one(&mut *conn).await?;
+    implied_by
+        .iter()
+        .enumerate()
+        .map(|(i, (stage, _))| Ok((stage.clone(), row.try_get(format!("r{i}").as_str())?)))
+        .collect()
+}
+
+/// Per stage code: the visits of the covered opportunities and the sum of their durations in
+/// whole seconds, each clamped at zero and an open visit counted to `now` (µs).
+pub async fn visits_by_stage(
+    conn: &mut Conn,
+    c: &Covered<'_>,
+    now: i64,
+) -> sqlx::Result<HashMap<String, (i64, i64)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT h.stage_code, COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN COALESCE(h.left_at, ",
+    );
+    let now = q.arg(now);
+    q.push(&format!(
+        "{now}) > h.entered_at THEN (COALESCE(h.left_at, {now}) - h.entered_at) / 1000000 ELSE 0 END), 0) AS BIGINT) AS seconds \
+         FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id WHERE 1 = 1"
+    ));
+    covered(&mut q, c);
+    q.push(" GROUP BY h.stage_code");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("stage_code")?, (r.try_get("n")?, r.try_get("seconds")?))))
+        .collect()
+}
+
+/// Open covered opportunities by expected-close month ("YYYY-MM"): (month, count, pipeline,
+/// weighted), each opportunity's weight rounded on its own, half away from zero.
+pub async fn forecast_by_month(
+    conn: &mut Conn,
+    c: &Covered<'_>,
+) -> sqlx::Result<Vec<(String, i64, i64, i64)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT SUBSTR(o.expected_close_date, 1, 7) AS month, COUNT(*) AS n, CAST(SUM(o.amount_minor) AS BIGINT) AS pipeline, \
+         CAST(SUM(CASE WHEN o.amount_minor * s.win_probability_bps >= 0 \
+         THEN (o.amount_minor * s.win_probability_bps + 5000) / 10000 \
+         ELSE -((5000 - o.amount_minor * s.win_probability_bps) / 10000) END) AS BIGINT) AS weighted \
+         FROM opportunities o JOIN pipeline_stages s ON s.code = o.stage_code WHERE s.is_won = 0 AND s.is_lost = 0",
+    );
+    covered(&mut q, c);
+    q.push(" GROUP BY SUBSTR(o.expected_close_date, 1, 7) ORDER BY month");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("month")?,
+                r.try_get("n")?,
+                r.try_get("pipeline")?,
+                r.try_get("weighted")?,
+            ))
+        })
+        .collect()
+}
+
+/// Covered opportunities closed in `[from, to)` (µs): (won, lost, won amount, the won ones'
+/// whole seconds from creation to close).
+pub async fn closed_totals(
+    conn: &mut Conn,
+    c: &Covered<'_>,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<(i64, i64, i64, i64)> {
+    let mut q = SqlBuilder::new(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN s.is_won = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS won, \
+         CAST(COALESCE(SUM(CASE WHEN s.is_lost = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS lost, \
+         CAST(COALESCE(SUM(CASE WHEN s.is_won = 1 THEN o.amount_minor ELSE 0 END), 0) AS BIGINT) AS won_amount, \
+         CAST(COALESCE(SUM(CASE WHEN s.is_won = 1 THEN (o.closed_at - o.created_at) / 1000000 ELSE 0 END), 0) AS BIGINT) AS cycle \
+         FROM opportunities o JOIN pipeline_stages s ON s.code = o.stage_code WHERE o.closed_at IS NOT NULL",
+    );
+    q.and("o.closed_at >= {}", from).and("o.closed_at < {}", to);
+    covered(&mut q, c);
+    let r = q.build().fetch_one(&mut *conn).await?;
+    Ok((
+        r.try_get("won")?,
+        r.try_get("lost")?,
+        r.try_get("won_amount")?,
+        r.try_get("cycle")?,
+    ))
+}
+
 /// Opportunities in scope with their stage history.
 pub async fn opportunities(conn: &mut Conn, scope: &Scope) -> sqlx::Result<Vec<pb::Opportunity>> {
     let mut out = Vec::new();
