@@ -271,40 +271,43 @@ impl SalesApi {
             .unwrap_or_default()
             .and_utc()
             .timestamp_micros();
-        let orders = reporting::won_orders(&mut conn, start, end).await?;
+        // Added up in SQL, per rep and per team, in totals and per product line as the quotas
+        // ask: a handful of grouped statements however many orders the period holds.
+        let backend = self.store.db().backend();
+        let mut sums: HashMap<(reporting::Credit, bool), reporting::Attained> = HashMap::new();
+        for q in &quotas {
+            let credit = match QuotaOwnerKind::try_from(q.owner_kind) {
+                Ok(QuotaOwnerKind::Rep) => reporting::Credit::Rep,
+                _ => reporting::Credit::Team,
+            };
+            let key = (credit, !q.product_line.is_empty());
+            if let std::collections::hash_map::Entry::Vacant(e) = sums.entry(key) {
+                e.insert(reporting::attained(&mut conn, backend, key.0, key.1, start, end).await?);
+            }
+        }
         let expected_bps = period.elapsed_bps(crm_platform::time::naive_utc(self.store.now_micros()).date());
         let rows = quotas
             .into_iter()
             .map(|q| {
-                let team_set: Vec<String> = match QuotaOwnerKind::try_from(q.owner_kind) {
-                    Ok(QuotaOwnerKind::Team) => vec![q.owner_id.clone()],
-                    Ok(QuotaOwnerKind::Department) => department_teams(&departments, &teams, &q.owner_id),
-                    _ => Vec::new(),
-                };
                 let amount = q.amount.clone().unwrap_or_default();
-                let attained: i64 = orders
+                let (credit, owners) = match QuotaOwnerKind::try_from(q.owner_kind) {
+                    Ok(QuotaOwnerKind::Rep) => (reporting::Credit::Rep, vec![q.owner_id.clone()]),
+                    Ok(QuotaOwnerKind::Team) => (reporting::Credit::Team, vec![q.owner_id.clone()]),
+                    Ok(QuotaOwnerKind::Department) => (
+                        reporting::Credit::Team,
+                        department_teams(&departments, &teams, &q.owner_id),
+                    ),
+                    _ => (reporting::Credit::Team, Vec::new()),
+                };
+                let found = sums.get(&(credit, !q.product_line.is_empty()));
+                let attained: i64 = owners
                     .iter()
-                    .filter(|o| o.currency_code == amount.currency_code)
-                    .filter(|o| {
-                        let team = if o.team_id.is_empty() {
-                            rep_team.get(&o.owner_id).cloned().unwrap_or_default()
-                        } else {
-                            o.team_id.clone()
-                        };
-                        match QuotaOwnerKind::try_from(q.owner_kind) {
-                            Ok(QuotaOwnerKind::Rep) => o.owner_id == q.owner_id,
-                            _ => team_set.contains(&team),
-                        }
-                    })
-                    .map(|o| {
-                        if q.product_line.is_empty() {
-                            o.total_minor
-                        } else {
-                            o.by_product_line
-                                .get(&q.product_line)
-                                .copied()
-                                .unwrap_or_default()
-                        }
+                    .filter_map(|owner| {
+                        found?.get(&(
+                            owner.clone(),
+                            amount.currency_code.clone(),
+                            q.product_line.clone(),
+                        ))
                     })
                     .sum();
                 let attainment_bps = if amount.amount_minor > 0 {

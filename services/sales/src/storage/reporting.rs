@@ -6,7 +6,7 @@ use crm_proto::sales::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use super::{lines, opportunities};
+use super::opportunities;
 
 /// Which opportunities and orders a report covers.
 #[derive(Debug, Default, Clone)]
@@ -231,48 +231,77 @@ pub async fn opportunities(conn: &mut Conn, scope: &Scope) -> sqlx::Result<Vec<p
     Ok(out)
 }
 
-/// A counted order (placed or fulfilled) for attainment.
-#[derive(Debug, Clone)]
-pub struct WonOrder {
-    /// Selling rep.
-    pub owner_id: String,
-    /// Their team at the time.
-    pub team_id: String,
-    /// Total after discounts.
-    pub total_minor: i64,
-    /// Currency.
-    pub currency_code: String,
-    /// Line nets by product line.
-    pub by_product_line: HashMap<String, i64>,
+/// Whom counted orders are added up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Credit {
+    /// The selling rep.
+    Rep,
+    /// The order's team, or its rep's team when it has none.
+    Team,
 }
 
-/// Orders placed in [from, to) that still count (not cancelled or returned).
-pub async fn won_orders(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec<WonOrder>> {
-    let rows = sqlx::query(
-        "SELECT owner_id, team_id, total_minor, currency_code, lines FROM orders \
-         WHERE placed_at >= $1 AND placed_at < $2 AND status IN ($3, $4)",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(pb::OrderStatus::Placed as i64)
-    .bind(pb::OrderStatus::Fulfilled as i64)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+/// Amounts per (rep or team, currency, product line).
+pub type Attained = HashMap<(String, String, String), i64>;
+
+/// Counted orders (placed or fulfilled) placed in `[from, to)` (µs), added up in SQL per
+/// (rep or team, currency, product line): the line nets per product line when `by_line`, the
+/// order totals under the product line "" otherwise.
+pub async fn attained(
+    conn: &mut Conn,
+    backend: crm_storage::Backend,
+    credit: Credit,
+    by_line: bool,
+    from: i64,
+    to: i64,
+) -> sqlx::Result<Attained> {
+    let who = match credit {
+        Credit::Rep => "o.owner_id",
+        Credit::Team => "CASE WHEN o.team_id <> '' THEN o.team_id ELSE COALESCE(r.team_id, '') END",
+    };
+    let (lines, line, amount) = match (by_line, backend) {
+        (false, _) => ("", "''", "o.total_minor"),
+        (true, crm_storage::Backend::Postgres) => (
+            " CROSS JOIN LATERAL jsonb_array_elements(o.lines::jsonb) AS l(v)",
+            "(l.v ->> 'product_line')",
+            "CAST(l.v ->> 'net_minor' AS BIGINT)",
+        ),
+        (true, crm_storage::Backend::Sqlite) => (
+            ", json_each(o.lines) AS l",
+            "json_extract(l.value, '$.product_line')",
+            "json_extract(l.value, '$.net_minor')",
+        ),
+    };
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {who} AS who, o.currency_code, {line} AS line, CAST(SUM({amount}) AS BIGINT) AS amount \
+         FROM orders o LEFT JOIN reps r ON r.user_id = o.owner_id{lines} WHERE 1 = 1"
+    ));
+    q.and("o.placed_at >= {}", from).and("o.placed_at < {}", to);
+    let (placed, fulfilled) = (
+        q.arg(pb::OrderStatus::Placed as i64),
+        q.arg(pb::OrderStatus::Fulfilled as i64),
+    );
+    // A constant is no grouping key on PostgreSQL: totals group by rep or team and currency.
+    let by_line = if by_line {
+        format!(", {line}")
+    } else {
+        String::new()
+    };
+    q.push(&format!(
+        " AND o.status IN ({placed}, {fulfilled}) GROUP BY {who}, o.currency_code{by_line}"
+    ));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
         .map(|r| {
-            let currency: String = r.try_get("currency_code")?;
-            let mut by_product_line: HashMap<String, i64> = HashMap::new();
-            for line in lines::from_json(&r.try_get::<String, _>("lines")?, &currency) {
-                *by_product_line.entry(line.product_line).or_default() +=
-                    line.net.map(|m| m.amount_minor).unwrap_or_default();
-            }
-            Ok(WonOrder {
-                owner_id: r.try_get("owner_id")?,
-                team_id: r.try_get("team_id")?,
-                total_minor: r.try_get("total_minor")?,
-                currency_code: currency,
-                by_product_line,
-            })
+            Ok((
+                (
+                    r.try_get("who")?,
+                    r.try_get("currency_code")?,
+                    r.try_get::<Option<String>, _>("line")?.unwrap_or_default(),
+                ),
+                r.try_get::<Option<i64>, _>("amount")?.unwrap_or_default(),
+            ))
         })
         .collect()
 }

@@ -372,7 +372,60 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         "rolled up rep -> team -> department"
     );
     assert!(rows[0].expected_bps > 0 && rows[0].expected_bps <= 10_000);
-    // A rep sees only their own quota.
+    // Quotas per product line count the line nets of that line only.
+    for (kind, owner, line) in [
+        (QuotaOwnerKind::Rep, "alice", "hardware"),
+        (QuotaOwnerKind::Team, north.id.as_str(), "hardware"),
+        (QuotaOwnerKind::Rep, "alice", "software"),
+    ] {
+        suite
+            .org
+            .clone()
+            .set_quota(suite.req(pb::SetQuotaRequest {
+                quota: Some(pb::Quota {
+                    owner_kind: kind as i32,
+                    owner_id: owner.into(),
+                    period: period.clone(),
+                    product_line: line.into(),
+                    amount: money(4_000_00, "USD"),
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let by_line: Vec<(i32, String, i64)> = suite
+        .reports
+        .clone()
+        .get_quota_attainment(suite.req(pb::GetQuotaAttainmentRequest {
+            period: period.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows
+        .iter()
+        .filter(|r| !r.quota.as_ref().unwrap().product_line.is_empty())
+        .map(|r| {
+            let q = r.quota.as_ref().unwrap();
+            (
+                q.owner_kind,
+                q.product_line.clone(),
+                r.attained.as_ref().unwrap().amount_minor,
+            )
+        })
+        .collect();
+    let mut by_line = by_line;
+    by_line.sort();
+    assert_eq!(
+        by_line,
+        [
+            (1, "hardware".to_string(), 2_000_00),
+            (1, "software".to_string(), 0),
+            (2, "hardware".to_string(), 2_000_00)
+        ]
+    );
+    // A rep sees only their own quotas.
     let mine = suite
         .reports
         .clone()
@@ -387,7 +440,10 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         .unwrap()
         .into_inner()
         .rows;
-    assert_eq!(mine.len(), 1);
+    assert!(
+        mine.len() == 3 && mine.iter().all(|r| r.quota.as_ref().unwrap().owner_id == "alice"),
+        "her total and her two product lines: {mine:?}"
+    );
     let err = suite
         .reports
         .clone()
