@@ -749,6 +749,7 @@ async fn order_reaches_every_service(
             ppb::ListSellThroughRequest {
                 partner_id: partner_id.into(),
                 period: period.clone(),
+                ..Default::default()
             },
             token,
         );
@@ -922,6 +923,7 @@ async fn escalate_when_overdue(
             let list = authed(
                 dpb::ListEscalationsRequest {
                     case_id: case_id.into(),
+                    ..Default::default()
                 },
                 token,
             );

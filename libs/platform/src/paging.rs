@@ -51,6 +51,18 @@ pub fn next_token(returned: usize, page_size: i64, last_position: Option<String>
     }
 }
 
+/// Trims `rows`, read with a limit of `page_size + 1`, to the page, and gives the next-page
+/// token: the position of the page's last row when there is more, empty on the last page.
+pub fn finish_page<T>(mut rows: Vec<T>, page_size: i64, position: impl Fn(&T) -> String) -> (Vec<T>, String) {
+    let more = rows.len() as i64 > page_size;
+    rows.truncate(usize::try_from(page_size).unwrap_or(0));
+    let token = match rows.last() {
+        Some(last) if more => encode_token(&position(last)),
+        _ => String::new(),
+    };
+    (rows, token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +78,11 @@ mod tests {
         assert_eq!(page_size(9999, 50, 500, &mut v), 500);
         assert_eq!(next_token(2, 2, Some("x".into())), encode_token("x"));
         assert_eq!(next_token(1, 2, Some("x".into())), "");
+        let position = |n: &i32| n.to_string();
+        assert_eq!(
+            finish_page(vec![1, 2, 3], 2, position),
+            (vec![1, 2], encode_token("2"))
+        );
+        assert_eq!(finish_page(vec![1, 2], 2, position), (vec![1, 2], String::new()));
     }
 }

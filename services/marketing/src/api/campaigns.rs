@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_token, finish_page, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
@@ -431,10 +432,31 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListCampaignMembersRequest,
     ) -> Result<pb::ListCampaignMembersResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
+        let after =
+            (!after.is_empty()).then(|| after.split_once('|').map(|(c, p)| (c.to_string(), p.to_string())));
+        v.check(
+            matches!(after, Some(None)),
+            "page_token",
+            "a token from the previous page",
+        );
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let c = self.campaign(&mut conn, &req.campaign_id).await?;
-        let members = campaigns::members(&mut conn, &c.id)
-            .await?
+        let after = after.flatten();
+        let rows = campaigns::members_after(
+            &mut conn,
+            &c.id,
+            after
+                .as_ref()
+                .map(|(cell, party)| (cell.as_str(), party.as_str())),
+            size + 1,
+        )
+        .await?;
+        let (rows, next_page_token) = finish_page(rows, size, |m| format!("{}|{}", m.cell, m.party_id));
+        let members = rows
             .into_iter()
             .map(|m| pb::CampaignMember {
                 party_id: m.party_id,
@@ -444,7 +466,10 @@ impl MarketingApi {
                 contact_time: m.contacted_at.map(timestamp),
             })
             .collect();
-        Ok(pb::ListCampaignMembersResponse { members })
+        Ok(pb::ListCampaignMembersResponse {
+            members,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_get_campaign_performance(

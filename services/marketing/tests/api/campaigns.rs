@@ -283,12 +283,36 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .clone()
         .list_campaign_members(suite.req(pb::ListCampaignMembersRequest {
             campaign_id: campaign.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()
         .into_inner()
         .members;
     assert!(!members.iter().any(|m| m.party_id == opted_out));
+    // Pages of three give the same members in the same order.
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .campaigns
+            .clone()
+            .list_campaign_members(suite.req(pb::ListCampaignMembersRequest {
+                campaign_id: campaign.id.clone(),
+                page_size: 3,
+                page_token,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.members.len() <= 3);
+        paged.extend(page.members);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(paged, members);
     // Independently: in every cell, members sorted by id, positions 1, 3, 5... are tested.
     let mut by_cell: HashMap<String, Vec<String>> = HashMap::new();
     for m in &members {
@@ -391,6 +415,7 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .clone()
         .list_campaign_members(suite.req(pb::ListCampaignMembersRequest {
             campaign_id: campaign.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()

@@ -77,27 +77,54 @@ pub async fn list(
     }
     q.and("sold_on >= {}", from).and("sold_on < {}", to);
     q.push(" ORDER BY sold_on, source_key");
+    q.build().fetch_all(&mut *conn).await?.iter().map(sale).collect()
+}
+
+/// Up to `limit` sales of a partner in `[from, to)` (days), by day sold then record, after
+/// `after` (day, record key) in that order; each with its record key.
+pub async fn page(
+    conn: &mut Conn,
+    partner_id: &str,
+    from: &str,
+    to: &str,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, pb::SellThrough)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT source_key, partner_id, product_id, product_category, region_code, quantity, amount_minor, \
+         currency_code, sold_on, source, source_ref FROM sell_through WHERE 1 = 1",
+    );
+    q.and("partner_id = {}", partner_id);
+    q.and("sold_on >= {}", from).and("sold_on < {}", to);
+    if let Some((day, key)) = after {
+        let (day, key) = (q.arg(day.as_str()), q.arg(key.as_str()));
+        q.push(&format!(" AND (sold_on, source_key) > ({day}, {key})"));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY sold_on, source_key LIMIT {limit}"));
     q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|r| {
-            Ok(pb::SellThrough {
-                partner_id: r.try_get("partner_id")?,
-                product_id: r.try_get("product_id")?,
-                product_category: r.try_get("product_category")?,
-                region_code: r.try_get("region_code")?,
-                quantity: r.try_get("quantity")?,
-                amount: Some(Money {
-                    amount_minor: r.try_get("amount_minor")?,
-                    currency_code: r.try_get("currency_code")?,
-                }),
-                sold_on: r.try_get("sold_on")?,
-                source: r.try_get::<i64, _>("source")? as i32,
-                source_ref: r.try_get("source_ref")?,
-            })
-        })
+        .map(|r| Ok((r.try_get("source_key")?, sale(r)?)))
         .collect()
+}
+
+fn sale(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::SellThrough> {
+    Ok(pb::SellThrough {
+        partner_id: r.try_get("partner_id")?,
+        product_id: r.try_get("product_id")?,
+        product_category: r.try_get("product_category")?,
+        region_code: r.try_get("region_code")?,
+        quantity: r.try_get("quantity")?,
+        amount: Some(Money {
+            amount_minor: r.try_get("amount_minor")?,
+            currency_code: r.try_get("currency_code")?,
+        }),
+        sold_on: r.try_get("sold_on")?,
+        source: r.try_get::<i64, _>("source")? as i32,
+        source_ref: r.try_get("source_ref")?,
+    })
 }
 
 /// Marks an exception cell announced; false when it was before.

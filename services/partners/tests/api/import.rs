@@ -245,6 +245,7 @@ async fn orders_name_their_channel_by_the_partners_external_id(backend: Backend)
             .list_sell_through(suite.req(pb::ListSellThroughRequest {
                 partner_id: partner_id.clone(),
                 period: day[..7].to_string(),
+                ..Default::default()
             }))
             .await
             .ok()?

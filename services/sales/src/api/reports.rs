@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
+use crm_platform::paging::{decode_token, finish_page, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
@@ -346,6 +347,19 @@ impl SalesApi {
         principal: &Principal,
         req: pb::ListAlertsRequest,
     ) -> Result<pb::ListAlertsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let before = decode_token(&req.page_token, &mut v);
+        let before = (!before.is_empty()).then(|| {
+            let (at, id) = before.split_once('|')?;
+            Some((at.parse::<i64>().ok()?, id.to_string()))
+        });
+        v.check(
+            matches!(before, Some(None)),
+            "page_token",
+            "a token from the previous page",
+        );
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let owner =
             if principal.has_any_role(&[Role::Admin, Role::Auditor, Role::SalesManager, Role::Service]) {
@@ -353,8 +367,25 @@ impl SalesApi {
             } else {
                 principal.user_id.clone()
             };
+        let alerts = alert_store::list(
+            &mut conn,
+            &owner,
+            req.kind,
+            req.include_resolved,
+            before.flatten().as_ref(),
+            size + 1,
+        )
+        .await?;
+        let (alerts, next_page_token) = finish_page(alerts, size, |a| {
+            format!(
+                "{}|{}",
+                a.raise_time.as_ref().map(micros).unwrap_or_default(),
+                a.id
+            )
+        });
         Ok(pb::ListAlertsResponse {
-            alerts: alert_store::list(&mut conn, &owner, req.kind, req.include_resolved).await?,
+            alerts,
+            next_page_token,
         })
     }
 
@@ -364,10 +395,8 @@ impl SalesApi {
         req: pb::ResolveAlertRequest,
     ) -> Result<pb::ResolveAlertResponse> {
         let mut tx = self.store.begin().await?;
-        let alert = alert_store::list(&mut tx, "", 0, true)
+        let alert = alert_store::get(&mut tx, &req.id)
             .await?
-            .into_iter()
-            .find(|a| a.id == req.id)
             .ok_or_else(|| Error::NotFound(format!("alert {}", req.id)))?;
         if alert.owner_id != principal.user_id && !principal.has_any_role(&[Role::Admin, Role::SalesManager])
         {
@@ -377,10 +406,7 @@ impl SalesApi {
             )));
         }
         alert_store::resolve(&mut tx, &alert.id, self.store.now_micros()).await?;
-        let resolved = alert_store::list(&mut tx, "", 0, true)
-            .await?
-            .into_iter()
-            .find(|a| a.id == req.id);
+        let resolved = alert_store::get(&mut tx, &req.id).await?;
         self.store.commit(tx).await?;
         Ok(pb::ResolveAlertResponse { alert: resolved })
     }

@@ -50,6 +50,8 @@ pub async fn list(
     owner_id: &str,
     kind: i32,
     include_resolved: bool,
+    before: Option<&(i64, String)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<pb::Alert>> {
     let mut q = SqlBuilder::new(
         "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at FROM alerts WHERE 1 = 1",
@@ -63,23 +65,43 @@ pub async fn list(
     if !include_resolved {
         q.push(" AND resolved_at IS NULL");
     }
-    q.push(" ORDER BY raised_at DESC, id DESC LIMIT 1000");
+    if let Some((at, id)) = before {
+        let (at, id) = (q.arg(*at), q.arg(id.as_str()));
+        q.push(&format!(" AND (raised_at, id) < ({at}, {id})"));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY raised_at DESC, id DESC LIMIT {limit}"));
     q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|r| {
-            Ok(pb::Alert {
-                id: r.try_get("id")?,
-                kind: r.try_get::<i64, _>("kind")? as i32,
-                subject_id: r.try_get("subject_id")?,
-                owner_id: r.try_get("owner_id")?,
-                message: r.try_get("message")?,
-                raise_time: Some(timestamp(r.try_get("raised_at")?)),
-                resolve_time: r.try_get::<Option<i64>, _>("resolved_at")?.map(timestamp),
-            })
-        })
+        .map(from_row)
         .collect()
+}
+
+/// One alert.
+pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Alert>> {
+    sqlx::query(
+        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at FROM alerts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Alert> {
+    Ok(pb::Alert {
+        id: r.try_get("id")?,
+        kind: r.try_get::<i64, _>("kind")? as i32,
+        subject_id: r.try_get("subject_id")?,
+        owner_id: r.try_get("owner_id")?,
+        message: r.try_get("message")?,
+        raise_time: Some(timestamp(r.try_get("raised_at")?)),
+        resolve_time: r.try_get::<Option<i64>, _>("resolved_at")?.map(timestamp),
+    })
 }
 
 /// Marks an alert resolved; false when unknown.

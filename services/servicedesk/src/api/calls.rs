@@ -12,7 +12,7 @@ use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{calls, customers, notifications};
 use crm_platform::contact::normalize_phone;
-use crm_platform::paging::{decode_token, encode_token, page_size};
+use crm_platform::paging::{decode_token, encode_token, finish_page, page_size};
 
 /// Open cases an identified caller comes with, most urgent first.
 const MAX_CALLER_CASES: i64 = 100;
@@ -107,8 +107,41 @@ impl ServiceDeskApi {
         _p: &Principal,
         req: pb::ListEscalationsRequest,
     ) -> Result<pb::ListEscalationsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
+        let after = (!after.is_empty()).then(|| {
+            let mut parts = after.splitn(3, '|');
+            Some((
+                parts.next()?.parse::<i64>().ok()?,
+                parts.next()?.to_string(),
+                parts.next()?.to_string(),
+            ))
+        });
+        v.check(
+            matches!(after, Some(None)),
+            "page_token",
+            "a token from the previous page",
+        );
+        v.finish()?;
+        let rows = cases::escalations(
+            &mut *self.store.conn().await?,
+            &req.case_id,
+            after.flatten().as_ref(),
+            size + 1,
+        )
+        .await?;
+        let (escalations, next_page_token) = finish_page(rows, size, |e| {
+            let at = e
+                .raise_time
+                .as_ref()
+                .map(crm_platform::time::micros)
+                .unwrap_or_default();
+            format!("{at}|{}|{}", e.case_id, e.level)
+        });
         Ok(pb::ListEscalationsResponse {
-            escalations: cases::escalations(&mut *self.store.conn().await?, &req.case_id).await?,
+            escalations,
+            next_page_token,
         })
     }
 }

@@ -356,14 +356,30 @@ pub async fn escalation_levels(
 }
 
 /// Escalations, of one case or (empty id) of all, newest first.
-pub async fn escalations(conn: &mut Conn, case_id: &str) -> sqlx::Result<Vec<pb::Escalation>> {
-    let rows = sqlx::query(
-        "SELECT case_id, level, raised_at, reason FROM escalations WHERE $1 = '' OR case_id = $1 \
-         ORDER BY raised_at DESC, case_id, level",
-    )
-    .bind(case_id)
-    .fetch_all(&mut *conn)
-    .await?;
+pub async fn escalations(
+    conn: &mut Conn,
+    case_id: &str,
+    after: Option<&(i64, String, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Escalation>> {
+    let mut q = SqlBuilder::new("SELECT case_id, level, raised_at, reason FROM escalations WHERE 1 = 1");
+    if !case_id.is_empty() {
+        q.and("case_id = {}", case_id.to_string());
+    }
+    if let Some((at, case, level)) = after {
+        let (at1, at2, case, level) = (
+            q.arg(*at),
+            q.arg(*at),
+            q.arg(case.as_str()),
+            q.arg(level.as_str()),
+        );
+        q.push(&format!(
+            " AND (raised_at < {at1} OR (raised_at = {at2} AND (case_id, level) > ({case}, {level})))"
+        ));
+    }
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY raised_at DESC, case_id, level LIMIT {limit}"));
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::Escalation {

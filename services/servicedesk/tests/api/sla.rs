@@ -75,6 +75,7 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
         .desk()
         .list_escalations(suite.req(pb::ListEscalationsRequest {
             case_id: urgent.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -322,6 +323,7 @@ async fn the_escalation_chain_is_configurable(backend: Backend) {
         .desk()
         .list_escalations(suite.req(pb::ListEscalationsRequest {
             case_id: silent.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()
