@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use crm_platform::Store;
+use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::events as ev;
-use crm_proto::sales::v1::{self as pb, OpportunityStatus};
 
-use crate::api::reports::{date, ts};
+use crate::api::reports::date;
 use crate::domain::alerts::{self, AlertKind, OpenDeal};
 use crate::events;
 use crate::storage::{alerts as alert_store, reporting, stages};
@@ -34,29 +34,32 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
         .enumerate()
         .map(|(i, s)| (s.code.as_str(), i as i32 + 1))
         .collect();
-    let opps = reporting::opportunities(&mut tx, &reporting::Scope::default()).await?;
+    // The open deals with their current stage, and the opportunities created within the
+    // windows the new-deal rate compares: not every opportunity ever made with its history.
     let mut created: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
-    let mut deals = Vec::new();
-    for o in &opps {
+    let now_micros = store.now_micros();
+    let since = now_micros - alerts::NEW_DEAL_WINDOWS_DAYS * 86_400_000_000;
+    for (owner, at) in reporting::created_between(&mut tx, since, now_micros).await? {
         created
-            .entry(o.owner_id.clone())
+            .entry(owner)
             .or_default()
-            .push(ts(&o.create_time).unwrap_or_default());
-        if o.status != OpportunityStatus::Open as i32 {
-            continue;
-        }
-        let current = o.stage_history.last();
-        deals.push(OpenDeal {
-            id: o.id.clone(),
-            owner_id: o.owner_id.clone(),
-            stage_code: o.stage_code.clone(),
-            stage_position: positions.get(o.stage_code.as_str()).copied().unwrap_or(1),
-            entered_stage_at: current.and_then(|h| ts(&h.enter_time)).unwrap_or_default(),
-            planned_leave_date: current
-                .and_then(|h| NaiveDate::parse_from_str(&h.planned_leave_date, "%Y-%m-%d").ok()),
-            expected_close: date(&o.expected_close_date),
-        });
+            .push(crm_platform::time::naive_utc(at));
     }
+    let deals: Vec<OpenDeal> = reporting::open_deals(&mut tx)
+        .await?
+        .into_iter()
+        .map(
+            |(id, owner_id, stage_code, expected_close, entered_at, planned)| OpenDeal {
+                stage_position: positions.get(stage_code.as_str()).copied().unwrap_or(1),
+                id,
+                owner_id,
+                stage_code,
+                entered_stage_at: entered_at.map(crm_platform::time::naive_utc).unwrap_or_default(),
+                planned_leave_date: NaiveDate::parse_from_str(&planned, "%Y-%m-%d").ok(),
+                expected_close: date(&expected_close),
+            },
+        )
+        .collect();
     let mut raised = Vec::new();
     for alert in alerts::evaluate(&deals, &created, &settings, now) {
         let kind = kind_of(alert.kind);

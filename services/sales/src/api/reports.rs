@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
 use crm_platform::paging::{decode_token, finish_page, page_size};
@@ -15,11 +15,6 @@ use crate::domain::reports::{self, Stage};
 use crate::error::{Error, Result, invalid};
 use crate::storage::{alerts as alert_store, micros, org, reporting, stages};
 use crm_calendar::Period;
-
-/// The UTC date and time of a timestamp.
-pub(crate) fn ts(t: &Option<prost_types::Timestamp>) -> Option<NaiveDateTime> {
-    t.as_ref().map(|t| crm_platform::time::naive_utc(micros(t)))
-}
 
 /// A `YYYY-MM-DD` date (the epoch's for an empty or malformed one).
 pub(crate) fn date(s: &str) -> NaiveDate {

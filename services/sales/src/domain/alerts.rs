@@ -8,6 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 const RECENT_DAYS: i64 = 30;
 /// End of the baseline window (counted back from now), in days.
 const BASELINE_END_DAYS: i64 = 120;
+/// How far back the new-deal rate looks: opportunities created earlier change no alert.
+pub const NEW_DEAL_WINDOWS_DAYS: i64 = BASELINE_END_DAYS;
 /// Number of months in the baseline window.
 const BASELINE_MONTHS: i128 = 3;
 /// Smallest baseline count for which the falling-rate alert is meaningful.

@@ -1,12 +1,12 @@
-//! Reads for reports: opportunities with their stage history, and orders in a period.
+//! Reports in SQL: the funnel, forecast and win totals of the opportunities a report covers,
+//! the open deals and new opportunities the alert rules look at, and the orders quota
+//! attainment adds up.
 
 use std::collections::HashMap;
 
 use crm_proto::sales::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
-
-use super::opportunities;
 
 /// Which opportunities and orders a report covers.
 #[derive(Debug, Default, Clone)]
@@ -186,49 +186,46 @@ pub async fn closed_totals(
     ))
 }
 
-/// Opportunities in scope with their stage history.
-pub async fn opportunities(conn: &mut Conn, scope: &Scope) -> sqlx::Result<Vec<pb::Opportunity>> {
-    let mut out = Vec::new();
-    let mut after = String::new();
-    loop {
-        let page = opportunities::list(conn, "", &scope.owner_id, "", 0, &after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id.clone();
-        let full = page.len() == 1000;
-        out.extend(page.into_iter().filter(|o| {
-            (scope.territory_id.is_empty() || o.territory_id == scope.territory_id)
-                && scope
-                    .team_ids
-                    .as_ref()
-                    .is_none_or(|teams| teams.contains(&o.team_id))
-        }));
-        if !full {
-            break;
-        }
-    }
-    let mut histories: HashMap<String, Vec<pb::StageHistoryEntry>> = HashMap::new();
-    for chunk in out.chunks(500) {
-        let mut q = SqlBuilder::new(
-            "SELECT opportunity_id, stage_code, entered_at, left_at, planned_leave_date FROM stage_history WHERE opportunity_id IN (",
-        );
-        let list = q.in_list(chunk.iter().map(|o| o.id.clone()));
-        q.push(&list).push(") ORDER BY opportunity_id, seq");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            histories
-                .entry(r.try_get("opportunity_id")?)
-                .or_default()
-                .push(pb::StageHistoryEntry {
-                    stage_code: r.try_get("stage_code")?,
-                    enter_time: Some(super::timestamp(r.try_get("entered_at")?)),
-                    leave_time: r.try_get::<Option<i64>, _>("left_at")?.map(super::timestamp),
-                    planned_leave_date: r.try_get("planned_leave_date")?,
-                });
-        }
-    }
-    for o in &mut out {
-        o.stage_history = histories.remove(&o.id).unwrap_or_default();
-    }
-    Ok(out)
+/// An open opportunity as the alert rules see it: (id, owner, stage, expected close date,
+/// when it entered its stage (µs, None without history), the planned leave date of that stage).
+pub type OpenDealRow = (String, String, String, String, Option<i64>, String);
+
+/// Every open opportunity with its current stage visit (the last of its history), by id.
+pub async fn open_deals(conn: &mut Conn) -> sqlx::Result<Vec<OpenDealRow>> {
+    sqlx::query(
+        "SELECT o.id, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
+         FROM opportunities o LEFT JOIN stage_history h ON h.opportunity_id = o.id \
+         AND h.seq = (SELECT MAX(s.seq) FROM stage_history s WHERE s.opportunity_id = o.id) \
+         WHERE o.status = $1 ORDER BY o.id",
+    )
+    .bind(pb::OpportunityStatus::Open as i64)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("owner_id")?,
+            r.try_get("stage_code")?,
+            r.try_get("expected_close_date")?,
+            r.try_get("entered_at")?,
+            r.try_get::<Option<String>, _>("planned_leave_date")?
+                .unwrap_or_default(),
+        ))
+    })
+    .collect()
+}
+
+/// (owner, creation time in µs) of the opportunities created in `(from, to]`.
+pub async fn created_between(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query("SELECT owner_id, created_at FROM opportunities WHERE created_at > $1 AND created_at <= $2")
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("owner_id")?, r.try_get("created_at")?)))
+        .collect()
 }
 
 /// Whom counted orders are added up for.
