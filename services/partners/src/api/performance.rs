@@ -65,21 +65,23 @@ async fn load_facts(conn: &mut crm_storage::Conn, from: &str, to: &str, currency
             })
         })
         .collect();
-    let sales = sales::list(conn, "", from, to)
+    let sales = sales::monthly(conn, currency, from, to)
         .await?
         .into_iter()
-        .filter(|s| s.amount.as_ref().is_some_and(|m| m.currency_code == currency))
-        .filter_map(|s| {
-            Some(SaleFact {
-                sold_on: chrono::NaiveDate::parse_from_str(&s.sold_on, "%Y-%m-%d").ok()?,
-                partner_id: s.partner_id,
-                product_id: s.product_id,
-                category: s.product_category,
-                region: s.region_code,
-                quantity: s.quantity,
-                amount_minor: s.amount.map(|m| m.amount_minor).unwrap_or_default(),
-            })
-        })
+        .filter_map(
+            |(partner_id, product_id, category, region, month, quantity, amount_minor)| {
+                Some(SaleFact {
+                    // The month's first day stands for the month's sales.
+                    sold_on: chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?,
+                    partner_id,
+                    product_id,
+                    category,
+                    region,
+                    quantity,
+                    amount_minor,
+                })
+            },
+        )
         .collect();
     let product_names = products.into_iter().map(|p| (p.id, p.name)).collect();
     Ok(Facts {

@@ -60,19 +60,9 @@ impl PartnersApi {
             };
             inputs.target_minor += target_share(&fact, period.start, period.end_exclusive()).0;
         }
-        let sum = |records: Vec<pb::SellThrough>| -> i64 {
-            records
-                .into_iter()
-                .filter(|s| members.contains(&s.partner_id))
-                .filter_map(|s| {
-                    s.amount
-                        .filter(|m| m.currency_code == currency)
-                        .map(|m| m.amount_minor)
-                })
-                .sum()
-        };
-        inputs.actual_minor = sum(sales::list(&mut tx, "", &from, &to).await?);
-        inputs.last_year_minor = sum(sales::list(&mut tx, "", &ly_from, &ly_to).await?);
+        let members_list: Vec<String> = members.iter().cloned().collect();
+        inputs.actual_minor = sales::total(&mut tx, &members_list, &currency, &from, &to).await?;
+        inputs.last_year_minor = sales::total(&mut tx, &members_list, &currency, &ly_from, &ly_to).await?;
         for member in &members {
             inputs.complaints += scorecards::complaints(&mut tx, member, &from, &to).await?;
             inputs.returned_minor += scorecards::returned(&mut tx, member, &from, &to, &currency).await?;

@@ -284,7 +284,16 @@ pub fn exceptions(
     threshold_bps: i32,
 ) -> Vec<Exception> {
     let mut out = Vec::new();
+    // Each target looks at its partner's sales only.
+    let mut by_partner: std::collections::HashMap<&str, Vec<&SaleFact>> = std::collections::HashMap::new();
+    for s in sales {
+        by_partner.entry(s.partner_id.as_str()).or_default().push(s);
+    }
     for t in targets {
+        let partner_sales = by_partner
+            .get(t.partner_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for month in period.months() {
             if month.start > today {
                 continue;
@@ -294,9 +303,9 @@ pub fn exceptions(
                 continue;
             }
             let expected_minor = expected(target_minor, &month, today);
-            let actual_minor: i64 = sales
+            let actual_minor: i64 = partner_sales
                 .iter()
-                .filter(|s| s.partner_id == t.partner_id && month.contains(s.sold_on))
+                .filter(|s| month.contains(s.sold_on))
                 .filter(|s| t.category.is_empty() || s.category == t.category)
                 .filter(|s| t.product_id.is_empty() || s.product_id == t.product_id)
                 .map(|s| s.amount_minor)

@@ -61,23 +61,66 @@ pub async fn receive_report(
         == 1)
 }
 
-/// Sell-through sold in [from, to) (dates as YYYY-MM-DD), optionally of one partner.
-pub async fn list(
+/// The sales in `currency` in `[from, to)` (days) added up in SQL per partner, product,
+/// category, region and month: (partner, product, category, region, "YYYY-MM", quantity,
+/// amount). Performance and exceptions look no finer than a month, so this is all they need,
+/// however many sales the period holds.
+pub async fn monthly(
     conn: &mut Conn,
-    partner_id: &str,
+    currency: &str,
     from: &str,
     to: &str,
-) -> sqlx::Result<Vec<pb::SellThrough>> {
-    let mut q = SqlBuilder::new(
-        "SELECT partner_id, product_id, product_category, region_code, quantity, amount_minor, currency_code, sold_on, \
-         source, source_ref FROM sell_through WHERE 1 = 1",
-    );
-    if !partner_id.is_empty() {
-        q.and("partner_id = {}", partner_id);
+) -> sqlx::Result<Vec<(String, String, String, String, String, i64, i64)>> {
+    sqlx::query(
+        "SELECT partner_id, product_id, product_category, region_code, SUBSTR(sold_on, 1, 7) AS month, \
+         CAST(SUM(quantity) AS BIGINT) AS quantity, CAST(SUM(amount_minor) AS BIGINT) AS amount \
+         FROM sell_through WHERE currency_code = $1 AND sold_on >= $2 AND sold_on < $3 \
+         GROUP BY partner_id, product_id, product_category, region_code, SUBSTR(sold_on, 1, 7)",
+    )
+    .bind(currency)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("partner_id")?,
+            r.try_get("product_id")?,
+            r.try_get("product_category")?,
+            r.try_get("region_code")?,
+            r.try_get("month")?,
+            r.try_get("quantity")?,
+            r.try_get("amount")?,
+        ))
+    })
+    .collect()
+}
+
+/// What `partner_ids` sold in `currency` in `[from, to)` (days), added up in SQL.
+pub async fn total(
+    conn: &mut Conn,
+    partner_ids: &[String],
+    currency: &str,
+    from: &str,
+    to: &str,
+) -> sqlx::Result<i64> {
+    let mut total = 0;
+    for chunk in partner_ids.chunks(500) {
+        let mut q = SqlBuilder::new(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM sell_through WHERE 1 = 1",
+        );
+        q.and("currency_code = {}", currency);
+        q.and("sold_on >= {}", from).and("sold_on < {}", to);
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND partner_id IN ({list})"));
+        total += q
+            .build()
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get::<i64, _>("total")?;
     }
-    q.and("sold_on >= {}", from).and("sold_on < {}", to);
-    q.push(" ORDER BY sold_on, source_key");
-    q.build().fetch_all(&mut *conn).await?.iter().map(sale).collect()
+    Ok(total)
 }
 
 /// Up to `limit` sales of a partner in `[from, to)` (days), by day sold then record, after
