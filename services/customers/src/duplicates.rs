@@ -4,6 +4,8 @@
 //! links the checks kept instead of comparing the whole base.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use crm_platform::Store;
 use crm_proto::customers::v1::ContactPointKind;
@@ -13,7 +15,50 @@ use crate::domain::duplicates::{self as rules, Candidate, Link, MAX_BLOCK, MIN_S
 use crate::storage::duplicates as index;
 
 /// Parties the job checks per transaction.
-pub const BATCH: i64 = 500;
+pub const BATCH: i64 = 100;
+
+/// How long after the last bulk write the job waits before checking.
+const QUIET: Duration = Duration::from_secs(3);
+
+/// The longest the job waits for imports that keep going.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// When this process last wrote parties in bulk. The check job leaves the machine (and, on
+/// SQLite, the one writer) to an import while it runs, and catches up once it goes quiet, or
+/// after ten minutes of an import that does not. Elapsed time, not business time: wall clock.
+#[derive(Debug, Default)]
+pub struct BulkWrites {
+    /// µs since the epoch of the last bulk write (0: none).
+    last: AtomicI64,
+    /// µs since the epoch since which the job has been waiting (0: not waiting).
+    waiting_since: AtomicI64,
+}
+
+impl BulkWrites {
+    /// Notes a bulk write now.
+    pub fn touch(&self) {
+        self.last
+            .store(crm_platform::time::now_micros(), Ordering::Relaxed);
+    }
+
+    /// Whether the job should wait for an import to go quiet.
+    fn should_wait(&self) -> bool {
+        let now = crm_platform::time::now_micros();
+        let busy = now - self.last.load(Ordering::Relaxed) < QUIET.as_micros() as i64;
+        if !busy {
+            self.waiting_since.store(0, Ordering::Relaxed);
+            return false;
+        }
+        let since = match self.waiting_since.load(Ordering::Relaxed) {
+            0 => {
+                self.waiting_since.store(now, Ordering::Relaxed);
+                now
+            }
+            since => since,
+        };
+        now - since < MAX_WAIT.as_micros() as i64
+    }
+}
 
 /// Checks `ids` (in the caller's transaction): rewrites their blocking keys and their links to
 /// the parties sharing a key, an email or a phone with them. Ids no longer active (merged,
@@ -97,11 +142,14 @@ fn link(parties: &[Candidate], neighbours: &[Vec<String>], others: &HashMap<Stri
     links
 }
 
-/// Checks the parties due (written in bulk), a batch per transaction, until none is left.
-/// Returns how many were checked.
-pub async fn check_due(store: &Store) -> anyhow::Result<usize> {
+/// Checks the parties due (written in bulk), a batch per transaction, until none is left or an
+/// import is under way (see [`BulkWrites`]). Returns how many were checked.
+pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
+        if bulk.should_wait() {
+            return Ok(total);
+        }
         let mut tx = store.begin().await?;
         let ids = index::due(&mut tx, BATCH).await?;
         if ids.is_empty() {

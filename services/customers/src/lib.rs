@@ -39,7 +39,8 @@ impl crm_platform::Service for Customers {
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {
-        let api = api::CustomersApi::new(base.store(), Arc::new(settings.clone()));
+        let bulk = Arc::new(duplicates::BulkWrites::default());
+        let api = api::CustomersApi::new(base.store(), Arc::new(settings.clone()), bulk.clone());
         let server = base.server(policy::policy()).await?.add_service(limited!(
             CustomersServiceServer::new(api),
             base.max_message_bytes()
@@ -50,6 +51,7 @@ impl crm_platform::Service for Customers {
             rules: settings.lifecycle_rules(),
             imports: Default::default(),
             clock: base.clock(),
+            bulk: bulk.clone(),
         };
         let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
         let at_risk_clock = base.clock();
@@ -73,8 +75,8 @@ impl crm_platform::Service for Customers {
                 "customers-duplicate-check",
                 settings.duplicate_check_interval,
                 move || {
-                    let store = store.clone();
-                    async move { duplicates::check_due(&store).await.map(drop) }
+                    let (store, bulk) = (store.clone(), bulk.clone());
+                    async move { duplicates::check_due(&store, &bulk).await.map(drop) }
                 },
             ))
     }

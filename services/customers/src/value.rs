@@ -109,6 +109,9 @@ pub struct OrderEvents {
     pub imports: std::sync::Arc<ImportActivity>,
     /// The time figures are computed at.
     pub clock: std::sync::Arc<dyn crm_platform::clock::Clock>,
+    /// Bulk writes into this service, which the duplicate check waits for: imported orders
+    /// arriving count, as their import keeps the machine busy.
+    pub bulk: std::sync::Arc<crate::duplicates::BulkWrites>,
 }
 
 impl EventHandler for OrderEvents {
@@ -133,6 +136,7 @@ impl EventHandler for OrderEvents {
                 let orders = event.decode::<sales::OrdersImported>()?.orders;
                 record_orders(tx, &orders, Refresh::Deferred(now)).await?;
                 self.imports.touch(now);
+                self.bulk.touch();
                 // A bulk load outruns the database's own statistics; without them the ledger
                 // is scanned for every refresh.
                 crm_storage::statistics::analyze_if_grown(tx, "party_orders").await?;

@@ -146,7 +146,9 @@ impl CustomersApi {
                 &self.config.reporting_currency,
             )
             .await?;
-            // Checked for duplicates by the job, a batch at a time, not row by row here.
+            // Checked for duplicates by the job, a batch at a time once the import goes quiet,
+            // not row by row here.
+            self.bulk.touch();
             let ids: Vec<String> = new_parties.iter().map(|p| p.id.clone()).collect();
             crate::storage::duplicates::mark_due(&mut tx, &ids).await?;
             // insert_many leaves each party as stored: no need to read them back.
@@ -220,6 +222,7 @@ impl CustomersApi {
         if !parties::update(tx, &mut next, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {id}")));
         }
+        self.bulk.touch();
         crate::storage::duplicates::mark_due(tx, std::slice::from_ref(&next.id)).await?;
         let stored = parties::get(tx, id)
             .await?

@@ -27,12 +27,18 @@ use crate::error::{Error, Result};
 pub struct CustomersApi {
     store: Store,
     config: Arc<CustomersSettings>,
+    /// Bulk writes, which the duplicate check job waits for.
+    bulk: Arc<crate::duplicates::BulkWrites>,
 }
 
 impl CustomersApi {
-    /// The service on `store`.
-    pub fn new(store: Store, config: Arc<CustomersSettings>) -> Self {
-        Self { store, config }
+    /// The service on `store`; imports note their writes in `bulk`.
+    pub fn new(
+        store: Store,
+        config: Arc<CustomersSettings>,
+        bulk: Arc<crate::duplicates::BulkWrites>,
+    ) -> Self {
+        Self { store, config, bulk }
     }
 }
 

@@ -125,8 +125,8 @@ pub const MIN_STORED_SIMILARITY: f64 = 0.85;
 
 /// A blocking key, email or phone shared by more parties than this identifies nobody (a common
 /// name, a switchboard number): nothing is compared through it, so a base where a tenth of the
-/// customers are called 陳 still compares each new party with a few hundred others at most.
-pub const MAX_BLOCK: usize = 500;
+/// customers are called 陳 still compares each new party with a bounded number of others.
+pub const MAX_BLOCK: usize = 200;
 
 /// Tokens of a name that make blocking keys (their pairs do, so the count grows quadratically).
 const MAX_KEY_TOKENS: usize = 4;

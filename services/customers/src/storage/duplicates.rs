@@ -105,8 +105,9 @@ pub async fn key_holders(
 }
 
 /// Records that `key` is held by too many parties to compare them through it: the name links
-/// among its holders go, and its holders are due a check again (through their other keys).
-/// Happens once per key, when its block first outgrows the cap.
+/// among its holders go (made while the block was still small). Happens once per key, when its
+/// block first outgrows the cap; links its holders share through another key come back when
+/// either is written again.
 pub async fn mark_giant(conn: &mut Conn, key: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO giant_name_keys (name_key) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(key)
@@ -119,13 +120,6 @@ pub async fn mark_giant(conn: &mut Conn, key: &str) -> sqlx::Result<()> {
     )
     .bind(Reason::SimilarName.code())
     .bind(key)
-    .bind(key)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO duplicate_check_due (party_id) SELECT party_id FROM party_name_keys WHERE name_key = $1 \
-         ON CONFLICT DO NOTHING",
-    )
     .bind(key)
     .execute(&mut *conn)
     .await?;

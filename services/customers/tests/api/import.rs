@@ -435,12 +435,12 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
         r
     };
     // One more "Wei Chen" than a block holds.
-    let mut rows: Vec<pb::PartyImportRow> = (0..=500)
+    let mut rows: Vec<pb::PartyImportRow> = (0..=crm_customers::domain::duplicates::MAX_BLOCK as i64)
         .map(|i| named(i + 2, "Wei", "Chen", &format!("wei{i}@example.com")))
         .collect();
-    rows.push(named(600, "Meiling", "Lin", ""));
-    rows.push(named(601, "Meiling", "Lim", ""));
-    rows.push(named(602, "Vivian", "Wu", "wei7@example.com"));
+    rows.push(named(900, "Meiling", "Lin", ""));
+    rows.push(named(901, "Meiling", "Lim", ""));
+    rows.push(named(902, "Vivian", "Wu", "wei7@example.com"));
     let summary = import(
         &app,
         &app.admin,
@@ -450,7 +450,7 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
     )
     .await
     .unwrap();
-    assert_eq!(summary.created, 504);
+    assert_eq!(summary.created, rows.len() as i64);
 
     let find = || async {
         app.client
