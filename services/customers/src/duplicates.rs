@@ -3,7 +3,6 @@
 //! marked due and checked by a job, a batch per transaction. Finding duplicates then reads the
 //! links the checks kept instead of comparing the whole base.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use crm_platform::Store;
 use crm_proto::customers::v1::ContactPointKind;
 use crm_storage::Conn;
 
-use crate::domain::duplicates::{self as rules, Candidate, Link, MAX_BLOCK, MIN_STORED_SIMILARITY};
+use crate::domain::duplicates::{self as rules, Candidate, Link, MAX_BLOCK, MIN_STORED_SIMILARITY, Reason};
 use crate::storage::duplicates as index;
 
 /// Parties the job checks per transaction.
@@ -76,15 +75,21 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
     if parties.is_empty() {
         return Ok(());
     }
-    let keys: Vec<(String, Vec<String>)> = parties
+    let keys: Vec<index::PartyKeys> = parties
         .iter()
-        .map(|p| (p.id.clone(), rules::blocking_keys(&p.name)))
+        .map(|p| {
+            (
+                p.id.clone(),
+                rules::normalize_name(&p.name),
+                rules::blocking_keys(&p.name),
+            )
+        })
         .collect();
     index::replace_keys(conn, &keys).await?;
     let all = |values: fn(&Candidate) -> &Vec<String>| -> Vec<String> {
         parties.iter().flat_map(|p| values(p).iter().cloned()).collect()
     };
-    let all_keys: Vec<String> = keys.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
+    let all_keys: Vec<String> = keys.iter().flat_map(|(_, _, k)| k.iter().cloned()).collect();
     let (by_key, giant) = index::key_holders(conn, &all_keys, MAX_BLOCK).await?;
     for key in &giant {
         index::mark_giant(conn, key).await?;
@@ -93,53 +98,42 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
         index::contact_holders(conn, ContactPointKind::Email, &all(|c| &c.emails), MAX_BLOCK).await?;
     let by_phone =
         index::contact_holders(conn, ContactPointKind::Phone, &all(|c| &c.phones), MAX_BLOCK).await?;
-    let neighbours: Vec<Vec<String>> = parties
-        .iter()
-        .zip(&keys)
-        .map(|(party, (_, keys))| {
-            let mut ids: Vec<String> = keys
-                .iter()
-                .filter_map(|k| by_key.get(k))
-                .chain(party.emails.iter().filter_map(|e| by_email.get(e)))
-                .chain(party.phones.iter().filter_map(|p| by_phone.get(p)))
-                .flatten()
-                .filter(|id| **id != party.id)
-                .cloned()
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids
-        })
-        .collect();
-    let mut wanted: Vec<String> = neighbours.iter().flatten().cloned().collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let others: HashMap<String, Candidate> = index::candidates(conn, &wanted)
-        .await?
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
-    // Hundreds of name comparisons per party, thousands per batch: off the async runtime.
-    let links = tokio::task::spawn_blocking(move || link(&parties, &neighbours, &others)).await?;
-    let checked: Vec<String> = keys.into_iter().map(|(id, _)| id).collect();
+    let checked: Vec<String> = keys.iter().map(|(id, _, _)| id.clone()).collect();
+    // Up to a few thousand name comparisons per party: off the async runtime.
+    let links = tokio::task::spawn_blocking(move || {
+        let mut links = Vec::new();
+        for (party, (id, name, keys)) in parties.iter().zip(&keys) {
+            for (values, holders, reason) in [
+                (&party.emails, &by_email, Reason::SameEmail),
+                (&party.phones, &by_phone, Reason::SamePhone),
+            ] {
+                for others in values.iter().filter_map(|v| holders.get(v)) {
+                    links.extend(
+                        others
+                            .iter()
+                            .filter_map(|o| rules::shared_contact_link(id, o, reason)),
+                    );
+                }
+            }
+            for (other, other_name) in keys.iter().filter_map(|k| by_key.get(k)).flatten() {
+                links.extend(rules::name_link(
+                    id,
+                    name,
+                    other,
+                    other_name,
+                    MIN_STORED_SIMILARITY,
+                ));
+            }
+        }
+        // A pair found through several keys, or from both its ends, is one link per reason.
+        links.sort_by(|x: &Link, y: &Link| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));
+        links.dedup_by(|x, y| (&x.a, &x.b, x.reason) == (&y.a, &y.b, y.reason));
+        links
+    })
+    .await?;
     index::replace_links(conn, &checked, &links).await?;
     index::checked(conn, &checked).await?;
     Ok(())
-}
-
-/// The links of each party to its neighbours, each link once.
-fn link(parties: &[Candidate], neighbours: &[Vec<String>], others: &HashMap<String, Candidate>) -> Vec<Link> {
-    let mut links: Vec<Link> = parties
-        .iter()
-        .zip(neighbours)
-        .flat_map(|(party, ids)| {
-            let near: Vec<Candidate> = ids.iter().filter_map(|id| others.get(id).cloned()).collect();
-            rules::links_between(party, &near, MIN_STORED_SIMILARITY)
-        })
-        .collect();
-    links.sort_by(|x, y| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));
-    links.dedup_by(|x, y| (&x.a, &x.b, x.reason) == (&y.a, &y.b, y.reason));
-    links
 }
 
 /// Checks the parties due (written in bulk), a batch per transaction, until none is left or an

@@ -1,9 +1,12 @@
 -- Duplicate detection reads an index instead of the whole base. Each active party has its name's
 -- blocking keys; a party is compared, when written, with the parties sharing a key, an email or a
 -- phone (blocks too large to identify anyone are skipped), and the links found are kept.
+-- Each key row carries the party's normalized name, so a check compares names without reading
+-- the parties behind a key.
 CREATE TABLE party_name_keys (
     name_key TEXT NOT NULL,
     party_id TEXT NOT NULL,
+    name     TEXT NOT NULL,
     PRIMARY KEY (name_key, party_id)
 );
 CREATE INDEX party_name_keys_party ON party_name_keys (party_id);

@@ -265,15 +265,39 @@ pub fn links_between(party: &Candidate, others: &[Candidate], min_similarity: f6
         if shares(&party.phones, &other.phones) {
             links.push(Link::new(&party.id, &other.id, Reason::SamePhone, 1.0));
         }
-        if name.is_empty() || !blocking_keys(&other.name).iter().any(|k| keys.contains(k)) {
+        if !blocking_keys(&other.name).iter().any(|k| keys.contains(k)) {
             continue;
         }
-        let score = strsim::jaro_winkler(&name, &normalize_name(&other.name));
-        if score >= min_similarity {
-            links.push(Link::new(&party.id, &other.id, Reason::SimilarName, score));
-        }
+        links.extend(name_link(
+            &party.id,
+            &name,
+            &other.id,
+            &normalize_name(&other.name),
+            min_similarity,
+        ));
     }
     links
+}
+
+/// The name link of two parties whose normalized names (`normalize_name`) are `name` and
+/// `other_name`, when similar enough; never for an empty name.
+pub fn name_link(
+    id: &str,
+    name: &str,
+    other_id: &str,
+    other_name: &str,
+    min_similarity: f64,
+) -> Option<Link> {
+    if id == other_id || name.is_empty() || other_name.is_empty() {
+        return None;
+    }
+    let score = strsim::jaro_winkler(name, other_name);
+    (score >= min_similarity).then(|| Link::new(id, other_id, Reason::SimilarName, score))
+}
+
+/// The link of two parties sharing an e-mail or a phone.
+pub fn shared_contact_link(id: &str, other_id: &str, reason: Reason) -> Option<Link> {
+    (id != other_id).then(|| Link::new(id, other_id, reason, 1.0))
 }
 
 /// Whether the lists share a non-empty value.

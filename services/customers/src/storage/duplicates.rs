@@ -59,18 +59,23 @@ pub async fn candidates(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<Can
     Ok(out)
 }
 
-/// Replaces the blocking keys of parties, (party id, its keys) each.
-pub async fn replace_keys(conn: &mut Conn, keys: &[(String, Vec<String>)]) -> sqlx::Result<()> {
-    let ids: Vec<&str> = keys.iter().map(|(id, _)| id.as_str()).collect();
+/// One party's blocking keys: (party id, normalized name, its keys).
+pub type PartyKeys = (String, String, Vec<String>);
+
+/// Replaces the blocking keys of parties.
+pub async fn replace_keys(conn: &mut Conn, keys: &[PartyKeys]) -> sqlx::Result<()> {
+    let ids: Vec<&str> = keys.iter().map(|(id, _, _)| id.as_str()).collect();
     delete_where_in(conn, "DELETE FROM party_name_keys WHERE party_id IN", &ids).await?;
-    let rows: Vec<(&str, &str)> = keys
+    let rows: Vec<(&str, &str, &str)> = keys
         .iter()
-        .flat_map(|(id, keys)| keys.iter().map(move |k| (k.as_str(), id.as_str())))
+        .flat_map(|(id, name, keys)| keys.iter().map(move |k| (k.as_str(), id.as_str(), name.as_str())))
         .collect();
     for chunk in insert_chunks(&rows, 500) {
         let mut q = SqlBuilder::insert_rows(
-            "party_name_keys (name_key, party_id)",
-            chunk.iter().map(|(k, id)| [Arg::from(*k), Arg::from(*id)]),
+            "party_name_keys (name_key, party_id, name)",
+            chunk
+                .iter()
+                .map(|(k, id, name)| [Arg::from(*k), Arg::from(*id), Arg::from(*name)]),
         );
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *conn).await?;
@@ -85,7 +90,7 @@ pub async fn key_holders(
     conn: &mut Conn,
     keys: &[String],
     cap: usize,
-) -> sqlx::Result<(HashMap<String, Vec<String>>, Vec<String>)> {
+) -> sqlx::Result<(HashMap<String, Vec<(String, String)>>, Vec<String>)> {
     let mut giant: Vec<String> = Vec::new();
     for chunk in keys.chunks(IDS_PER_STATEMENT) {
         let mut q = SqlBuilder::new("SELECT name_key FROM giant_name_keys WHERE name_key IN (");
@@ -96,12 +101,11 @@ pub async fn key_holders(
         }
     }
     let keys: Vec<String> = keys.iter().filter(|k| !giant.contains(k)).cloned().collect();
-    let (holders, overflowing) = capped_holders(conn, &keys, cap, |q, key| {
+    capped_holders(conn, &keys, cap, |q, key| {
         let key = q.arg(key);
-        format!("SELECT name_key AS v, party_id FROM party_name_keys WHERE name_key = {key}")
+        format!("SELECT name_key AS v, party_id, name FROM party_name_keys WHERE name_key = {key}")
     })
-    .await?;
-    Ok((holders, overflowing))
+    .await
 }
 
 /// Records that `key` is held by too many parties to compare them through it: the name links
@@ -138,26 +142,29 @@ pub async fn contact_holders(
         let kind = q.arg(kind as i64);
         let value = q.arg(value);
         format!(
-            "SELECT normalized AS v, party_id FROM contact_points WHERE kind = {kind} AND normalized = {value}"
+            "SELECT normalized AS v, party_id, '' AS name FROM contact_points WHERE kind = {kind} AND normalized = {value}"
         )
     })
     .await?;
-    Ok(holders)
+    Ok(holders
+        .into_iter()
+        .map(|(value, parties)| (value, parties.into_iter().map(|(id, _)| id).collect()))
+        .collect())
 }
 
-/// Runs `select(value)` for each of `values` with `LIMIT cap + 1`, many per statement joined
-/// with `UNION ALL`: the holders of the values with at most `cap` of them, and the values with
-/// more.
+/// Runs `select(value)` (columns `v, party_id, name`) for each of `values` with `LIMIT cap + 1`,
+/// many per statement joined with `UNION ALL`: the holders (id, name) of the values with at most
+/// `cap` of them, and the values with more.
 async fn capped_holders(
     conn: &mut Conn,
     values: &[String],
     cap: usize,
     select: impl Fn(&mut SqlBuilder, &str) -> String,
-) -> sqlx::Result<(HashMap<String, Vec<String>>, Vec<String>)> {
+) -> sqlx::Result<(HashMap<String, Vec<(String, String)>>, Vec<String>)> {
     let mut values: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
     values.sort_unstable();
     values.dedup();
-    let mut holders: HashMap<String, Vec<String>> = HashMap::new();
+    let mut holders: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for chunk in values.chunks(LOOKUPS_PER_STATEMENT) {
         let mut q = SqlBuilder::new("");
         for (i, value) in chunk.iter().enumerate() {
@@ -166,15 +173,15 @@ async fn capped_holders(
             }
             let sub = select(&mut q, value);
             q.push(&format!(
-                "SELECT v, party_id FROM ({sub} LIMIT {}) AS h{i}",
+                "SELECT v, party_id, name FROM ({sub} LIMIT {}) AS h{i}",
                 cap + 1
             ));
         }
         for row in q.build().fetch_all(&mut *conn).await? {
             let party: String = row.try_get("party_id")?;
             let list = holders.entry(row.try_get("v")?).or_default();
-            if !list.contains(&party) {
-                list.push(party);
+            if !list.iter().any(|(id, _)| *id == party) {
+                list.push((party, row.try_get("name")?));
             }
         }
     }
