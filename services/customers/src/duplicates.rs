@@ -40,10 +40,11 @@ impl BulkWrites {
             .store(crm_platform::time::now_micros(), Ordering::Relaxed);
     }
 
-    /// Whether the job should wait for an import to go quiet.
-    fn should_wait(&self) -> bool {
+    /// Whether the job should wait for an import to go quiet; `settling` when work an import
+    /// left (figures to refresh) is still under way.
+    fn should_wait(&self, settling: bool) -> bool {
         let now = crm_platform::time::now_micros();
-        let busy = now - self.last.load(Ordering::Relaxed) < QUIET.as_micros() as i64;
+        let busy = settling || now - self.last.load(Ordering::Relaxed) < QUIET.as_micros() as i64;
         if !busy {
             self.waiting_since.store(0, Ordering::Relaxed);
             return false;
@@ -141,7 +142,11 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
 pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
-        if bulk.should_wait() {
+        // Imported orders still waiting for their customers' figures are part of the import.
+        let settling = crate::storage::orders::oldest_deferred(&mut *store.conn().await?)
+            .await?
+            .is_some();
+        if bulk.should_wait(settling) {
             return Ok(total);
         }
         let mut tx = store.begin().await?;

@@ -115,7 +115,14 @@ async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
     profiles::record_purchases(tx, purchases).await?;
     let parties: Vec<String> = purchases.iter().map(|p| p.party_id.clone()).collect();
     figures::refresh(tx, &parties).await?;
-    affinity::refresh(tx, &parties).await?;
+    // Only purchases naming products can change what their customers bought (an order known
+    // by its total, as many imported ones are, changes no co-purchase count).
+    let with_products: Vec<String> = purchases
+        .iter()
+        .filter(|p| !p.product_ids.is_empty())
+        .map(|p| p.party_id.clone())
+        .collect();
+    affinity::refresh(tx, &with_products).await?;
     Ok(())
 }
 

@@ -24,23 +24,32 @@ pub struct Figures {
 const PARTIES_PER_STATEMENT: usize = 500;
 
 /// Adds up the figures of `party_ids` again from their purchases (after purchases of theirs
-/// arrived, changed status, moved on a merge or were erased).
+/// arrived, changed status, moved on a merge or were erased): upserted in place, and removed
+/// where no counted purchase is left.
 pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> {
     let mut ids: Vec<&str> = party_ids.iter().map(String::as_str).collect();
     ids.sort_unstable();
     ids.dedup();
     for chunk in ids.chunks(PARTIES_PER_STATEMENT) {
-        let mut q = SqlBuilder::new("DELETE FROM customer_figures WHERE party_id IN (");
-        let list = q.in_list(chunk.iter().copied());
-        q.push(&format!("{list})"));
-        q.build().execute(&mut *conn).await?;
         let mut q = SqlBuilder::new(
             "INSERT INTO customer_figures (party_id, currency_code, orders, total_minor, first_at, last_at, last_day) \
              SELECT party_id, currency_code, COUNT(*), SUM(amount_minor), MIN(placed_at), MAX(placed_at), \
              MAX(placed_at) / 86400000000 FROM purchases WHERE status IN ('placed', 'fulfilled') AND party_id IN (",
         );
         let list = q.in_list(chunk.iter().copied());
-        q.push(&format!("{list}) GROUP BY party_id, currency_code"));
+        q.push(&format!(
+            "{list}) GROUP BY party_id, currency_code \
+             ON CONFLICT (party_id, currency_code) DO UPDATE SET orders = excluded.orders, \
+             total_minor = excluded.total_minor, first_at = excluded.first_at, last_at = excluded.last_at, \
+             last_day = excluded.last_day"
+        ));
+        q.build().execute(&mut *conn).await?;
+        let mut q = SqlBuilder::new("DELETE FROM customer_figures WHERE party_id IN (");
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!(
+            "{list}) AND NOT EXISTS (SELECT 1 FROM purchases p WHERE p.party_id = customer_figures.party_id \
+             AND p.currency_code = customer_figures.currency_code AND p.status IN ('placed', 'fulfilled'))"
+        ));
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
