@@ -10,7 +10,9 @@ use crm_platform::Store;
 use crm_proto::customers::v1::ContactPointKind;
 use crm_storage::Conn;
 
-use crate::domain::duplicates::{self as rules, Candidate, Link, MAX_BLOCK, MIN_STORED_SIMILARITY, Reason};
+use crate::domain::duplicates::{
+    self as rules, Candidate, Link, MAX_BLOCK, MAX_NAME_LINKS, MIN_STORED_SIMILARITY, Reason,
+};
 use crate::storage::duplicates as index;
 
 /// Parties the job checks per transaction.
@@ -116,15 +118,22 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
                     );
                 }
             }
-            for (other, other_name) in keys.iter().filter_map(|k| by_key.get(k)).flatten() {
-                links.extend(rules::name_link(
-                    id,
-                    name,
-                    other,
-                    other_name,
-                    MIN_STORED_SIMILARITY,
-                ));
-            }
+            let mut named: Vec<Link> = keys
+                .iter()
+                .filter_map(|k| by_key.get(k))
+                .flatten()
+                .filter_map(|(other, other_name)| {
+                    rules::name_link(id, name, other, other_name, MIN_STORED_SIMILARITY)
+                })
+                .collect();
+            named.sort_by(|x, y| {
+                y.score
+                    .total_cmp(&x.score)
+                    .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
+            });
+            named.dedup_by(|x, y| (&x.a, &x.b) == (&y.a, &y.b));
+            named.truncate(MAX_NAME_LINKS);
+            links.extend(named);
         }
         // A pair found through several keys, or from both its ends, is one link per reason.
         links.sort_by(|x: &Link, y: &Link| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));

@@ -38,7 +38,7 @@ impl CustomersApi {
                 || !(req.min_name_similarity == 0.0
                     || (MIN_STORED_SIMILARITY..=1.0).contains(&req.min_name_similarity)),
             "min_name_similarity",
-            "0 (meaning 0.92) or between 0.85 and 1",
+            "0 (meaning 0.92) or between 0.92 and 1",
         );
         v.check(
             !(0..=1000).contains(&req.max_groups),

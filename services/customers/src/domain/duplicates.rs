@@ -120,8 +120,13 @@ fn strip_org_suffixes(tokens: &mut Vec<&str>) {
     }
 }
 
-/// Name links less similar than this are not kept, so no search may ask for less.
-pub const MIN_STORED_SIMILARITY: f64 = 0.85;
+/// Name links less similar than this are not kept, so no search may ask for less: below it,
+/// short common names (Chen Wei, Chen Wen) would link each party to hundreds of others.
+pub const MIN_STORED_SIMILARITY: f64 = 0.92;
+
+/// The most name links kept per party checked, the most similar first: a common name still
+/// links a party to a bounded number of others.
+pub const MAX_NAME_LINKS: usize = 20;
 
 /// A blocking key, email or phone shared by more parties than this identifies nobody (a common
 /// name, a switchboard number): nothing is compared through it, so a base where a tenth of the
