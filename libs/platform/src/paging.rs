@@ -51,6 +51,32 @@ pub fn next_token(returned: usize, page_size: i64, last_position: Option<String>
     }
 }
 
+/// The position of a token whose position is a compound key, read by `parse` (None for an
+/// empty token); a token that is unreadable or does not parse is a violation of `page_token`.
+pub fn decode_key<T>(token: &str, v: &mut Violations, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let position = decode_token(token, v);
+    if position.is_empty() {
+        return None;
+    }
+    let key = parse(&position);
+    if key.is_none() {
+        v.add("page_token", "not a token returned by this list");
+    }
+    key
+}
+
+/// Reads a key "time|id" (µs, text), as lists newest first page by.
+pub fn time_and_id(position: &str) -> Option<(i64, String)> {
+    let (at, id) = position.split_once('|')?;
+    Some((at.parse().ok()?, id.to_string()))
+}
+
+/// Reads a key of two texts "a|b".
+pub fn text_pair(position: &str) -> Option<(String, String)> {
+    let (a, b) = position.split_once('|')?;
+    Some((a.to_string(), b.to_string()))
+}
+
 /// Trims `rows`, read with a limit of `page_size + 1`, to the page, and gives the next-page
 /// token: the position of the page's last row when there is more, empty on the last page.
 pub fn finish_page<T>(mut rows: Vec<T>, page_size: i64, position: impl Fn(&T) -> String) -> (Vec<T>, String) {
@@ -84,5 +110,14 @@ mod tests {
             (vec![1, 2], encode_token("2"))
         );
         assert_eq!(finish_page(vec![1, 2], 2, position), (vec![1, 2], String::new()));
+        let mut v = Violations::new();
+        assert_eq!(
+            decode_key(&encode_token("7|x"), &mut v, time_and_id),
+            Some((7, "x".into()))
+        );
+        assert_eq!(decode_key("", &mut v, time_and_id), None);
+        assert!(v.is_empty());
+        assert_eq!(decode_key(&encode_token("x|y"), &mut v, time_and_id), None);
+        assert_eq!(v.iter().next().unwrap().0, "page_token");
     }
 }

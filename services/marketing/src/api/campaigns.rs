@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, finish_page, page_size};
+use crm_platform::paging::{decode_key, finish_page, page_size, text_pair};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
@@ -434,18 +434,10 @@ impl MarketingApi {
     ) -> Result<pb::ListCampaignMembersResponse> {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let after = decode_token(&req.page_token, &mut v);
-        let after =
-            (!after.is_empty()).then(|| after.split_once('|').map(|(c, p)| (c.to_string(), p.to_string())));
-        v.check(
-            matches!(after, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
+        let after = decode_key(&req.page_token, &mut v, text_pair);
         v.finish()?;
         let mut conn = self.store.conn().await?;
         let c = self.campaign(&mut conn, &req.campaign_id).await?;
-        let after = after.flatten();
         let rows = campaigns::members_after(
             &mut conn,
             &c.id,

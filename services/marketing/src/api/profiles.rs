@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, encode_token, page_size};
+use crm_platform::paging::{decode_token, finish_page, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
@@ -162,10 +162,9 @@ impl MarketingApi {
             size + 1,
         )
         .await?;
-        let more = rows.len() as i64 > size;
+        let (rows, next_page_token) = finish_page(rows, size, |row| row.party_id.clone());
         let scores: Vec<pb::RfmScore> = rows
             .into_iter()
-            .take(size as usize)
             .map(|row| {
                 let scored = Scored {
                     id: row.party_id,
@@ -177,10 +176,6 @@ impl MarketingApi {
                 self.rfm_message(&scored, row.orders, row.total_minor, recency_days)
             })
             .collect();
-        let next_page_token = match scores.last() {
-            Some(last) if more => encode_token(&last.party_id),
-            _ => String::new(),
-        };
         Ok(pb::ListRfmScoresResponse {
             scores,
             next_page_token,
@@ -309,7 +304,7 @@ impl MarketingApi {
         let s = segments::get(&mut conn, &req.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
-        let mut party_ids = audience::page(
+        let party_ids = audience::page(
             &mut conn,
             of_segment(&s),
             &self.audience(&cuts, None),
@@ -317,12 +312,7 @@ impl MarketingApi {
             size + 1,
         )
         .await?;
-        let more = party_ids.len() as i64 > size;
-        party_ids.truncate(size as usize);
-        let next_page_token = match party_ids.last() {
-            Some(last) if more => encode_token(last),
-            _ => String::new(),
-        };
+        let (party_ids, next_page_token) = finish_page(party_ids, size, String::clone);
         Ok(pb::ListSegmentMembersResponse {
             party_ids,
             next_page_token,

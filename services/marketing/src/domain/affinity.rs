@@ -1,8 +1,11 @@
 //! Cross-sell recommendations from co-purchase association rules (support, confidence, lift).
+//! The service keeps the counts as purchases arrive ([`basket_delta`]); the rules over whole
+//! baskets ([`rules`], built in tests only) are the reference those counts are checked against.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The distinct products one customer bought.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Basket {
     /// Customer identifier; baskets sharing an id are merged.
@@ -27,6 +30,7 @@ pub struct Rule {
 }
 
 /// Co-purchase counts over distinct customers.
+#[cfg(test)]
 struct Counts {
     /// Number of distinct customers N (including those with empty baskets).
     customers: usize,
@@ -43,6 +47,7 @@ struct Counts {
 /// N is the number of distinct customer ids (baskets with the same id are merged, duplicate
 /// products ignored). Only pairs bought together at least once are considered, so
 /// `min_count = 0` behaves like 1.
+#[cfg(test)]
 pub fn rules(baskets: &[Basket], min_count: usize) -> Vec<Rule> {
     let counts = count(baskets);
     let mut out: Vec<Rule> = counts
@@ -61,6 +66,7 @@ pub fn rules(baskets: &[Basket], min_count: usize) -> Vec<Rule> {
 }
 
 /// Merges baskets per customer and counts single and pair occurrences.
+#[cfg(test)]
 fn count(baskets: &[Basket]) -> Counts {
     let mut per_customer: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for basket in baskets {
@@ -85,6 +91,7 @@ fn count(baskets: &[Basket]) -> Counts {
 }
 
 /// Builds the rule A -> B from counts; `None` if a count is unexpectedly missing.
+#[cfg(test)]
 fn make_rule(counts: &Counts, a: &str, b: &str, n_ab: usize) -> Option<Rule> {
     let n_a = *counts.single.get(a)?;
     let n_b = *counts.single.get(b)?;

@@ -201,16 +201,6 @@ pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::
     Ok(())
 }
 
-/// Every purchase, by party then time.
-pub async fn purchases(conn: &mut Conn) -> sqlx::Result<Vec<Purchase>> {
-    let rows = sqlx::query(
-        "SELECT order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids FROM purchases ORDER BY party_id, placed_at",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    to_purchases(&rows)
-}
-
 /// One customer's purchases, by time.
 pub async fn purchases_of(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<Purchase>> {
     let rows = sqlx::query(

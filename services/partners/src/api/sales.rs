@@ -3,7 +3,7 @@
 use crm_auth::{Principal, Role};
 use crm_calendar::Period;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, finish_page, page_size};
+use crm_platform::paging::{decode_key, finish_page, page_size, text_pair};
 use crm_proto::partners::v1::{self as pb, SaleSource};
 
 use super::{PartnersApi, visible_partner};
@@ -186,29 +186,11 @@ impl PartnersApi {
         let (_, from, to) = period_range(&req.period, "period")?;
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let after = decode_token(&req.page_token, &mut v);
-        let after = (!after.is_empty()).then(|| {
-            after
-                .split_once('|')
-                .map(|(day, key)| (day.to_string(), key.to_string()))
-        });
-        v.check(
-            matches!(after, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
+        let after = decode_key(&req.page_token, &mut v, text_pair);
         v.finish()?;
         let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
-        let rows = sales::page(
-            &mut conn,
-            &req.partner_id,
-            &from,
-            &to,
-            after.flatten().as_ref(),
-            size + 1,
-        )
-        .await?;
+        let rows = sales::page(&mut conn, &req.partner_id, &from, &to, after.as_ref(), size + 1).await?;
         let (rows, next_page_token) = finish_page(rows, size, |(key, s)| format!("{}|{key}", s.sold_on));
         Ok(pb::ListSellThroughResponse {
             records: rows.into_iter().map(|(_, s)| s).collect(),

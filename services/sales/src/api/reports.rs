@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::NaiveDate;
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, finish_page, page_size};
+use crm_platform::paging::{decode_key, finish_page, page_size, time_and_id};
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
@@ -344,16 +344,7 @@ impl SalesApi {
     ) -> Result<pb::ListAlertsResponse> {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let before = decode_token(&req.page_token, &mut v);
-        let before = (!before.is_empty()).then(|| {
-            let (at, id) = before.split_once('|')?;
-            Some((at.parse::<i64>().ok()?, id.to_string()))
-        });
-        v.check(
-            matches!(before, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
         v.finish()?;
         let mut conn = self.store.conn().await?;
         let owner =
@@ -367,7 +358,7 @@ impl SalesApi {
             &owner,
             req.kind,
             req.include_resolved,
-            before.flatten().as_ref(),
+            before.as_ref(),
             size + 1,
         )
         .await?;

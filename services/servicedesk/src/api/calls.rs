@@ -12,7 +12,7 @@ use crate::escalations;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{calls, customers, notifications};
 use crm_platform::contact::normalize_phone;
-use crm_platform::paging::{decode_token, encode_token, finish_page, page_size};
+use crm_platform::paging::{decode_key, finish_page, page_size, time_and_id};
 
 /// Open cases an identified caller comes with, most urgent first.
 const MAX_CALLER_CASES: i64 = 100;
@@ -109,25 +109,16 @@ impl ServiceDeskApi {
     ) -> Result<pb::ListEscalationsResponse> {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let after = decode_token(&req.page_token, &mut v);
-        let after = (!after.is_empty()).then(|| {
-            let mut parts = after.splitn(3, '|');
-            Some((
-                parts.next()?.parse::<i64>().ok()?,
-                parts.next()?.to_string(),
-                parts.next()?.to_string(),
-            ))
+        let after = decode_key(&req.page_token, &mut v, |position| {
+            let (at, rest) = time_and_id(position)?;
+            let (case, level) = rest.split_once('|')?;
+            Some((at, case.to_string(), level.to_string()))
         });
-        v.check(
-            matches!(after, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
         v.finish()?;
         let rows = cases::escalations(
             &mut *self.store.conn().await?,
             &req.case_id,
-            after.flatten().as_ref(),
+            after.as_ref(),
             size + 1,
         )
         .await?;
@@ -242,31 +233,17 @@ impl ServiceDeskApi {
     ) -> Result<pb::ListNotificationsResponse> {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let before = decode_token(&req.page_token, &mut v);
-        let before = (!before.is_empty()).then(|| {
-            let (at, id) = before.split_once('|')?;
-            Some((at.parse::<i64>().ok()?, id.to_string()))
-        });
-        v.check(
-            matches!(before, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
         v.finish()?;
-        let mut page = notifications::list(
+        let page = notifications::list(
             &mut *self.store.conn().await?,
             req.recipient.trim(),
             req.status,
-            before.flatten().as_ref(),
+            before.as_ref(),
             size + 1,
         )
         .await?;
-        let more = page.len() as i64 > size;
-        page.truncate(size as usize);
-        let next_page_token = match page.last() {
-            Some((at, n)) if more => encode_token(&format!("{at}|{}", n.id)),
-            _ => String::new(),
-        };
+        let (page, next_page_token) = finish_page(page, size, |(at, n)| format!("{at}|{}", n.id));
         Ok(pb::ListNotificationsResponse {
             notifications: page.into_iter().map(|(_, n)| n).collect(),
             next_page_token,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime};
 use crm_auth::Principal;
-use crm_platform::paging::{decode_token, encode_token, page_size};
+use crm_platform::paging::{decode_key, finish_page, page_size};
 use crm_proto::servicedesk::v1::events as ev;
 use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
 use crm_storage::{Conn, Tx};
@@ -339,13 +339,7 @@ impl ServiceDeskApi {
     ) -> Result<pb::ListCasesResponse> {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let after = decode_token(&req.page_token, &mut v);
-        let after = (!after.is_empty()).then(|| urgency_key(&after));
-        v.check(
-            matches!(after, Some(None)),
-            "page_token",
-            "a token from the previous page",
-        );
+        let after = decode_key(&req.page_token, &mut v, urgency_key);
         v.finish()?;
         let mut filter = CaseFilter {
             status: req.status,
@@ -361,16 +355,13 @@ impl ServiceDeskApi {
             }
         }
         let mut conn = self.store.conn().await?;
-        let mut records = cases::list(&mut conn, &filter, after.flatten().as_ref(), size + 1).await?;
-        let more = records.len() as i64 > size;
-        records.truncate(size as usize);
-        let next_page_token = match records.last() {
-            Some(last) if more => encode_token(&format!(
+        let records = cases::list(&mut conn, &filter, after.as_ref(), size + 1).await?;
+        let (records, next_page_token) = finish_page(records, size, |last| {
+            format!(
                 "{}|{}|{}",
                 last.case.priority, last.resolution_due_at, last.case.id
-            )),
-            _ => String::new(),
-        };
+            )
+        });
         let visible: Vec<&CaseRecord> = records.iter().filter(|r| may_see(p, r)).collect();
         let sla = if req.with_sla {
             self.sla_states(&mut conn, &visible).await?
