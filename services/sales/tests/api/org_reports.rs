@@ -756,7 +756,34 @@ async fn opportunities_route_to_the_territory_selling_their_product_line(backend
     );
 }
 
+/// Each opportunity's weight is rounded on its own, half away from zero, before the month adds
+/// them up: two deals of 5 cents at 10% weigh 1 cent each, not 1 cent together.
+async fn the_forecast_rounds_each_opportunity(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let shop = suite.organization("Shop").await;
+    suite.opportunity(&shop, 5).await;
+    suite.opportunity(&shop, 5).await;
+    let months = suite
+        .reports
+        .clone()
+        .get_forecast(suite.req(pb::GetForecastRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .months;
+    assert_eq!(months.len(), 1);
+    assert_eq!(
+        (
+            months[0].count,
+            months[0].pipeline.as_ref().unwrap().amount_minor,
+            months[0].weighted.as_ref().unwrap().amount_minor
+        ),
+        (2, 10, 2)
+    );
+}
+
 backend_tests!(
+    the_forecast_rounds_each_opportunity,
     territories_assign_accounts_by_rules,
     quotas_attainment_reports_and_alerts,
     opportunities_route_to_the_territory_selling_their_product_line,
