@@ -55,6 +55,9 @@ pub struct Migrations {
     pub sqlite: Migrator,
 }
 
+/// How long a pooled connection may sit idle before it is checked on its next acquire.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
+
 /// A connection pool plus the backend it talks to.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -85,6 +88,18 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // A connection in use moments ago is alive: pinging it on every acquire would cost a
+            // round trip per request. One idle for a while may have been cut (a failover, a proxy's
+            // idle timeout), so it is checked, and replaced when the check fails.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < CHECK_AFTER_IDLE {
+                        return Ok(true);
+                    }
+                    Ok(sqlx::Connection::ping(conn).await.is_ok())
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

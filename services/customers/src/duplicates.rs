@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use crm_platform::Store;
-use crm_proto::customers::v1::ContactPointKind;
+use crm_proto::customers::v1::{ContactPointKind, Party};
 use crm_storage::Conn;
 
 use crate::domain::duplicates::{
@@ -75,6 +75,41 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
     if !gone.is_empty() {
         index::forget(conn, &gone).await?;
     }
+    check_candidates(conn, parties, Written::Before).await
+}
+
+/// Checks a party created in the caller's transaction, as it was written: it has no keys, links
+/// or due mark yet to replace, so none is read or deleted.
+pub async fn check_new(conn: &mut Conn, party: &Party) -> anyhow::Result<()> {
+    let mut candidate = Candidate {
+        id: party.id.clone(),
+        name: party.display_name.clone(),
+        emails: Vec::new(),
+        phones: Vec::new(),
+    };
+    for cp in party.contact_points.iter().filter(|cp| !cp.normalized.is_empty()) {
+        let values = match ContactPointKind::try_from(cp.kind) {
+            Ok(ContactPointKind::Email) => &mut candidate.emails,
+            Ok(ContactPointKind::Phone) => &mut candidate.phones,
+            _ => continue,
+        };
+        if !values.contains(&cp.normalized) {
+            values.push(cp.normalized.clone());
+        }
+    }
+    check_candidates(conn, vec![candidate], Written::Now).await
+}
+
+/// Whether the checked parties may already be in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Created in this transaction: nothing of theirs is indexed yet.
+    Now,
+    /// Written before: their keys, links and due marks are replaced.
+    Before,
+}
+
+async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Written) -> anyhow::Result<()> {
     if parties.is_empty() {
         return Ok(());
     }
@@ -88,7 +123,10 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
             )
         })
         .collect();
-    index::replace_keys(conn, &keys).await?;
+    if written == Written::Before {
+        index::forget_keys(conn, &keys).await?;
+    }
+    index::insert_keys(conn, &keys).await?;
     let all = |values: fn(&Candidate) -> &Vec<String>| -> Vec<String> {
         parties.iter().flat_map(|p| values(p).iter().cloned()).collect()
     };
@@ -141,8 +179,11 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
         links
     })
     .await?;
-    index::replace_links(conn, &checked, &links).await?;
-    index::checked(conn, &checked).await?;
+    if written == Written::Before {
+        index::forget_links(conn, &checked).await?;
+        index::checked(conn, &checked).await?;
+    }
+    index::insert_links(conn, &links).await?;
     Ok(())
 }
 

@@ -124,10 +124,9 @@ impl CustomersApi {
             }
             return Err(err.into());
         }
-        crate::duplicates::check(&mut tx, std::slice::from_ref(&party.id)).await?;
-        let stored = parties::get(&mut tx, &party.id)
-            .await?
-            .ok_or_else(|| Error::NotFound("party".into()))?;
+        crate::duplicates::check_new(&mut tx, &party).await?;
+        // The insert left the party as a read would return it.
+        let stored = party;
         audit::record(
             &mut tx,
             &principal.user_id,

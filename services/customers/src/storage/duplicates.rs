@@ -62,10 +62,14 @@ pub async fn candidates(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<Can
 /// One party's blocking keys: (party id, normalized name, its keys).
 pub type PartyKeys = (String, String, Vec<String>);
 
-/// Replaces the blocking keys of parties.
-pub async fn replace_keys(conn: &mut Conn, keys: &[PartyKeys]) -> sqlx::Result<()> {
+/// Removes the blocking keys of parties.
+pub async fn forget_keys(conn: &mut Conn, keys: &[PartyKeys]) -> sqlx::Result<()> {
     let ids: Vec<&str> = keys.iter().map(|(id, _, _)| id.as_str()).collect();
-    delete_where_in(conn, "DELETE FROM party_name_keys WHERE party_id IN", &ids).await?;
+    delete_where_in(conn, "DELETE FROM party_name_keys WHERE party_id IN", &ids).await
+}
+
+/// Adds the blocking keys of parties.
+pub async fn insert_keys(conn: &mut Conn, keys: &[PartyKeys]) -> sqlx::Result<()> {
     let rows: Vec<(&str, &str, &str)> = keys
         .iter()
         .flat_map(|(id, name, keys)| keys.iter().map(move |k| (k.as_str(), id.as_str(), name.as_str())))
@@ -195,11 +199,15 @@ async fn capped_holders(
     Ok((holders, overflowing))
 }
 
-/// Replaces every link of `ids` with `links`.
-pub async fn replace_links(conn: &mut Conn, ids: &[String], links: &[Link]) -> sqlx::Result<()> {
+/// Removes every link of `ids`.
+pub async fn forget_links(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_a IN", &ids).await?;
-    delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_b IN", &ids).await?;
+    delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_b IN", &ids).await
+}
+
+/// Adds `links` (a link already kept stays).
+pub async fn insert_links(conn: &mut Conn, links: &[Link]) -> sqlx::Result<()> {
     for chunk in insert_chunks(links, 500) {
         let mut q = SqlBuilder::insert_rows(
             "duplicate_links (party_a, party_b, reason, score_ppm)",
@@ -220,7 +228,7 @@ pub async fn replace_links(conn: &mut Conn, ids: &[String], links: &[Link]) -> s
 
 /// Removes parties from the index (merged, erased): their keys, their links, their due check.
 pub async fn forget(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
-    replace_links(conn, ids, &[]).await?;
+    forget_links(conn, ids).await?;
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     delete_where_in(conn, "DELETE FROM party_name_keys WHERE party_id IN", &ids).await?;
     delete_where_in(conn, "DELETE FROM duplicate_check_due WHERE party_id IN", &ids).await

@@ -326,14 +326,26 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
         if !children {
             continue;
         }
+        // Contact points and tags in one statement: one round trip fewer on every party read.
         let mut q = SqlBuilder::new(
-            "SELECT id, party_id, kind, value, normalized, label, is_primary FROM contact_points WHERE party_id IN (",
+            "SELECT 'c' AS child, party_id, position, id, kind, value, normalized, label, is_primary, \
+             NULL AS tag FROM contact_points WHERE party_id IN (",
         );
         let list = q.in_list(chunk.iter().cloned());
-        q.push(&list).push(") ORDER BY party_id, position");
+        q.push(&list).push(
+            ") UNION ALL SELECT 't' AS child, party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tag \
+             FROM party_tags WHERE party_id IN (",
+        );
+        let list = q.in_list(chunk.iter().cloned());
+        q.push(&list).push(") ORDER BY party_id, child, position, tag");
         for row in q.build().fetch_all(&mut *conn).await? {
             let party_id: String = row.try_get("party_id")?;
-            if let Some(party) = by_id.get_mut(&party_id) {
+            let Some(party) = by_id.get_mut(&party_id) else {
+                continue;
+            };
+            if row.try_get::<String, _>("child")? == "t" {
+                party.tags.push(row.try_get("tag")?);
+            } else {
                 party.contact_points.push(pb::ContactPoint {
                     id: row.try_get("id")?,
                     kind: row.try_get::<i64, _>("kind")? as i32,
@@ -342,15 +354,6 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
                     primary: row.try_get::<i64, _>("is_primary")? != 0,
                     normalized: row.try_get("normalized")?,
                 });
-            }
-        }
-        let mut q = SqlBuilder::new("SELECT party_id, tag FROM party_tags WHERE party_id IN (");
-        let list = q.in_list(chunk.iter().cloned());
-        q.push(&list).push(") ORDER BY party_id, tag");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            let party_id: String = row.try_get("party_id")?;
-            if let Some(party) = by_id.get_mut(&party_id) {
-                party.tags.push(row.try_get("tag")?);
             }
         }
     }
