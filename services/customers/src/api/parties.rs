@@ -5,7 +5,7 @@ use std::time::Duration;
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
 use crm_platform::paging::{decode_token, next_token, page_size};
-use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
+use crm_proto::customers::v1::{self as pb, ContactPointKind, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
 use crm_platform::errors::etag_version;
@@ -277,7 +277,14 @@ impl CustomersApi {
         };
         let name = (email.is_none() && phone.is_none()).then(|| query.to_lowercase());
         let mut conn = self.store.conn().await?;
-        let mut found = parties::search(&mut conn, name.as_deref(), email.or(phone).as_deref(), size).await?;
+        let contact = email
+            .map(|e| (ContactPointKind::Email, e))
+            .or(phone.map(|p| (ContactPointKind::Phone, p)));
+        let mut found = match (&name, &contact) {
+            (Some(name), _) => parties::search_name(&mut conn, name, size).await?,
+            (None, Some((kind, value))) => parties::search_contact(&mut conn, *kind, value, size).await?,
+            (None, None) => Vec::new(),
+        };
         found.retain(|p| rules::may_read(principal, p));
         Ok(pb::SearchPartiesResponse { parties: found })
     }

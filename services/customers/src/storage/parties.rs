@@ -431,34 +431,41 @@ pub async fn list(
     load(conn, &ids).await
 }
 
-/// Active parties whose name contains `name_fragment` (lower case), or with a contact point
-/// whose normalised value equals `normalized`.
-pub async fn search(
-    conn: &mut Conn,
-    name_fragment: Option<&str>,
-    normalized: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<pb::Party>> {
+/// Active parties whose name contains `fragment` (lower case), by name.
+pub async fn search_name(conn: &mut Conn, fragment: &str, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
     let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
     q.and("status = {}", PartyStatus::Active as i64);
-    let mut alternatives = Vec::new();
-    if let Some(fragment) = name_fragment {
-        let p = q.arg(format!("%{}%", escape_like(fragment)));
-        alternatives.push(format!("name_key LIKE {p} ESCAPE '\\'"));
-    }
-    if let Some(normalized) = normalized {
-        let p = q.arg(normalized);
-        alternatives.push(format!(
-            "id IN (SELECT party_id FROM contact_points WHERE normalized = {p})"
-        ));
-    }
-    if alternatives.is_empty() {
-        return Ok(Vec::new());
-    }
+    let p = q.arg(format!("%{}%", escape_like(fragment)));
     let limit = q.arg(limit);
     q.push(&format!(
-        " AND ({}) ORDER BY name_key, id LIMIT {limit}",
-        alternatives.join(" OR ")
+        " AND name_key LIKE {p} ESCAPE '\\' ORDER BY name_key, id LIMIT {limit}"
+    ));
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    load(conn, &ids).await
+}
+
+/// Active parties with a contact point of `kind` whose normalized value is `normalized`, by
+/// name. Read through the contact points' (kind, value) index: a handful of rows at any size.
+pub async fn search_contact(
+    conn: &mut Conn,
+    kind: pb::ContactPointKind,
+    normalized: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Party>> {
+    let mut q =
+        SqlBuilder::new("SELECT p.id FROM contact_points c JOIN parties p ON p.id = c.party_id WHERE 1 = 1");
+    q.and("c.kind = {}", kind as i64);
+    q.and("c.normalized = {}", normalized);
+    q.and("p.status = {}", PartyStatus::Active as i64);
+    let limit = q.arg(limit);
+    q.push(&format!(
+        " GROUP BY p.id, p.name_key ORDER BY p.name_key, p.id LIMIT {limit}"
     ));
     let ids: Vec<String> = q
         .build()
