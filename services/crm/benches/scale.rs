@@ -304,7 +304,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             let pool = pool.clone();
             async move {
                 sqlx::query(
-                    "SELECT tier, COUNT(*) AS customers, SUM(lifetime_revenue_minor) AS revenue \
+                    "SELECT tier, COUNT(*) AS customers, CAST(SUM(lifetime_revenue_minor) AS BIGINT) AS revenue \
                      FROM parties WHERE status = 1 GROUP BY tier",
                 )
                 .fetch_all(&pool)

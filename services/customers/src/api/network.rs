@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_token, finish_page, page_size};
 use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, Direction, PartyStatus, RelationshipType};
 use serde_json::json;
@@ -170,19 +171,29 @@ impl CustomersApi {
         let mut v = Violations::new();
         v.check(req.party_id.is_empty(), "party_id", "required");
         check_types(&req.types, &mut v);
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
         let mut conn = self.store.conn().await?;
         party_for_read(&mut conn, principal, &req.party_id).await?;
         let f = follow(req.direction);
-        let relationships = relationships::touching(
+        let rows = relationships::page_of(
             &mut conn,
-            std::slice::from_ref(&req.party_id),
-            matches!(f, Follow::Outgoing | Follow::Both),
-            matches!(f, Follow::Incoming | Follow::Both),
+            &req.party_id,
+            relationships::Sides {
+                outgoing: matches!(f, Follow::Outgoing | Follow::Both),
+                incoming: matches!(f, Follow::Incoming | Follow::Both),
+            },
             &req.types,
+            &after,
+            size + 1,
         )
         .await?;
-        Ok(pb::ListRelationshipsResponse { relationships })
+        let (relationships, next_page_token) = finish_page(rows, size, |r| r.id.clone());
+        Ok(pb::ListRelationshipsResponse {
+            relationships,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_list_neighbours(

@@ -118,6 +118,60 @@ pub async fn touching(
     Ok(out)
 }
 
+/// Which ends of its edges a party is on.
+#[derive(Debug, Clone, Copy)]
+pub struct Sides {
+    /// Edges from the party.
+    pub outgoing: bool,
+    /// Edges to the party.
+    pub incoming: bool,
+}
+
+/// Up to `limit` edges of `party` on `sides` (of `types`; empty: all) with ids after `after`, in
+/// id order. Each side is read in id order from its (party, id) index and stops at `limit`, so a
+/// page of a hub with a million edges reads a page's worth of them.
+pub async fn page_of(
+    conn: &mut Conn,
+    party: &str,
+    sides: Sides,
+    types: &[i32],
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Relationship>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM ("));
+    let mut selects = Vec::new();
+    for (column, wanted) in [("from_party_id", sides.outgoing), ("to_party_id", sides.incoming)] {
+        if !wanted {
+            continue;
+        }
+        let party = q.arg(party);
+        let after = q.arg(after);
+        let mut select = format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM relationships WHERE {column} = {party} AND id > {after}"
+        );
+        if !types.is_empty() {
+            let list = q.in_list(types.iter().map(|t| i64::from(*t)));
+            select.push_str(&format!(" AND type IN ({list})"));
+        }
+        let limit = q.arg(limit);
+        select.push_str(&format!(" ORDER BY id LIMIT {limit}) AS side_{}", selects.len()));
+        selects.push(select);
+    }
+    if selects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let limit = q.arg(limit);
+    // UNION, not UNION ALL: a self-referencing edge would be on both sides.
+    q.push(&selects.join(" UNION "))
+        .push(&format!(") AS edges ORDER BY id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// The search view of an edge.
 pub fn edge(r: &pb::Relationship) -> Edge {
     Edge {

@@ -141,19 +141,30 @@ async fn network_queries(backend: Backend) {
         "the whole group, depth first; employees are not part of the corporate tree"
     );
 
-    let listed = app
-        .client
-        .clone()
-        .list_relationships(app.req(pb::ListRelationshipsRequest {
+    let list = |page_size: i32, page_token: String| {
+        let mut client = app.client.clone();
+        let request = app.req(pb::ListRelationshipsRequest {
             party_id: group.id.clone(),
             direction: Direction::Incoming as i32,
             types: vec![],
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .relationships;
-    assert_eq!(listed.len(), 2);
+            page_size,
+            page_token,
+        });
+        async move { client.list_relationships(request).await }
+    };
+    let listed = list(0, String::new()).await.unwrap().into_inner();
+    assert_eq!(listed.relationships.len(), 2);
+    assert!(listed.next_page_token.is_empty(), "one page holds both");
+    // A page at a time, in id order, each edge once.
+    let first = list(1, String::new()).await.unwrap().into_inner();
+    assert_eq!(first.relationships.len(), 1);
+    assert!(!first.next_page_token.is_empty());
+    let second = list(1, first.next_page_token).await.unwrap().into_inner();
+    assert_eq!(second.relationships.len(), 1);
+    assert!(first.relationships[0].id < second.relationships[0].id);
+    assert!(second.next_page_token.is_empty(), "the last page");
+    let err = list(-1, "not-a-token".into()).await.unwrap_err();
+    assert_eq!(crm_testkit::violated(&err), vec!["page_size", "page_token"]);
 }
 
 async fn relationship_rules(backend: Backend) {
