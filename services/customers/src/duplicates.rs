@@ -207,6 +207,10 @@ pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize
         check(&mut tx, &ids).await?;
         // Ids no longer active were forgotten, the rest checked: none is due any more.
         index::checked(&mut tx, &ids).await?;
+        // The index grows by a base's worth after an import: keep its statistics up with it.
+        for table in ["party_name_keys", "duplicate_links"] {
+            crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
+        }
         store.commit(tx).await?;
         total += ids.len();
     }

@@ -509,15 +509,19 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
 
 async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now: i64) -> anyhow::Result<()> {
     if full {
-        let mut conn = db.pool().acquire().await?;
-        let ids = orders::parties_with_orders(&mut conn).await?;
-        drop(conn);
-        for chunk in ids.chunks(SWEEP_BATCH) {
+        // A batch of customers per transaction, each batch read after the last one's ids.
+        let mut after = String::new();
+        loop {
             let mut tx = db.begin().await?;
-            parties::lock_statuses(&mut tx, chunk).await?;
-            refresh_parties(&mut tx, chunk, currency, rules, now).await?;
+            let chunk = orders::parties_with_orders(&mut tx, &after, SWEEP_BATCH as i64).await?;
+            let Some(last) = chunk.last().cloned() else {
+                break;
+            };
+            parties::lock_statuses(&mut tx, &chunk).await?;
+            refresh_parties(&mut tx, &chunk, currency, rules, now).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
+            after = last;
         }
     }
     // The flag is taken in a transaction of its own: order events set it, and holding its row

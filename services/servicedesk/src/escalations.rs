@@ -6,12 +6,12 @@ use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::events as ev;
 
 use crate::config::ServicedeskSettings;
-use crate::domain::escalation::{CaseClock, Trigger, due_levels};
+use crate::domain::escalation::{CaseClock, Trigger, due_levels, next_check_at};
 use crate::error::Result;
 use crate::events;
-use crate::storage::cases::{self, CaseFilter};
+use crate::storage::cases;
 
-/// Open cases looked at per transaction.
+/// Due cases looked at per transaction.
 const PAGE: i64 = 500;
 
 /// Raises the escalations due now; returns the ones raised by this run. Levels raised before
@@ -20,32 +20,34 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
     let (db, relay) = (store.db(), store.relay());
     let now = store.now_micros();
     let chain = &config.escalation_chain;
-    let filter = CaseFilter {
-        open_only: true,
-        ..Default::default()
-    };
     let mut raised = Vec::new();
-    let mut after: Option<cases::UrgencyKey> = None;
-    // A page of open cases per transaction: the memory and the locks held follow the page, not
-    // the backlog.
+    let mut tx = db.begin().await?;
+    cases::schedule_for(&mut tx, &chain.spec()).await?;
+    tx.commit().await?;
+    // A page of due cases per transaction: the memory and the locks held follow the page, not
+    // the backlog. Each case looked at gets its next check time, after `now`, so it leaves the
+    // due cases and the next page reads the ones after it.
     loop {
         let mut tx = db.begin().await?;
-        let page = cases::list(&mut tx, &filter, after.as_ref(), PAGE).await?;
+        let page = cases::escalation_due(&mut tx, now, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
         let ids: Vec<&str> = page.iter().map(|c| c.case.id.as_str()).collect();
-        let already = cases::escalation_levels(&mut tx, &ids).await?;
-        // The clock is stopped while a case waits on the customer.
-        for case in page.iter().filter(|c| c.paused_at.is_none()) {
+        let mut levels = cases::escalation_levels(&mut tx, &ids).await?;
+        for case in &page {
             let clock = CaseClock {
                 opened_at: case.clock_from.unwrap_or(case.opened_at),
                 response_due_at: case.response_due_at,
                 first_response_at: case.first_response_at,
                 resolution_due_at: case.resolution_due_at,
             };
-            let raised_before = already.get(&case.case.id);
-            for level in due_levels(chain, &clock, now)
+            let raised_before = levels.entry(case.case.id.clone()).or_default();
+            let due: Vec<_> = due_levels(chain, &clock, now)
                 .into_iter()
-                .filter(|l| raised_before.is_none_or(|levels| !levels.contains(&l.name)))
-            {
+                .filter(|l| !raised_before.contains(&l.name))
+                .collect();
+            for level in due {
                 let reason = match level.trigger {
                     Trigger::ResponseOverdue => "first response overdue".to_string(),
                     Trigger::ResolutionOverdue => "resolution overdue".to_string(),
@@ -58,6 +60,7 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
                     raise_time: Some(crate::storage::timestamp(now)),
                     reason,
                 };
+                raised_before.push(level.name.clone());
                 if cases::insert_escalation(&mut tx, &escalation, now).await? {
                     let text = format!("escalated to {}: {}", escalation.level, escalation.reason);
                     cases::add_timeline(&mut tx, &case.case.id, now, "system", "escalation", &text, true)
@@ -74,18 +77,10 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
                     raised.push(escalation);
                 }
             }
+            let next = next_check_at(chain, &clock, raised_before);
+            cases::set_escalation_check(&mut tx, &case.case.id, next).await?;
         }
         tx.commit().await?;
-        match page.last() {
-            Some(last) if page.len() as i64 == PAGE => {
-                after = Some((
-                    i64::from(last.case.priority),
-                    last.resolution_due_at,
-                    last.case.id.clone(),
-                ));
-            }
-            _ => break,
-        }
     }
     if !raised.is_empty() {
         relay.notify_one();

@@ -184,6 +184,10 @@ impl CustomersApi {
             .record(&mut tx, &run.source, &run.run_id, &keys)
             .await?;
         parties::IMPORT_KEYS.analyze_if_grown(&mut tx).await?;
+        // Every table a load grows, or a party's reads plan a full scan of its contact points.
+        for table in ["contact_points", "party_tags", "duplicate_check_due"] {
+            crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
+        }
         self.store.commit(tx).await?;
         Ok(())
     }

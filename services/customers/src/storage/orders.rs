@@ -85,11 +85,16 @@ pub async fn summaries(
     Ok(found)
 }
 
-/// Parties that have orders.
-pub async fn parties_with_orders(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT DISTINCT party_id FROM party_orders ORDER BY party_id")
-        .fetch_all(&mut *conn)
-        .await
+/// Up to `limit` parties with orders in the ledger, by id, after `after`: read from the ledger's
+/// (party, placed) index a page at a time.
+pub async fn parties_with_orders(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT party_id FROM party_orders WHERE party_id > $1 GROUP BY party_id ORDER BY party_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// Moves the orders of merged parties to the survivor.

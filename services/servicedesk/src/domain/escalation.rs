@@ -35,6 +35,19 @@ impl Default for Chain {
 }
 
 impl Chain {
+    /// The chain written as [`Chain::parse`] reads it, the same for equal chains.
+    pub fn spec(&self) -> String {
+        self.0
+            .iter()
+            .map(|l| match l.trigger {
+                Trigger::ResponseOverdue => format!("{}=response", l.name),
+                Trigger::ResolutionOverdue => format!("{}=resolution", l.name),
+                Trigger::OpenFor(h) => format!("{}={h}h", l.name),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Parses `name=trigger,...`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut levels: Vec<Level> = Vec::new();
@@ -94,9 +107,68 @@ pub fn due_levels<'a>(chain: &'a Chain, case: &CaseClock, now: i64) -> Vec<&'a L
         .collect()
 }
 
+/// When a case must be looked at next: the earliest time a level not in `raised` comes due
+/// (strictly after the times of [`due_levels`], so a level due at that time is due then), or
+/// `i64::MAX` when none ever will.
+pub fn next_check_at(chain: &Chain, case: &CaseClock, raised: &[String]) -> i64 {
+    chain
+        .0
+        .iter()
+        .filter(|l| !raised.contains(&l.name))
+        .filter_map(|l| match l.trigger {
+            Trigger::ResponseOverdue => case
+                .first_response_at
+                .is_none()
+                .then(|| case.response_due_at.saturating_add(1)),
+            Trigger::ResolutionOverdue => Some(case.resolution_due_at.saturating_add(1)),
+            Trigger::OpenFor(h) => Some(case.opened_at.saturating_add(h.saturating_mul(3_600_000_000))),
+        })
+        .min()
+        .unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_check_is_when_the_next_level_comes_due() {
+        let chain = Chain::default();
+        let case = CaseClock {
+            opened_at: 0,
+            response_due_at: HOUR,
+            first_response_at: None,
+            resolution_due_at: 8 * HOUR,
+        };
+        let raised = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // Nothing raised: the supervisor, just after the resolution is due.
+        let next = next_check_at(&chain, &case, &[]);
+        assert_eq!(next, 8 * HOUR + 1);
+        assert!(due_levels(&chain, &case, next - 1).is_empty());
+        assert_eq!(due_levels(&chain, &case, next).len(), 1);
+        // Then the director at 72 hours open.
+        let next = next_check_at(&chain, &case, &raised(&["supervisor"]));
+        assert_eq!(next, 72 * HOUR);
+        assert_eq!(due_levels(&chain, &case, next).len(), 2);
+        assert_eq!(
+            next_check_at(
+                &chain,
+                &case,
+                &raised(&["supervisor", "director", "vp", "general_manager"])
+            ),
+            i64::MAX,
+            "every level raised: never again"
+        );
+        assert_eq!(Chain::parse(&chain.spec()).unwrap(), chain);
+        // A response level is not due once the case was answered.
+        let chain = Chain::parse("agent=response").unwrap();
+        assert_eq!(next_check_at(&chain, &case, &[]), HOUR + 1);
+        let answered = CaseClock {
+            first_response_at: Some(HOUR / 2),
+            ..case
+        };
+        assert_eq!(next_check_at(&chain, &answered, &[]), i64::MAX);
+    }
 
     const HOUR: i64 = 3_600_000_000;
 

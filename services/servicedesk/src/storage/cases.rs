@@ -99,8 +99,8 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     let k = &c.case;
     // COLUMNS is a constant: nothing user-supplied is formatted in.
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO cases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-         $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25)"
+        "INSERT INTO cases ({COLUMNS}, escalation_check_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25, $26)"
     )))
     .bind(&k.id)
     .bind(i64::from(k.r#type))
@@ -127,9 +127,21 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     .bind(&k.partner_id)
     .bind(&k.external_id)
     .bind(c.clock_from)
+    .bind(escalation_check(c))
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The escalation check time of a case just written: now (0) while it is open, since what it
+/// was written with may bring a level due; never once it is resolved or closed.
+fn escalation_check(c: &CaseRecord) -> i64 {
+    let done = [pb::CaseStatus::Resolved as i32, pb::CaseStatus::Closed as i32];
+    if done.contains(&c.case.status) {
+        i64::MAX
+    } else {
+        0
+    }
 }
 
 /// Writes the mutable fields if the case is still at `c.version`; bumps the version. False when
@@ -139,7 +151,8 @@ pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE cases SET agent_id = $1, priority = $2, customer_tier = $3, status = $4, resolution = $5, \
          satisfaction = $6, response_due_at = $7, resolution_due_at = $8, first_response_at = $9, resolved_at = $10, \
-         paused_at = $11, party_id = $12, queue_id = $13, version = version + 1 WHERE id = $14 AND version = $15",
+         paused_at = $11, party_id = $12, queue_id = $13, escalation_check_at = $14, version = version + 1 \
+         WHERE id = $15 AND version = $16",
     )
     .bind(&k.agent_id)
     .bind(i64::from(k.priority))
@@ -154,6 +167,7 @@ pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
     .bind(c.paused_at)
     .bind(&k.party_id)
     .bind(&k.queue_id)
+    .bind(escalation_check(c))
     .bind(&k.id)
     .bind(c.version)
     .execute(&mut *conn)
@@ -258,6 +272,60 @@ pub async fn list(
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// Up to `limit` open cases, not waiting on the customer, whose escalation check time has come
+/// by `now`, earliest first: read from the check-time index, so a run reads the cases it has to
+/// look at, not the open backlog.
+pub async fn escalation_due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Result<Vec<CaseRecord>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM cases WHERE escalation_check_at <= $1 AND status NOT IN (5, 6) \
+         AND paused_at IS NULL ORDER BY escalation_check_at, id LIMIT $2"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Makes the check times follow `chain` (its [`Chain::spec`]): when they were computed with
+/// another chain, every open case is looked at again by the next run.
+///
+/// [`Chain::spec`]: crate::domain::escalation::Chain::spec
+pub async fn schedule_for(conn: &mut Conn, chain: &str) -> sqlx::Result<()> {
+    let current: Option<String> = sqlx::query_scalar("SELECT chain FROM escalation_schedule")
+        .fetch_optional(&mut *conn)
+        .await?;
+    if current.as_deref() == Some(chain) {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE cases SET escalation_check_at = 0 WHERE status NOT IN (5, 6) AND escalation_check_at > 0",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM escalation_schedule")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO escalation_schedule (chain) VALUES ($1)")
+        .bind(chain)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets when the escalation job next looks at a case (see [`escalation_due`]); not a change of
+/// the case, so its version stays.
+pub async fn set_escalation_check(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE cases SET escalation_check_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The cases not resolved or closed of any of `party_ids`.
