@@ -23,7 +23,6 @@ mod support;
 #[path = "common/synthetic.rs"]
 mod synthetic;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -33,7 +32,7 @@ use crm_auth::Role;
 use crm_storage::imports::{NewRowKey, RowKeys};
 use crm_storage::{Arg, Db, SqlBuilder};
 use crm_testkit::{Backend, TestDb};
-use synthetic::{Rng, order, party, write_files};
+use synthetic::{Party, Rng, order, party, write_files};
 
 /// The allocator of the `crm` binary, so that the figures are those of the suite as shipped.
 #[global_allocator]
