@@ -51,7 +51,11 @@ impl Timings {
     }
 }
 
-/// Times `n` runs of `call` (after `n / 10` untimed ones).
+/// How long one read is timed at most: a read that takes seconds at volume is reported from
+/// the calls made by then.
+const BUDGET: Duration = Duration::from_secs(30);
+
+/// Times `n` runs of `call` (after `n / 10` untimed ones), or as many as [`BUDGET`] allows.
 async fn time<F, Fut>(n: usize, mut call: F) -> Timings
 where
     F: FnMut(usize) -> Fut,
@@ -61,19 +65,42 @@ where
         call(i).await;
     }
     let mut out = Vec::with_capacity(n);
+    let started = Instant::now();
     for i in 0..n {
-        let started = Instant::now();
+        let at = Instant::now();
         call(i).await;
-        out.push(started.elapsed());
+        out.push(at.elapsed());
+        if started.elapsed() > BUDGET {
+            break;
+        }
     }
     Timings(out)
 }
 
-/// What one size measured: figures by name, and single durations.
+/// What one size measured: the timings of each read, by name.
 #[derive(Default)]
 struct Run {
+    size: usize,
     reads: BTreeMap<&'static str, Timings>,
-    notes: Vec<String>,
+}
+
+impl Run {
+    /// Keeps a read's timings and prints them at once, so a run stopped early still reports.
+    fn read(&mut self, what: &'static str, timings: Timings) {
+        println!(
+            "{}: {what}: p50 {:.2} ms, p99 {:.2} ms ({} calls)",
+            self.size,
+            timings.at(0.5),
+            timings.at(0.99),
+            timings.0.len()
+        );
+        self.reads.insert(what, timings);
+    }
+
+    /// Prints a figure of this size that is not a read.
+    fn note(&self, note: String) {
+        println!("{}: {note}", self.size);
+    }
 }
 
 /// Waits until the duplicate check job has checked every imported party, or for at most
@@ -99,7 +126,10 @@ async fn duplicate_job_done(db: &crm_storage::Db) -> (Duration, i64) {
 }
 
 async fn measure(backend: Backend, parties: usize) -> Run {
-    let mut run = Run::default();
+    let mut run = Run {
+        size: parties,
+        ..Run::default()
+    };
     let nats = TestNats::start();
     let db = TestDb::new(backend);
     let service =
@@ -124,13 +154,13 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     let started = Instant::now();
     crm::cli::run(cli).await.expect("importing");
     let took = started.elapsed();
-    run.notes.push(format!(
+    run.note(format!(
         "import {:.1} s ({:.0} parties/s)",
         took.as_secs_f64(),
         parties as f64 / took.as_secs_f64()
     ));
     let (job, left) = duplicate_job_done(&service.db).await;
-    run.notes.push(if left == 0 {
+    run.note(if left == 0 {
         format!("duplicate check job done {:.1} s after the import", job.as_secs_f64())
     } else {
         format!(
@@ -153,7 +183,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     let token = &token;
     let ids = &ids;
 
-    run.reads.insert(
+    run.read(
         "GetParty",
         time(CALLS, |i| {
             let mut client = client.clone();
@@ -181,23 +211,23 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         }
     };
     // The generator gives 70% of parties customer<n>@example.com and half +886 9<n>.
-    run.reads.insert(
+    run.read(
         "SearchParties by e-mail",
         time(CALLS, search(|i| format!("customer{}@example.com", i * 7))).await,
     );
-    run.reads.insert(
+    run.read(
         "SearchParties by phone",
         time(CALLS, search(|i| format!("+886 9{:08}", i * 7))).await,
     );
-    run.reads.insert(
+    run.read(
         "SearchParties by a common name",
         time(CALLS, search(|_| "美玲".to_string())).await,
     );
-    run.reads.insert(
+    run.read(
         "SearchParties by a name nobody has",
         time(CALLS / 10, search(|i| format!("Nobody{i}"))).await,
     );
-    run.reads.insert(
+    run.read(
         "ListParties, page 1 (50)",
         time(CALLS, |_| {
             let mut client = client.clone();
@@ -216,7 +246,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         })
         .await,
     );
-    run.reads.insert(
+    run.read(
         "ListParties tagged vip, page 1 (50)",
         time(CALLS, |_| {
             let mut client = client.clone();
@@ -236,7 +266,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         })
         .await,
     );
-    run.reads.insert(
+    run.read(
         "FindDuplicates of one party",
         time(CALLS, |i| {
             let mut client = client.clone();
@@ -255,7 +285,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         })
         .await,
     );
-    run.reads.insert(
+    run.read(
         "CreateParty (with its duplicate check)",
         time(CALLS, |i| {
             let mut client = client.clone();
@@ -283,7 +313,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         })
         .await,
     );
-    run.reads.insert(
+    run.read(
         "GetValuePyramid",
         time(CALLS / 25, |_| {
             let mut client = client.clone();
@@ -298,7 +328,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     );
     // Baseline: the customers per stored tier and their revenue, one statement.
     let pool = service.db.pool().clone();
-    run.reads.insert(
+    run.read(
         "value pyramid as one SQL statement (baseline)",
         time(CALLS / 25, |_| {
             let pool = pool.clone();
@@ -334,13 +364,7 @@ async fn main() {
         .unwrap_or(default);
     println!("customers at scale on {backend:?}: {SMALL} and {large} parties, {CALLS} calls per read");
     let small = measure(backend, SMALL).await;
-    for note in &small.notes {
-        println!("{SMALL}: {note}");
-    }
     let full = measure(backend, large).await;
-    for note in &full.notes {
-        println!("{large}: {note}");
-    }
     println!();
     println!("| read | p50 / p99 at {SMALL} (ms) | p50 / p99 at {large} (ms) | p99 ratio |");
     println!("|---|---|---|---|");
