@@ -78,7 +78,7 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
                 }
             }
             let next = next_check_at(chain, &clock, raised_before);
-            cases::set_escalation_check(&mut tx, &case.case.id, next).await?;
+            cases::set_escalation_check(&mut tx, &case.case.id, case.version, next).await?;
         }
         tx.commit().await?;
     }

@@ -317,12 +317,14 @@ pub async fn schedule_for(conn: &mut Conn, chain: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Sets when the escalation job next looks at a case (see [`escalation_due`]); not a change of
-/// the case, so its version stays.
-pub async fn set_escalation_check(conn: &mut Conn, id: &str, at: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE cases SET escalation_check_at = $1 WHERE id = $2")
+/// Sets when the escalation job next looks at a case (see [`escalation_due`]) if the case is
+/// still at `version`: a case changed since it was read keeps its check now (0), as the change
+/// may bring a level due sooner. Not a change of the case, so its version stays.
+pub async fn set_escalation_check(conn: &mut Conn, id: &str, version: i64, at: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE cases SET escalation_check_at = $1 WHERE id = $2 AND version = $3")
         .bind(at)
         .bind(id)
+        .bind(version)
         .execute(&mut *conn)
         .await?;
     Ok(())
