@@ -227,45 +227,27 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         "SearchParties by a name nobody has",
         time(CALLS / 10, search(|i| format!("Nobody{i}"))).await,
     );
-    run.read(
-        "ListParties, page 1 (50)",
-        time(CALLS, |_| {
+    for (what, tag) in [
+        ("ListParties, page 1 (50)", ""),
+        ("ListParties tagged vip, page 1 (50)", "vip"),
+    ] {
+        let timings = time(CALLS, |_| {
             let mut client = client.clone();
+            let request = pb::ListPartiesRequest {
+                page_size: 50,
+                tag: tag.into(),
+                ..Default::default()
+            };
             async move {
                 client
-                    .list_parties(authed(
-                        pb::ListPartiesRequest {
-                            page_size: 50,
-                            ..Default::default()
-                        },
-                        token,
-                    ))
+                    .list_parties(authed(request, token))
                     .await
                     .expect("ListParties");
             }
         })
-        .await,
-    );
-    run.read(
-        "ListParties tagged vip, page 1 (50)",
-        time(CALLS, |_| {
-            let mut client = client.clone();
-            async move {
-                client
-                    .list_parties(authed(
-                        pb::ListPartiesRequest {
-                            page_size: 50,
-                            tag: "vip".into(),
-                            ..Default::default()
-                        },
-                        token,
-                    ))
-                    .await
-                    .expect("ListParties");
-            }
-        })
-        .await,
-    );
+        .await;
+        run.read(what, timings);
+    }
     run.read(
         "FindDuplicates of one party",
         time(CALLS, |i| {
