@@ -360,6 +360,18 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// The parties whose ids `q` selects (as `id`), in its order.
+async fn load_selected(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Vec<pb::Party>> {
+    let ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.get("id"))
+        .collect();
+    load(conn, &ids).await
+}
+
 /// Filters of [`list`]; empty values match everything.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
@@ -421,14 +433,7 @@ pub async fn list(
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY id LIMIT {limit}"));
-    let ids: Vec<String> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
-    load(conn, &ids).await
+    load_selected(conn, q).await
 }
 
 /// Active parties whose name contains `fragment` (lower case), by name.
@@ -440,14 +445,7 @@ pub async fn search_name(conn: &mut Conn, fragment: &str, limit: i64) -> sqlx::R
     q.push(&format!(
         " AND name_key LIKE {p} ESCAPE '\\' ORDER BY name_key, id LIMIT {limit}"
     ));
-    let ids: Vec<String> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
-    load(conn, &ids).await
+    load_selected(conn, q).await
 }
 
 /// Active parties with a contact point of `kind` whose normalized value is `normalized`, by
@@ -467,14 +465,7 @@ pub async fn search_contact(
     q.push(&format!(
         " GROUP BY p.id, p.name_key ORDER BY p.name_key, p.id LIMIT {limit}"
     ));
-    let ids: Vec<String> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
-    load(conn, &ids).await
+    load_selected(conn, q).await
 }
 
 /// Active parties last verified before `cutoff`, oldest first, after the (verified_at, id) key.
@@ -497,14 +488,7 @@ pub async fn verification_due(
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY verified_at, id LIMIT {limit}"));
-    let ids: Vec<String> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.get("id"))
-        .collect();
-    load(conn, &ids).await
+    load_selected(conn, q).await
 }
 
 /// Marks a party verified now; false when the version did not match.

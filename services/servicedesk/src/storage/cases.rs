@@ -292,7 +292,9 @@ pub async fn escalation_due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Resu
 }
 
 /// Makes the check times follow `chain` (its [`Chain::spec`]): when they were computed with
-/// another chain, every open case is looked at again by the next run.
+/// another chain, every open case is looked at again by the next run. While replicas with two
+/// different chains run side by side (a rolling change of the chain), each run of either does
+/// this again, until the last replica with the old chain is gone.
 ///
 /// [`Chain::spec`]: crate::domain::escalation::Chain::spec
 pub async fn schedule_for(conn: &mut Conn, chain: &str) -> sqlx::Result<()> {
