@@ -77,6 +77,43 @@ pub fn text_pair(position: &str) -> Option<(String, String)> {
     Some((a.to_string(), b.to_string()))
 }
 
+/// The position of a row whose key has several parts (any text: `|` and `\\` are escaped).
+pub fn key_of<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        for c in part.as_ref().chars() {
+            if c == '|' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Reads a key of `n` parts written by [`key_of`].
+pub fn parts(position: &str, n: usize) -> Option<Vec<String>> {
+    let mut parts = vec![String::new()];
+    let mut chars = position.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut()?.push(chars.next()?),
+            '|' => parts.push(String::new()),
+            _ => parts.last_mut()?.push(c),
+        }
+    }
+    (parts.len() == n).then_some(parts)
+}
+
+/// The key of `n` parts in a page token (None for an empty token); a token that does not
+/// hold such a key is a violation of `page_token`.
+pub fn decode_parts(token: &str, n: usize, v: &mut Violations) -> Option<Vec<String>> {
+    decode_key(token, v, |p| parts(p, n))
+}
+
 /// Trims `rows`, read with a limit of `page_size + 1`, to the page, and gives the next-page
 /// token: the position of the page's last row when there is more, empty on the last page.
 pub fn finish_page<T>(mut rows: Vec<T>, page_size: i64, position: impl Fn(&T) -> String) -> (Vec<T>, String) {
@@ -118,6 +155,23 @@ mod tests {
         assert_eq!(decode_key("", &mut v, time_and_id), None);
         assert!(v.is_empty());
         assert_eq!(decode_key(&encode_token("x|y"), &mut v, time_and_id), None);
+        assert_eq!(v.iter().next().unwrap().0, "page_token");
+    }
+
+    #[test]
+    fn keys_of_any_text_round_trip() {
+        let key = key_of(&["a|b", "c\\", ""]);
+        assert_eq!(
+            parts(&key, 3),
+            Some(vec!["a|b".to_string(), "c\\".to_string(), String::new()])
+        );
+        assert_eq!(parts(&key, 2), None);
+        let mut v = Violations::new();
+        assert_eq!(
+            decode_parts(&encode_token(&key_of(&["x", "1"])), 2, &mut v),
+            Some(vec!["x".into(), "1".into()])
+        );
+        assert_eq!(decode_parts(&encode_token("x"), 2, &mut v), None);
         assert_eq!(v.iter().next().unwrap().0, "page_token");
     }
 }

@@ -100,6 +100,34 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends ` AND (columns) > (key)` when there is a key: the rows after a page's last row
+    /// in the order of `columns` (a row-value comparison both backends read from an index on
+    /// those columns).
+    pub fn after<T: Into<Arg>>(&mut self, columns: &str, key: Option<Vec<T>>) -> &mut Self {
+        self.bound(columns, ">", key)
+    }
+
+    /// Appends ` AND (columns) < (key)` when there is a key: [`SqlBuilder::after`] for lists in
+    /// descending order.
+    pub fn before<T: Into<Arg>>(&mut self, columns: &str, key: Option<Vec<T>>) -> &mut Self {
+        self.bound(columns, "<", key)
+    }
+
+    fn bound<T: Into<Arg>>(&mut self, columns: &str, op: &str, key: Option<Vec<T>>) -> &mut Self {
+        if let Some(key) = key {
+            let list = self.list(key);
+            self.sql.push_str(&format!(" AND ({columns}) {op} ({list})"));
+        }
+        self
+    }
+
+    /// Appends ` ORDER BY <order> LIMIT <limit>`.
+    pub fn order_limit(&mut self, order: &str, limit: i64) -> &mut Self {
+        let limit = self.arg(limit);
+        self.sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
+        self
+    }
+
     /// A comma-separated list of new placeholders for `values` (a tuple; `IN` lists take
     /// [`SqlBuilder::in_list`]).
     pub fn list<I, T>(&mut self, values: I) -> String

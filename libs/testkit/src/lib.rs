@@ -180,6 +180,31 @@ where
     }
 }
 
+/// Every item of a paged list and the number of pages it took: `page` reads the page at a
+/// token (empty for the first) and returns its items and the next token. Panics when a list
+/// does not end within 1,000 pages or returns an empty page with a next token.
+pub async fn all_pages<T, F, Fut>(mut page: F) -> (Vec<T>, usize)
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = (Vec<T>, String)>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    for pages in 1..=1000 {
+        let (mut found, next) = page(token).await;
+        assert!(
+            !found.is_empty() || next.is_empty(),
+            "an empty page with a next token"
+        );
+        items.append(&mut found);
+        if next.is_empty() {
+            return (items, pages);
+        }
+        token = next;
+    }
+    panic!("the list did not end within 1,000 pages");
+}
+
 /// Generates, for each named `async fn name(backend: Backend)`, a test on SQLite and one on
 /// PostgreSQL. The PostgreSQL variant needs `CRM_TEST_POSTGRES_URL`; without it the test is
 /// reported and returns, unless `CRM_TEST_REQUIRE_POSTGRES` is set, in which case it fails.

@@ -204,7 +204,14 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             let query = query(i);
             async move {
                 client
-                    .search_parties(authed(pb::SearchPartiesRequest { query, page_size: 20 }, token))
+                    .search_parties(authed(
+                        pb::SearchPartiesRequest {
+                            query,
+                            page_size: 20,
+                            ..Default::default()
+                        },
+                        token,
+                    ))
                     .await
                     .expect("SearchParties");
             }

@@ -2,8 +2,6 @@
 //! timer so that a cell is announced when it falls under its target even if nobody looks
 //! (`ListExceptions` evaluates them on demand).
 
-use std::collections::HashSet;
-
 use crm_calendar::{Period, PeriodKind};
 use crm_platform::Store;
 
@@ -16,11 +14,7 @@ pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
     let now = store.now_micros();
     let year = Period::containing(PeriodKind::Year, crm_platform::time::naive_utc(now).date());
     let mut tx = store.begin().await?;
-    let currencies: HashSet<String> = targets::list(&mut tx, "", "")
-        .await?
-        .into_iter()
-        .filter_map(|t| t.amount.map(|m| m.currency_code))
-        .collect();
+    let currencies = targets::currencies(&mut tx).await?;
     for currency in currencies {
         exceptions(&mut tx, &year, now, threshold, &currency, None).await?;
     }

@@ -141,10 +141,7 @@ async fn partner_order(
     let account_ok = accounts::get(tx, party_id)
         .await?
         .is_some_and(|a| a.status == "active");
-    let book = catalog::list_price_books(tx)
-        .await?
-        .into_iter()
-        .find(|b| b.is_default && b.currency_code == submitted.currency_code);
+    let book = catalog::default_price_book(tx, &submitted.currency_code).await?;
     let problem = match (&book, account_ok) {
         (_, false) => Some(format!("party {party_id} is not a live customer")),
         (None, _) => Some(format!("no default price book in {}", submitted.currency_code)),

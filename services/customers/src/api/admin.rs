@@ -3,7 +3,7 @@
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, next_token, page_size};
+use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, next_token, page_size};
 use crm_proto::customers::v1 as pb;
 use serde_json::json;
 
@@ -297,11 +297,18 @@ impl CustomersApi {
     pub(super) async fn handle_list_regions(
         &self,
         _principal: &Principal,
-        _req: pb::ListRegionsRequest,
+        req: pb::ListRegionsRequest,
     ) -> Result<pb::ListRegionsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = regions::list(&mut conn, after, size + 1).await?;
+        let (regions, next_page_token) = finish_page(rows, size, |r| key_of(&[&r.code]));
         Ok(pb::ListRegionsResponse {
-            regions: regions::list(&mut conn).await?,
+            regions,
+            next_page_token,
         })
     }
 

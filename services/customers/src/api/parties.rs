@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, next_token, page_size};
+use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, next_token, page_size};
 use crm_proto::customers::v1::{self as pb, ContactPointKind, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
@@ -268,6 +268,7 @@ impl CustomersApi {
         let mut v = Violations::new();
         v.check(query.chars().count() < 2, "query", "at least 2 characters");
         let size = page_size(req.page_size, 20, 100, &mut v);
+        let after = decode_parts(&req.page_token, 2, &mut v).map(|k| (k[0].clone(), k[1].clone()));
         v.finish()?;
         let email = query.contains('@').then(|| normalize_email(query)).flatten();
         let phone = if email.is_none() && query.chars().filter(char::is_ascii_digit).count() >= 7 {
@@ -280,13 +281,20 @@ impl CustomersApi {
         let contact = email
             .map(|e| (ContactPointKind::Email, e))
             .or(phone.map(|p| (ContactPointKind::Phone, p)));
-        let mut found = match (&name, &contact) {
-            (Some(name), _) => parties::search_name(&mut conn, name, size).await?,
-            (None, Some((kind, value))) => parties::search_contact(&mut conn, *kind, value, size).await?,
+        let found = match (&name, &contact) {
+            (Some(name), _) => parties::search_name(&mut conn, name, after, size + 1).await?,
+            (None, Some((kind, value))) => {
+                parties::search_contact(&mut conn, *kind, value, after, size + 1).await?
+            }
             (None, None) => Vec::new(),
         };
+        let (mut found, next_page_token) =
+            finish_page(found, size, |p| key_of(&[rules::name_key(p), p.id.clone()]));
         found.retain(|p| rules::may_read(principal, p));
-        Ok(pb::SearchPartiesResponse { parties: found })
+        Ok(pb::SearchPartiesResponse {
+            parties: found,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_verify_party(

@@ -436,15 +436,25 @@ pub async fn list(
     load_selected(conn, q).await
 }
 
-/// Active parties whose name contains `fragment` (lower case), by name.
-pub async fn search_name(conn: &mut Conn, fragment: &str, limit: i64) -> sqlx::Result<Vec<pb::Party>> {
+/// A search result's position: (name key, party id).
+pub type SearchKey = (String, String);
+
+/// Up to `limit` active parties whose name contains `fragment` (lower case), by name, after
+/// `after`.
+pub async fn search_name(
+    conn: &mut Conn,
+    fragment: &str,
+    after: Option<SearchKey>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Party>> {
     let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
     q.and("status = {}", PartyStatus::Active as i64);
-    let p = q.arg(format!("%{}%", escape_like(fragment)));
-    let limit = q.arg(limit);
-    q.push(&format!(
-        " AND name_key LIKE {p} ESCAPE '\\' ORDER BY name_key, id LIMIT {limit}"
-    ));
+    q.and(
+        "name_key LIKE {} ESCAPE '\\'",
+        format!("%{}%", escape_like(fragment)),
+    );
+    q.after("name_key, id", after.map(|(name, id)| vec![name, id]));
+    q.order_limit("name_key, id", limit);
     load_selected(conn, q).await
 }
 
@@ -454,6 +464,7 @@ pub async fn search_contact(
     conn: &mut Conn,
     kind: pb::ContactPointKind,
     normalized: &str,
+    after: Option<SearchKey>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Party>> {
     let mut q =
@@ -461,6 +472,7 @@ pub async fn search_contact(
     q.and("c.kind = {}", kind as i64);
     q.and("c.normalized = {}", normalized);
     q.and("p.status = {}", PartyStatus::Active as i64);
+    q.after("p.name_key, p.id", after.map(|(name, id)| vec![name, id]));
     let limit = q.arg(limit);
     q.push(&format!(
         " GROUP BY p.id, p.name_key ORDER BY p.name_key, p.id LIMIT {limit}"

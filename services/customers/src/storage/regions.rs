@@ -1,7 +1,7 @@
 //! Sales regions.
 
 use crm_proto::customers::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
 /// Inserts or replaces a region.
@@ -35,11 +35,12 @@ pub async fn parent_of(conn: &mut Conn, code: &str) -> sqlx::Result<Option<Strin
         .await
 }
 
-/// Every region, by code.
-pub async fn list(conn: &mut Conn) -> sqlx::Result<Vec<pb::Region>> {
-    let rows = sqlx::query("SELECT code, name, parent_code FROM regions ORDER BY code")
-        .fetch_all(&mut *conn)
-        .await?;
+/// Up to `limit` regions by code, after the code `after`.
+pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Region>> {
+    let mut q = SqlBuilder::new("SELECT code, name, parent_code FROM regions WHERE 1 = 1");
+    q.after("code", after.map(|code| vec![code]));
+    q.order_limit("code", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::Region {

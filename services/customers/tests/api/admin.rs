@@ -179,7 +179,7 @@ async fn regions_and_audit_trail(backend: Backend) {
     let regions = app
         .client
         .clone()
-        .list_regions(app.req(pb::ListRegionsRequest {}))
+        .list_regions(app.req(pb::ListRegionsRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -188,6 +188,19 @@ async fn regions_and_audit_trail(backend: Backend) {
         regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
         vec!["APAC", "TW"]
     );
+    let (paged, pages) = crm_testkit::all_pages(|page_token| {
+        let mut client = app.client.clone();
+        let req = app.req(pb::ListRegionsRequest {
+            page_size: 1,
+            page_token,
+        });
+        async move {
+            let r = client.list_regions(req).await.unwrap().into_inner();
+            (r.regions, r.next_page_token)
+        }
+    })
+    .await;
+    assert_eq!((paged, pages), (regions, 2), "one region a page");
 
     let mut org = organization("Taipei Traders");
     org.region_code = "TW".into();

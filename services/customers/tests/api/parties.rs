@@ -264,6 +264,7 @@ async fn search_by_name_email_and_phone(backend: Backend) {
                 .search_parties(app.req(pb::SearchPartiesRequest {
                     query: q,
                     page_size: 0,
+                    ..Default::default()
                 }))
                 .await
                 .unwrap()
@@ -286,12 +287,52 @@ async fn search_by_name_email_and_phone(backend: Backend) {
         search("50%_").await.is_empty(),
         "LIKE wildcards in the query are literal"
     );
+
+    // Pages by name: every match once, in name order; a shared e-mail pages the same way.
+    let shared = "team@hopper.example";
+    for given in ["Zed", "Ann", "Bo"] {
+        app.create(person(given, "Hopper", shared)).await;
+    }
+    let pages_of = |query: &str| {
+        let query = query.to_string();
+        let app = &app;
+        crm_testkit::all_pages(move |page_token| {
+            let mut client = app.client.clone();
+            let req = app.req(pb::SearchPartiesRequest {
+                query: query.clone(),
+                page_size: 2,
+                page_token,
+            });
+            async move {
+                let r = client.search_parties(req).await.unwrap().into_inner();
+                (r.parties, r.next_page_token)
+            }
+        })
+    };
+    let (found, pages) = pages_of("hopper").await;
+    let names: Vec<String> = found.into_iter().map(|p| p.display_name).collect();
+    assert_eq!(
+        (names, pages),
+        (
+            vec![
+                "Ann Hopper".into(),
+                "Bo Hopper".into(),
+                "Grace Hopper".into(),
+                "Zed Hopper".into()
+            ],
+            2
+        )
+    );
+    let (found, pages) = pages_of(shared).await;
+    assert_eq!((found.len(), pages), (3, 2));
+
     let err = app
         .client
         .clone()
         .search_parties(app.req(pb::SearchPartiesRequest {
             query: "x".into(),
             page_size: 0,
+            ..Default::default()
         }))
         .await
         .unwrap_err();

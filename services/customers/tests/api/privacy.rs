@@ -86,6 +86,7 @@ async fn export_then_erase(backend: Backend) {
         .search_parties(app.req(pb::SearchPartiesRequest {
             query: "eve@example.com".into(),
             page_size: 0,
+            ..Default::default()
         }))
         .await
         .unwrap()

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_key, finish_page, page_size, text_pair};
+use crm_platform::paging::{decode_key, finish_page, page_size, text_pair, time_and_id};
+use crm_platform::time::micros;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
@@ -176,13 +177,18 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::ListCampaignsRequest,
     ) -> Result<pb::ListCampaignsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = campaigns::list(&mut conn, req.status, before, size + 1).await?;
+        let (rows, next_page_token) = finish_page(rows, size, |c| {
+            format!("{}|{}", c.create_time.as_ref().map_or(0, micros), c.id)
+        });
         Ok(pb::ListCampaignsResponse {
-            campaigns: campaigns::list(&mut conn, req.status)
-                .await?
-                .into_iter()
-                .map(with_break_even)
-                .collect(),
+            campaigns: rows.into_iter().map(with_break_even).collect(),
+            next_page_token,
         })
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, finish_page, page_size};
+use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
@@ -79,7 +79,8 @@ impl MarketingApi {
             tags: &p.tags,
             attributes: &p.attributes,
         };
-        let segment_ids = segments::all(&mut conn)
+        // A profile names every segment it is in: the segments are the marketers' own, tens.
+        let segment_ids = segments::list(&mut conn, None, i64::MAX)
             .await?
             .into_iter()
             .filter(|s| {
@@ -282,11 +283,18 @@ impl MarketingApi {
     pub(super) async fn handle_list_segments(
         &self,
         _p: &Principal,
-        _req: pb::ListSegmentsRequest,
+        req: pb::ListSegmentsRequest,
     ) -> Result<pb::ListSegmentsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = segments::list(&mut conn, after, size + 1).await?;
+        let (segments, next_page_token) = finish_page(rows, size, |s| key_of(&[&s.name]));
         Ok(pb::ListSegmentsResponse {
-            segments: segments::all(&mut conn).await?,
+            segments,
+            next_page_token,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -80,13 +80,23 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Campaign>
         .transpose()
 }
 
-/// Campaigns, optionally in one status, newest first.
-pub async fn list(conn: &mut Conn, status: i32) -> sqlx::Result<Vec<pb::Campaign>> {
+/// Up to `limit` campaigns, optionally in one status, newest first, before the (created at,
+/// id) key `before`.
+pub async fn list(
+    conn: &mut Conn,
+    status: i32,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Campaign>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
     if status != 0 {
         q.and("status = {}", i64::from(status));
     }
-    q.push(" ORDER BY created_at DESC, id DESC");
+    q.before(
+        "created_at, id",
+        before.map(|(at, id)| vec![Arg::from(at), Arg::from(id)]),
+    );
+    q.order_limit("created_at DESC, id DESC", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?

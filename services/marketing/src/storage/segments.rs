@@ -1,7 +1,7 @@
 //! Segments.
 
 use crm_proto::marketing::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -70,9 +70,13 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Segment>>
         .transpose()
 }
 
-/// Every segment by name.
-pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
-    sqlx::query("SELECT id, name, conditions, party_ids, created_at FROM segments ORDER BY name")
+/// Up to `limit` segments by name, after the name `after`.
+pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Segment>> {
+    let mut q =
+        SqlBuilder::new("SELECT id, name, conditions, party_ids, created_at FROM segments WHERE 1 = 1");
+    q.after("name", after.map(|name| vec![name]));
+    q.order_limit("name", limit);
+    q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()

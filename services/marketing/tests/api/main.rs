@@ -3,5 +3,6 @@
 
 mod campaigns;
 mod helpers;
+mod paging;
 mod predictions;
 mod transfer;

@@ -3,6 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crm_auth::Principal;
+use crm_platform::Violations;
+use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, Dimension};
@@ -40,10 +42,14 @@ async fn load_facts(conn: &mut crm_storage::Conn, from: &str, to: &str, currency
         .iter()
         .map(|p| (p.id.as_str(), p.category.as_str()))
         .collect();
-    let targets = targets::list(conn, "", "")
+    let year = |day: &str| {
+        day.get(..4)
+            .and_then(|y| y.parse::<i32>().ok())
+            .unwrap_or_default()
+    };
+    let targets = targets::in_years(conn, currency, year(from), year(to))
         .await?
         .into_iter()
-        .filter(|t| t.amount.as_ref().is_some_and(|m| m.currency_code == currency))
         .filter_map(|t| {
             let period = crm_calendar::Period::parse(&t.period)?;
             let category = if t.product_category.is_empty() && !t.product_id.is_empty() {
@@ -260,12 +266,15 @@ impl PartnersApi {
         req: pb::ListExceptionsRequest,
     ) -> Result<pb::ListExceptionsResponse> {
         let (period, _, _) = period_range(&req.period, "period")?;
-        if !(0..=10_000).contains(&req.threshold_bps) {
-            return Err(invalid(
-                "threshold_bps",
-                "0 to 10000 (0 means the configured default)",
-            ));
-        }
+        let mut v = Violations::new();
+        v.check(
+            !(0..=10_000).contains(&req.threshold_bps),
+            "threshold_bps",
+            "0 to 10000 (0 means the configured default)",
+        );
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let threshold = if req.threshold_bps == 0 {
             self.config.exception_threshold_bps
         } else {
@@ -280,9 +289,17 @@ impl PartnersApi {
         let all = store::all(&mut tx).await?;
         let allowed = visible(principal, &all);
         let now = self.store.now_micros();
-        let exceptions = exceptions(&mut tx, &period, now, threshold, &currency, allowed.as_ref()).await?;
+        let mut cells = exceptions(&mut tx, &period, now, threshold, &currency, allowed.as_ref()).await?;
         self.store.commit(tx).await?;
-        Ok(pb::ListExceptionsResponse { exceptions })
+        // The cells are one aggregate of the period's targets and sales; pages cut it by key.
+        cells.sort_by(|a, b| a.key.cmp(&b.key));
+        cells.retain(|c| after.as_ref().is_none_or(|after| &c.key > after));
+        cells.truncate(usize::try_from(size + 1).unwrap_or(usize::MAX));
+        let (exceptions, next_page_token) = finish_page(cells, size, |c| key_of(&[&c.key]));
+        Ok(pb::ListExceptionsResponse {
+            exceptions,
+            next_page_token,
+        })
     }
 }
 

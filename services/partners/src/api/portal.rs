@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_key, finish_page, page_size, time_and_id};
+use crm_platform::time::micros;
 use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerOrderStatus, RegistrationStatus};
 
@@ -207,10 +209,19 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListPartnerOrdersRequest,
     ) -> Result<pb::ListPartnerOrdersResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
+        let rows = portal::orders(&mut conn, &req.partner_id, before, size + 1).await?;
+        let (orders, next_page_token) = finish_page(rows, size, |o| {
+            format!("{}|{}", o.submit_time.as_ref().map_or(0, micros), o.id)
+        });
         Ok(pb::ListPartnerOrdersResponse {
-            orders: portal::orders(&mut conn, &req.partner_id).await?,
+            orders,
+            next_page_token,
         })
     }
 
@@ -325,14 +336,24 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListDealRegistrationsRequest,
     ) -> Result<pb::ListDealRegistrationsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let all = crate::storage::partners::all(&mut conn).await?;
         let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {
             visible_partner(&mut conn, principal, &req.partner_id).await?;
         }
-        let mut found = portal::registrations(&mut conn, &req.partner_id, req.status).await?;
+        let rows = portal::registrations(&mut conn, &req.partner_id, req.status, before, size + 1).await?;
+        let (mut found, next_page_token) = finish_page(rows, size, |d| {
+            format!("{}|{}", d.register_time.as_ref().map_or(0, micros), d.id)
+        });
         found.retain(|d| allowed.as_ref().is_none_or(|a| a.contains(&d.partner_id)));
-        Ok(pb::ListDealRegistrationsResponse { registrations: found })
+        Ok(pb::ListDealRegistrationsResponse {
+            registrations: found,
+            next_page_token,
+        })
     }
 }

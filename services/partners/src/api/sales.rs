@@ -3,7 +3,7 @@
 use crm_auth::{Principal, Role};
 use crm_calendar::Period;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_key, finish_page, page_size, text_pair};
+use crm_platform::paging::{decode_key, decode_parts, finish_page, key_of, page_size, text_pair};
 use crm_proto::partners::v1::{self as pb, SaleSource};
 
 use super::{PartnersApi, visible_partner};
@@ -50,15 +50,26 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListTargetsRequest,
     ) -> Result<pb::ListTargetsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 4, &mut v)
+            .map(|k| (k[0].clone(), k[1].clone(), k[2].clone(), k[3].clone()));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let all = crate::storage::partners::all(&mut conn).await?;
         let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {
             visible_partner(&mut conn, principal, &req.partner_id).await?;
         }
-        let mut found = targets::list(&mut conn, &req.partner_id, &req.period).await?;
+        let rows = targets::list(&mut conn, &req.partner_id, &req.period, after, size + 1).await?;
+        let (mut found, next_page_token) = finish_page(rows, size, |t| {
+            key_of(&[&t.partner_id, &t.period, &t.product_category, &t.product_id])
+        });
         found.retain(|t| allowed.as_ref().is_none_or(|a| a.contains(&t.partner_id)));
-        Ok(pb::ListTargetsResponse { targets: found })
+        Ok(pb::ListTargetsResponse {
+            targets: found,
+            next_page_token,
+        })
     }
 
     pub(super) async fn handle_report_sales(

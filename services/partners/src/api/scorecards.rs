@@ -1,6 +1,7 @@
 //! Partner scorecards.
 
 use crm_auth::Principal;
+use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, TierRecommendation};
 
@@ -40,10 +41,13 @@ impl PartnersApi {
             last_year.end_exclusive().format("%Y-%m-%d").to_string(),
         );
         let mut inputs = Inputs::default();
-        for t in targets::list(&mut tx, "", "").await? {
-            if !members.contains(&t.partner_id)
-                || t.amount.as_ref().is_none_or(|m| m.currency_code != currency)
-            {
+        let year = |day: &str| {
+            day.get(..4)
+                .and_then(|y| y.parse::<i32>().ok())
+                .unwrap_or_default()
+        };
+        for t in targets::in_years(&mut tx, &currency, year(&from), year(&to)).await? {
+            if !members.contains(&t.partner_id) {
                 continue;
             }
             let Some(tp) = crm_calendar::Period::parse(&t.period) else {
@@ -111,10 +115,17 @@ impl PartnersApi {
         principal: &Principal,
         req: pb::ListScorecardsRequest,
     ) -> Result<pb::ListScorecardsResponse> {
+        let mut v = crm_platform::Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let before = decode_parts(&req.page_token, 1, &mut v).and_then(|k| k[0].parse::<i64>().ok());
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         visible_partner(&mut conn, principal, &req.partner_id).await?;
+        let rows = scorecards::history(&mut conn, &req.partner_id, before, size + 1).await?;
+        let (rows, next_page_token) = finish_page(rows, size, |(seq, _)| key_of(&[seq.to_string()]));
         Ok(pb::ListScorecardsResponse {
-            scorecards: scorecards::history(&mut conn, &req.partner_id).await?,
+            scorecards: rows.into_iter().map(|(_, card)| card).collect(),
+            next_page_token,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::partners::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -154,10 +154,19 @@ pub async fn order_by_ref(
 }
 
 /// A partner's e-orders, newest first.
-pub async fn orders(conn: &mut Conn, partner_id: &str) -> sqlx::Result<Vec<pb::PartnerOrder>> {
+pub async fn orders(
+    conn: &mut Conn,
+    partner_id: &str,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::PartnerOrder>> {
     let mut q = SqlBuilder::new(&format!("SELECT {ORDER_COLUMNS} FROM partner_orders WHERE 1 = 1"));
     q.and("partner_id = {}", partner_id);
-    q.push(" ORDER BY submitted_at DESC, id DESC");
+    q.before(
+        "submitted_at, id",
+        before.map(|(at, id)| vec![Arg::from(at), Arg::from(id)]),
+    );
+    q.order_limit("submitted_at DESC, id DESC", limit);
     q.build().fetch_all(&mut *conn).await?.iter().map(order).collect()
 }
 
@@ -259,6 +268,8 @@ pub async fn registrations(
     conn: &mut Conn,
     partner_id: &str,
     status: i32,
+    before: Option<(i64, String)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<pb::DealRegistration>> {
     let mut q = SqlBuilder::new(&format!(
         "SELECT {REGISTRATION_COLUMNS} FROM deal_registrations WHERE 1 = 1"
@@ -269,7 +280,11 @@ pub async fn registrations(
     if status != 0 {
         q.and("status = {}", i64::from(status));
     }
-    q.push(" ORDER BY registered_at DESC, id DESC");
+    q.before(
+        "registered_at, id",
+        before.map(|(at, id)| vec![Arg::from(at), Arg::from(id)]),
+    );
+    q.order_limit("registered_at DESC, id DESC", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?

@@ -1,7 +1,7 @@
 //! Scorecard inputs (complaints, returns), evaluations and settings.
 
 use crm_proto::partners::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use super::timestamp;
@@ -121,36 +121,46 @@ pub async fn insert(conn: &mut Conn, s: &pb::Scorecard, now: i64) -> sqlx::Resul
     Ok(())
 }
 
-/// A partner's evaluations, newest first.
-pub async fn history(conn: &mut Conn, partner_id: &str) -> sqlx::Result<Vec<pb::Scorecard>> {
-    let rows = sqlx::query(
-        "SELECT partner_id, period, kpis, score, recommendation, evaluated_at, evaluator_id FROM scorecards \
-         WHERE partner_id = $1 ORDER BY seq DESC",
-    )
-    .bind(partner_id)
-    .fetch_all(&mut *conn)
-    .await?;
+/// Up to `limit` of a partner's evaluations with their sequence numbers, newest first, before
+/// the sequence number `before`.
+pub async fn history(
+    conn: &mut Conn,
+    partner_id: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, pb::Scorecard)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT seq, partner_id, period, kpis, score, recommendation, evaluated_at, evaluator_id FROM scorecards \
+         WHERE 1 = 1",
+    );
+    q.and("partner_id = {}", partner_id);
+    q.before("seq", before.map(|seq| vec![seq]));
+    q.order_limit("seq DESC", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             let kpis: Vec<StoredKpi> =
                 serde_json::from_str(&r.try_get::<String, _>("kpis")?).unwrap_or_default();
-            Ok(pb::Scorecard {
-                partner_id: r.try_get("partner_id")?,
-                period: r.try_get("period")?,
-                kpis: kpis
-                    .into_iter()
-                    .map(|k| pb::Kpi {
-                        name: k.name,
-                        value: k.value,
-                        score: k.score,
-                        weight_bps: k.weight_bps,
-                    })
-                    .collect(),
-                score: r.try_get::<i64, _>("score")? as i32,
-                recommendation: r.try_get::<i64, _>("recommendation")? as i32,
-                evaluate_time: Some(timestamp(r.try_get("evaluated_at")?)),
-                evaluator_id: r.try_get("evaluator_id")?,
-            })
+            Ok((
+                r.try_get("seq")?,
+                pb::Scorecard {
+                    partner_id: r.try_get("partner_id")?,
+                    period: r.try_get("period")?,
+                    kpis: kpis
+                        .into_iter()
+                        .map(|k| pb::Kpi {
+                            name: k.name,
+                            value: k.value,
+                            score: k.score,
+                            weight_bps: k.weight_bps,
+                        })
+                        .collect(),
+                    score: r.try_get::<i64, _>("score")? as i32,
+                    recommendation: r.try_get::<i64, _>("recommendation")? as i32,
+                    evaluate_time: Some(timestamp(r.try_get("evaluated_at")?)),
+                    evaluator_id: r.try_get("evaluator_id")?,
+                },
+            ))
         })
         .collect()
 }

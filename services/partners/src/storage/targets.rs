@@ -25,18 +25,59 @@ pub async fn set(conn: &mut Conn, t: &pb::Target) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Targets, optionally of one partner / period.
-pub async fn list(conn: &mut Conn, partner_id: &str, period: &str) -> sqlx::Result<Vec<pb::Target>> {
-    let mut q = SqlBuilder::new(
-        "SELECT partner_id, period, product_category, product_id, amount_minor, currency_code, quantity FROM targets WHERE 1 = 1",
-    );
+const COLUMNS: &str =
+    "partner_id, period, product_category, product_id, amount_minor, currency_code, quantity";
+
+/// A target's key: partner, period, product category, product.
+pub type TargetKey = (String, String, String, String);
+
+/// Up to `limit` targets in key order after `after`, optionally of one partner / period.
+pub async fn list(
+    conn: &mut Conn,
+    partner_id: &str,
+    period: &str,
+    after: Option<TargetKey>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Target>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM targets WHERE 1 = 1"));
     if !partner_id.is_empty() {
         q.and("partner_id = {}", partner_id);
     }
     if !period.is_empty() {
         q.and("period = {}", period);
     }
+    q.after(
+        "partner_id, period, product_category, product_id",
+        after.map(|(a, b, c, d)| vec![a, b, c, d]),
+    );
+    q.order_limit("partner_id, period, product_category, product_id", limit);
+    read(conn, q).await
+}
+
+/// The targets in `currency` of periods in the years `first..=last` (every period code
+/// starts with its year), for the performance figures of a span within those years.
+pub async fn in_years(
+    conn: &mut Conn,
+    currency: &str,
+    first: i32,
+    last: i32,
+) -> sqlx::Result<Vec<pb::Target>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM targets WHERE 1 = 1"));
+    q.and("currency_code = {}", currency);
+    q.and("period >= {}", format!("{first:04}"));
+    q.and("period < {}", format!("{:04}", last + 1));
     q.push(" ORDER BY partner_id, period, product_category, product_id");
+    read(conn, q).await
+}
+
+/// The currencies targets are set in.
+pub async fn currencies(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT DISTINCT currency_code FROM targets ORDER BY currency_code")
+        .fetch_all(&mut *conn)
+        .await
+}
+
+async fn read(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Vec<pb::Target>> {
     q.build()
         .fetch_all(&mut *conn)
         .await?

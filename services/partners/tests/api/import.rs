@@ -147,6 +147,7 @@ async fn partners_come_in_with_their_hierarchy_and_targets(backend: Backend) {
         .list_targets(suite.req(pb::ListTargetsRequest {
             partner_id: retailer.id.clone(),
             period: String::new(),
+            ..Default::default()
         }))
         .await
         .unwrap()

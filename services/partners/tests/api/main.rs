@@ -4,5 +4,6 @@
 mod channel;
 mod helpers;
 mod import;
+mod paging;
 mod performance;
 mod portal;

@@ -265,6 +265,7 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         let req = authed(
             pb::ListPartnerOrdersRequest {
                 partner_id: dealer.id.clone(),
+                ..Default::default()
             },
             &user,
         );
@@ -573,6 +574,7 @@ async fn scorecards_weigh_kpis_and_recommend_tiers(backend: Backend) {
         .clone()
         .list_scorecards(suite.req(pb::ListScorecardsRequest {
             partner_id: star.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()
@@ -586,6 +588,7 @@ async fn scorecards_weigh_kpis_and_recommend_tiers(backend: Backend) {
         .list_scorecards(authed(
             pb::ListScorecardsRequest {
                 partner_id: star.id.clone(),
+                ..Default::default()
             },
             &user,
         ))

@@ -2,7 +2,7 @@
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_token, next_token, page_size};
+use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, next_token, page_size};
 use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::events as ev;
 
@@ -177,11 +177,18 @@ impl SalesApi {
     pub(super) async fn handle_list_price_books(
         &self,
         _p: &Principal,
-        _req: pb::ListPriceBooksRequest,
+        req: pb::ListPriceBooksRequest,
     ) -> Result<pb::ListPriceBooksResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = catalog::list_price_books(&mut conn, after, size + 1).await?;
+        let (price_books, next_page_token) = finish_page(rows, size, |b| key_of(&[&b.name]));
         Ok(pb::ListPriceBooksResponse {
-            price_books: catalog::list_price_books(&mut conn).await?,
+            price_books,
+            next_page_token,
         })
     }
 
@@ -220,12 +227,20 @@ impl SalesApi {
         _p: &Principal,
         req: pb::ListPricesRequest,
     ) -> Result<pb::ListPricesResponse> {
+        let mut v = Violations::new();
+        v.check(req.price_book_id.is_empty(), "price_book_id", "required");
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let book = catalog::price_book_by_id(&mut conn, &req.price_book_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("price book {}", req.price_book_id)))?;
+        let rows = catalog::list_prices(&mut conn, &book, after, size + 1).await?;
+        let (prices, next_page_token) = finish_page(rows, size, |p| key_of(&[&p.product_id]));
         Ok(pb::ListPricesResponse {
-            prices: catalog::list_prices(&mut conn, &book).await?,
+            prices,
+            next_page_token,
         })
     }
 }

@@ -198,8 +198,7 @@ impl SalesApi {
         };
         if !matches!(disposition, Disposition::Unchanged(_)) {
             if let Some(price) = &row.unit_price {
-                let books = catalog::list_price_books(tx).await?;
-                let book = match books.into_iter().find(|b| b.name == book_name) {
+                let book = match catalog::price_book_by_name(tx, &book_name).await? {
                     Some(book) if book.currency_code != price.currency_code => {
                         let reason = format!("the price book {book_name:?} is in {}", book.currency_code);
                         run.reject_one(row.row, &p.sku, "unit_price.currency_code", reason);

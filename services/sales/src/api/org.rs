@@ -2,6 +2,7 @@
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::{SalesApi, version};
@@ -214,11 +215,18 @@ impl SalesApi {
     pub(super) async fn handle_list_territories(
         &self,
         _p: &Principal,
-        _req: pb::ListTerritoriesRequest,
+        req: pb::ListTerritoriesRequest,
     ) -> Result<pb::ListTerritoriesResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = org::territories_page(&mut conn, after, size + 1).await?;
+        let (territories, next_page_token) = finish_page(rows, size, |t| key_of(&[&t.name]));
         Ok(pb::ListTerritoriesResponse {
-            territories: org::territories(&mut conn).await?,
+            territories,
+            next_page_token,
         })
     }
 
@@ -303,9 +311,32 @@ impl SalesApi {
         _p: &Principal,
         req: pb::ListQuotasRequest,
     ) -> Result<pb::ListQuotasResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 4, &mut v)
+            .and_then(|k| Some((k[0].parse().ok()?, k[1].clone(), k[2].clone(), k[3].clone())));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
+        let rows = org::quotas(
+            &mut conn,
+            req.owner_kind,
+            &req.owner_id,
+            &req.period,
+            after,
+            size + 1,
+        )
+        .await?;
+        let (quotas, next_page_token) = finish_page(rows, size, |q| {
+            key_of(&[
+                q.owner_kind.to_string(),
+                q.owner_id.clone(),
+                q.period.clone(),
+                q.product_line.clone(),
+            ])
+        });
         Ok(pb::ListQuotasResponse {
-            quotas: org::quotas(&mut conn, req.owner_kind, &req.owner_id, &req.period).await?,
+            quotas,
+            next_page_token,
         })
     }
 }

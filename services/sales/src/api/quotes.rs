@@ -2,6 +2,7 @@
 
 use crm_auth::Principal;
 use crm_platform::Violations;
+use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OrderStatus, QuoteStatus};
@@ -167,9 +168,11 @@ impl SalesApi {
         principal: &Principal,
         req: pb::ListQuotesRequest,
     ) -> Result<pb::ListQuotesResponse> {
-        if req.opportunity_id.is_empty() {
-            return Err(invalid("opportunity_id", "required"));
-        }
+        let mut v = Violations::new();
+        v.check(req.opportunity_id.is_empty(), "opportunity_id", "required");
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 2, &mut v).and_then(|k| quote_key(&k));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
         let o = self.opportunity(&mut conn, &req.opportunity_id).await?;
         if !rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id) {
@@ -178,8 +181,13 @@ impl SalesApi {
                 principal.user_id, o.id
             )));
         }
+        let rows = quotes::for_opportunity(&mut conn, &o.id, after, size + 1).await?;
+        let (quotes, next_page_token) = finish_page(rows, size, |q| {
+            key_of(&[q.number.clone(), q.revision.to_string()])
+        });
         Ok(pb::ListQuotesResponse {
-            quotes: quotes::for_opportunity(&mut conn, &o.id).await?,
+            quotes,
+            next_page_token,
         })
     }
 
@@ -415,4 +423,9 @@ fn prefix_quote(err: Error) -> Error {
         }
         other => other,
     }
+}
+
+/// A quote's list key (number, revision) from a page token's parts.
+fn quote_key(parts: &[String]) -> Option<(String, i64)> {
+    Some((parts[0].clone(), parts[1].parse().ok()?))
 }

@@ -240,7 +240,15 @@ impl SalesApi {
             .into_iter()
             .map(|r| (r.user_id, r.team_id))
             .collect();
-        let mut quotas = org::quotas(&mut conn, req.owner_kind, &req.owner_id, &period.code()).await?;
+        let mut quotas = org::quotas(
+            &mut conn,
+            req.owner_kind,
+            &req.owner_id,
+            &period.code(),
+            None,
+            i64::MAX,
+        )
+        .await?;
         // Record rules: a rep sees their own quotas, a manager their team's and its reps'.
         let sees_all = principal.has_any_role(&[Role::Admin, Role::Auditor, Role::Service]);
         if !sees_all {

@@ -179,14 +179,46 @@ pub async fn price_book_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<
         .transpose()
 }
 
-/// Every price book by name.
-pub async fn list_price_books(conn: &mut Conn) -> sqlx::Result<Vec<pb::PriceBook>> {
-    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books ORDER BY name")
+/// Up to `limit` price books by name, after the name `after`.
+pub async fn list_price_books(
+    conn: &mut Conn,
+    after: Option<String>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::PriceBook>> {
+    let mut q = SqlBuilder::new("SELECT id, name, currency_code, is_default FROM price_books WHERE 1 = 1");
+    q.after("name", after.map(|name| vec![name]));
+    q.order_limit("name", limit);
+    q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(price_book)
         .collect()
+}
+
+/// The price book named `name`.
+pub async fn price_book_by_name(conn: &mut Conn, name: &str) -> sqlx::Result<Option<pb::PriceBook>> {
+    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(price_book)
+        .transpose()
+}
+
+/// The default price book of a currency.
+pub async fn default_price_book(conn: &mut Conn, currency_code: &str) -> sqlx::Result<Option<pb::PriceBook>> {
+    sqlx::query(
+        "SELECT id, name, currency_code, is_default FROM price_books WHERE currency_code = $1 AND is_default = 1 \
+         ORDER BY name LIMIT 1",
+    )
+    .bind(currency_code)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(price_book)
+    .transpose()
 }
 
 /// Sets a product's price in a book.
@@ -217,14 +249,18 @@ pub async fn price(conn: &mut Conn, book: &str, product: &str) -> sqlx::Result<O
         .await
 }
 
-/// The prices of a book, by product id.
-pub async fn list_prices(conn: &mut Conn, book: &pb::PriceBook) -> sqlx::Result<Vec<pb::Price>> {
-    let rows = sqlx::query(
-        "SELECT product_id, unit_price_minor FROM prices WHERE price_book_id = $1 ORDER BY product_id",
-    )
-    .bind(&book.id)
-    .fetch_all(&mut *conn)
-    .await?;
+/// Up to `limit` prices of a book by product id, after the product `after`.
+pub async fn list_prices(
+    conn: &mut Conn,
+    book: &pb::PriceBook,
+    after: Option<String>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Price>> {
+    let mut q = SqlBuilder::new("SELECT product_id, unit_price_minor FROM prices WHERE 1 = 1");
+    q.and("price_book_id = {}", book.id.as_str());
+    q.after("product_id", after.map(|id| vec![id]));
+    q.order_limit("product_id", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::Price {

@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -186,11 +186,23 @@ pub async fn territory_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<p
         .transpose()
 }
 
-/// Every territory by name.
+/// Every territory by name: account assignment applies them all (an organisation has tens to
+/// hundreds).
 pub async fn territories(conn: &mut Conn) -> sqlx::Result<Vec<pb::Territory>> {
-    let q = SqlBuilder::new(&format!(
-        "SELECT {TERRITORY_COLUMNS} FROM territories ORDER BY name"
+    territories_page(conn, None, i64::MAX).await
+}
+
+/// Up to `limit` territories by name, after the name `after`.
+pub async fn territories_page(
+    conn: &mut Conn,
+    after: Option<String>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Territory>> {
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {TERRITORY_COLUMNS} FROM territories WHERE 1 = 1"
     ));
+    q.after("name", after.map(|name| vec![name]));
+    q.order_limit("name", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
@@ -270,12 +282,17 @@ pub async fn set_quota(conn: &mut Conn, q: &pb::Quota) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Quotas, filtered; empty filters match everything.
+/// A quota's key: owner kind, owner id, period, product line.
+pub type QuotaKey = (i64, String, String, String);
+
+/// Up to `limit` quotas after `after` in key order, filtered; empty filters match everything.
 pub async fn quotas(
     conn: &mut Conn,
     owner_kind: i32,
     owner_id: &str,
     period: &str,
+    after: Option<QuotaKey>,
+    limit: i64,
 ) -> sqlx::Result<Vec<pb::Quota>> {
     let mut q = SqlBuilder::new(
         "SELECT owner_kind, owner_id, period, product_line, amount_minor, currency_code FROM quotas WHERE 1 = 1",
@@ -289,7 +306,11 @@ pub async fn quotas(
     if !period.is_empty() {
         q.and("period = {}", period);
     }
-    q.push(" ORDER BY period, owner_kind, owner_id, product_line");
+    q.after(
+        "owner_kind, owner_id, period, product_line",
+        after.map(|k| vec![Arg::from(k.0), Arg::from(k.1), Arg::from(k.2), Arg::from(k.3)]),
+    );
+    q.order_limit("owner_kind, owner_id, period, product_line", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?

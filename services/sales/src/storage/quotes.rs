@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -43,11 +43,11 @@ fn minor(m: &Option<Money>) -> i64 {
     m.as_ref().map(|m| m.amount_minor).unwrap_or_default()
 }
 
-/// Inserts a quote revision (id set here; a new quote also gets its number).
+/// Inserts a quote revision (id set here; a new quote also gets the next quote number).
 pub async fn insert(conn: &mut Conn, q: &mut pb::Quote, currency: &str, now: i64) -> sqlx::Result<()> {
     q.id = new_id();
     if q.number.is_empty() {
-        q.number = format!("Q-{}", &q.id[..8].to_uppercase());
+        q.number = format!("Q-{:06}", next_number(conn, "quote").await?);
     }
     sqlx::query(
         "INSERT INTO quotes (id, number, revision, opportunity_id, party_id, price_book_id, currency_code, lines, \
@@ -87,16 +87,37 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Quote>> {
 }
 
 /// Every revision of every quote of an opportunity.
-pub async fn for_opportunity(conn: &mut Conn, opportunity_id: &str) -> sqlx::Result<Vec<pb::Quote>> {
+pub async fn for_opportunity(
+    conn: &mut Conn,
+    opportunity_id: &str,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Quote>> {
     let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM quotes WHERE 1 = 1"));
     b.and("opportunity_id = {}", opportunity_id);
-    b.push(" ORDER BY number, revision");
+    b.after(
+        "number, revision",
+        after.map(|(number, revision)| vec![Arg::from(number), Arg::from(revision)]),
+    );
+    b.order_limit("number, revision", limit);
     b.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// The next number of the sequence `name` (1 first). The counter row is locked until the
+/// transaction ends, so numbers are unique and, among committed documents, without reuse.
+pub async fn next_number(conn: &mut Conn, name: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO number_sequences (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = number_sequences.value + 1 RETURNING value",
+    )
+    .bind(name)
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// Sets status (and order) if the version is still `expected`.

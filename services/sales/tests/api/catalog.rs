@@ -87,6 +87,7 @@ async fn products_price_books_and_prices(backend: Backend) {
         .clone()
         .list_prices(suite.req(pb::ListPricesRequest {
             price_book_id: usd.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()

@@ -82,7 +82,7 @@ async fn products_come_in_with_their_prices(backend: Backend) {
     let books = suite
         .catalog
         .clone()
-        .list_price_books(suite.req(pb::ListPriceBooksRequest {}))
+        .list_price_books(suite.req(pb::ListPriceBooksRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -93,6 +93,7 @@ async fn products_come_in_with_their_prices(backend: Backend) {
         .clone()
         .list_prices(suite.req(pb::ListPricesRequest {
             price_book_id: book.id.clone(),
+            ..Default::default()
         }))
         .await
         .unwrap()

@@ -9,6 +9,7 @@ mod leads;
 mod opportunities;
 mod orders;
 mod org_reports;
+mod paging;
 mod value_flow;
 
 /// A token for a rep or manager in a team.

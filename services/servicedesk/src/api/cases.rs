@@ -14,6 +14,7 @@ use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
 use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
+use crate::storage::org::AgentFilter;
 use crate::storage::{customers, notifications, org, sla};
 
 const MAX_SUBJECT: usize = 200;
@@ -37,7 +38,7 @@ fn status_of(case: &CaseRecord) -> CaseStatus {
 /// the agent's skills, then the lowest load relative to capacity.
 async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option<String>> {
     let category = category.trim().to_lowercase();
-    let mut candidates: Vec<pb::Agent> = org::agents(conn)
+    let mut candidates: Vec<pb::Agent> = org::agents(conn, AgentFilter::OfQueue(queue_id), i64::MAX)
         .await?
         .into_iter()
         .filter(|a| a.queue_ids.iter().any(|q| q == queue_id) && a.load < a.capacity)
@@ -54,7 +55,9 @@ async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option
 /// Checks a new case's fields against the desk's queues and agents (paths prefixed `case.`);
 /// trims its partner id.
 pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<Violations> {
-    let queues = org::queues(conn).await?;
+    let queue_known = !org::existing_queues(conn, std::slice::from_ref(&c.queue_id))
+        .await?
+        .is_empty();
     let mut v = Violations::new();
     v.check(
         matches!(CaseType::try_from(c.r#type), Ok(CaseType::Unspecified) | Err(_)),
@@ -96,16 +99,9 @@ pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<
         "case.partner_id",
         "at most 100 characters",
     );
-    v.check(
-        !queues.iter().any(|q| q.id == c.queue_id),
-        "case.queue_id",
-        "no such queue",
-    );
+    v.check(!queue_known, "case.queue_id", "no such queue");
     if !c.agent_id.is_empty() {
-        let agent = org::agents(conn)
-            .await?
-            .into_iter()
-            .find(|a| a.user_id == c.agent_id);
+        let agent = org::agent(conn, &c.agent_id).await?;
         v.check(
             !agent.is_some_and(|a| a.queue_ids.contains(&c.queue_id)),
             "case.agent_id",
@@ -203,7 +199,7 @@ impl ServiceDeskApi {
     /// Gives `agent_id` the most urgent unassigned cases of their queues while they have free
     /// capacity (after a case of theirs is resolved, or their capacity grew).
     pub(super) async fn pull_work(&self, tx: &mut Tx, agent_id: &str) -> Result<()> {
-        let Some(agent) = org::agents(tx).await?.into_iter().find(|a| a.user_id == agent_id) else {
+        let Some(agent) = org::agent(tx, agent_id).await? else {
             return Ok(());
         };
         let free = usize::try_from(agent.capacity - agent.load).unwrap_or(0);
@@ -387,10 +383,7 @@ impl ServiceDeskApi {
         v.finish()?;
         let mut tx = self.store.begin().await?;
         let mut record = visible_case(&mut tx, p, &req.id).await?;
-        let agent = org::agents(&mut tx)
-            .await?
-            .into_iter()
-            .find(|a| a.user_id == req.agent_id);
+        let agent = org::agent(&mut tx, &req.agent_id).await?;
         let Some(agent) = agent else {
             return Err(crate::error::invalid("agent_id", "no such agent"));
         };

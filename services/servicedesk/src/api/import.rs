@@ -119,7 +119,7 @@ impl ServiceDeskApi {
             .into_iter()
             .collect();
         let parties = customers::by_external_ids(&mut tx, &run.source, &wanted).await?;
-        let queues: HashMap<String, String> = org::queues(&mut tx)
+        let queues: HashMap<String, String> = org::queues(&mut tx, None, i64::MAX)
             .await?
             .into_iter()
             .map(|q| (q.name.to_lowercase(), q.id))

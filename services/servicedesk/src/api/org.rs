@@ -1,15 +1,17 @@
 //! Queues and agents.
 
 use crm_auth::Principal;
+use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::servicedesk::v1 as pb;
 use crm_storage::is_unique_violation;
 
 use super::ServiceDeskApi;
+use crate::error::{Error, Result, Violations};
+use crate::storage::org::{self, AgentFilter};
+use crate::storage::sla;
 
 /// A year of minutes: the longest SLA target.
 const MAX_MINUTES: i64 = 525_600;
-use crate::error::{Error, Result, Violations};
-use crate::storage::{org, sla};
 
 impl ServiceDeskApi {
     pub(super) async fn handle_create_queue(
@@ -36,10 +38,17 @@ impl ServiceDeskApi {
     pub(super) async fn handle_list_queues(
         &self,
         _p: &Principal,
-        _req: pb::ListQueuesRequest,
+        req: pb::ListQueuesRequest,
     ) -> Result<pb::ListQueuesResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
+        let rows = org::queues(&mut *self.store.conn().await?, after, size + 1).await?;
+        let (queues, next_page_token) = finish_page(rows, size, |q| key_of(&[&q.name]));
         Ok(pb::ListQueuesResponse {
-            queues: org::queues(&mut *self.store.conn().await?).await?,
+            queues,
+            next_page_token,
         })
     }
 
@@ -50,7 +59,7 @@ impl ServiceDeskApi {
     ) -> Result<pb::UpsertAgentResponse> {
         let mut agent = req.agent.unwrap_or_default();
         let mut tx = self.store.begin().await?;
-        let known: Vec<String> = org::queues(&mut tx).await?.into_iter().map(|q| q.id).collect();
+        let known = org::existing_queues(&mut tx, &agent.queue_ids).await?;
         let mut v = Violations::new();
         v.check(agent.user_id.trim().is_empty(), "agent.user_id", "required");
         v.check(agent.name.trim().is_empty(), "agent.name", "required");
@@ -76,10 +85,7 @@ impl ServiceDeskApi {
             .collect();
         org::upsert_agent(&mut tx, &agent).await?;
         self.pull_work(&mut tx, &agent.user_id).await?;
-        let stored = org::agents(&mut tx)
-            .await?
-            .into_iter()
-            .find(|a| a.user_id == agent.user_id);
+        let stored = org::agent(&mut tx, &agent.user_id).await?;
         self.store.commit(tx).await?;
         Ok(pb::UpsertAgentResponse { agent: stored })
     }
@@ -87,10 +93,18 @@ impl ServiceDeskApi {
     pub(super) async fn handle_list_agents(
         &self,
         _p: &Principal,
-        _req: pb::ListAgentsRequest,
+        req: pb::ListAgentsRequest,
     ) -> Result<pb::ListAgentsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        v.finish()?;
+        let mut conn = self.store.conn().await?;
+        let rows = org::agents(&mut conn, AgentFilter::After(after.as_deref()), size + 1).await?;
+        let (agents, next_page_token) = finish_page(rows, size, |a| key_of(&[&a.user_id]));
         Ok(pb::ListAgentsResponse {
-            agents: org::agents(&mut *self.store.conn().await?).await?,
+            agents,
+            next_page_token,
         })
     }
 
@@ -123,10 +137,19 @@ impl ServiceDeskApi {
     pub(super) async fn handle_list_sla_policies(
         &self,
         _p: &Principal,
-        _req: pb::ListSlaPoliciesRequest,
+        req: pb::ListSlaPoliciesRequest,
     ) -> Result<pb::ListSlaPoliciesResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after =
+            decode_parts(&req.page_token, 2, &mut v).and_then(|k| Some((k[0].clone(), k[1].parse().ok()?)));
+        v.finish()?;
+        let rows = sla::page(&mut *self.store.conn().await?, after, size + 1).await?;
+        let (policies, next_page_token) =
+            finish_page(rows, size, |p| key_of(&[p.tier.clone(), p.priority.to_string()]));
         Ok(pb::ListSlaPoliciesResponse {
-            policies: sla::all(&mut *self.store.conn().await?).await?,
+            policies,
+            next_page_token,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Queues and agents.
 
 use crm_proto::servicedesk::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 
 /// Inserts a queue (id set here).
@@ -15,11 +15,28 @@ pub async fn insert_queue(conn: &mut Conn, q: &mut pb::Queue) -> sqlx::Result<()
     Ok(())
 }
 
-/// Every queue by name.
-pub async fn queues(conn: &mut Conn) -> sqlx::Result<Vec<pb::Queue>> {
-    let rows = sqlx::query("SELECT id, name FROM queues ORDER BY name")
+/// Which of `ids` name queues.
+pub async fn existing_queues(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlBuilder::new("SELECT id FROM queues WHERE 1 = 1");
+    let list = q.in_list(ids.iter().map(String::as_str));
+    q.push(&format!(" AND id IN ({list})"));
+    q.build()
         .fetch_all(&mut *conn)
-        .await?;
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+}
+
+/// Up to `limit` queues by name, after the name `after`.
+pub async fn queues(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Queue>> {
+    let mut q = SqlBuilder::new("SELECT id, name FROM queues WHERE 1 = 1");
+    q.after("name", after.map(|name| vec![name]));
+    q.order_limit("name", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::Queue {
@@ -47,15 +64,31 @@ pub async fn upsert_agent(conn: &mut Conn, a: &pb::Agent) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Every agent with its load (open cases assigned), by user id.
-pub async fn agents(conn: &mut Conn) -> sqlx::Result<Vec<pb::Agent>> {
-    let rows = sqlx::query(
+/// Agents with their load (open cases assigned), by user id.
+pub async fn agents(conn: &mut Conn, filter: AgentFilter<'_>, limit: i64) -> sqlx::Result<Vec<pb::Agent>> {
+    let mut q = SqlBuilder::new(
         "SELECT a.user_id, a.name, a.queue_ids, a.skills, a.capacity, \
          (SELECT COUNT(*) FROM cases c WHERE c.agent_id = a.user_id AND c.status IN (2, 3, 4)) AS load \
-         FROM agents a ORDER BY a.user_id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+         FROM agents a WHERE 1 = 1",
+    );
+    match filter {
+        AgentFilter::After(after) => {
+            q.after("a.user_id", after.map(|id| vec![id]));
+        }
+        AgentFilter::One(user_id) => {
+            q.and("a.user_id = {}", user_id);
+        }
+        // The queue list is JSON text: a queue's agents are the lists naming it.
+        AgentFilter::OfQueue(queue_id) => {
+            let pattern = format!(
+                "%{}%",
+                escape_like(&serde_json::to_string(queue_id).unwrap_or_default())
+            );
+            q.and("a.queue_ids LIKE {} ESCAPE '\\'", pattern);
+        }
+    }
+    q.order_limit("a.user_id", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::Agent {
@@ -68,4 +101,20 @@ pub async fn agents(conn: &mut Conn) -> sqlx::Result<Vec<pb::Agent>> {
             })
         })
         .collect()
+}
+
+/// Which agents [`agents`] reads.
+#[derive(Debug, Clone, Copy)]
+pub enum AgentFilter<'a> {
+    /// Every agent after a user id (a page of the list).
+    After(Option<&'a str>),
+    /// The agent with this user id.
+    One(&'a str),
+    /// The agents of a queue.
+    OfQueue(&'a str),
+}
+
+/// The agent with `user_id`, with their load.
+pub async fn agent(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<pb::Agent>> {
+    Ok(agents(conn, AgentFilter::One(user_id), 1).await?.pop())
 }

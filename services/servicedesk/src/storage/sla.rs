@@ -1,7 +1,7 @@
 //! SLA policies.
 
 use crm_proto::servicedesk::v1 as pb;
-use crm_storage::Conn;
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 /// Inserts or replaces a policy.
@@ -20,13 +20,21 @@ pub async fn upsert(conn: &mut Conn, p: &pb::SlaPolicy) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Every policy by tier and priority.
-pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::SlaPolicy>> {
-    let rows = sqlx::query(
-        "SELECT tier, priority, response_minutes, resolution_minutes FROM sla_policies ORDER BY tier, priority",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+/// Up to `limit` policies by tier and priority, after `after`.
+pub async fn page(
+    conn: &mut Conn,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::SlaPolicy>> {
+    let mut q = SqlBuilder::new(
+        "SELECT tier, priority, response_minutes, resolution_minutes FROM sla_policies WHERE 1 = 1",
+    );
+    q.after(
+        "tier, priority",
+        after.map(|(tier, priority)| vec![Arg::from(tier), Arg::from(priority)]),
+    );
+    q.order_limit("tier, priority", limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok(pb::SlaPolicy {

@@ -56,7 +56,7 @@ async fn cases_are_prioritised_routed_and_given_sla_due_times(backend: Backend) 
     );
     let agents = suite
         .desk()
-        .list_agents(suite.req(pb::ListAgentsRequest {}))
+        .list_agents(suite.req(pb::ListAgentsRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -520,7 +520,7 @@ async fn bad_input_names_the_fields_and_changes_nothing(backend: Backend) {
     assert!(all.is_empty());
     let agents = suite
         .desk()
-        .list_agents(suite.req(pb::ListAgentsRequest {}))
+        .list_agents(suite.req(pb::ListAgentsRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -608,7 +608,7 @@ async fn bad_input_names_the_fields_and_changes_nothing(backend: Backend) {
     );
     let queues = desk
         .clone()
-        .list_queues(suite.req(pb::ListQueuesRequest {}))
+        .list_queues(suite.req(pb::ListQueuesRequest::default()))
         .await
         .unwrap()
         .into_inner()
@@ -653,7 +653,7 @@ async fn sla_policies_set_the_targets_per_tier_and_priority(backend: Backend) {
     );
     let policies = suite
         .desk()
-        .list_sla_policies(suite.req(pb::ListSlaPoliciesRequest {}))
+        .list_sla_policies(suite.req(pb::ListSlaPoliciesRequest::default()))
         .await
         .unwrap()
         .into_inner()

@@ -7,4 +7,5 @@ mod helpers;
 mod import;
 mod knowledge;
 mod notifications;
+mod paging;
 mod sla;

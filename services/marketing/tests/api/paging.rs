@@ -1,0 +1,104 @@
+//! Segments and campaigns list in pages: each once, in order, pages capped.
+
+use crm_proto::marketing::v1::{self as pb, Channel, Condition, Operator};
+use crm_testkit::{Backend, all_pages, backend_tests};
+
+use crate::helpers::{Suite, money, violated};
+
+async fn segments_and_campaigns_page(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let mut segment_id = String::new();
+    for name in ["Lapsed", "Big spenders", "New"] {
+        segment_id = suite
+            .marketing
+            .clone()
+            .create_segment(suite.req(pb::CreateSegmentRequest {
+                segment: Some(pb::Segment {
+                    name: name.into(),
+                    conditions: vec![Condition {
+                        field: "order_count".into(),
+                        operator: Operator::GreaterOrEqual as i32,
+                        value: "1".into(),
+                    }],
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .segment
+            .unwrap()
+            .id;
+    }
+    let (segments, pages) = all_pages(|page_token| {
+        let mut client = suite.marketing.clone();
+        let req = suite.req(pb::ListSegmentsRequest {
+            page_size: 2,
+            page_token,
+        });
+        async move {
+            let r = client.list_segments(req).await.unwrap().into_inner();
+            (r.segments, r.next_page_token)
+        }
+    })
+    .await;
+    let names: Vec<String> = segments.into_iter().map(|s| s.name).collect();
+    assert_eq!(
+        (names, pages),
+        (vec!["Big spenders".into(), "Lapsed".into(), "New".into()], 2)
+    );
+
+    let mut created = Vec::new();
+    for name in ["First", "Second", "Third"] {
+        let c = suite
+            .campaigns
+            .clone()
+            .create_campaign(suite.req(pb::CreateCampaignRequest {
+                campaign: Some(pb::Campaign {
+                    name: name.into(),
+                    channel: Channel::Email as i32,
+                    budget: money(1_000_00),
+                    cost_per_contact: money(62),
+                    net_profit_per_response: money(35_00),
+                    segment_id: segment_id.clone(),
+                    test_every_n: 2,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .campaign
+            .unwrap();
+        created.push(c.name);
+    }
+    let (campaigns, pages) = all_pages(|page_token| {
+        let mut client = suite.campaigns.clone();
+        let req = suite.req(pb::ListCampaignsRequest {
+            page_size: 2,
+            page_token,
+            ..Default::default()
+        });
+        async move {
+            let r = client.list_campaigns(req).await.unwrap().into_inner();
+            (r.campaigns, r.next_page_token)
+        }
+    })
+    .await;
+    created.reverse();
+    let names: Vec<String> = campaigns.into_iter().map(|c| c.name).collect();
+    assert_eq!((names, pages), (created, 2), "newest first");
+
+    let bad = suite
+        .campaigns
+        .clone()
+        .list_campaigns(suite.req(pb::ListCampaignsRequest {
+            page_token: "x".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&bad), ["page_token"]);
+}
+
+backend_tests!(segments_and_campaigns_page);
