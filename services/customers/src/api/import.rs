@@ -223,7 +223,7 @@ impl CustomersApi {
             return Ok(Ok(false));
         }
         let expected: i64 = current.etag.parse().unwrap_or_default();
-        if !parties::update(tx, &mut next, expected, self.store.now_micros()).await? {
+        if !parties::update(tx, &mut next, &current, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {id}")));
         }
         self.bulk.touch();

@@ -207,7 +207,7 @@ impl CustomersApi {
             return Ok(pb::UpdatePartyResponse { party: Some(current) });
         }
         let expected: i64 = current.etag.parse().unwrap_or_default();
-        if !parties::update(&mut tx, &mut next, expected, self.store.now_micros()).await? {
+        if !parties::update(&mut tx, &mut next, &current, expected, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {}", next.id)));
         }
         crate::duplicates::check(&mut tx, std::slice::from_ref(&next.id)).await?;

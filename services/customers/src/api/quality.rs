@@ -148,11 +148,11 @@ impl CustomersApi {
         let moved = parties::get(&mut tx, &survivor.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
-        next.contact_points = moved.contact_points;
-        next.tags = moved.tags;
+        next.contact_points = moved.contact_points.clone();
+        next.tags = moved.tags.clone();
         rules::normalise(&mut next);
         let version: i64 = moved.etag.parse().unwrap_or_default();
-        if !parties::update(&mut tx, &mut next, version, self.store.now_micros()).await? {
+        if !parties::update(&mut tx, &mut next, &moved, version, self.store.now_micros()).await? {
             return Err(Error::Stale(format!("party {}", survivor.id)));
         }
         parties::set_value(&mut tx, &survivor.id, lifetime, trailing, self.store.now_micros()).await?;

@@ -256,6 +256,23 @@ pub fn name_key(party: &pb::Party) -> String {
     party.display_name.to_lowercase()
 }
 
+/// The distinct two-character sequences of `text`, in order of first appearance. Name search
+/// indexes each party under its name key's pairs: a fragment (at least two characters) occurs
+/// in a name only if all its pairs do, so the parties under one pair of the fragment are the
+/// only candidates. Pairs, not words, because CJK names have no spaces and any two of their
+/// characters are a search people make.
+pub fn search_grams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut grams: Vec<String> = Vec::with_capacity(chars.len().saturating_sub(1));
+    for pair in chars.windows(2) {
+        let gram: String = pair.iter().collect();
+        if !grams.contains(&gram) {
+            grams.push(gram);
+        }
+    }
+    grams
+}
+
 /// The matching form of a contact point's value.
 pub fn normalized_contact(kind: i32, value: &str) -> String {
     match ContactPointKind::try_from(kind) {
@@ -396,6 +413,14 @@ pub fn redact_for(principal: &Principal, party: &mut pb::Party) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_grams_are_the_distinct_pairs_of_characters() {
+        assert_eq!(search_grams("anna"), ["an", "nn", "na"]);
+        assert_eq!(search_grams("陳小明"), ["陳小", "小明"]);
+        assert_eq!(search_grams("ab ab"), ["ab", "b ", " a"]);
+        assert!(search_grams("x").is_empty());
+    }
 
     fn person() -> pb::Party {
         pb::Party {

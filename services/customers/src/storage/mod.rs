@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod competitors;
 pub mod duplicates;
+pub mod name_search;
 pub mod orders;
 pub mod parties;
 pub mod regions;

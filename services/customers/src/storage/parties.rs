@@ -9,7 +9,7 @@ use crm_storage::{Arg, Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
-use super::{new_id, timestamp};
+use super::{name_search, new_id, timestamp};
 use crate::domain::party as rules;
 
 const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organization_name, industry, company_size, \
@@ -147,6 +147,12 @@ pub async fn insert_many(
         .build()
         .execute(&mut *conn)
         .await?;
+        let names: Vec<(&str, String)> = chunk
+            .iter()
+            .map(|(p, _)| (p.id.as_str(), rules::name_key(p)))
+            .collect();
+        let names: Vec<(&str, &str)> = names.iter().map(|(id, key)| (*id, key.as_str())).collect();
+        name_search::index(conn, &names).await?;
         let points: Vec<(&str, usize, &pb::ContactPoint)> = chunk
             .iter()
             .flat_map(|(p, _)| {
@@ -244,9 +250,11 @@ async fn replace_children(conn: &mut Conn, party: &mut pb::Party) -> sqlx::Resul
 
 /// Writes the client-settable fields of `party` if its stored version is still
 /// `expected_version`; returns false when it is not (a concurrent change). Bumps the version.
+/// `previous` is the party as stored (its name leaves the search index if it changed).
 pub async fn update(
     conn: &mut Conn,
     party: &mut pb::Party,
+    previous: &pb::Party,
     expected_version: i64,
     now: i64,
 ) -> sqlx::Result<bool> {
@@ -280,6 +288,7 @@ pub async fn update(
         == 1;
     if updated {
         replace_children(conn, party).await?;
+        name_search::reindex(conn, &party.id, &rules::name_key(previous), &name_key).await?;
     }
     Ok(updated)
 }
@@ -447,14 +456,22 @@ pub async fn search_name(
     after: Option<SearchKey>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Party>> {
-    let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
-    q.and("status = {}", PartyStatus::Active as i64);
+    let Some(gram) = name_search::rarest_gram(conn, fragment).await? else {
+        return Ok(Vec::new());
+    };
+    // The sequence's entries in name order, each checked against the whole fragment, until the
+    // page is full: the index gives the order, so a common name stops after one page.
+    let mut q = SqlBuilder::new(
+        "SELECT g.party_id AS id FROM party_search_grams g JOIN parties p ON p.id = g.party_id WHERE 1 = 1",
+    );
+    q.and("g.gram = {}", gram);
     q.and(
-        "name_key LIKE {} ESCAPE '\\'",
+        "g.name_key LIKE {} ESCAPE '\\'",
         format!("%{}%", escape_like(fragment)),
     );
-    q.after("name_key, id", after.map(|(name, id)| vec![name, id]));
-    q.order_limit("name_key, id", limit);
+    q.and("p.status = {}", PartyStatus::Active as i64);
+    q.after("g.name_key, g.party_id", after.map(|(name, id)| vec![name, id]));
+    q.order_limit("g.name_key, g.party_id", limit);
     load_selected(conn, q).await
 }
 
@@ -783,6 +800,11 @@ pub async fn move_children(conn: &mut Conn, from: &str, to: &str) -> sqlx::Resul
 
 /// Removes personal data and leaves a tombstone.
 pub async fn erase(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<i64> {
+    let name_key: Option<String> = sqlx::query_scalar("SELECT name_key FROM parties WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    name_search::unindex(conn, id, &name_key.unwrap_or_default()).await?;
     sqlx::query("DELETE FROM contact_points WHERE party_id = $1")
         .bind(id)
         .execute(&mut *conn)

@@ -326,6 +326,64 @@ async fn search_by_name_email_and_phone(backend: Backend) {
     let (found, pages) = pages_of(shared).await;
     assert_eq!((found.len(), pages), (3, 2));
 
+    // A renamed party is found by its new name only.
+    let renamed = app
+        .client
+        .clone()
+        .update_party(app.req(pb::UpdatePartyRequest {
+            party: Some(pb::Party {
+                id: grace.id.clone(),
+                etag: grace.etag.clone(),
+                family_name: "Murray".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["family_name"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    assert_eq!(renamed.display_name, "Grace Murray");
+    assert_eq!(search("murr").await.len(), 1);
+    assert_eq!(pages_of("hopper").await.0.len(), 3, "the old name is gone");
+
+    // Parties stored before the index existed are indexed by its migration, with the same
+    // sequences as a write gives.
+    let written: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT gram, name_key, party_id FROM party_search_grams ORDER BY gram, name_key, party_id",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM party_search_grams")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let folder = match app.db.backend() {
+        crm_testkit::Backend::Postgres => "postgres",
+        crm_testkit::Backend::Sqlite => "sqlite",
+    };
+    let migration = std::fs::read_to_string(format!(
+        "{}/migrations/{folder}/20261205000001_name_search.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    // Everything after the table's definition.
+    let table = &migration[migration.find("CREATE TABLE").unwrap()..];
+    let backfill = table.split_once("\n\n").unwrap().1;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(backfill.to_string()))
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let backfilled: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT gram, name_key, party_id FROM party_search_grams ORDER BY gram, name_key, party_id",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(backfilled, written);
+
     let err = app
         .client
         .clone()

@@ -69,6 +69,12 @@ async fn export_then_erase(backend: Backend) {
             && tomb.birth_date.is_empty()
     );
     assert!(tomb.contact_points.is_empty());
+    let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM party_search_grams WHERE party_id = $1")
+        .bind(&eve.id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(indexed, 0, "the erased name leaves the search index");
     let leftovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE entity_id = $1 AND (changes LIKE '%Secret%' OR changes LIKE '%eve@%')")
         .bind(&eve.id)
         .fetch_one(app.db.pool())
