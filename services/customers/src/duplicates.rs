@@ -66,6 +66,11 @@ impl BulkWrites {
 /// the parties sharing a key, an email or a phone with them. Ids no longer active (merged,
 /// erased) leave the index.
 pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
+    check_read(conn, ids, Written::Before).await
+}
+
+/// Checks the parties `ids` as stored, written as `written` says.
+async fn check_read(conn: &mut Conn, ids: &[String], written: Written) -> anyhow::Result<()> {
     let parties = index::candidates(conn, ids).await?;
     let gone: Vec<String> = ids
         .iter()
@@ -75,7 +80,7 @@ pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
     if !gone.is_empty() {
         index::forget(conn, &gone).await?;
     }
-    check_candidates(conn, parties, Written::Before).await
+    check_candidates(conn, parties, written).await
 }
 
 /// Checks a party created in the caller's transaction, as it was written: it has no keys, links
@@ -103,7 +108,8 @@ pub async fn check_new(conn: &mut Conn, party: &Party) -> anyhow::Result<()> {
 /// Whether the checked parties may already be in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Written {
-    /// Created in this transaction: nothing of theirs is indexed yet.
+    /// Created (in this transaction, or by an import and not written since): none of their keys
+    /// or links is indexed yet (a link another check found to them is found again, unchanged).
     Now,
     /// Written before: their keys, links and due marks are replaced.
     Before,
@@ -200,11 +206,16 @@ pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize
             return Ok(total);
         }
         let mut tx = store.begin().await?;
-        let ids = index::due(&mut tx, BATCH).await?;
-        if ids.is_empty() {
+        let due = index::due(&mut tx, BATCH).await?;
+        if due.is_empty() {
             return Ok(total);
         }
-        check(&mut tx, &ids).await?;
+        let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
+        let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
+        let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
+        check_read(&mut tx, &fresh, Written::Now).await?;
+        check(&mut tx, &written).await?;
+        let ids: Vec<String> = fresh.into_iter().chain(written).collect();
         // Ids no longer active were forgotten, the rest checked: none is due any more.
         index::checked(&mut tx, &ids).await?;
         // The index grows by a base's worth after an import: keep its statistics up with it.

@@ -150,7 +150,7 @@ impl CustomersApi {
             // not row by row here.
             self.bulk.touch();
             let ids: Vec<String> = new_parties.iter().map(|p| p.id.clone()).collect();
-            crate::storage::duplicates::mark_due(&mut tx, &ids).await?;
+            crate::storage::duplicates::mark_due(&mut tx, &ids, true).await?;
             // insert_many leaves each party as stored: no need to read them back.
             let entries: Vec<(String, String, serde_json::Value)> = new_parties
                 .iter()
@@ -227,7 +227,7 @@ impl CustomersApi {
             return Err(Error::Stale(format!("party {id}")));
         }
         self.bulk.touch();
-        crate::storage::duplicates::mark_due(tx, std::slice::from_ref(&next.id)).await?;
+        crate::storage::duplicates::mark_due(tx, std::slice::from_ref(&next.id), false).await?;
         let stored = parties::get(tx, id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("party {id}")))?;

@@ -15,6 +15,9 @@ const LOOKUPS_PER_STATEMENT: usize = 64;
 /// Ids per `IN` list.
 const IDS_PER_STATEMENT: usize = 500;
 
+/// Ids per `IN` list of a statement on the links.
+const LINK_IDS_PER_STATEMENT: usize = 16;
+
 /// The active parties among `ids` as duplicate detection sees them: display name, normalized
 /// emails and phones.
 pub async fn candidates(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<Candidate>> {
@@ -202,8 +205,13 @@ async fn capped_holders(
 /// Removes every link of `ids`.
 pub async fn forget_links(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_a IN", &ids).await?;
-    delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_b IN", &ids).await
+    // Few ids per statement: the planner prices a list by the average links per party, and the
+    // earliest parties of a common name hold hundreds, so a long list read the whole table.
+    for chunk in ids.chunks(LINK_IDS_PER_STATEMENT) {
+        delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_a IN", chunk).await?;
+        delete_where_in(conn, "DELETE FROM duplicate_links WHERE party_b IN", chunk).await?;
+    }
+    Ok(())
 }
 
 /// Adds `links` (a link already kept stays).
@@ -266,25 +274,35 @@ pub async fn strongest_links(conn: &mut Conn, min_score: f64, limit: i64) -> sql
     to_links(rows)
 }
 
-/// Notes that parties written in bulk are to be checked.
-pub async fn mark_due(conn: &mut Conn, ids: &[String]) -> sqlx::Result<()> {
+/// Notes that parties written in bulk are to be checked; `fresh` when they were just created
+/// (nothing of theirs is in the index yet). A party written again before its check is not.
+pub async fn mark_due(conn: &mut Conn, ids: &[String], fresh: bool) -> sqlx::Result<()> {
     for chunk in insert_chunks(ids, 500) {
         let mut q = SqlBuilder::insert_rows(
-            "duplicate_check_due (party_id)",
-            chunk.iter().map(|id| [Arg::from(id.as_str())]),
+            "duplicate_check_due (party_id, fresh)",
+            chunk
+                .iter()
+                .map(|id| [Arg::from(id.as_str()), Arg::Int(i64::from(fresh))]),
         );
-        q.push(" ON CONFLICT DO NOTHING");
+        q.push(if fresh {
+            " ON CONFLICT DO NOTHING"
+        } else {
+            " ON CONFLICT (party_id) DO UPDATE SET fresh = 0"
+        });
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Up to `limit` parties due a check, by id.
-pub async fn due(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT party_id FROM duplicate_check_due ORDER BY party_id LIMIT $1")
+/// Up to `limit` parties due a check, by id, each with whether it is fresh (see [`mark_due`]).
+pub async fn due(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<(String, bool)>> {
+    let rows = sqlx::query("SELECT party_id, fresh FROM duplicate_check_due ORDER BY party_id LIMIT $1")
         .bind(limit)
         .fetch_all(&mut *conn)
-        .await
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("party_id")?, r.try_get::<i64, _>("fresh")? != 0)))
+        .collect()
 }
 
 /// Notes that parties were checked.

@@ -86,3 +86,25 @@ pub async fn rarest_gram(conn: &mut Conn, fragment: &str) -> sqlx::Result<Option
     }
     Ok(best.and_then(|(_, i)| counted.get(i).map(|g| (*g).clone())))
 }
+
+/// Up to `limit` entries (name key, party id) of `gram` after `after`, in name order.
+pub async fn entries(
+    conn: &mut Conn,
+    gram: &str,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let mut q = SqlBuilder::new("SELECT name_key, party_id FROM party_search_grams WHERE 1 = 1");
+    q.and("gram = {}", gram);
+    q.after(
+        "name_key, party_id",
+        after.map(|(name_key, id)| vec![name_key.as_str(), id.as_str()]),
+    );
+    q.order_limit("name_key, party_id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("name_key")?, r.try_get("party_id")?)))
+        .collect()
+}

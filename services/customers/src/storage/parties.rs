@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 use crm_storage::imports::{NewRowKey, RowKeys};
-use crm_storage::{Arg, Conn, SqlBuilder, escape_like};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -450,6 +450,11 @@ pub type SearchKey = (String, String);
 
 /// Up to `limit` active parties whose name contains `fragment` (lower case), by name, after
 /// `after`.
+///
+/// Walks the entries of the fragment's rarest character pair in name order, a batch at a time
+/// (growing), keeping the names that contain the whole fragment, until the page is full: a
+/// common name fills it from the first batch, and no statement leaves the planner a choice
+/// between that walk and reading every entry of the pair to sort them.
 pub async fn search_name(
     conn: &mut Conn,
     fragment: &str,
@@ -459,20 +464,31 @@ pub async fn search_name(
     let Some(gram) = name_search::rarest_gram(conn, fragment).await? else {
         return Ok(Vec::new());
     };
-    // The sequence's entries in name order, each checked against the whole fragment, until the
-    // page is full: the index gives the order, so a common name stops after one page.
-    let mut q = SqlBuilder::new(
-        "SELECT g.party_id AS id FROM party_search_grams g JOIN parties p ON p.id = g.party_id WHERE 1 = 1",
-    );
-    q.and("g.gram = {}", gram);
-    q.and(
-        "g.name_key LIKE {} ESCAPE '\\'",
-        format!("%{}%", escape_like(fragment)),
-    );
-    q.and("p.status = {}", PartyStatus::Active as i64);
-    q.after("g.name_key, g.party_id", after.map(|(name, id)| vec![name, id]));
-    q.order_limit("g.name_key, g.party_id", limit);
-    load_selected(conn, q).await
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let mut found = Vec::new();
+    let mut position = after;
+    let mut batch = 256;
+    while found.len() < limit {
+        let entries = name_search::entries(conn, &gram, position.as_ref(), batch).await?;
+        let exhausted = (entries.len() as i64) < batch;
+        position = entries.last().cloned().or(position);
+        let ids: Vec<String> = entries
+            .into_iter()
+            .filter(|(name_key, _)| name_key.contains(fragment))
+            .map(|(_, id)| id)
+            .collect();
+        if !ids.is_empty() {
+            let mut parties = load(conn, &ids).await?;
+            parties.retain(|p| p.status == PartyStatus::Active as i32);
+            found.extend(parties);
+        }
+        if exhausted {
+            break;
+        }
+        batch = (batch * 4).min(8192);
+    }
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// Active parties with a contact point of `kind` whose normalized value is `normalized`, by

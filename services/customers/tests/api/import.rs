@@ -499,6 +499,28 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
     let left = find().await;
     assert_eq!(left.len(), 1);
     assert_eq!(names(&left[0]), ["Vivian Wu", "Wei Chen"]);
+
+    // Imported again with an e-mail of her own, Vivian Wu is checked again as a written party:
+    // the link through the e-mail she no longer shares goes.
+    let summary = import(
+        &app,
+        &app.admin,
+        "erp",
+        false,
+        vec![vec![named(902, "Vivian", "Wu", "vivian@example.com")]],
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.updated, 1);
+    eventually(std::time::Duration::from_secs(60), "the update checked", || async {
+        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
+            .fetch_one(app.db.pool())
+            .await
+            .ok()?;
+        (due == 0).then_some(())
+    })
+    .await;
+    assert!(find().await.is_empty(), "no group left");
 }
 
 backend_tests!(
