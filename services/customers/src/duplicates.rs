@@ -197,6 +197,8 @@ async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Wri
 /// import is under way (see [`BulkWrites`]). Returns how many were checked.
 pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize> {
     let mut total = 0;
+    // Parties marked behind this point while the job runs are taken by its next run.
+    let mut after = String::new();
     loop {
         // Imported orders still waiting for their customers' figures are part of the import.
         let settling = crate::storage::orders::oldest_deferred(&mut *store.conn().await?)
@@ -206,10 +208,11 @@ pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize
             return Ok(total);
         }
         let mut tx = store.begin().await?;
-        let due = index::due(&mut tx, BATCH).await?;
-        if due.is_empty() {
+        let due = index::due(&mut tx, &after, BATCH).await?;
+        let Some((last, _)) = due.last() else {
             return Ok(total);
-        }
+        };
+        after = last.clone();
         let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
         let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
         let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();

@@ -294,12 +294,18 @@ pub async fn mark_due(conn: &mut Conn, ids: &[String], fresh: bool) -> sqlx::Res
     Ok(())
 }
 
-/// Up to `limit` parties due a check, by id, each with whether it is fresh (see [`mark_due`]).
-pub async fn due(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<(String, bool)>> {
-    let rows = sqlx::query("SELECT party_id, fresh FROM duplicate_check_due ORDER BY party_id LIMIT $1")
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+/// Up to `limit` parties due a check after the id `after`, by id, each with whether it is fresh
+/// (see [`mark_due`]). A job draining the table passes the last id it took: the entries it
+/// deleted stay in the index until a vacuum, and reading from the start would step over them
+/// all, more each batch.
+pub async fn due(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<(String, bool)>> {
+    let rows = sqlx::query(
+        "SELECT party_id, fresh FROM duplicate_check_due WHERE party_id > $1 ORDER BY party_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("party_id")?, r.try_get::<i64, _>("fresh")? != 0)))
         .collect()

@@ -60,6 +60,10 @@ pub async fn reindex(conn: &mut Conn, party_id: &str, before: &str, after: &str)
 /// match.
 pub async fn rarest_gram(conn: &mut Conn, fragment: &str) -> sqlx::Result<Option<String>> {
     let grams = search_grams(fragment);
+    if let [only] = grams.as_slice() {
+        // Nothing to choose between (a walk of an empty sequence ends at once).
+        return Ok(Some(only.clone()));
+    }
     // Spread the counted sequences over a long fragment.
     let step = grams.len().div_ceil(COUNTED).max(1);
     let counted: Vec<&String> = grams.iter().step_by(step).collect();

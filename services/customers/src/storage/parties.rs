@@ -467,7 +467,8 @@ pub async fn search_name(
     let limit = usize::try_from(limit).unwrap_or(0);
     let mut found = Vec::new();
     let mut position = after;
-    let mut batch = 256;
+    // Twice the page first: a common name fills it from the first batch.
+    let mut batch = (limit as i64 * 2).max(16);
     while found.len() < limit {
         let entries = name_search::entries(conn, &gram, position.as_ref(), batch).await?;
         let exhausted = (entries.len() as i64) < batch;

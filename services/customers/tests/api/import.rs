@@ -512,13 +512,17 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
     .await
     .unwrap();
     assert_eq!(summary.updated, 1);
-    eventually(std::time::Duration::from_secs(60), "the update checked", || async {
-        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
-            .fetch_one(app.db.pool())
-            .await
-            .ok()?;
-        (due == 0).then_some(())
-    })
+    eventually(
+        std::time::Duration::from_secs(60),
+        "the update checked",
+        || async {
+            let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
+                .fetch_one(app.db.pool())
+                .await
+                .ok()?;
+            (due == 0).then_some(())
+        },
+    )
     .await;
     assert!(find().await.is_empty(), "no group left");
 }
