@@ -343,7 +343,9 @@ pub async fn refresh_parties(
 pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
-    parties::rerank(tx, &pyramid::cumulative_shares(&tiers)).await?;
+    let shares = pyramid::cumulative_shares(&tiers);
+    parties::rerank(tx, &shares).await?;
+    store_pyramid(tx, &tiers, now).await?;
     // One re-ranking is one decision about many parties: its moves are announced together.
     let run = crate::storage::new_id();
     let mut announced = 0i64;
@@ -375,6 +377,28 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Resu
         announced += i64::try_from(ids.len()).unwrap_or(i64::MAX);
     }
     Ok((ranked, announced))
+}
+
+/// Computes the pyramid under `tiers` in SQL and keeps it as the one `GetValuePyramid` reads.
+pub async fn store_pyramid(
+    conn: &mut crm_storage::Conn,
+    tiers: &[pyramid::TierSpec],
+    now: i64,
+) -> anyhow::Result<settings::PyramidSnapshot> {
+    let sums = parties::ranking_totals(conn, &pyramid::cumulative_shares(tiers)).await?;
+    let snapshot = settings::PyramidSnapshot {
+        tiers: tiers
+            .iter()
+            .map(|t| (t.name.clone(), t.customer_share_bps))
+            .collect(),
+        ranked: sums.ranked,
+        tier_revenue: sums.tier_revenue,
+        top_20_percent_revenue: sums.top_20_percent_revenue,
+        rank_reaching_80_percent: sums.rank_reaching_80_percent,
+        at: now,
+    };
+    settings::set_pyramid_snapshot(conn, &snapshot).await?;
+    Ok(snapshot)
 }
 
 /// The periodic worker: refreshes the parties imported orders named once the import goes quiet,

@@ -126,14 +126,22 @@ impl CustomersApi {
     ) -> Result<pb::GetValuePyramidResponse> {
         let mut conn = self.store.conn().await?;
         let tiers = settings::value_tiers(&mut conn).await?;
-        // Aggregated in SQL from one snapshot: the pyramid reads no party rows.
-        let sums = parties::ranking_totals(&mut conn, &pyramid::cumulative_shares(&tiers)).await?;
+        // The pyramid of the last ranking (the sweeper re-ranks within a tick of any change of
+        // value): one row, whatever the size of the base. Before the first ranking under these
+        // tiers, it is ranked here and kept.
+        let snapshot = match settings::pyramid_snapshot(&mut conn).await? {
+            Some(s) if s.ranked_under(&tiers) => s,
+            _ => crate::value::store_pyramid(&mut conn, &tiers, self.store.now_micros())
+                .await
+                .map_err(Error::Internal)?,
+        };
         let p = pyramid::from_totals(
             &pyramid::Totals {
-                ranked: usize::try_from(sums.ranked).unwrap_or_default(),
-                tier_revenue: sums.tier_revenue.into_iter().map(i128::from).collect(),
-                top_20_percent_revenue: i128::from(sums.top_20_percent_revenue),
-                rank_reaching_80_percent: usize::try_from(sums.rank_reaching_80_percent).unwrap_or_default(),
+                ranked: usize::try_from(snapshot.ranked).unwrap_or_default(),
+                tier_revenue: snapshot.tier_revenue.iter().copied().map(i128::from).collect(),
+                top_20_percent_revenue: i128::from(snapshot.top_20_percent_revenue),
+                rank_reaching_80_percent: usize::try_from(snapshot.rank_reaching_80_percent)
+                    .unwrap_or_default(),
             },
             &tiers,
         );
@@ -158,6 +166,7 @@ impl CustomersApi {
             total_revenue: money(p.total_revenue_minor),
             top_20_percent_revenue_share_bps: p.top_20_percent_revenue_share_bps,
             customers_for_80_percent_revenue_bps: p.customers_for_80_percent_revenue_bps,
+            rank_time: Some(crate::storage::timestamp(snapshot.at)),
         })
     }
 

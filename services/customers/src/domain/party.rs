@@ -253,7 +253,12 @@ pub fn display_name(party: &pb::Party) -> String {
 
 /// The lower-cased display name used by name search.
 pub fn name_key(party: &pb::Party) -> String {
-    party.display_name.to_lowercase()
+    name_key_of(&party.display_name)
+}
+
+/// The name key of a display name (see [`name_key`]).
+pub fn name_key_of(display_name: &str) -> String {
+    display_name.to_lowercase()
 }
 
 /// The distinct two-character sequences of `text`, in order of first appearance. Name search

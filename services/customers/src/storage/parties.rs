@@ -62,9 +62,11 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
     })
 }
 
-/// Inserts a new party (id, version and timestamps are set here) with its contact points and tags.
+/// Inserts a new party (id, version and timestamps are set here) with its contact points and
+/// tags, and indexes its name for search.
 pub async fn insert(conn: &mut Conn, party: &mut pb::Party, currency: &str, now: i64) -> sqlx::Result<()> {
-    insert_many(conn, std::slice::from_mut(party), &[now], &[], currency).await
+    insert_many(conn, std::slice::from_mut(party), &[now], &[], currency).await?;
+    name_search::index(conn, &[(party.id.as_str(), rules::name_key(party).as_str())]).await
 }
 
 /// The import keys of parties (kept on their rows).
@@ -73,7 +75,8 @@ pub const IMPORT_KEYS: RowKeys = RowKeys::new("parties");
 /// Inserts new parties with multi-row statements; `created_at[i]` is the creation time of
 /// `parties[i]` (an import keeps the source system's) and `keys[i]`, when given, its import key.
 /// Ids, status, versions, times and the (empty) value are set here, so that each party is left
-/// as [`load`] would read it back.
+/// as [`load`] would read it back. Their names are not indexed for search here: an import leaves
+/// that to the duplicate check job (see `duplicates::check_due`), as it does the checks.
 pub async fn insert_many(
     conn: &mut Conn,
     parties: &mut [pb::Party],
@@ -147,12 +150,6 @@ pub async fn insert_many(
         .build()
         .execute(&mut *conn)
         .await?;
-        let names: Vec<(&str, String)> = chunk
-            .iter()
-            .map(|(p, _)| (p.id.as_str(), rules::name_key(p)))
-            .collect();
-        let names: Vec<(&str, &str)> = names.iter().map(|(id, key)| (*id, key.as_str())).collect();
-        name_search::index(conn, &names).await?;
         let points: Vec<(&str, usize, &pb::ContactPoint)> = chunk
             .iter()
             .flat_map(|(p, _)| {

@@ -1,6 +1,7 @@
 //! Service settings kept in the database (changed through the API).
 
 use crm_storage::Conn;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::pyramid::{TierSpec, default_tiers};
 
@@ -60,4 +61,56 @@ pub async fn take_tiers_dirty(conn: &mut Conn) -> sqlx::Result<bool> {
         .await?
         .rows_affected()
         > 0)
+}
+
+const PYRAMID: &str = "value_pyramid";
+
+/// The value pyramid as the last ranking left it: the tiers it ranked under, its totals and
+/// when. Each ranking stores it, so reading the pyramid reads one row, and agrees with the tier
+/// each party carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PyramidSnapshot {
+    /// The tiers ranked under: (name, share of customers in bps).
+    pub tiers: Vec<(String, i32)>,
+    /// Parties ranked (with revenue).
+    pub ranked: i64,
+    /// Revenue of each tier, in the tiers' order.
+    pub tier_revenue: Vec<i64>,
+    /// Revenue of the top 20% of ranks.
+    pub top_20_percent_revenue: i64,
+    /// The smallest rank whose cumulative revenue reaches 80% of the total.
+    pub rank_reaching_80_percent: i64,
+    /// When it was ranked (µs since the epoch).
+    pub at: i64,
+}
+
+impl PyramidSnapshot {
+    /// Whether it was ranked under `tiers`.
+    pub fn ranked_under(&self, tiers: &[TierSpec]) -> bool {
+        self.tiers.len() == tiers.len()
+            && self
+                .tiers
+                .iter()
+                .zip(tiers)
+                .all(|((name, bps), t)| *name == t.name && *bps == t.customer_share_bps)
+    }
+}
+
+/// The pyramid of the last ranking, if any.
+pub async fn pyramid_snapshot(conn: &mut Conn) -> sqlx::Result<Option<PyramidSnapshot>> {
+    let stored: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        .bind(PYRAMID)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(stored.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// Stores the pyramid of a ranking.
+pub async fn set_pyramid_snapshot(conn: &mut Conn, snapshot: &PyramidSnapshot) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(PYRAMID)
+        .bind(serde_json::to_string(snapshot).unwrap_or_default())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

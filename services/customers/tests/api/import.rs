@@ -469,6 +469,19 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
         (due == 0).then_some(())
     })
     .await;
+    // The job also indexes imported names for search.
+    let found = app
+        .client
+        .clone()
+        .search_parties(app.req(pb::SearchPartiesRequest {
+            query: "meiling".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .parties;
+    assert_eq!(found.len(), 2, "both Meilings found by name once checked");
     let groups = find().await;
     assert_eq!(groups.len(), 2, "{groups:?}");
     let names = |g: &pb::DuplicateGroup| -> Vec<String> {

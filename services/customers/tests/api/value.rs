@@ -112,6 +112,7 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(again.tier_changes, 0);
+
     let types = app.event_types().await;
     // The moves of a re-ranking are announced together.
     let moves: usize = app
@@ -124,6 +125,73 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
     assert_eq!(moves, 10);
     assert_eq!(types.iter().filter(|t| *t == "party.value_changed").count(), 10);
     assert_eq!(types.iter().filter(|t| *t == "value_tiers.changed").count(), 1);
+}
+
+/// The pyramid is the one of the last ranking, the one the tiers come from: a change of value
+/// shows at the next ranking, whatever the size of the base in between.
+async fn the_pyramid_is_the_last_rankings(backend: Backend) {
+    // The sweeper ranks once at start, then not for an hour: the rankings below are the test's.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.value_refresh_interval = std::time::Duration::from_secs(3600)
+    })
+    .await;
+    crm_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "the start's ranking",
+        || async {
+            let flag: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key = 'value_tiers_dirty'")
+                    .fetch_one(app.db.pool())
+                    .await
+                    .ok()?;
+            (flag == 0).then_some(())
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (i, revenue) in [300, 100].into_iter().enumerate() {
+        let p = app.create(person(&format!("P{i}"), "Value", "")).await;
+        app.client
+            .clone()
+            .set_party_value(app.req(pb::SetPartyValueRequest {
+                party_id: p.id.clone(),
+                lifetime_revenue: usd(revenue),
+                trailing_12m_revenue: usd(revenue),
+            }))
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    let recompute = || async {
+        app.client
+            .clone()
+            .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+            .await
+            .unwrap()
+    };
+    let pyramid = || async {
+        app.client
+            .clone()
+            .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    recompute().await;
+    let ranked = pyramid().await;
+    assert_eq!(ranked.total_revenue.as_ref().unwrap().amount_minor, 400);
+    assert!(ranked.rank_time.is_some());
+    sqlx::query("UPDATE parties SET lifetime_revenue_minor = 1000 WHERE id = $1")
+        .bind(&ids[1])
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(pyramid().await, ranked, "unchanged until the next ranking");
+    recompute().await;
+    let reranked = pyramid().await;
+    assert_eq!(reranked.total_revenue.unwrap().amount_minor, 1300);
+    let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos));
+    assert!(at(&reranked.rank_time) > at(&ranked.rank_time));
 }
 
 async fn value_input_is_checked(backend: Backend) {
@@ -295,6 +363,7 @@ async fn many_tier_moves_are_announced_in_pages(backend: Backend) {
 }
 
 backend_tests!(
+    the_pyramid_is_the_last_rankings,
     value_tiers_pyramid_and_pareto,
     value_input_is_checked,
     many_tier_moves_are_announced_in_pages
