@@ -25,6 +25,8 @@ pub struct Suite {
     pub desk: ServiceDeskServiceClient<Channel>,
     pub customers: CustomersServiceClient<Channel>,
     pub desk_db: Db,
+    /// The desk database's URL (for a second instance of the desk on it).
+    pub desk_url: String,
     pub clock: Arc<ManualClock>,
     pub admin: String,
     pub nats: TestNats,
@@ -64,6 +66,7 @@ impl Suite {
             desk: ServiceDeskServiceClient::new(desk.channel()),
             customers: CustomersServiceClient::new(customers.channel()),
             desk_db: desk.db.clone(),
+            desk_url: dbs[1].url.clone(),
             clock,
             admin: token("admin-1", &[Role::Admin]),
             nats,

@@ -1,11 +1,14 @@
 use std::time::Duration;
 
+use crm_platform::clock::{Clock as _, ManualClock};
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
 use crm_servicedesk::domain::escalation::Chain;
-use crm_testkit::{Backend, authed, backend_tests, eventually};
+use crm_testkit::{Backend, authed, backend_tests, eventually, start};
 use futures::StreamExt as _;
+use tonic::transport::Channel;
 
 use crate::helpers::{MINUTE, Suite, agent_token, case, violated};
 
@@ -333,7 +336,93 @@ async fn the_escalation_chain_is_configurable(backend: Backend) {
     assert_eq!(reasons, ["first response overdue", "unresolved after 2 hours"]);
 }
 
+/// A case scheduled for its next level under one chain is looked at again when the chain
+/// changes (a new level may be due before the old next one); a case changed after the job read
+/// it keeps being due.
+async fn a_changed_chain_reschedules_open_cases(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0933333333").await;
+    let queue = suite.queue("General").await;
+    let urgent = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Line down"),
+        )
+        .await
+        .unwrap();
+    let run = |desk: ServiceDeskServiceClient<Channel>| {
+        let req = suite.req(pb::RunEscalationsRequest {});
+        async move {
+            let mut desk = desk;
+            desk.run_escalations(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .raised
+                .into_iter()
+                .map(|e| e.level)
+                .collect::<Vec<_>>()
+        }
+    };
+    // Past its resolution time (Monday 14:00): the supervisor; the director is next, at 72 hours.
+    suite
+        .clock
+        .advance(Duration::from_micros((4 * 60 + 1) as u64 * MINUTE as u64));
+    assert_eq!(run(suite.desk()).await, ["supervisor"]);
+    let check_at = || async {
+        sqlx::query_scalar::<_, i64>("SELECT escalation_check_at FROM cases WHERE id = $1")
+            .bind(&urgent.id)
+            .fetch_one(suite.desk_db.pool())
+            .await
+            .unwrap()
+    };
+    assert!(
+        check_at().await > suite.clock.now_micros(),
+        "scheduled for the director"
+    );
+
+    // A desk with a chain that has a level at 5 hours, five hours and a minute in.
+    suite.clock.advance(Duration::from_secs(3600));
+    let clock = ManualClock::at(suite.clock.now_micros());
+    let changed = start::<crm_servicedesk::Servicedesk>(
+        &suite.desk_url,
+        suite.nats.client().await,
+        |instance, config| {
+            instance.clock = clock.clone();
+            config.escalation_interval = Duration::from_secs(3600);
+            config.notification_interval = Duration::from_secs(3600);
+            config.escalation_chain = Chain::parse("supervisor=resolution,lead=5h,director=72h").unwrap();
+        },
+    )
+    .await;
+    let levels = run(ServiceDeskServiceClient::new(changed.channel())).await;
+    assert_eq!(
+        levels,
+        ["lead"],
+        "the new level is raised though the case was scheduled for 72 hours"
+    );
+
+    // The job keeps a check time only for the case as it read it.
+    let version: i64 = sqlx::query_scalar("SELECT version FROM cases WHERE id = $1")
+        .bind(&urgent.id)
+        .fetch_one(suite.desk_db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE cases SET escalation_check_at = 0, version = version + 1 WHERE id = $1")
+        .bind(&urgent.id)
+        .execute(suite.desk_db.pool())
+        .await
+        .unwrap();
+    let mut conn = suite.desk_db.pool().acquire().await.unwrap();
+    crm_servicedesk::storage::cases::set_escalation_check(&mut conn, &urgent.id, version, i64::MAX)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(check_at().await, 0, "a case changed since it was read stays due");
+}
+
 backend_tests!(
+    a_changed_chain_reschedules_open_cases,
     the_escalation_chain_is_configurable,
     overdue_cases_climb_the_escalation_chain_once,
     a_tier_change_reprioritises_open_cases_and_callers_are_identified,
