@@ -16,7 +16,10 @@ use crate::domain::duplicates::{
 use crate::storage::duplicates as index;
 
 /// Parties the job checks per transaction.
-pub const BATCH: i64 = 100;
+pub const BATCH: i64 = 250;
+
+/// Batches between two looks at whether the index's statistics need refreshing.
+const BATCHES_PER_STATISTICS: usize = 10;
 
 /// How long after the last bulk write the job waits before checking.
 const QUIET: Duration = Duration::from_secs(3);
@@ -209,7 +212,7 @@ pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize
     let mut total = 0;
     // Parties marked behind this point while the job runs are taken by its next run.
     let mut after = String::new();
-    loop {
+    for batch in 0.. {
         // Imported orders still waiting for their customers' figures are part of the import.
         let settling = crate::storage::orders::oldest_deferred(&mut *store.conn().await?)
             .await?
@@ -232,10 +235,13 @@ pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize
         // Ids no longer active were forgotten, the rest checked: none is due any more.
         index::checked(&mut tx, &ids).await?;
         // The index grows by a base's worth after an import: keep its statistics up with it.
-        for table in ["party_name_keys", "duplicate_links"] {
-            crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
+        if batch % BATCHES_PER_STATISTICS == 0 {
+            for table in ["party_name_keys", "duplicate_links", "party_search_grams"] {
+                crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
+            }
         }
         store.commit(tx).await?;
         total += ids.len();
     }
+    Ok(total)
 }
