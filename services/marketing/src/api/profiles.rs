@@ -79,19 +79,16 @@ impl MarketingApi {
             tags: &p.tags,
             attributes: &p.attributes,
         };
-        // A profile names every segment it is in: the segments are the marketers' own, tens.
-        let segment_ids = segments::list(&mut conn, None, i64::MAX)
+        // The segments it is in: the rules evaluated here, the lists asked in SQL.
+        let mut member_of: Vec<(String, String)> = segments::rule_segments(&mut conn)
             .await?
             .into_iter()
-            .filter(|s| {
-                if s.conditions.is_empty() {
-                    s.party_ids.contains(&p.party_id)
-                } else {
-                    segment::matches(&s.conditions, &facts)
-                }
-            })
-            .map(|s| s.id)
+            .filter(|s| segment::matches(&s.conditions, &facts))
+            .map(|s| (s.name, s.id))
             .collect();
+        member_of.extend(segments::lists_holding(&mut conn, &p.party_id).await?);
+        member_of.sort();
+        let segment_ids: Vec<String> = member_of.into_iter().map(|(_, id)| id).collect();
         let campaigns = campaigns::history(&mut conn, &p.party_id)
             .await?
             .into_iter()

@@ -83,3 +83,32 @@ pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::R
         .map(from_row)
         .collect()
 }
+
+/// The segments defined by conditions, by name, without member lists.
+pub async fn rule_segments(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
+    sqlx::query("SELECT id, name, conditions, '[]' AS party_ids, created_at FROM segments WHERE conditions <> '[]' ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The (name, id) of the list segments that hold `party_id`, by name: their lists are read in
+/// the database, not brought out of it (a list holds up to 100,000 ids).
+pub async fn lists_holding(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<(String, String)>> {
+    let holds = if conn.backend_name() == "PostgreSQL" {
+        "jsonb_exists(party_ids::jsonb, $1)"
+    } else {
+        "EXISTS (SELECT 1 FROM json_each(segments.party_ids) j WHERE j.value = $1)"
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT name, id FROM segments WHERE conditions = '[]' AND {holds} ORDER BY name"
+    )))
+    .bind(party_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
+        .collect()
+}

@@ -127,6 +127,21 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
         .into_inner()
         .segment
         .unwrap();
+    // A member's profile names the list it is in.
+    let profile_segments = |party_id: String| {
+        let mut marketing = suite.marketing.clone();
+        let req = suite.req(pb::GetProfileRequest { party_id });
+        async move {
+            marketing
+                .get_profile(req)
+                .await
+                .map(|r| r.into_inner().profile.unwrap().segment_ids)
+        }
+    };
+    assert_eq!(
+        profile_segments(ids[0].clone()).await.unwrap(),
+        [segment.id.clone()]
+    );
     let mut stream = suite
         .marketing
         .clone()
