@@ -138,10 +138,8 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
                 .map(|r| r.into_inner().profile.unwrap().segment_ids)
         }
     };
-    assert_eq!(
-        profile_segments(ids[0].clone()).await.unwrap(),
-        [segment.id.clone()]
-    );
+    let listed = profile_segments(ids[0].clone()).await.unwrap();
+    assert_eq!(listed, vec![segment.id.clone()]);
     let mut stream = suite
         .marketing
         .clone()
