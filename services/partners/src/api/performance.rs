@@ -42,12 +42,7 @@ async fn load_facts(conn: &mut crm_storage::Conn, from: &str, to: &str, currency
         .iter()
         .map(|p| (p.id.as_str(), p.category.as_str()))
         .collect();
-    let year = |day: &str| {
-        day.get(..4)
-            .and_then(|y| y.parse::<i32>().ok())
-            .unwrap_or_default()
-    };
-    let targets = targets::in_years(conn, currency, year(from), year(to))
+    let targets = targets::for_span(conn, currency, from, to)
         .await?
         .into_iter()
         .filter_map(|t| {

@@ -41,12 +41,7 @@ impl PartnersApi {
             last_year.end_exclusive().format("%Y-%m-%d").to_string(),
         );
         let mut inputs = Inputs::default();
-        let year = |day: &str| {
-            day.get(..4)
-                .and_then(|y| y.parse::<i32>().ok())
-                .unwrap_or_default()
-        };
-        for t in targets::in_years(&mut tx, &currency, year(&from), year(&to)).await? {
+        for t in targets::for_span(&mut tx, &currency, &from, &to).await? {
             if !members.contains(&t.partner_id) {
                 continue;
             }

@@ -54,18 +54,24 @@ pub async fn list(
     read(conn, q).await
 }
 
-/// The targets in `currency` of periods in the years `first..=last` (every period code
-/// starts with its year), for the performance figures of a span within those years.
-pub async fn in_years(
+/// The targets in `currency` of periods in the years the days `from..to` (`YYYY-MM-DD`, `to`
+/// excluded) touch: every period code starts with its year, so a span's figures read only its
+/// years' targets.
+pub async fn for_span(
     conn: &mut Conn,
     currency: &str,
-    first: i32,
-    last: i32,
+    from: &str,
+    to: &str,
 ) -> sqlx::Result<Vec<pb::Target>> {
+    let year = |day: &str| {
+        day.get(..4)
+            .and_then(|y| y.parse::<i32>().ok())
+            .unwrap_or_default()
+    };
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM targets WHERE 1 = 1"));
     q.and("currency_code = {}", currency);
-    q.and("period >= {}", format!("{first:04}"));
-    q.and("period < {}", format!("{:04}", last + 1));
+    q.and("period >= {}", format!("{:04}", year(from)));
+    q.and("period < {}", format!("{:04}", year(to) + 1));
     q.push(" ORDER BY partner_id, period, product_category, product_id");
     read(conn, q).await
 }

@@ -95,6 +95,43 @@ impl Suite {
             .unwrap()
     }
 
+    /// `partner` selling to the customer `party_id` (e-orders become that customer's orders).
+    pub async fn link_party(&self, partner: &pb::Partner, party_id: &str) -> pb::Partner {
+        self.partners
+            .clone()
+            .update_partner(self.req(pb::UpdatePartnerRequest {
+                partner: Some(pb::Partner {
+                    id: partner.id.clone(),
+                    etag: partner.etag.clone(),
+                    party_id: party_id.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["party_id".into()],
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .partner
+            .unwrap()
+    }
+
+    /// Makes `partner` (at its etag) active.
+    pub async fn activate(&self, partner: &pb::Partner) {
+        self.partners
+            .clone()
+            .change_partner_status(self.req(pb::ChangePartnerStatusRequest {
+                id: partner.id.clone(),
+                etag: partner.etag.clone(),
+                status: pb::PartnerStatus::Active as i32,
+                reason: String::new(),
+                effective_date: String::new(),
+            }))
+            .await
+            .unwrap();
+    }
+
     /// A product in the sales catalog, once the partners service has its copy.
     pub async fn product(&self, sku: &str, category: &str) -> spb::Product {
         let product = spb::Product {

@@ -1,7 +1,7 @@
 //! Targets, e-orders, deal registrations, scorecards and exceptions list in pages: each once, in
 //! order, pages capped.
 
-use crm_proto::partners::v1::{self as pb, PartnerStatus, PartnerType};
+use crm_proto::partners::v1::{self as pb, PartnerType};
 use crm_testkit::{Backend, all_pages, backend_tests};
 
 use crate::helpers::{Suite, money, violated};
@@ -11,37 +11,8 @@ async fn partner_lists_page(backend: Backend) {
     let dealer = suite.partner("Dealer Co", PartnerType::Dealer, "", &["TW"]).await;
     let laptop = suite.product("LAP-14", "laptops").await;
     let party = suite.organization("Dealer Co Ltd").await;
-    let dealer = suite
-        .partners
-        .clone()
-        .update_partner(suite.req(pb::UpdatePartnerRequest {
-            partner: Some(pb::Partner {
-                id: dealer.id.clone(),
-                etag: dealer.etag.clone(),
-                party_id: party.id.clone(),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["party_id".into()],
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .partner
-        .unwrap();
-    suite
-        .partners
-        .clone()
-        .change_partner_status(suite.req(pb::ChangePartnerStatusRequest {
-            id: dealer.id.clone(),
-            etag: dealer.etag.clone(),
-            status: PartnerStatus::Active as i32,
-            reason: String::new(),
-            effective_date: String::new(),
-        }))
-        .await
-        .unwrap();
+    let dealer = suite.link_party(&dealer, &party.id).await;
+    suite.activate(&dealer).await;
 
     // Last year's monthly targets with no sales against them: every cell is an exception.
     let last_year = (chrono::Utc::now().date_naive() - chrono::Months::new(12))

@@ -1,9 +1,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
-use crm_proto::partners::v1::{
-    self as pb, PartnerOrderStatus, PartnerStatus, PartnerType, RegistrationStatus,
-};
+use crm_proto::partners::v1::{self as pb, PartnerOrderStatus, PartnerType, RegistrationStatus};
 use crm_proto::sales::v1 as spb;
 use crm_proto::servicedesk::v1 as sdpb;
 use crm_testkit::{Backend, authed, backend_tests, eventually};
@@ -15,26 +13,8 @@ use crate::helpers::{Suite, money, partner_user, violated};
 async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
     let suite = Suite::start(backend).await;
     let dealer_party = suite.organization("Dealer Co").await;
-    let mut dealer = suite.partner("Dealer Co", PartnerType::Dealer, "", &["TW"]).await;
-    dealer = suite
-        .partners
-        .clone()
-        .update_partner(suite.req(pb::UpdatePartnerRequest {
-            partner: Some(pb::Partner {
-                id: dealer.id.clone(),
-                etag: dealer.etag.clone(),
-                party_id: dealer_party.id.clone(),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["party_id".into()],
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .partner
-        .unwrap();
+    let dealer = suite.partner("Dealer Co", PartnerType::Dealer, "", &["TW"]).await;
+    let dealer = suite.link_party(&dealer, &dealer_party.id).await;
     let other = suite
         .partner("Other Dealer", PartnerType::Dealer, "", &["TW"])
         .await;
@@ -180,18 +160,7 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         Code::FailedPrecondition,
         "an onboarding partner cannot order yet"
     );
-    suite
-        .partners
-        .clone()
-        .change_partner_status(suite.req(pb::ChangePartnerStatusRequest {
-            id: dealer.id.clone(),
-            etag: dealer.etag.clone(),
-            status: PartnerStatus::Active as i32,
-            reason: String::new(),
-            effective_date: String::new(),
-        }))
-        .await
-        .unwrap();
+    suite.activate(&dealer).await;
     let err = suite
         .portal
         .clone()

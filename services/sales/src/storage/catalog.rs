@@ -168,15 +168,28 @@ pub async fn insert_price_book(conn: &mut Conn, b: &mut pb::PriceBook) -> sqlx::
     Ok(())
 }
 
-/// One price book.
-pub async fn price_book_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::PriceBook>> {
-    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books WHERE id = $1")
-        .bind(id)
+const BOOK_COLUMNS: &str = "id, name, currency_code, is_default";
+
+/// The first price book `q` (selecting [`BOOK_COLUMNS`]) reads.
+async fn first_book(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Option<pb::PriceBook>> {
+    q.build()
         .fetch_optional(&mut *conn)
         .await?
         .as_ref()
         .map(price_book)
         .transpose()
+}
+
+/// The price books whose `column` is `value`.
+fn books_where(column: &str, value: &str) -> SqlBuilder {
+    let mut q = SqlBuilder::new(&format!("SELECT {BOOK_COLUMNS} FROM price_books WHERE 1 = 1"));
+    q.and(&format!("{column} = {{}}"), value);
+    q
+}
+
+/// One price book.
+pub async fn price_book_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::PriceBook>> {
+    first_book(conn, books_where("id", id)).await
 }
 
 /// Up to `limit` price books by name, after the name `after`.
@@ -185,7 +198,7 @@ pub async fn list_price_books(
     after: Option<String>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::PriceBook>> {
-    let mut q = SqlBuilder::new("SELECT id, name, currency_code, is_default FROM price_books WHERE 1 = 1");
+    let mut q = SqlBuilder::new(&format!("SELECT {BOOK_COLUMNS} FROM price_books WHERE 1 = 1"));
     q.after("name", after.map(|name| vec![name]));
     q.order_limit("name", limit);
     q.build()
@@ -198,27 +211,14 @@ pub async fn list_price_books(
 
 /// The price book named `name`.
 pub async fn price_book_by_name(conn: &mut Conn, name: &str) -> sqlx::Result<Option<pb::PriceBook>> {
-    sqlx::query("SELECT id, name, currency_code, is_default FROM price_books WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(price_book)
-        .transpose()
+    first_book(conn, books_where("name", name)).await
 }
 
 /// The default price book of a currency.
 pub async fn default_price_book(conn: &mut Conn, currency_code: &str) -> sqlx::Result<Option<pb::PriceBook>> {
-    sqlx::query(
-        "SELECT id, name, currency_code, is_default FROM price_books WHERE currency_code = $1 AND is_default = 1 \
-         ORDER BY name LIMIT 1",
-    )
-    .bind(currency_code)
-    .fetch_optional(&mut *conn)
-    .await?
-    .as_ref()
-    .map(price_book)
-    .transpose()
+    let mut q = books_where("currency_code", currency_code);
+    q.push(" AND is_default = 1 ORDER BY name LIMIT 1");
+    first_book(conn, q).await
 }
 
 /// Sets a product's price in a book.
