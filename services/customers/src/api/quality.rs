@@ -228,19 +228,35 @@ fn absorb(survivor: &mut pb::Party, merged: &pb::Party) {
 const MAX_GROUP: usize = 200;
 
 /// The links of the group holding `party_id`, followed link by link up to [`MAX_GROUP`] parties.
+/// Within a round the strongest links are followed first, and a link that would bring in a party
+/// past the cap is left out: a party of a common name can hold hundreds of links, and one round
+/// would otherwise overshoot the cap many times over.
 async fn linked_to(conn: &mut crm_storage::Conn, party_id: &str, min: f64) -> Result<Vec<Link>> {
     let mut seen: HashSet<String> = HashSet::from([party_id.to_string()]);
     let mut frontier = vec![party_id.to_string()];
     let mut links = Vec::new();
-    while !frontier.is_empty() && seen.len() < MAX_GROUP {
-        let found = index::links_touching(conn, &frontier, min).await?;
-        frontier = found
-            .iter()
-            .flat_map(|l| [&l.a, &l.b])
-            .filter(|id| seen.insert((*id).clone()))
-            .cloned()
-            .collect();
-        links.extend(found);
+    while !frontier.is_empty() {
+        let mut found = index::links_touching(conn, &frontier, min).await?;
+        found.sort_by(|x, y| {
+            y.score
+                .total_cmp(&x.score)
+                .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
+        });
+        frontier.clear();
+        for link in found {
+            let new: Vec<&String> = [&link.a, &link.b]
+                .into_iter()
+                .filter(|id| !seen.contains(*id))
+                .collect();
+            if seen.len() + new.len() > MAX_GROUP {
+                continue;
+            }
+            for id in new {
+                seen.insert(id.clone());
+                frontier.push(id.clone());
+            }
+            links.push(link);
+        }
     }
     links.sort_by(|x, y| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));
     links.dedup();

@@ -186,4 +186,50 @@ async fn merge_input_is_checked(backend: Backend) {
     assert_eq!(violated(&err), vec!["min_name_similarity"]);
 }
 
-backend_tests!(duplicates_are_found_and_merged, merge_input_is_checked);
+/// A party linked to more parties than a group may hold: the group is cut at the cap, the party
+/// stays in it, and the answer is the same on a second call.
+async fn a_group_larger_than_the_cap_is_cut(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // The hub shares one e-mail with 150 parties and another with 150 more: 301 in one group.
+    let mut hub = person("Hub", "Star", "left@star.example");
+    hub.contact_points.push(crm_testkit::fixtures::contact(
+        pb::ContactPointKind::Email,
+        "right@star.example",
+    ));
+    let hub = app.create(hub).await;
+    for i in 0..300 {
+        let side = if i % 2 == 0 { "left" } else { "right" };
+        app.create(person(
+            &format!("Member{i}"),
+            "Spoke",
+            &format!("{side}@star.example"),
+        ))
+        .await;
+    }
+    let find = || async {
+        app.client
+            .clone()
+            .find_duplicates(app.req(pb::FindDuplicatesRequest {
+                party_id: hub.id.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .groups
+    };
+    let groups = find().await;
+    assert_eq!(groups.len(), 1);
+    let ids: Vec<&str> = groups[0].parties.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids.len(), 200, "the group is cut at 200 parties");
+    assert!(ids.contains(&hub.id.as_str()));
+    let again = find().await;
+    let again: Vec<&str> = again[0].parties.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, again, "the same parties on every call");
+}
+
+backend_tests!(
+    duplicates_are_found_and_merged,
+    merge_input_is_checked,
+    a_group_larger_than_the_cap_is_cut
+);
