@@ -17,6 +17,10 @@ pub struct MarketingSettings {
     /// (each customer's own figures are always current).
     #[arg(long, env = "CRM_RFM_REFRESH_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub rfm_refresh_interval: Duration,
+    /// How long FitModels waits for the fit it started before answering with the job still
+    /// running (GetFitJob follows it). Below the server's request timeout.
+    #[arg(long, env = "CRM_FIT_WAIT", default_value = "20s", value_parser = parse_duration)]
+    pub fit_wait: Duration,
 }
 
 impl Default for MarketingSettings {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod events;
+pub mod fitting;
 pub mod policy;
 pub mod scores;
 pub mod storage;

@@ -77,7 +77,7 @@ pub fn policy() -> Policy {
             ],
             &readers,
         )
-        .rpcs(PREDICTIONS, &["FitModels"], &marketers)
+        .rpcs(PREDICTIONS, &["FitModels", "GetFitJob"], &marketers)
         .rpcs(MARKETING, &["ImportConsents"], &[Role::Admin, Role::DataSteward])
         // Member lists leave the suite for mailers: marketers and data stewards take them out.
         .rpcs(

@@ -134,6 +134,7 @@ crm_platform::grpc_handlers! {
 crm_platform::grpc_handlers! {
     impl PredictionService for MarketingApi {
         fit_models(pb::FitModelsRequest) -> pb::FitModelsResponse => handle_fit_models;
+        get_fit_job(pb::GetFitJobRequest) -> pb::GetFitJobResponse => handle_get_fit_job;
         get_prediction(pb::GetPredictionRequest) -> pb::GetPredictionResponse => handle_get_prediction;
         list_churn_risks(pb::ListChurnRisksRequest) -> pb::ListChurnRisksResponse => handle_list_churn_risks;
         list_key_customers(pb::ListKeyCustomersRequest) -> pb::ListKeyCustomersResponse => handle_list_key_customers;

@@ -1,67 +1,24 @@
 //! Predictions per customer and cross-selling.
 
 use std::collections::{BinaryHeap, HashMap};
+use std::time::Duration;
 
-use chrono::NaiveDate;
 use crm_auth::Principal;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1 as pb;
-use crm_proto::marketing::v1::events as ev;
 
 use super::MarketingApi;
+use crate::domain::affinity;
 use crate::domain::history::History;
-use crate::domain::{affinity, bgnbd, gamma_gamma};
 use crate::error::{Error, Result, invalid};
-use crate::events;
+use crate::fitting::{self, DEFAULT_THRESHOLD_BPS, FitRequest, KEPT_HORIZON_WEEKS, forecast, value_minor};
 use crate::storage::affinity as affinity_counts;
-use crate::storage::models::{self, ModelCustomer};
+use crate::storage::fit_jobs;
+use crate::storage::models;
 use crate::storage::timestamp;
-
-const DEFAULT_THRESHOLD_BPS: i32 = 3000;
-
-/// Customers silent for longer than this are lost, not at risk: the customers service moves
-/// them to lost by itself, and outreach to them is no at-risk call (an imported purchase history
-/// from years ago announces nobody).
-const AT_RISK_MAX_SILENCE_WEEKS: f64 = 52.0;
-
-/// The horizon whose value is kept per customer at a fit (the default one).
-const KEPT_HORIZON_WEEKS: i32 = 52;
-
-/// Customers written (and announced) per transaction after a fit.
-const SAVE_BATCH: usize = 1000;
 
 /// Customers read per page when a horizon other than the kept one ranks them.
 const RANK_PAGE: i64 = 5000;
-
-/// Days since the epoch of `date`.
-fn day_number(date: NaiveDate) -> i64 {
-    (date - NaiveDate::default()).num_days()
-}
-
-/// What a fit predicts of one customer over `horizon_weeks`: (probability alive, expected
-/// purchases, expected spend per purchase).
-fn forecast(fit: &models::Fit, h: &History, horizon_weeks: i32) -> (f64, f64, f64) {
-    let alive = bgnbd::prob_alive(&fit.bg_nbd, &h.customer);
-    let purchases = bgnbd::expected_purchases(&fit.bg_nbd, &h.customer, f64::from(horizon_weeks));
-    let spend = match &fit.gamma_gamma {
-        Some(gg) => gamma_gamma::expected_spend(
-            gg,
-            &gamma_gamma::Spender {
-                x: h.customer.x,
-                mean: h.repeat_mean_minor,
-            },
-        ),
-        None => h.repeat_mean_minor,
-    };
-    let purchases = if purchases.is_finite() { purchases } else { 0.0 };
-    (alive, purchases, spend)
-}
-
-/// Expected value over the horizon, minor units.
-fn value_minor(fit: &models::Fit, h: &History, horizon_weeks: i32) -> i64 {
-    let (_, purchases, spend) = forecast(fit, h, horizon_weeks);
-    (purchases * spend).round() as i64
-}
 
 impl MarketingApi {
     fn predict(&self, fit: &models::Fit, party: &str, h: &History, horizon_weeks: i32) -> pb::Prediction {
@@ -88,10 +45,8 @@ impl MarketingApi {
             .ok_or_else(|| Error::FailedPrecondition("no model fitted yet; call FitModels".into()))
     }
 
-    /// Fits the models on every customer's history at the as-of date. The histories are added
-    /// up in SQL, the fit runs off the async runtime and holds no transaction, and what it
-    /// predicts of each customer is then kept (and the newly at-risk announced) a batch per
-    /// transaction.
+    /// Starts a fit (or joins the one running) and waits for it up to the configured time:
+    /// its result when it ended by then, else the job still running.
     pub(super) async fn handle_fit_models(
         &self,
         _p: &Principal,
@@ -101,118 +56,55 @@ impl MarketingApi {
         if !(0..=10_000).contains(&req.at_risk_threshold_bps) {
             return Err(invalid("at_risk_threshold_bps", "0 to 10000 (0 means 3000)"));
         }
-        let threshold = if req.at_risk_threshold_bps == 0 {
+        let threshold_bps = if req.at_risk_threshold_bps == 0 {
             DEFAULT_THRESHOLD_BPS
         } else {
             req.at_risk_threshold_bps
         };
-        let mut conn = self.store.conn().await?;
-        let histories = models::histories(
-            &mut conn,
-            &self.config.reporting_currency,
-            super::end_of(date),
-            day_number(date),
+        let job = fitting::start_or_join(
+            &self.store,
+            FitRequest {
+                date,
+                threshold_bps,
+                currency: self.config.reporting_currency.clone(),
+            },
         )
         .await?;
-        drop(conn);
-        let fitted_at = date
-            .and_hms_opt(12, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_micros();
-        let (histories, fit, log_likelihood) = tokio::task::spawn_blocking(move || {
-            let customers: Vec<bgnbd::Customer> = histories.iter().map(|(_, h)| h.customer).collect();
-            if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
-                return Err(Error::FailedPrecondition(
-                    "too little history to fit: need 10 customers and some repeat purchases".into(),
-                ));
-            }
-            let bg_nbd = bgnbd::fit(&customers)
-                .ok_or_else(|| Error::FailedPrecondition("the BG/NBD fit did not converge".into()))?;
-            let spenders: Vec<gamma_gamma::Spender> = histories
-                .iter()
-                .filter(|(_, h)| h.customer.x > 0.0 && h.repeat_mean_minor > 0.0)
-                .map(|(_, h)| gamma_gamma::Spender {
-                    x: h.customer.x,
-                    mean: h.repeat_mean_minor,
-                })
-                .collect();
-            let gamma_gamma = if spenders.len() >= 2 {
-                gamma_gamma::fit(&spenders)
-            } else {
-                None
-            };
-            let fit = models::Fit {
-                bg_nbd,
-                gamma_gamma,
-                fitted_at,
-                customers: customers.len() as i64,
-            };
-            let log_likelihood = bgnbd::log_likelihood(&bg_nbd, &customers);
-            Ok((histories, fit, log_likelihood))
-        })
-        .await
-        .map_err(anyhow::Error::from)??;
-        let now = self.store.now_micros();
-        let mut newly_at_risk = 0;
-        for batch in histories.chunks(SAVE_BATCH) {
-            let fit_ref = &fit;
-            let seen: Vec<ModelCustomer> = batch
-                .iter()
-                .map(|(party, h)| ModelCustomer {
-                    party_id: party.clone(),
-                    history: *h,
-                    alive_bps: (bgnbd::prob_alive(&fit_ref.bg_nbd, &h.customer) * 10_000.0).round() as i64,
-                    value_52w_minor: value_minor(fit_ref, h, KEPT_HORIZON_WEEKS),
-                })
-                .collect();
-            let (at_risk, recovered): (Vec<&ModelCustomer>, Vec<&ModelCustomer>) =
-                seen.iter().partition(|c| {
-                    c.alive_bps < i64::from(threshold)
-                        && c.history.silent_weeks() <= AT_RISK_MAX_SILENCE_WEEKS
-                });
-            let ids = |list: &[&ModelCustomer]| list.iter().map(|c| c.party_id.clone()).collect::<Vec<_>>();
-            let mut tx = self.store.begin().await?;
-            models::save_customers(&mut tx, fitted_at, &seen).await?;
-            // Announce customers newly under the threshold; customers.at_risk moves them in customers.
-            let announced = models::mark_many_at_risk(&mut tx, &ids(&at_risk), now).await?;
-            for c in at_risk.iter().filter(|c| announced.contains(&c.party_id)) {
-                events::publish(
-                    &mut tx,
-                    ev::CUSTOMER_AT_RISK,
-                    &c.party_id,
-                    &pb::CustomerAtRisk {
-                        party_id: c.party_id.clone(),
-                        probability_alive_bps: c.alive_bps,
-                    },
-                )
-                .await?;
-            }
-            newly_at_risk += announced.len() as i64;
-            models::clear_many_at_risk(&mut tx, &ids(&recovered)).await?;
-            self.store.commit(tx).await?;
+        // Waits with growing pauses: a small base is fitted in milliseconds.
+        let waited = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(5);
+        let mut job = job;
+        while !job.ended() && waited.elapsed() < self.config.fit_wait {
+            tokio::time::sleep(pause.min(self.config.fit_wait.saturating_sub(waited.elapsed()))).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+            let mut conn = self.store.conn().await?;
+            job = fit_jobs::get(&mut conn, &job.id, self.store.now_micros())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("fit job {}", job.id)))?;
         }
-        let mut tx = self.store.begin().await?;
-        models::forget_other_fits(&mut tx, fitted_at).await?;
-        models::save(&mut tx, &fit).await?;
-        self.store.commit(tx).await?;
-        let (bg_nbd, gamma_gamma) = (fit.bg_nbd, fit.gamma_gamma);
-        Ok(pb::FitModelsResponse {
-            bg_nbd: Some(pb::BgNbdParams {
-                r: bg_nbd.r,
-                alpha: bg_nbd.alpha,
-                a: bg_nbd.a,
-                b: bg_nbd.b,
-                log_likelihood,
-            }),
-            gamma_gamma: gamma_gamma.map(|g| pb::GammaGammaParams {
-                p: g.p,
-                q: g.q,
-                v: g.v,
-            }),
-            customers: fit.customers,
-            newly_at_risk,
-            fit_time: Some(timestamp(self.store.now_micros())),
+        if job.state == fit_jobs::State::Failed && job.error.starts_with(TOO_LITTLE) {
+            return Err(Error::FailedPrecondition(job.error));
+        }
+        Ok(fit_response(&job))
+    }
+
+    pub(super) async fn handle_get_fit_job(
+        &self,
+        _p: &Principal,
+        req: pb::GetFitJobRequest,
+    ) -> Result<pb::GetFitJobResponse> {
+        let mut conn = self.store.conn().await?;
+        let job = fit_jobs::get(&mut conn, &req.id, self.store.now_micros())
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(if req.id.is_empty() {
+                    "fit job: none started yet".into()
+                } else {
+                    format!("fit job {}", req.id)
+                })
+            })?;
+        Ok(pb::GetFitJobResponse {
+            result: Some(fit_response(&job)),
         })
     }
 
@@ -392,5 +284,54 @@ impl MarketingApi {
                 .map(|(product_id, lift)| pb::Recommendation { product_id, lift })
                 .collect(),
         })
+    }
+}
+
+/// How a fit with too little data fails: the caller's precondition, not the job's fault.
+const TOO_LITTLE: &str = "too little history to fit";
+
+/// A job as the API shows it, with the fit's result when it succeeded.
+fn fit_response(job: &fit_jobs::Job) -> pb::FitModelsResponse {
+    let state = match job.state {
+        fit_jobs::State::Running => pb::FitJobState::Running,
+        fit_jobs::State::Succeeded => pb::FitJobState::Succeeded,
+        fit_jobs::State::Failed => pb::FitJobState::Failed,
+    };
+    let proto_job = pb::FitJob {
+        id: job.id.clone(),
+        state: state as i32,
+        as_of: job.as_of.clone(),
+        customers: job.customers,
+        customers_scored: job.scored,
+        start_time: Some(timestamp(job.started_at)),
+        end_time: job.finished_at.map(timestamp),
+        error: job.error.clone(),
+    };
+    let params = (job.state == fit_jobs::State::Succeeded)
+        .then(|| models::parse_params(&job.params))
+        .flatten();
+    let Some((bg_nbd, gamma_gamma)) = params else {
+        return pb::FitModelsResponse {
+            job: Some(proto_job),
+            ..Default::default()
+        };
+    };
+    pb::FitModelsResponse {
+        bg_nbd: Some(pb::BgNbdParams {
+            r: bg_nbd.r,
+            alpha: bg_nbd.alpha,
+            a: bg_nbd.a,
+            b: bg_nbd.b,
+            log_likelihood: job.log_likelihood,
+        }),
+        gamma_gamma: gamma_gamma.map(|g| pb::GammaGammaParams {
+            p: g.p,
+            q: g.q,
+            v: g.v,
+        }),
+        customers: job.customers,
+        newly_at_risk: job.newly_at_risk,
+        fit_time: job.finished_at.map(timestamp),
+        job: Some(proto_job),
     }
 }

@@ -42,6 +42,43 @@ pub fn nelder_mead(
         .unwrap_or_else(|| (start.to_vec(), f64::INFINITY))
 }
 
+/// Relative tolerance of [`minimise_restarting`]: the simplex has converged when its values agree
+/// to this fraction of the objective's size. An absolute tolerance does not scale: on a sum over a
+/// million customers it is below the rounding noise, and the search never stops.
+const RELATIVE_TOLERANCE: f64 = 1e-12;
+/// The tolerance when the objective is not finite at the start.
+const ABSOLUTE_TOLERANCE: f64 = 1e-10;
+/// Iteration budget per Nelder-Mead run of [`minimise_restarting`].
+const MAX_ITERATIONS: usize = 20_000;
+/// Restarts from the previous optimum at most.
+const MAX_RESTARTS: usize = 10;
+/// Initial step of [`minimise_restarting`]'s simplex.
+const STEP: f64 = 0.5;
+
+/// Minimises `f` (a negative log-likelihood over log-parameters) from `start` with Nelder-Mead,
+/// restarting the simplex from the previous optimum until it stops improving, which guards
+/// against the simplex collapsing early. Returns the best point and its value.
+pub fn minimise_restarting(f: impl Fn(&[f64]) -> f64, start: &[f64]) -> (Vec<f64>, f64) {
+    let at_start = f(start);
+    let tolerance = if at_start.is_finite() {
+        RELATIVE_TOLERANCE * at_start.abs().max(1.0)
+    } else {
+        ABSOLUTE_TOLERANCE
+    };
+    let (mut z, mut value) = (start.to_vec(), f64::INFINITY);
+    for _ in 0..MAX_RESTARTS {
+        let (next_z, next_value) = nelder_mead(&f, &z, STEP, tolerance, MAX_ITERATIONS);
+        let improved = next_value < value - tolerance;
+        if next_value <= value {
+            (z, value) = (next_z, next_value);
+        }
+        if !improved {
+            break;
+        }
+    }
+    (z, value)
+}
+
 /// Maps NaN and infinities to `+inf` so that comparisons stay total and meaningful.
 fn sanitize(v: f64) -> f64 {
     if v.is_finite() { v } else { f64::INFINITY }

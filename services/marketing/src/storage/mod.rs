@@ -5,6 +5,7 @@ pub mod audience;
 pub mod campaigns;
 pub mod consent;
 pub mod figures;
+pub mod fit_jobs;
 pub mod models;
 pub mod profiles;
 pub mod rfm;

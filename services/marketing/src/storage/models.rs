@@ -20,15 +20,41 @@ pub struct Fit {
     pub customers: i64,
 }
 
+/// The parameters of a fit as JSON text: `{"bg_nbd": [r, alpha, a, b], "gamma_gamma": [p, q, v] | null}`.
+pub fn params_json(bg_nbd: &bgnbd::Params, gamma_gamma: Option<&gamma_gamma::Params>) -> String {
+    let gg = gamma_gamma.map(|g| [g.p, g.q, g.v]);
+    serde_json::json!({"bg_nbd": [bg_nbd.r, bg_nbd.alpha, bg_nbd.a, bg_nbd.b], "gamma_gamma": gg}).to_string()
+}
+
+/// The parameters [`params_json`] wrote; None when they are not there.
+pub fn parse_params(text: &str) -> Option<(bgnbd::Params, Option<gamma_gamma::Params>)> {
+    let params: serde_json::Value = serde_json::from_str(text).ok()?;
+    let numbers =
+        |v: &serde_json::Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(|x| x.as_f64()).collect() };
+    let bg = numbers(&params["bg_nbd"]).filter(|v| v.len() == 4)?;
+    let gg = numbers(&params["gamma_gamma"]).filter(|v| v.len() == 3);
+    Some((
+        bgnbd::Params {
+            r: bg[0],
+            alpha: bg[1],
+            a: bg[2],
+            b: bg[3],
+        },
+        gg.map(|g| gamma_gamma::Params {
+            p: g[0],
+            q: g[1],
+            v: g[2],
+        }),
+    ))
+}
+
 /// Keeps a fit as the latest.
 pub async fn save(conn: &mut Conn, f: &Fit) -> sqlx::Result<()> {
-    let gg = f.gamma_gamma.map(|g| [g.p, g.q, g.v]);
-    let params = serde_json::json!({"bg_nbd": [f.bg_nbd.r, f.bg_nbd.alpha, f.bg_nbd.a, f.bg_nbd.b], "gamma_gamma": gg});
     sqlx::query(
         "INSERT INTO model_fits (name, params, fitted_at, customers) VALUES ('clv', $1, $2, $3) \
          ON CONFLICT (name) DO UPDATE SET params = excluded.params, fitted_at = excluded.fitted_at, customers = excluded.customers",
     )
-    .bind(params.to_string())
+    .bind(params_json(&f.bg_nbd, f.gamma_gamma.as_ref()))
     .bind(f.fitted_at)
     .bind(f.customers)
     .execute(&mut *conn)
@@ -44,64 +70,100 @@ pub async fn latest(conn: &mut Conn) -> sqlx::Result<Option<Fit>> {
     else {
         return Ok(None);
     };
-    let params: serde_json::Value =
-        serde_json::from_str(&row.try_get::<String, _>("params")?).unwrap_or_default();
-    let numbers =
-        |v: &serde_json::Value| -> Option<Vec<f64>> { v.as_array()?.iter().map(|x| x.as_f64()).collect() };
-    let Some(bg) = numbers(&params["bg_nbd"]).filter(|v| v.len() == 4) else {
+    let Some((bg_nbd, gamma_gamma)) = parse_params(&row.try_get::<String, _>("params")?) else {
         return Ok(None);
     };
-    let gg = numbers(&params["gamma_gamma"]).filter(|v| v.len() == 3);
     Ok(Some(Fit {
-        bg_nbd: bgnbd::Params {
-            r: bg[0],
-            alpha: bg[1],
-            a: bg[2],
-            b: bg[3],
-        },
-        gamma_gamma: gg.map(|g| gamma_gamma::Params {
-            p: g[0],
-            q: g[1],
-            v: g[2],
-        }),
+        bg_nbd,
+        gamma_gamma,
         fitted_at: row.try_get("fitted_at")?,
         customers: row.try_get("customers")?,
     }))
 }
 
+/// The per-customer history columns (`party_id, days, first_day, last_day, repeat_total`) of
+/// purchases counted in currency `$1` placed before `$2` (µs), of the parties `parties` selects
+/// (a subquery, or none for every customer), ordered by party id.
+fn histories_sql(parties: &str) -> String {
+    format!(
+        "SELECT party_id, COUNT(*) AS days, MIN(day) AS first_day, MAX(day) AS last_day, \
+         CAST(SUM(CASE WHEN day > first_day THEN amount ELSE 0 END) AS BIGINT) AS repeat_total \
+         FROM (SELECT party_id, day, amount, MIN(day) OVER (PARTITION BY party_id) AS first_day FROM \
+         (SELECT party_id, placed_at / 86400000000 AS day, CAST(SUM(amount_minor) AS BIGINT) AS amount \
+         FROM purchases WHERE status IN ('placed', 'fulfilled') AND currency_code = $1 AND placed_at < $2 {parties} \
+         GROUP BY party_id, placed_at / 86400000000) d) w GROUP BY party_id ORDER BY party_id"
+    )
+}
+
+fn to_history(row: &sqlx::any::AnyRow, as_of_day: i64) -> sqlx::Result<History> {
+    Ok(History::from_days(
+        row.try_get("days")?,
+        row.try_get("first_day")?,
+        row.try_get("last_day")?,
+        row.try_get("repeat_total")?,
+        as_of_day,
+    ))
+}
+
 /// Every customer's history at day `as_of_day` from their purchases counted in `currency` and
-/// placed before `end` (µs), by party id; added up in SQL, a row per customer read.
+/// placed before `end` (µs), without whose it is (what a fit needs); added up in SQL, a row per
+/// customer read.
 pub async fn histories(
     conn: &mut Conn,
     currency: &str,
     end: i64,
     as_of_day: i64,
-) -> sqlx::Result<Vec<(String, History)>> {
-    let mut rows = sqlx::query(
-        "SELECT party_id, COUNT(*) AS days, MIN(day) AS first_day, MAX(day) AS last_day, \
-         CAST(SUM(CASE WHEN day > first_day THEN amount ELSE 0 END) AS BIGINT) AS repeat_total \
-         FROM (SELECT party_id, day, amount, MIN(day) OVER (PARTITION BY party_id) AS first_day FROM \
-         (SELECT party_id, placed_at / 86400000000 AS day, CAST(SUM(amount_minor) AS BIGINT) AS amount \
-         FROM purchases WHERE status IN ('placed', 'fulfilled') AND currency_code = $1 AND placed_at < $2 \
-         GROUP BY party_id, placed_at / 86400000000) d) w GROUP BY party_id ORDER BY party_id",
-    )
-    .bind(currency)
-    .bind(end)
-    .fetch(&mut *conn);
+) -> sqlx::Result<Vec<History>> {
+    let sql = histories_sql("");
+    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(currency)
+        .bind(end)
+        .fetch(&mut *conn);
     let mut out = Vec::new();
     while let Some(row) = rows.try_next().await? {
-        out.push((
-            row.try_get("party_id")?,
-            History::from_days(
-                row.try_get("days")?,
-                row.try_get("first_day")?,
-                row.try_get("last_day")?,
-                row.try_get("repeat_total")?,
-                as_of_day,
-            ),
-        ));
+        out.push(to_history(&row, as_of_day)?);
     }
     Ok(out)
+}
+
+/// The histories (as [`histories`]) of the next `limit` customers with figures in `currency`
+/// after party id `after`, by party id, and the last of those customers' ids (None when there
+/// are no more). Some of them may have no history (only cancelled purchases, or none before
+/// `end`).
+pub async fn histories_after(
+    conn: &mut Conn,
+    currency: &str,
+    end: i64,
+    as_of_day: i64,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<(Vec<(String, History)>, Option<String>)> {
+    let last: Option<String> = sqlx::query_scalar(
+        "SELECT MAX(party_id) FROM (SELECT party_id FROM customer_figures WHERE party_id > $1 \
+         AND currency_code = $2 ORDER BY party_id LIMIT $3) page",
+    )
+    .bind(after)
+    .bind(currency)
+    .bind(limit)
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(last) = last else {
+        return Ok((Vec::new(), None));
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(histories_sql(
+        "AND party_id > $3 AND party_id <= $4",
+    )))
+    .bind(currency)
+    .bind(end)
+    .bind(after)
+    .bind(&last)
+    .fetch_all(&mut *conn)
+    .await?;
+    let page = rows
+        .iter()
+        .map(|row| Ok((row.try_get("party_id")?, to_history(row, as_of_day)?)))
+        .collect::<sqlx::Result<_>>()?;
+    Ok((page, Some(last)))
 }
 
 /// A customer as the latest fit sees them.

@@ -6,6 +6,7 @@ use crm_auth::Role;
 use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
+use crm_proto::marketing::v1 as pb;
 use crm_proto::marketing::v1::campaign_service_client::CampaignServiceClient;
 use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
 use crm_proto::marketing::v1::prediction_service_client::PredictionServiceClient;
@@ -59,7 +60,9 @@ impl Suite {
         let marketing = start::<crm_marketing::Marketing>(&dbs[2].url, nats.client().await, |instance, s| {
             on_clock(instance);
             // Quintile boundaries follow new purchases within a fifth of a second here.
-            s.rfm_refresh_interval = std::time::Duration::from_millis(200)
+            s.rfm_refresh_interval = std::time::Duration::from_millis(200);
+            // FitModels answers with the job still running after a second; `fit` follows it.
+            s.fit_wait = std::time::Duration::from_secs(1);
         })
         .await;
         Self {
@@ -80,6 +83,32 @@ impl Suite {
 
     pub fn req<T>(&self, message: T) -> tonic::Request<T> {
         authed(message, &self.admin)
+    }
+
+    /// Fits the models and follows the job to its end, as a client of a large base does.
+    pub async fn fit(&self) -> pb::FitModelsResponse {
+        let mut fit = self
+            .predictions
+            .clone()
+            .fit_models(self.req(pb::FitModelsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        while fit.job.as_ref().unwrap().state == pb::FitJobState::Running as i32 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            fit = self
+                .predictions
+                .clone()
+                .get_fit_job(self.req(pb::GetFitJobRequest {
+                    id: fit.job.unwrap().id,
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .result
+                .unwrap();
+        }
+        fit
     }
 
     pub async fn person(&self, given: &str, city: &str, income: &str) -> cpb::Party {

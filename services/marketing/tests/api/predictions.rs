@@ -91,13 +91,7 @@ async fn predictions_churn_risk_and_cross_sell(backend: Backend) {
     }
     suite.purchases(orders).await;
 
-    let fit = suite
-        .predictions
-        .clone()
-        .fit_models(suite.req(pb::FitModelsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
+    let fit = suite.fit().await;
     assert_eq!(fit.customers, 24);
     let params = fit.bg_nbd.unwrap();
     assert!(
@@ -156,13 +150,7 @@ async fn predictions_churn_risk_and_cross_sell(backend: Backend) {
         "the key customers are the regulars"
     );
     // Fitting again announces nobody twice.
-    let again = suite
-        .predictions
-        .clone()
-        .fit_models(suite.req(pb::FitModelsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = suite.fit().await;
     assert_eq!(again.newly_at_risk, 0);
 
     // The customers service moved the lapsed customers to at risk.
@@ -246,13 +234,7 @@ async fn customers_silent_for_years_are_not_announced_at_risk(backend: Backend) 
         }
     }
     suite.purchases(orders).await;
-    let fit = suite
-        .predictions
-        .clone()
-        .fit_models(suite.req(pb::FitModelsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner();
+    let fit = suite.fit().await;
     assert_eq!(fit.customers, 12);
     // Their predicted chance of being alive is low, as it should be ...
     let risks = suite
@@ -271,7 +253,89 @@ async fn customers_silent_for_years_are_not_announced_at_risk(backend: Backend) 
     assert_eq!(fit.newly_at_risk, 0);
 }
 
+/// A fit is a job: its state and result stay readable by id (or as the latest), one fit runs at
+/// a time (a call while another replica's runs joins it), and a job whose service stopped
+/// while it ran is reported interrupted and does not block the next fit.
+async fn a_fit_is_a_job_followed_by_id(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let get = |id: &str| {
+        let mut predictions = suite.predictions.clone();
+        let req = suite.req(pb::GetFitJobRequest { id: id.into() });
+        async move {
+            predictions
+                .get_fit_job(req)
+                .await
+                .map(|r| r.into_inner().result.unwrap())
+        }
+    };
+    assert_eq!(get("").await.unwrap_err().code(), Code::NotFound, "no fit yet");
+    let mut people = Vec::new();
+    for i in 0..12 {
+        people.push(suite.person(&format!("Buyer{i}"), "Taipei", "1").await);
+    }
+    suite.profiles(12).await;
+    let mut orders = 0;
+    for (i, p) in people.iter().enumerate() {
+        for w in (1..=20).step_by(1 + i % 3) {
+            order(&suite, &p.id, &["coffee"], 20_00, w).await;
+            orders += 1;
+        }
+    }
+    suite.purchases(orders).await;
+
+    let fit = suite.fit().await;
+    let job = fit.job.clone().unwrap();
+    assert_eq!(job.state, pb::FitJobState::Succeeded as i32);
+    assert_eq!((job.customers, job.customers_scored), (12, 12));
+    assert!(job.end_time.is_some() && job.error.is_empty());
+    assert_eq!(get(&job.id).await.unwrap(), fit, "the job keeps its result");
+    assert_eq!(get("").await.unwrap(), fit, "the latest fit");
+    assert_eq!(get("unknown").await.unwrap_err().code(), Code::NotFound);
+
+    // Another replica's fit is running: a call joins it instead of starting a second.
+    let db = &suite.marketing_db;
+    let running = |id: &'static str, heartbeat: i64| async move {
+        sqlx::query(
+            "INSERT INTO model_fit_jobs (id, state, as_of, started_at, heartbeat_at) VALUES ($1, 'running', '2026-01-01', $2, $2)",
+        )
+        .bind(id)
+        .bind(heartbeat)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    running("elsewhere", now).await;
+    let joined = suite
+        .predictions
+        .clone()
+        .fit_models(suite.req(pb::FitModelsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let joined_job = joined.job.unwrap();
+    assert_eq!(joined_job.id, "elsewhere");
+    assert_eq!(joined_job.state, pb::FitJobState::Running as i32);
+    assert!(joined.bg_nbd.is_none(), "no result before it ends");
+
+    // That replica stopped: its heartbeat is older than the lease. The job reads as
+    // interrupted, and the next fit runs.
+    sqlx::query("UPDATE model_fit_jobs SET heartbeat_at = 0 WHERE id = 'elsewhere'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let stale = get("elsewhere").await.unwrap().job.unwrap();
+    assert_eq!(stale.state, pb::FitJobState::Failed as i32);
+    assert!(stale.error.starts_with("interrupted"), "{}", stale.error);
+    let next = suite.fit().await;
+    let next_job = next.job.unwrap();
+    assert_ne!(next_job.id, job.id);
+    assert_eq!(next_job.state, pb::FitJobState::Succeeded as i32);
+    assert_eq!(next.bg_nbd, fit.bg_nbd, "the same histories, the same fit");
+}
+
 backend_tests!(
     predictions_churn_risk_and_cross_sell,
     customers_silent_for_years_are_not_announced_at_risk,
+    a_fit_is_a_job_followed_by_id,
 );
