@@ -17,21 +17,24 @@
 //! or `postgres` with `CRM_TEST_POSTGRES_URL`), `CRM_BENCH_PARTIES` and `CRM_BENCH_ORDERS`
 //! (defaults 100,000 / 500,000 on SQLite, 1,000,000 / 5,000,000 on PostgreSQL).
 
+#[path = "common/load.rs"]
+#[allow(dead_code)]
+mod load;
 #[path = "../../../tests/e2e/support.rs"]
 #[allow(dead_code)]
 mod support;
 #[path = "common/synthetic.rs"]
+#[allow(dead_code)]
 mod synthetic;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use clap::Parser as _;
 use crm::services::Service;
 use crm_auth::Role;
 use crm_storage::imports::{NewRowKey, RowKeys};
 use crm_storage::{Arg, Db, SqlBuilder};
 use crm_testkit::{Backend, TestDb};
+use load::{caught_up, import, machine_busy_s, peak_rss_mb};
 use synthetic::{Party, Rng, order, party, write_files};
 
 /// The allocator of the `crm` binary, so that the figures are those of the suite as shipped.
@@ -208,139 +211,6 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
     let rate = orders as f64 / started.elapsed().as_secs_f64();
     pool.close().await;
     rate
-}
-
-/// Runs `crm import <entity> FILE` against `url`; its duration.
-async fn import(entity: &str, file: &Path, url: &str, token: &str) -> Duration {
-    let cli = crm::cli::Cli::parse_from([
-        "crm",
-        "import",
-        entity,
-        file.to_str().unwrap(),
-        "--url",
-        url,
-        "--token",
-        token,
-        "--source",
-        "bench",
-    ]);
-    let started = Instant::now();
-    crm::cli::run(cli).await.unwrap();
-    started.elapsed()
-}
-
-/// Waits until every outbox is drained, every durable consumer of the suite has nothing pending
-/// or unacknowledged, and customers has refreshed and re-ranked the figures the orders changed;
-/// prints when each consumer first had nothing left, so the slowest one is named.
-async fn caught_up(suite: &support::TestSuite) {
-    let js = async_nats::jetstream::new(suite.nats.client().await);
-    let started = Instant::now();
-    let mut done: std::collections::BTreeMap<String, Option<Duration>> = Default::default();
-    loop {
-        let mut pending = 0u64;
-        for stream in ["CRM_CUSTOMERS", "CRM_SALES"] {
-            let Ok(mut s) = js.get_stream(stream).await else {
-                continue;
-            };
-            let names: Vec<String> = {
-                use futures::StreamExt as _;
-                s.consumer_names()
-                    .filter_map(|n| async { n.ok() })
-                    .collect()
-                    .await
-            };
-            for name in names {
-                if let Ok(mut c) = s
-                    .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
-                    .await
-                    && let Ok(info) = c.info().await
-                {
-                    let left = info.num_pending + info.num_ack_pending as u64;
-                    pending += left;
-                    let entry = done.entry(format!("{stream}/{name}")).or_default();
-                    match (left, *entry) {
-                        (0, None) => *entry = Some(started.elapsed()),
-                        (1.., Some(_)) => *entry = None,
-                        _ => {}
-                    }
-                }
-            }
-            let _ = s.info().await;
-        }
-        let mut unsent = 0i64;
-        for service in [Service::Customers, Service::Sales] {
-            let db = Db::connect(suite_db(suite, service), 1).await.unwrap();
-            unsent += sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
-                .fetch_one(db.pool())
-                .await
-                .unwrap();
-            if service == Service::Customers {
-                // Figures not yet refreshed or re-ranked are work still to do, with events to
-                // come.
-                unsent += sqlx::query_scalar::<_, i64>(
-                    "SELECT (SELECT COUNT(*) FROM value_refresh_due) + \
-                     (SELECT COUNT(*) FROM settings WHERE key = 'value_tiers_dirty')",
-                )
-                .fetch_one(db.pool())
-                .await
-                .unwrap();
-            }
-            db.close().await;
-        }
-        if pending == 0 && unsent == 0 {
-            let mut times: Vec<(Duration, String)> = done
-                .into_iter()
-                .map(|(name, at)| (at.unwrap_or_default(), name))
-                .collect();
-            times.sort();
-            let line: Vec<String> = times
-                .iter()
-                .rev()
-                .map(|(at, name)| format!("{name} {:.1} s", at.as_secs_f64()))
-                .collect();
-            println!("  each consumer done after: {}", line.join(", "));
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-fn suite_db(suite: &support::TestSuite, service: Service) -> &str {
-    suite.database_url(service)
-}
-
-/// CPU time the whole machine has spent busy (every process: the suite, the importer, the
-/// databases, nats-server), in core-seconds, from `/proc/stat`; 0 where it cannot be read.
-fn machine_busy_s() -> f64 {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let Some(cpu) = stat.lines().next().filter(|l| l.starts_with("cpu ")) else {
-        return 0.0;
-    };
-    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-    let ticks: Vec<f64> = cpu
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .filter_map(|t| t.parse().ok())
-        .collect();
-    if ticks.len() < 8 {
-        return 0.0;
-    }
-    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7];
-    // USER_HZ is 100 on every Linux build this runs on.
-    busy / 100.0
-}
-
-/// Peak resident memory of this process (the suite and the importer), MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

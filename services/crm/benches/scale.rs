@@ -1,16 +1,23 @@
-//! The customers service as its base grows: the same reads at 10,000 parties and at the full
-//! size, their tail latencies side by side, the duplicate index's work, and the value pyramid
-//! against one hand-written SQL statement over the same table, measured in one run.
+//! The suite as its base grows: the same reads at 10,000 customers and at the full size, their
+//! tail latencies side by side; each aggregate against one hand-written SQL statement over the
+//! same tables; how fast each consumer works off a backlog against a bare JetStream consume and
+//! single-row upsert loop; model fitting and what it does to reads; memory. One run measures
+//! everything it compares.
 //!
-//! For each size: a fresh database and nats-server, the customers service on its own, the
-//! synthetic base (see `common/synthetic.rs`) loaded with `crm import parties`, the duplicate
-//! check job left to finish, then each read timed one call after another.
+//! For each size: a fresh database per service and a fresh nats-server, the whole suite in this
+//! process, the synthetic base (see `common/synthetic.rs`: parties, two relationships and ten
+//! orders per party, a case per two parties, an opportunity per five) loaded with `crm import`,
+//! the consumers and the duplicate check job left to finish, then each read timed one call
+//! after another.
 //!
 //! `cargo bench -p crm --bench scale`. Environment: `CRM_BENCH_BACKEND` (`sqlite`, the default,
 //! or `postgres` with `CRM_TEST_POSTGRES_URL`), `CRM_BENCH_PARTIES` (the full size: 100,000 on
-//! SQLite, 1,000,000 on PostgreSQL), `CRM_BENCH_DUPLICATE_WAIT` (seconds to wait at most for the
-//! duplicate check job before the reads).
+//! SQLite, 1,000,000 on PostgreSQL), `CRM_BENCH_ORDERS_PER_PARTY` (10), `CRM_BENCH_DUPLICATE_WAIT`
+//! (seconds to wait at most for the duplicate check job before the reads).
 
+#[path = "common/load.rs"]
+#[allow(dead_code)]
+mod load;
 #[path = "../../../tests/e2e/support.rs"]
 #[allow(dead_code)]
 mod support;
@@ -19,13 +26,26 @@ mod support;
 mod synthetic;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use clap::Parser as _;
+use crm::services::Service;
 use crm_auth::Role;
 use crm_proto::customers::v1 as pb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use crm_testkit::{Backend, TestDb, TestNats, authed};
+use crm_proto::gateway::v1 as gateway;
+use crm_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
+use crm_proto::marketing::v1 as marketing;
+use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
+use crm_proto::marketing::v1::prediction_service_client::PredictionServiceClient;
+use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
+use crm_proto::servicedesk::v1 as desk;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
+use crm_storage::Db;
+use crm_testkit::{Backend, TestDb, authed};
+use futures::StreamExt as _;
+use prost::Message as _;
 use sqlx::Row as _;
 
 /// The allocator of the `crm` binary, so that the figures are those of the suite as shipped.
@@ -59,7 +79,7 @@ const BUDGET: Duration = Duration::from_secs(30);
 async fn time<F, Fut>(n: usize, mut call: F) -> Timings
 where
     F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     for i in 0..n / 10 {
         call(i).await;
@@ -77,11 +97,23 @@ where
     Timings(out)
 }
 
+/// The aggregates and the hand-written statement each is compared with.
+const AGGREGATES: [(&str, &str); 4] = [
+    ("GetValuePyramid", "value pyramid as one SQL statement"),
+    ("GetRfmCells", "RFM cells as one SQL statement"),
+    ("GetFunnel", "funnel as one SQL statement"),
+    (
+        "GetServiceReport (a month)",
+        "service report as one SQL statement",
+    ),
+];
+
 /// What one size measured: the timings of each read, by name.
 #[derive(Default)]
 struct Run {
     size: usize,
     reads: BTreeMap<&'static str, Timings>,
+    notes: Vec<String>,
 }
 
 impl Run {
@@ -97,16 +129,42 @@ impl Run {
         self.reads.insert(what, timings);
     }
 
-    /// Prints a figure of this size that is not a read.
-    fn note(&self, note: String) {
+    /// Prints a figure of this size that is not a read, and keeps it for the summary.
+    fn note(&mut self, note: String) {
         println!("{}: {note}", self.size);
+        self.notes.push(note);
+    }
+}
+
+/// How many records of each kind a base of `parties` has.
+struct Sizes {
+    parties: usize,
+    orders: usize,
+    more: synthetic::More,
+}
+
+impl Sizes {
+    fn of(parties: usize) -> Self {
+        let per_party = std::env::var("CRM_BENCH_ORDERS_PER_PARTY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10);
+        Sizes {
+            parties,
+            orders: parties * per_party,
+            more: synthetic::More {
+                relationships: parties * 2,
+                cases: parties / 2,
+                opportunities: parties / 5,
+            },
+        }
     }
 }
 
 /// Waits until the duplicate check job has checked every imported party, or for at most
 /// `CRM_BENCH_DUPLICATE_WAIT` seconds (unlimited by default); how long it waited and how many
 /// parties were still to check then.
-async fn duplicate_job_done(db: &crm_storage::Db) -> (Duration, i64) {
+async fn duplicate_job_done(db: &Db) -> (Duration, i64) {
     let limit = std::env::var("CRM_BENCH_DUPLICATE_WAIT")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -134,41 +192,120 @@ async fn duplicate_job_done(db: &crm_storage::Db) -> (Duration, i64) {
     }
 }
 
+/// The baseline of a consumer: `messages` order-import events of the sales stream read with a
+/// plain pull consumer, each order in them upserted with its own single-row statement, one
+/// transaction and one ack per message. Messages per second.
+async fn bare_consumer_rate(backend: Backend, suite: &support::TestSuite, messages: usize) -> f64 {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    let db = TestDb::new(backend);
+    let pool = Db::connect(&db.url, 2).await.expect("the baseline database");
+    sqlx::query(
+        "CREATE TABLE bare_orders (id TEXT PRIMARY KEY, party_id TEXT NOT NULL, status BIGINT NOT NULL)",
+    )
+    .execute(pool.pool())
+    .await
+    .expect("the baseline table");
+    let js = async_nats::jetstream::new(suite.nats.client().await);
+    let stream = js.get_stream("CRM_SALES").await.expect("the sales stream");
+    let consumer = stream
+        .create_consumer(pull::Config {
+            filter_subject: "crm.sales.orders.imported".into(),
+            ack_policy: AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .expect("a consumer");
+    let mut feed = consumer.messages().await.expect("messages");
+    let upsert = match backend {
+        Backend::Postgres => {
+            "INSERT INTO bare_orders (id, party_id, status) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET party_id = excluded.party_id, status = excluded.status"
+        }
+        Backend::Sqlite => {
+            "INSERT INTO bare_orders (id, party_id, status) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET party_id = excluded.party_id, status = excluded.status"
+        }
+    };
+    let started = Instant::now();
+    let mut done = 0;
+    while done < messages {
+        let Some(Ok(message)) = feed.next().await else {
+            break;
+        };
+        let batch = sales::OrdersImported::decode(message.payload.clone()).expect("an order import event");
+        let mut tx = pool.pool().begin().await.expect("a transaction");
+        for order in &batch.orders {
+            sqlx::query(upsert)
+                .bind(&order.id)
+                .bind(&order.party_id)
+                .bind(i64::from(order.status))
+                .execute(&mut *tx)
+                .await
+                .expect("an upsert");
+        }
+        tx.commit().await.expect("a commit");
+        message.ack().await.expect("an ack");
+        done += 1;
+    }
+    let rate = done as f64 / started.elapsed().as_secs_f64();
+    pool.close().await;
+    rate
+}
+
+/// Ids of `table` spread evenly over it, about [`CALLS`] of them, the same ones at every size
+/// relative to the base.
+async fn spread_ids(db: &Db, sql: &'static str, total: usize) -> Vec<String> {
+    sqlx::query(sql)
+        .fetch_all(db.pool())
+        .await
+        .expect("ids")
+        .iter()
+        .step_by((total / CALLS).max(1))
+        .map(|row| row.get("id"))
+        .collect()
+}
+
 async fn measure(backend: Backend, parties: usize) -> Run {
+    let sizes = Sizes::of(parties);
     let mut run = Run {
         size: parties,
         ..Run::default()
     };
-    let nats = TestNats::start();
-    let db = TestDb::new(backend);
-    let service =
-        crm_testkit::start::<crm_customers::Customers>(&db.url, nats.client().await, |_, _| {}).await;
-    let token = crm_testkit::token("bench", &[Role::Admin]);
-    let steward = crm_testkit::token("bench", &[Role::DataSteward]);
-
     let dir = tempfile::tempdir().expect("a directory");
-    synthetic::write_files(dir.path(), parties, 0);
-    let cli = crm::cli::Cli::parse_from([
-        "crm",
-        "import",
-        "parties",
-        dir.path().join("parties.csv").to_str().expect("a path"),
-        "--url",
-        &service.url(),
-        "--token",
-        &steward,
-        "--source",
-        "bench",
-    ]);
-    let started = Instant::now();
-    crm::cli::run(cli).await.expect("importing");
-    let took = started.elapsed();
+    synthetic::write_files(dir.path(), sizes.parties, sizes.orders);
+    synthetic::write_more(dir.path(), sizes.parties, &sizes.more);
+    let suite = support::start(backend, support::gateway_settings()).await;
+    let rss_started = load::rss_mb();
+    let admin = crm_testkit::token("bench", &[Role::Admin]);
+    let steward = crm_testkit::token("bench", &[Role::Admin, Role::DataSteward]);
+    let url = |service| format!("http://{}", suite.suite.addr(service));
+    let channel = |service| crm_testkit::channel(suite.suite.addr(service));
+
+    ServiceDeskServiceClient::new(channel(Service::Servicedesk))
+        .create_queue(authed(
+            desk::CreateQueueRequest {
+                queue: Some(desk::Queue {
+                    name: "Support".into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .expect("the cases' queue");
+
+    let file = |name: &str| dir.path().join(format!("{name}.csv"));
+    let took = load::import("parties", &file("parties"), &url(Service::Customers), &steward).await;
     run.note(format!(
-        "import {:.1} s ({:.0} parties/s)",
+        "parties imported in {:.1} s ({:.0}/s)",
         took.as_secs_f64(),
         parties as f64 / took.as_secs_f64()
     ));
-    let (job, left) = duplicate_job_done(&service.db).await;
+    load::caught_up(&suite).await;
+    let customers_db = Db::connect(suite.database_url(Service::Customers), 2)
+        .await
+        .expect("the customers database");
+    let (job, left) = duplicate_job_done(&customers_db).await;
     run.note(if left == 0 {
         format!("duplicate check job done {:.1} s after the import", job.as_secs_f64())
     } else {
@@ -178,171 +315,381 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             (parties as i64 - left) as f64 / job.as_secs_f64()
         )
     });
+    for (entity, service, count) in [
+        ("relationships", Service::Customers, sizes.more.relationships),
+        ("cases", Service::Servicedesk, sizes.more.cases),
+        ("opportunities", Service::Sales, sizes.more.opportunities),
+    ] {
+        let took = load::import(entity, &file(entity), &url(service), &steward).await;
+        run.note(format!(
+            "{count} {entity} imported in {:.1} s ({:.0}/s)",
+            took.as_secs_f64(),
+            count as f64 / took.as_secs_f64()
+        ));
+    }
+    load::caught_up(&suite).await;
 
-    // Parties spread over the whole base, the same ones at every size relative to it.
-    let ids: Vec<String> = sqlx::query("SELECT id FROM parties ORDER BY external_id")
-        .fetch_all(service.db.pool())
-        .await
-        .expect("party ids")
-        .iter()
-        .step_by((parties / CALLS).max(1))
-        .map(|row| row.get("id"))
-        .collect();
-    let client = CustomersServiceClient::new(service.channel());
-    let token = &token;
-    let ids = &ids;
-
-    run.read(
-        "GetParty",
-        time(CALLS, |i| {
-            let mut client = client.clone();
-            async move {
-                let id = ids[i % ids.len()].clone();
-                client
-                    .get_party(authed(pb::GetPartyRequest { id }, token))
-                    .await
-                    .expect("GetParty");
-            }
-        })
-        .await,
-    );
-    let search = |query: fn(usize) -> String| {
-        let client = client.clone();
-        move |i: usize| {
-            let mut client = client.clone();
-            let query = query(i);
-            async move {
-                client
-                    .search_parties(authed(
-                        pb::SearchPartiesRequest {
-                            query,
-                            page_size: 20,
-                            ..Default::default()
-                        },
-                        token,
-                    ))
-                    .await
-                    .expect("SearchParties");
-            }
+    let took = load::import("orders", &file("orders"), &url(Service::Sales), &steward).await;
+    run.note(format!(
+        "{} orders imported in {:.1} s ({:.0}/s)",
+        sizes.orders,
+        took.as_secs_f64(),
+        sizes.orders as f64 / took.as_secs_f64()
+    ));
+    // What each consumer had left when the import ended, and how fast it worked that off.
+    let backlog = load::backlogs(&suite).await;
+    let done = load::caught_up(&suite).await;
+    let bare_messages = backlog
+        .values()
+        .copied()
+        .max()
+        .unwrap_or_default()
+        .clamp(100, 5_000) as usize;
+    let bare = bare_consumer_rate(backend, &suite, bare_messages).await;
+    run.note(format!(
+        "bare consume + single-row upsert loop over {bare_messages} order-import events: {bare:.1} events/s"
+    ));
+    for (consumer, left) in &backlog {
+        if *left < 20 {
+            continue;
         }
+        let rate = *left as f64 / done[consumer].as_secs_f64().max(1e-3);
+        run.note(format!(
+            "consumer {consumer}: {left} events left when the import ended, done {:.1} s later: {rate:.1} events/s, {:.0}% of the bare loop",
+            done[consumer].as_secs_f64(),
+            100.0 * rate / bare
+        ));
+    }
+    let rss_loaded = load::rss_mb();
+
+    let ids = spread_ids(
+        &customers_db,
+        "SELECT id FROM parties ORDER BY external_id",
+        parties,
+    )
+    .await;
+    let desk_db = Db::connect(suite.database_url(Service::Servicedesk), 2)
+        .await
+        .expect("the service desk database");
+    let case_ids = spread_ids(&desk_db, "SELECT id FROM cases ORDER BY id", sizes.more.cases).await;
+    let (ids, case_ids) = (&ids, &case_ids);
+    let token = &admin;
+    let customers = CustomersServiceClient::new(channel(Service::Customers));
+    let gateway = GatewayServiceClient::new(suite.gateway());
+    let marketing = MarketingServiceClient::new(channel(Service::Marketing));
+    let predictions = PredictionServiceClient::new(channel(Service::Marketing));
+    let reports = SalesReportServiceClient::new(channel(Service::Sales));
+    let service_desk = ServiceDeskServiceClient::new(channel(Service::Servicedesk));
+
+    // Sends `request(i)` with `call` on a clone of `client`, expecting success.
+    macro_rules! timed {
+        ($n:expr, $client:expr, $method:ident, $request:expr) => {
+            time($n, |i| {
+                let mut client = $client.clone();
+                let request = $request(i);
+                async move {
+                    client
+                        .$method(authed(request, token))
+                        .await
+                        .expect(stringify!($method));
+                }
+            })
+            .await
+        };
+    }
+
+    let get_party = |i: usize| pb::GetPartyRequest {
+        id: ids[i % ids.len()].clone(),
+    };
+    run.read("GetParty", timed!(CALLS, customers, get_party, get_party));
+    let search = |query: String| pb::SearchPartiesRequest {
+        query,
+        page_size: 20,
+        ..Default::default()
     };
     // The generator gives 70% of parties customer<n>@example.com and half +886 9<n>.
     run.read(
         "SearchParties by e-mail",
-        time(CALLS, search(|i| format!("customer{}@example.com", i * 7))).await,
+        timed!(CALLS, customers, search_parties, |i| search(format!(
+            "customer{}@example.com",
+            i * 7
+        ))),
     );
     run.read(
         "SearchParties by phone",
-        time(CALLS, search(|i| format!("+886 9{:08}", i * 7))).await,
+        timed!(CALLS, customers, search_parties, |i| search(format!(
+            "+886 9{:08}",
+            i * 7
+        ))),
     );
     run.read(
         "SearchParties by a common name",
-        time(CALLS, search(|_| "美玲".to_string())).await,
+        timed!(CALLS, customers, search_parties, |_| search("美玲".into())),
     );
     run.read(
         "SearchParties by a name nobody has",
-        time(CALLS / 10, search(|i| format!("Nobody{i}"))).await,
+        timed!(CALLS / 10, customers, search_parties, |i| search(format!(
+            "Nobody{i}"
+        ))),
     );
-    for (what, tag) in [
-        ("ListParties, page 1 (50)", ""),
-        ("ListParties tagged vip, page 1 (50)", "vip"),
-    ] {
-        let timings = time(CALLS, |_| {
-            let mut client = client.clone();
-            let request = pb::ListPartiesRequest {
+    run.read(
+        "ListParties, page 1 (50)",
+        timed!(CALLS, customers, list_parties, |_| pb::ListPartiesRequest {
+            page_size: 50,
+            ..Default::default()
+        }),
+    );
+    run.read(
+        "ListParties tagged vip, page 1 (50)",
+        timed!(CALLS, customers, list_parties, |_| pb::ListPartiesRequest {
+            page_size: 50,
+            tag: "vip".into(),
+            ..Default::default()
+        }),
+    );
+    run.read(
+        "FindDuplicates of one party",
+        timed!(CALLS, customers, find_duplicates, |i: usize| {
+            pb::FindDuplicatesRequest {
+                party_id: ids[i % ids.len()].clone(),
+                ..Default::default()
+            }
+        }),
+    );
+    run.read(
+        "GetCustomer360",
+        timed!(CALLS, gateway, get_customer360, |i: usize| {
+            gateway::GetCustomer360Request {
+                party_id: ids[i % ids.len()].clone(),
+                ..Default::default()
+            }
+        }),
+    );
+    run.read(
+        "ScreenPop",
+        timed!(CALLS, gateway, screen_pop, |i: usize| gateway::ScreenPopRequest {
+            phone: format!("+886 9{:08}", i * (parties / CALLS).max(1)),
+            ..Default::default()
+        }),
+    );
+    run.read(
+        "GetProfile",
+        timed!(CALLS, marketing, get_profile, |i: usize| {
+            marketing::GetProfileRequest {
+                party_id: ids[i % ids.len()].clone(),
+            }
+        }),
+    );
+    run.read(
+        "IdentifyCaller",
+        timed!(CALLS, service_desk, identify_caller, |i: usize| {
+            desk::IdentifyCallerRequest {
+                phone: format!("+886 9{:08}", i * (parties / CALLS).max(1)),
+            }
+        }),
+    );
+    run.read(
+        "GetCase",
+        timed!(CALLS, service_desk, get_case, |i: usize| desk::GetCaseRequest {
+            id: case_ids[i % case_ids.len()].clone(),
+        }),
+    );
+    run.read(
+        "ListCases open, page 1 (50)",
+        timed!(CALLS, service_desk, list_cases, |_| desk::ListCasesRequest {
+            open_only: true,
+            page_size: 50,
+            ..Default::default()
+        }),
+    );
+    run.read(
+        "ListCases of one customer",
+        timed!(CALLS, service_desk, list_cases, |i: usize| {
+            desk::ListCasesRequest {
+                party_id: ids[i % ids.len()].clone(),
                 page_size: 50,
-                tag: tag.into(),
+                ..Default::default()
+            }
+        }),
+    );
+
+    // Fitting the models of the whole base (a job the call starts and GetFitJob follows), and
+    // GetParty while it runs.
+    let fit = {
+        let mut predictions = predictions.clone();
+        let token = admin.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut fit = predictions
+                .fit_models(authed(marketing::FitModelsRequest::default(), &token))
+                .await
+                .expect("FitModels")
+                .into_inner();
+            while fit.job.as_ref().expect("a job").state == marketing::FitJobState::Running as i32 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let id = fit.job.expect("a job").id;
+                fit = predictions
+                    .get_fit_job(authed(marketing::GetFitJobRequest { id }, &token))
+                    .await
+                    .expect("GetFitJob")
+                    .into_inner()
+                    .result
+                    .expect("a result");
+            }
+            (started.elapsed(), fit.job.expect("a job"))
+        })
+    };
+    let mut during = Vec::new();
+    let mut i = 0;
+    while !fit.is_finished() {
+        let at = Instant::now();
+        customers
+            .clone()
+            .get_party(authed(get_party(i), token))
+            .await
+            .expect("GetParty");
+        during.push(at.elapsed());
+        i += 1;
+    }
+    let (fit_took, job) = fit.await.expect("the fit");
+    run.note(format!(
+        "FitModels: {} customers, job {:?} in {:.1} s{}",
+        job.customers,
+        marketing::FitJobState::try_from(job.state).unwrap_or_default(),
+        fit_took.as_secs_f64(),
+        if job.error.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", job.error)
+        }
+    ));
+    run.read("GetParty while FitModels runs", Timings(during));
+    // A customer without purchases has no prediction: NOT_FOUND is their answer.
+    run.read(
+        "GetPrediction",
+        time(CALLS, |i| {
+            let mut predictions = predictions.clone();
+            let request = marketing::GetPredictionRequest {
+                party_id: ids[i % ids.len()].clone(),
                 ..Default::default()
             };
             async move {
-                client
-                    .list_parties(authed(request, token))
-                    .await
-                    .expect("ListParties");
+                if let Err(status) = predictions.get_prediction(authed(request, token)).await {
+                    assert_eq!(status.code(), tonic::Code::NotFound, "GetPrediction: {status}");
+                }
+            }
+        })
+        .await,
+    );
+
+    // Aggregates, each against one statement over the same tables.
+    run.read(
+        "GetValuePyramid",
+        timed!(CALLS / 25, customers, get_value_pyramid, |_| {
+            pb::GetValuePyramidRequest {}
+        }),
+    );
+    run.read(
+        "GetRfmCells",
+        timed!(CALLS / 25, marketing, get_rfm_cells, |_| {
+            marketing::GetRfmCellsRequest::default()
+        }),
+    );
+    run.read(
+        "GetFunnel",
+        timed!(CALLS / 25, reports, get_funnel, |_| {
+            sales::GetFunnelRequest::default()
+        }),
+    );
+    run.read(
+        "GetServiceReport (a month)",
+        timed!(CALLS / 25, service_desk, get_service_report, |_| {
+            desk::GetServiceReportRequest {
+                period: "2026-10".into(),
+                ..Default::default()
+            }
+        }),
+    );
+    let baselines: [(&'static str, Service, &str); 4] = [
+        (
+            "value pyramid as one SQL statement",
+            Service::Customers,
+            "SELECT tier, COUNT(*) AS customers, CAST(SUM(lifetime_revenue_minor) AS BIGINT) AS revenue \
+             FROM parties WHERE status = 1 GROUP BY tier",
+        ),
+        (
+            "RFM cells as one SQL statement",
+            Service::Marketing,
+            "SELECT r, f, m, COUNT(*) AS customers, CAST(SUM(total_minor) AS BIGINT) AS revenue FROM \
+             (SELECT f.total_minor, NTILE(5) OVER (ORDER BY f.last_day, f.party_id) AS r, \
+             NTILE(5) OVER (ORDER BY f.orders, f.party_id) AS f, \
+             NTILE(5) OVER (ORDER BY f.total_minor, f.party_id) AS m \
+             FROM customer_figures f WHERE f.currency_code = 'USD' \
+             AND f.party_id IN (SELECT party_id FROM profiles WHERE status = 'active')) s GROUP BY r, f, m",
+        ),
+        (
+            "funnel as one SQL statement",
+            Service::Sales,
+            "SELECT stage_code, COUNT(*) AS deals, CAST(SUM(amount_minor) AS BIGINT) AS amount \
+             FROM opportunities WHERE currency_code = 'USD' GROUP BY stage_code",
+        ),
+        (
+            "service report as one SQL statement",
+            Service::Servicedesk,
+            // October 2026 in microseconds.
+            "SELECT channel, type, COUNT(*) AS opened, \
+             SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, \
+             SUM(CASE WHEN first_response_at <= response_due_at THEN 1 ELSE 0 END) AS responded_in_time, \
+             SUM(CASE WHEN resolved_at <= resolution_due_at THEN 1 ELSE 0 END) AS resolved_in_time, \
+             AVG(first_response_at - opened_at) AS response, AVG(resolved_at - opened_at) AS resolution, \
+             AVG(CASE WHEN satisfaction > 0 THEN satisfaction END) AS rating \
+             FROM cases WHERE opened_at >= 1790812800000000 AND opened_at < 1793491200000000 \
+             GROUP BY channel, type",
+        ),
+    ];
+    for (what, service, sql) in baselines {
+        let db = Db::connect(suite.database_url(service), 1)
+            .await
+            .expect("a database");
+        let pool = db.pool().clone();
+        let timings = time(CALLS / 25, |_| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(sql).fetch_all(&pool).await.expect(what);
             }
         })
         .await;
         run.read(what, timings);
+        db.close().await;
     }
-    run.read(
-        "FindDuplicates of one party",
-        time(CALLS, |i| {
-            let mut client = client.clone();
-            async move {
-                client
-                    .find_duplicates(authed(
-                        pb::FindDuplicatesRequest {
-                            party_id: ids[i % ids.len()].clone(),
-                            ..Default::default()
-                        },
-                        token,
-                    ))
-                    .await
-                    .expect("FindDuplicates");
-            }
-        })
-        .await,
-    );
+
+    // Last, as it adds parties.
     run.read(
         "CreateParty (with its duplicate check)",
-        time(CALLS, |i| {
-            let mut client = client.clone();
-            async move {
-                let mut rng = synthetic::Rng(0xc0ff_ee00 + i as u64);
-                let p = synthetic::party(&mut rng, parties + i);
-                let mut party = crm_testkit::fixtures::person(p.given, p.family);
-                if !p.phone.is_empty() {
-                    party.contact_points.push(crm_testkit::fixtures::contact(
-                        pb::ContactPointKind::Phone,
-                        &p.phone,
-                    ));
-                }
-                client
-                    .create_party(authed(
-                        pb::CreatePartyRequest {
-                            party: Some(party),
-                            request_id: String::new(),
-                        },
-                        token,
-                    ))
-                    .await
-                    .expect("CreateParty");
+        timed!(CALLS, customers, create_party, |i: usize| {
+            let mut rng = synthetic::Rng(0xc0ff_ee00 + i as u64);
+            let p = synthetic::party(&mut rng, parties + i);
+            let mut party = crm_testkit::fixtures::person(p.given, p.family);
+            if !p.phone.is_empty() {
+                party.contact_points.push(crm_testkit::fixtures::contact(
+                    pb::ContactPointKind::Phone,
+                    &p.phone,
+                ));
             }
-        })
-        .await,
-    );
-    run.read(
-        "GetValuePyramid",
-        time(CALLS / 25, |_| {
-            let mut client = client.clone();
-            async move {
-                client
-                    .get_value_pyramid(authed(pb::GetValuePyramidRequest {}, token))
-                    .await
-                    .expect("GetValuePyramid");
+            pb::CreatePartyRequest {
+                party: Some(party),
+                request_id: String::new(),
             }
-        })
-        .await,
+        }),
     );
-    // Baseline: the customers per stored tier and their revenue, one statement.
-    let pool = service.db.pool().clone();
-    run.read(
-        "value pyramid as one SQL statement (baseline)",
-        time(CALLS / 25, |_| {
-            let pool = pool.clone();
-            async move {
-                sqlx::query(
-                    "SELECT tier, COUNT(*) AS customers, CAST(SUM(lifetime_revenue_minor) AS BIGINT) AS revenue \
-                     FROM parties WHERE status = 1 GROUP BY tier",
-                )
-                .fetch_all(&pool)
-                .await
-                .expect("the baseline");
-            }
-        })
-        .await,
-    );
-    drop(service);
+    run.note(format!(
+        "resident memory of the suite (all services and the gateway in this process): {rss_started:.0} MB started, {rss_loaded:.0} MB loaded, {:.0} MB after the reads; peak {:.0} MB",
+        load::rss_mb(),
+        load::peak_rss_mb()
+    ));
+    customers_db.close().await;
+    desk_db.close().await;
+    drop(suite);
     run
 }
 
@@ -360,7 +707,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default);
-    println!("customers at scale on {backend:?}: {SMALL} and {large} parties, {CALLS} calls per read");
+    println!("the suite at scale on {backend:?}: {SMALL} and {large} customers, {CALLS} calls per read");
     let small = measure(backend, SMALL).await;
     let full = measure(backend, large).await;
     println!();
@@ -377,10 +724,23 @@ async fn main() {
             at_full.at(0.99) / at_small.at(0.99).max(1e-6)
         );
     }
-    let pyramid = full.reads["GetValuePyramid"].at(0.5);
-    let baseline = full.reads["value pyramid as one SQL statement (baseline)"].at(0.5);
+    println!();
+    println!("| aggregate at {large} | p50 (ms) | one SQL statement, p50 (ms) | ratio |");
+    println!("|---|---|---|---|");
+    for (aggregate, baseline) in AGGREGATES {
+        let (a, b) = (full.reads[aggregate].at(0.5), full.reads[baseline].at(0.5));
+        println!("| {aggregate} | {a:.2} | {b:.2} | {:.2}x |", a / b.max(1e-6));
+    }
+    let idle = full.reads["GetParty"].at(0.99);
+    let busy = full.reads["GetParty while FitModels runs"].at(0.99);
     println!(
-        "\nGetValuePyramid at {large}: {pyramid:.1} ms against {baseline:.1} ms for the baseline statement ({:.1}x)",
-        pyramid / baseline.max(1e-6)
+        "\nGetParty p99 at {large} while FitModels runs: {busy:.2} ms against {idle:.2} ms idle ({:.2}x)",
+        busy / idle.max(1e-6)
     );
+    for run in [&small, &full] {
+        println!("\nat {}:", run.size);
+        for note in &run.notes {
+            println!("- {note}");
+        }
+    }
 }

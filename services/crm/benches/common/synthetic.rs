@@ -1,7 +1,8 @@
 //! A synthetic enterprise base, the same on every run (seeded): parties with realistic name
 //! frequencies (many share a surname; Chinese and Latin names), e-mail and phone, three years of
 //! creation dates; orders over three years with a long-tailed number per customer, some
-//! cancelled or returned. Written as the CSV files `crm import` reads.
+//! cancelled or returned; relationships between customers, service cases (most of them closed)
+//! and opportunities at every stage. Written as the CSV files `crm import` reads.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -164,6 +165,128 @@ pub fn write_files(dir: &Path, parties: usize, orders: usize) {
             amount / 100,
             amount % 100,
             date(at)
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// The customer of the `n`th generated record: a long tail, as with orders.
+fn customer(rng: &mut Rng, parties: usize) -> usize {
+    ((rng.unit().powf(3.0)) * parties as f64) as usize % parties.max(1)
+}
+
+/// How many of the other records to write beside the parties and orders.
+pub struct More {
+    pub relationships: usize,
+    pub cases: usize,
+    pub opportunities: usize,
+}
+
+/// Writes `relationships.csv`, `cases.csv` (all in the queue `Support`) and
+/// `opportunities.csv` for a base of `parties`.
+pub fn write_more(dir: &Path, parties: usize, more: &More) {
+    let mut rng = Rng(0x7e1a_7105_5eed);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("relationships.csv")).unwrap());
+    writeln!(out, "external_id,from_external_id,to_external_id,type").unwrap();
+    const TYPES: [&str; 3] = ["knows", "family", "referred_by"];
+    for n in 0..more.relationships {
+        // Each round of `parties` relationships takes offsets of its own, so no pair repeats.
+        let from = n % parties;
+        let offset = 1 + (n / parties) * 1000 + rng.below(997) as usize;
+        let to = (from + offset) % parties;
+        writeln!(
+            out,
+            "R{n:08},P{from:07},P{to:07},{}",
+            TYPES[rng.below(3) as usize]
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("cases.csv")).unwrap());
+    writeln!(
+        out,
+        "external_id,party_external_id,type,channel,category,severity,subject,queue,status,opened_at,first_response_at,resolved_at,resolution,satisfaction"
+    )
+    .unwrap();
+    const CASE_TYPES: [&str; 4] = ["inquiry", "complaint", "request", "incident"];
+    const CHANNELS: [&str; 3] = ["phone", "email", "web"];
+    const CATEGORIES: [&str; 4] = ["billing", "delivery", "product", "account"];
+    for n in 0..more.cases {
+        let who = customer(&mut rng, parties);
+        // One case in ten is still open and recent; the rest were resolved within days.
+        let open = rng.below(10) == 0;
+        let opened = if open {
+            NOW - rng.below(30 * DAY as u64) as i64
+        } else {
+            NOW - 30 * DAY - rng.below(3 * 365 * DAY as u64) as i64
+        };
+        let (status, answered, resolved, resolution, rating) = if open {
+            let status = ["new", "in_progress", "waiting_on_customer"][rng.below(3) as usize];
+            (status, String::new(), String::new(), "", String::new())
+        } else {
+            (
+                "closed",
+                date(opened + 3600),
+                date(opened + DAY + rng.below(5 * DAY as u64) as i64),
+                "Resolved",
+                (1 + rng.below(5)).to_string(),
+            )
+        };
+        writeln!(
+            out,
+            "K{n:08},P{who:07},{},{},{},{},Case {n},Support,{status},{},{answered},{resolved},{resolution},{rating}",
+            CASE_TYPES[rng.below(4) as usize],
+            CHANNELS[rng.below(3) as usize],
+            CATEGORIES[rng.below(4) as usize],
+            1 + rng.below(4),
+            date(opened),
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("opportunities.csv")).unwrap());
+    writeln!(
+        out,
+        "external_id,party_external_id,name,stage,amount,currency,expected_close_date,owner_id,created_at,closed_at,lost_reason"
+    )
+    .unwrap();
+    const STAGES: [&str; 6] = [
+        "prospecting",
+        "qualification",
+        "proposal",
+        "negotiation",
+        "closed_won",
+        "closed_lost",
+    ];
+    for n in 0..more.opportunities {
+        let who = customer(&mut rng, parties);
+        let stage = STAGES[rng.below(6) as usize];
+        let created = NOW - 30 * DAY - rng.below(2 * 365 * DAY as u64) as i64;
+        let closes = created + 30 * DAY + rng.below(180 * DAY as u64) as i64;
+        let closed = stage.starts_with("closed");
+        // Open deals expect to close from now on; closed ones closed when expected.
+        let expected = if closed {
+            closes
+        } else {
+            NOW + rng.below(365 * DAY as u64) as i64
+        };
+        let closed_on = if closed {
+            date(closes.min(NOW))[..10].to_string()
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "D{n:08},P{who:07},Deal {n},{stage},{}.00,USD,{},rep-{},{},{},{}",
+            1_000 + rng.below(99_000),
+            &date(expected)[..10],
+            rng.below(50),
+            &date(created)[..10],
+            closed_on,
+            if stage == "closed_lost" { "price" } else { "" },
         )
         .unwrap();
     }
