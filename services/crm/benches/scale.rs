@@ -630,21 +630,36 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         (
             "funnel as one SQL statement",
             Service::Sales,
-            "SELECT stage_code, COUNT(*) AS deals, CAST(SUM(amount_minor) AS BIGINT) AS amount \
-             FROM opportunities WHERE currency_code = 'USD' GROUP BY stage_code",
+            // Per stage: the deals in it, those that ever visited it, and the time spent there.
+            "SELECT 'now:' || stage_code AS k, COUNT(*) AS n, CAST(SUM(amount_minor) AS BIGINT) AS s \
+             FROM opportunities WHERE currency_code = 'USD' GROUP BY stage_code \
+             UNION ALL SELECT 'reached:' || h.stage_code, COUNT(DISTINCT h.opportunity_id), 0 \
+             FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id \
+             WHERE o.currency_code = 'USD' GROUP BY h.stage_code \
+             UNION ALL SELECT 'visits:' || h.stage_code, COUNT(*), \
+             CAST(SUM((COALESCE(h.left_at, 1795428000000000) - h.entered_at) / 1000000) AS BIGINT) \
+             FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id \
+             WHERE o.currency_code = 'USD' GROUP BY h.stage_code",
         ),
         (
             "service report as one SQL statement",
             Service::Servicedesk,
-            // October 2026 in microseconds.
-            "SELECT channel, type, COUNT(*) AS opened, \
-             SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, \
-             SUM(CASE WHEN first_response_at <= response_due_at THEN 1 ELSE 0 END) AS responded_in_time, \
-             SUM(CASE WHEN resolved_at <= resolution_due_at THEN 1 ELSE 0 END) AS resolved_in_time, \
-             AVG(first_response_at - opened_at) AS response, AVG(resolved_at - opened_at) AS resolution, \
-             AVG(CASE WHEN satisfaction > 0 THEN satisfaction END) AS rating \
+            // October 2026 in microseconds: the month's cases by channel and type with their
+            // targets met, times and ratings; the open cases by agent and age.
+            "SELECT 'month:' || CAST(channel AS TEXT) || ':' || CAST(type AS TEXT) AS k, COUNT(*) AS n, \
+             CAST(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS resolved, \
+             CAST(SUM(CASE WHEN first_response_at <= response_due_at THEN 1 ELSE 0 END) AS BIGINT) AS responded_in_time, \
+             CAST(SUM(CASE WHEN resolved_at <= resolution_due_at THEN 1 ELSE 0 END) AS BIGINT) AS resolved_in_time, \
+             CAST(SUM(first_response_at - opened_at) AS BIGINT) AS response, \
+             CAST(SUM(resolved_at - opened_at) AS BIGINT) AS resolution, \
+             CAST(SUM(CASE WHEN satisfaction > 0 THEN satisfaction ELSE 0 END) AS BIGINT) AS rating \
              FROM cases WHERE opened_at >= 1790812800000000 AND opened_at < 1793491200000000 \
-             GROUP BY channel, type",
+             GROUP BY channel, type \
+             UNION ALL SELECT 'open:' || agent_id, COUNT(*), \
+             CAST(SUM(CASE WHEN opened_at < 1795428000000000 - 86400000000 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN opened_at < 1795428000000000 - 259200000000 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN opened_at < 1795428000000000 - 604800000000 THEN 1 ELSE 0 END) AS BIGINT), 0, 0, 0 \
+             FROM cases WHERE resolved_at IS NULL GROUP BY agent_id",
         ),
     ];
     for (what, service, sql) in baselines {

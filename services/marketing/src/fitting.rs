@@ -185,15 +185,21 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
             break;
         };
         after = last;
-        let seen: Vec<ModelCustomer> = page
-            .into_iter()
-            .map(|(party_id, history)| ModelCustomer {
-                alive_bps: (bgnbd::prob_alive(&fit.bg_nbd, &history.customer) * 10_000.0).round() as i64,
-                value_52w_minor: value_minor(&fit, &history, KEPT_HORIZON_WEEKS),
-                party_id,
-                history,
-            })
-            .collect();
+        // The expected value sums a series per customer: off the async runtime.
+        let page_fit = fit.clone();
+        let seen: Vec<ModelCustomer> = tokio::task::spawn_blocking(move || {
+            page.into_iter()
+                .map(|(party_id, history)| ModelCustomer {
+                    alive_bps: (bgnbd::prob_alive(&page_fit.bg_nbd, &history.customer) * 10_000.0).round()
+                        as i64,
+                    value_52w_minor: value_minor(&page_fit, &history, KEPT_HORIZON_WEEKS),
+                    party_id,
+                    history,
+                })
+                .collect()
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
         newly_at_risk += save_page(&store, fitted_at, &seen, request.threshold_bps).await?;
         scored += seen.len() as i64;
         report(&store, &id, customers.max(scored), scored).await?;

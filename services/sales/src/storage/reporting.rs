@@ -76,7 +76,8 @@ pub async fn current_by_stage(conn: &mut Conn, c: &Covered<'_>) -> sqlx::Result<
 }
 
 /// Per stage code: the covered opportunities that reached it, by a visit in their history or by
-/// being now in one of the stages `implied_by` names for it; one statement.
+/// being now in one of the stages `implied_by` names for it; one statement, one pass over the
+/// history (the distinct (opportunity, stage) pairs of both, counted per stage).
 pub async fn reached_by_stage(
     conn: &mut Conn,
     c: &Covered<'_>,
@@ -85,24 +86,38 @@ pub async fn reached_by_stage(
     if implied_by.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q = SqlBuilder::new("SELECT ");
-    for (i, (stage, current)) in implied_by.iter().enumerate() {
-        let now_in = q.list(current.iter().map(String::as_str));
-        let visited = q.arg(stage.as_str());
-        q.push(&format!(
-            "{}CAST(COALESCE(SUM(CASE WHEN o.stage_code IN ({now_in}) OR EXISTS (SELECT 1 FROM stage_history h \
-             WHERE h.opportunity_id = o.id AND h.stage_code = {visited}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS r{i}",
-            if i > 0 { ", " } else { "" }
-        ));
-    }
-    q.push(" FROM opportunities o WHERE 1 = 1");
+    let mut q = SqlBuilder::new(
+        "SELECT r.stage, COUNT(*) AS n FROM (SELECT h.opportunity_id AS id, h.stage_code AS stage \
+         FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id WHERE 1 = 1",
+    );
     covered(&mut q, c);
-    let row = q.build().fetch_one(&mut *conn).await?;
-    implied_by
+    // Which stage each current stage implies, as rows.
+    let mut implied = Vec::new();
+    for (stage, current) in implied_by {
+        for now_in in current {
+            let (now_in, stage) = (q.arg(now_in.as_str()), q.arg(stage.as_str()));
+            implied.push(format!("SELECT {now_in} AS now_in, {stage} AS stage"));
+        }
+    }
+    if !implied.is_empty() {
+        q.push(&format!(
+            " UNION SELECT o.id, i.stage FROM opportunities o JOIN ({}) i ON i.now_in = o.stage_code WHERE 1 = 1",
+            implied.join(" UNION ALL ")
+        ));
+        covered(&mut q, c);
+    }
+    q.push(") r GROUP BY r.stage");
+    let counts: HashMap<String, i64> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
         .iter()
-        .enumerate()
-        .map(|(i, (stage, _))| Ok((stage.clone(), row.try_get(format!("r{i}").as_str())?)))
-        .collect()
+        .map(|r| Ok((r.try_get("stage")?, r.try_get("n")?)))
+        .collect::<sqlx::Result<_>>()?;
+    Ok(implied_by
+        .iter()
+        .map(|(stage, _)| (stage.clone(), counts.get(stage).copied().unwrap_or_default()))
+        .collect())
 }
 
 /// Per stage code: the visits of the covered opportunities and the sum of their durations in

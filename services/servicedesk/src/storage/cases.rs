@@ -1,5 +1,7 @@
 //! Cases, their timelines and escalations.
 
+use std::collections::BTreeMap;
+
 use crm_proto::servicedesk::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
@@ -471,22 +473,12 @@ fn in_queue(q: &mut SqlBuilder, queue_id: &str) {
     }
 }
 
-/// Runs a `key, n` grouping and returns its rows.
-async fn grouped<K>(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Vec<(K, i64)>>
-where
-    K: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("k")?, row.try_get("n")?)))
-        .collect()
-}
-
 /// What the service report adds up, in SQL: over the cases of `queue_id` (any when empty) opened
 /// in `[start, end)`, and over those open at `now`. A target counts once it is met or missed:
 /// responded (resolved) or past due; it is met when that happened by its due time.
+///
+/// Two statements, each one pass: the period's cases grouped by channel, type and agent (a few
+/// hundred groups at most, added up here), and the open cases grouped by agent with their ages.
 pub async fn report_totals(
     conn: &mut Conn,
     queue_id: &str,
@@ -494,56 +486,67 @@ pub async fn report_totals(
     end: i64,
     now: i64,
 ) -> sqlx::Result<Totals> {
-    let period = |q: &mut SqlBuilder| {
-        q.and("opened_at >= {}", start).and("opened_at < {}", end);
-        in_queue(q, queue_id);
+    let count = |condition: &str| {
+        format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)")
     };
-    let mut q = SqlBuilder::new("SELECT COUNT(*) AS opened, ");
+    let mut q = SqlBuilder::new("SELECT channel, type, agent_id, COUNT(*) AS opened, ");
     let (response_now, resolution_now) = (q.arg(now), q.arg(now));
     q.push(&format!(
-        "CAST(COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolved, \
-         CAST(COALESCE(SUM(CASE WHEN first_response_at IS NOT NULL OR {response_now} > response_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS response_due, \
-         CAST(COALESCE(SUM(CASE WHEN first_response_at <= response_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS response_met, \
-         CAST(COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL OR {resolution_now} > resolution_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolution_due, \
-         CAST(COALESCE(SUM(CASE WHEN resolved_at <= resolution_due_at THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolution_met, \
+        "{} AS resolved, {} AS response_due, {} AS response_met, {} AS resolution_due, {} AS resolution_met, \
          CAST(COALESCE(SUM(first_response_at - opened_at), 0) AS BIGINT) AS response_total, COUNT(first_response_at) AS responses, \
          CAST(COALESCE(SUM(resolved_at - opened_at), 0) AS BIGINT) AS resolution_total, COUNT(resolved_at) AS resolutions, \
          CAST(COALESCE(SUM(CASE WHEN satisfaction > 0 THEN satisfaction ELSE 0 END), 0) AS BIGINT) AS rating_total, \
-         CAST(COALESCE(SUM(CASE WHEN satisfaction > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS rated \
-         FROM cases WHERE 1 = 1"
+         {} AS rated FROM cases WHERE 1 = 1",
+        count("resolved_at IS NOT NULL"),
+        count(&format!("first_response_at IS NOT NULL OR {response_now} > response_due_at")),
+        count("first_response_at <= response_due_at"),
+        count(&format!("resolved_at IS NOT NULL OR {resolution_now} > resolution_due_at")),
+        count("resolved_at <= resolution_due_at"),
+        count("satisfaction > 0"),
     ));
-    period(&mut q);
-    let row = q.build().fetch_one(&mut *conn).await?;
-    let mut totals = Totals {
-        opened: row.try_get("opened")?,
-        resolved: row.try_get("resolved")?,
-        response_due: row.try_get("response_due")?,
-        response_met: row.try_get("response_met")?,
-        resolution_due: row.try_get("resolution_due")?,
-        resolution_met: row.try_get("resolution_met")?,
-        response_time: (row.try_get("response_total")?, row.try_get("responses")?),
-        resolution_time: (row.try_get("resolution_total")?, row.try_get("resolutions")?),
-        ratings: (row.try_get("rating_total")?, row.try_get("rated")?),
-        ..Default::default()
-    };
-    for (column, into) in [("channel", &mut totals.by_channel), ("type", &mut totals.by_type)] {
-        let mut q = SqlBuilder::new(&format!(
-            "SELECT {column} AS k, COUNT(*) AS n FROM cases WHERE 1 = 1"
-        ));
-        period(&mut q);
-        q.push(&format!(" GROUP BY {column}"));
-        *into = grouped::<i64>(conn, q)
-            .await?
-            .into_iter()
-            .map(|(k, n)| (i32::try_from(k).unwrap_or_default(), n))
-            .collect();
+    q.and("opened_at >= {}", start).and("opened_at < {}", end);
+    in_queue(&mut q, queue_id);
+    q.push(" GROUP BY channel, type, agent_id");
+    let mut totals = Totals::default();
+    let (mut by_channel, mut by_type) = (BTreeMap::<i32, i64>::new(), BTreeMap::<i32, i64>::new());
+    let mut resolved_by_agent = BTreeMap::<String, i64>::new();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let get = |column: &str| row.try_get::<i64, _>(column);
+        let opened = get("opened")?;
+        totals.opened += opened;
+        totals.resolved += get("resolved")?;
+        totals.response_due += get("response_due")?;
+        totals.response_met += get("response_met")?;
+        totals.resolution_due += get("resolution_due")?;
+        totals.resolution_met += get("resolution_met")?;
+        totals.response_time.0 += get("response_total")?;
+        totals.response_time.1 += get("responses")?;
+        totals.resolution_time.0 += get("resolution_total")?;
+        totals.resolution_time.1 += get("resolutions")?;
+        totals.ratings.0 += get("rating_total")?;
+        totals.ratings.1 += get("rated")?;
+        *by_channel
+            .entry(i32::try_from(get("channel")?).unwrap_or_default())
+            .or_default() += opened;
+        *by_type
+            .entry(i32::try_from(get("type")?).unwrap_or_default())
+            .or_default() += opened;
+        let agent: String = row.try_get("agent_id")?;
+        let resolved = get("resolved")?;
+        if !agent.is_empty() && resolved > 0 {
+            *resolved_by_agent.entry(agent).or_default() += resolved;
+        }
     }
-    let mut q = SqlBuilder::new("SELECT ");
+    totals.by_channel = by_channel.into_iter().collect();
+    totals.by_type = by_type.into_iter().collect();
+    totals.resolved_by_agent = resolved_by_agent.into_iter().collect();
+
+    let mut q = SqlBuilder::new("SELECT agent_id, ");
     let ages: Vec<String> = crate::domain::report::BACKLOG_ENDS
         .iter()
         .map(|end| {
             let now = q.arg(now);
-            format!("CAST(COALESCE(SUM(CASE WHEN {now} - opened_at < {end} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+            count(&format!("{now} - opened_at < {end}"))
         })
         .collect();
     q.push(&format!(
@@ -551,25 +554,26 @@ pub async fn report_totals(
         ages[0], ages[1], ages[2]
     ));
     in_queue(&mut q, queue_id);
-    let row = q.build().fetch_one(&mut *conn).await?;
-    let (d1, d3, d7, open): (i64, i64, i64, i64) = (
-        row.try_get("under_1d")?,
-        row.try_get("under_3d")?,
-        row.try_get("under_7d")?,
-        row.try_get("open")?,
-    );
-    totals.backlog = [d1, d3 - d1, d7 - d3, open - d7];
-    let mut q = SqlBuilder::new(
-        "SELECT agent_id AS k, COUNT(*) AS n FROM cases WHERE status NOT IN (5, 6) AND agent_id <> ''",
-    );
-    in_queue(&mut q, queue_id);
     q.push(" GROUP BY agent_id");
-    totals.open_by_agent = grouped(conn, q).await?;
-    let mut q = SqlBuilder::new(
-        "SELECT agent_id AS k, COUNT(*) AS n FROM cases WHERE resolved_at IS NOT NULL AND agent_id <> ''",
-    );
-    period(&mut q);
-    q.push(" GROUP BY agent_id");
-    totals.resolved_by_agent = grouped(conn, q).await?;
+    let mut under = [0i64; 4];
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let get = |column: &str| row.try_get::<i64, _>(column);
+        let open = get("open")?;
+        for (i, column) in ["under_1d", "under_3d", "under_7d"].into_iter().enumerate() {
+            under[i] += get(column)?;
+        }
+        under[3] += open;
+        let agent: String = row.try_get("agent_id")?;
+        if !agent.is_empty() {
+            totals.open_by_agent.push((agent, open));
+        }
+    }
+    totals.open_by_agent.sort();
+    totals.backlog = [
+        under[0],
+        under[1] - under[0],
+        under[2] - under[1],
+        under[3] - under[2],
+    ];
     Ok(totals)
 }
