@@ -30,6 +30,10 @@ const AT_RISK_MAX_SILENCE_WEEKS: f64 = 52.0;
 /// The horizon whose value is kept per customer at a fit (the default one).
 pub const KEPT_HORIZON_WEEKS: i32 = 52;
 
+/// Why a fit of too little data fails: the caller's precondition, which FitModels reports as
+/// such when the fit ends within its wait.
+pub const TOO_LITTLE_HISTORY: &str = "too little history to fit: need 10 customers and some repeat purchases";
+
 /// Customers scored (and announced) per transaction.
 const SCORE_PAGE: i64 = 1000;
 
@@ -142,9 +146,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
     let (fit, log_likelihood) = tokio::task::spawn_blocking(move || {
         let customers: Vec<bgnbd::Customer> = histories.iter().map(|h| h.customer).collect();
         if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
-            return Err(Error::FailedPrecondition(
-                "too little history to fit: need 10 customers and some repeat purchases".into(),
-            ));
+            return Err(Error::FailedPrecondition(TOO_LITTLE_HISTORY.into()));
         }
         let bg_nbd = bgnbd::fit(&customers)
             .ok_or_else(|| Error::FailedPrecondition("the BG/NBD fit did not converge".into()))?;

@@ -82,7 +82,7 @@ impl MarketingApi {
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("fit job {}", job.id)))?;
         }
-        if job.state == fit_jobs::State::Failed && job.error.starts_with(TOO_LITTLE) {
+        if job.state == fit_jobs::State::Failed && job.error == fitting::TOO_LITTLE_HISTORY {
             return Err(Error::FailedPrecondition(job.error));
         }
         Ok(fit_response(&job))
@@ -286,9 +286,6 @@ impl MarketingApi {
         })
     }
 }
-
-/// How a fit with too little data fails: the caller's precondition, not the job's fault.
-const TOO_LITTLE: &str = "too little history to fit";
 
 /// A job as the API shows it, with the fit's result when it succeeded.
 fn fit_response(job: &fit_jobs::Job) -> pb::FitModelsResponse {

@@ -269,6 +269,17 @@ async fn a_fit_is_a_job_followed_by_id(backend: Backend) {
         }
     };
     assert_eq!(get("").await.unwrap_err().code(), Code::NotFound, "no fit yet");
+    // Nothing to fit on: the caller's precondition, and the job says why it failed.
+    let err = suite
+        .predictions
+        .clone()
+        .fit_models(suite.req(pb::FitModelsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let failed = get("").await.unwrap().job.unwrap();
+    assert_eq!(failed.state, pb::FitJobState::Failed as i32);
+    assert_eq!(failed.error, err.message());
     let mut people = Vec::new();
     for i in 0..12 {
         people.push(suite.person(&format!("Buyer{i}"), "Taipei", "1").await);
