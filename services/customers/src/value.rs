@@ -349,11 +349,13 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Resu
     // One re-ranking is one decision about many parties: its moves are announced together.
     let run = crate::storage::new_id();
     let mut announced = 0i64;
+    let mut after = String::new();
     loop {
-        let page = parties::unannounced_tiers(tx, outbox::RECORDS_PER_BATCH_EVENT as i64).await?;
-        if page.is_empty() {
+        let page = parties::unannounced_tiers(tx, &after, outbox::RECORDS_PER_BATCH_EVENT as i64).await?;
+        let Some(last) = page.last() else {
             break;
-        }
+        };
+        after = last.party_id.clone();
         let entries: Vec<(String, String, serde_json::Value)> = page
             .iter()
             .map(|c| {

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::config::ServicedeskSettings;
-use crate::domain::notify::{MAX_ATTEMPTS, is_birthday, retry_delay_secs};
+use crate::domain::notify::{MAX_ATTEMPTS, birthday_dates, is_birthday, retry_delay_secs};
 use crate::error::Result;
 use crate::storage::notifications as queue;
 
@@ -133,7 +133,7 @@ pub async fn queue_special_days(store: &Store) -> Result<()> {
         .unwrap_or_default()
         .date_naive();
     let mut tx = db.begin().await?;
-    for (party, name, born) in queue::birth_dates(&mut tx).await? {
+    for (party, name, born) in queue::born_on(&mut tx, &birthday_dates(today)).await? {
         if is_birthday(&born, today) {
             let key = format!("birthday:{party}:{}", today.format("%Y"));
             queue::enqueue(

@@ -498,8 +498,10 @@ pub async fn search_contact(
     after: Option<SearchKey>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Party>> {
+    // CROSS JOIN: SQLite's planner, without statistics, would otherwise walk every active party
+    // by status and probe its contact points; the contact point is the selective side.
     let mut q =
-        SqlBuilder::new("SELECT p.id FROM contact_points c JOIN parties p ON p.id = c.party_id WHERE 1 = 1");
+        SqlBuilder::new("SELECT p.id FROM contact_points c CROSS JOIN parties p WHERE p.id = c.party_id");
     q.and("c.kind = {}", kind as i64);
     q.and("c.normalized = {}", normalized);
     q.and("p.status = {}", PartyStatus::Active as i64);
@@ -661,12 +663,17 @@ pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Up to `limit` parties whose tier moved since it was last announced, by id.
-pub async fn unannounced_tiers(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<TierChange>> {
+/// Up to `limit` parties after id `after` whose tier moved since it was last announced, by id.
+///
+/// The caller pages with the last id it got: marking a page announced inside the same transaction
+/// leaves the old row versions in the partial index until they are vacuumed, and a scan from the
+/// start would step over all of them again on every page.
+pub async fn unannounced_tiers(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<TierChange>> {
     sqlx::query_as(
         "SELECT id, announced_tier, tier, contribution_rank FROM parties WHERE tier <> announced_tier \
-         ORDER BY id LIMIT $1",
+         AND id > $1 ORDER BY id LIMIT $2",
     )
+    .bind(after)
     .bind(limit)
     .fetch_all(&mut *conn)
     .await

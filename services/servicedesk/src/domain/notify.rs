@@ -26,6 +26,17 @@ pub fn is_birthday(birth_date: &str, today: NaiveDate) -> bool {
     today.month() == month && today.day() == day
 }
 
+/// The birth dates (`MM-DD`) celebrated on `today`: its own, and 29 February on the 28th of a
+/// common year.
+pub fn birthday_dates(today: NaiveDate) -> Vec<String> {
+    let mut dates = vec![today.format("%m-%d").to_string()];
+    let leap = NaiveDate::from_ymd_opt(today.year(), 2, 29).is_some();
+    if !leap && today.month() == 2 && today.day() == 28 {
+        dates.push("02-29".to_string());
+    }
+    dates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +59,31 @@ mod tests {
         assert!(is_birthday("2000-02-29", d("2028-02-29")));
         assert!(!is_birthday("2000-02-29", d("2028-02-28")));
         assert!(!is_birthday("", d("2026-11-30")));
+    }
+
+    #[test]
+    fn the_dates_celebrated_on_a_day_agree_with_is_birthday() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(birthday_dates(d("2026-11-30")), ["11-30"]);
+        assert_eq!(birthday_dates(d("2026-02-28")), ["02-28", "02-29"]);
+        assert_eq!(birthday_dates(d("2028-02-28")), ["02-28"]);
+        assert_eq!(birthday_dates(d("2028-02-29")), ["02-29"]);
+        // Every birth date of a leap year, on every day of a common and a leap year.
+        let born: Vec<NaiveDate> = d("2000-01-01").iter_days().take(366).collect();
+        for today in d("2026-01-01")
+            .iter_days()
+            .take(365)
+            .chain(d("2028-01-01").iter_days().take(366))
+        {
+            let dates = birthday_dates(today);
+            for b in &born {
+                let text = b.format("%Y-%m-%d").to_string();
+                assert_eq!(
+                    dates.contains(&text[5..].to_string()),
+                    is_birthday(&text, today),
+                    "{text} on {today}"
+                );
+            }
+        }
     }
 }

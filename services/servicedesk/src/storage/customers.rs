@@ -60,6 +60,31 @@ pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<
              external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE customers.external_id END",
         );
         q.build().execute(&mut *conn).await?;
+        set_phones(conn, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the indexed phone numbers of `copies` with the ones they carry.
+async fn set_phones(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<()> {
+    let mut q = SqlBuilder::new("DELETE FROM customer_phones WHERE 1 = 1");
+    let list = q.in_list(copies.iter().map(|c| c.party_id.as_str()));
+    q.push(&format!(" AND party_id IN ({list})"));
+    q.build().execute(&mut *conn).await?;
+    let mut phones: Vec<(&str, &str)> = copies
+        .iter()
+        .flat_map(|c| c.phones.iter().map(|p| (p.as_str(), c.party_id.as_str())))
+        .collect();
+    phones.sort_unstable();
+    phones.dedup();
+    for chunk in crm_storage::insert_chunks(&phones, 500) {
+        let q = SqlBuilder::insert_rows(
+            "customer_phones (phone, party_id)",
+            chunk
+                .iter()
+                .map(|(phone, party)| [Arg::from(*phone), Arg::from(*party)]),
+        );
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -121,16 +146,19 @@ pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Custome
         .transpose()
 }
 
-/// The live customer with a phone number (normalised).
+/// The live customer with a phone number (normalised); the first by id when several share it.
 pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Customer>> {
-    let pattern = format!("%\"{phone}\"%");
-    sqlx::query("SELECT party_id, display_name, tier, phones FROM customers WHERE status = 'active' AND phones LIKE $1 ORDER BY party_id")
-        .bind(pattern)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    sqlx::query(
+        "SELECT c.party_id, c.display_name, c.tier, c.phones FROM customer_phones p \
+         CROSS JOIN customers c WHERE c.party_id = p.party_id AND p.phone = $1 AND c.status = 'active' \
+         ORDER BY c.party_id LIMIT 1",
+    )
+    .bind(phone)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
 /// Anonymises an erased customer's copy, case texts, notifications and call-list entries.
@@ -142,6 +170,10 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     .bind(party_id)
     .execute(&mut *conn)
     .await?;
+    sqlx::query("DELETE FROM customer_phones WHERE party_id = $1")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("UPDATE cases SET contact = '', description = '' WHERE party_id = $1")
         .bind(party_id)
         .execute(&mut *conn)

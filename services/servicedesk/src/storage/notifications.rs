@@ -137,13 +137,19 @@ pub async fn record_attempt(
     Ok(())
 }
 
-/// Live customers with a birth date: (party id, name, birth date).
-pub async fn birth_dates(conn: &mut Conn) -> sqlx::Result<Vec<(String, String, String)>> {
-    let rows = sqlx::query(
+/// Live customers born on one of `month_days` (`MM-DD`): (party id, name, birth date). Read
+/// through the index on the month and day of birth, so a day reads its own birthdays only.
+pub async fn born_on(conn: &mut Conn, month_days: &[String]) -> sqlx::Result<Vec<(String, String, String)>> {
+    if month_days.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The literals repeat the partial index's condition, so that it applies to a generic plan.
+    let mut q = crm_storage::SqlBuilder::new(
         "SELECT party_id, display_name, birth_date FROM customers WHERE status = 'active' AND birth_date <> ''",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    );
+    let list = q.in_list(month_days.iter().map(String::as_str));
+    q.push(&format!(" AND SUBSTR(birth_date, 6, 5) IN ({list})"));
+    let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
             Ok((

@@ -6,7 +6,7 @@ use crm_proto::customers::v1 as cpb;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
 use crm_servicedesk::domain::escalation::Chain;
-use crm_testkit::{Backend, authed, backend_tests, eventually, start};
+use crm_testkit::{Backend, authed, backend_tests, eventually, fixtures, start};
 use futures::StreamExt as _;
 use tonic::transport::Channel;
 
@@ -202,6 +202,45 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         .unwrap_err();
     assert_eq!(violated(&err), ["phone"]);
 
+    // A new number identifies her once it is copied, and the old one no longer does.
+    let current = suite
+        .customers
+        .clone()
+        .get_party(suite.req(cpb::GetPartyRequest { id: ada.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    suite
+        .customers
+        .clone()
+        .update_party(suite.req(cpb::UpdatePartyRequest {
+            party: Some(cpb::Party {
+                contact_points: vec![fixtures::contact(
+                    cpb::ContactPointKind::Phone,
+                    "+886 2 2345 0000",
+                )],
+                ..current
+            }),
+            update_mask: fixtures::mask(&["contact_points"]),
+        }))
+        .await
+        .unwrap();
+    let caller = |phone: &'static str| {
+        let desk = suite.desk();
+        let request = suite.req(pb::IdentifyCallerRequest { phone: phone.into() });
+        async move {
+            let mut desk = desk;
+            desk.identify_caller(request).await.unwrap().into_inner().party_id
+        }
+    };
+    eventually(Duration::from_secs(30), "new number copied", || async {
+        (caller("+886 2 2345 0000").await == ada.id).then_some(())
+    })
+    .await;
+    assert_eq!(caller("+886 2 2345 6789").await, "", "the old number is gone");
+
     // An erased customer's case texts are wiped and the number no longer identifies them.
     suite
         .desk()
@@ -244,7 +283,7 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         let call = suite
             .desk()
             .identify_caller(suite.req(pb::IdentifyCallerRequest {
-                phone: "+886 2 2345 6789".into(),
+                phone: "+886 2 2345 0000".into(),
             }))
             .await
             .ok()?
@@ -252,6 +291,8 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         (!call.identified).then_some(())
     })
     .await;
+    let indexed = "SELECT COUNT(*) FROM customer_phones WHERE party_id = $1";
+    fixtures::rows_reach(&suite.desk_db, indexed, Some(&ada.id), 0, "phones unindexed").await;
     let wiped = suite.get(&next.id).await;
     assert!(
         wiped
