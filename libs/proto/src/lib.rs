@@ -37,6 +37,7 @@ pub mod customers {
                 PARTIES_TIER_CHANGED = "parties.tier_changed" => super::PartiesTierChanged;
                 PARTY_LIFECYCLE_CHANGED = "party.lifecycle_changed" => super::PartyLifecycleChanged;
                 RELATIONSHIP_CREATED = "relationship.created" => super::RelationshipCreated;
+                RELATIONSHIPS_IMPORTED = "relationships.imported" => super::RelationshipsImported;
                 RELATIONSHIP_DELETED = "relationship.deleted" => super::RelationshipDeleted;
                 COMPETITOR_CHANGED = "competitor.changed" => super::CompetitorChanged;
                 REGION_UPSERTED = "region.upserted" => super::RegionUpserted;

@@ -284,6 +284,7 @@ impl CustomersApi {
         let stored = imports::lookup(&mut tx, RELATIONSHIP, &run.source, &ids).await?;
         let mut seen = HashMap::new();
         let mut keys = Vec::new();
+        let mut creates = Vec::new();
         for row in rows {
             let external_id = row.external_id.trim().to_string();
             let mut v = Violations::new();
@@ -354,38 +355,17 @@ impl CustomersApi {
             }
             let record_id = match disposition {
                 Disposition::Unchanged(id) => id,
-                Disposition::Update(old) => {
-                    // An edge's endpoints and type are its identity: a changed row replaces it.
-                    if let Some(previous) = relationships::get(&mut tx, &old).await? {
-                        relationships::delete(&mut tx, &old).await?;
-                        audit::record(
-                            &mut tx,
-                            &principal.user_id,
-                            "relationship",
-                            &old,
-                            "deleted",
-                            json!({}),
-                            self.store.now_micros(),
-                        )
-                        .await?;
-                        events::publish(
-                            &mut tx,
-                            ev::RELATIONSHIP_DELETED,
-                            &previous.from_party_id,
-                            &pb::RelationshipDeleted {
-                                relationship: Some(previous.clone()),
-                            },
-                        )
-                        .await?;
+                other => {
+                    if let Disposition::Update(old) = other {
+                        // An edge's endpoints and type are its identity: a changed row replaces
+                        // it (before the new edges are written, so that it cannot clash).
+                        self.delete_imported_relationship(&mut tx, principal, &old)
+                            .await?;
                     }
-                    self.insert_imported_relationship(&mut tx, principal, &mut r)
-                        .await?;
-                    r.id.clone()
-                }
-                _ => {
-                    self.insert_imported_relationship(&mut tx, principal, &mut r)
-                        .await?;
-                    r.id.clone()
+                    r.id = crate::storage::new_id();
+                    let id = r.id.clone();
+                    creates.push(r);
+                    id
                 }
             };
             keys.push(NewImportKey {
@@ -395,38 +375,58 @@ impl CustomersApi {
                 row: row.row,
             });
         }
+        if !creates.is_empty() {
+            let now = self.store.now_micros();
+            relationships::insert_many(&mut tx, &mut creates, now).await?;
+            let entries: Vec<(String, String, serde_json::Value)> = creates
+                .iter()
+                .map(|r| {
+                    let fields = json!({"from_party_id": r.from_party_id, "to_party_id": r.to_party_id,
+                        "type": r.r#type, "custom_type": r.custom_type, "role": r.role, "since": r.since,
+                        "until": r.until});
+                    (r.id.clone(), "imported".to_string(), fields)
+                })
+                .collect();
+            audit::record_many(&mut tx, &principal.user_id, "relationship", &entries, now).await?;
+            let events = outbox::batch_events(
+                ev::RELATIONSHIPS_IMPORTED,
+                &run.run_id,
+                creates,
+                |relationships| pb::RelationshipsImported { relationships },
+            );
+            outbox::enqueue_many(&mut tx, events).await?;
+        }
         imports::record(&mut tx, RELATIONSHIP, &run.source, &run.run_id, &keys).await?;
         self.store.commit(tx).await?;
         Ok(())
     }
 
-    async fn insert_imported_relationship(
+    /// Deletes the edge a changed import row replaces, with its audit entry and event.
+    async fn delete_imported_relationship(
         &self,
         tx: &mut crm_storage::Tx,
         principal: &Principal,
-        r: &mut pb::Relationship,
+        id: &str,
     ) -> Result<()> {
-        relationships::insert(tx, r, self.store.now_micros()).await?;
+        let Some(previous) = relationships::get(tx, id).await? else {
+            return Ok(());
+        };
+        relationships::delete(tx, id).await?;
         audit::record(
             tx,
             &principal.user_id,
             "relationship",
-            &r.id,
-            "imported",
-            json!({"from_party_id": r.from_party_id, "to_party_id": r.to_party_id, "type": r.r#type,
-                   "custom_type": r.custom_type, "role": r.role, "since": r.since, "until": r.until}),
+            id,
+            "deleted",
+            json!({}),
             self.store.now_micros(),
         )
         .await?;
-        events::publish(
-            tx,
-            ev::RELATIONSHIP_CREATED,
-            &r.from_party_id,
-            &pb::RelationshipCreated {
-                relationship: Some(r.clone()),
-            },
-        )
-        .await?;
+        let key = previous.from_party_id.clone();
+        let deleted = pb::RelationshipDeleted {
+            relationship: Some(previous),
+        };
+        events::publish(tx, ev::RELATIONSHIP_DELETED, &key, &deleted).await?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! Relationship edges.
 
 use crm_proto::customers::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -43,6 +43,35 @@ pub async fn insert(conn: &mut Conn, r: &mut pb::Relationship, now: i64) -> sqlx
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Stores new edges with the ids they carry, as created at `now`, with multi-row statements.
+pub async fn insert_many(conn: &mut Conn, edges: &mut [pb::Relationship], now: i64) -> sqlx::Result<()> {
+    for r in edges.iter_mut() {
+        r.create_time = Some(timestamp(now));
+    }
+    for chunk in crm_storage::insert_chunks(edges, 500) {
+        SqlBuilder::insert_rows(
+            "relationships (id, from_party_id, to_party_id, type, custom_type, role, since, until, created_at)",
+            chunk.iter().map(|r| {
+                [
+                    Arg::from(r.id.as_str()),
+                    Arg::from(r.from_party_id.as_str()),
+                    Arg::from(r.to_party_id.as_str()),
+                    Arg::from(i64::from(r.r#type)),
+                    Arg::from(r.custom_type.as_str()),
+                    Arg::from(r.role.as_str()),
+                    Arg::from(r.since.as_str()),
+                    Arg::from(r.until.as_str()),
+                    Arg::from(now),
+                ]
+            }),
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

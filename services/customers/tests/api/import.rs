@@ -348,11 +348,32 @@ async fn relationships_name_their_parties_by_external_id(backend: Backend) {
     );
     let again = send(vec![edge(2, "r-1", "p-1", "p-2")]).await;
     assert_eq!(again.unchanged, 1);
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM relationships")
-        .fetch_one(app.db.pool())
+    // A changed row replaces its edge: the old one is deleted, the new one imported.
+    let changed = send(vec![pb::RelationshipImportRow {
+        role: "mentor".into(),
+        ..edge(2, "r-1", "p-1", "p-2")
+    }])
+    .await;
+    assert_eq!(changed.updated, 1);
+    let edges: Vec<(String, String)> = sqlx::query_as("SELECT id, role FROM relationships")
+        .fetch_all(app.db.pool())
         .await
         .unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(edges.len(), 1);
+    assert_eq!(edges[0].1, "mentor");
+    let types = app.event_types().await;
+    assert_eq!(
+        types[types.len() - 3..],
+        [
+            "relationships.imported",
+            "relationship.deleted",
+            "relationships.imported"
+        ]
+    );
+    let events = app.events().await;
+    let last: pb::RelationshipsImported = events.last().unwrap().decode().unwrap();
+    assert_eq!(last.relationships.len(), 1);
+    assert_eq!(last.relationships[0].id, edges[0].0);
 }
 
 async fn exports_are_for_staff_only(backend: Backend) {
