@@ -13,7 +13,8 @@
 //! `cargo bench -p crm --bench scale`. Environment: `CRM_BENCH_BACKEND` (`sqlite`, the default,
 //! or `postgres` with `CRM_TEST_POSTGRES_URL`), `CRM_BENCH_PARTIES` (the full size: 100,000 on
 //! SQLite, 1,000,000 on PostgreSQL), `CRM_BENCH_ORDERS_PER_PARTY` (10), `CRM_BENCH_DUPLICATE_WAIT`
-//! (seconds to wait at most for the duplicate check job before the reads).
+//! (seconds to wait at most for the duplicate check job before the reads),
+//! `CRM_BENCH_CATCH_UP_LIMIT` (seconds to wait at most for the consumers after each import).
 
 #[path = "common/load.rs"]
 #[allow(dead_code)]

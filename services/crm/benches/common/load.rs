@@ -90,11 +90,56 @@ async fn unsent(suite: &support::TestSuite) -> i64 {
 /// or unacknowledged, and customers has refreshed and re-ranked the figures the orders changed;
 /// prints when each consumer last went from work to none, so the slowest one is named, and
 /// returns those times.
+///
+/// `CRM_BENCH_CATCH_UP_LIMIT` (seconds, unlimited by default) bounds the wait: past it, what each
+/// consumer has left and the rate it worked at are printed, and the bench goes on. A line of
+/// progress is printed every minute.
 pub async fn caught_up(suite: &support::TestSuite) -> BTreeMap<String, Duration> {
     let started = Instant::now();
+    let limit = std::env::var("CRM_BENCH_CATCH_UP_LIMIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::MAX, Duration::from_secs);
+    let first = backlogs(suite).await;
+    let mut reported = Instant::now();
     let mut done: BTreeMap<String, Option<Duration>> = Default::default();
     loop {
         let left = backlogs(suite).await;
+        let behind = |left: &BTreeMap<String, u64>| -> Vec<String> {
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            left.iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(name, n)| {
+                    let worked = first.get(name).copied().unwrap_or_default().saturating_sub(*n);
+                    format!("{name} {n} left ({:.0}/s)", worked as f64 / secs)
+                })
+                .collect()
+        };
+        if started.elapsed() > limit {
+            println!(
+                "  NOT caught up after {:.0} s: {}; outboxes and refreshes unsent: {}",
+                started.elapsed().as_secs_f64(),
+                behind(&left).join(", "),
+                unsent(suite).await
+            );
+            return left
+                .keys()
+                .map(|name| {
+                    (
+                        name.clone(),
+                        done.get(name).copied().flatten().unwrap_or(started.elapsed()),
+                    )
+                })
+                .collect();
+        }
+        if reported.elapsed() > Duration::from_secs(60) {
+            reported = Instant::now();
+            println!(
+                "  catching up, {:.0} s: {}",
+                started.elapsed().as_secs_f64(),
+                behind(&left).join(", ")
+            );
+        }
         for (name, left) in &left {
             let entry = done.entry(name.clone()).or_default();
             match (left, *entry) {
