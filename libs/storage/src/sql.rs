@@ -17,6 +17,8 @@ pub enum Arg {
     OptText(Option<String>),
     /// A floating-point value.
     Float(f64),
+    /// An integer value or NULL.
+    OptInt(Option<i64>),
 }
 
 impl From<&str> for Arg {
@@ -40,6 +42,12 @@ impl From<Vec<u8>> for Arg {
 impl From<Option<String>> for Arg {
     fn from(v: Option<String>) -> Self {
         Arg::OptText(v)
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
     }
 }
 
@@ -223,6 +231,7 @@ impl Statement {
                 Arg::Bytes(v) => query.bind(v),
                 Arg::OptText(v) => query.bind(v),
                 Arg::Float(v) => query.bind(v),
+                Arg::OptInt(v) => query.bind(v),
             };
         }
         query

@@ -121,15 +121,20 @@ impl ServiceDeskApi {
         priority: i32,
         from: i64,
     ) -> Result<(i64, i64)> {
-        let (response, resolution) = match sla::targets(conn, tier, priority).await? {
+        let minutes = match sla::targets(conn, tier, priority).await? {
             Some(targets) => targets,
             None => sla_minutes(priority, tier),
         };
+        Ok(self.due_after(minutes, from))
+    }
+
+    /// The (response, resolution) due times `minutes` of business time after `from`.
+    pub(super) fn due_after(&self, (response, resolution): (i64, i64), from: i64) -> (i64, i64) {
         let calendar = &self.config.calendar;
-        Ok((
+        (
             micros(calendar.add_minutes(naive(from), response)),
             micros(calendar.add_minutes(naive(from), resolution)),
-        ))
+        )
     }
 
     /// Stores `record` (at its read version) or fails as stale; bumps the version.

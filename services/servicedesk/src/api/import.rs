@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crm_auth::Principal;
+use crm_events::outbox::{self, NewEvent};
 use crm_platform::export;
 use crm_platform::import::{Disposition, ImportRun, check_external_id};
 use crm_platform::service::ResponseStream;
@@ -15,11 +16,10 @@ use prost::Message as _;
 
 use super::ServiceDeskApi;
 use super::cases::check_new_case;
-use crate::domain::priority::priority;
+use crate::domain::priority::{priority, sla_minutes};
 use crate::error::{Error, Result, Violations};
-use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::{customers, kb, org};
+use crate::storage::{customers, kb, org, sla};
 use crm_platform::time::micros;
 use crm_proto::servicedesk::v1::events as ev;
 
@@ -37,6 +37,69 @@ struct PreparedCase {
     record: CaseRecord,
     comments: Vec<pb::ImportedComment>,
     hash: String,
+}
+
+/// What a batch of case rows is checked against, read once for the batch.
+struct BatchContext {
+    /// Party ids by the external ids the rows name.
+    parties: HashMap<String, String>,
+    /// Queue ids by lower-case name.
+    queues: HashMap<String, String>,
+    /// Tiers of the live customers the rows name.
+    tiers: HashMap<String, String>,
+    /// (response, resolution) SLA minutes by (tier, priority), filled as rows need them.
+    targets: HashMap<(String, i32), (i64, i64)>,
+}
+
+/// The timeline of a new imported case: opened, its comments, resolved.
+fn history(p: &PreparedCase) -> Vec<cases::NumberedEntry> {
+    let record = &p.record;
+    let entry = |at: i64, actor: &str, kind: &'static str, text: &str, internal: bool| cases::NumberedEntry {
+        case_id: record.case.id.clone(),
+        seq: 0,
+        at,
+        actor_id: actor.to_string(),
+        kind,
+        text: text.to_string(),
+        internal,
+    };
+    let mut entries = vec![entry(
+        record.opened_at,
+        IMPORT_ACTOR,
+        "opened",
+        &record.case.subject,
+        false,
+    )];
+    for c in &p.comments {
+        let author = if c.author.trim().is_empty() {
+            IMPORT_ACTOR
+        } else {
+            c.author.trim()
+        };
+        let at = c.time.as_ref().map_or(record.opened_at, micros);
+        entries.push(entry(at, author, "comment", c.text.trim(), c.internal));
+    }
+    if let Some(at) = record.resolved_at {
+        entries.push(entry(
+            at,
+            IMPORT_ACTOR,
+            "resolved",
+            &record.case.resolution,
+            false,
+        ));
+    }
+    for (seq, e) in (1..).zip(entries.iter_mut()) {
+        e.seq = seq;
+    }
+    entries
+}
+
+/// The `case.imported` event of a case as stored.
+fn imported(record: &CaseRecord) -> NewEvent {
+    let case = pb::CaseImported {
+        case: Some(record.to_proto(Vec::new())),
+    };
+    NewEvent::of(ev::CASE_IMPORTED, &record.case.id, &case)
 }
 
 /// Checks the history of a row: times in order and not in the future, what its status needs.
@@ -124,13 +187,29 @@ impl ServiceDeskApi {
             .into_iter()
             .map(|q| (q.name.to_lowercase(), q.id))
             .collect();
+        // The tiers of every customer the batch names, and the SLA targets of each tier and
+        // priority, read once for the batch.
+        let named: Vec<String> = parties
+            .values()
+            .cloned()
+            .chain(
+                rows.iter()
+                    .filter_map(|r| r.case.as_ref().map(|c| c.party_id.clone())),
+            )
+            .filter(|id| !id.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut context = BatchContext {
+            parties,
+            queues,
+            tiers: customers::tiers(&mut tx, &named).await?,
+            targets: HashMap::new(),
+        };
         let mut prepared = Vec::new();
         for row in rows {
             let external_id = row.external_id.trim().to_string();
-            match self
-                .prepare_case(&mut tx, run, &parties, &queues, row, now)
-                .await?
-            {
+            match self.prepare_case(&mut tx, run, &mut context, row, now).await? {
                 Ok(p) => prepared.push(p),
                 Err((number, v)) => run.reject(number, &external_id, &v),
             }
@@ -139,6 +218,7 @@ impl ServiceDeskApi {
         let stored = imports::lookup(&mut tx, CASE, &run.source, &ids).await?;
         let mut seen = HashMap::new();
         let mut keys = Vec::new();
+        let (mut created, mut timeline, mut announcements) = (Vec::new(), Vec::new(), Vec::new());
         for mut p in prepared {
             let disposition = run.classify(
                 &p.external_id,
@@ -164,35 +244,9 @@ impl ServiceDeskApi {
                 }
                 Disposition::Create => {
                     p.record.case.id = uuid::Uuid::now_v7().to_string();
-                    cases::insert(&mut tx, &p.record).await?;
-                    let id = p.record.case.id.clone();
-                    let subject = p.record.case.subject.clone();
-                    cases::add_timeline(
-                        &mut tx,
-                        &id,
-                        p.record.opened_at,
-                        IMPORT_ACTOR,
-                        "opened",
-                        &subject,
-                        false,
-                    )
-                    .await?;
-                    for c in &p.comments {
-                        let author = if c.author.trim().is_empty() {
-                            IMPORT_ACTOR
-                        } else {
-                            c.author.trim()
-                        };
-                        let at = c.time.as_ref().map_or(p.record.opened_at, micros);
-                        cases::add_timeline(&mut tx, &id, at, author, "comment", c.text.trim(), c.internal)
-                            .await?;
-                    }
-                    if let Some(at) = p.record.resolved_at {
-                        let text = p.record.case.resolution.clone();
-                        cases::add_timeline(&mut tx, &id, at, IMPORT_ACTOR, "resolved", &text, false).await?;
-                    }
-                    self.announce_imported(&mut tx, &p.record).await?;
-                    id
+                    timeline.extend(history(&p));
+                    created.push(p.record.clone());
+                    p.record.case.id.clone()
                 }
                 Disposition::Update(ref id) => {
                     let Some(current) = cases::get(&mut tx, id).await? else {
@@ -211,7 +265,7 @@ impl ServiceDeskApi {
                     if !cases::update(&mut tx, &next).await? {
                         return Err(Error::Stale(format!("case {id}")));
                     }
-                    self.announce_imported(&mut tx, &next).await?;
+                    announcements.push(imported(&next));
                     id.clone()
                 }
             };
@@ -224,6 +278,11 @@ impl ServiceDeskApi {
             });
         }
         if !run.validate_only {
+            // New cases and their histories are written many rows to a statement.
+            cases::insert_many(&mut tx, &created).await?;
+            cases::add_numbered_timeline(&mut tx, &timeline).await?;
+            announcements.extend(created.iter().map(imported));
+            outbox::enqueue_many(&mut tx, announcements).await?;
             imports::record(&mut tx, CASE, &run.source, &run.run_id, &keys).await?;
             self.store.commit(tx).await?;
         }
@@ -237,11 +296,11 @@ impl ServiceDeskApi {
         &self,
         tx: &mut Tx,
         run: &ImportRun,
-        parties: &HashMap<String, String>,
-        queues: &HashMap<String, String>,
+        context: &mut BatchContext,
         row: pb::CaseImportRow,
         now: i64,
     ) -> Result<std::result::Result<PreparedCase, (i64, Violations)>> {
+        let (parties, queues) = (&context.parties, &context.queues);
         let mut v = Violations::new();
         let external_id = row.external_id.trim().to_string();
         check_external_id(&mut v, "external_id", &external_id);
@@ -298,10 +357,7 @@ impl ServiceDeskApi {
         }
         let opened_at = row.open_time.as_ref().map_or(now, micros);
         let open = !matches!(status, CaseStatus::Resolved | CaseStatus::Closed);
-        let tier = customers::get(tx, &c.party_id)
-            .await?
-            .map(|x| x.tier)
-            .unwrap_or_default();
+        let tier = context.tiers.get(&c.party_id).cloned().unwrap_or_default();
         c.customer_tier = tier.clone();
         c.priority = priority(c.r#type, c.severity, &tier);
         c.status = status as i32;
@@ -310,9 +366,17 @@ impl ServiceDeskApi {
         c.external_id = external_id.clone();
         // Due times as the desk would have set them; a case still open is due from its import.
         let clock_from = open.then_some(now);
-        let (response_due_at, resolution_due_at) = self
-            .due_times(tx, &tier, c.priority, clock_from.unwrap_or(opened_at))
-            .await?;
+        let minutes = match context.targets.get(&(tier.clone(), c.priority)) {
+            Some(minutes) => *minutes,
+            None => {
+                let minutes = sla::targets(tx, &tier, c.priority)
+                    .await?
+                    .unwrap_or_else(|| sla_minutes(c.priority, &tier));
+                context.targets.insert((tier.clone(), c.priority), minutes);
+                minutes
+            }
+        };
+        let (response_due_at, resolution_due_at) = self.due_after(minutes, clock_from.unwrap_or(opened_at));
         let record = CaseRecord {
             opened_at,
             response_due_at,
@@ -336,19 +400,6 @@ impl ServiceDeskApi {
             record,
             hash,
         }))
-    }
-
-    async fn announce_imported(&self, tx: &mut Tx, record: &CaseRecord) -> Result<()> {
-        events::publish(
-            tx,
-            ev::CASE_IMPORTED,
-            &record.case.id,
-            &pb::CaseImported {
-                case: Some(record.to_proto(Vec::new())),
-            },
-        )
-        .await?;
-        Ok(())
     }
 
     pub(super) async fn handle_export_cases(

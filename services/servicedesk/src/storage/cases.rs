@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crm_proto::servicedesk::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use crate::domain::report::Totals;
@@ -132,6 +132,49 @@ pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
     .bind(escalation_check(c))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Stores new cases, each at version 1, with multi-row statements (a bulk import).
+pub async fn insert_many(conn: &mut Conn, records: &[CaseRecord]) -> sqlx::Result<()> {
+    for chunk in crm_storage::insert_chunks(records, 500) {
+        let rows = chunk.iter().map(|c| {
+            let k = &c.case;
+            [
+                Arg::from(k.id.as_str()),
+                Arg::from(i64::from(k.r#type)),
+                Arg::from(i64::from(k.channel)),
+                Arg::from(k.category.as_str()),
+                Arg::from(i64::from(k.severity)),
+                Arg::from(k.subject.as_str()),
+                Arg::from(k.description.as_str()),
+                Arg::from(k.party_id.as_str()),
+                Arg::from(k.contact.as_str()),
+                Arg::from(k.queue_id.as_str()),
+                Arg::from(k.agent_id.as_str()),
+                Arg::from(i64::from(k.priority)),
+                Arg::from(k.customer_tier.as_str()),
+                Arg::from(i64::from(k.status)),
+                Arg::from(k.resolution.as_str()),
+                Arg::from(i64::from(k.satisfaction)),
+                Arg::from(c.opened_at),
+                Arg::from(c.response_due_at),
+                Arg::from(c.resolution_due_at),
+                Arg::from(c.first_response_at),
+                Arg::from(c.resolved_at),
+                Arg::from(c.paused_at),
+                Arg::from(1i64),
+                Arg::from(k.partner_id.as_str()),
+                Arg::from(k.external_id.as_str()),
+                Arg::from(c.clock_from),
+                Arg::from(escalation_check(c)),
+            ]
+        });
+        SqlBuilder::insert_rows(&format!("cases ({COLUMNS}, escalation_check_at)"), rows)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -391,6 +434,51 @@ pub async fn add_timeline(
     .bind(i64::from(internal))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// A timeline entry numbered by its writer: the entries of a case created in the same
+/// transaction, whose numbers are known without reading the timeline.
+#[derive(Debug, Clone)]
+pub struct NumberedEntry {
+    /// The case.
+    pub case_id: String,
+    /// Its place in the case's timeline, from 1.
+    pub seq: i64,
+    /// When it happened.
+    pub at: i64,
+    /// Who did it.
+    pub actor_id: String,
+    /// What happened (`opened`, `comment`, `resolved`, ...).
+    pub kind: &'static str,
+    /// Its text.
+    pub text: String,
+    /// Staff only.
+    pub internal: bool,
+}
+
+/// Adds numbered entries with multi-row statements.
+pub async fn add_numbered_timeline(conn: &mut Conn, entries: &[NumberedEntry]) -> sqlx::Result<()> {
+    for chunk in crm_storage::insert_chunks(entries, 500) {
+        let rows = chunk.iter().map(|e| {
+            [
+                Arg::from(e.case_id.as_str()),
+                Arg::from(e.seq),
+                Arg::from(e.at),
+                Arg::from(e.actor_id.as_str()),
+                Arg::from(e.kind),
+                Arg::from(e.text.as_str()),
+                Arg::from(i64::from(e.internal)),
+            ]
+        });
+        SqlBuilder::insert_rows(
+            "case_timeline (case_id, seq, at, actor_id, kind, text, internal)",
+            rows,
+        )
+        .build()
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

@@ -146,6 +146,23 @@ pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Custome
         .transpose()
 }
 
+/// The tiers of those of `party_ids` the desk knows as live customers (one query per 1,000).
+pub async fn tiers(
+    conn: &mut Conn,
+    party_ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in party_ids.chunks(1000) {
+        let mut q = SqlBuilder::new("SELECT party_id, tier FROM customers WHERE status = 'active'");
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("party_id")?, row.try_get("tier")?);
+        }
+    }
+    Ok(found)
+}
+
 /// The live customer with a phone number (normalised); the first by id when several share it.
 pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Customer>> {
     sqlx::query(
