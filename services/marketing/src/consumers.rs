@@ -114,12 +114,13 @@ impl EventHandler for OrderEvents {
     }
 }
 
-/// Records purchases and adds up their customers' figures again (each customer's own purchases,
-/// not the base).
+/// Records purchases and brings their customers' figures up to date: a new purchase is added to
+/// them, a changed one has its customer's purchases added up again (each customer's own, not
+/// the base).
 async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
-    profiles::record_purchases(tx, purchases).await?;
-    let parties: Vec<String> = purchases.iter().map(|p| p.party_id.clone()).collect();
-    figures::refresh(tx, &parties).await?;
+    let recorded = profiles::record_purchases(tx, purchases).await?;
+    figures::add(tx, &recorded.new).await?;
+    figures::refresh(tx, &recorded.changed_parties).await?;
     // Only purchases naming products can change what their customers bought (an order known
     // by its total, as many imported ones are, changes no co-purchase count).
     let with_products: Vec<String> = purchases

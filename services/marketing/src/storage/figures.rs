@@ -4,6 +4,7 @@ use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use crate::domain::rfm::{Cuts, cut_positions};
+use crate::storage::profiles::Purchase;
 
 /// One customer's counted purchases (placed or fulfilled) in one currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -19,6 +20,63 @@ pub struct Figures {
     /// Day of the last, since the epoch.
     pub last_day: i64,
 }
+
+/// Adds purchases new to the view to their customers' figures, without reading any customer's
+/// history: the counted ones are summed per customer and currency, then added with one upsert
+/// per 500 customers.
+pub async fn add(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
+    let mut sums: std::collections::BTreeMap<(&str, &str), Figures> = std::collections::BTreeMap::new();
+    for p in purchases.iter().filter(|p| p.counts()) {
+        let f = sums
+            .entry((p.party_id.as_str(), p.currency_code.as_str()))
+            .or_insert(Figures {
+                orders: 0,
+                total_minor: 0,
+                first_at: p.placed_at,
+                last_at: p.placed_at,
+                last_day: 0,
+            });
+        f.orders += 1;
+        f.total_minor += p.amount_minor;
+        f.first_at = f.first_at.min(p.placed_at);
+        f.last_at = f.last_at.max(p.placed_at);
+        f.last_day = f.last_at / DAY_MICROS;
+    }
+    let rows: Vec<((&str, &str), Figures)> = sums.into_iter().collect();
+    for chunk in crm_storage::insert_chunks(&rows, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "customer_figures (party_id, currency_code, orders, total_minor, first_at, last_at, last_day)",
+            chunk.iter().map(|((party, currency), f)| {
+                [
+                    Arg::from(*party),
+                    Arg::from(*currency),
+                    Arg::Int(f.orders),
+                    Arg::Int(f.total_minor),
+                    Arg::Int(f.first_at),
+                    Arg::Int(f.last_at),
+                    Arg::Int(f.last_day),
+                ]
+            }),
+        );
+        // MIN and MAX of two values are spelled differently by the two backends; CASE is not.
+        q.push(
+            " ON CONFLICT (party_id, currency_code) DO UPDATE SET \
+             orders = customer_figures.orders + excluded.orders, \
+             total_minor = customer_figures.total_minor + excluded.total_minor, \
+             first_at = CASE WHEN excluded.first_at < customer_figures.first_at THEN excluded.first_at \
+             ELSE customer_figures.first_at END, \
+             last_at = CASE WHEN excluded.last_at > customer_figures.last_at THEN excluded.last_at \
+             ELSE customer_figures.last_at END, \
+             last_day = CASE WHEN excluded.last_day > customer_figures.last_day THEN excluded.last_day \
+             ELSE customer_figures.last_day END",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Microseconds in a day: `last_day` is the day of `last_at` since the epoch.
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// The parties whose figures are re-added per statement.
 const PARTIES_PER_STATEMENT: usize = 500;

@@ -173,10 +173,22 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     bump_version(conn).await
 }
 
-/// Records purchases, or the new status of purchases already known, with multi-row inserts;
-/// the view's version moves once.
-pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
+/// What recording purchases did: the ones new to the view, and the customers of those that were
+/// known already (their status changed).
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// Purchases stored for the first time (the last of each order given).
+    pub new: Vec<Purchase>,
+    /// Customers of the purchases that were stored before, whose status was updated.
+    pub changed_parties: Vec<String>,
+}
+
+/// Stores purchases, one per order (the last given wins): new orders are inserted, known ones
+/// take the new status. Which were new comes from the insert itself, so two writers cannot
+/// both count one order as new.
+pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<Recorded> {
     let unique = crm_storage::last_per_key(purchases, |p| p.order_id.as_str());
+    let mut inserted = std::collections::HashSet::new();
     for chunk in crm_storage::insert_chunks(&unique, 500) {
         let mut q = SqlBuilder::insert_rows(
             "purchases (order_id, party_id, placed_at, amount_minor, currency_code, status, product_ids)",
@@ -192,13 +204,35 @@ pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::
                 ]
             }),
         );
-        q.push(" ON CONFLICT (order_id) DO UPDATE SET status = excluded.status");
+        q.push(" ON CONFLICT (order_id) DO NOTHING RETURNING order_id");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            inserted.insert(row.try_get::<String, _>("order_id")?);
+        }
+    }
+    let (new, known): (Vec<&Purchase>, Vec<&Purchase>) =
+        unique.into_iter().partition(|p| inserted.contains(&p.order_id));
+    for chunk in crm_storage::insert_chunks(&known, 500) {
+        let mut q = SqlBuilder::new("UPDATE purchases SET status = CASE order_id");
+        let mut ids = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let (id, status) = (q.arg(p.order_id.as_str()), q.arg(p.status.as_str()));
+            q.push(&format!(" WHEN {id} THEN {status}"));
+            ids.push(p.order_id.as_str());
+        }
+        let list = q.in_list(ids);
+        q.push(&format!(" ELSE status END WHERE order_id IN ({list})"));
         q.build().execute(&mut *conn).await?;
     }
-    if !unique.is_empty() {
+    if !new.is_empty() || !known.is_empty() {
         bump_version(conn).await?;
     }
-    Ok(())
+    let mut changed_parties: Vec<String> = known.iter().map(|p| p.party_id.clone()).collect();
+    changed_parties.sort_unstable();
+    changed_parties.dedup();
+    Ok(Recorded {
+        new: new.into_iter().cloned().collect(),
+        changed_parties,
+    })
 }
 
 /// One customer's purchases, by time.

@@ -1,0 +1,144 @@
+//! Customers' purchase figures kept up to date from order events: new purchases are added,
+//! changed ones added up again, and the figures always equal a count over the purchases.
+
+use async_nats::jetstream;
+use crm_events::CloudEvent;
+use crm_proto::events::EventKind;
+use crm_proto::sales::v1 as spb;
+use crm_proto::sales::v1::events as sales_events;
+use crm_testkit::{Backend, backend_tests, eventually};
+use std::time::Duration;
+
+use crate::helpers::{Suite, money};
+
+/// Publishes `payload` as sales would.
+async fn publish<M: prost::Message>(suite: &Suite, kind: EventKind<M>, key: &str, payload: &M) {
+    let event = CloudEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: kind.event_type.into(),
+        source: "/crm/sales".into(),
+        subject: key.into(),
+        time: chrono::Utc::now().to_rfc3339(),
+        traceparent: None,
+        data: payload.encode_to_vec().into(),
+    };
+    let js = jetstream::new(suite.nats.client().await);
+    crm_events::ensure_stream(&js, &crm_events::StreamSpec::new("sales"))
+        .await
+        .unwrap();
+    js.publish_with_headers(kind.subject, event.to_headers(), event.data.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+fn order(id: &str, party: &str, amount: i64, days_ago: i64, status: spb::OrderStatus) -> spb::Order {
+    spb::Order {
+        id: id.into(),
+        party_id: party.into(),
+        total: money(amount),
+        status: status as i32,
+        place_time: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() - days_ago * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+type Row = (String, i64, i64, i64, i64, i64);
+
+async fn stored(suite: &Suite) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT party_id, orders, total_minor, first_at, last_at, last_day FROM customer_figures \
+         ORDER BY party_id",
+    )
+    .fetch_all(suite.marketing_db.pool())
+    .await
+    .unwrap()
+}
+
+async fn counted(suite: &Suite) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT party_id, COUNT(*), CAST(SUM(amount_minor) AS BIGINT), MIN(placed_at), MAX(placed_at), \
+         MAX(placed_at) / 86400000000 FROM purchases WHERE status IN ('placed', 'fulfilled') \
+         GROUP BY party_id ORDER BY party_id",
+    )
+    .fetch_all(suite.marketing_db.pool())
+    .await
+    .unwrap()
+}
+
+async fn figures_follow_new_and_changed_purchases(backend: Backend) {
+    use spb::OrderStatus::{Cancelled, Fulfilled, Placed};
+    let suite = Suite::start(backend).await;
+    let ann = suite.person("Ann", "Taipei", "1").await.id;
+    let bo = suite.person("Bo", "Taipei", "1").await.id;
+    suite.profiles(2).await;
+
+    // An import: three orders of Ann's (one cancelled already), one of Bo's, in one event.
+    let imported = spb::OrdersImported {
+        orders: vec![
+            order("o-1", &ann, 10_00, 30, Placed),
+            order("o-2", &ann, 20_00, 20, Fulfilled),
+            order("o-3", &ann, 40_00, 10, Cancelled),
+            order("o-4", &bo, 5_00, 5, Placed),
+        ],
+    };
+    publish(&suite, sales_events::ORDERS_IMPORTED, "run-1", &imported).await;
+    // Live: a new order of Ann's, then her first order cancelled and Bo's fulfilled.
+    let live = order("o-5", &ann, 7_00, 1, Placed);
+    publish(
+        &suite,
+        sales_events::ORDER_PLACED,
+        &ann,
+        &spb::OrderPlaced { order: Some(live) },
+    )
+    .await;
+    let first = order("o-1", &ann, 10_00, 30, Cancelled);
+    publish(
+        &suite,
+        sales_events::ORDER_CANCELLED,
+        &ann,
+        &spb::OrderCancelled { order: Some(first) },
+    )
+    .await;
+    let bos = order("o-4", &bo, 5_00, 5, Fulfilled);
+    publish(
+        &suite,
+        sales_events::ORDER_FULFILLED,
+        &bo,
+        &spb::OrderFulfilled { order: Some(bos) },
+    )
+    .await;
+
+    eventually(Duration::from_secs(30), "every event applied", || async {
+        let cancelled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM purchases WHERE order_id = 'o-1' AND status = 'cancelled'",
+        )
+        .fetch_one(suite.marketing_db.pool())
+        .await
+        .ok()?;
+        let fulfilled: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM purchases WHERE order_id = 'o-4' AND status = 'fulfilled'",
+        )
+        .fetch_one(suite.marketing_db.pool())
+        .await
+        .ok()?;
+        let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM purchases")
+            .fetch_one(suite.marketing_db.pool())
+            .await
+            .ok()?;
+        (cancelled == 1 && fulfilled == 1 && all == 5).then_some(())
+    })
+    .await;
+    let figures = stored(&suite).await;
+    assert_eq!(figures, counted(&suite).await);
+    let of = |id: &str| figures.iter().find(|f| f.0 == id).cloned().unwrap();
+    // Ann: o-2 and o-5 count (o-1 cancelled, o-3 cancelled).
+    assert_eq!((of(&ann).1, of(&ann).2), (2, 27_00));
+    assert_eq!((of(&bo).1, of(&bo).2), (1, 5_00));
+}
+
+backend_tests!(figures_follow_new_and_changed_purchases);
