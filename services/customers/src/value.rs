@@ -507,19 +507,25 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
             let Some(last) = ids.last().cloned() else {
                 return Ok(true);
             };
-            parties::lock_statuses(&mut tx, &ids).await?;
+            // Parties the order consumer holds are left for the next run: waiting for each
+            // other, the two formed lock cycles PostgreSQL broke by aborting one of them.
+            let (free, missing) = parties::lock_unless_busy(&mut tx, &ids).await?;
             refresh_parties(
                 &mut tx,
-                &ids,
+                &free,
                 &ledger.currency,
                 &ledger.rules,
                 ledger.clock.now_micros(),
             )
             .await?;
-            orders::clear_deferred(&mut tx, &ids).await?;
+            orders::clear_deferred(&mut tx, &free).await?;
+            orders::clear_deferred(&mut tx, &missing).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
-            refreshed += ids.len();
+            if free.len() + missing.len() < ids.len() {
+                ledger.imports.set_pending();
+            }
+            refreshed += free.len();
             after = last;
         }
         anyhow::Ok(false)
@@ -543,8 +549,9 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now:
             let Some(last) = chunk.last().cloned() else {
                 break;
             };
-            parties::lock_statuses(&mut tx, &chunk).await?;
-            refresh_parties(&mut tx, &chunk, currency, rules, now).await?;
+            // A party the order consumer holds is being refreshed by it.
+            let (free, _) = parties::lock_unless_busy(&mut tx, &chunk).await?;
+            refresh_parties(&mut tx, &free, currency, rules, now).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
             after = last;

@@ -885,6 +885,40 @@ pub async fn lock_statuses(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Hash
     Ok(found)
 }
 
+/// Those of `ids` not locked by another transaction (now locked by this one, PostgreSQL), and
+/// those that are no party at all: what a background refresh can settle without waiting. A
+/// party the order consumer holds is left for a later run (its orders mark it again), and no
+/// lock cycle can form between the consumer and the refresh.
+pub async fn lock_unless_busy(conn: &mut Conn, ids: &[String]) -> sqlx::Result<(Vec<String>, Vec<String>)> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok((ids.to_vec(), Vec::new()));
+    }
+    let (mut locked, mut existing) = (Vec::new(), std::collections::HashSet::new());
+    for chunk in ids.chunks(500) {
+        for (sql, into_locked) in [
+            ("SELECT id FROM parties WHERE id IN (", true),
+            ("SELECT id FROM parties WHERE id IN (", false),
+        ] {
+            let mut q = SqlBuilder::new(sql);
+            let list = q.in_list(chunk.iter().map(String::as_str));
+            q.push(&list).push(")");
+            if into_locked {
+                q.push(" ORDER BY id FOR UPDATE SKIP LOCKED");
+            }
+            for r in q.build().fetch_all(&mut *conn).await? {
+                let id: String = r.try_get("id")?;
+                if into_locked {
+                    locked.push(id);
+                } else {
+                    existing.insert(id);
+                }
+            }
+        }
+    }
+    let missing = ids.iter().filter(|id| !existing.contains(*id)).cloned().collect();
+    Ok((locked, missing))
+}
+
 pub async fn lock(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE")
