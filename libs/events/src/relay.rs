@@ -287,15 +287,19 @@ impl Relay {
 
     async fn mark_sent(&self, seqs: &[i64]) -> anyhow::Result<()> {
         let now = crate::now_micros();
-        for chunk in seqs.chunks(100) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        for chunk in seqs.chunks(128) {
+            // Lists padded to a power of two (repeating the last): a handful of statement shapes
+            // stay prepared instead of one per batch size.
+            let size = chunk.len().next_power_of_two();
+            let placeholders: Vec<String> = (0..size).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "UPDATE crm_outbox SET sent_at = $1 WHERE seq IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-            for seq in chunk {
-                query = query.bind(*seq);
+            let last = chunk.last().copied().unwrap_or_default();
+            for seq in chunk.iter().copied().chain(std::iter::repeat(last)).take(size) {
+                query = query.bind(seq);
             }
             query.execute(self.db.pool()).await?;
         }

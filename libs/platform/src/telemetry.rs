@@ -72,21 +72,23 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
         opentelemetry::global::set_meter_provider(provider.clone());
         meters = Some(provider);
     }
-    let provider = builder.build();
+    // Nothing exported, nothing recorded: building a span and a data point for every call costs
+    // a good part of a cheap call's time.
+    let provider = exporting.then(|| builder.build());
+    record_rpc_metrics(exporting);
     install(provider.clone(), &config.log_filter, config.log_format == "json")?;
-    Ok(TelemetryGuard {
-        provider: exporting.then_some(provider),
-        meters,
-    })
+    Ok(TelemetryGuard { provider, meters })
 }
 
-/// Installs a subscriber whose spans go to `provider` (tests pass one with an in-memory
-/// exporter). Logs go to stderr, filtered by `filter`.
-pub fn install(provider: SdkTracerProvider, filter: &str, json: bool) -> anyhow::Result<()> {
+/// Installs a subscriber whose spans go to `provider`, when there is one (with none, calls are
+/// neither traced nor pass a trace context on). Logs go to stderr, filtered by `filter`.
+pub fn install(provider: Option<SdkTracerProvider>, filter: &str, json: bool) -> anyhow::Result<()> {
     set_propagator();
-    let tracer = provider.tracer("crm");
-    opentelemetry::global::set_tracer_provider(provider);
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let otel = provider.map(|provider| {
+        let tracer = provider.tracer("crm");
+        opentelemetry::global::set_tracer_provider(provider);
+        tracing_opentelemetry::layer().with_tracer(tracer)
+    });
     let filter = EnvFilter::try_new(filter)?;
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     if json {
@@ -290,10 +292,22 @@ where
     }
 }
 
+/// Whether finished calls are recorded in the `rpc.server.duration` histogram.
+static RPC_METRICS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records every finished call in the `rpc.server.duration` histogram, or stops: [`init`] turns
+/// it on when metrics are exported, a test with its own meter provider turns it on itself.
+pub fn record_rpc_metrics(on: bool) {
+    RPC_METRICS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Records a finished call in the `rpc.server.duration` histogram (RED: its count is the rate,
 /// its status code attribute the errors, its buckets the durations).
 fn record_rpc(service: &'static str, path: &str, code: &str, elapsed_ms: f64) {
     use opentelemetry::KeyValue;
+    if !RPC_METRICS.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     static DURATION: OnceLock<opentelemetry::metrics::Histogram<f64>> = OnceLock::new();
     let histogram = DURATION.get_or_init(|| {
         opentelemetry::global::meter("crm.rpc")

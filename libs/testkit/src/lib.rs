@@ -40,6 +40,7 @@ fn meters() -> &'static Meters {
             .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build())
             .build();
         opentelemetry::global::set_meter_provider(provider.clone());
+        crm_platform::telemetry::record_rpc_metrics(true);
         Meters { provider, exporter }
     })
 }

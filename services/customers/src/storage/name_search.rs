@@ -14,10 +14,18 @@ const COUNTED: usize = 8;
 
 /// Indexes parties under their name keys: (party id, name key) pairs.
 pub async fn index(conn: &mut Conn, parties: &[(&str, &str)]) -> sqlx::Result<()> {
-    let rows: Vec<(String, &str, &str)> = parties
+    let mut rows: Vec<(String, &str, &str)> = parties
         .iter()
         .flat_map(|(id, key)| search_grams(key).into_iter().map(move |g| (g, *key, *id)))
         .collect();
+    // Statements come in power-of-two sizes (few shapes to prepare); one party's dozen or so
+    // entries would take up to four. Repeating the last entry up to the next size makes them
+    // one statement: ON CONFLICT DO NOTHING skips the repeats.
+    if let Some(last) = rows.last().cloned()
+        && rows.len() <= 512
+    {
+        rows.resize(rows.len().next_power_of_two(), last);
+    }
     for chunk in crm_storage::insert_chunks(&rows, 1000) {
         let mut q = SqlBuilder::insert_rows(
             "party_search_grams (gram, name_key, party_id)",
