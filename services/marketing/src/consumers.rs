@@ -77,8 +77,11 @@ impl EventHandler for CustomerEvents {
 }
 
 /// Records purchases from sales order events.
-#[derive(Debug, Clone, Copy)]
-pub struct OrderEvents;
+#[derive(Debug, Clone, Default)]
+pub struct OrderEvents {
+    /// When imported orders last arrived: the RFM boundaries wait while an import streams in.
+    pub imports: std::sync::Arc<crate::scores::ImportActivity>,
+}
 
 impl EventHandler for OrderEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -100,6 +103,7 @@ impl EventHandler for OrderEvents {
                     .map(|o| purchase(o, sales::OrderStatus::name_of(o.status)))
                     .collect();
                 record(tx, &purchases).await?;
+                self.imports.touch();
                 // A bulk load outruns the database's own statistics: on a never-analysed
                 // purchases table each refresh of figures sorted every purchase (1.6 s a
                 // statement at a million) instead of reading the customers' own.

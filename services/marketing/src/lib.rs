@@ -48,6 +48,7 @@ impl crm_platform::Service for Marketing {
             settings.rfm_refresh_interval,
         );
         let api = api::MarketingApi::new(base.store(), Arc::new(settings));
+        let orders = consumers::OrderEvents::default();
         let max = base.max_message_bytes();
         let server = base
             .server(policy::policy())
@@ -59,10 +60,14 @@ impl crm_platform::Service for Marketing {
             .bind(server)
             .await?
             .consumer(consumers::customer_options(), consumers::CustomerEvents)
-            .consumer(consumers::order_options(), consumers::OrderEvents)
+            .consumer(consumers::order_options(), orders.clone())
             .job("marketing-rfm-boundaries", interval, move || {
-                let (store, currency) = (store.clone(), currency.clone());
-                async move { scores::refresh_cuts(&store, &currency).await.map(drop) }
+                let (store, currency, imports) = (store.clone(), currency.clone(), orders.imports.clone());
+                async move {
+                    scores::refresh_cuts_between_imports(&store, &currency, &imports)
+                        .await
+                        .map(drop)
+                }
             }))
     }
 }
