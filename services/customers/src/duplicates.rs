@@ -3,10 +3,8 @@
 //! marked due and checked by a job, a batch per transaction. Finding duplicates then reads the
 //! links the checks kept instead of comparing the whole base.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-
 use crm_platform::Store;
+use crm_platform::bulk::BulkActivity;
 use crm_proto::customers::v1::{ContactPointKind, Party};
 use crm_storage::Conn;
 
@@ -20,50 +18,6 @@ pub const BATCH: i64 = 250;
 
 /// Batches between two looks at whether the index's statistics need refreshing.
 const BATCHES_PER_STATISTICS: usize = 10;
-
-/// How long after the last bulk write the job waits before checking.
-const QUIET: Duration = Duration::from_secs(3);
-
-/// The longest the job waits for imports that keep going.
-const MAX_WAIT: Duration = Duration::from_secs(600);
-
-/// When this process last wrote parties in bulk. The check job leaves the machine (and, on
-/// SQLite, the one writer) to an import while it runs, and catches up once it goes quiet, or
-/// after ten minutes of an import that does not. Elapsed time, not business time: wall clock.
-#[derive(Debug, Default)]
-pub struct BulkWrites {
-    /// µs since the epoch of the last bulk write (0: none).
-    last: AtomicI64,
-    /// µs since the epoch since which the job has been waiting (0: not waiting).
-    waiting_since: AtomicI64,
-}
-
-impl BulkWrites {
-    /// Notes a bulk write now.
-    pub fn touch(&self) {
-        self.last
-            .store(crm_platform::time::now_micros(), Ordering::Relaxed);
-    }
-
-    /// Whether the job should wait for an import to go quiet; `settling` when work an import
-    /// left (figures to refresh) is still under way.
-    fn should_wait(&self, settling: bool) -> bool {
-        let now = crm_platform::time::now_micros();
-        let busy = settling || now - self.last.load(Ordering::Relaxed) < QUIET.as_micros() as i64;
-        if !busy {
-            self.waiting_since.store(0, Ordering::Relaxed);
-            return false;
-        }
-        let since = match self.waiting_since.load(Ordering::Relaxed) {
-            0 => {
-                self.waiting_since.store(now, Ordering::Relaxed);
-                now
-            }
-            since => since,
-        };
-        now - since < MAX_WAIT.as_micros() as i64
-    }
-}
 
 /// Checks `ids` (in the caller's transaction): rewrites their blocking keys and their links to
 /// the parties sharing a key, an email or a phone with them. Ids no longer active (merged,
@@ -207,8 +161,8 @@ async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Wri
 }
 
 /// Checks the parties due (written in bulk), a batch per transaction, until none is left or an
-/// import is under way (see [`BulkWrites`]). Returns how many were checked.
-pub async fn check_due(store: &Store, bulk: &BulkWrites) -> anyhow::Result<usize> {
+/// import is under way (see [`BulkActivity`]). Returns how many were checked.
+pub async fn check_due(store: &Store, bulk: &BulkActivity) -> anyhow::Result<usize> {
     let mut total = 0;
     // Parties marked behind this point while the job runs are taken by its next run.
     let mut after = String::new();

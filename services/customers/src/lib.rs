@@ -39,7 +39,7 @@ impl crm_platform::Service for Customers {
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {
-        let bulk = Arc::new(duplicates::BulkWrites::default());
+        let bulk = Arc::new(crm_platform::bulk::BulkActivity::default());
         let api = api::CustomersApi::new(base.store(), Arc::new(settings.clone()), bulk.clone());
         let server = base.server(policy::policy()).await?.add_service(limited!(
             CustomersServiceServer::new(api),

@@ -111,7 +111,7 @@ pub struct OrderEvents {
     pub clock: std::sync::Arc<dyn crm_platform::clock::Clock>,
     /// Bulk writes into this service, which the duplicate check waits for: imported orders
     /// arriving count, as their import keeps the machine busy.
-    pub bulk: std::sync::Arc<crate::duplicates::BulkWrites>,
+    pub bulk: std::sync::Arc<crm_platform::bulk::BulkActivity>,
 }
 
 impl EventHandler for OrderEvents {

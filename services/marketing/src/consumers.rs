@@ -80,7 +80,7 @@ impl EventHandler for CustomerEvents {
 #[derive(Debug, Clone, Default)]
 pub struct OrderEvents {
     /// When imported orders last arrived: the RFM boundaries wait while an import streams in.
-    pub imports: std::sync::Arc<crate::scores::ImportActivity>,
+    pub imports: std::sync::Arc<crm_platform::bulk::BulkActivity>,
 }
 
 impl EventHandler for OrderEvents {

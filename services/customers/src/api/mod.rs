@@ -28,7 +28,7 @@ pub struct CustomersApi {
     store: Store,
     config: Arc<CustomersSettings>,
     /// Bulk writes, which the duplicate check job waits for.
-    bulk: Arc<crate::duplicates::BulkWrites>,
+    bulk: Arc<crm_platform::bulk::BulkActivity>,
 }
 
 impl CustomersApi {
@@ -36,7 +36,7 @@ impl CustomersApi {
     pub fn new(
         store: Store,
         config: Arc<CustomersSettings>,
-        bulk: Arc<crate::duplicates::BulkWrites>,
+        bulk: Arc<crm_platform::bulk::BulkActivity>,
     ) -> Self {
         Self { store, config, bulk }
     }

@@ -893,26 +893,20 @@ pub async fn lock_unless_busy(conn: &mut Conn, ids: &[String]) -> sqlx::Result<(
     if conn.backend_name() != "PostgreSQL" {
         return Ok((ids.to_vec(), Vec::new()));
     }
+    let ids_where = |suffix: &str, chunk: &[String]| {
+        let mut q = SqlBuilder::new("SELECT id FROM parties WHERE id IN (");
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")").push(suffix);
+        q
+    };
     let (mut locked, mut existing) = (Vec::new(), std::collections::HashSet::new());
     for chunk in ids.chunks(500) {
-        for (sql, into_locked) in [
-            ("SELECT id FROM parties WHERE id IN (", true),
-            ("SELECT id FROM parties WHERE id IN (", false),
-        ] {
-            let mut q = SqlBuilder::new(sql);
-            let list = q.in_list(chunk.iter().map(String::as_str));
-            q.push(&list).push(")");
-            if into_locked {
-                q.push(" ORDER BY id FOR UPDATE SKIP LOCKED");
-            }
-            for r in q.build().fetch_all(&mut *conn).await? {
-                let id: String = r.try_get("id")?;
-                if into_locked {
-                    locked.push(id);
-                } else {
-                    existing.insert(id);
-                }
-            }
+        let free = ids_where(" ORDER BY id FOR UPDATE SKIP LOCKED", chunk);
+        for r in free.build().fetch_all(&mut *conn).await? {
+            locked.push(r.try_get::<String, _>("id")?);
+        }
+        for r in ids_where("", chunk).build().fetch_all(&mut *conn).await? {
+            existing.insert(r.try_get::<String, _>("id")?);
         }
     }
     let missing = ids.iter().filter(|id| !existing.contains(*id)).cloned().collect();

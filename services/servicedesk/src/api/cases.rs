@@ -54,6 +54,14 @@ async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option
 
 /// Checks a new case's fields against the desk's queues and agents (paths prefixed `case.`);
 /// trims its partner id.
+/// The (response, resolution) minutes of a tier and priority: the configured policy, or the
+/// built-in one.
+pub(super) async fn sla_targets(conn: &mut Conn, tier: &str, priority: i32) -> Result<(i64, i64)> {
+    Ok(sla::targets(conn, tier, priority)
+        .await?
+        .unwrap_or_else(|| sla_minutes(priority, tier)))
+}
+
 pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<Violations> {
     let queue_known = !org::existing_queues(conn, std::slice::from_ref(&c.queue_id))
         .await?
@@ -121,11 +129,7 @@ impl ServiceDeskApi {
         priority: i32,
         from: i64,
     ) -> Result<(i64, i64)> {
-        let minutes = match sla::targets(conn, tier, priority).await? {
-            Some(targets) => targets,
-            None => sla_minutes(priority, tier),
-        };
-        Ok(self.due_after(minutes, from))
+        Ok(self.due_after(sla_targets(conn, tier, priority).await?, from))
     }
 
     /// The (response, resolution) due times `minutes` of business time after `from`.

@@ -15,11 +15,11 @@ use crm_storage::imports::{self, NewImportKey};
 use prost::Message as _;
 
 use super::ServiceDeskApi;
-use super::cases::check_new_case;
-use crate::domain::priority::{priority, sla_minutes};
+use super::cases::{check_new_case, sla_targets};
+use crate::domain::priority::priority;
 use crate::error::{Error, Result, Violations};
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
-use crate::storage::{customers, kb, org, sla};
+use crate::storage::{customers, kb, org};
 use crm_platform::time::micros;
 use crm_proto::servicedesk::v1::events as ev;
 
@@ -369,9 +369,7 @@ impl ServiceDeskApi {
         let minutes = match context.targets.get(&(tier.clone(), c.priority)) {
             Some(minutes) => *minutes,
             None => {
-                let minutes = sla::targets(tx, &tier, c.priority)
-                    .await?
-                    .unwrap_or_else(|| sla_minutes(c.priority, &tier));
+                let minutes = sla_targets(tx, &tier, c.priority).await?;
                 context.targets.insert((tier.clone(), c.priority), minutes);
                 minutes
             }

@@ -98,41 +98,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
 
 /// Inserts a new case (version 1).
 pub async fn insert(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<()> {
-    let k = &c.case;
-    // COLUMNS is a constant: nothing user-supplied is formatted in.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO cases ({COLUMNS}, escalation_check_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, $23, $24, $25, $26)"
-    )))
-    .bind(&k.id)
-    .bind(i64::from(k.r#type))
-    .bind(i64::from(k.channel))
-    .bind(&k.category)
-    .bind(i64::from(k.severity))
-    .bind(&k.subject)
-    .bind(&k.description)
-    .bind(&k.party_id)
-    .bind(&k.contact)
-    .bind(&k.queue_id)
-    .bind(&k.agent_id)
-    .bind(i64::from(k.priority))
-    .bind(&k.customer_tier)
-    .bind(i64::from(k.status))
-    .bind(&k.resolution)
-    .bind(i64::from(k.satisfaction))
-    .bind(c.opened_at)
-    .bind(c.response_due_at)
-    .bind(c.resolution_due_at)
-    .bind(c.first_response_at)
-    .bind(c.resolved_at)
-    .bind(c.paused_at)
-    .bind(&k.partner_id)
-    .bind(&k.external_id)
-    .bind(c.clock_from)
-    .bind(escalation_check(c))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_many(conn, std::slice::from_ref(c)).await
 }
 
 /// Stores new cases, each at version 1, with multi-row statements (a bulk import).
