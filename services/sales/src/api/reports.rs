@@ -129,18 +129,19 @@ impl SalesApi {
             .iter()
             .map(|s| (s.code.clone(), reports::implied_by(s, &stages)))
             .collect();
-        let current = reporting::current_by_stage(&mut conn, &c).await?;
-        let reached = reporting::reached_by_stage(&mut conn, &c, &implied).await?;
-        let visits = reporting::visits_by_stage(&mut conn, &c, self.store.now_micros()).await?;
-        let totals: HashMap<String, reports::StageTotals> = stages
+        let totals = reporting::funnel_totals(&mut conn, &c, &implied, self.store.now_micros()).await?;
+        let totals: HashMap<String, reports::StageTotals> = implied
             .iter()
-            .map(|s| {
+            .map(|(code, implying)| {
+                let current = |code: &String| totals.current.get(code).copied().unwrap_or_default();
+                let by_current: i64 = implying.iter().map(|c| current(c).0).sum();
+                let by_visit = totals.visited_only.get(code).copied().unwrap_or_default();
                 (
-                    s.code.clone(),
+                    code.clone(),
                     reports::StageTotals {
-                        current: current.get(&s.code).copied().unwrap_or_default(),
-                        reached: reached.get(&s.code).copied().unwrap_or_default(),
-                        visits: visits.get(&s.code).copied().unwrap_or_default(),
+                        current: current(code),
+                        reached: by_current + by_visit,
+                        visits: totals.visits.get(code).copied().unwrap_or_default(),
                     },
                 )
             })

@@ -60,38 +60,34 @@ fn covered(q: &mut SqlBuilder, c: &Covered<'_>) {
     }
 }
 
-/// Per stage code: the covered opportunities now in it and their amount.
-pub async fn current_by_stage(conn: &mut Conn, c: &Covered<'_>) -> sqlx::Result<HashMap<String, (i64, i64)>> {
-    let mut q = SqlBuilder::new(
-        "SELECT o.stage_code, COUNT(*) AS n, CAST(SUM(o.amount_minor) AS BIGINT) AS amount FROM opportunities o WHERE 1 = 1",
-    );
-    covered(&mut q, c);
-    q.push(" GROUP BY o.stage_code");
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("stage_code")?, (r.try_get("n")?, r.try_get("amount")?))))
-        .collect()
+/// What the funnel adds up, per stage code.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FunnelTotals {
+    /// The covered opportunities now in the stage, and their amount.
+    pub current: HashMap<String, (i64, i64)>,
+    /// The visits of the stage in the covered opportunities' history, and the sum of their
+    /// durations in whole seconds (each clamped at zero, an open visit counted to now).
+    pub visits: HashMap<String, (i64, i64)>,
+    /// The covered opportunities that visited the stage but whose current stage does not imply
+    /// it: with those whose current stage does, they are the ones that reached it.
+    pub visited_only: HashMap<String, i64>,
 }
 
-/// Per stage code: the covered opportunities that reached it, by a visit in their history or by
-/// being now in one of the stages `implied_by` names for it; one statement, one pass over the
-/// history (the distinct (opportunity, stage) pairs of both, counted per stage).
-pub async fn reached_by_stage(
+/// The funnel's totals in one statement: one pass over the covered opportunities and one over
+/// their history. `implied_by` pairs each stage with the current stages that imply it, so that
+/// an opportunity is counted once as having reached a stage, by its current stage or else by a
+/// visit, without a distinct set of every (opportunity, stage) pair.
+pub async fn funnel_totals(
     conn: &mut Conn,
     c: &Covered<'_>,
     implied_by: &[(String, Vec<String>)],
-) -> sqlx::Result<HashMap<String, i64>> {
-    if implied_by.is_empty() {
-        return Ok(HashMap::new());
-    }
+    now: i64,
+) -> sqlx::Result<FunnelTotals> {
     let mut q = SqlBuilder::new(
-        "SELECT r.stage, COUNT(*) AS n FROM (SELECT h.opportunity_id AS id, h.stage_code AS stage \
-         FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id WHERE 1 = 1",
+        "SELECT 'now' AS part, o.stage_code AS stage, COUNT(*) AS n, CAST(SUM(o.amount_minor) AS BIGINT) AS amount, \
+         0 AS visited_only FROM opportunities o WHERE 1 = 1",
     );
     covered(&mut q, c);
-    // Which stage each current stage implies, as rows.
     let mut implied = Vec::new();
     for (stage, current) in implied_by {
         for now_in in current {
@@ -99,50 +95,33 @@ pub async fn reached_by_stage(
             implied.push(format!("SELECT {now_in} AS now_in, {stage} AS stage"));
         }
     }
-    if !implied.is_empty() {
-        q.push(&format!(
-            " UNION SELECT o.id, i.stage FROM opportunities o JOIN ({}) i ON i.now_in = o.stage_code WHERE 1 = 1",
-            implied.join(" UNION ALL ")
-        ));
-        covered(&mut q, c);
+    if implied.is_empty() {
+        implied.push("SELECT '' AS now_in, '' AS stage".into());
     }
-    q.push(") r GROUP BY r.stage");
-    let counts: HashMap<String, i64> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("stage")?, r.try_get("n")?)))
-        .collect::<sqlx::Result<_>>()?;
-    Ok(implied_by
-        .iter()
-        .map(|(stage, _)| (stage.clone(), counts.get(stage).copied().unwrap_or_default()))
-        .collect())
-}
-
-/// Per stage code: the visits of the covered opportunities and the sum of their durations in
-/// whole seconds, each clamped at zero and an open visit counted to `now` (µs).
-pub async fn visits_by_stage(
-    conn: &mut Conn,
-    c: &Covered<'_>,
-    now: i64,
-) -> sqlx::Result<HashMap<String, (i64, i64)>> {
-    let mut q = SqlBuilder::new(
-        "SELECT h.stage_code, COUNT(*) AS n, CAST(COALESCE(SUM(CASE WHEN COALESCE(h.left_at, ",
-    );
     let now = q.arg(now);
     q.push(&format!(
-        "{now}) > h.entered_at THEN (COALESCE(h.left_at, {now}) - h.entered_at) / 1000000 ELSE 0 END), 0) AS BIGINT) AS seconds \
-         FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id WHERE 1 = 1"
+        " GROUP BY o.stage_code UNION ALL SELECT 'visits', h.stage_code, COUNT(*), \
+         CAST(COALESCE(SUM(CASE WHEN COALESCE(h.left_at, {now}) > h.entered_at \
+         THEN (COALESCE(h.left_at, {now}) - h.entered_at) / 1000000 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(DISTINCT CASE WHEN i.stage IS NULL THEN h.opportunity_id END) \
+         FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id \
+         LEFT JOIN ({}) i ON i.now_in = o.stage_code AND i.stage = h.stage_code WHERE 1 = 1",
+        implied.join(" UNION ALL ")
     ));
     covered(&mut q, c);
     q.push(" GROUP BY h.stage_code");
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("stage_code")?, (r.try_get("n")?, r.try_get("seconds")?))))
-        .collect()
+    let mut totals = FunnelTotals::default();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let stage: String = row.try_get("stage")?;
+        let figures = (row.try_get("n")?, row.try_get("amount")?);
+        if row.try_get::<String, _>("part")? == "now" {
+            totals.current.insert(stage, figures);
+        } else {
+            totals.visited_only.insert(stage.clone(), row.try_get("visited_only")?);
+            totals.visits.insert(stage, figures);
+        }
+    }
+    Ok(totals)
 }
 
 /// Open covered opportunities by expected-close month ("YYYY-MM"): (month, count, pipeline,

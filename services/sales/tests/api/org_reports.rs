@@ -663,6 +663,51 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         raised.iter().map(|a| a.kind).collect::<Vec<_>>(),
         vec![AlertKind::EarlyStagePileUp as i32]
     );
+
+    // A deal that went on to negotiation and came back to qualification reached negotiation by
+    // its visit, but not proposal; a deal now in proposal reached qualification without a
+    // visit; the won deal reached every open stage.
+    let mut etag = opps[2].etag.clone();
+    for stage in ["negotiation", "qualification"] {
+        etag = suite
+            .pipeline
+            .clone()
+            .move_opportunity_stage(suite.req(pb::MoveOpportunityStageRequest {
+                id: opps[2].id.clone(),
+                etag: etag.clone(),
+                stage_code: stage.into(),
+                planned_leave_date: "2099-01-01".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .opportunity
+            .unwrap()
+            .etag;
+    }
+    let funnel = suite
+        .reports
+        .clone()
+        .get_funnel(suite.req(pb::GetFunnelRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .stages;
+    let reached: Vec<(&str, i64, i64)> = funnel
+        .iter()
+        .map(|s| (s.stage_code.as_str(), s.count, s.reached))
+        .collect();
+    assert_eq!(
+        reached,
+        vec![
+            ("prospecting", 1, 5),
+            ("qualification", 1, 3),
+            ("proposal", 1, 2),
+            ("negotiation", 0, 2),
+            ("closed_won", 1, 1),
+            ("closed_lost", 1, 1)
+        ]
+    );
 }
 
 async fn opportunities_route_to_the_territory_selling_their_product_line(backend: Backend) {
