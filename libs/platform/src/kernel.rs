@@ -283,9 +283,9 @@ impl Store {
         Ok(())
     }
 
-    /// A pooled connection, for reads outside a transaction.
-    pub async fn conn(&self) -> sqlx::Result<sqlx::pool::PoolConnection<sqlx::Any>> {
-        self.db.pool().acquire().await
+    /// A connection for reads outside a transaction.
+    pub async fn conn(&self) -> sqlx::Result<crm_storage::ReadConn> {
+        self.db.read_conn().await
     }
 }
 

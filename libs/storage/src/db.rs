@@ -1,9 +1,12 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, Executor};
+
+use crate::warm::{ReadConn, Warm};
 
 /// A transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -63,6 +66,7 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    warm: Arc<Warm>,
 }
 
 impl Db {
@@ -121,12 +125,19 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("connecting to {}", redact(url)))?;
-        Ok(Self { pool, backend })
+        let warm = Warm::new(pool.clone(), max_connections.max(1));
+        Ok(Self { pool, backend, warm })
     }
 
     /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection for reads outside a transaction, kept warm between requests (see
+    /// [`ReadConn`]).
+    pub async fn read_conn(&self) -> sqlx::Result<ReadConn> {
+        self.warm.take().await
     }
 
     /// The backend.
@@ -172,7 +183,10 @@ impl Db {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        // Closed first, so that no read connection is set aside after the others are released.
+        let closed = self.pool.close();
+        self.warm.release_all();
+        closed.await;
     }
 }
 

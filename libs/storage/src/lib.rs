@@ -11,10 +11,12 @@ mod db;
 pub mod imports;
 mod sql;
 pub mod statistics;
+mod warm;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};
 pub use sql::{Arg, SqlBuilder, Statement, escape_like, insert_chunks, last_per_key};
+pub use warm::{RECHECK_AFTER, ReadConn};
 
 /// A connection of either backend (a transaction or a pooled connection dereferences to it).
 pub type Conn = sqlx::AnyConnection;

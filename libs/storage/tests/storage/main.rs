@@ -52,4 +52,63 @@ async fn a_grown_table_is_analysed(backend: Backend) {
     assert!(!statistics::analyze_if_grown(&mut conn, "items").await.unwrap());
 }
 
-backend_tests!(a_grown_table_is_analysed);
+/// Waits until `db`'s pool holds `idle` idle connections (released connections return to the
+/// pool in a task of their own).
+async fn until_idle(db: &crm_storage::Db, idle: usize) {
+    for _ in 0..500 {
+        if db.pool().num_idle() == idle {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} idle connections, not {idle}", db.pool().num_idle());
+}
+
+/// A read connection is kept warm for the next read (the same session: its temporary table is
+/// there), or handed to a read waiting for one; at most half of the pool is kept so; one out of
+/// the pool past the recheck goes back to it; closing the database does not wait for warm ones.
+async fn read_connections_are_kept_warm(backend: Backend) {
+    let test_db = TestDb::new(backend);
+    let db = test_db.connect().await; // five connections: two may be warm
+    let mut conn = db.read_conn().await.unwrap();
+    sqlx::query("CREATE TEMP TABLE marker (x BIGINT)")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let session_kept = |mut conn: crm_storage::ReadConn| async move {
+        sqlx::query("SELECT x FROM marker")
+            .fetch_all(&mut *conn)
+            .await
+            .is_ok()
+    };
+    assert!(session_kept(db.read_conn().await.unwrap()).await);
+
+    // Every connection out: the marked one is the first, a waiting read gets it.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(db.read_conn().await.unwrap());
+    }
+    let waiting = tokio::spawn({
+        let db = db.clone();
+        async move { session_kept(db.read_conn().await.unwrap()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    held.remove(0);
+    assert!(
+        waiting.await.unwrap(),
+        "the waiting read was handed the warm connection"
+    );
+    drop(held);
+    until_idle(&db, 3).await;
+
+    tokio::time::sleep(crm_storage::RECHECK_AFTER).await;
+    let conn = db.read_conn().await.unwrap();
+    until_idle(&db, 4).await;
+    drop(conn);
+    tokio::time::timeout(Duration::from_secs(60), db.close())
+        .await
+        .expect("closing does not wait for warm connections");
+}
+
+backend_tests!(a_grown_table_is_analysed, read_connections_are_kept_warm);

@@ -300,9 +300,56 @@ pub async fn touch(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// One party with its contact points and tags, whatever its status.
+/// Contact points and tags of the parties whose `party_id` the two filters select (one for
+/// each half), one row each: `child` says which ('c' or 't'), the other columns are `child_*`
+/// so that they can sit beside a party's own.
+fn children_sql(contacts: &str, tags: &str) -> String {
+    format!(
+        "SELECT 'c' AS child, party_id, position AS child_position, id AS child_id, kind AS child_kind, \
+         value AS child_value, normalized AS child_normalized, label AS child_label, \
+         is_primary AS child_primary, NULL AS child_tag FROM contact_points WHERE party_id {contacts} \
+         UNION ALL SELECT 't' AS child, party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tag \
+         FROM party_tags WHERE party_id {tags}"
+    )
+}
+
+/// Adds the contact point or tag of a [`children_sql`] row to `party`; a row without one (a
+/// party's own row of an outer join) adds nothing.
+fn add_child(party: &mut pb::Party, row: &AnyRow) -> sqlx::Result<()> {
+    match row.try_get::<Option<String>, _>("child")?.as_deref() {
+        Some("t") => party.tags.push(row.try_get("child_tag")?),
+        Some(_) => party.contact_points.push(pb::ContactPoint {
+            id: row.try_get("child_id")?,
+            kind: row.try_get::<i64, _>("child_kind")? as i32,
+            value: row.try_get("child_value")?,
+            label: row.try_get("child_label")?,
+            primary: row.try_get::<i64, _>("child_primary")? != 0,
+            normalized: row.try_get("child_normalized")?,
+        }),
+        None => {}
+    }
+    Ok(())
+}
+
+/// One party with its contact points and tags, whatever its status: one statement, since a
+/// party read is the commonest call of all (one row per child, the party's columns repeated).
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Party>> {
-    Ok(load(conn, &[id.to_string()]).await?.pop())
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {COLUMNS}, k.* FROM parties LEFT JOIN ({}) k ON k.party_id = parties.id \
+             WHERE parties.id = $1 ORDER BY k.child, k.child_position, k.child_tag",
+            children_sql("= $1", "= $1")
+        )
+    });
+    let rows = sqlx::query(SQL.as_str()).bind(id).fetch_all(&mut *conn).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut party = from_row(first)?;
+    for row in &rows {
+        add_child(&mut party, row)?;
+    }
+    Ok(Some(party))
 }
 
 /// Parties by id (any status), in the order asked; unknown ids are skipped.
@@ -333,33 +380,15 @@ async fn load_with(conn: &mut Conn, ids: &[String], children: bool) -> sqlx::Res
             continue;
         }
         // Contact points and tags in one statement: one round trip fewer on every party read.
-        let mut q = SqlBuilder::new(
-            "SELECT 'c' AS child, party_id, position, id, kind, value, normalized, label, is_primary, \
-             NULL AS tag FROM contact_points WHERE party_id IN (",
-        );
-        let list = q.in_list(chunk.iter().cloned());
-        q.push(&list).push(
-            ") UNION ALL SELECT 't' AS child, party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, tag \
-             FROM party_tags WHERE party_id IN (",
-        );
-        let list = q.in_list(chunk.iter().cloned());
-        q.push(&list).push(") ORDER BY party_id, child, position, tag");
+        let mut q = SqlBuilder::new("");
+        let contacts = format!("IN ({})", q.in_list(chunk.iter().cloned()));
+        let tags = format!("IN ({})", q.in_list(chunk.iter().cloned()));
+        q.push(&children_sql(&contacts, &tags))
+            .push(" ORDER BY party_id, child, child_position, child_tag");
         for row in q.build().fetch_all(&mut *conn).await? {
             let party_id: String = row.try_get("party_id")?;
-            let Some(party) = by_id.get_mut(&party_id) else {
-                continue;
-            };
-            if row.try_get::<String, _>("child")? == "t" {
-                party.tags.push(row.try_get("tag")?);
-            } else {
-                party.contact_points.push(pb::ContactPoint {
-                    id: row.try_get("id")?,
-                    kind: row.try_get::<i64, _>("kind")? as i32,
-                    value: row.try_get("value")?,
-                    label: row.try_get("label")?,
-                    primary: row.try_get::<i64, _>("is_primary")? != 0,
-                    normalized: row.try_get("normalized")?,
-                });
+            if let Some(party) = by_id.get_mut(&party_id) {
+                add_child(party, &row)?;
             }
         }
     }
