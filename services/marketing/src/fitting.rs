@@ -143,7 +143,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
         .unwrap_or_default()
         .and_utc()
         .timestamp_micros();
-    let (fit, log_likelihood) = tokio::task::spawn_blocking(move || {
+    let (fit, log_likelihood) = crm_platform::background::compute("model-fit", move || {
         let customers: Vec<bgnbd::Customer> = histories.iter().map(|h| h.customer).collect();
         if customers.len() < 10 || !customers.iter().any(|c| c.x > 0.0) {
             return Err(Error::FailedPrecondition(TOO_LITTLE_HISTORY.into()));
@@ -172,8 +172,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
         let log_likelihood = bgnbd::log_likelihood(&bg_nbd, &customers);
         Ok((fit, log_likelihood))
     })
-    .await
-    .map_err(anyhow::Error::from)??;
+    .await??;
 
     // Score a page of customers at a time, their histories read again by id.
     let mut after = String::new();
@@ -189,7 +188,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
         after = last;
         // The expected value sums a series per customer: off the async runtime.
         let page_fit = fit.clone();
-        let seen: Vec<ModelCustomer> = tokio::task::spawn_blocking(move || {
+        let seen: Vec<ModelCustomer> = crm_platform::background::compute("model-scoring", move || {
             page.into_iter()
                 .map(|(party_id, history)| ModelCustomer {
                     alive_bps: (bgnbd::prob_alive(&page_fit.bg_nbd, &history.customer) * 10_000.0).round()
@@ -200,8 +199,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
                 })
                 .collect()
         })
-        .await
-        .map_err(anyhow::Error::from)?;
+        .await?;
         newly_at_risk += save_page(&store, fitted_at, &seen, request.threshold_bps).await?;
         scored += seen.len() as i64;
         report(&store, &id, customers.max(scored), scored).await?;
