@@ -23,8 +23,13 @@ use crate::storage::{audit, micros_of, now_micros, orders, parties, settings};
 /// Parties refreshed per transaction by the full sweep.
 const SWEEP_BATCH: usize = 100;
 
-/// Parties refreshed per transaction when the parties an import named are refreshed.
+/// Parties refreshed per transaction when the parties an import named are refreshed once it
+/// has gone quiet.
 const DEFERRED_BATCH: i64 = 500;
+
+/// Parties refreshed per transaction while imports go on: the order consumer waits for the
+/// parties such a transaction holds, so it is kept short.
+const DEFERRED_BATCH_DURING_IMPORTS: i64 = 100;
 
 /// How long imported orders must have stopped arriving before the parties they named are
 /// refreshed: an import names most customers again and again, and each refresh is audited and
@@ -495,6 +500,11 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
             _ => return Ok(0),
         }
     };
+    let batch = if noted_by.is_some() {
+        DEFERRED_BATCH_DURING_IMPORTS
+    } else {
+        DEFERRED_BATCH
+    };
     let mut after = String::new();
     let mut refreshed = 0;
     let drained = async {
@@ -503,7 +513,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
             && (noted_by.is_some() || ledger.imports.quiet_at(crm_platform::time::now_micros()))
         {
             let mut tx = db.begin().await?;
-            let ids = orders::deferred(&mut tx, &after, noted_by, DEFERRED_BATCH).await?;
+            let ids = orders::deferred(&mut tx, &after, noted_by, batch).await?;
             let Some(last) = ids.last().cloned() else {
                 return Ok(true);
             };
