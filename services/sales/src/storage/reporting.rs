@@ -117,7 +117,9 @@ pub async fn funnel_totals(
         if row.try_get::<String, _>("part")? == "now" {
             totals.current.insert(stage, figures);
         } else {
-            totals.visited_only.insert(stage.clone(), row.try_get("visited_only")?);
+            totals
+                .visited_only
+                .insert(stage.clone(), row.try_get("visited_only")?);
             totals.visits.insert(stage, figures);
         }
     }
