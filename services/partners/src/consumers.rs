@@ -2,6 +2,8 @@
 //! on a partner's channel (removed again when the order is cancelled or returned); from the
 //! service desk, complaints about a partner for its scorecard.
 
+use std::collections::HashMap;
+
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::partners::v1 as pb;
 use crm_proto::sales::v1 as sales;
@@ -101,21 +103,10 @@ impl EventHandler for SalesEvents {
                 }
             }
             sales_events::types::ORDERS_IMPORTED => {
-                // As if each order's order.placed, then its status event, had arrived; orders
-                // sold direct leave nothing here.
-                for order in event.decode::<sales::OrdersImported>()?.orders {
-                    if order.channel.as_ref().is_none_or(|c| c.partner_id.is_empty()) {
-                        continue;
-                    }
-                    record_order(tx, &order, self.clock.now_micros()).await?;
-                    match sales::OrderStatus::try_from(order.status) {
-                        Ok(sales::OrderStatus::Cancelled) => sell::remove_order(tx, &order.id).await?,
-                        Ok(sales::OrderStatus::Returned) => {
-                            record_return(tx, &order, self.clock.now_micros()).await?
-                        }
-                        _ => {}
-                    }
-                }
+                // Orders sold direct leave nothing here.
+                let mut orders = event.decode::<sales::OrdersImported>()?.orders;
+                orders.retain(|o| !partner_of(o).is_empty());
+                record_imported(tx, &orders, self.clock.now_micros()).await?;
             }
             sales_events::types::ORDER_REJECTED => {
                 let e: sales::OrderRejected = event.decode()?;
@@ -140,14 +131,19 @@ impl EventHandler for SalesEvents {
 /// day it happened (an imported return keeps its history).
 async fn record_return(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
     sell::remove_order(tx, &order.id).await?;
-    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
+    note_return(tx, order, now).await
+}
+
+/// Counts a returned order on its partner's scorecard.
+async fn note_return(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
+    let partner_id = partner_of(order);
     if !partner_id.is_empty() {
         let total = order.total.clone().unwrap_or_default();
         let returned_on = day_of(order.status_time.as_ref(), now);
         scorecards::record_return(
             tx,
             &order.id,
-            &partner_id,
+            partner_id,
             total.amount_minor,
             &total.currency_code,
             &returned_on,
@@ -157,7 +153,11 @@ async fn record_return(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::R
     Ok(())
 }
 
-/// The lines of an order on a partner channel become sell-through of that partner.
+/// The partner an order was sold through; empty for a direct sale.
+fn partner_of(order: &sales::Order) -> &str {
+    order.channel.as_ref().map_or("", |c| c.partner_id.as_str())
+}
+
 /// The UTC day of a time (of `now` when absent), `YYYY-MM-DD`.
 fn day_of(time: Option<&prost_types::Timestamp>, now: i64) -> String {
     let micros = time.map_or(now, crm_platform::time::micros);
@@ -166,60 +166,119 @@ fn day_of(time: Option<&prost_types::Timestamp>, now: i64) -> String {
         .to_string()
 }
 
-async fn record_order(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
-    let partner_id = order.channel.clone().unwrap_or_default().partner_id;
-    if partner_id.is_empty() {
+/// An e-order of the portal that has become a sales order.
+async fn settle_e_order(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+    if order.external_ref.is_empty() {
         return Ok(());
     }
-    // An e-order of ours: it is now a sales order.
-    if !order.external_ref.is_empty() {
-        let total = order.total.clone().unwrap_or_default().amount_minor;
-        portal::settle_order(
-            tx,
-            &partner_id,
-            &order.external_ref,
-            pb::PartnerOrderStatus::Placed as i32,
-            &order.id,
-            total,
-            "",
-        )
-        .await?;
-    }
-    let Some(partner) = partners::get(tx, &partner_id).await? else {
-        tracing::warn!(partner = %partner_id, order = %order.id, "order on an unknown partner channel");
-        return Ok(());
+    let total = order.total.clone().unwrap_or_default().amount_minor;
+    portal::settle_order(
+        tx,
+        partner_of(order),
+        &order.external_ref,
+        pb::PartnerOrderStatus::Placed as i32,
+        &order.id,
+        total,
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The sell-through of an order on the channel of `partner_id`, counted in `region`, each
+/// record with the key that makes it count once: one per line, or one for the total of an
+/// order known by its total only (an imported one).
+fn sell_through(
+    order: &sales::Order,
+    partner_id: &str,
+    region: &str,
+    categories: &HashMap<String, String>,
+    now: i64,
+) -> Vec<(String, pb::SellThrough)> {
+    let record = pb::SellThrough {
+        partner_id: partner_id.to_string(),
+        region_code: region.to_string(),
+        sold_on: day_of(order.place_time.as_ref(), now),
+        source: pb::SaleSource::Order as i32,
+        source_ref: order.id.clone(),
+        ..Default::default()
     };
-    let sold_on = day_of(order.place_time.as_ref(), now);
     if order.lines.is_empty() {
-        // An order known by its total only (an imported one): one record without a product.
-        let record = pb::SellThrough {
-            partner_id: partner.id.clone(),
-            region_code: partner.region_codes.first().cloned().unwrap_or_default(),
+        let total = pb::SellThrough {
             amount: order.total.clone(),
-            sold_on,
-            source: pb::SaleSource::Order as i32,
-            source_ref: order.id.clone(),
-            ..Default::default()
+            ..record
         };
-        sell::record(tx, &format!("order:{}:total", order.id), &record).await?;
+        return vec![(format!("order:{}:total", order.id), total)];
+    }
+    order
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let line = pb::SellThrough {
+                product_id: line.product_id.clone(),
+                product_category: categories.get(&line.product_id).cloned().unwrap_or_default(),
+                quantity: line.quantity,
+                amount: Some(line.net.clone().unwrap_or_default()),
+                ..record.clone()
+            };
+            (format!("order:{}:{i}", order.id), line)
+        })
+        .collect()
+}
+
+/// The categories of the products an order's lines name.
+async fn categories_of(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<HashMap<String, String>> {
+    let mut ids: Vec<String> = orders
+        .iter()
+        .flat_map(|o| o.lines.iter().map(|l| l.product_id.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(catalog::categories(tx, &ids).await?)
+}
+
+/// The lines of an order on a partner channel become sell-through of that partner.
+async fn record_order(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
+    if partner_of(order).is_empty() {
         return Ok(());
     }
-    let ids: Vec<String> = order.lines.iter().map(|l| l.product_id.clone()).collect();
-    let categories = catalog::categories(tx, &ids).await?;
-    for (i, line) in order.lines.iter().enumerate() {
-        let category = categories.get(&line.product_id).cloned().unwrap_or_default();
-        let record = pb::SellThrough {
-            partner_id: partner.id.clone(),
-            product_id: line.product_id.clone(),
-            product_category: category,
-            region_code: partner.region_codes.first().cloned().unwrap_or_default(),
-            quantity: line.quantity,
-            amount: Some(line.net.clone().unwrap_or_default()),
-            sold_on: sold_on.clone(),
-            source: pb::SaleSource::Order as i32,
-            source_ref: order.id.clone(),
+    record_imported(tx, std::slice::from_ref(order), now).await
+}
+
+/// Orders on partner channels, as if each one's order.placed and then its status event had
+/// arrived, in a few statements however many there are: those placed or fulfilled become
+/// sell-through, those cancelled or returned leave none (nor what an earlier import of them
+/// left), and each return counts on its partner's scorecard.
+async fn record_imported(tx: &mut Tx, orders: &[sales::Order], now: i64) -> anyhow::Result<()> {
+    use sales::OrderStatus::{Cancelled, Returned};
+    if orders.is_empty() {
+        return Ok(());
+    }
+    for order in orders {
+        settle_e_order(tx, order).await?;
+    }
+    let mut ids: Vec<String> = orders.iter().map(|o| partner_of(o).to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    let regions = partners::first_regions(tx, &ids).await?;
+    let categories = categories_of(tx, orders).await?;
+    let (mut sold, mut gone) = (Vec::new(), Vec::new());
+    for order in orders {
+        if order.status == Cancelled as i32 || order.status == Returned as i32 {
+            gone.push(order.id.clone());
+            continue;
+        }
+        let Some(region) = regions.get(partner_of(order)) else {
+            tracing::warn!(partner = %partner_of(order), order = %order.id, "order on an unknown partner channel");
+            continue;
         };
-        sell::record(tx, &format!("order:{}:{i}", order.id), &record).await?;
+        sold.extend(sell_through(order, partner_of(order), region, &categories, now));
+    }
+    sell::record_many(tx, &sold).await?;
+    sell::remove_orders(tx, &gone).await?;
+    for order in orders.iter().filter(|o| o.status == Returned as i32) {
+        note_return(tx, order, now).await?;
     }
     Ok(())
 }

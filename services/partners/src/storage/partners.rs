@@ -1,5 +1,7 @@
 //! Partners and their status history.
 
+use std::collections::HashMap;
+
 use crm_proto::partners::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
@@ -130,6 +132,22 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Partner>>
     let mut p = from_row(&row)?;
     p.status_history = history(conn, id).await?;
     Ok(Some(p))
+}
+
+/// The first region of each of the partners `ids` that exist: where their sales are counted.
+pub async fn first_regions(conn: &mut Conn, ids: &[String]) -> sqlx::Result<HashMap<String, String>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT id, region_codes FROM partners WHERE id IN (");
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let regions: Vec<String> =
+                serde_json::from_str(&row.try_get::<String, _>("region_codes")?).unwrap_or_default();
+            found.insert(row.try_get("id")?, regions.into_iter().next().unwrap_or_default());
+        }
+    }
+    Ok(found)
 }
 
 /// Every partner (without histories), by name.

@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::partners::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 /// Records a sale once per `source_key` (an order line or a report line).
@@ -28,6 +28,47 @@ pub async fn record(conn: &mut Conn, source_key: &str, s: &pb::SellThrough) -> s
     .await?
     .rows_affected()
         == 1)
+}
+
+/// Records sales, each once per its source key as [`record`] does, 500 to a statement.
+pub async fn record_many(conn: &mut Conn, sales: &[(String, pb::SellThrough)]) -> sqlx::Result<()> {
+    for chunk in crm_storage::insert_chunks(sales, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "sell_through (source_key, partner_id, product_id, product_category, region_code, quantity, \
+             amount_minor, currency_code, sold_on, source, source_ref)",
+            chunk.iter().map(|(key, s)| {
+                let amount = s.amount.clone().unwrap_or_default();
+                [
+                    Arg::from(key.as_str()),
+                    Arg::from(s.partner_id.as_str()),
+                    Arg::from(s.product_id.as_str()),
+                    Arg::from(s.product_category.as_str()),
+                    Arg::from(s.region_code.as_str()),
+                    Arg::Int(s.quantity),
+                    Arg::Int(amount.amount_minor),
+                    Arg::from(amount.currency_code),
+                    Arg::from(s.sold_on.as_str()),
+                    Arg::Int(i64::from(s.source)),
+                    Arg::from(s.source_ref.as_str()),
+                ]
+            }),
+        );
+        q.push(" ON CONFLICT (source_key) DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removes the sell-through of orders (cancelled or returned), 500 to a statement.
+pub async fn remove_orders(conn: &mut Conn, order_ids: &[String]) -> sqlx::Result<()> {
+    for chunk in order_ids.chunks(500) {
+        let mut q = SqlBuilder::new("DELETE FROM sell_through WHERE 1 = 1");
+        q.and("source = {}", pb::SaleSource::Order as i64);
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND source_ref IN ({list})"));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Removes the sell-through of an order (cancelled or returned).

@@ -4,6 +4,7 @@
 mod channel;
 mod helpers;
 mod import;
+mod imported;
 mod paging;
 mod performance;
 mod portal;
