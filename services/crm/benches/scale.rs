@@ -6,9 +6,10 @@
 //!
 //! For each size: a fresh database per service and a fresh nats-server, the whole suite in this
 //! process, the synthetic base (see `common/synthetic.rs`: parties, two relationships and ten
-//! orders per party, a case per two parties, an opportunity per five) loaded with `crm import`,
-//! the consumers and the duplicate check job left to finish, then each read timed one call
-//! after another.
+//! orders per party, a case per two parties, an opportunity per five, 2,000 channel partners in
+//! four levels with monthly targets, one order in twenty sold through them, a yearly quota per
+//! rep) loaded with `crm import`, the consumers and the duplicate check job left to finish, then
+//! each read timed one call after another.
 //!
 //! `cargo bench -p crm --bench scale`. Environment: `CRM_BENCH_BACKEND` (`sqlite`, the default,
 //! or `postgres` with `CRM_TEST_POSTGRES_URL`), `CRM_BENCH_PARTIES` (the full size: 100,000 on
@@ -32,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crm::services::Service;
 use crm_auth::Role;
+use crm_proto::common::v1::Money;
 use crm_proto::customers::v1 as pb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::gateway::v1 as gateway;
@@ -39,7 +41,10 @@ use crm_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use crm_proto::marketing::v1 as marketing;
 use crm_proto::marketing::v1::marketing_service_client::MarketingServiceClient;
 use crm_proto::marketing::v1::prediction_service_client::PredictionServiceClient;
+use crm_proto::partners::v1 as partners;
+use crm_proto::partners::v1::partner_service_client::PartnerServiceClient;
 use crm_proto::sales::v1 as sales;
+use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_proto::servicedesk::v1 as desk;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
@@ -99,15 +104,28 @@ where
 }
 
 /// The aggregates and the hand-written statement each is compared with.
-const AGGREGATES: [(&str, &str); 4] = [
+const AGGREGATES: [(&str, &str); 8] = [
     ("GetValuePyramid", "value pyramid as one SQL statement"),
     ("GetRfmCells", "RFM cells as one SQL statement"),
     ("GetFunnel", "funnel as one SQL statement"),
+    ("GetForecast", "forecast as one SQL statement"),
+    (
+        "GetQuotaAttainment (a year)",
+        "quota attainment as one SQL statement",
+    ),
+    (
+        "GetPerformance by partner (a year)",
+        "partner performance as one SQL statement",
+    ),
+    ("ListExceptions (a year)", "exceptions as one SQL statement"),
     (
         "GetServiceReport (a month)",
         "service report as one SQL statement",
     ),
 ];
+
+/// The year the sales and channel reports cover: the synthetic base's clock stands near its end.
+const REPORTED_YEAR: i32 = 2026;
 
 /// What one size measured: the timings of each read, by name.
 #[derive(Default)]
@@ -273,12 +291,15 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         ..Run::default()
     };
     let dir = tempfile::tempdir().expect("a directory");
-    synthetic::write_files(dir.path(), sizes.parties, sizes.orders);
+    synthetic::write_parties(dir.path(), sizes.parties);
+    synthetic::write_orders(dir.path(), sizes.parties, sizes.orders, true);
     synthetic::write_more(dir.path(), sizes.parties, &sizes.more);
+    synthetic::write_partners(dir.path(), REPORTED_YEAR);
     let suite = support::start(backend, support::gateway_settings()).await;
     let rss_started = load::rss_mb();
     let admin = crm_testkit::token("bench", &[Role::Admin]);
-    let steward = crm_testkit::token("bench", &[Role::Admin, Role::DataSteward]);
+    // A token per import: loading the full size takes longer than a token lasts.
+    let steward = || crm_testkit::token("bench", &[Role::Admin, Role::DataSteward]);
     let url = |service| format!("http://{}", suite.suite.addr(service));
     let channel = |service| crm_testkit::channel(suite.suite.addr(service));
 
@@ -296,7 +317,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         .expect("the cases' queue");
 
     let file = |name: &str| dir.path().join(format!("{name}.csv"));
-    let took = load::import("parties", &file("parties"), &url(Service::Customers), &steward).await;
+    let took = load::import("parties", &file("parties"), &url(Service::Customers), &steward()).await;
     run.note(format!(
         "parties imported in {:.1} s ({:.0}/s)",
         took.as_secs_f64(),
@@ -320,8 +341,10 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         ("relationships", Service::Customers, sizes.more.relationships),
         ("cases", Service::Servicedesk, sizes.more.cases),
         ("opportunities", Service::Sales, sizes.more.opportunities),
+        ("partners", Service::Partners, synthetic::partner_count()),
+        ("targets", Service::Partners, synthetic::target_count()),
     ] {
-        let took = load::import(entity, &file(entity), &url(service), &steward).await;
+        let took = load::import(entity, &file(entity), &url(service), &steward()).await;
         run.note(format!(
             "{count} {entity} imported in {:.1} s ({:.0}/s)",
             took.as_secs_f64(),
@@ -330,7 +353,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     }
     load::caught_up(&suite).await;
 
-    let took = load::import("orders", &file("orders"), &url(Service::Sales), &steward).await;
+    let took = load::import("orders", &file("orders"), &url(Service::Sales), &steward()).await;
     run.note(format!(
         "{} orders imported in {:.1} s ({:.0}/s)",
         sizes.orders,
@@ -374,6 +397,8 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         .expect("the service desk database");
     let case_ids = spread_ids(&desk_db, "SELECT id FROM cases ORDER BY id", sizes.more.cases).await;
     let (ids, case_ids) = (&ids, &case_ids);
+    // Tokens last an hour, and loading the full size takes longer: the reads get a fresh one.
+    let admin = crm_testkit::token("bench", &[Role::Admin]);
     let token = &admin;
     let customers = CustomersServiceClient::new(channel(Service::Customers));
     let gateway = GatewayServiceClient::new(suite.gateway());
@@ -381,6 +406,26 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     let predictions = PredictionServiceClient::new(channel(Service::Marketing));
     let reports = SalesReportServiceClient::new(channel(Service::Sales));
     let service_desk = ServiceDeskServiceClient::new(channel(Service::Servicedesk));
+    let channels = PartnerServiceClient::new(channel(Service::Partners));
+
+    // A quota for each rep for the year, so that attainment adds up the year's orders.
+    let org = SalesOrgServiceClient::new(channel(Service::Sales));
+    for rep in 0..synthetic::REPS {
+        let quota = sales::Quota {
+            owner_kind: sales::QuotaOwnerKind::Rep as i32,
+            owner_id: format!("rep-{rep}"),
+            period: REPORTED_YEAR.to_string(),
+            product_line: String::new(),
+            amount: Some(Money {
+                amount_minor: 2_000_000_00,
+                currency_code: "USD".into(),
+            }),
+        };
+        org.clone()
+            .set_quota(authed(sales::SetQuotaRequest { quota: Some(quota) }, token))
+            .await
+            .expect("a quota");
+    }
 
     // Sends `request(i)` with `call` on a clone of `client`, expecting success.
     macro_rules! timed {
@@ -619,6 +664,52 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         }),
     );
     run.read(
+        "GetForecast",
+        timed!(CALLS / 25, reports, get_forecast, |_| {
+            sales::GetForecastRequest::default()
+        }),
+    );
+    run.read(
+        "GetQuotaAttainment (a year)",
+        timed!(CALLS / 25, reports, get_quota_attainment, |_| {
+            sales::GetQuotaAttainmentRequest {
+                period: REPORTED_YEAR.to_string(),
+                ..Default::default()
+            }
+        }),
+    );
+    for (what, dimension) in [
+        ("GetPerformance by partner (a year)", partners::Dimension::Partner),
+        (
+            "GetPerformance by category (a year)",
+            partners::Dimension::ProductCategory,
+        ),
+        ("GetPerformance by product (a year)", partners::Dimension::Product),
+        ("GetPerformance by month (a year)", partners::Dimension::Period),
+        ("GetPerformance by region (a year)", partners::Dimension::Region),
+    ] {
+        run.read(
+            what,
+            timed!(CALLS / 25, channels, get_performance, |_| {
+                partners::GetPerformanceRequest {
+                    period: REPORTED_YEAR.to_string(),
+                    dimension: dimension as i32,
+                    ..Default::default()
+                }
+            }),
+        );
+    }
+    run.read(
+        "ListExceptions (a year)",
+        timed!(CALLS / 25, channels, list_exceptions, |_| {
+            partners::ListExceptionsRequest {
+                period: REPORTED_YEAR.to_string(),
+                page_size: 100,
+                ..Default::default()
+            }
+        }),
+    );
+    run.read(
         "GetServiceReport (a month)",
         timed!(CALLS / 25, service_desk, get_service_report, |_| {
             desk::GetServiceReportRequest {
@@ -627,7 +718,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             }
         }),
     );
-    let baselines: [(&'static str, Service, &str); 4] = [
+    let baselines: [(&'static str, Service, &str); 8] = [
         (
             "value pyramid as one SQL statement",
             Service::Customers,
@@ -657,6 +748,52 @@ async fn measure(backend: Backend, parties: usize) -> Run {
              CAST(SUM((COALESCE(h.left_at, 1795428000000000) - h.entered_at) / 1000000) AS BIGINT) \
              FROM stage_history h JOIN opportunities o ON o.id = h.opportunity_id \
              WHERE o.currency_code = 'USD' GROUP BY h.stage_code",
+        ),
+        (
+            "forecast as one SQL statement",
+            Service::Sales,
+            // The open deals by the month they are expected to close, each weighted by its
+            // stage's probability.
+            "SELECT SUBSTR(o.expected_close_date, 1, 7) AS month, COUNT(*) AS n, \
+             CAST(SUM(o.amount_minor) AS BIGINT) AS pipeline, \
+             CAST(SUM((o.amount_minor * s.win_probability_bps + 5000) / 10000) AS BIGINT) AS weighted \
+             FROM opportunities o JOIN pipeline_stages s ON s.code = o.stage_code \
+             WHERE s.is_won = 0 AND s.is_lost = 0 AND o.currency_code = 'USD' \
+             GROUP BY SUBSTR(o.expected_close_date, 1, 7)",
+        ),
+        (
+            "quota attainment as one SQL statement",
+            Service::Sales,
+            // Orders placed in 2026 (in microseconds), placed or fulfilled, by owner.
+            "SELECT owner_id, currency_code, CAST(SUM(total_minor) AS BIGINT) AS attained FROM orders \
+             WHERE placed_at >= 1767225600000000 AND placed_at < 1798761600000000 AND status IN (1, 2) \
+             GROUP BY owner_id, currency_code",
+        ),
+        (
+            "partner performance as one SQL statement",
+            Service::Partners,
+            // 2026's sell-through and targets of each top-level partner's whole tree.
+            "WITH RECURSIVE tree (id, root) AS (SELECT id, id FROM partners WHERE parent_id = '' \
+             UNION ALL SELECT p.id, t.root FROM partners p JOIN tree t ON p.parent_id = t.id) \
+             SELECT 'actual:' || t.root AS k, CAST(SUM(s.amount_minor) AS BIGINT) AS n \
+             FROM sell_through s JOIN tree t ON t.id = s.partner_id WHERE s.currency_code = 'USD' \
+             AND s.sold_on >= '2026-01-01' AND s.sold_on < '2027-01-01' GROUP BY t.root \
+             UNION ALL SELECT 'target:' || t.root, CAST(SUM(g.amount_minor) AS BIGINT) \
+             FROM targets g JOIN tree t ON t.id = g.partner_id \
+             WHERE g.currency_code = 'USD' AND g.period LIKE '2026%' GROUP BY t.root",
+        ),
+        (
+            "exceptions as one SQL statement",
+            Service::Partners,
+            // The partner x month x category cells of 2026 under 80% of their target.
+            "SELECT g.partner_id, g.period, g.product_category, g.amount_minor, COALESCE(a.actual, 0) AS actual \
+             FROM targets g LEFT JOIN (SELECT partner_id, SUBSTR(sold_on, 1, 7) AS month, product_category, \
+             CAST(SUM(amount_minor) AS BIGINT) AS actual FROM sell_through WHERE currency_code = 'USD' \
+             AND sold_on >= '2026-01-01' AND sold_on < '2027-01-01' \
+             GROUP BY partner_id, SUBSTR(sold_on, 1, 7), product_category) a \
+             ON a.partner_id = g.partner_id AND a.month = g.period AND a.product_category = g.product_category \
+             WHERE g.currency_code = 'USD' AND g.period LIKE '2026-%' \
+             AND COALESCE(a.actual, 0) * 10000 < g.amount_minor * 8000 ORDER BY g.partner_id, g.period",
         ),
         (
             "service report as one SQL statement",

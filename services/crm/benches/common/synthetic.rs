@@ -2,7 +2,8 @@
 //! frequencies (many share a surname; Chinese and Latin names), e-mail and phone, three years of
 //! creation dates; orders over three years with a long-tailed number per customer, some
 //! cancelled or returned; relationships between customers, service cases (most of them closed)
-//! and opportunities at every stage. Written as the CSV files `crm import` reads.
+//! and opportunities at every stage; channel partners in four levels with monthly targets.
+//! Written as the CSV files `crm import` reads.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -125,7 +126,14 @@ pub fn order(rng: &mut Rng, n: usize, parties: usize) -> (String, String, i64, i
     )
 }
 
+/// Writes `parties.csv` and `orders.csv` (orders sold direct, without an owner).
 pub fn write_files(dir: &Path, parties: usize, orders: usize) {
+    write_parties(dir, parties);
+    write_orders(dir, parties, orders, false);
+}
+
+/// Writes `parties.csv`.
+pub fn write_parties(dir: &Path, parties: usize) {
     let mut rng = Rng(0x5eed_cafe_f00d);
     let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("parties.csv")).unwrap());
     writeln!(
@@ -149,16 +157,23 @@ pub fn write_files(dir: &Path, parties: usize, orders: usize) {
         .unwrap();
     }
     out.flush().unwrap();
+}
+
+/// Writes `orders.csv`. With `channels`, each order has one of [`REPS`] as its owner and one in
+/// twenty is sold through a partner of the two selling levels of [`PARTNER_LEVELS`].
+pub fn write_orders(dir: &Path, parties: usize, orders: usize, channels: bool) {
     let mut rng = Rng(0x0bad_5eed_1234);
     let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("orders.csv")).unwrap());
-    writeln!(
-        out,
-        "external_id,party_external_id,placed_at,currency,amount,status,status_at"
-    )
-    .unwrap();
+    let header = "external_id,party_external_id,placed_at,currency,amount,status,status_at";
+    if channels {
+        writeln!(out, "{header},owner_id,partner_external_id").unwrap();
+    } else {
+        writeln!(out, "{header}").unwrap();
+    }
+    let (sellers_from, sellers) = selling_partners();
     for n in 0..orders {
         let (id, who, placed, amount, status, at) = order(&mut rng, n, parties);
-        writeln!(
+        write!(
             out,
             "{id},{who},{},USD,{}.{:02},{status},{}",
             date(placed),
@@ -167,6 +182,92 @@ pub fn write_files(dir: &Path, parties: usize, orders: usize) {
             date(at)
         )
         .unwrap();
+        if channels {
+            let partner = if n % 20 == 0 {
+                format!("C{:04}", sellers_from + (n / 20) % sellers)
+            } else {
+                String::new()
+            };
+            write!(out, ",rep-{},{partner}", n % REPS).unwrap();
+        }
+        writeln!(out).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// Sales reps owning orders and opportunities: `rep-0` to `rep-49`.
+pub const REPS: usize = 50;
+
+/// The channel: four levels of partners, each under one of the level above (the first level
+/// at the top), the number at each level and their type.
+pub const PARTNER_LEVELS: [(usize, &str); 4] = [
+    (10, "master_distributor"),
+    (90, "distributor"),
+    (400, "dealer"),
+    (1_500, "retailer"),
+];
+
+/// The first partner of the two lowest levels, which sell and have targets, and how many
+/// there are.
+fn selling_partners() -> (usize, usize) {
+    let from = PARTNER_LEVELS[0].0 + PARTNER_LEVELS[1].0;
+    (from, PARTNER_LEVELS[2].0 + PARTNER_LEVELS[3].0)
+}
+
+/// Every partner of [`PARTNER_LEVELS`].
+pub fn partner_count() -> usize {
+    PARTNER_LEVELS.iter().map(|(n, _)| n).sum()
+}
+
+/// Targets written by [`write_partners`]: one per selling partner and month of `year`.
+pub fn target_count() -> usize {
+    selling_partners().1 * 12
+}
+
+/// Writes `partners.csv` (each level after the one above it) and `targets.csv` (an amount for
+/// each selling partner in each month of `year`).
+pub fn write_partners(dir: &Path, year: i32) {
+    const REGIONS: [&str; 4] = ["TW", "US", "DE", "JP"];
+    let mut rng = Rng(0x9a27_0e25_5eed);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("partners.csv")).unwrap());
+    writeln!(
+        out,
+        "external_id,name,type,parent_external_id,region_codes,status,operating_model"
+    )
+    .unwrap();
+    let (mut first, mut above) = (0, None);
+    for (count, kind) in PARTNER_LEVELS {
+        for n in first..first + count {
+            let parent = above.map_or(String::new(), |(from, len): (usize, usize)| {
+                format!("C{:04}", from + rng.below(len as u64) as usize)
+            });
+            writeln!(
+                out,
+                "C{n:04},Partner {n},{kind},{parent},{},active,buy_sell",
+                REGIONS[n % REGIONS.len()]
+            )
+            .unwrap();
+        }
+        above = Some((first, count));
+        first += count;
+    }
+    out.flush().unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("targets.csv")).unwrap());
+    writeln!(
+        out,
+        "partner_external_id,period,product_category,product_id,amount,currency,quantity"
+    )
+    .unwrap();
+    let (from, sellers) = selling_partners();
+    for n in from..from + sellers {
+        for month in 1..=12 {
+            writeln!(
+                out,
+                "C{n:04},{year}-{month:02},,,{}.00,USD,0",
+                1_000 + rng.below(20_000)
+            )
+            .unwrap();
+        }
     }
     out.flush().unwrap();
 }
