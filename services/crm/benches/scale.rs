@@ -408,8 +408,55 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     let service_desk = ServiceDeskServiceClient::new(channel(Service::Servicedesk));
     let channels = PartnerServiceClient::new(channel(Service::Partners));
 
-    // A quota for each rep for the year, so that attainment adds up the year's orders.
+    // The reps in one team of one department, and a quota for each for the year, so that
+    // attainment adds up the year's orders.
     let org = SalesOrgServiceClient::new(channel(Service::Sales));
+    let department = org
+        .clone()
+        .create_department(authed(
+            sales::CreateDepartmentRequest {
+                department: Some(sales::Department {
+                    name: "Sales".into(),
+                    ..Default::default()
+                }),
+            },
+            token,
+        ))
+        .await
+        .expect("a department")
+        .into_inner()
+        .department
+        .expect("a department");
+    let team = org
+        .clone()
+        .create_team(authed(
+            sales::CreateTeamRequest {
+                team: Some(sales::Team {
+                    name: "Field".into(),
+                    department_id: department.id,
+                    manager_user_id: "manager".into(),
+                    ..Default::default()
+                }),
+            },
+            token,
+        ))
+        .await
+        .expect("a team")
+        .into_inner()
+        .team
+        .expect("a team");
+    for rep in 0..synthetic::REPS {
+        let rep = sales::Rep {
+            user_id: format!("rep-{rep}"),
+            display_name: format!("Rep {rep}"),
+            team_id: team.id.clone(),
+            active: true,
+        };
+        org.clone()
+            .upsert_rep(authed(sales::UpsertRepRequest { rep: Some(rep) }, token))
+            .await
+            .expect("a rep");
+    }
     for rep in 0..synthetic::REPS {
         let quota = sales::Quota {
             owner_kind: sales::QuotaOwnerKind::Rep as i32,
