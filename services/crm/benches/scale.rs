@@ -618,9 +618,6 @@ async fn measure(backend: Backend, parties: usize) -> Run {
                 .await
                 .expect("FitModels")
                 .into_inner();
-            // When the histories had been read (the job knows how many customers) and when
-            // the models had been fitted (the first page is scored).
-            let (mut read, mut fitted) = (None, None);
             while fit.job.as_ref().expect("a job").state == marketing::FitJobState::Running as i32 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let id = fit.job.expect("a job").id;
@@ -631,15 +628,8 @@ async fn measure(backend: Backend, parties: usize) -> Run {
                     .into_inner()
                     .result
                     .expect("a result");
-                let job = fit.job.as_ref().expect("a job");
-                if job.customers > 0 {
-                    read.get_or_insert(started.elapsed());
-                }
-                if job.customers_scored > 0 {
-                    fitted.get_or_insert(started.elapsed());
-                }
             }
-            (started.elapsed(), fit.job.expect("a job"), read, fitted)
+            (started.elapsed(), fit.job.expect("a job"))
         })
     };
     let mut during = Vec::new();
@@ -654,13 +644,7 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         during.push(at.elapsed());
         i += 1;
     }
-    let (fit_took, job, read, fitted) = fit.await.expect("the fit");
-    let phase = |at: Option<Duration>| at.map_or("-".to_string(), |at| format!("{:.1} s", at.as_secs_f64()));
-    run.note(format!(
-        "FitModels: histories read by {}, models fitted and a first page scored by {}",
-        phase(read),
-        phase(fitted)
-    ));
+    let (fit_took, job) = fit.await.expect("the fit");
     run.note(format!(
         "FitModels: {} customers, job {:?} in {:.1} s{}",
         job.customers,
