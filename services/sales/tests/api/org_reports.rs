@@ -10,6 +10,18 @@ use tonic::Code;
 
 use crate::helpers::{Suite, mask, money, violated};
 
+/// The whole funnel, as the admin sees it.
+async fn whole_funnel(suite: &Suite) -> Vec<pb::FunnelStage> {
+    suite
+        .reports
+        .clone()
+        .get_funnel(suite.req(pb::GetFunnelRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .stages
+}
+
 async fn org(suite: &Suite) -> (pb::Department, pb::Team, pb::Team) {
     let dept = suite
         .org
@@ -497,14 +509,7 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         .await
         .unwrap();
 
-    let funnel = suite
-        .reports
-        .clone()
-        .get_funnel(suite.req(pb::GetFunnelRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .stages;
+    let funnel = whole_funnel(&suite).await;
     let counts: Vec<(&str, i64, i64)> = funnel
         .iter()
         .map(|s| {
@@ -685,14 +690,7 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
             .unwrap()
             .etag;
     }
-    let funnel = suite
-        .reports
-        .clone()
-        .get_funnel(suite.req(pb::GetFunnelRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .stages;
+    let funnel = whole_funnel(&suite).await;
     let reached: Vec<(&str, i64, i64)> = funnel
         .iter()
         .map(|s| (s.stage_code.as_str(), s.count, s.reached))
