@@ -5,8 +5,12 @@
 use crm_calendar::{Period, PeriodKind};
 use crm_platform::Store;
 
-use crate::api::performance::exceptions;
+use crate::api::performance::{Scan, exceptions};
+use crate::storage::partners::Reach;
 use crate::storage::targets;
+
+/// Cells read and announced per statement.
+const PAGE: i64 = 500;
 
 /// Evaluates this year's exceptions under `threshold` (basis points) in every currency a target
 /// is set in, announcing the cells that fell under since the last run.
@@ -16,7 +20,20 @@ pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
     let mut tx = store.begin().await?;
     let currencies = targets::currencies(&mut tx).await?;
     for currency in currencies {
-        exceptions(&mut tx, &year, now, threshold, &currency, None).await?;
+        let scan = Scan {
+            reach: Reach::All,
+            period: &year,
+            threshold,
+            currency: &currency,
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = exceptions(&mut tx, &scan, now, after.as_deref(), PAGE).await?;
+            after = page.last().map(|row| row.key.clone());
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
     }
     store.commit(tx).await?;
     Ok(())

@@ -66,10 +66,9 @@ fn subtree(all: &[pb::Partner], root: &str) -> HashSet<String> {
     out
 }
 
-/// The partners a principal may see: all for staff, its own partner and sub-partners for a
-/// partner user (none when the token names no partner).
-fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>> {
-    let staff = principal.has_any_role(&[
+/// True for the staff roles, who see every partner.
+fn is_staff(principal: &Principal) -> bool {
+    principal.has_any_role(&[
         Role::Admin,
         Role::SalesManager,
         Role::SalesRep,
@@ -77,8 +76,13 @@ fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>
         Role::Marketer,
         Role::ServiceManager,
         Role::Service,
-    ]);
-    if staff {
+    ])
+}
+
+/// The partners a principal may see: all for staff, its own partner and sub-partners for a
+/// partner user (none when the token names no partner).
+fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>> {
+    if is_staff(principal) {
         return None;
     }
     Some(
@@ -90,25 +94,23 @@ fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>
     )
 }
 
-/// Loads every partner and checks that `id` exists and is visible to the principal.
-async fn visible_partner(
-    conn: &mut Conn,
-    principal: &Principal,
-    id: &str,
-) -> Result<(pb::Partner, Vec<pb::Partner>)> {
-    let all = store::all(conn).await?;
-    if let Some(allowed) = visible(principal, &all)
-        && !allowed.contains(id)
-    {
+/// The partner `id`, when it exists and the principal may see it (staff, or a partner user of
+/// it or a partner above it).
+async fn visible_partner(conn: &mut Conn, principal: &Principal, id: &str) -> Result<pb::Partner> {
+    let allowed = is_staff(principal)
+        || match principal.partner_id.as_deref() {
+            Some(own) => store::is_within(conn, id, own).await?,
+            None => false,
+        };
+    if !allowed {
         return Err(Error::PermissionDenied(format!(
             "{} may not see partner {id}",
             principal.user_id
         )));
     }
-    let partner = store::get(conn, id)
+    store::get(conn, id)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("partner {id}")))?;
-    Ok((partner, all))
+        .ok_or_else(|| Error::NotFound(format!("partner {id}")))
 }
 
 crm_platform::grpc_handlers! {

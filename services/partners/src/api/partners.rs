@@ -92,7 +92,7 @@ impl PartnersApi {
         req: pb::GetPartnerRequest,
     ) -> Result<pb::GetPartnerResponse> {
         let mut conn = self.store.conn().await?;
-        let (partner, _) = visible_partner(&mut conn, principal, &req.id).await?;
+        let partner = visible_partner(&mut conn, principal, &req.id).await?;
         Ok(pb::GetPartnerResponse {
             partner: Some(partner),
         })

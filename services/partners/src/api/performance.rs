@@ -1,6 +1,7 @@
-//! Performance against target with drill-down, and exceptions.
+//! Performance against target with drill-down, and exceptions: the cells are added up in SQL
+//! (`storage::performance`); this layer picks what a principal may see and labels the rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
@@ -10,86 +11,18 @@ use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, Dimension};
 
 use super::sales::period_range;
-use super::{PartnersApi, children, subtree, visible, visible_partner};
-use crate::domain::performance::{self, Cell, SaleFact, TargetFact};
+use super::{PartnersApi, is_staff, visible_partner};
+use crate::domain::performance::{self, Cell, Figure};
 use crate::error::{Result, invalid};
 use crate::events;
-use crate::storage::{catalog, partners as store, sales, targets};
+use crate::storage::partners::{self as store, Reach};
+use crate::storage::performance::{self as figures, ExceptionCell, Filter};
+use crate::storage::{catalog, sales};
 
 fn money(amount_minor: i64, currency: &str) -> Option<Money> {
     Some(Money {
         amount_minor,
         currency_code: currency.to_string(),
-    })
-}
-
-/// Everything the computations need for one period and currency.
-struct Facts {
-    partners: Vec<pb::Partner>,
-    targets: Vec<TargetFact>,
-    sales: Vec<SaleFact>,
-    product_names: HashMap<String, String>,
-}
-
-async fn load_facts(conn: &mut crm_storage::Conn, from: &str, to: &str, currency: &str) -> Result<Facts> {
-    let partners = store::all(conn).await?;
-    let regions: HashMap<String, Vec<String>> = partners
-        .iter()
-        .map(|p| (p.id.clone(), p.region_codes.clone()))
-        .collect();
-    let products = catalog::all(conn).await?;
-    let category_of: HashMap<&str, &str> = products
-        .iter()
-        .map(|p| (p.id.as_str(), p.category.as_str()))
-        .collect();
-    let targets = targets::for_span(conn, currency, from, to)
-        .await?
-        .into_iter()
-        .filter_map(|t| {
-            let period = crm_calendar::Period::parse(&t.period)?;
-            let category = if t.product_category.is_empty() && !t.product_id.is_empty() {
-                category_of
-                    .get(t.product_id.as_str())
-                    .map(|c| c.to_string())
-                    .unwrap_or_default()
-            } else {
-                t.product_category.clone()
-            };
-            Some(TargetFact {
-                regions: regions.get(&t.partner_id).cloned().unwrap_or_default(),
-                partner_id: t.partner_id,
-                period,
-                category,
-                product_id: t.product_id,
-                amount_minor: t.amount.map(|m| m.amount_minor).unwrap_or_default(),
-                quantity: t.quantity,
-            })
-        })
-        .collect();
-    let sales = sales::monthly(conn, currency, from, to)
-        .await?
-        .into_iter()
-        .filter_map(
-            |(partner_id, product_id, category, region, month, quantity, amount_minor)| {
-                Some(SaleFact {
-                    // The month's first day stands for the month's sales.
-                    sold_on: chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?,
-                    partner_id,
-                    product_id,
-                    category,
-                    region,
-                    quantity,
-                    amount_minor,
-                })
-            },
-        )
-        .collect();
-    let product_names = products.into_iter().map(|p| (p.id, p.name)).collect();
-    Ok(Facts {
-        partners,
-        targets,
-        sales,
-        product_names,
     })
 }
 
@@ -119,91 +52,100 @@ impl PartnersApi {
             req.currency_code.clone()
         };
         let mut conn = self.store.conn().await?;
-        let mut facts = load_facts(&mut conn, &from, &to, &currency).await?;
         // The scope: one partner and its sub-partners, or everything the principal may see.
-        let allowed = visible(principal, &facts.partners);
-        let (scope, scope_label): (Option<HashSet<String>>, String) = if req.partner_id.is_empty() {
-            (allowed.clone(), "All channels".to_string())
-        } else {
-            let (partner, _) = visible_partner(&mut conn, principal, &req.partner_id).await?;
-            (Some(subtree(&facts.partners, &partner.id)), partner.name)
-        };
-        if allowed.is_some() && req.partner_id.is_empty() && principal.partner_id.is_none() {
-            return Ok(pb::GetPerformanceResponse::default());
-        }
-        // Drill filters.
-        if !req.product_category.is_empty() {
-            facts.targets.retain(|t| t.category == req.product_category);
-            facts.sales.retain(|s| s.category == req.product_category);
-        }
-        if !req.region_code.is_empty() {
-            facts.sales.retain(|s| s.region == req.region_code);
-            for t in &mut facts.targets {
-                // Only the region's share of targets.
-                let n = t.regions.len().max(1) as i64;
-                if t.regions.contains(&req.region_code) {
-                    t.amount_minor /= n;
-                    t.quantity /= n;
-                    t.regions = vec![req.region_code.clone()];
-                } else {
-                    t.amount_minor = 0;
-                    t.quantity = 0;
-                }
-            }
-        }
-        // Partner rows: the partners directly below the scope (or the top-level ones) with
-        // everything below each rolled up.
-        let kids = children(&facts.partners);
-        let row_roots: Vec<String> = if req.partner_id.is_empty() {
-            match &allowed {
-                Some(_) => principal.partner_id.iter().cloned().collect(),
-                None => kids.get("").cloned().unwrap_or_default(),
-            }
-        } else {
-            let mut rows = vec![req.partner_id.clone()];
-            rows.extend(kids.get(&req.partner_id).cloned().unwrap_or_default());
-            rows
-        };
-        let mut row_of: HashMap<String, String> = HashMap::new();
-        for root in &row_roots {
-            let under = if *root == req.partner_id {
-                HashSet::from([root.clone()])
+        let staff = is_staff(principal);
+        let by_partner = dimension == performance::Dimension::Partner;
+        let (reach, scope_label) = if !req.partner_id.is_empty() {
+            let partner = visible_partner(&mut conn, principal, &req.partner_id).await?;
+            let reach = if by_partner {
+                Reach::Children(&req.partner_id)
             } else {
-                subtree(&facts.partners, root)
+                Reach::Tree(&req.partner_id)
             };
-            for id in under {
-                row_of.insert(id, root.clone());
+            (reach, partner.name)
+        } else if staff {
+            let reach = if by_partner { Reach::TopLevel } else { Reach::All };
+            (reach, "All channels".to_string())
+        } else {
+            match principal.partner_id.as_deref() {
+                Some(own) => (Reach::Tree(own), "All channels".to_string()),
+                None => return Ok(pb::GetPerformanceResponse::default()),
+            }
+        };
+        let filter = Filter {
+            currency: &currency,
+            category: &req.product_category,
+            region: &req.region_code,
+        };
+        let shares = performance::windows(&period, dimension);
+        let targets = figures::targets(&mut conn, reach, dimension, &shares, filter).await?;
+        let sales = figures::sales(&mut conn, reach, dimension, &from, &to, filter).await?;
+        let mut cells: BTreeMap<String, Cell> = BTreeMap::new();
+        if dimension == performance::Dimension::Period {
+            for sub in performance::sub_periods(&period) {
+                performance::add(
+                    &mut cells,
+                    &sub.code(),
+                    Figure::Actual {
+                        amount: 0,
+                        quantity: 0,
+                    },
+                );
             }
         }
-        let in_scope = |id: &str| scope.as_ref().is_none_or(|s| s.contains(id));
-        let partner_key = |id: &str| -> Option<String> {
-            if !in_scope(id) {
-                return None;
+        for t in &targets {
+            let by_region = dimension == performance::Dimension::Region || !req.region_code.is_empty();
+            if !by_region {
+                let figure = Figure::Target {
+                    amount: t.amount_minor,
+                    quantity: t.quantity,
+                };
+                performance::add(&mut cells, &t.key, figure);
+                continue;
             }
-            Some(if dimension == performance::Dimension::Partner {
-                row_of.get(id).cloned()?
+            // A partner's target is split evenly across the regions it serves.
+            let mut regions: Vec<String> = serde_json::from_str(&t.regions).unwrap_or_default();
+            if regions.is_empty() {
+                regions.push(String::new());
+            }
+            let n = regions.len();
+            let figure = Figure::Target {
+                amount: performance::regional(t.amount_minor, n),
+                quantity: performance::regional(t.quantity, n),
+            };
+            for region in regions
+                .iter()
+                .filter(|r| req.region_code.is_empty() || **r == req.region_code)
+            {
+                let key = if dimension == performance::Dimension::Region {
+                    region
+                } else {
+                    &t.key
+                };
+                performance::add(&mut cells, key, figure);
+            }
+        }
+        for s in &sales {
+            let key = if dimension == performance::Dimension::Period {
+                performance::sub_period_of(&period, &s.key).unwrap_or_default()
             } else {
-                String::new()
-            })
+                s.key.clone()
+            };
+            let figure = Figure::Actual {
+                amount: s.amount_minor,
+                quantity: s.quantity,
+            };
+            performance::add(&mut cells, &key, figure);
+        }
+        let cells: Vec<Cell> = cells.into_values().collect();
+        let keys: Vec<String> = cells.iter().map(|c| c.key.clone()).collect();
+        let names = match dimension {
+            performance::Dimension::Partner => store::names(&mut conn, &keys).await?,
+            performance::Dimension::Product => catalog::names(&mut conn, &keys).await?,
+            _ => Default::default(),
         };
-        let cells = performance::cells(&facts.targets, &facts.sales, dimension, &period, &partner_key);
         let today = self.today();
-        let names: HashMap<&str, &str> = facts
-            .partners
-            .iter()
-            .map(|p| (p.id.as_str(), p.name.as_str()))
-            .collect();
-        let label = |key: &str| -> String {
-            match dimension {
-                performance::Dimension::Partner => names.get(key).map(|n| n.to_string()).unwrap_or_default(),
-                performance::Dimension::Product => facts
-                    .product_names
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| key.to_string()),
-                _ => key.to_string(),
-            }
-        };
+        let label = |key: &str| -> String { names.get(key).cloned().unwrap_or_else(|| key.to_string()) };
         let row = |cell: &Cell, path: Vec<String>| {
             let cell_period = if dimension == performance::Dimension::Period {
                 crm_calendar::Period::parse(&cell.key).unwrap_or(period)
@@ -280,16 +222,24 @@ impl PartnersApi {
         } else {
             req.currency_code.clone()
         };
-        let mut tx = self.store.begin().await?;
-        let all = store::all(&mut tx).await?;
-        let allowed = visible(principal, &all);
+        let reach = if is_staff(principal) {
+            Reach::All
+        } else {
+            match principal.partner_id.as_deref() {
+                Some(own) => Reach::Tree(own),
+                None => return Ok(pb::ListExceptionsResponse::default()),
+            }
+        };
         let now = self.store.now_micros();
-        let mut cells = exceptions(&mut tx, &period, now, threshold, &currency, allowed.as_ref()).await?;
+        let mut tx = self.store.begin().await?;
+        let scan = Scan {
+            reach,
+            period: &period,
+            threshold,
+            currency: &currency,
+        };
+        let cells = exceptions(&mut tx, &scan, now, after.as_deref(), size + 1).await?;
         self.store.commit(tx).await?;
-        // The cells are one aggregate of the period's targets and sales; pages cut it by key.
-        cells.sort_by(|a, b| a.key.cmp(&b.key));
-        cells.retain(|c| after.as_ref().is_none_or(|after| &c.key > after));
-        cells.truncate(usize::try_from(size + 1).unwrap_or(usize::MAX));
         let (exceptions, next_page_token) = finish_page(cells, size, |c| key_of(&[&c.key]));
         Ok(pb::ListExceptionsResponse {
             exceptions,
@@ -298,63 +248,82 @@ impl PartnersApi {
     }
 }
 
-/// The exception cells of `period` as of `now` (partners limited to `allowed` when given),
-/// announcing each cell the first time it falls under `threshold`.
+/// Which exception cells to look for.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan<'a> {
+    /// The partners covered.
+    pub reach: Reach<'a>,
+    /// The period whose months are looked at.
+    pub period: &'a crm_calendar::Period,
+    /// Under this share of the expected target (basis points) a cell is an exception.
+    pub threshold: i32,
+    /// Currency of targets and sales.
+    pub currency: &'a str,
+}
+
+/// Up to `limit` exception cells of `scan` as of `now`, by key after `after`, each announced the
+/// first time it is found.
 pub async fn exceptions(
     tx: &mut crm_storage::Tx,
-    period: &crm_calendar::Period,
+    scan: &Scan<'_>,
     now: i64,
-    threshold: i32,
-    currency: &str,
-    allowed: Option<&HashSet<String>>,
+    after: Option<&str>,
+    limit: i64,
 ) -> Result<Vec<pb::PerformanceRow>> {
+    let Scan {
+        reach,
+        period,
+        threshold,
+        currency,
+    } = *scan;
     let today = crm_platform::time::naive_utc(now).date();
-    let from = period.start.format("%Y-%m-%d").to_string();
-    let to = period.end_exclusive().format("%Y-%m-%d").to_string();
-    let mut facts = load_facts(tx, &from, &to, currency).await?;
-    if let Some(allowed) = allowed {
-        facts.targets.retain(|t| allowed.contains(&t.partner_id));
-    }
-    let found = performance::exceptions(&facts.targets, &facts.sales, period, today, threshold);
-    let names: HashMap<&str, &str> = facts
-        .partners
+    let months = performance::exception_months(period, today);
+    let found = figures::exceptions(tx, reach, &months, currency, threshold, after, limit).await?;
+    let partner_ids: Vec<String> = found.iter().map(|e| e.partner_id.clone()).collect();
+    let product_ids: Vec<String> = found
         .iter()
-        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .filter(|e| !e.product_id.is_empty())
+        .map(|e| e.product_id.clone())
         .collect();
-    let mut rows = Vec::new();
-    for e in found {
+    let partner_names = store::names(tx, &partner_ids).await?;
+    let product_names = catalog::names(tx, &product_ids).await?;
+    let key =
+        |e: &ExceptionCell| performance::exception_key(&e.partner_id, &e.month, &e.category, &e.product_id);
+    // A cell is announced once, when it is first found under.
+    let marks: Vec<String> = found
+        .iter()
+        .map(|e| format!("{threshold}|{currency}|{}", key(e)))
+        .collect();
+    let new = sales::mark_exceptions(tx, &marks, now).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    for (e, mark) in found.iter().zip(&marks) {
         let mut path = vec![
-            names
-                .get(e.partner_id.as_str())
-                .map(|n| n.to_string())
-                .unwrap_or_default(),
-            e.month.code(),
+            partner_names.get(&e.partner_id).cloned().unwrap_or_default(),
+            e.month.clone(),
         ];
         if !e.category.is_empty() {
             path.push(e.category.clone());
         }
         if !e.product_id.is_empty() {
             path.push(
-                facts
-                    .product_names
+                product_names
                     .get(&e.product_id)
                     .cloned()
                     .unwrap_or_else(|| e.product_id.clone()),
             );
         }
         let row = pb::PerformanceRow {
-            key: e.key(),
+            key: key(e),
             label: path.join(" -> "),
             target: money(e.target_minor, currency),
             actual: money(e.actual_minor, currency),
             target_quantity: 0,
             actual_quantity: 0,
-            attainment_bps: performance::ratio_bps(e.actual_minor, e.target_minor),
+            attainment_bps: performance::ratio_bps(e.actual_minor, e.expected_minor),
             expected: money(e.expected_minor, currency),
             path,
         };
-        // A cell is announced once, when it first falls under.
-        if sales::mark_exception(tx, &format!("{threshold}|{currency}|{}", e.key()), now).await? {
+        if new.contains(mark) {
             events::publish(
                 tx,
                 ev::PERFORMANCE_EXCEPTION,

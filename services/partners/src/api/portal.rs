@@ -104,7 +104,10 @@ impl PartnersApi {
         );
         v.finish()?;
         let mut tx = self.store.begin().await?;
-        if !catalog::all(&mut tx).await?.iter().any(|p| p.id == a.product_id) {
+        if catalog::by_ids(&mut tx, std::slice::from_ref(&a.product_id))
+            .await?
+            .is_empty()
+        {
             return Err(invalid(
                 "availability.product_id",
                 "no such product in the catalog",
@@ -154,7 +157,7 @@ impl PartnersApi {
         }
         v.finish()?;
         let mut tx = self.store.begin().await?;
-        let (partner, _) = visible_partner(&mut tx, principal, &order.partner_id).await?;
+        let partner = visible_partner(&mut tx, principal, &order.partner_id).await?;
         // The same reference again is the same order.
         if let Some(existing) = portal::order_by_ref(&mut tx, &partner.id, &order.external_ref).await? {
             return Ok(pb::SubmitOrderResponse {
@@ -174,11 +177,12 @@ impl PartnersApi {
                 partner.name
             )));
         }
-        let products = catalog::all(&mut tx).await?;
+        let ids: Vec<String> = order.lines.iter().map(|l| l.product_id.clone()).collect();
+        let products = catalog::by_ids(&mut tx, &ids).await?;
         let mut v = Violations::new();
         for (i, l) in order.lines.iter().enumerate() {
             v.check(
-                !products.iter().any(|p| p.id == l.product_id && p.active),
+                !products.get(&l.product_id).is_some_and(|p| p.active),
                 format!("order.lines[{i}].product_id"),
                 "not an active product",
             );

@@ -37,7 +37,11 @@ impl PartnersApi {
         v.finish()?;
         let mut tx = self.store.begin().await?;
         visible_partner(&mut tx, principal, &t.partner_id).await?;
-        if !t.product_id.is_empty() && !catalog::all(&mut tx).await?.iter().any(|p| p.id == t.product_id) {
+        if !t.product_id.is_empty()
+            && catalog::by_ids(&mut tx, std::slice::from_ref(&t.product_id))
+                .await?
+                .is_empty()
+        {
             return Err(invalid("target.product_id", "no such product in the catalog"));
         }
         targets::set(&mut tx, &t).await?;
@@ -123,7 +127,7 @@ impl PartnersApi {
         }
         v.finish()?;
         let mut tx = self.store.begin().await?;
-        let (partner, _) = visible_partner(&mut tx, principal, &req.partner_id).await?;
+        let partner = visible_partner(&mut tx, principal, &req.partner_id).await?;
         if principal.has_role(Role::PartnerUser)
             && principal.partner_id.as_deref() != Some(partner.id.as_str())
             && !principal.has_any_role(crate::policy::MANAGERS)
@@ -145,13 +149,11 @@ impl PartnersApi {
                 duplicate: true,
             });
         }
-        let products = catalog::all(&mut tx).await?;
+        let ids: Vec<String> = req.lines.iter().map(|l| l.product_id.clone()).collect();
+        let products = catalog::by_ids(&mut tx, &ids).await?;
         let mut recorded = 0;
         for (i, line) in req.lines.iter().enumerate() {
-            let category = products
-                .iter()
-                .find(|p| p.id == line.product_id)
-                .map(|p| p.category.clone());
+            let category = products.get(&line.product_id).map(|p| p.category.clone());
             let record = pb::SellThrough {
                 partner_id: partner.id.clone(),
                 product_category: category.unwrap_or_else(|| line.product_category.clone()),

@@ -6,13 +6,15 @@ use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, TierRecommendation};
 
 use super::sales::period_range;
-use super::{PartnersApi, subtree, visible_partner};
-use crate::domain::performance::target_share;
+use super::{PartnersApi, visible_partner};
+use crate::domain::performance::{Dimension, windows};
 use crate::domain::rules::is_date;
 use crate::domain::scorecard::{self, Inputs, Recommendation, Settings};
 use crate::error::{Result, invalid};
 use crate::events;
-use crate::storage::{sales, scorecards, targets};
+use crate::storage::partners::Reach;
+use crate::storage::performance::{self as figures, Filter, SaleSum};
+use crate::storage::scorecards;
 
 impl PartnersApi {
     pub(super) async fn handle_evaluate_scorecard(
@@ -27,8 +29,7 @@ impl PartnersApi {
             req.currency_code.clone()
         };
         let mut tx = self.store.begin().await?;
-        let (partner, all) = visible_partner(&mut tx, principal, &req.partner_id).await?;
-        let members = subtree(&all, &partner.id);
+        let partner = visible_partner(&mut tx, principal, &req.partner_id).await?;
         // Same period a year earlier.
         let last_year = crm_calendar::Period::parse(&format!(
             "{}{}",
@@ -40,32 +41,26 @@ impl PartnersApi {
             last_year.start.format("%Y-%m-%d").to_string(),
             last_year.end_exclusive().format("%Y-%m-%d").to_string(),
         );
-        let mut inputs = Inputs::default();
-        for t in targets::for_span(&mut tx, &currency, &from, &to).await? {
-            if !members.contains(&t.partner_id) {
-                continue;
-            }
-            let Some(tp) = crm_calendar::Period::parse(&t.period) else {
-                continue;
-            };
-            let fact = crate::domain::performance::TargetFact {
-                partner_id: t.partner_id.clone(),
-                period: tp,
-                category: t.product_category.clone(),
-                product_id: t.product_id.clone(),
-                regions: Vec::new(),
-                amount_minor: t.amount.map(|m| m.amount_minor).unwrap_or_default(),
-                quantity: t.quantity,
-            };
-            inputs.target_minor += target_share(&fact, period.start, period.end_exclusive()).0;
-        }
-        let members_list: Vec<String> = members.iter().cloned().collect();
-        inputs.actual_minor = sales::total(&mut tx, &members_list, &currency, &from, &to).await?;
-        inputs.last_year_minor = sales::total(&mut tx, &members_list, &currency, &ly_from, &ly_to).await?;
-        for member in &members {
-            inputs.complaints += scorecards::complaints(&mut tx, member, &from, &to).await?;
-            inputs.returned_minor += scorecards::returned(&mut tx, member, &from, &to, &currency).await?;
-        }
+        // The partner's figures with everything below it, added up in SQL.
+        let reach = Reach::Tree(&partner.id);
+        let filter = Filter {
+            currency: &currency,
+            category: "",
+            region: "",
+        };
+        let by = Dimension::Partner;
+        let sold = |rows: Vec<SaleSum>| rows.iter().map(|r| r.amount_minor).sum::<i64>();
+        let inputs = Inputs {
+            target_minor: figures::targets(&mut tx, reach, by, &windows(&period, by), filter)
+                .await?
+                .iter()
+                .map(|t| t.amount_minor)
+                .sum(),
+            actual_minor: sold(figures::sales(&mut tx, reach, by, &from, &to, filter).await?),
+            last_year_minor: sold(figures::sales(&mut tx, reach, by, &ly_from, &ly_to, filter).await?),
+            complaints: scorecards::complaints(&mut tx, &partner.id, &from, &to).await?,
+            returned_minor: scorecards::returned(&mut tx, &partner.id, &from, &to, &currency).await?,
+        };
         let settings = scorecards::settings(&mut tx).await?;
         let (kpis, score, recommendation) = scorecard::evaluate(&inputs, &settings);
         let card = pb::Scorecard {

@@ -2,7 +2,9 @@
 //!
 //! A target agreed for a period contributes to another period in proportion to the days they
 //! share (a yearly target contributes 30/365 of itself to June); the expectation for a period in
-//! progress is its target times the elapsed share of the period.
+//! progress is its target times the elapsed share of the period. The figures are added up in
+//! SQL (`storage::performance`); this module decides which target periods count in a window and
+//! by how much, and how a cell reads.
 
 use std::collections::BTreeMap;
 
@@ -10,48 +12,10 @@ use chrono::NaiveDate;
 
 use crm_calendar::{Period, PeriodKind};
 
-/// A target as the computation sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetFact {
-    /// The partner.
-    pub partner_id: String,
-    /// Its period.
-    pub period: Period,
-    /// Product category ("" for the whole range or a product target without category).
-    pub category: String,
-    /// Product ("" for category or range targets).
-    pub product_id: String,
-    /// Regions the partner serves (a target is split evenly across them for the region view).
-    pub regions: Vec<String>,
-    /// Amount in minor units.
-    pub amount_minor: i64,
-    /// Units.
-    pub quantity: i64,
-}
-
-/// A sell-through record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaleFact {
-    /// The partner.
-    pub partner_id: String,
-    /// Product.
-    pub product_id: String,
-    /// Its category.
-    pub category: String,
-    /// Region sold in.
-    pub region: String,
-    /// Units.
-    pub quantity: i64,
-    /// Amount in minor units.
-    pub amount_minor: i64,
-    /// Day sold.
-    pub sold_on: NaiveDate,
-}
-
 /// What the rows are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
-    /// Rows by the key `partner_key` gives each partner.
+    /// Rows by partner, each with everything below it rolled up.
     Partner,
     /// Rows by product category.
     Category,
@@ -102,23 +66,78 @@ fn scale(amount: i64, num: i64, den: i64) -> i64 {
     ((x * 2 + i128::from(den)) / (2 * i128::from(den))) as i64
 }
 
-fn days(start: NaiveDate, end: NaiveDate) -> i64 {
-    (end - start).num_days().max(0)
+fn days(p: &Period) -> i64 {
+    (p.end_exclusive() - p.start).num_days().max(1)
 }
 
-/// The part of a target falling in [start, end): (amount, quantity).
-pub fn target_share(t: &TargetFact, start: NaiveDate, end: NaiveDate) -> (i64, i64) {
-    let (ts, te) = (t.period.start, t.period.end_exclusive());
-    let overlap = days(ts.max(start), te.min(end));
-    let total = days(ts, te);
-    if overlap == total {
-        (t.amount_minor, t.quantity)
-    } else {
-        (
-            scale(t.amount_minor, overlap, total),
-            scale(t.quantity, overlap, total),
-        )
+/// A target period overlapping a window, with the share of its targets that falls in the
+/// window: `num / den` of the target, rounded half up per target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// The window's key (its code for the period view; empty otherwise).
+    pub window: String,
+    /// The target period's code.
+    pub period: String,
+    /// Numerator of the share.
+    pub num: i64,
+    /// Denominator of the share.
+    pub den: i64,
+}
+
+/// The target periods that overlap `window`, each with the share of its targets that falls in
+/// it. Calendar periods nest, so a target period either lies inside the window (it counts
+/// whole) or contains it (it counts by the days they share: a yearly target gives June 30/365
+/// of itself).
+pub fn shares(window: &Period, key: &str) -> Vec<Share> {
+    let share = |period: &Period, num: i64, den: i64| Share {
+        window: key.to_string(),
+        period: period.code(),
+        num,
+        den,
+    };
+    let mut out = vec![share(window, 1, 1)];
+    let mut outer = window.parent();
+    while let Some(p) = outer {
+        out.push(share(&p, days(window), days(&p)));
+        outer = p.parent();
     }
+    let quarters: Vec<Period> = match window.kind {
+        PeriodKind::Year => sub_periods(window),
+        _ => Vec::new(),
+    };
+    let months = match window.kind {
+        PeriodKind::Month => Vec::new(),
+        _ => window.months(),
+    };
+    out.extend(quarters.iter().chain(&months).map(|p| share(p, 1, 1)));
+    out
+}
+
+/// The shares of `period` for the cells of `dimension`: one window (the period), or each
+/// sub-period for the period view.
+pub fn windows(period: &Period, dimension: Dimension) -> Vec<Share> {
+    if dimension == Dimension::Period {
+        sub_periods(period)
+            .iter()
+            .flat_map(|sub| shares(sub, &sub.code()))
+            .collect()
+    } else {
+        shares(period, "")
+    }
+}
+
+/// A target's part in one of the `regions` it is split evenly across (the region view).
+pub fn regional(amount: i64, regions: usize) -> i64 {
+    scale(amount, 1, regions.max(1) as i64)
+}
+
+/// The sub-period of `period` the month `month` (`YYYY-MM`) falls in, for the period view.
+pub fn sub_period_of(period: &Period, month: &str) -> Option<String> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    sub_periods(period)
+        .into_iter()
+        .find(|p| p.contains(first))
+        .map(|p| p.code())
 }
 
 /// The sub-periods of a period for the period view: a year's quarters, a quarter's months, a
@@ -139,102 +158,41 @@ pub fn sub_periods(period: &Period) -> Vec<Period> {
 
 use chrono::Datelike as _;
 
-/// The cells of `period` by `dimension`. `partner_key` maps a partner to its row (for the
-/// partner view: the child of the scope it lies under) and leaves out partners outside the
-/// scope; `keep_sale` / `keep_target` filter by category or region.
-pub fn cells(
-    targets: &[TargetFact],
-    sales: &[SaleFact],
-    dimension: Dimension,
-    period: &Period,
-    partner_key: &dyn Fn(&str) -> Option<String>,
-) -> Vec<Cell> {
-    let mut out: BTreeMap<String, Cell> = BTreeMap::new();
-    let (start, end) = (period.start, period.end_exclusive());
-    if dimension == Dimension::Period {
-        for sub in sub_periods(period) {
-            out.insert(
-                sub.code(),
-                Cell {
-                    key: sub.code(),
-                    ..Default::default()
-                },
-            );
-        }
-    }
-    for t in targets {
-        let Some(partner_row) = partner_key(&t.partner_id) else {
-            continue;
-        };
-        let mut add = |key: String, amount: i64, quantity: i64| {
-            let cell = out.entry(key.clone()).or_insert_with(|| Cell {
-                key,
-                ..Default::default()
-            });
+/// Adds a figure to the cell `key`, creating it.
+pub fn add(cells: &mut BTreeMap<String, Cell>, key: &str, figure: Figure) {
+    let cell = cells.entry(key.to_string()).or_insert_with(|| Cell {
+        key: key.to_string(),
+        ..Default::default()
+    });
+    match figure {
+        Figure::Target { amount, quantity } => {
             cell.target_minor += amount;
             cell.target_quantity += quantity;
-        };
-        match dimension {
-            Dimension::Partner => {
-                let (a, q) = target_share(t, start, end);
-                add(partner_row, a, q);
-            }
-            Dimension::Category => {
-                let (a, q) = target_share(t, start, end);
-                add(t.category.clone(), a, q);
-            }
-            Dimension::Product => {
-                if !t.product_id.is_empty() {
-                    let (a, q) = target_share(t, start, end);
-                    add(t.product_id.clone(), a, q);
-                }
-            }
-            Dimension::Period => {
-                for sub in sub_periods(period) {
-                    let (a, q) = target_share(t, sub.start, sub.end_exclusive());
-                    add(sub.code(), a, q);
-                }
-            }
-            Dimension::Region => {
-                let (a, q) = target_share(t, start, end);
-                let regions = if t.regions.is_empty() {
-                    vec![String::new()]
-                } else {
-                    t.regions.clone()
-                };
-                let n = regions.len() as i64;
-                for region in regions {
-                    add(region, scale(a, 1, n), scale(q, 1, n));
-                }
-            }
+        }
+        Figure::Actual { amount, quantity } => {
+            cell.actual_minor += amount;
+            cell.actual_quantity += quantity;
         }
     }
-    for s in sales {
-        if s.sold_on < start || s.sold_on >= end {
-            continue;
-        }
-        let Some(partner_row) = partner_key(&s.partner_id) else {
-            continue;
-        };
-        let key = match dimension {
-            Dimension::Partner => partner_row,
-            Dimension::Category => s.category.clone(),
-            Dimension::Product => s.product_id.clone(),
-            Dimension::Period => sub_periods(period)
-                .into_iter()
-                .find(|p| p.contains(s.sold_on))
-                .map(|p| p.code())
-                .unwrap_or_default(),
-            Dimension::Region => s.region.clone(),
-        };
-        let cell = out.entry(key.clone()).or_insert_with(|| Cell {
-            key,
-            ..Default::default()
-        });
-        cell.actual_minor += s.amount_minor;
-        cell.actual_quantity += s.quantity;
-    }
-    out.into_values().collect()
+}
+
+/// What [`add`] adds to a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// A share of targets.
+    Target {
+        /// Amount in minor units.
+        amount: i64,
+        /// Units.
+        quantity: i64,
+    },
+    /// Sales.
+    Actual {
+        /// Amount in minor units.
+        amount: i64,
+        /// Units.
+        quantity: i64,
+    },
 }
 
 /// The expectation for `target` in `period` at `today`: the target times the elapsed share.
@@ -242,89 +200,27 @@ pub fn expected(target_minor: i64, period: &Period, today: NaiveDate) -> i64 {
     scale(target_minor, i64::from(period.elapsed_bps(today)), 10_000)
 }
 
-/// A cell under its threshold, with the path that explains it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exception {
-    /// Partner.
-    pub partner_id: String,
-    /// Month.
-    pub month: Period,
-    /// Category ("" for range targets).
-    pub category: String,
-    /// Product ("" for category targets).
-    pub product_id: String,
-    /// Pro-rated target.
-    pub expected_minor: i64,
-    /// Sold.
-    pub actual_minor: i64,
-    /// Target share of the month.
-    pub target_minor: i64,
+/// The months of `period` that have begun by `today`, each with the target periods that
+/// overlap it (see [`shares`], keyed by the month's code) and its elapsed share in basis points:
+/// the cells exceptions are looked for in.
+pub fn exception_months(period: &Period, today: NaiveDate) -> Vec<(Vec<Share>, i32)> {
+    period
+        .months()
+        .into_iter()
+        .filter(|m| m.start <= today)
+        .map(|m| (shares(&m, &m.code()), m.elapsed_bps(today)))
+        .collect()
 }
 
-impl Exception {
-    /// A stable key of the cell (announced once when it falls under).
-    pub fn key(&self) -> String {
-        format!(
-            "{}|{}|{}|{}",
-            self.partner_id,
-            self.month.code(),
-            self.category,
-            self.product_id
-        )
-    }
+/// A stable key of an exception cell (announced once when it falls under).
+pub fn exception_key(partner_id: &str, month: &str, category: &str, product_id: &str) -> String {
+    format!("{partner_id}|{month}|{category}|{product_id}")
 }
 
-/// Every partner x month x (category / product) target cell of `period` that has started by
-/// `today` and whose sales are under `threshold_bps` of its pro-rated target, worst first.
-pub fn exceptions(
-    targets: &[TargetFact],
-    sales: &[SaleFact],
-    period: &Period,
-    today: NaiveDate,
-    threshold_bps: i32,
-) -> Vec<Exception> {
-    let mut out = Vec::new();
-    // Each target looks at its partner's sales only.
-    let mut by_partner: std::collections::HashMap<&str, Vec<&SaleFact>> = std::collections::HashMap::new();
-    for s in sales {
-        by_partner.entry(s.partner_id.as_str()).or_default().push(s);
-    }
-    for t in targets {
-        let partner_sales = by_partner
-            .get(t.partner_id.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for month in period.months() {
-            if month.start > today {
-                continue;
-            }
-            let (target_minor, _) = target_share(t, month.start, month.end_exclusive());
-            if target_minor <= 0 {
-                continue;
-            }
-            let expected_minor = expected(target_minor, &month, today);
-            let actual_minor: i64 = partner_sales
-                .iter()
-                .filter(|s| month.contains(s.sold_on))
-                .filter(|s| t.category.is_empty() || s.category == t.category)
-                .filter(|s| t.product_id.is_empty() || s.product_id == t.product_id)
-                .map(|s| s.amount_minor)
-                .sum();
-            if i128::from(actual_minor) * 10_000 < i128::from(expected_minor) * i128::from(threshold_bps) {
-                out.push(Exception {
-                    partner_id: t.partner_id.clone(),
-                    month,
-                    category: t.category.clone(),
-                    product_id: t.product_id.clone(),
-                    expected_minor,
-                    actual_minor,
-                    target_minor,
-                });
-            }
-        }
-    }
-    out.sort_by_key(|e| (ratio_bps(e.actual_minor, e.expected_minor), e.key()));
-    out
+/// True when `actual` is under `threshold_bps` of `expected`: the test that makes a cell an
+/// exception (the SQL applies the same).
+pub fn under(actual_minor: i64, expected_minor: i64, threshold_bps: i32) -> bool {
+    i128::from(actual_minor) * 10_000 < i128::from(expected_minor) * i128::from(threshold_bps)
 }
 
 #[cfg(test)]
@@ -335,107 +231,81 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    fn target(partner: &str, period: &str, category: &str, amount: i64) -> TargetFact {
-        TargetFact {
-            partner_id: partner.into(),
-            period: Period::parse(period).unwrap(),
-            category: category.into(),
-            product_id: String::new(),
-            regions: vec!["N".into(), "S".into()],
-            amount_minor: amount,
-            quantity: 0,
-        }
+    fn p(code: &str) -> Period {
+        Period::parse(code).unwrap()
     }
 
-    fn sale(partner: &str, category: &str, amount: i64, on: NaiveDate) -> SaleFact {
-        SaleFact {
-            partner_id: partner.into(),
-            product_id: format!("{category}-1"),
-            category: category.into(),
-            region: "N".into(),
-            quantity: 1,
-            amount_minor: amount,
-            sold_on: on,
-        }
+    fn share_of(shares: &[Share], period: &str) -> Option<(i64, i64)> {
+        shares.iter().find(|s| s.period == period).map(|s| (s.num, s.den))
     }
 
     #[test]
-    fn targets_are_shared_by_overlapping_days() {
-        let year = target("p", "2026", "", 36_500);
-        assert_eq!(
-            target_share(&year, d(2026, 6, 1), d(2026, 7, 1)),
-            (3_000, 0),
-            "30 of 365 days"
-        );
-        let month = target("p", "2026-06", "", 1_000);
-        assert_eq!(
-            target_share(&month, d(2026, 1, 1), d(2027, 1, 1)),
-            (1_000, 0),
-            "wholly inside"
-        );
+    fn a_window_takes_whole_targets_inside_it_and_days_of_those_around_it() {
+        let june = shares(&p("2026-06"), "");
+        assert_eq!(share_of(&june, "2026-06"), Some((1, 1)));
+        assert_eq!(share_of(&june, "2026-Q2"), Some((30, 91)));
+        assert_eq!(share_of(&june, "2026"), Some((30, 365)));
+        assert_eq!(june.len(), 3, "nothing lies inside a month");
+        let year = shares(&p("2026"), "");
+        assert_eq!(year.len(), 1 + 4 + 12, "itself, its quarters and its months");
+        assert!(year.iter().all(|s| (s.num, s.den) == (1, 1)));
+        assert_eq!(share_of(&year, "2025-12"), None, "other years do not overlap");
+        let q2 = shares(&p("2026-Q2"), "");
+        assert_eq!(share_of(&q2, "2026"), Some((91, 365)));
+        assert_eq!(share_of(&q2, "2026-05"), Some((1, 1)));
+        assert_eq!(share_of(&q2, "2026-07"), None);
     }
 
     #[test]
-    fn cells_by_each_dimension() {
-        let targets = [
-            target("a", "2026-Q2", "laptops", 9_000),
-            target("b", "2026-Q2", "phones", 3_000),
-        ];
-        let sales = [
-            sale("a", "laptops", 2_000, d(2026, 4, 10)),
-            sale("a", "laptops", 1_000, d(2026, 6, 1)),
-            sale("b", "phones", 500, d(2026, 7, 1)),
-        ];
-        let q2 = Period::parse("2026-Q2").unwrap();
-        let all = |id: &str| Some(id.to_string());
-        let by_partner = cells(&targets, &sales, Dimension::Partner, &q2, &all);
+    fn the_period_view_has_a_window_per_sub_period() {
+        let quarters = windows(&p("2026"), Dimension::Period);
+        let keys: std::collections::BTreeSet<&str> = quarters.iter().map(|s| s.window.as_str()).collect();
         assert_eq!(
-            by_partner
-                .iter()
-                .map(|c| (c.key.as_str(), c.target_minor, c.actual_minor))
-                .collect::<Vec<_>>(),
-            vec![("a", 9_000, 3_000), ("b", 3_000, 0)]
+            keys.into_iter().collect::<Vec<_>>(),
+            vec!["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
         );
-        let by_month = cells(&targets, &sales, Dimension::Period, &q2, &all);
-        assert_eq!(
-            by_month.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
-            vec!["2026-04", "2026-05", "2026-06"]
-        );
-        assert_eq!(by_month[0].actual_minor, 2_000);
-        assert_eq!(
-            by_month.iter().map(|c| c.target_minor).sum::<i64>(),
-            12_000,
-            "shares add up"
-        );
-        let by_region = cells(&targets, &sales, Dimension::Region, &q2, &all);
-        assert_eq!(
-            by_region
-                .iter()
-                .map(|c| (c.key.as_str(), c.target_minor))
-                .collect::<Vec<_>>(),
-            vec![("N", 6_000), ("S", 6_000)]
-        );
-        let only_b = |id: &str| (id == "b").then(|| id.to_string());
-        assert_eq!(
-            cells(&targets, &sales, Dimension::Category, &q2, &only_b).len(),
-            1
-        );
-    }
-
-    #[test]
-    fn exceptions_compare_with_the_pro_rated_target() {
-        let targets = [target("a", "2026-06", "laptops", 3_000)];
-        let june = Period::parse("2026-Q2").unwrap();
-        // Half of June gone: 1500 expected; 1000 sold is 66% -> under 80%.
-        let sales = [sale("a", "laptops", 1_000, d(2026, 6, 2))];
-        let found = exceptions(&targets, &sales, &june, d(2026, 6, 15), 8_000);
-        assert_eq!(found.len(), 1);
-        assert_eq!((found[0].expected_minor, found[0].actual_minor), (1_500, 1_000));
-        assert_eq!(found[0].key(), "a|2026-06|laptops|");
-        assert!(exceptions(&targets, &sales, &june, d(2026, 6, 15), 6_000).is_empty());
+        // A yearly target splits over the quarters by their days, and the parts add up.
+        let parts: i64 = quarters
+            .iter()
+            .filter(|s| s.period == "2026")
+            .map(|s| scale(36_500, s.num, s.den))
+            .sum();
+        assert_eq!(parts, 36_500);
         assert!(
-            exceptions(&targets, &sales, &june, d(2026, 5, 31), 8_000).is_empty(),
-            "June has not started"
+            windows(&p("2026"), Dimension::Region)
+                .iter()
+                .all(|s| s.window.is_empty())
         );
+        assert_eq!(sub_period_of(&p("2026"), "2026-05").as_deref(), Some("2026-Q2"));
+        assert_eq!(
+            sub_period_of(&p("2026-Q2"), "2026-05").as_deref(),
+            Some("2026-05")
+        );
+    }
+
+    #[test]
+    fn regions_share_a_target_evenly() {
+        assert_eq!(regional(9_000, 2), 4_500);
+        assert_eq!(regional(1_001, 2), 501, "half up");
+        assert_eq!(
+            regional(1_000, 0),
+            1_000,
+            "a partner without regions keeps it whole"
+        );
+    }
+
+    #[test]
+    fn exceptions_look_at_the_months_begun() {
+        let months = exception_months(&p("2026-Q2"), d(2026, 5, 15));
+        assert_eq!(months.len(), 2, "June has not begun");
+        let (may, elapsed) = &months[1];
+        assert_eq!(may[0].window, "2026-05");
+        assert_eq!(*elapsed, 4_839, "15 of 31 days");
+        // Half of June gone: 1500 expected of 3000; 1000 sold is 66%, under 80% but not 60%.
+        let expected = expected(3_000, &p("2026-06"), d(2026, 6, 15));
+        assert_eq!(expected, 1_500);
+        assert!(under(1_000, expected, 8_000));
+        assert!(!under(1_000, expected, 6_000));
+        assert_eq!(exception_key("a", "2026-06", "laptops", ""), "a|2026-06|laptops|");
     }
 }

@@ -44,18 +44,38 @@ pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<Product>> {
     let rows = sqlx::query("SELECT id, sku, name, category, product_line, active FROM products ORDER BY id")
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Product {
-                id: r.try_get("id")?,
-                sku: r.try_get("sku")?,
-                name: r.try_get("name")?,
-                category: r.try_get("category")?,
-                product_line: r.try_get("product_line")?,
-                active: r.try_get::<i64, _>("active")? != 0,
-            })
-        })
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+/// The products among `ids` that are known, by id.
+pub async fn by_ids(
+    conn: &mut Conn,
+    ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, Product>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut q = crm_storage::SqlBuilder::new(
+            "SELECT id, sku, name, category, product_line, active FROM products WHERE id IN (",
+        );
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let product = from_row(&row)?;
+            found.insert(product.id.clone(), product);
+        }
+    }
+    Ok(found)
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Product> {
+    Ok(Product {
+        id: r.try_get("id")?,
+        sku: r.try_get("sku")?,
+        name: r.try_get("name")?,
+        category: r.try_get("category")?,
+        product_line: r.try_get("product_line")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
 }
 
 /// The category of each of `ids` that is known.
@@ -63,13 +83,31 @@ pub async fn categories(
     conn: &mut Conn,
     ids: &[String],
 ) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    lookup(conn, "category", ids).await
+}
+
+/// The name of each of `ids` that is known.
+pub async fn names(
+    conn: &mut Conn,
+    ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    lookup(conn, "name", ids).await
+}
+
+/// `column` of each of the products `ids` that is known.
+async fn lookup(
+    conn: &mut Conn,
+    column: &str,
+    ids: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
     let mut found = std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
-        let mut q = crm_storage::SqlBuilder::new("SELECT id, category FROM products WHERE id IN (");
+        let mut q =
+            crm_storage::SqlBuilder::new(&format!("SELECT id, {column} AS v FROM products WHERE id IN ("));
         let list = q.in_list(chunk.iter().map(String::as_str));
         q.push(&list).push(")");
         for row in q.build().fetch_all(&mut *conn).await? {
-            found.insert(row.try_get("id")?, row.try_get("category")?);
+            found.insert(row.try_get("id")?, row.try_get("v")?);
         }
     }
     Ok(found)

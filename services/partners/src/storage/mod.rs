@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod partners;
+pub mod performance;
 pub mod portal;
 pub mod sales;
 pub mod scorecards;

@@ -150,6 +150,70 @@ pub async fn first_regions(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Hash
     Ok(found)
 }
 
+/// The names of the partners `ids` that exist.
+pub async fn names(conn: &mut Conn, ids: &[String]) -> sqlx::Result<HashMap<String, String>> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT id, name FROM partners WHERE id IN (");
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("id")?, row.try_get("name")?);
+        }
+    }
+    Ok(found)
+}
+
+/// True when the partner `id` is `ancestor` or lies below it: the chain of parents from `id`
+/// up, read by key (a hierarchy is a few levels deep).
+pub async fn is_within(conn: &mut Conn, id: &str, ancestor: &str) -> sqlx::Result<bool> {
+    let found: i64 = sqlx::query_scalar(
+        "WITH RECURSIVE up (id, parent_id) AS (SELECT id, parent_id FROM partners WHERE id = $1 \
+         UNION ALL SELECT p.id, p.parent_id FROM partners p JOIN up u ON p.id = u.parent_id) \
+         SELECT COUNT(*) FROM up WHERE id = $2",
+    )
+    .bind(id)
+    .bind(ancestor)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(found > 0)
+}
+
+/// Which partners a figure covers, and the row each of them counts in (see [`tree`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach<'a> {
+    /// Every partner, and the sales of partners no longer on file.
+    All,
+    /// A partner and everything below it, counted in the partner's row.
+    Tree(&'a str),
+    /// Every top-level partner's tree, each in its own row.
+    TopLevel,
+    /// A partner alone in its own row, and each of its children's trees in the child's row.
+    Children(&'a str),
+}
+
+/// The `tree (id, root)` common table of `reach` (its arguments added to `q`): each partner
+/// covered with the partner whose row it counts in. None for every partner.
+pub fn tree(q: &mut SqlBuilder, reach: Reach<'_>) -> Option<String> {
+    let (base, stop) = match reach {
+        Reach::All => return None,
+        Reach::Tree(id) => (format!("id = {}", q.arg(id)), String::new()),
+        Reach::TopLevel => ("parent_id = ''".to_string(), String::new()),
+        Reach::Children(id) => {
+            let id = q.arg(id);
+            // The partner is its own row; its children's trees are theirs.
+            (
+                format!("id = {id} OR parent_id = {id}"),
+                format!(" WHERE t.id <> {id}"),
+            )
+        }
+    };
+    Some(format!(
+        "tree (id, root) AS (SELECT id, id FROM partners WHERE {base} \
+         UNION ALL SELECT p.id, t.root FROM partners p JOIN tree t ON p.parent_id = t.id{stop})"
+    ))
+}
+
 /// Every partner (without histories), by name.
 pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Partner>> {
     let q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners ORDER BY name"));

@@ -102,68 +102,6 @@ pub async fn receive_report(
         == 1)
 }
 
-/// The sales in `currency` in `[from, to)` (days) added up in SQL per partner, product,
-/// category, region and month: (partner, product, category, region, "YYYY-MM", quantity,
-/// amount). Performance and exceptions look no finer than a month, so this is all they need,
-/// however many sales the period holds.
-pub async fn monthly(
-    conn: &mut Conn,
-    currency: &str,
-    from: &str,
-    to: &str,
-) -> sqlx::Result<Vec<(String, String, String, String, String, i64, i64)>> {
-    sqlx::query(
-        "SELECT partner_id, product_id, product_category, region_code, SUBSTR(sold_on, 1, 7) AS month, \
-         CAST(SUM(quantity) AS BIGINT) AS quantity, CAST(SUM(amount_minor) AS BIGINT) AS amount \
-         FROM sell_through WHERE currency_code = $1 AND sold_on >= $2 AND sold_on < $3 \
-         GROUP BY partner_id, product_id, product_category, region_code, SUBSTR(sold_on, 1, 7)",
-    )
-    .bind(currency)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("partner_id")?,
-            r.try_get("product_id")?,
-            r.try_get("product_category")?,
-            r.try_get("region_code")?,
-            r.try_get("month")?,
-            r.try_get("quantity")?,
-            r.try_get("amount")?,
-        ))
-    })
-    .collect()
-}
-
-/// What `partner_ids` sold in `currency` in `[from, to)` (days), added up in SQL.
-pub async fn total(
-    conn: &mut Conn,
-    partner_ids: &[String],
-    currency: &str,
-    from: &str,
-    to: &str,
-) -> sqlx::Result<i64> {
-    let mut total = 0;
-    for chunk in partner_ids.chunks(500) {
-        let mut q = SqlBuilder::new(
-            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM sell_through WHERE 1 = 1",
-        );
-        q.and("currency_code = {}", currency);
-        q.and("sold_on >= {}", from).and("sold_on < {}", to);
-        let list = q.in_list(chunk.iter().map(String::as_str));
-        q.push(&format!(" AND partner_id IN ({list})"));
-        total += q
-            .build()
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get::<i64, _>("total")?;
-    }
-    Ok(total)
-}
-
 /// Up to `limit` sales of a partner in `[from, to)` (days), by day sold then record, after
 /// `after` (day, record key) in that order; each with its record key.
 pub async fn page(
@@ -211,13 +149,22 @@ fn sale(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::SellThrough> {
     })
 }
 
-/// Marks an exception cell announced; false when it was before.
-pub async fn mark_exception(conn: &mut Conn, key: &str, now: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query("INSERT INTO exceptions_raised (cell_key, raised_at) VALUES ($1, $2) ON CONFLICT (cell_key) DO NOTHING")
-        .bind(key)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        == 1)
+/// Marks exception cells announced, returning those not announced before.
+pub async fn mark_exceptions(
+    conn: &mut Conn,
+    keys: &[String],
+    now: i64,
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let mut new = std::collections::HashSet::new();
+    for chunk in crm_storage::insert_chunks(keys, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "exceptions_raised (cell_key, raised_at)",
+            chunk.iter().map(|key| [Arg::from(key.as_str()), Arg::Int(now)]),
+        );
+        q.push(" ON CONFLICT (cell_key) DO NOTHING RETURNING cell_key");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            new.insert(row.try_get("cell_key")?);
+        }
+    }
+    Ok(new)
 }

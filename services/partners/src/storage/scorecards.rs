@@ -4,6 +4,7 @@ use crm_proto::partners::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
+use super::partners::{Reach, tree};
 use super::timestamp;
 use crate::domain::scorecard::Settings;
 
@@ -24,16 +25,15 @@ pub async fn record_complaint(
         == 1)
 }
 
-/// Complaints about a partner in [from, to).
+/// Complaints about a partner and everything below it in `[from, to)` (days).
 pub async fn complaints(conn: &mut Conn, partner_id: &str, from: &str, to: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM complaints WHERE partner_id = $1 AND occurred_on >= $2 AND occurred_on < $3",
-    )
-    .bind(partner_id)
-    .bind(from)
-    .bind(to)
-    .fetch_one(&mut *conn)
-    .await
+    let mut q = SqlBuilder::new("");
+    let tree = tree(&mut q, Reach::Tree(partner_id)).unwrap_or_default();
+    q.push(&format!(
+        "WITH RECURSIVE {tree} SELECT COUNT(*) AS n FROM complaints c JOIN tree t ON t.id = c.partner_id WHERE 1 = 1"
+    ));
+    q.and("c.occurred_on >= {}", from).and("c.occurred_on < {}", to);
+    q.build().fetch_one(&mut *conn).await?.try_get("n")
 }
 
 /// Records a returned order on a partner's channel.
@@ -59,7 +59,8 @@ pub async fn record_return(
     Ok(())
 }
 
-/// Returned amount of a partner in [from, to) in `currency`.
+/// What was returned on the channels of a partner and everything below it in `[from, to)`
+/// (days), in `currency`.
 pub async fn returned(
     conn: &mut Conn,
     partner_id: &str,
@@ -67,16 +68,15 @@ pub async fn returned(
     to: &str,
     currency: &str,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM partner_returns \
-         WHERE partner_id = $1 AND returned_on >= $2 AND returned_on < $3 AND currency_code = $4",
-    )
-    .bind(partner_id)
-    .bind(from)
-    .bind(to)
-    .bind(currency)
-    .fetch_one(&mut *conn)
-    .await
+    let mut q = SqlBuilder::new("");
+    let tree = tree(&mut q, Reach::Tree(partner_id)).unwrap_or_default();
+    q.push(&format!(
+        "WITH RECURSIVE {tree} SELECT CAST(COALESCE(SUM(r.amount_minor), 0) AS BIGINT) AS n \
+         FROM partner_returns r JOIN tree t ON t.id = r.partner_id WHERE 1 = 1"
+    ));
+    q.and("r.returned_on >= {}", from).and("r.returned_on < {}", to);
+    q.and("r.currency_code = {}", currency);
+    q.build().fetch_one(&mut *conn).await?.try_get("n")
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

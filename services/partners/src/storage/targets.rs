@@ -54,28 +54,6 @@ pub async fn list(
     read(conn, q).await
 }
 
-/// The targets in `currency` of periods in the years the days `from..to` (`YYYY-MM-DD`, `to`
-/// excluded) touch: every period code starts with its year, so a span's figures read only its
-/// years' targets.
-pub async fn for_span(
-    conn: &mut Conn,
-    currency: &str,
-    from: &str,
-    to: &str,
-) -> sqlx::Result<Vec<pb::Target>> {
-    let year = |day: &str| {
-        day.get(..4)
-            .and_then(|y| y.parse::<i32>().ok())
-            .unwrap_or_default()
-    };
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM targets WHERE 1 = 1"));
-    q.and("currency_code = {}", currency);
-    q.and("period >= {}", format!("{:04}", year(from)));
-    q.and("period < {}", format!("{:04}", year(to) + 1));
-    q.push(" ORDER BY partner_id, period, product_category, product_id");
-    read(conn, q).await
-}
-
 /// The currencies targets are set in.
 pub async fn currencies(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT DISTINCT currency_code FROM targets ORDER BY currency_code")

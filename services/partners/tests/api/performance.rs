@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use crm_proto::partners::v1::{self as pb, Dimension, PartnerType};
 use crm_proto::sales::v1 as spb;
-use crm_testkit::{Backend, backend_tests, eventually};
+use crm_testkit::{Backend, authed, backend_tests, eventually};
 
-use crate::helpers::{Suite, money, violated};
+use crate::helpers::{Suite, money, partner_user, violated};
 
 async fn sell_through(suite: &Suite, expected: i64) {
     let db = suite.partners_db.clone();
@@ -373,6 +373,107 @@ async fn performance_against_target_with_drill_down_and_exceptions(backend: Back
     .await
     .unwrap();
     assert_eq!(announced, 1);
+
+    // Targets of longer periods count by the days a window shares with them; a partner's target
+    // is split evenly across its regions. A yearly target of 1,000.00 a day for the master, and a
+    // second dealer in two regions with 10,000.00 this month.
+    let days = |p: &str| {
+        let p = crm_calendar::Period::parse(p).unwrap();
+        (p.end_exclusive() - p.start).num_days()
+    };
+    let two = suite
+        .partner(
+            "Dealer Two",
+            PartnerType::Dealer,
+            &master.id,
+            &["TW-TPE", "TW-KHH"],
+        )
+        .await;
+    for (partner, period, amount) in [
+        (&master.id, &year, days(&year) * 1_000_00),
+        (&two.id, &month, 10_000_00),
+    ] {
+        suite
+            .partners
+            .clone()
+            .set_target(suite.req(pb::SetTargetRequest {
+                target: Some(pb::Target {
+                    partner_id: partner.clone(),
+                    period: period.clone(),
+                    amount: money(amount),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let targets = |r: &pb::GetPerformanceResponse| -> Vec<(String, i64)> {
+        r.rows
+            .iter()
+            .map(|r| (r.key.clone(), r.target.as_ref().unwrap().amount_minor))
+            .collect()
+    };
+    let month_of_year = days(&month) * 1_000_00;
+    let regions = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&master.id, &month, Dimension::Region, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        targets(&regions),
+        vec![
+            ("TW".to_string(), month_of_year),
+            ("TW-KHH".to_string(), 5_000_00),
+            ("TW-TPE".to_string(), 100_000_00 + 5_000_00),
+        ]
+    );
+    let in_kaohsiung = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(pb::GetPerformanceRequest {
+            region_code: "TW-KHH".into(),
+            ..perf(&master.id, &month, Dimension::Partner, "")
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(targets(&in_kaohsiung), vec![(two.id.clone(), 5_000_00)]);
+    let quarters = suite
+        .partners
+        .clone()
+        .get_performance(suite.req(perf(&master.id, &year, Dimension::Period, "")))
+        .await
+        .unwrap()
+        .into_inner();
+    let total = quarters
+        .total
+        .as_ref()
+        .unwrap()
+        .target
+        .as_ref()
+        .unwrap()
+        .amount_minor;
+    assert_eq!(total, days(&year) * 1_000_00 + 100_000_00 + 10_000_00);
+    let quarter = crm_calendar::Period::containing(crm_calendar::PeriodKind::Quarter, today).code();
+    assert!(
+        targets(&quarters).contains(&(quarter.clone(), days(&quarter) * 1_000_00 + 110_000_00)),
+        "{quarter}: {:?}",
+        targets(&quarters)
+    );
+    // A partner user sees its own part of the channel only.
+    let own = suite
+        .partners
+        .clone()
+        .get_performance(authed(
+            perf("", &month, Dimension::Partner, ""),
+            &partner_user("two-user", &two.id),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(targets(&own), vec![(two.id.clone(), 10_000_00)]);
 }
 
 backend_tests!(performance_against_target_with_drill_down_and_exceptions);
