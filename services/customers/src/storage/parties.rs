@@ -884,9 +884,6 @@ pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>>
         .await
 }
 
-/// Locks the party's row until the transaction ends, so that two writers deriving a change
-/// from what they read (the order consumer and the value sweeper) take turns instead of both
-/// announcing it. SQLite write transactions are exclusive already.
 /// Status and merge target of each of `ids` that exists, their rows locked for the transaction
 /// in id order (PostgreSQL; SQLite has one writer at a time).
 pub async fn lock_statuses(conn: &mut Conn, ids: &[String]) -> sqlx::Result<HashMap<String, (i32, String)>> {
@@ -942,6 +939,9 @@ pub async fn lock_unless_busy(conn: &mut Conn, ids: &[String]) -> sqlx::Result<(
     Ok((locked, missing))
 }
 
+/// Locks the party's row until the transaction ends, so that two writers deriving a change
+/// from what they read (the order consumer and the value sweeper) take turns instead of both
+/// announcing it. SQLite write transactions are exclusive already.
 pub async fn lock(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SELECT 1 FROM parties WHERE id = $1 FOR UPDATE")
