@@ -75,7 +75,14 @@ pub fn policy() -> Policy {
         .rpcs(PIPELINE, &["UpdatePipeline"], &[Role::Admin])
         .rpcs(
             ORDERS,
-            &["GetQuote", "ListQuotes", "GetOrder", "ListOrders", "ExportOrders"],
+            &[
+                "GetQuote",
+                "ListQuotes",
+                "GetOrder",
+                "ListOrders",
+                "SummarizeCustomerOrders",
+                "ExportOrders",
+            ],
             READERS,
         )
         .rpcs(ORDERS, &["ImportOrders"], &[Role::Admin, Role::DataSteward])

@@ -21,11 +21,6 @@ use tonic::{Code, Status};
 use super::{Call, GatewayApi, recent_orders_wanted};
 use crate::domain::{sales as figures, sections};
 
-/// Orders read for the sales and channel sections: pages of this size...
-const ORDERS_PAGE: i32 = 200;
-/// ...up to this many pages (the customer's most recent business).
-const ORDERS_PAGES: usize = 5;
-
 impl GatewayApi {
     pub(super) async fn customer360(
         &self,
@@ -45,9 +40,9 @@ impl GatewayApi {
         let wants = |s: Section| wanted.contains(&s);
         let party_id = req.party_id.trim();
 
-        // The channel section reads the partners off the customer's orders, which the sales
-        // section reads too: one fetch, shared.
-        let orders = self.orders_of(call, party_id).shared();
+        // The sales and channel sections both come from the summary of the customer's orders:
+        // one call, shared.
+        let orders = self.orders_of(call, party_id, recent).shared();
         let orders_for = || orders.clone();
 
         let (profile, sales, channel, marketing, service) = tokio::join!(
@@ -57,7 +52,7 @@ impl GatewayApi {
             ),
             when(
                 wants(Section::Sales),
-                call.section(Section::Sales, self.sales(call, party_id, orders_for(), recent))
+                call.section(Section::Sales, self.sales(call, party_id, orders_for()))
             ),
             when(
                 wants(Section::Channel),
@@ -113,36 +108,29 @@ impl GatewayApi {
         })
     }
 
-    /// The customer's orders, newest first (the most recent pages).
-    pub(super) async fn orders_of(&self, call: &Call, party_id: &str) -> Result<Vec<sales::Order>, Status> {
+    /// The customer's orders at a glance (sales adds them up): the `recent` newest, the lifetime
+    /// value, the partners sold through.
+    pub(super) async fn orders_of(
+        &self,
+        call: &Call,
+        party_id: &str,
+        recent: usize,
+    ) -> Result<sales::SummarizeCustomerOrdersResponse, Status> {
         let mut client = OrderServiceClient::new(self.upstreams.sales.clone());
-        let mut orders = Vec::new();
-        let mut page_token = String::new();
-        for _ in 0..ORDERS_PAGES {
-            let page = client
-                .list_orders(call.request(sales::ListOrdersRequest {
-                    party_id: party_id.to_string(),
-                    page_size: ORDERS_PAGE,
-                    page_token,
-                    ..Default::default()
-                }))
-                .await?
-                .into_inner();
-            orders.extend(page.orders);
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        Ok(figures::newest_first(orders))
+        Ok(client
+            .summarize_customer_orders(call.request(sales::SummarizeCustomerOrdersRequest {
+                party_id: party_id.to_string(),
+                recent: i32::try_from(recent).unwrap_or(100),
+            }))
+            .await?
+            .into_inner())
     }
 
     async fn sales(
         &self,
         call: &Call,
         party_id: &str,
-        orders: impl Future<Output = Result<Vec<sales::Order>, Status>>,
-        recent: usize,
+        orders: impl Future<Output = Result<sales::SummarizeCustomerOrdersResponse, Status>>,
     ) -> Result<pb::SalesSection, Status> {
         let mut pipeline = PipelineServiceClient::new(self.upstreams.sales.clone());
         let mut org = SalesOrgServiceClient::new(self.upstreams.sales.clone());
@@ -170,23 +158,23 @@ impl GatewayApi {
             }
         };
         let (orders, opportunities, territory_id) = tokio::try_join!(orders, opportunities, territory)?;
-        let quota_owner_id = figures::quota_owner(&orders, &opportunities);
+        let quota_owner_id = figures::quota_owner(&orders.latest_owner_id, &opportunities);
         let (open, closed) = figures::split_opportunities(opportunities);
         Ok(pb::SalesSection {
-            lifetime_value: figures::lifetime_value(&orders),
-            order_count: figures::order_count(&orders),
+            lifetime_value: orders.lifetime_value,
+            order_count: orders.order_count,
             quota_owner_id,
             territory_id,
             open_opportunities: open,
             recently_closed: closed.into_iter().take(10).collect(),
-            recent_orders: orders.into_iter().take(recent).collect(),
+            recent_orders: orders.recent_orders,
         })
     }
 
     async fn channel(
         &self,
         call: &Call,
-        orders: impl Future<Output = Result<Vec<sales::Order>, Status>>,
+        orders: impl Future<Output = Result<sales::SummarizeCustomerOrdersResponse, Status>>,
     ) -> Result<pb::ChannelSection, Status> {
         let orders = orders.await.map_err(|s| {
             Status::new(
@@ -195,7 +183,7 @@ impl GatewayApi {
             )
         })?;
         let client = PartnerServiceClient::new(self.upstreams.partners.clone());
-        let lookups = figures::partner_ids(&orders).into_iter().map(|id| {
+        let lookups = orders.partner_ids.into_iter().map(|id| {
             let mut client = client.clone();
             async move {
                 match client

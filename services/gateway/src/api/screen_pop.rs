@@ -41,10 +41,10 @@ impl GatewayApi {
             return Ok(out);
         };
         let (orders_status, orders) = call
-            .section(Section::Sales, self.orders_of(call, &caller.party_id))
+            .section(Section::Sales, self.orders_of(call, &caller.party_id, recent))
             .await;
         out.statuses.push(orders_status);
-        out.recent_orders = orders.unwrap_or_default().into_iter().take(recent).collect();
+        out.recent_orders = orders.map(|o| o.recent_orders).unwrap_or_default();
         out.identified = true;
         out.party_id = caller.party_id;
         out.display_name = caller.display_name;

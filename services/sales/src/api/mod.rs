@@ -179,6 +179,7 @@ crm_platform::grpc_handlers! {
         place_order(pb::PlaceOrderRequest) -> pb::PlaceOrderResponse => handle_place_order;
         get_order(pb::GetOrderRequest) -> pb::GetOrderResponse => handle_get_order;
         list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse => handle_list_orders;
+        summarize_customer_orders(pb::SummarizeCustomerOrdersRequest) -> pb::SummarizeCustomerOrdersResponse => handle_summarize_customer_orders;
         update_order_status(pb::UpdateOrderStatusRequest) -> pb::UpdateOrderStatusResponse => handle_update_order_status;
     }
     streaming {

@@ -150,6 +150,39 @@ impl SalesApi {
         })
     }
 
+    pub(super) async fn handle_summarize_customer_orders(
+        &self,
+        principal: &Principal,
+        req: pb::SummarizeCustomerOrdersRequest,
+    ) -> Result<pb::SummarizeCustomerOrdersResponse> {
+        let mut v = Violations::new();
+        v.check(req.party_id.is_empty(), "party_id", "required");
+        v.check(!(0..=100).contains(&req.recent), "recent", "0 to 100");
+        v.finish()?;
+        let recent = if req.recent == 0 {
+            10
+        } else {
+            i64::from(req.recent)
+        };
+        let scope = rules::ReadScope::of(principal);
+        let mut conn = self.store.conn().await?;
+        let summary = orders::summary(&mut conn, &req.party_id, &scope, recent, 100).await?;
+        Ok(pb::SummarizeCustomerOrdersResponse {
+            recent_orders: summary.recent,
+            lifetime_value: summary
+                .totals
+                .iter()
+                .map(|(currency, _, total)| Money {
+                    amount_minor: *total,
+                    currency_code: currency.clone(),
+                })
+                .collect(),
+            order_count: summary.totals.iter().map(|(_, n, _)| n).sum(),
+            latest_owner_id: summary.latest_owner,
+            partner_ids: summary.partners,
+        })
+    }
+
     pub(super) async fn handle_update_order_status(
         &self,
         principal: &Principal,

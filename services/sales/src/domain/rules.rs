@@ -232,6 +232,58 @@ pub fn may_read(principal: &Principal, owner_id: &str, team_id: &str, territory:
     )
 }
 
+/// The records outside any territory (orders) a principal may read, as a filter a statement
+/// applies: [`may_read`] for such records, so that a figure adds up exactly the records a list
+/// would show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Every record.
+    All,
+    /// Those the user owns, and with a team, the team's.
+    Owned {
+        /// The user.
+        user_id: String,
+        /// A sales manager's team.
+        team_id: Option<String>,
+    },
+    /// None.
+    Nothing,
+}
+
+impl ReadScope {
+    /// The scope of `principal`.
+    pub fn of(principal: &Principal) -> Self {
+        let all = [Role::Admin, Role::Auditor, Role::Service, Role::DataSteward];
+        if principal.has_any_role(&all) || principal.has_any_role(READ_ALL) {
+            return ReadScope::All;
+        }
+        if principal.user_id.is_empty() || !principal.has_any_role(&[Role::SalesManager, Role::SalesRep]) {
+            return ReadScope::Nothing;
+        }
+        let team_id = principal
+            .team_id
+            .clone()
+            .filter(|t| !t.is_empty() && principal.has_role(Role::SalesManager));
+        ReadScope::Owned {
+            user_id: principal.user_id.clone(),
+            team_id,
+        }
+    }
+
+    /// Whether a record of `owner_id` and `team_id` is in the scope (what the statement's filter
+    /// says, in Rust).
+    pub fn admits(&self, owner_id: &str, team_id: &str) -> bool {
+        match self {
+            ReadScope::All => true,
+            ReadScope::Owned {
+                user_id,
+                team_id: team,
+            } => owner_id == user_id || team.as_deref().is_some_and(|t| t == team_id),
+            ReadScope::Nothing => false,
+        }
+    }
+}
+
 /// Whether `principal` may change a record: as reading, minus the read-only roles; records
 /// nobody owns yet can be worked by any seller.
 pub fn may_write(principal: &Principal, owner_id: &str, team_id: &str, territory: &str) -> bool {
@@ -252,6 +304,37 @@ pub fn may_write(principal: &Principal, owner_id: &str, team_id: &str, territory
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_scope_admits_what_may_read_allows() {
+        let principal = |roles: &[Role], team: Option<&str>| Principal {
+            user_id: "u1".into(),
+            roles: roles.to_vec(),
+            team_id: team.map(String::from),
+            territories: vec!["north".into()],
+            partner_id: Some("p1".into()),
+            customer_id: Some("c1".into()),
+            bearer: None,
+        };
+        let roles: Vec<Vec<Role>> = Role::ALL
+            .iter()
+            .map(|r| vec![*r])
+            .chain([vec![Role::SalesRep, Role::SalesManager]])
+            .collect();
+        for roles in &roles {
+            for team in [None, Some(""), Some("t1")] {
+                let p = principal(roles, team);
+                let scope = ReadScope::of(&p);
+                for (owner, record_team) in [("u1", ""), ("u2", "t1"), ("u2", "t2"), ("", ""), ("", "t1")] {
+                    assert_eq!(
+                        scope.admits(owner, record_team),
+                        may_read(&p, owner, record_team, ""),
+                        "{roles:?} in team {team:?}, a record of {owner:?} in {record_team:?}"
+                    );
+                }
+            }
+        }
+    }
 
     fn stage(code: &str, won: bool, lost: bool) -> pb::PipelineStage {
         pb::PipelineStage {

@@ -8,6 +8,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{lines, micros as micros_of, new_id, timestamp};
+use crate::domain::rules::ReadScope;
 
 const COLUMNS: &str = "id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
     total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id";
@@ -194,6 +195,106 @@ pub async fn list(
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// Appends the filter of `scope` on the orders' owner and team.
+fn scoped(q: &mut SqlBuilder, scope: &ReadScope) {
+    if let ReadScope::Owned { user_id, team_id } = scope {
+        let user = q.arg(user_id.as_str());
+        match team_id {
+            Some(team) => {
+                let team = q.arg(team.as_str());
+                q.push(&format!(" AND (owner_id = {user} OR team_id = {team})"));
+            }
+            None => {
+                q.push(&format!(" AND owner_id = {user}"));
+            }
+        }
+    }
+}
+
+/// What [`summary`] gives of a party's orders.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// The most recent orders, newest first.
+    pub recent: Vec<pb::Order>,
+    /// (currency, placed and fulfilled orders, their total), by currency.
+    pub totals: Vec<(String, i64, i64)>,
+    /// The owner of the newest placed or fulfilled order that has one.
+    pub latest_owner: String,
+    /// The partners sold through, most recently first.
+    pub partners: Vec<String>,
+}
+
+/// A party's orders in `scope` at a glance: the `recent` newest, the totals of those that count
+/// (placed, fulfilled) per currency, the latest owner and up to `partners` partners, each read
+/// from the party's index on placing time or added up in SQL.
+pub async fn summary(
+    conn: &mut Conn,
+    party_id: &str,
+    scope: &ReadScope,
+    recent: i64,
+    partners: i64,
+) -> sqlx::Result<Summary> {
+    if *scope == ReadScope::Nothing {
+        return Ok(Summary::default());
+    }
+    let counted = format!(
+        "status IN ({}, {})",
+        pb::OrderStatus::Placed as i32,
+        pb::OrderStatus::Fulfilled as i32
+    );
+    let of_party = |head: &str| {
+        let mut q = SqlBuilder::new(head);
+        q.and("party_id = {}", party_id);
+        scoped(&mut q, scope);
+        q
+    };
+    let mut q = of_party(&format!("SELECT {COLUMNS} FROM orders WHERE 1 = 1"));
+    q.order_limit("placed_at DESC, id DESC", recent);
+    let recent = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect::<sqlx::Result<_>>()?;
+    let mut q = of_party(
+        "SELECT currency_code, COUNT(*) AS n, CAST(SUM(total_minor) AS BIGINT) AS total FROM orders WHERE 1 = 1",
+    );
+    q.push(&format!(
+        " AND {counted} GROUP BY currency_code ORDER BY currency_code"
+    ));
+    let totals = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("currency_code")?, r.try_get("n")?, r.try_get("total")?)))
+        .collect::<sqlx::Result<_>>()?;
+    let mut q = of_party("SELECT owner_id FROM orders WHERE owner_id <> ''");
+    q.push(&format!(" AND {counted}"));
+    q.order_limit("placed_at DESC, id DESC", 1);
+    let latest_owner = match q.build().fetch_optional(&mut *conn).await? {
+        Some(row) => row.try_get("owner_id")?,
+        None => String::new(),
+    };
+    let mut q = of_party("SELECT partner_id, MAX(placed_at) AS last_at FROM orders WHERE partner_id <> ''");
+    q.push(" GROUP BY partner_id");
+    q.order_limit("last_at DESC, partner_id", partners);
+    let partners = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("partner_id"))
+        .collect::<sqlx::Result<_>>()?;
+    Ok(Summary {
+        recent,
+        totals,
+        latest_owner,
+        partners,
+    })
 }
 
 /// Sets the status if the version is still `expected`.

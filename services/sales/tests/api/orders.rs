@@ -1,8 +1,9 @@
 use std::time::Duration;
 
+use crm_auth::Role;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::sales::v1::{self as pb, OpportunityStatus, OrderStatus, QuoteStatus};
-use crm_testkit::{Backend, backend_tests, eventually};
+use crm_testkit::{Backend, authed, backend_tests, eventually};
 use tonic::Code;
 
 use crate::helpers::{Suite, money, violated};
@@ -315,6 +316,116 @@ async fn direct_orders_are_idempotent_per_external_reference(backend: Backend) {
     assert_eq!(types.iter().filter(|t| *t == "order.placed").count(), 2);
 }
 
+/// A customer's orders at a glance: the newest first, the totals of those that count per
+/// currency, the latest owner and the partners sold through, of the orders the caller may read.
+async fn a_customers_orders_are_summarized_as_the_caller_may_read_them(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let acme = suite.organization("Acme").await;
+    let laptop = suite.product("LAP-14", "hardware").await;
+    let usd = suite.price_book("List USD", "USD").await;
+    let eur = suite.price_book("List EUR", "EUR").await;
+    suite.set_price(&usd, &laptop, 1_000_00).await;
+    suite.set_price(&eur, &laptop, 900_00).await;
+    let alice = crate::helpers_token("alice", Role::SalesRep, "north");
+    let bob = crate::helpers_token("bob", Role::SalesRep, "south");
+    let manager = crate::helpers_token("carol", Role::SalesManager, "north");
+    // (reference, partner, book, quantity, placed by)
+    let placed = [
+        ("PO-1", "partner-7", &usd, 1, &alice),
+        ("PO-2", "partner-8", &usd, 2, &bob),
+        ("PO-3", "", &eur, 1, &alice),
+        ("PO-4", "partner-7", &usd, 5, &bob),
+    ];
+    let mut ids = Vec::new();
+    for (reference, partner, book, quantity, token) in placed {
+        let order = suite
+            .orders
+            .clone()
+            .place_order(authed(
+                pb::PlaceOrderRequest {
+                    order: Some(pb::Order {
+                        party_id: acme.id.clone(),
+                        channel: Some(pb::Channel {
+                            partner_id: partner.into(),
+                        }),
+                        lines: vec![line(&laptop, quantity, 0)],
+                        external_ref: reference.into(),
+                        ..Default::default()
+                    }),
+                    price_book_id: book.id.clone(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .order
+            .unwrap();
+        ids.push(order);
+    }
+    // Bob's last order is cancelled: it is listed, but adds nothing.
+    suite
+        .orders
+        .clone()
+        .update_order_status(suite.req(pb::UpdateOrderStatusRequest {
+            id: ids[3].id.clone(),
+            etag: ids[3].etag.clone(),
+            status: OrderStatus::Cancelled as i32,
+            reason: "duplicate".into(),
+        }))
+        .await
+        .unwrap();
+    let summarize = |token: &str, recent: i32| {
+        let mut orders = suite.orders.clone();
+        let request = authed(
+            pb::SummarizeCustomerOrdersRequest {
+                party_id: acme.id.clone(),
+                recent,
+            },
+            token,
+        );
+        async move { orders.summarize_customer_orders(request).await }
+    };
+    let admin = crm_testkit::token("admin", &[Role::Admin]);
+    let all = summarize(&admin, 0).await.unwrap().into_inner();
+    let refs = |s: &pb::SummarizeCustomerOrdersResponse| -> Vec<String> {
+        s.recent_orders.iter().map(|o| o.external_ref.clone()).collect()
+    };
+    assert_eq!(refs(&all), ["PO-4", "PO-3", "PO-2", "PO-1"], "newest first");
+    let value: Vec<(&str, i64)> = all
+        .lifetime_value
+        .iter()
+        .map(|m| (m.currency_code.as_str(), m.amount_minor))
+        .collect();
+    assert_eq!(value, [("EUR", 900_00), ("USD", 3_000_00)]);
+    assert_eq!(all.order_count, 3);
+    assert_eq!(all.latest_owner_id, "alice", "the cancelled order does not count");
+    assert_eq!(all.partner_ids, ["partner-7", "partner-8"]);
+    assert_eq!(
+        refs(&summarize(&admin, 2).await.unwrap().into_inner()),
+        ["PO-4", "PO-3"]
+    );
+
+    // A rep sees their own orders; a manager their team's (and their own).
+    let mine = summarize(&alice, 0).await.unwrap().into_inner();
+    assert_eq!(refs(&mine), ["PO-3", "PO-1"]);
+    assert_eq!(mine.order_count, 2);
+    assert_eq!(mine.partner_ids, ["partner-7"]);
+    let team = summarize(&manager, 0).await.unwrap().into_inner();
+    assert_eq!(
+        refs(&team),
+        ["PO-3", "PO-1"],
+        "alice is in carol's team, bob is not"
+    );
+    let nobody = summarize(&crm_testkit::token("someone", &[Role::Customer]), 0).await;
+    assert!(
+        nobody.is_err() || nobody.unwrap().into_inner().recent_orders.is_empty(),
+        "a customer's token reads no one's orders"
+    );
+    let err = summarize(&admin, 101).await.unwrap_err();
+    assert_eq!(violated(&err), vec!["recent"]);
+}
+
 /// A merge in customers re-keys the sales records; an erasure anonymises the sales copy.
 async fn customer_merges_and_erasures_reach_sales(backend: Backend) {
     let suite = Suite::start(backend).await;
@@ -403,5 +514,6 @@ async fn customer_merges_and_erasures_reach_sales(backend: Backend) {
 backend_tests!(
     quotes_are_priced_revised_and_accepted_into_orders,
     direct_orders_are_idempotent_per_external_reference,
+    a_customers_orders_are_summarized_as_the_caller_may_read_them,
     customer_merges_and_erasures_reach_sales,
 );
