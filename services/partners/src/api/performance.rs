@@ -93,8 +93,8 @@ impl PartnersApi {
                 );
             }
         }
+        let by_region = dimension == performance::Dimension::Region || !req.region_code.is_empty();
         for t in &targets {
-            let by_region = dimension == performance::Dimension::Region || !req.region_code.is_empty();
             if !by_region {
                 let figure = Figure::Target {
                     amount: t.amount_minor,
