@@ -13,8 +13,9 @@ use crm_proto::sales::v1::events as ev;
 use crm_proto::sales::v1::{self as pb, OrderStatus};
 use crm_storage::imports::{NewImportKey, NewRowKey};
 
-use super::{SalesApi, readable_order};
+use super::SalesApi;
 use crate::domain::import::{self as import_rules, PreparedOrder};
+use crate::domain::rules;
 use crate::error::{Error, Result};
 use crate::storage::{accounts, catalog, channel_partners, orders};
 
@@ -304,11 +305,12 @@ impl SalesApi {
     ) -> Result<ResponseStream<pb::ExportOrdersResponse>> {
         let db = self.store.db().clone();
         Ok(export::keyset_pages(String::new(), move |after: String| {
-            let (db, req, principal) = (db.clone(), req.clone(), principal.clone());
+            let (db, req, scope) = (db.clone(), req.clone(), rules::ReadScope::of(&principal));
             async move {
                 let mut conn = db.pool().acquire().await?;
-                let mut page = orders::list(
+                let page = orders::list(
                     &mut conn,
+                    &scope,
                     &req.party_id,
                     req.status,
                     &req.partner_id,
@@ -317,7 +319,6 @@ impl SalesApi {
                 )
                 .await?;
                 let next = export::next_key(page.len(), export::PAGE, page.last().map(|o| o.id.clone()));
-                page.retain(|o| readable_order(&principal, o));
                 Ok((
                     (!page.is_empty()).then_some(pb::ExportOrdersResponse { orders: page }),
                     next,

@@ -12,7 +12,6 @@ mod org;
 mod quotes;
 pub(crate) mod reports;
 
-use orders::readable as readable_order;
 pub(crate) use quotes::price_lines;
 
 use std::sync::Arc;

@@ -133,8 +133,9 @@ impl SalesApi {
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let mut found = orders::list(
+        let found = orders::list(
             &mut conn,
+            &rules::ReadScope::of(principal),
             &req.party_id,
             req.status,
             &req.partner_id,
@@ -143,7 +144,6 @@ impl SalesApi {
         )
         .await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|o| o.id.clone()));
-        found.retain(|o| readable(principal, o));
         Ok(pb::ListOrdersResponse {
             orders: found,
             next_page_token,

@@ -167,17 +167,23 @@ pub async fn by_external_ref(
         .transpose()
 }
 
-/// Orders after `after` by id.
+/// Up to `limit` orders in `scope` after `after` by id, optionally of one party, status or
+/// partner.
 pub async fn list(
     conn: &mut Conn,
+    scope: &ReadScope,
     party_id: &str,
     status: i32,
     partner_id: &str,
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Order>> {
+    if *scope == ReadScope::Nothing {
+        return Ok(Vec::new());
+    }
     let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM orders WHERE 1 = 1"));
     b.and("id > {}", after);
+    scoped(&mut b, scope);
     if !party_id.is_empty() {
         b.and("party_id = {}", party_id);
     }

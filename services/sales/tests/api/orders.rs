@@ -424,6 +424,43 @@ async fn a_customers_orders_are_summarized_as_the_caller_may_read_them(backend: 
     );
     let err = summarize(&admin, 101).await.unwrap_err();
     assert_eq!(violated(&err), vec!["recent"]);
+
+    // Lists apply the same scope in the statement: a page of one holds one of alice's orders,
+    // never an empty page where bob's were skipped.
+    let mut pages = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .orders
+            .clone()
+            .list_orders(authed(
+                pb::ListOrdersRequest {
+                    party_id: acme.id.clone(),
+                    page_size: 1,
+                    page_token,
+                    ..Default::default()
+                },
+                &alice,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(
+            page.orders
+                .iter()
+                .map(|o| o.external_ref.clone())
+                .collect::<Vec<_>>(),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    // Only the page after the last full one may be empty.
+    if pages.last().is_some_and(Vec::is_empty) {
+        pages.pop();
+    }
+    assert_eq!(pages, [vec!["PO-1"], vec!["PO-3"]]);
 }
 
 /// A merge in customers re-keys the sales records; an erasure anonymises the sales copy.
