@@ -53,7 +53,6 @@ impl PartnersApi {
         };
         let mut conn = self.store.conn().await?;
         // The scope: one partner and its sub-partners, or everything the principal may see.
-        let staff = is_staff(principal);
         let by_partner = dimension == performance::Dimension::Partner;
         let (reach, scope_label) = if !req.partner_id.is_empty() {
             let partner = visible_partner(&mut conn, principal, &req.partner_id).await?;
@@ -63,7 +62,7 @@ impl PartnersApi {
                 Reach::Tree(&req.partner_id)
             };
             (reach, partner.name)
-        } else if staff {
+        } else if is_staff(principal) {
             let reach = if by_partner { Reach::TopLevel } else { Reach::All };
             (reach, "All channels".to_string())
         } else {

@@ -83,7 +83,8 @@ pub async fn categories(
     conn: &mut Conn,
     ids: &[String],
 ) -> sqlx::Result<std::collections::HashMap<String, String>> {
-    lookup(conn, "category", ids).await
+    let found = by_ids(conn, ids).await?;
+    Ok(found.into_iter().map(|(id, p)| (id, p.category)).collect())
 }
 
 /// The name of each of `ids` that is known.
@@ -91,24 +92,6 @@ pub async fn names(
     conn: &mut Conn,
     ids: &[String],
 ) -> sqlx::Result<std::collections::HashMap<String, String>> {
-    lookup(conn, "name", ids).await
-}
-
-/// `column` of each of the products `ids` that is known.
-async fn lookup(
-    conn: &mut Conn,
-    column: &str,
-    ids: &[String],
-) -> sqlx::Result<std::collections::HashMap<String, String>> {
-    let mut found = std::collections::HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut q =
-            crm_storage::SqlBuilder::new(&format!("SELECT id, {column} AS v FROM products WHERE id IN ("));
-        let list = q.in_list(chunk.iter().map(String::as_str));
-        q.push(&list).push(")");
-        for row in q.build().fetch_all(&mut *conn).await? {
-            found.insert(row.try_get("id")?, row.try_get("v")?);
-        }
-    }
-    Ok(found)
+    let found = by_ids(conn, ids).await?;
+    Ok(found.into_iter().map(|(id, p)| (id, p.name)).collect())
 }
