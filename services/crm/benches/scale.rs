@@ -828,9 +828,9 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             // per cell is planned as a nested loop on PostgreSQL and takes seconds).
             "SELECT partner_id, period, product_category, amount_minor, actual FROM (\
              SELECT g.partner_id, g.period, g.product_category, g.amount_minor, \
-             COALESCE((SELECT SUM(s.amount_minor) FROM sell_through s WHERE s.partner_id = g.partner_id \
+             CAST(COALESCE((SELECT SUM(s.amount_minor) FROM sell_through s WHERE s.partner_id = g.partner_id \
              AND s.sold_on >= g.period || '-01' AND s.sold_on < g.period || '-32' \
-             AND s.currency_code = 'USD' AND s.product_category = g.product_category), 0) AS actual \
+             AND s.currency_code = 'USD' AND s.product_category = g.product_category), 0) AS BIGINT) AS actual \
              FROM targets g WHERE g.currency_code = 'USD' AND g.period >= '2026-01' AND g.period < '2027') c \
              WHERE actual * 10000 < amount_minor * 8000 ORDER BY partner_id, period",
         ),
