@@ -2,7 +2,7 @@
 //! and waits a while for it; the fit itself runs on its own task, so a fit of a large base
 //! outlives the call that started it and GetFitJob follows it.
 //!
-//! A fit reads every customer's history (added up in SQL), fits both models off the async
+//! A fit reads every customer's history (added up in SQL, a range of customers at a time), fits both models off the async
 //! runtime on those numbers alone (no ids held), then scores the customers a page at a time:
 //! what the fit predicts of each is kept and the newly at-risk announced, one transaction per
 //! page, with the job's progress.
@@ -36,6 +36,9 @@ pub const TOO_LITTLE_HISTORY: &str = "too little history to fit: need 10 custome
 
 /// Customers scored (and announced) per transaction.
 const SCORE_PAGE: i64 = 1000;
+
+/// Customers whose histories are read per statement before the fit.
+const READ_PAGE: i64 = 5000;
 
 /// What a fit is asked for.
 #[derive(Debug, Clone)]
@@ -132,9 +135,22 @@ async fn record(store: &Store, id: &str, ended: std::result::Result<Outcome, Str
 async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
     let end = crate::api::end_of(request.date);
     let today = day_number(request.date);
-    let mut conn = store.conn().await?;
-    let histories = models::histories(&mut conn, &request.currency, end, today).await?;
-    drop(conn);
+    // Every customer's history, read a range of party ids at a time: each range is added up
+    // from the purchases index, where one aggregate over the whole base sorts (and spills) every
+    // purchase. Only the numbers are held, not whose they are.
+    let mut histories = Vec::new();
+    let mut after = String::new();
+    loop {
+        let mut conn = store.conn().await?;
+        let (page, last) =
+            models::histories_after(&mut conn, &request.currency, end, today, &after, READ_PAGE).await?;
+        drop(conn);
+        let Some(last) = last else {
+            break;
+        };
+        after = last;
+        histories.extend(page.into_iter().map(|(_, history)| history));
+    }
     let customers = histories.len() as i64;
     report(&store, &id, customers, 0).await?;
     let fitted_at = request

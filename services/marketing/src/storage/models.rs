@@ -1,7 +1,6 @@
 //! Fitted model parameters and the at-risk announcements made.
 
 use crm_storage::{Arg, Conn, SqlBuilder, insert_chunks};
-use futures::TryStreamExt as _;
 use sqlx::Row as _;
 
 use crate::domain::history::History;
@@ -105,28 +104,8 @@ fn to_history(row: &sqlx::any::AnyRow, as_of_day: i64) -> sqlx::Result<History> 
     ))
 }
 
-/// Every customer's history at day `as_of_day` from their purchases counted in `currency` and
-/// placed before `end` (µs), without whose it is (what a fit needs); added up in SQL, a row per
-/// customer read.
-pub async fn histories(
-    conn: &mut Conn,
-    currency: &str,
-    end: i64,
-    as_of_day: i64,
-) -> sqlx::Result<Vec<History>> {
-    let sql = histories_sql("");
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(currency)
-        .bind(end)
-        .fetch(&mut *conn);
-    let mut out = Vec::new();
-    while let Some(row) = rows.try_next().await? {
-        out.push(to_history(&row, as_of_day)?);
-    }
-    Ok(out)
-}
-
-/// The histories (as [`histories`]) of the next `limit` customers with figures in `currency`
+/// The histories at day `as_of_day` (from purchases counted in `currency` and placed before
+/// `end`, µs; added up in SQL) of the next `limit` customers with figures in `currency`
 /// after party id `after`, by party id, and the last of those customers' ids (None when there
 /// are no more). Some of them may have no history (only cancelled purchases, or none before
 /// `end`).
