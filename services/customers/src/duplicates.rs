@@ -1,6 +1,6 @@
 //! Duplicate checking against the index. A party written on its own (created, updated, merged
 //! into) is checked in the transaction that writes it; parties written in bulk (imports) are
-//! marked due and checked by a job, a batch per transaction. Finding duplicates then reads the
+//! marked due and checked by a job, a batch at a time. Finding duplicates then reads the
 //! links the checks kept instead of comparing the whole base.
 
 use crm_platform::Store;
@@ -23,31 +23,12 @@ const BATCHES_PER_STATISTICS: usize = 10;
 /// the parties sharing a key, an email or a phone with them. Ids no longer active (merged,
 /// erased) leave the index.
 pub async fn check(conn: &mut Conn, ids: &[String]) -> anyhow::Result<()> {
-    check_read(conn, ids, Written::Before).await
-}
-
-/// Checks the parties `ids` as stored, written as `written` says.
-async fn check_read(conn: &mut Conn, ids: &[String], written: Written) -> anyhow::Result<()> {
-    let parties = index::candidates(conn, ids).await?;
-    let gone: Vec<String> = ids
-        .iter()
-        .filter(|id| !parties.iter().any(|p| &p.id == *id))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
-        index::forget(conn, &gone).await?;
-    }
-    if written == Written::Now {
-        // Imported and not written since: the import left their names out of the search index
-        // too (a bulk write's index rows cost it a third of its speed at a million parties).
-        let keys: Vec<(String, String)> = parties
-            .iter()
-            .map(|p| (p.id.clone(), crate::domain::party::name_key_of(&p.name)))
-            .collect();
-        let keys: Vec<(&str, &str)> = keys.iter().map(|(id, key)| (id.as_str(), key.as_str())).collect();
-        crate::storage::name_search::index(conn, &keys).await?;
-    }
-    check_candidates(conn, parties, written).await
+    let parties = active(conn, ids).await?;
+    let keys = write_keys(conn, &parties, Written::Before).await?;
+    let checked: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
+    let (links, giant) = find_links(conn, parties, keys).await?;
+    index::checked(conn, &checked).await?;
+    write_links(conn, &links, &giant).await
 }
 
 /// Checks a party created in the caller's transaction, as it was written: it has no keys, links
@@ -69,7 +50,10 @@ pub async fn check_new(conn: &mut Conn, party: &Party) -> anyhow::Result<()> {
             values.push(cp.normalized.clone());
         }
     }
-    check_candidates(conn, vec![candidate], Written::Now).await
+    let parties = vec![candidate];
+    let keys = write_keys(conn, &parties, Written::Now).await?;
+    let (links, giant) = find_links(conn, parties, keys).await?;
+    write_links(conn, &links, &giant).await
 }
 
 /// Whether the checked parties may already be in the index.
@@ -78,14 +62,32 @@ enum Written {
     /// Created (in this transaction, or by an import and not written since): none of their keys
     /// or links is indexed yet (a link another check found to them is found again, unchanged).
     Now,
-    /// Written before: their keys, links and due marks are replaced.
+    /// Written before: their keys and links are replaced.
     Before,
 }
 
-async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Written) -> anyhow::Result<()> {
-    if parties.is_empty() {
-        return Ok(());
+/// The parties among `ids` still active, as duplicate detection sees them; the rest leave the
+/// index.
+async fn active(conn: &mut Conn, ids: &[String]) -> anyhow::Result<Vec<Candidate>> {
+    let parties = index::candidates(conn, ids).await?;
+    let gone: Vec<String> = ids
+        .iter()
+        .filter(|id| !parties.iter().any(|p| &p.id == *id))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        index::forget(conn, &gone).await?;
     }
+    Ok(parties)
+}
+
+/// Indexes the blocking keys of `parties` (replacing those they had and dropping their links,
+/// when written before); the keys.
+async fn write_keys(
+    conn: &mut Conn,
+    parties: &[Candidate],
+    written: Written,
+) -> anyhow::Result<Vec<index::PartyKeys>> {
     let keys: Vec<index::PartyKeys> = parties
         .iter()
         .map(|p| {
@@ -97,22 +99,34 @@ async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Wri
         })
         .collect();
     if written == Written::Before {
+        let ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
         index::forget_keys(conn, &keys).await?;
+        index::forget_links(conn, &ids).await?;
     }
     index::insert_keys(conn, &keys).await?;
+    Ok(keys)
+}
+
+/// The links of `parties` (whose keys are `keys`) to the parties sharing a blocking key, an
+/// email or a phone with them, as the index holds them now; and the keys found to be held by too
+/// many parties to compare through. Reads only.
+async fn find_links(
+    conn: &mut Conn,
+    parties: Vec<Candidate>,
+    keys: Vec<index::PartyKeys>,
+) -> anyhow::Result<(Vec<Link>, Vec<String>)> {
+    if parties.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let all = |values: fn(&Candidate) -> &Vec<String>| -> Vec<String> {
         parties.iter().flat_map(|p| values(p).iter().cloned()).collect()
     };
     let all_keys: Vec<String> = keys.iter().flat_map(|(_, _, k)| k.iter().cloned()).collect();
     let (by_key, giant) = index::key_holders(conn, &all_keys, MAX_BLOCK).await?;
-    for key in &giant {
-        index::mark_giant(conn, key).await?;
-    }
     let by_email =
         index::contact_holders(conn, ContactPointKind::Email, &all(|c| &c.emails), MAX_BLOCK).await?;
     let by_phone =
         index::contact_holders(conn, ContactPointKind::Phone, &all(|c| &c.phones), MAX_BLOCK).await?;
-    let checked: Vec<String> = keys.iter().map(|(id, _, _)| id.clone()).collect();
     // Up to a few thousand name comparisons per party: off the async runtime.
     let links = tokio::task::spawn_blocking(move || {
         let mut links = Vec::new();
@@ -152,21 +166,46 @@ async fn check_candidates(conn: &mut Conn, parties: Vec<Candidate>, written: Wri
         links
     })
     .await?;
-    if written == Written::Before {
-        index::forget_links(conn, &checked).await?;
-        index::checked(conn, &checked).await?;
+    Ok((links, giant))
+}
+
+/// Keeps `links` and marks the `giant` keys (their name links among their holders go).
+async fn write_links(conn: &mut Conn, links: &[Link], giant: &[String]) -> anyhow::Result<()> {
+    for key in giant {
+        index::mark_giant(conn, key).await?;
     }
-    index::insert_links(conn, &links).await?;
+    index::insert_links(conn, links).await?;
     Ok(())
 }
 
-/// Checks the parties due (written in bulk), a batch per transaction, until none is left or an
-/// import is under way (see [`BulkActivity`]). Returns how many were checked.
+/// Checks the parties due (written in bulk), a batch at a time (as many batches at once as the
+/// database writes in parallel), until none is left or an import is under way (see
+/// [`BulkActivity`]). Returns how many were checked.
 pub async fn check_due(store: &Store, bulk: &BulkActivity) -> anyhow::Result<usize> {
+    // Parties marked behind the cursor while the job runs are taken by its next run.
+    let cursor = tokio::sync::Mutex::new(Cursor::default());
+    let workers = (0..store.db().bulk_write_concurrency()).map(|_| check_batches(store, bulk, &cursor));
+    Ok(futures::future::try_join_all(workers).await?.into_iter().sum())
+}
+
+/// Where the job's workers are in the parties due.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The last party id taken.
+    after: String,
+    /// Batches taken.
+    batches: usize,
+}
+
+/// Takes the next batch due and checks it until none is left or an import is under way; how
+/// many parties this worker checked.
+async fn check_batches(
+    store: &Store,
+    bulk: &BulkActivity,
+    cursor: &tokio::sync::Mutex<Cursor>,
+) -> anyhow::Result<usize> {
     let mut total = 0;
-    // Parties marked behind this point while the job runs are taken by its next run.
-    let mut after = String::new();
-    for batch in 0.. {
+    loop {
         // Imported orders still waiting for their customers' figures are part of the import.
         let settling = crate::storage::orders::oldest_deferred(&mut *store.conn().await?)
             .await?
@@ -174,28 +213,62 @@ pub async fn check_due(store: &Store, bulk: &BulkActivity) -> anyhow::Result<usi
         if bulk.should_wait(settling) {
             return Ok(total);
         }
-        let mut tx = store.begin().await?;
-        let due = index::due(&mut tx, &after, BATCH).await?;
-        let Some((last, _)) = due.last() else {
-            return Ok(total);
+        let (due, batch) = {
+            let mut cursor = cursor.lock().await;
+            let due = index::due(&mut *store.conn().await?, &cursor.after, BATCH).await?;
+            let Some((last, _)) = due.last() else {
+                return Ok(total);
+            };
+            cursor.after = last.clone();
+            cursor.batches += 1;
+            (due, cursor.batches)
         };
-        after = last.clone();
-        let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
-        let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
-        let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
-        check_read(&mut tx, &fresh, Written::Now).await?;
-        check(&mut tx, &written).await?;
-        let ids: Vec<String> = fresh.into_iter().chain(written).collect();
-        // Ids no longer active were forgotten, the rest checked: none is due any more.
-        index::checked(&mut tx, &ids).await?;
-        // The index grows by a base's worth after an import: keep its statistics up with it.
-        if batch % BATCHES_PER_STATISTICS == 0 {
-            for table in ["party_name_keys", "duplicate_links", "party_search_grams"] {
-                crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
-            }
-        }
-        store.commit(tx).await?;
-        total += ids.len();
+        total += check_batch(store, due, batch % BATCHES_PER_STATISTICS == 1).await?;
     }
-    Ok(total)
+}
+
+/// Checks a batch of parties due (id, whether fresh from an import) in two transactions: the
+/// first indexes their keys, so that a batch checked at the same time either finds them or is
+/// found by them (whichever reads the index last); the second keeps the links found in
+/// between, read and compared without holding a write lock, and clears the due marks. A crash
+/// between the two leaves the parties due, to be checked again.
+async fn check_batch(store: &Store, due: Vec<(String, bool)>, analyze: bool) -> anyhow::Result<usize> {
+    let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
+    let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
+    let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
+
+    let mut tx = store.begin().await?;
+    let fresh_parties = active(&mut tx, &fresh).await?;
+    // Imported and not written since: the import left their names out of the search index too
+    // (a bulk write's index rows cost it a third of its speed at a million parties).
+    let names: Vec<(String, String)> = fresh_parties
+        .iter()
+        .map(|p| (p.id.clone(), crate::domain::party::name_key_of(&p.name)))
+        .collect();
+    let names: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(id, key)| (id.as_str(), key.as_str()))
+        .collect();
+    crate::storage::name_search::index(&mut tx, &names).await?;
+    let mut keys = write_keys(&mut tx, &fresh_parties, Written::Now).await?;
+    let written_parties = active(&mut tx, &written).await?;
+    keys.extend(write_keys(&mut tx, &written_parties, Written::Before).await?);
+    store.commit(tx).await?;
+
+    let parties: Vec<Candidate> = fresh_parties.into_iter().chain(written_parties).collect();
+    let (links, giant) = find_links(&mut *store.conn().await?, parties, keys).await?;
+
+    let mut tx = store.begin().await?;
+    write_links(&mut tx, &links, &giant).await?;
+    let ids: Vec<String> = fresh.into_iter().chain(written).collect();
+    // Ids no longer active were forgotten, the rest checked: none is due any more.
+    index::checked(&mut tx, &ids).await?;
+    // The index grows by a base's worth after an import: keep its statistics up with it.
+    if analyze {
+        for table in ["party_name_keys", "duplicate_links", "party_search_grams"] {
+            crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
+        }
+    }
+    store.commit(tx).await?;
+    Ok(ids.len())
 }

@@ -185,12 +185,14 @@ async fn capped_holders(
             ));
         }
         for row in q.build().fetch_all(&mut *conn).await? {
-            let party: String = row.try_get("party_id")?;
             let list = holders.entry(row.try_get("v")?).or_default();
-            if !list.iter().any(|(id, _)| *id == party) {
-                list.push((party, row.try_get("name")?));
-            }
+            list.push((row.try_get("party_id")?, row.try_get("name")?));
         }
+    }
+    // A party holding a value twice (the same phone on two contact points) counts once.
+    for list in holders.values_mut() {
+        list.sort_unstable();
+        list.dedup_by(|x, y| x.0 == y.0);
     }
     let mut overflowing: Vec<String> = holders
         .iter()

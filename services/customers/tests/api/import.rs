@@ -561,8 +561,71 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
     assert!(find().await.is_empty(), "no group left");
 }
 
+/// The job checks several batches at once on PostgreSQL: parties whose duplicates are in another
+/// batch, checked at the same time, are linked all the same.
+async fn duplicates_across_batches_checked_at_once_are_found(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.duplicate_check_interval = std::time::Duration::from_millis(100)
+    })
+    .await;
+    let batch = crm_customers::duplicates::BATCH;
+    let pairs = batch + batch / 2;
+    // A made-up word per number: names unlike each other.
+    let word = |n: i64| -> String {
+        let mut x = (n as u64)
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let mut w = String::new();
+        for i in 0..8 {
+            x ^= x >> 29;
+            x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            let letter = char::from(b'a' + (x % 26) as u8);
+            w.push(if i == 0 {
+                letter.to_ascii_uppercase()
+            } else {
+                letter
+            });
+        }
+        w
+    };
+    // Party i and party i + pairs share a name, and nothing else: each pair spans batches, and
+    // only the blocking keys the check writes bring them together.
+    let rows: Vec<pb::PartyImportRow> = (0..2 * pairs)
+        .map(|i| {
+            let mut r = row(i + 2, &format!("p-{i}"), &word(i % pairs), "");
+            r.party.as_mut().unwrap().family_name = word(i % pairs + 100_000);
+            r
+        })
+        .collect();
+    let summary = import(
+        &app,
+        &app.admin,
+        "erp",
+        false,
+        rows.chunks(200).map(<[_]>::to_vec).collect(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.created, 2 * pairs);
+    eventually(std::time::Duration::from_secs(60), "imports checked", || async {
+        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
+            .fetch_one(app.db.pool())
+            .await
+            .ok()?;
+        (due == 0).then_some(())
+    })
+    .await;
+    let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_links WHERE reason = $1")
+        .bind(crm_customers::domain::duplicates::Reason::SimilarName.code())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(linked, pairs, "every pair linked by its name, once");
+}
+
 backend_tests!(
     imported_parties_are_checked_for_duplicates_without_giant_blocks,
+    duplicates_across_batches_checked_at_once_are_found,
     many_messages_count_like_one,
     bad_rows_are_refused_with_row_and_field_and_store_nothing,
     reimport_changes_only_what_changed,
