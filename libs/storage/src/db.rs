@@ -166,6 +166,20 @@ impl Db {
         }
     }
 
+    /// Begins a read-write transaction whose commit does not wait for its log to reach the disk
+    /// (PostgreSQL's `synchronous_commit = off`, for it alone; SQLite commits as usual). Only for
+    /// work that a crash may undo because it is done again, or that a later ordinary commit
+    /// depends on: the log is flushed in order, so once a later commit is on disk, so is this one.
+    pub async fn begin_unflushed(&self) -> sqlx::Result<Tx> {
+        let mut tx = self.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Applies the migrations for this backend.
     pub async fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
         let source = match self.backend {

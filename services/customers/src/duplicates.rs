@@ -3,10 +3,13 @@
 //! marked due and checked by a job, a batch at a time. Finding duplicates then reads the
 //! links the checks kept instead of comparing the whole base.
 
+use std::sync::Arc;
+
 use crm_platform::Store;
 use crm_platform::bulk::BulkActivity;
 use crm_proto::customers::v1::{ContactPointKind, Party};
 use crm_storage::Conn;
+use tokio::sync::Mutex;
 
 use crate::domain::duplicates::{
     self as rules, Candidate, Link, MAX_BLOCK, MAX_NAME_LINKS, MIN_STORED_SIMILARITY, Reason,
@@ -88,7 +91,19 @@ async fn write_keys(
     parties: &[Candidate],
     written: Written,
 ) -> anyhow::Result<Vec<index::PartyKeys>> {
-    let keys: Vec<index::PartyKeys> = parties
+    let keys = keys_of(parties);
+    if written == Written::Before {
+        let ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
+        index::forget_keys(conn, &keys).await?;
+        index::forget_links(conn, &ids).await?;
+    }
+    index::insert_keys(conn, &keys).await?;
+    Ok(keys)
+}
+
+/// Each party's normalized name and blocking keys.
+fn keys_of(parties: &[Candidate]) -> Vec<index::PartyKeys> {
+    parties
         .iter()
         .map(|p| {
             (
@@ -97,14 +112,7 @@ async fn write_keys(
                 rules::blocking_keys(&p.name),
             )
         })
-        .collect();
-    if written == Written::Before {
-        let ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
-        index::forget_keys(conn, &keys).await?;
-        index::forget_links(conn, &ids).await?;
-    }
-    index::insert_keys(conn, &keys).await?;
-    Ok(keys)
+        .collect()
 }
 
 /// The links of `parties` (whose keys are `keys`) to the parties sharing a blocking key, an
@@ -178,31 +186,69 @@ async fn write_links(conn: &mut Conn, links: &[Link], giant: &[String]) -> anyho
     Ok(())
 }
 
-/// Checks the parties due (written in bulk), a batch at a time (as many batches at once as the
-/// database writes in parallel), until none is left or an import is under way (see
-/// [`BulkActivity`]). Returns how many were checked.
-pub async fn check_due(store: &Store, bulk: &BulkActivity) -> anyhow::Result<usize> {
-    // Parties marked behind the cursor while the job runs are taken by its next run.
-    let cursor = tokio::sync::Mutex::new(Cursor::default());
-    let workers = (0..store.db().bulk_write_concurrency()).map(|_| check_batches(store, bulk, &cursor));
-    Ok(futures::future::try_join_all(workers).await?.into_iter().sum())
+/// Checks the parties due (written in bulk) until none is left or an import is under way (see
+/// [`BulkActivity`]), in two passes over them, each a batch at a time (as many batches at once
+/// as the database writes in parallel). Returns how many were checked.
+///
+/// The first pass indexes every due party's blocking keys, the second finds and keeps their
+/// links: each block is then compared at its full size, so a name too common to compare through
+/// is known as such before any link is made through it. (Checked in one pass, in id order, an
+/// import linked each common name's first holders, up to a block's worth, then dropped those
+/// links when the block outgrew it: five links made and deleted for each kept, at 200,000
+/// parties.) And with every key in place before links are read, batches checked at once find
+/// each other's parties.
+pub async fn check_due(store: &Store, bulk: &Arc<BulkActivity>) -> anyhow::Result<usize> {
+    match run_pass(store, bulk, Pass::Keys).await? {
+        Some(_) => Ok(run_pass(store, bulk, Pass::Links).await?.unwrap_or(0)),
+        None => Ok(0),
+    }
 }
 
-/// Where the job's workers are in the parties due.
+/// A pass of the job over the parties due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Their blocking keys (and, imported, their names for search) are indexed.
+    Keys,
+    /// Their links are found and kept, and they are due no more.
+    Links,
+}
+
+/// Runs `pass` over the parties due; how many it took, or None when an import stopped it.
+async fn run_pass(store: &Store, bulk: &Arc<BulkActivity>, pass: Pass) -> anyhow::Result<Option<usize>> {
+    // Parties marked behind the cursor while the job runs are taken by its next run.
+    let cursor = Arc::new(Mutex::new(Cursor::default()));
+    // Each worker a task of its own, so that reading rows and building statements take both
+    // cores too; dropping the set (the job stopped, a worker failed) stops the others.
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..store.db().bulk_write_concurrency() {
+        let (store, bulk, cursor) = (store.clone(), bulk.clone(), cursor.clone());
+        workers.spawn(async move { run_batches(&store, &bulk, &cursor, pass).await });
+    }
+    let mut total = 0;
+    while let Some(taken) = workers.join_next().await {
+        total += taken??;
+    }
+    Ok((!cursor.lock().await.interrupted).then_some(total))
+}
+
+/// Where the workers of a pass are in the parties due.
 #[derive(Debug, Default)]
 struct Cursor {
     /// The last party id taken.
     after: String,
     /// Batches taken.
     batches: usize,
+    /// Whether a worker stopped for an import.
+    interrupted: bool,
 }
 
-/// Takes the next batch due and checks it until none is left or an import is under way; how
-/// many parties this worker checked.
-async fn check_batches(
+/// Takes the next batch due and runs `pass` over it until none is left or an import is under
+/// way; how many parties this worker took.
+async fn run_batches(
     store: &Store,
     bulk: &BulkActivity,
-    cursor: &tokio::sync::Mutex<Cursor>,
+    cursor: &Mutex<Cursor>,
+    pass: Pass,
 ) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
@@ -211,6 +257,7 @@ async fn check_batches(
             .await?
             .is_some();
         if bulk.should_wait(settling) {
+            cursor.lock().await.interrupted = true;
             return Ok(total);
         }
         let (due, batch) = {
@@ -223,25 +270,32 @@ async fn check_batches(
             cursor.batches += 1;
             (due, cursor.batches)
         };
-        total += check_batch(store, due, batch % BATCHES_PER_STATISTICS == 1).await?;
+        let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
+        let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
+        let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
+        total += fresh.len() + written.len();
+        let analyze = batch % BATCHES_PER_STATISTICS == 1;
+        match pass {
+            Pass::Keys => index_batch(store, &fresh, &written, analyze).await?,
+            Pass::Links => link_batch(store, fresh.into_iter().chain(written).collect(), analyze).await?,
+        }
     }
 }
 
-/// Checks a batch of parties due (id, whether fresh from an import) in two transactions: the
-/// first indexes their keys, so that a batch checked at the same time either finds them or is
-/// found by them (whichever reads the index last); the second keeps the links found in
-/// between, read and compared without holding a write lock, and clears the due marks. A crash
-/// between the two leaves the parties due, to be checked again.
-async fn check_batch(store: &Store, due: Vec<(String, bool)>, analyze: bool) -> anyhow::Result<usize> {
-    let (fresh, written): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, fresh)| *fresh);
-    let fresh: Vec<String> = fresh.into_iter().map(|(id, _)| id).collect();
-    let written: Vec<String> = written.into_iter().map(|(id, _)| id).collect();
-
-    let mut tx = store.begin().await?;
-    let fresh_parties = active(&mut tx, &fresh).await?;
+/// Indexes the blocking keys of a batch of parties due, `fresh` from an import or `written`
+/// since. A crash before the links are kept leaves them due, to be indexed again, so the commit
+/// need not wait for the disk.
+async fn index_batch(
+    store: &Store,
+    fresh: &[String],
+    written: &[String],
+    analyze: bool,
+) -> anyhow::Result<()> {
+    let mut tx = store.db().begin_unflushed().await?;
+    let fresh = active(&mut tx, fresh).await?;
     // Imported and not written since: the import left their names out of the search index too
     // (a bulk write's index rows cost it a third of its speed at a million parties).
-    let names: Vec<(String, String)> = fresh_parties
+    let names: Vec<(String, String)> = fresh
         .iter()
         .map(|p| (p.id.clone(), crate::domain::party::name_key_of(&p.name)))
         .collect();
@@ -250,25 +304,41 @@ async fn check_batch(store: &Store, due: Vec<(String, bool)>, analyze: bool) -> 
         .map(|(id, key)| (id.as_str(), key.as_str()))
         .collect();
     crate::storage::name_search::index(&mut tx, &names).await?;
-    let mut keys = write_keys(&mut tx, &fresh_parties, Written::Now).await?;
-    let written_parties = active(&mut tx, &written).await?;
-    keys.extend(write_keys(&mut tx, &written_parties, Written::Before).await?);
-    store.commit(tx).await?;
-
-    let parties: Vec<Candidate> = fresh_parties.into_iter().chain(written_parties).collect();
-    let (links, giant) = find_links(&mut *store.conn().await?, parties, keys).await?;
-
-    let mut tx = store.begin().await?;
-    write_links(&mut tx, &links, &giant).await?;
-    let ids: Vec<String> = fresh.into_iter().chain(written).collect();
-    // Ids no longer active were forgotten, the rest checked: none is due any more.
-    index::checked(&mut tx, &ids).await?;
-    // The index grows by a base's worth after an import: keep its statistics up with it.
+    write_keys(&mut tx, &fresh, Written::Now).await?;
+    let written = active(&mut tx, written).await?;
+    write_keys(&mut tx, &written, Written::Before).await?;
     if analyze {
-        for table in ["party_name_keys", "duplicate_links", "party_search_grams"] {
-            crm_storage::statistics::analyze_if_grown(&mut tx, table).await?;
-        }
+        refresh_statistics(&mut tx).await?;
     }
     store.commit(tx).await?;
-    Ok(ids.len())
+    Ok(())
+}
+
+/// Finds and keeps the links of a batch of parties due, whose keys are indexed: read and
+/// compared without holding a write lock, then kept with the due marks cleared in one
+/// transaction.
+async fn link_batch(store: &Store, ids: Vec<String>, analyze: bool) -> anyhow::Result<()> {
+    let mut conn = store.conn().await?;
+    let parties = index::candidates(&mut conn, &ids).await?;
+    let keys = keys_of(&parties);
+    let (links, giant) = find_links(&mut conn, parties, keys).await?;
+    drop(conn);
+    let mut tx = store.begin().await?;
+    write_links(&mut tx, &links, &giant).await?;
+    // Ids no longer active were forgotten when their keys were indexed (or by what ended
+    // them), the rest checked: none is due any more.
+    index::checked(&mut tx, &ids).await?;
+    if analyze {
+        refresh_statistics(&mut tx).await?;
+    }
+    store.commit(tx).await?;
+    Ok(())
+}
+
+/// The index grows by a base's worth after an import: its statistics keep up with it.
+async fn refresh_statistics(conn: &mut Conn) -> anyhow::Result<()> {
+    for table in ["party_name_keys", "duplicate_links", "party_search_grams"] {
+        crm_storage::statistics::analyze_if_grown(conn, table).await?;
+    }
+    Ok(())
 }
