@@ -72,7 +72,6 @@ impl PartnersApi {
         wanted.sort();
         wanted.dedup();
         let mut known = imports::lookup(&mut tx, PARTNER, &run.source, &wanted).await?;
-        let mut all = store::all(&mut tx).await?;
         let mut seen = HashMap::new();
         let mut keys = Vec::new();
         for row in rows {
@@ -147,7 +146,7 @@ impl PartnersApi {
                         );
                         continue;
                     };
-                    if !p.parent_id.is_empty() && super::subtree(&all, id).contains(&p.parent_id) {
+                    if !p.parent_id.is_empty() && store::is_within(&mut tx, &p.parent_id, id).await? {
                         run.reject_one(
                             row.row,
                             &external_id,
@@ -203,7 +202,6 @@ impl PartnersApi {
                     }
                     self.announce(&mut tx, &new.id).await?;
                     run.count(&disposition);
-                    all.push(new.clone());
                     new.id
                 }
             };

@@ -8,7 +8,7 @@ mod portal;
 mod sales;
 mod scorecards;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crm_auth::{Principal, Role};
@@ -51,21 +51,6 @@ fn children(all: &[pb::Partner]) -> HashMap<String, Vec<String>> {
     map
 }
 
-/// A partner and everything below it.
-fn subtree(all: &[pb::Partner], root: &str) -> HashSet<String> {
-    let kids = children(all);
-    let mut out = HashSet::from([root.to_string()]);
-    let mut stack = vec![root.to_string()];
-    while let Some(id) = stack.pop() {
-        for child in kids.get(&id).into_iter().flatten() {
-            if out.insert(child.clone()) {
-                stack.push(child.clone());
-            }
-        }
-    }
-    out
-}
-
 /// True for the staff roles, who see every partner.
 fn is_staff(principal: &Principal) -> bool {
     principal.has_any_role(&[
@@ -79,19 +64,13 @@ fn is_staff(principal: &Principal) -> bool {
     ])
 }
 
-/// The partners a principal may see: all for staff, its own partner and sub-partners for a
-/// partner user (none when the token names no partner).
-fn visible(principal: &Principal, all: &[pb::Partner]) -> Option<HashSet<String>> {
+/// The partner whose tree a principal is confined to: None for staff, who see every partner;
+/// a partner user's own partner; and an empty id (whose tree is empty) when the token names none.
+fn confined_to(principal: &Principal) -> Option<&str> {
     if is_staff(principal) {
         return None;
     }
-    Some(
-        principal
-            .partner_id
-            .as_deref()
-            .map(|p| subtree(all, p))
-            .unwrap_or_default(),
-    )
+    Some(principal.partner_id.as_deref().unwrap_or(""))
 }
 
 /// The partner `id`, when it exists and the principal may see it (staff, or a partner user of

@@ -6,8 +6,9 @@ use crm_platform::errors::etag_version;
 use crm_platform::paging::{decode_token, next_token, page_size};
 use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerStatus};
+use crm_storage::Conn;
 
-use super::{PartnersApi, children, visible, visible_partner};
+use super::{PartnersApi, children, confined_to, visible_partner};
 use crate::domain::rules::{allowed_transition, is_date, validate_partner};
 use crate::error::{Error, Result, invalid};
 use crate::events;
@@ -28,17 +29,16 @@ const UPDATABLE: &[&str] = &[
 ];
 
 /// Checks that `parent` exists and is not `id` or below it.
-fn check_parent(all: &[pb::Partner], id: &str, parent: &str, v: &mut Violations) {
+async fn check_parent(conn: &mut Conn, id: &str, parent: &str, v: &mut Violations) -> Result<()> {
     if parent.is_empty() {
-        return;
+        return Ok(());
     }
-    if !all.iter().any(|p| p.id == parent) {
+    if !store::exists(conn, parent).await? {
         v.add("partner.parent_id", "no such partner");
-        return;
-    }
-    if !id.is_empty() && super::subtree(all, id).contains(parent) {
+    } else if !id.is_empty() && store::is_within(conn, parent, id).await? {
         v.add("partner.parent_id", "would put the partner below itself");
     }
+    Ok(())
 }
 
 impl PartnersApi {
@@ -56,8 +56,7 @@ impl PartnersApi {
         }
         let mut v = validate_partner(&p);
         let mut tx = self.store.begin().await?;
-        let all = store::all(&mut tx).await?;
-        check_parent(&all, "", &p.parent_id, &mut v);
+        check_parent(&mut tx, "", &p.parent_id, &mut v).await?;
         v.finish()?;
         store::insert(&mut tx, &mut p, self.store.now_micros())
             .await
@@ -139,8 +138,7 @@ impl PartnersApi {
             }
         }
         let mut v = validate_partner(&p);
-        let all = store::all(&mut tx).await?;
-        check_parent(&all, &p.id, &p.parent_id, &mut v);
+        check_parent(&mut tx, &p.id, &p.parent_id, &mut v).await?;
         v.finish()?;
         if !store::update(&mut tx, &p, expected.unwrap_or_default()).await? {
             return Err(Error::Stale(format!("partner {}", p.id)));
@@ -173,19 +171,14 @@ impl PartnersApi {
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let all = store::all(&mut conn).await?;
-        let allowed = visible(principal, &all);
-        let mut matching: Vec<pb::Partner> = all
-            .into_iter()
-            .filter(|p| allowed.as_ref().is_none_or(|a| a.contains(&p.id)))
-            .filter(|p| req.r#type == 0 || p.r#type == req.r#type)
-            .filter(|p| req.status == 0 || p.status == req.status)
-            .filter(|p| req.region_code.is_empty() || p.region_codes.contains(&req.region_code))
-            .filter(|p| req.parent_id.is_empty() || p.parent_id == req.parent_id)
-            .filter(|p| p.id > after)
-            .collect();
-        matching.sort_by(|a, b| a.id.cmp(&b.id));
-        matching.truncate(size as usize);
+        let filter = store::ListFilter {
+            r#type: req.r#type,
+            status: req.status,
+            region_code: &req.region_code,
+            parent_id: &req.parent_id,
+            within: confined_to(principal),
+        };
+        let matching = store::list(&mut conn, filter, &after, size).await?;
         let next_page_token = next_token(matching.len(), size, matching.last().map(|p| p.id.clone()));
         Ok(pb::ListPartnersResponse {
             partners: matching,
@@ -199,21 +192,28 @@ impl PartnersApi {
         req: pb::GetPartnerTreeRequest,
     ) -> Result<pb::GetPartnerTreeResponse> {
         let mut conn = self.store.conn().await?;
-        let all = store::all(&mut conn).await?;
-        let allowed = visible(principal, &all);
-        let roots: Vec<String> = if req.root_id.is_empty() {
-            match &allowed {
-                // A partner user's tree starts at its own partner.
-                Some(_) => principal.partner_id.iter().cloned().collect(),
-                None => all
-                    .iter()
-                    .filter(|p| p.parent_id.is_empty())
-                    .map(|p| p.id.clone())
-                    .collect(),
-            }
-        } else {
+        // The partners the tree shows, and where it starts.
+        let (all, roots): (Vec<pb::Partner>, Vec<String>) = if !req.root_id.is_empty() {
             visible_partner(&mut conn, principal, &req.root_id).await?;
-            vec![req.root_id.clone()]
+            (
+                store::subtree(&mut conn, &req.root_id).await?,
+                vec![req.root_id.clone()],
+            )
+        } else {
+            match confined_to(principal) {
+                // A partner user's tree starts at its own partner.
+                Some("") => (Vec::new(), Vec::new()),
+                Some(own) => (store::subtree(&mut conn, own).await?, vec![own.to_string()]),
+                None => {
+                    let all = store::all(&mut conn).await?;
+                    let roots = all
+                        .iter()
+                        .filter(|p| p.parent_id.is_empty())
+                        .map(|p| p.id.clone())
+                        .collect();
+                    (all, roots)
+                }
+            }
         };
         let kids = children(&all);
         let by_id: std::collections::HashMap<&str, &pb::Partner> =

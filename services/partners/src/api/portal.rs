@@ -345,16 +345,15 @@ impl PartnersApi {
         let before = decode_key(&req.page_token, &mut v, time_and_id);
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let all = crate::storage::partners::all(&mut conn).await?;
-        let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {
             visible_partner(&mut conn, principal, &req.partner_id).await?;
         }
-        let rows = portal::registrations(&mut conn, &req.partner_id, req.status, before, size + 1).await?;
-        let (mut found, next_page_token) = finish_page(rows, size, |d| {
+        let within = super::confined_to(principal);
+        let rows =
+            portal::registrations(&mut conn, &req.partner_id, within, req.status, before, size + 1).await?;
+        let (found, next_page_token) = finish_page(rows, size, |d| {
             format!("{}|{}", d.register_time.as_ref().map_or(0, micros), d.id)
         });
-        found.retain(|d| allowed.as_ref().is_none_or(|a| a.contains(&d.partner_id)));
         Ok(pb::ListDealRegistrationsResponse {
             registrations: found,
             next_page_token,

@@ -60,16 +60,14 @@ impl PartnersApi {
             .map(|k| (k[0].clone(), k[1].clone(), k[2].clone(), k[3].clone()));
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let all = crate::storage::partners::all(&mut conn).await?;
-        let allowed = super::visible(principal, &all);
         if !req.partner_id.is_empty() {
             visible_partner(&mut conn, principal, &req.partner_id).await?;
         }
-        let rows = targets::list(&mut conn, &req.partner_id, &req.period, after, size + 1).await?;
-        let (mut found, next_page_token) = finish_page(rows, size, |t| {
+        let within = super::confined_to(principal);
+        let rows = targets::list(&mut conn, &req.partner_id, within, &req.period, after, size + 1).await?;
+        let (found, next_page_token) = finish_page(rows, size, |t| {
             key_of(&[&t.partner_id, &t.period, &t.product_category, &t.product_id])
         });
-        found.retain(|t| allowed.as_ref().is_none_or(|a| a.contains(&t.partner_id)));
         Ok(pb::ListTargetsResponse {
             targets: found,
             next_page_token,

@@ -214,7 +214,92 @@ pub fn tree(q: &mut SqlBuilder, reach: Reach<'_>) -> Option<String> {
     ))
 }
 
-/// Every partner (without histories), by name.
+/// Whether the partner `id` exists.
+pub async fn exists(conn: &mut Conn, id: &str) -> sqlx::Result<bool> {
+    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM partners WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(found > 0)
+}
+
+/// A condition that `column` (a partner id) is the partner `root` or one below it, its
+/// argument added to `q`.
+pub fn within(q: &mut SqlBuilder, column: &str, root: &str) -> String {
+    let tree = tree(q, Reach::Tree(root)).unwrap_or_default();
+    format!("{column} IN (WITH RECURSIVE {tree} SELECT id FROM tree)")
+}
+
+/// What a list of partners is narrowed to (zero or empty: any).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ListFilter<'a> {
+    /// The partner type.
+    pub r#type: i32,
+    /// The partner status.
+    pub status: i32,
+    /// A region the partner covers.
+    pub region_code: &'a str,
+    /// The parent partner.
+    pub parent_id: &'a str,
+    /// Only this partner and those below it (a partner user's view).
+    pub within: Option<&'a str>,
+}
+
+/// The first `limit` partners (without histories) matching `filter` with ids after `after`, by id.
+pub async fn list(
+    conn: &mut Conn,
+    filter: ListFilter<'_>,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Partner>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners WHERE 1 = 1"));
+    if let Some(root) = filter.within {
+        let condition = within(&mut q, "id", root);
+        q.push(&format!(" AND {condition}"));
+    }
+    if filter.r#type != 0 {
+        q.and("type = {}", i64::from(filter.r#type));
+    }
+    if filter.status != 0 {
+        q.and("status = {}", i64::from(filter.status));
+    }
+    if !filter.parent_id.is_empty() {
+        q.and("parent_id = {}", filter.parent_id);
+    }
+    if !filter.region_code.is_empty() {
+        // The regions are a JSON array of strings: the code, quoted as JSON, occurs in it.
+        let quoted = serde_json::to_string(filter.region_code).unwrap_or_default();
+        let contains = if conn.backend_name() == "PostgreSQL" {
+            "strpos(region_codes, {}) > 0"
+        } else {
+            "instr(region_codes, {}) > 0"
+        };
+        q.and(contains, quoted);
+    }
+    q.after("id", (!after.is_empty()).then(|| vec![after.to_string()]));
+    q.order_limit("id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The partner `root` and every partner below it (without histories), by name.
+pub async fn subtree(conn: &mut Conn, root: &str) -> sqlx::Result<Vec<pb::Partner>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners WHERE "));
+    let condition = within(&mut q, "id", root);
+    q.push(&condition).push(" ORDER BY name");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Every partner (without histories), by name: the whole hierarchy, for its tree.
 pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Partner>> {
     let q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners ORDER BY name"));
     q.build()

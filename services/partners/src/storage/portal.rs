@@ -263,10 +263,11 @@ pub async fn registration_by_id(conn: &mut Conn, id: &str) -> sqlx::Result<Optio
         .transpose()
 }
 
-/// Registrations, filtered.
+/// Registrations, filtered (to partners `within` a partner's tree, when given), newest first.
 pub async fn registrations(
     conn: &mut Conn,
     partner_id: &str,
+    within: Option<&str>,
     status: i32,
     before: Option<(i64, String)>,
     limit: i64,
@@ -276,6 +277,10 @@ pub async fn registrations(
     ));
     if !partner_id.is_empty() {
         q.and("partner_id = {}", partner_id);
+    }
+    if let Some(root) = within {
+        let condition = super::partners::within(&mut q, "partner_id", root);
+        q.push(&format!(" AND {condition}"));
     }
     if status != 0 {
         q.and("status = {}", i64::from(status));

@@ -31,10 +31,12 @@ const COLUMNS: &str =
 /// A target's key: partner, period, product category, product.
 pub type TargetKey = (String, String, String, String);
 
-/// Up to `limit` targets in key order after `after`, optionally of one partner / period.
+/// Up to `limit` targets in key order after `after`, optionally of one partner / period, and of
+/// partners `within` a partner's tree.
 pub async fn list(
     conn: &mut Conn,
     partner_id: &str,
+    within: Option<&str>,
     period: &str,
     after: Option<TargetKey>,
     limit: i64,
@@ -42,6 +44,10 @@ pub async fn list(
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM targets WHERE 1 = 1"));
     if !partner_id.is_empty() {
         q.and("partner_id = {}", partner_id);
+    }
+    if let Some(root) = within {
+        let condition = super::partners::within(&mut q, "partner_id", root);
+        q.push(&format!(" AND {condition}"));
     }
     if !period.is_empty() {
         q.and("period = {}", period);

@@ -102,6 +102,95 @@ async fn hierarchy_and_lifecycle(backend: Backend) {
         ]
     );
 
+    // Lists filter by type, region (the whole code), parent and status, and page by id.
+    let list = |req: pb::ListPartnersRequest| {
+        let mut client = suite.partners.clone();
+        let req = suite.req(req);
+        async move {
+            let mut names: Vec<String> = client
+                .list_partners(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .partners
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        list(pb::ListPartnersRequest {
+            r#type: PartnerType::Dealer as i32,
+            ..Default::default()
+        })
+        .await,
+        ["Dealer Xinyi"]
+    );
+    assert_eq!(
+        list(pb::ListPartnersRequest {
+            region_code: "TW-TPE".into(),
+            ..Default::default()
+        })
+        .await,
+        ["Dealer Xinyi", "Distributor Taipei"]
+    );
+    assert_eq!(
+        list(pb::ListPartnersRequest {
+            region_code: "TW".into(),
+            ..Default::default()
+        })
+        .await,
+        ["Master North"]
+    );
+    assert_eq!(
+        list(pb::ListPartnersRequest {
+            parent_id: master.id.clone(),
+            ..Default::default()
+        })
+        .await,
+        ["Distributor Taipei"]
+    );
+    assert_eq!(
+        list(pb::ListPartnersRequest {
+            status: PartnerStatus::Onboarding as i32,
+            r#type: PartnerType::MasterDistributor as i32,
+            ..Default::default()
+        })
+        .await,
+        ["Master North", "Master South"]
+    );
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = suite
+            .partners
+            .clone()
+            .list_partners(suite.req(pb::ListPartnersRequest {
+                page_size: 3,
+                page_token: token,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.partners.len() <= 3);
+        ids.extend(page.partners.into_iter().map(|p| p.id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let mut expected = vec![
+        master.id.clone(),
+        dist.id.clone(),
+        dealer.id.clone(),
+        other.id.clone(),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected, "every partner once, by id");
+
     // Lifecycle.
     let change = |p: &pb::Partner, status: PartnerStatus, reason: &str| pb::ChangePartnerStatusRequest {
         id: p.id.clone(),
@@ -298,6 +387,39 @@ async fn partner_users_see_only_their_part_of_the_channel(backend: Backend) {
         Code::PermissionDenied,
         "targets are set by channel managers"
     );
+    // Targets are listed for the user's own part of the channel only.
+    for (partner, period) in [
+        (&dist.id, "2026-01"),
+        (&rival.id, "2026-01"),
+        (&dealer.id, "2026-02"),
+    ] {
+        suite
+            .partners
+            .clone()
+            .set_target(suite.req(pb::SetTargetRequest {
+                target: Some(pb::Target {
+                    partner_id: partner.clone(),
+                    period: period.into(),
+                    amount: money(1000),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let targets = suite
+        .partners
+        .clone()
+        .list_targets(authed(pb::ListTargetsRequest::default(), &user))
+        .await
+        .unwrap()
+        .into_inner()
+        .targets;
+    let mut seen: Vec<&str> = targets.iter().map(|t| t.partner_id.as_str()).collect();
+    seen.sort();
+    let mut own = vec![dist.id.as_str(), dealer.id.as_str()];
+    own.sort();
+    assert_eq!(seen, own, "the rival's target is not listed");
     let no_partner = crm_testkit::token("lost", &[crm_auth::Role::PartnerUser]);
     let listed = suite
         .partners
