@@ -16,7 +16,7 @@ use crate::domain::duplicates::{
 };
 use crate::storage::duplicates as index;
 
-/// Parties the job checks per transaction.
+/// Parties the job takes per batch (a transaction in each pass).
 pub const BATCH: i64 = 250;
 
 /// Batches between two looks at whether the index's statistics need refreshing.
