@@ -443,6 +443,18 @@ async fn many_messages_count_like_one(backend: Backend) {
     assert_eq!(app.party_rows().await, 298);
 }
 
+/// Waits until the duplicate check job has checked every party due.
+async fn all_checked(app: &TestApp, what: &str) {
+    eventually(std::time::Duration::from_secs(60), what, || async {
+        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
+            .fetch_one(app.db.pool())
+            .await
+            .ok()?;
+        (due == 0).then_some(())
+    })
+    .await;
+}
+
 /// Imported parties are checked for duplicates by the job; a name held by more parties than a
 /// block compares nobody, while their shared e-mails and the rarer names still match.
 async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backend: Backend) {
@@ -482,14 +494,7 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
             .into_inner()
             .groups
     };
-    eventually(std::time::Duration::from_secs(60), "imports checked", || async {
-        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
-            .fetch_one(app.db.pool())
-            .await
-            .ok()?;
-        (due == 0).then_some(())
-    })
-    .await;
+    all_checked(&app, "imports checked").await;
     // The job also indexes imported names for search.
     let found = app
         .client
@@ -546,18 +551,7 @@ async fn imported_parties_are_checked_for_duplicates_without_giant_blocks(backen
     .await
     .unwrap();
     assert_eq!(summary.updated, 1);
-    eventually(
-        std::time::Duration::from_secs(60),
-        "the update checked",
-        || async {
-            let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
-                .fetch_one(app.db.pool())
-                .await
-                .ok()?;
-            (due == 0).then_some(())
-        },
-    )
-    .await;
+    all_checked(&app, "the update checked").await;
     assert!(find().await.is_empty(), "no group left");
 }
 
@@ -607,14 +601,7 @@ async fn duplicates_across_batches_checked_at_once_are_found(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(summary.created, 2 * pairs);
-    eventually(std::time::Duration::from_secs(60), "imports checked", || async {
-        let due: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_check_due")
-            .fetch_one(app.db.pool())
-            .await
-            .ok()?;
-        (due == 0).then_some(())
-    })
-    .await;
+    all_checked(&app, "imports checked").await;
     let linked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM duplicate_links WHERE reason = $1")
         .bind(crm_customers::domain::duplicates::Reason::SimilarName.code())
         .fetch_one(app.db.pool())

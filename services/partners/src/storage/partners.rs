@@ -278,12 +278,7 @@ pub async fn list(
     }
     q.after("id", (!after.is_empty()).then(|| vec![after.to_string()]));
     q.order_limit("id", limit);
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    read(conn, q).await
 }
 
 /// The partner `root` and every partner below it (without histories), by name.
@@ -291,17 +286,17 @@ pub async fn subtree(conn: &mut Conn, root: &str) -> sqlx::Result<Vec<pb::Partne
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners WHERE "));
     let condition = within(&mut q, "id", root);
     q.push(&condition).push(" ORDER BY name");
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    read(conn, q).await
 }
 
 /// Every partner (without histories), by name: the whole hierarchy, for its tree.
 pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<pb::Partner>> {
     let q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM partners ORDER BY name"));
+    read(conn, q).await
+}
+
+/// The partners `q` selects (the columns of [`COLUMNS`]).
+async fn read(conn: &mut Conn, q: SqlBuilder) -> sqlx::Result<Vec<pb::Partner>> {
     q.build()
         .fetch_all(&mut *conn)
         .await?
