@@ -2,8 +2,9 @@
 //! and waits a while for it; the fit itself runs on its own task, so a fit of a large base
 //! outlives the call that started it and GetFitJob follows it.
 //!
-//! A fit reads every customer's history (added up in SQL, a range of customers at a time), fits both models off the async
-//! runtime on those numbers alone (no ids held), then scores the customers a page at a time:
+//! A fit reads every customer's history (added up in SQL, a range of customers at a time), fits
+//! both models off the async runtime on those numbers alone (no ids held), then scores the
+//! customers a page at a time:
 //! what the fit predicts of each is kept and the newly at-risk announced, one transaction per
 //! page, with the job's progress.
 
@@ -133,22 +134,12 @@ async fn record(store: &Store, id: &str, ended: std::result::Result<Outcome, Str
 /// Fits both models on every customer's history at the request's date, keeps the parameters
 /// and what they predict of each customer, and announces the newly at risk.
 async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
-    let end = crate::api::end_of(request.date);
-    let today = day_number(request.date);
     // Every customer's history, read a range of party ids at a time: each range is added up
     // from the purchases index, where one aggregate over the whole base sorts (and spills) every
     // purchase. Only the numbers are held, not whose they are.
     let mut histories = Vec::new();
     let mut after = String::new();
-    loop {
-        let mut conn = store.conn().await?;
-        let (page, last) =
-            models::histories_after(&mut conn, &request.currency, end, today, &after, READ_PAGE).await?;
-        drop(conn);
-        let Some(last) = last else {
-            break;
-        };
-        after = last;
+    while let Some(page) = next_histories(&store, &request, &mut after, READ_PAGE).await? {
         histories.extend(page.into_iter().map(|(_, history)| history));
     }
     let customers = histories.len() as i64;
@@ -193,15 +184,7 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
     // Score a page of customers at a time, their histories read again by id.
     let mut after = String::new();
     let (mut scored, mut newly_at_risk) = (0, 0);
-    loop {
-        let mut conn = store.conn().await?;
-        let (page, last) =
-            models::histories_after(&mut conn, &request.currency, end, today, &after, SCORE_PAGE).await?;
-        drop(conn);
-        let Some(last) = last else {
-            break;
-        };
-        after = last;
+    while let Some(page) = next_histories(&store, &request, &mut after, SCORE_PAGE).await? {
         // The expected value sums a series per customer: off the async runtime.
         let page_fit = fit.clone();
         let seen: Vec<ModelCustomer> = crm_platform::background::compute("model-scoring", move || {
@@ -230,6 +213,24 @@ async fn fit(store: Store, id: String, request: FitRequest) -> Result<Outcome> {
         log_likelihood,
         params: models::params_json(&fit.bg_nbd, fit.gamma_gamma.as_ref()),
     })
+}
+
+/// The histories at the request's date of the next `limit` customers after party id `after`
+/// (moved past them), by id; None when there are no more.
+async fn next_histories(
+    store: &Store,
+    request: &FitRequest,
+    after: &mut String,
+    limit: i64,
+) -> Result<Option<Vec<(String, History)>>> {
+    let (end, today) = (crate::api::end_of(request.date), day_number(request.date));
+    let mut conn = store.conn().await?;
+    let (page, last) =
+        models::histories_after(&mut conn, &request.currency, end, today, after, limit).await?;
+    Ok(last.map(|last| {
+        *after = last;
+        page
+    }))
 }
 
 /// Keeps a page of scored customers and announces those newly under the threshold; how many
