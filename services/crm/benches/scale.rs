@@ -1,7 +1,7 @@
 //! The suite as its base grows: the same reads at 10,000 customers and at the full size, their
 //! tail latencies side by side; each aggregate against one hand-written SQL statement over the
-//! same tables; how fast each consumer works off a backlog against a bare JetStream consume and
-//! single-row upsert loop; model fitting and what it does to reads; memory. One run measures
+//! same tables; how fast each consumer works off a backlog on its own against a bare JetStream
+//! consume and single-row upsert loop over the same events; model fitting and what it does to reads; memory. One run measures
 //! everything it compares.
 //!
 //! For each size: a fresh database per service and a fresh nats-server, the whole suite in this
@@ -215,38 +215,79 @@ async fn duplicate_job_done(db: &Db) -> (Duration, i64) {
     }
 }
 
-/// The baseline of a consumer: `messages` order-import events of the sales stream read with a
-/// plain pull consumer, each order in them upserted with its own single-row statement, one
-/// transaction and one ack per message. Messages per second.
-async fn bare_consumer_rate(backend: Backend, suite: &support::TestSuite, messages: usize) -> f64 {
-    use async_nats::jetstream::consumer::{AckPolicy, pull};
+/// A bulk event consumers are timed on: the stream it is on, its subject, and its records as
+/// (id, a text, a number), the row the bare loop upserts for each.
+struct Bulk {
+    stream: &'static str,
+    subject: &'static str,
+    rows: fn(&[u8]) -> Vec<(String, String, i64)>,
+}
+
+/// Imported orders: each order's id, party and status.
+const ORDERS_IMPORTED: Bulk = Bulk {
+    stream: "CRM_SALES",
+    subject: "crm.sales.orders.imported",
+    rows: |payload| {
+        let event = sales::OrdersImported::decode(payload).expect("an order import event");
+        event
+            .orders
+            .into_iter()
+            .map(|o| (o.id, o.party_id, i64::from(o.status)))
+            .collect()
+    },
+};
+
+/// Imported parties: each party's id, name and status.
+const PARTIES_IMPORTED: Bulk = Bulk {
+    stream: "CRM_CUSTOMERS",
+    subject: "crm.customers.parties.imported",
+    rows: |payload| {
+        let event = pb::PartiesImported::decode(payload).expect("a party import event");
+        event
+            .parties
+            .into_iter()
+            .map(|p| (p.id, p.display_name, i64::from(p.status)))
+            .collect()
+    },
+};
+
+/// The baseline of a consumer: the events of `bulk` from stream sequence `from` on, read with a
+/// plain pull consumer, each record in them upserted with its own single-row statement, one
+/// transaction and one ack per message. How many there were, and messages per second.
+async fn bare_consumer_rate(
+    backend: Backend,
+    suite: &support::TestSuite,
+    bulk: &Bulk,
+    from: u64,
+) -> (u64, f64) {
+    use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
     let db = TestDb::new(backend);
     let pool = Db::connect(&db.url, 2).await.expect("the baseline database");
-    sqlx::query(
-        "CREATE TABLE bare_orders (id TEXT PRIMARY KEY, party_id TEXT NOT NULL, status BIGINT NOT NULL)",
-    )
-    .execute(pool.pool())
-    .await
-    .expect("the baseline table");
+    sqlx::query("CREATE TABLE bare_rows (id TEXT PRIMARY KEY, other TEXT NOT NULL, status BIGINT NOT NULL)")
+        .execute(pool.pool())
+        .await
+        .expect("the baseline table");
     let js = async_nats::jetstream::new(suite.nats.client().await);
-    let stream = js.get_stream("CRM_SALES").await.expect("the sales stream");
-    let consumer = stream
+    let stream = js.get_stream(bulk.stream).await.expect("the stream");
+    let mut consumer = stream
         .create_consumer(pull::Config {
-            filter_subject: "crm.sales.orders.imported".into(),
+            filter_subject: bulk.subject.into(),
             ack_policy: AckPolicy::Explicit,
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: from },
             ..Default::default()
         })
         .await
         .expect("a consumer");
+    let messages = consumer.info().await.expect("the consumer's state").num_pending;
     let mut feed = consumer.messages().await.expect("messages");
     let upsert = match backend {
         Backend::Postgres => {
-            "INSERT INTO bare_orders (id, party_id, status) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET party_id = excluded.party_id, status = excluded.status"
+            "INSERT INTO bare_rows (id, other, status) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET other = excluded.other, status = excluded.status"
         }
         Backend::Sqlite => {
-            "INSERT INTO bare_orders (id, party_id, status) VALUES (?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET party_id = excluded.party_id, status = excluded.status"
+            "INSERT INTO bare_rows (id, other, status) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET other = excluded.other, status = excluded.status"
         }
     };
     let started = Instant::now();
@@ -255,13 +296,12 @@ async fn bare_consumer_rate(backend: Backend, suite: &support::TestSuite, messag
         let Some(Ok(message)) = feed.next().await else {
             break;
         };
-        let batch = sales::OrdersImported::decode(message.payload.clone()).expect("an order import event");
         let mut tx = pool.pool().begin().await.expect("a transaction");
-        for order in &batch.orders {
+        for (id, other, status) in (bulk.rows)(&message.payload) {
             sqlx::query(upsert)
-                .bind(&order.id)
-                .bind(&order.party_id)
-                .bind(i64::from(order.status))
+                .bind(id)
+                .bind(other)
+                .bind(status)
                 .execute(&mut *tx)
                 .await
                 .expect("an upsert");
@@ -272,7 +312,94 @@ async fn bare_consumer_rate(backend: Backend, suite: &support::TestSuite, messag
     }
     let rate = done as f64 / started.elapsed().as_secs_f64();
     pool.close().await;
-    rate
+    (messages, rate)
+}
+
+/// How fast each consumer of `bulk` works off a backlog of it on its own, against the bare loop
+/// over the same events, also on its own: side by side, each would be charged for the others'
+/// share of the two cores. The stream's consumers are paused while `import` loads more records
+/// (new ones, into the base as it is) and `producer` relays their events; then each consumer
+/// is resumed alone and timed until nothing is left to it, the suite settling before the next.
+async fn consumer_rates(
+    run: &mut Run,
+    backend: Backend,
+    suite: &support::TestSuite,
+    bulk: &Bulk,
+    producer: Service,
+    import: impl Future<Output = String>,
+) {
+    use async_nats::jetstream::consumer::pull;
+    let js = async_nats::jetstream::new(suite.nats.client().await);
+    let mut stream = js.get_stream(bulk.stream).await.expect("the stream");
+    let names: Vec<String> = stream
+        .consumer_names()
+        .filter_map(|n| async { n.ok() })
+        .collect()
+        .await;
+    let until =
+        async_nats::datetime::add_std_duration(async_nats::datetime::now(), Duration::from_secs(24 * 3600))
+            .expect("a time to pause until");
+    for name in &names {
+        let paused = stream
+            .pause_consumer(name, until)
+            .await
+            .expect("pausing a consumer");
+        assert!(paused.paused, "{name} paused");
+    }
+    let from = stream.info().await.expect("the stream").state.last_sequence + 1;
+    let imported = import.await;
+    load::relayed(suite, producer).await;
+    let backlog = load::backlogs(suite).await;
+    let (events, bare) = bare_consumer_rate(backend, suite, bulk, from).await;
+    run.note(format!(
+        "{imported} with the consumers of {} paused: {events} events; \
+         bare consume + single-row upsert loop over them: {bare:.1} events/s",
+        bulk.stream
+    ));
+    let mut paused: Vec<String> = names.iter().map(|n| format!("{}/{n}", bulk.stream)).collect();
+    for name in &names {
+        let left = backlog
+            .get(&format!("{}/{name}", bulk.stream))
+            .copied()
+            .unwrap_or_default();
+        let mut consumer = stream
+            .get_consumer::<pull::Config>(name)
+            .await
+            .expect("a consumer");
+        let started = Instant::now();
+        stream.resume_consumer(name).await.expect("resuming a consumer");
+        // When the first events were acknowledged: the rate is taken from then on, as a
+        // resumed consumer's first fetch waits out the pull request it had when paused.
+        let mut first = None;
+        loop {
+            let info = consumer.info().await.expect("a consumer's state");
+            let now_left = info.num_pending + info.num_ack_pending as u64;
+            if now_left < left && first.is_none() {
+                first = Some((started.elapsed(), left - now_left));
+            }
+            if now_left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match first {
+            Some((at, done)) if done < left => {
+                let rate = (left - done) as f64 / (started.elapsed() - at).as_secs_f64().max(1e-3);
+                run.note(format!(
+                    "consumer {name} alone: {left} events, {} after its first {done}: {rate:.1} events/s, \
+                     {:.0}% of the bare loop",
+                    left - done,
+                    100.0 * rate / bare
+                ));
+            }
+            Some(_) => run.note(format!(
+                "consumer {name} alone: its {left} events applied in one batch"
+            )),
+            None => {}
+        }
+        paused.retain(|p| *p != format!("{}/{name}", bulk.stream));
+        load::caught_up_but(suite, &paused).await;
+    }
 }
 
 /// Ids of `table` spread evenly over it, about [`CALLS`] of them, the same ones at every size
@@ -364,30 +491,43 @@ async fn measure(backend: Backend, parties: usize) -> Run {
         took.as_secs_f64(),
         sizes.orders as f64 / took.as_secs_f64()
     ));
-    // What each consumer had left when the import ended, and how fast it worked that off.
-    let backlog = load::backlogs(&suite).await;
-    let done = load::caught_up(&suite).await;
-    let bare_messages = backlog
-        .values()
-        .copied()
-        .max()
-        .unwrap_or_default()
-        .clamp(100, 5_000) as usize;
-    let bare = bare_consumer_rate(backend, &suite, bare_messages).await;
-    run.note(format!(
-        "bare consume + single-row upsert loop over {bare_messages} order-import events: {bare:.1} events/s"
-    ));
-    for (consumer, left) in &backlog {
-        if *left < 20 {
-            continue;
-        }
-        let rate = *left as f64 / done[consumer].as_secs_f64().max(1e-3);
-        run.note(format!(
-            "consumer {consumer}: {left} events left when the import ended, done {:.1} s later: {rate:.1} events/s, {:.0}% of the bare loop",
-            done[consumer].as_secs_f64(),
-            100.0 * rate / bare
-        ));
-    }
+    load::caught_up(&suite).await;
+    // Each consumer on its own, over new parties and then new orders for the base as loaded.
+    let extra = (parties / 20).clamp(20_000, 50_000);
+    consumer_rates(
+        &mut run,
+        backend,
+        &suite,
+        &PARTIES_IMPORTED,
+        Service::Customers,
+        async {
+            synthetic::write_party_range(dir.path(), "more-parties", parties..parties + extra);
+            load::import(
+                "parties",
+                &file("more-parties"),
+                &url(Service::Customers),
+                &steward(),
+            )
+            .await;
+            format!("{extra} more parties imported")
+        },
+    )
+    .await;
+    let extra = (sizes.orders / 50).clamp(50_000, 200_000);
+    consumer_rates(
+        &mut run,
+        backend,
+        &suite,
+        &ORDERS_IMPORTED,
+        Service::Sales,
+        async {
+            let numbers = sizes.orders..sizes.orders + extra;
+            synthetic::write_order_range(dir.path(), "more-orders", parties, numbers, true);
+            load::import("orders", &file("more-orders"), &url(Service::Sales), &steward()).await;
+            format!("{extra} more orders imported")
+        },
+    )
+    .await;
     let rss_loaded = load::rss_mb();
     if backend == Backend::Postgres {
         settle(&suite).await;
@@ -1012,6 +1152,13 @@ fn mixed_load_duration(parties: usize) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // The suite's own log, when asked for (e.g. `RUST_LOG=warn`), on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
         Ok("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,

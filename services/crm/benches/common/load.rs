@@ -62,6 +62,20 @@ pub async fn backlogs(suite: &support::TestSuite) -> BTreeMap<String, u64> {
     out
 }
 
+/// Waits until `service` has published every event of its outbox.
+pub async fn relayed(suite: &support::TestSuite, service: Service) {
+    let db = Db::connect(suite.database_url(service), 1).await.unwrap();
+    while sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        > 0
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.close().await;
+}
+
 /// Work the services still have to do outside their consumers: events not yet relayed, and
 /// customers' figures not yet refreshed or re-ranked (which have events to come).
 async fn unsent(suite: &support::TestSuite) -> i64 {
@@ -95,16 +109,26 @@ async fn unsent(suite: &support::TestSuite) -> i64 {
 /// consumer has left and the rate it worked at are printed, and the bench goes on. A line of
 /// progress is printed every minute.
 pub async fn caught_up(suite: &support::TestSuite) -> BTreeMap<String, Duration> {
+    caught_up_but(suite, &[]).await
+}
+
+/// [`caught_up`], leaving out the consumers named in `paused` (`STREAM/consumer`).
+pub async fn caught_up_but(suite: &support::TestSuite, paused: &[String]) -> BTreeMap<String, Duration> {
     let started = Instant::now();
     let limit = std::env::var("CRM_BENCH_CATCH_UP_LIMIT")
         .ok()
         .and_then(|s| s.parse().ok())
         .map_or(Duration::MAX, Duration::from_secs);
-    let first = backlogs(suite).await;
+    let watched = || async {
+        let mut left = backlogs(suite).await;
+        left.retain(|name, _| !paused.contains(name));
+        left
+    };
+    let first = watched().await;
     let mut reported = Instant::now();
     let mut done: BTreeMap<String, Option<Duration>> = Default::default();
     loop {
-        let left = backlogs(suite).await;
+        let left = watched().await;
         let behind = |left: &BTreeMap<String, u64>| -> Vec<String> {
             let secs = started.elapsed().as_secs_f64().max(1e-3);
             left.iter()

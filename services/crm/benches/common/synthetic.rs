@@ -134,14 +134,19 @@ pub fn write_files(dir: &Path, parties: usize, orders: usize) {
 
 /// Writes `parties.csv`.
 pub fn write_parties(dir: &Path, parties: usize) {
-    let mut rng = Rng(0x5eed_cafe_f00d);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("parties.csv")).unwrap());
+    write_party_range(dir, "parties", 0..parties);
+}
+
+/// Writes `{name}.csv`: the parties numbered `numbers` (each range drawn from its own seed).
+pub fn write_party_range(dir: &Path, name: &str, numbers: std::ops::Range<usize>) {
+    let mut rng = Rng(0x5eed_cafe_f00d ^ numbers.start as u64);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{name}.csv"))).unwrap());
     writeln!(
         out,
         "external_id,kind,given_name,family_name,email,phone,created_at,tags"
     )
     .unwrap();
-    for n in 0..parties {
+    for n in numbers {
         let p = party(&mut rng, n);
         let tags = if p.vip { "vip" } else { "" };
         writeln!(
@@ -162,8 +167,20 @@ pub fn write_parties(dir: &Path, parties: usize) {
 /// Writes `orders.csv`. With `channels`, each order has one of [`REPS`] as its owner and one in
 /// twenty is sold through a partner of the two selling levels of [`PARTNER_LEVELS`].
 pub fn write_orders(dir: &Path, parties: usize, orders: usize, channels: bool) {
-    let mut rng = Rng(0x0bad_5eed_1234);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("orders.csv")).unwrap());
+    write_order_range(dir, "orders", parties, 0..orders, channels);
+}
+
+/// Writes `{name}.csv`: the orders numbered `numbers` (each range drawn from its own seed, so
+/// a later range adds new orders for the same customers).
+pub fn write_order_range(
+    dir: &Path,
+    name: &str,
+    parties: usize,
+    numbers: std::ops::Range<usize>,
+    channels: bool,
+) {
+    let mut rng = Rng(0x0bad_5eed_1234 ^ numbers.start as u64);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{name}.csv"))).unwrap());
     let header = "external_id,party_external_id,placed_at,currency,amount,status,status_at";
     if channels {
         writeln!(out, "{header},owner_id,partner_external_id").unwrap();
@@ -171,7 +188,7 @@ pub fn write_orders(dir: &Path, parties: usize, orders: usize, channels: bool) {
         writeln!(out, "{header}").unwrap();
     }
     let (sellers_from, sellers) = selling_partners();
-    for n in 0..orders {
+    for n in numbers {
         let (id, who, placed, amount, status, at) = order(&mut rng, n, parties);
         write!(
             out,
