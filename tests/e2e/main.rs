@@ -1,7 +1,9 @@
 //! End-to-end tests: the `crm` binary started as a user starts it and stopped with SIGTERM;
 //! the gateway as clients meet it; a customer's whole journey across the suite.
 
+mod dlq;
 mod gateway;
+mod health;
 mod journey;
 mod support;
 mod transfer;

@@ -26,6 +26,12 @@ pub struct TestSuite {
 }
 
 impl TestSuite {
+    /// Stops every service, then lets go of the databases and the nats-server.
+    #[allow(dead_code)]
+    pub async fn shutdown(self) {
+        self.suite.shutdown().await.expect("the suite stopped");
+    }
+
     /// The database URL of a domain service (the import benchmark reads the outboxes).
     #[allow(dead_code)]
     pub fn database_url(&self, service: Service) -> &str {
@@ -70,6 +76,7 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
             ..SuiteSettings::default()
         },
         clock: clock.clone(),
+        streams: Default::default(),
     };
     let suite = Suite::start(config, nats.client().await)
         .await

@@ -25,6 +25,12 @@ pub mod headers {
     pub const DLQ_ERROR: &str = "crm-dlq-error";
     /// Set on dead-lettered messages: the original NATS subject.
     pub const DLQ_SUBJECT: &str = "crm-dlq-original-subject";
+    /// Set on dead-lettered messages: the durable consumer that parked it.
+    pub const DLQ_CONSUMER: &str = "crm-dlq-consumer";
+    /// Set on dead-lettered messages: failed attempts before it was parked.
+    pub const DLQ_ATTEMPTS: &str = "crm-dlq-attempts";
+    /// Set on dead-lettered messages: RFC 3339 time it was parked.
+    pub const DLQ_PARKED_AT: &str = "crm-dlq-parked-at";
 }
 
 /// Content type of every payload.

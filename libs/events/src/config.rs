@@ -6,6 +6,9 @@ pub struct NatsConfig {
     /// NATS server URL. `crm up` starts a local nats-server when this is not set.
     #[arg(id = "nats_url", long = "nats-url", env = "CRM_NATS_URL")]
     pub url: Option<String>,
+    /// How the streams are kept.
+    #[command(flatten)]
+    pub streams: crate::StreamSettings,
 }
 
 /// Connects to NATS. The connection is made in the background and re-made after outages, so a

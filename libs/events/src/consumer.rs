@@ -14,13 +14,16 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::cloudevents::{CloudEvent, headers};
+use crate::failure::{Failure, Panicked, classify};
 use crate::outbox::parent_context;
-use crate::streams::{StreamSpec, dlq_subject, ensure_stream};
+use crate::streams::{StreamSpec, dlq_subject, ensure_stream, redrive_subject};
 
 /// Applies events of one kind of consumer.
 pub trait EventHandler: Send + Sync + 'static {
-    /// Applies `event` inside `tx`, which also records the event in the inbox. An error rolls
-    /// both back; the message is delivered again later, and dead-lettered after the last attempt.
+    /// Applies `event` inside `tx`, which also records the event in the inbox. An error (or a
+    /// panic) rolls both back; the message is delivered again later. Errors that may pass by
+    /// themselves (see [`crate::failure`]) are retried for as long as it takes; others are
+    /// counted, and the message is dead-lettered after the last attempt.
     fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> impl Future<Output = anyhow::Result<()>> + Send;
 
     /// Runs in the same transaction once the events applied with it were handled: work that
@@ -32,8 +35,15 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 }
 
-/// Most messages applied in one transaction.
+/// Most messages applied in one transaction, and most held from the server at once: a message
+/// waits in the client no longer than one batch takes.
 const MAX_BATCH: usize = 100;
+
+/// Most messages delivered to a consumer and not yet acknowledged (across its replicas).
+const MAX_ACK_PENDING: i64 = 1_000;
+
+/// The longest a consumer pauses after a failure that may pass by itself.
+const MAX_PAUSE: Duration = Duration::from_secs(30);
 
 /// Payload bytes after which no more messages join a transaction: a batch event (500 imported
 /// orders) is worth hundreds of single ones, and what a transaction holds stays bounded.
@@ -49,22 +59,23 @@ pub struct ConsumerOptions {
     pub stream: StreamSpec,
     /// Subjects to receive (empty: the whole stream).
     pub filter_subjects: Vec<String>,
-    /// Deliveries before a message is dead-lettered.
-    pub max_deliver: i64,
-    /// How long the server waits for an ack before redelivering.
+    /// Failed attempts (of the kind that say something about the event) before it is
+    /// dead-lettered.
+    pub max_attempts: i64,
+    /// How long the server waits for an ack (or a progress report) before delivering again.
     pub ack_wait: Duration,
     /// Delay before a failed message is retried, multiplied by the attempt number.
     pub retry_delay: Duration,
 }
 
 impl ConsumerOptions {
-    /// Defaults for a consumer named `durable` of `domain`'s stream: 5 deliveries, 30 s ack wait.
+    /// Defaults for a consumer named `durable` of `domain`'s stream: 5 attempts, 30 s ack wait.
     pub fn new(durable: &str, domain: &str) -> Self {
         Self {
             durable: durable.to_string(),
             stream: StreamSpec::new(domain),
             filter_subjects: Vec::new(),
-            max_deliver: 5,
+            max_attempts: 5,
             ack_wait: Duration::from_secs(30),
             retry_delay: Duration::from_secs(1),
         }
@@ -84,8 +95,11 @@ pub enum Outcome {
     Applied,
     /// Already in the inbox: acknowledged without applying again.
     Duplicate,
-    /// Failed; will be delivered again.
+    /// Failed in a way that counts toward dead-lettering; will be delivered again.
     Retry,
+    /// Failed for a reason that may pass by itself (the database unreachable, say): delivered
+    /// again after the consumer pauses, not counted.
+    Deferred,
     /// Failed for the last time (or cannot be read): parked on the dead-letter subject.
     DeadLettered,
 }
@@ -110,9 +124,11 @@ impl<H: EventHandler> Consumer<H> {
         }
     }
 
-    /// Runs until `stop` is cancelled, re-subscribing after NATS outages.
+    /// Runs until `stop` is cancelled, re-subscribing after NATS outages and pausing, with a
+    /// growing pause, after failures that may pass by themselves.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = Duration::from_millis(100);
+        let mut pause = Duration::ZERO;
         while !stop.is_cancelled() {
             match self.subscribe().await {
                 Ok(mut messages) => {
@@ -147,7 +163,16 @@ impl<H: EventHandler> Consumer<H> {
                                         None => break,
                                     }
                                 }
-                                self.process_batch(batch).await;
+                                if self.process_batch(batch).await == Outcome::Deferred {
+                                    pause = (pause * 2).clamp(self.options.retry_delay, MAX_PAUSE);
+                                    tracing::warn!(consumer = %self.options.durable, pause_ms = pause.as_millis() as u64, "pausing after a failure that may pass");
+                                    tokio::select! {
+                                        () = stop.cancelled() => return Ok(()),
+                                        () = tokio::time::sleep(pause) => {}
+                                    }
+                                } else {
+                                    pause = Duration::ZERO;
+                                }
                                 if broken {
                                     break;
                                 }
@@ -176,40 +201,68 @@ impl<H: EventHandler> Consumer<H> {
     async fn subscribe(&self) -> anyhow::Result<pull::Stream> {
         ensure_stream(&self.js, &self.options.stream).await?;
         let stream = self.js.get_stream(self.options.stream.name()).await?;
+        // Events re-driven from the dead-letter stream come to this consumer alone.
+        let mut filter_subjects = self.options.filter_subjects.clone();
+        if !filter_subjects.is_empty() {
+            filter_subjects.push(redrive_subject(&self.options.stream, &self.options.durable));
+        }
         // Create or update: a new release that listens to more subjects updates the durable
-        // consumer instead of keeping its old filter.
+        // consumer instead of keeping its old filter. The server delivers without limit: a
+        // message is given up only once it is parked on the dead-letter subject.
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
             .create_consumer(pull::Config {
                 durable_name: Some(self.options.durable.clone()),
-                filter_subjects: self.options.filter_subjects.clone(),
+                filter_subjects,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: self.options.ack_wait,
-                max_deliver: self.options.max_deliver,
+                max_deliver: -1,
+                max_ack_pending: MAX_ACK_PENDING,
                 ..Default::default()
             })
             .await?;
-        Ok(consumer.messages().await?)
+        Ok(consumer
+            .stream()
+            .max_messages_per_batch(MAX_BATCH)
+            .messages()
+            .await?)
     }
 
     /// Applies messages that arrived together in one transaction and acks them after the
-    /// commit. Each event runs under a savepoint: one that fails is rolled back alone and then
-    /// retried or dead-lettered as on its own, the others keep their effects.
-    pub async fn process_batch(&self, batch: Vec<jetstream::Message>) {
+    /// commit. When that fails for a reason in one of the events, each is applied on its own,
+    /// so the one that fails is retried or dead-lettered alone and the others take effect.
+    /// [`Outcome::Deferred`] when a failure that may pass left messages to come again.
+    pub async fn process_batch(&self, mut batch: Vec<jetstream::Message>) -> Outcome {
+        // A consumer of the whole stream also receives what is re-driven to the others.
+        let (foreign, ours): (Vec<_>, Vec<_>) = batch
+            .drain(..)
+            .partition(|m| self.redriven_to_another(&m.subject));
+        for message in foreign {
+            if let Err(err) = message.ack().await {
+                tracing::debug!("ack failed: {err}");
+            }
+        }
+        let batch = ours;
+        if batch.is_empty() {
+            return Outcome::Applied;
+        }
         let events: Vec<CloudEvent> = batch
             .iter()
             .map_while(|m| CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).ok())
             .collect();
         if batch.len() == 1 || events.len() < batch.len() {
-            for message in batch {
-                self.process(message).await;
-            }
-            return;
+            return self.process_each(batch).await;
         }
         if let Some(info) = batch.last().and_then(|m| m.info().ok()) {
             crate::metrics::consumer_lag(&self.options.durable, info.pending);
         }
-        // The common case in one go: every event applies, so no savepoints are needed.
-        match self.apply_together(&batch, &events).await {
+        // The common case in one go: every event applies.
+        let together = with_progress(
+            &batch,
+            self.options.ack_wait,
+            self.apply_together(&batch, &events),
+        )
+        .await;
+        match together {
             Ok(()) => {
                 for message in &batch {
                     if let Err(err) = message.ack().await {
@@ -217,59 +270,150 @@ impl<H: EventHandler> Consumer<H> {
                         tracing::warn!("ack failed: {err}");
                     }
                 }
-                return;
+                Outcome::Applied
+            }
+            Err(err) if classify(&err) == Failure::Retryable => {
+                tracing::warn!(consumer = %self.options.durable, "applying a batch of events failed, will retry: {err:#}");
+                crate::metrics::deferred(&self.options.durable, batch.len() as u64);
+                for message in &batch {
+                    self.nak(message, self.options.retry_delay).await;
+                }
+                Outcome::Deferred
             }
             Err(err) => {
                 tracing::debug!(consumer = %self.options.durable, "a batch of events failed together, applying one by one: {err:#}");
-            }
-        }
-        match self.apply_all(&batch, &events).await {
-            Ok(mut failures) => {
-                for (i, message) in batch.iter().enumerate() {
-                    match failures.remove(&i) {
-                        None => {
-                            if let Err(err) = message.ack().await {
-                                // Committed but not acked: the redelivery will be recognised by
-                                // the inbox.
-                                tracing::warn!("ack failed: {err}");
-                            }
-                        }
-                        Some(err) => {
-                            let span = self.span(message, &events[i]);
-                            self.settle_failure(message, &err).instrument(span).await;
-                        }
-                    }
-                }
-            }
-            Err(err) => {
-                // The transaction itself failed (the database went away): nothing was applied,
-                // every message comes again.
-                tracing::warn!(consumer = %self.options.durable, "applying a batch of events failed, will retry: {err:#}");
-                for message in &batch {
-                    if let Err(err) = message
-                        .ack_with(AckKind::Nak(Some(self.options.retry_delay)))
-                        .await
-                    {
-                        tracing::warn!("nak failed: {err}");
-                    }
-                }
+                self.process_each(batch).await
             }
         }
     }
 
-    /// A failed message: retried later with a growing delay, or dead-lettered after its last
-    /// delivery.
-    async fn settle_failure(&self, message: &jetstream::Message, err: &anyhow::Error) -> Outcome {
-        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        if delivered >= self.options.max_deliver {
-            return self.dead_letter(message, err).await;
+    /// Whether `subject` re-drives dead letters into another consumer of the stream.
+    fn redriven_to_another(&self, subject: &str) -> bool {
+        let redrive = format!("crm.{}.{}.", self.options.stream.domain, crate::streams::REDRIVE);
+        subject.starts_with(&redrive)
+            && subject != redrive_subject(&self.options.stream, &self.options.durable)
+    }
+
+    /// Applies each message in its own transaction; after a failure that may pass, the rest
+    /// are left to come again.
+    async fn process_each(&self, batch: Vec<jetstream::Message>) -> Outcome {
+        let mut messages = batch.into_iter();
+        while let Some(message) = messages.next() {
+            if self.process(message).await == Outcome::Deferred {
+                for rest in messages {
+                    self.nak(&rest, self.options.retry_delay).await;
+                }
+                return Outcome::Deferred;
+            }
         }
-        tracing::warn!(attempt = delivered, "event handling failed, will retry: {err:#}");
-        let delay = self.options.retry_delay * u32::try_from(delivered.max(1)).unwrap_or(1);
+        Outcome::Applied
+    }
+
+    /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
+    pub async fn process(&self, message: jetstream::Message) -> Outcome {
+        if let Ok(info) = message.info() {
+            crate::metrics::consumer_lag(&self.options.durable, info.pending);
+        }
+        let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
+            Ok(event) => event,
+            // Nothing can make an unreadable message readable: parked at once.
+            Err(err) => return self.dead_letter(&message, &err, 1).await,
+        };
+        let span = self.span(&message, &event);
+        let result = with_progress(
+            std::slice::from_ref(&message),
+            self.options.ack_wait,
+            self.apply(&event).instrument(span.clone()),
+        )
+        .await;
+        // Instrumented, not entered: a span entered across an await stays on the thread's
+        // stack when the task moves, and outlives the thread's context at shutdown.
+        async {
+            match result {
+                Ok(outcome) => {
+                    if let Err(err) = message.ack().await {
+                        // Committed but not acked: the redelivery will be recognised by the
+                        // inbox.
+                        tracing::warn!("ack failed: {err}");
+                    }
+                    outcome
+                }
+                Err(err) => self.settle_failure(&message, &event, &err).await,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A failed message: one that may pass comes again after a pause, uncounted; others are
+    /// counted, retried with a growing delay, and dead-lettered after the last attempt.
+    async fn settle_failure(
+        &self,
+        message: &jetstream::Message,
+        event: &CloudEvent,
+        err: &anyhow::Error,
+    ) -> Outcome {
+        if classify(err) == Failure::Retryable {
+            tracing::warn!("event handling failed for a reason that may pass, will retry: {err:#}");
+            crate::metrics::deferred(&self.options.durable, 1);
+            self.nak(message, self.options.retry_delay).await;
+            return Outcome::Deferred;
+        }
+        let attempts = match self.count_failure(event, err).await {
+            Ok(attempts) => attempts,
+            Err(count_err) => {
+                // The failure cannot be counted (the database is failing too): not counted.
+                tracing::warn!(
+                    "event handling failed: {err:#}; counting the attempt failed too: {count_err:#}"
+                );
+                self.nak(message, self.options.retry_delay).await;
+                return Outcome::Deferred;
+            }
+        };
+        if attempts >= self.options.max_attempts {
+            return self.dead_letter(message, err, attempts).await;
+        }
+        tracing::warn!(attempt = attempts, "event handling failed, will retry: {err:#}");
+        let delay = self.options.retry_delay * u32::try_from(attempts.max(1)).unwrap_or(1);
+        self.nak(message, delay).await;
+        Outcome::Retry
+    }
+
+    /// Counts a failed attempt at `event` (outside any transaction of the event's); returns the
+    /// attempts so far.
+    async fn count_failure(&self, event: &CloudEvent, err: &anyhow::Error) -> sqlx::Result<i64> {
+        sqlx::query(
+            "INSERT INTO crm_event_failures (consumer, event_id, attempts, last_error, failed_at) \
+             VALUES ($1, $2, 1, $3, $4) ON CONFLICT (consumer, event_id) DO UPDATE SET \
+             attempts = crm_event_failures.attempts + 1, last_error = excluded.last_error, \
+             failed_at = excluded.failed_at RETURNING attempts",
+        )
+        .bind(&self.options.durable)
+        .bind(&event.id)
+        .bind(format!("{err:#}"))
+        .bind(crate::now_micros())
+        .fetch_one(self.db.pool())
+        .await?
+        .try_get("attempts")
+    }
+
+    /// Forgets the failed attempts at `event_id` (once it is parked; a re-driven copy starts
+    /// afresh).
+    async fn forget_failures(&self, event_id: &str) {
+        let forgotten = sqlx::query("DELETE FROM crm_event_failures WHERE consumer = $1 AND event_id = $2")
+            .bind(&self.options.durable)
+            .bind(event_id)
+            .execute(self.db.pool())
+            .await;
+        if let Err(err) = forgotten {
+            tracing::debug!("forgetting failed attempts: {err}");
+        }
+    }
+
+    async fn nak(&self, message: &jetstream::Message, delay: Duration) {
         if let Err(err) = message.ack_with(AckKind::Nak(Some(delay))).await {
             tracing::warn!("nak failed: {err}");
         }
-        Outcome::Retry
     }
 
     /// The consumer span of one event, a child of its producer's trace.
@@ -304,10 +448,12 @@ impl<H: EventHandler> Consumer<H> {
             // `remove`: an event delivered twice within the batch applies once.
             if fresh.remove(event.id.as_str()) {
                 let span = self.span(message, event);
-                self.handler.handle(&mut tx, event).instrument(span).await?;
+                contained(self.handler.handle(&mut tx, event))
+                    .instrument(span)
+                    .await?;
             }
         }
-        self.handler.finish(&mut tx).await?;
+        contained(self.handler.finish(&mut tx)).await?;
         tx.commit().await.context("committing event effects")?;
         Ok(())
     }
@@ -340,49 +486,6 @@ impl<H: EventHandler> Consumer<H> {
             .collect()
     }
 
-    /// Applies every event of a batch (duplicates skipped) in one transaction, each under a
-    /// savepoint with the handler's [`EventHandler::finish`]; returns the events that failed
-    /// (rolled back alone), by position.
-    async fn apply_all(
-        &self,
-        batch: &[jetstream::Message],
-        events: &[CloudEvent],
-    ) -> anyhow::Result<std::collections::HashMap<usize, anyhow::Error>> {
-        let mut failures = std::collections::HashMap::new();
-        let mut tx = self.db.begin().await?;
-        for (i, (message, event)) in batch.iter().zip(events).enumerate() {
-            sqlx::query("SAVEPOINT crm_event").execute(&mut *tx).await?;
-            let span = self.span(message, event);
-            let result = async {
-                if self.record_in_inbox(&mut tx, event).await? {
-                    self.handler.handle(&mut tx, event).await?;
-                    self.handler.finish(&mut tx).await?;
-                }
-                anyhow::Ok(())
-            }
-            .instrument(span)
-            .await;
-            match result {
-                Ok(()) => {
-                    sqlx::query("RELEASE SAVEPOINT crm_event")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Err(err) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT crm_event")
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT crm_event")
-                        .execute(&mut *tx)
-                        .await?;
-                    failures.insert(i, err);
-                }
-            }
-        }
-        tx.commit().await.context("committing event effects")?;
-        Ok(failures)
-    }
-
     /// Records a handled event in the inbox of `tx`; false when it was handled before.
     async fn record_in_inbox(&self, tx: &mut Tx, event: &CloudEvent) -> sqlx::Result<bool> {
         Ok(sqlx::query(
@@ -399,30 +502,6 @@ impl<H: EventHandler> Consumer<H> {
             == 1)
     }
 
-    /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).
-    pub async fn process(&self, message: jetstream::Message) -> Outcome {
-        if let Ok(info) = message.info() {
-            crate::metrics::consumer_lag(&self.options.durable, info.pending);
-        }
-        let event = match CloudEvent::from_message(message.headers.as_ref(), message.payload.clone()) {
-            Ok(event) => event,
-            Err(err) => return self.dead_letter(&message, &err).await,
-        };
-        let span = self.span(&message, &event);
-        let result = self.apply(&event).instrument(span.clone()).await;
-        let _enter = span.enter();
-        match result {
-            Ok(outcome) => {
-                if let Err(err) = message.ack().await {
-                    // Committed but not acked: the redelivery will be recognised by the inbox.
-                    tracing::warn!("ack failed: {err}");
-                }
-                outcome
-            }
-            Err(err) => self.settle_failure(&message, &err).await,
-        }
-    }
-
     async fn apply(&self, event: &CloudEvent) -> anyhow::Result<Outcome> {
         let mut tx = self.db.begin().await?;
         if !self.record_in_inbox(&mut tx, event).await? {
@@ -430,27 +509,42 @@ impl<H: EventHandler> Consumer<H> {
             tracing::debug!(event_id = %event.id, "duplicate event ignored");
             return Ok(Outcome::Duplicate);
         }
-        self.handler.handle(&mut tx, event).await?;
-        self.handler.finish(&mut tx).await?;
+        contained(self.handler.handle(&mut tx, event)).await?;
+        contained(self.handler.finish(&mut tx)).await?;
         tx.commit().await.context("committing event effects")?;
         Ok(Outcome::Applied)
     }
 
-    async fn dead_letter(&self, message: &jetstream::Message, err: &anyhow::Error) -> Outcome {
+    /// Parks `message` on this consumer's dead-letter subject, then terminates its delivery.
+    /// The dead letter's `Nats-Msg-Id` names this consumer and the message's place in its
+    /// stream: the same event parked by two consumers is two dead letters, the same delivery
+    /// parked twice is one. When parking fails the message comes again: it is never dropped.
+    async fn dead_letter(&self, message: &jetstream::Message, err: &anyhow::Error, attempts: i64) -> Outcome {
         tracing::error!(consumer = %self.options.durable, subject = %message.subject, "dead-lettering event: {err:#}");
         let mut h = message.headers.clone().unwrap_or_default();
+        let place = message
+            .info()
+            .map(|i| format!("{}:{}", i.stream, i.stream_sequence))
+            .unwrap_or_else(|_| h.get(headers::ID).map(|id| id.to_string()).unwrap_or_default());
+        h.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            format!("{}:{place}", self.options.durable).as_str(),
+        );
         h.insert(
             headers::DLQ_ERROR,
             format!("{err:#}").replace(['\r', '\n'], " ").as_str(),
         );
         h.insert(headers::DLQ_SUBJECT, message.subject.as_str());
+        h.insert(headers::DLQ_CONSUMER, self.options.durable.as_str());
+        h.insert(headers::DLQ_ATTEMPTS, attempts.to_string().as_str());
+        h.insert(headers::DLQ_PARKED_AT, chrono::Utc::now().to_rfc3339().as_str());
         let publish = async {
             self.js
                 .send_publish(
                     dlq_subject(&self.options.durable),
                     PublishMessage::build()
                         .payload(message.payload.clone())
-                        .headers(h),
+                        .headers(h.clone()),
                 )
                 .await?
                 .await?;
@@ -458,18 +552,54 @@ impl<H: EventHandler> Consumer<H> {
         };
         match publish.await {
             Ok(()) => {
+                crate::metrics::dead_lettered(&self.options.durable);
+                if let Some(id) = h.get(headers::ID) {
+                    self.forget_failures(id.as_str()).await;
+                }
                 if let Err(err) = message.ack_with(AckKind::Term).await {
+                    // Parked but not terminated: the next delivery is parked again under the
+                    // same id, which the dead-letter stream drops.
                     tracing::warn!("term failed: {err}");
                 }
                 Outcome::DeadLettered
             }
             Err(err) => {
-                // Not parked: let the server deliver it again rather than lose it.
+                // Not parked: the server delivers it again rather than lose it.
                 tracing::warn!("dead-letter publish failed: {err:#}");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(self.options.retry_delay)))
-                    .await;
-                Outcome::Retry
+                self.nak(message, self.options.retry_delay).await;
+                Outcome::Deferred
+            }
+        }
+    }
+}
+
+/// Runs a handler's future with its panics contained: a panic becomes a [`Panicked`] error of
+/// the event it was applying, and the consumer goes on.
+async fn contained(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+        Ok(result) => result,
+        Err(payload) => Err(Panicked::from_payload(payload).into()),
+    }
+}
+
+/// Runs `work` while telling the server, every third of the ack wait, that `messages` are still
+/// being worked on, so that a long batch is not delivered again meanwhile.
+async fn with_progress<T>(
+    messages: &[jetstream::Message],
+    ack_wait: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    let every = (ack_wait / 3).max(Duration::from_millis(100));
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            () = tokio::time::sleep(every) => {
+                for message in messages {
+                    if let Err(err) = message.ack_with(AckKind::Progress).await {
+                        tracing::debug!("progress ack failed: {err}");
+                    }
+                }
             }
         }
     }

@@ -5,14 +5,18 @@
 //!   `Nats-Msg-Id`, marks them sent only after the publish ack, and retries with backoff while
 //!   NATS is unreachable;
 //! - [`Consumer`] runs a durable pull consumer with explicit acks, records each handled event id
-//!   in the inbox table in the handler's own transaction (exactly-once effects), and parks a
-//!   message that keeps failing on the dead-letter subject `crm.dlq.<consumer>`;
+//!   in the inbox table in the handler's own transaction (exactly-once effects), pauses and
+//!   retries for as long as it takes when a failure may pass by itself (see [`failure`]), and
+//!   parks a message whose own failures repeat on the dead-letter subject `crm.dlq.<consumer>`,
+//!   from where [`dlq::replay`] re-drives it into that consumer alone;
 //! - events are CloudEvents in binary mode: attributes in NATS headers (`ce-*`), a protobuf
 //!   payload, and `traceparent` so the consumer's span joins the producer's trace.
 
 mod cloudevents;
 mod config;
 mod consumer;
+pub mod dlq;
+pub mod failure;
 mod metrics;
 pub mod outbox;
 mod relay;
@@ -23,7 +27,7 @@ pub use config::{MIN_NATS_VERSION, NatsConfig, check_server, connect};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler};
 pub use outbox::NewEvent;
 pub use relay::{Relay, RelayOptions};
-pub use streams::{DLQ_STREAM, StreamSpec, dlq_subject, ensure_stream};
+pub use streams::{DLQ_STREAM, StreamSettings, StreamSpec, dlq_subject, ensure_stream, redrive_subject};
 
 /// Migrations of the shared event tables (`crm_outbox`, `crm_inbox`), applied to every service's
 /// database beside the service's own.

@@ -5,12 +5,15 @@
 use std::sync::OnceLock;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Gauge;
+use opentelemetry::metrics::{Counter, Gauge};
 
 struct Instruments {
     outbox_pending: Gauge<u64>,
     outbox_oldest_age: Gauge<f64>,
     consumer_lag: Gauge<u64>,
+    consumer_deferred: Counter<u64>,
+    consumer_dead_letters: Counter<u64>,
+    outbox_parked: Counter<u64>,
 }
 
 fn instruments() -> &'static Instruments {
@@ -33,6 +36,23 @@ fn instruments() -> &'static Instruments {
                 .with_description("Messages of the consumer's subjects not yet delivered to it")
                 .with_unit("{message}")
                 .build(),
+            consumer_deferred: meter
+                .u64_counter("crm.consumer.deferred")
+                .with_description(
+                    "Messages left to come again after a failure that may pass (the database unreachable, say)",
+                )
+                .with_unit("{message}")
+                .build(),
+            consumer_dead_letters: meter
+                .u64_counter("crm.consumer.dead_letters")
+                .with_description("Messages parked on the consumer's dead-letter subject")
+                .with_unit("{message}")
+                .build(),
+            outbox_parked: meter
+                .u64_counter("crm.outbox.parked")
+                .with_description("Outbox rows set aside because the broker keeps refusing them")
+                .with_unit("{event}")
+                .build(),
         }
     })
 }
@@ -51,4 +71,26 @@ pub(crate) fn consumer_lag(durable: &str, pending: u64) {
         pending,
         &[KeyValue::new("messaging.consumer", durable.to_string())],
     );
+}
+
+/// `durable` left `messages` to come again after a failure that may pass.
+pub(crate) fn deferred(durable: &str, messages: u64) {
+    instruments().consumer_deferred.add(
+        messages,
+        &[KeyValue::new("messaging.consumer", durable.to_string())],
+    );
+}
+
+/// `durable` parked a message on its dead-letter subject.
+pub(crate) fn dead_lettered(durable: &str) {
+    instruments()
+        .consumer_dead_letters
+        .add(1, &[KeyValue::new("messaging.consumer", durable.to_string())]);
+}
+
+/// The relay of `stream` set an outbox row aside.
+pub(crate) fn outbox_parked(stream: &str) {
+    instruments()
+        .outbox_parked
+        .add(1, &[KeyValue::new("messaging.destination", stream.to_string())]);
 }

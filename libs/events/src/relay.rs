@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
-use crm_storage::{Backend, Db};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crm_storage::Db;
 use sqlx::Row as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +35,11 @@ pub struct RelayOptions {
     pub retention: Duration,
     /// How often the backlog (unsent rows, oldest age) is reported as metrics.
     pub backlog_interval: Duration,
+    /// Attempts after which a row the broker refuses (while it answers) is set aside.
+    pub park_after_attempts: i64,
+    /// How long the relay's lease on the outbox lasts unless renewed (every pass renews it):
+    /// when a relay dies, another takes over this long after its last pass.
+    pub lease_ttl: Duration,
 }
 
 impl Default for RelayOptions {
@@ -45,6 +52,8 @@ impl Default for RelayOptions {
             publish_timeout: Duration::from_secs(5),
             retention: Duration::from_secs(7 * 86_400),
             backlog_interval: Duration::from_secs(5),
+            park_after_attempts: 5,
+            lease_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -53,8 +62,17 @@ impl Default for RelayOptions {
 ///
 /// Rows are published one by one in sequence order with the event id as `Nats-Msg-Id`, and
 /// marked sent only after JetStream acknowledged them; the first failure stops the pass, so a
-/// later event never overtakes an earlier one. On PostgreSQL, where several replicas may run,
-/// an advisory lock lets one relay publish at a time.
+/// later event never overtakes an earlier one. A row the broker itself keeps refusing (not a
+/// timeout or a lost connection: it answers, and refuses that row) is set aside after
+/// [`RelayOptions::park_after_attempts`], with an error log and the `crm.outbox.parked` metric,
+/// so that one row cannot stop a service's events.
+///
+/// Several replicas of a service run a relay each; one publishes at a time, under a lease on the
+/// outbox renewed by every pass (`crm_relay_lease`). A relay that dies or stalls loses the
+/// lease once it expires, and the next takes it with a larger token; a relay marks rows sent
+/// only while it still holds the lease under its own token, so a stalled one that wakes up
+/// cannot record as its own what the new leader does (what it published meanwhile carries the
+/// events' ids, which the stream drops as duplicates).
 #[derive(Debug)]
 pub struct Relay {
     db: Db,
@@ -62,10 +80,14 @@ pub struct Relay {
     spec: StreamSpec,
     options: RelayOptions,
     wake: Arc<Notify>,
+    /// This relay in the lease table.
+    holder: String,
+    /// The lease's token while this relay holds it (0: it does not).
+    token: AtomicI64,
 }
 
-/// Advisory-lock key of the relay (any constant; one database per service).
-const RELAY_LOCK_KEY: i64 = 0x00C2_4D0B_7E1A_7001;
+/// How much longer than the stream keeps events the inbox remembers them.
+const INBOX_MARGIN: Duration = Duration::from_secs(86_400);
 
 impl Relay {
     /// A relay for `db`'s outbox into the stream of `spec`.
@@ -76,6 +98,8 @@ impl Relay {
             spec,
             options: RelayOptions::default(),
             wake: Arc::new(Notify::new()),
+            holder: uuid::Uuid::now_v7().to_string(),
+            token: AtomicI64::new(0),
         }
     }
 
@@ -95,7 +119,6 @@ impl Relay {
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         let mut streams_ready = false;
         let mut backoff = self.options.min_backoff;
-        let mut leader: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
         let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
         let mut last_measure: Option<std::time::Instant> = None;
         while !stop.is_cancelled() {
@@ -104,7 +127,7 @@ impl Relay {
                 last_measure = Some(std::time::Instant::now());
             }
             let pass = async {
-                if self.db.backend() == Backend::Postgres && !self.hold_leadership(&mut leader).await? {
+                if !self.lead().await? {
                     return Ok(None);
                 }
                 if !streams_ready {
@@ -117,7 +140,7 @@ impl Relay {
                     self.purge_sent().await?;
                     last_purge = std::time::Instant::now();
                 }
-                self.publish_pending().await.map(Some)
+                self.publish_leading().await.map(Some)
             };
             match pass.await {
                 Ok(Some(n)) if n > 0 => {
@@ -150,36 +173,58 @@ impl Relay {
         {
             tracing::info!("outbox relay stopped with events pending: {err:#}");
         }
+        self.release().await;
         Ok(())
     }
 
-    /// Keeps a connection holding the relay's advisory lock; false while another replica holds it.
-    async fn hold_leadership(
-        &self,
-        leader: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
-    ) -> anyhow::Result<bool> {
-        if let Some(conn) = leader.as_mut() {
-            if sqlx::query("SELECT 1").execute(&mut **conn).await.is_ok() {
-                return Ok(true);
+    /// Takes the lease on the outbox, or renews it: true while this relay leads.
+    async fn lead(&self) -> anyhow::Result<bool> {
+        let now = crate::now_micros();
+        let ttl = i64::try_from(self.options.lease_ttl.as_micros()).unwrap_or(i64::MAX);
+        // SET reads the row as it was: a takeover raises the token, a renewal keeps it.
+        let token: Option<i64> = sqlx::query_scalar(
+            "UPDATE crm_relay_lease SET token = CASE WHEN holder = $1 THEN token ELSE token + 1 END, \
+             holder = $1, expires_at = $2 WHERE name = 'outbox' AND (holder = $1 OR expires_at < $3) \
+             RETURNING token",
+        )
+        .bind(&self.holder)
+        .bind(now.saturating_add(ttl))
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let held = token.unwrap_or(0);
+        let before = self.token.swap(held, Ordering::AcqRel);
+        if held != before {
+            if held != 0 {
+                tracing::info!(stream = %self.spec.name(), token = held, "this relay publishes the outbox now");
+            } else {
+                tracing::warn!(stream = %self.spec.name(), "another relay took over the outbox");
             }
-            *leader = None;
         }
-        let mut conn = self.db.pool().acquire().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RELAY_LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await?;
-        if locked {
-            *leader = Some(conn);
+        Ok(held != 0)
+    }
+
+    /// Gives the lease up (at a clean stop), so that another relay takes over at once.
+    async fn release(&self) {
+        if self.token.swap(0, Ordering::AcqRel) == 0 {
+            return;
         }
-        Ok(locked)
+        let released =
+            sqlx::query("UPDATE crm_relay_lease SET expires_at = 0 WHERE name = 'outbox' AND holder = $1")
+                .bind(&self.holder)
+                .execute(self.db.pool())
+                .await;
+        if let Err(err) = released {
+            tracing::debug!("releasing the relay lease: {err}");
+        }
     }
 
     /// Reports the unsent rows and the age of the oldest (a failed query is skipped: the
     /// database being away is reported elsewhere).
     async fn measure_backlog(&self) {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM crm_outbox WHERE sent_at IS NULL",
+            "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM crm_outbox \
+             WHERE sent_at IS NULL AND parked_at IS NULL",
         )
         .fetch_one(self.db.pool())
         .await;
@@ -191,11 +236,20 @@ impl Relay {
         crate::metrics::outbox(&self.spec.name(), pending.max(0) as u64, age);
     }
 
-    /// One pass: publishes up to a batch of pending rows in order. Returns how many were sent.
+    /// One pass, if this relay holds (or can take) the lease: publishes up to a batch of pending
+    /// rows in order. Returns how many were sent.
     pub async fn publish_pending(&self) -> anyhow::Result<usize> {
+        if !self.lead().await? {
+            return Ok(0);
+        }
+        self.publish_leading().await
+    }
+
+    /// One pass of the leading relay.
+    async fn publish_leading(&self) -> anyhow::Result<usize> {
         let rows = sqlx::query(
-            "SELECT seq, event_id, subject, event_type, source, event_subject, event_time, payload, traceparent \
-             FROM crm_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT $1",
+            "SELECT seq, event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, \
+             attempts FROM crm_outbox WHERE sent_at IS NULL AND parked_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(self.options.batch_size)
         .fetch_all(self.db.pool())
@@ -206,6 +260,12 @@ impl Relay {
         // event. Only the rows up to the first failure count as sent; a later row the broker
         // stored anyway is sent again with the same `Nats-Msg-Id`, which the stream drops.
         let mut acks = Vec::with_capacity(rows.len());
+        let attempts_of = |seq: i64| {
+            rows.iter()
+                .find(|r| r.try_get::<i64, _>("seq").ok() == Some(seq))
+                .and_then(|r| r.try_get::<i64, _>("attempts").ok())
+                .unwrap_or_default()
+        };
         for row in &rows {
             let seq: i64 = row.try_get("seq")?;
             let subject: String = row.try_get("subject")?;
@@ -246,9 +306,37 @@ impl Relay {
                 .bind(seq)
                 .execute(self.db.pool())
                 .await?;
+            if attempts_of(seq) + 1 >= self.options.park_after_attempts
+                && refused(&err)
+                && self.broker_answers().await
+            {
+                self.park(seq, &err).await?;
+                return Ok(sent.len() + 1);
+            }
             return Err(err.context(format!("publishing outbox row {seq}")));
         }
         Ok(sent.len())
+    }
+
+    /// Whether the broker answers a request about this relay's stream.
+    async fn broker_answers(&self) -> bool {
+        let asked = self.js.get_stream(self.spec.name());
+        matches!(
+            tokio::time::timeout(self.options.publish_timeout, asked).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Sets row `seq` aside: the rows after it are published without it.
+    async fn park(&self, seq: i64, err: &anyhow::Error) -> anyhow::Result<()> {
+        sqlx::query("UPDATE crm_outbox SET parked_at = $1 WHERE seq = $2")
+            .bind(crate::now_micros())
+            .bind(seq)
+            .execute(self.db.pool())
+            .await?;
+        tracing::error!(stream = %self.spec.name(), seq, "outbox row set aside: the broker keeps refusing it: {err:#}");
+        crate::metrics::outbox_parked(&self.spec.name());
+        Ok(())
     }
 
     /// Sends one event; the future it returns resolves to the stream's ack.
@@ -285,33 +373,71 @@ impl Relay {
         .await
     }
 
+    /// Marks rows sent, only while this relay still holds the lease under its token.
     async fn mark_sent(&self, seqs: &[i64]) -> anyhow::Result<()> {
         let now = crate::now_micros();
+        let token = self.token.load(Ordering::Acquire);
         for chunk in seqs.chunks(128) {
             // Lists padded to a power of two (repeating the last): a handful of statement shapes
             // stay prepared instead of one per batch size.
             let size = chunk.len().next_power_of_two();
-            let placeholders: Vec<String> = (0..size).map(|i| format!("${}", i + 2)).collect();
+            let placeholders: Vec<String> = (0..size).map(|i| format!("${}", i + 4)).collect();
             let sql = format!(
-                "UPDATE crm_outbox SET sent_at = $1 WHERE seq IN ({})",
+                "UPDATE crm_outbox SET sent_at = $1 WHERE seq IN ({}) AND EXISTS (SELECT 1 FROM crm_relay_lease \
+                 WHERE name = 'outbox' AND holder = $2 AND token = $3)",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(&self.holder)
+                .bind(token);
             let last = chunk.last().copied().unwrap_or_default();
             for seq in chunk.iter().copied().chain(std::iter::repeat(last)).take(size) {
                 query = query.bind(seq);
             }
-            query.execute(self.db.pool()).await?;
+            if query.execute(self.db.pool()).await?.rows_affected() == 0 {
+                self.token.store(0, Ordering::Release);
+                anyhow::bail!("the outbox lease went to another relay during the pass");
+            }
         }
         Ok(())
     }
 
+    /// Deletes sent outbox rows past their retention, and inbox rows (and counted failures) of
+    /// events older than the streams keep, plus a day: such events cannot come again.
     async fn purge_sent(&self) -> anyhow::Result<()> {
-        let cutoff = crate::now_micros() - self.options.retention.as_micros() as i64;
+        let now = crate::now_micros();
+        let cutoff = now - self.options.retention.as_micros() as i64;
         sqlx::query("DELETE FROM crm_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
             .bind(cutoff)
             .execute(self.db.pool())
             .await?;
+        let delivered_until = now - (self.spec.max_age + INBOX_MARGIN).as_micros() as i64;
+        sqlx::query("DELETE FROM crm_inbox WHERE handled_at < $1")
+            .bind(delivered_until)
+            .execute(self.db.pool())
+            .await?;
+        sqlx::query("DELETE FROM crm_event_failures WHERE failed_at < $1")
+            .bind(delivered_until)
+            .execute(self.db.pool())
+            .await?;
         Ok(())
     }
+}
+
+/// Whether a publish failed because the broker refused the message itself (it is bigger than
+/// the server or the stream takes), not because the broker could not be reached, did not answer
+/// in time, or is full (which passes once consumers catch up or the limit is raised).
+fn refused(err: &anyhow::Error) -> bool {
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    use async_nats::jetstream::{Error as JetStreamError, ErrorCode};
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<PublishError>())
+        .any(|e| match e.kind() {
+            PublishErrorKind::MaxPayloadExceeded => true,
+            PublishErrorKind::Other => std::error::Error::source(e)
+                .and_then(|source| source.downcast_ref::<JetStreamError>())
+                .is_some_and(|js| js.error_code() == ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM),
+            _ => false,
+        })
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_auth::AuthConfig;
-use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSpec};
+use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSettings, StreamSpec};
 use crm_storage::{DatabaseConfig, Db, Migrations, Tx};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
@@ -89,6 +89,8 @@ pub struct Instance {
     pub auth: AuthConfig,
     /// The time source (a manual clock in tests).
     pub clock: Arc<dyn Clock>,
+    /// How the event streams are kept (replicas, size limit).
+    pub streams: StreamSettings,
 }
 
 impl Instance {
@@ -104,6 +106,7 @@ impl Instance {
             server: ServerConfig::default(),
             auth,
             clock: Arc::new(SystemClock),
+            streams: StreamSettings::default(),
         }
     }
 }
@@ -148,7 +151,11 @@ impl Foundation {
         crm_events::migrate_service(&db, migrations)
             .await
             .with_context(|| format!("migrating the {name} database"))?;
-        let relay = Relay::new(db.clone(), nats.clone(), StreamSpec::new(name));
+        let relay = Relay::new(
+            db.clone(),
+            nats.clone(),
+            StreamSpec::new(name).with(&instance.streams),
+        );
         Ok(Self {
             name,
             instance,
@@ -199,9 +206,11 @@ impl Foundation {
     /// ready to run.
     pub async fn bind(self, server: GrpcServer) -> anyhow::Result<App> {
         let listener = crate::bind(&self.instance.listen).await?;
+        let server = server.readiness(readiness(self.db.clone(), self.nats.clone()));
         Ok(App {
             name: self.name,
             listener,
+            streams: self.instance.streams.clone(),
             db: self.db,
             nats: self.nats,
             relay: self.relay,
@@ -209,6 +218,17 @@ impl Foundation {
             workers: Vec::new(),
         })
     }
+}
+
+/// Ready while the database answers a query and the broker connection is up.
+fn readiness(db: Db, nats: async_nats::Client) -> crate::server::ReadinessCheck {
+    Arc::new(move || {
+        let (db, nats) = (db.clone(), nats.clone());
+        Box::pin(async move {
+            nats.connection_state() == async_nats::connection::State::Connected
+                && sqlx::query("SELECT 1").execute(db.pool()).await.is_ok()
+        })
+    })
 }
 
 /// Runs `run_once` every `interval` until `stop`; a failed run is logged.
@@ -301,6 +321,7 @@ pub struct App {
     relay: Relay,
     server: GrpcServer,
     workers: Vec<(String, Worker)>,
+    streams: StreamSettings,
 }
 
 impl std::fmt::Debug for App {
@@ -318,7 +339,8 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Declares an event consumer, run under the name of its durable consumer.
-    pub fn consumer<H: EventHandler>(self, options: ConsumerOptions, handler: H) -> Self {
+    pub fn consumer<H: EventHandler>(self, mut options: ConsumerOptions, handler: H) -> Self {
+        options.stream = options.stream.with(&self.streams);
         let name = options.durable.clone();
         let consumer = Consumer::new(self.db.clone(), self.nats.clone(), options, handler);
         self.worker(name, move |stop| consumer.run(stop))

@@ -29,7 +29,21 @@ pub struct GrpcServer {
     fallback: Option<Fallback>,
     cors: Option<crate::web::CorsOrigins>,
     rate_limiter: Option<crate::rate_limit::RateLimiter>,
+    readiness: Option<ReadinessCheck>,
 }
+
+/// The health service name that answers whether the server can do its work now (its database
+/// and broker reachable): what a readiness probe asks. The empty name answers whether the
+/// process is alive, whatever they do (what a liveness probe asks).
+pub const READINESS: &str = "readiness";
+
+/// How often readiness is checked, and how long one check may take before it counts as failed:
+/// an outage shows within a second.
+const READINESS_EVERY: Duration = Duration::from_millis(400);
+const READINESS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Checks whether the server can do its work now.
+pub type ReadinessCheck = std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>;
 
 /// Where calls to paths no service here answers go (the gateway forwards them upstream).
 type Fallback = tower::util::BoxCloneSyncService<
@@ -67,7 +81,14 @@ impl GrpcServer {
             fallback: None,
             cors: None,
             rate_limiter: None,
+            readiness: None,
         }
+    }
+
+    /// Reports [`READINESS`] by `check`, run every 400 ms (without one, ready while serving).
+    pub fn readiness(mut self, check: ReadinessCheck) -> Self {
+        self.readiness = Some(check);
+        self
     }
 
     /// Sends calls to the packages of `prefixes` (path prefixes such as `/crm.customers.v1.`)
@@ -148,6 +169,12 @@ impl GrpcServer {
         for name in &self.service_names {
             reporter.set_service_status(name, ServingStatus::Serving).await;
         }
+        reporter
+            .set_service_status(READINESS, ServingStatus::Serving)
+            .await;
+        if let Some(check) = self.readiness.clone() {
+            tokio::spawn(watch_readiness(self.name, check, reporter.clone(), stop.clone()));
+        }
         // Reflection describes this port only: the services it serves, not the whole suite.
         let advertised = self.served.advertised(crm_proto::FILE_DESCRIPTOR_SET);
         let reflection = || {
@@ -179,7 +206,7 @@ impl GrpcServer {
             let reporter = reporter.clone();
             async move {
                 stop.cancelled().await;
-                for name in names.iter().copied().chain([""]) {
+                for name in names.iter().copied().chain(["", READINESS]) {
                     reporter.set_service_status(name, ServingStatus::NotServing).await;
                 }
                 tracing::info!("draining in-flight calls");
@@ -242,6 +269,40 @@ pub async fn run(
     };
     let stopped = workers.shutdown().await;
     outcome.and(stopped)
+}
+
+/// Keeps [`READINESS`] as `check` says until `stop`, logging each change.
+async fn watch_readiness(
+    service: &'static str,
+    check: ReadinessCheck,
+    reporter: tonic_health::server::HealthReporter,
+    stop: CancellationToken,
+) {
+    let mut ready = true;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(READINESS_EVERY) => {}
+        }
+        let now = tokio::time::timeout(READINESS_TIMEOUT, check())
+            .await
+            .unwrap_or(false);
+        if now == ready || stop.is_cancelled() {
+            continue;
+        }
+        ready = now;
+        if ready {
+            tracing::info!(service, "ready again: the database and the broker answer");
+            reporter
+                .set_service_status(READINESS, ServingStatus::Serving)
+                .await;
+        } else {
+            tracing::warn!(service, "not ready: the database or the broker does not answer");
+            reporter
+                .set_service_status(READINESS, ServingStatus::NotServing)
+                .await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,8 @@ enum Command {
     Import(crate::transfer::ImportArgs),
     /// Exports records the caller may read as CSV or JSON lines.
     Export(crate::transfer::ExportArgs),
+    /// Inspects dead letters and re-drives them into the consumer that parked them.
+    Dlq(crate::dlq::DlqArgs),
 }
 
 /// Settings every service shares.
@@ -183,6 +185,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) => up(*args, &cli.telemetry).await,
         Command::Import(args) => crate::transfer::run_import(args).await,
         Command::Export(args) => crate::transfer::run_export(args).await,
+        Command::Dlq(args) => crate::dlq::run(args).await,
     }
 }
 
@@ -218,6 +221,7 @@ pub(crate) async fn serve_domain<S: crm_platform::Service>(
         server: common.server,
         auth: common.auth,
         clock: Arc::new(SystemClock),
+        streams: common.nats.streams,
     };
     let app = crm_platform::kernel::build::<S>(instance, args.settings, nats).await?;
     tracing::info!(service = S::NAME, addr = %app.local_addr(), "started");
@@ -276,6 +280,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
         auth: common.auth.clone(),
         settings: args.settings,
         clock: Arc::new(SystemClock),
+        streams: common.nats.streams.clone(),
     };
     let suite = Suite::start(config, nats).await?;
     let mut claims = Claims::new("dev-admin", &[Role::Admin], Duration::from_secs(12 * 3600));

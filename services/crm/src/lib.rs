@@ -2,6 +2,7 @@
 //! in one process (used by `crm up` and by the end-to-end tests).
 
 pub mod cli;
+pub mod dlq;
 mod local_nats;
 pub mod services;
 pub mod suite;

@@ -35,6 +35,8 @@ pub struct SuiteConfig {
     pub settings: SuiteSettings,
     /// The clock of every service.
     pub clock: Arc<dyn Clock>,
+    /// How the event streams are kept.
+    pub streams: crm_events::StreamSettings,
 }
 
 struct Member {
@@ -100,6 +102,7 @@ impl Suite {
                     server: config.server.clone(),
                     auth: config.auth.clone(),
                     clock: config.clock.clone(),
+                    streams: config.streams.clone(),
                 };
                 Running::domain(services::build_domain(service, instance, &settings, nats.clone()).await?)
             };

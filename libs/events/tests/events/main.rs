@@ -1,5 +1,7 @@
 //! The event mechanism against real databases (SQLite and PostgreSQL) and a real nats-server.
 
+mod faults;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -199,12 +201,17 @@ async fn events_written_while_nats_is_down_arrive_in_order_after_restart(backend
     task.await.unwrap().unwrap();
 }
 
-/// Records each event in `effects`; fails for payloads saying "poison".
+/// Records each event in `effects`. Payloads saying "poison" fail (until `cured`), "panic"
+/// panics, "flaky" fails as if the database were unreachable while `outage` lasts (a count of
+/// calls), "slow" takes `slow` first.
 #[derive(Clone, Default)]
 struct Recorder {
     calls: Arc<AtomicUsize>,
     poison_calls: Arc<AtomicUsize>,
     traces: Arc<std::sync::Mutex<Vec<String>>>,
+    cured: Arc<std::sync::atomic::AtomicBool>,
+    outage: Arc<AtomicUsize>,
+    slow: Duration,
 }
 
 impl EventHandler for Recorder {
@@ -218,10 +225,23 @@ impl EventHandler for Recorder {
             .unwrap()
             .push(cx.span().span_context().trace_id().to_string());
         let text = event.decode::<Text>()?.value;
-        if text == "poison" {
-            self.poison_calls.fetch_add(1, Ordering::SeqCst);
+        match text.as_str() {
+            "poison" => {
+                self.poison_calls.fetch_add(1, Ordering::SeqCst);
+                anyhow::ensure!(self.cured.load(Ordering::SeqCst), "cannot handle poison");
+            }
+            "panic" => panic!("cannot handle a panic"),
+            "flaky" => {
+                let out = self
+                    .outage
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+                if out.is_ok() {
+                    return Err(sqlx::Error::PoolTimedOut.into());
+                }
+            }
+            "slow" => tokio::time::sleep(self.slow).await,
+            _ => {}
         }
-        anyhow::ensure!(text != "poison", "cannot handle poison");
         sqlx::query("INSERT INTO effects (event_id, payload) VALUES ($1, $2)")
             .bind(&event.id)
             .bind(text)
@@ -240,7 +260,7 @@ async fn effects(db: &Db) -> Vec<String> {
 
 fn consumer_options() -> ConsumerOptions {
     let mut options = ConsumerOptions::new("test-recorder", "test");
-    options.max_deliver = 3;
+    options.max_attempts = 3;
     options.retry_delay = Duration::from_millis(50);
     options
 }
@@ -331,6 +351,8 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     .await;
     let headers = dlq.headers;
     assert_eq!(headers.get("ce-id").unwrap().as_str(), poison);
+    assert_eq!(headers.get("crm-dlq-attempts").unwrap().as_str(), "3");
+    assert_eq!(headers.get("crm-dlq-consumer").unwrap().as_str(), "test-recorder");
     assert!(headers.get("crm-dlq-error").unwrap().as_str().contains("poison"));
     assert_eq!(
         headers.get("crm-dlq-original-subject").unwrap().as_str(),
@@ -339,7 +361,7 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     let poison = recorder.poison_calls.load(Ordering::SeqCst);
     assert!(
         (3..=4).contains(&poison),
-        "the poison delivered max_deliver times (once more if it came in a batch): {poison}"
+        "the poison tried max_attempts times (once more if it came in a batch): {poison}"
     );
     assert_eq!(
         effects(&db).await,
@@ -397,7 +419,7 @@ async fn a_backlog_is_applied_in_batches_and_a_failure_stays_alone(backend: Back
     let poison = recorder.poison_calls.load(Ordering::SeqCst);
     assert!(
         (3..=4).contains(&poison),
-        "the poison delivered max_deliver times (once more within its batch): {poison}"
+        "the poison tried max_attempts times (once more within its batch): {poison}"
     );
     let mut distinct = applied.clone();
     distinct.dedup();

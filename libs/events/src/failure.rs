@@ -1,0 +1,132 @@
+//! Why applying an event failed: for a reason that may pass by itself (the database unreachable
+//! or restarting, the pool exhausted, a lock conflict, a timeout), after which the consumer
+//! pauses and tries again for as long as it takes; or for a reason in the event (it cannot be
+//! decoded, a rule rejects it, the handler panicked), which counts toward dead-lettering.
+
+use std::any::Any;
+
+/// What kind of failure an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// May pass by itself: retried without counting.
+    Retryable,
+    /// Says something about the event: counted, and the event parked after the last attempt.
+    Permanent,
+}
+
+/// A handler that panicked, as an error (the panic is contained to its event).
+#[derive(Debug)]
+pub struct Panicked(pub String);
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the handler panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for Panicked {}
+
+impl Panicked {
+    /// The error for the payload of a caught panic.
+    pub fn from_payload(payload: Box<dyn Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Self(message)
+    }
+}
+
+/// Classifies `err` by the first cause in its chain that tells.
+pub fn classify(err: &anyhow::Error) -> Failure {
+    for cause in err.chain() {
+        if cause.is::<Panicked>() {
+            return Failure::Permanent;
+        }
+        if let Some(err) = cause.downcast_ref::<sqlx::Error>() {
+            return if retryable_sql(err) {
+                Failure::Retryable
+            } else {
+                Failure::Permanent
+            };
+        }
+        if cause.is::<std::io::Error>() || cause.is::<tokio::time::error::Elapsed>() {
+            return Failure::Retryable;
+        }
+    }
+    Failure::Permanent
+}
+
+fn retryable_sql(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| retryable_code(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL's SQLSTATEs have five characters: connection exceptions (08), serialization
+/// failures and deadlocks (40001, 40P01), insufficient resources (53), operator intervention
+/// such as a shutdown or a cancelled statement (57), a lock not available (55P03). SQLite's
+/// codes are numbers whose low byte is the primary code: busy (5) and locked (6).
+fn retryable_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57")
+            || matches!(code, "40001" | "40P01" | "55P03");
+    }
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_and_conflicts_are_retryable() {
+        for err in [
+            anyhow::Error::from(sqlx::Error::PoolTimedOut),
+            anyhow::Error::from(sqlx::Error::Io(std::io::Error::other("connection reset"))),
+            anyhow::Error::from(sqlx::Error::PoolClosed).context("applying an order"),
+        ] {
+            assert_eq!(classify(&err), Failure::Retryable, "{err:#}");
+        }
+        for code in [
+            "08006", "40001", "40P01", "53300", "57P01", "57014", "55P03", "5", "517", "6", "262",
+        ] {
+            assert!(retryable_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_event_s_own_failures_are_permanent() {
+        for err in [
+            anyhow::anyhow!("an order without a party"),
+            anyhow::Error::from(sqlx::Error::RowNotFound),
+            anyhow::Error::from(Panicked("index out of bounds".into())),
+            // A length-delimited field announcing five bytes that are not there.
+            anyhow::Error::from(<String as prost::Message>::decode(&[0x0a, 0x05][..]).unwrap_err()),
+        ] {
+            assert_eq!(classify(&err), Failure::Permanent, "{err:#}");
+        }
+        for code in ["23505", "23503", "22P02", "42P01", "1555", "19", "2067"] {
+            assert!(!retryable_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_panic_s_message_is_kept() {
+        let payload = std::panic::catch_unwind(|| panic!("boom {}", 7)).unwrap_err();
+        assert_eq!(
+            Panicked::from_payload(payload).to_string(),
+            "the handler panicked: boom 7"
+        );
+    }
+}

@@ -1,0 +1,495 @@
+//! Consumers under faults: failures that pass, panics, slow handlers, dead letters that cannot
+//! be parked, and dead letters re-driven into their consumer.
+
+use super::*;
+
+/// A consumer of the test stream named `durable` running `recorder` until the token is
+/// cancelled.
+fn spawn_consumer(
+    db: &Db,
+    client: &async_nats::Client,
+    durable: &str,
+    recorder: &Recorder,
+    tune: impl FnOnce(&mut ConsumerOptions),
+) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let mut options = consumer_options();
+    options.durable = durable.to_string();
+    options.filter_subjects = vec!["crm.test.thing.happened".to_string()];
+    tune(&mut options);
+    let stop = CancellationToken::new();
+    let task =
+        tokio::spawn(Consumer::new(db.clone(), client.clone(), options, recorder.clone()).run(stop.clone()));
+    (stop, task)
+}
+
+/// The dead letters of `durable`.
+async fn dead_letters(js: &jetstream::Context, durable: &str) -> Vec<crm_events::dlq::DeadLetter> {
+    match js.get_stream(crm_events::DLQ_STREAM).await {
+        Ok(_) => crm_events::dlq::list(js, Some(durable), 0, 100).await.unwrap(),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn failures(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM crm_event_failures")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+/// A failure that may pass (here the pool timing out, as in a database failover) is retried for
+/// as long as it lasts, well past the attempts that park an event failing for its own reasons,
+/// and applies once when it passes.
+async fn a_failure_that_may_pass_is_retried_without_counting(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    enqueue(&db, "k1", "flaky").await;
+    enqueue(&db, "k2", "fine").await;
+    let recorder = Recorder::default();
+    // Twice the attempts that would park a poison.
+    recorder.outage.store(6, Ordering::SeqCst);
+    let (stop, task) = spawn_consumer(&db, &client, "test-flaky", &recorder, |_| {});
+    eventually(WAIT, "the flaky event applied", || async {
+        effects(&db).await.contains(&"flaky".to_string()).then_some(())
+    })
+    .await;
+    assert_eq!(effects(&db).await, vec!["fine".to_string(), "flaky".to_string()]);
+    assert_eq!(
+        recorder.outage.load(Ordering::SeqCst),
+        0,
+        "the outage outlasted max_attempts"
+    );
+    let js = jetstream::new(client.clone());
+    assert!(dead_letters(&js, "test-flaky").await.is_empty(), "nothing parked");
+    assert_eq!(failures(&db).await, 0, "no failure counted");
+    let deferred = crm_testkit::metric_points("crm.consumer.deferred")
+        .into_iter()
+        .filter(|p| p.attributes.get("messaging.consumer").map(String::as_str) == Some("test-flaky"))
+        .map(|p| p.value)
+        .sum::<f64>();
+    assert!(deferred >= 6.0, "the deferred deliveries counted: {deferred}");
+    stop.cancel();
+    relay_stop.cancel();
+    task.await.unwrap().unwrap();
+    relay.await.unwrap().unwrap();
+}
+
+/// A handler that panics takes down neither its consumer nor the events after it: the panic is
+/// the failure of its event, which is parked after its attempts.
+async fn a_panicking_handler_is_contained_to_its_event(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    enqueue(&db, "k1", "fine-1").await;
+    let panicking = enqueue(&db, "k2", "panic").await;
+    enqueue(&db, "k3", "fine-2").await;
+    let recorder = Recorder::default();
+    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
+    let js = jetstream::new(client.clone());
+    let parked = eventually(WAIT, "the panicking event parked", || async {
+        dead_letters(&js, "test-recorder").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(parked.event_id, panicking);
+    assert!(parked.error.contains("panicked"), "{}", parked.error);
+    assert_eq!(parked.attempts, "3");
+    eventually(WAIT, "the events around it applied", || async {
+        (effects(&db).await.len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        effects(&db).await,
+        vec!["fine-1".to_string(), "fine-2".to_string()]
+    );
+    assert!(!task.is_finished(), "the consumer is still running");
+    enqueue(&db, "k4", "fine-3").await;
+    eventually(WAIT, "a later event applied", || async {
+        (effects(&db).await.len() == 3).then_some(())
+    })
+    .await;
+    stop.cancel();
+    relay_stop.cancel();
+    task.await.unwrap().unwrap();
+    relay.await.unwrap().unwrap();
+}
+
+/// A handler slower than the ack wait reports progress, so the server does not deliver its
+/// message (or those waiting behind it) again meanwhile.
+async fn a_handler_slower_than_the_ack_wait_is_not_delivered_again(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    // The whole backlog in the stream first, the slow event last: nothing waits behind it,
+    // so a redelivery can only be of the slow event itself.
+    for i in 0..5 {
+        enqueue(&db, &format!("k{i}"), &format!("fine-{i}")).await;
+    }
+    enqueue(&db, "k5", "slow").await;
+    let js = jetstream::new(client.clone());
+    eventually(WAIT, "the backlog published", || async {
+        let mut stream = js.get_stream("CRM_TEST").await.ok()?;
+        (stream.info().await.ok()?.state.messages == 6).then_some(())
+    })
+    .await;
+    let recorder = Recorder {
+        slow: Duration::from_millis(3_500),
+        ..Recorder::default()
+    };
+    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |o| {
+        o.ack_wait = Duration::from_secs(1);
+    });
+    eventually(WAIT, "every event applied", || async {
+        (effects(&db).await.len() == 6).then_some(())
+    })
+    .await;
+    let info = js
+        .get_stream("CRM_TEST")
+        .await
+        .unwrap()
+        .consumer_info("test-recorder")
+        .await
+        .unwrap();
+    assert_eq!(info.num_redelivered, 0, "nothing delivered twice");
+    stop.cancel();
+    relay_stop.cancel();
+    task.await.unwrap().unwrap();
+    relay.await.unwrap().unwrap();
+}
+
+/// The same event parked by two consumers is two dead letters: each names its consumer.
+async fn an_event_parked_by_two_consumers_is_two_dead_letters(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let poison = enqueue(&db, "k1", "poison").await;
+    let (a, b) = (Recorder::default(), Recorder::default());
+    let (stop_a, task_a) = spawn_consumer(&db, &client, "test-a", &a, |_| {});
+    let (stop_b, task_b) = spawn_consumer(&db, &client, "test-b", &b, |_| {});
+    let js = jetstream::new(client.clone());
+    let all = eventually(WAIT, "both dead letters", || async {
+        let all = crm_events::dlq::list(&js, None, 0, 10).await.ok()?;
+        (all.len() >= 2).then_some(all)
+    })
+    .await;
+    let mut parked: Vec<(String, String)> = all
+        .iter()
+        .map(|l| (l.consumer.clone(), l.event_id.clone()))
+        .collect();
+    parked.sort();
+    assert_eq!(
+        parked,
+        vec![
+            ("test-a".to_string(), poison.clone()),
+            ("test-b".to_string(), poison)
+        ]
+    );
+    for (stop, task) in [(stop_a, task_a), (stop_b, task_b)] {
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+    relay_stop.cancel();
+    relay.await.unwrap().unwrap();
+}
+
+/// When the dead-letter stream cannot take a message, the message is not dropped: it comes
+/// again and is parked once the stream is back.
+async fn a_dead_letter_that_cannot_be_parked_comes_again(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let js = jetstream::new(client.clone());
+    let recorder = Recorder::default();
+    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
+    // The consumer has made its streams; then the dead-letter stream goes away.
+    eventually(WAIT, "the consumer subscribed", || async {
+        js.get_stream("CRM_TEST")
+            .await
+            .ok()?
+            .consumer_info("test-recorder")
+            .await
+            .ok()
+    })
+    .await;
+    js.delete_stream(crm_events::DLQ_STREAM).await.unwrap();
+    // Published directly: the relay would make the dead-letter stream again.
+    let poison = publish(&js, "poison").await;
+    // Tried past its attempts, the parking failing each time.
+    eventually(WAIT, "the attempts used up", || async {
+        (recorder.poison_calls.load(Ordering::SeqCst) >= 5).then_some(())
+    })
+    .await;
+    crm_events::ensure_stream(&js, &crm_events::StreamSpec::new("test"))
+        .await
+        .unwrap();
+    let parked = eventually(WAIT, "parked once the stream is back", || async {
+        dead_letters(&js, "test-recorder").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(parked.event_id, poison);
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// Publishes an event saying `text` on the test stream as the relay would; its id.
+async fn publish(js: &jetstream::Context, text: &str) -> String {
+    let event = CloudEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: "crm.test.thing.happened.v1".into(),
+        source: "/crm/test".into(),
+        subject: "k1".into(),
+        time: chrono::Utc::now().to_rfc3339(),
+        traceparent: None,
+        data: prost::Message::encode_to_vec(&payload(text)).into(),
+    };
+    js.publish_with_headers("crm.test.thing.happened", event.to_headers(), event.data.clone())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    event.id
+}
+
+/// A dead letter re-driven once its cause is fixed is applied by the consumer that parked it,
+/// and by no other consumer of its stream; it leaves the dead-letter stream.
+async fn a_dead_letter_is_replayed_into_its_consumer_alone(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let poison = enqueue(&db, "k1", "poison").await;
+    let failing = Recorder::default();
+    let other = Recorder::default();
+    other.cured.store(true, Ordering::SeqCst);
+    let (stop_a, task_a) = spawn_consumer(&db, &client, "test-a", &failing, |_| {});
+    let (stop_b, task_b) = spawn_consumer(&db, &client, "test-b", &other, |_| {});
+    let js = jetstream::new(client.clone());
+    let parked = eventually(WAIT, "parked by the failing consumer", || async {
+        dead_letters(&js, "test-a").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(parked.event_id, poison);
+    assert_eq!(
+        effects(&db).await,
+        vec!["poison".to_string()],
+        "the other consumer applied it"
+    );
+    let other_calls = other.calls.load(Ordering::SeqCst);
+
+    failing.cured.store(true, Ordering::SeqCst);
+    let replayed = crm_events::dlq::replay(&js, parked.sequence).await.unwrap();
+    assert_eq!(replayed.consumer, "test-a");
+    eventually(WAIT, "the replayed event applied", || async {
+        (effects(&db).await.len() == 2).then_some(())
+    })
+    .await;
+    assert!(dead_letters(&js, "test-a").await.is_empty(), "no longer parked");
+    assert_eq!(failures(&db).await, 0, "its failed attempts forgotten");
+    // Time for a stray delivery to the other consumer to show.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        other.calls.load(Ordering::SeqCst),
+        other_calls,
+        "the other consumer never saw it again"
+    );
+    assert_eq!(effects(&db).await.len(), 2);
+    let missing = crm_events::dlq::replay(&js, parked.sequence).await.unwrap_err();
+    assert!(missing.to_string().contains("no dead letter"), "{missing:#}");
+    for (stop, task) in [(stop_a, task_a), (stop_b, task_b)] {
+        stop.cancel();
+        task.await.unwrap().unwrap();
+    }
+    relay_stop.cancel();
+    relay.await.unwrap().unwrap();
+}
+
+/// An outbox row the broker refuses (a payload over its size limit) is set aside after its
+/// attempts, and the rows after it flow.
+async fn an_outbox_row_the_broker_refuses_is_set_aside(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    enqueue(&db, "k1", "fine-1").await;
+    let huge = "x".repeat(2 << 20);
+    enqueue(&db, "k2", &huge).await;
+    enqueue(&db, "k3", "fine-2").await;
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let js = jetstream::new(client.clone());
+    eventually(WAIT, "the stream made", || async {
+        js.get_stream("CRM_TEST").await.ok()
+    })
+    .await;
+    let published = read_all(&client, 2).await;
+    let texts: Vec<String> = published
+        .iter()
+        .map(|m| <Text as prost::Message>::decode(m.payload.clone()).unwrap().value)
+        .collect();
+    assert_eq!(texts, vec!["fine-1".to_string(), "fine-2".to_string()]);
+    let (parked, attempts): (i64, i64) = {
+        let row = sqlx::query("SELECT COUNT(*) AS parked, MAX(attempts) AS attempts FROM crm_outbox WHERE parked_at IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        use sqlx::Row as _;
+        (row.get("parked"), row.get("attempts"))
+    };
+    assert_eq!(
+        (parked, attempts),
+        (1, 5),
+        "the refused row set aside after 5 attempts"
+    );
+    assert_eq!(unsent(&db).await, 1, "kept, unsent, for an operator");
+    let counted = crm_testkit::metric_points("crm.outbox.parked")
+        .into_iter()
+        .any(|p| {
+            p.attributes.get("messaging.destination").map(String::as_str) == Some("CRM_TEST")
+                && p.value >= 1.0
+        });
+    assert!(counted, "the row set aside is counted");
+    relay_stop.cancel();
+    relay.await.unwrap().unwrap();
+}
+
+/// The inbox forgets events older than the stream keeps (they cannot come again), and keeps
+/// the others.
+async fn the_inbox_forgets_events_the_stream_no_longer_keeps(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let day = 86_400_000_000i64;
+    let now = chrono::Utc::now().timestamp_micros();
+    for (id, age_days) in [("old", 32), ("recent", 29)] {
+        sqlx::query(
+            "INSERT INTO crm_inbox (consumer, event_id, event_type, handled_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind("test-recorder")
+        .bind(id)
+        .bind("crm.test.thing.happened.v1")
+        .bind(now - age_days * day)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let left: Vec<String> = eventually(WAIT, "the old inbox row purged", || async {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT event_id FROM crm_inbox ORDER BY event_id")
+            .fetch_all(db.pool())
+            .await
+            .ok()?;
+        (ids.len() == 1).then_some(ids)
+    })
+    .await;
+    assert_eq!(left, vec!["recent".to_string()]);
+    relay_stop.cancel();
+    relay.await.unwrap().unwrap();
+}
+
+async fn lease_token(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT token FROM crm_relay_lease WHERE name = 'outbox'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+/// Two relays on one outbox (two replicas of a service): one publishes while the other waits;
+/// when the publishing one dies without letting go, the other takes over once the lease
+/// expires, and every event is published once, in order.
+async fn a_second_relay_takes_over_from_one_that_died(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let relay = || {
+        Relay::new(db.clone(), client.clone(), crm_events::StreamSpec::new("test")).with_options(
+            RelayOptions {
+                poll_interval: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(300),
+                publish_timeout: Duration::from_secs(1),
+                lease_ttl: Duration::from_secs(1),
+                ..Default::default()
+            },
+        )
+    };
+    let first = tokio::spawn(relay().run(CancellationToken::new()));
+    eventually(WAIT, "the first relay leads", || async {
+        (lease_token(&db).await == 1).then_some(())
+    })
+    .await;
+    let second_stop = CancellationToken::new();
+    let second = tokio::spawn(relay().run(second_stop.clone()));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(enqueue(&db, &format!("k{i}"), &format!("before-{i}")).await);
+    }
+    eventually(WAIT, "published by the first", || async {
+        (unsent(&db).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(lease_token(&db).await, 1, "the second relay waited");
+    // The leader dies without giving the lease up.
+    first.abort();
+    let _ = first.await;
+    for i in 5..10 {
+        ids.push(enqueue(&db, &format!("k{i}"), &format!("after-{i}")).await);
+    }
+    eventually(WAIT, "published by the second", || async {
+        (unsent(&db).await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(lease_token(&db).await, 2, "the second relay took the lease over");
+    let published: Vec<String> = read_all(&client, 10)
+        .await
+        .iter()
+        .map(|m| m.headers.as_ref().unwrap().get("ce-id").unwrap().to_string())
+        .collect();
+    assert_eq!(published, ids, "every event once, in order");
+    second_stop.cancel();
+    second.await.unwrap().unwrap();
+}
+
+backend_tests!(
+    a_second_relay_takes_over_from_one_that_died,
+    the_inbox_forgets_events_the_stream_no_longer_keeps,
+    an_outbox_row_the_broker_refuses_is_set_aside,
+    a_failure_that_may_pass_is_retried_without_counting,
+    a_panicking_handler_is_contained_to_its_event,
+    a_handler_slower_than_the_ack_wait_is_not_delivered_again,
+    an_event_parked_by_two_consumers_is_two_dead_letters,
+    a_dead_letter_that_cannot_be_parked_comes_again,
+    a_dead_letter_is_replayed_into_its_consumer_alone,
+);
+
+/// A stream is made with the settings' size limit and refuses new events when full (they wait
+/// in the outbox) rather than drop old ones; a service starting again with smaller settings
+/// leaves an operator's larger limit as it is.
+#[tokio::test]
+async fn an_operator_s_stream_settings_survive_a_restart() {
+    let nats = TestNats::start();
+    let js = jetstream::new(nats.client().await);
+    let settings = crm_events::StreamSettings {
+        replicas: 1,
+        max_mib: 64,
+    };
+    let spec = crm_events::StreamSpec::new("test").with(&settings);
+    crm_events::ensure_stream(&js, &spec).await.unwrap();
+    let mut stream = js.get_stream("CRM_TEST").await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    assert_eq!(config.max_bytes, 64 << 20);
+    assert_eq!(config.discard, jetstream::stream::DiscardPolicy::New);
+    // The operator raises the limit.
+    config.max_bytes = 256 << 20;
+    js.update_stream(config).await.unwrap();
+    crm_events::ensure_stream(&js, &spec).await.unwrap();
+    let kept = stream.info().await.unwrap().config.max_bytes;
+    assert_eq!(kept, 256 << 20, "the operator's limit kept");
+}
