@@ -121,8 +121,9 @@ async fn create_party(port: u16, token: &str) -> pb::Party {
         .unwrap()
 }
 
-/// `crm up` starts its own nats-server and every service, prints a working admin token, and
-/// stops cleanly (taking its nats-server with it) on SIGTERM.
+/// `crm up` starts its own nats-server and every service, prints a working admin token, starts
+/// its nats-server again when it dies, and stops cleanly (taking its nats-server with it) on
+/// SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
@@ -208,6 +209,43 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
         std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_ok(),
         "the local nats-server runs"
     );
+    // Its nats-server dies: crm up starts it again, and the services become ready again.
+    let nats_pid = || {
+        let out = Command::new("pgrep")
+            .args(["-f", "--", &format!("-p {nats_port} -js")])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = nats_pid();
+    assert!(!first.is_empty(), "the local nats-server's process");
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &first])
+            .status()
+            .unwrap()
+            .success()
+    );
+    crm_testkit::eventually(Duration::from_secs(60), "a new local nats-server", || async {
+        let now = nats_pid();
+        (!now.is_empty() && now != first).then_some(())
+    })
+    .await;
+    crm_testkit::eventually(Duration::from_secs(60), "customers ready again", || async {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(crm_testkit::channel(
+            ([127, 0, 0, 1], port).into(),
+        ));
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "readiness".into(),
+            })
+            .await
+            .ok()?
+            .into_inner()
+            .status;
+        (status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32).then_some(())
+    })
+    .await;
 
     let status = process.terminate();
     assert!(status.success(), "crm up exited with {status}");
