@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::cloudevents::{CloudEvent, headers};
-use crate::failure::{Failure, Panicked, classify};
+use crate::failure::{Failure, Panicked, Unreachable, classify};
 use crate::outbox::parent_context;
 use crate::streams::{StreamSpec, dlq_subject, ensure_stream, redrive_subject};
 
@@ -442,7 +442,7 @@ impl<H: EventHandler> Consumer<H> {
         batch: &[jetstream::Message],
         events: &[CloudEvent],
     ) -> anyhow::Result<()> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin().await.context(Unreachable)?;
         let mut fresh = self.record_all_in_inbox(&mut tx, events).await?;
         for (message, event) in batch.iter().zip(events) {
             // `remove`: an event delivered twice within the batch applies once.
@@ -503,7 +503,7 @@ impl<H: EventHandler> Consumer<H> {
     }
 
     async fn apply(&self, event: &CloudEvent) -> anyhow::Result<Outcome> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin().await.context(Unreachable)?;
         if !self.record_in_inbox(&mut tx, event).await? {
             tx.rollback().await?;
             tracing::debug!(event_id = %event.id, "duplicate event ignored");

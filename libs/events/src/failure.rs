@@ -38,8 +38,21 @@ impl Panicked {
     }
 }
 
+/// A transaction could not be begun: whatever the database said, the event was not at fault.
+#[derive(Debug, Clone, Copy)]
+pub struct Unreachable;
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the database could not begin a transaction")
+    }
+}
+
 /// Classifies `err` by the first cause in its chain that tells.
 pub fn classify(err: &anyhow::Error) -> Failure {
+    if err.downcast_ref::<Unreachable>().is_some() {
+        return Failure::Retryable;
+    }
     for cause in err.chain() {
         if cause.is::<Panicked>() {
             return Failure::Permanent;
@@ -103,6 +116,19 @@ mod tests {
         ] {
             assert!(retryable_code(code), "{code}");
         }
+    }
+
+    #[test]
+    fn a_transaction_that_cannot_begin_is_retryable_whatever_the_code() {
+        // PostgreSQL refuses connections to a database that does not allow them with 55000,
+        // which elsewhere would be the statement's fault.
+        let refused = anyhow::Error::from(sqlx::Error::Protocol(
+            "database is not accepting connections".into(),
+        ))
+        .context(Unreachable);
+        assert_eq!(classify(&refused), Failure::Retryable);
+        let any = anyhow::anyhow!("whatever the driver said").context(Unreachable);
+        assert_eq!(classify(&any), Failure::Retryable);
     }
 
     #[test]

@@ -493,3 +493,79 @@ async fn an_operator_s_stream_settings_survive_a_restart() {
     let kept = stream.info().await.unwrap().config.max_bytes;
     assert_eq!(kept, 256 << 20, "the operator's limit kept");
 }
+
+/// The database goes away while a backlog is applied (its connections cut, new ones refused):
+/// the consumer pauses, takes up again when it is back, and applies every event once; nothing
+/// is parked. (PostgreSQL: a SQLite file cannot be taken away from outside.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_during_consumption_loses_and_parks_nothing() {
+    crm_testkit::init_logging();
+    if !crm_testkit::postgres_available() {
+        return;
+    }
+    let (test_db, db) = setup(Backend::Postgres).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let js = jetstream::new(client.clone());
+    crm_events::ensure_stream(&js, &crm_events::StreamSpec::new("test"))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        ids.push(publish(&js, &format!("fine-{i:03}")).await);
+    }
+    let recorder = Recorder {
+        // Slow enough that the outage falls in the middle of the backlog.
+        pace: Duration::from_millis(10),
+        ..Recorder::default()
+    };
+    let (stop, task) = spawn_consumer(&db, &client, "test-outage", &recorder, |_| {});
+    eventually(WAIT, "the backlog under way", || async {
+        (effects(&db).await.len() >= 20).then_some(())
+    })
+    .await;
+    let name = test_db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let admin = Db::connect(&std::env::var("CRM_TEST_POSTGRES_URL").unwrap(), 1)
+        .await
+        .unwrap();
+    let run = |sql: String| {
+        let admin = admin.clone();
+        async move {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.pool())
+                .await
+                .unwrap();
+        }
+    };
+    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")).await;
+    run(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await;
+    // Long enough for the consumer to fail on every kind of error an outage gives.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+    admin.close().await;
+    eventually(WAIT, "every event applied", || async {
+        (effects(&db).await.len() >= 200).then_some(())
+    })
+    .await;
+    let applied = effects(&db).await;
+    let expected: Vec<String> = (0..200).map(|i| format!("fine-{i:03}")).collect();
+    assert_eq!(applied, expected, "each event once");
+    assert!(
+        dead_letters(&js, "test-outage").await.is_empty(),
+        "nothing parked"
+    );
+    assert_eq!(failures(&db).await, 0, "no failure counted");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}

@@ -201,9 +201,9 @@ async fn events_written_while_nats_is_down_arrive_in_order_after_restart(backend
     task.await.unwrap().unwrap();
 }
 
-/// Records each event in `effects`. Payloads saying "poison" fail (until `cured`), "panic"
-/// panics, "flaky" fails as if the database were unreachable while `outage` lasts (a count of
-/// calls), "slow" takes `slow` first.
+/// Records each event in `effects`, taking `pace` for each. Payloads saying "poison" fail (until
+/// `cured`), "panic" panics, "flaky" fails as if the database were unreachable while `outage`
+/// lasts (a count of calls), "slow" takes `slow` first.
 #[derive(Clone, Default)]
 struct Recorder {
     calls: Arc<AtomicUsize>,
@@ -212,6 +212,8 @@ struct Recorder {
     cured: Arc<std::sync::atomic::AtomicBool>,
     outage: Arc<AtomicUsize>,
     slow: Duration,
+    /// Time every event takes.
+    pace: Duration,
 }
 
 impl EventHandler for Recorder {
@@ -225,6 +227,9 @@ impl EventHandler for Recorder {
             .unwrap()
             .push(cx.span().span_context().trace_id().to_string());
         let text = event.decode::<Text>()?.value;
+        if !self.pace.is_zero() {
+            tokio::time::sleep(self.pace).await;
+        }
         match text.as_str() {
             "poison" => {
                 self.poison_calls.fetch_add(1, Ordering::SeqCst);
