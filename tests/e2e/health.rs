@@ -60,40 +60,15 @@ async fn readiness_follows_the_database() {
     let addr = suite.suite.addr(Service::Customers);
     becomes(addr, "readiness", ServingStatus::Serving).await;
     let url = suite.database_url(Service::Customers).to_string();
-    let name = url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
-    let admin = crm_storage::Db::connect(&std::env::var("CRM_TEST_POSTGRES_URL").unwrap(), 1)
-        .await
-        .unwrap();
-    let run = |sql: String| {
-        let admin = admin.clone();
-        async move {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(admin.pool())
-                .await
-                .unwrap();
-        }
-    };
-    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")).await;
-    run(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .await;
+    crm_testkit::allow_connections(&url, false).await;
     becomes(addr, "readiness", ServingStatus::NotServing).await;
     assert_eq!(
         status(addr, "").await,
         Some(ServingStatus::Serving),
         "still alive"
     );
-    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+    crm_testkit::allow_connections(&url, true).await;
     becomes(addr, "readiness", ServingStatus::Serving).await;
-    admin.close().await;
     suite.shutdown().await;
 }
 

@@ -104,6 +104,15 @@ pub enum Outcome {
     DeadLettered,
 }
 
+/// What the consumer does after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Takes the next messages.
+    Continue,
+    /// Pauses first: a failure that may pass left messages to come again.
+    Pause,
+}
+
 /// A durable pull consumer feeding an [`EventHandler`].
 #[derive(Debug)]
 pub struct Consumer<H> {
@@ -163,7 +172,7 @@ impl<H: EventHandler> Consumer<H> {
                                         None => break,
                                     }
                                 }
-                                if self.process_batch(batch).await == Outcome::Deferred {
+                                if self.process_batch(batch).await == Flow::Pause {
                                     pause = (pause * 2).clamp(self.options.retry_delay, MAX_PAUSE);
                                     tracing::warn!(consumer = %self.options.durable, pause_ms = pause.as_millis() as u64, "pausing after a failure that may pass");
                                     tokio::select! {
@@ -230,20 +239,18 @@ impl<H: EventHandler> Consumer<H> {
     /// Applies messages that arrived together in one transaction and acks them after the
     /// commit. When that fails for a reason in one of the events, each is applied on its own,
     /// so the one that fails is retried or dead-lettered alone and the others take effect.
-    /// [`Outcome::Deferred`] when a failure that may pass left messages to come again.
-    pub async fn process_batch(&self, mut batch: Vec<jetstream::Message>) -> Outcome {
+    async fn process_batch(&self, batch: Vec<jetstream::Message>) -> Flow {
         // A consumer of the whole stream also receives what is re-driven to the others.
-        let (foreign, ours): (Vec<_>, Vec<_>) = batch
-            .drain(..)
+        let (foreign, batch): (Vec<_>, Vec<_>) = batch
+            .into_iter()
             .partition(|m| self.redriven_to_another(&m.subject));
         for message in foreign {
             if let Err(err) = message.ack().await {
                 tracing::debug!("ack failed: {err}");
             }
         }
-        let batch = ours;
         if batch.is_empty() {
-            return Outcome::Applied;
+            return Flow::Continue;
         }
         let events: Vec<CloudEvent> = batch
             .iter()
@@ -270,7 +277,7 @@ impl<H: EventHandler> Consumer<H> {
                         tracing::warn!("ack failed: {err}");
                     }
                 }
-                Outcome::Applied
+                Flow::Continue
             }
             Err(err) if classify(&err) == Failure::Retryable => {
                 tracing::warn!(consumer = %self.options.durable, "applying a batch of events failed, will retry: {err:#}");
@@ -278,7 +285,7 @@ impl<H: EventHandler> Consumer<H> {
                 for message in &batch {
                     self.nak(message, self.options.retry_delay).await;
                 }
-                Outcome::Deferred
+                Flow::Pause
             }
             Err(err) => {
                 tracing::debug!(consumer = %self.options.durable, "a batch of events failed together, applying one by one: {err:#}");
@@ -296,17 +303,17 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Applies each message in its own transaction; after a failure that may pass, the rest
     /// are left to come again.
-    async fn process_each(&self, batch: Vec<jetstream::Message>) -> Outcome {
+    async fn process_each(&self, batch: Vec<jetstream::Message>) -> Flow {
         let mut messages = batch.into_iter();
         while let Some(message) = messages.next() {
             if self.process(message).await == Outcome::Deferred {
                 for rest in messages {
                     self.nak(&rest, self.options.retry_delay).await;
                 }
-                return Outcome::Deferred;
+                return Flow::Pause;
             }
         }
-        Outcome::Applied
+        Flow::Continue
     }
 
     /// Handles one message: inbox check, handler, commit, then ack (or retry / dead-letter).

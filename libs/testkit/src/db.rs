@@ -83,3 +83,29 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// Makes the PostgreSQL database at `database_url` refuse connections and ends the ones it has
+/// (`allowed` false), or lets it take connections again: an outage as its clients see it, for
+/// this database alone (the server is shared by the tests running beside).
+pub async fn allow_connections(database_url: &str, allowed: bool) {
+    let name = database_url
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.split('?').next())
+        .expect("a database name");
+    let admin_url = std::env::var("CRM_TEST_POSTGRES_URL").expect("CRM_TEST_POSTGRES_URL");
+    let admin = Db::connect(&admin_url, 1).await.expect("the admin database");
+    let mut statements = vec![format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}")];
+    if !allowed {
+        statements.push(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ));
+    }
+    for sql in statements {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(admin.pool())
+            .await
+            .expect("changing the database's connections");
+    }
+    admin.close().await;
+}

@@ -12,7 +12,7 @@ mod running;
 use std::time::Duration;
 
 pub use crm_storage::Backend;
-pub use db::TestDb;
+pub use db::{TestDb, allow_connections};
 pub use nats::{TestNats, free_port};
 pub use running::{Running, Watched, run, start};
 

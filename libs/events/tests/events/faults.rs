@@ -3,23 +3,19 @@
 
 use super::*;
 
-/// A consumer of the test stream named `durable` running `recorder` until the token is
-/// cancelled.
+/// A consumer of the test stream named `durable` running `recorder`.
 fn spawn_consumer(
     db: &Db,
     client: &async_nats::Client,
     durable: &str,
     recorder: &Recorder,
     tune: impl FnOnce(&mut ConsumerOptions),
-) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+) -> Running {
     let mut options = consumer_options();
     options.durable = durable.to_string();
     options.filter_subjects = vec!["crm.test.thing.happened".to_string()];
     tune(&mut options);
-    let stop = CancellationToken::new();
-    let task =
-        tokio::spawn(Consumer::new(db.clone(), client.clone(), options, recorder.clone()).run(stop.clone()));
-    (stop, task)
+    Running::spawn(|stop| Consumer::new(db.clone(), client.clone(), options, recorder.clone()).run(stop))
 }
 
 /// The dead letters of `durable`.
@@ -44,14 +40,13 @@ async fn a_failure_that_may_pass_is_retried_without_counting(backend: Backend) {
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     enqueue(&db, "k1", "flaky").await;
     enqueue(&db, "k2", "fine").await;
     let recorder = Recorder::default();
     // Twice the attempts that would park a poison.
     recorder.outage.store(6, Ordering::SeqCst);
-    let (stop, task) = spawn_consumer(&db, &client, "test-flaky", &recorder, |_| {});
+    let consumer = spawn_consumer(&db, &client, "test-flaky", &recorder, |_| {});
     eventually(WAIT, "the flaky event applied", || async {
         effects(&db).await.contains(&"flaky".to_string()).then_some(())
     })
@@ -71,10 +66,8 @@ async fn a_failure_that_may_pass_is_retried_without_counting(backend: Backend) {
         .map(|p| p.value)
         .sum::<f64>();
     assert!(deferred >= 6.0, "the deferred deliveries counted: {deferred}");
-    stop.cancel();
-    relay_stop.cancel();
-    task.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
+    consumer.stop().await;
+    relay.stop().await;
 }
 
 /// A handler that panics takes down neither its consumer nor the events after it: the panic is
@@ -83,13 +76,12 @@ async fn a_panicking_handler_is_contained_to_its_event(backend: Backend) {
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     enqueue(&db, "k1", "fine-1").await;
     let panicking = enqueue(&db, "k2", "panic").await;
     enqueue(&db, "k3", "fine-2").await;
     let recorder = Recorder::default();
-    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
+    let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
     let js = jetstream::new(client.clone());
     let parked = eventually(WAIT, "the panicking event parked", || async {
         dead_letters(&js, "test-recorder").await.into_iter().next()
@@ -106,16 +98,14 @@ async fn a_panicking_handler_is_contained_to_its_event(backend: Backend) {
         effects(&db).await,
         vec!["fine-1".to_string(), "fine-2".to_string()]
     );
-    assert!(!task.is_finished(), "the consumer is still running");
+    assert!(!consumer.task.is_finished(), "the consumer is still running");
     enqueue(&db, "k4", "fine-3").await;
     eventually(WAIT, "a later event applied", || async {
         (effects(&db).await.len() == 3).then_some(())
     })
     .await;
-    stop.cancel();
-    relay_stop.cancel();
-    task.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
+    consumer.stop().await;
+    relay.stop().await;
 }
 
 /// A handler slower than the ack wait reports progress, so the server does not deliver its
@@ -124,8 +114,7 @@ async fn a_handler_slower_than_the_ack_wait_is_not_delivered_again(backend: Back
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     // The whole backlog in the stream first, the slow event last: nothing waits behind it,
     // so a redelivery can only be of the slow event itself.
     for i in 0..5 {
@@ -142,7 +131,7 @@ async fn a_handler_slower_than_the_ack_wait_is_not_delivered_again(backend: Back
         slow: Duration::from_millis(3_500),
         ..Recorder::default()
     };
-    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |o| {
+    let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |o| {
         o.ack_wait = Duration::from_secs(1);
     });
     eventually(WAIT, "every event applied", || async {
@@ -157,10 +146,8 @@ async fn a_handler_slower_than_the_ack_wait_is_not_delivered_again(backend: Back
         .await
         .unwrap();
     assert_eq!(info.num_redelivered, 0, "nothing delivered twice");
-    stop.cancel();
-    relay_stop.cancel();
-    task.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
+    consumer.stop().await;
+    relay.stop().await;
 }
 
 /// The same event parked by two consumers is two dead letters: each names its consumer.
@@ -168,12 +155,11 @@ async fn an_event_parked_by_two_consumers_is_two_dead_letters(backend: Backend) 
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     let poison = enqueue(&db, "k1", "poison").await;
     let (a, b) = (Recorder::default(), Recorder::default());
-    let (stop_a, task_a) = spawn_consumer(&db, &client, "test-a", &a, |_| {});
-    let (stop_b, task_b) = spawn_consumer(&db, &client, "test-b", &b, |_| {});
+    let consumer_a = spawn_consumer(&db, &client, "test-a", &a, |_| {});
+    let consumer_b = spawn_consumer(&db, &client, "test-b", &b, |_| {});
     let js = jetstream::new(client.clone());
     let all = eventually(WAIT, "both dead letters", || async {
         let all = crm_events::dlq::list(&js, None, 0, 10).await.ok()?;
@@ -192,12 +178,9 @@ async fn an_event_parked_by_two_consumers_is_two_dead_letters(backend: Backend) 
             ("test-b".to_string(), poison)
         ]
     );
-    for (stop, task) in [(stop_a, task_a), (stop_b, task_b)] {
-        stop.cancel();
-        task.await.unwrap().unwrap();
-    }
-    relay_stop.cancel();
-    relay.await.unwrap().unwrap();
+    consumer_a.stop().await;
+    consumer_b.stop().await;
+    relay.stop().await;
 }
 
 /// When the dead-letter stream cannot take a message, the message is not dropped: it comes
@@ -208,7 +191,7 @@ async fn a_dead_letter_that_cannot_be_parked_comes_again(backend: Backend) {
     let client = nats.client().await;
     let js = jetstream::new(client.clone());
     let recorder = Recorder::default();
-    let (stop, task) = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
+    let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
     // The consumer has made its streams; then the dead-letter stream goes away.
     eventually(WAIT, "the consumer subscribed", || async {
         js.get_stream("CRM_TEST")
@@ -235,8 +218,7 @@ async fn a_dead_letter_that_cannot_be_parked_comes_again(backend: Backend) {
     })
     .await;
     assert_eq!(parked.event_id, poison);
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    consumer.stop().await;
 }
 
 /// Publishes an event saying `text` on the test stream as the relay would; its id.
@@ -264,14 +246,13 @@ async fn a_dead_letter_is_replayed_into_its_consumer_alone(backend: Backend) {
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     let poison = enqueue(&db, "k1", "poison").await;
     let failing = Recorder::default();
     let other = Recorder::default();
     other.cured.store(true, Ordering::SeqCst);
-    let (stop_a, task_a) = spawn_consumer(&db, &client, "test-a", &failing, |_| {});
-    let (stop_b, task_b) = spawn_consumer(&db, &client, "test-b", &other, |_| {});
+    let consumer_a = spawn_consumer(&db, &client, "test-a", &failing, |_| {});
+    let consumer_b = spawn_consumer(&db, &client, "test-b", &other, |_| {});
     let js = jetstream::new(client.clone());
     let parked = eventually(WAIT, "parked by the failing consumer", || async {
         dead_letters(&js, "test-a").await.into_iter().next()
@@ -304,12 +285,9 @@ async fn a_dead_letter_is_replayed_into_its_consumer_alone(backend: Backend) {
     assert_eq!(effects(&db).await.len(), 2);
     let missing = crm_events::dlq::replay(&js, parked.sequence).await.unwrap_err();
     assert!(missing.to_string().contains("no dead letter"), "{missing:#}");
-    for (stop, task) in [(stop_a, task_a), (stop_b, task_b)] {
-        stop.cancel();
-        task.await.unwrap().unwrap();
-    }
-    relay_stop.cancel();
-    relay.await.unwrap().unwrap();
+    consumer_a.stop().await;
+    consumer_b.stop().await;
+    relay.stop().await;
 }
 
 /// An outbox row the broker refuses (a payload over its size limit) is set aside after its
@@ -322,8 +300,7 @@ async fn an_outbox_row_the_broker_refuses_is_set_aside(backend: Backend) {
     let huge = "x".repeat(2 << 20);
     enqueue(&db, "k2", &huge).await;
     enqueue(&db, "k3", "fine-2").await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     let js = jetstream::new(client.clone());
     eventually(WAIT, "the stream made", || async {
         js.get_stream("CRM_TEST").await.ok()
@@ -356,8 +333,7 @@ async fn an_outbox_row_the_broker_refuses_is_set_aside(backend: Backend) {
                 && p.value >= 1.0
         });
     assert!(counted, "the row set aside is counted");
-    relay_stop.cancel();
-    relay.await.unwrap().unwrap();
+    relay.stop().await;
 }
 
 /// The inbox forgets events older than the stream keeps (they cannot come again), and keeps
@@ -380,8 +356,7 @@ async fn the_inbox_forgets_events_the_stream_no_longer_keeps(backend: Backend) {
         .await
         .unwrap();
     }
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     let left: Vec<String> = eventually(WAIT, "the old inbox row purged", || async {
         let ids: Vec<String> = sqlx::query_scalar("SELECT event_id FROM crm_inbox ORDER BY event_id")
             .fetch_all(db.pool())
@@ -391,8 +366,7 @@ async fn the_inbox_forgets_events_the_stream_no_longer_keeps(backend: Backend) {
     })
     .await;
     assert_eq!(left, vec!["recent".to_string()]);
-    relay_stop.cancel();
-    relay.await.unwrap().unwrap();
+    relay.stop().await;
 }
 
 async fn lease_token(db: &Db) -> i64 {
@@ -519,41 +493,15 @@ async fn a_database_outage_during_consumption_loses_and_parks_nothing() {
         pace: Duration::from_millis(10),
         ..Recorder::default()
     };
-    let (stop, task) = spawn_consumer(&db, &client, "test-outage", &recorder, |_| {});
+    let consumer = spawn_consumer(&db, &client, "test-outage", &recorder, |_| {});
     eventually(WAIT, "the backlog under way", || async {
         (effects(&db).await.len() >= 20).then_some(())
     })
     .await;
-    let name = test_db
-        .url
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
-    let admin = Db::connect(&std::env::var("CRM_TEST_POSTGRES_URL").unwrap(), 1)
-        .await
-        .unwrap();
-    let run = |sql: String| {
-        let admin = admin.clone();
-        async move {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(admin.pool())
-                .await
-                .unwrap();
-        }
-    };
-    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")).await;
-    run(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .await;
+    crm_testkit::allow_connections(&test_db.url, false).await;
     // Long enough for the consumer to fail on every kind of error an outage gives.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    run(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
-    admin.close().await;
+    crm_testkit::allow_connections(&test_db.url, true).await;
     eventually(WAIT, "every event applied", || async {
         (effects(&db).await.len() >= 200).then_some(())
     })
@@ -566,6 +514,5 @@ async fn a_database_outage_during_consumption_loses_and_parks_nothing() {
         "nothing parked"
     );
     assert_eq!(failures(&db).await, 0, "no failure counted");
-    stop.cancel();
-    task.await.unwrap().unwrap();
+    consumer.stop().await;
 }

@@ -63,6 +63,34 @@ fn fast_relay(db: &Db, client: async_nats::Client) -> Relay {
     })
 }
 
+/// A worker of a test (a relay, a consumer) running until [`Running::stop`], which checks that
+/// it ended well.
+struct Running {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(stop.clone()));
+        Self { stop, task }
+    }
+
+    /// The test stream's relay, polling often.
+    fn relay(db: &Db, client: &async_nats::Client) -> Self {
+        Self::spawn(|stop| fast_relay(db, client.clone()).run(stop))
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 /// The outbox backlog of the test stream as last reported: (unsent rows, oldest age in s).
 fn reported_backlog() -> Option<(f64, f64)> {
     let of_test_stream = |name: &str| {
@@ -334,8 +362,7 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     let poison = enqueue(&db, "p1", "poison").await;
     enqueue(&db, "p2", "fine").await;
 
@@ -374,9 +401,8 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
         "a failed attempt leaves no effect"
     );
     stop.cancel();
-    relay_stop.cancel();
     task.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
+    relay.stop().await;
 }
 
 /// A backlog is applied in batches of whatever has arrived; when one event of a batch fails,
@@ -386,8 +412,7 @@ async fn a_backlog_is_applied_in_batches_and_a_failure_stays_alone(backend: Back
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();
     let client = nats.client().await;
-    let relay_stop = CancellationToken::new();
-    let relay = tokio::spawn(fast_relay(&db, client.clone()).run(relay_stop.clone()));
+    let relay = Running::relay(&db, &client);
     for i in 0..40 {
         let text = if i == 20 {
             "poison".to_string()
@@ -430,9 +455,8 @@ async fn a_backlog_is_applied_in_batches_and_a_failure_stays_alone(backend: Back
     distinct.dedup();
     assert_eq!(distinct, applied, "every good event took effect once");
     stop.cancel();
-    relay_stop.cancel();
     task.await.unwrap().unwrap();
-    relay.await.unwrap().unwrap();
+    relay.stop().await;
 }
 
 backend_tests!(
