@@ -23,6 +23,9 @@ impl SalesApi {
         if a.occur_time.is_none() {
             a.occur_time = Some(timestamp(self.store.now_micros()));
         }
+        // An activity of an opportunity is about the opportunity's party, which sales holds.
+        self.fetch_party(principal, &a.party_id, "activity.party_id")
+            .await?;
         let mut tx = self.store.begin().await?;
         if !a.opportunity_id.is_empty() {
             let o = self.opportunity(&mut tx, &a.opportunity_id).await?;
@@ -38,7 +41,7 @@ impl SalesApi {
                 return Err(invalid("activity.party_id", "not the opportunity's party"));
             }
         }
-        self.ensure_party(&mut tx, principal, &a.party_id, "activity.party_id")
+        self.ensure_party(&mut tx, &a.party_id, "activity.party_id")
             .await?;
         activities::insert(&mut tx, &mut a).await?;
         self.store.commit(tx).await?;

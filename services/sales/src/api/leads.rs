@@ -34,6 +34,8 @@ impl SalesApi {
             lead.team_id = principal.team_id.clone().unwrap_or_default();
         }
         validate_lead(&lead).finish()?;
+        self.fetch_party(principal, &lead.party_id, "lead.party_id")
+            .await?;
         let mut tx = self.store.begin().await?;
         // A campaign response or deal registration delivered again is the same lead.
         if !lead.source_ref.is_empty()
@@ -42,7 +44,7 @@ impl SalesApi {
             return Ok(pb::CreateLeadResponse { lead: Some(existing) });
         }
         if !lead.party_id.is_empty() {
-            self.ensure_party(&mut tx, principal, &lead.party_id, "lead.party_id")
+            self.ensure_party(&mut tx, &lead.party_id, "lead.party_id")
                 .await?;
         }
         leads::insert(&mut tx, &mut lead, self.store.now_micros()).await?;
@@ -222,14 +224,14 @@ impl SalesApi {
         } else {
             (lead.party_id.clone(), false)
         };
+        if !party_created {
+            self.fetch_party(principal, &party_id, "lead.party_id").await?;
+        }
         let mut tx = self.store.begin().await?;
         let (mut lead, expected) = self
             .lead_for_write(&mut tx, principal, &req.id, &req.etag)
             .await?;
-        if !party_created {
-            self.ensure_party(&mut tx, principal, &party_id, "lead.party_id")
-                .await?;
-        }
+        self.ensure_party(&mut tx, &party_id, "lead.party_id").await?;
         let first = stages::list(&mut tx)
             .await?
             .into_iter()

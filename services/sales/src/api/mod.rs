@@ -58,21 +58,19 @@ impl SalesApi {
         CustomersServiceClient::new(self.customers.clone())
     }
 
-    /// Checks that `party_id` is a live customer party: from the read copy, or else by asking
-    /// the customers service as the caller (and keeping the answer).
-    async fn ensure_party(
-        &self,
-        conn: &mut Conn,
-        principal: &Principal,
-        party_id: &str,
-        field: &str,
-    ) -> Result<()> {
-        if let Some(account) = accounts::get(conn, party_id).await? {
-            return match account.status.as_str() {
-                "active" => Ok(()),
-                status => Err(Error::FailedPrecondition(format!("party {party_id} is {status}"))),
-            };
+    /// Makes sure sales holds its copy of party `party_id` before a write transaction needs it:
+    /// when the copy has not arrived by event yet, the customers service is asked as the caller
+    /// (outside any transaction: a write transaction never waits on another service) and the
+    /// answer kept. Then [`SalesApi::ensure_party`] checks it inside the transaction.
+    async fn fetch_party(&self, principal: &Principal, party_id: &str, field: &str) -> Result<()> {
+        if party_id.is_empty() {
+            return Ok(());
         }
+        let mut conn = self.store.conn().await?;
+        if accounts::get(&mut conn, party_id).await?.is_some() {
+            return Ok(());
+        }
+        drop(conn);
         let reply = self
             .customers()
             .get_party(forwarded(
@@ -92,14 +90,9 @@ impl SalesApi {
                         party.id
                     )));
                 }
-                let account = accounts::Account::from_party(&party);
-                accounts::upsert(conn, &account).await?;
-                if account.status != "active" {
-                    return Err(Error::FailedPrecondition(format!(
-                        "party {party_id} is {}",
-                        account.status
-                    )));
-                }
+                let mut tx = self.store.begin().await?;
+                accounts::upsert(&mut tx, &accounts::Account::from_party(&party)).await?;
+                self.store.commit(tx).await?;
                 Ok(())
             }
             Err(status) if status.code() == tonic::Code::NotFound => {
@@ -112,6 +105,19 @@ impl SalesApi {
                 "customers service: {}",
                 status.message()
             ))),
+        }
+    }
+
+    /// Checks, in the caller's transaction, that `party_id` is a live customer party by sales'
+    /// copy (which [`SalesApi::fetch_party`] filled in before the transaction).
+    async fn ensure_party(&self, conn: &mut Conn, party_id: &str, field: &str) -> Result<()> {
+        match accounts::get(conn, party_id).await? {
+            Some(account) if account.status == "active" => Ok(()),
+            Some(account) => Err(Error::FailedPrecondition(format!(
+                "party {party_id} is {}",
+                account.status
+            ))),
+            None => Err(crate::error::invalid(field, &format!("no party {party_id}"))),
         }
     }
 }

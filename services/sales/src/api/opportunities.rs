@@ -133,8 +133,10 @@ impl SalesApi {
         if o.team_id.is_empty() {
             o.team_id = principal.team_id.clone().unwrap_or_default();
         }
+        self.fetch_party(principal, &o.party_id, "opportunity.party_id")
+            .await?;
         let mut tx = self.store.begin().await?;
-        self.ensure_party(&mut tx, principal, &o.party_id, "opportunity.party_id")
+        self.ensure_party(&mut tx, &o.party_id, "opportunity.party_id")
             .await?;
         self.check_products(&mut tx, &o).await?;
         if o.territory_id.is_empty() {

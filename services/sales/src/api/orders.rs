@@ -35,6 +35,8 @@ impl SalesApi {
         );
         v.finish()?;
         let partner_id = order.channel.clone().unwrap_or_default().partner_id;
+        self.fetch_party(principal, &order.party_id, "order.party_id")
+            .await?;
         let mut tx = self.store.begin().await?;
         // A retried placement returns the order it placed the first time.
         if !order.external_ref.is_empty()
@@ -45,7 +47,7 @@ impl SalesApi {
                 created: false,
             });
         }
-        self.ensure_party(&mut tx, principal, &order.party_id, "order.party_id")
+        self.ensure_party(&mut tx, &order.party_id, "order.party_id")
             .await?;
         let book = catalog::price_book_by_id(&mut tx, &req.price_book_id)
             .await?

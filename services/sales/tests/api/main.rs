@@ -10,6 +10,7 @@ mod opportunities;
 mod orders;
 mod org_reports;
 mod paging;
+mod upstream;
 mod value_flow;
 
 /// A token for a rep or manager in a team.

@@ -1,0 +1,67 @@
+//! Sales asks the customers service about a party it has not seen yet outside any write
+//! transaction: a customers service that does not answer holds up that one call, not the writes
+//! beside it (on SQLite a write transaction holds the database's only write lock).
+
+use crm_auth::Role;
+use crm_proto::sales::v1 as pb;
+use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
+use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
+use crm_testkit::{Backend, TestDb, TestNats, authed, fixtures, start, token};
+
+async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
+    // A customers service that takes every call and never answers; it says when GetParty came.
+    let (called, asked) = tokio::sync::oneshot::channel::<()>();
+    let called = std::sync::Arc::new(std::sync::Mutex::new(Some(called)));
+    let never = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        if request.uri().path().ends_with("/GetParty")
+            && let Some(called) = called.lock().unwrap().take()
+        {
+            let _ = called.send(());
+        }
+        std::future::pending::<axum::response::Response>()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let _silent = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(tonic::service::Routes::from(never))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let nats = TestNats::start();
+    let db = TestDb::new(backend);
+    let sales = start::<crm_sales::Sales>(&db.url, nats.client().await, |_, s| {
+        s.customers.urls = vec![format!("http://{upstream}")]
+    })
+    .await;
+    let admin = token("admin-1", &[Role::Admin]);
+
+    // An opportunity for a party sales has not seen: sales asks customers, which never answers.
+    let mut pipeline = PipelineServiceClient::new(sales.channel());
+    let request = authed(
+        pb::CreateOpportunityRequest {
+            opportunity: Some(pb::Opportunity {
+                name: "Deal".into(),
+                party_id: uuid::Uuid::now_v7().to_string(),
+                amount: fixtures::money(100_00, "USD"),
+                expected_close_date: "2030-06-30".into(),
+                ..Default::default()
+            }),
+        },
+        &admin,
+    );
+    let waiting = tokio::spawn(async move { pipeline.create_opportunity(request).await });
+    asked.await.unwrap();
+
+    // Meanwhile another write goes through.
+    let product = fixtures::create_product(
+        CatalogServiceClient::new(sales.channel()),
+        &admin,
+        fixtures::product("SKU-1"),
+    )
+    .await;
+    assert_eq!(product.sku, "SKU-1");
+    assert!(!waiting.is_finished(), "the opportunity still waits on customers");
+    waiting.abort();
+}
+
+crm_testkit::backend_tests!(a_call_to_customers_holds_no_write_transaction);
