@@ -2,8 +2,9 @@
 //!
 //! - [`outbox::enqueue`] writes an event in the transaction of the change it announces;
 //! - [`Relay`] publishes outbox rows to the domain's JetStream stream with the event id as
-//!   `Nats-Msg-Id`, marks them sent only after the publish ack, and retries with backoff while
-//!   NATS is unreachable;
+//!   `Nats-Msg-Id`, marks them sent only after the publish ack and only while it holds the
+//!   outbox's lease (one relay of a service's replicas publishes), retries with backoff while
+//!   NATS is unreachable, and sets aside a row the broker keeps refusing;
 //! - [`Consumer`] runs a durable pull consumer with explicit acks, records each handled event id
 //!   in the inbox table in the handler's own transaction (exactly-once effects), pauses and
 //!   retries for as long as it takes when a failure may pass by itself (see [`failure`]), and
