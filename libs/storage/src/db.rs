@@ -118,6 +118,16 @@ impl Db {
                              PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000;",
                         )
                         .await?;
+                    } else {
+                        // A transaction left open (a caller stuck between statements) would hold
+                        // its locks and its snapshot for ever: the server ends it after a while,
+                        // unless the operator set another limit (in the URL's options, for the
+                        // role or for the database).
+                        conn.execute(
+                            "SELECT set_config('idle_in_transaction_session_timeout', '5min', false) \
+                             WHERE current_setting('idle_in_transaction_session_timeout') = '0'",
+                        )
+                        .await?;
                     }
                     Ok(())
                 })

@@ -112,3 +112,39 @@ async fn read_connections_are_kept_warm(backend: Backend) {
 }
 
 backend_tests!(a_grown_table_is_analysed, read_connections_are_kept_warm);
+
+/// A transaction left idle is ended by PostgreSQL after five minutes by default, and after the
+/// limit an operator sets in the URL's options instead (the server ends it: the next statement
+/// fails).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_transaction_is_ended() {
+    crm_testkit::init_logging();
+    if !crm_testkit::postgres_available() {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres);
+    let db = test_db.connect().await;
+    let default: String = sqlx::query_scalar("SELECT current_setting('idle_in_transaction_session_timeout')")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(default, "5min");
+    db.close().await;
+
+    let limited = crm_storage::Db::connect(
+        &format!(
+            "{}?options=-c%20idle_in_transaction_session_timeout%3D1s",
+            test_db.url
+        ),
+        1,
+    )
+    .await
+    .unwrap();
+    let mut tx = limited.begin().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *tx).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = sqlx::query("SELECT 1").execute(&mut *tx).await;
+    assert!(after.is_err(), "the idle transaction was ended by the server");
+    drop(tx);
+    limited.close().await;
+}
