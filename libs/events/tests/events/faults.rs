@@ -27,10 +27,7 @@ async fn dead_letters(js: &jetstream::Context, durable: &str) -> Vec<crm_events:
 }
 
 async fn failures(db: &Db) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM crm_event_failures")
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
+    scalar(db, "SELECT COUNT(*) FROM crm_event_failures").await
 }
 
 /// A failure that may pass (here the pool timing out, as in a database failover) is retried for
@@ -370,10 +367,7 @@ async fn the_inbox_forgets_events_the_stream_no_longer_keeps(backend: Backend) {
 }
 
 async fn lease_token(db: &Db) -> i64 {
-    sqlx::query_scalar("SELECT token FROM crm_relay_lease WHERE name = 'outbox'")
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
+    scalar(db, "SELECT token FROM crm_relay_lease WHERE name = 'outbox'").await
 }
 
 /// Two relays on one outbox (two replicas of a service): one publishes while the other waits;

@@ -128,11 +128,13 @@ async fn read_all(client: &async_nats::Client, expected: usize) -> Vec<async_nat
     out
 }
 
+/// The one number `sql` reads.
+async fn scalar(db: &Db, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
+}
+
 async fn unsent(db: &Db) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL")
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
+    scalar(db, "SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL").await
 }
 
 async fn relay_publishes_committed_events_in_order_with_cloudevents_headers(backend: Backend) {
