@@ -4,7 +4,8 @@ use crm_auth::Principal;
 use tonic::transport::{Channel, Endpoint};
 
 /// A request carrying the caller's bearer token and the current trace context, so that the
-/// called service authorizes the same principal and its spans join the same trace.
+/// called service authorizes the same principal and its spans join the same trace, and as its
+/// deadline the time the call being handled has left.
 pub fn forwarded<T>(principal: &Principal, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(token) = &principal.bearer
@@ -13,6 +14,10 @@ pub fn forwarded<T>(principal: &Principal, message: T) -> tonic::Request<T> {
         request.metadata_mut().insert("authorization", value);
     }
     crate::telemetry::inject_current_context(request.metadata_mut());
+    // The other service has no longer than the caller's call has left.
+    if let Some(left) = crate::deadline::remaining() {
+        request.set_timeout(left);
+    }
     request
 }
 

@@ -86,11 +86,19 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let streaming = self.streaming.contains(request.uri().path());
+        let asked = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(grpc_timeout);
         let call = self.inner.call(request);
         if streaming {
             return Box::pin(call);
         }
         let limit = self.limit;
+        // What the handler has left, for the calls it makes to other services.
+        let deadline = tokio::time::Instant::now() + asked.map_or(limit, |asked| asked.min(limit));
+        let call = DEADLINE.scope(deadline, call);
         Box::pin(async move {
             match tokio::time::timeout(limit, call).await {
                 Ok(response) => response,
@@ -104,9 +112,49 @@ where
     }
 }
 
+tokio::task_local! {
+    /// When the call being handled must have answered.
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// The time left to the call being handled (the client's deadline or the server's limit,
+/// whichever comes first); `None` outside a unary call's handler.
+pub fn remaining() -> Option<Duration> {
+    DEADLINE
+        .try_with(|deadline| deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .ok()
+}
+
+/// A `grpc-timeout` header's duration: digits and a unit (hours, minutes, seconds, milli-,
+/// micro- or nanoseconds).
+fn grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read() {
+        assert_eq!(grpc_timeout("1999m"), Some(Duration::from_millis(1999)));
+        assert_eq!(grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("5000000u"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("12"), None);
+        assert_eq!(grpc_timeout(""), None);
+        assert_eq!(grpc_timeout("xS"), None);
+    }
 
     #[test]
     fn streaming_rpcs_are_known() {

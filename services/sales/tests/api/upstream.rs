@@ -1,6 +1,7 @@
 //! Sales asks the customers service about a party it has not seen yet outside any write
 //! transaction: a customers service that does not answer holds up that one call, not the writes
-//! beside it (on SQLite a write transaction holds the database's only write lock).
+//! beside it (on SQLite a write transaction holds the database's only write lock). The question
+//! carries the time the caller's call has left as its deadline.
 
 use crm_auth::Role;
 use crm_proto::sales::v1 as pb;
@@ -9,14 +10,16 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_testkit::{Backend, TestDb, TestNats, authed, fixtures, start, token};
 
 async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
-    // A customers service that takes every call and never answers; it says when GetParty came.
-    let (called, asked) = tokio::sync::oneshot::channel::<()>();
+    // A customers service that takes every call and never answers; it says when GetParty came,
+    // with its deadline.
+    let (called, asked) = tokio::sync::oneshot::channel::<Option<String>>();
     let called = std::sync::Arc::new(std::sync::Mutex::new(Some(called)));
     let never = axum::Router::new().fallback(move |request: axum::extract::Request| {
         if request.uri().path().ends_with("/GetParty")
             && let Some(called) = called.lock().unwrap().take()
         {
-            let _ = called.send(());
+            let timeout = request.headers().get("grpc-timeout");
+            let _ = called.send(timeout.and_then(|t| t.to_str().ok()).map(String::from));
         }
         std::future::pending::<axum::response::Response>()
     });
@@ -37,7 +40,7 @@ async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
 
     // An opportunity for a party sales has not seen: sales asks customers, which never answers.
     let mut pipeline = PipelineServiceClient::new(sales.channel());
-    let request = authed(
+    let mut request = authed(
         pb::CreateOpportunityRequest {
             opportunity: Some(pb::Opportunity {
                 name: "Deal".into(),
@@ -49,8 +52,25 @@ async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
         },
         &admin,
     );
+    request.set_timeout(std::time::Duration::from_secs(20));
     let waiting = tokio::spawn(async move { pipeline.create_opportunity(request).await });
-    asked.await.unwrap();
+    let timeout = asked
+        .await
+        .unwrap()
+        .expect("a deadline on the question to customers");
+    let (digits, unit) = timeout.split_at(timeout.len() - 1);
+    let nanos = digits.parse::<u64>().unwrap()
+        * match unit {
+            "S" => 1_000_000_000,
+            "m" => 1_000_000,
+            "u" => 1_000,
+            "n" => 1,
+            other => panic!("unit {other}"),
+        };
+    assert!(
+        nanos <= 20_000_000_000,
+        "no longer than the caller's 20 s left: {timeout}"
+    );
 
     // Meanwhile another write goes through.
     let product = fixtures::create_product(
