@@ -120,6 +120,10 @@ pub struct Consumer<H> {
     js: jetstream::Context,
     options: ConsumerOptions,
     handler: Arc<H>,
+    /// The subject that re-drives dead letters into this consumer.
+    redrive: String,
+    /// What every re-drive subject of the stream starts with.
+    redrive_prefix: String,
 }
 
 impl<H: EventHandler> Consumer<H> {
@@ -128,6 +132,8 @@ impl<H: EventHandler> Consumer<H> {
         Self {
             db,
             js: jetstream::new(client),
+            redrive: redrive_subject(&options.stream, &options.durable),
+            redrive_prefix: redrive_subject(&options.stream, ""),
             options,
             handler: Arc::new(handler),
         }
@@ -213,7 +219,7 @@ impl<H: EventHandler> Consumer<H> {
         // Events re-driven from the dead-letter stream come to this consumer alone.
         let mut filter_subjects = self.options.filter_subjects.clone();
         if !filter_subjects.is_empty() {
-            filter_subjects.push(redrive_subject(&self.options.stream, &self.options.durable));
+            filter_subjects.push(self.redrive.clone());
         }
         // Create or update: a new release that listens to more subjects updates the durable
         // consumer instead of keeping its old filter. The server delivers without limit: a
@@ -296,9 +302,7 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Whether `subject` re-drives dead letters into another consumer of the stream.
     fn redriven_to_another(&self, subject: &str) -> bool {
-        let redrive = format!("crm.{}.{}.", self.options.stream.domain, crate::streams::REDRIVE);
-        subject.starts_with(&redrive)
-            && subject != redrive_subject(&self.options.stream, &self.options.durable)
+        subject.starts_with(&self.redrive_prefix) && subject != self.redrive
     }
 
     /// Applies each message in its own transaction; after a failure that may pass, the rest

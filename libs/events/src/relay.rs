@@ -84,6 +84,8 @@ pub struct Relay {
     holder: String,
     /// The lease's token while this relay holds it (0: it does not).
     token: AtomicI64,
+    /// When this relay last renewed the lease.
+    renewed: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// How much longer than the stream keeps events the inbox remembers them.
@@ -100,6 +102,7 @@ impl Relay {
             wake: Arc::new(Notify::new()),
             holder: uuid::Uuid::now_v7().to_string(),
             token: AtomicI64::new(0),
+            renewed: std::sync::Mutex::new(None),
         }
     }
 
@@ -177,8 +180,18 @@ impl Relay {
         Ok(())
     }
 
-    /// Takes the lease on the outbox, or renews it: true while this relay leads.
+    /// Takes the lease on the outbox, or renews it: true while this relay leads. A lease renewed
+    /// within the last third of its time is not written again (a pass every 200 ms would write
+    /// the lease row five times a second, on SQLite taking its one write lock each time).
     async fn lead(&self) -> anyhow::Result<bool> {
+        let fresh = self
+            .renewed
+            .lock()
+            .expect("the renewal time")
+            .is_some_and(|at| at.elapsed() < self.options.lease_ttl / 3);
+        if fresh && self.token.load(Ordering::Acquire) != 0 {
+            return Ok(true);
+        }
         let now = crate::now_micros();
         let ttl = i64::try_from(self.options.lease_ttl.as_micros()).unwrap_or(i64::MAX);
         // SET reads the row as it was: a takeover raises the token, a renewal keeps it.
@@ -193,6 +206,7 @@ impl Relay {
         .fetch_optional(self.db.pool())
         .await?;
         let held = token.unwrap_or(0);
+        *self.renewed.lock().expect("the renewal time") = (held != 0).then(std::time::Instant::now);
         let before = self.token.swap(held, Ordering::AcqRel);
         if held != before {
             if held != 0 {

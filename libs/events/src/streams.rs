@@ -183,7 +183,7 @@ pub fn redrive_subject(spec: &StreamSpec, durable: &str) -> String {
 }
 
 /// The token of re-drive subjects after the domain.
-pub(crate) const REDRIVE: &str = "redrive";
+const REDRIVE: &str = "redrive";
 
 #[cfg(test)]
 mod tests {

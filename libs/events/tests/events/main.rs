@@ -408,8 +408,8 @@ async fn a_message_that_always_fails_ends_on_the_dead_letter_subject(backend: Ba
 }
 
 /// A backlog is applied in batches of whatever has arrived; when one event of a batch fails,
-/// the batch is applied again with each event under its own savepoint: the one that fails is
-/// rolled back alone and retried on its own, the others take effect once.
+/// the batch is applied again one event per transaction: the one that fails is rolled back
+/// alone and retried on its own, the others take effect once.
 async fn a_backlog_is_applied_in_batches_and_a_failure_stays_alone(backend: Backend) {
     let (_t, db) = setup(backend).await;
     let nats = TestNats::start();

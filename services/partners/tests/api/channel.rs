@@ -394,18 +394,13 @@ async fn partner_users_see_only_their_part_of_the_channel(backend: Backend) {
         (&dealer.id, "2026-02"),
     ] {
         suite
-            .partners
-            .clone()
-            .set_target(suite.req(pb::SetTargetRequest {
-                target: Some(pb::Target {
-                    partner_id: partner.clone(),
-                    period: period.into(),
-                    amount: money(1000),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap();
+            .set_target(pb::Target {
+                partner_id: partner.clone(),
+                period: period.into(),
+                amount: money(1000),
+                ..Default::default()
+            })
+            .await;
     }
     let targets = suite
         .partners

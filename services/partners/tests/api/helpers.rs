@@ -132,6 +132,15 @@ impl Suite {
             .unwrap();
     }
 
+    /// Sets `target` as the administrator.
+    pub async fn set_target(&self, target: pb::Target) {
+        self.partners
+            .clone()
+            .set_target(self.req(pb::SetTargetRequest { target: Some(target) }))
+            .await
+            .unwrap();
+    }
+
     /// A product in the sales catalog, once the partners service has its copy.
     pub async fn product(&self, sku: &str, category: &str) -> spb::Product {
         let product = spb::Product {

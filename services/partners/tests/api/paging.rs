@@ -20,20 +20,15 @@ async fn partner_lists_page(backend: Backend) {
         .to_string();
     for (month, category) in [("03", "tablets"), ("01", "laptops"), ("02", "phones")] {
         suite
-            .partners
-            .clone()
-            .set_target(suite.req(pb::SetTargetRequest {
-                target: Some(pb::Target {
-                    partner_id: dealer.id.clone(),
-                    period: format!("{last_year}-{month}"),
-                    product_category: category.into(),
-                    product_id: String::new(),
-                    amount: money(10_000_00),
-                    quantity: 0,
-                }),
-            }))
-            .await
-            .unwrap();
+            .set_target(pb::Target {
+                partner_id: dealer.id.clone(),
+                period: format!("{last_year}-{month}"),
+                product_category: category.into(),
+                product_id: String::new(),
+                amount: money(10_000_00),
+                quantity: 0,
+            })
+            .await;
     }
     let (targets, pages) = all_pages(|page_token| {
         let mut client = suite.partners.clone();

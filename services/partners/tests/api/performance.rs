@@ -90,20 +90,15 @@ async fn performance_against_target_with_drill_down_and_exceptions(backend: Back
         ]
     );
     suite
-        .partners
-        .clone()
-        .set_target(suite.req(pb::SetTargetRequest {
-            target: Some(pb::Target {
-                partner_id: dealer.id.clone(),
-                period: month.clone(),
-                product_category: "laptops".into(),
-                product_id: String::new(),
-                amount: money(100_000_00),
-                quantity: 100,
-            }),
-        }))
-        .await
-        .unwrap();
+        .set_target(pb::Target {
+            partner_id: dealer.id.clone(),
+            period: month.clone(),
+            product_category: "laptops".into(),
+            product_id: String::new(),
+            amount: money(100_000_00),
+            quantity: 100,
+        })
+        .await;
 
     // Sales orders on the dealer's channel become its sell-through; a cancelled one does not count.
     let place = |quantity: i64, reference: &str| spb::PlaceOrderRequest {
@@ -394,18 +389,13 @@ async fn performance_against_target_with_drill_down_and_exceptions(backend: Back
         (&two.id, &month, 10_000_00),
     ] {
         suite
-            .partners
-            .clone()
-            .set_target(suite.req(pb::SetTargetRequest {
-                target: Some(pb::Target {
-                    partner_id: partner.clone(),
-                    period: period.clone(),
-                    amount: money(amount),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap();
+            .set_target(pb::Target {
+                partner_id: partner.clone(),
+                period: period.clone(),
+                amount: money(amount),
+                ..Default::default()
+            })
+            .await;
     }
     let targets = |r: &pb::GetPerformanceResponse| -> Vec<(String, i64)> {
         r.rows

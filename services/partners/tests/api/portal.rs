@@ -397,18 +397,13 @@ async fn scorecards_weigh_kpis_and_recommend_tiers(backend: Backend) {
         (&weak, 1_000_00, 450_00, 900_00),
     ] {
         suite
-            .partners
-            .clone()
-            .set_target(suite.req(pb::SetTargetRequest {
-                target: Some(pb::Target {
-                    partner_id: partner.id.clone(),
-                    period: "2025".into(),
-                    amount: money(target),
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap();
+            .set_target(pb::Target {
+                partner_id: partner.id.clone(),
+                period: "2025".into(),
+                amount: money(target),
+                ..Default::default()
+            })
+            .await;
         for (report, amount, day) in [("y25", this_year, "2025-03-01"), ("y24", last_year, "2024-03-01")] {
             let lines = vec![pb::SellThrough {
                 product_id: "any".into(),
