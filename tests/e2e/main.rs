@@ -5,6 +5,7 @@ mod dlq;
 mod gateway;
 mod health;
 mod journey;
+mod ordering;
 mod support;
 mod transfer;
 

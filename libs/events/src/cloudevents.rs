@@ -21,6 +21,9 @@ pub mod headers {
     pub const DATACONTENTTYPE: &str = "ce-datacontenttype";
     /// W3C trace context of the change.
     pub const TRACEPARENT: &str = "traceparent";
+    /// The producer's outbox sequence (the CloudEvents `sequence` extension): rises with each
+    /// event a service commits, so a consumer can tell which of two events was written later.
+    pub const SEQUENCE: &str = "ce-sequence";
     /// Set on dead-lettered messages: why the last attempt failed.
     pub const DLQ_ERROR: &str = "crm-dlq-error";
     /// Set on dead-lettered messages: the original NATS subject.
@@ -51,6 +54,8 @@ pub struct CloudEvent {
     pub time: String,
     /// W3C `traceparent` of the producing request, if any.
     pub traceparent: Option<String>,
+    /// The producer's outbox sequence, once the relay has sent it.
+    pub sequence: Option<i64>,
     /// Protobuf-encoded payload.
     pub data: Bytes,
 }
@@ -67,6 +72,9 @@ impl CloudEvent {
         h.insert(headers::TIME, self.time.as_str());
         h.insert(headers::SPECVERSION, "1.0");
         h.insert(headers::DATACONTENTTYPE, PROTOBUF);
+        if let Some(sequence) = self.sequence {
+            h.insert(headers::SEQUENCE, sequence.to_string().as_str());
+        }
         if let Some(tp) = &self.traceparent {
             h.insert(headers::TRACEPARENT, tp.as_str());
         }
@@ -93,6 +101,7 @@ impl CloudEvent {
             subject: get(headers::SUBJECT).unwrap_or_default(),
             time: get(headers::TIME).unwrap_or_default(),
             traceparent: get(headers::TRACEPARENT),
+            sequence: get(headers::SEQUENCE).and_then(|s| s.parse().ok()),
             data: payload,
         })
     }
@@ -116,6 +125,7 @@ mod tests {
             subject: "thing-1".into(),
             time: "2026-11-24T10:00:00Z".into(),
             traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            sequence: Some(42),
             data: Bytes::from_static(b"\x08\x01"),
         };
         let headers = event.to_headers();

@@ -290,6 +290,7 @@ impl Relay {
                 subject: row.try_get("event_subject")?,
                 time: row.try_get("event_time")?,
                 traceparent: row.try_get("traceparent")?,
+                sequence: Some(seq),
                 data: row.try_get::<Vec<u8>, _>("payload")?.into(),
             };
             match self.send(&subject, event).await {

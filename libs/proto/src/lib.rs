@@ -44,6 +44,23 @@ pub mod customers {
                 VALUE_TIERS_CHANGED = "value_tiers.changed" => super::ValueTierConfigChanged;
             }}
         }
+
+        impl Party {
+            /// The version the etag names (0 when there is none): each change to a party raises
+            /// it, so of two copies of one party the higher version is the later state.
+            pub fn version(&self) -> i64 {
+                self.etag.trim_matches('"').parse().unwrap_or_default()
+            }
+
+            /// The status name read copies keep: `active`, `merged` or `erased`.
+            pub fn status_name(&self) -> &'static str {
+                match PartyStatus::try_from(self.status) {
+                    Ok(PartyStatus::Merged) => "merged",
+                    Ok(PartyStatus::Erased) => "erased",
+                    _ => "active",
+                }
+            }
+        }
     }
 }
 
@@ -88,6 +105,16 @@ pub mod sales {
                     Ok(Self::Returned) => "returned",
                     _ => "placed",
                 }
+            }
+
+            /// An SQL expression for how far along its life cycle the status name in `column`
+            /// is: placed 0, fulfilled 1, cancelled or returned 2 (the ends). A copy takes an
+            /// order's status only when it is further along, so a late event cannot move an
+            /// order back (from cancelled to placed, say).
+            pub fn stage_sql(column: &str) -> String {
+                format!(
+                    "(CASE {column} WHEN 'fulfilled' THEN 1 WHEN 'cancelled' THEN 2 WHEN 'returned' THEN 2 ELSE 0 END)"
+                )
             }
         }
     }

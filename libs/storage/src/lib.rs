@@ -7,6 +7,7 @@
 //! as microseconds since the Unix epoch in `BIGINT` columns.
 
 mod config;
+pub mod copies;
 mod db;
 pub mod imports;
 mod sql;

@@ -47,6 +47,7 @@ impl TestNats {
             subject: key.into(),
             time: chrono::Utc::now().to_rfc3339(),
             traceparent: None,
+            sequence: None,
             data: new.payload.clone().into(),
         };
         js.publish_with_headers(new.nats_subject.clone(), event.to_headers(), event.data.clone())

@@ -57,7 +57,8 @@ impl EventHandler for CustomerEvents {
             customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
-                    profiles::rekey(tx, merged, &e.survivor_id).await?;
+                    let version = e.merged_versions.get(merged).copied().unwrap_or_default();
+                    profiles::rekey(tx, merged, &e.survivor_id, version).await?;
                 }
                 let mut moved = e.merged_ids.clone();
                 moved.push(e.survivor_id.clone());
@@ -65,8 +66,9 @@ impl EventHandler for CustomerEvents {
                 affinity::refresh(tx, &moved).await?;
             }
             customers_events::types::PARTY_ERASED => {
-                let id = event.decode::<customers::PartyErased>()?.party_id;
-                profiles::erase(tx, &id).await?;
+                let e: customers::PartyErased = event.decode()?;
+                let id = e.party_id;
+                profiles::erase(tx, &id, e.version).await?;
                 figures::refresh(tx, std::slice::from_ref(&id)).await?;
                 affinity::refresh(tx, std::slice::from_ref(&id)).await?;
             }
@@ -118,10 +120,24 @@ impl EventHandler for OrderEvents {
     }
 }
 
-/// Records purchases and brings their customers' figures up to date: a new purchase is added to
-/// them, a changed one has its customer's purchases added up again (each customer's own, not
-/// the base).
+/// Records purchases (not of erased customers) and brings their customers' figures up to date:
+/// a new purchase is added to them, a changed one has its customer's purchases added up again
+/// (each customer's own, not the base).
 async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
+    // An order event that arrives after its customer's erasure leaves nothing of them here.
+    let parties: Vec<&str> = purchases.iter().map(|p| p.party_id.as_str()).collect();
+    let erased = profiles::erased_among(tx, &parties).await?;
+    let kept: Vec<Purchase>;
+    let purchases = if erased.is_empty() {
+        purchases
+    } else {
+        kept = purchases
+            .iter()
+            .filter(|p| !erased.contains(&p.party_id))
+            .cloned()
+            .collect();
+        &kept
+    };
     let recorded = profiles::record_purchases(tx, purchases).await?;
     figures::add(tx, &recorded.new).await?;
     figures::refresh(tx, &recorded.changed_parties).await?;

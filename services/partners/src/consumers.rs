@@ -94,12 +94,12 @@ impl EventHandler for SalesEvents {
             }
             sales_events::types::ORDER_CANCELLED => {
                 if let Some(order) = event.decode::<sales::OrderCancelled>()?.order {
-                    sell::remove_order(tx, &order.id).await?;
+                    record_order(tx, &order, self.clock.now_micros()).await?;
                 }
             }
             sales_events::types::ORDER_RETURNED => {
                 if let Some(order) = event.decode::<sales::OrderReturned>()?.order {
-                    record_return(tx, &order, self.clock.now_micros()).await?;
+                    record_order(tx, &order, self.clock.now_micros()).await?;
                 }
             }
             sales_events::types::ORDERS_IMPORTED => {
@@ -125,13 +125,6 @@ impl EventHandler for SalesEvents {
         }
         Ok(())
     }
-}
-
-/// A returned order is no longer sell-through; its partner's scorecard counts the return on the
-/// day it happened (an imported return keeps its history).
-async fn record_return(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
-    sell::remove_order(tx, &order.id).await?;
-    note_return(tx, order, now).await
 }
 
 /// Counts a returned order on its partner's scorecard.
@@ -238,7 +231,7 @@ async fn categories_of(tx: &mut Tx, orders: &[sales::Order]) -> anyhow::Result<H
     Ok(catalog::categories(tx, &ids).await?)
 }
 
-/// The lines of an order on a partner channel become sell-through of that partner.
+/// An order on a partner channel, in the status its event gives (see [`record_imported`]).
 async fn record_order(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Result<()> {
     if partner_of(order).is_empty() {
         return Ok(());
@@ -248,8 +241,9 @@ async fn record_order(tx: &mut Tx, order: &sales::Order, now: i64) -> anyhow::Re
 
 /// Orders on partner channels, as if each one's order.placed and then its status event had
 /// arrived, in a few statements however many there are: those placed or fulfilled become
-/// sell-through, those cancelled or returned leave none (nor what an earlier import of them
-/// left), and each return counts on its partner's scorecard.
+/// sell-through, those cancelled or returned leave none (nor what an earlier event of them
+/// left, nor what a later order.placed of them would), and each return counts on its partner's
+/// scorecard.
 async fn record_imported(tx: &mut Tx, orders: &[sales::Order], now: i64) -> anyhow::Result<()> {
     use sales::OrderStatus::{Cancelled, Returned};
     if orders.is_empty() {
@@ -258,6 +252,8 @@ async fn record_imported(tx: &mut Tx, orders: &[sales::Order], now: i64) -> anyh
     for order in orders {
         settle_e_order(tx, order).await?;
     }
+    let ids: Vec<&str> = orders.iter().map(|o| o.id.as_str()).collect();
+    let ended = sell::ended_among(tx, &ids).await?;
     let mut ids: Vec<String> = orders.iter().map(|o| partner_of(o).to_string()).collect();
     ids.sort();
     ids.dedup();
@@ -266,7 +262,10 @@ async fn record_imported(tx: &mut Tx, orders: &[sales::Order], now: i64) -> anyh
     let (mut sold, mut gone) = (Vec::new(), Vec::new());
     for order in orders {
         if order.status == Cancelled as i32 || order.status == Returned as i32 {
-            gone.push(order.id.clone());
+            gone.push((order.id.as_str(), sales::OrderStatus::name_of(order.status)));
+            continue;
+        }
+        if ended.contains(&order.id) {
             continue;
         }
         let Some(region) = regions.get(partner_of(order)) else {
@@ -276,7 +275,7 @@ async fn record_imported(tx: &mut Tx, orders: &[sales::Order], now: i64) -> anyh
         sold.extend(sell_through(order, partner_of(order), region, &categories, now));
     }
     sell::record_many(tx, &sold).await?;
-    sell::remove_orders(tx, &gone).await?;
+    sell::end_orders(tx, &gone).await?;
     for order in orders.iter().filter(|o| o.status == Returned as i32) {
         note_return(tx, order, now).await?;
     }

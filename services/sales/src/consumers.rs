@@ -51,12 +51,13 @@ impl EventHandler for CustomerEvents {
             customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
-                    accounts::rekey(tx, merged, &e.survivor_id).await?;
+                    let version = e.merged_versions.get(merged).copied().unwrap_or_default();
+                    accounts::rekey(tx, merged, &e.survivor_id, version).await?;
                 }
             }
             customers_events::types::PARTY_ERASED => {
                 let e: customers::PartyErased = event.decode()?;
-                accounts::anonymise(tx, &e.party_id).await?;
+                accounts::anonymise(tx, &e.party_id, e.version).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }

@@ -117,12 +117,14 @@ impl EventHandler for CustomerEvents {
             customers_events::types::PARTY_MERGED => {
                 let e: customers::PartyMerged = event.decode()?;
                 for merged in &e.merged_ids {
-                    copy::rekey(tx, merged, &e.survivor_id).await?;
+                    let version = e.merged_versions.get(merged).copied().unwrap_or_default();
+                    copy::rekey(tx, merged, &e.survivor_id, version).await?;
                 }
                 return Ok(());
             }
             customers_events::types::PARTY_ERASED => {
-                copy::erase(tx, &event.decode::<customers::PartyErased>()?.party_id).await?;
+                let e: customers::PartyErased = event.decode()?;
+                copy::erase(tx, &e.party_id, e.version).await?;
                 return Ok(());
             }
             other => {
@@ -146,6 +148,7 @@ fn copies_of(parties: &[customers::Party]) -> Vec<copy::PartyCopy> {
             birth_date: p.birth_date.clone(),
             source: p.source.clone(),
             external_id: p.external_id.clone(),
+            version: p.version(),
         })
         .collect()
 }

@@ -227,6 +227,7 @@ async fn publish(js: &jetstream::Context, text: &str) -> String {
         subject: "k1".into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: prost::Message::encode_to_vec(&payload(text)).into(),
     };
     js.publish_with_headers("crm.test.thing.happened", event.to_headers(), event.data.clone())

@@ -315,6 +315,7 @@ async fn a_redelivered_event_is_applied_once(backend: Backend) {
         subject: "p1".into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: prost::Message::encode_to_vec(&payload("once")).into(),
     };
     // The same event delivered twice (as after a crash between commit and ack): two messages

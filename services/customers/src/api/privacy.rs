@@ -60,6 +60,10 @@ impl CustomersApi {
         }
         relationships::delete_all_of(&mut tx, &req.id).await?;
         let erased_at = parties::erase(&mut tx, &req.id, self.store.now_micros()).await?;
+        let version = parties::get(&mut tx, &req.id)
+            .await?
+            .map(|p| p.version())
+            .unwrap_or_default();
         crate::duplicates::check(&mut tx, std::slice::from_ref(&req.id)).await?;
         // The trail keeps who did what and when, not the erased data itself.
         audit::scrub(&mut tx, &req.id).await?;
@@ -79,6 +83,7 @@ impl CustomersApi {
             &req.id,
             &pb::PartyErased {
                 party_id: req.id.clone(),
+                version,
             },
         )
         .await?;

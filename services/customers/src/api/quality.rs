@@ -122,6 +122,7 @@ impl CustomersApi {
         let survivor = party_for_write(&mut tx, principal, &req.survivor_id, None).await?;
         let mut next = survivor.clone();
         let (mut lifetime, mut trailing) = value_of(&survivor);
+        let mut merged_versions = std::collections::HashMap::new();
         for id in &req.merged_ids {
             let merged = party_for_write(&mut tx, principal, id, None).await?;
             absorb(&mut next, &merged);
@@ -132,6 +133,11 @@ impl CustomersApi {
             relationships::repoint(&mut tx, id, &survivor.id).await?;
             crate::storage::orders::rekey(&mut tx, id, &survivor.id).await?;
             parties::mark_merged(&mut tx, id, &survivor.id, self.store.now_micros()).await?;
+            let version = parties::get(&mut tx, id)
+                .await?
+                .map(|p| p.version())
+                .unwrap_or_default();
+            merged_versions.insert(id.clone(), version);
             audit::record(
                 &mut tx,
                 &principal.user_id,
@@ -180,6 +186,7 @@ impl CustomersApi {
             &pb::PartyMerged {
                 survivor_id: survivor.id.clone(),
                 merged_ids: req.merged_ids.clone(),
+                merged_versions,
             },
         )
         .await?;

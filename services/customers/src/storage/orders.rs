@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crm_proto::sales::v1 as sales;
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
@@ -24,7 +25,8 @@ pub struct LedgerEntry {
     pub status: &'static str,
 }
 
-/// Records orders, or the new status of orders already known, with multi-row inserts.
+/// Records orders, or the new status of orders already known (only forward along the order's
+/// life cycle: a late order.placed does not undo a cancellation), with multi-row inserts.
 pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()> {
     let unique = crm_storage::last_per_key(entries, |e| e.order_id.as_str());
     for chunk in crm_storage::insert_chunks(&unique, 500) {
@@ -41,7 +43,11 @@ pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()
                 ]
             }),
         );
-        q.push(" ON CONFLICT (order_id) DO UPDATE SET status = excluded.status");
+        q.push(&format!(
+            " ON CONFLICT (order_id) DO UPDATE SET status = excluded.status WHERE {} < {}",
+            sales::OrderStatus::stage_sql("party_orders.status"),
+            sales::OrderStatus::stage_sql("excluded.status")
+        ));
         q.build().execute(&mut *conn).await?;
     }
     Ok(())

@@ -39,6 +39,7 @@ async fn order_placed(app: &TestApp, party_id: &str, amount: i64, days_ago: i64)
         subject: party_id.into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: prost::Message::encode_to_vec(&sales::OrderPlaced { order: Some(order) }).into(),
     };
     let js = jetstream::new(app.nats.client().await);

@@ -141,7 +141,9 @@ async fn duplicates_are_found_and_merged(backend: Backend) {
         payload,
         pb::PartyMerged {
             survivor_id: jon.id.clone(),
-            merged_ids: vec![john.id.clone()]
+            merged_ids: vec![john.id.clone()],
+            // The merge is John's last change: a copy ignores whatever older state of him comes later.
+            merged_versions: [(john.id.clone(), john.version() + 1)].into(),
         }
     );
 }

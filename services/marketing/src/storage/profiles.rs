@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crm_proto::customers::v1 as customers;
+use crm_proto::sales::v1 as sales;
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
@@ -58,7 +59,8 @@ pub async fn upsert(conn: &mut Conn, p: &customers::Party) -> sqlx::Result<()> {
     upsert_many(conn, std::slice::from_ref(p)).await
 }
 
-/// Inserts or refreshes the profiles of distinct customer records with multi-row statements.
+/// Inserts or refreshes the profiles of distinct customer records with multi-row statements; a
+/// profile already at a later version, merged or erased is left as it is.
 pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx::Result<()> {
     if parties.is_empty() {
         return Ok(());
@@ -66,13 +68,8 @@ pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx:
     for chunk in crm_storage::insert_chunks(parties, 500) {
         let mut q = SqlBuilder::insert_rows(
             "profiles (party_id, display_name, industry, region_code, attributes, tags, birth_date, status, source, \
-             external_id)",
+             external_id, version)",
             chunk.iter().map(|p| {
-                let status = match customers::PartyStatus::try_from(p.status) {
-                    Ok(customers::PartyStatus::Merged) => "merged",
-                    Ok(customers::PartyStatus::Erased) => "erased",
-                    _ => "active",
-                };
                 let attributes: std::collections::BTreeMap<_, _> = p.attributes.iter().collect();
                 [
                     Arg::from(p.id.as_str()),
@@ -82,13 +79,14 @@ pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx:
                     Arg::from(serde_json::to_string(&attributes).unwrap_or_default()),
                     Arg::from(serde_json::to_string(&p.tags).unwrap_or_default()),
                     Arg::from(p.birth_date.as_str()),
-                    Arg::from(status),
+                    Arg::from(p.status_name()),
                     Arg::from(if p.external_id.is_empty() {
                         ""
                     } else {
                         p.source.as_str()
                     }),
                     Arg::from(p.external_id.as_str()),
+                    Arg::Int(p.version()),
                 ]
             }),
         );
@@ -96,11 +94,29 @@ pub async fn upsert_many(conn: &mut Conn, parties: &[customers::Party]) -> sqlx:
             " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
              region_code = excluded.region_code, attributes = excluded.attributes, tags = excluded.tags, \
              birth_date = excluded.birth_date, status = excluded.status, source = excluded.source, \
-             external_id = excluded.external_id",
+             external_id = excluded.external_id, version = excluded.version",
         );
+        q.push(&crm_storage::copies::newer_than_stored("profiles"));
         q.build().execute(&mut *conn).await?;
     }
     bump_version(conn).await
+}
+
+/// Which of `party_ids` are erased: their purchases are not kept.
+pub async fn erased_among(
+    conn: &mut Conn,
+    party_ids: &[&str],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let mut erased = std::collections::HashSet::new();
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT party_id FROM profiles WHERE status = 'erased'");
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!(" AND party_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            erased.insert(row.try_get("party_id")?);
+        }
+    }
+    Ok(erased)
 }
 
 /// How many profiles are active.
@@ -133,8 +149,9 @@ pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Profile
     .transpose()
 }
 
-/// Moves everything of a merged party to the survivor.
-pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+/// Moves everything of a merged party to the survivor; the merged profile is a tombstone at
+/// `version` (the merged party's last).
+pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx::Result<()> {
     for sql in [
         "UPDATE purchases SET party_id = $1 WHERE party_id = $2",
         "UPDATE campaign_members SET party_id = $1 WHERE party_id = $2 AND NOT EXISTS \
@@ -146,16 +163,20 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
         .bind(from)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE profiles SET status = 'merged' WHERE party_id = $1")
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO profiles (party_id, status, version) VALUES ($1, 'merged', $2){}",
+        crm_storage::copies::tombstone_update("profiles")
+    )))
+    .bind(from)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
     bump_version(conn).await
 }
 
 /// Removes an erased customer from marketing: profile data, purchases, consent, campaign
-/// membership.
-pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+/// membership. The profile stays erased at `version` whatever arrives later.
+pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
     for sql in [
         "DELETE FROM purchases WHERE party_id = $1",
         "DELETE FROM campaign_members WHERE party_id = $1",
@@ -163,11 +184,13 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
     ] {
         sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;
     }
-    sqlx::query(
-        "INSERT INTO profiles (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
-         display_name = '', industry = '', region_code = '', attributes = '{}', tags = '[]', birth_date = '', status = 'erased'",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO profiles (party_id, status, version) VALUES ($1, 'erased', $2){}, \
+         display_name = '', industry = '', region_code = '', attributes = '{{}}', tags = '[]', birth_date = ''",
+        crm_storage::copies::tombstone_update("profiles")
+    )))
     .bind(party_id)
+    .bind(version)
     .execute(&mut *conn)
     .await?;
     bump_version(conn).await
@@ -184,7 +207,7 @@ pub struct Recorded {
 }
 
 /// Stores purchases, one per order (the last given wins): new orders are inserted, known ones
-/// take the new status. Which were new comes from the insert itself, so two writers cannot
+/// take the new status if it is further along the order's life cycle. Which were new comes from the insert itself, so two writers cannot
 /// both count one order as new.
 pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<Recorded> {
     let unique = crm_storage::last_per_key(purchases, |p| p.order_id.as_str());
@@ -214,9 +237,14 @@ pub async fn record_purchases(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::
     for chunk in crm_storage::insert_chunks(&known, 500) {
         let mut q = SqlBuilder::new("UPDATE purchases SET status = CASE order_id");
         let mut ids = Vec::with_capacity(chunk.len());
+        let stored = sales::OrderStatus::stage_sql("status");
         for p in chunk {
             let (id, status) = (q.arg(p.order_id.as_str()), q.arg(p.status.as_str()));
-            q.push(&format!(" WHEN {id} THEN {status}"));
+            // Only forward: a late order.placed does not undo a cancellation.
+            let incoming = sales::OrderStatus::stage_sql(&status);
+            q.push(&format!(
+                " WHEN {id} THEN (CASE WHEN {stored} < {incoming} THEN {status} ELSE status END)"
+            ));
             ids.push(p.order_id.as_str());
         }
         let list = q.in_list(ids);

@@ -20,6 +20,7 @@ async fn publish<M: prost::Message>(suite: &Suite, kind: EventKind<M>, key: &str
         subject: key.into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: payload.encode_to_vec().into(),
     };
     let js = jetstream::new(suite.nats.client().await);

@@ -38,6 +38,7 @@ async fn order(suite: &Suite, party: &str, products: &[&str], amount: i64, weeks
         subject: party.into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: prost::Message::encode_to_vec(&spb::OrderPlaced { order: Some(order) }).into(),
     };
     let js = jetstream::new(suite.nats.client().await);

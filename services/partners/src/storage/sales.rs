@@ -59,26 +59,43 @@ pub async fn record_many(conn: &mut Conn, sales: &[(String, pb::SellThrough)]) -
     Ok(())
 }
 
-/// Removes the sell-through of orders (cancelled or returned), 500 to a statement.
-pub async fn remove_orders(conn: &mut Conn, order_ids: &[String]) -> sqlx::Result<()> {
-    for chunk in order_ids.chunks(500) {
+/// Ends orders on partner channels (cancelled or returned), (order id, status) each: their
+/// sell-through is removed and they are remembered, so that an order.placed arriving late for one
+/// of them counts nothing. 500 to a statement.
+pub async fn end_orders(conn: &mut Conn, ended: &[(&str, &str)]) -> sqlx::Result<()> {
+    for chunk in ended.chunks(500) {
         let mut q = SqlBuilder::new("DELETE FROM sell_through WHERE 1 = 1");
         q.and("source = {}", pb::SaleSource::Order as i64);
-        let list = q.in_list(chunk.iter().map(String::as_str));
+        let list = q.in_list(chunk.iter().map(|(id, _)| *id));
         q.push(&format!(" AND source_ref IN ({list})"));
+        q.build().execute(&mut *conn).await?;
+        let mut q = SqlBuilder::insert_rows(
+            "ended_orders (order_id, status)",
+            chunk
+                .iter()
+                .map(|(id, status)| [Arg::from(*id), Arg::from(*status)]),
+        );
+        q.push(" ON CONFLICT (order_id) DO NOTHING");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-/// Removes the sell-through of an order (cancelled or returned).
-pub async fn remove_order(conn: &mut Conn, order_id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sell_through WHERE source = $1 AND source_ref = $2")
-        .bind(pb::SaleSource::Order as i64)
-        .bind(order_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// Which of `order_ids` have ended (see [`end_orders`]).
+pub async fn ended_among(
+    conn: &mut Conn,
+    order_ids: &[&str],
+) -> sqlx::Result<std::collections::HashSet<String>> {
+    let mut ended = std::collections::HashSet::new();
+    for chunk in order_ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT order_id FROM ended_orders WHERE 1 = 1");
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!(" AND order_id IN ({list})"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            ended.insert(row.try_get("order_id")?);
+        }
+    }
+    Ok(ended)
 }
 
 /// Records a report id; false when it was received before.

@@ -1,6 +1,6 @@
 //! Orders imported on partner channels: a batch of them becomes sell-through as if each one's
-//! order.placed and then its status event had arrived, and a batch delivered again changes
-//! nothing.
+//! order.placed and then its status event had arrived, a batch delivered again changes
+//! nothing, and an ended order stays ended when its order.placed arrives late.
 
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ async fn publish_imported(suite: &Suite, orders: &[spb::Order]) {
         subject: "import".into(),
         time: chrono::Utc::now().to_rfc3339(),
         traceparent: None,
+        sequence: None,
         data: data.into(),
     };
     let js = jetstream::new(suite.nats.client().await);
@@ -179,6 +180,32 @@ async fn imported_channel_orders_become_sell_through(backend: Backend) {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].0, "order:o-total:total");
     assert_eq!(returns, vec!["o-returned".to_string()]);
+
+    // Late news: order.placed of the cancelled and the returned orders, overtaken by their end,
+    // then a new order. The ended orders stay ended; only the new one is counted.
+    for id in ["o-cancelled", "o-returned", "o-lines"] {
+        publish_placed(&suite, &order(id, &dealer.id, Placed, 10_00)).await;
+    }
+    publish_placed(&suite, &order("o-after", &dealer.id, Placed, 80_00)).await;
+    let (records, returns) = recorded(&suite, 2).await;
+    let keys: Vec<&str> = records.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(keys, ["order:o-after:total", "order:o-total:total"]);
+    assert_eq!(returns, vec!["o-returned".to_string()]);
+}
+
+/// Publishes an `order.placed` event as sales does.
+async fn publish_placed(suite: &Suite, order: &spb::Order) {
+    suite
+        .nats
+        .publish_event(
+            "sales",
+            "order.placed",
+            &order.id,
+            &spb::OrderPlaced {
+                order: Some(order.clone()),
+            },
+        )
+        .await;
 }
 
 backend_tests!(imported_channel_orders_become_sell_through);

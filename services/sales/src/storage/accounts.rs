@@ -21,58 +21,41 @@ pub struct Account {
     pub source: String,
     /// The party's id in that system.
     pub external_id: String,
+    /// The version of the party this copies (its etag).
+    pub version: i64,
 }
 
 impl Account {
     /// The copy of a party.
     pub fn from_party(p: &customers::Party) -> Self {
-        let status = match customers::PartyStatus::try_from(p.status) {
-            Ok(customers::PartyStatus::Merged) => "merged",
-            Ok(customers::PartyStatus::Erased) => "erased",
-            _ => "active",
-        };
         Self {
             party_id: p.id.clone(),
             display_name: p.display_name.clone(),
             industry: p.industry.clone(),
             region_code: p.region_code.clone(),
-            status: status.into(),
+            status: p.status_name().into(),
             source: if p.external_id.is_empty() {
                 String::new()
             } else {
                 p.source.clone()
             },
             external_id: p.external_id.clone(),
+            version: p.version(),
         }
     }
 }
 
-/// Inserts or refreshes an account.
+/// Inserts or refreshes an account (see [`upsert_many`]).
 pub async fn upsert(conn: &mut Conn, a: &Account) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO accounts (party_id, display_name, industry, region_code, status, source, external_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
-         region_code = excluded.region_code, status = excluded.status, source = excluded.source, \
-         external_id = excluded.external_id",
-    )
-    .bind(&a.party_id)
-    .bind(&a.display_name)
-    .bind(&a.industry)
-    .bind(&a.region_code)
-    .bind(&a.status)
-    .bind(&a.source)
-    .bind(&a.external_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    upsert_many(conn, std::slice::from_ref(a)).await
 }
 
-/// Inserts or refreshes accounts with multi-row statements (distinct parties).
+/// Inserts or refreshes accounts with multi-row statements (distinct parties); an account
+/// already at a later version, merged or erased is left as it is.
 pub async fn upsert_many(conn: &mut Conn, accounts: &[Account]) -> sqlx::Result<()> {
     for chunk in crm_storage::insert_chunks(accounts, 500) {
         let mut q = crm_storage::SqlBuilder::insert_rows(
-            "accounts (party_id, display_name, industry, region_code, status, source, external_id)",
+            "accounts (party_id, display_name, industry, region_code, status, source, external_id, version)",
             chunk.iter().map(|a| {
                 [
                     crm_storage::Arg::from(a.party_id.as_str()),
@@ -82,14 +65,16 @@ pub async fn upsert_many(conn: &mut Conn, accounts: &[Account]) -> sqlx::Result<
                     crm_storage::Arg::from(a.status.as_str()),
                     crm_storage::Arg::from(a.source.as_str()),
                     crm_storage::Arg::from(a.external_id.as_str()),
+                    crm_storage::Arg::Int(a.version),
                 ]
             }),
         );
         q.push(
             " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, industry = excluded.industry, \
              region_code = excluded.region_code, status = excluded.status, source = excluded.source, \
-             external_id = excluded.external_id",
+             external_id = excluded.external_id, version = excluded.version",
         );
+        q.push(&crm_storage::copies::newer_than_stored("accounts"));
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -106,7 +91,7 @@ pub async fn get(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<Account
     row.as_ref().map(Account::from_row).transpose()
 }
 
-const COLUMNS: &str = "party_id, display_name, industry, region_code, status, source, external_id";
+const COLUMNS: &str = "party_id, display_name, industry, region_code, status, source, external_id, version";
 
 /// The accounts of parties imported from `source` with these external ids, by external id.
 pub async fn by_external_ids(
@@ -129,8 +114,9 @@ pub async fn by_external_ids(
     Ok(found)
 }
 
-/// Every sales record of `merged` now belongs to `survivor`.
-pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str) -> sqlx::Result<()> {
+/// Every sales record of `merged` now belongs to `survivor`; the account of `merged` is a
+/// tombstone at `version` (the merged party's last).
+pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str, version: i64) -> sqlx::Result<()> {
     for table in ["leads", "opportunities", "activities", "quotes", "orders"] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} SET party_id = $1 WHERE party_id = $2"
@@ -140,22 +126,28 @@ pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str) -> sqlx::Resul
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query("UPDATE accounts SET status = 'merged' WHERE party_id = $1")
-        .bind(merged)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO accounts (party_id, status, version) VALUES ($1, 'merged', $2){}",
+        crm_storage::copies::tombstone_update("accounts")
+    )))
+    .bind(merged)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 /// Removes personal data held about an erased party: the account's name and the contact
 /// details and notes of its leads. Orders and opportunities keep their amounts (business records)
-/// under the tombstone id.
-pub async fn anonymise(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO accounts (party_id, status) VALUES ($1, 'erased') \
-         ON CONFLICT (party_id) DO UPDATE SET display_name = '', industry = '', region_code = '', status = 'erased'",
-    )
+/// under the tombstone id, whose account stays erased at `version` whatever arrives later.
+pub async fn anonymise(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO accounts (party_id, status, version) VALUES ($1, 'erased', $2){}, \
+         display_name = '', industry = '', region_code = ''",
+        crm_storage::copies::tombstone_update("accounts")
+    )))
     .bind(party_id)
+    .bind(version)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -31,15 +31,18 @@ pub struct PartyCopy {
     pub source: String,
     /// The party's id in that system (empty when it was not imported).
     pub external_id: String,
+    /// The party's version (its etag).
+    pub version: i64,
 }
 
 /// Inserts or refreshes name, phones and birth date of distinct parties with multi-row
 /// statements, keeping each tier; the source and external id are recorded when the event
-/// carries them and kept when it does not.
+/// carries them and kept when it does not. A copy already at a later version, merged or erased
+/// is left as it is.
 pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<()> {
     for chunk in crm_storage::insert_chunks(copies, 500) {
         let mut q = SqlBuilder::insert_rows(
-            "customers (party_id, display_name, phones, birth_date, status, source, external_id)",
+            "customers (party_id, display_name, phones, birth_date, status, source, external_id, version)",
             chunk.iter().map(|c| {
                 let imported = !c.external_id.is_empty();
                 [
@@ -50,6 +53,7 @@ pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<
                     Arg::from("active"),
                     Arg::from(if imported { c.source.as_str() } else { "" }),
                     Arg::from(c.external_id.as_str()),
+                    Arg::Int(c.version),
                 ]
             }),
         );
@@ -57,16 +61,33 @@ pub async fn upsert_many(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<
             " ON CONFLICT (party_id) DO UPDATE SET display_name = excluded.display_name, phones = excluded.phones, \
              birth_date = excluded.birth_date, status = 'active', \
              source = CASE WHEN excluded.external_id <> '' THEN excluded.source ELSE customers.source END, \
-             external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE customers.external_id END",
+             external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE customers.external_id END, \
+             version = excluded.version",
         );
-        q.build().execute(&mut *conn).await?;
-        set_phones(conn, chunk).await?;
+        q.push(&crm_storage::copies::newer_than_stored("customers"));
+        q.push(" RETURNING party_id");
+        let applied: std::collections::HashSet<String> = q
+            .build()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get("party_id"))
+            .collect::<sqlx::Result<_>>()?;
+        let applied: Vec<PartyCopy> = chunk
+            .iter()
+            .filter(|c| applied.contains(&c.party_id))
+            .cloned()
+            .collect();
+        set_phones(conn, &applied).await?;
     }
     Ok(())
 }
 
 /// Replaces the indexed phone numbers of `copies` with the ones they carry.
 async fn set_phones(conn: &mut Conn, copies: &[PartyCopy]) -> sqlx::Result<()> {
+    if copies.is_empty() {
+        return Ok(());
+    }
     let mut q = SqlBuilder::new("DELETE FROM customer_phones WHERE 1 = 1");
     let list = q.in_list(copies.iter().map(|c| c.party_id.as_str()));
     q.push(&format!(" AND party_id IN ({list})"));
@@ -178,13 +199,16 @@ pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Custo
     .transpose()
 }
 
-/// Anonymises an erased customer's copy, case texts, notifications and call-list entries.
-pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO customers (party_id, status) VALUES ($1, 'erased') ON CONFLICT (party_id) DO UPDATE SET \
-         display_name = '', phones = '[]', birth_date = '', status = 'erased'",
-    )
+/// Anonymises an erased customer's copy, case texts, notifications and call-list entries; the
+/// copy stays erased at `version` whatever arrives later.
+pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO customers (party_id, status, version) VALUES ($1, 'erased', $2){}, \
+         display_name = '', phones = '[]', birth_date = ''",
+        crm_storage::copies::tombstone_update("customers")
+    )))
     .bind(party_id)
+    .bind(version)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM customer_phones WHERE party_id = $1")
@@ -210,17 +234,24 @@ pub async fn erase(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
 }
 
 /// Moves a merged customer's cases and notifications to the survivor, who inherits an at-risk
-/// flag.
-pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+/// flag; the merged copy is a tombstone at `version` (the merged party's last).
+pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx::Result<()> {
     for sql in [
         "UPDATE cases SET party_id = $1 WHERE party_id = $2",
         "UPDATE notifications SET recipient = $1 WHERE recipient = $2",
         "UPDATE customers SET at_risk = 1 WHERE party_id = $1 \
          AND EXISTS (SELECT 1 FROM customers m WHERE m.party_id = $2 AND m.at_risk = 1)",
-        "UPDATE customers SET status = 'merged' WHERE party_id = $2 AND $1 <> ''",
     ] {
         sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
     }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO customers (party_id, status, version) VALUES ($1, 'merged', $2){}",
+        crm_storage::copies::tombstone_update("customers")
+    )))
+    .bind(from)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -1,0 +1,39 @@
+//! Read copies of another service's records, kept from its events.
+//!
+//! Events about one record can arrive out of order: a retried event is overtaken by later ones,
+//! and replicas of a service share one durable consumer. A copy therefore takes an event's state
+//! only when it is newer than the state it holds, and a record erased or merged away stays so
+//! whatever arrives after: its row is a tombstone (status `erased` or `merged`), written even
+//! when the copy never saw the record, so that a late creation cannot bring it back.
+
+/// The condition of an `INSERT INTO {table} ... ON CONFLICT (...) DO UPDATE SET ...` that keeps
+/// `{table}` a copy by version: the incoming row replaces the stored one only while the stored
+/// record is active and older. `{table}` has `status` and `version` columns.
+pub fn newer_than_stored(table: &str) -> String {
+    format!(" WHERE {table}.status = 'active' AND {table}.version < excluded.version")
+}
+
+/// The conflict clause of a tombstone write into a copy keyed by `party_id`: the inserted row's
+/// status (`merged` or `erased`) replaces the stored one, except that an erased record stays
+/// erased, and the version only rises. A caller may append more `, column = value` settings
+/// (an erasure blanks the personal data).
+pub fn tombstone_update(table: &str) -> String {
+    format!(
+        " ON CONFLICT (party_id) DO UPDATE SET status = CASE WHEN {table}.status = 'erased' THEN 'erased' ELSE excluded.status END, \
+         version = CASE WHEN {table}.version > excluded.version THEN {table}.version ELSE excluded.version END"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_conditions_name_their_table() {
+        assert_eq!(
+            newer_than_stored("accounts"),
+            " WHERE accounts.status = 'active' AND accounts.version < excluded.version"
+        );
+        assert!(tombstone_update("profiles").contains("profiles.status = 'erased'"));
+    }
+}
