@@ -291,9 +291,10 @@ impl Store {
         &self.relay
     }
 
-    /// Begins a transaction.
+    /// Begins a transaction; inside a call, its statements end with the call's deadline (see
+    /// [`Db::begin_within`]).
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        self.db.begin().await
+        self.db.begin_within(crate::deadline::remaining()).await
     }
 
     /// Commits `tx` and wakes the outbox relay.

@@ -170,9 +170,28 @@ impl Db {
     /// On SQLite this is `BEGIN IMMEDIATE`: a deferred transaction that reads before it writes
     /// fails with SQLITE_BUSY when another connection committed in between, whatever the timeout.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+        self.begin_within(None).await
+    }
+
+    /// Begins a read-write transaction for work that must be done within `limit` (what a call
+    /// has left of its deadline). On PostgreSQL each statement of the transaction is then
+    /// cancelled by the server once it runs past the limit (`SET LOCAL statement_timeout`, sent
+    /// with the `BEGIN`, no extra round trip): a call that gave up leaves no statement running
+    /// and holding locks behind it. SQLite, in-process, has no such timeout; its statements
+    /// end with the call.
+    pub async fn begin_within(&self, limit: Option<Duration>) -> sqlx::Result<Tx> {
+        match (self.backend, limit) {
+            (Backend::Sqlite, _) => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            (Backend::Postgres, None) => self.pool.begin().await,
+            (Backend::Postgres, Some(limit)) => {
+                // 0 would mean no limit at all.
+                let ms = limit.as_millis().clamp(1, i32::MAX as u128);
+                self.pool
+                    .begin_with(sqlx::AssertSqlSafe(format!(
+                        "BEGIN; SET LOCAL statement_timeout = {ms}"
+                    )))
+                    .await
+            }
         }
     }
 

@@ -148,3 +148,32 @@ async fn an_idle_transaction_is_ended() {
     drop(tx);
     limited.close().await;
 }
+
+/// A transaction begun for a call's remaining time has its statements cancelled by PostgreSQL
+/// once they run past it; the next transaction on the same connection has no limit again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_the_calls_deadline_is_cancelled() {
+    crm_testkit::init_logging();
+    if !crm_testkit::postgres_available() {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres);
+    // One connection, so that the second transaction runs where the first did.
+    let db = crm_storage::Db::connect(&test_db.url, 1).await.unwrap();
+    let mut tx = db.begin_within(Some(Duration::from_millis(200))).await.unwrap();
+    let err = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&mut *tx)
+        .await
+        .expect_err("cancelled at the limit");
+    let code = err.as_database_error().and_then(|e| e.code()).unwrap_or_default();
+    assert_eq!(code, "57014", "query_canceled: {err}");
+    drop(tx);
+    let mut tx = db.begin().await.unwrap();
+    let limit: String = sqlx::query_scalar("SELECT current_setting('statement_timeout')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(limit, "0", "the limit was the transaction's alone");
+    tx.commit().await.unwrap();
+    db.close().await;
+}
