@@ -426,7 +426,81 @@ async fn a_second_relay_takes_over_from_one_that_died(backend: Backend) {
     second.await.unwrap().unwrap();
 }
 
+/// Events committed while no relay runs (the service died between commit and publish) are
+/// published when one starts again; a row published again after the stream's duplicate window
+/// (the relay died after the broker stored it but before marking it sent, and came back late) is
+/// stored twice by the stream and still applied once. Every effect once, in order.
+async fn events_survive_a_crash_between_commit_and_publish(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(enqueue(&db, &format!("k{i}"), &format!("committed-{i}")).await);
+    }
+    let spec = crm_events::StreamSpec {
+        duplicate_window: Duration::from_secs(1),
+        ..crm_events::StreamSpec::new("test")
+    };
+    let relay = || {
+        let (db, client, spec) = (db.clone(), client.clone(), spec.clone());
+        Running::spawn(move |stop| {
+            Relay::new(db, client, spec)
+                .with_options(RelayOptions {
+                    poll_interval: Duration::from_millis(20),
+                    ..Default::default()
+                })
+                .run(stop)
+        })
+    };
+    let running = relay();
+    eventually(WAIT, "published after the restart", || async {
+        (unsent(&db).await == 0).then_some(())
+    })
+    .await;
+    running.stop().await;
+
+    // The first row once more, past the duplicate window.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    sqlx::query("UPDATE crm_outbox SET sent_at = NULL WHERE event_id = $1")
+        .bind(&ids[0])
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let running = relay();
+    let published: Vec<String> = read_all(&client, 4)
+        .await
+        .iter()
+        .map(|m| m.headers.as_ref().unwrap().get("ce-id").unwrap().to_string())
+        .collect();
+    assert_eq!(published, [&ids[..], &ids[..1]].concat(), "the stream kept the late copy");
+
+    let recorder = Recorder::default();
+    let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
+    eventually(WAIT, "every message settled", || async {
+        let info = jetstream::new(client.clone())
+            .get_stream("CRM_TEST")
+            .await
+            .ok()?
+            .consumer_info("test-recorder")
+            .await
+            .ok()?;
+        (info.ack_floor.stream_sequence >= 4).then_some(())
+    })
+    .await;
+    println!("published {}, applied {}", published.len(), recorder.calls.load(Ordering::SeqCst));
+    assert_eq!(
+        effects(&db).await,
+        ["committed-0", "committed-1", "committed-2"],
+        "each event applied once"
+    );
+    assert_eq!(recorder.calls.load(Ordering::SeqCst), 3, "the late copy never reached the handler");
+    consumer.stop().await;
+    running.stop().await;
+}
+
 backend_tests!(
+    events_survive_a_crash_between_commit_and_publish,
     a_second_relay_takes_over_from_one_that_died,
     the_inbox_forgets_events_the_stream_no_longer_keeps,
     an_outbox_row_the_broker_refuses_is_set_aside,
