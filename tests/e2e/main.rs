@@ -2,6 +2,7 @@
 //! the gateway as clients meet it; a customer's whole journey across the suite.
 
 mod dlq;
+mod faults;
 mod gateway;
 mod health;
 mod journey;

@@ -239,7 +239,9 @@ async fn stale_and_repeated_events_leave_the_newest_state(backend: Backend) {
         let db = Db::connect(suite.database_url(service), 2).await.unwrap();
         let consumer = format!("{}-customer-events", service.name());
         eventually(WAIT, &format!("{consumer} caught up"), || async {
-            caught_up(&js, "customers", &consumer).await.then_some(())
+            support::caught_up(&js, "customers", &consumer)
+                .await
+                .then_some(())
         })
         .await;
         let rows = copies(&db, table).await;
@@ -260,7 +262,7 @@ async fn stale_and_repeated_events_leave_the_newest_state(backend: Backend) {
     ] {
         let db = Db::connect(suite.database_url(service), 2).await.unwrap();
         eventually(WAIT, &format!("{consumer} caught up"), || async {
-            caught_up(&js, "sales", consumer).await.then_some(())
+            support::caught_up(&js, "sales", consumer).await.then_some(())
         })
         .await;
         let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(statuses.replace("{}", table)))
@@ -285,20 +287,6 @@ async fn stale_and_repeated_events_leave_the_newest_state(backend: Backend) {
     assert_eq!(counted, 2, "o2 and o9 count, once each; o1 was cancelled");
     marketing.close().await;
     suite.shutdown().await;
-}
-
-/// Whether `consumer` of `domain`'s stream has settled every message it was given.
-async fn caught_up(js: &jetstream::Context, domain: &str, consumer: &str) -> bool {
-    let stream = crm_events::StreamSpec::new(domain).name();
-    let Ok(mut c) = js
-        .get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(consumer, stream)
-        .await
-    else {
-        return false;
-    };
-    c.info()
-        .await
-        .is_ok_and(|i| i.num_pending == 0 && i.num_ack_pending == 0)
 }
 
 crm_testkit::backend_tests!(stale_and_repeated_events_leave_the_newest_state);

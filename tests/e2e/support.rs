@@ -165,3 +165,17 @@ pub async fn startup_lines(stdout: std::process::ChildStdout) -> Vec<String> {
     .await
     .unwrap()
 }
+
+/// Whether `consumer` of `domain`'s stream has settled every message it was given.
+pub async fn caught_up(js: &async_nats::jetstream::Context, domain: &str, consumer: &str) -> bool {
+    let stream = crm_events::StreamSpec::new(domain).name();
+    let Ok(mut c) = js
+        .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(consumer, stream)
+        .await
+    else {
+        return false;
+    };
+    c.info()
+        .await
+        .is_ok_and(|i| i.num_pending == 0 && i.num_ack_pending == 0)
+}

@@ -473,7 +473,11 @@ async fn events_survive_a_crash_between_commit_and_publish(backend: Backend) {
         .iter()
         .map(|m| m.headers.as_ref().unwrap().get("ce-id").unwrap().to_string())
         .collect();
-    assert_eq!(published, [&ids[..], &ids[..1]].concat(), "the stream kept the late copy");
+    assert_eq!(
+        published,
+        [&ids[..], &ids[..1]].concat(),
+        "the stream kept the late copy"
+    );
 
     let recorder = Recorder::default();
     let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
@@ -488,13 +492,21 @@ async fn events_survive_a_crash_between_commit_and_publish(backend: Backend) {
         (info.ack_floor.stream_sequence >= 4).then_some(())
     })
     .await;
-    println!("published {}, applied {}", published.len(), recorder.calls.load(Ordering::SeqCst));
+    println!(
+        "published {}, applied {}",
+        published.len(),
+        recorder.calls.load(Ordering::SeqCst)
+    );
     assert_eq!(
         effects(&db).await,
         ["committed-0", "committed-1", "committed-2"],
         "each event applied once"
     );
-    assert_eq!(recorder.calls.load(Ordering::SeqCst), 3, "the late copy never reached the handler");
+    assert_eq!(
+        recorder.calls.load(Ordering::SeqCst),
+        3,
+        "the late copy never reached the handler"
+    );
     consumer.stop().await;
     running.stop().await;
 }
