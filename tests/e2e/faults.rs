@@ -1,6 +1,7 @@
-//! The suite under a broker outage: nats-server is killed for 30 s while customers are being
-//! created and their events consumed. Every acknowledged write is kept, each gets exactly one
-//! `party.created` on the stream, every consumer applies it once, and nothing is dead-lettered.
+//! Faults from outside: a service process killed with SIGKILL in the middle of concurrent
+//! writes, and nats-server killed for 30 s while customers are created and their events
+//! consumed. Every acknowledged write is kept, each gets exactly one `party.created` on the
+//! stream, every consumer applies it once, and nothing is dead-lettered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,7 @@ use crm_auth::Role;
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, authed, eventually, token};
+use crm_testkit::{Backend, TestDb, TestNats, authed, eventually, token};
 use futures::StreamExt as _;
 
 use crate::support;
@@ -197,4 +198,106 @@ async fn writes_and_consumption_survive_a_broker_outage(backend: Backend) {
     suite.shutdown().await;
 }
 
-crm_testkit::backend_tests!(writes_and_consumption_survive_a_broker_outage);
+/// `crm serve customers` on its own database and nats-server.
+fn serve_customers(port: u16, db_url: &str, nats: &TestNats) -> crate::Process {
+    let child = std::process::Command::new(crate::CRM)
+        .args(["serve", "customers", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", db_url, "--nats-url", &nats.url()])
+        .args(["--jwt-secret", crm_testkit::TEST_SECRET])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    crate::Process(child)
+}
+
+/// 1,000 parties created 32 at a time, each with its idempotency key and sent again until it is
+/// acknowledged (as a client does after an error), while the service is killed with SIGKILL a
+/// third of the way in and started again: every party is stored once, and its `party.created`
+/// is on the stream once (the relay sends a row again after a crash; the stream drops it).
+async fn writes_survive_a_killed_service(backend: Backend) {
+    const KILL_WRITES: usize = 1_000;
+    let test_db = TestDb::new(backend);
+    let nats = TestNats::start();
+    let port = crate::free_port();
+    let mut service = serve_customers(port, &test_db.url, &nats);
+    crate::wait_serving(port).await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_lazy();
+    let (done, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let admin = token("admin-1", &[Role::Admin]);
+    let (counted, retried) = (done.clone(), failed.clone());
+    let writes = futures::stream::iter(0..KILL_WRITES)
+        .map(move |i| {
+            let mut client = CustomersServiceClient::new(channel.clone());
+            let (admin, done, failed) = (admin.clone(), counted.clone(), retried.clone());
+            async move {
+                let request = customers::CreatePartyRequest {
+                    party: Some(customers::Party {
+                        kind: customers::PartyKind::Person as i32,
+                        given_name: format!("Killed{i}"),
+                        family_name: "Writer".into(),
+                        ..Default::default()
+                    }),
+                    request_id: format!("kill-{i}"),
+                };
+                loop {
+                    match client.create_party(authed(request.clone(), &admin)).await {
+                        Ok(r) => {
+                            done.fetch_add(1, Ordering::SeqCst);
+                            return r.into_inner().party.unwrap().id;
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<String>>();
+    let writer = tokio::spawn(writes);
+    eventually(WAIT, "a third written", || async {
+        (done.load(Ordering::SeqCst) >= KILL_WRITES / 3).then_some(())
+    })
+    .await;
+    let _ = service.0.kill(); // SIGKILL
+    let _ = service.0.wait();
+    let acknowledged_before_kill = done.load(Ordering::SeqCst);
+    let mut service = serve_customers(port, &test_db.url, &nats);
+    let mut ids = writer.await.unwrap();
+
+    let db = Db::connect(&test_db.url, 2).await.unwrap();
+    eventually(WAIT, "the outbox published", || async {
+        let unsent = count(&db, "SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL").await;
+        (unsent == 0).then_some(())
+    })
+    .await;
+    let stored = count(&db, "SELECT COUNT(*) FROM parties").await;
+    let js = jetstream::new(nats.client().await);
+    let mut created = created_events(&js).await;
+    created.sort();
+    let events = created.len();
+    created.dedup();
+    ids.sort();
+    println!(
+        "SIGKILL after {acknowledged_before_kill} of {KILL_WRITES} writes: {} calls failed and were sent again; \
+         {} parties acknowledged, {stored} stored, {events} party.created events for {} parties",
+        failed.load(Ordering::SeqCst),
+        ids.len(),
+        created.len()
+    );
+    assert!(failed.load(Ordering::SeqCst) > 0, "the kill interrupted writes");
+    assert_eq!(stored, KILL_WRITES as i64, "each party stored once");
+    assert_eq!(created, ids, "a party.created for each acknowledged party");
+    assert_eq!(events, KILL_WRITES, "and only one each");
+    db.close().await;
+    assert!(service.terminate().success());
+}
+
+crm_testkit::backend_tests!(
+    writes_and_consumption_survive_a_broker_outage,
+    writes_survive_a_killed_service
+);

@@ -43,7 +43,7 @@ fn free_port() -> u16 {
 }
 
 /// A `crm` process, killed if the test fails before stopping it.
-struct Process(Child);
+struct Process(pub Child);
 
 impl Process {
     fn terminate(&mut self) -> std::process::ExitStatus {
