@@ -6,6 +6,8 @@
 //! whatever arrives after: its row is a tombstone (status `erased` or `merged`), written even
 //! when the copy never saw the record, so that a late creation cannot bring it back.
 
+use crate::Conn;
+
 /// The condition of an `INSERT INTO {table} ... ON CONFLICT (...) DO UPDATE SET ...` that keeps
 /// `{table}` a copy by version: the incoming row replaces the stored one only while the stored
 /// record is active and older. `{table}` has `status` and `version` columns.
@@ -13,15 +15,29 @@ pub fn newer_than_stored(table: &str) -> String {
     format!(" WHERE {table}.status = 'active' AND {table}.version < excluded.version")
 }
 
-/// The conflict clause of a tombstone write into a copy keyed by `party_id`: the inserted row's
-/// status (`merged` or `erased`) replaces the stored one, except that an erased record stays
-/// erased, and the version only rises. A caller may append more `, column = value` settings
-/// (an erasure blanks the personal data).
-pub fn tombstone_update(table: &str) -> String {
-    format!(
-        " ON CONFLICT (party_id) DO UPDATE SET status = CASE WHEN {table}.status = 'erased' THEN 'erased' ELSE excluded.status END, \
-         version = CASE WHEN {table}.version > excluded.version THEN {table}.version ELSE excluded.version END"
-    )
+/// Makes the copy of `party_id` in `table` (keyed by `party_id`) a tombstone: `status` is
+/// `merged` or `erased`, and `blank` is more `, column = value` settings applied to a stored row
+/// (an erasure blanks the personal data). The row is inserted when the copy never saw the party,
+/// an erased party stays erased, and the version only rises.
+pub async fn tombstone(
+    conn: &mut Conn,
+    table: &str,
+    party_id: &str,
+    status: &str,
+    version: i64,
+    blank: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} (party_id, status, version) VALUES ($1, $2, $3) \
+         ON CONFLICT (party_id) DO UPDATE SET status = CASE WHEN {table}.status = 'erased' THEN 'erased' ELSE excluded.status END, \
+         version = CASE WHEN {table}.version > excluded.version THEN {table}.version ELSE excluded.version END{blank}"
+    )))
+    .bind(party_id)
+    .bind(status)
+    .bind(version)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -34,6 +50,5 @@ mod tests {
             newer_than_stored("accounts"),
             " WHERE accounts.status = 'active' AND accounts.version < excluded.version"
         );
-        assert!(tombstone_update("profiles").contains("profiles.status = 'erased'"));
     }
 }

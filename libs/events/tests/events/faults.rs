@@ -481,17 +481,8 @@ async fn events_survive_a_crash_between_commit_and_publish(backend: Backend) {
 
     let recorder = Recorder::default();
     let consumer = spawn_consumer(&db, &client, "test-recorder", &recorder, |_| {});
-    eventually(WAIT, "every message settled", || async {
-        let info = jetstream::new(client.clone())
-            .get_stream("CRM_TEST")
-            .await
-            .ok()?
-            .consumer_info("test-recorder")
-            .await
-            .ok()?;
-        (info.ack_floor.stream_sequence >= 4).then_some(())
-    })
-    .await;
+    let js = jetstream::new(client.clone());
+    settled(&js, "test-recorder", 4, "every message settled").await;
     println!(
         "published {}, applied {}",
         published.len(),

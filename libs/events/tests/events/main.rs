@@ -128,6 +128,21 @@ async fn read_all(client: &async_nats::Client, expected: usize) -> Vec<async_nat
     out
 }
 
+/// Waits until `durable` of the test stream has acknowledged every message up to `sequence`.
+async fn settled(js: &jetstream::Context, durable: &str, sequence: u64, what: &str) {
+    eventually(WAIT, what, || async {
+        let info = js
+            .get_stream("CRM_TEST")
+            .await
+            .ok()?
+            .consumer_info(durable)
+            .await
+            .ok()?;
+        (info.ack_floor.stream_sequence >= sequence).then_some(())
+    })
+    .await;
+}
+
 /// The one number `sql` reads.
 async fn scalar(db: &Db, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
@@ -334,17 +349,7 @@ async fn a_redelivered_event_is_applied_once(backend: Backend) {
     let task = tokio::spawn(
         Consumer::new(db.clone(), client.clone(), consumer_options(), recorder.clone()).run(stop.clone()),
     );
-    eventually(WAIT, "both copies delivered", || async {
-        let info = js
-            .get_stream("CRM_TEST")
-            .await
-            .ok()?
-            .consumer_info("test-recorder")
-            .await
-            .ok()?;
-        (info.ack_floor.stream_sequence >= 2).then_some(())
-    })
-    .await;
+    settled(&js, "test-recorder", 2, "both copies delivered").await;
     assert_eq!(effects(&db).await, vec!["once".to_string()]);
     assert_eq!(
         recorder.calls.load(Ordering::SeqCst),

@@ -163,14 +163,7 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx:
         .bind(from)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO profiles (party_id, status, version) VALUES ($1, 'merged', $2){}",
-        crm_storage::copies::tombstone_update("profiles")
-    )))
-    .bind(from)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
+    crm_storage::copies::tombstone(conn, "profiles", from, "merged", version, "").await?;
     bump_version(conn).await
 }
 
@@ -184,15 +177,8 @@ pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Resul
     ] {
         sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO profiles (party_id, status, version) VALUES ($1, 'erased', $2){}, \
-         display_name = '', industry = '', region_code = '', attributes = '{{}}', tags = '[]', birth_date = ''",
-        crm_storage::copies::tombstone_update("profiles")
-    )))
-    .bind(party_id)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
+    let blank = ", display_name = '', industry = '', region_code = '', attributes = '{}', tags = '[]', birth_date = ''";
+    crm_storage::copies::tombstone(conn, "profiles", party_id, "erased", version, blank).await?;
     bump_version(conn).await
 }
 

@@ -126,30 +126,15 @@ pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str, version: i64) 
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO accounts (party_id, status, version) VALUES ($1, 'merged', $2){}",
-        crm_storage::copies::tombstone_update("accounts")
-    )))
-    .bind(merged)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    crm_storage::copies::tombstone(conn, "accounts", merged, "merged", version, "").await
 }
 
 /// Removes personal data held about an erased party: the account's name and the contact
 /// details and notes of its leads. Orders and opportunities keep their amounts (business records)
 /// under the tombstone id, whose account stays erased at `version` whatever arrives later.
 pub async fn anonymise(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO accounts (party_id, status, version) VALUES ($1, 'erased', $2){}, \
-         display_name = '', industry = '', region_code = ''",
-        crm_storage::copies::tombstone_update("accounts")
-    )))
-    .bind(party_id)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
+    let blank = ", display_name = '', industry = '', region_code = ''";
+    crm_storage::copies::tombstone(conn, "accounts", party_id, "erased", version, blank).await?;
     sqlx::query(
         "UPDATE leads SET contact_name = '', email = '', phone = '', notes = '', company_name = '' WHERE party_id = $1",
     )

@@ -202,15 +202,8 @@ pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Custo
 /// Anonymises an erased customer's copy, case texts, notifications and call-list entries; the
 /// copy stays erased at `version` whatever arrives later.
 pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO customers (party_id, status, version) VALUES ($1, 'erased', $2){}, \
-         display_name = '', phones = '[]', birth_date = ''",
-        crm_storage::copies::tombstone_update("customers")
-    )))
-    .bind(party_id)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
+    let blank = ", display_name = '', phones = '[]', birth_date = ''";
+    crm_storage::copies::tombstone(conn, "customers", party_id, "erased", version, blank).await?;
     sqlx::query("DELETE FROM customer_phones WHERE party_id = $1")
         .bind(party_id)
         .execute(&mut *conn)
@@ -244,15 +237,7 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx:
     ] {
         sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
     }
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO customers (party_id, status, version) VALUES ($1, 'merged', $2){}",
-        crm_storage::copies::tombstone_update("customers")
-    )))
-    .bind(from)
-    .bind(version)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    crm_storage::copies::tombstone(conn, "customers", from, "merged", version, "").await
 }
 
 /// Marks a customer at risk of leaving (from marketing).
