@@ -117,6 +117,12 @@ tokio::task_local! {
     static DEADLINE: tokio::time::Instant;
 }
 
+/// Runs `work` as if it handled a call that must answer by `deadline`: what it calls
+/// ([`remaining`], [`crate::client::forwarded`]) sees that deadline.
+pub async fn within<F: Future>(deadline: tokio::time::Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
 /// The time left to the call being handled (the client's deadline or the server's limit,
 /// whichever comes first); `None` outside a unary call's handler.
 pub fn remaining() -> Option<Duration> {

@@ -16,6 +16,7 @@ pub mod kernel;
 pub mod money;
 pub mod paging;
 pub mod rate_limit;
+pub mod retry;
 pub mod served;
 pub mod server;
 pub mod service;

@@ -70,23 +70,22 @@ impl SalesApi {
         if missing.is_empty() {
             return Ok(found);
         }
+        let asked = customers::ResolveExternalIdsRequest {
+            source: source.to_string(),
+            external_ids: missing,
+        };
         let reply = self
-            .customers()
-            .resolve_external_ids(forwarded(
-                principal,
-                customers::ResolveExternalIdsRequest {
-                    source: source.to_string(),
-                    external_ids: missing,
-                },
-            ))
+            .ask_customers(|mut client| {
+                let request = forwarded(principal, asked.clone());
+                async move { client.resolve_external_ids(request).await }
+            })
             .await
             .map_err(|status| match status.code() {
                 tonic::Code::PermissionDenied => {
                     Error::PermissionDenied(format!("customers: {}", status.message()))
                 }
                 _ => Error::Unavailable(format!("customers service: {}", status.message())),
-            })?
-            .into_inner();
+            })?;
         drop(conn);
         // Kept in one statement: sales may be far behind customers' events during an import.
         let fetched: Vec<accounts::Account> =

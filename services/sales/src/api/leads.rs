@@ -339,16 +339,17 @@ impl SalesApi {
                 ..Default::default()
             });
         }
+        let asked = customers::CreatePartyRequest {
+            party: Some(party),
+            // Converting the lead again after a failure (or a retried call) finds the party made
+            // the first time.
+            request_id: format!("lead-conversion:{}", lead.id),
+        };
         let created = self
-            .customers()
-            .create_party(forwarded(
-                principal,
-                customers::CreatePartyRequest {
-                    party: Some(party),
-                    // Converting the lead again after a failure finds the party made the first time.
-                    request_id: format!("lead-conversion:{}", lead.id),
-                },
-            ))
+            .ask_customers(|mut client| {
+                let request = forwarded(principal, asked.clone());
+                async move { client.create_party(request).await }
+            })
             .await
             .map_err(|status| match status.code() {
                 tonic::Code::InvalidArgument => invalid(
@@ -358,7 +359,6 @@ impl SalesApi {
                 tonic::Code::PermissionDenied => Error::PermissionDenied(status.message().to_string()),
                 _ => Error::Unavailable(format!("customers service: {}", status.message())),
             })?
-            .into_inner()
             .party
             .ok_or_else(|| Error::Unavailable("customers service returned no party".into()))?;
         let mut conn = self.store.conn().await?;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crm_auth::Principal;
 use crm_platform::Store;
 use crm_platform::client::forwarded;
+use crm_platform::retry::RetryBudget;
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::sales::v1 as pb;
@@ -41,6 +42,8 @@ pub struct SalesApi {
     #[allow(dead_code)]
     config: Arc<SalesSettings>,
     customers: Channel,
+    /// Bounds the retries of calls to the customers service.
+    customer_retries: Arc<RetryBudget>,
 }
 
 impl SalesApi {
@@ -51,7 +54,21 @@ impl SalesApi {
             store,
             config,
             customers,
+            customer_retries: Arc::new(RetryBudget::new("customers")),
         }
+    }
+
+    /// Makes a call to the customers service that is safe to make twice, retried within the
+    /// budget while no instance answers (see [`crm_platform::retry`]): `call` sends one request
+    /// with the client it is given.
+    async fn ask_customers<T, F, Fut>(&self, call: F) -> std::result::Result<T, tonic::Status>
+    where
+        F: Fn(CustomersServiceClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    {
+        crm_platform::retry::call(&self.customer_retries, || call(self.customers()))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     fn customers(&self) -> CustomersServiceClient<Channel> {
@@ -71,16 +88,15 @@ impl SalesApi {
             return Ok(());
         }
         drop(conn);
+        let asked = customers::GetPartyRequest { id: party_id.into() };
         let reply = self
-            .customers()
-            .get_party(forwarded(
-                principal,
-                customers::GetPartyRequest { id: party_id.into() },
-            ))
+            .ask_customers(|mut client| {
+                let request = forwarded(principal, asked.clone());
+                async move { client.get_party(request).await }
+            })
             .await;
         match reply {
             Ok(reply) => {
-                let reply = reply.into_inner();
                 let party = reply
                     .party
                     .ok_or_else(|| Error::NotFound(format!("party {party_id}")))?;

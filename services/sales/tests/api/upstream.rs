@@ -1,7 +1,8 @@
 //! Sales asks the customers service about a party it has not seen yet outside any write
 //! transaction: a customers service that does not answer holds up that one call, not the writes
 //! beside it (on SQLite a write transaction holds the database's only write lock). The question
-//! carries the time the caller's call has left as its deadline.
+//! carries the time the caller's call has left as its deadline. A customers service that is
+//! unavailable is asked again, a bounded number of times.
 
 use crm_auth::Role;
 use crm_proto::sales::v1 as pb;
@@ -84,4 +85,62 @@ async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
     waiting.abort();
 }
 
-crm_testkit::backend_tests!(a_call_to_customers_holds_no_write_transaction);
+/// Serves every call with UNAVAILABLE (an instance shutting down) and counts the GetParty calls.
+async fn unavailable_customers() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = asked.clone();
+    let refusing = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        if request.uri().path().ends_with("/GetParty") {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        std::future::ready(tonic::Status::unavailable("shutting down").into_http::<axum::body::Body>())
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(tonic::service::Routes::from(refusing))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    (addr, asked)
+}
+
+async fn an_unavailable_customers_service_is_asked_again(backend: Backend) {
+    let (upstream, asked) = unavailable_customers().await;
+    let nats = TestNats::start();
+    let db = TestDb::new(backend);
+    let sales = start::<crm_sales::Sales>(&db.url, nats.client().await, |_, s| {
+        s.customers.urls = vec![format!("http://{upstream}")]
+    })
+    .await;
+    let admin = token("admin-1", &[Role::Admin]);
+    let err = PipelineServiceClient::new(sales.channel())
+        .create_opportunity(authed(
+            pb::CreateOpportunityRequest {
+                opportunity: Some(pb::Opportunity {
+                    name: "Deal".into(),
+                    party_id: uuid::Uuid::now_v7().to_string(),
+                    amount: fixtures::money(100_00, "USD"),
+                    expected_close_date: "2030-06-30".into(),
+                    ..Default::default()
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the first question and two retries"
+    );
+}
+
+crm_testkit::backend_tests!(
+    a_call_to_customers_holds_no_write_transaction,
+    an_unavailable_customers_service_is_asked_again
+);
