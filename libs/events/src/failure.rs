@@ -58,7 +58,7 @@ pub fn classify(err: &anyhow::Error) -> Failure {
             return Failure::Permanent;
         }
         if let Some(err) = cause.downcast_ref::<sqlx::Error>() {
-            return if retryable_sql(err) {
+            return if crm_storage::errors::is_transient(err) {
                 Failure::Retryable
             } else {
                 Failure::Permanent
@@ -69,33 +69,6 @@ pub fn classify(err: &anyhow::Error) -> Failure {
         }
     }
     Failure::Permanent
-}
-
-fn retryable_sql(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| retryable_code(&code)),
-        _ => false,
-    }
-}
-
-/// PostgreSQL's SQLSTATEs have five characters: connection exceptions (08), serialization
-/// failures and deadlocks (40001, 40P01), insufficient resources (53), operator intervention
-/// such as a shutdown or a cancelled statement (57), a lock not available (55P03). SQLite's
-/// codes are numbers whose low byte is the primary code: busy (5) and locked (6).
-fn retryable_code(code: &str) -> bool {
-    if code.len() == 5 {
-        return code.starts_with("08")
-            || code.starts_with("53")
-            || code.starts_with("57")
-            || matches!(code, "40001" | "40P01" | "55P03");
-    }
-    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
 #[cfg(test)]
@@ -114,7 +87,7 @@ mod tests {
         for code in [
             "08006", "40001", "40P01", "53300", "57P01", "57014", "55P03", "5", "517", "6", "262",
         ] {
-            assert!(retryable_code(code), "{code}");
+            assert!(crm_storage::errors::is_transient_code(code), "{code}");
         }
     }
 
@@ -143,7 +116,7 @@ mod tests {
             assert_eq!(classify(&err), Failure::Permanent, "{err:#}");
         }
         for code in ["23505", "23503", "22P02", "42P01", "1555", "19", "2067"] {
-            assert!(!retryable_code(code), "{code}");
+            assert!(!crm_storage::errors::is_transient_code(code), "{code}");
         }
     }
 

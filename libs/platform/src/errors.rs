@@ -133,7 +133,13 @@ pub enum Error {
 }
 
 impl From<sqlx::Error> for Error {
+    /// A database failure that may pass (see [`crm_storage::errors`]) is `UNAVAILABLE`, so that
+    /// the client tries again; any other is internal.
     fn from(err: sqlx::Error) -> Self {
+        if crm_storage::errors::is_transient(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return Error::Unavailable(DATABASE_UNAVAILABLE.into());
+        }
         Error::Internal(err.into())
     }
 }
@@ -155,10 +161,21 @@ impl From<Error> for Status {
             Error::PermissionDenied(msg) => Status::permission_denied(msg),
             Error::Unavailable(msg) => Status::unavailable(msg),
             Error::Cancelled(msg) => Status::cancelled(msg),
-            Error::Internal(err) => internal(err),
+            Error::Internal(err) => {
+                // A transient database failure met on the way (through an `anyhow` chain).
+                let db = err.chain().find_map(|c| c.downcast_ref::<sqlx::Error>());
+                if db.is_some_and(crm_storage::errors::is_transient) {
+                    tracing::warn!(error = %err, "database unavailable");
+                    return Status::unavailable(DATABASE_UNAVAILABLE);
+                }
+                internal(err)
+            }
         }
     }
 }
+
+/// What a caller is told when the database failed in a way that may pass.
+const DATABASE_UNAVAILABLE: &str = "the database is unavailable or busy; try again";
 
 /// Result of a service operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -180,4 +197,22 @@ pub fn etag_version(etag: &str, field: &str, required: bool, v: &mut Violations)
     let parsed = etag.trim_matches('"').parse().ok();
     v.check(parsed.is_none(), field, "not an etag returned by this service");
     parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_that_may_pass_is_unavailable() {
+        let direct: Status = Error::from(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(direct.code(), tonic::Code::Unavailable);
+        let wrapped =
+            anyhow::Error::from(sqlx::Error::Io(std::io::Error::other("reset"))).context("saving a party");
+        let through_anyhow: Status = Error::Internal(wrapped).into();
+        assert_eq!(through_anyhow.code(), tonic::Code::Unavailable);
+        assert!(!through_anyhow.message().contains("reset"), "no internals shown");
+        let other: Status = Error::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(other.code(), tonic::Code::Internal);
+    }
 }

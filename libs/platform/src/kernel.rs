@@ -292,9 +292,13 @@ impl Store {
     }
 
     /// Begins a transaction; inside a call, its statements end with the call's deadline (see
-    /// [`Db::begin_within`]).
+    /// [`Db::begin_within`]). A transaction that cannot begin is a transient failure (see
+    /// [`crm_storage::errors::unreachable`]).
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        self.db.begin_within(crate::deadline::remaining()).await
+        self.db
+            .begin_within(crate::deadline::remaining())
+            .await
+            .map_err(crm_storage::errors::unreachable)
     }
 
     /// Commits `tx` and wakes the outbox relay.
@@ -304,9 +308,13 @@ impl Store {
         Ok(())
     }
 
-    /// A connection for reads outside a transaction.
+    /// A connection for reads outside a transaction (one that cannot be had is a transient
+    /// failure).
     pub async fn conn(&self) -> sqlx::Result<crm_storage::ReadConn> {
-        self.db.read_conn().await
+        self.db
+            .read_conn()
+            .await
+            .map_err(crm_storage::errors::unreachable)
     }
 }
 

@@ -9,6 +9,7 @@
 mod config;
 pub mod copies;
 mod db;
+pub mod errors;
 pub mod imports;
 mod sql;
 pub mod statistics;
