@@ -95,18 +95,18 @@ impl Served {
             .args([signal, &self.child.id().to_string()])
             .status();
     }
+}
 
-    /// Resident memory in MiB.
-    fn rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            })
-            .map_or(0.0, |kib| kib / 1024.0)
-    }
+/// Resident memory of process `pid` in MiB (0 while it is being started again).
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 impl Drop for Served {
@@ -134,7 +134,8 @@ fn local_addr() -> SocketAddr {
 #[derive(Default)]
 struct Tally {
     ok: AtomicU64,
-    failed: Mutex<BTreeMap<String, u64>>,
+    /// Failed calls by code: how many, and the first message.
+    failed: Mutex<BTreeMap<String, (u64, String)>>,
     /// Parties acknowledged, by idempotency key, and their ids in the order they came.
     created: Mutex<(HashMap<u64, String>, Vec<String>)>,
     /// Creations not yet acknowledged: sent again until they are.
@@ -144,12 +145,21 @@ struct Tally {
 
 impl Tally {
     fn failure(&self, status: &tonic::Status) {
-        *self
-            .failed
+        let mut failed = self.failed.lock().unwrap();
+        let entry = failed
+            .entry(format!("{:?}", status.code()))
+            .or_insert_with(|| (0, status.message().chars().take(200).collect()));
+        entry.0 += 1;
+    }
+
+    /// Failed calls by code.
+    fn failures(&self) -> BTreeMap<String, u64> {
+        self.failed
             .lock()
             .unwrap()
-            .entry(format!("{:?}", status.code()))
-            .or_default() += 1;
+            .iter()
+            .map(|(code, (n, _))| (code.clone(), *n))
+            .collect()
     }
 
     /// A party to read, if any was created.
@@ -263,6 +273,8 @@ impl Suite {
         for name in DOMAINS {
             args.extend([format!("--{name}-url"), url(name)]);
         }
+        // One principal makes every call here.
+        args.extend(["--rate-limit".into(), "0".into()]);
         services.push(Served::start("gateway", local_addr(), args, logs.path()));
         for s in &services {
             ready(s.addr).await;
@@ -321,13 +333,18 @@ impl Suite {
         }
     }
 
-    fn memory(&self) -> String {
-        self.services
-            .iter()
-            .map(|s| format!("{} {:.0}", s.name, s.rss_mib()))
-            .collect::<Vec<_>>()
-            .join(", ")
+    /// The processes' names and ids, for the reporter.
+    fn pids(&self) -> Vec<(&'static str, u32)> {
+        self.services.iter().map(|s| (s.name, s.child.id())).collect()
     }
+}
+
+/// Resident memory of the processes, `name MiB, ...`.
+fn memory(pids: &[(&'static str, u32)]) -> String {
+    pids.iter()
+        .map(|(name, pid)| format!("{name} {:.0}", rss_mib(*pid)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs the mix flat out with [`IN_FLIGHT`] calls in flight for `seconds`: calls per second.
@@ -365,6 +382,11 @@ async fn soak() {
     let channel = crm_testkit::channel(suite.gateway());
     let tally = Arc::new(Tally::default());
     let max = maximum(&channel, &token, &tally, 20).await;
+    println!(
+        "flat out: failed calls by code {:?}",
+        tally.failed.lock().unwrap()
+    );
+    tally.failed.lock().unwrap().clear();
     let rate = 0.7 * max;
     println!(
         "soak on {backend:?}: mixed load flat out {max:.0} calls/s; soaking {minutes} min at {rate:.0} calls/s \
@@ -375,7 +397,8 @@ async fn soak() {
     let started = Instant::now();
     let until = started + Duration::from_secs(minutes * 60);
     let load = {
-        let (tally, token, channel, in_flight) = (tally.clone(), token.clone(), channel.clone(), in_flight.clone());
+        let (tally, token, channel, in_flight) =
+            (tally.clone(), token.clone(), channel.clone(), in_flight.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(1.0)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -396,32 +419,44 @@ async fn soak() {
             }
         })
     };
+    // The report every ten seconds runs beside the faults, some of which last a while.
+    let pids = Arc::new(Mutex::new(suite.pids()));
+    let reporter = {
+        let (tally, pids) = (tally.clone(), pids.clone());
+        let answered_before = tally.ok.load(Ordering::Relaxed);
+        tokio::spawn(async move {
+            let mut lines = Vec::new();
+            let mut tick = tokio::time::interval_at((started + REPORT_EVERY).into(), REPORT_EVERY);
+            while Instant::now() < until {
+                tick.tick().await;
+                let memory = memory(&pids.lock().unwrap());
+                println!(
+                    "{:>5.0} s  answered {}  failed {:?}  acknowledged writes {}  RSS MiB: {memory}",
+                    started.elapsed().as_secs_f64(),
+                    tally.ok.load(Ordering::Relaxed) - answered_before,
+                    tally.failures(),
+                    tally.acknowledged(),
+                );
+                lines.push(memory);
+            }
+            lines
+        })
+    };
     let mut next_fault = started + FAULT_EVERY;
-    let mut next_report = started + REPORT_EVERY;
     let mut faults = 0;
-    let mut memory_lines = Vec::new();
-    while Instant::now() < until {
-        let now = Instant::now();
-        if now >= next_fault {
-            let what = suite.fault(faults, backend).await;
-            println!("{:>5.0} s  fault: {what}", started.elapsed().as_secs_f64());
-            faults += 1;
-            next_fault += FAULT_EVERY;
-        }
-        if Instant::now() >= next_report {
-            let memory = suite.memory();
-            println!(
-                "{:>5.0} s  answered {}  failed {:?}  acknowledged writes {}  RSS MiB: {memory}",
-                started.elapsed().as_secs_f64(),
-                tally.ok.load(Ordering::Relaxed),
-                tally.failed.lock().unwrap(),
-                tally.acknowledged(),
-            );
-            memory_lines.push(memory);
-            next_report += REPORT_EVERY;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    while next_fault < until {
+        tokio::time::sleep_until(next_fault.into()).await;
+        let at = started.elapsed().as_secs_f64();
+        let what = suite.fault(faults, backend).await;
+        println!(
+            "{at:>5.0} s  fault: {what} (over after {:.0} s)",
+            started.elapsed().as_secs_f64() - at
+        );
+        *pids.lock().unwrap() = suite.pids();
+        faults += 1;
+        next_fault += FAULT_EVERY;
     }
+    let memory_lines = reporter.await.unwrap();
     load.await.unwrap();
     // Every write sent again until it is acknowledged.
     loop {
@@ -443,7 +478,7 @@ async fn soak() {
     );
     println!(
         "{} writes acknowledged; {} stored; lost {}; stored twice {}; party.created events {} (duplicated {}); \
-         copies in sales/servicedesk/marketing {:?}; dead letters {}; failed calls by code {:?}",
+         copies in sales/servicedesk/marketing {:?}; dead letters {}; failed calls by code (first message) {:?}",
         acknowledged,
         report.stored,
         acknowledged - report.stored.min(acknowledged),
@@ -453,6 +488,16 @@ async fn soak() {
         report.copies,
         report.dead_letters,
         tally.failed.lock().unwrap(),
+    );
+    let lost = acknowledged - report.stored.min(acknowledged);
+    let twice = (report.stored - acknowledged).max(0) + (report.events as i64 - report.stored).max(0);
+    assert!(
+        lost == 0 && twice == 0,
+        "{lost} writes lost, {twice} effects duplicated"
+    );
+    assert!(
+        report.copies.iter().all(|&c| c == report.stored) && report.dead_letters == 0,
+        "every consumer holds every party, nothing parked"
     );
 }
 
@@ -474,7 +519,13 @@ async fn count(url: &str, sql: &'static str) -> i64 {
 async fn settle(suite: &Suite) -> Settled {
     let customers_url = &suite.databases["customers"].url;
     crm_testkit::eventually(Duration::from_secs(600), "the outbox published", || async {
-        (count(customers_url, "SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL").await == 0).then_some(())
+        (count(
+            customers_url,
+            "SELECT COUNT(*) FROM crm_outbox WHERE sent_at IS NULL",
+        )
+        .await
+            == 0)
+            .then_some(())
     })
     .await;
     let js = jetstream::new(suite.nats.client().await);
@@ -485,7 +536,10 @@ async fn settle(suite: &Suite) -> Settled {
     ] {
         crm_testkit::eventually(Duration::from_secs(600), consumer, || async {
             let mut c = js
-                .get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(consumer, "CRM_CUSTOMERS")
+                .get_consumer_from_stream::<jetstream::consumer::pull::Config, _, _>(
+                    consumer,
+                    "CRM_CUSTOMERS",
+                )
                 .await
                 .ok()?;
             let info = c.info().await.ok()?;
@@ -493,9 +547,16 @@ async fn settle(suite: &Suite) -> Settled {
         })
         .await;
     }
-    let stored = count(customers_url, "SELECT COUNT(*) FROM parties WHERE family_name = 'Soak'").await;
+    let stored = count(
+        customers_url,
+        "SELECT COUNT(*) FROM parties WHERE family_name = 'Soak'",
+    )
+    .await;
     let stream = js.get_stream("CRM_CUSTOMERS").await.unwrap();
-    let mut subjects = stream.info_with_subjects("crm.customers.party.created").await.unwrap();
+    let mut subjects = stream
+        .info_with_subjects("crm.customers.party.created")
+        .await
+        .unwrap();
     let mut events = 0;
     while let Some(Ok((_, n))) = futures::StreamExt::next(&mut subjects).await {
         events += n as u64;
@@ -503,8 +564,14 @@ async fn settle(suite: &Suite) -> Settled {
     let mut copies = Vec::new();
     for (service, sql) in [
         ("sales", "SELECT COUNT(*) FROM accounts WHERE status = 'active'"),
-        ("servicedesk", "SELECT COUNT(*) FROM customers WHERE status = 'active'"),
-        ("marketing", "SELECT COUNT(*) FROM profiles WHERE status = 'active'"),
+        (
+            "servicedesk",
+            "SELECT COUNT(*) FROM customers WHERE status = 'active'",
+        ),
+        (
+            "marketing",
+            "SELECT COUNT(*) FROM profiles WHERE status = 'active'",
+        ),
     ] {
         copies.push(count(&suite.databases[service].url, sql).await);
     }
