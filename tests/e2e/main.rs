@@ -35,11 +35,7 @@ fn free_ports(n: u16) -> u16 {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    crm_testkit::free_port()
 }
 
 /// A `crm` process, killed if the test fails before stopping it.

@@ -101,8 +101,30 @@ impl Drop for TestNats {
     }
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, for a server a test starts.
+///
+/// Taken below the kernel's ephemeral range (`ip_local_port_range`): a port the kernel handed out
+/// for a moment is soon the local port of some outgoing connection (to PostgreSQL, say), and a
+/// server started on it then fails with "address in use". Each process walks the range from its
+/// own starting point, so parallel test processes rarely try the same ports.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    const FIRST: u32 = 10_000;
+    if low > FIRST + 1_000 {
+        let span = low - FIRST;
+        let start = std::process::id().wrapping_mul(7_919) % span;
+        for _ in 0..span.min(2_000) {
+            let port = FIRST + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+            if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+                return port as u16;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
