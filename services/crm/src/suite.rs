@@ -98,6 +98,7 @@ impl Suite {
                     database: DatabaseConfig {
                         url: config.database_urls.get(&service).cloned().unwrap_or_default(),
                         max_connections: 10,
+                        min_connections: 0,
                     },
                     server: config.server.clone(),
                     auth: config.auth.clone(),

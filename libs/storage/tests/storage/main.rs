@@ -177,3 +177,29 @@ async fn a_statement_past_the_calls_deadline_is_cancelled() {
     tx.commit().await.unwrap();
     db.close().await;
 }
+
+/// A pool told to keep connections open opens them at start, before any work asks for one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_opens_its_minimum_at_start() {
+    crm_testkit::init_logging();
+    if !crm_testkit::postgres_available() {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres);
+    let name = test_db.url.rsplit('/').next().unwrap().to_string();
+    let db = crm_storage::Db::connect_with(&test_db.url, 6, 4).await.unwrap();
+    let admin = crm_storage::Db::connect(&std::env::var("CRM_TEST_POSTGRES_URL").unwrap(), 1)
+        .await
+        .unwrap();
+    crm_testkit::eventually(Duration::from_secs(30), "four connections open", || async {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&name)
+            .fetch_one(admin.pool())
+            .await
+            .ok()?;
+        (open >= 4).then_some(())
+    })
+    .await;
+    admin.close().await;
+    db.close().await;
+}
