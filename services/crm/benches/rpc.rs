@@ -15,6 +15,9 @@
 //!
 //! `cargo bench -p crm --bench rpc`. `CRM_BENCH_SECONDS` sets each measurement's length (5).
 
+#[path = "common/serve.rs"]
+mod serve;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -27,6 +30,8 @@ use crm_storage::Backend;
 use crm_testkit::{TestDb, TestNats, authed};
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
+
+use serve::{local_addr, ready};
 
 /// The allocator of the `crm` binary, so that the client costs what it would against the suite.
 #[global_allocator]
@@ -155,21 +160,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Waits until the server at `addr` answers health checks.
-async fn ready(addr: SocketAddr) {
-    crm_testkit::eventually(Duration::from_secs(60), "the server to answer", || async move {
-        HealthClient::new(crm_testkit::channel(addr))
-            .check(tonic_health::pb::HealthCheckRequest::default())
-            .await
-            .ok()
-    })
-    .await;
-}
-
-fn local_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], crm_testkit::free_port()))
 }
 
 /// `crm serve customers` on `database_url`, logging to a file in `logs`.

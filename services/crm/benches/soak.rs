@@ -14,6 +14,9 @@
 //! `CRM_SOAK_MINUTES` (default 10), `CRM_BENCH_BACKEND` (`sqlite` or `postgres`, with
 //! `CRM_TEST_POSTGRES_URL`).
 
+#[path = "common/serve.rs"]
+mod serve;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -30,7 +33,8 @@ use crm_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
 use crm_storage::Db;
 use crm_testkit::{Backend, TestDb, TestNats, authed};
 use tonic::transport::Channel;
-use tonic_health::pb::health_client::HealthClient;
+
+use serve::{local_addr, ready};
 
 const DOMAINS: [&str; 5] = ["customers", "sales", "partners", "marketing", "servicedesk"];
 /// Calls in flight while the maximum rate is measured, and at most during the soak.
@@ -114,20 +118,6 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-async fn ready(addr: SocketAddr) {
-    crm_testkit::eventually(Duration::from_secs(60), "a service to answer", || async move {
-        HealthClient::new(crm_testkit::channel(addr))
-            .check(tonic_health::pb::HealthCheckRequest::default())
-            .await
-            .ok()
-    })
-    .await;
-}
-
-fn local_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], crm_testkit::free_port()))
 }
 
 /// What the load has seen.

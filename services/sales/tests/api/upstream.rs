@@ -10,6 +10,19 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_testkit::{Backend, TestDb, TestNats, authed, fixtures, start, token};
 
+/// An opportunity for a party sales has not seen: sales asks customers about it.
+fn deal_with_an_unseen_party() -> pb::CreateOpportunityRequest {
+    pb::CreateOpportunityRequest {
+        opportunity: Some(pb::Opportunity {
+            name: "Deal".into(),
+            party_id: uuid::Uuid::now_v7().to_string(),
+            amount: fixtures::money(100_00, "USD"),
+            expected_close_date: "2030-06-30".into(),
+            ..Default::default()
+        }),
+    }
+}
+
 async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
     // A customers service that takes every call and never answers; it says when GetParty came,
     // with its deadline.
@@ -41,18 +54,7 @@ async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
 
     // An opportunity for a party sales has not seen: sales asks customers, which never answers.
     let mut pipeline = PipelineServiceClient::new(sales.channel());
-    let mut request = authed(
-        pb::CreateOpportunityRequest {
-            opportunity: Some(pb::Opportunity {
-                name: "Deal".into(),
-                party_id: uuid::Uuid::now_v7().to_string(),
-                amount: fixtures::money(100_00, "USD"),
-                expected_close_date: "2030-06-30".into(),
-                ..Default::default()
-            }),
-        },
-        &admin,
-    );
+    let mut request = authed(deal_with_an_unseen_party(), &admin);
     request.set_timeout(std::time::Duration::from_secs(20));
     let waiting = tokio::spawn(async move { pipeline.create_opportunity(request).await });
     let timeout = asked
@@ -118,18 +120,7 @@ async fn an_unavailable_customers_service_is_asked_again(backend: Backend) {
     .await;
     let admin = token("admin-1", &[Role::Admin]);
     let err = PipelineServiceClient::new(sales.channel())
-        .create_opportunity(authed(
-            pb::CreateOpportunityRequest {
-                opportunity: Some(pb::Opportunity {
-                    name: "Deal".into(),
-                    party_id: uuid::Uuid::now_v7().to_string(),
-                    amount: fixtures::money(100_00, "USD"),
-                    expected_close_date: "2030-06-30".into(),
-                    ..Default::default()
-                }),
-            },
-            &admin,
-        ))
+        .create_opportunity(authed(deal_with_an_unseen_party(), &admin))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unavailable, "{err:?}");
