@@ -257,6 +257,32 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     );
 }
 
+/// `crm serve` will not start with the public development secret (no key configured) or with
+/// an HS256 secret too short to resist guessing, and says what to set.
+#[test]
+fn crm_serve_refuses_to_run_without_a_key_of_its_own() {
+    for (secret, says) in [(None, "CRM_JWT_SECRET"), (Some("short-secret"), "at least 32")] {
+        let mut serve = Command::new(CRM);
+        serve
+            .args(["serve", "customers", "--listen", "127.0.0.1:0"])
+            .args([
+                "--database-url",
+                "sqlite::memory:",
+                "--nats-url",
+                "nats://127.0.0.1:1",
+            ])
+            .env_remove("CRM_JWT_SECRET")
+            .env_remove("CRM_JWKS_URL");
+        if let Some(secret) = secret {
+            serve.args(["--jwt-secret", secret]);
+        }
+        let out = serve.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{secret:?} accepted");
+        assert!(stderr.contains(says), "{secret:?}: {stderr}");
+    }
+}
+
 /// `crm migrate`, `crm token` and `crm serve customers` against an external NATS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_serve_one_service() {
@@ -273,7 +299,7 @@ async fn crm_serve_one_service() {
     );
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("migrated customers"));
 
-    let secret = "e2e-secret";
+    let secret = "e2e-secret-of-at-least-thirty-two-bytes";
     let token = Command::new(CRM)
         .args([
             "token",

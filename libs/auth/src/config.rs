@@ -10,6 +10,9 @@ use crate::token::{Signer, Verifier};
 /// deployments set `CRM_JWT_SECRET` or a JWKS source.
 pub const DEV_SECRET: &str = "crm-development-secret-do-not-use-in-production";
 
+/// The shortest HS256 secret accepted: 32 bytes, the size of the SHA-256 output (RFC 7518 3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// How tokens are verified.
 #[derive(Clone, Args)]
 pub struct AuthConfig {
@@ -64,6 +67,32 @@ impl AuthConfig {
         }
     }
 
+    /// Whether tokens are verified with a key of the deployment's own: a JWKS source, or an HS256
+    /// secret of at least [`MIN_SECRET_BYTES`] other than the public development one. `crm serve`
+    /// refuses to start otherwise: anyone can mint an admin token with the development secret.
+    pub fn require_deployment_key(&self) -> anyhow::Result<()> {
+        if self.jwks_file.is_some() || self.jwks_url.is_some() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            self.jwt_secret != DEV_SECRET,
+            "no token key configured: set CRM_JWT_SECRET (--jwt-secret, at least {MIN_SECRET_BYTES} bytes) \
+             or a JWKS source (--jwks-url, --jwks-file); the built-in development secret is public and is \
+             only for `crm up`"
+        );
+        self.check_secret_length()
+    }
+
+    fn check_secret_length(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.jwt_secret.len() >= MIN_SECRET_BYTES,
+            "CRM_JWT_SECRET has {} bytes: an HS256 key needs at least {MIN_SECRET_BYTES} (as many as \
+             the hash's output), or it can be guessed",
+            self.jwt_secret.len()
+        );
+        Ok(())
+    }
+
     /// Builds the verifier, reading the JWKS document when one is configured.
     pub async fn verifier(&self) -> anyhow::Result<Arc<Verifier>> {
         let verifier = if let Some(path) = &self.jwks_file {
@@ -72,7 +101,7 @@ impl AuthConfig {
         } else if let Some(url) = &self.jwks_url {
             Verifier::rs256_jwks_url(url, Duration::from_secs(3600), Duration::from_secs(60)).await?
         } else {
-            anyhow::ensure!(!self.jwt_secret.is_empty(), "CRM_JWT_SECRET is empty");
+            self.check_secret_length()?;
             Verifier::hs256(self.jwt_secret.as_bytes())
         };
         Ok(Arc::new(
@@ -85,5 +114,37 @@ impl AuthConfig {
     /// A signer for development tokens with the configured HS256 secret.
     pub fn signer(&self) -> Signer {
         Signer::hs256(self.jwt_secret.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_deployment_needs_a_key_of_its_own() {
+        let err = AuthConfig::default().require_deployment_key().unwrap_err();
+        assert!(err.to_string().contains("CRM_JWT_SECRET"), "{err}");
+        AuthConfig::with_secret("x".repeat(MIN_SECRET_BYTES))
+            .require_deployment_key()
+            .unwrap();
+        let jwks = AuthConfig {
+            jwks_url: Some("https://login.example.com/jwks.json".into()),
+            ..AuthConfig::default()
+        };
+        jwks.require_deployment_key().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_short_secret_is_refused() {
+        let err = AuthConfig::with_secret("e2e-secret")
+            .verifier()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 32"), "{err}");
+        AuthConfig::with_secret("x".repeat(MIN_SECRET_BYTES))
+            .verifier()
+            .await
+            .unwrap();
     }
 }

@@ -17,7 +17,7 @@ pub use nats::{TestNats, free_port};
 pub use running::{Running, Watched, run, start};
 
 /// The HS256 secret test services verify tokens with.
-pub const TEST_SECRET: &str = "crm-test-secret";
+pub const TEST_SECRET: &str = "crm-test-secret-at-least-32-bytes-long";
 
 /// Installs the test binary's subscriber (once): spans get OpenTelemetry contexts and are kept
 /// in memory (see [`finished_spans`]), so trace propagation can be checked, and logs are

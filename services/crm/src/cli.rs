@@ -195,6 +195,7 @@ pub(crate) async fn serve_domain<S: crm_platform::Service>(
     telemetry: &TelemetryConfig,
 ) -> anyhow::Result<()> {
     let common = args.common;
+    common.auth.require_deployment_key()?;
     let _telemetry = crm_platform::telemetry::init(telemetry, &format!("crm-{}", S::NAME))?;
     let stop = crm_platform::shutdown::signal_token();
     let database = DatabaseConfig {
@@ -232,6 +233,7 @@ pub(crate) async fn serve_domain<S: crm_platform::Service>(
 /// publishes nor consumes events.
 pub(crate) async fn serve_gateway(args: ServeGateway, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let common = args.common;
+    common.auth.require_deployment_key()?;
     let _telemetry = crm_platform::telemetry::init(telemetry, "crm-gateway")?;
     let stop = crm_platform::shutdown::signal_token();
     let running = services::build_gateway(args.listen, common.server, common.auth, args.settings).await?;
