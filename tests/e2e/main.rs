@@ -376,3 +376,20 @@ async fn crm_serve_one_service() {
     assert!(gateway.terminate().success());
     assert!(process.terminate().success());
 }
+
+/// `crm up` on an address other machines reach will not start with the public development
+/// secret.
+#[test]
+fn crm_up_on_the_network_needs_a_key_of_its_own() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(CRM)
+        .args(["up", "--host", "0.0.0.0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("CRM_JWT_SECRET")
+        .env_remove("CRM_JWKS_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("reachable from other machines"), "{stderr}");
+}

@@ -241,10 +241,27 @@ pub(crate) async fn serve_gateway(args: ServeGateway, telemetry: &TelemetryConfi
     running.run(stop).await
 }
 
+/// Whether `host` (an address or a name) is reachable from this machine alone.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     let _telemetry = crm_platform::telemetry::init(telemetry, "crm")?;
     let stop = crm_platform::shutdown::signal_token();
     let common = args.common;
+    // The development secret is public: a suite reachable from other machines needs a key of
+    // its own.
+    if !is_loopback(&args.host) {
+        common.auth.require_deployment_key().context(format!(
+            "crm up on {} is reachable from other machines",
+            args.host
+        ))?;
+    }
     std::fs::create_dir_all(&common.data_dir)
         .with_context(|| format!("creating {}", common.data_dir.display()))?;
     let (_local_nats, nats_url) = match &common.nats.url {
@@ -314,6 +331,16 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory as _;
+
+    #[test]
+    fn only_loopback_addresses_count_as_this_machine_alone() {
+        for host in ["127.0.0.1", "::1", "[::1]", "localhost", "127.0.0.2"] {
+            assert!(super::is_loopback(host), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "10.0.0.5", "crm.example.com"] {
+            assert!(!super::is_loopback(host), "{host}");
+        }
+    }
 
     #[test]
     fn the_command_line_is_consistent() {
