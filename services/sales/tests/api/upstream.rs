@@ -23,6 +23,32 @@ fn deal_with_an_unseen_party() -> pb::CreateOpportunityRequest {
     }
 }
 
+/// Serves `customers` (a stand-in for the customers service) on a free port; its address.
+async fn serve_customers(customers: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(tonic::service::Routes::from(customers))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    addr
+}
+
+/// Sales on `backend`, asking the customers service at `customers`; what keeps it running.
+async fn sales_in_front_of(
+    customers: std::net::SocketAddr,
+    backend: Backend,
+) -> (crm_testkit::Running, TestNats, TestDb) {
+    let nats = TestNats::start();
+    let db = TestDb::new(backend);
+    let sales = start::<crm_sales::Sales>(&db.url, nats.client().await, |_, s| {
+        s.customers.urls = vec![format!("http://{customers}")]
+    })
+    .await;
+    (sales, nats, db)
+}
+
 async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
     // A customers service that takes every call and never answers; it says when GetParty came,
     // with its deadline.
@@ -37,19 +63,7 @@ async fn a_call_to_customers_holds_no_write_transaction(backend: Backend) {
         }
         std::future::pending::<axum::response::Response>()
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = listener.local_addr().unwrap();
-    let _silent = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_routes(tonic::service::Routes::from(never))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    let nats = TestNats::start();
-    let db = TestDb::new(backend);
-    let sales = start::<crm_sales::Sales>(&db.url, nats.client().await, |_, s| {
-        s.customers.urls = vec![format!("http://{upstream}")]
-    })
-    .await;
+    let (sales, _nats, _db) = sales_in_front_of(serve_customers(never).await, backend).await;
     let admin = token("admin-1", &[Role::Admin]);
 
     // An opportunity for a party sales has not seen: sales asks customers, which never answers.
@@ -100,24 +114,12 @@ async fn unavailable_customers() -> (
         }
         std::future::ready(tonic::Status::unavailable("shutting down").into_http::<axum::body::Body>())
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_routes(tonic::service::Routes::from(refusing))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-    );
-    (addr, asked)
+    (serve_customers(refusing).await, asked)
 }
 
 async fn an_unavailable_customers_service_is_asked_again(backend: Backend) {
     let (upstream, asked) = unavailable_customers().await;
-    let nats = TestNats::start();
-    let db = TestDb::new(backend);
-    let sales = start::<crm_sales::Sales>(&db.url, nats.client().await, |_, s| {
-        s.customers.urls = vec![format!("http://{upstream}")]
-    })
-    .await;
+    let (sales, _nats, _db) = sales_in_front_of(upstream, backend).await;
     let admin = token("admin-1", &[Role::Admin]);
     let err = PipelineServiceClient::new(sales.channel())
         .create_opportunity(authed(deal_with_an_unseen_party(), &admin))
