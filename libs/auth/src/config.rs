@@ -4,6 +4,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
+use crm_tls::{HttpClient, HttpLimits};
+
+use crate::jwks::JwksSource;
 use crate::token::{Signer, Verifier};
 
 /// The development secret used when none is configured. Fine on a laptop, never in production:
@@ -22,14 +25,22 @@ pub struct AuthConfig {
     /// JWKS document of an identity provider (RS256), as a file path.
     #[arg(long = "jwks-file", env = "CRM_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// JWKS URL of an identity provider (RS256, http or https): fetched at start-up, hourly, and
-    /// when a token names an unknown key id.
+    /// JWKS URL of an identity provider (RS256, https): fetched at start-up, hourly, and when a
+    /// token names an unknown key id.
     #[arg(long = "jwks-url", env = "CRM_JWKS_URL")]
     pub jwks_url: Option<String>,
+    /// Further certificate authorities (PEM) trusted for the JWKS URL, besides the system's.
+    #[arg(long = "jwks-ca-file", env = "CRM_JWKS_CA_FILE")]
+    pub jwks_ca_file: Option<std::path::PathBuf>,
+    /// Allows a plain `http://` JWKS URL (a provider inside the same pod or host only: keys
+    /// fetched in the clear can be replaced on the way).
+    #[arg(long = "jwks-allow-http", env = "CRM_JWKS_ALLOW_HTTP")]
+    pub jwks_allow_http: bool,
     /// Required `iss` claim.
     #[arg(long = "jwt-issuer", env = "CRM_JWT_ISSUER")]
     pub issuer: Option<String>,
-    /// Required `aud` claim.
+    /// Required `aud` claim (a token's `aud` may be this name or an array holding it). Required
+    /// with a JWKS source: an identity provider signs tokens for many applications.
     #[arg(long = "jwt-audience", env = "CRM_JWT_AUDIENCE")]
     pub audience: Option<String>,
 }
@@ -40,6 +51,8 @@ impl std::fmt::Debug for AuthConfig {
             .field("jwt_secret", &"<redacted>")
             .field("jwks_file", &self.jwks_file)
             .field("jwks_url", &self.jwks_url)
+            .field("jwks_ca_file", &self.jwks_ca_file)
+            .field("jwks_allow_http", &self.jwks_allow_http)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .finish()
@@ -52,6 +65,8 @@ impl Default for AuthConfig {
             jwt_secret: DEV_SECRET.into(),
             jwks_file: None,
             jwks_url: None,
+            jwks_ca_file: None,
+            jwks_allow_http: false,
             issuer: None,
             audience: None,
         }
@@ -71,8 +86,8 @@ impl AuthConfig {
     /// secret of at least [`MIN_SECRET_BYTES`] other than the public development one. `crm serve`
     /// refuses to start otherwise: anyone can mint an admin token with the development secret.
     pub fn require_deployment_key(&self) -> anyhow::Result<()> {
-        if self.jwks_file.is_some() || self.jwks_url.is_some() {
-            return Ok(());
+        if self.uses_jwks() {
+            return self.check_audience();
         }
         anyhow::ensure!(
             self.jwt_secret != DEV_SECRET,
@@ -81,6 +96,22 @@ impl AuthConfig {
              only for `crm up`"
         );
         self.check_secret_length()
+    }
+
+    fn uses_jwks(&self) -> bool {
+        self.jwks_file.is_some() || self.jwks_url.is_some()
+    }
+
+    /// An identity provider signs tokens for every application it serves; without an audience
+    /// the suite would accept a token issued for any of them.
+    fn check_audience(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.audience.as_deref().is_some_and(|a| !a.trim().is_empty()),
+            "a JWKS source needs the audience the suite's tokens carry: set CRM_JWT_AUDIENCE \
+             (--jwt-audience), or the tokens the identity provider issues for any other \
+             application are accepted too"
+        );
+        Ok(())
     }
 
     fn check_secret_length(&self) -> anyhow::Result<()> {
@@ -95,11 +126,29 @@ impl AuthConfig {
 
     /// Builds the verifier, reading the JWKS document when one is configured.
     pub async fn verifier(&self) -> anyhow::Result<Arc<Verifier>> {
+        if self.uses_jwks() {
+            self.check_audience()?;
+        }
         let verifier = if let Some(path) = &self.jwks_file {
             let doc = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             Verifier::rs256_jwks(&doc)?
         } else if let Some(url) = &self.jwks_url {
-            Verifier::rs256_jwks_url(url, Duration::from_secs(3600), Duration::from_secs(60)).await?
+            let client = HttpClient::new(
+                self.jwks_ca_file.as_deref(),
+                self.jwks_allow_http,
+                HttpLimits {
+                    // Providers publish a handful of keys; a larger answer is not a key set.
+                    max_body_bytes: 256 * 1024,
+                    ..HttpLimits::default()
+                },
+            )?;
+            let source = JwksSource {
+                url: url.clone(),
+                client,
+            };
+            Verifier::rs256_jwks_url(source, Duration::from_secs(3600), Duration::from_secs(60))
+                .await
+                .with_context(|| format!("fetching the JWKS keys from {url}"))?
         } else {
             self.check_secret_length()?;
             Verifier::hs256(self.jwt_secret.as_bytes())
@@ -128,10 +177,13 @@ mod tests {
         AuthConfig::with_secret("x".repeat(MIN_SECRET_BYTES))
             .require_deployment_key()
             .unwrap();
-        let jwks = AuthConfig {
+        let mut jwks = AuthConfig {
             jwks_url: Some("https://login.example.com/jwks.json".into()),
             ..AuthConfig::default()
         };
+        let err = jwks.require_deployment_key().unwrap_err();
+        assert!(err.to_string().contains("CRM_JWT_AUDIENCE"), "{err}");
+        jwks.audience = Some("crm".into());
         jwks.require_deployment_key().unwrap();
     }
 

@@ -1,4 +1,4 @@
-//! JWKS documents: parsing, fetching over HTTP(S), and key rotation.
+//! JWKS documents: parsing, fetching over HTTPS, and key rotation.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,15 +6,32 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use crm_tls::HttpClient;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+
+/// Where a JWKS document is fetched from, and with which client.
+#[derive(Debug, Clone)]
+pub struct JwksSource {
+    /// The document's URL.
+    pub url: String,
+    /// The client that fetches it (HTTPS only unless built to allow plain HTTP).
+    pub client: HttpClient,
+}
+
+impl JwksSource {
+    /// Fetches the document.
+    pub(crate) async fn fetch(&self) -> anyhow::Result<String> {
+        let body = self.client.get(&self.url, "application/json").await?;
+        String::from_utf8(body.to_vec()).context("the JWKS document is not UTF-8")
+    }
+}
 
 /// RS256 keys by key id, re-fetched from their URL when a token names an unknown key id or the
 /// keys are older than the refresh interval (identity providers rotate keys).
 pub(crate) struct KeyStore {
     keys: RwLock<HashMap<String, DecodingKey>>,
-    url: Option<String>,
+    source: Option<JwksSource>,
     fetched_at: Mutex<Instant>,
     refreshing: AtomicBool,
     refresh_interval: Duration,
@@ -22,11 +39,11 @@ pub(crate) struct KeyStore {
 }
 
 impl KeyStore {
-    /// Keys from a JWKS document; `url` is where to re-fetch it (None for a file).
-    pub(crate) fn new(doc: &str, url: Option<String>) -> anyhow::Result<Self> {
+    /// Keys from a JWKS document; `source` is where to re-fetch it (None for a file).
+    pub(crate) fn new(doc: &str, source: Option<JwksSource>) -> anyhow::Result<Self> {
         Ok(Self {
             keys: RwLock::new(parse(doc)?),
-            url,
+            source,
             fetched_at: Mutex::new(Instant::now()),
             refreshing: AtomicBool::new(false),
             refresh_interval: Duration::from_secs(3600),
@@ -57,7 +74,7 @@ impl KeyStore {
             })
         });
         let age = self.fetched_at.lock().map(|t| t.elapsed()).unwrap_or_default();
-        if self.url.is_some()
+        if self.source.is_some()
             && ((found.is_none() && age >= self.min_refetch) || age >= self.refresh_interval)
         {
             self.spawn_refresh();
@@ -84,12 +101,12 @@ impl KeyStore {
 
     /// Re-fetches the keys from the URL now.
     pub(crate) async fn refresh(&self) -> anyhow::Result<()> {
-        let Some(url) = &self.url else { return Ok(()) };
+        let Some(source) = &self.source else { return Ok(()) };
         // Count the attempt even if it fails, so a broken provider is not hammered.
         if let Ok(mut at) = self.fetched_at.lock() {
             *at = Instant::now();
         }
-        let keys = parse(&fetch(url).await?)?;
+        let keys = parse(&source.fetch().await?)?;
         tracing::info!(keys = keys.len(), "JWKS keys refreshed");
         if let Ok(mut current) = self.keys.write() {
             *current = keys;
@@ -109,79 +126,4 @@ fn parse(doc: &str) -> anyhow::Result<HashMap<String, DecodingKey>> {
     }
     anyhow::ensure!(!keys.is_empty(), "the JWKS document has no keys");
     Ok(keys)
-}
-
-/// GETs a document over HTTP or HTTPS (system trust roots).
-pub(crate) async fn fetch(url: &str) -> anyhow::Result<String> {
-    let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        anyhow::bail!("JWKS URL must be http:// or https://: {url}");
-    };
-    let (authority, path) = rest
-        .split_once('/')
-        .map(|(a, p)| (a, format!("/{p}")))
-        .unwrap_or((rest, "/".into()));
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .to_string();
-    let addr = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    };
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/json\r\nUser-Agent: crm\r\n\r\n"
-    );
-    let fetch = async {
-        let tcp = tokio::net::TcpStream::connect(&addr)
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
-        if tls {
-            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
-                tokio_rustls::rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone())?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await?;
-            exchange(stream, &request).await
-        } else {
-            exchange(tcp, &request).await
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), fetch)
-        .await
-        .context("JWKS fetch timed out")?
-}
-
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request: &str) -> anyhow::Result<String> {
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    // TLS servers may close without close_notify once the body is sent; what was read counts.
-    if let Err(err) = stream.read_to_end(&mut response).await
-        && response.is_empty()
-    {
-        return Err(err.into());
-    }
-    let response = String::from_utf8(response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    let status = head.lines().next().unwrap_or_default();
-    anyhow::ensure!(
-        status.split_whitespace().nth(1) == Some("200"),
-        "JWKS fetch failed: {status}"
-    );
-    Ok(body.to_string())
 }

@@ -18,10 +18,11 @@ mod principal;
 mod token;
 
 pub use config::AuthConfig;
+pub use jwks::JwksSource;
 pub use layer::{AuthLayer, AuthService};
 pub use policy::{Access, Policy};
 pub use principal::{Principal, RecordScope, Role};
-pub use token::{AuthError, Claims, Signer, Verifier};
+pub use token::{Audience, AuthError, CLOCK_LEEWAY_SECS, Claims, Signer, Verifier};
 
 /// The principal of a request, or `UNAUTHENTICATED` when the auth layer did not set one.
 pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, tonic::Status> {

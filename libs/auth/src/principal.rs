@@ -80,8 +80,9 @@ impl FromStr for Role {
     }
 }
 
-/// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The authenticated caller. Its `Debug` leaves the bearer token out, so that a logged principal
+/// cannot be replayed.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Principal {
     /// Subject of the token.
     pub user_id: String,
@@ -98,6 +99,20 @@ pub struct Principal {
     /// The bearer token the principal authenticated with, forwarded on calls to other services
     /// so that each applies its own rules to the same caller.
     pub bearer: Option<String>,
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("user_id", &self.user_id)
+            .field("roles", &self.roles)
+            .field("team_id", &self.team_id)
+            .field("territories", &self.territories)
+            .field("partner_id", &self.partner_id)
+            .field("customer_id", &self.customer_id)
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Who a record belongs to, for record rules. Empty fields do not match anything.
@@ -152,7 +167,7 @@ impl Principal {
             && (own
                 || record
                     .territory
-                    .is_some_and(|t| self.territories.iter().any(|mine| mine == t)))
+                    .is_some_and(|t| !t.is_empty() && self.territories.iter().any(|mine| mine == t)))
         {
             return true;
         }
@@ -180,6 +195,15 @@ mod tests {
             customer_id: Some("c1".into()),
             bearer: None,
         }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let mut p = principal(&[Role::Admin]);
+        p.bearer = Some("eyJhbGciOiJIUzI1NiJ9.secret-claims.signature".into());
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("eyJ") && !shown.contains("signature"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("u1"), "{shown}");
     }
 
     #[test]
@@ -227,6 +251,15 @@ mod tests {
         };
         assert!(principal(&[Role::Customer]).may_see(&mine, &[]));
         assert!(!principal(&[Role::Customer]).may_see(&theirs, &[]));
+        // An empty territory claim does not match records outside any territory.
+        let mut blank = principal(&[Role::SalesRep]);
+        blank.territories = vec![String::new()];
+        let no_territory = RecordScope {
+            owner_id: Some("u2"),
+            territory: Some(""),
+            ..Default::default()
+        };
+        assert!(!blank.may_see(&no_territory, &[]));
         let empty = RecordScope::default();
         let mut nobody = principal(&[Role::SalesRep]);
         nobody.user_id.clear();

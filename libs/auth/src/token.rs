@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::jwks::KeyStore;
+use crate::jwks::{JwksSource, KeyStore};
 use crate::principal::{Principal, Role};
 
 /// Why a token was refused.
@@ -37,12 +37,15 @@ pub struct Claims {
     /// Issued at, seconds since the epoch.
     #[serde(default)]
     pub iat: u64,
+    /// Not before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     /// Issuer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
-    /// Audience.
+    /// Audience: one name or several (RFC 7519 4.1.3; identity providers send either).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     /// Role names (see [`Role`]). Unknown names are ignored.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -58,6 +61,16 @@ pub struct Claims {
     /// Customer (party) id, for customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+}
+
+/// The `aud` claim, a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
 }
 
 impl Claims {
@@ -78,7 +91,12 @@ impl Claims {
             user_id: self.sub,
             roles: self.roles.iter().filter_map(|r| r.parse().ok()).collect(),
             team_id: self.team.filter(|s| !s.is_empty()),
-            territories: self.territories,
+            // An empty territory is no territory: it must not match records without one.
+            territories: self
+                .territories
+                .into_iter()
+                .filter(|t| !t.trim().is_empty())
+                .collect(),
             partner_id: self.partner_id.filter(|s| !s.is_empty()),
             customer_id: self.customer_id.filter(|s| !s.is_empty()),
             bearer: None,
@@ -92,6 +110,9 @@ fn now_secs() -> u64 {
         .unwrap_or_default()
         .as_secs()
 }
+
+/// How far the clocks of a token's issuer and the suite may disagree, for `exp` and `nbf`.
+pub const CLOCK_LEEWAY_SECS: u64 = 30;
 
 enum Keys {
     Hs256(DecodingKey),
@@ -115,6 +136,7 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("keys", &keys)
             .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -138,16 +160,16 @@ impl Verifier {
         })
     }
 
-    /// A verifier for RS256 tokens whose keys are fetched from `url` (HTTP or HTTPS), and
-    /// fetched again when a token names an unknown key id (at most once per `min_refetch`) or
-    /// when they are older than `refresh_interval`.
+    /// A verifier for RS256 tokens whose keys are fetched from `source`, and fetched again when
+    /// a token names an unknown key id (at most once per `min_refetch`) or when they are older
+    /// than `refresh_interval`.
     pub async fn rs256_jwks_url(
-        url: &str,
+        source: JwksSource,
         refresh_interval: Duration,
         min_refetch: Duration,
     ) -> anyhow::Result<Self> {
-        let doc = crate::jwks::fetch(url).await?;
-        let store = KeyStore::new(&doc, Some(url.to_string()))?.with_intervals(refresh_interval, min_refetch);
+        let doc = source.fetch().await?;
+        let store = KeyStore::new(&doc, Some(source))?.with_intervals(refresh_interval, min_refetch);
         Ok(Self {
             keys: Keys::Rs256(Arc::new(store)),
             issuer: None,
@@ -161,7 +183,7 @@ impl Verifier {
         self
     }
 
-    /// Requires the `aud` claim to equal `audience`.
+    /// Requires the `aud` claim to be, or to contain, `audience`.
     pub fn with_audience(mut self, audience: Option<String>) -> Self {
         self.audience = audience.filter(|s| !s.is_empty());
         self
@@ -182,17 +204,28 @@ impl Verifier {
             }
         };
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // Clocks of the identity provider and the suite may differ by a few seconds.
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation.validate_nbf = true;
         match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
+            Some(aud) => {
+                // A token without `aud` would otherwise pass the audience check.
+                validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+                validation.set_audience(&[aud]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "sub"]);
+                validation.validate_aud = false;
+            }
         }
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
         }
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+            jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                AuthError::Invalid("token not valid yet (nbf)".into())
+            }
             _ => AuthError::Invalid(e.to_string()),
         })?;
         if data.claims.sub.is_empty() {
@@ -254,6 +287,46 @@ mod tests {
         let expired = signer.sign(&claims).unwrap();
         assert!(matches!(verifier.verify(&expired), Err(AuthError::Expired)));
         assert!(matches!(verifier.verify("garbage"), Err(AuthError::Invalid(_))));
+    }
+
+    #[test]
+    fn audience_is_one_name_or_several() {
+        let signer = Signer::hs256(b"k");
+        let verifier = Verifier::hs256(b"k").with_audience(Some("crm".into()));
+        let mut claims = Claims::new("carol", &[Role::Auditor], Duration::from_secs(60));
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_err(), "no aud");
+        claims.aud = Some(Audience::One("crm".into()));
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_ok());
+        claims.aud = Some(Audience::Many(vec!["account".into(), "crm".into()]));
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_ok());
+        claims.aud = Some(Audience::Many(vec!["account".into(), "billing".into()]));
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_err());
+        claims.aud = Some(Audience::One("billing".into()));
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_err());
+        // Without a configured audience, an array is read, not refused.
+        claims.aud = Some(Audience::Many(vec!["account".into()]));
+        assert!(
+            Verifier::hs256(b"k")
+                .verify(&signer.sign(&claims).unwrap())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn not_before_is_checked_with_a_small_leeway() {
+        let signer = Signer::hs256(b"k");
+        let verifier = Verifier::hs256(b"k");
+        let mut claims = Claims::new("dave", &[Role::Auditor], Duration::from_secs(3600));
+        claims.nbf = Some(now_secs() + 600);
+        let err = verifier.verify(&signer.sign(&claims).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("nbf"), "{err}");
+        claims.nbf = Some(now_secs() + CLOCK_LEEWAY_SECS / 2);
+        assert!(
+            verifier.verify(&signer.sign(&claims).unwrap()).is_ok(),
+            "within the leeway"
+        );
+        claims.nbf = Some(now_secs() - 60);
+        assert!(verifier.verify(&signer.sign(&claims).unwrap()).is_ok());
     }
 
     #[test]

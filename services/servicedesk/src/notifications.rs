@@ -2,17 +2,13 @@
 //! (a messaging gateway), retrying with back-off. Delivery is at least once: each request
 //! carries the notification id as `Idempotency-Key` so the receiver can drop repeats.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
 use crm_platform::Store;
 use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
+use crm_tls::{HttpClient, HttpLimits};
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::config::ServicedeskSettings;
 use crate::domain::notify::{MAX_ATTEMPTS, birthday_dates, is_birthday, retry_delay_secs};
@@ -27,41 +23,20 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Posts notifications to the configured webhook, over HTTP or HTTPS.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
-    client: Client<HttpsConnector<HttpConnector>, Full<bytes::Bytes>>,
+    client: HttpClient,
 }
 
 impl Deliverer {
     /// A deliverer trusting the system's roots and those in `ca_file` (PEM), if given.
     pub fn new(ca_file: Option<&std::path::Path>) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject as _;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            // An unusable system certificate should not stop delivery to the others.
-            let _ = roots.add(cert);
-        }
-        if let Some(path) = ca_file {
-            let certs =
-                CertificateDer::pem_file_iter(path).with_context(|| format!("reading {}", path.display()))?;
-            for cert in certs {
-                roots
-                    .add(cert.with_context(|| format!("reading {}", path.display()))?)
-                    .with_context(|| format!("a certificate of {}", path.display()))?;
-            }
-        }
-        let tls =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let limits = HttpLimits {
+            total: TIMEOUT,
+            // The answer is only looked at for its status.
+            max_body_bytes: 64 * 1024,
+            ..HttpLimits::default()
+        };
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: HttpClient::new(ca_file, true, limits)?,
         })
     }
 
@@ -75,11 +50,10 @@ impl Deliverer {
             .header("idempotency-key", &n.id)
             .body(Full::new(bytes::Bytes::from(body.to_string())))
             .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(TIMEOUT, self.client.request(request)).await {
-            Err(_) => Err("timed out".into()),
-            Ok(Err(e)) => Err(chain(&e)),
-            Ok(Ok(response)) if response.status().is_success() => Ok(()),
-            Ok(Ok(response)) => Err(format!("webhook answered {}", response.status())),
+        match self.client.send(request).await {
+            Err(e) => Err(format!("{e:#}")),
+            Ok((status, _)) if status.is_success() => Ok(()),
+            Ok((status, _)) => Err(format!("webhook answered {status}")),
         }
     }
 
@@ -149,19 +123,6 @@ pub async fn queue_special_days(store: &Store) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`),
-/// so that the stored reason says what went wrong.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// Queues today's special days and delivers the notifications due (the notification job).

@@ -227,31 +227,8 @@ impl Webhook {
     /// A webhook served over TLS at `https://localhost:<port>/notify` with a certificate
     /// issued by a private CA; returns it and the CA's certificate (PEM).
     pub async fn start_tls() -> (Self, String) {
-        use tokio_rustls::rustls;
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Test messaging CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca, &ca_key)
-            .unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let ca = crm_tls::testing::TestCa::new();
+        let acceptor = tokio_rustls::TlsAcceptor::from(ca.acceptor(&["localhost"]));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "https://localhost:{}/notify",
@@ -270,7 +247,7 @@ impl Webhook {
                 });
             }
         });
-        (Self { url, received, fail }, ca.pem())
+        (Self { url, received, fail }, ca.cert_pem())
     }
 
     /// (idempotency key, body) of every request so far.
