@@ -58,15 +58,12 @@ pub fn policy() -> Policy {
         )
         .rpcs(
             PORTAL,
-            &[
-                "GetPortalCatalog",
-                "SubmitOrder",
-                "ListPartnerOrders",
-                "RegisterDeal",
-                "ListDealRegistrations",
-            ],
+            &["GetPortalCatalog", "ListPartnerOrders", "ListDealRegistrations"],
             &readers,
         )
+        // Orders and deal registrations are a partner's own acts (or a channel manager's on its
+        // behalf): they become sales orders and leads.
+        .rpcs(PORTAL, &["SubmitOrder", "RegisterDeal"], &reporters)
         .rpcs(
             PORTAL,
             &["UpsertRoadmapEntry", "SetAvailability", "ReviewDealRegistration"],

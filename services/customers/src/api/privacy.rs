@@ -31,6 +31,7 @@ impl CustomersApi {
             after = last.sequence;
             audit_entries.extend(page);
         }
+        crate::domain::party::redact_audit_for(principal, &mut audit_entries);
         let merged_party_ids = parties::merged_into(&mut conn, &req.id).await?;
         Ok(pb::ExportPartyResponse {
             party: Some(party),

@@ -415,9 +415,78 @@ pub fn redact_for(principal: &Principal, party: &mut pb::Party) {
     }
 }
 
+/// Party fields only staff see (see [`redact_for`]).
+const STAFF_FIELDS: &[&str] = &["owner_id", "team_id", "tags", "attributes", "value", "source"];
+/// Audit actions about staff-only figures: the party's value and its tier.
+const STAFF_ACTIONS: &[&str] = &["value_set", "tier_changed"];
+
+/// Trims a party's audit trail to what `principal` may see: for a customer exporting their own
+/// data, the entries about staff-only figures go, the staff-only fields leave the recorded
+/// changes, and the staff member behind a change is not named (the customer's own changes keep
+/// their name). Staff see it whole.
+pub fn redact_audit_for(principal: &Principal, entries: &mut Vec<pb::AuditEntry>) {
+    if principal.has_any_role(crate::policy::STAFF) {
+        return;
+    }
+    entries.retain(|e| !STAFF_ACTIONS.contains(&e.action.as_str()));
+    for entry in entries {
+        if let Ok(serde_json::Value::Object(mut changes)) = serde_json::from_str(&entry.changes_json) {
+            changes.retain(|field, _| !STAFF_FIELDS.contains(&field.as_str()));
+            entry.changes_json = serde_json::Value::Object(changes).to_string();
+        }
+        if entry.actor_id != principal.user_id {
+            entry.actor_id.clear();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_customer_sees_their_audit_trail_without_staff_fields() {
+        let entry = |action: &str, actor: &str, changes: &str| pb::AuditEntry {
+            action: action.into(),
+            actor_id: actor.into(),
+            changes_json: changes.into(),
+            ..Default::default()
+        };
+        let trail = vec![
+            entry(
+                "created",
+                "rep-7",
+                r#"{"given_name":"Ann","owner_id":"rep-7","tags":["vip"],"source":"fair"}"#,
+            ),
+            entry("value_set", "system", r#"{"lifetime_revenue_minor":100}"#),
+            entry("tier_changed", "system", r#"{"tier":"top"}"#),
+            entry(
+                "updated",
+                "cust-1",
+                r#"{"family_name":"Lee","attributes":{"score":"9"}}"#,
+            ),
+        ];
+        let customer = Principal {
+            user_id: "cust-1".into(),
+            roles: vec![Role::Customer],
+            customer_id: Some("p1".into()),
+            ..Default::default()
+        };
+        let mut seen = trail.clone();
+        redact_audit_for(&customer, &mut seen);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].changes_json, r#"{"given_name":"Ann"}"#);
+        assert_eq!(seen[0].actor_id, "", "the staff member is not named");
+        assert_eq!(seen[1].changes_json, r#"{"family_name":"Lee"}"#);
+        assert_eq!(seen[1].actor_id, "cust-1");
+        let auditor = Principal {
+            roles: vec![Role::Auditor],
+            ..customer
+        };
+        let mut whole = trail.clone();
+        redact_audit_for(&auditor, &mut whole);
+        assert_eq!(whole, trail);
+    }
 
     #[test]
     fn search_grams_are_the_distinct_pairs_of_characters() {

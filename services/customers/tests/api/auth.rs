@@ -148,6 +148,22 @@ async fn record_and_field_rules(backend: Backend) {
         own.owner_id.is_empty() && own.value.is_none(),
         "internal fields are hidden from customers"
     );
+    // So is their audit trail: the changes without staff fields, the staff member unnamed.
+    let export = app
+        .client
+        .clone()
+        .export_party(authed(pb::ExportPartyRequest { id: mine.id.clone() }, &me))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!export.audit_entries.is_empty());
+    for entry in &export.audit_entries {
+        assert!(
+            !entry.changes_json.contains("owner_id") && entry.actor_id.is_empty(),
+            "{entry:?}"
+        );
+    }
+    assert!(export.audit_entries[0].changes_json.contains("Own"));
     let err = app
         .client
         .clone()
@@ -182,6 +198,42 @@ async fn record_and_field_rules(backend: Backend) {
 }
 
 backend_tests!(tokens_are_checked, record_and_field_rules);
+
+/// A peer that keeps failing authentication is refused before its tokens are looked at, for a
+/// while, whatever it sends; other callers are not affected, and probes still answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_limited_per_peer() {
+    let test_db = crm_testkit::TestDb::new(Backend::Sqlite);
+    let nats = crm_testkit::TestNats::start();
+    let service =
+        crm_testkit::start::<crm_customers::Customers>(&test_db.url, nats.client().await, |instance, _| {
+            instance.server.auth_failure_rate = 0.01;
+            instance.server.auth_failure_burst = 5;
+        })
+        .await;
+    let client = pb::customers_service_client::CustomersServiceClient::new(service.channel());
+    let get = |token: &str| {
+        let mut client = client.clone();
+        let request = authed(pb::GetPartyRequest { id: "p-1".into() }, token);
+        async move { client.get_party(request).await.unwrap_err().code() }
+    };
+    let admin = token("admin-1", &[Role::Admin]);
+    assert_eq!(get(&admin).await, Code::NotFound, "a good token passes");
+    for _ in 0..5 {
+        assert_eq!(get("forged").await, Code::Unauthenticated);
+    }
+    assert_eq!(get("forged").await, Code::ResourceExhausted);
+    assert_eq!(
+        get(&admin).await,
+        Code::ResourceExhausted,
+        "until the peer's allowance refills, nothing of it is verified"
+    );
+    let mut health = tonic_health::pb::health_client::HealthClient::new(service.channel());
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("probes carry no token and are not refused");
+}
 
 /// Health and reflection answer without a token, in both reflection versions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull};
+use crm_auth::Role;
 use crm_proto::partners::v1::{self as pb, PartnerOrderStatus, PartnerType, RegistrationStatus};
 use crm_proto::sales::v1 as spb;
 use crm_proto::servicedesk::v1 as sdpb;
-use crm_testkit::{Backend, authed, backend_tests, eventually};
+use crm_testkit::{Backend, authed, backend_tests, eventually, token};
 use futures::StreamExt as _;
 use tonic::Code;
 
@@ -168,6 +169,36 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
+    // Roles that read the channel do not order for a partner, nor register its deals.
+    for role in [Role::Auditor, Role::Marketer, Role::SalesRep] {
+        let reader = token("reader", &[role]);
+        let err = suite
+            .portal
+            .clone()
+            .submit_order(authed(submit("EO-1"), &reader))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role}: {err:?}");
+        let err = suite
+            .portal
+            .clone()
+            .register_deal(authed(
+                pb::RegisterDealRequest {
+                    registration: Some(pb::DealRegistration {
+                        partner_id: dealer.id.clone(),
+                        company_name: "Initech".into(),
+                        contact_name: "Bill Lumbergh".into(),
+                        email: "bill@initech.example".into(),
+                        estimated_amount: money(50_000_00),
+                        ..Default::default()
+                    }),
+                },
+                &reader,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{role}: {err:?}");
+    }
     // Sales must know the dealer's party before it can sell to it.
     let sales_db = suite.sales_db.clone();
     let party = dealer_party.id.clone();

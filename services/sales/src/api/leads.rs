@@ -29,6 +29,14 @@ impl SalesApi {
         lead.opportunity_id.clear();
         lead.disqualified_reason.clear();
         lead.email = lead.email.trim().to_lowercase();
+        super::opportunities::check_assignment(
+            principal,
+            &rules::Assignment {
+                owner_id: Some(&lead.owner_id),
+                team_id: Some(&lead.team_id),
+                territory_id: None,
+            },
+        )?;
         if lead.owner_id.is_empty() && principal.has_role(Role::SalesRep) {
             lead.owner_id = principal.user_id.clone();
             lead.team_id = principal.team_id.clone().unwrap_or_default();
@@ -41,6 +49,13 @@ impl SalesApi {
         if !lead.source_ref.is_empty()
             && let Some(existing) = leads::by_source_ref(&mut tx, lead.source, &lead.source_ref).await?
         {
+            // The same answer as GetLead would give: someone else's lead is not shown.
+            if !readable(principal, &existing) {
+                return Err(Error::PermissionDenied(format!(
+                    "{} may not read lead {}",
+                    principal.user_id, existing.id
+                )));
+            }
             return Ok(pb::CreateLeadResponse { lead: Some(existing) });
         }
         if !lead.party_id.is_empty() {

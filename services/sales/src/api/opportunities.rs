@@ -31,6 +31,17 @@ fn readable(principal: &Principal, o: &pb::Opportunity) -> bool {
     rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id)
 }
 
+/// PERMISSION_DENIED naming the first owner, team or territory `principal` may not assign.
+pub(super) fn check_assignment(principal: &Principal, to: &rules::Assignment<'_>) -> Result<()> {
+    match rules::out_of_assignment_scope(principal, to) {
+        None => Ok(()),
+        Some(field) => Err(Error::PermissionDenied(format!(
+            "{} may not assign {field} outside their own team and territories",
+            principal.user_id
+        ))),
+    }
+}
+
 fn with_probability(mut o: pb::Opportunity, stages: &[pb::PipelineStage]) -> pb::Opportunity {
     o.win_probability_bps = stages
         .iter()
@@ -127,6 +138,14 @@ impl SalesApi {
             .ok_or_else(|| invalid("opportunity", "required"))?;
         o.name = o.name.trim().to_string();
         validate_opportunity(&o).finish()?;
+        check_assignment(
+            principal,
+            &rules::Assignment {
+                owner_id: Some(&o.owner_id),
+                team_id: Some(&o.team_id),
+                territory_id: Some(&o.territory_id),
+            },
+        )?;
         if o.owner_id.is_empty() && principal.has_role(Role::SalesRep) {
             o.owner_id = principal.user_id.clone();
         }
@@ -227,6 +246,18 @@ impl SalesApi {
         let (mut o, expected) = self
             .opportunity_for_write(&mut tx, principal, &patch.id, Some(&patch.etag))
             .await?;
+        let changes =
+            |path: &str, current: &str, next: &str| paths.iter().any(|p| p == path) && current != next;
+        check_assignment(
+            principal,
+            &rules::Assignment {
+                owner_id: changes("owner_id", &o.owner_id, &patch.owner_id)
+                    .then_some(patch.owner_id.as_str()),
+                team_id: changes("team_id", &o.team_id, &patch.team_id).then_some(patch.team_id.as_str()),
+                territory_id: changes("territory_id", &o.territory_id, &patch.territory_id)
+                    .then_some(patch.territory_id.as_str()),
+            },
+        )?;
         for path in &paths {
             match path.as_str() {
                 "name" => o.name = patch.name.trim().to_string(),

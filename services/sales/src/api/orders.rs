@@ -34,6 +34,14 @@ impl SalesApi {
             "at most 200 characters",
         );
         v.finish()?;
+        super::opportunities::check_assignment(
+            principal,
+            &rules::Assignment {
+                owner_id: Some(&order.owner_id),
+                team_id: Some(&order.team_id),
+                territory_id: None,
+            },
+        )?;
         let partner_id = order.channel.clone().unwrap_or_default().partner_id;
         self.fetch_party(principal, &order.party_id, "order.party_id")
             .await?;
@@ -42,6 +50,13 @@ impl SalesApi {
         if !order.external_ref.is_empty()
             && let Some(existing) = orders::by_external_ref(&mut tx, &partner_id, &order.external_ref).await?
         {
+            // The same answer as GetOrder would give: someone else's order is not shown.
+            if !readable(principal, &existing) {
+                return Err(Error::PermissionDenied(format!(
+                    "{} may not read order {}",
+                    principal.user_id, existing.id
+                )));
+            }
             return Ok(pb::PlaceOrderResponse {
                 order: Some(existing),
                 created: false,

@@ -356,15 +356,10 @@ impl SalesApi {
         let before = decode_key(&req.page_token, &mut v, time_and_id);
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let owner =
-            if principal.has_any_role(&[Role::Admin, Role::Auditor, Role::SalesManager, Role::Service]) {
-                req.owner_id
-            } else {
-                principal.user_id.clone()
-            };
         let alerts = alert_store::list(
             &mut conn,
-            &owner,
+            &alert_scope(principal),
+            &req.owner_id,
             req.kind,
             req.include_resolved,
             before.as_ref(),
@@ -393,8 +388,7 @@ impl SalesApi {
         let alert = alert_store::get(&mut tx, &req.id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("alert {}", req.id)))?;
-        if alert.owner_id != principal.user_id && !principal.has_any_role(&[Role::Admin, Role::SalesManager])
-        {
+        if !alert_store::in_scope(&mut tx, &alert_scope(principal), &alert.owner_id).await? {
             return Err(Error::PermissionDenied(format!(
                 "{} may not resolve alert {}",
                 principal.user_id, alert.id
@@ -465,5 +459,20 @@ fn settings_proto(s: &AlertSettings) -> pb::AlertSettings {
         pile_up_threshold: s.pile_up_threshold as i32,
         early_stage_max_position: s.early_stage_max_position,
         falling_rate_bps: s.falling_rate_bps,
+    }
+}
+
+/// Whose alerts `principal` sees and resolves: administrators, auditors and services everyone's;
+/// a sales manager their own and their team's reps'; anyone else their own.
+fn alert_scope(principal: &Principal) -> alert_store::AlertScope {
+    if principal.has_any_role(&[Role::Admin, Role::Auditor, Role::Service]) {
+        return alert_store::AlertScope::All;
+    }
+    alert_store::AlertScope::OwnOrTeam {
+        user_id: principal.user_id.clone(),
+        team_id: principal
+            .has_role(Role::SalesManager)
+            .then(|| principal.team_id.clone())
+            .flatten(),
     }
 }

@@ -301,9 +301,127 @@ pub fn may_write(principal: &Principal, owner_id: &str, team_id: &str, territory
     ) && !principal.has_role(Role::Auditor)
 }
 
+/// The owner, team and territory a caller gives a record (on creation, or the fields an update
+/// changes); `None` or empty for what it leaves alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Assignment<'a> {
+    /// The owning user.
+    pub owner_id: Option<&'a str>,
+    /// The owning team.
+    pub team_id: Option<&'a str>,
+    /// The sales territory.
+    pub territory_id: Option<&'a str>,
+}
+
+/// The first field of `to` that `principal` may not assign, if any. Administrators, data
+/// stewards and services assign freely; a sales manager within their own team (a record with no
+/// team only to themselves); a rep only to themselves, their team and their territories.
+/// Without this a writer could hand a record to a team or territory they cannot see.
+pub fn out_of_assignment_scope(principal: &Principal, to: &Assignment<'_>) -> Option<&'static str> {
+    if principal.has_any_role(&[Role::Admin, Role::DataSteward, Role::Service]) {
+        return None;
+    }
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.filter(|v| !v.is_empty())
+    }
+    let team = principal.team_id.as_deref().filter(|t| !t.is_empty());
+    let manager = principal.has_role(Role::SalesManager);
+    if let Some(t) = given(to.team_id)
+        && Some(t) != team
+    {
+        return Some("team_id");
+    }
+    if let Some(owner) = given(to.owner_id)
+        && owner != principal.user_id
+        && !(manager && team.is_some())
+    {
+        return Some("owner_id");
+    }
+    if let Some(territory) = given(to.territory_id)
+        && !manager
+        && !principal
+            .territories
+            .iter()
+            .any(|t| !t.is_empty() && t == territory)
+    {
+        return Some("territory_id");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writers_assign_only_within_their_scope() {
+        let rep = Principal {
+            user_id: "rep-1".into(),
+            roles: vec![Role::SalesRep],
+            team_id: Some("north".into()),
+            territories: vec!["t-north".into()],
+            ..Default::default()
+        };
+        let manager = Principal {
+            user_id: "mgr-1".into(),
+            roles: vec![Role::SalesManager],
+            team_id: Some("north".into()),
+            ..Default::default()
+        };
+        let to = |owner, team, territory| Assignment {
+            owner_id: Some(owner),
+            team_id: Some(team),
+            territory_id: Some(territory),
+        };
+        assert_eq!(
+            out_of_assignment_scope(&rep, &to("rep-1", "north", "t-north")),
+            None
+        );
+        assert_eq!(out_of_assignment_scope(&rep, &to("", "", "")), None);
+        assert_eq!(
+            out_of_assignment_scope(&rep, &to("rep-2", "north", "")),
+            Some("owner_id")
+        );
+        assert_eq!(
+            out_of_assignment_scope(&rep, &to("rep-1", "south", "")),
+            Some("team_id")
+        );
+        assert_eq!(
+            out_of_assignment_scope(&rep, &to("rep-1", "north", "t-south")),
+            Some("territory_id")
+        );
+        assert_eq!(
+            out_of_assignment_scope(&manager, &to("rep-2", "north", "t-south")),
+            None
+        );
+        assert_eq!(
+            out_of_assignment_scope(&manager, &to("rep-2", "south", "")),
+            Some("team_id")
+        );
+        let teamless = Principal {
+            team_id: None,
+            ..manager.clone()
+        };
+        assert_eq!(
+            out_of_assignment_scope(&teamless, &to("rep-2", "", "")),
+            Some("owner_id")
+        );
+        let admin = Principal {
+            roles: vec![Role::Admin],
+            ..rep.clone()
+        };
+        assert_eq!(out_of_assignment_scope(&admin, &to("x", "y", "z")), None);
+        // An empty territory claim is no territory.
+        let blank = Principal {
+            territories: vec![String::new()],
+            ..rep
+        };
+        assert_eq!(out_of_assignment_scope(&blank, &to("rep-1", "north", "")), None);
+        assert_eq!(
+            out_of_assignment_scope(&blank, &to("rep-1", "north", " ")),
+            Some("territory_id")
+        );
+    }
 
     #[test]
     fn the_read_scope_admits_what_may_read_allows() {

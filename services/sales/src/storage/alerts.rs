@@ -44,9 +44,45 @@ pub async fn raise(
     }))
 }
 
-/// Alerts, newest first.
+/// Whose alerts a caller sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertScope {
+    /// Everyone's.
+    All,
+    /// The user's own, and those of the reps of `team` in the sales organisation.
+    OwnOrTeam {
+        /// The user.
+        user_id: String,
+        /// The user's team, when they manage one.
+        team_id: Option<String>,
+    },
+}
+
+/// Whether `owner_id` is `user_id` or a rep of `team_id`.
+pub async fn in_scope(conn: &mut Conn, scope: &AlertScope, owner_id: &str) -> sqlx::Result<bool> {
+    let AlertScope::OwnOrTeam { user_id, team_id } = scope else {
+        return Ok(true);
+    };
+    if owner_id == user_id {
+        return Ok(true);
+    }
+    let Some(team) = team_id.as_deref().filter(|t| !t.is_empty()) else {
+        return Ok(false);
+    };
+    Ok(
+        sqlx::query("SELECT 1 FROM reps WHERE user_id = $1 AND team_id = $2")
+            .bind(owner_id)
+            .bind(team)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Alerts within `scope`, newest first.
 pub async fn list(
     conn: &mut Conn,
+    scope: &AlertScope,
     owner_id: &str,
     kind: i32,
     include_resolved: bool,
@@ -58,6 +94,20 @@ pub async fn list(
     );
     if !owner_id.is_empty() {
         q.and("owner_id = {}", owner_id);
+    }
+    if let AlertScope::OwnOrTeam { user_id, team_id } = scope {
+        let me = q.arg(user_id.as_str());
+        match team_id.as_deref().filter(|t| !t.is_empty()) {
+            Some(team) => {
+                let team = q.arg(team);
+                q.push(&format!(
+                    " AND (owner_id = {me} OR owner_id IN (SELECT user_id FROM reps WHERE team_id = {team}))"
+                ));
+            }
+            None => {
+                q.push(&format!(" AND owner_id = {me}"));
+            }
+        }
     }
     if kind != 0 {
         q.and("kind = {}", i64::from(kind));

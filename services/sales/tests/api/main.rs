@@ -10,6 +10,7 @@ mod opportunities;
 mod orders;
 mod org_reports;
 mod paging;
+mod scope;
 mod upstream;
 mod value_flow;
 

@@ -22,7 +22,7 @@ async fn whole_funnel(suite: &Suite) -> Vec<pb::FunnelStage> {
         .stages
 }
 
-async fn org(suite: &Suite) -> (pb::Department, pb::Team, pb::Team) {
+pub(crate) async fn org(suite: &Suite) -> (pb::Department, pb::Team, pb::Team) {
     let dept = suite
         .org
         .clone()

@@ -1,0 +1,245 @@
+//! Writers keep records within their own scope: they cannot hand a record to a team or
+//! territory they do not see, a repeated creation answers only to who may read the record, and
+//! a manager's alerts are their team's.
+
+use crm_auth::{Claims, Role};
+use crm_proto::sales::v1::{self as pb, LeadSource};
+use crm_testkit::{Backend, authed, backend_tests, token_with};
+use tonic::Code;
+
+use crate::helpers::{Suite, money};
+use crate::org_reports::org;
+
+/// A token for `user` with `role` in `team`, selling in `territories`.
+fn seller(user: &str, role: Role, team: &str, territories: &[&str]) -> String {
+    let mut claims = Claims::new(user, &[role], std::time::Duration::from_secs(3600));
+    claims.team = Some(team.into());
+    claims.territories = territories.iter().map(|t| t.to_string()).collect();
+    token_with(claims)
+}
+
+fn deal(party_id: &str, owner: &str, team: &str, territory: &str) -> pb::CreateOpportunityRequest {
+    pb::CreateOpportunityRequest {
+        opportunity: Some(pb::Opportunity {
+            name: "Fleet renewal".into(),
+            party_id: party_id.into(),
+            amount: money(10_000_00, "USD"),
+            expected_close_date: "2030-06-30".into(),
+            owner_id: owner.into(),
+            team_id: team.into(),
+            territory_id: territory.into(),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn writers_assign_records_only_within_their_scope(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (_, north, south) = org(&suite).await;
+    let acme = suite.organization("Acme").await;
+    let alice = seller("alice", Role::SalesRep, &north.id, &["t-north"]);
+    let mia = seller("mia", Role::SalesManager, &north.id, &[]);
+    let mut pipeline = suite.pipeline.clone();
+    let mut create = async |request: pb::CreateOpportunityRequest, token: &str| {
+        pipeline
+            .create_opportunity(authed(request, token))
+            .await
+            .map(|r| r.into_inner().opportunity.unwrap())
+    };
+
+    // A rep may not give a deal to someone else, another team or a territory not theirs.
+    for (request, field) in [
+        (deal(&acme.id, "bob", "", ""), "owner_id"),
+        (deal(&acme.id, "", &south.id, ""), "team_id"),
+        (deal(&acme.id, "", "", "t-south"), "territory_id"),
+    ] {
+        let err = create(request, &alice).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{field}: {err:?}");
+        assert!(err.message().contains(field), "{err:?}");
+    }
+    let own = create(deal(&acme.id, "", "", "t-north"), &alice).await.unwrap();
+    assert_eq!(
+        (own.owner_id.as_str(), own.team_id.as_str()),
+        ("alice", north.id.as_str())
+    );
+    // A manager assigns within the team, not to another team.
+    let for_bob = create(deal(&acme.id, "bob", "", ""), &mia).await.unwrap();
+    assert_eq!(
+        (for_bob.owner_id.as_str(), for_bob.team_id.as_str()),
+        ("bob", north.id.as_str())
+    );
+    let err = create(deal(&acme.id, "", &south.id, ""), &mia).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    // Updates: moving her deal to the south team is refused and changes nothing; renaming it
+    // while sending the same team is fine.
+    let mut moved = own.clone();
+    moved.team_id = south.id.clone();
+    moved.name = "Moved".into();
+    let update = |o: &pb::Opportunity, paths: &[&str]| pb::UpdateOpportunityRequest {
+        opportunity: Some(o.clone()),
+        update_mask: Some(prost_types::FieldMask {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+        }),
+    };
+    let err = suite
+        .pipeline
+        .clone()
+        .update_opportunity(authed(update(&moved, &["name", "team_id"]), &alice))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let unchanged = suite
+        .pipeline
+        .clone()
+        .get_opportunity(suite.req(pb::GetOpportunityRequest { id: own.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(
+        (unchanged.name.as_str(), unchanged.etag.as_str()),
+        ("Fleet renewal", own.etag.as_str())
+    );
+    let mut renamed = own.clone();
+    renamed.name = "Fleet renewal 2031".into();
+    suite
+        .pipeline
+        .clone()
+        .update_opportunity(authed(update(&renamed, &["name", "team_id", "owner_id"]), &alice))
+        .await
+        .unwrap();
+    // An administrator assigns anywhere.
+    create(deal(&acme.id, "bob", &south.id, "t-south"), &suite.admin)
+        .await
+        .unwrap();
+
+    // Leads: a campaign response delivered again is the same lead, but only for those who may
+    // read it; the lead of another team's rep is not handed out.
+    let lead = |owner: &str| pb::CreateLeadRequest {
+        lead: Some(pb::Lead {
+            source: LeadSource::Campaign as i32,
+            source_ref: "spring:resp-9".into(),
+            contact_name: "Hank Scorpio".into(),
+            email: "hank@globex.example".into(),
+            owner_id: owner.into(),
+            ..Default::default()
+        }),
+    };
+    let first = suite
+        .pipeline
+        .clone()
+        .create_lead(authed(lead(""), &alice))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    assert_eq!(first.owner_id, "alice");
+    let bob = seller("bob", Role::SalesRep, &south.id, &["t-south"]);
+    let err = suite
+        .pipeline
+        .clone()
+        .create_lead(authed(lead(""), &bob))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let again = suite
+        .pipeline
+        .clone()
+        .create_lead(authed(lead(""), &mia))
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap();
+    assert_eq!(again.id, first.id, "her manager sees the same lead");
+    let err = suite
+        .pipeline
+        .clone()
+        .create_lead(authed(
+            pb::CreateLeadRequest {
+                lead: Some(pb::Lead {
+                    source_ref: "spring:resp-10".into(),
+                    ..lead("bob").lead.unwrap()
+                }),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::PermissionDenied,
+        "a rep assigns leads to no one else"
+    );
+}
+
+async fn a_manager_sees_and_resolves_the_alerts_of_their_team(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let (_, north, south) = org(&suite).await;
+    // Alerts for alice (north), bob (south) and the manager herself.
+    for (id, owner) in [("a-alice", "alice"), ("a-bob", "bob"), ("a-mia", "mia")] {
+        sqlx::query(
+            "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at) \
+             VALUES ($1, 1, $2, $3, 'stalled', $4, 1)",
+        )
+        .bind(id)
+        .bind(format!("opp-{owner}"))
+        .bind(owner)
+        .bind(format!("dedupe-{id}"))
+        .execute(suite.sales_db.pool())
+        .await
+        .unwrap();
+    }
+    let list = |token: String| {
+        let mut reports = suite.reports.clone();
+        async move {
+            let mut ids: Vec<String> = reports
+                .list_alerts(authed(pb::ListAlertsRequest::default(), &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts
+                .into_iter()
+                .map(|a| a.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mia = seller("mia", Role::SalesManager, &north.id, &[]);
+    let south_manager = seller("sam", Role::SalesManager, &south.id, &[]);
+    let alice = seller("alice", Role::SalesRep, &north.id, &[]);
+    assert_eq!(list(mia.clone()).await, ["a-alice", "a-mia"]);
+    assert_eq!(list(south_manager.clone()).await, ["a-bob"]);
+    assert_eq!(list(alice.clone()).await, ["a-alice"]);
+    assert_eq!(list(suite.admin.clone()).await, ["a-alice", "a-bob", "a-mia"]);
+
+    let resolve = |id: &str, token: &str| {
+        let mut reports = suite.reports.clone();
+        let request = authed(pb::ResolveAlertRequest { id: id.into() }, token);
+        async move { reports.resolve_alert(request).await }
+    };
+    let err = resolve("a-bob", &mia).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = resolve("a-mia", &alice).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        resolve("a-alice", &mia)
+            .await
+            .unwrap()
+            .into_inner()
+            .alert
+            .unwrap()
+            .resolve_time
+            .is_some()
+    );
+    assert_eq!(list(south_manager).await, ["a-bob"], "bob's alert is still open");
+}
+
+backend_tests!(
+    writers_assign_records_only_within_their_scope,
+    a_manager_sees_and_resolves_the_alerts_of_their_team
+);
