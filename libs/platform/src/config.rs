@@ -19,15 +19,35 @@ pub struct ServerConfig {
     /// How long to wait for in-flight calls after a stop signal before closing connections.
     #[arg(long = "drain-timeout", env = "CRM_DRAIN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// Calls in progress at once; beyond them new calls are refused with UNAVAILABLE at once
+    /// (load shedding) instead of queueing past their deadlines. Health checks are exempt.
+    #[arg(
+        long = "max-concurrent-calls",
+        env = "CRM_MAX_CONCURRENT_CALLS",
+        default_value_t = 1000
+    )]
+    pub max_concurrent_calls: usize,
+    /// Failed authentications per second allowed to one peer address; once its burst is spent,
+    /// its calls are refused before their tokens are checked (0: no limit). Behind a proxy that
+    /// hides client addresses, every client shares the proxy's allowance.
+    #[arg(
+        long = "auth-failure-rate",
+        env = "CRM_AUTH_FAILURE_RATE",
+        default_value_t = 10.0
+    )]
+    pub auth_failure_rate: f64,
+    /// Failed authentications one peer address may make at once.
+    #[arg(
+        long = "auth-failure-burst",
+        env = "CRM_AUTH_FAILURE_BURST",
+        default_value_t = 100
+    )]
+    pub auth_failure_burst: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(30),
-            max_message_bytes: 4 * 1024 * 1024,
-            drain_timeout: Duration::from_secs(20),
-        }
+        defaults()
     }
 }
 

@@ -14,6 +14,7 @@ pub mod export;
 pub mod import;
 pub mod kernel;
 pub mod money;
+pub mod overload;
 pub mod paging;
 pub mod rate_limit;
 pub mod retry;

@@ -74,6 +74,39 @@ impl Served {
     }
 }
 
+/// Whether `path` names a method of the suite's API or of the platform services (health,
+/// reflection): the bounded set of names a metric or span may carry. Any other path is whatever
+/// a caller sent, and would give each caller's guess a series of its own.
+pub fn is_known_method(path: &str) -> bool {
+    static KNOWN: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+        let set = prost_types::FileDescriptorSet::decode(crm_proto::FILE_DESCRIPTOR_SET).unwrap_or_default();
+        let mut known: std::collections::HashSet<String> = set
+            .file
+            .iter()
+            .flat_map(|file| {
+                file.service.iter().flat_map(move |service| {
+                    service
+                        .method
+                        .iter()
+                        .map(move |m| format!("/{}.{}/{}", file.package(), service.name(), m.name()))
+                })
+            })
+            .collect();
+        known.extend(
+            [
+                "/grpc.health.v1.Health/Check",
+                "/grpc.health.v1.Health/Watch",
+                "/grpc.health.v1.Health/List",
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            ]
+            .map(String::from),
+        );
+        known
+    });
+    KNOWN.contains(path)
+}
+
 /// How much of the suite's API under one path prefix a policy declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyCoverage {
@@ -166,6 +199,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_methods_are_the_suites_and_the_platforms() {
+        assert!(is_known_method("/crm.customers.v1.CustomersService/GetParty"));
+        assert!(is_known_method("/grpc.health.v1.Health/Check"));
+        assert!(!is_known_method("/crm.customers.v1.CustomersService/GetParty2"));
+        assert!(!is_known_method("/crm.customers.v1.CustomersService/"));
+        assert!(!is_known_method("/x/y"));
+    }
 
     fn customers() -> Served {
         let mut served = Served::default();

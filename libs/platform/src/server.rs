@@ -213,14 +213,26 @@ impl GrpcServer {
             }
         };
         let web = self.cors.is_some();
+        let failures = (self.config.auth_failure_rate > 0.0).then(|| {
+            crate::rate_limit::AuthFailureLimiter::new(crate::rate_limit::RateLimit {
+                per_second: self.config.auth_failure_rate,
+                burst: self.config.auth_failure_burst,
+            })
+        });
         let server = Server::builder()
             .accept_http1(web)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(option_layer(self.cors.map(|origins| origins.layer())))
             .layer(option_layer(web.then(tonic_web::GrpcWebLayer::new)))
             .layer(GrpcTraceLayer::new(self.name))
+            // Shed before any work is done for a call, but inside the trace so that refusals
+            // show in the metrics.
+            .layer(crate::overload::ConcurrencyLimitLayer::new(
+                self.config.max_concurrent_calls,
+            ))
             .layer(crate::deadline::DeadlineLayer::new(self.config.request_timeout))
             .layer(self.served.layer())
+            .layer(option_layer(failures))
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))
             .add_routes(routes)

@@ -236,6 +236,12 @@ where
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
+        // Spans and metrics are named after the method only when it is one of the API's.
+        let method = if crate::served::is_known_method(&path) {
+            path.clone()
+        } else {
+            "unknown".to_string()
+        };
         let request_id = request_id(request.headers_mut());
         // Which instance served the call, when several run behind one name.
         let port = request
@@ -245,7 +251,7 @@ where
             .map_or(0, |addr| addr.port());
         let span = tracing::info_span!(
             "grpc.server",
-            otel.name = %path.trim_start_matches('/'),
+            otel.name = %method.trim_start_matches('/'),
             otel.kind = "server",
             rpc.system = "grpc",
             crm.service = self.service,
@@ -283,7 +289,7 @@ where
                             .unwrap_or("0")
                             .to_string();
                         tracing::Span::current().record("rpc.grpc.status_code", code.as_str());
-                        record_rpc(service, &path, &code, elapsed_ms);
+                        record_rpc(service, &method, &code, elapsed_ms);
                         // Every call is in the metrics and the traces; the log has the failures,
                         // and every call only when asked for (`RUST_LOG=info,access=debug`):
                         // formatting a line per call costs more than serving a cheap call.
@@ -294,7 +300,7 @@ where
                         }
                     }
                     Err(err) => {
-                        record_rpc(service, &path, "2", elapsed_ms);
+                        record_rpc(service, &method, "2", elapsed_ms);
                         tracing::warn!(target: "access", %path, %request_id, elapsed_ms, trace_id = %trace_id(), "call error: {err}");
                     }
                 }
@@ -316,7 +322,7 @@ pub fn record_rpc_metrics(on: bool) {
 
 /// Records a finished call in the `rpc.server.duration` histogram (RED: its count is the rate,
 /// its status code attribute the errors, its buckets the durations).
-fn record_rpc(service: &'static str, path: &str, code: &str, elapsed_ms: f64) {
+fn record_rpc(service: &'static str, method: &str, code: &str, elapsed_ms: f64) {
     use opentelemetry::KeyValue;
     if !RPC_METRICS.load(std::sync::atomic::Ordering::Relaxed) {
         return;
@@ -334,15 +340,7 @@ fn record_rpc(service: &'static str, path: &str, code: &str, elapsed_ms: f64) {
         &[
             KeyValue::new("rpc.system", "grpc"),
             KeyValue::new("crm.service", service),
-            // Paths nobody serves are whatever a caller sends: one series for all of them.
-            KeyValue::new(
-                "rpc.method",
-                if code == "12" {
-                    "unknown".to_string()
-                } else {
-                    path.to_string()
-                },
-            ),
+            KeyValue::new("rpc.method", method.to_string()),
             KeyValue::new("rpc.grpc.status_code", code.to_string()),
         ],
     );
