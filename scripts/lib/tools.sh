@@ -74,3 +74,28 @@ ensure_postgres() {
   CRM_PG_STOP=("${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast stop)
   trap 'log "stopping the throwaway PostgreSQL cluster"; "${CRM_PG_STOP[@]}" >/dev/null 2>&1 || true' EXIT
 }
+
+# Puts cargo-deny, at a pinned version, first on PATH (built once into $CRM_TOOLS_DIR: it is not
+# packaged for Debian, and its binary releases are not on a registry this machine reaches).
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  local root="$CRM_TOOLS_DIR/cargo-deny-$CARGO_DENY_VERSION"
+  if [ ! -x "$root/bin/cargo-deny" ]; then
+    log "building cargo-deny $CARGO_DENY_VERSION into $root (once per machine)"
+    CARGO_TARGET_DIR="$CRM_TOOLS_DIR/cargo-deny-build" \
+      cargo install --quiet --locked --root "$root" --version "$CARGO_DENY_VERSION" cargo-deny
+    rm -rf "$CRM_TOOLS_DIR/cargo-deny-build"
+  fi
+  export PATH="$root/bin:$PATH"
+}
+
+# Puts buf, at a pinned version from the npm registry, at $CRM_TOOLS_DIR/node_modules/.bin/buf.
+BUF_VERSION=1.75.0
+ensure_buf() {
+  local buf="$CRM_TOOLS_DIR/node_modules/.bin/buf"
+  if [ ! -x "$buf" ] || [ "$("$buf" --version 2>/dev/null)" != "$BUF_VERSION" ]; then
+    log "installing buf $BUF_VERSION (npm @bufbuild/buf)"
+    npm install --silent --no-audit --no-fund --prefix "$CRM_TOOLS_DIR" "@bufbuild/buf@$BUF_VERSION" >/dev/null
+  fi
+  export BUF="$buf"
+}
