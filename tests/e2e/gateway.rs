@@ -543,6 +543,66 @@ async fn upstreams_balance_and_fail_over(backend: Backend) {
     gw.suite.shutdown().await.unwrap();
 }
 
+/// An auditor reads each service's call records through the gateway; the service still decides
+/// who may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_records_are_read_through_the_gateway() {
+    use crm_proto::audit::v1 as audit;
+    use crm_proto::audit::v1::audit_service_client::AuditServiceClient;
+    let gw = support::start(Backend::Sqlite, support::gateway_settings()).await;
+    let admin = token("admin-1", &[Role::Admin]);
+    let party = CustomersServiceClient::new(gw.gateway())
+        .create_party(authed(
+            customers::CreatePartyRequest {
+                party: Some(crm_testkit::fixtures::organization("Audited Ltd")),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .party
+        .unwrap();
+    let auditor = token("audrey", &[Role::Auditor]);
+    let client = AuditServiceClient::new(gw.gateway());
+    let list = |service: &str, token: &str| {
+        let mut client = client.clone();
+        let request = authed(
+            audit::ListCallRecordsRequest {
+                service: service.into(),
+                record_id: party.id.clone(),
+                ..Default::default()
+            },
+            token,
+        );
+        async move { client.list_call_records(request).await }
+    };
+    let records = crm_testkit::eventually(Duration::from_secs(20), "the creation is recorded", || async {
+        let records = list("customers", &auditor).await.ok()?.into_inner().records;
+        (!records.is_empty()).then_some(records)
+    })
+    .await;
+    assert_eq!(records[0].service, "customers");
+    assert_eq!(records[0].actor_id, "admin-1");
+    assert!(records[0].method.ends_with("/CreateParty"), "{records:?}");
+    assert!(
+        list("sales", &auditor)
+            .await
+            .unwrap()
+            .into_inner()
+            .records
+            .is_empty()
+    );
+    let err = list("billing", &auditor).await.unwrap_err();
+    assert_eq!(crm_testkit::violated(&err), ["service"]);
+    let err = list("customers", &token("rep", &[Role::SalesRep]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    gw.suite.shutdown().await.unwrap();
+}
+
 crm_testkit::backend_tests!(
     every_domain_api_is_reachable_through_one_address,
     the_360_degrades_one_section_at_a_time,

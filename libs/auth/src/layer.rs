@@ -74,28 +74,39 @@ where
                 Either::Left(self.inner.call(request))
             }
             Ok(None) => Either::Left(self.inner.call(request)),
-            Err(status) => Either::Right(std::future::ready(Ok(status.into_http()))),
+            Err((status, principal)) => {
+                let mut response = status.into_http();
+                // Who was refused, for the call record kept outside this layer (without the
+                // token).
+                if let Some(mut principal) = principal {
+                    principal.bearer = None;
+                    response.extensions_mut().insert(principal);
+                }
+                Either::Right(std::future::ready(Ok(response)))
+            }
         }
     }
 }
 
+/// A refusal, and the caller when the token was good but the policy said no.
+type Refusal = (tonic::Status, Option<crate::Principal>);
+
 impl<S> AuthService<S> {
-    fn authorize<B>(&self, request: &http::Request<B>) -> Result<Option<crate::Principal>, tonic::Status> {
+    fn authorize<B>(&self, request: &http::Request<B>) -> Result<Option<crate::Principal>, Refusal> {
         let path = request.uri().path();
         let access = self.policy.access(path);
         if matches!(access, Some(Access::Public)) {
             return Ok(None);
         }
-        let token = bearer(request.headers()).ok_or(AuthError::Missing)?;
-        let mut principal = self.verifier.verify(token)?;
-        principal.bearer = Some(token.to_string());
+        let token = bearer(request.headers()).ok_or((AuthError::Missing.into(), None))?;
+        let mut principal = self.verifier.verify(token).map_err(|e| (e.into(), None))?;
         if !self.policy.allows(path, &principal) {
             tracing::info!(user = %principal.user_id, path, "permission denied");
-            return Err(tonic::Status::permission_denied(format!(
-                "{} may not call {path}",
-                principal.user_id
-            )));
+            let status =
+                tonic::Status::permission_denied(format!("{} may not call {path}", principal.user_id));
+            return Err((status, Some(principal)));
         }
+        principal.bearer = Some(token.to_string());
         Ok(Some(principal))
     }
 }

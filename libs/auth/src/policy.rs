@@ -24,10 +24,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// An empty policy with the gRPC health and reflection services public.
+    /// A policy with the gRPC health and reflection services public, and every service's call
+    /// records (`crm.audit.v1.AuditService`) open to administrators and auditors.
     pub fn new() -> Self {
+        let mut rules = HashMap::new();
+        rules.insert(
+            "/crm.audit.v1.AuditService/ListCallRecords".to_string(),
+            Access::Roles(vec![Role::Admin, Role::Auditor]),
+        );
         Self {
-            rules: HashMap::new(),
+            rules,
             public_prefixes: vec![
                 "/grpc.health.v1.Health/".into(),
                 "/grpc.reflection.v1.ServerReflection/".into(),

@@ -43,6 +43,9 @@ pub struct ServerConfig {
         default_value_t = 100
     )]
     pub auth_failure_burst: u32,
+    /// How long a service keeps its call records (changes, exports and refused calls).
+    #[arg(long = "audit-retention", env = "CRM_AUDIT_RETENTION", default_value = "400d", value_parser = parse_duration)]
+    pub audit_retention: Duration,
 }
 
 impl Default for ServerConfig {

@@ -70,9 +70,15 @@ pub async fn build<S: Service>(
 
 /// Applies the shared event tables' and service `S`'s migrations to `db`.
 pub async fn migrate<S: Service>(db: &Db) -> anyhow::Result<()> {
-    crm_events::migrate_service(db, S::MIGRATIONS)
+    migrate_all(db, S::MIGRATIONS)
         .await
         .with_context(|| format!("migrating the {} database", S::NAME))
+}
+
+/// The shared tables (events, import keys, call records), then the service's own.
+async fn migrate_all(db: &Db, own: &Migrations) -> anyhow::Result<()> {
+    db.migrate(&crate::audit::MIGRATIONS).await?;
+    crm_events::migrate_service(db, own).await
 }
 
 /// How one instance of a domain service runs, the same for every service: where it listens,
@@ -154,7 +160,7 @@ impl Foundation {
             instance.database.min_connections,
         )
         .await?;
-        crm_events::migrate_service(&db, migrations)
+        migrate_all(&db, migrations)
             .await
             .with_context(|| format!("migrating the {name} database"))?;
         let relay = Relay::new(
@@ -195,11 +201,14 @@ impl Foundation {
     /// call authorized by `policy`.
     pub async fn server(&self, policy: crm_auth::Policy) -> anyhow::Result<GrpcServer> {
         let verifier = self.instance.auth.verifier().await?;
+        let audit =
+            crate::audit::CallAudit::new(self.name, self.db.clone(), self.instance.server.audit_retention);
         Ok(GrpcServer::new(
             self.name,
             self.instance.server.clone(),
             crm_auth::AuthLayer::new(verifier, policy),
-        ))
+        )
+        .audit(audit))
     }
 
     /// What the service's handlers read and write through: the database, the relay woken
@@ -408,6 +417,11 @@ impl App {
         supervisor.spawn(format!("{}-outbox-relay", self.name), move |stop| relay.run(stop));
         for (name, worker) in self.workers {
             supervisor.spawn(name, worker);
+        }
+        if let Some(audit) = self.server.call_audit() {
+            supervisor.spawn(format!("{}-call-audit", self.name), move |stop| {
+                audit.writer(stop)
+            });
         }
         let result = crate::run(self.server, self.listener, supervisor, stop).await;
         self.db.close().await;

@@ -2,6 +2,7 @@
 //! gRPC server (health, reflection, tracing, authentication, deadlines, message limits), and one
 //! way to stop it (signal -> NOT_SERVING -> drain in-flight calls -> stop background workers).
 
+pub mod audit;
 pub mod background;
 pub mod bulk;
 pub mod client;

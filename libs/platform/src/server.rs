@@ -30,6 +30,7 @@ pub struct GrpcServer {
     cors: Option<crate::web::CorsOrigins>,
     rate_limiter: Option<crate::rate_limit::RateLimiter>,
     readiness: Option<ReadinessCheck>,
+    audit: Option<crate::audit::CallAudit>,
 }
 
 /// The health service name that answers whether the server can do its work now (its database
@@ -82,7 +83,26 @@ impl GrpcServer {
             cors: None,
             rate_limiter: None,
             readiness: None,
+            audit: None,
         }
+    }
+
+    /// Records the server's changes, exports and refusals in `audit`, and serves their listing
+    /// (`crm.audit.v1.AuditService`).
+    pub fn audit(self, audit: crate::audit::CallAudit) -> Self {
+        let max = self.config.max_message_bytes;
+        let api = crate::limited!(
+            crm_proto::audit::v1::audit_service_server::AuditServiceServer::new(audit.api()),
+            max
+        );
+        let mut server = self.add_service(api);
+        server.audit = Some(audit);
+        server
+    }
+
+    /// The call record whose writer must run beside the server, if it keeps one.
+    pub fn call_audit(&self) -> Option<crate::audit::CallAudit> {
+        self.audit.clone()
     }
 
     /// Reports [`READINESS`] by `check`, run every 400 ms (without one, ready while serving).
@@ -232,6 +252,7 @@ impl GrpcServer {
             ))
             .layer(crate::deadline::DeadlineLayer::new(self.config.request_timeout))
             .layer(self.served.layer())
+            .layer(option_layer(self.audit.map(|audit| audit.layer())))
             .layer(option_layer(failures))
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))

@@ -46,8 +46,15 @@ macro_rules! grpc_handlers {
                     request: $crate::service::__tonic::Request<$req>,
                 ) -> ::std::result::Result<$crate::service::__tonic::Response<$resp>, $crate::service::__tonic::Status> {
                     let principal = ::crm_auth::principal(&request)?;
-                    self.$handler(&principal, request.into_inner())
-                        .await
+                    let audit = request.extensions().get::<$crate::audit::AuditSlot>().cloned();
+                    if let Some(audit) = &audit {
+                        audit.note_request(&principal, request.get_ref());
+                    }
+                    let response = self.$handler(&principal, request.into_inner()).await;
+                    if let (Some(audit), Ok(response)) = (&audit, &response) {
+                        audit.note_response(response);
+                    }
+                    response
                         .map($crate::service::__tonic::Response::new)
                         .map_err(::std::convert::Into::into)
                 }
@@ -59,6 +66,9 @@ macro_rules! grpc_handlers {
                         request: $crate::service::__tonic::Request<$crate::service::__tonic::Streaming<$creq>>,
                     ) -> ::std::result::Result<$crate::service::__tonic::Response<$cresp>, $crate::service::__tonic::Status> {
                         let principal = ::crm_auth::principal(&request)?;
+                        if let Some(audit) = request.extensions().get::<$crate::audit::AuditSlot>() {
+                            audit.note_caller(&principal);
+                        }
                         self.$chandler(&principal, request.into_inner())
                             .await
                             .map($crate::service::__tonic::Response::new)
@@ -73,6 +83,9 @@ macro_rules! grpc_handlers {
                         request: $crate::service::__tonic::Request<$sreq>,
                     ) -> ::std::result::Result<$crate::service::__tonic::Response<Self::$stype>, $crate::service::__tonic::Status> {
                         let principal = ::crm_auth::principal(&request)?;
+                        if let Some(audit) = request.extensions().get::<$crate::audit::AuditSlot>() {
+                            audit.note_request(&principal, request.get_ref());
+                        }
                         self.$shandler(principal, request.into_inner())
                             .await
                             .map($crate::service::__tonic::Response::new)

@@ -311,6 +311,18 @@ where
     }
 }
 
+/// The trace id of the current span, or empty when it is not traced.
+pub fn current_trace_id() -> String {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    if span_context.is_valid() {
+        span_context.trace_id().to_string()
+    } else {
+        String::new()
+    }
+}
+
 /// Whether finished calls are recorded in the `rpc.server.duration` histogram.
 static RPC_METRICS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

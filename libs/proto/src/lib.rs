@@ -16,6 +16,14 @@ pub mod common {
     }
 }
 
+/// The record of calls every service keeps (who did what to which record, and who was refused).
+pub mod audit {
+    /// Version 1.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/crm.audit.v1.rs"));
+    }
+}
+
 /// The customers domain.
 #[cfg(feature = "customers")]
 pub mod customers {

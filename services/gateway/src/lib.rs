@@ -4,11 +4,13 @@
 //! the service owning it, over gRPC or gRPC-Web on one port.
 //!
 //! - `api`: the composed views (fan-out under the caller's deadline, a status per section).
+//! - `audit`: the services' call records, read through the gateway.
 //! - `domain`: deadlines, sections, and the sales figures derived from orders.
 //! - `forward`: forwarding by method path.
 //! - `upstream`: balanced, re-resolving channels to the domain services.
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod domain;
 pub mod forward;
@@ -55,6 +57,13 @@ impl Application {
                 GatewayServiceServer::new(api)
                     .max_decoding_message_size(max)
                     .max_encoding_message_size(max),
+            )
+            .add_service(
+                crm_proto::audit::v1::audit_service_server::AuditServiceServer::new(
+                    audit::AuditForwarder::new(upstreams.clone()),
+                )
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
             )
             .fallback(&upstream::FORWARDED, forward::Forwarder::new(upstreams.routes()))
             .grpc_web(CorsOrigins::new(config.cors_origins.clone()));
