@@ -140,6 +140,9 @@ impl From<sqlx::Error> for Error {
             tracing::warn!(error = %err, "database unavailable");
             return Error::Unavailable(DATABASE_UNAVAILABLE.into());
         }
+        if crm_storage::errors::is_bad_value(&err) {
+            return bad_value(&err);
+        }
         Error::Internal(err.into())
     }
 }
@@ -168,10 +171,27 @@ impl From<Error> for Status {
                     tracing::warn!(error = %err, "database unavailable");
                     return Status::unavailable(DATABASE_UNAVAILABLE);
                 }
+                if let Some(db) = db.filter(|db| crm_storage::errors::is_bad_value(db)) {
+                    return bad_value(db).into();
+                }
                 internal(err)
             }
         }
     }
+}
+
+/// INVALID_ARGUMENT for a value the database refused; which field held it is not known here,
+/// so the violation names the request.
+fn bad_value(err: &sqlx::Error) -> Error {
+    let reason = match err {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    };
+    tracing::info!(error = %reason, "a value the database cannot store");
+    invalid(
+        "request",
+        &format!("holds a value the database cannot store ({reason})"),
+    )
 }
 
 /// What a caller is told when the database failed in a way that may pass.

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod export;
 pub mod import;
 pub mod kernel;
+pub mod malformed;
 pub mod money;
 pub mod overload;
 pub mod paging;

@@ -256,6 +256,7 @@ impl GrpcServer {
             .layer(option_layer(failures))
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))
+            .layer(crate::malformed::MalformedRequestLayer)
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), on_stop);
         let drain_timeout = self.config.drain_timeout;

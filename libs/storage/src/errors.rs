@@ -31,6 +31,23 @@ pub fn is_transient_code(code: &str) -> bool {
     code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
 }
 
+/// Whether `err` is the database refusing a value it cannot store: PostgreSQL's data
+/// exceptions (class 22: a NUL character in text, a number or date out of range, a string too
+/// long for its column) and SQLite's "string or blob too big" (18). The request carried the
+/// value, so it is the caller's to fix, not a fault of the service.
+pub fn is_bad_value(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code().is_some_and(|code| {
+        if code.len() == 5 {
+            code.starts_with("22")
+        } else {
+            code.parse::<u32>().is_ok_and(|n| n & 0xff == 18)
+        }
+    })
+}
+
 /// The error of a transaction or connection that could not be had: whatever the database
 /// answered (PostgreSQL refuses a database closed to connections with 55000, elsewhere a
 /// statement's own fault), the work was not at fault, so it is reported as transient.

@@ -311,7 +311,7 @@ where
                     message: response
                         .headers()
                         .get("grpc-message")
-                        .map(|v| percent_decode(v.as_bytes()))
+                        .map(|v| crate::malformed::percent_decode(v.as_bytes()))
                         .unwrap_or_default(),
                     request_id,
                     trace_id: crate::telemetry::current_trace_id(),
@@ -366,35 +366,12 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// `grpc-message` is percent-encoded (gRPC over HTTP/2).
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = bytes.get(i + 1..i + 3)
-            && let Ok(byte) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or(""), 16)
-        {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn status_messages_are_decoded() {
-        assert_eq!(
-            percent_decode(b"may not read party p%2D1%3A 100%25"),
-            "may not read party p-1: 100%"
-        );
+    fn codes_have_their_canonical_names() {
         assert_eq!(code_name(tonic::Code::PermissionDenied), "PERMISSION_DENIED");
     }
 }

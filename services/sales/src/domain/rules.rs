@@ -136,7 +136,8 @@ pub fn validate_pipeline(stages: &[pb::PipelineStage]) -> Violations {
     }
     let won = stages.iter().filter(|s| s.is_won).count();
     let lost = stages.iter().filter(|s| s.is_lost).count();
-    let open = stages.len() - won - lost;
+    // Counted apart: a stage marked both won and lost (refused above) is neither open nor one.
+    let open = stages.iter().filter(|s| !s.is_won && !s.is_lost).count();
     v.check(
         won != 1 || lost != 1,
         "stages",
