@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod errors;
 pub mod export;
 pub mod import;
+pub mod inspect;
 pub mod kernel;
 pub mod malformed;
 pub mod money;

@@ -11,6 +11,8 @@
 
 use std::task::{Context, Poll};
 
+use crate::inspect::{Inspected, OnResponse};
+
 /// What tonic's status message for an undecodable request starts with.
 const DECODE_FAILED: &str = "failed to decode Protobuf message";
 
@@ -41,44 +43,46 @@ pub struct MalformedRequest<S> {
 impl<S, B, ResBody> tower::Service<http::Request<B>> for MalformedRequest<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Inspected<S::Future, Tidy>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        use futures::FutureExt as _;
-        let call = self.inner.call(request);
-        async move {
-            let mut response = call.await?;
-            let headers = response.headers_mut();
-            let malformed = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13")
-                && headers
-                    .get("grpc-message")
-                    .is_some_and(|v| percent_decode(v.as_bytes()).starts_with(DECODE_FAILED));
-            if malformed {
-                headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-            }
-            if let Some(cut) = headers.get("grpc-message").and_then(|v| cut(v.as_bytes())) {
-                headers.insert("grpc-message", cut);
-            }
-            // Details quoting many long values cannot be cut; the message still names the
-            // fields.
-            if headers
-                .get("grpc-status-details-bin")
-                .is_some_and(|v| v.len() > MAX_DETAILS_BYTES)
-            {
-                headers.remove("grpc-status-details-bin");
-            }
-            Ok(response)
+        Inspected::new(self.inner.call(request), Some(Tidy))
+    }
+}
+
+/// Rewrites an error response as the module says.
+#[derive(Debug, Clone, Copy)]
+pub struct Tidy;
+
+impl<B> OnResponse<B> for Tidy {
+    fn on_response(self, response: &mut http::Response<B>) {
+        let headers = response.headers_mut();
+        let Some(message) = headers.get("grpc-message") else {
+            return;
+        };
+        let malformed = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"13")
+            && percent_decode(message.as_bytes()).starts_with(DECODE_FAILED);
+        if let Some(cut) = cut(message.as_bytes()) {
+            headers.insert("grpc-message", cut);
         }
-        .boxed()
+        if malformed {
+            headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+        }
+        // Details quoting many long values cannot be cut; the message still names the
+        // fields.
+        if headers
+            .get("grpc-status-details-bin")
+            .is_some_and(|v| v.len() > MAX_DETAILS_BYTES)
+        {
+            headers.remove("grpc-status-details-bin");
+        }
     }
 }
 

@@ -7,6 +7,8 @@ use std::task::{Context, Poll};
 
 use tokio::sync::Semaphore;
 
+use crate::inspect::{Inspected, OnResponse};
+
 /// Whether `path` is a health check: answered whatever the load or the caller's record (a
 /// liveness or readiness probe refused would get a busy pod restarted or taken out of rotation,
 /// which makes an overload worse).
@@ -54,13 +56,12 @@ pub struct ConcurrencyLimit<S> {
 impl<S, B, ResBody> tower::Service<http::Request<B>> for ConcurrencyLimit<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Default + Send + 'static,
+    ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = futures::future::Either<
-        futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>,
+        Inspected<S::Future, Permit>,
         std::future::Ready<Result<Self::Response, Self::Error>>,
     >;
 
@@ -69,23 +70,12 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        use futures::FutureExt as _;
         use futures::future::Either;
         if is_probe(request.uri().path()) {
-            return Either::Left(self.inner.call(request).boxed());
+            return Either::Left(Inspected::new(self.inner.call(request), None));
         }
         match self.limit.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let call = self.inner.call(request);
-                Either::Left(
-                    async move {
-                        let response = call.await;
-                        drop(permit);
-                        response
-                    }
-                    .boxed(),
-                )
-            }
+            Ok(permit) => Either::Left(Inspected::new(self.inner.call(request), Some(Permit(permit)))),
             Err(_) => {
                 tracing::warn!(max = self.limit.max, "overloaded: call refused");
                 let status = tonic::Status::unavailable(format!(
@@ -96,6 +86,15 @@ where
             }
         }
     }
+}
+
+/// A call's place among those in progress, given back when its response is ready (or the call
+/// is dropped).
+#[derive(Debug)]
+pub struct Permit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl<B> OnResponse<B> for Permit {
+    fn on_response(self, _: &mut http::Response<B>) {}
 }
 
 #[cfg(test)]

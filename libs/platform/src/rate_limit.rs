@@ -9,6 +9,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crm_auth::Principal;
+
+use crate::inspect::{Inspected, OnResponse};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 /// How many calls a caller may make.
@@ -181,13 +183,12 @@ pub struct AuthFailureLimited<S> {
 impl<S, B, ResBody> tower::Service<http::Request<B>> for AuthFailureLimited<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Default + Send + 'static,
+    ResBody: Default,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = futures::future::Either<
-        futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>,
+        Inspected<S::Future, CountFailure>,
         std::future::Ready<Result<Self::Response, Self::Error>>,
     >;
 
@@ -196,29 +197,36 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        use futures::FutureExt as _;
         use futures::future::Either;
-        let key = peer_key(&request);
         if crate::overload::is_probe(request.uri().path()) {
-            return Either::Left(self.inner.call(request).boxed());
+            return Either::Left(Inspected::new(self.inner.call(request), None));
         }
+        let key = peer_key(&request);
         if let Err(wait) = self.limiter.check(&key, Instant::now()) {
             tracing::info!(caller = %key, retry_after_ms = wait.as_millis() as u64, "too many failed authentications");
             return Either::Right(std::future::ready(Ok(refusal(&key, wait))));
         }
-        let call = self.inner.call(request);
-        let limiter = self.limiter.clone();
-        Either::Left(
-            async move {
-                let response = call.await?;
-                // The authentication layer answers trailers-only: the status is in the headers.
-                if response.headers().get("grpc-status").map(|v| v.as_bytes()) == Some(b"16") {
-                    let _ = limiter.take(&key, Instant::now());
-                }
-                Ok(response)
-            }
-            .boxed(),
-        )
+        let count = CountFailure {
+            limiter: self.limiter.clone(),
+            key,
+        };
+        Either::Left(Inspected::new(self.inner.call(request), Some(count)))
+    }
+}
+
+/// Takes one from the peer's allowance when its call failed authentication.
+#[derive(Debug)]
+pub struct CountFailure {
+    limiter: RateLimiter,
+    key: String,
+}
+
+impl<B> OnResponse<B> for CountFailure {
+    fn on_response(self, response: &mut http::Response<B>) {
+        // The authentication layer answers trailers-only: the status is in the headers.
+        if response.headers().get("grpc-status").map(|v| v.as_bytes()) == Some(b"16") {
+            let _ = self.limiter.take(&self.key, Instant::now());
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use prost_types::{DescriptorProto, FileDescriptorSet};
 /// A method of the API.
 #[derive(Debug)]
 pub(crate) struct Method {
+    /// Its path (`/crm.customers.v1.CustomersService/UpdateParty`).
+    pub path: String,
     /// Its request message (`.crm.customers.v1.UpdatePartyRequest`).
     pub input: String,
     /// Its response message.
@@ -41,9 +43,11 @@ static INDEX: LazyLock<Index> = LazyLock::new(|| {
                     .as_ref()
                     .is_some_and(|o| o.idempotency_level() == IdempotencyLevel::NoSideEffects);
                 let export = m.name().starts_with("Export");
+                let path = format!("/{package}.{}/{}", service.name(), m.name());
                 methods.insert(
-                    format!("/{package}.{}/{}", service.name(), m.name()),
+                    path.clone(),
                     Method {
+                        path,
                         input: m.input_type().to_string(),
                         output: m.output_type().to_string(),
                         recorded: !read_only || export,

@@ -20,6 +20,8 @@ use crm_auth::Principal;
 use crm_proto::audit::v1 as pb;
 use crm_storage::Db;
 use tokio::sync::mpsc;
+
+use crate::inspect::{Inspected, OnResponse};
 use tokio_util::sync::CancellationToken;
 
 pub use api::AuditApi;
@@ -257,21 +259,21 @@ pub struct Audited<S> {
 impl<S, B, ResBody> tower::Service<http::Request<B>> for Audited<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Inspected<S::Future, Recording>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        use futures::FutureExt as _;
-        let path = request.uri().path().to_string();
-        let method = methods::method(&path);
+        // Probes are public: never refused, never recorded.
+        if crate::overload::is_probe(request.uri().path()) {
+            return Inspected::new(self.inner.call(request), None);
+        }
+        let method = methods::method(request.uri().path());
         let slot = method.map(|method| AuditSlot {
             method,
             noted: Arc::default(),
@@ -279,66 +281,79 @@ where
         if let Some(slot) = &slot {
             request.extensions_mut().insert(slot.clone());
         }
-        let request_id = request
+        let recording = Recording {
+            audit: self.audit.clone(),
+            method,
+            slot,
+            request_id: request.headers().get(&crate::telemetry::REQUEST_ID).cloned(),
+            peer: request
+                .extensions()
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|info| info.remote_addr())
+                .map(|addr| addr.ip()),
+        };
+        Inspected::new(self.inner.call(request), Some(recording))
+    }
+}
+
+/// What is known of a call before it runs, kept to record it once it has ended.
+#[derive(Debug)]
+pub struct Recording {
+    audit: CallAudit,
+    method: Option<&'static methods::Method>,
+    slot: Option<AuditSlot>,
+    request_id: Option<http::HeaderValue>,
+    peer: Option<std::net::IpAddr>,
+}
+
+impl<B> OnResponse<B> for Recording {
+    fn on_response(self, response: &mut http::Response<B>) {
+        let code = response
             .headers()
-            .get(&crate::telemetry::REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let peer = request
-            .extensions()
-            .get::<tonic::transport::server::TcpConnectInfo>()
-            .and_then(|info| info.remote_addr())
-            .map(|addr| addr.ip().to_string())
-            .unwrap_or_default();
-        let call = self.inner.call(request);
-        let audit = self.audit.clone();
-        async move {
-            let response = call.await?;
-            let code = response
-                .headers()
-                .get("grpc-status")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i32>().ok())
-                .unwrap_or(0);
-            let code = tonic::Code::from_i32(code);
-            let refused = matches!(code, tonic::Code::Unauthenticated | tonic::Code::PermissionDenied);
-            if refused || method.is_some_and(|m| m.recorded) {
-                let mut record = pb::CallRecord {
-                    service: audit.service.to_string(),
-                    method: if method.is_some() { path } else { "unknown".into() },
-                    outcome: code_name(code).to_string(),
-                    message: response
-                        .headers()
-                        .get("grpc-message")
-                        .map(|v| crate::malformed::percent_decode(v.as_bytes()))
-                        .unwrap_or_default(),
-                    request_id,
-                    trace_id: crate::telemetry::current_trace_id(),
-                    peer,
-                    ..Default::default()
-                };
-                if let Some(noted) = slot.as_ref().and_then(|s| s.noted.lock().ok()) {
-                    record.actor_id.clone_from(&noted.actor_id);
-                    record.roles.clone_from(&noted.roles);
-                    record.record_id.clone_from(&noted.record_id);
-                }
-                // A call the access policy refused never reached a handler: the authentication
-                // layer leaves the caller on the response.
-                if record.actor_id.is_empty()
-                    && let Some(principal) = response.extensions().get::<Principal>()
-                {
-                    record.actor_id.clone_from(&principal.user_id);
-                    record.roles = principal.roles.iter().map(|r| r.as_str().to_string()).collect();
-                }
-                audit.submit(Entry {
-                    at: crate::time::now_micros(),
-                    record,
-                });
-            }
-            Ok(response)
+            .get("grpc-status")
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .and_then(|v| v.parse::<i32>().ok())
+            .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+        let refused = matches!(code, tonic::Code::Unauthenticated | tonic::Code::PermissionDenied);
+        if !refused && !self.method.is_some_and(|m| m.recorded) {
+            return;
         }
-        .boxed()
+        let mut record = pb::CallRecord {
+            service: self.audit.service.to_string(),
+            method: self
+                .method
+                .map_or_else(|| "unknown".to_string(), |m| m.path.clone()),
+            outcome: code_name(code).to_string(),
+            message: response
+                .headers()
+                .get("grpc-message")
+                .map(|v| crate::malformed::percent_decode(v.as_bytes()))
+                .unwrap_or_default(),
+            request_id: self
+                .request_id
+                .and_then(|v| v.to_str().ok().map(str::to_string))
+                .unwrap_or_default(),
+            trace_id: crate::telemetry::current_trace_id(),
+            peer: self.peer.map(|ip| ip.to_string()).unwrap_or_default(),
+            ..Default::default()
+        };
+        if let Some(noted) = self.slot.as_ref().and_then(|s| s.noted.lock().ok()) {
+            record.actor_id.clone_from(&noted.actor_id);
+            record.roles.clone_from(&noted.roles);
+            record.record_id.clone_from(&noted.record_id);
+        }
+        // A call the access policy refused never reached a handler: the authentication layer
+        // leaves the caller on the response.
+        if record.actor_id.is_empty()
+            && let Some(principal) = response.extensions().get::<Principal>()
+        {
+            record.actor_id.clone_from(&principal.user_id);
+            record.roles = principal.roles.iter().map(|r| r.as_str().to_string()).collect();
+        }
+        self.audit.submit(Entry {
+            at: crate::time::now_micros(),
+            record,
+        });
     }
 }
 
