@@ -177,7 +177,19 @@ fn div_round(num: i64, den: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any text is a period or nothing; a period's code reads back as the same period.
+        #[test]
+        fn periods_parse_or_are_refused(text in "\\PC{0,12}|[0-9]{4}(-Q[0-9]|-[0-9]{1,2})?") {
+            if let Some(period) = Period::parse(&text) {
+                prop_assert_eq!(Period::parse(&period.code()), Some(period));
+            }
+        }
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")

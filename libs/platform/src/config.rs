@@ -137,22 +137,48 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
+    let unit_secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => {
             return Err(format!("invalid duration unit in {s:?} (use ms, s, m, h or d)"));
         }
     };
-    Ok(Duration::from_secs(secs))
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("duration {s:?} is too long"))
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any text is a duration or a clear refusal; a duration shows its number of units.
+        #[test]
+        fn any_text_is_a_duration_or_refused(text in "\\PC{0,24}", n in any::<u64>(), unit in "(ms|s|m|h|d|w|)") {
+            let _ = parse_duration(&text);
+            let written = format!("{n}{unit}");
+            match parse_duration(&written) {
+                Ok(d) if unit == "ms" => prop_assert_eq!(d, Duration::from_millis(n)),
+                Ok(d) => prop_assert_eq!(d.as_secs() % n.max(1), 0),
+                Err(reason) => prop_assert!(unit == "w" || reason.contains("too long"), "{}", reason),
+            }
+        }
+
+        /// A currency is three upper-case letters, whatever was given.
+        #[test]
+        fn currencies_are_three_letters(text in "\\PC{0,8}") {
+            if let Ok(code) = parse_currency(&text) {
+                prop_assert!(code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()));
+            }
+        }
+    }
 
     #[test]
     fn durations() {

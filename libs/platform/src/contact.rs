@@ -26,7 +26,22 @@ fn ascii_digit(c: char) -> Option<char> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Whatever is typed, a normalized number is 7 to 15 ASCII digits, and normalizing it
+        /// again changes nothing.
+        #[test]
+        fn normalized_numbers_are_digits_and_stable(raw in "[+＋0-9０-９ ()\\-.x]{0,30}|\\PC{0,30}") {
+            if let Some(number) = normalize_phone(&raw) {
+                prop_assert!((7..=15).contains(&number.len()));
+                prop_assert!(number.bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(normalize_phone(&format!("+{number}")), Some(number.clone()));
+            }
+        }
+    }
 
     #[test]
     fn phones_compare_by_digits() {

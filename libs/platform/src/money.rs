@@ -99,6 +99,31 @@ pub fn div_round(num: i128, den: i128) -> i128 {
 }
 
 #[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text is an amount or a clear refusal; an amount written back reads the same.
+        #[test]
+        fn amounts_parse_or_are_refused(text in "\\PC{0,24}|[0-9]{0,22}(\\.[0-9]{0,4})?", currency in "(USD|JPY|BHD|XXX|usd|)") {
+            if let Ok(minor) = parse_major_units(&text, &currency) {
+                prop_assert!(minor >= 0);
+                let digits = minor_digits(&currency).unwrap();
+                let scale = 10_i64.pow(digits);
+                let written = if digits == 0 {
+                    format!("{minor}")
+                } else {
+                    format!("{}.{:0width$}", minor / scale, minor % scale, width = digits as usize)
+                };
+                prop_assert_eq!(parse_major_units(&written, &currency), Ok(minor));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

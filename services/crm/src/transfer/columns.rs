@@ -967,7 +967,64 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Whether a row conversion accepted the row.
+    type Accepts = fn(&Record) -> bool;
+
+    /// Every entity's row conversion.
+    const ROWS: [(ImportEntity, Accepts); 12] = [
+        (ImportEntity::Parties, |r| party_row(r).is_ok()),
+        (ImportEntity::Relationships, |r| relationship_row(r).is_ok()),
+        (ImportEntity::Orders, |r| order_row(r).is_ok()),
+        (ImportEntity::Partners, |r| partner_row(r).is_ok()),
+        (ImportEntity::Targets, |r| target_row(r).is_ok()),
+        (ImportEntity::Cases, |r| case_row(r).is_ok()),
+        (ImportEntity::Articles, |r| article_row(r).is_ok()),
+        (ImportEntity::Consents, |r| consent_row(r).is_ok()),
+        (ImportEntity::Products, |r| product_row(r).is_ok()),
+        (ImportEntity::Leads, |r| lead_row(r).is_ok()),
+        (ImportEntity::Opportunities, |r| opportunity_row(r).is_ok()),
+        (ImportEntity::Activities, |r| activity_row(r).is_ok()),
+    ];
+
+    /// Cell values that reach the converters' corners.
+    fn cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,20}",
+            "-?[0-9]{0,25}(\\.[0-9]{0,5})?",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})?)?",
+            "(true|false|yes|no|1|0|USD|usd|XXX|person|organization|open|closed|won|lost|email|sms)",
+            Just(String::new()),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a file's cells hold, every entity's row is converted or refused with its
+        /// problems, never a panic.
+        #[test]
+        fn any_row_is_converted_or_refused(cells in proptest::collection::vec(cell(), 30)) {
+            for (entity, convert) in ROWS {
+                let fields = entity
+                    .columns()
+                    .iter()
+                    .zip(&cells)
+                    // As a file is read: empty cells are left out.
+                    .filter(|(_, value)| !value.is_empty())
+                    .map(|(column, value)| (column.to_string(), value.clone()))
+                    .collect();
+                let _ = convert(&Record { line: 2, fields });
+            }
+        }
+
+        /// A time cell is a time or a clear refusal.
+        #[test]
+        fn any_time_cell_parses_or_is_refused(text in "\\PC{0,30}") {
+            let _ = parse_time(&text);
+        }
+    }
 
     fn record(pairs: &[(&str, &str)]) -> Record {
         Record {

@@ -129,7 +129,17 @@ impl BusinessCalendar {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any setting text is a calendar or a clear refusal, never a panic.
+        #[test]
+        fn calendars_parse_or_are_refused(text in "\\PC{0,30}|[a-z]{3}-[a-z]{3} [0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}") {
+            let _ = BusinessCalendar::parse(&text);
+        }
+    }
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()

@@ -129,7 +129,19 @@ pub fn next_check_at(chain: &Chain, case: &CaseClock, raised: &[String]) -> i64 
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any setting text is a chain or a clear refusal; a chain's spec reads back the same.
+        #[test]
+        fn chains_parse_or_are_refused(text in "\\PC{0,40}|([a-z]{0,6}=[a-z0-9_]{0,6},?){0,4}") {
+            if let Ok(chain) = Chain::parse(&text) {
+                prop_assert_eq!(Chain::parse(&chain.spec()), Ok(chain));
+            }
+        }
+    }
 
     #[test]
     fn the_next_check_is_when_the_next_level_comes_due() {
