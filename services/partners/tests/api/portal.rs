@@ -150,6 +150,17 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
             ..Default::default()
         }),
     };
+    // The dealer registers a deal with Initech.
+    let register = || pb::RegisterDealRequest {
+        registration: Some(pb::DealRegistration {
+            partner_id: dealer.id.clone(),
+            company_name: "Initech".into(),
+            contact_name: "Bill Lumbergh".into(),
+            email: "Bill@Initech.example".into(),
+            estimated_amount: money(50_000_00),
+            ..Default::default()
+        }),
+    };
     let err = suite
         .portal
         .clone()
@@ -182,19 +193,7 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         let err = suite
             .portal
             .clone()
-            .register_deal(authed(
-                pb::RegisterDealRequest {
-                    registration: Some(pb::DealRegistration {
-                        partner_id: dealer.id.clone(),
-                        company_name: "Initech".into(),
-                        contact_name: "Bill Lumbergh".into(),
-                        email: "bill@initech.example".into(),
-                        estimated_amount: money(50_000_00),
-                        ..Default::default()
-                    }),
-                },
-                &reader,
-            ))
+            .register_deal(authed(register(), &reader))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{role}: {err:?}");
@@ -303,19 +302,7 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
     let registration = suite
         .portal
         .clone()
-        .register_deal(authed(
-            pb::RegisterDealRequest {
-                registration: Some(pb::DealRegistration {
-                    partner_id: dealer.id.clone(),
-                    company_name: "Initech".into(),
-                    contact_name: "Bill Lumbergh".into(),
-                    email: "Bill@Initech.example".into(),
-                    estimated_amount: money(50_000_00),
-                    ..Default::default()
-                }),
-            },
-            &user,
-        ))
+        .register_deal(authed(register(), &user))
         .await
         .unwrap()
         .into_inner()
