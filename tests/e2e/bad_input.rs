@@ -398,7 +398,8 @@ async fn arbitrary_requests_get_a_clear_answer_from_every_rpc(backend: Backend) 
         failures.join("\n")
     );
 
-    // Oversized and malformed requests are refused cleanly too, and the suite still answers.
+    // Oversized, malformed and deeply nested requests are refused cleanly too, and the suite
+    // still answers.
     let channel = gw.gateway();
     let get_party = "/crm.customers.v1.CustomersService/GetParty";
     let huge = {
@@ -413,6 +414,19 @@ async fn arbitrary_requests_get_a_clear_answer_from_every_rpc(backend: Backend) 
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     let err = call(&channel, get_party, Vec::new(), &admin).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // A field nested 500 deep (groups of an unknown field): past the decoder's recursion limit.
+    let nested = {
+        let mut out = Vec::new();
+        for _ in 0..500 {
+            varint(99 << 3 | 3, &mut out);
+        }
+        for _ in 0..500 {
+            varint(99 << 3 | 4, &mut out);
+        }
+        out
+    };
+    let err = call(&channel, get_party, nested, &admin).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     gw.shutdown().await;
 }
