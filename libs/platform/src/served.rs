@@ -78,33 +78,15 @@ impl Served {
 /// reflection): the bounded set of names a metric or span may carry. Any other path is whatever
 /// a caller sent, and would give each caller's guess a series of its own.
 pub fn is_known_method(path: &str) -> bool {
-    static KNOWN: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
-        let set = prost_types::FileDescriptorSet::decode(crm_proto::FILE_DESCRIPTOR_SET).unwrap_or_default();
-        let mut known: std::collections::HashSet<String> = set
-            .file
-            .iter()
-            .flat_map(|file| {
-                file.service.iter().flat_map(move |service| {
-                    service
-                        .method
-                        .iter()
-                        .map(move |m| format!("/{}.{}/{}", file.package(), service.name(), m.name()))
-                })
-            })
-            .collect();
-        known.extend(
-            [
-                "/grpc.health.v1.Health/Check",
-                "/grpc.health.v1.Health/Watch",
-                "/grpc.health.v1.Health/List",
-                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-            ]
-            .map(String::from),
-        );
-        known
-    });
-    KNOWN.contains(path)
+    const PLATFORM_METHODS: [&str; 5] = [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.health.v1.Health/List",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ];
+    // The suite's methods are indexed once, for the call record and for this.
+    crate::audit::methods::method(path).is_some() || PLATFORM_METHODS.contains(&path)
 }
 
 /// How much of the suite's API under one path prefix a policy declares.

@@ -9,7 +9,7 @@
 //! slowing calls down. They are kept for the retention period, then purged.
 
 mod api;
-mod methods;
+pub(crate) mod methods;
 mod store;
 
 use std::sync::{Arc, Mutex};

@@ -29,7 +29,7 @@ impl SalesApi {
         lead.opportunity_id.clear();
         lead.disqualified_reason.clear();
         lead.email = lead.email.trim().to_lowercase();
-        super::opportunities::check_assignment(
+        super::check_assignment(
             principal,
             &rules::Assignment {
                 owner_id: Some(&lead.owner_id),

@@ -138,6 +138,20 @@ impl SalesApi {
     }
 }
 
+/// PERMISSION_DENIED naming the first owner, team or territory `principal` may not assign.
+pub(super) fn check_assignment(
+    principal: &Principal,
+    to: &crate::domain::rules::Assignment<'_>,
+) -> Result<()> {
+    match crate::domain::rules::out_of_assignment_scope(principal, to) {
+        None => Ok(()),
+        Some(field) => Err(Error::PermissionDenied(format!(
+            "{} may not assign {field} outside their own team and territories",
+            principal.user_id
+        ))),
+    }
+}
+
 /// The version an etag names, or the violation.
 fn version(etag: &str, field: &str) -> Result<i64> {
     let mut v = crm_platform::Violations::new();

@@ -31,17 +31,6 @@ fn readable(principal: &Principal, o: &pb::Opportunity) -> bool {
     rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id)
 }
 
-/// PERMISSION_DENIED naming the first owner, team or territory `principal` may not assign.
-pub(super) fn check_assignment(principal: &Principal, to: &rules::Assignment<'_>) -> Result<()> {
-    match rules::out_of_assignment_scope(principal, to) {
-        None => Ok(()),
-        Some(field) => Err(Error::PermissionDenied(format!(
-            "{} may not assign {field} outside their own team and territories",
-            principal.user_id
-        ))),
-    }
-}
-
 fn with_probability(mut o: pb::Opportunity, stages: &[pb::PipelineStage]) -> pb::Opportunity {
     o.win_probability_bps = stages
         .iter()
@@ -138,7 +127,7 @@ impl SalesApi {
             .ok_or_else(|| invalid("opportunity", "required"))?;
         o.name = o.name.trim().to_string();
         validate_opportunity(&o).finish()?;
-        check_assignment(
+        super::check_assignment(
             principal,
             &rules::Assignment {
                 owner_id: Some(&o.owner_id),
@@ -248,7 +237,7 @@ impl SalesApi {
             .await?;
         let changes =
             |path: &str, current: &str, next: &str| paths.iter().any(|p| p == path) && current != next;
-        check_assignment(
+        super::check_assignment(
             principal,
             &rules::Assignment {
                 owner_id: changes("owner_id", &o.owner_id, &patch.owner_id)

@@ -34,7 +34,7 @@ impl SalesApi {
             "at most 200 characters",
         );
         v.finish()?;
-        super::opportunities::check_assignment(
+        super::check_assignment(
             principal,
             &rules::Assignment {
                 owner_id: Some(&order.owner_id),
