@@ -1254,7 +1254,7 @@ fn usd(amount_minor: i64) -> Option<Money> {
 /// Publishes the purchase history of earlier customers as sales published it over the past
 /// year (sales' API cannot backdate an order), so that marketing has enough data to fit its
 /// prediction models: twelve customers, each buying two to four times on different weeks.
-async fn seed_purchase_history(nats: &crm_testkit::TestNats) {
+pub(crate) async fn seed_purchase_history(nats: &crm_testkit::TestNats) {
     let now = chrono::Utc::now().timestamp();
     for customer in 0..12_i64 {
         let party_id = uuid::Uuid::now_v7().to_string();

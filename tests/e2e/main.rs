@@ -7,8 +7,10 @@ mod faults;
 mod gateway;
 mod health;
 mod journey;
+mod nats_users;
 mod ordering;
 mod support;
+mod tls;
 mod transfer;
 
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crm::services::{self, GatewaySettings, Running, Service, SuiteSettings};
 use crm::suite::{Suite, SuiteConfig};
 use crm_platform::clock::ManualClock;
-use crm_testkit::{Backend, TestDb, TestNats, Watched};
+use crm_testkit::{Backend, TestDb, TestNats, TestNatsUser, Watched};
 
 /// Monday 2026-11-23, 10:00 UTC: inside the service desk's default business hours.
 pub const MONDAY_10AM_MICROS: i64 = 1_795_428_000_000_000;
@@ -23,6 +23,59 @@ pub struct TestSuite {
     pub clock: Arc<ManualClock>,
     database_urls: HashMap<Service, String>,
     _databases: Vec<TestDb>,
+    /// How a client reaches a suite whose servers speak TLS (none: plain text).
+    tls: Option<TestTls>,
+}
+
+/// A private CA and the certificate files of a suite that speaks TLS: the servers' certificate,
+/// which is also the services' client certificate, and one for the test's own client.
+pub struct TestTls {
+    pub ca: crm_tls::testing::TestCa,
+    pub dir: tempfile::TempDir,
+    pub client: crm_tls::testing::Issued,
+}
+
+impl TestTls {
+    /// A CA, and a certificate for 127.0.0.1 written to files.
+    pub fn new() -> Self {
+        let ca = crm_tls::testing::TestCa::new();
+        let dir = tempfile::tempdir().unwrap();
+        let server = ca.issue(&["127.0.0.1", "localhost"]);
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), &server.cert_pem).unwrap();
+        std::fs::write(dir.path().join("key.pem"), &server.key_pem).unwrap();
+        let client = ca.issue(&["test-client"]);
+        Self { ca, dir, client }
+    }
+
+    /// Server settings: this certificate, clients' certificates required from this CA, calls
+    /// to other services checked against it.
+    pub fn config(&self) -> crm_platform::config::TlsConfig {
+        let file = |name: &str| Some(self.dir.path().join(name));
+        crm_platform::config::TlsConfig {
+            tls_cert: file("cert.pem"),
+            tls_key: file("key.pem"),
+            tls_client_ca: file("ca.pem"),
+            tls_ca_file: file("ca.pem"),
+            ..crm_platform::config::defaults()
+        }
+    }
+
+    /// A channel to `addr` over TLS, presenting the test client's certificate.
+    pub fn channel(&self, addr: std::net::SocketAddr) -> tonic::transport::Channel {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .domain_name("127.0.0.1")
+            .ca_certificate(tonic::transport::Certificate::from_pem(self.ca.cert_pem()))
+            .identity(tonic::transport::Identity::from_pem(
+                &self.client.cert_pem,
+                &self.client.key_pem,
+            ));
+        tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect_lazy()
+    }
 }
 
 impl TestSuite {
@@ -38,9 +91,14 @@ impl TestSuite {
         &self.database_urls[&service]
     }
 
-    /// A channel to the gateway, the one address clients need.
+    /// A channel to the gateway, the one address clients need (over TLS when the suite speaks
+    /// it).
     pub fn gateway(&self) -> tonic::transport::Channel {
-        crm_testkit::channel(self.suite.addr(Service::Gateway))
+        let addr = self.suite.addr(Service::Gateway);
+        match &self.tls {
+            Some(tls) => tls.channel(addr),
+            None => crm_testkit::channel(addr),
+        }
     }
 }
 
@@ -56,6 +114,43 @@ pub fn gateway_settings() -> GatewaySettings {
 /// suite's own).
 pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
     let nats = TestNats::start();
+    let client = nats.client().await;
+    start_on(nats, None, backend, gateway, |_| client.clone()).await
+}
+
+/// Starts the suite on `backend` as a deployment runs it: every server speaks TLS only and
+/// requires a client certificate, the services call each other over TLS, and the nats-server
+/// speaks TLS only and admits each domain service as its own user with the permissions it
+/// declares.
+#[allow(dead_code)]
+pub async fn start_secured(backend: Backend) -> TestSuite {
+    let ca = crm_tls::testing::TestCa::new();
+    let users: Vec<_> = Service::DOMAINS
+        .iter()
+        .map(|&s| TestNatsUser::new(s.name(), Some(crm::nats_users::permissions(s))))
+        .collect();
+    let nats = TestNats::start_secured(&ca, &users);
+    let mut clients = HashMap::new();
+    for service in Service::DOMAINS {
+        let client = nats.connect_as(service.name(), &service.nats_client_name()).await;
+        clients.insert(service, client);
+    }
+    let tls = TestTls::new();
+    start_on(nats, Some(tls), backend, gateway_settings(), |service| {
+        clients[&service].clone()
+    })
+    .await
+}
+
+/// Starts the suite on `backend` and `nats`, each domain service on the client `client` gives,
+/// with `tls` when given.
+async fn start_on(
+    nats: TestNats,
+    tls: Option<TestTls>,
+    backend: Backend,
+    gateway: GatewaySettings,
+    client: impl Fn(Service) -> async_nats::Client,
+) -> TestSuite {
     let clock = ManualClock::at(MONDAY_10AM_MICROS);
     let mut databases = Vec::new();
     let mut database_urls = HashMap::new();
@@ -69,7 +164,12 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
         port_base: None,
         ports_pinned: false,
         database_urls: database_urls.clone(),
-        server: crm_platform::ServerConfig::default(),
+        server: crm_platform::ServerConfig {
+            tls: tls
+                .as_ref()
+                .map_or_else(crm_platform::config::defaults, TestTls::config),
+            ..crm_platform::ServerConfig::default()
+        },
         auth: crm_testkit::auth_config(),
         settings: SuiteSettings {
             gateway,
@@ -78,7 +178,7 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
         clock: clock.clone(),
         streams: Default::default(),
     };
-    let suite = Suite::start(config, nats.client().await)
+    let suite = Suite::start_connected(config, client)
         .await
         .expect("starting the suite");
     TestSuite {
@@ -87,6 +187,7 @@ pub async fn start(backend: Backend, gateway: GatewaySettings) -> TestSuite {
         clock,
         database_urls,
         _databases: databases,
+        tls,
     }
 }
 

@@ -16,7 +16,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use crate::cloudevents::{CloudEvent, headers};
 use crate::failure::{Failure, Panicked, Unreachable, classify};
 use crate::outbox::parent_context;
-use crate::streams::{StreamSpec, dlq_subject, ensure_stream, redrive_subject};
+use crate::streams::{StreamSpec, dlq_subject, ensure_read_stream, redrive_subject};
 
 /// Applies events of one kind of consumer.
 pub trait EventHandler: Send + Sync + 'static {
@@ -79,6 +79,12 @@ impl ConsumerOptions {
             ack_wait: Duration::from_secs(30),
             retry_delay: Duration::from_secs(1),
         }
+    }
+
+    /// Defaults for the consumer a service declared it reads with (see
+    /// [`crate::permissions`]).
+    pub fn reading(reading: crate::permissions::Reading) -> Self {
+        Self::new(reading.durable, reading.domain)
     }
 
     /// Only these subjects.
@@ -214,7 +220,7 @@ impl<H: EventHandler> Consumer<H> {
     }
 
     async fn subscribe(&self) -> anyhow::Result<pull::Stream> {
-        ensure_stream(&self.js, &self.options.stream).await?;
+        ensure_read_stream(&self.js, &self.options.stream).await?;
         let stream = self.js.get_stream(self.options.stream.name()).await?;
         // Events re-driven from the dead-letter stream come to this consumer alone.
         let mut filter_subjects = self.options.filter_subjects.clone();

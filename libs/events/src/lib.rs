@@ -20,11 +20,12 @@ pub mod dlq;
 pub mod failure;
 mod metrics;
 pub mod outbox;
+pub mod permissions;
 mod relay;
 mod streams;
 
 pub use cloudevents::{CloudEvent, headers as ce_headers};
-pub use config::{MIN_NATS_VERSION, NatsConfig, check_server, connect};
+pub use config::{MIN_NATS_VERSION, NatsConfig, NatsSecurity, check_server, connect, inbox_prefix};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler};
 pub use outbox::NewEvent;
 pub use relay::{Relay, RelayOptions};

@@ -124,6 +124,25 @@ pub async fn ensure_stream(js: &jetstream::Context, spec: &StreamSpec) -> anyhow
     ensure(js, dlq_config(&spec.settings)).await
 }
 
+/// Makes sure the stream `spec` a consumer reads exists (creating it as its producer would,
+/// should the consumer start first) without changing an existing one, which is its producer's
+/// to keep; and creates or updates the dead-letter stream.
+pub async fn ensure_read_stream(js: &jetstream::Context, spec: &StreamSpec) -> anyhow::Result<()> {
+    let wanted = spec.config();
+    let exists = match js.get_stream(&wanted.name).await {
+        Ok(_) => true,
+        Err(err) if not_found(&err) => false,
+        Err(err) => return Err(err.into()),
+    };
+    // Another process may create it between the look and the create: then it exists.
+    if !exists && let Err(err) = js.create_stream(wanted.clone()).await {
+        js.get_stream(&wanted.name)
+            .await
+            .map_err(|_| anyhow::anyhow!("could not create stream {}: {err}", wanted.name))?;
+    }
+    ensure(js, dlq_config(&spec.settings)).await
+}
+
 async fn ensure(js: &jetstream::Context, wanted: stream::Config) -> anyhow::Result<()> {
     // Twice: another service may create the stream between the look and the create.
     for _ in 0..2 {

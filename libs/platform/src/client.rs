@@ -28,18 +28,30 @@ pub fn forwarded<T>(principal: &Principal, message: T) -> tonic::Request<T> {
 /// out of rotation until they answer again (a crashed pod still listed by DNS). Calls are
 /// balanced over the addresses in rotation (least loaded of two picked at random); broken
 /// connections are re-established. Needs a Tokio runtime.
-pub fn balanced_channel(urls: &[String], refresh: std::time::Duration) -> anyhow::Result<Channel> {
+///
+/// `https://` addresses are called over TLS as `tls` says (see [`crate::tls::client_tls`]);
+/// when its files change (a renewed certificate), every address is connected anew with them.
+pub fn balanced_channel(
+    urls: &[String],
+    refresh: std::time::Duration,
+    tls: &crate::config::TlsConfig,
+) -> anyhow::Result<Channel> {
     let targets = urls
         .iter()
         .map(|url| Target::parse(url))
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!targets.is_empty(), "no address given");
+    // Unreadable TLS files are a start-up error, not a stream of failed calls.
+    for target in targets.iter().filter(|t| t.scheme == "https") {
+        crate::tls::client_tls(tls, &target.host)?;
+    }
     let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
-    tokio::spawn(follow_addresses(targets, refresh, changes));
+    tokio::spawn(follow_addresses(targets, refresh, tls.clone(), changes));
     Ok(channel)
 }
 
-/// One configured address: scheme, host to resolve and port.
+/// One configured address: scheme, host to resolve (and to check its certificate against) and
+/// port.
 #[derive(Debug, Clone)]
 struct Target {
     scheme: String,
@@ -66,19 +78,28 @@ impl Target {
 async fn follow_addresses(
     targets: Vec<Target>,
     refresh: std::time::Duration,
+    tls: crate::config::TlsConfig,
     changes: tokio::sync::mpsc::Sender<tonic::transport::channel::Change<std::net::SocketAddr, Endpoint>>,
 ) {
     use std::collections::BTreeMap;
     use tonic::transport::channel::Change;
     let mut current: BTreeMap<std::net::SocketAddr, ()> = BTreeMap::new();
+    let mut stamp = crate::tls::client_stamp(&tls);
     loop {
+        // Renewed certificates: every address is connected again with them.
+        let now = crate::tls::client_stamp(&tls);
+        let renewed = now != stamp;
+        if renewed {
+            tracing::info!("TLS files changed: reconnecting to every upstream address");
+            stamp = now;
+        }
         let mut resolved = BTreeMap::new();
         let mut complete = true;
         for target in &targets {
             match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
                 Ok(addrs) => {
                     for addr in addrs {
-                        resolved.insert(addr, target.scheme.clone());
+                        resolved.insert(addr, target);
                     }
                 }
                 Err(err) => {
@@ -93,16 +114,26 @@ async fn follow_addresses(
         if !reachable.is_empty() {
             resolved.retain(|addr, _| reachable.contains(addr));
         }
-        for (addr, scheme) in &resolved {
-            if current.contains_key(addr) {
+        for (addr, target) in &resolved {
+            if current.contains_key(addr) && !renewed {
                 continue;
             }
-            let Ok(endpoint) = Endpoint::from_shared(format!("{scheme}://{addr}")) else {
+            let Ok(endpoint) = Endpoint::from_shared(format!("{}://{addr}", target.scheme)) else {
                 continue;
             };
-            let endpoint = endpoint
+            let mut endpoint = endpoint
                 .connect_timeout(std::time::Duration::from_secs(5))
                 .tcp_nodelay(true);
+            if target.scheme == "https" {
+                // Checked against the configured name, not the address it resolved to.
+                match crate::tls::client_tls(&tls, &target.host).and_then(|c| Ok(endpoint.tls_config(c)?)) {
+                    Ok(secured) => endpoint = secured,
+                    Err(err) => {
+                        tracing::error!(%addr, "TLS settings of an upstream unusable: {err:#}");
+                        continue;
+                    }
+                }
+            }
             if changes.send(Change::Insert(*addr, endpoint)).await.is_err() {
                 return;
             }

@@ -46,6 +46,38 @@ pub struct ServerConfig {
     /// How long a service keeps its call records (changes, exports and refused calls).
     #[arg(long = "audit-retention", env = "CRM_AUDIT_RETENTION", default_value = "400d", value_parser = parse_duration)]
     pub audit_retention: Duration,
+    /// TLS of the server and of its calls to other services.
+    #[command(flatten)]
+    pub tls: TlsConfig,
+    /// A second address serving only the health service, in plain text: for probes that cannot
+    /// speak TLS (Kubernetes' gRPC probes) when the server does. Empty: none.
+    #[arg(long = "probe-listen", env = "CRM_PROBE_LISTEN", default_value = "")]
+    pub probe_listen: String,
+}
+
+/// TLS settings: the certificate a server presents (read again when its files change), the
+/// authority its clients' certificates must come from, and the authority that signed the
+/// certificates of the services it calls (the same certificate serving as its client
+/// certificate there).
+#[derive(Debug, Clone, Args)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM) the server presents; with it the server speaks TLS only, and it
+    /// is also the client certificate of calls to `https://` services.
+    #[arg(long = "tls-cert", env = "CRM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long = "tls-key", env = "CRM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// CA (PEM) that must have signed every client's certificate; without it clients need none.
+    #[arg(long = "tls-client-ca", env = "CRM_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// CA (PEM) that signed the certificates of the `https://` services this one calls; without
+    /// it, the system's authorities.
+    #[arg(long = "tls-ca-file", env = "CRM_TLS_CA_FILE")]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// How often the certificate files are checked for a renewal.
+    #[arg(long = "tls-reload-interval", env = "CRM_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
 }
 
 impl Default for ServerConfig {

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use crm_auth::AuthConfig;
+use crm_events::permissions::Reading;
 use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSettings, StreamSpec};
 use crm_storage::{DatabaseConfig, Db, Migrations, Tx};
 use futures::future::BoxFuture;
@@ -52,6 +53,11 @@ pub trait Service: Send + Sync + 'static {
     /// Its migrations.
     const MIGRATIONS: &'static Migrations;
 
+    /// The durable consumers it reads other domains' events with: what its NATS user is allowed
+    /// to read (see [`crm_events::permissions`]). A consumer it builds that is not listed here
+    /// stops it at start-up, before a deployment finds its user cannot read.
+    const READS: &'static [Reading];
+
     /// Builds its API, consumers and jobs on `base` (connected and migrated).
     fn build(base: Foundation, settings: Self::Settings) -> impl Future<Output = anyhow::Result<App>> + Send;
 }
@@ -65,7 +71,9 @@ pub async fn build<S: Service>(
     nats: async_nats::Client,
 ) -> anyhow::Result<App> {
     let base = Foundation::connect(S::NAME, instance, S::MIGRATIONS, nats).await?;
-    S::build(base, settings).await
+    let app = S::build(base, settings).await?;
+    app.check_reads(S::READS)?;
+    Ok(app)
 }
 
 /// Applies the shared event tables' and service `S`'s migrations to `db`.
@@ -192,6 +200,11 @@ impl Foundation {
         self.instance.clock.clone()
     }
 
+    /// How the service speaks TLS, as a server and to the services it calls.
+    pub fn tls(&self) -> &crate::config::TlsConfig {
+        &self.instance.server.tls
+    }
+
     /// The largest message the service's gRPC services take or give (see [`limited!`]).
     pub fn max_message_bytes(&self) -> usize {
         self.instance.server.max_message_bytes
@@ -231,6 +244,7 @@ impl Foundation {
             relay: self.relay,
             server,
             workers: Vec::new(),
+            reads: Vec::new(),
         })
     }
 }
@@ -346,6 +360,8 @@ pub struct App {
     server: GrpcServer,
     workers: Vec<(String, Worker)>,
     streams: StreamSettings,
+    /// Its consumers: (durable, producing domain).
+    reads: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for App {
@@ -363,11 +379,33 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Declares an event consumer, run under the name of its durable consumer.
-    pub fn consumer<H: EventHandler>(self, mut options: ConsumerOptions, handler: H) -> Self {
+    pub fn consumer<H: EventHandler>(mut self, mut options: ConsumerOptions, handler: H) -> Self {
         options.stream = options.stream.with(&self.streams);
+        self.reads
+            .push((options.durable.clone(), options.stream.domain.clone()));
         let name = options.durable.clone();
         let consumer = Consumer::new(self.db.clone(), self.nats.clone(), options, handler);
         self.worker(name, move |stop| consumer.run(stop))
+    }
+
+    /// Refuses consumers that `declared` does not list, and listed ones it does not build.
+    fn check_reads(&self, declared: &[Reading]) -> anyhow::Result<()> {
+        let built: std::collections::BTreeSet<(&str, &str)> = self
+            .reads
+            .iter()
+            .map(|(durable, domain)| (durable.as_str(), domain.as_str()))
+            .collect();
+        let listed: std::collections::BTreeSet<(&str, &str)> =
+            declared.iter().map(|r| (r.durable, r.domain)).collect();
+        let unlisted: Vec<_> = built.difference(&listed).collect();
+        let unbuilt: Vec<_> = listed.difference(&built).collect();
+        anyhow::ensure!(
+            unlisted.is_empty() && unbuilt.is_empty(),
+            "{}: consumers not in its READS (its NATS user could not read with them): {unlisted:?}; \
+             listed in READS but not built: {unbuilt:?}",
+            self.name
+        );
+        Ok(())
     }
 
     /// Declares a background worker (a job's timer, a delivery loop). It must run until its

@@ -28,6 +28,7 @@ pub mod shutdown;
 pub mod tasks;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod web;
 
 pub use config::{ServerConfig, TelemetryConfig};

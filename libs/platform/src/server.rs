@@ -211,7 +211,7 @@ impl GrpcServer {
             .context("building reflection v1alpha")?;
         let mut routes = self
             .routes
-            .add_service(health)
+            .add_service(health.clone())
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
         if let Some(fallback) = self.fallback {
@@ -219,7 +219,8 @@ impl GrpcServer {
         }
 
         let addr = listener.local_addr()?;
-        tracing::info!(service = self.name, %addr, "serving gRPC");
+        let tls_on = self.config.tls.tls_cert.is_some();
+        tracing::info!(service = self.name, %addr, tls = tls_on, "serving gRPC");
         let names = self.service_names.clone();
         let on_stop = {
             let stop = stop.clone();
@@ -239,7 +240,13 @@ impl GrpcServer {
                 burst: self.config.auth_failure_burst,
             })
         });
-        let server = Server::builder()
+        let tls = crate::tls::ServerTls::load(&self.config.tls, web)?;
+        if !self.config.probe_listen.is_empty() {
+            let probes = bind(&self.config.probe_listen).await?;
+            tracing::info!(service = self.name, addr = %probes.local_addr()?, "serving health probes in plain text");
+            tokio::spawn(serve_probes(probes, health.clone(), stop.clone()));
+        }
+        let router = Server::builder()
             .accept_http1(web)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(option_layer(self.cors.map(|origins| origins.layer())))
@@ -257,8 +264,17 @@ impl GrpcServer {
             .layer(self.auth)
             .layer(option_layer(self.rate_limiter))
             .layer(crate::malformed::MalformedRequestLayer)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), on_stop);
+            .add_routes(routes);
+        let server: futures::future::BoxFuture<'_, Result<(), tonic::transport::Error>> =
+            match tls {
+                Some(tls) => Box::pin(
+                    router.serve_with_incoming_shutdown(tls.incoming(listener, stop.clone()), on_stop),
+                ),
+                None => Box::pin(router.serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    on_stop,
+                )),
+            };
         let drain_timeout = self.config.drain_timeout;
         tokio::select! {
             result = server => result.context("gRPC server failed")?,
@@ -268,6 +284,29 @@ impl GrpcServer {
         }
         tracing::info!(service = self.name, "gRPC server stopped");
         Ok(())
+    }
+}
+
+/// Serves only the health service on `listener`, in plain text, until `stop`.
+async fn serve_probes<S>(listener: tokio::net::TcpListener, health: S, stop: CancellationToken)
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let served = Server::builder()
+        .add_service(health)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())
+        .await;
+    if let Err(err) = served {
+        tracing::error!("the health probe port failed: {err}");
     }
 }
 

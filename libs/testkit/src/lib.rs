@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use crm_storage::Backend;
 pub use db::{TestDb, allow_connections};
-pub use nats::{TestNats, free_port};
+pub use nats::{TestNats, TestNatsUser, free_port};
 pub use running::{Running, Watched, run, start};
 
 /// The HS256 secret test services verify tokens with.

@@ -1,4 +1,5 @@
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,35 @@ pub struct TestNats {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The configuration file of a secured server (none: open, on the command line).
+    config: Option<PathBuf>,
+}
+
+/// The test's own user of a secured server, and its client's name.
+const TEST_USER: &str = "test";
+
+/// A user of a secured test server: its nkey, and what it may do (`None`: everything).
+#[derive(Debug, Clone)]
+pub struct TestNatsUser {
+    /// Who it is, for the test (`sales`, `admin`).
+    pub name: String,
+    /// Its seed, as a service reads it from its nkey file.
+    pub seed: String,
+    public_key: String,
+    permissions: Option<crm_events::permissions::Permissions>,
+}
+
+impl TestNatsUser {
+    /// A user with a fresh nkey; `None` permits everything.
+    pub fn new(name: &str, permissions: Option<crm_events::permissions::Permissions>) -> Self {
+        let key = nkeys::KeyPair::new_user();
+        Self {
+            name: name.into(),
+            seed: key.seed().expect("a user key has a seed"),
+            public_key: key.public_key(),
+            permissions,
+        }
+    }
 }
 
 impl TestNats {
@@ -20,9 +50,84 @@ impl TestNats {
             port,
             dir,
             child: None,
+            config: None,
         };
         nats.restart();
         nats
+    }
+
+    /// Starts a server that speaks TLS only, with a certificate of `ca` for 127.0.0.1, and admits
+    /// only `users` (nkeys), each with its permissions. Connect with [`TestNats::security`].
+    pub fn start_secured(ca: &crm_tls::testing::TestCa, users: &[TestNatsUser]) -> Self {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = |name: &str| dir.path().join(name);
+        // The test's own client (publishing other domains' events, inspecting streams) may do
+        // everything.
+        let users = [users, &[TestNatsUser::new(TEST_USER, None)]].concat();
+        let issued = ca.issue(&["127.0.0.1", "localhost"]);
+        std::fs::write(path("server.pem"), &issued.cert_pem).expect("writing the certificate");
+        std::fs::write(path("server.key"), &issued.key_pem).expect("writing the key");
+        std::fs::write(path("ca.pem"), ca.cert_pem()).expect("writing the CA");
+        let quoted = |list: &[String]| {
+            list.iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let users = users
+            .iter()
+            .map(|user| {
+                std::fs::write(path(&format!("{}.nk", user.name)), &user.seed).expect("writing a seed");
+                let permissions = user.permissions.as_ref().map_or(String::new(), |p| {
+                    format!(
+                        ", permissions: {{ publish: {{ allow: [{}] }}, subscribe: {{ allow: [{}] }} }}",
+                        quoted(&p.publish),
+                        quoted(&p.subscribe)
+                    )
+                });
+                format!("    {{ nkey: {:?}{permissions} }}", user.public_key)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = format!(
+            "listen: \"127.0.0.1:{port}\"\n\
+             jetstream {{ store_dir: {store:?} }}\n\
+             tls {{ cert_file: {cert:?}, key_file: {key:?}, timeout: 5 }}\n\
+             authorization {{\n  users: [\n{users}\n  ]\n}}\n",
+            store = path("js"),
+            cert = path("server.pem"),
+            key = path("server.key"),
+        );
+        std::fs::write(path("nats.conf"), config).expect("writing the configuration");
+        let mut nats = Self {
+            port,
+            config: Some(path("nats.conf")),
+            dir,
+            child: None,
+        };
+        nats.restart();
+        nats
+    }
+
+    /// How the user called `user` of a secured server connects: the test CA, its nkey file.
+    pub fn security(&self, user: &str) -> crm_events::NatsSecurity {
+        crm_events::NatsSecurity {
+            ca_file: Some(self.dir.path().join("ca.pem")),
+            nkey_file: Some(self.dir.path().join(format!("{user}.nk"))),
+            ..Default::default()
+        }
+    }
+
+    /// Connects to a secured server as `user`, under the client name `client_name`.
+    pub async fn connect_as(&self, user: &str, client_name: &str) -> async_nats::Client {
+        let client = crm_events::connect(&self.url(), client_name, &self.security(user))
+            .await
+            .expect("connecting to nats");
+        crm_events::check_server(&client, &self.url(), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|err| panic!("{user} connecting to the secured nats-server: {err:#}"));
+        client
     }
 
     /// The client URL.
@@ -30,7 +135,6 @@ impl TestNats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Connects a client (reconnecting forever, like the services do).
     /// Publishes an event as another service would: a CloudEvent `crm.<domain>.<name>.v1` about
     /// `key` on the domain's stream (created if missing). For feeding a service events of a
     /// producer the test does not run.
@@ -57,8 +161,14 @@ impl TestNats {
             .expect("stream ack");
     }
 
+    /// Connects a client (reconnecting forever, like the services do); on a secured server, as
+    /// the test's own user, which may do everything.
     pub async fn client(&self) -> async_nats::Client {
-        crm_events::connect(&self.url(), "test")
+        let security = match self.config {
+            Some(_) => self.security(TEST_USER),
+            None => crm_events::NatsSecurity::default(),
+        };
+        crm_events::connect(&self.url(), TEST_USER, &security)
             .await
             .expect("connecting to nats")
     }
@@ -75,9 +185,14 @@ impl TestNats {
     pub fn restart(&mut self) {
         self.stop();
         let binary = std::env::var("CRM_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
-        let child = Command::new(&binary)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(self.dir.path())
+        let mut command = Command::new(&binary);
+        match &self.config {
+            Some(config) => command.arg("-c").arg(config),
+            None => command
+                .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+                .arg(self.dir.path()),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -38,7 +38,7 @@ enum Command {
     Up(Box<UpArgs>),
     /// Runs one service.
     #[command(subcommand)]
-    Serve(services::ServeCommand),
+    Serve(Box<services::ServeCommand>),
     /// Applies database migrations and exits.
     Migrate(MigrateArgs),
     /// Prints a development token signed with the configured HS256 secret.
@@ -207,7 +207,7 @@ pub(crate) async fn serve_domain<S: crm_platform::Service>(
         .url
         .clone()
         .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
-    let nats = crm_events::connect(&nats_url, &format!("crm-{}", S::NAME)).await?;
+    let nats = crm_events::connect(&nats_url, &format!("crm-{}", S::NAME), &common.nats.security).await?;
     // A service starts while NATS is away (its outbox keeps the events); an old server that
     // answers is refused.
     if let Err(err) = crm_events::check_server(&nats, &nats_url, Duration::from_secs(5)).await {
@@ -272,7 +272,7 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
             (Some(local), url)
         }
     };
-    let nats = crm_events::connect(&nats_url, "crm-up").await?;
+    let nats = crm_events::connect(&nats_url, "crm-up", &common.nats.security).await?;
     crm_events::check_server(&nats, &nats_url, Duration::from_secs(10)).await?;
     let database_urls = args
         .databases

@@ -15,6 +15,9 @@ pub struct DlqArgs {
         global = true
     )]
     nats_url: String,
+    /// TLS and the operator's NATS user.
+    #[command(flatten)]
+    security: crm_events::NatsSecurity,
     #[command(subcommand)]
     command: DlqCommand,
 }
@@ -52,7 +55,7 @@ enum DlqCommand {
 
 /// Runs `crm dlq`.
 pub async fn run(args: DlqArgs) -> anyhow::Result<()> {
-    let client = crm_events::connect(&args.nats_url, "crm-dlq").await?;
+    let client = crm_events::connect(&args.nats_url, "crm-dlq", &args.security).await?;
     crm_events::check_server(&client, &args.nats_url, std::time::Duration::from_secs(5)).await?;
     let js = async_nats::jetstream::new(client);
     match args.command {

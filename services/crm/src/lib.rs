@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod dlq;
 mod local_nats;
+pub mod nats_users;
 pub mod services;
 pub mod suite;
 pub mod transfer;

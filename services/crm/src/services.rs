@@ -34,6 +34,20 @@ macro_rules! domains {
                     Service::Gateway => "gateway",
                 }
             }
+
+            /// The durable consumers it reads other domains' events with (none for the
+            /// gateway, which neither publishes nor consumes).
+            pub fn reads(self) -> &'static [crm_events::permissions::Reading] {
+                match self {
+                    $(Service::$variant => <$service as crm_platform::Service>::READS,)*
+                    Service::Gateway => &[],
+                }
+            }
+
+            /// The name it connects to NATS under (which also names its reply subjects).
+            pub fn nats_client_name(self) -> String {
+                format!("crm-{}", self.name())
+            }
         }
 
         /// Every service's own settings, as `crm up` reads them: a setting several services

@@ -63,6 +63,15 @@ impl Suite {
     /// Builds (connects, migrates, binds) and starts every service, the gateway last so that
     /// it knows where the others listen.
     pub async fn start(config: SuiteConfig, nats: async_nats::Client) -> anyhow::Result<Self> {
+        Self::start_connected(config, |_| nats.clone()).await
+    }
+
+    /// Like [`Suite::start`], each domain service on the NATS connection `nats` gives it (its
+    /// own user, as in a deployment).
+    pub async fn start_connected(
+        config: SuiteConfig,
+        nats: impl Fn(Service) -> async_nats::Client,
+    ) -> anyhow::Result<Self> {
         let mut suite = Self { members: Vec::new() };
         let listen = |i: usize| match config.port_base {
             Some(base) => {
@@ -75,7 +84,13 @@ impl Suite {
             }
             None => format!("{}:0", config.host),
         };
-        let url = |addr: SocketAddr| vec![format!("http://{addr}")];
+        // Servers with a certificate speak TLS only, and so do the calls between them.
+        let scheme = if config.server.tls.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = |addr: SocketAddr| vec![format!("{scheme}://{addr}")];
         let mut settings = config.settings.clone();
         for (i, &service) in Service::DOMAINS.iter().chain([&Service::Gateway]).enumerate() {
             let running = if service == Service::Gateway {
@@ -105,7 +120,7 @@ impl Suite {
                     clock: config.clock.clone(),
                     streams: config.streams.clone(),
                 };
-                Running::domain(services::build_domain(service, instance, &settings, nats.clone()).await?)
+                Running::domain(services::build_domain(service, instance, &settings, nats(service)).await?)
             };
             let addr = running.addr;
             if service == Service::Customers {

@@ -36,6 +36,7 @@ impl crm_platform::Service for Customers {
     const NAME: &'static str = "customers";
     type Settings = CustomersSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
+    const READS: &'static [crm_events::permissions::Reading] = &[value::ORDER_EVENTS, value::AT_RISK_EVENTS];
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler, NewEvent, outbox};
 use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
@@ -91,9 +92,15 @@ fn micros(d: Duration) -> i64 {
 /// The actor recorded in the audit trail for changes made from sales events.
 pub const SYSTEM_ACTOR: &str = "system:value";
 
+/// The durable consumer `customers-sales-orders`, reading the sales stream.
+pub const ORDER_EVENTS: Reading = Reading {
+    durable: "customers-sales-orders",
+    domain: "sales",
+};
+
 /// The durable consumer of sales order events.
 pub fn order_consumer_options() -> ConsumerOptions {
-    ConsumerOptions::new("customers-sales-orders", "sales").subjects(&[
+    ConsumerOptions::reading(ORDER_EVENTS).subjects(&[
         sales_events::ORDER_PLACED.subject,
         sales_events::ORDER_FULFILLED.subject,
         sales_events::ORDER_CANCELLED.subject,
@@ -592,10 +599,15 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now:
     Ok(())
 }
 
+/// The durable consumer `customers-at-risk`, reading the marketing stream.
+pub const AT_RISK_EVENTS: Reading = Reading {
+    durable: "customers-at-risk",
+    domain: "marketing",
+};
+
 /// The durable consumer of marketing's at-risk announcements.
 pub fn at_risk_consumer_options() -> ConsumerOptions {
-    ConsumerOptions::new("customers-at-risk", "marketing")
-        .subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
+    ConsumerOptions::reading(AT_RISK_EVENTS).subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
 }
 
 /// Moves customers marketing predicts are lapsing to the at-risk stage (customers and loyal

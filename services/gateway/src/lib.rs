@@ -49,7 +49,8 @@ impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         let verifier = config.auth.verifier().await?;
         let auth = crm_auth::AuthLayer::new(verifier, policy::policy());
-        let upstreams = upstream::Upstreams::connect(&config.upstreams, config.resolve_interval)?;
+        let upstreams =
+            upstream::Upstreams::connect(&config.upstreams, config.resolve_interval, &config.server.tls)?;
         let api = api::GatewayApi::new(upstreams.clone(), config.view_timeout);
         let max = config.server.max_message_bytes;
         let mut server = GrpcServer::new(NAME, config.server.clone(), auth)

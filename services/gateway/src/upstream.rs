@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crm_platform::client::balanced_channel;
+use crm_platform::config::TlsConfig;
 use tonic::transport::Channel;
 
 use crate::config::UpstreamUrls;
@@ -18,10 +19,12 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Channels to `urls`, re-resolving host names every `refresh`.
-    pub fn connect(urls: &UpstreamUrls, refresh: Duration) -> anyhow::Result<Self> {
+    /// Channels to `urls`, re-resolving host names every `refresh`, `https://` ones over TLS
+    /// as `tls` says.
+    pub fn connect(urls: &UpstreamUrls, refresh: Duration, tls: &TlsConfig) -> anyhow::Result<Self> {
         let channel = |name: &str, urls: &[String]| {
-            balanced_channel(urls, refresh).map_err(|e| e.context(format!("the {name} service's address")))
+            balanced_channel(urls, refresh, tls)
+                .map_err(|e| e.context(format!("the {name} service's address")))
         };
         Ok(Self {
             customers: channel("customers", &urls.customers)?,

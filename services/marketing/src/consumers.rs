@@ -1,5 +1,6 @@
 //! Customers and sales events consumed by marketing: profiles (attributes) and purchases.
 
+use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::events as customers_events;
@@ -10,9 +11,15 @@ use crm_storage::Tx;
 use crate::storage::profiles::{self, Purchase};
 use crate::storage::{affinity, figures};
 
+/// The durable consumer `marketing-customer-events`, reading the customers stream.
+pub const CUSTOMER_EVENTS: Reading = Reading {
+    durable: "marketing-customer-events",
+    domain: "customers",
+};
+
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
-    ConsumerOptions::new("marketing-customer-events", "customers").subjects(&[
+    ConsumerOptions::reading(CUSTOMER_EVENTS).subjects(&[
         customers_events::PARTY_CREATED.subject,
         customers_events::PARTIES_IMPORTED.subject,
         customers_events::PARTY_UPDATED.subject,
@@ -21,9 +28,15 @@ pub fn customer_options() -> ConsumerOptions {
     ])
 }
 
+/// The durable consumer `marketing-order-events`, reading the sales stream.
+pub const ORDER_EVENTS: Reading = Reading {
+    durable: "marketing-order-events",
+    domain: "sales",
+};
+
 /// The durable consumer of sales order events.
 pub fn order_options() -> ConsumerOptions {
-    ConsumerOptions::new("marketing-order-events", "sales").subjects(&[
+    ConsumerOptions::reading(ORDER_EVENTS).subjects(&[
         sales_events::ORDER_PLACED.subject,
         sales_events::ORDER_FULFILLED.subject,
         sales_events::ORDER_CANCELLED.subject,

@@ -39,6 +39,8 @@ impl crm_platform::Service for Marketing {
     const NAME: &'static str = "marketing";
     type Settings = MarketingSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
+    const READS: &'static [crm_events::permissions::Reading] =
+        &[consumers::CUSTOMER_EVENTS, consumers::ORDER_EVENTS];
 
     /// Its APIs and the customer and order consumers.
     async fn build(base: Foundation, settings: MarketingSettings) -> anyhow::Result<App> {

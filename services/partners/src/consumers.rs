@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_proto::partners::v1 as pb;
 use crm_proto::sales::v1 as sales;
@@ -14,9 +15,15 @@ use crm_storage::Tx;
 
 use crate::storage::{catalog, partners, portal, sales as sell, scorecards};
 
+/// The durable consumer `partners-sales-events`, reading the sales stream.
+pub const SALES_EVENTS: Reading = Reading {
+    durable: "partners-sales-events",
+    domain: "sales",
+};
+
 /// The durable consumer of sales events.
 pub fn options() -> ConsumerOptions {
-    ConsumerOptions::new("partners-sales-events", "sales").subjects(&[
+    ConsumerOptions::reading(SALES_EVENTS).subjects(&[
         sales_events::PRODUCT_CHANGED.subject,
         sales_events::ORDER_PLACED.subject,
         sales_events::ORDER_CANCELLED.subject,
@@ -26,9 +33,15 @@ pub fn options() -> ConsumerOptions {
     ])
 }
 
+/// The durable consumer `partners-servicedesk-events`, reading the servicedesk stream.
+pub const SERVICEDESK_EVENTS: Reading = Reading {
+    durable: "partners-servicedesk-events",
+    domain: "servicedesk",
+};
+
 /// The durable consumer of service-desk events.
 pub fn servicedesk_options() -> ConsumerOptions {
-    ConsumerOptions::new("partners-servicedesk-events", "servicedesk").subjects(&[
+    ConsumerOptions::reading(SERVICEDESK_EVENTS).subjects(&[
         servicedesk_events::CASE_OPENED.subject,
         servicedesk_events::CASE_IMPORTED.subject,
     ])

@@ -39,6 +39,8 @@ impl crm_platform::Service for Partners {
     const NAME: &'static str = "partners";
     type Settings = PartnersSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
+    const READS: &'static [crm_events::permissions::Reading] =
+        &[consumers::SALES_EVENTS, consumers::SERVICEDESK_EVENTS];
 
     /// Its APIs, the sales and service desk consumers, and the exception evaluator.
     async fn build(base: Foundation, settings: PartnersSettings) -> anyhow::Result<App> {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_platform::clock::Clock;
 use crm_proto::customers::v1 as customers;
@@ -16,9 +17,15 @@ use crm_storage::Tx;
 
 use crate::storage::accounts;
 
+/// The durable consumer `sales-customer-events`, reading the customers stream.
+pub const CUSTOMER_EVENTS: Reading = Reading {
+    durable: "sales-customer-events",
+    domain: "customers",
+};
+
 /// The durable consumer of customers events.
 pub fn options() -> ConsumerOptions {
-    ConsumerOptions::new("sales-customer-events", "customers").subjects(&[
+    ConsumerOptions::reading(CUSTOMER_EVENTS).subjects(&[
         customers_events::PARTY_CREATED.subject,
         customers_events::PARTIES_IMPORTED.subject,
         customers_events::PARTY_UPDATED.subject,
@@ -77,9 +84,15 @@ async fn copy_accounts(tx: &mut Tx, parties: &[customers::Party]) -> anyhow::Res
     Ok(())
 }
 
+/// The durable consumer `sales-partner-events`, reading the partners stream.
+pub const PARTNER_EVENTS: Reading = Reading {
+    durable: "sales-partner-events",
+    domain: "partners",
+};
+
 /// The durable consumer of partners events: e-orders and approved deal registrations.
 pub fn partner_options() -> ConsumerOptions {
-    ConsumerOptions::new("sales-partner-events", "partners").subjects(&[
+    ConsumerOptions::reading(PARTNER_EVENTS).subjects(&[
         partners_events::PARTNER_CHANGED.subject,
         partners_events::PARTNER_ORDER_SUBMITTED.subject,
         partners_events::DEAL_REGISTRATION_APPROVED.subject,
@@ -240,10 +253,15 @@ async fn registration_lead(tx: &mut Tx, r: &partners::DealRegistration, now: i64
     Ok(())
 }
 
+/// The durable consumer `sales-marketing-events`, reading the marketing stream.
+pub const MARKETING_EVENTS: Reading = Reading {
+    durable: "sales-marketing-events",
+    domain: "marketing",
+};
+
 /// The durable consumer of marketing events: campaign responses.
 pub fn marketing_options() -> ConsumerOptions {
-    ConsumerOptions::new("sales-marketing-events", "marketing")
-        .subjects(&[marketing_events::CAMPAIGN_RESPONSE.subject])
+    ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[marketing_events::CAMPAIGN_RESPONSE.subject])
 }
 
 /// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response).

@@ -41,6 +41,11 @@ impl crm_platform::Service for Sales {
     const NAME: &'static str = "sales";
     type Settings = SalesSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
+    const READS: &'static [crm_events::permissions::Reading] = &[
+        consumers::CUSTOMER_EVENTS,
+        consumers::PARTNER_EVENTS,
+        consumers::MARKETING_EVENTS,
+    ];
 
     /// Its APIs, the customer, partner and marketing consumers, and the alert job.
     async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {
@@ -48,6 +53,7 @@ impl crm_platform::Service for Sales {
         let customers = crm_platform::client::balanced_channel(
             &settings.customers.urls,
             std::time::Duration::from_secs(5),
+            base.tls(),
         )?;
         let api = api::SalesApi::new(base.store(), Arc::new(settings.clone()), customers);
         let max = base.max_message_bytes();

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler};
 use crm_platform::clock::Clock;
 use crm_platform::contact::normalize_phone;
@@ -19,9 +20,15 @@ use crate::storage::cases;
 use crate::storage::customers as copy;
 use crate::storage::notifications;
 
+/// The durable consumer `servicedesk-customer-events`, reading the customers stream.
+pub const CUSTOMER_EVENTS: Reading = Reading {
+    durable: "servicedesk-customer-events",
+    domain: "customers",
+};
+
 /// The durable consumer of customers events.
 pub fn customer_options() -> ConsumerOptions {
-    ConsumerOptions::new("servicedesk-customer-events", "customers").subjects(&[
+    ConsumerOptions::reading(CUSTOMER_EVENTS).subjects(&[
         customers_events::PARTY_CREATED.subject,
         customers_events::PARTIES_IMPORTED.subject,
         customers_events::PARTY_UPDATED.subject,
@@ -32,10 +39,15 @@ pub fn customer_options() -> ConsumerOptions {
     ])
 }
 
+/// The durable consumer `servicedesk-marketing-events`, reading the marketing stream.
+pub const MARKETING_EVENTS: Reading = Reading {
+    durable: "servicedesk-marketing-events",
+    domain: "marketing",
+};
+
 /// The durable consumer of marketing's at-risk announcements.
 pub fn marketing_options() -> ConsumerOptions {
-    ConsumerOptions::new("servicedesk-marketing-events", "marketing")
-        .subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
+    ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
 }
 
 /// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice.

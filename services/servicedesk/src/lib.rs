@@ -39,6 +39,8 @@ impl crm_platform::Service for Servicedesk {
     const NAME: &'static str = "servicedesk";
     type Settings = ServicedeskSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
+    const READS: &'static [crm_events::permissions::Reading] =
+        &[consumers::CUSTOMER_EVENTS, consumers::MARKETING_EVENTS];
 
     /// Its API, the customer and marketing consumers, the escalation job and notification
     /// delivery.
