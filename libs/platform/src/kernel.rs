@@ -117,6 +117,8 @@ impl Instance {
                 url: database_url.into(),
                 max_connections: 10,
                 min_connections: 0,
+                ssl_mode: None,
+                ssl_root_cert: None,
             },
             server: ServerConfig::default(),
             auth,

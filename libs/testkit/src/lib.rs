@@ -7,6 +7,7 @@
 mod db;
 pub mod fixtures;
 mod nats;
+mod postgres_tls;
 mod running;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 pub use crm_storage::Backend;
 pub use db::{TestDb, allow_connections};
 pub use nats::{TestNats, TestNatsUser, free_port};
+pub use postgres_tls::TlsPostgres;
 pub use running::{Running, Watched, run, start};
 
 /// The HS256 secret test services verify tokens with.

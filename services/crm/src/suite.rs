@@ -114,6 +114,8 @@ impl Suite {
                         url: config.database_urls.get(&service).cloned().unwrap_or_default(),
                         max_connections: 10,
                         min_connections: 0,
+                        ssl_mode: None,
+                        ssl_root_cert: None,
                     },
                     server: config.server.clone(),
                     auth: config.auth.clone(),

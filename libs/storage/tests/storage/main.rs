@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 mod migrations;
+mod tls;
 
 use crm_storage::{Arg, SqlBuilder, statistics};
 use crm_testkit::{Backend, TestDb, backend_tests};
