@@ -111,7 +111,8 @@ async fn created_events(js: &jetstream::Context) -> Vec<String> {
         .unwrap_or_default();
     let consumer = stream
         .create_consumer(pull::Config {
-            filter_subject: "crm.customers.party.created".into(),
+            // Published with the party it carries: `crm.customers.party.created.<id>`.
+            filter_subject: "crm.customers.party.created.*".into(),
             ..Default::default()
         })
         .await

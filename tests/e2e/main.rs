@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod dlq;
+mod erasure;
 mod faults;
 mod gateway;
 mod health;

@@ -223,9 +223,14 @@ impl<H: EventHandler> Consumer<H> {
         ensure_read_stream(&self.js, &self.options.stream).await?;
         let stream = self.js.get_stream(self.options.stream.name()).await?;
         // Events re-driven from the dead-letter stream come to this consumer alone.
-        let mut filter_subjects = self.options.filter_subjects.clone();
-        if !filter_subjects.is_empty() {
-            filter_subjects.push(self.redrive.clone());
+        let mut filter_subjects = Vec::new();
+        if !self.options.filter_subjects.is_empty() {
+            // Each subject also as `<subject>.<party>`, where events carrying a party's
+            // personal data are published (see crate::privacy).
+            for subject in self.options.filter_subjects.iter().chain([&self.redrive]) {
+                filter_subjects.push(subject.clone());
+                filter_subjects.push(format!("{subject}.*"));
+            }
         }
         // Create or update: a new release that listens to more subjects updates the durable
         // consumer instead of keeping its old filter. The server delivers without limit: a
@@ -308,7 +313,11 @@ impl<H: EventHandler> Consumer<H> {
 
     /// Whether `subject` re-drives dead letters into another consumer of the stream.
     fn redriven_to_another(&self, subject: &str) -> bool {
-        subject.starts_with(&self.redrive_prefix) && subject != self.redrive
+        let target = match crate::privacy::person_of(subject) {
+            Some(_) => subject.rsplit_once('.').map_or(subject, |(head, _)| head),
+            None => subject,
+        };
+        target.starts_with(&self.redrive_prefix) && target != self.redrive
     }
 
     /// Applies each message in its own transaction; after a failure that may pass, the rest
@@ -555,10 +564,15 @@ impl<H: EventHandler> Consumer<H> {
         h.insert(headers::DLQ_CONSUMER, self.options.durable.as_str());
         h.insert(headers::DLQ_ATTEMPTS, attempts.to_string().as_str());
         h.insert(headers::DLQ_PARKED_AT, chrono::Utc::now().to_rfc3339().as_str());
+        // A letter with a party's personal data names the party, so erasing it purges the letter.
+        let letter_subject = match crate::privacy::person_of(&message.subject) {
+            Some(person) => format!("{}.{person}", dlq_subject(&self.options.durable)),
+            None => dlq_subject(&self.options.durable),
+        };
         let publish = async {
             self.js
                 .send_publish(
-                    dlq_subject(&self.options.durable),
+                    letter_subject.clone(),
                     PublishMessage::build()
                         .payload(message.payload.clone())
                         .headers(h.clone()),

@@ -47,6 +47,7 @@ impl DeadLetter {
             _ => message
                 .subject
                 .strip_prefix("crm.dlq.")
+                .and_then(|rest| rest.split('.').next())
                 .unwrap_or_default()
                 .to_string(),
         };
@@ -73,14 +74,19 @@ pub async fn list(
     limit: usize,
 ) -> anyhow::Result<Vec<DeadLetter>> {
     let stream = js.get_stream(DLQ_STREAM).await?;
-    let filter = consumer.map_or_else(|| "crm.dlq.>".to_string(), crate::streams::dlq_subject);
     let mut out = Vec::new();
     let mut next = after + 1;
     while out.len() < limit {
-        match stream.get_first_raw_message_by_subject(&filter, next).await {
+        // One consumer's letters are on `crm.dlq.<consumer>` and, with a party's personal data,
+        // `crm.dlq.<consumer>.<party>`: read them all and keep that consumer's (dead letters are
+        // few).
+        match stream.get_first_raw_message_by_subject("crm.dlq.>", next).await {
             Ok(message) => {
                 next = message.sequence + 1;
-                out.push(DeadLetter::of(message));
+                let letter = DeadLetter::of(message);
+                if consumer.is_none_or(|c| c == letter.consumer) {
+                    out.push(letter);
+                }
             }
             Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => break,
             Err(err) => return Err(err.into()),
@@ -145,7 +151,11 @@ pub async fn replay(js: &jetstream::Context, sequence: u64) -> anyhow::Result<De
         async_nats::header::NATS_MESSAGE_ID,
         format!("redrive:{}:{sequence}", letter.consumer).as_str(),
     );
-    let subject = redrive_subject(&StreamSpec::new(domain), &letter.consumer);
+    let mut subject = redrive_subject(&StreamSpec::new(domain), &letter.consumer);
+    // Still purged if the party is erased.
+    if let Some(person) = crate::privacy::person_of(&letter.original_subject) {
+        subject = format!("{subject}.{person}");
+    }
     js.publish_with_headers(subject, h, letter.payload.clone())
         .await?
         .await?;

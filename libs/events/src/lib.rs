@@ -21,6 +21,7 @@ pub mod failure;
 mod metrics;
 pub mod outbox;
 pub mod permissions;
+pub mod privacy;
 mod relay;
 mod streams;
 

@@ -18,6 +18,9 @@ pub struct NewEvent {
     pub payload: Vec<u8>,
     /// CloudEvents source: the publishing domain's, `/crm/<domain>`.
     pub source: String,
+    /// The party whose personal data the payload carries, if any (see
+    /// [`NewEvent::about_person`]).
+    pub person: Option<String>,
 }
 
 impl NewEvent {
@@ -29,6 +32,7 @@ impl NewEvent {
             key: key.into(),
             payload: payload.encode_to_vec(),
             source: format!("/crm/{}", kind.domain),
+            person: None,
         }
     }
 
@@ -42,7 +46,30 @@ impl NewEvent {
             key: key.into(),
             payload: payload.encode_to_vec(),
             source: format!("/crm/{domain}"),
+            person: None,
         }
+    }
+
+    /// The same event, a bulk announcement carrying personal data of many parties (an import's
+    /// batch): its outbox row is deleted, once sent, when any party is erased; the stream keeps
+    /// it until its readers have settled it (see [`crate::privacy::purge_settled`]).
+    pub fn about_people(mut self) -> Self {
+        self.person = Some(crate::privacy::MANY.to_string());
+        self
+    }
+
+    /// The same event, carrying personal data of the party `person`: it is published on
+    /// `<subject>.<person>` and its outbox row names the party, so that erasing the party can
+    /// delete the row and purge the message from the stream (see [`crate::privacy`]). An id
+    /// that cannot be a subject token (never one the suite makes) leaves the event as it was.
+    pub fn about_person(mut self, person: &str) -> Self {
+        if crate::privacy::is_token(person) {
+            self.nats_subject = format!("{}.{person}", self.nats_subject);
+            self.person = Some(person.to_string());
+        } else if !person.is_empty() {
+            tracing::warn!(person, subject = %self.nats_subject, "a party id unusable in a subject: its event cannot be purged on erasure");
+        }
+        self
     }
 }
 
@@ -57,6 +84,19 @@ pub async fn publish<M: prost::Message>(
     Ok(())
 }
 
+/// Writes an event of `kind` about `key` carrying personal data of the party `person` into the
+/// outbox of `tx` (see [`NewEvent::about_person`]).
+pub async fn publish_about<M: prost::Message>(
+    tx: &mut Tx,
+    kind: EventKind<M>,
+    key: &str,
+    person: &str,
+    payload: &M,
+) -> sqlx::Result<()> {
+    enqueue(tx, NewEvent::of(kind, key, payload).about_person(person)).await?;
+    Ok(())
+}
+
 /// Writes `event` to the outbox in `tx`; it is published only if `tx` commits. Returns the
 /// event id. Write it after the state change it announces, so that events about one entity get
 /// increasing sequence numbers in commit order.
@@ -64,8 +104,8 @@ pub async fn enqueue(tx: &mut Tx, event: NewEvent) -> sqlx::Result<String> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = chrono::Utc::now();
     sqlx::query(
-        "INSERT INTO crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at, person) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(event.nats_subject)
@@ -76,6 +116,7 @@ pub async fn enqueue(tx: &mut Tx, event: NewEvent) -> sqlx::Result<String> {
     .bind(event.payload)
     .bind(current_traceparent())
     .bind(now.timestamp_micros())
+    .bind(event.person)
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -127,7 +168,7 @@ pub async fn enqueue_many(tx: &mut Tx, events: Vec<NewEvent>) -> sqlx::Result<()
     while events.peek().is_some() {
         let chunk: Vec<NewEvent> = events.by_ref().take(500).collect();
         let q = crm_storage::SqlBuilder::insert_rows(
-            "crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at)",
+            "crm_outbox (event_id, subject, event_type, source, event_subject, event_time, payload, traceparent, created_at, person)",
             chunk.into_iter().map(|e| {
                 [
                     Arg::from(uuid::Uuid::now_v7().to_string()),
@@ -139,6 +180,7 @@ pub async fn enqueue_many(tx: &mut Tx, events: Vec<NewEvent>) -> sqlx::Result<()
                     Arg::from(e.payload),
                     Arg::from(traceparent.clone()),
                     Arg::from(now.timestamp_micros()),
+                    Arg::from(e.person),
                 ]
             }),
         );

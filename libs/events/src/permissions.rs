@@ -32,16 +32,20 @@ pub struct Permissions {
 pub fn service_user(domain: &str, client_name: &str, reads: &[Reading]) -> Permissions {
     let own = StreamSpec::new(domain);
     let mut publish = vec![own.subjects()];
-    // Its own stream and the dead letters' are made or brought up to date at start-up.
+    // Its own stream and the dead letters' are made or brought up to date at start-up, and
+    // purged of an erased party's messages (see crate::privacy), which asks who consumes its
+    // stream.
     for stream in [own.name(), DLQ_STREAM.to_string()] {
-        for call in ["INFO", "CREATE", "UPDATE"] {
+        for call in ["INFO", "CREATE", "UPDATE", "PURGE"] {
             publish.push(format!("$JS.API.STREAM.{call}.{stream}"));
         }
     }
+    publish.push(format!("$JS.API.CONSUMER.LIST.{}", own.name()));
     for reading in reads {
         let stream = StreamSpec::new(reading.domain).name();
         let durable = reading.durable;
         publish.push(dlq_subject(durable));
+        publish.push(format!("{}.*", dlq_subject(durable)));
         // A consumer may start before the producer ever has: it makes the stream then, but
         // never changes one that exists.
         for call in ["INFO", "CREATE"] {

@@ -202,6 +202,12 @@ impl Foundation {
         self.instance.clock.clone()
     }
 
+    /// The JetStream API on the service's NATS connection (what its event handlers purge with
+    /// when a party is erased).
+    pub fn jetstream(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.nats.clone())
+    }
+
     /// How the service speaks TLS, as a server and to the services it calls.
     pub fn tls(&self) -> &crate::config::TlsConfig {
         &self.instance.server.tls

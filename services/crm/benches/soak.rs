@@ -548,7 +548,7 @@ async fn settle(suite: &Suite) -> Settled {
     .await;
     let stream = js.get_stream("CRM_CUSTOMERS").await.unwrap();
     let mut subjects = stream
-        .info_with_subjects("crm.customers.party.created")
+        .info_with_subjects("crm.customers.party.created.*")
         .await
         .unwrap();
     let mut events = 0;

@@ -4,13 +4,14 @@ use crm_proto::customers::v1 as pb;
 use crm_proto::customers::v1::events as ev;
 use crm_storage::Tx;
 
-pub use crm_events::outbox::publish;
+pub use crm_events::outbox::{publish, publish_about};
 
-/// `party.created`.
+/// `party.created`, carrying the party's personal data (see [`crm_events::privacy`]).
 pub async fn party_created(tx: &mut Tx, party: &pb::Party) -> sqlx::Result<()> {
-    publish(
+    publish_about(
         tx,
         ev::PARTY_CREATED,
+        &party.id,
         &party.id,
         &pb::PartyCreated {
             party: Some(party.clone()),
@@ -19,16 +20,17 @@ pub async fn party_created(tx: &mut Tx, party: &pb::Party) -> sqlx::Result<()> {
     .await
 }
 
-/// `party.updated`, plus `party.lifecycle_changed` when the stage moved.
+/// `party.updated` (with the party's personal data), plus `party.lifecycle_changed` when the stage moved.
 pub async fn party_updated(
     tx: &mut Tx,
     before: &pb::Party,
     after: &pb::Party,
     changed_fields: Vec<String>,
 ) -> sqlx::Result<()> {
-    publish(
+    publish_about(
         tx,
         ev::PARTY_UPDATED,
+        &after.id,
         &after.id,
         &pb::PartyUpdated {
             party: Some(after.clone()),

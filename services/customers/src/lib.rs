@@ -10,6 +10,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod duplicates;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod policy;
@@ -36,7 +37,8 @@ impl crm_platform::Service for Customers {
     const NAME: &'static str = "customers";
     type Settings = CustomersSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
-    const READS: &'static [crm_events::permissions::Reading] = &[value::ORDER_EVENTS, value::AT_RISK_EVENTS];
+    const READS: &'static [crm_events::permissions::Reading] =
+        &[value::ORDER_EVENTS, value::AT_RISK_EVENTS, erasure::ERASURES];
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {
@@ -56,6 +58,8 @@ impl crm_platform::Service for Customers {
         };
         let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
         let at_risk_clock = base.clock();
+        let erasures = erasure::Erasures { js: base.jetstream() };
+        let bulk_js = base.jetstream();
         let store = base.store();
         let (interval, full) = (
             settings.value_refresh_interval,
@@ -69,6 +73,7 @@ impl crm_platform::Service for Customers {
                 value::at_risk_consumer_options(),
                 value::AtRiskEvents { clock: at_risk_clock },
             )
+            .consumer(erasure::options(), erasures)
             .worker("customers-value-sweeper", move |stop| {
                 value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
             })
@@ -79,6 +84,10 @@ impl crm_platform::Service for Customers {
                     let (store, bulk) = (store.clone(), bulk.clone());
                     async move { duplicates::check_due(&store, &bulk).await.map(drop) }
                 },
-            ))
+            )
+            .job("customers-bulk-purge", erasure::BULK_PURGE_INTERVAL, move || {
+                let js = bulk_js.clone();
+                async move { erasure::purge_settled_imports(&js).await.map(drop) }
+            }))
     }
 }

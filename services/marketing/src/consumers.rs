@@ -46,8 +46,11 @@ pub fn order_options() -> ConsumerOptions {
 }
 
 /// Keeps profiles current from customers events.
-#[derive(Debug, Clone, Copy)]
-pub struct CustomerEvents;
+#[derive(Debug, Clone)]
+pub struct CustomerEvents {
+    /// The JetStream API, to purge an erased party's events from the stream.
+    pub js: async_nats::jetstream::Context,
+}
 
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -82,6 +85,8 @@ impl EventHandler for CustomerEvents {
                 let e: customers::PartyErased = event.decode()?;
                 let id = e.party_id;
                 profiles::erase(tx, &id, e.version).await?;
+                // Its campaign responses announced its name.
+                crm_events::privacy::forget(tx, &self.js, "marketing", &id).await?;
                 figures::refresh(tx, std::slice::from_ref(&id)).await?;
                 affinity::refresh(tx, std::slice::from_ref(&id)).await?;
             }

@@ -52,6 +52,7 @@ impl crm_platform::Service for Marketing {
         let api = api::MarketingApi::new(base.store(), Arc::new(settings));
         let orders = consumers::OrderEvents::default();
         let max = base.max_message_bytes();
+        let js = base.jetstream();
         let server = base
             .server(policy::policy())
             .await?
@@ -61,7 +62,7 @@ impl crm_platform::Service for Marketing {
         Ok(base
             .bind(server)
             .await?
-            .consumer(consumers::customer_options(), consumers::CustomerEvents)
+            .consumer(consumers::customer_options(), consumers::CustomerEvents { js })
             .consumer(consumers::order_options(), orders.clone())
             .job("marketing-rfm-boundaries", interval, move || {
                 let (store, currency, imports) = (store.clone(), currency.clone(), orders.imports.clone());

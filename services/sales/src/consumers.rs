@@ -35,8 +35,11 @@ pub fn options() -> ConsumerOptions {
 }
 
 /// Applies customers events to the sales database.
-#[derive(Debug, Clone, Copy)]
-pub struct CustomerEvents;
+#[derive(Debug, Clone)]
+pub struct CustomerEvents {
+    /// The JetStream API, to purge an erased party's events from the stream.
+    pub js: async_nats::jetstream::Context,
+}
 
 impl EventHandler for CustomerEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
@@ -65,6 +68,8 @@ impl EventHandler for CustomerEvents {
             customers_events::types::PARTY_ERASED => {
                 let e: customers::PartyErased = event.decode()?;
                 accounts::anonymise(tx, &e.party_id, e.version).await?;
+                // The leads of the party announced its contact data.
+                crm_events::privacy::forget(tx, &self.js, "sales", &e.party_id).await?;
             }
             other => tracing::debug!(event_type = other, "ignored"),
         }

@@ -57,6 +57,7 @@ impl crm_platform::Service for Sales {
         )?;
         let api = api::SalesApi::new(base.store(), Arc::new(settings.clone()), customers);
         let max = base.max_message_bytes();
+        let js = base.jetstream();
         let server = base
             .server(policy::policy())
             .await?
@@ -69,7 +70,7 @@ impl crm_platform::Service for Sales {
         Ok(base
             .bind(server)
             .await?
-            .consumer(consumers::options(), consumers::CustomerEvents)
+            .consumer(consumers::options(), consumers::CustomerEvents { js })
             .consumer(
                 consumers::partner_options(),
                 consumers::PartnerEvents {

@@ -83,6 +83,8 @@ impl EventHandler for MarketingEvents {
 pub struct CustomerEvents {
     /// Stamps timeline entries.
     pub clock: Arc<dyn Clock>,
+    /// The JetStream API, to purge an erased party's events from the stream.
+    pub js: async_nats::jetstream::Context,
 }
 
 fn phones(p: &customers::Party) -> Vec<String> {
@@ -137,6 +139,8 @@ impl EventHandler for CustomerEvents {
             customers_events::types::PARTY_ERASED => {
                 let e: customers::PartyErased = event.decode()?;
                 copy::erase(tx, &e.party_id, e.version).await?;
+                // Its cases' events carried what it wrote.
+                crm_events::privacy::forget(tx, &self.js, "servicedesk", &e.party_id).await?;
                 return Ok(());
             }
             other => {

@@ -1,4 +1,4 @@
 //! Events the service desk publishes: each defined once in `crm_proto::servicedesk::v1::events` (payloads in
 //! `crm/servicedesk/v1/events.proto`) and written with [`publish`] in the transaction of its change.
 
-pub use crm_events::outbox::publish;
+pub use crm_events::outbox::{publish, publish_about};

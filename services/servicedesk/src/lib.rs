@@ -55,7 +55,10 @@ impl crm_platform::Service for Servicedesk {
             ServiceDeskServiceServer::new(api),
             base.max_message_bytes()
         ));
-        let customers = consumers::CustomerEvents { clock: base.clock() };
+        let customers = consumers::CustomerEvents {
+            clock: base.clock(),
+            js: base.jetstream(),
+        };
         let marketing = consumers::MarketingEvents { clock: base.clock() };
         let (escalation_store, escalation_config) = (store.clone(), config.clone());
         let (escalations, notifications) = (config.escalation_interval, config.notification_interval);

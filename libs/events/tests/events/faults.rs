@@ -288,6 +288,77 @@ async fn a_dead_letter_is_replayed_into_its_consumer_alone(backend: Backend) {
     relay.stop().await;
 }
 
+/// An event carrying a party's personal data is published on `<subject>.<party>`; consumers of
+/// the plain subject receive it; parked, its dead letter names the party; re-driven, it keeps
+/// the party; and erasing the party purges every copy: the outbox row, the stream's messages
+/// (the re-driven one too) and the dead letter.
+async fn a_personal_event_is_purged_wherever_it_went(backend: Backend) {
+    let (_t, db) = setup(backend).await;
+    let nats = TestNats::start();
+    let client = nats.client().await;
+    let person = "p-1";
+    let mut tx = db.begin().await.unwrap();
+    outbox::enqueue(
+        &mut tx,
+        NewEvent::new("test", "thing.happened", "k1", &payload("poison")).about_person(person),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let relay = Running::relay(&db, &client);
+    let failing = Recorder::default();
+    let consumer = spawn_consumer(&db, &client, "test-a", &failing, |_| {});
+    let js = jetstream::new(client.clone());
+    let parked = eventually(WAIT, "parked", || async {
+        dead_letters(&js, "test-a").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(parked.original_subject, "crm.test.thing.happened.p-1");
+    let letter = js
+        .get_stream(crm_events::DLQ_STREAM)
+        .await
+        .unwrap()
+        .get_raw_message(parked.sequence)
+        .await
+        .unwrap();
+    assert_eq!(letter.subject.as_str(), "crm.dlq.test-a.p-1");
+
+    failing.cured.store(true, Ordering::SeqCst);
+    crm_events::dlq::replay(&js, parked.sequence).await.unwrap();
+    eventually(WAIT, "the re-driven event applied", || async {
+        (effects(&db).await.len() == 1).then_some(())
+    })
+    .await;
+    // Parked again, to be purged.
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("crm-dlq-consumer", "test-a");
+    js.publish_with_headers("crm.dlq.test-a.p-1", h, "a copy".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let mut tx = db.begin().await.unwrap();
+    crm_events::privacy::forget(&mut tx, &js, "test", person)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        scalar(&db, "SELECT COUNT(*) FROM crm_outbox").await,
+        0,
+        "the outbox row went"
+    );
+    let mut stream = js.get_stream("CRM_TEST").await.unwrap();
+    let left = stream.info().await.unwrap().state.messages;
+    assert_eq!(left, 0, "the event and its re-driven copy were purged");
+    assert!(
+        dead_letters(&js, "test-a").await.is_empty(),
+        "the dead letter was purged"
+    );
+    consumer.stop().await;
+    relay.stop().await;
+}
+
 /// An outbox row the broker refuses (a payload over its size limit) is set aside after its
 /// attempts, and the rows after it flow.
 async fn an_outbox_row_the_broker_refuses_is_set_aside(backend: Backend) {
@@ -513,6 +584,7 @@ backend_tests!(
     an_event_parked_by_two_consumers_is_two_dead_letters,
     a_dead_letter_that_cannot_be_parked_comes_again,
     a_dead_letter_is_replayed_into_its_consumer_alone,
+    a_personal_event_is_purged_wherever_it_went,
 );
 
 /// A stream is made with the settings' size limit and refuses new events when full (they wait

@@ -176,7 +176,10 @@ impl CustomersApi {
             // New parties are announced in bulk, so that consumers apply them in bulk.
             let events = outbox::batch_events(ev::PARTIES_IMPORTED, &run.run_id, new_parties, |parties| {
                 pb::PartiesImported { parties }
-            });
+            })
+            .into_iter()
+            .map(crm_events::NewEvent::about_people)
+            .collect();
             outbox::enqueue_many(&mut tx, events).await?;
         }
         // Parties seen again (changed or not) move to this run; new ones carry their key.

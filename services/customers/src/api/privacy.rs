@@ -68,6 +68,9 @@ impl CustomersApi {
         crate::duplicates::check(&mut tx, std::slice::from_ref(&req.id)).await?;
         // The trail keeps who did what and when, not the erased data itself.
         audit::scrub(&mut tx, &req.id).await?;
+        // Nor does the outbox; the stream is purged once the erasure is published (see
+        // crate::erasure).
+        crm_events::privacy::scrub_outbox(&mut tx, &req.id).await?;
         audit::record(
             &mut tx,
             &principal.user_id,

@@ -316,9 +316,10 @@ impl MarketingApi {
                 .await?
                 .map(|p| p.display_name)
                 .unwrap_or_default();
-            events::publish(
+            events::publish_about(
                 &mut tx,
                 ev::CAMPAIGN_RESPONSE,
+                &req.party_id,
                 &req.party_id,
                 &pb::CampaignResponse {
                     campaign_id: c.id.clone(),

@@ -334,10 +334,12 @@ impl SalesApi {
                         return Err(err.into());
                     }
                     let stored = leads::get(&mut tx, &l.id).await?;
-                    events::publish(
+                    let person = stored.as_ref().map(|s| s.party_id.clone()).unwrap_or_default();
+                    events::publish_about(
                         &mut tx,
                         ev::LEAD_CREATED,
                         &l.id,
+                        &person,
                         &pb::LeadCreated { lead: stored },
                     )
                     .await?;

@@ -66,10 +66,11 @@ impl SalesApi {
         let stored = leads::get(&mut tx, &lead.id)
             .await?
             .ok_or_else(|| Error::NotFound("lead".into()))?;
-        events::publish(
+        events::publish_about(
             &mut tx,
             ev::LEAD_CREATED,
             &stored.id,
+            &stored.party_id,
             &pb::LeadCreated {
                 lead: Some(stored.clone()),
             },
@@ -191,10 +192,11 @@ impl SalesApi {
         let stored = leads::get(&mut tx, &lead.id)
             .await?
             .ok_or_else(|| Error::NotFound("lead".into()))?;
-        events::publish(
+        events::publish_about(
             &mut tx,
             ev::LEAD_QUALIFIED,
             &stored.id,
+            &stored.party_id,
             &pb::LeadQualified {
                 lead: Some(stored.clone()),
             },
@@ -300,10 +302,11 @@ impl SalesApi {
             },
         )
         .await?;
-        events::publish(
+        events::publish_about(
             &mut tx,
             ev::LEAD_CONVERTED,
             &lead.id,
+            &lead.party_id,
             &pb::LeadConverted {
                 lead: Some(lead.clone()),
                 opportunity_id: opportunity.id.clone(),

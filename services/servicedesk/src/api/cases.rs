@@ -154,10 +154,11 @@ impl ServiceDeskApi {
     }
 
     async fn status_changed(&self, tx: &mut Tx, record: &CaseRecord, previous: CaseStatus) -> Result<()> {
-        events::publish(
+        events::publish_about(
             tx,
             ev::CASE_STATUS_CHANGED,
             &record.case.id,
+            &record.case.party_id,
             &pb::CaseStatusChanged {
                 case: Some(record.to_proto(Vec::new())),
                 previous_status: previous as i32,
@@ -312,10 +313,11 @@ impl ServiceDeskApi {
             cases::add_timeline(&mut tx, &id, now, "system", "assigned", &text, true).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
-        events::publish(
+        events::publish_about(
             &mut tx,
             ev::CASE_OPENED,
             &id,
+            &record.case.party_id,
             &pb::CaseOpened {
                 case: Some(record.to_proto(Vec::new())),
             },

@@ -99,7 +99,7 @@ fn imported(record: &CaseRecord) -> NewEvent {
     let case = pb::CaseImported {
         case: Some(record.to_proto(Vec::new())),
     };
-    NewEvent::of(ev::CASE_IMPORTED, &record.case.id, &case)
+    NewEvent::of(ev::CASE_IMPORTED, &record.case.id, &case).about_person(&record.case.party_id)
 }
 
 /// Checks the history of a row: times in order and not in the future, what its status needs.
