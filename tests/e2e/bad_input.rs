@@ -6,7 +6,6 @@
 //! failure names the seed that reproduces it.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use crm::services::Service;
 use crm_auth::Role;
@@ -16,7 +15,7 @@ use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FileDescriptorSet};
 use tonic::Code;
 
-use crate::support;
+use crate::support::{self, call};
 
 /// Requests generated per RPC.
 const CASES: u64 = 8;
@@ -254,66 +253,6 @@ fn length_delimited(number: u64, bytes: &[u8], out: &mut Vec<u8>) {
     varint(number << 3 | 2, out);
     varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);
-}
-
-/// Sends and receives messages as the bytes they are.
-#[derive(Debug, Clone, Copy, Default)]
-struct Raw;
-
-impl tonic::codec::Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl tonic::codec::Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        use bytes::BufMut as _;
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
-        use bytes::Buf as _;
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n).to_vec()))
-    }
-}
-
-/// Calls `path` with `body`, as `token`.
-async fn call(
-    channel: &tonic::transport::Channel,
-    path: &str,
-    body: Vec<u8>,
-    token: &str,
-) -> Result<Vec<u8>, tonic::Status> {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
-    grpc.ready()
-        .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let mut request = crm_testkit::authed(body, token);
-    request.set_timeout(Duration::from_secs(60));
-    let path = http::uri::PathAndQuery::try_from(path).expect("a method path");
-    grpc.unary(request, path, Raw)
-        .await
-        .map(tonic::Response::into_inner)
 }
 
 /// Panics of this process's threads (the services run in it), with where they happened.

@@ -1,6 +1,7 @@
 //! End-to-end tests: the `crm` binary started as a user starts it and stopped with SIGTERM;
 //! the gateway as clients meet it; a customer's whole journey across the suite.
 
+mod access;
 mod bad_input;
 mod dlq;
 mod erasure;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crm::services::{self, GatewaySettings, Running, Service, SuiteSettings};
 use crm::suite::{Suite, SuiteConfig};
@@ -279,4 +280,64 @@ pub async fn caught_up(js: &async_nats::jetstream::Context, domain: &str, consum
     c.info()
         .await
         .is_ok_and(|i| i.num_pending == 0 && i.num_ack_pending == 0)
+}
+
+/// Sends and receives messages as the bytes they are.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Raw;
+
+impl tonic::codec::Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl tonic::codec::Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use bytes::BufMut as _;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf as _;
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n).to_vec()))
+    }
+}
+
+/// Calls the unary RPC `path` with `body`, as `token`.
+pub async fn call(
+    channel: &tonic::transport::Channel,
+    path: &str,
+    body: Vec<u8>,
+    token: &str,
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let mut request = crm_testkit::authed(body, token);
+    request.set_timeout(Duration::from_secs(60));
+    let path = http::uri::PathAndQuery::try_from(path).expect("a method path");
+    grpc.unary(request, path, Raw)
+        .await
+        .map(tonic::Response::into_inner)
 }

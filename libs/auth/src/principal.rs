@@ -17,6 +17,9 @@ pub enum Role {
     ServiceAgent,
     /// Service desk manager.
     ServiceManager,
+    /// A channel manager: the partner channel (partners, targets, scorecards, the portal's
+    /// catalog, roadmap and deal registrations) and the products partners sell.
+    ChannelManager,
     /// A user of a channel partner: only that partner's data.
     PartnerUser,
     /// A customer using self-service: only their own records.
@@ -31,13 +34,14 @@ pub enum Role {
 
 impl Role {
     /// Every role, for help texts and validation.
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 12] = [
         Role::Admin,
         Role::SalesRep,
         Role::SalesManager,
         Role::Marketer,
         Role::ServiceAgent,
         Role::ServiceManager,
+        Role::ChannelManager,
         Role::PartnerUser,
         Role::Customer,
         Role::Auditor,
@@ -54,6 +58,7 @@ impl Role {
             Role::Marketer => "marketer",
             Role::ServiceAgent => "service_agent",
             Role::ServiceManager => "service_manager",
+            Role::ChannelManager => "channel_manager",
             Role::PartnerUser => "partner_user",
             Role::Customer => "customer",
             Role::Auditor => "auditor",

@@ -10,13 +10,19 @@ pub const PORTAL: &str = "crm.partners.v1.PartnerPortalService";
 /// The scorecard service.
 pub const SCORECARDS: &str = "crm.partners.v1.ScorecardService";
 
-/// Channel managers.
-pub const MANAGERS: &[Role] = &[Role::Admin, Role::SalesManager, Role::Service];
+/// Who manages the channel: channel managers, and sales managers, whose teams sell through it.
+pub const MANAGERS: &[Role] = &[
+    Role::Admin,
+    Role::ChannelManager,
+    Role::SalesManager,
+    Role::Service,
+];
 
 /// The access table of the partners service.
 pub fn policy() -> Policy {
     let readers = [
         Role::Admin,
+        Role::ChannelManager,
         Role::SalesManager,
         Role::SalesRep,
         Role::Auditor,

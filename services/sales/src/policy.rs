@@ -31,7 +31,12 @@ pub const READERS: &[Role] = &[
 
 /// The access table of the sales service.
 pub fn policy() -> Policy {
-    let catalog_readers: Vec<Role> = READERS.iter().copied().chain([Role::PartnerUser]).collect();
+    // Channel managers and partners see what partners sell, not the sales records.
+    let catalog_readers: Vec<Role> = READERS
+        .iter()
+        .copied()
+        .chain([Role::ChannelManager, Role::PartnerUser])
+        .collect();
     let lead_writers: Vec<Role> = SELLERS.iter().copied().chain([Role::Marketer]).collect();
     Policy::new()
         .rpcs(

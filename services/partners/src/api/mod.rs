@@ -55,6 +55,7 @@ fn children(all: &[pb::Partner]) -> HashMap<String, Vec<String>> {
 fn is_staff(principal: &Principal) -> bool {
     principal.has_any_role(&[
         Role::Admin,
+        Role::ChannelManager,
         Role::SalesManager,
         Role::SalesRep,
         Role::Auditor,
