@@ -288,19 +288,11 @@ impl GrpcServer {
 }
 
 /// Serves only the health service on `listener`, in plain text, until `stop`.
-async fn serve_probes<S>(listener: tokio::net::TcpListener, health: S, stop: CancellationToken)
-where
-    S: tower::Service<
-            http::Request<tonic::body::Body>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        > + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+async fn serve_probes<H: tonic_health::pb::health_server::Health>(
+    listener: tokio::net::TcpListener,
+    health: tonic_health::pb::health_server::HealthServer<H>,
+    stop: CancellationToken,
+) {
     let served = Server::builder()
         .add_service(health)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop.cancelled_owned())

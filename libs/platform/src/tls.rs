@@ -23,6 +23,10 @@ use crate::config::TlsConfig;
 /// Longest a client may take over its TLS handshake before its connection is closed.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes in progress at once; beyond them new connections wait in the kernel's backlog, so
+/// a flood of connections that never finish their handshake cannot exhaust memory or tasks.
+const MAX_HANDSHAKES: usize = 1024;
+
 /// A server's TLS: its certificate and the acceptor presenting it.
 pub struct ServerTls {
     cert: Arc<ReloadingCert>,
@@ -74,7 +78,11 @@ async fn accept(
     connections: tokio::sync::mpsc::Sender<Result<TlsConn, io::Error>>,
     stop: CancellationToken,
 ) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
+        let Ok(permit) = handshakes.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, peer) = tokio::select! {
             () = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -90,6 +98,7 @@ async fn accept(
         let _ = tcp.set_nodelay(true);
         let (acceptor, connections) = (acceptor.clone(), connections.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let info = tcp.connect_info();
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
