@@ -9,8 +9,10 @@ use crm_platform::config::{parse_currency, parse_duration};
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Customers")]
 pub struct CustomersSettings {
-    /// Records not verified for this long are due for verification.
-    #[arg(long, env = "CRM_VERIFICATION_PERIOD", default_value = "365d", value_parser = parse_duration)]
+    /// Records not verified for this long are due for verification: customer data is confirmed
+    /// every quarter by default (a customer confirming or correcting their own contact data
+    /// counts).
+    #[arg(long, env = "CRM_VERIFICATION_PERIOD", default_value = "90d", value_parser = parse_duration)]
     pub verification_period: Duration,
     /// Currency of the value figures (lifetime and trailing-12-month revenue) and of marketing's
     /// monetary figures. Orders in other currencies are recorded but not added up.

@@ -55,14 +55,18 @@ pub fn policy() -> Policy {
         )
         .rpcs(
             SERVICE,
-            &[
-                "CreateParty",
-                "UpdateParty",
-                "VerifyParty",
-                "CreateRelationship",
-                "DeleteRelationship",
-            ],
+            &["CreateParty", "CreateRelationship", "DeleteRelationship"],
             WRITERS,
+        )
+        // Customers confirm or correct their own contact data (see api::rules::self_service).
+        .rpcs(
+            SERVICE,
+            &["UpdateParty", "VerifyParty"],
+            &WRITERS
+                .iter()
+                .copied()
+                .chain([Role::Customer])
+                .collect::<Vec<_>>(),
         )
         .rpcs(
             SERVICE,

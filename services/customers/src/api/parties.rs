@@ -193,6 +193,16 @@ impl CustomersApi {
         };
         let version = etag_version(&patch.etag, "party.etag", true, &mut v);
         v.finish()?;
+        let self_service = rules::is_customer_only(principal);
+        if self_service {
+            let beyond = rules::beyond_self_service(&paths);
+            if !beyond.is_empty() {
+                return Err(Error::PermissionDenied(format!(
+                    "customers correct only their contact data, not {}",
+                    beyond.join(", ")
+                )));
+            }
+        }
         let mut tx = self.store.begin().await?;
         let current = party_for_write(&mut tx, principal, &patch.id, version).await?;
         let mut next = rules::apply_mask(&current, &patch, &paths)?;
@@ -203,29 +213,38 @@ impl CustomersApi {
         v.finish()?;
         rules::normalise(&mut next);
         let changed = rules::changed_fields(&current, &next);
-        if changed.is_empty() {
+        if changed.is_empty() && !self_service {
             return Ok(pb::UpdatePartyResponse { party: Some(current) });
         }
         let expected: i64 = current.etag.parse().unwrap_or_default();
-        if !parties::update(&mut tx, &mut next, &current, expected, self.store.now_micros()).await? {
-            return Err(Error::Stale(format!("party {}", next.id)));
+        if !changed.is_empty() {
+            if !parties::update(&mut tx, &mut next, &current, expected, self.store.now_micros()).await? {
+                return Err(Error::Stale(format!("party {}", next.id)));
+            }
+            crate::duplicates::check(&mut tx, std::slice::from_ref(&next.id)).await?;
         }
-        crate::duplicates::check(&mut tx, std::slice::from_ref(&next.id)).await?;
-        let stored = parties::get(&mut tx, &next.id)
+        if self_service {
+            // The customer looked at their contact data: confirmed, corrected or both.
+            self.mark_verified(&mut tx, principal, &next.id).await?;
+        }
+        let mut stored = parties::get(&mut tx, &next.id)
             .await?
             .ok_or_else(|| Error::NotFound("party".into()))?;
-        audit::record(
-            &mut tx,
-            &principal.user_id,
-            "party",
-            &stored.id,
-            "updated",
-            fields_json(&stored, &changed),
-            self.store.now_micros(),
-        )
-        .await?;
-        events::party_updated(&mut tx, &current, &stored, changed).await?;
+        if !changed.is_empty() {
+            audit::record(
+                &mut tx,
+                &principal.user_id,
+                "party",
+                &stored.id,
+                "updated",
+                fields_json(&stored, &changed),
+                self.store.now_micros(),
+            )
+            .await?;
+            events::party_updated(&mut tx, &current, &stored, changed).await?;
+        }
         self.store.commit(tx).await?;
+        rules::redact_for(principal, &mut stored);
         Ok(pb::UpdatePartyResponse { party: Some(stored) })
     }
 
@@ -309,39 +328,36 @@ impl CustomersApi {
         let etag = etag_version(&req.etag, "etag", false, &mut v);
         v.finish()?;
         let mut tx = self.store.begin().await?;
-        let current = party_for_write(&mut tx, principal, &req.id, etag).await?;
-        if !parties::verify(
-            &mut tx,
-            &req.id,
-            current.etag.parse().unwrap_or_default(),
-            self.store.now_micros(),
-        )
-        .await?
-        {
-            return Err(Error::Stale(format!("party {}", req.id)));
+        party_for_write(&mut tx, principal, &req.id, etag).await?;
+        self.mark_verified(&mut tx, principal, &req.id).await?;
+        let mut stored = parties::get(&mut tx, &req.id).await?;
+        self.store.commit(tx).await?;
+        if let Some(party) = stored.as_mut() {
+            rules::redact_for(principal, party);
         }
-        audit::record(
-            &mut tx,
-            &principal.user_id,
-            "party",
-            &req.id,
-            "verified",
-            json!({}),
-            self.store.now_micros(),
-        )
-        .await?;
+        Ok(pb::VerifyPartyResponse { party: stored })
+    }
+
+    /// Records that `principal` confirmed party `id`'s data now (audited, announced).
+    async fn mark_verified(&self, tx: &mut crm_storage::Tx, principal: &Principal, id: &str) -> Result<()> {
+        let current = parties::get(tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("party {id}")))?;
+        let now = self.store.now_micros();
+        if !parties::verify(tx, id, current.etag.parse().unwrap_or_default(), now).await? {
+            return Err(Error::Stale(format!("party {id}")));
+        }
+        audit::record(tx, &principal.user_id, "party", id, "verified", json!({}), now).await?;
         events::publish(
-            &mut tx,
+            tx,
             ev::PARTY_VERIFIED,
-            &req.id,
+            id,
             &pb::PartyVerified {
-                party_id: req.id.clone(),
+                party_id: id.to_string(),
             },
         )
         .await?;
-        let stored = parties::get(&mut tx, &req.id).await?;
-        self.store.commit(tx).await?;
-        Ok(pb::VerifyPartyResponse { party: stored })
+        Ok(())
     }
 
     pub(super) async fn handle_list_verification_due(

@@ -383,11 +383,34 @@ pub fn may_read(principal: &Principal, party: &pb::Party) -> bool {
     principal.may_see(&scope(party), READ_ALL)
 }
 
+/// The fields a customer may change on their own record: their contact data.
+pub const SELF_SERVICE_FIELDS: &[&str] = &["contact_points"];
+
+/// Whether `principal` is a customer acting on their own record: with a customer token (and no
+/// staff role) naming `party`. They may confirm it and correct its [`SELF_SERVICE_FIELDS`].
+pub fn is_self_service(principal: &Principal, party: &pb::Party) -> bool {
+    is_customer_only(principal) && principal.customer_id.as_deref() == Some(party.id.as_str())
+}
+
+/// Whether `principal` holds the customer role and no other.
+pub fn is_customer_only(principal: &Principal) -> bool {
+    principal.has_role(Role::Customer) && principal.roles.len() == 1
+}
+
+/// The paths of an update mask a customer may not change on their own record.
+pub fn beyond_self_service(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|p| !SELF_SERVICE_FIELDS.contains(&p.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// Whether `principal` may change `party`: administrators and service managers any; a sales
 /// manager the team's; a sales rep their own and their territories'; marketers and agents
 /// parties nobody owns yet. Customers change nothing here.
 pub fn may_write(principal: &Principal, party: &pb::Party) -> bool {
-    if principal.has_role(Role::Customer) && principal.roles.len() == 1 {
+    if is_customer_only(principal) {
         return false;
     }
     let unowned = party.owner_id.is_empty() && party.team_id.is_empty();

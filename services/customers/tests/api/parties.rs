@@ -1,5 +1,6 @@
+use crm_auth::Role;
 use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyKind, PartyStatus};
-use crm_testkit::{Backend, backend_tests};
+use crm_testkit::{Backend, authed, backend_tests};
 use tonic::Code;
 
 use crate::helpers::{TestApp, mask, organization, person, phone, violated};
@@ -402,7 +403,7 @@ async fn verification_due_lists_stale_records(backend: Backend) {
     let old = app.create(person("Old", "Record", "")).await;
     let older = app.create(person("Older", "Record", "")).await;
     let fresh = app.create(person("Fresh", "Record", "")).await;
-    // Age two records past the one-year default period.
+    // Age two records well past the quarterly default period.
     let day: i64 = 86_400_000_000;
     let now = chrono::Utc::now().timestamp_micros();
     for (id, age_days) in [(&old.id, 400), (&older.id, 500)] {
@@ -490,6 +491,142 @@ async fn verification_due_lists_stale_records(backend: Backend) {
     assert_eq!(violated(&err), vec!["not_verified_for"]);
 }
 
+/// Customer data is confirmed every quarter by default, and a customer confirms or corrects
+/// their own contact data themselves, which counts as a verification; nothing else of their
+/// record, and nobody else's.
+async fn customers_confirm_and_correct_their_own_contact_data(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut mine = person("Mei", "Chen", "mei@example.com");
+    mine.owner_id = "rep-1".into();
+    let mine = app.create(mine).await;
+    let theirs = app.create(person("Other", "Customer", "other@example.com")).await;
+    let day: i64 = 86_400_000_000;
+    let age = |id: String, days: i64| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query("UPDATE parties SET verified_at = $1 WHERE id = $2")
+                .bind(chrono::Utc::now().timestamp_micros() - days * day)
+                .bind(id)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+    };
+    let due = || {
+        let mut client = app.client.clone();
+        let req = app.req(pb::ListVerificationDueRequest::default());
+        async move {
+            let parties = client
+                .list_verification_due(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .parties;
+            parties.into_iter().map(|p| p.id).collect::<Vec<_>>()
+        }
+    };
+    // 100 days unconfirmed is due under the 90-day default; 60 days is not.
+    age(mine.id.clone(), 100).await;
+    age(theirs.id.clone(), 60).await;
+    assert_eq!(due().await, vec![mine.id.clone()]);
+
+    let me = crate::helpers::token_for("mei", &[Role::Customer], |c| {
+        c.customer_id = Some(mine.id.clone())
+    });
+    let current = |id: String| {
+        let mut client = app.client.clone();
+        let req = app.req(pb::GetPartyRequest { id });
+        async move { client.get_party(req).await.unwrap().into_inner().party.unwrap() }
+    };
+    let confirmed = app
+        .client
+        .clone()
+        .verify_party(authed(
+            pb::VerifyPartyRequest {
+                id: mine.id.clone(),
+                etag: String::new(),
+            },
+            &me,
+        ))
+        .await
+        .expect("a customer confirms their own record")
+        .into_inner()
+        .party
+        .unwrap();
+    assert!(confirmed.owner_id.is_empty(), "internal fields stay hidden");
+    assert!(due().await.is_empty(), "confirmed: no longer due");
+
+    // Correcting the phone number counts as a verification too.
+    age(mine.id.clone(), 100).await;
+    let before = current(mine.id.clone()).await;
+    let mut corrected = before.clone();
+    corrected.contact_points.push(phone("+886 2 2345 6789"));
+    let updated = app
+        .client
+        .clone()
+        .update_party(authed(
+            pb::UpdatePartyRequest {
+                party: Some(corrected),
+                update_mask: mask(&["contact_points"]),
+            },
+            &me,
+        ))
+        .await
+        .expect("a customer corrects their contact data")
+        .into_inner()
+        .party
+        .unwrap();
+    assert!(
+        updated.contact_points.iter().any(|c| c.value.contains("2345")),
+        "{updated:?}"
+    );
+    assert!(due().await.is_empty(), "the correction counts as a verification");
+
+    // Nothing else of theirs, and nobody else's record.
+    let mut tagged = current(mine.id.clone()).await;
+    tagged.tags = vec!["self-promoted".into()];
+    let err = app
+        .client
+        .clone()
+        .update_party(authed(
+            pb::UpdatePartyRequest {
+                party: Some(tagged),
+                update_mask: mask(&["tags"]),
+            },
+            &me,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(current(mine.id.clone()).await.tags.is_empty());
+    let err = app
+        .client
+        .clone()
+        .update_party(authed(
+            pb::UpdatePartyRequest {
+                party: Some(theirs.clone()),
+                update_mask: mask(&["contact_points"]),
+            },
+            &me,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = app
+        .client
+        .clone()
+        .verify_party(authed(
+            pb::VerifyPartyRequest {
+                id: theirs.id.clone(),
+                etag: String::new(),
+            },
+            &me,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
+
 /// A creation sent again with the same request id (a retry after a lost answer, a lead
 /// converted again) returns the first party and creates nothing; the id is checked.
 async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
@@ -538,6 +675,7 @@ async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
 }
 
 backend_tests!(
+    customers_confirm_and_correct_their_own_contact_data,
     a_repeated_creation_request_returns_the_first_party,
     create_get_update_round_trip,
     bad_input_names_each_field_and_changes_nothing,

@@ -359,7 +359,12 @@ impl MarketingApi {
             .into_values()
             .map(|mut r| {
                 r.response_rate_bps = test_cell::response_rate_bps(r.responses, r.tested);
-                r.selected = test_cell::roll_out(r.response_rate_bps, break_even);
+                r.selected = test_cell::roll_out(
+                    r.responses,
+                    r.tested,
+                    minor(&c.cost_per_contact),
+                    minor(&c.net_profit_per_response),
+                );
                 r
             })
             .collect();

@@ -13,7 +13,9 @@ pub fn test_group(member_ids: &[String], n: usize) -> Vec<String> {
 }
 
 /// Break-even response rate = cost per contact / net profit per response, in basis points
-/// rounded up (62 cents / 35.00 = 1.7714% -> 178 bps). None when the profit is not positive.
+/// rounded up (62 cents / 35.00 = 1.7714% -> 178 bps), for display. None when the profit is not
+/// positive. Whether a cell rolls out is decided exactly, by [`roll_out`], never on these rounded
+/// figures.
 pub fn break_even_bps(cost_per_contact_minor: i64, net_profit_per_response_minor: i64) -> Option<i64> {
     if net_profit_per_response_minor <= 0 {
         return None;
@@ -32,9 +34,21 @@ pub fn response_rate_bps(responses: i64, contacted: i64) -> i64 {
     }
 }
 
-/// Roll a cell out when its response rate is strictly above break-even.
-pub fn roll_out(response_rate_bps: i64, break_even_bps: i64) -> bool {
-    response_rate_bps > break_even_bps
+/// Roll a cell out when its response rate is strictly above break-even, compared exactly:
+/// responses x net profit per response > contacts x cost per contact (the profit of the
+/// responses exceeds the cost of the contacts). Never when nobody was contacted or a response
+/// earns nothing.
+pub fn roll_out(
+    responses: i64,
+    contacted: i64,
+    cost_per_contact_minor: i64,
+    net_profit_per_response_minor: i64,
+) -> bool {
+    if contacted <= 0 || net_profit_per_response_minor <= 0 {
+        return false;
+    }
+    i128::from(responses) * i128::from(net_profit_per_response_minor)
+        > i128::from(contacted) * i128::from(cost_per_contact_minor.max(0))
 }
 
 #[cfg(test)]
@@ -54,7 +68,17 @@ mod tests {
         assert_eq!(break_even_bps(62, 3500), Some(178));
         assert_eq!(break_even_bps(62, 0), None);
         assert_eq!(response_rate_bps(2, 100), 200);
-        assert!(roll_out(200, 178));
-        assert!(!roll_out(178, 178));
+    }
+
+    #[test]
+    fn a_cell_just_above_break_even_rolls_out() {
+        // 0.62 / 35 = 1.7714%: 178 of 10,000 (1.78%) is above it, although both round to 178 bps.
+        assert!(roll_out(178, 10_000, 62, 3500));
+        assert!(!roll_out(177, 10_000, 62, 3500), "1.77% is below");
+        assert!(roll_out(2, 100, 62, 3500));
+        // Exactly at break-even (1 in 100 at 0.35 / 35) the responses only pay for the contacts.
+        assert!(!roll_out(1, 100, 35, 3500));
+        assert!(!roll_out(5, 0, 62, 3500), "nobody contacted");
+        assert!(!roll_out(5, 10, 62, 0), "a response earns nothing");
     }
 }
