@@ -44,6 +44,11 @@ pub struct ServicedeskSettings {
     /// How often special days are queued and due notifications delivered.
     #[arg(long, env = "CRM_NOTIFICATION_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub notification_interval: Duration,
+    /// Value tiers whose customers' cases go one priority ahead, with SLAs halved (comma-separated
+    /// names). Empty: the tiers that make up the top 20% of customers in the customers service's
+    /// pyramid (top, high and medium under its default), followed when the pyramid changes.
+    #[arg(long, env = "CRM_PREFERENTIAL_TIERS", value_delimiter = ',')]
+    pub preferential_tiers: Vec<String>,
 }
 
 impl Default for ServicedeskSettings {

@@ -36,6 +36,7 @@ pub fn customer_options() -> ConsumerOptions {
         customers_events::PARTIES_TIER_CHANGED.subject,
         customers_events::PARTY_MERGED.subject,
         customers_events::PARTY_ERASED.subject,
+        customers_events::VALUE_TIERS_CHANGED.subject,
     ])
 }
 
@@ -85,6 +86,8 @@ pub struct CustomerEvents {
     pub clock: Arc<dyn Clock>,
     /// The JetStream API, to purge an erased party's events from the stream.
     pub js: async_nats::jetstream::Context,
+    /// The tiers the settings name for preferential service (empty: the pyramid's top 20%).
+    pub preferential_tiers: Vec<String>,
 }
 
 fn phones(p: &customers::Party) -> Vec<String> {
@@ -136,6 +139,20 @@ impl EventHandler for CustomerEvents {
                 }
                 return Ok(());
             }
+            customers_events::types::VALUE_TIERS_CHANGED => {
+                let e: customers::ValueTierConfigChanged = event.decode()?;
+                let pyramid: Vec<(String, i64)> = e
+                    .config
+                    .map(|c| {
+                        c.tiers
+                            .into_iter()
+                            .map(|t| (t.name, i64::from(t.customer_share_bps)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                crate::storage::tiers::set_pyramid(tx, &pyramid).await?;
+                return Ok(());
+            }
             customers_events::types::PARTY_ERASED => {
                 let e: customers::PartyErased = event.decode()?;
                 copy::erase(tx, &e.party_id, e.version).await?;
@@ -183,6 +200,7 @@ impl CustomerEvents {
         let tier_of: std::collections::HashMap<&str, &str> =
             tiers.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         let open = cases::open_of_parties(tx, &ids).await?;
+        let preferential = crate::storage::tiers::preferential(tx, &self.preferential_tiers).await?;
         for mut record in open {
             let tier = tier_of
                 .get(record.case.party_id.as_str())
@@ -190,7 +208,11 @@ impl CustomerEvents {
                 .unwrap_or_default();
             let previous = record.case.priority;
             record.case.customer_tier = tier.into();
-            record.case.priority = priority(record.case.r#type, record.case.severity, tier);
+            record.case.priority = priority(
+                record.case.r#type,
+                record.case.severity,
+                preferential.includes(tier),
+            );
             anyhow::ensure!(
                 cases::update(tx, &record).await?,
                 "case {} changed concurrently",

@@ -58,6 +58,7 @@ impl crm_platform::Service for Servicedesk {
         let customers = consumers::CustomerEvents {
             clock: base.clock(),
             js: base.jetstream(),
+            preferential_tiers: config.preferential_tiers.clone(),
         };
         let marketing = consumers::MarketingEvents { clock: base.clock() };
         let (escalation_store, escalation_config) = (store.clone(), config.clone());

@@ -9,13 +9,13 @@ use crm_proto::servicedesk::v1::{self as pb, CaseChannel, CaseStatus, CaseType};
 use crm_storage::{Conn, Tx};
 
 use super::{ServiceDeskApi, case_view, is_customer, may_see, visible_case};
-use crate::domain::priority::{priority, sla_minutes};
+use crate::domain::priority::{Preferential, priority, sla_minutes};
 use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
 use crate::events;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::org::AgentFilter;
-use crate::storage::{customers, notifications, org, sla};
+use crate::storage::{customers, notifications, org, sla, tiers};
 
 const MAX_SUBJECT: usize = 200;
 const MAX_TEXT: usize = 20_000;
@@ -56,10 +56,15 @@ async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option
 /// trims its partner id.
 /// The (response, resolution) minutes of a tier and priority: the configured policy, or the
 /// built-in one.
-pub(super) async fn sla_targets(conn: &mut Conn, tier: &str, priority: i32) -> Result<(i64, i64)> {
+pub(super) async fn sla_targets(
+    conn: &mut Conn,
+    tier: &str,
+    priority: i32,
+    preferential: &Preferential,
+) -> Result<(i64, i64)> {
     Ok(sla::targets(conn, tier, priority)
         .await?
-        .unwrap_or_else(|| sla_minutes(priority, tier)))
+        .unwrap_or_else(|| sla_minutes(priority, preferential.includes(tier))))
 }
 
 pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<Violations> {
@@ -120,6 +125,11 @@ pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<
 }
 
 impl ServiceDeskApi {
+    /// The tiers that get preferential service now (see [`tiers::preferential`]).
+    pub(super) async fn preferential(&self, conn: &mut Conn) -> Result<Preferential> {
+        Ok(tiers::preferential(conn, &self.config.preferential_tiers).await?)
+    }
+
     /// The first-response and resolution due times of a case of `priority` for a customer of
     /// `tier` whose clock starts at `from` (business hours of the desk's calendar).
     pub(super) async fn due_times(
@@ -129,7 +139,8 @@ impl ServiceDeskApi {
         priority: i32,
         from: i64,
     ) -> Result<(i64, i64)> {
-        Ok(self.due_after(sla_targets(conn, tier, priority).await?, from))
+        let preferential = self.preferential(conn).await?;
+        Ok(self.due_after(sla_targets(conn, tier, priority, &preferential).await?, from))
     }
 
     /// The (response, resolution) due times `minutes` of business time after `from`.
@@ -274,7 +285,8 @@ impl ServiceDeskApi {
             .unwrap_or_default();
         c.id = uuid::Uuid::now_v7().to_string();
         c.customer_tier = tier.clone();
-        c.priority = priority(c.r#type, c.severity, &tier);
+        let preferred = self.preferential(&mut tx).await?.includes(&tier);
+        c.priority = priority(c.r#type, c.severity, preferred);
         if c.agent_id.is_empty() {
             c.agent_id = route(&mut tx, &c.queue_id, &c.category)
                 .await?

@@ -16,7 +16,7 @@ use prost::Message as _;
 
 use super::ServiceDeskApi;
 use super::cases::{check_new_case, sla_targets};
-use crate::domain::priority::priority;
+use crate::domain::priority::{Preferential, priority};
 use crate::error::{Error, Result, Violations};
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::{customers, kb, org};
@@ -49,6 +49,8 @@ struct BatchContext {
     tiers: HashMap<String, String>,
     /// (response, resolution) SLA minutes by (tier, priority), filled as rows need them.
     targets: HashMap<(String, i32), (i64, i64)>,
+    /// The tiers that get preferential service.
+    preferential: Preferential,
 }
 
 /// The timeline of a new imported case: opened, its comments, resolved.
@@ -205,6 +207,7 @@ impl ServiceDeskApi {
             queues,
             tiers: customers::tiers(&mut tx, &named).await?,
             targets: HashMap::new(),
+            preferential: self.preferential(&mut tx).await?,
         };
         let mut prepared = Vec::new();
         for row in rows {
@@ -359,7 +362,7 @@ impl ServiceDeskApi {
         let open = !matches!(status, CaseStatus::Resolved | CaseStatus::Closed);
         let tier = context.tiers.get(&c.party_id).cloned().unwrap_or_default();
         c.customer_tier = tier.clone();
-        c.priority = priority(c.r#type, c.severity, &tier);
+        c.priority = priority(c.r#type, c.severity, context.preferential.includes(&tier));
         c.status = status as i32;
         c.resolution = row.resolution.trim().to_string();
         c.satisfaction = row.satisfaction;
@@ -369,7 +372,7 @@ impl ServiceDeskApi {
         let minutes = match context.targets.get(&(tier.clone(), c.priority)) {
             Some(minutes) => *minutes,
             None => {
-                let minutes = sla_targets(tx, &tier, c.priority).await?;
+                let minutes = sla_targets(tx, &tier, c.priority, &context.preferential).await?;
                 context.targets.insert((tier.clone(), c.priority), minutes);
                 minutes
             }

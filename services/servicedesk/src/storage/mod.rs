@@ -7,5 +7,6 @@ pub mod kb;
 pub mod notifications;
 pub mod org;
 pub mod sla;
+pub mod tiers;
 
 pub use crm_platform::time::timestamp;

@@ -742,7 +742,87 @@ async fn merged_customers_bring_their_cases_along(backend: Backend) {
     );
 }
 
+/// Preferential service (one priority ahead, SLAs halved) goes to the customers who make up the
+/// top 20% of the value pyramid: top, high and medium under the default pyramid, whatever the
+/// tiers are called once the pyramid changes; or to the tiers the settings name.
+async fn the_top_20_percent_get_preferential_service(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let queue = suite.queue("Front desk").await;
+    for (party, tier) in [("p-medium", "medium"), ("p-low", "low"), ("p-gold", "gold")] {
+        sqlx::query("INSERT INTO customers (party_id, display_name, tier) VALUES ($1, $1, $2)")
+            .bind(party)
+            .bind(tier)
+            .execute(suite.desk_db.pool())
+            .await
+            .unwrap();
+    }
+    let open = |party: &'static str| {
+        let (suite, queue) = (&suite, queue.clone());
+        async move {
+            suite
+                .open(&suite.admin, case(party, &queue, CaseType::Inquiry, 3, "Hello"))
+                .await
+                .unwrap()
+        }
+    };
+    // Medium is within the top 20% (1% + 4% + 15%): priority 3 becomes 2, whose 60 minutes halve.
+    let medium = open("p-medium").await;
+    assert_eq!(medium.priority, 2);
+    assert_eq!(micros(&medium.response_due_time), MONDAY_10AM + 30 * MINUTE);
+    assert_eq!(open("p-low").await.priority, 3);
+
+    // The pyramid renamed and reshaped: platinum 5% and gold 15% are the top 20% now.
+    let pyramid = [("platinum", 500), ("gold", 1_500), ("rest", 8_000)];
+    suite
+        .customers
+        .clone()
+        .update_value_tier_config(
+            suite.req(crm_proto::customers::v1::UpdateValueTierConfigRequest {
+                config: Some(crm_proto::customers::v1::ValueTierConfig {
+                    tiers: pyramid
+                        .iter()
+                        .map(|(name, bps)| crm_proto::customers::v1::ValueTier {
+                            name: name.to_string(),
+                            customer_share_bps: *bps,
+                        })
+                        .collect(),
+                }),
+            }),
+        )
+        .await
+        .unwrap();
+    crm_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "the desk heard of the pyramid",
+        || async { (open("p-gold").await.priority == 2).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        open("p-medium").await.priority,
+        3,
+        "medium is no tier of the pyramid now"
+    );
+
+    // Named in the settings, exactly those tiers.
+    let named = Suite::start_with(backend, |s| s.preferential_tiers = vec!["low".into()]).await;
+    let queue = named.queue("Front desk").await;
+    sqlx::query("INSERT INTO customers (party_id, display_name, tier) VALUES ('p-low', 'Low', 'low'), ('p-top', 'Top', 'top')")
+        .execute(named.desk_db.pool())
+        .await
+        .unwrap();
+    let low = named
+        .open(&named.admin, case("p-low", &queue, CaseType::Inquiry, 3, "Hello"))
+        .await
+        .unwrap();
+    let top = named
+        .open(&named.admin, case("p-top", &queue, CaseType::Inquiry, 3, "Hello"))
+        .await
+        .unwrap();
+    assert_eq!((low.priority, top.priority), (2, 3));
+}
+
 backend_tests!(
+    the_top_20_percent_get_preferential_service,
     merged_customers_bring_their_cases_along,
     sla_policies_set_the_targets_per_tier_and_priority,
     cases_are_prioritised_routed_and_given_sla_due_times,
