@@ -62,8 +62,9 @@ async fn party_for_write(
         Ok(PartyStatus::Erased) => return Err(Error::FailedPrecondition(format!("party {id} was erased"))),
         _ => {}
     }
-    // A customer reaches only UpdateParty and VerifyParty (the policy), on their own record.
-    if !rules::may_write(principal, &party) && !rules::is_self_service(principal, &party) {
+    // Those who may correct only some fields (a customer their own record, agents and marketers
+    // what they gather) reach the handlers that check which fields (UpdateParty, VerifyParty).
+    if !rules::may_write(principal, &party) && rules::correctable_fields(principal, &party).is_empty() {
         return Err(Error::PermissionDenied(format!(
             "{} may not change party {id}",
             principal.user_id

@@ -193,18 +193,21 @@ impl CustomersApi {
         };
         let version = etag_version(&patch.etag, "party.etag", true, &mut v);
         v.finish()?;
-        let self_service = rules::is_customer_only(principal);
-        if self_service {
-            let beyond = rules::beyond_self_service(&paths);
+        let mut tx = self.store.begin().await?;
+        let current = party_for_write(&mut tx, principal, &patch.id, version).await?;
+        let self_service = rules::is_self_service(principal, &current);
+        if !rules::may_write(principal, &current) {
+            let beyond = rules::beyond(&paths, rules::correctable_fields(principal, &current));
             if !beyond.is_empty() {
                 return Err(Error::PermissionDenied(format!(
-                    "customers correct only their contact data, not {}",
+                    "{} may correct only {} of party {}, not {}",
+                    principal.user_id,
+                    rules::correctable_fields(principal, &current).join(" and "),
+                    current.id,
                     beyond.join(", ")
                 )));
             }
         }
-        let mut tx = self.store.begin().await?;
-        let current = party_for_write(&mut tx, principal, &patch.id, version).await?;
         let mut next = rules::apply_mask(&current, &patch, &paths)?;
         let mut v = prefixed("party", rules::validate(&next));
         if paths.iter().any(|p| p == "region_code") {

@@ -397,11 +397,31 @@ pub fn is_customer_only(principal: &Principal) -> bool {
     principal.has_role(Role::Customer) && principal.roles.len() == 1
 }
 
-/// The paths of an update mask a customer may not change on their own record.
-pub fn beyond_self_service(paths: &[String]) -> Vec<String> {
+/// The fields everyone who meets customers may correct on any customer they can read: the
+/// data they gather (contact points and custom attributes), whoever owns the record.
+pub const GATHERED_FIELDS: &[&str] = &["contact_points", "attributes"];
+
+/// Roles that gather customer data from their contacts with customers (calls, campaigns).
+pub const GATHERERS: &[Role] = &[Role::ServiceAgent, Role::Marketer];
+
+/// The fields `principal` may change on `party` without being allowed to change it all
+/// ([`may_write`]): a customer their own contact points, an agent or a marketer the gathered
+/// fields of any party they can read; none otherwise.
+pub fn correctable_fields(principal: &Principal, party: &pb::Party) -> &'static [&'static str] {
+    if is_self_service(principal, party) {
+        SELF_SERVICE_FIELDS
+    } else if principal.has_any_role(GATHERERS) && may_read(principal, party) {
+        GATHERED_FIELDS
+    } else {
+        &[]
+    }
+}
+
+/// The paths of an update mask outside `allowed`.
+pub fn beyond(paths: &[String], allowed: &[&str]) -> Vec<String> {
     paths
         .iter()
-        .filter(|p| !SELF_SERVICE_FIELDS.contains(&p.as_str()))
+        .filter(|p| !allowed.contains(&p.as_str()))
         .cloned()
         .collect()
 }

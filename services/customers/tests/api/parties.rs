@@ -627,6 +627,86 @@ async fn customers_confirm_and_correct_their_own_contact_data(backend: Backend) 
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
+/// Everyone who meets customers gathers their data: service agents and marketers correct the
+/// contact points and attributes of any customer they can read, whoever owns it (audited under
+/// their name), and nothing else of a record they do not own.
+async fn agents_and_marketers_correct_what_they_gather_on_any_customer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut owned = person("Lin", "Wang", "lin@example.com");
+    owned.owner_id = "rep-1".into();
+    owned.team_id = "north".into();
+    let owned = app.create(owned).await;
+    let update = |party: pb::Party, paths: &[&str], token: &str| {
+        let mut client = app.client.clone();
+        let req = authed(
+            pb::UpdatePartyRequest {
+                party: Some(party),
+                update_mask: mask(paths),
+            },
+            token,
+        );
+        async move {
+            client
+                .update_party(req)
+                .await
+                .map(|r| r.into_inner().party.unwrap())
+        }
+    };
+    let agent = crm_testkit::token("agent-7", &[Role::ServiceAgent]);
+    let marketer = crm_testkit::token("marketer-3", &[Role::Marketer]);
+
+    let mut called = owned.clone();
+    called.contact_points.push(phone("+886 2 2345 0001"));
+    let after_call = update(called, &["contact_points"], &agent)
+        .await
+        .expect("an agent corrects the contact points of a customer they do not own");
+    assert_eq!(after_call.contact_points.len(), 2);
+    let mut surveyed = after_call.clone();
+    surveyed
+        .attributes
+        .insert("preferred_channel".into(), "line".into());
+    let after_survey = update(surveyed, &["attributes"], &marketer)
+        .await
+        .expect("a marketer records an attribute");
+    assert_eq!(after_survey.attributes["preferred_channel"], "line");
+
+    for (paths, token) in [
+        (&["tags"][..], &agent),
+        (&["given_name"][..], &marketer),
+        (&["owner_id"][..], &agent),
+    ] {
+        let mut changed = after_survey.clone();
+        changed.tags = vec!["x".into()];
+        changed.given_name = "Changed".into();
+        changed.owner_id = "agent-7".into();
+        let err = update(changed, paths, token).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{paths:?}: {err:?}");
+    }
+    let trail = app
+        .client
+        .clone()
+        .list_audit_entries(app.req(pb::ListAuditEntriesRequest {
+            entity_id: owned.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let actors: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor_id.as_str()))
+        .collect();
+    assert_eq!(
+        actors,
+        vec![
+            ("created", "admin-1"),
+            ("updated", "agent-7"),
+            ("updated", "marketer-3")
+        ]
+    );
+}
+
 /// A creation sent again with the same request id (a retry after a lost answer, a lead
 /// converted again) returns the first party and creates nothing; the id is checked.
 async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
@@ -675,6 +755,7 @@ async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
 }
 
 backend_tests!(
+    agents_and_marketers_correct_what_they_gather_on_any_customer,
     customers_confirm_and_correct_their_own_contact_data,
     a_repeated_creation_request_returns_the_first_party,
     create_get_update_round_trip,
