@@ -31,6 +31,7 @@ pub fn options() -> ConsumerOptions {
         customers_events::PARTY_UPDATED.subject,
         customers_events::PARTY_MERGED.subject,
         customers_events::PARTY_ERASED.subject,
+        customers_events::COMPETITOR_CHANGED.subject,
     ])
 }
 
@@ -63,6 +64,15 @@ impl EventHandler for CustomerEvents {
                 for merged in &e.merged_ids {
                     let version = e.merged_versions.get(merged).copied().unwrap_or_default();
                     accounts::rekey(tx, merged, &e.survivor_id, version).await?;
+                }
+            }
+            customers_events::types::COMPETITOR_CHANGED => {
+                let e: customers::CompetitorChanged = event.decode()?;
+                let competitor = e.competitor.unwrap_or_default();
+                if e.deleted {
+                    crate::storage::competitors::delete(tx, &competitor.id).await?;
+                } else {
+                    crate::storage::competitors::upsert(tx, &competitor.id, &competitor.name).await?;
                 }
             }
             customers_events::types::PARTY_ERASED => {

@@ -147,6 +147,7 @@ impl SalesApi {
         self.ensure_party(&mut tx, &o.party_id, "opportunity.party_id")
             .await?;
         self.check_products(&mut tx, &o).await?;
+        self.check_competitors(&mut tx, &o, &[]).await?;
         if o.territory_id.is_empty() {
             let mut lines = Vec::new();
             for p in &o.products {
@@ -181,6 +182,25 @@ impl SalesApi {
         Ok(pb::CreateOpportunityResponse {
             opportunity: Some(stored),
         })
+    }
+
+    /// Refuses competitor ids the customers service never announced (or deleted), except those
+    /// `kept` from before (a competitor deleted since it was recorded stays on the deal).
+    async fn check_competitors(
+        &self,
+        conn: &mut crm_storage::Conn,
+        o: &pb::Opportunity,
+        kept: &[String],
+    ) -> Result<()> {
+        let ids: Vec<&str> = o.competitor_ids.iter().map(String::as_str).collect();
+        let known = crate::storage::competitors::names(conn, &ids).await?;
+        let mut v = Violations::new();
+        for (i, id) in o.competitor_ids.iter().enumerate() {
+            if !known.contains_key(id) && !kept.contains(id) {
+                v.add(format!("opportunity.competitor_ids[{i}]"), "no such competitor");
+            }
+        }
+        Ok(v.finish()?)
     }
 
     async fn check_products(&self, conn: &mut crm_storage::Conn, o: &pb::Opportunity) -> Result<()> {
@@ -235,6 +255,7 @@ impl SalesApi {
         let (mut o, expected) = self
             .opportunity_for_write(&mut tx, principal, &patch.id, Some(&patch.etag))
             .await?;
+        let recorded = o.competitor_ids.clone();
         let changes =
             |path: &str, current: &str, next: &str| paths.iter().any(|p| p == path) && current != next;
         super::check_assignment(
@@ -262,6 +283,7 @@ impl SalesApi {
         }
         validate_opportunity(&o).finish()?;
         self.check_products(&mut tx, &o).await?;
+        self.check_competitors(&mut tx, &o, &recorded).await?;
         if !opportunities::update(&mut tx, &o, expected, None).await? {
             return Err(Error::Stale(format!("opportunity {}", o.id)));
         }

@@ -6,6 +6,7 @@ pub mod activities;
 pub mod alerts;
 pub mod catalog;
 pub mod channel_partners;
+pub mod competitors;
 pub mod leads;
 pub mod opportunities;
 pub mod orders;

@@ -43,7 +43,27 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Opportunity> {
         close_time: row.try_get::<Option<i64>, _>("closed_at")?.map(timestamp),
         etag: row.try_get::<i64, _>("version")?.to_string(),
         win_probability_bps: 0,
+        competitor_names: Vec::new(),
     })
+}
+
+/// Fills the competitor names of `opportunities` with one lookup.
+async fn name_competitors(conn: &mut Conn, opportunities: &mut [pb::Opportunity]) -> sqlx::Result<()> {
+    let ids: Vec<&str> = opportunities
+        .iter()
+        .flat_map(|o| o.competitor_ids.iter().map(String::as_str))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names = super::competitors::names(conn, &ids).await?;
+    for o in opportunities {
+        o.competitor_names = o
+            .competitor_ids
+            .iter()
+            .map(|id| names.get(id).cloned().unwrap_or_default())
+            .collect();
+    }
+    Ok(())
 }
 
 fn products_json(o: &pb::Opportunity) -> String {
@@ -115,6 +135,7 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Opportuni
     };
     let mut o = from_row(&row)?;
     o.stage_history = history(conn, id).await?;
+    name_competitors(conn, std::slice::from_mut(&mut o)).await?;
     Ok(Some(o))
 }
 
@@ -164,12 +185,15 @@ pub async fn list(
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY id LIMIT {limit}"));
-    q.build()
+    let mut page = q
+        .build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(from_row)
-        .collect()
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    name_competitors(conn, &mut page).await?;
+    Ok(page)
 }
 
 /// Writes the editable fields, stage, status and close data if the version is still `expected`.

@@ -418,7 +418,133 @@ async fn activity_input_is_checked(backend: Backend) {
     );
 }
 
+/// Reps record the competitors of a deal from the competitor list the customers service keeps
+/// (administrators edit it there) and see their names; an id not on the list is refused.
+async fn competitors_are_recorded_on_deals_from_the_list(backend: Backend) {
+    use crm_proto::customers::v1 as cpb;
+    let suite = Suite::start(backend).await;
+    let acme = suite.organization("Acme").await;
+    let competitor = |name: &str| {
+        let mut customers = suite.customers.clone();
+        let req = suite.req(cpb::CreateCompetitorRequest {
+            competitor: Some(cpb::Competitor {
+                name: name.into(),
+                ..Default::default()
+            }),
+        });
+        async move {
+            customers
+                .create_competitor(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .competitor
+                .unwrap()
+                .id
+        }
+    };
+    let (rival, other) = (competitor("Rival Systems").await, competitor("Other Corp").await);
+    // Sales hears of the list by its events.
+    crm_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "the competitors copied",
+        || async {
+            let known: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM competitors")
+                .fetch_one(suite.sales_db.pool())
+                .await
+                .unwrap();
+            (known == 2).then_some(())
+        },
+    )
+    .await;
+    let rep = {
+        let mut claims =
+            crm_auth::Claims::new("rita", &[Role::SalesRep], std::time::Duration::from_secs(3600));
+        claims.team = Some("north".into());
+        crm_testkit::token_with(claims)
+    };
+    let deal = |competitor_ids: Vec<String>| pb::CreateOpportunityRequest {
+        opportunity: Some(pb::Opportunity {
+            name: "Fleet renewal".into(),
+            party_id: acme.id.clone(),
+            amount: money(10_000_00, "USD"),
+            expected_close_date: "2030-06-30".into(),
+            competitor_ids,
+            ..Default::default()
+        }),
+    };
+    let o = suite
+        .pipeline
+        .clone()
+        .create_opportunity(authed(deal(vec![rival.clone()]), &rep))
+        .await
+        .expect("a deal against a listed competitor")
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(o.competitor_names, vec!["Rival Systems".to_string()]);
+    let err = suite
+        .pipeline
+        .clone()
+        .create_opportunity(authed(deal(vec!["no-such-competitor".into()]), &rep))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["opportunity.competitor_ids[0]"]);
+
+    let mut both = o.clone();
+    both.competitor_ids = vec![rival.clone(), other.clone()];
+    let updated = suite
+        .pipeline
+        .clone()
+        .update_opportunity(authed(
+            pb::UpdateOpportunityRequest {
+                opportunity: Some(both),
+                update_mask: mask(&["competitor_ids"]),
+            },
+            &rep,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    assert_eq!(
+        updated.competitor_names,
+        vec!["Rival Systems".to_string(), "Other Corp".to_string()]
+    );
+
+    // A competitor deleted from the list stays on the deal it was recorded on, without a name.
+    suite
+        .customers
+        .clone()
+        .delete_competitor(suite.req(cpb::DeleteCompetitorRequest { id: other.clone() }))
+        .await
+        .unwrap();
+    crm_testkit::eventually(
+        std::time::Duration::from_secs(30),
+        "the deletion copied",
+        || async {
+            let listed = suite
+                .pipeline
+                .clone()
+                .list_opportunities(authed(pb::ListOpportunitiesRequest::default(), &rep))
+                .await
+                .unwrap()
+                .into_inner()
+                .opportunities;
+            listed
+                .iter()
+                .any(|l| {
+                    l.id == o.id && l.competitor_names == vec!["Rival Systems".to_string(), String::new()]
+                })
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 backend_tests!(
+    competitors_are_recorded_on_deals_from_the_list,
     opportunities_move_through_the_pipeline_with_plans,
     opportunity_rules,
     activity_input_is_checked
