@@ -3,7 +3,7 @@
 
 pub use crm_testkit::violated;
 
-use crm_auth::Role;
+use crm_auth::{Claims, Role};
 use crm_events::CloudEvent;
 use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
@@ -14,7 +14,7 @@ use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token, token_with};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -121,3 +121,11 @@ impl Suite {
 }
 
 pub use fixtures::{mask, money};
+
+/// A token for `user` with `role` in `team`, selling in `territories`.
+pub fn seller(user: &str, role: Role, team: &str, territories: &[&str]) -> String {
+    let mut claims = Claims::new(user, &[role], std::time::Duration::from_secs(3600));
+    claims.team = Some(team.into());
+    claims.territories = territories.iter().map(|t| t.to_string()).collect();
+    token_with(claims)
+}

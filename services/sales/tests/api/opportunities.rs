@@ -457,12 +457,7 @@ async fn competitors_are_recorded_on_deals_from_the_list(backend: Backend) {
         },
     )
     .await;
-    let rep = {
-        let mut claims =
-            crm_auth::Claims::new("rita", &[Role::SalesRep], std::time::Duration::from_secs(3600));
-        claims.team = Some("north".into());
-        crm_testkit::token_with(claims)
-    };
+    let rep = crate::helpers::seller("rita", Role::SalesRep, "north", &[]);
     let deal = |competitor_ids: Vec<String>| pb::CreateOpportunityRequest {
         opportunity: Some(pb::Opportunity {
             name: "Fleet renewal".into(),

@@ -2,21 +2,13 @@
 //! territory they do not see, a repeated creation answers only to who may read the record, and
 //! a manager's alerts are their team's.
 
-use crm_auth::{Claims, Role};
+use crm_auth::Role;
 use crm_proto::sales::v1::{self as pb, LeadSource};
-use crm_testkit::{Backend, authed, backend_tests, token_with};
+use crm_testkit::{Backend, authed, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{Suite, money};
+use crate::helpers::{Suite, money, seller};
 use crate::org_reports::org;
-
-/// A token for `user` with `role` in `team`, selling in `territories`.
-fn seller(user: &str, role: Role, team: &str, territories: &[&str]) -> String {
-    let mut claims = Claims::new(user, &[role], std::time::Duration::from_secs(3600));
-    claims.team = Some(team.into());
-    claims.territories = territories.iter().map(|t| t.to_string()).collect();
-    token_with(claims)
-}
 
 fn deal(party_id: &str, owner: &str, team: &str, territory: &str) -> pb::CreateOpportunityRequest {
     pb::CreateOpportunityRequest {
