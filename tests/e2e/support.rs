@@ -64,19 +64,32 @@ impl TestTls {
 
     /// A channel to `addr` over TLS, presenting the test client's certificate.
     pub fn channel(&self, addr: std::net::SocketAddr) -> tonic::transport::Channel {
-        let tls = tonic::transport::ClientTlsConfig::new()
-            .domain_name("127.0.0.1")
-            .ca_certificate(tonic::transport::Certificate::from_pem(self.ca.cert_pem()))
-            .identity(tonic::transport::Identity::from_pem(
-                &self.client.cert_pem,
-                &self.client.key_pem,
-            ));
-        tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect_lazy()
+        tls_channel(
+            addr,
+            &self.ca.cert_pem(),
+            Some((&self.client.cert_pem, &self.client.key_pem)),
+        )
     }
+}
+
+/// A TLS channel to `addr` (a certificate for 127.0.0.1) trusting `ca_pem`, presenting
+/// `identity` (certificate and key, PEM) when given.
+pub fn tls_channel(
+    addr: std::net::SocketAddr,
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> tonic::transport::Channel {
+    let mut tls = tonic::transport::ClientTlsConfig::new()
+        .domain_name("127.0.0.1")
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem));
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(tonic::transport::Identity::from_pem(cert, key));
+    }
+    tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_lazy()
 }
 
 impl TestSuite {

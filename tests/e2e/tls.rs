@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use crm_testkit::{Backend, TestDb, TestNats};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::TestTls;
+use crate::support::{TestTls, tls_channel};
 
 /// Whether the liveness health check on `channel` answers SERVING.
 async fn serving(channel: Channel) -> Result<(), String> {
@@ -21,21 +21,6 @@ async fn serving(channel: Channel) -> Result<(), String> {
         ServingStatus::Serving => Ok(()),
         other => Err(format!("{other:?}")),
     }
-}
-
-/// A TLS channel to `addr` trusting `ca_pem`, presenting `identity` when given.
-fn tls_channel(addr: std::net::SocketAddr, ca_pem: &str, identity: Option<(&str, &str)>) -> Channel {
-    let mut tls = ClientTlsConfig::new()
-        .domain_name("127.0.0.1")
-        .ca_certificate(Certificate::from_pem(ca_pem));
-    if let Some((cert, key)) = identity {
-        tls = tls.identity(Identity::from_pem(cert, key));
-    }
-    Endpoint::from_shared(format!("https://{addr}"))
-        .unwrap()
-        .tls_config(tls)
-        .unwrap()
-        .connect_lazy()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
