@@ -293,8 +293,9 @@ async fn erasure_reaches_every_stream_outbox_and_dead_letter(backend: Backend) {
             .await
             .expect("EraseParty");
     }
+    // The purges run in consumers on a shared, busy machine: allow them minutes, not seconds.
     let mut left = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..1200 {
         left = [&erin, &quinn]
             .iter()
             .map(|p| traces(&outboxes, &js, p))

@@ -183,6 +183,7 @@ pub mod servicedesk {
                 CASE_STATUS_CHANGED = "case.status_changed" => super::CaseStatusChanged;
                 CASE_ESCALATED = "case.escalated" => super::CaseEscalated;
                 CASE_PRIORITY_CHANGED = "case.priority_changed" => super::CasePriorityChanged;
+                CASE_UPDATED = "case.updated" => super::CaseUpdated;
             }}
         }
     }

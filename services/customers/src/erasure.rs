@@ -37,8 +37,12 @@ pub struct Erasures {
 }
 
 impl EventHandler for Erasures {
-    async fn handle(&self, _tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
         let erased: pb::PartyErased = event.decode()?;
+        // The erasure's own transaction deleted the import announcements sent by then; one the
+        // relay had published but not yet marked sent is marked by now (the relay publishes in
+        // order, and this erasure was published after it).
+        privacy::scrub_outbox(tx, &erased.party_id).await?;
         let purged = privacy::purge_person(&self.js, "customers", &erased.party_id).await?;
         // The party may also be in an import's bulk announcement, which names no party.
         let bulk = purge_settled_imports(&self.js).await?;

@@ -6,7 +6,7 @@ use clap::Args;
 use crm_platform::config::parse_duration;
 
 use crate::domain::calendar::BusinessCalendar;
-use crate::domain::escalation::Chain;
+use crate::domain::escalation::{Chain, Recipients};
 
 /// The service desk's own settings (`crm serve servicedesk --help`).
 #[derive(Debug, Clone, Args)]
@@ -16,12 +16,17 @@ pub struct ServicedeskSettings {
     #[arg(id = "business_hours", long = "business-hours", env = "CRM_BUSINESS_HOURS",
           default_value = "mon-fri 09:00-17:00", value_parser = BusinessCalendar::parse)]
     pub calendar: BusinessCalendar,
-    /// Who hears of an overdue case and when, as `level=trigger,...` with triggers `response`,
-    /// `resolution` (SLA overdue) or hours unresolved such as `72h`.
+    /// The levels an overdue case climbs and when, as `level=trigger,...` with triggers
+    /// `response`, `resolution` (SLA overdue) or business time unresolved, not counting time
+    /// waiting on the customer: working days such as `3d` or business hours such as `20h`.
     #[arg(long, env = "CRM_ESCALATION_CHAIN",
-          default_value = "supervisor=resolution,director=72h,vp=120h,general_manager=240h",
-          value_parser = Chain::parse)]
+          default_value = crate::domain::escalation::DEFAULT_CHAIN, value_parser = Chain::parse)]
     pub escalation_chain: Chain,
+    /// Who is notified at each level, as `level=who,...` with `who` either `queue_supervisor`
+    /// (the supervisor of the case's queue) or a user id; name a level twice to reach two people.
+    #[arg(long, env = "CRM_ESCALATION_RECIPIENTS",
+          default_value = crate::domain::escalation::DEFAULT_RECIPIENTS, value_parser = Recipients::parse)]
+    pub escalation_recipients: Recipients,
     /// How often overdue cases are escalated (besides `RunEscalations`).
     #[arg(long, env = "CRM_ESCALATION_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub escalation_interval: Duration,

@@ -4,7 +4,8 @@
 //! caller identification for the call centre.
 //!
 //! Layers: [`api`], [`domain`] (rules, no I/O), [`storage`], [`escalations`] (the overdue-case
-//! job), [`notifications`] (proactive service and its delivery), [`events`] and [`consumers`].
+//! job), [`notifications`] (proactive service and its delivery), [`staff_notices`] (escalations
+//! and watch lists), [`events`] and [`consumers`].
 
 pub mod api;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod escalations;
 pub mod events;
 pub mod notifications;
 pub mod policy;
+pub mod staff_notices;
 pub mod storage;
 
 pub use crm_platform::errors as error;
@@ -45,6 +47,11 @@ impl crm_platform::Service for Servicedesk {
     /// Its API, the customer and marketing consumers, the escalation job and notification
     /// delivery.
     async fn build(base: Foundation, settings: ServicedeskSettings) -> anyhow::Result<App> {
+        // Recipients of a level the chain does not have would silently hear nothing.
+        settings
+            .escalation_recipients
+            .check(&settings.escalation_chain)
+            .map_err(anyhow::Error::msg)?;
         let config = Arc::new(settings);
         // A bad CA file is a configuration error: said at start, not at the first delivery.
         let deliverer = notifications::Deliverer::new(config.webhook_ca_file.as_deref())

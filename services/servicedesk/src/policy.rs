@@ -42,6 +42,7 @@ pub fn policy() -> Policy {
             SERVICEDESK,
             &[
                 "CreateQueue",
+                "UpdateQueue",
                 "UpsertAgent",
                 "UpsertArticle",
                 "RunEscalations",
@@ -59,6 +60,7 @@ pub fn policy() -> Policy {
                 "GetServiceReport",
                 "ListNotifications",
                 "ListSlaPolicies",
+                "ListWatches",
             ],
             &readers,
         )
@@ -66,6 +68,11 @@ pub fn policy() -> Policy {
             SERVICEDESK,
             &[
                 "AssignCase",
+                "UpdateCase",
+                "TransferCase",
+                "UpdateAsset",
+                "WatchCustomer",
+                "UnwatchCustomer",
                 "IdentifyCaller",
                 "SuggestArticles",
                 "CreateCallList",
@@ -76,12 +83,18 @@ pub fn policy() -> Policy {
         )
         .rpcs(
             SERVICEDESK,
-            &["OpenCase", "AddComment", "RateCase", "ChangeCaseStatus"],
+            &[
+                "OpenCase",
+                "AddComment",
+                "RateCase",
+                "ChangeCaseStatus",
+                "RegisterAsset",
+            ],
             &with_customers,
         )
         .rpcs(
             SERVICEDESK,
-            &["GetCase", "ListCases", "SearchArticles"],
+            &["GetCase", "ListCases", "SearchArticles", "GetAsset", "ListAssets"],
             &readers_and_customers,
         )
         .rpcs(
@@ -114,6 +127,6 @@ mod tests {
             "no access rule: {:?}",
             coverage.undeclared
         );
-        assert_eq!(coverage.rpcs, 28);
+        assert_eq!(coverage.rpcs, 38);
     }
 }

@@ -13,30 +13,31 @@ use crate::domain::priority::{Preferential, priority, sla_minutes};
 use crate::domain::workflow::may_move;
 use crate::error::{Error, Result, Violations, etag_version};
 use crate::events;
+use crate::staff_notices;
 use crate::storage::cases::{self, CaseFilter, CaseRecord};
 use crate::storage::org::AgentFilter;
-use crate::storage::{customers, notifications, org, sla, tiers};
+use crate::storage::{assets, customers, notifications, org, sla, tiers};
 
 const MAX_SUBJECT: usize = 200;
-const MAX_TEXT: usize = 20_000;
+pub(super) const MAX_TEXT: usize = 20_000;
 
-fn naive(micros: i64) -> NaiveDateTime {
+pub(super) fn naive(micros: i64) -> NaiveDateTime {
     DateTime::from_timestamp_micros(micros)
         .unwrap_or_default()
         .naive_utc()
 }
 
-fn micros(t: NaiveDateTime) -> i64 {
+pub(super) fn micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
 
-fn status_of(case: &CaseRecord) -> CaseStatus {
+pub(super) fn status_of(case: &CaseRecord) -> CaseStatus {
     CaseStatus::try_from(case.case.status).unwrap_or_default()
 }
 
 /// The agent of `queue_id` to route a case to: free capacity first, then the category among
 /// the agent's skills, then the lowest load relative to capacity.
-async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option<String>> {
+pub(super) async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option<String>> {
     let category = category.trim().to_lowercase();
     let mut candidates: Vec<pb::Agent> = org::agents(conn, AgentFilter::OfQueue(queue_id), i64::MAX)
         .await?
@@ -52,8 +53,6 @@ async fn route(conn: &mut Conn, queue_id: &str, category: &str) -> Result<Option
     Ok(candidates.into_iter().next().map(|a| a.user_id))
 }
 
-/// Checks a new case's fields against the desk's queues and agents (paths prefixed `case.`);
-/// trims its partner id.
 /// The (response, resolution) minutes of a tier and priority: the configured policy, or the
 /// built-in one.
 pub(super) async fn sla_targets(
@@ -67,6 +66,8 @@ pub(super) async fn sla_targets(
         .unwrap_or_else(|| sla_minutes(priority, preferential.includes(tier))))
 }
 
+/// Checks a new case's fields against the desk's queues and agents (paths prefixed `case.`);
+/// trims its partner id.
 pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<Violations> {
     let queue_known = !org::existing_queues(conn, std::slice::from_ref(&c.queue_id))
         .await?
@@ -113,6 +114,14 @@ pub(super) async fn check_new_case(conn: &mut Conn, c: &mut pb::Case) -> Result<
         "at most 100 characters",
     );
     v.check(!queue_known, "case.queue_id", "no such queue");
+    c.asset_id = c.asset_id.trim().to_string();
+    c.warranty_end_date.clear();
+    if !c.asset_id.is_empty() {
+        match assets::get(conn, &c.asset_id).await? {
+            Some(a) if a.asset.party_id == c.party_id => c.warranty_end_date = a.asset.warranty_end_date,
+            _ => v.add("case.asset_id", "not an asset of the customer"),
+        }
+    }
     if !c.agent_id.is_empty() {
         let agent = org::agent(conn, &c.agent_id).await?;
         v.check(
@@ -153,7 +162,7 @@ impl ServiceDeskApi {
     }
 
     /// Stores `record` (at its read version) or fails as stale; bumps the version.
-    async fn save(&self, tx: &mut Tx, record: &mut CaseRecord) -> Result<()> {
+    pub(super) async fn save(&self, tx: &mut Tx, record: &mut CaseRecord) -> Result<()> {
         if !cases::update(tx, record).await? {
             return Err(Error::Stale(format!(
                 "case {} was changed by someone else; read it again",
@@ -164,7 +173,14 @@ impl ServiceDeskApi {
         Ok(())
     }
 
-    async fn status_changed(&self, tx: &mut Tx, record: &CaseRecord, previous: CaseStatus) -> Result<()> {
+    /// Publishes a status change by `actor` and tells the customer and the customer's watchers.
+    pub(super) async fn status_changed(
+        &self,
+        tx: &mut Tx,
+        record: &CaseRecord,
+        previous: CaseStatus,
+        actor: &str,
+    ) -> Result<()> {
         events::publish_about(
             tx,
             ev::CASE_STATUS_CHANGED,
@@ -191,16 +207,20 @@ impl ServiceDeskApi {
         });
         let key = format!("case:{}:v{}", record.case.id, record.version);
         notifications::enqueue(tx, &key, template, &record.case.party_id, &payload, self.now()).await?;
+        let detail = format!("{previous:?} -> {status:?}");
+        staff_notices::tell_watchers(tx, record, "status_changed", &detail, actor, self.now()).await?;
         Ok(())
     }
 
     /// Moves a case to `to`, keeping the SLA clock: paused while waiting on the customer (the
-    /// due times move out by the business minutes paused), stopped when resolved.
-    fn transition(&self, record: &mut CaseRecord, to: CaseStatus) {
+    /// due times move out by the business minutes paused, and the escalation clock leaves them
+    /// out), stopped when resolved.
+    pub(super) fn transition(&self, record: &mut CaseRecord, to: CaseStatus) {
         let now = self.now();
         let calendar = &self.config.calendar;
         if let Some(paused) = record.paused_at.take() {
             let paused_minutes = calendar.minutes_between(naive(paused), naive(now));
+            record.waited_minutes += paused_minutes;
             record.resolution_due_at =
                 micros(calendar.add_minutes(naive(record.resolution_due_at), paused_minutes));
             if record.first_response_at.is_none() {
@@ -250,7 +270,7 @@ impl ServiceDeskApi {
             self.save(tx, &mut record).await?;
             let text = format!("assigned to {}", agent.user_id);
             cases::add_timeline(tx, &record.case.id, self.now(), "system", "assigned", &text, true).await?;
-            self.status_changed(tx, &record, CaseStatus::New).await?;
+            self.status_changed(tx, &record, CaseStatus::New, "system").await?;
         }
         Ok(())
     }
@@ -324,6 +344,7 @@ impl ServiceDeskApi {
             let text = format!("assigned to {}", record.case.agent_id);
             cases::add_timeline(&mut tx, &id, now, "system", "assigned", &text, true).await?;
         }
+        staff_notices::tell_watchers(&mut tx, &record, "opened", &record.case.subject, &p.user_id, now).await?;
         let case = case_view(&mut tx, p, &record).await?;
         events::publish_about(
             &mut tx,
@@ -447,7 +468,7 @@ impl ServiceDeskApi {
         )
         .await?;
         if previous != status_of(&record) {
-            self.status_changed(&mut tx, &record, previous).await?;
+            self.status_changed(&mut tx, &record, previous, &p.user_id).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
         self.store.commit(tx).await?;
@@ -519,7 +540,7 @@ impl ServiceDeskApi {
             false,
         )
         .await?;
-        self.status_changed(&mut tx, &record, from).await?;
+        self.status_changed(&mut tx, &record, from, &p.user_id).await?;
         if matches!(to, CaseStatus::Resolved | CaseStatus::Closed) && !record.case.agent_id.is_empty() {
             let agent_id = record.case.agent_id.clone();
             self.pull_work(&mut tx, &agent_id).await?;
@@ -580,7 +601,7 @@ impl ServiceDeskApi {
         )
         .await?;
         if previous != status_of(&record) {
-            self.status_changed(&mut tx, &record, previous).await?;
+            self.status_changed(&mut tx, &record, previous, &p.user_id).await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
         self.store.commit(tx).await?;

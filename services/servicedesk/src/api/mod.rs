@@ -1,11 +1,14 @@
 //! The gRPC API of the service desk.
 
+mod assets;
 mod calls;
+mod case_changes;
 mod cases;
 mod import;
 mod kb;
 mod org;
 mod reports;
+mod watches;
 
 use std::sync::Arc;
 
@@ -90,12 +93,22 @@ async fn case_view(conn: &mut Conn, p: &Principal, case: &CaseRecord) -> Result<
 crm_platform::grpc_handlers! {
     impl ServiceDeskService for ServiceDeskApi {
         create_queue(pb::CreateQueueRequest) -> pb::CreateQueueResponse => handle_create_queue;
+        update_queue(pb::UpdateQueueRequest) -> pb::UpdateQueueResponse => handle_update_queue;
         list_queues(pb::ListQueuesRequest) -> pb::ListQueuesResponse => handle_list_queues;
         upsert_agent(pb::UpsertAgentRequest) -> pb::UpsertAgentResponse => handle_upsert_agent;
         list_agents(pb::ListAgentsRequest) -> pb::ListAgentsResponse => handle_list_agents;
         open_case(pb::OpenCaseRequest) -> pb::OpenCaseResponse => handle_open_case;
         get_case(pb::GetCaseRequest) -> pb::GetCaseResponse => handle_get_case;
         list_cases(pb::ListCasesRequest) -> pb::ListCasesResponse => handle_list_cases;
+        update_case(pb::UpdateCaseRequest) -> pb::UpdateCaseResponse => handle_update_case;
+        transfer_case(pb::TransferCaseRequest) -> pb::TransferCaseResponse => handle_transfer_case;
+        watch_customer(pb::WatchCustomerRequest) -> pb::WatchCustomerResponse => handle_watch_customer;
+        unwatch_customer(pb::UnwatchCustomerRequest) -> pb::UnwatchCustomerResponse => handle_unwatch_customer;
+        list_watches(pb::ListWatchesRequest) -> pb::ListWatchesResponse => handle_list_watches;
+        register_asset(pb::RegisterAssetRequest) -> pb::RegisterAssetResponse => handle_register_asset;
+        update_asset(pb::UpdateAssetRequest) -> pb::UpdateAssetResponse => handle_update_asset;
+        get_asset(pb::GetAssetRequest) -> pb::GetAssetResponse => handle_get_asset;
+        list_assets(pb::ListAssetsRequest) -> pb::ListAssetsResponse => handle_list_assets;
         assign_case(pb::AssignCaseRequest) -> pb::AssignCaseResponse => handle_assign_case;
         change_case_status(pb::ChangeCaseStatusRequest) -> pb::ChangeCaseStatusResponse => handle_change_case_status;
         add_comment(pb::AddCommentRequest) -> pb::AddCommentResponse => handle_add_comment;

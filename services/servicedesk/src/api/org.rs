@@ -13,6 +13,22 @@ use crate::storage::sla;
 /// A year of minutes: the longest SLA target.
 const MAX_MINUTES: i64 = 525_600;
 
+/// Trims a queue's name and supervisor and checks them (paths prefixed `queue.`).
+fn check_queue(queue: &mut pb::Queue) -> Result<()> {
+    queue.name = queue.name.trim().to_string();
+    queue.supervisor_id = queue.supervisor_id.trim().to_string();
+    let mut v = Violations::new();
+    v.check(queue.name.is_empty(), "queue.name", "required");
+    v.check(queue.name.chars().count() > 200, "queue.name", "at most 200 characters");
+    v.check(
+        queue.supervisor_id.chars().count() > 200,
+        "queue.supervisor_id",
+        "at most 200 characters",
+    );
+    v.finish()?;
+    Ok(())
+}
+
 impl ServiceDeskApi {
     pub(super) async fn handle_create_queue(
         &self,
@@ -20,10 +36,7 @@ impl ServiceDeskApi {
         req: pb::CreateQueueRequest,
     ) -> Result<pb::CreateQueueResponse> {
         let mut queue = req.queue.unwrap_or_default();
-        queue.name = queue.name.trim().to_string();
-        let mut v = Violations::new();
-        v.check(queue.name.is_empty(), "queue.name", "required");
-        v.finish()?;
+        check_queue(&mut queue)?;
         let mut tx = self.store.begin().await?;
         match org::insert_queue(&mut tx, &mut queue).await {
             Err(e) if is_unique_violation(&e) => {
@@ -33,6 +46,29 @@ impl ServiceDeskApi {
         }
         self.store.commit(tx).await?;
         Ok(pb::CreateQueueResponse { queue: Some(queue) })
+    }
+
+    pub(super) async fn handle_update_queue(
+        &self,
+        _p: &Principal,
+        req: pb::UpdateQueueRequest,
+    ) -> Result<pb::UpdateQueueResponse> {
+        let mut queue = req.queue.unwrap_or_default();
+        queue.id = queue.id.trim().to_string();
+        let mut v = Violations::new();
+        v.check(queue.id.is_empty(), "queue.id", "required");
+        v.finish()?;
+        check_queue(&mut queue)?;
+        let mut tx = self.store.begin().await?;
+        match org::update_queue(&mut tx, &queue).await {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists(format!("queue {}", queue.name)));
+            }
+            Ok(false) => return Err(Error::NotFound(format!("queue {}", queue.id))),
+            other => other?,
+        };
+        self.store.commit(tx).await?;
+        Ok(pb::UpdateQueueResponse { queue: Some(queue) })
     }
 
     pub(super) async fn handle_list_queues(

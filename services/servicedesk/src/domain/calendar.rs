@@ -65,6 +65,11 @@ impl BusinessCalendar {
         })
     }
 
+    /// Business minutes in a working day.
+    pub fn day_minutes(&self) -> i64 {
+        i64::from(self.close_minute.saturating_sub(self.open_minute))
+    }
+
     fn is_workday(&self, t: NaiveDateTime) -> bool {
         self.workdays.contains(&t.weekday())
     }

@@ -31,6 +31,9 @@ pub struct CaseRecord {
     pub version: i64,
     /// When the escalation clock started, if not at opening (an imported open case: its import).
     pub clock_from: Option<i64>,
+    /// Business minutes spent waiting on the customer before the current wait, if any; the
+    /// escalation clock leaves them out.
+    pub waited_minutes: i64,
 }
 
 impl CaseRecord {
@@ -44,8 +47,18 @@ impl CaseRecord {
             resolve_time: self.resolved_at.map(timestamp),
             timeline,
             etag: self.version.to_string(),
+            under_warranty: self.under_warranty(),
             ..self.case.clone()
         }
+    }
+
+    /// Whether the case's asset was under warranty on the day the case was opened.
+    pub fn under_warranty(&self) -> bool {
+        let opened = chrono::DateTime::from_timestamp_micros(self.opened_at)
+            .unwrap_or_default()
+            .format("%Y-%m-%d")
+            .to_string();
+        !self.case.warranty_end_date.is_empty() && self.case.warranty_end_date >= opened
     }
 
     /// Whether the case is still being worked on.
@@ -59,7 +72,7 @@ impl CaseRecord {
 
 const COLUMNS: &str = "id, type, channel, category, severity, subject, description, party_id, contact, queue_id, \
      agent_id, priority, customer_tier, status, resolution, satisfaction, opened_at, response_due_at, \
-     resolution_due_at, first_response_at, resolved_at, paused_at, version, partner_id, external_id, clock_from";
+     resolution_due_at, first_response_at, resolved_at, paused_at, version, partner_id, external_id, clock_from, waited_minutes, asset_id, warranty_end_date";
 
 fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
     let int = |c: &str| -> sqlx::Result<i32> { Ok(r.try_get::<i64, _>(c)? as i32) };
@@ -83,6 +96,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
             satisfaction: int("satisfaction")?,
             partner_id: r.try_get("partner_id")?,
             external_id: r.try_get("external_id")?,
+            asset_id: r.try_get("asset_id")?,
+            warranty_end_date: r.try_get("warranty_end_date")?,
             ..Default::default()
         },
         opened_at: r.try_get("opened_at")?,
@@ -93,6 +108,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<CaseRecord> {
         paused_at: r.try_get("paused_at")?,
         version: r.try_get("version")?,
         clock_from: r.try_get("clock_from")?,
+        waited_minutes: r.try_get("waited_minutes")?,
     })
 }
 
@@ -133,6 +149,9 @@ pub async fn insert_many(conn: &mut Conn, records: &[CaseRecord]) -> sqlx::Resul
                 Arg::from(k.partner_id.as_str()),
                 Arg::from(k.external_id.as_str()),
                 Arg::from(c.clock_from),
+                Arg::from(c.waited_minutes),
+                Arg::from(k.asset_id.as_str()),
+                Arg::from(k.warranty_end_date.as_str()),
                 Arg::from(escalation_check(c)),
             ]
         });
@@ -162,8 +181,8 @@ pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE cases SET agent_id = $1, priority = $2, customer_tier = $3, status = $4, resolution = $5, \
          satisfaction = $6, response_due_at = $7, resolution_due_at = $8, first_response_at = $9, resolved_at = $10, \
-         paused_at = $11, party_id = $12, queue_id = $13, escalation_check_at = $14, version = version + 1 \
-         WHERE id = $15 AND version = $16",
+         paused_at = $11, party_id = $12, queue_id = $13, escalation_check_at = $14, type = $15, category = $16, \
+         severity = $17, waited_minutes = $18, version = version + 1 WHERE id = $19 AND version = $20",
     )
     .bind(&k.agent_id)
     .bind(i64::from(k.priority))
@@ -179,6 +198,10 @@ pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
     .bind(&k.party_id)
     .bind(&k.queue_id)
     .bind(escalation_check(c))
+    .bind(i64::from(k.r#type))
+    .bind(&k.category)
+    .bind(i64::from(k.severity))
+    .bind(c.waited_minutes)
     .bind(&k.id)
     .bind(c.version)
     .execute(&mut *conn)
@@ -451,13 +474,15 @@ pub async fn add_numbered_timeline(conn: &mut Conn, entries: &[NumberedEntry]) -
 /// Records an escalation level of a case; false when that level was raised before.
 pub async fn insert_escalation(conn: &mut Conn, e: &pb::Escalation, at: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO escalations (case_id, level, raised_at, reason) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (case_id, level) DO NOTHING",
+        "INSERT INTO escalations (case_id, level, raised_at, reason, notified, overdue_minutes) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (case_id, level) DO NOTHING",
     )
     .bind(&e.case_id)
     .bind(&e.level)
     .bind(at)
     .bind(&e.reason)
+    .bind(serde_json::to_string(&e.notified).unwrap_or_default())
+    .bind(e.overdue_minutes)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -490,7 +515,9 @@ pub async fn escalations(
     after: Option<&(i64, String, String)>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Escalation>> {
-    let mut q = SqlBuilder::new("SELECT case_id, level, raised_at, reason FROM escalations WHERE 1 = 1");
+    let mut q = SqlBuilder::new(
+        "SELECT case_id, level, raised_at, reason, notified, overdue_minutes FROM escalations WHERE 1 = 1",
+    );
     if !case_id.is_empty() {
         q.and("case_id = {}", case_id.to_string());
     }
@@ -515,6 +542,8 @@ pub async fn escalations(
                 level: r.try_get("level")?,
                 raise_time: Some(timestamp(r.try_get("raised_at")?)),
                 reason: r.try_get("reason")?,
+                notified: serde_json::from_str(&r.try_get::<String, _>("notified")?).unwrap_or_default(),
+                overdue_minutes: r.try_get("overdue_minutes")?,
             })
         })
         .collect()

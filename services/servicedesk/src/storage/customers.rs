@@ -219,6 +219,10 @@ pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Resul
         // Nothing more is sent to an erased customer, and what was sent keeps no content.
         "DELETE FROM notifications WHERE recipient = $1 AND status = 1",
         "UPDATE notifications SET payload = '{}' WHERE recipient = $1",
+        // Notices to staff about the customer, too, and nobody watches them any more.
+        "DELETE FROM notifications WHERE about = $1 AND status = 1",
+        "UPDATE notifications SET payload = '{}' WHERE about = $1",
+        "DELETE FROM watches WHERE party_id = $1",
         "UPDATE call_list_entries SET display_name = '', phone = '', note = '' WHERE party_id = $1",
     ] {
         sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;
@@ -226,17 +230,26 @@ pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Resul
     Ok(())
 }
 
-/// Moves a merged customer's cases and notifications to the survivor, who inherits an at-risk
-/// flag; the merged copy is a tombstone at `version` (the merged party's last).
+/// Moves a merged customer's cases, notifications and watchers to the survivor, who inherits an
+/// at-risk flag; the merged copy is a tombstone at `version` (the merged party's last).
 pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx::Result<()> {
     for sql in [
         "UPDATE cases SET party_id = $1 WHERE party_id = $2",
+        "UPDATE assets SET party_id = $1 WHERE party_id = $2",
         "UPDATE notifications SET recipient = $1 WHERE recipient = $2",
+        "UPDATE notifications SET about = $1 WHERE about = $2",
+        // A watcher of both keeps one watch of the survivor.
+        "UPDATE watches SET party_id = $1 WHERE party_id = $2 \
+         AND watcher_id NOT IN (SELECT watcher_id FROM watches WHERE party_id = $1)",
         "UPDATE customers SET at_risk = 1 WHERE party_id = $1 \
          AND EXISTS (SELECT 1 FROM customers m WHERE m.party_id = $2 AND m.at_risk = 1)",
     ] {
         sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
     }
+    sqlx::query("DELETE FROM watches WHERE party_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
     crm_storage::copies::tombstone(conn, "customers", from, "merged", version, "").await
 }
 

@@ -1,5 +1,6 @@
 //! SQL for the service-desk database, the same statements on PostgreSQL and SQLite.
 
+pub mod assets;
 pub mod calls;
 pub mod cases;
 pub mod customers;
@@ -8,5 +9,6 @@ pub mod notifications;
 pub mod org;
 pub mod sla;
 pub mod tiers;
+pub mod watches;
 
 pub use crm_platform::time::timestamp;

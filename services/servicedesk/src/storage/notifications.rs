@@ -6,8 +6,9 @@ use sqlx::Row as _;
 
 use super::timestamp;
 
-/// Queues a notification to `recipient` unless one with `dedupe_key` exists; the channel is
-/// SMS when the desk knows a phone number of the recipient, else the self-service portal.
+/// Queues a notification to the customer `recipient` unless one with `dedupe_key` exists; the
+/// channel is SMS when the desk knows a phone number of the recipient, else the self-service
+/// portal.
 pub async fn enqueue(
     conn: &mut Conn,
     dedupe_key: &str,
@@ -22,15 +23,58 @@ pub async fn enqueue(
         .await?;
     let has_phone =
         phones.is_some_and(|p| serde_json::from_str::<Vec<String>>(&p).is_ok_and(|v| !v.is_empty()));
+    let channel = if has_phone { "sms" } else { "portal" };
+    let notice = Notice {
+        dedupe_key,
+        channel,
+        template,
+        recipient,
+        about: "",
+    };
+    insert(conn, &notice, payload, now).await
+}
+
+/// Queues a notice to the staff member `user_id` about the customer `about` unless one with
+/// `dedupe_key` exists (channel `staff`).
+pub async fn enqueue_to_staff(
+    conn: &mut Conn,
+    dedupe_key: &str,
+    template: &str,
+    user_id: &str,
+    about: &str,
+    payload: &serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
+    let notice = Notice {
+        dedupe_key,
+        channel: "staff",
+        template,
+        recipient: user_id,
+        about,
+    };
+    insert(conn, &notice, payload, now).await
+}
+
+/// Who a notification goes to, how, and about whom.
+struct Notice<'a> {
+    dedupe_key: &'a str,
+    channel: &'a str,
+    template: &'a str,
+    recipient: &'a str,
+    about: &'a str,
+}
+
+async fn insert(conn: &mut Conn, n: &Notice<'_>, payload: &serde_json::Value, now: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, payload, status, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, about, payload, status, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
-    .bind(dedupe_key)
-    .bind(if has_phone { "sms" } else { "portal" })
-    .bind(template)
-    .bind(recipient)
+    .bind(n.dedupe_key)
+    .bind(n.channel)
+    .bind(n.template)
+    .bind(n.recipient)
+    .bind(n.about)
     .bind(payload.to_string())
     .bind(NotificationStatus::Pending as i64)
     .bind(now)

@@ -7,12 +7,43 @@ use sqlx::Row as _;
 /// Inserts a queue (id set here).
 pub async fn insert_queue(conn: &mut Conn, q: &mut pb::Queue) -> sqlx::Result<()> {
     q.id = uuid::Uuid::now_v7().to_string();
-    sqlx::query("INSERT INTO queues (id, name) VALUES ($1, $2)")
+    sqlx::query("INSERT INTO queues (id, name, supervisor_id) VALUES ($1, $2, $3)")
         .bind(&q.id)
         .bind(&q.name)
+        .bind(&q.supervisor_id)
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Renames a queue and sets its supervisor; false when there is no such queue.
+pub async fn update_queue(conn: &mut Conn, q: &pb::Queue) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE queues SET name = $1, supervisor_id = $2 WHERE id = $3")
+        .bind(&q.name)
+        .bind(&q.supervisor_id)
+        .bind(&q.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn queue_from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Queue> {
+    Ok(pb::Queue {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        supervisor_id: r.try_get("supervisor_id")?,
+    })
+}
+
+/// One queue.
+pub async fn queue(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Queue>> {
+    sqlx::query("SELECT id, name, supervisor_id FROM queues WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(queue_from_row)
+        .transpose()
 }
 
 /// Which of `ids` name queues.
@@ -33,18 +64,11 @@ pub async fn existing_queues(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Ve
 
 /// Up to `limit` queues by name, after the name `after`.
 pub async fn queues(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Queue>> {
-    let mut q = SqlBuilder::new("SELECT id, name FROM queues WHERE 1 = 1");
+    let mut q = SqlBuilder::new("SELECT id, name, supervisor_id FROM queues WHERE 1 = 1");
     q.after("name", after.map(|name| vec![name]));
     q.order_limit("name", limit);
     let rows = q.build().fetch_all(&mut *conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(pb::Queue {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect()
+    rows.iter().map(queue_from_row).collect()
 }
 
 /// Inserts or updates an agent.

@@ -3,6 +3,7 @@
 
 mod calls;
 mod cases;
+mod handling;
 mod helpers;
 mod import;
 mod knowledge;

@@ -68,10 +68,11 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
         .advance(Duration::from_micros((4 * 60 + 1) as u64 * MINUTE as u64));
     assert_eq!(run().await, [(urgent.id.clone(), "supervisor".to_string())]);
     assert!(run().await.is_empty(), "a level is raised once");
-    // Three days after opening the director hears of it; ten days in, everyone has.
+    // Three working days after opening (Thursday) the director hears of it; ten working days in
+    // (Monday after next), everyone has.
     suite.clock.advance(Duration::from_secs(3 * 24 * 3600));
     assert_eq!(run().await, [(urgent.id.clone(), "director".to_string())]);
-    suite.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    suite.clock.advance(Duration::from_secs(11 * 24 * 3600));
     let levels: Vec<String> = run().await.into_iter().map(|(_, l)| l).collect();
     assert_eq!(levels, ["vp", "general_manager"]);
     let log = suite
@@ -374,7 +375,7 @@ async fn the_escalation_chain_is_configurable(backend: Backend) {
         .into_inner()
         .escalations;
     let reasons: Vec<&str> = log.iter().map(|e| e.reason.as_str()).collect();
-    assert_eq!(reasons, ["first response overdue", "unresolved after 2 hours"]);
+    assert_eq!(reasons, ["first response overdue", "unresolved for 2 business hours"]);
 }
 
 /// A case scheduled for its next level under one chain is looked at again when the chain
@@ -405,7 +406,7 @@ async fn a_changed_chain_reschedules_open_cases(backend: Backend) {
                 .collect::<Vec<_>>()
         }
     };
-    // Past its resolution time (Monday 14:00): the supervisor; the director is next, at 72 hours.
+    // Past its resolution time (Monday 14:00): the supervisor; the director is next, three working days in.
     suite
         .clock
         .advance(Duration::from_micros((4 * 60 + 1) as u64 * MINUTE as u64));
@@ -440,7 +441,7 @@ async fn a_changed_chain_reschedules_open_cases(backend: Backend) {
     assert_eq!(
         levels,
         ["lead"],
-        "the new level is raised though the case was scheduled for 72 hours"
+        "the new level is raised though the case was scheduled for three working days"
     );
 
     // The job keeps a check time only for the case as it read it.
