@@ -24,8 +24,8 @@ pub struct ServicedeskSettings {
     pub escalation_chain: Chain,
     /// Who is notified at each level, as `level=who,...` with `who` either `queue_supervisor`
     /// (the supervisor of the case's queue) or a user id; name a level twice to reach two people.
-    #[arg(long, env = "CRM_ESCALATION_RECIPIENTS",
-          default_value = crate::domain::escalation::DEFAULT_RECIPIENTS, value_parser = Recipients::parse)]
+    /// Unset: the `supervisor` level goes to the queue's supervisor.
+    #[arg(long, env = "CRM_ESCALATION_RECIPIENTS", default_value = "", value_parser = Recipients::parse)]
     pub escalation_recipients: Recipients,
     /// How often overdue cases are escalated (besides `RunEscalations`).
     #[arg(long, env = "CRM_ESCALATION_INTERVAL", default_value = "1m", value_parser = parse_duration)]

@@ -91,7 +91,8 @@ pub async fn run_once(store: &Store, config: &ServicedeskSettings) -> Result<Vec
                     )
                     .await?;
                     let what = format!("overdue:{}", escalation.level);
-                    staff_notices::tell_watchers(&mut tx, case, &what, &escalation.reason, "system", now).await?;
+                    staff_notices::tell_watchers(&mut tx, case, &what, &escalation.reason, "system", now)
+                        .await?;
                     raised.push(escalation);
                 }
             }

@@ -19,7 +19,9 @@ async fn payload(
     what: &str,
     detail: &str,
 ) -> sqlx::Result<serde_json::Value> {
-    let customer = customers::get(conn, &case.case.party_id).await?.unwrap_or_default();
+    let customer = customers::get(conn, &case.case.party_id)
+        .await?
+        .unwrap_or_default();
     let status = crm_proto::servicedesk::v1::CaseStatus::try_from(case.case.status).unwrap_or_default();
     Ok(serde_json::json!({
         "case_id": case.case.id,
@@ -82,7 +84,7 @@ pub async fn tell_escalation(
     let mut users: Vec<String> = Vec::new();
     for recipient in recipients.of(level) {
         let user = match recipient {
-            Recipient::User(user) => user.clone(),
+            Recipient::User(user) => user,
             Recipient::QueueSupervisor => org::queue(conn, &case.case.queue_id)
                 .await?
                 .map(|q| q.supervisor_id)
@@ -100,8 +102,16 @@ pub async fn tell_escalation(
     payload["overdue_minutes"] = overdue_minutes.into();
     for user in &users {
         let key = format!("escalation:{}:{level}:{user}", case.case.id);
-        notifications::enqueue_to_staff(conn, &key, "case_escalated", user, &case.case.party_id, &payload, now)
-            .await?;
+        notifications::enqueue_to_staff(
+            conn,
+            &key,
+            "case_escalated",
+            user,
+            &case.case.party_id,
+            &payload,
+            now,
+        )
+        .await?;
     }
     Ok(users)
 }

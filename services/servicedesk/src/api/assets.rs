@@ -72,7 +72,8 @@ impl ServiceDeskApi {
     fn asset_view(&self, record: AssetRecord) -> pb::Asset {
         let today = self.today().format("%Y-%m-%d").to_string();
         pb::Asset {
-            under_warranty: !record.asset.warranty_end_date.is_empty() && record.asset.warranty_end_date >= today,
+            under_warranty: !record.asset.warranty_end_date.is_empty()
+                && record.asset.warranty_end_date >= today,
             etag: record.version.to_string(),
             ..record.asset
         }
@@ -80,7 +81,12 @@ impl ServiceDeskApi {
 
     /// The asset `id` as `p` may see it: NOT_FOUND, or PERMISSION_DENIED for another
     /// customer's.
-    async fn visible_asset(&self, conn: &mut crm_storage::Conn, p: &Principal, id: &str) -> Result<AssetRecord> {
+    async fn visible_asset(
+        &self,
+        conn: &mut crm_storage::Conn,
+        p: &Principal,
+        id: &str,
+    ) -> Result<AssetRecord> {
         match assets::get(conn, id).await? {
             None => Err(Error::NotFound(format!("asset {id}"))),
             Some(a) if is_customer(p) && p.customer_id.as_deref() != Some(a.asset.party_id.as_str()) => {
@@ -156,7 +162,10 @@ impl ServiceDeskApi {
         check(&mut asset, self.today(), &mut v);
         v.finish()?;
         if Some(record.version) != version {
-            return Err(Error::Stale(format!("asset {} has changed since you read it", asset.id)));
+            return Err(Error::Stale(format!(
+                "asset {} has changed since you read it",
+                asset.id
+            )));
         }
         match assets::update(&mut tx, &asset, record.version).await {
             Err(e) if is_unique_violation(&e) => {
@@ -165,7 +174,12 @@ impl ServiceDeskApi {
                     asset.product_name, asset.serial_number
                 )));
             }
-            Ok(false) => return Err(Error::Stale(format!("asset {} has changed since you read it", asset.id))),
+            Ok(false) => {
+                return Err(Error::Stale(format!(
+                    "asset {} has changed since you read it",
+                    asset.id
+                )));
+            }
             other => other?,
         };
         let stored = assets::get(&mut tx, &asset.id).await?.unwrap_or_default();
@@ -175,7 +189,11 @@ impl ServiceDeskApi {
         })
     }
 
-    pub(super) async fn handle_get_asset(&self, p: &Principal, req: pb::GetAssetRequest) -> Result<pb::GetAssetResponse> {
+    pub(super) async fn handle_get_asset(
+        &self,
+        p: &Principal,
+        req: pb::GetAssetRequest,
+    ) -> Result<pb::GetAssetResponse> {
         let mut conn = self.store.conn().await?;
         let record = self.visible_asset(&mut conn, p, req.id.trim()).await?;
         Ok(pb::GetAssetResponse {
@@ -195,7 +213,9 @@ impl ServiceDeskApi {
         if is_customer(p) {
             let own = p.customer_id.clone().unwrap_or_default();
             if !party_id.is_empty() && party_id != own {
-                return Err(Error::PermissionDenied("a customer lists their own products only".into()));
+                return Err(Error::PermissionDenied(
+                    "a customer lists their own products only".into(),
+                ));
             }
             party_id = own;
         }

@@ -49,7 +49,13 @@ fn type_name(kind: i32) -> String {
 
 impl ServiceDeskApi {
     /// An open case `p` may see, at the version of `etag`.
-    async fn open_case_at(&self, tx: &mut Tx, p: &Principal, id: &str, version: Option<i64>) -> Result<CaseRecord> {
+    async fn open_case_at(
+        &self,
+        tx: &mut Tx,
+        p: &Principal,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<CaseRecord> {
         let record = visible_case(tx, p, id).await?;
         if Some(record.version) != version {
             return Err(Error::Stale(format!("case {id} has changed since you read it")));
@@ -64,20 +70,24 @@ impl ServiceDeskApi {
     }
 
     /// Gives the case the priority its type, severity and customer's tier call for; when that
-    /// changes, its SLA due times follow the new targets from when it was opened (plus the
-    /// business time it waited on the customer). A first response already given stays on time
+    /// changes, its SLA due times follow the new targets from when its clock started (its
+    /// opening, or its import) plus the business time it waited on the customer. A first response already given stays on time
     /// or late as it was.
     async fn reprioritise(&self, tx: &mut Tx, record: &mut CaseRecord) -> Result<()> {
         let preferential = self.preferential(tx).await?;
         let tier = record.case.customer_tier.clone();
-        let new = priority(record.case.r#type, record.case.severity, preferential.includes(&tier));
+        let new = priority(
+            record.case.r#type,
+            record.case.severity,
+            preferential.includes(&tier),
+        );
         if new == record.case.priority {
             return Ok(());
         }
         record.case.priority = new;
         let (response, resolution) = sla_targets(tx, &tier, new, &preferential).await?;
         let calendar = &self.config.calendar;
-        let start = naive(record.opened_at);
+        let start = naive(record.clock_from.unwrap_or(record.opened_at));
         let waited = record.waited_minutes;
         record.resolution_due_at = micros(calendar.add_minutes(start, resolution + waited));
         if record.first_response_at.is_none() {
@@ -129,7 +139,9 @@ impl ServiceDeskApi {
         v.check(kind.is_err(), "type", "inquiry, complaint, request or incident");
         let category = req.category.as_deref().map(|c| c.trim().to_lowercase());
         v.check(
-            category.as_ref().is_some_and(|c| c.chars().count() > MAX_CATEGORY),
+            category
+                .as_ref()
+                .is_some_and(|c| c.chars().count() > MAX_CATEGORY),
             "category",
             "at most 100 characters",
         );
@@ -144,7 +156,11 @@ impl ServiceDeskApi {
             "nothing to change: give a type, category or severity",
         );
         let reason = req.reason.trim().to_string();
-        v.check(reason.chars().count() > MAX_TEXT, "reason", "at most 20000 characters");
+        v.check(
+            reason.chars().count() > MAX_TEXT,
+            "reason",
+            "at most 20000 characters",
+        );
         v.finish()?;
         let mut tx = self.store.begin().await?;
         let mut record = self.open_case_at(&mut tx, p, &req.id, version).await?;
@@ -161,16 +177,29 @@ impl ServiceDeskApi {
         self.reprioritise(&mut tx, &mut record).await?;
         let mut changes = Vec::new();
         if before.kind != record.case.r#type {
-            changes.push(format!("type {} -> {}", type_name(before.kind), type_name(record.case.r#type)));
+            changes.push(format!(
+                "type {} -> {}",
+                type_name(before.kind),
+                type_name(record.case.r#type)
+            ));
         }
         if before.category != record.case.category {
-            changes.push(format!("category {:?} -> {:?}", before.category, record.case.category));
+            changes.push(format!(
+                "category {:?} -> {:?}",
+                before.category, record.case.category
+            ));
         }
         if before.severity != record.case.severity {
-            changes.push(format!("severity {} -> {}", before.severity, record.case.severity));
+            changes.push(format!(
+                "severity {} -> {}",
+                before.severity, record.case.severity
+            ));
         }
         if before.priority != record.case.priority {
-            changes.push(format!("priority {} -> {}", before.priority, record.case.priority));
+            changes.push(format!(
+                "priority {} -> {}",
+                before.priority, record.case.priority
+            ));
         }
         if !changes.is_empty() {
             let mut text = changes.join(", ");
@@ -193,9 +222,17 @@ impl ServiceDeskApi {
         let reason = req.reason.trim().to_string();
         let mut v = Violations::new();
         let version = etag_version(&req.etag, "etag", true, &mut v);
-        v.check(req.queue_id.trim().is_empty(), "queue_id", "required: the queue to move the case to");
+        v.check(
+            req.queue_id.trim().is_empty(),
+            "queue_id",
+            "required: the queue to move the case to",
+        );
         v.check(reason.is_empty(), "reason", "required: why the case moves");
-        v.check(reason.chars().count() > MAX_TEXT, "reason", "at most 20000 characters");
+        v.check(
+            reason.chars().count() > MAX_TEXT,
+            "reason",
+            "at most 20000 characters",
+        );
         v.finish()?;
         let mut tx = self.store.begin().await?;
         let Some(to) = org::queue(&mut tx, req.queue_id.trim()).await? else {
@@ -203,7 +240,10 @@ impl ServiceDeskApi {
         };
         let mut record = self.open_case_at(&mut tx, p, &req.id, version).await?;
         if record.case.queue_id == to.id {
-            return Err(crate::error::invalid("queue_id", "the case is in this queue already"));
+            return Err(crate::error::invalid(
+                "queue_id",
+                "the case is in this queue already",
+            ));
         }
         let from = org::queue(&mut tx, &record.case.queue_id)
             .await?
@@ -217,7 +257,11 @@ impl ServiceDeskApi {
         // there unassigned. A case waiting on the customer keeps waiting.
         let agent = route(&mut tx, &to.id, &record.case.category).await?;
         if previous_status != CaseStatus::WaitingOnCustomer {
-            let status = if agent.is_some() { CaseStatus::Assigned } else { CaseStatus::New };
+            let status = if agent.is_some() {
+                CaseStatus::Assigned
+            } else {
+                CaseStatus::New
+            };
             self.transition(&mut record, status);
         }
         record.case.agent_id = agent.unwrap_or_default();
@@ -226,10 +270,20 @@ impl ServiceDeskApi {
             .await?;
         if !record.case.agent_id.is_empty() {
             let text = format!("assigned to {}", record.case.agent_id);
-            cases::add_timeline(&mut tx, &record.case.id, self.now(), "system", "assigned", &text, true).await?;
+            cases::add_timeline(
+                &mut tx,
+                &record.case.id,
+                self.now(),
+                "system",
+                "assigned",
+                &text,
+                true,
+            )
+            .await?;
         }
         if previous_status != status_of(&record) {
-            self.status_changed(&mut tx, &record, previous_status, &p.user_id).await?;
+            self.status_changed(&mut tx, &record, previous_status, &p.user_id)
+                .await?;
         }
         // The agent who had it has room again.
         if !previous_agent.is_empty() {

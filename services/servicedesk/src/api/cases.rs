@@ -270,7 +270,8 @@ impl ServiceDeskApi {
             self.save(tx, &mut record).await?;
             let text = format!("assigned to {}", agent.user_id);
             cases::add_timeline(tx, &record.case.id, self.now(), "system", "assigned", &text, true).await?;
-            self.status_changed(tx, &record, CaseStatus::New, "system").await?;
+            self.status_changed(tx, &record, CaseStatus::New, "system")
+                .await?;
         }
         Ok(())
     }
@@ -344,7 +345,8 @@ impl ServiceDeskApi {
             let text = format!("assigned to {}", record.case.agent_id);
             cases::add_timeline(&mut tx, &id, now, "system", "assigned", &text, true).await?;
         }
-        staff_notices::tell_watchers(&mut tx, &record, "opened", &record.case.subject, &p.user_id, now).await?;
+        staff_notices::tell_watchers(&mut tx, &record, "opened", &record.case.subject, &p.user_id, now)
+            .await?;
         let case = case_view(&mut tx, p, &record).await?;
         events::publish_about(
             &mut tx,
@@ -468,7 +470,8 @@ impl ServiceDeskApi {
         )
         .await?;
         if previous != status_of(&record) {
-            self.status_changed(&mut tx, &record, previous, &p.user_id).await?;
+            self.status_changed(&mut tx, &record, previous, &p.user_id)
+                .await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
         self.store.commit(tx).await?;
@@ -601,7 +604,8 @@ impl ServiceDeskApi {
         )
         .await?;
         if previous != status_of(&record) {
-            self.status_changed(&mut tx, &record, previous, &p.user_id).await?;
+            self.status_changed(&mut tx, &record, previous, &p.user_id)
+                .await?;
         }
         let case = case_view(&mut tx, p, &record).await?;
         self.store.commit(tx).await?;

@@ -387,6 +387,7 @@ impl ServiceDeskApi {
             paused_at: (status == CaseStatus::WaitingOnCustomer).then_some(now),
             version: 1,
             clock_from,
+            waited_minutes: 0,
             case: c,
         };
         // What the row says (neither its line in the file nor the time of import).

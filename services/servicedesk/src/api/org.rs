@@ -19,7 +19,11 @@ fn check_queue(queue: &mut pb::Queue) -> Result<()> {
     queue.supervisor_id = queue.supervisor_id.trim().to_string();
     let mut v = Violations::new();
     v.check(queue.name.is_empty(), "queue.name", "required");
-    v.check(queue.name.chars().count() > 200, "queue.name", "at most 200 characters");
+    v.check(
+        queue.name.chars().count() > 200,
+        "queue.name",
+        "at most 200 characters",
+    );
     v.check(
         queue.supervisor_id.chars().count() > 200,
         "queue.supervisor_id",

@@ -94,7 +94,8 @@ impl Chain {
             if name.is_empty() || levels.iter().any(|l| l.name == name) {
                 return Err(format!("{part:?}: level names must be present and distinct"));
             }
-            let bad = || format!("{part:?}: trigger is response, resolution or business time such as 3d or 20h");
+            let bad =
+                || format!("{part:?}: trigger is response, resolution or business time such as 3d or 20h");
             let count = |n: &str| n.parse::<i64>().ok().filter(|n| (1..=10_000).contains(n));
             let trigger = match trigger.trim() {
                 "response" => Trigger::ResponseOverdue,
@@ -200,18 +201,10 @@ pub enum Recipient {
 }
 
 /// Who hears of each level, parsed from `level=who,...` where `who` is `queue_supervisor` or a
-/// user id; a level may be named more than once to reach several people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// user id; a level may be named more than once to reach several people. Empty (the default):
+/// a `supervisor` level goes to the queue's supervisor, other levels to nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recipients(pub Vec<(String, Recipient)>);
-
-/// The default recipients: the queue's supervisor at the supervisor level.
-pub const DEFAULT_RECIPIENTS: &str = "supervisor=queue_supervisor";
-
-impl Default for Recipients {
-    fn default() -> Self {
-        Self::parse(DEFAULT_RECIPIENTS).expect("valid default recipients")
-    }
-}
 
 impl Recipients {
     /// Parses `level=who,...`.
@@ -235,8 +228,19 @@ impl Recipients {
     }
 
     /// Who hears of `level`.
-    pub fn of<'a>(&'a self, level: &'a str) -> impl Iterator<Item = &'a Recipient> + 'a {
-        self.0.iter().filter(move |(l, _)| l == level).map(|(_, r)| r)
+    pub fn of(&self, level: &str) -> Vec<Recipient> {
+        if self.0.is_empty() {
+            return if level == "supervisor" {
+                vec![Recipient::QueueSupervisor]
+            } else {
+                Vec::new()
+            };
+        }
+        self.0
+            .iter()
+            .filter(|(l, _)| l == level)
+            .map(|(_, r)| r.clone())
+            .collect()
     }
 
     /// Refuses recipients of a level the chain does not have (a typo would silence it).
@@ -404,7 +408,10 @@ mod tests {
         let chain = Chain::parse("team_lead=response, manager=resolution").unwrap();
         let calendar = always();
         let mut case = case(0);
-        assert_eq!(due_levels(&chain, &calendar, &case, 2 * HOUR)[0].name, "team_lead");
+        assert_eq!(
+            due_levels(&chain, &calendar, &case, 2 * HOUR)[0].name,
+            "team_lead"
+        );
         case.first_response_at = Some(HOUR / 2);
         assert!(due_levels(&chain, &calendar, &case, 2 * HOUR).is_empty());
         for bad in ["", "a=1w", "a=resolution,a=72h", "=72h", "a=0h", "a=0d", "a=d"] {
@@ -415,14 +422,20 @@ mod tests {
     #[test]
     fn recipients_name_levels_of_the_chain() {
         let chain = Chain::default();
-        let r = Recipients::parse("supervisor=queue_supervisor, director=dir-1,director=dir-2,vp=vp-1").unwrap();
-        assert_eq!(r.of("director").count(), 2);
-        assert_eq!(r.of("supervisor").next(), Some(&Recipient::QueueSupervisor));
-        assert_eq!(r.of("general_manager").count(), 0);
+        let r =
+            Recipients::parse("supervisor=queue_supervisor, director=dir-1,director=dir-2,vp=vp-1").unwrap();
+        assert_eq!(r.of("director").len(), 2);
+        assert_eq!(r.of("supervisor"), [Recipient::QueueSupervisor]);
+        assert!(r.of("general_manager").is_empty());
         assert!(r.check(&chain).is_ok());
         assert!(Recipients::parse("directr=dir-1").unwrap().check(&chain).is_err());
         assert!(Recipients::parse("director").is_err());
         assert!(Recipients::parse("director=").is_err());
-        assert_eq!(Recipients::default().check(&chain), Ok(()));
+        // Unset: the supervisor level goes to the queue's supervisor, whatever the chain.
+        let unset = Recipients::parse("").unwrap();
+        assert_eq!(unset, Recipients::default());
+        assert_eq!(unset.of("supervisor"), [Recipient::QueueSupervisor]);
+        assert!(unset.of("director").is_empty());
+        assert!(unset.check(&Chain::parse("lead=2h").unwrap()).is_ok());
     }
 }

@@ -42,14 +42,16 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Watch> {
 
 /// One watch.
 pub async fn get(conn: &mut Conn, party_id: &str, watcher_id: &str) -> sqlx::Result<Option<pb::Watch>> {
-    sqlx::query("SELECT party_id, watcher_id, note, created_at FROM watches WHERE party_id = $1 AND watcher_id = $2")
-        .bind(party_id)
-        .bind(watcher_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    sqlx::query(
+        "SELECT party_id, watcher_id, note, created_at FROM watches WHERE party_id = $1 AND watcher_id = $2",
+    )
+    .bind(party_id)
+    .bind(watcher_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
 /// Up to `limit` watches of a customer and/or a watcher (empty: any), by watcher then customer

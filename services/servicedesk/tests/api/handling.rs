@@ -68,12 +68,18 @@ async fn cases_are_corrected_and_transferred(backend: Backend) {
         .unwrap();
     // Priority 3: resolution due 1,920 business minutes after opening.
     let first = suite
-        .open(&suite.admin, case(&ada.id, &billing, CaseType::Inquiry, 3, "Bill too high"))
+        .open(
+            &suite.admin,
+            case(&ada.id, &billing, CaseType::Inquiry, 3, "Bill too high"),
+        )
         .await
         .unwrap();
     assert_eq!((first.priority, first.agent_id.as_str()), (3, "amy"));
     let second = suite
-        .open(&suite.admin, case(&ada.id, &billing, CaseType::Inquiry, 4, "Copy of invoice"))
+        .open(
+            &suite.admin,
+            case(&ada.id, &billing, CaseType::Inquiry, 4, "Copy of invoice"),
+        )
         .await
         .unwrap();
     assert!(second.agent_id.is_empty(), "amy is at capacity");
@@ -130,7 +136,11 @@ async fn cases_are_corrected_and_transferred(backend: Backend) {
         .case
         .unwrap();
     assert_eq!(
-        (corrected.priority, corrected.severity, corrected.category.as_str()),
+        (
+            corrected.priority,
+            corrected.severity,
+            corrected.category.as_str()
+        ),
         (1, 1, "network")
     );
     assert_eq!(micros(&corrected.resolution_due_time), MONDAY_10AM + 240 * MINUTE);
@@ -232,13 +242,20 @@ async fn watchers_hear_of_their_customers_cases(backend: Backend) {
         .into_inner()
         .watch
         .unwrap();
-    assert_eq!((mine.watcher_id.as_str(), mine.note.as_str()), ("amy", "key account in renewal"));
+    assert_eq!(
+        (mine.watcher_id.as_str(), mine.note.as_str()),
+        ("amy", "key account in renewal")
+    );
     let err = suite
         .desk()
         .watch_customer(authed(watch(&ada.id, "sam"), &amy))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::PermissionDenied, "an agent keeps their own list");
+    assert_eq!(
+        err.code(),
+        tonic::Code::PermissionDenied,
+        "an agent keeps their own list"
+    );
     suite
         .desk()
         .watch_customer(authed(watch(&ada.id, "sam"), &manager))
@@ -252,6 +269,7 @@ async fn watchers_hear_of_their_customers_cases(backend: Backend) {
     assert_eq!(violated(&err), ["party_id"]);
     // Listed a watch per page, to the end.
     let list = |party: &str, watcher: &str| {
+        let suite = &suite;
         let mut req = pb::ListWatchesRequest {
             party_id: party.into(),
             watcher_id: watcher.into(),
@@ -277,17 +295,26 @@ async fn watchers_hear_of_their_customers_cases(backend: Backend) {
     };
     assert_eq!(
         list(&ada.id, "").await,
-        [(ada.id.clone(), "amy".to_string()), (ada.id.clone(), "sam".to_string())]
+        [
+            (ada.id.clone(), "amy".to_string()),
+            (ada.id.clone(), "sam".to_string())
+        ]
     );
     assert_eq!(list("", "amy").await, [(ada.id.clone(), "amy".to_string())]);
 
     // A case of Ada's opens: both hear of it; Bob's case is nobody's business here.
     let ada_case = suite
-        .open(&suite.admin, case(&ada.id, &queue, CaseType::Incident, 2, "Line down"))
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Line down"),
+        )
         .await
         .unwrap();
     suite
-        .open(&suite.admin, case(&bob.id, &queue, CaseType::Incident, 2, "Line down too"))
+        .open(
+            &suite.admin,
+            case(&bob.id, &queue, CaseType::Incident, 2, "Line down too"),
+        )
         .await
         .unwrap();
     for watcher in ["amy", "sam"] {
@@ -341,7 +368,10 @@ async fn watchers_hear_of_their_customers_cases(backend: Backend) {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
     suite.clock.set(MONDAY_10AM + 4 * HOUR + MINUTE);
-    assert_eq!(levels_of(&run_escalations(&suite).await, &ada_case.id), ["supervisor"]);
+    assert_eq!(
+        levels_of(&run_escalations(&suite).await, &ada_case.id),
+        ["supervisor"]
+    );
     assert_eq!(notices(&suite, "amy", "watched_case").await.len(), 1);
     let sam = notices(&suite, "sam", "watched_case").await;
     assert_eq!(sam.len(), 3);
@@ -398,11 +428,17 @@ async fn escalations_reach_people_on_a_business_clock(backend: Backend) {
 
     // Two priority-1 cases opened Monday 10:00, resolution due 14:00.
     let open = suite
-        .open(&suite.admin, case(&ada.id, &queue, CaseType::Incident, 2, "Line down"))
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Line down"),
+        )
         .await
         .unwrap();
     let waiting = suite
-        .open(&suite.admin, case(&ada.id, &queue, CaseType::Incident, 2, "Router lights"))
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Router lights"),
+        )
         .await
         .unwrap();
     // An hour later the second waits on the customer, until Friday 11:00: four working days.
@@ -428,7 +464,10 @@ async fn escalations_reach_people_on_a_business_clock(backend: Backend) {
     let raised = run_escalations(&suite).await;
     assert_eq!(levels_of(&raised, &open.id), ["director"]);
     assert!(levels_of(&raised, &waiting.id).is_empty());
-    assert_eq!((raised[0].notified.clone(), raised[0].overdue_minutes), (vec!["dir-1".to_string()], 20 * 60));
+    assert_eq!(
+        (raised[0].notified.clone(), raised[0].overdue_minutes),
+        (vec!["dir-1".to_string()], 20 * 60)
+    );
     let told = notices(&suite, "dir-1", "case_escalated").await;
     assert_eq!(told.len(), 1);
     assert_eq!(told[0]["case_id"], open.id.as_str());
@@ -458,14 +497,23 @@ async fn escalations_reach_people_on_a_business_clock(backend: Backend) {
         .case
         .unwrap();
     assert_eq!(resumed.status, CaseStatus::InProgress as i32);
-    assert_eq!(micros(&resumed.resolution_due_time), MONDAY_10AM + 4 * DAY + 4 * HOUR);
+    assert_eq!(
+        micros(&resumed.resolution_due_time),
+        MONDAY_10AM + 4 * DAY + 4 * HOUR
+    );
     assert!(levels_of(&run_escalations(&suite).await, &waiting.id).is_empty());
     // Its director comes three working days of its own after opening, plus the four waited:
     // Wednesday next week at 10:00, not a minute before.
     suite.clock.set(MONDAY_10AM + 9 * DAY - MINUTE);
-    assert_eq!(levels_of(&run_escalations(&suite).await, &waiting.id), ["supervisor"]);
+    assert_eq!(
+        levels_of(&run_escalations(&suite).await, &waiting.id),
+        ["supervisor"]
+    );
     suite.clock.set(MONDAY_10AM + 9 * DAY);
-    assert_eq!(levels_of(&run_escalations(&suite).await, &waiting.id), ["director"]);
+    assert_eq!(
+        levels_of(&run_escalations(&suite).await, &waiting.id),
+        ["director"]
+    );
     let log = suite
         .desk()
         .list_escalations(suite.req(pb::ListEscalationsRequest {
@@ -498,18 +546,28 @@ async fn the_installed_base_backs_cases(backend: Backend) {
     let register = |a: pb::Asset, token: &str| {
         let req = authed(pb::RegisterAssetRequest { asset: Some(a) }, token);
         let mut desk = suite.desk();
-        async move { desk.register_asset(req).await.map(|r| r.into_inner().asset.unwrap()) }
+        async move {
+            desk.register_asset(req)
+                .await
+                .map(|r| r.into_inner().asset.unwrap())
+        }
     };
     // Ada registers her laptop herself; the desk registers her old router.
-    let laptop = register(asset("", "Laptop 14", "SN-1", "2026-01-15", "2027-01-14"), &ada_token)
-        .await
-        .unwrap();
+    let laptop = register(
+        asset("", "Laptop 14", "SN-1", "2026-01-15", "2027-01-14"),
+        &ada_token,
+    )
+    .await
+    .unwrap();
     assert_eq!(laptop.party_id, ada.id);
     assert_eq!(laptop.registered_by, format!("user-{}", ada.id));
     assert!(laptop.under_warranty);
-    let router = register(asset(&ada.id, "Router X", "RX-9", "2023-05-01", "2025-05-01"), &amy)
-        .await
-        .unwrap();
+    let router = register(
+        asset(&ada.id, "Router X", "RX-9", "2023-05-01", "2025-05-01"),
+        &amy,
+    )
+    .await
+    .unwrap();
     assert!(!router.under_warranty);
     let err = register(asset(&bob.id, "Phone", "", "2026-01-01", ""), &ada_token)
         .await
@@ -518,7 +576,11 @@ async fn the_installed_base_backs_cases(backend: Backend) {
     let err = register(asset(&bob.id, "Laptop 14", "SN-1", "2026-02-01", ""), &amy)
         .await
         .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::AlreadyExists, "a serial number is one product");
+    assert_eq!(
+        err.code(),
+        tonic::Code::AlreadyExists,
+        "a serial number is one product"
+    );
     let err = register(asset("no-such-party", " ", "", "2026-12-01", ""), &amy)
         .await
         .unwrap_err();
@@ -543,12 +605,19 @@ async fn the_installed_base_backs_cases(backend: Backend) {
         );
         let mut desk = suite.desk();
         async move {
-            desk.list_assets(req)
-                .await
-                .map(|r| r.into_inner().assets.into_iter().map(|a| a.product_name).collect::<Vec<_>>())
+            desk.list_assets(req).await.map(|r| {
+                r.into_inner()
+                    .assets
+                    .into_iter()
+                    .map(|a| a.product_name)
+                    .collect::<Vec<_>>()
+            })
         }
     };
-    assert_eq!(list(&amy, &ada.id, false).await.unwrap(), ["Laptop 14", "Router X"]);
+    assert_eq!(
+        list(&amy, &ada.id, false).await.unwrap(),
+        ["Laptop 14", "Router X"]
+    );
     assert_eq!(list(&amy, &ada.id, true).await.unwrap(), ["Laptop 14"]);
     assert_eq!(list(&ada_token, "", false).await.unwrap().len(), 2, "her own");
     let err = list(&customer_token(&bob.id), &ada.id, false).await.unwrap_err();
@@ -576,7 +645,11 @@ async fn the_installed_base_backs_cases(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(
-        (paged.assets[0].id.as_str(), rest.assets[0].id.as_str(), rest.next_page_token.as_str()),
+        (
+            paged.assets[0].id.as_str(),
+            rest.assets[0].id.as_str(),
+            rest.next_page_token.as_str()
+        ),
         (laptop.id.as_str(), router.id.as_str(), "")
     );
 
@@ -585,12 +658,17 @@ async fn the_installed_base_backs_cases(backend: Backend) {
         asset_id: asset_id.into(),
         ..case(&ada.id, &queue, CaseType::Request, 3, subject)
     };
-    let repair = suite.open(&ada_token, about(&laptop.id, "Hinge broke")).await.unwrap();
+    let repair = suite
+        .open(&ada_token, about(&laptop.id, "Hinge broke"))
+        .await
+        .unwrap();
     assert!(repair.under_warranty);
     assert_eq!(repair.warranty_end_date, "2027-01-14");
     let old = suite.open(&amy, about(&router.id, "No signal")).await.unwrap();
     assert!(!old.under_warranty);
-    let bobs = register(asset(&bob.id, "Phone", "", "2026-01-01", ""), &amy).await.unwrap();
+    let bobs = register(asset(&bob.id, "Phone", "", "2026-01-01", ""), &amy)
+        .await
+        .unwrap();
     let err = suite.open(&amy, about(&bobs.id, "Not hers")).await.unwrap_err();
     assert_eq!(violated(&err), ["case.asset_id"]);
 
@@ -610,20 +688,34 @@ async fn the_installed_base_backs_cases(backend: Backend) {
     };
     let err = suite.desk().update_asset(extend("9")).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
-    let extended = suite.desk().update_asset(extend(&router.etag)).await.unwrap().into_inner().asset.unwrap();
+    let extended = suite
+        .desk()
+        .update_asset(extend(&router.etag))
+        .await
+        .unwrap()
+        .into_inner()
+        .asset
+        .unwrap();
     assert!(extended.under_warranty);
     let old = suite.get(&old.id).await;
-    assert_eq!((old.warranty_end_date.as_str(), old.under_warranty), ("2027-06-30", true));
-    let mut as_customer = extend(&extended.etag);
-    as_customer.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {ada_token}").parse().unwrap(),
+    assert_eq!(
+        (old.warranty_end_date.as_str(), old.under_warranty),
+        ("2027-06-30", true)
     );
+    let mut as_customer = extend(&extended.etag);
+    as_customer
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {ada_token}").parse().unwrap());
     let err = suite.desk().update_asset(as_customer).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied, "staff correct assets");
     let got = suite
         .desk()
-        .get_asset(authed(pb::GetAssetRequest { id: laptop.id.clone() }, &customer_token(&bob.id)))
+        .get_asset(authed(
+            pb::GetAssetRequest {
+                id: laptop.id.clone(),
+            },
+            &customer_token(&bob.id),
+        ))
         .await
         .unwrap_err();
     assert_eq!(got.code(), tonic::Code::PermissionDenied);

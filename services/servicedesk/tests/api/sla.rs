@@ -375,7 +375,10 @@ async fn the_escalation_chain_is_configurable(backend: Backend) {
         .into_inner()
         .escalations;
     let reasons: Vec<&str> = log.iter().map(|e| e.reason.as_str()).collect();
-    assert_eq!(reasons, ["first response overdue", "unresolved for 2 business hours"]);
+    assert_eq!(
+        reasons,
+        ["first response overdue", "unresolved for 2 business hours"]
+    );
 }
 
 /// A case scheduled for its next level under one chain is looked at again when the chain
