@@ -26,6 +26,7 @@ const CONSUMERS: &[(&str, &str)] = &[
     ("sales", "customers-sales-orders"),
     ("sales", "marketing-order-events"),
     ("sales", "partners-sales-events"),
+    ("sales", "servicedesk-sales-events"),
 ];
 
 /// What identifies a person: their name, e-mail address and phone number.

@@ -6,6 +6,7 @@ mod bad_input;
 mod dlq;
 mod erasure;
 mod faults;
+mod follow_up;
 mod gateway;
 mod health;
 mod journey;

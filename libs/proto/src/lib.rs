@@ -98,6 +98,7 @@ pub mod sales {
                 ORDERS_IMPORTED = "orders.imported" => super::OrdersImported;
                 ORDER_REJECTED = "order.rejected" => super::OrderRejected;
                 ALERT_RAISED = "alert.raised" => super::AlertRaised;
+                TASK_REMINDER_DUE = "task.reminder_due" => super::TaskReminderDue;
                 ACCOUNT_ASSIGNED = "account.assigned" => super::AccountAssigned;
             }}
         }

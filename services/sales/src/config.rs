@@ -15,6 +15,10 @@ pub struct SalesSettings {
     /// How often the alert rules (stalled deals, pile-ups, falling rates, overdue closes) run.
     #[arg(long, env = "CRM_ALERT_INTERVAL", default_value = "1h", value_parser = parse_duration)]
     pub alert_interval: Duration,
+    /// How often task reminders that came due are sent (also on demand through
+    /// `SendTaskReminders`).
+    #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "1m", value_parser = parse_duration)]
+    pub reminder_interval: Duration,
 }
 
 impl Default for SalesSettings {

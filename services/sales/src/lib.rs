@@ -13,6 +13,7 @@ pub mod consumers;
 pub mod domain;
 pub mod events;
 pub mod policy;
+pub mod reminders;
 pub mod storage;
 
 pub use crm_platform::errors as error;
@@ -47,7 +48,7 @@ impl crm_platform::Service for Sales {
         consumers::MARKETING_EVENTS,
     ];
 
-    /// Its APIs, the customer, partner and marketing consumers, and the alert job.
+    /// Its APIs, the customer, partner and marketing consumers, and the alert and reminder jobs.
     async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {
         // Every pod of the customers service, followed as it scales.
         let customers = crm_platform::client::balanced_channel(
@@ -81,9 +82,16 @@ impl crm_platform::Service for Sales {
                 consumers::marketing_options(),
                 consumers::MarketingEvents { clock: base_clock },
             )
-            .job("sales-alerts", settings.alert_interval, move || {
+            .job("sales-alerts", settings.alert_interval, {
                 let store = store.clone();
-                async move { alerts::run_once(&store).await.map(drop) }
+                move || {
+                    let store = store.clone();
+                    async move { alerts::run_once(&store).await.map(drop) }
+                }
+            })
+            .job("sales-task-reminders", settings.reminder_interval, move || {
+                let store = store.clone();
+                async move { reminders::run_once(&store).await.map(drop) }
             }))
     }
 }

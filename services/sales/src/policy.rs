@@ -38,6 +38,11 @@ pub fn policy() -> Policy {
         .chain([Role::ChannelManager, Role::PartnerUser])
         .collect();
     let lead_writers: Vec<Role> = SELLERS.iter().copied().chain([Role::Marketer]).collect();
+    let follow_up: Vec<Role> = SELLERS
+        .iter()
+        .copied()
+        .chain([Role::ServiceAgent, Role::ServiceManager, Role::Marketer])
+        .collect();
     Policy::new()
         .rpcs(
             CATALOG,
@@ -73,10 +78,21 @@ pub fn policy() -> Policy {
                 "MoveOpportunityStage",
                 "SetStagePlan",
                 "CloseOpportunity",
-                "LogActivity",
             ],
             SELLERS,
         )
+        // Everyone who meets customers logs what happened and keeps follow-up work.
+        .rpcs(PIPELINE, &["LogActivity", "CreateTask", "UpdateTask"], &follow_up)
+        .rpcs(
+            PIPELINE,
+            &["ListTasks"],
+            &follow_up
+                .iter()
+                .copied()
+                .chain([Role::Auditor])
+                .collect::<Vec<_>>(),
+        )
+        .rpcs(PIPELINE, &["SendTaskReminders"], &[Role::Admin, Role::Service])
         .rpcs(PIPELINE, &["UpdatePipeline"], &[Role::Admin])
         .rpcs(
             ORDERS,

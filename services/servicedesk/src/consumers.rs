@@ -1,5 +1,6 @@
-//! Customers events consumed by the service desk: the read copy of names, phones and tiers, and
-//! re-prioritising open cases when a customer's tier changes.
+//! Events consumed by the service desk: from customers, the read copy of names, phones and
+//! tiers, and re-prioritising open cases when a customer's tier changes; from marketing, the
+//! customers at risk; from sales, the alerts and task reminders it delivers to staff.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crm_platform::contact::normalize_phone;
 use crm_proto::customers::v1 as customers;
 use crm_proto::customers::v1::events as customers_events;
 use crm_proto::marketing::v1::events as marketing_events;
+use crm_proto::sales::v1::events as sales_events;
 use crm_proto::servicedesk::v1 as pb;
 use crm_proto::servicedesk::v1::events as ev;
 use crm_storage::Tx;
@@ -49,6 +51,98 @@ pub const MARKETING_EVENTS: Reading = Reading {
 /// The durable consumer of marketing's at-risk announcements.
 pub fn marketing_options() -> ConsumerOptions {
     ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
+}
+
+/// The durable consumer `servicedesk-sales-events`, reading the sales stream.
+pub const SALES_EVENTS: Reading = Reading {
+    durable: "servicedesk-sales-events",
+    domain: "sales",
+};
+
+/// The durable consumer of the sales alerts and task reminders the desk delivers.
+pub fn sales_options() -> ConsumerOptions {
+    ConsumerOptions::reading(SALES_EVENTS).subjects(&[
+        sales_events::ALERT_RAISED.subject,
+        sales_events::TASK_REMINDER_DUE.subject,
+    ])
+}
+
+/// Delivers what sales raises for people: an alert to the rep it concerns and their manager,
+/// a task's reminder to its owner, as staff notices through the desk's notification queue.
+#[derive(Debug, Clone)]
+pub struct SalesEvents {
+    /// Stamps notifications.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl EventHandler for SalesEvents {
+    async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        let now = self.clock.now_micros();
+        match event.event_type.as_str() {
+            sales_events::types::ALERT_RAISED => {
+                let alert = event
+                    .decode::<crm_proto::sales::v1::AlertRaised>()?
+                    .alert
+                    .unwrap_or_default();
+                let kind = crm_proto::sales::v1::AlertKind::try_from(alert.kind).unwrap_or_default();
+                let payload = serde_json::json!({
+                    "alert_id": alert.id,
+                    "kind": kind.as_str_name().trim_start_matches("ALERT_KIND_").to_lowercase(),
+                    "subject_id": alert.subject_id,
+                    "owner_id": alert.owner_id,
+                    "manager_id": alert.manager_id,
+                    "message": alert.message,
+                });
+                let mut told: Vec<&str> = Vec::new();
+                for user in [alert.owner_id.as_str(), alert.manager_id.as_str()] {
+                    if user.is_empty() || told.contains(&user) {
+                        continue;
+                    }
+                    told.push(user);
+                    let key = format!("alert:{}:{user}", alert.id);
+                    notifications::enqueue_to_staff(tx, &key, "sales_alert", user, "", &payload, now).await?;
+                }
+            }
+            sales_events::types::TASK_REMINDER_DUE => {
+                let task = event
+                    .decode::<crm_proto::sales::v1::TaskReminderDue>()?
+                    .task
+                    .unwrap_or_default();
+                let time = |t: &Option<prost_types::Timestamp>| {
+                    t.as_ref()
+                        .map(|t| crm_platform::time::micros(t).to_string())
+                        .unwrap_or_default()
+                };
+                let payload = serde_json::json!({
+                    "task_id": task.id,
+                    "title": task.title,
+                    "notes": task.notes,
+                    "due_time": task.due_time.as_ref().map(|t| {
+                        chrono::DateTime::from_timestamp_micros(crm_platform::time::micros(t))
+                            .unwrap_or_default()
+                            .to_rfc3339()
+                    }),
+                    "party_id": task.party_id,
+                    "opportunity_id": task.opportunity_id,
+                    "case_id": task.case_id,
+                });
+                // A rescheduled task reminds again: the reminder time keys it.
+                let key = format!("task:{}:{}:{}", task.id, time(&task.remind_time), task.owner_id);
+                notifications::enqueue_to_staff(
+                    tx,
+                    &key,
+                    "task_reminder",
+                    &task.owner_id,
+                    &task.party_id,
+                    &payload,
+                    now,
+                )
+                .await?;
+            }
+            other => tracing::debug!(event_type = other, "ignored"),
+        }
+        Ok(())
+    }
 }
 
 /// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice.

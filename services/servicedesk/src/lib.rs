@@ -41,11 +41,14 @@ impl crm_platform::Service for Servicedesk {
     const NAME: &'static str = "servicedesk";
     type Settings = ServicedeskSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
-    const READS: &'static [crm_events::permissions::Reading] =
-        &[consumers::CUSTOMER_EVENTS, consumers::MARKETING_EVENTS];
+    const READS: &'static [crm_events::permissions::Reading] = &[
+        consumers::CUSTOMER_EVENTS,
+        consumers::MARKETING_EVENTS,
+        consumers::SALES_EVENTS,
+    ];
 
-    /// Its API, the customer and marketing consumers, the escalation job and notification
-    /// delivery.
+    /// Its API, the customer, marketing and sales consumers, the escalation job and
+    /// notification delivery.
     async fn build(base: Foundation, settings: ServicedeskSettings) -> anyhow::Result<App> {
         // Recipients of a level the chain does not have would silently hear nothing.
         settings
@@ -68,6 +71,7 @@ impl crm_platform::Service for Servicedesk {
             preferential_tiers: config.preferential_tiers.clone(),
         };
         let marketing = consumers::MarketingEvents { clock: base.clock() };
+        let sales = consumers::SalesEvents { clock: base.clock() };
         let (escalation_store, escalation_config) = (store.clone(), config.clone());
         let (escalations, notifications) = (config.escalation_interval, config.notification_interval);
         Ok(base
@@ -75,6 +79,7 @@ impl crm_platform::Service for Servicedesk {
             .await?
             .consumer(consumers::customer_options(), customers)
             .consumer(consumers::marketing_options(), marketing)
+            .consumer(consumers::sales_options(), sales)
             .job("servicedesk-escalations", escalations, move || {
                 let (store, config) = (escalation_store.clone(), escalation_config.clone());
                 async move {

@@ -133,6 +133,7 @@ impl GatewayApi {
         orders: impl Future<Output = Result<sales::SummarizeCustomerOrdersResponse, Status>>,
     ) -> Result<pb::SalesSection, Status> {
         let mut pipeline = PipelineServiceClient::new(self.upstreams.sales.clone());
+        let (mut follow_up, mut task_list) = (pipeline.clone(), pipeline.clone());
         let mut org = SalesOrgServiceClient::new(self.upstreams.sales.clone());
         let opportunities = async {
             pipeline
@@ -157,7 +158,47 @@ impl GatewayApi {
                 Err(s) => Err(s),
             }
         };
-        let (orders, opportunities, territory_id) = tokio::try_join!(orders, opportunities, territory)?;
+        let mut quotes = OrderServiceClient::new(self.upstreams.sales.clone());
+        let open_quotes = async {
+            quotes
+                .list_quotes(call.request(sales::ListQuotesRequest {
+                    party_id: party_id.to_string(),
+                    open_only: true,
+                    page_size: 50,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().quotes)
+        };
+        let activities = async {
+            follow_up
+                .list_activities(call.request(sales::ListActivitiesRequest {
+                    party_id: party_id.to_string(),
+                    page_size: 10,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().activities)
+        };
+        let tasks = async {
+            task_list
+                .list_tasks(call.request(sales::ListTasksRequest {
+                    party_id: party_id.to_string(),
+                    open_only: true,
+                    page_size: 20,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().tasks)
+        };
+        let (orders, opportunities, territory_id, open_quotes, recent_activities, open_tasks) = tokio::try_join!(
+            orders,
+            opportunities,
+            territory,
+            or_none_allowed(open_quotes),
+            or_none_allowed(activities),
+            or_none_allowed(tasks),
+        )?;
         let quota_owner_id = figures::quota_owner(&orders.latest_owner_id, &opportunities);
         let (open, closed) = figures::split_opportunities(opportunities);
         Ok(pb::SalesSection {
@@ -168,6 +209,9 @@ impl GatewayApi {
             open_opportunities: open,
             recently_closed: closed.into_iter().take(10).collect(),
             recent_orders: orders.recent_orders,
+            open_quotes,
+            recent_activities,
+            open_tasks,
         })
     }
 
@@ -205,6 +249,7 @@ impl GatewayApi {
 
     async fn marketing(&self, call: &Call, party_id: &str) -> Result<pb::MarketingSection, Status> {
         let mut profiles = MarketingServiceClient::new(self.upstreams.marketing.clone());
+        let mut consent = profiles.clone();
         let mut predictions = PredictionServiceClient::new(self.upstreams.marketing.clone());
         let profile = profiles.get_profile(call.request(marketing::GetProfileRequest {
             party_id: party_id.to_string(),
@@ -223,28 +268,74 @@ impl GatewayApi {
                 Err(s) => Err(s),
             }
         };
-        let (profile, prediction) = tokio::try_join!(profile, prediction)?;
+        let consents = async {
+            consent
+                .get_consent(call.request(marketing::GetConsentRequest {
+                    party_id: party_id.to_string(),
+                }))
+                .await
+                .map(|r| r.into_inner().consents)
+        };
+        let (profile, prediction, consents) =
+            tokio::try_join!(profile, prediction, or_none_allowed(consents))?;
         Ok(pb::MarketingSection {
             profile: profile.into_inner().profile,
             prediction,
+            consents,
         })
     }
 
     async fn service(&self, call: &Call, party_id: &str) -> Result<pb::ServiceSection, Status> {
-        let mut client = ServiceDeskServiceClient::new(self.upstreams.servicedesk.clone());
-        let cases = client
-            .list_cases(call.request(servicedesk::ListCasesRequest {
+        let client = ServiceDeskServiceClient::new(self.upstreams.servicedesk.clone());
+        let (mut open, mut closed, mut assets) = (client.clone(), client.clone(), client);
+        let open_cases = async {
+            open.list_cases(call.request(servicedesk::ListCasesRequest {
                 party_id: party_id.to_string(),
                 open_only: true,
                 with_sla: true,
                 ..Default::default()
             }))
-            .await?
-            .into_inner();
+            .await
+            .map(tonic::Response::into_inner)
+        };
+        let closed_cases = async {
+            closed
+                .list_cases(call.request(servicedesk::ListCasesRequest {
+                    party_id: party_id.to_string(),
+                    closed_only: true,
+                    page_size: 5,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().cases)
+        };
+        let installed_base = async {
+            assets
+                .list_assets(call.request(servicedesk::ListAssetsRequest {
+                    party_id: party_id.to_string(),
+                    page_size: 20,
+                    ..Default::default()
+                }))
+                .await
+                .map(|r| r.into_inner().assets)
+        };
+        let (cases, recently_closed, installed_base) =
+            tokio::try_join!(open_cases, closed_cases, or_none_allowed(installed_base))?;
         Ok(pb::ServiceSection {
             open_cases: cases.cases,
             sla: cases.sla,
+            recently_closed,
+            installed_base,
         })
+    }
+}
+
+/// A part of a section the caller's role may not read (an auditor's tasks, a rep's view of
+/// consent) is left empty rather than failing the whole section.
+async fn or_none_allowed<T: Default>(part: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    match part.await {
+        Err(s) if s.code() == Code::PermissionDenied => Ok(T::default()),
+        other => other,
     }
 }
 

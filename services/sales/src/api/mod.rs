@@ -11,6 +11,7 @@ mod orders;
 mod org;
 mod quotes;
 pub(crate) mod reports;
+mod tasks;
 
 pub(crate) use quotes::price_lines;
 
@@ -194,6 +195,10 @@ crm_platform::grpc_handlers! {
         close_opportunity(pb::CloseOpportunityRequest) -> pb::CloseOpportunityResponse => handle_close_opportunity;
         log_activity(pb::LogActivityRequest) -> pb::LogActivityResponse => handle_log_activity;
         list_activities(pb::ListActivitiesRequest) -> pb::ListActivitiesResponse => handle_list_activities;
+        create_task(pb::CreateTaskRequest) -> pb::CreateTaskResponse => handle_create_task;
+        update_task(pb::UpdateTaskRequest) -> pb::UpdateTaskResponse => handle_update_task;
+        list_tasks(pb::ListTasksRequest) -> pb::ListTasksResponse => handle_list_tasks;
+        send_task_reminders(pb::SendTaskRemindersRequest) -> pb::SendTaskRemindersResponse => handle_send_task_reminders;
     }
     streaming {
         client import_leads(pb::ImportLeadsRequest) -> pb::ImportLeadsResponse => handle_import_leads;

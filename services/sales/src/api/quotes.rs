@@ -169,11 +169,38 @@ impl SalesApi {
         req: pb::ListQuotesRequest,
     ) -> Result<pb::ListQuotesResponse> {
         let mut v = Violations::new();
-        v.check(req.opportunity_id.is_empty(), "opportunity_id", "required");
+        v.check(
+            req.opportunity_id.is_empty() == req.party_id.is_empty(),
+            "opportunity_id",
+            "name an opportunity or a customer (party_id)",
+        );
         let size = page_size(req.page_size, 100, 500, &mut v);
         let after = decode_parts(&req.page_token, 2, &mut v).and_then(|k| quote_key(&k));
         v.finish()?;
         let mut conn = self.store.conn().await?;
+        if !req.party_id.is_empty() {
+            let rows = quotes::for_party(&mut conn, &req.party_id, req.open_only, after, size + 1).await?;
+            let (rows, next_page_token) = finish_page(rows, size, |q| {
+                key_of(&[q.number.clone(), q.revision.to_string()])
+            });
+            // Only the quotes of opportunities the caller may read (a page may come out short).
+            let mut readable = std::collections::HashMap::new();
+            let mut quotes = Vec::new();
+            for q in rows {
+                if !readable.contains_key(&q.opportunity_id) {
+                    let o = self.opportunity(&mut conn, &q.opportunity_id).await?;
+                    let may = rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id);
+                    readable.insert(q.opportunity_id.clone(), may);
+                }
+                if readable[&q.opportunity_id] {
+                    quotes.push(q);
+                }
+            }
+            return Ok(pb::ListQuotesResponse {
+                quotes,
+                next_page_token,
+            });
+        }
         let o = self.opportunity(&mut conn, &req.opportunity_id).await?;
         if !rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id) {
             return Err(Error::PermissionDenied(format!(

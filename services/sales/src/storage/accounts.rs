@@ -117,7 +117,14 @@ pub async fn by_external_ids(
 /// Every sales record of `merged` now belongs to `survivor`; the account of `merged` is a
 /// tombstone at `version` (the merged party's last).
 pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str, version: i64) -> sqlx::Result<()> {
-    for table in ["leads", "opportunities", "activities", "quotes", "orders"] {
+    for table in [
+        "leads",
+        "opportunities",
+        "activities",
+        "tasks",
+        "quotes",
+        "orders",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE {table} SET party_id = $1 WHERE party_id = $2"
         )))
@@ -142,6 +149,12 @@ pub async fn anonymise(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::R
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE activities SET notes = '', subject = 'erased' WHERE party_id = $1")
+        .bind(party_id)
+        .execute(&mut *conn)
+        .await?;
+    // Tasks about the party keep their dates and owners; what they said of the party goes, and
+    // no reminder about it is sent.
+    sqlx::query("UPDATE tasks SET notes = '', title = 'erased', reminder_due_at = NULL WHERE party_id = $1")
         .bind(party_id)
         .execute(&mut *conn)
         .await?;

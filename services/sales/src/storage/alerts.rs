@@ -18,9 +18,17 @@ pub async fn raise(
     now: i64,
 ) -> sqlx::Result<Option<pb::Alert>> {
     let id = new_id();
+    // The manager of the owner's team in the sales organisation, if any.
+    let manager: Option<String> = sqlx::query_scalar(
+        "SELECT t.manager_user_id FROM reps r JOIN teams t ON t.id = r.team_id WHERE r.user_id = $1",
+    )
+    .bind(owner)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let manager_id = manager.unwrap_or_default();
     let inserted = sqlx::query(
-        "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (dedupe_key) DO NOTHING",
+        "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at, manager_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(&id)
     .bind(i64::from(kind))
@@ -29,6 +37,7 @@ pub async fn raise(
     .bind(message)
     .bind(dedupe_key)
     .bind(now)
+    .bind(&manager_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -41,6 +50,7 @@ pub async fn raise(
         message: message.into(),
         raise_time: Some(timestamp(now)),
         resolve_time: None,
+        manager_id,
     }))
 }
 
@@ -90,7 +100,7 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Alert>> {
     let mut q = SqlBuilder::new(
-        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at FROM alerts WHERE 1 = 1",
+        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at, manager_id FROM alerts WHERE 1 = 1",
     );
     if !owner_id.is_empty() {
         q.and("owner_id = {}", owner_id);
@@ -132,7 +142,7 @@ pub async fn list(
 /// One alert.
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Alert>> {
     sqlx::query(
-        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at FROM alerts WHERE id = $1",
+        "SELECT id, kind, subject_id, owner_id, message, raised_at, resolved_at, manager_id FROM alerts WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -151,6 +161,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Alert> {
         message: r.try_get("message")?,
         raise_time: Some(timestamp(r.try_get("raised_at")?)),
         resolve_time: r.try_get::<Option<i64>, _>("resolved_at")?.map(timestamp),
+        manager_id: r.try_get("manager_id")?,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod org;
 pub mod quotes;
 pub mod reporting;
 pub mod stages;
+pub mod tasks;
 
 pub use crm_platform::time::{micros, new_id, timestamp};
 

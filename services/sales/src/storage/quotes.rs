@@ -108,6 +108,33 @@ pub async fn for_opportunity(
         .collect()
 }
 
+/// The latest revisions of a customer's quotes (only drafts and presented ones with
+/// `open_only`), by number, after the key (number, revision) `after`.
+pub async fn for_party(
+    conn: &mut Conn,
+    party_id: &str,
+    open_only: bool,
+    after: Option<(String, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Quote>> {
+    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM quotes WHERE 1 = 1"));
+    b.and("party_id = {}", party_id);
+    if open_only {
+        b.push(" AND status IN (1, 2)");
+    }
+    b.after(
+        "number, revision",
+        after.map(|(number, revision)| vec![Arg::from(number), Arg::from(revision)]),
+    );
+    b.order_limit("number, revision", limit);
+    b.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// The next number of the sequence `name` (1 first). The counter row is locked until the
 /// transaction ends, so numbers are unique and, among committed documents, without reuse.
 pub async fn next_number(conn: &mut Conn, name: &str) -> sqlx::Result<i64> {

@@ -11,6 +11,7 @@ mod orders;
 mod org_reports;
 mod paging;
 mod scope;
+mod tasks;
 mod upstream;
 mod value_flow;
 

@@ -173,6 +173,7 @@ async fn sales_lists_page_in_order(backend: Backend) {
             opportunity_id: o.id.clone(),
             page_size: 2,
             page_token: token,
+            ..Default::default()
         });
         async move {
             let r = c.list_quotes(req).await.unwrap().into_inner();
@@ -186,6 +187,27 @@ async fn sales_lists_page_in_order(backend: Backend) {
         numbers,
         ["Q-000001", "Q-000002", "Q-000003"],
         "quotes created within a minute get numbers of their own, listed once each"
+    );
+    // The customer's open quotes, paged the same way.
+    let (of_customer, pages) = all_pages(|token| {
+        let mut c = suite.orders.clone();
+        let req = suite.req(pb::ListQuotesRequest {
+            party_id: acme.id.clone(),
+            open_only: true,
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        });
+        async move {
+            let r = c.list_quotes(req).await.unwrap().into_inner();
+            (r.quotes, r.next_page_token)
+        }
+    })
+    .await;
+    assert_eq!(pages, 2);
+    assert_eq!(
+        of_customer.iter().map(|q| q.number.as_str()).collect::<Vec<_>>(),
+        numbers
     );
 
     let bad = suite

@@ -41,3 +41,6 @@ CREATE UNIQUE INDEX assets_serial ON assets (product_name, serial_number) WHERE 
 ALTER TABLE cases ADD COLUMN asset_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE cases ADD COLUMN warranty_end_date TEXT NOT NULL DEFAULT '';
 CREATE INDEX cases_asset ON cases (asset_id) WHERE asset_id <> '';
+
+-- A customer's last closed cases (the customer 360 shows them).
+CREATE INDEX cases_party_resolved ON cases (party_id, resolved_at, id) WHERE resolved_at IS NOT NULL;

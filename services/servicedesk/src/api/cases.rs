@@ -379,6 +379,9 @@ impl ServiceDeskApi {
         p: &Principal,
         req: pb::ListCasesRequest,
     ) -> Result<pb::ListCasesResponse> {
+        if req.closed_only {
+            return self.closed_cases(p, req).await;
+        }
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let after = decode_key(&req.page_token, &mut v, urgency_key);
@@ -414,6 +417,37 @@ impl ServiceDeskApi {
             // Lists carry no timelines; GetCase has them.
             cases: visible.iter().map(|r| r.to_proto(Vec::new())).collect(),
             sla,
+            next_page_token,
+        })
+    }
+
+    /// A customer's resolved and closed cases, most recently resolved first.
+    async fn closed_cases(&self, p: &Principal, req: pb::ListCasesRequest) -> Result<pb::ListCasesResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 1000, &mut v);
+        let before = decode_key(&req.page_token, &mut v, |t| {
+            let (at, id) = t.split_once('|')?;
+            Some((at.parse::<i64>().ok()?, id.to_string()))
+        });
+        let party_id = if is_customer(p) {
+            p.customer_id.clone().unwrap_or_default()
+        } else {
+            req.party_id.trim().to_string()
+        };
+        v.check(party_id.is_empty(), "party_id", "required with closed_only");
+        v.finish()?;
+        let mut conn = self.store.conn().await?;
+        let records = cases::closed_of_party(&mut conn, &party_id, before.as_ref(), size + 1).await?;
+        let (records, next_page_token) = finish_page(records, size, |last| {
+            format!("{}|{}", last.resolved_at.unwrap_or_default(), last.case.id)
+        });
+        Ok(pb::ListCasesResponse {
+            cases: records
+                .iter()
+                .filter(|r| may_see(p, r))
+                .map(|r| r.to_proto(Vec::new()))
+                .collect(),
+            sla: Vec::new(),
             next_page_token,
         })
     }

@@ -308,6 +308,31 @@ pub async fn list(
         .collect()
 }
 
+/// Up to `limit` resolved or closed cases of a customer, most recently resolved first, before
+/// the key (resolved at, id) `before`.
+pub async fn closed_of_party(
+    conn: &mut Conn,
+    party_id: &str,
+    before: Option<&(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<CaseRecord>> {
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {COLUMNS} FROM cases WHERE resolved_at IS NOT NULL AND status IN (5, 6)"
+    ));
+    q.and("party_id = {}", party_id.to_string());
+    q.before(
+        "resolved_at, id",
+        before.map(|(at, id)| vec![Arg::from(*at), Arg::from(id.as_str())]),
+    );
+    q.order_limit("resolved_at DESC, id DESC", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// Up to `limit` open cases, not waiting on the customer, whose escalation check time has come
 /// by `now`, earliest first: read from the check-time index, so a run reads the cases it has to
 /// look at, not the open backlog.
