@@ -164,6 +164,8 @@ pub mod marketing {
                 CAMPAIGN_CHANGED = "campaign.changed" => super::CampaignChanged;
                 CAMPAIGN_RESPONSE = "campaign.response" => super::CampaignResponse;
                 CUSTOMER_AT_RISK = "customer.at_risk" => super::CustomerAtRisk;
+                CAMPAIGN_CONTACTED = "campaign.contacted" => super::CampaignContacted;
+                CONSENT_CHANGED = "consent.changed" => super::ConsentChanged;
             }}
         }
     }

@@ -21,6 +21,14 @@ pub struct MarketingSettings {
     /// running (GetFitJob follows it). Below the server's request timeout.
     #[arg(long, env = "CRM_FIT_WAIT", default_value = "20s", value_parser = parse_duration)]
     pub fit_wait: Duration,
+    /// Contact pressure: at most this many contacts of one customer per channel within
+    /// `--contact-cap-window`, by all campaigns together (0: no cap). Members at the cap are left
+    /// out of a test or roll-out, so the best RFM cells are not mailed by every campaign.
+    #[arg(long, env = "CRM_CONTACT_CAP", default_value_t = 4)]
+    pub contact_cap: i64,
+    /// The window the contact cap counts in.
+    #[arg(long, env = "CRM_CONTACT_CAP_WINDOW", default_value = "30d", value_parser = parse_duration)]
+    pub contact_cap_window: Duration,
 }
 
 impl Default for MarketingSettings {

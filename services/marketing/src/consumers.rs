@@ -134,8 +134,33 @@ impl EventHandler for OrderEvents {
             _ => return Ok(()),
         };
         let Some(order) = order else { return Ok(()) };
-        record(tx, &[purchase(&order, status)]).await
+        record(tx, &[purchase(&order, status)]).await?;
+        if status == "placed" && !order.campaign_code.is_empty() {
+            redeemed(tx, &order).await?;
+        }
+        Ok(())
     }
+}
+
+/// An order that redeemed a campaign's code is the response of the member who placed it (once;
+/// a customer the campaign never contacted does not count as its response).
+async fn redeemed(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
+    let Some(campaign) = crate::storage::campaigns::by_code(tx, &order.campaign_code).await? else {
+        tracing::debug!(code = %order.campaign_code, order = %order.id, "no campaign has this code");
+        return Ok(());
+    };
+    let placed_at = order
+        .place_time
+        .as_ref()
+        .map(crm_platform::time::micros)
+        .unwrap_or_default();
+    let response = crate::responses::Response {
+        party_id: &order.party_id,
+        response_id: &order.id,
+        order_id: &order.id,
+    };
+    crate::responses::record(tx, &campaign, &response, placed_at).await?;
+    Ok(())
 }
 
 /// Records purchases (not of erased customers) and brings their customers' figures up to date:

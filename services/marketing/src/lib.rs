@@ -12,6 +12,7 @@ pub mod domain;
 pub mod events;
 pub mod fitting;
 pub mod policy;
+pub mod responses;
 pub mod scores;
 pub mod storage;
 

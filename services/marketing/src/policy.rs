@@ -43,6 +43,12 @@ pub fn policy() -> Policy {
         )
         .rpcs(MARKETING, &["RecomputeProfiles", "CreateSegment"], &marketers)
         .rpcs(MARKETING, &["SetConsent"], &consent_writers)
+        // The messaging gateway reports bounces and opt-outs under a service identity.
+        .rpcs(
+            MARKETING,
+            &["RecordContactFeedback"],
+            &[Role::Admin, Role::Marketer, Role::Service],
+        )
         .rpcs(
             CAMPAIGNS,
             &[

@@ -279,7 +279,8 @@ pub fn marketing_options() -> ConsumerOptions {
     ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[marketing_events::CAMPAIGN_RESPONSE.subject])
 }
 
-/// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response).
+/// Turns each campaign response into one lead (source CAMPAIGN, reference campaign:response),
+/// except responses that were orders.
 #[derive(Debug, Clone)]
 pub struct MarketingEvents {
     /// When the leads made here are recorded.
@@ -293,6 +294,10 @@ impl EventHandler for MarketingEvents {
             return Ok(());
         }
         let r: crm_proto::marketing::v1::CampaignResponse = event.decode()?;
+        // A response that was a purchase (a redeemed code) is already business, not a lead.
+        if !r.order_id.is_empty() {
+            return Ok(());
+        }
         let source = sales::LeadSource::Campaign as i32;
         let reference = format!("{}:{}", r.campaign_id, r.response_id);
         if leads::by_source_ref(tx, source, &reference).await?.is_some() {

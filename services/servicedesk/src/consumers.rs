@@ -48,9 +48,13 @@ pub const MARKETING_EVENTS: Reading = Reading {
     domain: "marketing",
 };
 
-/// The durable consumer of marketing's at-risk announcements.
+/// The durable consumer of marketing's at-risk announcements, campaign contacts and consent.
 pub fn marketing_options() -> ConsumerOptions {
-    ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[marketing_events::CUSTOMER_AT_RISK.subject])
+    ConsumerOptions::reading(MARKETING_EVENTS).subjects(&[
+        marketing_events::CUSTOMER_AT_RISK.subject,
+        marketing_events::CAMPAIGN_CONTACTED.subject,
+        marketing_events::CONSENT_CHANGED.subject,
+    ])
 }
 
 /// The durable consumer `servicedesk-sales-events`, reading the sales stream.
@@ -145,7 +149,9 @@ impl EventHandler for SalesEvents {
     }
 }
 
-/// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice.
+/// Flags customers at risk of leaving, for outbound call lists, and queues an outreach notice;
+/// queues each campaign contact's message on the campaign's channel; keeps the consent copy the
+/// delivery checks.
 #[derive(Debug, Clone)]
 pub struct MarketingEvents {
     /// Stamps notifications.
@@ -154,6 +160,43 @@ pub struct MarketingEvents {
 
 impl EventHandler for MarketingEvents {
     async fn handle(&self, tx: &mut Tx, event: &CloudEvent) -> anyhow::Result<()> {
+        if event.event_type == marketing_events::types::CAMPAIGN_CONTACTED {
+            let e: crm_proto::marketing::v1::CampaignContacted = event.decode()?;
+            let channel = crate::domain::notify::campaign_channel(e.channel);
+            let payload = serde_json::json!({
+                "campaign_id": e.campaign_id,
+                "campaign_name": e.campaign_name,
+                "code": e.code,
+                "message": e.message,
+            });
+            let now = self.clock.now_micros();
+            for party in &e.party_ids {
+                let key = format!("campaign:{}:{party}", e.campaign_id);
+                let notice = notifications::Notice {
+                    dedupe_key: &key,
+                    channel,
+                    template: "campaign",
+                    recipient: party,
+                    about: party,
+                };
+                notifications::insert(tx, &notice, &payload, now).await?;
+            }
+            return Ok(());
+        }
+        if event.event_type == marketing_events::types::CONSENT_CHANGED {
+            let c = event
+                .decode::<crm_proto::marketing::v1::ConsentChanged>()?
+                .consent
+                .unwrap_or_default();
+            let at = c
+                .update_time
+                .as_ref()
+                .map(crm_platform::time::micros)
+                .unwrap_or_default();
+            crate::storage::consents::set(tx, &c.party_id, c.channel, (c.opted_out, c.do_not_contact), at)
+                .await?;
+            return Ok(());
+        }
         if event.event_type == marketing_events::types::CUSTOMER_AT_RISK {
             let e: crm_proto::marketing::v1::CustomerAtRisk = event.decode()?;
             copy::mark_at_risk(tx, &e.party_id).await?;

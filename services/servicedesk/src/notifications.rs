@@ -11,14 +11,28 @@ use crm_tls::{HttpClient, HttpLimits};
 use http_body_util::Full;
 
 use crate::config::ServicedeskSettings;
-use crate::domain::notify::{MAX_ATTEMPTS, birthday_dates, is_birthday, retry_delay_secs};
+use crate::domain::notify::{MAX_ATTEMPTS, birthday_dates, consent_channel, is_birthday, retry_delay_secs};
 use crate::error::Result;
+use crate::storage::consents;
 use crate::storage::notifications as queue;
 
 /// Notifications delivered per run.
 const BATCH: i64 = 100;
 /// How long a webhook may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one delivery run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Posted and accepted.
+    pub delivered: i32,
+    /// Failed this time, to be retried later.
+    pub retrying: i32,
+    /// Failed for the last time.
+    pub failed: i32,
+    /// Campaign messages not sent for want of consent.
+    pub suppressed: i32,
+}
 
 /// Posts notifications to the configured webhook, over HTTP or HTTPS.
 #[derive(Debug, Clone)]
@@ -57,11 +71,13 @@ impl Deliverer {
         }
     }
 
-    /// Delivers the notifications due now: (delivered, to retry, given up). Without a webhook
-    /// nothing is sent and notifications stay pending.
-    pub async fn deliver_due(&self, store: &Store, config: &ServicedeskSettings) -> Result<(i32, i32, i32)> {
+    /// Delivers the notifications due now. Without a webhook nothing is sent and notifications
+    /// stay pending. A campaign's message to a customer who opted out of its channel since the
+    /// campaign selected them is suppressed, not sent.
+    pub async fn deliver_due(&self, store: &Store, config: &ServicedeskSettings) -> Result<Delivered> {
+        let mut out = Delivered::default();
         let Some(url) = config.webhook_url.as_deref() else {
-            return Ok((0, 0, 0));
+            return Ok(out);
         };
         let (db, now) = (store.db(), store.now_micros());
         let due = queue::due(&mut *db.pool().acquire().await?, now, BATCH).await?;
@@ -70,6 +86,23 @@ impl Deliverer {
             let lease_until = now + 2 * TIMEOUT.as_micros() as i64;
             if !queue::claim(&mut *db.pool().acquire().await?, &n.id, now, lease_until).await? {
                 continue;
+            }
+            if n.template == "campaign" {
+                let channel = consent_channel(&n.channel);
+                if consents::blocks(&mut *db.pool().acquire().await?, &n.recipient, channel as i32).await? {
+                    let why = format!("suppressed: no consent to contact on {}", n.channel);
+                    queue::record_attempt(
+                        &mut *db.pool().acquire().await?,
+                        &n.id,
+                        NotificationStatus::Suppressed,
+                        &why,
+                        now,
+                        now,
+                    )
+                    .await?;
+                    out.suppressed += 1;
+                    continue;
+                }
             }
             let outcome = self.post(url, &n).await;
             let attempts = i64::from(n.attempts) + 1;
@@ -96,7 +129,10 @@ impl Deliverer {
             }
             queue::record_attempt(&mut *db.pool().acquire().await?, &n.id, status, &error, now, next).await?;
         }
-        Ok((delivered, retrying, failed))
+        out.delivered = delivered;
+        out.retrying = retrying;
+        out.failed = failed;
+        Ok(out)
     }
 }
 

@@ -14,7 +14,7 @@ use super::MarketingApi;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{audience, campaigns, profiles, segments, timestamp};
+use crate::storage::{audience, campaigns, consent, segments, timestamp};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -41,7 +41,92 @@ fn within_budget(c: &pb::Campaign, already_contacted: i64, more: i64) -> Result<
     Ok(())
 }
 
+/// Who of the members about to be contacted are: contacted now, left out for consent, left out
+/// at the contact cap.
+struct Reachable {
+    contact: Vec<String>,
+    suppressed: i64,
+    capped: i64,
+}
+
+/// A campaign code: upper-case letters, digits, '-' and '_', up to 32.
+fn valid_code(code: &str) -> bool {
+    code.len() <= 32
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parties per `campaign.contacted` event.
+const CONTACTED_BATCH: usize = 500;
+
 impl MarketingApi {
+    /// Narrows `party_ids` to those the campaign may contact now: not opted out of its channel
+    /// (consent can change after selection) and under the contact cap across campaigns.
+    async fn reachable(
+        &self,
+        conn: &mut crm_storage::Conn,
+        c: &pb::Campaign,
+        party_ids: Vec<String>,
+    ) -> Result<Reachable> {
+        let blocked = consent::blocked(conn, &party_ids, c.channel).await?;
+        let allowed: Vec<String> = party_ids
+            .iter()
+            .filter(|p| !blocked.contains(*p))
+            .cloned()
+            .collect();
+        let suppressed = (party_ids.len() - allowed.len()) as i64;
+        let cap = self.config.contact_cap;
+        if cap <= 0 {
+            return Ok(Reachable {
+                contact: allowed,
+                suppressed,
+                capped: 0,
+            });
+        }
+        let since = self.store.now_micros() - self.config.contact_cap_window.as_micros() as i64;
+        let recent = campaigns::recent_contacts(conn, &allowed, c.channel, since).await?;
+        let contact: Vec<String> = allowed
+            .iter()
+            .filter(|p| recent.get(*p).copied().unwrap_or(0) < cap)
+            .cloned()
+            .collect();
+        Ok(Reachable {
+            capped: (allowed.len() - contact.len()) as i64,
+            contact,
+            suppressed,
+        })
+    }
+
+    /// Marks `party_ids` contacted and has the service desk send them the campaign's message
+    /// (`campaign.contacted`, in batches).
+    async fn contact(
+        &self,
+        tx: &mut crm_storage::Tx,
+        c: &pb::Campaign,
+        party_ids: &[String],
+        test_group: bool,
+    ) -> Result<()> {
+        campaigns::contact(tx, &c.id, party_ids, test_group, self.store.now_micros()).await?;
+        for batch in party_ids.chunks(CONTACTED_BATCH) {
+            events::publish(
+                tx,
+                ev::CAMPAIGN_CONTACTED,
+                &c.id,
+                &pb::CampaignContacted {
+                    campaign_id: c.id.clone(),
+                    campaign_name: c.name.clone(),
+                    channel: c.channel,
+                    code: c.code.clone(),
+                    message: c.message.clone(),
+                    party_ids: batch.to_vec(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn campaign(&self, conn: &mut crm_storage::Conn, id: &str) -> Result<pb::Campaign> {
         campaigns::get(conn, id)
             .await?
@@ -83,6 +168,8 @@ impl MarketingApi {
     ) -> Result<pb::CreateCampaignResponse> {
         let mut c = req.campaign.ok_or_else(|| invalid("campaign", "required"))?;
         c.name = c.name.trim().to_string();
+        c.code = c.code.trim().to_string();
+        c.message = c.message.trim().to_string();
         if c.attribution_window_days == 0 {
             c.attribution_window_days = 30;
         }
@@ -138,10 +225,23 @@ impl MarketingApi {
             "campaign.attribution_window_days",
             "1 to 365",
         );
+        v.check(
+            !valid_code(&c.code),
+            "campaign.code",
+            "upper-case letters, digits, '-' and '_', up to 32",
+        );
+        v.check(
+            c.message.chars().count() > 5_000,
+            "campaign.message",
+            "at most 5000 characters",
+        );
         v.finish()?;
         let mut tx = self.store.begin().await?;
         if segments::get(&mut tx, &c.segment_id).await?.is_none() {
             return Err(invalid("campaign.segment_id", "no such segment"));
+        }
+        if !c.code.is_empty() && campaigns::by_code(&mut tx, &c.code).await?.is_some() {
+            return Err(Error::AlreadyExists(format!("a campaign with code {}", c.code)));
         }
         c.status = CampaignStatus::Draft as i32;
         campaigns::insert(&mut tx, &mut c, self.store.now_micros()).await?;
@@ -245,19 +345,22 @@ impl MarketingApi {
                 .or_default()
                 .push(m.party_id.clone());
         }
-        let groups: Vec<Vec<String>> = by_cell
+        let test: Vec<String> = by_cell
             .values()
-            .map(|ids| test_cell::test_group(ids, c.test_every_n.max(1) as usize))
+            .flat_map(|ids| test_cell::test_group(ids, c.test_every_n.max(1) as usize))
             .collect();
-        let contacted: i64 = groups.iter().map(|g| g.len() as i64).sum();
+        let reach = self.reachable(&mut tx, &c, test).await?;
+        let contacted = reach.contact.len() as i64;
         within_budget(&c, 0, contacted)?;
-        for test in &groups {
-            campaigns::contact(&mut tx, &c.id, test, true, self.store.now_micros()).await?;
-        }
+        self.contact(&mut tx, &c, &reach.contact, true).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
         self.store.commit(tx).await?;
-        Ok(pb::StartTestResponse { contacted })
+        Ok(pb::StartTestResponse {
+            contacted,
+            suppressed: reach.suppressed,
+            capped: reach.capped,
+        })
     }
 
     pub(super) async fn handle_record_response(
@@ -284,10 +387,7 @@ impl MarketingApi {
                 c.id
             )));
         }
-        let member = campaigns::members(&mut tx, &c.id)
-            .await?
-            .into_iter()
-            .find(|m| m.party_id == req.party_id);
+        let member = campaigns::member(&mut tx, &c.id, &req.party_id).await?;
         match member.map(|m| m.status) {
             None => {
                 return Err(Error::NotFound(format!(
@@ -303,34 +403,12 @@ impl MarketingApi {
             }
             _ => {}
         }
-        let recorded = campaigns::respond(
-            &mut tx,
-            &c.id,
-            &req.party_id,
-            req.response_id.trim(),
-            self.store.now_micros(),
-        )
-        .await?;
-        if recorded {
-            let name = profiles::get(&mut tx, &req.party_id)
-                .await?
-                .map(|p| p.display_name)
-                .unwrap_or_default();
-            events::publish_about(
-                &mut tx,
-                ev::CAMPAIGN_RESPONSE,
-                &req.party_id,
-                &req.party_id,
-                &pb::CampaignResponse {
-                    campaign_id: c.id.clone(),
-                    campaign_name: c.name.clone(),
-                    party_id: req.party_id.clone(),
-                    response_id: req.response_id.trim().to_string(),
-                    display_name: name,
-                },
-            )
-            .await?;
-        }
+        let response = crate::responses::Response {
+            party_id: &req.party_id,
+            response_id: req.response_id.trim(),
+            order_id: "",
+        };
+        let recorded = crate::responses::record(&mut tx, &c, &response, self.store.now_micros()).await?;
         self.store.commit(tx).await?;
         Ok(pb::RecordResponseResponse { recorded })
     }
@@ -405,14 +483,17 @@ impl MarketingApi {
             .filter(|m| m.status == "selected" && chosen.contains(&m.cell))
             .map(|m| m.party_id)
             .collect();
-        within_budget(&c, already, remaining.len() as i64)?;
-        campaigns::contact(&mut tx, &c.id, &remaining, false, self.store.now_micros()).await?;
+        let reach = self.reachable(&mut tx, &c, remaining).await?;
+        within_budget(&c, already, reach.contact.len() as i64)?;
+        self.contact(&mut tx, &c, &reach.contact, false).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;
         self.store.commit(tx).await?;
         Ok(pb::RollOutResponse {
-            contacted: remaining.len() as i64,
+            contacted: reach.contact.len() as i64,
             cells: chosen,
+            suppressed: reach.suppressed,
+            capped: reach.capped,
         })
     }
 

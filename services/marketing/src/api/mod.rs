@@ -104,6 +104,7 @@ crm_platform::grpc_handlers! {
         list_segments(pb::ListSegmentsRequest) -> pb::ListSegmentsResponse => handle_list_segments;
         list_segment_members(pb::ListSegmentMembersRequest) -> pb::ListSegmentMembersResponse => handle_list_segment_members;
         set_consent(pb::SetConsentRequest) -> pb::SetConsentResponse => handle_set_consent;
+        record_contact_feedback(pb::RecordContactFeedbackRequest) -> pb::RecordContactFeedbackResponse => handle_record_contact_feedback;
         get_consent(pb::GetConsentRequest) -> pb::GetConsentResponse => handle_get_consent;
     }
     streaming {

@@ -12,8 +12,10 @@ use super::{MarketingApi, day_of};
 use crate::domain::rfm::Scored;
 use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
+use crate::events;
 use crate::storage::audience::{self, Audience};
 use crate::storage::{campaigns, consent, figures, profiles, rfm, segments, timestamp};
+use crm_proto::marketing::v1::events as ev;
 
 /// Checks a consent's channel.
 pub(super) fn check_channel(c: &pb::Consent) -> Violations {
@@ -329,7 +331,7 @@ impl MarketingApi {
         _p: &Principal,
         req: pb::SetConsentRequest,
     ) -> Result<pb::SetConsentResponse> {
-        let mut c = req.consent.ok_or_else(|| invalid("consent", "required"))?;
+        let c = req.consent.ok_or_else(|| invalid("consent", "required"))?;
         let mut v = Violations::new();
         v.check(c.party_id.is_empty(), "consent.party_id", "required");
         v.extend_prefixed("consent", check_channel(&c));
@@ -338,10 +340,82 @@ impl MarketingApi {
         if profiles::get(&mut tx, &c.party_id).await?.is_none() {
             return Err(Error::NotFound(format!("profile {}", c.party_id)));
         }
-        let at = consent::set(&mut tx, &c, self.store.now_micros()).await?;
-        c.update_time = Some(timestamp(at));
+        let c = self.store_consent(&mut tx, c).await?;
         self.store.commit(tx).await?;
         Ok(pb::SetConsentResponse { consent: Some(c) })
+    }
+
+    /// Stores a customer's consent on a channel and announces it (`consent.changed`): the
+    /// service desk checks it before every send.
+    pub(super) async fn store_consent(
+        &self,
+        tx: &mut crm_storage::Tx,
+        mut c: pb::Consent,
+    ) -> Result<pb::Consent> {
+        let at = consent::set(tx, &c, self.store.now_micros()).await?;
+        c.update_time = Some(timestamp(at));
+        events::publish_about(
+            tx,
+            ev::CONSENT_CHANGED,
+            &c.party_id,
+            &c.party_id,
+            &pb::ConsentChanged {
+                consent: Some(c.clone()),
+            },
+        )
+        .await?;
+        Ok(c)
+    }
+
+    pub(super) async fn handle_record_contact_feedback(
+        &self,
+        _p: &Principal,
+        req: pb::RecordContactFeedbackRequest,
+    ) -> Result<pb::RecordContactFeedbackResponse> {
+        let kind = pb::ContactFeedbackKind::try_from(req.kind).unwrap_or_default();
+        let mut v = Violations::new();
+        v.check(
+            req.feedback_id.trim().is_empty() || req.feedback_id.len() > 200,
+            "feedback_id",
+            "1 to 200 characters",
+        );
+        v.check(req.party_id.is_empty(), "party_id", "required");
+        v.check(
+            matches!(Channel::try_from(req.channel), Err(_) | Ok(Channel::Unspecified)),
+            "channel",
+            "MAIL, EMAIL, SMS, PHONE or WEB",
+        );
+        v.check(
+            kind == pb::ContactFeedbackKind::Unspecified,
+            "kind",
+            "soft_bounce, hard_bounce, opt_out or complaint",
+        );
+        v.finish()?;
+        let mut tx = self.store.begin().await?;
+        if profiles::get(&mut tx, &req.party_id).await?.is_none() {
+            return Err(Error::NotFound(format!("profile {}", req.party_id)));
+        }
+        let recorded = consent::record_feedback(&mut tx, &req, self.store.now_micros()).await?;
+        let mut current = consent::on_channel(&mut tx, &req.party_id, req.channel).await?;
+        if recorded {
+            let before = current.clone();
+            match kind {
+                // A dead address: never again on this channel until the customer gives another.
+                pb::ContactFeedbackKind::HardBounce => current.do_not_contact = true,
+                pb::ContactFeedbackKind::OptOut | pb::ContactFeedbackKind::Complaint => {
+                    current.opted_out = true
+                }
+                _ => {}
+            }
+            if (current.opted_out, current.do_not_contact) != (before.opted_out, before.do_not_contact) {
+                current = self.store_consent(&mut tx, current).await?;
+            }
+        }
+        self.store.commit(tx).await?;
+        Ok(pb::RecordContactFeedbackResponse {
+            consent: Some(current),
+            recorded,
+        })
     }
 
     pub(super) async fn handle_get_consent(

@@ -14,7 +14,7 @@ use crm_storage::imports::{self, NewImportKey};
 use super::MarketingApi;
 use super::profiles::check_channel;
 use crate::error::{Error, Result};
-use crate::storage::{audience, campaigns, consent, profiles, segments, timestamp};
+use crate::storage::{audience, campaigns, profiles, segments, timestamp};
 
 /// Import-key entity name of consent rows.
 const CONSENT: &str = "consent";
@@ -96,7 +96,7 @@ impl MarketingApi {
                 continue;
             }
             if !matches!(disposition, Disposition::Unchanged(_)) {
-                consent::set(&mut tx, &c, self.store.now_micros()).await?;
+                self.store_consent(&mut tx, c).await?;
             }
             keys.push(NewImportKey {
                 external_id: key.clone(),

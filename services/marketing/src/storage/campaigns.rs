@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use super::timestamp;
 
 const COLUMNS: &str = "id, name, channel, currency_code, budget_minor, cost_per_contact_minor, net_profit_per_response_minor, \
-    segment_id, status, test_every_n, attribution_window_days, created_at";
+    segment_id, status, test_every_n, attribution_window_days, created_at, code, message";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
     let currency: String = r.try_get("currency_code")?;
@@ -32,6 +32,8 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
         attribution_window_days: r.try_get::<i64, _>("attribution_window_days")? as i32,
         break_even_bps: 0,
         create_time: Some(timestamp(r.try_get("created_at")?)),
+        code: r.try_get("code")?,
+        message: r.try_get("message")?,
     })
 }
 
@@ -49,7 +51,7 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Re
         .map(|m| m.currency_code.clone())
         .unwrap_or_default();
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     )))
     .bind(&c.id)
     .bind(&c.name)
@@ -63,6 +65,8 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Re
     .bind(i64::from(c.test_every_n))
     .bind(i64::from(c.attribution_window_days))
     .bind(now)
+    .bind(&c.code)
+    .bind(&c.message)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -72,6 +76,18 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Re
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Campaign>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
     q.and("id = {}", id);
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The campaign with `code`.
+pub async fn by_code(conn: &mut Conn, code: &str) -> sqlx::Result<Option<pb::Campaign>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
+    q.and("code = {}", code);
     q.build()
         .fetch_optional(&mut *conn)
         .await?
@@ -191,6 +207,54 @@ pub async fn members_after(
             })
         })
         .collect()
+}
+
+/// One member of a campaign.
+pub async fn member(conn: &mut Conn, campaign_id: &str, party_id: &str) -> sqlx::Result<Option<Member>> {
+    sqlx::query(
+        "SELECT party_id, cell, test_group, status, contacted_at FROM campaign_members \
+         WHERE campaign_id = $1 AND party_id = $2",
+    )
+    .bind(campaign_id)
+    .bind(party_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| {
+        Ok(Member {
+            party_id: r.try_get("party_id")?,
+            cell: r.try_get("cell")?,
+            test_group: r.try_get::<i64, _>("test_group")? != 0,
+            status: r.try_get("status")?,
+            contacted_at: r.try_get("contacted_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// How often each of `party_ids` was contacted on `channel` since `since` (µs), by any
+/// campaign; parties without contacts are absent. One query per 500 parties, through the
+/// contacts index.
+pub async fn recent_contacts(
+    conn: &mut Conn,
+    party_ids: &[String],
+    channel: i32,
+    since: i64,
+) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let mut counts = std::collections::HashMap::new();
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new(
+            "SELECT m.party_id, COUNT(*) AS contacts FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id \
+             WHERE m.contacted_at IS NOT NULL",
+        );
+        q.and("m.contacted_at >= {}", since);
+        q.and("c.channel = {}", i64::from(channel));
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND m.party_id IN ({list}) GROUP BY m.party_id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            counts.insert(row.try_get("party_id")?, row.try_get::<i64, _>("contacts")?);
+        }
+    }
+    Ok(counts)
 }
 
 /// Marks members contacted (and, for the test, in the test group).

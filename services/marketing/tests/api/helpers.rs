@@ -44,6 +44,22 @@ impl Suite {
         backend: Backend,
         clock: Option<std::sync::Arc<crm_platform::clock::ManualClock>>,
     ) -> Self {
+        Self::start_configured(backend, clock, |_| {}).await
+    }
+
+    /// A suite whose marketing service runs with `adjust`ed settings.
+    pub async fn start_with(
+        backend: Backend,
+        adjust: impl FnOnce(&mut crm_marketing::MarketingSettings),
+    ) -> Self {
+        Self::start_configured(backend, None, adjust).await
+    }
+
+    async fn start_configured(
+        backend: Backend,
+        clock: Option<std::sync::Arc<crm_platform::clock::ManualClock>>,
+        adjust: impl FnOnce(&mut crm_marketing::MarketingSettings),
+    ) -> Self {
         let nats = TestNats::start();
         let dbs = vec![TestDb::new(backend), TestDb::new(backend), TestDb::new(backend)];
         let customers = start::<crm_customers::Customers>(&dbs[0].url, nats.client().await, |_, _| {}).await;
@@ -63,6 +79,7 @@ impl Suite {
             s.rfm_refresh_interval = std::time::Duration::from_millis(200);
             // FitModels answers with the job still running after a second; `fit` follows it.
             s.fit_wait = std::time::Duration::from_secs(1);
+            adjust(s);
         })
         .await;
         Self {

@@ -2,6 +2,7 @@
 //! and sales services over one nats-server.
 
 mod campaigns;
+mod execution;
 mod figures;
 mod helpers;
 mod paging;

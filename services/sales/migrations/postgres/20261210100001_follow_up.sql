@@ -28,3 +28,6 @@ CREATE INDEX tasks_reminders ON tasks (reminder_due_at) WHERE reminder_due_at IS
 
 -- A customer's quotes (the customer 360 shows the open ones).
 CREATE INDEX quotes_party ON quotes (party_id, number, revision);
+
+-- The campaign code an order redeemed (marketing counts it as the campaign's response).
+ALTER TABLE orders ADD COLUMN campaign_code TEXT NOT NULL DEFAULT '';

@@ -33,6 +33,12 @@ impl SalesApi {
             "order.external_ref",
             "at most 200 characters",
         );
+        order.campaign_code = order.campaign_code.trim().to_uppercase();
+        v.check(
+            order.campaign_code.len() > 32,
+            "order.campaign_code",
+            "at most 32 characters",
+        );
         v.finish()?;
         super::check_assignment(
             principal,

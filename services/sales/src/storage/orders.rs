@@ -11,7 +11,7 @@ use super::{lines, micros as micros_of, new_id, timestamp};
 use crate::domain::rules::ReadScope;
 
 const COLUMNS: &str = "id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-    total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id";
+    total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, campaign_code";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
     let currency: String = row.try_get("currency_code")?;
@@ -40,6 +40,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
             at => at,
         })),
         external_id: row.try_get("external_id")?,
+        campaign_code: row.try_get("campaign_code")?,
     })
 }
 
@@ -73,7 +74,8 @@ pub async fn insert_many(
         SqlBuilder::insert_rows(
             &format!(
                 "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-                 total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, {})",
+                 total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, \
+                 campaign_code, {})",
                 RowKeys::COLUMNS
             ),
             chunk.iter().enumerate().map(|(i, o)| {
@@ -101,6 +103,7 @@ pub async fn insert_many(
                     Arg::Int(1),
                     Arg::Int(o.status_time.as_ref().map_or(placed_at, micros_of)),
                     Arg::from(o.external_id.as_str()),
+                    Arg::from(o.campaign_code.as_str()),
                 ]
                 .into_iter()
                 .chain(RowKeys::args(keys.get(i)))

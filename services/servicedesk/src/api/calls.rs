@@ -256,11 +256,12 @@ impl ServiceDeskApi {
         _req: pb::DeliverNotificationsRequest,
     ) -> Result<pb::DeliverNotificationsResponse> {
         crate::notifications::queue_special_days(&self.store).await?;
-        let (delivered, retrying, failed) = self.deliverer.deliver_due(&self.store, &self.config).await?;
+        let run = self.deliverer.deliver_due(&self.store, &self.config).await?;
         Ok(pb::DeliverNotificationsResponse {
-            delivered,
-            retrying,
-            failed,
+            delivered: run.delivered,
+            retrying: run.retrying,
+            failed: run.failed,
+            suppressed: run.suppressed,
         })
     }
 }

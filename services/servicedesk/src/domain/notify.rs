@@ -2,6 +2,30 @@
 
 use chrono::{Datelike as _, NaiveDate};
 
+use crm_proto::marketing::v1::Channel;
+
+/// The delivery channel of a campaign contacting on marketing's `channel`.
+pub fn campaign_channel(channel: i32) -> &'static str {
+    match Channel::try_from(channel) {
+        Ok(Channel::Email) => "email",
+        Ok(Channel::Sms) => "sms",
+        Ok(Channel::Mail) => "mail",
+        Ok(Channel::Phone) => "phone",
+        _ => "portal",
+    }
+}
+
+/// Marketing's channel of a delivery channel, for its consent.
+pub fn consent_channel(delivery: &str) -> Channel {
+    match delivery {
+        "email" => Channel::Email,
+        "sms" => Channel::Sms,
+        "mail" => Channel::Mail,
+        "phone" => Channel::Phone,
+        _ => Channel::Web,
+    }
+}
+
 /// Deliveries tried before a notification is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
 
@@ -40,6 +64,19 @@ pub fn birthday_dates(today: NaiveDate) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn campaign_channels_map_to_their_consent() {
+        for channel in [
+            Channel::Email,
+            Channel::Sms,
+            Channel::Mail,
+            Channel::Phone,
+            Channel::Web,
+        ] {
+            assert_eq!(consent_channel(campaign_channel(channel as i32)), channel);
+        }
+    }
 
     #[test]
     fn back_off_doubles_up_to_an_hour() {

@@ -223,6 +223,7 @@ pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Resul
         "DELETE FROM notifications WHERE about = $1 AND status = 1",
         "UPDATE notifications SET payload = '{}' WHERE about = $1",
         "DELETE FROM watches WHERE party_id = $1",
+        "DELETE FROM consents WHERE party_id = $1",
         "UPDATE call_list_entries SET display_name = '', phone = '', note = '' WHERE party_id = $1",
     ] {
         sqlx::query(sql).bind(party_id).execute(&mut *conn).await?;

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod calls;
 pub mod cases;
+pub mod consents;
 pub mod customers;
 pub mod kb;
 pub mod notifications;

@@ -56,15 +56,27 @@ pub async fn enqueue_to_staff(
 }
 
 /// Who a notification goes to, how, and about whom.
-struct Notice<'a> {
-    dedupe_key: &'a str,
-    channel: &'a str,
-    template: &'a str,
-    recipient: &'a str,
-    about: &'a str,
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// Makes the notice happen once.
+    pub dedupe_key: &'a str,
+    /// How it is delivered.
+    pub channel: &'a str,
+    /// What it says.
+    pub template: &'a str,
+    /// Who receives it (a party or a user).
+    pub recipient: &'a str,
+    /// The customer it is about, when it goes to someone else (erasure reaches it).
+    pub about: &'a str,
 }
 
-async fn insert(conn: &mut Conn, n: &Notice<'_>, payload: &serde_json::Value, now: i64) -> sqlx::Result<()> {
+/// Queues `n` unless a notification with its dedupe key exists.
+pub async fn insert(
+    conn: &mut Conn,
+    n: &Notice<'_>,
+    payload: &serde_json::Value,
+    now: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, about, payload, status, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedupe_key) DO NOTHING",

@@ -255,7 +255,120 @@ async fn notifications_go_over_https_to_a_webhook_of_a_private_ca(backend: Backe
     assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
 }
 
+/// Marketing's campaign contacts are sent on the campaign's channel, each once; a customer who
+/// opted out since the campaign selected them is not sent to (consent is checked at delivery,
+/// the newest consent winning however the announcements arrive); sales' alerts reach the rep
+/// and the manager.
+async fn campaign_messages_honour_consent_at_delivery(backend: Backend) {
+    use crm_proto::marketing::v1 as mpb;
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0911111111").await;
+    let bob = suite.customer("Bob", "0922222222").await;
+    let consent = |party: &str, opted_out: bool, at: i64| mpb::ConsentChanged {
+        consent: Some(mpb::Consent {
+            party_id: party.into(),
+            channel: mpb::Channel::Email as i32,
+            opted_out,
+            do_not_contact: false,
+            update_time: Some(crm_platform::time::timestamp(at)),
+        }),
+    };
+    let now = crm_platform::time::now_micros();
+    // Bob opted out; an older announcement that he had not arrives after it and changes nothing.
+    suite
+        .nats
+        .publish_event(
+            "marketing",
+            "consent.changed",
+            &bob.id,
+            &consent(&bob.id, true, now),
+        )
+        .await;
+    suite
+        .nats
+        .publish_event(
+            "marketing",
+            "consent.changed",
+            &bob.id,
+            &consent(&bob.id, false, now - 1_000_000),
+        )
+        .await;
+    let contacted = mpb::CampaignContacted {
+        campaign_id: "c-spring".into(),
+        campaign_name: "Spring".into(),
+        channel: mpb::Channel::Email as i32,
+        code: "SPRING26".into(),
+        message: "10% off with SPRING26".into(),
+        party_ids: vec![ada.id.clone(), bob.id.clone()],
+    };
+    // Announced twice (a producer's retry): sent once.
+    for _ in 0..2 {
+        suite
+            .nats
+            .publish_event("marketing", "campaign.contacted", "c-spring", &contacted)
+            .await;
+    }
+    let count = "SELECT COUNT(*) FROM notifications WHERE template = 'campaign'";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, count, None, 2, "campaign messages queued").await;
+    let consents = "SELECT COUNT(*) FROM consents WHERE opted_out = 1";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, consents, None, 1, "Bob's opt-out copied").await;
+    let run = suite
+        .desk()
+        .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((run.delivered, run.suppressed), (1, 1));
+    let sent: Vec<serde_json::Value> = suite
+        .webhook
+        .requests()
+        .into_iter()
+        .map(|(_, body)| body)
+        .filter(|b| b["template"] == "campaign")
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (
+            &sent[0]["recipient"],
+            &sent[0]["channel"],
+            &sent[0]["payload"]["code"]
+        ),
+        (&ada.id.clone().into(), &"email".into(), &"SPRING26".into())
+    );
+    let bobs = suite.notifications(&bob.id, NotificationStatus::Suppressed).await;
+    assert_eq!(bobs.len(), 1);
+    assert!(bobs[0].last_error.contains("email"), "{}", bobs[0].last_error);
+
+    // A sales alert reaches the rep and the rep's manager.
+    let alert = crm_proto::sales::v1::AlertRaised {
+        alert: Some(crm_proto::sales::v1::Alert {
+            id: "alert-1".into(),
+            kind: crm_proto::sales::v1::AlertKind::StalledDeal as i32,
+            subject_id: "opp-1".into(),
+            owner_id: "rita".into(),
+            manager_id: "max".into(),
+            message: "Deal opp-1 has been in stage proposal for 45 days.".into(),
+            ..Default::default()
+        }),
+    };
+    suite
+        .nats
+        .publish_event("sales", "alert.raised", "opp-1", &alert)
+        .await;
+    let staff = "SELECT COUNT(*) FROM notifications WHERE template = 'sales_alert'";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, staff, None, 2, "the alert queued for both").await;
+    for user in ["rita", "max"] {
+        let notes = suite.notifications(user, NotificationStatus::Unspecified).await;
+        assert_eq!(notes.len(), 1, "{user}");
+        assert_eq!(
+            (notes[0].channel.as_str(), notes[0].template.as_str()),
+            ("staff", "sales_alert")
+        );
+    }
+}
+
 backend_tests!(
+    campaign_messages_honour_consent_at_delivery,
     notifications_reach_the_webhook_once_with_retries,
     notifications_go_over_https_to_a_webhook_of_a_private_ca,
 );
