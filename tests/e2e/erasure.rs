@@ -27,6 +27,7 @@ const CONSUMERS: &[(&str, &str)] = &[
     ("sales", "marketing-order-events"),
     ("sales", "partners-sales-events"),
     ("sales", "servicedesk-sales-events"),
+    ("servicedesk", "customers-service-cases"),
 ];
 
 /// What identifies a person: their name, e-mail address and phone number.

@@ -5,6 +5,8 @@ use std::time::Duration;
 use clap::Args;
 use crm_platform::config::{parse_currency, parse_duration};
 
+use crate::domain::contribution::CaseCosts;
+
 /// The customers service's own settings (`crm serve customers --help`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Customers")]
@@ -31,6 +33,15 @@ pub struct CustomersSettings {
     #[arg(long = "value-sweep-interval", env = "CRM_VALUE_SWEEP_INTERVAL", default_value = "6h",
           value_parser = parse_duration)]
     pub full_value_sweep_interval: Duration,
+    /// The window value is ranked over: the pyramid and the tiers follow each customer's
+    /// contribution (gross margin less cost to serve) within it; lifetime figures are kept beside.
+    #[arg(long, env = "CRM_VALUE_WINDOW", default_value = "365d", value_parser = parse_duration)]
+    pub value_window: Duration,
+    /// The cost to serve: what one service case costs by its priority, in the reporting
+    /// currency, e.g. `1=120.00,2=60.00,3=25.00,4=10.00`. Unset: unknown, and contribution is
+    /// the gross margin alone.
+    #[arg(long, env = "CRM_CASE_COST", default_value = "", value_parser = CaseCosts::parse)]
+    pub case_cost: CaseCosts,
     /// How often parties written in bulk (imports) are checked for duplicates.
     #[arg(long, env = "CRM_DUPLICATE_CHECK_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub duplicate_check_interval: Duration,

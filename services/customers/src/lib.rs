@@ -14,6 +14,7 @@ pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod policy;
+pub mod service_costs;
 pub mod storage;
 pub mod value;
 
@@ -37,8 +38,12 @@ impl crm_platform::Service for Customers {
     const NAME: &'static str = "customers";
     type Settings = CustomersSettings;
     const MIGRATIONS: &'static Migrations = &MIGRATIONS;
-    const READS: &'static [crm_events::permissions::Reading] =
-        &[value::ORDER_EVENTS, value::AT_RISK_EVENTS, erasure::ERASURES];
+    const READS: &'static [crm_events::permissions::Reading] = &[
+        value::ORDER_EVENTS,
+        value::AT_RISK_EVENTS,
+        erasure::ERASURES,
+        service_costs::CASE_EVENTS,
+    ];
 
     /// Its API, the order and at-risk consumers, and the value sweeper.
     async fn build(base: Foundation, settings: CustomersSettings) -> anyhow::Result<App> {
@@ -52,9 +57,14 @@ impl crm_platform::Service for Customers {
         let orders = value::OrderEvents {
             currency: settings.reporting_currency.clone(),
             rules: settings.lifecycle_rules(),
+            window_micros: i64::try_from(settings.value_window.as_micros()).unwrap_or(i64::MAX),
+            case_costs: settings.case_cost.clone(),
             imports: Default::default(),
             clock: base.clock(),
             bulk: bulk.clone(),
+        };
+        let cases = service_costs::CaseEvents {
+            value: orders.clone(),
         };
         let (db, waker, sweeper_orders) = (base.db().clone(), base.relay_waker(), orders.clone());
         let at_risk_clock = base.clock();
@@ -74,6 +84,7 @@ impl crm_platform::Service for Customers {
                 value::AtRiskEvents { clock: at_risk_clock },
             )
             .consumer(erasure::options(), erasures)
+            .consumer(service_costs::options(), cases)
             .worker("customers-value-sweeper", move |stop| {
                 value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
             })

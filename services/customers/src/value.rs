@@ -16,6 +16,7 @@ use crm_storage::{Db, Tx};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::contribution::CaseCosts;
 use crate::domain::lifecycle::{self, LifecycleRules};
 use crate::domain::pyramid;
 use crate::events;
@@ -116,6 +117,10 @@ pub struct OrderEvents {
     pub currency: String,
     /// Lifecycle settings.
     pub rules: LifecycleRules,
+    /// The window value is ranked over (µs).
+    pub window_micros: i64,
+    /// The cost of a service case by priority (empty: unknown).
+    pub case_costs: CaseCosts,
     /// When imported orders last arrived (shared with the sweeper, which refreshes the parties
     /// they named once they stop).
     pub imports: std::sync::Arc<ImportActivity>,
@@ -171,10 +176,36 @@ impl EventHandler for OrderEvents {
             return Ok(());
         }
         // The parties were locked when their orders were recorded.
-        refresh_parties(tx, &ids, &self.currency, &self.rules, self.clock.now_micros()).await?;
+        refresh_parties(tx, &ids, &self.valuation(), self.clock.now_micros()).await?;
         settings::mark_tiers_dirty(tx).await?;
         Ok(())
     }
+}
+
+impl OrderEvents {
+    /// How values are figured.
+    pub fn valuation(&self) -> Valuation<'_> {
+        Valuation {
+            currency: &self.currency,
+            rules: &self.rules,
+            window_micros: self.window_micros,
+            case_costs: &self.case_costs,
+        }
+    }
+}
+
+/// How a party's value is figured: the currency added up, the lifecycle rules, the value window
+/// and the cost to serve.
+#[derive(Debug, Clone, Copy)]
+pub struct Valuation<'a> {
+    /// Currency of the figures.
+    pub currency: &'a str,
+    /// Lifecycle settings.
+    pub rules: &'a LifecycleRules,
+    /// The window contribution is ranked over (µs).
+    pub window_micros: i64,
+    /// The cost of a service case by priority.
+    pub case_costs: &'a CaseCosts,
 }
 
 /// When the figures of parties whose ledger changed are refreshed.
@@ -198,7 +229,14 @@ async fn record_orders(tx: &mut Tx, orders: &[sales::Order], refresh: Refresh) -
             continue;
         };
         let total = order.total.clone().unwrap_or_default();
+        // The cost of the goods, when sales knows it in the order's currency.
+        let cost_minor = order
+            .cost
+            .as_ref()
+            .filter(|c| c.currency_code == total.currency_code)
+            .map_or(0, |c| c.amount_minor);
         rows.push(orders::LedgerEntry {
+            cost_minor,
             order_id: order.id.clone(),
             party_id: party_id.clone(),
             placed_at: order
@@ -224,7 +262,7 @@ async fn record_orders(tx: &mut Tx, orders: &[sales::Order], refresh: Refresh) -
 
 /// The live party of each of `ids`, following merge redirects, their rows locked for the
 /// transaction (reads no more of a party than its status). Unknown and erased ones are absent.
-async fn live_party_ids(tx: &mut Tx, ids: &[String]) -> sqlx::Result<HashMap<String, String>> {
+pub(crate) async fn live_party_ids(tx: &mut Tx, ids: &[String]) -> sqlx::Result<HashMap<String, String>> {
     let mut live = HashMap::new();
     // (asked, current) pairs still being followed.
     let mut following: Vec<(String, String)> = ids.iter().map(|id| (id.clone(), id.clone())).collect();
@@ -276,10 +314,10 @@ async fn live_party(tx: &mut Tx, id: &str) -> sqlx::Result<Option<pb::Party>> {
 pub async fn refresh_parties(
     tx: &mut Tx,
     ids: &[String],
-    currency: &str,
-    rules: &LifecycleRules,
+    valuation: &Valuation<'_>,
     now: i64,
 ) -> anyhow::Result<()> {
+    let (currency, rules) = (valuation.currency, valuation.rules);
     let active: Vec<pb::Party> = parties::load_figures(tx, ids)
         .await?
         .into_iter()
@@ -287,32 +325,60 @@ pub async fn refresh_parties(
         .collect();
     let active_ids: Vec<String> = active.iter().map(|p| p.id.clone()).collect();
     let summaries = orders::summaries(tx, &active_ids, currency, now).await?;
+    let window_start = now.saturating_sub(valuation.window_micros);
+    let business = orders::business(tx, &active_ids, currency, window_start, valuation.case_costs).await?;
     let mut values = Vec::new();
     let mut stages = Vec::new();
     let mut entries = Vec::new();
     let mut announcements = Vec::new();
     for party in active {
         let summary = summaries.get(&party.id).cloned().unwrap_or_default();
-        let (lifetime, trailing) = (summary.lifetime_minor, summary.trailing_minor);
+        let (lifetime_business, window_business) = business.get(&party.id).copied().unwrap_or_default();
+        let figures = parties::ValueFigures {
+            lifetime_revenue: summary.lifetime_minor,
+            trailing_12m_revenue: summary.trailing_minor,
+            window_revenue: window_business.revenue,
+            window_contribution: window_business.contribution(),
+            lifetime_contribution: lifetime_business.contribution(),
+            window_cost_to_serve: window_business.cost_to_serve,
+        };
         let mut value = party.value.clone().unwrap_or_default();
         let amount =
             |m: &Option<crm_proto::common::v1::Money>| m.as_ref().map(|m| m.amount_minor).unwrap_or_default();
-        if (
-            amount(&value.lifetime_revenue),
-            amount(&value.trailing_12m_revenue),
-        ) != (lifetime, trailing)
-        {
-            values.push((party.id.clone(), lifetime, trailing));
+        let stored = parties::ValueFigures {
+            lifetime_revenue: amount(&value.lifetime_revenue),
+            trailing_12m_revenue: amount(&value.trailing_12m_revenue),
+            window_revenue: amount(&value.window_revenue),
+            window_contribution: amount(&value.window_contribution),
+            lifetime_contribution: amount(&value.lifetime_contribution),
+            window_cost_to_serve: amount(&value.window_cost_to_serve),
+        };
+        if stored != figures {
+            values.push((party.id.clone(), figures));
             for (money, amount) in [
-                (&mut value.lifetime_revenue, lifetime),
-                (&mut value.trailing_12m_revenue, trailing),
+                (&mut value.lifetime_revenue, figures.lifetime_revenue),
+                (&mut value.trailing_12m_revenue, figures.trailing_12m_revenue),
+                (&mut value.window_contribution, figures.window_contribution),
+                (&mut value.lifetime_contribution, figures.lifetime_contribution),
+                (&mut value.window_cost_to_serve, figures.window_cost_to_serve),
+                (&mut value.window_revenue, figures.window_revenue),
             ] {
-                money.get_or_insert_with(Default::default).amount_minor = amount;
+                let money = money.get_or_insert_with(Default::default);
+                money.amount_minor = amount;
+                if money.currency_code.is_empty() {
+                    money.currency_code = currency.to_string();
+                }
             }
             entries.push((
                 party.id.clone(),
                 "value_set".to_string(),
-                json!({"lifetime_revenue_minor": lifetime, "trailing_12m_revenue_minor": trailing}),
+                json!({
+                    "lifetime_revenue_minor": figures.lifetime_revenue,
+                    "trailing_12m_revenue_minor": figures.trailing_12m_revenue,
+                    "window_contribution_minor": figures.window_contribution,
+                    "lifetime_contribution_minor": figures.lifetime_contribution,
+                    "window_cost_to_serve_minor": figures.window_cost_to_serve,
+                }),
             ));
             let changed = pb::PartyValueChanged {
                 party_id: party.id.clone(),
@@ -348,7 +414,7 @@ pub async fn refresh_parties(
     Ok(())
 }
 
-/// Re-ranks every party by lifetime revenue and assigns tiers, in SQL (one pass over the active
+/// Re-ranks every party by its contribution over the value window and assigns tiers, in SQL (one pass over the active
 /// parties, writing only the ranks that move); then announces the tier moves not yet announced,
 /// a page at a time (memory stays bounded when most customers move). Returns (ranked, tier
 /// changes announced).
@@ -408,6 +474,8 @@ pub async fn store_pyramid(
         ranked: sums.ranked,
         tier_revenue: sums.tier_revenue,
         top_20_percent_revenue: sums.top_20_percent_revenue,
+        tier_contribution: sums.tier_contribution,
+        top_20_percent_contribution: sums.top_20_percent_contribution,
         rank_reaching_80_percent: sums.rank_reaching_80_percent,
         at: now,
     };
@@ -458,14 +526,7 @@ pub async fn run_sweeper(
         }
         let full = last_full.elapsed() >= full_sweep;
         let started = tokio::time::Instant::now();
-        let swept = sweep(
-            &db,
-            &ledger.currency,
-            &ledger.rules,
-            full,
-            ledger.clock.now_micros(),
-        )
-        .await;
+        let swept = sweep(&db, &ledger.valuation(), full, ledger.clock.now_micros()).await;
         // Re-ranking reads every party: on a large base, while orders stream in, it is kept to
         // about a tenth of the time (and of the database's work) by waiting ten times as long as
         // it took. (A full sweep is rare and says nothing about the re-ranking's cost.)
@@ -527,14 +588,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
             // Parties the order consumer holds are left for the next run: waiting for each
             // other, the two formed lock cycles PostgreSQL broke by aborting one of them.
             let (free, missing) = parties::lock_unless_busy(&mut tx, &ids).await?;
-            refresh_parties(
-                &mut tx,
-                &free,
-                &ledger.currency,
-                &ledger.rules,
-                ledger.clock.now_micros(),
-            )
-            .await?;
+            refresh_parties(&mut tx, &free, &ledger.valuation(), ledger.clock.now_micros()).await?;
             orders::clear_deferred(&mut tx, &free).await?;
             orders::clear_deferred(&mut tx, &missing).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
@@ -556,7 +610,7 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     Ok(refreshed)
 }
 
-async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now: i64) -> anyhow::Result<()> {
+async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, now: i64) -> anyhow::Result<()> {
     if full {
         // A batch of customers per transaction, each batch read after the last one's ids.
         let mut after = String::new();
@@ -568,7 +622,7 @@ async fn sweep(db: &Db, currency: &str, rules: &LifecycleRules, full: bool, now:
             };
             // A party the order consumer holds is being refreshed by it.
             let (free, _) = parties::lock_unless_busy(&mut tx, &chunk).await?;
-            refresh_parties(&mut tx, &free, currency, rules, now).await?;
+            refresh_parties(&mut tx, &free, valuation, now).await?;
             settings::mark_tiers_dirty(&mut tx).await?;
             tx.commit().await?;
             after = last;

@@ -85,6 +85,7 @@ impl ImportEntity {
                 "owner_id",
                 "team_id",
                 "lines",
+                "cost",
             ],
             ImportEntity::Partners => &[
                 "external_id",
@@ -147,6 +148,7 @@ impl ImportEntity {
                 "price_book",
                 "unit_price",
                 "currency",
+                "unit_cost",
             ],
             ImportEntity::Leads => &[
                 "external_id",
@@ -365,6 +367,7 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
     // With lines the amount may be left to them.
     let total =
         (r.get("lines").trim().is_empty() || !r.get("amount").is_empty()).then(|| money(r, &mut problems));
+    let cost = money_in(r, "cost", &mut problems);
     let status = enum_column(
         r,
         "status",
@@ -390,6 +393,7 @@ pub fn order_row(r: &Record) -> Result<sales::OrderImportRow, Vec<Problem>> {
         owner_id: r.get("owner_id").into(),
         team_id: r.get("team_id").into(),
         partner_external_id: r.get("partner_external_id").into(),
+        cost,
     })
 }
 
@@ -451,6 +455,24 @@ fn order_lines(r: &Record, problems: &mut Vec<Problem>) -> Vec<sales::OrderImpor
 }
 
 /// Minor units of `amount` (major units of `currency`), or the column at fault.
+/// The amount in `column` (major units of the `currency` column), when given; its problems are
+/// named by `column`.
+fn money_in(r: &Record, column: &str, problems: &mut Vec<Problem>) -> Option<Money> {
+    if r.get(column).is_empty() {
+        return None;
+    }
+    let mut record = r.clone();
+    record.fields.insert("amount".into(), r.get(column).to_string());
+    let mut found = Vec::new();
+    let amount = money(&record, &mut found);
+    problems.extend(
+        found
+            .into_iter()
+            .map(|(c, e)| (if c == "amount" { column.to_string() } else { c }, e)),
+    );
+    Some(amount)
+}
+
 fn money(r: &Record, problems: &mut Vec<Problem>) -> Money {
     let currency = r.get("currency").to_uppercase();
     let amount = if currency.is_empty() {
@@ -721,20 +743,10 @@ fn optional_time(r: &Record, column: &str, problems: &mut Vec<Problem>) -> Optio
 pub fn product_row(r: &Record) -> Result<sales::ProductImportRow, Vec<Problem>> {
     let mut problems = Vec::new();
     let active = r.get("active").is_empty() || flag(r, "active", &mut problems);
-    let unit_price = if r.get("unit_price").is_empty() {
-        None
-    } else {
-        let mut price_record = r.clone();
-        price_record
-            .fields
-            .insert("amount".into(), r.get("unit_price").to_string());
-        Some(money(&price_record, &mut problems))
-    };
+    let unit_price = money_in(r, "unit_price", &mut problems);
+    let unit_cost = money_in(r, "unit_cost", &mut problems);
     if !problems.is_empty() {
-        return Err(problems
-            .into_iter()
-            .map(|(c, e)| (if c == "amount" { "unit_price".into() } else { c }, e))
-            .collect());
+        return Err(problems);
     }
     Ok(sales::ProductImportRow {
         row: r.line,
@@ -746,6 +758,7 @@ pub fn product_row(r: &Record) -> Result<sales::ProductImportRow, Vec<Problem>> 
             category: r.get("category").into(),
             unit: r.get("unit").into(),
             active,
+            unit_cost,
             ..Default::default()
         }),
         price_book_name: r.get("price_book").into(),
@@ -1061,6 +1074,25 @@ mod tests {
         .unwrap();
         assert_eq!(row.total.unwrap().amount_minor, 1299);
         assert_eq!(row.status, sales::OrderStatus::Returned as i32);
+        assert!(row.cost.is_none(), "no cost column: unknown");
+        let costed = order_row(&record(&[
+            ("external_id", "o2"),
+            ("party_external_id", "c1"),
+            ("placed_at", "1997-01-01"),
+            ("currency", "usd"),
+            ("amount", "12.99"),
+            ("cost", "7.50"),
+        ]))
+        .unwrap();
+        assert_eq!(costed.cost.unwrap().amount_minor, 750);
+        let product = product_row(&record(&[
+            ("sku", "W-1"),
+            ("name", "Widget"),
+            ("currency", "USD"),
+            ("unit_cost", "oops"),
+        ]))
+        .unwrap_err();
+        assert_eq!(product[0].0, "unit_cost");
         let problems = order_row(&record(&[
             ("currency", "XYZ"),
             ("amount", "1"),

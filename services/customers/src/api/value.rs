@@ -140,6 +140,13 @@ impl CustomersApi {
                 ranked: usize::try_from(snapshot.ranked).unwrap_or_default(),
                 tier_revenue: snapshot.tier_revenue.iter().copied().map(i128::from).collect(),
                 top_20_percent_revenue: i128::from(snapshot.top_20_percent_revenue),
+                tier_contribution: snapshot
+                    .tier_contribution
+                    .iter()
+                    .copied()
+                    .map(i128::from)
+                    .collect(),
+                top_20_percent_contribution: i128::from(snapshot.top_20_percent_contribution),
                 rank_reaching_80_percent: usize::try_from(snapshot.rank_reaching_80_percent)
                     .unwrap_or_default(),
             },
@@ -160,6 +167,8 @@ impl CustomersApi {
                     customers: l.customers,
                     revenue: money(l.revenue_minor),
                     revenue_share_bps: l.revenue_share_bps,
+                    contribution: money(l.contribution_minor),
+                    contribution_share_bps: l.contribution_share_bps,
                 })
                 .collect(),
             ranked_customers: p.ranked_customers,
@@ -167,6 +176,11 @@ impl CustomersApi {
             top_20_percent_revenue_share_bps: p.top_20_percent_revenue_share_bps,
             customers_for_80_percent_revenue_bps: p.customers_for_80_percent_revenue_bps,
             rank_time: Some(crate::storage::timestamp(snapshot.at)),
+            total_contribution: money(p.total_contribution_minor),
+            top_20_percent_contribution_share_bps: p.top_20_percent_contribution_share_bps,
+            pareto: pyramid::pareto_label(p.top_20_percent_contribution_share_bps),
+            cost_to_serve_known: !self.config.case_cost.is_empty(),
+            customers_for_80_percent_contribution_bps: p.customers_for_80_percent_revenue_bps,
         })
     }
 

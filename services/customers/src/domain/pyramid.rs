@@ -210,6 +210,11 @@ pub struct Level {
     pub revenue_minor: i64,
     /// Their share of total revenue, rounded to the nearest bps; 0 when total revenue is 0.
     pub revenue_share_bps: i32,
+    /// Their contribution, in minor units.
+    pub contribution_minor: i64,
+    /// Their share of the total contribution, bps (above 10000 or negative when others lose
+    /// money); 0 when the total is not positive.
+    pub contribution_share_bps: i32,
 }
 
 /// The whole pyramid.
@@ -223,9 +228,13 @@ pub struct Pyramid {
     pub total_revenue_minor: i64,
     /// Share of revenue from the top 20% of ranked customers (ceil(n*0.2) customers), bps.
     pub top_20_percent_revenue_share_bps: i32,
-    /// Smallest share of customers, from the top, whose revenue reaches 80% of the total, bps
+    /// Smallest share of customers, from the top, whose value reaches 80% of the total, bps
     /// (customers_needed * 10000 / n, rounded to nearest).
     pub customers_for_80_percent_revenue_bps: i32,
+    /// Contribution of the ranked customers.
+    pub total_contribution_minor: i64,
+    /// Share of the contribution from the top 20%, bps: may exceed 10000 when the rest lose money.
+    pub top_20_percent_contribution_share_bps: i32,
 }
 
 /// Builds the pyramid from ranked contributions, using the same ordering and tier boundaries as `rank`.
@@ -249,10 +258,13 @@ pub fn pyramid(contributions: &[Contribution], tiers: &[TierSpec]) -> Pyramid {
         cumulative += r;
         cumulative * 10 >= total * 8
     });
+    let top: i128 = revenues[..top_20_percent(revenues.len())].iter().sum();
     let totals = Totals {
         ranked: revenues.len(),
+        tier_contribution: tier_revenue.clone(),
         tier_revenue,
-        top_20_percent_revenue: revenues[..top_20_percent(revenues.len())].iter().sum(),
+        top_20_percent_revenue: top,
+        top_20_percent_contribution: top,
         rank_reaching_80_percent: if total > 0 {
             reaching.map_or(0, |i| i + 1)
         } else {
@@ -271,6 +283,10 @@ pub struct Totals {
     pub tier_revenue: Vec<i128>,
     /// Revenue of the best [`top_20_percent`] ranks.
     pub top_20_percent_revenue: i128,
+    /// Contribution of each configured tier, in configuration order.
+    pub tier_contribution: Vec<i128>,
+    /// Contribution of the best [`top_20_percent`] ranks.
+    pub top_20_percent_contribution: i128,
     /// The smallest rank by which cumulative revenue reaches 80% of the total (0 when none).
     pub rank_reaching_80_percent: usize,
 }
@@ -283,6 +299,7 @@ pub fn top_20_percent(n: usize) -> usize {
 /// The pyramid from aggregated [`Totals`].
 pub fn from_totals(totals: &Totals, tiers: &[TierSpec]) -> Pyramid {
     let total: i128 = totals.tier_revenue.iter().sum();
+    let total_contribution: i128 = totals.tier_contribution.iter().sum();
     let bounds = tier_bounds(totals.ranked, tiers);
     let mut start = 0;
     let levels = tiers
@@ -291,11 +308,14 @@ pub fn from_totals(totals: &Totals, tiers: &[TierSpec]) -> Pyramid {
         .enumerate()
         .map(|(i, (tier, &end))| {
             let revenue = totals.tier_revenue.get(i).copied().unwrap_or(0);
+            let contribution = totals.tier_contribution.get(i).copied().unwrap_or(0);
             let level = Level {
                 name: tier.name.clone(),
                 customers: to_i64(end - start),
                 revenue_minor: saturate_i64(revenue),
                 revenue_share_bps: share_bps(revenue, total),
+                contribution_minor: saturate_i64(contribution),
+                contribution_share_bps: signed_share_bps(contribution, total_contribution),
             };
             start = end;
             level
@@ -311,7 +331,39 @@ pub fn from_totals(totals: &Totals, tiers: &[TierSpec]) -> Pyramid {
         } else {
             0
         },
+        total_contribution_minor: saturate_i64(total_contribution),
+        top_20_percent_contribution_share_bps: signed_share_bps(
+            totals.top_20_percent_contribution,
+            total_contribution,
+        ),
     }
+}
+
+/// The practice's name for the share of the contribution the top 20% make: "20/80", "20/100"
+/// or "20/120" for the nearest of those (within 10 points), otherwise "20/<percent>".
+pub fn pareto_label(top_20_percent_share_bps: i32) -> String {
+    let percent = (f64::from(top_20_percent_share_bps) / 100.0).round() as i64;
+    let named = [80, 100, 120]
+        .into_iter()
+        .min_by_key(|p| (p - percent).abs())
+        .filter(|p| (p - percent).abs() <= 10);
+    format!("20/{}", named.unwrap_or(percent))
+}
+
+/// part / whole in bps, rounded half away from zero, unclamped (a share of a total the others
+/// reduce may pass 10000, a loss is negative); 0 when whole is not positive.
+fn signed_share_bps(part: i128, whole: i128) -> i32 {
+    if whole <= 0 {
+        return 0;
+    }
+    let full = i128::from(FULL_BPS);
+    let doubled = 2 * part * full;
+    let rounded = if doubled >= 0 {
+        (doubled + whole) / (2 * whole)
+    } else {
+        (doubled - whole) / (2 * whole)
+    };
+    i32::try_from(rounded.clamp(i128::from(i32::MIN), i128::from(i32::MAX))).unwrap_or(0)
 }
 
 /// part / whole in bps, rounded half up; 0 when whole is not positive.
@@ -337,6 +389,24 @@ fn to_i128(n: usize) -> i128 {
 /// i128 to i64, saturating at the bounds.
 fn saturate_i64(v: i128) -> i64 {
     i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+#[cfg(test)]
+mod pareto_tests {
+    use super::*;
+
+    #[test]
+    fn the_practice_names_the_pattern() {
+        assert_eq!(pareto_label(8_000), "20/80");
+        assert_eq!(pareto_label(8_600), "20/80");
+        assert_eq!(pareto_label(10_300), "20/100");
+        assert_eq!(pareto_label(12_000), "20/120");
+        assert_eq!(pareto_label(6_000), "20/60");
+        assert_eq!(pareto_label(15_000), "20/150");
+        assert_eq!(signed_share_bps(12, 10), 12_000);
+        assert_eq!(signed_share_bps(-2, 10), -2_000);
+        assert_eq!(signed_share_bps(5, 0), 0);
+    }
 }
 
 #[cfg(test)]
@@ -521,11 +591,14 @@ mod tests {
         assert_eq!(p.total_revenue_minor, 200);
         assert_eq!(p.top_20_percent_revenue_share_bps, 7_500);
         assert_eq!(p.customers_for_80_percent_revenue_bps, 3_000);
+        // The reference ranks one value: contribution and revenue are the same here.
         let level = |name: &str, customers, revenue_minor, revenue_share_bps| Level {
             name: name.to_string(),
             customers,
             revenue_minor,
             revenue_share_bps,
+            contribution_minor: revenue_minor,
+            contribution_share_bps: revenue_share_bps,
         };
         assert_eq!(
             p.levels,

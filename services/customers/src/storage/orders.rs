@@ -6,6 +6,7 @@ use crm_proto::sales::v1 as sales;
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
+use crate::domain::contribution::{Business, CaseCosts};
 use crate::domain::lifecycle::{OrderSummary, trailing_start};
 
 /// One order as the ledger keeps it.
@@ -23,6 +24,8 @@ pub struct LedgerEntry {
     pub currency_code: String,
     /// `placed`, `fulfilled`, `cancelled` or `returned`.
     pub status: &'static str,
+    /// What its goods cost, minor units (0 when unknown).
+    pub cost_minor: i64,
 }
 
 /// Records orders, or the new status of orders already known (only forward along the order's
@@ -31,7 +34,7 @@ pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()
     let unique = crm_storage::last_per_key(entries, |e| e.order_id.as_str());
     for chunk in crm_storage::insert_chunks(&unique, 500) {
         let mut q = SqlBuilder::insert_rows(
-            "party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status)",
+            "party_orders (order_id, party_id, placed_at, amount_minor, currency_code, status, cost_minor)",
             chunk.iter().map(|e| {
                 [
                     Arg::from(e.order_id.as_str()),
@@ -40,6 +43,7 @@ pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()
                     Arg::Int(e.amount_minor),
                     Arg::from(e.currency_code.as_str()),
                     Arg::from(e.status),
+                    Arg::Int(e.cost_minor),
                 ]
             }),
         );
@@ -91,11 +95,95 @@ pub async fn summaries(
     Ok(found)
 }
 
-/// Up to `limit` parties with orders in the ledger, by id, after `after`: read from the ledger's
-/// (party, placed) index a page at a time.
+/// The business of each of `party_ids` in `currency`, (lifetime, within the value window from
+/// `window_start`), in SQL: revenue and cost of goods of the orders that count, and the cost to
+/// serve of their cases under `costs`. Two grouped queries per 500 parties.
+pub async fn business(
+    conn: &mut Conn,
+    party_ids: &[String],
+    currency: &str,
+    window_start: i64,
+    costs: &CaseCosts,
+) -> sqlx::Result<HashMap<String, (Business, Business)>> {
+    let mut found: HashMap<String, (Business, Business)> = HashMap::with_capacity(party_ids.len());
+    let counts = "status IN ('placed', 'fulfilled')";
+    for chunk in crm_storage::insert_chunks(party_ids, 500) {
+        let mut q = SqlBuilder::new("SELECT party_id, ");
+        let (since, since_again) = (q.arg(window_start), q.arg(window_start));
+        q.push(&format!(
+            "CAST(COALESCE(SUM(CASE WHEN {counts} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS revenue, \
+             CAST(COALESCE(SUM(CASE WHEN {counts} THEN cost_minor ELSE 0 END), 0) AS BIGINT) AS cost, \
+             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {since} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS window_revenue, \
+             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {since_again} THEN cost_minor ELSE 0 END), 0) AS BIGINT) AS window_cost \
+             FROM party_orders WHERE 1 = 1"
+        ));
+        q.and("currency_code = {}", currency);
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let entry = found.entry(row.try_get("party_id")?).or_default();
+            entry.0.revenue = row.try_get("revenue")?;
+            entry.0.cost_of_goods = row.try_get("cost")?;
+            entry.1.revenue = row.try_get("window_revenue")?;
+            entry.1.cost_of_goods = row.try_get("window_cost")?;
+        }
+        if costs.is_empty() {
+            continue;
+        }
+        // The cost of each case by its priority, as the settings say now.
+        let mut q = SqlBuilder::new("SELECT party_id, ");
+        let mut cost = String::from("CASE priority");
+        for (priority, amount) in &costs.0 {
+            let (p, a) = (q.arg(i64::from(*priority)), q.arg(*amount));
+            cost.push_str(&format!(" WHEN {p} THEN {a}"));
+        }
+        cost.push_str(" ELSE 0 END");
+        let since = q.arg(window_start);
+        q.push(&format!(
+            "CAST(COALESCE(SUM({cost}), 0) AS BIGINT) AS served, \
+             CAST(COALESCE(SUM(CASE WHEN opened_at > {since} THEN {cost} ELSE 0 END), 0) AS BIGINT) AS window_served \
+             FROM party_cases WHERE 1 = 1"
+        ));
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let entry = found.entry(row.try_get("party_id")?).or_default();
+            entry.0.cost_to_serve = row.try_get("served")?;
+            entry.1.cost_to_serve = row.try_get("window_served")?;
+        }
+    }
+    Ok(found)
+}
+
+/// Records service cases of live parties, (case id, party id, opened at, priority) each; a case
+/// seen again (a re-imported one) keeps what was recorded first.
+pub async fn record_cases(conn: &mut Conn, cases: &[(String, String, i64, i32)]) -> sqlx::Result<()> {
+    let unique = crm_storage::last_per_key(cases, |c| c.0.as_str());
+    for chunk in crm_storage::insert_chunks(&unique, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "party_cases (case_id, party_id, opened_at, priority)",
+            chunk.iter().map(|(case, party, at, priority)| {
+                [
+                    Arg::from(case.as_str()),
+                    Arg::from(party.as_str()),
+                    Arg::Int(*at),
+                    Arg::Int(i64::from(*priority)),
+                ]
+            }),
+        );
+        q.push(" ON CONFLICT (case_id) DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` parties with orders or service cases, by id, after `after`: read from the
+/// ledgers' party indexes a page at a time.
 pub async fn parties_with_orders(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT party_id FROM party_orders WHERE party_id > $1 GROUP BY party_id ORDER BY party_id LIMIT $2",
+        "SELECT party_id FROM (SELECT party_id FROM party_orders WHERE party_id > $1 GROUP BY party_id \
+         UNION SELECT party_id FROM party_cases WHERE party_id > $1 GROUP BY party_id) p \
+         ORDER BY party_id LIMIT $2",
     )
     .bind(after)
     .bind(limit)
@@ -103,13 +191,14 @@ pub async fn parties_with_orders(conn: &mut Conn, after: &str, limit: i64) -> sq
     .await
 }
 
-/// Moves the orders of merged parties to the survivor.
+/// Moves the orders and cases of merged parties to the survivor.
 pub async fn rekey(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE party_orders SET party_id = $1 WHERE party_id = $2")
-        .bind(to)
-        .bind(from)
-        .execute(&mut *conn)
-        .await?;
+    for sql in [
+        "UPDATE party_orders SET party_id = $1 WHERE party_id = $2",
+        "UPDATE party_cases SET party_id = $1 WHERE party_id = $2",
+    ] {
+        sqlx::query(sql).bind(to).bind(from).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

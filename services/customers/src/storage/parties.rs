@@ -15,7 +15,8 @@ use crate::domain::party as rules;
 const COLUMNS: &str = "id, kind, display_name, given_name, family_name, organization_name, industry, company_size, \
     region_code, attributes, owner_id, team_id, source, birth_date, lifecycle_stage, status, merged_into_id, \
     lifetime_revenue_minor, trailing_12m_revenue_minor, currency_code, contribution_rank, tier, version, \
-    created_at, updated_at, verified_at, external_id";
+    created_at, updated_at, verified_at, external_id, window_contribution_minor, lifetime_contribution_minor, \
+    window_cost_to_serve_minor, window_revenue_minor";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
     let currency: String = row.try_get("currency_code")?;
@@ -48,6 +49,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Party> {
             trailing_12m_revenue: money(row.try_get("trailing_12m_revenue_minor")?),
             contribution_rank: row.try_get("contribution_rank")?,
             tier: row.try_get("tier")?,
+            window_contribution: money(row.try_get("window_contribution_minor")?),
+            lifetime_contribution: money(row.try_get("lifetime_contribution_minor")?),
+            window_cost_to_serve: money(row.try_get("window_cost_to_serve_minor")?),
+            window_revenue: money(row.try_get("window_revenue_minor")?),
         }),
         status: row.try_get::<i64, _>("status")? as i32,
         merged_into_id: row
@@ -97,9 +102,13 @@ pub async fn insert_many(
         });
         party.value = Some(pb::PartyValue {
             lifetime_revenue: zero.clone(),
-            trailing_12m_revenue: zero,
+            trailing_12m_revenue: zero.clone(),
             contribution_rank: 0,
             tier: String::new(),
+            window_contribution: zero.clone(),
+            lifetime_contribution: zero.clone(),
+            window_cost_to_serve: zero.clone(),
+            window_revenue: zero,
         });
         let time = Some(timestamp(*at));
         (party.create_time, party.update_time, party.verify_time) = (time, time, time);
@@ -587,9 +596,11 @@ pub async fn set_value(
     trailing: i64,
     now: i64,
 ) -> sqlx::Result<()> {
+    // A value set by hand knows no costs: its contribution is its revenue.
     sqlx::query(
-        "UPDATE parties SET lifetime_revenue_minor = $1, trailing_12m_revenue_minor = $2, version = version + 1, \
-         updated_at = $3 WHERE id = $4",
+        "UPDATE parties SET lifetime_revenue_minor = $1, trailing_12m_revenue_minor = $2, window_revenue_minor = $2, \
+         window_contribution_minor = $2, lifetime_contribution_minor = $1, window_cost_to_serve_minor = 0, \
+         version = version + 1, updated_at = $3 WHERE id = $4",
     )
     .bind(lifetime)
     .bind(trailing)
@@ -600,18 +611,45 @@ pub async fn set_value(
     Ok(())
 }
 
-/// Sets lifetime and trailing revenue of parties, `(id, lifetime, trailing)`, with one statement
-/// per 300 parties; bumps their versions.
-pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)], now: i64) -> sqlx::Result<()> {
-    for chunk in values.chunks(300) {
+/// A party's value figures, minor units of the reporting currency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueFigures {
+    /// Revenue of every order that counts.
+    pub lifetime_revenue: i64,
+    /// Revenue of the trailing twelve months.
+    pub trailing_12m_revenue: i64,
+    /// Revenue within the value window.
+    pub window_revenue: i64,
+    /// Margin less cost to serve within the value window.
+    pub window_contribution: i64,
+    /// Margin less cost to serve over the whole history.
+    pub lifetime_contribution: i64,
+    /// Cost to serve within the value window.
+    pub window_cost_to_serve: i64,
+}
+
+/// Sets the value figures of parties, `(id, figures)`, with one statement per 200 parties;
+/// bumps their versions.
+pub async fn set_values(conn: &mut Conn, values: &[(String, ValueFigures)], now: i64) -> sqlx::Result<()> {
+    for chunk in values.chunks(200) {
         let mut q = SqlBuilder::new(
-            "UPDATE parties SET lifetime_revenue_minor = v.column2, \
-             trailing_12m_revenue_minor = v.column3, version = version + 1, updated_at = ",
+            "UPDATE parties SET lifetime_revenue_minor = v.column2, trailing_12m_revenue_minor = v.column3, \
+             window_revenue_minor = v.column4, window_contribution_minor = v.column5, \
+             lifetime_contribution_minor = v.column6, window_cost_to_serve_minor = v.column7, \
+             version = version + 1, updated_at = ",
         );
         let now = q.arg(now);
         q.push(&now).push(" FROM (VALUES ");
-        for (i, (id, lifetime, trailing)) in chunk.iter().enumerate() {
-            let tuple = q.list([Arg::from(id.as_str()), Arg::Int(*lifetime), Arg::Int(*trailing)]);
+        for (i, (id, f)) in chunk.iter().enumerate() {
+            let tuple = q.list([
+                Arg::from(id.as_str()),
+                Arg::Int(f.lifetime_revenue),
+                Arg::Int(f.trailing_12m_revenue),
+                Arg::Int(f.window_revenue),
+                Arg::Int(f.window_contribution),
+                Arg::Int(f.lifetime_contribution),
+                Arg::Int(f.window_cost_to_serve),
+            ]);
             q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
         }
         q.push(") AS v WHERE parties.id = v.column1");
@@ -620,12 +658,19 @@ pub async fn set_values(conn: &mut Conn, values: &[(String, i64, i64)], now: i64
     Ok(())
 }
 
-/// Active parties with positive lifetime revenue: the ones the value pyramid ranks.
+/// The condition of the parties the value pyramid ranks: active, with business in the value
+/// window (revenue, or a contribution such as a cost to serve).
+const RANKED: &str = "status = {active} AND (window_revenue_minor > 0 OR window_contribution_minor <> 0)";
+
+/// Active parties with business in the value window: the ones the value pyramid ranks.
 pub async fn ranked_count(conn: &mut Conn) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM parties WHERE status = $1 AND lifetime_revenue_minor > 0")
-        .bind(PartyStatus::Active as i64)
-        .fetch_one(&mut *conn)
-        .await
+    let condition = RANKED.replace("{active}", "$1");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM parties WHERE {condition}"
+    )))
+    .bind(PartyStatus::Active as i64)
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// A party whose tier a re-ranking changes.
@@ -644,9 +689,10 @@ pub struct TierChange {
     pub rank: i64,
 }
 
-/// `SELECT id, tier, contribution_rank, revenue, rn, n, cumulative, total, new_tier` over every
-/// active party: its rank by lifetime revenue (largest first, ties by id; 0 without revenue),
-/// how many are ranked, the revenue up to its rank and in all, and the tier its rank falls in.
+/// `SELECT id, tier, contribution_rank, revenue, contribution, rn, n, cumulative, total,
+/// new_tier` over every active party: its rank by contribution over the value window (largest
+/// first, ties by id; 0 without business in the window), how many are ranked, the contribution
+/// up to its rank and in all, and the tier its rank falls in.
 /// `tiers` gives each tier's cumulative customer share in bps: a tier ends at rank
 /// ceil(n * share / 10000), the last takes the rest (as `domain::pyramid::rank`). Everything is
 /// computed in the one statement, so what it reads is one snapshot.
@@ -665,16 +711,18 @@ fn ranking(q: &mut SqlBuilder, tiers: &[(i64, &str)]) {
     if tiers.is_empty() {
         case.push_str(" ELSE '' END");
     }
+    let ranked = RANKED.replace("{active}", &active);
+    let active_again = q.arg(PartyStatus::Active as i64);
     q.push(&format!(
-        "SELECT id, tier, contribution_rank, revenue, rn, n, cumulative, total, {case} AS new_tier FROM (\
-         SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, \
-         ROW_NUMBER() OVER (ORDER BY lifetime_revenue_minor DESC, id) AS rn, \
+        "SELECT id, tier, contribution_rank, revenue, contribution, rn, n, cumulative, total, {case} AS new_tier FROM (\
+         SELECT id, tier, contribution_rank, window_revenue_minor AS revenue, window_contribution_minor AS contribution, \
+         ROW_NUMBER() OVER (ORDER BY window_contribution_minor DESC, id) AS rn, \
          COUNT(*) OVER () AS n, \
-         SUM(lifetime_revenue_minor) OVER (ORDER BY lifetime_revenue_minor DESC, id ROWS UNBOUNDED PRECEDING) AS cumulative, \
-         SUM(lifetime_revenue_minor) OVER () AS total \
-         FROM parties WHERE status = {active} AND lifetime_revenue_minor > 0 \
-         UNION ALL SELECT id, tier, contribution_rank, lifetime_revenue_minor AS revenue, 0, 0, 0, 0 \
-         FROM parties WHERE status = {active} AND lifetime_revenue_minor <= 0) ranked"
+         SUM(window_contribution_minor) OVER (ORDER BY window_contribution_minor DESC, id ROWS UNBOUNDED PRECEDING) AS cumulative, \
+         SUM(window_contribution_minor) OVER () AS total \
+         FROM parties WHERE {ranked} \
+         UNION ALL SELECT id, tier, contribution_rank, window_revenue_minor AS revenue, window_contribution_minor, 0, 0, 0, 0 \
+         FROM parties WHERE status = {active_again} AND window_revenue_minor <= 0 AND window_contribution_minor = 0) ranked"
     ));
 }
 
@@ -719,18 +767,22 @@ pub async fn mark_tiers_announced(conn: &mut Conn, ids: &[String]) -> sqlx::Resu
     Ok(())
 }
 
-/// Revenue figures of the ranking under `tiers` (see [`ranking`]), aggregated in SQL from one
-/// snapshot.
+/// Revenue and contribution figures of the ranking under `tiers` (see [`ranking`]), aggregated
+/// in SQL from one snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct RankingTotals {
-    /// Parties ranked (with revenue).
+    /// Parties ranked.
     pub ranked: i64,
     /// Revenue of each tier of `tiers`, in its order.
     pub tier_revenue: Vec<i64>,
+    /// Contribution of each tier of `tiers`, in its order.
+    pub tier_contribution: Vec<i64>,
     /// Revenue of the top 20% of ranks (ceil(n / 5)).
     pub top_20_percent_revenue: i64,
-    /// The smallest rank by which the cumulative revenue reaches 80% of the total; 0 when nobody
-    /// has revenue.
+    /// Contribution of the top 20% of ranks.
+    pub top_20_percent_contribution: i64,
+    /// The smallest rank by which the cumulative contribution reaches 80% of the total; 0 when
+    /// the total is not positive.
     pub rank_reaching_80_percent: i64,
 }
 
@@ -740,8 +792,10 @@ pub async fn ranking_totals(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Res
     // cumulative >= 80% of the total, in integers so that no rounding decides the cut.
     let mut q = SqlBuilder::new(
         "SELECT new_tier, COUNT(*) AS customers, CAST(SUM(revenue) AS BIGINT) AS revenue, \
+         CAST(SUM(contribution) AS BIGINT) AS contribution, \
          CAST(SUM(CASE WHEN rn <= (n + 4) / 5 THEN revenue ELSE 0 END) AS BIGINT) AS top, \
-         MIN(CASE WHEN cumulative * 10 >= total * 8 THEN rn END) AS reaching FROM (",
+         CAST(SUM(CASE WHEN rn <= (n + 4) / 5 THEN contribution ELSE 0 END) AS BIGINT) AS top_contribution, \
+         MIN(CASE WHEN total > 0 AND cumulative * 10 >= total * 8 THEN rn END) AS reaching FROM (",
     );
     ranking(&mut q, tiers);
     q.push(") target WHERE rn > 0 GROUP BY new_tier");
@@ -750,18 +804,28 @@ pub async fn ranking_totals(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Res
     for row in q.build().fetch_all(&mut *conn).await? {
         totals.ranked += row.try_get::<i64, _>("customers")?;
         totals.top_20_percent_revenue = totals.top_20_percent_revenue.saturating_add(row.try_get("top")?);
+        totals.top_20_percent_contribution = totals
+            .top_20_percent_contribution
+            .saturating_add(row.try_get("top_contribution")?);
         if let Some(rank) = row.try_get::<Option<i64>, _>("reaching")? {
             let best = totals.rank_reaching_80_percent;
             totals.rank_reaching_80_percent = if best == 0 { rank } else { best.min(rank) };
         }
         by_tier.insert(
             row.try_get::<String, _>("new_tier")?,
-            row.try_get::<i64, _>("revenue")?,
+            (
+                row.try_get::<i64, _>("revenue")?,
+                row.try_get::<i64, _>("contribution")?,
+            ),
         );
     }
     totals.tier_revenue = tiers
         .iter()
-        .map(|(_, name)| by_tier.get(*name).copied().unwrap_or(0))
+        .map(|(_, name)| by_tier.get(*name).map_or(0, |t| t.0))
+        .collect();
+    totals.tier_contribution = tiers
+        .iter()
+        .map(|(_, name)| by_tier.get(*name).map_or(0, |t| t.1))
         .collect();
     Ok(totals)
 }

@@ -78,6 +78,12 @@ pub struct PyramidSnapshot {
     pub tier_revenue: Vec<i64>,
     /// Revenue of the top 20% of ranks.
     pub top_20_percent_revenue: i64,
+    /// Contribution of each tier, in the tiers' order.
+    #[serde(default)]
+    pub tier_contribution: Vec<i64>,
+    /// Contribution of the top 20% of ranks.
+    #[serde(default)]
+    pub top_20_percent_contribution: i64,
     /// The smallest rank whose cumulative revenue reaches 80% of the total.
     pub rank_reaching_80_percent: i64,
     /// When it was ranked (µs since the epoch).

@@ -80,7 +80,14 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(pyramid.ranked_customers, 10);
-    assert_eq!(pyramid.total_revenue.unwrap().amount_minor, 20_000);
+    // Over the value window (the trailing 12 months): half of the lifetime figures here.
+    assert_eq!(pyramid.total_revenue.unwrap().amount_minor, 10_000);
+    // A value set by hand has no known costs: contribution is revenue, the practice's 20/80
+    // (75% here), and no cost to serve is configured.
+    assert_eq!(pyramid.total_contribution.unwrap().amount_minor, 10_000);
+    assert_eq!(pyramid.top_20_percent_contribution_share_bps, 7500);
+    assert_eq!(pyramid.pareto, "20/80");
+    assert!(!pyramid.cost_to_serve_known);
     assert_eq!(
         pyramid.top_20_percent_revenue_share_bps, 7500,
         "top 2 of 10 make 150 of 200"
@@ -181,11 +188,13 @@ async fn the_pyramid_is_the_last_rankings(backend: Backend) {
     let ranked = pyramid().await;
     assert_eq!(ranked.total_revenue.as_ref().unwrap().amount_minor, 400);
     assert!(ranked.rank_time.is_some());
-    sqlx::query("UPDATE parties SET lifetime_revenue_minor = 1000 WHERE id = $1")
-        .bind(&ids[1])
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE parties SET window_revenue_minor = 1000, window_contribution_minor = 1000 WHERE id = $1",
+    )
+    .bind(&ids[1])
+    .execute(app.db.pool())
+    .await
+    .unwrap();
     assert_eq!(pyramid().await, ranked, "unchanged until the next ranking");
     recompute().await;
     let reranked = pyramid().await;
@@ -322,7 +331,7 @@ async fn many_tier_moves_are_announced_in_pages(backend: Backend) {
             .set_party_value(app.req(pb::SetPartyValueRequest {
                 party_id: id.clone(),
                 lifetime_revenue: usd((i as i64 + 1) * 100),
-                trailing_12m_revenue: usd(0),
+                trailing_12m_revenue: usd((i as i64 + 1) * 100),
             }))
             .await
             .unwrap();
@@ -362,7 +371,127 @@ async fn many_tier_moves_are_announced_in_pages(backend: Backend) {
     }
 }
 
+/// Value is contribution over the trailing twelve months: gross margin (orders less the cost of
+/// their goods) less the cost to serve (cases at their priority's cost). A big spender who
+/// lapsed years ago is no longer ranked; customers who cost more to serve than they bring sit at
+/// the bottom, and the top 20% make 120% of the contribution: the practice's 20/120.
+async fn value_is_contribution_over_the_window(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.case_cost = crm_customers::domain::contribution::CaseCosts::parse("1=250.00,2=100.00").unwrap();
+        s.value_refresh_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let now = crm_platform::time::now_micros();
+    const DAY: i64 = 86_400_000_000;
+    let mut ids = Vec::new();
+    for name in ["Top", "Busy", "Needy", "Small", "Lapsed", "Caller"] {
+        ids.push(app.create(person(name, "Value", "")).await.id);
+    }
+    // (party, revenue, cost of goods, days ago)
+    let orders = [
+        (0, 1_000_000, 400_000, 30),
+        (1, 300_000, 200_000, 60),
+        (2, 200_000, 150_000, 90),
+        (3, 100_000, 75_000, 120),
+        (4, 5_000_000, 2_000_000, 3 * 365),
+    ];
+    for (i, (party, revenue, cost, days)) in orders.iter().enumerate() {
+        let order = crm_proto::sales::v1::Order {
+            id: format!("o-{i}"),
+            party_id: ids[*party].clone(),
+            total: usd(*revenue),
+            cost: usd(*cost),
+            status: crm_proto::sales::v1::OrderStatus::Placed as i32,
+            place_time: Some(crm_platform::time::timestamp(now - days * DAY)),
+            ..Default::default()
+        };
+        let placed = crm_proto::sales::v1::OrderPlaced { order: Some(order) };
+        app.nats
+            .publish_event("sales", "order.placed", &ids[*party], &placed)
+            .await;
+    }
+    // Priority-1 cases at 250.00 each: Busy 5, Needy 3, Small 2, Caller 1.
+    let mut case_count = 0;
+    for (party, cases) in [(1, 5), (2, 3), (3, 2), (5, 1)] {
+        for _ in 0..cases {
+            case_count += 1;
+            let case = crm_proto::servicedesk::v1::Case {
+                id: format!("case-{case_count}"),
+                party_id: ids[party].clone(),
+                priority: 1,
+                open_time: Some(crm_platform::time::timestamp(now - 10 * DAY)),
+                ..Default::default()
+            };
+            let opened = crm_proto::servicedesk::v1::CaseOpened { case: Some(case) };
+            app.nats
+                .publish_event("servicedesk", "case.opened", &ids[party], &opened)
+                .await;
+        }
+    }
+    let contribution = |p: &pb::Party| {
+        p.value
+            .as_ref()
+            .unwrap()
+            .window_contribution
+            .as_ref()
+            .unwrap()
+            .amount_minor
+    };
+    crm_testkit::eventually(std::time::Duration::from_secs(30), "the figures", || async {
+        let caller = app.get(&ids[5]).await.ok()?;
+        let top = app.get(&ids[0]).await.ok()?;
+        (contribution(&caller) == -25_000 && contribution(&top) == 600_000).then_some(())
+    })
+    .await;
+    let figures: Vec<i64> = {
+        let mut out = Vec::new();
+        for id in &ids {
+            out.push(contribution(&app.get(id).await.unwrap()));
+        }
+        out
+    };
+    assert_eq!(figures, [600_000, -25_000, -25_000, -25_000, 0, -25_000]);
+    let busy = app.get(&ids[1]).await.unwrap().value.unwrap();
+    assert_eq!(busy.window_cost_to_serve.unwrap().amount_minor, 125_000);
+    let lapsed = app.get(&ids[4]).await.unwrap().value.unwrap();
+    assert_eq!(
+        (
+            lapsed.lifetime_revenue.unwrap().amount_minor,
+            lapsed.lifetime_contribution.unwrap().amount_minor
+        ),
+        (5_000_000, 3_000_000),
+        "lifetime figures are kept beside"
+    );
+
+    app.client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap();
+    let lapsed = app.get(&ids[4]).await.unwrap().value.unwrap();
+    assert_eq!(
+        (lapsed.contribution_rank, lapsed.tier.as_str()),
+        (0, ""),
+        "no business this year"
+    );
+    let top = app.get(&ids[0]).await.unwrap().value.unwrap();
+    assert_eq!((top.contribution_rank, top.tier.as_str()), (1, "top"));
+    let pyramid = app
+        .client
+        .clone()
+        .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pyramid.ranked_customers, 5);
+    assert_eq!(pyramid.total_contribution.unwrap().amount_minor, 500_000);
+    assert_eq!(pyramid.top_20_percent_contribution_share_bps, 12_000);
+    assert_eq!(pyramid.pareto, "20/120");
+    assert!(pyramid.cost_to_serve_known);
+}
+
 backend_tests!(
+    value_is_contribution_over_the_window,
     the_pyramid_is_the_last_rankings,
     value_tiers_pyramid_and_pareto,
     value_input_is_checked,

@@ -31,3 +31,8 @@ CREATE INDEX quotes_party ON quotes (party_id, number, revision);
 
 -- The campaign code an order redeemed (marketing counts it as the campaign's response).
 ALTER TABLE orders ADD COLUMN campaign_code TEXT NOT NULL DEFAULT '';
+
+-- Unit costs of products and what orders cost, for the gross margin customers rank by.
+ALTER TABLE products ADD COLUMN cost_minor BIGINT;
+ALTER TABLE products ADD COLUMN cost_currency TEXT NOT NULL DEFAULT '';
+ALTER TABLE orders ADD COLUMN cost_minor BIGINT NOT NULL DEFAULT 0;

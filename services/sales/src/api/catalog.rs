@@ -85,6 +85,7 @@ impl SalesApi {
                 "category" => product.category.clone_from(&patch.category),
                 "unit" => product.unit.clone_from(&patch.unit),
                 "active" => product.active = patch.active,
+                "unit_cost" => product.unit_cost.clone_from(&patch.unit_cost),
                 other => v.add("update_mask", format!("{other:?} cannot be updated")),
             }
         }

@@ -57,6 +57,10 @@ pub(crate) async fn price_lines(
                 });
                 line.product_line.clone_from(&p.product_line);
                 line.description.clone_from(&p.name);
+                line.unit_cost = p
+                    .unit_cost
+                    .clone()
+                    .filter(|c| c.currency_code == book.currency_code);
             }
         }
         inputs.push(LineInput {

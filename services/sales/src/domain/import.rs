@@ -120,6 +120,14 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         "partner_external_id",
         "name the partner by id or by external id, not both",
     );
+    if let Some(cost) = &row.cost {
+        v.check(cost.amount_minor < 0, "cost.amount_minor", "must not be negative");
+        v.check(
+            cost.currency_code != total.currency_code,
+            "cost.currency_code",
+            format!("the order is in {}", total.currency_code),
+        );
+    }
     v.finish()?;
     let placed = placed.unwrap_or_default();
     let (items, line_skus) = lines.map(|l| (l.items, l.skus)).unwrap_or_default();
@@ -139,6 +147,7 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         status_time: Some(timestamp(status_at)),
         status_reason: row.status_reason.trim().to_string(),
         external_id: row.external_id.trim().to_string(),
+        cost: row.cost.clone(),
         ..Default::default()
     };
     let mut canonical = format!(
@@ -155,6 +164,10 @@ pub fn prepare(row: pb::OrderImportRow, now: i64) -> Result<PreparedOrder, Viola
         order.team_id,
         row.partner_external_id.trim(),
     );
+    // Orders without a cost hash as they did before costs could be imported.
+    if let Some(cost) = &row.cost {
+        canonical.push_str(&format!("\0cost\0{}", cost.amount_minor));
+    }
     // Total-only orders hash as they did before lines could be imported.
     for (sku, line) in line_skus.iter().zip(&order.lines) {
         let unit = line.unit_price.as_ref().map_or(0, |m| m.amount_minor);

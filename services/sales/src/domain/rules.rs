@@ -49,6 +49,18 @@ pub fn validate_product(p: &pb::Product) -> Violations {
     text(&mut v, "product.product_line", &p.product_line, false, 64);
     text(&mut v, "product.category", &p.category, false, 64);
     text(&mut v, "product.unit", &p.unit, false, 32);
+    if let Some(cost) = &p.unit_cost {
+        v.check(
+            cost.amount_minor < 0,
+            "product.unit_cost.amount_minor",
+            "must not be negative",
+        );
+        v.check(
+            cost.currency_code.len() != 3,
+            "product.unit_cost.currency_code",
+            "an ISO 4217 code",
+        );
+    }
     v
 }
 

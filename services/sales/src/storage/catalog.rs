@@ -8,8 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{new_id, timestamp};
 
-const PRODUCT_COLUMNS: &str =
-    "id, sku, name, description, product_line, category, unit, active, version, updated_at";
+const PRODUCT_COLUMNS: &str = "id, sku, name, description, product_line, category, unit, active, version, updated_at, cost_minor, cost_currency";
 
 fn product(row: &AnyRow) -> sqlx::Result<pb::Product> {
     Ok(pb::Product {
@@ -23,6 +22,22 @@ fn product(row: &AnyRow) -> sqlx::Result<pb::Product> {
         active: row.try_get::<i64, _>("active")? != 0,
         update_time: Some(timestamp(row.try_get("updated_at")?)),
         etag: row.try_get::<i64, _>("version")?.to_string(),
+        unit_cost: row
+            .try_get::<Option<i64>, _>("cost_minor")?
+            .map(|amount_minor| -> sqlx::Result<Money> {
+                Ok(Money {
+                    amount_minor,
+                    currency_code: row.try_get("cost_currency")?,
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// The (amount, currency) columns of a product's unit cost.
+fn cost_columns(p: &pb::Product) -> (Option<i64>, String) {
+    p.unit_cost.as_ref().map_or((None, String::new()), |m| {
+        (Some(m.amount_minor), m.currency_code.clone())
     })
 }
 
@@ -30,8 +45,8 @@ fn product(row: &AnyRow) -> sqlx::Result<pb::Product> {
 pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product, now: i64) -> sqlx::Result<()> {
     p.id = new_id();
     sqlx::query(
-        "INSERT INTO products (id, sku, name, description, product_line, category, unit, active, version, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)",
+        "INSERT INTO products (id, sku, name, description, product_line, category, unit, active, version, updated_at, \
+         cost_minor, cost_currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11)",
     )
     .bind(&p.id)
     .bind(&p.sku)
@@ -42,6 +57,8 @@ pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product, now: i64) -> s
     .bind(&p.unit)
     .bind(i64::from(p.active))
     .bind(now)
+    .bind(cost_columns(p).0)
+    .bind(cost_columns(p).1)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -51,7 +68,7 @@ pub async fn insert_product(conn: &mut Conn, p: &mut pb::Product, now: i64) -> s
 pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64, now: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query(
         "UPDATE products SET name = $1, description = $2, product_line = $3, category = $4, unit = $5, active = $6, \
-         version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9",
+         version = version + 1, updated_at = $7, cost_minor = $8, cost_currency = $9 WHERE id = $10 AND version = $11",
     )
     .bind(&p.name)
     .bind(&p.description)
@@ -60,6 +77,8 @@ pub async fn update_product(conn: &mut Conn, p: &pb::Product, expected: i64, now
     .bind(&p.unit)
     .bind(i64::from(p.active))
     .bind(now)
+    .bind(cost_columns(p).0)
+    .bind(cost_columns(p).1)
     .bind(&p.id)
     .bind(expected)
     .execute(&mut *conn)

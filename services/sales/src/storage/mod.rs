@@ -33,6 +33,9 @@ pub mod lines {
         net_minor: i64,
         product_line: String,
         description: String,
+        // Lines stored before products had costs have none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit_cost_minor: Option<i64>,
     }
 
     /// JSON of `lines`.
@@ -47,6 +50,7 @@ pub mod lines {
                 net_minor: l.net.as_ref().map(|m| m.amount_minor).unwrap_or_default(),
                 product_line: l.product_line.clone(),
                 description: l.description.clone(),
+                unit_cost_minor: l.unit_cost.as_ref().map(|m| m.amount_minor),
             })
             .collect();
         serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into())
@@ -70,7 +74,16 @@ pub mod lines {
                 net: money(l.net_minor),
                 product_line: l.product_line,
                 description: l.description,
+                unit_cost: l.unit_cost_minor.and_then(money),
             })
             .collect()
+    }
+
+    /// What the goods of `lines` cost: quantity x unit cost over the lines with a cost.
+    pub fn cost_minor(lines: &[pb::LineItem]) -> i64 {
+        lines
+            .iter()
+            .filter_map(|l| Some(l.quantity.saturating_mul(l.unit_cost.as_ref()?.amount_minor)))
+            .fold(0i64, i64::saturating_add)
     }
 }

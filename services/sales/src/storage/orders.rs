@@ -11,7 +11,8 @@ use super::{lines, micros as micros_of, new_id, timestamp};
 use crate::domain::rules::ReadScope;
 
 const COLUMNS: &str = "id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
-    total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, campaign_code";
+    total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, campaign_code, \
+    cost_minor";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
     let currency: String = row.try_get("currency_code")?;
@@ -41,6 +42,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<pb::Order> {
         })),
         external_id: row.try_get("external_id")?,
         campaign_code: row.try_get("campaign_code")?,
+        cost: Some(Money {
+            amount_minor: row.try_get("cost_minor")?,
+            currency_code: currency.clone(),
+        }),
     })
 }
 
@@ -75,7 +80,7 @@ pub async fn insert_many(
             &format!(
                 "orders (id, party_id, quote_id, opportunity_id, partner_id, external_ref, lines, currency_code, \
                  total_minor, status, status_reason, owner_id, team_id, placed_at, version, status_at, external_id, \
-                 campaign_code, {})",
+                 campaign_code, cost_minor, {})",
                 RowKeys::COLUMNS
             ),
             chunk.iter().enumerate().map(|(i, o)| {
@@ -104,6 +109,11 @@ pub async fn insert_many(
                     Arg::Int(o.status_time.as_ref().map_or(placed_at, micros_of)),
                     Arg::from(o.external_id.as_str()),
                     Arg::from(o.campaign_code.as_str()),
+                    // Priced lines know their cost; an import may give the order's own.
+                    Arg::Int(match &o.cost {
+                        Some(cost) if cost.amount_minor > 0 => cost.amount_minor,
+                        _ => lines::cost_minor(&o.lines),
+                    }),
                 ]
                 .into_iter()
                 .chain(RowKeys::args(keys.get(i)))

@@ -548,7 +548,107 @@ async fn customer_merges_and_erasures_reach_sales(backend: Backend) {
     );
 }
 
+/// Products carry a unit cost; an order knows what its goods cost (the lines with a cost in the
+/// order's currency), for the gross margin customers rank by.
+async fn orders_know_the_cost_of_their_goods(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let acme = suite.organization("Acme").await;
+    let costed = pb::Product {
+        unit_cost: money(600_00, "USD"),
+        product_line: "hardware".into(),
+        ..crm_testkit::fixtures::product("LAP-14")
+    };
+    let laptop = crm_testkit::fixtures::create_product(suite.catalog.clone(), &suite.admin, costed).await;
+    assert_eq!(laptop.unit_cost.as_ref().unwrap().amount_minor, 600_00);
+    let bad = pb::Product {
+        unit_cost: money(-1, "USD"),
+        ..crm_testkit::fixtures::product("BAD-1")
+    };
+    let err = suite
+        .catalog
+        .clone()
+        .create_product(suite.req(pb::CreateProductRequest { product: Some(bad) }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["product.unit_cost.amount_minor"]);
+    let cable = suite.product("CAB-1", "hardware").await;
+    let usd = suite.price_book("List USD", "USD").await;
+    suite.set_price(&usd, &laptop, 1_000_00).await;
+    suite.set_price(&usd, &cable, 10_00).await;
+    let eur = suite.price_book("List EUR", "EUR").await;
+    suite.set_price(&eur, &laptop, 900_00).await;
+    let place = |book: &pb::PriceBook| pb::PlaceOrderRequest {
+        order: Some(pb::Order {
+            party_id: acme.id.clone(),
+            lines: vec![pb::LineItem {
+                product_id: laptop.id.clone(),
+                quantity: 3,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        price_book_id: book.id.clone(),
+    };
+    let order = suite
+        .orders
+        .clone()
+        .place_order(suite.req(place(&usd)))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(order.cost.as_ref().unwrap().amount_minor, 1_800_00);
+    assert_eq!(order.lines[0].unit_cost.as_ref().unwrap().amount_minor, 600_00);
+    // Read back, the same.
+    let read = suite
+        .orders
+        .clone()
+        .get_order(suite.req(pb::GetOrderRequest { id: order.id.clone() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(read.cost, order.cost);
+    assert_eq!(read.lines[0].unit_cost, order.lines[0].unit_cost);
+    // Priced in euros, the dollar cost is not the line's: no cost known.
+    let in_euros = suite
+        .orders
+        .clone()
+        .place_order(suite.req(place(&eur)))
+        .await
+        .unwrap()
+        .into_inner()
+        .order
+        .unwrap();
+    assert_eq!(in_euros.cost.as_ref().unwrap().amount_minor, 0);
+    assert!(in_euros.lines[0].unit_cost.is_none());
+    // A cost changed later (a mask path like any other field) prices later orders.
+    let updated = suite
+        .catalog
+        .clone()
+        .update_product(suite.req(pb::UpdateProductRequest {
+            product: Some(pb::Product {
+                id: laptop.id.clone(),
+                etag: laptop.etag.clone(),
+                unit_cost: money(650_00, "USD"),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["unit_cost".into()],
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .product
+        .unwrap();
+    assert_eq!(updated.unit_cost.unwrap().amount_minor, 650_00);
+}
+
 backend_tests!(
+    orders_know_the_cost_of_their_goods,
     quotes_are_priced_revised_and_accepted_into_orders,
     direct_orders_are_idempotent_per_external_reference,
     a_customers_orders_are_summarized_as_the_caller_may_read_them,
