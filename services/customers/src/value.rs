@@ -442,6 +442,11 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Resu
             })
             .collect();
         audit::record_many(tx, actor, "party", &entries, now).await?;
+        let history: Vec<(String, String)> = page
+            .iter()
+            .map(|c| (c.party_id.clone(), c.tier.clone()))
+            .collect();
+        crate::storage::analysis::record_tiers(tx, &history, now).await?;
         let ids: Vec<String> = page.iter().map(|c| c.party_id.clone()).collect();
         let moves = page.into_iter().map(|c| pb::PartyTierChanged {
             party_id: c.party_id,

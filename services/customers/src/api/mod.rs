@@ -3,6 +3,7 @@
 //! transaction.
 
 mod admin;
+mod analysis;
 mod import;
 mod network;
 mod parties;
@@ -123,6 +124,10 @@ crm_platform::grpc_handlers! {
         set_party_value(pb::SetPartyValueRequest) -> pb::SetPartyValueResponse => handle_set_party_value;
         recompute_value_tiers(pb::RecomputeValueTiersRequest) -> pb::RecomputeValueTiersResponse => handle_recompute_value_tiers;
         get_value_pyramid(pb::GetValuePyramidRequest) -> pb::GetValuePyramidResponse => handle_get_value_pyramid;
+        get_tier_migration(pb::GetTierMigrationRequest) -> pb::GetTierMigrationResponse => handle_get_tier_migration;
+        get_cohort_retention(pb::GetCohortRetentionRequest) -> pb::GetCohortRetentionResponse => handle_get_cohort_retention;
+        get_base_trends(pb::GetBaseTrendsRequest) -> pb::GetBaseTrendsResponse => handle_get_base_trends;
+        get_penetration(pb::GetPenetrationRequest) -> pb::GetPenetrationResponse => handle_get_penetration;
         get_value_tier_config(pb::GetValueTierConfigRequest) -> pb::GetValueTierConfigResponse => handle_get_value_tier_config;
         update_value_tier_config(pb::UpdateValueTierConfigRequest) -> pb::UpdateValueTierConfigResponse => handle_update_value_tier_config;
         find_duplicates(pb::FindDuplicatesRequest) -> pb::FindDuplicatesResponse => handle_find_duplicates;

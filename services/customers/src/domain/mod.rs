@@ -1,5 +1,6 @@
 //! The customers domain rules, free of I/O.
 
+pub mod analysis;
 pub mod contribution;
 pub mod duplicates;
 pub mod graph;

@@ -1,6 +1,7 @@
 //! SQL for the customers database, the same statements on PostgreSQL and SQLite. Functions take
 //! the connection (or transaction) they run in.
 
+pub mod analysis;
 pub mod audit;
 pub mod competitors;
 pub mod duplicates;

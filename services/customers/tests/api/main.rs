@@ -2,6 +2,7 @@
 //! nats-server: every capability, bad input, auth, events and graceful shutdown.
 
 mod admin;
+mod analysis;
 mod audit;
 mod auth;
 mod events;
