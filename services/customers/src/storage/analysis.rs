@@ -111,15 +111,20 @@ pub async fn churn(conn: &mut Conn, start: i64, end: i64, lost_after: i64) -> sq
     Ok((row.try_get("active")?, row.try_get("churned")?))
 }
 
+/// Each buyer of `[$1, $2)` with their revenue in currency `$3` and their first purchase ever:
+/// `party_id, revenue, first_at` (the first purchase read from the ledger's party index).
+const PERIOD_BUYERS: &str = "SELECT m.party_id, m.revenue, \
+     (SELECT MIN(o.placed_at) FROM party_orders o WHERE o.party_id = m.party_id AND o.status IN ('placed', 'fulfilled')) AS first_at \
+     FROM (SELECT party_id, SUM(CASE WHEN currency_code = $3 THEN amount_minor ELSE 0 END) AS revenue \
+     FROM party_orders WHERE status IN ('placed', 'fulfilled') AND placed_at >= $1 AND placed_at < $2 GROUP BY party_id) m";
+
 /// Buyers of `[start, end)`: (new ones, returning ones, revenue in `currency`).
 pub async fn buyers(conn: &mut Conn, start: i64, end: i64, currency: &str) -> sqlx::Result<(i64, i64, i64)> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT CAST(COALESCE(SUM(CASE WHEN first_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_buyers, \
          CAST(COALESCE(SUM(CASE WHEN first_at < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS returning_buyers, \
-         CAST(COALESCE(SUM(revenue), 0) AS BIGINT) AS revenue FROM (SELECT m.party_id, m.revenue, \
-         (SELECT MIN(o.placed_at) FROM party_orders o WHERE o.party_id = m.party_id AND o.{COUNTS}) AS first_at \
-         FROM (SELECT party_id, SUM(CASE WHEN currency_code = $3 THEN amount_minor ELSE 0 END) AS revenue \
-         FROM party_orders WHERE {COUNTS} AND placed_at >= $1 AND placed_at < $2 GROUP BY party_id) m) b"
+         CAST(COALESCE(SUM(revenue), 0) AS BIGINT) AS revenue FROM ({}) b",
+        PERIOD_BUYERS
     )))
     .bind(start)
     .bind(end)
@@ -147,11 +152,9 @@ pub async fn by_source(
          CAST(COALESCE(SUM(CASE WHEN m.party_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS buyers, \
          CAST(COALESCE(SUM(CASE WHEN m.party_id IS NOT NULL AND m.first_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_buyers, \
          CAST(COALESCE(SUM(m.revenue), 0) AS BIGINT) AS revenue \
-         FROM parties p LEFT JOIN (SELECT b.party_id, b.revenue, \
-         (SELECT MIN(o.placed_at) FROM party_orders o WHERE o.party_id = b.party_id AND o.{COUNTS}) AS first_at \
-         FROM (SELECT party_id, SUM(CASE WHEN currency_code = $3 THEN amount_minor ELSE 0 END) AS revenue \
-         FROM party_orders WHERE {COUNTS} AND placed_at >= $1 AND placed_at < $2 GROUP BY party_id) b) m \
-         ON m.party_id = p.id WHERE p.status = $4 GROUP BY p.source ORDER BY revenue DESC, p.source"
+         FROM parties p LEFT JOIN ({}) m \
+         ON m.party_id = p.id WHERE p.status = $4 GROUP BY p.source ORDER BY revenue DESC, p.source",
+        PERIOD_BUYERS
     )))
     .bind(start)
     .bind(end)

@@ -197,15 +197,7 @@ pub async fn members_after(
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Member {
-                party_id: r.try_get("party_id")?,
-                cell: r.try_get("cell")?,
-                test_group: r.try_get::<i64, _>("test_group")? != 0,
-                status: r.try_get("status")?,
-                contacted_at: r.try_get("contacted_at")?,
-            })
-        })
+        .map(member_from_row)
         .collect()
 }
 
@@ -219,16 +211,19 @@ pub async fn member(conn: &mut Conn, campaign_id: &str, party_id: &str) -> sqlx:
     .bind(party_id)
     .fetch_optional(&mut *conn)
     .await?
-    .map(|r| {
-        Ok(Member {
-            party_id: r.try_get("party_id")?,
-            cell: r.try_get("cell")?,
-            test_group: r.try_get::<i64, _>("test_group")? != 0,
-            status: r.try_get("status")?,
-            contacted_at: r.try_get("contacted_at")?,
-        })
-    })
+    .as_ref()
+    .map(member_from_row)
     .transpose()
+}
+
+fn member_from_row(r: &AnyRow) -> sqlx::Result<Member> {
+    Ok(Member {
+        party_id: r.try_get("party_id")?,
+        cell: r.try_get("cell")?,
+        test_group: r.try_get::<i64, _>("test_group")? != 0,
+        status: r.try_get("status")?,
+        contacted_at: r.try_get("contacted_at")?,
+    })
 }
 
 /// How often each of `party_ids` was contacted on `channel` since `since` (µs), by any

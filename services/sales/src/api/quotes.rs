@@ -183,7 +183,11 @@ impl SalesApi {
         v.finish()?;
         let mut conn = self.store.conn().await?;
         if !req.party_id.is_empty() {
-            let rows = quotes::for_party(&mut conn, &req.party_id, req.open_only, after, size + 1).await?;
+            let of = quotes::QuotesOf::Party {
+                party_id: &req.party_id,
+                open_only: req.open_only,
+            };
+            let rows = quotes::list(&mut conn, of, after, size + 1).await?;
             let (rows, next_page_token) = finish_page(rows, size, |q| {
                 key_of(&[q.number.clone(), q.revision.to_string()])
             });
@@ -212,7 +216,7 @@ impl SalesApi {
                 principal.user_id, o.id
             )));
         }
-        let rows = quotes::for_opportunity(&mut conn, &o.id, after, size + 1).await?;
+        let rows = quotes::list(&mut conn, quotes::QuotesOf::Opportunity(&o.id), after, size + 1).await?;
         let (quotes, next_page_token) = finish_page(rows, size, |q| {
             key_of(&[q.number.clone(), q.revision.to_string()])
         });

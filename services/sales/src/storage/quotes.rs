@@ -86,41 +86,38 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Quote>> {
         .transpose()
 }
 
-/// Every revision of every quote of an opportunity.
-pub async fn for_opportunity(
-    conn: &mut Conn,
-    opportunity_id: &str,
-    after: Option<(String, i64)>,
-    limit: i64,
-) -> sqlx::Result<Vec<pb::Quote>> {
-    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM quotes WHERE 1 = 1"));
-    b.and("opportunity_id = {}", opportunity_id);
-    b.after(
-        "number, revision",
-        after.map(|(number, revision)| vec![Arg::from(number), Arg::from(revision)]),
-    );
-    b.order_limit("number, revision", limit);
-    b.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+/// Whose quotes a list reads.
+#[derive(Debug, Clone, Copy)]
+pub enum QuotesOf<'a> {
+    /// Every revision of every quote of an opportunity.
+    Opportunity(&'a str),
+    /// A customer's, only drafts and presented ones when `open_only`.
+    Party {
+        /// The customer.
+        party_id: &'a str,
+        /// Drafts and presented quotes only.
+        open_only: bool,
+    },
 }
 
-/// The latest revisions of a customer's quotes (only drafts and presented ones with
-/// `open_only`), by number, after the key (number, revision) `after`.
-pub async fn for_party(
+/// Up to `limit` quotes by number and revision, after the key (number, revision) `after`.
+pub async fn list(
     conn: &mut Conn,
-    party_id: &str,
-    open_only: bool,
+    of: QuotesOf<'_>,
     after: Option<(String, i64)>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Quote>> {
     let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM quotes WHERE 1 = 1"));
-    b.and("party_id = {}", party_id);
-    if open_only {
-        b.push(" AND status IN (1, 2)");
+    match of {
+        QuotesOf::Opportunity(id) => {
+            b.and("opportunity_id = {}", id);
+        }
+        QuotesOf::Party { party_id, open_only } => {
+            b.and("party_id = {}", party_id);
+            if open_only {
+                b.push(" AND status IN (1, 2)");
+            }
+        }
     }
     b.after(
         "number, revision",
