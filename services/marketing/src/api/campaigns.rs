@@ -14,6 +14,7 @@ use super::MarketingApi;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
+use crate::storage::campaigns::ToContact;
 use crate::storage::{audience, campaigns, consent, segments, timestamp};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -48,6 +49,17 @@ struct Reachable {
     suppressed: i64,
     capped: i64,
 }
+
+/// What a contact run did.
+#[derive(Debug, Default)]
+struct Contacted {
+    contacted: i64,
+    suppressed: i64,
+    capped: i64,
+}
+
+/// Members contacted per page: memory and statements follow the page, not the campaign.
+const CONTACT_PAGE: i64 = 1_000;
 
 /// A campaign code: upper-case letters, digits, '-' and '_', up to 32.
 fn valid_code(code: &str) -> bool {
@@ -96,6 +108,41 @@ impl MarketingApi {
             contact,
             suppressed,
         })
+    }
+
+    /// Contacts the members `which` names, a page at a time, within the campaign's budget
+    /// (`already` contacted before); the caller's transaction makes it all or nothing. Test
+    /// group members left out are taken out of the test group, so that only contacts count
+    /// as tested.
+    async fn contact_all(
+        &self,
+        tx: &mut crm_storage::Tx,
+        c: &pb::Campaign,
+        which: ToContact<'_>,
+        already: i64,
+    ) -> Result<Contacted> {
+        let test_group = matches!(which, ToContact::TestGroup);
+        let mut done = Contacted::default();
+        let mut after = String::new();
+        loop {
+            let page = campaigns::to_contact(tx, &c.id, which, &after, CONTACT_PAGE).await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            let reach = self.reachable(tx, c, page.clone()).await?;
+            done.contacted += reach.contact.len() as i64;
+            done.suppressed += reach.suppressed;
+            done.capped += reach.capped;
+            within_budget(c, already, done.contacted)?;
+            self.contact(tx, c, &reach.contact, test_group).await?;
+            if test_group && reach.contact.len() < page.len() {
+                let contacted: std::collections::HashSet<&String> = reach.contact.iter().collect();
+                let left_out: Vec<String> = page.iter().filter(|p| !contacted.contains(p)).cloned().collect();
+                campaigns::unmark_test_group(tx, &c.id, &left_out).await?;
+            }
+            after = last;
+        }
+        Ok(done)
     }
 
     /// Marks `party_ids` contacted and has the service desk send them the campaign's message
@@ -331,33 +378,19 @@ impl MarketingApi {
     ) -> Result<pb::StartTestResponse> {
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
-        let members = campaigns::members(&mut tx, &c.id).await?;
-        if members.is_empty() {
+        let members = campaigns::mark_test_group(&mut tx, &c.id, i64::from(c.test_every_n)).await?;
+        if members == 0 {
             return Err(Error::FailedPrecondition(format!(
                 "campaign {} has no members; select them first",
                 c.id
             )));
         }
-        let mut by_cell: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for m in &members {
-            by_cell
-                .entry(m.cell.clone())
-                .or_default()
-                .push(m.party_id.clone());
-        }
-        let test: Vec<String> = by_cell
-            .values()
-            .flat_map(|ids| test_cell::test_group(ids, c.test_every_n.max(1) as usize))
-            .collect();
-        let reach = self.reachable(&mut tx, &c, test).await?;
-        let contacted = reach.contact.len() as i64;
-        within_budget(&c, 0, contacted)?;
-        self.contact(&mut tx, &c, &reach.contact, true).await?;
+        let reach = self.contact_all(&mut tx, &c, ToContact::TestGroup, 0).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
         self.store.commit(tx).await?;
         Ok(pb::StartTestResponse {
-            contacted,
+            contacted: reach.contacted,
             suppressed: reach.suppressed,
             capped: reach.capped,
         })
@@ -419,22 +452,16 @@ impl MarketingApi {
         c: &pb::Campaign,
     ) -> Result<(i64, Vec<pb::CellResult>)> {
         let break_even = c.break_even_bps;
-        let mut cells: BTreeMap<String, pb::CellResult> = BTreeMap::new();
-        for m in campaigns::members(conn, &c.id).await? {
-            let cell = cells.entry(m.cell.clone()).or_insert_with(|| pb::CellResult {
-                cell: m.cell.clone(),
+        let results = campaigns::cell_counts(conn, &c.id)
+            .await?
+            .into_iter()
+            .map(|(cell, members, tested, responses)| pb::CellResult {
+                cell,
+                members,
+                tested,
+                responses,
                 ..Default::default()
-            });
-            cell.members += 1;
-            if m.test_group {
-                cell.tested += 1;
-                if m.status == "responded" || m.status == "converted" {
-                    cell.responses += 1;
-                }
-            }
-        }
-        let results = cells
-            .into_values()
+            })
             .map(|mut r| {
                 r.response_rate_bps = test_cell::response_rate_bps(r.responses, r.tested);
                 r.selected = test_cell::roll_out(
@@ -476,21 +503,15 @@ impl MarketingApi {
             .filter(|r| r.selected)
             .map(|r| r.cell.clone())
             .collect();
-        let members = campaigns::members(&mut tx, &c.id).await?;
-        let already = members.iter().filter(|m| m.contacted_at.is_some()).count() as i64;
-        let remaining: Vec<String> = members
-            .into_iter()
-            .filter(|m| m.status == "selected" && chosen.contains(&m.cell))
-            .map(|m| m.party_id)
-            .collect();
-        let reach = self.reachable(&mut tx, &c, remaining).await?;
-        within_budget(&c, already, reach.contact.len() as i64)?;
-        self.contact(&mut tx, &c, &reach.contact, false).await?;
+        let already = campaigns::contacted_count(&mut tx, &c.id).await?;
+        let reach = self
+            .contact_all(&mut tx, &c, ToContact::InCells(&chosen), already)
+            .await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;
         self.store.commit(tx).await?;
         Ok(pb::RollOutResponse {
-            contacted: reach.contact.len() as i64,
+            contacted: reach.contacted,
             cells: chosen,
             suppressed: reach.suppressed,
             capped: reach.capped,

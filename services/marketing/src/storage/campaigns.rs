@@ -171,9 +171,108 @@ pub async fn set_members(
     Ok(())
 }
 
-/// The members of a campaign, by cell then party.
-pub async fn members(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<Vec<Member>> {
-    members_after(conn, campaign_id, None, i64::MAX).await
+/// Marks the test group of a campaign whose members are all still selected: in each cell,
+/// members in party id order, positions 1, 1 + n, 1 + 2n, ... (the rule of
+/// `domain::test_cell::test_group`), in one statement. Returns how many members there are.
+pub async fn mark_test_group(conn: &mut Conn, campaign_id: &str, every_n: i64) -> sqlx::Result<i64> {
+    sqlx::query(
+        "UPDATE campaign_members SET test_group = 1 WHERE campaign_id = $1 AND party_id IN (\
+         SELECT party_id FROM (SELECT party_id, ROW_NUMBER() OVER (PARTITION BY cell ORDER BY party_id) AS rn \
+         FROM campaign_members WHERE campaign_id = $1 AND status = 'selected') t WHERE (rn - 1) % $2 = 0)",
+    )
+    .bind(campaign_id)
+    .bind(every_n.max(1))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar("SELECT COUNT(*) FROM campaign_members WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Takes members out of the test group (not contacted after all).
+pub async fn unmark_test_group(conn: &mut Conn, campaign_id: &str, party_ids: &[String]) -> sqlx::Result<()> {
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new("UPDATE campaign_members SET test_group = 0 WHERE 1 = 1");
+        q.and("campaign_id = {}", campaign_id);
+        let list = q.in_list(chunk.iter().map(String::as_str));
+        q.push(&format!(" AND party_id IN ({list})"));
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Which members a contact run pages through.
+#[derive(Debug, Clone, Copy)]
+pub enum ToContact<'a> {
+    /// The marked test group, not contacted yet.
+    TestGroup,
+    /// Members not contacted yet in these cells.
+    InCells(&'a [String]),
+}
+
+/// Up to `limit` members still selected that `which` names, by party id after `after`.
+pub async fn to_contact(
+    conn: &mut Conn,
+    campaign_id: &str,
+    which: ToContact<'_>,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut q = SqlBuilder::new("SELECT party_id FROM campaign_members WHERE status = 'selected'");
+    q.and("campaign_id = {}", campaign_id);
+    match which {
+        ToContact::TestGroup => {
+            q.push(" AND test_group = 1");
+        }
+        ToContact::InCells(cells) => {
+            if cells.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list = q.in_list(cells.iter().map(String::as_str));
+            q.push(&format!(" AND cell IN ({list})"));
+        }
+    }
+    q.and("party_id > {}", after);
+    q.order_limit("party_id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("party_id"))
+        .collect()
+}
+
+/// How many members of a campaign were contacted.
+pub async fn contacted_count(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM campaign_members WHERE campaign_id = $1 AND contacted_at IS NOT NULL",
+    )
+    .bind(campaign_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Per cell of a campaign: (cell, members, tested, responses among the tested), in SQL.
+pub async fn cell_counts(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<Vec<(String, i64, i64, i64)>> {
+    sqlx::query(
+        "SELECT cell, COUNT(*) AS members, CAST(SUM(test_group) AS BIGINT) AS tested, \
+         CAST(SUM(CASE WHEN test_group = 1 AND status IN ('responded', 'converted') THEN 1 ELSE 0 END) AS BIGINT) AS responses \
+         FROM campaign_members WHERE campaign_id = $1 GROUP BY cell ORDER BY cell",
+    )
+    .bind(campaign_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("cell")?,
+            r.try_get("members")?,
+            r.try_get("tested")?,
+            r.try_get("responses")?,
+        ))
+    })
+    .collect()
 }
 
 /// Up to `limit` members of a campaign after the (cell, party) key `after`, by cell then party.
