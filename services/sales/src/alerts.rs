@@ -45,7 +45,20 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
             .or_default()
             .push(crm_platform::time::naive_utc(at));
     }
-    let deals: Vec<OpenDeal> = reporting::open_deals(&mut tx)
+    // Only the deals the rules can flag, and the early-stage counts per rep: not every open deal.
+    let today = now.date().format("%Y-%m-%d").to_string();
+    let stalled_before = now_micros - settings.default_stage_days.saturating_mul(86_400_000_000);
+    let early_stages: Vec<String> = stages
+        .iter()
+        .take(usize::try_from(settings.early_stage_max_position.max(0)).unwrap_or(0))
+        .map(|s| s.code.clone())
+        .collect();
+    let early_counts: std::collections::BTreeMap<String, i64> =
+        reporting::early_stage_counts(&mut tx, &early_stages, settings.pile_up_threshold)
+            .await?
+            .into_iter()
+            .collect();
+    let deals: Vec<OpenDeal> = reporting::alert_candidates(&mut tx, &today, stalled_before)
         .await?
         .into_iter()
         .map(
@@ -61,7 +74,7 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
         )
         .collect();
     let mut raised = Vec::new();
-    for alert in alerts::evaluate(&deals, &created, &settings, now) {
+    for alert in alerts::evaluate(&deals, &early_counts, &created, &settings, now) {
         let kind = kind_of(alert.kind);
         if let Some(stored) = alert_store::raise(
             &mut tx,

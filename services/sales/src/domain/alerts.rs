@@ -98,8 +98,11 @@ pub struct OpenDeal {
 /// count in (now-120d, now-30d] / 3 (as a rational, compare recent*3*10000 <
 /// baseline_count*falling_rate_bps); only when baseline_count >= 3. Output sorted by (kind order as
 /// declared, subject_id, dedupe_key).
+/// `deals` need only be the deals that may be stalled or overdue (the storage layer reads those
+/// alone); `early_counts` gives each rep's open deals in early stages (see [`early_counts`]).
 pub fn evaluate(
     deals: &[OpenDeal],
+    early_counts: &BTreeMap<String, i64>,
     created: &HashMap<String, Vec<NaiveDateTime>>,
     settings: &AlertSettings,
     now: NaiveDateTime,
@@ -107,7 +110,7 @@ pub fn evaluate(
     let mut alerts: Vec<Alert> = Vec::new();
     alerts.extend(deals.iter().filter_map(|deal| stalled(deal, settings, now)));
     alerts.extend(deals.iter().filter_map(|deal| overdue(deal, now.date())));
-    alerts.extend(pile_ups(deals, settings));
+    alerts.extend(pile_ups(early_counts, settings));
     alerts.extend(
         created
             .iter()
@@ -167,17 +170,24 @@ fn overdue(deal: &OpenDeal, today: NaiveDate) -> Option<Alert> {
     })
 }
 
-/// One pile-up alert per rep with more early-stage deals than the threshold.
-fn pile_ups(deals: &[OpenDeal], settings: &AlertSettings) -> Vec<Alert> {
-    let mut early_counts: BTreeMap<&str, i64> = BTreeMap::new();
+/// Each rep's open deals in early stages (at or below the settings' position): what the
+/// storage layer counts in SQL.
+pub fn early_counts(deals: &[OpenDeal], settings: &AlertSettings) -> BTreeMap<String, i64> {
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     for deal in deals
         .iter()
         .filter(|d| d.stage_position <= settings.early_stage_max_position)
     {
-        *early_counts.entry(deal.owner_id.as_str()).or_insert(0) += 1;
+        *counts.entry(deal.owner_id.clone()).or_insert(0) += 1;
     }
+    counts
+}
+
+/// One pile-up alert per rep with more early-stage deals than the threshold.
+fn pile_ups(early_counts: &BTreeMap<String, i64>, settings: &AlertSettings) -> Vec<Alert> {
     early_counts
-        .into_iter()
+        .iter()
+        .map(|(rep, count)| (rep.as_str(), *count))
         .filter(|&(_, count)| count > settings.pile_up_threshold)
         .map(|(rep, count)| Alert {
             kind: AlertKind::EarlyStagePileUp,
@@ -278,7 +288,14 @@ mod tests {
     }
 
     fn run(deals: &[OpenDeal]) -> Vec<Alert> {
-        evaluate(deals, &HashMap::new(), &AlertSettings::default(), now())
+        let settings = AlertSettings::default();
+        evaluate(
+            deals,
+            &early_counts(deals, &settings),
+            &HashMap::new(),
+            &settings,
+            now(),
+        )
     }
 
     fn keys(alerts: &[Alert]) -> Vec<&str> {
@@ -294,7 +311,7 @@ mod tests {
     }
 
     fn run_created(map: &HashMap<String, Vec<NaiveDateTime>>) -> Vec<Alert> {
-        evaluate(&[], map, &AlertSettings::default(), now())
+        evaluate(&[], &BTreeMap::new(), map, &AlertSettings::default(), now())
     }
 
     #[test]
@@ -365,7 +382,14 @@ mod tests {
             default_stage_days: 8,
             ..AlertSettings::default()
         };
-        let alerts = evaluate(&[d], &HashMap::new(), &settings, now());
+        let deals = [d];
+        let alerts = evaluate(
+            &deals,
+            &early_counts(&deals, &settings),
+            &HashMap::new(),
+            &settings,
+            now(),
+        );
         assert_eq!(keys(&alerts), vec!["stalled:o1:Proposal"]);
     }
 
@@ -458,7 +482,7 @@ mod tests {
             falling_rate_bps: 15_000,
             ..AlertSettings::default()
         };
-        let alerts = evaluate(&[], &created("rep-a", times), &settings, now());
+        let alerts = evaluate(&[], &BTreeMap::new(), &created("rep-a", times), &settings, now());
         assert_eq!(alerts.len(), 1);
         assert!(alerts[0].message.contains("average of 1.0 "));
     }
@@ -475,7 +499,8 @@ mod tests {
         deals.extend(early_deals("rep-x", 11, 1));
         let mut map = created("rep-w", vec![ago(31), ago(40), ago(50)]);
         map.insert("rep-v".to_string(), vec![ago(31), ago(40), ago(50)]);
-        let alerts = evaluate(&deals, &map, &AlertSettings::default(), now());
+        let settings = AlertSettings::default();
+        let alerts = evaluate(&deals, &early_counts(&deals, &settings), &map, &settings, now());
         assert_eq!(
             keys(&alerts),
             vec![

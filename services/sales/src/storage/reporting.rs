@@ -186,15 +186,27 @@ pub async fn closed_totals(
 /// when it entered its stage (µs, None without history), the planned leave date of that stage).
 pub type OpenDealRow = (String, String, String, String, Option<i64>, String);
 
-/// Every open opportunity with its current stage visit (the last of its history), by id.
-pub async fn open_deals(conn: &mut Conn) -> sqlx::Result<Vec<OpenDealRow>> {
+/// The open opportunities that may be stalled or overdue at `today` (YYYY-MM-DD): past their
+/// expected close date, past the planned end of their stage, or (no plan) in their stage since
+/// before `stalled_before` (µs), each with its current stage visit (the last of its history), by
+/// id. The rules decide; this reads only the deals they can flag.
+pub async fn alert_candidates(
+    conn: &mut Conn,
+    today: &str,
+    stalled_before: i64,
+) -> sqlx::Result<Vec<OpenDealRow>> {
     sqlx::query(
         "SELECT o.id, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
          FROM opportunities o LEFT JOIN stage_history h ON h.opportunity_id = o.id \
          AND h.seq = (SELECT MAX(s.seq) FROM stage_history s WHERE s.opportunity_id = o.id) \
-         WHERE o.status = $1 ORDER BY o.id",
+         WHERE o.status = $1 AND (o.expected_close_date < $2 \
+         OR (COALESCE(h.planned_leave_date, '') <> '' AND h.planned_leave_date < $2) \
+         OR (COALESCE(h.planned_leave_date, '') = '' AND (h.entered_at IS NULL OR h.entered_at < $3))) \
+         ORDER BY o.id",
     )
     .bind(pb::OpportunityStatus::Open as i64)
+    .bind(today)
+    .bind(stalled_before)
     .fetch_all(&mut *conn)
     .await?
     .iter()
@@ -210,6 +222,33 @@ pub async fn open_deals(conn: &mut Conn) -> sqlx::Result<Vec<OpenDealRow>> {
         ))
     })
     .collect()
+}
+
+/// Each rep's open opportunities in one of `early_stages`, of the reps with more than
+/// `threshold`: a grouped count.
+pub async fn early_stage_counts(
+    conn: &mut Conn,
+    early_stages: &[String],
+    threshold: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    if early_stages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q =
+        crm_storage::SqlBuilder::new("SELECT owner_id, COUNT(*) AS deals FROM opportunities WHERE 1 = 1");
+    q.and("status = {}", pb::OpportunityStatus::Open as i64);
+    let list = q.in_list(early_stages.iter().map(String::as_str));
+    q.push(&format!(
+        " AND stage_code IN ({list}) GROUP BY owner_id HAVING COUNT(*) > "
+    ));
+    let threshold = q.arg(threshold);
+    q.push(&threshold);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("owner_id")?, r.try_get("deals")?)))
+        .collect()
 }
 
 /// (owner, creation time in µs) of the opportunities created in `(from, to]`.
