@@ -169,18 +169,24 @@ impl EventHandler for MarketingEvents {
                 "code": e.code,
                 "message": e.message,
             });
-            let now = self.clock.now_micros();
-            for party in &e.party_ids {
-                let key = format!("campaign:{}:{party}", e.campaign_id);
-                let notice = notifications::Notice {
-                    dedupe_key: &key,
+            let keys: Vec<String> = e
+                .party_ids
+                .iter()
+                .map(|party| format!("campaign:{}:{party}", e.campaign_id))
+                .collect();
+            let notices: Vec<notifications::Notice<'_>> = e
+                .party_ids
+                .iter()
+                .zip(&keys)
+                .map(|(party, key)| notifications::Notice {
+                    dedupe_key: key,
                     channel,
                     template: "campaign",
                     recipient: party,
                     about: party,
-                };
-                notifications::insert(tx, &notice, &payload, now).await?;
-            }
+                })
+                .collect();
+            notifications::insert_many(tx, &notices, &payload, self.clock.now_micros()).await?;
             return Ok(());
         }
         if event.event_type == marketing_events::types::CONSENT_CHANGED {
