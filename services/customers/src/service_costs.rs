@@ -9,8 +9,8 @@ use crm_proto::servicedesk::v1 as desk;
 use crm_proto::servicedesk::v1::events as desk_events;
 use crm_storage::Tx;
 
-use crate::storage::{micros_of, now_micros, orders, settings};
-use crate::value::{OrderEvents, live_party_ids, refresh_parties};
+use crate::storage::{micros_of, now_micros, orders};
+use crate::value::{OrderEvents, live_party_ids};
 
 /// The durable consumer `customers-service-cases`, reading the service desk's stream.
 pub const CASE_EVENTS: Reading = Reading {
@@ -63,12 +63,6 @@ impl EventHandler for CaseEvents {
     }
 
     async fn finish(&self, tx: &mut Tx) -> anyhow::Result<()> {
-        let ids = orders::take_marked_for_refresh(tx).await?;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        refresh_parties(tx, &ids, &self.value.valuation(), self.value.clock.now_micros()).await?;
-        settings::mark_tiers_dirty(tx).await?;
-        Ok(())
+        self.value.refresh_marked(tx).await
     }
 }

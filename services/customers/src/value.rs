@@ -171,18 +171,23 @@ impl EventHandler for OrderEvents {
     }
 
     async fn finish(&self, tx: &mut Tx) -> anyhow::Result<()> {
-        let ids = orders::take_marked_for_refresh(tx).await?;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        // The parties were locked when their orders were recorded.
-        refresh_parties(tx, &ids, &self.valuation(), self.clock.now_micros()).await?;
-        settings::mark_tiers_dirty(tx).await?;
-        Ok(())
+        self.refresh_marked(tx).await
     }
 }
 
 impl OrderEvents {
+    /// Refreshes the parties the batch's events noted (their rows were locked when noted) and
+    /// marks the tiers for re-ranking: the end of a batch of order or case events.
+    pub async fn refresh_marked(&self, tx: &mut Tx) -> anyhow::Result<()> {
+        let ids = orders::take_marked_for_refresh(tx).await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        refresh_parties(tx, &ids, &self.valuation(), self.clock.now_micros()).await?;
+        settings::mark_tiers_dirty(tx).await?;
+        Ok(())
+    }
+
     /// How values are figured.
     pub fn valuation(&self) -> Valuation<'_> {
         Valuation {
@@ -324,16 +329,15 @@ pub async fn refresh_parties(
         .filter(|p| p.status == PartyStatus::Active as i32)
         .collect();
     let active_ids: Vec<String> = active.iter().map(|p| p.id.clone()).collect();
-    let summaries = orders::summaries(tx, &active_ids, currency, now).await?;
     let window_start = now.saturating_sub(valuation.window_micros);
-    let business = orders::business(tx, &active_ids, currency, window_start, valuation.case_costs).await?;
+    let ledgers = orders::figures(tx, &active_ids, currency, now, window_start, valuation.case_costs).await?;
     let mut values = Vec::new();
     let mut stages = Vec::new();
     let mut entries = Vec::new();
     let mut announcements = Vec::new();
     for party in active {
-        let summary = summaries.get(&party.id).cloned().unwrap_or_default();
-        let (lifetime_business, window_business) = business.get(&party.id).copied().unwrap_or_default();
+        let ledger = ledgers.get(&party.id).copied().unwrap_or_default();
+        let (summary, lifetime_business, window_business) = (ledger.summary, ledger.lifetime, ledger.window);
         let figures = parties::ValueFigures {
             lifetime_revenue: summary.lifetime_minor,
             trailing_12m_revenue: summary.trailing_minor,

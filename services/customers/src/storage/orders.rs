@@ -57,64 +57,43 @@ pub async fn record(conn: &mut Conn, entries: &[LedgerEntry]) -> sqlx::Result<()
     Ok(())
 }
 
-/// The summary of the orders of each of `party_ids` that has orders in `currency` (others cannot
-/// be added up without exchange rates) at `now`, computed in SQL: one grouped query per 500
-/// parties.
-pub async fn summaries(
+/// What the ledgers say of one party: the order summary the lifecycle rules read, and its
+/// business over its whole history and within the value window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerFigures {
+    /// Revenue, trailing twelve months, last and recent orders.
+    pub summary: OrderSummary,
+    /// Revenue, cost of goods and cost to serve over the whole history.
+    pub lifetime: Business,
+    /// The same within the value window.
+    pub window: Business,
+}
+
+/// The figures of each of `party_ids` from its orders in `currency` (others cannot be added up
+/// without exchange rates) at `now`, with the value window from `window_start`, and the cost to
+/// serve of its cases under `costs`: one grouped query per 500 parties over each ledger.
+pub async fn figures(
     conn: &mut Conn,
     party_ids: &[String],
     currency: &str,
     now: i64,
-) -> sqlx::Result<HashMap<String, OrderSummary>> {
-    let mut found = HashMap::with_capacity(party_ids.len());
-    for chunk in crm_storage::insert_chunks(party_ids, 500) {
-        let mut q = SqlBuilder::new("SELECT party_id, ");
-        let since = q.arg(trailing_start(now));
-        q.push(&format!(
-            "CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS lifetime, \
-             CAST(COALESCE(SUM(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > {since} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS trailing, \
-             MAX(CASE WHEN status IN ('placed', 'fulfilled') THEN placed_at END) AS last_placed_at, \
-             COUNT(CASE WHEN status IN ('placed', 'fulfilled') AND placed_at > {since} THEN 1 END) AS recent \
-             FROM party_orders WHERE 1 = 1"
-        ));
-        q.and("currency_code = {}", currency);
-        let list = q.in_list(chunk.iter().map(String::as_str));
-        q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
-        for row in q.build().fetch_all(&mut *conn).await? {
-            found.insert(
-                row.try_get("party_id")?,
-                OrderSummary {
-                    lifetime_minor: row.try_get("lifetime")?,
-                    trailing_minor: row.try_get("trailing")?,
-                    last_placed_at: row.try_get("last_placed_at")?,
-                    recent_orders: row.try_get("recent")?,
-                },
-            );
-        }
-    }
-    Ok(found)
-}
-
-/// The business of each of `party_ids` in `currency`, (lifetime, within the value window from
-/// `window_start`), in SQL: revenue and cost of goods of the orders that count, and the cost to
-/// serve of their cases under `costs`. Two grouped queries per 500 parties.
-pub async fn business(
-    conn: &mut Conn,
-    party_ids: &[String],
-    currency: &str,
     window_start: i64,
     costs: &CaseCosts,
-) -> sqlx::Result<HashMap<String, (Business, Business)>> {
-    let mut found: HashMap<String, (Business, Business)> = HashMap::with_capacity(party_ids.len());
+) -> sqlx::Result<HashMap<String, LedgerFigures>> {
+    let mut found: HashMap<String, LedgerFigures> = HashMap::with_capacity(party_ids.len());
     let counts = "status IN ('placed', 'fulfilled')";
     for chunk in crm_storage::insert_chunks(party_ids, 500) {
         let mut q = SqlBuilder::new("SELECT party_id, ");
-        let (since, since_again) = (q.arg(window_start), q.arg(window_start));
+        let (since, since_again) = (q.arg(trailing_start(now)), q.arg(trailing_start(now)));
+        let (window, window_again) = (q.arg(window_start), q.arg(window_start));
         q.push(&format!(
-            "CAST(COALESCE(SUM(CASE WHEN {counts} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS revenue, \
+            "CAST(COALESCE(SUM(CASE WHEN {counts} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS lifetime, \
+             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {since} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS trailing, \
+             MAX(CASE WHEN {counts} THEN placed_at END) AS last_placed_at, \
+             COUNT(CASE WHEN {counts} AND placed_at > {since_again} THEN 1 END) AS recent, \
              CAST(COALESCE(SUM(CASE WHEN {counts} THEN cost_minor ELSE 0 END), 0) AS BIGINT) AS cost, \
-             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {since} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS window_revenue, \
-             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {since_again} THEN cost_minor ELSE 0 END), 0) AS BIGINT) AS window_cost \
+             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {window} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS window_revenue, \
+             CAST(COALESCE(SUM(CASE WHEN {counts} AND placed_at > {window_again} THEN cost_minor ELSE 0 END), 0) AS BIGINT) AS window_cost \
              FROM party_orders WHERE 1 = 1"
         ));
         q.and("currency_code = {}", currency);
@@ -122,10 +101,16 @@ pub async fn business(
         q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
         for row in q.build().fetch_all(&mut *conn).await? {
             let entry = found.entry(row.try_get("party_id")?).or_default();
-            entry.0.revenue = row.try_get("revenue")?;
-            entry.0.cost_of_goods = row.try_get("cost")?;
-            entry.1.revenue = row.try_get("window_revenue")?;
-            entry.1.cost_of_goods = row.try_get("window_cost")?;
+            entry.summary = OrderSummary {
+                lifetime_minor: row.try_get("lifetime")?,
+                trailing_minor: row.try_get("trailing")?,
+                last_placed_at: row.try_get("last_placed_at")?,
+                recent_orders: row.try_get("recent")?,
+            };
+            entry.lifetime.revenue = entry.summary.lifetime_minor;
+            entry.lifetime.cost_of_goods = row.try_get("cost")?;
+            entry.window.revenue = row.try_get("window_revenue")?;
+            entry.window.cost_of_goods = row.try_get("window_cost")?;
         }
         if costs.is_empty() {
             continue;
@@ -148,8 +133,8 @@ pub async fn business(
         q.push(&format!(" AND party_id IN ({list}) GROUP BY party_id"));
         for row in q.build().fetch_all(&mut *conn).await? {
             let entry = found.entry(row.try_get("party_id")?).or_default();
-            entry.0.cost_to_serve = row.try_get("served")?;
-            entry.1.cost_to_serve = row.try_get("window_served")?;
+            entry.lifetime.cost_to_serve = row.try_get("served")?;
+            entry.window.cost_to_serve = row.try_get("window_served")?;
         }
     }
     Ok(found)

@@ -2,7 +2,9 @@
 //! break-even rate, roll out to the cells above it.
 
 /// The test group of a cell: members in ascending id order, 1-based positions 1, 1+n, 1+2n, ...
-/// (n = 1 selects everybody; n = 0 nobody).
+/// (n = 1 selects everybody; n = 0 nobody). The rule `storage::campaigns::mark_test_group`
+/// applies in SQL, kept here as its reference.
+#[cfg(test)]
 pub fn test_group(member_ids: &[String], n: usize) -> Vec<String> {
     if n == 0 {
         return Vec::new();
