@@ -10,6 +10,9 @@
 //!   name search entries and blocking keys, the duplicate check's two reads, the audit entry and
 //!   the outbox row, on the suite's own tables).
 //!
+//! - the health check and `GetParty` on SQLite again with the server speaking TLS (a certificate of
+//!   a CA of the bench's own), to show what TLS costs per call.
+//!
 //! Both servers run as processes of their own (the suite's is the release `crm` binary, logging
 //! as it does in production, to a file), the load comes from this process.
 //!
@@ -162,15 +165,22 @@ impl Drop for Process {
     }
 }
 
-/// `crm serve customers` on `database_url`, logging to a file in `logs`.
+/// `crm serve customers` on `database_url`, logging to a file in `logs`; over TLS when `tls`
+/// names a directory with the server's `cert.pem` and `key.pem`.
 async fn serve_customers(
     database_url: &str,
     nats: &TestNats,
     logs: &std::path::Path,
+    tls: Option<&std::path::Path>,
 ) -> (Process, SocketAddr) {
     let addr = local_addr();
     let log = std::fs::File::create(logs.join(format!("customers-{}.log", addr.port()))).expect("a log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_crm"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+    if let Some(dir) = tls {
+        command.arg("--tls-cert").arg(dir.join("cert.pem"));
+        command.arg("--tls-key").arg(dir.join("key.pem"));
+    }
+    let child = command
         .args(["serve", "customers", "--listen", &addr.to_string()])
         .args(["--database-url", database_url, "--nats-url", &nats.url()])
         // Measured at full strength, not while the pool is still opening connections.
@@ -182,8 +192,53 @@ async fn serve_customers(
         .spawn()
         .expect("starting crm serve customers");
     let process = Process(child);
-    ready(addr).await;
+    match tls {
+        None => ready(addr).await,
+        Some(dir) => {
+            let ca = std::fs::read_to_string(dir.join("ca.pem")).expect("the CA");
+            crm_testkit::eventually(Duration::from_secs(60), "the server to answer", || {
+                let channel = tls_channels(addr, &ca).remove(0);
+                async move {
+                    HealthClient::new(channel)
+                        .check(tonic_health::pb::HealthCheckRequest::default())
+                        .await
+                        .ok()
+                }
+            })
+            .await;
+        }
+    }
     (process, addr)
+}
+
+/// Writes a server certificate for 127.0.0.1 (`cert.pem`, `key.pem`) and the CA that issued it
+/// (`ca.pem`) to `dir`.
+fn server_certificate(dir: &std::path::Path) {
+    let ca = crm_tls::testing::TestCa::new();
+    let issued = ca.issue(&["127.0.0.1"]);
+    for (file, pem) in [
+        ("cert.pem", &issued.cert_pem),
+        ("key.pem", &issued.key_pem),
+        ("ca.pem", &ca.cert_pem()),
+    ] {
+        std::fs::write(dir.join(file), pem).expect("a certificate file");
+    }
+}
+
+/// [`CONNECTIONS`] TLS connections to `addr`, trusting the CA `ca_pem`.
+fn tls_channels(addr: SocketAddr, ca_pem: &str) -> Vec<Channel> {
+    (0..CONNECTIONS)
+        .map(|_| {
+            let tls = tonic::transport::ClientTlsConfig::new()
+                .domain_name("127.0.0.1")
+                .ca_certificate(tonic::transport::Certificate::from_pem(ca_pem));
+            tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+                .expect("an address")
+                .tls_config(tls)
+                .expect("a TLS configuration")
+                .connect_lazy()
+        })
+        .collect()
 }
 
 /// A company name for call `n`: two made-up words and a legal form, so that names share words
@@ -229,11 +284,11 @@ async fn create_party(channel: Channel, token: &str, name: String) -> String {
         .id
 }
 
-/// GetParty of one party, through the suite on `backend`.
-async fn get_party(addr: SocketAddr, token: &Arc<String>) -> Rate {
-    let id = Arc::new(create_party(crm_testkit::channel(addr), token, "Bench Corp".into()).await);
+/// GetParty of one party over `connections`.
+async fn get_party(connections: &[Channel], token: &Arc<String>) -> Rate {
+    let id = Arc::new(create_party(connections[0].clone(), token, "Bench Corp".into()).await);
     let token = token.clone();
-    load(&channels(addr), move |channel, _| {
+    load(connections, move |channel, _| {
         let request = authed(customers::GetPartyRequest { id: id.to_string() }, &token);
         async move {
             CustomersServiceClient::new(channel)
@@ -366,7 +421,7 @@ async fn bench() {
 
     let nats = TestNats::start();
     let sqlite = TestDb::new(Backend::Sqlite);
-    let (suite_sqlite, sqlite_addr) = serve_customers(&sqlite.url, &nats, logs.path()).await;
+    let (suite_sqlite, sqlite_addr) = serve_customers(&sqlite.url, &nats, logs.path(), None).await;
 
     println!("RPC path, {IN_FLIGHT} calls in flight over {CONNECTIONS} connections:");
     let bare = load(&channels(bare_addr), health).await;
@@ -376,20 +431,43 @@ async fn bench() {
         "{}",
         checked.line("health check, crm serve customers", Some(&bare))
     );
-    let read = get_party(sqlite_addr, &token).await;
+    let read = get_party(&channels(sqlite_addr), &token).await;
     println!(
         "{}",
         read.line("GetParty, crm serve customers, SQLite", Some(&bare))
     );
     drop(suite_sqlite);
 
+    // The same two calls with the server speaking TLS.
+    let certificates = tempfile::tempdir().expect("a certificate directory");
+    server_certificate(certificates.path());
+    let ca = std::fs::read_to_string(certificates.path().join("ca.pem")).expect("the CA");
+    let (suite_tls, tls_addr) =
+        serve_customers(&sqlite.url, &nats, logs.path(), Some(certificates.path())).await;
+    let checked_tls = load(&tls_channels(tls_addr, &ca), health).await;
+    println!(
+        "{}",
+        checked_tls.line("health check, crm serve customers, TLS", Some(&bare))
+    );
+    let read_tls = get_party(&tls_channels(tls_addr, &ca), &token).await;
+    println!(
+        "{}",
+        read_tls.line("GetParty, crm serve customers, SQLite, TLS", Some(&bare))
+    );
+    println!(
+        "TLS against plain text: health check {:.1}%, GetParty {:.1}%",
+        100.0 * checked_tls.calls_per_second / checked.calls_per_second,
+        100.0 * read_tls.calls_per_second / read.calls_per_second
+    );
+    drop(suite_tls);
+
     if !crm_testkit::postgres_available() {
         return;
     }
     let postgres = TestDb::new(Backend::Postgres);
     drop(postgres.connect().await);
-    let (_suite_postgres, postgres_addr) = serve_customers(&postgres.url, &nats, logs.path()).await;
-    let read = get_party(postgres_addr, &token).await;
+    let (_suite_postgres, postgres_addr) = serve_customers(&postgres.url, &nats, logs.path(), None).await;
+    let read = get_party(&channels(postgres_addr), &token).await;
     println!(
         "{}",
         read.line("GetParty, crm serve customers, PostgreSQL", Some(&bare))

@@ -110,7 +110,7 @@ where
 }
 
 /// The aggregates and the hand-written statement each is compared with.
-const AGGREGATES: [(&str, &str); 8] = [
+const AGGREGATES: [(&str, &str); 12] = [
     ("GetValuePyramid", "value pyramid as one SQL statement"),
     ("GetRfmCells", "RFM cells as one SQL statement"),
     ("GetFunnel", "funnel as one SQL statement"),
@@ -128,10 +128,85 @@ const AGGREGATES: [(&str, &str); 8] = [
         "GetServiceReport (a month)",
         "service report as one SQL statement",
     ),
+    ("GetTierMigration (a year)", "tier migration as one SQL statement"),
+    ("GetCohortRetention (12 cohorts)", "cohorts as one SQL statement"),
+    ("GetBaseTrends (a year)", "base trends as one SQL statement"),
+    ("GetPenetration", "penetration as one SQL statement"),
 ];
 
 /// The year the sales and channel reports cover: the synthetic base's clock stands near its end.
 const REPORTED_YEAR: i32 = 2026;
+
+/// The first instant (µs, UTC) of each month of the reported year and of the month after.
+fn reported_months() -> Vec<i64> {
+    (0..=12)
+        .map(|i| {
+            chrono::NaiveDate::from_ymd_opt(REPORTED_YEAR + i / 12, 1 + (i % 12) as u32, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("a month")
+                .and_utc()
+                .timestamp_micros()
+        })
+        .collect()
+}
+
+/// `CASE` giving the index of the reported month `column` falls in, `op` saying whether a month
+/// ends before (`<`) or at (`<=`) the next one's first instant.
+fn month_case(column: &str, op: &str) -> String {
+    let bounds = reported_months();
+    let mut case = String::from("CASE");
+    for (i, end) in bounds.iter().enumerate().skip(1) {
+        case.push_str(&format!(" WHEN {column} {op} {end} THEN {i}"));
+    }
+    case + " ELSE 99 END"
+}
+
+/// The customer base analysis of the reported year by hand, for the baselines: cohorts by the
+/// month of the first purchase with the months they bought in; and each month's purchases,
+/// spells of activity begun and ended (lost 365 days after the last purchase) and churn, with
+/// the parties of each acquisition source, their buyers, new buyers and revenue.
+fn analysis_baselines(backend: Backend) -> [String; 2] {
+    // Keeps a window's rows a subquery of their own (see `trend_rows` in the customers service).
+    let fence = match backend {
+        Backend::Postgres => "OFFSET 0",
+        Backend::Sqlite => "LIMIT -1",
+    };
+    let b = reported_months();
+    let (first, last) = (b[0], b[12]);
+    let counts = "status IN ('placed', 'fulfilled')";
+    let cohorts = format!(
+        "SELECT {} AS cohort, a.month, COUNT(*) AS customers FROM (SELECT party_id, MIN(placed_at) AS first_at \
+         FROM party_orders WHERE {counts} GROUP BY party_id) f JOIN (SELECT DISTINCT party_id, {} AS month \
+         FROM party_orders WHERE {counts} AND placed_at >= {first} AND placed_at < {last}) a ON a.party_id = f.party_id \
+         WHERE f.first_at >= {first} AND f.first_at < {last} GROUP BY 1, a.month",
+        month_case("f.first_at", "<"),
+        month_case("placed_at", "<")
+    );
+    let year = 365 * 86_400_000_000_i64;
+    let trends = format!(
+        "SELECT 'month' AS part, CAST(bought AS TEXT) AS k, COUNT(*) AS a, COUNT(CASE WHEN px IS NULL THEN 1 END) AS b, \
+         CAST(COALESCE(SUM(CASE WHEN currency_code = 'USD' THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS c, 0 AS d \
+         FROM (SELECT px, amount_minor, currency_code, CASE WHEN x >= {first} AND x < {last} AND (px IS NULL OR px < {first}) THEN 1 ELSE 0 END \
+         + 100 * (CASE WHEN x >= {first} AND x < {last} THEN {} ELSE 0 END) AS bought FROM (SELECT placed_at AS x, amount_minor, currency_code, \
+         LAG(placed_at) OVER w AS px FROM party_orders WHERE {counts} AND placed_at <= {last} \
+         WINDOW w AS (PARTITION BY party_id ORDER BY placed_at, order_id)) o {fence}) r GROUP BY bought \
+         UNION ALL SELECT 'spell', CAST(k AS TEXT), COUNT(*), COUNT(CASE WHEN churned THEN 1 END), 0, 0 FROM (\
+         SELECT 100 * (CASE WHEN px IS NOT NULL AND px + {year} >= x THEN 0 WHEN x <= {first} THEN 1 ELSE 1 + {} END) \
+         + (CASE WHEN nx IS NOT NULL AND nx <= x + {year} THEN 0 WHEN x + {year} <= {first} THEN 1 ELSE 1 + {} END) AS k, \
+         (nx IS NULL OR nx > x + {year} + 2678400000000) AS churned FROM (SELECT placed_at AS x, \
+         LAG(placed_at) OVER w AS px, LEAD(placed_at) OVER w AS nx FROM party_orders WHERE {counts} AND placed_at <= {last} \
+         WINDOW w AS (PARTITION BY party_id ORDER BY placed_at, order_id)) o {fence}) s GROUP BY k \
+         UNION ALL SELECT 'source', p.source, COUNT(*), COUNT(m.party_id), COUNT(CASE WHEN m.first_at >= {first} THEN 1 END), \
+         CAST(COALESCE(SUM(m.revenue), 0) AS BIGINT) FROM parties p LEFT JOIN (SELECT party_id, MIN(placed_at) AS first_at, \
+         SUM(CASE WHEN placed_at >= {first} AND currency_code = 'USD' THEN amount_minor ELSE 0 END) AS revenue FROM party_orders \
+         WHERE {counts} AND placed_at < {last} GROUP BY party_id HAVING MAX(placed_at) >= {first}) m ON m.party_id = p.id \
+         WHERE p.status = 1 GROUP BY p.source",
+        month_case("x", "<"),
+        month_case("x", "<="),
+        month_case(&format!("x + {year}"), "<="),
+    );
+    [cohorts, trends]
+}
 
 /// What one size measured: the timings of each read, by name.
 #[derive(Default)]
@@ -901,6 +976,112 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             }
         }),
     );
+    // The customer base analysis: aggregates over the whole order ledger, the slowest of them
+    // timed while they run within the call's deadline (a call that fails is reported, not
+    // fatal to the run).
+    let months = reported_months();
+    let analysis_reads: [(&'static str, Box<dyn Fn() -> _>); 4] = [
+        (
+            "GetTierMigration (a year)",
+            Box::new(|| {
+                let mut customers = customers.clone();
+                let request = pb::GetTierMigrationRequest {
+                    from_time: Some(crm_platform::time::timestamp(months[0])),
+                    to_time: Some(crm_platform::time::timestamp(months[12])),
+                };
+                Box::pin(async move {
+                    customers
+                        .get_tier_migration(authed(request, token))
+                        .await
+                        .map(|_| ())
+                }) as std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + '_>>
+            }),
+        ),
+        (
+            "GetCohortRetention (12 cohorts)",
+            Box::new(|| {
+                let mut customers = customers.clone();
+                let request = pb::GetCohortRetentionRequest {
+                    from_month: format!("{REPORTED_YEAR}-01"),
+                    months: 12,
+                };
+                Box::pin(async move {
+                    customers
+                        .get_cohort_retention(authed(request, token))
+                        .await
+                        .map(|_| ())
+                })
+            }),
+        ),
+        (
+            "GetBaseTrends (a year)",
+            Box::new(|| {
+                let mut customers = customers.clone();
+                let request = pb::GetBaseTrendsRequest {
+                    period: REPORTED_YEAR.to_string(),
+                };
+                Box::pin(async move {
+                    customers
+                        .get_base_trends(authed(request, token))
+                        .await
+                        .map(|_| ())
+                })
+            }),
+        ),
+        (
+            "GetPenetration",
+            Box::new(|| {
+                let mut customers = customers.clone();
+                Box::pin(async move {
+                    customers
+                        .get_penetration(authed(pb::GetPenetrationRequest {}, token))
+                        .await
+                        .map(|_| ())
+                })
+            }),
+        ),
+    ];
+    for (what, call) in &analysis_reads {
+        let failed = std::cell::Cell::new(0_usize);
+        let timings = time(CALLS / 25, |_| {
+            let call = call();
+            let failed = &failed;
+            async move {
+                if let Err(status) = call.await {
+                    println!("{what}: {status}");
+                    failed.set(failed.get() + 1);
+                }
+            }
+        })
+        .await;
+        if failed.get() > 0 {
+            run.note(format!("{what}: {} calls failed", failed.get()));
+        }
+        run.read(what, timings);
+    }
+    let [cohorts_sql, trends_sql] = analysis_baselines(backend);
+    let tier_sql = format!(
+        "SELECT COALESCE(a.tier, '') AS from_tier, b.tier AS to_tier, COUNT(*) AS parties FROM (SELECT party_id, \
+         MAX(CASE WHEN from_at <= {} THEN from_at END) AS fa, MAX(from_at) AS ta FROM tier_history \
+         WHERE from_at <= {} GROUP BY party_id) x LEFT JOIN tier_history a ON a.party_id = x.party_id AND a.from_at = x.fa \
+         JOIN tier_history b ON b.party_id = x.party_id AND b.from_at = x.ta GROUP BY COALESCE(a.tier, ''), b.tier",
+        months[0], months[12]
+    );
+    let analysis_baselines: [(&'static str, Service, String); 4] = [
+        ("tier migration as one SQL statement", Service::Customers, tier_sql),
+        ("cohorts as one SQL statement", Service::Customers, cohorts_sql),
+        ("base trends as one SQL statement", Service::Customers, trends_sql),
+        (
+            "penetration as one SQL statement",
+            Service::Customers,
+            "SELECT 'region' AS by, region_code AS k, COUNT(CASE WHEN lifecycle_stage IN (2, 3, 4) THEN 1 END) AS customers, \
+             COUNT(CASE WHEN lifecycle_stage = 1 THEN 1 END) AS prospects, COUNT(CASE WHEN lifecycle_stage = 5 THEN 1 END) AS lost \
+             FROM parties WHERE status = 1 GROUP BY region_code UNION ALL SELECT 'industry', industry, \
+             COUNT(CASE WHEN lifecycle_stage IN (2, 3, 4) THEN 1 END), COUNT(CASE WHEN lifecycle_stage = 1 THEN 1 END), \
+             COUNT(CASE WHEN lifecycle_stage = 5 THEN 1 END) FROM parties WHERE status = 1 GROUP BY industry"
+                .to_string(),
+        ),
+    ];
     let baselines: [(&'static str, Service, &str); 8] = [
         (
             "value pyramid as one SQL statement",
@@ -1000,15 +1181,21 @@ async fn measure(backend: Backend, parties: usize) -> Run {
              FROM cases WHERE resolved_at IS NULL GROUP BY agent_id",
         ),
     ];
-    for (what, service, sql) in baselines {
+    let analysis_baselines = analysis_baselines
+        .iter()
+        .map(|(what, service, sql)| (*what, *service, sql.as_str()));
+    for (what, service, sql) in baselines.into_iter().chain(analysis_baselines) {
         let db = Db::connect(suite.database_url(service), 1)
             .await
             .expect("a database");
         let pool = db.pool().clone();
         let timings = time(CALLS / 25, |_| {
-            let pool = pool.clone();
+            let (pool, sql) = (pool.clone(), sql.to_string());
             async move {
-                sqlx::query(sql).fetch_all(&pool).await.expect(what);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&pool)
+                    .await
+                    .expect(what);
             }
         })
         .await;

@@ -23,8 +23,9 @@ pub struct CustomersSettings {
     /// Orders within twelve months that make a customer loyal.
     #[arg(long, env = "CRM_LOYAL_MIN_ORDERS", default_value_t = 3)]
     pub loyal_min_orders: i64,
-    /// Silence after the last order after which a customer is lost.
-    #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_duration)]
+    /// Silence after the last order after which a customer is lost: at least 31d, as churn is
+    /// reported by month.
+    #[arg(long, env = "CRM_LOST_AFTER", default_value = "365d", value_parser = parse_lost_after)]
     pub lost_after: Duration,
     /// How often tiers are re-ranked after order events changed values.
     #[arg(long, env = "CRM_VALUE_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
@@ -47,6 +48,17 @@ pub struct CustomersSettings {
     pub duplicate_check_interval: Duration,
 }
 
+/// A lost-after silence of at least a month: the base trends count the customers lost within
+/// each month from spells of activity, and a spell shorter than a month could begin and end
+/// unseen between two month starts.
+fn parse_lost_after(s: &str) -> Result<Duration, String> {
+    let silence = parse_duration(s)?;
+    if silence < Duration::from_secs(31 * 86_400) {
+        return Err(format!("{s:?} is shorter than a month: use 31d or more"));
+    }
+    Ok(silence)
+}
+
 impl Default for CustomersSettings {
     /// The documented defaults.
     fn default() -> Self {
@@ -61,5 +73,17 @@ impl CustomersSettings {
             loyal_min_orders: self.loyal_min_orders,
             lost_after_micros: self.lost_after.as_micros() as i64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_customer_is_lost_after_a_month_or_more() {
+        assert_eq!(parse_lost_after("31d"), Ok(Duration::from_secs(31 * 86_400)));
+        assert!(parse_lost_after("30d").unwrap_err().contains("31d or more"));
+        assert!(parse_lost_after("a year").is_err());
     }
 }

@@ -10,7 +10,7 @@ use crm_proto::common::v1::Money;
 use crm_proto::customers::v1::{self as pb, PartyStatus};
 
 use super::CustomersApi;
-use crate::domain::analysis::{Move, classify, month_boundaries, month_code, share_bps};
+use crate::domain::analysis::{Move, base_months, classify, month_boundaries, month_code, share_bps};
 use crate::error::Result;
 use crate::storage::{analysis, settings};
 
@@ -135,20 +135,17 @@ impl CustomersApi {
         let lost_after = i64::try_from(self.config.lost_after.as_micros()).unwrap_or(i64::MAX);
         let currency = &self.config.reporting_currency;
         let mut conn = self.store.conn().await?;
+        let rows = analysis::trend_rows(&mut conn, &bounds, lost_after, currency).await?;
         let mut out = pb::GetBaseTrendsResponse::default();
-        for pair in bounds.windows(2) {
-            let (start, end) = (pair[0], pair[1]);
-            let (active, churned) = analysis::churn(&mut conn, start, end, lost_after).await?;
-            let (new_customers, returning_customers, revenue) =
-                analysis::buyers(&mut conn, start, end, currency).await?;
+        for (start, m) in bounds.iter().zip(base_months(&rows, bounds.len() - 1)) {
             out.months.push(pb::BaseMonth {
-                month: month_code(start),
-                active_at_start: active,
-                churned,
-                churn_rate_bps: share_bps(churned, active),
-                new_customers,
-                returning_customers,
-                revenue: self.money(revenue),
+                month: month_code(*start),
+                active_at_start: m.active_at_start,
+                churned: m.churned,
+                churn_rate_bps: share_bps(m.churned, m.active_at_start),
+                new_customers: m.new_customers,
+                returning_customers: m.returning_customers,
+                revenue: self.money(m.revenue),
             });
         }
         let (start, end) = (bounds[0], bounds[bounds.len() - 1]);

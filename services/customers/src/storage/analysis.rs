@@ -94,21 +94,96 @@ pub async fn cohorts(conn: &mut Conn, bounds: &[i64]) -> sqlx::Result<Vec<(i64, 
         .collect()
 }
 
-/// One month of the base: (active at `start`, of them no longer active at `end`), where active
-/// at a moment means a purchase within `lost_after` µs before it.
-pub async fn churn(conn: &mut Conn, start: i64, end: i64, lost_after: i64) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) AS active, CAST(COALESCE(SUM(CASE WHEN last_at <= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS churned \
-         FROM (SELECT party_id, MAX(placed_at) AS last_at FROM party_orders WHERE {COUNTS} \
-         AND placed_at > $2 AND placed_at <= $3 GROUP BY party_id HAVING MIN(placed_at) <= $4) active"
-    )))
-    .bind(end - lost_after)
-    .bind(start - lost_after)
-    .bind(end)
-    .bind(start)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((row.try_get("active")?, row.try_get("churned")?))
+/// One pass over the ledger up to the end of a period of months (`bounds`: the first instant
+/// of each month and of the month after), each counted order with its party's previous and next
+/// order, grouped by what the order means to the period: [`crate::domain::analysis::trend_key`]
+/// says how the key encodes its month as a purchase, as the start of a spell of activity and as
+/// the end of one (a spell lasts while purchases are less than `lost_after` µs apart, and ends
+/// `lost_after` after the last). `(key, orders, first orders ever, revenue in currency)` per key.
+pub async fn trend_rows(
+    conn: &mut Conn,
+    bounds: &[i64],
+    lost_after: i64,
+    currency: &str,
+) -> sqlx::Result<Vec<(i64, i64, i64, i64)>> {
+    use crate::domain::analysis::{CHURNED, FIRST_IN_MONTH, trend_key};
+    let (Some(first), Some(last)) = (bounds.first().copied(), bounds.last().copied()) else {
+        return Ok(Vec::new());
+    };
+    let months = bounds.len() - 1;
+    let mut q =
+        SqlBuilder::new("SELECT k, COUNT(*) AS orders, COUNT(CASE WHEN px IS NULL THEN 1 END) AS firsts, ");
+    let cur = q.arg(currency);
+    q.push(&format!(
+        "CAST(COALESCE(SUM(CASE WHEN {cur} = currency_code AND k >= {} THEN amount_minor ELSE 0 END), 0) AS BIGINT) AS revenue FROM (SELECT px, amount_minor, currency_code, ",
+        trend_key(1, 0, 0)
+    ));
+    let l = |q: &mut SqlBuilder| q.arg(lost_after);
+    // The month of the purchase, [start, end), flagged when it is the party's first in it.
+    let (f, t) = (q.arg(first), q.arg(last));
+    let mut bought = format!("(CASE WHEN x >= {f} AND x < {t} THEN CASE");
+    for i in 1..=months {
+        let (end, start) = (q.arg(bounds[i]), q.arg(bounds[i - 1]));
+        bought.push_str(&format!(
+            " WHEN x < {end} THEN CASE WHEN px IS NULL OR px < {start} THEN {} ELSE {i} END",
+            i as i64 + FIRST_IN_MONTH
+        ));
+    }
+    bought.push_str(" END ELSE 0 END)");
+    // A spell starts with a purchase more than lost_after after the one before: at or before the
+    // period's start (1), or within month i, (start, end] (i + 1).
+    let (l1, f1) = (l(&mut q), q.arg(first));
+    let mut starts = format!("(CASE WHEN px IS NOT NULL AND px + {l1} >= x THEN 0 WHEN x <= {f1} THEN 1");
+    for (i, end) in bounds.iter().enumerate().skip(1) {
+        let end = q.arg(*end);
+        starts.push_str(&format!(" WHEN x <= {end} THEN {}", i + 1));
+    }
+    starts.push_str(" ELSE 0 END)");
+    // A spell ends lost_after after a purchase with no other within it: at or before the
+    // period's start (1), or within month i (i + 1), flagged when no purchase follows by the
+    // month's end (the customer is churned then).
+    let (l2, l3, f2) = (l(&mut q), l(&mut q), q.arg(first));
+    let mut ends =
+        format!("(CASE WHEN nx IS NOT NULL AND nx <= x + {l2} THEN 0 WHEN x + {l3} <= {f2} THEN 1");
+    for (i, bound) in bounds.iter().enumerate().skip(1) {
+        let (end, end_again) = (q.arg(*bound), q.arg(*bound));
+        let l4 = l(&mut q);
+        ends.push_str(&format!(
+            " WHEN x + {l4} <= {end} THEN CASE WHEN nx IS NULL OR nx > {end_again} THEN {} ELSE {} END",
+            i as i64 + 1 + CHURNED,
+            i + 1
+        ));
+    }
+    ends.push_str(" ELSE 0 END)");
+    let key = trend_key(1, 0, 0);
+    let start_unit = trend_key(0, 1, 0);
+    let upto = q.arg(last);
+    // OFFSET 0 keeps the key a column of its own on PostgreSQL, so the planner hashes the few
+    // keys instead of sorting every order by an expression it cannot estimate (SQLite wants a
+    // LIMIT before an OFFSET, and hashes anyway).
+    let fence = if conn.backend_name() == "PostgreSQL" {
+        "OFFSET 0"
+    } else {
+        "LIMIT -1"
+    };
+    q.push(&format!(
+        "{bought} * {key} + {starts} * {start_unit} + {ends} AS k FROM (SELECT placed_at AS x, amount_minor, currency_code, \
+         LAG(placed_at) OVER w AS px, LEAD(placed_at) OVER w AS nx FROM party_orders WHERE {COUNTS} AND placed_at <= {upto} \
+         WINDOW w AS (PARTITION BY party_id ORDER BY placed_at, order_id)) o {fence}) r GROUP BY k"
+    ));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("k")?,
+                r.try_get("orders")?,
+                r.try_get("firsts")?,
+                r.try_get("revenue")?,
+            ))
+        })
+        .collect()
 }
 
 /// Each buyer of `[$1, $2)` with their revenue in currency `$3` and their first purchase ever:
@@ -117,26 +192,6 @@ const PERIOD_BUYERS: &str = "SELECT m.party_id, m.revenue, \
      (SELECT MIN(o.placed_at) FROM party_orders o WHERE o.party_id = m.party_id AND o.status IN ('placed', 'fulfilled')) AS first_at \
      FROM (SELECT party_id, SUM(CASE WHEN currency_code = $3 THEN amount_minor ELSE 0 END) AS revenue \
      FROM party_orders WHERE status IN ('placed', 'fulfilled') AND placed_at >= $1 AND placed_at < $2 GROUP BY party_id) m";
-
-/// Buyers of `[start, end)`: (new ones, returning ones, revenue in `currency`).
-pub async fn buyers(conn: &mut Conn, start: i64, end: i64, currency: &str) -> sqlx::Result<(i64, i64, i64)> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN first_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_buyers, \
-         CAST(COALESCE(SUM(CASE WHEN first_at < $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS returning_buyers, \
-         CAST(COALESCE(SUM(revenue), 0) AS BIGINT) AS revenue FROM ({}) b",
-        PERIOD_BUYERS
-    )))
-    .bind(start)
-    .bind(end)
-    .bind(currency)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((
-        row.try_get("new_buyers")?,
-        row.try_get("returning_buyers")?,
-        row.try_get("revenue")?,
-    ))
-}
 
 /// Per acquisition source of the live parties: (source, parties, buyers in `[start, end)`, new
 /// buyers, revenue in `currency`), most revenue first.

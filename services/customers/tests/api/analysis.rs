@@ -285,7 +285,146 @@ async fn cohorts_churn_sources_and_penetration(backend: Backend) {
     assert_eq!((customers_of(retail), retail.prospects), (3, 1));
 }
 
+/// The base trends of a year against counting each customer by the definitions: active at a
+/// moment with a purchase within the lost-after silence before it, churned when active at a
+/// month's start and not at its end, new in the month of the first purchase ever. Purchases fall
+/// on month starts, on the same instant twice, and are cancelled, as well as anywhere.
+async fn trends_count_each_customer_as_defined(backend: Backend) {
+    const DAY: i64 = 86_400_000_000;
+    let lost_after = 45 * DAY;
+    let app = TestApp::spawn_with(backend, |s| s.lost_after = Duration::from_secs(45 * 86_400)).await;
+    let mut seed = 0x5eed_u64;
+    let mut next = move |below: i64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        i64::try_from((seed >> 11) % u64::try_from(below).unwrap()).unwrap()
+    };
+    let (from, to) = (at("2025-09-01"), at("2027-02-01"));
+    let mut placed: Vec<(String, i64, i64, bool)> = Vec::new();
+    for p in 0..14 {
+        let party = app.create(person(&format!("T{p}"), "Trend", "")).await.id;
+        for _ in 0..next(9) {
+            let when = match next(4) {
+                // A month's first instant.
+                0 => at(&format!("2026-{:02}-01", 1 + next(12))),
+                // The instant of the party's purchase before.
+                1 if placed.last().is_some_and(|o| o.0 == party) => placed.last().unwrap().1,
+                _ => from + next(to - from),
+            };
+            placed.push((party.clone(), when, 100 * (1 + next(50)), next(6) > 0));
+        }
+    }
+    for (n, (party, when, amount, counts)) in placed.iter().enumerate() {
+        let order = crm_proto::sales::v1::Order {
+            id: format!("trend-{n}"),
+            party_id: party.clone(),
+            total: usd(*amount),
+            status: crm_proto::sales::v1::OrderStatus::Placed as i32,
+            place_time: Some(timestamp(*when)),
+            ..Default::default()
+        };
+        let event = crm_proto::sales::v1::OrderPlaced {
+            order: Some(order.clone()),
+        };
+        app.nats
+            .publish_event("sales", "order.placed", party, &event)
+            .await;
+        if !counts {
+            let event = crm_proto::sales::v1::OrderCancelled { order: Some(order) };
+            app.nats
+                .publish_event("sales", "order.cancelled", party, &event)
+                .await;
+        }
+    }
+    crm_testkit::fixtures::rows_reach(
+        &app.db,
+        "SELECT COUNT(*) FROM party_orders",
+        None,
+        placed.len() as i64,
+        "orders recorded",
+    )
+    .await;
+    let cancelled = placed.iter().filter(|o| !o.3).count() as i64;
+    crm_testkit::fixtures::rows_reach(
+        &app.db,
+        "SELECT COUNT(*) FROM party_orders WHERE status = 'cancelled'",
+        None,
+        cancelled,
+        "orders recorded, some cancelled",
+    )
+    .await;
+
+    let counted: Vec<&(String, i64, i64, bool)> = placed.iter().filter(|o| o.3).collect();
+    let parties: std::collections::BTreeSet<&str> = counted.iter().map(|o| o.0.as_str()).collect();
+    let active = |party: &str, t: i64| {
+        counted
+            .iter()
+            .any(|o| o.0 == party && o.1 > t - lost_after && o.1 <= t)
+    };
+    let first = |party: &str| {
+        counted
+            .iter()
+            .filter(|o| o.0 == party)
+            .map(|o| o.1)
+            .min()
+            .unwrap()
+    };
+    let mut expected = Vec::new();
+    for m in 1..=12 {
+        let start = at(&format!("2026-{m:02}-01"));
+        let end = if m == 12 {
+            at("2027-01-01")
+        } else {
+            at(&format!("2026-{:02}-01", m + 1))
+        };
+        let buys = |party: &str| counted.iter().any(|o| o.0 == party && o.1 >= start && o.1 < end);
+        let count = |f: &dyn Fn(&str) -> bool| parties.iter().filter(|p| f(p)).count() as i64;
+        expected.push((
+            format!("2026-{m:02}"),
+            count(&|p| active(p, start)),
+            count(&|p| active(p, start) && !active(p, end)),
+            count(&|p| buys(p) && first(p) >= start),
+            count(&|p| buys(p) && first(p) < start),
+            counted
+                .iter()
+                .filter(|o| o.1 >= start && o.1 < end)
+                .map(|o| o.2)
+                .sum::<i64>(),
+        ));
+    }
+    let trends = app
+        .client
+        .clone()
+        .get_base_trends(app.req(pb::GetBaseTrendsRequest {
+            period: "2026".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let months: Vec<(String, i64, i64, i64, i64, i64)> = trends
+        .months
+        .iter()
+        .map(|m| {
+            (
+                m.month.clone(),
+                m.active_at_start,
+                m.churned,
+                m.new_customers,
+                m.returning_customers,
+                m.revenue.as_ref().unwrap().amount_minor,
+            )
+        })
+        .collect();
+    assert_eq!(months, expected);
+    // The sample exercises what it is meant to: churn, returns within a month, new buyers.
+    assert!(expected.iter().map(|m| m.2).sum::<i64>() >= 3, "{expected:?}");
+    assert!(expected.iter().map(|m| m.3).sum::<i64>() >= 3, "{expected:?}");
+    assert!(expected.iter().map(|m| m.4).sum::<i64>() >= 3, "{expected:?}");
+}
+
 backend_tests!(
     tiers_move_between_two_dates,
-    cohorts_churn_sources_and_penetration
+    cohorts_churn_sources_and_penetration,
+    trends_count_each_customer_as_defined
 );
