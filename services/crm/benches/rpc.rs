@@ -176,12 +176,12 @@ async fn serve_customers(
     let addr = local_addr();
     let log = std::fs::File::create(logs.join(format!("customers-{}.log", addr.port()))).expect("a log file");
     let mut command = Command::new(env!("CARGO_BIN_EXE_crm"));
+    command.args(["serve", "customers", "--listen", &addr.to_string()]);
     if let Some(dir) = tls {
         command.arg("--tls-cert").arg(dir.join("cert.pem"));
         command.arg("--tls-key").arg(dir.join("key.pem"));
     }
     let child = command
-        .args(["serve", "customers", "--listen", &addr.to_string()])
         .args(["--database-url", database_url, "--nats-url", &nats.url()])
         // Measured at full strength, not while the pool is still opening connections.
         .args(["--database-min-connections", "10"])
