@@ -24,35 +24,30 @@ pub async fn record_tiers(conn: &mut Conn, moves: &[(String, String)], at: i64) 
 }
 
 /// (tier at `from`, tier at `to`, parties) over every party with a tier history by `to`; ""
-/// when unranked. Each party's tier at a moment is read from the history's primary key.
+/// when unranked. Each party's latest move by each moment comes from one grouped pass over the
+/// history, its tiers then from the primary key.
 pub async fn tier_moves(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec<(String, String, i64)>> {
-    let tier_at = |at: &str| {
-        format!(
-            "COALESCE((SELECT h.tier FROM tier_history h WHERE h.party_id = p.party_id AND h.from_at <= {at} \
-             ORDER BY h.from_at DESC LIMIT 1), '')"
-        )
-    };
-    let sql = format!(
-        "SELECT from_tier, to_tier, COUNT(*) AS parties FROM (SELECT {} AS from_tier, {} AS to_tier \
-         FROM (SELECT DISTINCT party_id FROM tier_history WHERE from_at <= $2) p) x GROUP BY from_tier, to_tier \
-         ORDER BY from_tier, to_tier",
-        tier_at("$1"),
-        tier_at("$2")
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("from_tier")?,
-                r.try_get("to_tier")?,
-                r.try_get("parties")?,
-            ))
-        })
-        .collect()
+    sqlx::query(
+        "SELECT COALESCE(a.tier, '') AS from_tier, b.tier AS to_tier, COUNT(*) AS parties FROM (SELECT party_id, \
+         MAX(CASE WHEN from_at <= $1 THEN from_at END) AS from_move, MAX(from_at) AS to_move FROM tier_history \
+         WHERE from_at <= $2 GROUP BY party_id) x \
+         LEFT JOIN tier_history a ON a.party_id = x.party_id AND a.from_at = x.from_move \
+         JOIN tier_history b ON b.party_id = x.party_id AND b.from_at = x.to_move \
+         GROUP BY COALESCE(a.tier, ''), b.tier ORDER BY from_tier, to_tier",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("from_tier")?,
+            r.try_get("to_tier")?,
+            r.try_get("parties")?,
+        ))
+    })
+    .collect()
 }
 
 /// `CASE` giving the index of the month of `column` among `bounds` (first instants of
@@ -158,6 +153,8 @@ pub async fn trend_rows(
     let key = trend_key(1, 0, 0);
     let start_unit = trend_key(0, 1, 0);
     let upto = q.arg(last);
+    // Purchases at the same instant may come in either order: each then has the other as its
+    // neighbour, and the counts come out the same.
     // OFFSET 0 keeps the key a column of its own on PostgreSQL, so the planner hashes the few
     // keys instead of sorting every order by an expression it cannot estimate (SQLite wants a
     // LIMIT before an OFFSET, and hashes anyway).
@@ -169,7 +166,7 @@ pub async fn trend_rows(
     q.push(&format!(
         "{bought} * {key} + {starts} * {start_unit} + {ends} AS k FROM (SELECT placed_at AS x, amount_minor, currency_code, \
          LAG(placed_at) OVER w AS px, LEAD(placed_at) OVER w AS nx FROM party_orders WHERE {COUNTS} AND placed_at <= {upto} \
-         WINDOW w AS (PARTITION BY party_id ORDER BY placed_at, order_id)) o {fence}) r GROUP BY k"
+         WINDOW w AS (PARTITION BY party_id ORDER BY placed_at)) o {fence}) r GROUP BY k"
     ));
     q.build()
         .fetch_all(&mut *conn)
