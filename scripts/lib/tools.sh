@@ -99,3 +99,47 @@ ensure_buf() {
   fi
   export BUF="$buf"
 }
+
+# Whether Node.js and npm (20.19 or newer) are here to build the web console.
+have_node() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+
+# Builds the web console into console/dist (its packages from console/package-lock.json), so
+# that the `crm` binary built next serves it. Without Node.js the binary has no console.
+build_console() {
+  if ! have_node; then
+    log "Node.js 20.19 or newer not found: the crm binary will have no web console"
+    return 0
+  fi
+  # Built again only when its sources or the protos changed: a new dist/ makes cargo build the
+  # binary that embeds it again.
+  local stamp
+  stamp=$(find console/src console/index.html console/package-lock.json console/vite.config.ts \
+    console/tsconfig.json console/buf.gen.yaml proto -type f -not -path 'console/src/gen/*' -print0 |
+    sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ -f console/dist/index.html ] && [ "$(cat console/.build-stamp 2>/dev/null)" = "$stamp" ]; then
+    log "web console up to date"
+    return 0
+  fi
+  log "building the web console"
+  (cd console && npm ci --silent --no-audit --no-fund && npm run --silent build)
+  echo "$stamp" >console/.build-stamp
+}
+
+# Chromium for the console's browser tests: Debian's package, at the version Playwright
+# (console/package.json) drives.
+CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    export CHROMIUM=/usr/bin/chromium
+    return 0
+  fi
+  log "installing chromium $CHROMIUM_VERSION (Debian)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "chromium=$CHROMIUM_VERSION" >/dev/null
+  export CHROMIUM=/usr/bin/chromium
+}

@@ -98,6 +98,12 @@ impl AuthConfig {
         self.check_secret_length()
     }
 
+    /// Whether tokens are signed with the public development secret (`crm up`): anybody can
+    /// mint any token, so a development sign-in that mints them gives nothing away.
+    pub fn is_development(&self) -> bool {
+        !self.uses_jwks() && self.jwt_secret == DEV_SECRET
+    }
+
     fn uses_jwks(&self) -> bool {
         self.jwks_file.is_some() || self.jwks_url.is_some()
     }

@@ -25,6 +25,7 @@ pub mod served;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod site;
 pub mod tasks;
 pub mod telemetry;
 pub mod time;

@@ -31,6 +31,7 @@ pub struct GrpcServer {
     rate_limiter: Option<crate::rate_limit::RateLimiter>,
     readiness: Option<ReadinessCheck>,
     audit: Option<crate::audit::CallAudit>,
+    site: Option<crate::site::Site>,
 }
 
 /// The health service name that answers whether the server can do its work now (its database
@@ -84,6 +85,7 @@ impl GrpcServer {
             rate_limiter: None,
             readiness: None,
             audit: None,
+            site: None,
         }
     }
 
@@ -103,6 +105,13 @@ impl GrpcServer {
     /// The call record whose writer must run beside the server, if it keeps one.
     pub fn call_audit(&self) -> Option<crate::audit::CallAudit> {
         self.audit.clone()
+    }
+
+    /// Serves `site` to browsers on the same port (GETs and HEADs; every gRPC and gRPC-Web call
+    /// is a POST), over HTTP/1.1 as well as HTTP/2.
+    pub fn site(mut self, site: crate::site::Site) -> Self {
+        self.site = Some(site);
+        self
     }
 
     /// Reports [`READINESS`] by `check`, run every 400 ms (without one, ready while serving).
@@ -233,7 +242,7 @@ impl GrpcServer {
                 tracing::info!("draining in-flight calls");
             }
         };
-        let web = self.cors.is_some();
+        let web = self.cors.is_some() || self.site.is_some();
         let failures = (self.config.auth_failure_rate > 0.0).then(|| {
             crate::rate_limit::AuthFailureLimiter::new(crate::rate_limit::RateLimit {
                 per_second: self.config.auth_failure_rate,
@@ -249,6 +258,7 @@ impl GrpcServer {
         let router = Server::builder()
             .accept_http1(web)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(crate::site::SiteLayer::new(self.site))
             .layer(option_layer(self.cors.map(|origins| origins.layer())))
             .layer(option_layer(web.then(tonic_web::GrpcWebLayer::new)))
             .layer(GrpcTraceLayer::new(self.name))

@@ -312,6 +312,15 @@ async fn up(args: UpArgs, telemetry: &TelemetryConfig) -> anyhow::Result<()> {
     for (service, addr) in suite.endpoints() {
         println!("  {:<12} grpc://{addr}", service.name());
     }
+    let gateway = suite.addr(Service::Gateway);
+    if crm_gateway::console::built() {
+        println!("  {:<12} http://{gateway}/", "console");
+    } else {
+        println!(
+            "  {:<12} not built into this binary: scripts/run builds it when Node.js is present",
+            "console"
+        );
+    }
     println!("development admin token (12h):\n{token}");
     println!("press Ctrl-C to stop");
     suite.run_until(stop).await

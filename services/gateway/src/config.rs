@@ -63,6 +63,17 @@ pub struct GatewaySettings {
     /// The longest the customer 360 and screen pop wait for their sections.
     #[arg(long, env = "CRM_VIEW_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub view_timeout: Duration,
+    /// The identity provider the web console signs people in with (its OpenID Connect issuer
+    /// URL; authorization code with PKCE). Unset: the console has no sign-in but the
+    /// development one of `crm up`.
+    #[arg(long, env = "CRM_CONSOLE_OIDC_ISSUER", default_value = "")]
+    pub console_oidc_issuer: String,
+    /// The web console's client id at the identity provider.
+    #[arg(long, env = "CRM_CONSOLE_OIDC_CLIENT_ID", default_value = "crm-console")]
+    pub console_oidc_client_id: String,
+    /// The scopes the web console asks the identity provider for.
+    #[arg(long, env = "CRM_CONSOLE_OIDC_SCOPE", default_value = "openid profile")]
+    pub console_oidc_scope: String,
 }
 
 impl Default for GatewaySettings {
@@ -93,6 +104,11 @@ impl GatewaySettings {
             }),
             cors_origins: self.cors_origins,
             view_timeout: self.view_timeout,
+            console: crate::console::ConsoleConfig {
+                oidc_issuer: self.console_oidc_issuer,
+                oidc_client_id: self.console_oidc_client_id,
+                oidc_scope: self.console_oidc_scope,
+            },
             ..GatewayConfig::new(upstreams, auth)
         }
     }
@@ -130,6 +146,8 @@ pub struct GatewayConfig {
     /// The longest a composed view (360, screen pop) waits for its sections when the caller
     /// sets no shorter deadline.
     pub view_timeout: Duration,
+    /// How the web console signs people in.
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl GatewayConfig {
@@ -148,6 +166,7 @@ impl GatewayConfig {
             }),
             cors_origins: vec!["*".into()],
             view_timeout: Duration::from_secs(5),
+            console: crate::console::ConsoleConfig::default(),
         }
     }
 }

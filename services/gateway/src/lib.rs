@@ -5,6 +5,7 @@
 //!
 //! - `api`: the composed views (fan-out under the caller's deadline, a status per section).
 //! - `audit`: the services' call records, read through the gateway.
+//! - `console`: the web console's files and sign-in settings, served on the same port.
 //! - `domain`: deadlines, sections, and the sales figures derived from orders.
 //! - `forward`: forwarding by method path.
 //! - `upstream`: balanced, re-resolving channels to the domain services.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod forward;
 pub mod policy;
@@ -68,6 +70,9 @@ impl Application {
             )
             .fallback(&upstream::FORWARDED, forward::Forwarder::new(upstreams.routes()))
             .grpc_web(CorsOrigins::new(config.cors_origins.clone()));
+        if let Some(site) = console::site(&config.console, &config.auth) {
+            server = server.site(site);
+        }
         if let Some(limit) = config.rate_limit {
             server = server.rate_limit(limit);
         }

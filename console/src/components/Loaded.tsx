@@ -1,0 +1,53 @@
+// Every call's three states, shown the same way everywhere: loading, failed (with the
+// service's message and a retry), or its answer.
+import { Alert, Button, Group, Loader, Text } from "@mantine/core";
+import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { describe } from "../api/clients";
+
+/** The state of one call. */
+export type Call<T> = { state: "loading" } | { state: "failed"; message: string } | { state: "done"; value: T };
+
+/** Runs `load` now and whenever `deps` change; `retry` runs it again. */
+export function useCall<T>(load: () => Promise<T>, deps: unknown[]): [Call<T>, () => void] {
+  const [call, setCall] = useState<Call<T>>({ state: "loading" });
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    let current = true;
+    setCall({ state: "loading" });
+    load().then(
+      (value) => current && setCall({ state: "done", value }),
+      (err: unknown) => current && setCall({ state: "failed", message: describe(err) }),
+    );
+    return () => {
+      current = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, attempt]);
+  return [call, useCallback(() => setAttempt((a) => a + 1), [])];
+}
+
+/** Shows `call`'s answer with `children`, or its loading or failed state. */
+export function Loaded<T>({ call, retry, children }: { call: Call<T>; retry?: () => void; children: (value: T) => ReactNode }) {
+  const { t } = useTranslation();
+  if (call.state === "loading") {
+    return (
+      <Group gap="xs" role="status" aria-live="polite">
+        <Loader size="sm" aria-hidden />
+        <Text size="sm">{t("state.loading")}</Text>
+      </Group>
+    );
+  }
+  if (call.state === "failed") {
+    return (
+      <Alert color="red" role="alert" title={t("state.error", { message: call.message })}>
+        {retry && (
+          <Button variant="light" color="red" size="xs" onClick={retry}>
+            {t("state.retry")}
+          </Button>
+        )}
+      </Alert>
+    );
+  }
+  return <>{children(call.value)}</>;
+}

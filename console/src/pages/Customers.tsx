@@ -1,0 +1,101 @@
+// Customer search: by name, e-mail or phone, a page at a time.
+import { Anchor, Badge, Button, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { useState, type FormEvent } from "react";
+import { useTranslation } from "react-i18next";
+import { customers } from "../api/clients";
+import { navigate, useLocation } from "../app/router";
+import { Loaded, useCall } from "../components/Loaded";
+import type { Party } from "../gen/crm/customers/v1/customers_pb";
+
+const PAGE = 20;
+
+export function Customers() {
+  const { t } = useTranslation();
+  const { query } = useLocation();
+  const q = query.get("q") ?? "";
+  const [text, setText] = useState(q);
+  const [pages, setPages] = useState<string[]>([""]);
+  const pageToken = pages[pages.length - 1];
+  const [call, retry] = useCall(async (): Promise<{ parties: Party[]; nextPageToken: string }> => {
+    const page = q
+      ? await customers.searchParties({ query: q, pageSize: PAGE, pageToken })
+      : await customers.listParties({ pageSize: PAGE, pageToken });
+    return { parties: page.parties, nextPageToken: page.nextPageToken };
+  }, [q, pageToken]);
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setPages([""]);
+    navigate(`/customers?q=${encodeURIComponent(text.trim())}`);
+  };
+
+  return (
+    <Stack>
+      <Title order={1}>{t("customers.title")}</Title>
+      <form onSubmit={submit} role="search">
+        <Group align="end">
+          <TextInput
+            label={t("customers.search")}
+            value={text}
+            onChange={(e) => setText(e.currentTarget.value)}
+            style={{ flex: 1 }}
+            name="q"
+          />
+          <Button type="submit">{t("customers.submit")}</Button>
+        </Group>
+      </form>
+      <Loaded call={call} retry={retry}>
+        {(found) =>
+          found.parties.length === 0 ? (
+            <Text>{t("customers.none")}</Text>
+          ) : (
+            <>
+              <PartyTable parties={found.parties} />
+              {found.nextPageToken && (
+                <Button variant="light" onClick={() => setPages((p) => [...p, found.nextPageToken])}>
+                  {t("customers.more")}
+                </Button>
+              )}
+            </>
+          )
+        }
+      </Loaded>
+    </Stack>
+  );
+}
+
+function PartyTable({ parties }: { parties: Party[] }) {
+  const { t } = useTranslation();
+  return (
+    <Table striped highlightOnHover>
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th scope="col">{t("customers.name")}</Table.Th>
+          <Table.Th scope="col">{t("customers.contact")}</Table.Th>
+          <Table.Th scope="col">{t("customers.tier")}</Table.Th>
+          <Table.Th scope="col">{t("customers.stage")}</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {parties.map((party) => (
+          <Table.Tr key={party.id}>
+            <Table.Td>
+              <Anchor
+                href={`/customers/${encodeURIComponent(party.id)}`}
+                onClick={(e) => {
+                  e.preventDefault();
+                  navigate(`/customers/${encodeURIComponent(party.id)}`);
+                }}
+              >
+                {party.displayName}
+              </Anchor>
+            </Table.Td>
+            <Table.Td>{party.contactPoints.map((c) => c.value).join(", ")}</Table.Td>
+            <Table.Td>{party.value?.tier && <Badge variant="light">{party.value.tier}</Badge>}</Table.Td>
+            <Table.Td>{t(`stages.${party.lifecycleStage}`)}</Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}

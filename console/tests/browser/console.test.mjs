@@ -1,0 +1,108 @@
+// The console in Chromium against a real `crm up`: sign in, find a customer, open the 360,
+// switch the language; an accessibility check on each screen; screenshots kept.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
+import { OUTPUT, startSuite } from "./suite.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+let suite;
+let browser;
+
+before(async () => {
+  suite = await startSuite();
+  suite.import("parties", [
+    { external_id: "c-1", kind: "person", given_name: "Mei", family_name: "Lin", email: "mei.lin@example.com", phone: "+886912345678" },
+    { external_id: "c-2", kind: "person", given_name: "Ana", family_name: "Lopez", email: "ana@example.com", phone: "" },
+    { external_id: "c-3", kind: "organization", organization_name: "Lin Trading Ltd", email: "", phone: "" },
+  ]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  suite?.stop();
+});
+
+/** A page that fails the test on any console error. */
+async function newPage(locale = "en-US") {
+  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { page, errors };
+}
+
+/** Serious or critical accessibility violations on the page as it is. */
+async function violations(page) {
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).analyze();
+  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
+}
+
+async function signIn(page, role, user) {
+  await page.goto(suite.url);
+  await page.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: role }).click();
+  await page.getByLabel("User id").fill(user);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test("an administrator finds a customer and opens the 360", async () => {
+  const { page, errors } = await newPage();
+  await page.goto(suite.url);
+  await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "sign-in.png") });
+
+  await signIn(page, "Administrator", "dev-admin");
+  await page.getByRole("heading", { name: "Customers", exact: true }).waitFor();
+  await page.getByLabel("Search by name, e-mail or phone").fill("mei.lin@example.com");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "Mei Lin" }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "customers.png") });
+
+  await page.getByRole("link", { name: "Mei Lin" }).click();
+  await page.getByRole("heading", { level: 1, name: /Mei Lin/ }).waitFor();
+  for (const section of ["Profile", "Sales", "Marketing", "Service", "Partners"]) {
+    await page.getByRole("region", { name: section }).waitFor();
+  }
+  await page.getByText("+886912345678").waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "customer-360.png"), fullPage: true });
+
+  // Back and forward through the browser's history.
+  await page.goBack();
+  await page.getByRole("link", { name: "Mei Lin" }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
+test("a Traditional Chinese browser gets the console in Chinese, and can switch", async () => {
+  const { page, errors } = await newPage("zh-TW");
+  await page.goto(suite.url);
+  await page.getByRole("heading", { name: "登入", exact: true }).waitFor();
+  assert.equal(await page.locator("html").getAttribute("lang"), "zh-TW");
+  await page.getByLabel("語言").selectOption("en");
+  await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+  assert.equal(await page.locator("html").getAttribute("lang"), "en");
+  assert.deepEqual(errors, []);
+});
+
+test("searching the base is refused to a customer, and the page says so", async () => {
+  const { page } = await newPage();
+  await page.goto(suite.url);
+  await page.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: "Customer", exact: true }).click();
+  await page.getByLabel("User id").fill("mei");
+  await page.getByLabel("Customer id").fill("not-mei");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Customers", exact: true }).waitFor();
+  // Searching the base is not a customer's: the service refuses, and the page says so.
+  await page.getByLabel("Search by name, e-mail or phone").fill("Lin");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("alert").waitFor();
+  assert.equal(await page.getByRole("link", { name: "Mei Lin" }).count(), 0);
+});

@@ -1,0 +1,65 @@
+// A real `crm up` for the browser tests: its own data directory and ports, a few customers
+// imported through the import API, and the console URL it prints.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:net";
+
+/** The `crm` binary under test. */
+const CRM = process.env.CRM_BIN ?? "../target/release/crm";
+/** Where screenshots are kept. */
+export const OUTPUT = process.env.CONSOLE_TEST_OUTPUT ?? join(tmpdir(), "crm-console-test-output");
+mkdirSync(OUTPUT, { recursive: true });
+
+async function freePortBase() {
+  // Six consecutive ports from a free one; `crm up` replaces any taken since.
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(Math.min(port, 60000)));
+    });
+  });
+}
+
+/** Starts `crm up` and waits for its console line. */
+export async function startSuite() {
+  const dataDir = mkdtempSync(join(tmpdir(), "crm-console-"));
+  const portBase = await freePortBase();
+  const child = spawn(CRM, ["up", "--data-dir", dataDir, "--port-base", String(portBase)], {
+    env: { ...process.env, RUST_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`crm up did not print its console:\n${out}`)), 120_000);
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      // The console's line comes before the development token's.
+      const found = out.match(/console\s+(http:\/\/\S+)/);
+      if (found && /development admin token \(12h\):\n\S+\n/.test(out)) {
+        clearTimeout(timer);
+        resolve(found[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`crm up exited (${code}):\n${out}`)));
+  });
+  const token = out.match(/development admin token \(12h\):\n(\S+)/)[1];
+  return {
+    url,
+    token,
+    gateway: url.replace(/\/$/, ""),
+    stop: () => child.kill("SIGTERM"),
+    /** Imports `rows` (objects of one entity) through `crm import`. */
+    import(entity, rows) {
+      const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const csv = [columns.join(","), ...rows.map((r) => columns.map((c) => r[c] ?? "").join(","))].join("\n");
+      const file = join(dataDir, `${entity}.csv`);
+      writeFileSync(file, csv + "\n");
+      execFileSync(CRM, ["import", entity, file, "--url", url.replace(/\/$/, ""), "--token", token, "--source", "console_test"], {
+        stdio: "inherit",
+      });
+    },
+  };
+}
