@@ -1,9 +1,10 @@
 // The console's frame: the signed-in user, the language, the navigation, and the page the path
 // names.
-import { Alert, Anchor, AppShell, Button, Container, Group, NativeSelect, Text } from "@mantine/core";
+import { Alert, AppShell, Button, Container, Group, NativeSelect, Text } from "@mantine/core";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { useTranslation } from "react-i18next";
 import { finishSignIn, loadSettings, session, type ConsoleSettings } from "../auth/session";
+import { Link } from "../components/Link";
 import { LANGUAGES } from "../i18n";
 import { Customer360 } from "../pages/Customer360";
 import { Customers } from "../pages/Customers";
@@ -45,15 +46,7 @@ export function App() {
           <Group component="nav" aria-label={t("app.name")}>
             <Text fw={700}>{t("app.name")}</Text>
             {identity && (
-              <Anchor
-                href="/customers"
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate("/customers");
-                }}
-              >
-                {t("nav.customers")}
-              </Anchor>
+              <Link to="/customers">{t("nav.customers")}</Link>
             )}
           </Group>
           <Group wrap="nowrap">

@@ -1,11 +1,11 @@
 // The customer 360: every section the gateway assembles, each with its own state, so one
 // service being down or forbidden to the reader leaves the others readable.
-import { Anchor, Badge, Card, Group, List, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Card, Group, List, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { gateway } from "../api/clients";
-import { navigate } from "../app/router";
+import { Link } from "../components/Link";
 import { Loaded, useCall } from "../components/Loaded";
 import { count, dateTime, money, share } from "../format";
 import { Section, type GetCustomer360Response, type SectionStatus } from "../gen/crm/gateway/v1/gateway_pb";
@@ -16,15 +16,7 @@ export function Customer360({ id }: { id: string }) {
   const [call, retry] = useCall(() => gateway.getCustomer360({ partyId: id, recentOrders: 10 }), [id]);
   return (
     <Stack>
-      <Anchor
-        href="/customers"
-        onClick={(e) => {
-          e.preventDefault();
-          navigate("/customers");
-        }}
-      >
-        {t("c360.back")}
-      </Anchor>
+      <Link to="/customers">{t("c360.back")}</Link>
       <Loaded call={call} retry={retry}>
         {(view) => <View view={view} />}
       </Loaded>

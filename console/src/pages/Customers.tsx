@@ -1,9 +1,10 @@
 // Customer search: by name, e-mail or phone, a page at a time.
-import { Anchor, Badge, Button, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { customers } from "../api/clients";
 import { navigate, useLocation } from "../app/router";
+import { Link } from "../components/Link";
 import { Loaded, useCall } from "../components/Loaded";
 import type { Party } from "../gen/crm/customers/v1/customers_pb";
 
@@ -80,15 +81,7 @@ function PartyTable({ parties }: { parties: Party[] }) {
         {parties.map((party) => (
           <Table.Tr key={party.id}>
             <Table.Td>
-              <Anchor
-                href={`/customers/${encodeURIComponent(party.id)}`}
-                onClick={(e) => {
-                  e.preventDefault();
-                  navigate(`/customers/${encodeURIComponent(party.id)}`);
-                }}
-              >
-                {party.displayName}
-              </Anchor>
+              <Link to={`/customers/${encodeURIComponent(party.id)}`}>{party.displayName}</Link>
             </Table.Td>
             <Table.Td>{party.contactPoints.map((c) => c.value).join(", ")}</Table.Td>
             <Table.Td>{party.value?.tier && <Badge variant="light">{party.value.tier}</Badge>}</Table.Td>
