@@ -8,6 +8,7 @@ import { Link } from "../components/Link";
 import { LANGUAGES } from "../i18n";
 import { Customer360 } from "../pages/Customer360";
 import { Customers } from "../pages/Customers";
+import { ScreenPop } from "../pages/ScreenPop";
 import { SignIn } from "../pages/SignIn";
 import { match, navigate, useLocation } from "./router";
 
@@ -84,6 +85,7 @@ export function App() {
 }
 
 function Page({ path }: { path: string }) {
+  if (match("/screen-pop", path)) return <ScreenPop />;
   const customer = match("/customers/:id", path);
   if (customer) return <Customer360 id={customer.id} />;
   return <Customers />;

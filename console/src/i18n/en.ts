@@ -59,6 +59,19 @@ export const en = {
     probabilityAlive: "Probability alive",
     contactPoints: "Contact points",
   },
+  screenPop: {
+    title: "Call from {{phone}}",
+    unknown: "No customer has this number.",
+    search: "Search the customers",
+    unavailable: "{{section}} is unavailable: {{message}}",
+    sections: { SALES: "Sales", SERVICE: "Service", PROFILE: "Profile", CHANNEL: "Partners", MARKETING: "Marketing", UNSPECIFIED: "—" },
+    subject: "Subject",
+    priority: "Priority",
+    resolutionDue: "Resolution due",
+    breached: "Overdue",
+    minutesLeft_one: "{{count}} minute left",
+    minutesLeft_other: "{{count}} minutes left",
+  },
   state: { loading: "Loading…", error: "Something went wrong: {{message}}", retry: "Try again" },
 };
 

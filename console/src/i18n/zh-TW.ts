@@ -61,5 +61,19 @@ export const zhTW: Messages = {
     probabilityAlive: "仍為活躍客戶的機率",
     contactPoints: "聯絡方式",
   },
+  screenPop: {
+    title: "來電：{{phone}}",
+    unknown: "沒有客戶使用此號碼。",
+    search: "搜尋客戶",
+    unavailable: "{{section}}暫時無法取得：{{message}}",
+    sections: { SALES: "銷售", SERVICE: "客戶服務", PROFILE: "基本資料", CHANNEL: "通路夥伴", MARKETING: "行銷", UNSPECIFIED: "—" },
+    subject: "主旨",
+    priority: "優先順序",
+    resolutionDue: "解決期限",
+    breached: "已逾期",
+    // Chinese has one plural form; both keys keep the languages' messages alike.
+    minutesLeft_one: "剩餘 {{count}} 分鐘",
+    minutesLeft_other: "剩餘 {{count}} 分鐘",
+  },
   state: { loading: "載入中…", error: "發生錯誤：{{message}}", retry: "重試" },
 };

@@ -91,6 +91,32 @@ test("a Traditional Chinese browser gets the console in Chinese, and can switch"
   assert.deepEqual(errors, []);
 });
 
+test("a telephony system opens the screen pop by the caller's number", async () => {
+  const { page, errors } = await newPage();
+  // Opened before anyone signs in: the page asks, then shows the call.
+  await page.goto(`${suite.url}screen-pop?phone=${encodeURIComponent("+886912345678")}`);
+  await page.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: "Service agent" }).click();
+  await page.getByLabel("User id").fill("agent-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { level: 1, name: "Call from +886912345678" }).waitFor();
+  await page.getByRole("link", { name: "Mei Lin" }).waitFor();
+  await page.getByRole("region", { name: "Open cases" }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "screen-pop.png") });
+
+  // An unknown number says so and offers the search.
+  await page.goto(`${suite.url}screen-pop?phone=${encodeURIComponent("+886900000000")}`);
+  await page.getByText("No customer has this number.").waitFor();
+  await page.getByRole("link", { name: "Search the customers" }).waitFor();
+
+  // The customer's name leads to the 360.
+  await page.goto(`${suite.url}screen-pop?phone=${encodeURIComponent("+886912345678")}`);
+  await page.getByRole("link", { name: "Mei Lin" }).click();
+  await page.getByRole("heading", { level: 1, name: /Mei Lin/ }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
 test("searching the base is refused to a customer, and the page says so", async () => {
   const { page } = await newPage();
   await page.goto(suite.url);
