@@ -247,6 +247,14 @@ impl Statement {
         self.query(conn).fetch_all(conn).await
     }
 
+    /// Runs the query; every row as a `T` (a tuple takes the columns in order).
+    pub async fn fetch_all_as<T>(self, conn: &mut AnyConnection) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, AnyRow>,
+    {
+        self.fetch_all(conn).await?.iter().map(T::from_row).collect()
+    }
+
     /// Runs the query; its first row, if any.
     pub async fn fetch_optional(self, conn: &mut AnyConnection) -> sqlx::Result<Option<AnyRow>> {
         self.query(conn).fetch_optional(conn).await

@@ -2,7 +2,6 @@
 //! tier history.
 
 use crm_storage::{Arg, Conn, SqlBuilder};
-use sqlx::Row as _;
 
 /// Orders that count: placed or fulfilled.
 const COUNTS: &str = "status IN ('placed', 'fulfilled')";
@@ -27,7 +26,7 @@ pub async fn record_tiers(conn: &mut Conn, moves: &[(String, String)], at: i64) 
 /// when unranked. Each party's latest move by each moment comes from one grouped pass over the
 /// history, its tiers then from the primary key.
 pub async fn tier_moves(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec<(String, String, i64)>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT COALESCE(a.tier, '') AS from_tier, b.tier AS to_tier, COUNT(*) AS parties FROM (SELECT party_id, \
          MAX(CASE WHEN from_at <= $1 THEN from_at END) AS from_move, MAX(from_at) AS to_move FROM tier_history \
          WHERE from_at <= $2 GROUP BY party_id) x \
@@ -38,16 +37,7 @@ pub async fn tier_moves(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec
     .bind(from)
     .bind(to)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("from_tier")?,
-            r.try_get("to_tier")?,
-            r.try_get("parties")?,
-        ))
-    })
-    .collect()
+    .await
 }
 
 /// `CASE` giving the index of the month of `column` among `bounds` (first instants of
@@ -81,12 +71,7 @@ pub async fn cohorts(conn: &mut Conn, bounds: &[i64]) -> sqlx::Result<Vec<(i64, 
         "{idx} AS idx FROM party_orders WHERE {COUNTS} AND placed_at >= {a1} AND placed_at < {a2}) a \
          ON a.party_id = f.party_id GROUP BY f.cohort, a.idx ORDER BY f.cohort, a.idx"
     ));
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("cohort")?, r.try_get("idx")?, r.try_get("customers")?)))
-        .collect()
+    q.build().fetch_all_as(&mut *conn).await
 }
 
 /// One pass over the ledger up to the end of a period of months (`bounds`: the first instant
@@ -168,19 +153,7 @@ pub async fn trend_rows(
          LAG(placed_at) OVER w AS px, LEAD(placed_at) OVER w AS nx FROM party_orders WHERE {COUNTS} AND placed_at <= {upto} \
          WINDOW w AS (PARTITION BY party_id ORDER BY placed_at)) o {fence}) r GROUP BY k"
     ));
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("k")?,
-                r.try_get("orders")?,
-                r.try_get("firsts")?,
-                r.try_get("revenue")?,
-            ))
-        })
-        .collect()
+    q.build().fetch_all_as(&mut *conn).await
 }
 
 /// Each buyer of `[$1, $2)` with their revenue in currency `$3` and their first purchase ever:
@@ -199,7 +172,7 @@ pub async fn by_source(
     currency: &str,
     active_status: i64,
 ) -> sqlx::Result<Vec<(String, i64, i64, i64, i64)>> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT p.source, COUNT(*) AS parties, \
          CAST(COALESCE(SUM(CASE WHEN m.party_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS buyers, \
          CAST(COALESCE(SUM(CASE WHEN m.party_id IS NOT NULL AND m.first_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_buyers, \
@@ -213,18 +186,7 @@ pub async fn by_source(
     .bind(currency)
     .bind(active_status)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("source")?,
-            r.try_get("parties")?,
-            r.try_get("buyers")?,
-            r.try_get("new_buyers")?,
-            r.try_get("revenue")?,
-        ))
-    })
-    .collect()
+    .await
 }
 
 /// Per value of `column` (region_code or industry) of the live parties: (key, customers,
@@ -237,7 +199,7 @@ pub async fn penetration(
     let count = |stages: &str| {
         format!("CAST(COALESCE(SUM(CASE WHEN lifecycle_stage IN ({stages}) THEN 1 ELSE 0 END), 0) AS BIGINT)")
     };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {column} AS grp, {} AS customers, {} AS prospects, {} AS lost FROM parties WHERE status = $1 \
          GROUP BY {column} ORDER BY {column}",
         count("2, 3, 4"),
@@ -246,15 +208,5 @@ pub async fn penetration(
     )))
     .bind(active_status)
     .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get("grp")?,
-            r.try_get("customers")?,
-            r.try_get("prospects")?,
-            r.try_get("lost")?,
-        ))
-    })
-    .collect()
+    .await
 }
