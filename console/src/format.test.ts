@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { count, dateTime, money, share } from "./format";
+import { calendarDay, count, dateTime, money, share } from "./format";
 
 describe("formatting by locale", () => {
   it("writes money from minor units in the currency's own decimals", () => {
@@ -21,5 +21,11 @@ describe("formatting by locale", () => {
     expect(dateTime(moment, "en", "UTC")).toBe("Dec 4, 2026, 9:30 AM");
     expect(dateTime(moment, "zh-TW", "Asia/Taipei")).toContain("2026年12月4日");
     expect(dateTime(undefined, "en")).toBe("");
+  });
+
+  it("writes a calendar day as the same day in every zone", () => {
+    expect(calendarDay("2026-12-31", "en")).toBe("Dec 31, 2026");
+    expect(calendarDay("2026-12-31", "zh-TW")).toBe("2026年12月31日");
+    expect(calendarDay("", "en")).toBe("");
   });
 });

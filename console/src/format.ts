@@ -29,3 +29,9 @@ export function day(date: Date | undefined, locale: string, timeZone?: string): 
   if (!date) return "";
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone }).format(date);
 }
+
+/** A calendar day written `YYYY-MM-DD` (a plan, a validity), the same day wherever it is read. */
+export function calendarDay(ymd: string, locale: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(ymd)) return ymd;
+  return day(new Date(`${ymd}T00:00:00Z`), locale, "UTC");
+}

@@ -117,7 +117,7 @@ build_console() {
   # binary that embeds it again.
   local stamp
   stamp=$(find console/src console/index.html console/package-lock.json console/vite.config.ts \
-    console/tsconfig.json console/buf.gen.yaml proto -type f -not -path 'console/src/gen/*' -print0 |
+    console/tsconfig.json console/buf.gen.yaml console/proto proto -type f -not -path 'console/src/gen/*' -print0 |
     sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
   if [ -f console/dist/index.html ] && [ "$(cat console/.build-stamp 2>/dev/null)" = "$stamp" ]; then
     log "web console up to date"

@@ -4,6 +4,11 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { CustomersService } from "../gen/crm/customers/v1/customers_pb";
 import { GatewayService } from "../gen/crm/gateway/v1/gateway_pb";
+import { CatalogService } from "../gen/crm/sales/v1/catalog_pb";
+import { OrderService } from "../gen/crm/sales/v1/orders_pb";
+import { PipelineService } from "../gen/crm/sales/v1/pipeline_pb";
+import { ServiceDeskService } from "../gen/crm/servicedesk/v1/servicedesk_pb";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb";
 import { session } from "../auth/session";
 
 /** Adds the signed-in user's token; a call the gateway refuses as unauthenticated signs out. */
@@ -29,10 +34,28 @@ const transport = createGrpcWebTransport({
 export const customers = createClient(CustomersService, transport);
 /** The gateway's composed views. */
 export const gateway = createClient(GatewayService, transport);
+/** Sales: the pipeline, its opportunities and activities. */
+export const pipeline = createClient(PipelineService, transport);
+/** Sales: quotes and orders. */
+export const orders = createClient(OrderService, transport);
+/** Sales: products and price books. */
+export const catalog = createClient(CatalogService, transport);
+/** The service desk. */
+export const servicedesk = createClient(ServiceDeskService, transport);
 
 /** A failed call as a sentence for the reader: the service's own message, which names the
  * fields at fault. */
 export function describe(err: unknown): string {
   const e = ConnectError.from(err);
   return e.rawMessage || Code[e.code];
+}
+
+/** The fields a refused call named (`INVALID_ARGUMENT` with a `BadRequest` detail), each with
+ * what is wrong with it, so a form can say it beside the field. */
+export function fieldErrors(err: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const detail of ConnectError.from(err).findDetails(BadRequestSchema)) {
+    for (const v of detail.fieldViolations) fields[v.field] = v.description;
+  }
+  return fields;
 }

@@ -1,16 +1,33 @@
 // The console's frame: the signed-in user, the language, the navigation, and the page the path
 // names.
-import { Alert, AppShell, Button, Container, Group, NativeSelect, Text } from "@mantine/core";
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { Alert, AppShell, Button, Container, Group, Loader, NativeSelect, Text } from "@mantine/core";
+import { lazy, Suspense, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { can, type Action } from "../auth/access";
 import { finishSignIn, loadSettings, session, type ConsoleSettings } from "../auth/session";
 import { Link } from "../components/Link";
 import { LANGUAGES } from "../i18n";
-import { Customer360 } from "../pages/Customer360";
-import { Customers } from "../pages/Customers";
-import { ScreenPop } from "../pages/ScreenPop";
 import { SignIn } from "../pages/SignIn";
 import { match, navigate, useLocation } from "./router";
+
+// Each area's pages load when first opened, so signing in does not wait for every screen.
+const Customers = lazy(() => import("../pages/customers/Customers").then((m) => ({ default: m.Customers })));
+const Customer360 = lazy(() => import("../pages/customers/Customer360").then((m) => ({ default: m.Customer360 })));
+const Pipeline = lazy(() => import("../pages/sales/Pipeline").then((m) => ({ default: m.Pipeline })));
+const Opportunity = lazy(() => import("../pages/sales/Opportunity").then((m) => ({ default: m.Opportunity })));
+const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default: m.Cases })));
+const Case = lazy(() => import("../pages/service/Case").then((m) => ({ default: m.Case })));
+const OpenCase = lazy(() => import("../pages/service/OpenCase").then((m) => ({ default: m.OpenCase })));
+const ScreenPop = lazy(() => import("../pages/service/ScreenPop").then((m) => ({ default: m.ScreenPop })));
+const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
+
+/** The navigation: each area, for the roles that may use it. */
+const AREAS: { to: string; label: string; action: Action }[] = [
+  { to: "/customers", label: "nav.customers", action: "customers.search" },
+  { to: "/pipeline", label: "nav.pipeline", action: "sales.pipeline" },
+  { to: "/cases", label: "nav.cases", action: "service.cases" },
+  { to: "/service/settings", label: "nav.serviceSettings", action: "service.manage" },
+];
 
 export function App() {
   const { t, i18n } = useTranslation();
@@ -46,9 +63,11 @@ export function App() {
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group component="nav" aria-label={t("app.name")}>
             <Text fw={700}>{t("app.name")}</Text>
-            {identity && (
-              <Link to="/customers">{t("nav.customers")}</Link>
-            )}
+            {AREAS.filter((a) => can(identity, a.action)).map((a) => (
+              <Link key={a.to} to={a.to}>
+                {t(a.label)}
+              </Link>
+            ))}
           </Group>
           <Group wrap="nowrap">
             <NativeSelect
@@ -77,16 +96,32 @@ export function App() {
               {failure}
             </Alert>
           )}
-          {settings && (identity ? <Page path={path} /> : <SignIn settings={settings} />)}
+          {settings &&
+            (identity ? (
+              <Suspense fallback={<Loader size="sm" aria-label={t("state.loading")} />}>
+                <Page path={path} />
+              </Suspense>
+            ) : (
+              <SignIn settings={settings} />
+            ))}
         </Container>
       </AppShell.Main>
     </AppShell>
   );
 }
 
-function Page({ path }: { path: string }) {
+/** The page `path` names. */
+function Page({ path }: { path: string }): ReactNode {
   if (match("/screen-pop", path)) return <ScreenPop />;
   const customer = match("/customers/:id", path);
   if (customer) return <Customer360 id={customer.id} />;
+  if (match("/pipeline", path)) return <Pipeline />;
+  const deal = match("/opportunities/:id", path);
+  if (deal) return <Opportunity id={deal.id} />;
+  if (match("/cases/new", path)) return <OpenCase />;
+  const serviceCase = match("/cases/:id", path);
+  if (serviceCase) return <Case id={serviceCase.id} />;
+  if (match("/cases", path)) return <Cases />;
+  if (match("/service/settings", path)) return <ServiceSettings />;
   return <Customers />;
 }

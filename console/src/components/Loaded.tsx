@@ -8,22 +8,28 @@ import { describe } from "../api/clients";
 /** The state of one call. */
 export type Call<T> = { state: "loading" } | { state: "failed"; message: string } | { state: "done"; value: T };
 
-/** Runs `load` now and whenever `deps` change; `retry` runs it again. */
-export function useCall<T>(load: () => Promise<T>, deps: unknown[]): [Call<T>, () => void] {
+/** Runs `load` now and whenever `deps` change; `retry` runs it again. With `every` (ms), it
+ * also runs again on that period, replacing the answer shown without a loading state between
+ * (a queue or a case someone else is changing). */
+export function useCall<T>(load: () => Promise<T>, deps: unknown[], every?: number): [Call<T>, () => void] {
   const [call, setCall] = useState<Call<T>>({ state: "loading" });
   const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     let current = true;
+    const run = () =>
+      load().then(
+        (value) => current && setCall({ state: "done", value }),
+        (err: unknown) => current && setCall({ state: "failed", message: describe(err) }),
+      );
     setCall({ state: "loading" });
-    load().then(
-      (value) => current && setCall({ state: "done", value }),
-      (err: unknown) => current && setCall({ state: "failed", message: describe(err) }),
-    );
+    void run();
+    const timer = every ? window.setInterval(run, every) : undefined;
     return () => {
       current = false;
+      window.clearInterval(timer);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, attempt]);
+  }, [...deps, attempt, every]);
   return [call, useCallback(() => setAttempt((a) => a + 1), [])];
 }
 

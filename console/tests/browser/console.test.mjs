@@ -4,12 +4,13 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
-import { OUTPUT, startSuite } from "./suite.mjs";
+import { OUTPUT, newPage as openPage, signIn as devSignIn, startSuite, violations } from "./suite.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 let suite;
 let browser;
+const newPage = (locale) => openPage(browser, { locale });
+const signIn = (page, role, user) => devSignIn(page, suite.url, role, user);
 
 before(async () => {
   suite = await startSuite();
@@ -25,30 +26,6 @@ after(async () => {
   await browser?.close();
   suite?.stop();
 });
-
-/** A page that fails the test on any console error. */
-async function newPage(locale = "en-US") {
-  const context = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = [];
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("pageerror", (e) => errors.push(e.message));
-  return { page, errors };
-}
-
-/** Serious or critical accessibility violations on the page as it is. */
-async function violations(page) {
-  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).analyze();
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help}`);
-}
-
-async function signIn(page, role, user) {
-  await page.goto(suite.url);
-  await page.getByRole("combobox", { name: "Role" }).click();
-  await page.getByRole("option", { name: role }).click();
-  await page.getByLabel("User id").fill(user);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test("an administrator finds a customer and opens the 360", async () => {
   const { page, errors } = await newPage();

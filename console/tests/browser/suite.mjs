@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import AxeBuilder from "@axe-core/playwright";
 
 /** The `crm` binary under test. */
 const CRM = process.env.CRM_BIN ?? "../target/release/crm";
@@ -23,12 +24,13 @@ async function freePortBase() {
   });
 }
 
-/** Starts `crm up` and waits for its console line. */
-export async function startSuite() {
+/** Starts `crm up` (with the settings in `env` besides this process's environment) and waits
+ * for its console line. */
+export async function startSuite(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "crm-console-"));
   const portBase = await freePortBase();
   const child = spawn(CRM, ["up", "--data-dir", dataDir, "--port-base", String(portBase)], {
-    env: { ...process.env, RUST_LOG: "warn" },
+    env: { ...process.env, RUST_LOG: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -62,4 +64,32 @@ export async function startSuite() {
       });
     },
   };
+}
+
+/** A Chromium page that records every console error, at laptop width unless told. */
+export async function newPage(browser, { locale = "en-US", width = 1280, height = 800 } = {}) {
+  const context = await browser.newContext({ locale, viewport: { width, height } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { page, errors };
+}
+
+/** Serious or critical accessibility violations on the page as it is. */
+export async function violations(page) {
+  const { violations } = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).analyze();
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+}
+
+/** Signs in through `crm up`'s development sign-in. */
+export async function signIn(page, url, role, user, extra = {}) {
+  await page.goto(url);
+  await page.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: role, exact: true }).click();
+  await page.getByLabel("User id").fill(user);
+  for (const [label, value] of Object.entries(extra)) await page.getByLabel(label).fill(value);
+  await page.getByRole("button", { name: "Sign in" }).click();
 }

@@ -4,12 +4,14 @@ import { Badge, Card, Group, List, SimpleGrid, Stack, Table, Text, Title } from 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import { gateway } from "../api/clients";
-import { Link } from "../components/Link";
-import { Loaded, useCall } from "../components/Loaded";
-import { count, dateTime, money, share } from "../format";
-import { Section, type GetCustomer360Response, type SectionStatus } from "../gen/crm/gateway/v1/gateway_pb";
-import type { Money } from "../gen/crm/common/v1/money_pb";
+import { gateway } from "../../api/clients";
+import { can } from "../../auth/access";
+import { session } from "../../auth/session";
+import { Link } from "../../components/Link";
+import { Loaded, useCall } from "../../components/Loaded";
+import { count, dateTime, money, share } from "../../format";
+import { Section, type GetCustomer360Response, type SectionStatus } from "../../gen/crm/gateway/v1/gateway_pb";
+import type { Money } from "../../gen/crm/common/v1/money_pb";
 
 export function Customer360({ id }: { id: string }) {
   const { t } = useTranslation();
@@ -67,7 +69,13 @@ function View({ view }: { view: GetCustomer360Response }) {
                 {t("c360.orders")}: {count(view.sales.orderCount, locale)}
               </Text>
               <Text fw={600}>{t("c360.openOpportunities")}</Text>
-              <Listed items={view.sales.openOpportunities.map((o) => `${o.name} · ${o.stageCode} · ${amount(o.amount)}`)} />
+              <Listed
+                items={view.sales.openOpportunities.map((o) => (
+                  <Link key={o.id} to={`/opportunities/${encodeURIComponent(o.id)}`}>
+                    {`${o.name} · ${o.stageCode} · ${amount(o.amount)}`}
+                  </Link>
+                ))}
+              />
               <Text fw={600}>{t("c360.recentOrders")}</Text>
               <Table>
                 <Table.Tbody>
@@ -95,7 +103,16 @@ function View({ view }: { view: GetCustomer360Response }) {
           {view.service && (
             <Stack gap="xs">
               <Text fw={600}>{t("c360.openCases")}</Text>
-              <Listed items={view.service.openCases.map((c) => c.subject)} />
+              <Listed
+                items={view.service.openCases.map((c) => (
+                  <Link key={c.id} to={`/cases/${encodeURIComponent(c.id)}`}>
+                    {c.subject}
+                  </Link>
+                ))}
+              />
+              {can(session.identity(), "service.work") && party && (
+                <Link to={`/cases/new?party=${encodeURIComponent(party.id)}`}>{t("c360.openCase")}</Link>
+              )}
             </Stack>
           )}
         </Part>
@@ -119,7 +136,7 @@ function Part({ title, status, children }: { title: string; status?: SectionStat
         </Title>
       </Group>
       {failed ? (
-        <Text c="red.8" role="alert">
+        <Text c="red.9" role="alert">
           {t("c360.unavailable", { message: status.message })}
         </Text>
       ) : (
@@ -129,7 +146,7 @@ function Part({ title, status, children }: { title: string; status?: SectionStat
   );
 }
 
-function Listed({ items }: { items: string[] }) {
+function Listed({ items }: { items: ReactNode[] }) {
   const { t } = useTranslation();
   if (items.length === 0) return <Text>{t("c360.noneYet")}</Text>;
   return (

@@ -4,12 +4,14 @@
 import { Badge, Card, Stack, Table, Text, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useTranslation } from "react-i18next";
-import { gateway } from "../api/clients";
-import { useLocation } from "../app/router";
-import { Link } from "../components/Link";
-import { Loaded, useCall } from "../components/Loaded";
-import { dateTime, money } from "../format";
-import { Section, type ScreenPopResponse } from "../gen/crm/gateway/v1/gateway_pb";
+import { gateway } from "../../api/clients";
+import { useLocation } from "../../app/router";
+import { can } from "../../auth/access";
+import { session } from "../../auth/session";
+import { Link } from "../../components/Link";
+import { Loaded, useCall } from "../../components/Loaded";
+import { dateTime, money } from "../../format";
+import { Section, type ScreenPopResponse } from "../../gen/crm/gateway/v1/gateway_pb";
 
 export function ScreenPop() {
   const { t } = useTranslation();
@@ -19,13 +21,13 @@ export function ScreenPop() {
     <Stack>
       <Title order={1}>{t("screenPop.title", { phone })}</Title>
       <Loaded call={call} retry={retry}>
-        {(pop) => <Caller pop={pop} />}
+        {(pop) => <Caller pop={pop} phone={phone} />}
       </Loaded>
     </Stack>
   );
 }
 
-function Caller({ pop }: { pop: ScreenPopResponse }) {
+function Caller({ pop, phone }: { pop: ScreenPopResponse; phone: string }) {
   const { t, i18n } = useTranslation();
   const locale = i18n.language;
   if (!pop.identified) {
@@ -44,8 +46,13 @@ function Caller({ pop }: { pop: ScreenPopResponse }) {
         <Link to={`/customers/${encodeURIComponent(pop.partyId)}`}>{pop.displayName}</Link>{" "}
         {pop.tier && <Badge variant="light">{pop.tier}</Badge>}
       </Title>
+      {can(session.identity(), "service.work") && (
+        <Link to={`/cases/new?party=${encodeURIComponent(pop.partyId)}&contact=${encodeURIComponent(phone)}`}>
+          {t("screenPop.openCase")}
+        </Link>
+      )}
       {failed.map((s) => (
-        <Text key={s.section} c="red.8" role="alert">
+        <Text key={s.section} c="red.9" role="alert">
           {t("screenPop.unavailable", { section: t(`screenPop.sections.${Section[s.section]}`), message: s.message })}
         </Text>
       ))}
@@ -70,7 +77,9 @@ function Caller({ pop }: { pop: ScreenPopResponse }) {
                 const minutes = Number(state?.minutesToResolutionDue ?? 0n);
                 return (
                   <Table.Tr key={c.id}>
-                    <Table.Td>{c.subject}</Table.Td>
+                    <Table.Td>
+                      <Link to={`/cases/${encodeURIComponent(c.id)}`}>{c.subject}</Link>
+                    </Table.Td>
                     <Table.Td>P{c.priority}</Table.Td>
                     <Table.Td>
                       {state?.resolutionBreached ? (

@@ -2,11 +2,12 @@
 import { Badge, Button, Group, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { customers } from "../api/clients";
-import { navigate, useLocation } from "../app/router";
-import { Link } from "../components/Link";
-import { Loaded, useCall } from "../components/Loaded";
-import type { Party } from "../gen/crm/customers/v1/customers_pb";
+import { customers } from "../../api/clients";
+import { navigate, useLocation } from "../../app/router";
+import { Link } from "../../components/Link";
+import { Loaded, useCall } from "../../components/Loaded";
+import { More, usePaging } from "../../components/Paging";
+import type { Party } from "../../gen/crm/customers/v1/customers_pb";
 
 const PAGE = 20;
 
@@ -15,8 +16,8 @@ export function Customers() {
   const { query } = useLocation();
   const q = query.get("q") ?? "";
   const [text, setText] = useState(q);
-  const [pages, setPages] = useState<string[]>([""]);
-  const pageToken = pages[pages.length - 1];
+  const paging = usePaging();
+  const pageToken = paging.token;
   const [call, retry] = useCall(async (): Promise<{ parties: Party[]; nextPageToken: string }> => {
     const page = q
       ? await customers.searchParties({ query: q, pageSize: PAGE, pageToken })
@@ -26,7 +27,7 @@ export function Customers() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    setPages([""]);
+    paging.reset();
     navigate(`/customers?q=${encodeURIComponent(text.trim())}`);
   };
 
@@ -52,11 +53,7 @@ export function Customers() {
           ) : (
             <>
               <PartyTable parties={found.parties} />
-              {found.nextPageToken && (
-                <Button variant="light" onClick={() => setPages((p) => [...p, found.nextPageToken])}>
-                  {t("customers.more")}
-                </Button>
-              )}
+              <More paging={paging} nextPageToken={found.nextPageToken} />
             </>
           )
         }

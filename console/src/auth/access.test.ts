@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { can } from "./access";
+
+const as = (...roles: string[]) => ({ user: "u", roles });
+
+describe("what the console offers", () => {
+  it("offers nothing to no one", () => {
+    expect(can(null, "customers.search")).toBe(false);
+  });
+
+  it("lets sellers move deals and service staff work cases, not each other's", () => {
+    expect(can(as("sales_rep"), "sales.sell")).toBe(true);
+    expect(can(as("sales_rep"), "service.work")).toBe(false);
+    expect(can(as("service_agent"), "service.work")).toBe(true);
+    expect(can(as("service_agent"), "sales.pipeline")).toBe(false);
+  });
+
+  it("lets auditors read but not change", () => {
+    expect(can(as("auditor"), "sales.pipeline")).toBe(true);
+    expect(can(as("auditor"), "service.cases")).toBe(true);
+    expect(can(as("auditor"), "sales.sell")).toBe(false);
+    expect(can(as("auditor"), "service.work")).toBe(false);
+  });
+
+  it("keeps SLA targets to managers", () => {
+    expect(can(as("service_agent"), "service.manage")).toBe(false);
+    expect(can(as("service_manager"), "service.manage")).toBe(true);
+  });
+
+  it("grants what any of a user's roles grants", () => {
+    expect(can(as("marketer", "service_agent"), "service.work")).toBe(true);
+    expect(can(as("partner_user"), "customers.search")).toBe(false);
+  });
+});

@@ -1,0 +1,34 @@
+// What the console offers each role. The services decide: every call carries the user's token
+// and is checked there, record by record. This table only keeps a screen from offering what its
+// service would refuse, and follows the suite's access table (tests/e2e/access.txt).
+import type { Identity } from "./session";
+
+/** Something a screen may offer. */
+export type Action =
+  | "customers.search"
+  | "sales.pipeline"
+  | "sales.sell"
+  | "service.cases"
+  | "service.work"
+  | "service.manage";
+
+const STAFF_READERS = ["admin", "auditor"];
+
+const GRANTS: Record<Action, string[]> = {
+  "customers.search": [...STAFF_READERS, "sales_manager", "sales_rep", "service_agent", "service_manager", "marketer", "data_steward"],
+  // Reading the pipeline and its opportunities.
+  "sales.pipeline": [...STAFF_READERS, "sales_manager", "sales_rep", "data_steward"],
+  // Moving opportunities, quoting, accepting quotes, logging activities.
+  "sales.sell": ["admin", "sales_manager", "sales_rep"],
+  // Reading the case queue and cases.
+  "service.cases": [...STAFF_READERS, "service_agent", "service_manager"],
+  // Opening cases, commenting, changing their status.
+  "service.work": ["admin", "service_agent", "service_manager"],
+  // SLA targets and running the escalations now.
+  "service.manage": ["admin", "service_manager"],
+};
+
+/** Whether `identity` may do `action`. */
+export function can(identity: Identity | null, action: Action): boolean {
+  return !!identity && identity.roles.some((role) => GRANTS[action].includes(role));
+}

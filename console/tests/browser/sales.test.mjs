@@ -1,0 +1,123 @@
+// A sales rep works the pipeline in Chromium against a real `crm up`: moves a deal across stages
+// on the board (by dragging, then by the card's menu), quotes it from the price book, presents
+// and accepts the quote, and the deal is won.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { OUTPUT, newPage, signIn, startSuite, violations } from "./suite.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+let suite;
+let browser;
+
+before(async () => {
+  suite = await startSuite();
+  suite.import("parties", [
+    { external_id: "c-1", kind: "person", given_name: "Mei", family_name: "Lin", email: "mei.lin@example.com" },
+  ]);
+  suite.import("products", [
+    { sku: "LAPTOP-14", name: "Laptop 14", product_line: "hardware", category: "laptops", unit: "each", active: "true", price_book: "Standard", unit_price: "1200", currency: "USD" },
+  ]);
+  suite.import("opportunities", [
+    { external_id: "o-1", party_external_id: "c-1", name: "Lin laptops", stage: "qualification", amount: "3600", currency: "USD", expected_close_date: "2027-03-31", owner_id: "rep-1", created_at: "2026-11-02T09:00:00Z" },
+    { external_id: "o-2", party_external_id: "c-1", name: "Lin support", stage: "prospecting", amount: "900", currency: "USD", expected_close_date: "2027-06-30", owner_id: "rep-1", created_at: "2026-11-20T09:00:00Z" },
+  ]);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  suite?.stop();
+});
+
+const column = (page, stage) => page.getByRole("region", { name: stage, exact: true });
+
+test("a sales rep moves a deal across the board, quotes it and wins it", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Sales rep", "rep-1");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.getByRole("heading", { level: 1, name: "Pipeline" }).waitFor();
+  await column(page, "Qualification").getByRole("link", { name: "Lin laptops" }).waitFor();
+  assert.deepEqual(await violations(page), []);
+
+  // Dragged from Qualification to Proposal.
+  await column(page, "Qualification")
+    .locator("[data-deal]", { hasText: "Lin laptops" })
+    .dragTo(column(page, "Proposal"));
+  await column(page, "Proposal").getByRole("link", { name: "Lin laptops" }).waitFor();
+  assert.equal(await column(page, "Qualification").getByRole("link", { name: "Lin laptops" }).count(), 0);
+  await page.getByRole("status").filter({ hasText: "Lin laptops moved to Proposal." }).waitFor();
+  await page.screenshot({ path: join(OUTPUT, "pipeline.png"), fullPage: true });
+
+  // Then with the keyboard's way, the card's own menu.
+  await page.getByLabel("Move Lin laptops to").selectOption("negotiation");
+  await column(page, "Negotiation").getByRole("link", { name: "Lin laptops" }).waitFor();
+
+  // The moves were the service's: a fresh board shows them.
+  await page.reload();
+  await column(page, "Negotiation").getByRole("link", { name: "Lin laptops" }).waitFor();
+  await column(page, "Prospecting").getByRole("link", { name: "Lin support" }).waitFor();
+
+  // The deal: its stages planned against actual.
+  await column(page, "Negotiation").getByRole("link", { name: "Lin laptops" }).click();
+  await page.getByRole("heading", { level: 1, name: /Lin laptops/ }).waitFor();
+  const stages = page.getByRole("region", { name: "Stages, planned and actual" });
+  await stages.getByRole("cell", { name: "Current stage" }).waitFor();
+  assert.equal(await stages.getByRole("row").count(), 4, "a header and three stages visited");
+
+  // Planned to leave negotiation by mid-January: it is late, and the row says by how much.
+  const work = page.getByRole("region", { name: "Work on the deal" });
+  await work.getByLabel("Stage").selectOption("negotiation");
+  await work.getByLabel("Planned to leave by").fill("2026-01-15");
+  await work.getByRole("button", { name: "Plan" }).click();
+  await stages.getByText(/^\d+ days late$/).waitFor();
+
+  // A quote from the price book: three laptops at 1,200.
+  const quotes = page.getByRole("region", { name: "Quotes" });
+  await quotes.getByLabel("Price book").selectOption({ label: "Standard (USD)" });
+  await quotes.getByLabel("Product").selectOption({ label: "Laptop 14 (LAPTOP-14) · $1,200.00" });
+  await quotes.getByLabel("Quantity").fill("3");
+  await quotes.getByRole("button", { name: "Add line" }).click();
+  await quotes.getByRole("button", { name: "Create quote" }).click();
+  await quotes.getByRole("cell", { name: "$3,600.00" }).waitFor();
+  await quotes.getByText("Draft", { exact: true }).waitFor();
+  assert.deepEqual(await violations(page), []);
+
+  await quotes.getByRole("button", { name: /^Present / }).click();
+  await quotes.getByText("Presented", { exact: true }).waitFor();
+  await quotes.getByRole("button", { name: /^Accept / }).click();
+
+  // Accepting placed the order and won the deal.
+  await page.getByRole("heading", { level: 1, name: /Lin laptops/ }).getByText("Won").waitFor();
+  await page.getByRole("region", { name: "Quotes" }).getByText("Accepted", { exact: true }).waitFor();
+  await page.getByRole("region", { name: "Quotes" }).getByText(/^Order /).waitFor();
+  assert.equal(await page.getByRole("button", { name: /^Accept / }).count(), 0, "nothing left to accept");
+  await page.screenshot({ path: join(OUTPUT, "opportunity.png"), fullPage: true });
+
+  // A won deal leaves the board.
+  await page.getByRole("link", { name: "Back to the pipeline" }).click();
+  await column(page, "Prospecting").getByRole("link", { name: "Lin support" }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Lin laptops" }).count(), 0);
+  assert.deepEqual(errors, []);
+});
+
+test("an auditor reads the board but cannot move a deal", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Auditor", "audit-1");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await column(page, "Prospecting").getByRole("link", { name: "Lin support" }).waitFor();
+  assert.equal(await page.getByLabel("Move Lin support to").count(), 0);
+  assert.equal(await page.getByRole("link", { name: "Cases" }).count(), 1);
+  assert.deepEqual(errors, []);
+});
+
+test("the board is usable at tablet width", async () => {
+  const { page, errors } = await newPage(browser, { width: 820, height: 1180 });
+  await signIn(page, suite.url, "Sales manager", "mgr-1");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await column(page, "Prospecting").waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "pipeline-tablet.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
