@@ -4,7 +4,7 @@ import { Alert, AppShell, Button, Container, Group, Loader, NativeSelect, Text }
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { can, type Action } from "../auth/access";
-import { finishSignIn, loadSettings, session, type ConsoleSettings } from "../auth/session";
+import { finishSignIn, loadSettings, session, type ConsoleSettings, type Identity } from "../auth/session";
 import { Link } from "../components/Link";
 import { LANGUAGES } from "../i18n";
 import { SignIn } from "../pages/SignIn";
@@ -19,6 +19,7 @@ const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default
 const Case = lazy(() => import("../pages/service/Case").then((m) => ({ default: m.Case })));
 const OpenCase = lazy(() => import("../pages/service/OpenCase").then((m) => ({ default: m.OpenCase })));
 const ScreenPop = lazy(() => import("../pages/service/ScreenPop").then((m) => ({ default: m.ScreenPop })));
+const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ default: m.MyRequests })));
 const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
 
 /** The navigation: each area, for the roles that may use it. */
@@ -27,6 +28,7 @@ const AREAS: { to: string; label: string; action: Action }[] = [
   { to: "/pipeline", label: "nav.pipeline", action: "sales.pipeline" },
   { to: "/cases", label: "nav.cases", action: "service.cases" },
   { to: "/service/settings", label: "nav.serviceSettings", action: "service.manage" },
+  { to: "/my", label: "nav.my", action: "self.service" },
 ];
 
 export function App() {
@@ -99,7 +101,7 @@ export function App() {
           {settings &&
             (identity ? (
               <Suspense fallback={<Loader size="sm" aria-label={t("state.loading")} />}>
-                <Page path={path} />
+                <Page path={path} identity={identity} />
               </Suspense>
             ) : (
               <SignIn settings={settings} />
@@ -111,7 +113,7 @@ export function App() {
 }
 
 /** The page `path` names. */
-function Page({ path }: { path: string }): ReactNode {
+function Page({ path, identity }: { path: string; identity: Identity }): ReactNode {
   if (match("/screen-pop", path)) return <ScreenPop />;
   const customer = match("/customers/:id", path);
   if (customer) return <Customer360 id={customer.id} />;
@@ -123,5 +125,9 @@ function Page({ path }: { path: string }): ReactNode {
   if (serviceCase) return <Case id={serviceCase.id} />;
   if (match("/cases", path)) return <Cases />;
   if (match("/service/settings", path)) return <ServiceSettings />;
+  if (match("/my", path)) return <MyRequests />;
+  if (match("/customers", path)) return <Customers />;
+  // A customer's home is their own requests; everyone else's, the customers.
+  if (!can(identity, "customers.search") && can(identity, "self.service")) return <MyRequests />;
   return <Customers />;
 }

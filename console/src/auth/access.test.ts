@@ -27,6 +27,13 @@ describe("what the console offers", () => {
     expect(can(as("service_manager"), "service.manage")).toBe(true);
   });
 
+  it("gives customers their own desk and nothing of the base", () => {
+    expect(can(as("customer"), "self.service")).toBe(true);
+    expect(can(as("customer"), "customers.search")).toBe(false);
+    expect(can(as("customer"), "service.cases")).toBe(false);
+    expect(can(as("service_agent"), "self.service")).toBe(false);
+  });
+
   it("grants what any of a user's roles grants", () => {
     expect(can(as("marketer", "service_agent"), "service.work")).toBe(true);
     expect(can(as("partner_user"), "customers.search")).toBe(false);

@@ -10,7 +10,8 @@ export type Action =
   | "sales.sell"
   | "service.cases"
   | "service.work"
-  | "service.manage";
+  | "service.manage"
+  | "self.service";
 
 const STAFF_READERS = ["admin", "auditor"];
 
@@ -26,6 +27,8 @@ const GRANTS: Record<Action, string[]> = {
   "service.work": ["admin", "service_agent", "service_manager"],
   // SLA targets and running the escalations now.
   "service.manage": ["admin", "service_manager"],
+  // A customer's own requests, help articles and rating.
+  "self.service": ["customer"],
 };
 
 /** Whether `identity` may do `action`. */

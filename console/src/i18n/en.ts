@@ -1,7 +1,7 @@
 // English: the messages of every screen.
 export const en = {
   app: { name: "CRM", skip: "Skip to content", signOut: "Sign out", language: "Language", signedInAs: "Signed in as {{user}} ({{role}})" },
-  nav: { customers: "Customers", pipeline: "Pipeline", cases: "Cases", serviceSettings: "Service settings" },
+  nav: { customers: "Customers", pipeline: "Pipeline", cases: "Cases", serviceSettings: "Service settings", my: "Your requests" },
   signIn: {
     title: "Sign in",
     withProvider: "Sign in with your organisation",
@@ -206,6 +206,28 @@ export const en = {
     minutesLeft_one: "{{count}} minute left",
     minutesLeft_other: "{{count}} minutes left",
     openCase: "Open a case for this call",
+  },
+  self: {
+    title: "Your requests",
+    back: "Back to your requests",
+    open: "Open requests",
+    closed: "Resolved and closed",
+    opened: "Opened",
+    new: "New request",
+    urgency: "How urgent",
+    send: "Send",
+    help: "Help articles",
+    searchHelp: "Search the help articles",
+    noArticle: "No article matches.",
+    yourPart: "Your part",
+    write: "Write to us",
+    close: "Close the request",
+    reopen: "Reopen",
+    rate: "Rate",
+    rating: "Rating",
+    remark: "Comment",
+    rated: "You rated it {{rating}} of 5.",
+    stars: { 5: "5 · Excellent", 4: "4 · Good", 3: "3 · Fair", 2: "2 · Poor", 1: "1 · Very poor" },
   },
   state: { loading: "Loading…", error: "Something went wrong: {{message}}", retry: "Try again" },
 };

@@ -3,7 +3,7 @@ import type { Messages } from "./en";
 
 export const zhTW: Messages = {
   app: { name: "CRM", skip: "跳至主要內容", signOut: "登出", language: "語言", signedInAs: "目前登入：{{user}}（{{role}}）" },
-  nav: { customers: "客戶", pipeline: "銷售管道", cases: "服務案件", serviceSettings: "客服設定" },
+  nav: { customers: "客戶", pipeline: "銷售管道", cases: "服務案件", serviceSettings: "客服設定", my: "我的服務需求" },
   signIn: {
     title: "登入",
     withProvider: "以貴機構帳號登入",
@@ -209,6 +209,28 @@ export const zhTW: Messages = {
     minutesLeft_one: "剩餘 {{count}} 分鐘",
     minutesLeft_other: "剩餘 {{count}} 分鐘",
     openCase: "為此通來電建立案件",
+  },
+  self: {
+    title: "我的服務需求",
+    back: "回到我的服務需求",
+    open: "處理中的需求",
+    closed: "已解決與已結案",
+    opened: "提出時間",
+    new: "提出新需求",
+    urgency: "緊急程度",
+    send: "送出",
+    help: "說明文章",
+    searchHelp: "搜尋說明文章",
+    noArticle: "沒有符合的文章。",
+    yourPart: "您可以做的事",
+    write: "留言給我們",
+    close: "結束此需求",
+    reopen: "重新開啟",
+    rate: "評分",
+    rating: "評分",
+    remark: "意見",
+    rated: "您給了 {{rating}} 分（滿分 5 分）。",
+    stars: { 5: "5 · 非常滿意", 4: "4 · 滿意", 3: "3 · 普通", 2: "2 · 不滿意", 1: "1 · 非常不滿意" },
   },
   state: { loading: "載入中…", error: "發生錯誤：{{message}}", retry: "重試" },
 };

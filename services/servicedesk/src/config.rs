@@ -54,6 +54,10 @@ pub struct ServicedeskSettings {
     /// pyramid (top, high and medium under its default), followed when the pyramid changes.
     #[arg(long, env = "CRM_PREFERENTIAL_TIERS", value_delimiter = ',')]
     pub preferential_tiers: Vec<String>,
+    /// The queue (by name, letter case aside) a customer's own request goes to when it names
+    /// none: self-service forms do not know the desk's queues.
+    #[arg(long, env = "CRM_SELF_SERVICE_QUEUE", default_value = "Self-service")]
+    pub self_service_queue: String,
 }
 
 impl Default for ServicedeskSettings {

@@ -1,6 +1,7 @@
 // A case: its SLA clocks counting down, the escalations raised, its timeline, the knowledge
 // articles that may answer it, and the agent's work on it (status, comments). It reads again
 // every few seconds, so an escalation raised by the scheduler appears while the agent watches.
+// The customer whose case it is sees it too, without the desk's internals, and does their part.
 import { Alert, Badge, Button, Card, Checkbox, Group, List, NativeSelect, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
@@ -14,6 +15,7 @@ import { useAction } from "../../components/useAction";
 import { useNow } from "../../components/useNow";
 import { dateTime } from "../../format";
 import { CaseStatus, type Case as ServiceCase } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
+import { CustomerWork } from "./CustomerWork";
 import { SlaClock } from "./SlaClock";
 
 const REFRESH_MS = 5_000;
@@ -26,10 +28,11 @@ const NEXT_STATUSES = [
 
 export function Case({ id }: { id: string }) {
   const { t } = useTranslation();
+  const staff = can(session.identity(), "service.cases");
   const [call, retry] = useCall(async () => (await servicedesk.getCase({ id })).case!, [id], REFRESH_MS);
   return (
     <Stack>
-      <Link to="/cases">{t("cases.back")}</Link>
+      {staff ? <Link to="/cases">{t("cases.back")}</Link> : <Link to="/my">{t("self.back")}</Link>}
       <Loaded call={call} retry={retry}>
         {(found) => <View item={found} onChanged={retry} />}
       </Loaded>
@@ -41,7 +44,9 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
   const { t, i18n } = useTranslation();
   const locale = i18n.language;
   const now = useNow();
-  const mayWork = can(session.identity(), "service.work");
+  const identity = session.identity();
+  const staff = can(identity, "service.cases");
+  const mayWork = can(identity, "service.work");
   const closed = item.status === CaseStatus.RESOLVED || item.status === CaseStatus.CLOSED;
   const waiting = item.status === CaseStatus.WAITING_ON_CUSTOMER;
   return (
@@ -56,7 +61,7 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
         </Badge>
       </Title>
       <Group gap="xl">
-        <Link to={`/customers/${encodeURIComponent(item.partyId)}`}>{t("opportunity.customer")}</Link>
+        {staff && <Link to={`/customers/${encodeURIComponent(item.partyId)}`}>{t("opportunity.customer")}</Link>}
         <Text>{t(`cases.types.${item.type}`)}</Text>
         {item.category && <Text>{item.category}</Text>}
         <Text>
@@ -68,6 +73,14 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
         <Text>{dateTime(item.openTime ? timestampDate(item.openTime) : undefined, locale)}</Text>
       </Group>
       {item.description && <Text>{item.description}</Text>}
+      {item.resolution && (
+        <Text>
+          <strong>{t("cases.resolution")}:</strong> {item.resolution}
+        </Text>
+      )}
+      {item.satisfaction > 0 && <Text>{t("self.rated", { rating: item.satisfaction })}</Text>}
+      {!staff && <CustomerWork item={item} onChanged={onChanged} />}
+      {staff && (
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Card withBorder component="section" aria-label={t("cases.sla")}>
           <Title order={2} size="h4" mb="xs">
@@ -85,6 +98,7 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
         </Card>
         {mayWork && !closed && <Suggestions caseId={item.id} />}
       </SimpleGrid>
+      )}
       {mayWork && <Work item={item} onChanged={onChanged} />}
       <Card withBorder component="section" aria-label={t("cases.timeline")}>
         <Title order={2} size="h4" mb="xs">

@@ -276,6 +276,18 @@ impl ServiceDeskApi {
         Ok(())
     }
 
+    /// The queue customers' own requests go to when they name none.
+    async fn self_service_queue(&self, tx: &mut Tx) -> Result<String> {
+        let name = self.config.self_service_queue.trim();
+        match org::queue_by_name(tx, name).await? {
+            Some(queue) => Ok(queue.id),
+            None => Err(Error::FailedPrecondition(format!(
+                "no queue takes customers' own requests: create the queue {name:?} \
+                 (or name another with --self-service-queue)"
+            ))),
+        }
+    }
+
     pub(super) async fn handle_open_case(
         &self,
         p: &Principal,
@@ -296,6 +308,9 @@ impl ServiceDeskApi {
             c.agent_id.clear();
         }
         let mut tx = self.store.begin().await?;
+        if is_customer(p) && c.queue_id.is_empty() {
+            c.queue_id = self.self_service_queue(&mut tx).await?;
+        }
         let v = check_new_case(&mut tx, &mut c).await?;
         v.finish()?;
 

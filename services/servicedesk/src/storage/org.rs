@@ -46,6 +46,17 @@ pub async fn queue(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Queue>>
         .transpose()
 }
 
+/// The queue named `name`, letter case aside.
+pub async fn queue_by_name(conn: &mut Conn, name: &str) -> sqlx::Result<Option<pb::Queue>> {
+    sqlx::query("SELECT id, name, supervisor_id FROM queues WHERE LOWER(name) = LOWER($1)")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(queue_from_row)
+        .transpose()
+}
+
 /// Which of `ids` name queues.
 pub async fn existing_queues(conn: &mut Conn, ids: &[String]) -> sqlx::Result<Vec<String>> {
     if ids.is_empty() {

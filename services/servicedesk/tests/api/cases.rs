@@ -329,6 +329,42 @@ async fn the_workflow_guards_status_changes_and_versions(backend: Backend) {
     );
 }
 
+async fn a_customers_own_request_goes_to_the_self_service_queue(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0911111111").await;
+    let ada_token = customer_token(&ada.id);
+    let mut own = case("", "", CaseType::Inquiry, 4, "Opening hours?");
+    own.channel = pb::CaseChannel::Web as i32;
+
+    // No queue takes customers' requests yet: the desk says which to create, and opens nothing.
+    let err = suite.open(&ada_token, own.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("\"Self-service\""), "{err:?}");
+
+    // The queue by that name, in any letter case, takes them.
+    let queue = suite.queue("self-service").await;
+    let opened = suite.open(&ada_token, own).await.unwrap();
+    assert_eq!(opened.queue_id, queue);
+    let listed = suite
+        .desk()
+        .list_cases(suite.req(pb::ListCasesRequest {
+            party_id: ada.id.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert_eq!(listed.len(), 1, "the refused request opened nothing");
+
+    // Staff still name the queue.
+    let err = suite
+        .open(&suite.admin, case(&ada.id, "", CaseType::Inquiry, 4, "Call back"))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["case.queue_id"]);
+}
+
 async fn customers_reach_only_their_own_cases(backend: Backend) {
     let suite = Suite::start(backend).await;
     let ada = suite.customer("Ada", "0911111111").await;
@@ -827,6 +863,7 @@ backend_tests!(
     sla_policies_set_the_targets_per_tier_and_priority,
     cases_are_prioritised_routed_and_given_sla_due_times,
     the_workflow_guards_status_changes_and_versions,
+    a_customers_own_request_goes_to_the_self_service_queue,
     customers_reach_only_their_own_cases,
     bad_input_names_the_fields_and_changes_nothing,
 );
