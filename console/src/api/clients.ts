@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { CustomersService } from "../gen/crm/customers/v1/customers_pb";
 import { GatewayService } from "../gen/crm/gateway/v1/gateway_pb";
+import { PartnerService } from "../gen/crm/partners/v1/partners_pb";
 import { CatalogService } from "../gen/crm/sales/v1/catalog_pb";
 import { OrderService } from "../gen/crm/sales/v1/orders_pb";
 import { PipelineService } from "../gen/crm/sales/v1/pipeline_pb";
@@ -40,6 +41,8 @@ export const pipeline = createClient(PipelineService, transport);
 export const orders = createClient(OrderService, transport);
 /** Sales: products and price books. */
 export const catalog = createClient(CatalogService, transport);
+/** Channel partners: the hierarchy, targets and performance. */
+export const partners = createClient(PartnerService, transport);
 /** The service desk. */
 export const servicedesk = createClient(ServiceDeskService, transport);
 

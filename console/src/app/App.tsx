@@ -19,6 +19,7 @@ const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default
 const Case = lazy(() => import("../pages/service/Case").then((m) => ({ default: m.Case })));
 const OpenCase = lazy(() => import("../pages/service/OpenCase").then((m) => ({ default: m.OpenCase })));
 const ScreenPop = lazy(() => import("../pages/service/ScreenPop").then((m) => ({ default: m.ScreenPop })));
+const Performance = lazy(() => import("../pages/partners/Performance").then((m) => ({ default: m.Performance })));
 const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ default: m.MyRequests })));
 const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
 
@@ -28,6 +29,7 @@ const AREAS: { to: string; label: string; action: Action }[] = [
   { to: "/pipeline", label: "nav.pipeline", action: "sales.pipeline" },
   { to: "/cases", label: "nav.cases", action: "service.cases" },
   { to: "/service/settings", label: "nav.serviceSettings", action: "service.manage" },
+  { to: "/partners", label: "nav.partners", action: "partners.performance" },
   { to: "/my", label: "nav.my", action: "self.service" },
 ];
 
@@ -127,7 +129,10 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   if (match("/service/settings", path)) return <ServiceSettings />;
   if (match("/my", path)) return <MyRequests />;
   if (match("/customers", path)) return <Customers />;
-  // A customer's home is their own requests; everyone else's, the customers.
+  if (match("/partners", path)) return <Performance />;
+  // A customer's home is their own requests, a partner's user's their partner's figures;
+  // everyone else's, the customers.
   if (!can(identity, "customers.search") && can(identity, "self.service")) return <MyRequests />;
+  if (!can(identity, "customers.search") && can(identity, "partners.performance")) return <Performance />;
   return <Customers />;
 }

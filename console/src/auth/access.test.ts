@@ -34,6 +34,12 @@ describe("what the console offers", () => {
     expect(can(as("service_agent"), "self.service")).toBe(false);
   });
 
+  it("gives a partner's users their partner's figures and nothing of the base", () => {
+    expect(can(as("partner_user"), "partners.performance")).toBe(true);
+    expect(can(as("channel_manager"), "partners.performance")).toBe(true);
+    expect(can(as("partner_user"), "sales.pipeline")).toBe(false);
+  });
+
   it("grants what any of a user's roles grants", () => {
     expect(can(as("marketer", "service_agent"), "service.work")).toBe(true);
     expect(can(as("partner_user"), "customers.search")).toBe(false);

@@ -11,7 +11,8 @@ export type Action =
   | "service.cases"
   | "service.work"
   | "service.manage"
-  | "self.service";
+  | "self.service"
+  | "partners.performance";
 
 const STAFF_READERS = ["admin", "auditor"];
 
@@ -29,6 +30,8 @@ const GRANTS: Record<Action, string[]> = {
   "service.manage": ["admin", "service_manager"],
   // A customer's own requests, help articles and rating.
   "self.service": ["customer"],
+  // Partner performance, exceptions: the channel's staff, and a partner's own users (their own).
+  "partners.performance": [...STAFF_READERS, "sales_manager", "channel_manager", "partner_user"],
 };
 
 /** Whether `identity` may do `action`. */

@@ -1,7 +1,7 @@
 // English: the messages of every screen.
 export const en = {
   app: { name: "CRM", skip: "Skip to content", signOut: "Sign out", language: "Language", signedInAs: "Signed in as {{user}} ({{role}})" },
-  nav: { customers: "Customers", pipeline: "Pipeline", cases: "Cases", serviceSettings: "Service settings", my: "Your requests" },
+  nav: { customers: "Customers", pipeline: "Pipeline", cases: "Cases", serviceSettings: "Service settings", my: "Your requests", partners: "Partners" },
   signIn: {
     title: "Sign in",
     withProvider: "Sign in with your organisation",
@@ -206,6 +206,29 @@ export const en = {
     minutesLeft_one: "{{count}} minute left",
     minutesLeft_other: "{{count}} minutes left",
     openCase: "Open a case for this call",
+  },
+  partners: {
+    title: "Partner performance",
+    performance: "Performance against target",
+    period: "Period",
+    periodHint: "A year (2026), quarter (2026-Q4) or month (2026-11)",
+    rowsBy: "Rows by",
+    dimensions: { 0: "—", 1: "Partner", 2: "Product category", 3: "Product", 4: "Period", 5: "Region" },
+    allChannels: "All channels",
+    yourChannel: "Your channel",
+    where: "Where you are",
+    noFigures: "No target or sale in this view.",
+    target: "Target",
+    expected: "Target to date",
+    actual: "Actual",
+    attainment: "Attainment",
+    againstPlan: "Against plan",
+    behind: "Behind plan",
+    onPlan: "On plan",
+    exception: "Exception",
+    total: "Total",
+    exceptions: "Exceptions",
+    exceptionsHint: "Partner, month and category cells under their threshold (80% unless configured) of the target to date, worst first.",
   },
   self: {
     title: "Your requests",

@@ -3,7 +3,7 @@ import type { Messages } from "./en";
 
 export const zhTW: Messages = {
   app: { name: "CRM", skip: "跳至主要內容", signOut: "登出", language: "語言", signedInAs: "目前登入：{{user}}（{{role}}）" },
-  nav: { customers: "客戶", pipeline: "銷售管道", cases: "服務案件", serviceSettings: "客服設定", my: "我的服務需求" },
+  nav: { customers: "客戶", pipeline: "銷售管道", cases: "服務案件", serviceSettings: "客服設定", my: "我的服務需求", partners: "通路夥伴" },
   signIn: {
     title: "登入",
     withProvider: "以貴機構帳號登入",
@@ -209,6 +209,29 @@ export const zhTW: Messages = {
     minutesLeft_one: "剩餘 {{count}} 分鐘",
     minutesLeft_other: "剩餘 {{count}} 分鐘",
     openCase: "為此通來電建立案件",
+  },
+  partners: {
+    title: "通路夥伴績效",
+    performance: "目標達成情況",
+    period: "期間",
+    periodHint: "年度（2026）、季度（2026-Q4）或月份（2026-11）",
+    rowsBy: "列別",
+    dimensions: { 0: "—", 1: "通路夥伴", 2: "產品類別", 3: "產品", 4: "期間", 5: "地區" },
+    allChannels: "所有通路",
+    yourChannel: "您的通路",
+    where: "目前位置",
+    noFigures: "此檢視沒有目標或銷售。",
+    target: "目標",
+    expected: "至今應達目標",
+    actual: "實績",
+    attainment: "達成率",
+    againstPlan: "與計畫相比",
+    behind: "落後計畫",
+    onPlan: "符合計畫",
+    exception: "例外",
+    total: "合計",
+    exceptions: "例外項目",
+    exceptionsHint: "通路夥伴、月份與類別中低於至今應達目標門檻（預設 80%）的項目，最落後者在前。",
   },
   self: {
     title: "我的服務需求",
