@@ -15,6 +15,7 @@ import { More, usePaging } from "../../components/Paging";
 import { money, share } from "../../format";
 import { Dimension, type PerformanceRow } from "../../gen/crm/partners/v1/partners_pb";
 import { behind, deeper, drillHref, exceptionDrill, readDrill, type Drill } from "./drill";
+import { Section } from "../../components/Section";
 
 const DIMENSIONS = [Dimension.PARTNER, Dimension.PERIOD, Dimension.PRODUCT_CATEGORY, Dimension.PRODUCT, Dimension.REGION];
 
@@ -173,10 +174,7 @@ function Exceptions({ period }: { period: string }) {
     [period, paging.token],
   );
   return (
-    <Card withBorder component="section" aria-label={t("partners.exceptions")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("partners.exceptions")}
-      </Title>
+    <Section title={t("partners.exceptions")}>
       <Text size="sm" mb="xs">
         {t("partners.exceptionsHint")}
       </Text>
@@ -207,6 +205,6 @@ function Exceptions({ period }: { period: string }) {
           )
         }
       </Loaded>
-    </Card>
+    </Section>
   );
 }

@@ -1,6 +1,6 @@
 // The calls, meetings, visits and e-mails logged on an opportunity, newest first, and logging
 // another.
-import { Alert, Button, Card, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, Stack, Table, Text, TextInput } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -12,6 +12,8 @@ import { More, usePaging } from "../../components/Paging";
 import { useAction } from "../../components/useAction";
 import { dateTime } from "../../format";
 import { ActivityKind } from "../../gen/crm/sales/v1/pipeline_pb";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 const PAGE = 25;
 const KINDS = [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.VISIT, ActivityKind.EMAIL];
@@ -27,10 +29,7 @@ export function Activities({ opportunityId, partyId }: { opportunityId: string; 
     [opportunityId, pageToken],
   );
   return (
-    <Card withBorder component="section" aria-label={t("activities.title")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("activities.title")}
-      </Title>
+    <Section title={t("activities.title")}>
       <Loaded call={call} retry={retry}>
         {(page) =>
           page.activities.length === 0 ? (
@@ -64,7 +63,7 @@ export function Activities({ opportunityId, partyId }: { opportunityId: string; 
           onLogged={() => (pageToken ? paging.reset() : retry())}
         />
       )}
-    </Card>
+    </Section>
   );
 }
 
@@ -111,11 +110,7 @@ function LogActivity(props: { opportunityId: string; partyId: string; onLogged: 
             {t("activities.log")}
           </Button>
         </Group>
-        {action.failure && (
-          <Alert color="red" role="alert">
-            {action.failure}
-          </Alert>
-        )}
+        <Failure action={action} />
       </Stack>
     </form>
   );

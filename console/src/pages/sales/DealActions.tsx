@@ -1,12 +1,14 @@
 // What a seller does to an open deal besides quoting: plan by when it should leave a stage, and
 // close it as won or lost (with the reason, which the win-rate report groups by).
-import { Alert, Button, Card, Group, NativeSelect, SimpleGrid, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, SimpleGrid, TextInput } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { pipeline } from "../../api/clients";
 import { useAction } from "../../components/useAction";
 import type { Opportunity, PipelineStage } from "../../gen/crm/sales/v1/pipeline_pb";
 import { openStages } from "./board";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 export function DealActions({ deal, stages, onChanged }: { deal: Opportunity; stages: PipelineStage[]; onChanged: () => void }) {
   const { t } = useTranslation();
@@ -29,15 +31,8 @@ export function DealActions({ deal, stages, onChanged }: { deal: Opportunity; st
   };
 
   return (
-    <Card withBorder component="section" aria-label={t("opportunity.work")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("opportunity.work")}
-      </Title>
-      {action.failure && (
-        <Alert color="red" role="alert" mb="xs">
-          {action.failure}
-        </Alert>
-      )}
+    <Section title={t("opportunity.work")}>
+      <Failure action={action} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <form onSubmit={plan} aria-label={t("opportunity.plan")}>
           <Group align="end">
@@ -85,6 +80,6 @@ export function DealActions({ deal, stages, onChanged }: { deal: Opportunity; st
           </Group>
         </form>
       </SimpleGrid>
-    </Card>
+    </Section>
   );
 }

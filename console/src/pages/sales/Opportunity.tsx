@@ -1,6 +1,6 @@
 // An opportunity: where it stands, its stages planned against actual, its quotes and the
 // activities logged on it. Each part loads and fails on its own.
-import { Badge, Card, Group, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Group, Stack, Table, Text, Title } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { pipeline } from "../../api/clients";
 import { Link } from "../../components/Link";
@@ -13,6 +13,7 @@ import { Activities } from "./Activities";
 import { DealActions } from "./DealActions";
 import { Quotes } from "./Quotes";
 import { stageVisits } from "./stages";
+import { Section } from "../../components/Section";
 
 export function Opportunity({ id }: { id: string }) {
   const { t } = useTranslation();
@@ -66,10 +67,7 @@ function Summary({ deal, stages }: { deal: Deal; stages: PipelineStage[] }) {
           {t("opportunity.nextStep")}: {deal.nextStep}
         </Text>
       )}
-      <Card withBorder component="section" aria-label={t("opportunity.stages")}>
-        <Title order={2} size="h4" mb="xs">
-          {t("opportunity.stages")}
-        </Title>
+      <Section title={t("opportunity.stages")}>
         <Table>
           <Table.Thead>
             <Table.Tr>
@@ -102,7 +100,7 @@ function Summary({ deal, stages }: { deal: Deal; stages: PipelineStage[] }) {
             ))}
           </Table.Tbody>
         </Table>
-      </Card>
+      </Section>
     </>
   );
 }

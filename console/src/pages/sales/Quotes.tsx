@@ -1,6 +1,6 @@
 // An opportunity's quotes: presented, accepted (which places the order and wins the deal) or
 // rejected, and a new one priced from a price book.
-import { Alert, Badge, Button, Card, Group, NativeSelect, NumberInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, NativeSelect, NumberInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { catalog, orders } from "../../api/clients";
@@ -12,6 +12,8 @@ import { useAction } from "../../components/useAction";
 import { calendarDay, money } from "../../format";
 import { QuoteStatus, type Quote } from "../../gen/crm/sales/v1/orders_pb";
 import { OpportunityStatus, type Opportunity } from "../../gen/crm/sales/v1/pipeline_pb";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 const PAGE = 50;
 
@@ -34,15 +36,8 @@ export function Quotes({ deal, onAccepted }: { deal: Opportunity; onAccepted: ()
   const accept = (q: Quote) => run(() => orders.acceptQuote({ id: q.id, etag: q.etag })).then((ok) => ok && onAccepted());
 
   return (
-    <Card withBorder component="section" aria-label={t("quotes.title")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("quotes.title")}
-      </Title>
-      {action.failure && (
-        <Alert color="red" role="alert" mb="xs">
-          {action.failure}
-        </Alert>
-      )}
+    <Section title={t("quotes.title")}>
+      <Failure action={action} />
       <Loaded call={call} retry={retry}>
         {(page) =>
           page.quotes.length === 0 ? (
@@ -60,7 +55,7 @@ export function Quotes({ deal, onAccepted }: { deal: Opportunity; onAccepted: ()
         }
       </Loaded>
       {mayQuote && <NewQuote opportunityId={deal.id} onCreated={retry} />}
-    </Card>
+    </Section>
   );
 }
 
@@ -262,11 +257,7 @@ function NewQuote({ opportunityId, onCreated }: { opportunityId: string; onCreat
           </Button>
         </Group>
         {/* The whole message too: it names fields (a line's product) no input stands for. */}
-        {action.failure && (
-          <Alert color="red" role="alert">
-            {action.failure}
-          </Alert>
-        )}
+        <Failure action={action} />
       </Stack>
     </form>
   );

@@ -1,6 +1,6 @@
 // A customer's own service desk: their open requests and those resolved, a new request, and the
 // help articles. The service narrows every list to the signed-in customer's own cases.
-import { Alert, Button, Card, Group, NativeSelect, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Button, Card, Group, NativeSelect, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -13,6 +13,8 @@ import { More, usePaging } from "../../components/Paging";
 import { useAction } from "../../components/useAction";
 import { dateTime } from "../../format";
 import { CaseChannel, CaseType } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 const PAGE = 20;
 const TYPES = [CaseType.INQUIRY, CaseType.REQUEST, CaseType.COMPLAINT, CaseType.INCIDENT];
@@ -42,10 +44,7 @@ function Requests({ open }: { open: boolean }) {
   );
   const title = t(open ? "self.open" : "self.closed");
   return (
-    <Card withBorder component="section" aria-label={title}>
-      <Title order={2} size="h4" mb="xs">
-        {title}
-      </Title>
+    <Section title={title}>
       <Loaded call={call} retry={retry}>
         {(page) =>
           page.cases.length === 0 ? (
@@ -77,7 +76,7 @@ function Requests({ open }: { open: boolean }) {
           )
         }
       </Loaded>
-    </Card>
+    </Section>
   );
 }
 
@@ -123,11 +122,7 @@ function NewRequest() {
               data={["1", "2", "3", "4"].map((v) => ({ value: v, label: t(`cases.severities.${v}`) }))}
             />
           </Group>
-          {action.failure && (
-            <Alert color="red" role="alert">
-              {action.failure}
-            </Alert>
-          )}
+          <Failure action={action} />
           <Group>
             <Button type="submit" loading={action.busy}>
               {t("self.send")}
@@ -149,10 +144,7 @@ function HelpArticles() {
     [query],
   );
   return (
-    <Card withBorder component="section" aria-label={t("self.help")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("self.help")}
-      </Title>
+    <Section title={t("self.help")}>
       <form
         role="search"
         onSubmit={(e) => {
@@ -183,6 +175,6 @@ function HelpArticles() {
           )
         }
       </Loaded>
-    </Card>
+    </Section>
   );
 }

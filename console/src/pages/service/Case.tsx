@@ -2,7 +2,7 @@
 // articles that may answer it, and the agent's work on it (status, comments). It reads again
 // every few seconds, so an escalation raised by the scheduler appears while the agent watches.
 // The customer whose case it is sees it too, without the desk's internals, and does their part.
-import { Alert, Badge, Button, Card, Checkbox, Group, List, NativeSelect, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Badge, Button, Checkbox, Group, List, NativeSelect, SimpleGrid, Stack, Text, Textarea, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -17,6 +17,8 @@ import { dateTime } from "../../format";
 import { CaseStatus, type Case as ServiceCase } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
 import { CustomerWork } from "./CustomerWork";
 import { SlaClock } from "./SlaClock";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 const REFRESH_MS = 5_000;
 const NEXT_STATUSES = [
@@ -82,10 +84,7 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
       {!staff && <CustomerWork item={item} onChanged={onChanged} />}
       {staff && (
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        <Card withBorder component="section" aria-label={t("cases.sla")}>
-          <Title order={2} size="h4" mb="xs">
-            {t("cases.sla")}
-          </Title>
+        <Section title={t("cases.sla")}>
           <Group justify="space-between">
             <Text>{t("cases.responseDue")}</Text>
             <SlaClock due={item.responseDueTime} now={now} met={!!item.firstResponseTime} paused={waiting} />
@@ -95,15 +94,12 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
             <SlaClock due={item.resolutionDueTime} now={now} met={closed} paused={waiting} />
           </Group>
           <Escalations caseId={item.id} etag={item.etag} />
-        </Card>
+        </Section>
         {mayWork && !closed && <Suggestions caseId={item.id} />}
       </SimpleGrid>
       )}
       {mayWork && <Work item={item} onChanged={onChanged} />}
-      <Card withBorder component="section" aria-label={t("cases.timeline")}>
-        <Title order={2} size="h4" mb="xs">
-          {t("cases.timeline")}
-        </Title>
+      <Section title={t("cases.timeline")}>
         <List spacing="xs">
           {[...item.timeline].reverse().map((entry, i) => (
             <List.Item key={i}>
@@ -116,7 +112,7 @@ function View({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
             </List.Item>
           ))}
         </List>
-      </Card>
+      </Section>
     </Stack>
   );
 }
@@ -155,10 +151,7 @@ function Suggestions({ caseId }: { caseId: string }) {
   const { t } = useTranslation();
   const [call, retry] = useCall(() => servicedesk.suggestArticles({ caseId }), [caseId]);
   return (
-    <Card withBorder component="section" aria-label={t("cases.suggestions")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("cases.suggestions")}
-      </Title>
+    <Section title={t("cases.suggestions")}>
       <Loaded call={call} retry={retry}>
         {(found) =>
           found.hits.length === 0 ? (
@@ -177,7 +170,7 @@ function Suggestions({ caseId }: { caseId: string }) {
           )
         }
       </Loaded>
-    </Card>
+    </Section>
   );
 }
 
@@ -206,15 +199,8 @@ function Work({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
     }
   };
   return (
-    <Card withBorder component="section" aria-label={t("cases.work")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("cases.work")}
-      </Title>
-      {action.failure && (
-        <Alert color="red" role="alert" mb="xs">
-          {action.failure}
-        </Alert>
-      )}
+    <Section title={t("cases.work")}>
+      <Failure action={action} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <form onSubmit={change} aria-label={t("cases.changeStatus")}>
           <Stack gap="xs">
@@ -257,6 +243,6 @@ function Work({ item, onChanged }: { item: ServiceCase; onChanged: () => void })
           </Stack>
         </form>
       </SimpleGrid>
-    </Card>
+    </Section>
   );
 }

@@ -1,11 +1,13 @@
 // What a customer does on their own case: write to the desk, close a resolved case or reopen
 // it, and rate how it was handled.
-import { Alert, Button, Card, Group, NativeSelect, Stack, Textarea, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, Stack, Textarea, TextInput } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { servicedesk } from "../../api/clients";
 import { useAction } from "../../components/useAction";
 import { CaseStatus, type Case } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 export function CustomerWork({ item, onChanged }: { item: Case; onChanged: () => void }) {
   const { t } = useTranslation();
@@ -32,15 +34,8 @@ export function CustomerWork({ item, onChanged }: { item: Case; onChanged: () =>
   };
 
   return (
-    <Card withBorder component="section" aria-label={t("self.yourPart")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("self.yourPart")}
-      </Title>
-      {action.failure && (
-        <Alert color="red" role="alert" mb="xs">
-          {action.failure}
-        </Alert>
-      )}
+    <Section title={t("self.yourPart")}>
+      <Failure action={action} />
       <Stack>
         {item.status !== CaseStatus.CLOSED && (
           <form onSubmit={write} aria-label={t("self.write")}>
@@ -82,6 +77,6 @@ export function CustomerWork({ item, onChanged }: { item: Case; onChanged: () =>
           </form>
         )}
       </Stack>
-    </Card>
+    </Section>
   );
 }

@@ -1,7 +1,7 @@
 // Opening a case for a customer, usually from the screen pop while they are on the line (the
 // customer and the number they called from come filled in). The service sets its priority and
 // SLA and assigns it; the page then shows the new case.
-import { Alert, Button, Group, NativeSelect, Stack, TextInput, Textarea, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, Stack, TextInput, Textarea, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { servicedesk } from "../../api/clients";
@@ -9,6 +9,7 @@ import { navigate, useLocation } from "../../app/router";
 import { Loaded, useCall } from "../../components/Loaded";
 import { useAction } from "../../components/useAction";
 import { CaseChannel, CaseType } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
+import { Failure } from "../../components/Failure";
 
 const TYPES = [CaseType.INQUIRY, CaseType.COMPLAINT, CaseType.REQUEST, CaseType.INCIDENT];
 const CHANNELS = [CaseChannel.PHONE, CaseChannel.EMAIL, CaseChannel.WEB, CaseChannel.CHAT, CaseChannel.IVR, CaseChannel.WALK_IN];
@@ -98,11 +99,7 @@ export function OpenCase() {
             )}
           </Loaded>
         </Group>
-        {action.failure && (
-          <Alert color="red" role="alert">
-            {action.failure}
-          </Alert>
-        )}
+        <Failure action={action} />
         <Group>
           <Button type="submit" loading={action.busy}>
             {t("cases.openSubmit")}

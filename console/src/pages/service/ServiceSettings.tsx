@@ -1,11 +1,13 @@
 // The service desk's settings for its managers: the queues cases wait in, the SLA targets per
 // customer tier and priority, and running the escalations now rather than at the next tick.
-import { Alert, Button, Card, Group, NativeSelect, NumberInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, Group, NativeSelect, NumberInput, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { servicedesk } from "../../api/clients";
 import { Loaded, useCall } from "../../components/Loaded";
 import { useAction } from "../../components/useAction";
+import { Section } from "../../components/Section";
+import { Failure } from "../../components/Failure";
 
 export function ServiceSettings() {
   const { t } = useTranslation();
@@ -34,10 +36,7 @@ function Queues() {
     }
   };
   return (
-    <Card withBorder component="section" aria-label={t("settings.queues")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("settings.queues")}
-      </Title>
+    <Section title={t("settings.queues")}>
       <Loaded call={call} retry={retry}>
         {(found) =>
           found.queues.length === 0 ? (
@@ -70,13 +69,9 @@ function Queues() {
             {t("settings.newQueue")}
           </Button>
         </Group>
-        {action.failure && (
-          <Alert color="red" role="alert" mt="xs">
-            {action.failure}
-          </Alert>
-        )}
+        <Failure action={action} />
       </form>
-    </Card>
+    </Section>
   );
 }
 
@@ -99,10 +94,7 @@ function SlaPolicies() {
     if (await run(() => servicedesk.setSlaPolicy({ policy }))) retry();
   };
   return (
-    <Card withBorder component="section" aria-label={t("settings.sla")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("settings.sla")}
-      </Title>
+    <Section title={t("settings.sla")}>
       <Loaded call={call} retry={retry}>
         {(found) => (
           <Table>
@@ -143,13 +135,9 @@ function SlaPolicies() {
             {t("settings.setSla")}
           </Button>
         </Group>
-        {action.failure && (
-          <Alert color="red" role="alert" mt="xs">
-            {action.failure}
-          </Alert>
-        )}
+        <Failure action={action} />
       </form>
-    </Card>
+    </Section>
   );
 }
 
@@ -159,10 +147,7 @@ function RunEscalations() {
   const [action, run] = useAction();
   const start = () => run(async () => setRaised((await servicedesk.runEscalations({})).raised.length));
   return (
-    <Card withBorder component="section" aria-label={t("settings.escalations")}>
-      <Title order={2} size="h4" mb="xs">
-        {t("settings.escalations")}
-      </Title>
+    <Section title={t("settings.escalations")}>
       <Text size="sm" mb="xs">
         {t("settings.escalationsHint")}
       </Text>
@@ -172,11 +157,7 @@ function RunEscalations() {
         </Button>
         {raised !== null && <Text role="status">{t("settings.raised", { count: raised })}</Text>}
       </Group>
-      {action.failure && (
-        <Alert color="red" role="alert" mt="xs">
-          {action.failure}
-        </Alert>
-      )}
-    </Card>
+      <Failure action={action} />
+    </Section>
   );
 }
