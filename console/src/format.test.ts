@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { calendarDay, count, dateTime, money, share } from "./format";
+import { calendarDay, count, dateTime, money, share, toMinor } from "./format";
 
 describe("formatting by locale", () => {
   it("writes money from minor units in the currency's own decimals", () => {
@@ -27,5 +27,11 @@ describe("formatting by locale", () => {
     expect(calendarDay("2026-12-31", "en")).toBe("Dec 31, 2026");
     expect(calendarDay("2026-12-31", "zh-TW")).toBe("2026年12月31日");
     expect(calendarDay("", "en")).toBe("");
+  });
+
+  it("reads a typed amount in the currency's minor units", () => {
+    expect(toMinor("12.5", "USD")).toBe(1250n);
+    expect(toMinor(0.1 + 0.2, "USD")).toBe(30n);
+    expect(toMinor("500", "JPY")).toBe(500n);
   });
 });

@@ -35,3 +35,9 @@ export function calendarDay(ymd: string, locale: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(ymd)) return ymd;
   return day(new Date(`${ymd}T00:00:00Z`), locale, "UTC");
 }
+
+/** An amount typed in major units of `currency` ("12.5" dollars) in its minor units (1250). */
+export function toMinor(major: number | string, currency: string): bigint {
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  return BigInt(Math.round(Number(major) * 10 ** digits));
+}

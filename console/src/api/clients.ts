@@ -4,6 +4,8 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { CustomersService } from "../gen/crm/customers/v1/customers_pb";
 import { GatewayService } from "../gen/crm/gateway/v1/gateway_pb";
+import { CampaignService } from "../gen/crm/marketing/v1/campaigns_pb";
+import { MarketingService } from "../gen/crm/marketing/v1/marketing_pb";
 import { PartnerService } from "../gen/crm/partners/v1/partners_pb";
 import { CatalogService } from "../gen/crm/sales/v1/catalog_pb";
 import { OrderService } from "../gen/crm/sales/v1/orders_pb";
@@ -41,6 +43,10 @@ export const pipeline = createClient(PipelineService, transport);
 export const orders = createClient(OrderService, transport);
 /** Sales: products and price books. */
 export const catalog = createClient(CatalogService, transport);
+/** Marketing: RFM, segments, consent. */
+export const marketing = createClient(MarketingService, transport);
+/** Marketing: campaigns by the test-cell method. */
+export const campaigns = createClient(CampaignService, transport);
 /** Channel partners: the hierarchy, targets and performance. */
 export const partners = createClient(PartnerService, transport);
 /** The service desk. */

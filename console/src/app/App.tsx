@@ -19,6 +19,9 @@ const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default
 const Case = lazy(() => import("../pages/service/Case").then((m) => ({ default: m.Case })));
 const OpenCase = lazy(() => import("../pages/service/OpenCase").then((m) => ({ default: m.OpenCase })));
 const ScreenPop = lazy(() => import("../pages/service/ScreenPop").then((m) => ({ default: m.ScreenPop })));
+const RfmMap = lazy(() => import("../pages/marketing/RfmMap").then((m) => ({ default: m.RfmMap })));
+const Campaigns = lazy(() => import("../pages/marketing/Campaigns").then((m) => ({ default: m.Campaigns })));
+const Campaign = lazy(() => import("../pages/marketing/Campaign").then((m) => ({ default: m.Campaign })));
 const Performance = lazy(() => import("../pages/partners/Performance").then((m) => ({ default: m.Performance })));
 const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ default: m.MyRequests })));
 const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
@@ -29,6 +32,8 @@ const AREAS: { to: string; label: string; action: Action }[] = [
   { to: "/pipeline", label: "nav.pipeline", action: "sales.pipeline" },
   { to: "/cases", label: "nav.cases", action: "service.cases" },
   { to: "/service/settings", label: "nav.serviceSettings", action: "service.manage" },
+  { to: "/marketing", label: "nav.marketing", action: "marketing.read" },
+  { to: "/campaigns", label: "nav.campaigns", action: "marketing.read" },
   { to: "/partners", label: "nav.partners", action: "partners.performance" },
   { to: "/my", label: "nav.my", action: "self.service" },
 ];
@@ -130,6 +135,10 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   if (match("/my", path)) return <MyRequests />;
   if (match("/customers", path)) return <Customers />;
   if (match("/partners", path)) return <Performance />;
+  if (match("/marketing", path)) return <RfmMap />;
+  if (match("/campaigns", path)) return <Campaigns />;
+  const campaign = match("/campaigns/:id", path);
+  if (campaign) return <Campaign id={campaign.id} />;
   // A customer's home is their own requests, a partner's user's their partner's figures;
   // everyone else's, the customers.
   if (!can(identity, "customers.search") && can(identity, "self.service")) return <MyRequests />;

@@ -12,7 +12,9 @@ export type Action =
   | "service.work"
   | "service.manage"
   | "self.service"
-  | "partners.performance";
+  | "partners.performance"
+  | "marketing.read"
+  | "marketing.act";
 
 const STAFF_READERS = ["admin", "auditor"];
 
@@ -31,6 +33,9 @@ const GRANTS: Record<Action, string[]> = {
   // A customer's own requests, help articles and rating.
   "self.service": ["customer"],
   // Partner performance, exceptions: the channel's staff, and a partner's own users (their own).
+  // The RFM map, segments and campaigns; building segments and running campaigns.
+  "marketing.read": [...STAFF_READERS, "marketer", "sales_manager", "service_manager"],
+  "marketing.act": ["admin", "marketer"],
   "partners.performance": [...STAFF_READERS, "sales_manager", "channel_manager", "partner_user"],
 };
 

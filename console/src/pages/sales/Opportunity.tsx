@@ -107,7 +107,7 @@ function Summary({ deal, stages }: { deal: Deal; stages: PipelineStage[] }) {
 
 /** A closed deal's badge in a solid colour (dark enough for white text), an open one's light. */
 function statusLook(status: OpportunityStatus): { color?: string; variant?: string } {
-  if (status === OpportunityStatus.WON) return { color: "green.9" };
+  if (status === OpportunityStatus.WON) return { color: "teal.9" };
   if (status === OpportunityStatus.LOST) return { color: "red.9" };
   return { variant: "light" };
 }

@@ -90,7 +90,7 @@ function QuoteTable(props: {
               <Table.Tr key={q.id}>
                 <Table.Td>{label}</Table.Td>
                 <Table.Td>
-                  <Badge {...(q.status === QuoteStatus.ACCEPTED ? { color: "green.9" } : { variant: "light" })}>
+                  <Badge {...(q.status === QuoteStatus.ACCEPTED ? { color: "teal.9" } : { variant: "light" })}>
                     {t(`quotes.statuses.${q.status}`)}
                   </Badge>
                   {q.orderId && (
