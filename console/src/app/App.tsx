@@ -13,6 +13,7 @@ import { match, navigate, useLocation } from "./router";
 // Each area's pages load when first opened, so signing in does not wait for every screen.
 const Customers = lazy(() => import("../pages/customers/Customers").then((m) => ({ default: m.Customers })));
 const Customer360 = lazy(() => import("../pages/customers/Customer360").then((m) => ({ default: m.Customer360 })));
+const EditParty = lazy(() => import("../pages/customers/EditParty").then((m) => ({ default: m.EditParty })));
 const Pipeline = lazy(() => import("../pages/sales/Pipeline").then((m) => ({ default: m.Pipeline })));
 const Opportunity = lazy(() => import("../pages/sales/Opportunity").then((m) => ({ default: m.Opportunity })));
 const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default: m.Cases })));
@@ -122,6 +123,8 @@ export function App() {
 /** The page `path` names. */
 function Page({ path, identity }: { path: string; identity: Identity }): ReactNode {
   if (match("/screen-pop", path)) return <ScreenPop />;
+  const editing = match("/customers/:id/edit", path);
+  if (editing) return <EditParty id={editing.id} />;
   const customer = match("/customers/:id", path);
   if (customer) return <Customer360 id={customer.id} />;
   if (match("/pipeline", path)) return <Pipeline />;

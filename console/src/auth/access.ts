@@ -6,6 +6,7 @@ import type { Identity } from "./session";
 /** Something a screen may offer. */
 export type Action =
   | "customers.search"
+  | "customers.edit"
   | "sales.pipeline"
   | "sales.sell"
   | "service.cases"
@@ -20,6 +21,8 @@ const STAFF_READERS = ["admin", "auditor"];
 
 const GRANTS: Record<Action, string[]> = {
   "customers.search": [...STAFF_READERS, "sales_manager", "sales_rep", "service_agent", "service_manager", "marketer", "data_steward"],
+  // Editing a customer (sellers their own, managers their team's: the service decides).
+  "customers.edit": ["admin", "sales_manager", "sales_rep", "service_manager"],
   // Reading the pipeline and its opportunities.
   "sales.pipeline": [...STAFF_READERS, "sales_manager", "sales_rep", "data_steward"],
   // Moving opportunities, quoting, accepting quotes, logging activities.

@@ -57,6 +57,32 @@ test("an administrator finds a customer and opens the 360", async () => {
   assert.deepEqual(errors, []);
 });
 
+test("an administrator edits a customer, told beside each field what is wrong", async () => {
+  const { page, errors } = await newPage();
+  await signIn(page, "Administrator", "dev-admin");
+  await page.goto(`${suite.url}customers?q=${encodeURIComponent("ana@example.com")}`);
+  await page.getByRole("link", { name: "Ana Lopez" }).click();
+  await page.getByRole("link", { name: "Edit the customer" }).click();
+  await page.getByRole("heading", { level: 1, name: "Edit Ana Lopez" }).waitFor();
+  await page.getByLabel("Family name").fill("López García");
+  await page.getByRole("button", { name: "Add contact point" }).click();
+  const values = page.getByLabel("Value");
+  await page.getByLabel("Kind").last().selectOption({ label: "Phone" });
+  await values.last().fill("12");
+  await page.getByRole("button", { name: "Save" }).click();
+  // The service names the field; the form says it there, and nothing was saved.
+  await page.getByText("not a phone number (7 to 15 digits)").first().waitFor();
+  assert.equal(await values.last().getAttribute("aria-invalid"), "true");
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "customer-edit.png"), fullPage: true });
+
+  await values.last().fill("+34 600 123 456");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("heading", { level: 1, name: /Ana López García/ }).waitFor();
+  await page.getByText("+34 600 123 456").waitFor();
+  assert.deepEqual(errors, []);
+});
+
 test("a Traditional Chinese browser gets the console in Chinese, and can switch", async () => {
   const { page, errors } = await newPage("zh-TW");
   await page.goto(suite.url);

@@ -42,6 +42,9 @@ function View({ view }: { view: GetCustomer360Response }) {
           </Badge>
         )}
       </Title>
+      {party && can(session.identity(), "customers.edit") && (
+        <Link to={`/customers/${encodeURIComponent(party.id)}/edit`}>{t("edit.open")}</Link>
+      )}
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Part title={t("c360.profile")} status={status(Section.PROFILE)}>
           {party && (
