@@ -71,7 +71,8 @@ export function App() {
           {t("app.skip")}
         </a>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
-          <Group component="nav" aria-label={t("app.name")}>
+          {/* On a narrow screen the areas scroll sideways rather than spill out of the header. */}
+          <Group component="nav" aria-label={t("app.name")} wrap="nowrap" gap="sm" className="areas">
             <Text fw={700}>{t("app.name")}</Text>
             {AREAS.filter((a) => can(identity, a.action)).map((a) => (
               <Link key={a.to} to={a.to}>
@@ -79,7 +80,7 @@ export function App() {
               </Link>
             ))}
           </Group>
-          <Group wrap="nowrap">
+          <Group wrap="nowrap" style={{ flexShrink: 0 }}>
             <NativeSelect
               aria-label={t("app.language")}
               data={LANGUAGES.map((l) => ({ value: l.code, label: l.name }))}
@@ -88,7 +89,7 @@ export function App() {
             />
             {identity && (
               <>
-                <Text size="sm" visibleFrom="sm">
+                <Text size="sm" visibleFrom="lg">
                   {t("app.signedInAs", { user: identity.user, role: identity.roles.map((r) => t(`roles.${r}`)).join(", ") })}
                 </Text>
                 <Button variant="default" size="xs" onClick={() => session.signOut()}>
