@@ -83,6 +83,36 @@ test("an administrator edits a customer, told beside each field what is wrong", 
   assert.deepEqual(errors, []);
 });
 
+test("each main role signs in to its own areas", async () => {
+  const areas = ["Customers", "Pipeline", "Cases", "Service settings", "Marketing", "Campaigns", "Partners", "Your requests"];
+  const roles = [
+    { role: "Administrator", home: "Customers", offered: ["Customers", "Pipeline", "Cases", "Service settings", "Marketing", "Campaigns", "Partners"] },
+    { role: "Sales rep", home: "Customers", offered: ["Customers", "Pipeline"] },
+    { role: "Sales manager", home: "Customers", offered: ["Customers", "Pipeline", "Marketing", "Campaigns", "Partners"] },
+    { role: "Service agent", home: "Customers", offered: ["Customers", "Cases"] },
+    { role: "Service manager", home: "Customers", offered: ["Customers", "Cases", "Service settings", "Marketing", "Campaigns"] },
+    { role: "Marketer", home: "Customers", offered: ["Customers", "Marketing", "Campaigns"] },
+    { role: "Channel manager", home: "Partner performance", offered: ["Partners"] },
+    { role: "Partner user", home: "Partner performance", offered: ["Partners"], extra: { "Partner id": "p-1" } },
+    { role: "Customer", home: "Your requests", offered: ["Your requests"], extra: { "Customer id": "c-1" } },
+    { role: "Auditor", home: "Customers", offered: ["Customers", "Pipeline", "Cases", "Marketing", "Campaigns", "Partners"] },
+  ];
+  for (const { role, home, offered, extra } of roles) {
+    const { page, errors } = await newPage();
+    await devSignIn(page, suite.url, role, `user-${role.toLowerCase().replace(/ /g, "-")}`, extra);
+    await page.getByRole("heading", { level: 1, name: home, exact: true }).waitFor();
+    const nav = page.getByRole("navigation", { name: "CRM" });
+    const shown = [];
+    for (const area of areas) {
+      if ((await nav.getByRole("link", { name: area, exact: true }).count()) > 0) shown.push(area);
+    }
+    assert.deepEqual(shown, offered, `${role}'s areas`);
+    assert.deepEqual(await violations(page), [], `${role}'s home`);
+    assert.deepEqual(errors, [], `${role}'s console`);
+    await page.context().close();
+  }
+});
+
 test("a Traditional Chinese browser gets the console in Chinese, and can switch", async () => {
   const { page, errors } = await newPage("zh-TW");
   await page.goto(suite.url);
