@@ -24,7 +24,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  suite?.stop();
+  await suite?.stop();
 });
 
 test("an administrator finds a customer and opens the 360", async () => {

@@ -31,7 +31,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  suite?.stop();
+  await suite?.stop();
 });
 
 test("a marketer segments the base and rolls a campaign out to the cells above break-even", async () => {

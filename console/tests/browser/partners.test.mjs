@@ -38,7 +38,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  suite?.stop();
+  await suite?.stop();
 });
 
 const performance = (page) => page.getByRole("region", { name: "Performance against target" });

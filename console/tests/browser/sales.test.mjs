@@ -28,7 +28,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  suite?.stop();
+  await suite?.stop();
 });
 
 const column = (page, stage) => page.getByRole("region", { name: stage, exact: true });

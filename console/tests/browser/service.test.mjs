@@ -27,7 +27,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  suite?.stop();
+  await suite?.stop();
 });
 
 test("a case opened from the screen pop counts down its SLA and escalates when overdue", async () => {

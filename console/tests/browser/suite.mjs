@@ -25,16 +25,30 @@ async function freePortBase() {
 }
 
 /** Starts `crm up` (with the settings in `env` besides this process's environment) and waits
- * for its console line. */
+ * for its console line. A start that fails before then (another test's suite took a port of
+ * the range between the check and the bind) is tried again on fresh ports. */
 export async function startSuite(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "crm-console-"));
+  let failure;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await launch(dataDir, env);
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure;
+}
+
+async function launch(dataDir, env) {
   const portBase = await freePortBase();
   const child = spawn(CRM, ["up", "--data-dir", dataDir, "--port-base", String(portBase)], {
     env: { ...process.env, RUST_LOG: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
   let out = "";
-  const url = await new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`crm up did not print its console:\n${out}`)), 120_000);
     child.stdout.on("data", (chunk) => {
       out += chunk;
@@ -45,14 +59,29 @@ export async function startSuite(env = {}) {
         resolve(found[1]);
       }
     });
-    child.on("exit", (code) => reject(new Error(`crm up exited (${code}):\n${out}`)));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`crm up exited (${code}):\n${out}`));
+    });
   });
+  let url;
+  try {
+    url = await ready;
+  } catch (err) {
+    child.kill("SIGKILL");
+    await exited;
+    throw err;
+  }
   const token = out.match(/development admin token \(12h\):\n(\S+)/)[1];
   return {
     url,
     token,
     gateway: url.replace(/\/$/, ""),
-    stop: () => child.kill("SIGTERM"),
+    /** Stops the suite and waits until it has let go of its ports. */
+    stop: () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
     /** Imports `rows` (objects of one entity) through `crm import`. */
     import(entity, rows) {
       const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];

@@ -1,6 +1,6 @@
 // Campaigns: the list, and a new one aimed at a segment, with what a contact costs and what a
 // response earns (their ratio is the break-even response rate its test cells are judged by).
-import { Badge, Button, Group, NativeSelect, NumberInput, Stack, Table, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { Badge, Button, Group, NativeSelect, NumberInput, Stack, Table, TextInput, Textarea, Title } from "@mantine/core";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { campaigns, marketing } from "../../api/clients";
@@ -15,6 +15,7 @@ import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { share, toMinor } from "../../format";
 import { Channel } from "../../gen/crm/marketing/v1/marketing_pb";
+import { Listing } from "../../components/Listing";
 
 const CHANNELS = [Channel.EMAIL, Channel.SMS, Channel.MAIL, Channel.PHONE, Channel.WEB];
 
@@ -27,37 +28,24 @@ export function Campaigns() {
       <Title order={1}>{t("campaigns.title")}</Title>
       <Section title={t("campaigns.all")}>
         <Loaded call={call} retry={retry}>
-          {(page) =>
-            page.campaigns.length === 0 ? (
-              <Text>{t("c360.noneYet")}</Text>
-            ) : (
-              <>
-                <Table>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th scope="col">{t("campaigns.name")}</Table.Th>
-                      <Table.Th scope="col">{t("quotes.status")}</Table.Th>
-                      <Table.Th scope="col">{t("campaigns.breakEven")}</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {page.campaigns.map((c) => (
-                      <Table.Tr key={c.id}>
-                        <Table.Td>
-                          <Link to={`/campaigns/${encodeURIComponent(c.id)}`}>{c.name}</Link>
-                        </Table.Td>
-                        <Table.Td>
-                          <Badge variant="light">{t(`campaigns.statuses.${c.status}`)}</Badge>
-                        </Table.Td>
-                        <Table.Td>{share(Number(c.breakEvenBps), i18n.language)}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-                <More paging={paging} nextPageToken={page.nextPageToken} size="xs" />
-              </>
-            )
-          }
+          {(page) => (
+            <Listing
+              items={page.campaigns}
+              head={[t("campaigns.name"), t("quotes.status"), t("campaigns.breakEven")]}
+              row={(c) => (
+                <Table.Tr key={c.id}>
+                  <Table.Td>
+                    <Link to={`/campaigns/${encodeURIComponent(c.id)}`}>{c.name}</Link>
+                  </Table.Td>
+                  <Table.Td>
+                    <Badge variant="light">{t(`campaigns.statuses.${c.status}`)}</Badge>
+                  </Table.Td>
+                  <Table.Td>{share(Number(c.breakEvenBps), i18n.language)}</Table.Td>
+                </Table.Tr>
+              )}
+              more={<More paging={paging} nextPageToken={page.nextPageToken} size="xs" />}
+            />
+          )}
         </Loaded>
       </Section>
       {can(session.identity(), "marketing.act") && <NewCampaign />}

@@ -15,6 +15,7 @@ import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { count } from "../../format";
 import { Operator, type Condition } from "../../gen/crm/marketing/v1/marketing_pb";
+import { Listing } from "../../components/Listing";
 
 const FIELDS = ["r", "f", "m", "order_count", "total_spend_minor", "recency_days", "industry", "region_code", "tag"];
 const OPERATORS = [
@@ -37,29 +38,22 @@ export function Segments() {
   return (
     <Section title={t("segments.title")}>
       <Loaded call={call} retry={retry}>
-        {(page) =>
-          page.segments.length === 0 ? (
-            <Text>{t("c360.noneYet")}</Text>
-          ) : (
-            <>
-              <Table>
-                <Table.Tbody>
-                  {page.segments.map((s) => (
-                    <Table.Tr key={s.id}>
-                      <Table.Td>{s.name}</Table.Td>
-                      <Table.Td>
-                        {s.conditions.length > 0
-                          ? s.conditions.map((c) => `${c.field} ${t(`segments.operators.${c.operator}`)} ${c.value}`).join(" · ")
-                          : t("segments.list", { count: s.partyIds.length })}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <More paging={paging} nextPageToken={page.nextPageToken} size="xs" />
-            </>
-          )
-        }
+        {(page) => (
+          <Listing
+            items={page.segments}
+            row={(s) => (
+              <Table.Tr key={s.id}>
+                <Table.Td>{s.name}</Table.Td>
+                <Table.Td>
+                  {s.conditions.length > 0
+                    ? s.conditions.map((c) => `${c.field} ${t(`segments.operators.${c.operator}`)} ${c.value}`).join(" · ")
+                    : t("segments.list", { count: s.partyIds.length })}
+                </Table.Td>
+              </Table.Tr>
+            )}
+            more={<More paging={paging} nextPageToken={page.nextPageToken} size="xs" />}
+          />
+        )}
       </Loaded>
       {mayBuild && <Builder onSaved={() => (paging.token ? paging.reset() : retry())} />}
     </Section>

@@ -16,6 +16,7 @@ import { money, share } from "../../format";
 import { Dimension, type PerformanceRow } from "../../gen/crm/partners/v1/partners_pb";
 import { behind, deeper, drillHref, exceptionDrill, readDrill, type Drill } from "./drill";
 import { Section } from "../../components/Section";
+import { Listing } from "../../components/Listing";
 
 const DIMENSIONS = [Dimension.PARTNER, Dimension.PERIOD, Dimension.PRODUCT_CATEGORY, Dimension.PRODUCT, Dimension.REGION];
 
@@ -179,31 +180,24 @@ function Exceptions({ period }: { period: string }) {
         {t("partners.exceptionsHint")}
       </Text>
       <Loaded call={call} retry={retry}>
-        {(page) =>
-          page.exceptions.length === 0 ? (
-            <Text>{t("c360.noneYet")}</Text>
-          ) : (
-            <>
-              <Table>
-                <Table.Tbody>
-                  {page.exceptions.map((e) => (
-                    <Table.Tr key={e.key}>
-                      <Table.Td>
-                        <Link to={drillHref(exceptionDrill(e.key))}>{e.path.join(" › ")}</Link>
-                      </Table.Td>
-                      <Table.Td>
-                        {e.actual ? money(e.actual.amountMinor, e.actual.currencyCode, locale) : ""} /{" "}
-                        {e.expected ? money(e.expected.amountMinor, e.expected.currencyCode, locale) : ""}
-                      </Table.Td>
-                      <Table.Td>{share(e.attainmentBps, locale)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <More paging={paging} nextPageToken={page.nextPageToken} size="xs" />
-            </>
-          )
-        }
+        {(page) => (
+          <Listing
+            items={page.exceptions}
+            row={(e) => (
+              <Table.Tr key={e.key}>
+                <Table.Td>
+                  <Link to={drillHref(exceptionDrill(e.key))}>{e.path.join(" › ")}</Link>
+                </Table.Td>
+                <Table.Td>
+                  {e.actual ? money(e.actual.amountMinor, e.actual.currencyCode, locale) : ""} /{" "}
+                  {e.expected ? money(e.expected.amountMinor, e.expected.currencyCode, locale) : ""}
+                </Table.Td>
+                <Table.Td>{share(e.attainmentBps, locale)}</Table.Td>
+              </Table.Tr>
+            )}
+            more={<More paging={paging} nextPageToken={page.nextPageToken} size="xs" />}
+          />
+        )}
       </Loaded>
     </Section>
   );

@@ -14,6 +14,7 @@ import { dateTime } from "../../format";
 import { ActivityKind } from "../../gen/crm/sales/v1/pipeline_pb";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
+import { Listing } from "../../components/Listing";
 
 const PAGE = 25;
 const KINDS = [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.VISIT, ActivityKind.EMAIL];
@@ -31,30 +32,23 @@ export function Activities({ opportunityId, partyId }: { opportunityId: string; 
   return (
     <Section title={t("activities.title")}>
       <Loaded call={call} retry={retry}>
-        {(page) =>
-          page.activities.length === 0 ? (
-            <Text>{t("c360.noneYet")}</Text>
-          ) : (
-            <>
-              <Table>
-                <Table.Tbody>
-                  {page.activities.map((a) => (
-                    <Table.Tr key={a.id}>
-                      <Table.Td>{a.occurTime ? dateTime(timestampDate(a.occurTime), locale) : ""}</Table.Td>
-                      <Table.Td>{t(`activities.kinds.${a.kind}`)}</Table.Td>
-                      <Table.Td>
-                        <Text fw={600}>{a.subject}</Text>
-                        {a.notes && <Text size="sm">{a.notes}</Text>}
-                      </Table.Td>
-                      <Table.Td>{a.ownerId}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <More paging={paging} nextPageToken={page.nextPageToken} size="xs" />
-            </>
-          )
-        }
+        {(page) => (
+          <Listing
+            items={page.activities}
+            row={(a) => (
+              <Table.Tr key={a.id}>
+                <Table.Td>{a.occurTime ? dateTime(timestampDate(a.occurTime), locale) : ""}</Table.Td>
+                <Table.Td>{t(`activities.kinds.${a.kind}`)}</Table.Td>
+                <Table.Td>
+                  <Text fw={600}>{a.subject}</Text>
+                  {a.notes && <Text size="sm">{a.notes}</Text>}
+                </Table.Td>
+                <Table.Td>{a.ownerId}</Table.Td>
+              </Table.Tr>
+            )}
+            more={<More paging={paging} nextPageToken={page.nextPageToken} size="xs" />}
+          />
+        )}
       </Loaded>
       {mayLog && (
         <LogActivity

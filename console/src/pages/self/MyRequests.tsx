@@ -15,6 +15,7 @@ import { dateTime } from "../../format";
 import { CaseChannel, CaseType } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
+import { Listing } from "../../components/Listing";
 
 const PAGE = 20;
 const TYPES = [CaseType.INQUIRY, CaseType.REQUEST, CaseType.COMPLAINT, CaseType.INCIDENT];
@@ -46,35 +47,22 @@ function Requests({ open }: { open: boolean }) {
   return (
     <Section title={title}>
       <Loaded call={call} retry={retry}>
-        {(page) =>
-          page.cases.length === 0 ? (
-            <Text>{t("c360.noneYet")}</Text>
-          ) : (
-            <>
-              <Table>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("screenPop.subject")}</Table.Th>
-                    <Table.Th scope="col">{t("cases.status")}</Table.Th>
-                    <Table.Th scope="col">{t("self.opened")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {page.cases.map((c) => (
-                    <Table.Tr key={c.id}>
-                      <Table.Td>
-                        <Link to={`/cases/${encodeURIComponent(c.id)}`}>{c.subject}</Link>
-                      </Table.Td>
-                      <Table.Td>{t(`cases.statuses.${c.status}`)}</Table.Td>
-                      <Table.Td>{dateTime(c.openTime ? timestampDate(c.openTime) : undefined, i18n.language)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-              <More paging={paging} nextPageToken={page.nextPageToken} size="xs" />
-            </>
-          )
-        }
+        {(page) => (
+          <Listing
+            items={page.cases}
+            head={[t("screenPop.subject"), t("cases.status"), t("self.opened")]}
+            row={(c) => (
+              <Table.Tr key={c.id}>
+                <Table.Td>
+                  <Link to={`/cases/${encodeURIComponent(c.id)}`}>{c.subject}</Link>
+                </Table.Td>
+                <Table.Td>{t(`cases.statuses.${c.status}`)}</Table.Td>
+                <Table.Td>{dateTime(c.openTime ? timestampDate(c.openTime) : undefined, i18n.language)}</Table.Td>
+              </Table.Tr>
+            )}
+            more={<More paging={paging} nextPageToken={page.nextPageToken} size="xs" />}
+          />
+        )}
       </Loaded>
     </Section>
   );

@@ -8,6 +8,7 @@ import { servicedesk } from "../../api/clients";
 import { can } from "../../auth/access";
 import { session } from "../../auth/session";
 import { Link } from "../../components/Link";
+import { Listing } from "../../components/Listing";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import { useNow } from "../../components/useNow";
@@ -59,54 +60,43 @@ export function Cases() {
       <Loaded call={call} retry={retry}>
         {(page) => {
           const sla = new Map(page.sla.map((s) => [s.caseId, s]));
-          return page.cases.length === 0 ? (
-            <Text>{t("cases.none")}</Text>
-          ) : (
-            <>
-              <Table striped highlightOnHover>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("screenPop.priority")}</Table.Th>
-                    <Table.Th scope="col">{t("screenPop.subject")}</Table.Th>
-                    <Table.Th scope="col">{t("cases.status")}</Table.Th>
-                    <Table.Th scope="col">{t("cases.agent")}</Table.Th>
-                    <Table.Th scope="col">{t("screenPop.resolutionDue")}</Table.Th>
+          return (
+            <Listing
+              items={page.cases}
+              none={t("cases.none")}
+              table={{ striped: true, highlightOnHover: true }}
+              head={[t("screenPop.priority"), t("screenPop.subject"), t("cases.status"), t("cases.agent"), t("screenPop.resolutionDue")]}
+              row={(c) => {
+                const state = sla.get(c.id);
+                return (
+                  <Table.Tr key={c.id}>
+                    <Table.Td>
+                      <Badge variant={c.priority <= 1 ? "filled" : "light"} color={c.priority <= 1 ? "red.9" : undefined}>
+                        P{c.priority}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>
+                      <Link to={`/cases/${encodeURIComponent(c.id)}`}>{c.subject}</Link>
+                    </Table.Td>
+                    <Table.Td>{t(`cases.statuses.${c.status}`)}</Table.Td>
+                    <Table.Td>{c.agentId || "—"}</Table.Td>
+                    <Table.Td>
+                      <SlaClock
+                        due={c.resolutionDueTime}
+                        now={now}
+                        paused={c.status === CaseStatus.WAITING_ON_CUSTOMER}
+                      />
+                      {state && state.escalatedTo.length > 0 && (
+                        <Text size="xs" c="red.9">
+                          {t("cases.escalatedTo", { levels: state.escalatedTo.map((l) => t(`cases.levels.${l}`, { defaultValue: l })).join(", ") })}
+                        </Text>
+                      )}
+                    </Table.Td>
                   </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {page.cases.map((c) => {
-                    const state = sla.get(c.id);
-                    return (
-                      <Table.Tr key={c.id}>
-                        <Table.Td>
-                          <Badge variant={c.priority <= 1 ? "filled" : "light"} color={c.priority <= 1 ? "red.9" : undefined}>
-                            P{c.priority}
-                          </Badge>
-                        </Table.Td>
-                        <Table.Td>
-                          <Link to={`/cases/${encodeURIComponent(c.id)}`}>{c.subject}</Link>
-                        </Table.Td>
-                        <Table.Td>{t(`cases.statuses.${c.status}`)}</Table.Td>
-                        <Table.Td>{c.agentId || "—"}</Table.Td>
-                        <Table.Td>
-                          <SlaClock
-                            due={c.resolutionDueTime}
-                            now={now}
-                            paused={c.status === CaseStatus.WAITING_ON_CUSTOMER}
-                          />
-                          {state && state.escalatedTo.length > 0 && (
-                            <Text size="xs" c="red.9">
-                              {t("cases.escalatedTo", { levels: state.escalatedTo.map((l) => t(`cases.levels.${l}`, { defaultValue: l })).join(", ") })}
-                            </Text>
-                          )}
-                        </Table.Td>
-                      </Table.Tr>
-                    );
-                  })}
-                </Table.Tbody>
-              </Table>
-              <More paging={paging} nextPageToken={page.nextPageToken} />
-            </>
+                );
+              }}
+              more={<More paging={paging} nextPageToken={page.nextPageToken} />}
+            />
           );
         }}
       </Loaded>

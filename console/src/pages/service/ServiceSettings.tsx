@@ -8,6 +8,7 @@ import { Loaded, useCall } from "../../components/Loaded";
 import { useAction } from "../../components/useAction";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
+import { Listing } from "../../components/Listing";
 
 export function ServiceSettings() {
   const { t } = useTranslation();
@@ -38,28 +39,18 @@ function Queues() {
   return (
     <Section title={t("settings.queues")}>
       <Loaded call={call} retry={retry}>
-        {(found) =>
-          found.queues.length === 0 ? (
-            <Text>{t("c360.noneYet")}</Text>
-          ) : (
-            <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("settings.queueName")}</Table.Th>
-                  <Table.Th scope="col">{t("settings.supervisor")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {found.queues.map((q) => (
-                  <Table.Tr key={q.id}>
-                    <Table.Td>{q.name}</Table.Td>
-                    <Table.Td>{q.supervisorId || "—"}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          )
-        }
+        {(found) => (
+          <Listing
+            items={found.queues}
+            head={[t("settings.queueName"), t("settings.supervisor")]}
+            row={(q) => (
+              <Table.Tr key={q.id}>
+                <Table.Td>{q.name}</Table.Td>
+                <Table.Td>{q.supervisorId || "—"}</Table.Td>
+              </Table.Tr>
+            )}
+          />
+        )}
       </Loaded>
       <form onSubmit={submit} aria-label={t("settings.newQueue")}>
         <Group align="end" mt="sm">
