@@ -77,6 +77,7 @@ pub fn policy() -> Policy {
                 "SuggestArticles",
                 "CreateCallList",
                 "GetCallList",
+                "ListCallLists",
                 "RecordCallOutcome",
             ],
             &staff,

@@ -16,6 +16,8 @@ use crm_platform::paging::{decode_key, finish_page, page_size, time_and_id};
 
 /// Open cases an identified caller comes with, most urgent first.
 const MAX_CALLER_CASES: i64 = 100;
+/// Entries of a call list returned with it when none are asked for.
+const FIRST_ENTRIES: i64 = 100;
 
 impl ServiceDeskApi {
     /// Where each case stands against its SLA now, with the escalations raised for it.
@@ -158,11 +160,10 @@ impl ServiceDeskApi {
         );
         v.check(req.party_ids.len() > 10_000, "party_ids", "at most 10000");
         v.finish()?;
-        let mut tx = self.store.begin().await?;
-        let callees = match source {
-            pb::CallListSource::FollowUpsDue => calls::follow_ups_due(&mut tx).await?,
-            pb::CallListSource::AtRisk => calls::at_risk(&mut tx).await?,
-            _ => calls::parties(&mut tx, &req.party_ids).await?,
+        let selection = match source {
+            pb::CallListSource::FollowUpsDue => calls::Selection::FollowUpsDue,
+            pb::CallListSource::AtRisk => calls::Selection::AtRisk,
+            _ => calls::Selection::Parties(&req.party_ids),
         };
         let list = pb::CallList {
             id: uuid::Uuid::now_v7().to_string(),
@@ -170,10 +171,14 @@ impl ServiceDeskApi {
             source: source as i32,
             ..Default::default()
         };
-        calls::insert(&mut tx, &list, self.now(), &callees).await?;
+        let mut tx = self.store.begin().await?;
+        calls::create(&mut tx, self.store.db().backend(), &list, self.now(), selection).await?;
         let stored = calls::get(&mut tx, &list.id).await?;
+        let first = calls::entries(&mut tx, &list.id, false, None, FIRST_ENTRIES).await?;
         self.store.commit(tx).await?;
-        Ok(pb::CreateCallListResponse { call_list: stored })
+        Ok(pb::CreateCallListResponse {
+            call_list: stored.map(|l| pb::CallList { entries: first, ..l }),
+        })
     }
 
     pub(super) async fn handle_get_call_list(
@@ -181,10 +186,38 @@ impl ServiceDeskApi {
         _p: &Principal,
         req: pb::GetCallListRequest,
     ) -> Result<pb::GetCallListResponse> {
-        let list = calls::get(&mut *self.store.conn().await?, &req.id).await?;
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, FIRST_ENTRIES, 1000, &mut v);
+        let after = decode_key(&req.page_token, &mut v, |position| Some(position.to_string()));
+        v.finish()?;
+        let mut conn = self.store.conn().await?;
+        let list = calls::get(&mut conn, &req.id).await?;
         let list = list.ok_or_else(|| Error::NotFound(format!("call list {}", req.id)))?;
+        let rows = calls::entries(&mut conn, &req.id, req.uncalled_only, after.as_deref(), size + 1).await?;
+        let (entries, next_page_token) = finish_page(rows, size, |e| e.party_id.clone());
         Ok(pb::GetCallListResponse {
-            call_list: Some(list),
+            call_list: Some(pb::CallList { entries, ..list }),
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn handle_list_call_lists(
+        &self,
+        _p: &Principal,
+        req: pb::ListCallListsRequest,
+    ) -> Result<pb::ListCallListsResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 50, 500, &mut v);
+        let before = decode_key(&req.page_token, &mut v, time_and_id);
+        v.finish()?;
+        let rows = calls::list_page(&mut *self.store.conn().await?, before.as_ref(), size + 1).await?;
+        let (call_lists, next_page_token) = finish_page(rows, size, |l| {
+            let at = l.create_time.as_ref().map(crm_platform::time::micros).unwrap_or_default();
+            format!("{at}|{}", l.id)
+        });
+        Ok(pb::ListCallListsResponse {
+            call_lists,
+            next_page_token,
         })
     }
 

@@ -123,6 +123,7 @@ crm_platform::grpc_handlers! {
         identify_caller(pb::IdentifyCallerRequest) -> pb::IdentifyCallerResponse => handle_identify_caller;
         create_call_list(pb::CreateCallListRequest) -> pb::CreateCallListResponse => handle_create_call_list;
         get_call_list(pb::GetCallListRequest) -> pb::GetCallListResponse => handle_get_call_list;
+        list_call_lists(pb::ListCallListsRequest) -> pb::ListCallListsResponse => handle_list_call_lists;
         record_call_outcome(pb::RecordCallOutcomeRequest) -> pb::RecordCallOutcomeResponse => handle_record_call_outcome;
         get_service_report(pb::GetServiceReportRequest) -> pb::GetServiceReportResponse => handle_get_service_report;
         list_notifications(pb::ListNotificationsRequest) -> pb::ListNotificationsResponse => handle_list_notifications;

@@ -186,20 +186,104 @@ async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) 
         .await
         .unwrap_err();
     assert_eq!(violated(&err), ["name", "party_ids"]);
-    let stored = suite
-        .desk()
-        .get_call_list(authed(
+    let get = |id: &str, page_size: i32, page_token: String, uncalled_only: bool| {
+        authed(
             pb::GetCallListRequest {
-                id: campaign.id.clone(),
+                id: id.into(),
+                page_size,
+                page_token,
+                uncalled_only,
             },
             &staff,
-        ))
+        )
+    };
+    let stored = suite
+        .desk()
+        .get_call_list(get(&campaign.id, 0, String::new(), false))
         .await
         .unwrap()
         .into_inner()
         .call_list
         .unwrap();
     assert_eq!(stored.entries[0].note, "Interested in the upgrade");
+    // Recorded again (called back later), the customer still counts as called once.
+    suite
+        .desk()
+        .record_call_outcome(authed(outcome(&bob.id, CallOutcome::Declined), &staff))
+        .await
+        .unwrap();
+    let stored = suite
+        .desk()
+        .get_call_list(get(&campaign.id, 0, String::new(), false))
+        .await
+        .unwrap()
+        .into_inner()
+        .call_list
+        .unwrap();
+    assert_eq!((stored.entry_count, stored.called_count), (1, 1));
+    assert_eq!(stored.entries[0].outcome, CallOutcome::Declined as i32);
+
+    // A list is read a page of entries at a time, by party id; or only the entries still to call.
+    assert_eq!((list.entry_count, list.called_count), (2, 0));
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = suite
+            .desk()
+            .get_call_list(get(&list.id, 1, token, false))
+            .await
+            .unwrap()
+            .into_inner();
+        let entries = page.call_list.unwrap().entries;
+        assert_eq!(entries.len(), 1);
+        seen.extend(entries.into_iter().map(|e| e.party_id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let mut both = vec![ada.id.clone(), bob.id.clone()];
+    both.sort();
+    assert_eq!(seen, both);
+    let uncalled = suite
+        .desk()
+        .get_call_list(get(&campaign.id, 0, String::new(), true))
+        .await
+        .unwrap()
+        .into_inner()
+        .call_list
+        .unwrap();
+    assert!(uncalled.entries.is_empty(), "{uncalled:?}");
+    let err = suite
+        .desk()
+        .get_call_list(get(&list.id, -1, "not a token".into(), false))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["page_size", "page_token"]);
+
+    // The lists, newest first, with their progress and without their entries, a page at a time.
+    let lists = |page_token: String| {
+        authed(
+            pb::ListCallListsRequest {
+                page_size: 2,
+                page_token,
+            },
+            &staff,
+        )
+    };
+    let first = suite.desk().list_call_lists(lists(String::new())).await.unwrap().into_inner();
+    let names: Vec<_> = first.call_lists.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["Campaign", "Save them"]);
+    assert!(first.call_lists.iter().all(|l| l.entries.is_empty()));
+    assert_eq!((first.call_lists[0].entry_count, first.call_lists[0].called_count), (1, 1));
+    let rest = suite
+        .desk()
+        .list_call_lists(lists(first.next_page_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.call_lists.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Follow-ups"]);
+    assert!(rest.next_page_token.is_empty());
 }
 
 async fn the_service_report_measures_volume_slas_backlog_and_satisfaction(backend: Backend) {
