@@ -6,10 +6,13 @@ import { CustomersService } from "../gen/crm/customers/v1/customers_pb";
 import { GatewayService } from "../gen/crm/gateway/v1/gateway_pb";
 import { CampaignService } from "../gen/crm/marketing/v1/campaigns_pb";
 import { MarketingService } from "../gen/crm/marketing/v1/marketing_pb";
+import { PredictionService } from "../gen/crm/marketing/v1/predictions_pb";
 import { PartnerService } from "../gen/crm/partners/v1/partners_pb";
 import { CatalogService } from "../gen/crm/sales/v1/catalog_pb";
 import { OrderService } from "../gen/crm/sales/v1/orders_pb";
+import { SalesOrgService } from "../gen/crm/sales/v1/org_pb";
 import { PipelineService } from "../gen/crm/sales/v1/pipeline_pb";
+import { SalesReportService } from "../gen/crm/sales/v1/reports_pb";
 import { ServiceDeskService } from "../gen/crm/servicedesk/v1/servicedesk_pb";
 import { BadRequestSchema } from "../gen/google/rpc/error_details_pb";
 import { session } from "../auth/session";
@@ -43,14 +46,25 @@ export const pipeline = createClient(PipelineService, transport);
 export const orders = createClient(OrderService, transport);
 /** Sales: products and price books. */
 export const catalog = createClient(CatalogService, transport);
+/** Sales: the funnel, forecast, win rate, quota attainment and alerts. */
+export const salesReports = createClient(SalesReportService, transport);
+/** Sales: departments, teams, reps, territories and quotas. */
+export const salesOrg = createClient(SalesOrgService, transport);
 /** Marketing: RFM, segments, consent. */
 export const marketing = createClient(MarketingService, transport);
+/** Marketing: purchase models, churn risk and key customers. */
+export const predictions = createClient(PredictionService, transport);
 /** Marketing: campaigns by the test-cell method. */
 export const campaigns = createClient(CampaignService, transport);
 /** Channel partners: the hierarchy, targets and performance. */
 export const partners = createClient(PartnerService, transport);
 /** The service desk. */
 export const servicedesk = createClient(ServiceDeskService, transport);
+
+/** Whether a call failed because what it named does not exist (yet). */
+export function isNotFound(err: unknown): boolean {
+  return ConnectError.from(err).code === Code.NotFound;
+}
 
 /** A failed call as a sentence for the reader: the service's own message, which names the
  * fields at fault. */

@@ -14,6 +14,14 @@ import { match, navigate, useLocation } from "./router";
 const Customers = lazy(() => import("../pages/customers/Customers").then((m) => ({ default: m.Customers })));
 const Customer360 = lazy(() => import("../pages/customers/Customer360").then((m) => ({ default: m.Customer360 })));
 const EditParty = lazy(() => import("../pages/customers/EditParty").then((m) => ({ default: m.EditParty })));
+const Network = lazy(() => import("../pages/customers/Network").then((m) => ({ default: m.Network })));
+const Duplicates = lazy(() => import("../pages/customers/Duplicates").then((m) => ({ default: m.Duplicates })));
+const Value = lazy(() => import("../pages/customers/Value").then((m) => ({ default: m.Value })));
+const Leads = lazy(() => import("../pages/sales/Leads").then((m) => ({ default: m.Leads })));
+const Lead = lazy(() => import("../pages/sales/Lead").then((m) => ({ default: m.Lead })));
+const Reports = lazy(() => import("../pages/sales/Reports").then((m) => ({ default: m.Reports })));
+const Alerts = lazy(() => import("../pages/sales/Alerts").then((m) => ({ default: m.Alerts })));
+const Organisation = lazy(() => import("../pages/sales/Organisation").then((m) => ({ default: m.Organisation })));
 const Pipeline = lazy(() => import("../pages/sales/Pipeline").then((m) => ({ default: m.Pipeline })));
 const Opportunity = lazy(() => import("../pages/sales/Opportunity").then((m) => ({ default: m.Opportunity })));
 const Cases = lazy(() => import("../pages/service/Cases").then((m) => ({ default: m.Cases })));
@@ -21,10 +29,14 @@ const Case = lazy(() => import("../pages/service/Case").then((m) => ({ default: 
 const OpenCase = lazy(() => import("../pages/service/OpenCase").then((m) => ({ default: m.OpenCase })));
 const ScreenPop = lazy(() => import("../pages/service/ScreenPop").then((m) => ({ default: m.ScreenPop })));
 const RfmMap = lazy(() => import("../pages/marketing/RfmMap").then((m) => ({ default: m.RfmMap })));
+const Predictions = lazy(() => import("../pages/marketing/Predictions").then((m) => ({ default: m.Predictions })));
 const Campaigns = lazy(() => import("../pages/marketing/Campaigns").then((m) => ({ default: m.Campaigns })));
 const Campaign = lazy(() => import("../pages/marketing/Campaign").then((m) => ({ default: m.Campaign })));
 const Performance = lazy(() => import("../pages/partners/Performance").then((m) => ({ default: m.Performance })));
 const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ default: m.MyRequests })));
+const CallLists = lazy(() => import("../pages/service/CallLists").then((m) => ({ default: m.CallLists })));
+const CallList = lazy(() => import("../pages/service/CallList").then((m) => ({ default: m.CallList })));
+const ServiceReport = lazy(() => import("../pages/service/ServiceReport").then((m) => ({ default: m.ServiceReport })));
 const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
 
 /** The navigation: each area, for the roles that may use it. */
@@ -124,11 +136,21 @@ export function App() {
 /** The page `path` names. */
 function Page({ path, identity }: { path: string; identity: Identity }): ReactNode {
   if (match("/screen-pop", path)) return <ScreenPop />;
+  if (match("/customers/duplicates", path)) return <Duplicates />;
+  if (match("/customers/value", path)) return <Value />;
+  const network = match("/customers/:id/network", path);
+  if (network) return <Network id={network.id} />;
   const editing = match("/customers/:id/edit", path);
   if (editing) return <EditParty id={editing.id} />;
   const customer = match("/customers/:id", path);
   if (customer) return <Customer360 id={customer.id} />;
   if (match("/pipeline", path)) return <Pipeline />;
+  if (match("/leads", path)) return <Leads />;
+  const lead = match("/leads/:id", path);
+  if (lead) return <Lead id={lead.id} />;
+  if (match("/sales/reports", path)) return <Reports />;
+  if (match("/sales/alerts", path)) return <Alerts />;
+  if (match("/sales/organisation", path)) return <Organisation />;
   const deal = match("/opportunities/:id", path);
   if (deal) return <Opportunity id={deal.id} />;
   if (match("/cases/new", path)) return <OpenCase />;
@@ -136,10 +158,15 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   if (serviceCase) return <Case id={serviceCase.id} />;
   if (match("/cases", path)) return <Cases />;
   if (match("/service/settings", path)) return <ServiceSettings />;
+  if (match("/service/report", path)) return <ServiceReport />;
+  if (match("/service/call-lists", path)) return <CallLists />;
+  const callList = match("/service/call-lists/:id", path);
+  if (callList) return <CallList id={callList.id} />;
   if (match("/my", path)) return <MyRequests />;
   if (match("/customers", path)) return <Customers />;
   if (match("/partners", path)) return <Performance />;
   if (match("/marketing", path)) return <RfmMap />;
+  if (match("/marketing/predictions", path)) return <Predictions />;
   if (match("/campaigns", path)) return <Campaigns />;
   const campaign = match("/campaigns/:id", path);
   if (campaign) return <Campaign id={campaign.id} />;

@@ -27,6 +27,16 @@ describe("what the console offers", () => {
     expect(can(as("service_manager"), "service.manage")).toBe(true);
   });
 
+  it("keeps merging, alert checks and quotas to managers, and lets marketing hand over leads", () => {
+    expect(can(as("sales_manager"), "customers.merge")).toBe(true);
+    expect(can(as("sales_rep"), "customers.merge")).toBe(false);
+    expect(can(as("data_steward"), "customers.merge")).toBe(false);
+    expect(can(as("sales_manager"), "sales.manage")).toBe(true);
+    expect(can(as("sales_rep"), "sales.manage")).toBe(false);
+    expect(can(as("marketer"), "sales.lead")).toBe(true);
+    expect(can(as("marketer"), "sales.sell")).toBe(false);
+  });
+
   it("gives customers their own desk and nothing of the base", () => {
     expect(can(as("customer"), "self.service")).toBe(true);
     expect(can(as("customer"), "customers.search")).toBe(false);

@@ -7,8 +7,11 @@ import type { Identity } from "./session";
 export type Action =
   | "customers.search"
   | "customers.edit"
+  | "customers.merge"
   | "sales.pipeline"
   | "sales.sell"
+  | "sales.manage"
+  | "sales.lead"
   | "service.cases"
   | "service.work"
   | "service.manage"
@@ -23,10 +26,16 @@ const GRANTS: Record<Action, string[]> = {
   "customers.search": [...STAFF_READERS, "sales_manager", "sales_rep", "service_agent", "service_manager", "marketer", "data_steward"],
   // Editing a customer (sellers their own, managers their team's: the service decides).
   "customers.edit": ["admin", "sales_manager", "sales_rep", "service_manager"],
+  // Finding duplicates and merging them.
+  "customers.merge": ["admin", "sales_manager"],
   // Reading the pipeline and its opportunities.
   "sales.pipeline": [...STAFF_READERS, "sales_manager", "sales_rep", "data_steward"],
   // Moving opportunities, quoting, accepting quotes, logging activities.
   "sales.sell": ["admin", "sales_manager", "sales_rep"],
+  // Running the alert rules now, setting quotas.
+  "sales.manage": ["admin", "sales_manager"],
+  // Qualifying and converting leads is selling; creating them is open to marketing too.
+  "sales.lead": ["admin", "sales_manager", "sales_rep", "marketer"],
   // Reading the case queue and cases.
   "service.cases": [...STAFF_READERS, "service_agent", "service_manager"],
   // Opening cases, commenting, changing their status.

@@ -4,10 +4,12 @@ import { Anchor } from "@mantine/core";
 import type { ReactNode } from "react";
 import { navigate } from "../app/router";
 
-export function Link({ to, children }: { to: string; children: ReactNode }) {
+export function Link({ to, children, current }: { to: string; children: ReactNode; current?: boolean }) {
   return (
     <Anchor
       href={to}
+      aria-current={current ? "page" : undefined}
+      fw={current ? 700 : undefined}
       onClick={(e) => {
         // A modified click keeps the browser's meaning (a new tab or window).
         if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;

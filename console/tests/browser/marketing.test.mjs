@@ -91,3 +91,27 @@ test("a marketer segments the base and rolls a campaign out to the cells above b
   await page.getByText(/more members contacted in the cells above break-even/).waitFor();
   assert.deepEqual(errors, []);
 });
+
+test("a marketer fits the purchase models and reads churn risk and key customers", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Marketer", "mk-1");
+  await page.getByRole("link", { name: "Marketing" }).click();
+  await page.getByRole("link", { name: "Predictions" }).click();
+  await page.getByRole("heading", { level: 1, name: "Predictions" }).waitFor();
+  const model = page.getByRole("region", { name: "The purchase model" });
+  await model.getByRole("button", { name: "Fit the models now" }).click();
+  // The fit runs as a job; the page follows it to its end.
+  await model.getByRole("status").filter({ hasText: `on ${CUSTOMERS} customers' histories` }).waitFor({ timeout: 60_000 });
+  await model.getByText(/^BG\/NBD: r /).waitFor();
+
+  // The biggest buyer leads the key customers; a buyer long silent is at risk.
+  const key = page.getByRole("region", { name: "Key customers (next 52 weeks)" });
+  await key.getByRole("row").nth(1).getByRole("link", { name: /^Buyer\d+ Chen$/ }).waitFor();
+  assert.equal(await key.getByRole("row").count(), CUSTOMERS + 1, "every buyer is scored");
+  const churn = page.getByRole("region", { name: "At risk of churning" });
+  await churn.getByLabel("Probability still buying").selectOption({ label: "Under 50%" });
+  await churn.getByRole("table").or(churn.getByText("No customer under this probability.")).first().waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "predictions.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});

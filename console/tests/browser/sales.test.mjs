@@ -22,6 +22,8 @@ before(async () => {
   suite.import("opportunities", [
     { external_id: "o-1", party_external_id: "c-1", name: "Lin laptops", stage: "qualification", amount: "3600", currency: "USD", expected_close_date: "2027-03-31", owner_id: "rep-1", created_at: "2026-11-02T09:00:00Z" },
     { external_id: "o-2", party_external_id: "c-1", name: "Lin support", stage: "prospecting", amount: "900", currency: "USD", expected_close_date: "2027-06-30", owner_id: "rep-1", created_at: "2026-11-20T09:00:00Z" },
+    // Its expected close has passed: the alert rules raise it.
+    { external_id: "o-3", party_external_id: "c-1", name: "Lin renewal", stage: "proposal", amount: "1500", currency: "USD", expected_close_date: "2026-10-31", owner_id: "rep-1", created_at: "2026-09-01T09:00:00Z" },
   ]);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 });
@@ -100,6 +102,114 @@ test("a sales rep moves a deal across the board, quotes it and wins it", async (
   await column(page, "Prospecting").getByRole("link", { name: "Lin support" }).waitFor();
   assert.equal(await page.getByRole("link", { name: "Lin laptops" }).count(), 0);
   assert.deepEqual(errors, []);
+});
+
+test("a sales manager sets up a team and a quota, and reads the reports", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Sales manager", "mgr-1");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.getByRole("link", { name: "Organisation" }).click();
+  await page.getByRole("heading", { level: 1, name: "Organisation" }).waitFor();
+
+  const build = page.getByRole("region", { name: "Add to the organisation" });
+  await build.getByLabel("Department").fill("Direct");
+  await build.getByRole("button", { name: "Add the department" }).click();
+  await build.getByLabel("Team", { exact: true }).fill("Enterprise");
+  await build.getByLabel("Manager (user id)").fill("mgr-1");
+  await build.getByRole("button", { name: "Add the team" }).click();
+  await build.getByLabel("Rep (user id)").fill("rep-1");
+  await build.getByLabel("Name").fill("Ana Rep");
+  await build.getByRole("button", { name: "Add the rep" }).click();
+  const teams = page.getByRole("region", { name: "Teams" });
+  await teams.getByRole("row", { name: /Enterprise Direct mgr-1 Ana Rep/ }).waitFor();
+
+  // This quarter's quota for the rep.
+  const quotas = page.getByRole("region", { name: "Quotas" });
+  await quotas.getByLabel("Owner", { exact: true }).selectOption({ label: "Ana Rep" });
+  await quotas.getByLabel("Quota", { exact: true }).fill("5000");
+  await quotas.getByRole("button", { name: "Set" }).click();
+  await quotas.getByRole("row", { name: /Ana Rep Rep Any \$5,000\.00/ }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "sales-organisation.png"), fullPage: true });
+
+  await page.getByRole("link", { name: "Reports" }).click();
+  await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+  const funnel = page.getByRole("region", { name: "Funnel" });
+  await funnel.getByRole("img", { name: /^The funnel/ }).waitFor();
+  await funnel.getByRole("row", { name: /^Prospecting 1 \$900\.00 1/ }).waitFor();
+  const forecast = page.getByRole("region", { name: "Forecast" });
+  await forecast.getByRole("row", { name: /^2027-06 1 \$900\.00/ }).waitFor();
+  // The deal won by the first test is this quarter's business of the rep.
+  const attainment = page.getByRole("region", { name: "Quota attainment" });
+  await attainment.getByRole("row", { name: /^Ana Rep Rep \$5,000\.00 \$3,600\.00 72%/ }).waitFor();
+  await page.getByRole("region", { name: "Win rate" }).getByRole("row", { name: "Won 1" }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "sales-reports.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("a rep types in a lead, qualifies it and converts it into a deal", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Sales rep", "rep-1");
+  await page.getByRole("link", { name: "Pipeline" }).click();
+  await page.getByRole("link", { name: "Leads" }).click();
+  const form = page.getByRole("form", { name: "New lead" });
+  await form.getByLabel("Company").fill("Acme Ltd");
+  await form.getByLabel("Contact").fill("Jo Doe");
+  await form.getByLabel("Phone").fill("12");
+  await form.getByRole("button", { name: "Create the lead" }).click();
+  // Refused, and told beside the field.
+  await form.getByText("not a phone number").waitFor();
+  await form.getByLabel("Phone").fill("+886 2 2345 6789");
+  await form.getByRole("button", { name: "Create the lead" }).click();
+  await page.getByRole("heading", { level: 1, name: /Acme Ltd · Jo Doe New/ }).waitFor();
+  assert.deepEqual(await violations(page), []);
+
+  const qualify = page.getByRole("form", { name: "Qualify" });
+  await qualify.getByLabel("Status").selectOption({ label: "Qualified" });
+  await qualify.getByLabel("Score (0–100)").fill("80");
+  await qualify.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("heading", { level: 1, name: /Qualified/ }).waitFor();
+  await page.screenshot({ path: join(OUTPUT, "lead.png"), fullPage: true });
+
+  const convert = page.getByRole("form", { name: "Convert to an opportunity" });
+  await convert.getByLabel("Opportunity name").fill("Acme pilot");
+  await convert.getByLabel("Amount").fill("1000");
+  await convert.getByLabel("Expected close").fill("2027-01-31");
+  await convert.getByRole("button", { name: "Convert" }).click();
+  await page.getByRole("heading", { level: 1, name: /Acme pilot/ }).waitFor();
+
+  // The lead is settled, and listed as converted.
+  await page.goto(`${suite.url.replace(/\/$/, "")}/leads`);
+  await page.getByRole("row", { name: /Acme Ltd · Jo Doe .* Manual Converted 80/ }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
+test("an overdue deal raises an alert, which its rep marks handled", async () => {
+  const manager = await newPage(browser);
+  await signIn(manager.page, suite.url, "Sales manager", "mgr-1");
+  await manager.page.getByRole("link", { name: "Pipeline" }).click();
+  await manager.page.getByRole("link", { name: "Alerts" }).click();
+  await manager.page.getByRole("button", { name: "Check the rules now" }).click();
+  await manager.page.getByRole("status").filter({ hasText: /alerts? raised/ }).waitFor();
+  // The manager sees the alert of a rep of their team.
+  await manager.page.getByRole("row", { name: /Overdue close/ }).getByRole("link", { name: /Lin renewal/ }).waitFor();
+  assert.deepEqual(await violations(manager.page), []);
+  await manager.page.screenshot({ path: join(OUTPUT, "sales-alerts.png"), fullPage: true });
+
+  const rep = await newPage(browser);
+  await signIn(rep.page, suite.url, "Sales rep", "rep-1");
+  await rep.page.getByRole("link", { name: "Pipeline" }).click();
+  await rep.page.getByRole("link", { name: "Alerts" }).click();
+  const overdue = rep.page.getByRole("row", { name: /Overdue close/ });
+  await overdue.getByRole("button", { name: /^Mark handled/ }).click();
+  await rep.page.getByRole("status").filter({ hasText: /^Handled/ }).waitFor();
+  // A handled alert leaves the open list.
+  await overdue.first().waitFor({ state: "detached" });
+  await rep.page.getByRole("checkbox", { name: "Include handled alerts" }).check();
+  await overdue.getByText(/^Handled /).waitFor();
+  assert.deepEqual(manager.errors, []);
+  assert.deepEqual(rep.errors, []);
 });
 
 test("an auditor reads the board but cannot move a deal", async () => {

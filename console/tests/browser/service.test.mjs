@@ -98,3 +98,53 @@ test("a case opened from the screen pop counts down its SLA and escalates when o
   await page.getByRole("heading", { level: 1 }).getByText("Resolved").waitFor();
   assert.deepEqual(errors, []);
 });
+
+test("a service manager reads the quarter's service report", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Service manager", "sm-1");
+  await page.getByRole("link", { name: "Cases", exact: true }).click();
+  await page.getByRole("link", { name: "Service report" }).click();
+  await page.getByRole("heading", { level: 1, name: "Service report" }).waitFor();
+  // The case the first test opened (and resolved) this quarter, by phone.
+  const channels = page.getByRole("region", { name: "By channel" });
+  await channels.getByRole("img", { name: /^By channel/ }).waitFor();
+  assert.equal(await channels.getByRole("row").count(), 1);
+  await page.getByRole("group", { name: "Cases opened" }).getByText("1", { exact: true }).waitFor();
+  await page.getByRole("group", { name: "Resolved" }).getByText("1", { exact: true }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "service-report.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("an agent calls through the follow-ups due and records each call", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Service agent", "agent-1");
+  await page.getByRole("link", { name: "Cases", exact: true }).click();
+  await page.getByRole("link", { name: "Call lists" }).click();
+  const form = page.getByRole("form", { name: "New call list" });
+  await form.getByLabel("Name").fill("Satisfaction calls");
+  await form.getByLabel("Who").selectOption({ label: "Follow-ups due" });
+  await form.getByRole("button", { name: "Build the list" }).click();
+
+  // The case resolved in the first test is not rated yet: its customer is to be called.
+  await page.getByRole("heading", { level: 1, name: "Satisfaction calls" }).waitFor();
+  const mei = page.getByRole("row", { name: /Mei Lin/ });
+  await mei.getByText("satisfaction follow-up").waitFor();
+  await mei.getByRole("link", { name: PHONE }).waitFor();
+  assert.deepEqual(await violations(page), []);
+  await page.screenshot({ path: join(OUTPUT, "call-list.png"), fullPage: true });
+
+  const call = mei.getByRole("group", { name: "The call to Mei Lin" });
+  await call.getByLabel("Outcome").selectOption({ label: "Reached" });
+  await call.getByLabel("Note").fill("Happy with the fix; will rate it.");
+  await call.getByRole("button", { name: "Record" }).click();
+  await page.getByText("1 of 1 called").waitFor();
+  await mei.getByText("Reached", { exact: true }).waitFor();
+  await page.getByRole("checkbox", { name: "Only those still to call" }).check();
+  await page.getByText("No one to call here.").waitFor();
+
+  // The list keeps its progress among the lists.
+  await page.getByRole("link", { name: "Back to the call lists" }).click();
+  await page.getByRole("row", { name: /Satisfaction calls Follow-ups due .* 1 of 1 called/ }).waitFor();
+  assert.deepEqual(errors, []);
+});

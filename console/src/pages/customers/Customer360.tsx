@@ -42,8 +42,14 @@ function View({ view }: { view: GetCustomer360Response }) {
           </Badge>
         )}
       </Title>
-      {party && can(session.identity(), "customers.edit") && (
-        <Link to={`/customers/${encodeURIComponent(party.id)}/edit`}>{t("edit.open")}</Link>
+      {party && (
+        <Group gap="lg">
+          {can(session.identity(), "customers.edit") && <Link to={`/customers/${encodeURIComponent(party.id)}/edit`}>{t("edit.open")}</Link>}
+          <Link to={`/customers/${encodeURIComponent(party.id)}/network`}>{t("network.open")}</Link>
+          {can(session.identity(), "customers.merge") && (
+            <Link to={`/customers/duplicates?party=${encodeURIComponent(party.id)}`}>{t("duplicates.ofThis")}</Link>
+          )}
+        </Group>
       )}
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Part title={t("c360.profile")} status={status(Section.PROFILE)}>

@@ -8,6 +8,7 @@ import { Link } from "../../components/Link";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import type { Party } from "../../gen/crm/customers/v1/customers_pb";
+import { CustomersNav } from "./CustomersNav";
 
 const PAGE = 20;
 
@@ -33,6 +34,7 @@ export function Customers() {
 
   return (
     <Stack>
+      <CustomersNav />
       <Title order={1}>{t("customers.title")}</Title>
       <form onSubmit={submit} role="search">
         <Group align="end">

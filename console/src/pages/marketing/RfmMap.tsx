@@ -10,6 +10,7 @@ import { Section } from "../../components/Section";
 import { count, money } from "../../format";
 import type { RfmCell } from "../../gen/crm/marketing/v1/marketing_pb";
 import { shade, squares } from "./heat";
+import { MarketingNav } from "./MarketingNav";
 import { Segments } from "./Segments";
 
 export function RfmMap() {
@@ -18,6 +19,7 @@ export function RfmMap() {
   const [call, retry] = useCall(() => marketing.getRfmCells({}), []);
   return (
     <Stack>
+      <MarketingNav />
       <Title order={1}>{t("marketing.title")}</Title>
       <Section title={t("marketing.rfm")}>
         <Group mb="sm">

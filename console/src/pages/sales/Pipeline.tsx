@@ -13,6 +13,7 @@ import { Loaded, useCall } from "../../components/Loaded";
 import { calendarDay, money, share } from "../../format";
 import { OpportunityStatus, type Opportunity, type PipelineStage } from "../../gen/crm/sales/v1/pipeline_pb";
 import { findCard, openStages, withMoved, withPage, type Column } from "./board";
+import { SalesNav } from "./SalesNav";
 import { currentDaysLate } from "./stages";
 
 /** Cards per stage and page. */
@@ -35,6 +36,7 @@ export function Pipeline() {
   }, []);
   return (
     <Stack>
+      <SalesNav />
       <Title order={1}>{t("pipeline.title")}</Title>
       <Loaded call={call} retry={retry}>
         {(columns) => <Board initial={columns} />}

@@ -13,6 +13,7 @@ import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import { useNow } from "../../components/useNow";
 import { CaseStatus } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
+import { ServiceNav } from "./ServiceNav";
 import { SlaClock } from "./SlaClock";
 
 const PAGE = 50;
@@ -40,6 +41,7 @@ export function Cases() {
 
   return (
     <Stack>
+      <ServiceNav />
       <Group justify="space-between">
         <Title order={1}>{t("cases.title")}</Title>
         {can(identity, "service.work") && <Link to="/cases/new">{t("cases.open")}</Link>}
