@@ -8,6 +8,8 @@ import { CampaignService } from "../gen/crm/marketing/v1/campaigns_pb";
 import { MarketingService } from "../gen/crm/marketing/v1/marketing_pb";
 import { PredictionService } from "../gen/crm/marketing/v1/predictions_pb";
 import { PartnerService } from "../gen/crm/partners/v1/partners_pb";
+import { PartnerPortalService } from "../gen/crm/partners/v1/portal_pb";
+import { ScorecardService } from "../gen/crm/partners/v1/scorecards_pb";
 import { CatalogService } from "../gen/crm/sales/v1/catalog_pb";
 import { OrderService } from "../gen/crm/sales/v1/orders_pb";
 import { SalesOrgService } from "../gen/crm/sales/v1/org_pb";
@@ -58,6 +60,10 @@ export const predictions = createClient(PredictionService, transport);
 export const campaigns = createClient(CampaignService, transport);
 /** Channel partners: the hierarchy, targets and performance. */
 export const partners = createClient(PartnerService, transport);
+/** The partner portal: catalog, e-orders and deal registration. */
+export const portal = createClient(PartnerPortalService, transport);
+/** Partner scorecards. */
+export const scorecards = createClient(ScorecardService, transport);
 /** The service desk. */
 export const servicedesk = createClient(ServiceDeskService, transport);
 

@@ -16,6 +16,7 @@ const Customer360 = lazy(() => import("../pages/customers/Customer360").then((m)
 const EditParty = lazy(() => import("../pages/customers/EditParty").then((m) => ({ default: m.EditParty })));
 const Network = lazy(() => import("../pages/customers/Network").then((m) => ({ default: m.Network })));
 const Duplicates = lazy(() => import("../pages/customers/Duplicates").then((m) => ({ default: m.Duplicates })));
+const Export = lazy(() => import("../pages/customers/Export").then((m) => ({ default: m.Export })));
 const Value = lazy(() => import("../pages/customers/Value").then((m) => ({ default: m.Value })));
 const Leads = lazy(() => import("../pages/sales/Leads").then((m) => ({ default: m.Leads })));
 const Lead = lazy(() => import("../pages/sales/Lead").then((m) => ({ default: m.Lead })));
@@ -33,6 +34,9 @@ const Predictions = lazy(() => import("../pages/marketing/Predictions").then((m)
 const Campaigns = lazy(() => import("../pages/marketing/Campaigns").then((m) => ({ default: m.Campaigns })));
 const Campaign = lazy(() => import("../pages/marketing/Campaign").then((m) => ({ default: m.Campaign })));
 const Performance = lazy(() => import("../pages/partners/Performance").then((m) => ({ default: m.Performance })));
+const Hierarchy = lazy(() => import("../pages/partners/Hierarchy").then((m) => ({ default: m.Hierarchy })));
+const PartnerPage = lazy(() => import("../pages/partners/Partner").then((m) => ({ default: m.Partner })));
+const Portal = lazy(() => import("../pages/partners/Portal").then((m) => ({ default: m.Portal })));
 const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ default: m.MyRequests })));
 const CallLists = lazy(() => import("../pages/service/CallLists").then((m) => ({ default: m.CallLists })));
 const CallList = lazy(() => import("../pages/service/CallList").then((m) => ({ default: m.CallList })));
@@ -138,6 +142,7 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   if (match("/screen-pop", path)) return <ScreenPop />;
   if (match("/customers/duplicates", path)) return <Duplicates />;
   if (match("/customers/value", path)) return <Value />;
+  if (match("/customers/export", path)) return <Export />;
   const network = match("/customers/:id/network", path);
   if (network) return <Network id={network.id} />;
   const editing = match("/customers/:id/edit", path);
@@ -165,6 +170,10 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   if (match("/my", path)) return <MyRequests />;
   if (match("/customers", path)) return <Customers />;
   if (match("/partners", path)) return <Performance />;
+  if (match("/partners/hierarchy", path)) return <Hierarchy />;
+  const partner = match("/partners/p/:id", path);
+  if (partner) return <PartnerPage id={partner.id} />;
+  if (match("/portal", path)) return <Portal />;
   if (match("/marketing", path)) return <RfmMap />;
   if (match("/marketing/predictions", path)) return <Predictions />;
   if (match("/campaigns", path)) return <Campaigns />;

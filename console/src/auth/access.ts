@@ -17,6 +17,9 @@ export type Action =
   | "service.manage"
   | "self.service"
   | "partners.performance"
+  | "partners.staff"
+  | "partners.manage"
+  | "partners.trade"
   | "marketing.read"
   | "marketing.act";
 
@@ -49,6 +52,12 @@ const GRANTS: Record<Action, string[]> = {
   "marketing.read": [...STAFF_READERS, "marketer", "sales_manager", "service_manager"],
   "marketing.act": ["admin", "marketer"],
   "partners.performance": [...STAFF_READERS, "sales_manager", "channel_manager", "partner_user"],
+  // The channel's own view: the hierarchy, partners' records and scorecards.
+  "partners.staff": [...STAFF_READERS, "sales_manager", "channel_manager"],
+  // Evaluating scorecards, reviewing deal registrations.
+  "partners.manage": ["admin", "sales_manager", "channel_manager"],
+  // The portal's trade: e-orders and deal registrations (a partner's users their own).
+  "partners.trade": ["admin", "sales_manager", "channel_manager", "partner_user"],
 };
 
 /** Whether `identity` may do `action`. */

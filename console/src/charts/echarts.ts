@@ -1,12 +1,11 @@
 // The parts of ECharts the console draws with, registered once: only these are bundled, and
 // only into the pages that draw.
 import { BarChart, FunnelChart, GraphChart, TreeChart } from "echarts/charts";
-import { AriaComponent, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent } from "echarts/components";
+import { GridComponent, LegendComponent, MarkLineComponent, TooltipComponent } from "echarts/components";
 import * as echarts from "echarts/core";
 import type { ComposeOption } from "echarts/core";
 import type { BarSeriesOption, FunnelSeriesOption, GraphSeriesOption, TreeSeriesOption } from "echarts/charts";
 import type {
-  AriaComponentOption,
   GridComponentOption,
   LegendComponentOption,
   MarkLineComponentOption,
@@ -19,7 +18,6 @@ echarts.use([
   FunnelChart,
   GraphChart,
   TreeChart,
-  AriaComponent,
   GridComponent,
   LegendComponent,
   MarkLineComponent,
@@ -33,7 +31,6 @@ export type ChartOption = ComposeOption<
   | FunnelSeriesOption
   | GraphSeriesOption
   | TreeSeriesOption
-  | AriaComponentOption
   | GridComponentOption
   | LegendComponentOption
   | MarkLineComponentOption

@@ -1,6 +1,6 @@
 // A chart or graph drawn by ECharts, as SVG. It is an image to assistive technology, named by
-// `label` and described by ECharts' generated summary; every page that shows one also gives its
-// figures in a table, so nothing is known from the picture alone.
+// `label`; every page that shows one also gives its figures in a table, so nothing is known from
+// the picture alone.
 import { useEffect, useRef } from "react";
 import { echarts, type ChartOption } from "../charts/echarts";
 
@@ -35,8 +35,13 @@ export function Chart({ option, label, height = 320, onSelect }: {
   }, []);
 
   useEffect(() => {
-    chart.current?.setOption({ aria: { enabled: true }, animation: false, ...option }, { notMerge: true });
+    chart.current?.setOption({ animation: false, ...option }, { notMerge: true });
   }, [option]);
 
-  return <div ref={box} role="img" aria-label={label} style={{ width: "100%", height }} />;
+  // ECharts owns the inner element (and would name it itself); the outer one is the image.
+  return (
+    <div role="img" aria-label={label}>
+      <div ref={box} style={{ width: "100%", height }} />
+    </div>
+  );
 }

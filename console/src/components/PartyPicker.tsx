@@ -28,7 +28,7 @@ export function PartyPicker({ label, onPick, exclude }: { label: string; onPick:
 
   return (
     <Stack gap="xs">
-      <form onSubmit={search} role="search" aria-label={label}>
+      <form onSubmit={search}>
         <Group align="end">
           <TextInput label={label} value={text} onChange={(e) => setText(e.currentTarget.value)} style={{ flex: 1 }} required />
           <Button type="submit" variant="default">

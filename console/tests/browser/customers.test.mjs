@@ -3,6 +3,7 @@
 // pyramid once the imported orders are ranked.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { OUTPUT, eventually, newPage, signIn, startSuite, violations } from "./suite.mjs";
@@ -45,9 +46,14 @@ after(async () => {
 test("an administrator explores a customer's relationship network", async () => {
   const { page, errors } = await newPage(browser);
   await signIn(page, suite.url, "Administrator", "dev-admin");
-  await page.getByLabel("Search by name, e-mail or phone").fill("Mei Lin");
+  await page.getByLabel("Search by name, e-mail or phone").fill("wei.chen@example.com");
   await page.getByRole("button", { name: "Search" }).click();
-  await page.getByRole("link", { name: "Mei Lin", exact: true }).click();
+  await page.getByRole("link", { name: "Wei Chen", exact: true }).click();
+  await page.getByRole("link", { name: "Relationship network" }).click();
+  await page.getByRole("heading", { level: 1, name: "Relationships of Wei Chen" }).waitFor();
+  // Each party of the network links to its 360.
+  await page.getByRole("region", { name: "Network" }).getByRole("link", { name: "Mei Lin" }).click();
+  await page.getByRole("heading", { level: 1, name: /Mei Lin/ }).waitFor();
   await page.getByRole("link", { name: "Relationship network" }).click();
   await page.getByRole("heading", { level: 1, name: "Relationships of Mei Lin" }).waitFor();
 
@@ -61,7 +67,7 @@ test("an administrator explores a customer's relationship network", async () => 
   await page.screenshot({ path: join(OUTPUT, "network.png"), fullPage: true });
 
   // One hop: the group's top is out of reach.
-  await network.getByLabel("Hops").selectOption("1");
+  await network.getByLabel("Hops", { exact: true }).selectOption("1");
   await network.getByRole("img", { name: /within 1 hops/ }).waitFor();
   await network.getByRole("row", { name: /^Acme Taiwan 1/ }).waitFor();
   assert.equal(await network.getByRole("row", { name: /^Acme Group/ }).count(), 0);
@@ -82,8 +88,8 @@ test("an administrator explores a customer's relationship network", async () => 
   await page.getByRole("link", { name: "Relationship network" }).click();
   const group = page.getByRole("region", { name: "Group" });
   await group.getByRole("img", { name: /^The group tree of Acme Group/ }).waitFor();
-  await group.getByRole("link", { name: "Acme Group" }).waitFor();
-  await group.getByText("Acme Taiwan", { exact: true }).waitFor();
+  await group.getByRole("list").getByRole("link", { name: "Acme Group" }).waitFor();
+  await group.getByRole("list").getByText("Acme Taiwan", { exact: true }).waitFor();
   assert.deepEqual(await violations(page), []);
   assert.deepEqual(errors, []);
 });
@@ -131,5 +137,24 @@ test("the value pyramid ranks the customers by what they bring", async () => {
   await page.getByRole("region", { name: /^Moves between tiers/ }).waitFor();
   assert.deepEqual(await violations(page), []);
   await page.screenshot({ path: join(OUTPUT, "value-pyramid.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("the customers a filter selects are exported as a file the importer reads", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Administrator", "dev-admin");
+  await page.getByRole("link", { name: "Export" }).click();
+  await page.getByRole("heading", { level: 1, name: "Export" }).waitFor();
+  await page.getByLabel("Kind").selectOption({ label: "People" });
+  assert.deepEqual(await violations(page), []);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export", exact: true }).click()]);
+  const status = await page.getByRole("status").filter({ hasText: /customers exported/ }).textContent();
+  const lines = readFileSync(await download.path(), "utf8").trimEnd().split("\r\n");
+  assert.match(download.suggestedFilename(), /^customers-\d{4}-\d{2}-\d{2}\.csv$/);
+  assert.equal(lines[0].split(",").slice(0, 7).join(","), "external_id,kind,given_name,family_name,organization_name,email,phone");
+  // People only: the organisations are left out.
+  assert.ok(lines.slice(1).every((l) => l.split(",")[1] === "person"), lines.join("\n"));
+  assert.ok(lines.some((l) => l.includes(",Wei,Chen,,wei.chen@example.com,")), lines.join("\n"));
+  assert.equal(status, `${lines.length - 1} customers exported.`);
   assert.deepEqual(errors, []);
 });

@@ -62,9 +62,10 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
         .await?
         .into_iter()
         .map(
-            |(id, owner_id, stage_code, expected_close, entered_at, planned)| OpenDeal {
+            |(id, name, owner_id, stage_code, expected_close, entered_at, planned)| OpenDeal {
                 stage_position: positions.get(stage_code.as_str()).copied().unwrap_or(1),
                 id,
+                name,
                 owner_id,
                 stage_code,
                 entered_stage_at: entered_at.map(crm_platform::time::naive_utc).unwrap_or_default(),

@@ -11,6 +11,7 @@ export function CustomersNav() {
         { to: "/customers", label: "customers.find", action: "customers.search" },
         { to: "/customers/value", label: "value.title", action: "customers.search" },
         { to: "/customers/duplicates", label: "duplicates.title", action: "customers.merge" },
+        { to: "/customers/export", label: "export.title", action: "customers.search" },
       ]}
     />
   );

@@ -196,7 +196,9 @@ function GroupTree({ id }: { id: string }) {
           return (
             <Stack>
               <Chart option={option} label={t("network.groupLabel", { name: root.label })} height={Math.max(200, found.nodes.length * 28)} />
-              <Nested branch={root} current={id} />
+              <List>
+                <Nested branch={root} current={id} />
+              </List>
             </Stack>
           );
         }}
@@ -210,21 +212,19 @@ function toChart(b: Branch): { name: string; children: ReturnType<typeof toChart
   return { name: b.label, children: b.children.map(toChart) };
 }
 
-/** The group as a nested list (the tree's figures in words). */
+/** A member of the group and those below it, as items of nested lists (the tree in words). */
 function Nested({ branch, current }: { branch: Branch; current: string }) {
   return (
-    <List>
-      <List.Item>
-        {branch.name === current ? <strong>{branch.label}</strong> : <Link to={`/customers/${encodeURIComponent(branch.name)}`}>{branch.label}</Link>}
-        {branch.children.length > 0 && (
-          <List withPadding>
-            {branch.children.map((c) => (
-              <Nested key={c.name} branch={c} current={current} />
-            ))}
-          </List>
-        )}
-      </List.Item>
-    </List>
+    <List.Item>
+      {branch.name === current ? <strong>{branch.label}</strong> : <Link to={`/customers/${encodeURIComponent(branch.name)}`}>{branch.label}</Link>}
+      {branch.children.length > 0 && (
+        <List withPadding>
+          {branch.children.map((c) => (
+            <Nested key={c.name} branch={c} current={current} />
+          ))}
+        </List>
+      )}
+    </List.Item>
   );
 }
 

@@ -7,6 +7,7 @@ import { Anchor, Badge, Card, Group, NativeSelect, Stack, Table, Text, TextInput
 import { useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { partners } from "../../api/clients";
+import { PartnersNav } from "./PartnersNav";
 import { navigate, useLocation } from "../../app/router";
 import { session } from "../../auth/session";
 import { Link } from "../../components/Link";
@@ -45,6 +46,7 @@ export function Performance() {
 
   return (
     <Stack>
+      <PartnersNav />
       <Title order={1}>{t("partners.title")}</Title>
       <Group align="end">
         <form

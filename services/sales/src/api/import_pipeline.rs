@@ -206,11 +206,16 @@ impl SalesApi {
                     }
                     Some(book) => book,
                     None => {
+                        // The first book of a currency is its default, which partner e-orders
+                        // and other unpriced orders are priced from.
+                        let first = catalog::default_price_book(tx, &price.currency_code)
+                            .await?
+                            .is_none();
                         let mut book = pb::PriceBook {
                             id: String::new(),
                             name: book_name.clone(),
                             currency_code: price.currency_code.clone(),
-                            is_default: false,
+                            is_default: first,
                         };
                         catalog::insert_price_book(tx, &mut book).await?;
                         book

@@ -77,6 +77,8 @@ pub struct Alert {
 pub struct OpenDeal {
     /// Opportunity id.
     pub id: String,
+    /// Its name, as its rep knows it ("" when it has none).
+    pub name: String,
     /// Owning rep's user id.
     pub owner_id: String,
     /// Current stage code.
@@ -122,12 +124,23 @@ pub fn evaluate(
     alerts
 }
 
+impl OpenDeal {
+    /// The deal as a message names it: by its name, or its id when it has none.
+    fn label(&self) -> String {
+        if self.name.trim().is_empty() {
+            self.id.clone()
+        } else {
+            format!("\"{}\"", self.name.trim())
+        }
+    }
+}
+
 /// The stalled-deal alert for one deal, if it applies.
 fn stalled(deal: &OpenDeal, settings: &AlertSettings, now: NaiveDateTime) -> Option<Alert> {
     let message = match deal.planned_leave_date {
         Some(planned) if now.date() > planned => format!(
             "Deal {} was planned to leave stage {} by {} and is still there.",
-            deal.id,
+            deal.label(),
             deal.stage_code,
             planned.format("%Y-%m-%d")
         ),
@@ -139,7 +152,8 @@ fn stalled(deal: &OpenDeal, settings: &AlertSettings, now: NaiveDateTime) -> Opt
             }
             format!(
                 "Deal {} has been in stage {} for {days} days.",
-                deal.id, deal.stage_code
+                deal.label(),
+                deal.stage_code
             )
         }
     };
@@ -164,7 +178,7 @@ fn overdue(deal: &OpenDeal, today: NaiveDate) -> Option<Alert> {
         owner_id: deal.owner_id.clone(),
         message: format!(
             "Deal {} was expected to close on {close} and is still open.",
-            deal.id
+            deal.label()
         ),
         dedupe_key: format!("overdue:{}:{close}", deal.id),
     })
@@ -278,6 +292,7 @@ mod tests {
     fn deal(id: &str, owner: &str) -> OpenDeal {
         OpenDeal {
             id: id.to_string(),
+            name: String::new(),
             owner_id: owner.to_string(),
             stage_code: "Proposal".to_string(),
             stage_position: 3,
@@ -406,6 +421,14 @@ mod tests {
         assert_eq!(
             alerts[0].message,
             "Deal o1 was expected to close on 2026-03-09 and is still open."
+        );
+        // A deal with a name is called by it: the rep knows their deals by name.
+        let mut named = deal("o3", "rep-a");
+        named.name = "Lin renewal".into();
+        named.expected_close = date("2026-03-09");
+        assert_eq!(
+            run(&[named])[0].message,
+            "Deal \"Lin renewal\" was expected to close on 2026-03-09 and is still open."
         );
     }
 

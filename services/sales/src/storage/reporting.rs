@@ -182,9 +182,9 @@ pub async fn closed_totals(
     ))
 }
 
-/// An open opportunity as the alert rules see it: (id, owner, stage, expected close date,
+/// An open opportunity as the alert rules see it: (id, name, owner, stage, expected close date,
 /// when it entered its stage (µs, None without history), the planned leave date of that stage).
-pub type OpenDealRow = (String, String, String, String, Option<i64>, String);
+pub type OpenDealRow = (String, String, String, String, String, Option<i64>, String);
 
 /// The open opportunities that may be stalled or overdue at `today` (YYYY-MM-DD): past their
 /// expected close date, past the planned end of their stage, or (no plan) in their stage since
@@ -196,7 +196,7 @@ pub async fn alert_candidates(
     stalled_before: i64,
 ) -> sqlx::Result<Vec<OpenDealRow>> {
     sqlx::query(
-        "SELECT o.id, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
+        "SELECT o.id, o.name, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
          FROM opportunities o LEFT JOIN stage_history h ON h.opportunity_id = o.id \
          AND h.seq = (SELECT MAX(s.seq) FROM stage_history s WHERE s.opportunity_id = o.id) \
          WHERE o.status = $1 AND (o.expected_close_date < $2 \
@@ -213,6 +213,7 @@ pub async fn alert_candidates(
     .map(|r| {
         Ok((
             r.try_get("id")?,
+            r.try_get("name")?,
             r.try_get("owner_id")?,
             r.try_get("stage_code")?,
             r.try_get("expected_close_date")?,

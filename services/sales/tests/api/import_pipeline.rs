@@ -88,6 +88,8 @@ async fn products_come_in_with_their_prices(backend: Backend) {
         .into_inner()
         .price_books;
     let book = books.iter().find(|b| b.name == "List USD").unwrap();
+    // The first book of its currency is its default: orders without a book are priced from it.
+    assert!(book.is_default, "{book:?}");
     let prices = suite
         .catalog
         .clone()

@@ -212,7 +212,11 @@ impl ServiceDeskApi {
         v.finish()?;
         let rows = calls::list_page(&mut *self.store.conn().await?, before.as_ref(), size + 1).await?;
         let (call_lists, next_page_token) = finish_page(rows, size, |l| {
-            let at = l.create_time.as_ref().map(crm_platform::time::micros).unwrap_or_default();
+            let at = l
+                .create_time
+                .as_ref()
+                .map(crm_platform::time::micros)
+                .unwrap_or_default();
             format!("{at}|{}", l.id)
         });
         Ok(pb::ListCallListsResponse {

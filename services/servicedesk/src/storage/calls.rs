@@ -134,7 +134,9 @@ pub async fn entries(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::CallListEntry>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {ENTRY_COLUMNS} FROM call_list_entries WHERE call_list_id = "));
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM call_list_entries WHERE call_list_id = "
+    ));
     let id = q.arg(list_id.to_string());
     q.push(&id);
     if uncalled_only {
@@ -150,11 +152,17 @@ pub async fn entries(
 }
 
 /// Up to `limit` lists, newest first, after the list at `before` (created, id).
-pub async fn list_page(conn: &mut Conn, before: Option<&(i64, String)>, limit: i64) -> sqlx::Result<Vec<pb::CallList>> {
+pub async fn list_page(
+    conn: &mut Conn,
+    before: Option<&(i64, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::CallList>> {
     let mut q = SqlBuilder::new(&format!("SELECT {LIST_COLUMNS} FROM call_lists"));
     if let Some((at, id)) = before {
         let (at, id) = (q.arg(*at), q.arg(id.clone()));
-        q.push(&format!(" WHERE created_at < {at} OR (created_at = {at} AND id < {id})"));
+        q.push(&format!(
+            " WHERE created_at < {at} OR (created_at = {at} AND id < {id})"
+        ));
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
@@ -187,10 +195,7 @@ pub async fn record_outcome(
     };
     // The first outcome of an entry: a concurrent first recording finds it taken and falls to
     // the plain update below, so the progress counts it once.
-    let first = update(SET_FIRST)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let first = update(SET_FIRST).execute(&mut *conn).await?.rows_affected();
     if first == 1 {
         sqlx::query("UPDATE call_lists SET called_count = called_count + 1 WHERE id = $1")
             .bind(list_id)

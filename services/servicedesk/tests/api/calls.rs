@@ -271,18 +271,32 @@ async fn outbound_call_lists_follow_ups_and_at_risk_customers(backend: Backend) 
             &staff,
         )
     };
-    let first = suite.desk().list_call_lists(lists(String::new())).await.unwrap().into_inner();
+    let first = suite
+        .desk()
+        .list_call_lists(lists(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
     let names: Vec<_> = first.call_lists.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["Campaign", "Save them"]);
     assert!(first.call_lists.iter().all(|l| l.entries.is_empty()));
-    assert_eq!((first.call_lists[0].entry_count, first.call_lists[0].called_count), (1, 1));
+    assert_eq!(
+        (first.call_lists[0].entry_count, first.call_lists[0].called_count),
+        (1, 1)
+    );
     let rest = suite
         .desk()
         .list_call_lists(lists(first.next_page_token))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rest.call_lists.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Follow-ups"]);
+    assert_eq!(
+        rest.call_lists
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Follow-ups"]
+    );
     assert!(rest.next_page_token.is_empty());
 }
 
