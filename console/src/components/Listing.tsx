@@ -3,6 +3,7 @@
 import { Table, Text, type TableProps } from "@mantine/core";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { TableHead } from "./TableParts";
 
 export function Listing<T>(props: {
   items: T[];
@@ -22,17 +23,7 @@ export function Listing<T>(props: {
   return (
     <>
       <Table {...table}>
-        {head && (
-          <Table.Thead>
-            <Table.Tr>
-              {head.map((h) => (
-                <Table.Th key={h} scope="col">
-                  {h}
-                </Table.Th>
-              ))}
-            </Table.Tr>
-          </Table.Thead>
-        )}
+        {head && <TableHead heads={head} />}
         <Table.Tbody>{items.map(row)}</Table.Tbody>
       </Table>
       {more}

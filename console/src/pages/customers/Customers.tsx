@@ -9,6 +9,7 @@ import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import type { Party } from "../../gen/crm/customers/v1/customers_pb";
 import { CustomersNav } from "./CustomersNav";
+import { TableHead } from "../../components/TableParts";
 
 const PAGE = 20;
 
@@ -68,14 +69,7 @@ function PartyTable({ parties }: { parties: Party[] }) {
   const { t } = useTranslation();
   return (
     <Table striped highlightOnHover>
-      <Table.Thead>
-        <Table.Tr>
-          <Table.Th scope="col">{t("customers.name")}</Table.Th>
-          <Table.Th scope="col">{t("customers.contact")}</Table.Th>
-          <Table.Th scope="col">{t("customers.tier")}</Table.Th>
-          <Table.Th scope="col">{t("customers.stage")}</Table.Th>
-        </Table.Tr>
-      </Table.Thead>
+      <TableHead heads={[t("customers.name"), t("customers.contact"), t("customers.tier"), t("customers.stage")]} />
       <Table.Tbody>
         {parties.map((party) => (
           <Table.Tr key={party.id}>

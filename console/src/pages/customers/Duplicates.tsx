@@ -13,6 +13,7 @@ import { dateTime, share } from "../../format";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { DuplicateGroup } from "../../gen/crm/customers/v1/customers_pb";
 import { CustomersNav } from "./CustomersNav";
+import { TableHead } from "../../components/TableParts";
 
 /** Groups shown at once: the strongest. */
 const GROUPS = 50;
@@ -75,14 +76,7 @@ function Candidate({ group, onMerged }: { group: DuplicateGroup; onMerged: (surv
       </Group>
       <Radio.Group value={keep} onChange={setKeep} label={t("duplicates.keep")}>
         <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">{t("duplicates.kept")}</Table.Th>
-              <Table.Th scope="col">{t("customers.name")}</Table.Th>
-              <Table.Th scope="col">{t("customers.contact")}</Table.Th>
-              <Table.Th scope="col">{t("duplicates.created")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <TableHead heads={[t("duplicates.kept"), t("customers.name"), t("customers.contact"), t("duplicates.created")]} />
           <Table.Tbody>
             {group.parties.map((p) => (
               <Table.Tr key={p.id}>

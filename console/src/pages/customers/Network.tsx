@@ -14,6 +14,7 @@ import { Section } from "../../components/Section";
 import { escapeHtml, type ChartOption } from "../../charts/echarts";
 import type { Relationship } from "../../gen/crm/customers/v1/customers_pb";
 import { graphOf, treeOf, type Branch, type GraphEdge, type GraphNode } from "./network";
+import { TableHead } from "../../components/TableParts";
 
 /** Parties drawn at most: the nearest first, as the service lists them. */
 const DRAWN = 150;
@@ -137,13 +138,7 @@ function Drawing({ nodes, edges, label, onSelect }: { nodes: GraphNode[]; edges:
     <Stack>
       <Chart option={option} label={label} height={420} onSelect={onSelect} />
       <Table>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th scope="col">{t("customers.name")}</Table.Th>
-            <Table.Th scope="col">{t("network.distance")}</Table.Th>
-            <Table.Th scope="col">{t("network.reachedBy")}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
+        <TableHead heads={[t("customers.name"), t("network.distance"), t("network.reachedBy")]} />
         <Table.Tbody>
           {nodes.slice(1).map((n) => {
             const via = edges.find((e) => e.id === n.via);

@@ -15,6 +15,7 @@ import { count, dateTime, money, share } from "../../format";
 import type { GetValuePyramidResponse } from "../../gen/crm/customers/v1/customers_pb";
 import type { Money } from "../../gen/crm/common/v1/money_pb";
 import { CustomersNav } from "./CustomersNav";
+import { TableHead } from "../../components/TableParts";
 
 /** The tier migration compares now with this many days ago. */
 const MIGRATION_DAYS = 90;
@@ -83,15 +84,7 @@ function Pyramid({ pyramid }: { pyramid: GetValuePyramidResponse }) {
       <Section title={t("value.pyramid")}>
         <Chart option={option} label={t("value.chartLabel")} height={280} />
         <Table>
-          <Table.Thead>
-            <Table.Tr>
-              {["value.tier", "value.customers", "value.revenue", "value.revenueShare", "value.contribution", "value.contributionShare"].map((h) => (
-                <Table.Th key={h} scope="col">
-                  {t(h)}
-                </Table.Th>
-              ))}
-            </Table.Tr>
-          </Table.Thead>
+          <TableHead heads={["value.tier", "value.customers", "value.revenue", "value.revenueShare", "value.contribution", "value.contributionShare"].map((h) => t(h))} />
           <Table.Tbody>
             {pyramid.levels.map((l) => (
               <Table.Tr key={l.name}>
@@ -132,13 +125,7 @@ function Migration() {
               <Text>{t("value.unchanged", { n: count(m.unchanged, locale) })}</Text>
             </Group>
             <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("value.from")}</Table.Th>
-                  <Table.Th scope="col">{t("value.to")}</Table.Th>
-                  <Table.Th scope="col">{t("value.customers")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
+              <TableHead heads={[t("value.from"), t("value.to"), t("value.customers")]} />
               <Table.Tbody>
                 {m.moves
                   .filter((mv) => mv.fromTier !== mv.toTier)

@@ -16,6 +16,7 @@ import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { count, money, share } from "../../format";
 import { CampaignStatus, type Campaign as Plan, type CellResult } from "../../gen/crm/marketing/v1/campaigns_pb";
+import { TableHead } from "../../components/TableParts";
 
 export function Campaign({ id }: { id: string }) {
   const { t } = useTranslation();
@@ -135,16 +136,7 @@ function Results({ plan }: { plan: Plan }) {
             <Text>{t("c360.noneYet")}</Text>
           ) : (
             <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("campaigns.cell")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.members")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.tested")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.responses")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.rate")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.againstBreakEven", { line: share(line, locale) })}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
+              <TableHead heads={[t("campaigns.cell"), t("campaigns.members"), t("campaigns.tested"), t("campaigns.responses"), t("campaigns.rate"), t("campaigns.againstBreakEven", { line: share(line, locale) })]} />
               <Table.Tbody>
                 {tested.map((c) => (
                   <ResultRow key={c.cell} cell={c} line={line} scale={scale} />
@@ -199,15 +191,7 @@ function Members({ plan, mayRecord }: { plan: Plan; mayRecord: boolean }) {
         {(page) => (
           <>
             <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("campaigns.customer")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.cell")}</Table.Th>
-                  <Table.Th scope="col">{t("campaigns.group")}</Table.Th>
-                  <Table.Th scope="col">{t("quotes.status")}</Table.Th>
-                  <Table.Th scope="col">{t("quotes.actions")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
+              <TableHead heads={[t("campaigns.customer"), t("campaigns.cell"), t("campaigns.group"), t("quotes.status"), t("quotes.actions")]} />
               <Table.Tbody>
                 {page.members.map((m) => (
                   <Table.Tr key={m.partyId}>

@@ -1,7 +1,7 @@
 // A partner: its place in the channel, agreement, contacts and status history; its scorecards
 // (weighted KPIs and the tier they recommend), evaluated for a period by the channel's managers;
 // and its performance against target, one click away.
-import { Badge, Button, Group, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
@@ -12,6 +12,7 @@ import { Failure } from "../../components/Failure";
 import { Link } from "../../components/Link";
 import { Listing } from "../../components/Listing";
 import { PartyName } from "../../components/PartyName";
+import { PeriodInput } from "../../components/PeriodInput";
 import { PartyPicker } from "../../components/PartyPicker";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
@@ -23,6 +24,7 @@ import type { Partner as PartnerRecord } from "../../gen/crm/partners/v1/partner
 import { TierRecommendation, type Scorecard } from "../../gen/crm/partners/v1/scorecards_pb";
 import { quarterOf } from "../sales/reports";
 import { PartnersNav } from "./PartnersNav";
+import { Facts, TableHead } from "../../components/TableParts";
 
 export function Partner({ id }: { id: string }) {
   const { t } = useTranslation();
@@ -79,18 +81,7 @@ function Details({ partner, onChanged }: { partner: PartnerRecord; onChanged: ()
   ];
   return (
     <Section title={t("partner.details")}>
-      <Table>
-        <Table.Tbody>
-          {rows
-            .filter(([, v]) => v)
-            .map(([label, value]) => (
-              <Table.Tr key={label}>
-                <Table.Th scope="row">{label}</Table.Th>
-                <Table.Td>{value}</Table.Td>
-              </Table.Tr>
-            ))}
-        </Table.Tbody>
-      </Table>
+      <Facts rows={rows} />
       {/* Choosing the account searches the customers, which not every partner manager reads. */}
       {can(session.identity(), "partners.manage") && can(session.identity(), "customers.search") && (
         <>
@@ -184,15 +175,7 @@ function Card({ scorecard }: { scorecard: Scorecard }) {
         <Text size="sm">{scorecard.evaluateTime && dateTime(timestampDate(scorecard.evaluateTime), locale)}</Text>
       </Group>
       <Table>
-        <Table.Thead>
-          <Table.Tr>
-            {["partner.kpi", "partner.measured", "partner.kpiScore", "partner.weight"].map((h) => (
-              <Table.Th key={h} scope="col">
-                {t(h)}
-              </Table.Th>
-            ))}
-          </Table.Tr>
-        </Table.Thead>
+        <TableHead heads={["partner.kpi", "partner.measured", "partner.kpiScore", "partner.weight"].map((h) => t(h))} />
         <Table.Tbody>
           {scorecard.kpis.map((k) => (
             <Table.Tr key={k.name}>
@@ -221,7 +204,7 @@ function Evaluate({ partnerId, onEvaluated }: { partnerId: string; onEvaluated: 
     <form onSubmit={submit} aria-label={t("partner.evaluate")}>
       <Failure action={action} />
       <Group align="end" mb="sm">
-        <TextInput label={t("reports.period")} description={t("reports.periodHint")} value={period} onChange={(e) => setPeriod(e.currentTarget.value.trim())} error={action.fields.period} />
+        <PeriodInput value={period} onChange={setPeriod} error={action.fields.period} />
         <Button type="submit" variant="default" loading={action.busy}>
           {t("partner.evaluate")}
         </Button>

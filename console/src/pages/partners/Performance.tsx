@@ -18,6 +18,7 @@ import { Dimension, type PerformanceRow } from "../../gen/crm/partners/v1/partne
 import { behind, deeper, drillHref, exceptionDrill, readDrill, type Drill } from "./drill";
 import { Section } from "../../components/Section";
 import { Listing } from "../../components/Listing";
+import { TableHead } from "../../components/TableParts";
 
 const DIMENSIONS = [Dimension.PARTNER, Dimension.PERIOD, Dimension.PRODUCT_CATEGORY, Dimension.PRODUCT, Dimension.REGION];
 
@@ -137,16 +138,7 @@ function Rows(props: { drill: Drill; rows: PerformanceRow[]; total?: Performance
   );
   return (
     <Table highlightOnHover>
-      <Table.Thead>
-        <Table.Tr>
-          <Table.Th scope="col">{t(`partners.dimensions.${drill.dimension}`)}</Table.Th>
-          <Table.Th scope="col">{t("partners.target")}</Table.Th>
-          <Table.Th scope="col">{t("partners.expected")}</Table.Th>
-          <Table.Th scope="col">{t("partners.actual")}</Table.Th>
-          <Table.Th scope="col">{t("partners.attainment")}</Table.Th>
-          <Table.Th scope="col">{t("partners.againstPlan")}</Table.Th>
-        </Table.Tr>
-      </Table.Thead>
+      <TableHead heads={[t(`partners.dimensions.${drill.dimension}`), t("partners.target"), t("partners.expected"), t("partners.actual"), t("partners.attainment"), t("partners.againstPlan")]} />
       <Table.Tbody>
         {rows.map((row) => {
           const below = deeper(drill, row.key);

@@ -2,7 +2,7 @@
 // with the reason) and converting it into an opportunity, which creates the customer when the
 // lead names none. Each change carries the lead's version, so a lead someone else changed
 // meanwhile is refused, not overwritten.
-import { Badge, Button, Group, NativeSelect, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, NativeSelect, SimpleGrid, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { pipeline } from "../../api/clients";
@@ -14,6 +14,7 @@ import { Link } from "../../components/Link";
 import { Loaded, useCall } from "../../components/Loaded";
 import { PartyName } from "../../components/PartyName";
 import { Section } from "../../components/Section";
+import { Facts } from "../../components/TableParts";
 import { useAction } from "../../components/useAction";
 import { toMinor } from "../../format";
 import { LeadStatus, type Lead as LeadRecord } from "../../gen/crm/sales/v1/pipeline_pb";
@@ -57,18 +58,7 @@ function Details({ lead, onChanged }: { lead: LeadRecord; onChanged: () => void 
           {t(`leads.statuses.${lead.status}`)}
         </Badge>
       </Title>
-      <Table>
-        <Table.Tbody>
-          {rows
-            .filter(([, v]) => v !== "" && v !== undefined)
-            .map(([label, value]) => (
-              <Table.Tr key={label}>
-                <Table.Th scope="row">{label}</Table.Th>
-                <Table.Td>{value}</Table.Td>
-              </Table.Tr>
-            ))}
-        </Table.Tbody>
-      </Table>
+      <Facts rows={rows} />
       {mayWork ? (
         <SimpleGrid cols={{ base: 1, md: 2 }}>
           <Qualify lead={lead} onChanged={onChanged} />

@@ -14,6 +14,7 @@ import { DealActions } from "./DealActions";
 import { Quotes } from "./Quotes";
 import { stageVisits } from "./stages";
 import { Section } from "../../components/Section";
+import { TableHead } from "../../components/TableParts";
 
 export function Opportunity({ id }: { id: string }) {
   const { t } = useTranslation();
@@ -69,15 +70,7 @@ function Summary({ deal, stages }: { deal: Deal; stages: PipelineStage[] }) {
       )}
       <Section title={t("opportunity.stages")}>
         <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">{t("opportunity.stage")}</Table.Th>
-              <Table.Th scope="col">{t("opportunity.entered")}</Table.Th>
-              <Table.Th scope="col">{t("opportunity.planned")}</Table.Th>
-              <Table.Th scope="col">{t("opportunity.left")}</Table.Th>
-              <Table.Th scope="col">{t("opportunity.againstPlan")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <TableHead heads={[t("opportunity.stage"), t("opportunity.entered"), t("opportunity.planned"), t("opportunity.left"), t("opportunity.againstPlan")]} />
           <Table.Tbody>
             {visits.map((v, i) => (
               <Table.Tr key={i}>

@@ -8,6 +8,7 @@ import { can } from "../../auth/access";
 import { session } from "../../auth/session";
 import { Failure } from "../../components/Failure";
 import { Listing } from "../../components/Listing";
+import { PeriodInput } from "../../components/PeriodInput";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import { Section } from "../../components/Section";
@@ -183,15 +184,12 @@ function Quotas({ org }: { org: GetOrganizationResponse }) {
   const [call, retry] = useCall(() => salesOrg.listQuotas({ period, pageSize: 100, pageToken: paging.token }), [period, paging.token]);
   return (
     <Section title={t("org.quotas")}>
-      <TextInput
-        label={t("reports.period")}
-        description={t("reports.periodHint")}
+      <PeriodInput
         value={period}
         w={200}
-        mb="sm"
-        onChange={(e) => {
+        onChange={(next) => {
           paging.reset();
-          setPeriod(e.currentTarget.value.trim());
+          setPeriod(next);
         }}
       />
       <Loaded call={call} retry={retry}>

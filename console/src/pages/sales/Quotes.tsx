@@ -14,6 +14,7 @@ import { QuoteStatus, type Quote } from "../../gen/crm/sales/v1/orders_pb";
 import { OpportunityStatus, type Opportunity } from "../../gen/crm/sales/v1/pipeline_pb";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
+import { TableHead } from "../../components/TableParts";
 
 const PAGE = 50;
 
@@ -73,15 +74,7 @@ function QuoteTable(props: {
   return (
     <>
       <Table>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th scope="col">{t("quotes.number")}</Table.Th>
-            <Table.Th scope="col">{t("quotes.status")}</Table.Th>
-            <Table.Th scope="col">{t("quotes.total")}</Table.Th>
-            <Table.Th scope="col">{t("quotes.validUntil")}</Table.Th>
-            <Table.Th scope="col">{t("quotes.actions")}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
+        <TableHead heads={[t("quotes.number"), t("quotes.status"), t("quotes.total"), t("quotes.validUntil"), t("quotes.actions")]} />
         <Table.Tbody>
           {quotes.map((q) => {
             const label = `${q.number} r${q.revision}`;

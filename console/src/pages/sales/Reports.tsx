@@ -17,6 +17,8 @@ import type { ReportScopeSchema } from "../../gen/crm/sales/v1/reports_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { behindPace, funnelSteps, ownerName, quarterOf } from "./reports";
 import { SalesNav } from "./SalesNav";
+import { Facts, TableHead } from "../../components/TableParts";
+import { isPeriod, PeriodInput } from "../../components/PeriodInput";
 
 /** Colours with 4.5:1 against white. */
 const PIPELINE = "#1864ab";
@@ -118,15 +120,7 @@ function Funnel({ scope, span, deps }: { scope: MessageInitShape<typeof ReportSc
               }}
             />
             <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  {["reports.stage", "reports.now", "reports.amount", "reports.reached", "reports.conversion", "reports.daysInStage"].map((h) => (
-                    <Table.Th key={h} scope="col">
-                      {t(h)}
-                    </Table.Th>
-                  ))}
-                </Table.Tr>
-              </Table.Thead>
+              <TableHead heads={["reports.stage", "reports.now", "reports.amount", "reports.reached", "reports.conversion", "reports.daysInStage"].map((h) => t(h))} />
               <Table.Tbody>
                 {rows.map((r) => (
                   <Table.Tr key={r.stageCode}>
@@ -179,15 +173,7 @@ function Forecast({ scope, deps }: { scope: MessageInitShape<typeof ReportScopeS
                 }}
               />
               <Table>
-                <Table.Thead>
-                  <Table.Tr>
-                    {["reports.month", "reports.deals", "reports.pipeline", "reports.weighted"].map((h) => (
-                      <Table.Th key={h} scope="col">
-                        {t(h)}
-                      </Table.Th>
-                    ))}
-                  </Table.Tr>
-                </Table.Thead>
+                <TableHead heads={["reports.month", "reports.deals", "reports.pipeline", "reports.weighted"].map((h) => t(h))} />
                 <Table.Tbody>
                   {months.map((m) => (
                     <Table.Tr key={m.month}>
@@ -216,29 +202,21 @@ function WinRate({ scope, span, deps }: { scope: MessageInitShape<typeof ReportS
     <Section title={t("reports.winRate")}>
       <Loaded call={call} retry={retry}>
         {(w) => (
-          <Table>
-            <Table.Tbody>
-              <Row label={t("reports.winRate")} value={share(w.winRateBps, locale)} />
-              <Row label={t("reports.won")} value={count(w.won, locale)} />
-              <Row label={t("reports.lost")} value={count(w.lost, locale)} />
-              <Row label={t("reports.wonAmount")} value={amount(w.wonAmount)} />
-              <Row label={t("reports.cycle")} value={t("reports.days", { n: count(w.averageCycleDays, locale) })} />
-            </Table.Tbody>
-          </Table>
+          <Facts
+            rows={[
+              [t("reports.winRate"), share(w.winRateBps, locale)],
+              [t("reports.won"), count(w.won, locale)],
+              [t("reports.lost"), count(w.lost, locale)],
+              [t("reports.wonAmount"), amount(w.wonAmount)],
+              [t("reports.cycle"), t("reports.days", { n: count(w.averageCycleDays, locale) })],
+            ]}
+          />
         )}
       </Loaded>
     </Section>
   );
 }
 
-function Row({ label, value }: { label: string; value: string }) {
-  return (
-    <Table.Tr>
-      <Table.Th scope="row">{label}</Table.Th>
-      <Table.Td>{value}</Table.Td>
-    </Table.Tr>
-  );
-}
 
 const KINDS = [QuotaOwnerKind.UNSPECIFIED, QuotaOwnerKind.REP, QuotaOwnerKind.TEAM, QuotaOwnerKind.DEPARTMENT];
 
@@ -248,7 +226,7 @@ function Attainment({ org }: { org?: GetOrganizationResponse }) {
   const amount = useAmount();
   const [period, setPeriod] = useState(() => quarterOf(new Date()));
   const [kind, setKind] = useState(QuotaOwnerKind.UNSPECIFIED);
-  const valid = /^\d{4}(-Q[1-4]|-\d{2})?$/.test(period);
+  const valid = isPeriod(period);
   const [call, retry] = useCall(
     async () => (valid ? (await salesReports.getQuotaAttainment({ period, ownerKind: kind })).rows : []),
     [period, kind, valid],
@@ -262,13 +240,7 @@ function Attainment({ org }: { org?: GetOrganizationResponse }) {
   return (
     <Section title={t("reports.attainment")}>
       <Group align="end" mb="sm">
-        <TextInput
-          label={t("reports.period")}
-          description={t("reports.periodHint")}
-          value={period}
-          error={valid ? undefined : t("reports.periodInvalid")}
-          onChange={(e) => setPeriod(e.currentTarget.value.trim())}
-        />
+        <PeriodInput value={period} onChange={setPeriod} />
         <NativeSelect
           label={t("reports.ownerKind")}
           value={String(kind)}
@@ -284,15 +256,7 @@ function Attainment({ org }: { org?: GetOrganizationResponse }) {
             <Stack>
               <AttainmentChart rows={rows.map((r) => ({ name: named(r), attained: r.attainmentBps / 100, pace: r.expectedBps / 100 }))} />
               <Table>
-                <Table.Thead>
-                  <Table.Tr>
-                    {["reports.owner", "reports.ownerKind", "reports.quota", "reports.attained", "reports.attainmentShare", "reports.pace"].map((h) => (
-                      <Table.Th key={h} scope="col">
-                        {t(h)}
-                      </Table.Th>
-                    ))}
-                  </Table.Tr>
-                </Table.Thead>
+                <TableHead heads={["reports.owner", "reports.ownerKind", "reports.quota", "reports.attained", "reports.attainmentShare", "reports.pace"].map((h) => t(h))} />
                 <Table.Tbody>
                   {rows.map((r) => (
                     <Table.Tr key={`${r.quota?.ownerKind}/${r.quota?.ownerId}/${r.quota?.productLine}`}>

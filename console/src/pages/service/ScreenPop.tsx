@@ -12,6 +12,7 @@ import { Link } from "../../components/Link";
 import { Loaded, useCall } from "../../components/Loaded";
 import { dateTime, money } from "../../format";
 import { Section, type ScreenPopResponse } from "../../gen/crm/gateway/v1/gateway_pb";
+import { TableHead } from "../../components/TableParts";
 
 export function ScreenPop() {
   const { t } = useTranslation();
@@ -64,13 +65,7 @@ function Caller({ pop, phone }: { pop: ScreenPopResponse; phone: string }) {
           <Text>{t("c360.noneYet")}</Text>
         ) : (
           <Table>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">{t("screenPop.subject")}</Table.Th>
-                <Table.Th scope="col">{t("screenPop.priority")}</Table.Th>
-                <Table.Th scope="col">{t("screenPop.resolutionDue")}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
+            <TableHead heads={[t("screenPop.subject"), t("screenPop.priority"), t("screenPop.resolutionDue")]} />
             <Table.Tbody>
               {pop.openCases.map((c) => {
                 const state = sla.get(c.id);

@@ -1,7 +1,7 @@
 // The service report for a period (cases opened in it) and a queue: volumes, SLA compliance,
 // mean times, satisfaction, cases by channel and type, the open backlog by age, and each
 // agent's workload. The figures are computed by the service desk in SQL.
-import { Group, NativeSelect, SimpleGrid, Stack, Table, TextInput, Title } from "@mantine/core";
+import { Group, NativeSelect, SimpleGrid, Stack, Table, Title } from "@mantine/core";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { servicedesk } from "../../api/clients";
@@ -9,6 +9,7 @@ import type { ChartOption } from "../../charts/echarts";
 import { Chart } from "../../components/Chart";
 import { Figure } from "../../components/Figure";
 import { Listing } from "../../components/Listing";
+import { isPeriod, PeriodInput } from "../../components/PeriodInput";
 import { Loaded, useCall } from "../../components/Loaded";
 import { Section } from "../../components/Section";
 import { count, share } from "../../format";
@@ -22,7 +23,7 @@ export function ServiceReport() {
   const { t } = useTranslation();
   const [period, setPeriod] = useState(() => quarterOf(new Date()));
   const [queueId, setQueueId] = useState("");
-  const valid = /^\d{4}(-Q[1-4]|-\d{2})?$/.test(period);
+  const valid = isPeriod(period);
   const [queues] = useCall(() => servicedesk.listQueues({ pageSize: 500 }), []);
   const [call, retry] = useCall(
     async () => (valid ? servicedesk.getServiceReport({ period, queueId }) : null),
@@ -33,13 +34,7 @@ export function ServiceReport() {
       <ServiceNav />
       <Title order={1}>{t("serviceReport.title")}</Title>
       <Group align="end">
-        <TextInput
-          label={t("reports.period")}
-          description={t("reports.periodHint")}
-          value={period}
-          error={valid ? undefined : t("reports.periodInvalid")}
-          onChange={(e) => setPeriod(e.currentTarget.value.trim())}
-        />
+        <PeriodInput value={period} onChange={setPeriod} />
         <Loaded call={queues}>
           {(found) => (
             <NativeSelect

@@ -9,6 +9,7 @@ import { useAction } from "../../components/useAction";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
 import { Listing } from "../../components/Listing";
+import { TableHead } from "../../components/TableParts";
 
 export function ServiceSettings() {
   const { t } = useTranslation();
@@ -89,14 +90,7 @@ function SlaPolicies() {
       <Loaded call={call} retry={retry}>
         {(found) => (
           <Table>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">{t("c360.tier")}</Table.Th>
-                <Table.Th scope="col">{t("screenPop.priority")}</Table.Th>
-                <Table.Th scope="col">{t("settings.responseMinutes")}</Table.Th>
-                <Table.Th scope="col">{t("settings.resolutionMinutes")}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
+            <TableHead heads={[t("c360.tier"), t("screenPop.priority"), t("settings.responseMinutes"), t("settings.resolutionMinutes")]} />
             <Table.Tbody>
               {found.policies.map((p) => (
                 <Table.Tr key={`${p.tier}/${p.priority}`}>
