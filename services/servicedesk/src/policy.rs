@@ -128,6 +128,6 @@ mod tests {
             "no access rule: {:?}",
             coverage.undeclared
         );
-        assert_eq!(coverage.rpcs, 38);
+        assert_eq!(coverage.rpcs, 39);
     }
 }

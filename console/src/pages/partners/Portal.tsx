@@ -144,6 +144,7 @@ function Orders({ partnerId, products }: { partnerId: string; products: PortalPr
                   <Badge color={o.status === PartnerOrderStatus.REJECTED ? "red.9" : o.status === PartnerOrderStatus.PLACED ? "teal.9" : undefined} variant={o.status === PartnerOrderStatus.SUBMITTED ? "light" : "filled"}>
                     {t(`portal.orderStatuses.${o.status}`)}
                   </Badge>
+                  {o.reason && <Text size="sm">{o.reason}</Text>}
                 </Table.Td>
               </Table.Tr>
             )}

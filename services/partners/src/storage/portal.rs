@@ -85,8 +85,7 @@ pub async fn availability(conn: &mut Conn) -> sqlx::Result<Vec<pb::Availability>
         .collect()
 }
 
-const ORDER_COLUMNS: &str =
-    "id, partner_id, external_ref, lines, currency_code, status, sales_order_id, total_minor, submitted_at";
+const ORDER_COLUMNS: &str = "id, partner_id, external_ref, lines, currency_code, status, sales_order_id, total_minor, submitted_at, reason";
 
 fn order(r: &AnyRow) -> sqlx::Result<pb::PartnerOrder> {
     let lines: Vec<(String, i64)> =
@@ -108,6 +107,7 @@ fn order(r: &AnyRow) -> sqlx::Result<pb::PartnerOrder> {
         status: r.try_get::<i64, _>("status")? as i32,
         sales_order_id: r.try_get("sales_order_id")?,
         submit_time: Some(timestamp(r.try_get("submitted_at")?)),
+        reason: r.try_get("reason")?,
     })
 }
 

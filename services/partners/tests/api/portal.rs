@@ -298,6 +298,37 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         .unwrap();
     assert_eq!(count, 1, "the redelivered submission placed nothing more");
 
+    // An order sales cannot place comes back rejected, with sales' reason: there is no book to
+    // price it from in euros.
+    let mut in_euros = submit("EO-2");
+    if let Some(order) = in_euros.order.as_mut() {
+        order.currency_code = "EUR".into();
+    }
+    suite
+        .portal
+        .clone()
+        .submit_order(authed(in_euros, &user))
+        .await
+        .unwrap();
+    let rejected = eventually(Duration::from_secs(20), "e-order rejected by sales", || {
+        let mut portal = suite.portal.clone();
+        let req = authed(
+            pb::ListPartnerOrdersRequest {
+                partner_id: dealer.id.clone(),
+                ..Default::default()
+            },
+            &user,
+        );
+        async move {
+            let orders = portal.list_partner_orders(req).await.ok()?.into_inner().orders;
+            orders
+                .into_iter()
+                .find(|o| o.external_ref == "EO-2" && o.status == PartnerOrderStatus::Rejected as i32)
+        }
+    })
+    .await;
+    assert_eq!(rejected.reason, "no default price book in EUR");
+
     // Deal registration: registered by the partner, approved by the channel manager, a lead once.
     let registration = suite
         .portal
