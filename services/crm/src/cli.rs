@@ -50,6 +50,9 @@ enum Command {
     Export(crate::transfer::ExportArgs),
     /// Inspects dead letters and re-drives them into the consumer that parked them.
     Dlq(crate::dlq::DlqArgs),
+    /// Prints every setting of every service as Markdown (docs/configuration.md).
+    #[command(hide = true)]
+    SettingsReference,
 }
 
 /// Settings every service shares.
@@ -186,6 +189,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => crate::transfer::run_import(args).await,
         Command::Export(args) => crate::transfer::run_export(args).await,
         Command::Dlq(args) => crate::dlq::run(args).await,
+        Command::SettingsReference => {
+            print!("{}", crate::settings_doc::markdown());
+            Ok(())
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod dlq;
 mod local_nats;
 pub mod nats_users;
 pub mod services;
+pub mod settings_doc;
 pub mod suite;
 pub mod transfer;
 
