@@ -24,7 +24,8 @@ export function Portal() {
   const own = session.identity()?.partnerId ?? "";
   const [chosen, setChosen] = useState("");
   const partnerId = own || chosen;
-  const [catalog, retryCatalog] = useCall(() => portal.getPortalCatalog({}), []);
+  const catalogPaging = usePaging();
+  const [catalog, retryCatalog] = useCall(() => portal.getPortalCatalog({ pageSize: 50, pageToken: catalogPaging.token }), [catalogPaging.token]);
   return (
     <Stack>
       <PartnersNav />
@@ -32,7 +33,12 @@ export function Portal() {
       {!own && <ChoosePartner value={chosen} onChange={setChosen} />}
       <Section title={t("portal.catalog")}>
         <Loaded call={catalog} retry={retryCatalog}>
-          {(found) => <Catalog products={found.products} upcoming={found.upcoming} />}
+          {(found) => (
+            <>
+              <Catalog products={found.products} upcoming={found.upcoming} />
+              <More paging={catalogPaging} nextPageToken={found.nextPageToken} />
+            </>
+          )}
         </Loaded>
       </Section>
       {partnerId && (

@@ -1,10 +1,8 @@
 //! The partner portal: catalog with roadmap and availability, e-ordering, deal registration.
 
-use std::collections::HashMap;
-
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_key, finish_page, page_size, time_and_id};
+use crm_platform::paging::{decode_key, decode_parts, finish_page, key_of, page_size, time_and_id};
 use crm_platform::time::micros;
 use crm_proto::partners::v1::events as ev;
 use crm_proto::partners::v1::{self as pb, PartnerOrderStatus, RegistrationStatus};
@@ -15,39 +13,37 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{catalog, portal, timestamp};
 
+/// Roadmap entries of products not in the catalog yet, shown at most.
+const MAX_UPCOMING: i64 = 100;
+
 impl PartnersApi {
     pub(super) async fn handle_get_portal_catalog(
         &self,
         _p: &Principal,
         req: pb::GetPortalCatalogRequest,
     ) -> Result<pb::GetPortalCatalogResponse> {
+        let mut v = Violations::new();
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let after = decode_parts(&req.page_token, 2, &mut v).map(|k| (k[0].clone(), k[1].clone()));
+        v.finish()?;
         let mut conn = self.store.conn().await?;
-        let products = catalog::all(&mut conn).await?;
-        let availability: HashMap<String, pb::Availability> = portal::availability(&mut conn)
-            .await?
-            .into_iter()
-            .map(|a| (a.product_id.clone(), a))
-            .collect();
-        let roadmap = portal::roadmap(&mut conn).await?;
-        let listed: Vec<pb::PortalProduct> = products
-            .iter()
-            .filter(|p| p.active && (req.category.is_empty() || p.category == req.category))
-            .map(|p| pb::PortalProduct {
-                product_id: p.id.clone(),
-                sku: p.sku.clone(),
-                name: p.name.clone(),
-                category: p.category.clone(),
-                availability: availability.get(&p.id).cloned(),
-                roadmap: roadmap.iter().filter(|e| e.product_id == p.id).cloned().collect(),
-            })
-            .collect();
-        let upcoming = roadmap
-            .into_iter()
-            .filter(|e| e.product_id.is_empty() || !products.iter().any(|p| p.id == e.product_id))
-            .collect();
+        // A page of active products with their availability, and the roadmap of those only.
+        let rows = portal::catalog_page(&mut conn, &req.category, after.as_ref(), size + 1).await?;
+        let (mut products, next_page_token) = finish_page(rows, size, |p| key_of(&[&p.name, &p.product_id]));
+        let ids: Vec<String> = products.iter().map(|p| p.product_id.clone()).collect();
+        let mut roadmap = portal::roadmap_of(&mut conn, &ids).await?;
+        for p in &mut products {
+            p.roadmap = roadmap.remove(&p.product_id).unwrap_or_default();
+        }
+        let upcoming = if after.is_none() {
+            portal::upcoming(&mut conn, MAX_UPCOMING).await?
+        } else {
+            Vec::new()
+        };
         Ok(pb::GetPortalCatalogResponse {
-            products: listed,
+            products,
             upcoming,
+            next_page_token,
         })
     }
 

@@ -39,14 +39,6 @@ pub async fn upsert(conn: &mut Conn, p: &sales::Product) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Every product, by id.
-pub async fn all(conn: &mut Conn) -> sqlx::Result<Vec<Product>> {
-    let rows = sqlx::query("SELECT id, sku, name, category, product_line, active FROM products ORDER BY id")
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
 /// The products among `ids` that are known, by id.
 pub async fn by_ids(
     conn: &mut Conn,

@@ -28,21 +28,100 @@ pub async fn upsert_roadmap(conn: &mut Conn, e: &mut pb::RoadmapEntry) -> sqlx::
     Ok(())
 }
 
-/// Every roadmap entry by availability date.
-pub async fn roadmap(conn: &mut Conn) -> sqlx::Result<Vec<pb::RoadmapEntry>> {
-    let rows = sqlx::query(
-        "SELECT id, product_id, title, description, available_from FROM roadmap ORDER BY available_from, id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+fn roadmap_entry(r: &AnyRow) -> sqlx::Result<pb::RoadmapEntry> {
+    Ok(pb::RoadmapEntry {
+        id: r.try_get("id")?,
+        product_id: r.try_get("product_id")?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        available_from: r.try_get("available_from")?,
+    })
+}
+
+const ROADMAP_COLUMNS: &str = "r.id, r.product_id, r.title, r.description, r.available_from";
+
+/// The roadmap entries of `products`, by product, each product's by date.
+pub async fn roadmap_of(
+    conn: &mut Conn,
+    products: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, Vec<pb::RoadmapEntry>>> {
+    let mut found: std::collections::HashMap<String, Vec<pb::RoadmapEntry>> =
+        std::collections::HashMap::new();
+    if products.is_empty() {
+        return Ok(found);
+    }
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {ROADMAP_COLUMNS} FROM roadmap r WHERE r.product_id IN ("
+    ));
+    let list = q.in_list(products.iter().map(String::as_str));
+    q.push(&list).push(") ORDER BY r.available_from, r.id");
+    for row in q.build().fetch_all(&mut *conn).await? {
+        let entry = roadmap_entry(&row)?;
+        found.entry(entry.product_id.clone()).or_default().push(entry);
+    }
+    Ok(found)
+}
+
+/// Up to `limit` roadmap entries for products not in the catalog yet, soonest first.
+pub async fn upcoming(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<pb::RoadmapEntry>> {
+    let mut q = SqlBuilder::new(&format!(
+        "SELECT {ROADMAP_COLUMNS} FROM roadmap r WHERE (r.product_id = '' \
+         OR NOT EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id))"
+    ));
+    q.order_limit("r.available_from, r.id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(roadmap_entry)
+        .collect()
+}
+
+/// Up to `limit` active products by name after `after` (name, id), in `category` when one is
+/// given, with their availability (their roadmap is read by [`roadmap_of`]).
+pub async fn catalog_page(
+    conn: &mut Conn,
+    category: &str,
+    after: Option<&(String, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::PortalProduct>> {
+    let mut q = SqlBuilder::new(
+        "SELECT p.id, p.sku, p.name, p.category, a.in_stock, a.lead_time_days, a.weekly_capacity, a.updated_at \
+         FROM products p LEFT JOIN availability a ON a.product_id = p.id WHERE p.active = 1",
+    );
+    if !category.is_empty() {
+        q.and("p.category = {}", category);
+    }
+    q.after(
+        "p.name, p.id",
+        after.map(|(name, id)| vec![name.clone(), id.clone()]),
+    );
+    q.order_limit("p.name, p.id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
         .map(|r| {
-            Ok(pb::RoadmapEntry {
-                id: r.try_get("id")?,
-                product_id: r.try_get("product_id")?,
-                title: r.try_get("title")?,
-                description: r.try_get("description")?,
-                available_from: r.try_get("available_from")?,
+            let id: String = r.try_get("id")?;
+            let availability = match r.try_get::<Option<i64>, _>("in_stock")? {
+                Some(in_stock) => Some(pb::Availability {
+                    product_id: id.clone(),
+                    in_stock,
+                    lead_time_days: r.try_get::<Option<i64>, _>("lead_time_days")?.unwrap_or_default() as i32,
+                    weekly_capacity: r
+                        .try_get::<Option<i64>, _>("weekly_capacity")?
+                        .unwrap_or_default(),
+                    update_time: r.try_get::<Option<i64>, _>("updated_at")?.map(timestamp),
+                }),
+                None => None,
+            };
+            Ok(pb::PortalProduct {
+                product_id: id,
+                sku: r.try_get("sku")?,
+                name: r.try_get("name")?,
+                category: r.try_get("category")?,
+                availability,
+                roadmap: Vec::new(),
             })
         })
         .collect()
@@ -63,26 +142,6 @@ pub async fn set_availability(conn: &mut Conn, a: &pb::Availability, now: i64) -
     .execute(&mut *conn)
     .await?;
     Ok(now)
-}
-
-/// Every product's availability.
-pub async fn availability(conn: &mut Conn) -> sqlx::Result<Vec<pb::Availability>> {
-    let rows = sqlx::query(
-        "SELECT product_id, in_stock, lead_time_days, weekly_capacity, updated_at FROM availability",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(pb::Availability {
-                product_id: r.try_get("product_id")?,
-                in_stock: r.try_get("in_stock")?,
-                lead_time_days: r.try_get::<i64, _>("lead_time_days")? as i32,
-                weekly_capacity: r.try_get("weekly_capacity")?,
-                update_time: Some(timestamp(r.try_get("updated_at")?)),
-            })
-        })
-        .collect()
 }
 
 const ORDER_COLUMNS: &str = "id, partner_id, external_ref, lines, currency_code, status, sales_order_id, total_minor, submitted_at, reason";

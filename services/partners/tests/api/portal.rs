@@ -122,6 +122,67 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
             .collect::<Vec<_>>(),
         vec!["Foldable tablet"]
     );
+    // The catalog comes a page at a time by name, the upcoming entries with the first page; a
+    // category narrows it.
+    let desk = suite.product("DESK-1", "desks").await;
+    let page = |page_size: i32, page_token: String, category: &str| {
+        authed(
+            pb::GetPortalCatalogRequest {
+                category: category.into(),
+                page_size,
+                page_token,
+            },
+            &user,
+        )
+    };
+    let first = suite
+        .portal
+        .clone()
+        .get_portal_catalog(page(1, String::new(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((first.products.len(), first.upcoming.len()), (1, 1));
+    assert!(!first.next_page_token.is_empty());
+    let second = suite
+        .portal
+        .clone()
+        .get_portal_catalog(page(1, first.next_page_token.clone(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((second.products.len(), second.upcoming.len()), (1, 0));
+    assert!(second.next_page_token.is_empty());
+    let mut seen = vec![
+        first.products[0].product_id.clone(),
+        second.products[0].product_id.clone(),
+    ];
+    seen.sort();
+    let mut both = vec![laptop.id.clone(), desk.id.clone()];
+    both.sort();
+    assert_eq!(seen, both);
+    let desks = suite
+        .portal
+        .clone()
+        .get_portal_catalog(page(0, String::new(), "desks"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        desks
+            .products
+            .iter()
+            .map(|p| p.product_id.as_str())
+            .collect::<Vec<_>>(),
+        [desk.id.as_str()]
+    );
+    let err = suite
+        .portal
+        .clone()
+        .get_portal_catalog(page(0, "not a token".into(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), ["page_token"]);
     let denied = suite
         .portal
         .clone()
