@@ -3,6 +3,7 @@ export const en = {
   app: { name: "CRM", skip: "Skip to content", signOut: "Sign out", language: "Language", signedInAs: "Signed in as {{user}} ({{role}})" },
   nav: { sales: "Sales", customers: "Customers", pipeline: "Pipeline", cases: "Cases", serviceSettings: "Service settings", my: "Your requests", partners: "Partners", marketing: "Marketing", campaigns: "Campaigns" },
   signIn: {
+    team: "Team id (optional)",
     title: "Sign in",
     withProvider: "Sign in with your organisation",
     development: "Development sign-in",
@@ -531,6 +532,7 @@ export const en = {
     kinds: { 0: "Alert", 1: "Stalled deal", 2: "Early-stage pile-up", 3: "Falling new business", 4: "Overdue close" },
   },
   org: {
+    teamId: "Team id",
     title: "Organisation",
     teams: "Teams",
     team: "Team",

@@ -5,6 +5,7 @@ export const zhTW: Messages = {
   app: { name: "CRM", skip: "跳至主要內容", signOut: "登出", language: "語言", signedInAs: "目前登入：{{user}}（{{role}}）" },
   nav: { sales: "銷售", customers: "客戶", pipeline: "銷售管道", cases: "服務案件", serviceSettings: "客服設定", my: "我的服務需求", partners: "通路夥伴", marketing: "行銷", campaigns: "行銷活動" },
   signIn: {
+    team: "團隊代號（選填）",
     title: "登入",
     withProvider: "以貴機構帳號登入",
     development: "開發用登入",
@@ -534,6 +535,7 @@ export const zhTW: Messages = {
     kinds: { 0: "警示", 1: "停滯的商機", 2: "早期階段堆積", 3: "新商機減少", 4: "逾期未成交" },
   },
   org: {
+    teamId: "團隊代號",
     title: "組織",
     teams: "團隊",
     team: "團隊",

@@ -11,6 +11,7 @@ export function SignIn({ settings }: { settings: ConsoleSettings }) {
   const [user, setUser] = useState("dev-admin");
   const [partner, setPartner] = useState("");
   const [customer, setCustomer] = useState("");
+  const [team, setTeam] = useState("");
   const [failure, setFailure] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
@@ -19,7 +20,7 @@ export function SignIn({ settings }: { settings: ConsoleSettings }) {
     setBusy(true);
     setFailure(null);
     try {
-      await devSignIn({ role, user, partner_id: partner, customer_id: customer });
+      await devSignIn({ role, user, partner_id: partner, customer_id: customer, team });
     } catch (err) {
       setFailure(err instanceof Error ? err.message : String(err));
     } finally {
@@ -57,6 +58,10 @@ export function SignIn({ settings }: { settings: ConsoleSettings }) {
             <TextInput label={t("signIn.user")} value={user} onChange={(e) => setUser(e.currentTarget.value)} required />
             {role === "partner_user" && (
               <TextInput label={t("signIn.partner")} value={partner} onChange={(e) => setPartner(e.currentTarget.value)} required />
+            )}
+            {/* A manager reads their team's records, by the team their token names. */}
+            {(role === "sales_manager" || role === "sales_rep") && (
+              <TextInput label={t("signIn.team")} value={team} onChange={(e) => setTeam(e.currentTarget.value)} />
             )}
             {role === "customer" && (
               <TextInput label={t("signIn.customer")} value={customer} onChange={(e) => setCustomer(e.currentTarget.value)} required />

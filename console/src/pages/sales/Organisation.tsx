@@ -46,7 +46,7 @@ function Teams({ org }: { org: GetOrganizationResponse }) {
     <Section title={t("org.teams")}>
       <Listing
         items={org.teams}
-        head={[t("org.team"), t("org.department"), t("org.manager"), t("org.reps")]}
+        head={[t("org.team"), t("org.department"), t("org.manager"), t("org.reps"), t("org.teamId")]}
         row={(team) => (
           <Table.Tr key={team.id}>
             <Table.Th scope="row">{team.name}</Table.Th>
@@ -57,6 +57,10 @@ function Teams({ org }: { org: GetOrganizationResponse }) {
                 .filter((r) => r.teamId === team.id)
                 .map((r) => (r.active ? r.displayName || r.userId : t("org.inactive", { name: r.displayName || r.userId })))
                 .join(", ")}
+            </Table.Td>
+            {/* What a manager's token names (the identity provider's team claim). */}
+            <Table.Td>
+              <Text size="xs">{team.id}</Text>
             </Table.Td>
           </Table.Tr>
         )}
