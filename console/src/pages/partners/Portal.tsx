@@ -146,7 +146,8 @@ function Orders({ partnerId, products }: { partnerId: string; products: PortalPr
                 <Table.Th scope="row">{o.externalRef}</Table.Th>
                 <Table.Td>{o.submitTime ? dateTime(timestampDate(o.submitTime), locale) : ""}</Table.Td>
                 <Table.Td>{o.total ? money(o.total.amountMinor, o.total.currencyCode, locale) : "—"}</Table.Td>
-                <Table.Td>
+                {/* Wide enough for the status word: a badge truncates rather than wrap. */}
+                <Table.Td miw={120}>
                   <Badge color={o.status === PartnerOrderStatus.REJECTED ? "red.9" : o.status === PartnerOrderStatus.PLACED ? "teal.9" : undefined} variant={o.status === PartnerOrderStatus.SUBMITTED ? "light" : "filled"}>
                     {t(`portal.orderStatuses.${o.status}`)}
                   </Badge>
@@ -232,7 +233,7 @@ function Registration({ registration: r, locale, onReviewed }: { registration: D
       <Table.Th scope="row">{r.companyName}</Table.Th>
       <Table.Td>{r.estimatedAmount ? money(r.estimatedAmount.amountMinor, r.estimatedAmount.currencyCode, locale) : "—"}</Table.Td>
       <Table.Td>{r.registerTime ? dateTime(timestampDate(r.registerTime), locale) : ""}</Table.Td>
-      <Table.Td>
+      <Table.Td miw={120}>
         <Badge variant="light">{t(`portal.registrationStatuses.${r.status}`)}</Badge> {r.reviewReason && <Text size="sm">{r.reviewReason}</Text>}
         {pending && can(session.identity(), "partners.manage") && (
           <Stack gap={4} mt={4}>

@@ -159,8 +159,9 @@ function Forecast({ scope, deps }: { scope: MessageInitShape<typeof ReportScopeS
                 height={240}
                 option={{
                   tooltip: { trigger: "axis" },
-                  legend: { data: [t("reports.pipeline"), t("reports.weighted")] },
-                  grid: { left: 80, right: 16, bottom: 32 },
+                  // The legend above the plot, clear of the axis labels below it.
+                  legend: { top: 0, data: [t("reports.pipeline"), t("reports.weighted")] },
+                  grid: { left: 80, right: 16, top: 36, bottom: 32 },
                   xAxis: { type: "category", data: months.map((m) => m.month) },
                   yAxis: {
                     type: "value",
@@ -290,8 +291,8 @@ function AttainmentChart({ rows }: { rows: { name: string; attained: number; pac
   const option = useMemo(
     (): ChartOption => ({
       tooltip: { trigger: "axis", valueFormatter: (v) => `${Number(v).toFixed(1)}%` },
-      legend: { data: [t("reports.attainmentShare"), t("reports.pace")] },
-      grid: { left: 140, right: 24, bottom: 24 },
+      legend: { top: 0, data: [t("reports.attainmentShare"), t("reports.pace")] },
+      grid: { left: 140, right: 24, top: 36, bottom: 24 },
       yAxis: { type: "category", data: rows.map((r) => r.name), inverse: true },
       xAxis: { type: "value", axisLabel: { formatter: "{value}%" } },
       series: [
