@@ -31,7 +31,8 @@ before(async () => {
   ]);
   // North sells nine laptops in November, South one.
   const order = { party_external_id: "c-1", placed_at: "2026-11-10T10:00:00Z", currency: "USD", status: "placed" };
-  suite.import("orders", [
+  // Sales knows the partners once the partners service has announced them.
+  await suite.importWhenKnown("orders", [
     { external_id: "o-n", ...order, amount: "9000", partner_external_id: "p-n", lines: "LAPTOP-14:9:1000" },
     { external_id: "o-s", ...order, amount: "1000", partner_external_id: "p-s", lines: "LAPTOP-14:1:1000" },
   ]);

@@ -82,6 +82,19 @@ async function launch(dataDir, env) {
       child.kill("SIGTERM");
       return exited;
     },
+    /** Imports `rows` that name records of another service (orders naming partners), once
+     * the importing service has heard of them: its rejections are retried, the import being
+     * idempotent per source and external id. */
+    async importWhenKnown(entity, rows, attempts = 120) {
+      for (let i = 1; ; i++) {
+        try {
+          return this.import(entity, rows);
+        } catch (err) {
+          if (i >= attempts) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      }
+    },
     /** Imports `rows` (objects of one entity) through `crm import`. */
     import(entity, rows) {
       const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
