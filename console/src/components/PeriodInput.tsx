@@ -3,6 +3,11 @@
 import { TextInput } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 
+/** The quarter `now` falls in, as periods are named ("2026-Q4"): where reports start. */
+export function quarterOf(now: Date): string {
+  return `${now.getFullYear()}-Q${Math.floor(now.getMonth() / 3) + 1}`;
+}
+
 /** Whether `period` names a year, quarter or month. */
 export function isPeriod(period: string): boolean {
   return /^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$/.test(period);

@@ -12,7 +12,7 @@ import { Failure } from "../../components/Failure";
 import { Link } from "../../components/Link";
 import { Listing } from "../../components/Listing";
 import { PartyName } from "../../components/PartyName";
-import { PeriodInput } from "../../components/PeriodInput";
+import { PeriodInput, quarterOf } from "../../components/PeriodInput";
 import { PartyPicker } from "../../components/PartyPicker";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
@@ -22,7 +22,6 @@ import { calendarDay, dateTime, share } from "../../format";
 import type { Party } from "../../gen/crm/customers/v1/customers_pb";
 import type { Partner as PartnerRecord } from "../../gen/crm/partners/v1/partners_pb";
 import { TierRecommendation, type Scorecard } from "../../gen/crm/partners/v1/scorecards_pb";
-import { quarterOf } from "../sales/reports";
 import { PartnersNav } from "./PartnersNav";
 import { Facts, TableHead } from "../../components/TableParts";
 

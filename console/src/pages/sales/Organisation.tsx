@@ -8,14 +8,14 @@ import { can } from "../../auth/access";
 import { session } from "../../auth/session";
 import { Failure } from "../../components/Failure";
 import { Listing } from "../../components/Listing";
-import { PeriodInput } from "../../components/PeriodInput";
+import { PeriodInput, quarterOf } from "../../components/PeriodInput";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
 import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { money, toMinor } from "../../format";
 import { QuotaOwnerKind, type GetOrganizationResponse } from "../../gen/crm/sales/v1/org_pb";
-import { ownerName, quarterOf } from "./reports";
+import { ownerName } from "./reports";
 import { SalesNav } from "./SalesNav";
 
 export function Organisation() {

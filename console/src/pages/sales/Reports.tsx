@@ -15,10 +15,10 @@ import type { Money } from "../../gen/crm/common/v1/money_pb";
 import { QuotaOwnerKind, type GetOrganizationResponse } from "../../gen/crm/sales/v1/org_pb";
 import type { ReportScopeSchema } from "../../gen/crm/sales/v1/reports_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { behindPace, funnelSteps, ownerName, quarterOf } from "./reports";
+import { behindPace, funnelSteps, ownerName } from "./reports";
 import { SalesNav } from "./SalesNav";
 import { Facts, TableHead } from "../../components/TableParts";
-import { isPeriod, PeriodInput } from "../../components/PeriodInput";
+import { isPeriod, PeriodInput, quarterOf } from "../../components/PeriodInput";
 
 /** Colours with 4.5:1 against white. */
 const PIPELINE = "#1864ab";

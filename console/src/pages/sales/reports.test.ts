@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { GetOrganizationResponseSchema, QuotaOwnerKind, QuotaSchema } from "../../gen/crm/sales/v1/org_pb";
 import { PipelineStageSchema } from "../../gen/crm/sales/v1/pipeline_pb";
 import { FunnelStageSchema, QuotaAttainmentSchema } from "../../gen/crm/sales/v1/reports_pb";
-import { behindPace, funnelSteps, ownerName, quarterOf } from "./reports";
+import { behindPace, funnelSteps, ownerName } from "./reports";
 
 describe("funnelSteps", () => {
   const stages = [
@@ -24,14 +24,6 @@ describe("funnelSteps", () => {
       { code: "proposal", name: "Proposal", reached: 6, conversionBps: 5000 },
       { code: "won", name: "Won", reached: 3, conversionBps: 0 },
     ]);
-  });
-});
-
-describe("quarterOf", () => {
-  it("names the quarter as quotas do", () => {
-    expect(quarterOf(new Date(2026, 0, 1))).toBe("2026-Q1");
-    expect(quarterOf(new Date(2026, 5, 30))).toBe("2026-Q2");
-    expect(quarterOf(new Date(2026, 11, 31))).toBe("2026-Q4");
   });
 });
 

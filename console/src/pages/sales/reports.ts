@@ -1,5 +1,4 @@
-// The figures of the sales reports, ready to draw: the funnel's steps, quota owners by name,
-// and the period a report starts on.
+// The figures of the sales reports, ready to draw: the funnel's steps and quota owners by name.
 import type { FunnelStage, QuotaAttainment } from "../../gen/crm/sales/v1/reports_pb";
 import type { PipelineStage } from "../../gen/crm/sales/v1/pipeline_pb";
 import { QuotaOwnerKind, type GetOrganizationResponse } from "../../gen/crm/sales/v1/org_pb";
@@ -25,11 +24,6 @@ export function funnelSteps(rows: FunnelStage[], stages: PipelineStage[]): Funne
       const reached = stage?.isWon ? Number(r.count) : Number(r.reached);
       return { code: r.stageCode, name: stage?.name || r.stageCode, reached, conversionBps: r.conversionToNextBps };
     });
-}
-
-/** The quarter `now` falls in, as quotas name periods ("2026-Q4"). */
-export function quarterOf(now: Date): string {
-  return `${now.getFullYear()}-Q${Math.floor(now.getMonth() / 3) + 1}`;
 }
 
 /** A quota owner's name in the organisation: the rep's, team's or department's, else its id. */

@@ -9,12 +9,11 @@ import type { ChartOption } from "../../charts/echarts";
 import { Chart } from "../../components/Chart";
 import { Figure } from "../../components/Figure";
 import { Listing } from "../../components/Listing";
-import { isPeriod, PeriodInput } from "../../components/PeriodInput";
+import { isPeriod, PeriodInput, quarterOf } from "../../components/PeriodInput";
 import { Loaded, useCall } from "../../components/Loaded";
 import { Section } from "../../components/Section";
 import { count, share } from "../../format";
 import type { CountRow, GetServiceReportResponse } from "../../gen/crm/servicedesk/v1/servicedesk_pb";
-import { quarterOf } from "../sales/reports";
 import { ServiceNav } from "./ServiceNav";
 
 const BAR = "#1864ab";

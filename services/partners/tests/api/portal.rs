@@ -11,6 +11,32 @@ use tonic::Code;
 
 use crate::helpers::{Suite, money, partner_user, violated};
 
+/// The partner's first e-order for which `matches` holds, once there is one (what sales made of
+/// an e-order comes back by event).
+async fn order_where(
+    suite: &Suite,
+    partner_id: &str,
+    user: &str,
+    what: &str,
+    matches: impl Fn(&pb::PartnerOrder) -> bool + Copy,
+) -> pb::PartnerOrder {
+    eventually(Duration::from_secs(20), what, || {
+        let mut portal = suite.portal.clone();
+        let req = authed(
+            pb::ListPartnerOrdersRequest {
+                partner_id: partner_id.into(),
+                ..Default::default()
+            },
+            user,
+        );
+        async move {
+            let orders = portal.list_partner_orders(req).await.ok()?.into_inner().orders;
+            orders.into_iter().find(|o| matches(o))
+        }
+    })
+    .await
+}
+
 async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
     let suite = Suite::start(backend).await;
     let dealer_party = suite.organization("Dealer Co").await;
@@ -320,21 +346,8 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
     .await
     .unwrap();
 
-    let placed = eventually(Duration::from_secs(20), "e-order placed in sales", || {
-        let mut portal = suite.portal.clone();
-        let req = authed(
-            pb::ListPartnerOrdersRequest {
-                partner_id: dealer.id.clone(),
-                ..Default::default()
-            },
-            &user,
-        );
-        async move {
-            let orders = portal.list_partner_orders(req).await.ok()?.into_inner().orders;
-            orders
-                .into_iter()
-                .find(|o| o.status == PartnerOrderStatus::Placed as i32)
-        }
+    let placed = order_where(&suite, &dealer.id, &user, "e-order placed in sales", |o| {
+        o.status == PartnerOrderStatus::Placed as i32
     })
     .await;
     assert_eq!(placed.total.as_ref().unwrap().amount_minor, 2_700_00);
@@ -371,21 +384,8 @@ async fn e_orders_and_deal_registrations_reach_sales_once(backend: Backend) {
         .submit_order(authed(in_euros, &user))
         .await
         .unwrap();
-    let rejected = eventually(Duration::from_secs(20), "e-order rejected by sales", || {
-        let mut portal = suite.portal.clone();
-        let req = authed(
-            pb::ListPartnerOrdersRequest {
-                partner_id: dealer.id.clone(),
-                ..Default::default()
-            },
-            &user,
-        );
-        async move {
-            let orders = portal.list_partner_orders(req).await.ok()?.into_inner().orders;
-            orders
-                .into_iter()
-                .find(|o| o.external_ref == "EO-2" && o.status == PartnerOrderStatus::Rejected as i32)
-        }
+    let rejected = order_where(&suite, &dealer.id, &user, "e-order rejected by sales", |o| {
+        o.external_ref == "EO-2" && o.status == PartnerOrderStatus::Rejected as i32
     })
     .await;
     assert_eq!(rejected.reason, "no default price book in EUR");
