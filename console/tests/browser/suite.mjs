@@ -136,16 +136,17 @@ export async function signIn(page, url, role, user, extra = {}) {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
-/** Reloads `page` until `locator` shows, for work the suite does in the background after an
- * import (duplicate checks, ranking): behaviour awaited, with a bound only against a hang. */
-export async function eventually(page, locator, attempts = 30) {
+/** Reloads `page` (or does `again`) until `locator` shows, for work the suite does in the
+ * background after an import (duplicate checks, ranking, name search): behaviour awaited, with a
+ * bound only against a hang. */
+export async function eventually(page, locator, again = () => page.reload(), attempts = 30) {
   for (let i = 0; ; i++) {
     try {
       await locator.first().waitFor({ timeout: 2_000 });
       return;
     } catch (err) {
       if (i >= attempts) throw err;
-      await page.reload();
+      await again();
     }
   }
 }
