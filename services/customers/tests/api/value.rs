@@ -428,29 +428,22 @@ async fn value_is_contribution_over_the_window(backend: Backend) {
                 .await;
         }
     }
-    let contribution = |p: &pb::Party| {
-        p.value
-            .as_ref()
-            .unwrap()
-            .window_contribution
-            .as_ref()
-            .unwrap()
-            .amount_minor
-    };
-    crm_testkit::eventually(std::time::Duration::from_secs(30), "the figures", || async {
-        let caller = app.get(&ids[5]).await.ok()?;
-        let top = app.get(&ids[0]).await.ok()?;
-        (contribution(&caller) == -25_000 && contribution(&top) == 600_000).then_some(())
-    })
-    .await;
-    let figures: Vec<i64> = {
+    let contribution = |p: &pb::Party| Some(p.value.as_ref()?.window_contribution.as_ref()?.amount_minor);
+    // Orders and cases arrive on two streams, in any order between them: every party's figure
+    // is awaited, not only the first and last.
+    let expected = [600_000, -25_000, -25_000, -25_000, 0, -25_000];
+    let figures = || async {
         let mut out = Vec::new();
         for id in &ids {
-            out.push(contribution(&app.get(id).await.unwrap()));
+            out.push(contribution(&app.get(id).await.ok()?)?);
         }
-        out
+        Some(out)
     };
-    assert_eq!(figures, [600_000, -25_000, -25_000, -25_000, 0, -25_000]);
+    crm_testkit::eventually(std::time::Duration::from_secs(30), "the figures", || async {
+        figures().await.filter(|f| f == &expected).map(|_| ())
+    })
+    .await;
+    assert_eq!(figures().await.unwrap(), expected);
     let busy = app.get(&ids[1]).await.unwrap().value.unwrap();
     assert_eq!(busy.window_cost_to_serve.unwrap().amount_minor, 125_000);
     let lapsed = app.get(&ids[4]).await.unwrap().value.unwrap();
