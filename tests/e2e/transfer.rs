@@ -225,5 +225,169 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
     assert_eq!(orders.lines().count(), 5, "{orders}");
     assert!(orders.contains(r#""amount":"15400.00""#) && orders.contains(r#""status":"returned""#));
 
+    uploads_from_the_console(gateway, &token, &std::fs::read(&bad).unwrap()).await;
     assert!(process.terminate().success());
+}
+
+/// The console's import: the file with bad rows again, uploaded to the gateway, which streams
+/// it to the service as the command does; an upload without a token, from a role that may not
+/// import, or naming no known entity is refused as a whole with the gRPC code's name.
+async fn uploads_from_the_console(gateway: u16, token: &str, bad_file: &[u8]) {
+    let (status, answer) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=parties",
+        Some(token),
+        bad_file,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // N-1 came in with the command: unchanged now, as the same source's record.
+    assert_eq!(
+        [&answer["created"], &answer["unchanged"], &answer["rejected"]],
+        [0, 1, 4],
+        "{answer}"
+    );
+    assert_eq!(answer["ignored"], serde_json::json!(["shoe_size"]));
+    let reasons: Vec<String> = answer["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["line"], r["reason"].as_str().unwrap()))
+        .collect();
+    assert!(
+        reasons[0].starts_with("3 email: not an email address"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].starts_with("4 created_at: not a time"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("broken quoting") && reasons[3].contains("not valid UTF-8"),
+        "{reasons:?}"
+    );
+
+    // JSON lines, checked first (nothing stored), then imported.
+    let person = br#"{"external_id":"J-1","kind":"person","given_name":"Jo","phone":"+886 2 2345 6789"}"#;
+    let (_, checked) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=parties&format=jsonl&dry_run=true",
+        Some(token),
+        person,
+    )
+    .await;
+    assert_eq!(
+        (&checked["created"], &checked["dryRun"]),
+        (&1.into(), &true.into()),
+        "{checked}"
+    );
+    let (_, imported) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=parties&format=jsonl",
+        Some(token),
+        person,
+    )
+    .await;
+    assert_eq!(imported["created"], 1, "{imported}");
+    let (_, again) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=parties&format=jsonl",
+        Some(token),
+        person,
+    )
+    .await;
+    assert_eq!(again["unchanged"], 1, "{again}");
+
+    let (status, refused) = http(gateway, "POST", "/console/import?entity=parties", None, bad_file).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (401, &"UNAUTHENTICATED".into()),
+        "{refused}"
+    );
+    let (_, auditor) = http(
+        gateway,
+        "GET",
+        "/console/dev-token?role=auditor&user=audrey",
+        None,
+        b"",
+    )
+    .await;
+    let auditor = auditor["token"]
+        .as_str()
+        .expect("a development token")
+        .to_string();
+    let (status, refused) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=parties",
+        Some(&auditor),
+        bad_file,
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (403, &"PERMISSION_DENIED".into()),
+        "{refused}"
+    );
+    let (status, refused) = http(
+        gateway,
+        "POST",
+        "/console/import?entity=planets",
+        Some(token),
+        bad_file,
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]["code"], &refused["error"]["field"]),
+        (400, &"INVALID_ARGUMENT".into(), &"entity".into()),
+        "{refused}"
+    );
+}
+
+/// One HTTP/1.1 request to the gateway's site: the status and the JSON answer.
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        request.push_str(&format!("authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, mut content) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let mut joined = String::new();
+    if chunked {
+        // Chunks: a hex size line, the bytes, a line break; a size of zero ends them.
+        while let Some((size, rest)) = content.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 {
+                break;
+            }
+            joined.push_str(&rest[..size]);
+            content = &rest[size + 2..];
+        }
+        content = &joined;
+    }
+    let json = serde_json::from_str(content).unwrap_or_else(|e| panic!("{e}: {content}"));
+    (status, json)
 }

@@ -41,6 +41,7 @@ const MyRequests = lazy(() => import("../pages/self/MyRequests").then((m) => ({ 
 const CallLists = lazy(() => import("../pages/service/CallLists").then((m) => ({ default: m.CallLists })));
 const CallList = lazy(() => import("../pages/service/CallList").then((m) => ({ default: m.CallList })));
 const ServiceReport = lazy(() => import("../pages/service/ServiceReport").then((m) => ({ default: m.ServiceReport })));
+const Import = lazy(() => import("../pages/import/Import").then((m) => ({ default: m.Import })));
 const ServiceSettings = lazy(() => import("../pages/service/ServiceSettings").then((m) => ({ default: m.ServiceSettings })));
 
 /** The navigation: each area, for the roles that may use it. */
@@ -53,6 +54,7 @@ const AREAS: { to: string; label: string; action: Action }[] = [
   { to: "/campaigns", label: "nav.campaigns", action: "marketing.read" },
   { to: "/partners", label: "nav.partners", action: "partners.performance" },
   { to: "/my", label: "nav.my", action: "self.service" },
+  { to: "/import", label: "nav.import", action: "data.import" },
 ];
 
 export function App() {
@@ -168,6 +170,7 @@ function Page({ path, identity }: { path: string; identity: Identity }): ReactNo
   const callList = match("/service/call-lists/:id", path);
   if (callList) return <CallList id={callList.id} />;
   if (match("/my", path)) return <MyRequests />;
+  if (match("/import", path)) return <Import />;
   if (match("/customers", path)) return <Customers />;
   if (match("/partners", path)) return <Performance />;
   if (match("/partners/hierarchy", path)) return <Hierarchy />;

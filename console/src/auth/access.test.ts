@@ -37,6 +37,13 @@ describe("what the console offers", () => {
     expect(can(as("marketer"), "sales.sell")).toBe(false);
   });
 
+  it("keeps imports to administrators and data stewards, as the services do", () => {
+    expect(can(as("data_steward"), "data.import")).toBe(true);
+    expect(can(as("admin"), "data.import")).toBe(true);
+    expect(can(as("sales_manager"), "data.import")).toBe(false);
+    expect(can(as("auditor"), "data.import")).toBe(false);
+  });
+
   it("gives customers their own desk and nothing of the base", () => {
     expect(can(as("customer"), "self.service")).toBe(true);
     expect(can(as("customer"), "customers.search")).toBe(false);

@@ -21,7 +21,8 @@ export type Action =
   | "partners.manage"
   | "partners.trade"
   | "marketing.read"
-  | "marketing.act";
+  | "marketing.act"
+  | "data.import";
 
 const STAFF_READERS = ["admin", "auditor"];
 
@@ -58,6 +59,8 @@ const GRANTS: Record<Action, string[]> = {
   "partners.manage": ["admin", "sales_manager", "channel_manager"],
   // The portal's trade: e-orders and deal registrations (a partner's users their own).
   "partners.trade": ["admin", "sales_manager", "channel_manager", "partner_user"],
+  // Importing files of records into any service.
+  "data.import": ["admin", "data_steward"],
 };
 
 /** Whether `identity` may do `action`. */

@@ -162,3 +162,58 @@ test("the customers a filter selects are exported as a file the importer reads",
   assert.equal(status, `${lines.length - 1} customers exported.`);
   assert.deepEqual(errors, []);
 });
+
+test("a data steward checks a file, imports it, and saves the rows refused", async () => {
+  const { page, errors } = await newPage(browser);
+  await signIn(page, suite.url, "Data steward", "steward-1");
+  await page.getByRole("link", { name: "Import", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Import" }).waitFor();
+  const form = page.getByRole("form", { name: "Import" });
+  await form.getByLabel("What the file holds").selectOption("parties");
+  await form.getByText(/^external_id, kind, given_name/).waitFor();
+  const people = [
+    "external_id,kind,given_name,family_name,email,shoe_size",
+    "u-1,person,Ana,Silva,ana.silva@example.com,38",
+    "u-2,person,Bad,Mail,not-an-address,41",
+    "u-3,person,Ken,Wu,ken.wu@example.com,",
+  ].join("\n");
+  await form.getByLabel("File (CSV or JSON lines)").setInputFiles({ name: "people.csv", mimeType: "text/csv", buffer: Buffer.from(people) });
+
+  // Checked first: nothing stored.
+  await form.getByLabel("Check only, store nothing").check();
+  await form.getByRole("button", { name: "Check" }).click();
+  await page.getByRole("status").filter({ hasText: "Checked: 2 would be created, 0 updated, 0 unchanged, 1 refused. Nothing was stored." }).waitFor();
+  await page.getByText("The importer does not know these columns and left them out: shoe_size.").waitFor();
+  const refused = page.getByRole("region", { name: "Refused rows" });
+  await refused.getByRole("row", { name: /^3 email: / }).waitFor();
+  assert.deepEqual(await violations(page), []);
+
+  await form.getByLabel("Check only, store nothing").uncheck();
+  await form.getByRole("button", { name: "Import" }).click();
+  await page.getByRole("status").filter({ hasText: "2 created, 0 updated, 0 unchanged, 1 refused." }).waitFor();
+  await page.screenshot({ path: join(OUTPUT, "import.png"), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent("download"), refused.getByRole("button", { name: "Save the refused rows" }).click()]);
+  assert.equal(download.suggestedFilename(), "people.rejected.csv");
+  const lines = readFileSync(await download.path(), "utf8").trimEnd().split("\r\n");
+  assert.equal(lines[0], "line,reason");
+  assert.match(lines[1], /^3,email: /);
+  assert.equal(lines.length, 2);
+
+  // The same file again changes nothing.
+  await form.getByRole("button", { name: "Import" }).click();
+  await page.getByRole("status").filter({ hasText: "0 created, 0 updated, 2 unchanged, 1 refused." }).waitFor();
+
+  // The imported customer is found.
+  await page.getByRole("link", { name: "Customers", exact: true }).click();
+  await page.getByLabel("Search by name, e-mail or phone").fill("ken.wu@example.com");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "Ken Wu", exact: true }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
+test("only those who may import are offered the import", async () => {
+  const { page } = await newPage(browser);
+  await signIn(page, suite.url, "Sales manager", "mgr-2");
+  await page.getByRole("link", { name: "Customers", exact: true }).waitFor();
+  assert.equal(await page.getByRole("link", { name: "Import", exact: true }).count(), 0);
+});

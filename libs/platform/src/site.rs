@@ -1,16 +1,19 @@
-//! A web site served on a gRPC server's own port: the browser console's files and the few
-//! plain HTTP answers it needs (its settings, a development sign-in).
+//! A web site served on a gRPC server's own port: the browser console's files, the few plain
+//! HTTP answers it needs (its settings, a development sign-in), and uploads of files (which
+//! gRPC-Web cannot stream from a browser).
 //!
 //! gRPC and gRPC-Web calls are POSTs; a GET or HEAD is a browser loading a page. Those are
 //! answered here, before the gRPC layers: a page loads without a token, and every call it then
 //! makes carries the signed-in user's token through authentication as any other client's does.
+//! A POST is the site's only at a path given to [`Site::upload`]; its handler passes the
+//! caller's token on to the services it calls, which decide what the caller may do.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::future::{Either, Ready, ready};
+use futures::future::{BoxFuture, Either, FutureExt as _, Ready, ready};
 
 /// One file of the site.
 #[derive(Debug, Clone)]
@@ -27,6 +30,13 @@ pub type Files = Arc<dyn Fn(&str) -> Option<Asset> + Send + Sync>;
 /// Answers a GET of one path from its query string: (status, media type, body).
 pub type Handler = Arc<dyn Fn(&str) -> (http::StatusCode, &'static str, Vec<u8>) + Send + Sync>;
 
+/// Answers a POST of one path: the request, its body streamed as it arrives, and the answer.
+pub type Upload = Arc<
+    dyn Fn(http::Request<tonic::body::Body>) -> BoxFuture<'static, http::Response<tonic::body::Body>>
+        + Send
+        + Sync,
+>;
+
 /// A single-page application: its files, and handlers for a few paths of their own. A path
 /// that is neither (a page of the application, such as `/screen-pop?phone=...`) gets
 /// `index.html`, whose script shows that page.
@@ -34,6 +44,7 @@ pub type Handler = Arc<dyn Fn(&str) -> (http::StatusCode, &'static str, Vec<u8>)
 pub struct Site {
     files: Files,
     handlers: Vec<(String, Handler)>,
+    uploads: Vec<(String, Upload)>,
     content_security_policy: String,
 }
 
@@ -43,6 +54,10 @@ impl std::fmt::Debug for Site {
             .field(
                 "handlers",
                 &self.handlers.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field(
+                "uploads",
+                &self.uploads.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -62,6 +77,7 @@ impl Site {
         Self {
             files,
             handlers: Vec::new(),
+            uploads: Vec::new(),
             // Styles set by the UI framework's components are inline; scripts never are.
             content_security_policy: format!(
                 "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
@@ -77,9 +93,35 @@ impl Site {
         self
     }
 
+    /// Answers POSTs of `path` with `handler`.
+    pub fn upload(mut self, path: &str, handler: Upload) -> Self {
+        self.uploads.push((path.to_string(), handler));
+        self
+    }
+
     /// Whether this site answers `request`: GETs and HEADs.
     fn answers<B>(request: &http::Request<B>) -> bool {
         matches!(*request.method(), http::Method::GET | http::Method::HEAD)
+    }
+
+    /// The handler of a POST to `request`'s path, if it is an upload's.
+    fn upload_for<B>(&self, request: &http::Request<B>) -> Option<&Upload> {
+        (*request.method() == http::Method::POST)
+            .then(|| self.uploads.iter().find(|(p, _)| p == request.uri().path()))
+            .flatten()
+            .map(|(_, handler)| handler)
+    }
+
+    /// The headers every answer of the site carries.
+    fn secure(&self, headers: &mut http::HeaderMap) {
+        let mut set = |name: &'static str, value: &str| {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        };
+        set("content-security-policy", &self.content_security_policy);
+        set("x-content-type-options", "nosniff");
+        set("referrer-policy", "no-referrer");
     }
 
     /// The answer to a GET or HEAD of `uri`.
@@ -141,9 +183,7 @@ impl Site {
         set("content-type", &mime);
         set("content-length", &length.to_string());
         set("cache-control", cache);
-        set("content-security-policy", &self.content_security_policy);
-        set("x-content-type-options", "nosniff");
-        set("referrer-policy", "no-referrer");
+        self.secure(headers);
         response
     }
 }
@@ -182,22 +222,46 @@ pub struct SiteService<S> {
 impl<S, B> tower::Service<http::Request<B>> for SiteService<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Error: Send + 'static,
+    B: tonic::codegen::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Either<Ready<Result<S::Response, S::Error>>, S::Future>;
+    type Future = Either<
+        Either<Ready<Result<S::Response, S::Error>>, BoxFuture<'static, Result<S::Response, S::Error>>>,
+        S::Future,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        match &self.site {
-            Some(site) if Site::answers(&request) => {
-                Either::Left(ready(Ok(site.respond(request.method(), request.uri()))))
-            }
-            _ => Either::Right(self.inner.call(request)),
+        let Some(site) = &self.site else {
+            return Either::Right(self.inner.call(request));
+        };
+        if Site::answers(&request) {
+            return Either::Left(Either::Left(ready(Ok(
+                site.respond(request.method(), request.uri())
+            ))));
         }
+        let Some(handler) = site.upload_for(&request).cloned() else {
+            return Either::Right(self.inner.call(request));
+        };
+        let site = site.clone();
+        let answer = handler(request.map(tonic::body::Body::new));
+        Either::Left(Either::Right(
+            async move {
+                let mut response = answer.await;
+                site.secure(response.headers_mut());
+                response
+                    .headers_mut()
+                    .insert("cache-control", http::HeaderValue::from_static("no-store"));
+                Ok(response)
+            }
+            .boxed(),
+        ))
     }
 }
 

@@ -8,7 +8,7 @@ use crm_proto::partners::v1 as partners;
 use crm_proto::sales::v1 as sales;
 use crm_proto::servicedesk::v1 as servicedesk;
 
-use super::records::Record;
+use crate::records::Record;
 
 /// What can be imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -202,6 +202,36 @@ impl ImportEntity {
             || (self == ImportEntity::Parties
                 && column.strip_prefix("attributes.").is_some_and(|k| !k.is_empty()))
     }
+
+    /// The service that stores it.
+    pub fn owner(self) -> Owner {
+        match self {
+            ImportEntity::Parties | ImportEntity::Relationships => Owner::Customers,
+            ImportEntity::Orders
+            | ImportEntity::Products
+            | ImportEntity::Leads
+            | ImportEntity::Opportunities
+            | ImportEntity::Activities => Owner::Sales,
+            ImportEntity::Partners | ImportEntity::Targets => Owner::Partners,
+            ImportEntity::Cases | ImportEntity::Articles => Owner::ServiceDesk,
+            ImportEntity::Consents => Owner::Marketing,
+        }
+    }
+}
+
+/// The domain services records are imported into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Parties and their relationships.
+    Customers,
+    /// Orders, the catalog and the pipeline.
+    Sales,
+    /// Partners and their targets.
+    Partners,
+    /// Consents.
+    Marketing,
+    /// Cases and articles.
+    ServiceDesk,
 }
 
 /// A column at fault and why.
@@ -888,8 +918,26 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The column a field the service refused came from (`record` is the row as read).
-pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> String {
+/// Which contact columns a party's row fills, as bits in the order of its contact points
+/// (email 1, phone 2, address 4).
+pub fn contact_layout(r: &Record) -> u8 {
+    contact_columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, (c, _))| !r.get(c).is_empty())
+        .fold(0, |bits, (i, _)| bits | (1 << i))
+}
+
+/// Whether a row's contact points are its contact columns from the first on (none, email,
+/// email and phone, all three): then a refused point's index is its column's. Only the other
+/// rows' layouts need keeping.
+pub fn in_order(layout: u8) -> bool {
+    layout & (layout + 1) == 0
+}
+
+/// The column a field the service refused came from; `layout` is the row's
+/// [`contact_layout`] (None: its contact columns in order).
+pub fn column_of(entity: ImportEntity, field: &str, layout: Option<u8>) -> String {
     let field = field.trim_start_matches("party.");
     match entity {
         ImportEntity::Parties => {
@@ -900,17 +948,16 @@ pub fn column_of(entity: ImportEntity, field: &str, record: Option<&Record>) -> 
                     .next()
                     .and_then(|i| i.parse().ok())
                     .unwrap_or(usize::MAX);
-                if let Some(record) = record {
-                    let present: Vec<&str> = contact_columns()
-                        .iter()
-                        .map(|(c, _)| *c)
-                        .filter(|c| !record.get(c).is_empty())
-                        .collect();
-                    if let Some(column) = present.get(index) {
-                        return (*column).to_string();
-                    }
-                }
-                return "contact_points".into();
+                let layout = layout.unwrap_or(0b111);
+                let present: Vec<&str> = contact_columns()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| layout & (1 << i) != 0)
+                    .map(|(_, (c, _))| *c)
+                    .collect();
+                return present
+                    .get(index)
+                    .map_or_else(|| "contact_points".to_string(), |c| (*c).to_string());
             }
             if let Some(key) = field.strip_prefix("attributes[") {
                 return format!("attributes.{}", key.trim_end_matches(']'));
@@ -1144,8 +1191,19 @@ mod tests {
     #[test]
     fn refused_fields_name_their_columns() {
         let r = record(&[("phone", "x"), ("address", "y")]);
+        assert!(!in_order(contact_layout(&r)));
         assert_eq!(
-            column_of(ImportEntity::Parties, "contact_points[0].value", Some(&r)),
+            column_of(
+                ImportEntity::Parties,
+                "contact_points[0].value",
+                Some(contact_layout(&r))
+            ),
+            "phone"
+        );
+        let r = record(&[("email", "x"), ("phone", "y")]);
+        assert!(in_order(contact_layout(&r)));
+        assert_eq!(
+            column_of(ImportEntity::Parties, "contact_points[1].value", None),
             "phone"
         );
         assert_eq!(

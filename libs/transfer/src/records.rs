@@ -1,4 +1,4 @@
-//! Reading an input file row by row as named fields, CSV (with a header row) or JSON lines, and
+//! Reading an input (a file, an upload) row by row as named fields, CSV (with a header row) or JSON lines, and
 //! writing rows back out; a row that cannot be read is reported with its line and left out.
 
 use std::collections::HashMap;
@@ -52,7 +52,10 @@ pub struct BadRow {
     pub reason: String,
 }
 
-/// Reads rows from a file, renaming columns per `mapping` (source -> target).
+/// What rows are read from: a file, or an upload being received.
+pub type Source = Box<dyn Read + Send>;
+
+/// Reads rows from a file or an upload, renaming columns per `mapping` (source -> target).
 pub struct Reader {
     inner: Inner,
     mapping: HashMap<String, String>,
@@ -66,7 +69,7 @@ enum Inner {
         headers: Vec<String>,
     },
     Jsonl {
-        reader: BufReader<Counting<File>>,
+        reader: BufReader<Counting<Source>>,
         line: i64,
     },
 }
@@ -96,9 +99,15 @@ impl Reader {
     /// Opens `path`; for CSV reads the header row. `mapping` renames columns.
     pub fn open(path: &Path, format: Format, mapping: HashMap<String, String>) -> anyhow::Result<Self> {
         let file = File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Self::new(Box::new(file), format, mapping).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Reads `source` (a file, an upload); for CSV reads the header row. `mapping` renames
+    /// columns.
+    pub fn new(source: Source, format: Format, mapping: HashMap<String, String>) -> anyhow::Result<Self> {
         let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counting = Counting {
-            inner: file,
+            inner: source,
             read: read.clone(),
         };
         let inner = match format {
@@ -106,8 +115,8 @@ impl Reader {
                 let mut lines = Lines::new(BufReader::new(counting));
                 let (_, header) = lines
                     .next_record()
-                    .ok_or_else(|| anyhow::anyhow!("{}: no header row", path.display()))?
-                    .map_err(|e| anyhow::anyhow!("{}: cannot read the header row: {e}", path.display()))?;
+                    .ok_or_else(|| anyhow::anyhow!("no header row"))?
+                    .map_err(|e| anyhow::anyhow!("cannot read the header row: {e}"))?;
                 let headers = lines
                     .fields(&header)
                     .iter()
@@ -273,7 +282,7 @@ impl Reader {
 /// CSV records as raw bytes with the line each starts on: lines are joined while a quoted field
 /// is open (an odd number of quotes so far), as CSV allows line breaks inside quotes.
 struct Lines {
-    reader: BufReader<Counting<File>>,
+    reader: BufReader<Counting<Source>>,
     /// Splits a record into fields; kept, as building one costs more than parsing a short row.
     parser: Box<csv_core::Reader>,
     /// Lines read so far.
@@ -283,7 +292,7 @@ struct Lines {
 }
 
 impl Lines {
-    fn new(reader: BufReader<Counting<File>>) -> Self {
+    fn new(reader: BufReader<Counting<Source>>) -> Self {
         Self {
             reader,
             parser: Box::new(csv_core::Reader::new()),
@@ -381,7 +390,7 @@ pub fn raw_rows(
     match format {
         Format::Csv => {
             let counting = Counting {
-                inner: file,
+                inner: Box::new(file) as Source,
                 read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             };
             let mut lines = Lines::new(BufReader::new(counting));

@@ -5,7 +5,7 @@
 //!
 //! - `api`: the composed views (fan-out under the caller's deadline, a status per section).
 //! - `audit`: the services' call records, read through the gateway.
-//! - `console`: the web console's files and sign-in settings, served on the same port.
+//! - `console`: the web console's files, sign-in settings and uploads, served on the same port.
 //! - `domain`: deadlines, sections, and the sales figures derived from orders.
 //! - `forward`: forwarding by method path.
 //! - `upstream`: balanced, re-resolving channels to the domain services.
@@ -70,9 +70,7 @@ impl Application {
             )
             .fallback(&upstream::FORWARDED, forward::Forwarder::new(upstreams.routes()))
             .grpc_web(CorsOrigins::new(config.cors_origins.clone()));
-        if let Some(site) = console::site(&config.console, &config.auth) {
-            server = server.site(site);
-        }
+        server = server.site(console::site(&config.console, &config.auth, &upstreams));
         if let Some(limit) = config.rate_limit {
             server = server.rate_limit(limit);
         }

@@ -4,6 +4,7 @@ import { Alert, Button, Group, NativeSelect, Stack, Text, TextInput, Title } fro
 import { useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { customers, describe } from "../../api/clients";
+import { saveCsv } from "../../files";
 import { count } from "../../format";
 import { LifecycleStage, PartyKind } from "../../gen/crm/customers/v1/customers_pb";
 import { CustomersNav } from "./CustomersNav";
@@ -33,7 +34,7 @@ export function Export() {
         for (const party of page.parties) lines.push(partyLine(party));
         setRun({ state: "running", rows: lines.length - 1 });
       }
-      save(lines, `customers-${new Date().toISOString().slice(0, 10)}.csv`);
+      saveCsv(lines, `customers-${new Date().toISOString().slice(0, 10)}.csv`);
       setRun({ state: "done", rows: lines.length - 1 });
     } catch (err) {
       setRun({ state: "failed", rows: lines.length - 1, message: controller.signal.aborted ? t("export.stopped") : describe(err) });
@@ -84,15 +85,4 @@ export function Export() {
       )}
     </Stack>
   );
-}
-
-/** Offers `lines` to the browser as a file to save. */
-function save(lines: string[], name: string) {
-  const url = URL.createObjectURL(new Blob([lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  a.click();
-  // The browser has taken the file once the click is handled.
-  setTimeout(() => URL.revokeObjectURL(url), 0);
 }

@@ -1,6 +1,7 @@
 // Customers as a CSV file with the columns `crm import parties` reads, so an export can be
 // edited and imported again (the suite's id as the external id). The lifecycle stage and tier,
 // which the suite derives, come last; the importer ignores them.
+import { field } from "../../files";
 import { ContactPointKind, LifecycleStage, PartyKind, type Party } from "../../gen/crm/customers/v1/customers_pb";
 
 /** The file's columns, in order. */
@@ -22,11 +23,6 @@ export const COLUMNS = [
   "lifecycle_stage",
   "tier",
 ] as const;
-
-/** A field as CSV writes it: quoted when it holds a comma, quote or line break. */
-export function field(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
 
 function first(p: Party, kind: ContactPointKind): string {
   const points = p.contactPoints.filter((c) => c.kind === kind);

@@ -1,9 +1,9 @@
 //! The connection to the gateway (or a service) and the caller's token on every call.
 
 use clap::Args;
-use tonic::service::Interceptor;
+use crm_transfer::{Authed, Bearer};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// Where to send the calls and as whom.
 #[derive(Debug, Clone, Args)]
@@ -16,20 +16,6 @@ pub struct Connection {
     pub token: String,
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Debug, Clone)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-/// A channel with the caller's token.
-pub type Authed = InterceptedService<Channel, Bearer>;
-
 impl Connection {
     /// Connects (failing with one clear line when nothing answers).
     pub async fn connect(&self) -> anyhow::Result<Authed> {
@@ -39,10 +25,9 @@ impl Connection {
             .connect()
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.url))?;
-        let token = format!("Bearer {}", self.token.trim())
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--token is not a valid header value"))?;
-        Ok(InterceptedService::new(channel, Bearer(token)))
+        let token =
+            Bearer::new(&self.token).ok_or_else(|| anyhow::anyhow!("--token is not a valid header value"))?;
+        Ok(InterceptedService::new(channel, token))
     }
 }
 

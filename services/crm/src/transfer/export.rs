@@ -18,7 +18,7 @@ use crm_proto::servicedesk::v1 as servicedesk;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 
 use super::client::{Connection, status_line};
-use super::records::Format;
+use crm_transfer::Format;
 
 /// What can be exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,14 +1,18 @@
 //! The web console, served by the gateway on its own port: the files built from `console/`
 //! (embedded in the binary when they were built before it; absent otherwise), the settings the
-//! console signs users in with (`/console-config.json`), and, when the suite runs on the
-//! public development secret (`crm up`), a development sign-in that issues a token for a chosen
-//! role and user (`/console/dev-token`).
+//! console signs users in with (`/console-config.json`), imports uploaded from it (`import`),
+//! and, when the suite runs on the public development secret (`crm up`), a development sign-in
+//! that issues a token for a chosen role and user (`/console/dev-token`).
+
+pub mod import;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crm_auth::{AuthConfig, Claims, Role};
 use crm_platform::site::{Asset, Files, Site};
+
+use crate::upstream::Upstreams;
 
 /// The console's built files.
 #[derive(rust_embed::Embed)]
@@ -36,11 +40,9 @@ pub fn built() -> bool {
 /// How long a development sign-in lasts.
 const DEV_SESSION: Duration = Duration::from_secs(12 * 3600);
 
-/// The console as a site, when it was built.
-pub fn site(config: &ConsoleConfig, auth: &AuthConfig) -> Option<Site> {
-    if !built() {
-        return None;
-    }
+/// The console as a site. Without its files (not built before the binary) pages are not
+/// found, and uploads are still taken.
+pub fn site(config: &ConsoleConfig, auth: &AuthConfig, upstreams: &Upstreams) -> Site {
     let files: Files = Arc::new(|path: &str| {
         Built::get(path).map(|file| Asset {
             mime: file.metadata.mimetype().to_string().into(),
@@ -49,16 +51,29 @@ pub fn site(config: &ConsoleConfig, auth: &AuthConfig) -> Option<Site> {
     });
     let issuer_origin = origin(&config.oidc_issuer);
     let settings = settings_json(config, auth.is_development());
-    let mut site = Site::new(files, issuer_origin.as_slice()).route(
-        "/console-config.json",
-        Arc::new(move |_: &str| {
-            (
-                http::StatusCode::OK,
-                "application/json",
-                settings.clone().into_bytes(),
-            )
-        }),
-    );
+    let columns = import::columns_json();
+    let mut site = Site::new(files, issuer_origin.as_slice())
+        .upload(import::PATH, import::handler(upstreams.clone()))
+        .route(
+            import::COLUMNS_PATH,
+            Arc::new(move |_: &str| {
+                (
+                    http::StatusCode::OK,
+                    "application/json",
+                    columns.clone().into_bytes(),
+                )
+            }),
+        )
+        .route(
+            "/console-config.json",
+            Arc::new(move |_: &str| {
+                (
+                    http::StatusCode::OK,
+                    "application/json",
+                    settings.clone().into_bytes(),
+                )
+            }),
+        );
     if auth.is_development() {
         let signer = auth.signer();
         site = site.route(
@@ -80,7 +95,7 @@ pub fn site(config: &ConsoleConfig, auth: &AuthConfig) -> Option<Site> {
             }),
         );
     }
-    Some(site)
+    site
 }
 
 /// `scheme://host[:port]` of `url`, the origin the console may call besides its own.
