@@ -128,18 +128,25 @@ build_console() {
   echo "$stamp" >console/.build-stamp
 }
 
-# Chromium for the console's browser tests: Debian's package, at the version Playwright
-# (console/package.json) drives.
-CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
+# Chromium for the console's browser tests: Debian's package, at the major version Playwright
+# (console/package.json) drives. Debian's security updates replace the patch release, so the
+# newest one of that major version is installed.
+CHROMIUM_MAJOR=156
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then
     export CHROMIUM=/usr/bin/chromium
     return 0
   fi
-  log "installing chromium $CHROMIUM_VERSION (Debian)"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "chromium=$CHROMIUM_VERSION" >/dev/null
+  local version
+  version=$(apt-cache madison chromium | awk -v major="$CHROMIUM_MAJOR." '$3 ~ "^" major {print $3; exit}')
+  if [ -z "$version" ]; then
+    echo "no chromium $CHROMIUM_MAJOR in the package sources" >&2
+    return 1
+  fi
+  log "installing chromium $version (Debian)"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "chromium=$version" >/dev/null
   export CHROMIUM=/usr/bin/chromium
 }
