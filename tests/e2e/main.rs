@@ -10,6 +10,7 @@ mod follow_up;
 mod gateway;
 mod health;
 mod journey;
+mod migrations;
 mod nats_users;
 mod ordering;
 mod support;

@@ -41,11 +41,21 @@ pub static MIGRATIONS: crm_storage::Migrations = crm_storage::Migrations {
 };
 
 /// Applies the shared tables' migrations (events, import keys) and then a service's own (what
-/// every service runs at start-up and `crm migrate` runs on demand).
+/// `crm migrate` runs, and every service at start-up unless told to verify only).
 pub async fn migrate_service(db: &crm_storage::Db, own: &crm_storage::Migrations) -> anyhow::Result<()> {
-    db.migrate(&MIGRATIONS).await?;
-    db.migrate(&crm_storage::imports::MIGRATIONS).await?;
-    db.migrate(own).await
+    prepare_service(db, own, crm_storage::Migrating::OnStart).await
+}
+
+/// Brings the shared tables' schema and a service's own to the binary's versions as
+/// `migrating` says, or refuses (see [`crm_storage::schema`]).
+pub async fn prepare_service(
+    db: &crm_storage::Db,
+    own: &crm_storage::Migrations,
+    migrating: crm_storage::Migrating,
+) -> anyhow::Result<()> {
+    db.prepare(&MIGRATIONS, migrating).await?;
+    db.prepare(&crm_storage::imports::MIGRATIONS, migrating).await?;
+    db.prepare(own, migrating).await
 }
 
 /// Microseconds since the Unix epoch.

@@ -34,7 +34,7 @@ use anyhow::Context as _;
 use crm_auth::AuthConfig;
 use crm_events::permissions::Reading;
 use crm_events::{Consumer, ConsumerOptions, EventHandler, Relay, StreamSettings, StreamSpec};
-use crm_storage::{DatabaseConfig, Db, Migrations, Tx};
+use crm_storage::{DatabaseConfig, Db, Migrating, Migrations, Tx};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -78,15 +78,23 @@ pub async fn build<S: Service>(
 
 /// Applies the shared event tables' and service `S`'s migrations to `db`.
 pub async fn migrate<S: Service>(db: &Db) -> anyhow::Result<()> {
-    migrate_all(db, S::MIGRATIONS)
-        .await
-        .with_context(|| format!("migrating the {} database", S::NAME))
+    prepare::<S>(db, Migrating::OnStart).await
 }
 
-/// The shared tables (events, import keys, call records), then the service's own.
-async fn migrate_all(db: &Db, own: &Migrations) -> anyhow::Result<()> {
-    db.migrate(&crate::audit::MIGRATIONS).await?;
-    crm_events::migrate_service(db, own).await
+/// Brings `db`'s schemas (the shared tables' and service `S`'s) to this binary's versions as
+/// `migrating` says (verifying: only checks that they are), or refuses naming both versions.
+pub async fn prepare<S: Service>(db: &Db, migrating: Migrating) -> anyhow::Result<()> {
+    prepare_all(db, S::MIGRATIONS, migrating)
+        .await
+        .with_context(|| format!("the {} database", S::NAME))
+}
+
+/// Brings every schema of a service's database (the shared tables: events, import keys, call
+/// records; then the service's own) to the binary's versions as `migrating` says, or refuses
+/// naming both versions.
+async fn prepare_all(db: &Db, own: &Migrations, migrating: Migrating) -> anyhow::Result<()> {
+    db.prepare(&crate::audit::MIGRATIONS, migrating).await?;
+    crm_events::prepare_service(db, own, migrating).await
 }
 
 /// How one instance of a domain service runs, the same for every service: where it listens,
@@ -119,6 +127,7 @@ impl Instance {
                 min_connections: 0,
                 ssl_mode: None,
                 ssl_root_cert: None,
+                migrating: Migrating::OnStart,
             },
             server: ServerConfig::default(),
             auth,
@@ -170,9 +179,9 @@ impl Foundation {
             instance.database.min_connections,
         )
         .await?;
-        migrate_all(&db, migrations)
+        prepare_all(&db, migrations, instance.database.migrating)
             .await
-            .with_context(|| format!("migrating the {name} database"))?;
+            .with_context(|| format!("the {name} database"))?;
         let relay = Relay::new(
             db.clone(),
             nats.clone(),

@@ -37,6 +37,16 @@ pub struct DatabaseConfig {
     /// `sslrootcert`.
     #[arg(long = "database-ssl-root-cert", env = "CRM_DATABASE_SSL_ROOT_CERT")]
     pub ssl_root_cert: Option<std::path::PathBuf>,
+    /// At start: `on-start` applies the migrations the database lacks (replicas take turns);
+    /// `verify` applies none and refuses to start until `crm migrate` (a release's migrations
+    /// Job) has. Either refuses a schema a newer release contracted, naming both versions.
+    #[arg(
+        long = "database-migrations",
+        env = "CRM_DATABASE_MIGRATIONS",
+        value_enum,
+        default_value_t = crate::Migrating::OnStart
+    )]
+    pub migrating: crate::Migrating,
 }
 
 impl DatabaseConfig {
@@ -93,6 +103,7 @@ mod tests {
             min_connections: 0,
             ssl_mode: Some("verify-full".into()),
             ssl_root_cert: Some("/var/run/crm/db ca/ca.crt".into()),
+            migrating: crate::Migrating::Verify,
         }
     }
 

@@ -6,6 +6,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, Executor};
 
+use crate::schema::Migrating;
 use crate::warm::{ReadConn, Warm};
 
 /// A transaction on either backend.
@@ -219,19 +220,46 @@ impl Db {
         Ok(tx)
     }
 
-    /// Applies the migrations for this backend.
+    /// Applies the migrations for this backend that the database lacks, after checking that
+    /// this binary may run on its schema (see [`crate::schema`]).
     pub async fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
-        let source = match self.backend {
-            Backend::Postgres => &migrations.postgres,
-            Backend::Sqlite => &migrations.sqlite,
-        };
-        let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
+        self.prepare(migrations, Migrating::OnStart).await
+    }
+
+    /// Brings the schema to this binary's version as `migrating` says, or refuses with both
+    /// versions named: a schema a newer release contracted, or (verifying) one that lacks
+    /// migrations.
+    pub async fn prepare(&self, migrations: &Migrations, migrating: Migrating) -> anyhow::Result<()> {
+        let schema = self.schema(migrations).await?;
+        if let Some(refusal) = schema.refusal(migrating) {
+            anyhow::bail!(refusal);
+        }
+        if let Some(newest) = schema.unknown.last() {
+            tracing::warn!(
+                table = migrations.table,
+                "the schema is at {newest}, a newer release's expansion this binary runs on"
+            );
+        }
+        if schema.missing.is_empty() {
+            return Ok(());
+        }
+        let mut migrator = Migrator::with_migrations(self.migrator(migrations).iter().cloned().collect());
         migrator.dangerous_set_table_name(migrations.table);
+        // A newer release's expansions are applied already and not this binary's to know.
+        migrator.set_ignore_missing(true);
         migrator
             .run(&self.pool)
             .await
             .with_context(|| format!("applying migrations ({})", migrations.table))?;
         Ok(())
+    }
+
+    /// This backend's migrations of `migrations`.
+    pub(crate) fn migrator<'a>(&self, migrations: &'a Migrations) -> &'a Migrator {
+        match self.backend {
+            Backend::Postgres => &migrations.postgres,
+            Backend::Sqlite => &migrations.sqlite,
+        }
     }
 
     /// Closes the pool, waiting for connections to be returned.

@@ -11,12 +11,14 @@ pub mod copies;
 mod db;
 pub mod errors;
 pub mod imports;
+pub mod schema;
 mod sql;
 pub mod statistics;
 mod warm;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, Migrations, Tx, is_unique_violation};
+pub use schema::Migrating;
 pub use sql::{Arg, SqlBuilder, Statement, escape_like, insert_chunks, last_per_key};
 pub use warm::{RECHECK_AFTER, ReadConn};
 

@@ -119,6 +119,7 @@ pub struct ServeGateway {
 #[derive(Debug, Args)]
 struct MigrateArgs {
     /// The service whose database to migrate (all when omitted, with their default databases).
+    /// With `--database-migrations verify`, only checks that each is at this binary's version.
     service: Option<Service>,
     #[arg(long, env = "CRM_DATA_DIR", default_value = ".crm")]
     data_dir: PathBuf,
@@ -179,8 +180,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     continue;
                 }
                 let url = args.database.url_or_default(&args.data_dir, service.name());
-                services::migrate(service, &url).await?;
-                println!("migrated {} ({})", service.name(), redact(&url));
+                services::prepare(service, &url, args.database.migrating).await?;
+                let done = match args.database.migrating {
+                    crm_storage::Migrating::OnStart => "migrated",
+                    crm_storage::Migrating::Verify => "up to date:",
+                };
+                println!("{done} {} ({})", service.name(), redact(&url));
             }
             Ok(())
         }

@@ -125,9 +125,15 @@ macro_rules! domains {
 
         /// Migrates `service`'s database at `url` (the gateway has none).
         pub async fn migrate(service: Service, url: &str) -> anyhow::Result<()> {
+            prepare(service, url, crm_storage::Migrating::OnStart).await
+        }
+
+        /// Migrates `service`'s database at `url`, or with
+        /// [`crm_storage::Migrating::Verify`] only checks that it is at this binary's version.
+        pub async fn prepare(service: Service, url: &str, migrating: crm_storage::Migrating) -> anyhow::Result<()> {
             let db = crm_storage::Db::connect(url, 2).await?;
             let migrated = match service {
-                $(Service::$variant => crm_platform::kernel::migrate::<$service>(&db).await,)*
+                $(Service::$variant => crm_platform::kernel::prepare::<$service>(&db, migrating).await,)*
                 Service::Gateway => Ok(()),
             };
             db.close().await;

@@ -116,6 +116,7 @@ impl Suite {
                         min_connections: 0,
                         ssl_mode: None,
                         ssl_root_cert: None,
+                        migrating: crm_storage::Migrating::OnStart,
                     },
                     server: config.server.clone(),
                     auth: config.auth.clone(),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 mod migrations;
+mod schema;
 mod tls;
 
 use crm_storage::{Arg, SqlBuilder, statistics};
