@@ -136,12 +136,18 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
     // Ports found free can be taken by another test before crm binds them: a start that fails
     // on a taken port is tried again on others.
     let mut attempt = 0;
-    let (port, nats_port, mut process, lines) = loop {
+    let (port, nats_port, metrics_port, mut process, lines) = loop {
         attempt += 1;
         let port = free_ports(6);
         let nats_port = loop {
             let p = free_port();
             if !(port..port + 6).contains(&p) {
+                break p;
+            }
+        };
+        let metrics_port = loop {
+            let p = free_port();
+            if !(port..port + 6).contains(&p) && p != nats_port {
                 break p;
             }
         };
@@ -156,6 +162,7 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
             .arg("--data-dir")
             .arg(data.path())
             .env_remove("CRM_NATS_URL")
+            .env("CRM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
@@ -167,7 +174,7 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
         if attempt < 3 && lines.is_empty() && stderr.contains("Address already in use") {
             continue;
         }
-        break (port, nats_port, process, lines);
+        break (port, nats_port, metrics_port, process, lines);
     };
     assert!(
         lines
@@ -210,6 +217,23 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
             .expect("the party through the gateway")
             .into_inner();
     assert_eq!(through_gateway.party.unwrap().id, party.id);
+    // Prometheus scrapes the calls, the event flow, the database pools and the process.
+    crm_testkit::eventually(Duration::from_secs(30), "the scraped metrics", || async {
+        let (status, text) = support::http(metrics_port, "GET", "/metrics", None, b"").await;
+        let call = text
+            .lines()
+            .any(|l| l.starts_with("rpc_server_duration") && l.contains("CreateParty"));
+        let all = [
+            "process_resident_memory_bytes",
+            "crm_db_pool_connections{",
+            "state=\"max\"",
+            "crm_outbox_leading{",
+        ]
+        .iter()
+        .all(|name| text.contains(name));
+        (status == 200 && call && all).then_some(())
+    })
+    .await;
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", nats_port)).is_ok(),
         "the local nats-server runs"

@@ -269,6 +269,13 @@ impl<H: EventHandler> Consumer<H> {
         if batch.is_empty() {
             return Flow::Continue;
         }
+        let again = batch
+            .iter()
+            .filter(|m| m.info().is_ok_and(|i| i.delivered > 1))
+            .count();
+        if again > 0 {
+            crate::metrics::redelivered(&self.options.durable, again as u64);
+        }
         let events: Vec<CloudEvent> = batch
             .iter()
             .map_while(|m| CloudEvent::from_message(m.headers.as_ref(), m.payload.clone()).ok())

@@ -1,5 +1,6 @@
 //! How far the event flow is behind, for operators: unsent outbox rows and the age of the
-//! oldest (a broker outage shows here first), and each consumer's undelivered backlog.
+//! oldest (a broker outage shows here first), whether a replica's relay leads, and each
+//! consumer's undelivered backlog, redeliveries and dead letters.
 //! Recorded through the global OpenTelemetry meter (exported when telemetry is configured).
 
 use std::sync::OnceLock;
@@ -13,7 +14,9 @@ struct Instruments {
     consumer_lag: Gauge<u64>,
     consumer_deferred: Counter<u64>,
     consumer_dead_letters: Counter<u64>,
+    consumer_redelivered: Counter<u64>,
     outbox_parked: Counter<u64>,
+    outbox_leading: Gauge<u64>,
 }
 
 fn instruments() -> &'static Instruments {
@@ -48,10 +51,21 @@ fn instruments() -> &'static Instruments {
                 .with_description("Messages parked on the consumer's dead-letter subject")
                 .with_unit("{message}")
                 .build(),
+            consumer_redelivered: meter
+                .u64_counter("crm.consumer.redelivered")
+                .with_description(
+                    "Messages delivered again: after a failure, a crash before the ack, or an ack that came too late",
+                )
+                .with_unit("{message}")
+                .build(),
             outbox_parked: meter
                 .u64_counter("crm.outbox.parked")
                 .with_description("Outbox rows set aside because the broker keeps refusing them")
                 .with_unit("{event}")
+                .build(),
+            outbox_leading: meter
+                .u64_gauge("crm.outbox.leading")
+                .with_description("Whether this replica's relay holds the outbox lease (1) or not (0)")
                 .build(),
         }
     })
@@ -86,6 +100,22 @@ pub(crate) fn dead_lettered(durable: &str) {
     instruments()
         .consumer_dead_letters
         .add(1, &[KeyValue::new("messaging.consumer", durable.to_string())]);
+}
+
+/// `durable` received `messages` it had been delivered before.
+pub(crate) fn redelivered(durable: &str, messages: u64) {
+    instruments().consumer_redelivered.add(
+        messages,
+        &[KeyValue::new("messaging.consumer", durable.to_string())],
+    );
+}
+
+/// Whether this replica's relay of `stream` leads (holds the outbox lease) after its last try.
+pub(crate) fn leading(stream: &str, leads: bool) {
+    instruments().outbox_leading.record(
+        u64::from(leads),
+        &[KeyValue::new("messaging.destination", stream.to_string())],
+    );
 }
 
 /// The relay of `stream` set an outbox row aside.

@@ -206,6 +206,7 @@ impl Relay {
         .fetch_optional(self.db.pool())
         .await?;
         let held = token.unwrap_or(0);
+        crate::metrics::leading(&self.spec.name(), held != 0);
         *self.renewed.lock().expect("the renewal time") = (held != 0).then(std::time::Instant::now);
         let before = self.token.swap(held, Ordering::AcqRel);
         if held != before {

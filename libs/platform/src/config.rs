@@ -117,6 +117,10 @@ pub struct TelemetryConfig {
         default_value = ""
     )]
     pub otlp_endpoint: String,
+    /// Address of the Prometheus scrape endpoint (`GET /metrics`: calls, events, database
+    /// pools, the process), e.g. `0.0.0.0:9464`; empty: none.
+    #[arg(long = "metrics-listen", env = "CRM_METRICS_LISTEN", default_value = "")]
+    pub metrics_listen: String,
 }
 
 impl Default for TelemetryConfig {
@@ -125,6 +129,7 @@ impl Default for TelemetryConfig {
             log_filter: "info".into(),
             log_format: "text".into(),
             otlp_endpoint: String::new(),
+            metrics_listen: String::new(),
         }
     }
 }

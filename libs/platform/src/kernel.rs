@@ -182,6 +182,7 @@ impl Foundation {
         prepare_all(&db, migrations, instance.database.migrating)
             .await
             .with_context(|| format!("the {name} database"))?;
+        crate::metrics::watch_pool(name, db.clone());
         let relay = Relay::new(
             db.clone(),
             nats.clone(),
@@ -251,7 +252,7 @@ impl Foundation {
     /// ready to run.
     pub async fn bind(self, server: GrpcServer) -> anyhow::Result<App> {
         let listener = crate::bind(&self.instance.listen).await?;
-        let server = server.readiness(readiness(self.db.clone(), self.nats.clone()));
+        let server = server.readiness(readiness(self.name, self.db.clone(), self.nats.clone()));
         Ok(App {
             name: self.name,
             listener,
@@ -266,13 +267,17 @@ impl Foundation {
     }
 }
 
-/// Ready while the database answers a query and the broker connection is up.
-fn readiness(db: Db, nats: async_nats::Client) -> crate::server::ReadinessCheck {
+/// Ready while the database answers a query and the broker connection is up; each is
+/// recorded as `crm.dependency.up`, for alerts that name which one is away.
+fn readiness(service: &'static str, db: Db, nats: async_nats::Client) -> crate::server::ReadinessCheck {
     Arc::new(move || {
         let (db, nats) = (db.clone(), nats.clone());
         Box::pin(async move {
-            nats.connection_state() == async_nats::connection::State::Connected
-                && sqlx::query("SELECT 1").execute(db.pool()).await.is_ok()
+            let broker = nats.connection_state() == async_nats::connection::State::Connected;
+            let database = sqlx::query("SELECT 1").execute(db.pool()).await.is_ok();
+            crate::metrics::dependency_up(service, "nats", broker);
+            crate::metrics::dependency_up(service, "database", database);
+            broker && database
         })
     })
 }

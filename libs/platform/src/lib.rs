@@ -16,6 +16,7 @@ pub mod import;
 pub mod inspect;
 pub mod kernel;
 pub mod malformed;
+pub mod metrics;
 pub mod money;
 pub mod overload;
 pub mod paging;

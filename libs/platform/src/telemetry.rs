@@ -20,15 +20,19 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::TelemetryConfig;
 
-/// Flushes exported spans and metrics when dropped.
+/// Flushes exported spans and metrics when dropped, and stops the scrape endpoint.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
     meters: Option<SdkMeterProvider>,
+    scrape: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
+        if let Some(scrape) = self.scrape.take() {
+            scrape.cancel();
+        }
         if let Some(provider) = self.provider.take()
             && let Err(err) = provider.shutdown()
         {
@@ -42,16 +46,18 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Installs the global subscriber: logs to stderr, spans to OTLP when an endpoint is set, and the
-/// W3C trace-context propagator.
+/// Installs the global subscriber: logs to stderr, spans and metrics to OTLP when an endpoint
+/// is set, metrics on a Prometheus scrape endpoint when it has an address, and the W3C
+/// trace-context propagator. Called within the runtime (the endpoint is served on it).
 pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<TelemetryGuard> {
-    let mut builder = SdkTracerProvider::builder().with_resource(
+    let resource = || {
         opentelemetry_sdk::Resource::builder()
             .with_service_name(service_name.to_string())
-            .build(),
-    );
+            .build()
+    };
+    let mut builder = SdkTracerProvider::builder().with_resource(resource());
     let exporting = !config.otlp_endpoint.is_empty();
-    let mut meters = None;
+    let scraped = !config.metrics_listen.is_empty();
     if exporting {
         use opentelemetry_otlp::WithExportConfig as _;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -59,27 +65,44 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
             .with_endpoint(config.otlp_endpoint.clone())
             .build()?;
         builder = builder.with_batch_exporter(exporter);
-        let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
-            .with_tonic()
-            .with_endpoint(config.otlp_endpoint.clone())
-            .build()?;
-        let provider = SdkMeterProvider::builder()
-            .with_resource(
-                opentelemetry_sdk::Resource::builder()
-                    .with_service_name(service_name.to_string())
-                    .build(),
-            )
-            .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter).build())
-            .build();
+    }
+    let mut meters = None;
+    let mut scrape = None;
+    if exporting || scraped {
+        let mut metrics = SdkMeterProvider::builder().with_resource(resource());
+        if exporting {
+            use opentelemetry_otlp::WithExportConfig as _;
+            let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(config.otlp_endpoint.clone())
+                .build()?;
+            metrics = metrics
+                .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter).build());
+        }
+        if scraped {
+            let registry = crate::metrics::registry()?;
+            let reader = opentelemetry_prometheus::exporter()
+                .with_registry(registry.clone())
+                .build()?;
+            metrics = metrics.with_reader(reader);
+            let stop = tokio_util::sync::CancellationToken::new();
+            crate::metrics::serve(&config.metrics_listen, registry, stop.clone())?;
+            scrape = Some(stop);
+        }
+        let provider = metrics.build();
         opentelemetry::global::set_meter_provider(provider.clone());
         meters = Some(provider);
     }
     // Nothing exported, nothing recorded: building a span and a data point for every call costs
     // a good part of a cheap call's time.
     let provider = exporting.then(|| builder.build());
-    record_rpc_metrics(exporting);
+    record_rpc_metrics(exporting || scraped);
     install(provider.clone(), &config.log_filter, config.log_format == "json")?;
-    Ok(TelemetryGuard { provider, meters })
+    Ok(TelemetryGuard {
+        provider,
+        meters,
+        scrape,
+    })
 }
 
 /// Installs a subscriber whose spans go to `provider`, when there is one (with none, calls are
