@@ -233,14 +233,7 @@ async fn crm_up_beside_another_nats_server_imports_and_exports() {
 /// it to the service as the command does; an upload without a token, from a role that may not
 /// import, or naming no known entity is refused as a whole with the gRPC code's name.
 async fn uploads_from_the_console(gateway: u16, token: &str, bad_file: &[u8]) {
-    let (status, answer) = http(
-        gateway,
-        "POST",
-        "/console/import?entity=parties",
-        Some(token),
-        bad_file,
-    )
-    .await;
+    let (status, answer) = upload(gateway, "entity=parties", Some(token), bad_file).await;
     assert_eq!(status, 200, "{answer}");
     // N-1 came in with the command: unchanged now, as the same source's record.
     assert_eq!(
@@ -267,10 +260,9 @@ async fn uploads_from_the_console(gateway: u16, token: &str, bad_file: &[u8]) {
 
     // JSON lines, checked first (nothing stored), then imported.
     let person = br#"{"external_id":"J-1","kind":"person","given_name":"Jo","phone":"+886 2 2345 6789"}"#;
-    let (_, checked) = http(
+    let (_, checked) = upload(
         gateway,
-        "POST",
-        "/console/import?entity=parties&format=jsonl&dry_run=true",
+        "entity=parties&format=jsonl&dry_run=true",
         Some(token),
         person,
     )
@@ -280,26 +272,12 @@ async fn uploads_from_the_console(gateway: u16, token: &str, bad_file: &[u8]) {
         (&1.into(), &true.into()),
         "{checked}"
     );
-    let (_, imported) = http(
-        gateway,
-        "POST",
-        "/console/import?entity=parties&format=jsonl",
-        Some(token),
-        person,
-    )
-    .await;
+    let (_, imported) = upload(gateway, "entity=parties&format=jsonl", Some(token), person).await;
     assert_eq!(imported["created"], 1, "{imported}");
-    let (_, again) = http(
-        gateway,
-        "POST",
-        "/console/import?entity=parties&format=jsonl",
-        Some(token),
-        person,
-    )
-    .await;
+    let (_, again) = upload(gateway, "entity=parties&format=jsonl", Some(token), person).await;
     assert_eq!(again["unchanged"], 1, "{again}");
 
-    let (status, refused) = http(gateway, "POST", "/console/import?entity=parties", None, bad_file).await;
+    let (status, refused) = upload(gateway, "entity=parties", None, bad_file).await;
     assert_eq!(
         (status, &refused["error"]["code"]),
         (401, &"UNAUTHENTICATED".into()),
@@ -317,32 +295,23 @@ async fn uploads_from_the_console(gateway: u16, token: &str, bad_file: &[u8]) {
         .as_str()
         .expect("a development token")
         .to_string();
-    let (status, refused) = http(
-        gateway,
-        "POST",
-        "/console/import?entity=parties",
-        Some(&auditor),
-        bad_file,
-    )
-    .await;
+    let (status, refused) = upload(gateway, "entity=parties", Some(&auditor), bad_file).await;
     assert_eq!(
         (status, &refused["error"]["code"]),
         (403, &"PERMISSION_DENIED".into()),
         "{refused}"
     );
-    let (status, refused) = http(
-        gateway,
-        "POST",
-        "/console/import?entity=planets",
-        Some(token),
-        bad_file,
-    )
-    .await;
+    let (status, refused) = upload(gateway, "entity=planets", Some(token), bad_file).await;
     assert_eq!(
         (status, &refused["error"]["code"], &refused["error"]["field"]),
         (400, &"INVALID_ARGUMENT".into(), &"entity".into()),
         "{refused}"
     );
+}
+
+/// An upload to the console's import with `query`: the status and the JSON answer.
+async fn upload(gateway: u16, query: &str, token: Option<&str>, file: &[u8]) -> (u16, serde_json::Value) {
+    http(gateway, "POST", &format!("/console/import?{query}"), token, file).await
 }
 
 /// One HTTP/1.1 request to the gateway's site: the status and the JSON answer.
