@@ -13,6 +13,7 @@ mod journey;
 mod migrations;
 mod nats_users;
 mod ordering;
+mod otlp;
 mod support;
 mod tls;
 mod transfer;
@@ -126,31 +127,36 @@ async fn create_party(port: u16, token: &str) -> pb::Party {
         .unwrap()
 }
 
-/// `crm up` starts its own nats-server and every service, prints a working admin token, starts
-/// its nats-server again when it dies, and stops cleanly (taking its nats-server with it) on
-/// SIGTERM.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
-    let stderr_path = data.path().join("stderr.log");
-    // Ports found free can be taken by another test before crm binds them: a start that fails
-    // on a taken port is tried again on others.
-    let mut attempt = 0;
-    let (port, nats_port, metrics_port, mut process, lines) = loop {
-        attempt += 1;
+/// A `crm up` on free ports (services from `port`, its nats-server on `nats_port`, Prometheus's
+/// endpoint on `metrics_port`) with its data in a directory of the test's.
+struct Up {
+    port: u16,
+    nats_port: u16,
+    metrics_port: u16,
+    process: Process,
+    /// What it printed at start, up to the line telling how to stop it.
+    lines: Vec<String>,
+    /// The admin token it printed.
+    token: String,
+    /// Where its log goes.
+    stderr: std::path::PathBuf,
+}
+
+/// Starts `crm up` with its data in `data` and `env` set. Ports found free can be taken by
+/// another test before crm binds them: a start that fails on a taken port is tried again on
+/// others.
+async fn start_crm_up(data: &std::path::Path, env: &[(&str, &str)]) -> Up {
+    let stderr = data.join("stderr.log");
+    for attempt in 1.. {
         let port = free_ports(6);
-        let nats_port = loop {
+        let others = |taken: &[u16]| loop {
             let p = free_port();
-            if !(port..port + 6).contains(&p) {
+            if !(port..port + 6).contains(&p) && !taken.contains(&p) {
                 break p;
             }
         };
-        let metrics_port = loop {
-            let p = free_port();
-            if !(port..port + 6).contains(&p) && p != nats_port {
-                break p;
-            }
-        };
+        let nats_port = others(&[]);
+        let metrics_port = others(&[nats_port]);
         let mut child = Command::new(CRM)
             .args([
                 "up",
@@ -160,22 +166,50 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
                 &nats_port.to_string(),
             ])
             .arg("--data-dir")
-            .arg(data.path())
+            .arg(data)
             .env_remove("CRM_NATS_URL")
             .env("CRM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let process = Process(child);
         let lines = support::startup_lines(stdout).await;
-        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        if attempt < 3 && lines.is_empty() && stderr.contains("Address already in use") {
+        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+        if attempt < 3 && lines.is_empty() && log.contains("Address already in use") {
             continue;
         }
-        break (port, nats_port, metrics_port, process, lines);
-    };
+        let token = lines
+            .iter()
+            .find(|l| l.starts_with("eyJ"))
+            .unwrap_or_else(|| panic!("no admin token in {lines:?}\n{log}"))
+            .clone();
+        return Up {
+            port,
+            nats_port,
+            metrics_port,
+            process,
+            lines,
+            token,
+            stderr,
+        };
+    }
+    unreachable!("the loop returns or panics")
+}
+
+/// `crm up` starts its own nats-server and every service, prints a working admin token, starts
+/// its nats-server again when it dies, and stops cleanly (taking its nats-server with it) on
+/// SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let up = start_crm_up(data.path(), &[]).await;
+    let (port, nats_port, metrics_port) = (up.port, up.nats_port, up.metrics_port);
+    let lines = up.lines.clone();
+    let stderr_path = up.stderr.clone();
+    let mut process = up.process;
     assert!(
         lines
             .iter()
@@ -183,11 +217,7 @@ async fn crm_up_runs_the_suite_and_stops_on_sigterm() {
         "{lines:?}\n{}",
         std::fs::read_to_string(&stderr_path).unwrap_or_default()
     );
-    let token = lines
-        .iter()
-        .find(|l| l.starts_with("eyJ"))
-        .expect("an admin token")
-        .clone();
+    let token = up.token;
     wait_serving(port).await;
     let party = create_party(port, &token).await;
     assert_eq!(party.display_name, "E2E Corp");

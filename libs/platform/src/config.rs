@@ -117,6 +117,15 @@ pub struct TelemetryConfig {
         default_value = ""
     )]
     pub otlp_endpoint: String,
+    /// Share of traces kept (0 to 1), decided where a trace starts (the gateway, a job): the
+    /// services follow the caller's decision, so a trace is kept whole or not at all.
+    #[arg(
+        long = "trace-sample-ratio",
+        env = "OTEL_TRACES_SAMPLER_ARG",
+        default_value_t = 1.0,
+        value_parser = parse_ratio
+    )]
+    pub trace_sample_ratio: f64,
     /// Address of the Prometheus scrape endpoint (`GET /metrics`: calls, events, database
     /// pools, the process), e.g. `0.0.0.0:9464`; empty: none.
     #[arg(long = "metrics-listen", env = "CRM_METRICS_LISTEN", default_value = "")]
@@ -129,8 +138,17 @@ impl Default for TelemetryConfig {
             log_filter: "info".into(),
             log_format: "text".into(),
             otlp_endpoint: String::new(),
+            trace_sample_ratio: 1.0,
             metrics_listen: String::new(),
         }
+    }
+}
+
+/// A share between 0 and 1.
+fn parse_ratio(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!("{value:?} is not a share between 0 and 1")),
     }
 }
 

@@ -55,7 +55,13 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
             .with_service_name(service_name.to_string())
             .build()
     };
-    let mut builder = SdkTracerProvider::builder().with_resource(resource());
+    // Parent-based: a service keeps a trace when its caller did, so a trace is never cut up.
+    let sampler = opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+        opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(config.trace_sample_ratio),
+    ));
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource())
+        .with_sampler(sampler);
     let exporting = !config.otlp_endpoint.is_empty();
     let scraped = !config.metrics_listen.is_empty();
     if exporting {
@@ -64,7 +70,14 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
             .with_tonic()
             .with_endpoint(config.otlp_endpoint.clone())
             .build()?;
-        builder = builder.with_batch_exporter(exporter);
+        // Exported from a task on the runtime that drives the tonic exporter's connection.
+        let processor =
+            opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+                exporter,
+                opentelemetry_sdk::runtime::Tokio,
+            )
+            .build();
+        builder = builder.with_span_processor(processor);
     }
     let mut meters = None;
     let mut scrape = None;
@@ -76,8 +89,13 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
                 .with_tonic()
                 .with_endpoint(config.otlp_endpoint.clone())
                 .build()?;
-            metrics = metrics
-                .with_reader(opentelemetry_sdk::metrics::PeriodicReader::builder(metric_exporter).build());
+            metrics = metrics.with_reader(
+                opentelemetry_sdk::metrics::periodic_reader_with_async_runtime::PeriodicReader::builder(
+                    metric_exporter,
+                    opentelemetry_sdk::runtime::Tokio,
+                )
+                .build(),
+            );
         }
         if scraped {
             let registry = crate::metrics::registry()?;
