@@ -6,7 +6,7 @@ import { Badge, Button, Group, NativeSelect, SimpleGrid, Stack, Table, Text, Tex
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { partners, portal } from "../../api/clients";
+import { describe, partners, portal } from "../../api/clients";
 import { can } from "../../auth/access";
 import { session } from "../../auth/session";
 import { Failure } from "../../components/Failure";
@@ -16,6 +16,7 @@ import { More, usePaging } from "../../components/Paging";
 import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { calendarDay, count, dateTime, money, toMinor } from "../../format";
+import type { Partner } from "../../gen/crm/partners/v1/partners_pb";
 import { PartnerOrderStatus, RegistrationStatus, type DealRegistration, type PortalProduct, type RoadmapEntry } from "../../gen/crm/partners/v1/portal_pb";
 import { PartnersNav } from "./PartnersNav";
 
@@ -51,21 +52,51 @@ export function Portal() {
   );
 }
 
+/** Partners offered at once by a search. */
+const OFFERED = 10;
+
+/** The channel's staff choose the partner they act for by the start of its name: a channel has
+ * thousands of partners, which no list shows whole. */
 function ChoosePartner({ value, onChange }: { value: string; onChange: (id: string) => void }) {
   const { t } = useTranslation();
-  const [call] = useCall(() => partners.listPartners({ pageSize: 500 }), []);
+  const [text, setText] = useState("");
+  const [found, setFound] = useState<Partner[] | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const search = async (event: FormEvent) => {
+    event.preventDefault();
+    setFailure(null);
+    try {
+      setFound((await partners.listPartners({ namePrefix: text.trim(), pageSize: OFFERED })).partners);
+    } catch (err) {
+      setFailure(describe(err));
+    }
+  };
   return (
-    <Loaded call={call}>
-      {(found) => (
-        <NativeSelect
-          label={t("portal.partner")}
-          w={320}
-          value={value}
-          onChange={(e) => onChange(e.currentTarget.value)}
-          data={[{ value: "", label: t("portal.choosePartner") }, ...found.partners.map((p) => ({ value: p.id, label: p.name }))]}
-        />
+    <Stack gap="xs">
+      <form onSubmit={search} aria-label={t("portal.choosePartner")}>
+        <Group align="end">
+          <TextInput label={t("portal.partner")} description={t("portal.partnerHint")} value={text} onChange={(e) => setText(e.currentTarget.value)} w={320} />
+          <Button type="submit" variant="default">
+            {t("portal.find")}
+          </Button>
+        </Group>
+      </form>
+      {failure && (
+        <Text c="red.9" role="alert">
+          {failure}
+        </Text>
       )}
-    </Loaded>
+      {found && found.length === 0 && <Text>{t("portal.noPartner")}</Text>}
+      {found && found.length > 0 && (
+        <Group gap="xs">
+          {found.map((p) => (
+            <Button key={p.id} size="xs" variant={p.id === value ? "filled" : "light"} aria-pressed={p.id === value} onClick={() => onChange(p.id)}>
+              {p.name}
+            </Button>
+          ))}
+        </Group>
+      )}
+    </Stack>
   );
 }
 

@@ -169,7 +169,13 @@ impl PartnersApi {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let after = decode_token(&req.page_token, &mut v);
+        v.check(
+            req.name_prefix.chars().count() > 200,
+            "name_prefix",
+            "at most 200 characters",
+        );
         v.finish()?;
+        let name_prefix = req.name_prefix.trim().to_lowercase();
         let mut conn = self.store.conn().await?;
         let filter = store::ListFilter {
             r#type: req.r#type,
@@ -177,6 +183,7 @@ impl PartnersApi {
             region_code: &req.region_code,
             parent_id: &req.parent_id,
             within: confined_to(principal),
+            name_prefix: &name_prefix,
         };
         let matching = store::list(&mut conn, filter, &after, size).await?;
         let next_page_token = next_token(matching.len(), size, matching.last().map(|p| p.id.clone()));

@@ -243,6 +243,8 @@ pub struct ListFilter<'a> {
     pub parent_id: &'a str,
     /// Only this partner and those below it (a partner user's view).
     pub within: Option<&'a str>,
+    /// Only partners whose lower-cased name starts with this (lower-cased already).
+    pub name_prefix: &'a str,
 }
 
 /// The first `limit` partners (without histories) matching `filter` with ids after `after`, by id.
@@ -275,6 +277,19 @@ pub async fn list(
             "instr(region_codes, {}) > 0"
         };
         q.and(contains, quoted);
+    }
+    if !filter.name_prefix.is_empty() {
+        // Read through the index on lower(name): PostgreSQL's serves a LIKE prefix (its
+        // pattern operator class); SQLite's a range, compared byte by byte.
+        if conn.backend_name() == "PostgreSQL" {
+            q.and(
+                "lower(name) LIKE {} ESCAPE '\\'",
+                format!("{}%", crm_storage::escape_like(filter.name_prefix)),
+            );
+        } else {
+            q.and("lower(name) >= {}", filter.name_prefix);
+            q.and("lower(name) < {}", format!("{}\u{10FFFF}", filter.name_prefix));
+        }
     }
     q.after("id", (!after.is_empty()).then(|| vec![after.to_string()]));
     q.order_limit("id", limit);

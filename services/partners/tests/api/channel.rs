@@ -152,6 +152,23 @@ async fn hierarchy_and_lifecycle(backend: Backend) {
         .await,
         ["Distributor Taipei"]
     );
+    // A chooser's search: the names starting so, in any case.
+    for (prefix, names) in [
+        ("master", &["Master North", "Master South"][..]),
+        ("DEALER x", &["Dealer Xinyi"][..]),
+        ("%", &[][..]),
+        ("Nobody", &[][..]),
+    ] {
+        assert_eq!(
+            list(pb::ListPartnersRequest {
+                name_prefix: prefix.into(),
+                ..Default::default()
+            })
+            .await,
+            names,
+            "{prefix}"
+        );
+    }
     assert_eq!(
         list(pb::ListPartnersRequest {
             status: PartnerStatus::Onboarding as i32,
