@@ -6,13 +6,14 @@ import { Badge, Button, Group, NativeSelect, SimpleGrid, Stack, Table, Text, Tex
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { describe, partners, portal } from "../../api/clients";
+import { partners, portal } from "../../api/clients";
 import { can } from "../../auth/access";
 import { session } from "../../auth/session";
 import { Failure } from "../../components/Failure";
 import { Listing } from "../../components/Listing";
 import { Loaded, useCall } from "../../components/Loaded";
 import { More, usePaging } from "../../components/Paging";
+import { SearchPicker } from "../../components/SearchPicker";
 import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { calendarDay, count, dateTime, money, toMinor } from "../../format";
@@ -59,44 +60,19 @@ const OFFERED = 10;
  * thousands of partners, which no list shows whole. */
 function ChoosePartner({ value, onChange }: { value: string; onChange: (id: string) => void }) {
   const { t } = useTranslation();
-  const [text, setText] = useState("");
-  const [found, setFound] = useState<Partner[] | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
-  const search = async (event: FormEvent) => {
-    event.preventDefault();
-    setFailure(null);
-    try {
-      setFound((await partners.listPartners({ namePrefix: text.trim(), pageSize: OFFERED })).partners);
-    } catch (err) {
-      setFailure(describe(err));
-    }
-  };
   return (
-    <Stack gap="xs">
-      <form onSubmit={search} aria-label={t("portal.choosePartner")}>
-        <Group align="end">
-          <TextInput label={t("portal.partner")} description={t("portal.partnerHint")} value={text} onChange={(e) => setText(e.currentTarget.value)} w={320} />
-          <Button type="submit" variant="default">
-            {t("portal.find")}
-          </Button>
-        </Group>
-      </form>
-      {failure && (
-        <Text c="red.9" role="alert">
-          {failure}
-        </Text>
-      )}
-      {found && found.length === 0 && <Text>{t("portal.noPartner")}</Text>}
-      {found && found.length > 0 && (
-        <Group gap="xs">
-          {found.map((p) => (
-            <Button key={p.id} size="xs" variant={p.id === value ? "filled" : "light"} aria-pressed={p.id === value} onClick={() => onChange(p.id)}>
-              {p.name}
-            </Button>
-          ))}
-        </Group>
-      )}
-    </Stack>
+    <SearchPicker<Partner>
+      label={t("portal.partner")}
+      description={t("portal.partnerHint")}
+      formLabel={t("portal.choosePartner")}
+      submit={t("portal.find")}
+      none={t("portal.noPartner")}
+      search={async (namePrefix) => (await partners.listPartners({ namePrefix, pageSize: OFFERED })).partners}
+      keyOf={(p) => p.id}
+      nameOf={(p) => p.name}
+      chosen={value}
+      onPick={(p) => onChange(p.id)}
+    />
   );
 }
 
