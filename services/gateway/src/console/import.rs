@@ -152,9 +152,9 @@ async fn import(upstreams: Upstreams, request: http::Request<Body>) -> http::Res
     };
     // The body as a blocking reader, for the reading thread: it waits for the upload's bytes.
     let stream = http_body_util::BodyDataStream::new(body).map_err(std::io::Error::other);
-    let source = Draining(tokio_util::io::SyncIoBridge::new(
+    let source = Draining(Some(tokio_util::io::SyncIoBridge::new(
         tokio_util::io::StreamReader::new(stream),
-    ));
+    )));
     let Asked {
         entity,
         format,
@@ -265,21 +265,27 @@ fn answer(status: StatusCode, body: serde_json::Value) -> http::Response<Body> {
     response
 }
 
-/// The upload as the reading thread reads it; what is left when the reader is dropped early
+/// The upload as the reading thread reads it. What is left when the reader is dropped early
 /// (the import was refused as a whole) is read and dropped, up to [`DRAIN`] bytes, so that the
-/// browser gets the answer. Dropped only on the reading (blocking) thread.
-struct Draining<R: std::io::Read>(R);
+/// browser gets the answer: on a blocking thread of its own, as the bridge blocks on every read
+/// and the reader may be dropped on the runtime's.
+struct Draining<R: std::io::Read + Send + 'static>(Option<R>);
 
-impl<R: std::io::Read> std::io::Read for Draining<R> {
+impl<R: std::io::Read + Send + 'static> std::io::Read for Draining<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
+        self.0.as_mut().map_or(Ok(0), |inner| inner.read(buf))
     }
 }
 
-impl<R: std::io::Read> Drop for Draining<R> {
+impl<R: std::io::Read + Send + 'static> Drop for Draining<R> {
     fn drop(&mut self) {
-        let mut rest = <&mut R as std::io::Read>::take(&mut self.0, DRAIN);
-        let _ = std::io::copy(&mut rest, &mut std::io::sink());
+        if let Some(rest) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn_blocking(move || {
+                let _ = std::io::copy(&mut rest.take(DRAIN), &mut std::io::sink());
+            });
+        }
     }
 }
 
