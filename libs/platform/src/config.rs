@@ -213,6 +213,15 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_sample_ratio_is_a_share() {
+        assert_eq!(parse_ratio("0.25"), Ok(0.25));
+        assert_eq!((parse_ratio("0"), parse_ratio("1")), (Ok(0.0), Ok(1.0)));
+        for bad in ["1.5", "-0.1", "half", "NaN"] {
+            assert!(parse_ratio(bad).is_err(), "{bad}");
+        }
+    }
+
     proptest! {
         /// Any text is a duration or a clear refusal; a duration shows its number of units.
         #[test]

@@ -3,7 +3,7 @@
 //! stays flat for any size of input. Rows the reader or the parser refuses never leave; the
 //! service's summary names the rest it refused.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -78,9 +78,32 @@ pub struct Sent {
     pub local: Vec<LocalRejection>,
     /// Columns (or JSON fields) the importer does not know, left out, in the order met.
     pub ignored: Vec<String>,
-    /// The contact layout of each party row sent whose contact points are not its contact
-    /// columns in order, by line: what a refused point's column is read from.
-    pub layouts: HashMap<i64, u8>,
+    /// What a refused contact point's column is read from.
+    pub layouts: Layouts,
+}
+
+/// The contact layout of each party row sent whose contact points are not its contact columns
+/// in order: a byte per line up to the last such row (0: in order), where a map of a million
+/// phone-only rows would hold some thirty times as much.
+#[derive(Debug, Clone, Default)]
+pub struct Layouts(Vec<u8>);
+
+impl Layouts {
+    fn record(&mut self, line: i64, layout: u8) {
+        let Ok(at) = usize::try_from(line) else { return };
+        if self.0.len() <= at {
+            self.0.resize(at + 1, 0);
+        }
+        self.0[at] = layout;
+    }
+
+    /// The layout of the row on `line`; None when its contact points are its columns in order.
+    pub fn of(&self, line: i64) -> Option<u8> {
+        usize::try_from(line)
+            .ok()
+            .and_then(|at| self.0.get(at).copied())
+            .filter(|layout| *layout != 0)
+    }
 }
 
 impl Sent {
@@ -101,7 +124,7 @@ impl Sent {
                 .extend(r.problems.iter().cloned());
         }
         for rejection in &self.summary.rejections {
-            let layout = self.layouts.get(&rejection.row).copied();
+            let layout = self.layouts.of(rejection.row);
             let column = columns::column_of(entity, &rejection.field, layout);
             reasons
                 .entry(rejection.row)
@@ -241,7 +264,7 @@ struct Messages<Row, Req> {
 struct Found {
     local: Vec<LocalRejection>,
     ignored: Vec<String>,
-    layouts: HashMap<i64, u8>,
+    layouts: Layouts,
 }
 
 /// Reads rows in a blocking thread and sends them in batches while `call` streams them.
@@ -303,7 +326,7 @@ where
                                 if entity == ImportEntity::Parties {
                                     let layout = columns::contact_layout(&record);
                                     if !columns::in_order(layout) {
-                                        found.lock().expect("lock").layouts.insert(record.line, layout);
+                                        found.lock().expect("lock").layouts.record(record.line, layout);
                                     }
                                 }
                             }
@@ -344,4 +367,43 @@ where
         ignored,
         layouts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rows_out_of_column_order_keep_a_layout() {
+        let mut layouts = Layouts::default();
+        // A phone-only row on line 5: its first contact point is the phone.
+        layouts.record(5, 0b010);
+        assert_eq!(layouts.of(5), Some(0b010));
+        assert_eq!((layouts.of(4), layouts.of(6), layouts.of(-1)), (None, None, None));
+        let sent = Sent {
+            summary: ImportSummary {
+                rejected: 2,
+                rejections: vec![
+                    crm_proto::common::v1::ImportRejection {
+                        row: 5,
+                        field: "contact_points[0].value".into(),
+                        reason: "not a phone number".into(),
+                        ..Default::default()
+                    },
+                    crm_proto::common::v1::ImportRejection {
+                        row: 7,
+                        field: "contact_points[0].value".into(),
+                        reason: "not an email address".into(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+            layouts,
+            ..Sent::default()
+        };
+        let reasons = sent.reasons(ImportEntity::Parties);
+        assert_eq!(reasons[&5][0].0, "phone");
+        assert_eq!(reasons[&7][0].0, "email");
+    }
 }
