@@ -14,6 +14,7 @@ mod migrations;
 mod nats_users;
 mod ordering;
 mod otlp;
+mod restore;
 mod support;
 mod tls;
 mod transfer;

@@ -232,12 +232,19 @@ impl<H: EventHandler> Consumer<H> {
                 filter_subjects.push(format!("{subject}.*"));
             }
         }
+        // Where it starts is kept: an operator may have rewound it after a restore (see
+        // crate::recovery), and the server refuses to change it.
+        let deliver_policy = match stream.consumer_info(&self.options.durable).await {
+            Ok(info) => info.config.deliver_policy,
+            Err(_) => jetstream::consumer::DeliverPolicy::All,
+        };
         // Create or update: a new release that listens to more subjects updates the durable
         // consumer instead of keeping its old filter. The server delivers without limit: a
         // message is given up only once it is parked on the dead-letter subject.
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
             .create_consumer(pull::Config {
                 durable_name: Some(self.options.durable.clone()),
+                deliver_policy,
                 filter_subjects,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: self.options.ack_wait,

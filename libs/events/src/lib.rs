@@ -10,6 +10,8 @@
 //!   retries for as long as it takes when a failure may pass by itself (see [`failure`]), and
 //!   parks a message whose own failures repeat on the dead-letter subject `crm.dlq.<consumer>`,
 //!   from where [`dlq::replay`] re-drives it into that consumer alone;
+//! - [`recovery`] puts the flow right after a restore: the streams' configuration backed up and
+//!   restored, a consumer rewound to a point in time, the outbox published again;
 //! - events are CloudEvents in binary mode: attributes in NATS headers (`ce-*`), a protobuf
 //!   payload, and `traceparent` so the consumer's span joins the producer's trace.
 
@@ -22,6 +24,7 @@ mod metrics;
 pub mod outbox;
 pub mod permissions;
 pub mod privacy;
+pub mod recovery;
 mod relay;
 mod streams;
 

@@ -50,6 +50,9 @@ enum Command {
     Export(crate::transfer::ExportArgs),
     /// Inspects dead letters and re-drives them into the consumer that parked them.
     Dlq(crate::dlq::DlqArgs),
+    /// Puts the flow of events right after a restore: backs up and restores the streams'
+    /// configuration, rewinds a service's consumers, publishes an outbox again.
+    Events(crate::events::EventsArgs),
     /// Prints every setting of every service as Markdown (docs/configuration.md).
     #[command(hide = true)]
     SettingsReference,
@@ -194,6 +197,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => crate::transfer::run_import(args).await,
         Command::Export(args) => crate::transfer::run_export(args).await,
         Command::Dlq(args) => crate::dlq::run(args).await,
+        Command::Events(args) => crate::events::run(args).await,
         Command::SettingsReference => {
             print!("{}", crate::settings_doc::markdown());
             Ok(())

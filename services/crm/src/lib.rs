@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod dlq;
+pub mod events;
 mod local_nats;
 pub mod nats_users;
 pub mod services;

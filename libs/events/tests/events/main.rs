@@ -1,6 +1,7 @@
 //! The event mechanism against real databases (SQLite and PostgreSQL) and a real nats-server.
 
 mod faults;
+mod recovery;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
