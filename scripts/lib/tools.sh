@@ -171,6 +171,22 @@ ensure_kustomize() {
   export KUSTOMIZE="$bin"
 }
 
+# The operators' resource models (npm, pinned by scripts/k8s-models/package-lock.json) that
+# scripts/k8s-models/check.mjs checks CloudNativePG's and the Prometheus Operator's objects with,
+# installed in the tools directory again whenever the lockfile changes.
+ensure_operator_models() {
+  local dir="$CRM_TOOLS_DIR/k8s-models" source
+  source="$(cd "$(dirname "${BASH_SOURCE[0]}")/../k8s-models" && pwd)"
+  mkdir -p "$dir"
+  if ! cmp -s "$source/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    log "installing the operators' resource models (npm, scripts/k8s-models)"
+    cp "$source/package.json" "$source/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+  fi
+  cp "$source/check.mjs" "$dir/"
+  export OPERATOR_MODELS_CHECK="$dir/check.mjs"
+}
+
 # kubernetes-validate (PyPI), which checks rendered objects against the Kubernetes API's
 # schemas, at a pinned version, in the tools' virtualenv.
 KUBERNETES_VALIDATE_VERSION=1.37.0
