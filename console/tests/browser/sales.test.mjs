@@ -81,9 +81,14 @@ test("a sales rep moves a deal across the board, quotes it and wins it", async (
   // A quote from the price book: three laptops at 1,200.
   const quotes = page.getByRole("region", { name: "Quotes" });
   await quotes.getByLabel("Price book").selectOption({ label: "Standard (USD)" });
-  await quotes.getByLabel("Product").selectOption({ label: "Laptop 14 (LAPTOP-14) · $1,200.00" });
+  // The product found by the start of its name or SKU, among those the book prices.
+  await quotes.getByLabel("Product", { exact: true }).fill("lap");
+  await quotes.getByRole("button", { name: "Find", exact: true }).click();
+  await quotes.getByRole("button", { name: "Laptop 14 (LAPTOP-14) · $1,200.00" }).click();
   await quotes.getByLabel("Quantity").fill("3");
   await quotes.getByRole("button", { name: "Add line" }).click();
+  await quotes.getByRole("table", { name: "Lines" }).getByText("Laptop 14 (LAPTOP-14) · $1,200.00").waitFor();
+  await page.screenshot({ path: join(OUTPUT, "new-quote.png"), fullPage: true });
   await quotes.getByRole("button", { name: "Create quote" }).click();
   await quotes.getByRole("cell", { name: "$3,600.00" }).waitFor();
   await quotes.getByText("Draft", { exact: true }).waitFor();

@@ -12,6 +12,7 @@ import { useAction } from "../../components/useAction";
 import { calendarDay, money } from "../../format";
 import { QuoteStatus, type Quote } from "../../gen/crm/sales/v1/orders_pb";
 import { OpportunityStatus, type Opportunity } from "../../gen/crm/sales/v1/pipeline_pb";
+import { SearchPicker } from "../../components/SearchPicker";
 import { Section } from "../../components/Section";
 import { Failure } from "../../components/Failure";
 import { TableHead } from "../../components/TableParts";
@@ -121,27 +122,39 @@ function QuoteTable(props: {
   );
 }
 
-/** A draft quote of one or more products, priced by the chosen price book. */
+/** A product found for a quote, with its price in the chosen book. */
+type Offered = { id: string; label: string };
+
+/** How many products one search offers. */
+const OFFERED = 20;
+
+/**
+ * A draft quote of one or more products, priced by the chosen price book. Products are found by
+ * the start of their name or SKU, among those the book prices: a catalog has thousands.
+ */
 function NewQuote({ opportunityId, onCreated }: { opportunityId: string; onCreated: () => void }) {
   const { t, i18n } = useTranslation();
   const locale = i18n.language;
   const [bookId, setBookId] = useState("");
-  const [lines, setLines] = useState<{ productId: string; quantity: number }[]>([]);
-  const [productId, setProductId] = useState("");
+  const [lines, setLines] = useState<{ product: Offered; quantity: number }[]>([]);
+  const [picked, setPicked] = useState<Offered | null>(null);
   const [quantity, setQuantity] = useState<number | string>(1);
   const [discount, setDiscount] = useState<number | string>(0);
   const [validUntil, setValidUntil] = useState("");
   const [action, run] = useAction();
   const [books] = useCall(() => catalog.listPriceBooks({ pageSize: 100 }), []);
-  // The chosen book's prices, with the products' names (the first 500 of each).
-  const [offer] = useCall(async () => {
-    if (!bookId) return { prices: [], names: new Map<string, string>() };
-    const [prices, products] = await Promise.all([
-      catalog.listPrices({ priceBookId: bookId, pageSize: 500 }),
-      catalog.listProducts({ activeOnly: true, pageSize: 500 }),
-    ]);
-    return { prices: prices.prices, names: new Map(products.products.map((p) => [p.id, `${p.name} (${p.sku})`])) };
-  }, [bookId]);
+
+  // The active products starting with what was typed that the book prices, with their price.
+  const search = async (query: string): Promise<Offered[]> => {
+    const { products } = await catalog.listProducts({ query, activeOnly: true, pageSize: OFFERED });
+    if (products.length === 0) return [];
+    const { prices } = await catalog.listPrices({ priceBookId: bookId, productIds: products.map((p) => p.id), pageSize: OFFERED });
+    const priced = new Map(prices.map((p) => [p.productId, p.unitPrice]));
+    return products.flatMap((p) => {
+      const price = priced.get(p.id);
+      return price ? [{ id: p.id, label: `${p.name} (${p.sku}) · ${money(price.amountMinor, price.currencyCode, locale)}` }] : [];
+    });
+  };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -150,7 +163,7 @@ function NewQuote({ opportunityId, onCreated }: { opportunityId: string; onCreat
         quote: {
           opportunityId,
           priceBookId: bookId,
-          lines: lines.map((l) => ({ productId: l.productId, quantity: BigInt(l.quantity) })),
+          lines: lines.map((l) => ({ productId: l.product.id, quantity: BigInt(l.quantity) })),
           discountBps: Math.round(Number(discount) * 100),
           validUntil,
         },
@@ -158,75 +171,74 @@ function NewQuote({ opportunityId, onCreated }: { opportunityId: string; onCreat
     );
     if (ok) {
       setLines([]);
+      setPicked(null);
       onCreated();
     }
   };
 
   return (
-    <form onSubmit={submit} aria-label={t("quotes.new")}>
-      <Title order={3} size="h5" mt="md" mb="xs">
+    <Stack component="section" gap="xs" aria-label={t("quotes.new")}>
+      <Title order={3} size="h5" mt="md">
         {t("quotes.new")}
       </Title>
-      <Stack gap="xs">
-        <Loaded call={books}>
-          {(found) => (
-            <NativeSelect
-              label={t("quotes.priceBook")}
-              value={bookId}
-              error={action.fields["quote.price_book_id"]}
-              onChange={(e) => {
-                setBookId(e.currentTarget.value);
-                setProductId("");
-                setLines([]);
-              }}
-              data={[
-                { value: "", label: "—" },
-                ...found.priceBooks.map((b) => ({ value: b.id, label: `${b.name} (${b.currencyCode})` })),
-              ]}
-            />
-          )}
-        </Loaded>
-        {bookId && (
-          <Loaded call={offer}>
-            {({ prices, names }) => (
-              <Group align="end">
-                <NativeSelect
-                  label={t("quotes.product")}
-                  value={productId}
-                  onChange={(e) => setProductId(e.currentTarget.value)}
-                  data={[
-                    { value: "", label: "—" },
-                    ...prices.map((p) => ({
-                      value: p.productId,
-                      label: `${names.get(p.productId) ?? p.productId} · ${p.unitPrice ? money(p.unitPrice.amountMinor, p.unitPrice.currencyCode, locale) : ""}`,
-                    })),
-                  ]}
-                  style={{ flex: 1 }}
-                />
-                <NumberInput label={t("quotes.quantity")} min={1} value={quantity} onChange={setQuantity} w={120} />
-                <Button
-                  variant="default"
-                  disabled={!productId || Number(quantity) < 1}
-                  onClick={() => setLines((l) => [...l, { productId, quantity: Number(quantity) }])}
-                >
-                  {t("quotes.addLine")}
-                </Button>
-              </Group>
-            )}
-          </Loaded>
+      <Loaded call={books}>
+        {(found) => (
+          <NativeSelect
+            label={t("quotes.priceBook")}
+            value={bookId}
+            error={action.fields["quote.price_book_id"]}
+            onChange={(e) => {
+              setBookId(e.currentTarget.value);
+              setPicked(null);
+              setLines([]);
+            }}
+            data={[
+              { value: "", label: "—" },
+              ...found.priceBooks.map((b) => ({ value: b.id, label: `${b.name} (${b.currencyCode})` })),
+            ]}
+          />
         )}
-        {lines.length > 0 && (
-          <Table aria-label={t("quotes.lines")}>
-            <Table.Tbody>
-              {lines.map((l, i) => (
-                <Table.Tr key={i}>
-                  <Table.Td>{offer.state === "done" ? (offer.value.names.get(l.productId) ?? l.productId) : l.productId}</Table.Td>
-                  <Table.Td>× {l.quantity}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        )}
+      </Loaded>
+      {bookId && (
+        <>
+          <SearchPicker<Offered>
+            key={bookId}
+            label={t("quotes.product")}
+            description={t("quotes.productHint")}
+            formLabel={t("quotes.findProduct")}
+            submit={t("quotes.find")}
+            none={t("quotes.noProduct")}
+            search={search}
+            keyOf={(p) => p.id}
+            nameOf={(p) => p.label}
+            chosen={picked?.id ?? ""}
+            onPick={setPicked}
+          />
+          <Group align="end">
+            <NumberInput label={t("quotes.quantity")} min={1} value={quantity} onChange={setQuantity} w={120} />
+            <Button
+              variant="default"
+              disabled={!picked || Number(quantity) < 1}
+              onClick={() => picked && setLines((l) => [...l, { product: picked, quantity: Number(quantity) }])}
+            >
+              {t("quotes.addLine")}
+            </Button>
+          </Group>
+        </>
+      )}
+      {lines.length > 0 && (
+        <Table aria-label={t("quotes.lines")}>
+          <Table.Tbody>
+            {lines.map((l, i) => (
+              <Table.Tr key={i}>
+                <Table.Td>{l.product.label}</Table.Td>
+                <Table.Td>× {l.quantity}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      <form onSubmit={submit} aria-label={t("quotes.terms")}>
         <Group align="end">
           <NumberInput
             label={t("quotes.discount")}
@@ -249,9 +261,9 @@ function NewQuote({ opportunityId, onCreated }: { opportunityId: string; onCreat
             {t("quotes.create")}
           </Button>
         </Group>
-        {/* The whole message too: it names fields (a line's product) no input stands for. */}
-        <Failure action={action} />
-      </Stack>
-    </form>
+      </form>
+      {/* The whole message too: it names fields (a line's product) no input stands for. */}
+      <Failure action={action} />
+    </Stack>
   );
 }

@@ -12,6 +12,12 @@ use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::catalog;
 
+/// Longest product search, in characters.
+const MAX_QUERY_CHARS: usize = 200;
+
+/// Most products whose prices one ListPrices call names.
+const MAX_PRICED_PRODUCTS: usize = 500;
+
 impl SalesApi {
     pub(super) async fn handle_create_product(
         &self,
@@ -122,17 +128,21 @@ impl SalesApi {
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
         let after = decode_token(&req.page_token, &mut v);
+        let query = req.query.trim();
+        v.check(
+            query.chars().count() > MAX_QUERY_CHARS,
+            "query",
+            "at most 200 characters",
+        );
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let products = catalog::list_products(
-            &mut conn,
-            &req.product_line,
-            &req.category,
-            req.active_only,
-            &after,
-            size,
-        )
-        .await?;
+        let filter = catalog::ProductFilter {
+            product_line: &req.product_line,
+            category: &req.category,
+            active_only: req.active_only,
+            query,
+        };
+        let products = catalog::list_products(&mut conn, &filter, &after, size).await?;
         let next_page_token = next_token(products.len(), size, products.last().map(|p| p.id.clone()));
         Ok(pb::ListProductsResponse {
             products,
@@ -230,6 +240,11 @@ impl SalesApi {
     ) -> Result<pb::ListPricesResponse> {
         let mut v = Violations::new();
         v.check(req.price_book_id.is_empty(), "price_book_id", "required");
+        v.check(
+            req.product_ids.len() > MAX_PRICED_PRODUCTS,
+            "product_ids",
+            "at most 500 products",
+        );
         let size = page_size(req.page_size, 100, 500, &mut v);
         let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
         v.finish()?;
@@ -237,7 +252,7 @@ impl SalesApi {
         let book = catalog::price_book_by_id(&mut conn, &req.price_book_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("price book {}", req.price_book_id)))?;
-        let rows = catalog::list_prices(&mut conn, &book, after, size + 1).await?;
+        let rows = catalog::list_prices(&mut conn, &book, &req.product_ids, after, size + 1).await?;
         let (prices, next_page_token) = finish_page(rows, size, |p| key_of(&[&p.product_id]));
         Ok(pb::ListPricesResponse {
             prices,

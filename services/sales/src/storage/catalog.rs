@@ -132,22 +132,47 @@ pub async fn products_by_skus(
 /// Products after `after` by id, filtered.
 pub async fn list_products(
     conn: &mut Conn,
-    product_line: &str,
-    category: &str,
-    active_only: bool,
+    filter: &ProductFilter<'_>,
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Product>> {
     let mut q = SqlBuilder::new(&format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1"));
     q.and("id > {}", after);
-    if !product_line.is_empty() {
-        q.and("product_line = {}", product_line);
+    if !filter.product_line.is_empty() {
+        q.and("product_line = {}", filter.product_line);
     }
-    if !category.is_empty() {
-        q.and("category = {}", category);
+    if !filter.category.is_empty() {
+        q.and("category = {}", filter.category);
     }
-    if active_only {
+    if filter.active_only {
         q.push(" AND active = 1");
+    }
+    if !filter.query.is_empty() {
+        // The start of the lowered name or of the (upper-case) SKU, each read through its
+        // index: PostgreSQL's pattern operator class serves a LIKE prefix; SQLite's indexes a
+        // range, compared byte by byte.
+        let name = filter.query.to_lowercase();
+        let sku = filter.query.to_uppercase();
+        let (name, sku) = if conn.backend_name() == "PostgreSQL" {
+            let name = q.arg(format!("{}%", crm_storage::escape_like(&name)));
+            let sku = q.arg(format!("{}%", crm_storage::escape_like(&sku)));
+            (
+                format!("lower(name) LIKE {name} ESCAPE '\\'"),
+                format!("sku LIKE {sku} ESCAPE '\\'"),
+            )
+        } else {
+            let [name_from, name_to, sku_from, sku_to] = [
+                q.arg(name.clone()),
+                q.arg(format!("{name}\u{10FFFF}")),
+                q.arg(sku.clone()),
+                q.arg(format!("{sku}\u{10FFFF}")),
+            ];
+            (
+                format!("lower(name) >= {name_from} AND lower(name) < {name_to}"),
+                format!("sku >= {sku_from} AND sku < {sku_to}"),
+            )
+        };
+        q.push(&format!(" AND (({name}) OR ({sku}))"));
     }
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY id LIMIT {limit}"));
@@ -157,6 +182,19 @@ pub async fn list_products(
         .iter()
         .map(product)
         .collect()
+}
+
+/// Which products [`list_products`] reads.
+#[derive(Debug, Default)]
+pub struct ProductFilter<'a> {
+    /// Only this product line (empty: any).
+    pub product_line: &'a str,
+    /// Only this category (empty: any).
+    pub category: &'a str,
+    /// Only active products.
+    pub active_only: bool,
+    /// Only products whose name or SKU starts with this, in any case (empty: any).
+    pub query: &'a str,
 }
 
 fn price_book(row: &AnyRow) -> sqlx::Result<pb::PriceBook> {
@@ -272,11 +310,16 @@ pub async fn price(conn: &mut Conn, book: &str, product: &str) -> sqlx::Result<O
 pub async fn list_prices(
     conn: &mut Conn,
     book: &pb::PriceBook,
+    products: &[String],
     after: Option<String>,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Price>> {
     let mut q = SqlBuilder::new("SELECT product_id, unit_price_minor FROM prices WHERE 1 = 1");
     q.and("price_book_id = {}", book.id.as_str());
+    if !products.is_empty() {
+        let placeholders: Vec<String> = products.iter().map(|id| q.arg(id.as_str())).collect();
+        q.push(&format!(" AND product_id IN ({})", placeholders.join(", ")));
+    }
     q.after("product_id", after.map(|id| vec![id]));
     q.order_limit("product_id", limit);
     let rows = q.build().fetch_all(&mut *conn).await?;

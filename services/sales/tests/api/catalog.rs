@@ -128,4 +128,120 @@ async fn products_price_books_and_prices(backend: Backend) {
     );
 }
 
-backend_tests!(products_price_books_and_prices);
+/// A quote's product chooser: products by the start of their name, in any case, or of their
+/// SKU, and the prices of just those products.
+async fn products_are_found_by_the_start_of_their_name_or_sku(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let create = |sku: &'static str, name: &'static str| {
+        let catalog = suite.catalog.clone();
+        let req = suite.req(pb::CreateProductRequest {
+            product: Some(pb::Product {
+                sku: sku.into(),
+                name: name.into(),
+                active: true,
+                ..Default::default()
+            }),
+        });
+        async move {
+            let mut catalog = catalog;
+            catalog
+                .create_product(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .product
+                .unwrap()
+        }
+    };
+    let book = create("LAP-14", "ThinkBook 14").await;
+    let dock = create("DOCK-1", "Laptop dock").await;
+    let monitor = create("MON-27", "監視器 27").await;
+    let found = |query: &'static str, active_only: bool| {
+        let catalog = suite.catalog.clone();
+        let req = suite.req(pb::ListProductsRequest {
+            query: query.into(),
+            active_only,
+            ..Default::default()
+        });
+        async move {
+            let mut catalog = catalog;
+            let products = catalog.list_products(req).await.unwrap().into_inner().products;
+            products.into_iter().map(|p| p.sku).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("lap", false).await,
+        ["LAP-14", "DOCK-1"],
+        "by SKU and by name"
+    );
+    assert_eq!(found("  LAPTOP ", false).await, ["DOCK-1"]);
+    assert_eq!(found("lap-1", false).await, ["LAP-14"]);
+    assert_eq!(found("監視", false).await, ["MON-27"]);
+    assert_eq!(found("dock", false).await, ["DOCK-1"], "the start, not any word");
+    assert!(found("book", false).await.is_empty(), "the start, not anywhere");
+    assert!(found("%", false).await.is_empty(), "a wildcard is a character");
+    assert!(found("_", false).await.is_empty());
+    suite
+        .catalog
+        .clone()
+        .update_product(suite.req(pb::UpdateProductRequest {
+            product: Some(pb::Product {
+                id: book.id.clone(),
+                etag: book.etag.clone(),
+                active: false,
+                ..Default::default()
+            }),
+            update_mask: mask(&["active"]),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(found("lap", true).await, ["DOCK-1"], "inactive ones left out");
+    let long = suite
+        .catalog
+        .clone()
+        .list_products(suite.req(pb::ListProductsRequest {
+            query: "x".repeat(201),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&long), vec!["query"]);
+
+    let usd = suite.price_book("List USD", "USD").await;
+    for (product, amount) in [(&book, 129_900), (&dock, 19_900), (&monitor, 34_900)] {
+        suite.set_price(&usd, product, amount).await;
+    }
+    let priced = |ids: Vec<String>| {
+        let catalog = suite.catalog.clone();
+        let req = suite.req(pb::ListPricesRequest {
+            price_book_id: usd.id.clone(),
+            product_ids: ids,
+            ..Default::default()
+        });
+        async move {
+            let mut catalog = catalog;
+            catalog.list_prices(req).await
+        }
+    };
+    let mut prices: Vec<(String, i64)> = priced(vec![dock.id.clone(), monitor.id.clone()])
+        .await
+        .unwrap()
+        .into_inner()
+        .prices
+        .into_iter()
+        .map(|p| (p.product_id, p.unit_price.unwrap().amount_minor))
+        .collect();
+    prices.sort();
+    let mut expected = vec![(dock.id.clone(), 19_900), (monitor.id.clone(), 34_900)];
+    expected.sort();
+    assert_eq!(prices, expected);
+    let too_many = priced((0..501).map(|i| format!("p{i}")).collect())
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&too_many), vec!["product_ids"]);
+}
+
+backend_tests!(
+    products_price_books_and_prices,
+    products_are_found_by_the_start_of_their_name_or_sku,
+);

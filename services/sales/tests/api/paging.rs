@@ -47,6 +47,7 @@ async fn sales_lists_page_in_order(backend: Backend) {
             price_book_id: book.id.clone(),
             page_size: 2,
             page_token: token,
+            ..Default::default()
         });
         async move {
             let r = c.list_prices(req).await.unwrap().into_inner();
