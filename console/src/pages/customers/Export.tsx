@@ -1,10 +1,11 @@
 // Exporting customers: the ones a filter selects, streamed from the service a page at a time
-// with the count so far, and saved as a CSV file the importer reads back. The reader can stop it.
+// with the count so far, and written as a CSV file the importer reads back (to the file the
+// reader chose as pages arrive, where the browser can). The reader can stop it.
 import { Alert, Button, Group, NativeSelect, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { customers, describe } from "../../api/clients";
-import { saveCsv } from "../../files";
+import { openCsv, type CsvFile } from "../../files";
 import { count } from "../../format";
 import { LifecycleStage, PartyKind } from "../../gen/crm/customers/v1/customers_pb";
 import { CustomersNav } from "./CustomersNav";
@@ -24,20 +25,32 @@ export function Export() {
 
   const start = async (event: FormEvent) => {
     event.preventDefault();
+    // The save dialog first, while the click still counts as the reader's.
+    let file: CsvFile | null;
+    try {
+      file = await openCsv(`customers-${new Date().toISOString().slice(0, 10)}.csv`);
+    } catch (err) {
+      setRun({ state: "failed", rows: 0, message: describe(err) });
+      return;
+    }
+    if (!file) return;
     const controller = new AbortController();
     abort.current = controller;
-    const lines = [headLine()];
-    setRun({ state: "running", rows: 0 });
+    let rows = 0;
+    setRun({ state: "running", rows });
     try {
+      await file.write([headLine()]);
       const pages = customers.exportParties({ kind, lifecycleStage: stage, tag: tag.trim(), tier: tier.trim() }, { signal: controller.signal });
       for await (const page of pages) {
-        for (const party of page.parties) lines.push(partyLine(party));
-        setRun({ state: "running", rows: lines.length - 1 });
+        await file.write(page.parties.map(partyLine));
+        rows += page.parties.length;
+        setRun({ state: "running", rows });
       }
-      saveCsv(lines, `customers-${new Date().toISOString().slice(0, 10)}.csv`);
-      setRun({ state: "done", rows: lines.length - 1 });
+      await file.close();
+      setRun({ state: "done", rows });
     } catch (err) {
-      setRun({ state: "failed", rows: lines.length - 1, message: controller.signal.aborted ? t("export.stopped") : describe(err) });
+      await file.abort().catch(() => undefined);
+      setRun({ state: "failed", rows, message: controller.signal.aborted ? t("export.stopped") : describe(err) });
     } finally {
       abort.current = null;
     }
