@@ -1,26 +1,12 @@
 //! `crm dlq`: an operator lists what is parked, looks at one dead letter, and re-drives it into
 //! the consumer that parked it.
 
-use std::process::Command;
-
 use async_nats::jetstream;
 use crm_testkit::TestNats;
 
-use crate::CRM;
-
 fn crm_dlq(nats: &TestNats, args: &[&str]) -> String {
-    let out = Command::new(CRM)
-        .arg("dlq")
-        .args(args)
-        .args(["--nats-url", &nats.url()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "crm dlq {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let url = nats.url();
+    crate::crm_succeeds(&[&["dlq"], args, &["--nats-url", &url]].concat())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,18 @@ use crm_testkit::{TestNats, authed};
 
 const CRM: &str = env!("CARGO_BIN_EXE_crm");
 
+/// Runs `crm` with `args` and returns what it printed; fails the test, with what it said on
+/// standard error, when it does not succeed.
+fn crm_succeeds(args: &[&str]) -> String {
+    let out = Command::new(CRM).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "crm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A port base with `n` consecutive free ports (for `crm up`, which listens on base..base+n).
 fn free_ports(n: u16) -> u16 {
     for _ in 0..200 {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crm_testkit::{TestNats, eventually};
 
-use crate::{CRM, create_party, start_crm_up, wait_serving};
+use crate::{CRM, create_party, crm_succeeds, start_crm_up, wait_serving};
 
 /// Whether sales' copy of the customer base holds `party`.
 async fn sales_has_account(data: &std::path::Path, party: &str) -> bool {
@@ -65,17 +65,15 @@ async fn a_restored_database_applies_again_what_it_lost_once_its_consumers_are_r
     std::fs::copy(&backup, data.path().join("sales.db")).unwrap();
     assert!(sales_has_account(data.path(), &first).await);
     assert!(!sales_has_account(data.path(), &second).await);
-    let out = Command::new(CRM)
-        .args(["events", "rewind", "sales", "--since", &since.to_rfc3339()])
-        .args(["--nats-url", &nats_url])
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = crm_succeeds(&[
+        "events",
+        "rewind",
+        "sales",
+        "--since",
+        &since.to_rfc3339(),
+        "--nats-url",
+        &nats_url,
+    ]);
     assert!(
         printed.contains("rewound sales-customer-events on CRM_CUSTOMERS"),
         "{printed}"
@@ -106,20 +104,8 @@ async fn an_operator_backs_up_and_restores_the_streams() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("streams.json");
-    let crm = |args: &[&str]| {
-        let out = Command::new(CRM)
-            .arg("events")
-            .args(args)
-            .args(["--nats-url", &nats.url()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "crm events {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let url = nats.url();
+    let crm = |args: &[&str]| crm_succeeds(&[&["events"], args, &["--nats-url", &url]].concat());
     crm(&["backup", "--out", file.to_str().unwrap()]);
     js.delete_stream("CRM_SALES").await.unwrap();
     let printed = crm(&["restore", file.to_str().unwrap()]);
@@ -143,12 +129,8 @@ async fn an_operator_backs_up_and_restores_the_streams() {
         String::from_utf8_lossy(&out.stderr)
     );
     // An outbox: rows sent since the time are handed back to the relay.
-    let migrate = Command::new(CRM)
-        .args(["migrate", "sales", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(migrate.status.success());
+    let data_dir = dir.path().to_str().unwrap();
+    crm_succeeds(&["migrate", "sales", "--data-dir", data_dir]);
     let db = crm_storage::Db::connect(&format!("sqlite:{}", dir.path().join("sales.db").display()), 1)
         .await
         .unwrap();
@@ -165,13 +147,16 @@ async fn an_operator_backs_up_and_restores_the_streams() {
         .unwrap();
     }
     let since = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-    let out = Command::new(CRM)
-        .args(["events", "republish", "sales", "--since", &since, "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 outbox rows"));
+    let printed = crm_succeeds(&[
+        "events",
+        "republish",
+        "sales",
+        "--since",
+        &since,
+        "--data-dir",
+        data_dir,
+    ]);
+    assert!(printed.starts_with("1 outbox rows"), "{printed}");
     let unsent: Vec<String> = sqlx::query_scalar("SELECT event_id FROM crm_outbox WHERE sent_at IS NULL")
         .fetch_all(db.pool())
         .await

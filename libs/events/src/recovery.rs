@@ -123,13 +123,14 @@ pub async fn restore(js: &jetstream::Context, backup: &StreamsBackup) -> anyhow:
                 }
                 false
             }
-            Err(_) => {
+            Err(err) if crate::streams::not_found(&err) => {
                 js.create_stream(saved.config.clone())
                     .await
                     .with_context(|| format!("creating stream {name}"))?;
                 restored.streams_created.push(name.clone());
                 true
             }
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("stream {name}"))),
         };
         let stream = js.get_stream(name).await?;
         for (durable, consumer) in &saved.consumers {

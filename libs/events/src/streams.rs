@@ -165,7 +165,8 @@ async fn ensure(js: &jetstream::Context, wanted: stream::Config) -> anyhow::Resu
     anyhow::bail!("could not create or update stream {}", wanted.name)
 }
 
-fn not_found(err: &jetstream::context::GetStreamError) -> bool {
+/// Whether looking a stream up failed because it does not exist.
+pub(crate) fn not_found(err: &jetstream::context::GetStreamError) -> bool {
     matches!(
         err.kind(),
         jetstream::context::GetStreamErrorKind::JetStream(e)

@@ -7,17 +7,8 @@ use crm_events::dlq::{self, DeadLetter};
 /// `crm dlq`.
 #[derive(Debug, Args)]
 pub struct DlqArgs {
-    /// NATS server URL.
-    #[arg(
-        long = "nats-url",
-        env = "CRM_NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        global = true
-    )]
-    nats_url: String,
-    /// TLS and the operator's NATS user.
     #[command(flatten)]
-    security: crm_events::NatsSecurity,
+    nats: crate::operator::OperatorNats,
     #[command(subcommand)]
     command: DlqCommand,
 }
@@ -55,9 +46,7 @@ enum DlqCommand {
 
 /// Runs `crm dlq`.
 pub async fn run(args: DlqArgs) -> anyhow::Result<()> {
-    let client = crm_events::connect(&args.nats_url, "crm-dlq", &args.security).await?;
-    crm_events::check_server(&client, &args.nats_url, std::time::Duration::from_secs(5)).await?;
-    let js = async_nats::jetstream::new(client);
+    let js = args.nats.jetstream("crm-dlq").await?;
     match args.command {
         DlqCommand::List {
             consumer,

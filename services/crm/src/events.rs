@@ -16,17 +16,8 @@ use crate::services::Service;
 /// `crm events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// NATS server URL.
-    #[arg(
-        long = "nats-url",
-        env = "CRM_NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        global = true
-    )]
-    nats_url: String,
-    /// TLS and the operator's NATS user.
     #[command(flatten)]
-    security: crm_events::NatsSecurity,
+    nats: crate::operator::OperatorNats,
     #[command(subcommand)]
     command: EventsCommand,
 }
@@ -85,19 +76,16 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs `crm events`.
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
-    let EventsArgs {
-        nats_url,
-        security,
-        command,
-    } = args;
+    let EventsArgs { nats, command } = args;
+    let js = || nats.jetstream("crm-events");
     match command {
-        EventsCommand::Backup { out } => backup(&jetstream(&nats_url, &security).await?, out).await,
-        EventsCommand::Restore { file } => restore(&jetstream(&nats_url, &security).await?, &file).await,
+        EventsCommand::Backup { out } => backup(&js().await?, out).await,
+        EventsCommand::Restore { file } => restore(&js().await?, &file).await,
         EventsCommand::Rewind {
             service,
             since,
             consumer,
-        } => rewind(&jetstream(&nats_url, &security).await?, service, since, consumer).await,
+        } => rewind(&js().await?, service, since, consumer).await,
         EventsCommand::Republish {
             service,
             since,
@@ -105,16 +93,6 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             database,
         } => republish(service, since, &data_dir, &database).await,
     }
-}
-
-/// A JetStream context on the operator's connection.
-async fn jetstream(
-    url: &str,
-    security: &crm_events::NatsSecurity,
-) -> anyhow::Result<async_nats::jetstream::Context> {
-    let client = crm_events::connect(url, "crm-events", security).await?;
-    crm_events::check_server(&client, url, std::time::Duration::from_secs(5)).await?;
-    Ok(async_nats::jetstream::new(client))
 }
 
 async fn backup(js: &async_nats::jetstream::Context, out: Option<PathBuf>) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ pub mod dlq;
 pub mod events;
 mod local_nats;
 pub mod nats_users;
+mod operator;
 pub mod services;
 pub mod settings_doc;
 pub mod suite;
