@@ -24,7 +24,7 @@ use crm_proto::sales::v1::sales_org_service_client::SalesOrgServiceClient;
 use crm_proto::sales::v1::sales_report_service_client::SalesReportServiceClient;
 use crm_proto::servicedesk::v1 as dpb;
 use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
-use crm_testkit::{Backend, authed, eventually};
+use crm_testkit::{Backend, authed, eventually, fixtures};
 use tonic::transport::Channel;
 
 const HOUR: i64 = 3_600_000_000;
@@ -229,27 +229,15 @@ async fn follow_up_reaches_people_and_the_360_shows_it(backend: Backend) {
         ))
         .await
         .expect("SetPrice");
-    let quote = OrderServiceClient::new(gw.clone())
-        .create_quote(authed(
-            spb::CreateQuoteRequest {
-                quote: Some(spb::Quote {
-                    opportunity_id: deal.id.clone(),
-                    price_book_id: book.id.clone(),
-                    lines: vec![spb::LineItem {
-                        product_id: product.id.clone(),
-                        quantity: 2,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-            },
-            &rep_token,
-        ))
-        .await
-        .expect("CreateQuote")
-        .into_inner()
-        .quote
-        .unwrap();
+    let quote = fixtures::create_quote(
+        OrderServiceClient::new(gw.clone()),
+        &rep_token,
+        &deal,
+        &book,
+        &product,
+        2,
+    )
+    .await;
 
     // A service agent logs a call; the rep plans a call back, reminded an hour ahead.
     pipeline

@@ -99,8 +99,18 @@ impl Receiver {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_is_one_trace_at_the_otlp_receiver() {
+/// `crm up` exporting its traces to a receiver of the test's, with one customer created, and
+/// the gateway serving.
+struct Traced {
+    receiver: Receiver,
+    up: crate::Up,
+    _data: tempfile::TempDir,
+    token: String,
+    party: crm_proto::customers::v1::Party,
+    gateway: tonic::transport::Channel,
+}
+
+async fn traced_suite() -> Traced {
     let (receiver, endpoint) = Receiver::start().await;
     let data = tempfile::tempdir().unwrap();
     let up = start_crm_up(data.path(), &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]).await;
@@ -109,7 +119,36 @@ async fn a_call_is_one_trace_at_the_otlp_receiver() {
     let party = create_party(up.port, &token).await;
     let gateway = up.port + 5;
     wait_serving(gateway).await;
-    let view = GatewayServiceClient::new(crm_testkit::channel(([127, 0, 0, 1], gateway).into()))
+    Traced {
+        receiver,
+        up,
+        _data: data,
+        token,
+        party,
+        gateway: crm_testkit::channel(([127, 0, 0, 1], gateway).into()),
+    }
+}
+
+/// The services whose server spans a trace holds.
+fn served(in_trace: &[(String, Span)]) -> BTreeSet<String> {
+    in_trace
+        .iter()
+        .filter(|(_, s)| s.kind == SpanKind::Server as i32)
+        .filter_map(|(_, s)| text(&s.attributes, "crm.service"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_one_trace_at_the_otlp_receiver() {
+    let Traced {
+        receiver,
+        up,
+        _data,
+        token,
+        party,
+        gateway,
+    } = traced_suite().await;
+    let view = GatewayServiceClient::new(gateway)
         .get_customer360(authed(
             gpb::GetCustomer360Request {
                 party_id: party.id.clone(),
@@ -131,11 +170,7 @@ async fn a_call_is_one_trace_at_the_otlp_receiver() {
         "the 360's trace at the receiver",
         || async {
             let in_trace = receiver.trace_of("crm.gateway.v1.GatewayService/GetCustomer360")?;
-            let served: BTreeSet<String> = in_trace
-                .iter()
-                .filter(|(_, s)| s.kind == SpanKind::Server as i32)
-                .filter_map(|(_, s)| text(&s.attributes, "crm.service"))
-                .collect();
+            let served = served(&in_trace);
             let complete = services.iter().all(|s| served.contains(*s));
             // One process, one resource: the suite's.
             assert!(
@@ -153,15 +188,14 @@ async fn a_call_is_one_trace_at_the_otlp_receiver() {
 /// of its consumers in the call's trace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_quote_s_trace_continues_into_every_consumer_of_its_order() {
-    let (receiver, endpoint) = Receiver::start().await;
-    let data = tempfile::tempdir().unwrap();
-    let up = start_crm_up(data.path(), &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]).await;
-    let token = up.token.clone();
-    wait_serving(up.port).await;
-    let party = create_party(up.port, &token).await;
-    let gateway = up.port + 5;
-    wait_serving(gateway).await;
-    let channel = crm_testkit::channel(([127, 0, 0, 1], gateway).into());
+    let Traced {
+        receiver,
+        up,
+        _data,
+        token,
+        party,
+        gateway: channel,
+    } = traced_suite().await;
     let catalog = CatalogServiceClient::new(channel.clone());
     let product = fixtures::create_product(catalog.clone(), &token, fixtures::product("OTLP-1")).await;
     let book = fixtures::create_price_book(catalog.clone(), &token, "List", "USD").await;
@@ -189,27 +223,7 @@ async fn an_accepted_quote_s_trace_continues_into_every_consumer_of_its_order() 
     .opportunity
     .expect("the deal");
     let mut orders = OrderServiceClient::new(channel);
-    let quote = orders
-        .create_quote(authed(
-            spb::CreateQuoteRequest {
-                quote: Some(spb::Quote {
-                    opportunity_id: deal.id.clone(),
-                    price_book_id: book.id.clone(),
-                    lines: vec![spb::LineItem {
-                        product_id: product.id.clone(),
-                        quantity: 1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-            },
-            &token,
-        ))
-        .await
-        .expect("CreateQuote")
-        .into_inner()
-        .quote
-        .expect("the quote");
+    let quote = fixtures::create_quote(orders.clone(), &token, &deal, &book, &product, 1).await;
     let accepted = orders
         .accept_quote(authed(
             spb::AcceptQuoteRequest {
@@ -235,11 +249,7 @@ async fn an_accepted_quote_s_trace_continues_into_every_consumer_of_its_order() 
         "the accepted quote's trace at the receiver, with its consumers",
         || async {
             let in_trace = receiver.trace_of("crm.sales.v1.OrderService/AcceptQuote")?;
-            let served: BTreeSet<String> = in_trace
-                .iter()
-                .filter(|(_, s)| s.kind == SpanKind::Server as i32)
-                .filter_map(|(_, s)| text(&s.attributes, "crm.service"))
-                .collect();
+            let served = served(&in_trace);
             let consumed: BTreeSet<String> = in_trace
                 .iter()
                 .filter_map(|(_, s)| text(&s.attributes, "messaging.consumer"))

@@ -10,6 +10,7 @@ use crm_proto::customers::v1 as cpb;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
 use crm_proto::sales::v1 as spb;
 use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
+use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_storage::Db;
 use futures::StreamExt as _;
 use tonic::transport::Channel;
@@ -154,6 +155,35 @@ pub async fn set_price(
         .set_price(authed(spb::SetPriceRequest { price: Some(price) }, token))
         .await
         .expect("price set");
+}
+
+/// A draft quote for `opportunity` of `quantity` × `product`, priced from `book`, created with
+/// `token`.
+pub async fn create_quote(
+    mut orders: OrderServiceClient<Channel>,
+    token: &str,
+    opportunity: &spb::Opportunity,
+    book: &spb::PriceBook,
+    product: &spb::Product,
+    quantity: i64,
+) -> spb::Quote {
+    let quote = spb::Quote {
+        opportunity_id: opportunity.id.clone(),
+        price_book_id: book.id.clone(),
+        lines: vec![spb::LineItem {
+            product_id: product.id.clone(),
+            quantity,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    orders
+        .create_quote(authed(spb::CreateQuoteRequest { quote: Some(quote) }, token))
+        .await
+        .expect("quote created")
+        .into_inner()
+        .quote
+        .expect("quote returned")
 }
 
 /// Every event of `stream` (e.g. `CRM_SALES`) once the outbox of `db`, the service publishing
