@@ -5,7 +5,9 @@
 //! - the same health check through `crm serve customers` (tracing, deadline, served paths,
 //!   authentication, access log);
 //! - `GetParty` through `crm serve customers` on SQLite, and on PostgreSQL when
-//!   `CRM_TEST_POSTGRES_URL` is set;
+//!   `CRM_TEST_POSTGRES_URL` is set, each followed by the same read without the server (the
+//!   service's storage call on a pool of the server's size, from this process), so that what
+//!   the RPC path adds shows apart from what the database and its driver cost;
 //! - on PostgreSQL, `CreateParty` against its transaction issued by sqlx directly (the party, its
 //!   name search entries and blocking keys, the duplicate check's two reads, the audit entry and
 //!   the outbox row, on the suite's own tables).
@@ -284,9 +286,9 @@ async fn create_party(channel: Channel, token: &str, name: String) -> String {
         .id
 }
 
-/// GetParty of one party over `connections`.
-async fn get_party(connections: &[Channel], token: &Arc<String>) -> Rate {
-    let id = Arc::new(create_party(connections[0].clone(), token, "Bench Corp".into()).await);
+/// GetParty of the party `id` over `connections`.
+async fn get_party(connections: &[Channel], token: &Arc<String>, id: &str) -> Rate {
+    let id = Arc::new(id.to_string());
     let token = token.clone();
     load(connections, move |channel, _| {
         let request = authed(customers::GetPartyRequest { id: id.to_string() }, &token);
@@ -298,6 +300,54 @@ async fn get_party(connections: &[Channel], token: &Arc<String>) -> Rate {
         }
     })
     .await
+}
+
+/// GetParty's read of the party `id` without the server: the service's own storage call on a
+/// pool of the server's size (ten connections, the same warm read connections), in this
+/// process. The difference to GetParty is what the RPC path adds around the database.
+async fn read_directly(url: &str, id: &str) -> Rate {
+    let db = crm_storage::Db::connect_with(url, 10, 10)
+        .await
+        .expect("connecting");
+    let id = Arc::new(id.to_string());
+    load(&[db], move |db, _| {
+        let id = id.clone();
+        async move {
+            let mut conn = db.read_conn().await.expect("a connection");
+            crm_customers::storage::parties::get(&mut conn, &id)
+                .await
+                .expect("the party")
+                .expect("a party");
+        }
+    })
+    .await
+}
+
+/// GetParty on `addr`, then its read without the server, on the database at `url`; prints both.
+async fn get_party_and_read(
+    addr: SocketAddr,
+    url: &str,
+    token: &Arc<String>,
+    bare: &Rate,
+    what: &str,
+) -> Rate {
+    let connections = channels(addr);
+    let id = create_party(connections[0].clone(), token, "Bench Corp".into()).await;
+    let read = get_party(&connections, token, &id).await;
+    println!(
+        "{}",
+        read.line(&format!("GetParty, crm serve customers, {what}"), Some(bare))
+    );
+    let direct = read_directly(url, &id).await;
+    println!(
+        "{}",
+        direct.line(&format!("GetParty's read without the server, {what}"), Some(bare))
+    );
+    println!(
+        "  GetParty against its read without the server: {:.1}%",
+        100.0 * read.calls_per_second / direct.calls_per_second
+    );
+    read
 }
 
 /// CreateParty's transaction issued by sqlx directly, against the suite's own schema in `url`:
@@ -431,11 +481,7 @@ async fn bench() {
         "{}",
         checked.line("health check, crm serve customers", Some(&bare))
     );
-    let read = get_party(&channels(sqlite_addr), &token).await;
-    println!(
-        "{}",
-        read.line("GetParty, crm serve customers, SQLite", Some(&bare))
-    );
+    let read = get_party_and_read(sqlite_addr, &sqlite.url, &token, &bare, "SQLite").await;
     drop(suite_sqlite);
 
     // The same two calls with the server speaking TLS.
@@ -449,7 +495,9 @@ async fn bench() {
         "{}",
         checked_tls.line("health check, crm serve customers, TLS", Some(&bare))
     );
-    let read_tls = get_party(&tls_channels(tls_addr, &ca), &token).await;
+    let tls_connections = tls_channels(tls_addr, &ca);
+    let id = create_party(tls_connections[0].clone(), &token, "Bench Corp".into()).await;
+    let read_tls = get_party(&tls_connections, &token, &id).await;
     println!(
         "{}",
         read_tls.line("GetParty, crm serve customers, SQLite, TLS", Some(&bare))
@@ -467,11 +515,7 @@ async fn bench() {
     let postgres = TestDb::new(Backend::Postgres);
     drop(postgres.connect().await);
     let (_suite_postgres, postgres_addr) = serve_customers(&postgres.url, &nats, logs.path(), None).await;
-    let read = get_party(&channels(postgres_addr), &token).await;
-    println!(
-        "{}",
-        read.line("GetParty, crm serve customers, PostgreSQL", Some(&bare))
-    );
+    get_party_and_read(postgres_addr, &postgres.url, &token, &bare, "PostgreSQL").await;
     // The baseline first, on the same database: CreateParty then runs on the larger tables.
     let direct = same_transaction(&postgres.url).await;
     println!(
