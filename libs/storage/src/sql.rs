@@ -296,8 +296,10 @@ fn anonymous_placeholders(sql: &str) -> Option<String> {
 }
 
 /// `rows` cut into the chunks of one multi-row insert each: as many of `max` rows as there are,
-/// then the rest in descending powers of two, so that a few statement shapes serve every count
-/// (see [`SqlBuilder::in_list`] for why shapes matter).
+/// then the rest in descending powers of two down to the last [`SMALL_INSERT`] rows or fewer,
+/// which go in one statement. A few statement shapes serve every count (see
+/// [`SqlBuilder::in_list`] for why shapes matter), and the few rows a call usually writes (a
+/// new party's duplicate links) take one round trip, not up to three.
 pub fn insert_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
     let max = max.max(1);
     let mut chunks = Vec::new();
@@ -305,6 +307,8 @@ pub fn insert_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
     while !rest.is_empty() {
         let take = if rest.len() >= max {
             max
+        } else if rest.len() <= SMALL_INSERT {
+            rest.len()
         } else {
             1 << rest.len().ilog2()
         };
@@ -314,6 +318,9 @@ pub fn insert_chunks<T>(rows: &[T], max: usize) -> Vec<&[T]> {
     }
     chunks
 }
+
+/// Rows at most that [`insert_chunks`] writes in a statement of their own count.
+pub const SMALL_INSERT: usize = 7;
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 pub fn escape_like(s: &str) -> String {
@@ -362,7 +369,9 @@ mod tests {
         assert_eq!(b.args[3], Arg::from("r"));
         let rows: Vec<usize> = (0..1237).collect();
         let sizes: Vec<usize> = insert_chunks(&rows, 500).iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, [500, 500, 128, 64, 32, 8, 4, 1]);
+        assert_eq!(sizes, [500, 500, 128, 64, 32, 8, 5]);
+        let few: Vec<usize> = (1..=9).map(|n| insert_chunks(&rows[..n], 500).len()).collect();
+        assert_eq!(few, [1, 1, 1, 1, 1, 1, 1, 1, 2]);
         let all: Vec<usize> = insert_chunks(&rows, 500).concat();
         assert_eq!(all, rows);
     }

@@ -9,8 +9,8 @@
 //!   service's storage call on a pool of the server's size, from this process), so that what
 //!   the RPC path adds shows apart from what the database and its driver cost;
 //! - on PostgreSQL, `CreateParty` against its transaction issued by sqlx directly (the party, its
-//!   name search entries and blocking keys, the duplicate check's two reads, the audit entry and
-//!   the outbox row, on the suite's own tables).
+//!   name search entries and blocking keys, the duplicate check's two reads and the links it
+//!   keeps, the audit entry and the outbox row, on the suite's own tables).
 //!
 //! - the health check and `GetParty` on SQLite again with the server speaking TLS (a certificate of
 //!   a CA of the bench's own), to show what TLS costs per call.
@@ -353,7 +353,8 @@ async fn get_party_and_read(
 /// CreateParty's transaction issued by sqlx directly, against the suite's own schema in `url`:
 /// the party, its name search entries and duplicate blocking keys (one multi-row statement
 /// each), the two reads of the duplicate check (keys grown too common, then the holders of its
-/// keys), the audit entry and the outbox row. The statements are written as CreateParty writes
+/// keys) and the links it keeps to the most similar holders (one statement), the audit entry
+/// and the outbox row. The statements are written as CreateParty writes
 /// them at best; the difference is what the service adds around them.
 async fn same_transaction(url: &str) -> Rate {
     use crm_customers::domain::{duplicates as dup, party as rules};
@@ -426,7 +427,33 @@ async fn same_transaction(url: &str) -> Rate {
         for key in &keys {
             holders = holders.bind(key);
         }
-        holders.fetch_all(&mut *tx).await.expect("key holders");
+        let holders = holders.fetch_all(&mut *tx).await.expect("key holders");
+        // The links the check keeps: the most similar names among the holders, in one statement.
+        let mut links: Vec<dup::Link> = holders
+            .iter()
+            .filter_map(|row| {
+                let other: String = sqlx::Row::get(row, "party_id");
+                let other_name: String = sqlx::Row::get(row, "name");
+                dup::name_link(&id, &normalized, &other, &other_name, dup::MIN_STORED_SIMILARITY)
+            })
+            .collect();
+        links.sort_by(|x, y| y.score.total_cmp(&x.score).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
+        links.dedup_by(|x, y| (&x.a, &x.b) == (&y.a, &y.b));
+        links.truncate(dup::MAX_NAME_LINKS);
+        if !links.is_empty() {
+            let ids = |f: fn(&dup::Link) -> &String| links.iter().map(f).cloned().collect::<Vec<_>>();
+            sqlx::query(
+                "INSERT INTO duplicate_links (party_a, party_b, reason, score_ppm) \
+                 SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[]) ON CONFLICT DO NOTHING",
+            )
+            .bind(ids(|l| &l.a))
+            .bind(ids(|l| &l.b))
+            .bind(links.iter().map(|l| l.reason.code()).collect::<Vec<_>>())
+            .bind(links.iter().map(|l| (l.score * 1e6).round() as i64).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .expect("duplicate links");
+        }
         let fields = serde_json::json!({"kind": party.kind, "organization_name": name, "display_name": name});
         sqlx::query(
             "INSERT INTO audit_log (entity_type, entity_id, action, actor_id, at, changes) \

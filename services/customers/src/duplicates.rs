@@ -19,6 +19,10 @@ use crate::storage::duplicates as index;
 /// Parties the job takes per batch (a transaction in each pass).
 pub const BATCH: i64 = 250;
 
+/// Holders compared on the calling task at most (some microseconds of work); more are compared
+/// on a blocking thread.
+const INLINE_COMPARISONS: usize = 64;
+
 /// Batches between two looks at whether the index's statistics need refreshing.
 const BATCHES_PER_STATISTICS: usize = 10;
 
@@ -135,8 +139,10 @@ async fn find_links(
         index::contact_holders(conn, ContactPointKind::Email, &all(|c| &c.emails), MAX_BLOCK).await?;
     let by_phone =
         index::contact_holders(conn, ContactPointKind::Phone, &all(|c| &c.phones), MAX_BLOCK).await?;
-    // Up to a few thousand name comparisons per party: off the async runtime.
-    let links = tokio::task::spawn_blocking(move || {
+    let comparisons: usize = by_key.values().map(Vec::len).sum::<usize>()
+        + by_email.values().map(Vec::len).sum::<usize>()
+        + by_phone.values().map(Vec::len).sum::<usize>();
+    let score = move || {
         let mut links = Vec::new();
         for (party, (id, name, keys)) in parties.iter().zip(&keys) {
             for (values, holders, reason) in [
@@ -172,8 +178,14 @@ async fn find_links(
         links.sort_by(|x: &Link, y: &Link| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));
         links.dedup_by(|x, y| (&x.a, &x.b, x.reason) == (&y.a, &y.b, y.reason));
         links
-    })
-    .await?;
+    };
+    // Up to a few thousand name comparisons per party go off the async runtime; the few of a
+    // usual creation cost less than the hand-off to a blocking thread and back.
+    let links = if comparisons <= INLINE_COMPARISONS {
+        score()
+    } else {
+        tokio::task::spawn_blocking(score).await?
+    };
     Ok((links, giant))
 }
 
