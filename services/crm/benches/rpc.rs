@@ -358,6 +358,7 @@ async fn get_party_and_read(
 /// them at best; the difference is what the service adds around them.
 async fn same_transaction(url: &str) -> Rate {
     use crm_customers::domain::{duplicates as dup, party as rules};
+    use crm_customers::storage::duplicates::to_ppm as ppm;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(10)
         .connect(url)
@@ -429,17 +430,16 @@ async fn same_transaction(url: &str) -> Rate {
         }
         let holders = holders.fetch_all(&mut *tx).await.expect("key holders");
         // The links the check keeps: the most similar names among the holders, in one statement.
-        let mut links: Vec<dup::Link> = holders
-            .iter()
-            .filter_map(|row| {
-                let other: String = sqlx::Row::get(row, "party_id");
-                let other_name: String = sqlx::Row::get(row, "name");
-                dup::name_link(&id, &normalized, &other, &other_name, dup::MIN_STORED_SIMILARITY)
-            })
-            .collect();
-        links.sort_by(|x, y| y.score.total_cmp(&x.score).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
-        links.dedup_by(|x, y| (&x.a, &x.b) == (&y.a, &y.b));
-        links.truncate(dup::MAX_NAME_LINKS);
+        let links = dup::strongest_name_links(
+            holders
+                .iter()
+                .filter_map(|row| {
+                    let other: String = sqlx::Row::get(row, "party_id");
+                    let other_name: String = sqlx::Row::get(row, "name");
+                    dup::name_link(&id, &normalized, &other, &other_name, dup::MIN_STORED_SIMILARITY)
+                })
+                .collect(),
+        );
         if !links.is_empty() {
             let ids = |f: fn(&dup::Link) -> &String| links.iter().map(f).cloned().collect::<Vec<_>>();
             sqlx::query(
@@ -449,7 +449,7 @@ async fn same_transaction(url: &str) -> Rate {
             .bind(ids(|l| &l.a))
             .bind(ids(|l| &l.b))
             .bind(links.iter().map(|l| l.reason.code()).collect::<Vec<_>>())
-            .bind(links.iter().map(|l| (l.score * 1e6).round() as i64).collect::<Vec<_>>())
+            .bind(links.iter().map(|l| ppm(l.score)).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await
             .expect("duplicate links");

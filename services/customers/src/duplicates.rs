@@ -11,9 +11,7 @@ use crm_proto::customers::v1::{ContactPointKind, Party};
 use crm_storage::Conn;
 use tokio::sync::Mutex;
 
-use crate::domain::duplicates::{
-    self as rules, Candidate, Link, MAX_BLOCK, MAX_NAME_LINKS, MIN_STORED_SIMILARITY, Reason,
-};
+use crate::domain::duplicates::{self as rules, Candidate, Link, MAX_BLOCK, MIN_STORED_SIMILARITY, Reason};
 use crate::storage::duplicates as index;
 
 /// Parties the job takes per batch (a transaction in each pass).
@@ -157,7 +155,7 @@ async fn find_links(
                     );
                 }
             }
-            let mut named: Vec<Link> = keys
+            let named: Vec<Link> = keys
                 .iter()
                 .filter_map(|k| by_key.get(k))
                 .flatten()
@@ -165,14 +163,7 @@ async fn find_links(
                     rules::name_link(id, name, other, other_name, MIN_STORED_SIMILARITY)
                 })
                 .collect();
-            named.sort_by(|x, y| {
-                y.score
-                    .total_cmp(&x.score)
-                    .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
-            });
-            named.dedup_by(|x, y| (&x.a, &x.b) == (&y.a, &y.b));
-            named.truncate(MAX_NAME_LINKS);
-            links.extend(named);
+            links.extend(rules::strongest_name_links(named));
         }
         // A pair found through several keys, or from both its ends, is one link per reason.
         links.sort_by(|x: &Link, y: &Link| (&x.a, &x.b, x.reason).cmp(&(&y.a, &y.b, y.reason)));

@@ -284,6 +284,19 @@ pub fn links_between(party: &Candidate, others: &[Candidate], min_similarity: f6
     links
 }
 
+/// The name links a checked party keeps of `named` (its links through shared blocking keys):
+/// one per pair, the [`MAX_NAME_LINKS`] most similar, ties broken by the ids.
+pub fn strongest_name_links(mut named: Vec<Link>) -> Vec<Link> {
+    named.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
+    });
+    named.dedup_by(|x, y| (&x.a, &x.b) == (&y.a, &y.b));
+    named.truncate(MAX_NAME_LINKS);
+    named
+}
+
 /// The name link of two parties whose normalized names (`normalize_name`) are `name` and
 /// `other_name`, when similar enough; never for an empty name.
 pub fn name_link(
@@ -451,6 +464,26 @@ mod tests {
             emails: emails.iter().map(|s| s.to_string()).collect(),
             phones: phones.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_party_keeps_its_most_similar_name_links_once_each() {
+        // 30 holders, each found through two keys, with similarities rising with their number.
+        let named: Vec<Link> = (0..30)
+            .flat_map(|i| {
+                let link = Link::new(
+                    "p",
+                    &format!("q{i:02}"),
+                    Reason::SimilarName,
+                    0.9 + f64::from(i) / 1000.0,
+                );
+                [link.clone(), link]
+            })
+            .collect();
+        let kept = strongest_name_links(named);
+        let others: Vec<&str> = kept.iter().map(|l| l.b.as_str()).collect();
+        let expected: Vec<String> = (10..30).rev().map(|i| format!("q{i:02}")).collect();
+        assert_eq!(others, expected);
     }
 
     fn ids(group: &Group) -> Vec<&str> {

@@ -347,7 +347,7 @@ fn to_links(rows: Vec<sqlx::any::AnyRow>) -> sqlx::Result<Vec<Link>> {
     Ok(links)
 }
 
-/// A score in millionths.
-fn to_ppm(score: f64) -> i64 {
+/// A score in millionths, as `duplicate_links.score_ppm` keeps it.
+pub fn to_ppm(score: f64) -> i64 {
     (score * 1e6).round() as i64
 }
