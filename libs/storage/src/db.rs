@@ -59,6 +59,10 @@ pub struct Migrations {
     pub sqlite: Migrator,
 }
 
+/// The PostgreSQL advisory lock a process holds while it migrates a database (per database;
+/// the bytes of "crm migr").
+const MIGRATING_LOCK: i64 = 0x6372_6d20_6d69_6772;
+
 /// How long a pooled connection may sit idle before it is checked on its next acquire.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(10);
 
@@ -247,11 +251,37 @@ impl Db {
         migrator.dangerous_set_table_name(migrations.table);
         // A newer release's expansions are applied already and not this binary's to know.
         migrator.set_ignore_missing(true);
-        migrator
-            .run(&self.pool)
+        self.migrate_alone(&migrator)
             .await
-            .with_context(|| format!("applying migrations ({})", migrations.table))?;
-        Ok(())
+            .with_context(|| format!("applying migrations ({})", migrations.table))
+    }
+
+    /// Runs `migrator` on a connection of its own, on PostgreSQL once no other process is
+    /// migrating this database.
+    ///
+    /// sqlx's migrator waits for its lock inside a statement, and a `CREATE INDEX CONCURRENTLY`
+    /// waits for every statement older than itself: a replica waiting there while another builds
+    /// an index would deadlock with it. Replicas wait here instead, between short statements.
+    async fn migrate_alone(&self, migrator: &Migrator) -> anyhow::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            let mut told = false;
+            while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                .bind(MIGRATING_LOCK)
+                .fetch_one(&mut *conn)
+                .await?
+            {
+                if !told {
+                    tracing::info!("another process is migrating this database; waiting for it");
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let migrated = migrator.run(&mut *conn).await;
+        // Closed, not returned to the pool: the session's lock goes with it, whatever happened.
+        conn.close().await?;
+        Ok(migrated?)
     }
 
     /// This backend's migrations of `migrations`.

@@ -3,7 +3,7 @@
 //! release contracted, while it runs on a newer release's expansions.
 
 use crm_storage::imports::MIGRATIONS;
-use crm_storage::{Db, Migrating};
+use crm_storage::{Db, Migrating, Migrations};
 use crm_testkit::{Backend, TestDb, backend_tests};
 
 /// Records a migration this binary does not carry, as a newer release's `crm migrate` would.
@@ -111,4 +111,49 @@ async fn replicas_starting_together_apply_the_migrations_once() {
     let schema = first.schema(&MIGRATIONS).await.unwrap();
     assert_eq!(schema.applied, schema.known);
     assert_eq!(applied(&first).await, MIGRATIONS.postgres.iter().count() as i64);
+}
+
+/// Migrations with an index built concurrently, as a large table's expansion is.
+static INDEX_BUILD: Migrations = Migrations {
+    table: "_index_build_migrations",
+    postgres: crm_storage::sqlx::migrate!("tests/storage/index_build/postgres"),
+    sqlite: crm_storage::sqlx::migrate!("tests/storage/index_build/sqlite"),
+};
+
+/// Replicas starting together while one of them builds an index concurrently all come up, the
+/// index valid: a replica waiting inside a statement for the migrator's lock would be a
+/// transaction the build waits for, and the two would deadlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_wait_for_a_concurrent_index_build() {
+    crm_testkit::init_logging();
+    if !crm_testkit::postgres_available() {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres);
+    // The first connection creates the database; the replicas find it.
+    drop(test_db.connect().await);
+    let replicas: Vec<Db> = futures::future::join_all((0..4).map(|_| Db::connect(&test_db.url, 2)))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let started = futures::future::join_all(
+        replicas
+            .iter()
+            .map(|db| db.prepare(&INDEX_BUILD, Migrating::OnStart)),
+    )
+    .await;
+    for result in started {
+        result.unwrap();
+    }
+    let db = &replicas[0];
+    let schema = db.schema(&INDEX_BUILD).await.unwrap();
+    assert_eq!(schema.applied, schema.known);
+    let valid: bool = sqlx::query_scalar(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'notes_party'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert!(valid, "the concurrently built index is valid");
 }

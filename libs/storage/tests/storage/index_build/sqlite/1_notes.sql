@@ -1,0 +1,1 @@
+CREATE TABLE notes (id BIGINT PRIMARY KEY, party_id TEXT NOT NULL);

@@ -1,0 +1,1 @@
+CREATE INDEX notes_party ON notes (party_id);

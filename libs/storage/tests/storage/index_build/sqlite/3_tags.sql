@@ -1,0 +1,1 @@
+CREATE TABLE tags (note_id BIGINT NOT NULL, tag TEXT NOT NULL);
