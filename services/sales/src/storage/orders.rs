@@ -204,7 +204,8 @@ pub async fn list(
         b.and("status = {}", i64::from(status));
     }
     if !partner_id.is_empty() {
-        b.and("partner_id = {}", partner_id);
+        // The partial index of partner orders serves only a query that states its condition.
+        b.and("partner_id = {}", partner_id).push(" AND partner_id <> ''");
     }
     let limit = b.arg(limit);
     b.push(&format!(" ORDER BY id LIMIT {limit}"));

@@ -547,14 +547,16 @@ pub async fn escalations(
         q.and("case_id = {}", case_id.to_string());
     }
     if let Some((at, case, level)) = after {
-        let (at1, at2, case, level) = (
+        let (at0, at1, at2, case, level) = (
+            q.arg(*at),
             q.arg(*at),
             q.arg(*at),
             q.arg(case.as_str()),
             q.arg(level.as_str()),
         );
+        // The first bound, implied by the second, is the one an index range can start from.
         q.push(&format!(
-            " AND (raised_at < {at1} OR (raised_at = {at2} AND (case_id, level) > ({case}, {level})))"
+            " AND raised_at <= {at0} AND (raised_at < {at1} OR (raised_at = {at2} AND (case_id, level) > ({case}, {level})))"
         ));
     }
     let limit = q.arg(limit);

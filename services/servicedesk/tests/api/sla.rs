@@ -86,6 +86,28 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
         .into_inner()
         .escalations;
     assert_eq!(log.len(), 4);
+    // Every case's escalations a page at a time, newest first; the two raised at the same
+    // instant in level order, each on a page of its own.
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = suite
+            .desk()
+            .list_escalations(suite.req(pb::ListEscalationsRequest {
+                page_size: 1,
+                page_token,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        paged.extend(page.escalations.into_iter().map(|e| e.level));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(paged, ["general_manager", "vp", "director", "supervisor"]);
     // Each escalation is published once.
     let mut published = Vec::new();
     while published.len() < 4 {
