@@ -175,7 +175,8 @@ impl MarketingApi {
             models::most_valuable(&mut conn, limit as i64).await?
         } else {
             // Another horizon ranks differently: the customers are read a page at a time and
-            // only the best `limit` are kept.
+            // only the best `limit` are kept. Each value sums a series: a page's are computed
+            // off the async runtime, and the call's deadline ends the walk between pages.
             let mut best: BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<String>)>> = BinaryHeap::new();
             let mut kept: HashMap<String, History> = HashMap::new();
             let mut after = String::new();
@@ -183,11 +184,16 @@ impl MarketingApi {
                 let page = models::customers_after(&mut conn, &after, RANK_PAGE).await?;
                 let Some((last, _)) = page.last() else { break };
                 after = last.clone();
-                for (party, h) in page {
-                    best.push(std::cmp::Reverse((
-                        value_minor(&fit, &h, horizon),
-                        std::cmp::Reverse(party.clone()),
-                    )));
+                let page_fit = fit.clone();
+                let valued: Vec<(i64, String, History)> =
+                    crm_platform::background::compute("key-customers", move || {
+                        page.into_iter()
+                            .map(|(party, h)| (value_minor(&page_fit, &h, horizon), party, h))
+                            .collect()
+                    })
+                    .await?;
+                for (value, party, h) in valued {
+                    best.push(std::cmp::Reverse((value, std::cmp::Reverse(party.clone()))));
                     kept.insert(party, h);
                     if best.len() > limit
                         && let Some(std::cmp::Reverse((_, std::cmp::Reverse(dropped)))) = best.pop()
