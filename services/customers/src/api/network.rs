@@ -19,6 +19,8 @@ use crate::storage::{audit, parties, relationships};
 
 /// Most parties a neighbourhood or tree query returns.
 const MAX_REACHED: usize = 2000;
+/// Most edges a walk through the network reads: past them it stops.
+const MAX_EDGES: usize = MAX_REACHED * 4;
 
 fn follow(direction: i32) -> Follow {
     match Direction::try_from(direction) {
@@ -58,7 +60,7 @@ impl CustomersApi {
         for _ in 0..max_hops {
             if bfs.frontier().is_empty()
                 || target.is_some_and(|t| bfs.reached(t))
-                || edges_by_id.len() > MAX_REACHED * 4
+                || edges_by_id.len() > MAX_EDGES
             {
                 break;
             }
@@ -66,7 +68,10 @@ impl CustomersApi {
                 matches!(follow, Follow::Outgoing | Follow::Both),
                 matches!(follow, Follow::Incoming | Follow::Both),
             );
-            let layer = relationships::touching(conn, bfs.frontier(), out, inc, types).await?;
+            // A hub's edges beyond what the walk may still keep are not read.
+            let budget = MAX_EDGES + 1 - edges_by_id.len();
+            let layer =
+                relationships::touching_at_most(conn, bfs.frontier(), out, inc, types, Some(budget)).await?;
             let edges: Vec<_> = layer.iter().map(relationships::edge).collect();
             for r in layer {
                 edges_by_id.insert(r.id.clone(), r);
@@ -337,7 +342,11 @@ impl CustomersApi {
         let mut seen = std::collections::HashSet::from([root.clone()]);
         let mut frontier = vec![root.clone()];
         while !frontier.is_empty() && seen.len() < MAX_REACHED {
-            let downs = relationships::touching(&mut conn, &frontier, false, true, &hierarchy).await?;
+            // Each layer reads at most as many child edges as the tree may still take.
+            let budget = MAX_REACHED - seen.len();
+            let downs =
+                relationships::touching_at_most(&mut conn, &frontier, false, true, &hierarchy, Some(budget))
+                    .await?;
             frontier.clear();
             for r in downs {
                 if seen.insert(r.from_party_id.clone()) {

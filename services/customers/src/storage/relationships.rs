@@ -120,6 +120,19 @@ pub async fn touching(
     incoming: bool,
     types: &[i32],
 ) -> sqlx::Result<Vec<pb::Relationship>> {
+    touching_at_most(conn, parties, outgoing, incoming, types, None).await
+}
+
+/// As [`touching`], the first `limit` edges by id when there is a limit: a walk through the
+/// network reads at most what it can still keep, however many edges a hub has.
+pub async fn touching_at_most(
+    conn: &mut Conn,
+    parties: &[String],
+    outgoing: bool,
+    incoming: bool,
+    types: &[i32],
+    limit: Option<usize>,
+) -> sqlx::Result<Vec<pb::Relationship>> {
     let mut out = Vec::new();
     for chunk in parties.chunks(300) {
         let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE ("));
@@ -138,12 +151,19 @@ pub async fn touching(
             q.push(&format!(" AND type IN ({list})"));
         }
         q.push(" ORDER BY id");
+        if let Some(limit) = limit {
+            let limit = q.arg(limit as i64);
+            q.push(&format!(" LIMIT {limit}"));
+        }
         for row in q.build().fetch_all(&mut *conn).await? {
             out.push(from_row(&row)?);
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out.dedup_by(|a, b| a.id == b.id);
+    if let Some(limit) = limit {
+        out.truncate(limit);
+    }
     Ok(out)
 }
 

@@ -9,14 +9,14 @@ use tonic::Code;
 
 use crate::helpers::{TestApp, person, token_for};
 
-fn options(source: &str, validate_only: bool) -> Option<ImportOptions> {
+pub(crate) fn options(source: &str, validate_only: bool) -> Option<ImportOptions> {
     Some(ImportOptions {
         source: source.into(),
         validate_only,
     })
 }
 
-fn row(line: i64, external_id: &str, given: &str, email: &str) -> pb::PartyImportRow {
+pub(crate) fn row(line: i64, external_id: &str, given: &str, email: &str) -> pb::PartyImportRow {
     let mut party = person(given, "Import", email);
     party.tags = vec!["imported".into()];
     pb::PartyImportRow {
@@ -31,7 +31,7 @@ fn row(line: i64, external_id: &str, given: &str, email: &str) -> pb::PartyImpor
 }
 
 /// Sends `batches` as one import stream (options with the first) as `token`.
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     token: &str,
     source: &str,

@@ -3,6 +3,7 @@ use crm_testkit::{Backend, backend_tests};
 use tonic::Code;
 
 use crate::helpers::{TestApp, organization, person, violated};
+use crate::import::{import, options, row};
 
 async fn relate(app: &TestApp, from: &pb::Party, to: &pb::Party, t: T) -> pb::Relationship {
     app.client
@@ -256,4 +257,84 @@ async fn relationship_rules(backend: Backend) {
     assert_eq!(types, vec!["relationship.created", "relationship.deleted"]);
 }
 
-backend_tests!(network_queries, relationship_rules);
+/// A hub with more subsidiaries (2,500, imported) than a network query returns: its
+/// neighbourhood and its group tree stop at 2,000 parties, the tree reading no more of the
+/// hub's edges than it keeps.
+async fn a_hub_is_walked_only_as_far_as_a_query_returns(backend: Backend) {
+    const SUBSIDIARIES: usize = 2_500;
+    let app = TestApp::spawn(backend).await;
+    let parties: Vec<pb::PartyImportRow> = std::iter::once(row(2, "hub", "Hub", ""))
+        .chain((0..SUBSIDIARIES).map(|i| row(3 + i as i64, &format!("s-{i}"), &format!("Sub{i}"), "")))
+        .collect();
+    let batches: Vec<Vec<pb::PartyImportRow>> = parties.chunks(500).map(<[_]>::to_vec).collect();
+    let imported = import(&app, &app.admin, "erp", false, batches).await.unwrap();
+    assert_eq!(imported.created as usize, SUBSIDIARIES + 1);
+    let edges: Vec<pb::ImportRelationshipsRequest> = (0..SUBSIDIARIES)
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .enumerate()
+        .map(|(n, chunk)| pb::ImportRelationshipsRequest {
+            options: if n == 0 { options("erp", false) } else { None },
+            rows: chunk
+                .iter()
+                .map(|i| pb::RelationshipImportRow {
+                    row: 2 + *i as i64,
+                    external_id: format!("r-{i}"),
+                    from_party_external_id: format!("s-{i}"),
+                    to_party_external_id: "hub".into(),
+                    r#type: T::SubsidiaryOf as i32,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .collect();
+    let linked = app
+        .client
+        .clone()
+        .import_relationships(app.req(futures::stream::iter(edges)))
+        .await
+        .unwrap()
+        .into_inner()
+        .summary
+        .unwrap();
+    assert_eq!(linked.created as usize, SUBSIDIARIES);
+    let hub: String = sqlx::query_scalar("SELECT id FROM parties WHERE external_id = 'hub'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+
+    let neighbours = app
+        .client
+        .clone()
+        .list_neighbours(app.req(pb::ListNeighboursRequest {
+            party_id: hub.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .neighbours;
+    assert_eq!(neighbours.len(), 2_000);
+    let tree = app
+        .client
+        .clone()
+        .get_group_tree(app.req(pb::GetGroupTreeRequest {
+            party_id: hub.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tree.root_id, hub);
+    assert_eq!(
+        tree.nodes.len(),
+        2_000,
+        "the hub and its first 1,999 subsidiaries"
+    );
+    assert!(tree.nodes[1..].iter().all(|n| n.parent_id == hub && n.depth == 1));
+}
+
+backend_tests!(
+    network_queries,
+    relationship_rules,
+    a_hub_is_walked_only_as_far_as_a_query_returns
+);
