@@ -280,8 +280,9 @@ impl Db {
         }
         let migrated = migrator.run(&mut *conn).await;
         // Closed, not returned to the pool: the session's lock goes with it, whatever happened.
-        conn.close().await?;
-        Ok(migrated?)
+        let closed = conn.close().await;
+        migrated?;
+        Ok(closed?)
     }
 
     /// This backend's migrations of `migrations`.

@@ -88,26 +88,22 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
     assert_eq!(log.len(), 4);
     // Every case's escalations a page at a time, newest first; the two raised at the same
     // instant in level order, each on a page of its own.
-    let mut paged = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = suite
-            .desk()
-            .list_escalations(suite.req(pb::ListEscalationsRequest {
-                page_size: 1,
-                page_token,
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        paged.extend(page.escalations.into_iter().map(|e| e.level));
-        if page.next_page_token.is_empty() {
-            break;
+    let (paged, pages) = crm_testkit::all_pages(|page_token| {
+        let mut desk = suite.desk();
+        let request = suite.req(pb::ListEscalationsRequest {
+            page_size: 1,
+            page_token,
+            ..Default::default()
+        });
+        async move {
+            let page = desk.list_escalations(request).await.unwrap().into_inner();
+            let levels = page.escalations.into_iter().map(|e| e.level).collect();
+            (levels, page.next_page_token)
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await;
     assert_eq!(paged, ["general_manager", "vp", "director", "supervisor"]);
+    assert_eq!(pages, 4);
     // Each escalation is published once.
     let mut published = Vec::new();
     while published.len() < 4 {
