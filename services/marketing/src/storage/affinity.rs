@@ -119,11 +119,9 @@ pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Customers with counted purchases (the N of support and lift).
+/// Customers with counted purchases (the N of support and lift), kept with their figures.
 pub async fn customers(conn: &mut Conn) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(DISTINCT party_id) FROM customer_figures")
-        .fetch_one(&mut *conn)
-        .await
+    crate::storage::figures::customers(conn).await
 }
 
 /// Pair counts: (a, b, customers of both, of a, of b).

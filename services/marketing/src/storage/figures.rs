@@ -43,7 +43,15 @@ pub async fn add(conn: &mut Conn, purchases: &[Purchase]) -> sqlx::Result<()> {
         f.last_day = f.last_at / DAY_MICROS;
     }
     let rows: Vec<((&str, &str), Figures)> = sums.into_iter().collect();
+    if !rows.is_empty() {
+        hold_count(conn).await?;
+    }
     for chunk in crm_storage::insert_chunks(&rows, 500) {
+        // Figures are only added here: the chunk's parties without any before are new to the count.
+        let mut parties: Vec<&str> = chunk.iter().map(|((party, _), _)| *party).collect();
+        parties.dedup();
+        let new = parties.len() as i64 - with_figures(conn, &parties).await?;
+        count_customers(conn, new).await?;
         let mut q = SqlBuilder::insert_rows(
             "customer_figures (party_id, currency_code, orders, total_minor, first_at, last_at, last_day)",
             chunk.iter().map(|((party, currency), f)| {
@@ -88,7 +96,11 @@ pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> 
     let mut ids: Vec<&str> = party_ids.iter().map(String::as_str).collect();
     ids.sort_unstable();
     ids.dedup();
+    if !ids.is_empty() {
+        hold_count(conn).await?;
+    }
     for chunk in ids.chunks(PARTIES_PER_STATEMENT) {
+        let before = with_figures(conn, chunk).await?;
         let mut q = SqlBuilder::new(
             "INSERT INTO customer_figures (party_id, currency_code, orders, total_minor, first_at, last_at, last_day) \
              SELECT party_id, currency_code, COUNT(*), SUM(amount_minor), MIN(placed_at), MAX(placed_at), \
@@ -109,8 +121,49 @@ pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> 
              AND p.currency_code = customer_figures.currency_code AND p.status IN ('placed', 'fulfilled'))"
         ));
         q.build().execute(&mut *conn).await?;
+        let after = with_figures(conn, chunk).await?;
+        count_customers(conn, after - before).await?;
     }
     Ok(())
+}
+
+/// How many of `parties` (distinct ids) have figures in some currency.
+async fn with_figures(conn: &mut Conn, parties: &[&str]) -> sqlx::Result<i64> {
+    let mut q =
+        SqlBuilder::new("SELECT COUNT(DISTINCT party_id) AS n FROM customer_figures WHERE party_id IN (");
+    let list = q.in_list(parties.iter().copied());
+    q.push(&format!("{list})"));
+    q.build().fetch_one(&mut *conn).await?.try_get("n")
+}
+
+/// Locks the count of customers with figures until the transaction ends: a writer that counts
+/// a party's figures before and after its change must not miss another's uncommitted ones.
+async fn hold_count(conn: &mut Conn) -> sqlx::Result<()> {
+    sqlx::query("UPDATE figures_count SET customers = customers WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves the count of customers with figures by `delta`.
+async fn count_customers(conn: &mut Conn, delta: i64) -> sqlx::Result<()> {
+    if delta != 0 {
+        sqlx::query("UPDATE figures_count SET customers = customers + $1 WHERE id = 1")
+            .bind(delta)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Customers with counted purchases in any currency, as kept by [`add`] and [`refresh`].
+pub async fn customers(conn: &mut Conn) -> sqlx::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT customers FROM figures_count WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    )
 }
 
 /// A customer's figures in `currency` (None without counted purchases in it).

@@ -140,6 +140,39 @@ async fn figures_follow_new_and_changed_purchases(backend: Backend) {
     // Ann: o-2 and o-5 count (o-1 cancelled, o-3 cancelled).
     assert_eq!((of(&ann).1, of(&ann).2), (2, 27_00));
     assert_eq!((of(&bo).1, of(&bo).2), (1, 5_00));
+    assert_eq!(kept_count(&suite).await, 2);
+
+    // Bo's only order returned: he has no figures left, and the count follows.
+    let returned = order("o-4", &bo, 5_00, 5, spb::OrderStatus::Returned);
+    publish(
+        &suite,
+        sales_events::ORDER_RETURNED,
+        &bo,
+        &spb::OrderReturned {
+            order: Some(returned),
+        },
+    )
+    .await;
+    eventually(Duration::from_secs(30), "the return applied", || async {
+        (stored(&suite).await.len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(stored(&suite).await, counted(&suite).await);
+    assert_eq!(kept_count(&suite).await, 1);
+}
+
+/// The count of customers with figures the service keeps, checked against a count of them.
+async fn kept_count(suite: &Suite) -> i64 {
+    let kept: i64 = sqlx::query_scalar("SELECT customers FROM figures_count WHERE id = 1")
+        .fetch_one(suite.marketing_db.pool())
+        .await
+        .unwrap();
+    let counted: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT party_id) FROM customer_figures")
+        .fetch_one(suite.marketing_db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, counted, "the kept count against a count");
+    kept
 }
 
 backend_tests!(figures_follow_new_and_changed_purchases);
