@@ -83,6 +83,26 @@ backend_tests!(
     a_schema_a_newer_release_contracted_is_refused
 );
 
+/// Four replicas of a service starting at once on `test_db` with `migrations`, once each has
+/// started (any failure to start fails the test). The first creates the database.
+async fn started_together(test_db: &TestDb, migrations: &Migrations) -> Vec<Db> {
+    let first = test_db.connect().await;
+    let others = futures::future::join_all((0..3).map(|_| Db::connect(&test_db.url, 2))).await;
+    let replicas: Vec<Db> = std::iter::once(first)
+        .chain(others.into_iter().map(Result::unwrap))
+        .collect();
+    let started = futures::future::join_all(
+        replicas
+            .iter()
+            .map(|db| db.prepare(migrations, Migrating::OnStart)),
+    )
+    .await;
+    for result in started {
+        result.unwrap();
+    }
+    replicas
+}
+
 /// Replicas of a service starting at once against an empty PostgreSQL database all come up,
 /// and each migration is applied once: they take turns under the migrator's lock. (A SQLite
 /// file is one process's: `crm up` starts each service once.)
@@ -93,24 +113,11 @@ async fn replicas_starting_together_apply_the_migrations_once() {
         return;
     }
     let test_db = TestDb::new(Backend::Postgres);
-    let first = test_db.connect().await;
-    let replicas: Vec<Db> = futures::future::join_all((0..3).map(|_| Db::connect(&test_db.url, 2)))
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let started = futures::future::join_all(
-        std::iter::once(&first)
-            .chain(&replicas)
-            .map(|db| db.prepare(&MIGRATIONS, Migrating::OnStart)),
-    )
-    .await;
-    for result in started {
-        result.unwrap();
-    }
+    let replicas = started_together(&test_db, &MIGRATIONS).await;
+    let first = &replicas[0];
     let schema = first.schema(&MIGRATIONS).await.unwrap();
     assert_eq!(schema.applied, schema.known);
-    assert_eq!(applied(&first).await, MIGRATIONS.postgres.iter().count() as i64);
+    assert_eq!(applied(first).await, MIGRATIONS.postgres.iter().count() as i64);
 }
 
 /// Migrations with an index built concurrently, as a large table's expansion is.
@@ -130,22 +137,7 @@ async fn replicas_starting_together_wait_for_a_concurrent_index_build() {
         return;
     }
     let test_db = TestDb::new(Backend::Postgres);
-    // The first connection creates the database; the replicas find it.
-    drop(test_db.connect().await);
-    let replicas: Vec<Db> = futures::future::join_all((0..4).map(|_| Db::connect(&test_db.url, 2)))
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let started = futures::future::join_all(
-        replicas
-            .iter()
-            .map(|db| db.prepare(&INDEX_BUILD, Migrating::OnStart)),
-    )
-    .await;
-    for result in started {
-        result.unwrap();
-    }
+    let replicas = started_together(&test_db, &INDEX_BUILD).await;
     let db = &replicas[0];
     let schema = db.schema(&INDEX_BUILD).await.unwrap();
     assert_eq!(schema.applied, schema.known);

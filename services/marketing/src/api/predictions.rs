@@ -13,6 +13,7 @@ use crate::domain::history::History;
 use crate::error::{Error, Result, invalid};
 use crate::fitting::{self, DEFAULT_THRESHOLD_BPS, FitRequest, KEPT_HORIZON_WEEKS, forecast, value_minor};
 use crate::storage::affinity as affinity_counts;
+use crate::storage::figures;
 use crate::storage::fit_jobs;
 use crate::storage::models;
 use crate::storage::timestamp;
@@ -242,7 +243,7 @@ impl MarketingApi {
         };
         let limit = if req.limit <= 0 { 100 } else { req.limit.min(1000) };
         let mut conn = self.store.conn().await?;
-        let customers = affinity_counts::customers(&mut conn).await?;
+        let customers = figures::customers(&mut conn).await?;
         let pairs = affinity_counts::strongest(&mut conn, i64::from(min), i64::from(limit)).await?;
         let mut rules = Self::rules(customers, pairs);
         rules.sort_by(|x, y| {
@@ -279,7 +280,7 @@ impl MarketingApi {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let customers = affinity_counts::customers(&mut conn).await?;
+        let customers = figures::customers(&mut conn).await?;
         let rules = Self::rules(
             customers,
             affinity_counts::from_products(&mut conn, &owned, 2).await?,

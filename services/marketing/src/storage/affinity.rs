@@ -119,11 +119,6 @@ pub async fn refresh(conn: &mut Conn, party_ids: &[String]) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Customers with counted purchases (the N of support and lift), kept with their figures.
-pub async fn customers(conn: &mut Conn) -> sqlx::Result<i64> {
-    crate::storage::figures::customers(conn).await
-}
-
 /// Pair counts: (a, b, customers of both, of a, of b).
 type PairCounts = (String, String, i64, i64, i64);
 

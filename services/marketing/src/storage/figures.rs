@@ -156,7 +156,8 @@ async fn count_customers(conn: &mut Conn, delta: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Customers with counted purchases in any currency, as kept by [`add`] and [`refresh`].
+/// Customers with counted purchases in any currency (the N of support and lift), as kept by
+/// [`add`] and [`refresh`].
 pub async fn customers(conn: &mut Conn) -> sqlx::Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT customers FROM figures_count WHERE id = 1")
