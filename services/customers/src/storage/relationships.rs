@@ -232,38 +232,47 @@ pub fn edge(r: &pb::Relationship) -> Edge {
 }
 
 /// Re-points every edge of `from` to `to`, dropping edges that would become self-loops or
-/// duplicates of edges `to` already has. Returns the ids of dropped edges.
-pub async fn repoint(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<Vec<String>> {
-    let edges = touching(conn, &[from.to_string()], true, true, &[]).await?;
-    let mut dropped = Vec::new();
-    for mut r in edges {
-        if r.from_party_id == from {
-            r.from_party_id = to.to_string();
-        }
-        if r.to_party_id == from {
-            r.to_party_id = to.to_string();
-        }
-        if r.from_party_id == r.to_party_id || exists(conn, &r).await? {
-            delete(conn, &r.id).await?;
-            dropped.push(r.id);
-        } else {
-            sqlx::query("UPDATE relationships SET from_party_id = $1, to_party_id = $2 WHERE id = $3")
-                .bind(&r.from_party_id)
-                .bind(&r.to_party_id)
-                .bind(&r.id)
-                .execute(&mut *conn)
-                .await?;
-        }
+/// duplicates of edges `to` already has. A handful of statements, whatever the number of edges:
+/// merging a hub does not read its edges into memory.
+pub async fn repoint(conn: &mut Conn, from: &str, to: &str) -> sqlx::Result<()> {
+    // Edges between the two (or of `from` to itself) would become self-loops.
+    sqlx::query(
+        "DELETE FROM relationships WHERE (from_party_id = $1 AND to_party_id IN ($1, $2)) \
+         OR (to_party_id = $1 AND from_party_id IN ($1, $2))",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut *conn)
+    .await?;
+    // Each remaining edge touches `from` on one side. It is dropped when, re-pointed, it equals
+    // an edge of `to`, or an earlier (by id) edge of `from` re-pointed the same way.
+    for (side, other) in [("from_party_id", "to_party_id"), ("to_party_id", "from_party_id")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM relationships WHERE {side} = $1 AND EXISTS (SELECT 1 FROM relationships e \
+             WHERE e.{other} = relationships.{other} AND e.type = relationships.type \
+             AND e.custom_type = relationships.custom_type \
+             AND (e.{side} = $2 OR (e.{side} = $1 AND e.id < relationships.id)))"
+        )))
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE relationships SET {side} = $2 WHERE {side} = $1"
+        )))
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(dropped)
+    Ok(())
 }
 
-/// Deletes every edge of a party (erasure). Returns them.
-pub async fn delete_all_of(conn: &mut Conn, party: &str) -> sqlx::Result<Vec<pb::Relationship>> {
-    let edges = touching(conn, &[party.to_string()], true, true, &[]).await?;
+/// Deletes every edge of a party (erasure).
+pub async fn delete_all_of(conn: &mut Conn, party: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM relationships WHERE from_party_id = $1 OR to_party_id = $1")
         .bind(party)
         .execute(&mut *conn)
         .await?;
-    Ok(edges)
+    Ok(())
 }

@@ -7,7 +7,7 @@ use crm_auth::{Claims, Role};
 use crm_customers::{Customers, CustomersSettings};
 use crm_events::CloudEvent;
 use crm_proto::customers::v1::customers_service_client::CustomersServiceClient;
-use crm_proto::customers::v1::{self as pb, ContactPointKind};
+use crm_proto::customers::v1::{self as pb, ContactPointKind, RelationshipType};
 use crm_storage::Db;
 use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token, token_with};
 use tokio_util::sync::CancellationToken;
@@ -120,6 +120,30 @@ pub fn person(given: &str, family: &str, email: &str) -> pb::Party {
         },
         ..fixtures::person(given, family)
     }
+}
+
+/// Creates the edge `from` -> `to` of type `t`.
+pub async fn relate(
+    app: &TestApp,
+    from: &pb::Party,
+    to: &pb::Party,
+    t: RelationshipType,
+) -> pb::Relationship {
+    app.client
+        .clone()
+        .create_relationship(app.req(pb::CreateRelationshipRequest {
+            relationship: Some(pb::Relationship {
+                from_party_id: from.id.clone(),
+                to_party_id: to.id.clone(),
+                r#type: t as i32,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("create relationship")
+        .into_inner()
+        .relationship
+        .unwrap()
 }
 
 pub fn phone(value: &str) -> pb::ContactPoint {

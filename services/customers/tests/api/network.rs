@@ -2,26 +2,8 @@ use crm_proto::customers::v1::{self as pb, Direction, RelationshipType as T};
 use crm_testkit::{Backend, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{TestApp, organization, person, violated};
+use crate::helpers::{TestApp, organization, person, relate, violated};
 use crate::import::{import, options, row};
-
-async fn relate(app: &TestApp, from: &pb::Party, to: &pb::Party, t: T) -> pb::Relationship {
-    app.client
-        .clone()
-        .create_relationship(app.req(pb::CreateRelationshipRequest {
-            relationship: Some(pb::Relationship {
-                from_party_id: from.id.clone(),
-                to_party_id: to.id.clone(),
-                r#type: t as i32,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .expect("create relationship")
-        .into_inner()
-        .relationship
-        .unwrap()
-}
 
 /// alice -employee_of-> sales -department_of-> acme -subsidiary_of-> group <-subsidiary_of- beta <-employee_of- bob
 async fn network_queries(backend: Backend) {

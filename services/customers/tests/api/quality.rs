@@ -2,7 +2,7 @@ use crm_proto::customers::v1::{self as pb, DuplicateReason, PartyStatus, Relatio
 use crm_testkit::{Backend, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{TestApp, organization, person, phone, violated};
+use crate::helpers::{TestApp, organization, person, phone, relate, violated};
 
 async fn duplicates_are_found_and_merged(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -230,8 +230,63 @@ async fn a_group_larger_than_the_cap_is_cut(backend: Backend) {
     assert_eq!(ids, again, "the same parties on every call");
 }
 
+/// A merged party's edges move to the survivor in a few statements; those that would loop back
+/// to the survivor or repeat one of its edges are dropped.
+async fn a_merge_drops_edges_that_would_loop_or_repeat(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let survivor = app.create(person("Ann", "Lee", "")).await;
+    let merged = app.create(person("Anne", "Lee", "")).await;
+    let x = app.create(person("Xavier", "Diaz", "")).await;
+    let y = app.create(person("Yara", "Okafor", "")).await;
+    let (knows, family) = (RelationshipType::Knows, RelationshipType::Family);
+    relate(&app, &merged, &survivor, knows).await;
+    relate(&app, &survivor, &merged, family).await;
+    relate(&app, &survivor, &x, knows).await;
+    relate(&app, &merged, &x, knows).await;
+    relate(&app, &merged, &x, family).await;
+    relate(&app, &y, &merged, knows).await;
+    relate(&app, &y, &survivor, family).await;
+    relate(&app, &y, &merged, family).await;
+
+    app.client
+        .clone()
+        .merge_parties(app.req(pb::MergePartiesRequest {
+            survivor_id: survivor.id.clone(),
+            merged_ids: vec![merged.id.clone()],
+        }))
+        .await
+        .unwrap();
+
+    let edges: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT from_party_id, to_party_id, type FROM relationships")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    let name = |id: &str| {
+        [(&survivor, "survivor"), (&merged, "merged"), (&x, "x"), (&y, "y")]
+            .into_iter()
+            .find(|(p, _)| p.id == id)
+            .map_or("?", |(_, n)| n)
+    };
+    let mut named: Vec<(&str, &str, i64)> = edges
+        .iter()
+        .map(|(from, to, t)| (name(from), name(to), *t))
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        vec![
+            ("survivor", "x", knows as i64),
+            ("survivor", "x", family as i64),
+            ("y", "survivor", knows as i64),
+            ("y", "survivor", family as i64),
+        ]
+    );
+}
+
 backend_tests!(
     duplicates_are_found_and_merged,
     merge_input_is_checked,
-    a_group_larger_than_the_cap_is_cut
+    a_group_larger_than_the_cap_is_cut,
+    a_merge_drops_edges_that_would_loop_or_repeat
 );
