@@ -1,8 +1,9 @@
 //! What scoring one customer costs as the base grows: a profile read (the customer's own figures
 //! and the stored RFM boundaries) at 10,000 and 100,000 customers, against the baseline of
 //! ranking the whole base in one SQL statement (what every profile read amounted to when the
-//! marketing view was built for it), measured in the same run; and what recomputing the
-//! boundaries (the job) costs.
+//! marketing view was built for it), measured in the same run; what recomputing the
+//! boundaries (the job) costs; and a later page of a past day's scores, against that day's
+//! boundaries and, as its baseline, by ranking the base for the page.
 //!
 //! `cargo bench -p crm-marketing --bench profile` (release build; SQLite).
 
@@ -76,14 +77,21 @@ async fn base(n: usize) -> (crm_testkit::TestDb, crm_storage::Db) {
 async fn main() {
     println!("marketing profile scoring (SQLite, {PURCHASES_EACH} purchases per customer)");
     println!(
-        "{:>10} {:>14} {:>14} {:>22} {:>20}",
-        "customers", "read p50 ms", "read p99 ms", "rank whole base ms", "boundaries job ms"
+        "{:>10} {:>14} {:>14} {:>22} {:>20} {:>22} {:>20} {:>22}",
+        "customers",
+        "read p50 ms",
+        "read p99 ms",
+        "rank whole base ms",
+        "boundaries job ms",
+        "past boundaries ms",
+        "past page ms",
+        "past page ranked ms"
     );
     for n in SIZES {
         let (_test_db, db) = base(n).await;
         let mut conn = db.pool().acquire().await.expect("a connection");
         let started = Instant::now();
-        let (cuts, scored) = figures::compute_cuts(&mut conn, "USD").await.expect("boundaries");
+        let (cuts, scored) = rfm::boundaries(&mut conn, "USD", None).await.expect("boundaries");
         let job = started.elapsed();
         assert_eq!(scored, n as i64);
         let mut reads = Vec::with_capacity(READS);
@@ -114,13 +122,42 @@ async fn main() {
             cells.iter().map(|(_, customers, _)| customers).sum::<i64>(),
             n as i64
         );
+        // A later page of a past day's scores: ranking the base for it, against comparing the
+        // page's customers with that day's boundaries (computed once, for the first page).
+        let started = Instant::now();
+        let (past, _) = rfm::boundaries(&mut conn, "USD", Some(end))
+            .await
+            .expect("past boundaries");
+        let past_boundaries = started.elapsed();
+        let after = format!("party-{:07}", n / 2);
+        let started = Instant::now();
+        let by_rank = rfm::page(&mut conn, "USD", Scoring::Before(end), None, &after, 100)
+            .await
+            .expect("a ranked page");
+        let page_ranked = started.elapsed();
+        let started = Instant::now();
+        let against = rfm::page(
+            &mut conn,
+            "USD",
+            Scoring::BeforeAgainst(end, &past),
+            None,
+            &after,
+            100,
+        )
+        .await
+        .expect("a page against the boundaries");
+        let page_against = started.elapsed();
+        assert_eq!(by_rank, against, "both give the same scores");
         println!(
-            "{:>10} {:>14.3} {:>14.3} {:>22.1} {:>20.1}",
+            "{:>10} {:>14.3} {:>14.3} {:>22.1} {:>20.1} {:>22.1} {:>20.2} {:>22.1}",
             n,
             ms(percentile(&mut reads, 0.5)),
             ms(percentile(&mut reads, 0.99)),
             ms(ranked),
-            ms(job)
+            ms(job),
+            ms(past_boundaries),
+            ms(page_against),
+            ms(page_ranked)
         );
     }
 }

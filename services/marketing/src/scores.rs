@@ -8,7 +8,7 @@ use crm_platform::bulk::BulkActivity;
 use tokio::sync::Mutex;
 
 use crate::domain::rfm::Cuts;
-use crate::storage::{figures, profiles};
+use crate::storage::{figures, profiles, rfm};
 
 /// The job: recomputes the boundaries of `currency` (see [`refresh_cuts`]) unless imported
 /// orders are streaming in. Each recomputation ranks the whole base, and during a load the next
@@ -36,7 +36,7 @@ pub async fn refresh_cuts(store: &Store, currency: &str) -> anyhow::Result<bool>
     {
         return Ok(false);
     }
-    let (cuts, customers) = figures::compute_cuts(&mut conn, currency).await?;
+    let (cuts, customers) = rfm::boundaries(&mut conn, currency, None).await?;
     drop(conn);
     let mut tx = store.begin().await?;
     figures::save_cuts(&mut tx, currency, version, &cuts, customers).await?;

@@ -8,14 +8,25 @@ use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, page
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
-use super::{MarketingApi, day_of};
-use crate::domain::rfm::Scored;
+use super::{MarketingApi, day_of, end_of};
+use crate::domain::rfm::{Cuts, Scored};
 use crate::domain::segment::{self, Facts};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::audience::{self, Audience};
 use crate::storage::{campaigns, consent, figures, profiles, rfm, segments, timestamp};
 use crm_proto::marketing::v1::events as ev;
+
+/// Where a page of a past day's RFM scores ends, with that day's boundaries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PastPosition {
+    /// The day, YYYY-MM-DD.
+    as_of: String,
+    /// The last customer of the page.
+    after: String,
+    /// The day's boundaries.
+    cuts: Cuts,
+}
 
 /// Checks a consent's channel.
 pub(super) fn check_channel(c: &pb::Consent) -> Violations {
@@ -141,9 +152,20 @@ impl MarketingApi {
         req: pb::ListRfmScoresRequest,
     ) -> Result<pb::ListRfmScoresResponse> {
         let date = self.as_of(&req.as_of)?;
+        let past = date < self.today();
         let mut v = Violations::new();
         let size = page_size(req.page_size, 100, 1000, &mut v);
-        let after = decode_token(&req.page_token, &mut v);
+        let position = decode_token(&req.page_token, &mut v);
+        // A past day's pages carry its boundaries, computed for the first: each later page
+        // scores only its own customers' purchases.
+        let (after, carried) = match serde_json::from_str::<PastPosition>(&position).ok() {
+            Some(p) if past && p.as_of == date.to_string() => (p.after, Some(p.cuts)),
+            None if !past || position.is_empty() => (position, None),
+            _ => {
+                v.add("page_token", "not a token of this list at this as_of");
+                (String::new(), None)
+            }
+        };
         let cell = (!req.cell.is_empty()).then(|| parse_cell(&req.cell));
         v.check(
             matches!(cell, Some(None)),
@@ -151,18 +173,34 @@ impl MarketingApi {
             "r-f-m, each 1 to 5, e.g. 5-5-5",
         );
         v.finish()?;
-        let cuts = self.scoring_cuts(date).await?;
+        let currency = &self.config.reporting_currency;
+        let cuts = match carried {
+            Some(cuts) => cuts,
+            None if past => {
+                let mut conn = self.store.conn().await?;
+                rfm::boundaries(&mut conn, currency, Some(end_of(date))).await?.0
+            }
+            None => self.cuts().await?,
+        };
+        let scoring = if past {
+            rfm::Scoring::BeforeAgainst(end_of(date), &cuts)
+        } else {
+            rfm::Scoring::Current(&cuts)
+        };
         let mut conn = self.store.conn().await?;
-        let rows = rfm::page(
-            &mut conn,
-            &self.config.reporting_currency,
-            self.scoring(date, &cuts),
-            cell.flatten(),
-            &after,
-            size + 1,
-        )
-        .await?;
-        let (rows, next_page_token) = finish_page(rows, size, |row| row.party_id.clone());
+        let rows = rfm::page(&mut conn, currency, scoring, cell.flatten(), &after, size + 1).await?;
+        let (rows, next_page_token) = finish_page(rows, size, |row| {
+            if past {
+                let position = PastPosition {
+                    as_of: date.to_string(),
+                    after: row.party_id.clone(),
+                    cuts: cuts.clone(),
+                };
+                serde_json::to_string(&position).unwrap_or_default()
+            } else {
+                row.party_id.clone()
+            }
+        });
         let scores: Vec<pb::RfmScore> = rows
             .into_iter()
             .map(|row| {

@@ -88,7 +88,7 @@ pub fn score(customers: &[Purchaser]) -> Vec<Scored> {
 /// `ceil((k - 1) * n / 5)`, the same bins [`score`] gives. Each boundary is the (value, id) of
 /// the customer at that position; recency's value is the day of the last purchase (older is
 /// worse), frequency's the number of orders, monetary's the total spend.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cuts {
     /// Recency boundaries, (score, last purchase day, id).
     pub r: Vec<(u8, i64, String)>,

@@ -3,7 +3,7 @@
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use crate::domain::rfm::{Cuts, cut_positions};
+use crate::domain::rfm::Cuts;
 use crate::storage::profiles::Purchase;
 
 /// One customer's counted purchases (placed or fulfilled) in one currency.
@@ -177,49 +177,6 @@ pub async fn of(conn: &mut Conn, party_id: &str, currency: &str) -> sqlx::Result
     .bind(currency)
     .fetch_optional(&mut *conn)
     .await
-}
-
-/// The customers scored in `currency`: active ones with counted purchases in it.
-const SCORED: &str = "FROM customer_figures f WHERE f.currency_code = $1 AND EXISTS \
-    (SELECT 1 FROM profiles p WHERE p.party_id = f.party_id AND p.status = 'active')";
-
-/// Computes the RFM boundaries of the customers scored in `currency`, one ordered pass per
-/// dimension; returns them with the number of customers scored.
-pub async fn compute_cuts(conn: &mut Conn, currency: &str) -> sqlx::Result<(Cuts, i64)> {
-    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {SCORED}")))
-        .bind(currency)
-        .fetch_one(&mut *conn)
-        .await?;
-    let positions = cut_positions(usize::try_from(n).unwrap_or_default());
-    let mut cuts = Cuts::default();
-    if positions.is_empty() {
-        return Ok((cuts, n));
-    }
-    for (column, into) in [
-        ("last_day", &mut cuts.r),
-        ("orders", &mut cuts.f),
-        ("total_minor", &mut cuts.m),
-    ] {
-        let mut q = SqlBuilder::new(&format!(
-            "SELECT v, party_id, position FROM (SELECT f.{column} AS v, f.party_id, \
-             ROW_NUMBER() OVER (ORDER BY f.{column}, f.party_id) - 1 AS position "
-        ));
-        let currency_arg = q.arg(currency);
-        q.push(&SCORED.replace("$1", &currency_arg));
-        q.push(") AS ranked WHERE position IN (");
-        let list = q.list(positions.iter().map(|(_, at)| Arg::Int(*at as i64)));
-        q.push(&format!("{list})"));
-        let rows = q.build().fetch_all(&mut *conn).await?;
-        for (score, at) in &positions {
-            if let Some(row) = rows
-                .iter()
-                .find(|r| r.try_get::<i64, _>("position").ok() == Some(*at as i64))
-            {
-                into.push((*score, row.try_get("v")?, row.try_get("party_id")?));
-            }
-        }
-    }
-    Ok((cuts, n))
 }
 
 /// Stores the boundaries of `currency` computed at view version `version`.

@@ -1,12 +1,14 @@
-//! RFM scores of the whole base in SQL: today's from each customer's figures against the stored
-//! boundaries, a past date's by ranking the purchases up to it. Both give the columns
-//! `party_id, orders, total_minor, last_at, last_day, r, f, m` for the customers scored (active,
-//! with counted purchases in the currency).
+//! RFM scores of the whole base in SQL. Today's compare each customer's figures with the stored
+//! boundaries. A past day's either rank the purchases up to its end against each other (an
+//! aggregate of the whole base), or compare each customer's purchases up to it with that day's
+//! boundaries, computed once by [`boundaries`]: a page then reads only its own customers'
+//! purchases. All give the columns `party_id, orders, total_minor, last_at, last_day, r, f, m` for
+//! the customers scored (active, with counted purchases in the currency).
 
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
 
-use crate::domain::rfm::Cuts;
+use crate::domain::rfm::{Cuts, cut_positions};
 
 /// How scores are computed.
 #[derive(Debug, Clone, Copy)]
@@ -16,55 +18,189 @@ pub enum Scoring<'a> {
     Current(&'a Cuts),
     /// At the end of a past day (µs): the purchases placed before it, ranked.
     Before(i64),
+    /// At the end of a past day (µs): each customer's purchases placed before it compared with
+    /// that day's boundaries (see [`boundaries`]). Gives the scores [`Scoring::Before`] gives.
+    BeforeAgainst(i64, &'a Cuts),
 }
 
-/// Customers with an active profile.
-const ACTIVE: &str = "SELECT party_id FROM profiles WHERE status = 'active'";
+/// Which of the customers scored a subquery holds.
+#[derive(Debug, Clone, Copy)]
+enum Among<'a> {
+    /// Those after this id ("" for all).
+    After(&'a str),
+    /// These.
+    Ids(&'a [String]),
+}
 
-/// Appends the arguments of the scored customers and returns their subquery (to be aliased).
-pub fn scored(q: &mut SqlBuilder, currency: &str, scoring: Scoring<'_>) -> String {
-    match scoring {
-        Scoring::Current(cuts) => {
-            let mut score = |column: &str, cuts: &[(u8, i64, String)]| {
-                let mut expr = String::from("1");
-                for (_, value, id) in cuts {
-                    let (value, id) = (q.arg(*value), q.arg(id.as_str()));
-                    expr.push_str(&format!(
-                        " + CASE WHEN (f.{column}, f.party_id) >= ({value}, {id}) THEN 1 ELSE 0 END"
-                    ));
-                }
-                expr
-            };
-            let (r, f, m) = (
-                score("last_day", &cuts.r),
-                score("orders", &cuts.f),
-                score("total_minor", &cuts.m),
-            );
-            let currency = q.arg(currency);
+/// Appends the arguments of the condition "the `table` row's party is an active customer among
+/// `among`" and returns it. A page's customers are checked one by one (EXISTS), each profile
+/// bounded by the page's position: SQLite would otherwise list every later profile for an IN,
+/// and PostgreSQL merge-join the figures with every profile before the page's.
+fn active(q: &mut SqlBuilder, table: &str, among: Among<'_>) -> String {
+    let exists = |bound: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM profiles p WHERE p.party_id = {table}.party_id AND p.status = 'active'{bound})"
+        )
+    };
+    match among {
+        Among::After("") => {
+            format!("{table}.party_id IN (SELECT party_id FROM profiles WHERE status = 'active')")
+        }
+        Among::After(after) => {
+            let after = q.arg(after);
             format!(
-                "SELECT f.party_id, f.orders, f.total_minor, f.last_at, f.last_day, {r} AS r, {f} AS f, {m} AS m \
-                 FROM customer_figures f WHERE f.currency_code = {currency} AND f.party_id IN ({ACTIVE})"
+                "{table}.party_id > {after} AND {}",
+                exists(&format!(" AND p.party_id > {after}"))
             )
         }
+        Among::Ids(ids) => {
+            let list = q.in_list(ids.iter().map(String::as_str));
+            format!("{table}.party_id IN ({list}) AND {}", exists(""))
+        }
+    }
+}
+
+/// Appends the argument of "the figures are in `currency`" for a page, which reads the figures
+/// in id order, and returns the condition. It is written so that no index can serve it: SQLite
+/// without statistics would otherwise walk a currency's figures through an index leading with
+/// the currency and sort them all, instead of reading the next ids from the key.
+fn paged_currency(q: &mut SqlBuilder, currency: &str) -> String {
+    format!("currency_code || '' = {}", q.arg(currency))
+}
+
+/// Appends the arguments of the figures of the customers scored (among `among`) and returns
+/// their subquery (`party_id, orders, total_minor, last_at, last_day`): now from the kept
+/// figures, before `end` (µs) from the purchases.
+fn figures(q: &mut SqlBuilder, currency: &str, end: Option<i64>, among: Among<'_>) -> String {
+    match end {
+        None => {
+            let currency = match among {
+                Among::After("") => format!("currency_code = {}", q.arg(currency)),
+                _ => paged_currency(q, currency),
+            };
+            let active = active(q, "customer_figures", among);
+            format!(
+                "SELECT party_id, orders, total_minor, last_at, last_day FROM customer_figures \
+                 WHERE {currency} AND {active}"
+            )
+        }
+        Some(end) => {
+            let currency = q.arg(currency);
+            let end = q.arg(end);
+            let active = active(q, "purchases", among);
+            format!(
+                "SELECT party_id, COUNT(*) AS orders, CAST(SUM(amount_minor) AS BIGINT) AS total_minor, \
+                 MAX(placed_at) AS last_at, MAX(placed_at) / 86400000000 AS last_day FROM purchases \
+                 WHERE status IN ('placed', 'fulfilled') AND currency_code = {currency} AND placed_at < {end} \
+                 AND {active} GROUP BY party_id"
+            )
+        }
+    }
+}
+
+/// Appends the arguments of the customers scored (among `among`) and returns their subquery (to
+/// be aliased).
+fn scored_among(q: &mut SqlBuilder, currency: &str, scoring: Scoring<'_>, among: Among<'_>) -> String {
+    let (end, cuts) = match scoring {
+        Scoring::Current(cuts) => (None, cuts),
+        Scoring::BeforeAgainst(end, cuts) => (Some(end), cuts),
         Scoring::Before(end) => {
-            let (currency, end) = (q.arg(currency), q.arg(end));
+            // Ranked over the whole base first; only then are the others left out.
+            let figures = figures(q, currency, Some(end), Among::After(""));
             let rank = |column: &str| {
                 format!(
                     "1 + (ROW_NUMBER() OVER (ORDER BY a.{column}, a.party_id) - 1) * 5 / COUNT(*) OVER ()"
                 )
             };
-            format!(
+            let ranked = format!(
                 "SELECT a.party_id, a.orders, a.total_minor, a.last_at, a.last_day, {} AS r, {} AS f, {} AS m \
-                 FROM (SELECT party_id, COUNT(*) AS orders, CAST(SUM(amount_minor) AS BIGINT) AS total_minor, \
-                 MAX(placed_at) AS last_at, MAX(placed_at) / 86400000000 AS last_day FROM purchases \
-                 WHERE status IN ('placed', 'fulfilled') AND currency_code = {currency} AND placed_at < {end} \
-                 AND party_id IN ({ACTIVE}) GROUP BY party_id) a",
+                 FROM ({figures}) a",
                 rank("last_day"),
                 rank("orders"),
                 rank("total_minor"),
-            )
+            );
+            return match among {
+                Among::After("") => ranked,
+                Among::After(after) => {
+                    let after = q.arg(after);
+                    format!("SELECT * FROM ({ranked}) ranked WHERE party_id > {after}")
+                }
+                Among::Ids(ids) => {
+                    let list = q.in_list(ids.iter().map(String::as_str));
+                    format!("SELECT * FROM ({ranked}) ranked WHERE party_id IN ({list})")
+                }
+            };
+        }
+    };
+    let figures = figures(q, currency, end, among);
+    let mut score = |column: &str, cuts: &[(u8, i64, String)]| {
+        let mut expr = String::from("1");
+        for (_, value, id) in cuts {
+            let (value, id) = (q.arg(*value), q.arg(id.as_str()));
+            expr.push_str(&format!(
+                " + CASE WHEN (f.{column}, f.party_id) >= ({value}, {id}) THEN 1 ELSE 0 END"
+            ));
+        }
+        expr
+    };
+    let (r, f, m) = (
+        score("last_day", &cuts.r),
+        score("orders", &cuts.f),
+        score("total_minor", &cuts.m),
+    );
+    format!(
+        "SELECT f.party_id, f.orders, f.total_minor, f.last_at, f.last_day, {r} AS r, {f} AS f, {m} AS m \
+         FROM ({figures}) f"
+    )
+}
+
+/// Appends the arguments of every customer scored and returns their subquery (to be aliased).
+pub fn scored(q: &mut SqlBuilder, currency: &str, scoring: Scoring<'_>) -> String {
+    scored_among(q, currency, scoring, Among::After(""))
+}
+
+/// Computes the RFM boundaries of the customers scored in `currency`, now or at `end` (µs), in
+/// one statement: every customer is placed in the worst-first order of each dimension, and only
+/// the rows where a score begins (and the first, which carries the count) come back. Returns
+/// them with the number of customers scored.
+pub async fn boundaries(conn: &mut Conn, currency: &str, end: Option<i64>) -> sqlx::Result<(Cuts, i64)> {
+    let mut q = SqlBuilder::new("");
+    let figures = figures(&mut q, currency, end, Among::After(""));
+    let position = |column: &str| format!("ROW_NUMBER() OVER (ORDER BY s.{column}, s.party_id) - 1");
+    // Position p begins a score when p * 5 / n (integer division) differs from the previous
+    // position's: the bins of `domain::rfm::cut_positions`.
+    let begins = |p: &str| format!("({p} > 0 AND {p} * 5 / n <> ({p} - 1) * 5 / n)");
+    q.push(&format!(
+        "SELECT party_id, last_day, orders, total_minor, pr, pf, pm, n FROM (SELECT s.party_id, s.last_day, \
+         s.orders, s.total_minor, {} AS pr, {} AS pf, {} AS pm, COUNT(*) OVER () AS n FROM ({figures}) s) ranked \
+         WHERE pr = 0 OR {} OR {} OR {}",
+        position("last_day"),
+        position("orders"),
+        position("total_minor"),
+        begins("pr"),
+        begins("pf"),
+        begins("pm"),
+    ));
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    let n: i64 = match rows.first() {
+        Some(row) => row.try_get("n")?,
+        None => 0,
+    };
+    let mut cuts = Cuts::default();
+    for (position, value, into) in [
+        ("pr", "last_day", &mut cuts.r),
+        ("pf", "orders", &mut cuts.f),
+        ("pm", "total_minor", &mut cuts.m),
+    ] {
+        for (score, at) in cut_positions(usize::try_from(n).unwrap_or_default()) {
+            for row in &rows {
+                if row.try_get::<i64, _>(position)? == at as i64 {
+                    into.push((score, row.try_get(value)?, row.try_get("party_id")?));
+                }
+            }
         }
     }
+    Ok((cuts, n))
 }
 
 /// One scored customer.
@@ -112,7 +248,15 @@ pub async fn cells(
         .collect()
 }
 
+/// Customers whose past figures a page reads at a time, at most.
+const CANDIDATES: i64 = 1000;
+
 /// Up to `limit` scored customers after `after` by id, only those of `cell` when given.
+///
+/// A past day's page ([`Scoring::BeforeAgainst`]) adds up the purchases of a batch of candidates
+/// at a time: the next customers by id whose first counted purchase came before the day's end
+/// (from their kept figures), so that it reads only those customers' purchases. Without a cell
+/// each candidate is scored, and one batch of `limit` fills the page.
 pub async fn page(
     conn: &mut Conn,
     currency: &str,
@@ -121,12 +265,55 @@ pub async fn page(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<ScoredRow>> {
+    let Scoring::BeforeAgainst(end, _) = scoring else {
+        return scored_page(conn, currency, scoring, cell, Among::After(after), limit).await;
+    };
+    let batch = if cell.is_some() {
+        CANDIDATES.max(limit)
+    } else {
+        limit
+    };
+    let mut after = after.to_string();
+    let mut out = Vec::new();
+    loop {
+        let mut q = SqlBuilder::new("SELECT party_id FROM customer_figures WHERE ");
+        let in_currency = paged_currency(&mut q, currency);
+        q.push(&in_currency).and("first_at < {}", end);
+        let active = active(&mut q, "customer_figures", Among::After(&after));
+        let batch_arg = q.arg(batch);
+        q.push(&format!(" AND {active} ORDER BY party_id LIMIT {batch_arg}"));
+        let ids: Vec<String> = q
+            .build()
+            .fetch_all_as::<(String,)>(&mut *conn)
+            .await?
+            .into_iter()
+            .map(|(id,)| id)
+            .collect();
+        let Some(last) = ids.last().cloned() else { break };
+        out.extend(scored_page(conn, currency, scoring, cell, Among::Ids(&ids), limit).await?);
+        if out.len() as i64 >= limit || (ids.len() as i64) < batch {
+            break;
+        }
+        after = last;
+    }
+    out.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(out)
+}
+
+/// Up to `limit` scored customers among `among` by id, only those of `cell` when given.
+async fn scored_page(
+    conn: &mut Conn,
+    currency: &str,
+    scoring: Scoring<'_>,
+    cell: Option<(i64, i64, i64)>,
+    among: Among<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<ScoredRow>> {
     let mut q = SqlBuilder::new("");
-    let scored = scored(&mut q, currency, scoring);
+    let scored = scored_among(&mut q, currency, scoring, among);
     q.push(&format!(
         "SELECT party_id, orders, total_minor, last_at, r, f, m FROM ({scored}) s WHERE 1 = 1"
     ));
-    q.and("s.party_id > {}", after);
     if let Some((r, f, m)) = cell {
         q.and("s.r = {}", r).and("s.f = {}", f).and("s.m = {}", m);
     }

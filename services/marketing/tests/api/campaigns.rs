@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, Condition, Operator};
 use crm_proto::sales::v1 as spb;
-use crm_testkit::{Backend, backend_tests, eventually};
+use crm_testkit::{Backend, all_pages, backend_tests, eventually};
 use tonic::Code;
 
 use crate::helpers::{Suite, money, violated};
@@ -619,19 +619,17 @@ async fn rfm_scores_page_and_look_back(backend: Backend) {
         });
         async move { client.list_rfm_scores(req).await.map(|r| r.into_inner()) }
     };
+    let fives = |as_of: &'static str| {
+        all_pages(move |token| async move {
+            let page = list(as_of, "", 5, token).await.unwrap();
+            assert!(page.scores.len() <= 5);
+            (page.scores, page.next_page_token)
+        })
+    };
     let whole = list("", "", 0, String::new()).await.unwrap();
     assert_eq!((whole.scores.len(), whole.next_page_token.as_str()), (12, ""));
-    let mut paged = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = list("", "", 5, token).await.unwrap();
-        assert!(page.scores.len() <= 5);
-        paged.extend(page.scores);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let (paged, pages) = fives("").await;
+    assert_eq!(pages, 3);
     assert_eq!(paged, whole.scores, "pages of five give the whole list, in order");
     let cell = whole.scores[3].cell.clone();
     let in_cell = list("", &cell, 0, String::new()).await.unwrap().scores;
@@ -651,6 +649,23 @@ async fn rfm_scores_page_and_look_back(backend: Backend) {
     for s in &monday {
         assert_eq!(s.monetary, m[&s.party_id], "{s:?}");
         assert_eq!(s.recency_days, 0);
+    }
+    // A past day's later pages score their customers against the boundaries the first page
+    // computed, and give the same list.
+    let (paged, pages) = fives("2026-11-23").await;
+    assert_eq!(pages, 3);
+    assert_eq!(paged, monday, "a past day's pages give its whole list, in order");
+    let first = list("2026-11-23", "", 5, String::new()).await.unwrap();
+    let in_cell = list("2026-11-23", &monday[7].cell, 0, String::new())
+        .await
+        .unwrap()
+        .scores;
+    assert!(!in_cell.is_empty() && in_cell.iter().all(|s| s.cell == monday[7].cell));
+    for other_day in ["2026-11-20", ""] {
+        let bad = list(other_day, "", 5, first.next_page_token.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(violated(&bad), vec!["page_token"], "{other_day}");
     }
     let sunday = list("2026-11-22", "", 0, String::new()).await.unwrap().scores;
     assert!(sunday.is_empty(), "nothing was bought before the Monday");
