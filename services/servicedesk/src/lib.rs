@@ -5,7 +5,8 @@
 //!
 //! Layers: [`api`], [`domain`] (rules, no I/O), [`storage`], [`escalations`] (the overdue-case
 //! job), [`notifications`] (proactive service and its delivery), [`staff_notices`] (escalations
-//! and watch lists), [`events`] and [`consumers`].
+//! and watch lists), [`kb_backfill`] (search postings of articles stored before them),
+//! [`events`] and [`consumers`].
 
 pub mod api;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod consumers;
 pub mod domain;
 pub mod escalations;
 pub mod events;
+pub mod kb_backfill;
 pub mod notifications;
 pub mod policy;
 pub mod staff_notices;
@@ -47,8 +49,8 @@ impl crm_platform::Service for Servicedesk {
         consumers::SALES_EVENTS,
     ];
 
-    /// Its API, the customer, marketing and sales consumers, the escalation job and
-    /// notification delivery.
+    /// Its API, the customer, marketing and sales consumers, the article backfill, the
+    /// escalation job and notification delivery.
     async fn build(base: Foundation, settings: ServicedeskSettings) -> anyhow::Result<App> {
         // Recipients of a level the chain does not have would silently hear nothing.
         settings
@@ -73,6 +75,7 @@ impl crm_platform::Service for Servicedesk {
         let marketing = consumers::MarketingEvents { clock: base.clock() };
         let sales = consumers::SalesEvents { clock: base.clock() };
         let (escalation_store, escalation_config) = (store.clone(), config.clone());
+        let backfill_store = store.clone();
         let (escalations, notifications) = (config.escalation_interval, config.notification_interval);
         Ok(base
             .bind(server)
@@ -80,6 +83,9 @@ impl crm_platform::Service for Servicedesk {
             .consumer(consumers::customer_options(), customers)
             .consumer(consumers::marketing_options(), marketing)
             .consumer(consumers::sales_options(), sales)
+            .worker("servicedesk-kb-backfill", move |stop| {
+                kb_backfill::worker(backfill_store, stop)
+            })
             .job("servicedesk-escalations", escalations, move || {
                 let (store, config) = (escalation_store.clone(), escalation_config.clone());
                 async move {

@@ -2,9 +2,10 @@
 
 use crm_auth::Principal;
 use crm_proto::servicedesk::v1 as pb;
+use crm_storage::Conn;
 
 use super::{ServiceDeskApi, visible_case};
-use crate::domain::search::score;
+use crate::domain::search::query_terms;
 use crate::error::{Result, Violations};
 use crate::storage::kb;
 
@@ -12,31 +13,16 @@ const DEFAULT_LIMIT: i32 = 10;
 const MAX_LIMIT: i32 = 50;
 const SUGGESTIONS: usize = 5;
 
-/// Articles matching `query`, best first (ties: most used, then id).
-fn rank(articles: Vec<pb::Article>, query: &str, limit: usize) -> Vec<pb::ArticleHit> {
-    let mut hits: Vec<pb::ArticleHit> = articles
+/// The best `limit` articles in `language` (empty: every language) for `query`.
+async fn rank(conn: &mut Conn, query: &str, language: &str, limit: usize) -> Result<Vec<pb::ArticleHit>> {
+    let found = kb::search(conn, &query_terms(query), language, limit as i64).await?;
+    Ok(found
         .into_iter()
-        .map(|a| pb::ArticleHit {
-            score: score(query, &a.title, &a.body),
-            article: Some(a),
+        .map(|(article, score)| pb::ArticleHit {
+            article: Some(article),
+            score,
         })
-        .filter(|h| h.score > 0.0)
-        .collect();
-    hits.sort_by(|a, b| {
-        let key = |h: &pb::ArticleHit| {
-            h.article
-                .as_ref()
-                .map(|a| (a.usage_count, a.id.clone()))
-                .unwrap_or_default()
-        };
-        b.score.total_cmp(&a.score).then_with(|| {
-            let (ua, ia) = key(a);
-            let (ub, ib) = key(b);
-            ub.cmp(&ua).then(ia.cmp(&ib))
-        })
-    });
-    hits.truncate(limit);
-    hits
+        .collect())
 }
 
 /// Checks an article's fields (paths prefixed `article.`); title and language trimmed first.
@@ -88,9 +74,9 @@ impl ServiceDeskApi {
         );
         v.finish()?;
         let limit = if req.limit == 0 { DEFAULT_LIMIT } else { req.limit } as usize;
-        let articles = kb::in_language(&mut *self.store.conn().await?, req.language.trim()).await?;
+        let mut conn = self.store.conn().await?;
         Ok(pb::SearchArticlesResponse {
-            hits: rank(articles, &req.query, limit),
+            hits: rank(&mut conn, &req.query, req.language.trim(), limit).await?,
         })
     }
 
@@ -105,7 +91,7 @@ impl ServiceDeskApi {
             "{} {} {}",
             case.case.subject, case.case.category, case.case.description
         );
-        let hits = rank(kb::in_language(&mut tx, "").await?, &query, SUGGESTIONS);
+        let hits = rank(&mut tx, &query, "", SUGGESTIONS).await?;
         for hit in &hits {
             if let Some(a) = &hit.article {
                 kb::count_use(&mut tx, &a.id).await?;

@@ -1,5 +1,6 @@
 //! Ranked full-text search: terms in the title weigh three times terms in the body; articles
-//! matching more distinct query terms rank first.
+//! matching more distinct query terms rank first. Each article's weight per term is computed
+//! when it is stored ([`term_weights`]); a search sums the weights of the query's terms.
 
 /// Lower-case word tokens (letters and digits; other characters separate words; each CJK
 /// character is a token so that Chinese text is searchable without a dictionary).
@@ -28,34 +29,44 @@ fn is_cjk(ch: char) -> bool {
     matches!(ch as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x3040..=0x30FF | 0xAC00..=0xD7AF)
 }
 
-/// The score of a document for a query (0 when no term matches).
-pub fn score(query: &str, title: &str, body: &str) -> f64 {
+/// The distinct terms of a query.
+pub fn query_terms(query: &str) -> Vec<String> {
     let terms: std::collections::BTreeSet<String> = tokens(query).into_iter().collect();
-    if terms.is_empty() {
-        return 0.0;
+    terms.into_iter().collect()
+}
+
+/// What each of an article's distinct terms adds to its score for a query holding the term:
+/// 10 for the match, so that an article matching more of the query's terms ranks first, and
+/// `ln(1 + 3 × in title + in body)` (diminishing returns for repetition). An article's score for
+/// a query is the sum over the query's terms it holds, so it can be summed from stored
+/// (term, article, weight) postings.
+pub fn term_weights(title: &str, body: &str) -> Vec<(String, f64)> {
+    let mut counts: std::collections::BTreeMap<String, (f64, f64)> = std::collections::BTreeMap::new();
+    for t in tokens(title) {
+        counts.entry(t).or_default().0 += 1.0;
     }
-    let (title, body) = (tokens(title), tokens(body));
-    let mut matched = 0.0;
-    let mut weight = 0.0;
-    for term in &terms {
-        let in_title = title.iter().filter(|t| *t == term).count() as f64;
-        let in_body = body.iter().filter(|t| *t == term).count() as f64;
-        if in_title + in_body > 0.0 {
-            matched += 1.0;
-            // Diminishing returns for repetition.
-            weight += (1.0 + 3.0 * in_title + in_body).ln();
-        }
+    for t in tokens(body) {
+        counts.entry(t).or_default().1 += 1.0;
     }
-    if matched == 0.0 {
-        0.0
-    } else {
-        matched * 10.0 + weight
-    }
+    counts
+        .into_iter()
+        .map(|(term, (in_title, in_body))| (term, 10.0 + (1.0 + 3.0 * in_title + in_body).ln()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An article's score for a query, as a search sums it.
+    fn score(query: &str, title: &str, body: &str) -> f64 {
+        let terms = query_terms(query);
+        term_weights(title, body)
+            .into_iter()
+            .filter(|(t, _)| terms.contains(t))
+            .map(|(_, w)| w)
+            .sum()
+    }
 
     #[test]
     fn title_matches_and_more_terms_rank_higher() {

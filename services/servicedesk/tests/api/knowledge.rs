@@ -1,5 +1,13 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_platform::Store;
+use crm_proto::servicedesk::v1::service_desk_service_client::ServiceDeskServiceClient;
 use crm_proto::servicedesk::v1::{self as pb, CaseType};
-use crm_testkit::{Backend, authed, backend_tests};
+use crm_servicedesk::kb_backfill;
+use crm_testkit::{Backend, authed, backend_tests, eventually, start};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Suite, case, customer_token, violated};
 
@@ -98,6 +106,18 @@ async fn the_knowledge_base_ranks_articles_and_suggests_them_for_cases(backend: 
         .into_inner()
         .hits;
     assert_eq!(titles(hits), ["Reset your voicemail PIN"]);
+    let hits = suite
+        .desk()
+        .search_articles(suite.req(search("password", "en")))
+        .await
+        .unwrap()
+        .into_inner()
+        .hits;
+    assert_eq!(
+        titles(hits),
+        ["Roaming charges"],
+        "the edited article's old terms are gone"
+    );
 
     // Suggestions for a case come from its subject and description, and count as uses.
     let queue = suite.queue("General").await;
@@ -124,4 +144,46 @@ async fn the_knowledge_base_ranks_articles_and_suggests_them_for_cases(backend: 
     assert_eq!(again[0].article.as_ref().unwrap().usage_count, 1);
 }
 
-backend_tests!(the_knowledge_base_ranks_articles_and_suggests_them_for_cases);
+/// Articles stored before search read postings are indexed by a desk when it starts.
+async fn articles_stored_before_the_postings_are_indexed_at_start(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    sqlx::query(
+        "INSERT INTO articles (id, title, body, language, tags) \
+         VALUES ('a-old', 'Legacy modem setup', 'Plug the modem in and wait.', 'en', '[]')",
+    )
+    .execute(suite.desk_db.pool())
+    .await
+    .unwrap();
+    let restarted =
+        start::<crm_servicedesk::Servicedesk>(&suite.desk_url, suite.nats.client().await, |_, _| {}).await;
+    let desk = ServiceDeskServiceClient::new(restarted.channel());
+    eventually(Duration::from_secs(30), "the article stored before", || {
+        let mut desk = desk.clone();
+        let req = suite.req(pb::SearchArticlesRequest {
+            query: "modem".into(),
+            language: "en".into(),
+            limit: 0,
+        });
+        async move {
+            let hits = desk.search_articles(req).await.ok()?.into_inner().hits;
+            let ids: Vec<String> = hits
+                .into_iter()
+                .map(|h| h.article.unwrap_or_default().id)
+                .collect();
+            (ids == ["a-old"]).then_some(())
+        }
+    })
+    .await;
+    let store = Store::new(suite.desk_db.clone(), Arc::default(), suite.clock.clone());
+    let stop = CancellationToken::new();
+    assert_eq!(
+        kb_backfill::run_once(&store, &stop).await.unwrap(),
+        0,
+        "nothing left"
+    );
+}
+
+backend_tests!(
+    the_knowledge_base_ranks_articles_and_suggests_them_for_cases,
+    articles_stored_before_the_postings_are_indexed_at_start
+);
