@@ -446,9 +446,21 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Party>> {
-    let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
+    // Each filter has an index that yields its page in id order (`parties_<filter>_page`). A
+    // tag's page walks the tag's entries instead, bounded by the page's position on both sides
+    // of the join so that neither database reads the entries or parties before it.
+    let (mut q, order) = if filter.tag.is_empty() {
+        (SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1"), "id")
+    } else {
+        let mut q = SqlBuilder::new(
+            "SELECT parties.id FROM party_tags t JOIN parties ON parties.id = t.party_id WHERE 1 = 1",
+        );
+        q.and("t.tag = {}", filter.tag.as_str())
+            .and("t.party_id > {}", after);
+        (q, "t.party_id")
+    };
     q.and("status = {}", PartyStatus::Active as i64);
-    q.and("id > {}", after);
+    q.and("parties.id > {}", after);
     if filter.kind != 0 {
         q.and("kind = {}", i64::from(filter.kind));
     }
@@ -466,17 +478,11 @@ pub async fn list(
     if filter.lifecycle_stage != 0 {
         q.and("lifecycle_stage = {}", i64::from(filter.lifecycle_stage));
     }
-    if !filter.tag.is_empty() {
-        q.and(
-            "EXISTS (SELECT 1 FROM party_tags t WHERE t.party_id = parties.id AND t.tag = {})",
-            filter.tag.as_str(),
-        );
-    }
     if let Some(id) = &filter.only_id {
-        q.and("id = {}", id.as_str());
+        q.and("parties.id = {}", id.as_str());
     }
     let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY id LIMIT {limit}"));
+    q.push(&format!(" ORDER BY {order} LIMIT {limit}"));
     load_selected(conn, q).await
 }
 

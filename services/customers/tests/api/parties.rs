@@ -226,6 +226,31 @@ async fn list_filters_and_pages(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(tagged.parties.len(), 3);
+    // A tag's pages walk its parties in id order, with the other filters applied.
+    let (tagged_pages, _) = crm_testkit::all_pages(|page_token| {
+        let app = &app;
+        async move {
+            let page = app
+                .client
+                .clone()
+                .list_parties(app.req(pb::ListPartiesRequest {
+                    page_size: 2,
+                    page_token,
+                    tag: "even".into(),
+                    industry: "Retail".into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            (
+                page.parties.into_iter().map(|p| p.id).collect::<Vec<_>>(),
+                page.next_page_token,
+            )
+        }
+    })
+    .await;
+    assert_eq!(tagged_pages, [ids[0].clone(), ids[2].clone(), ids[4].clone()]);
     let retail = app
         .client
         .clone()

@@ -1,0 +1,3 @@
+-- parties_team_page leads with the same column as parties_team, so it serves every lookup this one
+-- did, and the table keeps one index fewer to write.
+DROP INDEX IF EXISTS parties_team;

@@ -1,0 +1,3 @@
+-- parties_tier_page leads with the same column as parties_tier, so it serves every lookup this one
+-- did, and the table keeps one index fewer to write.
+DROP INDEX IF EXISTS parties_tier;
