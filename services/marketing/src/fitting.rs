@@ -82,6 +82,14 @@ pub fn value_minor(fit: &models::Fit, h: &History, horizon_weeks: i32) -> i64 {
     (purchases * spend).round() as i64
 }
 
+/// At least the value over `horizon_weeks` of a customer whose value over the kept horizon is
+/// `kept_minor` (see [`bgnbd::horizon_stretch`]; the spend per purchase does not depend on the
+/// horizon). The rounding of both values is allowed for.
+pub fn value_bound(kept_minor: i64, horizon_weeks: i32) -> i64 {
+    let stretch = bgnbd::horizon_stretch(f64::from(KEPT_HORIZON_WEEKS), f64::from(horizon_weeks));
+    ((kept_minor as f64 + 0.5) * stretch).ceil() as i64 + 1
+}
+
 /// Starts a fit, or joins the one running; the job either way.
 pub async fn start_or_join(store: &Store, request: FitRequest) -> Result<Job> {
     let id = crm_platform::time::new_id();

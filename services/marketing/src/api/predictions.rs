@@ -11,14 +11,16 @@ use super::MarketingApi;
 use crate::domain::affinity;
 use crate::domain::history::History;
 use crate::error::{Error, Result, invalid};
-use crate::fitting::{self, DEFAULT_THRESHOLD_BPS, FitRequest, KEPT_HORIZON_WEEKS, forecast, value_minor};
+use crate::fitting::{
+    self, DEFAULT_THRESHOLD_BPS, FitRequest, KEPT_HORIZON_WEEKS, forecast, value_bound, value_minor,
+};
 use crate::storage::affinity as affinity_counts;
 use crate::storage::figures;
 use crate::storage::fit_jobs;
 use crate::storage::models;
 use crate::storage::timestamp;
 
-/// Customers read per page when a horizon other than the kept one ranks them.
+/// Customers read per page, at most, when a horizon other than the kept one ranks them.
 const RANK_PAGE: i64 = 5000;
 
 impl MarketingApi {
@@ -173,27 +175,50 @@ impl MarketingApi {
         let mut conn = self.store.conn().await?;
         let fit = self.latest_fit(&mut conn).await?;
         let top: Vec<(String, History)> = if horizon == KEPT_HORIZON_WEEKS {
-            models::most_valuable(&mut conn, limit as i64).await?
+            models::most_valuable(&mut conn, None, limit as i64)
+                .await?
+                .into_iter()
+                .map(|(party, _, h)| (party, h))
+                .collect()
         } else {
-            // Another horizon ranks differently: the customers are read a page at a time and
-            // only the best `limit` are kept. Each value sums a series: a page's are computed
-            // off the async runtime, and the call's deadline ends the walk between pages.
+            // Another horizon ranks differently, but its values are bounded by the kept ones
+            // (`fitting::value_bound`): the customers are read by kept value, highest first, a
+            // page at a time, and the walk ends at the first whose bound cannot beat the best
+            // `limit` found. Each value sums a series: a page's are computed off the async
+            // runtime, and the call's deadline ends the walk between pages.
             let mut best: BinaryHeap<std::cmp::Reverse<(i64, std::cmp::Reverse<String>)>> = BinaryHeap::new();
             let mut kept: HashMap<String, History> = HashMap::new();
-            let mut after = String::new();
-            loop {
-                let page = models::customers_after(&mut conn, &after, RANK_PAGE).await?;
-                let Some((last, _)) = page.last() else { break };
-                after = last.clone();
+            let mut after: Option<(i64, String)> = None;
+            // Most walks end within a few times `limit`: pages start there and grow.
+            let mut page_size = (limit as i64 * 4).clamp(100, RANK_PAGE);
+            'walk: loop {
+                let page = models::most_valuable(
+                    &mut conn,
+                    after.as_ref().map(|(v, id)| (*v, id.as_str())),
+                    page_size,
+                )
+                .await?;
+                page_size = (page_size * 2).min(RANK_PAGE);
+                let Some((last, last_value, _)) = page.last() else {
+                    break;
+                };
+                after = Some((*last_value, last.clone()));
                 let page_fit = fit.clone();
-                let valued: Vec<(i64, String, History)> =
+                let valued: Vec<(i64, i64, String, History)> =
                     crm_platform::background::compute("key-customers", move || {
                         page.into_iter()
-                            .map(|(party, h)| (value_minor(&page_fit, &h, horizon), party, h))
+                            .map(|(party, kept, h)| (value_minor(&page_fit, &h, horizon), kept, party, h))
                             .collect()
                     })
                     .await?;
-                for (value, party, h) in valued {
+                for (value, kept_value, party, h) in valued {
+                    if best.len() == limit
+                        && best.peek().is_some_and(|std::cmp::Reverse((worst, _))| {
+                            value_bound(kept_value, horizon) < *worst
+                        })
+                    {
+                        break 'walk;
+                    }
                     best.push(std::cmp::Reverse((value, std::cmp::Reverse(party.clone()))));
                     kept.insert(party, h);
                     if best.len() > limit

@@ -210,6 +210,14 @@ pub fn expected_purchases(p: &Params, c: &Customer, t: f64) -> f64 {
     conditional_expectation(p, c, t)
 }
 
+/// How much more a customer may be expected to buy over `t` weeks than over `s`: at most
+/// `max(1, t / s)` times. Expected purchases never fall as the horizon grows, and grow at most
+/// in proportion to it, because the expected rate only falls with time (a customer may drop out
+/// after each purchase, and never comes back). So a ranking by one horizon bounds another's.
+pub fn horizon_stretch(s: f64, t: f64) -> f64 {
+    (t / s).max(1.0)
+}
+
 /// Eq. 10 proper (requires `a != 1`).
 fn conditional_expectation(p: &Params, c: &Customer, t: f64) -> f64 {
     let Params { r, alpha, a, b } = *p;
@@ -268,6 +276,51 @@ fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::domain::cdnow;
+
+    #[test]
+    fn expected_purchases_are_bounded_by_another_horizons() {
+        let params = [
+            PUBLISHED,
+            Params {
+                r: 2.0,
+                alpha: 1.5,
+                a: 3.0,
+                b: 0.7,
+            },
+            Params {
+                r: 0.5,
+                alpha: 20.0,
+                a: 1.0,
+                b: 5.0,
+            },
+        ];
+        for p in &params {
+            for x in [0.0, 1.0, 3.0, 12.0, 60.0] {
+                for (t_x, t) in [
+                    (0.0, 10.0),
+                    (5.0, 40.0),
+                    (38.0, 39.0),
+                    (10.0, 150.0),
+                    (150.0, 152.0),
+                ] {
+                    let c = Customer {
+                        x,
+                        t_x: if x == 0.0 { 0.0 } else { t_x },
+                        t,
+                    };
+                    let kept = expected_purchases(p, &c, 52.0);
+                    for horizon in [1.0, 4.0, 13.0, 26.0, 51.0, 53.0, 104.0, 260.0, 520.0] {
+                        let e = expected_purchases(p, &c, horizon);
+                        let bound = kept * horizon_stretch(52.0, horizon);
+                        assert!(
+                            e <= bound * (1.0 + 1e-9) + 1e-12,
+                            "{p:?} {c:?}: {e} over {horizon} weeks, bound {bound}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Published maximum-likelihood estimates (Fader, Hardie & Lee 2005).
     const PUBLISHED: Params = Params {

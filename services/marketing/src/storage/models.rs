@@ -246,31 +246,32 @@ pub async fn least_alive(
     to_histories(&rows)
 }
 
-/// Up to `limit` customers of the highest expected 52-week value, highest first.
-pub async fn most_valuable(conn: &mut Conn, limit: i64) -> sqlx::Result<Vec<(String, History)>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MODEL_COLUMNS} FROM model_customers ORDER BY value_52w_minor DESC, party_id LIMIT $1"
-    )))
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    to_histories(&rows)
-}
-
-/// Up to `limit` customers of the latest fit after `after`, by id.
-pub async fn customers_after(
+/// Up to `limit` customers of the highest expected 52-week value, highest first (ties by id),
+/// after the customer `after` of that order (its value and id) when given; with their values.
+pub async fn most_valuable(
     conn: &mut Conn,
-    after: &str,
+    after: Option<(i64, &str)>,
     limit: i64,
-) -> sqlx::Result<Vec<(String, History)>> {
+) -> sqlx::Result<Vec<(String, i64, History)>> {
+    let (value, id) = after.unwrap_or((i64::MAX, ""));
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {MODEL_COLUMNS} FROM model_customers WHERE party_id > $1 ORDER BY party_id LIMIT $2"
+        "SELECT {MODEL_COLUMNS}, value_52w_minor FROM model_customers WHERE value_52w_minor <= $1 \
+         AND (value_52w_minor < $1 OR party_id > $2) ORDER BY value_52w_minor DESC, party_id LIMIT $3"
     )))
-    .bind(after)
+    .bind(value)
+    .bind(id)
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
-    to_histories(&rows)
+    let values = rows
+        .iter()
+        .map(|row| row.try_get::<i64, _>("value_52w_minor"))
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    Ok(to_histories(&rows)?
+        .into_iter()
+        .zip(values)
+        .map(|((party, h), value)| (party, value, h))
+        .collect())
 }
 
 /// Notes customers announced as at risk; returns those not announced before.

@@ -150,6 +150,34 @@ async fn predictions_churn_risk_and_cross_sell(backend: Backend) {
         key.iter().all(|p| regular.iter().any(|r| r.id == p.party_id)),
         "the key customers are the regulars"
     );
+    // Another horizon ranks by its own values. Its walk, which ends where the kept values show
+    // no later customer can make the list, gives the head of the whole ranking.
+    let key_customers = |limit: i32, horizon_weeks: i32| {
+        let mut client = suite.predictions.clone();
+        let req = suite.req(pb::ListKeyCustomersRequest { limit, horizon_weeks });
+        async move {
+            client
+                .list_key_customers(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .predictions
+                .into_iter()
+                .map(|p| p.party_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    for horizon in [4, 26, 104, 520] {
+        let all = key_customers(10_000, horizon).await;
+        assert!(all.len() > 8, "{all:?}");
+        for k in [1, 3, 8] {
+            assert_eq!(
+                key_customers(k, horizon).await,
+                all[..k as usize],
+                "the best {k} over {horizon} weeks"
+            );
+        }
+    }
     // Fitting again announces nobody twice.
     let again = suite.fit().await;
     assert_eq!(again.newly_at_risk, 0);
