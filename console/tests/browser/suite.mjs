@@ -26,13 +26,14 @@ async function freePortBase() {
 
 /** Starts `crm up` (with the settings in `env` besides this process's environment) and waits
  * for its console line. A start that fails before then (another test's suite took a port of
- * the range between the check and the bind) is tried again on fresh ports. */
+ * the range between the check and the bind) is tried again on fresh ports, in a fresh directory. */
 export async function startSuite(env = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), "crm-console-"));
   let failure;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await launch(dataDir, env);
+      // A fresh directory each time: a retry starts like the first attempt, not over the
+      // databases and streams of a start that failed half-way.
+      return await launch(mkdtempSync(join(tmpdir(), "crm-console-")), env);
     } catch (err) {
       failure = err;
     }
