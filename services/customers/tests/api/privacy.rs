@@ -2,7 +2,7 @@ use crm_proto::customers::v1::{self as pb, PartyStatus, RelationshipType};
 use crm_testkit::{Backend, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{TestApp, mask, organization, person};
+use crate::helpers::{TestApp, mask, organization, person, relate};
 
 async fn export_then_erase(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -10,18 +10,7 @@ async fn export_then_erase(backend: Backend) {
     eve.birth_date = "1990-01-02".into();
     let eve = app.create(eve).await;
     let acme = app.create(organization("Acme")).await;
-    app.client
-        .clone()
-        .create_relationship(app.req(pb::CreateRelationshipRequest {
-            relationship: Some(pb::Relationship {
-                from_party_id: eve.id.clone(),
-                to_party_id: acme.id.clone(),
-                r#type: RelationshipType::EmployeeOf as i32,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap();
+    relate(&app, &eve, &acme, RelationshipType::EmployeeOf).await;
     app.client
         .clone()
         .update_party(app.req(pb::UpdatePartyRequest {

@@ -16,18 +16,7 @@ async fn duplicates_are_found_and_merged(backend: Backend) {
     let john = app.create(john).await;
     app.create(person("Mary", "Jones", "mary@example.com")).await;
     let acme = app.create(organization("Acme")).await;
-    app.client
-        .clone()
-        .create_relationship(app.req(pb::CreateRelationshipRequest {
-            relationship: Some(pb::Relationship {
-                from_party_id: john.id.clone(),
-                to_party_id: acme.id.clone(),
-                r#type: RelationshipType::EmployeeOf as i32,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap();
+    relate(&app, &john, &acme, RelationshipType::EmployeeOf).await;
 
     let groups = app
         .client
