@@ -29,10 +29,18 @@ fn is_cjk(ch: char) -> bool {
     matches!(ch as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x3040..=0x30FF | 0xAC00..=0xD7AF)
 }
 
-/// The distinct terms of a query.
+/// The most distinct terms a query is searched by: each is a parameter of the search statement,
+/// and a case's description (suggestions search by it) may hold thousands.
+pub const MAX_QUERY_TERMS: usize = 1000;
+
+/// The distinct terms of a query, the first [`MAX_QUERY_TERMS`] of them in the order they appear.
 pub fn query_terms(query: &str) -> Vec<String> {
-    let terms: std::collections::BTreeSet<String> = tokens(query).into_iter().collect();
-    terms.into_iter().collect()
+    let mut seen = std::collections::HashSet::new();
+    tokens(query)
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .take(MAX_QUERY_TERMS)
+        .collect()
 }
 
 /// What each of an article's distinct terms adds to its score for a query holding the term:
@@ -77,5 +85,14 @@ mod tests {
         assert_eq!(c, 0.0);
         assert_eq!(tokens("重設密碼 now"), vec!["重", "設", "密", "碼", "now"]);
         assert!(score("密碼", "如何重設密碼", "") > 0.0);
+    }
+
+    #[test]
+    fn a_long_query_is_searched_by_its_first_distinct_terms() {
+        assert_eq!(query_terms("b a b c a"), ["b", "a", "c"]);
+        let long: String = (0..5000).map(|i| format!("w{i} ")).collect();
+        let terms = query_terms(&long);
+        assert_eq!(terms.len(), MAX_QUERY_TERMS);
+        assert_eq!((terms[0].as_str(), terms[999].as_str()), ("w0", "w999"));
     }
 }
