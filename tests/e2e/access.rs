@@ -487,7 +487,7 @@ impl Fixtures {
         use crm_proto::customers::v1 as cpb;
         let id = |id: &str| cpb::GetPartyRequest { id: id.into() }.encode_to_vec();
         match rpc.rsplit('/').next().unwrap_or_default() {
-            "GetParty" | "ExportParty" | "VerifyParty" => id(&self.party),
+            "GetParty" | "ExportParty" | "ExportPartyStream" | "VerifyParty" => id(&self.party),
             "GetOpportunity" => id(&self.opportunity),
             "GetCase" => id(&self.case),
             "GetPartner" => id(&self.partner),

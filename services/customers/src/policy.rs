@@ -37,7 +37,11 @@ pub const WRITERS: &[Role] = &[
 pub fn policy() -> Policy {
     let readers_and_customers: Vec<Role> = STAFF.iter().copied().chain([Role::Customer]).collect();
     Policy::new()
-        .rpcs(SERVICE, &["GetParty", "ExportParty"], &readers_and_customers)
+        .rpcs(
+            SERVICE,
+            &["GetParty", "ExportParty", "ExportPartyStream"],
+            &readers_and_customers,
+        )
         .rpcs(
             SERVICE,
             &[

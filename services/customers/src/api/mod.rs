@@ -148,5 +148,6 @@ crm_platform::grpc_handlers! {
         client import_parties(pb::ImportPartiesRequest) -> pb::ImportPartiesResponse => handle_import_parties;
         client import_relationships(pb::ImportRelationshipsRequest) -> pb::ImportRelationshipsResponse => handle_import_relationships;
         server export_parties(pb::ExportPartiesRequest) -> pb::ExportPartiesResponse as ExportPartiesStream => handle_export_parties;
+        server export_party_stream(pb::ExportPartyStreamRequest) -> pb::ExportPartyStreamResponse as ExportPartyStreamStream => handle_export_party_stream;
     }
 }

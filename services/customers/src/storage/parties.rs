@@ -946,10 +946,12 @@ pub async fn erase(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<i64> {
     Ok(now)
 }
 
-/// Ids of parties merged into `id`.
-pub async fn merged_into(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT id FROM parties WHERE merged_into_id = $1 ORDER BY id")
+/// Up to `limit` ids of parties merged into `id`, after `after`, in id order.
+pub async fn merged_into(conn: &mut Conn, id: &str, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM parties WHERE merged_into_id = $1 AND id > $2 ORDER BY id LIMIT $3")
         .bind(id)
+        .bind(after)
+        .bind(limit)
         .fetch_all(&mut *conn)
         .await
 }
