@@ -286,12 +286,9 @@ pub async fn members_after(
         "SELECT party_id, cell, test_group, status, contacted_at FROM campaign_members WHERE 1 = 1",
     );
     q.and("campaign_id = {}", campaign_id);
-    if let Some((cell, party)) = after {
-        let (c1, c2, p) = (q.arg(cell), q.arg(cell), q.arg(party));
-        q.push(&format!(" AND (cell > {c1} OR (cell = {c2} AND party_id > {p}))"));
-    }
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY cell, party_id LIMIT {limit}"));
+    // Read from the (campaign, cell, party) index, from the page's position on.
+    q.after("cell, party_id", after.map(|(cell, party)| vec![cell, party]));
+    q.order_limit("cell, party_id", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
