@@ -11,7 +11,9 @@ use crm_tls::{HttpClient, HttpLimits};
 use http_body_util::Full;
 
 use crate::config::ServicedeskSettings;
-use crate::domain::notify::{MAX_ATTEMPTS, birthday_dates, consent_channel, is_birthday, retry_delay_secs};
+use crate::domain::notify::{
+    MAX_ATTEMPTS, birthday_dates, birthday_key, consent_channel, is_birthday, retry_delay_secs,
+};
 use crate::error::Result;
 use crate::storage::consents;
 use crate::storage::notifications as queue;
@@ -143,9 +145,10 @@ pub async fn queue_special_days(store: &Store) -> Result<()> {
         .unwrap_or_default()
         .date_naive();
     let mut tx = db.begin().await?;
-    for (party, name, born) in queue::born_on(&mut tx, &birthday_dates(today)).await? {
+    let (prefix, suffix) = birthday_key(today);
+    for (party, name, born) in queue::born_on(&mut tx, &birthday_dates(today), (prefix, &suffix)).await? {
         if is_birthday(&born, today) {
-            let key = format!("birthday:{party}:{}", today.format("%Y"));
+            let key = format!("{prefix}{party}{suffix}");
             queue::enqueue(
                 &mut tx,
                 &key,

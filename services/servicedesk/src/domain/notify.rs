@@ -50,6 +50,12 @@ pub fn is_birthday(birth_date: &str, today: NaiveDate) -> bool {
     today.month() == month && today.day() == day
 }
 
+/// The dedupe key of a birthday greeting on `today`, around the party id: (prefix, suffix). One
+/// greeting per customer and year.
+pub fn birthday_key(today: NaiveDate) -> (&'static str, String) {
+    ("birthday:", format!(":{}", today.format("%Y")))
+}
+
 /// The birth dates (`MM-DD`) celebrated on `today`: its own, and 29 February on the 28th of a
 /// common year.
 pub fn birthday_dates(today: NaiveDate) -> Vec<String> {

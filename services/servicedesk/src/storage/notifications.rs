@@ -145,10 +145,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<pb::Notification> {
     })
 }
 
-/// Pending notifications due at `now`, oldest first.
+/// Pending notifications due at `now`, longest due first: read in the order of the (status, next
+/// attempt) index, so a batch reads its own rows however long the queue behind it is.
 pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Result<Vec<pb::Notification>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} WHERE status = $1 AND next_attempt_at <= $2 ORDER BY created_at, id LIMIT $3"
+        "SELECT {COLUMNS} WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3"
     )))
     .bind(NotificationStatus::Pending as i64)
     .bind(now)
@@ -226,9 +227,15 @@ pub async fn record_attempt(
     Ok(())
 }
 
-/// Live customers born on one of `month_days` (`MM-DD`): (party id, name, birth date). Read
-/// through the index on the month and day of birth, so a day reads its own birthdays only.
-pub async fn born_on(conn: &mut Conn, month_days: &[String]) -> sqlx::Result<Vec<(String, String, String)>> {
+/// Live customers born on one of `month_days` (`MM-DD`) whose greeting is not queued yet (its
+/// dedupe key is `key_prefix`, the party id, `key_suffix`): (party id, name, birth date). Read
+/// through the index on the month and day of birth, so a day reads its own birthdays only, and
+/// once they are queued each run finds nothing to write.
+pub async fn born_on(
+    conn: &mut Conn,
+    month_days: &[String],
+    (key_prefix, key_suffix): (&str, &str),
+) -> sqlx::Result<Vec<(String, String, String)>> {
     if month_days.is_empty() {
         return Ok(Vec::new());
     }
@@ -238,6 +245,10 @@ pub async fn born_on(conn: &mut Conn, month_days: &[String]) -> sqlx::Result<Vec
     );
     let list = q.in_list(month_days.iter().map(String::as_str));
     q.push(&format!(" AND SUBSTR(birth_date, 6, 5) IN ({list})"));
+    let (prefix, suffix) = (q.arg(key_prefix), q.arg(key_suffix));
+    q.push(&format!(
+        " AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = {prefix} || customers.party_id || {suffix})"
+    ));
     let rows = q.build().fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
