@@ -50,16 +50,7 @@ fn from_where(q: &mut SqlBuilder, audience: Audience<'_>, cx: &Context<'_>) -> S
         }
         Audience::List(segment_id) => {
             let id = q.arg(segment_id);
-            let ids = match cx.backend {
-                Backend::Postgres => {
-                    format!(
-                        "SELECT jsonb_array_elements_text(party_ids::jsonb) FROM segments WHERE id = {id}"
-                    )
-                }
-                Backend::Sqlite => {
-                    format!("SELECT j.value FROM segments g, json_each(g.party_ids) j WHERE g.id = {id}")
-                }
-            };
+            let ids = format!("SELECT m.party_id FROM segment_members m WHERE m.segment_id = {id}");
             sql.push_str(&format!(" AND p.party_id IN ({ids})"));
         }
     }

@@ -1,7 +1,7 @@
 //! Segments.
 
 use crm_proto::marketing::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -56,6 +56,17 @@ pub async fn insert(conn: &mut Conn, s: &mut pb::Segment, now: i64) -> sqlx::Res
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    for chunk in crm_storage::insert_chunks(&s.party_ids, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "segment_members (segment_id, party_id)",
+            chunk
+                .iter()
+                .map(|party| [Arg::from(s.id.as_str()), Arg::from(party.as_str())]),
+        );
+        // A list may name a party twice.
+        q.push(" ON CONFLICT DO NOTHING");
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -94,21 +105,17 @@ pub async fn rule_segments(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
         .collect()
 }
 
-/// The (name, id) of the list segments that hold `party_id`, by name: their lists are read in
-/// the database, not brought out of it (a list holds up to 100,000 ids).
+/// The (name, id) of the list segments that hold `party_id`, by name, from the members' party
+/// index.
 pub async fn lists_holding(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<(String, String)>> {
-    let holds = if conn.backend_name() == "PostgreSQL" {
-        "jsonb_exists(party_ids::jsonb, $1)"
-    } else {
-        "EXISTS (SELECT 1 FROM json_each(segments.party_ids) j WHERE j.value = $1)"
-    };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT name, id FROM segments WHERE conditions = '[]' AND {holds} ORDER BY name"
-    )))
+    sqlx::query(
+        "SELECT s.name, s.id FROM segment_members m JOIN segments s ON s.id = m.segment_id \
+         WHERE m.party_id = $1 ORDER BY s.name",
+    )
     .bind(party_id)
     .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
-        .collect()
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
+    .collect()
 }
