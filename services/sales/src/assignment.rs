@@ -1,13 +1,14 @@
 //! Rule-based assignment of accounts to territories: when an account arrives or changes, and
-//! for every account when the rules change.
+//! for every account, in the background, when the rules change.
 
+use crm_platform::Store;
 use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::domain::territory::{self, Account, TerritoryRule};
 use crate::events;
-use crate::storage::org;
+use crate::storage::{org, reassignment};
 
 fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
     territories
@@ -22,34 +23,49 @@ fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
         .collect()
 }
 
-/// Accounts evaluated per read when all are: memory follows the page, not the base.
+/// Accounts evaluated per transaction of a reassignment of all: a page's locks and memory, not
+/// the base's.
 const PAGE: i64 = 1000;
 
-/// Re-evaluates accounts (all, or those of some parties) against the current rules; writes and
-/// announces every change. Returns (accounts evaluated, accounts reassigned).
-pub async fn reassign(tx: &mut Tx, only: Option<&[String]>) -> anyhow::Result<(i64, i64)> {
+/// Re-evaluates the accounts of `parties` against the current rules; writes and announces every
+/// change. Returns (accounts evaluated, accounts reassigned).
+pub async fn reassign(tx: &mut Tx, parties: &[String]) -> anyhow::Result<(i64, i64)> {
     let rules = rules(&org::territories(tx).await?);
     let mut totals = (0, 0);
-    match only {
-        Some(ids) => {
-            let accounts = org::accounts_for_assignment(tx, Some(ids), "", i64::MAX).await?;
-            apply(tx, &rules, accounts, &mut totals).await?;
-        }
-        None => {
-            let mut after = String::new();
-            loop {
-                let page = org::accounts_for_assignment(tx, None, &after, PAGE).await?;
-                let Some((last, ..)) = page.last() else { break };
-                after = last.clone();
-                let full = page.len() as i64 == PAGE;
-                apply(tx, &rules, page, &mut totals).await?;
-                if !full {
-                    break;
-                }
-            }
-        }
-    }
+    let accounts = org::accounts_for_assignment(tx, Some(parties), "", i64::MAX).await?;
+    apply(tx, &rules, accounts, &mut totals).await?;
     Ok(totals)
+}
+
+/// Evaluates the next page of accounts of the reassignment under way, in a transaction of its
+/// own; false when there is none (or it has just finished). A page whose run started over or was
+/// done by another replica meanwhile is rolled back.
+pub async fn reassign_next_page(store: &Store) -> anyhow::Result<bool> {
+    let mut tx = store.begin().await?;
+    let run = reassignment::get(&mut tx).await?;
+    if run.finished_at.is_some() {
+        return Ok(false);
+    }
+    let rules = rules(&org::territories(&mut tx).await?);
+    let page = org::accounts_for_assignment(&mut tx, None, &run.after, PAGE).await?;
+    let last = page
+        .last()
+        .map_or_else(|| run.after.clone(), |(party, ..)| party.clone());
+    let finished = (page.len() as i64) < PAGE;
+    let mut totals = (0, 0);
+    apply(&mut tx, &rules, page, &mut totals).await?;
+    let now = store.now_micros();
+    if !reassignment::advance(&mut tx, &run, &last, totals, finished.then_some(now)).await? {
+        return Ok(true);
+    }
+    store.commit(tx).await?;
+    Ok(!finished)
+}
+
+/// Runs the reassignment under way to its end (the reassignment job).
+pub async fn run_pending(store: &Store) -> anyhow::Result<()> {
+    while reassign_next_page(store).await? {}
+    Ok(())
 }
 
 /// Assigns `accounts` (party, industry, region, current territory) by `rules`, counting into

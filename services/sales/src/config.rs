@@ -19,6 +19,10 @@ pub struct SalesSettings {
     /// `SendTaskReminders`).
     #[arg(long, env = "CRM_REMINDER_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub reminder_interval: Duration,
+    /// How often the job that reassigns accounts after a change of the territory rules looks for
+    /// a reassignment to run (it runs one to its end, a page of accounts per transaction).
+    #[arg(long, env = "CRM_REASSIGNMENT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub reassignment_interval: Duration,
 }
 
 impl Default for SalesSettings {

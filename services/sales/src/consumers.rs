@@ -95,7 +95,7 @@ async fn copy_accounts(tx: &mut Tx, parties: &[customers::Party]) -> anyhow::Res
     let copies: Vec<accounts::Account> = parties.iter().map(accounts::Account::from_party).collect();
     accounts::upsert_many(tx, &copies).await?;
     let ids: Vec<String> = parties.iter().map(|p| p.id.clone()).collect();
-    crate::assignment::reassign(tx, Some(&ids)).await?;
+    crate::assignment::reassign(tx, &ids).await?;
     Ok(())
 }
 

@@ -48,7 +48,8 @@ impl crm_platform::Service for Sales {
         consumers::MARKETING_EVENTS,
     ];
 
-    /// Its APIs, the customer, partner and marketing consumers, and the alert and reminder jobs.
+    /// Its APIs, the customer, partner and marketing consumers, and the alert, reminder and
+    /// account reassignment jobs.
     async fn build(base: Foundation, settings: SalesSettings) -> anyhow::Result<App> {
         // Every pod of the customers service, followed as it scales.
         let customers = crm_platform::client::balanced_channel(
@@ -89,9 +90,20 @@ impl crm_platform::Service for Sales {
                     async move { alerts::run_once(&store).await.map(drop) }
                 }
             })
-            .job("sales-task-reminders", settings.reminder_interval, move || {
+            .job("sales-task-reminders", settings.reminder_interval, {
                 let store = store.clone();
-                async move { reminders::run_once(&store).await.map(drop) }
-            }))
+                move || {
+                    let store = store.clone();
+                    async move { reminders::run_once(&store).await.map(drop) }
+                }
+            })
+            .job(
+                "sales-account-reassignment",
+                settings.reassignment_interval,
+                move || {
+                    let store = store.clone();
+                    async move { assignment::run_pending(&store).await }
+                },
+            ))
     }
 }

@@ -131,6 +131,7 @@ pub fn policy() -> Policy {
                 "GetOrganization",
                 "ListTerritories",
                 "GetAccountAssignment",
+                "GetAccountReassignment",
                 "ListQuotas",
             ],
             READERS,

@@ -239,6 +239,7 @@ crm_platform::grpc_handlers! {
         delete_territory(pb::DeleteTerritoryRequest) -> pb::DeleteTerritoryResponse => handle_delete_territory;
         list_territories(pb::ListTerritoriesRequest) -> pb::ListTerritoriesResponse => handle_list_territories;
         reassign_accounts(pb::ReassignAccountsRequest) -> pb::ReassignAccountsResponse => handle_reassign_accounts;
+        get_account_reassignment(pb::GetAccountReassignmentRequest) -> pb::GetAccountReassignmentResponse => handle_get_account_reassignment;
         get_account_assignment(pb::GetAccountAssignmentRequest) -> pb::GetAccountAssignmentResponse => handle_get_account_assignment;
         set_quota(pb::SetQuotaRequest) -> pb::SetQuotaResponse => handle_set_quota;
         list_quotas(pb::ListQuotasRequest) -> pb::ListQuotasResponse => handle_list_quotas;

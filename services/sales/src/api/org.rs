@@ -6,11 +6,11 @@ use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::{SalesApi, version};
-use crate::assignment;
+
 use crate::domain::rules::check_money;
 use crate::domain::territory::{self, TerritoryRule};
 use crate::error::{Error, Result, invalid};
-use crate::storage::org;
+use crate::storage::{org, reassignment};
 use crm_calendar::Period;
 
 fn name(v: &mut Violations, field: &str, value: &str) {
@@ -150,12 +150,13 @@ impl SalesApi {
         org::insert_territory(&mut tx, &mut t)
             .await
             .map_err(|e| unique(e, format!("territory {:?}", t.name)))?;
-        let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
+        let run = reassignment::request(&mut tx, self.store.now_micros()).await?;
         let stored = org::territory_by_id(&mut tx, &t.id).await?;
         self.store.commit(tx).await?;
         Ok(pb::CreateTerritoryResponse {
             territory: stored,
-            reassigned,
+            reassignment: Some(run.to_proto()),
+            ..Default::default()
         })
     }
 
@@ -189,12 +190,13 @@ impl SalesApi {
         if t.etag != expected.to_string() || !org::update_territory(&mut tx, &t, expected).await? {
             return Err(Error::Stale(format!("territory {}", t.id)));
         }
-        let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
+        let run = reassignment::request(&mut tx, self.store.now_micros()).await?;
         let stored = org::territory_by_id(&mut tx, &t.id).await?;
         self.store.commit(tx).await?;
         Ok(pb::UpdateTerritoryResponse {
             territory: stored,
-            reassigned,
+            reassignment: Some(run.to_proto()),
+            ..Default::default()
         })
     }
 
@@ -207,9 +209,12 @@ impl SalesApi {
         if !org::delete_territory(&mut tx, &req.id).await? {
             return Err(Error::NotFound(format!("territory {}", req.id)));
         }
-        let (_, reassigned) = assignment::reassign(&mut tx, None).await?;
+        let run = reassignment::request(&mut tx, self.store.now_micros()).await?;
         self.store.commit(tx).await?;
-        Ok(pb::DeleteTerritoryResponse { reassigned })
+        Ok(pb::DeleteTerritoryResponse {
+            reassignment: Some(run.to_proto()),
+            ..Default::default()
+        })
     }
 
     pub(super) async fn handle_list_territories(
@@ -236,9 +241,23 @@ impl SalesApi {
         _req: pb::ReassignAccountsRequest,
     ) -> Result<pb::ReassignAccountsResponse> {
         let mut tx = self.store.begin().await?;
-        let (accounts, reassigned) = assignment::reassign(&mut tx, None).await?;
+        let run = reassignment::request(&mut tx, self.store.now_micros()).await?;
         self.store.commit(tx).await?;
-        Ok(pb::ReassignAccountsResponse { accounts, reassigned })
+        Ok(pb::ReassignAccountsResponse {
+            reassignment: Some(run.to_proto()),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn handle_get_account_reassignment(
+        &self,
+        _p: &Principal,
+        _req: pb::GetAccountReassignmentRequest,
+    ) -> Result<pb::GetAccountReassignmentResponse> {
+        let progress = reassignment::get(&mut *self.store.conn().await?).await?;
+        Ok(pb::GetAccountReassignmentResponse {
+            reassignment: Some(progress.to_proto()),
+        })
     }
 
     pub(super) async fn handle_get_account_assignment(

@@ -12,6 +12,7 @@ pub mod opportunities;
 pub mod orders;
 pub mod org;
 pub mod quotes;
+pub mod reassignment;
 pub mod reporting;
 pub mod stages;
 pub mod tasks;

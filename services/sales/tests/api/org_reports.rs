@@ -163,7 +163,11 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(finance.reassigned, 1, "the bank moves into the new territory");
+    assert_eq!(
+        finished(&suite, &finance.reassignment).await.reassigned,
+        1,
+        "the bank moves into the new territory"
+    );
     let finance = finance.territory.unwrap();
     let catch_all = suite
         .org
@@ -178,7 +182,7 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(catch_all.reassigned, 1);
+    assert_eq!(finished(&suite, &catch_all.reassignment).await.reassigned, 1);
     let catch_all = catch_all.territory.unwrap();
     let assigned = |id: String| {
         let mut org = suite.org.clone();
@@ -210,7 +214,7 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(updated.reassigned, 1);
+    assert_eq!(finished(&suite, &updated.reassignment).await.reassigned, 1);
     assert_eq!(assigned(shop.id.clone()).await, finance.id);
     let stale = suite
         .org
@@ -250,7 +254,7 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(deleted.reassigned, 2);
+    assert_eq!(finished(&suite, &deleted.reassignment).await.reassigned, 2);
     assert_eq!(assigned(bank.id.clone()).await, catch_all.id);
     let assigned: Vec<pb::AccountAssigned> = suite
         .events("CRM_SALES", &suite.sales_db)
@@ -260,6 +264,80 @@ async fn territories_assign_accounts_by_rules(backend: Backend) {
         .map(|e| e.decode().unwrap())
         .collect();
     assert_eq!(assigned.len(), 5, "bank, shop, shop again, then both on deletion");
+}
+
+/// Waits for the reassignment a change `started` to finish, and returns it.
+async fn finished(suite: &Suite, started: &Option<pb::AccountReassignment>) -> pb::AccountReassignment {
+    let generation = started.as_ref().expect("a reassignment").generation;
+    eventually(Duration::from_secs(30), "accounts reassigned", || {
+        let mut org = suite.org.clone();
+        let req = suite.req(pb::GetAccountReassignmentRequest {});
+        async move {
+            let run = org
+                .get_account_reassignment(req)
+                .await
+                .ok()?
+                .into_inner()
+                .reassignment?;
+            assert!(run.generation <= generation, "no other change was made");
+            (run.generation == generation && run.done).then_some(run)
+        }
+    })
+    .await
+}
+
+/// 2,500 accounts, more than a page: a new territory's reassignment evaluates each once, a page
+/// per transaction, and moves the ones its rules take.
+async fn a_reassignment_runs_in_pages(backend: Backend) {
+    const ACCOUNTS: i64 = 2_500;
+    let suite = Suite::start(backend).await;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO accounts (party_id, industry) \
+         SELECT 'p' || (100000 + i), CASE WHEN i % 5 = 0 THEN 'banking' ELSE 'retail' END FROM n",
+    )
+    .bind(ACCOUNTS)
+    .execute(suite.sales_db.pool())
+    .await
+    .unwrap();
+    let created = suite
+        .org
+        .clone()
+        .create_territory(suite.req(pb::CreateTerritoryRequest {
+            territory: Some(pb::Territory {
+                name: "Finance".into(),
+                industries: vec!["banking".into()],
+                priority: 10,
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let started = created.reassignment.unwrap();
+    let finance = created.territory.unwrap();
+    let run = finished(&suite, &created.reassignment).await;
+    assert_eq!((run.evaluated, run.reassigned), (ACCOUNTS, ACCOUNTS / 5));
+    assert!(run.finish_time.is_some() && run.request_time == started.request_time);
+    let moved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE territory_id = $1")
+        .bind(&finance.id)
+        .fetch_one(suite.sales_db.pool())
+        .await
+        .unwrap();
+    assert_eq!(moved, ACCOUNTS / 5);
+
+    // Asked again, a run starts over from the first account and finds nothing to move.
+    let again = suite
+        .org
+        .clone()
+        .reassign_accounts(suite.req(pb::ReassignAccountsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .reassignment;
+    assert_eq!(again.as_ref().unwrap().generation, started.generation + 1);
+    let run = finished(&suite, &again).await;
+    assert_eq!((run.evaluated, run.reassigned), (ACCOUNTS, 0));
 }
 
 async fn quotas_attainment_reports_and_alerts(backend: Backend) {
@@ -828,6 +906,7 @@ async fn the_forecast_rounds_each_opportunity(backend: Backend) {
 backend_tests!(
     the_forecast_rounds_each_opportunity,
     territories_assign_accounts_by_rules,
+    a_reassignment_runs_in_pages,
     quotas_attainment_reports_and_alerts,
     opportunities_route_to_the_territory_selling_their_product_line,
 );
