@@ -135,6 +135,9 @@ export async function signIn(page, url, role, user, extra = {}) {
   await page.getByLabel("User id").fill(user);
   for (const [label, value] of Object.entries(extra)) await page.getByLabel(label).fill(value);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // Signed in once the console offers to sign out: a test that navigates on at once would
+  // otherwise abort the sign-in under way and land on the sign-in page.
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 /** Reloads `page` (or does `again`) until `locator` shows, for work the suite does in the
