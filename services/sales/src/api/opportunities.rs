@@ -102,9 +102,18 @@ impl SalesApi {
         let kept: Vec<&str> = req.stages.iter().map(|s| s.code.as_str()).collect();
         for stage in stages::list(&mut tx).await? {
             if !kept.contains(&stage.code.as_str())
-                && !opportunities::list(&mut tx, "", "", &stage.code, 0, "", 1)
-                    .await?
-                    .is_empty()
+                && !opportunities::list(
+                    &mut tx,
+                    opportunities::ListFilter {
+                        stage_code: &stage.code,
+                        ..Default::default()
+                    },
+                    &rules::VisibleRecords::All,
+                    "",
+                    1,
+                )
+                .await?
+                .is_empty()
             {
                 return Err(Error::FailedPrecondition(format!(
                     "stage {} is used by opportunities",
@@ -306,10 +315,13 @@ impl SalesApi {
                 let mut conn = db.pool().acquire().await?;
                 let page = opportunities::list(
                     &mut conn,
-                    &req.party_id,
-                    &req.owner_id,
-                    &req.stage_code,
-                    req.status,
+                    opportunities::ListFilter {
+                        party_id: &req.party_id,
+                        owner_id: &req.owner_id,
+                        stage_code: &req.stage_code,
+                        status: req.status,
+                    },
+                    &rules::VisibleRecords::of(&principal),
                     &after,
                     export::PAGE,
                 )
@@ -340,10 +352,13 @@ impl SalesApi {
         let mut conn = self.store.conn().await?;
         let found = opportunities::list(
             &mut conn,
-            &req.party_id,
-            &req.owner_id,
-            &req.stage_code,
-            req.status,
+            opportunities::ListFilter {
+                party_id: &req.party_id,
+                owner_id: &req.owner_id,
+                stage_code: &req.stage_code,
+                status: req.status,
+            },
+            &rules::VisibleRecords::of(principal),
             &after,
             size,
         )

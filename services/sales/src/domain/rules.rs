@@ -245,6 +245,48 @@ pub fn may_read(principal: &Principal, owner_id: &str, team_id: &str, territory:
     )
 }
 
+/// The records in territories (opportunities) a principal may read, as the keys a statement
+/// reads them by: [`may_read`] in SQL, so that a list's page is read from indexes and holds only
+/// what the principal may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VisibleRecords {
+    /// Every record.
+    All,
+    /// The records whose column equals the value, for any of these (column, value) pairs; none
+    /// when empty.
+    Where(Vec<(&'static str, String)>),
+}
+
+impl VisibleRecords {
+    /// The records `principal` may read: a manager's own and team's, a rep's own and their
+    /// territories'.
+    pub fn of(principal: &Principal) -> Self {
+        let all = [Role::Admin, Role::Auditor, Role::Service, Role::DataSteward];
+        if principal.has_any_role(&all) || principal.has_any_role(READ_ALL) {
+            return VisibleRecords::All;
+        }
+        let (manager, rep) = (
+            principal.has_role(Role::SalesManager),
+            principal.has_role(Role::SalesRep),
+        );
+        let mut keys = Vec::new();
+        if (manager || rep) && !principal.user_id.is_empty() {
+            keys.push(("owner_id", principal.user_id.clone()));
+        }
+        if manager && let Some(team) = principal.team_id.as_ref().filter(|t| !t.is_empty()) {
+            keys.push(("team_id", team.clone()));
+        }
+        if rep {
+            for territory in principal.territories.iter().filter(|t| !t.is_empty()) {
+                keys.push(("territory_id", territory.clone()));
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        VisibleRecords::Where(keys)
+    }
+}
+
 /// The records outside any territory (orders) a principal may read, as a filter a statement
 /// applies: [`may_read`] for such records, so that a figure adds up exactly the records a list
 /// would show.
@@ -462,6 +504,58 @@ mod tests {
                         may_read(&p, owner, record_team, ""),
                         "{roles:?} in team {team:?}, a record of {owner:?} in {record_team:?}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_visible_records_are_what_may_read_allows() {
+        let principal = |roles: &[Role], team: Option<&str>, territories: &[&str]| Principal {
+            user_id: "u1".into(),
+            roles: roles.to_vec(),
+            team_id: team.map(String::from),
+            territories: territories.iter().map(|t| t.to_string()).collect(),
+            partner_id: Some("p1".into()),
+            customer_id: Some("c1".into()),
+            bearer: None,
+        };
+        let roles: Vec<Vec<Role>> = Role::ALL
+            .iter()
+            .map(|r| vec![*r])
+            .chain([vec![Role::SalesRep, Role::SalesManager]])
+            .collect();
+        let records = [
+            ("u1", "", ""),
+            ("u2", "t1", ""),
+            ("u2", "t2", "north"),
+            ("u2", "", "south"),
+            ("", "", ""),
+            ("", "t1", "north"),
+        ];
+        for roles in &roles {
+            for team in [None, Some(""), Some("t1")] {
+                for territories in [&[][..], &[""], &["north"], &["north", "south"]] {
+                    let p = principal(roles, team, territories);
+                    let visible = VisibleRecords::of(&p);
+                    for (owner, record_team, territory) in records {
+                        let listed = match &visible {
+                            VisibleRecords::All => true,
+                            VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
+                                let field = match *column {
+                                    "owner_id" => owner,
+                                    "team_id" => record_team,
+                                    _ => territory,
+                                };
+                                field == value
+                            }),
+                        };
+                        assert_eq!(
+                            listed,
+                            may_read(&p, owner, record_team, territory),
+                            "{roles:?} in team {team:?} of {territories:?}: {owner:?} {record_team:?} {territory:?}"
+                        );
+                    }
                 }
             }
         }

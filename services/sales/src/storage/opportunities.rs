@@ -7,6 +7,7 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{new_id, timestamp};
+use crate::domain::rules::VisibleRecords;
 
 const COLUMNS: &str = "id, name, party_id, stage_code, amount_minor, currency_code, expected_close_date, owner_id, \
     team_id, territory_id, next_step, competitor_ids, products, status, lost_reason, lead_id, version, created_at, \
@@ -159,32 +160,75 @@ pub async fn history(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<pb::StageHis
         .collect()
 }
 
-/// Opportunities after `after` by id, filtered.
+/// What ListOpportunities and ExportOpportunities filter by (empty or 0: any).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListFilter<'a> {
+    /// Of one party.
+    pub party_id: &'a str,
+    /// Of one owner.
+    pub owner_id: &'a str,
+    /// At one stage.
+    pub stage_code: &'a str,
+    /// In one status.
+    pub status: i32,
+}
+
+/// Up to `limit` opportunities matching `filter` that `visible` admits, after the id `after`, in
+/// id order. With a narrower scope than all, each key of the scope (the user, a team, a
+/// territory) is read in id order from its own index up to `limit`, and the union is cut to
+/// `limit`: a rep's page holds a page of their deals, however few of the base they are.
 pub async fn list(
     conn: &mut Conn,
-    party_id: &str,
-    owner_id: &str,
-    stage_code: &str,
-    status: i32,
+    filter: ListFilter<'_>,
+    visible: &VisibleRecords,
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Opportunity>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM opportunities WHERE 1 = 1"));
-    q.and("id > {}", after);
-    for (column, value) in [
-        ("party_id", party_id),
-        ("owner_id", owner_id),
-        ("stage_code", stage_code),
-    ] {
-        if !value.is_empty() {
-            q.and(&format!("{column} = {{}}"), value);
+    let keys: Vec<Option<(&str, &str)>> = match visible {
+        VisibleRecords::All => vec![None],
+        VisibleRecords::Where(keys) if keys.is_empty() => return Ok(Vec::new()),
+        VisibleRecords::Where(keys) => keys.iter().map(|(c, v)| Some((*c, v.as_str()))).collect(),
+    };
+    let mut q = SqlBuilder::new("");
+    let mut selects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mut conditions = vec![format!("id > {}", q.arg(after))];
+        for (column, value) in [
+            ("party_id", filter.party_id),
+            ("owner_id", filter.owner_id),
+            ("stage_code", filter.stage_code),
+        ]
+        .into_iter()
+        .chain(key)
+        {
+            if !value.is_empty() {
+                conditions.push(format!("{column} = {}", q.arg(value)));
+            }
         }
+        if filter.status != 0 {
+            conditions.push(format!("status = {}", q.arg(i64::from(filter.status))));
+        }
+        let limit = q.arg(limit);
+        selects.push(format!(
+            "SELECT {COLUMNS} FROM opportunities WHERE {} ORDER BY id LIMIT {limit}",
+            conditions.join(" AND ")
+        ));
     }
-    if status != 0 {
-        q.and("status = {}", i64::from(status));
+    if let [only] = selects.as_slice() {
+        q.push(only);
+    } else {
+        let branches: Vec<String> = selects
+            .iter()
+            .enumerate()
+            .map(|(i, select)| format!("SELECT * FROM ({select}) AS key_{i}"))
+            .collect();
+        let limit = q.arg(limit);
+        // UNION, not UNION ALL: a deal may be both the user's own and their team's.
+        q.push(&format!(
+            "SELECT {COLUMNS} FROM ({}) AS visible ORDER BY id LIMIT {limit}",
+            branches.join(" UNION ")
+        ));
     }
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY id LIMIT {limit}"));
     let mut page = q
         .build()
         .fetch_all(&mut *conn)

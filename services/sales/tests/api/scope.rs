@@ -231,7 +231,84 @@ async fn a_manager_sees_and_resolves_the_alerts_of_their_team(backend: Backend) 
     assert_eq!(list(south_manager).await, ["a-bob"], "bob's alert is still open");
 }
 
+/// 120 deals of three owners, two teams and two territories (and none): a rep and a manager
+/// page through exactly the deals they may read, in id order, every page full but the last,
+/// and export the same.
+async fn sellers_page_through_exactly_the_deals_they_may_read(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120) \
+         INSERT INTO opportunities (id, name, party_id, stage_code, amount_minor, currency_code, \
+         expected_close_date, owner_id, team_id, territory_id, status, version, created_at) \
+         SELECT 'o' || (1000 + i), 'Deal', 'p', 'prospect', 100, 'USD', '2030-06-30', \
+         CASE i % 3 WHEN 0 THEN 'alice' WHEN 1 THEN 'bob' ELSE 'carol' END, \
+         CASE WHEN i % 4 < 2 THEN 'north' ELSE 'south' END, \
+         CASE i % 5 WHEN 0 THEN 'west' WHEN 1 THEN 'east' ELSE '' END, 1, 1, 0 FROM n",
+    )
+    .execute(suite.sales_db.pool())
+    .await
+    .unwrap();
+    let expected = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        (1..=120)
+            .filter(|i| keep(*i))
+            .map(|i| format!("o{}", 1000 + i))
+            .collect()
+    };
+    let rep = seller("alice", Role::SalesRep, "south", &["west"]);
+    let manager = seller("mgr", Role::SalesManager, "north", &["east"]);
+    let nobody = seller("dave", Role::SalesRep, "south", &[]);
+    for (token, visible, status) in [
+        (&rep, expected(&|i| i % 3 == 0 || i % 5 == 0), 0),
+        (&manager, expected(&|i| i % 4 < 2), 0),
+        (
+            &manager,
+            expected(&|i| i % 4 < 2),
+            pb::OpportunityStatus::Open as i32,
+        ),
+        (&nobody, Vec::new(), 0),
+    ] {
+        let (found, pages) = crm_testkit::all_pages(|token_| {
+            let mut c = suite.pipeline.clone();
+            let req = authed(
+                pb::ListOpportunitiesRequest {
+                    page_size: 7,
+                    page_token: token_,
+                    status,
+                    ..Default::default()
+                },
+                token,
+            );
+            async move {
+                let r = c.list_opportunities(req).await.unwrap().into_inner();
+                assert!(
+                    r.opportunities.len() == 7 || r.next_page_token.is_empty(),
+                    "a full page"
+                );
+                (r.opportunities, r.next_page_token)
+            }
+        })
+        .await;
+        let ids: Vec<String> = found.into_iter().map(|o| o.id).collect();
+        assert_eq!(ids, visible);
+        // A full last page is followed by an empty one.
+        assert_eq!(pages, visible.len() / 7 + 1);
+        let mut stream = suite
+            .pipeline
+            .clone()
+            .export_opportunities(authed(pb::ExportOpportunitiesRequest::default(), token))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut exported = Vec::new();
+        while let Some(page) = stream.message().await.unwrap() {
+            exported.extend(page.opportunities.into_iter().map(|o| o.id));
+        }
+        assert_eq!(exported, visible);
+    }
+}
+
 backend_tests!(
     writers_assign_records_only_within_their_scope,
-    a_manager_sees_and_resolves_the_alerts_of_their_team
+    a_manager_sees_and_resolves_the_alerts_of_their_team,
+    sellers_page_through_exactly_the_deals_they_may_read
 );
