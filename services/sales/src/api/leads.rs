@@ -108,9 +108,16 @@ impl SalesApi {
         let after = decode_token(&req.page_token, &mut v);
         v.finish()?;
         let mut conn = self.store.conn().await?;
-        let mut found = leads::list(&mut conn, req.status, req.source, &req.owner_id, &after, size).await?;
+        let visible = rules::VisibleRecords::of(principal).outside_territories();
+        let found = leads::list(
+            &mut conn,
+            (req.status, req.source, &req.owner_id),
+            &visible,
+            &after,
+            size,
+        )
+        .await?;
         let next_page_token = next_token(found.len(), size, found.last().map(|l| l.id.clone()));
-        found.retain(|l| readable(principal, l));
         Ok(pb::ListLeadsResponse {
             leads: found,
             next_page_token,

@@ -285,6 +285,17 @@ impl VisibleRecords {
         keys.dedup();
         VisibleRecords::Where(keys)
     }
+
+    /// The same for records outside any territory (leads): without the territory keys.
+    pub fn outside_territories(self) -> Self {
+        match self {
+            VisibleRecords::All => VisibleRecords::All,
+            VisibleRecords::Where(mut keys) => {
+                keys.retain(|(column, _)| *column != "territory_id");
+                VisibleRecords::Where(keys)
+            }
+        }
+    }
 }
 
 /// The records outside any territory (orders) a principal may read, as a filter a statement
@@ -554,6 +565,19 @@ mod tests {
                             listed,
                             may_read(&p, owner, record_team, territory),
                             "{roles:?} in team {team:?} of {territories:?}: {owner:?} {record_team:?} {territory:?}"
+                        );
+                        let outside = VisibleRecords::of(&p).outside_territories();
+                        let listed_outside = match &outside {
+                            VisibleRecords::All => true,
+                            VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
+                                (*column == "owner_id" && owner == value)
+                                    || (*column == "team_id" && record_team == value)
+                            }),
+                        };
+                        assert_eq!(
+                            listed_outside,
+                            may_read(&p, owner, record_team, ""),
+                            "{roles:?} in team {team:?}: {owner:?} {record_team:?} outside territories"
                         );
                     }
                 }

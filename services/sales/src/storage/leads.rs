@@ -1,11 +1,12 @@
 //! Leads.
 
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use super::{new_id, timestamp};
+use crate::domain::rules::VisibleRecords;
 
 const COLUMNS: &str = "id, source, source_ref, party_id, company_name, contact_name, email, phone, owner_id, team_id, \
     status, score, notes, opportunity_id, disqualified_reason, version, created_at";
@@ -117,28 +118,24 @@ pub async fn by_source_ref(conn: &mut Conn, source: i32, source_ref: &str) -> sq
         .transpose()
 }
 
-/// Leads after `after` by id.
+/// Up to `limit` leads of `status`, `source` and `owner_id` (0 or empty: any) that `visible`
+/// admits, after the id `after`, in id order (see [`super::visible_page`]).
 pub async fn list(
     conn: &mut Conn,
-    status: i32,
-    source: i32,
-    owner_id: &str,
+    (status, source, owner_id): (i32, i32, &str),
+    visible: &VisibleRecords,
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Lead>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM leads WHERE 1 = 1"));
-    q.and("id > {}", after);
-    if status != 0 {
-        q.and("status = {}", i64::from(status));
-    }
-    if source != 0 {
-        q.and("source = {}", i64::from(source));
-    }
-    if !owner_id.is_empty() {
-        q.and("owner_id = {}", owner_id);
-    }
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY id LIMIT {limit}"));
+    let filters: Vec<(&str, Arg)> = [("status", status), ("source", source)]
+        .into_iter()
+        .filter(|(_, value)| *value != 0)
+        .map(|(column, value)| (column, Arg::Int(i64::from(value))))
+        .chain((!owner_id.is_empty()).then(|| ("owner_id", Arg::from(owner_id))))
+        .collect();
+    let Some(q) = super::visible_page(COLUMNS, "leads", &filters, visible, after, limit) else {
+        return Ok(Vec::new());
+    };
     q.build()
         .fetch_all(&mut *conn)
         .await?

@@ -19,6 +19,62 @@ pub mod tasks;
 
 pub use crm_platform::time::{micros, new_id, timestamp};
 
+use crm_storage::{Arg, SqlBuilder};
+
+use crate::domain::rules::VisibleRecords;
+
+/// The statement of a list page: up to `limit` rows (`columns`) of `table` with ids after
+/// `after`, each `filters` column equal to its value, that `visible` admits, in id order. With a
+/// scope narrower than all, each of its keys (the user, a team, a territory) is read in id order
+/// from its own (key, id) index up to `limit`, and the union is cut to `limit`: a seller's page
+/// holds a page of their records, however few of the base they are. None when nothing is visible.
+pub fn visible_page(
+    columns: &str,
+    table: &str,
+    filters: &[(&str, Arg)],
+    visible: &VisibleRecords,
+    after: &str,
+    limit: i64,
+) -> Option<SqlBuilder> {
+    let keys: Vec<Option<(&str, &str)>> = match visible {
+        VisibleRecords::All => vec![None],
+        VisibleRecords::Where(keys) if keys.is_empty() => return None,
+        VisibleRecords::Where(keys) => keys.iter().map(|(c, v)| Some((*c, v.as_str()))).collect(),
+    };
+    let mut q = SqlBuilder::new("");
+    let mut selects = Vec::with_capacity(keys.len());
+    for key in keys {
+        let mut conditions = vec![format!("id > {}", q.arg(after))];
+        for (column, value) in filters {
+            conditions.push(format!("{column} = {}", q.arg(value.clone())));
+        }
+        if let Some((column, value)) = key {
+            conditions.push(format!("{column} = {}", q.arg(value)));
+        }
+        let limit = q.arg(limit);
+        selects.push(format!(
+            "SELECT {columns} FROM {table} WHERE {} ORDER BY id LIMIT {limit}",
+            conditions.join(" AND ")
+        ));
+    }
+    if let [only] = selects.as_slice() {
+        q.push(only);
+    } else {
+        let branches: Vec<String> = selects
+            .iter()
+            .enumerate()
+            .map(|(i, select)| format!("SELECT * FROM ({select}) AS key_{i}"))
+            .collect();
+        let limit = q.arg(limit);
+        // UNION, not UNION ALL: a record may be both the user's own and their team's.
+        q.push(&format!(
+            "SELECT {columns} FROM ({}) AS visible ORDER BY id LIMIT {limit}",
+            branches.join(" UNION ")
+        ));
+    }
+    Some(q)
+}
+
 /// Line items stored as JSON (always read and written whole with their quote or order).
 pub mod lines {
     use crm_proto::common::v1::Money;

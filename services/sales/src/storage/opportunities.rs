@@ -2,7 +2,7 @@
 
 use crm_proto::common::v1::Money;
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -174,9 +174,7 @@ pub struct ListFilter<'a> {
 }
 
 /// Up to `limit` opportunities matching `filter` that `visible` admits, after the id `after`, in
-/// id order. With a narrower scope than all, each key of the scope (the user, a team, a
-/// territory) is read in id order from its own index up to `limit`, and the union is cut to
-/// `limit`: a rep's page holds a page of their deals, however few of the base they are.
+/// id order (see [`super::visible_page`]).
 pub async fn list(
     conn: &mut Conn,
     filter: ListFilter<'_>,
@@ -184,51 +182,19 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Opportunity>> {
-    let keys: Vec<Option<(&str, &str)>> = match visible {
-        VisibleRecords::All => vec![None],
-        VisibleRecords::Where(keys) if keys.is_empty() => return Ok(Vec::new()),
-        VisibleRecords::Where(keys) => keys.iter().map(|(c, v)| Some((*c, v.as_str()))).collect(),
+    let filters: Vec<(&str, Arg)> = [
+        ("party_id", filter.party_id),
+        ("owner_id", filter.owner_id),
+        ("stage_code", filter.stage_code),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .map(|(column, value)| (column, Arg::from(value)))
+    .chain((filter.status != 0).then(|| ("status", Arg::Int(i64::from(filter.status)))))
+    .collect();
+    let Some(q) = super::visible_page(COLUMNS, "opportunities", &filters, visible, after, limit) else {
+        return Ok(Vec::new());
     };
-    let mut q = SqlBuilder::new("");
-    let mut selects = Vec::with_capacity(keys.len());
-    for key in keys {
-        let mut conditions = vec![format!("id > {}", q.arg(after))];
-        for (column, value) in [
-            ("party_id", filter.party_id),
-            ("owner_id", filter.owner_id),
-            ("stage_code", filter.stage_code),
-        ]
-        .into_iter()
-        .chain(key)
-        {
-            if !value.is_empty() {
-                conditions.push(format!("{column} = {}", q.arg(value)));
-            }
-        }
-        if filter.status != 0 {
-            conditions.push(format!("status = {}", q.arg(i64::from(filter.status))));
-        }
-        let limit = q.arg(limit);
-        selects.push(format!(
-            "SELECT {COLUMNS} FROM opportunities WHERE {} ORDER BY id LIMIT {limit}",
-            conditions.join(" AND ")
-        ));
-    }
-    if let [only] = selects.as_slice() {
-        q.push(only);
-    } else {
-        let branches: Vec<String> = selects
-            .iter()
-            .enumerate()
-            .map(|(i, select)| format!("SELECT * FROM ({select}) AS key_{i}"))
-            .collect();
-        let limit = q.arg(limit);
-        // UNION, not UNION ALL: a deal may be both the user's own and their team's.
-        q.push(&format!(
-            "SELECT {COLUMNS} FROM ({}) AS visible ORDER BY id LIMIT {limit}",
-            branches.join(" UNION ")
-        ));
-    }
     let mut page = q
         .build()
         .fetch_all(&mut *conn)

@@ -233,7 +233,7 @@ async fn a_manager_sees_and_resolves_the_alerts_of_their_team(backend: Backend) 
 
 /// 120 deals of three owners, two teams and two territories (and none): a rep and a manager
 /// page through exactly the deals they may read, in id order, every page full but the last,
-/// and export the same.
+/// and export the same; and the same for 60 leads.
 async fn sellers_page_through_exactly_the_deals_they_may_read(backend: Backend) {
     let suite = Suite::start(backend).await;
     sqlx::query(
@@ -304,6 +304,47 @@ async fn sellers_page_through_exactly_the_deals_they_may_read(backend: Backend) 
             exported.extend(page.opportunities.into_iter().map(|o| o.id));
         }
         assert_eq!(exported, visible);
+    }
+
+    // Leads have no territory: a rep reads their own, a manager their own and their team's.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
+         INSERT INTO leads (id, source, owner_id, team_id, status, version, created_at) \
+         SELECT 'l' || (1000 + i), 1, CASE i % 3 WHEN 0 THEN 'alice' WHEN 1 THEN 'mgr' ELSE 'carol' END, \
+         CASE WHEN i % 4 < 2 THEN 'north' ELSE 'south' END, 1, 1, 0 FROM n",
+    )
+    .execute(suite.sales_db.pool())
+    .await
+    .unwrap();
+    let leads = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        (1..=60)
+            .filter(|i| keep(*i))
+            .map(|i| format!("l{}", 1000 + i))
+            .collect()
+    };
+    for (token, visible) in [
+        (&rep, leads(&|i| i % 3 == 0)),
+        (&manager, leads(&|i| i % 3 == 1 || i % 4 < 2)),
+        (&nobody, Vec::new()),
+    ] {
+        let (found, _) = crm_testkit::all_pages(|token_| {
+            let mut c = suite.pipeline.clone();
+            let req = authed(
+                pb::ListLeadsRequest {
+                    page_size: 4,
+                    page_token: token_,
+                    ..Default::default()
+                },
+                token,
+            );
+            async move {
+                let r = c.list_leads(req).await.unwrap().into_inner();
+                assert!(r.leads.len() == 4 || r.next_page_token.is_empty(), "a full page");
+                (r.leads, r.next_page_token)
+            }
+        })
+        .await;
+        assert_eq!(found.into_iter().map(|l| l.id).collect::<Vec<_>>(), visible);
     }
 }
 
