@@ -336,6 +336,19 @@ impl ReadScope {
         }
     }
 
+    /// The scope as the keys a list reads by.
+    pub fn visible(&self) -> VisibleRecords {
+        match self {
+            ReadScope::All => VisibleRecords::All,
+            ReadScope::Owned { user_id, team_id } => VisibleRecords::Where(
+                std::iter::once(("owner_id", user_id.clone()))
+                    .chain(team_id.clone().map(|team| ("team_id", team)))
+                    .collect(),
+            ),
+            ReadScope::Nothing => VisibleRecords::Where(Vec::new()),
+        }
+    }
+
     /// Whether a record of `owner_id` and `team_id` is in the scope (what the statement's filter
     /// says, in Rust).
     pub fn admits(&self, owner_id: &str, team_id: &str) -> bool {
@@ -515,6 +528,14 @@ mod tests {
                         may_read(&p, owner, record_team, ""),
                         "{roles:?} in team {team:?}, a record of {owner:?} in {record_team:?}"
                     );
+                    let listed = match scope.visible() {
+                        VisibleRecords::All => true,
+                        VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
+                            (*column == "owner_id" && owner == value)
+                                || (*column == "team_id" && record_team == value)
+                        }),
+                    };
+                    assert_eq!(listed, scope.admits(owner, record_team));
                 }
             }
         }

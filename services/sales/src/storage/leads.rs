@@ -133,7 +133,7 @@ pub async fn list(
         .map(|(column, value)| (column, Arg::Int(i64::from(value))))
         .chain((!owner_id.is_empty()).then(|| ("owner_id", Arg::from(owner_id))))
         .collect();
-    let Some(q) = super::visible_page(COLUMNS, "leads", &filters, visible, after, limit) else {
+    let Some(q) = super::visible_page(COLUMNS, "leads", &filters, &[], visible, after, limit) else {
         return Ok(Vec::new());
     };
     q.build()

@@ -24,7 +24,8 @@ use crm_storage::{Arg, SqlBuilder};
 use crate::domain::rules::VisibleRecords;
 
 /// The statement of a list page: up to `limit` rows (`columns`) of `table` with ids after
-/// `after`, each `filters` column equal to its value, that `visible` admits, in id order. With a
+/// `after`, each `filters` column equal to its value and each of `conditions` (SQL without
+/// arguments) true, that `visible` admits, in id order. With a
 /// scope narrower than all, each of its keys (the user, a team, a territory) is read in id order
 /// from its own (key, id) index up to `limit`, and the union is cut to `limit`: a seller's page
 /// holds a page of their records, however few of the base they are. None when nothing is visible.
@@ -32,6 +33,7 @@ pub fn visible_page(
     columns: &str,
     table: &str,
     filters: &[(&str, Arg)],
+    conditions: &[&str],
     visible: &VisibleRecords,
     after: &str,
     limit: i64,
@@ -44,17 +46,18 @@ pub fn visible_page(
     let mut q = SqlBuilder::new("");
     let mut selects = Vec::with_capacity(keys.len());
     for key in keys {
-        let mut conditions = vec![format!("id > {}", q.arg(after))];
+        let mut wheres = vec![format!("id > {}", q.arg(after))];
         for (column, value) in filters {
-            conditions.push(format!("{column} = {}", q.arg(value.clone())));
+            wheres.push(format!("{column} = {}", q.arg(value.clone())));
         }
+        wheres.extend(conditions.iter().map(|c| c.to_string()));
         if let Some((column, value)) = key {
-            conditions.push(format!("{column} = {}", q.arg(value)));
+            wheres.push(format!("{column} = {}", q.arg(value)));
         }
         let limit = q.arg(limit);
         selects.push(format!(
             "SELECT {columns} FROM {table} WHERE {} ORDER BY id LIMIT {limit}",
-            conditions.join(" AND ")
+            wheres.join(" AND ")
         ));
     }
     if let [only] = selects.as_slice() {

@@ -192,7 +192,7 @@ pub async fn list(
     .map(|(column, value)| (column, Arg::from(value)))
     .chain((filter.status != 0).then(|| ("status", Arg::Int(i64::from(filter.status)))))
     .collect();
-    let Some(q) = super::visible_page(COLUMNS, "opportunities", &filters, visible, after, limit) else {
+    let Some(q) = super::visible_page(COLUMNS, "opportunities", &filters, &[], visible, after, limit) else {
         return Ok(Vec::new());
     };
     let mut page = q

@@ -181,7 +181,8 @@ pub async fn by_external_ref(
 }
 
 /// Up to `limit` orders in `scope` after `after` by id, optionally of one party, status or
-/// partner.
+/// partner (see [`super::visible_page`]: a manager's page reads their own orders and their
+/// team's from the (owner, id) and (team, id) indexes).
 pub async fn list(
     conn: &mut Conn,
     scope: &ReadScope,
@@ -191,25 +192,23 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Order>> {
-    if *scope == ReadScope::Nothing {
+    let filters: Vec<(&str, Arg)> = [("party_id", party_id), ("partner_id", partner_id)]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(column, value)| (column, Arg::from(value)))
+        .chain((status != 0).then(|| ("status", Arg::Int(i64::from(status)))))
+        .collect();
+    // The partial index of partner orders serves only a query that states its condition.
+    let conditions: &[&str] = if partner_id.is_empty() {
+        &[]
+    } else {
+        &["partner_id <> ''"]
+    };
+    let visible = scope.visible();
+    let Some(q) = super::visible_page(COLUMNS, "orders", &filters, conditions, &visible, after, limit) else {
         return Ok(Vec::new());
-    }
-    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM orders WHERE 1 = 1"));
-    b.and("id > {}", after);
-    scoped(&mut b, scope);
-    if !party_id.is_empty() {
-        b.and("party_id = {}", party_id);
-    }
-    if status != 0 {
-        b.and("status = {}", i64::from(status));
-    }
-    if !partner_id.is_empty() {
-        // The partial index of partner orders serves only a query that states its condition.
-        b.and("partner_id = {}", partner_id).push(" AND partner_id <> ''");
-    }
-    let limit = b.arg(limit);
-    b.push(&format!(" ORDER BY id LIMIT {limit}"));
-    b.build()
+    };
+    q.build()
         .fetch_all(&mut *conn)
         .await?
         .iter()
