@@ -47,7 +47,7 @@ export function Segments() {
                 <Table.Td>
                   {s.conditions.length > 0
                     ? s.conditions.map((c) => `${c.field} ${t(`segments.operators.${c.operator}`)} ${c.value}`).join(" · ")
-                    : t("segments.list", { count: s.partyIds.length })}
+                    : t("segments.list", { count: Number(s.listSize) })}
                 </Table.Td>
               </Table.Tr>
             )}

@@ -1,7 +1,7 @@
 -- A static list's members, one row each: GetProfile asks which lists hold a customer through the
 -- party index, and an audience drawn from a list reads its members by the key. Before, both
 -- expanded the JSON list of every list segment (up to 100,000 ids each) on every call.
--- segments.party_ids stays, for GetSegment's answer as created.
+-- segments.party_ids is still written, for a server of the version before during an upgrade.
 CREATE TABLE segment_members (
     segment_id TEXT NOT NULL REFERENCES segments (id),
     party_id   TEXT NOT NULL,

@@ -30,6 +30,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Segment> {
             .collect(),
         party_ids: serde_json::from_str(&r.try_get::<String, _>("party_ids")?).unwrap_or_default(),
         create_time: Some(timestamp(r.try_get("created_at")?)),
+        list_size: r.try_get("list_size")?,
     })
 }
 
@@ -67,24 +68,35 @@ pub async fn insert(conn: &mut Conn, s: &mut pb::Segment, now: i64) -> sqlx::Res
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *conn).await?;
     }
+    s.list_size = sqlx::query_scalar(
+        "UPDATE segments SET list_size = (SELECT COUNT(*) FROM segment_members WHERE segment_id = $1) \
+         WHERE id = $1 RETURNING list_size",
+    )
+    .bind(&s.id)
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(())
 }
 
-/// One segment.
+/// One segment, without its list's ids (segment_members holds them).
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Segment>> {
-    sqlx::query("SELECT id, name, conditions, party_ids, created_at FROM segments WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    sqlx::query(
+        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
-/// Up to `limit` segments by name, after the name `after`.
+/// Up to `limit` segments by name, after the name `after`, without their lists' ids (their
+/// sizes instead).
 pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Segment>> {
-    let mut q =
-        SqlBuilder::new("SELECT id, name, conditions, party_ids, created_at FROM segments WHERE 1 = 1");
+    let mut q = SqlBuilder::new(
+        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments WHERE 1 = 1",
+    );
     q.after("name", after.map(|name| vec![name]));
     q.order_limit("name", limit);
     q.build()
@@ -97,12 +109,15 @@ pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::R
 
 /// The segments defined by conditions, by name, without member lists.
 pub async fn rule_segments(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
-    sqlx::query("SELECT id, name, conditions, '[]' AS party_ids, created_at FROM segments WHERE conditions <> '[]' ORDER BY name")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    sqlx::query(
+        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments \
+         WHERE conditions <> '[]' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 /// The (name, id) of the list segments that hold `party_id`, by name, from the members' party

@@ -118,7 +118,8 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
         .create_segment(suite.req(pb::CreateSegmentRequest {
             segment: Some(pb::Segment {
                 name: "Imported".into(),
-                party_ids: ids.clone(),
+                // A party named twice is a member once.
+                party_ids: ids.iter().chain(&ids[..1]).cloned().collect(),
                 ..Default::default()
             }),
         }))
@@ -140,6 +141,17 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
     };
     let listed = profile_segments(ids[0].clone()).await.unwrap();
     assert_eq!(listed, vec![segment.id.clone()]);
+    assert_eq!(segment.list_size, ids.len() as i64);
+    // The list of segments gives each list's size, not its ids.
+    let page = suite
+        .marketing
+        .clone()
+        .list_segments(suite.req(pb::ListSegmentsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let shown = page.segments.iter().find(|s| s.id == segment.id).unwrap();
+    assert_eq!((shown.list_size, shown.party_ids.len()), (ids.len() as i64, 0));
     let mut stream = suite
         .marketing
         .clone()
