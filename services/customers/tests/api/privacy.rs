@@ -25,13 +25,7 @@ async fn export_then_erase(backend: Backend) {
         .await
         .unwrap();
 
-    let export = app
-        .client
-        .clone()
-        .export_party(app.req(pb::ExportPartyRequest { id: eve.id.clone() }))
-        .await
-        .unwrap()
-        .into_inner();
+    let export = export_whole(&app, &eve.id).await.unwrap();
     assert_eq!(export.party.unwrap().family_name, "Secret");
     assert_eq!(export.relationships.len(), 1);
     let actions: Vec<&str> = export.audit_entries.iter().map(|e| e.action.as_str()).collect();
@@ -123,6 +117,15 @@ async fn export_then_erase(backend: Backend) {
     assert_eq!(erased_events[0].subject, eve.id);
 }
 
+/// The ExportParty answer for `id`.
+async fn export_whole(app: &TestApp, id: &str) -> Result<pb::ExportPartyResponse, tonic::Status> {
+    app.client
+        .clone()
+        .export_party(app.req(pb::ExportPartyRequest { id: id.into() }))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// Every message of an ExportPartyStream call.
 async fn export_in_pages(app: &TestApp, id: &str) -> Vec<pb::ExportPartyStreamResponse> {
     let mut stream = app
@@ -174,13 +177,7 @@ async fn an_export_in_pages_holds_what_one_answer_holds(backend: Backend) {
         .await
         .unwrap();
 
-    let whole = app
-        .client
-        .clone()
-        .export_party(app.req(pb::ExportPartyRequest { id: eve.id.clone() }))
-        .await
-        .unwrap()
-        .into_inner();
+    let whole = export_whole(&app, &eve.id).await.unwrap();
     assert_eq!(whole.relationships.len(), 2);
     assert!(whole.audit_entries.len() >= 2, "created and merged");
     let mut merged: Vec<String> = twins.iter().map(|p| p.id.clone()).collect();
@@ -239,12 +236,7 @@ async fn a_party_too_large_for_one_answer_is_exported_in_pages(backend: Backend)
     .await
     .unwrap();
 
-    let refused = app
-        .client
-        .clone()
-        .export_party(app.req(pb::ExportPartyRequest { id: hub.id.clone() }))
-        .await
-        .unwrap_err();
+    let refused = export_whole(&app, &hub.id).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(
         refused.message().contains("ExportPartyStream"),

@@ -286,6 +286,22 @@ impl VisibleRecords {
         VisibleRecords::Where(keys)
     }
 
+    /// Whether a record of `owner_id`, `team_id` and `territory` is among these (what a list's
+    /// statement reads, in Rust).
+    pub fn admits(&self, owner_id: &str, team_id: &str, territory: &str) -> bool {
+        match self {
+            VisibleRecords::All => true,
+            VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
+                let field = match *column {
+                    "owner_id" => owner_id,
+                    "team_id" => team_id,
+                    _ => territory,
+                };
+                field == value
+            }),
+        }
+    }
+
     /// The same for records outside any territory (leads): without the territory keys.
     pub fn outside_territories(self) -> Self {
         match self {
@@ -502,48 +518,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_read_scope_admits_what_may_read_allows() {
-        let principal = |roles: &[Role], team: Option<&str>| Principal {
-            user_id: "u1".into(),
-            roles: roles.to_vec(),
-            team_id: team.map(String::from),
-            territories: vec!["north".into()],
-            partner_id: Some("p1".into()),
-            customer_id: Some("c1".into()),
-            bearer: None,
-        };
-        let roles: Vec<Vec<Role>> = Role::ALL
-            .iter()
-            .map(|r| vec![*r])
-            .chain([vec![Role::SalesRep, Role::SalesManager]])
-            .collect();
-        for roles in &roles {
-            for team in [None, Some(""), Some("t1")] {
-                let p = principal(roles, team);
-                let scope = ReadScope::of(&p);
-                for (owner, record_team) in [("u1", ""), ("u2", "t1"), ("u2", "t2"), ("", ""), ("", "t1")] {
-                    assert_eq!(
-                        scope.admits(owner, record_team),
-                        may_read(&p, owner, record_team, ""),
-                        "{roles:?} in team {team:?}, a record of {owner:?} in {record_team:?}"
-                    );
-                    let listed = match scope.visible() {
-                        VisibleRecords::All => true,
-                        VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
-                            (*column == "owner_id" && owner == value)
-                                || (*column == "team_id" && record_team == value)
-                        }),
-                    };
-                    assert_eq!(listed, scope.admits(owner, record_team));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_visible_records_are_what_may_read_allows() {
-        let principal = |roles: &[Role], team: Option<&str>, territories: &[&str]| Principal {
+    fn seller(roles: &[Role], team: Option<&str>, territories: &[&str]) -> Principal {
+        Principal {
             user_id: "u1".into(),
             roles: roles.to_vec(),
             team_id: team.map(String::from),
@@ -551,12 +527,41 @@ mod tests {
             partner_id: Some("p1".into()),
             customer_id: Some("c1".into()),
             bearer: None,
-        };
-        let roles: Vec<Vec<Role>> = Role::ALL
+        }
+    }
+
+    /// Each role alone, and a rep who also manages.
+    fn role_sets() -> Vec<Vec<Role>> {
+        Role::ALL
             .iter()
             .map(|r| vec![*r])
             .chain([vec![Role::SalesRep, Role::SalesManager]])
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_read_scope_admits_what_may_read_allows() {
+        for roles in &role_sets() {
+            for team in [None, Some(""), Some("t1")] {
+                let p = seller(roles, team, &["north"]);
+                let scope = ReadScope::of(&p);
+                for (owner, record_team) in [("u1", ""), ("u2", "t1"), ("u2", "t2"), ("", ""), ("", "t1")] {
+                    assert_eq!(
+                        scope.admits(owner, record_team),
+                        may_read(&p, owner, record_team, ""),
+                        "{roles:?} in team {team:?}, a record of {owner:?} in {record_team:?}"
+                    );
+                    assert_eq!(
+                        scope.visible().admits(owner, record_team, ""),
+                        scope.admits(owner, record_team)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_visible_records_are_what_may_read_allows() {
         let records = [
             ("u1", "", ""),
             ("u2", "t1", ""),
@@ -565,38 +570,22 @@ mod tests {
             ("", "", ""),
             ("", "t1", "north"),
         ];
-        for roles in &roles {
+        for roles in &role_sets() {
             for team in [None, Some(""), Some("t1")] {
                 for territories in [&[][..], &[""], &["north"], &["north", "south"]] {
-                    let p = principal(roles, team, territories);
-                    let visible = VisibleRecords::of(&p);
+                    let p = seller(roles, team, territories);
+                    let (visible, outside) = (
+                        VisibleRecords::of(&p),
+                        VisibleRecords::of(&p).outside_territories(),
+                    );
                     for (owner, record_team, territory) in records {
-                        let listed = match &visible {
-                            VisibleRecords::All => true,
-                            VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
-                                let field = match *column {
-                                    "owner_id" => owner,
-                                    "team_id" => record_team,
-                                    _ => territory,
-                                };
-                                field == value
-                            }),
-                        };
                         assert_eq!(
-                            listed,
+                            visible.admits(owner, record_team, territory),
                             may_read(&p, owner, record_team, territory),
                             "{roles:?} in team {team:?} of {territories:?}: {owner:?} {record_team:?} {territory:?}"
                         );
-                        let outside = VisibleRecords::of(&p).outside_territories();
-                        let listed_outside = match &outside {
-                            VisibleRecords::All => true,
-                            VisibleRecords::Where(keys) => keys.iter().any(|(column, value)| {
-                                (*column == "owner_id" && owner == value)
-                                    || (*column == "team_id" && record_team == value)
-                            }),
-                        };
                         assert_eq!(
-                            listed_outside,
+                            outside.admits(owner, record_team, territory),
                             may_read(&p, owner, record_team, ""),
                             "{roles:?} in team {team:?}: {owner:?} {record_team:?} outside territories"
                         );
