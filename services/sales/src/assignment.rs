@@ -1,13 +1,13 @@
 //! Rule-based assignment of accounts to territories: when an account arrives or changes, and
 //! for every account, in the background, when the rules change.
 
+use crm_events::outbox::{self, NewEvent};
 use crm_platform::Store;
 use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::domain::territory::{self, Account, TerritoryRule};
-use crate::events;
 use crate::storage::{org, reassignment};
 
 fn rules(territories: &[pb::Territory]) -> Vec<TerritoryRule> {
@@ -69,13 +69,16 @@ pub async fn run_pending(store: &Store) -> anyhow::Result<()> {
 }
 
 /// Assigns `accounts` (party, industry, region, current territory) by `rules`, counting into
-/// `totals` (evaluated, reassigned).
+/// `totals` (evaluated, reassigned): the moves written with a statement per 500 and announced
+/// (`account.assigned`, one event each) with a multi-row insert.
 async fn apply(
     tx: &mut Tx,
     rules: &[TerritoryRule],
     accounts: Vec<(String, String, String, String)>,
     totals: &mut (i64, i64),
 ) -> anyhow::Result<()> {
+    let mut moves = Vec::new();
+    let mut announced = Vec::new();
     for (party_id, industry, region_code, current) in accounts {
         totals.0 += 1;
         let next = territory::assign(
@@ -87,21 +90,21 @@ async fn apply(
         )
         .unwrap_or_default();
         if next != current {
-            totals.1 += 1;
-            org::assign(tx, &party_id, &next).await?;
-            events::publish(
-                tx,
+            announced.push(NewEvent::of(
                 ev::ACCOUNT_ASSIGNED,
-                &party_id,
+                party_id.clone(),
                 &pb::AccountAssigned {
                     party_id: party_id.clone(),
-                    territory_id: next,
+                    territory_id: next.clone(),
                     previous_territory_id: current,
                 },
-            )
-            .await?;
+            ));
+            moves.push((party_id, next));
         }
     }
+    totals.1 += moves.len() as i64;
+    org::assign_many(tx, &moves).await?;
+    outbox::enqueue_many(tx, announced).await?;
     Ok(())
 }
 

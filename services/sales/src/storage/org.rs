@@ -255,6 +255,20 @@ pub async fn assign(conn: &mut Conn, party_id: &str, territory_id: &str) -> sqlx
     Ok(())
 }
 
+/// Moves accounts to territories, `(party, territory)`, with one statement per 500.
+pub async fn assign_many(conn: &mut Conn, moves: &[(String, String)]) -> sqlx::Result<()> {
+    for chunk in crm_storage::insert_chunks(moves, 500) {
+        let mut q = SqlBuilder::new("UPDATE accounts SET territory_id = v.column2 FROM (VALUES ");
+        for (i, (party, territory)) in chunk.iter().enumerate() {
+            let tuple = q.list([Arg::from(party.as_str()), Arg::from(territory.as_str())]);
+            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
+        }
+        q.push(") AS v WHERE accounts.party_id = v.column1");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// The territory of an account ("" when none), None for an unknown account.
 pub async fn assignment(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT territory_id FROM accounts WHERE party_id = $1")
