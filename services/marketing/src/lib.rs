@@ -3,7 +3,8 @@
 //! campaigns run with the test-cell method.
 //!
 //! Layers: [`api`], [`domain`] (rules and statistics, no I/O), [`storage`], [`view`] (the base
-//! at a date), [`events`] and [`consumers`].
+//! at a date), [`events`] and [`consumers`]; [`lists`] gives static lists stored by the earlier
+//! release their member rows.
 
 pub mod api;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod consumers;
 pub mod domain;
 pub mod events;
 pub mod fitting;
+pub mod lists;
 pub mod policy;
 pub mod responses;
 pub mod scores;
@@ -27,6 +29,10 @@ use crm_proto::marketing::v1::prediction_service_server::PredictionServiceServer
 use crm_storage::Migrations;
 
 pub use config::MarketingSettings;
+
+/// How often static lists stored without member rows are looked for (they come only from a
+/// server of the earlier release during an upgrade).
+const LIST_MEMBERS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// This service's migrations.
 pub static MIGRATIONS: Migrations = crm_storage::service_migrations!();
@@ -65,13 +71,21 @@ impl crm_platform::Service for Marketing {
             .await?
             .consumer(consumers::customer_options(), consumers::CustomerEvents { js })
             .consumer(consumers::order_options(), orders.clone())
-            .job("marketing-rfm-boundaries", interval, move || {
-                let (store, currency, imports) = (store.clone(), currency.clone(), orders.imports.clone());
-                async move {
-                    scores::refresh_cuts_between_imports(&store, &currency, &imports)
-                        .await
-                        .map(drop)
+            .job("marketing-rfm-boundaries", interval, {
+                let store = store.clone();
+                move || {
+                    let (store, currency, imports) =
+                        (store.clone(), currency.clone(), orders.imports.clone());
+                    async move {
+                        scores::refresh_cuts_between_imports(&store, &currency, &imports)
+                            .await
+                            .map(drop)
+                    }
                 }
+            })
+            .job("marketing-list-members", LIST_MEMBERS_INTERVAL, move || {
+                let store = store.clone();
+                async move { lists::run_once(&store).await.map(drop) }
             }))
     }
 }

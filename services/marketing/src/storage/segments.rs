@@ -68,13 +68,46 @@ pub async fn insert(conn: &mut Conn, s: &mut pb::Segment, now: i64) -> sqlx::Res
         q.push(" ON CONFLICT DO NOTHING");
         q.build().execute(&mut *conn).await?;
     }
-    s.list_size = sqlx::query_scalar(
+    s.list_size = count_members(conn, &s.id).await?;
+    Ok(())
+}
+
+/// Keeps the size of the list `id` as its member rows count it, and returns it.
+async fn count_members(conn: &mut Conn, id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
         "UPDATE segments SET list_size = (SELECT COUNT(*) FROM segment_members WHERE segment_id = $1) \
          WHERE id = $1 RETURNING list_size",
     )
-    .bind(&s.id)
+    .bind(id)
     .fetch_one(&mut *conn)
+    .await
+}
+
+/// The static lists stored without member rows (by a server of the earlier release, during an
+/// upgrade).
+pub async fn unfilled_lists(conn: &mut Conn) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM segments s WHERE conditions = '[]' AND party_ids <> '[]' \
+         AND NOT EXISTS (SELECT 1 FROM segment_members m WHERE m.segment_id = s.id)",
+    )
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Writes the member rows and size of the list `id` from the ids stored with it.
+pub async fn fill_members(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
+    let ids = if conn.backend_name() == "PostgreSQL" {
+        "SELECT s.id, e.value FROM segments s, jsonb_array_elements_text(s.party_ids::jsonb) AS e (value)"
+    } else {
+        "SELECT s.id, j.value FROM segments s, json_each(s.party_ids) AS j"
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO segment_members (segment_id, party_id) {ids} WHERE s.id = $1 ON CONFLICT DO NOTHING"
+    )))
+    .bind(id)
+    .execute(&mut *conn)
     .await?;
+    count_members(conn, id).await?;
     Ok(())
 }
 

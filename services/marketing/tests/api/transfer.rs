@@ -232,4 +232,42 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
-backend_tests!(consent_comes_in_and_member_lists_go_out);
+/// A static list stored by a server of the earlier release (ids in the segment row only) gets its
+/// member rows and size from the job, once.
+async fn a_list_stored_by_the_earlier_release_gets_its_members(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    sqlx::query(
+        "INSERT INTO segments (id, name, conditions, party_ids, created_at) \
+         VALUES ('legacy', 'Legacy', '[]', '[\"p-1\",\"p-2\",\"p-1\"]', 0)",
+    )
+    .execute(suite.marketing_db.pool())
+    .await
+    .unwrap();
+    let store = crm_platform::Store::new(
+        suite.marketing_db.clone(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        std::sync::Arc::new(crm_platform::clock::SystemClock),
+    );
+    assert_eq!(crm_marketing::lists::run_once(&store).await.unwrap(), 1);
+    assert_eq!(crm_marketing::lists::run_once(&store).await.unwrap(), 0, "once");
+    let page = suite
+        .marketing
+        .clone()
+        .list_segments(suite.req(pb::ListSegmentsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.segments[0].list_size, 2);
+    let members: Vec<String> = sqlx::query_scalar(
+        "SELECT party_id FROM segment_members WHERE segment_id = 'legacy' ORDER BY party_id",
+    )
+    .fetch_all(suite.marketing_db.pool())
+    .await
+    .unwrap();
+    assert_eq!(members, ["p-1", "p-2"]);
+}
+
+backend_tests!(
+    consent_comes_in_and_member_lists_go_out,
+    a_list_stored_by_the_earlier_release_gets_its_members
+);
