@@ -4,23 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use crm_events::outbox::{self, NewEvent};
 use crm_platform::Store;
 use crm_proto::sales::v1 as pb;
 use crm_proto::sales::v1::events as ev;
 
 use crate::api::reports::date;
-use crate::domain::alerts::{self, AlertKind, OpenDeal};
-use crate::events;
+use crate::domain::alerts::{self, OpenDeal};
 use crate::storage::{alerts as alert_store, reporting, stages};
-
-fn kind_of(k: AlertKind) -> i32 {
-    match k {
-        AlertKind::StalledDeal => pb::AlertKind::StalledDeal as i32,
-        AlertKind::EarlyStagePileUp => pb::AlertKind::EarlyStagePileUp as i32,
-        AlertKind::FallingNewOpportunities => pb::AlertKind::FallingNewOpportunities as i32,
-        AlertKind::OverdueClose => pb::AlertKind::OverdueClose as i32,
-    }
-}
 
 /// Evaluates the alert rules over every open opportunity now (by the store's clock); records
 /// and announces the alerts not raised before, and returns them.
@@ -74,32 +65,18 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
             },
         )
         .collect();
-    let mut raised = Vec::new();
-    for alert in alerts::evaluate(&deals, &early_counts, &created, &settings, now) {
-        let kind = kind_of(alert.kind);
-        if let Some(stored) = alert_store::raise(
-            &mut tx,
-            kind,
-            &alert.subject_id,
-            &alert.owner_id,
-            &alert.message,
-            &alert.dedupe_key,
-            store.now_micros(),
+    let detected = alerts::evaluate(&deals, &early_counts, &created, &settings, now);
+    let raised = alert_store::raise_many(&mut tx, &detected, store.now_micros()).await?;
+    let announced = raised.iter().map(|stored| {
+        NewEvent::of(
+            ev::ALERT_RAISED,
+            stored.subject_id.clone(),
+            &pb::AlertRaised {
+                alert: Some(stored.clone()),
+            },
         )
-        .await?
-        {
-            events::publish(
-                &mut tx,
-                ev::ALERT_RAISED,
-                &stored.subject_id,
-                &pb::AlertRaised {
-                    alert: Some(stored.clone()),
-                },
-            )
-            .await?;
-            raised.push(stored);
-        }
-    }
+    });
+    outbox::enqueue_many(&mut tx, announced.collect()).await?;
     store.commit(tx).await?;
     Ok(raised)
 }

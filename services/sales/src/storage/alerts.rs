@@ -1,57 +1,68 @@
 //! Raised alerts and the alert settings.
 
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use super::{new_id, timestamp};
-use crate::domain::alerts::AlertSettings;
+use crate::domain::alerts::{Alert, AlertKind, AlertSettings};
 
-/// Records an alert unless its condition was raised before; returns it when new.
-pub async fn raise(
-    conn: &mut Conn,
-    kind: i32,
-    subject: &str,
-    owner: &str,
-    message: &str,
-    dedupe_key: &str,
-    now: i64,
-) -> sqlx::Result<Option<pb::Alert>> {
-    let id = new_id();
-    // The manager of the owner's team in the sales organisation, if any.
-    let manager: Option<String> = sqlx::query_scalar(
-        "SELECT t.manager_user_id FROM reps r JOIN teams t ON t.id = r.team_id WHERE r.user_id = $1",
-    )
-    .bind(owner)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let manager_id = manager.unwrap_or_default();
-    let inserted = sqlx::query(
-        "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at, manager_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(i64::from(kind))
-    .bind(subject)
-    .bind(owner)
-    .bind(message)
-    .bind(dedupe_key)
-    .bind(now)
-    .bind(&manager_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(inserted.then(|| pb::Alert {
-        id,
-        kind,
-        subject_id: subject.into(),
-        owner_id: owner.into(),
-        message: message.into(),
-        raise_time: Some(timestamp(now)),
-        resolve_time: None,
-        manager_id,
-    }))
+/// Records the alerts whose conditions were not raised before, with a statement per 500 (each
+/// addressed to the manager of its owner's team, if any); returns the new ones, in the order given.
+pub async fn raise_many(conn: &mut Conn, alerts: &[Alert], now: i64) -> sqlx::Result<Vec<pb::Alert>> {
+    let mut raised = std::collections::HashMap::new();
+    for chunk in crm_storage::insert_chunks(alerts, 500) {
+        let mut q = SqlBuilder::new(
+            "INSERT INTO alerts (id, kind, subject_id, owner_id, message, dedupe_key, raised_at, manager_id) \
+             SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, \
+             COALESCE((SELECT t.manager_user_id FROM reps r JOIN teams t ON t.id = r.team_id \
+             WHERE r.user_id = v.column4), '') FROM (VALUES ",
+        );
+        for (i, a) in chunk.iter().enumerate() {
+            let tuple = q.list([
+                Arg::from(new_id()),
+                Arg::Int(kind_of(a.kind) as i64),
+                Arg::from(a.subject_id.as_str()),
+                Arg::from(a.owner_id.as_str()),
+                Arg::from(a.message.as_str()),
+                Arg::from(a.dedupe_key.as_str()),
+                Arg::Int(now),
+            ]);
+            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
+        }
+        // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
+        q.push(
+            ") AS v WHERE 1 = 1 ON CONFLICT (dedupe_key) DO NOTHING \
+             RETURNING id, kind, subject_id, owner_id, message, dedupe_key, manager_id",
+        );
+        for row in q.build().fetch_all(&mut *conn).await? {
+            let alert = pb::Alert {
+                id: row.try_get("id")?,
+                kind: row.try_get::<i64, _>("kind")? as i32,
+                subject_id: row.try_get("subject_id")?,
+                owner_id: row.try_get("owner_id")?,
+                message: row.try_get("message")?,
+                raise_time: Some(timestamp(now)),
+                resolve_time: None,
+                manager_id: row.try_get("manager_id")?,
+            };
+            raised.insert(row.try_get::<String, _>("dedupe_key")?, alert);
+        }
+    }
+    Ok(alerts
+        .iter()
+        .filter_map(|a| raised.remove(&a.dedupe_key))
+        .collect())
+}
+
+/// The API's kind of a detected alert.
+fn kind_of(k: AlertKind) -> pb::AlertKind {
+    match k {
+        AlertKind::StalledDeal => pb::AlertKind::StalledDeal,
+        AlertKind::EarlyStagePileUp => pb::AlertKind::EarlyStagePileUp,
+        AlertKind::FallingNewOpportunities => pb::AlertKind::FallingNewOpportunities,
+        AlertKind::OverdueClose => pb::AlertKind::OverdueClose,
+    }
 }
 
 /// Whose alerts a caller sees.
