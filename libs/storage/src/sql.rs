@@ -177,17 +177,28 @@ impl SqlBuilder {
         V: IntoIterator<Item = Arg>,
     {
         let mut b = Self::new(&format!("INSERT INTO {head} VALUES "));
+        b.rows(rows);
+        b
+    }
+
+    /// Appends `(..), (..)`: one tuple of placeholders per row, for a multi-row insert or a
+    /// `FROM (VALUES ...)` that updates many rows at once.
+    pub fn rows<R, V>(&mut self, rows: R) -> &mut Self
+    where
+        R: IntoIterator<Item = V>,
+        V: IntoIterator<Item = Arg>,
+    {
         for (i, row) in rows.into_iter().enumerate() {
-            b.sql.push_str(if i > 0 { ", (" } else { "(" });
+            self.sql.push_str(if i > 0 { ", (" } else { "(" });
             for (j, value) in row.into_iter().enumerate() {
                 if j > 0 {
-                    b.sql.push_str(", ");
+                    self.sql.push_str(", ");
                 }
-                b.push_arg(value);
+                self.push_arg(value);
             }
-            b.sql.push(')');
+            self.sql.push(')');
         }
-        b
+        self
     }
 
     /// The SQL text so far.

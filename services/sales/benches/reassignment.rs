@@ -80,7 +80,7 @@ async fn main() {
         let (_keep, db) = base(backend, n).await;
         let store = crm_platform::Store::new(
             db.clone(),
-            Arc::new(tokio::sync::Notify::new()),
+            Arc::default(),
             Arc::new(crm_platform::clock::SystemClock),
         );
         let mut conn = db.pool().acquire().await.expect("a connection");

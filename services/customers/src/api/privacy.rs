@@ -88,14 +88,17 @@ impl CustomersApi {
             party: Some(party),
             ..Default::default()
         };
+        // The pages' repeated fields encode one after another, so the answer's size is the sum.
+        let mut size = export.encoded_len();
         let mut at = Some(ExportPart::first());
         while let Some(part) = at {
             let (page, next) = export_page(&mut conn, principal, &req.id, part).await?;
+            size += page.encoded_len();
             export.relationships.extend(page.relationships);
             export.audit_entries.extend(page.audit_entries);
             export.merged_party_ids.extend(page.merged_party_ids);
             // Stop reading as soon as the answer could not be sent.
-            if export.encoded_len() > EXPORT_LIMIT_BYTES {
+            if size > EXPORT_LIMIT_BYTES {
                 return Err(Error::FailedPrecondition(format!(
                     "the export of party {} is larger than {} MiB: ExportPartyStream returns it in pages",
                     req.id,

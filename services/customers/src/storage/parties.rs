@@ -646,8 +646,8 @@ pub async fn set_values(conn: &mut Conn, values: &[(String, ValueFigures)], now:
         );
         let now = q.arg(now);
         q.push(&now).push(" FROM (VALUES ");
-        for (i, (id, f)) in chunk.iter().enumerate() {
-            let tuple = q.list([
+        q.rows(chunk.iter().map(|(id, f)| {
+            [
                 Arg::from(id.as_str()),
                 Arg::Int(f.lifetime_revenue),
                 Arg::Int(f.trailing_12m_revenue),
@@ -655,10 +655,9 @@ pub async fn set_values(conn: &mut Conn, values: &[(String, ValueFigures)], now:
                 Arg::Int(f.window_contribution),
                 Arg::Int(f.lifetime_contribution),
                 Arg::Int(f.window_cost_to_serve),
-            ]);
-            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
-        }
-        q.push(") AS v WHERE parties.id = v.column1");
+            ]
+        }))
+        .push(") AS v WHERE parties.id = v.column1");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -844,11 +843,12 @@ pub async fn set_lifecycles(conn: &mut Conn, stages: &[(String, i32)], now: i64)
         );
         let now = q.arg(now);
         q.push(&now).push(" FROM (VALUES ");
-        for (i, (id, stage)) in chunk.iter().enumerate() {
-            let tuple = q.list([Arg::from(id.as_str()), Arg::Int(i64::from(*stage))]);
-            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
-        }
-        q.push(") AS v WHERE parties.id = v.column1");
+        q.rows(
+            chunk
+                .iter()
+                .map(|(id, stage)| [Arg::from(id.as_str()), Arg::Int(i64::from(*stage))]),
+        )
+        .push(") AS v WHERE parties.id = v.column1");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())

@@ -14,6 +14,9 @@ struct StoredCondition {
     value: String,
 }
 
+/// The columns [`from_row`] reads.
+const COLUMNS: &str = "id, name, conditions, created_at, list_size";
+
 fn from_row(r: &AnyRow) -> sqlx::Result<pb::Segment> {
     let conditions: Vec<StoredCondition> =
         serde_json::from_str(&r.try_get::<String, _>("conditions")?).unwrap_or_default();
@@ -28,7 +31,8 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Segment> {
                 value: c.value,
             })
             .collect(),
-        party_ids: serde_json::from_str(&r.try_get::<String, _>("party_ids")?).unwrap_or_default(),
+        // Reads leave a list's ids out: segment_members holds them.
+        party_ids: Vec::new(),
         create_time: Some(timestamp(r.try_get("created_at")?)),
         list_size: r.try_get("list_size")?,
     })
@@ -113,9 +117,9 @@ pub async fn fill_members(conn: &mut Conn, id: &str) -> sqlx::Result<()> {
 
 /// One segment, without its list's ids (segment_members holds them).
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Segment>> {
-    sqlx::query(
-        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments WHERE id = $1",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM segments WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?
@@ -127,9 +131,7 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Segment>>
 /// Up to `limit` segments by name, after the name `after`, without their lists' ids (their
 /// sizes instead).
 pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::Result<Vec<pb::Segment>> {
-    let mut q = SqlBuilder::new(
-        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments WHERE 1 = 1",
-    );
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM segments WHERE 1 = 1"));
     q.after("name", after.map(|name| vec![name]));
     q.order_limit("name", limit);
     q.build()
@@ -142,10 +144,9 @@ pub async fn list(conn: &mut Conn, after: Option<String>, limit: i64) -> sqlx::R
 
 /// The segments defined by conditions, by name, without member lists.
 pub async fn rule_segments(conn: &mut Conn) -> sqlx::Result<Vec<pb::Segment>> {
-    sqlx::query(
-        "SELECT id, name, conditions, '[]' AS party_ids, created_at, list_size FROM segments \
-         WHERE conditions <> '[]' ORDER BY name",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM segments WHERE conditions <> '[]' ORDER BY name"
+    )))
     .fetch_all(&mut *conn)
     .await?
     .iter()

@@ -245,7 +245,7 @@ async fn a_list_stored_by_the_earlier_release_gets_its_members(backend: Backend)
     .unwrap();
     let store = crm_platform::Store::new(
         suite.marketing_db.clone(),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
+        std::sync::Arc::default(),
         std::sync::Arc::new(crm_platform::clock::SystemClock),
     );
     assert_eq!(crm_marketing::lists::run_once(&store).await.unwrap(), 1);

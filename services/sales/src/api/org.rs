@@ -6,7 +6,6 @@ use crm_platform::paging::{decode_parts, finish_page, key_of, page_size};
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
 
 use super::{SalesApi, version};
-
 use crate::domain::rules::check_money;
 use crate::domain::territory::{self, TerritoryRule};
 use crate::error::{Error, Result, invalid};

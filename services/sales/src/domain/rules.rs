@@ -245,6 +245,13 @@ pub fn may_read(principal: &Principal, owner_id: &str, team_id: &str, territory:
     )
 }
 
+/// Whether `principal` reads every sales record (the roles [`Principal::may_see`] lets see
+/// everything, and [`READ_ALL`]).
+fn reads_every_record(principal: &Principal) -> bool {
+    principal.has_any_role(&[Role::Admin, Role::Auditor, Role::Service, Role::DataSteward])
+        || principal.has_any_role(READ_ALL)
+}
+
 /// The records in territories (opportunities) a principal may read, as the keys a statement
 /// reads them by: [`may_read`] in SQL, so that a list's page is read from indexes and holds only
 /// what the principal may see.
@@ -261,8 +268,7 @@ impl VisibleRecords {
     /// The records `principal` may read: a manager's own and team's, a rep's own and their
     /// territories'.
     pub fn of(principal: &Principal) -> Self {
-        let all = [Role::Admin, Role::Auditor, Role::Service, Role::DataSteward];
-        if principal.has_any_role(&all) || principal.has_any_role(READ_ALL) {
+        if reads_every_record(principal) {
             return VisibleRecords::All;
         }
         let (manager, rep) = (
@@ -335,8 +341,7 @@ pub enum ReadScope {
 impl ReadScope {
     /// The scope of `principal`.
     pub fn of(principal: &Principal) -> Self {
-        let all = [Role::Admin, Role::Auditor, Role::Service, Role::DataSteward];
-        if principal.has_any_role(&all) || principal.has_any_role(READ_ALL) {
+        if reads_every_record(principal) {
             return ReadScope::All;
         }
         if principal.user_id.is_empty() || !principal.has_any_role(&[Role::SalesManager, Role::SalesRep]) {

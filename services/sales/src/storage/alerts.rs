@@ -18,8 +18,8 @@ pub async fn raise_many(conn: &mut Conn, alerts: &[Alert], now: i64) -> sqlx::Re
              COALESCE((SELECT t.manager_user_id FROM reps r JOIN teams t ON t.id = r.team_id \
              WHERE r.user_id = v.column4), '') FROM (VALUES ",
         );
-        for (i, a) in chunk.iter().enumerate() {
-            let tuple = q.list([
+        q.rows(chunk.iter().map(|a| {
+            [
                 Arg::from(new_id()),
                 Arg::Int(kind_of(a.kind) as i64),
                 Arg::from(a.subject_id.as_str()),
@@ -27,11 +27,10 @@ pub async fn raise_many(conn: &mut Conn, alerts: &[Alert], now: i64) -> sqlx::Re
                 Arg::from(a.message.as_str()),
                 Arg::from(a.dedupe_key.as_str()),
                 Arg::Int(now),
-            ]);
-            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
-        }
+            ]
+        }))
         // The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
-        q.push(
+        .push(
             ") AS v WHERE 1 = 1 ON CONFLICT (dedupe_key) DO NOTHING \
              RETURNING id, kind, subject_id, owner_id, message, dedupe_key, manager_id",
         );

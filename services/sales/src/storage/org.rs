@@ -245,25 +245,16 @@ pub async fn accounts_for_assignment(
         .collect()
 }
 
-/// Sets an account's territory.
-pub async fn assign(conn: &mut Conn, party_id: &str, territory_id: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE accounts SET territory_id = $1 WHERE party_id = $2")
-        .bind(territory_id)
-        .bind(party_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// Moves accounts to territories, `(party, territory)`, with one statement per 500.
 pub async fn assign_many(conn: &mut Conn, moves: &[(String, String)]) -> sqlx::Result<()> {
     for chunk in crm_storage::insert_chunks(moves, 500) {
         let mut q = SqlBuilder::new("UPDATE accounts SET territory_id = v.column2 FROM (VALUES ");
-        for (i, (party, territory)) in chunk.iter().enumerate() {
-            let tuple = q.list([Arg::from(party.as_str()), Arg::from(territory.as_str())]);
-            q.push(if i == 0 { "(" } else { ", (" }).push(&tuple).push(")");
-        }
-        q.push(") AS v WHERE accounts.party_id = v.column1");
+        q.rows(
+            chunk
+                .iter()
+                .map(|(party, territory)| [Arg::from(party.as_str()), Arg::from(territory.as_str())]),
+        )
+        .push(") AS v WHERE accounts.party_id = v.column1");
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
