@@ -318,6 +318,7 @@ async fn run_campaign(gw: &Channel, token: &str, run: &Run, person_id: &str) -> 
         .await
         .expect("StartTest")
         .into_inner();
+    let test = contact_run_ended(gw, token, &campaign_id, test.run.expect("the test's run")).await;
     assert_eq!(test.contacted, 1, "the test contacts the person");
     let response = campaigns
         .record_response(authed(
@@ -356,6 +357,39 @@ async fn run_campaign(gw: &Channel, token: &str, run: &Run, person_id: &str) -> 
         .await
         .expect("RollOut");
     campaign_id
+}
+
+/// The campaign's contact run `run` once it has ended: StartTest and RollOut answer with it
+/// under way when it outlasts their wait.
+async fn contact_run_ended(
+    gw: &Channel,
+    token: &str,
+    campaign_id: &str,
+    run: mpb::ContactRun,
+) -> mpb::ContactRun {
+    if run.finish_time.is_some() {
+        return run;
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the campaign's contact run to end",
+        || async {
+            let campaign = polled(
+                "GetCampaign",
+                CampaignServiceClient::new(gw.clone())
+                    .get_campaign(authed(
+                        mpb::GetCampaignRequest {
+                            id: campaign_id.into(),
+                        },
+                        token,
+                    ))
+                    .await,
+            )?
+            .campaign?;
+            campaign.contact_run.filter(|run| run.finish_time.is_some())
+        },
+    )
+    .await
 }
 
 /// The person's marketing profile once it satisfies `ready` (marketing builds profiles from

@@ -75,6 +75,9 @@ test("a marketer segments the base and rolls a campaign out to the cells above b
   await page.getByText(`${CUSTOMERS} members selected`).waitFor();
   await page.getByRole("button", { name: "Start the test" }).click();
   await page.getByRole("heading", { level: 1 }).getByText("Testing").waitFor();
+  // The test's contact run, gone through while the call waited.
+  await page.getByText("Test contacts").waitFor();
+  await page.getByText(/^\d+ contacted of up to \d+;/).waitFor();
 
   // One test member answers by phone: their cell is above break-even, the others below.
   const members = page.getByRole("region", { name: "Members" });

@@ -3,12 +3,13 @@
 //! campaigns run with the test-cell method.
 //!
 //! Layers: [`api`], [`domain`] (rules and statistics, no I/O), [`storage`], [`view`] (the base
-//! at a date), [`events`] and [`consumers`]; [`lists`] gives static lists stored by the earlier
-//! release their member rows.
+//! at a date), [`events`] and [`consumers`]; [`contacting`] goes through campaigns' contact runs a
+//! page at a time; [`lists`] gives static lists stored by the earlier release their member rows.
 
 pub mod api;
 pub mod config;
 pub mod consumers;
+pub mod contacting;
 pub mod domain;
 pub mod events;
 pub mod fitting;
@@ -56,7 +57,8 @@ impl crm_platform::Service for Marketing {
             settings.reporting_currency.clone(),
             settings.rfm_refresh_interval,
         );
-        let api = api::MarketingApi::new(base.store(), Arc::new(settings));
+        let settings = Arc::new(settings);
+        let api = api::MarketingApi::new(base.store(), settings.clone());
         let orders = consumers::OrderEvents::default();
         let max = base.max_message_bytes();
         let js = base.jetstream();
@@ -81,6 +83,13 @@ impl crm_platform::Service for Marketing {
                             .await
                             .map(drop)
                     }
+                }
+            })
+            .job("marketing-contact-runs", settings.contact_run_interval, {
+                let store = store.clone();
+                move || {
+                    let (store, settings) = (store.clone(), settings.clone());
+                    async move { Ok(contacting::run_pending(&store, &settings).await.map(drop)?) }
                 }
             })
             .job("marketing-list-members", LIST_MEMBERS_INTERVAL, move || {

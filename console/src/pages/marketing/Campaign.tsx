@@ -2,7 +2,7 @@
 // the test group (1 in N of every cell), record the responses, compare each cell's response rate
 // with the break-even line, and roll out to the cells above it, and only those.
 import { Badge, Button, Group, Stack, Table, Text, Title } from "@mantine/core";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { campaigns } from "../../api/clients";
 import { can } from "../../auth/access";
@@ -15,7 +15,7 @@ import { More, usePaging } from "../../components/Paging";
 import { Section } from "../../components/Section";
 import { useAction } from "../../components/useAction";
 import { count, money, share } from "../../format";
-import { CampaignStatus, type Campaign as Plan, type CellResult } from "../../gen/crm/marketing/v1/campaigns_pb";
+import { CampaignStatus, type Campaign as Plan, type CellResult, type ContactRun } from "../../gen/crm/marketing/v1/campaigns_pb";
 import { TableHead } from "../../components/TableParts";
 
 export function Campaign({ id }: { id: string }) {
@@ -86,7 +86,9 @@ function View({ plan, onChanged, say }: { plan: Plan; onChanged: () => void; say
                 onClick={() =>
                   void step(async () => {
                     const r = await campaigns.startTest({ campaignId: plan.id });
-                    return t("campaigns.contacted", { contacted: count(r.contacted, locale) });
+                    return r.run?.finishTime
+                      ? t("campaigns.contacted", { contacted: count(r.contacted, locale) })
+                      : t("campaigns.underWay", { contacted: count(r.contacted, locale), toContact: count(r.run?.toContact ?? 0n, locale) });
                   })
                 }
               >
@@ -100,7 +102,9 @@ function View({ plan, onChanged, say }: { plan: Plan; onChanged: () => void; say
               onClick={() =>
                 void step(async () => {
                   const r = await campaigns.rollOut({ campaignId: plan.id });
-                  return t("campaigns.rolledOut", { contacted: count(r.contacted, locale), cells: r.cells.join(", ") || "—" });
+                  return r.run?.finishTime
+                    ? t("campaigns.rolledOut", { contacted: count(r.contacted, locale), cells: r.cells.join(", ") || "—" })
+                    : t("campaigns.underWay", { contacted: count(r.contacted, locale), toContact: count(r.run?.toContact ?? 0n, locale) });
                 })
               }
             >
@@ -112,10 +116,40 @@ function View({ plan, onChanged, say }: { plan: Plan; onChanged: () => void; say
           </Button>
         </Group>
       )}
+      {plan.contactRun && <RunLine run={plan.contactRun} onChanged={onChanged} />}
       <Failure action={action} />
       {tested && <Results plan={plan} />}
       {tested && <Members plan={plan} mayRecord={mayAct && plan.status === CampaignStatus.TESTING} />}
     </Stack>
+  );
+}
+
+/** The latest contact run; read again every few seconds while it is under way. */
+function RunLine({ run, onChanged }: { run: ContactRun; onChanged: () => void }) {
+  const { t, i18n } = useTranslation();
+  const locale = i18n.language;
+  const underWay = !run.finishTime;
+  useEffect(() => {
+    if (!underWay) return;
+    const timer = setTimeout(onChanged, 2000);
+    return () => clearTimeout(timer);
+  }, [underWay, run.considered, onChanged]);
+  const state = underWay ? "runUnderWay" : run.stopped ? "runStopped" : "runDone";
+  return (
+    <Group gap="sm">
+      <Text fw={500}>{t(`campaigns.runs.${run.phase}`)}</Text>
+      <Badge variant="light">
+        {t(`campaigns.${state}`)}
+      </Badge>
+      <Text>
+        {t("campaigns.runProgress", {
+          contacted: count(run.contacted, locale),
+          toContact: count(run.toContact, locale),
+          suppressed: count(run.suppressed, locale),
+          capped: count(run.capped, locale),
+        })}
+      </Text>
+    </Group>
   );
 }
 

@@ -8,14 +8,15 @@ use crm_platform::paging::{decode_key, finish_page, page_size, text_pair, time_a
 use crm_platform::time::micros;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::events as ev;
-use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
+use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, ContactPhase};
 
 use super::MarketingApi;
+use crate::contacting;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::campaigns::ToContact;
-use crate::storage::{audience, campaigns, consent, segments, timestamp};
+use crate::storage::{audience, campaigns, segments, timestamp};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -30,36 +31,18 @@ fn with_break_even(mut c: pb::Campaign) -> pb::Campaign {
     c
 }
 
-/// Refuses contacts that would take the campaign over its budget.
+/// Refuses a contact run that could take the campaign over its budget: `more` members to go
+/// through, after `already_contacted`.
 fn within_budget(c: &pb::Campaign, already_contacted: i64, more: i64) -> Result<()> {
     let cost = (already_contacted + more) * minor(&c.cost_per_contact);
     if cost > minor(&c.budget) {
         return Err(Error::FailedPrecondition(format!(
-            "contacting {more} more would cost {cost} against a budget of {} (minor units)",
+            "contacting up to {more} more would cost up to {cost} against a budget of {} (minor units)",
             minor(&c.budget)
         )));
     }
     Ok(())
 }
-
-/// Who of the members about to be contacted are: contacted now, left out for consent, left out
-/// at the contact cap.
-struct Reachable {
-    contact: Vec<String>,
-    suppressed: i64,
-    capped: i64,
-}
-
-/// What a contact run did.
-#[derive(Debug, Default)]
-struct Contacted {
-    contacted: i64,
-    suppressed: i64,
-    capped: i64,
-}
-
-/// Members contacted per page: memory and statements follow the page, not the campaign.
-const CONTACT_PAGE: i64 = 1_000;
 
 /// A campaign code: upper-case letters, digits, '-' and '_', up to 32.
 fn valid_code(code: &str) -> bool {
@@ -69,109 +52,17 @@ fn valid_code(code: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-/// Parties per `campaign.contacted` event.
-const CONTACTED_BATCH: usize = 500;
-
 impl MarketingApi {
-    /// Narrows `party_ids` to those the campaign may contact now: not opted out of its channel
-    /// (consent can change after selection) and under the contact cap across campaigns.
-    async fn reachable(
-        &self,
-        conn: &mut crm_storage::Conn,
-        c: &pb::Campaign,
-        party_ids: Vec<String>,
-    ) -> Result<Reachable> {
-        let blocked = consent::blocked(conn, &party_ids, c.channel).await?;
-        let allowed: Vec<String> = party_ids
-            .iter()
-            .filter(|p| !blocked.contains(*p))
-            .cloned()
-            .collect();
-        let suppressed = (party_ids.len() - allowed.len()) as i64;
-        let cap = self.config.contact_cap;
-        if cap <= 0 {
-            return Ok(Reachable {
-                contact: allowed,
-                suppressed,
-                capped: 0,
-            });
-        }
-        let since = self.store.now_micros() - self.config.contact_cap_window.as_micros() as i64;
-        let recent = campaigns::recent_contacts(conn, &allowed, c.channel, since).await?;
-        let contact: Vec<String> = allowed
-            .iter()
-            .filter(|p| recent.get(*p).copied().unwrap_or(0) < cap)
-            .cloned()
-            .collect();
-        Ok(Reachable {
-            capped: (allowed.len() - contact.len()) as i64,
-            contact,
-            suppressed,
-        })
-    }
-
-    /// Contacts the members `which` names, a page at a time, within the campaign's budget
-    /// (`already` contacted before); the caller's transaction makes it all or nothing. Test
-    /// group members left out are taken out of the test group, so that only contacts count
-    /// as tested.
-    async fn contact_all(
-        &self,
-        tx: &mut crm_storage::Tx,
-        c: &pb::Campaign,
-        which: ToContact<'_>,
-        already: i64,
-    ) -> Result<Contacted> {
-        let test_group = matches!(which, ToContact::TestGroup);
-        let mut done = Contacted::default();
-        let mut after = String::new();
-        loop {
-            let page = campaigns::to_contact(tx, &c.id, which, &after, CONTACT_PAGE).await?;
-            let Some(last) = page.last().cloned() else {
-                break;
-            };
-            let reach = self.reachable(tx, c, page.clone()).await?;
-            done.contacted += reach.contact.len() as i64;
-            done.suppressed += reach.suppressed;
-            done.capped += reach.capped;
-            within_budget(c, already, done.contacted)?;
-            self.contact(tx, c, &reach.contact, test_group).await?;
-            if test_group && reach.contact.len() < page.len() {
-                let contacted: std::collections::HashSet<&String> = reach.contact.iter().collect();
-                let left_out: Vec<String> = page.iter().filter(|p| !contacted.contains(p)).cloned().collect();
-                campaigns::unmark_test_group(tx, &c.id, &left_out).await?;
-            }
-            after = last;
-        }
-        Ok(done)
-    }
-
-    /// Marks `party_ids` contacted and has the service desk send them the campaign's message
-    /// (`campaign.contacted`, in batches).
-    async fn contact(
-        &self,
-        tx: &mut crm_storage::Tx,
-        c: &pb::Campaign,
-        party_ids: &[String],
-        test_group: bool,
-    ) -> Result<()> {
-        campaigns::contact(tx, &c.id, party_ids, test_group, self.store.now_micros()).await?;
-        for batch in party_ids.chunks(CONTACTED_BATCH) {
-            events::publish(
-                tx,
-                ev::CAMPAIGN_CONTACTED,
-                &c.id,
-                &pb::CampaignContacted {
-                    campaign_id: c.id.clone(),
-                    campaign_name: c.name.clone(),
-                    channel: c.channel,
-                    code: c.code.clone(),
-                    message: c.message.clone(),
-                    party_ids: batch.to_vec(),
-                },
-            )
-            .await?;
-        }
-        Ok(())
+    /// Goes through the campaign's new contact run while the call may wait (the configured
+    /// wait, within half the caller's time left): the run, ended or still under way.
+    async fn go_through(&self, campaign_id: &str) -> Result<pb::ContactRun> {
+        let wait = crm_platform::deadline::remaining().map_or(self.config.contact_wait, |left| {
+            self.config.contact_wait.min(left / 2)
+        });
+        contacting::go_through(&self.store, &self.config, campaign_id, wait)
+            .await?
+            .map(|run| run.to_proto())
+            .ok_or_else(|| Error::NotFound(format!("the contact run of campaign {campaign_id}")))
     }
 
     async fn campaign(&self, conn: &mut crm_storage::Conn, id: &str) -> Result<pb::Campaign> {
@@ -378,6 +269,8 @@ impl MarketingApi {
     ) -> Result<pb::StartTestResponse> {
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        // The selection just grew the table: plan the marking with statistics that know it.
+        crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
         let members = campaigns::mark_test_group(&mut tx, &c.id, i64::from(c.test_every_n)).await?;
         if members == 0 {
             return Err(Error::FailedPrecondition(format!(
@@ -385,14 +278,19 @@ impl MarketingApi {
                 c.id
             )));
         }
-        let reach = self.contact_all(&mut tx, &c, ToContact::TestGroup, 0).await?;
+        let to_contact = campaigns::count_to_contact(&mut tx, &c.id, ToContact::TestGroup).await?;
+        within_budget(&c, 0, to_contact)?;
+        let now = self.store.now_micros();
+        campaigns::start_run(&mut tx, &c.id, ContactPhase::Test, &[], to_contact, now).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Draft, CampaignStatus::Testing)
             .await?;
         self.store.commit(tx).await?;
+        let run = self.go_through(&c.id).await?;
         Ok(pb::StartTestResponse {
-            contacted: reach.contacted,
-            suppressed: reach.suppressed,
-            capped: reach.capped,
+            contacted: run.contacted,
+            suppressed: run.suppressed,
+            capped: run.capped,
+            run: Some(run),
         })
     }
 
@@ -497,6 +395,15 @@ impl MarketingApi {
     ) -> Result<pb::RollOutResponse> {
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        if c.contact_run
+            .as_ref()
+            .is_some_and(|r| r.phase == ContactPhase::Test as i32 && r.finish_time.is_none())
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {}'s test group is still being contacted (see its contact_run); roll out once the test's results are in",
+                c.id
+            )));
+        }
         let (_, results) = self.results(&mut tx, &c).await?;
         let chosen: Vec<String> = results
             .iter()
@@ -504,17 +411,20 @@ impl MarketingApi {
             .map(|r| r.cell.clone())
             .collect();
         let already = campaigns::contacted_count(&mut tx, &c.id).await?;
-        let reach = self
-            .contact_all(&mut tx, &c, ToContact::InCells(&chosen), already)
-            .await?;
+        let to_contact = campaigns::count_to_contact(&mut tx, &c.id, ToContact::InCells(&chosen)).await?;
+        within_budget(&c, already, to_contact)?;
+        let now = self.store.now_micros();
+        campaigns::start_run(&mut tx, &c.id, ContactPhase::RollOut, &chosen, to_contact, now).await?;
         self.move_campaign(&mut tx, &c, CampaignStatus::Testing, CampaignStatus::RolledOut)
             .await?;
         self.store.commit(tx).await?;
+        let run = self.go_through(&c.id).await?;
         Ok(pb::RollOutResponse {
-            contacted: reach.contacted,
+            contacted: run.contacted,
             cells: chosen,
-            suppressed: reach.suppressed,
-            capped: reach.capped,
+            suppressed: run.suppressed,
+            capped: run.capped,
+            run: Some(run),
         })
     }
 
@@ -532,6 +442,8 @@ impl MarketingApi {
                 c.id
             )));
         }
+        // A run under way stops: its remaining members are not contacted.
+        campaigns::stop_run(&mut tx, &c.id, self.store.now_micros()).await?;
         let closed = self
             .move_campaign(&mut tx, &c, from, CampaignStatus::Closed)
             .await?;

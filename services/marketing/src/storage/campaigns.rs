@@ -8,8 +8,21 @@ use sqlx::any::AnyRow;
 
 use super::timestamp;
 
-const COLUMNS: &str = "id, name, channel, currency_code, budget_minor, cost_per_contact_minor, net_profit_per_response_minor, \
-    segment_id, status, test_every_n, attribution_window_days, created_at, code, message";
+/// What a campaign is created with (a macro, so that [`COLUMNS`] can extend it).
+macro_rules! plan_columns {
+    () => {
+        "id, name, channel, currency_code, budget_minor, cost_per_contact_minor, net_profit_per_response_minor, \
+         segment_id, status, test_every_n, attribution_window_days, created_at, code, message"
+    };
+}
+const PLAN: &str = plan_columns!();
+
+/// A campaign as read: its plan and its latest contact run.
+const COLUMNS: &str = concat!(
+    plan_columns!(),
+    ", run_phase, run_cells, run_to_contact, run_after, run_considered, run_contacted, run_suppressed, \
+     run_capped, run_started_at, run_finished_at, run_stopped"
+);
 
 fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
     let currency: String = r.try_get("currency_code")?;
@@ -34,7 +47,87 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
         create_time: Some(timestamp(r.try_get("created_at")?)),
         code: r.try_get("code")?,
         message: r.try_get("message")?,
+        contact_run: run_from_row(r)?.map(|run| run.to_proto()),
     })
+}
+
+/// Where a campaign's contact run has got to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Which members it goes through.
+    pub phase: pb::ContactPhase,
+    /// The cells of a roll-out.
+    pub cells: Vec<String>,
+    /// The members it goes through, at most.
+    pub to_contact: i64,
+    /// The last member gone through ('' before the first).
+    pub after: String,
+    /// Counts so far: gone through, contacted, left out for consent, left out at the cap.
+    pub counts: RunCounts,
+    /// When it started (µs).
+    pub started_at: i64,
+    /// When it ended (µs); None while under way.
+    pub finished_at: Option<i64>,
+    /// Ended by the campaign's closing.
+    pub stopped: bool,
+}
+
+/// What a run did with its members, so far or on one page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// Members gone through.
+    pub considered: i64,
+    /// Of them, contacted.
+    pub contacted: i64,
+    /// Left out: opted out of the channel since selection.
+    pub suppressed: i64,
+    /// Left out: at the contact cap.
+    pub capped: i64,
+}
+
+impl Run {
+    /// As the API shows it.
+    pub fn to_proto(&self) -> pb::ContactRun {
+        pb::ContactRun {
+            phase: self.phase as i32,
+            to_contact: self.to_contact,
+            considered: self.counts.considered,
+            contacted: self.counts.contacted,
+            suppressed: self.counts.suppressed,
+            capped: self.counts.capped,
+            start_time: Some(timestamp(self.started_at)),
+            finish_time: self.finished_at.map(timestamp),
+            stopped: self.stopped,
+            cells: self.cells.clone(),
+        }
+    }
+}
+
+fn run_from_row(r: &AnyRow) -> sqlx::Result<Option<Run>> {
+    let phase = pb::ContactPhase::try_from(r.try_get::<i64, _>("run_phase")? as i32)
+        .unwrap_or(pb::ContactPhase::Unspecified);
+    let Some(started_at) = r.try_get::<Option<i64>, _>("run_started_at")? else {
+        return Ok(None);
+    };
+    if phase == pb::ContactPhase::Unspecified {
+        return Ok(None);
+    }
+    let cells: String = r.try_get("run_cells")?;
+    Ok(Some(Run {
+        phase,
+        cells: serde_json::from_str(&cells).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        to_contact: r.try_get("run_to_contact")?,
+        after: r.try_get("run_after")?,
+        counts: RunCounts {
+            considered: r.try_get("run_considered")?,
+            contacted: r.try_get("run_contacted")?,
+            suppressed: r.try_get("run_suppressed")?,
+            capped: r.try_get("run_capped")?,
+        },
+        started_at,
+        finished_at: r.try_get("run_finished_at")?,
+        stopped: r.try_get::<i64, _>("run_stopped")? != 0,
+    }))
 }
 
 fn minor(m: &Option<Money>) -> i64 {
@@ -51,7 +144,7 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Re
         .map(|m| m.currency_code.clone())
         .unwrap_or_default();
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO campaigns ({PLAN}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     )))
     .bind(&c.id)
     .bind(&c.name)
@@ -119,6 +212,100 @@ pub async fn list(
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// A campaign with its contact run (None for a campaign never tested).
+pub async fn get_with_run(conn: &mut Conn, id: &str) -> sqlx::Result<Option<(pb::Campaign, Option<Run>)>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
+    q.and("id = {}", id);
+    q.build()
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(|r| Ok((from_row(r)?, run_from_row(r)?)))
+        .transpose()
+}
+
+/// Starts the campaign's contact run (replacing the one before), in the caller's transaction:
+/// it begins once the call that asks for it commits.
+pub async fn start_run(
+    conn: &mut Conn,
+    id: &str,
+    phase: pb::ContactPhase,
+    cells: &[String],
+    to_contact: i64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE campaigns SET run_phase = $1, run_cells = $2, run_to_contact = $3, run_after = '', \
+         run_considered = 0, run_contacted = 0, run_suppressed = 0, run_capped = 0, run_started_at = $4, \
+         run_finished_at = NULL, run_stopped = 0 WHERE id = $5",
+    )
+    .bind(phase as i64)
+    .bind(serde_json::to_string(cells).expect("a list of strings"))
+    .bind(to_contact)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a page of `from` gone through up to `after`, ended at `finished_at` when it was the
+/// last; false when the run is no longer where `from` was (the page done by another replica, or
+/// the run stopped), and the page's work is to be rolled back.
+pub async fn advance_run(
+    conn: &mut Conn,
+    id: &str,
+    from: &Run,
+    after: &str,
+    page: RunCounts,
+    finished_at: Option<i64>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE campaigns SET run_after = $1, run_considered = run_considered + $2, \
+         run_contacted = run_contacted + $3, run_suppressed = run_suppressed + $4, run_capped = run_capped + $5, \
+         run_finished_at = $6 WHERE id = $7 AND run_started_at = $8 AND run_after = $9 AND run_finished_at IS NULL",
+    )
+    .bind(after)
+    .bind(page.considered)
+    .bind(page.contacted)
+    .bind(page.suppressed)
+    .bind(page.capped)
+    .bind(finished_at)
+    .bind(id)
+    .bind(from.started_at)
+    .bind(&from.after)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends a campaign's run under way as stopped; false when none was under way.
+pub async fn stop_run(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE campaigns SET run_finished_at = $1, run_stopped = 1 \
+         WHERE id = $2 AND run_phase <> 0 AND run_finished_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Up to `limit` campaigns whose runs are under way, started at or before `started_by` (µs),
+/// oldest first.
+pub async fn running(conn: &mut Conn, started_by: i64, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM campaigns WHERE run_phase <> 0 AND run_finished_at IS NULL AND run_started_at <= $1 \
+         ORDER BY run_started_at, id LIMIT $2",
+    )
+    .bind(started_by)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// Moves a campaign from `from` to `to`; false when it was not in `from`.
@@ -211,6 +398,23 @@ pub enum ToContact<'a> {
     InCells(&'a [String]),
 }
 
+impl ToContact<'_> {
+    /// Adds the condition naming these members; false when it names none.
+    fn narrow(self, q: &mut SqlBuilder) -> bool {
+        match self {
+            ToContact::TestGroup => {
+                q.push(" AND test_group = 1");
+            }
+            ToContact::InCells([]) => return false,
+            ToContact::InCells(cells) => {
+                let list = q.in_list(cells.iter().map(String::as_str));
+                q.push(&format!(" AND cell IN ({list})"));
+            }
+        }
+        true
+    }
+}
+
 /// Up to `limit` members still selected that `which` names, by party id after `after`.
 pub async fn to_contact(
     conn: &mut Conn,
@@ -221,17 +425,8 @@ pub async fn to_contact(
 ) -> sqlx::Result<Vec<String>> {
     let mut q = SqlBuilder::new("SELECT party_id FROM campaign_members WHERE status = 'selected'");
     q.and("campaign_id = {}", campaign_id);
-    match which {
-        ToContact::TestGroup => {
-            q.push(" AND test_group = 1");
-        }
-        ToContact::InCells(cells) => {
-            if cells.is_empty() {
-                return Ok(Vec::new());
-            }
-            let list = q.in_list(cells.iter().map(String::as_str));
-            q.push(&format!(" AND cell IN ({list})"));
-        }
+    if !which.narrow(&mut q) {
+        return Ok(Vec::new());
     }
     q.and("party_id > {}", after);
     q.order_limit("party_id", limit);
@@ -241,6 +436,16 @@ pub async fn to_contact(
         .iter()
         .map(|r| r.try_get("party_id"))
         .collect()
+}
+
+/// How many members still selected `which` names: the most a run through them can contact.
+pub async fn count_to_contact(conn: &mut Conn, campaign_id: &str, which: ToContact<'_>) -> sqlx::Result<i64> {
+    let mut q = SqlBuilder::new("SELECT COUNT(*) FROM campaign_members WHERE status = 'selected'");
+    q.and("campaign_id = {}", campaign_id);
+    if !which.narrow(&mut q) {
+        return Ok(0);
+    }
+    q.build().fetch_one(&mut *conn).await?.try_get(0)
 }
 
 /// How many members of a campaign were contacted.
@@ -253,10 +458,12 @@ pub async fn contacted_count(conn: &mut Conn, campaign_id: &str) -> sqlx::Result
     .await
 }
 
-/// Per cell of a campaign: (cell, members, tested, responses among the tested), in SQL.
+/// Per cell of a campaign: (cell, members, tested, responses among the tested), in SQL. Tested
+/// counts the test group's members contacted so far (all of it once the test's run has ended).
 pub async fn cell_counts(conn: &mut Conn, campaign_id: &str) -> sqlx::Result<Vec<(String, i64, i64, i64)>> {
     sqlx::query(
-        "SELECT cell, COUNT(*) AS members, CAST(SUM(test_group) AS BIGINT) AS tested, \
+        "SELECT cell, COUNT(*) AS members, \
+         CAST(SUM(CASE WHEN test_group = 1 AND contacted_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS tested, \
          CAST(SUM(CASE WHEN test_group = 1 AND status IN ('responded', 'converted') THEN 1 ELSE 0 END) AS BIGINT) AS responses \
          FROM campaign_members WHERE campaign_id = $1 GROUP BY cell ORDER BY cell",
     )

@@ -269,15 +269,9 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!((selection.selected, selection.suppressed), (19, 1));
-    let started = suite
-        .campaigns
-        .clone()
-        .start_test(suite.req(pb::StartTestRequest {
-            campaign_id: campaign.id.clone(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+    let started = suite.start_test(&campaign.id).await.unwrap();
+    assert_eq!(started.phase, pb::ContactPhase::Test as i32);
+    assert!(!started.stopped);
     let members = suite
         .campaigns
         .clone()
@@ -335,6 +329,10 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
     expected_test.sort();
     assert_eq!(tested, expected_test);
     assert_eq!(started.contacted, tested.len() as i64);
+    assert_eq!(
+        (started.to_contact, started.considered),
+        (started.contacted, started.contacted)
+    );
 
     // Responses from the test group of one cell only.
     let responding_cell = members.iter().find(|m| m.test_group).unwrap().cell.clone();
@@ -400,16 +398,9 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .map(|c| c.cell.as_str())
         .collect();
     assert_eq!(selected, vec![responding_cell.as_str()]);
-    let rolled = suite
-        .campaigns
-        .clone()
-        .roll_out(suite.req(pb::RollOutRequest {
-            campaign_id: campaign.id.clone(),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(rolled.cells, vec![responding_cell.clone()]);
+    let (cells, rolled) = suite.roll_out(&campaign.id).await.unwrap();
+    assert_eq!(cells, vec![responding_cell.clone()]);
+    assert_eq!(rolled.phase, pb::ContactPhase::RollOut as i32);
     let members = suite
         .campaigns
         .clone()
@@ -532,16 +523,24 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         }))
         .await
         .unwrap();
-    let err = suite
-        .campaigns
-        .clone()
-        .start_test(suite.req(pb::StartTestRequest {
-            campaign_id: tiny.id.clone(),
-        }))
-        .await
-        .unwrap_err();
+    let err = suite.start_test(&tiny.id).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("budget"), "{}", err.message());
+    let tiny = suite
+        .campaigns
+        .clone()
+        .get_campaign(suite.req(pb::GetCampaignRequest { id: tiny.id }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    assert_eq!(
+        tiny.status,
+        CampaignStatus::Draft as i32,
+        "refused, it is still a draft"
+    );
+    assert!(tiny.contact_run.is_none());
 }
 
 /// A customer's own figures are current at once; their scores move once the quintile

@@ -1,11 +1,16 @@
 //! Campaign execution: contacting sends (announced for the service desk to deliver), consent is
 //! applied again at send time, a per-customer contact cap holds across campaigns, the messaging
 //! gateway's bounces and opt-outs become consent, and an order redeeming a campaign's code is
-//! the member's response.
+//! the member's response. A large campaign is contacted a page at a time, in the background.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crm_proto::marketing::v1::{self as pb, Channel, Condition, ContactFeedbackKind, Operator};
+use crm_marketing::contacting;
+use crm_proto::marketing::v1::{
+    self as pb, CampaignStatus, Channel, Condition, ContactFeedbackKind, Operator,
+};
 use crm_proto::sales::v1 as spb;
 use crm_testkit::{Backend, backend_tests, eventually};
 use futures::StreamExt as _;
@@ -83,9 +88,8 @@ async fn campaigns_send_within_consent_and_contact_pressure(backend: Backend) {
         async move { campaigns.select_members(req).await.unwrap().into_inner() }
     };
     let start = |id: String| {
-        let mut campaigns = suite.campaigns.clone();
-        let req = suite.req(pb::StartTestRequest { campaign_id: id });
-        async move { campaigns.start_test(req).await.unwrap().into_inner() }
+        let suite = &suite;
+        async move { suite.start_test(&id).await.unwrap() }
     };
 
     // Codes are validated and unique.
@@ -333,7 +337,226 @@ async fn bounces_and_opt_outs_become_consent(backend: Backend) {
     );
 }
 
+/// `n` members of a campaign, as SelectMembers leaves them (`m00000`, `m00001`, ... in two
+/// cells), written straight into marketing's database: a campaign of thousands without
+/// thousands of customers.
+async fn selected(suite: &Suite, campaign_id: &str, n: usize) {
+    let ids: Vec<usize> = (0..n).collect();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                format!(
+                    "('{campaign_id}', 'm{i:05}', '{}', 'selected')",
+                    444 + (i % 2) * 111
+                )
+            })
+            .collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO campaign_members (campaign_id, party_id, cell, status) VALUES {}",
+            rows.join(", ")
+        )))
+        .execute(suite.marketing_db.pool())
+        .await
+        .unwrap();
+    }
+}
+
+/// How many members of a campaign were contacted, read from the table.
+async fn contacted(suite: &Suite, campaign_id: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM campaign_members WHERE campaign_id = $1 AND contacted_at IS NOT NULL",
+    )
+    .bind(campaign_id)
+    .fetch_one(suite.marketing_db.pool())
+    .await
+    .unwrap()
+}
+
+async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
+    // The calls answer at once and the service's job stays away: every page is gone through
+    // here, by the job's own code.
+    let settings = crm_marketing::MarketingSettings {
+        contact_wait: Duration::ZERO,
+        contact_run_interval: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let suite = Suite::start_with(backend, |s| *s = settings.clone()).await;
+    let store = crm_platform::Store::new(
+        suite.marketing_db.clone(),
+        Arc::default(),
+        Arc::new(crm_platform::clock::SystemClock),
+    );
+    let segment_id = suite
+        .marketing
+        .clone()
+        .create_segment(suite.req(pb::CreateSegmentRequest {
+            segment: Some(pb::Segment {
+                name: "Everyone".into(),
+                conditions: vec![Condition {
+                    field: "order_count".into(),
+                    operator: Operator::GreaterOrEqual as i32,
+                    value: "0".into(),
+                }],
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .segment
+        .unwrap()
+        .id;
+    let create = |name: &str, channel: Channel, budget_contacts: i64| {
+        let mut campaigns = suite.campaigns.clone();
+        let mut c = campaign(name, channel, &segment_id, "");
+        c.budget = money(budget_contacts * 62);
+        let req = suite.req(pb::CreateCampaignRequest { campaign: Some(c) });
+        async move {
+            campaigns
+                .create_campaign(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .campaign
+                .unwrap()
+        }
+    };
+    let get = |id: &str| {
+        let mut campaigns = suite.campaigns.clone();
+        let req = suite.req(pb::GetCampaignRequest { id: id.into() });
+        async move {
+            campaigns
+                .get_campaign(req)
+                .await
+                .unwrap()
+                .into_inner()
+                .campaign
+                .unwrap()
+        }
+    };
+    let start = |id: &str| {
+        let mut campaigns = suite.campaigns.clone();
+        let req = suite.req(pb::StartTestRequest {
+            campaign_id: id.into(),
+        });
+        async move { campaigns.start_test(req).await.map(|r| r.into_inner()) }
+    };
+    let mut contacted_events = suite
+        .nats
+        .client()
+        .await
+        .subscribe("crm.marketing.campaign.contacted")
+        .await
+        .unwrap();
+
+    // A test group of 2,500 costs more than a budget for 2,499: refused, nothing marked.
+    let over = create("Over", Channel::Email, 2_499).await;
+    selected(&suite, &over.id, 2_500).await;
+    let err = start(&over.id).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("budget"), "{}", err.message());
+    assert_eq!(get(&over.id).await.status, CampaignStatus::Draft as i32);
+    let marked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM campaign_members WHERE campaign_id = $1 AND test_group = 1")
+            .bind(&over.id)
+            .fetch_one(suite.marketing_db.pool())
+            .await
+            .unwrap();
+    assert_eq!(marked, 0);
+
+    // 2,500 within budget: StartTest answers with the run just begun.
+    let big = create("Big", Channel::Email, 2_500).await;
+    selected(&suite, &big.id, 2_500).await;
+    let started = start(&big.id).await.unwrap();
+    let run = started.run.unwrap();
+    assert_eq!((run.to_contact, run.considered, started.contacted), (2_500, 0, 0));
+    assert!(run.finish_time.is_none());
+    let shown = get(&big.id).await;
+    assert_eq!(shown.status, CampaignStatus::Testing as i32);
+    assert_eq!(shown.contact_run, Some(run));
+    let err = suite
+        .campaigns
+        .clone()
+        .roll_out(suite.req(pb::RollOutRequest {
+            campaign_id: big.id.clone(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::FailedPrecondition,
+        "the test is still being contacted"
+    );
+
+    // Two replicas on the first page: one page's contacts count, whichever committed.
+    let (a, b) = tokio::join!(
+        contacting::next_page(&store, &settings, &big.id),
+        contacting::next_page(&store, &settings, &big.id)
+    );
+    assert!(a.unwrap() && b.unwrap(), "the run is still under way");
+    let run = get(&big.id).await.contact_run.unwrap();
+    assert!([1_000, 2_000].contains(&run.considered), "{run:?}");
+    assert_eq!(run.contacted, run.considered);
+    assert_eq!(contacted(&suite, &big.id).await, run.contacted);
+
+    // The job goes on with it to its end, then finds nothing.
+    assert_eq!(contacting::run_pending(&store, &settings).await.unwrap(), 1);
+    let run = get(&big.id).await.contact_run.unwrap();
+    assert!(run.finish_time.is_some() && !run.stopped);
+    assert_eq!(
+        (run.considered, run.contacted, run.suppressed, run.capped),
+        (2_500, 2_500, 0, 0)
+    );
+    assert_eq!(contacted(&suite, &big.id).await, 2_500);
+    assert_eq!(contacting::run_pending(&store, &settings).await.unwrap(), 0);
+
+    // Closed after its first page, a run stops there.
+    let stopped = create("Stopped", Channel::Sms, 2_500).await;
+    selected(&suite, &stopped.id, 2_500).await;
+    start(&stopped.id).await.unwrap();
+    assert!(
+        contacting::next_page(&store, &settings, &stopped.id)
+            .await
+            .unwrap()
+    );
+    suite
+        .campaigns
+        .clone()
+        .close_campaign(suite.req(pb::CloseCampaignRequest {
+            campaign_id: stopped.id.clone(),
+        }))
+        .await
+        .unwrap();
+    assert!(
+        !contacting::next_page(&store, &settings, &stopped.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(contacting::run_pending(&store, &settings).await.unwrap(), 0);
+    let run = get(&stopped.id).await.contact_run.unwrap();
+    assert!(run.stopped && run.finish_time.is_some());
+    assert_eq!((run.considered, run.contacted), (1_000, 1_000));
+    assert_eq!(contacted(&suite, &stopped.id).await, 1_000);
+
+    // Each contact was announced once, for the desk to send.
+    let mut announced: HashMap<(String, String), usize> = HashMap::new();
+    while announced.values().sum::<usize>() < 2_500 + 1_000 {
+        let msg = tokio::time::timeout(Duration::from_secs(30), contacted_events.next())
+            .await
+            .expect("campaign.contacted")
+            .unwrap();
+        let e: pb::CampaignContacted = prost::Message::decode(msg.payload).unwrap();
+        for party in e.party_ids {
+            *announced.entry((e.campaign_id.clone(), party)).or_default() += 1;
+        }
+    }
+    assert_eq!(announced.len(), 2_500 + 1_000, "nobody twice");
+    assert_eq!(announced.keys().filter(|(c, _)| *c == big.id).count(), 2_500);
+}
+
 backend_tests!(
     campaigns_send_within_consent_and_contact_pressure,
     bounces_and_opt_outs_become_consent,
+    a_large_campaign_is_contacted_a_page_at_a_time,
 );

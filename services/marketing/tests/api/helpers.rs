@@ -15,7 +15,7 @@ use crm_proto::sales::v1::catalog_service_client::CatalogServiceClient;
 use crm_proto::sales::v1::order_service_client::OrderServiceClient;
 use crm_proto::sales::v1::pipeline_service_client::PipelineServiceClient;
 use crm_storage::Db;
-use crm_testkit::{Backend, Running, TestDb, TestNats, authed, fixtures, start, token};
+use crm_testkit::{Backend, Running, TestDb, TestNats, authed, eventually, fixtures, start, token};
 use tonic::transport::Channel;
 
 pub struct Suite {
@@ -174,6 +174,68 @@ impl Suite {
         let stale = "SELECT COUNT(*) FROM view_version v WHERE NOT EXISTS \
             (SELECT 1 FROM rfm_cut_versions c WHERE c.version = v.version)";
         fixtures::rows_reach(&self.marketing_db, stale, None, 0, "RFM boundaries recomputed").await;
+    }
+
+    /// Starts the campaign's test and follows its contact run to the end, as a client of a large
+    /// campaign does.
+    pub async fn start_test(&self, campaign_id: &str) -> Result<pb::ContactRun, tonic::Status> {
+        let started = self
+            .campaigns
+            .clone()
+            .start_test(self.req(pb::StartTestRequest {
+                campaign_id: campaign_id.into(),
+            }))
+            .await?
+            .into_inner();
+        let run = started.run.expect("the test's run");
+        assert_eq!(
+            (started.contacted, started.suppressed, started.capped),
+            (run.contacted, run.suppressed, run.capped),
+            "the answer's counts are its run's"
+        );
+        Ok(self.run_ended(campaign_id).await)
+    }
+
+    /// Rolls the campaign out and follows its contact run to the end: the cells and the run.
+    pub async fn roll_out(&self, campaign_id: &str) -> Result<(Vec<String>, pb::ContactRun), tonic::Status> {
+        let rolled = self
+            .campaigns
+            .clone()
+            .roll_out(self.req(pb::RollOutRequest {
+                campaign_id: campaign_id.into(),
+            }))
+            .await?
+            .into_inner();
+        assert_eq!(
+            rolled.run.as_ref().expect("the roll-out's run").cells,
+            rolled.cells
+        );
+        Ok((rolled.cells, self.run_ended(campaign_id).await))
+    }
+
+    /// The campaign's contact run once it has ended.
+    pub async fn run_ended(&self, campaign_id: &str) -> pb::ContactRun {
+        eventually(
+            std::time::Duration::from_secs(60),
+            "the contact run's end",
+            || {
+                let mut campaigns = self.campaigns.clone();
+                let req = self.req(pb::GetCampaignRequest {
+                    id: campaign_id.into(),
+                });
+                async move {
+                    let run = campaigns
+                        .get_campaign(req)
+                        .await
+                        .ok()?
+                        .into_inner()
+                        .campaign?
+                        .contact_run?;
+                    run.finish_time.is_some().then_some(run)
+                }
+            },
+        )
+        .await
     }
 
     /// Waits until marketing has `n` profiles.
