@@ -189,7 +189,9 @@ pub type OpenDealRow = (String, String, String, String, String, Option<i64>, Str
 /// The open opportunities that may be stalled or overdue at `today` (YYYY-MM-DD): past their
 /// expected close date, past the planned end of their stage, or (no plan) in their stage since
 /// before `stalled_before` (µs), each with its current stage visit (the last of its history), by
-/// id. The rules decide; this reads only the deals they can flag.
+/// id. The rules decide; this reads only the deals they can flag with an alert not raised before
+/// (matched on the dedupe keys `domain::alerts` gives: `stalled:{id}:{stage}`,
+/// `overdue:{id}:{close}`), so that each run reads what is new, not every late deal again.
 pub async fn alert_candidates(
     conn: &mut Conn,
     today: &str,
@@ -199,9 +201,11 @@ pub async fn alert_candidates(
         "SELECT o.id, o.name, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
          FROM opportunities o LEFT JOIN stage_history h ON h.opportunity_id = o.id \
          AND h.seq = (SELECT MAX(s.seq) FROM stage_history s WHERE s.opportunity_id = o.id) \
-         WHERE o.status = $1 AND (o.expected_close_date < $2 \
-         OR (COALESCE(h.planned_leave_date, '') <> '' AND h.planned_leave_date < $2) \
+         WHERE o.status = $1 AND ((o.expected_close_date < $2 \
+         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'overdue:' || o.id || ':' || o.expected_close_date)) \
+         OR (((COALESCE(h.planned_leave_date, '') <> '' AND h.planned_leave_date < $2) \
          OR (COALESCE(h.planned_leave_date, '') = '' AND (h.entered_at IS NULL OR h.entered_at < $3))) \
+         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'stalled:' || o.id || ':' || o.stage_code))) \
          ORDER BY o.id",
     )
     .bind(pb::OpportunityStatus::Open as i64)

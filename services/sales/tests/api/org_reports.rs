@@ -633,6 +633,18 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
     assert_eq!((win.won, win.lost, win.win_rate_bps), (1, 1, 5000));
 
     // Alerts: the deal past its planned date is stalled; raised once however often evaluated.
+    // The job reads the late deals without their alert: this one until its alert is raised.
+    let candidates = || async {
+        let mut conn = suite.sales_db.pool().acquire().await.unwrap();
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        crm_sales::storage::reporting::alert_candidates(&mut conn, &today, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|deal| deal.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(candidates().await, vec![moved.id.clone()]);
     let raised = suite
         .reports
         .clone()
@@ -656,6 +668,7 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         .into_inner()
         .raised;
     assert!(again.is_empty());
+    assert_eq!(candidates().await, Vec::<String>::new(), "its alert is raised");
     let listed = suite
         .reports
         .clone()
