@@ -1,0 +1,4 @@
+-- ListParties of one kind (the organizations of a base of people, say) reads a page in id order
+-- from this index: the kind's active parties from the page's position on, and no more. Without
+-- it, a page walked every active party in id order until it found a page of the kind.
+CREATE INDEX parties_kind_page ON parties (kind, status, id);
