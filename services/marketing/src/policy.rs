@@ -32,6 +32,7 @@ pub fn policy() -> Policy {
             MARKETING,
             &[
                 "GetProfile",
+                "ListProfileCampaigns",
                 "ListRfmScores",
                 "GetRfmCells",
                 "ListSegments",

@@ -102,6 +102,7 @@ crm_platform::grpc_handlers! {
         preview_segment(pb::PreviewSegmentRequest) -> pb::PreviewSegmentResponse => handle_preview_segment;
         create_segment(pb::CreateSegmentRequest) -> pb::CreateSegmentResponse => handle_create_segment;
         list_segments(pb::ListSegmentsRequest) -> pb::ListSegmentsResponse => handle_list_segments;
+        list_profile_campaigns(pb::ListProfileCampaignsRequest) -> pb::ListProfileCampaignsResponse => handle_list_profile_campaigns;
         list_segment_members(pb::ListSegmentMembersRequest) -> pb::ListSegmentMembersResponse => handle_list_segment_members;
         set_consent(pb::SetConsentRequest) -> pb::SetConsentResponse => handle_set_consent;
         record_contact_feedback(pb::RecordContactFeedbackRequest) -> pb::RecordContactFeedbackResponse => handle_record_contact_feedback;

@@ -39,6 +39,20 @@ pub(super) fn check_channel(c: &pb::Consent) -> Violations {
     v
 }
 
+/// Campaigns a profile shows; ListProfileCampaigns gives the rest.
+const PROFILE_CAMPAIGNS: i64 = 20;
+
+/// Campaign history rows as the API shows them.
+fn history_entries(rows: Vec<(String, String, String)>) -> Vec<pb::CampaignHistoryEntry> {
+    rows.into_iter()
+        .map(|(campaign_id, campaign_name, status)| pb::CampaignHistoryEntry {
+            campaign_id,
+            campaign_name,
+            status,
+        })
+        .collect()
+}
+
 impl MarketingApi {
     fn money(&self, amount_minor: i64) -> Option<Money> {
         Some(Money {
@@ -102,15 +116,9 @@ impl MarketingApi {
         member_of.extend(segments::lists_holding(&mut conn, &p.party_id).await?);
         member_of.sort();
         let segment_ids: Vec<String> = member_of.into_iter().map(|(_, id)| id).collect();
-        let campaigns = campaigns::history(&mut conn, &p.party_id)
-            .await?
-            .into_iter()
-            .map(|(campaign_id, campaign_name, status)| pb::CampaignHistoryEntry {
-                campaign_id,
-                campaign_name,
-                status,
-            })
-            .collect();
+        let campaigns =
+            history_entries(campaigns::history(&mut conn, &p.party_id, None, PROFILE_CAMPAIGNS).await?);
+        let campaign_count = campaigns::history_count(&mut conn, &p.party_id).await?;
         let f = f.unwrap_or_default();
         Ok(pb::GetProfileResponse {
             profile: Some(pb::Profile {
@@ -129,6 +137,7 @@ impl MarketingApi {
                 total_spend: self.money(f.total_minor),
                 segment_ids,
                 campaigns,
+                campaign_count,
             }),
         })
     }
@@ -331,6 +340,29 @@ impl MarketingApi {
         let (segments, next_page_token) = finish_page(rows, size, |s| key_of(&[&s.name]));
         Ok(pb::ListSegmentsResponse {
             segments,
+            next_page_token,
+        })
+    }
+
+    pub(super) async fn handle_list_profile_campaigns(
+        &self,
+        _p: &Principal,
+        req: pb::ListProfileCampaignsRequest,
+    ) -> Result<pb::ListProfileCampaignsResponse> {
+        let mut v = Violations::new();
+        v.check(req.party_id.is_empty(), "party_id", "required");
+        let size = page_size(req.page_size, 100, 500, &mut v);
+        let before = decode_token(&req.page_token, &mut v);
+        v.finish()?;
+        let mut conn = self.store.conn().await?;
+        if profiles::get(&mut conn, &req.party_id).await?.is_none() {
+            return Err(Error::NotFound(format!("profile {}", req.party_id)));
+        }
+        let before = (!before.is_empty()).then_some(before.as_str());
+        let rows = campaigns::history(&mut conn, &req.party_id, before, size + 1).await?;
+        let (rows, next_page_token) = finish_page(rows, size, |(id, _, _)| id.clone());
+        Ok(pb::ListProfileCampaignsResponse {
+            campaigns: history_entries(rows),
             next_page_token,
         })
     }

@@ -601,18 +601,37 @@ pub async fn respond(
         == 1)
 }
 
-/// (campaign id, name, status) of every campaign a customer is a member of.
-pub async fn history(conn: &mut Conn, party_id: &str) -> sqlx::Result<Vec<(String, String, String)>> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.name, m.status FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id \
-         WHERE m.party_id = $1 ORDER BY c.created_at DESC",
-    )
-    .bind(party_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
+/// (campaign id, name, status) of up to `limit` campaigns a customer is a member of, most recent
+/// first (campaign ids follow creation), before campaign id `before`: read from the (party,
+/// campaign) index, a page's worth whatever the customer's history.
+pub async fn history(
+    conn: &mut Conn,
+    party_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String, String)>> {
+    let mut q = SqlBuilder::new(
+        "SELECT c.id, c.name, m.status FROM campaign_members m JOIN campaigns c ON c.id = m.campaign_id WHERE 1 = 1",
+    );
+    q.and("m.party_id = {}", party_id);
+    if let Some(before) = before {
+        q.and("m.campaign_id < {}", before);
+    }
+    q.order_limit("m.campaign_id DESC", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("status")?)))
         .collect()
+}
+
+/// How many campaigns a customer is a member of (from the same index).
+pub async fn history_count(conn: &mut Conn, party_id: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM campaign_members WHERE party_id = $1")
+        .bind(party_id)
+        .fetch_one(&mut *conn)
+        .await
 }
 
 /// A cell's contacts and what they brought, as `performance_by_cell` adds them up.

@@ -1,7 +1,9 @@
-//! Segments and campaigns list in pages: each once, in order, pages capped.
+//! Segments, campaigns and a customer's campaigns list in pages: each once, in order, pages
+//! capped.
 
 use crm_proto::marketing::v1::{self as pb, Channel, Condition, Operator};
 use crm_testkit::{Backend, all_pages, backend_tests};
+use tonic::Code;
 
 use crate::helpers::{Suite, money, violated};
 
@@ -101,4 +103,112 @@ async fn segments_and_campaigns_page(backend: Backend) {
     assert_eq!(violated(&bad), ["page_token"]);
 }
 
-backend_tests!(segments_and_campaigns_page);
+/// A customer in 25 campaigns: the profile holds the latest 20 and counts them all; the list
+/// pages through all, most recent first.
+async fn a_customers_campaigns_page_most_recent_first(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    let ann = suite.person("Ann", "Taipei", "1").await;
+    suite.profiles(1).await;
+    let segment_id = suite
+        .marketing
+        .clone()
+        .create_segment(suite.req(pb::CreateSegmentRequest {
+            segment: Some(pb::Segment {
+                name: "Ann".into(),
+                party_ids: vec![ann.id.clone()],
+                ..Default::default()
+            }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .segment
+        .unwrap()
+        .id;
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let c = suite
+            .campaigns
+            .clone()
+            .create_campaign(suite.req(pb::CreateCampaignRequest {
+                campaign: Some(pb::Campaign {
+                    name: format!("Mailing {i}"),
+                    channel: Channel::Mail as i32,
+                    budget: money(1_000_00),
+                    cost_per_contact: money(62),
+                    net_profit_per_response: money(35_00),
+                    segment_id: segment_id.clone(),
+                    test_every_n: 1,
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .campaign
+            .unwrap();
+        suite
+            .campaigns
+            .clone()
+            .select_members(suite.req(pb::SelectMembersRequest {
+                campaign_id: c.id.clone(),
+            }))
+            .await
+            .unwrap();
+        created.push(c.id);
+    }
+    created.reverse();
+
+    let profile = suite
+        .marketing
+        .clone()
+        .get_profile(suite.req(pb::GetProfileRequest {
+            party_id: ann.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .profile
+        .unwrap();
+    assert_eq!(profile.campaign_count, 25);
+    let latest: Vec<String> = profile.campaigns.into_iter().map(|c| c.campaign_id).collect();
+    assert_eq!(latest, created[..20]);
+
+    let (listed, pages) = all_pages(|page_token| {
+        let mut client = suite.marketing.clone();
+        let req = suite.req(pb::ListProfileCampaignsRequest {
+            party_id: ann.id.clone(),
+            page_size: 10,
+            page_token,
+        });
+        async move {
+            let r = client.list_profile_campaigns(req).await.unwrap().into_inner();
+            (r.campaigns, r.next_page_token)
+        }
+    })
+    .await;
+    assert!(
+        listed
+            .iter()
+            .all(|c| c.status == "selected" && c.campaign_name.starts_with("Mailing "))
+    );
+    let ids: Vec<String> = listed.into_iter().map(|c| c.campaign_id).collect();
+    assert_eq!((ids, pages), (created, 3));
+
+    let list = |party_id: &str, page_token: &str| {
+        let mut client = suite.marketing.clone();
+        let req = suite.req(pb::ListProfileCampaignsRequest {
+            party_id: party_id.into(),
+            page_token: page_token.into(),
+            ..Default::default()
+        });
+        async move { client.list_profile_campaigns(req).await.unwrap_err() }
+    };
+    assert_eq!(violated(&list("", "x").await), ["party_id", "page_token"]);
+    assert_eq!(list("nobody", "").await.code(), Code::NotFound);
+}
+
+backend_tests!(
+    segments_and_campaigns_page,
+    a_customers_campaigns_page_most_recent_first
+);
