@@ -118,7 +118,12 @@ impl MarketingApi {
         let segment_ids: Vec<String> = member_of.into_iter().map(|(_, id)| id).collect();
         let campaigns =
             history_entries(campaigns::history(&mut conn, &p.party_id, None, PROFILE_CAMPAIGNS).await?);
-        let campaign_count = campaigns::history_count(&mut conn, &p.party_id).await?;
+        // Counted only when the latest fill the profile's share.
+        let campaign_count = if (campaigns.len() as i64) < PROFILE_CAMPAIGNS {
+            campaigns.len() as i64
+        } else {
+            campaigns::history_count(&mut conn, &p.party_id).await?
+        };
         let f = f.unwrap_or_default();
         Ok(pb::GetProfileResponse {
             profile: Some(pb::Profile {

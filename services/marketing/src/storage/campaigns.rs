@@ -167,14 +167,7 @@ pub async fn insert(conn: &mut Conn, c: &mut pb::Campaign, now: i64) -> sqlx::Re
 
 /// One campaign.
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Campaign>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM campaigns WHERE 1 = 1"));
-    q.and("id = {}", id);
-    q.build()
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    Ok(get_with_run(conn, id).await?.map(|(c, _)| c))
 }
 
 /// The campaign with `code`.
@@ -265,7 +258,8 @@ pub async fn advance_run(
     let done = sqlx::query(
         "UPDATE campaigns SET run_after = $1, run_considered = run_considered + $2, \
          run_contacted = run_contacted + $3, run_suppressed = run_suppressed + $4, run_capped = run_capped + $5, \
-         run_finished_at = $6 WHERE id = $7 AND run_started_at = $8 AND run_after = $9 AND run_finished_at IS NULL",
+         run_finished_at = $6 WHERE id = $7 AND run_phase = $8 AND run_started_at = $9 AND run_after = $10 \
+         AND run_finished_at IS NULL",
     )
     .bind(after)
     .bind(page.considered)
@@ -274,6 +268,7 @@ pub async fn advance_run(
     .bind(page.capped)
     .bind(finished_at)
     .bind(id)
+    .bind(from.phase as i64)
     .bind(from.started_at)
     .bind(&from.after)
     .execute(&mut *conn)

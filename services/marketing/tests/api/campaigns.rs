@@ -6,7 +6,7 @@ use crm_proto::sales::v1 as spb;
 use crm_testkit::{Backend, all_pages, backend_tests, eventually};
 use tonic::Code;
 
-use crate::helpers::{Suite, money, violated};
+use crate::helpers::{Suite, money, plan, violated};
 
 /// The documented quintile rule, computed here independently: worst first, ties by id,
 /// score = 1 + position * 5 / n.
@@ -239,25 +239,8 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         ]
     );
     let campaign = suite
-        .campaigns
-        .clone()
-        .create_campaign(suite.req(pb::CreateCampaignRequest {
-            campaign: Some(pb::Campaign {
-                name: "Spring mailing".into(),
-                channel: Channel::Email as i32,
-                budget: money(1_000_00),
-                cost_per_contact: money(62),
-                net_profit_per_response: money(35_00),
-                segment_id: segment_id.clone(),
-                test_every_n: 2,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .campaign
-        .unwrap();
+        .create_campaign(plan("Spring mailing", Channel::Email, &segment_id, 2))
+        .await;
     assert_eq!(campaign.break_even_bps, 178, "0.62 / 35 = 1.77%");
     let selection = suite
         .campaigns
@@ -491,30 +474,16 @@ async fn the_test_cell_method_end_to_end(backend: Backend) {
         .into_inner()
         .profile
         .unwrap();
-    assert_eq!(profile.campaigns.len(), 1);
+    assert_eq!((profile.campaigns.len(), profile.campaign_count), (1, 1));
     assert!(profile.segment_ids.contains(&segment_id));
 
     // A campaign cannot contact more than its budget pays for.
     let tiny = suite
-        .campaigns
-        .clone()
-        .create_campaign(suite.req(pb::CreateCampaignRequest {
-            campaign: Some(pb::Campaign {
-                name: "Tiny budget".into(),
-                channel: Channel::Mail as i32,
-                budget: money(1_00),
-                cost_per_contact: money(62),
-                net_profit_per_response: money(35_00),
-                segment_id: segment_id.clone(),
-                test_every_n: 2,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .campaign
-        .unwrap();
+        .create_campaign(pb::Campaign {
+            budget: money(1_00),
+            ..plan("Tiny budget", Channel::Mail, &segment_id, 2)
+        })
+        .await;
     suite
         .campaigns
         .clone()

@@ -8,29 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_marketing::contacting;
-use crm_proto::marketing::v1::{
-    self as pb, CampaignStatus, Channel, Condition, ContactFeedbackKind, Operator,
-};
+use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, ContactFeedbackKind};
 use crm_proto::sales::v1 as spb;
 use crm_testkit::{Backend, backend_tests, eventually};
 use futures::StreamExt as _;
 use tonic::Code;
 
-use crate::helpers::{Suite, money, violated};
+use crate::helpers::{Suite, buyers, money, plan, violated};
 
 /// A campaign to every buyer on `channel`, testing everyone (1 in 1), with `code`.
 fn campaign(name: &str, channel: Channel, segment_id: &str, code: &str) -> pb::Campaign {
     pb::Campaign {
-        name: name.into(),
-        channel: channel as i32,
-        budget: money(1_000_00),
-        cost_per_contact: money(62),
-        net_profit_per_response: money(35_00),
-        segment_id: segment_id.into(),
-        test_every_n: 1,
         code: code.into(),
         message: format!("{name}: 10% off with {code}"),
-        ..Default::default()
+        ..plan(name, channel, segment_id, 1)
     }
 }
 
@@ -45,26 +36,7 @@ async fn campaigns_send_within_consent_and_contact_pressure(backend: Backend) {
     }
     suite.profiles(6).await;
     suite.purchases(6).await;
-    let segment_id = suite
-        .marketing
-        .clone()
-        .create_segment(suite.req(pb::CreateSegmentRequest {
-            segment: Some(pb::Segment {
-                name: "Buyers".into(),
-                conditions: vec![Condition {
-                    field: "order_count".into(),
-                    operator: Operator::GreaterOrEqual as i32,
-                    value: "1".into(),
-                }],
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .segment
-        .unwrap()
-        .id;
+    let segment_id = suite.create_segment(buyers("Buyers", 1)).await.id;
     let mut contacted_events = suite
         .nats
         .client()
@@ -387,26 +359,7 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
         Arc::default(),
         Arc::new(crm_platform::clock::SystemClock),
     );
-    let segment_id = suite
-        .marketing
-        .clone()
-        .create_segment(suite.req(pb::CreateSegmentRequest {
-            segment: Some(pb::Segment {
-                name: "Everyone".into(),
-                conditions: vec![Condition {
-                    field: "order_count".into(),
-                    operator: Operator::GreaterOrEqual as i32,
-                    value: "0".into(),
-                }],
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .segment
-        .unwrap()
-        .id;
+    let segment_id = suite.create_segment(buyers("Everyone", 0)).await.id;
     let create = |name: &str, channel: Channel, budget_contacts: i64| {
         let mut campaigns = suite.campaigns.clone();
         let mut c = campaign(name, channel, &segment_id, "");

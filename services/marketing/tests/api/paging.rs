@@ -1,36 +1,17 @@
 //! Segments, campaigns and a customer's campaigns list in pages: each once, in order, pages
 //! capped.
 
-use crm_proto::marketing::v1::{self as pb, Channel, Condition, Operator};
+use crm_proto::marketing::v1::{self as pb, Channel};
 use crm_testkit::{Backend, all_pages, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{Suite, money, violated};
+use crate::helpers::{Suite, buyers, plan, violated};
 
 async fn segments_and_campaigns_page(backend: Backend) {
     let suite = Suite::start(backend).await;
     let mut segment_id = String::new();
     for name in ["Lapsed", "Big spenders", "New"] {
-        segment_id = suite
-            .marketing
-            .clone()
-            .create_segment(suite.req(pb::CreateSegmentRequest {
-                segment: Some(pb::Segment {
-                    name: name.into(),
-                    conditions: vec![Condition {
-                        field: "order_count".into(),
-                        operator: Operator::GreaterOrEqual as i32,
-                        value: "1".into(),
-                    }],
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .segment
-            .unwrap()
-            .id;
+        segment_id = suite.create_segment(buyers(name, 1)).await.id;
     }
     let (segments, pages) = all_pages(|page_token| {
         let mut client = suite.marketing.clone();
@@ -53,25 +34,8 @@ async fn segments_and_campaigns_page(backend: Backend) {
     let mut created = Vec::new();
     for name in ["First", "Second", "Third"] {
         let c = suite
-            .campaigns
-            .clone()
-            .create_campaign(suite.req(pb::CreateCampaignRequest {
-                campaign: Some(pb::Campaign {
-                    name: name.into(),
-                    channel: Channel::Email as i32,
-                    budget: money(1_000_00),
-                    cost_per_contact: money(62),
-                    net_profit_per_response: money(35_00),
-                    segment_id: segment_id.clone(),
-                    test_every_n: 2,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .campaign
-            .unwrap();
+            .create_campaign(plan(name, Channel::Email, &segment_id, 2))
+            .await;
         created.push(c.name);
     }
     let (campaigns, pages) = all_pages(|page_token| {
@@ -110,43 +74,18 @@ async fn a_customers_campaigns_page_most_recent_first(backend: Backend) {
     let ann = suite.person("Ann", "Taipei", "1").await;
     suite.profiles(1).await;
     let segment_id = suite
-        .marketing
-        .clone()
-        .create_segment(suite.req(pb::CreateSegmentRequest {
-            segment: Some(pb::Segment {
-                name: "Ann".into(),
-                party_ids: vec![ann.id.clone()],
-                ..Default::default()
-            }),
-        }))
+        .create_segment(pb::Segment {
+            name: "Ann".into(),
+            party_ids: vec![ann.id.clone()],
+            ..Default::default()
+        })
         .await
-        .unwrap()
-        .into_inner()
-        .segment
-        .unwrap()
         .id;
     let mut created = Vec::new();
     for i in 0..25 {
         let c = suite
-            .campaigns
-            .clone()
-            .create_campaign(suite.req(pb::CreateCampaignRequest {
-                campaign: Some(pb::Campaign {
-                    name: format!("Mailing {i}"),
-                    channel: Channel::Mail as i32,
-                    budget: money(1_000_00),
-                    cost_per_contact: money(62),
-                    net_profit_per_response: money(35_00),
-                    segment_id: segment_id.clone(),
-                    test_every_n: 1,
-                    ..Default::default()
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .campaign
-            .unwrap();
+            .create_campaign(plan(&format!("Mailing {i}"), Channel::Mail, &segment_id, 1))
+            .await;
         suite
             .campaigns
             .clone()

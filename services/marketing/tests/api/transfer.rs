@@ -8,7 +8,7 @@ use crm_testkit::{Backend, authed, backend_tests, token};
 use futures::StreamExt as _;
 use tonic::Code;
 
-use crate::helpers::{Suite, money};
+use crate::helpers::{Suite, money, plan};
 
 fn options() -> Option<ImportOptions> {
     Some(ImportOptions {
@@ -113,21 +113,13 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
         ids
     };
     let segment = suite
-        .marketing
-        .clone()
-        .create_segment(suite.req(pb::CreateSegmentRequest {
-            segment: Some(pb::Segment {
-                name: "Imported".into(),
-                // A party named twice is a member once.
-                party_ids: ids.iter().chain(&ids[..1]).cloned().collect(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .segment
-        .unwrap();
+        .create_segment(pb::Segment {
+            name: "Imported".into(),
+            // A party named twice is a member once.
+            party_ids: ids.iter().chain(&ids[..1]).cloned().collect(),
+            ..Default::default()
+        })
+        .await;
     // A member's profile names the list it is in.
     let profile_segments = |party_id: String| {
         let mut marketing = suite.marketing.clone();
@@ -172,25 +164,12 @@ async fn consent_comes_in_and_member_lists_go_out(backend: Backend) {
     let members_of_segment = members;
 
     let campaign = suite
-        .campaigns
-        .clone()
-        .create_campaign(suite.req(pb::CreateCampaignRequest {
-            campaign: Some(pb::Campaign {
-                name: "Welcome back".into(),
-                channel: Channel::Email as i32,
-                budget: money(1_000_00),
-                cost_per_contact: money(50),
-                net_profit_per_response: money(20_00),
-                segment_id: segment.id,
-                test_every_n: 2,
-                ..Default::default()
-            }),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .campaign
-        .unwrap();
+        .create_campaign(pb::Campaign {
+            cost_per_contact: money(50),
+            net_profit_per_response: money(20_00),
+            ..plan("Welcome back", Channel::Email, &segment.id, 2)
+        })
+        .await;
     suite
         .campaigns
         .clone()
