@@ -6,7 +6,31 @@
 //! whatever arrives after: its row is a tombstone (status `erased` or `merged`), written even
 //! when the copy never saw the record, so that a late creation cannot bring it back.
 
-use crate::Conn;
+use crate::{Arg, Conn, SqlBuilder};
+
+/// Locks each of `party_ids` under `scope` until the transaction ends (PostgreSQL advisory
+/// locks, taken in key order so that two holders of several cannot wait for each other; SQLite
+/// has one writer at a time). Two consumers writing about one party from different streams (an
+/// erasure and an order of the erased customer) take turns: otherwise each can miss what the
+/// other has written but not yet committed, and the order's rows outlive the erasure. The lock
+/// holds whether or not the copy has a row for the party yet.
+pub async fn lock_parties(conn: &mut Conn, scope: &str, party_ids: &[&str]) -> sqlx::Result<()> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = party_ids.iter().map(|id| format!("{scope}:{id}")).collect();
+    keys.sort();
+    keys.dedup();
+    for chunk in keys.chunks(500) {
+        let mut q = SqlBuilder::new(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT column1 AS k FROM (VALUES ",
+        );
+        q.rows(chunk.iter().map(|k| [Arg::from(k.as_str())]))
+            .push(") AS v ORDER BY column1) AS keys");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 /// The condition of an `INSERT INTO {table} ... ON CONFLICT (...) DO UPDATE SET ...` that keeps
 /// `{table}` a copy by version: the incoming row replaces the stored one only while the stored

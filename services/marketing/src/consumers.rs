@@ -167,8 +167,10 @@ async fn redeemed(tx: &mut Tx, order: &sales::Order) -> anyhow::Result<()> {
 /// a new purchase is added to them, a changed one has its customer's purchases added up again
 /// (each customer's own, not the base).
 async fn record(tx: &mut Tx, purchases: &[Purchase]) -> anyhow::Result<()> {
-    // An order event that arrives after its customer's erasure leaves nothing of them here.
+    // An order event that arrives after its customer's erasure leaves nothing of them here; one
+    // that arrives while it is applied waits for it (or it for this one).
     let parties: Vec<&str> = purchases.iter().map(|p| p.party_id.as_str()).collect();
+    profiles::lock(tx, &parties).await?;
     let erased = profiles::erased_among(tx, &parties).await?;
     let kept: Vec<Purchase>;
     let purchases = if erased.is_empty() {

@@ -119,6 +119,12 @@ pub async fn erased_among(
     Ok(erased)
 }
 
+/// Holds `party_ids` until the transaction ends, so that recording their purchases and erasing
+/// one of them take turns (see `crm_storage::copies::lock_parties`).
+pub async fn lock(conn: &mut Conn, party_ids: &[&str]) -> sqlx::Result<()> {
+    crm_storage::copies::lock_parties(conn, "marketing-party", party_ids).await
+}
+
 /// How many profiles are active.
 pub async fn active_count(conn: &mut Conn) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM profiles WHERE status = 'active'")
@@ -170,6 +176,7 @@ pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx:
 /// Removes an erased customer from marketing: profile data, purchases, consent, campaign
 /// membership. The profile stays erased at `version` whatever arrives later.
 pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
+    lock(conn, &[party_id]).await?;
     for sql in [
         "DELETE FROM purchases WHERE party_id = $1",
         "DELETE FROM campaign_members WHERE party_id = $1",

@@ -2,6 +2,7 @@
 //! and sales services over one nats-server.
 
 mod campaigns;
+mod erasure;
 mod execution;
 mod figures;
 mod helpers;
