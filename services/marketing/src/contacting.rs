@@ -34,15 +34,15 @@ const RUNS_PER_PASS: i64 = 100;
 /// afterwards; false once it ended (now or before) or when the campaign has none.
 pub async fn next_page(store: &Store, settings: &MarketingSettings, campaign_id: &str) -> Result<bool> {
     let mut tx = store.begin().await?;
-    // A run usually follows a selection that grew the table many times over; planned without
-    // statistics, each page's statements would read every member of the campaign.
-    crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
     let Some((c, Some(run))) = campaigns::get_with_run(&mut tx, campaign_id).await? else {
         return Ok(false);
     };
     if run.finished_at.is_some() {
         return Ok(false);
     }
+    // A run usually follows a selection that grew the table many times over; planned without
+    // statistics, each page's statements would read every member of the campaign.
+    crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
     let now = store.now_micros();
     let (which, status) = match run.phase {
         ContactPhase::RollOut => (ToContact::InCells(&run.cells), CampaignStatus::RolledOut),

@@ -4,7 +4,6 @@
 //! the member's response. A large campaign is contacted a page at a time, in the background.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crm_marketing::contacting;
@@ -354,11 +353,7 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
         ..Default::default()
     };
     let suite = Suite::start_with(backend, |s| *s = settings.clone()).await;
-    let store = crm_platform::Store::new(
-        suite.marketing_db.clone(),
-        Arc::default(),
-        Arc::new(crm_platform::clock::SystemClock),
-    );
+    let store = suite.marketing_store();
     let segment_id = suite.create_segment(buyers("Everyone", 0)).await.id;
     let create = |name: &str, channel: Channel, budget_contacts: i64| {
         let mut campaigns = suite.campaigns.clone();

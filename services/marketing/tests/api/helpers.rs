@@ -176,6 +176,15 @@ impl Suite {
         fixtures::rows_reach(&self.marketing_db, stale, None, 0, "RFM boundaries recomputed").await;
     }
 
+    /// A store over marketing's database, for running its jobs' code from a test.
+    pub fn marketing_store(&self) -> crm_platform::Store {
+        crm_platform::Store::new(
+            self.marketing_db.clone(),
+            std::sync::Arc::default(),
+            std::sync::Arc::new(crm_platform::clock::SystemClock),
+        )
+    }
+
     /// Creates `segment`; the stored segment.
     pub async fn create_segment(&self, segment: pb::Segment) -> pb::Segment {
         self.marketing

@@ -222,11 +222,7 @@ async fn a_list_stored_by_the_earlier_release_gets_its_members(backend: Backend)
     .execute(suite.marketing_db.pool())
     .await
     .unwrap();
-    let store = crm_platform::Store::new(
-        suite.marketing_db.clone(),
-        std::sync::Arc::default(),
-        std::sync::Arc::new(crm_platform::clock::SystemClock),
-    );
+    let store = suite.marketing_store();
     assert_eq!(crm_marketing::lists::run_once(&store).await.unwrap(), 1);
     assert_eq!(crm_marketing::lists::run_once(&store).await.unwrap(), 0, "once");
     let page = suite
