@@ -34,6 +34,8 @@ pub struct Delivered {
     pub failed: i32,
     /// Campaign messages not sent for want of consent.
     pub suppressed: i32,
+    /// Not sent, and removed, because their customer was erased after they were queued.
+    pub withdrawn: i32,
 }
 
 /// Posts notifications to the configured webhook, over HTTP or HTTPS.
@@ -75,7 +77,9 @@ impl Deliverer {
 
     /// Delivers the notifications due now. Without a webhook nothing is sent and notifications
     /// stay pending. A campaign's message to a customer who opted out of its channel since the
-    /// campaign selected them is suppressed, not sent.
+    /// campaign selected them is suppressed, not sent. One to or about a customer erased since it
+    /// was queued is removed: an erasure deletes the pending notifications it sees, but one
+    /// queued by a transaction that read the customer before the erasure committed escapes it.
     pub async fn deliver_due(&self, store: &Store, config: &ServicedeskSettings) -> Result<Delivered> {
         let mut out = Delivered::default();
         let Some(url) = config.webhook_url.as_deref() else {
@@ -87,6 +91,10 @@ impl Deliverer {
         for n in due {
             let lease_until = now + 2 * TIMEOUT.as_micros() as i64;
             if !queue::claim(&mut *db.pool().acquire().await?, &n.id, now, lease_until).await? {
+                continue;
+            }
+            if queue::withdraw_if_erased(&mut *db.pool().acquire().await?, &n.id).await? {
+                out.withdrawn += 1;
                 continue;
             }
             if n.template == "campaign" {

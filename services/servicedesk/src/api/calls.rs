@@ -299,6 +299,7 @@ impl ServiceDeskApi {
             retrying: run.retrying,
             failed: run.failed,
             suppressed: run.suppressed,
+            withdrawn: run.withdrawn,
         })
     }
 }

@@ -3,6 +3,7 @@
 use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
+use std::collections::HashSet;
 
 use super::timestamp;
 
@@ -71,7 +72,7 @@ pub struct Notice<'a> {
 }
 
 /// Queues `notices` with one multi-row statement per 500 (a campaign's contacts), each unless a
-/// notification with its dedupe key exists.
+/// notification with its dedupe key exists or its customer is erased.
 pub async fn insert_many(
     conn: &mut Conn,
     notices: &[Notice<'_>],
@@ -80,9 +81,17 @@ pub async fn insert_many(
 ) -> sqlx::Result<()> {
     let payload = payload.to_string();
     for chunk in crm_storage::insert_chunks(notices, 500) {
+        let erased = erased_among(conn, chunk).await?;
+        let kept: Vec<&Notice<'_>> = chunk
+            .iter()
+            .filter(|n| !erased.contains(n.recipient) && !erased.contains(n.about))
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
         let mut q = SqlBuilder::insert_rows(
             "notifications (id, dedupe_key, channel, template, recipient, about, payload, status, created_at, next_attempt_at)",
-            chunk.iter().map(|n| {
+            kept.iter().map(|n| {
                 [
                     Arg::from(uuid::Uuid::now_v7().to_string()),
                     Arg::from(n.dedupe_key),
@@ -103,7 +112,25 @@ pub async fn insert_many(
     Ok(())
 }
 
-/// Queues `n` unless a notification with its dedupe key exists.
+/// The erased customers among those `notices` go to or are about: one read by primary key.
+async fn erased_among(conn: &mut Conn, notices: &[Notice<'_>]) -> sqlx::Result<HashSet<String>> {
+    let mut q = SqlBuilder::new("SELECT party_id FROM customers WHERE status = 'erased' AND party_id IN (");
+    let ids = q.in_list(
+        notices
+            .iter()
+            .flat_map(|n| [n.recipient, n.about])
+            .filter(|id| !id.is_empty()),
+    );
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    q.push(&ids).push(")");
+    q.build().fetch_all_as::<(String,)>(&mut *conn).await.map(|rows| rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Queues `n` unless a notification with its dedupe key exists or its customer is erased (a
+/// customer's events and other services' events about them arrive on separate streams, in
+/// either order).
 pub async fn insert(
     conn: &mut Conn,
     n: &Notice<'_>,
@@ -112,7 +139,8 @@ pub async fn insert(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, about, payload, status, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (dedupe_key) DO NOTHING",
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9 WHERE NOT EXISTS (SELECT 1 FROM customers \
+         WHERE party_id IN ($5, $6) AND status = 'erased') ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(n.dedupe_key)
@@ -201,6 +229,19 @@ pub async fn claim(conn: &mut Conn, id: &str, now: i64, lease_until: i64) -> sql
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Deletes the notification `id` if the customer it goes to or is about is erased; true when it
+/// did.
+pub async fn withdraw_if_erased(conn: &mut Conn, id: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "DELETE FROM notifications WHERE id = $1 AND EXISTS (SELECT 1 FROM customers c \
+         WHERE c.party_id IN (notifications.recipient, notifications.about) AND c.status = 'erased')",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Records a delivery attempt: delivered, to be retried at `next_attempt_at`, or failed.

@@ -367,8 +367,93 @@ async fn campaign_messages_honour_consent_at_delivery(backend: Backend) {
     }
 }
 
+/// Nothing is sent to or about an erased customer, whichever stream brings its news first: a
+/// campaign contact or an at-risk outreach arriving after the erasure queues nothing, and a
+/// notification that escaped the erasure (queued by a transaction that read the customer before
+/// the erasure committed) is withdrawn at delivery.
+async fn nothing_is_sent_to_or_about_an_erased_customer(backend: Backend) {
+    use crm_proto::marketing::v1 as mpb;
+    let suite = Suite::start(backend).await;
+    let ada = suite.customer("Ada", "0911111111").await;
+    let bob = suite.customer("Bob", "0922222222").await;
+    let cy = suite.customer("Cy", "0933333333").await;
+    for party in [&bob, &cy] {
+        suite
+            .customers
+            .clone()
+            .erase_party(suite.req(cpb::ErasePartyRequest {
+                id: party.id.clone(),
+                reason: "data subject request".into(),
+            }))
+            .await
+            .unwrap();
+        let erased = "SELECT COUNT(*) FROM customers WHERE party_id = $1 AND status = 'erased'";
+        crm_testkit::fixtures::rows_reach(&suite.desk_db, erased, Some(&party.id), 1, "erasure copied").await;
+    }
+    // What the erasure could not see: a message to Cy and a staff notice about Cy.
+    for (id, recipient, about) in [("n-to-cy", cy.id.as_str(), ""), ("n-about-cy", "rita", cy.id.as_str())] {
+        sqlx::query(
+            "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, about, payload, \
+             status, created_at, next_attempt_at) VALUES ($1, $1, 'sms', 'case_status', $2, $3, '{}', $4, 0, 0)",
+        )
+        .bind(id)
+        .bind(recipient)
+        .bind(about)
+        .bind(NotificationStatus::Pending as i64)
+        .execute(suite.desk_db.pool())
+        .await
+        .unwrap();
+    }
+
+    let contacted = mpb::CampaignContacted {
+        campaign_id: "c-spring".into(),
+        campaign_name: "Spring".into(),
+        channel: mpb::Channel::Sms as i32,
+        code: "SPRING26".into(),
+        message: "10% off with SPRING26".into(),
+        party_ids: vec![ada.id.clone(), bob.id.clone()],
+    };
+    suite
+        .nats
+        .publish_event("marketing", "campaign.contacted", "c-spring", &contacted)
+        .await;
+    let at_risk = mpb::CustomerAtRisk {
+        party_id: bob.id.clone(),
+        probability_alive_bps: 1_200,
+    };
+    suite
+        .nats
+        .publish_event("marketing", "customer.at_risk", &bob.id, &at_risk)
+        .await;
+    // Each event is one transaction: Ada's message and Bob's at-risk flag show it was applied.
+    let campaign = "SELECT COUNT(*) FROM notifications WHERE template = 'campaign'";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, campaign, None, 1, "Ada's message queued").await;
+    let flagged = "SELECT COUNT(*) FROM customers WHERE party_id = $1 AND at_risk = 1";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, flagged, Some(&bob.id), 1, "Bob's flag applied").await;
+    let bobs = "SELECT COUNT(*) FROM notifications WHERE recipient = $1 OR about = $1";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, bobs, Some(&bob.id), 0, "nothing queued for Bob").await;
+
+    let run = suite
+        .desk()
+        .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((run.delivered, run.withdrawn, run.suppressed), (1, 2, 0));
+    let recipients: Vec<serde_json::Value> = suite
+        .webhook
+        .requests()
+        .into_iter()
+        .map(|(_, body)| body["recipient"].clone())
+        .collect();
+    assert_eq!(recipients, vec![serde_json::Value::from(ada.id.clone())]);
+    let cys = "SELECT COUNT(*) FROM notifications WHERE recipient = $1 OR about = $1";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, cys, Some(&cy.id), 0, "Cy's notifications withdrawn").await;
+}
+
 backend_tests!(
     campaign_messages_honour_consent_at_delivery,
+    nothing_is_sent_to_or_about_an_erased_customer,
     notifications_reach_the_webhook_once_with_retries,
     notifications_go_over_https_to_a_webhook_of_a_private_ca,
 );
