@@ -1,23 +1,32 @@
 //! What contacting a campaign's members costs now that it runs a page of 1,000 members per
-//! transaction: StartTest's own transaction (marking the test group, counting it against the
-//! budget, recording the run), then the run to its end with each contact written and announced,
+//! transaction: StartTest's own transaction (counting the test group against the budget,
+//! recording the run), then the run to its end (picking the test group as it goes) with each contact written and announced,
 //! at 10,000 and 100,000 members; against the floor of one hand-written UPDATE that marks the same
 //! members contacted (no consent, no contact cap, no events, no pages), measured in the same run.
 //! The longest page is the longest any transaction of the run holds the campaign's rows.
 //!
 //! `cargo bench -p crm-marketing --bench contact_run` (release build; SQLite, or PostgreSQL with
-//! `CRM_BENCH_BACKEND=postgres` and `CRM_TEST_POSTGRES_URL`).
+//! `CRM_BENCH_BACKEND=postgres` and `CRM_TEST_POSTGRES_URL`; other sizes with
+//! `CRM_BENCH_MEMBERS`, e.g. `1000000`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_marketing::contacting;
-use crm_marketing::storage::campaigns::{self, ToContact};
+use crm_marketing::storage::campaigns;
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, ContactPhase};
 use crm_testkit::Backend;
 
+/// The campaign sizes measured unless `CRM_BENCH_MEMBERS` names others (comma-separated).
 const SIZES: [i64; 2] = [10_000, 100_000];
+
+fn sizes() -> Vec<i64> {
+    std::env::var("CRM_BENCH_MEMBERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| SIZES.to_vec())
+}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -86,7 +95,7 @@ async fn main() {
         "one UPDATE s",
         "run / one UPDATE (time)"
     );
-    for n in SIZES {
+    for n in sizes() {
         let (_keep, db, id) = base(backend, n).await;
         let store = crm_platform::Store::new(
             db.clone(),
@@ -97,15 +106,9 @@ async fn main() {
         // What StartTest does before it answers (with no wait).
         let started = Instant::now();
         let mut tx = store.begin().await.expect("a transaction");
-        crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members")
+        let (_, to_contact) = campaigns::test_plan(&mut tx, &id, 1)
             .await
-            .expect("statistics");
-        campaigns::mark_test_group(&mut tx, &id, 1)
-            .await
-            .expect("the test group");
-        let to_contact = campaigns::count_to_contact(&mut tx, &id, ToContact::TestGroup)
-            .await
-            .expect("a count");
+            .expect("the test group's size");
         campaigns::start_run(
             &mut tx,
             &id,
@@ -152,14 +155,14 @@ async fn main() {
         assert!(run.finished_at.is_some());
 
         // The floor: the same members marked contacted in one statement.
-        sqlx::query("UPDATE campaign_members SET status = 'selected', contacted_at = NULL")
+        sqlx::query("UPDATE campaign_members SET status = 'selected', contacted_at = NULL, test_group = 0")
             .execute(&mut *conn)
             .await
             .expect("reset");
         let started = Instant::now();
         let marked = sqlx::query(
-            "UPDATE campaign_members SET status = 'contacted', contacted_at = $1 \
-             WHERE campaign_id = $2 AND test_group = 1 AND status = 'selected'",
+            "UPDATE campaign_members SET status = 'contacted', contacted_at = $1, test_group = 1 \
+             WHERE campaign_id = $2 AND status = 'selected'",
         )
         .bind(store.now_micros())
         .bind(&id)

@@ -1,13 +1,13 @@
 //! Contact runs: StartTest's test group and RollOut's chosen cells are contacted a page of
 //! members per transaction, so that a campaign of any size neither outlasts the call that starts
-//! it nor holds one long transaction. The call goes through pages while it may wait; the job
+//! it nor holds one long transaction. A test picks its group as it goes through the members
+//! (1 in N of each cell), so that starting it writes nothing per member either. The call goes through pages while it may wait; the job
 //! ([`run_pending`]) goes on with the runs left under way.
 //!
 //! A page commits its contacts, their `campaign.contacted` events and the run's new position
 //! together, and only if the run is still where the page read it: a member is contacted once
 //! whatever the run meets (a crash, a restart, two replicas on one run, a close meanwhile).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use crm_platform::Store;
@@ -15,14 +15,19 @@ use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, ContactPhase};
 
 use crate::config::MarketingSettings;
+use crate::domain::test_cell::Sampler;
 use crate::error::Result;
 use crate::events;
-use crate::storage::campaigns::{self, Run, RunCounts, ToContact};
+use crate::storage::campaigns::{self, Cursor, Run, RunCounts};
 use crate::storage::consent;
 
 /// Members gone through per transaction: memory and statements follow the page, not the
 /// campaign.
 const CONTACT_PAGE: i64 = 1_000;
+
+/// Members a test's page reads at most to find a page of its group (1 in N of them): a test of
+/// 1 in 1,000 goes through 20,000 members a page.
+const TEST_SCAN: i64 = 20_000;
 
 /// Parties per `campaign.contacted` event.
 const CONTACTED_BATCH: usize = 500;
@@ -44,10 +49,8 @@ pub async fn next_page(store: &Store, settings: &MarketingSettings, campaign_id:
     // statistics, each page's statements would read every member of the campaign.
     crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
     let now = store.now_micros();
-    let (which, status) = match run.phase {
-        ContactPhase::RollOut => (ToContact::InCells(&run.cells), CampaignStatus::RolledOut),
-        _ => (ToContact::TestGroup, CampaignStatus::Testing),
-    };
+    let test = run.phase != ContactPhase::RollOut;
+    let status = if test { CampaignStatus::Testing } else { CampaignStatus::RolledOut };
     // CloseCampaign stops the run in its own transaction; this covers a campaign that left the
     // run's status any other way.
     if c.status != status as i32 {
@@ -55,32 +58,77 @@ pub async fn next_page(store: &Store, settings: &MarketingSettings, campaign_id:
         store.commit(tx).await?;
         return Ok(false);
     }
-    let page = campaigns::to_contact(&mut tx, &c.id, which, &run.after, CONTACT_PAGE).await?;
-    let reach = reachable(&mut tx, settings, &c, &page, now).await?;
-    let test = run.phase != ContactPhase::RollOut;
+    let page = if test {
+        test_page(&mut tx, &c, &run.at).await?
+    } else {
+        roll_out_page(&mut tx, &c.id, &run).await?
+    };
+    let reach = reachable(&mut tx, settings, &c, &page.members, now).await?;
+    // Only contacts count as tested: a test member left out is not marked.
     contact(&mut tx, &c, &reach.contact, test, now).await?;
-    if test && reach.contact.len() < page.len() {
-        // Only contacts count as tested.
-        let contacted: HashSet<&String> = reach.contact.iter().collect();
-        let left_out: Vec<String> = page.iter().filter(|p| !contacted.contains(p)).cloned().collect();
-        campaigns::unmark_test_group(&mut tx, &c.id, &left_out).await?;
-    }
     let counts = RunCounts {
-        considered: page.len() as i64,
+        considered: page.members.len() as i64,
         contacted: reach.contact.len() as i64,
         suppressed: reach.suppressed,
         capped: reach.capped,
     };
-    let after = page.last().unwrap_or(&run.after);
-    let finished = ((page.len() as i64) < CONTACT_PAGE).then_some(now);
+    let finished = page.last.then_some(now);
     // No budget check per page: the run started only if all it goes through fits the budget.
-    if !campaigns::advance_run(&mut tx, &c.id, &run, after, counts, finished).await? {
+    if !campaigns::advance_run(&mut tx, &c.id, &run, &page.to, counts, finished).await? {
         // Another replica went through this page, or the campaign was closed: drop ours and
         // read the run again.
         return Ok(true);
     }
     store.commit(tx).await?;
     Ok(finished.is_none())
+}
+
+/// A page of a run: the members to contact if they may be, where the run then is, and whether
+/// it was the last.
+struct Page {
+    members: Vec<String>,
+    to: Cursor,
+    last: bool,
+}
+
+/// The next page of a roll-out: members of its cells not contacted yet, in party id order.
+async fn roll_out_page(conn: &mut crm_storage::Conn, campaign_id: &str, run: &Run) -> Result<Page> {
+    let members = campaigns::to_contact(conn, campaign_id, &run.cells, &run.at.party, CONTACT_PAGE).await?;
+    let to = Cursor {
+        party: members.last().unwrap_or(&run.at.party).clone(),
+        ..Cursor::default()
+    };
+    let last = (members.len() as i64) < CONTACT_PAGE;
+    Ok(Page { members, to, last })
+}
+
+/// The next page of a test: the members of its group among those after where it stopped, in
+/// (cell, party id) order, read from the (campaign, cell, party) index.
+async fn test_page(conn: &mut crm_storage::Conn, c: &pb::Campaign, at: &Cursor) -> Result<Page> {
+    let every_n = i64::from(c.test_every_n).max(1);
+    let scan = (CONTACT_PAGE * every_n).min(TEST_SCAN);
+    let after = (!at.party.is_empty()).then_some((at.cell.as_str(), at.party.as_str()));
+    let read = campaigns::members_after(conn, &c.id, after, scan).await?;
+    let mut sampler = Sampler::resume(every_n, &at.cell, at.rank);
+    // Every member read moves the sampler; of those it takes, only members not yet contacted.
+    let members = read
+        .iter()
+        .filter(|m| sampler.takes(&m.cell) && m.status == "selected")
+        .map(|m| m.party_id.clone())
+        .collect();
+    let to = match read.last() {
+        Some(m) => Cursor {
+            party: m.party_id.clone(),
+            cell: sampler.cell,
+            rank: sampler.rank,
+        },
+        None => at.clone(),
+    };
+    Ok(Page {
+        members,
+        to,
+        last: (read.len() as i64) < scan,
+    })
 }
 
 /// Goes through the campaign's run page by page until it ends or `wait` has passed. The run

@@ -15,7 +15,6 @@ use crate::contacting;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::campaigns::ToContact;
 use crate::storage::{audience, campaigns, segments, timestamp};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -269,16 +268,14 @@ impl MarketingApi {
     ) -> Result<pb::StartTestResponse> {
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
-        // The selection just grew the table: plan the marking with statistics that know it.
-        crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
-        let members = campaigns::mark_test_group(&mut tx, &c.id, i64::from(c.test_every_n)).await?;
+        // Only counted here: the run picks the test group as it goes through the members.
+        let (members, to_contact) = campaigns::test_plan(&mut tx, &c.id, i64::from(c.test_every_n)).await?;
         if members == 0 {
             return Err(Error::FailedPrecondition(format!(
                 "campaign {} has no members; select them first",
                 c.id
             )));
         }
-        let to_contact = campaigns::count_to_contact(&mut tx, &c.id, ToContact::TestGroup).await?;
         within_budget(&c, 0, to_contact)?;
         let now = self.store.now_micros();
         campaigns::start_run(&mut tx, &c.id, ContactPhase::Test, &[], to_contact, now).await?;
@@ -411,7 +408,7 @@ impl MarketingApi {
             .map(|r| r.cell.clone())
             .collect();
         let already = campaigns::contacted_count(&mut tx, &c.id).await?;
-        let to_contact = campaigns::count_to_contact(&mut tx, &c.id, ToContact::InCells(&chosen)).await?;
+        let to_contact = campaigns::count_to_contact(&mut tx, &c.id, &chosen).await?;
         within_budget(&c, already, to_contact)?;
         let now = self.store.now_micros();
         campaigns::start_run(&mut tx, &c.id, ContactPhase::RollOut, &chosen, to_contact, now).await?;

@@ -1,9 +1,44 @@
 //! The test-cell method: test 1 in N of each cell, compare each cell's response rate with the
 //! break-even rate, roll out to the cells above it.
 
-/// The test group of a cell: members in ascending id order, 1-based positions 1, 1+n, 1+2n, ...
-/// (n = 1 selects everybody; n = 0 nobody). The rule `storage::campaigns::mark_test_group`
-/// applies in SQL, kept here as its reference.
+/// Picks a test group of 1 in `every_n` from members met in (cell, party id) order, each cell's
+/// from its first member: positions 1, 1 + n, 1 + 2n, ... of each cell (n = 1 takes everybody).
+/// It starts where a run stopped, so that a run going through the members a page at a time
+/// picks the same group as one pass would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampler {
+    every_n: i64,
+    /// The cell of the last member met.
+    pub cell: String,
+    /// How many members of that cell were met.
+    pub rank: i64,
+}
+
+impl Sampler {
+    /// Goes on after `rank` members of `cell`.
+    pub fn resume(every_n: i64, cell: &str, rank: i64) -> Self {
+        Self {
+            every_n: every_n.max(1),
+            cell: cell.to_owned(),
+            rank,
+        }
+    }
+
+    /// Meets the next member, of `cell`: whether the group takes it.
+    pub fn takes(&mut self, cell: &str) -> bool {
+        if cell != self.cell {
+            cell.clone_into(&mut self.cell);
+            self.rank = 0;
+        }
+        let take = self.rank % self.every_n == 0;
+        self.rank += 1;
+        take
+    }
+}
+
+/// The test group of a cell in one pass: members in ascending id order, 1-based positions 1, 1+n,
+/// 1+2n, ... (n = 1 selects everybody; n = 0 nobody). The reference [`Sampler`] is checked
+/// against.
 #[cfg(test)]
 pub fn test_group(member_ids: &[String], n: usize) -> Vec<String> {
     if n == 0 {
@@ -63,6 +98,33 @@ mod tests {
         assert_eq!(test_group(&ids, 4), vec!["m01", "m05", "m09"]);
         assert_eq!(test_group(&ids, 1).len(), 10);
         assert!(test_group(&ids, 0).is_empty());
+    }
+
+    #[test]
+    fn a_sampler_going_page_by_page_picks_the_one_pass_group() {
+        // Three cells of 10, 1 and 7 members, met in (cell, party) order.
+        let cells: Vec<(String, Vec<String>)> = [("a", 10), ("b", 1), ("c", 7)]
+            .into_iter()
+            .map(|(cell, n)| (cell.to_owned(), (0..n).map(|i| format!("{cell}{i:02}")).collect()))
+            .collect();
+        let members: Vec<(&str, &String)> = cells
+            .iter()
+            .flat_map(|(cell, ids)| ids.iter().map(move |id| (cell.as_str(), id)))
+            .collect();
+        for every_n in [1, 3, 4, 20] {
+            let want: Vec<String> = cells.iter().flat_map(|(_, ids)| test_group(ids, every_n)).collect();
+            for page in [1, 2, 5, 100] {
+                let mut got = Vec::new();
+                let (mut cell, mut rank) = (String::new(), 0);
+                for chunk in members.chunks(page) {
+                    // Each page starts from where the one before stopped, as a run does.
+                    let mut sampler = Sampler::resume(every_n as i64, &cell, rank);
+                    got.extend(chunk.iter().filter(|(c, _)| sampler.takes(c)).map(|(_, id)| (*id).clone()));
+                    (cell, rank) = (sampler.cell, sampler.rank);
+                }
+                assert_eq!(got, want, "1 in {every_n}, pages of {page}");
+            }
+        }
     }
 
     #[test]

@@ -20,8 +20,8 @@ const PLAN: &str = plan_columns!();
 /// A campaign as read: its plan and its latest contact run.
 const COLUMNS: &str = concat!(
     plan_columns!(),
-    ", run_phase, run_cells, run_to_contact, run_after, run_considered, run_contacted, run_suppressed, \
-     run_capped, run_started_at, run_finished_at, run_stopped"
+    ", run_phase, run_cells, run_to_contact, run_after, run_cell, run_rank, run_considered, run_contacted, \
+     run_suppressed, run_capped, run_started_at, run_finished_at, run_stopped"
 );
 
 fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
@@ -60,8 +60,8 @@ pub struct Run {
     pub cells: Vec<String>,
     /// The members it goes through, at most.
     pub to_contact: i64,
-    /// The last member gone through ('' before the first).
-    pub after: String,
+    /// Where it has got to.
+    pub at: Cursor,
     /// Counts so far: gone through, contacted, left out for consent, left out at the cap.
     pub counts: RunCounts,
     /// When it started (µs).
@@ -70,6 +70,40 @@ pub struct Run {
     pub finished_at: Option<i64>,
     /// Ended by the campaign's closing.
     pub stopped: bool,
+    /// Its phase as stored (see [`stored_phase`]), which a page checks is still the run's.
+    stored_phase: i64,
+}
+
+/// The last member a run went through. A roll-out goes through its cells' members in party id
+/// order; a test through every member in (cell, party id) order, picking its group as it goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// That member's party id ('' before the first).
+    pub party: String,
+    /// A test's: that member's cell.
+    pub cell: String,
+    /// A test's: how many members of that cell it went through.
+    pub rank: i64,
+}
+
+/// How a run's phase is stored. A test run stores 3: the release before marked the whole test
+/// group when the test started, stored 1 and went through the marked members, so its pods,
+/// running beside this release's during a rollout, leave a run they would find nobody in alone
+/// (an unknown phase is no run to them). This release goes on with a run of theirs the way it
+/// goes through its own: the group is the same members, and those contacted are not again.
+fn stored_phase(phase: pb::ContactPhase) -> i64 {
+    match phase {
+        pb::ContactPhase::Test => 3,
+        other => other as i64,
+    }
+}
+
+fn phase_stored(code: i64) -> pb::ContactPhase {
+    match code {
+        1 | 3 => pb::ContactPhase::Test,
+        2 => pb::ContactPhase::RollOut,
+        _ => pb::ContactPhase::Unspecified,
+    }
 }
 
 /// What a run did with its members, so far or on one page.
@@ -104,8 +138,8 @@ impl Run {
 }
 
 fn run_from_row(r: &AnyRow) -> sqlx::Result<Option<Run>> {
-    let phase = pb::ContactPhase::try_from(r.try_get::<i64, _>("run_phase")? as i32)
-        .unwrap_or(pb::ContactPhase::Unspecified);
+    let stored: i64 = r.try_get("run_phase")?;
+    let phase = phase_stored(stored);
     let Some(started_at) = r.try_get::<Option<i64>, _>("run_started_at")? else {
         return Ok(None);
     };
@@ -117,7 +151,12 @@ fn run_from_row(r: &AnyRow) -> sqlx::Result<Option<Run>> {
         phase,
         cells: serde_json::from_str(&cells).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         to_contact: r.try_get("run_to_contact")?,
-        after: r.try_get("run_after")?,
+        at: Cursor {
+            party: r.try_get("run_after")?,
+            cell: r.try_get("run_cell")?,
+            rank: r.try_get("run_rank")?,
+        },
+        stored_phase: stored,
         counts: RunCounts {
             considered: r.try_get("run_considered")?,
             contacted: r.try_get("run_contacted")?,
@@ -231,10 +270,10 @@ pub async fn start_run(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE campaigns SET run_phase = $1, run_cells = $2, run_to_contact = $3, run_after = '', \
-         run_considered = 0, run_contacted = 0, run_suppressed = 0, run_capped = 0, run_started_at = $4, \
+         run_cell = '', run_rank = 0, run_considered = 0, run_contacted = 0, run_suppressed = 0, run_capped = 0, run_started_at = $4, \
          run_finished_at = NULL, run_stopped = 0 WHERE id = $5",
     )
-    .bind(phase as i64)
+    .bind(stored_phase(phase))
     .bind(serde_json::to_string(cells).expect("a list of strings"))
     .bind(to_contact)
     .bind(now)
@@ -244,33 +283,36 @@ pub async fn start_run(
     Ok(())
 }
 
-/// Records a page of `from` gone through up to `after`, ended at `finished_at` when it was the
+/// Records a page of `from` gone through up to `to`, ended at `finished_at` when it was the
 /// last; false when the run is no longer where `from` was (the page done by another replica, or
 /// the run stopped), and the page's work is to be rolled back.
 pub async fn advance_run(
     conn: &mut Conn,
     id: &str,
     from: &Run,
-    after: &str,
+    to: &Cursor,
     page: RunCounts,
     finished_at: Option<i64>,
 ) -> sqlx::Result<bool> {
+    // A party is a member of a campaign once, so its id alone says where a run is.
     let done = sqlx::query(
-        "UPDATE campaigns SET run_after = $1, run_considered = run_considered + $2, \
+        "UPDATE campaigns SET run_after = $1, run_cell = $11, run_rank = $12, run_considered = run_considered + $2, \
          run_contacted = run_contacted + $3, run_suppressed = run_suppressed + $4, run_capped = run_capped + $5, \
          run_finished_at = $6 WHERE id = $7 AND run_phase = $8 AND run_started_at = $9 AND run_after = $10 \
          AND run_finished_at IS NULL",
     )
-    .bind(after)
+    .bind(&to.party)
     .bind(page.considered)
     .bind(page.contacted)
     .bind(page.suppressed)
     .bind(page.capped)
     .bind(finished_at)
     .bind(id)
-    .bind(from.phase as i64)
+    .bind(from.stored_phase)
     .bind(from.started_at)
-    .bind(&from.after)
+    .bind(&from.at.party)
+    .bind(&to.cell)
+    .bind(to.rank)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -353,76 +395,37 @@ pub async fn set_members(
     Ok(())
 }
 
-/// Marks the test group of a campaign whose members are all still selected: in each cell,
-/// members in party id order, positions 1, 1 + n, 1 + 2n, ... (the rule of
-/// `domain::test_cell::test_group`), in one statement. Returns how many members there are.
-pub async fn mark_test_group(conn: &mut Conn, campaign_id: &str, every_n: i64) -> sqlx::Result<i64> {
-    sqlx::query(
-        "UPDATE campaign_members SET test_group = 1 WHERE campaign_id = $1 AND party_id IN (\
-         SELECT party_id FROM (SELECT party_id, ROW_NUMBER() OVER (PARTITION BY cell ORDER BY party_id) AS rn \
-         FROM campaign_members WHERE campaign_id = $1 AND status = 'selected') t WHERE (rn - 1) % $2 = 0)",
+/// A test of 1 in `every_n`: how many members the campaign has, and how many of them its test
+/// group takes (in each cell, members in party id order, positions 1, 1 + n, 1 + 2n, ...: the
+/// rule of `domain::test_cell::Sampler`), counted per cell in SQL from the (campaign, cell,
+/// party) index. The group itself is picked as the test's run goes through the members.
+pub async fn test_plan(conn: &mut Conn, campaign_id: &str, every_n: i64) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS members, \
+         CAST(COALESCE(SUM((n + $2 - 1) / $2), 0) AS BIGINT) AS tested \
+         FROM (SELECT COUNT(*) AS n FROM campaign_members WHERE campaign_id = $1 GROUP BY cell) AS cells",
     )
     .bind(campaign_id)
     .bind(every_n.max(1))
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    sqlx::query_scalar("SELECT COUNT(*) FROM campaign_members WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .fetch_one(&mut *conn)
-        .await
+    Ok((row.try_get("members")?, row.try_get("tested")?))
 }
 
-/// Takes members out of the test group (not contacted after all).
-pub async fn unmark_test_group(conn: &mut Conn, campaign_id: &str, party_ids: &[String]) -> sqlx::Result<()> {
-    for chunk in party_ids.chunks(500) {
-        let mut q = SqlBuilder::new("UPDATE campaign_members SET test_group = 0 WHERE 1 = 1");
-        q.and("campaign_id = {}", campaign_id);
-        let list = q.in_list(chunk.iter().map(String::as_str));
-        q.push(&format!(" AND party_id IN ({list})"));
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Which members a contact run pages through.
-#[derive(Debug, Clone, Copy)]
-pub enum ToContact<'a> {
-    /// The marked test group, not contacted yet.
-    TestGroup,
-    /// Members not contacted yet in these cells.
-    InCells(&'a [String]),
-}
-
-impl ToContact<'_> {
-    /// Adds the condition naming these members; false when it names none.
-    fn narrow(self, q: &mut SqlBuilder) -> bool {
-        match self {
-            ToContact::TestGroup => {
-                q.push(" AND test_group = 1");
-            }
-            ToContact::InCells([]) => return false,
-            ToContact::InCells(cells) => {
-                let list = q.in_list(cells.iter().map(String::as_str));
-                q.push(&format!(" AND cell IN ({list})"));
-            }
-        }
-        true
-    }
-}
-
-/// Up to `limit` members still selected that `which` names, by party id after `after`.
+/// Up to `limit` members still selected in `cells`, by party id after `after`.
 pub async fn to_contact(
     conn: &mut Conn,
     campaign_id: &str,
-    which: ToContact<'_>,
+    cells: &[String],
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
-    let mut q = SqlBuilder::new("SELECT party_id FROM campaign_members WHERE status = 'selected'");
-    q.and("campaign_id = {}", campaign_id);
-    if !which.narrow(&mut q) {
+    if cells.is_empty() {
         return Ok(Vec::new());
     }
+    let mut q = SqlBuilder::new("SELECT party_id FROM campaign_members WHERE status = 'selected'");
+    q.and("campaign_id = {}", campaign_id);
+    in_cells(&mut q, cells);
     q.and("party_id > {}", after);
     q.order_limit("party_id", limit);
     q.build()
@@ -433,14 +436,20 @@ pub async fn to_contact(
         .collect()
 }
 
-/// How many members still selected `which` names: the most a run through them can contact.
-pub async fn count_to_contact(conn: &mut Conn, campaign_id: &str, which: ToContact<'_>) -> sqlx::Result<i64> {
-    let mut q = SqlBuilder::new("SELECT COUNT(*) FROM campaign_members WHERE status = 'selected'");
-    q.and("campaign_id = {}", campaign_id);
-    if !which.narrow(&mut q) {
+/// How many members still selected are in `cells`: the most a roll-out to them can contact.
+pub async fn count_to_contact(conn: &mut Conn, campaign_id: &str, cells: &[String]) -> sqlx::Result<i64> {
+    if cells.is_empty() {
         return Ok(0);
     }
+    let mut q = SqlBuilder::new("SELECT COUNT(*) FROM campaign_members WHERE status = 'selected'");
+    q.and("campaign_id = {}", campaign_id);
+    in_cells(&mut q, cells);
     q.build().fetch_one(&mut *conn).await?.try_get(0)
+}
+
+fn in_cells(q: &mut SqlBuilder, cells: &[String]) {
+    let list = q.in_list(cells.iter().map(String::as_str));
+    q.push(&format!(" AND cell IN ({list})"));
 }
 
 /// How many members of a campaign were contacted.

@@ -501,6 +501,49 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
     }
     assert_eq!(announced.len(), 2_500 + 1_000, "nobody twice");
     assert_eq!(announced.keys().filter(|(c, _)| *c == big.id).count(), 2_500);
+
+    // A test of 1 in 3 picks its group page by page, across a cell's pages: in each cell,
+    // members by id, positions 1, 4, 7, ..., as one pass would. Its size was counted up front:
+    // a budget of exactly the group suffices.
+    let mut c = campaign("Sampled", Channel::Email, &segment_id, "");
+    c.test_every_n = 3;
+    c.budget = money(2_334 * 62);
+    let sampled = suite
+        .campaigns
+        .clone()
+        .create_campaign(suite.req(pb::CreateCampaignRequest { campaign: Some(c) }))
+        .await
+        .unwrap()
+        .into_inner()
+        .campaign
+        .unwrap();
+    selected(&suite, &sampled.id, 7_001).await;
+    let run = start(&sampled.id).await.unwrap().run.unwrap();
+    assert_eq!(run.to_contact, 1_167 + 1_167);
+    let mut pages = 0;
+    while contacting::next_page(&store, &settings, &sampled.id).await.unwrap() {
+        pages += 1;
+    }
+    assert_eq!(pages, 2, "three pages of 3,000 members read, the last short");
+    let mut want: Vec<String> = Vec::new();
+    for parity in [0, 1] {
+        let cell: Vec<usize> = (0..7_001).filter(|i| i % 2 == parity).collect();
+        want.extend(cell.iter().step_by(3).map(|i| format!("m{i:05}")));
+    }
+    want.sort();
+    let tested: Vec<String> = sqlx::query_scalar(
+        "SELECT party_id FROM campaign_members WHERE campaign_id = $1 AND test_group = 1 \
+         AND contacted_at IS NOT NULL ORDER BY party_id",
+    )
+    .bind(&sampled.id)
+    .fetch_all(suite.marketing_db.pool())
+    .await
+    .unwrap();
+    assert_eq!(tested, want);
+    assert_eq!(contacted(&suite, &sampled.id).await, 2_334);
+    let run = get(&sampled.id).await.contact_run.unwrap();
+    assert!(run.finish_time.is_some());
+    assert_eq!((run.considered, run.contacted), (2_334, 2_334));
 }
 
 backend_tests!(
