@@ -50,7 +50,11 @@ pub async fn next_page(store: &Store, settings: &MarketingSettings, campaign_id:
     crm_storage::statistics::analyze_if_grown(&mut tx, "campaign_members").await?;
     let now = store.now_micros();
     let test = run.phase != ContactPhase::RollOut;
-    let status = if test { CampaignStatus::Testing } else { CampaignStatus::RolledOut };
+    let status = if test {
+        CampaignStatus::Testing
+    } else {
+        CampaignStatus::RolledOut
+    };
     // CloseCampaign stops the run in its own transaction; this covers a campaign that left the
     // run's status any other way.
     if c.status != status as i32 {

@@ -112,14 +112,22 @@ mod tests {
             .flat_map(|(cell, ids)| ids.iter().map(move |id| (cell.as_str(), id)))
             .collect();
         for every_n in [1, 3, 4, 20] {
-            let want: Vec<String> = cells.iter().flat_map(|(_, ids)| test_group(ids, every_n)).collect();
+            let want: Vec<String> = cells
+                .iter()
+                .flat_map(|(_, ids)| test_group(ids, every_n))
+                .collect();
             for page in [1, 2, 5, 100] {
                 let mut got = Vec::new();
                 let (mut cell, mut rank) = (String::new(), 0);
                 for chunk in members.chunks(page) {
                     // Each page starts from where the one before stopped, as a run does.
                     let mut sampler = Sampler::resume(every_n as i64, &cell, rank);
-                    got.extend(chunk.iter().filter(|(c, _)| sampler.takes(c)).map(|(_, id)| (*id).clone()));
+                    got.extend(
+                        chunk
+                            .iter()
+                            .filter(|(c, _)| sampler.takes(c))
+                            .map(|(_, id)| (*id).clone()),
+                    );
                     (cell, rank) = (sampler.cell, sampler.rank);
                 }
                 assert_eq!(got, want, "1 in {every_n}, pages of {page}");

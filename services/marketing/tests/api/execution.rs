@@ -521,7 +521,10 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
     let run = start(&sampled.id).await.unwrap().run.unwrap();
     assert_eq!(run.to_contact, 1_167 + 1_167);
     let mut pages = 0;
-    while contacting::next_page(&store, &settings, &sampled.id).await.unwrap() {
+    while contacting::next_page(&store, &settings, &sampled.id)
+        .await
+        .unwrap()
+    {
         pages += 1;
     }
     assert_eq!(pages, 2, "three pages of 3,000 members read, the last short");

@@ -125,7 +125,10 @@ async fn erased_among(conn: &mut Conn, notices: &[Notice<'_>]) -> sqlx::Result<H
         return Ok(HashSet::new());
     }
     q.push(&ids).push(")");
-    q.build().fetch_all_as::<(String,)>(&mut *conn).await.map(|rows| rows.into_iter().map(|(id,)| id).collect())
+    q.build()
+        .fetch_all_as::<(String,)>(&mut *conn)
+        .await
+        .map(|rows| rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// Queues `n` unless a notification with its dedupe key exists or its customer is erased (a

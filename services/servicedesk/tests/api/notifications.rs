@@ -391,7 +391,10 @@ async fn nothing_is_sent_to_or_about_an_erased_customer(backend: Backend) {
         crm_testkit::fixtures::rows_reach(&suite.desk_db, erased, Some(&party.id), 1, "erasure copied").await;
     }
     // What the erasure could not see: a message to Cy and a staff notice about Cy.
-    for (id, recipient, about) in [("n-to-cy", cy.id.as_str(), ""), ("n-about-cy", "rita", cy.id.as_str())] {
+    for (id, recipient, about) in [
+        ("n-to-cy", cy.id.as_str(), ""),
+        ("n-about-cy", "rita", cy.id.as_str()),
+    ] {
         sqlx::query(
             "INSERT INTO notifications (id, dedupe_key, channel, template, recipient, about, payload, \
              status, created_at, next_attempt_at) VALUES ($1, $1, 'sms', 'case_status', $2, $3, '{}', $4, 0, 0)",
@@ -448,7 +451,14 @@ async fn nothing_is_sent_to_or_about_an_erased_customer(backend: Backend) {
         .collect();
     assert_eq!(recipients, vec![serde_json::Value::from(ada.id.clone())]);
     let cys = "SELECT COUNT(*) FROM notifications WHERE recipient = $1 OR about = $1";
-    crm_testkit::fixtures::rows_reach(&suite.desk_db, cys, Some(&cy.id), 0, "Cy's notifications withdrawn").await;
+    crm_testkit::fixtures::rows_reach(
+        &suite.desk_db,
+        cys,
+        Some(&cy.id),
+        0,
+        "Cy's notifications withdrawn",
+    )
+    .await;
 }
 
 backend_tests!(
