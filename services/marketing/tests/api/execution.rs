@@ -505,18 +505,33 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
     // A test of 1 in 3 picks its group page by page, across a cell's pages: in each cell,
     // members by id, positions 1, 4, 7, ..., as one pass would. Its size was counted up front:
     // a budget of exactly the group suffices.
-    let mut c = campaign("Sampled", Channel::Email, &segment_id, "");
-    c.test_every_n = 3;
-    c.budget = money(2_334 * 62);
-    let sampled = suite
-        .campaigns
-        .clone()
-        .create_campaign(suite.req(pb::CreateCampaignRequest { campaign: Some(c) }))
-        .await
-        .unwrap()
-        .into_inner()
-        .campaign
-        .unwrap();
+    let one_in_three = |name: &str| {
+        let mut c = campaign(name, Channel::Email, &segment_id, "");
+        c.test_every_n = 3;
+        c.budget = money(2_334 * 62);
+        let mut campaigns = suite.campaigns.clone();
+        let req = suite.req(pb::CreateCampaignRequest { campaign: Some(c) });
+        async move {
+            let c = campaigns.create_campaign(req).await.unwrap().into_inner();
+            c.campaign.unwrap()
+        }
+    };
+    let tested = |id: &str| {
+        let query = sqlx::query_scalar::<_, String>(
+            "SELECT party_id FROM campaign_members WHERE campaign_id = $1 AND test_group = 1 \
+             AND contacted_at IS NOT NULL ORDER BY party_id",
+        )
+        .bind(id.to_owned());
+        let pool = suite.marketing_db.pool().clone();
+        async move { query.fetch_all(&pool).await.unwrap() }
+    };
+    let mut want: Vec<String> = Vec::new();
+    for parity in [0, 1] {
+        let cell: Vec<usize> = (0..7_001).filter(|i| i % 2 == parity).collect();
+        want.extend(cell.iter().step_by(3).map(|i| format!("m{i:05}")));
+    }
+    want.sort();
+    let sampled = one_in_three("Sampled").await;
     selected(&suite, &sampled.id, 7_001).await;
     let run = start(&sampled.id).await.unwrap().run.unwrap();
     assert_eq!(run.to_contact, 1_167 + 1_167);
@@ -528,25 +543,45 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
         pages += 1;
     }
     assert_eq!(pages, 2, "three pages of 3,000 members read, the last short");
-    let mut want: Vec<String> = Vec::new();
-    for parity in [0, 1] {
-        let cell: Vec<usize> = (0..7_001).filter(|i| i % 2 == parity).collect();
-        want.extend(cell.iter().step_by(3).map(|i| format!("m{i:05}")));
-    }
-    want.sort();
-    let tested: Vec<String> = sqlx::query_scalar(
-        "SELECT party_id FROM campaign_members WHERE campaign_id = $1 AND test_group = 1 \
-         AND contacted_at IS NOT NULL ORDER BY party_id",
-    )
-    .bind(&sampled.id)
-    .fetch_all(suite.marketing_db.pool())
-    .await
-    .unwrap();
-    assert_eq!(tested, want);
+    assert_eq!(tested(&sampled.id).await, want);
     assert_eq!(contacted(&suite, &sampled.id).await, 2_334);
     let run = get(&sampled.id).await.contact_run.unwrap();
     assert!(run.finish_time.is_some());
     assert_eq!((run.considered, run.contacted), (2_334, 2_334));
+
+    // A test run the release before left under way (its phase 1, its whole group marked when
+    // it started, its place a party id, the group contacted up to it) is gone on with to its
+    // end: the same group, nobody twice.
+    let legacy = one_in_three("Legacy").await;
+    selected(&suite, &legacy.id, 7_001).await;
+    start(&legacy.id).await.unwrap();
+    for sql in [
+        "UPDATE campaigns SET run_phase = 1, run_after = 'm03000' WHERE id = $1",
+        "UPDATE campaign_members SET test_group = 1 WHERE campaign_id = $1 AND party_id IN (\
+         SELECT party_id FROM (SELECT party_id, ROW_NUMBER() OVER (PARTITION BY cell ORDER BY party_id) AS rn \
+         FROM campaign_members WHERE campaign_id = $1) t WHERE (rn - 1) % 3 = 0)",
+        "UPDATE campaign_members SET status = 'contacted', contacted_at = 1 \
+         WHERE campaign_id = $1 AND test_group = 1 AND party_id <= 'm03000'",
+    ] {
+        sqlx::query(sql)
+            .bind(&legacy.id)
+            .execute(suite.marketing_db.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(contacted(&suite, &legacy.id).await, 1_001);
+    while contacting::next_page(&store, &settings, &legacy.id)
+        .await
+        .unwrap()
+    {}
+    assert_eq!(tested(&legacy.id).await, want);
+    assert_eq!(contacted(&suite, &legacy.id).await, 2_334);
+    let run = get(&legacy.id).await.contact_run.unwrap();
+    assert_eq!(
+        (run.phase, run.contacted),
+        (pb::ContactPhase::Test as i32, 2_334 - 1_001)
+    );
+    assert!(run.finish_time.is_some());
 }
 
 backend_tests!(

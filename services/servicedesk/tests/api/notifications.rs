@@ -2,6 +2,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crm_proto::customers::v1 as cpb;
+use crm_proto::marketing::v1::{CampaignContacted, Channel};
 use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType, NotificationStatus};
 use crm_testkit::{Backend, backend_tests};
 
@@ -255,6 +256,18 @@ async fn notifications_go_over_https_to_a_webhook_of_a_private_ca(backend: Backe
     assert!(format!("{err:#}").contains("missing.pem"), "{err:#}");
 }
 
+/// Marketing's announcement that the Spring campaign contacted `parties` on `channel`.
+fn spring(channel: Channel, parties: &[&str]) -> CampaignContacted {
+    CampaignContacted {
+        campaign_id: "c-spring".into(),
+        campaign_name: "Spring".into(),
+        channel: channel as i32,
+        code: "SPRING26".into(),
+        message: "10% off with SPRING26".into(),
+        party_ids: parties.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
 /// Marketing's campaign contacts are sent on the campaign's channel, each once; a customer who
 /// opted out since the campaign selected them is not sent to (consent is checked at delivery,
 /// the newest consent winning however the announcements arrive); sales' alerts reach the rep
@@ -293,14 +306,7 @@ async fn campaign_messages_honour_consent_at_delivery(backend: Backend) {
             &consent(&bob.id, false, now - 1_000_000),
         )
         .await;
-    let contacted = mpb::CampaignContacted {
-        campaign_id: "c-spring".into(),
-        campaign_name: "Spring".into(),
-        channel: mpb::Channel::Email as i32,
-        code: "SPRING26".into(),
-        message: "10% off with SPRING26".into(),
-        party_ids: vec![ada.id.clone(), bob.id.clone()],
-    };
+    let contacted = spring(Channel::Email, &[&ada.id, &bob.id]);
     // Announced twice (a producer's retry): sent once.
     for _ in 0..2 {
         suite
@@ -408,14 +414,7 @@ async fn nothing_is_sent_to_or_about_an_erased_customer(backend: Backend) {
         .unwrap();
     }
 
-    let contacted = mpb::CampaignContacted {
-        campaign_id: "c-spring".into(),
-        campaign_name: "Spring".into(),
-        channel: mpb::Channel::Sms as i32,
-        code: "SPRING26".into(),
-        message: "10% off with SPRING26".into(),
-        party_ids: vec![ada.id.clone(), bob.id.clone()],
-    };
+    let contacted = spring(Channel::Sms, &[&ada.id, &bob.id]);
     suite
         .nats
         .publish_event("marketing", "campaign.contacted", "c-spring", &contacted)
