@@ -126,8 +126,11 @@ impl SalesApi {
     }
 
     /// Checks, in the caller's transaction, that `party_id` is a live customer party by sales'
-    /// copy (which [`SalesApi::fetch_party`] filled in before the transaction).
+    /// copy (which [`SalesApi::fetch_party`] filled in before the transaction), and holds it
+    /// until the transaction ends: an erasure or merge arriving meanwhile waits, then finds the
+    /// new record.
     async fn ensure_party(&self, conn: &mut Conn, party_id: &str, field: &str) -> Result<()> {
+        accounts::lock(conn, party_id).await?;
         match accounts::get(conn, party_id).await? {
             Some(account) if account.status == "active" => Ok(()),
             Some(account) => Err(Error::FailedPrecondition(format!(

@@ -114,9 +114,17 @@ pub async fn by_external_ids(
     Ok(found)
 }
 
+/// Holds `party_id` until the transaction ends, so that a new record about the party and its
+/// erasure or merge take turns: whichever comes second sees what the first committed (see
+/// `crm_storage::copies::lock_parties`).
+pub async fn lock(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
+    crm_storage::copies::lock_parties(conn, "sales-party", &[party_id]).await
+}
+
 /// Every sales record of `merged` now belongs to `survivor`; the account of `merged` is a
 /// tombstone at `version` (the merged party's last).
 pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str, version: i64) -> sqlx::Result<()> {
+    lock(conn, merged).await?;
     for table in [
         "leads",
         "opportunities",
@@ -140,6 +148,7 @@ pub async fn rekey(conn: &mut Conn, merged: &str, survivor: &str, version: i64) 
 /// details and notes of its leads. Orders and opportunities keep their amounts (business records)
 /// under the tombstone id, whose account stays erased at `version` whatever arrives later.
 pub async fn anonymise(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
+    lock(conn, party_id).await?;
     let blank = ", display_name = '', industry = '', region_code = ''";
     crm_storage::copies::tombstone(conn, "accounts", party_id, "erased", version, blank).await?;
     sqlx::query(

@@ -2,6 +2,7 @@
 //! and a nats-server running beside it.
 
 mod catalog;
+mod erasure;
 mod helpers;
 mod import;
 mod import_pipeline;

@@ -313,6 +313,15 @@ impl ServiceDeskApi {
         }
         let v = check_new_case(&mut tx, &mut c).await?;
         v.finish()?;
+        // No new case about a customer erased or merged away; held until commit, so that an
+        // erasure arriving meanwhile waits and then wipes this case's texts too.
+        customers::lock(&mut tx, &c.party_id).await?;
+        if let Some(ended) = customers::ended(&mut tx, &c.party_id).await? {
+            return Err(Error::FailedPrecondition(format!(
+                "party {} was {ended}: no new case about them",
+                c.party_id
+            )));
+        }
 
         let now = self.now();
         let tier = customers::get(&mut tx, &c.party_id)

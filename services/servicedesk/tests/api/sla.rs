@@ -327,6 +327,13 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
             .is_empty(),
         "nothing more is sent to an erased customer"
     );
+    // And no new case is opened about her.
+    let refused = suite
+        .open(&suite.admin, case(&ada.id, &queue, CaseType::Inquiry, 3, "Again"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("erased"), "{}", refused.message());
 }
 
 async fn the_escalation_chain_is_configurable(backend: Backend) {
