@@ -418,15 +418,28 @@ pub async fn refresh_parties(
     Ok(())
 }
 
-/// Re-ranks every party by its contribution over the value window and assigns tiers, in SQL (one pass over the active
-/// parties, writing only the ranks that move); then announces the tier moves not yet announced,
-/// a page at a time (memory stays bounded when most customers move). Returns (ranked, tier
-/// changes announced).
-pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<(i64, i64)> {
+/// Which stored contribution ranks a re-ranking rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranks {
+    /// Every rank that moved. A customer whose contribution grows passes everyone between their
+    /// old and new rank, so after a few minutes of orders at a million customers nearly every
+    /// rank moved: 1,000 customers buying more rewrote 999,944 parties in 12.9 s, holding them
+    /// all, while 300 changed tier.
+    All,
+    /// Only the ranks of the parties whose tier moved; the others keep the rank of the last
+    /// re-ranking of every rank (the full sweep's, or RecomputeValueTiers').
+    OfTierMoves,
+}
+
+/// Re-ranks every party by its contribution over the value window and assigns tiers, in SQL (one
+/// pass over the active parties, writing only the tiers, and the `ranks`, that move); then
+/// announces the tier moves not yet announced, a page at a time (memory stays bounded when most
+/// customers move). Returns (ranked, tier changes announced).
+pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64, ranks: Ranks) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
     let shares = pyramid::cumulative_shares(&tiers);
-    parties::rerank(tx, &shares).await?;
+    parties::rerank(tx, &shares, ranks == Ranks::All).await?;
     store_pyramid(tx, &tiers, now).await?;
     // One re-ranking is one decision about many parties: its moves are announced together.
     let run = crate::storage::new_id();
@@ -647,7 +660,9 @@ async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, now: i64) -> anyh
     }
     let ranked: anyhow::Result<()> = async {
         let mut tx = db.begin().await?;
-        recompute_tiers(&mut tx, SYSTEM_ACTOR, now).await?;
+        // Between full sweeps, while orders stream in, only tiers that move are written.
+        let ranks = if full { Ranks::All } else { Ranks::OfTierMoves };
+        recompute_tiers(&mut tx, SYSTEM_ACTOR, now, ranks).await?;
         tx.commit().await?;
         Ok(())
     }

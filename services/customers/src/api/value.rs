@@ -12,6 +12,7 @@ use crate::domain::pyramid::{self, TierSpec};
 use crate::error::{Error, Result, invalid};
 use crate::events;
 use crate::storage::{audit, parties, settings};
+use crate::value::Ranks;
 
 fn check_money(money: &Option<Money>, field: &str, currency: &str, v: &mut Violations) -> i64 {
     match money {
@@ -114,7 +115,8 @@ impl CustomersApi {
     ) -> Result<pb::RecomputeValueTiersResponse> {
         let mut tx = self.store.begin().await?;
         let (ranked, tier_changes) =
-            crate::value::recompute_tiers(&mut tx, &principal.user_id, self.store.now_micros()).await?;
+            crate::value::recompute_tiers(&mut tx, &principal.user_id, self.store.now_micros(), Ranks::All)
+                .await?;
         self.store.commit(tx).await?;
         Ok(pb::RecomputeValueTiersResponse { ranked, tier_changes })
     }

@@ -731,16 +731,21 @@ fn ranking(q: &mut SqlBuilder, tiers: &[(i64, &str)]) {
     ));
 }
 
-/// Re-ranks every active party under `tiers` (see [`ranking`]) in one statement: stores rank and
-/// tier where they change. The moves are then read with [`unannounced_tiers`].
-pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<()> {
+/// Re-ranks every active party under `tiers` (see [`ranking`]) in one statement: stores the tier
+/// and rank of each party whose tier moved, and with `every_rank` the rank of each party whose
+/// rank moved. The moves are then read with [`unannounced_tiers`].
+pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)], every_rank: bool) -> sqlx::Result<()> {
     let mut q = SqlBuilder::new("WITH target AS (");
     ranking(&mut q, tiers);
     q.push(
         ") UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM target \
-         WHERE parties.id = target.id \
-         AND (parties.contribution_rank <> target.rn OR parties.tier <> target.new_tier)",
+         WHERE parties.id = target.id AND (parties.tier <> target.new_tier",
     );
+    q.push(if every_rank {
+        " OR parties.contribution_rank <> target.rn)"
+    } else {
+        ")"
+    });
     q.build().execute(&mut *conn).await?;
     Ok(())
 }

@@ -136,12 +136,9 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
 
 /// The pyramid is the one of the last ranking, the one the tiers come from: a change of value
 /// shows at the next ranking, whatever the size of the base in between.
-async fn the_pyramid_is_the_last_rankings(backend: Backend) {
-    // The sweeper ranks once at start, then not for an hour: the rankings below are the test's.
-    let app = TestApp::spawn_with(backend, |s| {
-        s.value_refresh_interval = std::time::Duration::from_secs(3600)
-    })
-    .await;
+/// Waits for the sweeper's ranking at start (with a refresh interval of an hour, the rankings
+/// after it are the test's).
+async fn start_ranking_done(app: &TestApp) {
     crm_testkit::eventually(
         std::time::Duration::from_secs(30),
         "the start's ranking",
@@ -155,6 +152,15 @@ async fn the_pyramid_is_the_last_rankings(backend: Backend) {
         },
     )
     .await;
+}
+
+async fn the_pyramid_is_the_last_rankings(backend: Backend) {
+    // The sweeper ranks once at start, then not for an hour: the rankings below are the test's.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.value_refresh_interval = std::time::Duration::from_secs(3600)
+    })
+    .await;
+    start_ranking_done(&app).await;
     let mut ids = Vec::new();
     for (i, revenue) in [300, 100].into_iter().enumerate() {
         let p = app.create(person(&format!("P{i}"), "Value", "")).await;
@@ -483,7 +489,84 @@ async fn value_is_contribution_over_the_window(backend: Backend) {
     assert!(pyramid.cost_to_serve_known);
 }
 
+/// The re-rankings after order events store the tiers that move, each with its party's new rank,
+/// and leave the ranks that only shifted: a purchase passes many customers at a million. The
+/// full sweep and RecomputeValueTiers store every rank.
+async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
+    use crm_customers::value::{Ranks, recompute_tiers};
+    let app = TestApp::spawn_with(backend, |s| {
+        s.value_refresh_interval = std::time::Duration::from_secs(3600)
+    })
+    .await;
+    start_ranking_done(&app).await;
+    let mut ids = Vec::new();
+    for (i, revenue) in [400, 300, 200, 100].into_iter().enumerate() {
+        let p = app.create(person(&format!("R{i}"), "Rank", "")).await;
+        app.client
+            .clone()
+            .set_party_value(app.req(pb::SetPartyValueRequest {
+                party_id: p.id.clone(),
+                lifetime_revenue: usd(revenue),
+                trailing_12m_revenue: usd(revenue),
+            }))
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    app.client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap();
+    let stored = || async {
+        let mut out = Vec::new();
+        for id in &ids {
+            let (rank, tier): (i64, String) =
+                sqlx::query_as("SELECT contribution_rank, tier FROM parties WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(app.db.pool())
+                    .await
+                    .unwrap();
+            out.push((rank, tier));
+        }
+        out
+    };
+    let low = |rank: i64| (rank, "low".to_string());
+    let top = |rank: i64| (rank, "top".to_string());
+    assert_eq!(stored().await, vec![top(1), low(2), low(3), low(4)]);
+    let contribute = |id: &str, amount: i64| {
+        let query = sqlx::query(
+            "UPDATE parties SET window_revenue_minor = $1, window_contribution_minor = $1 WHERE id = $2",
+        )
+        .bind(amount)
+        .bind(id.to_owned());
+        let pool = app.db.pool().clone();
+        async move { query.execute(&pool).await.unwrap() }
+    };
+    let rerank = |ranks: Ranks| {
+        let db = app.db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            recompute_tiers(&mut tx, "test", 1, ranks).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+
+    // The last passes the third: both stay low, and their stored ranks stay.
+    contribute(&ids[3], 250).await;
+    rerank(Ranks::OfTierMoves).await;
+    assert_eq!(stored().await, vec![top(1), low(2), low(3), low(4)]);
+    // It passes the first: both move tier and take their new ranks; the others keep theirs.
+    contribute(&ids[3], 500).await;
+    rerank(Ranks::OfTierMoves).await;
+    assert_eq!(stored().await, vec![low(2), low(2), low(3), top(1)]);
+    // Every rank.
+    rerank(Ranks::All).await;
+    assert_eq!(stored().await, vec![low(2), low(3), low(4), top(1)]);
+}
+
 backend_tests!(
+    a_re_ranking_after_orders_stores_tier_moves,
     value_is_contribution_over_the_window,
     the_pyramid_is_the_last_rankings,
     value_tiers_pyramid_and_pareto,
