@@ -136,6 +136,25 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
 
 /// The pyramid is the one of the last ranking, the one the tiers come from: a change of value
 /// shows at the next ranking, whatever the size of the base in between.
+/// People of `family` with these revenues (lifetime and trailing alike), in order: their ids.
+async fn valued(app: &TestApp, family: &str, revenues: &[i64]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (i, revenue) in revenues.iter().enumerate() {
+        let p = app.create(person(&format!("{family}{i}"), family, "")).await;
+        app.client
+            .clone()
+            .set_party_value(app.req(pb::SetPartyValueRequest {
+                party_id: p.id.clone(),
+                lifetime_revenue: usd(*revenue),
+                trailing_12m_revenue: usd(*revenue),
+            }))
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    ids
+}
+
 /// Waits for the sweeper's ranking at start (with a refresh interval of an hour, the rankings
 /// after it are the test's).
 async fn start_ranking_done(app: &TestApp) {
@@ -161,20 +180,7 @@ async fn the_pyramid_is_the_last_rankings(backend: Backend) {
     })
     .await;
     start_ranking_done(&app).await;
-    let mut ids = Vec::new();
-    for (i, revenue) in [300, 100].into_iter().enumerate() {
-        let p = app.create(person(&format!("P{i}"), "Value", "")).await;
-        app.client
-            .clone()
-            .set_party_value(app.req(pb::SetPartyValueRequest {
-                party_id: p.id.clone(),
-                lifetime_revenue: usd(revenue),
-                trailing_12m_revenue: usd(revenue),
-            }))
-            .await
-            .unwrap();
-        ids.push(p.id);
-    }
+    let ids = valued(&app, "Value", &[300, 100]).await;
     let recompute = || async {
         app.client
             .clone()
@@ -499,20 +505,7 @@ async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
     })
     .await;
     start_ranking_done(&app).await;
-    let mut ids = Vec::new();
-    for (i, revenue) in [400, 300, 200, 100].into_iter().enumerate() {
-        let p = app.create(person(&format!("R{i}"), "Rank", "")).await;
-        app.client
-            .clone()
-            .set_party_value(app.req(pb::SetPartyValueRequest {
-                party_id: p.id.clone(),
-                lifetime_revenue: usd(revenue),
-                trailing_12m_revenue: usd(revenue),
-            }))
-            .await
-            .unwrap();
-        ids.push(p.id);
-    }
+    let ids = valued(&app, "Rank", &[400, 300, 200, 100]).await;
     app.client
         .clone()
         .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))

@@ -1,9 +1,10 @@
 //! The notification queue.
 
+use std::collections::HashSet;
+
 use crm_proto::servicedesk::v1::{self as pb, NotificationStatus};
 use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
-use std::collections::HashSet;
 
 use super::timestamp;
 

@@ -133,6 +133,15 @@ impl Suite {
             .map(|r| r.into_inner().case.unwrap())
     }
 
+    /// Runs one delivery of the notifications due.
+    pub async fn deliver(&self) -> pb::DeliverNotificationsResponse {
+        self.desk()
+            .deliver_notifications(self.req(pb::DeliverNotificationsRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     /// The notifications to `recipient` in `status` (unspecified: any).
     pub async fn notifications(
         &self,

@@ -64,12 +64,7 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     // The gateway is down for two requests: both notices are retried after back-off.
     suite.webhook.fail.store(2, Ordering::SeqCst);
     let deliver = || async {
-        let r = suite
-            .desk()
-            .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
-            .await
-            .unwrap()
-            .into_inner();
+        let r = suite.deliver().await;
         (r.delivered, r.retrying, r.failed)
     };
     assert_eq!(deliver().await, (0, 2, 0));
@@ -318,12 +313,7 @@ async fn campaign_messages_honour_consent_at_delivery(backend: Backend) {
     crm_testkit::fixtures::rows_reach(&suite.desk_db, count, None, 2, "campaign messages queued").await;
     let consents = "SELECT COUNT(*) FROM consents WHERE opted_out = 1";
     crm_testkit::fixtures::rows_reach(&suite.desk_db, consents, None, 1, "Bob's opt-out copied").await;
-    let run = suite
-        .desk()
-        .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let run = suite.deliver().await;
     assert_eq!((run.delivered, run.suppressed), (1, 1));
     let sent: Vec<serde_json::Value> = suite
         .webhook
@@ -435,12 +425,7 @@ async fn nothing_is_sent_to_or_about_an_erased_customer(backend: Backend) {
     let bobs = "SELECT COUNT(*) FROM notifications WHERE recipient = $1 OR about = $1";
     crm_testkit::fixtures::rows_reach(&suite.desk_db, bobs, Some(&bob.id), 0, "nothing queued for Bob").await;
 
-    let run = suite
-        .desk()
-        .deliver_notifications(suite.req(pb::DeliverNotificationsRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let run = suite.deliver().await;
     assert_eq!((run.delivered, run.withdrawn, run.suppressed), (1, 2, 0));
     let recipients: Vec<serde_json::Value> = suite
         .webhook
