@@ -315,8 +315,11 @@ impl ServiceDeskApi {
         v.finish()?;
         // No new case about a customer erased or merged away; held until commit, so that an
         // erasure arriving meanwhile waits and then wipes this case's texts too.
-        customers::lock(&mut tx, &c.party_id).await?;
-        if let Some(ended) = customers::ended(&mut tx, &c.party_id).await? {
+        customers::lock(&mut tx, &[&c.party_id]).await?;
+        if let Some(ended) = customers::ended(&mut tx, &[&c.party_id])
+            .await?
+            .remove(&c.party_id)
+        {
             return Err(Error::FailedPrecondition(format!(
                 "party {} was {ended}: no new case about them",
                 c.party_id

@@ -47,6 +47,8 @@ struct BatchContext {
     queues: HashMap<String, String>,
     /// Tiers of the live customers the rows name.
     tiers: HashMap<String, String>,
+    /// How the customers the rows name that were erased or merged away ended, by party id.
+    ended: HashMap<String, String>,
     /// (response, resolution) SLA minutes by (tier, priority), filled as rows need them.
     targets: HashMap<(String, i32), (i64, i64)>,
     /// The tiers that get preferential service.
@@ -202,9 +204,14 @@ impl ServiceDeskApi {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // Held until the batch commits, as OpenCase holds its customer, against an erasure.
+        let named_refs: Vec<&str> = named.iter().map(String::as_str).collect();
+        customers::lock(&mut tx, &named_refs).await?;
+        let ended = customers::ended(&mut tx, &named_refs).await?;
         let mut context = BatchContext {
             parties,
             queues,
+            ended,
             tiers: customers::tiers(&mut tx, &named).await?,
             targets: HashMap::new(),
             preferential: self.preferential(&mut tx).await?,
@@ -343,6 +350,9 @@ impl ServiceDeskApi {
                 CaseStatus::New
             }
         };
+        if let Some(ended) = context.ended.get(&c.party_id) {
+            v.add("case.party_id", format!("party {} was {ended}", c.party_id));
+        }
         let checked = check_new_case(tx, &mut c).await?;
         for (field, reason) in checked.iter() {
             // The party was named by external id: report the column the row used.

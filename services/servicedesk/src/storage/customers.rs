@@ -199,25 +199,37 @@ pub async fn by_phone(conn: &mut Conn, phone: &str) -> sqlx::Result<Option<Custo
     .transpose()
 }
 
-/// Holds `party_id` until the transaction ends, so that a case opened about the customer and
+/// Holds `party_ids` until the transaction ends, so that a case opened about a customer and
 /// their erasure or merge take turns: whichever comes second sees what the first committed (see
 /// `crm_storage::copies::lock_parties`).
-pub async fn lock(conn: &mut Conn, party_id: &str) -> sqlx::Result<()> {
-    crm_storage::copies::lock_parties(conn, "servicedesk-party", &[party_id]).await
+pub async fn lock(conn: &mut Conn, party_ids: &[&str]) -> sqlx::Result<()> {
+    crm_storage::copies::lock_parties(conn, "servicedesk-party", party_ids).await
 }
 
-/// How the customer's copy ended (`erased` or `merged`), when it is a tombstone.
-pub async fn ended(conn: &mut Conn, party_id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT status FROM customers WHERE party_id = $1 AND status <> 'active'")
-        .bind(party_id)
-        .fetch_optional(&mut *conn)
-        .await
+/// How the copies of those of `party_ids` that are tombstones ended (`erased` or `merged`), by
+/// party id.
+pub async fn ended(
+    conn: &mut Conn,
+    party_ids: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in party_ids.chunks(500) {
+        let mut q = SqlBuilder::new(
+            "SELECT party_id, status FROM customers WHERE status <> 'active' AND party_id IN (",
+        );
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&list).push(")");
+        for row in q.build().fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("party_id")?, row.try_get("status")?);
+        }
+    }
+    Ok(found)
 }
 
 /// Anonymises an erased customer's copy, case texts, notifications and call-list entries; the
 /// copy stays erased at `version` whatever arrives later.
 pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Result<()> {
-    lock(conn, party_id).await?;
+    lock(conn, &[party_id]).await?;
     let blank = ", display_name = '', phones = '[]', birth_date = ''";
     crm_storage::copies::tombstone(conn, "customers", party_id, "erased", version, blank).await?;
     sqlx::query("DELETE FROM customer_phones WHERE party_id = $1")
@@ -250,7 +262,7 @@ pub async fn erase(conn: &mut Conn, party_id: &str, version: i64) -> sqlx::Resul
 /// Moves a merged customer's cases, notifications and watchers to the survivor, who inherits an
 /// at-risk flag; the merged copy is a tombstone at `version` (the merged party's last).
 pub async fn rekey(conn: &mut Conn, from: &str, to: &str, version: i64) -> sqlx::Result<()> {
-    lock(conn, from).await?;
+    lock(conn, &[from]).await?;
     for sql in [
         "UPDATE cases SET party_id = $1 WHERE party_id = $2",
         "UPDATE assets SET party_id = $1 WHERE party_id = $2",

@@ -296,4 +296,36 @@ async fn articles_come_in_once(backend: Backend) {
     assert!(found.hits[0].article.as_ref().unwrap().body.contains("thirty"));
 }
 
-backend_tests!(imported_cases_are_history_not_activity, articles_come_in_once);
+/// A case naming an erased customer by id is refused, as OpenCase refuses one.
+async fn an_imported_case_about_an_erased_customer_is_refused(backend: Backend) {
+    let suite = Suite::start(backend).await;
+    suite.queue("Support").await;
+    let ada = suite.customer("Ada", "0911111111").await;
+    suite
+        .customers
+        .clone()
+        .erase_party(suite.req(cpb::ErasePartyRequest {
+            id: ada.id.clone(),
+            reason: "data subject request".into(),
+        }))
+        .await
+        .unwrap();
+    let erased = "SELECT COUNT(*) FROM customers WHERE party_id = $1 AND status = 'erased'";
+    crm_testkit::fixtures::rows_reach(&suite.desk_db, erased, Some(&ada.id), 1, "erasure copied").await;
+    let mut about_ada = row(2, "T-9", "", CaseStatus::New, MONDAY_10AM - DAY);
+    if let Some(case) = about_ada.case.as_mut() {
+        case.party_id = ada.id.clone();
+        case.description = "Ada asked us to call her at home".into();
+    }
+    let summary = import(&suite, vec![about_ada], false).await;
+    assert_eq!((summary.created, summary.rejected), (0, 1));
+    let refused = &summary.rejections[0];
+    assert_eq!(refused.field, "case.party_id");
+    assert!(refused.reason.contains("erased"), "{}", refused.reason);
+}
+
+backend_tests!(
+    imported_cases_are_history_not_activity,
+    articles_come_in_once,
+    an_imported_case_about_an_erased_customer_is_refused
+);
