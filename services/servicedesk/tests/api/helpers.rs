@@ -133,6 +133,20 @@ impl Suite {
             .map(|r| r.into_inner().case.unwrap())
     }
 
+    /// Erases the customer `party_id` and waits until the desk's copy is erased.
+    pub async fn erase(&self, party_id: &str) {
+        self.customers
+            .clone()
+            .erase_party(self.req(cpb::ErasePartyRequest {
+                id: party_id.into(),
+                reason: "data subject request".into(),
+            }))
+            .await
+            .unwrap();
+        let erased = "SELECT COUNT(*) FROM customers WHERE party_id = $1 AND status = 'erased'";
+        fixtures::rows_reach(&self.desk_db, erased, Some(party_id), 1, "erasure copied").await;
+    }
+
     /// Runs one delivery of the notifications due.
     pub async fn deliver(&self) -> pb::DeliverNotificationsResponse {
         self.desk()

@@ -301,17 +301,7 @@ async fn an_imported_case_about_an_erased_customer_is_refused(backend: Backend) 
     let suite = Suite::start(backend).await;
     suite.queue("Support").await;
     let ada = suite.customer("Ada", "0911111111").await;
-    suite
-        .customers
-        .clone()
-        .erase_party(suite.req(cpb::ErasePartyRequest {
-            id: ada.id.clone(),
-            reason: "data subject request".into(),
-        }))
-        .await
-        .unwrap();
-    let erased = "SELECT COUNT(*) FROM customers WHERE party_id = $1 AND status = 'erased'";
-    crm_testkit::fixtures::rows_reach(&suite.desk_db, erased, Some(&ada.id), 1, "erasure copied").await;
+    suite.erase(&ada.id).await;
     let mut about_ada = row(2, "T-9", "", CaseStatus::New, MONDAY_10AM - DAY);
     if let Some(case) = about_ada.case.as_mut() {
         case.party_id = ada.id.clone();
