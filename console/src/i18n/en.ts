@@ -300,6 +300,7 @@ export const en = {
     channels: { 0: "—", 1: "Mail", 2: "E-mail", 3: "SMS", 4: "Phone", 5: "Web" },
     select: "Select members",
     selected: "{{selected}} members selected, {{suppressed}} left out by their consent.",
+    selecting: "{{selected}} members selected so far; the rest of the segment is selected in the background.",
     startTest: "Start the test",
     contacted: "{{contacted}} test members contacted.",
     rollOut: "Roll out",

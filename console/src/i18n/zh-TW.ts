@@ -303,6 +303,7 @@ export const zhTW: Messages = {
     channels: { 0: "—", 1: "郵寄", 2: "電子郵件", 3: "簡訊", 4: "電話", 5: "網站" },
     select: "選取成員",
     selected: "已選取 {{selected}} 位成員，{{suppressed}} 位因其同意設定而排除。",
+    selecting: "目前已選取 {{selected}} 位成員；區隔的其餘客戶於背景選取。",
     startTest: "開始測試",
     contacted: "已接觸 {{contacted}} 位測試成員。",
     rollOut: "全面推出",

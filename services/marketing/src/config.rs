@@ -29,13 +29,13 @@ pub struct MarketingSettings {
     /// The window the contact cap counts in.
     #[arg(long, env = "CRM_CONTACT_CAP_WINDOW", default_value = "30d", value_parser = parse_duration)]
     pub contact_cap_window: Duration,
-    /// How long StartTest and RollOut go through their contact run before answering with it still
-    /// under way (GetCampaign follows it; the contact-run job finishes it). Below the server's
-    /// request timeout.
+    /// How long SelectMembers goes through its selection, and StartTest and RollOut through their
+    /// contact run, before answering with it still under way (GetCampaign follows it; a job
+    /// finishes it). Below the server's request timeout.
     #[arg(long, env = "CRM_CONTACT_WAIT", default_value = "10s", value_parser = parse_duration)]
     pub contact_wait: Duration,
-    /// How often the job that goes on with contact runs left under way looks for them (it takes
-    /// a run once its call stopped waiting, and goes through it to its end).
+    /// How often the jobs that go on with contact runs and selections left under way look for
+    /// them (each takes one once its call stopped waiting, and goes through it to its end).
     #[arg(long, env = "CRM_CONTACT_RUN_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub contact_run_interval: Duration,
 }

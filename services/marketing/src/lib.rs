@@ -17,6 +17,7 @@ pub mod lists;
 pub mod policy;
 pub mod responses;
 pub mod scores;
+pub mod selecting;
 pub mod storage;
 
 pub use crm_platform::errors as error;
@@ -86,10 +87,17 @@ impl crm_platform::Service for Marketing {
                 }
             })
             .job("marketing-contact-runs", settings.contact_run_interval, {
-                let store = store.clone();
+                let (store, settings) = (store.clone(), settings.clone());
                 move || {
                     let (store, settings) = (store.clone(), settings.clone());
                     async move { Ok(contacting::run_pending(&store, &settings).await.map(drop)?) }
+                }
+            })
+            .job("marketing-member-selections", settings.contact_run_interval, {
+                let store = store.clone();
+                move || {
+                    let (store, settings) = (store.clone(), settings.clone());
+                    async move { Ok(selecting::run_pending(&store, &settings).await.map(drop)?) }
                 }
             })
             .job("marketing-list-members", LIST_MEMBERS_INTERVAL, move || {

@@ -75,7 +75,9 @@ function View({ plan, onChanged, say }: { plan: Plan; onChanged: () => void; say
                 onClick={() =>
                   void step(async () => {
                     const r = await campaigns.selectMembers({ campaignId: plan.id });
-                    return t("campaigns.selected", { selected: count(r.selected, locale), suppressed: count(r.suppressed, locale) });
+                    return r.selection && !r.selection.finishTime
+                      ? t("campaigns.selecting", { selected: count(r.selected, locale) })
+                      : t("campaigns.selected", { selected: count(r.selected, locale), suppressed: count(r.suppressed, locale) });
                   })
                 }
               >

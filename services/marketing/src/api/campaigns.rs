@@ -11,11 +11,11 @@ use crm_proto::marketing::v1::events as ev;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, ContactPhase};
 
 use super::MarketingApi;
-use crate::contacting;
 use crate::domain::test_cell;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{audience, campaigns, segments, timestamp};
+use crate::storage::{campaigns, segments, selections, timestamp};
+use crate::{contacting, selecting};
 
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
@@ -52,13 +52,18 @@ fn valid_code(code: &str) -> bool {
 }
 
 impl MarketingApi {
-    /// Goes through the campaign's new contact run while the call may wait (the configured
-    /// wait, within half the caller's time left): the run, ended or still under way.
-    async fn go_through(&self, campaign_id: &str) -> Result<pb::ContactRun> {
-        let wait = crm_platform::deadline::remaining().map_or(self.config.contact_wait, |left| {
+    /// How long a call goes through a run or a selection: the configured wait, within half
+    /// the caller's time left.
+    fn wait(&self) -> std::time::Duration {
+        crm_platform::deadline::remaining().map_or(self.config.contact_wait, |left| {
             self.config.contact_wait.min(left / 2)
-        });
-        contacting::go_through(&self.store, &self.config, campaign_id, wait)
+        })
+    }
+
+    /// Goes through the campaign's new contact run while the call may wait: the run, ended or
+    /// still under way.
+    async fn go_through(&self, campaign_id: &str) -> Result<pb::ContactRun> {
+        contacting::go_through(&self.store, &self.config, campaign_id, self.wait())
             .await?
             .map(|run| run.to_proto())
             .ok_or_else(|| Error::NotFound(format!("the contact run of campaign {campaign_id}")))
@@ -235,29 +240,28 @@ impl MarketingApi {
         req: pb::SelectMembersRequest,
     ) -> Result<pb::SelectMembersResponse> {
         // Before the transaction: computing the first boundaries writes them (one writer on
-        // SQLite).
+        // SQLite). Every page of the selection scores against these.
         let cuts = self.cuts().await?;
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
-        if c.status != CampaignStatus::Draft as i32 {
+        segments::get(&mut tx, &c.segment_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
+        let today = self.audience(&cuts, None).today;
+        if !selections::start(&mut tx, &c.id, &cuts, today, self.store.now_micros()).await? {
             return Err(Error::FailedPrecondition(format!(
                 "campaign {} is no longer a draft",
                 c.id
             )));
         }
-        let segment = segments::get(&mut tx, &c.segment_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
-        let audience = super::profiles::of_segment(&segment);
-        let target = audience::count(&mut tx, audience, &self.audience(&cuts, None)).await?;
-        // Opt-outs and do-not-contact on the campaign's channel are honoured here, so no later
-        // step can contact them.
-        let cx = self.audience(&cuts, Some(i64::from(c.channel)));
-        let selected = audience::select_into_campaign(&mut tx, &c.id, audience, &cx).await? as i64;
         self.store.commit(tx).await?;
+        let selection = selecting::go_through(&self.store, &self.config, &c.id, self.wait())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("the selection of campaign {}", c.id)))?;
         Ok(pb::SelectMembersResponse {
-            selected,
-            suppressed: target - selected,
+            selected: selection.selected,
+            suppressed: selection.suppressed,
+            selection: Some(selection.to_proto()),
         })
     }
 
@@ -268,6 +272,12 @@ impl MarketingApi {
     ) -> Result<pb::StartTestResponse> {
         let mut tx = self.store.begin().await?;
         let c = self.campaign(&mut tx, &req.campaign_id).await?;
+        if let Some(selection) = c.selection.as_ref().filter(|s| s.finish_time.is_none()) {
+            return Err(Error::FailedPrecondition(format!(
+                "campaign {} is still selecting its members ({} so far)",
+                c.id, selection.selected
+            )));
+        }
         // Only counted here: the run picks the test group as it goes through the members.
         let (members, to_contact) = campaigns::test_plan(&mut tx, &c.id, i64::from(c.test_every_n)).await?;
         if members == 0 {

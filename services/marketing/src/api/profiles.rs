@@ -323,7 +323,7 @@ impl MarketingApi {
                     e.into()
                 }
             })?;
-        let count = audience::count(&mut tx, of_segment(&s), &self.audience(&cuts, None)).await?;
+        let count = audience::count(&mut tx, Audience::of(&s), &self.audience(&cuts, None)).await?;
         self.store.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
             segment: Some(s),
@@ -388,7 +388,7 @@ impl MarketingApi {
             .ok_or_else(|| Error::NotFound(format!("segment {}", req.segment_id)))?;
         let party_ids = audience::page(
             &mut conn,
-            of_segment(&s),
+            Audience::of(&s),
             &self.audience(&cuts, None),
             &after,
             size + 1,
@@ -514,14 +514,5 @@ fn parse_cell(cell: &str) -> Option<(i64, i64, i64)> {
     match scores.as_slice() {
         [r, f, m] => Some((*r, *f, *m)),
         _ => None,
-    }
-}
-
-/// Whom a stored segment selects: its rule, or its static list.
-pub(super) fn of_segment(s: &pb::Segment) -> Audience<'_> {
-    if s.conditions.is_empty() {
-        Audience::List(&s.id)
-    } else {
-        Audience::Rule(&s.conditions)
     }
 }

@@ -134,7 +134,7 @@ impl MarketingApi {
                 let cx = api.audience(&cuts, None);
                 let page = audience::page(
                     &mut conn,
-                    super::profiles::of_segment(&s),
+                    crate::storage::audience::Audience::of(&s),
                     &cx,
                     &after,
                     EXPORT_PAGE as i64,

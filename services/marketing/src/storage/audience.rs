@@ -3,7 +3,7 @@
 //! members read the base in the database instead of building it in memory. The conditions mean
 //! what `domain::segment::matches` says of one customer.
 
-use crm_proto::marketing::v1::{Condition, Operator};
+use crm_proto::marketing::v1::{Condition, Operator, Segment};
 use crm_storage::{Backend, Conn, SqlBuilder, escape_like};
 use sqlx::Row as _;
 
@@ -17,6 +17,17 @@ pub enum Audience<'a> {
     Rule(&'a [Condition]),
     /// The active customers of a static list: the stored segment's ids.
     List(&'a str),
+}
+
+impl<'a> Audience<'a> {
+    /// Whom a stored segment selects: its rule, or its static list.
+    pub fn of(segment: &'a Segment) -> Self {
+        if segment.conditions.is_empty() {
+            Audience::List(&segment.id)
+        } else {
+            Audience::Rule(&segment.conditions)
+        }
+    }
 }
 
 /// What selecting needs besides the audience.
@@ -35,12 +46,19 @@ pub struct Context<'a> {
 }
 
 /// Appends the arguments and returns `FROM ... WHERE ...` over `p` (the profile) and `s` (its
-/// scores, NULL without counted purchases).
-fn from_where(q: &mut SqlBuilder, audience: Audience<'_>, cx: &Context<'_>) -> String {
-    let scored = rfm::scored(q, cx.currency, Scoring::Current(cx.cuts));
+/// scores, NULL without counted purchases), of the customers after `after` ("" for all).
+fn from_where(q: &mut SqlBuilder, audience: Audience<'_>, cx: &Context<'_>, after: &str) -> String {
+    // The scores are bounded too: PostgreSQL would otherwise merge-join every customer's figures
+    // before the page's, which made each page of a million cost as much as the first thousand
+    // pages.
+    let scored = rfm::scored_after(q, cx.currency, Scoring::Current(cx.cuts), after);
     let mut sql = format!(
         "FROM profiles p LEFT JOIN ({scored}) s ON s.party_id = p.party_id WHERE p.status = 'active'"
     );
+    if !after.is_empty() {
+        let after = q.arg(after);
+        sql.push_str(&format!(" AND p.party_id > {after}"));
+    }
     match audience {
         Audience::Rule(conditions) => {
             for c in conditions {
@@ -162,7 +180,7 @@ fn text(q: &mut SqlBuilder, column: &str, op: Operator, value: &str, backend: Ba
 /// How many customers the audience holds.
 pub async fn count(conn: &mut Conn, audience: Audience<'_>, cx: &Context<'_>) -> sqlx::Result<i64> {
     let mut q = SqlBuilder::new("");
-    let from = from_where(&mut q, audience, cx);
+    let from = from_where(&mut q, audience, cx, "");
     q.push(&format!("SELECT COUNT(*) AS n {from}"));
     q.build().fetch_one(&mut *conn).await?.try_get("n")
 }
@@ -176,9 +194,8 @@ pub async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
     let mut q = SqlBuilder::new("");
-    let from = from_where(&mut q, audience, cx);
+    let from = from_where(&mut q, audience, cx, after);
     q.push(&format!("SELECT p.party_id {from}"));
-    q.and("p.party_id > {}", after);
     let limit = q.arg(limit);
     q.push(&format!(" ORDER BY p.party_id LIMIT {limit}"));
     q.build()
@@ -189,25 +206,57 @@ pub async fn page(
         .collect()
 }
 
-/// Makes the audience the members of a campaign, each with its RFM cell ("0-0-0" without
-/// purchases), in one statement; returns how many.
-pub async fn select_into_campaign(
+/// A customer of a campaign's selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The customer.
+    pub party_id: String,
+    /// Its RFM cell, "r-f-m" ("0-0-0" without purchases).
+    pub cell: String,
+    /// Opted out of the campaign's channel, or not to be contacted on it: left out.
+    pub suppressed: bool,
+}
+
+/// A page of a selection: up to `limit` customers of the audience after `after`, by id, each
+/// with its cell and whether it is suppressed on `channel` (`cx.suppressed_on` is not applied:
+/// the suppressed are counted).
+pub async fn candidates(
     conn: &mut Conn,
-    campaign_id: &str,
     audience: Audience<'_>,
     cx: &Context<'_>,
-) -> sqlx::Result<u64> {
-    sqlx::query("DELETE FROM campaign_members WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .execute(&mut *conn)
-        .await?;
+    channel: i64,
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<Candidate>> {
+    let cx = Context {
+        suppressed_on: None,
+        ..*cx
+    };
     let mut q = SqlBuilder::new("");
-    let campaign = q.arg(campaign_id);
-    let from = from_where(&mut q, audience, cx);
+    // One lookup by key per customer: an EXISTS here is planned as a hash of every consent on
+    // the channel, built again for each page (76 against 19 ms a page at a million consents).
+    let channel = q.arg(channel);
+    let suppressed = format!(
+        "COALESCE((SELECT c.opted_out + c.do_not_contact FROM consent c \
+         WHERE c.party_id = p.party_id AND c.channel = {channel}), 0) > 0"
+    );
+    let from = from_where(&mut q, audience, &cx, after);
     q.push(&format!(
-        "INSERT INTO campaign_members (campaign_id, party_id, cell, status) \
-         SELECT {campaign}, p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0'), \
-         'selected' {from}"
+        "SELECT p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0') AS cell, \
+         CASE WHEN {suppressed} THEN 1 ELSE 0 END AS suppressed {from}"
     ));
-    Ok(q.build().execute(&mut *conn).await?.rows_affected())
+    let limit = q.arg(limit);
+    q.push(&format!(" ORDER BY p.party_id LIMIT {limit}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Candidate {
+                party_id: row.try_get("party_id")?,
+                cell: row.try_get("cell")?,
+                suppressed: row.try_get::<i64, _>("suppressed")? != 0,
+            })
+        })
+        .collect()
 }

@@ -17,11 +17,21 @@ macro_rules! plan_columns {
 }
 const PLAN: &str = plan_columns!();
 
-/// A campaign as read: its plan and its latest contact run.
+/// Where a campaign's latest selection of members is (see [`super::selections`]).
+macro_rules! selection_columns {
+    () => {
+        "sel_started_at, sel_finished_at, sel_after, sel_selected, sel_suppressed, sel_cuts, sel_today"
+    };
+}
+/// The selection's columns, which [`super::selections`] reads on its own.
+pub(super) const SELECTION: &str = selection_columns!();
+
+/// A campaign as read: its plan, its latest contact run and its latest selection.
 const COLUMNS: &str = concat!(
     plan_columns!(),
     ", run_phase, run_cells, run_to_contact, run_after, run_cell, run_rank, run_considered, run_contacted, \
-     run_suppressed, run_capped, run_started_at, run_finished_at, run_stopped"
+     run_suppressed, run_capped, run_started_at, run_finished_at, run_stopped, ",
+    selection_columns!()
 );
 
 fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
@@ -48,6 +58,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<pb::Campaign> {
         code: r.try_get("code")?,
         message: r.try_get("message")?,
         contact_run: run_from_row(r)?.map(|run| run.to_proto()),
+        selection: super::selections::from_row(r)?.map(|s| s.to_proto()),
     })
 }
 
@@ -345,18 +356,22 @@ pub async fn running(conn: &mut Conn, started_by: i64, limit: i64) -> sqlx::Resu
     .await
 }
 
-/// Moves a campaign from `from` to `to`; false when it was not in `from`.
+/// Moves a campaign from `from` to `to`; false when it was not in `from`, or is a draft whose
+/// selection of members is under way (checked in the statement, so that a selection started
+/// meanwhile is seen).
 pub async fn transition(conn: &mut Conn, id: &str, from: i32, to: i32) -> sqlx::Result<bool> {
-    Ok(
-        sqlx::query("UPDATE campaigns SET status = $1 WHERE id = $2 AND status = $3")
-            .bind(i64::from(to))
-            .bind(id)
-            .bind(i64::from(from))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-            == 1,
+    Ok(sqlx::query(
+        "UPDATE campaigns SET status = $1 WHERE id = $2 AND status = $3 \
+             AND (status <> $4 OR sel_started_at IS NULL OR sel_finished_at IS NOT NULL)",
     )
+    .bind(i64::from(to))
+    .bind(id)
+    .bind(i64::from(from))
+    .bind(pb::CampaignStatus::Draft as i64)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// A member row.
@@ -374,23 +389,39 @@ pub struct Member {
     pub contacted_at: Option<i64>,
 }
 
-/// Replaces the members of a campaign.
-pub async fn set_members(
+/// Replaces a campaign's members after `after` (up to `upto`, or all of them) with `members`
+/// (party, cell): a page of a selection, which leaves no earlier selection's member in the
+/// range it went through.
+pub async fn replace_members(
     conn: &mut Conn,
     campaign_id: &str,
+    after: &str,
+    upto: Option<&str>,
     members: &[(String, String)],
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM campaign_members WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .execute(&mut *conn)
-        .await?;
-    for (party_id, cell) in members {
-        sqlx::query("INSERT INTO campaign_members (campaign_id, party_id, cell, status) VALUES ($1, $2, $3, 'selected')")
-            .bind(campaign_id)
-            .bind(party_id)
-            .bind(cell)
-            .execute(&mut *conn)
-            .await?;
+    let mut q = SqlBuilder::new("DELETE FROM campaign_members WHERE 1 = 1");
+    q.and("campaign_id = {}", campaign_id);
+    q.and("party_id > {}", after);
+    if let Some(upto) = upto {
+        q.and("party_id <= {}", upto);
+    }
+    q.build().execute(&mut *conn).await?;
+    for chunk in crm_storage::insert_chunks(members, 500) {
+        let mut q = SqlBuilder::insert_rows(
+            "campaign_members (campaign_id, party_id, cell, status)",
+            chunk.iter().map(|(party, cell)| {
+                [
+                    Arg::from(campaign_id),
+                    Arg::from(party.as_str()),
+                    Arg::from(cell.as_str()),
+                    Arg::from("selected"),
+                ]
+            }),
+        );
+        // Another replica going through the same page wrote them first (on PostgreSQL, this
+        // waits for it): one of the two pages is rolled back afterwards.
+        q.push(" ON CONFLICT (campaign_id, party_id) DO UPDATE SET cell = excluded.cell, status = excluded.status");
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -10,5 +10,6 @@ pub mod models;
 pub mod profiles;
 pub mod rfm;
 pub mod segments;
+pub mod selections;
 
 pub use crm_platform::time::{now_micros, timestamp};

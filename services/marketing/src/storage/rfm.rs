@@ -159,6 +159,12 @@ pub fn scored(q: &mut SqlBuilder, currency: &str, scoring: Scoring<'_>) -> Strin
     scored_among(q, currency, scoring, Among::After(""))
 }
 
+/// [`scored`], of the customers after `after` ("" for all): for a page in id order, which
+/// then reads the figures from its own position instead of from the first customer.
+pub fn scored_after(q: &mut SqlBuilder, currency: &str, scoring: Scoring<'_>, after: &str) -> String {
+    scored_among(q, currency, scoring, Among::After(after))
+}
+
 /// Computes the RFM boundaries of the customers scored in `currency`, now or at `end` (µs), in
 /// one statement: every customer is placed in the worst-first order of each dimension, and only
 /// the rows where a score begins (and the first, which carries the count) come back. Returns

@@ -8,4 +8,5 @@ mod figures;
 mod helpers;
 mod paging;
 mod predictions;
+mod selection;
 mod transfer;
