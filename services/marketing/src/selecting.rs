@@ -53,7 +53,6 @@ pub async fn next_page(store: &Store, settings: &MarketingSettings, campaign_id:
         currency: &settings.reporting_currency,
         cuts: &selection.cuts,
         today: selection.today,
-        suppressed_on: None,
     };
     let page = audience::candidates(
         &mut tx,

@@ -247,7 +247,7 @@ impl MarketingApi {
         segments::get(&mut tx, &c.segment_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("segment {}", c.segment_id)))?;
-        let today = self.audience(&cuts, None).today;
+        let today = self.audience(&cuts).today;
         if !selections::start(&mut tx, &c.id, &cuts, today, self.store.now_micros()).await? {
             return Err(Error::FailedPrecondition(format!(
                 "campaign {} is no longer a draft",

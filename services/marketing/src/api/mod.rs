@@ -76,19 +76,13 @@ impl MarketingApi {
         }
     }
 
-    /// What selecting an audience needs today, leaving out those suppressed on a channel when
-    /// given.
-    fn audience<'a>(
-        &'a self,
-        cuts: &'a crate::domain::rfm::Cuts,
-        suppressed_on: Option<i64>,
-    ) -> crate::storage::audience::Context<'a> {
+    /// What selecting an audience needs today.
+    fn audience<'a>(&'a self, cuts: &'a crate::domain::rfm::Cuts) -> crate::storage::audience::Context<'a> {
         crate::storage::audience::Context {
             backend: self.store.db().backend(),
             currency: &self.config.reporting_currency,
             cuts,
             today: (self.today() - chrono::NaiveDate::default()).num_days(),
-            suppressed_on,
         }
     }
 }

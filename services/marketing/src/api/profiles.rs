@@ -281,7 +281,7 @@ impl MarketingApi {
         v.check(req.conditions.is_empty(), "conditions", "at least one condition");
         v.finish()?;
         let cuts = self.cuts().await?;
-        let cx = self.audience(&cuts, None);
+        let cx = self.audience(&cuts);
         let rule = Audience::Rule(&req.conditions);
         let mut conn = self.store.conn().await?;
         Ok(pb::PreviewSegmentResponse {
@@ -323,7 +323,7 @@ impl MarketingApi {
                     e.into()
                 }
             })?;
-        let count = audience::count(&mut tx, Audience::of(&s), &self.audience(&cuts, None)).await?;
+        let count = audience::count(&mut tx, Audience::of(&s), &self.audience(&cuts)).await?;
         self.store.commit(tx).await?;
         Ok(pb::CreateSegmentResponse {
             segment: Some(s),
@@ -389,7 +389,7 @@ impl MarketingApi {
         let party_ids = audience::page(
             &mut conn,
             Audience::of(&s),
-            &self.audience(&cuts, None),
+            &self.audience(&cuts),
             &after,
             size + 1,
         )

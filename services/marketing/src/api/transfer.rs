@@ -131,7 +131,7 @@ impl MarketingApi {
                     return Ok(None);
                 };
                 let mut conn = api.store.conn().await.map_err(Error::from)?;
-                let cx = api.audience(&cuts, None);
+                let cx = api.audience(&cuts);
                 let page = audience::page(
                     &mut conn,
                     crate::storage::audience::Audience::of(&s),
