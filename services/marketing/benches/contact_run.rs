@@ -9,7 +9,6 @@
 //! `CRM_BENCH_BACKEND=postgres` and `CRM_TEST_POSTGRES_URL`; other sizes with
 //! `CRM_BENCH_MEMBERS`, e.g. `1000000`).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_marketing::contacting;
@@ -18,15 +17,10 @@ use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel, ContactPhase};
 use crm_testkit::Backend;
 
+mod common;
+
 /// The campaign sizes measured unless `CRM_BENCH_MEMBERS` names others (comma-separated).
 const SIZES: [i64; 2] = [10_000, 100_000];
-
-fn sizes() -> Vec<i64> {
-    std::env::var("CRM_BENCH_MEMBERS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| SIZES.to_vec())
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -75,10 +69,7 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = common::backend();
     let settings = crm_marketing::MarketingSettings::default();
     println!(
         "campaign contact run ({backend:?}, test 1 in 1, contact cap {})",
@@ -95,13 +86,9 @@ async fn main() {
         "one UPDATE s",
         "run / one UPDATE (time)"
     );
-    for n in sizes() {
+    for n in common::sizes(&SIZES) {
         let (_keep, db, id) = base(backend, n).await;
-        let store = crm_platform::Store::new(
-            db.clone(),
-            Arc::default(),
-            Arc::new(crm_platform::clock::SystemClock),
-        );
+        let store = common::store(&db);
 
         // What StartTest does before it answers (with no wait).
         let started = Instant::now();
@@ -132,18 +119,12 @@ async fn main() {
         let start_test = started.elapsed();
 
         let started = Instant::now();
-        let (mut pages, mut longest) = (0, Duration::ZERO);
-        loop {
-            let page = Instant::now();
-            let more = contacting::next_page(&store, &settings, &id)
+        let (pages, longest) = common::pages(|| async {
+            contacting::next_page(&store, &settings, &id)
                 .await
-                .expect("a page");
-            longest = longest.max(page.elapsed());
-            pages += 1;
-            if !more {
-                break;
-            }
-        }
+                .expect("a page")
+        })
+        .await;
         let run_time = started.elapsed();
         let mut conn = db.pool().acquire().await.expect("a connection");
         let run = campaigns::get_with_run(&mut conn, &id)

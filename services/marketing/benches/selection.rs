@@ -9,8 +9,7 @@
 //! `CRM_BENCH_BACKEND=postgres` and `CRM_TEST_POSTGRES_URL`; other sizes with
 //! `CRM_BENCH_MEMBERS`, e.g. `1000000`).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crm_marketing::selecting;
 use crm_marketing::storage::{campaigns, segments, selections};
@@ -18,15 +17,10 @@ use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
 use crm_testkit::Backend;
 
+mod common;
+
 /// The segment sizes measured unless `CRM_BENCH_MEMBERS` names others (comma-separated).
 const SIZES: [i64; 2] = [10_000, 100_000];
-
-fn sizes() -> Vec<i64> {
-    std::env::var("CRM_BENCH_MEMBERS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| SIZES.to_vec())
-}
 
 /// `n` active customers, nine in ten with purchases, one in twenty opted out of e-mail; a
 /// segment of everyone and two draft e-mail campaigns to it.
@@ -97,10 +91,7 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = common::backend();
     let settings = crm_marketing::MarketingSettings::default();
     println!("campaign member selection ({backend:?}, a segment of everyone, 5% opted out)");
     println!(
@@ -113,13 +104,9 @@ async fn main() {
         "one INSERT s",
         "selection / one INSERT"
     );
-    for n in sizes() {
+    for n in common::sizes(&SIZES) {
         let (_keep, db, [paged, whole]) = base(backend, n).await;
-        let store = crm_platform::Store::new(
-            db.clone(),
-            Arc::default(),
-            Arc::new(crm_platform::clock::SystemClock),
-        );
+        let store = common::store(&db);
 
         let started = Instant::now();
         let mut tx = store.begin().await.expect("a transaction");
@@ -130,18 +117,12 @@ async fn main() {
                 .expect("a selection")
         );
         store.commit(tx).await.expect("committed");
-        let (mut pages, mut longest) = (0, Duration::ZERO);
-        loop {
-            let page = Instant::now();
-            let more = selecting::next_page(&store, &settings, &paged)
+        let (pages, longest) = common::pages(|| async {
+            selecting::next_page(&store, &settings, &paged)
                 .await
-                .expect("a page");
-            longest = longest.max(page.elapsed());
-            pages += 1;
-            if !more {
-                break;
-            }
-        }
+                .expect("a page")
+        })
+        .await;
         let selection_time = started.elapsed();
         let mut conn = db.pool().acquire().await.expect("a connection");
         let selection = selections::get(&mut conn, &paged)

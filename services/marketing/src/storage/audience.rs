@@ -168,6 +168,23 @@ fn text(q: &mut SqlBuilder, column: &str, op: Operator, value: &str, backend: Ba
     }
 }
 
+/// Appends `SELECT {columns}` of up to `limit` customers of the audience after `after`, by id,
+/// with its arguments.
+fn paged(
+    q: &mut SqlBuilder,
+    columns: &str,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+    after: &str,
+    limit: i64,
+) {
+    let from = from_where(q, audience, cx, after);
+    let limit = q.arg(limit);
+    q.push(&format!(
+        "SELECT {columns} {from} ORDER BY p.party_id LIMIT {limit}"
+    ));
+}
+
 /// How many customers the audience holds.
 pub async fn count(conn: &mut Conn, audience: Audience<'_>, cx: &Context<'_>) -> sqlx::Result<i64> {
     let mut q = SqlBuilder::new("");
@@ -185,10 +202,7 @@ pub async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
     let mut q = SqlBuilder::new("");
-    let from = from_where(&mut q, audience, cx, after);
-    q.push(&format!("SELECT p.party_id {from}"));
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY p.party_id LIMIT {limit}"));
+    paged(&mut q, "p.party_id", audience, cx, after, limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
@@ -226,13 +240,11 @@ pub async fn candidates(
         "COALESCE((SELECT c.opted_out + c.do_not_contact FROM consent c \
          WHERE c.party_id = p.party_id AND c.channel = {channel}), 0) > 0"
     );
-    let from = from_where(&mut q, audience, cx, after);
-    q.push(&format!(
-        "SELECT p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0') AS cell, \
-         CASE WHEN {suppressed} THEN 1 ELSE 0 END AS suppressed {from}"
-    ));
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY p.party_id LIMIT {limit}"));
+    let columns = format!(
+        "p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0') AS cell, \
+         CASE WHEN {suppressed} THEN 1 ELSE 0 END AS suppressed"
+    );
+    paged(&mut q, &columns, audience, cx, after, limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
