@@ -13,7 +13,7 @@ use crm_testkit::{Backend, backend_tests, eventually};
 use futures::StreamExt as _;
 use tonic::Code;
 
-use crate::helpers::{Suite, buyers, money, plan, violated};
+use crate::helpers::{Suite, buyers, by_hand, money, plan, violated};
 
 /// A campaign to every buyer on `channel`, testing everyone (1 in 1), with `code`.
 fn campaign(name: &str, channel: Channel, segment_id: &str, code: &str) -> pb::Campaign {
@@ -345,13 +345,7 @@ async fn contacted(suite: &Suite, campaign_id: &str) -> i64 {
 }
 
 async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
-    // The calls answer at once and the service's job stays away: every page is gone through
-    // here, by the job's own code.
-    let settings = crm_marketing::MarketingSettings {
-        contact_wait: Duration::ZERO,
-        contact_run_interval: Duration::from_secs(3600),
-        ..Default::default()
-    };
+    let settings = by_hand();
     let suite = Suite::start_with(backend, |s| *s = settings.clone()).await;
     let store = suite.marketing_store();
     let segment_id = suite.create_segment(buyers("Everyone", 0)).await.id;

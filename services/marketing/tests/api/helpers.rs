@@ -282,6 +282,16 @@ impl Suite {
     }
 }
 
+/// Settings under which the calls answer a contact run or a selection at once and the service's
+/// jobs stay away: a test goes through every page itself, by the jobs' own code.
+pub fn by_hand() -> crm_marketing::MarketingSettings {
+    crm_marketing::MarketingSettings {
+        contact_wait: std::time::Duration::ZERO,
+        contact_run_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    }
+}
+
 /// A segment of the customers with at least `orders` orders.
 pub fn buyers(name: &str, orders: i64) -> pb::Segment {
     pb::Segment {

@@ -2,14 +2,12 @@
 //! answers with the selection under way, StartTest waits for its end, a page is committed once
 //! whoever goes through it, and the selection replaces every member an earlier one left.
 
-use std::time::Duration;
-
 use crm_marketing::selecting;
 use crm_proto::marketing::v1::{self as pb, CampaignStatus, Channel};
 use crm_testkit::{Backend, backend_tests};
 use tonic::Code;
 
-use crate::helpers::{Suite, buyers, plan};
+use crate::helpers::{Suite, buyers, by_hand, plan};
 
 /// Customers in the segment (everyone); every tenth opted out of e-mail.
 const CUSTOMERS: usize = 4_500;
@@ -60,13 +58,7 @@ async fn members(suite: &Suite, campaign_id: &str) -> Vec<(String, String)> {
 }
 
 async fn a_large_segment_is_selected_a_page_at_a_time(backend: Backend) {
-    // The calls answer at once and the service's job stays away: every page is gone through
-    // here, by the job's own code.
-    let settings = crm_marketing::MarketingSettings {
-        contact_wait: Duration::ZERO,
-        contact_run_interval: Duration::from_secs(3600),
-        ..Default::default()
-    };
+    let settings = by_hand();
     let suite = Suite::start_with(backend, |s| *s = settings.clone()).await;
     let store = suite.marketing_store();
     customers(&suite).await;
