@@ -30,6 +30,12 @@ pub struct CustomersSettings {
     /// How often tiers are re-ranked after order events changed values.
     #[arg(long, env = "CRM_VALUE_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub value_refresh_interval: Duration,
+    /// How long RecomputeValueTiers goes on storing the ranks and tiers it moves, a range of
+    /// parties per transaction, before answering with the re-ranking still under way (within
+    /// half the caller's deadline; GetValuePyramid follows it, and a job on the value refresh
+    /// interval finishes it).
+    #[arg(long, env = "CRM_RANKING_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub ranking_wait: Duration,
     /// How often every party with orders is refreshed (trailing revenue decays with time).
     #[arg(long = "value-sweep-interval", env = "CRM_VALUE_SWEEP_INTERVAL", default_value = "6h",
           value_parser = parse_duration)]

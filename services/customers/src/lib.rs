@@ -14,6 +14,7 @@ pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod policy;
+pub mod ranking;
 pub mod service_costs;
 pub mod storage;
 pub mod value;
@@ -71,6 +72,8 @@ impl crm_platform::Service for Customers {
         let erasures = erasure::Erasures { js: base.jetstream() };
         let bulk_js = base.jetstream();
         let store = base.store();
+        let ranking_store = store.clone();
+        let ranking_wait = settings.ranking_wait;
         let (interval, full) = (
             settings.value_refresh_interval,
             settings.full_value_sweep_interval,
@@ -87,6 +90,16 @@ impl crm_platform::Service for Customers {
             .consumer(service_costs::options(), cases)
             .worker("customers-value-sweeper", move |stop| {
                 value::run_sweeper(db, sweeper_orders, interval, full, waker, stop)
+            })
+            .job("customers-tier-rankings", interval, move || {
+                let store = ranking_store.clone();
+                async move {
+                    let wait = i64::try_from(ranking_wait.as_micros()).unwrap_or(i64::MAX);
+                    let waited_since = store.now_micros().saturating_sub(wait);
+                    ranking::run_pending(store.db(), store.clock().as_ref(), waited_since)
+                        .await
+                        .map(drop)
+                }
             })
             .job(
                 "customers-duplicate-check",

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crm_events::permissions::Reading;
 use crm_events::{CloudEvent, ConsumerOptions, EventHandler, NewEvent, outbox};
+use crm_platform::clock::Clock;
 use crm_proto::customers::v1::events as ev;
 use crm_proto::customers::v1::{self as pb, LifecycleStage, PartyStatus};
 use crm_proto::marketing::v1::events as marketing_events;
@@ -418,35 +419,39 @@ pub async fn refresh_parties(
     Ok(())
 }
 
-/// Which stored contribution ranks a re-ranking rewrites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ranks {
-    /// Every rank that moved. A customer whose contribution grows passes everyone between their
-    /// old and new rank, so after a few minutes of orders at a million customers nearly every
-    /// rank moved: 1,000 customers buying more rewrote 999,944 parties in 12.9 s, holding them
-    /// all, while 300 changed tier.
-    All,
-    /// Only the ranks of the parties whose tier moved; the others keep the rank of the last
-    /// re-ranking of every rank (the full sweep's, or RecomputeValueTiers').
-    OfTierMoves,
-}
-
 /// Re-ranks every party by its contribution over the value window and assigns tiers, in SQL (one
-/// pass over the active parties, writing only the tiers, and the `ranks`, that move); then
-/// announces the tier moves not yet announced, a page at a time (memory stays bounded when most
-/// customers move). Returns (ranked, tier changes announced).
-pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64, ranks: Ranks) -> anyhow::Result<(i64, i64)> {
+/// pass over the active parties), storing the tiers that move, each with its party's new rank.
+/// The ranks that merely shifted are left to the next re-ranking of every rank
+/// ([`crate::ranking`]): a customer whose contribution grows passes everyone between their old
+/// and new rank, so after a few minutes of orders at a million customers nearly every rank moved
+/// (1,000 customers buying more moved 999,944 ranks, while 300 changed tier). Then announces the
+/// tier moves. Returns (ranked, tier changes announced).
+pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<(i64, i64)> {
     let tiers = settings::value_tiers(tx).await?;
     let ranked = parties::ranked_count(tx).await?;
-    let shares = pyramid::cumulative_shares(&tiers);
-    parties::rerank(tx, &shares, ranks == Ranks::All).await?;
+    parties::rerank_tier_moves(tx, &pyramid::cumulative_shares(&tiers)).await?;
     store_pyramid(tx, &tiers, now).await?;
-    // One re-ranking is one decision about many parties: its moves are announced together.
-    let run = crate::storage::new_id();
+    let announced = announce_tier_moves(tx, actor, now, &crate::storage::new_id(), "", None).await?;
+    Ok((ranked, announced))
+}
+
+/// Announces the tier moves not yet announced of the parties after `after` (up to `upto`, when
+/// given), a page at a time so that memory stays bounded when most customers move: audited, kept
+/// in the tier history and published under `run`, as one re-ranking is one decision about many
+/// parties. Returns how many.
+pub async fn announce_tier_moves(
+    tx: &mut Tx,
+    actor: &str,
+    now: i64,
+    run: &str,
+    after: &str,
+    upto: Option<&str>,
+) -> anyhow::Result<i64> {
     let mut announced = 0i64;
-    let mut after = String::new();
+    let mut after = after.to_string();
     loop {
-        let page = parties::unannounced_tiers(tx, &after, outbox::RECORDS_PER_BATCH_EVENT as i64).await?;
+        let page =
+            parties::unannounced_tiers(tx, &after, upto, outbox::RECORDS_PER_BATCH_EVENT as i64).await?;
         let Some(last) = page.last() else {
             break;
         };
@@ -471,14 +476,14 @@ pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64, ranks: Ranks) -
             tier: c.tier,
             contribution_rank: c.rank,
         });
-        let events = outbox::batch_events(ev::PARTIES_TIER_CHANGED, &run, moves, |changes| {
+        let events = outbox::batch_events(ev::PARTIES_TIER_CHANGED, run, moves, |changes| {
             pb::PartiesTierChanged { changes }
         });
         outbox::enqueue_many(tx, events).await?;
         parties::mark_tiers_announced(tx, &ids).await?;
         announced += i64::try_from(ids.len()).unwrap_or(i64::MAX);
     }
-    Ok((ranked, announced))
+    Ok(announced)
 }
 
 /// Computes the pyramid under `tiers` in SQL and keeps it as the one `GetValuePyramid` reads.
@@ -548,7 +553,7 @@ pub async fn run_sweeper(
         }
         let full = last_full.elapsed() >= full_sweep;
         let started = tokio::time::Instant::now();
-        let swept = sweep(&db, &ledger.valuation(), full, ledger.clock.now_micros()).await;
+        let swept = sweep(&db, &ledger.valuation(), full, ledger.clock.as_ref()).await;
         // Re-ranking reads every party: on a large base, while orders stream in, it is kept to
         // about a tenth of the time (and of the database's work) by waiting ten times as long as
         // it took. (A full sweep is rare and says nothing about the re-ranking's cost.)
@@ -632,7 +637,8 @@ async fn refresh_deferred(db: &Db, ledger: &OrderEvents, stop: &CancellationToke
     Ok(refreshed)
 }
 
-async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, now: i64) -> anyhow::Result<()> {
+async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, clock: &dyn Clock) -> anyhow::Result<()> {
+    let now = clock.now_micros();
     if full {
         // A batch of customers per transaction, each batch read after the last one's ids.
         let mut after = String::new();
@@ -650,6 +656,16 @@ async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, now: i64) -> anyh
             after = last;
         }
     }
+    if full {
+        // Every rank, a range of parties per transaction (or the ranking a call left under way).
+        crate::ranking::start(db, SYSTEM_ACTOR, now).await?;
+        crate::ranking::finish(db, clock).await?;
+    }
+    // Tier moves stored now would be overwritten by a ranking's staged moves; its end marks the
+    // tiers for re-ranking again.
+    if crate::ranking::under_way(db).await? {
+        return Ok(());
+    }
     // The flag is taken in a transaction of its own: order events set it, and holding its row
     // while re-ranking would stall them for as long as the re-ranking takes.
     let mut tx = db.begin().await?;
@@ -660,9 +676,7 @@ async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, now: i64) -> anyh
     }
     let ranked: anyhow::Result<()> = async {
         let mut tx = db.begin().await?;
-        // Between full sweeps, while orders stream in, only tiers that move are written.
-        let ranks = if full { Ranks::All } else { Ranks::OfTierMoves };
-        recompute_tiers(&mut tx, SYSTEM_ACTOR, now, ranks).await?;
+        recompute_tiers(&mut tx, SYSTEM_ACTOR, now).await?;
         tx.commit().await?;
         Ok(())
     }

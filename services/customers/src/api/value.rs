@@ -11,8 +11,7 @@ use super::{CustomersApi, party_for_write};
 use crate::domain::pyramid::{self, TierSpec};
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{audit, parties, settings};
-use crate::value::Ranks;
+use crate::storage::{audit, parties, rankings, settings};
 
 fn check_money(money: &Option<Money>, field: &str, currency: &str, v: &mut Violations) -> i64 {
     match money {
@@ -113,12 +112,27 @@ impl CustomersApi {
         principal: &Principal,
         _req: pb::RecomputeValueTiersRequest,
     ) -> Result<pb::RecomputeValueTiersResponse> {
-        let mut tx = self.store.begin().await?;
-        let (ranked, tier_changes) =
-            crate::value::recompute_tiers(&mut tx, &principal.user_id, self.store.now_micros(), Ranks::All)
-                .await?;
-        self.store.commit(tx).await?;
-        Ok(pb::RecomputeValueTiersResponse { ranked, tier_changes })
+        let db = self.store.db();
+        crate::ranking::start(db, &principal.user_id, self.store.now_micros())
+            .await
+            .map_err(Error::Internal)?;
+        let ranking = crate::ranking::go_through(db, self.store.clock().as_ref(), self.ranking_wait())
+            .await
+            .map_err(Error::Internal)?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the re-ranking just started is gone")))?;
+        Ok(pb::RecomputeValueTiersResponse {
+            ranked: ranking.ranked,
+            tier_changes: ranking.tier_changes,
+            ranking: Some(ranking.to_proto()),
+        })
+    }
+
+    /// How long RecomputeValueTiers may store its moves before answering: `--ranking-wait`,
+    /// within half the time the call has left.
+    fn ranking_wait(&self) -> std::time::Duration {
+        crm_platform::deadline::remaining().map_or(self.config.ranking_wait, |left| {
+            self.config.ranking_wait.min(left / 2)
+        })
     }
 
     pub(super) async fn handle_get_value_pyramid(
@@ -131,6 +145,7 @@ impl CustomersApi {
         // The pyramid of the last ranking (the sweeper re-ranks within a tick of any change of
         // value): one row, whatever the size of the base. Before the first ranking under these
         // tiers, it is ranked here and kept.
+        let ranking = rankings::latest(&mut conn).await?;
         let snapshot = match settings::pyramid_snapshot(&mut conn).await? {
             Some(s) if s.ranked_under(&tiers) => s,
             _ => crate::value::store_pyramid(&mut conn, &tiers, self.store.now_micros())
@@ -183,6 +198,7 @@ impl CustomersApi {
             pareto: pyramid::pareto_label(p.top_20_percent_contribution_share_bps),
             cost_to_serve_known: !self.config.case_cost.is_empty(),
             customers_for_80_percent_contribution_bps: p.customers_for_80_percent_revenue_bps,
+            ranking: ranking.map(|r| r.to_proto()),
         })
     }
 

@@ -8,6 +8,7 @@ pub mod duplicates;
 pub mod name_search;
 pub mod orders;
 pub mod parties;
+pub mod rankings;
 pub mod regions;
 pub mod relationships;
 pub mod requests;

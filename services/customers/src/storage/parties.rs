@@ -731,36 +731,66 @@ fn ranking(q: &mut SqlBuilder, tiers: &[(i64, &str)]) {
     ));
 }
 
-/// Re-ranks every active party under `tiers` (see [`ranking`]) in one statement: stores the tier
-/// and rank of each party whose tier moved, and with `every_rank` the rank of each party whose
-/// rank moved. The moves are then read with [`unannounced_tiers`].
-pub async fn rerank(conn: &mut Conn, tiers: &[(i64, &str)], every_rank: bool) -> sqlx::Result<()> {
+/// Re-ranks every active party under `tiers` (see [`ranking`]) in one statement and stores the
+/// tier and rank of each party whose tier moved; ranks that merely shifted are left to the next
+/// re-ranking of every rank ([`stage_moves`]). The moves are then read with [`unannounced_tiers`].
+pub async fn rerank_tier_moves(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<()> {
     let mut q = SqlBuilder::new("WITH target AS (");
     ranking(&mut q, tiers);
     q.push(
         ") UPDATE parties SET contribution_rank = target.rn, tier = target.new_tier FROM target \
-         WHERE parties.id = target.id AND (parties.tier <> target.new_tier",
+         WHERE parties.id = target.id AND parties.tier <> target.new_tier",
     );
-    q.push(if every_rank {
-        " OR parties.contribution_rank <> target.rn)"
-    } else {
-        ")"
-    });
     q.build().execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Up to `limit` parties after id `after` whose tier moved since it was last announced, by id.
+/// Stages the ranks and tiers a re-ranking of every active party under `tiers` (see [`ranking`])
+/// moves, in `tier_ranking_moves`, in one statement that locks no party; they are then stored a
+/// range at a time by [`store_staged_moves`]. Returns how many were staged.
+pub async fn stage_moves(conn: &mut Conn, tiers: &[(i64, &str)]) -> sqlx::Result<i64> {
+    let mut q = SqlBuilder::new(
+        "INSERT INTO tier_ranking_moves (party_id, contribution_rank, tier) SELECT id, rn, new_tier FROM (",
+    );
+    ranking(&mut q, tiers);
+    q.push(") target WHERE tier <> new_tier OR contribution_rank <> rn");
+    let staged = q.build().execute(&mut *conn).await?.rows_affected();
+    Ok(i64::try_from(staged).unwrap_or(i64::MAX))
+}
+
+/// Stores the staged moves of the parties after `after` up to `upto` (by id) on those still
+/// active; the tier moves are then read with [`unannounced_tiers`].
+pub async fn store_staged_moves(conn: &mut Conn, after: &str, upto: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE parties SET contribution_rank = m.contribution_rank, tier = m.tier FROM tier_ranking_moves m \
+         WHERE parties.id = m.party_id AND m.party_id > $1 AND m.party_id <= $2 AND parties.status = $3",
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(PartyStatus::Active as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` parties after id `after` (up to `upto`, when given) whose tier moved since it
+/// was last announced, by id.
 ///
 /// The caller pages with the last id it got: marking a page announced inside the same transaction
 /// leaves the old row versions in the partial index until they are vacuumed, and a scan from the
 /// start would step over all of them again on every page.
-pub async fn unannounced_tiers(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<TierChange>> {
+pub async fn unannounced_tiers(
+    conn: &mut Conn,
+    after: &str,
+    upto: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<TierChange>> {
     sqlx::query_as(
         "SELECT id, announced_tier, tier, contribution_rank FROM parties WHERE tier <> announced_tier \
-         AND id > $1 ORDER BY id LIMIT $2",
+         AND id > $1 AND ($2 IS NULL OR id <= $2) ORDER BY id LIMIT $3",
     )
     .bind(after)
+    .bind(upto)
     .bind(limit)
     .fetch_all(&mut *conn)
     .await

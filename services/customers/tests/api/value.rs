@@ -499,7 +499,7 @@ async fn value_is_contribution_over_the_window(backend: Backend) {
 /// and leave the ranks that only shifted: a purchase passes many customers at a million. The
 /// full sweep and RecomputeValueTiers store every rank.
 async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
-    use crm_customers::value::{Ranks, recompute_tiers};
+    use crm_customers::value::recompute_tiers;
     let app = TestApp::spawn_with(backend, |s| {
         s.value_refresh_interval = std::time::Duration::from_secs(3600)
     })
@@ -536,29 +536,201 @@ async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
         let pool = app.db.pool().clone();
         async move { query.execute(&pool).await.unwrap() }
     };
-    let rerank = |ranks: Ranks| {
+    let rerank = || {
         let db = app.db.clone();
         async move {
             let mut tx = db.begin().await.unwrap();
-            recompute_tiers(&mut tx, "test", 1, ranks).await.unwrap();
+            recompute_tiers(&mut tx, "test", 1).await.unwrap();
             tx.commit().await.unwrap();
         }
     };
 
     // The last passes the third: both stay low, and their stored ranks stay.
     contribute(&ids[3], 250).await;
-    rerank(Ranks::OfTierMoves).await;
+    rerank().await;
     assert_eq!(stored().await, vec![top(1), low(2), low(3), low(4)]);
     // It passes the first: both move tier and take their new ranks; the others keep theirs.
     contribute(&ids[3], 500).await;
-    rerank(Ranks::OfTierMoves).await;
+    rerank().await;
     assert_eq!(stored().await, vec![low(2), low(2), low(3), top(1)]);
     // Every rank.
-    rerank(Ranks::All).await;
+    let every = app
+        .client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let ranking = every.ranking.unwrap();
+    assert!(
+        ranking.finish_time.is_some(),
+        "a small base is re-ranked within the call"
+    );
+    assert_eq!((ranking.to_move, ranking.moved, ranking.tier_changes), (2, 2, 0));
     assert_eq!(stored().await, vec![low(2), low(3), low(4), top(1)]);
 }
 
+/// RecomputeValueTiers stages the moves of one ranking and stores them a range of parties per
+/// transaction: the call answers with the ranking under way once it may wait no longer, a second
+/// call answers with the same ranking, two replicas store a range once, and the job finishes it.
+async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend) {
+    use crm_customers::ranking;
+    use crm_platform::clock::SystemClock;
+    // The call stores nothing itself; the sweeper and the job stay away for an hour.
+    let app = TestApp::spawn_with(backend, |s| {
+        s.value_refresh_interval = std::time::Duration::from_secs(3600);
+        s.ranking_wait = std::time::Duration::ZERO;
+    })
+    .await;
+    start_ranking_done(&app).await;
+    let rows: Vec<pb::PartyImportRow> = (0..4_500)
+        .map(|i| crate::import::row(i + 1, &format!("R{i:05}"), &format!("Ranked{i}"), ""))
+        .collect();
+    let batches = rows.chunks(500).map(<[_]>::to_vec).collect();
+    let summary = crate::import::import(&app, &app.admin, "ranking", false, batches)
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 4_500);
+    // The same contribution each: ranked by id.
+    sqlx::query("UPDATE parties SET window_revenue_minor = 100, window_contribution_minor = 100")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM parties ORDER BY id")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    let stored = |id: String| {
+        let pool = app.db.pool().clone();
+        async move {
+            sqlx::query_as::<_, (i64, String)>("SELECT contribution_rank, tier FROM parties WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let recompute = || async {
+        app.client
+            .clone()
+            .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let latest = || async {
+        let pyramid = app
+            .client
+            .clone()
+            .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        (pyramid.ranked_customers, pyramid.ranking.unwrap())
+    };
+
+    let first = recompute().await;
+    let ranking = first.ranking.unwrap();
+    assert_eq!((first.ranked, ranking.to_move, ranking.moved), (4_500, 4_500, 0));
+    assert!(ranking.finish_time.is_none());
+    assert_eq!(
+        stored(ids[0].clone()).await,
+        (0, String::new()),
+        "nothing stored yet"
+    );
+    // A second call finds it under way: the same ranking, not another.
+    let again = recompute().await.ranking.unwrap();
+    assert_eq!(again.start_time, ranking.start_time);
+    // The pyramid is already the ranking's, which GetValuePyramid follows.
+    assert_eq!(latest().await, (4_500, ranking.clone()));
+
+    // A page stores one range of parties, and no further.
+    assert!(ranking::next_page(&app.db, &SystemClock).await.unwrap());
+    let (_, after_one) = latest().await;
+    assert_eq!((after_one.moved, after_one.tier_changes), (2_000, 2_000));
+    assert_eq!(stored(ids[0].clone()).await, (1, "top".to_string()));
+    assert_eq!(stored(ids[1_999].clone()).await, (2_000, "low".to_string()));
+    assert_eq!(stored(ids[2_000].clone()).await, (0, String::new()));
+    // (The flag the ranking's end sets, checked below.)
+    sqlx::query("DELETE FROM settings WHERE key = 'value_tiers_dirty'")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    // Two replicas take the next range at once: each party is stored and announced once, and
+    // counted once (on SQLite, whose writers take turns, the second stores the range after).
+    let (a, b) = tokio::join!(
+        ranking::next_page(&app.db, &SystemClock),
+        ranking::next_page(&app.db, &SystemClock)
+    );
+    assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
+    let (_, after_two) = latest().await;
+    let count = |sql: &'static str| {
+        let pool = app.db.pool().clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let ranked = count("SELECT COUNT(*) FROM parties WHERE contribution_rank > 0").await;
+    let announced = count("SELECT COUNT(*) FROM audit_log WHERE action = 'tier_changed'").await;
+    assert!(after_two.moved > 2_000, "{after_two:?}");
+    assert_eq!((after_two.moved, after_two.tier_changes), (ranked, announced));
+
+    // The job takes it once its call stopped waiting, and stores the rest.
+    // (On SQLite the two replicas above stored both ranges left, one after the other.)
+    let taken = ranking::run_pending(&app.db, &SystemClock, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(taken, after_two.finish_time.is_none());
+    let (_, done) = latest().await;
+    assert!(done.finish_time.is_some());
+    assert_eq!((done.moved, done.tier_changes), (4_500, 4_500));
+    for (i, id) in ids.iter().enumerate() {
+        let (rank, tier) = stored(id.clone()).await;
+        let expected = match i {
+            0..45 => "top",
+            45..225 => "high",
+            225..900 => "medium",
+            _ => "low",
+        };
+        assert_eq!((rank, tier.as_str()), (i as i64 + 1, expected), "party {i}");
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM parties WHERE tier <> announced_tier").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_log WHERE action = 'tier_changed'").await,
+        4_500
+    );
+    // Its end leaves the changes of value since its staging to the sweeper's next re-ranking.
+    assert_eq!(
+        count("SELECT COUNT(*) FROM settings WHERE key = 'value_tiers_dirty'").await,
+        1
+    );
+    assert!(
+        !ranking::run_pending(&app.db, &SystemClock, i64::MAX)
+            .await
+            .unwrap()
+    );
+
+    // The last by id contributes most: every rank shifts, four parties change tier, and a
+    // ranking that has ended lets a new one start.
+    sqlx::query("UPDATE parties SET window_contribution_minor = 1000 WHERE id = $1")
+        .bind(ids[4_499].clone())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let second = recompute().await.ranking.unwrap();
+    assert_ne!(second.start_time, ranking.start_time);
+    assert_eq!((second.to_move, second.moved), (4_500, 0));
+    ranking::finish(&app.db, &SystemClock).await.unwrap();
+    let (_, done) = latest().await;
+    assert_eq!((done.moved, done.tier_changes), (4_500, 4));
+    assert_eq!(stored(ids[4_499].clone()).await, (1, "top".to_string()));
+    assert_eq!(stored(ids[44].clone()).await, (46, "high".to_string()));
+    assert_eq!(stored(ids[0].clone()).await, (2, "top".to_string()));
+}
+
 backend_tests!(
+    a_re_ranking_of_every_rank_is_stored_a_range_at_a_time,
     a_re_ranking_after_orders_stores_tier_moves,
     value_is_contribution_over_the_window,
     the_pyramid_is_the_last_rankings,

@@ -1,0 +1,139 @@
+//! Re-rankings of every rank (see [`crate::ranking`]): the latest one's progress, kept in one
+//! row, and the moves it stages.
+
+use crm_proto::customers::v1 as pb;
+use crm_storage::Conn;
+
+use super::timestamp;
+
+/// Where the latest re-ranking of every rank stands.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Ranking {
+    /// Names the re-ranking (the tier moves it announces are one decision under it).
+    pub run_id: String,
+    /// Who started it.
+    pub started_by: String,
+    /// When it started (µs).
+    pub started_at: i64,
+    /// When it ended (µs); 0 while under way.
+    pub finished_at: i64,
+    /// Parties ranked.
+    pub ranked: i64,
+    /// Parties whose rank or tier it moves.
+    pub to_move: i64,
+    /// Of those, the ones stored so far.
+    pub moved: i64,
+    /// Tier changes announced so far.
+    pub tier_changes: i64,
+    /// The last party gone through ('' before the first).
+    #[sqlx(rename = "after_id")]
+    pub after: String,
+}
+
+impl Ranking {
+    /// Still storing its moves.
+    pub fn under_way(&self) -> bool {
+        self.finished_at == 0
+    }
+
+    /// As the API shows it.
+    pub fn to_proto(&self) -> pb::TierRanking {
+        pb::TierRanking {
+            ranked: self.ranked,
+            to_move: self.to_move,
+            moved: self.moved,
+            tier_changes: self.tier_changes,
+            started_by: self.started_by.clone(),
+            start_time: Some(timestamp(self.started_at)),
+            finish_time: (!self.under_way()).then(|| timestamp(self.finished_at)),
+        }
+    }
+}
+
+/// The latest re-ranking, if there was one.
+pub async fn latest(conn: &mut Conn) -> sqlx::Result<Option<Ranking>> {
+    sqlx::query_as(
+        "SELECT run_id, started_by, started_at, finished_at, ranked, to_move, moved, tier_changes, \
+         after_id FROM tier_ranking_run WHERE id = 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Starts re-ranking `run_id` unless one is under way, and clears the moves of the one before;
+/// false when one is under way. On PostgreSQL a second start waits for the first to commit
+/// (the row's lock), then finds it under way.
+pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) -> sqlx::Result<bool> {
+    let claimed = sqlx::query(
+        "INSERT INTO tier_ranking_run (id, run_id, started_by, started_at) VALUES (1, $1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, started_by = excluded.started_by, \
+         started_at = excluded.started_at, finished_at = 0, ranked = 0, to_move = 0, moved = 0, \
+         tier_changes = 0, after_id = '' WHERE tier_ranking_run.finished_at <> 0",
+    )
+    .bind(run_id)
+    .bind(started_by)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if claimed {
+        // Every move of the ranking before was stored when it finished. TRUNCATE drops a million
+        // rows at once on PostgreSQL; SQLite empties a table on a DELETE without WHERE as fast.
+        let clear = if conn.backend_name() == "PostgreSQL" {
+            "TRUNCATE tier_ranking_moves"
+        } else {
+            "DELETE FROM tier_ranking_moves"
+        };
+        sqlx::query(clear).execute(&mut *conn).await?;
+    }
+    Ok(claimed)
+}
+
+/// Records the size of the ranking just staged.
+pub async fn set_counts(conn: &mut Conn, run_id: &str, ranked: i64, to_move: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tier_ranking_run SET ranked = $1, to_move = $2 WHERE id = 1 AND run_id = $3")
+        .bind(ranked)
+        .bind(to_move)
+        .bind(run_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` staged moves' parties after `after`, by id.
+pub async fn moves_after(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT party_id FROM tier_ranking_moves WHERE party_id > $1 ORDER BY party_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Moves `ranking` on to `to`, adding what a page stored, and ends it at `finished`; false when
+/// it is no longer where the page read it (another replica stored that page, or it ended).
+pub async fn advance(
+    conn: &mut Conn,
+    ranking: &Ranking,
+    to: &str,
+    moved: i64,
+    tier_changes: i64,
+    finished: Option<i64>,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE tier_ranking_run SET after_id = $1, moved = moved + $2, tier_changes = tier_changes + $3, \
+         finished_at = $4 WHERE id = 1 AND run_id = $5 AND after_id = $6 AND finished_at = 0",
+    )
+    .bind(to)
+    .bind(moved)
+    .bind(tier_changes)
+    .bind(finished.unwrap_or(0))
+    .bind(&ranking.run_id)
+    .bind(&ranking.after)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
