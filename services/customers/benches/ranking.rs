@@ -38,8 +38,8 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
          INSERT INTO parties (id, kind, display_name, name_key, lifecycle_stage, status, currency_code, \
          version, created_at, updated_at, verified_at, window_revenue_minor, window_contribution_minor) \
          SELECT 'party-' || (10000000 + i), 1, 'P' || i, 'p' || i, 2, 1, 'USD', 1, 0, 0, 0, \
-         CASE WHEN i % 10 = 0 THEN 0 ELSE 100 + (i * 7919) % 100003 END, \
-         CASE WHEN i % 10 = 0 THEN 0 ELSE (i * 7919) % 100003 END FROM n",
+         CASE WHEN i % 10 = 0 THEN 0 ELSE 100 + (CAST(i AS BIGINT) * 7919) % 100003 END, \
+         CASE WHEN i % 10 = 0 THEN 0 ELSE (CAST(i AS BIGINT) * 7919) % 100003 END FROM n",
     )
     .bind(n)
     .execute(&mut *conn)
