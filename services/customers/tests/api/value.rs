@@ -11,6 +11,26 @@ fn usd(amount: i64) -> Option<Money> {
     })
 }
 
+/// Re-ranks every rank (waiting up to the app's `--ranking-wait`).
+async fn recompute(app: &TestApp) -> pb::RecomputeValueTiersResponse {
+    app.client
+        .clone()
+        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The value pyramid.
+async fn pyramid(app: &TestApp) -> pb::GetValuePyramidResponse {
+    app.client
+        .clone()
+        .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 async fn value_tiers_pyramid_and_pareto(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // Ten customers: 100, 50, 20, 10, 5, 5, 4, 3, 2, 1 (x100 cents); one with no revenue.
@@ -54,13 +74,7 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         }))
         .await
         .unwrap();
-    let recomputed = app
-        .client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let recomputed = recompute(&app).await;
     assert_eq!(recomputed.ranked, 10);
     assert_eq!(recomputed.tier_changes, 10);
     let top = app.get(&ids[0]).await.unwrap().value.unwrap();
@@ -72,13 +86,7 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
         0
     );
 
-    let pyramid = app
-        .client
-        .clone()
-        .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let pyramid = pyramid(&app).await;
     assert_eq!(pyramid.ranked_customers, 10);
     // Over the value window (the trailing 12 months): half of the lifetime figures here.
     assert_eq!(pyramid.total_revenue.unwrap().amount_minor, 10_000);
@@ -111,13 +119,7 @@ async fn value_tiers_pyramid_and_pareto(backend: Backend) {
     );
 
     // Recomputing without change publishes no tier events.
-    let again = app
-        .client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = recompute(&app).await;
     assert_eq!(again.tier_changes, 0);
 
     let types = app.event_types().await;
@@ -156,18 +158,21 @@ async fn valued(app: &TestApp, family: &str, revenues: &[i64]) -> Vec<String> {
 }
 
 /// Waits for the sweeper's ranking at start (with a refresh interval of an hour, the rankings
-/// after it are the test's).
+/// after it are the test's): its pyramid is stored and the flag it took is clear. (The flag
+/// alone is clear too before the sweeper sets it at its start.)
 async fn start_ranking_done(app: &TestApp) {
     crm_testkit::eventually(
         std::time::Duration::from_secs(30),
         "the start's ranking",
         || async {
-            let flag: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE key = 'value_tiers_dirty'")
-                    .fetch_one(app.db.pool())
-                    .await
-                    .ok()?;
-            (flag == 0).then_some(())
+            let (flag, pyramid): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(CASE WHEN key = 'value_tiers_dirty' THEN 1 END), \
+                 COUNT(CASE WHEN key = 'value_pyramid' THEN 1 END) FROM settings",
+            )
+            .fetch_one(app.db.pool())
+            .await
+            .ok()?;
+            (flag == 0 && pyramid == 1).then_some(())
         },
     )
     .await;
@@ -181,23 +186,8 @@ async fn the_pyramid_is_the_last_rankings(backend: Backend) {
     .await;
     start_ranking_done(&app).await;
     let ids = valued(&app, "Value", &[300, 100]).await;
-    let recompute = || async {
-        app.client
-            .clone()
-            .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-            .await
-            .unwrap()
-    };
-    let pyramid = || async {
-        app.client
-            .clone()
-            .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
-            .await
-            .unwrap()
-            .into_inner()
-    };
-    recompute().await;
-    let ranked = pyramid().await;
+    recompute(&app).await;
+    let ranked = pyramid(&app).await;
     assert_eq!(ranked.total_revenue.as_ref().unwrap().amount_minor, 400);
     assert!(ranked.rank_time.is_some());
     sqlx::query(
@@ -207,9 +197,9 @@ async fn the_pyramid_is_the_last_rankings(backend: Backend) {
     .execute(app.db.pool())
     .await
     .unwrap();
-    assert_eq!(pyramid().await, ranked, "unchanged until the next ranking");
-    recompute().await;
-    let reranked = pyramid().await;
+    assert_eq!(pyramid(&app).await, ranked, "unchanged until the next ranking");
+    recompute(&app).await;
+    let reranked = pyramid(&app).await;
     assert_eq!(reranked.total_revenue.unwrap().amount_minor, 1300);
     let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(|t| (t.seconds, t.nanos));
     assert!(at(&reranked.rank_time) > at(&ranked.rank_time));
@@ -348,11 +338,7 @@ async fn many_tier_moves_are_announced_in_pages(backend: Backend) {
             .await
             .unwrap();
     }
-    app.client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap();
+    recompute(&app).await;
     // The periodic re-ranking may also have moved customers while values were being set: every
     // move is announced once, in order, so each customer's moves chain from no tier to its tier.
     let mut moves: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
@@ -468,11 +454,7 @@ async fn value_is_contribution_over_the_window(backend: Backend) {
         "lifetime figures are kept beside"
     );
 
-    app.client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap();
+    recompute(&app).await;
     let lapsed = app.get(&ids[4]).await.unwrap().value.unwrap();
     assert_eq!(
         (lapsed.contribution_rank, lapsed.tier.as_str()),
@@ -481,13 +463,7 @@ async fn value_is_contribution_over_the_window(backend: Backend) {
     );
     let top = app.get(&ids[0]).await.unwrap().value.unwrap();
     assert_eq!((top.contribution_rank, top.tier.as_str()), (1, "top"));
-    let pyramid = app
-        .client
-        .clone()
-        .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let pyramid = pyramid(&app).await;
     assert_eq!(pyramid.ranked_customers, 5);
     assert_eq!(pyramid.total_contribution.unwrap().amount_minor, 500_000);
     assert_eq!(pyramid.top_20_percent_contribution_share_bps, 12_000);
@@ -506,11 +482,7 @@ async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
     .await;
     start_ranking_done(&app).await;
     let ids = valued(&app, "Rank", &[400, 300, 200, 100]).await;
-    app.client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap();
+    recompute(&app).await;
     let stored = || async {
         let mut out = Vec::new();
         for id in &ids {
@@ -554,13 +526,7 @@ async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
     rerank().await;
     assert_eq!(stored().await, vec![low(2), low(2), low(3), top(1)]);
     // Every rank.
-    let every = app
-        .client
-        .clone()
-        .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let every = recompute(&app).await;
     let ranking = every.ranking.unwrap();
     assert!(
         ranking.finish_time.is_some(),
@@ -610,26 +576,12 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
                 .unwrap()
         }
     };
-    let recompute = || async {
-        app.client
-            .clone()
-            .recompute_value_tiers(app.req(pb::RecomputeValueTiersRequest {}))
-            .await
-            .unwrap()
-            .into_inner()
-    };
     let latest = || async {
-        let pyramid = app
-            .client
-            .clone()
-            .get_value_pyramid(app.req(pb::GetValuePyramidRequest {}))
-            .await
-            .unwrap()
-            .into_inner();
+        let pyramid = pyramid(&app).await;
         (pyramid.ranked_customers, pyramid.ranking.unwrap())
     };
 
-    let first = recompute().await;
+    let first = recompute(&app).await;
     let ranking = first.ranking.unwrap();
     assert_eq!((first.ranked, ranking.to_move, ranking.moved), (4_500, 4_500, 0));
     assert!(ranking.finish_time.is_none());
@@ -639,7 +591,7 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
         "nothing stored yet"
     );
     // A second call finds it under way: the same ranking, not another.
-    let again = recompute().await.ranking.unwrap();
+    let again = recompute(&app).await.ranking.unwrap();
     assert_eq!(again.start_time, ranking.start_time);
     // The pyramid is already the ranking's, which GetValuePyramid follows.
     assert_eq!(latest().await, (4_500, ranking.clone()));
@@ -718,7 +670,7 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
         .execute(app.db.pool())
         .await
         .unwrap();
-    let second = recompute().await.ranking.unwrap();
+    let second = recompute(&app).await.ranking.unwrap();
     assert_ne!(second.start_time, ranking.start_time);
     assert_eq!((second.to_move, second.moved), (4_500, 0));
     ranking::finish(&app.db, &SystemClock).await.unwrap();
