@@ -8,6 +8,8 @@ CREATE TABLE tier_ranking_run (
     run_id TEXT NOT NULL,
     started_by TEXT NOT NULL,
     started_at BIGINT NOT NULL,
+    -- When the whole base was ranked and the moves staged; 0 until then.
+    staged_at BIGINT NOT NULL DEFAULT 0,
     -- 0 while under way.
     finished_at BIGINT NOT NULL DEFAULT 0,
     ranked BIGINT NOT NULL DEFAULT 0,

@@ -112,13 +112,26 @@ impl CustomersApi {
         principal: &Principal,
         _req: pb::RecomputeValueTiersRequest,
     ) -> Result<pb::RecomputeValueTiersResponse> {
-        let db = self.store.db();
-        crate::ranking::start(db, &principal.user_id, self.store.now_micros())
+        let (db, clock) = (self.store.db().clone(), self.store.clock().clone());
+        crate::ranking::start(&db, &principal.user_id, self.store.now_micros())
             .await
             .map_err(Error::Internal)?;
-        let ranking = crate::ranking::go_through(db, self.store.clock().as_ref(), self.ranking_wait())
-            .await
-            .map_err(Error::Internal)?
+        // In a task of its own: a step outlasting the wait (the staging at a million), or the
+        // caller's deadline ending the call, does not stop it; the job takes over after.
+        let wait = self.ranking_wait();
+        let steps = tokio::spawn({
+            let db = db.clone();
+            async move { crate::ranking::go_through(&db, clock.as_ref(), wait).await }
+        });
+        match tokio::time::timeout(wait, steps).await {
+            Ok(Ok(Err(err))) => return Err(Error::Internal(err)),
+            Ok(Err(panicked)) => return Err(Error::Internal(panicked.into())),
+            Ok(Ok(Ok(()))) | Err(_) => {}
+        }
+        // From the database written to: a replica may not have the ranking yet.
+        let mut conn = db.pool().acquire().await?;
+        let ranking = rankings::latest(&mut conn)
+            .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("the re-ranking just started is gone")))?;
         Ok(pb::RecomputeValueTiersResponse {
             ranked: ranking.ranked,

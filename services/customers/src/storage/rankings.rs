@@ -15,6 +15,8 @@ pub struct Ranking {
     pub started_by: String,
     /// When it started (µs).
     pub started_at: i64,
+    /// When the whole base was ranked and its moves staged (µs); 0 until then.
+    pub staged_at: i64,
     /// When it ended (µs); 0 while under way.
     pub finished_at: i64,
     /// Parties ranked.
@@ -36,6 +38,11 @@ impl Ranking {
         self.finished_at == 0
     }
 
+    /// Its moves are staged.
+    pub fn staged(&self) -> bool {
+        self.staged_at != 0
+    }
+
     /// As the API shows it.
     pub fn to_proto(&self) -> pb::TierRanking {
         pb::TierRanking {
@@ -45,6 +52,7 @@ impl Ranking {
             tier_changes: self.tier_changes,
             started_by: self.started_by.clone(),
             start_time: Some(timestamp(self.started_at)),
+            stage_time: self.staged().then(|| timestamp(self.staged_at)),
             finish_time: (!self.under_way()).then(|| timestamp(self.finished_at)),
         }
     }
@@ -53,22 +61,22 @@ impl Ranking {
 /// The latest re-ranking, if there was one.
 pub async fn latest(conn: &mut Conn) -> sqlx::Result<Option<Ranking>> {
     sqlx::query_as(
-        "SELECT run_id, started_by, started_at, finished_at, ranked, to_move, moved, tier_changes, \
-         after_id FROM tier_ranking_run WHERE id = 1",
+        "SELECT run_id, started_by, started_at, staged_at, finished_at, ranked, to_move, moved, \
+         tier_changes, after_id FROM tier_ranking_run WHERE id = 1",
     )
     .fetch_optional(&mut *conn)
     .await
 }
 
-/// Starts re-ranking `run_id` unless one is under way, and clears the moves of the one before;
-/// false when one is under way. On PostgreSQL a second start waits for the first to commit
-/// (the row's lock), then finds it under way.
+/// Starts re-ranking `run_id` unless one is under way; false when one is under way. On
+/// PostgreSQL a second start waits for the first to commit (the row's lock), then finds it
+/// under way.
 pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) -> sqlx::Result<bool> {
-    let claimed = sqlx::query(
+    Ok(sqlx::query(
         "INSERT INTO tier_ranking_run (id, run_id, started_by, started_at) VALUES (1, $1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, started_by = excluded.started_by, \
-         started_at = excluded.started_at, finished_at = 0, ranked = 0, to_move = 0, moved = 0, \
-         tier_changes = 0, after_id = '' WHERE tier_ranking_run.finished_at <> 0",
+         started_at = excluded.started_at, staged_at = 0, finished_at = 0, ranked = 0, to_move = 0, \
+         moved = 0, tier_changes = 0, after_id = '' WHERE tier_ranking_run.finished_at <> 0",
     )
     .bind(run_id)
     .bind(started_by)
@@ -76,8 +84,22 @@ pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) ->
     .execute(&mut *conn)
     .await?
     .rows_affected()
-        > 0;
-    if claimed {
+        > 0)
+}
+
+/// Takes the staging of ranking `run_id` for the caller's transaction and clears the moves of
+/// the ranking before; false when it is staged already (or no longer the latest). On PostgreSQL
+/// a second stager waits for the first to commit (the row's lock), then finds it staged.
+pub async fn take_staging(conn: &mut Conn, run_id: &str) -> sqlx::Result<bool> {
+    let taken = sqlx::query(
+        "UPDATE tier_ranking_run SET staged_at = 0 WHERE id = 1 AND run_id = $1 AND staged_at = 0",
+    )
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if taken {
         // Every move of the ranking before was stored when it finished. TRUNCATE drops a million
         // rows at once on PostgreSQL; SQLite empties a table on a DELETE without WHERE as fast.
         let clear = if conn.backend_name() == "PostgreSQL" {
@@ -87,17 +109,26 @@ pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) ->
         };
         sqlx::query(clear).execute(&mut *conn).await?;
     }
-    Ok(claimed)
+    Ok(taken)
 }
 
-/// Records the size of the ranking just staged.
-pub async fn set_counts(conn: &mut Conn, run_id: &str, ranked: i64, to_move: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE tier_ranking_run SET ranked = $1, to_move = $2 WHERE id = 1 AND run_id = $3")
-        .bind(ranked)
-        .bind(to_move)
-        .bind(run_id)
-        .execute(&mut *conn)
-        .await?;
+/// Records that ranking `run_id` staged `to_move` moves of `ranked` parties at `now`.
+pub async fn set_staged(
+    conn: &mut Conn,
+    run_id: &str,
+    ranked: i64,
+    to_move: i64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tier_ranking_run SET ranked = $1, to_move = $2, staged_at = $3 WHERE id = 1 AND run_id = $4",
+    )
+    .bind(ranked)
+    .bind(to_move)
+    .bind(now)
+    .bind(run_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

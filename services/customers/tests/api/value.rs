@@ -541,6 +541,7 @@ async fn a_re_ranking_after_orders_stores_tier_moves(backend: Backend) {
 /// call answers with the same ranking, two replicas store a range once, and the job finishes it.
 async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend) {
     use crm_customers::ranking;
+    use crm_customers::storage::rankings;
     use crm_platform::clock::SystemClock;
     // The call stores nothing itself; the sweeper and the job stay away for an hour.
     let app = TestApp::spawn_with(backend, |s| {
@@ -580,21 +581,43 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
         let pyramid = pyramid(&app).await;
         (pyramid.ranked_customers, pyramid.ranking.unwrap())
     };
+    let count = |sql: &'static str| {
+        let pool = app.db.pool().clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
 
     let first = recompute(&app).await;
     let ranking = first.ranking.unwrap();
-    assert_eq!((first.ranked, ranking.to_move, ranking.moved), (4_500, 4_500, 0));
-    assert!(ranking.finish_time.is_none());
+    assert!(ranking.stage_time.is_none() && ranking.finish_time.is_none());
+    // A second call finds it under way: the same ranking, not another.
+    let again = recompute(&app).await.ranking.unwrap();
+    assert_eq!(again.start_time, ranking.start_time);
+
+    // Its first step stages the moves of one ranking of the whole base, and its pyramid, which
+    // GetValuePyramid shows from then; no party is stored yet. Staged once only.
+    assert!(ranking::next_page(&app.db, &SystemClock).await.unwrap());
+    let (ranked, staged) = latest().await;
+    assert!(staged.stage_time.is_some() && staged.finish_time.is_none());
+    assert_eq!(
+        (ranked, staged.ranked, staged.to_move, staged.moved),
+        (4_500, 4_500, 4_500, 0)
+    );
     assert_eq!(
         stored(ids[0].clone()).await,
         (0, String::new()),
         "nothing stored yet"
     );
-    // A second call finds it under way: the same ranking, not another.
-    let again = recompute(&app).await.ranking.unwrap();
-    assert_eq!(again.start_time, ranking.start_time);
-    // The pyramid is already the ranking's, which GetValuePyramid follows.
-    assert_eq!(latest().await, (4_500, ranking.clone()));
+    let run_id = {
+        let mut conn = app.db.pool().acquire().await.unwrap();
+        let latest = rankings::latest(&mut conn).await.unwrap().unwrap();
+        assert!(!rankings::take_staging(&mut conn, &latest.run_id).await.unwrap());
+        latest.run_id
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tier_ranking_moves").await,
+        4_500,
+        "the moves of {run_id} kept"
+    );
 
     // A page stores one range of parties, and no further.
     assert!(ranking::next_page(&app.db, &SystemClock).await.unwrap());
@@ -616,10 +639,6 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
     );
     assert!(a.is_ok() || b.is_ok(), "{a:?} {b:?}");
     let (_, after_two) = latest().await;
-    let count = |sql: &'static str| {
-        let pool = app.db.pool().clone();
-        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
-    };
     let ranked = count("SELECT COUNT(*) FROM parties WHERE contribution_rank > 0").await;
     let announced = count("SELECT COUNT(*) FROM audit_log WHERE action = 'tier_changed'").await;
     assert!(after_two.moved > 2_000, "{after_two:?}");
@@ -672,10 +691,10 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
         .unwrap();
     let second = recompute(&app).await.ranking.unwrap();
     assert_ne!(second.start_time, ranking.start_time);
-    assert_eq!((second.to_move, second.moved), (4_500, 0));
+    assert!(second.stage_time.is_none());
     ranking::finish(&app.db, &SystemClock).await.unwrap();
     let (_, done) = latest().await;
-    assert_eq!((done.moved, done.tier_changes), (4_500, 4));
+    assert_eq!((done.to_move, done.moved, done.tier_changes), (4_500, 4_500, 4));
     assert_eq!(stored(ids[4_499].clone()).await, (1, "top".to_string()));
     assert_eq!(stored(ids[44].clone()).await, (46, "high".to_string()));
     assert_eq!(stored(ids[0].clone()).await, (2, "top".to_string()));
