@@ -8,10 +8,11 @@
 //! the call takes its steps in a task of its own and answers at its wait, and a caller's
 //! deadline that ends the call leaves the staging to go on.
 //!
-//! A page commits only if the ranking is still where the page read it, so two replicas or a
-//! restart store each move once. The sweeper's re-ranking of tier moves waits while a ranking is
-//! under way (it would be overwritten by the staged moves), and a ranking's end marks the tiers
-//! for it, so the changes of value since the staging are ranked right after.
+//! A page holds the ranking's row before it writes and goes on only if the ranking is still where
+//! the page read it, so two replicas or a restart store and announce each move once. The
+//! sweeper's re-ranking of tier moves holds the same row and waits while a ranking is under way
+//! (its tiers would be overwritten by the staged moves), and a ranking's end marks the tiers for
+//! it, so the changes of value since the staging are ranked right after.
 
 use std::time::Duration;
 
@@ -58,6 +59,10 @@ pub async fn next_page(db: &Db, clock: &dyn Clock) -> anyhow::Result<bool> {
         }
         return Ok(true);
     }
+    if !rankings::hold(&mut tx, &ranking).await? {
+        // Another replica stored this page meanwhile, or the ranking ended: read it again.
+        return Ok(true);
+    }
     let page = rankings::moves_after(&mut tx, &ranking.after, MOVES_PER_PAGE).await?;
     let last = (page.len() as i64) < MOVES_PER_PAGE;
     let to = page.last().map_or(ranking.after.as_str(), String::as_str);
@@ -71,11 +76,11 @@ pub async fn next_page(db: &Db, clock: &dyn Clock) -> anyhow::Result<bool> {
     if last {
         // Values that changed since the staging are ranked by the sweeper's next re-ranking.
         settings::mark_tiers_dirty(&mut tx).await?;
+        rankings::clear_moves(&mut tx).await?;
     }
     let moved = page.len() as i64;
     if !rankings::advance(&mut tx, &ranking, to, moved, tier_changes, last.then_some(now)).await? {
-        // Another replica stored this page, or the ranking ended: read it again.
-        return Ok(true);
+        anyhow::bail!("the re-ranking moved on while this page held it");
     }
     tx.commit().await?;
     Ok(!last)

@@ -676,8 +676,11 @@ async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, clock: &dyn Clock
     }
     let ranked: anyhow::Result<()> = async {
         let mut tx = db.begin().await?;
-        recompute_tiers(&mut tx, SYSTEM_ACTOR, now).await?;
-        tx.commit().await?;
+        // A ranking started since: its end marks the tiers again.
+        if crate::storage::rankings::hold_unless_under_way(&mut tx).await? {
+            recompute_tiers(&mut tx, SYSTEM_ACTOR, now).await?;
+            tx.commit().await?;
+        }
         Ok(())
     }
     .await;

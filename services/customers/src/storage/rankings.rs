@@ -100,16 +100,54 @@ pub async fn take_staging(conn: &mut Conn, run_id: &str) -> sqlx::Result<bool> {
     .rows_affected()
         == 1;
     if taken {
-        // Every move of the ranking before was stored when it finished. TRUNCATE drops a million
-        // rows at once on PostgreSQL; SQLite empties a table on a DELETE without WHERE as fast.
-        let clear = if conn.backend_name() == "PostgreSQL" {
-            "TRUNCATE tier_ranking_moves"
-        } else {
-            "DELETE FROM tier_ranking_moves"
-        };
-        sqlx::query(clear).execute(&mut *conn).await?;
+        clear_moves(conn).await?;
     }
     Ok(taken)
+}
+
+/// Empties the staged moves (a ranking's last page, and a staging, in case). TRUNCATE drops a
+/// million rows at once on PostgreSQL; SQLite empties a table on a DELETE without WHERE as fast.
+/// Callers hold the ranking's row first, so no other transaction is reading them.
+pub async fn clear_moves(conn: &mut Conn) -> sqlx::Result<()> {
+    let clear = if conn.backend_name() == "PostgreSQL" {
+        "TRUNCATE tier_ranking_moves"
+    } else {
+        "DELETE FROM tier_ranking_moves"
+    };
+    sqlx::query(clear).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Holds the ranking's row for the caller's transaction if `ranking` is still where it was
+/// read; false otherwise (another replica stored that page, or it ended). A page holds it
+/// before it writes, so that two replicas on one page take turns, and the second writes nothing.
+pub async fn hold(conn: &mut Conn, ranking: &Ranking) -> sqlx::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE tier_ranking_run SET after_id = after_id WHERE id = 1 AND run_id = $1 AND after_id = $2 \
+         AND finished_at = 0",
+    )
+    .bind(&ranking.run_id)
+    .bind(&ranking.after)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Holds the ranking's row for the caller's transaction unless a ranking is under way (false
+/// then): the sweeper's re-ranking of tier moves holds it, so that it neither runs between a
+/// ranking's staging and its pages (which would store older tiers over its own) nor announces a
+/// tier move a page announces too.
+pub async fn hold_unless_under_way(conn: &mut Conn) -> sqlx::Result<bool> {
+    let held = sqlx::query(
+        "UPDATE tier_ranking_run SET finished_at = finished_at WHERE id = 1 AND finished_at <> 0",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    // Without the row, nothing was ever ranked.
+    Ok(held || latest(conn).await?.is_none())
 }
 
 /// Records that ranking `run_id` staged `to_move` moves of `ranked` parties at `now`.
