@@ -79,9 +79,7 @@ pub async fn next_page(db: &Db, clock: &dyn Clock) -> anyhow::Result<bool> {
         rankings::clear_moves(&mut tx).await?;
     }
     let moved = page.len() as i64;
-    if !rankings::advance(&mut tx, &ranking, to, moved, tier_changes, last.then_some(now)).await? {
-        anyhow::bail!("the re-ranking moved on while this page held it");
-    }
+    rankings::advance(&mut tx, &ranking, to, moved, tier_changes, last.then_some(now)).await?;
     tx.commit().await?;
     Ok(!last)
 }

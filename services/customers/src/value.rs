@@ -425,14 +425,12 @@ pub async fn refresh_parties(
 /// ([`crate::ranking`]): a customer whose contribution grows passes everyone between their old
 /// and new rank, so after a few minutes of orders at a million customers nearly every rank moved
 /// (1,000 customers buying more moved 999,944 ranks, while 300 changed tier). Then announces the
-/// tier moves. Returns (ranked, tier changes announced).
-pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<(i64, i64)> {
+/// tier moves. Returns how many.
+pub async fn recompute_tiers(tx: &mut Tx, actor: &str, now: i64) -> anyhow::Result<i64> {
     let tiers = settings::value_tiers(tx).await?;
-    let ranked = parties::ranked_count(tx).await?;
     parties::rerank_tier_moves(tx, &pyramid::cumulative_shares(&tiers)).await?;
     store_pyramid(tx, &tiers, now).await?;
-    let announced = announce_tier_moves(tx, actor, now, &crate::storage::new_id(), "", None).await?;
-    Ok((ranked, announced))
+    announce_tier_moves(tx, actor, now, &crate::storage::new_id(), "", None).await
 }
 
 /// Announces the tier moves not yet announced of the parties after `after` (up to `upto`, when
@@ -655,8 +653,6 @@ async fn sweep(db: &Db, valuation: &Valuation<'_>, full: bool, clock: &dyn Clock
             tx.commit().await?;
             after = last;
         }
-    }
-    if full {
         // Every rank, a range of parties per transaction (or the ranking a call left under way).
         crate::ranking::start(db, SYSTEM_ACTOR, now).await?;
         crate::ranking::finish(db, clock).await?;

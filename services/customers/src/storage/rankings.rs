@@ -68,11 +68,10 @@ pub async fn latest(conn: &mut Conn) -> sqlx::Result<Option<Ranking>> {
     .await
 }
 
-/// Starts re-ranking `run_id` unless one is under way; false when one is under way. On
-/// PostgreSQL a second start waits for the first to commit (the row's lock), then finds it
-/// under way.
-pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+/// Starts re-ranking `run_id` unless one is under way (then it does nothing). On PostgreSQL a
+/// second start waits for the first to commit (the row's lock), then finds it under way.
+pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
         "INSERT INTO tier_ranking_run (id, run_id, started_by, started_at) VALUES (1, $1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET run_id = excluded.run_id, started_by = excluded.started_by, \
          started_at = excluded.started_at, staged_at = 0, finished_at = 0, ranked = 0, to_move = 0, \
@@ -82,9 +81,8 @@ pub async fn claim(conn: &mut Conn, run_id: &str, started_by: &str, now: i64) ->
     .bind(started_by)
     .bind(now)
     .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        > 0)
+    .await?;
+    Ok(())
 }
 
 /// Takes the staging of ranking `run_id` for the caller's transaction and clears the moves of
@@ -181,8 +179,8 @@ pub async fn moves_after(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Resu
     .await
 }
 
-/// Moves `ranking` on to `to`, adding what a page stored, and ends it at `finished`; false when
-/// it is no longer where the page read it (another replica stored that page, or it ended).
+/// Moves `ranking` on to `to`, adding what a page stored, and ends it at `finished`. The page
+/// holds the ranking's row ([`hold`]), so it is still where the page read it.
 pub async fn advance(
     conn: &mut Conn,
     ranking: &Ranking,
@@ -190,19 +188,17 @@ pub async fn advance(
     moved: i64,
     tier_changes: i64,
     finished: Option<i64>,
-) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+) -> sqlx::Result<()> {
+    sqlx::query(
         "UPDATE tier_ranking_run SET after_id = $1, moved = moved + $2, tier_changes = tier_changes + $3, \
-         finished_at = $4 WHERE id = 1 AND run_id = $5 AND after_id = $6 AND finished_at = 0",
+         finished_at = $4 WHERE id = 1 AND run_id = $5",
     )
     .bind(to)
     .bind(moved)
     .bind(tier_changes)
     .bind(finished.unwrap_or(0))
     .bind(&ranking.run_id)
-    .bind(&ranking.after)
     .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1)
+    .await?;
+    Ok(())
 }
