@@ -173,6 +173,19 @@ impl TestNats {
             .expect("connecting to nats")
     }
 
+    /// Subscribes a new client to `subject` (core NATS, not a stream) and waits until the server
+    /// has the subscription: a subscription is sent without an answer, and an event published
+    /// before the server processed it is not delivered to it.
+    pub async fn subscribe(&self, subject: &str) -> async_nats::Subscriber {
+        let client = self.client().await;
+        let subscriber = client.subscribe(subject.to_string()).await.expect("subscribing");
+        client
+            .flush()
+            .await
+            .expect("the subscription reaching the server");
+        subscriber
+    }
+
     /// Stops the server (simulating an outage); its store is kept for [`TestNats::restart`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

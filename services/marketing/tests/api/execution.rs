@@ -36,13 +36,7 @@ async fn campaigns_send_within_consent_and_contact_pressure(backend: Backend) {
     suite.profiles(6).await;
     suite.purchases(6).await;
     let segment_id = suite.create_segment(buyers("Buyers", 1)).await.id;
-    let mut contacted_events = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.marketing.campaign.contacted")
-        .await
-        .unwrap();
+    let mut contacted_events = suite.nats.subscribe("crm.marketing.campaign.contacted").await;
     let create = |c: pb::Campaign| {
         let mut campaigns = suite.campaigns.clone();
         let req = suite.req(pb::CreateCampaignRequest { campaign: Some(c) });
@@ -224,13 +218,7 @@ async fn bounces_and_opt_outs_become_consent(backend: Backend) {
     let suite = Suite::start(backend).await;
     let ann = suite.person("Ann", "Taipei", "500000").await;
     suite.profiles(1).await;
-    let mut changes = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.marketing.consent.changed.>")
-        .await
-        .unwrap();
+    let mut changes = suite.nats.subscribe("crm.marketing.consent.changed.>").await;
     let feedback = |id: &str, channel: Channel, kind: ContactFeedbackKind| {
         let mut marketing = suite.marketing.clone();
         let req = suite.req(pb::RecordContactFeedbackRequest {
@@ -384,13 +372,7 @@ async fn a_large_campaign_is_contacted_a_page_at_a_time(backend: Backend) {
         });
         async move { campaigns.start_test(req).await.map(|r| r.into_inner()) }
     };
-    let mut contacted_events = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.marketing.campaign.contacted")
-        .await
-        .unwrap();
+    let mut contacted_events = suite.nats.subscribe("crm.marketing.campaign.contacted").await;
 
     // A test group of 2,500 costs more than a budget for 2,499: refused, nothing marked.
     let over = create("Over", Channel::Email, 2_499).await;

@@ -263,13 +263,7 @@ async fn reminders_are_announced_once(backend: Backend) {
     let suite = Suite::start(backend).await;
     let acme = suite.organization("Acme").await;
     let rep = seller("rep-1", Role::SalesRep, "north", &[]);
-    let mut reminders = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.sales.task.reminder_due.>")
-        .await
-        .unwrap();
+    let mut reminders = suite.nats.subscribe("crm.sales.task.reminder_due.>").await;
     let due_now = pb::Task {
         remind_time: Some(timestamp(now_micros() - HOUR)),
         ..task(&acme.id, "Call back", 24)

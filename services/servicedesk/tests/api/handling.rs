@@ -59,13 +59,7 @@ async fn cases_are_corrected_and_transferred(backend: Backend) {
     let technical = suite.queue("Technical").await;
     suite.agent("amy", &billing, &["billing"], 1).await;
     suite.agent("tom", &technical, &["network"], 5).await;
-    let mut updates = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.servicedesk.case.updated.>")
-        .await
-        .unwrap();
+    let mut updates = suite.nats.subscribe("crm.servicedesk.case.updated.>").await;
     // Priority 3: resolution due 1,920 business minutes after opening.
     let first = suite
         .open(

@@ -16,13 +16,7 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
     let suite = Suite::start(backend).await;
     let ada = suite.customer("Ada", "0933333333").await;
     let queue = suite.queue("General").await;
-    let mut events = suite
-        .nats
-        .client()
-        .await
-        .subscribe("crm.servicedesk.case.escalated")
-        .await
-        .unwrap();
+    let mut events = suite.nats.subscribe("crm.servicedesk.case.escalated").await;
     // Priority 1: resolution due in 240 business minutes, Monday 14:00.
     let urgent = suite
         .open(
