@@ -4,6 +4,7 @@
 //!
 //! Logs are printed only when `TEST_LOG` is set.
 
+pub mod bench;
 mod db;
 pub mod fixtures;
 mod nats;

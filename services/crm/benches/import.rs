@@ -215,10 +215,7 @@ async fn baseline_orders(backend: Backend, parties: usize, orders: usize) -> f64
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = crm_testkit::bench::backend();
     let (default_parties, default_orders) = match backend {
         Backend::Postgres => (1_000_000, 5_000_000),
         Backend::Sqlite => (100_000, 500_000),

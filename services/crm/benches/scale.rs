@@ -1352,10 +1352,7 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = crm_testkit::bench::backend();
     let default = match backend {
         Backend::Postgres => 1_000_000,
         Backend::Sqlite => 100_000,

@@ -361,10 +361,7 @@ async fn maximum(channel: &Channel, token: &Arc<String>, tally: &Arc<Tally>, sec
 }
 
 async fn soak() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = crm_testkit::bench::backend();
     let minutes: u64 = std::env::var("CRM_SOAK_MINUTES")
         .ok()
         .and_then(|m| m.parse().ok())

@@ -128,14 +128,8 @@ async fn whole(db: &crm_storage::Db) -> (i64, Duration, Duration) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
-    let sizes: Vec<i64> = std::env::var("CRM_BENCH_PARTIES")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| SIZES.to_vec());
+    let backend = crm_testkit::bench::backend();
+    let sizes = crm_testkit::bench::sizes("CRM_BENCH_PARTIES", &SIZES);
     println!("re-ranking every rank ({backend:?}; {MOVERS} customers contribute more between rankings)");
     println!(
         "{:>10} {:>18} {:>8} {:>10} {:>6} {:>11} {:>9} {:>22} {:>20}",

@@ -69,7 +69,7 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = common::backend();
+    let backend = crm_testkit::bench::backend();
     let settings = crm_marketing::MarketingSettings::default();
     println!(
         "campaign contact run ({backend:?}, test 1 in 1, contact cap {})",
@@ -86,7 +86,7 @@ async fn main() {
         "one UPDATE s",
         "run / one UPDATE (time)"
     );
-    for n in common::sizes(&SIZES) {
+    for n in crm_testkit::bench::sizes("CRM_BENCH_MEMBERS", &SIZES) {
         let (_keep, db, id) = base(backend, n).await;
         let store = common::store(&db);
 

@@ -91,7 +91,7 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = common::backend();
+    let backend = crm_testkit::bench::backend();
     let settings = crm_marketing::MarketingSettings::default();
     println!("campaign member selection ({backend:?}, a segment of everyone, 5% opted out)");
     println!(
@@ -104,7 +104,7 @@ async fn main() {
         "one INSERT s",
         "selection / one INSERT"
     );
-    for n in common::sizes(&SIZES) {
+    for n in crm_testkit::bench::sizes("CRM_BENCH_MEMBERS", &SIZES) {
         let (_keep, db, [paged, whole]) = base(backend, n).await;
         let store = common::store(&db);
 

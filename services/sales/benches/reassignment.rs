@@ -67,10 +67,7 @@ async fn base(backend: Backend, n: i64) -> (crm_testkit::TestDb, crm_storage::Db
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let backend = match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let backend = crm_testkit::bench::backend();
     println!("account reassignment ({backend:?}, 10 industries, 5 territories)");
     println!(
         "{:>10} {:>12} {:>10} {:>14} {:>16} {:>26}",

@@ -1,27 +1,9 @@
-//! What the marketing benches of background work share: the sizes and backend asked for, a
-//! store over a bench's database, and timing work done a page per transaction.
+//! What the marketing benches of background work share: a store over a bench's database, and
+//! timing work done a page per transaction.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use crm_testkit::Backend;
-
-/// The sizes `CRM_BENCH_MEMBERS` names (comma-separated), or `default`.
-pub fn sizes(default: &[i64]) -> Vec<i64> {
-    std::env::var("CRM_BENCH_MEMBERS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| default.to_vec())
-}
-
-/// The backend `CRM_BENCH_BACKEND` names: PostgreSQL for `postgres`, SQLite otherwise.
-pub fn backend() -> Backend {
-    match std::env::var("CRM_BENCH_BACKEND").as_deref() {
-        Ok("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    }
-}
 
 /// A store over `db` with the system's clock, as the service builds it.
 pub fn store(db: &crm_storage::Db) -> crm_platform::Store {
