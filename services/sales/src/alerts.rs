@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use crm_events::outbox::{self, NewEvent};
 use crm_platform::Store;
 use crm_proto::sales::v1 as pb;
@@ -16,7 +16,8 @@ use crate::storage::{alerts as alert_store, reporting, stages};
 /// Evaluates the alert rules over every open opportunity now (by the store's clock); records
 /// and announces the alerts not raised before, and returns them.
 pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
-    let now = crm_platform::time::naive_utc(store.now_micros());
+    let now_micros = store.now_micros();
+    let now = crm_platform::time::naive_utc(now_micros);
     let mut tx = store.begin().await?;
     let settings = alert_store::settings(&mut tx).await?;
     let stages = stages::list(&mut tx).await?;
@@ -25,17 +26,8 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
         .enumerate()
         .map(|(i, s)| (s.code.as_str(), i as i32 + 1))
         .collect();
-    // The open deals with their current stage, and the opportunities created within the
-    // windows the new-deal rate compares: not every opportunity ever made with its history.
-    let mut created: HashMap<String, Vec<NaiveDateTime>> = HashMap::new();
-    let now_micros = store.now_micros();
-    let since = now_micros - alerts::NEW_DEAL_WINDOWS_DAYS * 86_400_000_000;
-    for (owner, at) in reporting::created_between(&mut tx, since, now_micros).await? {
-        created
-            .entry(owner)
-            .or_default()
-            .push(crm_platform::time::naive_utc(at));
-    }
+    // Each rep's new opportunities in the falling-rate windows, counted in SQL.
+    let new_deals = reporting::new_deal_counts(&mut tx, &alerts::NewDealWindows::ending(now_micros)).await?;
     // Only the deals the rules can flag, and the early-stage counts per rep: not every open deal.
     let today = now.date().format("%Y-%m-%d").to_string();
     let stalled_before = now_micros - settings.default_stage_days.saturating_mul(86_400_000_000);
@@ -65,8 +57,8 @@ pub async fn run_once(store: &Store) -> anyhow::Result<Vec<pb::Alert>> {
             },
         )
         .collect();
-    let detected = alerts::evaluate(&deals, &early_counts, &created, &settings, now);
-    let raised = alert_store::raise_many(&mut tx, &detected, store.now_micros()).await?;
+    let detected = alerts::evaluate(&deals, &early_counts, &new_deals, &settings, now);
+    let raised = alert_store::raise_many(&mut tx, &detected, now_micros).await?;
     let announced = raised.iter().map(|stored| {
         NewEvent::of(
             ev::ALERT_RAISED,

@@ -1,15 +1,15 @@
 //! Sales alerts: stalled and overdue deals, early-stage pile-ups and falling new-deal rates.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime};
 
 /// Length of the "recent" window for new opportunities, in days.
 const RECENT_DAYS: i64 = 30;
 /// End of the baseline window (counted back from now), in days.
 const BASELINE_END_DAYS: i64 = 120;
-/// How far back the new-deal rate looks: opportunities created earlier change no alert.
-pub const NEW_DEAL_WINDOWS_DAYS: i64 = BASELINE_END_DAYS;
+/// A day in µs.
+const DAY_MICROS: i64 = 86_400_000_000;
 /// Number of months in the baseline window.
 const BASELINE_MONTHS: i128 = 3;
 /// Smallest baseline count for which the falling-rate alert is meaningful.
@@ -72,6 +72,38 @@ pub struct Alert {
     pub dedupe_key: String,
 }
 
+/// The two windows of creation times (µs) the falling-rate rule compares: the baseline is
+/// `(from, recent_from]`, the recent window `(recent_from, to]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewDealWindows {
+    /// The baseline's start (excluded): 120 days before `to`.
+    pub from: i64,
+    /// The baseline's end (included), the recent window's start (excluded): 30 days before `to`.
+    pub recent_from: i64,
+    /// Now (included).
+    pub to: i64,
+}
+
+impl NewDealWindows {
+    /// The windows that end at `now` (µs).
+    pub fn ending(now: i64) -> Self {
+        NewDealWindows {
+            from: now.saturating_sub(BASELINE_END_DAYS * DAY_MICROS),
+            recent_from: now.saturating_sub(RECENT_DAYS * DAY_MICROS),
+            to: now,
+        }
+    }
+}
+
+/// How many opportunities a rep created in each of the [`NewDealWindows`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewDeals {
+    /// In the last 30 days.
+    pub recent: i64,
+    /// In the 90 days before those.
+    pub baseline: i64,
+}
+
 /// An open deal as seen by the alert rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenDeal {
@@ -95,17 +127,17 @@ pub struct OpenDeal {
 
 /// Stalled: now.date() > planned_leave_date, or (no plan) whole days in stage > default_stage_days.
 /// Overdue: expected_close < now.date(). Pile-up: per owner, count of deals with stage_position <=
-/// early_stage_max_position > threshold. Falling rate: per owner, given `created` = creation times
-/// of that owner's opportunities (all, open or closed): recent = count in (now-30d, now]; baseline =
-/// count in (now-120d, now-30d] / 3 (as a rational, compare recent*3*10000 <
-/// baseline_count*falling_rate_bps); only when baseline_count >= 3. Output sorted by (kind order as
-/// declared, subject_id, dedupe_key).
+/// early_stage_max_position > threshold. Falling rate: per owner, given `new_deals` = the counts
+/// of that owner's opportunities (all, open or closed) created in the [`NewDealWindows`] ending
+/// now: recent = count in (now-30d, now]; baseline = count in (now-120d, now-30d] / 3 (as a
+/// rational, compare recent*3*10000 < baseline_count*falling_rate_bps); only when there are at
+/// least 3 in the baseline. Output sorted by (kind order as declared, subject_id, dedupe_key).
 /// `deals` need only be the deals that may be stalled or overdue (the storage layer reads those
 /// alone); `early_counts` gives each rep's open deals in early stages (see [`early_counts`]).
 pub fn evaluate(
     deals: &[OpenDeal],
     early_counts: &BTreeMap<String, i64>,
-    created: &HashMap<String, Vec<NaiveDateTime>>,
+    new_deals: &BTreeMap<String, NewDeals>,
     settings: &AlertSettings,
     now: NaiveDateTime,
 ) -> Vec<Alert> {
@@ -114,11 +146,11 @@ pub fn evaluate(
     alerts.extend(deals.iter().filter_map(|deal| overdue(deal, now.date())));
     alerts.extend(pile_ups(early_counts, settings));
     alerts.extend(
-        created
+        new_deals
             .iter()
-            .filter_map(|(rep, times)| falling(rep, times, settings, now)),
+            .filter_map(|(rep, counts)| falling(rep, *counts, settings, now)),
     );
-    // dedupe_key as the last criterion makes the order total, hence independent of HashMap order.
+    // dedupe_key as the last criterion makes the order total.
     alerts
         .sort_by(|a, b| (a.kind, &a.subject_id, &a.dedupe_key).cmp(&(b.kind, &b.subject_id, &b.dedupe_key)));
     alerts
@@ -219,11 +251,10 @@ fn pile_ups(early_counts: &BTreeMap<String, i64>, settings: &AlertSettings) -> V
 /// The falling-rate alert for one rep, if recent creations dropped below the baseline share.
 fn falling(
     rep: &str,
-    times: &[NaiveDateTime],
+    NewDeals { recent, baseline }: NewDeals,
     settings: &AlertSettings,
     now: NaiveDateTime,
 ) -> Option<Alert> {
-    let (recent, baseline) = count_windows(times, now);
     if baseline < MIN_BASELINE_COUNT {
         return None;
     }
@@ -244,26 +275,6 @@ fn falling(
         ),
         dedupe_key: format!("falling:{rep}:{}", now.date().format("%Y-%m-%d")),
     })
-}
-
-/// Counts creations in the recent window (now-30d, now] and the baseline window (now-120d, now-30d].
-fn count_windows(times: &[NaiveDateTime], now: NaiveDateTime) -> (i64, i64) {
-    let recent_span = TimeDelta::days(RECENT_DAYS);
-    let baseline_span = TimeDelta::days(BASELINE_END_DAYS);
-    let (mut recent, mut baseline) = (0i64, 0i64);
-    for &time in times {
-        // Working with ages avoids date arithmetic that could leave chrono's range.
-        let age = now - time;
-        if age < TimeDelta::zero() {
-            continue;
-        }
-        if age < recent_span {
-            recent += 1;
-        } else if age < baseline_span {
-            baseline += 1;
-        }
-    }
-    (recent, baseline)
 }
 
 /// `baseline / 3` formatted with one decimal, rounded half away from zero.
@@ -307,7 +318,7 @@ mod tests {
         evaluate(
             deals,
             &early_counts(deals, &settings),
-            &HashMap::new(),
+            &BTreeMap::new(),
             &settings,
             now(),
         )
@@ -317,16 +328,26 @@ mod tests {
         alerts.iter().map(|a| a.dedupe_key.as_str()).collect()
     }
 
-    fn ago(days: i64) -> NaiveDateTime {
-        now() - TimeDelta::days(days)
+    fn created(rep: &str, recent: i64, baseline: i64) -> BTreeMap<String, NewDeals> {
+        BTreeMap::from([(rep.to_string(), NewDeals { recent, baseline })])
     }
 
-    fn created(rep: &str, times: Vec<NaiveDateTime>) -> HashMap<String, Vec<NaiveDateTime>> {
-        HashMap::from([(rep.to_string(), times)])
-    }
-
-    fn run_created(map: &HashMap<String, Vec<NaiveDateTime>>) -> Vec<Alert> {
+    fn run_created(map: &BTreeMap<String, NewDeals>) -> Vec<Alert> {
         evaluate(&[], &BTreeMap::new(), map, &AlertSettings::default(), now())
+    }
+
+    #[test]
+    fn new_deal_windows_end_now() {
+        let day = 86_400_000_000;
+        let now = 200 * day + 17;
+        assert_eq!(
+            NewDealWindows::ending(now),
+            NewDealWindows {
+                from: 80 * day + 17,
+                recent_from: 170 * day + 17,
+                to: now
+            }
+        );
     }
 
     #[test]
@@ -401,7 +422,7 @@ mod tests {
         let alerts = evaluate(
             &deals,
             &early_counts(&deals, &settings),
-            &HashMap::new(),
+            &BTreeMap::new(),
             &settings,
             now(),
         );
@@ -460,9 +481,7 @@ mod tests {
 
     #[test]
     fn falling_rate_triggered() {
-        // Baseline 4 (ages 30d exactly, 60d, 90d, 119d); recent 0 (one creation in the future is ignored).
-        let times = vec![ago(30), ago(60), ago(90), ago(119), now() + TimeDelta::days(1)];
-        let alerts = run_created(&created("rep-a", times));
+        let alerts = run_created(&created("rep-a", 0, 4));
         assert_eq!(keys(&alerts), vec!["falling:rep-a:2026-03-10"]);
         assert_eq!(alerts[0].kind, AlertKind::FallingNewOpportunities);
         assert_eq!(alerts[0].subject_id, "rep-a");
@@ -477,35 +496,28 @@ mod tests {
     #[test]
     fn falling_rate_not_triggered_at_or_above_share() {
         // Baseline 6 -> 2 a month; 50% of that is 1; recent 1 is not below it.
-        let times = vec![ago(0), ago(31), ago(40), ago(50), ago(60), ago(70), ago(80)];
-        assert!(run_created(&created("rep-a", times)).is_empty());
+        assert!(run_created(&created("rep-a", 1, 6)).is_empty());
         // Recent 0 is below it.
-        let times = vec![ago(31), ago(40), ago(50), ago(60), ago(70), ago(80)];
-        assert_eq!(run_created(&created("rep-a", times)).len(), 1);
+        assert_eq!(run_created(&created("rep-a", 0, 6)).len(), 1);
     }
 
     #[test]
     fn falling_rate_needs_three_baseline_creations() {
-        // Ages 120d and beyond fall outside the baseline window: only 2 baseline creations.
-        let times = vec![ago(31), ago(119), ago(120), ago(200)];
-        assert!(run_created(&created("rep-a", times)).is_empty());
+        assert!(run_created(&created("rep-a", 0, 2)).is_empty());
         // Exactly three in the baseline and none recent triggers.
-        let times = vec![ago(31), ago(100), ago(119)];
-        assert_eq!(run_created(&created("rep-a", times)).len(), 1);
-        // A creation just inside the recent window (29 days 23 hours ago): 1*30000 >= 3*5000.
-        let times = vec![now() - TimeDelta::hours(30 * 24 - 1), ago(31), ago(100), ago(119)];
-        assert!(run_created(&created("rep-a", times)).is_empty());
+        assert_eq!(run_created(&created("rep-a", 0, 3)).len(), 1);
+        // One recent: 1*30000 >= 3*5000.
+        assert!(run_created(&created("rep-a", 1, 3)).is_empty());
     }
 
     #[test]
     fn falling_rate_uses_configured_share() {
         // Baseline 3 -> 1 a month; recent 1. With 150% it is below (1*30000 < 3*15000).
-        let times = vec![ago(1), ago(31), ago(100), ago(119)];
         let settings = AlertSettings {
             falling_rate_bps: 15_000,
             ..AlertSettings::default()
         };
-        let alerts = evaluate(&[], &BTreeMap::new(), &created("rep-a", times), &settings, now());
+        let alerts = evaluate(&[], &BTreeMap::new(), &created("rep-a", 1, 3), &settings, now());
         assert_eq!(alerts.len(), 1);
         assert!(alerts[0].message.contains("average of 1.0 "));
     }
@@ -520,8 +532,14 @@ mod tests {
         let mut deals = vec![stalled_b, stalled_a];
         deals.extend(early_deals("rep-y", 11, 1));
         deals.extend(early_deals("rep-x", 11, 1));
-        let mut map = created("rep-w", vec![ago(31), ago(40), ago(50)]);
-        map.insert("rep-v".to_string(), vec![ago(31), ago(40), ago(50)]);
+        let mut map = created("rep-w", 0, 3);
+        map.insert(
+            "rep-v".to_string(),
+            NewDeals {
+                recent: 0,
+                baseline: 3,
+            },
+        );
         let settings = AlertSettings::default();
         let alerts = evaluate(&deals, &early_counts(&deals, &settings), &map, &settings, now());
         assert_eq!(

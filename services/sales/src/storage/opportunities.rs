@@ -242,7 +242,8 @@ pub async fn update(
         == 1)
 }
 
-/// Closes the current stage visit and opens one for `stage` (with an optional plan).
+/// Closes the current stage visit and opens one for `stage` (with an optional plan), which the
+/// opportunity keeps as its current visit.
 pub async fn enter_stage(conn: &mut Conn, id: &str, stage: &str, planned: &str, at: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE stage_history SET left_at = $1 WHERE opportunity_id = $2 AND left_at IS NULL")
         .bind(at)
@@ -265,6 +266,13 @@ pub async fn enter_stage(conn: &mut Conn, id: &str, stage: &str, planned: &str, 
     .bind(planned)
     .execute(&mut *conn)
     .await?;
+    // The current visit, kept on the opportunity too: the alert job finds the late deals by it.
+    sqlx::query("UPDATE opportunities SET stage_entered_at = $1, stage_plan = $2 WHERE id = $3")
+        .bind(at)
+        .bind(planned)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -288,6 +296,13 @@ pub async fn set_plan(conn: &mut Conn, id: &str, stage: &str, planned: &str) -> 
             .bind(seq)
             .execute(&mut *conn)
             .await?;
+            // The latest visit of the opportunity's own stage is its current visit.
+            sqlx::query("UPDATE opportunities SET stage_plan = $1 WHERE id = $2 AND stage_code = $3")
+                .bind(planned)
+                .bind(id)
+                .bind(stage)
+                .execute(&mut *conn)
+                .await?;
         }
         None => {
             // Not visited yet: keep the plan in a placeholder visit with no times, picked up on entry.

@@ -2,11 +2,13 @@
 //! the open deals and new opportunities the alert rules look at, and the orders quota
 //! attainment adds up.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crm_proto::sales::v1 as pb;
 use crm_storage::{Conn, SqlBuilder};
 use sqlx::Row as _;
+
+use crate::domain::alerts::{NewDealWindows, NewDeals};
 
 /// Which opportunities and orders a report covers.
 #[derive(Debug, Default, Clone)]
@@ -191,24 +193,35 @@ pub type OpenDealRow = (String, String, String, String, String, Option<i64>, Str
 /// before `stalled_before` (µs), each with its current stage visit (the last of its history), by
 /// id. The rules decide; this reads only the deals they can flag with an alert not raised before
 /// (matched on the dedupe keys `domain::alerts` gives: `stalled:{id}:{stage}`,
-/// `overdue:{id}:{close}`), so that each run reads what is new, not every late deal again.
+/// `overdue:{id}:{close}`), each found in a range of an index of the open deals
+/// (`opportunities_overdue`, `opportunities_stalled`), so that a run reads the late deals, not
+/// every open one.
 pub async fn alert_candidates(
     conn: &mut Conn,
     today: &str,
     stalled_before: i64,
 ) -> sqlx::Result<Vec<OpenDealRow>> {
-    sqlx::query(
+    // The status is written out, not bound: SQLite uses a partial index only for a query that
+    // names its condition, and PostgreSQL's generic plans only for a constant.
+    let open = pb::OpportunityStatus::Open as i64;
+    let not_stalled_before =
+        "NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'stalled:' || o.id || ':' || o.stage_code)";
+    // The visit is read from the history, not from the copy on the opportunity the ranges are
+    // on: a replica of the release before the copy, still running during an upgrade, changes a
+    // stage or a plan without it. Such a deal may be read too early (the rules then raise
+    // nothing) or too late, until its next change of stage, but is judged by its history.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT o.id, o.name, o.owner_id, o.stage_code, o.expected_close_date, h.entered_at, h.planned_leave_date \
-         FROM opportunities o LEFT JOIN stage_history h ON h.opportunity_id = o.id \
+         FROM (SELECT o.id FROM opportunities o WHERE o.status = {open} AND o.expected_close_date < $1 \
+         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'overdue:' || o.id || ':' || o.expected_close_date) \
+         UNION SELECT o.id FROM opportunities o WHERE o.status = {open} AND o.stage_plan > '' AND o.stage_plan < $1 \
+         AND {not_stalled_before} \
+         UNION SELECT o.id FROM opportunities o WHERE o.status = {open} AND o.stage_plan = '' \
+         AND o.stage_entered_at < $2 AND {not_stalled_before}) late \
+         JOIN opportunities o ON o.id = late.id LEFT JOIN stage_history h ON h.opportunity_id = o.id \
          AND h.seq = (SELECT MAX(s.seq) FROM stage_history s WHERE s.opportunity_id = o.id) \
-         WHERE o.status = $1 AND ((o.expected_close_date < $2 \
-         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'overdue:' || o.id || ':' || o.expected_close_date)) \
-         OR (((COALESCE(h.planned_leave_date, '') <> '' AND h.planned_leave_date < $2) \
-         OR (COALESCE(h.planned_leave_date, '') = '' AND (h.entered_at IS NULL OR h.entered_at < $3))) \
-         AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.dedupe_key = 'stalled:' || o.id || ':' || o.stage_code))) \
-         ORDER BY o.id",
-    )
-    .bind(pb::OpportunityStatus::Open as i64)
+         ORDER BY o.id"
+    )))
     .bind(today)
     .bind(stalled_before)
     .fetch_all(&mut *conn)
@@ -256,16 +269,34 @@ pub async fn early_stage_counts(
         .collect()
 }
 
-/// (owner, creation time in µs) of the opportunities created in `(from, to]`.
-pub async fn created_between(conn: &mut Conn, from: i64, to: i64) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query("SELECT owner_id, created_at FROM opportunities WHERE created_at > $1 AND created_at <= $2")
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("owner_id")?, r.try_get("created_at")?)))
-        .collect()
+/// Each rep's opportunities created in the falling-rate rule's two windows, counted in SQL (the
+/// rows of `windows`' span, read by `opportunities_created`): reps with none in either are left out.
+pub async fn new_deal_counts(
+    conn: &mut Conn,
+    windows: &NewDealWindows,
+) -> sqlx::Result<BTreeMap<String, NewDeals>> {
+    sqlx::query(
+        "SELECT owner_id, \
+         CAST(SUM(CASE WHEN created_at > $2 THEN 1 ELSE 0 END) AS BIGINT) AS recent, \
+         CAST(SUM(CASE WHEN created_at > $2 THEN 0 ELSE 1 END) AS BIGINT) AS baseline \
+         FROM opportunities WHERE created_at > $1 AND created_at <= $3 GROUP BY owner_id",
+    )
+    .bind(windows.from)
+    .bind(windows.recent_from)
+    .bind(windows.to)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("owner_id")?,
+            NewDeals {
+                recent: r.try_get("recent")?,
+                baseline: r.try_get("baseline")?,
+            },
+        ))
+    })
+    .collect()
 }
 
 /// Whom counted orders are added up for.

@@ -916,10 +916,173 @@ async fn the_forecast_rounds_each_opportunity(backend: Backend) {
     );
 }
 
+/// An opportunity of `owner` in `stage`, stored as the import stores one: created at `created`,
+/// in its stage since `entered` (µs).
+async fn stored_deal(
+    conn: &mut crm_storage::Conn,
+    owner: &str,
+    status: pb::OpportunityStatus,
+    close: &str,
+    created: i64,
+    entered: i64,
+) -> String {
+    let mut o = pb::Opportunity {
+        name: format!("{owner} deal"),
+        party_id: "party-1".into(),
+        stage_code: match status {
+            pb::OpportunityStatus::Won => "closed_won",
+            _ => "proposal",
+        }
+        .into(),
+        amount: money(1_000_00, "USD"),
+        expected_close_date: close.into(),
+        owner_id: owner.into(),
+        status: status as i32,
+        ..Default::default()
+    };
+    crm_sales::storage::opportunities::insert_at(conn, &mut o, created, entered)
+        .await
+        .unwrap();
+    o.id
+}
+
+/// The alert job reads the late open deals from ranges of their indexes, and counts each rep's
+/// new opportunities in SQL, with the windows' bounds where the rules put them.
+async fn the_alert_job_reads_the_late_deals_and_counts_new_ones_in_sql(backend: Backend) {
+    use crm_sales::storage::{opportunities, reporting};
+    use pb::OpportunityStatus::{Open, Won};
+
+    let test_db = crm_testkit::TestDb::new(backend);
+    let db = test_db.connect().await;
+    crm_platform::kernel::migrate::<crm_sales::Sales>(&db)
+        .await
+        .unwrap();
+    let day = 86_400_000_000_i64;
+    let now = chrono::NaiveDate::from_ymd_opt(2026, 3, 10)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros();
+    let store = crm_platform::Store::new(
+        db.clone(),
+        std::sync::Arc::default(),
+        crm_platform::clock::ManualClock::at(now),
+    );
+    let mut conn = db.pool().acquire().await.unwrap();
+    let long_ago = now - 200 * day;
+
+    // New opportunities, open or won, none late. rep-a: none in the last 30 days, four in the 90
+    // before (the first at exactly 30 days, the last a microsecond inside 120), one at exactly
+    // 120 days and one tomorrow, outside both windows. rep-b: one a microsecond inside the last 30
+    // days and three before.
+    for (owner, status, created) in [
+        ("rep-a", Won, now - 30 * day),
+        ("rep-a", Open, now - 60 * day),
+        ("rep-a", Won, now - 90 * day),
+        ("rep-a", Open, now - 120 * day + 1),
+        ("rep-a", Open, now - 120 * day),
+        ("rep-a", Open, now + day),
+        ("rep-b", Open, now - 30 * day + 1),
+        ("rep-b", Won, now - 31 * day),
+        ("rep-b", Won, now - 40 * day),
+        ("rep-b", Open, now - 50 * day),
+    ] {
+        stored_deal(&mut conn, owner, status, "2026-12-31", created, now).await;
+    }
+    let windows = crm_sales::domain::alerts::NewDealWindows::ending(now);
+    let counts: Vec<(String, i64, i64)> = reporting::new_deal_counts(&mut conn, &windows)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(rep, n)| (rep, n.recent, n.baseline))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("rep-a".to_string(), 0, 4), ("rep-b".to_string(), 1, 3)]
+    );
+
+    // rep-c's deals, created long ago: late ones and some that are not.
+    let overdue = stored_deal(&mut conn, "rep-c", Open, "2026-03-09", long_ago, now).await;
+    stored_deal(&mut conn, "rep-c", Open, "2026-03-10", long_ago, now).await;
+    stored_deal(&mut conn, "rep-c", Won, "2026-01-01", long_ago, long_ago).await;
+    let past_plan = stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, now).await;
+    opportunities::set_plan(&mut conn, &past_plan, "proposal", "2026-03-09")
+        .await
+        .unwrap();
+    let planned = stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, long_ago).await;
+    opportunities::set_plan(&mut conn, &planned, "proposal", "2026-03-10")
+        .await
+        .unwrap();
+    let in_stage_31_days =
+        stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, now - 31 * day).await;
+    stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, now - 30 * day).await;
+    let moved_on = stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, long_ago).await;
+    opportunities::enter_stage(&mut conn, &moved_on, "negotiation", "", now)
+        .await
+        .unwrap();
+    // A deal moved on by the release before the copy of the visit on the opportunity: its copy
+    // still has the visit before.
+    let moved_by_the_release_before =
+        stored_deal(&mut conn, "rep-c", Open, "2026-12-31", long_ago, long_ago).await;
+    opportunities::enter_stage(&mut conn, &moved_by_the_release_before, "negotiation", "", now)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE opportunities SET stage_entered_at = $1 WHERE id = $2")
+        .bind(long_ago)
+        .bind(&moved_by_the_release_before)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let candidates = || async {
+        let mut conn = db.pool().acquire().await.unwrap();
+        reporting::alert_candidates(&mut conn, "2026-03-10", now - 30 * day)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|deal| deal.0)
+            .collect::<Vec<_>>()
+    };
+    // Read by its copy, the deal moved on by the release before is judged by its history.
+    let mut late = vec![
+        overdue.clone(),
+        past_plan.clone(),
+        in_stage_31_days.clone(),
+        moved_by_the_release_before.clone(),
+    ];
+    late.sort();
+    assert_eq!(candidates().await, late);
+
+    let raised: Vec<(i32, String)> = crm_sales::alerts::run_once(&store)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.kind, a.subject_id))
+        .collect();
+    let mut stalled = [past_plan, in_stage_31_days];
+    stalled.sort();
+    let mut expected: Vec<(i32, String)> = stalled
+        .into_iter()
+        .map(|id| (AlertKind::StalledDeal as i32, id))
+        .collect();
+    expected.push((AlertKind::FallingNewOpportunities as i32, "rep-a".into()));
+    expected.push((AlertKind::OverdueClose as i32, overdue));
+    assert_eq!(raised, expected);
+    assert_eq!(
+        candidates().await,
+        vec![moved_by_the_release_before],
+        "the alerts of the others are raised"
+    );
+    assert!(crm_sales::alerts::run_once(&store).await.unwrap().is_empty());
+}
+
 backend_tests!(
     the_forecast_rounds_each_opportunity,
     territories_assign_accounts_by_rules,
     a_reassignment_runs_in_pages,
     quotas_attainment_reports_and_alerts,
     opportunities_route_to_the_territory_selling_their_product_line,
+    the_alert_job_reads_the_late_deals_and_counts_new_ones_in_sql,
 );
