@@ -7,6 +7,7 @@ use crm_platform::Store;
 
 use crate::api::performance::{Scan, exceptions};
 use crate::storage::partners::Reach;
+use crate::storage::performance::Order;
 use crate::storage::targets;
 
 /// Cells read and announced per statement.
@@ -28,7 +29,7 @@ pub async fn run_once(store: &Store, threshold: i32) -> anyhow::Result<()> {
         };
         let mut after: Option<String> = None;
         loop {
-            let page = exceptions(&mut tx, &scan, now, after.as_deref(), PAGE).await?;
+            let page = exceptions(&mut tx, &scan, now, Order::ByKey(after.as_deref()), PAGE).await?;
             after = page.last().map(|row| row.key.clone());
             if page.len() < PAGE as usize {
                 break;

@@ -209,7 +209,14 @@ impl PartnersApi {
             "0 to 10000 (0 means the configured default)",
         );
         let size = page_size(req.page_size, 100, 500, &mut v);
-        let after = decode_parts(&req.page_token, 1, &mut v).map(|mut k| k.remove(0));
+        // The token is the last cell's (attainment, key): the page's order.
+        let after = decode_parts(&req.page_token, 2, &mut v).and_then(|k| match k[0].parse::<i32>() {
+            Ok(attainment) => Some((attainment, k[1].clone())),
+            Err(_) => {
+                v.add("page_token", "not a token of this list");
+                None
+            }
+        });
         v.finish()?;
         let threshold = if req.threshold_bps == 0 {
             self.config.exception_threshold_bps
@@ -237,9 +244,16 @@ impl PartnersApi {
             threshold,
             currency: &currency,
         };
-        let cells = exceptions(&mut tx, &scan, now, after.as_deref(), size + 1).await?;
+        let order = figures::Order::WorstFirst(
+            after
+                .as_ref()
+                .map(|(attainment, key)| (*attainment, key.as_str())),
+        );
+        let cells = exceptions(&mut tx, &scan, now, order, size + 1).await?;
         self.store.commit(tx).await?;
-        let (exceptions, next_page_token) = finish_page(cells, size, |c| key_of(&[&c.key]));
+        let (exceptions, next_page_token) = finish_page(cells, size, |c| {
+            key_of(&[c.attainment_bps.to_string(), c.key.clone()])
+        });
         Ok(pb::ListExceptionsResponse {
             exceptions,
             next_page_token,
@@ -260,13 +274,13 @@ pub struct Scan<'a> {
     pub currency: &'a str,
 }
 
-/// Up to `limit` exception cells of `scan` as of `now`, by key after `after`, each announced the
-/// first time it is found.
+/// Up to `limit` exception cells of `scan` as of `now`, in `order`, each announced the first
+/// time it is found.
 pub async fn exceptions(
     tx: &mut crm_storage::Tx,
     scan: &Scan<'_>,
     now: i64,
-    after: Option<&str>,
+    order: figures::Order<'_>,
     limit: i64,
 ) -> Result<Vec<pb::PerformanceRow>> {
     let Scan {
@@ -277,7 +291,13 @@ pub async fn exceptions(
     } = *scan;
     let today = crm_platform::time::naive_utc(now).date();
     let months = performance::exception_months(period, today);
-    let found = figures::exceptions(tx, reach, &months, currency, threshold, after, limit).await?;
+    let under = figures::Under {
+        reach,
+        months: &months,
+        currency,
+        threshold_bps: threshold,
+    };
+    let found = figures::exceptions(tx, &under, order, limit).await?;
     let partner_ids: Vec<String> = found.iter().map(|e| e.partner_id.clone()).collect();
     let product_ids: Vec<String> = found
         .iter()

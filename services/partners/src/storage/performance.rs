@@ -221,21 +221,141 @@ pub struct ExceptionCell {
     pub actual_minor: i64,
 }
 
+/// A cell's attainment as SQL figures it, as `domain::performance::ratio_bps` does: an
+/// exception's expected share is positive, returns that outweigh its sales make it 0, and the
+/// division of the rest rounds down.
+const ATTAINMENT: &str = "(CASE WHEN actual < 0 THEN 0 ELSE CAST(actual AS BIGINT) * 10000 / expected END)";
+
 /// The cell key as SQL writes it (see `domain::performance::exception_key`).
 const EXCEPTION_KEY: &str = "partner_id || '|' || month || '|' || category || '|' || product_id";
 
-/// Up to `limit` target cells covered by `reach`, by key after `after`, whose month's sales are
-/// under `threshold_bps` of the target share expected by now. `months` gives each month begun
-/// with its overlapping target periods (keyed by the month) and its elapsed share.
+/// Partners whose target cells are figured by one statement.
+pub const PARTNERS_PER_BATCH: i64 = 100;
+
+/// What exception cells are looked for: the partners covered, the months begun (each with its
+/// overlapping target periods, keyed by the month, and its elapsed share), the currency, and the
+/// share of the target expected by now under which a cell is an exception.
+#[derive(Debug, Clone, Copy)]
+pub struct Under<'a> {
+    /// The partners covered.
+    pub reach: Reach<'a>,
+    /// The months begun.
+    pub months: &'a [(Vec<Share>, i32)],
+    /// Currency of targets and sales.
+    pub currency: &'a str,
+    /// Basis points of the expected share.
+    pub threshold_bps: i32,
+}
+
+/// The order exception cells are read in, and the cell a page follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order<'a> {
+    /// By key, after a key: the exception job's walk.
+    ByKey(Option<&'a str>),
+    /// The lowest share of the expected sales first (attainment in basis points, rounded down),
+    /// then by key, after a cell's (attainment, key): what `ListExceptions` shows.
+    WorstFirst(Option<(i32, &'a str)>),
+}
+
+/// Up to `limit` target cells of `under` whose month's sales are under the threshold, in
+/// `order`.
+///
+/// By key, the cells are figured [`PARTNERS_PER_BATCH`] partners at a time until the page is
+/// full: a page figures the cells up to its last (and the rest of its last batch), not every cell
+/// of the period, so that walking every page figures each cell about once. A key starts with its
+/// partner's id, a UUID (of one length), so key order is partner order first. Worst first, a page
+/// is one statement over every cell of the period: an aggregate like the performance figures.
 pub async fn exceptions(
     conn: &mut Conn,
-    reach: Reach<'_>,
-    months: &[(Vec<Share>, i32)],
-    currency: &str,
-    threshold_bps: i32,
-    after: Option<&str>,
+    under: &Under<'_>,
+    order: Order<'_>,
     limit: i64,
 ) -> sqlx::Result<Vec<ExceptionCell>> {
+    let Order::ByKey(after) = order else {
+        return exception_cells(conn, under, EVERY_PARTNER, order, limit).await;
+    };
+    let mut found = Vec::new();
+    if under.months.is_empty() {
+        return Ok(found);
+    }
+    // The page's first batch starts at the partner of the key it follows.
+    let mut from = after
+        .and_then(|key| key.split('|').next())
+        .unwrap_or_default()
+        .to_string();
+    let mut first_batch = true;
+    while i64::try_from(found.len()).unwrap_or(i64::MAX) < limit {
+        let partners = target_partners(conn, under, &from, first_batch, PARTNERS_PER_BATCH).await?;
+        let (Some(first), Some(last)) = (partners.first(), partners.last()) else {
+            break;
+        };
+        let left = limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+        found.extend(exception_cells(conn, under, (first, last), order, left).await?);
+        if i64::try_from(partners.len()).unwrap_or(i64::MAX) < PARTNERS_PER_BATCH {
+            break;
+        }
+        from = last.clone();
+        first_batch = false;
+    }
+    Ok(found)
+}
+
+/// Up to `limit` partners covered by `under` with a target in its currency, by id, from `from`
+/// (included when `inclusive`).
+async fn target_partners(
+    conn: &mut Conn,
+    under: &Under<'_>,
+    from: &str,
+    inclusive: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut q = SqlBuilder::new("");
+    let tree = tree(&mut q, under.reach);
+    let head = match &tree {
+        Some(tree) => format!(
+            "WITH RECURSIVE {tree} SELECT DISTINCT g.partner_id FROM targets g JOIN tree t ON t.id = g.partner_id"
+        ),
+        None => "SELECT DISTINCT g.partner_id FROM targets g".to_string(),
+    };
+    q.push(&head);
+    q.push(" WHERE 1 = 1");
+    q.and("g.currency_code = {}", under.currency);
+    q.and(
+        if inclusive {
+            "g.partner_id >= {}"
+        } else {
+            "g.partner_id > {}"
+        },
+        from,
+    );
+    q.order_limit("g.partner_id", limit);
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("partner_id"))
+        .collect()
+}
+
+/// Every partner id, as a range for [`exception_cells`] (`~` sorts after every character of a
+/// UUID).
+pub const EVERY_PARTNER: (&str, &str) = ("", "~");
+
+/// Up to `limit` target cells of `under` of the partners from `partners.0` to `partners.1` (by
+/// id, both included), whose month's sales are under the threshold, in `order`: one statement.
+pub async fn exception_cells(
+    conn: &mut Conn,
+    under: &Under<'_>,
+    partners: (&str, &str),
+    order: Order<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<ExceptionCell>> {
+    let Under {
+        reach,
+        months,
+        currency,
+        threshold_bps,
+    } = *under;
     if months.is_empty() {
         return Ok(Vec::new());
     }
@@ -255,6 +375,7 @@ pub async fn exceptions(
         })
         .collect();
     let currency = q.arg(currency);
+    let (first, last) = (q.arg(partners.0), q.arg(partners.1));
     let ctes: Vec<String> = tree
         .into_iter()
         .chain([format!(
@@ -268,7 +389,7 @@ pub async fn exceptions(
          g.product_id AS product_id, (g.amount_minor * m.num * 2 + m.den) / (2 * m.den) AS target, \
          m.elapsed AS elapsed, m.first_day AS first_day, m.next_day AS next_day \
          FROM targets g JOIN m ON m.period = g.period{} LEFT JOIN products c ON c.id = g.product_id \
-         WHERE g.currency_code = {currency}), \
+         WHERE g.currency_code = {currency} AND g.partner_id >= {first} AND g.partner_id <= {last}), \
          figured AS (SELECT partner_id, month, category, product_id, target, \
          (target * elapsed * 2 + 10000) / 20000 AS expected, \
          COALESCE((SELECT SUM(s.amount_minor) FROM sell_through s WHERE s.partner_id = cells.partner_id \
@@ -286,10 +407,23 @@ pub async fn exceptions(
         },
     ));
     q.and("actual * 10000 < expected * {}", i64::from(threshold_bps));
-    if let Some(after) = after {
-        q.and(&format!("{EXCEPTION_KEY} > {{}}"), after);
+    match order {
+        Order::ByKey(after) => {
+            if let Some(after) = after {
+                q.and(&format!("{EXCEPTION_KEY} > {{}}"), after);
+            }
+            q.order_limit(EXCEPTION_KEY, limit);
+        }
+        Order::WorstFirst(after) => {
+            if let Some((attainment, key)) = after {
+                let (attainment, key) = (q.arg(i64::from(attainment)), q.arg(key));
+                q.push(&format!(
+                    " AND ({ATTAINMENT} > {attainment} OR ({ATTAINMENT} = {attainment} AND {EXCEPTION_KEY} > {key}))"
+                ));
+            }
+            q.order_limit(&format!("{ATTAINMENT}, {EXCEPTION_KEY}"), limit);
+        }
     }
-    q.order_limit(EXCEPTION_KEY, limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?

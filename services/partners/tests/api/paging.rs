@@ -70,7 +70,20 @@ async fn partner_lists_page(backend: Backend) {
     sorted.sort();
     sorted.dedup();
     assert_eq!((keys.len(), pages), (3, 2), "three cells under target: {keys:?}");
-    assert_eq!(keys, sorted, "by key, each once");
+    assert_eq!(keys, sorted, "none sold: worst first is by key, each once");
+    // A page token carries the last cell's attainment and key.
+    let token = crm_platform::paging::encode_token(&crm_platform::paging::key_of(&["worst", &keys[0]]));
+    let err = suite
+        .partners
+        .clone()
+        .list_exceptions(suite.req(pb::ListExceptionsRequest {
+            period: last_year.clone(),
+            page_token: token,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(violated(&err), vec!["page_token"]);
 
     for reference in ["EO-1", "EO-2", "EO-3"] {
         suite

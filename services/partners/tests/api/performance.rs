@@ -466,4 +466,146 @@ async fn performance_against_target_with_drill_down_and_exceptions(backend: Back
     assert_eq!(targets(&own), vec![(two.id.clone(), 10_000_00)]);
 }
 
-backend_tests!(performance_against_target_with_drill_down_and_exceptions);
+/// Exception cells are figured a batch of partners at a time: walking the pages over many
+/// partners, few of them under target, gives every cell once, in key order, as one statement
+/// over every partner does, and a page ends in the middle of a partner's cells.
+async fn exceptions_are_figured_a_batch_of_partners_at_a_time(backend: Backend) {
+    use crm_partners::storage::partners::Reach;
+    use crm_partners::storage::performance::{
+        self as figures, EVERY_PARTNER, Order, PARTNERS_PER_BATCH, Under,
+    };
+
+    let test_db = crm_testkit::TestDb::new(backend);
+    let db = test_db.connect().await;
+    crm_platform::kernel::migrate::<crm_partners::Partners>(&db)
+        .await
+        .unwrap();
+    let mut conn = db.pool().acquire().await.unwrap();
+    // Two and a half batches of partners, each with a target in each of the year's first three
+    // months. One in 37 sells nothing (three cells under), one in 53 sells in January alone (two),
+    // one in 41 half its targets (three cells at 50%); the others meet their targets.
+    let partners = 2 * PARTNERS_PER_BATCH + 50;
+    let mut under = Vec::new();
+    for i in 0..partners {
+        let id = crm_platform::time::new_id();
+        sqlx::query(
+            "INSERT INTO partners (id, name, type, status, operating_model, version, created_at) \
+             VALUES ($1, $2, 1, 1, 1, 1, 0)",
+        )
+        .bind(&id)
+        .bind(format!("Partner {i}"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        for month in ["01", "02", "03"] {
+            sqlx::query(
+                "INSERT INTO targets (partner_id, period, product_category, product_id, amount_minor, \
+                 currency_code, quantity) VALUES ($1, $2, '', '', 1000, 'USD', 0)",
+            )
+            .bind(&id)
+            .bind(format!("2025-{month}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+            let sold: i64 = if i % 37 == 0 || (i % 53 == 0 && month != "01") {
+                0
+            } else if i % 53 != 0 && i % 41 == 0 {
+                500
+            } else {
+                1000
+            };
+            if sold > 0 {
+                sqlx::query(
+                    "INSERT INTO sell_through (source_key, partner_id, product_id, product_category, region_code, \
+                     quantity, amount_minor, currency_code, sold_on, source, source_ref) \
+                     VALUES ($1, $2, '', '', '', 1, $3, 'USD', $4, 1, '')",
+                )
+                .bind(format!("{id}-{month}"))
+                .bind(&id)
+                .bind(sold)
+                .bind(format!("2025-{month}-15"))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+            if sold < 1000 {
+                under.push((sold * 10, format!("{id}|2025-{month}||")));
+            }
+        }
+    }
+    // Worst first: by attainment, then by key.
+    under.sort();
+    let worst_first: Vec<String> = under.iter().map(|(_, key)| key.clone()).collect();
+    let mut under: Vec<String> = under.into_iter().map(|(_, key)| key).collect();
+    under.sort();
+    let year = crm_calendar::Period::parse("2025").unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+    let months = crm_partners::domain::performance::exception_months(&year, today);
+    let scan = Under {
+        reach: Reach::All,
+        months: &months,
+        currency: "USD",
+        threshold_bps: 8000,
+    };
+    let keys = |cells: Vec<figures::ExceptionCell>| -> Vec<String> {
+        cells
+            .iter()
+            .map(|c| {
+                crm_partners::domain::performance::exception_key(
+                    &c.partner_id,
+                    &c.month,
+                    &c.category,
+                    &c.product_id,
+                )
+            })
+            .collect()
+    };
+    let whole = figures::exception_cells(&mut conn, &scan, EVERY_PARTNER, Order::ByKey(None), i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(keys(whole), under, "one statement over every partner");
+
+    // Pages of two by key: a page ends inside a partner's three cells.
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let order = Order::ByKey(after.as_deref());
+        let page = keys(figures::exceptions(&mut conn, &scan, order, 2).await.unwrap());
+        assert!(page.len() <= 2);
+        after = page.last().cloned();
+        walked.extend(page);
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(walked, under, "every cell once, in key order");
+    let one_page = figures::exceptions(&mut conn, &scan, Order::ByKey(None), i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(keys(one_page), under, "every batch, in one page");
+
+    // Pages of two worst first, after the last cell's attainment and key.
+    let mut walked = Vec::new();
+    let mut after: Option<(i32, String)> = None;
+    loop {
+        let order = Order::WorstFirst(after.as_ref().map(|(a, key)| (*a, key.as_str())));
+        let page = figures::exceptions(&mut conn, &scan, order, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        after = page.last().map(|c| {
+            (
+                crm_partners::domain::performance::ratio_bps(c.actual_minor, c.expected_minor),
+                keys(vec![c.clone()]).remove(0),
+            )
+        });
+        walked.extend(keys(page));
+        if after.is_none() {
+            break;
+        }
+    }
+    assert_eq!(walked, worst_first, "every cell once, worst first");
+}
+
+backend_tests!(
+    performance_against_target_with_drill_down_and_exceptions,
+    exceptions_are_figured_a_batch_of_partners_at_a_time,
+);
