@@ -567,16 +567,11 @@ pub async fn verification_due(
     let mut q = SqlBuilder::new("SELECT id FROM parties WHERE 1 = 1");
     q.and("status = {}", PartyStatus::Active as i64);
     q.and("verified_at < {}", cutoff);
-    if let Some((verified_at, id)) = after {
-        let a = q.arg(verified_at);
-        let b = q.arg(verified_at);
-        let c = q.arg(id);
-        q.push(&format!(
-            " AND (verified_at > {a} OR (verified_at = {b} AND id > {c}))"
-        ));
-    }
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY verified_at, id LIMIT {limit}"));
+    q.after(
+        "verified_at, id",
+        after.map(|(verified_at, id)| vec![Arg::Int(verified_at), Arg::from(id)]),
+    );
+    q.order_limit("verified_at, id", limit);
     load_selected(conn, q).await
 }
 

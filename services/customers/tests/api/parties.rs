@@ -514,6 +514,46 @@ async fn verification_due_lists_stale_records(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(violated(&err), vec!["not_verified_for"]);
+
+    // Pages of two, parties verified at the same time in id order: each due party once.
+    let mut tied = Vec::new();
+    for i in 0..3 {
+        let p = app.create(person(&format!("Tied{i}"), "Record", "")).await;
+        sqlx::query("UPDATE parties SET verified_at = $1 WHERE id = $2")
+            .bind(now - 300 * day)
+            .bind(&p.id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        tied.push(p.id);
+    }
+    tied.sort();
+    let (mut walked, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = app
+            .client
+            .clone()
+            .list_verification_due(app.req(pb::ListVerificationDueRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.parties.len() <= 2);
+        walked.extend(page.parties.into_iter().map(|p| p.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut expected = vec![old.id.clone()];
+    expected.extend(tied);
+    assert_eq!(
+        walked, expected,
+        "400 days unverified, then the three of 300 days"
+    );
 }
 
 /// Customer data is confirmed every quarter by default, and a customer confirms or corrects
