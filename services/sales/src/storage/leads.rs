@@ -109,7 +109,9 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Lead>> {
 pub async fn by_source_ref(conn: &mut Conn, source: i32, source_ref: &str) -> sqlx::Result<Option<pb::Lead>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM leads WHERE 1 = 1"));
     q.and("source = {}", i64::from(source))
-        .and("source_ref = {}", source_ref);
+        .and("source_ref = {}", source_ref)
+        // Spelled out for the partial index on references (see `orders::by_external_ref`).
+        .push(" AND source_ref <> ''");
     q.build()
         .fetch_optional(&mut *conn)
         .await?

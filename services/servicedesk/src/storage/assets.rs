@@ -79,7 +79,9 @@ pub async fn update(conn: &mut Conn, a: &pb::Asset, version: i64) -> sqlx::Resul
     if done.rows_affected() != 1 {
         return Ok(false);
     }
-    sqlx::query("UPDATE cases SET warranty_end_date = $1 WHERE asset_id = $2")
+    // The condition of the partial index on assets, spelled out: SQLite uses one only when the
+    // query states it (without it, each update read every case).
+    sqlx::query("UPDATE cases SET warranty_end_date = $1 WHERE asset_id = $2 AND asset_id <> ''")
         .bind(&a.warranty_end_date)
         .bind(&a.id)
         .execute(&mut *conn)
