@@ -164,10 +164,18 @@ pub async fn record_cases(conn: &mut Conn, cases: &[(String, String, i64, i32)])
 
 /// Up to `limit` parties with orders or service cases, by id, after `after`: read from the
 /// ledgers' party indexes a page at a time.
+///
+/// Each ledger's first `limit` parties are taken before the two are merged: a union of the two
+/// whole ranges removes its duplicates before the limit applies, so each page read every ledger
+/// entry after it (PostgreSQL 15 hashes the union, SQLite fills a temporary table), and the
+/// sweep of a million customers read the ledger ten thousand times.
 pub async fn parties_with_orders(conn: &mut Conn, after: &str, limit: i64) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT party_id FROM (SELECT party_id FROM party_orders WHERE party_id > $1 GROUP BY party_id \
-         UNION SELECT party_id FROM party_cases WHERE party_id > $1 GROUP BY party_id) p \
+        "SELECT party_id FROM (\
+         SELECT party_id FROM (SELECT DISTINCT party_id FROM party_orders WHERE party_id > $1 \
+         ORDER BY party_id LIMIT $2) o \
+         UNION SELECT party_id FROM (SELECT DISTINCT party_id FROM party_cases WHERE party_id > $1 \
+         ORDER BY party_id LIMIT $2) c) p \
          ORDER BY party_id LIMIT $2",
     )
     .bind(after)

@@ -711,7 +711,55 @@ async fn a_re_ranking_of_every_rank_is_stored_a_range_at_a_time(backend: Backend
     assert_eq!(stored(ids[0].clone()).await, (2, "top".to_string()));
 }
 
+/// The full sweep walks the parties of both ledgers by id, a page at a time, each once: a party
+/// with more orders than a page, parties with cases only and parties in both.
+async fn the_full_sweep_pages_through_both_ledgers(backend: Backend) {
+    use crm_customers::storage::orders::{self, LedgerEntry};
+    let app = TestApp::spawn(backend).await;
+    let order = |n: i64, party: &str| LedgerEntry {
+        order_id: format!("order-{n}"),
+        party_id: party.to_string(),
+        placed_at: n,
+        amount_minor: 100,
+        currency_code: "USD".into(),
+        status: "placed",
+        cost_minor: 0,
+    };
+    // p1 and p4 have orders (p1 seven), p2 and p5 cases only (p5 two), p3 and p6 both.
+    let mut entries: Vec<LedgerEntry> = (0..7).map(|n| order(n, "p1")).collect();
+    entries.extend([order(10, "p3"), order(11, "p4"), order(12, "p6")]);
+    let cases: Vec<(String, String, i64, i32)> = [
+        ("c1", "p2"),
+        ("c2", "p3"),
+        ("c3", "p5"),
+        ("c4", "p5"),
+        ("c5", "p6"),
+    ]
+    .into_iter()
+    .map(|(case, party)| (case.to_string(), party.to_string(), 1, 1))
+    .collect();
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    orders::record(&mut conn, &entries).await.unwrap();
+    orders::record_cases(&mut conn, &cases).await.unwrap();
+    for limit in [1, 2, 4, 100] {
+        let (mut walked, mut after) = (Vec::new(), String::new());
+        loop {
+            let page = orders::parties_with_orders(&mut conn, &after, limit)
+                .await
+                .unwrap();
+            assert!(page.len() as i64 <= limit, "a page of {limit} held {page:?}");
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            walked.extend(page);
+        }
+        assert_eq!(walked, ["p1", "p2", "p3", "p4", "p5", "p6"], "pages of {limit}");
+    }
+}
+
 backend_tests!(
+    the_full_sweep_pages_through_both_ledgers,
     a_re_ranking_of_every_rank_is_stored_a_range_at_a_time,
     a_re_ranking_after_orders_stores_tier_moves,
     value_is_contribution_over_the_window,
