@@ -164,10 +164,13 @@ pub async fn insert_many(conn: &mut Conn, records: &[CaseRecord]) -> sqlx::Resul
 }
 
 /// The escalation check time of a case just written: now (0) while it is open, since what it
-/// was written with may bring a level due; never once it is resolved or closed.
+/// was written with may bring a level due; never once it is resolved or closed, nor while it
+/// waits on the customer (its clock is stopped, and the write that resumes it sets now again).
+/// A waiting case checked "now" stayed at the head of the check-time index: every run read
+/// every waiting case, to pass over it.
 fn escalation_check(c: &CaseRecord) -> i64 {
     let done = [pb::CaseStatus::Resolved as i32, pb::CaseStatus::Closed as i32];
-    if done.contains(&c.case.status) {
+    if done.contains(&c.case.status) || c.paused_at.is_some() {
         i64::MAX
     } else {
         0
@@ -237,7 +240,6 @@ pub struct CaseFilter {
     pub open_only: bool,
 }
 
-/// Cases matching `f`, most urgent first (priority, then resolution due time).
 /// Up to `limit` cases with ids after `after` matching `f` (status and queue), by id.
 pub async fn list_after(
     conn: &mut Conn,
@@ -287,7 +289,13 @@ pub async fn list(
     if !f.party_id.is_empty() {
         q.and("party_id = {}", f.party_id.clone());
     }
-    if f.open_only {
+    // Open cases are read from the partial indexes of open cases (by queue, by agent, or all):
+    // the condition is spelled out whenever the filter implies it, as SQLite uses a partial index
+    // only when the query states its condition. Without them, a queue's or an agent's open cases
+    // were found by walking their closed ones too, which come first in urgency order.
+    let done = [pb::CaseStatus::Resolved as i32, pb::CaseStatus::Closed as i32];
+    let open_status = f.status != 0 && !done.contains(&f.status);
+    if f.open_only || open_status {
         q.push(" AND status NOT IN (5, 6)");
     }
     if let Some((priority, due, id)) = after {
@@ -351,9 +359,9 @@ pub async fn escalation_due(conn: &mut Conn, now: i64, limit: i64) -> sqlx::Resu
 }
 
 /// Makes the check times follow `chain` (its [`Chain::spec`]): when they were computed with
-/// another chain, every open case is looked at again by the next run. While replicas with two
-/// different chains run side by side (a rolling change of the chain), each run of either does
-/// this again, until the last replica with the old chain is gone.
+/// another chain, every open case not waiting on the customer is looked at again by the next
+/// run. While replicas with two different chains run side by side (a rolling change of the
+/// chain), each run of either does this again, until the last replica with the old chain is gone.
 ///
 /// [`Chain::spec`]: crate::domain::escalation::Chain::spec
 pub async fn schedule_for(conn: &mut Conn, chain: &str) -> sqlx::Result<()> {
@@ -364,7 +372,8 @@ pub async fn schedule_for(conn: &mut Conn, chain: &str) -> sqlx::Result<()> {
         return Ok(());
     }
     sqlx::query(
-        "UPDATE cases SET escalation_check_at = 0 WHERE status NOT IN (5, 6) AND escalation_check_at > 0",
+        "UPDATE cases SET escalation_check_at = 0 WHERE status NOT IN (5, 6) AND paused_at IS NULL \
+         AND escalation_check_at > 0",
     )
     .execute(&mut *conn)
     .await?;

@@ -447,6 +447,15 @@ async fn escalations_reach_people_on_a_business_clock(backend: Backend) {
         }))
         .await
         .unwrap();
+    // Nor is it looked at: a waiting case checked "now" would be read by every run.
+    let check_at = || async {
+        sqlx::query_scalar::<_, i64>("SELECT escalation_check_at FROM cases WHERE id = $1")
+            .bind(&waiting.id)
+            .fetch_one(suite.desk_db.pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(check_at().await, i64::MAX, "not scheduled while it waits");
 
     suite.clock.set(MONDAY_10AM + 4 * HOUR + MINUTE);
     let raised = run_escalations(&suite).await;
@@ -491,6 +500,7 @@ async fn escalations_reach_people_on_a_business_clock(backend: Backend) {
         .case
         .unwrap();
     assert_eq!(resumed.status, CaseStatus::InProgress as i32);
+    assert_eq!(check_at().await, 0, "resumed: the next run looks at it");
     assert_eq!(
         micros(&resumed.resolution_due_time),
         MONDAY_10AM + 4 * DAY + 4 * HOUR
