@@ -263,11 +263,16 @@ pub async fn links_touching(conn: &mut Conn, ids: &[String], min_score: f64) -> 
     Ok(links)
 }
 
-/// The `limit` strongest links of at least `min_score`, strongest first.
+/// The `limit` strongest links of at least `min_score`, strongest first (ties by party, last
+/// first).
+///
+/// Both keys run the score index backwards: with the party ascending instead, every link of the
+/// top score (each shared e-mail, phone and identical name, a group that grows with the base)
+/// was read and sorted for each call.
 pub async fn strongest_links(conn: &mut Conn, min_score: f64, limit: i64) -> sqlx::Result<Vec<Link>> {
     let rows = sqlx::query(
         "SELECT party_a, party_b, reason, score_ppm FROM duplicate_links WHERE score_ppm >= $1 \
-         ORDER BY score_ppm DESC, party_a LIMIT $2",
+         ORDER BY score_ppm DESC, party_a DESC LIMIT $2",
     )
     .bind(to_ppm(min_score))
     .bind(limit)

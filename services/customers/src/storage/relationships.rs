@@ -134,29 +134,16 @@ pub async fn touching_at_most(
     limit: Option<usize>,
 ) -> sqlx::Result<Vec<pb::Relationship>> {
     let mut out = Vec::new();
-    for chunk in parties.chunks(300) {
-        let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE ("));
-        let mut sides = Vec::new();
-        if outgoing {
-            let list = q.in_list(chunk.iter().cloned());
-            sides.push(format!("from_party_id IN ({list})"));
+    match limit {
+        Some(limit) => {
+            for chunk in parties.chunks(CAPPED_PARTIES_PER_STATEMENT) {
+                out.extend(first_edges(conn, chunk, outgoing, incoming, types, limit).await?);
+            }
         }
-        if incoming {
-            let list = q.in_list(chunk.iter().cloned());
-            sides.push(format!("to_party_id IN ({list})"));
-        }
-        q.push(&sides.join(" OR ")).push(")");
-        if !types.is_empty() {
-            let list = q.in_list(types.iter().map(|t| i64::from(*t)));
-            q.push(&format!(" AND type IN ({list})"));
-        }
-        q.push(" ORDER BY id");
-        if let Some(limit) = limit {
-            let limit = q.arg(limit as i64);
-            q.push(&format!(" LIMIT {limit}"));
-        }
-        for row in q.build().fetch_all(&mut *conn).await? {
-            out.push(from_row(&row)?);
+        None => {
+            for chunk in parties.chunks(300) {
+                out.extend(every_edge(conn, chunk, outgoing, incoming, types).await?);
+            }
         }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -165,6 +152,91 @@ pub async fn touching_at_most(
         out.truncate(limit);
     }
     Ok(out)
+}
+
+/// Parties whose capped reads one statement of [`first_edges`] holds (two per party: SQLite
+/// allows 500 terms in a compound select).
+const CAPPED_PARTIES_PER_STATEMENT: usize = 100;
+
+/// The first `limit` edges by id touching any of `parties` on the sides asked: each party's edges
+/// on each side read in id order from its (party, id) index, up to `limit`. (With `from_party_id
+/// IN (..) OR to_party_id IN (..)`, every edge of the parties was read and sorted before the limit
+/// applied: a million for a hub.)
+async fn first_edges(
+    conn: &mut Conn,
+    parties: &[String],
+    outgoing: bool,
+    incoming: bool,
+    types: &[i32],
+    limit: usize,
+) -> sqlx::Result<Vec<pb::Relationship>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM ("));
+    let mut selects = Vec::new();
+    for party in parties {
+        for (column, wanted) in [("from_party_id", outgoing), ("to_party_id", incoming)] {
+            if !wanted {
+                continue;
+            }
+            let party = q.arg(party.as_str());
+            let mut select =
+                format!("SELECT * FROM (SELECT {COLUMNS} FROM relationships WHERE {column} = {party}");
+            if !types.is_empty() {
+                let list = q.in_list(types.iter().map(|t| i64::from(*t)));
+                select.push_str(&format!(" AND type IN ({list})"));
+            }
+            let cap = q.arg(limit as i64);
+            select.push_str(&format!(" ORDER BY id LIMIT {cap}) AS side_{}", selects.len()));
+            selects.push(select);
+        }
+    }
+    if selects.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cap = q.arg(limit as i64);
+    // UNION, not UNION ALL: a self-referencing edge would be on both sides.
+    q.push(&selects.join(" UNION "))
+        .push(&format!(") AS edges ORDER BY id LIMIT {cap}"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Every edge touching any of `parties` on the sides asked.
+async fn every_edge(
+    conn: &mut Conn,
+    parties: &[String],
+    outgoing: bool,
+    incoming: bool,
+    types: &[i32],
+) -> sqlx::Result<Vec<pb::Relationship>> {
+    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM relationships WHERE ("));
+    let mut sides = Vec::new();
+    if outgoing {
+        let list = q.in_list(parties.iter().cloned());
+        sides.push(format!("from_party_id IN ({list})"));
+    }
+    if incoming {
+        let list = q.in_list(parties.iter().cloned());
+        sides.push(format!("to_party_id IN ({list})"));
+    }
+    if sides.is_empty() {
+        return Ok(Vec::new());
+    }
+    q.push(&sides.join(" OR ")).push(")");
+    if !types.is_empty() {
+        let list = q.in_list(types.iter().map(|t| i64::from(*t)));
+        q.push(&format!(" AND type IN ({list})"));
+    }
+    q.push(" ORDER BY id");
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// Which ends of its edges a party is on.
