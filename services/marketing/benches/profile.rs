@@ -131,9 +131,17 @@ async fn main() {
         let past_boundaries = started.elapsed();
         let after = format!("party-{:07}", n / 2);
         let started = Instant::now();
-        let by_rank = rfm::page(&mut conn, "USD", Scoring::Before(end), None, &after, 100)
-            .await
-            .expect("a ranked page");
+        let by_rank = rfm::page(
+            &mut conn,
+            "USD",
+            Scoring::Before(end),
+            None,
+            &after,
+            100,
+            rfm::CELL_PAGE_LOOKS_AT,
+        )
+        .await
+        .expect("a ranked page");
         let page_ranked = started.elapsed();
         let started = Instant::now();
         let against = rfm::page(
@@ -143,6 +151,7 @@ async fn main() {
             None,
             &after,
             100,
+            rfm::CELL_PAGE_LOOKS_AT,
         )
         .await
         .expect("a page against the boundaries");

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
-use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, next_token, page_size};
+use crm_platform::paging::{
+    decode_parts, decode_token, encode_token, finish_page, key_of, next_token, page_size,
+};
 use crm_proto::customers::v1::{self as pb, ContactPointKind, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
@@ -303,15 +305,25 @@ impl CustomersApi {
         let contact = email
             .map(|e| (ContactPointKind::Email, e))
             .or(phone.map(|p| (ContactPointKind::Phone, p)));
-        let found = match (&name, &contact) {
-            (Some(name), _) => parties::search_name(&mut conn, name, after, size + 1).await?,
-            (None, Some((kind, value))) => {
-                parties::search_contact(&mut conn, *kind, value, after, size + 1).await?
+        let page = match (&name, &contact) {
+            (Some(name), _) => {
+                let walk = parties::NAME_ENTRIES_PER_PAGE;
+                parties::search_name(&mut conn, name, after, size + 1, walk).await?
             }
-            (None, None) => Vec::new(),
+            (None, Some((kind, value))) => parties::SearchPage {
+                parties: parties::search_contact(&mut conn, *kind, value, after, size + 1).await?,
+                walked_to: None,
+            },
+            (None, None) => parties::SearchPage::default(),
         };
-        let (mut found, next_page_token) =
-            finish_page(found, size, |p| key_of(&[rules::name_key(p), p.id.clone()]));
+        let (mut found, mut next_page_token) = finish_page(page.parties, size, |p| {
+            key_of(&[rules::name_key(p), p.id.clone()])
+        });
+        // A name search that walked as many entries as it may ends short; the next page goes on
+        // from the last entry it walked.
+        if let Some((name_key, id)) = page.walked_to {
+            next_page_token = encode_token(&key_of(&[name_key, id]));
+        }
         found.retain(|p| rules::may_read(principal, p));
         Ok(pb::SearchPartiesResponse {
             parties: found,

@@ -489,30 +489,50 @@ pub async fn list(
 /// A search result's position: (name key, party id).
 pub type SearchKey = (String, String);
 
+/// Entries of the name index a page of a name search walks, at most (see [`search_name`]).
+pub const NAME_ENTRIES_PER_PAGE: i64 = 20_000;
+
+/// A page of a party search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    /// The parties found, by name.
+    pub parties: Vec<pb::Party>,
+    /// Where the next page starts when this one ended short of its size having walked as many
+    /// entries as it may (the last entry it walked); None when the parties say it (or nothing is
+    /// left).
+    pub walked_to: Option<SearchKey>,
+}
+
 /// Up to `limit` active parties whose name contains `fragment` (lower case), by name, after
-/// `after`.
+/// `after`, having walked `walk` entries of the name index at most.
 ///
 /// Walks the entries of the fragment's rarest character pair in name order, a batch at a time
 /// (growing), keeping the names that contain the whole fragment, until the page is full: a
 /// common name fills it from the first batch, and no statement leaves the planner a choice
-/// between that walk and reading every entry of the pair to sort them.
+/// between that walk and reading every entry of the pair to sort them. A fragment whose every
+/// pair is common but which few names contain (a misspelling, a rare name of common letters)
+/// would walk the whole entries of a pair that a tenth of the base holds: its page ends short
+/// after `walk` entries instead, with the position to go on from.
 pub async fn search_name(
     conn: &mut Conn,
     fragment: &str,
     after: Option<SearchKey>,
     limit: i64,
-) -> sqlx::Result<Vec<pb::Party>> {
+    walk: i64,
+) -> sqlx::Result<SearchPage> {
     let Some(gram) = name_search::rarest_gram(conn, fragment).await? else {
-        return Ok(Vec::new());
+        return Ok(SearchPage::default());
     };
     let limit = usize::try_from(limit).unwrap_or(0);
     let mut found = Vec::new();
     let mut position = after;
+    let mut walked = 0;
     // Twice the page first: a common name fills it from the first batch.
     let mut batch = (limit as i64 * 2).max(16);
     while found.len() < limit {
         let entries = name_search::entries(conn, &gram, position.as_ref(), batch).await?;
         let exhausted = (entries.len() as i64) < batch;
+        walked += entries.len() as i64;
         position = entries.last().cloned().or(position);
         let ids: Vec<String> = entries
             .into_iter()
@@ -527,10 +547,19 @@ pub async fn search_name(
         if exhausted {
             break;
         }
+        if walked >= walk && found.len() < limit {
+            return Ok(SearchPage {
+                parties: found,
+                walked_to: position,
+            });
+        }
         batch = (batch * 4).min(8192);
     }
     found.truncate(limit);
-    Ok(found)
+    Ok(SearchPage {
+        parties: found,
+        walked_to: None,
+    })
 }
 
 /// Active parties with a contact point of `kind` whose normalized value is `normalized`, by
@@ -557,7 +586,10 @@ pub async fn search_contact(
     load_selected(conn, q).await
 }
 
-/// Active parties last verified before `cutoff`, oldest first, after the (verified_at, id) key.
+/// Active parties last verified before `cutoff`, oldest first, after the (verified_at, id) key:
+/// a page read from the (status, verified_at, id) index from its position on. (The position as
+/// `verified_at > a OR (verified_at = a AND id > b)` gave neither backend a place to start, so
+/// each page read the index from the oldest party, or every party after it.)
 pub async fn verification_due(
     conn: &mut Conn,
     cutoff: i64,

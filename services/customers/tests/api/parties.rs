@@ -819,7 +819,48 @@ async fn a_repeated_creation_request_returns_the_first_party(backend: Backend) {
     assert_eq!(app.party_rows().await, 2);
 }
 
+/// A name search walks so many entries of the name index per page at most: a fragment of
+/// common pairs that few names contain gives short pages, each going on from the last entry it
+/// walked, which together give every match once, in name order.
+async fn a_name_search_of_common_pairs_ends_its_pages_short(backend: Backend) {
+    use crm_customers::storage::parties;
+    let app = TestApp::spawn(backend).await;
+    // Each pair of "abba" (ab, bb, ba) is in 43 names, the whole fragment in three.
+    for i in 0..20 {
+        for given in ["Abb", "Bba", "Aba"] {
+            app.create(person(given, &format!("Xq{i:02}"), "")).await;
+        }
+    }
+    let mut matching = Vec::new();
+    for i in 0..3 {
+        matching.push(app.create(person("Abba", &format!("Xq{i:02}"), "")).await.id);
+    }
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let whole = parties::search_name(&mut conn, "abba", None, 8, i64::MAX)
+        .await
+        .unwrap();
+    assert!(whole.walked_to.is_none());
+    let whole: Vec<String> = whole.parties.into_iter().map(|p| p.id).collect();
+    assert_eq!(whole, matching, "by name: Abba Xq00, Xq01, Xq02");
+    // Pages of at most eight that walk sixteen entries each: 16, 16, then the last 11.
+    let (mut found, mut after, mut short) = (Vec::new(), None, 0);
+    loop {
+        let page = parties::search_name(&mut conn, "abba", after.clone(), 8, 16)
+            .await
+            .unwrap();
+        found.extend(page.parties.into_iter().map(|p| p.id));
+        let Some(walked_to) = page.walked_to else {
+            break;
+        };
+        after = Some(walked_to);
+        short += 1;
+    }
+    assert_eq!(found, whole);
+    assert_eq!(short, 2);
+}
+
 backend_tests!(
+    a_name_search_of_common_pairs_ends_its_pages_short,
     agents_and_marketers_correct_what_they_gather_on_any_customer,
     customers_confirm_and_correct_their_own_contact_data,
     a_repeated_creation_request_returns_the_first_party,

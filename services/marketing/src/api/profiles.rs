@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_parts, decode_token, finish_page, key_of, page_size};
+use crm_platform::paging::{decode_parts, decode_token, encode_token, finish_page, key_of, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
@@ -202,19 +202,34 @@ impl MarketingApi {
             rfm::Scoring::Current(&cuts)
         };
         let mut conn = self.store.conn().await?;
-        let rows = rfm::page(&mut conn, currency, scoring, cell.flatten(), &after, size + 1).await?;
-        let (rows, next_page_token) = finish_page(rows, size, |row| {
+        let page = rfm::page(
+            &mut conn,
+            currency,
+            scoring,
+            cell.flatten(),
+            &after,
+            size + 1,
+            rfm::CELL_PAGE_LOOKS_AT,
+        )
+        .await?;
+        let position = |after: &str| {
             if past {
                 let position = PastPosition {
                     as_of: date.to_string(),
-                    after: row.party_id.clone(),
+                    after: after.to_string(),
                     cuts: cuts.clone(),
                 };
                 serde_json::to_string(&position).unwrap_or_default()
             } else {
-                row.party_id.clone()
+                after.to_string()
             }
-        });
+        };
+        let (rows, mut next_page_token) = finish_page(page.rows, size, |row| position(&row.party_id));
+        // A page of a rare cell that looked at as many customers as it may ends short, and the
+        // next goes on from the last customer it looked at.
+        if let Some(looked_to) = page.looked_to {
+            next_page_token = encode_token(&position(&looked_to));
+        }
         let scores: Vec<pb::RfmScore> = rows
             .into_iter()
             .map(|row| {
@@ -323,8 +338,11 @@ impl MarketingApi {
                     e.into()
                 }
             })?;
-        let count = audience::count(&mut tx, Audience::of(&s), &self.audience(&cuts)).await?;
         self.store.commit(tx).await?;
+        // Counted after the commit: a rule's count reads the whole base, and inside the
+        // transaction it held the one writer of SQLite (every consumer waited) meanwhile.
+        let mut conn = self.store.conn().await?;
+        let count = audience::count(&mut conn, Audience::of(&s), &self.audience(&cuts)).await?;
         Ok(pb::CreateSegmentResponse {
             segment: Some(s),
             count,

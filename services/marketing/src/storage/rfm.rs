@@ -254,15 +254,31 @@ pub async fn cells(
         .collect()
 }
 
-/// Customers whose past figures a page reads at a time, at most.
+/// Customers whose figures a page reads at a time, at most.
 const CANDIDATES: i64 = 1000;
 
-/// Up to `limit` scored customers after `after` by id, only those of `cell` when given.
+/// Customers a page of one cell looks at, at most: a page of a rare cell ends short (even empty)
+/// with a position past them, instead of reading the whole base for its page.
+pub const CELL_PAGE_LOOKS_AT: i64 = 20 * CANDIDATES;
+
+/// A page of scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The scores, by party id.
+    pub rows: Vec<ScoredRow>,
+    /// Where the next page starts when this one ended short of its size having looked at as many
+    /// customers as it may (the last one it looked at); None when the rows say it (or none is
+    /// left).
+    pub looked_to: Option<String>,
+}
+
+/// Up to `limit` scored customers after `after` by id, only those of `cell` when given, having
+/// looked at `look_at` customers at most when a cell is given.
 ///
-/// A past day's page ([`Scoring::BeforeAgainst`]) adds up the purchases of a batch of candidates
-/// at a time: the next customers by id whose first counted purchase came before the day's end
-/// (from their kept figures), so that it reads only those customers' purchases. Without a cell
-/// each candidate is scored, and one batch of `limit` fills the page.
+/// A past day's page ([`Scoring::BeforeAgainst`]) and a page of one cell score a batch of
+/// candidates at a time: the next customers by id with figures (for a past day, those whose first
+/// counted purchase came before its end), so that a past page reads only those customers'
+/// purchases. Without a cell each candidate is scored, and one batch of `limit` fills the page.
 pub async fn page(
     conn: &mut Conn,
     currency: &str,
@@ -270,40 +286,73 @@ pub async fn page(
     cell: Option<(i64, i64, i64)>,
     after: &str,
     limit: i64,
-) -> sqlx::Result<Vec<ScoredRow>> {
-    let Scoring::BeforeAgainst(end, _) = scoring else {
-        return scored_page(conn, currency, scoring, cell, Among::After(after), limit).await;
+    look_at: i64,
+) -> sqlx::Result<Page> {
+    let end = match scoring {
+        Scoring::BeforeAgainst(end, _) => Some(end),
+        Scoring::Current(_) if cell.is_some() => None,
+        _ => {
+            let rows = scored_page(conn, currency, scoring, cell, Among::After(after), limit).await?;
+            return Ok(Page {
+                rows,
+                looked_to: None,
+            });
+        }
     };
     let batch = if cell.is_some() {
-        CANDIDATES.max(limit)
+        CANDIDATES.max(limit).min(look_at.max(1))
     } else {
         limit
     };
     let mut after = after.to_string();
-    let mut out = Vec::new();
+    let (mut rows, mut looked) = (Vec::new(), 0);
     loop {
-        let mut q = SqlBuilder::new("SELECT party_id FROM customer_figures WHERE ");
-        let in_currency = paged_currency(&mut q, currency);
-        q.push(&in_currency).and("first_at < {}", end);
-        let active = active(&mut q, "customer_figures", Among::After(&after));
-        let batch_arg = q.arg(batch);
-        q.push(&format!(" AND {active} ORDER BY party_id LIMIT {batch_arg}"));
-        let ids: Vec<String> = q
-            .build()
-            .fetch_all_as::<(String,)>(&mut *conn)
-            .await?
-            .into_iter()
-            .map(|(id,)| id)
-            .collect();
+        let ids = candidates(conn, currency, end, &after, batch).await?;
         let Some(last) = ids.last().cloned() else { break };
-        out.extend(scored_page(conn, currency, scoring, cell, Among::Ids(&ids), limit).await?);
-        if out.len() as i64 >= limit || (ids.len() as i64) < batch {
+        rows.extend(scored_page(conn, currency, scoring, cell, Among::Ids(&ids), limit).await?);
+        looked += ids.len() as i64;
+        if rows.len() as i64 >= limit || (ids.len() as i64) < batch {
             break;
+        }
+        if cell.is_some() && looked >= look_at {
+            return Ok(Page {
+                rows,
+                looked_to: Some(last),
+            });
         }
         after = last;
     }
-    out.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(out)
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(Page {
+        rows,
+        looked_to: None,
+    })
+}
+
+/// Up to `batch` customers with figures in `currency` after `after` by id (with a first counted
+/// purchase before `end`, when given).
+async fn candidates(
+    conn: &mut Conn,
+    currency: &str,
+    end: Option<i64>,
+    after: &str,
+    batch: i64,
+) -> sqlx::Result<Vec<String>> {
+    let mut q = SqlBuilder::new("SELECT party_id FROM customer_figures WHERE ");
+    let in_currency = paged_currency(&mut q, currency);
+    q.push(&in_currency);
+    if let Some(end) = end {
+        q.and("first_at < {}", end);
+    }
+    let active = active(&mut q, "customer_figures", Among::After(after));
+    let batch = q.arg(batch);
+    q.push(&format!(" AND {active} ORDER BY party_id LIMIT {batch}"));
+    Ok(q.build()
+        .fetch_all_as::<(String,)>(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect())
 }
 
 /// Up to `limit` scored customers among `among` by id, only those of `cell` when given.

@@ -608,6 +608,31 @@ async fn rfm_scores_page_and_look_back(backend: Backend) {
     );
     let bad = list("", "6-1-1", 0, String::new()).await.unwrap_err();
     assert_eq!(violated(&bad), vec!["cell"]);
+    // A page of one cell looks at so many customers at most: with three, each page ends short
+    // and the next goes on from the last customer it looked at; together they give the cell.
+    {
+        use crm_marketing::storage::{figures, rfm};
+        let mut conn = suite.marketing_db.pool().acquire().await.unwrap();
+        let (_, cuts) = figures::cuts(&mut conn, "USD").await.unwrap().unwrap();
+        let wanted: Vec<i64> = cell.split('-').map(|n| n.parse().unwrap()).collect();
+        let wanted = Some((wanted[0], wanted[1], wanted[2]));
+        let (mut found, mut after, mut short) = (Vec::new(), String::new(), 0);
+        loop {
+            let scoring = rfm::Scoring::Current(&cuts);
+            let page = rfm::page(&mut conn, "USD", scoring, wanted, &after, 100, 3)
+                .await
+                .unwrap();
+            found.extend(page.rows.into_iter().map(|row| row.party_id));
+            let Some(looked_to) = page.looked_to else {
+                break;
+            };
+            after = looked_to;
+            short += 1;
+        }
+        let expected: Vec<String> = in_cell.iter().map(|s| s.party_id.clone()).collect();
+        assert_eq!(found, expected);
+        assert_eq!(short, 4, "twelve customers, three a page");
+    }
 
     // Two days on, the Monday ranks the same purchases in SQL and gives the same scores.
     clock.advance(Duration::from_secs(2 * 86_400));
