@@ -126,6 +126,22 @@ pub fn finish_page<T>(mut rows: Vec<T>, page_size: i64, position: impl Fn(&T) ->
     (rows, token)
 }
 
+/// As [`finish_page`], for a read that may stop after looking at a bounded number of rows
+/// (`walked_to`: the position of the last row it looked at, when it stopped there). Such a page
+/// can be short, and the next one goes on from where the read stopped.
+pub fn finish_walked_page<T>(
+    rows: Vec<T>,
+    page_size: i64,
+    position: impl Fn(&T) -> String,
+    walked_to: Option<String>,
+) -> (Vec<T>, String) {
+    let (rows, token) = finish_page(rows, page_size, position);
+    match walked_to {
+        Some(walked_to) => (rows, encode_token(&walked_to)),
+        None => (rows, token),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +163,15 @@ mod tests {
             (vec![1, 2], encode_token("2"))
         );
         assert_eq!(finish_page(vec![1, 2], 2, position), (vec![1, 2], String::new()));
+        // A read that stopped where it may gives that position, even on a short page.
+        assert_eq!(
+            finish_walked_page(vec![1], 2, position, Some("9".into())),
+            (vec![1], encode_token("9"))
+        );
+        assert_eq!(
+            finish_walked_page(vec![1], 2, position, None),
+            (vec![1], String::new())
+        );
         let mut v = Violations::new();
         assert_eq!(
             decode_key(&encode_token("7|x"), &mut v, time_and_id),

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use crm_auth::{Principal, Role};
 use crm_platform::Violations;
-use crm_platform::paging::{
-    decode_parts, decode_token, encode_token, finish_page, key_of, next_token, page_size,
-};
+use crm_platform::paging::{decode_parts, decode_token, finish_walked_page, key_of, next_token, page_size};
 use crm_proto::customers::v1::{self as pb, ContactPointKind, LifecycleStage, PartyStatus};
 use serde_json::{Value, json};
 
@@ -316,14 +314,15 @@ impl CustomersApi {
             },
             (None, None) => parties::SearchPage::default(),
         };
-        let (mut found, mut next_page_token) = finish_page(page.parties, size, |p| {
-            key_of(&[rules::name_key(p), p.id.clone()])
-        });
         // A name search that walked as many entries as it may ends short; the next page goes on
         // from the last entry it walked.
-        if let Some((name_key, id)) = page.walked_to {
-            next_page_token = encode_token(&key_of(&[name_key, id]));
-        }
+        let walked_to = page.walked_to.map(|(name_key, id)| key_of(&[name_key, id]));
+        let (mut found, next_page_token) = finish_walked_page(
+            page.parties,
+            size,
+            |p| key_of(&[rules::name_key(p), p.id.clone()]),
+            walked_to,
+        );
         found.retain(|p| rules::may_read(principal, p));
         Ok(pb::SearchPartiesResponse {
             parties: found,

@@ -136,8 +136,12 @@ pub async fn touching_at_most(
     let mut out = Vec::new();
     match limit {
         Some(limit) => {
+            // Each party's side is read up to the limit. (With `from_party_id IN (..) OR
+            // to_party_id IN (..)`, every edge of the parties was read and sorted before the
+            // limit applied: a million for a hub.)
+            let sides = Sides { outgoing, incoming };
             for chunk in parties.chunks(CAPPED_PARTIES_PER_STATEMENT) {
-                out.extend(first_edges(conn, chunk, outgoing, incoming, types, limit).await?);
+                out.extend(capped_sides(conn, chunk, sides, types, "", limit as i64).await?);
             }
         }
         None => {
@@ -154,55 +158,9 @@ pub async fn touching_at_most(
     Ok(out)
 }
 
-/// Parties whose capped reads one statement of [`first_edges`] holds (two per party: SQLite
+/// Parties whose capped reads one statement of [`capped_sides`] holds (two per party: SQLite
 /// allows 500 terms in a compound select).
 const CAPPED_PARTIES_PER_STATEMENT: usize = 100;
-
-/// The first `limit` edges by id touching any of `parties` on the sides asked: each party's edges
-/// on each side read in id order from its (party, id) index, up to `limit`. (With `from_party_id
-/// IN (..) OR to_party_id IN (..)`, every edge of the parties was read and sorted before the limit
-/// applied: a million for a hub.)
-async fn first_edges(
-    conn: &mut Conn,
-    parties: &[String],
-    outgoing: bool,
-    incoming: bool,
-    types: &[i32],
-    limit: usize,
-) -> sqlx::Result<Vec<pb::Relationship>> {
-    let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM ("));
-    let mut selects = Vec::new();
-    for party in parties {
-        for (column, wanted) in [("from_party_id", outgoing), ("to_party_id", incoming)] {
-            if !wanted {
-                continue;
-            }
-            let party = q.arg(party.as_str());
-            let mut select =
-                format!("SELECT * FROM (SELECT {COLUMNS} FROM relationships WHERE {column} = {party}");
-            if !types.is_empty() {
-                let list = q.in_list(types.iter().map(|t| i64::from(*t)));
-                select.push_str(&format!(" AND type IN ({list})"));
-            }
-            let cap = q.arg(limit as i64);
-            select.push_str(&format!(" ORDER BY id LIMIT {cap}) AS side_{}", selects.len()));
-            selects.push(select);
-        }
-    }
-    if selects.is_empty() {
-        return Ok(Vec::new());
-    }
-    let cap = q.arg(limit as i64);
-    // UNION, not UNION ALL: a self-referencing edge would be on both sides.
-    q.push(&selects.join(" UNION "))
-        .push(&format!(") AS edges ORDER BY id LIMIT {cap}"));
-    q.build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
-}
 
 /// Every edge touching any of `parties` on the sides asked.
 async fn every_edge(
@@ -259,32 +217,48 @@ pub async fn page_of(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<pb::Relationship>> {
+    capped_sides(conn, &[party], sides, types, after, limit).await
+}
+
+/// Up to `limit` edges by id, with ids after `after`, touching any of `parties` on `sides`: each
+/// party's edges on each side read in id order from its (party, id) index up to `limit`, and only
+/// those merged.
+async fn capped_sides(
+    conn: &mut Conn,
+    parties: &[impl AsRef<str>],
+    sides: Sides,
+    types: &[i32],
+    after: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<pb::Relationship>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM ("));
     let mut selects = Vec::new();
-    for (column, wanted) in [("from_party_id", sides.outgoing), ("to_party_id", sides.incoming)] {
-        if !wanted {
-            continue;
+    for party in parties {
+        for (column, wanted) in [("from_party_id", sides.outgoing), ("to_party_id", sides.incoming)] {
+            if !wanted {
+                continue;
+            }
+            let party = q.arg(party.as_ref());
+            let after = q.arg(after);
+            let mut select = format!(
+                "SELECT * FROM (SELECT {COLUMNS} FROM relationships WHERE {column} = {party} AND id > {after}"
+            );
+            if !types.is_empty() {
+                let list = q.in_list(types.iter().map(|t| i64::from(*t)));
+                select.push_str(&format!(" AND type IN ({list})"));
+            }
+            let cap = q.arg(limit);
+            select.push_str(&format!(" ORDER BY id LIMIT {cap}) AS side_{}", selects.len()));
+            selects.push(select);
         }
-        let party = q.arg(party);
-        let after = q.arg(after);
-        let mut select = format!(
-            "SELECT * FROM (SELECT {COLUMNS} FROM relationships WHERE {column} = {party} AND id > {after}"
-        );
-        if !types.is_empty() {
-            let list = q.in_list(types.iter().map(|t| i64::from(*t)));
-            select.push_str(&format!(" AND type IN ({list})"));
-        }
-        let limit = q.arg(limit);
-        select.push_str(&format!(" ORDER BY id LIMIT {limit}) AS side_{}", selects.len()));
-        selects.push(select);
     }
     if selects.is_empty() {
         return Ok(Vec::new());
     }
-    let limit = q.arg(limit);
+    let cap = q.arg(limit);
     // UNION, not UNION ALL: a self-referencing edge would be on both sides.
     q.push(&selects.join(" UNION "))
-        .push(&format!(") AS edges ORDER BY id LIMIT {limit}"));
+        .push(&format!(") AS edges ORDER BY id LIMIT {cap}"));
     q.build()
         .fetch_all(&mut *conn)
         .await?

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crm_auth::Principal;
 use crm_platform::Violations;
-use crm_platform::paging::{decode_parts, decode_token, encode_token, finish_page, key_of, page_size};
+use crm_platform::paging::{decode_parts, decode_token, finish_page, finish_walked_page, key_of, page_size};
 use crm_proto::common::v1::Money;
 use crm_proto::marketing::v1::{self as pb, Channel};
 
@@ -224,12 +224,11 @@ impl MarketingApi {
                 after.to_string()
             }
         };
-        let (rows, mut next_page_token) = finish_page(page.rows, size, |row| position(&row.party_id));
         // A page of a rare cell that looked at as many customers as it may ends short, and the
         // next goes on from the last customer it looked at.
-        if let Some(looked_to) = page.looked_to {
-            next_page_token = encode_token(&position(&looked_to));
-        }
+        let looked_to = page.looked_to.as_deref().map(position);
+        let (rows, next_page_token) =
+            finish_walked_page(page.rows, size, |row| position(&row.party_id), looked_to);
         let scores: Vec<pb::RfmScore> = rows
             .into_iter()
             .map(|row| {
