@@ -75,12 +75,16 @@ impl crm_platform::Service for Marketing {
             .consumer(consumers::customer_options(), consumers::CustomerEvents { js })
             .consumer(consumers::order_options(), orders.clone())
             .job("marketing-rfm-boundaries", interval, {
-                let store = store.clone();
+                let (store, pace) = (store.clone(), Arc::new(scores::Pace::default()));
                 move || {
-                    let (store, currency, imports) =
-                        (store.clone(), currency.clone(), orders.imports.clone());
+                    let (store, currency, imports, pace) = (
+                        store.clone(),
+                        currency.clone(),
+                        orders.imports.clone(),
+                        pace.clone(),
+                    );
                     async move {
-                        scores::refresh_cuts_between_imports(&store, &currency, &imports)
+                        scores::refresh_cuts_between_imports(&store, &currency, &imports, &pace)
                             .await
                             .map(drop)
                     }
