@@ -1,6 +1,6 @@
 //! Pipeline reports, quota attainment and alerts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use crm_auth::{Principal, Role};
@@ -34,6 +34,10 @@ fn report_stages(stages: &[pb::PipelineStage]) -> Vec<Stage> {
         })
         .collect()
 }
+
+/// The most owners (reps and teams) whose orders a quota attainment reads by owner; beyond it,
+/// the period's orders are read whole, which then costs less than a lookup per owner.
+const SCOPED_OWNERS_AT_MOST: usize = 200;
 
 /// Teams of a department and its sub-departments.
 fn department_teams(departments: &[pb::Department], teams: &[pb::Team], root: &str) -> Vec<String> {
@@ -276,25 +280,10 @@ impl SalesApi {
             .unwrap_or_default()
             .and_utc()
             .timestamp_micros();
-        // Added up in SQL, per rep and per team, in totals and per product line as the quotas
-        // ask: a handful of grouped statements however many orders the period holds.
-        let backend = self.store.db().backend();
-        let mut sums: HashMap<(reporting::Credit, bool), reporting::Attained> = HashMap::new();
-        for q in &quotas {
-            let credit = match QuotaOwnerKind::try_from(q.owner_kind) {
-                Ok(QuotaOwnerKind::Rep) => reporting::Credit::Rep,
-                _ => reporting::Credit::Team,
-            };
-            let key = (credit, !q.product_line.is_empty());
-            if let std::collections::hash_map::Entry::Vacant(e) = sums.entry(key) {
-                e.insert(reporting::attained(&mut conn, backend, key.0, key.1, start, end).await?);
-            }
-        }
-        let expected_bps = period.elapsed_bps(crm_platform::time::naive_utc(self.store.now_micros()).date());
-        let rows = quotas
+        // Whose orders each quota counts: a rep's, a team's, or a department's teams'.
+        let credited: Vec<(pb::Quota, reporting::Credit, Vec<String>)> = quotas
             .into_iter()
             .map(|q| {
-                let amount = q.amount.clone().unwrap_or_default();
                 let (credit, owners) = match QuotaOwnerKind::try_from(q.owner_kind) {
                     Ok(QuotaOwnerKind::Rep) => (reporting::Credit::Rep, vec![q.owner_id.clone()]),
                     Ok(QuotaOwnerKind::Team) => (reporting::Credit::Team, vec![q.owner_id.clone()]),
@@ -304,6 +293,43 @@ impl SalesApi {
                     ),
                     _ => (reporting::Credit::Team, Vec::new()),
                 };
+                (q, credit, owners)
+            })
+            .collect();
+        let mut wanted: HashMap<(reporting::Credit, bool), BTreeSet<String>> = HashMap::new();
+        for (q, credit, owners) in &credited {
+            let key = (*credit, !q.product_line.is_empty());
+            wanted.entry(key).or_default().extend(owners.iter().cloned());
+        }
+        // Added up in SQL, per rep and per team, in totals and per product line as the quotas
+        // ask: a handful of grouped statements however many orders the period holds. Quotas of
+        // a few owners (a rep's own, one team's) read only those owners' orders.
+        let backend = self.store.db().backend();
+        let mut sums: HashMap<(reporting::Credit, bool), reporting::Attained> = HashMap::new();
+        for (key, owners) in wanted {
+            let owners: Vec<String> = owners.into_iter().collect();
+            let reps: Vec<String> = match key.0 {
+                reporting::Credit::Rep => Vec::new(),
+                // An order without a team counts for its rep's.
+                reporting::Credit::Team => rep_team
+                    .iter()
+                    .filter(|(_, team)| owners.binary_search(*team).is_ok())
+                    .map(|(rep, _)| rep.clone())
+                    .collect(),
+            };
+            let credited =
+                (owners.len() + reps.len() <= SCOPED_OWNERS_AT_MOST).then_some(reporting::Credited {
+                    owners: &owners,
+                    reps: &reps,
+                });
+            let found = reporting::attained(&mut conn, backend, key.0, key.1, start, end, credited).await?;
+            sums.insert(key, found);
+        }
+        let expected_bps = period.elapsed_bps(crm_platform::time::naive_utc(self.store.now_micros()).date());
+        let rows = credited
+            .into_iter()
+            .map(|(q, credit, owners)| {
+                let amount = q.amount.clone().unwrap_or_default();
                 let found = sums.get(&(credit, !q.product_line.is_empty()));
                 let attained: i64 = owners
                     .iter()

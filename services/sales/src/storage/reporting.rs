@@ -311,9 +311,19 @@ pub enum Credit {
 /// Amounts per (rep or team, currency, product line).
 pub type Attained = HashMap<(String, String, String), i64>;
 
+/// Whose orders [`attained`] adds up, when not everyone's.
+#[derive(Debug, Clone, Copy)]
+pub struct Credited<'a> {
+    /// The reps (rep credit) or teams (team credit) credited.
+    pub owners: &'a [String],
+    /// With team credit, the reps of those teams: an order without a team counts for its rep's.
+    pub reps: &'a [String],
+}
+
 /// Counted orders (placed or fulfilled) placed in `[from, to)` (µs), added up in SQL per
 /// (rep or team, currency, product line): the line nets per product line when `by_line`, the
-/// order totals under the product line "" otherwise.
+/// order totals under the product line "" otherwise. With `credited`, only their orders
+/// are read (from the owner and team indexes) and added up.
 pub async fn attained(
     conn: &mut Conn,
     backend: crm_storage::Backend,
@@ -321,6 +331,7 @@ pub async fn attained(
     by_line: bool,
     from: i64,
     to: i64,
+    credited: Option<Credited<'_>>,
 ) -> sqlx::Result<Attained> {
     let who = match credit {
         Credit::Rep => "o.owner_id",
@@ -344,6 +355,30 @@ pub async fn attained(
          FROM orders o LEFT JOIN reps r ON r.user_id = o.owner_id{lines} WHERE 1 = 1"
     ));
     q.and("o.placed_at >= {}", from).and("o.placed_at < {}", to);
+    if let Some(scope) = credited {
+        // The same owners the grouping credits, spelled so that indexes on the order's owner
+        // and team serve them.
+        let mut whose = Vec::new();
+        if !scope.owners.is_empty() {
+            let column = match credit {
+                Credit::Rep => "o.owner_id",
+                Credit::Team => "o.team_id",
+            };
+            whose.push(format!(
+                "{column} IN ({})",
+                q.in_list(scope.owners.iter().map(String::as_str))
+            ));
+        }
+        if credit == Credit::Team && !scope.reps.is_empty() {
+            let reps = q.in_list(scope.reps.iter().map(String::as_str));
+            // `|| ''` keeps SQLite from reading every order without a team by the team index.
+            whose.push(format!("(o.owner_id IN ({reps}) AND o.team_id || '' = '')"));
+        }
+        if whose.is_empty() {
+            return Ok(Attained::new());
+        }
+        q.push(&format!(" AND ({})", whose.join(" OR ")));
+    }
     let (placed, fulfilled) = (
         q.arg(pb::OrderStatus::Placed as i64),
         q.arg(pb::OrderStatus::Fulfilled as i64),

@@ -342,7 +342,7 @@ async fn a_reassignment_runs_in_pages(backend: Backend) {
 
 async fn quotas_attainment_reports_and_alerts(backend: Backend) {
     let suite = Suite::start(backend).await;
-    let (dept, north, _) = org(&suite).await;
+    let (dept, north, south) = org(&suite).await;
     let acme = suite.organization("Acme").await;
     let laptop = suite.product("LAP-14", "hardware").await;
     let usd = suite.price_book("List USD", "USD").await;
@@ -435,6 +435,30 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         ))
         .await
         .unwrap();
+    // Bob (team south) sells one, which counts for the department only. Carol, a rep of north
+    // whose token names no team, sells one, which counts for north by her rep record.
+    suite
+        .org
+        .clone()
+        .upsert_rep(suite.req(pb::UpsertRepRequest {
+            rep: Some(pb::Rep {
+                user_id: "carol".into(),
+                display_name: "carol".into(),
+                team_id: north.id.clone(),
+                active: true,
+            }),
+        }))
+        .await
+        .unwrap();
+    for (user, team) in [("bob", south.id.as_str()), ("carol", "")] {
+        let token = crate::helpers_token(user, Role::SalesRep, team);
+        suite
+            .orders
+            .clone()
+            .place_order(authed(place(1), &token))
+            .await
+            .unwrap();
+    }
     let rows = suite
         .reports
         .clone()
@@ -458,9 +482,24 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         .collect();
     assert_eq!(
         got,
-        vec![(1, 2_000_00, 5000), (2, 2_000_00, 2000), (3, 2_000_00, 400)],
+        vec![(1, 2_000_00, 5000), (2, 3_000_00, 3000), (3, 4_000_00, 800)],
         "rolled up rep -> team -> department"
     );
+    // One team's quota reads that team's orders, with those of its reps without a team.
+    let north_only = suite
+        .reports
+        .clone()
+        .get_quota_attainment(suite.req(pb::GetQuotaAttainmentRequest {
+            period: period.clone(),
+            owner_kind: QuotaOwnerKind::Team as i32,
+            owner_id: north.id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .rows;
+    assert_eq!(north_only.len(), 1);
+    assert_eq!(north_only[0].attained.as_ref().unwrap().amount_minor, 3_000_00);
     assert!(rows[0].expected_bps > 0 && rows[0].expected_bps <= 10_000);
     // Quotas per product line count the line nets of that line only.
     for (kind, owner, line) in [
@@ -512,7 +551,7 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
         [
             (1, "hardware".to_string(), 2_000_00),
             (1, "software".to_string(), 0),
-            (2, "hardware".to_string(), 2_000_00)
+            (2, "hardware".to_string(), 3_000_00)
         ]
     );
     // A rep sees only their own quotas.
@@ -533,6 +572,15 @@ async fn quotas_attainment_reports_and_alerts(backend: Backend) {
     assert!(
         mine.len() == 3 && mine.iter().all(|r| r.quota.as_ref().unwrap().owner_id == "alice"),
         "her total and her two product lines: {mine:?}"
+    );
+    let attained: Vec<i64> = mine
+        .iter()
+        .map(|r| r.attained.as_ref().unwrap().amount_minor)
+        .collect();
+    assert_eq!(
+        attained.iter().sum::<i64>(),
+        2 * 2_000_00,
+        "her total and her hardware line"
     );
     let err = suite
         .reports
