@@ -114,6 +114,42 @@ where
     Timings(out)
 }
 
+/// Each section's own time in `n` more GetCustomer360 calls (the response carries them, in
+/// whole milliseconds), to tell which service a slower whole comes from.
+async fn customer360_sections(
+    gateway: &GatewayServiceClient<tonic::transport::Channel>,
+    token: &str,
+    n: usize,
+    request: impl Fn(usize) -> gateway::GetCustomer360Request,
+) -> String {
+    let mut sections: BTreeMap<i32, Vec<Duration>> = BTreeMap::new();
+    let started = Instant::now();
+    for i in 0..n {
+        let response = gateway
+            .clone()
+            .get_customer360(authed(request(i), token))
+            .await
+            .expect("get_customer360")
+            .into_inner();
+        for status in response.statuses {
+            let took = Duration::from_millis(u64::try_from(status.elapsed_ms).unwrap_or(0));
+            sections.entry(status.section).or_default().push(took);
+        }
+        if started.elapsed() > BUDGET {
+            break;
+        }
+    }
+    let parts: Vec<String> = sections
+        .into_iter()
+        .map(|(section, took)| {
+            let name = gateway::Section::try_from(section).map_or("?", |s| s.as_str_name());
+            let took = Timings(took);
+            format!("{name} p50 {:.0} ms, p99 {:.0} ms", took.at(0.5), took.at(0.99))
+        })
+        .collect();
+    format!("GetCustomer360 by section: {}", parts.join("; "))
+}
+
 /// The aggregates and the hand-written statement each is compared with.
 const AGGREGATES: [(&str, &str); 12] = [
     ("GetValuePyramid", "value pyramid as one SQL statement"),
@@ -781,15 +817,15 @@ async fn measure(backend: Backend, parties: usize) -> Run {
             }
         }),
     );
+    let customer360 = |i: usize| gateway::GetCustomer360Request {
+        party_id: ids[i % ids.len()].clone(),
+        ..Default::default()
+    };
     run.read(
         "GetCustomer360",
-        timed!(CALLS, gateway, get_customer360, |i: usize| {
-            gateway::GetCustomer360Request {
-                party_id: ids[i % ids.len()].clone(),
-                ..Default::default()
-            }
-        }),
+        timed!(CALLS, gateway, get_customer360, customer360),
     );
+    run.note(customer360_sections(&gateway, token, CALLS / 4, customer360).await);
     run.read(
         "ScreenPop",
         timed!(CALLS, gateway, screen_pop, |i: usize| gateway::ScreenPopRequest {
