@@ -35,8 +35,9 @@ fn report_stages(stages: &[pb::PipelineStage]) -> Vec<Stage> {
         .collect()
 }
 
-/// The most owners (reps and teams) whose orders a quota attainment reads by owner; beyond it,
-/// the period's orders are read whole, which then costs less than a lookup per owner.
+/// The most owners (reps and teams) whose orders a narrowed quota attainment (one owner's, or
+/// what a rep or manager sees) reads by owner; beyond it, the period's orders are read whole,
+/// which then costs less than a lookup per owner.
 const SCOPED_OWNERS_AT_MOST: usize = 200;
 
 /// Teams of a department and its sub-departments.
@@ -302,8 +303,12 @@ impl SalesApi {
             wanted.entry(key).or_default().extend(owners.iter().cloned());
         }
         // Added up in SQL, per rep and per team, in totals and per product line as the quotas
-        // ask: a handful of grouped statements however many orders the period holds. Quotas of
-        // a few owners (a rep's own, one team's) read only those owners' orders.
+        // ask: a handful of grouped statements however many orders the period holds. A narrowed
+        // request (one owner's quotas, a rep's own, a manager's team's) reads only those owners'
+        // orders, of every period, from the owner and team indexes: fewer than the whole
+        // company's of the period. The whole company's quotas read the period's orders: by
+        // owner they read every period's (at 10,000 customers and 50 reps, 77 ms against 21 ms).
+        let narrowed = !req.owner_id.is_empty() || !sees_all;
         let backend = self.store.db().backend();
         let mut sums: HashMap<(reporting::Credit, bool), reporting::Attained> = HashMap::new();
         for (key, owners) in wanted {
@@ -317,11 +322,12 @@ impl SalesApi {
                     .map(|(rep, _)| rep.clone())
                     .collect(),
             };
-            let credited =
-                (owners.len() + reps.len() <= SCOPED_OWNERS_AT_MOST).then_some(reporting::Credited {
+            let credited = (narrowed && owners.len() + reps.len() <= SCOPED_OWNERS_AT_MOST).then_some(
+                reporting::Credited {
                     owners: &owners,
                     reps: &reps,
-                });
+                },
+            );
             let found = reporting::attained(&mut conn, backend, key.0, key.1, start, end, credited).await?;
             sums.insert(key, found);
         }
