@@ -1,7 +1,7 @@
 //! Activities.
 
 use crm_proto::sales::v1 as pb;
-use crm_storage::{Conn, SqlBuilder};
+use crm_storage::{Arg, Conn, SqlBuilder};
 use sqlx::Row as _;
 
 use super::{micros, new_id, timestamp};
@@ -67,14 +67,13 @@ pub async fn list(
     if !opportunity_id.is_empty() {
         q.and("opportunity_id = {}", opportunity_id);
     }
-    if let Some((at, id)) = after {
-        let (a, b, c) = (q.arg(at), q.arg(at), q.arg(id));
-        q.push(&format!(
-            " AND (occurred_at < {a} OR (occurred_at = {b} AND id < {c}))"
-        ));
-    }
-    let limit = q.arg(limit);
-    q.push(&format!(" ORDER BY occurred_at DESC, id DESC LIMIT {limit}"));
+    // A row-value position: both backends read it as a range of the (party or opportunity,
+    // time, id) index. (`occurred_at < a OR (occurred_at = a AND id < b)` gave neither a start.)
+    q.before(
+        "occurred_at, id",
+        after.map(|(at, id)| vec![Arg::from(at), Arg::from(id)]),
+    );
+    q.order_limit("occurred_at DESC, id DESC", limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?

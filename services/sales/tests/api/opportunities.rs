@@ -416,6 +416,53 @@ async fn activity_input_is_checked(backend: Backend) {
         vec!["Visit", "Second call", "First call"],
         "newest first, each once"
     );
+    // Activities logged at the same time are paged through by id, each once.
+    let globex = suite.organization("Globex").await;
+    let at = prost_types::Timestamp {
+        seconds: 1_767_225_600,
+        nanos: 0,
+    };
+    for subject in ["A", "B", "C", "D", "E"] {
+        suite
+            .pipeline
+            .clone()
+            .log_activity(suite.req(pb::LogActivityRequest {
+                activity: Some(pb::Activity {
+                    kind: ActivityKind::Call as i32,
+                    subject: subject.into(),
+                    party_id: globex.id.clone(),
+                    occur_time: Some(at),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .unwrap();
+    }
+    let (mut ids, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = suite
+            .pipeline
+            .clone()
+            .list_activities(suite.req(pb::ListActivitiesRequest {
+                party_id: globex.id.clone(),
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.extend(page.activities.into_iter().map(|a| a.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let mut descending = ids.clone();
+    descending.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, descending, "ties by id, from the last");
+    descending.dedup();
+    assert_eq!(descending.len(), 5, "each once: {ids:?}");
 }
 
 /// Reps record the competitors of a deal from the competitor list the customers service keeps

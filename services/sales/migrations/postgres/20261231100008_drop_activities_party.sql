@@ -1,0 +1,3 @@
+-- no-transaction
+-- `activities_party_page` serves every read `activities_party` served.
+DROP INDEX CONCURRENTLY IF EXISTS activities_party;

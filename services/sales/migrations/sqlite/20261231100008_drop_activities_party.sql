@@ -1,0 +1,2 @@
+-- `activities_party_page` serves every read `activities_party` served.
+DROP INDEX IF EXISTS activities_party;

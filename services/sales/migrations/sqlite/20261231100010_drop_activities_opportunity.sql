@@ -1,0 +1,2 @@
+-- `activities_opportunity_page` serves every read `activities_opportunity` served.
+DROP INDEX IF EXISTS activities_opportunity;
