@@ -14,7 +14,8 @@ pub struct MarketingSettings {
     #[arg(long, env = "CRM_REPORTING_CURRENCY", default_value = "USD", value_parser = parse_currency)]
     pub reporting_currency: String,
     /// How often the RFM quintile boundaries are recomputed when purchases or profiles changed
-    /// (each customer's own figures are always current).
+    /// (each customer's own figures are always current); on a base where a recomputation takes
+    /// seconds, the next waits at least ten times as long as it took.
     #[arg(long, env = "CRM_RFM_REFRESH_INTERVAL", default_value = "1m", value_parser = parse_duration)]
     pub rfm_refresh_interval: Duration,
     /// How long FitModels waits for the fit it started before answering with the job still
