@@ -128,6 +128,16 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
     assert!(failed[0].last_error.contains("503"), "{}", failed[0].last_error);
     let delivered = suite.notifications(&ada.id, NotificationStatus::Delivered).await;
     assert_eq!(delivered.len(), 2);
+    // By status alone, of every recipient.
+    let ids = |list: &[pb::Notification]| list.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&suite.notifications("", NotificationStatus::Failed).await),
+        ids(&failed)
+    );
+    assert_eq!(
+        ids(&suite.notifications("", NotificationStatus::Delivered).await),
+        ids(&delivered)
+    );
     assert!(
         delivered
             .iter()
