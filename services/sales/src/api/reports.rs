@@ -322,13 +322,13 @@ impl SalesApi {
                     .map(|(rep, _)| rep.clone())
                     .collect(),
             };
-            let credited = (narrowed && owners.len() + reps.len() <= SCOPED_OWNERS_AT_MOST).then_some(
+            let only = (narrowed && owners.len() + reps.len() <= SCOPED_OWNERS_AT_MOST).then_some(
                 reporting::Credited {
                     owners: &owners,
                     reps: &reps,
                 },
             );
-            let found = reporting::attained(&mut conn, backend, key.0, key.1, start, end, credited).await?;
+            let found = reporting::attained(&mut conn, backend, key.0, key.1, start, end, only).await?;
             sums.insert(key, found);
         }
         let expected_bps = period.elapsed_bps(crm_platform::time::naive_utc(self.store.now_micros()).date());

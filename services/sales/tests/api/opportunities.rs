@@ -390,27 +390,11 @@ async fn activity_input_is_checked(backend: Backend) {
             .await
             .unwrap();
     }
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = suite
-            .pipeline
-            .clone()
-            .list_activities(suite.req(pb::ListActivitiesRequest {
-                party_id: acme.id.clone(),
-                page_size: 2,
-                page_token: token.clone(),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner();
-        seen.extend(page.activities.into_iter().map(|a| a.subject));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let seen: Vec<String> = activities_in_pages(&suite, &acme.id)
+        .await
+        .into_iter()
+        .map(|a| a.subject)
+        .collect();
     assert_eq!(
         seen,
         vec!["Visit", "Second call", "First call"],
@@ -438,13 +422,27 @@ async fn activity_input_is_checked(backend: Backend) {
             .await
             .unwrap();
     }
-    let (mut ids, mut token) = (Vec::new(), String::new());
+    let ids: Vec<String> = activities_in_pages(&suite, &globex.id)
+        .await
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let mut descending = ids.clone();
+    descending.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, descending, "ties by id, from the last");
+    descending.dedup();
+    assert_eq!(descending.len(), 5, "each once: {ids:?}");
+}
+
+/// Every activity of `party_id`, listed two a page.
+async fn activities_in_pages(suite: &Suite, party_id: &str) -> Vec<pb::Activity> {
+    let (mut all, mut token) = (Vec::new(), String::new());
     loop {
         let page = suite
             .pipeline
             .clone()
             .list_activities(suite.req(pb::ListActivitiesRequest {
-                party_id: globex.id.clone(),
+                party_id: party_id.into(),
                 page_size: 2,
                 page_token: token.clone(),
                 ..Default::default()
@@ -452,17 +450,12 @@ async fn activity_input_is_checked(backend: Backend) {
             .await
             .unwrap()
             .into_inner();
-        ids.extend(page.activities.into_iter().map(|a| a.id));
+        all.extend(page.activities);
         if page.next_page_token.is_empty() {
-            break;
+            return all;
         }
         token = page.next_page_token;
     }
-    let mut descending = ids.clone();
-    descending.sort_by(|a, b| b.cmp(a));
-    assert_eq!(ids, descending, "ties by id, from the last");
-    descending.dedup();
-    assert_eq!(descending.len(), 5, "each once: {ids:?}");
 }
 
 /// Reps record the competitors of a deal from the competitor list the customers service keeps
