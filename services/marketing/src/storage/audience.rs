@@ -178,7 +178,23 @@ fn paged(
     after: &str,
     limit: i64,
 ) {
-    let from = from_where(q, audience, cx, after);
+    paged_up_to(q, columns, audience, cx, after, None, limit);
+}
+
+/// [`paged`], of the customers up to `up_to` (inclusive) when given.
+fn paged_up_to(
+    q: &mut SqlBuilder,
+    columns: &str,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+    after: &str,
+    up_to: Option<&str>,
+    limit: i64,
+) {
+    let mut from = from_where(q, audience, cx, after);
+    if let Some(up_to) = up_to {
+        from.push_str(&format!(" AND p.party_id <= {}", q.arg(up_to)));
+    }
     let limit = q.arg(limit);
     q.push(&format!(
         "SELECT {columns} {from} ORDER BY p.party_id LIMIT {limit}"
@@ -209,6 +225,53 @@ pub async fn page(
         .iter()
         .map(|row| row.try_get("party_id"))
         .collect()
+}
+
+/// A page of members read by [`page_looking_at`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The members, by id.
+    pub party_ids: Vec<String>,
+    /// Set when the page ended short because it looked at as many customers as it may: the
+    /// last one it looked at, where the next page goes on from.
+    pub walked_to: Option<String>,
+}
+
+/// [`page`], looking at `look_at` customers after `after` at most when the audience is a rule:
+/// a rule few customers meet would otherwise read the whole base for one page. (A static list's
+/// members are read from the list.)
+pub async fn page_looking_at(
+    conn: &mut Conn,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+    after: &str,
+    limit: i64,
+    look_at: i64,
+) -> sqlx::Result<Page> {
+    let up_to = match audience {
+        Audience::List(_) => None,
+        // The last customer of the stretch, read from the key alone.
+        Audience::Rule(_) => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT party_id FROM profiles WHERE party_id > $1 ORDER BY party_id LIMIT 1 OFFSET $2",
+            )
+            .bind(after)
+            .bind(look_at.max(1) - 1)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    let mut q = SqlBuilder::new("");
+    paged_up_to(&mut q, "p.party_id", audience, cx, after, up_to.as_deref(), limit);
+    let party_ids: Vec<String> = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("party_id"))
+        .collect::<sqlx::Result<_>>()?;
+    let walked_to = up_to.filter(|_| (party_ids.len() as i64) < limit);
+    Ok(Page { party_ids, walked_to })
 }
 
 /// A customer of a campaign's selection.

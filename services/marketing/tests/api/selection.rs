@@ -190,4 +190,67 @@ async fn a_large_segment_is_selected_a_page_at_a_time(backend: Backend) {
     assert_eq!(shown.status, CampaignStatus::Draft as i32);
 }
 
-backend_tests!(a_large_segment_is_selected_a_page_at_a_time);
+/// The members of a rule few customers meet: a page looks at so many customers at most and
+/// ends short, with a token where it stopped; the pages together give every member once.
+async fn a_rule_few_meet_is_paged_a_stretch_of_the_base_at_a_time(backend: Backend) {
+    use crm_marketing::storage::audience::{self, Audience, Context};
+    let suite = Suite::start(backend).await;
+    customers(&suite).await;
+    let segment = suite.create_segment(buyers("Buyers", 1)).await;
+    let expected: Vec<String> = (0..100).map(|i| format!("p{i:05}")).collect();
+
+    // Looking at 1,000 customers a page: the buyers are the first hundred of 4,500.
+    let store = suite.marketing_store();
+    let cuts = crm_marketing::scores::cuts(&store, &tokio::sync::Mutex::new(()), "USD")
+        .await
+        .unwrap();
+    let cx = Context {
+        backend,
+        currency: "USD",
+        cuts: &cuts,
+        today: 20_000,
+    };
+    let mut conn = suite.marketing_db.pool().acquire().await.unwrap();
+    let (mut found, mut after, mut short) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = audience::page_looking_at(&mut conn, Audience::of(&segment), &cx, &after, 1_000, 1_000)
+            .await
+            .unwrap();
+        found.extend(page.party_ids);
+        let Some(walked_to) = page.walked_to else {
+            break;
+        };
+        after = walked_to;
+        short += 1;
+    }
+    assert_eq!(found, expected);
+    assert_eq!(short, 4, "4,500 customers, 1,000 a page: four pages end short");
+
+    // Through the API, pages of 30 from a base smaller than a page looks at.
+    let (mut listed, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = suite
+            .marketing
+            .clone()
+            .list_segment_members(suite.req(pb::ListSegmentMembersRequest {
+                segment_id: segment.id.clone(),
+                page_size: 30,
+                page_token: token.clone(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        listed.extend(page.party_ids);
+        pages += 1;
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!((listed, pages), (expected, 4));
+}
+
+backend_tests!(
+    a_large_segment_is_selected_a_page_at_a_time,
+    a_rule_few_meet_is_paged_a_stretch_of_the_base_at_a_time
+);
