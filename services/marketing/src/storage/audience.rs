@@ -168,21 +168,9 @@ fn text(q: &mut SqlBuilder, column: &str, op: Operator, value: &str, backend: Ba
     }
 }
 
-/// Appends `SELECT {columns}` of up to `limit` customers of the audience after `after`, by id,
-/// with its arguments.
+/// Appends `SELECT {columns}` of up to `limit` customers of the audience after `after` (and up
+/// to `up_to`, inclusive, when given), by id, with its arguments.
 fn paged(
-    q: &mut SqlBuilder,
-    columns: &str,
-    audience: Audience<'_>,
-    cx: &Context<'_>,
-    after: &str,
-    limit: i64,
-) {
-    paged_up_to(q, columns, audience, cx, after, None, limit);
-}
-
-/// [`paged`], of the customers up to `up_to` (inclusive) when given.
-fn paged_up_to(
     q: &mut SqlBuilder,
     columns: &str,
     audience: Audience<'_>,
@@ -217,8 +205,20 @@ pub async fn page(
     after: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<String>> {
+    members(conn, audience, cx, after, None, limit).await
+}
+
+/// Up to `limit` members after `after` (and up to `up_to`, inclusive, when given), by id.
+async fn members(
+    conn: &mut Conn,
+    audience: Audience<'_>,
+    cx: &Context<'_>,
+    after: &str,
+    up_to: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
     let mut q = SqlBuilder::new("");
-    paged(&mut q, "p.party_id", audience, cx, after, limit);
+    paged(&mut q, "p.party_id", audience, cx, after, up_to, limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
@@ -261,15 +261,7 @@ pub async fn page_looking_at(
             .await?
         }
     };
-    let mut q = SqlBuilder::new("");
-    paged_up_to(&mut q, "p.party_id", audience, cx, after, up_to.as_deref(), limit);
-    let party_ids: Vec<String> = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| row.try_get("party_id"))
-        .collect::<sqlx::Result<_>>()?;
+    let party_ids = members(conn, audience, cx, after, up_to.as_deref(), limit).await?;
     let walked_to = up_to.filter(|_| (party_ids.len() as i64) < limit);
     Ok(Page { party_ids, walked_to })
 }
@@ -307,7 +299,7 @@ pub async fn candidates(
         "p.party_id, COALESCE(CAST(s.r AS TEXT) || '-' || CAST(s.f AS TEXT) || '-' || CAST(s.m AS TEXT), '0-0-0') AS cell, \
          CASE WHEN {suppressed} THEN 1 ELSE 0 END AS suppressed"
     );
-    paged(&mut q, &columns, audience, cx, after, limit);
+    paged(&mut q, &columns, audience, cx, after, None, limit);
     q.build()
         .fetch_all(&mut *conn)
         .await?
