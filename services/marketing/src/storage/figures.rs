@@ -187,6 +187,18 @@ pub async fn save_cuts(
     cuts: &Cuts,
     customers: i64,
 ) -> sqlx::Result<()> {
+    // The version row first: it is created or locked until the transaction ends, so that two
+    // writers (the job, a first read, another replica) replace the boundaries one after the
+    // other. Otherwise both could find none to delete and insert the same keys.
+    sqlx::query(
+        "INSERT INTO rfm_cut_versions (currency_code, version, customers) VALUES ($1, $2, $3) \
+         ON CONFLICT (currency_code) DO UPDATE SET version = excluded.version, customers = excluded.customers",
+    )
+    .bind(currency)
+    .bind(version)
+    .bind(customers)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("DELETE FROM rfm_cuts WHERE currency_code = $1")
         .bind(currency)
         .execute(&mut *conn)
@@ -214,15 +226,6 @@ pub async fn save_cuts(
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO rfm_cut_versions (currency_code, version, customers) VALUES ($1, $2, $3) \
-         ON CONFLICT (currency_code) DO UPDATE SET version = excluded.version, customers = excluded.customers",
-    )
-    .bind(currency)
-    .bind(version)
-    .bind(customers)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
