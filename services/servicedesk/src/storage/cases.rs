@@ -240,7 +240,8 @@ pub struct CaseFilter {
     pub open_only: bool,
 }
 
-/// Up to `limit` cases with ids after `after` matching `f` (status and queue), by id.
+/// Up to `limit` cases with ids after `after` matching `f` (status and queue), by id: a queue's
+/// from its (queue, id) index, so that each page of an export reads its own rows.
 pub async fn list_after(
     conn: &mut Conn,
     f: &CaseFilter,

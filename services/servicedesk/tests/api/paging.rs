@@ -1,7 +1,8 @@
-//! The desk's configuration lists page: each item once, in order, pages capped.
+//! The desk's lists page: each item once, in order, pages capped; the case export by queue.
 
-use crm_proto::servicedesk::v1::{self as pb, CaseType};
+use crm_proto::servicedesk::v1::{self as pb, CaseStatus, CaseType};
 use crm_testkit::{Backend, all_pages, backend_tests};
+use futures::StreamExt as _;
 
 use crate::helpers::{Suite, case, violated};
 
@@ -15,13 +16,12 @@ async fn desk_lists_page_in_order(backend: Backend) {
     for (user, queue) in [("zoe", 0), ("amy", 1), ("max", 2)] {
         suite.agent(user, &queues[queue], &[], 3).await;
     }
-    for (queue, agent) in [(1, "amy"), (0, "zoe"), (2, "max")] {
+    let mut opened = Vec::new();
+    for (queue, agent) in [(1, "amy"), (0, "zoe"), (2, "max"), (1, "amy")] {
         let c = case("p-1", &queues[queue], CaseType::Inquiry, 3, "Where is my order?");
-        assert_eq!(
-            suite.open(&suite.admin, c).await.unwrap().agent_id,
-            agent,
-            "routed within the queue"
-        );
+        let c = suite.open(&suite.admin, c).await.unwrap();
+        assert_eq!(c.agent_id, agent, "routed within the queue");
+        opened.push(c);
     }
     for (tier, priority) in [("gold", 1), ("", 2), ("gold", 2)] {
         suite
@@ -95,6 +95,35 @@ async fn desk_lists_page_in_order(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(violated(&bad), ["page_size", "page_token"]);
+
+    // The export streams one queue's cases, of one status or any, read by id from the queue's
+    // index.
+    let export = |queue_id: &str, status: CaseStatus| {
+        let (mut desk, req) = (
+            suite.desk(),
+            suite.req(pb::ExportCasesRequest {
+                status: status as i32,
+                queue_id: queue_id.into(),
+            }),
+        );
+        async move {
+            let mut stream = desk.export_cases(req).await.unwrap().into_inner();
+            let mut ids = Vec::new();
+            while let Some(page) = stream.next().await {
+                ids.extend(page.unwrap().cases.into_iter().map(|c| c.id));
+            }
+            ids
+        }
+    };
+    let mut billing = vec![opened[0].id.clone(), opened[3].id.clone()];
+    billing.sort();
+    assert_eq!(export(&queues[1], CaseStatus::Unspecified).await, billing);
+    assert_eq!(export(&queues[1], opened[0].status()).await, billing);
+    assert_eq!(export(&queues[1], CaseStatus::Closed).await, Vec::<String>::new());
+    assert_eq!(
+        export(&queues[0], CaseStatus::Unspecified).await,
+        [opened[1].id.as_str()]
+    );
 }
 
 backend_tests!(desk_lists_page_in_order);

@@ -1,0 +1,7 @@
+-- no-transaction
+-- A queue's cases by id (ExportCases of a queue, a page from its position on): by the index of a
+-- queue's cases by status, each page read every case of the queue to sort them, so an export of
+-- a large queue read it once per page. PostgreSQL builds it concurrently, so that the table stays
+-- writable meanwhile: hence a migration of its own, outside a transaction. A build that fails
+-- leaves an invalid index, to drop before running the migration again.
+CREATE INDEX CONCURRENTLY cases_queue_id ON cases (queue_id, id);
