@@ -175,4 +175,53 @@ async fn kept_count(suite: &Suite) -> i64 {
     kept
 }
 
-backend_tests!(figures_follow_new_and_changed_purchases);
+/// Two writers of the same currency's RFM boundaries (the job and a first read, or two
+/// replicas) hold their transactions open side by side: the second waits for the first and then
+/// replaces its boundaries, instead of failing on keys the first inserted.
+async fn boundary_writers_replace_one_another_in_turn(backend: Backend) {
+    use crm_marketing::domain::rfm::Cuts;
+    use crm_marketing::storage::figures;
+    // A currency the service's own boundary job does not compute.
+    const CURRENCY: &str = "XTS";
+    let cuts = |id: &str, value: i64| Cuts {
+        r: vec![(2, value, id.to_owned())],
+        f: vec![(2, value + 1, id.to_owned())],
+        m: vec![(2, value + 2, id.to_owned())],
+    };
+    let suite = Suite::start(backend).await;
+    let store = suite.marketing_store();
+    let mut first = store.begin().await.unwrap();
+    figures::save_cuts(&mut first, CURRENCY, 1, &cuts("ann", 10), 5)
+        .await
+        .unwrap();
+    let second = tokio::spawn({
+        let (store, cuts) = (store.clone(), cuts("bo", 20));
+        async move {
+            let mut tx = store.begin().await?;
+            figures::save_cuts(&mut tx, CURRENCY, 2, &cuts, 6).await?;
+            store.commit(tx).await
+        }
+    });
+    if backend == Backend::Postgres {
+        // The second holds its transaction open too, waiting on the first's version row.
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+            WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        crm_testkit::fixtures::rows_reach(&suite.marketing_db, waiting, None, 1, "the second writer waits")
+            .await;
+    }
+    store.commit(first).await.unwrap();
+    second
+        .await
+        .unwrap()
+        .expect("the second writer replaces the first's boundaries");
+    let mut conn = store.conn().await.unwrap();
+    assert_eq!(
+        figures::cuts(&mut conn, CURRENCY).await.unwrap(),
+        Some((2, cuts("bo", 20)))
+    );
+}
+
+backend_tests!(
+    figures_follow_new_and_changed_purchases,
+    boundary_writers_replace_one_another_in_turn
+);
