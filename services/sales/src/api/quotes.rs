@@ -12,7 +12,7 @@ use crate::domain::pricing::{self, LineInput};
 use crate::domain::rules;
 use crate::error::{Error, Result, invalid};
 use crate::events;
-use crate::storage::{catalog, orders, quotes};
+use crate::storage::{catalog, opportunities, orders, quotes};
 
 /// Prices `lines` from `book`: unit prices from the book (or the given override in the
 /// book's currency), line nets, and the quote totals after `discount_bps`.
@@ -191,19 +191,22 @@ impl SalesApi {
             let (rows, next_page_token) = finish_page(rows, size, |q| {
                 key_of(&[q.number.clone(), q.revision.to_string()])
             });
-            // Only the quotes of opportunities the caller may read (a page may come out short).
-            let mut readable = std::collections::HashMap::new();
-            let mut quotes = Vec::new();
-            for q in rows {
-                if !readable.contains_key(&q.opportunity_id) {
-                    let o = self.opportunity(&mut conn, &q.opportunity_id).await?;
-                    let may = rules::may_read(principal, &o.owner_id, &o.team_id, &o.territory_id);
-                    readable.insert(q.opportunity_id.clone(), may);
-                }
-                if readable[&q.opportunity_id] {
-                    quotes.push(q);
-                }
-            }
+            // Only the quotes of opportunities the caller may read (a page may come out short),
+            // their holders read in one statement.
+            let mut ids: Vec<&str> = rows.iter().map(|q| q.opportunity_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let holders = opportunities::holders(&mut conn, &ids).await?;
+            let quotes = rows
+                .into_iter()
+                .filter(|q| {
+                    holders
+                        .get(&q.opportunity_id)
+                        .is_some_and(|(owner, team, territory)| {
+                            rules::may_read(principal, owner, team, territory)
+                        })
+                })
+                .collect();
             return Ok(pb::ListQuotesResponse {
                 quotes,
                 next_page_token,

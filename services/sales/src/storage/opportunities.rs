@@ -140,6 +140,36 @@ pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<pb::Opportuni
     Ok(Some(o))
 }
 
+/// Who holds each of `ids` that exists, by id: (owner, team, territory), what the read rules
+/// look at. One statement for a page of quotes, however many opportunities they belong to.
+pub async fn holders(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, (String, String, String)>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut q =
+        SqlBuilder::new("SELECT id, owner_id, team_id, territory_id FROM opportunities WHERE id IN (");
+    let list = q.in_list(ids.iter().copied());
+    q.push(&format!("{list})"));
+    q.build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                (
+                    r.try_get("owner_id")?,
+                    r.try_get("team_id")?,
+                    r.try_get("territory_id")?,
+                ),
+            ))
+        })
+        .collect()
+}
+
 /// The stage visits of an opportunity, oldest first.
 pub async fn history(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<pb::StageHistoryEntry>> {
     let rows = sqlx::query(

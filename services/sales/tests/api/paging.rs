@@ -1,7 +1,9 @@
-//! The configuration and per-opportunity lists page: each item once, in order, pages capped.
+//! The configuration and per-opportunity lists page: each item once, in order, pages capped; a
+//! customer's quotes hold only those of deals the caller may read.
 
+use crm_auth::Role;
 use crm_proto::sales::v1::{self as pb, QuotaOwnerKind};
-use crm_testkit::{Backend, all_pages, backend_tests};
+use crm_testkit::{Backend, all_pages, authed, backend_tests};
 use tonic::Code;
 
 use crate::helpers::{Suite, money};
@@ -209,6 +211,71 @@ async fn sales_lists_page_in_order(backend: Backend) {
     assert_eq!(
         of_customer.iter().map(|q| q.number.as_str()).collect::<Vec<_>>(),
         numbers
+    );
+    // A rep's own deal with the customer: the rep lists its quote alone, the administrator all.
+    let alice = crate::helpers_token("alice", Role::SalesRep, "north");
+    let mine = suite
+        .pipeline
+        .clone()
+        .create_opportunity(authed(
+            pb::CreateOpportunityRequest {
+                opportunity: Some(pb::Opportunity {
+                    name: "Mine".into(),
+                    party_id: acme.id.clone(),
+                    amount: money(1_000_00, "USD"),
+                    expected_close_date: "2030-01-01".into(),
+                    ..Default::default()
+                }),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .opportunity
+        .unwrap();
+    let hers = suite
+        .orders
+        .clone()
+        .create_quote(authed(
+            pb::CreateQuoteRequest {
+                quote: Some(pb::Quote {
+                    opportunity_id: mine.id.clone(),
+                    price_book_id: book.id.clone(),
+                    lines: vec![pb::LineItem {
+                        product_id: products[0].id.clone(),
+                        quantity: 1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            &alice,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .quote
+        .unwrap();
+    let of_acme = |token: String| {
+        let mut c = suite.orders.clone();
+        let req = authed(
+            pb::ListQuotesRequest {
+                party_id: acme.id.clone(),
+                page_size: 10,
+                ..Default::default()
+            },
+            &token,
+        );
+        async move {
+            let listed = c.list_quotes(req).await.unwrap().into_inner().quotes;
+            listed.into_iter().map(|q| q.number).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of_acme(alice).await, [hers.number.as_str()]);
+    assert_eq!(
+        of_acme(suite.admin.clone()).await,
+        ["Q-000001", "Q-000002", "Q-000003", hers.number.as_str()]
     );
 
     let bad = suite
