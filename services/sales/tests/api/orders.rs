@@ -427,7 +427,7 @@ async fn a_customers_orders_are_summarized_as_the_caller_may_read_them(backend: 
 
     // Lists apply the same scope in the statement: a page of one holds one of alice's orders,
     // never an empty page where bob's were skipped; the same for her manager's.
-    let pages_of = |token: String| {
+    let pages_of = |token: String, status: OrderStatus| {
         let (orders, party) = (suite.orders.clone(), acme.id.clone());
         async move {
             let mut pages = Vec::new();
@@ -438,6 +438,7 @@ async fn a_customers_orders_are_summarized_as_the_caller_may_read_them(backend: 
                     .list_orders(authed(
                         pb::ListOrdersRequest {
                             party_id: party.clone(),
+                            status: status as i32,
                             page_size: 1,
                             page_token,
                             ..Default::default()
@@ -465,8 +466,19 @@ async fn a_customers_orders_are_summarized_as_the_caller_may_read_them(backend: 
             pages
         }
     };
-    assert_eq!(pages_of(alice.clone()).await, [vec!["PO-1"], vec!["PO-3"]]);
-    assert_eq!(pages_of(manager.clone()).await, [vec!["PO-1"], vec!["PO-3"]]);
+    let any = OrderStatus::Unspecified;
+    assert_eq!(pages_of(alice.clone(), any).await, [vec!["PO-1"], vec!["PO-3"]]);
+    assert_eq!(pages_of(manager.clone(), any).await, [vec!["PO-1"], vec!["PO-3"]]);
+    // And of one status, a page at a time in order.
+    assert_eq!(
+        pages_of(admin.clone(), OrderStatus::Placed).await,
+        [vec!["PO-1"], vec!["PO-2"], vec!["PO-3"]]
+    );
+    assert_eq!(
+        pages_of(admin.clone(), OrderStatus::Cancelled).await,
+        [vec!["PO-4"]]
+    );
+    assert_eq!(pages_of(bob.clone(), OrderStatus::Placed).await, [vec!["PO-2"]]);
 }
 
 /// A merge in customers re-keys the sales records; an erasure anonymises the sales copy.
