@@ -17,7 +17,7 @@ use crm_proto::servicedesk::v1::events as ev;
 use crm_storage::Tx;
 
 use crate::domain::priority::priority;
-use crate::events;
+use crate::events::{NewEvent, enqueue_many};
 use crate::storage::cases;
 use crate::storage::customers as copy;
 use crate::storage::notifications;
@@ -344,6 +344,11 @@ impl CustomerEvents {
             tiers.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         let open = cases::open_of_parties(tx, &ids).await?;
         let preferential = crate::storage::tiers::preferential(tx, &self.preferential_tiers).await?;
+        // Every open case takes the tier; those whose priority moves get a timeline entry and
+        // an event. Written with a few multi-row statements per event: a re-rank announces
+        // thousands of customers at once.
+        let mut changes = Vec::with_capacity(open.len());
+        let mut moved = Vec::new();
         for mut record in open {
             let tier = tier_of
                 .get(record.case.party_id.as_str())
@@ -356,31 +361,61 @@ impl CustomerEvents {
                 record.case.severity,
                 preferential.includes(tier),
             );
-            anyhow::ensure!(
-                cases::update(tx, &record).await?,
-                "case {} changed concurrently",
-                record.case.id
-            );
-            if record.case.priority != previous {
-                let text = format!(
-                    "priority {previous} -> {} (customer tier {tier})",
-                    record.case.priority
-                );
-                cases::add_timeline(tx, &record.case.id, now, "system", "priority", &text, true).await?;
-                record.version += 1;
-                let case = record.to_proto(Vec::new());
-                events::publish(
-                    tx,
-                    ev::CASE_PRIORITY_CHANGED,
-                    &record.case.id,
-                    &pb::CasePriorityChanged {
-                        case: Some(case),
-                        previous_priority: previous,
-                    },
-                )
-                .await?;
+            let moves = record.case.priority != previous;
+            changes.push(record);
+            if moves {
+                moved.push((changes.len() - 1, previous));
             }
         }
+        let written = cases::set_priorities(
+            tx,
+            &changes
+                .iter()
+                .map(|r| cases::Reprioritised {
+                    id: &r.case.id,
+                    version: r.version,
+                    customer_tier: &r.case.customer_tier,
+                    priority: r.case.priority,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        anyhow::ensure!(
+            written == changes.len() as u64,
+            "{} of {} open cases changed concurrently",
+            changes.len() as u64 - written,
+            changes.len()
+        );
+        let moved_ids: Vec<&str> = moved.iter().map(|(i, _)| changes[*i].case.id.as_str()).collect();
+        let last = cases::last_timeline_seqs(tx, &moved_ids).await?;
+        let mut entries = Vec::with_capacity(moved.len());
+        let mut announced = Vec::with_capacity(moved.len());
+        for (i, previous) in moved {
+            let record = &mut changes[i];
+            record.version += 1;
+            entries.push(cases::NumberedEntry {
+                seq: last.get(&record.case.id).copied().unwrap_or_default() + 1,
+                case_id: record.case.id.clone(),
+                at: now,
+                actor_id: "system".into(),
+                kind: "priority",
+                text: format!(
+                    "priority {previous} -> {} (customer tier {})",
+                    record.case.priority, record.case.customer_tier
+                ),
+                internal: true,
+            });
+            announced.push(NewEvent::of(
+                ev::CASE_PRIORITY_CHANGED,
+                record.case.id.clone(),
+                &pb::CasePriorityChanged {
+                    case: Some(record.to_proto(Vec::new())),
+                    previous_priority: previous,
+                },
+            ));
+        }
+        cases::add_numbered_timeline(tx, &entries).await?;
+        enqueue_many(tx, announced).await?;
         Ok(())
     }
 }

@@ -212,6 +212,43 @@ pub async fn update(conn: &mut Conn, c: &CaseRecord) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// A case's new tier and priority, for [`set_priorities`].
+#[derive(Debug, Clone)]
+pub struct Reprioritised<'a> {
+    /// The case.
+    pub id: &'a str,
+    /// The version it was read at.
+    pub version: i64,
+    /// Its customer's tier.
+    pub customer_tier: &'a str,
+    /// Its priority under that tier.
+    pub priority: i32,
+}
+
+/// Sets the customer tier and priority of cases still at the version read, bumping it, with
+/// one statement per 500 cases; returns how many were written (fewer when someone else changed
+/// one first).
+pub async fn set_priorities(conn: &mut Conn, changes: &[Reprioritised<'_>]) -> sqlx::Result<u64> {
+    let mut written = 0;
+    for chunk in crm_storage::insert_chunks(changes, 500) {
+        let mut q = SqlBuilder::new(
+            "UPDATE cases SET customer_tier = v.column3, priority = v.column4, version = cases.version + 1 \
+             FROM (VALUES ",
+        );
+        q.rows(chunk.iter().map(|c| {
+            [
+                Arg::from(c.id),
+                Arg::from(c.version),
+                Arg::from(c.customer_tier),
+                Arg::from(i64::from(c.priority)),
+            ]
+        }))
+        .push(") AS v WHERE cases.id = v.column1 AND cases.version = v.column2");
+        written += q.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(written)
+}
+
 /// One case.
 pub async fn get(conn: &mut Conn, id: &str) -> sqlx::Result<Option<CaseRecord>> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -459,6 +496,24 @@ pub async fn add_timeline(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The last timeline number of each of `case_ids` that has entries, read with one statement per
+/// 500 cases from the timeline's key: appends to many cases number their entries from it.
+pub async fn last_timeline_seqs(
+    conn: &mut Conn,
+    case_ids: &[&str],
+) -> sqlx::Result<std::collections::HashMap<String, i64>> {
+    let mut last = std::collections::HashMap::new();
+    for chunk in case_ids.chunks(500) {
+        let mut q = SqlBuilder::new("SELECT case_id, MAX(seq) AS seq FROM case_timeline WHERE case_id IN (");
+        let list = q.in_list(chunk.iter().copied());
+        q.push(&format!("{list}) GROUP BY case_id"));
+        for row in q.build().fetch_all(&mut *conn).await? {
+            last.insert(row.try_get("case_id")?, row.try_get("seq")?);
+        }
+    }
+    Ok(last)
 }
 
 /// A timeline entry numbered by its writer: the entries of a case created in the same

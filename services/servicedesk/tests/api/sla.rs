@@ -128,6 +128,37 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         .await
         .unwrap();
     assert_eq!((inquiry.priority, inquiry.customer_tier.as_str()), (3, ""));
+    // An outage is urgent whatever her tier; a resolved case keeps the tier it was handled at.
+    let outage = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Incident, 2, "Line down"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outage.priority, 1);
+    let done = suite
+        .open(
+            &suite.admin,
+            case(&ada.id, &queue, CaseType::Inquiry, 3, "Invoice copy"),
+        )
+        .await
+        .unwrap();
+    suite
+        .desk()
+        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
+            id: done.id.clone(),
+            etag: done.etag,
+            status: CaseStatus::Resolved as i32,
+            resolution: "Sent".into(),
+        }))
+        .await
+        .unwrap();
+    let entries = suite.get(&inquiry.id).await.timeline.len();
+    let mut moves = suite
+        .nats
+        .subscribe("crm.servicedesk.case.priority_changed")
+        .await;
 
     // Ada becomes a top customer: her open case moves up.
     let usd = |amount_minor| {
@@ -157,6 +188,38 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         (c.priority == 2 && c.customer_tier == "top").then_some(())
     })
     .await;
+    // The case that moved says so on its timeline, numbered after what it had, and in one
+    // event; the outage takes the tier without moving; the resolved case is left as it was.
+    let moved = suite.get(&inquiry.id).await;
+    let entry = moved.timeline.last().unwrap();
+    assert_eq!(
+        (entry.kind.as_str(), entry.text.as_str(), moved.timeline.len()),
+        ("priority", "priority 3 -> 2 (customer tier top)", entries + 1)
+    );
+    let outage = suite.get(&outage.id).await;
+    assert_eq!((outage.priority, outage.customer_tier.as_str()), (1, "top"));
+    assert!(outage.timeline.iter().all(|e| e.kind != "priority"));
+    assert_eq!(suite.get(&done.id).await.customer_tier, "");
+    let msg = tokio::time::timeout(Duration::from_secs(30), moves.next())
+        .await
+        .expect("a priority event")
+        .unwrap();
+    let e: pb::CasePriorityChanged = prost::Message::decode(msg.payload).unwrap();
+    let announced = e.case.unwrap();
+    assert_eq!(
+        (announced.id.as_str(), announced.priority, e.previous_priority),
+        (inquiry.id.as_str(), 2, 3)
+    );
+    assert_eq!(
+        announced.etag, moved.etag,
+        "the event carries the version written"
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), moves.next())
+            .await
+            .is_err(),
+        "one event: the outage did not move"
+    );
     // New cases of a top customer get the tier's shorter SLA: priority 2 halves to 30 minutes.
     let next = suite
         .open(
@@ -192,7 +255,7 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         ),
         (ada.id.as_str(), "Ada Chen", "top")
     );
-    assert_eq!(call.open_cases.len(), 2);
+    assert_eq!(call.open_cases.len(), 3);
     let sla = call.sla.iter().find(|s| s.case_id == next.id).unwrap();
     assert!(sla.response_breached, "no reply within 30 minutes");
     assert!(!sla.resolution_breached);
@@ -280,8 +343,8 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
             .notifications(&ada.id, NotificationStatus::Unspecified)
             .await
             .len(),
-        1,
-        "a pending status notice"
+        2,
+        "two pending status notices: the invoice copy's resolution and this one's"
     );
     suite
         .customers
