@@ -92,7 +92,14 @@ impl Suite {
         fixtures::set_price(self.catalog.clone(), &self.admin, book, product, amount).await
     }
 
+    /// A deal with `party` of `amount` cents (USD), opened by the administrator.
     pub async fn opportunity(&self, party: &cpb::Party, amount: i64) -> pb::Opportunity {
+        self.opportunity_as(&self.admin, party, amount).await
+    }
+
+    /// A deal with `party` of `amount` cents (USD), opened (and so owned) by the holder of
+    /// `token`.
+    pub async fn opportunity_as(&self, token: &str, party: &cpb::Party, amount: i64) -> pb::Opportunity {
         let o = pb::Opportunity {
             name: format!("Deal with {}", party.display_name),
             party_id: party.id.clone(),
@@ -102,7 +109,10 @@ impl Suite {
         };
         self.pipeline
             .clone()
-            .create_opportunity(self.req(pb::CreateOpportunityRequest { opportunity: Some(o) }))
+            .create_opportunity(authed(
+                pb::CreateOpportunityRequest { opportunity: Some(o) },
+                token,
+            ))
             .await
             .unwrap()
             .into_inner()

@@ -236,26 +236,7 @@ async fn opportunity_rules(backend: Backend) {
 
     // A rep owns what they open; another rep can neither read nor change it, their manager can.
     let alice = crate::helpers_token("alice", Role::SalesRep, "north");
-    let o = suite
-        .pipeline
-        .clone()
-        .create_opportunity(authed(
-            pb::CreateOpportunityRequest {
-                opportunity: Some(pb::Opportunity {
-                    name: "Mine".into(),
-                    party_id: acme.id.clone(),
-                    amount: money(1_000, "USD"),
-                    expected_close_date: "2030-01-01".into(),
-                    ..Default::default()
-                }),
-            },
-            &alice,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .opportunity
-        .unwrap();
+    let o = suite.opportunity_as(&alice, &acme, 1_000).await;
     assert_eq!((o.owner_id.as_str(), o.team_id.as_str()), ("alice", "north"));
     let bob = crate::helpers_token("bob", Role::SalesRep, "south");
     let err = suite

@@ -214,26 +214,7 @@ async fn sales_lists_page_in_order(backend: Backend) {
     );
     // A rep's own deal with the customer: the rep lists its quote alone, the administrator all.
     let alice = crate::helpers_token("alice", Role::SalesRep, "north");
-    let mine = suite
-        .pipeline
-        .clone()
-        .create_opportunity(authed(
-            pb::CreateOpportunityRequest {
-                opportunity: Some(pb::Opportunity {
-                    name: "Mine".into(),
-                    party_id: acme.id.clone(),
-                    amount: money(1_000_00, "USD"),
-                    expected_close_date: "2030-01-01".into(),
-                    ..Default::default()
-                }),
-            },
-            &alice,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .opportunity
-        .unwrap();
+    let mine = suite.opportunity_as(&alice, &acme, 1_000_00).await;
     let hers = suite
         .orders
         .clone()
