@@ -132,7 +132,7 @@ pub async fn check_server(
 }
 
 /// Whether a version such as "2.10.7" is at least (major, minor).
-fn version_at_least(version: &str, min: (u64, u64)) -> bool {
+pub fn version_at_least(version: &str, min: (u64, u64)) -> bool {
     let mut parts = version.trim_start_matches('v').split('.').map(|p| {
         p.chars()
             .take_while(char::is_ascii_digit)

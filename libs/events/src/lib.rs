@@ -29,7 +29,9 @@ mod relay;
 mod streams;
 
 pub use cloudevents::{CloudEvent, headers as ce_headers};
-pub use config::{MIN_NATS_VERSION, NatsConfig, NatsSecurity, check_server, connect, inbox_prefix};
+pub use config::{
+    MIN_NATS_VERSION, NatsConfig, NatsSecurity, check_server, connect, inbox_prefix, version_at_least,
+};
 pub use consumer::{Consumer, ConsumerOptions, EventHandler};
 pub use outbox::NewEvent;
 pub use relay::{Relay, RelayOptions};

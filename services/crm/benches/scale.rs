@@ -591,6 +591,14 @@ async fn measure(backend: Backend, parties: usize) -> Run {
     synthetic::write_more(dir.path(), sizes.parties, &sizes.more);
     synthetic::write_partners(dir.path(), REPORTED_YEAR);
     let suite = support::start(backend, support::gateway_settings()).await;
+    // The consumer phase pauses consumers, which nats-server does from 2.11 on: an older
+    // server times the pause out, well into the run.
+    let version = suite.nats.client().await.server_info().version;
+    assert!(
+        crm_events::version_at_least(&version, (2, 11)),
+        "nats-server {version} cannot pause consumers: the bench needs 2.11 or newer on PATH or in \
+         CRM_NATS_SERVER (`source scripts/lib/tools.sh && ensure_nats_server` installs one)"
+    );
     let rss_started = load::rss_mb();
     let admin = crm_testkit::token("bench", &[Role::Admin]);
     // A token per import: loading the full size takes longer than a token lasts.
