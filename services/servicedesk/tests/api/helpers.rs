@@ -133,6 +133,22 @@ impl Suite {
             .map(|r| r.into_inner().case.unwrap())
     }
 
+    /// Resolves the case `id`, at version `etag`, as the administrator.
+    pub async fn resolve(&self, id: &str, etag: &str, resolution: &str) -> pb::Case {
+        self.desk()
+            .change_case_status(self.req(pb::ChangeCaseStatusRequest {
+                id: id.into(),
+                etag: etag.into(),
+                status: pb::CaseStatus::Resolved as i32,
+                resolution: resolution.into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap()
+    }
+
     /// Erases the customer `party_id` and waits until the desk's copy is erased.
     pub async fn erase(&self, party_id: &str) {
         self.customers

@@ -102,16 +102,7 @@ async fn notifications_reach_the_webhook_once_with_retries(backend: Backend) {
 
     // A gateway that never recovers: the resolution notice is given up after the last retry.
     suite.webhook.fail.store(usize::MAX, Ordering::SeqCst);
-    suite
-        .desk()
-        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
-            id: c.id.clone(),
-            etag: moved.etag,
-            status: CaseStatus::Resolved as i32,
-            resolution: "Router sent".into(),
-        }))
-        .await
-        .unwrap();
+    suite.resolve(&c.id, &moved.etag, "Router sent").await;
     let mut outcomes = Vec::new();
     for _ in 0..8 {
         outcomes.push(deliver().await);

@@ -33,16 +33,7 @@ async fn overdue_cases_climb_the_escalation_chain_once(backend: Backend) {
         )
         .await
         .unwrap();
-    suite
-        .desk()
-        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
-            id: resolved.id.clone(),
-            etag: resolved.etag,
-            status: CaseStatus::Resolved as i32,
-            resolution: "Rebooted".into(),
-        }))
-        .await
-        .unwrap();
+    suite.resolve(&resolved.id, &resolved.etag, "Rebooted").await;
     let run = || async {
         let raised = suite
             .desk()
@@ -144,16 +135,7 @@ async fn a_tier_change_reprioritises_open_cases_and_callers_are_identified(backe
         )
         .await
         .unwrap();
-    suite
-        .desk()
-        .change_case_status(suite.req(pb::ChangeCaseStatusRequest {
-            id: done.id.clone(),
-            etag: done.etag,
-            status: CaseStatus::Resolved as i32,
-            resolution: "Sent".into(),
-        }))
-        .await
-        .unwrap();
+    suite.resolve(&done.id, &done.etag, "Sent").await;
     let entries = suite.get(&inquiry.id).await.timeline.len();
     let mut moves = suite
         .nats
