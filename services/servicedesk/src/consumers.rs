@@ -346,32 +346,29 @@ impl CustomerEvents {
         let preferential = crate::storage::tiers::preferential(tx, &self.preferential_tiers).await?;
         // Every open case takes the tier; those whose priority moves get a timeline entry and
         // an event. Written with a few multi-row statements per event: a re-rank announces
-        // thousands of customers at once.
-        let mut changes = Vec::with_capacity(open.len());
-        let mut moved = Vec::new();
-        for mut record in open {
-            let tier = tier_of
-                .get(record.case.party_id.as_str())
-                .copied()
-                .unwrap_or_default();
-            let previous = record.case.priority;
-            record.case.customer_tier = tier.into();
-            record.case.priority = priority(
-                record.case.r#type,
-                record.case.severity,
-                preferential.includes(tier),
-            );
-            let moves = record.case.priority != previous;
-            changes.push(record);
-            if moves {
-                moved.push((changes.len() - 1, previous));
-            }
-        }
+        // thousands of customers at once. Each case goes with its priority before.
+        let mut changes: Vec<(cases::CaseRecord, i32)> = open
+            .into_iter()
+            .map(|mut record| {
+                let tier = tier_of
+                    .get(record.case.party_id.as_str())
+                    .copied()
+                    .unwrap_or_default();
+                let previous = record.case.priority;
+                record.case.customer_tier = tier.into();
+                record.case.priority = priority(
+                    record.case.r#type,
+                    record.case.severity,
+                    preferential.includes(tier),
+                );
+                (record, previous)
+            })
+            .collect();
         let written = cases::set_priorities(
             tx,
             &changes
                 .iter()
-                .map(|r| cases::Reprioritised {
+                .map(|(r, _)| cases::Reprioritised {
                     id: &r.case.id,
                     version: r.version,
                     customer_tier: &r.case.customer_tier,
@@ -386,12 +383,19 @@ impl CustomerEvents {
             changes.len() as u64 - written,
             changes.len()
         );
-        let moved_ids: Vec<&str> = moved.iter().map(|(i, _)| changes[*i].case.id.as_str()).collect();
+        let moved_ids: Vec<&str> = changes
+            .iter()
+            .filter(|(r, previous)| r.case.priority != *previous)
+            .map(|(r, _)| r.case.id.as_str())
+            .collect();
         let last = cases::last_timeline_seqs(tx, &moved_ids).await?;
-        let mut entries = Vec::with_capacity(moved.len());
-        let mut announced = Vec::with_capacity(moved.len());
-        for (i, previous) in moved {
-            let record = &mut changes[i];
+        let mut entries = Vec::with_capacity(moved_ids.len());
+        let mut announced = Vec::with_capacity(moved_ids.len());
+        for (record, previous) in changes
+            .iter_mut()
+            .filter(|(r, previous)| r.case.priority != *previous)
+        {
+            let previous = *previous;
             record.version += 1;
             entries.push(cases::NumberedEntry {
                 seq: last.get(&record.case.id).copied().unwrap_or_default() + 1,
